@@ -1,0 +1,30 @@
+//! `tracing` set-up shared by every verb: human-readable by default, JSON for log shippers.
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `wharf_registry=debug`).
+    #[arg(long, global = true, env = "WHARF_LOG", default_value = "info")]
+    log_level: String,
+
+    /// Log format.
+    #[arg(long, global = true, env = "WHARF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn init(args: &LogArgs) {
+    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,124 @@
+//! `wharf serve`: configuration from flags, `WHARF_*` variables and a TOML file
+//! (in that order of precedence), then hand over to `wharf_registry::server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use wharf_registry::config::Config;
+
+/// Flags for `wharf serve`. Every flag can also be set by its `WHARF_*`
+/// variable or in the `--config` file; flags win over variables, variables
+/// over the file.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  wharf serve                                   # 127.0.0.1:5000, data in ./wharf-data
+  wharf serve --listen 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem
+  wharf serve --config /etc/wharf/wharf.toml
+
+Config file (TOML), every key optional:
+  listen = \"127.0.0.1:5000\"
+  data_dir = \"/var/lib/wharf\"
+  tls_cert = \"/etc/wharf/cert.pem\"
+  tls_key = \"/etc/wharf/key.pem\"
+  max_concurrent_uploads = 256
+  upload_expiry_hours = 168")]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "WHARF_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:5000].
+    #[arg(long, env = "WHARF_LISTEN")]
+    listen: Option<SocketAddr>,
+
+    /// Directory for blobs, metadata and upload sessions [default: ./wharf-data].
+    #[arg(long, env = "WHARF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// PEM certificate chain; with --tls-key, serve HTTPS.
+    #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "WHARF_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Upload sessions allowed at once; more are refused with 429 TOOMANYREQUESTS [default: 256].
+    #[arg(long, env = "WHARF_MAX_CONCURRENT_UPLOADS")]
+    max_concurrent_uploads: Option<usize>,
+
+    /// Abandoned upload sessions are removed after this many hours [default: 168].
+    #[arg(long, env = "WHARF_UPLOAD_EXPIRY_HOURS")]
+    upload_expiry_hours: Option<u64>,
+}
+
+impl ServeArgs {
+    /// Layer flags/env over the file over the defaults.
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<Config>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = self.listen {
+            config.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            config.data_dir = v;
+        }
+        if self.tls_cert.is_some() {
+            config.tls_cert = self.tls_cert;
+            config.tls_key = self.tls_key;
+        }
+        if let Some(v) = self.max_concurrent_uploads {
+            config.max_concurrent_uploads = v;
+        }
+        if let Some(v) = self.upload_expiry_hours {
+            config.upload_expiry_hours = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.into_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wharf")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(wharf_registry::server::run(config, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM, so in-flight requests can finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
