@@ -71,6 +71,11 @@ impl Wharf {
 
     /// Start on an existing data directory (restarts, crash recovery).
     pub fn start_in(dir: &Path, args: &[&str]) -> Wharf {
+        Wharf::start_env(dir, args, &[])
+    }
+
+    /// Start with extra environment variables (configuration precedence tests).
+    pub fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Wharf {
         let port = free_port();
         let data_dir = dir.join("data");
         let log = dir.join(format!("wharf-{port}.log"));
@@ -81,6 +86,7 @@ impl Wharf {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(args)
+            .envs(env.iter().copied())
             .env("WHARF_LOG", "info,wharf_registry=debug,tower_http=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
