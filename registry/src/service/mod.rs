@@ -50,3 +50,32 @@ impl Registry {
 fn not_found(code: ErrorCode, what: impl std::fmt::Display) -> RegistryError {
     RegistryError::new(code, format!("{what} not found"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Registry;
+    use crate::error::ErrorCode;
+    use crate::metadata::SqliteMetadata;
+    use crate::names::RepoName;
+    use crate::storage::{BlobStore, FsBlobStore};
+
+    #[tokio::test]
+    async fn abandoned_uploads_are_purged_with_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap());
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let reg = Registry::new(meta, blobs.clone(), 10);
+        let repo = RepoName::parse("library/purge").unwrap();
+        let up = reg.start_upload(&repo).await.unwrap();
+        assert_eq!(reg.purge_stale_uploads(Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), Some(0));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(reg.purge_stale_uploads(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), None);
+        let err = reg.upload_status(&repo, &up.id).await.unwrap_err();
+        assert_eq!(err.error_code(), Some(ErrorCode::BlobUploadUnknown));
+    }
+}
