@@ -17,8 +17,8 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub struct SqliteMetadata {
-    read: SqlitePool,
-    write: SqlitePool,
+    pub(super) read: SqlitePool,
+    pub(super) write: SqlitePool,
 }
 
 impl SqliteMetadata {
