@@ -201,7 +201,7 @@ pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params
 }
 
 async fn refuse(reg: &Registry, grant: &Grant, need: &Need, headers: &HeaderMap) -> Response {
-    if let Need::Repo { name, action: "push" } = need {
+    if let Need::Repo { name, .. } = need {
         // Say so plainly when the project itself is missing.
         if let Ok(None) = reg.identity().project_by_name(project_of(name)).await.map(|p| p.map(|_| ())) {
             return RegistryError::new(
