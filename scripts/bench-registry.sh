@@ -5,6 +5,7 @@
 #   2. a 256 MiB blob: upload (POST + PATCH + PUT) and download, MB/s
 #   3. 100 small images pushed with skopeo, one repository each
 #   4. peak RSS of each server while a 1 GiB blob is uploaded (fresh processes)
+#   5. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
 # Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl; builds --release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,6 +91,20 @@ for who in wharf reference; do
   kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
 done
 
+echo "[wharf --auth] manifest GET with a bearer token" >&2
+port=$(free_port); dir=$WORK/wharf-auth; mkdir -p "$dir"
+WHARF_ADMIN_PASSWORD=Bench12345 WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir.log" 2>&1 &
+PIDS+=($!); apid=$!
+for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 401 ] && break; sleep 0.1; done
+skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds admin:Bench12345 "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/library/bench:v1"
+TOKEN=$(curl -s "http://127.0.0.1:$port/service/token?service=wharf&scope=repository:library/bench:pull" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H "Authorization: Bearer $TOKEN" \
+      "http://127.0.0.1:$port/v2/library/bench/manifests/v1")
+non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[auth] $non2xx non-2xx answers" >&2; exit 1; }
+R[auth.rps]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+R[auth.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
+kill "$apid"; wait "$apid" 2>/dev/null || true
+
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 printf '\n%-34s %14s %14s %8s\n' "measure" "wharf" "reference" "ratio"
 printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[wharf.rps]}" "${R[reference.rps]}" "$(ratio "${R[wharf.rps]}" "${R[reference.rps]}")"
@@ -98,3 +113,6 @@ printf '%-34s %14s %14s %8s\n' "256 MiB upload, MB/s" "${R[wharf.up]}" "${R[refe
 printf '%-34s %14s %14s %8s\n' "256 MiB download, MB/s" "${R[wharf.down]}" "${R[reference.down]}" "$(ratio "${R[wharf.down]}" "${R[reference.down]}")"
 printf '%-34s %14s %14s %8s\n' "100 images with skopeo, seconds" "${R[wharf.push100]}" "${R[reference.push100]}" "$(ratio "${R[reference.push100]}" "${R[wharf.push100]}")"
 printf '%-34s %14s %14s\n' "peak RSS, 1 GiB upload, MiB" "${R[wharf.rss]}" "${R[reference.rss]}"
+printf '\n%-34s %14s %14s %8s\n' "wharf: token auth vs none" "with token" "no auth" "ratio"
+printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[auth.rps]}" "${R[wharf.rps]}" "$(ratio "${R[auth.rps]}" "${R[wharf.rps]}")"
+printf '%-34s %14s %14s\n' "manifest GET, p99 latency" "${R[auth.p99]}" "${R[wharf.p99]}"

@@ -372,6 +372,13 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sqlite_passes_the_identity_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        super::super::conformance::run_identity(&store).await;
+    }
+
+    #[tokio::test]
     async fn fresh_database_has_the_public_library_project() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
