@@ -13,6 +13,7 @@ ROOT=$PWD
 SHARED=${WHARF_SHARED:-$(cd .. && pwd)/shared}
 IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
 DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-3}
 for t in wrk skopeo docker-registry curl; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo docker-registry curl)" >&2; exit 1; }; done
 [ -f "$IMAGES/oci/small/index.json" ] || SKIP_DEBIAN=1 bash "$SHARED/testing/make-test-images.sh" "$IMAGES" >&2
 cargo build --release --quiet
@@ -69,11 +70,16 @@ for who in wharf reference; do
   R[$who.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[$who] $non2xx non-2xx answers" >&2; exit 1; }
 
-  echo "[$who] 256 MiB blob up and down" >&2
-  up=$(blob_upload "$port" library/blob "$WORK/blob256" "$D256")
-  R[$who.up]=$(echo "256 / $up" | bc -l | xargs printf '%.0f')
-  down=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/v2/library/blob/blobs/$D256")
-  R[$who.down]=$(echo "256 / $down" | bc -l | xargs printf '%.0f')
+  echo "[$who] 256 MiB blob up and down (best of $REPEAT)" >&2
+  best_up=0; best_down=0
+  for i in $(seq "$REPEAT"); do
+    up=$(blob_upload "$port" "library/blob$i" "$WORK/blob256" "$D256")
+    best_up=$(echo "u=256/$up; if (u > $best_up) u else $best_up" | bc -l)
+    down=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/v2/library/blob$i/blobs/$D256")
+    best_down=$(echo "d=256/$down; if (d > $best_down) d else $best_down" | bc -l)
+  done
+  R[$who.up]=$(printf '%.0f' "$best_up")
+  R[$who.down]=$(printf '%.0f' "$best_down")
 
   echo "[$who] 100 small images with skopeo" >&2
   t0=$(date +%s.%N)
