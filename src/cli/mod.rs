@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
 mod logging;
+mod manage;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +27,16 @@ pub struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(serve::ServeArgs),
+    /// Log in to a registry (stores credentials for the management verbs).
+    Login(manage::LoginArgs),
+    /// Create, list and delete projects.
+    Project(manage::ProjectArgs),
+    /// Manage who has which role in a project.
+    Member(manage::MemberArgs),
+    /// Robot accounts for CI: create, list, delete, refresh secrets.
+    Robot(manage::RobotArgs),
+    /// Users: create, list, change passwords.
+    User(manage::UserArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -37,6 +48,11 @@ pub fn run() -> ExitCode {
     logging::init(&cli.log);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Login(args) => manage::login(args),
+        Command::Project(args) => manage::project(args),
+        Command::Member(args) => manage::member(args),
+        Command::Robot(args) => manage::robot(args),
+        Command::User(args) => manage::user(args),
     };
     match result {
         Ok(code) => code,

@@ -77,8 +77,8 @@ impl FromRequestParts<AppState> for Caller {
 
 #[derive(Deserialize)]
 pub struct Paging {
-    page: Option<u32>,
-    page_size: Option<u32>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
 }
 
 impl Paging {

@@ -32,12 +32,13 @@ async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Val
 #[derive(Deserialize)]
 pub struct ListQuery {
     name: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
+    // Not `#[serde(flatten)]`: query strings are untyped, and flattening loses the number parsing.
+    page: Option<u32>,
+    page_size: Option<u32>,
 }
 
 pub async fn list(State(reg): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> Result<Response> {
-    let page = q.paging.req();
+    let page = Paging { page: q.page, page_size: q.page_size }.req();
     let (items, total) = reg.list_projects(&caller.who, q.name.as_deref(), page).await?;
     let mut out = Vec::with_capacity(items.len());
     for p in items {
