@@ -50,7 +50,7 @@ impl Warnings {
     pub fn push(&mut self, msg: impl Into<String>) {
         if self.messages.len() < Self::MAX {
             let msg = msg.into();
-            tracing::warn!("{msg}");
+            tracing::debug!("{msg}");
             self.messages.push(msg);
         } else {
             self.suppressed += 1;

@@ -1,6 +1,8 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
+mod db;
 mod logging;
+mod scan;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ pub struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(serve::ServeArgs),
+    /// Scan an image for vulnerable packages (or list them with --list-packages).
+    Scan(scan::ScanArgs),
+    /// Manage the offline vulnerability database.
+    Db(db::DbArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -37,6 +43,8 @@ pub fn run() -> ExitCode {
     logging::init(&cli.log);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Db(args) => db::run(args),
     };
     match result {
         Ok(code) => code,

@@ -24,6 +24,8 @@ pub struct BinaryFacts {
     pub go_deps: Vec<(String, String)>,
     /// crates.io packages recorded by cargo-auditable.
     pub rust_crates: Vec<(String, String)>,
+    /// Maven coordinates of a Java archive and the archives nested in it.
+    pub java: Vec<super::java::Coord>,
 }
 
 fn is_executable_format(magic: &[u8]) -> bool {
@@ -34,19 +36,28 @@ fn is_executable_format(magic: &[u8]) -> bool {
 
 /// Reads an executable of `size` bytes (at most `max`) and extracts embedded package data.
 /// `Ok(None)` for non-binaries and binaries without any; `Err` only when the stream breaks.
-pub fn inspect_stream(r: &mut dyn Read, size: u64, max: u64) -> std::io::Result<Option<BinaryFacts>> {
-    if size > max {
+pub fn inspect_stream(path: &str, r: &mut dyn Read, size: u64, max: u64) -> std::io::Result<Option<BinaryFacts>> {
+    if size > max || size < 4 {
         return Ok(None);
     }
     let mut magic = [0u8; 4];
     r.read_exact(&mut magic)?;
-    if !is_executable_format(&magic) {
+    let is_zip = &magic == b"PK\x03\x04";
+    if !is_executable_format(&magic) && !is_zip {
         return Ok(None);
     }
     let mut data = Vec::with_capacity(size as usize);
     data.extend_from_slice(&magic);
     r.take(size - 4).read_to_end(&mut data)?;
-    let facts = inspect(&data);
+    let facts = if is_zip {
+        let mut f = BinaryFacts::default();
+        if super::java::is_archive(path) {
+            super::java::inspect(path, &data, 0, &mut f.java);
+        }
+        f
+    } else {
+        inspect(&data)
+    };
     Ok((facts != BinaryFacts::default()).then_some(facts))
 }
 
@@ -206,6 +217,20 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
         }
         for (n, v) in &f.rust_crates {
             out.push(crate_package(n, v, digest.clone(), path));
+        }
+        for (g, a, v) in &f.java {
+            let name = if g.is_empty() { a.clone() } else { format!("{g}:{a}") };
+            out.push(Package {
+                purl: purl(Ecosystem::Maven, Some(g), a, v, &[]),
+                name,
+                version: v.clone(),
+                ecosystem: Ecosystem::Maven,
+                source_name: None,
+                source_version: None,
+                licenses: vec![],
+                layer: digest.clone(),
+                path: path.into(),
+            });
         }
     }
     out

@@ -5,9 +5,12 @@ pub mod apk;
 pub mod binary;
 pub mod cargo_lock;
 pub mod dpkg;
+pub mod java;
 pub mod node;
 pub mod os_release;
+pub mod php;
 pub mod python;
+pub mod ruby;
 
 use crate::image::ImageFs;
 use crate::inventory::{Inventory, Package};
@@ -25,10 +28,13 @@ pub enum Capture {
 
 /// Decides from the path (and mode, size) which analyzer needs a file.
 pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
-    if os_release::wants(path) || dpkg::wants(path) || apk::wants(path) || python::wants(path) || node::wants(path) || cargo_lock::wants(path) {
+    if os_release::wants(path) || dpkg::wants(path) || apk::wants(path) || python::wants(path) || node::wants(path) || cargo_lock::wants(path)
+        || php::wants(path)
+        || ruby::wants(path)
+    {
         return Capture::Content;
     }
-    if mode & 0o111 != 0 && size >= binary::MIN_SIZE {
+    if (mode & 0o111 != 0 && size >= binary::MIN_SIZE) || java::is_archive(path) {
         return Capture::Binary;
     }
     Capture::Skip
@@ -43,6 +49,8 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
     packages.extend(python::analyze(fs, warnings));
     packages.extend(node::analyze(fs, warnings));
     packages.extend(cargo_lock::analyze(fs, warnings));
+    packages.extend(php::analyze(fs, warnings));
+    packages.extend(ruby::analyze(fs, warnings));
     packages.extend(binary::analyze(fs));
     packages.sort_by(|a, b| (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(b.ecosystem, &b.name, &b.version, &b.path)));
     Inventory { distro, packages }

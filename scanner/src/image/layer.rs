@@ -173,7 +173,7 @@ pub fn apply_layer<R: Read>(fs: &mut ImageFs, reader: R, layer: usize, name: &st
                             }
                         }
                     }
-                    Capture::Binary => match analyzers::binary::inspect_stream(&mut entry, size, limits.max_binary_size) {
+                    Capture::Binary => match analyzers::binary::inspect_stream(&path, &mut entry, size, limits.max_binary_size) {
                         Ok(Some(facts)) => Some(Node::Binary { facts: Box::new(facts), layer }),
                         Ok(None) => None,
                         Err(e) => {

@@ -62,7 +62,7 @@ pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> 
                         }
                     }
                     Capture::Binary => match std::fs::File::open(ent.path())
-                        .and_then(|mut f| analyzers::binary::inspect_stream(&mut f, size, opts.limits.max_binary_size))
+                        .and_then(|mut f| analyzers::binary::inspect_stream(&path, &mut f, size, opts.limits.max_binary_size))
                     {
                         Ok(Some(facts)) => Some(Node::Binary { facts: Box::new(facts), layer: 0 }),
                         Ok(None) => None,

@@ -76,9 +76,6 @@ pub fn to_table(r: &ScanReport, colour_on: bool) -> String {
             .collect();
         render(&mut out, &["Library", "Vulnerability", "Severity", "Status", "Installed", "Fixed", "Title"], &rows, Some(2), colour_on);
     }
-    for w in &r.warnings.messages {
-        let _ = writeln!(out, "warning: {w}");
-    }
     out
 }
 
@@ -92,9 +89,6 @@ pub fn to_table_packages(r: &ScanReport) -> String {
         let rows: Vec<Vec<String>> =
             ps.iter().map(|p| vec![p.name.clone(), p.version.clone(), p.source_name.clone().unwrap_or_default(), p.licenses.join(", "), p.path.clone()]).collect();
         render(&mut out, &["Name", "Version", "Source", "Licenses", "Path"], &rows, None, false);
-    }
-    for w in &r.warnings.messages {
-        let _ = writeln!(out, "warning: {w}");
     }
     out
 }
