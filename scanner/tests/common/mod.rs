@@ -21,9 +21,12 @@ pub fn images() -> PathBuf {
     p
 }
 
-/// `$WHARF_VULNDATA`, default `../shared/vulndata` next to the workspace.
+/// `$WHARF_VULNDATA`, else `$WHARF_SHARED/vulndata`, else `../shared/vulndata` next to the workspace.
 pub fn vulndata() -> PathBuf {
-    let p = std::env::var_os("WHARF_VULNDATA").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/vulndata"));
+    let p = std::env::var_os("WHARF_VULNDATA")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("WHARF_SHARED").map(|s| PathBuf::from(s).join("vulndata")))
+        .unwrap_or_else(|| workspace().join("../shared/vulndata"));
     assert!(p.join("pypa/vulns").is_dir(), "advisory data missing at {} (set WHARF_VULNDATA)", p.display());
     p
 }
