@@ -47,7 +47,9 @@ impl Ecosystem {
             "Debian" => Ecosystem::Debian,
             "Ubuntu" => Ecosystem::Ubuntu,
             "Alpine" | "Wolfi" | "Chainguard" => Ecosystem::Alpine,
-            "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => Ecosystem::Rpm,
+            "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => {
+                Ecosystem::Rpm
+            }
             "PyPI" => Ecosystem::PyPI,
             "npm" => Ecosystem::Npm,
             "Go" => Ecosystem::Go,
@@ -62,7 +64,10 @@ impl Ecosystem {
 
     /// OS packages are matched per distro release through their source package.
     pub fn is_os(self) -> bool {
-        matches!(self, Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Rpm)
+        matches!(
+            self,
+            Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Rpm
+        )
     }
 
     /// The key used to look a package up: each ecosystem's own name-equivalence rule.
@@ -126,11 +131,20 @@ impl Distro {
     pub fn osv_ecosystem(&self) -> Option<String> {
         let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
         match self.id.as_str() {
-            "debian" => Some(format!("Debian:{}", self.version_id.split('.').next().unwrap_or(""))),
+            "debian" => Some(format!(
+                "Debian:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
             "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
             "alpine" => Some(format!("Alpine:v{}", major_minor(&self.version_id))),
-            "rocky" => Some(format!("Rocky Linux:{}", self.version_id.split('.').next().unwrap_or(""))),
-            "almalinux" => Some(format!("AlmaLinux:{}", self.version_id.split('.').next().unwrap_or(""))),
+            "rocky" => Some(format!(
+                "Rocky Linux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "almalinux" => Some(format!(
+                "AlmaLinux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
             _ => None,
         }
     }
@@ -230,15 +244,36 @@ mod tests {
     #[test]
     fn purl_examples_from_the_spec() {
         assert_eq!(
-            purl(Ecosystem::Debian, Some("debian"), "curl", "7.50.3-1", &[("arch", "i386"), ("distro", "jessie")]),
+            purl(
+                Ecosystem::Debian,
+                Some("debian"),
+                "curl",
+                "7.50.3-1",
+                &[("arch", "i386"), ("distro", "jessie")]
+            ),
             "pkg:deb/debian/curl@7.50.3-1?arch=i386&distro=jessie"
         );
-        assert_eq!(purl(Ecosystem::Npm, Some("@angular"), "animation", "12.3.1", &[]), "pkg:npm/%40angular/animation@12.3.1");
-        assert_eq!(purl(Ecosystem::PyPI, None, "Django_Foo", "1.11.1", &[]), "pkg:pypi/django-foo@1.11.1");
         assert_eq!(
-            purl(Ecosystem::Go, Some("github.com/gorilla"), "context", "v1.1.1", &[]),
+            purl(Ecosystem::Npm, Some("@angular"), "animation", "12.3.1", &[]),
+            "pkg:npm/%40angular/animation@12.3.1"
+        );
+        assert_eq!(
+            purl(Ecosystem::PyPI, None, "Django_Foo", "1.11.1", &[]),
+            "pkg:pypi/django-foo@1.11.1"
+        );
+        assert_eq!(
+            purl(
+                Ecosystem::Go,
+                Some("github.com/gorilla"),
+                "context",
+                "v1.1.1",
+                &[]
+            ),
             "pkg:golang/github.com/gorilla/context@v1.1.1"
         );
-        assert_eq!(purl(Ecosystem::CratesIo, None, "rand", "1.0.0+build", &[]), "pkg:cargo/rand@1.0.0%2Bbuild");
+        assert_eq!(
+            purl(Ecosystem::CratesIo, None, "rand", "1.0.0+build", &[]),
+            "pkg:cargo/rand@1.0.0%2Bbuild"
+        );
     }
 }

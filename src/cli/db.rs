@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use wharf_scanner::db::Db;
 use wharf_scanner::Warnings;
+use wharf_scanner::db::Db;
 
 #[derive(Args, Debug)]
 pub struct DbArgs {
@@ -68,10 +68,20 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             } else {
                 println!("database:       {}", info.path);
                 println!("schema version: {}", info.schema_version);
-                println!("updated at:     {}", info.updated_at.as_deref().unwrap_or("never"));
+                println!(
+                    "updated at:     {}",
+                    info.updated_at.as_deref().unwrap_or("never")
+                );
                 println!("advisories:     {}", info.advisories);
                 println!("affected pkgs:  {}", info.affected_packages);
-                println!("sources:        {}", info.sources.iter().map(|(s, n)| format!("{s} ({n})")).collect::<Vec<_>>().join(", "));
+                println!(
+                    "sources:        {}",
+                    info.sources
+                        .iter()
+                        .map(|(s, n)| format!("{s} ({n})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
                 println!("ecosystems:");
                 for (e, n) in &info.ecosystems {
                     println!("  {e:<20} {n}");

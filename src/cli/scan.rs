@@ -70,14 +70,19 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     for s in &args.severity {
         anyhow::ensure!(
-            ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"].contains(&s.to_ascii_uppercase().as_str()),
+            ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+                .contains(&s.to_ascii_uppercase().as_str()),
             "unknown severity {s:?} (use CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)"
         );
     }
-    let opts = LoadOptions { platform: Some(args.platform.clone()), ..Default::default() };
+    let opts = LoadOptions {
+        platform: Some(args.platform.clone()),
+        ..Default::default()
+    };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
     let (text, count) = if args.list_packages {
-        let r = wharf_scanner::inventory(&args.image, &opts).with_context(|| format!("reading {}", args.image))?;
+        let r = wharf_scanner::inventory(&args.image, &opts)
+            .with_context(|| format!("reading {}", args.image))?;
         print_warnings(&r);
         let text = match args.format {
             Format::Json => report::to_json_packages(&r),
@@ -86,9 +91,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         };
         (text, 0)
     } else {
-        let path = args.db.clone().unwrap_or_else(wharf_scanner::db::default_path);
+        let path = args
+            .db
+            .clone()
+            .unwrap_or_else(wharf_scanner::db::default_path);
         let db = Db::open_existing(&path)?;
-        let mut r = wharf_scanner::scan(&args.image, &opts, &db).with_context(|| format!("scanning {}", args.image))?;
+        let mut r = wharf_scanner::scan(&args.image, &opts, &db)
+            .with_context(|| format!("scanning {}", args.image))?;
         r.filter(&args.severity, args.ignore_unfixed);
         print_warnings(&r);
         let text = match args.format {
@@ -99,7 +108,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         (text, r.findings.len())
     };
     match &args.output {
-        Some(p) => std::fs::write(p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => std::fs::write(p, text.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?,
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
@@ -108,7 +118,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if count > 0 && args.exit_code != 0 { ExitCode::from(args.exit_code) } else { ExitCode::SUCCESS })
+    Ok(if count > 0 && args.exit_code != 0 {
+        ExitCode::from(args.exit_code)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_warnings(r: &report::ScanReport) {
@@ -116,6 +130,9 @@ fn print_warnings(r: &report::ScanReport) {
         eprintln!("warning: {w}");
     }
     if r.warnings.suppressed > 0 {
-        eprintln!("warning: {} more warnings suppressed", r.warnings.suppressed);
+        eprintln!(
+            "warning: {} more warnings suppressed",
+            r.warnings.suppressed
+        );
     }
 }

@@ -1,27 +1,40 @@
 //! Alpine packages from `lib/apk/db/installed` (apk's "installed database": one paragraph
 //! per package, one-letter keys: `P` name, `V` version, `A` arch, `o` origin, `L` license).
 
-use crate::image::ImageFs;
-use crate::inventory::{purl, Distro, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Distro, Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
     path == "lib/apk/db/installed"
 }
 
 pub fn analyze(fs: &ImageFs, distro: Option<&Distro>, _warnings: &mut Warnings) -> Vec<Package> {
-    let Some((data, layer)) = fs.read("lib/apk/db/installed") else { return vec![] };
-    parse(&String::from_utf8_lossy(data), fs.layer_digest(layer), distro)
+    let Some((data, layer)) = fs.read("lib/apk/db/installed") else {
+        return vec![];
+    };
+    parse(
+        &String::from_utf8_lossy(data),
+        fs.layer_digest(layer),
+        distro,
+    )
 }
 
 pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<Package> {
-    let ns = distro.map(|d| d.id.clone()).unwrap_or_else(|| "alpine".into());
-    let distro_q = distro.map(|d| format!("{}-{}", d.id, d.version_id)).unwrap_or_default();
+    let ns = distro
+        .map(|d| d.id.clone())
+        .unwrap_or_else(|| "alpine".into());
+    let distro_q = distro
+        .map(|d| format!("{}-{}", d.id, d.version_id))
+        .unwrap_or_default();
     let mut out = Vec::new();
     for par in text.split("\n\n") {
-        let (mut name, mut version, mut arch, mut origin, mut license) = (None, None, "", None, None);
+        let (mut name, mut version, mut arch, mut origin, mut license) =
+            (None, None, "", None, None);
         for line in par.lines() {
-            let Some((k, v)) = line.split_once(':') else { continue };
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
             match k {
                 "P" => name = Some(v),
                 "V" => version = Some(v),
@@ -31,12 +44,20 @@ pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<
                 _ => {}
             }
         }
-        let (Some(name), Some(version)) = (name, version) else { continue };
+        let (Some(name), Some(version)) = (name, version) else {
+            continue;
+        };
         out.push(Package {
             name: name.into(),
             version: version.into(),
             ecosystem: Ecosystem::Alpine,
-            purl: purl(Ecosystem::Alpine, Some(&ns), name, version, &[("arch", arch), ("distro", &distro_q)]),
+            purl: purl(
+                Ecosystem::Alpine,
+                Some(&ns),
+                name,
+                version,
+                &[("arch", arch), ("distro", &distro_q)],
+            ),
             source_name: origin.map(String::from),
             source_version: origin.map(|_| version.to_string()),
             licenses: license.map(|l| vec![l.to_string()]).unwrap_or_default(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cargo_lock::crate_package;
 use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
+use crate::inventory::{Ecosystem, Package, purl};
 
 /// Smaller executables are scripts or stubs, not Go or Rust binaries.
 pub const MIN_SIZE: u64 = 4096;
@@ -31,12 +31,22 @@ pub struct BinaryFacts {
 fn is_executable_format(magic: &[u8]) -> bool {
     magic == b"\x7fELF"
         || magic.starts_with(b"MZ")
-        || matches!(magic, [0xfe, 0xed, 0xfa, 0xce | 0xcf] | [0xce | 0xcf, 0xfa, 0xed, 0xfe] | [0xca, 0xfe, 0xba, 0xbe])
+        || matches!(
+            magic,
+            [0xfe, 0xed, 0xfa, 0xce | 0xcf]
+                | [0xce | 0xcf, 0xfa, 0xed, 0xfe]
+                | [0xca, 0xfe, 0xba, 0xbe]
+        )
 }
 
 /// Reads an executable of `size` bytes (at most `max`) and extracts embedded package data.
 /// `Ok(None)` for non-binaries and binaries without any; `Err` only when the stream breaks.
-pub fn inspect_stream(path: &str, r: &mut dyn Read, size: u64, max: u64) -> std::io::Result<Option<BinaryFacts>> {
+pub fn inspect_stream(
+    path: &str,
+    r: &mut dyn Read,
+    size: u64,
+    max: u64,
+) -> std::io::Result<Option<BinaryFacts>> {
     if size > max || size < 4 {
         return Ok(None);
     }
@@ -85,7 +95,9 @@ fn read_varint(b: &[u8]) -> Option<(u64, usize)> {
 
 fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
     for pos in memchr::memmem::find_iter(data, GO_MAGIC) {
-        let Some(hdr) = data.get(pos..pos + 32) else { return };
+        let Some(hdr) = data.get(pos..pos + 32) else {
+            return;
+        };
         let flags = hdr[15];
         if flags & 2 == 0 {
             // Go < 1.18 stores pointers into the data segment instead of inline strings.
@@ -94,9 +106,13 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
         let mut off = pos + 32;
         let mut strings = Vec::new();
         for _ in 0..2 {
-            let Some((len, n)) = data.get(off..).and_then(read_varint) else { return };
+            let Some((len, n)) = data.get(off..).and_then(read_varint) else {
+                return;
+            };
             let start = off + n;
-            let Some(s) = data.get(start..start.saturating_add(len as usize)) else { return };
+            let Some(s) = data.get(start..start.saturating_add(len as usize)) else {
+                return;
+            };
             strings.push(String::from_utf8_lossy(s).into_owned());
             off = start + len as usize;
         }
@@ -109,8 +125,12 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
         for line in modinfo.lines() {
             let cols: Vec<&str> = line.split('\t').collect();
             match cols.as_slice() {
-                ["mod", path, version, ..] => facts.go_main = Some((path.to_string(), version.to_string())),
-                ["dep", path, version, ..] => facts.go_deps.push((path.to_string(), version.to_string())),
+                ["mod", path, version, ..] => {
+                    facts.go_main = Some((path.to_string(), version.to_string()))
+                }
+                ["dep", path, version, ..] => {
+                    facts.go_deps.push((path.to_string(), version.to_string()))
+                }
                 ["=>", path, version, ..] => {
                     if let Some(last) = facts.go_deps.last_mut() {
                         *last = (path.to_string(), version.to_string());
@@ -125,9 +145,18 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
 
 /// The contents of a named section of a little-endian ELF file (32 or 64 bit).
 fn elf_section<'a>(d: &'a [u8], want: &str) -> Option<&'a [u8]> {
-    let u16_at = |o: usize| d.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
-    let u32_at = |o: usize| d.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
-    let u64_at = |o: usize| d.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize);
+    let u16_at = |o: usize| {
+        d.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        d.get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    let u64_at = |o: usize| {
+        d.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
     if d.get(5) != Some(&1) {
         return None; // big-endian
     }
@@ -173,11 +202,21 @@ struct AuditablePkg {
 fn auditable_crates(section: &[u8]) -> Vec<(String, String)> {
     let mut json = Vec::new();
     // Bounded: the JSON of even huge dependency trees is a few MiB.
-    if flate2::read::ZlibDecoder::new(section).take(16 << 20).read_to_end(&mut json).is_err() {
+    if flate2::read::ZlibDecoder::new(section)
+        .take(16 << 20)
+        .read_to_end(&mut json)
+        .is_err()
+    {
         return vec![];
     }
-    let Ok(a) = serde_json::from_slice::<Auditable>(&json) else { return vec![] };
-    a.packages.into_iter().filter(|p| p.source == "crates.io").map(|p| (p.name, p.version)).collect()
+    let Ok(a) = serde_json::from_slice::<Auditable>(&json) else {
+        return vec![];
+    };
+    a.packages
+        .into_iter()
+        .filter(|p| p.source == "crates.io")
+        .map(|p| (p.name, p.version))
+        .collect()
 }
 
 fn go_package(module: &str, version: &str, layer: Option<String>, path: &str) -> Package {
@@ -204,7 +243,13 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
         let digest = fs.layer_digest(layer);
         if let Some(v) = &f.go_version {
             let mut p = go_package("stdlib", v, digest.clone(), path);
-            p.purl = purl(Ecosystem::Go, None, "stdlib", v.trim_start_matches("go"), &[]);
+            p.purl = purl(
+                Ecosystem::Go,
+                None,
+                "stdlib",
+                v.trim_start_matches("go"),
+                &[],
+            );
             out.push(p);
         }
         if let Some((m, v)) = &f.go_main {
@@ -219,7 +264,11 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
             out.push(crate_package(n, v, digest.clone(), path));
         }
         for (g, a, v) in &f.java {
-            let name = if g.is_empty() { a.clone() } else { format!("{g}:{a}") };
+            let name = if g.is_empty() {
+                a.clone()
+            } else {
+                format!("{g}:{a}")
+            };
             out.push(Package {
                 purl: purl(Ecosystem::Maven, Some(g), a, v, &[]),
                 name,
@@ -268,7 +317,10 @@ mod tests {
         d.extend_from_slice(modinfo.as_bytes());
         let f = inspect(&d);
         assert_eq!(f.go_version.as_deref(), Some("go1.19.8"));
-        assert_eq!(f.go_deps, vec![("golang.org/x/text".to_string(), "v0.3.8".to_string())]);
+        assert_eq!(
+            f.go_deps,
+            vec![("golang.org/x/text".to_string(), "v0.3.8".to_string())]
+        );
         // A truncated header is survived.
         assert_eq!(inspect(&d[..64 + 20]), BinaryFacts::default());
     }

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
     path == "Cargo.lock" || path.ends_with("/Cargo.lock")
@@ -32,14 +32,22 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
             continue;
         }
         match parse(&String::from_utf8_lossy(data)) {
-            Ok(pkgs) => out.extend(pkgs.into_iter().map(|(n, v)| crate_package(&n, &v, fs.layer_digest(layer), path))),
+            Ok(pkgs) => out.extend(
+                pkgs.into_iter()
+                    .map(|(n, v)| crate_package(&n, &v, fs.layer_digest(layer), path)),
+            ),
             Err(e) => warnings.push(format!("{path}: {e}")),
         }
     }
     out
 }
 
-pub(crate) fn crate_package(name: &str, version: &str, layer: Option<String>, path: &str) -> Package {
+pub(crate) fn crate_package(
+    name: &str,
+    version: &str,
+    layer: Option<String>,
+    path: &str,
+) -> Package {
     Package {
         name: name.into(),
         version: version.into(),
@@ -59,7 +67,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(lock
         .package
         .into_iter()
-        .filter(|p| p.source.as_deref().is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+")))
+        .filter(|p| {
+            p.source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+        })
         .map(|p| (p.name, p.version))
         .collect())
 }
@@ -69,7 +81,10 @@ mod tests {
     #[test]
     fn registry_packages_only() {
         let t = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n";
-        assert_eq!(super::parse(t).unwrap(), vec![("smallvec".to_string(), "0.6.9".to_string())]);
+        assert_eq!(
+            super::parse(t).unwrap(),
+            vec![("smallvec".to_string(), "0.6.9".to_string())]
+        );
         assert!(super::parse("[[package]\n").is_err());
     }
 }

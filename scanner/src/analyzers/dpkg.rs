@@ -5,14 +5,18 @@
 use std::collections::BTreeSet;
 
 use super::{field, rfc822_fields};
-use crate::image::ImageFs;
-use crate::inventory::{purl, Distro, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Distro, Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
     path == "var/lib/dpkg/status"
-        || path.strip_prefix("var/lib/dpkg/status.d/").is_some_and(|n| !n.contains('/') && !n.ends_with(".md5sums"))
-        || path.strip_prefix("usr/share/doc/").is_some_and(|r| r.ends_with("/copyright") && r.matches('/').count() == 1)
+        || path
+            .strip_prefix("var/lib/dpkg/status.d/")
+            .is_some_and(|n| !n.contains('/') && !n.ends_with(".md5sums"))
+        || path
+            .strip_prefix("usr/share/doc/")
+            .is_some_and(|r| r.ends_with("/copyright") && r.matches('/').count() == 1)
 }
 
 pub fn analyze(fs: &ImageFs, distro: Option<&Distro>, warnings: &mut Warnings) -> Vec<Package> {
@@ -36,15 +40,27 @@ pub fn analyze(fs: &ImageFs, distro: Option<&Distro>, warnings: &mut Warnings) -
 }
 
 /// Parses dpkg status paragraphs, keeping installed packages.
-pub fn parse_status(text: &str, path: &str, layer: Option<String>, distro: Option<&Distro>, out: &mut Vec<Package>) {
+pub fn parse_status(
+    text: &str,
+    path: &str,
+    layer: Option<String>,
+    distro: Option<&Distro>,
+    out: &mut Vec<Package>,
+) {
     let (ns, distro_q) = match distro {
         Some(d) => (d.id.clone(), format!("{}-{}", d.id, d.version_id)),
         None => ("debian".to_string(), String::new()),
     };
-    let eco = if ns == "ubuntu" { Ecosystem::Ubuntu } else { Ecosystem::Debian };
+    let eco = if ns == "ubuntu" {
+        Ecosystem::Ubuntu
+    } else {
+        Ecosystem::Debian
+    };
     for par in text.split("\n\n") {
         let f = rfc822_fields(par);
-        let (Some(name), Some(version)) = (field(&f, "Package"), field(&f, "Version")) else { continue };
+        let (Some(name), Some(version)) = (field(&f, "Package"), field(&f, "Version")) else {
+            continue;
+        };
         // Status is "want flag state"; distroless status.d entries have no Status at all.
         if let Some(status) = field(&f, "Status") {
             if status.split_whitespace().nth(2) != Some("installed") {
@@ -55,7 +71,15 @@ pub fn parse_status(text: &str, path: &str, layer: Option<String>, distro: Optio
         // Source: "name" or "name (version)" when it differs from the binary version.
         let (source_name, source_version) = match field(&f, "Source") {
             Some(s) => match s.split_once(' ') {
-                Some((n, v)) => (Some(n.to_string()), Some(v.trim().trim_start_matches('(').trim_end_matches(')').to_string())),
+                Some((n, v)) => (
+                    Some(n.to_string()),
+                    Some(
+                        v.trim()
+                            .trim_start_matches('(')
+                            .trim_end_matches(')')
+                            .to_string(),
+                    ),
+                ),
                 None => (Some(s.to_string()), None),
             },
             None => (None, None),
@@ -105,12 +129,19 @@ mod tests {
         let text = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\nDescription: x\n continued\n\n\
                     Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
                     Package: bsdutils\nStatus: install ok installed\nArchitecture: amd64\nSource: util-linux (2.38.1-5)\nVersion: 1:2.38.1-5+b1\n";
-        let d = Distro { id: "debian".into(), version_id: "12".into(), ..Default::default() };
+        let d = Distro {
+            id: "debian".into(),
+            version_id: "12".into(),
+            ..Default::default()
+        };
         let mut out = vec![];
         parse_status(text, "var/lib/dpkg/status", None, Some(&d), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].source_name.as_deref(), Some("glibc"));
-        assert_eq!(out[0].purl, "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc");
+        assert_eq!(
+            out[0].purl,
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
+        );
         assert_eq!(out[1].version, "1:2.38.1-5+b1");
         assert_eq!(out[1].source_version.as_deref(), Some("2.38.1-5"));
     }

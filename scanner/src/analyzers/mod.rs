@@ -12,9 +12,9 @@ pub mod php;
 pub mod python;
 pub mod ruby;
 
+use crate::Warnings;
 use crate::image::ImageFs;
 use crate::inventory::{Inventory, Package};
-use crate::Warnings;
 
 /// What the layer reader should keep of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,12 @@ pub enum Capture {
 
 /// Decides from the path (and mode, size) which analyzer needs a file.
 pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
-    if os_release::wants(path) || dpkg::wants(path) || apk::wants(path) || python::wants(path) || node::wants(path) || cargo_lock::wants(path)
+    if os_release::wants(path)
+        || dpkg::wants(path)
+        || apk::wants(path)
+        || python::wants(path)
+        || node::wants(path)
+        || cargo_lock::wants(path)
         || php::wants(path)
         || ruby::wants(path)
     {
@@ -52,7 +57,14 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
     packages.extend(php::analyze(fs, warnings));
     packages.extend(ruby::analyze(fs, warnings));
     packages.extend(binary::analyze(fs));
-    packages.sort_by(|a, b| (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(b.ecosystem, &b.name, &b.version, &b.path)));
+    packages.sort_by(|a, b| {
+        (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.path,
+        ))
+    });
     Inventory { distro, packages }
 }
 
@@ -74,5 +86,8 @@ pub(crate) fn rfc822_fields(par: &str) -> Vec<(&str, String)> {
 }
 
 pub(crate) fn field<'a>(fields: &'a [(&str, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }

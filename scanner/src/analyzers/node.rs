@@ -6,15 +6,23 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
-    (path.ends_with("/package.json") && path.contains("node_modules/")) || path == "package-lock.json" || path.ends_with("/package-lock.json")
+    (path.ends_with("/package.json") && path.contains("node_modules/"))
+        || path == "package-lock.json"
+        || path.ends_with("/package-lock.json")
 }
 
-fn make(name: &str, version: &str, licenses: Vec<String>, layer: Option<String>, path: &str) -> Package {
+fn make(
+    name: &str,
+    version: &str,
+    licenses: Vec<String>,
+    layer: Option<String>,
+    path: &str,
+) -> Package {
     let (ns, base) = match name.split_once('/') {
         Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
         _ => (None, name),
@@ -35,9 +43,16 @@ fn make(name: &str, version: &str, licenses: Vec<String>, layer: Option<String>,
 fn licenses(v: &Value) -> Vec<String> {
     match v.get("license") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Object(o)) => o.get("type").and_then(Value::as_str).map(|s| vec![s.to_string()]).unwrap_or_default(),
+        Some(Value::Object(o)) => o
+            .get("type")
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
         _ => match v.get("licenses") {
-            Some(Value::Array(a)) => a.iter().filter_map(|l| l.get("type").and_then(Value::as_str).map(String::from)).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|l| l.get("type").and_then(Value::as_str).map(String::from))
+                .collect(),
             _ => vec![],
         },
     }
@@ -57,9 +72,20 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
                 continue;
             }
         };
-        let (Some(name), Some(version)) = (v.get("name").and_then(Value::as_str), v.get("version").and_then(Value::as_str)) else { continue };
+        let (Some(name), Some(version)) = (
+            v.get("name").and_then(Value::as_str),
+            v.get("version").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
         seen.insert((name.to_string(), version.to_string()));
-        out.push(make(name, version, licenses(&v), fs.layer_digest(layer), path));
+        out.push(make(
+            name,
+            version,
+            licenses(&v),
+            fs.layer_digest(layer),
+            path,
+        ));
     }
     for (path, data, layer) in fs.files() {
         if !(path == "package-lock.json" || path.ends_with("/package-lock.json")) {
@@ -86,11 +112,18 @@ pub fn parse_lock(v: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(pkgs) = v.get("packages").and_then(Value::as_object) {
         for (key, p) in pkgs {
-            let Some(idx) = key.rfind("node_modules/") else { continue }; // "" is the root project
-            if p.get("dev").and_then(Value::as_bool) == Some(true) || p.get("link").and_then(Value::as_bool) == Some(true) {
+            let Some(idx) = key.rfind("node_modules/") else {
+                continue;
+            }; // "" is the root project
+            if p.get("dev").and_then(Value::as_bool) == Some(true)
+                || p.get("link").and_then(Value::as_bool) == Some(true)
+            {
                 continue;
             }
-            let name = p.get("name").and_then(Value::as_str).unwrap_or(&key[idx + "node_modules/".len()..]);
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(&key[idx + "node_modules/".len()..]);
             if let Some(ver) = p.get("version").and_then(Value::as_str) {
                 out.push((name.to_string(), ver.to_string()));
             }
@@ -130,13 +163,23 @@ mod tests {
             "node_modules/jest": {"version": "29.0.0", "dev": true}}});
         let mut got = super::parse_lock(&v3);
         got.sort();
-        assert_eq!(got, vec![("@babel/core".into(), "7.0.0".into()), ("b".into(), "1.0.0".into()), ("lodash".into(), "4.17.20".into())]);
+        assert_eq!(
+            got,
+            vec![
+                ("@babel/core".into(), "7.0.0".into()),
+                ("b".into(), "1.0.0".into()),
+                ("lodash".into(), "4.17.20".into())
+            ]
+        );
         let v1 = json!({"lockfileVersion": 1, "dependencies": {"x": {"version": "1.0.0", "dependencies": {"y": {"version": "2.0.0"}}}}});
         assert_eq!(super::parse_lock(&v1).len(), 2);
     }
 
     #[test]
     fn scoped_purl() {
-        assert_eq!(super::make("@types/node", "20.1.0", vec![], None, "p").purl, "pkg:npm/%40types/node@20.1.0");
+        assert_eq!(
+            super::make("@types/node", "20.1.0", vec![], None, "p").purl,
+            "pkg:npm/%40types/node@20.1.0"
+        );
     }
 }

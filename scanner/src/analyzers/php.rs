@@ -4,12 +4,14 @@
 
 use serde_json::Value;
 
-use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
-    path == "composer.lock" || path.ends_with("/composer.lock") || path.ends_with("vendor/composer/installed.json")
+    path == "composer.lock"
+        || path.ends_with("/composer.lock")
+        || path.ends_with("vendor/composer/installed.json")
 }
 
 pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
@@ -31,10 +33,26 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
             _ => vec![],
         };
         for p in &list {
-            let (Some(name), Some(version)) = (p.get("name").and_then(Value::as_str), p.get("version").and_then(Value::as_str)) else { continue };
+            let (Some(name), Some(version)) = (
+                p.get("name").and_then(Value::as_str),
+                p.get("version").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
             let version = version.trim_start_matches('v');
-            let (ns, base) = name.split_once('/').map(|(a, b)| (Some(a), b)).unwrap_or((None, name));
-            let licenses = p.get("license").and_then(Value::as_array).map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect()).unwrap_or_default();
+            let (ns, base) = name
+                .split_once('/')
+                .map(|(a, b)| (Some(a), b))
+                .unwrap_or((None, name));
+            let licenses = p
+                .get("license")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push(Package {
                 name: name.into(),
                 version: version.into(),

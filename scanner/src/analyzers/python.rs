@@ -3,12 +3,14 @@
 //! core-metadata header format (RFC 822 headers, body after the first blank line).
 
 use super::{field, rfc822_fields};
-use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
-    path.ends_with(".dist-info/METADATA") || path.ends_with(".egg-info/PKG-INFO") || path.ends_with(".egg-info")
+    path.ends_with(".dist-info/METADATA")
+        || path.ends_with(".egg-info/PKG-INFO")
+        || path.ends_with(".egg-info")
 }
 
 pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
@@ -47,7 +49,9 @@ pub fn parse_metadata(text: &str) -> Option<(String, String, Vec<String>)> {
     let mut licenses = Vec::new();
     if let Some(e) = field(&f, "License-Expression") {
         licenses.push(e.to_string());
-    } else if let Some(l) = field(&f, "License").filter(|l| !l.is_empty() && *l != "UNKNOWN" && l.len() < 100 && !l.contains('\n')) {
+    } else if let Some(l) = field(&f, "License")
+        .filter(|l| !l.is_empty() && *l != "UNKNOWN" && l.len() < 100 && !l.contains('\n'))
+    {
         licenses.push(l.to_string());
     }
     if licenses.is_empty() {

@@ -2,15 +2,23 @@
 //! read here for `s.name`, `s.version` and `s.licenses` without evaluating anything) and
 //! `Gemfile.lock` (`specs:` entries indented four spaces: `name (version)`).
 
-use crate::image::ImageFs;
-use crate::inventory::{purl, Ecosystem, Package};
 use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
 
 pub fn wants(path: &str) -> bool {
-    (path.ends_with(".gemspec") && path.contains("/specifications/")) || path == "Gemfile.lock" || path.ends_with("/Gemfile.lock")
+    (path.ends_with(".gemspec") && path.contains("/specifications/"))
+        || path == "Gemfile.lock"
+        || path.ends_with("/Gemfile.lock")
 }
 
-fn gem(name: &str, version: &str, licenses: Vec<String>, layer: Option<String>, path: &str) -> Package {
+fn gem(
+    name: &str,
+    version: &str,
+    licenses: Vec<String>,
+    layer: Option<String>,
+    path: &str,
+) -> Package {
     Package {
         name: name.into(),
         version: version.into(),
@@ -28,7 +36,11 @@ fn gem(name: &str, version: &str, licenses: Vec<String>, layer: Option<String>, 
 fn quoted_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let rest = line.trim().strip_prefix(key)?;
     let rest = rest.trim_start();
-    let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix('(')).unwrap_or(rest).trim_start();
+    let rest = rest
+        .strip_prefix('=')
+        .or_else(|| rest.strip_prefix('('))
+        .unwrap_or(rest)
+        .trim_start();
     let q = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     rest.find(q).map(|e| &rest[..e])
@@ -44,7 +56,10 @@ pub fn parse_gemspec(text: &str) -> Option<(String, String, Vec<String>)> {
         if version.is_none() {
             version = quoted_after(l, "s.version");
         }
-        if let Some(rest) = l.strip_prefix("s.licenses = [").or_else(|| l.strip_prefix("s.license = ")) {
+        if let Some(rest) = l
+            .strip_prefix("s.licenses = [")
+            .or_else(|| l.strip_prefix("s.license = "))
+        {
             lic.extend(rest.split(['"', '\'']).skip(1).step_by(2).map(String::from));
         }
     }
@@ -88,7 +103,11 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
                 None => warnings.push(format!("{path}: no name/version in gemspec")),
             }
         } else {
-            out.extend(parse_gemfile_lock(&text).into_iter().map(|(n, v)| gem(&n, &v, vec![], fs.layer_digest(layer), path)));
+            out.extend(
+                parse_gemfile_lock(&text)
+                    .into_iter()
+                    .map(|(n, v)| gem(&n, &v, vec![], fs.layer_digest(layer), path)),
+            );
         }
     }
     out
@@ -99,8 +118,17 @@ mod tests {
     #[test]
     fn gemspec_and_lockfile() {
         let spec = "# -*- encoding: utf-8 -*-\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.3\"\n  s.licenses = [\"MIT\".freeze]\nend\n";
-        assert_eq!(super::parse_gemspec(spec), Some(("rack".into(), "2.2.3".into(), vec!["MIT".into()])));
+        assert_eq!(
+            super::parse_gemspec(spec),
+            Some(("rack".into(), "2.2.3".into(), vec!["MIT".into()]))
+        );
         let lock = "GEM\n  remote: https://rubygems.org/\n  specs:\n    actioncable (6.0.0)\n      actionpack (= 6.0.0)\n    nokogiri (1.15.4-x86_64-linux)\n\nPLATFORMS\n  ruby\n";
-        assert_eq!(super::parse_gemfile_lock(lock), vec![("actioncable".into(), "6.0.0".into()), ("nokogiri".into(), "1.15.4".into())]);
+        assert_eq!(
+            super::parse_gemfile_lock(lock),
+            vec![
+                ("actioncable".into(), "6.0.0".into()),
+                ("nokogiri".into(), "1.15.4".into())
+            ]
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use rusqlite::params;
 use serde::Serialize;
 
-use super::osv::{self, Osv};
 use super::Db;
+use super::osv::{self, Osv};
 use crate::inventory::Ecosystem;
 use crate::{Error, Result, Warnings};
 
@@ -26,7 +26,11 @@ pub struct ImportStats {
 
 impl Db {
     /// Imports OSV records from files, directories and zip archives.
-    pub fn import_osv(&mut self, paths: &[impl AsRef<Path>], warnings: &mut Warnings) -> Result<ImportStats> {
+    pub fn import_osv(
+        &mut self,
+        paths: &[impl AsRef<Path>],
+        warnings: &mut Warnings,
+    ) -> Result<ImportStats> {
         let tx = self.conn.transaction()?;
         let mut stats = ImportStats::default();
         {
@@ -50,8 +54,16 @@ impl Db {
     }
 }
 
-fn walk(dir: &Path, sink: &mut Sink<'_>, stats: &mut ImportStats, warnings: &mut Warnings) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten().collect();
+fn walk(
+    dir: &Path,
+    sink: &mut Sink<'_>,
+    stats: &mut ImportStats,
+    warnings: &mut Warnings,
+) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let Ok(ft) = e.file_type() else { continue };
@@ -68,14 +80,23 @@ fn walk(dir: &Path, sink: &mut Sink<'_>, stats: &mut ImportStats, warnings: &mut
 }
 
 fn has_ext(name: &str, exts: &[&str]) -> bool {
-    name.rsplit_once('.').is_some_and(|(_, e)| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    name.rsplit_once('.')
+        .is_some_and(|(_, e)| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-fn import_file(p: &Path, sink: &mut Sink<'_>, stats: &mut ImportStats, warnings: &mut Warnings) -> Result<()> {
+fn import_file(
+    p: &Path,
+    sink: &mut Sink<'_>,
+    stats: &mut ImportStats,
+    warnings: &mut Warnings,
+) -> Result<()> {
     let name = p.to_string_lossy();
     if has_ext(&name, &["zip"]) {
         let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-        let mut z = zip::ZipArchive::new(f).map_err(|e| Error::Advisory { path: name.to_string(), msg: e.to_string() })?;
+        let mut z = zip::ZipArchive::new(f).map_err(|e| Error::Advisory {
+            path: name.to_string(),
+            msg: e.to_string(),
+        })?;
         for i in 0..z.len() {
             let mut entry = match z.by_index(i) {
                 Ok(e) => e,
@@ -104,12 +125,20 @@ fn import_file(p: &Path, sink: &mut Sink<'_>, stats: &mut ImportStats, warnings:
         return Ok(());
     }
     let mut buf = Vec::new();
-    std::fs::File::open(p).and_then(|f| f.take(MAX_RECORD + 1).read_to_end(&mut buf)).map_err(|e| Error::io(p, e))?;
+    std::fs::File::open(p)
+        .and_then(|f| f.take(MAX_RECORD + 1).read_to_end(&mut buf))
+        .map_err(|e| Error::io(p, e))?;
     record(&name, &buf, sink, stats, warnings)
 }
 
 /// Parses one file: a record, or a JSON array of records.
-fn record(name: &str, buf: &[u8], sink: &mut Sink<'_>, stats: &mut ImportStats, warnings: &mut Warnings) -> Result<()> {
+fn record(
+    name: &str,
+    buf: &[u8],
+    sink: &mut Sink<'_>,
+    stats: &mut ImportStats,
+    warnings: &mut Warnings,
+) -> Result<()> {
     stats.files += 1;
     if buf.len() as u64 > MAX_RECORD {
         warnings.push(format!("{name}: larger than {MAX_RECORD} bytes; skipped"));
@@ -117,11 +146,15 @@ fn record(name: &str, buf: &[u8], sink: &mut Sink<'_>, stats: &mut ImportStats, 
         return Ok(());
     }
     let parsed: std::result::Result<Vec<Osv>, String> = if has_ext(name, &["yaml", "yml"]) {
-        serde_norway::from_slice::<Osv>(buf).map(|o| vec![o]).map_err(|e| e.to_string())
+        serde_norway::from_slice::<Osv>(buf)
+            .map(|o| vec![o])
+            .map_err(|e| e.to_string())
     } else if buf.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         serde_json::from_slice::<Vec<Osv>>(buf).map_err(|e| e.to_string())
     } else {
-        serde_json::from_slice::<Osv>(buf).map(|o| vec![o]).map_err(|e| e.to_string())
+        serde_json::from_slice::<Osv>(buf)
+            .map(|o| vec![o])
+            .map_err(|e| e.to_string())
     };
     match parsed {
         Ok(records) => {
@@ -188,7 +221,14 @@ impl<'c> Sink<'c> {
                 Some((eco, _)) => eco.normalize_name(&pkg.name),
                 None => pkg.name.clone(),
             };
-            self.aff.execute(params![r.id, pkg.ecosystem, norm, pkg.name, serde_json::to_string(&a.ranges)?, serde_json::to_string(&a.versions)?])?;
+            self.aff.execute(params![
+                r.id,
+                pkg.ecosystem,
+                norm,
+                pkg.name,
+                serde_json::to_string(&a.ranges)?,
+                serde_json::to_string(&a.versions)?
+            ])?;
             stats.affected += 1;
         }
         Ok(())
@@ -213,7 +253,10 @@ fn source_of(id: &str, file: &str) -> String {
 
 /// Advisory severity: CVSS v3, else CVSS v4, else the source's own label, else UNKNOWN.
 fn severity(r: &Osv) -> (String, Option<osv::Scored>, Option<osv::Scored>) {
-    let all = r.severity.iter().chain(r.affected.iter().flat_map(|a| a.severity.iter()));
+    let all = r
+        .severity
+        .iter()
+        .chain(r.affected.iter().flat_map(|a| a.severity.iter()));
     let (mut v3, mut v4) = (None, None);
     for s in all {
         match s.kind.as_str() {
@@ -228,9 +271,18 @@ fn severity(r: &Osv) -> (String, Option<osv::Scored>, Option<osv::Scored>) {
         .or_else(|| v4.as_ref().map(|s| s.severity.clone()))
         .filter(|s| s != "NONE")
         .or_else(|| {
-            let from = |v: &Option<serde_json::Value>| v.as_ref()?.get("severity")?.as_str().and_then(osv::normalize_severity).map(String::from);
-            from(&r.database_specific)
-                .or_else(|| r.affected.iter().find_map(|a| from(&a.ecosystem_specific).or_else(|| from(&a.database_specific))))
+            let from = |v: &Option<serde_json::Value>| {
+                v.as_ref()?
+                    .get("severity")?
+                    .as_str()
+                    .and_then(osv::normalize_severity)
+                    .map(String::from)
+            };
+            from(&r.database_specific).or_else(|| {
+                r.affected.iter().find_map(|a| {
+                    from(&a.ecosystem_specific).or_else(|| from(&a.database_specific))
+                })
+            })
         })
         .unwrap_or_else(|| "UNKNOWN".into());
     (label, v3, v4)

@@ -8,7 +8,7 @@ pub mod osv;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -133,30 +133,55 @@ impl Db {
             )));
         }
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let db = Db { conn, path: path.to_path_buf() };
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
         db.check_version()?;
         Ok(db)
     }
 
     fn init(conn: Connection, path: &Path) -> Result<Self> {
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )?;
         let existing: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .unwrap_or(None);
         conn.execute_batch(SCHEMA)?;
         if existing.is_none() {
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])?;
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )?;
         }
-        let db = Db { conn, path: path.to_path_buf() };
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
         db.check_version()?;
         Ok(db)
     }
 
     fn check_version(&self) -> Result<()> {
-        let v: Option<String> =
-            self.conn.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get(0)).optional().map_err(|_| {
-                Error::Db(format!("{} is not a Wharf vulnerability database", self.path.display()))
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| {
+                Error::Db(format!(
+                    "{} is not a Wharf vulnerability database",
+                    self.path.display()
+                ))
             })?;
         match v.and_then(|v| v.parse::<i64>().ok()) {
             Some(SCHEMA_VERSION) => Ok(()),
@@ -164,7 +189,10 @@ impl Db {
                 "{} has schema version {other}; this wharf reads version {SCHEMA_VERSION} (re-import the data)",
                 self.path.display()
             ))),
-            None => Err(Error::Db(format!("{} has no schema version", self.path.display()))),
+            None => Err(Error::Db(format!(
+                "{} has no schema version",
+                self.path.display()
+            ))),
         }
     }
 
@@ -174,14 +202,21 @@ impl Db {
 
     pub fn info(&self) -> Result<Info> {
         let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
-        let updated_at = self.conn.query_row("SELECT value FROM meta WHERE key='updated_at'", [], |r| r.get(0)).optional()?;
+        let updated_at = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key='updated_at'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         let mut ecosystems = Vec::new();
         let mut st = self.conn.prepare("SELECT ecosystem, COUNT(DISTINCT advisory_id) FROM affected GROUP BY ecosystem ORDER BY ecosystem")?;
         for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
             ecosystems.push(row?);
         }
         let mut sources = Vec::new();
-        let mut st = self.conn.prepare("SELECT source, COUNT(*) FROM advisories GROUP BY source ORDER BY source")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT source, COUNT(*) FROM advisories GROUP BY source ORDER BY source")?;
         for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
             sources.push(row?);
         }
@@ -211,7 +246,11 @@ impl Db {
                 v.map(|vector| {
                     let score = s.unwrap_or(0.0);
                     let severity = severity_of_score(score).to_string();
-                    osv::Scored { vector, score, severity }
+                    osv::Scored {
+                        vector,
+                        score,
+                        severity,
+                    }
                 })
             };
             let adv = Advisory {

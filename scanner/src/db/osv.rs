@@ -80,13 +80,29 @@ pub struct Range {
 /// One range event; exactly one field is set in valid records.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Event {
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub introduced: Option<String>,
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fixed: Option<String>,
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_affected: Option<String>,
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<String>,
 }
 
@@ -117,14 +133,22 @@ pub struct Scored {
 pub fn score_v3(vector: &str) -> Option<Scored> {
     let v = cvss::v3::Vector::from_str(vector).ok()?;
     let score = v.score();
-    Some(Scored { vector: vector.to_string(), score: score.value(), severity: score.severity().as_str().to_ascii_uppercase() })
+    Some(Scored {
+        vector: vector.to_string(),
+        score: score.value(),
+        severity: score.severity().as_str().to_ascii_uppercase(),
+    })
 }
 
 /// Scores a CVSS v4.0 vector (`CVSS:4.0/...`).
 pub fn score_v4(vector: &str) -> Option<Scored> {
     let v = cvss::v4::Vector::from_str(vector).ok()?;
     let value = v.score().value();
-    Some(Scored { vector: vector.to_string(), score: value, severity: v.score().severity().as_str().to_ascii_uppercase() })
+    Some(Scored {
+        vector: vector.to_string(),
+        score: value,
+        severity: v.score().severity().as_str().to_ascii_uppercase(),
+    })
 }
 
 /// Maps the free-text severities of advisory sources onto Trivy's five levels.
@@ -152,7 +176,8 @@ mod tests {
         // by the v3.1 formulas: exploitability 8.22*0.55*0.77*0.62*0.62 = 1.338, impact 6.42*0.22 = 1.412 -> roundup(2.750) = 2.8
         assert_eq!((s.score, s.severity.as_str()), (2.8, "LOW"));
         // CVSS 4.0 spec example: all High, no subsequent impact = 9.3
-        let s = score_v4("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
+        let s =
+            score_v4("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
         assert_eq!((s.score, s.severity.as_str()), (9.3, "CRITICAL"));
         assert!(score_v3("CVSS:3.1/garbage").is_none());
     }
@@ -162,6 +187,9 @@ mod tests {
         let y = "id: X\naffected:\n- package: {name: a, ecosystem: PyPI}\n  versions:\n  - 2.0\n  - 1.10\n  - 0.12.01\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: 0\n    - fixed: 2.10\n";
         let o: Osv = serde_norway::from_str(y).unwrap();
         assert_eq!(o.affected[0].versions, vec!["2.0", "1.10", "0.12.01"]);
-        assert_eq!(o.affected[0].ranges[0].events[1].fixed.as_deref(), Some("2.10"));
+        assert_eq!(
+            o.affected[0].ranges[0].events[1].fixed.as_deref(),
+            Some("2.10")
+        );
     }
 }

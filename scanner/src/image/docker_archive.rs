@@ -40,7 +40,12 @@ struct RootFs {
 
 const MAX_JSON: u64 = 4 << 20;
 
-pub(crate) fn load(file: &Path, reference: Option<&str>, opts: &LoadOptions, warnings: &mut Warnings) -> Result<LoadedImage> {
+pub(crate) fn load(
+    file: &Path,
+    reference: Option<&str>,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Result<LoadedImage> {
     let io = |e| Error::io(file, e);
     let mut f = File::open(file).map_err(io)?;
     // name -> (offset, size) of every regular file in the archive
@@ -56,15 +61,22 @@ pub(crate) fn load(file: &Path, reference: Option<&str>, opts: &LoadOptions, war
                 }
             };
             if entry.header().entry_type().is_file() {
-                if let Some(p) = entry.path().ok().and_then(|p| clean_path(&p.to_string_lossy())) {
+                if let Some(p) = entry
+                    .path()
+                    .ok()
+                    .and_then(|p| clean_path(&p.to_string_lossy()))
+                {
                     index.insert(p, (entry.raw_file_position(), entry.size()));
                 }
             }
         }
     }
     let mut read_member = |name: &str, max: u64| -> Result<Vec<u8>> {
-        let key = clean_path(name).ok_or_else(|| Error::Image(format!("bad member name {name:?}")))?;
-        let &(off, size) = index.get(&key).ok_or_else(|| Error::Image(format!("{}: no member {name:?}", file.display())))?;
+        let key =
+            clean_path(name).ok_or_else(|| Error::Image(format!("bad member name {name:?}")))?;
+        let &(off, size) = index
+            .get(&key)
+            .ok_or_else(|| Error::Image(format!("{}: no member {name:?}", file.display())))?;
         if size > max {
             return Err(Error::Image(format!("{name}: {size} bytes is too large")));
         }
@@ -74,13 +86,21 @@ pub(crate) fn load(file: &Path, reference: Option<&str>, opts: &LoadOptions, war
         Ok(buf)
     };
     let manifest: Vec<ManifestEntry> =
-        serde_json::from_slice(&read_member("manifest.json", MAX_JSON)?).map_err(|e| Error::Image(format!("manifest.json: {e}")))?;
+        serde_json::from_slice(&read_member("manifest.json", MAX_JSON)?)
+            .map_err(|e| Error::Image(format!("manifest.json: {e}")))?;
     let entry = match reference {
         Some(r) => manifest
             .iter()
-            .find(|m| m.repo_tags.iter().flatten().any(|t| t == r || t.rsplit_once(':').map(|x| x.1) == Some(r)))
+            .find(|m| {
+                m.repo_tags
+                    .iter()
+                    .flatten()
+                    .any(|t| t == r || t.rsplit_once(':').map(|x| x.1) == Some(r))
+            })
             .ok_or_else(|| Error::Image(format!("no image tagged {r:?} in {}", file.display())))?,
-        None => manifest.first().ok_or_else(|| Error::Image("manifest.json lists no image".into()))?,
+        None => manifest
+            .first()
+            .ok_or_else(|| Error::Image("manifest.json lists no image".into()))?,
     };
     let config: Config = read_member(&entry.config, MAX_JSON)
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| Error::Image(format!("config: {e}"))))
@@ -88,7 +108,11 @@ pub(crate) fn load(file: &Path, reference: Option<&str>, opts: &LoadOptions, war
             warnings.push(format!("image config unreadable: {e}"));
             Config::default()
         });
-    let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
+    let diff_ids = config
+        .rootfs
+        .as_ref()
+        .map(|r| r.diff_ids.clone())
+        .unwrap_or_default();
     let mut fs = ImageFs::default();
     for (i, layer) in entry.layers.iter().enumerate() {
         let digest = diff_ids.get(i).cloned().unwrap_or_else(|| layer.clone());
@@ -97,10 +121,25 @@ pub(crate) fn load(file: &Path, reference: Option<&str>, opts: &LoadOptions, war
             fs.layers.push(LayerInfo { digest, size: None });
             continue;
         };
-        fs.layers.push(LayerInfo { digest: digest.clone(), size: Some(size) });
+        fs.layers.push(LayerInfo {
+            digest: digest.clone(),
+            size: Some(size),
+        });
         f.seek(SeekFrom::Start(off)).map_err(io)?;
-        apply_layer(&mut fs, (&mut f).take(size), i, &digest, &opts.limits, warnings);
+        apply_layer(
+            &mut fs,
+            (&mut f).take(size),
+            i,
+            &digest,
+            &opts.limits,
+            warnings,
+        );
     }
     let manifest_digest = None;
-    Ok(LoadedImage { fs, manifest_digest, os: config.os, architecture: config.architecture })
+    Ok(LoadedImage {
+        fs,
+        manifest_digest,
+        os: config.os,
+        architecture: config.architecture,
+    })
 }

@@ -13,18 +13,32 @@ use crate::analyzers::binary::BinaryFacts;
 #[derive(Debug, Clone)]
 pub enum Node {
     /// A file whose content an analyzer wants (bounded in size).
-    File { data: Vec<u8>, layer: usize },
+    File {
+        data: Vec<u8>,
+        layer: usize,
+    },
     /// An executable whose embedded package data was extracted while streaming.
-    Binary { facts: Box<BinaryFacts>, layer: usize },
-    Symlink { target: String, layer: usize },
+    Binary {
+        facts: Box<BinaryFacts>,
+        layer: usize,
+    },
+    Symlink {
+        target: String,
+        layer: usize,
+    },
     /// A directory entry (kept so a later file replacing it also removes its subtree).
-    Dir { layer: usize },
+    Dir {
+        layer: usize,
+    },
 }
 
 impl Node {
     pub fn layer(&self) -> usize {
         match self {
-            Node::File { layer, .. } | Node::Binary { layer, .. } | Node::Symlink { layer, .. } | Node::Dir { layer } => *layer,
+            Node::File { layer, .. }
+            | Node::Binary { layer, .. }
+            | Node::Symlink { layer, .. }
+            | Node::Dir { layer } => *layer,
         }
     }
 }
@@ -74,7 +88,12 @@ impl ImageFs {
             self.release(&old);
         }
         let prefix = format!("{path}/");
-        let doomed: Vec<String> = self.nodes.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in doomed {
             if let Some(old) = self.nodes.remove(&k) {
                 self.release(&old);
@@ -139,7 +158,12 @@ impl ImageFs {
     /// Follows symlinks (in any component) the way the container would see them: absolute
     /// targets start at the image root and `..` stops at the root. `None` for loops.
     pub fn resolve(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
+        let mut pending: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(String::from)
+            .collect();
         let mut done: Vec<String> = Vec::new();
         let mut hops = 0;
         while let Some(comp) = pending.pop() {
@@ -196,7 +220,10 @@ impl ImageFs {
 
     /// Digest of layer `idx`, if known.
     pub fn layer_digest(&self, idx: usize) -> Option<String> {
-        self.layers.get(idx).map(|l| l.digest.clone()).filter(|d| !d.is_empty())
+        self.layers
+            .get(idx)
+            .map(|l| l.digest.clone())
+            .filter(|d| !d.is_empty())
     }
 }
 
@@ -205,12 +232,21 @@ mod tests {
     use super::*;
 
     fn file(fs: &mut ImageFs, p: &str, layer: usize) {
-        fs.replace(p, Some(Node::File { data: p.as_bytes().to_vec(), layer }));
+        fs.replace(
+            p,
+            Some(Node::File {
+                data: p.as_bytes().to_vec(),
+                layer,
+            }),
+        );
     }
 
     #[test]
     fn clean_path_refuses_escapes() {
-        assert_eq!(clean_path("./etc/os-release").as_deref(), Some("etc/os-release"));
+        assert_eq!(
+            clean_path("./etc/os-release").as_deref(),
+            Some("etc/os-release")
+        );
         assert_eq!(clean_path("/a//b/./c/../d").as_deref(), Some("a/b/d"));
         assert_eq!(clean_path("../etc/passwd"), None);
         assert_eq!(clean_path("a/../../x"), None);
@@ -231,7 +267,13 @@ mod tests {
         assert!(fs.node("b/z").is_none(), "lower layer entry hidden");
         assert!(fs.node("b/new").is_some(), "same layer entry kept");
         // a file replacing a directory removes its subtree
-        fs.replace("a", Some(Node::File { data: vec![], layer: 2 }));
+        fs.replace(
+            "a",
+            Some(Node::File {
+                data: vec![],
+                layer: 2,
+            }),
+        );
         assert!(fs.node("a/y").is_none());
         assert_eq!(fs.captured_bytes, 5 + 0); // "b/new" only
     }
@@ -240,14 +282,47 @@ mod tests {
     fn symlinks_resolve_inside_the_root_and_loops_stop() {
         let mut fs = ImageFs::default();
         file(&mut fs, "usr/lib/os-release", 0);
-        fs.replace("etc/os-release", Some(Node::Symlink { target: "../usr/lib/os-release".into(), layer: 0 }));
-        fs.replace("evil", Some(Node::Symlink { target: "../../../../usr/lib/os-release".into(), layer: 0 }));
-        fs.replace("abs", Some(Node::Symlink { target: "/usr/lib".into(), layer: 0 }));
-        fs.replace("loop1", Some(Node::Symlink { target: "loop2".into(), layer: 0 }));
-        fs.replace("loop2", Some(Node::Symlink { target: "/loop1".into(), layer: 0 }));
+        fs.replace(
+            "etc/os-release",
+            Some(Node::Symlink {
+                target: "../usr/lib/os-release".into(),
+                layer: 0,
+            }),
+        );
+        fs.replace(
+            "evil",
+            Some(Node::Symlink {
+                target: "../../../../usr/lib/os-release".into(),
+                layer: 0,
+            }),
+        );
+        fs.replace(
+            "abs",
+            Some(Node::Symlink {
+                target: "/usr/lib".into(),
+                layer: 0,
+            }),
+        );
+        fs.replace(
+            "loop1",
+            Some(Node::Symlink {
+                target: "loop2".into(),
+                layer: 0,
+            }),
+        );
+        fs.replace(
+            "loop2",
+            Some(Node::Symlink {
+                target: "/loop1".into(),
+                layer: 0,
+            }),
+        );
         assert!(fs.read("etc/os-release").is_some());
         assert_eq!(fs.resolve("evil").as_deref(), Some("usr/lib/os-release"));
-        assert_eq!(fs.resolve("abs/os-release").as_deref(), Some("usr/lib/os-release"));
+        assert_eq!(
+            fs.resolve("abs/os-release").as_deref(),
+            Some("usr/lib/os-release")
+        );
         assert_eq!(fs.resolve("loop1"), None);
     }
 }
@@ -255,7 +330,12 @@ mod tests {
 impl ImageFs {
     /// `.wh..wh..opq` at the root of a layer.
     pub(crate) fn opaque_root(&mut self, layer: usize) {
-        let doomed: Vec<String> = self.nodes.iter().filter(|(_, n)| n.layer() < layer).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.layer() < layer)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in doomed {
             if let Some(old) = self.nodes.remove(&k) {
                 self.release(&old);

@@ -43,9 +43,15 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
     /// `oci:DIR[:TAG]` — an OCI image layout directory.
-    OciLayout { dir: PathBuf, reference: Option<String> },
+    OciLayout {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
     /// `docker-archive:FILE[:TAG]` — the output of `docker save`.
-    DockerArchive { file: PathBuf, reference: Option<String> },
+    DockerArchive {
+        file: PathBuf,
+        reference: Option<String>,
+    },
     /// `dir:PATH` — an unpacked root filesystem.
     Dir(PathBuf),
     /// `host/repo:tag` or `host/repo@sha256:…` — pulled from a registry.
@@ -65,7 +71,10 @@ impl ImageSource {
             }
             (PathBuf::from(rest), None)
         };
-        if let Some(rest) = s.strip_prefix("oci:").or_else(|| s.strip_prefix("oci-dir:")) {
+        if let Some(rest) = s
+            .strip_prefix("oci:")
+            .or_else(|| s.strip_prefix("oci-dir:"))
+        {
             let (dir, reference) = split_ref(rest);
             return Ok(ImageSource::OciLayout { dir, reference });
         }
@@ -76,23 +85,36 @@ impl ImageSource {
         if let Some(rest) = s.strip_prefix("dir:") {
             return Ok(ImageSource::Dir(PathBuf::from(rest)));
         }
-        if let Some(rest) = s.strip_prefix("docker://").or_else(|| s.strip_prefix("registry:")) {
+        if let Some(rest) = s
+            .strip_prefix("docker://")
+            .or_else(|| s.strip_prefix("registry:"))
+        {
             return Ok(ImageSource::Registry(rest.to_string()));
         }
         let p = std::path::Path::new(s);
         if p.is_dir() {
             if p.join("index.json").is_file() && p.join("oci-layout").is_file() {
-                return Ok(ImageSource::OciLayout { dir: p.into(), reference: None });
+                return Ok(ImageSource::OciLayout {
+                    dir: p.into(),
+                    reference: None,
+                });
             }
             return Ok(ImageSource::Dir(p.into()));
         }
         if p.is_file() {
-            return Ok(ImageSource::DockerArchive { file: p.into(), reference: None });
+            return Ok(ImageSource::DockerArchive {
+                file: p.into(),
+                reference: None,
+            });
         }
         if s.contains('/') && !s.starts_with('.') && !s.starts_with('/') {
             return Ok(ImageSource::Registry(s.to_string()));
         }
-        Err(Error::BadReference(s.into(), "not an existing path, oci:DIR, docker-archive:FILE, dir:PATH or registry reference".into()))
+        Err(Error::BadReference(
+            s.into(),
+            "not an existing path, oci:DIR, docker-archive:FILE, dir:PATH or registry reference"
+                .into(),
+        ))
     }
 }
 
@@ -115,10 +137,18 @@ pub struct LoadedImage {
 }
 
 /// Reads an image from any supported source.
-pub fn load(source: &ImageSource, opts: &LoadOptions, warnings: &mut Warnings) -> Result<LoadedImage> {
+pub fn load(
+    source: &ImageSource,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Result<LoadedImage> {
     match source {
-        ImageSource::OciLayout { dir, reference } => oci_layout::load(dir, reference.as_deref(), opts, warnings),
-        ImageSource::DockerArchive { file, reference } => docker_archive::load(file, reference.as_deref(), opts, warnings),
+        ImageSource::OciLayout { dir, reference } => {
+            oci_layout::load(dir, reference.as_deref(), opts, warnings)
+        }
+        ImageSource::DockerArchive { file, reference } => {
+            docker_archive::load(file, reference.as_deref(), opts, warnings)
+        }
         ImageSource::Dir(p) => rootfs::load(p, opts, warnings),
         ImageSource::Registry(r) => Err(Error::Unsupported(format!(
             "pulling {r} from a registry is not implemented yet; copy it to a layout first (skopeo copy docker://{r} oci:DIR:tag)"
@@ -128,7 +158,10 @@ pub fn load(source: &ImageSource, opts: &LoadOptions, warnings: &mut Warnings) -
 
 /// Platform selection as `(os, arch, variant)`.
 pub(crate) fn wanted_platform(opts: &LoadOptions) -> (String, String, Option<String>) {
-    let p = opts.platform.clone().unwrap_or_else(|| "linux/amd64".into());
+    let p = opts
+        .platform
+        .clone()
+        .unwrap_or_else(|| "linux/amd64".into());
     let mut it = p.split('/');
     let os = it.next().unwrap_or("linux").to_string();
     let arch = it.next().unwrap_or("amd64").to_string();
@@ -143,11 +176,26 @@ mod tests {
     fn parses_references() {
         assert_eq!(
             ImageSource::parse("oci:/nonexistent/x:v1").unwrap(),
-            ImageSource::OciLayout { dir: "/nonexistent/x".into(), reference: Some("v1".into()) }
+            ImageSource::OciLayout {
+                dir: "/nonexistent/x".into(),
+                reference: Some("v1".into())
+            }
         );
-        assert_eq!(ImageSource::parse("oci:/nonexistent/x").unwrap(), ImageSource::OciLayout { dir: "/nonexistent/x".into(), reference: None });
-        assert_eq!(ImageSource::parse("dir:/").unwrap(), ImageSource::Dir("/".into()));
-        assert_eq!(ImageSource::parse("ghcr.io/a/b:1").unwrap(), ImageSource::Registry("ghcr.io/a/b:1".into()));
+        assert_eq!(
+            ImageSource::parse("oci:/nonexistent/x").unwrap(),
+            ImageSource::OciLayout {
+                dir: "/nonexistent/x".into(),
+                reference: None
+            }
+        );
+        assert_eq!(
+            ImageSource::parse("dir:/").unwrap(),
+            ImageSource::Dir("/".into())
+        );
+        assert_eq!(
+            ImageSource::parse("ghcr.io/a/b:1").unwrap(),
+            ImageSource::Registry("ghcr.io/a/b:1".into())
+        );
         assert!(ImageSource::parse("nonexistent-thing").is_err());
     }
 }

@@ -8,13 +8,23 @@ use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage, Node};
 use crate::analyzers::{self, Capture};
 use crate::{Error, Result, Warnings};
 
-pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> Result<LoadedImage> {
+pub(crate) fn load(
+    root: &Path,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Result<LoadedImage> {
     let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
-        return Err(Error::Image(format!("{} is not a directory", root.display())));
+        return Err(Error::Image(format!(
+            "{} is not a directory",
+            root.display()
+        )));
     }
     let mut fs = ImageFs::default();
-    fs.layers.push(LayerInfo { digest: String::new(), size: None });
+    fs.layers.push(LayerInfo {
+        digest: String::new(),
+        size: None,
+    });
     let mut stack = vec![(root.to_path_buf(), String::new())];
     let mut count = 0u64;
     while let Some((dir, rel)) = stack.pop() {
@@ -28,16 +38,37 @@ pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> 
         for ent in rd.flatten() {
             count += 1;
             if count > opts.limits.max_entries {
-                warnings.push(format!("{}: more than {} entries; rest ignored", root.display(), opts.limits.max_entries));
-                return Ok(LoadedImage { fs, manifest_digest: None, os: None, architecture: None });
+                warnings.push(format!(
+                    "{}: more than {} entries; rest ignored",
+                    root.display(),
+                    opts.limits.max_entries
+                ));
+                return Ok(LoadedImage {
+                    fs,
+                    manifest_digest: None,
+                    os: None,
+                    architecture: None,
+                });
             }
             let name = ent.file_name().to_string_lossy().into_owned();
-            let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            let Ok(md) = ent.path().symlink_metadata() else { continue };
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(md) = ent.path().symlink_metadata() else {
+                continue;
+            };
             let ft = md.file_type();
             if ft.is_symlink() {
                 if let Ok(t) = std::fs::read_link(ent.path()) {
-                    fs.replace(&path, Some(Node::Symlink { target: t.to_string_lossy().into_owned(), layer: 0 }));
+                    fs.replace(
+                        &path,
+                        Some(Node::Symlink {
+                            target: t.to_string_lossy().into_owned(),
+                            layer: 0,
+                        }),
+                    );
                 }
             } else if ft.is_dir() {
                 stack.push((ent.path(), path));
@@ -47,13 +78,20 @@ pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> 
                 let size = md.len();
                 let node = match analyzers::classify(&path, mode, size) {
                     Capture::Skip => None,
-                    Capture::Content if size > opts.limits.max_file_size || fs.captured_bytes + size > opts.limits.max_total_capture => {
-                        warnings.push(format!("{path}: {size} bytes, over the size limits; skipped"));
+                    Capture::Content
+                        if size > opts.limits.max_file_size
+                            || fs.captured_bytes + size > opts.limits.max_total_capture =>
+                    {
+                        warnings.push(format!(
+                            "{path}: {size} bytes, over the size limits; skipped"
+                        ));
                         None
                     }
                     Capture::Content => {
                         let mut data = Vec::new();
-                        match std::fs::File::open(ent.path()).and_then(|f| f.take(size).read_to_end(&mut data)) {
+                        match std::fs::File::open(ent.path())
+                            .and_then(|f| f.take(size).read_to_end(&mut data))
+                        {
                             Ok(_) => Some(Node::File { data, layer: 0 }),
                             Err(e) => {
                                 warnings.push(format!("{path}: {e}"));
@@ -61,10 +99,18 @@ pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> 
                             }
                         }
                     }
-                    Capture::Binary => match std::fs::File::open(ent.path())
-                        .and_then(|mut f| analyzers::binary::inspect_stream(&path, &mut f, size, opts.limits.max_binary_size))
-                    {
-                        Ok(Some(facts)) => Some(Node::Binary { facts: Box::new(facts), layer: 0 }),
+                    Capture::Binary => match std::fs::File::open(ent.path()).and_then(|mut f| {
+                        analyzers::binary::inspect_stream(
+                            &path,
+                            &mut f,
+                            size,
+                            opts.limits.max_binary_size,
+                        )
+                    }) {
+                        Ok(Some(facts)) => Some(Node::Binary {
+                            facts: Box::new(facts),
+                            layer: 0,
+                        }),
                         Ok(None) => None,
                         Err(e) => {
                             warnings.push(format!("{path}: {e}"));
@@ -78,5 +124,10 @@ pub(crate) fn load(root: &Path, opts: &LoadOptions, warnings: &mut Warnings) -> 
             }
         }
     }
-    Ok(LoadedImage { fs, manifest_digest: None, os: None, architecture: None })
+    Ok(LoadedImage {
+        fs,
+        manifest_digest: None,
+        os: None,
+        architecture: None,
+    })
 }

@@ -2,7 +2,7 @@
 //! `Vulnerabilities[]` (or `Packages[]` for an inventory), field names as Trivy spells them,
 //! so tools that read Trivy reports read ours.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::ScanReport;
 use crate::inventory::Package;
@@ -76,7 +76,11 @@ fn package(p: &Package) -> Value {
     });
     if let Some(s) = &p.source_name {
         v["SrcName"] = json!(s);
-        v["SrcVersion"] = json!(p.source_version.clone().unwrap_or_else(|| p.version.clone()));
+        v["SrcVersion"] = json!(
+            p.source_version
+                .clone()
+                .unwrap_or_else(|| p.version.clone())
+        );
     }
     v
 }

@@ -13,9 +13,9 @@ pub use json::{to_json, to_json_packages};
 pub use sarif::to_sarif;
 pub use table::{to_table, to_table_packages};
 
-use crate::inventory::{Ecosystem, Inventory, Package};
-use crate::matcher::{sev_rank, Finding};
 use crate::Warnings;
+use crate::inventory::{Ecosystem, Inventory, Package};
+use crate::matcher::{Finding, sev_rank};
 
 /// Everything a scan produced.
 #[derive(Debug, Clone, Serialize)]
@@ -38,10 +38,22 @@ pub(crate) struct Target {
 
 pub(crate) fn target_of(p: &Package, artifact: &str, inv: &Inventory) -> Target {
     if p.ecosystem.is_os() {
-        let (id, ver) = inv.distro.as_ref().map(|d| (d.id.clone(), d.version_id.clone())).unwrap_or_else(|| ("unknown".into(), String::new()));
-        return Target { class: "os-pkgs", name: format!("{artifact} ({id} {ver})").replace(" )", ")"), kind: id };
+        let (id, ver) = inv
+            .distro
+            .as_ref()
+            .map(|d| (d.id.clone(), d.version_id.clone()))
+            .unwrap_or_else(|| ("unknown".into(), String::new()));
+        return Target {
+            class: "os-pkgs",
+            name: format!("{artifact} ({id} {ver})").replace(" )", ")"),
+            kind: id,
+        };
     }
-    let lang = |kind: &str, name: &str| Target { class: "lang-pkgs", kind: kind.into(), name: name.into() };
+    let lang = |kind: &str, name: &str| Target {
+        class: "lang-pkgs",
+        kind: kind.into(),
+        name: name.into(),
+    };
     let is_rust_binary = p.ecosystem == Ecosystem::CratesIo && !p.path.ends_with("Cargo.lock");
     match p.ecosystem {
         Ecosystem::PyPI => lang("python-pkg", "Python"),
@@ -63,7 +75,8 @@ impl ScanReport {
     pub fn filter(&mut self, severities: &[String], ignore_unfixed: bool) {
         let sevs: Vec<String> = severities.iter().map(|s| s.to_ascii_uppercase()).collect();
         self.findings.retain(|f| {
-            (sevs.is_empty() || sevs.contains(&f.advisory.severity)) && (!ignore_unfixed || f.fixed_version.is_some())
+            (sevs.is_empty() || sevs.contains(&f.advisory.severity))
+                && (!ignore_unfixed || f.fixed_version.is_some())
         });
     }
 
@@ -71,7 +84,9 @@ impl ScanReport {
     pub(crate) fn grouped(&self) -> BTreeMap<Target, Vec<&Finding>> {
         let mut m: BTreeMap<Target, Vec<&Finding>> = BTreeMap::new();
         for f in &self.findings {
-            m.entry(target_of(&f.package, &self.artifact, &self.inventory)).or_default().push(f);
+            m.entry(target_of(&f.package, &self.artifact, &self.inventory))
+                .or_default()
+                .push(f);
         }
         m
     }
@@ -79,7 +94,9 @@ impl ScanReport {
     pub(crate) fn packages_grouped(&self) -> BTreeMap<Target, Vec<&Package>> {
         let mut m: BTreeMap<Target, Vec<&Package>> = BTreeMap::new();
         for p in &self.inventory.packages {
-            m.entry(target_of(p, &self.artifact, &self.inventory)).or_default().push(p);
+            m.entry(target_of(p, &self.artifact, &self.inventory))
+                .or_default()
+                .push(p);
         }
         m
     }
@@ -88,7 +105,15 @@ impl ScanReport {
     pub fn summary(&self) -> Vec<(&'static str, usize)> {
         ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
             .iter()
-            .map(|s| (*s, self.findings.iter().filter(|f| sev_rank(&f.advisory.severity) == sev_rank(s)).count()))
+            .map(|s| {
+                (
+                    *s,
+                    self.findings
+                        .iter()
+                        .filter(|f| sev_rank(&f.advisory.severity) == sev_rank(s))
+                        .count(),
+                )
+            })
             .collect()
     }
 }

@@ -2,7 +2,7 @@
 //! numeric `security-severity`, one result per vulnerable package located at the file the
 //! package was found in.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::ScanReport;
 
@@ -16,13 +16,19 @@ fn level(sev: &str) -> &'static str {
 
 /// GitHub maps security-severity onto its levels: >= 9 critical, >= 7 high, >= 4 medium.
 fn security_severity(f: &crate::matcher::Finding) -> String {
-    let score = f.advisory.cvss_v3.as_ref().or(f.advisory.cvss_v4.as_ref()).map(|s| s.score).unwrap_or(match f.advisory.severity.as_str() {
-        "CRITICAL" => 9.5,
-        "HIGH" => 8.0,
-        "MEDIUM" => 5.5,
-        "LOW" => 2.0,
-        _ => 0.0,
-    });
+    let score = f
+        .advisory
+        .cvss_v3
+        .as_ref()
+        .or(f.advisory.cvss_v4.as_ref())
+        .map(|s| s.score)
+        .unwrap_or(match f.advisory.severity.as_str() {
+            "CRITICAL" => 9.5,
+            "HIGH" => 8.0,
+            "MEDIUM" => 5.5,
+            "LOW" => 2.0,
+            _ => 0.0,
+        });
     format!("{score:.1}")
 }
 

@@ -21,10 +21,20 @@ fn colour(sev: &str, on: bool) -> String {
 
 fn trunc(s: &str, n: usize) -> String {
     let s = s.lines().next().unwrap_or("");
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
-fn render(out: &mut String, headers: &[&str], rows: &[Vec<String>], colour_col: Option<usize>, colour_on: bool) {
+fn render(
+    out: &mut String,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    colour_col: Option<usize>,
+    colour_on: bool,
+) {
     let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -35,13 +45,34 @@ fn render(out: &mut String, headers: &[&str], rows: &[Vec<String>], colour_col: 
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = w[i] - c.chars().count();
-            let shown = if !raw && Some(i) == colour_col { colour(c, colour_on) } else { c.clone() };
-            let _ = write!(s, "{}{}{}", if i == 0 { "" } else { "  " }, shown, " ".repeat(pad));
+            let shown = if !raw && Some(i) == colour_col {
+                colour(c, colour_on)
+            } else {
+                c.clone()
+            };
+            let _ = write!(
+                s,
+                "{}{}{}",
+                if i == 0 { "" } else { "  " },
+                shown,
+                " ".repeat(pad)
+            );
         }
         let _ = writeln!(out, "{}", s.trim_end());
     };
-    line(out, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>(), true);
-    let _ = writeln!(out, "{}", w.iter().map(|n| "-".repeat(*n)).collect::<Vec<_>>().join("  "));
+    line(
+        out,
+        &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+        true,
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        w.iter()
+            .map(|n| "-".repeat(*n))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
     for r in rows {
         line(out, r, false);
     }
@@ -51,15 +82,30 @@ pub fn to_table(r: &ScanReport, colour_on: bool) -> String {
     let mut out = String::new();
     let groups = r.grouped();
     if groups.is_empty() {
-        let _ = writeln!(out, "{}: no vulnerabilities found ({} packages scanned)", r.artifact, r.inventory.packages.len());
+        let _ = writeln!(
+            out,
+            "{}: no vulnerabilities found ({} packages scanned)",
+            r.artifact,
+            r.inventory.packages.len()
+        );
     }
     for (t, fs) in groups {
         let mut counts = std::collections::BTreeMap::new();
         for f in &fs {
             *counts.entry(f.advisory.severity.as_str()).or_insert(0) += 1;
         }
-        let summary: Vec<String> = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"].iter().map(|s| format!("{s}: {}", counts.get(s).unwrap_or(&0))).collect();
-        let _ = writeln!(out, "\n{} ({})\nTotal: {} ({})\n", t.name, t.kind, fs.len(), summary.join(", "));
+        let summary: Vec<String> = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+            .iter()
+            .map(|s| format!("{s}: {}", counts.get(s).unwrap_or(&0)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{} ({})\nTotal: {} ({})\n",
+            t.name,
+            t.kind,
+            fs.len(),
+            summary.join(", ")
+        );
         let rows: Vec<Vec<String>> = fs
             .iter()
             .map(|f| {
@@ -74,7 +120,21 @@ pub fn to_table(r: &ScanReport, colour_on: bool) -> String {
                 ]
             })
             .collect();
-        render(&mut out, &["Library", "Vulnerability", "Severity", "Status", "Installed", "Fixed", "Title"], &rows, Some(2), colour_on);
+        render(
+            &mut out,
+            &[
+                "Library",
+                "Vulnerability",
+                "Severity",
+                "Status",
+                "Installed",
+                "Fixed",
+                "Title",
+            ],
+            &rows,
+            Some(2),
+            colour_on,
+        );
     }
     out
 }
@@ -86,9 +146,25 @@ pub fn to_table_packages(r: &ScanReport) -> String {
     }
     for (t, ps) in r.packages_grouped() {
         let _ = writeln!(out, "\n{} ({}): {} packages\n", t.name, t.kind, ps.len());
-        let rows: Vec<Vec<String>> =
-            ps.iter().map(|p| vec![p.name.clone(), p.version.clone(), p.source_name.clone().unwrap_or_default(), p.licenses.join(", "), p.path.clone()]).collect();
-        render(&mut out, &["Name", "Version", "Source", "Licenses", "Path"], &rows, None, false);
+        let rows: Vec<Vec<String>> = ps
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.source_name.clone().unwrap_or_default(),
+                    p.licenses.join(", "),
+                    p.path.clone(),
+                ]
+            })
+            .collect();
+        render(
+            &mut out,
+            &["Name", "Version", "Source", "Licenses", "Path"],
+            &rows,
+            None,
+            false,
+        );
     }
     out
 }

@@ -25,7 +25,9 @@ fn suffix_rank(s: &str) -> Option<i32> {
 
 fn parse(v: &str) -> Option<Apk<'_>> {
     let (main, rev) = match v.rsplit_once("-r") {
-        Some((m, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => (m, r.parse().ok()?),
+        Some((m, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => {
+            (m, r.parse().ok()?)
+        }
         _ => (v, 0),
     };
     let (head, suff) = match main.find('_') {
@@ -37,19 +39,33 @@ fn parse(v: &str) -> Option<Apk<'_>> {
         _ => (head, None),
     };
     let nums: Vec<&str> = numpart.split('.').collect();
-    if nums.iter().any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+    if nums
+        .iter()
+        .any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let mut suffixes = Vec::new();
     if let Some(s) = suff {
         for part in s.split('_') {
-            let idx = part.find(|c: char| c.is_ascii_digit()).unwrap_or(part.len());
+            let idx = part
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(part.len());
             let rank = suffix_rank(&part[..idx])?;
-            let n = if idx < part.len() { part[idx..].parse().ok()? } else { 0 };
+            let n = if idx < part.len() {
+                part[idx..].parse().ok()?
+            } else {
+                0
+            };
             suffixes.push((rank, n));
         }
     }
-    Some(Apk { nums, letter, suffixes, rev })
+    Some(Apk {
+        nums,
+        letter,
+        suffixes,
+        rev,
+    })
 }
 
 fn cmp_num(a: &str, b: &str, first: bool) -> Ordering {
@@ -85,8 +101,20 @@ pub fn compare(a: &str, b: &str) -> Option<Ordering> {
                 o => return Some(o),
             },
             // an extra pre-release suffix sorts before, a post-release one after
-            (Some(x), None) => return Some(if x.0 < 0 { Ordering::Less } else { Ordering::Greater }),
-            (None, Some(y)) => return Some(if y.0 < 0 { Ordering::Greater } else { Ordering::Less }),
+            (Some(x), None) => {
+                return Some(if x.0 < 0 {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                });
+            }
+            (None, Some(y)) => {
+                return Some(if y.0 < 0 {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                });
+            }
             (None, None) => unreachable!(),
         }
     }
@@ -101,11 +129,27 @@ mod tests {
     #[test]
     fn apk_documented_cases() {
         let less = [
-            ("1.0", "1.1"), ("1.9", "1.10"), ("1.0_alpha", "1.0_beta"), ("1.0_beta", "1.0_pre"), ("1.0_pre", "1.0_rc"),
-            ("1.0_rc1", "1.0"), ("1.0", "1.0_cvs"), ("1.0_cvs", "1.0_svn"), ("1.0_git", "1.0_hg"), ("1.0_hg", "1.0_p"),
-            ("1.0_p1", "1.0_p2"), ("1.0", "1.0a"), ("1.0a", "1.0b"), ("1.0", "1.0-r1"), ("1.0-r1", "1.0-r10"),
-            ("1.0.0", "1.0.0.1"), ("1.01", "1.1"), ("1.0_rc1", "1.0_rc1_p1"), ("2.36-r0", "2.36.1-r0"),
-            ("1.2.3_alpha1", "1.2.3_alpha2"), ("3.0.8-r0", "3.0.10-r0"),
+            ("1.0", "1.1"),
+            ("1.9", "1.10"),
+            ("1.0_alpha", "1.0_beta"),
+            ("1.0_beta", "1.0_pre"),
+            ("1.0_pre", "1.0_rc"),
+            ("1.0_rc1", "1.0"),
+            ("1.0", "1.0_cvs"),
+            ("1.0_cvs", "1.0_svn"),
+            ("1.0_git", "1.0_hg"),
+            ("1.0_hg", "1.0_p"),
+            ("1.0_p1", "1.0_p2"),
+            ("1.0", "1.0a"),
+            ("1.0a", "1.0b"),
+            ("1.0", "1.0-r1"),
+            ("1.0-r1", "1.0-r10"),
+            ("1.0.0", "1.0.0.1"),
+            ("1.01", "1.1"),
+            ("1.0_rc1", "1.0_rc1_p1"),
+            ("2.36-r0", "2.36.1-r0"),
+            ("1.2.3_alpha1", "1.2.3_alpha2"),
+            ("3.0.8-r0", "3.0.10-r0"),
         ];
         for (a, b) in less {
             assert_eq!(compare(a, b), Some(Less), "{a} < {b}");

@@ -16,7 +16,9 @@ fn split(v: &str) -> Option<(u64, &str, &str)> {
         Some((u, r)) => (u, r),
         None => (rest, ""),
     };
-    if up.is_empty() || !up.as_bytes()[0].is_ascii_digit() && !up.as_bytes()[0].is_ascii_alphanumeric() {
+    if up.is_empty()
+        || !up.as_bytes()[0].is_ascii_digit() && !up.as_bytes()[0].is_ascii_alphanumeric()
+    {
         return None;
     }
     Some((epoch, up, rev))
@@ -75,7 +77,11 @@ fn verrevcmp(a: &str, b: &str) -> Ordering {
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
     let (ea, ua, ra) = split(a)?;
     let (eb, ub, rb) = split(b)?;
-    Some(ea.cmp(&eb).then_with(|| verrevcmp(ua, ub)).then_with(|| verrevcmp(ra, rb)))
+    Some(
+        ea.cmp(&eb)
+            .then_with(|| verrevcmp(ua, ub))
+            .then_with(|| verrevcmp(ra, rb)),
+    )
 }
 
 #[cfg(test)]
@@ -86,7 +92,12 @@ mod tests {
     #[test]
     fn dpkg_documented_cases() {
         // deb-version(7): "~~ < ~~a < ~ < (empty) < a"
-        for (a, b) in [("1.0~~", "1.0~~a"), ("1.0~~a", "1.0~"), ("1.0~", "1.0"), ("1.0", "1.0a")] {
+        for (a, b) in [
+            ("1.0~~", "1.0~~a"),
+            ("1.0~~a", "1.0~"),
+            ("1.0~", "1.0"),
+            ("1.0", "1.0a"),
+        ] {
             assert_eq!(compare(a, b), Some(Less), "{a} < {b}");
             assert_eq!(compare(b, a), Some(Greater), "{b} > {a}");
         }
@@ -103,7 +114,11 @@ mod tests {
         assert_eq!(compare("2.36-9+deb12u4", "2.36-9"), Some(Greater));
         // letters sort before non-letters
         assert_eq!(compare("1.0a", "1.0+"), Some(Less));
-        assert_eq!(compare("1.0+dfsg", "1.0.1"), Some(Less), "'+' sorts before '.' (ASCII, both non-letters)");
+        assert_eq!(
+            compare("1.0+dfsg", "1.0.1"),
+            Some(Less),
+            "'+' sorts before '.' (ASCII, both non-letters)"
+        );
         assert_eq!(compare("a:1", "1"), None);
     }
 }

@@ -90,7 +90,11 @@ fn parse(v: &str) -> Option<Vec<Item>> {
     for i in 0..b.len() {
         let c = b[i];
         if c == b'.' || c == b'-' {
-            let item = if i == start { Item::Int(0) } else { parse_item(&v[start..i])? };
+            let item = if i == start {
+                Item::Int(0)
+            } else {
+                parse_item(&v[start..i])?
+            };
             cur(&mut root, depth).push(item);
             start = i + 1;
             if c == b'-' {
@@ -132,9 +136,17 @@ fn cmp_item(a: Option<&Item>, b: Option<&Item>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => cmp_item(b, a).reverse(),
-        (Some(Item::Int(x)), None) => if *x == 0 { Ordering::Equal } else { Ordering::Greater },
+        (Some(Item::Int(x)), None) => {
+            if *x == 0 {
+                Ordering::Equal
+            } else {
+                Ordering::Greater
+            }
+        }
         (Some(Item::Str(s)), None) => qualifier_key(s).cmp(&qualifier_key("")),
-        (Some(Item::List(l)), None) => l.first().map_or(Ordering::Equal, |f| cmp_item(Some(f), None)),
+        (Some(Item::List(l)), None) => l
+            .first()
+            .map_or(Ordering::Equal, |f| cmp_item(Some(f), None)),
         (Some(Item::Int(x)), Some(Item::Int(y))) => x.cmp(y),
         (Some(Item::Int(_)), Some(_)) => Ordering::Greater,
         (Some(Item::Str(_)), Some(Item::Int(_))) => Ordering::Less,
@@ -177,12 +189,30 @@ mod tests {
         chain(&["1-snapshot", "1", "1-sp"]);
         chain(&["1-foo2", "1-foo10"]);
         chain(&["1-foo", "1-1", "1.1"]);
-        chain(&["1-alpha", "1-beta", "1-milestone", "1-rc", "1-snapshot", "1", "1-sp", "1-abc"]);
+        chain(&[
+            "1-alpha",
+            "1-beta",
+            "1-milestone",
+            "1-rc",
+            "1-snapshot",
+            "1",
+            "1-sp",
+            "1-abc",
+        ]);
         chain(&["1.0-alpha-1", "1.0-beta", "1.0-rc1", "1.0", "1.0.1"]);
         chain(&["1-ga", "1-sp"]);
         chain(&["1-ga.1", "1-sp.1"]);
-        for (a, b) in [("1.ga", "1"), ("1-ga", "1"), ("1-0", "1"), ("1.0", "1"), ("1.foo", "1-foo"), ("1-a1", "1-alpha-1"),
-            ("1-cr1", "1-rc1"), ("2.0.0.RELEASE", "2.0.0"), ("1.0.0-final", "1")] {
+        for (a, b) in [
+            ("1.ga", "1"),
+            ("1-ga", "1"),
+            ("1-0", "1"),
+            ("1.0", "1"),
+            ("1.foo", "1-foo"),
+            ("1-a1", "1-alpha-1"),
+            ("1-cr1", "1-rc1"),
+            ("2.0.0.RELEASE", "2.0.0"),
+            ("1.0.0-final", "1"),
+        ] {
             assert_eq!(compare(a, b), Some(Equal), "{a} = {b}");
         }
     }

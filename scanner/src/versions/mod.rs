@@ -19,7 +19,9 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
         Ecosystem::Rpm => rpm::compare(a, b),
         Ecosystem::Alpine => alpine::compare(a, b),
         Ecosystem::PyPI => pep440(a, b),
-        Ecosystem::Npm | Ecosystem::CratesIo | Ecosystem::Go | Ecosystem::Packagist => Some(semver_lenient(a)?.cmp_precedence(&semver_lenient(b)?)),
+        Ecosystem::Npm | Ecosystem::CratesIo | Ecosystem::Go | Ecosystem::Packagist => {
+            Some(semver_lenient(a)?.cmp_precedence(&semver_lenient(b)?))
+        }
         Ecosystem::Maven => maven::compare(a, b),
         Ecosystem::RubyGems => rubygems::compare(a, b),
     }
@@ -51,13 +53,22 @@ pub fn semver_lenient(v: &str) -> Option<semver::Version> {
         _ => (core, rest.to_string()),
     };
     let mut parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     while parts.len() < 3 {
         parts.push("0");
     }
-    let parts: Vec<String> = parts.iter().map(|p| p.trim_start_matches('0').to_string()).map(|p| if p.is_empty() { "0".into() } else { p }).collect();
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|p| p.trim_start_matches('0').to_string())
+        .map(|p| if p.is_empty() { "0".into() } else { p })
+        .collect();
     semver::Version::parse(&format!("{}{}", parts.join("."), pre)).ok()
 }
 
@@ -69,15 +80,47 @@ mod tests {
     #[test]
     fn pep440_documented_ordering() {
         // PEP 440, "Summary of permitted suffixes and relative ordering"
-        let chain = ["1.dev0", "1.0.dev456", "1.0a1", "1.0a2.dev456", "1.0a12.dev456", "1.0a12", "1.0b1.dev456", "1.0b2",
-            "1.0b2.post345.dev456", "1.0b2.post345", "1.0rc1.dev456", "1.0rc1", "1.0", "1.0+abc.5", "1.0+abc.7", "1.0+5",
-            "1.0.post456.dev34", "1.0.post456", "1.1.dev1"];
+        let chain = [
+            "1.dev0",
+            "1.0.dev456",
+            "1.0a1",
+            "1.0a2.dev456",
+            "1.0a12.dev456",
+            "1.0a12",
+            "1.0b1.dev456",
+            "1.0b2",
+            "1.0b2.post345.dev456",
+            "1.0b2.post345",
+            "1.0rc1.dev456",
+            "1.0rc1",
+            "1.0",
+            "1.0+abc.5",
+            "1.0+abc.7",
+            "1.0+5",
+            "1.0.post456.dev34",
+            "1.0.post456",
+            "1.1.dev1",
+        ];
         for w in chain.windows(2) {
-            assert_eq!(compare(Ecosystem::PyPI, w[0], w[1]), Some(Less), "{} < {}", w[0], w[1]);
+            assert_eq!(
+                compare(Ecosystem::PyPI, w[0], w[1]),
+                Some(Less),
+                "{} < {}",
+                w[0],
+                w[1]
+            );
         }
         assert_eq!(compare(Ecosystem::PyPI, "2.2", "2.2.0"), Some(Equal));
-        assert_eq!(compare(Ecosystem::PyPI, "1!1.0", "2.0"), Some(Greater), "epoch");
-        assert_eq!(compare(Ecosystem::PyPI, "1.0-RC1", "1.0rc1"), Some(Equal), "normalised spelling");
+        assert_eq!(
+            compare(Ecosystem::PyPI, "1!1.0", "2.0"),
+            Some(Greater),
+            "epoch"
+        );
+        assert_eq!(
+            compare(Ecosystem::PyPI, "1.0-RC1", "1.0rc1"),
+            Some(Equal),
+            "normalised spelling"
+        );
         assert_eq!(compare(Ecosystem::PyPI, "0.12.01", "0.12.1"), Some(Equal));
         assert_eq!(compare(Ecosystem::PyPI, "not a version", "1.0"), None);
     }
@@ -85,12 +128,38 @@ mod tests {
     #[test]
     fn semver_precedence() {
         // semver.org §11
-        let chain = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "2.0.0", "2.1.0", "2.1.1"];
+        let chain = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "2.0.0",
+            "2.1.0",
+            "2.1.1",
+        ];
         for w in chain.windows(2) {
-            assert_eq!(compare(Ecosystem::Npm, w[0], w[1]), Some(Less), "{} < {}", w[0], w[1]);
+            assert_eq!(
+                compare(Ecosystem::Npm, w[0], w[1]),
+                Some(Less),
+                "{} < {}",
+                w[0],
+                w[1]
+            );
         }
-        assert_eq!(compare(Ecosystem::CratesIo, "1.0.0+build.1", "1.0.0"), Some(Equal), "build metadata ignored");
-        assert_eq!(compare(Ecosystem::Go, "v0.0.0-20210101000000-abcdef123456", "0.1.0"), Some(Less), "pseudo-version");
+        assert_eq!(
+            compare(Ecosystem::CratesIo, "1.0.0+build.1", "1.0.0"),
+            Some(Equal),
+            "build metadata ignored"
+        );
+        assert_eq!(
+            compare(Ecosystem::Go, "v0.0.0-20210101000000-abcdef123456", "0.1.0"),
+            Some(Less),
+            "pseudo-version"
+        );
         assert_eq!(compare(Ecosystem::Go, "go1.19.8", "1.19.13"), Some(Less));
         assert_eq!(compare(Ecosystem::Go, "go1.20", "1.20.0"), Some(Equal));
         assert_eq!(compare(Ecosystem::Go, "go1.21rc2", "1.21.0"), Some(Less));

@@ -50,7 +50,13 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         let isnum = ca.is_ascii_digit();
         let take = |s: &[u8], mut k: usize| {
             let st = k;
-            while k < s.len() && if isnum { s[k].is_ascii_digit() } else { s[k].is_ascii_alphabetic() } {
+            while k < s.len()
+                && if isnum {
+                    s[k].is_ascii_digit()
+                } else {
+                    s[k].is_ascii_alphabetic()
+                }
+            {
                 k += 1;
             }
             (st, k)
@@ -61,7 +67,11 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         j = eb;
         if sb == eb {
             // Segments of different types: numeric is newer than alphabetic.
-            return if isnum { Ordering::Greater } else { Ordering::Less };
+            return if isnum {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (mut x, mut y) = (&a[sa..ea], &b[sb..eb]);
         if isnum {
@@ -120,15 +130,38 @@ mod tests {
     fn rpmvercmp_documented_cases() {
         // from rpm's tests/rpmvercmp.at
         let cases = [
-            ("1.0", "1.0", Equal), ("1.0", "2.0", Less), ("2.0.1", "2.0.1", Equal), ("2.0", "2.0.1", Less),
-            ("2.0.1a", "2.0.1", Greater), ("5.5p1", "5.5p2", Less), ("5.5p10", "5.5p1", Greater),
-            ("10xyz", "10.1xyz", Less), ("xyz10", "xyz10.1", Less), ("xyz.4", "8", Less), ("8", "xyz.4", Greater),
-            ("1b.fc17", "1b.fc17", Equal), ("1b.fc17", "1.fc17", Less), ("1g.fc17", "1.fc17", Greater),
-            ("1.0a", "1.0", Greater), ("2_0", "2_0", Equal), ("2.0", "2_0", Equal), ("a", "a", Equal),
-            ("a+", "a_", Equal), ("+", "_", Equal), ("1.0~rc1", "1.0", Less), ("1.0~rc1", "1.0~rc2", Less),
-            ("1.0~rc1~git123", "1.0~rc1", Less), ("1.0^", "1.0", Greater), ("1.0^git1", "1.0", Greater),
-            ("1.0^git1", "1.01", Less), ("1.0^20160101", "1.0.1", Less), ("1.0~rc1^git1", "1.0~rc1", Greater),
-            ("1.0^git1~pre", "1.0^git1", Less), ("0001", "1", Equal), ("1.05", "1.5", Equal), ("4.999.9", "5.0", Less),
+            ("1.0", "1.0", Equal),
+            ("1.0", "2.0", Less),
+            ("2.0.1", "2.0.1", Equal),
+            ("2.0", "2.0.1", Less),
+            ("2.0.1a", "2.0.1", Greater),
+            ("5.5p1", "5.5p2", Less),
+            ("5.5p10", "5.5p1", Greater),
+            ("10xyz", "10.1xyz", Less),
+            ("xyz10", "xyz10.1", Less),
+            ("xyz.4", "8", Less),
+            ("8", "xyz.4", Greater),
+            ("1b.fc17", "1b.fc17", Equal),
+            ("1b.fc17", "1.fc17", Less),
+            ("1g.fc17", "1.fc17", Greater),
+            ("1.0a", "1.0", Greater),
+            ("2_0", "2_0", Equal),
+            ("2.0", "2_0", Equal),
+            ("a", "a", Equal),
+            ("a+", "a_", Equal),
+            ("+", "_", Equal),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1", "1.0~rc2", Less),
+            ("1.0~rc1~git123", "1.0~rc1", Less),
+            ("1.0^", "1.0", Greater),
+            ("1.0^git1", "1.0", Greater),
+            ("1.0^git1", "1.01", Less),
+            ("1.0^20160101", "1.0.1", Less),
+            ("1.0~rc1^git1", "1.0~rc1", Greater),
+            ("1.0^git1~pre", "1.0^git1", Less),
+            ("0001", "1", Equal),
+            ("1.05", "1.5", Equal),
+            ("4.999.9", "5.0", Less),
         ];
         for (a, b, want) in cases {
             assert_eq!(rpmvercmp(a, b), want, "{a} vs {b}");

@@ -12,7 +12,11 @@ enum Seg {
 
 fn segments(v: &str) -> Option<Vec<Seg>> {
     let v = v.trim();
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+    if v.is_empty()
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
         return None;
     }
     // Gem::Version replaces "-" with ".pre."
@@ -35,7 +39,10 @@ fn segments(v: &str) -> Option<Vec<Seg>> {
         }
     }
     // canonical_segments: drop trailing zeros of the release part and of the prerelease part
-    let split = out.iter().position(|s| matches!(s, Seg::Str(_))).unwrap_or(out.len());
+    let split = out
+        .iter()
+        .position(|s| matches!(s, Seg::Str(_)))
+        .unwrap_or(out.len());
     let (mut rel, mut pre) = (out[..split].to_vec(), out[split..].to_vec());
     while rel.last() == Some(&Seg::Num(0)) {
         rel.pop();
@@ -48,7 +55,11 @@ fn segments(v: &str) -> Option<Vec<Seg>> {
 }
 
 fn seg(s: &str) -> Option<Seg> {
-    Some(if s.as_bytes()[0].is_ascii_digit() { Seg::Num(s.parse().ok()?) } else { Seg::Str(s.to_string()) })
+    Some(if s.as_bytes()[0].is_ascii_digit() {
+        Seg::Num(s.parse().ok()?)
+    } else {
+        Seg::Str(s.to_string())
+    })
 }
 
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {

@@ -5,13 +5,18 @@
 use std::path::PathBuf;
 
 fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `$WHARF_TEST_IMAGES`, default `target/test-images` (built by
 /// `../shared/testing/make-test-images.sh target/test-images`).
 pub fn images() -> PathBuf {
-    let p = std::env::var_os("WHARF_TEST_IMAGES").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/test-images"));
+    let p = std::env::var_os("WHARF_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/test-images"));
     assert!(
         p.join("oci/pyapp/index.json").is_file() && p.join("oci/debian/index.json").is_file(),
         "test images missing under {}: run ../shared/testing/make-test-images.sh {} (needs umoci, debootstrap, jq) or set WHARF_TEST_IMAGES",
@@ -27,7 +32,11 @@ pub fn vulndata() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("WHARF_SHARED").map(|s| PathBuf::from(s).join("vulndata")))
         .unwrap_or_else(|| workspace().join("../shared/vulndata"));
-    assert!(p.join("pypa/vulns").is_dir(), "advisory data missing at {} (set WHARF_VULNDATA)", p.display());
+    assert!(
+        p.join("pypa/vulns").is_dir(),
+        "advisory data missing at {} (set WHARF_VULNDATA)",
+        p.display()
+    );
     p
 }
 
