@@ -46,4 +46,13 @@ if [ "$need_images" = 1 ]; then
 fi
 
 log "cargo test"
-exec cargo test --workspace --locked "$@"
+mkdir -p target
+LOG=target/test-output.log
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo's own last line is the doc-tests' count).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$LOG"
+exit "$rc"
