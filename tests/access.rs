@@ -453,3 +453,66 @@ fn docker_logs_in_pushes_and_pulls_with_tokens() {
     let denied = d.docker().args(["pull", &image]).output().unwrap();
     assert!(!denied.status.success());
 }
+
+#[test]
+fn artifact_api_lists_tags_and_accessories_and_deletes_them_together() {
+    let w = start();
+    create_project(&w, "arts", false);
+    create_user(&w, "viewer");
+    add_member(&w, "arts", "viewer", 3);
+    let admin_auth = format!("admin:{ADMIN_PW}");
+    // An image in a nested repository, and two accessories naming it as subject.
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "arts/team/app", "v1"), 201);
+    let subject = curl("HEAD", &w.url("/v2/arts/team/app/manifests/v1")).arg("-u").arg(&admin_auth).send();
+    let (sdigest, ssize) = (subject.header("docker-content-digest").unwrap().to_string(), subject.header("content-length").unwrap().to_string());
+    let empty = br#"{}"#.to_vec();
+    let ed = common::sha256(&empty);
+    let r = curl("POST", &w.url(&format!("/v2/arts/team/app/blobs/uploads/?digest={ed}"))).arg("-u").arg(&admin_auth).body(empty).send();
+    assert_eq!(r.status, 201);
+    for artifact_type in ["application/vnd.dev.cosign.artifact.sig.v1+json", "application/spdx+json"] {
+        let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": ed, "size": 2}, "layers": [],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sdigest, "size": ssize.parse::<u64>().unwrap()}})
+        .to_string();
+        let d = common::sha256(m.as_bytes());
+        let r = curl("PUT", &w.url(&format!("/v2/arts/team/app/manifests/{d}"))).arg("-u").arg(&admin_auth)
+            .header("Content-Type", "application/vnd.oci.image.manifest.v1+json").body(m).send();
+        assert_eq!(r.status, 201);
+    }
+    let viewer = Some(("viewer", "Passw0rd!"));
+    let repos = api(&w, "GET", "/projects/arts/repositories", viewer).send().json();
+    assert_eq!(repos[0]["name"], "arts/team/app");
+    assert_eq!(repos[0]["artifact_count"], 1, "accessories are not artifacts of their own");
+    for encoded in ["team%2Fapp", "team%252Fapp"] {
+        let arts = api(&w, "GET", &format!("/projects/arts/repositories/{encoded}/artifacts"), viewer).send();
+        assert_eq!(arts.status, 200, "{encoded}");
+        let arts = arts.json();
+        assert_eq!(arts.as_array().unwrap().len(), 1);
+        assert_eq!(arts[0]["digest"], sdigest.as_str());
+        assert_eq!(arts[0]["tags"][0]["name"], "v1");
+        let mut kinds: Vec<String> = arts[0]["accessories"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap().to_string()).collect();
+        kinds.sort();
+        assert_eq!(kinds, ["sbom", "signature.cosign"]);
+    }
+    // Tags through the API; a guest may read but not change.
+    let path = "/projects/arts/repositories/team%252Fapp/artifacts/v1/tags";
+    assert_eq!(api(&w, "POST", path, viewer).body(json!({"name": "stable"}).to_string()).send().status, 403);
+    assert_eq!(api(&w, "POST", path, admin()).body(json!({"name": "stable"}).to_string()).send().status, 201);
+    assert_eq!(api(&w, "POST", path, admin()).body(json!({"name": "stable"}).to_string()).send().status, 409);
+    let r = curl("GET", &w.url("/v2/arts/team/app/manifests/stable")).arg("-u").arg(&admin_auth).send();
+    assert_eq!(r.header("docker-content-digest"), Some(sdigest.as_str()));
+    let tags = api(&w, "GET", path, viewer).send().json();
+    assert_eq!(tags.as_array().unwrap().len(), 2);
+    assert_eq!(api(&w, "DELETE", &format!("{path}/stable"), admin()).send().status, 200);
+
+    // Deleting the artifact takes its accessories with it.
+    let one = format!("/projects/arts/repositories/team%252Fapp/artifacts/{sdigest}");
+    assert_eq!(api(&w, "DELETE", &one, viewer).send().status, 403);
+    assert_eq!(api(&w, "DELETE", &one, admin()).send().status, 200);
+    assert_eq!(api(&w, "GET", &one, admin()).send().status, 404);
+    let r = curl("GET", &w.url(&format!("/v2/arts/team/app/referrers/{sdigest}"))).arg("-u").arg(&admin_auth).send();
+    assert_eq!(r.json()["manifests"], json!([]));
+    // And the repository itself.
+    assert_eq!(api(&w, "DELETE", "/projects/arts/repositories/team%252Fapp", admin()).send().status, 200);
+    assert_eq!(api(&w, "GET", "/projects/arts/repositories", admin()).send().json(), json!([]));
+}

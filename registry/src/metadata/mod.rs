@@ -67,6 +67,29 @@ pub struct Referrer {
     pub annotations: Option<serde_json::Value>,
 }
 
+/// A repository as the management API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoSummary {
+    pub name: String,
+    pub artifact_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A manifest as the management API shows it, with its tags and accessories.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub size: u64,
+    pub pushed_at: i64,
+    /// (tag, when it was last pointed here)
+    pub tags: Vec<(String, i64)>,
+    /// Manifests whose subject is this one: signatures, SBOMs, attestations.
+    pub accessories: Vec<Referrer>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     pub id: String,
@@ -102,6 +125,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
     /// Manifests whose `subject` is `subject`, optionally of one artifact type.
     async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>>;
+
+    /// Repositories under `project/`, by name, with their artifact counts.
+    async fn list_project_repositories(&self, project: &str, page: identity::PageReq) -> Result<(Vec<RepoSummary>, i64)>;
+    /// Artifacts (manifests without a subject) of a repository, newest first,
+    /// with tags and accessories (a fixed number of queries, whatever the page size).
+    async fn list_artifacts(&self, repo: &RepoName, page: identity::PageReq) -> Result<(Vec<Artifact>, i64)>;
+    async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>>;
+    /// Tag an existing manifest; false if the manifest is unknown.
+    async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool>;
+    /// Remove a repository: its manifests, tags and blob links.
+    async fn delete_repository(&self, repo: &RepoName) -> Result<bool>;
 
     async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()>;
     async fn upload(&self, id: &str) -> Result<Option<Upload>>;

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 
-use super::{MetadataError, MetadataStore, NewManifest, Referrer, Result, StoredManifest, Upload, now};
+use super::identity::PageReq;
+use super::{Artifact, MetadataError, MetadataStore, NewManifest, Referrer, RepoSummary, Result, StoredManifest, Upload, now};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
@@ -58,6 +59,67 @@ fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
         size: row.try_get::<i64, _>("size")? as u64,
         content: if content { Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?)) } else { None },
     })
+}
+
+fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
+    Ok(Artifact {
+        digest: parse_digest(r.try_get("digest")?)?,
+        media_type: r.try_get("media_type")?,
+        artifact_type: r.try_get("artifact_type")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        pushed_at: r.try_get("created_at")?,
+        tags: Vec::new(),
+        accessories: Vec::new(),
+    })
+}
+
+impl SqliteMetadata {
+    /// Two queries for the whole page: its tags, then its accessories.
+    async fn fill_tags_and_accessories(&self, repo: &RepoName, artifacts: &mut [Artifact]) -> Result<()> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
+        let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
+        let tags = sqlx::query(
+            "SELECT m.digest, t.name, t.updated_at FROM tags t JOIN manifests m ON m.id = t.manifest_id
+             JOIN repositories r ON r.id = t.repository_id
+             WHERE r.name = ? AND m.digest IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for t in &tags {
+            let d = parse_digest(t.try_get("digest")?)?;
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
+                a.tags.push((t.try_get("name")?, t.try_get("updated_at")?));
+            }
+        }
+        let acc = sqlx::query(
+            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.subject IN (SELECT value FROM json_each(?)) ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &acc {
+            let subject = parse_digest(r.try_get("subject")?)?;
+            let annotations: Option<String> = r.try_get("annotations")?;
+            let referrer = Referrer {
+                digest: parse_digest(r.try_get("digest")?)?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+                artifact_type: r.try_get("artifact_type")?,
+                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+            };
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
+                a.accessories.push(referrer);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -314,6 +376,95 @@ impl MetadataStore for SqliteMetadata {
                 })
             })
             .collect()
+    }
+
+    async fn list_project_repositories(&self, project: &str, page: PageReq) -> Result<(Vec<RepoSummary>, i64)> {
+        let rows = sqlx::query(
+            "SELECT r.name, r.created_at,
+                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL) AS artifacts,
+                    coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
+             FROM repositories r WHERE r.name LIKE ?1 || '/%' ORDER BY r.name LIMIT ?2 OFFSET ?3",
+        )
+        .bind(project)
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM repositories WHERE name LIKE ? || '/%'")
+            .bind(project)
+            .fetch_one(&self.read)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(RepoSummary {
+                    name: r.try_get("name")?,
+                    artifact_count: r.try_get("artifacts")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((items, total))
+    }
+
+    async fn list_artifacts(&self, repo: &RepoName, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.subject IS NULL ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?",
+        )
+        .bind(repo.as_str())
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject IS NULL",
+        )
+        .bind(repo.as_str())
+        .fetch_one(&self.read)
+        .await?;
+        let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
+        self.fill_tags_and_accessories(repo, &mut artifacts).await?;
+        Ok((artifacts, total))
+    }
+
+    async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>> {
+        let row = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut one = vec![artifact_row(&row)?];
+        self.fill_tags_and_accessories(repo, &mut one).await?;
+        Ok(one.pop())
+    }
+
+    async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+             SELECT m.repository_id, ?, m.id, ? FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.digest = ?
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+        )
+        .bind(tag)
+        .bind(now())
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {
+        // Manifests, tags, references and blob links cascade from the repository row.
+        let done = sqlx::query("DELETE FROM repositories WHERE name = ?").bind(repo.as_str()).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()> {

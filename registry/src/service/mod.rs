@@ -4,6 +4,7 @@
 //! translate HTTP to calls and results to responses.
 
 mod access;
+mod artifacts;
 mod identity;
 mod blobs;
 mod listing;

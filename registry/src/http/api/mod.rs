@@ -4,6 +4,7 @@
 
 mod members;
 mod projects;
+mod repositories;
 mod robots;
 mod system;
 mod users;
@@ -37,6 +38,21 @@ pub fn router() -> Router<AppState> {
             get(members::get).put(members::update).delete(members::remove),
         )
         .route("/api/v2.0/projects/{project}/robots", get(robots::list_in_project))
+        .route("/api/v2.0/projects/{project}/repositories", get(repositories::list))
+        .route("/api/v2.0/projects/{project}/repositories/{repository}", axum::routing::delete(repositories::delete))
+        .route("/api/v2.0/projects/{project}/repositories/{repository}/artifacts", get(repositories::artifacts))
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}",
+            get(repositories::artifact).delete(repositories::delete_artifact),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags",
+            get(repositories::tags).post(repositories::add_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{tag}",
+            axum::routing::delete(repositories::delete_tag),
+        )
         .route("/api/v2.0/users", get(users::list).post(users::create))
         .route("/api/v2.0/users/current", get(users::current))
         .route("/api/v2.0/users/{id}", get(users::get).delete(users::delete))

@@ -1,0 +1,114 @@
+//! `/projects/{p}/repositories[/{r}[/artifacts[/{ref}[/tags[/{tag}]]]]]`.
+//! Repository names inside a project may contain slashes, which Harbor's
+//! clients send percent-encoded twice (`team%252Fapp`); both forms are read.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, Paging, created, paged, time};
+use crate::error::{RegistryError, Result};
+use crate::http::AppState;
+use crate::metadata::Artifact;
+
+fn decode(repository: &str) -> String {
+    percent_decode_str(repository).decode_utf8_lossy().into_owned()
+}
+
+/// Harbor's accessory types, from the artifact type of the referrer.
+fn accessory_type(artifact_type: Option<&str>) -> &'static str {
+    match artifact_type.unwrap_or("") {
+        t if t.contains("cosign") || t.contains("sigstore.bundle") => "signature.cosign",
+        t if t.contains("spdx") || t.contains("cyclonedx") || t.contains("sbom") => "sbom",
+        t if t.contains("in-toto") || t.contains("dsse") => "attestation",
+        _ => "subject",
+    }
+}
+
+fn artifact_json(repo: &str, a: &Artifact) -> Value {
+    json!({
+        "digest": a.digest.to_string(),
+        "media_type": a.artifact_type.clone().unwrap_or_else(|| a.media_type.clone()),
+        "manifest_media_type": a.media_type,
+        "artifact_type": a.artifact_type,
+        "size": a.size,
+        "push_time": time(a.pushed_at),
+        "pull_time": Value::Null,
+        "repository_name": repo,
+        "tags": a.tags.iter().map(|(name, at)| json!({"name": name, "push_time": time(*at), "repository_name": repo})).collect::<Vec<_>>(),
+        "accessories": a.accessories.iter().map(|r| json!({
+            "digest": r.digest.to_string(),
+            "size": r.size,
+            "type": accessory_type(r.artifact_type.as_deref()),
+            "artifact_type": r.artifact_type,
+            "subject_artifact_digest": a.digest.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Query(p): Query<Paging>) -> Result<Response> {
+    let page = p.req();
+    let (repos, total) = reg.project_repositories(&caller.who, &project, page).await?;
+    let items = repos
+        .iter()
+        .map(|r| json!({"name": r.name, "artifact_count": r.artifact_count, "pull_count": 0,
+            "creation_time": time(r.created_at), "update_time": time(r.updated_at)}))
+        .collect();
+    Ok(paged(&format!("/api/v2.0/projects/{project}/repositories"), page, total, items))
+}
+
+pub async fn delete(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>) -> Result<StatusCode> {
+    reg.delete_repository_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository)).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>, Query(p): Query<Paging>) -> Result<Response> {
+    let page = p.req();
+    let repository = decode(&repository);
+    let (items, total) = reg.artifacts(&caller.who, &project, &repository, page).await?;
+    let full = format!("{project}/{repository}");
+    let out = items.iter().map(|a| artifact_json(&full, a)).collect();
+    Ok(paged(&format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts"), page, total, out))
+}
+
+pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
+    let repository = decode(&repository);
+    let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
+    Ok(Json(artifact_json(&format!("{project}/{repository}"), &a)).into_response())
+}
+
+pub async fn delete_artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<StatusCode> {
+    reg.delete_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn tags(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
+    let repository = decode(&repository);
+    let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
+    let full = format!("{project}/{repository}");
+    let out: Vec<Value> = a.tags.iter().map(|(n, at)| json!({"name": n, "push_time": time(*at), "repository_name": full})).collect();
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewTag {
+    name: String,
+}
+
+pub async fn add_tag(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, Json(body): Json<NewTag>) -> Result<Response> {
+    let repository = decode(&repository);
+    reg.add_tag_api(&caller.who, caller.ip.as_deref(), &project, &repository, &reference, &body.name).await?;
+    Ok(created(format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{}", body.name)))
+}
+
+pub async fn delete_tag(State(reg): State<AppState>, caller: Caller, Path((project, repository, _reference, tag)): Path<(String, String, String, String)>) -> Result<StatusCode> {
+    if tag.is_empty() {
+        return Err(RegistryError::bad_request("tag name is empty"));
+    }
+    reg.delete_tag_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &tag).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,95 @@
+//! Repositories and artifacts as the management API shows them: listing,
+//! tagging, and deleting an artifact together with its accessories
+//! (signatures, SBOMs, attestations that name it as their subject).
+
+use super::Registry;
+use crate::auth::Principal;
+use crate::auth::rbac::Action;
+use crate::digest::Digest;
+use crate::error::{RegistryError, Result};
+use crate::metadata::identity::PageReq;
+use crate::metadata::{Artifact, RepoSummary};
+use crate::names::{Reference, RepoName, valid_tag};
+
+impl Registry {
+    fn repo_in(project: &str, repository: &str) -> Result<RepoName> {
+        RepoName::parse(&format!("{project}/{repository}")).map_err(|e| RegistryError::bad_request(format!("invalid repository name: {e}")))
+    }
+
+    pub async fn project_repositories(&self, who: &Principal, project: &str, page: PageReq) -> Result<(Vec<RepoSummary>, i64)> {
+        let p = self.project_for(who, project, Action::ListRepositories).await?;
+        Ok(self.meta.list_project_repositories(&p.name, page).await?)
+    }
+
+    pub async fn delete_repository_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str) -> Result<()> {
+        let p = self.project_for(who, project, Action::DeleteRepository).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        if !self.meta.delete_repository(&repo).await? {
+            return Err(RegistryError::not_found(format!("repository {repo} not found")));
+        }
+        self.audit(who, "delete", "repository", repo.as_str(), ip);
+        Ok(())
+    }
+
+    pub async fn artifacts(&self, who: &Principal, project: &str, repository: &str, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
+        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
+        Ok(self.meta.list_artifacts(&Self::repo_in(&p.name, repository)?, page).await?)
+    }
+
+    async fn resolve(&self, repo: &RepoName, reference: &str) -> Result<Digest> {
+        let reference = Reference::parse(reference).map_err(|e| RegistryError::bad_request(e.to_string()))?;
+        Ok(self.get_manifest(repo, &reference, false).await.map_err(|_| RegistryError::not_found(format!("artifact {repo}:{reference} not found")))?.digest)
+    }
+
+    pub async fn artifact_api(&self, who: &Principal, project: &str, repository: &str, reference: &str) -> Result<Artifact> {
+        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
+        self.meta.artifact(&repo, &digest).await?.ok_or_else(|| RegistryError::not_found("artifact not found"))
+    }
+
+    /// Delete an artifact, its tags, and its accessories (two levels: a
+    /// signature of an SBOM goes too).
+    pub async fn delete_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str) -> Result<()> {
+        let p = self.project_for(who, project, Action::DeleteArtifact).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
+        let mut doomed = vec![digest.clone()];
+        for r in self.meta.referrers(&repo, &digest, None).await? {
+            for rr in self.meta.referrers(&repo, &r.digest, None).await? {
+                doomed.push(rr.digest);
+            }
+            doomed.push(r.digest);
+        }
+        for d in doomed.iter().rev() {
+            self.meta.delete_manifest(&repo, d).await?;
+        }
+        self.audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        Ok(())
+    }
+
+    pub async fn add_tag_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str, tag: &str) -> Result<()> {
+        let p = self.project_for(who, project, Action::CreateTag).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        if !valid_tag(tag) {
+            return Err(RegistryError::bad_request(format!("invalid tag {tag:?}")));
+        }
+        let digest = self.resolve(&repo, reference).await?;
+        if self.meta.manifest_by_tag(&repo, tag, false).await?.is_some() {
+            return Err(RegistryError::conflict(format!("tag {tag} already exists in {repo}")));
+        }
+        self.meta.put_tag(&repo, tag, &digest).await?;
+        self.audit(who, "create", "tag", &format!("{repo}:{tag}"), ip);
+        Ok(())
+    }
+
+    pub async fn delete_tag_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, tag: &str) -> Result<()> {
+        let p = self.project_for(who, project, Action::DeleteTag).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        if !self.meta.delete_tag(&repo, tag).await? {
+            return Err(RegistryError::not_found(format!("tag {tag} not found in {repo}")));
+        }
+        self.audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
+        Ok(())
+    }
+}
