@@ -117,6 +117,23 @@ pub async fn run(store: &dyn MetadataStore) {
     assert_eq!(store.list_repositories(None, 10).await.unwrap(), ["library/other", "project/team/app"]);
     assert_eq!(store.list_repositories(Some("library/other"), 10).await.unwrap(), ["project/team/app"]);
 
+    // The management view: repositories of a project, artifacts with tags and accessories.
+    use super::identity::PageReq;
+    let page = PageReq { page: 1, page_size: 10 };
+    let (repos, n) = store.list_project_repositories("project", page).await.unwrap();
+    assert_eq!((n, repos[0].name.as_str()), (1, "project/team/app"));
+    let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
+    assert_eq!(n, 1, "referrers are not listed as artifacts");
+    assert_eq!(arts[0].digest, m2);
+    assert_eq!(arts[0].tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["v1"]);
+    assert!(store.put_tag(&app, "stable", &m2).await.unwrap());
+    assert!(!store.put_tag(&app, "x", &Digest::sha256_of(b"none")).await.unwrap());
+    let one = store.artifact(&app, &m2).await.unwrap().unwrap();
+    assert_eq!(one.tags.len(), 2);
+    assert!(store.artifact(&other, &m2).await.unwrap().is_none());
+    let sig_artifact = store.artifact(&app, &sig).await.unwrap().unwrap();
+    assert!(sig_artifact.accessories.is_empty());
+
     // Upload sessions.
     store.create_upload("u1", &app).await.unwrap();
     let up = store.upload("u1").await.unwrap().unwrap();
@@ -127,6 +144,12 @@ pub async fn run(store: &dyn MetadataStore) {
     store.touch_upload("u1").await.unwrap();
     store.delete_upload("u1").await.unwrap();
     assert!(store.upload("u1").await.unwrap().is_none());
+
+    // Deleting a repository takes everything in it.
+    assert!(store.delete_repository(&app).await.unwrap());
+    assert!(!store.repository_exists(&app).await.unwrap());
+    assert!(store.manifest_by_digest(&app, &m2, false).await.unwrap().is_none());
+    assert!(!store.delete_repository(&app).await.unwrap());
 }
 
 /// The identity half: users, projects, members, robots, audit log, secrets.
