@@ -215,6 +215,33 @@ fn role_matrix_over_v2_and_the_api() {
         assert_eq!(r.status == 201, want[5], "{who} create robot ({})", r.status);
         let r = api(&w, "GET", "/projects/team/logs", creds).send();
         assert_eq!(r.status == 200, want[6], "{who} read logs ({})", r.status);
+        // Listing repositories goes with pulling for every role.
+        let r = api(&w, "GET", "/projects/team/repositories", creds).send();
+        assert_eq!(r.status == 200, want[0], "{who} list repositories ({})", r.status);
+    }
+
+    // Robots, one per permission set: (access, pull, push, delete, list repositories)
+    let sets: [(&[(&str, &str)], [bool; 4]); 4] = [
+        (&[("repository", "pull")], [true, false, false, false]),
+        (&[("repository", "pull"), ("repository", "push")], [true, true, false, false]),
+        (&[("repository", "pull"), ("repository", "push"), ("artifact", "delete")], [true, true, true, false]),
+        (&[("repository", "list")], [false, false, false, true]),
+    ];
+    for (i, (access, want)) in sets.iter().enumerate() {
+        let access: Vec<Value> = access.iter().map(|(r, a)| json!({"resource": r, "action": a})).collect();
+        let spec = json!({"name": format!("set{i}"), "level": "project", "duration": -1,
+            "permissions": [{"kind": "project", "namespace": "team", "access": access}]});
+        let created = api(&w, "POST", "/robots", admin()).body(spec.to_string()).send().json();
+        let creds = (created["name"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+        let (_, t) = token(&w, Some((&creds.0, &creds.1)), &["repository:team/app:pull,push,delete"]);
+        let granted = granted_actions(&t);
+        assert_eq!(granted.contains(&"pull".to_string()), want[0], "robot set {i} pull");
+        assert_eq!(granted.contains(&"push".to_string()), want[1], "robot set {i} push");
+        assert_eq!(granted.contains(&"delete".to_string()), want[2], "robot set {i} delete");
+        let pushed = push_as(&w, (&creds.0, &creds.1), "team/app", &format!("robot{i}")) == 201;
+        assert_eq!(pushed, want[1], "robot set {i} push over Basic");
+        let r = api(&w, "GET", "/projects/team/repositories", Some((&creds.0, &creds.1))).send();
+        assert_eq!(r.status == 200, want[3], "robot set {i} list repositories ({})", r.status);
     }
     // Only the system administrator manages users and reads the global audit log.
     assert_eq!(api(&w, "GET", "/users", Some(("projectadmin", "Passw0rd!"))).send().status, 403);
@@ -531,4 +558,25 @@ fn openapi_document_is_served_and_valid() {
     std::fs::write(&file, &r.body).unwrap();
     let out = run(Command::new("openapi-spec-validator").arg(&file));
     assert!(out.contains("OK"), "{out}");
+}
+
+#[test]
+fn access_control_turns_on_with_an_admin_password_and_stays_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fresh and no password: an open registry (loopback only by default).
+    let open = Wharf::start();
+    assert_eq!(curl("GET", &open.url("/v2/")).send().status, 200);
+    drop(open);
+    let w = Wharf::start_env(dir.path(), &[], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    assert_eq!(curl("GET", &w.url("/v2/")).send().status, 401);
+    drop(w);
+    // Restarted without the password: the users are there, so is access control.
+    let w = Wharf::start_in(dir.path(), &[]);
+    assert_eq!(curl("GET", &w.url("/v2/")).send().status, 401);
+    assert_eq!(curl("GET", &w.url("/v2/")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 200);
+    drop(w);
+    // Only an explicit --auth=false turns it off, with a warning.
+    let w = Wharf::start_in(dir.path(), &["--auth=false"]);
+    assert_eq!(curl("GET", &w.url("/v2/")).send().status, 200);
+    assert!(w.log_text().contains("authentication is switched off"));
 }

@@ -17,8 +17,10 @@ pub struct Config {
     pub max_concurrent_uploads: usize,
     /// Upload sessions untouched for this long are purged with their data.
     pub upload_expiry_hours: u64,
-    /// Users, projects, roles and Docker token auth. Off: anyone may do anything.
-    pub auth: bool,
+    /// Users, projects, roles and Docker token auth. `None` (the default):
+    /// on when an admin password is given or the database already has users,
+    /// so a registry that once had access control never silently loses it.
+    pub auth: Option<bool>,
     /// Password for `admin` on first start; generated and printed once if unset.
     pub admin_password: Option<Secret>,
     /// Base URL clients reach the registry at (token realm); default: the request's Host.
@@ -47,7 +49,7 @@ impl Default for Config {
             tls_key: None,
             max_concurrent_uploads: 256,
             upload_expiry_hours: 168,
-            auth: false,
+            auth: None,
             admin_password: None,
             external_url: None,
             token_ttl_secs: 1800,

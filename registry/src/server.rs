@@ -47,7 +47,14 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
     let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
     let registry = Registry::new(meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads);
-    if !config.auth {
+    let has_users = meta.count_users().await? > 0;
+    let enabled = config.auth.unwrap_or(config.admin_password.is_some() || has_users);
+    if !enabled {
+        if has_users {
+            tracing::warn!("authentication is switched off although this registry has users: anyone can push, pull and delete");
+        } else if !config.listen.ip().is_loopback() {
+            tracing::warn!(addr = %config.listen, "no authentication on a non-loopback address: anyone who can reach it can push, pull and delete (set WHARF_ADMIN_PASSWORD or --auth)");
+        }
         return Ok(Arc::new(registry));
     }
     let key = meta.secret("token-hmac-sha256", &|| crate::auth::password::random_bytes::<32>().to_vec()).await?;

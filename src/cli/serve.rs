@@ -59,7 +59,8 @@ pub struct ServeArgs {
     upload_expiry_hours: Option<u64>,
 
     /// Require authentication: users, projects, Harbor's roles, robot accounts,
-    /// Docker token auth (`docker login`). Without it anyone may push and pull.
+    /// Docker token auth (`docker login`). Default: on when an admin password
+    /// is given or the data directory already has users; `--auth=false` forces it off.
     #[arg(long, env = "WHARF_AUTH", num_args = 0..=1, default_missing_value = "true")]
     auth: Option<bool>,
 
@@ -106,7 +107,7 @@ impl ServeArgs {
             config.upload_expiry_hours = v;
         }
         if let Some(v) = self.auth {
-            config.auth = v;
+            config.auth = Some(v);
         }
         if let Some(v) = self.admin_password {
             config.admin_password = Some(wharf_registry::config::Secret(v));
