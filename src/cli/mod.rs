@@ -2,6 +2,7 @@
 
 mod db;
 mod logging;
+mod sbom;
 mod scan;
 mod serve;
 
@@ -32,6 +33,8 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
     Db(db::DbArgs),
+    /// Generate an SBOM (SPDX / CycloneDX) for an image; attach or fetch it as a referrer.
+    Sbom(sbom::SbomArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -45,6 +48,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
+        Command::Sbom(args) => sbom::run(args),
     };
     match result {
         Ok(code) => code,
