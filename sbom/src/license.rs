@@ -21,13 +21,17 @@ fn one(raw: &str, refs: &mut BTreeMap<String, String>) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
-    let canon = match spdx::Expression::canonicalize(raw) {
-        Ok(Some(c)) => c,
-        Ok(None) => raw.to_string(),
-        Err(_) => String::new(),
-    };
-    if !canon.is_empty() && spdx::Expression::parse(&canon).is_ok() {
-        return Some(canon);
+    // Debian writes `GPL-2+` / `GPL-3`; the license list spells the version `2.0`.
+    let dotted = dot_zero(raw);
+    for candidate in [Some(raw.to_string()), dotted].into_iter().flatten() {
+        let canon = match spdx::Expression::canonicalize(&candidate) {
+            Ok(Some(c)) => c,
+            Ok(None) => candidate.clone(),
+            Err(_) => continue,
+        };
+        if spdx::Expression::parse(&canon).is_ok() {
+            return Some(canon);
+        }
     }
     let id: String = raw
         .chars()
@@ -36,6 +40,17 @@ fn one(raw: &str, refs: &mut BTreeMap<String, String>) -> Option<String> {
     let id = format!("LicenseRef-{}", id.trim_matches('-'));
     refs.insert(id.clone(), raw.to_string());
     Some(id)
+}
+
+/// `NAME-N` / `NAME-N+` → `NAME-N.0` / `NAME-N.0+` (single-number versions only).
+fn dot_zero(raw: &str) -> Option<String> {
+    let (stem, plus) = match raw.strip_suffix('+') {
+        Some(s) => (s, "+"),
+        None => (raw, ""),
+    };
+    let (name, ver) = stem.rsplit_once('-')?;
+    (!name.is_empty() && !ver.is_empty() && ver.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("{name}-{ver}.0{plus}"))
 }
 
 /// All declared licenses of one package → one expression.

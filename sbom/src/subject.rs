@@ -55,7 +55,8 @@ fn split_name(reference: &str) -> (String, Option<String>) {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.to_string());
         let base = base.strip_suffix(".tar").unwrap_or(&base).to_string();
-        return (if base.is_empty() { "image".into() } else { base }, None);
+        let ok = !base.is_empty() && base != "/";
+        return (if ok { base } else { "image".into() }, None);
     }
     let reference = reference
         .strip_prefix("docker://")
