@@ -24,6 +24,8 @@ pub enum Error {
     Advisory { path: String, msg: String },
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("registry: {0}")]
+    Registry(String),
     #[error("{0}")]
     Unsupported(String),
 }

@@ -10,6 +10,7 @@ mod error;
 pub mod image;
 pub mod inventory;
 pub mod matcher;
+pub mod registry;
 pub mod report;
 pub mod versions;
 

@@ -220,6 +220,7 @@ fn gzip_bombs_huge_files_and_truncated_streams_are_bounded() {
     let opts = LoadOptions {
         limits,
         platform: None,
+        ..Default::default()
     };
     let r = wharf_scanner::inventory(&layout(tmp.path(), &[bomb, big, lying, cut]), &opts).unwrap();
     let w = r.warnings.messages.join("\n");

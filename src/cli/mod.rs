@@ -3,6 +3,7 @@
 mod db;
 mod logging;
 mod manage;
+mod sbom;
 mod scan;
 mod serve;
 
@@ -43,6 +44,8 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
     Db(db::DbArgs),
+    /// Generate an SBOM (SPDX / CycloneDX) for an image; attach or fetch it as a referrer.
+    Sbom(sbom::SbomArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -61,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::User(args) => manage::user(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
+        Command::Sbom(args) => sbom::run(args),
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,7 @@ IMAGE forms:
   oci:DIR[:TAG]              OCI image layout (skopeo/umoci/buildah output)
   docker-archive:FILE[:TAG]  `docker save` tarball
   dir:PATH                   unpacked root filesystem
+  HOST[:PORT]/REPO:TAG       pulled from a registry (also @sha256:…; --insecure for plain HTTP)
   PATH                       any of the above, recognised by content
 
 Examples:
@@ -65,6 +66,33 @@ pub struct ScanArgs {
     /// Platform to pick from a multi-platform image, as os/arch[/variant].
     #[arg(long, default_value = "linux/amd64")]
     platform: String,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// How to reach a registry, shared by every verb that pulls or pushes.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Talk plain HTTP to the registry (local registries such as 127.0.0.1:5000).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Registry user name.
+    #[arg(long, env = "WHARF_USERNAME")]
+    pub username: Option<String>,
+    /// Registry password or token.
+    #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> wharf_scanner::registry::RegistryOptions {
+        wharf_scanner::registry::RegistryOptions {
+            insecure: self.insecure,
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -77,6 +105,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let opts = LoadOptions {
         platform: Some(args.platform.clone()),
+        registry: args.registry.options(),
         ..Default::default()
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
@@ -125,7 +154,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_warnings(r: &report::ScanReport) {
+pub fn print_warnings(r: &report::ScanReport) {
     for w in &r.warnings.messages {
         eprintln!("warning: {w}");
     }

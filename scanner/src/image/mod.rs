@@ -4,6 +4,7 @@ mod docker_archive;
 pub mod fs;
 pub mod layer;
 mod oci_layout;
+mod registry;
 mod rootfs;
 
 use std::path::PathBuf;
@@ -124,6 +125,8 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// `os/arch[/variant]` to pick from a multi-platform index (default linux/amd64).
     pub platform: Option<String>,
+    /// Plain HTTP and credentials for registry references.
+    pub registry: crate::registry::RegistryOptions,
 }
 
 /// A loaded image: the filtered filesystem plus what we learned on the way.
@@ -150,9 +153,7 @@ pub fn load(
             docker_archive::load(file, reference.as_deref(), opts, warnings)
         }
         ImageSource::Dir(p) => rootfs::load(p, opts, warnings),
-        ImageSource::Registry(r) => Err(Error::Unsupported(format!(
-            "pulling {r} from a registry is not implemented yet; copy it to a layout first (skopeo copy docker://{r} oci:DIR:tag)"
-        ))),
+        ImageSource::Registry(r) => registry::load(r, opts, warnings),
     }
 }
 

@@ -34,17 +34,18 @@ pub(crate) struct Platform {
 }
 
 /// Either an index or a manifest: both are read through this one shape.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
-struct IndexOrManifest {
+pub(crate) struct IndexOrManifest {
     #[serde(default)]
-    media_type: Option<String>,
+    #[allow(dead_code)]
+    pub media_type: Option<String>,
     #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
+    pub manifests: Option<Vec<Descriptor>>,
     #[serde(default)]
-    config: Option<Descriptor>,
+    pub config: Option<Descriptor>,
     #[serde(default)]
-    layers: Option<Vec<Descriptor>>,
+    pub layers: Option<Vec<Descriptor>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -141,24 +142,26 @@ pub(crate) fn load(
         if !is_index {
             return load_manifest(dir, &desc, doc, opts, warnings);
         }
-        let (os, arch, variant) = wanted_platform(opts);
-        let list = doc.manifests.unwrap_or_default();
-        let pick = list
-            .iter()
-            .find(|d| {
-                d.platform.as_ref().is_some_and(|p| {
-                    p.os == os
-                        && p.architecture == arch
-                        && (variant.is_none() || p.variant == variant)
-                })
-            })
-            .ok_or_else(|| {
-                Error::Image(format!("no {os}/{arch} image in index {}", desc.digest))
-            })?;
-        desc = pick.clone();
-        let _ = doc.media_type;
+        desc = pick_platform(&doc.manifests.unwrap_or_default(), opts, &desc.digest)?;
     }
     Err(Error::Image("indexes nested too deeply".into()))
+}
+
+/// The entry of an index for the wanted platform (`--platform`, default linux/amd64).
+pub(crate) fn pick_platform(
+    list: &[Descriptor],
+    opts: &LoadOptions,
+    index_digest: &str,
+) -> Result<Descriptor> {
+    let (os, arch, variant) = wanted_platform(opts);
+    list.iter()
+        .find(|d| {
+            d.platform.as_ref().is_some_and(|p| {
+                p.os == os && p.architecture == arch && (variant.is_none() || p.variant == variant)
+            })
+        })
+        .cloned()
+        .ok_or_else(|| Error::Image(format!("no {os}/{arch} image in index {index_digest}")))
 }
 
 fn load_manifest(

@@ -1,0 +1,83 @@
+//! Images pulled from a registry (`host/repo:tag`, `host/repo@sha256:…`): manifest (through
+//! indexes by platform), config and layers come over the network and go through the same
+//! layer pipeline as an OCI layout, streamed — never a whole layer in memory or on disk.
+
+use std::io::Read;
+
+use super::layer::apply_layer;
+use super::oci_layout::{Descriptor, ImageConfig, IndexOrManifest, pick_platform};
+use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
+use crate::registry::{RegistryClient, parse_reference};
+use crate::{Error, Result, Warnings};
+
+const MAX_CONFIG: u64 = 4 << 20;
+
+pub(crate) fn load(
+    reference: &str,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Result<LoadedImage> {
+    let r = parse_reference(reference)?;
+    let client = RegistryClient::new(&opts.registry)?;
+    let (mut body, mut digest) = client.manifest(&r)?;
+    for _ in 0..4 {
+        let doc: IndexOrManifest = serde_json::from_slice(&body)
+            .map_err(|e| Error::Image(format!("manifest {digest}: {e}")))?;
+        if doc.manifests.is_none() {
+            return load_manifest(&client, &r, digest, doc, opts, warnings);
+        }
+        let pick: Descriptor = pick_platform(&doc.manifests.unwrap_or_default(), opts, &digest)?;
+        let by_digest = r.clone_with_digest(pick.digest.clone());
+        (body, digest) = client.manifest(&by_digest)?;
+    }
+    Err(Error::Image("indexes nested too deeply".into()))
+}
+
+fn load_manifest(
+    client: &RegistryClient,
+    r: &oci_client::Reference,
+    digest: String,
+    doc: IndexOrManifest,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Result<LoadedImage> {
+    let config: ImageConfig = match &doc.config {
+        Some(c) => client
+            .blob_bytes(r, &c.digest, MAX_CONFIG)
+            .and_then(|b| serde_json::from_slice(&b).map_err(Error::from))
+            .unwrap_or_else(|e| {
+                warnings.push(format!("image config unreadable: {e}"));
+                ImageConfig::default()
+            }),
+        None => ImageConfig::default(),
+    };
+    let mut fs = ImageFs::default();
+    for (i, l) in doc.layers.unwrap_or_default().iter().enumerate() {
+        fs.layers.push(LayerInfo {
+            digest: l.digest.clone(),
+            size: l.size,
+        });
+        let mut reader = match client.blob_reader(r, &l.digest) {
+            Ok(rd) => rd,
+            Err(e) => {
+                warnings.push(format!("layer {}: {e}", l.digest));
+                continue;
+            }
+        };
+        apply_layer(&mut fs, &mut reader, i, &l.digest, &opts.limits, warnings);
+        // Drain the rest so oci-client's digest check runs on every byte.
+        if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
+            warnings.push(format!(
+                "layer {}: {e}; blob corrupt, truncated or tampered",
+                l.digest
+            ));
+        }
+        let _ = reader.read(&mut [0u8; 0]);
+    }
+    Ok(LoadedImage {
+        fs,
+        manifest_digest: Some(digest),
+        os: config.os,
+        architecture: config.architecture,
+    })
+}
