@@ -2,5 +2,10 @@
 //!
 //! Works as a client of any OCI registry; never depends on `wharf-registry`.
 
+pub mod bundle;
+pub mod dsse;
+pub mod image;
 pub mod keys;
+pub mod payload;
 pub mod pem;
+pub mod registry;
