@@ -1,0 +1,117 @@
+//! What the registry knows about content: repositories, which blobs each may
+//! serve, manifests (with their exact bytes), tags, referrers and upload
+//! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
+//! held to the same [`conformance`] suite. Callers never see SQL.
+
+mod sqlite;
+#[cfg(test)]
+pub(crate) mod conformance;
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::digest::Digest;
+use crate::names::RepoName;
+
+pub use sqlite::SqliteMetadata;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
+
+/// A manifest as stored. `content` is absent when it was not asked for (HEAD).
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub content: Option<Bytes>,
+}
+
+/// Everything written, atomically, when a manifest is accepted.
+#[derive(Debug, Clone)]
+pub struct NewManifest<'a> {
+    pub repo: &'a RepoName,
+    pub digest: &'a Digest,
+    pub media_type: &'a str,
+    pub artifact_type: Option<&'a str>,
+    pub subject: Option<&'a Digest>,
+    /// The manifest's annotations, as JSON text.
+    pub annotations: Option<String>,
+    pub content: &'a [u8],
+    pub blobs: Vec<Digest>,
+    pub children: Vec<Digest>,
+    pub tag: Option<&'a str>,
+}
+
+/// One entry of a referrers response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub id: String,
+    pub repository: String,
+    pub updated_at: i64,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
+    /// Repository names in lexical order after `after`, at most `limit`.
+    async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+
+    /// Size of a blob the repository may serve.
+    async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+    /// Sizes of those of `digests` the repository may serve (one query).
+    async fn repo_blob_sizes(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashMap<Digest, u64>>;
+    /// Record a blob (if new) and let the repository serve it (creates the repository).
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
+    /// Stop the repository serving a blob; false if it did not.
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Which of `digests` are manifests in the repository (one query).
+    async fn existing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashSet<Digest>>;
+    /// Store a manifest, its references and optionally a tag, all or nothing.
+    async fn put_manifest(&self, manifest: NewManifest<'_>) -> Result<()>;
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest, content: bool) -> Result<Option<StoredManifest>>;
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &str, content: bool) -> Result<Option<StoredManifest>>;
+    /// Delete a manifest and every tag pointing at it; false if unknown.
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+    async fn delete_tag(&self, repo: &RepoName, tag: &str) -> Result<bool>;
+    /// Tags in lexical order after `after`, at most `limit`.
+    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+    /// Manifests whose `subject` is `subject`, optionally of one artifact type.
+    async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>>;
+
+    async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()>;
+    async fn upload(&self, id: &str) -> Result<Option<Upload>>;
+    async fn touch_upload(&self, id: &str) -> Result<()>;
+    async fn delete_upload(&self, id: &str) -> Result<()>;
+    async fn count_uploads(&self) -> Result<u64>;
+    /// Upload sessions not touched since `before` (unix seconds).
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>>;
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

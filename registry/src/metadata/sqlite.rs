@@ -1,0 +1,389 @@
+//! SQLite metadata (embedded default). One writer connection and a small pool
+//! of readers: SQLite allows a single writer, so queueing writes in-process
+//! avoids SQLITE_BUSY, while WAL lets reads run beside them.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+
+use super::{MetadataError, MetadataStore, NewManifest, Referrer, Result, StoredManifest, Upload, now};
+use crate::digest::Digest;
+use crate::names::RepoName;
+
+pub struct SqliteMetadata {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteMetadata {
+    /// Open (creating if needed) the database file and apply migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL survives process crashes; a power cut may drop the
+            // newest transactions but never leaves the database inconsistent.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteMetadata { read, write })
+    }
+}
+
+fn digest_list(digests: &[Digest]) -> String {
+    serde_json::to_string(&digests.iter().map(|d| d.to_string()).collect::<Vec<_>>()).unwrap_or_default()
+}
+
+fn parse_digest(s: &str) -> Result<Digest> {
+    Digest::from_str(s).map_err(|e| MetadataError::Corrupt(format!("digest {s:?}: {e}")))
+}
+
+fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
+    Ok(StoredManifest {
+        digest: parse_digest(row.try_get("digest")?)?,
+        media_type: row.try_get("media_type")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        content: if content { Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?)) } else { None },
+    })
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadata {
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+            .bind(after.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let row = sqlx::query(
+            "SELECT b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = ? AND rb.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>("size")).transpose()?.map(|s| s as u64))
+    }
+
+    async fn repo_blob_sizes(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashMap<Digest, u64>> {
+        let rows = sqlx::query(
+            "SELECT b.digest, b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = ? AND rb.digest IN (SELECT value FROM json_each(?))",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(digests))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_digest(r.try_get("digest")?)?, r.try_get::<i64, _>("size")? as u64)))
+            .collect()
+    }
+
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+        let now = now();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(repo.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+            .bind(digest.to_string())
+            .bind(size as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at)
+             SELECT id, ?, ? FROM repositories WHERE name = ?
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(digest.to_string())
+        .bind(now)
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM repository_blobs
+             WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn existing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashSet<Digest>> {
+        let rows = sqlx::query(
+            "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.digest IN (SELECT value FROM json_each(?))",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(digests))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| parse_digest(r.try_get("digest")?)).collect()
+    }
+
+    async fn put_manifest(&self, m: NewManifest<'_>) -> Result<()> {
+        let now = now();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(m.repo.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let repo_id: i64 = sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(m.repo.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        // Same digest pushed again: the content is identical by definition, keep the row.
+        sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(m.digest.to_string())
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.to_string()))
+        .bind(m.annotations.as_deref())
+        .bind(m.content.len() as i64)
+        .bind(m.content)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let manifest_id: i64 = sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?")
+            .bind(repo_id)
+            .bind(m.digest.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        for (kind, list) in [("blob", &m.blobs), ("manifest", &m.children)] {
+            if list.is_empty() {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO manifest_references (manifest_id, kind, digest)
+                 SELECT ?, ?, value FROM json_each(?) WHERE true
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(manifest_id)
+            .bind(kind)
+            .bind(digest_list(list))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(tag) = m.tag {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag)
+            .bind(manifest_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest, content: bool) -> Result<Option<StoredManifest>> {
+        let sql = if content {
+            "SELECT m.digest, m.media_type, m.size, m.content FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+        } else {
+            "SELECT m.digest, m.media_type, m.size FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+        };
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.read).await?;
+        row.map(|r| stored_manifest(&r, content)).transpose()
+    }
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &str, content: bool) -> Result<Option<StoredManifest>> {
+        let sql = if content {
+            "SELECT m.digest, m.media_type, m.size, m.content FROM tags t
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
+             WHERE r.name = ? AND t.name = ?"
+        } else {
+            "SELECT m.digest, m.media_type, m.size FROM tags t
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
+             WHERE r.name = ? AND t.name = ?"
+        };
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(tag).fetch_optional(&self.read).await?;
+        row.map(|r| stored_manifest(&r, content)).transpose()
+    }
+
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        // Tags and references go with it (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM manifests WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepoName, tag: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(tag)
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+             WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
+        )
+        .bind(repo.as_str())
+        .bind(after.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = ? AND m.subject = ? AND (?3 IS NULL OR m.artifact_type = ?3)
+             ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let annotations: Option<String> = r.try_get("annotations")?;
+                Ok(Referrer {
+                    digest: parse_digest(r.try_get("digest")?)?,
+                    media_type: r.try_get("media_type")?,
+                    size: r.try_get::<i64, _>("size")? as u64,
+                    artifact_type: r.try_get("artifact_type")?,
+                    annotations: annotations
+                        .map(|a| serde_json::from_str(&a).map_err(|e| MetadataError::Corrupt(e.to_string())))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()> {
+        let now = now();
+        sqlx::query("INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(repo.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+        let row = sqlx::query("SELECT id, repository, updated_at FROM uploads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(Upload { id: r.try_get("id")?, repository: r.try_get("repository")?, updated_at: r.try_get("updated_at")? })
+        })
+        .transpose()
+    }
+
+    async fn touch_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET updated_at = ? WHERE id = ?").bind(now()).bind(id).execute(&self.write).await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.write).await?;
+        Ok(())
+    }
+
+    async fn count_uploads(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads").fetch_one(&self.read).await?;
+        Ok(n as u64)
+    }
+
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at < ?").bind(before).fetch_all(&self.read).await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        super::super::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn fresh_database_has_the_public_library_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let public: i64 = sqlx::query_scalar("SELECT public FROM projects WHERE name = 'library'")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(public, 1);
+        // Reopening re-runs no migration and keeps the data.
+        drop(store);
+        let again = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&again.read).await.unwrap();
+        assert_eq!(n, 1);
+    }
+}

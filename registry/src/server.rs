@@ -1,0 +1,163 @@
+//! Start-up and shutdown: open the stores under the data directory, bind,
+//! serve HTTP or HTTPS until the shutdown future resolves, then let in-flight
+//! requests finish.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+use tower::Layer;
+
+use crate::config::Config;
+use crate::http::{route_nested_names, router};
+use crate::metadata::{MetadataError, SqliteMetadata};
+use crate::service::Registry;
+use crate::storage::FsBlobStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: io::Error },
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("server: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Open the embedded stores (SQLite + filesystem) under `data_dir`.
+pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError> {
+    let dir = &config.data_dir;
+    let data_dir_err = |source| ServeError::DataDir { path: dir.display().to_string(), source };
+    tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
+    let meta = SqliteMetadata::open(&dir.join("wharf.db")).await?;
+    let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
+    Ok(Arc::new(Registry::new(Arc::new(meta), Arc::new(blobs), config.max_concurrent_uploads)))
+}
+
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let registry = open_registry(&config).await?;
+    spawn_upload_purge(registry.clone(), Duration::from_secs(config.upload_expiry_hours * 3600));
+
+    let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
+    let make_service = ServiceExt::<Request>::into_make_service(app);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr()?;
+
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = tls_acceptor(cert, key)?;
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (https)");
+            let tls = TlsListener::spawn(listener, acceptor);
+            axum::serve(tls, make_service).with_graceful_shutdown(shutdown).await?;
+        }
+        _ => {
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (http)");
+            axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?;
+        }
+    }
+    tracing::info!("wharf stopped");
+    Ok(())
+}
+
+fn spawn_upload_purge(registry: Arc<Registry>, expiry: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match registry.purge_stale_uploads(expiry).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "purged abandoned upload sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging upload sessions failed"),
+            }
+        }
+    });
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ServeError::Tls(format!("reading certificates from {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!("no certificate found in {}", cert.display())));
+    }
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServeError::Tls(format!("reading private key from {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(format!("certificate and key do not fit together: {e}")))?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(tls)))
+}
+
+/// A listener that hands axum finished TLS connections. Handshakes run in
+/// their own tasks with a deadline, so one slow client cannot hold up accepts.
+struct TlsListener {
+    ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn spawn(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
+        let local = tcp.local_addr().expect("bound listener has an address");
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener { ready, local }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accept task never ends while the listener lives.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}

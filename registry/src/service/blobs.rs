@@ -1,0 +1,136 @@
+//! Reading and deleting blobs that a repository may serve.
+
+use bytes::Bytes;
+
+use super::{Registry, not_found};
+use crate::digest::Digest;
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::names::RepoName;
+use crate::storage::{ByteStream, StorageError};
+
+/// A `Range: bytes=…` request, before the blob's size is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `start-` or `start-end` (inclusive).
+    From(u64, Option<u64>),
+    /// `-n`: the last n bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// Parse one `bytes=` range; anything else (several ranges, other units)
+    /// is ignored and the whole blob is sent, as RFC 9110 allows.
+    pub fn parse(header: &str) -> Option<ByteRange> {
+        let spec = header.trim().strip_prefix("bytes=")?;
+        if spec.contains(',') {
+            return None;
+        }
+        let (a, b) = spec.split_once('-')?;
+        let (a, b) = (a.trim(), b.trim());
+        if a.is_empty() {
+            return b.parse().ok().map(ByteRange::Suffix);
+        }
+        let start = a.parse().ok()?;
+        let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+        Some(ByteRange::From(start, end))
+    }
+
+    /// The inclusive range within a blob of `size` bytes, or `None` if unsatisfiable.
+    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            ByteRange::From(start, end) => {
+                let end = end.unwrap_or(u64::MAX).min(size.checked_sub(1)?);
+                (start <= end).then_some((start, end))
+            }
+            ByteRange::Suffix(0) => None,
+            ByteRange::Suffix(n) => Some((size.saturating_sub(n), size.checked_sub(1)?)),
+        }
+    }
+}
+
+pub enum BlobBody {
+    Whole { size: u64, stream: ByteStream },
+    Partial { size: u64, start: u64, end: u64, stream: ByteStream },
+    Unsatisfiable { size: u64 },
+}
+
+impl Registry {
+    /// The size of a blob as the repository serves it. Manifests are blobs too
+    /// (clients may fetch them by digest through the blob endpoint).
+    pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
+        if let Some(size) = self.meta.repo_blob_size(repo, digest).await? {
+            return Ok(size);
+        }
+        match self.meta.manifest_by_digest(repo, digest, false).await? {
+            Some(m) => Ok(m.size),
+            None => Err(not_found(ErrorCode::BlobUnknown, format!("blob {digest}"))),
+        }
+    }
+
+    /// Stream a blob, or the requested range of it.
+    pub async fn read_blob(&self, repo: &RepoName, digest: &Digest, range: Option<ByteRange>) -> Result<BlobBody> {
+        if let Some(size) = self.meta.repo_blob_size(repo, digest).await? {
+            let span = match range.map(|r| r.resolve(size)) {
+                Some(None) => return Ok(BlobBody::Unsatisfiable { size }),
+                Some(Some(span)) => Some(span),
+                None => None,
+            };
+            let stream = self.blobs.read(digest, span).await.map_err(|e| match e {
+                StorageError::BlobNotFound(_) => {
+                    RegistryError::Internal(format!("blob {digest} is recorded for {repo} but missing from the blob store"))
+                }
+                other => other.into(),
+            })?;
+            return Ok(match span {
+                None => BlobBody::Whole { size, stream },
+                Some((start, end)) => BlobBody::Partial { size, start, end, stream },
+            });
+        }
+        let m = self
+            .meta
+            .manifest_by_digest(repo, digest, true)
+            .await?
+            .ok_or_else(|| not_found(ErrorCode::BlobUnknown, format!("blob {digest}")))?;
+        let content = m.content.unwrap_or_default();
+        let size = content.len() as u64;
+        let once = |b: Bytes| -> ByteStream { Box::pin(futures_util::stream::once(async { Ok(b) })) };
+        Ok(match range.map(|r| r.resolve(size)) {
+            None => BlobBody::Whole { size, stream: once(content) },
+            Some(None) => BlobBody::Unsatisfiable { size },
+            Some(Some((start, end))) => {
+                BlobBody::Partial { size, start, end, stream: once(content.slice(start as usize..=end as usize)) }
+            }
+        })
+    }
+
+    /// Stop the repository serving the blob. The bytes stay until garbage
+    /// collection finds nothing else uses them.
+    pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        if self.meta.unlink_blob(repo, digest).await? {
+            Ok(())
+        } else {
+            Err(not_found(ErrorCode::BlobUnknown, format!("blob {digest}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByteRange;
+
+    #[test]
+    fn ranges_parse_and_resolve_like_rfc_9110() {
+        assert_eq!(ByteRange::parse("bytes=0-9"), Some(ByteRange::From(0, Some(9))));
+        assert_eq!(ByteRange::parse("bytes=5-"), Some(ByteRange::From(5, None)));
+        assert_eq!(ByteRange::parse("bytes=-3"), Some(ByteRange::Suffix(3)));
+        assert_eq!(ByteRange::parse("bytes=0-1,4-5"), None);
+        assert_eq!(ByteRange::parse("items=0-1"), None);
+        assert_eq!(ByteRange::From(0, Some(9)).resolve(100), Some((0, 9)));
+        assert_eq!(ByteRange::From(90, Some(200)).resolve(100), Some((90, 99)));
+        assert_eq!(ByteRange::From(100, None).resolve(100), None);
+        assert_eq!(ByteRange::From(5, Some(4)).resolve(100), None);
+        assert_eq!(ByteRange::Suffix(3).resolve(100), Some((97, 99)));
+        assert_eq!(ByteRange::Suffix(300).resolve(100), Some((0, 99)));
+        assert_eq!(ByteRange::From(0, None).resolve(0), None);
+    }
+}

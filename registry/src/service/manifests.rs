@@ -1,0 +1,130 @@
+//! Accepting, serving and deleting manifests. A manifest is accepted only if
+//! every blob and child manifest it references is already in the repository,
+//! so a pulled manifest can always be followed to the end.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::{Registry, not_found};
+use crate::digest::{Algorithm, Digest};
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::manifest::{self, ManifestError};
+use crate::metadata::{NewManifest, StoredManifest};
+use crate::names::{Reference, RepoName};
+
+/// What a successful manifest PUT reports back.
+#[derive(Debug, Clone)]
+pub struct PutManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+fn invalid(e: ManifestError) -> RegistryError {
+    RegistryError::new(ErrorCode::ManifestInvalid, format!("manifest invalid: {e}"))
+}
+
+impl Registry {
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PutManifest> {
+        if body.len() > manifest::MAX_MANIFEST_SIZE {
+            return Err(RegistryError::new(ErrorCode::ManifestInvalid, "manifest exceeds the 4 MiB limit"));
+        }
+        let parsed = manifest::parse(&body, content_type).map_err(invalid)?;
+        let algorithm = match reference {
+            Reference::Digest(d) => d.algorithm(),
+            Reference::Tag(_) => Algorithm::Sha256,
+        };
+        let mut hasher = algorithm.hasher();
+        hasher.update(&body);
+        let digest = hasher.finish();
+        if let Reference::Digest(want) = reference {
+            if want != &digest {
+                return Err(RegistryError::new(
+                    ErrorCode::DigestInvalid,
+                    format!("manifest body has digest {digest}, not {want}"),
+                ));
+            }
+        }
+
+        let wanted: Vec<Digest> = parsed.blobs.iter().map(|d| d.digest.clone()).collect();
+        let found = self.meta.repo_blob_sizes(repo, &wanted).await?;
+        for desc in &parsed.blobs {
+            match found.get(&desc.digest) {
+                None => {
+                    return Err(RegistryError::new(
+                        ErrorCode::ManifestBlobUnknown,
+                        format!("blob {} is not in {repo}; push it before the manifest", desc.digest),
+                    )
+                    .with_detail(json!({ "digest": desc.digest })));
+                }
+                Some(&size) if size != desc.size => {
+                    return Err(RegistryError::new(
+                        ErrorCode::ManifestInvalid,
+                        format!("descriptor for {} says {} bytes, the blob has {size}", desc.digest, desc.size),
+                    )
+                    .with_detail(json!({ "digest": desc.digest, "size": size })));
+                }
+                Some(_) => {}
+            }
+        }
+        let children: Vec<Digest> = parsed.children.iter().map(|d| d.digest.clone()).collect();
+        if !children.is_empty() {
+            let present = self.meta.existing_manifests(repo, &children).await?;
+            if let Some(missing) = children.iter().find(|d| !present.contains(d)) {
+                return Err(RegistryError::new(
+                    ErrorCode::ManifestBlobUnknown,
+                    format!("manifest {missing} is not in {repo}; push it before the index"),
+                )
+                .with_detail(json!({ "digest": missing })));
+            }
+        }
+
+        let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        let annotations = parsed.annotations.as_ref().map(|a| serde_json::Value::Object(a.clone()).to_string());
+        self.meta
+            .put_manifest(NewManifest {
+                repo,
+                digest: &digest,
+                media_type: &parsed.media_type,
+                artifact_type: parsed.artifact_type.as_deref(),
+                subject: subject.as_ref(),
+                annotations,
+                content: &body,
+                blobs: wanted,
+                children,
+                tag: match reference {
+                    Reference::Tag(t) => Some(t.as_str()),
+                    Reference::Digest(_) => None,
+                },
+            })
+            .await?;
+        Ok(PutManifest { digest, subject })
+    }
+
+    /// A manifest by tag or digest; `content` false for HEAD.
+    pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference, content: bool) -> Result<StoredManifest> {
+        let found = match reference {
+            Reference::Tag(t) => self.meta.manifest_by_tag(repo, t, content).await?,
+            Reference::Digest(d) => self.meta.manifest_by_digest(repo, d, content).await?,
+        };
+        found.ok_or_else(|| not_found(ErrorCode::ManifestUnknown, format!("manifest {repo}:{reference}")))
+    }
+
+    /// By digest: the manifest and all its tags. By tag: only the tag.
+    pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+        let deleted = match reference {
+            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
+            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+        };
+        if deleted {
+            Ok(())
+        } else {
+            Err(not_found(ErrorCode::ManifestUnknown, format!("manifest {repo}:{reference}")))
+        }
+    }
+}

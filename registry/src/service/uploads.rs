@@ -1,0 +1,293 @@
+//! Blob upload sessions: monolithic, chunked, resumable across restarts, and
+//! cross-repository mounts. Bytes are hashed as they arrive; a blob becomes
+//! visible to its repository only after its digest has been checked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use futures_util::{StreamExt, stream};
+
+use super::Registry;
+use crate::digest::{Algorithm, Digest, Hasher};
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::names::RepoName;
+use crate::storage::{ByteStream, StorageError, valid_upload_id};
+
+/// Where an upload session stands: its id and how many bytes it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadStatus {
+    pub id: String,
+    pub size: u64,
+}
+
+pub enum MountOutcome {
+    Mounted(Digest),
+    /// The blob could not be mounted; the client uploads it in this new session.
+    Started(UploadStatus),
+}
+
+/// In-memory hash state of live sessions, so finishing a chunked upload never
+/// re-reads it. After a restart the state is rebuilt from the stored bytes.
+#[derive(Default)]
+pub(super) struct Sessions(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Hasher>>>>>);
+
+impl Sessions {
+    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Hasher>>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_string()).or_default().clone()
+    }
+
+    pub(super) fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+fn upload_unknown(id: &str) -> RegistryError {
+    RegistryError::new(ErrorCode::BlobUploadUnknown, format!("upload {id} not found"))
+}
+
+fn body_error(e: StorageError, id: &str) -> RegistryError {
+    match e {
+        StorageError::Body(err) => match err.get_ref().and_then(|e| e.downcast_ref::<LengthMismatch>()) {
+            Some(m) => RegistryError::new(ErrorCode::SizeInvalid, m.to_string()),
+            None => RegistryError::new(ErrorCode::BlobUploadInvalid, format!("reading the request body: {err}")),
+        },
+        StorageError::UploadNotFound(_) | StorageError::InvalidUploadId(_) => upload_unknown(id),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("body has {got} bytes where {want} were declared")]
+struct LengthMismatch {
+    want: u64,
+    got: u64,
+}
+
+/// Fail the stream (so the store keeps nothing) unless it carries exactly `want` bytes.
+fn exact_length(body: ByteStream, want: u64) -> ByteStream {
+    let mismatch = move |got| std::io::Error::other(LengthMismatch { want, got });
+    Box::pin(stream::unfold(Some((body, 0u64)), move |state| async move {
+        let (mut body, seen) = state?;
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                let seen = seen + chunk.len() as u64;
+                if seen > want {
+                    return Some((Err(mismatch(seen)), None));
+                }
+                Some((Ok(chunk), Some((body, seen))))
+            }
+            Some(Err(e)) => Some((Err(e), None)),
+            None if seen != want => Some((Err(mismatch(seen)), None)),
+            None => None,
+        }
+    }))
+}
+
+impl Registry {
+    async fn new_session(&self, repo: &RepoName) -> Result<UploadStatus> {
+        if self.meta.count_uploads().await? >= self.max_uploads as u64 {
+            return Err(RegistryError::new(
+                ErrorCode::TooManyRequests,
+                format!("{} upload sessions are open; try again later", self.max_uploads),
+            ));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        // Record first, bytes second: a crash in between leaves a record the purge removes.
+        self.meta.create_upload(&id, repo).await?;
+        if let Err(e) = self.blobs.create_upload(&id).await {
+            let _ = self.meta.delete_upload(&id).await;
+            return Err(e.into());
+        }
+        Ok(UploadStatus { id, size: 0 })
+    }
+
+    /// `POST /blobs/uploads/`: open a session.
+    pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadStatus> {
+        self.new_session(repo).await
+    }
+
+    /// `POST /blobs/uploads/?digest=`: the whole blob in one request.
+    pub async fn upload_monolithic(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        body: ByteStream,
+        length: Option<u64>,
+    ) -> Result<()> {
+        let status = self.new_session(repo).await?;
+        let result = async {
+            let body = match length {
+                Some(n) => exact_length(body, n),
+                None => body,
+            };
+            let mut hasher = digest.algorithm().hasher();
+            self.blobs.append_upload(&status.id, body, &mut hasher).await.map_err(|e| body_error(e, &status.id))?;
+            self.commit(repo, &status.id, digest, hasher.finish()).await
+        }
+        .await;
+        if result.is_err() {
+            self.discard(&status.id).await;
+        }
+        result
+    }
+
+    /// `POST ?mount=&from=`: link a blob another repository holds, or start a session.
+    pub async fn mount_blob(&self, repo: &RepoName, digest: &Digest, from: Option<&RepoName>) -> Result<MountOutcome> {
+        if let Some(from) = from {
+            if let Some(size) = self.meta.repo_blob_size(from, digest).await? {
+                self.meta.link_blob(repo, digest, size).await?;
+                return Ok(MountOutcome::Mounted(digest.clone()));
+            }
+        }
+        Ok(MountOutcome::Started(self.new_session(repo).await?))
+    }
+
+    /// The session, if it exists and belongs to this repository.
+    async fn session(&self, repo: &RepoName, id: &str) -> Result<()> {
+        if !valid_upload_id(id) {
+            return Err(upload_unknown(id));
+        }
+        match self.meta.upload(id).await? {
+            Some(u) if u.repository == repo.as_str() => Ok(()),
+            _ => Err(upload_unknown(id)),
+        }
+    }
+
+    async fn stored_size(&self, id: &str) -> Result<u64> {
+        self.blobs.upload_size(id).await?.ok_or_else(|| upload_unknown(id))
+    }
+
+    /// `GET /blobs/uploads/<id>`.
+    pub async fn upload_status(&self, repo: &RepoName, id: &str) -> Result<UploadStatus> {
+        self.session(repo, id).await?;
+        Ok(UploadStatus { id: id.to_string(), size: self.stored_size(id).await? })
+    }
+
+    /// Rebuild sha256 state from the stored bytes (after a restart).
+    async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher> {
+        let mut hasher = algorithm.hasher();
+        let mut data = self.blobs.read_upload(id).await.map_err(|e| body_error(e, id))?;
+        while let Some(chunk) = data.next().await {
+            hasher.update(&chunk.map_err(StorageError::Io)?);
+        }
+        Ok(hasher)
+    }
+
+    /// `PATCH /blobs/uploads/<id>`: append a chunk. `range` is the
+    /// `Content-Range` the client sent; it must start where the upload ends.
+    pub async fn upload_chunk(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        range: Option<(u64, u64)>,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<UploadStatus> {
+        self.session(repo, id).await?;
+        let lock = self.sessions.get(id);
+        let mut state = lock.lock().await;
+        let size = self.stored_size(id).await?;
+        let body = match (range, length) {
+            (Some((start, end)), _) if start != size || end < start => {
+                return Err(RegistryError::new(
+                    ErrorCode::BlobUploadInvalid,
+                    format!("chunk {start}-{end} is out of order: the upload holds {size} bytes, the next chunk must start at {size}"),
+                )
+                .with_status(StatusCode::RANGE_NOT_SATISFIABLE));
+            }
+            (Some((start, end)), Some(len)) if len != end - start + 1 => {
+                return Err(RegistryError::new(
+                    ErrorCode::SizeInvalid,
+                    format!("Content-Length {len} does not match Content-Range {start}-{end}"),
+                ));
+            }
+            (Some((start, end)), _) => exact_length(body, end - start + 1),
+            (None, Some(len)) => exact_length(body, len),
+            (None, None) => body,
+        };
+        let mut hasher = match state.take() {
+            Some(h) => h,
+            None => self.rehash(id, Algorithm::Sha256).await?,
+        };
+        let appended = self.blobs.append_upload(id, body, &mut hasher).await;
+        // On failure the store kept nothing and left the hasher untouched.
+        *state = Some(hasher);
+        let size = appended.map_err(|e| body_error(e, id))?;
+        self.meta.touch_upload(id).await?;
+        Ok(UploadStatus { id: id.to_string(), size })
+    }
+
+    /// `PUT /blobs/uploads/<id>?digest=`: last (optional) chunk, then verify and publish.
+    pub async fn finish_upload(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        digest: &Digest,
+        body: ByteStream,
+        length: Option<u64>,
+    ) -> Result<()> {
+        self.session(repo, id).await?;
+        let lock = self.sessions.get(id);
+        let mut state = lock.lock().await;
+        let hasher = match state.take() {
+            Some(h) if h.algorithm() == digest.algorithm() => h,
+            _ => self.rehash(id, digest.algorithm()).await?,
+        };
+        let mut hasher = hasher;
+        let body = match length {
+            Some(n) => exact_length(body, n),
+            None => body,
+        };
+        if let Err(e) = self.blobs.append_upload(id, body, &mut hasher).await {
+            *state = Some(hasher);
+            return Err(body_error(e, id));
+        }
+        let result = self.commit(repo, id, digest, hasher.finish()).await;
+        if let Err(e) = &result {
+            if e.error_code() == Some(ErrorCode::DigestInvalid) {
+                // The bytes can never become this blob; drop them rather than keep a poisoned session.
+                self.discard(id).await;
+            }
+        } else {
+            self.sessions.forget(id);
+        }
+        result
+    }
+
+    /// Verify, move into place, then link: the repository sees the blob only
+    /// once it is whole and correct.
+    async fn commit(&self, repo: &RepoName, id: &str, want: &Digest, got: Digest) -> Result<()> {
+        if &got != want {
+            return Err(RegistryError::new(
+                ErrorCode::DigestInvalid,
+                format!("uploaded content has digest {got}, not {want}"),
+            ));
+        }
+        let size = self.stored_size(id).await?;
+        self.blobs.commit_upload(id, want).await?;
+        self.meta.link_blob(repo, want, size).await?;
+        self.meta.delete_upload(id).await?;
+        Ok(())
+    }
+
+    async fn discard(&self, id: &str) {
+        self.sessions.forget(id);
+        if let Err(e) = self.blobs.delete_upload(id).await {
+            tracing::warn!(upload = id, error = %e, "could not remove upload data");
+        }
+        if let Err(e) = self.meta.delete_upload(id).await {
+            tracing::warn!(upload = id, error = %e, "could not remove upload record");
+        }
+    }
+
+    /// `DELETE /blobs/uploads/<id>`.
+    pub async fn cancel_upload(&self, repo: &RepoName, id: &str) -> Result<()> {
+        self.session(repo, id).await?;
+        let lock = self.sessions.get(id);
+        let _held = lock.lock().await;
+        self.discard(id).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+//! Filesystem blob store. Layout under the root:
+//!
+//! ```text
+//! blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable
+//! uploads/<uuid>                      upload sessions in progress
+//! ```
+//!
+//! Blobs become visible only by `rename` of a complete, fsynced upload file,
+//! so a crash at any point leaves either no blob or the whole blob.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::fs::{self, File, OpenOptions};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio_util::io::ReaderStream;
+
+use super::{BlobStore, ByteStream, Result, StorageError, valid_upload_id};
+use crate::digest::{Digest, Hasher};
+
+const READ_CHUNK: usize = 256 * 1024;
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+pub struct FsBlobStore {
+    root: PathBuf,
+    /// fsync files and directories before a blob becomes visible (power-loss safety).
+    fsync: bool,
+}
+
+impl FsBlobStore {
+    pub async fn open(root: impl Into<PathBuf>, fsync: bool) -> io::Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(root.join("blobs")).await?;
+        fs::create_dir_all(root.join("uploads")).await?;
+        Ok(FsBlobStore { root, fsync })
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root.join("blobs").join(digest.algorithm().as_str()).join(&hex[..2]).join(hex)
+    }
+
+    fn upload_path(&self, id: &str) -> Result<PathBuf> {
+        if !valid_upload_id(id) {
+            return Err(StorageError::InvalidUploadId(id.to_string()));
+        }
+        Ok(self.root.join("uploads").join(id))
+    }
+}
+
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir).await?.sync_all().await
+}
+
+fn not_found_as_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        Ok(not_found_as_none(fs::metadata(self.blob_path(digest)).await)?.map(|m| m.len()))
+    }
+
+    async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream> {
+        let mut file = not_found_as_none(File::open(self.blob_path(digest)).await)?
+            .ok_or_else(|| StorageError::BlobNotFound(digest.clone()))?;
+        let size = file.metadata().await?.len();
+        let stream: ByteStream = match range {
+            None => Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)),
+            Some((start, end)) => {
+                if start > end || end >= size {
+                    return Err(StorageError::Range { start, end, size });
+                }
+                file.seek(io::SeekFrom::Start(start)).await?;
+                Box::pin(ReaderStream::with_capacity(file.take(end - start + 1), READ_CHUNK))
+            }
+        };
+        Ok(stream)
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        not_found_as_none(fs::remove_file(self.blob_path(digest)).await)?;
+        Ok(())
+    }
+
+    async fn create_upload(&self, id: &str) -> Result<()> {
+        let path = self.upload_path(id)?;
+        OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        Ok(())
+    }
+
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>> {
+        let path = self.upload_path(id)?;
+        Ok(not_found_as_none(fs::metadata(path).await)?.map(|m| m.len()))
+    }
+
+    async fn append_upload(&self, id: &str, mut data: ByteStream, hasher: &mut Hasher) -> Result<u64> {
+        let path = self.upload_path(id)?;
+        let file = not_found_as_none(OpenOptions::new().write(true).open(&path).await)?
+            .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
+        let start = file.metadata().await?.len();
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(start)).await?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut scratch = hasher.clone();
+        let mut written = 0u64;
+        let outcome: Result<()> = async {
+            while let Some(chunk) = data.next().await {
+                let chunk = chunk.map_err(StorageError::Body)?;
+                scratch.update(&chunk);
+                out.write_all(&chunk).await?;
+                written += chunk.len() as u64;
+            }
+            out.flush().await?;
+            Ok(())
+        }
+        .await;
+        let file = out.into_inner();
+        if let Err(e) = outcome {
+            // All or nothing: cut back whatever part of this chunk reached the file.
+            let _ = file.set_len(start).await;
+            return Err(e);
+        }
+        *hasher = scratch;
+        Ok(start + written)
+    }
+
+    async fn read_upload(&self, id: &str) -> Result<ByteStream> {
+        let path = self.upload_path(id)?;
+        let file = not_found_as_none(File::open(&path).await)?
+            .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
+        Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK).map_err(io::Error::other)))
+    }
+
+    async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
+        let src = self.upload_path(id)?;
+        let dst = self.blob_path(digest);
+        if fs::metadata(&dst).await.is_ok() {
+            // Same content already stored: keep the existing, immutable copy.
+            fs::remove_file(&src).await?;
+            return Ok(());
+        }
+        if self.fsync {
+            let file = not_found_as_none(File::open(&src).await)?
+                .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
+            file.sync_all().await?;
+        }
+        let dir = dst.parent().expect("blob path has a parent");
+        fs::create_dir_all(dir).await?;
+        fs::rename(&src, &dst).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound { StorageError::UploadNotFound(id.to_string()) } else { e.into() }
+        })?;
+        if self.fsync {
+            sync_dir(dir).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        let path = self.upload_path(id)?;
+        not_found_as_none(fs::remove_file(path).await)?;
+        Ok(())
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut dir = fs::read_dir(self.root.join("uploads")).await?;
+        while let Some(entry) = dir.next_entry().await? {
+            if let Some(name) = entry.file_name().to_str().filter(|n| valid_upload_id(n)) {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn filesystem_store_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path(), true).await.unwrap();
+        super::super::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn upload_ids_cannot_escape_the_uploads_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path(), false).await.unwrap();
+        for id in ["../../etc/passwd", "..", "", "ABCDEF00-0000-4000-8000-000000000000"] {
+            assert!(matches!(store.create_upload(id).await, Err(StorageError::InvalidUploadId(_))), "{id}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run every Wharf test, installing first whatever the tests need and is missing:
+# real OCI clients (skopeo, docker engine, podman/buildah, oras), the reference
+# registry, and the test images built by ../shared/testing/make-test-images.sh.
+# CI runs exactly this (.ci/run). Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export WHARF_SHARED=${WHARF_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+export WHARF_TEST_IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
+log() { echo "[test.sh] $*" >&2; }
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# command -> Debian package
+declare -A APT=(
+  [skopeo]=skopeo [docker-registry]=docker-registry [umoci]=umoci [debootstrap]=debootstrap
+  [jq]=jq [htpasswd]=apache2-utils [dockerd]=docker.io [podman]=podman [buildah]=buildah
+  [curl]=curl [openssl]=openssl
+)
+missing=()
+for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Python clients and reference tools.
+pip_missing=()
+python3 -c 'import oras' 2>/dev/null || pip_missing+=(oras)
+if ((${#pip_missing[@]})); then
+  log "pip install ${pip_missing[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
+fi
+
+# Test images (reused when present).
+need_images=0
+for img in small multi pyapp debian; do
+  [ -f "$WHARF_TEST_IMAGES/oci/$img/index.json" ] || need_images=1
+done
+if [ "$need_images" = 1 ]; then
+  log "building test images into $WHARF_TEST_IMAGES"
+  bash "$WHARF_SHARED/testing/make-test-images.sh" "$WHARF_TEST_IMAGES" >&2
+fi
+
+log "cargo test"
+exec cargo test --workspace --locked "$@"

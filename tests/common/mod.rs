@@ -1,0 +1,277 @@
+//! Shared test plumbing: start the real `wharf` binary on a free port, talk to
+//! it with real clients (curl, skopeo, docker, buildah, oras), find the test
+//! images built by `../shared/testing/make-test-images.sh`.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the checkout (CI puts it there), or `$WHARF_SHARED`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("WHARF_SHARED").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared"))
+}
+
+/// OCI layouts from make-test-images.sh; `scripts/test.sh` builds them.
+pub fn test_images() -> PathBuf {
+    let dir = std::env::var_os("WHARF_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-images"));
+    assert!(
+        dir.join("oci/small/index.json").exists(),
+        "test images missing in {}: run scripts/test.sh (or ../shared/testing/make-test-images.sh {})",
+        dir.display(),
+        dir.display()
+    );
+    dir
+}
+
+pub fn oci_ref(image: &str, tag: &str) -> String {
+    format!("oci:{}:{tag}", test_images().join("oci").join(image).display())
+}
+
+/// Fail (never skip) when a client the test needs is missing.
+pub fn require(tool: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
+    assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/test.sh, which installs the test clients");
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `wharf serve`, killed on drop.
+pub struct Wharf {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+    pub log: PathBuf,
+}
+
+impl Wharf {
+    pub fn start() -> Wharf {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = Wharf::start_in(tmp.path(), &[]);
+        w._tmp = Some(tmp);
+        w
+    }
+
+    pub fn start_with(args: &[&str]) -> Wharf {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = Wharf::start_in(tmp.path(), args);
+        w._tmp = Some(tmp);
+        w
+    }
+
+    /// Start on an existing data directory (restarts, crash recovery).
+    pub fn start_in(dir: &Path, args: &[&str]) -> Wharf {
+        Wharf::start_env(dir, args, &[])
+    }
+
+    /// Start with extra environment variables (configuration precedence tests).
+    pub fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Wharf {
+        let port = free_port();
+        let data_dir = dir.join("data");
+        let log = dir.join(format!("wharf-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("WHARF_LOG", "info,wharf_registry=debug,tower_http=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting wharf");
+        let w = Wharf { port, data_dir, child: Some(child), _tmp: None, log };
+        w.wait_ready(args.iter().any(|a| *a == "--tls-cert"));
+        w
+    }
+
+    fn wait_ready(&self, tls: bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                if tls || curl("GET", &self.url("/v2/")).send().status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("wharf did not start; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        c.wait().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Wharf {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One HTTP exchange, made with the real curl binary.
+pub struct Curl {
+    args: Vec<String>,
+    body: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn curl(method: &str, url: &str) -> Curl {
+    let args = if method == "HEAD" {
+        vec!["-sS".to_string(), "--path-as-is".into(), "-I".into(), url.into()]
+    } else {
+        vec!["-sS".to_string(), "--path-as-is".into(), "-X".into(), method.into(), url.into()]
+    };
+    Curl { args, body: None }
+}
+
+impl Curl {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.args.push("-H".into());
+        self.args.push(format!("{name}: {value}"));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn send(self) -> Resp {
+        let dir = tempfile::tempdir().unwrap();
+        let (hfile, bfile) = (dir.path().join("h"), dir.path().join("b"));
+        let mut cmd = Command::new("curl");
+        cmd.args(&self.args).arg("-D").arg(&hfile).arg("-o").arg(&bfile).arg("-w").arg("%{http_code}");
+        if let Some(body) = &self.body {
+            let f = dir.path().join("in");
+            std::fs::write(&f, body).unwrap();
+            cmd.arg("--data-binary").arg(format!("@{}", f.display()));
+        }
+        let out = cmd.output().expect("running curl");
+        let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        let raw = std::fs::read_to_string(&hfile).unwrap_or_default();
+        // With redirects or 100-continue there can be several header blocks: keep the last.
+        let block = raw.trim_end().rsplit("\r\n\r\n").next().unwrap_or("");
+        let headers = block
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Resp { status, headers, body: std::fs::read(&bfile).unwrap_or_default() }
+    }
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The first OCI error code of an error body.
+    pub fn error_code(&self) -> String {
+        self.json()["errors"][0]["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+/// Run a command, panicking with its output if it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Push a blob monolithically; returns its digest.
+pub fn push_blob(w: &Wharf, repo: &str, data: &[u8]) -> String {
+    let digest = sha256(data);
+    let r = curl("POST", &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+        .header("Content-Type", "application/octet-stream")
+        .body(data.to_vec())
+        .send();
+    assert_eq!(r.status, 201, "pushing blob: {}", String::from_utf8_lossy(&r.body));
+    digest
+}
+
+/// A minimal OCI image manifest over a config and one layer, both pushed first.
+pub fn push_image(w: &Wharf, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
+    let config = format!(r#"{{"architecture":"amd64","os":"linux","seed":"{seed}"}}"#);
+    let layer = format!("layer bytes for {seed}");
+    let cd = push_blob(w, repo, config.as_bytes());
+    let ld = push_blob(w, repo, layer.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": layer.len()}]
+    })
+    .to_string()
+    .into_bytes();
+    let r = curl("PUT", &w.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send();
+    assert_eq!(r.status, 201, "pushing manifest: {}", String::from_utf8_lossy(&r.body));
+    (sha256(&manifest), manifest)
+}
