@@ -9,3 +9,4 @@ pub mod keys;
 pub mod payload;
 pub mod pem;
 pub mod registry;
+pub mod keyless;
