@@ -1,0 +1,152 @@
+//! The signing verbs of the real `wharf` binary against a real `wharf serve`
+//! (which has the OCI 1.1 referrers API): keys, sign/verify in both layouts, v3 bundles,
+//! attestations, blobs, and the exit codes CI relies on (0 ok, 1 not verified, 2 error).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Wharf, curl, push_image};
+
+fn wharf(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", "test-password")
+        .env_remove("WHARF_USERNAME")
+        .env_remove("WHARF_PASSWORD")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn sign_and_verify_against_wharf_serve() {
+    let w = Wharf::start();
+    let (digest, _) = push_image(&w, "team/app", "v1", "cli");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = format!("{}/team/app:v1", w.host());
+
+    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "ci"]));
+    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "other"]));
+    let key_text = std::fs::read_to_string(d.join("ci.key")).unwrap();
+    assert!(key_text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    // Refuses to overwrite.
+    assert_eq!(wharf(d, &["key", "generate", "--output-key-prefix", "ci"]).status.code(), Some(2));
+
+    // Nothing signed yet: exit 1.
+    let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", &image]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+
+    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "-a", "build=42", &image]));
+    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "--referrers", &image]));
+    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "--bundle-format", "v3", &image]));
+
+    let out = ok(&wharf(d, &["verify", "--insecure", "--key", "ci.pub", &image]));
+    let verified: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(verified.len(), 3, "{out}");
+    assert!(verified.iter().all(|v| v["critical"]["image"]["docker-manifest-digest"] == digest));
+
+    // Wharf serves the referrers API: the v3 bundle and the referrer signature are listed
+    // there, and no fallback tag was needed.
+    let hexd = digest.strip_prefix("sha256:").unwrap();
+    let r = curl("GET", &w.url(&format!("/v2/team/app/referrers/{digest}"))).send();
+    assert_eq!(r.status, 200);
+    let types: Vec<String> = r.json()["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["artifactType"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(types.contains(&"application/vnd.dev.sigstore.bundle.v0.3+json".to_string()), "{types:?}");
+    assert!(types.contains(&"application/vnd.dev.cosign.artifact.sig.v1+json".to_string()), "{types:?}");
+    let r = curl("GET", &w.url(&format!("/v2/team/app/manifests/sha256-{hexd}"))).send();
+    assert_eq!(r.status, 404, "no referrers fallback tag on a registry with the API");
+
+    // Required annotation: only the tag-layout signature carries build=42.
+    let out = ok(&wharf(d, &["verify", "--insecure", "--key", "ci.pub", "-a", "build=42", &image]));
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().len(), 1);
+    let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", "-a", "build=43", &image]);
+    assert_eq!(o.status.code(), Some(1));
+
+    // Another key: exit 1 with reasons.
+    let o = wharf(d, &["verify", "--insecure", "--key", "other.pub", &image]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("signature does not match"));
+
+    // Runtime errors are exit 2: missing image, wrong password, malformed key.
+    let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", &format!("{}/team/app:nope", w.host())]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "wrong")
+        .args(["sign", "--insecure", "--key", "ci.key", &image])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("wrong password"));
+    std::fs::write(d.join("bad.pub"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+    assert_eq!(wharf(d, &["verify", "--insecure", "--key", "bad.pub", &image]).status.code(), Some(2));
+
+    // Attestations.
+    std::fs::write(d.join("prov.json"), r#"{"buildType":"https://example.com/ci"}"#).unwrap();
+    ok(&wharf(d, &["attest", "--insecure", "--key", "ci.key", "--predicate", "prov.json", "--type", "slsaprovenance", &image]));
+    let out = ok(&wharf(d, &["verify-attestation", "--insecure", "--key", "ci.pub", "--type", "slsaprovenance", &image]));
+    let st: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(st["predicate"]["buildType"], "https://example.com/ci");
+    let o = wharf(d, &["verify-attestation", "--insecure", "--key", "ci.pub", "--type", "spdxjson", &image]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn sign_blob_and_verify_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&wharf(d, &["key", "generate"]));
+    std::fs::write(d.join("artifact.tar"), b"release bytes").unwrap();
+    let sig = ok(&wharf(d, &["sign-blob", "--key", "cosign.key", "--output-signature", "artifact.sig", "artifact.tar"]));
+    assert_eq!(sig.trim(), std::fs::read_to_string(d.join("artifact.sig")).unwrap().trim());
+    ok(&wharf(d, &["verify-blob", "--key", "cosign.pub", "--signature", "artifact.sig", "artifact.tar"]));
+    std::fs::write(d.join("artifact.tar"), b"release bytes!").unwrap();
+    let o = wharf(d, &["verify-blob", "--key", "cosign.pub", "--signature", "artifact.sig", "artifact.tar"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn keyless_bundle_file_offline() {
+    let f = common::shared_dir().join("fixtures/cosign");
+    let bundle = f.join("sigstore_rs_bundle_v03_keyless_dsse.json");
+    let root = f.join("sigstore_public_good_trusted_root.json");
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let id = "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0";
+    let dir = tempfile::tempdir().unwrap();
+    let args = |identity: &str| -> Vec<String> {
+        [
+            "verify", "--bundle", bundle.to_str().unwrap(), "--digest", digest,
+            "--trusted-root", root.to_str().unwrap(),
+            "--certificate-identity", identity,
+            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args(id);
+    let out = ok(&wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert!(out.contains(digest));
+    let a = args("https://github.com/someone/else");
+    let o = wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1));
+}
