@@ -422,68 +422,89 @@ pub enum FoundKind {
 
 /// Collects every signature, attestation and bundle attached to `target`, in both layouts.
 /// Unreadable items are reported as `Err` entries rather than aborting the search.
+/// Lookups and blob reads run concurrently: on a registry they are round-trip bound.
 pub async fn discover(
     reg: &Registry,
     target: &Target,
 ) -> Result<Vec<Result<Found, String>>, ImageError> {
-    let mut out = Vec::new();
-    for suffix in [".sig", ".att"] {
-        let tag = target.tag(suffix);
-        if let Some((body, _)) = reg.get_manifest_opt(&tag).await? {
-            collect_layers(reg, &tag, &tag.whole(), &body, &mut out).await;
+    let sig_tag = target.tag(".sig");
+    let att_tag = target.tag(".att");
+    let (sig, att, referrers) = futures_util::future::join3(
+        reg.get_manifest_opt(&sig_tag),
+        reg.get_manifest_opt(&att_tag),
+        reg.referrers(&target.pinned, None),
+    )
+    .await;
+    let mut manifests: Vec<(Reference, String, Result<Vec<u8>, String>)> = Vec::new();
+    for (tag, m) in [(sig_tag, sig?), (att_tag, att?)] {
+        if let Some((body, _)) = m {
+            manifests.push((tag.clone(), tag.whole(), Ok(body)));
         }
     }
-    for referrer in reg.referrers(&target.pinned, None).await? {
-        let r = Reference::with_digest(
-            target.reference.registry().to_string(),
-            target.reference.repository().to_string(),
-            referrer.digest.clone(),
-        );
-        let source = format!("referrer {}", referrer.digest);
-        match reg.get_manifest(&r).await {
-            Ok((body, _)) => collect_layers(reg, &r, &source, &body, &mut out).await,
+    let referrer_refs: Vec<Reference> = referrers?
+        .iter()
+        .map(|d| {
+            Reference::with_digest(
+                target.reference.registry().to_string(),
+                target.reference.repository().to_string(),
+                d.digest.clone(),
+            )
+        })
+        .collect();
+    let fetched = futures_util::future::join_all(referrer_refs.iter().map(|r| reg.get_manifest(r))).await;
+    for (r, m) in referrer_refs.into_iter().zip(fetched) {
+        let source = format!("referrer {}", r.digest().unwrap_or_default());
+        manifests.push((r, source, m.map(|(b, _)| b).map_err(|e| e.to_string())));
+    }
+
+    // Every signature layer of every manifest, then all blob reads at once.
+    let mut out = Vec::new();
+    let mut wanted: Vec<(Reference, String, Descriptor)> = Vec::new();
+    for (at, source, body) in manifests {
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(Err(format!("{source}: {e}")));
+                continue;
+            }
+        };
+        match serde_json::from_slice::<Manifest>(&body) {
+            Ok(m) => {
+                for layer in m.layers {
+                    if kind_of(&layer, Vec::new()).is_some() {
+                        wanted.push((at.clone(), source.clone(), layer));
+                    }
+                }
+            }
+            Err(e) => out.push(Err(format!("{source}: not an image manifest: {e}"))),
+        }
+    }
+    let blobs = futures_util::future::join_all(wanted.iter().map(|(at, _, l)| reg.get_blob(at, l))).await;
+    for ((_, source, layer), blob) in wanted.into_iter().zip(blobs) {
+        match blob {
+            Ok(blob) => out.push(Ok(Found {
+                source,
+                kind: kind_of(&layer, blob).expect("filtered above"),
+            })),
             Err(e) => out.push(Err(format!("{source}: {e}"))),
         }
     }
     Ok(out)
 }
 
-async fn collect_layers(
-    reg: &Registry,
-    at: &Reference,
-    source: &str,
-    body: &[u8],
-    out: &mut Vec<Result<Found, String>>,
-) {
-    let manifest: Manifest = match serde_json::from_slice(body) {
-        Ok(m) => m,
-        Err(e) => {
-            out.push(Err(format!("{source}: not an image manifest: {e}")));
-            return;
+/// Classifies a layer by media type; `None` for layers that are not signatures
+/// (SBOMs and other accessories are not ours to judge).
+fn kind_of(layer: &Descriptor, blob: Vec<u8>) -> Option<FoundKind> {
+    match layer.media_type.as_str() {
+        SIMPLESIGNING_MEDIA_TYPE => Some(FoundKind::SimpleSigning {
+            payload: blob,
+            annotations: layer.annotations.clone().unwrap_or_default(),
+        }),
+        DSSE_MEDIA_TYPE => Some(FoundKind::Dsse { envelope: blob }),
+        m if m.starts_with("application/vnd.dev.sigstore.bundle") => {
+            Some(FoundKind::Bundle { bundle: blob })
         }
-    };
-    for layer in &manifest.layers {
-        let make = |blob: Vec<u8>| match layer.media_type.as_str() {
-            SIMPLESIGNING_MEDIA_TYPE => Some(FoundKind::SimpleSigning {
-                payload: blob,
-                annotations: layer.annotations.clone().unwrap_or_default(),
-            }),
-            DSSE_MEDIA_TYPE => Some(FoundKind::Dsse { envelope: blob }),
-            m if m.starts_with("application/vnd.dev.sigstore.bundle") => {
-                Some(FoundKind::Bundle { bundle: blob })
-            }
-            _ => None,
-        };
-        if make(Vec::new()).is_none() {
-            continue; // not a signature layer (SBOMs etc. are not ours to judge)
-        }
-        match reg.get_blob(at, layer).await {
-            Ok(blob) => out.push(Ok(Found {
-                source: source.to_string(),
-                kind: make(blob).expect("checked above"),
-            })),
-            Err(e) => out.push(Err(format!("{source}: {e}"))),
-        }
+        _ => None,
     }
 }
 
