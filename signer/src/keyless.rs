@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
-use sha2::{Digest, Sha256, Sha384};
+use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::SubjectAltName;
@@ -283,21 +283,20 @@ fn parse_cert(der: &[u8]) -> Result<Certificate, KeylessError> {
 
 /// Verifies an ECDSA (P-256 or P-384) signature with SHA-256 or SHA-384 over `msg`.
 fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> Result<(), String> {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    let digest: Vec<u8> = match alg_oid {
-        OID_ECDSA_SHA256 => Sha256::digest(msg).to_vec(),
-        OID_ECDSA_SHA384 => Sha384::digest(msg).to_vec(),
+    use crate::ecdsa::{self, Hash};
+    let hash = match alg_oid {
+        OID_ECDSA_SHA256 => Hash::Sha256,
+        OID_ECDSA_SHA384 => Hash::Sha384,
         other => return Err(format!("unsupported signature algorithm {other}")),
     };
-    if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der) {
-        let sig = p256::ecdsa::Signature::from_der(sig_der).map_err(|_| "malformed ECDSA signature".to_string())?;
-        return k.verify_prehash(&digest, &sig).map_err(|_| "signature does not verify".into());
-    }
-    if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der) {
-        let sig = p384::ecdsa::Signature::from_der(sig_der).map_err(|_| "malformed ECDSA signature".to_string())?;
-        return k.verify_prehash(&digest, &sig).map_err(|_| "signature does not verify".into());
-    }
-    Err("issuer key is not ECDSA P-256 or P-384".into())
+    let ok = if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der) {
+        ecdsa::verify_p256(&k, hash, msg, sig_der)
+    } else if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der) {
+        ecdsa::verify_p384(&k, hash, msg, sig_der)
+    } else {
+        return Err("issuer key is not ECDSA P-256 or P-384".into());
+    };
+    if ok { Ok(()) } else { Err("signature does not verify".into()) }
 }
 
 fn spki_der(cert: &Certificate) -> Result<Vec<u8>, KeylessError> {

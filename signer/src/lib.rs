@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod dsse;
+pub mod ecdsa;
 pub mod image;
 pub mod keys;
 pub mod payload;

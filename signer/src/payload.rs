@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -161,11 +161,15 @@ pub fn sign_b64(key: &SigningKey, message: &[u8]) -> String {
 
 /// Verifies a DER (or 64-byte raw r||s) ECDSA P-256 SHA-256 signature.
 pub fn verify_bytes(key: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<(), PayloadError> {
-    let sig = Signature::from_der(sig)
-        .or_else(|_| Signature::from_slice(sig))
-        .map_err(|_| PayloadError::MalformedSignature)?;
-    key.verify(message, &sig)
-        .map_err(|_| PayloadError::BadSignature)
+    // Parse first so malformed input gets its own error; ring then does the maths fast.
+    if Signature::from_der(sig).is_err() && Signature::from_slice(sig).is_err() {
+        return Err(PayloadError::MalformedSignature);
+    }
+    if crate::ecdsa::verify_p256(key, crate::ecdsa::Hash::Sha256, message, sig) {
+        Ok(())
+    } else {
+        Err(PayloadError::BadSignature)
+    }
 }
 
 /// Verifies a base64 signature as found in cosign annotations and `.sig` files.
