@@ -650,6 +650,35 @@ pub fn verify_bundle(
     })
 }
 
+/// Reads cosign's legacy Rekor bundle (`dev.sigstore.cosign/bundle` annotation).
+fn parse_rekor_bundle(json: &str) -> Result<LogEntry, KeylessError> {
+    let rekor: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| KeylessError::Tlog(format!("Rekor bundle is not JSON: {e}")))?;
+    let p = &rekor["Payload"];
+    let body_b64 = p["body"].as_str().ok_or_else(|| KeylessError::Tlog("Rekor bundle has no body".into()))?;
+    Ok(LogEntry {
+        log_index: num(&p["logIndex"]).ok_or_else(|| KeylessError::Tlog("no logIndex".into()))?,
+        log_id: hex::decode(p["logID"].as_str().unwrap_or_default())
+            .map_err(|_| KeylessError::Tlog("logID is not hex".into()))?,
+        integrated_time: num(&p["integratedTime"]).ok_or_else(|| KeylessError::Tlog("no integratedTime".into()))?,
+        body: b64("body", body_b64).map_err(KeylessError::Tlog)?,
+        body_b64: body_b64.to_string(),
+        set: Some(
+            b64("SignedEntryTimestamp", rekor["SignedEntryTimestamp"].as_str().unwrap_or_default())
+                .map_err(KeylessError::Tlog)?,
+        ),
+        proof: None,
+    })
+}
+
+/// Verifies the signed entry timestamp of a legacy Rekor bundle annotation against the
+/// trusted root's log keys; returns the entry's integration time.
+pub fn verify_rekor_bundle(root: &TrustedRoot, json: &str) -> Result<i64, KeylessError> {
+    let entry = parse_rekor_bundle(json)?;
+    verify_log_entry(root, &entry)?;
+    Ok(entry.integrated_time)
+}
+
 /// Verifies a legacy keyless simple-signing signature: certificate (and chain) annotations
 /// plus the Rekor bundle annotation (`dev.sigstore.cosign/bundle`).
 pub fn verify_simple_signing(
@@ -666,27 +695,11 @@ pub fn verify_simple_signing(
     let leaf_der = crate::pem::parse_first(cert_pem)
         .map_err(|e| KeylessError::Certificate(e.to_string()))?
         .contents;
-    let rekor: serde_json::Value = serde_json::from_str(
+    let entry = parse_rekor_bundle(
         annotations
             .get(image::REKOR_BUNDLE_ANNOTATION)
             .ok_or_else(|| KeylessError::Tlog("signature has no Rekor bundle annotation".into()))?,
-    )
-    .map_err(|e| KeylessError::Tlog(format!("Rekor bundle is not JSON: {e}")))?;
-    let p = &rekor["Payload"];
-    let body_b64 = p["body"].as_str().ok_or_else(|| KeylessError::Tlog("Rekor bundle has no body".into()))?;
-    let entry = LogEntry {
-        log_index: num(&p["logIndex"]).ok_or_else(|| KeylessError::Tlog("no logIndex".into()))?,
-        log_id: hex::decode(p["logID"].as_str().unwrap_or_default())
-            .map_err(|_| KeylessError::Tlog("logID is not hex".into()))?,
-        integrated_time: num(&p["integratedTime"]).ok_or_else(|| KeylessError::Tlog("no integratedTime".into()))?,
-        body: b64("body", body_b64).map_err(KeylessError::Tlog)?,
-        body_b64: body_b64.to_string(),
-        set: Some(
-            b64("SignedEntryTimestamp", rekor["SignedEntryTimestamp"].as_str().unwrap_or_default())
-                .map_err(KeylessError::Tlog)?,
-        ),
-        proof: None,
-    };
+    )?;
     let leaf = verify_chain(root, &leaf_der, entry.integrated_time)?;
     let leaf_key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der(&leaf)?)
         .map_err(|_| KeylessError::Certificate("leaf key is not ECDSA P-256".into()))?;
@@ -788,6 +801,66 @@ mod tests {
         assert_eq!(parse_rfc3339("2021-03-07T03:20:29.000Z"), Some(1_615_087_229));
         assert_eq!(parse_rfc3339("2021-13-07T03:20:29Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let shared = std::env::var("WHARF_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::fs::read(format!("{shared}/fixtures/cosign/{name}")).expect("cosign fixture (set WHARF_SHARED)")
+    }
+
+    /// The real bundle's leaf certificate: valid only for ten minutes around signing.
+    #[test]
+    fn certificate_outside_its_validity_is_rejected() {
+        let root = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+        let leaf = STANDARD
+            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .unwrap();
+        let t = 1_775_719_409;
+        verify_chain(&root, &leaf, t).unwrap();
+        for late in [t + 3600, t - 3600] {
+            let e = verify_chain(&root, &leaf, late).unwrap_err();
+            assert!(matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at the signing time")), "{e}");
+        }
+    }
+
+    /// A trusted root whose CA chains lack the issuing intermediate cannot vouch for the leaf.
+    #[test]
+    fn truncated_ca_chain_is_rejected() {
+        let mut root: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+            let certs = ca["certChain"]["certificates"].as_array_mut().unwrap();
+            if certs.len() > 1 {
+                certs.remove(0);
+            }
+        }
+        let root = TrustedRoot::parse(root.to_string().as_bytes()).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+        let leaf = STANDARD
+            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .unwrap();
+        assert!(matches!(verify_chain(&root, &leaf, 1_775_719_409), Err(KeylessError::Chain(_))));
+    }
+
+    #[test]
+    fn legacy_rekor_bundle_set_verifies_and_tampering_fails() {
+        let root = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        let text = String::from_utf8(fixture("sigstore_rs_rekor_bundle.json")).unwrap();
+        assert_eq!(verify_rekor_bundle(&root, &text).unwrap(), 1_634_714_717);
+        for (from, to) in [("1634714717", "1634714718"), ("783607", "783608"), ("\"logID\": \"c0", "\"logID\": \"c1")] {
+            let t = text.replacen(from, to, 1);
+            assert_ne!(t, text, "fixture changed shape: {from}");
+            assert!(verify_rekor_bundle(&root, &t).is_err(), "tampered {from} still verified");
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut t = v.clone();
+        let body = v["Payload"]["body"].as_str().unwrap();
+        t["Payload"]["body"] = body.replacen('e', "f", 1).into();
+        assert!(verify_rekor_bundle(&root, &t.to_string()).is_err());
     }
 
     #[test]
