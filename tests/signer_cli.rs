@@ -40,24 +40,76 @@ fn sign_and_verify_against_wharf_serve() {
     let image = format!("{}/team/app:v1", w.host());
 
     ok(&wharf(d, &["key", "generate", "--output-key-prefix", "ci"]));
-    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "other"]));
+    ok(&wharf(
+        d,
+        &["key", "generate", "--output-key-prefix", "other"],
+    ));
     let key_text = std::fs::read_to_string(d.join("ci.key")).unwrap();
     assert!(key_text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
     // Refuses to overwrite.
-    assert_eq!(wharf(d, &["key", "generate", "--output-key-prefix", "ci"]).status.code(), Some(2));
+    assert_eq!(
+        wharf(d, &["key", "generate", "--output-key-prefix", "ci"])
+            .status
+            .code(),
+        Some(2)
+    );
 
     // Nothing signed yet: exit 1.
     let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", &image]);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
-    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "-a", "build=42", &image]));
-    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "--referrers", &image]));
-    ok(&wharf(d, &["sign", "--insecure", "--key", "ci.key", "--bundle-format", "v3", &image]));
+    ok(&wharf(
+        d,
+        &[
+            "sign",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "-a",
+            "build=42",
+            &image,
+        ],
+    ));
+    ok(&wharf(
+        d,
+        &[
+            "sign",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--referrers",
+            &image,
+        ],
+    ));
+    ok(&wharf(
+        d,
+        &[
+            "sign",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--bundle-format",
+            "v3",
+            &image,
+        ],
+    ));
 
-    let out = ok(&wharf(d, &["verify", "--insecure", "--key", "ci.pub", &image]));
+    let out = ok(&wharf(
+        d,
+        &["verify", "--insecure", "--key", "ci.pub", &image],
+    ));
     let verified: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(verified.len(), 3, "{out}");
-    assert!(verified.iter().all(|v| v["critical"]["image"]["docker-manifest-digest"] == digest));
+    assert!(
+        verified
+            .iter()
+            .all(|v| v["critical"]["image"]["docker-manifest-digest"] == digest)
+    );
 
     // Wharf serves the referrers API: the v3 bundle and the referrer signature are listed
     // there, and no fallback tag was needed.
@@ -70,15 +122,55 @@ fn sign_and_verify_against_wharf_serve() {
         .iter()
         .map(|m| m["artifactType"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert!(types.contains(&"application/vnd.dev.sigstore.bundle.v0.3+json".to_string()), "{types:?}");
-    assert!(types.contains(&"application/vnd.dev.cosign.artifact.sig.v1+json".to_string()), "{types:?}");
-    let r = curl("GET", &w.url(&format!("/v2/team/app/manifests/sha256-{hexd}"))).send();
-    assert_eq!(r.status, 404, "no referrers fallback tag on a registry with the API");
+    assert!(
+        types.contains(&"application/vnd.dev.sigstore.bundle.v0.3+json".to_string()),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"application/vnd.dev.cosign.artifact.sig.v1+json".to_string()),
+        "{types:?}"
+    );
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/team/app/manifests/sha256-{hexd}")),
+    )
+    .send();
+    assert_eq!(
+        r.status, 404,
+        "no referrers fallback tag on a registry with the API"
+    );
 
     // Required annotation: only the tag-layout signature carries build=42.
-    let out = ok(&wharf(d, &["verify", "--insecure", "--key", "ci.pub", "-a", "build=42", &image]));
-    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().len(), 1);
-    let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", "-a", "build=43", &image]);
+    let out = ok(&wharf(
+        d,
+        &[
+            "verify",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            "-a",
+            "build=42",
+            &image,
+        ],
+    ));
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len(),
+        1
+    );
+    let o = wharf(
+        d,
+        &[
+            "verify",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            "-a",
+            "build=43",
+            &image,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
 
     // Another key: exit 1 with reasons.
@@ -87,7 +179,16 @@ fn sign_and_verify_against_wharf_serve() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("signature does not match"));
 
     // Runtime errors are exit 2: missing image, wrong password, malformed key.
-    let o = wharf(d, &["verify", "--insecure", "--key", "ci.pub", &format!("{}/team/app:nope", w.host())]);
+    let o = wharf(
+        d,
+        &[
+            "verify",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            &format!("{}/team/app:nope", w.host()),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     let o = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .current_dir(d)
@@ -97,16 +198,64 @@ fn sign_and_verify_against_wharf_serve() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("wrong password"));
-    std::fs::write(d.join("bad.pub"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
-    assert_eq!(wharf(d, &["verify", "--insecure", "--key", "bad.pub", &image]).status.code(), Some(2));
+    std::fs::write(
+        d.join("bad.pub"),
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    assert_eq!(
+        wharf(d, &["verify", "--insecure", "--key", "bad.pub", &image])
+            .status
+            .code(),
+        Some(2)
+    );
 
     // Attestations.
-    std::fs::write(d.join("prov.json"), r#"{"buildType":"https://example.com/ci"}"#).unwrap();
-    ok(&wharf(d, &["attest", "--insecure", "--key", "ci.key", "--predicate", "prov.json", "--type", "slsaprovenance", &image]));
-    let out = ok(&wharf(d, &["verify-attestation", "--insecure", "--key", "ci.pub", "--type", "slsaprovenance", &image]));
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"buildType":"https://example.com/ci"}"#,
+    )
+    .unwrap();
+    ok(&wharf(
+        d,
+        &[
+            "attest",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--predicate",
+            "prov.json",
+            "--type",
+            "slsaprovenance",
+            &image,
+        ],
+    ));
+    let out = ok(&wharf(
+        d,
+        &[
+            "verify-attestation",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            "--type",
+            "slsaprovenance",
+            &image,
+        ],
+    ));
     let st: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(st["predicate"]["buildType"], "https://example.com/ci");
-    let o = wharf(d, &["verify-attestation", "--insecure", "--key", "ci.pub", "--type", "spdxjson", &image]);
+    let o = wharf(
+        d,
+        &[
+            "verify-attestation",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            "--type",
+            "spdxjson",
+            &image,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -116,11 +265,46 @@ fn sign_blob_and_verify_blob() {
     let d = dir.path();
     ok(&wharf(d, &["key", "generate"]));
     std::fs::write(d.join("artifact.tar"), b"release bytes").unwrap();
-    let sig = ok(&wharf(d, &["sign-blob", "--key", "cosign.key", "--output-signature", "artifact.sig", "artifact.tar"]));
-    assert_eq!(sig.trim(), std::fs::read_to_string(d.join("artifact.sig")).unwrap().trim());
-    ok(&wharf(d, &["verify-blob", "--key", "cosign.pub", "--signature", "artifact.sig", "artifact.tar"]));
+    let sig = ok(&wharf(
+        d,
+        &[
+            "sign-blob",
+            "--key",
+            "cosign.key",
+            "--output-signature",
+            "artifact.sig",
+            "artifact.tar",
+        ],
+    ));
+    assert_eq!(
+        sig.trim(),
+        std::fs::read_to_string(d.join("artifact.sig"))
+            .unwrap()
+            .trim()
+    );
+    ok(&wharf(
+        d,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "artifact.sig",
+            "artifact.tar",
+        ],
+    ));
     std::fs::write(d.join("artifact.tar"), b"release bytes!").unwrap();
-    let o = wharf(d, &["verify-blob", "--key", "cosign.pub", "--signature", "artifact.sig", "artifact.tar"]);
+    let o = wharf(
+        d,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "artifact.sig",
+            "artifact.tar",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -134,19 +318,32 @@ fn keyless_bundle_file_offline() {
     let dir = tempfile::tempdir().unwrap();
     let args = |identity: &str| -> Vec<String> {
         [
-            "verify", "--bundle", bundle.to_str().unwrap(), "--digest", digest,
-            "--trusted-root", root.to_str().unwrap(),
-            "--certificate-identity", identity,
-            "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--digest",
+            digest,
+            "--trusted-root",
+            root.to_str().unwrap(),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect()
     };
     let a = args(id);
-    let out = ok(&wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>()));
+    let out = ok(&wharf(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
     assert!(out.contains(digest));
     let a = args("https://github.com/someone/else");
-    let o = wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = wharf(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert_eq!(o.status.code(), Some(1));
 }

@@ -18,7 +18,9 @@ use wharf_signer::{keyless, keys, payload};
 /// other processes compete for the CPU.
 fn thread_cpu() -> Option<Duration> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(s.split_whitespace().next()?.parse().ok()?))
+    Some(Duration::from_nanos(
+        s.split_whitespace().next()?.parse().ok()?,
+    ))
 }
 
 /// Runs `f` repeatedly for about `budget` on this one thread; returns calls per second of
@@ -48,10 +50,13 @@ fn main() {
     let budget = Duration::from_secs(2);
     let key = keys::generate().unwrap();
     let digest = format!("sha256:{}", "ab".repeat(32));
-    let doc = payload::SimpleSigning::new("registry.example/app", &digest, &BTreeMap::new()).to_bytes();
+    let doc =
+        payload::SimpleSigning::new("registry.example/app", &digest, &BTreeMap::new()).to_bytes();
     let sig = payload::sign_b64(&key, &doc);
 
-    let r = rate(budget, || payload::verify_b64(key.verifying_key(), &doc, &sig).unwrap());
+    let r = rate(budget, || {
+        payload::verify_b64(key.verifying_key(), &doc, &sig).unwrap()
+    });
     println!("ecdsa-p256 simple-signing signature verifications/s (1 core): {r:.0}");
 
     let found: Vec<Result<Found, String>> = (0..10)
@@ -66,12 +71,19 @@ fn main() {
         })
         .collect();
     let r = rate(budget, || {
-        let rep = image::verify_found_signatures(&found, &digest, key.verifying_key(), &BTreeMap::new());
+        let rep =
+            image::verify_found_signatures(&found, &digest, key.verifying_key(), &BTreeMap::new());
         assert_eq!(rep.verified.len(), 10);
     });
-    println!("full signature checks/s incl. payload parsing (1 core): {:.0}", r * 10.0);
+    println!(
+        "full signature checks/s incl. payload parsing (1 core): {:.0}",
+        r * 10.0
+    );
 
-    let root = keyless::TrustedRoot::parse(common::read_fixture("sigstore_public_good_trusted_root.json").as_bytes()).unwrap();
+    let root = keyless::TrustedRoot::parse(
+        common::read_fixture("sigstore_public_good_trusted_root.json").as_bytes(),
+    )
+    .unwrap();
     let bundle = common::read_fixture("sigstore_rs_bundle_v03_keyless_dsse.json");
     let policy = keyless::IdentityPolicy::new(
         Some("https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"),
@@ -84,11 +96,16 @@ fn main() {
     let r = rate(budget, || {
         keyless::verify_bundle(bundle.as_bytes(), bd, &root, &policy, &BTreeMap::new()).unwrap();
     });
-    println!("keyless bundle verifications/s (chain P-384 + DSSE + SET + inclusion proof, 1 core): {r:.0}");
+    println!(
+        "keyless bundle verifications/s (chain P-384 + DSSE + SET + inclusion proof, 1 core): {r:.0}"
+    );
 
     // A local registry, an image with 10 signatures.
     let rr = common::RefRegistry::start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let reg = common::insecure_registry();
     let image_ref = format!("{}/bench/app:v1", rr.host());
     rt.block_on(async {
@@ -96,7 +113,9 @@ fn main() {
         let target = image::resolve(&reg, &image_ref).await.unwrap();
         for i in 0..10 {
             let a: BTreeMap<String, String> = [("n".to_string(), i.to_string())].into();
-            image::sign(&reg, &target, &key, &a, Layout::Tag).await.unwrap();
+            image::sign(&reg, &target, &key, &a, Layout::Tag)
+                .await
+                .unwrap();
         }
     });
     let mut times = Vec::new();
@@ -104,7 +123,10 @@ fn main() {
         for _ in 0..30 {
             let start = Instant::now();
             let target = image::resolve(&reg, &image_ref).await.unwrap();
-            let rep = image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new()).await.unwrap();
+            let rep =
+                image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
+                    .await
+                    .unwrap();
             assert_eq!(rep.verified.len(), 10);
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
@@ -118,7 +140,11 @@ fn main() {
 
     if let Ok(bin) = std::env::var("WHARF_BIN") {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k.pub"), keys::public_key_pem(key.verifying_key())).unwrap();
+        std::fs::write(
+            dir.path().join("k.pub"),
+            keys::public_key_pem(key.verifying_key()),
+        )
+        .unwrap();
         let mut times = Vec::new();
         for _ in 0..10 {
             let start = Instant::now();
@@ -128,7 +154,11 @@ fn main() {
                 .output()
                 .unwrap();
             times.push(start.elapsed().as_secs_f64() * 1000.0);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(

@@ -27,9 +27,17 @@ pub struct Bundle {
     pub media_type: String,
     #[serde(rename = "verificationMaterial")]
     pub verification_material: VerificationMaterial,
-    #[serde(rename = "dsseEnvelope", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "dsseEnvelope",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub dsse_envelope: Option<Envelope>,
-    #[serde(rename = "messageSignature", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "messageSignature",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub message_signature: Option<serde_json::Value>,
 }
 
@@ -39,11 +47,19 @@ pub struct VerificationMaterial {
     pub public_key: Option<PublicKeyHint>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub certificate: Option<RawBytes>,
-    #[serde(rename = "x509CertificateChain", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "x509CertificateChain",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub x509_certificate_chain: Option<CertificateChain>,
     #[serde(rename = "tlogEntries", default)]
     pub tlog_entries: Vec<serde_json::Value>,
-    #[serde(rename = "timestampVerificationData", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "timestampVerificationData",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub timestamp_verification_data: Option<serde_json::Value>,
 }
 
@@ -67,8 +83,14 @@ impl Bundle {
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         let b: Self =
             serde_json::from_slice(bytes).map_err(|e| format!("malformed Sigstore bundle: {e}"))?;
-        if !b.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
-            return Err(format!("not a Sigstore bundle media type: '{}'", b.media_type));
+        if !b
+            .media_type
+            .starts_with("application/vnd.dev.sigstore.bundle")
+        {
+            return Err(format!(
+                "not a Sigstore bundle media type: '{}'",
+                b.media_type
+            ));
         }
         Ok(b)
     }
@@ -146,9 +168,14 @@ pub fn check_signature_statement(
     let subject = statement
         .subject
         .iter()
-        .find(|s| s.digest.get(alg).is_some_and(|h| h.eq_ignore_ascii_case(hex)))
+        .find(|s| {
+            s.digest
+                .get(alg)
+                .is_some_and(|h| h.eq_ignore_ascii_case(hex))
+        })
         .expect("checked by has_subject_digest");
-    payload::check_annotations(subject.annotations.as_ref(), required).map_err(|e| e.to_string())?;
+    payload::check_annotations(subject.annotations.as_ref(), required)
+        .map_err(|e| e.to_string())?;
     // Same shape cosign v3 prints for a verified bundle signature.
     Ok(serde_json::json!({
         "critical": {

@@ -132,7 +132,12 @@ pub struct Subject {
 
 impl Statement {
     /// A v1 statement about one artifact `name` with `digest` ("sha256:<hex>").
-    pub fn new(name: &str, digest: &str, predicate_type: &str, predicate: serde_json::Value) -> Self {
+    pub fn new(
+        name: &str,
+        digest: &str,
+        predicate_type: &str,
+        predicate: serde_json::Value,
+    ) -> Self {
         let (alg, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
         Self {
             statement_type: STATEMENT_V1.to_string(),
@@ -163,9 +168,11 @@ impl Statement {
         let Some((alg, hex)) = digest.split_once(':') else {
             return false;
         };
-        self.subject
-            .iter()
-            .any(|s| s.digest.get(alg).is_some_and(|h| h.eq_ignore_ascii_case(hex)))
+        self.subject.iter().any(|s| {
+            s.digest
+                .get(alg)
+                .is_some_and(|h| h.eq_ignore_ascii_case(hex))
+        })
     }
 }
 

@@ -51,11 +51,36 @@ mod tests {
         let k = crate::keys::generate().unwrap();
         let der: p256::ecdsa::DerSignature = k.sign(b"message");
         let raw: p256::ecdsa::Signature = k.sign(b"message");
-        assert!(verify_p256(k.verifying_key(), Hash::Sha256, b"message", der.as_bytes()));
-        assert!(verify_p256(k.verifying_key(), Hash::Sha256, b"message", &raw.to_bytes()));
-        assert!(!verify_p256(k.verifying_key(), Hash::Sha256, b"messagE", der.as_bytes()));
-        assert!(!verify_p256(k.verifying_key(), Hash::Sha384, b"message", der.as_bytes()));
+        assert!(verify_p256(
+            k.verifying_key(),
+            Hash::Sha256,
+            b"message",
+            der.as_bytes()
+        ));
+        assert!(verify_p256(
+            k.verifying_key(),
+            Hash::Sha256,
+            b"message",
+            &raw.to_bytes()
+        ));
+        assert!(!verify_p256(
+            k.verifying_key(),
+            Hash::Sha256,
+            b"messagE",
+            der.as_bytes()
+        ));
+        assert!(!verify_p256(
+            k.verifying_key(),
+            Hash::Sha384,
+            b"message",
+            der.as_bytes()
+        ));
         let other = crate::keys::generate().unwrap();
-        assert!(!verify_p256(other.verifying_key(), Hash::Sha256, b"message", der.as_bytes()));
+        assert!(!verify_p256(
+            other.verifying_key(),
+            Hash::Sha256,
+            b"message",
+            der.as_bytes()
+        ));
     }
 }

@@ -67,7 +67,11 @@ impl Target {
 
     /// Repository name as cosign puts it in `docker-reference` (registry/repository).
     pub fn docker_reference(&self) -> String {
-        format!("{}/{}", self.reference.registry(), self.reference.repository())
+        format!(
+            "{}/{}",
+            self.reference.registry(),
+            self.reference.repository()
+        )
     }
 
     fn tag(&self, suffix: &str) -> Reference {
@@ -84,14 +88,14 @@ impl Target {
 pub async fn resolve(reg: &Registry, image: &str) -> Result<Target, ImageError> {
     let reference = Registry::parse_reference(image)?;
     let (_, descriptor) = reg.get_manifest(&reference).await?;
-    if let Some(d) = reference.digest() {
-        if d != descriptor.digest {
-            return Err(RegistryError::DigestMismatch {
-                reference: reference.whole(),
-                digest: d.to_string(),
-            }
-            .into());
+    if let Some(d) = reference.digest()
+        && d != descriptor.digest
+    {
+        return Err(RegistryError::DigestMismatch {
+            reference: reference.whole(),
+            digest: d.to_string(),
         }
+        .into());
     }
     let pinned = Reference::with_digest(
         reference.registry().to_string(),
@@ -128,8 +132,8 @@ pub async fn sign(
     annotations: &BTreeMap<String, String>,
     layout: Layout,
 ) -> Result<Stored, ImageError> {
-    let payload = SimpleSigning::new(&target.docker_reference(), target.digest(), annotations)
-        .to_bytes();
+    let payload =
+        SimpleSigning::new(&target.docker_reference(), target.digest(), annotations).to_bytes();
     let sig = payload::sign_b64(key, &payload);
     let layer = LayerSpec {
         blob: payload,
@@ -168,7 +172,10 @@ pub async fn attest(
         // lives in the envelope) and records the predicate type for filtering.
         annotations: [
             (SIGNATURE_ANNOTATION.to_string(), String::new()),
-            (PREDICATE_TYPE_ANNOTATION.to_string(), predicate_type.to_string()),
+            (
+                PREDICATE_TYPE_ANNOTATION.to_string(),
+                predicate_type.to_string(),
+            ),
         ]
         .into(),
     };
@@ -257,7 +264,9 @@ async fn push_cosign_style_referrer(
     layer: LayerSpec,
     artifact_type: &str,
 ) -> Result<Stored, ImageError> {
-    let mut desc = reg.put_blob(&target.pinned, &layer.blob, layer.media_type).await?;
+    let mut desc = reg
+        .put_blob(&target.pinned, &layer.blob, layer.media_type)
+        .await?;
     desc.annotations = Some(layer.annotations);
     let layers = vec![desc];
     let config = cosign_config(&layers);
@@ -301,7 +310,9 @@ async fn push_referrer(
     layers: Vec<LayerSpec>,
     mut annotations: BTreeMap<String, String>,
 ) -> Result<Stored, ImageError> {
-    let config_desc = reg.put_blob(&target.pinned, b"{}", EMPTY_MEDIA_TYPE).await?;
+    let config_desc = reg
+        .put_blob(&target.pinned, b"{}", EMPTY_MEDIA_TYPE)
+        .await?;
     let mut descs = Vec::new();
     for l in layers {
         let mut d = reg.put_blob(&target.pinned, &l.blob, l.media_type).await?;
@@ -345,7 +356,10 @@ pub async fn push_bundle(
     predicate_type: &str,
 ) -> Result<Stored, ImageError> {
     let annotations = [
-        ("dev.sigstore.bundle.content".to_string(), "dsse-envelope".to_string()),
+        (
+            "dev.sigstore.bundle.content".to_string(),
+            "dsse-envelope".to_string(),
+        ),
         (
             "dev.sigstore.bundle.predicateType".to_string(),
             predicate_type.to_string(),
@@ -451,7 +465,8 @@ pub async fn discover(
             )
         })
         .collect();
-    let fetched = futures_util::future::join_all(referrer_refs.iter().map(|r| reg.get_manifest(r))).await;
+    let fetched =
+        futures_util::future::join_all(referrer_refs.iter().map(|r| reg.get_manifest(r))).await;
     for (r, m) in referrer_refs.into_iter().zip(fetched) {
         let source = format!("referrer {}", r.digest().unwrap_or_default());
         manifests.push((r, source, m.map(|(b, _)| b).map_err(|e| e.to_string())));
@@ -479,7 +494,8 @@ pub async fn discover(
             Err(e) => out.push(Err(format!("{source}: not an image manifest: {e}"))),
         }
     }
-    let blobs = futures_util::future::join_all(wanted.iter().map(|(at, _, l)| reg.get_blob(at, l))).await;
+    let blobs =
+        futures_util::future::join_all(wanted.iter().map(|(at, _, l)| reg.get_blob(at, l))).await;
     for ((_, source, layer), blob) in wanted.into_iter().zip(blobs) {
         match blob {
             Ok(blob) => out.push(Ok(Found {
@@ -545,7 +561,12 @@ pub async fn verify_signatures(
     required: &BTreeMap<String, String>,
 ) -> Result<Report, ImageError> {
     let found = discover(reg, target).await?;
-    Ok(verify_found_signatures(&found, target.digest(), key, required))
+    Ok(verify_found_signatures(
+        &found,
+        target.digest(),
+        key,
+        required,
+    ))
 }
 
 /// Pure part of [`verify_signatures`]: checks already-fetched candidates.
@@ -607,7 +628,12 @@ pub async fn verify_attestations(
     predicate_type: Option<&str>,
 ) -> Result<Report, ImageError> {
     let found = discover(reg, target).await?;
-    Ok(verify_found_attestations(&found, target.digest(), key, predicate_type))
+    Ok(verify_found_attestations(
+        &found,
+        target.digest(),
+        key,
+        predicate_type,
+    ))
 }
 
 /// Pure part of [`verify_attestations`].
@@ -653,14 +679,14 @@ pub fn verify_attestation_envelope(
     if !statement.has_subject_digest(digest) {
         return Err(dsse::DsseError::SubjectMismatch(digest.to_string()).to_string());
     }
-    if let Some(want) = predicate_type {
-        if statement.predicate_type != want {
-            return Err(dsse::DsseError::PredicateTypeMismatch {
-                found: statement.predicate_type,
-                expected: want.to_string(),
-            }
-            .to_string());
+    if let Some(want) = predicate_type
+        && statement.predicate_type != want
+    {
+        return Err(dsse::DsseError::PredicateTypeMismatch {
+            found: statement.predicate_type,
+            expected: want.to_string(),
         }
+        .to_string());
     }
     serde_json::to_value(&statement).map_err(|e| e.to_string())
 }

@@ -55,7 +55,11 @@ pub trait KeylessSigner {
     /// Returns the certificate chain (leaf first, DER) for the ephemeral public key.
     fn certificate_for(&self, public_key_spki_der: &[u8]) -> Result<Vec<Vec<u8>>, KeylessError>;
     /// Uploads the signed entry; returns the bundle's `tlogEntries[]` JSON object.
-    fn log_entry(&self, envelope: &dsse::Envelope, leaf_der: &[u8]) -> Result<serde_json::Value, KeylessError>;
+    fn log_entry(
+        &self,
+        envelope: &dsse::Envelope,
+        leaf_der: &[u8],
+    ) -> Result<serde_json::Value, KeylessError>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -144,7 +148,9 @@ struct LogIdJson {
 }
 
 fn b64(what: &str, s: &str) -> Result<Vec<u8>, String> {
-    STANDARD.decode(s.trim()).map_err(|_| format!("{what} is not base64"))
+    STANDARD
+        .decode(s.trim())
+        .map_err(|_| format!("{what} is not base64"))
 }
 
 fn validity(v: Option<&ValidForJson>) -> Result<Validity, String> {
@@ -191,7 +197,9 @@ impl TrustedRoot {
             });
         }
         if cas.is_empty() {
-            return Err(KeylessError::TrustedRoot("no certificate authorities".into()));
+            return Err(KeylessError::TrustedRoot(
+                "no certificate authorities".into(),
+            ));
         }
         if tlogs.is_empty() {
             return Err(KeylessError::TrustedRoot("no transparency log keys".into()));
@@ -240,7 +248,10 @@ impl IdentityPolicy {
         issuer: Option<&str>,
         issuer_regexp: Option<&str>,
     ) -> Result<Self, KeylessError> {
-        let pick = |exact: Option<&str>, re: Option<&str>, what: &str| -> Result<Matcher, KeylessError> {
+        let pick = |exact: Option<&str>,
+                    re: Option<&str>,
+                    what: &str|
+         -> Result<Matcher, KeylessError> {
             match (exact, re) {
                 (Some(e), None) => Ok(Matcher::Exact(e.to_string())),
                 (None, Some(r)) => regex::Regex::new(r)
@@ -278,7 +289,8 @@ const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 
 fn parse_cert(der: &[u8]) -> Result<Certificate, KeylessError> {
-    Certificate::from_der(der).map_err(|e| KeylessError::Certificate(format!("not a DER X.509 certificate: {e}")))
+    Certificate::from_der(der)
+        .map_err(|e| KeylessError::Certificate(format!("not a DER X.509 certificate: {e}")))
 }
 
 /// Verifies an ECDSA (P-256 or P-384) signature with SHA-256 or SHA-384 over `msg`.
@@ -296,7 +308,11 @@ fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> R
     } else {
         return Err("issuer key is not ECDSA P-256 or P-384".into());
     };
-    if ok { Ok(()) } else { Err("signature does not verify".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("signature does not verify".into())
+    }
 }
 
 fn spki_der(cert: &Certificate) -> Result<Vec<u8>, KeylessError> {
@@ -308,7 +324,11 @@ fn spki_der(cert: &Certificate) -> Result<Vec<u8>, KeylessError> {
 
 /// Checks that `leaf_der` was issued by a trusted Fulcio CA valid at `time`, and that the
 /// leaf itself was valid at `time`. Returns the leaf.
-fn verify_chain(root: &TrustedRoot, leaf_der: &[u8], time: i64) -> Result<Certificate, KeylessError> {
+fn verify_chain(
+    root: &TrustedRoot,
+    leaf_der: &[u8],
+    time: i64,
+) -> Result<Certificate, KeylessError> {
     let leaf = parse_cert(leaf_der)?;
     let tbs = leaf.tbs_certificate();
     let nb = tbs.validity().not_before.to_unix_duration().as_secs() as i64;
@@ -321,16 +341,23 @@ fn verify_chain(root: &TrustedRoot, leaf_der: &[u8], time: i64) -> Result<Certif
             image::rfc3339(na)
         )));
     }
-    let tbs_der = tbs.to_der().map_err(|e| KeylessError::Certificate(e.to_string()))?;
+    let tbs_der = tbs
+        .to_der()
+        .map_err(|e| KeylessError::Certificate(e.to_string()))?;
     let sig = leaf
         .signature()
         .as_bytes()
         .ok_or_else(|| KeylessError::Certificate("signature has unused bits".into()))?;
     let alg = leaf.signature_algorithm().oid.to_string();
-    let issuer_der = tbs.issuer().to_der().map_err(|e| KeylessError::Certificate(e.to_string()))?;
+    let issuer_der = tbs
+        .issuer()
+        .to_der()
+        .map_err(|e| KeylessError::Certificate(e.to_string()))?;
     let mut reasons = Vec::new();
     for ca in &root.cas {
-        let Some(issuer) = ca.chain.first() else { continue };
+        let Some(issuer) = ca.chain.first() else {
+            continue;
+        };
         let issuer = parse_cert(issuer)?;
         let subject_der = issuer
             .tbs_certificate()
@@ -358,10 +385,9 @@ fn verify_chain(root: &TrustedRoot, leaf_der: &[u8], time: i64) -> Result<Certif
 
 /// Reads the SAN (URI or email) and the Fulcio OIDC issuer extension.
 fn cert_identity(cert: &Certificate) -> Result<CertIdentity, KeylessError> {
-    let exts = cert
-        .tbs_certificate()
-        .extensions()
-        .ok_or_else(|| KeylessError::Certificate("no extensions (not a Fulcio certificate)".into()))?;
+    let exts = cert.tbs_certificate().extensions().ok_or_else(|| {
+        KeylessError::Certificate("no extensions (not a Fulcio certificate)".into())
+    })?;
     let mut subject = None;
     let mut issuer = None;
     for ext in exts.iter() {
@@ -380,8 +406,9 @@ fn cert_identity(cert: &Certificate) -> Result<CertIdentity, KeylessError> {
                 }
             }
             OID_FULCIO_ISSUER_V2 => {
-                let s = x509_cert::der::asn1::Utf8StringRef::from_der(value)
-                    .map_err(|e| KeylessError::Certificate(format!("OIDC issuer extension: {e}")))?;
+                let s = x509_cert::der::asn1::Utf8StringRef::from_der(value).map_err(|e| {
+                    KeylessError::Certificate(format!("OIDC issuer extension: {e}"))
+                })?;
                 issuer = Some(s.as_str().to_string());
             }
             OID_FULCIO_ISSUER_V1 if issuer.is_none() => {
@@ -391,8 +418,10 @@ fn cert_identity(cert: &Certificate) -> Result<CertIdentity, KeylessError> {
         }
     }
     Ok(CertIdentity {
-        subject: subject.ok_or_else(|| KeylessError::Certificate("no URI or email subjectAltName".into()))?,
-        issuer: issuer.ok_or_else(|| KeylessError::Certificate("no Fulcio OIDC issuer extension".into()))?,
+        subject: subject
+            .ok_or_else(|| KeylessError::Certificate("no URI or email subjectAltName".into()))?,
+        issuer: issuer
+            .ok_or_else(|| KeylessError::Certificate("no Fulcio OIDC issuer extension".into()))?,
     })
 }
 
@@ -437,31 +466,44 @@ struct InclusionProof {
 }
 
 fn num(v: &serde_json::Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// Reads a bundle `tlogEntries[]` element.
 fn parse_bundle_entry(e: &serde_json::Value) -> Result<LogEntry, KeylessError> {
     let err = |m: &str| KeylessError::Tlog(format!("malformed log entry: {m}"));
-    let body_b64 = e["canonicalizedBody"].as_str().ok_or_else(|| err("no canonicalizedBody"))?.to_string();
+    let body_b64 = e["canonicalizedBody"]
+        .as_str()
+        .ok_or_else(|| err("no canonicalizedBody"))?
+        .to_string();
     let proof = match e.get("inclusionProof") {
         Some(p) if !p.is_null() => Some(InclusionProof {
             log_index: num(&p["logIndex"]).ok_or_else(|| err("inclusionProof.logIndex"))? as u64,
             tree_size: num(&p["treeSize"]).ok_or_else(|| err("inclusionProof.treeSize"))? as u64,
-            root_hash: b64("rootHash", p["rootHash"].as_str().unwrap_or_default()).map_err(|m| err(&m))?,
+            root_hash: b64("rootHash", p["rootHash"].as_str().unwrap_or_default())
+                .map_err(|m| err(&m))?,
             hashes: p["hashes"]
                 .as_array()
-                .map(|a| a.iter().map(|h| b64("proof hash", h.as_str().unwrap_or_default())).collect::<Result<Vec<_>, _>>())
+                .map(|a| {
+                    a.iter()
+                        .map(|h| b64("proof hash", h.as_str().unwrap_or_default()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .transpose()
                 .map_err(|m| err(&m))?
                 .unwrap_or_default(),
-            checkpoint: p["checkpoint"]["envelope"].as_str().unwrap_or_default().to_string(),
+            checkpoint: p["checkpoint"]["envelope"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }),
         _ => None,
     };
     Ok(LogEntry {
         log_index: num(&e["logIndex"]).ok_or_else(|| err("logIndex"))?,
-        log_id: b64("logId", e["logId"]["keyId"].as_str().unwrap_or_default()).map_err(|m| err(&m))?,
+        log_id: b64("logId", e["logId"]["keyId"].as_str().unwrap_or_default())
+            .map_err(|m| err(&m))?,
         integrated_time: num(&e["integratedTime"]).ok_or_else(|| err("integratedTime"))?,
         body: b64("canonicalizedBody", &body_b64).map_err(|m| err(&m))?,
         body_b64,
@@ -480,10 +522,14 @@ fn verify_log_entry(root: &TrustedRoot, entry: &LogEntry) -> Result<(), KeylessE
         .log_key(&entry.log_id)
         .ok_or_else(|| KeylessError::Tlog("entry is from a log not in the trusted root".into()))?;
     if !key.valid_for.contains(entry.integrated_time) {
-        return Err(KeylessError::Tlog("log key was not valid at the entry's integration time".into()));
+        return Err(KeylessError::Tlog(
+            "log key was not valid at the entry's integration time".into(),
+        ));
     }
     if entry.set.is_none() && entry.proof.is_none() {
-        return Err(KeylessError::Tlog("entry has neither a signed entry timestamp nor an inclusion proof".into()));
+        return Err(KeylessError::Tlog(
+            "entry has neither a signed entry timestamp nor an inclusion proof".into(),
+        ));
     }
     if let Some(set) = &entry.set {
         // Rekor signs the canonical JSON (sorted keys) of these four fields.
@@ -504,7 +550,9 @@ fn verify_log_entry(root: &TrustedRoot, entry: &LogEntry) -> Result<(), KeylessE
         let computed = merkle_root_from_proof(p.log_index, p.tree_size, &leaf_hash, &p.hashes)
             .map_err(|e| KeylessError::Tlog(format!("inclusion proof: {e}")))?;
         if computed != p.root_hash {
-            return Err(KeylessError::Tlog("inclusion proof does not lead to the stated root hash".into()));
+            return Err(KeylessError::Tlog(
+                "inclusion proof does not lead to the stated root hash".into(),
+            ));
         }
         verify_checkpoint(key, &p.checkpoint, p.tree_size, &p.root_hash)?;
     }
@@ -512,14 +560,23 @@ fn verify_log_entry(root: &TrustedRoot, entry: &LogEntry) -> Result<(), KeylessE
 }
 
 /// RFC 6962 / RFC 9162 inclusion proof verification.
-fn merkle_root_from_proof(index: u64, size: u64, leaf: &[u8], proof: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+fn merkle_root_from_proof(
+    index: u64,
+    size: u64,
+    leaf: &[u8],
+    proof: &[Vec<u8>],
+) -> Result<Vec<u8>, String> {
     if index >= size {
         return Err(format!("index {index} beyond tree size {size}"));
     }
     let inner = 64 - (index ^ (size - 1)).leading_zeros() as usize;
     let border = (index >> inner).count_ones() as usize;
     if proof.len() != inner + border {
-        return Err(format!("expected {} hashes, got {}", inner + border, proof.len()));
+        return Err(format!(
+            "expected {} hashes, got {}",
+            inner + border,
+            proof.len()
+        ));
     }
     let node = |l: &[u8], r: &[u8]| {
         let mut h = Sha256::new();
@@ -540,21 +597,42 @@ fn merkle_root_from_proof(index: u64, size: u64, leaf: &[u8], proof: &[Vec<u8>])
 }
 
 /// Verifies a signed-note checkpoint ("origin\nsize\nroot\n\n— name base64(keyhint‖sig)").
-fn verify_checkpoint(key: &LogKey, note: &str, size: u64, root_hash: &[u8]) -> Result<(), KeylessError> {
+fn verify_checkpoint(
+    key: &LogKey,
+    note: &str,
+    size: u64,
+    root_hash: &[u8],
+) -> Result<(), KeylessError> {
     let err = |m: String| KeylessError::Tlog(format!("checkpoint: {m}"));
-    let (text, sigs) = note.split_once("\n\n").ok_or_else(|| err("not a signed note".into()))?;
+    let (text, sigs) = note
+        .split_once("\n\n")
+        .ok_or_else(|| err("not a signed note".into()))?;
     let text = format!("{text}\n");
     let mut lines = text.lines();
     let _origin = lines.next();
-    let note_size: u64 = lines.next().and_then(|s| s.parse().ok()).ok_or_else(|| err("no tree size".into()))?;
-    let note_root = lines.next().map(|s| b64("root", s)).transpose().map_err(err)?.ok_or_else(|| err("no root hash".into()))?;
+    let note_size: u64 = lines
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err("no tree size".into()))?;
+    let note_root = lines
+        .next()
+        .map(|s| b64("root", s))
+        .transpose()
+        .map_err(err)?
+        .ok_or_else(|| err("no root hash".into()))?;
     if note_size != size || note_root != root_hash {
         return Err(err("does not match the inclusion proof's tree".into()));
     }
     for line in sigs.lines() {
-        let Some(rest) = line.strip_prefix("— ") else { continue };
-        let Some((_, sig_b64)) = rest.rsplit_once(' ') else { continue };
-        let Ok(raw) = STANDARD.decode(sig_b64) else { continue };
+        let Some(rest) = line.strip_prefix("— ") else {
+            continue;
+        };
+        let Some((_, sig_b64)) = rest.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(raw) = STANDARD.decode(sig_b64) else {
+            continue;
+        };
         if raw.len() < 5 {
             continue;
         }
@@ -578,8 +656,12 @@ pub struct Verified {
 }
 
 fn pem_cert_matches(verifier_b64: &str, leaf_der: &[u8]) -> bool {
-    let Ok(pem_bytes) = STANDARD.decode(verifier_b64) else { return false };
-    let Ok(text) = String::from_utf8(pem_bytes) else { return false };
+    let Ok(pem_bytes) = STANDARD.decode(verifier_b64) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(pem_bytes) else {
+        return false;
+    };
     crate::pem::parse_first(&text).is_ok_and(|b| b.contents == leaf_der)
 }
 
@@ -597,8 +679,17 @@ pub fn verify_bundle(
         .certificate
         .as_ref()
         .map(|c| c.raw_bytes.clone())
-        .or_else(|| vm.x509_certificate_chain.as_ref().and_then(|c| c.certificates.first()).map(|c| c.raw_bytes.clone()))
-        .ok_or_else(|| KeylessError::Certificate("bundle has no signing certificate (key-based bundles need --key)".into()))?;
+        .or_else(|| {
+            vm.x509_certificate_chain
+                .as_ref()
+                .and_then(|c| c.certificates.first())
+                .map(|c| c.raw_bytes.clone())
+        })
+        .ok_or_else(|| {
+            KeylessError::Certificate(
+                "bundle has no signing certificate (key-based bundles need --key)".into(),
+            )
+        })?;
     let leaf_der = b64("certificate", &leaf_b64).map_err(KeylessError::Certificate)?;
     let envelope = bundle
         .dsse_envelope
@@ -613,7 +704,9 @@ pub fn verify_bundle(
     let leaf = verify_chain(root, &leaf_der, entry.integrated_time)?;
     let leaf_key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der(&leaf)?)
         .map_err(|_| KeylessError::Certificate("leaf key is not ECDSA P-256".into()))?;
-    let payload = envelope.verify(&leaf_key).map_err(|e| KeylessError::Signature(e.to_string()))?;
+    let payload = envelope
+        .verify(&leaf_key)
+        .map_err(|e| KeylessError::Signature(e.to_string()))?;
     verify_log_entry(root, &entry)?;
 
     // The log entry must record this very signature, payload and certificate.
@@ -624,25 +717,37 @@ pub fn verify_bundle(
     match body["kind"].as_str() {
         Some("dsse") => {
             if spec["payloadHash"]["value"].as_str() != Some(payload_hash.as_str()) {
-                return Err(KeylessError::Tlog("log entry records a different payload".into()));
+                return Err(KeylessError::Tlog(
+                    "log entry records a different payload".into(),
+                ));
             }
             let sigs = spec["signatures"].as_array().cloned().unwrap_or_default();
             let bound = sigs.iter().any(|s| {
-                envelope.signatures.iter().any(|es| s["signature"].as_str() == Some(es.sig.as_str()))
-                    && s["verifier"].as_str().is_some_and(|v| pem_cert_matches(v, &leaf_der))
+                envelope
+                    .signatures
+                    .iter()
+                    .any(|es| s["signature"].as_str() == Some(es.sig.as_str()))
+                    && s["verifier"]
+                        .as_str()
+                        .is_some_and(|v| pem_cert_matches(v, &leaf_der))
             });
             if !bound {
-                return Err(KeylessError::Tlog("log entry records a different signature or certificate".into()));
+                return Err(KeylessError::Tlog(
+                    "log entry records a different signature or certificate".into(),
+                ));
             }
         }
         other => {
-            return Err(KeylessError::Tlog(format!("unsupported log entry kind {other:?} for a DSSE bundle")));
+            return Err(KeylessError::Tlog(format!(
+                "unsupported log entry kind {other:?} for a DSSE bundle"
+            )));
         }
     }
 
     let identity = cert_identity(&leaf)?;
     check_identity(&identity, policy)?;
-    let payload = bundle::check_signature_statement(&payload, digest, required).map_err(KeylessError::Statement)?;
+    let payload = bundle::check_signature_statement(&payload, digest, required)
+        .map_err(KeylessError::Statement)?;
     Ok(Verified {
         payload,
         identity,
@@ -655,17 +760,23 @@ fn parse_rekor_bundle(json: &str) -> Result<LogEntry, KeylessError> {
     let rekor: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| KeylessError::Tlog(format!("Rekor bundle is not JSON: {e}")))?;
     let p = &rekor["Payload"];
-    let body_b64 = p["body"].as_str().ok_or_else(|| KeylessError::Tlog("Rekor bundle has no body".into()))?;
+    let body_b64 = p["body"]
+        .as_str()
+        .ok_or_else(|| KeylessError::Tlog("Rekor bundle has no body".into()))?;
     Ok(LogEntry {
         log_index: num(&p["logIndex"]).ok_or_else(|| KeylessError::Tlog("no logIndex".into()))?,
         log_id: hex::decode(p["logID"].as_str().unwrap_or_default())
             .map_err(|_| KeylessError::Tlog("logID is not hex".into()))?,
-        integrated_time: num(&p["integratedTime"]).ok_or_else(|| KeylessError::Tlog("no integratedTime".into()))?,
+        integrated_time: num(&p["integratedTime"])
+            .ok_or_else(|| KeylessError::Tlog("no integratedTime".into()))?,
         body: b64("body", body_b64).map_err(KeylessError::Tlog)?,
         body_b64: body_b64.to_string(),
         set: Some(
-            b64("SignedEntryTimestamp", rekor["SignedEntryTimestamp"].as_str().unwrap_or_default())
-                .map_err(KeylessError::Tlog)?,
+            b64(
+                "SignedEntryTimestamp",
+                rekor["SignedEntryTimestamp"].as_str().unwrap_or_default(),
+            )
+            .map_err(KeylessError::Tlog)?,
         ),
         proof: None,
     })
@@ -691,7 +802,9 @@ pub fn verify_simple_signing(
 ) -> Result<Verified, KeylessError> {
     let cert_pem = annotations
         .get(image::CERTIFICATE_ANNOTATION)
-        .ok_or_else(|| KeylessError::Certificate("signature has no certificate (key-based: use --key)".into()))?;
+        .ok_or_else(|| {
+            KeylessError::Certificate("signature has no certificate (key-based: use --key)".into())
+        })?;
     let leaf_der = crate::pem::parse_first(cert_pem)
         .map_err(|e| KeylessError::Certificate(e.to_string()))?
         .contents;
@@ -706,23 +819,31 @@ pub fn verify_simple_signing(
     let sig = annotations
         .get(image::SIGNATURE_ANNOTATION)
         .ok_or_else(|| KeylessError::Signature("no signature annotation".into()))?;
-    crate::payload::verify_b64(&leaf_key, payload, sig).map_err(|e| KeylessError::Signature(e.to_string()))?;
+    crate::payload::verify_b64(&leaf_key, payload, sig)
+        .map_err(|e| KeylessError::Signature(e.to_string()))?;
     verify_log_entry(root, &entry)?;
     let body: serde_json::Value = serde_json::from_slice(&entry.body)
         .map_err(|e| KeylessError::Tlog(format!("entry body is not JSON: {e}")))?;
     let spec = &body["spec"];
     if spec["data"]["hash"]["value"].as_str() != Some(hex::encode(Sha256::digest(payload)).as_str())
         || spec["signature"]["content"].as_str() != Some(sig.as_str())
-        || !spec["signature"]["publicKey"]["content"].as_str().is_some_and(|v| pem_cert_matches(v, &leaf_der))
+        || !spec["signature"]["publicKey"]["content"]
+            .as_str()
+            .is_some_and(|v| pem_cert_matches(v, &leaf_der))
     {
-        return Err(KeylessError::Tlog("log entry records a different payload, signature or certificate".into()));
+        return Err(KeylessError::Tlog(
+            "log entry records a different payload, signature or certificate".into(),
+        ));
     }
     let identity = cert_identity(&leaf)?;
     check_identity(&identity, policy)?;
-    let doc = crate::payload::SimpleSigning::parse(payload).map_err(|e| KeylessError::Statement(e.to_string()))?;
-    doc.check(digest, required).map_err(|e| KeylessError::Statement(e.to_string()))?;
+    let doc = crate::payload::SimpleSigning::parse(payload)
+        .map_err(|e| KeylessError::Statement(e.to_string()))?;
+    doc.check(digest, required)
+        .map_err(|e| KeylessError::Statement(e.to_string()))?;
     Ok(Verified {
-        payload: serde_json::from_slice(payload).map_err(|e| KeylessError::Statement(e.to_string()))?,
+        payload: serde_json::from_slice(payload)
+            .map_err(|e| KeylessError::Statement(e.to_string()))?,
         identity,
         integrated_time: entry.integrated_time,
     })
@@ -747,10 +868,20 @@ pub async fn verify_image(
             }
         };
         let r = match &f.kind {
-            FoundKind::Bundle { bundle } => verify_bundle(bundle, target.digest(), root, policy, required),
-            FoundKind::SimpleSigning { payload, annotations } => {
-                verify_simple_signing(payload, annotations, target.digest(), root, policy, required)
+            FoundKind::Bundle { bundle } => {
+                verify_bundle(bundle, target.digest(), root, policy, required)
             }
+            FoundKind::SimpleSigning {
+                payload,
+                annotations,
+            } => verify_simple_signing(
+                payload,
+                annotations,
+                target.digest(),
+                root,
+                policy,
+                required,
+            ),
             FoundKind::Dsse { .. } => continue,
         };
         match r {
@@ -769,7 +900,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let y: i64 = d.next()?.parse().ok()?;
     let m: i64 = d.next()?.parse().ok()?;
     let day: i64 = d.next()?.parse().ok()?;
-    let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
+    let time = time
+        .strip_suffix('Z')
+        .or_else(|| time.strip_suffix("+00:00"))?;
     let time = time.split('.').next()?;
     let mut t = time.split(':');
     let hh: i64 = t.next()?.parse().ok()?;
@@ -795,10 +928,18 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trip() {
-        for t in [0i64, 1_634_714_717, 1_775_719_409, 951_782_400 /* 2000-02-29 */] {
+        for t in [
+            0i64,
+            1_634_714_717,
+            1_775_719_409,
+            951_782_400, /* 2000-02-29 */
+        ] {
             assert_eq!(parse_rfc3339(&image::rfc3339(t)), Some(t));
         }
-        assert_eq!(parse_rfc3339("2021-03-07T03:20:29.000Z"), Some(1_615_087_229));
+        assert_eq!(
+            parse_rfc3339("2021-03-07T03:20:29.000Z"),
+            Some(1_615_087_229)
+        );
         assert_eq!(parse_rfc3339("2021-13-07T03:20:29Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
@@ -806,7 +947,8 @@ mod tests {
     fn fixture(name: &str) -> Vec<u8> {
         let shared = std::env::var("WHARF_SHARED")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        std::fs::read(format!("{shared}/fixtures/cosign/{name}")).expect("cosign fixture (set WHARF_SHARED)")
+        std::fs::read(format!("{shared}/fixtures/cosign/{name}"))
+            .expect("cosign fixture (set WHARF_SHARED)")
     }
 
     /// The real bundle's leaf certificate: valid only for ten minutes around signing.
@@ -816,13 +958,20 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
         let leaf = STANDARD
-            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
         let t = 1_775_719_409;
         verify_chain(&root, &leaf, t).unwrap();
         for late in [t + 3600, t - 3600] {
             let e = verify_chain(&root, &leaf, late).unwrap_err();
-            assert!(matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at the signing time")), "{e}");
+            assert!(
+                matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at the signing time")),
+                "{e}"
+            );
         }
     }
 
@@ -841,9 +990,16 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
         let leaf = STANDARD
-            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
-        assert!(matches!(verify_chain(&root, &leaf, 1_775_719_409), Err(KeylessError::Chain(_))));
+        assert!(matches!(
+            verify_chain(&root, &leaf, 1_775_719_409),
+            Err(KeylessError::Chain(_))
+        ));
     }
 
     #[test]
@@ -851,10 +1007,17 @@ mod tests {
         let root = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
         let text = String::from_utf8(fixture("sigstore_rs_rekor_bundle.json")).unwrap();
         assert_eq!(verify_rekor_bundle(&root, &text).unwrap(), 1_634_714_717);
-        for (from, to) in [("1634714717", "1634714718"), ("783607", "783608"), ("\"logID\": \"c0", "\"logID\": \"c1")] {
+        for (from, to) in [
+            ("1634714717", "1634714718"),
+            ("783607", "783608"),
+            ("\"logID\": \"c0", "\"logID\": \"c1"),
+        ] {
             let t = text.replacen(from, to, 1);
             assert_ne!(t, text, "fixture changed shape: {from}");
-            assert!(verify_rekor_bundle(&root, &t).is_err(), "tampered {from} still verified");
+            assert!(
+                verify_rekor_bundle(&root, &t).is_err(),
+                "tampered {from} still verified"
+            );
         }
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut t = v.clone();
@@ -875,9 +1038,18 @@ mod tests {
         };
         let (l0, l1, l2) = (leaf(0), leaf(1), leaf(2));
         let root = node(&node(&l0, &l1), &l2);
-        assert_eq!(merkle_root_from_proof(0, 3, &l0, &[l1.clone(), l2.clone()]).unwrap(), root);
-        assert_eq!(merkle_root_from_proof(2, 3, &l2, &[node(&l0, &l1)]).unwrap(), root);
-        assert_ne!(merkle_root_from_proof(1, 3, &l1, &[l2.clone(), l0.clone()]).unwrap(), root);
+        assert_eq!(
+            merkle_root_from_proof(0, 3, &l0, &[l1.clone(), l2.clone()]).unwrap(),
+            root
+        );
+        assert_eq!(
+            merkle_root_from_proof(2, 3, &l2, &[node(&l0, &l1)]).unwrap(),
+            root
+        );
+        assert_ne!(
+            merkle_root_from_proof(1, 3, &l1, &[l2.clone(), l0.clone()]).unwrap(),
+            root
+        );
         assert!(merkle_root_from_proof(3, 3, &l0, &[]).is_err());
     }
 }

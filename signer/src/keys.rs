@@ -9,8 +9,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
+use crypto_secretbox::aead::{Aead, KeyInit};
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,9 @@ const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
 pub enum KeyError {
     #[error("not a PEM key file: {0}")]
     Pem(#[from] PemError),
-    #[error("unsupported PEM block '{0}' (expected {SIGSTORE_PRIVATE_KEY_LABEL}, {COSIGN_PRIVATE_KEY_LABEL}, PRIVATE KEY or EC PRIVATE KEY)")]
+    #[error(
+        "unsupported PEM block '{0}' (expected {SIGSTORE_PRIVATE_KEY_LABEL}, {COSIGN_PRIVATE_KEY_LABEL}, PRIVATE KEY or EC PRIVATE KEY)"
+    )]
     UnsupportedLabel(String),
     #[error("encrypted key body is not cosign's JSON format: {0}")]
     BadEncryptedJson(String),
@@ -157,10 +159,16 @@ impl EncryptedKey {
 /// scrypt + secretbox decryption of cosign's JSON; returns the plaintext DER.
 fn decrypt_json(json: &EncryptedKeyJson, password: &[u8]) -> Result<Vec<u8>, KeyError> {
     if json.kdf.name != "scrypt" {
-        return Err(KeyError::UnsupportedEncryption(format!("KDF '{}'", json.kdf.name)));
+        return Err(KeyError::UnsupportedEncryption(format!(
+            "KDF '{}'",
+            json.kdf.name
+        )));
     }
     if json.cipher.name != "nacl/secretbox" {
-        return Err(KeyError::UnsupportedEncryption(format!("cipher '{}'", json.cipher.name)));
+        return Err(KeyError::UnsupportedEncryption(format!(
+            "cipher '{}'",
+            json.cipher.name
+        )));
     }
     let b64 = |what: &str, s: &str| {
         STANDARD

@@ -30,7 +30,10 @@ pub enum RegistryError {
     #[error("invalid image reference '{0}': {1}")]
     BadReference(String, String),
     #[error("{what} not found: {reference}")]
-    NotFound { what: &'static str, reference: String },
+    NotFound {
+        what: &'static str,
+        reference: String,
+    },
     #[error("registry error for {reference}: {source}")]
     Registry {
         reference: String,
@@ -65,7 +68,11 @@ pub struct Descriptor {
     pub digest: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "artifactType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub artifact_type: Option<String>,
 }
 
@@ -76,7 +83,11 @@ pub struct Manifest {
     pub schema_version: u32,
     #[serde(rename = "mediaType", skip_serializing_if = "Option::is_none", default)]
     pub media_type: Option<String>,
-    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "artifactType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub artifact_type: Option<String>,
     pub config: Descriptor,
     #[serde(default)]
@@ -138,10 +149,10 @@ impl Registry {
 
     /// Picks credentials for `registry` from the docker config when none were given.
     pub fn with_docker_config_for(mut self, registry: &str) -> Result<Self, RegistryError> {
-        if matches!(self.auth, RegistryAuth::Anonymous) {
-            if let Some((u, p)) = docker_config_credentials(registry)? {
-                self.auth = RegistryAuth::Basic(u, p);
-            }
+        if matches!(self.auth, RegistryAuth::Anonymous)
+            && let Some((u, p)) = docker_config_credentials(registry)?
+        {
+            self.auth = RegistryAuth::Basic(u, p);
         }
         Ok(self)
     }
@@ -202,7 +213,12 @@ impl Registry {
                 reason: e.to_string(),
             })?;
         let media_type = mt.media_type.unwrap_or_else(|| {
-            if mt.manifests.is_some() { OCI_INDEX } else { OCI_MANIFEST }.to_string()
+            if mt.manifests.is_some() {
+                OCI_INDEX
+            } else {
+                OCI_MANIFEST
+            }
+            .to_string()
         });
         let desc = Descriptor {
             media_type,
@@ -335,10 +351,11 @@ impl Registry {
             reference: subject.whole(),
             reason: e.to_string(),
         })?;
-        let index: Index = serde_json::from_value(value).map_err(|e| RegistryError::BadManifest {
-            reference: subject.whole(),
-            reason: format!("referrers index: {e}"),
-        })?;
+        let index: Index =
+            serde_json::from_value(value).map_err(|e| RegistryError::BadManifest {
+                reference: subject.whole(),
+                reason: format!("referrers index: {e}"),
+            })?;
         Ok(index.manifests)
     }
 
@@ -352,7 +369,10 @@ impl Registry {
     ) -> Result<Descriptor, RegistryError> {
         let body = serde_json::to_vec(manifest).expect("plain structs serialise");
         let digest = sha256_digest(&body);
-        let media_type = manifest.media_type.clone().unwrap_or_else(|| OCI_MANIFEST.into());
+        let media_type = manifest
+            .media_type
+            .clone()
+            .unwrap_or_else(|| OCI_MANIFEST.into());
         let by_digest = Reference::with_digest(
             subject.registry().to_string(),
             subject.repository().to_string(),
@@ -398,12 +418,12 @@ impl Registry {
             subject_digest.replacen(':', "-", 1),
         );
         let mut index = match self.get_manifest_opt(&tag).await? {
-            Some((body, _)) => serde_json::from_slice::<Index>(&body).map_err(|e| {
-                RegistryError::BadManifest {
+            Some((body, _)) => {
+                serde_json::from_slice::<Index>(&body).map_err(|e| RegistryError::BadManifest {
                     reference: tag.whole(),
                     reason: format!("referrers tag is not an image index: {e}"),
-                }
-            })?,
+                })?
+            }
             None => Index {
                 schema_version: 2,
                 media_type: Some(OCI_INDEX.into()),
@@ -427,7 +447,9 @@ fn is_not_found(e: &OciDistributionError) -> bool {
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|er| {
             matches!(
                 er.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::BlobUnknown
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::NameUnknown
+                    | OciErrorCode::BlobUnknown
             )
         }),
         _ => false,
@@ -436,7 +458,9 @@ fn is_not_found(e: &OciDistributionError) -> bool {
 
 /// Reads `auths.<registry>.auth` (base64 "user:pass") from `$DOCKER_CONFIG/config.json`
 /// or `~/.docker/config.json`. Credential helpers are not supported.
-pub fn docker_config_credentials(registry: &str) -> Result<Option<(String, String)>, RegistryError> {
+pub fn docker_config_credentials(
+    registry: &str,
+) -> Result<Option<(String, String)>, RegistryError> {
     let dir = match std::env::var_os("DOCKER_CONFIG") {
         Some(d) => PathBuf::from(d),
         None => match std::env::var_os("HOME") {
@@ -468,11 +492,16 @@ pub fn docker_config_credentials(registry: &str) -> Result<Option<(String, Strin
         },
     ];
     for c in candidates.iter().filter(|c| !c.is_empty()) {
-        if let Some(auth) = auths.get(c).and_then(|e| e.get("auth")).and_then(|a| a.as_str()) {
+        if let Some(auth) = auths
+            .get(c)
+            .and_then(|e| e.get("auth"))
+            .and_then(|a| a.as_str())
+        {
             let decoded = STANDARD
                 .decode(auth)
                 .map_err(|_| err(format!("auth for {c} is not base64")))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| err(format!("auth for {c} is not UTF-8")))?;
+            let decoded = String::from_utf8(decoded)
+                .map_err(|_| err(format!("auth for {c} is not UTF-8")))?;
             let (u, p) = decoded
                 .split_once(':')
                 .ok_or_else(|| err(format!("auth for {c} is not user:password")))?;

@@ -255,7 +255,8 @@ fn load_signing_key(path: &Path) -> anyhow::Result<p256::ecdsa::SigningKey> {
 }
 
 fn load_verifying_key(path: &Path) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
-    keys::load_public_key(&read_text(path)?).with_context(|| format!("public key {}", path.display()))
+    keys::load_public_key(&read_text(path)?)
+        .with_context(|| format!("public key {}", path.display()))
 }
 
 pub fn key(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
@@ -313,7 +314,11 @@ pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
                     .await?
             }
             BundleFormat::Legacy => {
-                let layout = if args.referrers { Layout::Referrers } else { Layout::Tag };
+                let layout = if args.referrers {
+                    Layout::Referrers
+                } else {
+                    Layout::Tag
+                };
                 image::sign(&reg, &target, &key, &annotations, layout).await?
             }
         };
@@ -331,13 +336,18 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let required: BTreeMap<_, _> = args.annotations.into_iter().collect();
     let keyless = args.keyless.policy()?;
     if args.key.is_none() && keyless.is_none() {
-        bail!("give --key PUBLIC_KEY, or --trusted-root with --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
+        bail!(
+            "give --key PUBLIC_KEY, or --trusted-root with --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]"
+        );
     }
     let key = args.key.as_deref().map(load_verifying_key).transpose()?;
 
     // Offline: a bundle file and the digest it must sign.
     if let Some(path) = &args.bundle {
-        let digest = args.digest.as_deref().expect("clap requires --digest with --bundle");
+        let digest = args
+            .digest
+            .as_deref()
+            .expect("clap requires --digest with --bundle");
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let result = match (&key, &keyless) {
             (Some(k), _) => bundle::verify_bundle_with_key(&bytes, digest, k, &required),
@@ -350,7 +360,11 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         };
         return Ok(match result {
             Ok(v) => {
-                print_verified(&format!("bundle {}", path.display()), &[v], keyless.is_some());
+                print_verified(
+                    &format!("bundle {}", path.display()),
+                    &[v],
+                    keyless.is_some(),
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -400,7 +414,9 @@ fn print_verified(subject: &str, verified: &[serde_json::Value], keyless: bool) 
     eprintln!("  - The cosign claims were validated");
     if keyless {
         eprintln!("  - Existence of the claims in the transparency log was verified offline");
-        eprintln!("  - The code-signing certificate was verified using trusted certificate authority certificates");
+        eprintln!(
+            "  - The code-signing certificate was verified using trusted certificate authority certificates"
+        );
     } else {
         eprintln!("  - The signatures were verified against the specified public key");
     }
@@ -412,7 +428,8 @@ fn print_verified(subject: &str, verified: &[serde_json::Value], keyless: bool) 
 
 pub fn sign_blob(args: SignBlobArgs) -> anyhow::Result<ExitCode> {
     let key = load_signing_key(&args.key)?;
-    let data = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let data =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let sig = payload::sign_b64(&key, &data);
     if let Some(out) = &args.output_signature {
         std::fs::write(out, &sig).with_context(|| format!("writing {}", out.display()))?;
@@ -424,7 +441,8 @@ pub fn sign_blob(args: SignBlobArgs) -> anyhow::Result<ExitCode> {
 
 pub fn verify_blob(args: VerifyBlobArgs) -> anyhow::Result<ExitCode> {
     let key = load_verifying_key(&args.key)?;
-    let data = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let data =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let sig = read_text(&args.signature)?;
     match payload::verify_b64(&key, &data, &sig) {
         Ok(()) => {
@@ -451,7 +469,11 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("predicate {} is not JSON", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
     let reg = args.registry.registry_for(&args.image)?;
-    let layout = if args.referrers { Layout::Referrers } else { Layout::Tag };
+    let layout = if args.referrers {
+        Layout::Referrers
+    } else {
+        Layout::Tag
+    };
     runtime()?.block_on(async {
         let target = image::resolve(&reg, &args.image).await?;
         let stored = image::attest(&reg, &target, &key, &predicate_type, predicate, layout).await?;
@@ -482,13 +504,20 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCod
             );
             return Ok(ExitCode::from(EXIT_UNVERIFIED));
         }
-        eprintln!("\nVerification for {}@{} --", target.reference.whole(), target.digest());
+        eprintln!(
+            "\nVerification for {}@{} --",
+            target.reference.whole(),
+            target.digest()
+        );
         eprintln!("The following checks were performed on each of these attestations:");
         eprintln!("  - The DSSE signatures were verified against the specified public key");
         eprintln!("  - The statement subject is the image digest");
         // One statement per line, as cosign prints attestations.
         for st in &report.verified {
-            println!("{}", serde_json::to_string(st).expect("json values serialise"));
+            println!(
+                "{}",
+                serde_json::to_string(st).expect("json values serialise")
+            );
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -15,7 +15,11 @@ pub fn shared_dir() -> PathBuf {
 /// Path of a cosign fixture; panics with a clear message when missing.
 pub fn cosign_fixture(name: &str) -> PathBuf {
     let p = shared_dir().join("fixtures/cosign").join(name);
-    assert!(p.exists(), "fixture {} missing (set WHARF_SHARED to the shared/ directory)", p.display());
+    assert!(
+        p.exists(),
+        "fixture {} missing (set WHARF_SHARED to the shared/ directory)",
+        p.display()
+    );
     p
 }
 
@@ -43,7 +47,11 @@ impl RefRegistry {
             "docker-registry is not installed: apt-get install -y docker-registry apache2-utils curl"
         );
         let script = shared_dir().join("testing/reference-registry.sh");
-        assert!(script.exists(), "{} missing (set WHARF_SHARED)", script.display());
+        assert!(
+            script.exists(),
+            "{} missing (set WHARF_SHARED)",
+            script.display()
+        );
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let out = std::process::Command::new("bash")
@@ -65,7 +73,11 @@ impl RefRegistry {
             .find_map(|l| l.strip_prefix("PID="))
             .and_then(|p| p.trim().parse().ok())
             .expect("PID= line from reference-registry.sh");
-        Self { port, pid, _dir: dir }
+        Self {
+            port,
+            pid,
+            _dir: dir,
+        }
     }
 
     pub fn host(&self) -> String {
@@ -75,7 +87,9 @@ impl RefRegistry {
 
 impl Drop for RefRegistry {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill").arg(self.pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(self.pid.to_string())
+            .status();
     }
 }
 
@@ -89,7 +103,11 @@ pub fn which(tool: &str) -> bool {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Pushes a tiny single-layer OCI image `repo:tag` whose content is derived from `seed`;
@@ -101,10 +119,14 @@ pub async fn push_tiny_image(
     tag: &str,
     seed: &str,
 ) -> String {
-    use wharf_signer::registry::{Manifest, Registry, OCI_MANIFEST};
+    use wharf_signer::registry::{Manifest, OCI_MANIFEST, Registry};
     let r = Registry::parse_reference(&format!("{host}/{repo}:{tag}")).unwrap();
     let layer = reg
-        .put_blob(&r, format!("layer content {seed}").as_bytes(), "application/vnd.oci.image.layer.v1.tar")
+        .put_blob(
+            &r,
+            format!("layer content {seed}").as_bytes(),
+            "application/vnd.oci.image.layer.v1.tar",
+        )
         .await
         .unwrap();
     let config = serde_json::json!({
@@ -112,7 +134,11 @@ pub async fn push_tiny_image(
         "rootfs": {"type": "layers", "diff_ids": [layer.digest]}
     });
     let config = reg
-        .put_blob(&r, config.to_string().as_bytes(), "application/vnd.oci.image.config.v1+json")
+        .put_blob(
+            &r,
+            config.to_string().as_bytes(),
+            "application/vnd.oci.image.config.v1+json",
+        )
         .await
         .unwrap();
     let m = Manifest {
@@ -124,7 +150,9 @@ pub async fn push_tiny_image(
         subject: None,
         annotations: None,
     };
-    reg.put_manifest(&r, serde_json::to_vec(&m).unwrap(), OCI_MANIFEST).await.unwrap()
+    reg.put_manifest(&r, serde_json::to_vec(&m).unwrap(), OCI_MANIFEST)
+        .await
+        .unwrap()
 }
 
 pub fn insecure_registry() -> wharf_signer::registry::Registry {
