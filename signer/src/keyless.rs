@@ -665,6 +665,16 @@ fn pem_cert_matches(verifier_b64: &str, leaf_der: &[u8]) -> bool {
     crate::pem::parse_first(&text).is_ok_and(|b| b.contents == leaf_der)
 }
 
+/// Adds the certificate identity to the printed payload, as cosign does for keyless.
+fn with_identity(mut payload: serde_json::Value, id: &CertIdentity) -> serde_json::Value {
+    if !payload["optional"].is_object() {
+        payload["optional"] = serde_json::json!({});
+    }
+    payload["optional"]["Issuer"] = id.issuer.clone().into();
+    payload["optional"]["Subject"] = id.subject.clone().into();
+    payload
+}
+
 /// Verifies a keyless Sigstore bundle (v0.1–v0.3, DSSE) signing image `digest`.
 pub fn verify_bundle(
     bytes: &[u8],
@@ -749,7 +759,7 @@ pub fn verify_bundle(
     let payload = bundle::check_signature_statement(&payload, digest, required)
         .map_err(KeylessError::Statement)?;
     Ok(Verified {
-        payload,
+        payload: with_identity(payload, &identity),
         identity,
         integrated_time: entry.integrated_time,
     })
@@ -841,9 +851,10 @@ pub fn verify_simple_signing(
         .map_err(|e| KeylessError::Statement(e.to_string()))?;
     doc.check(digest, required)
         .map_err(|e| KeylessError::Statement(e.to_string()))?;
+    let payload =
+        serde_json::from_slice(payload).map_err(|e| KeylessError::Statement(e.to_string()))?;
     Ok(Verified {
-        payload: serde_json::from_slice(payload)
-            .map_err(|e| KeylessError::Statement(e.to_string()))?,
+        payload: with_identity(payload, &identity),
         identity,
         integrated_time: entry.integrated_time,
     })

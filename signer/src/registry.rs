@@ -57,6 +57,8 @@ pub struct RegistryOptions {
     pub insecure: bool,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Extra PEM CA certificates to trust for HTTPS (private registries, tests).
+    pub ca_certs_pem: Vec<Vec<u8>>,
 }
 
 /// A descriptor, field order as go-containerregistry writes it.
@@ -134,6 +136,14 @@ impl Registry {
             } else {
                 ClientProtocol::Https
             },
+            extra_root_certificates: options
+                .ca_certs_pem
+                .iter()
+                .map(|pem| oci_client::client::Certificate {
+                    encoding: oci_client::client::CertificateEncoding::Pem,
+                    data: pem.clone(),
+                })
+                .collect(),
             ..Default::default()
         };
         let auth = match (&options.username, &options.password) {
@@ -468,6 +478,14 @@ pub fn docker_config_credentials(
             None => return Ok(None),
         },
     };
+    docker_config_credentials_in(&dir, registry)
+}
+
+/// [`docker_config_credentials`] for an explicit config directory.
+pub fn docker_config_credentials_in(
+    dir: &std::path::Path,
+    registry: &str,
+) -> Result<Option<(String, String)>, RegistryError> {
     let path = dir.join("config.json");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -509,4 +527,30 @@ pub fn docker_config_credentials(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_auths() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(docker_config_credentials_in(dir.path(), "r.example").unwrap(), None);
+        let auth = STANDARD.encode("alice:pa:ss");
+        std::fs::write(
+            dir.path().join("config.json"),
+            format!(r#"{{"auths":{{"https://r.example":{{"auth":"{auth}"}},"127.0.0.1:5000":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        let want = Some(("alice".to_string(), "pa:ss".to_string()));
+        assert_eq!(docker_config_credentials_in(dir.path(), "r.example").unwrap(), want);
+        assert_eq!(docker_config_credentials_in(dir.path(), "127.0.0.1:5000").unwrap(), want);
+        assert_eq!(docker_config_credentials_in(dir.path(), "other.example").unwrap(), None);
+        std::fs::write(dir.path().join("config.json"), r#"{"auths":{"r.example":{"auth":"!!"}}}"#).unwrap();
+        assert!(matches!(
+            docker_config_credentials_in(dir.path(), "r.example"),
+            Err(RegistryError::DockerConfig { .. })
+        ));
+    }
 }

@@ -406,6 +406,7 @@ async fn basic_auth_registry() {
         insecure: true,
         username: Some("alice".into()),
         password: Some("wonder".into()),
+        ..Default::default()
     });
     push_tiny_image(&reg, &rr.host(), "x", "v1", "g").await;
     let key = keys::generate().unwrap();

@@ -28,15 +28,24 @@ pub struct RegistryArgs {
     /// Registry password or token.
     #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// Extra PEM CA certificate(s) to trust for the registry's HTTPS (repeatable).
+    #[arg(long)]
+    registry_cacert: Vec<PathBuf>,
 }
 
 impl RegistryArgs {
     fn registry_for(&self, image: &str) -> anyhow::Result<Registry> {
         let reference = Registry::parse_reference(image)?;
+        let ca_certs_pem = self
+            .registry_cacert
+            .iter()
+            .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let reg = Registry::new(RegistryOptions {
             insecure: self.insecure,
             username: self.username.clone(),
             password: self.password.clone(),
+            ca_certs_pem,
         });
         Ok(reg.with_docker_config_for(reference.resolve_registry())?)
     }
