@@ -347,3 +347,115 @@ fn keyless_bundle_file_offline() {
     );
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// HTTPS registry with a private CA: `--registry-cacert` makes the signer trust it.
+#[test]
+fn sign_and_verify_over_https_with_registry_cacert() {
+    common::require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        common::run(Command::new("sh").arg("-c").arg(script).current_dir(d));
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=wharf-test-ca \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+        -keyout ca.key -out ca.pem 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 -keyout tls.key -out tls.csr 2>/dev/null",
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    sh(
+        "openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out tls.pem 2>/dev/null",
+    );
+    let (cert, key) = (d.join("tls.pem"), d.join("tls.key"));
+    let w = Wharf::start_in(
+        d,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let base = format!("https://127.0.0.1:{}", w.port);
+    let tls = |method: &str, path: &str| {
+        curl(method, &format!("{base}{path}"))
+            .arg("--cacert")
+            .arg(d.join("ca.pem").to_str().unwrap())
+    };
+    // Wait for the TLS listener, then push a tiny image.
+    for _ in 0..50 {
+        if tls("GET", "/v2/").send().status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let push = |data: &[u8]| {
+        let digest = common::sha256(data);
+        let r = tls(
+            "POST",
+            &format!("/v2/secure/app/blobs/uploads/?digest={digest}"),
+        )
+        .header("Content-Type", "application/octet-stream")
+        .body(data.to_vec())
+        .send();
+        assert_eq!(r.status, 201);
+        digest
+    };
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let (cd, ld) = (push(config), push(b"tls layer"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": 9}]
+    });
+    let r = tls("PUT", "/v2/secure/app/manifests/v1")
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string().into_bytes())
+        .send();
+    assert_eq!(r.status, 201);
+
+    let image = format!("127.0.0.1:{}/secure/app:v1", w.port);
+    ok(&wharf(d, &["key", "generate"]));
+    // Without the CA the registry's certificate is not trusted: a runtime error.
+    assert_eq!(
+        wharf(d, &["sign", "--key", "cosign.key", &image])
+            .status
+            .code(),
+        Some(2)
+    );
+    ok(&wharf(
+        d,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--registry-cacert",
+            "ca.pem",
+            &image,
+        ],
+    ));
+    let out = ok(&wharf(
+        d,
+        &[
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--registry-cacert",
+            "ca.pem",
+            &image,
+        ],
+    ));
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len(),
+        1
+    );
+}
