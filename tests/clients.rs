@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, curl, oci_ref, require, run, test_images};
+use common::{Dockerd, Wharf, curl, oci_ref, require, run, test_images};
 
 fn skopeo() -> Command {
     require("skopeo");
@@ -105,41 +105,6 @@ fn skopeo_copies_between_repositories_and_deletes() {
     let r = curl("GET", &w.url("/v2/project/b/manifests/v1")).send();
     assert_eq!(r.status, 404);
     run(skopeo().args(["inspect", "--tls-verify=false"]).arg(&a));
-}
-
-struct Dockerd {
-    dir: tempfile::TempDir,
-    pid: u32,
-}
-
-impl Dockerd {
-    fn start() -> Dockerd {
-        require("dockerd");
-        require("docker");
-        let dir = tempfile::tempdir().unwrap();
-        let out = run(Command::new("bash").arg(common::shared_dir().join("testing/start-dockerd.sh")).arg(dir.path()));
-        let pid = out.lines().find_map(|l| l.strip_prefix("PID=")).expect("PID line").trim().parse().unwrap();
-        Dockerd { dir, pid }
-    }
-
-    fn docker(&self) -> Command {
-        let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", format!("unix://{}/docker.sock", self.dir.path().display()))
-            .env("DOCKER_CONFIG", self.dir.path().join("config"));
-        c
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        for _ in 0..50 {
-            if !Path::new(&format!("/proc/{}", self.pid)).exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
 }
 
 #[test]

@@ -17,6 +17,25 @@ pub struct Config {
     pub max_concurrent_uploads: usize,
     /// Upload sessions untouched for this long are purged with their data.
     pub upload_expiry_hours: u64,
+    /// Users, projects, roles and Docker token auth. Off: anyone may do anything.
+    pub auth: bool,
+    /// Password for `admin` on first start; generated and printed once if unset.
+    pub admin_password: Option<Secret>,
+    /// Base URL clients reach the registry at (token realm); default: the request's Host.
+    pub external_url: Option<String>,
+    /// Lifetime of issued bearer tokens.
+    pub token_ttl_secs: u64,
+}
+
+/// A configuration value that must never be printed.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
 }
 
 impl Default for Config {
@@ -28,6 +47,10 @@ impl Default for Config {
             tls_key: None,
             max_concurrent_uploads: 256,
             upload_expiry_hours: 168,
+            auth: false,
+            admin_password: None,
+            external_url: None,
+            token_ttl_secs: 1800,
         }
     }
 }

@@ -68,6 +68,9 @@ impl ErrorCode {
 pub enum RegistryError {
     #[error("{code:?}: {message}")]
     Oci { code: ErrorCode, status: StatusCode, message: String, detail: Option<serde_json::Value> },
+    /// Management API errors, Harbor-shaped (`CONFLICT`, `PRECONDITION`, `BAD_REQUEST`, `NOT_FOUND`…).
+    #[error("{code}: {message}")]
+    Api { status: StatusCode, code: &'static str, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -102,8 +105,24 @@ impl RegistryError {
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
             RegistryError::Oci { code, .. } => Some(*code),
-            RegistryError::Internal(_) => None,
+            _ => None,
         }
+    }
+
+    pub fn api(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        RegistryError::Api { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::api(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::api(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::api(StatusCode::CONFLICT, "CONFLICT", message)
     }
 }
 
@@ -139,6 +158,7 @@ impl IntoResponse for RegistryError {
                 let code = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned));
                 (*status, code.unwrap_or_default(), message.as_str(), detail.as_ref())
             }
+            RegistryError::Api { status, code, message } => (*status, code.to_string(), message.as_str(), None),
             RegistryError::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN".to_string(), "internal server error", None)

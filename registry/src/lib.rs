@@ -5,6 +5,7 @@
 //! about content, [`storage::BlobStore`] for the bytes). Handlers never touch SQL
 //! or files; stores never decide policy.
 
+pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod error;

@@ -18,9 +18,9 @@ use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
 use tower::Layer;
 
 use crate::config::Config;
-use crate::http::{route_nested_names, router};
-use crate::metadata::{MetadataError, SqliteMetadata};
-use crate::service::Registry;
+use crate::http::{ClientAddr, route_nested_names, router};
+use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
+use crate::service::{AuthState, Registry};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,8 @@ pub enum ServeError {
     Tls(String),
     #[error("server: {0}")]
     Io(#[from] io::Error),
+    #[error("creating the administrator: {0}")]
+    Bootstrap(String),
 }
 
 /// Open the embedded stores (SQLite + filesystem) under `data_dir`.
@@ -42,9 +44,32 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     let dir = &config.data_dir;
     let data_dir_err = |source| ServeError::DataDir { path: dir.display().to_string(), source };
     tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
-    let meta = SqliteMetadata::open(&dir.join("wharf.db")).await?;
+    let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
     let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
-    Ok(Arc::new(Registry::new(Arc::new(meta), Arc::new(blobs), config.max_concurrent_uploads)))
+    let registry = Registry::new(meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads);
+    if !config.auth {
+        return Ok(Arc::new(registry));
+    }
+    let key = meta.secret("token-hmac-sha256", &|| crate::auth::password::random_bytes::<32>().to_vec()).await?;
+    let auth = AuthState::new(
+        meta,
+        key,
+        Duration::from_secs(config.token_ttl_secs),
+        config.external_url.clone(),
+        config.tls_cert.is_some(),
+    );
+    let registry = registry.with_auth(auth);
+    let password = config.admin_password.as_ref().map(|s| s.0.as_str());
+    match registry.bootstrap_admin(password).await {
+        Ok(Some(generated)) => {
+            // Shown once, on stdout, never through the logs.
+            println!("Created the system administrator \"admin\" with password: {generated}");
+            println!("Change it with: wharf user passwd admin");
+        }
+        Ok(None) => {}
+        Err(e) => return Err(ServeError::Bootstrap(e.to_string())),
+    }
+    Ok(Arc::new(registry))
 }
 
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
@@ -52,7 +77,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     spawn_upload_purge(registry.clone(), Duration::from_secs(config.upload_expiry_hours * 3600));
 
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
-    let make_service = ServiceExt::<Request>::into_make_service(app);
+    let make_service = ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
@@ -159,5 +184,17 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
     }
 }

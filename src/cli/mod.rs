@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
 mod logging;
+mod manage;
 mod serve;
 mod sign;
 
@@ -42,6 +43,16 @@ enum Command {
     Attest(sign::AttestArgs),
     /// Verify an image's attestations and print their statements; exit 1 when none verifies.
     VerifyAttestation(sign::VerifyAttestationArgs),
+    /// Log in to a registry (stores credentials for the management verbs).
+    Login(manage::LoginArgs),
+    /// Create, list and delete projects.
+    Project(manage::ProjectArgs),
+    /// Manage who has which role in a project.
+    Member(manage::MemberArgs),
+    /// Robot accounts for CI: create, list, delete, refresh secrets.
+    Robot(manage::RobotArgs),
+    /// Users: create, list, change passwords.
+    User(manage::UserArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -60,6 +71,11 @@ pub fn run() -> ExitCode {
         Command::VerifyBlob(args) => sign::verify_blob(args),
         Command::Attest(args) => sign::attest(args),
         Command::VerifyAttestation(args) => sign::verify_attestation(args),
+        Command::Login(args) => manage::login(args),
+        Command::Project(args) => manage::project(args),
+        Command::Member(args) => manage::member(args),
+        Command::Robot(args) => manage::robot(args),
+        Command::User(args) => manage::user(args),
     };
     match result {
         Ok(code) => code,

@@ -25,7 +25,10 @@ Config file (TOML), every key optional:
   tls_cert = \"/etc/wharf/cert.pem\"
   tls_key = \"/etc/wharf/key.pem\"
   max_concurrent_uploads = 256
-  upload_expiry_hours = 168")]
+  upload_expiry_hours = 168
+  auth = true
+  external_url = \"https://registry.example.com\"
+  token_ttl_secs = 1800")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -54,6 +57,24 @@ pub struct ServeArgs {
     /// Abandoned upload sessions are removed after this many hours [default: 168].
     #[arg(long, env = "WHARF_UPLOAD_EXPIRY_HOURS")]
     upload_expiry_hours: Option<u64>,
+
+    /// Require authentication: users, projects, Harbor's roles, robot accounts,
+    /// Docker token auth (`docker login`). Without it anyone may push and pull.
+    #[arg(long, env = "WHARF_AUTH", num_args = 0..=1, default_missing_value = "true")]
+    auth: Option<bool>,
+
+    /// Password of the `admin` user created on first start; if unset, one is
+    /// generated and printed once.
+    #[arg(long, env = "WHARF_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+
+    /// URL clients reach this registry at, for the token realm (e.g. https://registry.example.com).
+    #[arg(long, env = "WHARF_EXTERNAL_URL")]
+    external_url: Option<String>,
+
+    /// Lifetime of bearer tokens, in seconds [default: 1800].
+    #[arg(long, env = "WHARF_TOKEN_TTL")]
+    token_ttl: Option<u64>,
 }
 
 impl ServeArgs {
@@ -83,6 +104,18 @@ impl ServeArgs {
         }
         if let Some(v) = self.upload_expiry_hours {
             config.upload_expiry_hours = v;
+        }
+        if let Some(v) = self.auth {
+            config.auth = v;
+        }
+        if let Some(v) = self.admin_password {
+            config.admin_password = Some(wharf_registry::config::Secret(v));
+        }
+        if let Some(v) = self.external_url {
+            config.external_url = Some(v);
+        }
+        if let Some(v) = self.token_ttl {
+            config.token_ttl_secs = v;
         }
         config.validate()?;
         Ok(config)

@@ -101,7 +101,7 @@ impl Wharf {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                if tls || curl("GET", &self.url("/v2/")).send().status == 200 {
+                if tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401) {
                     return;
                 }
             }
@@ -275,3 +275,40 @@ pub fn push_image(w: &Wharf, repo: &str, tag: &str, seed: &str) -> (String, Vec<
     assert_eq!(r.status, 201, "pushing manifest: {}", String::from_utf8_lossy(&r.body));
     (sha256(&manifest), manifest)
 }
+
+/// A real Docker engine (../shared/testing/start-dockerd.sh), stopped on drop.
+pub struct Dockerd {
+    dir: tempfile::TempDir,
+    pid: u32,
+}
+
+impl Dockerd {
+    pub fn start() -> Dockerd {
+        require("dockerd");
+        require("docker");
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(Command::new("bash").arg(shared_dir().join("testing/start-dockerd.sh")).arg(dir.path()));
+        let pid = out.lines().find_map(|l| l.strip_prefix("PID=")).expect("PID line").trim().parse().unwrap();
+        Dockerd { dir, pid }
+    }
+
+    pub fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", format!("unix://{}/docker.sock", self.dir.path().display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("config"));
+        c
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        for _ in 0..50 {
+            if !Path::new(&format!("/proc/{}", self.pid)).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+

@@ -7,6 +7,8 @@
 //! `/v2/a/b/manifests/x` to `/v2/a%2Fb/manifests/x` before routing and the
 //! `{name}` parameter arrives decoded.
 
+mod api;
+mod auth;
 mod blobs;
 mod listing;
 mod manifests;
@@ -26,6 +28,10 @@ use crate::error::{ErrorCode, RegistryError};
 use crate::service::Registry;
 
 pub type AppState = Arc<Registry>;
+
+/// The peer address of a connection, plain or TLS (for audit and throttling).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
 
 const API_VERSION: &str = "Docker-Distribution-API-Version";
 
@@ -47,6 +53,9 @@ pub fn router(registry: Arc<Registry>) -> Router {
             get(uploads::status).patch(uploads::chunk).put(uploads::finish).delete(uploads::cancel),
         )
         .route("/v2/{name}/blobs/{digest}", get(blobs::get).head(blobs::head).delete(blobs::delete))
+        .route_layer(axum::middleware::from_fn_with_state(registry.clone(), auth::authorize))
+        .route("/service/token", get(auth::token))
+        .merge(api::router())
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(api_version_header))

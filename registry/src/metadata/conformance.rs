@@ -128,3 +128,101 @@ pub async fn run(store: &dyn MetadataStore) {
     store.delete_upload("u1").await.unwrap();
     assert!(store.upload("u1").await.unwrap().is_none());
 }
+
+/// The identity half: users, projects, members, robots, audit log, secrets.
+pub async fn run_identity(store: &dyn super::IdentityStore) {
+    use super::identity::{AuditEntry, NewRobot, NewUser, PageReq};
+    use crate::auth::rbac::Role;
+
+    let page = PageReq { page: 1, page_size: 10 };
+    let alice = store
+        .create_user(NewUser { username: "alice", password_hash: "h1", email: Some("a@x"), realname: None, sysadmin: false })
+        .await
+        .unwrap()
+        .unwrap();
+    let dup = NewUser { username: "alice", password_hash: "h2", email: None, realname: None, sysadmin: false };
+    assert_eq!(store.create_user(dup).await.unwrap(), None, "names are unique");
+    let (u, hash) = store.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!((u.id, hash.as_str(), u.email.as_deref()), (alice, "h1", Some("a@x")));
+    assert!(store.set_password(alice, "h3").await.unwrap());
+    assert_eq!(store.user_by_id(alice).await.unwrap().unwrap().1, "h3");
+    assert!(store.set_sysadmin(alice, true).await.unwrap());
+    assert!(store.user_by_id(alice).await.unwrap().unwrap().0.sysadmin);
+    let bob = store
+        .create_user(NewUser { username: "bob", password_hash: "h", email: None, realname: None, sysadmin: false })
+        .await
+        .unwrap()
+        .unwrap();
+    let (users, total) = store.list_users(PageReq { page: 2, page_size: 1 }).await.unwrap();
+    assert_eq!((users.len(), total, users[0].username.as_str()), (1, 2, "bob"));
+
+    // Projects: `library` exists and is public; private ones are seen by members only.
+    let lib = store.project_by_name("library").await.unwrap().unwrap();
+    assert!(lib.public);
+    let team = store.create_project("team", false, Some(alice)).await.unwrap().unwrap();
+    assert_eq!(store.create_project("team", true, None).await.unwrap(), None);
+    assert_eq!(store.project_by_id(team).await.unwrap().unwrap().owner_name.as_deref(), Some("alice"));
+    let (visible, n) = store.list_projects(Some(bob), None, page).await.unwrap();
+    assert_eq!((n, visible[0].name.as_str()), (1, "library"));
+    let member = store.add_member(team, bob, Role::Developer).await.unwrap().unwrap();
+    assert_eq!(store.add_member(team, bob, Role::Guest).await.unwrap(), None);
+    assert_eq!(store.list_projects(Some(bob), None, page).await.unwrap().1, 2);
+    assert_eq!(store.list_projects(None, Some("tea"), page).await.unwrap().1, 1);
+    let access = store.project_access("team", Some(bob)).await.unwrap().unwrap();
+    assert_eq!((access.public, access.role), (false, Some(Role::Developer)));
+    assert_eq!(store.project_access("team", None).await.unwrap().unwrap().role, None);
+    assert!(store.project_access("nothing", Some(bob)).await.unwrap().is_none());
+    assert!(store.update_member(team, member, Role::Maintainer).await.unwrap());
+    assert_eq!(store.list_members(team).await.unwrap()[0].role, Role::Maintainer);
+    assert_eq!(store.member(team, member).await.unwrap().unwrap().username, "bob");
+    assert!(store.remove_member(team, member).await.unwrap());
+    assert!(store.list_members(team).await.unwrap().is_empty());
+
+    // A project with repositories cannot be deleted.
+    assert!(store.set_project_public(team, true).await.unwrap());
+    let ns = store.create_project("scratch", false, None).await.unwrap().unwrap();
+    assert!(store.delete_project(ns).await.unwrap());
+    assert!(store.project_by_id(ns).await.unwrap().is_none());
+
+    // Robots.
+    let perms = serde_json::json!([{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]);
+    let robot = NewRobot { name: "robot$team+ci", description: "", level: "project", project_id: Some(team), secret_hash: "s1", permissions: &perms, disabled: false, expires_at: -1 };
+    let rid = store.create_robot(robot.clone()).await.unwrap().unwrap();
+    assert_eq!(store.create_robot(robot).await.unwrap(), None);
+    let (r, secret) = store.robot_by_name("robot$team+ci").await.unwrap().unwrap();
+    assert_eq!((r.id, secret.as_str(), r.permissions.clone()), (rid, "s1", perms.clone()));
+    assert!(store.update_robot(rid, "d", true, &perms, 123).await.unwrap());
+    let r = store.robot_by_id(rid).await.unwrap().unwrap();
+    assert_eq!((r.disabled, r.expires_at, r.description.as_str()), (true, 123, "d"));
+    assert!(store.set_robot_secret(rid, "s2").await.unwrap());
+    assert_eq!(store.robot_by_name("robot$team+ci").await.unwrap().unwrap().1, "s2");
+    assert_eq!(store.list_robots(Some(team)).await.unwrap().len(), 1);
+    assert_eq!(store.list_robots(Some(lib.id)).await.unwrap().len(), 0);
+    assert!(store.delete_robot(rid).await.unwrap());
+    assert!(store.robot_by_id(rid).await.unwrap().is_none());
+
+    // Audit log: newest first, filtered by project, counted.
+    let entry = |op: &str, project: Option<&str>| AuditEntry {
+        id: 0,
+        op_time: 1,
+        username: "alice".into(),
+        operation: op.into(),
+        resource_type: "artifact".into(),
+        resource: "team/app:v1".into(),
+        project: project.map(str::to_owned),
+        client_ip: Some("10.0.0.1".into()),
+    };
+    store.append_audit(&[entry("create", Some("team")), entry("pull", Some("team")), entry("create", None)]).await.unwrap();
+    let (all, total) = store.list_audit(None, page).await.unwrap();
+    assert_eq!((total, all[0].operation.as_str()), (3, "create"));
+    let (team_log, n) = store.list_audit(Some("team"), page).await.unwrap();
+    assert_eq!((n, team_log[0].operation.as_str()), (2, "pull"));
+
+    // Secrets are created once and then stable.
+    let first = store.secret("k", &|| vec![1, 2, 3]).await.unwrap();
+    let again = store.secret("k", &|| vec![9]).await.unwrap();
+    assert_eq!((first, again), (vec![1, 2, 3], vec![1, 2, 3]));
+
+    assert!(store.delete_user(bob).await.unwrap());
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}

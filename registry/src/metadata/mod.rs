@@ -3,7 +3,9 @@
 //! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
 //! held to the same [`conformance`] suite. Callers never see SQL.
 
+pub mod identity;
 mod sqlite;
+mod sqlite_identity;
 #[cfg(test)]
 pub(crate) mod conformance;
 
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use crate::digest::Digest;
 use crate::names::RepoName;
 
+pub use identity::IdentityStore;
 pub use sqlite::SqliteMetadata;
 
 #[derive(Debug, thiserror::Error)]

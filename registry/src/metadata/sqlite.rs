@@ -17,8 +17,8 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub struct SqliteMetadata {
-    read: SqlitePool,
-    write: SqlitePool,
+    pub(super) read: SqlitePool,
+    pub(super) write: SqlitePool,
 }
 
 impl SqliteMetadata {
@@ -369,6 +369,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
         super::super::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_identity_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        super::super::conformance::run_identity(&store).await;
     }
 
     #[tokio::test]

@@ -3,6 +3,8 @@
 //! Everything here speaks [`RegistryError`]s with OCI codes; handlers only
 //! translate HTTP to calls and results to responses.
 
+mod access;
+mod identity;
 mod blobs;
 mod listing;
 mod manifests;
@@ -11,25 +13,45 @@ mod uploads;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::{AuthState, IssuedToken, time_rfc3339};
+pub use identity::RobotSpec;
 pub use blobs::{BlobBody, ByteRange};
 pub use listing::Page;
 pub use manifests::PutManifest;
 pub use uploads::{MountOutcome, UploadStatus};
 
 use crate::error::{ErrorCode, RegistryError, Result};
-use crate::metadata::MetadataStore;
+use crate::metadata::{IdentityStore, MetadataStore};
 use crate::storage::BlobStore;
 
 pub struct Registry {
     meta: Arc<dyn MetadataStore>,
+    identity: Arc<dyn IdentityStore>,
     blobs: Arc<dyn BlobStore>,
     sessions: uploads::Sessions,
     max_uploads: usize,
+    /// `None`: authentication off, every request may do anything.
+    auth: Option<AuthState>,
 }
 
 impl Registry {
-    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, max_uploads: usize) -> Self {
-        Registry { meta, blobs, sessions: uploads::Sessions::default(), max_uploads }
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        identity: Arc<dyn IdentityStore>,
+        blobs: Arc<dyn BlobStore>,
+        max_uploads: usize,
+    ) -> Self {
+        Registry { meta, identity, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None }
+    }
+
+    /// Turn on authentication and authorization for every request.
+    pub fn with_auth(mut self, auth: AuthState) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub fn identity(&self) -> &Arc<dyn IdentityStore> {
+        &self.identity
     }
 
     /// Remove upload sessions untouched for `expiry`: their bytes and their record.
@@ -49,4 +71,33 @@ impl Registry {
 
 fn not_found(code: ErrorCode, what: impl std::fmt::Display) -> RegistryError {
     RegistryError::new(code, format!("{what} not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Registry;
+    use crate::error::ErrorCode;
+    use crate::metadata::SqliteMetadata;
+    use crate::names::RepoName;
+    use crate::storage::{BlobStore, FsBlobStore};
+
+    #[tokio::test]
+    async fn abandoned_uploads_are_purged_with_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap());
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let reg = Registry::new(meta.clone(), meta, blobs.clone(), 10);
+        let repo = RepoName::parse("library/purge").unwrap();
+        let up = reg.start_upload(&repo).await.unwrap();
+        assert_eq!(reg.purge_stale_uploads(Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), Some(0));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(reg.purge_stale_uploads(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), None);
+        let err = reg.upload_status(&repo, &up.id).await.unwrap_err();
+        assert_eq!(err.error_code(), Some(ErrorCode::BlobUploadUnknown));
+    }
 }

@@ -1,0 +1,75 @@
+//! `/projects/{project}/members`
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, created};
+use crate::auth::rbac::Role;
+use crate::error::{RegistryError, Result};
+use crate::http::AppState;
+use crate::metadata::identity::Member;
+
+fn member_json(m: &Member) -> Value {
+    json!({
+        "id": m.id,
+        "project_id": m.project_id,
+        "entity_name": m.username,
+        "entity_id": m.user_id,
+        "entity_type": "u",
+        "role_id": m.role as i64,
+        "role_name": m.role.name(),
+    })
+}
+
+pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
+    let members = reg.list_members(&caller.who, &project).await?;
+    let total = members.len();
+    let mut resp = Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response();
+    resp.headers_mut().insert("X-Total-Count", total.into());
+    Ok(resp)
+}
+
+pub async fn get(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>) -> Result<Response> {
+    let members = reg.list_members(&caller.who, &project).await?;
+    let m = members.iter().find(|m| m.id == member).ok_or_else(|| RegistryError::not_found("member not found"))?;
+    Ok(Json(member_json(m)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MemberUser {
+    username: Option<String>,
+    user_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct AddMember {
+    role_id: Role,
+    member_user: Option<MemberUser>,
+}
+
+pub async fn add(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Json(body): Json<AddMember>) -> Result<Response> {
+    let user = body.member_user.ok_or_else(|| RegistryError::bad_request("member_user is required (member groups are not supported)"))?;
+    let id = reg
+        .add_member(&caller.who, caller.ip.as_deref(), &project, user.username.as_deref(), user.user_id, body.role_id)
+        .await?;
+    Ok(created(format!("/api/v2.0/projects/{project}/members/{id}")))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateMember {
+    role_id: Role,
+}
+
+pub async fn update(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>, Json(body): Json<UpdateMember>) -> Result<StatusCode> {
+    reg.update_member(&caller.who, caller.ip.as_deref(), &project, member, body.role_id).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn remove(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>) -> Result<StatusCode> {
+    reg.remove_member(&caller.who, caller.ip.as_deref(), &project, member).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,94 @@
+//! `/projects`: list, create, get, update, delete, exists.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, Paging, created, paged, time};
+use crate::auth::rbac::Action;
+use crate::error::{RegistryError, Result};
+use crate::http::AppState;
+use crate::metadata::identity::Project;
+
+async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Value> {
+    let role = reg.role_in(&caller.who, &p.name).await?;
+    Ok(json!({
+        "project_id": p.id,
+        "name": p.name,
+        "owner_id": p.owner_id,
+        "owner_name": p.owner_name,
+        "creation_time": time(p.created_at),
+        "update_time": time(p.updated_at.max(p.created_at)),
+        "repo_count": p.repo_count,
+        "metadata": {"public": p.public.to_string()},
+        "current_user_role_id": role.map(|r| r as i64).unwrap_or(0),
+        "current_user_role_ids": role.map(|r| vec![r as i64]).unwrap_or_default(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    name: Option<String>,
+    // Not `#[serde(flatten)]`: query strings are untyped, and flattening loses the number parsing.
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+pub async fn list(State(reg): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> Result<Response> {
+    let page = Paging { page: q.page, page_size: q.page_size }.req();
+    let (items, total) = reg.list_projects(&caller.who, q.name.as_deref(), page).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for p in items {
+        out.push(project_json(&reg, &caller, p).await?);
+    }
+    Ok(paged("/api/v2.0/projects", page, total, out))
+}
+
+/// `metadata.public` is a string in Harbor's API ("true"/"false"); accept a bool too.
+fn public_flag(body: &Value) -> Result<Option<bool>> {
+    let v = body.pointer("/metadata/public").or_else(|| body.get("public"));
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
+        Some(other) => Err(RegistryError::bad_request(format!("metadata.public must be \"true\" or \"false\", not {other}"))),
+    }
+}
+
+pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<Response> {
+    let name = body["project_name"].as_str().ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
+    let id = reg.create_project(&caller.who, caller.ip.as_deref(), name, public_flag(&body)?.unwrap_or(false)).await?;
+    Ok(created(format!("/api/v2.0/projects/{id}")))
+}
+
+pub async fn get(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
+    let p = reg.project_for(&caller.who, &project, Action::ReadProject).await?;
+    Ok(Json(project_json(&reg, &caller, p).await?).into_response())
+}
+
+pub async fn update(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Json(body): Json<Value>) -> Result<StatusCode> {
+    if let Some(public) = public_flag(&body)? {
+        reg.update_project(&caller.who, caller.ip.as_deref(), &project, public).await?;
+    } else {
+        reg.project_for(&caller.who, &project, Action::UpdateProject).await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+pub async fn delete(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<StatusCode> {
+    reg.delete_project(&caller.who, caller.ip.as_deref(), &project).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct ExistsQuery {
+    project_name: String,
+}
+
+/// `HEAD /projects?project_name=x`: 200 if it exists, 404 if not.
+pub async fn exists(State(reg): State<AppState>, _caller: Caller, Query(q): Query<ExistsQuery>) -> Result<StatusCode> {
+    reg.project(&q.project_name).await.map(|_| StatusCode::OK)
+}

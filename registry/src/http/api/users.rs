@@ -1,0 +1,86 @@
+//! `/users`
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Caller, Paging, created, paged, time};
+use crate::auth::Principal;
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::http::AppState;
+use crate::metadata::identity::User;
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "user_id": u.id,
+        "username": u.username,
+        "email": u.email.clone().unwrap_or_default(),
+        "realname": u.realname.clone().unwrap_or_default(),
+        "comment": "",
+        "sysadmin_flag": u.sysadmin,
+        "admin_role_in_auth": false,
+        "creation_time": time(u.created_at),
+        "update_time": time(u.updated_at),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewUser {
+    username: String,
+    password: String,
+    email: Option<String>,
+    realname: Option<String>,
+}
+
+pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<NewUser>) -> Result<Response> {
+    let id = reg
+        .create_user(&caller.who, caller.ip.as_deref(), &body.username, &body.password, body.email.as_deref(), body.realname.as_deref())
+        .await?;
+    Ok(created(format!("/api/v2.0/users/{id}")))
+}
+
+pub async fn list(State(reg): State<AppState>, caller: Caller, Query(p): Query<Paging>) -> Result<Response> {
+    let page = p.req();
+    let (users, total) = reg.list_users(&caller.who, page).await?;
+    Ok(paged("/api/v2.0/users", page, total, users.iter().map(user_json).collect()))
+}
+
+pub async fn current(State(reg): State<AppState>, caller: Caller) -> Result<Response> {
+    let Principal::User { id, .. } = caller.who else {
+        return Err(RegistryError::new(ErrorCode::Unauthorized, "log in as a user"));
+    };
+    Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
+}
+
+pub async fn get(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response> {
+    Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
+}
+
+pub async fn delete(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
+    reg.delete_user(&caller.who, caller.ip.as_deref(), id).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    old_password: Option<String>,
+    new_password: String,
+}
+
+pub async fn password(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<PasswordChange>) -> Result<StatusCode> {
+    reg.change_password(&caller.who, caller.ip.as_deref(), id, body.old_password.as_deref(), &body.new_password).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct SysadminFlag {
+    sysadmin_flag: bool,
+}
+
+pub async fn sysadmin(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<SysadminFlag>) -> Result<StatusCode> {
+    reg.set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag).await?;
+    Ok(StatusCode::OK)
+}

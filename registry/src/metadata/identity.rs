@@ -1,0 +1,161 @@
+//! Who may do what: users, projects, members, robots, the audit log and server
+//! secrets. A second store trait beside [`super::MetadataStore`], implemented
+//! by the same backends and held to its own [`super::conformance`] section.
+
+use async_trait::async_trait;
+
+use super::Result;
+use crate::auth::rbac::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub realname: Option<String>,
+    pub sysadmin: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub email: Option<&'a str>,
+    pub realname: Option<&'a str>,
+    pub sysadmin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub public: bool,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub repo_count: i64,
+}
+
+/// A principal's standing in one project, fetched in one query per check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectAccess {
+    pub project_id: i64,
+    pub public: bool,
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    pub project_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Robot {
+    pub id: i64,
+    /// Full name, `robot$name` or `robot$project+name`.
+    pub name: String,
+    pub description: String,
+    /// `system` or `project`.
+    pub level: String,
+    pub project_id: Option<i64>,
+    /// Harbor's `permissions` array, as JSON.
+    pub permissions: serde_json::Value,
+    pub disabled: bool,
+    /// Unix seconds; -1 never expires.
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRobot<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub level: &'a str,
+    pub project_id: Option<i64>,
+    pub secret_hash: &'a str,
+    pub permissions: &'a serde_json::Value,
+    pub disabled: bool,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub op_time: i64,
+    pub username: String,
+    pub operation: String,
+    pub resource_type: String,
+    pub resource: String,
+    pub project: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+/// Paging for management listings: 1-based page, and the total count.
+#[derive(Debug, Clone, Copy)]
+pub struct PageReq {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageReq {
+    pub fn offset(&self) -> i64 {
+        (self.page.max(1) as i64 - 1) * self.page_size as i64
+    }
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// `None` if the name is taken.
+    async fn create_user(&self, user: NewUser<'_>) -> Result<Option<i64>>;
+    /// The user and their password hash.
+    async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<(User, String)>>;
+    async fn list_users(&self, page: PageReq) -> Result<(Vec<User>, i64)>;
+    async fn set_password(&self, id: i64, password_hash: &str) -> Result<bool>;
+    async fn set_sysadmin(&self, id: i64, sysadmin: bool) -> Result<bool>;
+    async fn delete_user(&self, id: i64) -> Result<bool>;
+    async fn count_users(&self) -> Result<i64>;
+
+    /// `None` if the name is taken.
+    async fn create_project(&self, name: &str, public: bool, owner_id: Option<i64>) -> Result<Option<i64>>;
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>>;
+    async fn project_by_id(&self, id: i64) -> Result<Option<Project>>;
+    /// Projects visible to `viewer` (all for `None` = sysadmin): public ones and those they are a member of.
+    async fn list_projects(&self, viewer: Option<i64>, name: Option<&str>, page: PageReq) -> Result<(Vec<Project>, i64)>;
+    async fn set_project_public(&self, id: i64, public: bool) -> Result<bool>;
+    /// Refused (false) while the project has repositories.
+    async fn delete_project(&self, id: i64) -> Result<bool>;
+    /// Project visibility and the user's role in it (`user_id` None: anonymous).
+    async fn project_access(&self, project: &str, user_id: Option<i64>) -> Result<Option<ProjectAccess>>;
+
+    /// `None` if the user is already a member.
+    async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>>;
+    async fn list_members(&self, project_id: i64) -> Result<Vec<Member>>;
+    async fn member(&self, project_id: i64, member_id: i64) -> Result<Option<Member>>;
+    async fn update_member(&self, project_id: i64, member_id: i64, role: Role) -> Result<bool>;
+    async fn remove_member(&self, project_id: i64, member_id: i64) -> Result<bool>;
+
+    /// `None` if the name is taken.
+    async fn create_robot(&self, robot: NewRobot<'_>) -> Result<Option<i64>>;
+    /// The robot and its secret hash.
+    async fn robot_by_name(&self, name: &str) -> Result<Option<(Robot, String)>>;
+    async fn robot_by_id(&self, id: i64) -> Result<Option<Robot>>;
+    async fn list_robots(&self, project_id: Option<i64>) -> Result<Vec<Robot>>;
+    async fn update_robot(&self, id: i64, description: &str, disabled: bool, permissions: &serde_json::Value, expires_at: i64) -> Result<bool>;
+    async fn set_robot_secret(&self, id: i64, secret_hash: &str) -> Result<bool>;
+    async fn delete_robot(&self, id: i64) -> Result<bool>;
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    async fn list_audit(&self, project: Option<&str>, page: PageReq) -> Result<(Vec<AuditEntry>, i64)>;
+
+    /// A named server secret, created with `generate` on first use.
+    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Send + Sync)) -> Result<Vec<u8>>;
+}

@@ -1,0 +1,412 @@
+//! [`IdentityStore`] on SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::identity::{AuditEntry, IdentityStore, Member, NewRobot, NewUser, PageReq, Project, ProjectAccess, Robot, User};
+use super::{MetadataError, Result, SqliteMetadata, now};
+use crate::auth::rbac::Role;
+
+/// Unique-constraint violations become `None` ("name taken"), not errors.
+fn unless_taken<T>(r: std::result::Result<T, sqlx::Error>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn user(r: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        email: r.try_get("email")?,
+        realname: r.try_get("realname")?,
+        sysadmin: r.try_get::<i64, _>("sysadmin")? != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn role(id: i64) -> Result<Role> {
+    Role::try_from(id).map_err(MetadataError::Corrupt)
+}
+
+const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
+    (SELECT count(*) FROM repositories r WHERE r.name LIKE p.name || '/%') AS repo_count";
+
+fn project(r: &SqliteRow) -> Result<Project> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        public: r.try_get::<i64, _>("public")? != 0,
+        owner_id: r.try_get("owner_id")?,
+        owner_name: r.try_get("owner_name")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        repo_count: r.try_get("repo_count")?,
+    })
+}
+
+fn member(r: &SqliteRow) -> Result<Member> {
+    Ok(Member {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        role: role(r.try_get("role_id")?)?,
+    })
+}
+
+fn robot(r: &SqliteRow) -> Result<Robot> {
+    let permissions: String = r.try_get("permissions")?;
+    Ok(Robot {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        level: r.try_get("level")?,
+        project_id: r.try_get("project_id")?,
+        permissions: serde_json::from_str(&permissions).map_err(|e| MetadataError::Corrupt(e.to_string()))?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn audit(r: &SqliteRow) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.try_get("id")?,
+        op_time: r.try_get("op_time")?,
+        username: r.try_get("username")?,
+        operation: r.try_get("operation")?,
+        resource_type: r.try_get("resource_type")?,
+        resource: r.try_get("resource")?,
+        project: r.try_get("project")?,
+        client_ip: r.try_get("client_ip")?,
+    })
+}
+
+#[async_trait]
+impl IdentityStore for SqliteMetadata {
+    async fn create_user(&self, u: NewUser<'_>) -> Result<Option<i64>> {
+        let now = now();
+        let r = sqlx::query(
+            "INSERT INTO users (username, password_hash, email, realname, sysadmin, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(u.username)
+        .bind(u.password_hash)
+        .bind(u.email)
+        .bind(u.realname)
+        .bind(u.sysadmin as i64)
+        .bind(now)
+        .bind(now)
+        .execute(&self.write)
+        .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?").bind(username).fetch_optional(&self.read).await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?))).transpose()
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<(User, String)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?))).transpose()
+    }
+
+    async fn list_users(&self, page: PageReq) -> Result<(Vec<User>, i64)> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY id LIMIT ? OFFSET ?")
+            .bind(page.page_size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.read).await?;
+        Ok((rows.iter().map(user).collect::<Result<_>>()?, total))
+    }
+
+    async fn set_password(&self, id: i64, password_hash: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_sysadmin(&self, id: i64, sysadmin: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET sysadmin = ?, updated_at = ? WHERE id = ?")
+            .bind(sysadmin as i64)
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.read).await?)
+    }
+
+    async fn create_project(&self, name: &str, public: bool, owner_id: Option<i64>) -> Result<Option<i64>> {
+        let now = now();
+        let r = sqlx::query("INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(name)
+            .bind(public as i64)
+            .bind(owner_id)
+            .bind(now)
+            .bind(now)
+            .execute(&self.write)
+            .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.name = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(&self.read).await?;
+        row.map(|r| project(&r)).transpose()
+    }
+
+    async fn project_by_id(&self, id: i64) -> Result<Option<Project>> {
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.read).await?;
+        row.map(|r| project(&r)).transpose()
+    }
+
+    async fn list_projects(&self, viewer: Option<i64>, name: Option<&str>, page: PageReq) -> Result<(Vec<Project>, i64)> {
+        let filter = "(?1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?1))
+                      AND (?2 IS NULL OR p.name LIKE '%' || ?2 || '%')";
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name LIMIT ?3 OFFSET ?4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(viewer)
+            .bind(name)
+            .bind(page.page_size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        let count_sql = format!("SELECT count(*) FROM projects p WHERE {filter}");
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).bind(viewer).bind(name).fetch_one(&self.read).await?;
+        Ok((rows.iter().map(project).collect::<Result<_>>()?, total))
+    }
+
+    async fn set_project_public(&self, id: i64, public: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE projects SET public = ?, updated_at = ? WHERE id = ?")
+            .bind(public as i64)
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_project(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM projects WHERE id = ?1 AND NOT EXISTS
+               (SELECT 1 FROM repositories r WHERE r.name LIKE (SELECT name FROM projects WHERE id = ?1) || '/%')",
+        )
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn project_access(&self, project: &str, user_id: Option<i64>) -> Result<Option<ProjectAccess>> {
+        let row = sqlx::query(
+            "SELECT p.id, p.public, m.role_id FROM projects p
+             LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ?
+             WHERE p.name = ?",
+        )
+        .bind(user_id)
+        .bind(project)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(ProjectAccess {
+                project_id: r.try_get("id")?,
+                public: r.try_get::<i64, _>("public")? != 0,
+                role: r.try_get::<Option<i64>, _>("role_id")?.map(role).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>> {
+        let r = sqlx::query("INSERT INTO project_members (project_id, user_id, role_id, created_at) VALUES (?, ?, ?, ?)")
+            .bind(project_id)
+            .bind(user_id)
+            .bind(role as i64)
+            .bind(now())
+            .execute(&self.write)
+            .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn list_members(&self, project_id: i64) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.project_id, m.user_id, u.username, m.role_id FROM project_members m
+             JOIN users u ON u.id = m.user_id WHERE m.project_id = ? ORDER BY m.id",
+        )
+        .bind(project_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(member).collect()
+    }
+
+    async fn member(&self, project_id: i64, member_id: i64) -> Result<Option<Member>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.project_id, m.user_id, u.username, m.role_id FROM project_members m
+             JOIN users u ON u.id = m.user_id WHERE m.project_id = ? AND m.id = ?",
+        )
+        .bind(project_id)
+        .bind(member_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| member(&r)).transpose()
+    }
+
+    async fn update_member(&self, project_id: i64, member_id: i64, role: Role) -> Result<bool> {
+        let done = sqlx::query("UPDATE project_members SET role_id = ? WHERE project_id = ? AND id = ?")
+            .bind(role as i64)
+            .bind(project_id)
+            .bind(member_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_member(&self, project_id: i64, member_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM project_members WHERE project_id = ? AND id = ?")
+            .bind(project_id)
+            .bind(member_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_robot(&self, r: NewRobot<'_>) -> Result<Option<i64>> {
+        let now = now();
+        let res = sqlx::query(
+            "INSERT INTO robots (name, description, level, project_id, secret_hash, permissions, disabled, expires_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.name)
+        .bind(r.description)
+        .bind(r.level)
+        .bind(r.project_id)
+        .bind(r.secret_hash)
+        .bind(r.permissions.to_string())
+        .bind(r.disabled as i64)
+        .bind(r.expires_at)
+        .bind(now)
+        .bind(now)
+        .execute(&self.write)
+        .await;
+        Ok(unless_taken(res)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn robot_by_name(&self, name: &str) -> Result<Option<(Robot, String)>> {
+        let row = sqlx::query("SELECT * FROM robots WHERE name = ?").bind(name).fetch_optional(&self.read).await?;
+        row.map(|r| Ok((robot(&r)?, r.try_get("secret_hash")?))).transpose()
+    }
+
+    async fn robot_by_id(&self, id: i64) -> Result<Option<Robot>> {
+        let row = sqlx::query("SELECT * FROM robots WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
+        row.map(|r| robot(&r)).transpose()
+    }
+
+    async fn list_robots(&self, project_id: Option<i64>) -> Result<Vec<Robot>> {
+        let rows = sqlx::query("SELECT * FROM robots WHERE ?1 IS NULL OR project_id = ?1 ORDER BY id")
+            .bind(project_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(robot).collect()
+    }
+
+    async fn update_robot(&self, id: i64, description: &str, disabled: bool, permissions: &serde_json::Value, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE robots SET description = ?, disabled = ?, permissions = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(description)
+        .bind(disabled as i64)
+        .bind(permissions.to_string())
+        .bind(expires_at)
+        .bind(now())
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_robot_secret(&self, id: i64, secret_hash: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE robots SET secret_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(secret_hash)
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_robot(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM robots WHERE id = ?").bind(id).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO audit_logs (op_time, username, operation, resource_type, resource, project, client_ip)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.op_time)
+            .bind(&e.username)
+            .bind(&e.operation)
+            .bind(&e.resource_type)
+            .bind(&e.resource)
+            .bind(&e.project)
+            .bind(&e.client_ip)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, project: Option<&str>, page: PageReq) -> Result<(Vec<AuditEntry>, i64)> {
+        let rows = sqlx::query("SELECT * FROM audit_logs WHERE ?1 IS NULL OR project = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3")
+            .bind(project)
+            .bind(page.page_size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE ?1 IS NULL OR project = ?1")
+            .bind(project)
+            .fetch_one(&self.read)
+            .await?;
+        Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
+    }
+
+    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Send + Sync)) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(generate())
+            .execute(&self.write)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?").bind(name).fetch_one(&self.write).await?)
+    }
+}

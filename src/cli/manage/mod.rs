@@ -1,0 +1,432 @@
+//! `wharf login`, `project`, `member`, `robot`, `user`: the management API
+//! from the command line, for people and CI scripts.
+
+mod client;
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use client::{Client, Target, host_of, save_login};
+
+#[derive(Copy, Clone, Debug, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Read one line from stdin (for `--password-stdin`), without the newline.
+fn stdin_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
+    if let Output::Json = output {
+        println!("{}", serde_json::to_string_pretty(items).unwrap_or_default());
+        return;
+    }
+    let cell = |v: &Value, key: &str| match v.pointer(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|(title, key)| items.iter().map(|i| cell(i, key).len()).max().unwrap_or(0).max(title.len()))
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    println!("{}", line(columns.iter().map(|(t, _)| t.to_string()).collect()));
+    for item in items {
+        println!("{}", line(columns.iter().map(|(_, k)| cell(item, k)).collect()));
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+/// Log in to a Wharf registry and remember the credentials for later verbs.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  wharf login registry.example.com -u alice\n  echo \"$SECRET\" | wharf login 127.0.0.1:5000 --insecure -u 'robot$ci+builder' --password-stdin")]
+pub struct LoginArgs {
+    /// Registry host[:port] or URL.
+    registry: String,
+    /// User or robot name.
+    #[arg(short = 'u', long = "user", env = "WHARF_USERNAME")]
+    user: String,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Password (prefer --password-stdin: command lines are visible to other users).
+    #[arg(short = 'p', long = "pass", env = "WHARF_PASSWORD", hide_env_values = true)]
+    pass: Option<String>,
+    /// Plain HTTP instead of HTTPS.
+    #[arg(long)]
+    insecure: bool,
+}
+
+pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let password = match (args.password_stdin, args.pass) {
+        (true, _) => stdin_line()?,
+        (false, Some(p)) => p,
+        (false, None) if std::io::stdin().is_terminal() => {
+            eprint!("Password: ");
+            stdin_line()?
+        }
+        (false, None) => bail!("no password: use --password-stdin or WHARF_PASSWORD"),
+    };
+    let target = Target { registry: Some(args.registry.clone()), username: Some(args.user.clone()), password: Some(password.clone()), insecure: args.insecure };
+    let client = Client::new(&target)?;
+    runtime()?.block_on(async {
+        // Robots have no "current user"; both answer 401 to bad credentials.
+        let path = if args.user.starts_with("robot$") { "/projects?page_size=1" } else { "/users/current" };
+        client.call(Method::GET, path, None).await.map(|_| ())
+    })?;
+    let file = save_login(host_of(&args.registry), &args.user, &password, args.insecure || args.registry.starts_with("http://"))?;
+    println!("Login Succeeded (credentials stored in {})", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------- projects
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCmd {
+    /// Create a project (you become its project admin).
+    Create {
+        name: String,
+        /// Anyone, even anonymous users, may pull.
+        #[arg(long)]
+        public: bool,
+    },
+    /// List the projects you can see.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete an empty project.
+    Delete { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    cmd: ProjectCmd,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub fn project(args: ProjectArgs) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&args.target)?;
+    runtime()?.block_on(async {
+        match args.cmd {
+            ProjectCmd::Create { name, public } => {
+                c.call(Method::POST, "/projects", Some(&json!({"project_name": name, "metadata": {"public": public.to_string()}}))).await?;
+                println!("created project {name}");
+            }
+            ProjectCmd::List { output } => {
+                let items = c.json(Method::GET, "/projects?page_size=100", None).await?;
+                let items = items.as_array().cloned().unwrap_or_default();
+                print_rows(output, &items, &[("NAME", "/name"), ("PUBLIC", "/metadata/public"), ("REPOSITORIES", "/repo_count"), ("OWNER", "/owner_name")]);
+            }
+            ProjectCmd::Delete { name } => {
+                c.call(Method::DELETE, &format!("/projects/{name}"), None).await?;
+                println!("deleted project {name}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+// ---------------------------------------------------------------- members
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum RoleArg {
+    ProjectAdmin,
+    Maintainer,
+    Developer,
+    Guest,
+    LimitedGuest,
+}
+
+impl RoleArg {
+    fn id(self) -> i64 {
+        match self {
+            RoleArg::ProjectAdmin => 1,
+            RoleArg::Developer => 2,
+            RoleArg::Guest => 3,
+            RoleArg::Maintainer => 4,
+            RoleArg::LimitedGuest => 5,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCmd {
+    /// Give a user a role in a project.
+    Add {
+        project: String,
+        user: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List a project's members and their roles.
+    List {
+        project: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Remove a user from a project.
+    Remove { project: String, user: String },
+}
+
+#[derive(Args, Debug)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    cmd: MemberCmd,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub fn member(args: MemberArgs) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&args.target)?;
+    runtime()?.block_on(async {
+        match args.cmd {
+            MemberCmd::Add { project, user, role } => {
+                let body = json!({"role_id": role.id(), "member_user": {"username": user}});
+                c.call(Method::POST, &format!("/projects/{project}/members"), Some(&body)).await?;
+                println!("added {user} to {project} as {role:?}");
+            }
+            MemberCmd::List { project, output } => {
+                let items = c.json(Method::GET, &format!("/projects/{project}/members"), None).await?;
+                let items = items.as_array().cloned().unwrap_or_default();
+                print_rows(output, &items, &[("USER", "/entity_name"), ("ROLE", "/role_name"), ("ID", "/id")]);
+            }
+            MemberCmd::Remove { project, user } => {
+                let items = c.json(Method::GET, &format!("/projects/{project}/members"), None).await?;
+                let id = items
+                    .as_array()
+                    .and_then(|a| a.iter().find(|m| m["entity_name"] == user.as_str()))
+                    .and_then(|m| m["id"].as_i64())
+                    .ok_or_else(|| anyhow!("{user} is not a member of {project}"))?;
+                c.call(Method::DELETE, &format!("/projects/{project}/members/{id}"), None).await?;
+                println!("removed {user} from {project}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+// ---------------------------------------------------------------- robots
+
+#[derive(Subcommand, Debug)]
+pub enum RobotCmd {
+    /// Create a robot account; its secret is printed once.
+    #[command(after_help = "Examples:\n  wharf robot create ci --project team --access repository:pull,repository:push\n  wharf robot create mirror --system --namespace '*' --access repository:pull --duration 30")]
+    Create {
+        name: String,
+        /// Project of a project-level robot.
+        #[arg(long, conflicts_with = "system")]
+        project: Option<String>,
+        /// A system-level robot (system administrators only).
+        #[arg(long)]
+        system: bool,
+        /// Projects a system robot may act in (`*` for all).
+        #[arg(long, default_value = "*")]
+        namespace: String,
+        /// Permissions, resource:action, comma separated (repository:pull, repository:push, artifact:delete, …).
+        #[arg(long, value_delimiter = ',', required = true)]
+        access: Vec<String>,
+        /// Lifetime in days; -1 never expires.
+        #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+        duration: i64,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List robots (of a project, or all for system administrators).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete a robot by id or full name.
+    Delete { robot: String },
+    /// Issue a new secret (printed once); the old one stops working.
+    Refresh { robot: String },
+    /// Disable a robot without deleting it.
+    Disable { robot: String },
+    /// Enable a disabled robot.
+    Enable { robot: String },
+}
+
+#[derive(Args, Debug)]
+pub struct RobotArgs {
+    #[command(subcommand)]
+    cmd: RobotCmd,
+    #[command(flatten)]
+    target: Target,
+}
+
+async fn robot_id(c: &Client, robot: &str) -> anyhow::Result<i64> {
+    if let Ok(id) = robot.parse() {
+        return Ok(id);
+    }
+    let all = c.json(Method::GET, "/robots", None).await?;
+    all.as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == robot))
+        .and_then(|r| r["id"].as_i64())
+        .ok_or_else(|| anyhow!("no robot named {robot}"))
+}
+
+pub fn robot(args: RobotArgs) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&args.target)?;
+    runtime()?.block_on(async {
+        match args.cmd {
+            RobotCmd::Create { name, project, system, namespace, access, duration, description, output } => {
+                let (level, namespace) = match (project, system) {
+                    (Some(p), false) => ("project", p),
+                    (None, true) => ("system", namespace),
+                    _ => bail!("give --project PROJECT or --system"),
+                };
+                let access: Vec<Value> = access
+                    .iter()
+                    .map(|a| {
+                        let (res, act) = a.split_once(':').ok_or_else(|| anyhow!("access {a:?} is not resource:action"))?;
+                        Ok(json!({"resource": res, "action": act}))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let body = json!({"name": name, "level": level, "duration": duration, "description": description,
+                    "permissions": [{"kind": "project", "namespace": namespace, "access": access}]});
+                let created = c.json(Method::POST, "/robots", Some(&body)).await?;
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string_pretty(&created)?),
+                    Output::Table => {
+                        println!("name:   {}", created["name"].as_str().unwrap_or_default());
+                        println!("secret: {}", created["secret"].as_str().unwrap_or_default());
+                        println!("(the secret is shown only now)");
+                    }
+                }
+            }
+            RobotCmd::List { project, output } => {
+                let path = match &project {
+                    Some(p) => format!("/projects/{p}/robots"),
+                    None => "/robots".to_string(),
+                };
+                let items = c.json(Method::GET, &path, None).await?;
+                let items = items.as_array().cloned().unwrap_or_default();
+                print_rows(output, &items, &[("ID", "/id"), ("NAME", "/name"), ("LEVEL", "/level"), ("DISABLED", "/disable"), ("EXPIRES", "/expires_at")]);
+            }
+            RobotCmd::Delete { robot } => {
+                let id = robot_id(&c, &robot).await?;
+                c.call(Method::DELETE, &format!("/robots/{id}"), None).await?;
+                println!("deleted robot {robot}");
+            }
+            RobotCmd::Refresh { robot } => {
+                let id = robot_id(&c, &robot).await?;
+                let v = c.json(Method::PATCH, &format!("/robots/{id}"), Some(&json!({}))).await?;
+                println!("secret: {}", v["secret"].as_str().unwrap_or_default());
+            }
+            cmd @ (RobotCmd::Disable { .. } | RobotCmd::Enable { .. }) => {
+                let (robot, disable) = match cmd {
+                    RobotCmd::Disable { robot } => (robot, true),
+                    RobotCmd::Enable { robot } => (robot, false),
+                    _ => unreachable!("matched above"),
+                };
+                let id = robot_id(&c, &robot).await?;
+                let current = c.json(Method::GET, &format!("/robots/{id}"), None).await?;
+                let body = json!({"description": current["description"], "disable": disable});
+                c.call(Method::PUT, &format!("/robots/{id}"), Some(&body)).await?;
+                println!("{} robot {robot}", if disable { "disabled" } else { "enabled" });
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+// ---------------------------------------------------------------- users
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user (system administrators only); the password is read from stdin.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        realname: Option<String>,
+    },
+    /// List users (system administrators only).
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Change a password, read from stdin: your own (the old one is asked
+    /// first, on its own line), or anyone's as a system administrator.
+    Passwd {
+        /// The user; default: yourself.
+        name: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    cmd: UserCmd,
+    #[command(flatten)]
+    target: Target,
+}
+
+async fn user_id(c: &Client, name: &str) -> anyhow::Result<i64> {
+    let all = c.json(Method::GET, "/users?page_size=100", None).await?;
+    all.as_array()
+        .and_then(|a| a.iter().find(|u| u["username"] == name))
+        .and_then(|u| u["user_id"].as_i64())
+        .ok_or_else(|| anyhow!("no user named {name}"))
+}
+
+pub fn user(args: UserArgs) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&args.target)?;
+    runtime()?.block_on(async {
+        match args.cmd {
+            UserCmd::Create { name, email, realname } => {
+                let password = stdin_line()?;
+                let body = json!({"username": name, "password": password, "email": email, "realname": realname});
+                c.call(Method::POST, "/users", Some(&body)).await?;
+                println!("created user {name}");
+            }
+            UserCmd::List { output } => {
+                let items = c.json(Method::GET, "/users?page_size=100", None).await?;
+                let items = items.as_array().cloned().unwrap_or_default();
+                print_rows(output, &items, &[("ID", "/user_id"), ("NAME", "/username"), ("ADMIN", "/sysadmin_flag"), ("EMAIL", "/email")]);
+            }
+            UserCmd::Passwd { name } => {
+                let me = c.json(Method::GET, "/users/current", None).await?;
+                let own = name.as_deref().is_none_or(|n| me["username"] == n);
+                let (id, old) = if own {
+                    let old = stdin_line()?;
+                    (me["user_id"].as_i64().ok_or_else(|| anyhow!("unexpected answer for the current user"))?, Some(old))
+                } else {
+                    (user_id(&c, name.as_deref().unwrap_or_default()).await?, None)
+                };
+                let new = stdin_line()?;
+                let body = json!({"old_password": old, "new_password": new});
+                c.call(Method::PUT, &format!("/users/{id}/password"), Some(&body)).await?;
+                println!("password changed");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

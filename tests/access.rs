@@ -1,0 +1,455 @@
+//! Access control with `wharf serve --auth`: Docker token auth as real clients
+//! use it, Harbor's roles over /v2 and /api/v2.0, robot accounts, the audit
+//! log, brute-force slowing, and secrets kept out of logs.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Curl, Dockerd, Wharf, curl, oci_ref, require, run};
+use serde_json::{Value, json};
+
+const ADMIN_PW: &str = "Harbor12345";
+
+fn start() -> Wharf {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Wharf::start_env(&dir.keep(), &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    w
+}
+
+fn api(w: &Wharf, method: &str, path: &str, user: Option<(&str, &str)>) -> Curl {
+    let mut c = curl(method, &w.url(&format!("/api/v2.0{path}"))).header("Content-Type", "application/json");
+    if let Some((u, p)) = user {
+        c = c.arg("-u").arg(&format!("{u}:{p}"));
+    }
+    c
+}
+
+fn admin() -> Option<(&'static str, &'static str)> {
+    Some(("admin", ADMIN_PW))
+}
+
+fn create_user(w: &Wharf, name: &str) -> i64 {
+    let r = api(w, "POST", "/users", admin()).body(json!({"username": name, "password": "Passw0rd!", "email": format!("{name}@example.com")}).to_string()).send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.header("location").unwrap().rsplit('/').next().unwrap().parse().unwrap()
+}
+
+fn create_project(w: &Wharf, name: &str, public: bool) {
+    let r = api(w, "POST", "/projects", admin()).body(json!({"project_name": name, "metadata": {"public": public.to_string()}}).to_string()).send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+fn add_member(w: &Wharf, project: &str, user: &str, role_id: i64) {
+    let r = api(w, "POST", &format!("/projects/{project}/members"), admin())
+        .body(json!({"role_id": role_id, "member_user": {"username": user}}).to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+fn token(w: &Wharf, user: Option<(&str, &str)>, scopes: &[&str]) -> (u16, Value) {
+    let q: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
+    let mut c = curl("GET", &w.url(&format!("/service/token?service=wharf&{}", q.join("&"))));
+    if let Some((u, p)) = user {
+        c = c.arg("-u").arg(&format!("{u}:{p}"));
+    }
+    let r = c.send();
+    let body = if r.status == 200 { r.json() } else { Value::Null };
+    (r.status, body)
+}
+
+/// The actions a token's `access` claim grants (the JWT payload, decoded).
+fn granted_actions(token: &Value) -> Vec<String> {
+    use base64::Engine;
+    let payload = token["token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["actions"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn bearer(c: Curl, token: &Value) -> Curl {
+    c.header("Authorization", &format!("Bearer {}", token["token"].as_str().unwrap()))
+}
+
+/// Push a tiny image with Basic credentials; returns the HTTP status of the manifest PUT.
+fn push_as(w: &Wharf, user: (&str, &str), repo: &str, tag: &str) -> u16 {
+    let auth = format!("{}:{}", user.0, user.1);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let digest = common::sha256(&config);
+    let r = curl("POST", &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}"))).arg("-u").arg(&auth).body(config.clone()).send();
+    if r.status != 201 {
+        return r.status;
+    }
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": config.len()}, "layers": []});
+    curl("PUT", &w.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .arg("-u")
+        .arg(&auth)
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .status
+}
+
+#[test]
+fn v2_challenges_and_tokens_grant_only_what_is_allowed() {
+    let w = start();
+    let r = curl("GET", &w.url("/v2/")).send();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error_code(), "UNAUTHORIZED");
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.starts_with(&format!("Bearer realm=\"http://{}/service/token\"", w.host())), "{challenge}");
+    assert!(challenge.contains("service=\"wharf\""));
+
+    create_project(&w, "private", false);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "library/pub", "v1"), 201);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "private/app", "v1"), 201);
+
+    // Anonymous token: pull on the public project only, never push.
+    let (status, t) = token(&w, None, &["repository:library/pub:pull,push", "repository:private/app:pull"]);
+    assert_eq!(status, 200);
+    assert_eq!(t["access_token"], t["token"]);
+    assert!(t["expires_in"].as_u64().unwrap() > 0);
+    let r = bearer(curl("GET", &w.url("/v2/library/pub/manifests/v1")), &t).send();
+    assert_eq!(r.status, 200);
+    let r = bearer(curl("GET", &w.url("/v2/private/app/manifests/v1")), &t).send();
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().contains("scope=\"repository:private/app:pull\""));
+    let r = bearer(curl("POST", &w.url("/v2/library/pub/blobs/uploads/")), &t).send();
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().contains("error=\"insufficient_scope\""));
+
+    // A token for one repository cannot push to another.
+    let (_, t) = token(&w, admin(), &["repository:private/app:pull,push"]);
+    assert_eq!(bearer(curl("POST", &w.url("/v2/private/app/blobs/uploads/")), &t).send().status, 202);
+    assert_eq!(bearer(curl("POST", &w.url("/v2/private/other/blobs/uploads/")), &t).send().status, 401);
+    // Tampered tokens are refused.
+    let mut forged = t.clone();
+    let s = forged["token"].as_str().unwrap().to_string();
+    forged["token"] = Value::String(format!("{}x", &s[..s.len() - 1]));
+    assert_eq!(bearer(curl("GET", &w.url("/v2/private/app/manifests/v1")), &forged).send().status, 401);
+
+    // Wrong credentials at the token endpoint.
+    assert_eq!(token(&w, Some(("admin", "wrong")), &["repository:library/pub:pull"]).0, 401);
+    assert_eq!(token(&w, Some(("nobody", "Passw0rd!")), &["repository:library/pub:pull"]).0, 401);
+    // Catalog: administrators only.
+    let (_, t) = token(&w, admin(), &["registry:catalog:*"]);
+    assert_eq!(bearer(curl("GET", &w.url("/v2/_catalog")), &t).send().status, 200);
+    let (_, t) = token(&w, None, &["registry:catalog:*"]);
+    assert_eq!(bearer(curl("GET", &w.url("/v2/_catalog")), &t).send().status, 401);
+}
+
+#[test]
+fn expired_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Wharf::start_env(dir.path(), &["--auth", "--token-ttl", "1"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let (_, t) = token(&w, None, &["repository:library/x:pull"]);
+    assert_eq!(bearer(curl("GET", &w.url("/v2/")), &t).send().status, 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = bearer(curl("GET", &w.url("/v2/")), &t).send();
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+}
+
+/// Every role, anonymous and the system admin, against every operation, over /v2 and /api/v2.0.
+#[test]
+fn role_matrix_over_v2_and_the_api() {
+    let w = start();
+    create_project(&w, "team", false);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "base"), 201);
+    let roles = [("limitedguest", 5), ("guest", 3), ("developer", 2), ("maintainer", 4), ("projectadmin", 1)];
+    for (name, role) in roles {
+        create_user(&w, name);
+        add_member(&w, "team", name, role);
+    }
+    create_user(&w, "outsider");
+    create_user(&w, "newbie");
+
+    // (principal, pull, push, delete, list members, manage members, manage robots, read logs)
+    let expect = [
+        ("anonymous", [false, false, false, false, false, false, false]),
+        ("outsider", [false, false, false, false, false, false, false]),
+        ("limitedguest", [true, false, false, false, false, false, false]),
+        ("guest", [true, false, false, true, false, false, true]),
+        ("developer", [true, true, false, true, false, false, true]),
+        ("maintainer", [true, true, true, true, false, false, true]),
+        ("projectadmin", [true, true, true, true, true, true, true]),
+        ("admin", [true, true, true, true, true, true, true]),
+    ];
+    for (i, (who, want)) in expect.iter().enumerate() {
+        let creds = match *who {
+            "anonymous" => None,
+            "admin" => Some(("admin", ADMIN_PW)),
+            other => Some((other, "Passw0rd!")),
+        };
+        // /v2 through tokens, as clients do.
+        let (_, t) = token(&w, creds, &["repository:team/app:pull,push,delete"]);
+        let granted = granted_actions(&t);
+        let pull = bearer(curl("GET", &w.url("/v2/team/app/manifests/base")), &t).send().status == 200;
+        assert_eq!(pull, want[0], "{who} pull");
+        assert_eq!(granted.contains(&"push".to_string()), want[1], "{who} push in token");
+        let push = if let Some(c) = creds { push_as(&w, c, "team/app", &format!("t{i}")) == 201 } else { false };
+        assert_eq!(push, want[1], "{who} push over Basic");
+        assert_eq!(granted.contains(&"delete".to_string()), want[2], "{who} delete in token");
+        if want[1] {
+            let del = bearer(curl("DELETE", &w.url(&format!("/v2/team/app/manifests/t{i}"))), &t).send().status;
+            assert_eq!(del == 202, want[2], "{who} delete tag ({del})");
+        }
+        // The management API.
+        let r = api(&w, "GET", "/projects/team/members", creds).send();
+        assert_eq!(r.status == 200, want[3], "{who} list members ({})", r.status);
+        let r = api(&w, "POST", "/projects/team/members", creds).body(json!({"role_id": 3, "member_user": {"username": "newbie"}}).to_string()).send();
+        assert_eq!(r.status == 201, want[4], "{who} add member ({})", r.status);
+        if r.status == 201 {
+            let id = r.header("location").unwrap().rsplit('/').next().unwrap().to_string();
+            assert_eq!(api(&w, "DELETE", &format!("/projects/team/members/{id}"), creds).send().status, 200);
+        }
+        let robot = json!({"name": format!("r{i}"), "level": "project", "duration": -1,
+            "permissions": [{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
+        let r = api(&w, "POST", "/robots", creds).body(robot.to_string()).send();
+        assert_eq!(r.status == 201, want[5], "{who} create robot ({})", r.status);
+        let r = api(&w, "GET", "/projects/team/logs", creds).send();
+        assert_eq!(r.status == 200, want[6], "{who} read logs ({})", r.status);
+    }
+    // Only the system administrator manages users and reads the global audit log.
+    assert_eq!(api(&w, "GET", "/users", Some(("projectadmin", "Passw0rd!"))).send().status, 403);
+    assert_eq!(api(&w, "GET", "/audit-logs", Some(("projectadmin", "Passw0rd!"))).send().status, 403);
+    assert_eq!(api(&w, "GET", "/audit-logs", admin()).send().status, 200);
+    // A private project is invisible to outsiders; a public one is listed for everyone.
+    let r = api(&w, "GET", "/projects", Some(("outsider", "Passw0rd!"))).send();
+    let names: Vec<String> = r.json().as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["library"]);
+    assert_eq!(api(&w, "GET", "/projects/team", Some(("outsider", "Passw0rd!"))).send().status, 404);
+    let r = api(&w, "GET", "/projects/team", Some(("developer", "Passw0rd!"))).send();
+    assert_eq!(r.json()["current_user_role_id"], 2);
+}
+
+#[test]
+fn robot_accounts_expire_disable_and_rotate() {
+    let w = start();
+    create_project(&w, "ci", false);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "ci/app", "v1"), 201);
+    let spec = json!({"name": "builder", "level": "project", "duration": -1, "description": "CI",
+        "permissions": [{"kind": "project", "namespace": "ci", "access": [
+            {"resource": "repository", "action": "pull"}, {"resource": "repository", "action": "push"}]}]});
+    let r = api(&w, "POST", "/robots", admin()).body(spec.to_string()).send();
+    assert_eq!(r.status, 201);
+    let created = r.json();
+    assert_eq!(created["name"], "robot$ci+builder");
+    let (name, secret) = (created["name"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(push_as(&w, (&name, &secret), "ci/app", "v2"), 201);
+    // Only its own project.
+    assert_eq!(push_as(&w, (&name, &secret), "library/app", "v1"), 403);
+    // The secret is never returned again.
+    let listed = api(&w, "GET", &format!("/robots/{id}"), admin()).send().json();
+    assert!(listed.get("secret").is_none());
+
+    // Disabled: refused at once.
+    let r = api(&w, "PUT", &format!("/robots/{id}"), admin()).body(json!({"description": "CI", "disable": true}).to_string()).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 401);
+    api(&w, "PUT", &format!("/robots/{id}"), admin()).body(json!({"description": "CI", "disable": false}).to_string()).send();
+    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 200);
+
+    // Rotated: the old secret stops working, the new one works.
+    let r = api(&w, "PATCH", &format!("/robots/{id}"), admin()).body("{}").send();
+    assert_eq!(r.status, 200);
+    let fresh = r.json()["secret"].as_str().unwrap().to_string();
+    assert_ne!(fresh, secret);
+    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 401);
+    assert_eq!(token(&w, Some((&name, &fresh)), &["repository:ci/app:pull"]).0, 200);
+
+    // Expired: duration 0 days means it expired on creation.
+    let expired = json!({"name": "old", "level": "system", "duration": 0,
+        "permissions": [{"kind": "project", "namespace": "*", "access": [{"resource": "repository", "action": "pull"}]}]});
+    let r = api(&w, "POST", "/robots", admin()).body(expired.to_string()).send();
+    let (ename, esecret) = (r.json()["name"].as_str().unwrap().to_string(), r.json()["secret"].as_str().unwrap().to_string());
+    assert_eq!(ename, "robot$old");
+    assert_eq!(token(&w, Some((&ename, &esecret)), &["repository:ci/app:pull"]).0, 401);
+
+    // Secrets never reach the log.
+    let log = w.log_text();
+    for s in [ADMIN_PW, secret.as_str(), fresh.as_str(), esecret.as_str()] {
+        assert!(!log.contains(s), "a secret appears in the server log");
+    }
+}
+
+#[test]
+fn audit_log_records_who_did_what() {
+    let w = start();
+    create_project(&w, "audited", false);
+    create_user(&w, "dev");
+    add_member(&w, "audited", "dev", 2);
+    assert_eq!(push_as(&w, ("dev", "Passw0rd!"), "audited/app", "v1"), 201);
+    let r = curl("GET", &w.url("/v2/audited/app/manifests/v1")).arg("-u").arg("dev:Passw0rd!").send();
+    assert_eq!(r.status, 200);
+    assert_eq!(curl("DELETE", &w.url("/v2/audited/app/manifests/v1")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 202);
+    assert_eq!(token(&w, Some(("dev", "wrong")), &[]).0, 401);
+    std::thread::sleep(Duration::from_millis(300)); // the audit writer batches
+    let logs = api(&w, "GET", "/audit-logs?page_size=100", admin()).send().json();
+    let has = |user: &str, op: &str, resource: &str| {
+        logs.as_array().unwrap().iter().any(|e| e["username"] == user && e["operation"] == op && e["resource"] == resource && e["client_ip"] == "127.0.0.1")
+    };
+    assert!(has("dev", "create", "audited/app:v1"), "{logs:#}");
+    assert!(has("dev", "pull", "audited/app:v1"), "{logs:#}");
+    assert!(has("admin", "delete", "audited/app:v1"), "{logs:#}");
+    assert!(has("anonymous", "login_failed", "dev"), "{logs:#}");
+    assert!(has("admin", "create", "audited:dev"), "membership change missing: {logs:#}");
+    assert!(has("admin", "create", "audited"), "project creation missing: {logs:#}");
+    // The project's own log, with the total in X-Total-Count.
+    let r = api(&w, "GET", "/projects/audited/logs?page_size=2", Some(("dev", "Passw0rd!"))).send();
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert!(r.header("x-total-count").unwrap().parse::<u32>().unwrap() >= 4);
+    assert!(r.header("link").unwrap().contains("rel=\"next\""));
+}
+
+#[test]
+fn repeated_login_failures_are_slowed_down() {
+    let w = start();
+    for _ in 0..6 {
+        assert_eq!(token(&w, Some(("admin", "guess")), &[]).0, 401);
+    }
+    let t0 = Instant::now();
+    assert_eq!(token(&w, Some(("admin", "guess")), &[]).0, 401);
+    assert!(t0.elapsed() >= Duration::from_millis(200), "no delay after repeated failures");
+}
+
+#[test]
+fn users_change_passwords_and_projects_delete_only_when_empty() {
+    let w = start();
+    let id = create_user(&w, "alice");
+    let weak = api(&w, "POST", "/users", admin()).body(json!({"username": "weak", "password": "short"}).to_string()).send();
+    assert_eq!(weak.status, 400);
+    let dup = api(&w, "POST", "/users", admin()).body(json!({"username": "alice", "password": "Passw0rd!"}).to_string()).send();
+    assert_eq!(dup.status, 409);
+    let alice = Some(("alice", "Passw0rd!"));
+    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice).body(json!({"old_password": "nope", "new_password": "N3wPassword"}).to_string()).send();
+    assert_eq!(r.status, 403);
+    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice).body(json!({"old_password": "Passw0rd!", "new_password": "N3wPassword"}).to_string()).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(api(&w, "GET", "/users/current", alice).send().status, 401);
+    assert_eq!(api(&w, "GET", "/users/current", Some(("alice", "N3wPassword"))).send().json()["username"], "alice");
+
+    // Users may create projects and become their admins.
+    let r = api(&w, "POST", "/projects", Some(("alice", "N3wPassword"))).body(json!({"project_name": "alices"}).to_string()).send();
+    assert_eq!(r.status, 201);
+    assert_eq!(push_as(&w, ("alice", "N3wPassword"), "alices/app", "v1"), 201);
+    let r = api(&w, "DELETE", "/projects/alices", Some(("alice", "N3wPassword"))).send();
+    assert_eq!(r.status, 412);
+    assert_eq!(api(&w, "HEAD", "/projects?project_name=alices", admin()).send().status, 200);
+    assert_eq!(api(&w, "HEAD", "/projects?project_name=nothing", admin()).send().status, 404);
+}
+
+#[test]
+fn real_clients_log_in_push_and_pull() {
+    require("skopeo");
+    let w = start();
+    create_project(&w, "secret", false);
+    let home = tempfile::tempdir().unwrap();
+    let authfile = home.path().join("auth.json");
+    run(Command::new("skopeo")
+        .args(["login", "--tls-verify=false", "-u", "admin", "-p", ADMIN_PW, "--authfile"])
+        .arg(&authfile)
+        .arg(w.host()));
+    run(Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--dest-tls-verify=false", "--authfile"])
+        .arg(&authfile)
+        .arg(oci_ref("small", "v1"))
+        .arg(format!("docker://{}/secret/small:v1", w.host())));
+    run(Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds"])
+        .arg(format!("admin:{ADMIN_PW}"))
+        .arg(oci_ref("small", "v1"))
+        .arg(format!("docker://{}/library/small:v1", w.host())));
+    // Anonymous: the public image, yes; the private one, no.
+    run(Command::new("skopeo").args(["inspect", "--tls-verify=false", "--no-creds"]).arg(format!("docker://{}/library/small:v1", w.host())));
+    let denied = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--no-creds"])
+        .arg(format!("docker://{}/secret/small:v1", w.host()))
+        .output()
+        .unwrap();
+    assert!(!denied.status.success());
+    let msg = String::from_utf8_lossy(&denied.stderr);
+    assert!(msg.contains("unauthorized") || msg.contains("denied"), "{msg}");
+
+    // oras (Python) logs in and pushes.
+    let script = r#"
+import sys, oras.client
+host, pw = sys.argv[1], sys.argv[2]
+# oras-py's token backend reuses its first token whatever scope a later
+# challenge names, so pushes need its Basic backend (Wharf accepts Basic on /v2).
+c = oras.client.OrasClient(hostname=host, insecure=True, auth_backend="basic")
+c.login(username="admin", password=pw, hostname=host, tls_verify=False)
+open("note.txt", "w").write("hello")
+c.push(target=f"{host}/secret/note:v1", files=["note.txt"], disable_path_validation=True)
+print("pushed")
+"#;
+    let out = run(Command::new("python3").arg("-c").arg(script).arg(w.host()).arg(ADMIN_PW).current_dir(home.path()));
+    assert!(out.contains("pushed"));
+    let r = curl("GET", &w.url("/v2/secret/note/manifests/v1")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send();
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn generated_admin_password_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let run_once = |wait_for_line: bool| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["serve", "--auth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir.path())
+            .env_remove("WHARF_ADMIN_PASSWORD")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !wait_for_line {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run_once(true);
+    let password = first.split("password: ").nth(1).expect("password printed").lines().next().unwrap().trim().to_string();
+    assert!(password.len() >= 16);
+    let second = run_once(false);
+    assert!(!second.contains("password"), "printed again: {second}");
+    // And it works.
+    let _w = Wharf::start_in(dir.path(), &["--auth"]);
+}
+
+#[test]
+fn docker_logs_in_pushes_and_pulls_with_tokens() {
+    let w = start();
+    create_project(&w, "dock", false);
+    create_user(&w, "dev");
+    add_member(&w, "dock", "dev", 2);
+    let d = Dockerd::start();
+    let out = run(d.docker().args(["login", "-u", "dev", "-p", "Passw0rd!", &w.host()]));
+    assert!(out.contains("Login Succeeded"), "{out}");
+    let rootfs = tempfile::tempdir().unwrap();
+    std::fs::write(rootfs.path().join("f"), "x").unwrap();
+    let tar = rootfs.path().join("r.tar");
+    run(Command::new("tar").arg("-C").arg(rootfs.path()).arg("-cf").arg(&tar).arg("f"));
+    let image = format!("{}/dock/app:v1", w.host());
+    run(d.docker().arg("import").arg(&tar).arg(&image));
+    run(d.docker().args(["push", &image]));
+    run(d.docker().args(["rmi", &image]));
+    run(d.docker().args(["pull", &image]));
+    // Logged out, the private image cannot be pulled.
+    run(d.docker().args(["logout", &w.host()]));
+    run(d.docker().args(["rmi", &image]));
+    let denied = d.docker().args(["pull", &image]).output().unwrap();
+    assert!(!denied.status.success());
+}

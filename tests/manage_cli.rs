@@ -1,0 +1,110 @@
+//! `wharf login`, `project`, `member`, `robot`, `user` against a real
+//! `wharf serve --auth`, as an administrator and a CI script would use them.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{Wharf, curl};
+use serde_json::Value;
+
+const ADMIN_PW: &str = "Harbor12345";
+
+struct Cli {
+    config: tempfile::TempDir,
+    host: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(args)
+            .env("WHARF_CONFIG_DIR", self.config.path())
+            .env_remove("WHARF_REGISTRY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "wharf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn management_verbs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Wharf::start_env(dir.path(), &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let cli = Cli { config: tempfile::tempdir().unwrap(), host: w.host() };
+
+    // A wrong password is refused and nothing is stored.
+    let bad = cli.run(&["login", &cli.host, "--insecure", "-u", "admin", "--password-stdin"], "nope\n");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
+    assert!(!cli.config.path().join("auth.json").exists());
+    let out = cli.ok(&["login", &cli.host, "--insecure", "-u", "admin", "--password-stdin"], &format!("{ADMIN_PW}\n"));
+    assert!(out.contains("Login Succeeded"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cli.config.path().join("auth.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "credentials file must be private");
+    }
+
+    cli.ok(&["project", "create", "team"], "");
+    cli.ok(&["user", "create", "alice", "--email", "alice@example.com"], "Passw0rd!\n");
+    cli.ok(&["member", "add", "team", "alice", "--role", "developer"], "");
+    let members: Value = serde_json::from_str(&cli.ok(&["member", "list", "team", "--output", "json"], "")).unwrap();
+    assert!(members.as_array().unwrap().iter().any(|m| m["entity_name"] == "alice" && m["role_name"] == "developer"));
+    let table = cli.ok(&["project", "list"], "");
+    assert!(table.lines().next().unwrap().starts_with("NAME"));
+    assert!(table.contains("team") && table.contains("library"));
+
+    // A CI robot: created, used, disabled, re-enabled, rotated.
+    let created: Value = serde_json::from_str(&cli.ok(
+        &["robot", "create", "ci", "--project", "team", "--access", "repository:pull,repository:push", "--output", "json"],
+        "",
+    ))
+    .unwrap();
+    let (name, secret) = (created["name"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    assert_eq!(name, "robot$team+ci");
+    let token = |user: &str, pw: &str| {
+        curl("GET", &w.url("/service/token?service=wharf&scope=repository:team/app:push")).arg("-u").arg(&format!("{user}:{pw}")).send().status
+    };
+    assert_eq!(token(&name, &secret), 200);
+    cli.ok(&["robot", "disable", &name], "");
+    assert_eq!(token(&name, &secret), 401);
+    cli.ok(&["robot", "enable", &name], "");
+    assert_eq!(token(&name, &secret), 200);
+    let fresh = cli.ok(&["robot", "refresh", &name], "");
+    let fresh = fresh.trim().strip_prefix("secret: ").unwrap().to_string();
+    assert_eq!(token(&name, &secret), 401);
+    assert_eq!(token(&name, &fresh), 200);
+    let robots: Value = serde_json::from_str(&cli.ok(&["robot", "list", "--project", "team", "--output", "json"], "")).unwrap();
+    assert_eq!(robots.as_array().unwrap().len(), 1);
+
+    // Passwords: alice changes her own; the admin resets it.
+    let alice = Cli { config: tempfile::tempdir().unwrap(), host: w.host() };
+    alice.ok(&["login", &alice.host, "--insecure", "-u", "alice", "--password-stdin"], "Passw0rd!\n");
+    alice.ok(&["user", "passwd"], "Passw0rd!\nN3wPassword\n");
+    assert_eq!(token("alice", "N3wPassword"), 200);
+    cli.ok(&["user", "passwd", "alice"], "Res3tPassword\n");
+    assert_eq!(token("alice", "Res3tPassword"), 200);
+    // Alice is no administrator.
+    let denied = alice.run(&["user", "list"], "");
+    assert_eq!(denied.status.code(), Some(2));
+
+    cli.ok(&["member", "remove", "team", "alice"], "");
+    cli.ok(&["robot", "delete", &name], "");
+    cli.ok(&["project", "delete", "team"], "");
+    let gone = cli.run(&["project", "delete", "team"], "");
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("not found"));
+}
