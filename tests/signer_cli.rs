@@ -459,3 +459,86 @@ fn sign_and_verify_over_https_with_registry_cacert() {
         1
     );
 }
+
+/// With `wharf serve --auth` (Docker token auth): signing needs credentials, given by
+/// flags or `WHARF_USERNAME`/`WHARF_PASSWORD`; anonymous verification of a public project works.
+#[test]
+fn sign_with_credentials_against_wharf_with_auth() {
+    common::require("skopeo");
+    common::require("umoci");
+    let w = Wharf::start_with(&["--auth", "--admin-password", "s3cret-Admin"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::run(
+        Command::new("umoci")
+            .args(["init", "--layout", "layout"])
+            .current_dir(d),
+    );
+    common::run(
+        Command::new("umoci")
+            .args(["new", "--image", "layout:v1"])
+            .current_dir(d),
+    );
+    let image = format!("{}/library/signed:v1", w.host());
+    common::run(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                "admin:s3cret-Admin",
+            ])
+            .arg(format!("oci:{}:v1", d.join("layout").display()))
+            .arg(format!("docker://{image}")),
+    );
+    ok(&wharf(d, &["key", "generate"]));
+
+    // Anonymous signing is refused by the registry: a runtime error, exit 2.
+    assert_eq!(
+        wharf(d, &["sign", "--insecure", "--key", "cosign.key", &image])
+            .status
+            .code(),
+        Some(2)
+    );
+    ok(&wharf(
+        d,
+        &[
+            "sign",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--username",
+            "admin",
+            "--password",
+            "s3cret-Admin",
+            &image,
+        ],
+    ));
+    let o = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "test-password")
+        .env("WHARF_USERNAME", "admin")
+        .env("WHARF_PASSWORD", "s3cret-Admin")
+        .args([
+            "sign",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--referrers",
+            &image,
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    // library is public: anyone may verify.
+    let out = ok(&wharf(
+        d,
+        &["verify", "--insecure", "--key", "cosign.pub", &image],
+    ));
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len(),
+        2
+    );
+}
