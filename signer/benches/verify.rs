@@ -100,22 +100,49 @@ fn main() {
         "keyless bundle verifications/s (chain P-384 + DSSE + SET + inclusion proof, 1 core): {r:.0}"
     );
 
-    // A local registry, an image with 10 signatures.
+    // A local registry, an image with 10 signatures: the reference registry, and Wharf
+    // itself when WHARF_BIN names a built `wharf` binary.
     let rr = common::RefRegistry::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    registry_timings("distribution 2.8", &rr.host(), &key);
+    if let Ok(bin) = std::env::var("WHARF_BIN") {
+        let data = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        let mut child = std::process::Command::new(&bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let host = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&host).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry_timings("wharf serve", &host, &key);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn median_min(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (times[times.len() / 2], times[0])
+}
+
+/// Signs one image 10 times at `host`, then times library and CLI verification.
+fn registry_timings(name: &str, host: &str, key: &p256::ecdsa::SigningKey) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let reg = common::insecure_registry();
-    let image_ref = format!("{}/bench/app:v1", rr.host());
+    let image_ref = format!("{host}/bench/app:v1");
     rt.block_on(async {
-        common::push_tiny_image(&reg, &rr.host(), "bench/app", "v1", "bench").await;
+        common::push_tiny_image(&reg, host, "bench/app", "v1", "bench").await;
         let target = image::resolve(&reg, &image_ref).await.unwrap();
         for i in 0..10 {
             let a: BTreeMap<String, String> = [("n".to_string(), i.to_string())].into();
-            image::sign(&reg, &target, &key, &a, Layout::Tag)
-                .await
-                .unwrap();
+            image::sign(&reg, &target, key, &a, Layout::Tag).await.unwrap();
         }
     });
     let mut times = Vec::new();
@@ -123,28 +150,19 @@ fn main() {
         for _ in 0..30 {
             let start = Instant::now();
             let target = image::resolve(&reg, &image_ref).await.unwrap();
-            let rep =
-                image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
-                    .await
-                    .unwrap();
+            let rep = image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
+                .await
+                .unwrap();
             assert_eq!(rep.verified.len(), 10);
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
     });
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "library resolve + verify, image with 10 signatures (loopback, distribution 2.8): median {:.1} ms, min {:.1} ms",
-        times[times.len() / 2],
-        times[0]
-    );
+    let (med, min) = median_min(times);
+    println!("[{name}] library resolve + verify, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms");
 
     if let Ok(bin) = std::env::var("WHARF_BIN") {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("k.pub"),
-            keys::public_key_pem(key.verifying_key()),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("k.pub"), keys::public_key_pem(key.verifying_key())).unwrap();
         let mut times = Vec::new();
         for _ in 0..10 {
             let start = Instant::now();
@@ -154,17 +172,9 @@ fn main() {
                 .output()
                 .unwrap();
             times.push(start.elapsed().as_secs_f64() * 1000.0);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
-        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        println!(
-            "`wharf verify` process, 10 signatures (loopback): median {:.1} ms, min {:.1} ms",
-            times[times.len() / 2],
-            times[0]
-        );
+        let (med, min) = median_min(times);
+        println!("[{name}] `wharf verify` process, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms");
     }
 }

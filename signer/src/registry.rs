@@ -111,6 +111,23 @@ pub struct Index {
     pub manifests: Vec<Descriptor>,
 }
 
+/// Trust anchor for plain-HTTP clients, whose private key was discarded when it was made.
+/// TLS is never used with `insecure`, but reqwest would otherwise scan and parse every
+/// system root certificate (~300 files, most of a CLI run's time) when building the client;
+/// "only this root" skips that.
+const PLAIN_HTTP_PLACEHOLDER_ROOT: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBvzCCAWWgAwIBAgIUO5bclr/h4F7hliQXfBA7hJhE+sEwCgYIKoZIzj0EAwIw\n\
+NDEyMDAGA1UEAwwpd2hhcmYgcGxhaW4tSFRUUCBwbGFjZWhvbGRlciAobmV2ZXIg\n\
+dXNlZCkwIBcNMjYxMTI3MTQzMjM3WhgPMjEyNjExMDMxNDMyMzdaMDQxMjAwBgNV\n\
+BAMMKXdoYXJmIHBsYWluLUhUVFAgcGxhY2Vob2xkZXIgKG5ldmVyIHVzZWQpMFkw\n\
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEKouj4L87VnDc5zHQxUxZDmc8nrhcWB0v\n\
+uy9Y2Tn+/tRhgGMIHI6qgs88ADOjCpWciG20KdRnQSZyQPDPRCD24aNTMFEwHQYD\n\
+VR0OBBYEFOEO7UJWGBThLzewmO6IbhZKW3WGMB8GA1UdIwQYMBaAFOEO7UJWGBTh\n\
+LzewmO6IbhZKW3WGMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIg\n\
+J0vojx/qKaDYxJqeEk62oghZdkAX6GCXcyjjL6dRfiMCIQDiNc5xnkwPs3fM8r8v\n\
+RReR3DF62T1gF6/JRhZ0Aga5tg==\n\
+-----END CERTIFICATE-----\n";
+
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
@@ -144,6 +161,14 @@ impl Registry {
                     data: pem.clone(),
                 })
                 .collect(),
+            tls_certs_only: if options.insecure && options.ca_certs_pem.is_empty() {
+                vec![oci_client::client::Certificate {
+                    encoding: oci_client::client::CertificateEncoding::Pem,
+                    data: PLAIN_HTTP_PLACEHOLDER_ROOT.as_bytes().to_vec(),
+                }]
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         };
         let auth = match (&options.username, &options.password) {
@@ -173,9 +198,7 @@ impl Registry {
 
     /// Parses an image reference (docker rules: default registry, `library/`, `latest`).
     pub fn parse_reference(image: &str) -> Result<Reference, RegistryError> {
-        image
-            .parse::<Reference>()
-            .map_err(|e| RegistryError::BadReference(image.to_string(), e.to_string()))
+        parse_reference(image)
     }
 
     fn wrap(reference: &Reference, what: &'static str, e: OciDistributionError) -> RegistryError {
@@ -450,6 +473,93 @@ impl Registry {
     }
 }
 
+/// Parses a docker image reference without oci-spec's reference regex: compiling that
+/// (Unicode) regex costs ~100 ms, most of a `wharf verify` run. Same grammar and
+/// normalisation as distribution's `reference` package: `docker.io` and `library/`
+/// defaults, tag `latest` when neither tag nor digest is given.
+pub fn parse_reference(image: &str) -> Result<Reference, RegistryError> {
+    let bad = |why: &str| RegistryError::BadReference(image.to_string(), why.to_string());
+    if image.is_empty() || image.len() > 1024 {
+        return Err(bad("empty or too long"));
+    }
+    let (name_tag, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let (alg, hex) = d.split_once(':').ok_or_else(|| bad("digest must be algorithm:hex"))?;
+        let len = match alg {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            _ => return Err(bad("unsupported digest algorithm")),
+        };
+        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(bad("digest hex is malformed"));
+        }
+    }
+    let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        None => (name_tag, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+            && !t.starts_with(['.', '-']);
+        if !ok {
+            return Err(bad("invalid tag"));
+        }
+    }
+    let (registry, repository) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
+        _ => ("docker.io".to_string(), name.to_string()),
+    };
+    let registry = if registry == "index.docker.io" { "docker.io".to_string() } else { registry };
+    let repository = if registry == "docker.io" && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository
+    };
+    let (host, port) = match registry.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (registry.as_str(), None),
+    };
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if !host_ok || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad("invalid registry host"));
+    }
+    if repository.is_empty() || repository.len() > 255 {
+        return Err(bad("repository name empty or longer than 255"));
+    }
+    for component in repository.split('/') {
+        let b = component.as_bytes();
+        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let seps_ok = component
+            .split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .all(|sep| sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-'));
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) || !seps_ok {
+            return Err(bad("repository path components are lowercase letters, digits and single separators"));
+        }
+    }
+    Ok(match (tag, digest) {
+        (Some(t), Some(d)) => Reference::with_tag_and_digest(registry, repository, t.into(), d.into()),
+        (None, Some(d)) => Reference::with_digest(registry, repository, d.into()),
+        (Some(t), None) => Reference::with_tag(registry, repository, t.into()),
+        (None, None) => Reference::with_tag(registry, repository, "latest".into()),
+    })
+}
+
 fn is_not_found(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::ImageManifestNotFoundError(_) => true,
@@ -532,6 +642,34 @@ pub fn docker_config_credentials_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_parse_like_docker() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let cases = [
+            ("busybox", "docker.io", "library/busybox", Some("latest"), None),
+            ("index.docker.io/me/app:1.0", "docker.io", "me/app", Some("1.0"), None),
+            ("127.0.0.1:5000/team/app:v1", "127.0.0.1:5000", "team/app", Some("v1"), None),
+            ("localhost/a_b/c-d:x", "localhost", "a_b/c-d", Some("x"), None),
+        ];
+        for (input, reg, repo, tag, digest) in cases {
+            let r = parse_reference(input).unwrap();
+            assert_eq!((r.registry(), r.repository(), r.tag(), r.digest()), (reg, repo, tag, digest), "{input}");
+            // Agrees with oci-spec's regex parser.
+            let o: Reference = input.parse().unwrap();
+            assert_eq!((o.registry(), o.repository(), o.tag()), (r.registry(), r.repository(), r.tag()), "{input}");
+        }
+        let r = parse_reference(&format!("ghcr.io/o/r@{d}")).unwrap();
+        assert_eq!((r.tag(), r.digest()), (None, Some(d.as_str())));
+        let r = parse_reference(&format!("ghcr.io/o/r:t@{d}")).unwrap();
+        assert_eq!((r.tag(), r.digest()), (Some("t"), Some(d.as_str())));
+        for bad in [
+            "", "UPPER/case", "a//b", "r.io/a/", "r.io/a:", "r.io/a:-x", "r.io/a@sha256:abc",
+            "r.io/a@md5:0000", "r.io:port/a", "-bad.io/a/b", "r.io/a..b", "r.io/a/b:t g",
+        ] {
+            assert!(parse_reference(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn docker_config_auths() {
