@@ -421,3 +421,31 @@ async fn basic_auth_registry() {
         .unwrap();
     assert_eq!(rep.verified.len(), 1, "{}", rep.explain());
 }
+
+/// Keyless verification reads bundles from the registry: the real public-good bundle,
+/// attached to an image it does not sign, is found, fully checked and rejected for its
+/// digest; with another identity it is rejected for the identity.
+#[tokio::test]
+async fn keyless_bundle_from_registry_must_sign_this_image() {
+    use wharf_signer::keyless::{IdentityPolicy, TrustedRoot};
+    let rr = RefRegistry::start();
+    let reg = insecure_registry();
+    push_tiny_image(&reg, &rr.host(), "kl", "v1", "k").await;
+    let target = image::resolve(&reg, &format!("{}/kl:v1", rr.host())).await.unwrap();
+    let bundle = common::read_fixture("sigstore_rs_bundle_v03_keyless_dsse.json");
+    image::push_bundle(&reg, &target, bundle.into_bytes(), image::COSIGN_SIGN_PREDICATE).await.unwrap();
+    let root = TrustedRoot::parse(common::read_fixture("sigstore_public_good_trusted_root.json").as_bytes()).unwrap();
+    let issuer = "https://token.actions.githubusercontent.com";
+    let good = IdentityPolicy::new(None, Some("^https://github.com/kubewarden/"), Some(issuer), None).unwrap();
+    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &good, &BTreeMap::new()).await.unwrap();
+    assert!(r.verified.is_empty());
+    assert!(r.explain().contains("does not sign digest"), "{}", r.explain());
+    let other = IdentityPolicy::new(Some("https://github.com/x/y"), None, Some(issuer), None).unwrap();
+    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &other, &BTreeMap::new()).await.unwrap();
+    assert!(r.explain().contains("identity"), "{}", r.explain());
+    // Key-based verification does not accept a keyless bundle.
+    let r = image::verify_signatures(&reg, &target, keys::generate().unwrap().verifying_key(), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(r.verified.is_empty());
+}
