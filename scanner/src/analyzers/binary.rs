@@ -1,0 +1,334 @@
+//! Package data embedded in executables: Go build info (module versions and the Go
+//! toolchain version, `debug/buildinfo` format) and cargo-auditable's `.dep-v0` ELF section
+//! (zlib-compressed JSON). Inspected while the layer streams; only the findings are kept.
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use super::cargo_lock::crate_package;
+use crate::image::ImageFs;
+use crate::inventory::{Ecosystem, Package, purl};
+
+/// Smaller executables are scripts or stubs, not Go or Rust binaries.
+pub const MIN_SIZE: u64 = 4096;
+
+const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryFacts {
+    /// `go1.19.8` — the toolchain that built the binary (its standard library version).
+    pub go_version: Option<String>,
+    /// The main module and its dependencies as `(module path, version)`.
+    pub go_main: Option<(String, String)>,
+    pub go_deps: Vec<(String, String)>,
+    /// crates.io packages recorded by cargo-auditable.
+    pub rust_crates: Vec<(String, String)>,
+    /// Maven coordinates of a Java archive and the archives nested in it.
+    pub java: Vec<super::java::Coord>,
+}
+
+fn is_executable_format(magic: &[u8]) -> bool {
+    magic == b"\x7fELF"
+        || magic.starts_with(b"MZ")
+        || matches!(
+            magic,
+            [0xfe, 0xed, 0xfa, 0xce | 0xcf]
+                | [0xce | 0xcf, 0xfa, 0xed, 0xfe]
+                | [0xca, 0xfe, 0xba, 0xbe]
+        )
+}
+
+/// Reads an executable of `size` bytes (at most `max`) and extracts embedded package data.
+/// `Ok(None)` for non-binaries and binaries without any; `Err` only when the stream breaks.
+pub fn inspect_stream(
+    path: &str,
+    r: &mut dyn Read,
+    size: u64,
+    max: u64,
+) -> std::io::Result<Option<BinaryFacts>> {
+    if size > max || size < 4 {
+        return Ok(None);
+    }
+    let mut magic = [0u8; 4];
+    r.read_exact(&mut magic)?;
+    let is_zip = &magic == b"PK\x03\x04";
+    if !is_executable_format(&magic) && !is_zip {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    data.extend_from_slice(&magic);
+    r.take(size - 4).read_to_end(&mut data)?;
+    let facts = if is_zip {
+        let mut f = BinaryFacts::default();
+        if super::java::is_archive(path) {
+            super::java::inspect(path, &data, 0, &mut f.java);
+        }
+        f
+    } else {
+        inspect(&data)
+    };
+    Ok((facts != BinaryFacts::default()).then_some(facts))
+}
+
+pub fn inspect(data: &[u8]) -> BinaryFacts {
+    let mut facts = BinaryFacts::default();
+    go_buildinfo(data, &mut facts);
+    if data.starts_with(b"\x7fELF") {
+        if let Some(sec) = elf_section(data, ".dep-v0") {
+            facts.rust_crates = auditable_crates(sec);
+        }
+    }
+    facts
+}
+
+fn read_varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
+    for pos in memchr::memmem::find_iter(data, GO_MAGIC) {
+        let Some(hdr) = data.get(pos..pos + 32) else {
+            return;
+        };
+        let flags = hdr[15];
+        if flags & 2 == 0 {
+            // Go < 1.18 stores pointers into the data segment instead of inline strings.
+            continue;
+        }
+        let mut off = pos + 32;
+        let mut strings = Vec::new();
+        for _ in 0..2 {
+            let Some((len, n)) = data.get(off..).and_then(read_varint) else {
+                return;
+            };
+            let start = off + n;
+            let Some(s) = data.get(start..start.saturating_add(len as usize)) else {
+                return;
+            };
+            strings.push(String::from_utf8_lossy(s).into_owned());
+            off = start + len as usize;
+        }
+        facts.go_version = Some(strings[0].clone()).filter(|v| !v.is_empty());
+        let mut modinfo = strings[1].as_str();
+        // modinfo is framed by 16-byte sentinels.
+        if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
+            modinfo = &modinfo[16..modinfo.len() - 16];
+        }
+        for line in modinfo.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            match cols.as_slice() {
+                ["mod", path, version, ..] => {
+                    facts.go_main = Some((path.to_string(), version.to_string()))
+                }
+                ["dep", path, version, ..] => {
+                    facts.go_deps.push((path.to_string(), version.to_string()))
+                }
+                ["=>", path, version, ..] => {
+                    if let Some(last) = facts.go_deps.last_mut() {
+                        *last = (path.to_string(), version.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
+}
+
+/// The contents of a named section of a little-endian ELF file (32 or 64 bit).
+fn elf_section<'a>(d: &'a [u8], want: &str) -> Option<&'a [u8]> {
+    let u16_at = |o: usize| {
+        d.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        d.get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    let u64_at = |o: usize| {
+        d.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    if d.get(5) != Some(&1) {
+        return None; // big-endian
+    }
+    let is64 = d.get(4) == Some(&2);
+    let (shoff, shentsize, shnum, shstrndx) = if is64 {
+        (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?, u16_at(0x3e)?)
+    } else {
+        (u32_at(0x20)?, u16_at(0x2e)?, u16_at(0x30)?, u16_at(0x32)?)
+    };
+    let sh = |i: usize| -> Option<(usize, usize, usize)> {
+        let b = shoff.checked_add(i.checked_mul(shentsize)?)?;
+        if is64 {
+            Some((u32_at(b)?, u64_at(b + 24)?, u64_at(b + 32)?))
+        } else {
+            Some((u32_at(b)?, u32_at(b + 16)?, u32_at(b + 20)?))
+        }
+    };
+    let (_, str_off, str_size) = sh(shstrndx)?;
+    let strtab = d.get(str_off..str_off.checked_add(str_size)?)?;
+    for i in 0..shnum.min(4096) {
+        let (name_off, off, size) = sh(i)?;
+        let name = strtab.get(name_off..)?.split(|&b| b == 0).next()?;
+        if name == want.as_bytes() {
+            return d.get(off..off.checked_add(size)?);
+        }
+    }
+    None
+}
+
+#[derive(Deserialize)]
+struct Auditable {
+    packages: Vec<AuditablePkg>,
+}
+
+#[derive(Deserialize)]
+struct AuditablePkg {
+    name: String,
+    version: String,
+    #[serde(default)]
+    source: String,
+}
+
+fn auditable_crates(section: &[u8]) -> Vec<(String, String)> {
+    let mut json = Vec::new();
+    // Bounded: the JSON of even huge dependency trees is a few MiB.
+    if flate2::read::ZlibDecoder::new(section)
+        .take(16 << 20)
+        .read_to_end(&mut json)
+        .is_err()
+    {
+        return vec![];
+    }
+    let Ok(a) = serde_json::from_slice::<Auditable>(&json) else {
+        return vec![];
+    };
+    a.packages
+        .into_iter()
+        .filter(|p| p.source == "crates.io")
+        .map(|p| (p.name, p.version))
+        .collect()
+}
+
+fn go_package(module: &str, version: &str, layer: Option<String>, path: &str) -> Package {
+    let (ns, name) = match module.rsplit_once('/') {
+        Some((ns, n)) => (Some(ns), n),
+        None => (None, module),
+    };
+    Package {
+        name: module.into(),
+        version: version.into(),
+        ecosystem: Ecosystem::Go,
+        purl: purl(Ecosystem::Go, ns, name, version, &[]),
+        source_name: None,
+        source_version: None,
+        licenses: vec![],
+        layer,
+        path: path.into(),
+    }
+}
+
+pub fn analyze(fs: &ImageFs) -> Vec<Package> {
+    let mut out = Vec::new();
+    for (path, f, layer) in fs.binaries() {
+        let digest = fs.layer_digest(layer);
+        if let Some(v) = &f.go_version {
+            let mut p = go_package("stdlib", v, digest.clone(), path);
+            p.purl = purl(
+                Ecosystem::Go,
+                None,
+                "stdlib",
+                v.trim_start_matches("go"),
+                &[],
+            );
+            out.push(p);
+        }
+        if let Some((m, v)) = &f.go_main {
+            if v != "(devel)" && !v.is_empty() {
+                out.push(go_package(m, v, digest.clone(), path));
+            }
+        }
+        for (m, v) in &f.go_deps {
+            out.push(go_package(m, v, digest.clone(), path));
+        }
+        for (n, v) in &f.rust_crates {
+            out.push(crate_package(n, v, digest.clone(), path));
+        }
+        for (g, a, v) in &f.java {
+            let name = if g.is_empty() {
+                a.clone()
+            } else {
+                format!("{g}:{a}")
+            };
+            out.push(Package {
+                purl: purl(Ecosystem::Maven, Some(g), a, v, &[]),
+                name,
+                version: v.clone(),
+                ecosystem: Ecosystem::Maven,
+                source_name: None,
+                source_version: None,
+                licenses: vec![],
+                layer: digest.clone(),
+                path: path.into(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    #[test]
+    fn go_inline_buildinfo() {
+        let mut d = b"\x7fELF".to_vec();
+        d.resize(64, 0);
+        d.extend_from_slice(GO_MAGIC);
+        d.extend_from_slice(&[8, 2]);
+        d.resize(64 + 32, 0);
+        let ver = "go1.19.8";
+        let body = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgolang.org/x/text\tv0.3.8\th1:y=\n";
+        let modinfo = format!("{}{}{}", "0".repeat(16), body, "1".repeat(16));
+        varint(ver.len(), &mut d);
+        d.extend_from_slice(ver.as_bytes());
+        varint(modinfo.len(), &mut d);
+        d.extend_from_slice(modinfo.as_bytes());
+        let f = inspect(&d);
+        assert_eq!(f.go_version.as_deref(), Some("go1.19.8"));
+        assert_eq!(
+            f.go_deps,
+            vec![("golang.org/x/text".to_string(), "v0.3.8".to_string())]
+        );
+        // A truncated header is survived.
+        assert_eq!(inspect(&d[..64 + 20]), BinaryFacts::default());
+    }
+
+    #[test]
+    fn garbage_elf_headers_do_not_panic() {
+        let mut d = b"\x7fELF\x02\x01".to_vec();
+        d.resize(0x40, 0xff);
+        assert_eq!(inspect(&d), BinaryFacts::default());
+    }
+}

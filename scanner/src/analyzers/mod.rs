@@ -1,0 +1,93 @@
+//! Analyzers turn the captured files of an image into packages. [`classify`] decides, for
+//! each path as the layer streams past, whether an analyzer needs it at all.
+
+pub mod apk;
+pub mod binary;
+pub mod cargo_lock;
+pub mod dpkg;
+pub mod java;
+pub mod node;
+pub mod os_release;
+pub mod php;
+pub mod python;
+pub mod ruby;
+
+use crate::Warnings;
+use crate::image::ImageFs;
+use crate::inventory::{Inventory, Package};
+
+/// What the layer reader should keep of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    Skip,
+    /// Keep the bytes (bounded by `Limits::max_file_size`).
+    Content,
+    /// Inspect as a possible binary with embedded package data; keep only what is found.
+    Binary,
+}
+
+/// Decides from the path (and mode, size) which analyzer needs a file.
+pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
+    if os_release::wants(path)
+        || dpkg::wants(path)
+        || apk::wants(path)
+        || python::wants(path)
+        || node::wants(path)
+        || cargo_lock::wants(path)
+        || php::wants(path)
+        || ruby::wants(path)
+    {
+        return Capture::Content;
+    }
+    if (mode & 0o111 != 0 && size >= binary::MIN_SIZE) || java::is_archive(path) {
+        return Capture::Binary;
+    }
+    Capture::Skip
+}
+
+/// Runs every analyzer over the filtered image filesystem.
+pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
+    let distro = os_release::detect(fs);
+    let mut packages: Vec<Package> = Vec::new();
+    packages.extend(dpkg::analyze(fs, distro.as_ref(), warnings));
+    packages.extend(apk::analyze(fs, distro.as_ref(), warnings));
+    packages.extend(python::analyze(fs, warnings));
+    packages.extend(node::analyze(fs, warnings));
+    packages.extend(cargo_lock::analyze(fs, warnings));
+    packages.extend(php::analyze(fs, warnings));
+    packages.extend(ruby::analyze(fs, warnings));
+    packages.extend(binary::analyze(fs));
+    packages.sort_by(|a, b| {
+        (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.path,
+        ))
+    });
+    Inventory { distro, packages }
+}
+
+/// Splits an RFC 822-style paragraph (dpkg status, PKG-INFO headers) into fields,
+/// folding continuation lines. Field names keep their case; lookups use `field()`.
+pub(crate) fn rfc822_fields(par: &str) -> Vec<(&str, String)> {
+    let mut out: Vec<(&str, String)> = Vec::new();
+    for line in par.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some((_, v)) = out.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            out.push((k.trim(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+pub(crate) fn field<'a>(fields: &'a [(&str, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}

@@ -1,0 +1,279 @@
+//! The package inventory: what an image contains, independent of any vulnerability data.
+
+use serde::{Deserialize, Serialize};
+
+/// A package ecosystem. Decides the version ordering and how names are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Ecosystem {
+    Debian,
+    Ubuntu,
+    Alpine,
+    Rpm,
+    PyPI,
+    Npm,
+    Go,
+    CratesIo,
+    Maven,
+    RubyGems,
+    Packagist,
+}
+
+impl Ecosystem {
+    /// The OSV ecosystem name (without a distro release suffix such as `:12`).
+    pub fn osv_name(self) -> &'static str {
+        match self {
+            Ecosystem::Debian => "Debian",
+            Ecosystem::Ubuntu => "Ubuntu",
+            Ecosystem::Alpine => "Alpine",
+            Ecosystem::Rpm => "Red Hat",
+            Ecosystem::PyPI => "PyPI",
+            Ecosystem::Npm => "npm",
+            Ecosystem::Go => "Go",
+            Ecosystem::CratesIo => "crates.io",
+            Ecosystem::Maven => "Maven",
+            Ecosystem::RubyGems => "RubyGems",
+            Ecosystem::Packagist => "Packagist",
+        }
+    }
+
+    /// Parses an OSV ecosystem string (`PyPI`, `Debian:12`, `Alpine:v3.18`, `Rocky Linux:9`).
+    /// Returns the ecosystem and the release suffix, if any.
+    pub fn from_osv(s: &str) -> Option<(Ecosystem, Option<&str>)> {
+        let (base, release) = match s.split_once(':') {
+            Some((b, r)) => (b, Some(r)),
+            None => (s, None),
+        };
+        let eco = match base {
+            "Debian" => Ecosystem::Debian,
+            "Ubuntu" => Ecosystem::Ubuntu,
+            "Alpine" | "Wolfi" | "Chainguard" => Ecosystem::Alpine,
+            "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => {
+                Ecosystem::Rpm
+            }
+            "PyPI" => Ecosystem::PyPI,
+            "npm" => Ecosystem::Npm,
+            "Go" => Ecosystem::Go,
+            "crates.io" => Ecosystem::CratesIo,
+            "Maven" => Ecosystem::Maven,
+            "RubyGems" => Ecosystem::RubyGems,
+            "Packagist" => Ecosystem::Packagist,
+            _ => return None,
+        };
+        Some((eco, release))
+    }
+
+    /// OS packages are matched per distro release through their source package.
+    pub fn is_os(self) -> bool {
+        matches!(
+            self,
+            Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Rpm
+        )
+    }
+
+    /// The key used to look a package up: each ecosystem's own name-equivalence rule.
+    pub fn normalize_name(self, name: &str) -> String {
+        match self {
+            // PEP 503: case-insensitive, runs of `-`, `_`, `.` are equal.
+            Ecosystem::PyPI => {
+                let mut out = String::with_capacity(name.len());
+                let mut sep = false;
+                for c in name.chars() {
+                    if matches!(c, '-' | '_' | '.') {
+                        sep = true;
+                    } else {
+                        if sep && !out.is_empty() {
+                            out.push('-');
+                        }
+                        sep = false;
+                        out.push(c.to_ascii_lowercase());
+                    }
+                }
+                out
+            }
+            Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Packagist => {
+                name.to_ascii_lowercase()
+            }
+            // crates.io treats `-` and `_` as the same name.
+            Ecosystem::CratesIo => name.replace('_', "-"),
+            _ => name.to_string(),
+        }
+    }
+
+    pub fn purl_type(self) -> &'static str {
+        match self {
+            Ecosystem::Debian | Ecosystem::Ubuntu => "deb",
+            Ecosystem::Alpine => "apk",
+            Ecosystem::Rpm => "rpm",
+            Ecosystem::PyPI => "pypi",
+            Ecosystem::Npm => "npm",
+            Ecosystem::Go => "golang",
+            Ecosystem::CratesIo => "cargo",
+            Ecosystem::Maven => "maven",
+            Ecosystem::RubyGems => "gem",
+            Ecosystem::Packagist => "composer",
+        }
+    }
+}
+
+/// The operating system found in `/etc/os-release` (or a distro-specific release file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distro {
+    /// `ID=` (debian, ubuntu, alpine, rhel, …).
+    pub id: String,
+    /// `VERSION_ID=` (12, 22.04, 3.18.4, …).
+    pub version_id: String,
+    pub version_codename: Option<String>,
+    pub pretty_name: Option<String>,
+}
+
+impl Distro {
+    /// The OSV ecosystem release for this distro, e.g. `Debian:12`, `Alpine:v3.18`.
+    pub fn osv_ecosystem(&self) -> Option<String> {
+        let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+        match self.id.as_str() {
+            "debian" => Some(format!(
+                "Debian:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
+            "alpine" => Some(format!("Alpine:v{}", major_minor(&self.version_id))),
+            "rocky" => Some(format!(
+                "Rocky Linux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            "almalinux" => Some(format!(
+                "AlmaLinux:{}",
+                self.version_id.split('.').next().unwrap_or("")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub ecosystem: Ecosystem,
+    pub purl: String,
+    /// Source package (dpkg `Source:`, RPM source RPM, apk origin) where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub licenses: Vec<String>,
+    /// Digest of the layer that last wrote the file the package was found in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The file (inside the image) the package was found in.
+    pub path: String,
+}
+
+/// Everything found in an image.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Inventory {
+    pub distro: Option<Distro>,
+    pub packages: Vec<Package>,
+}
+
+/// Builds a Package URL (<https://github.com/package-url/purl-spec>).
+pub fn purl(
+    eco: Ecosystem,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+    qualifiers: &[(&str, &str)],
+) -> String {
+    let mut s = format!("pkg:{}/", eco.purl_type());
+    if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
+        for seg in ns.split('/').filter(|s| !s.is_empty()) {
+            s.push_str(&pct(seg));
+            s.push('/');
+        }
+    }
+    let name = match eco {
+        // purl-spec: pypi names are lowercased with `_` replaced by `-`.
+        Ecosystem::PyPI => name.to_ascii_lowercase().replace('_', "-"),
+        _ => name.to_string(),
+    };
+    s.push_str(&pct(&name));
+    if !version.is_empty() {
+        s.push('@');
+        s.push_str(&pct(version));
+    }
+    let mut quals: Vec<_> = qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
+    quals.sort();
+    for (i, (k, v)) in quals.iter().enumerate() {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(k);
+        s.push('=');
+        s.push_str(&pct(v));
+    }
+    s
+}
+
+/// Percent-encodes everything but the purl spec's unreserved characters (and `:`, which
+/// the spec leaves unencoded).
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep503_normalization() {
+        let n = |s| Ecosystem::PyPI.normalize_name(s);
+        assert_eq!(n("Django"), "django");
+        assert_eq!(n("zope.interface"), "zope-interface");
+        assert_eq!(n("Foo__Bar-.baz"), "foo-bar-baz");
+        assert_eq!(n("PyYAML"), "pyyaml");
+    }
+
+    #[test]
+    fn purl_examples_from_the_spec() {
+        assert_eq!(
+            purl(
+                Ecosystem::Debian,
+                Some("debian"),
+                "curl",
+                "7.50.3-1",
+                &[("arch", "i386"), ("distro", "jessie")]
+            ),
+            "pkg:deb/debian/curl@7.50.3-1?arch=i386&distro=jessie"
+        );
+        assert_eq!(
+            purl(Ecosystem::Npm, Some("@angular"), "animation", "12.3.1", &[]),
+            "pkg:npm/%40angular/animation@12.3.1"
+        );
+        assert_eq!(
+            purl(Ecosystem::PyPI, None, "Django_Foo", "1.11.1", &[]),
+            "pkg:pypi/django-foo@1.11.1"
+        );
+        assert_eq!(
+            purl(
+                Ecosystem::Go,
+                Some("github.com/gorilla"),
+                "context",
+                "v1.1.1",
+                &[]
+            ),
+            "pkg:golang/github.com/gorilla/context@v1.1.1"
+        );
+        assert_eq!(
+            purl(Ecosystem::CratesIo, None, "rand", "1.0.0+build", &[]),
+            "pkg:cargo/rand@1.0.0%2Bbuild"
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! Matches an inventory against the database with OSV's range semantics
+//! (<https://ossf.github.io/osv-schema/#evaluation>): events sorted by version, `introduced`
+//! opens, `fixed` closes before, `last_affected` closes after; explicit `versions` match too.
+//! OS packages are matched per distro release through their source package.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::db::osv::{Event, Range};
+use crate::db::{Advisory, Db};
+use crate::inventory::{Ecosystem, Inventory, Package};
+use crate::versions;
+use crate::{Result, Warnings};
+
+/// One vulnerable package.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub package: Package,
+    pub advisory: Arc<Advisory>,
+    /// The id to show: the CVE alias when the advisory has exactly one, else its own id.
+    pub vulnerability_id: String,
+    pub fixed_version: Option<String>,
+    /// `fixed`, `affected` (no fix yet) or `will_not_fix`.
+    pub status: String,
+}
+
+/// Whether `version` falls in an OSV range, and the fix closing its interval if any.
+/// `None` when the range cannot be evaluated (unknown type, unparseable versions).
+pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, Option<String>)> {
+    let cmp = |a: &str, b: &str| -> Option<Ordering> {
+        match range.kind.as_str() {
+            "SEMVER" => {
+                Some(versions::semver_lenient(a)?.cmp_precedence(&versions::semver_lenient(b)?))
+            }
+            "ECOSYSTEM" => versions::compare(eco, a, b),
+            _ => None,
+        }
+    };
+    // (version, event) with introduced "0" sorting before everything
+    let key = |e: &Event| -> Option<String> {
+        e.introduced
+            .clone()
+            .or(e.fixed.clone())
+            .or(e.last_affected.clone())
+    };
+    let mut evs: Vec<(&Event, String)> = range
+        .events
+        .iter()
+        .filter(|e| e.limit.is_none())
+        .filter_map(|e| Some((e, key(e)?)))
+        .collect();
+    for (_, v) in &evs {
+        if v != "0" {
+            cmp(v, v)?;
+        }
+    }
+    cmp(version, version)?;
+    evs.sort_by(|(_, a), (_, b)| match (a == "0", b == "0") {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => cmp(a, b).unwrap_or(Ordering::Equal),
+    });
+    let mut affected = false;
+    let mut fix = None;
+    for (i, (e, v)) in evs.iter().enumerate() {
+        let ord = if v == "0" {
+            Ordering::Greater
+        } else {
+            cmp(version, v)?
+        };
+        if e.introduced.is_some() {
+            if ord != Ordering::Less {
+                affected = true;
+                fix = None;
+                // the next closing event after this one is this interval's end
+                for (later, lv) in &evs[i + 1..] {
+                    if later.fixed.is_some() {
+                        fix = Some(lv.clone());
+                        break;
+                    }
+                    if later.last_affected.is_some() {
+                        break;
+                    }
+                }
+            }
+        } else if e.fixed.is_some() {
+            if ord != Ordering::Less {
+                affected = false;
+            }
+        } else if e.last_affected.is_some() && ord == Ordering::Greater {
+            affected = false;
+        }
+    }
+    Some((affected, if affected { fix } else { None }))
+}
+
+/// The ecosystem key and package name an inventory package is looked up by.
+fn lookup_key(p: &Package, inv: &Inventory) -> Option<(String, String, String)> {
+    if p.ecosystem.is_os() {
+        let eco = inv.distro.as_ref()?.osv_ecosystem()?;
+        let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+        let version = p
+            .source_version
+            .clone()
+            .unwrap_or_else(|| p.version.clone());
+        Some((eco, p.ecosystem.normalize_name(&name), version))
+    } else {
+        let version = match p.ecosystem {
+            // Go's stdlib records use plain semver: go1.19.8 -> 1.19.8
+            Ecosystem::Go if p.name == "stdlib" => p.version.trim_start_matches("go").to_string(),
+            _ => p.version.clone(),
+        };
+        Some((
+            p.ecosystem.osv_name().to_string(),
+            p.ecosystem.normalize_name(&p.name),
+            version,
+        ))
+    }
+}
+
+/// Finds the vulnerabilities of every package. Each (package, vulnerability) once.
+pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Result<Vec<Finding>> {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
+    let mut unparsed = 0usize;
+    for p in &inv.packages {
+        let Some((eco_key, name, version)) = lookup_key(p, inv) else {
+            continue;
+        };
+        for row in db.lookup(&eco_key, &name)? {
+            if row.status.as_deref() == Some("not_affected") {
+                continue;
+            }
+            let mut affected = row.versions.iter().any(|v| {
+                v == &version
+                    || versions::compare(p.ecosystem, v, &version) == Some(Ordering::Equal)
+            });
+            let mut fixes: Vec<String> = Vec::new();
+            let mut evaluated = false;
+            for r in &row.ranges {
+                match in_range(p.ecosystem, r, &version) {
+                    Some((hit, fix)) => {
+                        evaluated = true;
+                        if hit {
+                            affected = true;
+                            fixes.extend(fix);
+                        }
+                    }
+                    None if r.kind == "GIT" => {}
+                    None => unparsed += 1,
+                }
+            }
+            let _ = evaluated;
+            if !affected {
+                continue;
+            }
+            fixes.sort_by(|a, b| versions::compare(p.ecosystem, a, b).unwrap_or(Ordering::Equal));
+            fixes.dedup();
+            let will_not_fix = row.status.as_deref() == Some("will_not_fix");
+            let fixed_version = if will_not_fix || fixes.is_empty() {
+                None
+            } else {
+                Some(fixes.join(", "))
+            };
+            let cves: Vec<&String> = row
+                .advisory
+                .aliases
+                .iter()
+                .filter(|a| a.starts_with("CVE-"))
+                .collect();
+            let vid = if row.advisory.id.starts_with("CVE-") || cves.len() != 1 {
+                row.advisory.id.clone()
+            } else {
+                cves[0].clone()
+            };
+            let status = if will_not_fix {
+                "will_not_fix"
+            } else if fixed_version.is_some() {
+                "fixed"
+            } else {
+                "affected"
+            };
+            let key = (
+                p.name.clone(),
+                p.version.clone(),
+                p.path.clone(),
+                vid.clone(),
+            );
+            let f = Finding {
+                package: p.clone(),
+                advisory: row.advisory.clone(),
+                vulnerability_id: vid,
+                fixed_version,
+                status: status.into(),
+            };
+            match seen.get(&key) {
+                // Two feeds describing one CVE: keep the one that knows a fix.
+                Some(&i) => {
+                    if out[i].fixed_version.is_none() && f.fixed_version.is_some() {
+                        out[i] = f;
+                    }
+                }
+                None => {
+                    seen.insert(key, out.len());
+                    out.push(f);
+                }
+            }
+        }
+    }
+    if unparsed > 0 {
+        warnings.push(format!("{unparsed} advisory ranges could not be evaluated (versions not valid in their ecosystem)"));
+    }
+    out.sort_by(|a, b| {
+        (
+            sev_rank(&b.advisory.severity),
+            &a.package.name,
+            &a.vulnerability_id,
+        )
+            .cmp(&(
+                sev_rank(&a.advisory.severity),
+                &b.package.name,
+                &b.vulnerability_id,
+            ))
+    });
+    Ok(out)
+}
+
+/// CRITICAL = 4 … UNKNOWN = 0.
+pub fn sev_rank(s: &str) -> u8 {
+    match s {
+        "CRITICAL" => 4,
+        "HIGH" => 3,
+        "MEDIUM" => 2,
+        "LOW" => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, v: &str) -> Event {
+        let mut e = Event::default();
+        match kind {
+            "i" => e.introduced = Some(v.into()),
+            "f" => e.fixed = Some(v.into()),
+            _ => e.last_affected = Some(v.into()),
+        }
+        e
+    }
+
+    #[test]
+    fn osv_range_evaluation() {
+        // two branches, out of order on purpose: [2.2, 2.2.24) and [3.0, 3.1.12)
+        let r = Range {
+            kind: "ECOSYSTEM".into(),
+            events: vec![
+                ev("i", "3.0"),
+                ev("f", "3.1.12"),
+                ev("i", "2.2"),
+                ev("f", "2.2.24"),
+            ],
+        };
+        assert_eq!(
+            in_range(Ecosystem::PyPI, &r, "2.2"),
+            Some((true, Some("2.2.24".into())))
+        );
+        assert_eq!(in_range(Ecosystem::PyPI, &r, "2.2.24"), Some((false, None)));
+        assert_eq!(in_range(Ecosystem::PyPI, &r, "2.1"), Some((false, None)));
+        assert_eq!(
+            in_range(Ecosystem::PyPI, &r, "3.1.0"),
+            Some((true, Some("3.1.12".into())))
+        );
+        let r = Range {
+            kind: "SEMVER".into(),
+            events: vec![ev("i", "0"), ev("l", "1.2.3")],
+        };
+        assert_eq!(in_range(Ecosystem::Go, &r, "v1.2.3"), Some((true, None)));
+        assert_eq!(in_range(Ecosystem::Go, &r, "v1.2.4"), Some((false, None)));
+        let r = Range {
+            kind: "ECOSYSTEM".into(),
+            events: vec![ev("i", "0"), ev("f", "2.36-9+deb12u4")],
+        };
+        assert_eq!(
+            in_range(Ecosystem::Debian, &r, "2.36-9+deb12u3"),
+            Some((true, Some("2.36-9+deb12u4".into())))
+        );
+        assert_eq!(
+            in_range(Ecosystem::Debian, &r, "2.36-9+deb12u10"),
+            Some((false, None))
+        );
+        let r = Range {
+            kind: "GIT".into(),
+            events: vec![ev("i", "abc")],
+        };
+        assert_eq!(in_range(Ecosystem::PyPI, &r, "1.0"), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! `wharf scan IMAGE`: inventory an image and match it against the local vulnerability DB.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use wharf_scanner::db::Db;
+use wharf_scanner::image::LoadOptions;
+use wharf_scanner::report;
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+IMAGE forms:
+  oci:DIR[:TAG]              OCI image layout (skopeo/umoci/buildah output)
+  docker-archive:FILE[:TAG]  `docker save` tarball
+  dir:PATH                   unpacked root filesystem
+  PATH                       any of the above, recognised by content
+
+Examples:
+  wharf db import osv ./advisories/        # once, offline
+  wharf scan oci:./layout:v1
+  wharf scan --format json --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1 oci:./layout:v1
+  wharf scan --list-packages dir:/")]
+pub struct ScanArgs {
+    /// The image to scan.
+    image: String,
+
+    /// Vulnerability database [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
+    #[arg(long, env = "WHARF_DB")]
+    db: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Write the report to a file instead of stdout.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+
+    /// Only report these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).
+    #[arg(long, value_delimiter = ',')]
+    severity: Vec<String>,
+
+    /// Only report vulnerabilities that have a fixed version.
+    #[arg(long)]
+    ignore_unfixed: bool,
+
+    /// Exit with this code when any vulnerability remains after filtering (for CI).
+    #[arg(long, default_value_t = 0)]
+    exit_code: u8,
+
+    /// Print the package inventory only (no vulnerability DB needed).
+    #[arg(long)]
+    list_packages: bool,
+
+    /// Platform to pick from a multi-platform image, as os/arch[/variant].
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    for s in &args.severity {
+        anyhow::ensure!(
+            ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+                .contains(&s.to_ascii_uppercase().as_str()),
+            "unknown severity {s:?} (use CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)"
+        );
+    }
+    let opts = LoadOptions {
+        platform: Some(args.platform.clone()),
+        ..Default::default()
+    };
+    let colour = args.output.is_none() && std::io::stdout().is_terminal();
+    let (text, count) = if args.list_packages {
+        let r = wharf_scanner::inventory(&args.image, &opts)
+            .with_context(|| format!("reading {}", args.image))?;
+        print_warnings(&r);
+        let text = match args.format {
+            Format::Json => report::to_json_packages(&r),
+            Format::Table => report::to_table_packages(&r),
+            Format::Sarif => anyhow::bail!("--list-packages prints table or json"),
+        };
+        (text, 0)
+    } else {
+        let path = args
+            .db
+            .clone()
+            .unwrap_or_else(wharf_scanner::db::default_path);
+        let db = Db::open_existing(&path)?;
+        let mut r = wharf_scanner::scan(&args.image, &opts, &db)
+            .with_context(|| format!("scanning {}", args.image))?;
+        r.filter(&args.severity, args.ignore_unfixed);
+        print_warnings(&r);
+        let text = match args.format {
+            Format::Table => report::to_table(&r, colour),
+            Format::Json => report::to_json(&r),
+            Format::Sarif => report::to_sarif(&r),
+        };
+        (text, r.findings.len())
+    };
+    match &args.output {
+        Some(p) => std::fs::write(p, text.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(if count > 0 && args.exit_code != 0 {
+        ExitCode::from(args.exit_code)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_warnings(r: &report::ScanReport) {
+    for w in &r.warnings.messages {
+        eprintln!("warning: {w}");
+    }
+    if r.warnings.suppressed > 0 {
+        eprintln!(
+            "warning: {} more warnings suppressed",
+            r.warnings.suppressed
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! `wharf db` and `wharf scan` driven as a user would: import the real PyPA advisories,
+//! scan the pyapp test image, check formats, filters and CI exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn wharf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("WHARF_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+fn pyapp() -> String {
+    let images = std::env::var_os("WHARF_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-images"));
+    let layout = images.join("oci/pyapp");
+    assert!(
+        layout.join("index.json").is_file(),
+        "test images missing: run ../shared/testing/make-test-images.sh {}",
+        images.display()
+    );
+    format!("oci:{}:v1", layout.display())
+}
+
+#[test]
+fn db_import_info_and_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("v.db");
+    let pypa = shared().join("vulndata/pypa/vulns");
+    assert!(pypa.is_dir(), "advisories missing at {}", pypa.display());
+
+    // scanning without a DB says how to make one
+    let out = wharf()
+        .args(["scan", &pyapp()])
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wharf db import osv"));
+
+    let out = wharf()
+        .args(["db", "import", "osv"])
+        .arg(&pypa)
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = wharf()
+        .args(["db", "info", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    fn yaml_files(d: &std::path::Path) -> usize {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    yaml_files(&e.path())
+                } else {
+                    usize::from(e.path().extension().is_some_and(|x| x == "yaml"))
+                }
+            })
+            .sum()
+    }
+    let n_files = yaml_files(&pypa);
+    assert_eq!(
+        info["advisories"].as_u64().unwrap() as usize,
+        n_files,
+        "one advisory per PyPA file"
+    );
+    assert_eq!(info["schema_version"], 1);
+
+    let out = wharf()
+        .args(["scan", "--format", "json", &pyapp()])
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vulns: Vec<&serde_json::Value> = rep["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Vulnerabilities"].as_array().unwrap())
+        .collect();
+    assert!(
+        vulns
+            .iter()
+            .any(|v| v["PkgName"] == "requests" && v["InstalledVersion"] == "2.19.0")
+    );
+
+    // CI gate: findings + --exit-code -> that code; a filter that leaves nothing -> 0
+    let out = wharf()
+        .args(["scan", "--exit-code", "3", &pyapp()])
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("Python (python-pkg)") && table.contains("requests"),
+        "{table}"
+    );
+    let out = wharf()
+        .args([
+            "scan",
+            "--exit-code",
+            "3",
+            "--severity",
+            "UNKNOWN",
+            "--ignore-unfixed",
+            "--format",
+            "sarif",
+            &pyapp(),
+        ])
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = sarif["runs"][0]["results"].as_array().unwrap().len();
+    assert_eq!(out.status.code(), Some(if n > 0 { 3 } else { 0 }));
+
+    let out = wharf()
+        .args(["scan", "--list-packages", "--format", "json", &pyapp()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "--list-packages needs no DB");
+    let inv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        inv["Results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["Type"] == "debian")
+    );
+}
