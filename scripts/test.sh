@@ -17,10 +17,12 @@ SUDO=""
 declare -A APT=(
   [skopeo]=skopeo [docker-registry]=docker-registry [umoci]=umoci [debootstrap]=debootstrap
   [jq]=jq [htpasswd]=apache2-utils [dockerd]=docker.io [podman]=podman [buildah]=buildah
-  [curl]=curl [openssl]=openssl
+  [curl]=curl [openssl]=openssl [pkg-config]=pkg-config
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
+# OpenSSL headers: the sigstore crate (signer interop tests) builds with its OpenSSL backend.
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq

@@ -6,6 +6,7 @@ mod manage;
 mod sbom;
 mod scan;
 mod serve;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,21 @@ pub struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(serve::ServeArgs),
+    /// Manage cosign-compatible signing keys.
+    #[command(subcommand)]
+    Key(sign::KeyCommand),
+    /// Sign an image (cosign-compatible signature in the registry).
+    Sign(sign::SignArgs),
+    /// Verify an image's signatures (key or keyless); exit 1 when none verifies.
+    Verify(sign::VerifyArgs),
+    /// Sign a file; prints the base64 signature.
+    SignBlob(sign::SignBlobArgs),
+    /// Verify a file's signature; exit 1 when it does not verify.
+    VerifyBlob(sign::VerifyBlobArgs),
+    /// Attest a predicate about an image (in-toto statement in DSSE).
+    Attest(sign::AttestArgs),
+    /// Verify an image's attestations and print their statements; exit 1 when none verifies.
+    VerifyAttestation(sign::VerifyAttestationArgs),
     /// Log in to a registry (stores credentials for the management verbs).
     Login(manage::LoginArgs),
     /// Create, list and delete projects.
@@ -57,6 +73,13 @@ pub fn run() -> ExitCode {
     logging::init(&cli.log);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Key(cmd) => sign::key(cmd),
+        Command::Sign(args) => sign::sign(args),
+        Command::Verify(args) => sign::verify(args),
+        Command::SignBlob(args) => sign::sign_blob(args),
+        Command::VerifyBlob(args) => sign::verify_blob(args),
+        Command::Attest(args) => sign::attest(args),
+        Command::VerifyAttestation(args) => sign::verify_attestation(args),
         Command::Login(args) => manage::login(args),
         Command::Project(args) => manage::project(args),
         Command::Member(args) => manage::member(args),

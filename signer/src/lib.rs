@@ -1,0 +1,13 @@
+//! wharf-signer: cosign-compatible keys, signatures, attestations and verification.
+//!
+//! Works as a client of any OCI registry; never depends on `wharf-registry`.
+
+pub mod bundle;
+pub mod dsse;
+pub mod ecdsa;
+pub mod image;
+pub mod keyless;
+pub mod keys;
+pub mod payload;
+pub mod pem;
+pub mod registry;
