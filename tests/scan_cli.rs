@@ -145,3 +145,46 @@ fn db_import_info_and_scan() {
             .any(|r| r["Type"] == "debian")
     );
 }
+
+/// `wharf scan --sbom`: an SPDX or CycloneDX document scans to the same
+/// findings as the image it describes.
+#[test]
+fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("v.db");
+    let out = wharf().args(["db", "import", "osv"]).arg(shared().join("vulndata/pypa/vulns")).env("WHARF_DB", &db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let findings = |args: &[&str]| -> Vec<(String, String, String)> {
+        let out = wharf().args(["scan", "--format", "json"]).args(args).env("WHARF_DB", &db).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut f: Vec<_> = v["Results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+            .map(|x| {
+                let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
+                (s("VulnerabilityID"), s("PkgName").to_lowercase(), s("InstalledVersion"))
+            })
+            .collect();
+        f.sort();
+        f.dedup();
+        f
+    };
+    let from_image = findings(&[&pyapp()]);
+    assert!(!from_image.is_empty());
+    for format in ["spdx-json", "cyclonedx-json"] {
+        let doc = tmp.path().join(format!("sbom-{format}.json"));
+        let out = wharf().args(["sbom", &pyapp(), "--format", format, "--output"]).arg(&doc).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let from_sbom = findings(&["--sbom", doc.to_str().unwrap()]);
+        assert_eq!(from_sbom, from_image, "{format}");
+    }
+    // Garbage is a clear error.
+    let junk = tmp.path().join("junk.json");
+    std::fs::write(&junk, "{\"not\": \"an sbom\"}").unwrap();
+    let out = wharf().args(["scan", "--sbom"]).arg(&junk).env("WHARF_DB", &db).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SBOM"));
+}

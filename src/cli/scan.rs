@@ -33,7 +33,12 @@ Examples:
   wharf scan --list-packages dir:/")]
 pub struct ScanArgs {
     /// The image to scan.
-    image: String,
+    #[arg(required_unless_present = "sbom")]
+    image: Option<String>,
+
+    /// Scan an SPDX or CycloneDX JSON document (from Wharf, Syft or Trivy) instead of an image.
+    #[arg(long, conflicts_with = "image")]
+    sbom: Option<PathBuf>,
 
     /// Vulnerability database [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
     #[arg(long, env = "WHARF_DB")]
@@ -109,9 +114,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
+    let target = args.image.clone().unwrap_or_default();
+    // The inventory comes from the image, or from the SBOM document.
+    let inventory = |opts: &LoadOptions| -> anyhow::Result<report::ScanReport> {
+        match &args.sbom {
+            Some(path) => sbom_inventory(path),
+            None => wharf_scanner::inventory(&target, opts).with_context(|| format!("reading {target}")),
+        }
+    };
     let (text, count) = if args.list_packages {
-        let r = wharf_scanner::inventory(&args.image, &opts)
-            .with_context(|| format!("reading {}", args.image))?;
+        let r = inventory(&opts)?;
         print_warnings(&r);
         let text = match args.format {
             Format::Json => report::to_json_packages(&r),
@@ -125,8 +137,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(wharf_scanner::db::default_path);
         let db = Db::open_existing(&path)?;
-        let mut r = wharf_scanner::scan(&args.image, &opts, &db)
-            .with_context(|| format!("scanning {}", args.image))?;
+        let mut r = inventory(&opts)?;
+        r.findings = wharf_scanner::matcher::match_inventory(&db, &r.inventory, &mut r.warnings)
+            .with_context(|| format!("matching {}", r.artifact))?;
         r.filter(&args.severity, args.ignore_unfixed);
         print_warnings(&r);
         let text = match args.format {
@@ -151,6 +164,22 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(args.exit_code)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// An SPDX or CycloneDX document read back as the inventory it describes.
+fn sbom_inventory(path: &std::path::Path) -> anyhow::Result<report::ScanReport> {
+    let (format, doc) = wharf_sbom::read::read_file(path, wharf_sbom::read::MAX_SBOM)
+        .with_context(|| format!("reading SBOM {}", path.display()))?;
+    let inventory = wharf_sbom::read::to_inventory(format, &doc)
+        .with_context(|| format!("reading SBOM {}", path.display()))?;
+    Ok(report::ScanReport {
+        artifact: path.display().to_string(),
+        manifest_digest: None,
+        layers: Vec::new(),
+        inventory,
+        findings: Vec::new(),
+        warnings: Default::default(),
     })
 }
 
