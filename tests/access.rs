@@ -147,10 +147,11 @@ fn v2_challenges_and_tokens_grant_only_what_is_allowed() {
 #[test]
 fn expired_tokens_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let w = Wharf::start_env(dir.path(), &["--auth", "--token-ttl", "1"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    // Expiry has one-second resolution: a 3 s token is valid at once and dead 4 s later.
+    let w = Wharf::start_env(dir.path(), &["--auth", "--token-ttl", "3"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
     let (_, t) = token(&w, None, &["repository:library/x:pull"]);
     assert_eq!(bearer(curl("GET", &w.url("/v2/")), &t).send().status, 200);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(4100));
     let r = bearer(curl("GET", &w.url("/v2/")), &t).send();
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
@@ -318,8 +319,15 @@ fn audit_log_records_who_did_what() {
     assert_eq!(r.status, 200);
     assert_eq!(curl("DELETE", &w.url("/v2/audited/app/manifests/v1")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 202);
     assert_eq!(token(&w, Some(("dev", "wrong")), &[]).0, 401);
-    std::thread::sleep(Duration::from_millis(300)); // the audit writer batches
-    let logs = api(&w, "GET", "/audit-logs?page_size=100", admin()).send().json();
+    // The audit writer batches off the request path: wait until the last entry is in.
+    let mut logs = Value::Null;
+    for _ in 0..50 {
+        logs = api(&w, "GET", "/audit-logs?page_size=100", admin()).send().json();
+        if logs.as_array().unwrap().iter().any(|e| e["operation"] == "login_failed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let has = |user: &str, op: &str, resource: &str| {
         logs.as_array().unwrap().iter().any(|e| e["username"] == user && e["operation"] == op && e["resource"] == resource && e["client_ip"] == "127.0.0.1")
     };
