@@ -30,6 +30,7 @@ pub struct AuthState {
     throttle: Throttle,
     cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
     audit: mpsc::Sender<AuditEntry>,
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 /// A token as the token endpoint returns it.
@@ -53,7 +54,7 @@ impl AuthState {
         external_url: Option<String>,
         tls: bool,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(10_000);
+        let (tx, rx) = mpsc::channel(65_536);
         tokio::spawn(write_audit(identity, rx));
         AuthState {
             external_url,
@@ -63,14 +64,15 @@ impl AuthState {
             throttle: Throttle::default(),
             cache: Mutex::new(HashMap::new()),
             audit: tx,
+            dropped: Default::default(),
         }
     }
 }
 
 /// Audit entries are written in batches by one task, off the request path.
 async fn write_audit(identity: Arc<dyn IdentityStore>, mut rx: mpsc::Receiver<AuditEntry>) {
-    let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
+    let mut batch = Vec::with_capacity(4096);
+    while rx.recv_many(&mut batch, 4096).await > 0 {
         if let Err(e) = identity.append_audit(&batch).await {
             tracing::error!(error = %e, lost = batch.len(), "writing the audit log failed");
         }
@@ -111,7 +113,11 @@ impl Registry {
             client_ip: client_ip.map(str::to_owned),
         };
         if auth.audit.try_send(entry).is_err() {
-            tracing::warn!("audit log queue is full; an entry was dropped");
+            // Warn on the 1st, 2nd, 4th, 8th… drop: a full queue must not also flood the log.
+            let n = auth.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "audit log queue is full; entries were dropped");
+            }
         }
     }
 
