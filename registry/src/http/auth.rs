@@ -22,7 +22,7 @@ use crate::service::Registry;
 #[derive(Debug, Clone)]
 pub enum Grant {
     Anonymous,
-    Token(Claims),
+    Token(std::sync::Arc<Claims>),
     Principal(Principal),
 }
 

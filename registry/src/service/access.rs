@@ -31,6 +31,9 @@ pub struct AuthState {
     cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
     audit: mpsc::Sender<AuditEntry>,
     dropped: std::sync::atomic::AtomicU64,
+    /// Tokens already verified (keyed by the whole token, so only an exact
+    /// match hits): clients repeat the same token on every request.
+    verified: Mutex<HashMap<String, Arc<Claims>>>,
 }
 
 /// A token as the token endpoint returns it.
@@ -65,6 +68,7 @@ impl AuthState {
             cache: Mutex::new(HashMap::new()),
             audit: tx,
             dropped: Default::default(),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -276,9 +280,24 @@ impl Registry {
         Ok(out)
     }
 
-    pub fn verify_token(&self, token: &str) -> Result<Claims> {
+    pub fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
         let auth = self.auth_state()?;
-        auth.key.verify(token, now()).map_err(|e| unauthorized(format!("bearer token rejected: {e}")))
+        let now = now();
+        if let Some(c) = auth.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token) {
+            if now < c.exp {
+                return Ok(c.clone());
+            }
+        }
+        let claims = Arc::new(auth.key.verify(token, now).map_err(|e| unauthorized(format!("bearer token rejected: {e}")))?);
+        let mut cache = auth.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= 10_000 {
+            cache.retain(|_, c| now < c.exp);
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+        }
+        cache.insert(token.to_string(), claims.clone());
+        Ok(claims)
     }
 }
 
