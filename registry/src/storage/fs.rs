@@ -21,6 +21,8 @@ use super::{BlobStore, ByteStream, Result, StorageError, valid_upload_id};
 use crate::digest::{Digest, Hasher};
 
 const READ_CHUNK: usize = 256 * 1024;
+/// Blobs up to this size are read in one go rather than mapped.
+const SMALL_BLOB: u64 = 256 * 1024;
 /// Slice size when serving blobs from their memory map.
 const STREAM_CHUNK: u64 = 1024 * 1024;
 const WRITE_BUFFER: usize = 1024 * 1024;
@@ -101,9 +103,32 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream> {
-        let file = not_found_as_none(File::open(self.blob_path(digest)).await)?
-            .ok_or_else(|| StorageError::BlobNotFound(digest.clone()))?;
-        let size = file.metadata().await?.len();
+        let path = self.blob_path(digest);
+        // One trip to the blocking pool: open, size, and (for small blobs) the bytes.
+        let opened = tokio::task::spawn_blocking(move || -> io::Result<Option<(std::fs::File, u64, Option<bytes::Bytes>)>> {
+            use std::io::{Read, Seek};
+            let Some(mut file) = not_found_as_none(std::fs::File::open(path))? else { return Ok(None) };
+            let size = file.metadata()?.len();
+            let (start, len) = match range {
+                Some((start, end)) if start <= end && end < size => (start, end - start + 1),
+                Some(_) => return Ok(Some((file, size, None))),
+                None => (0, size),
+            };
+            if len > SMALL_BLOB {
+                return Ok(Some((file, size, None)));
+            }
+            // Configs, manifests-as-blobs, small layers: one read beats setting up a map.
+            file.seek(io::SeekFrom::Start(start))?;
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact(&mut buf)?;
+            Ok(Some((file, size, Some(bytes::Bytes::from(buf)))))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let (file, size, small) = opened.ok_or_else(|| StorageError::BlobNotFound(digest.clone()))?;
+        if let Some(bytes) = small {
+            return Ok(Box::pin(futures_util::stream::once(async move { Ok(bytes) })));
+        }
         let (start, len) = match range {
             None => (0, size),
             Some((start, end)) => {
@@ -113,7 +138,6 @@ impl BlobStore for FsBlobStore {
                 (start, end - start + 1)
             }
         };
-        let file = file.into_std().await;
         // Mapping is a syscall, not I/O: the pages are read as the socket drains them.
         Ok(stream_file(file, start, len)?)
     }
