@@ -77,6 +77,15 @@ impl AuthState {
 async fn write_audit(identity: Arc<dyn IdentityStore>, mut rx: mpsc::Receiver<AuditEntry>) {
     let mut batch = Vec::with_capacity(4096);
     while rx.recv_many(&mut batch, 4096).await > 0 {
+        // Let a burst gather: a few large transactions cost far less than
+        // many small ones (each commit grows the WAL towards a checkpoint).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while batch.len() < 32_768 {
+            match rx.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
         if let Err(e) = identity.append_audit(&batch).await {
             tracing::error!(error = %e, lost = batch.len(), "writing the audit log failed");
         }
