@@ -281,15 +281,17 @@ async fn push_cosign_style_referrer(
         annotations: None,
     };
     let stored = reg.put_referrer(&target.pinned, &manifest).await?;
-    Ok(Stored {
-        location: format!(
-            "{}/{}@{}",
-            target.reference.registry(),
-            target.reference.repository(),
-            stored.digest
-        ),
-        manifest_digest: stored.digest,
-    })
+    Ok(Stored::by_digest(target, stored.digest))
+}
+
+impl Stored {
+    /// A referrer, addressed by digest in the target's repository.
+    fn by_digest(target: &Target, digest: String) -> Stored {
+        Stored {
+            location: format!("{}/{}@{}", target.reference.registry(), target.reference.repository(), digest),
+            manifest_digest: digest,
+        }
+    }
 }
 
 fn subject_descriptor(target: &Target) -> Descriptor {
@@ -337,15 +339,7 @@ async fn push_referrer(
         annotations: Some(annotations),
     };
     let stored = reg.put_referrer(&target.pinned, &manifest).await?;
-    Ok(Stored {
-        location: format!(
-            "{}/{}@{}",
-            target.reference.registry(),
-            target.reference.repository(),
-            stored.digest
-        ),
-        manifest_digest: stored.digest,
-    })
+    Ok(Stored::by_digest(target, stored.digest))
 }
 
 /// Pushes a Sigstore bundle as an OCI referrer, as cosign v3 does.
