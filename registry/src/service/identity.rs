@@ -35,6 +35,11 @@ pub fn check_password(p: &str) -> Result<()> {
     }
 }
 
+/// argon2 is deliberately slow: hash on the blocking pool, never an async worker.
+async fn hash_secret(secret: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || password::hash(&secret)).await.map_err(|e| RegistryError::Internal(e.to_string()))
+}
+
 /// A robot as requested through the API.
 #[derive(Debug, Clone)]
 pub struct RobotSpec {
@@ -61,9 +66,7 @@ impl Registry {
                 (p.clone(), Some(p))
             }
         };
-        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
-            .await
-            .map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let hash = hash_secret(pw).await?;
         self.identity
             .create_user(NewUser { username: "admin", password_hash: &hash, email: None, realname: Some("system admin"), sysadmin: true })
             .await?;
@@ -79,7 +82,7 @@ impl Registry {
         }
         check_password(pw)?;
         let pw = pw.to_string();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let hash = hash_secret(pw).await?;
         let id = self
             .identity
             .create_user(NewUser { username, password_hash: &hash, email, realname, sysadmin: false })
@@ -115,7 +118,7 @@ impl Registry {
         }
         check_password(new)?;
         let new = new.to_string();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&new)).await.map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let hash = hash_secret(new).await?;
         self.identity.set_password(id, &hash).await?;
         self.forget_credentials();
         self.audit(who, "update", "user", &user.username, ip);
@@ -293,7 +296,7 @@ impl Registry {
         };
         let secret = password::generate_secret();
         let s = secret.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&s)).await.map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let hash = hash_secret(s).await?;
         let expires_at = if spec.duration < 0 { -1 } else { now() + spec.duration * 86_400 };
         let id = self
             .identity
@@ -383,7 +386,7 @@ impl Registry {
             None => password::generate_secret(),
         };
         let s = secret.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&s)).await.map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let hash = hash_secret(s).await?;
         self.identity.set_robot_secret(id, &hash).await?;
         self.forget_credentials();
         self.audit(who, "update", "robot", &robot.name, ip);
