@@ -249,3 +249,65 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
     assert!(store.delete_user(bob).await.unwrap());
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
+
+/// The security half: project metadata, allow-lists, scan reports, settings.
+/// `meta` and `security` are the same store seen through both traits.
+pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::IdentityStore, store: &dyn super::SecurityStore) {
+    use std::collections::BTreeMap;
+
+    use super::security::{ScanOutcome, ScanStatus};
+
+    let pid = identity.create_project("sec", false, None).await.unwrap().unwrap();
+    assert!(store.project_metadata(pid).await.unwrap().is_empty());
+    let set = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    store.set_project_metadata(pid, &set(&[("auto_scan", "true"), ("severity", "high")])).await.unwrap();
+    store.set_project_metadata(pid, &set(&[("severity", "critical")])).await.unwrap();
+    assert_eq!(store.project_metadata(pid).await.unwrap(), set(&[("auto_scan", "true"), ("severity", "critical")]));
+
+    assert_eq!(store.allowlist("system").await.unwrap(), None);
+    store.set_allowlist("system", &["CVE-1".into(), "CVE-2".into()], Some(100)).await.unwrap();
+    let a = store.allowlist("system").await.unwrap().unwrap();
+    assert_eq!((a.items.clone(), a.expires_at), (vec!["CVE-1".to_string(), "CVE-2".to_string()], Some(100)));
+    assert_eq!(a.active(99).len(), 2);
+    assert!(a.active(100).is_empty(), "expired allow-lists allow nothing");
+    store.set_allowlist("system", &[], None).await.unwrap();
+    assert!(store.allowlist("system").await.unwrap().unwrap().items.is_empty());
+
+    // Scans: queued once, taken once, finished with a report; a failed rescan keeps the report.
+    let repo = RepoName::parse("sec/app").unwrap();
+    let layer = Digest::sha256_of(b"sec-layer");
+    let m = Digest::sha256_of(b"sec-manifest");
+    meta.link_blob(&repo, &layer, 5).await.unwrap();
+    let mut nm = manifest(&repo, &m, br#"{"x":1}"#);
+    nm.blobs = vec![layer.clone()];
+    nm.tag = Some("v1");
+    meta.put_manifest(nm).await.unwrap();
+    assert_eq!(store.scannable_artifacts().await.unwrap(), vec![("sec/app".to_string(), m.clone())]);
+    assert!(store.queue_scan(&m, "sec/app").await.unwrap());
+    assert!(!store.queue_scan(&m, "sec/app").await.unwrap(), "already pending");
+    assert_eq!(store.unfinished_scans().await.unwrap(), vec![(m.clone(), "sec/app".to_string())]);
+    assert!(store.start_scan(&m).await.unwrap());
+    assert!(!store.start_scan(&m).await.unwrap(), "taken once");
+    let summary = serde_json::json!({"total": 1, "fixable": 1, "summary": {"High": 1}});
+    let report = serde_json::json!({"vulnerabilities": [{"id": "CVE-1"}]});
+    let ok = ScanOutcome { status: ScanStatus::Success, severity: Some("High"), summary: Some(&summary), report: Some(&report), db_version: Some("v1"), message: None };
+    store.finish_scan(&m, ok).await.unwrap();
+    let rec = store.scan(&m).await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.severity.as_deref(), rec.summary.as_ref()), (ScanStatus::Success, Some("High"), Some(&summary)));
+    assert!(store.unfinished_scans().await.unwrap().is_empty());
+    assert!(store.queue_scan(&m, "sec/app").await.unwrap(), "a finished scan can be rerun");
+    assert!(store.start_scan(&m).await.unwrap());
+    let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some("boom") };
+    store.finish_scan(&m, failed).await.unwrap();
+    let rec = store.scan(&m).await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.message.as_deref(), rec.severity.as_deref()), (ScanStatus::Error, Some("boom"), Some("High")));
+    assert_eq!(store.scan_report(&m).await.unwrap(), Some(report));
+    let many = store.scans(&[m.clone(), Digest::sha256_of(b"other")]).await.unwrap();
+    assert_eq!(many.len(), 1);
+    assert_eq!(store.scan_counts().await.unwrap().get("Error"), Some(&1));
+
+    assert_eq!(store.setting("k").await.unwrap(), None);
+    store.set_setting("k", "a").await.unwrap();
+    store.set_setting("k", "b").await.unwrap();
+    assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("b"));
+}

@@ -4,8 +4,10 @@
 //! held to the same [`conformance`] suite. Callers never see SQL.
 
 pub mod identity;
+pub mod security;
 mod sqlite;
 mod sqlite_identity;
+mod sqlite_security;
 #[cfg(test)]
 pub(crate) mod conformance;
 
@@ -18,6 +20,7 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub use identity::IdentityStore;
+pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
 
 #[derive(Debug, thiserror::Error)]

@@ -44,11 +44,11 @@ impl SqliteMetadata {
     }
 }
 
-fn digest_list(digests: &[Digest]) -> String {
+pub(super) fn digest_list(digests: &[Digest]) -> String {
     serde_json::to_string(&digests.iter().map(|d| d.to_string()).collect::<Vec<_>>()).unwrap_or_default()
 }
 
-fn parse_digest(s: &str) -> Result<Digest> {
+pub(super) fn parse_digest(s: &str) -> Result<Digest> {
     Digest::from_str(s).map_err(|e| MetadataError::Corrupt(format!("digest {s:?}: {e}")))
 }
 
@@ -527,6 +527,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
         super::super::conformance::run_identity(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_security_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        super::super::conformance::run_security(&store, &store, &store).await;
     }
 
     #[tokio::test]

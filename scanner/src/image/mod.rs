@@ -1,5 +1,6 @@
 //! Image input: where an image comes from and how its layers become one filtered view.
 
+pub mod blobs;
 mod docker_archive;
 pub mod fs;
 pub mod layer;

@@ -5,10 +5,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::layer::{Hashing, apply_layer};
-use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage, wanted_platform};
+use super::blobs::{self, BlobSource, MAX_JSON, valid_digest};
+use super::{LoadOptions, LoadedImage, wanted_platform};
 use crate::{Error, Result, Warnings};
 
 #[derive(Deserialize, Debug, Clone)]
@@ -56,27 +55,27 @@ pub(crate) struct ImageConfig {
     pub architecture: Option<String>,
 }
 
-/// Largest manifest/index/config we read (JSON documents; the spec suggests 4 MiB).
-const MAX_JSON: u64 = 4 << 20;
-
 /// Path of a blob, refusing digests that are not `alg:hex` (no path tricks).
 fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
-    let (alg, hex) = digest
-        .split_once(':')
-        .ok_or_else(|| Error::Image(format!("bad digest {digest:?}")))?;
-    let ok = !alg.is_empty()
-        && alg
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
-        && !hex.is_empty()
-        && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if !ok {
+    if !valid_digest(digest) {
         return Err(Error::Image(format!("bad digest {digest:?}")));
     }
+    let (alg, hex) = digest.split_once(':').unwrap_or_default();
     Ok(dir.join("blobs").join(alg).join(hex))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+/// The layout's `blobs/` directory as a [`BlobSource`].
+struct LayoutBlobs<'a>(&'a Path);
+
+impl BlobSource for LayoutBlobs<'_> {
+    fn open(&self, digest: &str) -> Result<Box<dyn Read + '_>> {
+        let path = blob_path(self.0, digest)?;
+        let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Box::new(f))
+    }
+}
+
+fn read_index(path: &Path) -> Result<IndexOrManifest> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf = Vec::new();
     f.take(MAX_JSON + 1)
@@ -97,7 +96,7 @@ pub(crate) fn load(
     opts: &LoadOptions,
     warnings: &mut Warnings,
 ) -> Result<LoadedImage> {
-    let index: IndexOrManifest = read_json(&dir.join("index.json"))?;
+    let index = read_index(&dir.join("index.json"))?;
     let manifests = index.manifests.unwrap_or_default();
     let chosen = match reference {
         Some(r) => manifests
@@ -132,19 +131,7 @@ pub(crate) fn load(
             )));
         }
     };
-    let mut desc = chosen.clone();
-    // Descend through indexes (multi-platform images) to one manifest.
-    for _ in 0..4 {
-        let doc: IndexOrManifest = read_json(&blob_path(dir, &desc.digest)?)?;
-        let is_index = doc.manifests.is_some()
-            || desc.media_type.contains("index")
-            || desc.media_type.contains("manifest.list");
-        if !is_index {
-            return load_manifest(dir, &desc, doc, opts, warnings);
-        }
-        desc = pick_platform(&doc.manifests.unwrap_or_default(), opts, &desc.digest)?;
-    }
-    Err(Error::Image("indexes nested too deeply".into()))
+    blobs::load(&LayoutBlobs(dir), &chosen.digest, opts, warnings)
 }
 
 /// The entry of an index for the wanted platform (`--platform`, default linux/amd64).
@@ -162,60 +149,6 @@ pub(crate) fn pick_platform(
         })
         .cloned()
         .ok_or_else(|| Error::Image(format!("no {os}/{arch} image in index {index_digest}")))
-}
-
-fn load_manifest(
-    dir: &Path,
-    desc: &Descriptor,
-    doc: IndexOrManifest,
-    opts: &LoadOptions,
-    warnings: &mut Warnings,
-) -> Result<LoadedImage> {
-    let config: ImageConfig = match &doc.config {
-        Some(c) => read_json(&blob_path(dir, &c.digest)?).unwrap_or_else(|e| {
-            warnings.push(format!("image config unreadable: {e}"));
-            ImageConfig::default()
-        }),
-        None => ImageConfig::default(),
-    };
-    let mut fs = ImageFs::default();
-    for (i, l) in doc.layers.unwrap_or_default().iter().enumerate() {
-        fs.layers.push(LayerInfo {
-            digest: l.digest.clone(),
-            size: l.size,
-        });
-        let path = blob_path(dir, &l.digest)?;
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                warnings.push(format!("layer {}: missing blob: {e}", l.digest));
-                continue;
-            }
-        };
-        let mut hashing = Hashing {
-            inner: file,
-            hasher: Sha256::new(),
-        };
-        apply_layer(&mut fs, &mut hashing, i, &l.digest, &opts.limits, warnings);
-        // Finish hashing whatever the tar reader left unread (padding, trailing blocks).
-        if std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
-            && l.digest.starts_with("sha256:")
-        {
-            let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-            if got != l.digest {
-                warnings.push(format!(
-                    "layer {}: content digest is {got}; blob corrupt or tampered",
-                    l.digest
-                ));
-            }
-        }
-    }
-    Ok(LoadedImage {
-        fs,
-        manifest_digest: Some(desc.digest.clone()),
-        os: config.os,
-        architecture: config.architecture,
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,118 @@
+//! What the registry keeps about the security of its content: project settings
+//! (Harbor's project metadata), CVE allow-lists, vulnerability scan reports.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+
+use super::Result;
+use crate::digest::Digest;
+
+/// A CVE allow-list: these IDs do not count against "prevent vulnerable images".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist {
+    pub items: Vec<String>,
+    /// Unix seconds; `None` never expires.
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Allowlist {
+    /// The IDs that still apply at `now`.
+    pub fn active(&self, now: i64) -> &[String] {
+        match self.expires_at {
+            Some(t) if t <= now => &[],
+            _ => &self.items,
+        }
+    }
+}
+
+/// Where a scan is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStatus {
+    Pending,
+    Running,
+    Success,
+    Error,
+}
+
+impl ScanStatus {
+    /// Harbor's names (`scan_status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Pending => "Pending",
+            ScanStatus::Running => "Running",
+            ScanStatus::Success => "Success",
+            ScanStatus::Error => "Error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Pending" => ScanStatus::Pending,
+            "Running" => ScanStatus::Running,
+            "Success" => ScanStatus::Success,
+            "Error" => ScanStatus::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// One artifact's latest scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRecord {
+    pub digest: Digest,
+    pub repository: String,
+    pub status: ScanStatus,
+    /// Highest severity found (`None` before success, "None" when clean).
+    pub severity: Option<String>,
+    /// `{"total":…, "fixable":…, "summary":{"Critical":n,…}}`.
+    pub summary: Option<serde_json::Value>,
+    pub db_version: Option<String>,
+    pub message: Option<String>,
+    pub requested_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+/// How a scan ended.
+pub struct ScanOutcome<'a> {
+    pub status: ScanStatus,
+    pub severity: Option<&'a str>,
+    pub summary: Option<&'a serde_json::Value>,
+    pub report: Option<&'a serde_json::Value>,
+    pub db_version: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
+#[async_trait]
+pub trait SecurityStore: Send + Sync + 'static {
+    async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>>;
+    /// Sets the given keys, leaving others as they are.
+    async fn set_project_metadata(&self, project_id: i64, values: &BTreeMap<String, String>) -> Result<()>;
+
+    /// `scope` is `system` or `project:<id>`.
+    async fn allowlist(&self, scope: &str) -> Result<Option<Allowlist>>;
+    async fn set_allowlist(&self, scope: &str, items: &[String], expires_at: Option<i64>) -> Result<()>;
+
+    /// Queues a scan unless one is already pending or running; true when queued.
+    async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;
+    /// Marks a pending scan running; false when it is not pending (already taken).
+    async fn start_scan(&self, digest: &Digest) -> Result<bool>;
+    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
+    async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
+    /// The full report of a successful scan.
+    async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>>;
+    /// Latest scans of many artifacts in one query (artifact lists).
+    async fn scans(&self, digests: &[Digest]) -> Result<HashMap<Digest, ScanRecord>>;
+    /// Scans left pending or running (by a crash): `(digest, repository)`.
+    async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>>;
+    /// Count of scans by status, for the scan-all metrics.
+    async fn scan_counts(&self) -> Result<BTreeMap<String, i64>>;
+    /// Every image manifest that is not an accessory: `(repository, digest)`.
+    async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>>;
+
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+}
