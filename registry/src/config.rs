@@ -27,6 +27,10 @@ pub struct Config {
     pub external_url: Option<String>,
     /// Lifetime of issued bearer tokens.
     pub token_ttl_secs: u64,
+    /// The vulnerability database scans use (`wharf db import …`); default `<data_dir>/vuln.db`.
+    pub vuln_db: Option<PathBuf>,
+    /// Scans that run at once (each on one core).
+    pub scan_workers: usize,
 }
 
 /// A configuration value that must never be printed.
@@ -53,6 +57,8 @@ impl Default for Config {
             admin_password: None,
             external_url: None,
             token_ttl_secs: 1800,
+            vuln_db: None,
+            scan_workers: 1,
         }
     }
 }

@@ -98,6 +98,13 @@ pub enum ManifestError {
     Mixed,
 }
 
+/// Whether a manifest is a container image a scanner can read: an image
+/// manifest whose artifact type (config media type) is an image config.
+pub fn is_container_image(media_type: &str, artifact_type: Option<&str>) -> bool {
+    kind_of(media_type) == Some(Kind::Image)
+        && artifact_type.is_none_or(|t| t == "application/vnd.oci.image.config.v1+json" || t == "application/vnd.docker.container.image.v1+json")
+}
+
 fn kind_of(media_type: &str) -> Option<Kind> {
     match media_type {
         OCI_MANIFEST | DOCKER_MANIFEST => Some(Kind::Image),

@@ -20,7 +20,7 @@ use tower::Layer;
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
-use crate::service::{AuthState, Registry};
+use crate::service::{AuthState, Registry, ScanConfig};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,8 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
     let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
     let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
-    let registry = Registry::new(meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads);
+    let registry = Registry::new(meta.clone(), meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads)
+        .with_scanning(ScanConfig { db: config.vuln_db.clone().unwrap_or_else(|| dir.join("vuln.db")), workers: config.scan_workers });
     let has_users = meta.count_users().await? > 0;
     let enabled = config.auth.unwrap_or(config.admin_password.is_some() || has_users);
     if !enabled {
@@ -81,6 +82,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
 
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     let registry = open_registry(&config).await?;
+    registry.start_scanning();
     spawn_upload_purge(registry.clone(), Duration::from_secs(config.upload_expiry_hours * 3600));
 
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));

@@ -28,7 +28,9 @@ Config file (TOML), every key optional:
   upload_expiry_hours = 168
   auth = true
   external_url = \"https://registry.example.com\"
-  token_ttl_secs = 1800")]
+  token_ttl_secs = 1800
+  vuln_db = \"/var/lib/wharf/vuln.db\"
+  scan_workers = 1")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -76,6 +78,15 @@ pub struct ServeArgs {
     /// Lifetime of bearer tokens, in seconds [default: 1800].
     #[arg(long, env = "WHARF_TOKEN_TTL")]
     token_ttl: Option<u64>,
+
+    /// Vulnerability database for scans on push, on request and on schedule
+    /// (build it with `wharf db import`) [default: <data dir>/vuln.db].
+    #[arg(long, env = "WHARF_DB")]
+    vuln_db: Option<PathBuf>,
+
+    /// Scans that run at once [default: 1].
+    #[arg(long, env = "WHARF_SCAN_WORKERS")]
+    scan_workers: Option<usize>,
 }
 
 impl ServeArgs {
@@ -117,6 +128,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.token_ttl {
             config.token_ttl_secs = v;
+        }
+        if let Some(v) = self.vuln_db {
+            config.vuln_db = Some(v);
+        }
+        if let Some(v) = self.scan_workers {
+            config.scan_workers = v;
         }
         config.validate()?;
         Ok(config)

@@ -1,6 +1,7 @@
 //! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`
 
 use axum::body::Body;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -8,10 +9,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use super::AppState;
+use super::auth::Grant;
 use super::params::{self, content_length, header_str};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::metadata::StoredManifest;
+use crate::service::PullCaller;
 
 fn manifest_response(m: StoredManifest) -> Response {
     let headers = [
@@ -26,9 +29,20 @@ fn manifest_response(m: StoredManifest) -> Response {
     }
 }
 
-pub async fn get(State(reg): State<AppState>, Path((name, reference)): Path<(String, String)>) -> Result<Response> {
+pub async fn get(
+    State(reg): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    Path((name, reference)): Path<(String, String)>,
+) -> Result<Response> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
-    Ok(manifest_response(reg.get_manifest(&repo, &reference, true).await?))
+    let m = reg.get_manifest(&repo, &reference, true).await?;
+    let caller = match grant.as_deref() {
+        Some(Grant::Principal(p)) => PullCaller::Principal(p),
+        Some(Grant::Token(claims)) => PullCaller::TokenSubject(&claims.sub),
+        _ => PullCaller::Anonymous,
+    };
+    reg.pull_gate(&repo, &m, caller).await?;
+    Ok(manifest_response(m))
 }
 
 pub async fn head(State(reg): State<AppState>, Path((name, reference)): Path<(String, String)>) -> Result<Response> {

@@ -93,3 +93,30 @@ impl Registry {
         Ok(())
     }
 }
+
+/// Scanning as the management API exposes it.
+impl Registry {
+    /// `POST …/artifacts/{ref}/scan`: queue a scan (Harbor answers 202 whether or not one was queued).
+    pub async fn scan_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str) -> Result<Digest> {
+        let p = self.project_for(who, project, Action::Scan).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
+        self.queue_scan(repo.as_str(), &digest).await?;
+        self.audit(who, "scan", "artifact", &format!("{repo}@{digest}"), ip);
+        Ok(digest)
+    }
+
+    /// `GET …/artifacts/{ref}/additions/vulnerabilities`: the full report.
+    pub async fn vulnerabilities_api(&self, who: &Principal, project: &str, repository: &str, reference: &str) -> Result<Option<serde_json::Value>> {
+        let p = self.project_for(who, project, Action::ReadScan).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
+        self.scan_report(&digest).await
+    }
+
+    /// Artifacts plus, when asked, their `scan_overview` (one extra query per page).
+    pub async fn scan_overviews_for(&self, who: &Principal, project: &str, digests: &[Digest]) -> Result<std::collections::HashMap<Digest, serde_json::Value>> {
+        self.project_for(who, project, Action::ReadScan).await?;
+        self.scan_overviews(digests).await
+    }
+}

@@ -103,6 +103,7 @@ impl Registry {
                 },
             })
             .await?;
+        self.after_push(repo.as_str(), &digest, &parsed.media_type, parsed.artifact_type.as_deref(), subject.is_some()).await;
         Ok(PutManifest { digest, subject })
     }
 

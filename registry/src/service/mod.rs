@@ -9,6 +9,9 @@ mod identity;
 mod blobs;
 mod listing;
 mod manifests;
+mod project_settings;
+mod pull_gate;
+mod scanning;
 mod uploads;
 
 use std::sync::Arc;
@@ -19,30 +22,38 @@ pub use identity::RobotSpec;
 pub use blobs::{BlobBody, ByteRange};
 pub use listing::Page;
 pub use manifests::PutManifest;
+pub use project_settings::{Settings, TRUSTED_KEYS};
+pub use pull_gate::PullCaller;
+pub use scanning::{REPORT_MIME, ScanConfig, overview_json, severity_rank};
 pub use uploads::{MountOutcome, UploadStatus};
 
 use crate::error::{ErrorCode, RegistryError, Result};
-use crate::metadata::{IdentityStore, MetadataStore};
+use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
 use crate::storage::BlobStore;
 
 pub struct Registry {
     meta: Arc<dyn MetadataStore>,
     identity: Arc<dyn IdentityStore>,
+    security: Arc<dyn SecurityStore>,
     blobs: Arc<dyn BlobStore>,
     sessions: uploads::Sessions,
     max_uploads: usize,
     /// `None`: authentication off, every request may do anything.
     auth: Option<AuthState>,
+    /// `None`: no vulnerability database configured.
+    scanning: Option<scanning::Scanning>,
+    settings_cache: project_settings::SettingsCache,
 }
 
 impl Registry {
     pub fn new(
         meta: Arc<dyn MetadataStore>,
         identity: Arc<dyn IdentityStore>,
+        security: Arc<dyn SecurityStore>,
         blobs: Arc<dyn BlobStore>,
         max_uploads: usize,
     ) -> Self {
-        Registry { meta, identity, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None }
+        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default() }
     }
 
     /// Turn on authentication and authorization for every request.
@@ -90,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = Arc::new(SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap());
         let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
-        let reg = Registry::new(meta.clone(), meta, blobs.clone(), 10);
+        let reg = Registry::new(meta.clone(), meta.clone(), meta, blobs.clone(), 10);
         let repo = RepoName::parse("library/purge").unwrap();
         let up = reg.start_upload(&repo).await.unwrap();
         assert_eq!(reg.purge_stale_uploads(Duration::from_secs(3600)).await.unwrap(), 0);

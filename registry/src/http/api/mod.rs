@@ -6,6 +6,7 @@ mod members;
 mod projects;
 mod repositories;
 mod robots;
+mod security;
 mod system;
 mod users;
 
@@ -64,6 +65,15 @@ api_routes! {
     get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact";
     post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}" => repositories::delete_tag, "artifact", "Delete a tag";
+    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan" => repositories::scan, "scan", "Scan an artifact for vulnerabilities (202; runs in the background)";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities" => repositories::vulnerabilities, "scan", "The artifact's vulnerability report";
+    get "/system/CVEAllowlist" => security::get_allowlist, "system", "The system CVE allow-list";
+    put "/system/CVEAllowlist" => security::put_allowlist, "system", "Replace the system CVE allow-list";
+    get "/system/scanAll/schedule" => security::get_schedule, "scanAll", "The scan-all schedule";
+    post "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Set the scan-all schedule (type Manual: scan everything now)";
+    put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule";
+    get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status";
+    get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)";
     get "/users" => users::list, "user", "Users (system administrators)";
     post "/users" => users::create, "user", "Create a user (system administrators)";
     get "/users/current" => users::current, "user", "The calling user";

@@ -11,10 +11,19 @@ use super::{Caller, Paging, created, paged, time};
 use crate::auth::rbac::Action;
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
+use std::collections::BTreeMap;
+
 use crate::metadata::identity::Project;
+use crate::metadata::security::Allowlist;
 
 async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Value> {
     let role = reg.role_in(&caller.who, &p.name).await?;
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("public".into(), json!(p.public.to_string()));
+    for (k, v) in reg.project_metadata(p.id).await? {
+        metadata.insert(k, json!(v));
+    }
+    let allow = reg.project_allowlist(p.id).await?;
     Ok(json!({
         "project_id": p.id,
         "name": p.name,
@@ -23,7 +32,8 @@ async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Val
         "creation_time": time(p.created_at),
         "update_time": time(p.updated_at.max(p.created_at)),
         "repo_count": p.repo_count,
-        "metadata": {"public": p.public.to_string()},
+        "metadata": metadata,
+        "cve_allowlist": allowlist_json(Some(p.id), &allow),
         "current_user_role_id": role.map(|r| r as i64).unwrap_or(0),
         "current_user_role_ids": role.map(|r| vec![r as i64]).unwrap_or_default(),
     }))
@@ -58,9 +68,71 @@ fn public_flag(body: &Value) -> Result<Option<bool>> {
     }
 }
 
+/// Harbor's `cve_allowlist` object.
+pub fn allowlist_json(project_id: Option<i64>, a: &Allowlist) -> Value {
+    json!({
+        "project_id": project_id.unwrap_or(0),
+        "items": a.items.iter().map(|id| json!({"cve_id": id})).collect::<Vec<_>>(),
+        "expires_at": a.expires_at,
+        "creation_time": time(a.created_at),
+        "update_time": time(a.updated_at),
+    })
+}
+
+/// `{"items":[{"cve_id":…}],"expires_at":…}` → (ids, expiry).
+pub fn parse_allowlist(v: &Value) -> Result<(Vec<String>, Option<i64>)> {
+    let items = match &v["items"] {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a
+            .iter()
+            .map(|i| i["cve_id"].as_str().map(String::from).ok_or_else(|| RegistryError::bad_request("cve_allowlist.items[] needs a cve_id string")))
+            .collect::<Result<_>>()?,
+        _ => return Err(RegistryError::bad_request("cve_allowlist.items must be an array")),
+    };
+    let expires_at = match &v["expires_at"] {
+        Value::Null => None,
+        e => Some(e.as_i64().ok_or_else(|| RegistryError::bad_request("cve_allowlist.expires_at must be unix seconds or null"))?),
+    };
+    Ok((items, expires_at))
+}
+
+/// Settings in `metadata` other than `public`, as strings (booleans accepted).
+fn settings_of(body: &Value) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(m) = body.get("metadata").and_then(Value::as_object) {
+        for (k, v) in m {
+            if k == "public" {
+                continue;
+            }
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                other => return Err(RegistryError::bad_request(format!("metadata.{k} must be a string, not {other}"))),
+            };
+            out.insert(k.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `metadata` settings and `cve_allowlist` from a create or update body.
+async fn apply_settings(reg: &AppState, caller: &Caller, project: &str, body: &Value) -> Result<()> {
+    let settings = settings_of(body)?;
+    if !settings.is_empty() {
+        reg.update_project_settings(&caller.who, caller.ip.as_deref(), project, settings).await?;
+    }
+    if let Some(a) = body.get("cve_allowlist").filter(|v| !v.is_null()) {
+        let (items, expires_at) = parse_allowlist(a)?;
+        reg.set_project_allowlist(&caller.who, caller.ip.as_deref(), project, items, expires_at).await?;
+    }
+    Ok(())
+}
+
 pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<Response> {
     let name = body["project_name"].as_str().ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
+    settings_of(&body)?;
     let id = reg.create_project(&caller.who, caller.ip.as_deref(), name, public_flag(&body)?.unwrap_or(false)).await?;
+    apply_settings(&reg, &caller, name, &body).await?;
     Ok(created(format!("/api/v2.0/projects/{id}")))
 }
 
@@ -75,6 +147,7 @@ pub async fn update(State(reg): State<AppState>, caller: Caller, Path(project): 
     } else {
         reg.project_for(&caller.who, &project, Action::UpdateProject).await?;
     }
+    apply_settings(&reg, &caller, &project, &body).await?;
     Ok(StatusCode::OK)
 }
 

@@ -14,6 +14,7 @@ use super::{Caller, Paging, created, paged, time};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::Artifact;
+use crate::service::REPORT_MIME;
 
 fn decode(repository: &str) -> String {
     percent_decode_str(repository).decode_utf8_lossy().into_owned()
@@ -66,19 +67,63 @@ pub async fn delete(State(reg): State<AppState>, caller: Caller, Path((project, 
     Ok(StatusCode::OK)
 }
 
-pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>, Query(p): Query<Paging>) -> Result<Response> {
-    let page = p.req();
+#[derive(Deserialize)]
+pub struct ArtifactQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    #[serde(default)]
+    with_scan_overview: bool,
+}
+
+/// Adds Harbor's `scan_overview` to each artifact that has been scanned.
+async fn with_overviews(reg: &AppState, caller: &Caller, project: &str, items: &mut [(Value, crate::digest::Digest)]) -> Result<()> {
+    let digests: Vec<_> = items.iter().map(|(_, d)| d.clone()).collect();
+    let overviews = reg.scan_overviews_for(&caller.who, project, &digests).await?;
+    for (json, d) in items.iter_mut() {
+        if let Some(o) = overviews.get(d) {
+            json["scan_overview"] = json!({ REPORT_MIME: o });
+        }
+    }
+    Ok(())
+}
+
+pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>, Query(q): Query<ArtifactQuery>) -> Result<Response> {
+    let page = Paging { page: q.page, page_size: q.page_size }.req();
     let repository = decode(&repository);
     let (items, total) = reg.artifacts(&caller.who, &project, &repository, page).await?;
     let full = format!("{project}/{repository}");
-    let out = items.iter().map(|a| artifact_json(&full, a)).collect();
+    let mut out: Vec<(Value, crate::digest::Digest)> = items.iter().map(|a| (artifact_json(&full, a), a.digest.clone())).collect();
+    if q.with_scan_overview {
+        with_overviews(&reg, &caller, &project, &mut out).await?;
+    }
+    let out = out.into_iter().map(|(v, _)| v).collect();
     Ok(paged(&format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts"), page, total, out))
 }
 
-pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
+pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, Query(q): Query<ArtifactQuery>) -> Result<Response> {
     let repository = decode(&repository);
     let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
-    Ok(Json(artifact_json(&format!("{project}/{repository}"), &a)).into_response())
+    let mut out = vec![(artifact_json(&format!("{project}/{repository}"), &a), a.digest.clone())];
+    if q.with_scan_overview {
+        with_overviews(&reg, &caller, &project, &mut out).await?;
+    }
+    Ok(Json(out.remove(0).0).into_response())
+}
+
+/// `POST …/artifacts/{reference}/scan`: 202, the scan runs in the background.
+pub async fn scan(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<StatusCode> {
+    reg.scan_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET …/artifacts/{reference}/additions/vulnerabilities`: Harbor's report, keyed by its MIME type.
+pub async fn vulnerabilities(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
+    let report = reg.vulnerabilities_api(&caller.who, &project, &decode(&repository), &reference).await?;
+    Ok(Json(match report {
+        Some(r) => json!({ REPORT_MIME: r }),
+        None => json!({}),
+    })
+    .into_response())
 }
 
 pub async fn delete_artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<StatusCode> {

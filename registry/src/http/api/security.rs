@@ -1,0 +1,43 @@
+//! System-wide security settings: the CVE allow-list and the scan-all schedule.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::Caller;
+use super::projects::{allowlist_json, parse_allowlist};
+use crate::error::{RegistryError, Result};
+use crate::http::AppState;
+
+pub async fn get_allowlist(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
+    reg.require_sysadmin(&caller.who)?;
+    Ok(Json(allowlist_json(None, &reg.system_allowlist().await?)))
+}
+
+pub async fn put_allowlist(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<StatusCode> {
+    let (items, expires_at) = parse_allowlist(&body)?;
+    reg.set_system_allowlist(&caller.who, caller.ip.as_deref(), items, expires_at).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
+    reg.require_sysadmin(&caller.who)?;
+    Ok(Json(json!({"schedule": reg.scan_schedule().await?})))
+}
+
+/// `{"schedule":{"type":"Hourly|Daily|Weekly|Custom|Manual|None","cron":"0 0 * * * *"}}`;
+/// `Manual` scans everything now.
+pub async fn set_schedule(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<StatusCode> {
+    reg.require_sysadmin(&caller.who)?;
+    let s = &body["schedule"];
+    let kind = s["type"].as_str().ok_or_else(|| RegistryError::bad_request("schedule.type is required"))?;
+    reg.set_scan_schedule(kind, s["cron"].as_str().unwrap_or("")).await?;
+    reg.audit(&caller.who, "update", "scan_all_schedule", kind, caller.ip.as_deref());
+    Ok(if kind == "Manual" { StatusCode::CREATED } else { StatusCode::OK })
+}
+
+pub async fn metrics(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
+    reg.require_sysadmin(&caller.who)?;
+    Ok(Json(reg.scan_metrics().await?))
+}

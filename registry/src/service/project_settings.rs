@@ -1,0 +1,173 @@
+//! Harbor's project settings (`metadata`: auto_scan, prevent_vul, severity,
+//! content trust, …) and CVE allow-lists, system-wide and per project.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Registry;
+use crate::auth::Principal;
+use crate::auth::rbac::Action;
+use crate::error::{RegistryError, Result};
+use crate::metadata::security::Allowlist;
+
+/// Settings a project may carry, and the values each accepts.
+const KEYS: &[(&str, &[&str])] = &[
+    ("auto_scan", &["true", "false"]),
+    ("prevent_vul", &["true", "false"]),
+    ("severity", &["none", "low", "medium", "high", "critical"]),
+    ("reuse_sys_cve_allowlist", &["true", "false"]),
+    ("enable_content_trust", &["true", "false"]),
+    ("enable_content_trust_cosign", &["true", "false"]),
+    ("auto_sbom_generation", &["true", "false"]),
+];
+
+/// Wharf's extension: PEM public keys whose cosign signatures satisfy content trust.
+pub const TRUSTED_KEYS: &str = "wharf_trusted_keys";
+
+/// How long a project's settings are reused by the pull path before re-reading.
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+pub type Settings = Arc<BTreeMap<String, String>>;
+
+#[derive(Default)]
+pub(crate) struct SettingsCache(std::sync::Mutex<std::collections::HashMap<String, (Instant, Settings)>>);
+
+impl Registry {
+    /// A project's settings by name, cached briefly: the pull gate reads them on every manifest GET.
+    pub async fn project_settings(&self, project: &str) -> Result<Settings> {
+        if let Ok(cache) = self.settings_cache.0.lock() {
+            if let Some((at, s)) = cache.get(project) {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let settings = match self.identity.project_by_name(project).await? {
+            Some(p) => Arc::new(self.security.project_metadata(p.id).await?),
+            None => Settings::default(),
+        };
+        if let Ok(mut cache) = self.settings_cache.0.lock() {
+            cache.insert(project.to_string(), (Instant::now(), settings.clone()));
+        }
+        Ok(settings)
+    }
+
+    /// Settings as the management API shows them (no access check: the caller did it).
+    pub async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>> {
+        Ok(self.security.project_metadata(project_id).await?)
+    }
+
+    /// Validates and stores settings; unknown keys and values are refused, not ignored.
+    pub async fn update_project_settings(&self, who: &Principal, ip: Option<&str>, project: &str, values: BTreeMap<String, String>) -> Result<()> {
+        let p = self.project_for(who, project, Action::UpdateProject).await?;
+        for (k, v) in &values {
+            if k == TRUSTED_KEYS {
+                validate_keys(v)?;
+                continue;
+            }
+            let Some((_, allowed)) = KEYS.iter().find(|(key, _)| key == k) else {
+                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).chain([TRUSTED_KEYS]).collect();
+                return Err(RegistryError::bad_request(format!("unknown project setting {k:?}; known: {}", known.join(", "))));
+            };
+            if !allowed.contains(&v.as_str()) {
+                return Err(RegistryError::bad_request(format!("metadata.{k} must be one of {}, not {v:?}", allowed.join(", "))));
+            }
+        }
+        self.security.set_project_metadata(p.id, &values).await?;
+        if let Ok(mut cache) = self.settings_cache.0.lock() {
+            cache.remove(&p.name);
+        }
+        self.audit(who, "update", "project", &p.name, ip);
+        Ok(())
+    }
+
+    pub async fn project_allowlist(&self, project_id: i64) -> Result<Allowlist> {
+        Ok(self.security.allowlist(&format!("project:{project_id}")).await?.unwrap_or_default())
+    }
+
+    pub async fn set_project_allowlist(&self, who: &Principal, ip: Option<&str>, project: &str, items: Vec<String>, expires_at: Option<i64>) -> Result<()> {
+        let p = self.project_for(who, project, Action::UpdateProject).await?;
+        let items = validate_cves(items)?;
+        self.security.set_allowlist(&format!("project:{}", p.id), &items, expires_at).await?;
+        self.audit(who, "update", "cve_allowlist", &p.name, ip);
+        Ok(())
+    }
+
+    pub async fn system_allowlist(&self) -> Result<Allowlist> {
+        Ok(self.security.allowlist("system").await?.unwrap_or_default())
+    }
+
+    pub async fn set_system_allowlist(&self, who: &Principal, ip: Option<&str>, items: Vec<String>, expires_at: Option<i64>) -> Result<()> {
+        self.require_sysadmin(who)?;
+        let items = validate_cves(items)?;
+        self.security.set_allowlist("system", &items, expires_at).await?;
+        self.audit(who, "update", "cve_allowlist", "system", ip);
+        Ok(())
+    }
+
+    /// The CVE IDs that apply to `project` now: the system list when the project
+    /// reuses it (Harbor's default), else the project's own.
+    pub async fn effective_allowlist(&self, project: &str, settings: &BTreeMap<String, String>) -> Result<Vec<String>> {
+        let now = crate::metadata::now();
+        let reuse = settings.get("reuse_sys_cve_allowlist").is_none_or(|v| v == "true");
+        let list = if reuse {
+            self.system_allowlist().await?
+        } else {
+            match self.identity.project_by_name(project).await? {
+                Some(p) => self.project_allowlist(p.id).await?,
+                None => Allowlist::default(),
+            }
+        };
+        Ok(list.active(now).to_vec())
+    }
+}
+
+fn validate_cves(items: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for id in items {
+        let id = id.trim().to_string();
+        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' || b == b':');
+        if !ok {
+            return Err(RegistryError::bad_request(format!("{id:?} is not a vulnerability ID (like CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx)")));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Trusted keys are PEM public keys, concatenated; each must parse.
+fn validate_keys(pems: &str) -> Result<()> {
+    let keys = split_pem_keys(pems);
+    if keys.is_empty() && !pems.trim().is_empty() {
+        return Err(RegistryError::bad_request(format!("{TRUSTED_KEYS}: no PEM public key found")));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        wharf_signer::keys::load_public_key(k).map_err(|e| RegistryError::bad_request(format!("{TRUSTED_KEYS}: key {}: {e}", i + 1)))?;
+    }
+    Ok(())
+}
+
+/// Each `-----BEGIN … -----END …-----` block of `text`.
+pub fn split_pem_keys(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN ") {
+            cur = Some(String::new());
+        }
+        if let Some(c) = cur.as_mut() {
+            c.push_str(line);
+            c.push('\n');
+        }
+        if line.starts_with("-----END ") {
+            if let Some(c) = cur.take() {
+                out.push(c);
+            }
+        }
+    }
+    out
+}

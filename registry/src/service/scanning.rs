@@ -1,0 +1,416 @@
+//! Vulnerability scanning inside the registry: scan on push (per project), on
+//! request, and on a schedule (new advisories appear for old images). Scans
+//! read layers straight from the blob store on the blocking pool, match them
+//! against the offline database, and store Harbor-shaped reports.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+use wharf_scanner::image::blobs::BlobSource;
+
+use super::Registry;
+use crate::digest::Digest;
+use crate::error::{RegistryError, Result};
+use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
+use crate::metadata::MetadataStore;
+use crate::names::RepoName;
+use crate::storage::BlobStore;
+
+/// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
+pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
+/// Settings key of the scan-all schedule (`{"type":…,"cron":…}`).
+const SCHEDULE_KEY: &str = "scan_all_schedule";
+
+/// Where the vulnerability database is and how many scans run at once.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub db: PathBuf,
+    pub workers: usize,
+}
+
+pub(crate) struct Scanning {
+    config: ScanConfig,
+    tx: mpsc::UnboundedSender<Digest>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Digest>>>,
+    /// Poked when the schedule changes, so the scheduler re-reads it.
+    schedule_changed: Notify,
+}
+
+impl Scanning {
+    pub(crate) fn new(config: ScanConfig) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Scanning { config, tx, rx: Mutex::new(Some(rx)), schedule_changed: Notify::new() }
+    }
+}
+
+/// Harbor's severity names, from the scanner's upper-case ones.
+fn harbor_severity(s: &str) -> &'static str {
+    match s.to_ascii_uppercase().as_str() {
+        "CRITICAL" => "Critical",
+        "HIGH" => "High",
+        "MEDIUM" => "Medium",
+        "LOW" => "Low",
+        _ => "Unknown",
+    }
+}
+
+/// Rank for comparisons: None < Unknown < Low < Medium < High < Critical.
+pub fn severity_rank(s: &str) -> u8 {
+    match s.to_ascii_lowercase().as_str() {
+        "critical" => 5,
+        "high" => 4,
+        "medium" => 3,
+        "low" => 2,
+        "unknown" | "negligible" => 1,
+        _ => 0,
+    }
+}
+
+/// The registry's stores as the scanner's blob source: manifests from the
+/// metadata store, config and layers from the blob store. Runs on the blocking
+/// pool: async reads are driven from there with the runtime's handle.
+struct StoreBlobs {
+    meta: Arc<dyn MetadataStore>,
+    store: Arc<dyn BlobStore>,
+    repo: RepoName,
+    handle: Handle,
+}
+
+impl BlobSource for StoreBlobs {
+    fn open(&self, digest: &str) -> wharf_scanner::Result<Box<dyn Read + '_>> {
+        let bad = |e: String| wharf_scanner::Error::Image(format!("{digest}: {e}"));
+        let d = Digest::from_str(digest).map_err(|e| bad(e.to_string()))?;
+        let manifest = self.handle.block_on(self.meta.manifest_by_digest(&self.repo, &d, true)).map_err(|e| bad(e.to_string()))?;
+        if let Some(content) = manifest.and_then(|m| m.content) {
+            return Ok(Box::new(std::io::Cursor::new(content)));
+        }
+        let stream = self.handle.block_on(self.store.read(&d, None)).map_err(|e| bad(e.to_string()))?;
+        let reader = StreamReader::new(stream.map_err(std::io::Error::other));
+        Ok(Box::new(SyncIoBridge::new_with_handle(reader, self.handle.clone())))
+    }
+}
+
+/// What one scan produced, ready to store.
+struct Produced {
+    severity: String,
+    summary: Value,
+    report: Value,
+    db_version: String,
+}
+
+/// Scans one artifact (blocking): inventory from the blob store, match, report.
+fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result<Produced, String> {
+    let repository = source.repo.to_string();
+    let db = wharf_scanner::db::Db::open_existing(&db_path).map_err(|e| e.to_string())?;
+    let info = db.info().map_err(|e| e.to_string())?;
+    let mut warnings = wharf_scanner::Warnings::default();
+    let opts = wharf_scanner::image::LoadOptions::default();
+    let img = wharf_scanner::image::blobs::load(&source, &digest.to_string(), &opts, &mut warnings).map_err(|e| e.to_string())?;
+    let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);
+    let findings = wharf_scanner::matcher::match_inventory(&db, &inventory, &mut warnings).map_err(|e| e.to_string())?;
+    for w in &warnings.messages {
+        tracing::warn!(%digest, warning = %w, "scan");
+    }
+
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut fixable = 0;
+    let mut highest = "None";
+    let mut vulns = Vec::with_capacity(findings.len());
+    for f in &findings {
+        let sev = harbor_severity(&f.advisory.severity);
+        *counts.entry(sev).or_default() += 1;
+        if f.fixed_version.is_some() {
+            fixable += 1;
+        }
+        if severity_rank(sev) > severity_rank(highest) {
+            highest = sev;
+        }
+        let a = &f.advisory;
+        let mut cvss = serde_json::Map::new();
+        if let Some(v3) = &a.cvss_v3 {
+            cvss.insert("score_v3".into(), json!(v3.score));
+            cvss.insert("vector_v3".into(), json!(v3.vector));
+        }
+        if let Some(v4) = &a.cvss_v4 {
+            cvss.insert("score_v4".into(), json!(v4.score));
+            cvss.insert("vector_v4".into(), json!(v4.vector));
+        }
+        vulns.push(json!({
+            "id": f.vulnerability_id,
+            "package": f.package.name,
+            "version": f.package.version,
+            "fix_version": f.fixed_version.clone().unwrap_or_default(),
+            "severity": sev,
+            "description": a.summary.clone().or_else(|| a.details.clone()).unwrap_or_default(),
+            "links": a.references.iter().map(|r| r.url.clone()).collect::<Vec<_>>(),
+            "preferred_cvss": cvss,
+            "cwe_ids": [],
+            "vendor_attributes": {"advisory_id": a.id, "source": a.source, "status": f.status, "purl": f.package.purl,
+                "layer": f.package.layer, "path": f.package.path},
+        }));
+    }
+    let db_version = info.updated_at.unwrap_or_else(|| format!("schema {}", info.schema_version));
+    let summary = json!({"total": findings.len(), "fixable": fixable, "summary": counts});
+    let report = json!({
+        "generated_at": crate::service::time_rfc3339(crate::metadata::now()),
+        "artifact": {"repository": repository, "digest": digest.to_string(), "os": img.os, "architecture": img.architecture},
+        "scanner": scanner_json(),
+        "severity": highest,
+        "packages": inventory.packages.len(),
+        "vulnerabilities": vulns,
+    });
+    Ok(Produced { severity: highest.to_string(), summary, report, db_version })
+}
+
+fn scanner_json() -> Value {
+    json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
+}
+
+impl Registry {
+    /// Turn on scanning (on push, on request, scheduled).
+    pub fn with_scanning(mut self, config: ScanConfig) -> Self {
+        self.scanning = Some(Scanning::new(config));
+        self
+    }
+
+    fn scanning(&self) -> Result<&Scanning> {
+        self.scanning.as_ref().ok_or_else(|| RegistryError::api(axum::http::StatusCode::SERVICE_UNAVAILABLE, "UNSUPPORTED", "scanning is not enabled on this registry"))
+    }
+
+    /// Start the scan workers and the scheduler; requeue scans a crash left behind.
+    pub fn start_scanning(self: &Arc<Self>) {
+        let Some(scanning) = &self.scanning else { return };
+        let Some(rx) = scanning.rx.lock().ok().and_then(|mut g| g.take()) else { return };
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..scanning.config.workers.max(1) {
+            let (reg, rx) = (self.clone(), rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(digest) = next else { break };
+                    reg.run_scan(&digest).await;
+                }
+            });
+        }
+        let reg = self.clone();
+        tokio::spawn(async move {
+            match reg.security.unfinished_scans().await {
+                Ok(left) => {
+                    for (digest, repo) in left {
+                        tracing::info!(%digest, %repo, "resuming scan left unfinished");
+                        reg.requeue(&digest).await;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "reading unfinished scans"),
+            }
+            reg.run_scheduler().await;
+        });
+    }
+
+    /// A crashed `Running` scan goes back to `Pending` and into the queue.
+    async fn requeue(&self, digest: &Digest) {
+        if let Ok(Some(rec)) = self.security.scan(digest).await {
+            if rec.status == ScanStatus::Running {
+                let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some("interrupted") };
+                let _ = self.security.finish_scan(digest, failed).await;
+                let _ = self.security.queue_scan(digest, &rec.repository).await;
+            }
+        }
+        if let Some(s) = &self.scanning {
+            let _ = s.tx.send(digest.clone());
+        }
+    }
+
+    /// Queue a scan of `digest` (read from `repository`); false if one is already queued.
+    pub async fn queue_scan(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        let scanning = self.scanning()?;
+        let queued = self.security.queue_scan(digest, repository).await?;
+        if queued {
+            let _ = scanning.tx.send(digest.clone());
+        }
+        Ok(queued)
+    }
+
+    async fn run_scan(&self, digest: &Digest) {
+        let Some(scanning) = &self.scanning else { return };
+        match self.security.start_scan(digest).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return tracing::error!(%digest, error = %e, "starting scan"),
+        }
+        let repository = match self.security.scan(digest).await {
+            Ok(Some(r)) => r.repository,
+            _ => return,
+        };
+        let started = std::time::Instant::now();
+        let result = match RepoName::parse(&repository) {
+            Ok(repo) => {
+                let source = StoreBlobs { meta: self.meta.clone(), store: self.blobs.clone(), repo, handle: Handle::current() };
+                let (db, d) = (scanning.config.db.clone(), digest.clone());
+                tokio::task::spawn_blocking(move || scan_blocking(source, db, d))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("scan task failed: {e}")))
+            }
+            Err(e) => Err(format!("repository {repository:?}: {e}")),
+        };
+        let stored = match &result {
+            Ok(p) => {
+                tracing::info!(%digest, %repository, severity = %p.severity, total = %p.summary["total"], ms = started.elapsed().as_millis() as u64, "scanned");
+                let ok = ScanOutcome {
+                    status: ScanStatus::Success,
+                    severity: Some(&p.severity),
+                    summary: Some(&p.summary),
+                    report: Some(&p.report),
+                    db_version: Some(&p.db_version),
+                    message: None,
+                };
+                self.security.finish_scan(digest, ok).await
+            }
+            Err(msg) => {
+                tracing::warn!(%digest, %repository, error = %msg, "scan failed");
+                let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some(msg) };
+                self.security.finish_scan(digest, failed).await
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(%digest, error = %e, "storing scan result");
+        }
+    }
+
+    /// After a push: scan it if its project scans on push. Accessories (signatures,
+    /// SBOMs) and non-image artifacts are not scanned.
+    pub(crate) async fn after_push(&self, repository: &str, digest: &Digest, media_type: &str, artifact_type: Option<&str>, has_subject: bool) {
+        if self.scanning.is_none() || has_subject || !crate::manifest::is_container_image(media_type, artifact_type) {
+            return;
+        }
+        let project = repository.split('/').next().unwrap_or_default();
+        let auto = match self.project_settings(project).await {
+            Ok(m) => m.get("auto_scan").is_some_and(|v| v == "true"),
+            Err(_) => false,
+        };
+        if auto {
+            if let Err(e) = self.queue_scan(repository, digest).await {
+                tracing::error!(%digest, error = %e, "queueing scan on push");
+            }
+        }
+    }
+
+    /// Harbor's `scan_overview` for an artifact list: one query for the page.
+    pub async fn scan_overviews(&self, digests: &[Digest]) -> Result<std::collections::HashMap<Digest, Value>> {
+        let scans = self.security.scans(digests).await?;
+        Ok(scans.into_iter().map(|(d, rec)| (d, overview_json(&rec))).collect())
+    }
+
+    pub async fn scan_record(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
+        Ok(self.security.scan(digest).await?)
+    }
+
+    pub async fn scan_report(&self, digest: &Digest) -> Result<Option<Value>> {
+        Ok(self.security.scan_report(digest).await?)
+    }
+
+    /// Queue every image artifact in the registry (scan-all).
+    pub async fn scan_all(&self) -> Result<usize> {
+        self.scanning()?;
+        let mut n = 0;
+        for (repo, digest) in self.security.scannable_artifacts().await? {
+            if self.queue_scan(&repo, &digest).await? {
+                n += 1;
+            }
+        }
+        tracing::info!(queued = n, "scan all");
+        Ok(n)
+    }
+
+    /// The scan-all schedule, Harbor-shaped: `{"type":"Custom","cron":"0 0 * * * *"}`.
+    pub async fn scan_schedule(&self) -> Result<Value> {
+        Ok(match self.security.setting(SCHEDULE_KEY).await? {
+            Some(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
+            None => json!({"type": "None", "cron": ""}),
+        })
+    }
+
+    /// Set the schedule. `Manual` scans everything now and keeps the old schedule.
+    pub async fn set_scan_schedule(&self, kind: &str, cron_expr: &str) -> Result<()> {
+        let scanning = self.scanning()?;
+        let cron_expr = match kind {
+            "Manual" => {
+                self.scan_all().await?;
+                return Ok(());
+            }
+            "None" => "",
+            "Hourly" => "0 0 * * * *",
+            "Daily" => "0 0 0 * * *",
+            "Weekly" => "0 0 0 * * 0",
+            "Custom" => cron_expr,
+            other => return Err(RegistryError::bad_request(format!("schedule type {other:?}: use None, Hourly, Daily, Weekly, Custom or Manual"))),
+        };
+        if !cron_expr.is_empty() {
+            cron::Schedule::from_str(cron_expr).map_err(|e| RegistryError::bad_request(format!("cron {cron_expr:?}: {e} (six fields: sec min hour day month weekday)")))?;
+        }
+        let value = json!({"type": kind, "cron": cron_expr});
+        self.security.set_setting(SCHEDULE_KEY, &value.to_string()).await?;
+        scanning.schedule_changed.notify_one();
+        Ok(())
+    }
+
+    pub async fn scan_metrics(&self) -> Result<Value> {
+        let counts = self.security.scan_counts().await?;
+        let total: i64 = counts.values().sum();
+        let ongoing = counts.get("Pending").copied().unwrap_or(0) + counts.get("Running").copied().unwrap_or(0);
+        Ok(json!({"total": total, "completed": total - ongoing, "metrics": counts, "ongoing": ongoing > 0, "trigger": "Manual"}))
+    }
+
+    /// Sleeps until the next cron time, then queues every artifact; re-reads the
+    /// schedule whenever it changes.
+    async fn run_scheduler(self: Arc<Self>) {
+        let Some(scanning) = &self.scanning else { return };
+        loop {
+            let cron_expr = self.scan_schedule().await.ok().and_then(|v| v["cron"].as_str().map(String::from)).unwrap_or_default();
+            let next = cron::Schedule::from_str(&cron_expr).ok().and_then(|s| s.upcoming(chrono::Utc).next());
+            let wait = match next {
+                Some(t) => (t - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO),
+                None => Duration::from_secs(24 * 3600),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {
+                    if next.is_some() {
+                        if let Err(e) = self.scan_all().await {
+                            tracing::error!(error = %e, "scheduled scan");
+                        }
+                        // Past this second, so the same fire time is not taken twice.
+                        tokio::time::sleep(Duration::from_millis(1000)).await;
+                    }
+                }
+                _ = scanning.schedule_changed.notified() => {}
+            }
+        }
+    }
+}
+
+/// One artifact's entry in Harbor's `scan_overview`.
+pub fn overview_json(rec: &ScanRecord) -> Value {
+    let time = |t: Option<i64>| t.map(crate::service::time_rfc3339);
+    json!({
+        "report_id": rec.digest.to_string(),
+        "scan_status": rec.status.as_str(),
+        "severity": rec.severity,
+        "duration": match (rec.started_at, rec.ended_at) { (Some(s), Some(e)) => e - s, _ => 0 },
+        "summary": rec.summary,
+        "start_time": time(rec.started_at),
+        "end_time": time(rec.ended_at),
+        "complete_percent": if matches!(rec.status, ScanStatus::Success | ScanStatus::Error) { 100 } else { 0 },
+        "scanner": scanner_json(),
+        "db_version": rec.db_version,
+        "message": rec.message,
+    })
+}

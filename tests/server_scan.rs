@@ -1,0 +1,274 @@
+//! Scanning inside `wharf serve` and Harbor's pull gate, driven through the real
+//! binary with real clients: scan on push, manual scans, scheduled rescans, the
+//! vulnerability report API, CVE allow-lists, "prevent vulnerable images" and
+//! content trust. Expected findings come from `wharf scan` on the same image with
+//! the same database (the real PyPA advisories), never from a list of our own.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Curl, Wharf, curl, oci_ref, require, run, shared_dir};
+use serde_json::{Value, json};
+
+const ADMIN_PW: &str = "Harbor12345";
+const DEV_PW: &str = "Passw0rd!";
+
+fn wharf_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn api(w: &Wharf, method: &str, path: &str, user: (&str, &str)) -> Curl {
+    curl(method, &w.url(&format!("/api/v2.0{path}")))
+        .header("Content-Type", "application/json")
+        .arg("-u")
+        .arg(&format!("{}:{}", user.0, user.1))
+}
+
+const ADMIN: (&str, &str) = ("admin", ADMIN_PW);
+const DEV: (&str, &str) = ("dev", DEV_PW);
+
+fn ok(r: common::Resp, want: u16) -> common::Resp {
+    assert_eq!(r.status, want, "{}", String::from_utf8_lossy(&r.body));
+    r
+}
+
+/// The real PyPA advisories imported into a fresh database.
+fn import_db(path: &Path) {
+    let out = wharf_cmd().args(["db", "import", "osv"]).arg(shared_dir().join("vulndata/pypa/vulns")).arg("--db").arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// (id, package, version) of every finding `wharf scan` reports for the image.
+fn cli_findings(db: &Path, image: &str) -> BTreeSet<(String, String, String)> {
+    let out = wharf_cmd().args(["scan", "--format", "json", "--db"]).arg(db).arg(image).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut set = BTreeSet::new();
+    for r in v["Results"].as_array().into_iter().flatten() {
+        for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            set.insert((f["VulnerabilityID"].as_str().unwrap().to_string(), f["PkgName"].as_str().unwrap().to_string(), f["InstalledVersion"].as_str().unwrap().to_string()));
+        }
+    }
+    set
+}
+
+fn skopeo_push(w: &Wharf, src: &str, dest: &str) {
+    run(Command::new("skopeo").args(["copy", "--dest-tls-verify=false", "--dest-creds", &format!("admin:{ADMIN_PW}")]).arg(src).arg(format!("docker://{}/{dest}", w.host())));
+}
+
+/// Waits until the artifact's scan is finished, returning its overview.
+fn wait_scanned(w: &Wharf, project: &str, repo: &str, reference: &str, after: Option<&str>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = ok(api(w, "GET", &format!("/projects/{project}/repositories/{repo}/artifacts/{reference}?with_scan_overview=true"), ADMIN).send(), 200);
+        let o = r.json()["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"].clone();
+        let status = o["scan_status"].as_str().unwrap_or("");
+        let fresh = after.is_none_or(|t| o["end_time"].as_str().is_some_and(|e| e != t));
+        if (status == "Success" || status == "Error") && fresh {
+            return o;
+        }
+        assert!(Instant::now() < deadline, "scan of {project}/{repo}:{reference} did not finish: {o}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A manifest GET as `user` through /v2 with Basic credentials: (status, body).
+fn pull(w: &Wharf, user: (&str, &str), repo: &str, reference: &str) -> (u16, Value) {
+    let r = curl("GET", &w.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json")
+        .arg("-u")
+        .arg(&format!("{}:{}", user.0, user.1))
+        .send();
+    let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, body)
+}
+
+fn start() -> (Wharf, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    import_db(&db);
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let w = Wharf::start_env(&data, &["--auth", "--vuln-db", db.to_str().unwrap()], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    ok(api(&w, "POST", "/users", ADMIN).body(json!({"username": "dev", "password": DEV_PW, "email": "dev@example.com"}).to_string()).send(), 201);
+    (w, tmp)
+}
+
+fn setup_project(w: &Wharf, name: &str, metadata: Value) {
+    let mut md = json!({"public": "false"});
+    for (k, v) in metadata.as_object().unwrap() {
+        md[k] = v.clone();
+    }
+    ok(api(w, "POST", "/projects", ADMIN).body(json!({"project_name": name, "metadata": md}).to_string()).send(), 201);
+    ok(api(w, "POST", &format!("/projects/{name}/members"), ADMIN).body(json!({"role_id": 2, "member_user": {"username": "dev"}}).to_string()).send(), 201);
+}
+
+#[test]
+fn scan_on_push_report_and_prevent_vulnerable_pulls() {
+    require("skopeo");
+    let (w, tmp) = start();
+    let db = tmp.path().join("vuln.db");
+    let expected = cli_findings(&db, &oci_ref("pyapp", "v1"));
+    assert!(!expected.is_empty(), "the pyapp image has known-vulnerable packages");
+
+    setup_project(&w, "team", json!({"auto_scan": "true"}));
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "team/pyapp:v1");
+    let overview = wait_scanned(&w, "team", "pyapp", "v1", None);
+    assert_eq!(overview["scan_status"], "Success", "{overview}");
+    assert_eq!(overview["summary"]["total"].as_u64().unwrap() as usize, expected.len());
+
+    // The full report (Harbor's shape) holds exactly what the CLI finds.
+    let report = ok(api(&w, "GET", "/projects/team/repositories/pyapp/artifacts/v1/additions/vulnerabilities", DEV).send(), 200).json();
+    let report = &report["application/vnd.security.vulnerability.report; version=1.1"];
+    let got: BTreeSet<(String, String, String)> = report["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["id"].as_str().unwrap().into(), v["package"].as_str().unwrap().into(), v["version"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(report["severity"], overview["severity"]);
+
+    // Without prevent_vul, a developer pulls freely.
+    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 200);
+
+    // prevent_vul at High: the developer is refused, naming the CVEs; the admin may inspect.
+    let high: BTreeSet<String> = report["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["severity"].as_str(), Some("High" | "Critical")))
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!high.is_empty(), "pyapp has High or Critical findings");
+    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"prevent_vul": "true", "severity": "high"}}).to_string()).send(), 200);
+    let (status, body) = pull(&w, DEV, "team/pyapp", "v1");
+    assert_eq!(status, 412, "{body}");
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    let msg = body["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("High"), "{msg}");
+    assert!(high.iter().take(5).any(|id| msg.contains(id.as_str())), "{msg} names none of {high:?}");
+    assert_eq!(pull(&w, ADMIN, "team/pyapp", "v1").0, 200, "the system admin may inspect");
+    // A real client sees the refusal too.
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("dev:{DEV_PW}")])
+        .arg(format!("docker://{}/team/pyapp:v1", w.host()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vulnerabilities"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A project allow-list of exactly those CVEs lets the pull through; an expired one does not.
+    let items: Vec<Value> = high.iter().map(|id| json!({"cve_id": id})).collect();
+    let past = 1_000_000_000;
+    ok(api(&w, "PUT", "/projects/team", ADMIN)
+        .body(json!({"metadata": {"reuse_sys_cve_allowlist": "false"}, "cve_allowlist": {"items": items, "expires_at": past}}).to_string())
+        .send(), 200);
+    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 412, "an expired allow-list allows nothing");
+    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"cve_allowlist": {"items": items, "expires_at": null}}).to_string()).send(), 200);
+    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 200);
+    let p = ok(api(&w, "GET", "/projects/team", ADMIN).send(), 200).json();
+    assert_eq!(p["cve_allowlist"]["items"].as_array().unwrap().len(), high.len());
+    assert_eq!(p["metadata"]["prevent_vul"], "true");
+
+    // The system allow-list applies when the project reuses it.
+    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"reuse_sys_cve_allowlist": "true"}}).to_string()).send(), 200);
+    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 412);
+    ok(api(&w, "PUT", "/system/CVEAllowlist", ADMIN).body(json!({"items": items}).to_string()).send(), 200);
+    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 200);
+    assert_eq!(api(&w, "PUT", "/system/CVEAllowlist", DEV).body(json!({"items": []}).to_string()).send().status, 403);
+
+    // An image never scanned is refused while prevent_vul is on.
+    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"auto_scan": "false"}}).to_string()).send(), 200);
+    skopeo_push(&w, &oci_ref("small", "v1"), "team/small:v1");
+    let (status, body) = pull(&w, DEV, "team/small", "v1");
+    assert_eq!(status, 412, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not been scanned"), "{body}");
+    // A manual scan (Maintainer and up; a developer may not) clears it: the small image has no Python packages.
+    assert_eq!(api(&w, "POST", "/projects/team/repositories/small/artifacts/v1/scan", DEV).send().status, 403);
+    ok(api(&w, "POST", "/projects/team/repositories/small/artifacts/v1/scan", ADMIN).send(), 202);
+    let o = wait_scanned(&w, "team", "small", "v1", None);
+    assert_eq!(o["summary"]["total"], 0, "{o}");
+    assert_eq!(pull(&w, DEV, "team/small", "v1").0, 200);
+
+    // Bad settings are refused with the reason.
+    let r = api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"severity": "extreme"}}).to_string()).send();
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("severity"));
+}
+
+#[test]
+fn scheduled_and_manual_scan_all() {
+    require("skopeo");
+    let (w, _tmp) = start();
+    setup_project(&w, "apps", json!({}));
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "apps/pyapp:v1");
+    skopeo_push(&w, &oci_ref("small", "v1"), "apps/small:v1");
+    // Nothing scanned yet: no auto_scan.
+    let a = ok(api(&w, "GET", "/projects/apps/repositories/pyapp/artifacts/v1?with_scan_overview=true", ADMIN).send(), 200).json();
+    assert!(a.get("scan_overview").is_none(), "{a}");
+
+    // "Scan now" queues every image.
+    ok(api(&w, "POST", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Manual"}}).to_string()).send(), 201);
+    let first = wait_scanned(&w, "apps", "pyapp", "v1", None);
+    wait_scanned(&w, "apps", "small", "v1", None);
+    let m = ok(api(&w, "GET", "/scans/all/metrics", ADMIN).send(), 200).json();
+    assert_eq!(m["metrics"]["Success"], 2, "{m}");
+
+    // A cron schedule (every 2 seconds, Harbor's six fields) rescans without being asked.
+    let bad = api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Custom", "cron": "not cron"}}).to_string()).send();
+    assert_eq!(bad.status, 400);
+    ok(api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Custom", "cron": "*/2 * * * * *"}}).to_string()).send(), 200);
+    let s = ok(api(&w, "GET", "/system/scanAll/schedule", ADMIN).send(), 200).json();
+    assert_eq!(s["schedule"]["cron"], "*/2 * * * * *");
+    std::thread::sleep(Duration::from_millis(1100)); // end_time has second resolution
+    let again = wait_scanned(&w, "apps", "pyapp", "v1", first["end_time"].as_str());
+    assert_eq!(again["summary"], first["summary"]);
+    ok(api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "None"}}).to_string()).send(), 200);
+    assert_eq!(api(&w, "GET", "/scans/all/metrics", DEV).send().status, 403);
+}
+
+#[test]
+fn content_trust_requires_a_trusted_signature() {
+    require("skopeo");
+    let (w, tmp) = start();
+    let d = tmp.path();
+    setup_project(&w, "prod", json!({"enable_content_trust_cosign": "true"}));
+    skopeo_push(&w, &oci_ref("small", "v1"), "prod/small:v1");
+    let (status, body) = pull(&w, DEV, "prod/small", "v1");
+    assert_eq!(status, 412, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not signed"), "{body}");
+
+    let keygen = |prefix: &str| {
+        let out = wharf_cmd().current_dir(d).env("COSIGN_PASSWORD", "pw").args(["key", "generate", "--output-key-prefix", prefix]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    keygen("ci");
+    keygen("other");
+    let image = format!("{}/prod/small:v1", w.host());
+    let out = wharf_cmd()
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .args(["sign", "--insecure", "--key", "ci.key", "--username", "admin", "--password", ADMIN_PW, &image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200, "signed: Harbor's rule is any cosign signature");
+
+    // With trusted keys, only a signature by one of them counts.
+    let other = std::fs::read_to_string(d.join("other.pub")).unwrap();
+    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": other}}).to_string()).send(), 200);
+    let (status, body) = pull(&w, DEV, "prod/small", "v1");
+    assert_eq!(status, 412, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("trusts"), "{body}");
+    let ci = std::fs::read_to_string(d.join("ci.pub")).unwrap();
+    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": format!("{other}{ci}")}}).to_string()).send(), 200);
+    assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200);
+    // The signature itself stays pullable (cosign must read it), and a broken key is refused.
+    let bad = api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}}).to_string()).send();
+    assert_eq!(bad.status, 400, "{}", String::from_utf8_lossy(&bad.body));
+}
