@@ -272,3 +272,78 @@ fn content_trust_requires_a_trusted_signature() {
     let bad = api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}}).to_string()).send();
     assert_eq!(bad.status, 400, "{}", String::from_utf8_lossy(&bad.body));
 }
+
+/// `(name, version)` of every package in an SPDX document (the image's own package excluded).
+fn spdx_packages(doc: &Value) -> BTreeSet<(String, String)> {
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["primaryPackagePurpose"] != "CONTAINER")
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+#[test]
+fn sbom_generated_on_push_and_on_request() {
+    require("skopeo");
+    require("pyspdxtools");
+    let (w, tmp) = start();
+    setup_project(&w, "sbom", json!({"auto_sbom_generation": "true"}));
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "sbom/pyapp:v1");
+
+    // The SBOM appears as an accessory of the image.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let overview = loop {
+        let a = ok(api(&w, "GET", "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true", ADMIN).send(), 200).json();
+        if let Some(o) = a.get("sbom_overview") {
+            assert_eq!(a["accessories"][0]["type"], "sbom", "{a}");
+            break o.clone();
+        }
+        assert!(Instant::now() < deadline, "no SBOM attached: {a}\n{}", w.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(overview["sbom_digest"].as_str().unwrap().starts_with("sha256:"));
+
+    // Any client finds it through the referrers API; it validates with the SPDX reference
+    // tool and lists what `wharf sbom` finds in the same image read from its OCI layout.
+    let fetched = wharf_cmd()
+        .args(["sbom", "fetch", "--insecure", "--username", "admin", "--password", ADMIN_PW, "--format", "spdx-json"])
+        .arg(format!("{}/sbom/pyapp:v1", w.host()))
+        .output()
+        .unwrap();
+    assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
+    let doc: Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    let file = tmp.path().join("server.spdx.json");
+    std::fs::write(&file, &fetched.stdout).unwrap();
+    let v = Command::new("pyspdxtools").arg("-i").arg(&file).output().unwrap();
+    assert!(v.status.success(), "pyspdxtools: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+    let local = wharf_cmd().args(["sbom", &oci_ref("pyapp", "v1")]).output().unwrap();
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let local: Value = serde_json::from_slice(&local.stdout).unwrap();
+    let (server_pkgs, local_pkgs) = (spdx_packages(&doc), spdx_packages(&local));
+    assert!(server_pkgs.len() > 50, "{} packages", server_pkgs.len());
+    assert_eq!(server_pkgs, local_pkgs);
+
+    // On request (Harbor's scan_type sbom) in a project without auto generation; asking
+    // twice attaches one SBOM, not two.
+    setup_project(&w, "manual", json!({}));
+    skopeo_push(&w, &oci_ref("small", "v1"), "manual/small:v1");
+    let r = api(&w, "POST", "/projects/manual/repositories/small/artifacts/v1/scan", ADMIN).body(json!({"scan_type": "bogus"}).to_string()).send();
+    assert_eq!(r.status, 400);
+    for _ in 0..2 {
+        ok(api(&w, "POST", "/projects/manual/repositories/small/artifacts/v1/scan", ADMIN).body(json!({"scan_type": "sbom"}).to_string()).send(), 202);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let a = ok(api(&w, "GET", "/projects/manual/repositories/small/artifacts/v1?with_sbom_overview=true", ADMIN).send(), 200).json();
+        if a.get("sbom_overview").is_some() {
+            std::thread::sleep(Duration::from_millis(500)); // let the second request finish
+            let a = ok(api(&w, "GET", "/projects/manual/repositories/small/artifacts/v1", ADMIN).send(), 200).json();
+            assert_eq!(a["accessories"].as_array().unwrap().len(), 1, "{a}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no SBOM attached: {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -97,12 +97,17 @@ impl Registry {
 /// Scanning as the management API exposes it.
 impl Registry {
     /// `POST …/artifacts/{ref}/scan`: queue a scan (Harbor answers 202 whether or not one was queued).
-    pub async fn scan_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str) -> Result<Digest> {
+    /// `sbom` true: generate and attach an SBOM instead (Harbor's `scan_type: sbom`).
+    pub async fn scan_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str, sbom: bool) -> Result<Digest> {
         let p = self.project_for(who, project, Action::Scan).await?;
         let repo = Self::repo_in(&p.name, repository)?;
         let digest = self.resolve(&repo, reference).await?;
-        self.queue_scan(repo.as_str(), &digest).await?;
-        self.audit(who, "scan", "artifact", &format!("{repo}@{digest}"), ip);
+        if sbom {
+            self.queue_sbom(&repo, &digest)?;
+        } else {
+            self.queue_scan(repo.as_str(), &digest).await?;
+        }
+        self.audit(who, if sbom { "generate_sbom" } else { "scan" }, "artifact", &format!("{repo}@{digest}"), ip);
         Ok(digest)
     }
 

@@ -11,6 +11,7 @@ mod listing;
 mod manifests;
 mod project_settings;
 mod pull_gate;
+mod sbom_generation;
 mod scanning;
 mod uploads;
 

@@ -37,10 +37,18 @@ pub struct ScanConfig {
     pub workers: usize,
 }
 
+/// Work for the scan workers.
+pub(crate) enum Job {
+    /// A vulnerability scan; its row in `scan_reports` says where to read it.
+    Scan(Digest),
+    /// Generate an SBOM and attach it to the artifact as a referrer.
+    Sbom(RepoName, Digest),
+}
+
 pub(crate) struct Scanning {
-    config: ScanConfig,
-    tx: mpsc::UnboundedSender<Digest>,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Digest>>>,
+    pub(crate) config: ScanConfig,
+    pub(crate) tx: mpsc::UnboundedSender<Job>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
     /// Poked when the schedule changes, so the scheduler re-reads it.
     schedule_changed: Notify,
 }
@@ -78,7 +86,7 @@ pub fn severity_rank(s: &str) -> u8 {
 /// The registry's stores as the scanner's blob source: manifests from the
 /// metadata store, config and layers from the blob store. Runs on the blocking
 /// pool: async reads are driven from there with the runtime's handle.
-struct StoreBlobs {
+pub(crate) struct StoreBlobs {
     meta: Arc<dyn MetadataStore>,
     store: Arc<dyn BlobStore>,
     repo: RepoName,
@@ -108,18 +116,39 @@ struct Produced {
 }
 
 /// Scans one artifact (blocking): inventory from the blob store, match, report.
+impl StoreBlobs {
+    pub(crate) fn new(reg: &Registry, repo: RepoName) -> Self {
+        StoreBlobs { meta: reg.meta.clone(), store: reg.blobs.clone(), repo, handle: Handle::current() }
+    }
+}
+
+/// Inventories an image from the stores (blocking). Warnings go to the log.
+pub(crate) fn inventory_blocking(source: &StoreBlobs, digest: &Digest) -> Result<wharf_scanner::report::ScanReport, String> {
+    let mut warnings = wharf_scanner::Warnings::default();
+    let opts = wharf_scanner::image::LoadOptions::default();
+    let img = wharf_scanner::image::blobs::load(source, &digest.to_string(), &opts, &mut warnings).map_err(|e| e.to_string())?;
+    let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);
+    for w in &warnings.messages {
+        tracing::warn!(%digest, warning = %w, "reading image");
+    }
+    Ok(wharf_scanner::report::ScanReport {
+        artifact: format!("{}@{digest}", source.repo),
+        manifest_digest: img.manifest_digest,
+        layers: img.fs.layers.iter().map(|l| l.digest.clone()).collect(),
+        inventory,
+        findings: Vec::new(),
+        warnings,
+    })
+}
+
 fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result<Produced, String> {
     let repository = source.repo.to_string();
     let db = wharf_scanner::db::Db::open_existing(&db_path).map_err(|e| e.to_string())?;
     let info = db.info().map_err(|e| e.to_string())?;
+    let report = inventory_blocking(&source, &digest)?;
     let mut warnings = wharf_scanner::Warnings::default();
-    let opts = wharf_scanner::image::LoadOptions::default();
-    let img = wharf_scanner::image::blobs::load(&source, &digest.to_string(), &opts, &mut warnings).map_err(|e| e.to_string())?;
-    let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);
-    let findings = wharf_scanner::matcher::match_inventory(&db, &inventory, &mut warnings).map_err(|e| e.to_string())?;
-    for w in &warnings.messages {
-        tracing::warn!(%digest, warning = %w, "scan");
-    }
+    let inventory = &report.inventory;
+    let findings = wharf_scanner::matcher::match_inventory(&db, inventory, &mut warnings).map_err(|e| e.to_string())?;
 
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut fixable = 0;
@@ -162,7 +191,7 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
     let summary = json!({"total": findings.len(), "fixable": fixable, "summary": counts});
     let report = json!({
         "generated_at": crate::service::time_rfc3339(crate::metadata::now()),
-        "artifact": {"repository": repository, "digest": digest.to_string(), "os": img.os, "architecture": img.architecture},
+        "artifact": {"repository": repository, "digest": digest.to_string()},
         "scanner": scanner_json(),
         "severity": highest,
         "packages": inventory.packages.len(),
@@ -182,6 +211,10 @@ impl Registry {
         self
     }
 
+    pub(crate) fn scanning_state(&self) -> Result<&Scanning> {
+        self.scanning()
+    }
+
     fn scanning(&self) -> Result<&Scanning> {
         self.scanning.as_ref().ok_or_else(|| RegistryError::api(axum::http::StatusCode::SERVICE_UNAVAILABLE, "UNSUPPORTED", "scanning is not enabled on this registry"))
     }
@@ -196,8 +229,11 @@ impl Registry {
             tokio::spawn(async move {
                 loop {
                     let next = rx.lock().await.recv().await;
-                    let Some(digest) = next else { break };
-                    reg.run_scan(&digest).await;
+                    match next {
+                        Some(Job::Scan(digest)) => reg.run_scan(&digest).await,
+                        Some(Job::Sbom(repo, digest)) => reg.run_sbom(&repo, &digest).await,
+                        None => break,
+                    }
                 }
             });
         }
@@ -226,7 +262,7 @@ impl Registry {
             }
         }
         if let Some(s) = &self.scanning {
-            let _ = s.tx.send(digest.clone());
+            let _ = s.tx.send(Job::Scan(digest.clone()));
         }
     }
 
@@ -235,7 +271,7 @@ impl Registry {
         let scanning = self.scanning()?;
         let queued = self.security.queue_scan(digest, repository).await?;
         if queued {
-            let _ = scanning.tx.send(digest.clone());
+            let _ = scanning.tx.send(Job::Scan(digest.clone()));
         }
         Ok(queued)
     }
@@ -254,7 +290,7 @@ impl Registry {
         let started = std::time::Instant::now();
         let result = match RepoName::parse(&repository) {
             Ok(repo) => {
-                let source = StoreBlobs { meta: self.meta.clone(), store: self.blobs.clone(), repo, handle: Handle::current() };
+                let source = StoreBlobs::new(self, repo);
                 let (db, d) = (scanning.config.db.clone(), digest.clone());
                 tokio::task::spawn_blocking(move || scan_blocking(source, db, d))
                     .await
@@ -293,13 +329,18 @@ impl Registry {
             return;
         }
         let project = repository.split('/').next().unwrap_or_default();
-        let auto = match self.project_settings(project).await {
-            Ok(m) => m.get("auto_scan").is_some_and(|v| v == "true"),
-            Err(_) => false,
-        };
-        if auto {
+        let Ok(settings) = self.project_settings(project).await else { return };
+        let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
+        if on("auto_scan") {
             if let Err(e) = self.queue_scan(repository, digest).await {
                 tracing::error!(%digest, error = %e, "queueing scan on push");
+            }
+        }
+        if on("auto_sbom_generation") {
+            if let Ok(repo) = RepoName::parse(repository) {
+                if let Err(e) = self.queue_sbom(&repo, digest) {
+                    tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
+                }
             }
         }
     }

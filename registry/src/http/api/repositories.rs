@@ -30,8 +30,8 @@ fn accessory_type(artifact_type: Option<&str>) -> &'static str {
     }
 }
 
-fn artifact_json(repo: &str, a: &Artifact) -> Value {
-    json!({
+fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
+    let mut v = json!({
         "digest": a.digest.to_string(),
         "media_type": a.artifact_type.clone().unwrap_or_else(|| a.media_type.clone()),
         "manifest_media_type": a.media_type,
@@ -48,7 +48,13 @@ fn artifact_json(repo: &str, a: &Artifact) -> Value {
             "artifact_type": r.artifact_type,
             "subject_artifact_digest": a.digest.to_string(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    if with_sbom_overview {
+        if let Some(o) = sbom_overview(a) {
+            v["sbom_overview"] = o;
+        }
+    }
+    v
 }
 
 pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Query(p): Query<Paging>) -> Result<Response> {
@@ -73,6 +79,14 @@ pub struct ArtifactQuery {
     page_size: Option<u32>,
     #[serde(default)]
     with_scan_overview: bool,
+    #[serde(default)]
+    with_sbom_overview: bool,
+}
+
+/// Harbor's `sbom_overview`: the SBOM accessory, if the artifact has one.
+fn sbom_overview(a: &Artifact) -> Option<Value> {
+    let sbom = a.accessories.iter().find(|r| accessory_type(r.artifact_type.as_deref()) == "sbom")?;
+    Some(json!({"sbom_digest": sbom.digest.to_string(), "scan_status": "Success", "report_id": sbom.digest.to_string()}))
 }
 
 /// Adds Harbor's `scan_overview` to each artifact that has been scanned.
@@ -92,7 +106,7 @@ pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((projec
     let repository = decode(&repository);
     let (items, total) = reg.artifacts(&caller.who, &project, &repository, page).await?;
     let full = format!("{project}/{repository}");
-    let mut out: Vec<(Value, crate::digest::Digest)> = items.iter().map(|a| (artifact_json(&full, a), a.digest.clone())).collect();
+    let mut out: Vec<(Value, crate::digest::Digest)> = items.iter().map(|a| (artifact_json(&full, a, q.with_sbom_overview), a.digest.clone())).collect();
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
@@ -103,16 +117,28 @@ pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((projec
 pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, Query(q): Query<ArtifactQuery>) -> Result<Response> {
     let repository = decode(&repository);
     let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
-    let mut out = vec![(artifact_json(&format!("{project}/{repository}"), &a), a.digest.clone())];
+    let mut out = vec![(artifact_json(&format!("{project}/{repository}"), &a, q.with_sbom_overview), a.digest.clone())];
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
     Ok(Json(out.remove(0).0).into_response())
 }
 
-/// `POST …/artifacts/{reference}/scan`: 202, the scan runs in the background.
-pub async fn scan(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<StatusCode> {
-    reg.scan_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference).await?;
+/// `POST …/artifacts/{reference}/scan`: 202, the work runs in the background. An
+/// optional body `{"scan_type":"vulnerability"|"sbom"}` picks what to do (Harbor 2.11).
+pub async fn scan(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, body: axum::body::Bytes) -> Result<StatusCode> {
+    let kind = if body.iter().all(u8::is_ascii_whitespace) {
+        "vulnerability".to_string()
+    } else {
+        let v: Value = serde_json::from_slice(&body).map_err(|e| RegistryError::bad_request(format!("request body: {e}")))?;
+        v["scan_type"].as_str().unwrap_or("vulnerability").to_string()
+    };
+    let sbom = match kind.as_str() {
+        "vulnerability" => false,
+        "sbom" => true,
+        other => return Err(RegistryError::bad_request(format!("scan_type {other:?}: use vulnerability or sbom"))),
+    };
+    reg.scan_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference, sbom).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
