@@ -171,16 +171,16 @@ fn role_matrix_over_v2_and_the_api() {
     create_user(&w, "outsider");
     create_user(&w, "newbie");
 
-    // (principal, pull, push, delete, list members, manage members, manage robots, read logs)
+    // (principal, pull, push, delete, list members, manage members, manage robots, read logs, scan)
     let expect = [
-        ("anonymous", [false, false, false, false, false, false, false]),
-        ("outsider", [false, false, false, false, false, false, false]),
-        ("limitedguest", [true, false, false, false, false, false, false]),
-        ("guest", [true, false, false, true, false, false, true]),
-        ("developer", [true, true, false, true, false, false, true]),
-        ("maintainer", [true, true, true, true, false, false, true]),
-        ("projectadmin", [true, true, true, true, true, true, true]),
-        ("admin", [true, true, true, true, true, true, true]),
+        ("anonymous", [false, false, false, false, false, false, false, false]),
+        ("outsider", [false, false, false, false, false, false, false, false]),
+        ("limitedguest", [true, false, false, false, false, false, false, false]),
+        ("guest", [true, false, false, true, false, false, true, false]),
+        ("developer", [true, true, false, true, false, false, true, false]),
+        ("maintainer", [true, true, true, true, false, false, true, true]),
+        ("projectadmin", [true, true, true, true, true, true, true, true]),
+        ("admin", [true, true, true, true, true, true, true, true]),
     ];
     for (i, (who, want)) in expect.iter().enumerate() {
         let creds = match *who {
@@ -216,9 +216,13 @@ fn role_matrix_over_v2_and_the_api() {
         assert_eq!(r.status == 201, want[5], "{who} create robot ({})", r.status);
         let r = api(&w, "GET", "/projects/team/logs", creds).send();
         assert_eq!(r.status == 200, want[6], "{who} read logs ({})", r.status);
-        // Listing repositories goes with pulling for every role.
+        // Listing repositories and reading scan reports go with pulling for every role.
         let r = api(&w, "GET", "/projects/team/repositories", creds).send();
         assert_eq!(r.status == 200, want[0], "{who} list repositories ({})", r.status);
+        let r = api(&w, "GET", "/projects/team/repositories/app/artifacts/base/additions/vulnerabilities", creds).send();
+        assert_eq!(r.status == 200, want[0], "{who} read vulnerabilities ({})", r.status);
+        let r = api(&w, "POST", "/projects/team/repositories/app/artifacts/base/scan", creds).send();
+        assert_eq!(r.status == 202, want[7], "{who} scan ({})", r.status);
     }
 
     // Robots, one per permission set: (access, pull, push, delete, list repositories)
