@@ -268,6 +268,36 @@ fn content_trust_requires_a_trusted_signature() {
     let ci = std::fs::read_to_string(d.join("ci.pub")).unwrap();
     ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": format!("{other}{ci}")}}).to_string()).send(), 200);
     assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200);
+
+    // The artifact API reports each signature and attestation, verified against the trusted keys.
+    std::fs::write(d.join("provenance.json"), json!({"builder": {"id": "https://ci.example.com"}}).to_string()).unwrap();
+    let out = wharf_cmd()
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .args(["attest", "--insecure", "--key", "other.key", "--predicate", "provenance.json", "--type", "slsaprovenance", "--username", "admin", "--password", ADMIN_PW, &image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
+    let sigs = a["signatures"].as_array().unwrap();
+    let fingerprint = |pub_file: &str| {
+        let der = Command::new("openssl").args(["pkey", "-pubin", "-outform", "DER", "-in"]).arg(d.join(pub_file)).output().unwrap();
+        assert!(der.status.success());
+        common::sha256(&der.stdout).trim_start_matches("sha256:").to_string()
+    };
+    let cosign = sigs.iter().find(|s| s["type"] == "cosign").expect("the cosign signature is listed");
+    assert_eq!(cosign["verified"], true, "{a}");
+    assert_eq!(cosign["key_fingerprint"], fingerprint("ci.pub"));
+    let att = sigs.iter().find(|s| s["type"] == "attestation").expect("the attestation is listed");
+    assert_eq!(att["predicate_type"], "https://slsa.dev/provenance/v0.2");
+    assert_eq!(att["verified"], true, "signed by 'other', also trusted: {att}");
+    assert_eq!(att["key_fingerprint"], fingerprint("other.pub"));
+    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": ci.clone()}}).to_string()).send(), 200);
+    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
+    let att = a["signatures"].as_array().unwrap().iter().find(|s| s["type"] == "attestation").unwrap().clone();
+    assert_eq!(att["verified"], false, "{att}");
+    assert!(att["reason"].as_str().unwrap().contains("signature"), "{att}");
+
     // The signature itself stays pullable (cosign must read it), and a broken key is refused.
     let bad = api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}}).to_string()).send();
     assert_eq!(bad.status, 400, "{}", String::from_utf8_lossy(&bad.body));

@@ -383,6 +383,15 @@ fn verify_chain(
     }))
 }
 
+/// The identity a PEM certificate claims, NOT verified against any root: for showing
+/// who signed (a registry listing signatures), never for deciding.
+pub fn claimed_identity(cert_pem: &str) -> Result<CertIdentity, KeylessError> {
+    let der = crate::pem::parse_first(cert_pem)
+        .map_err(|e| KeylessError::Certificate(e.to_string()))?
+        .contents;
+    cert_identity(&parse_cert(&der)?)
+}
+
 /// Reads the SAN (URI or email) and the Fulcio OIDC issuer extension.
 fn cert_identity(cert: &Certificate) -> Result<CertIdentity, KeylessError> {
     let exts = cert.tbs_certificate().extensions().ok_or_else(|| {
@@ -984,6 +993,20 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// The claimed identity of the real bundle's certificate, read without a root.
+    #[test]
+    fn claimed_identity_reads_san_and_issuer() {
+        let b: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+        let leaf = STANDARD
+            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .unwrap();
+        let id = claimed_identity(&crate::pem::encode("CERTIFICATE", &leaf)).unwrap();
+        assert!(id.subject.starts_with("https://github.com/"), "{}", id.subject);
+        assert_eq!(id.issuer, "https://token.actions.githubusercontent.com");
+        assert!(claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
     }
 
     /// A trusted root whose CA chains lack the issuing intermediate cannot vouch for the leaf.

@@ -119,6 +119,13 @@ impl Registry {
         self.scan_report(&digest).await
     }
 
+    /// Each signature and attestation of an artifact, verified against the project's trusted keys.
+    pub async fn signatures_api(&self, who: &Principal, project: &str, repository: &str, digest: &Digest) -> Result<Vec<serde_json::Value>> {
+        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        self.signature_summaries(&repo, digest).await
+    }
+
     /// Artifacts plus, when asked, their `scan_overview` (one extra query per page).
     pub async fn scan_overviews_for(&self, who: &Principal, project: &str, digests: &[Digest]) -> Result<std::collections::HashMap<Digest, serde_json::Value>> {
         self.project_for(who, project, Action::ReadScan).await?;

@@ -13,6 +13,7 @@ mod project_settings;
 mod pull_gate;
 mod sbom_generation;
 mod scanning;
+mod signatures;
 mod uploads;
 
 use std::sync::Arc;

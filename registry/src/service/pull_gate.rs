@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use wharf_signer::image::{Found, FoundKind, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
+use wharf_signer::image::FoundKind;
 
 use super::Registry;
-use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
 use super::scanning::severity_rank;
+use super::signatures::{trusted_keys, verify_with};
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -19,9 +19,6 @@ use crate::error::{ErrorCode, RegistryError, Result};
 use crate::metadata::StoredManifest;
 use crate::metadata::security::ScanStatus;
 use crate::names::RepoName;
-
-/// Signature payloads larger than this are not read (they are small JSON documents).
-const MAX_SIGNATURE_BLOB: u64 = 1 << 20;
 
 /// Who is pulling, as far as the request showed it. A bearer token only names
 /// its subject; the user behind it is looked up only when a gate is on.
@@ -118,7 +115,7 @@ impl Registry {
 
     async fn check_signed(&self, repo: &RepoName, digest: &Digest, settings: &BTreeMap<String, String>) -> Result<()> {
         let found = self.stored_signatures(repo, digest).await?;
-        let keys = settings.get(TRUSTED_KEYS).map(|k| split_pem_keys(k)).unwrap_or_default();
+        let keys = trusted_keys(settings);
         if keys.is_empty() {
             // Harbor's rule: a cosign signature is attached.
             if found.iter().any(|f| matches!(f.kind, FoundKind::SimpleSigning { .. } | FoundKind::Bundle { .. })) {
@@ -126,81 +123,18 @@ impl Registry {
             }
             return Err(refuse(format!("{digest} is not signed with cosign; the project only serves signed images (content trust)")));
         }
-        let found: Vec<std::result::Result<Found, String>> = found.into_iter().map(Ok).collect();
         let mut reasons = Vec::new();
-        for pem in &keys {
-            let Ok(key) = wharf_signer::keys::load_public_key(pem) else { continue };
-            let report = wharf_signer::image::verify_found_signatures(&found, &digest.to_string(), &key, &BTreeMap::new());
-            if !report.verified.is_empty() {
-                return Ok(());
+        let digest_s = digest.to_string();
+        for f in found.iter().filter(|f| !matches!(f.kind, FoundKind::Dsse { .. })) {
+            for key in &keys {
+                match verify_with(f, &digest_s, key) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => reasons.push(format!("{}: {e}", f.source)),
+                }
             }
-            reasons.extend(report.rejected.into_iter().map(|(s, r)| format!("{s}: {r}")));
         }
         let why = if reasons.is_empty() { "no cosign signature found".to_string() } else { reasons.join("; ") };
         Err(refuse(format!("{digest} has no signature by a key the project trusts ({why}); the project only serves signed images (content trust)")))
-    }
-
-    /// Cosign signatures attached to `digest` in `repo`: OCI referrers and the
-    /// legacy `sha256-<hex>.sig` tag, read from the stores (no HTTP round trips).
-    async fn stored_signatures(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<Found>> {
-        let mut manifests = Vec::new();
-        let legacy = format!("{}-{}.sig", digest.algorithm().as_str(), digest.hex());
-        if let Some(m) = self.meta.manifest_by_tag(repo, &legacy, true).await? {
-            manifests.push((format!("tag {legacy}"), m));
-        }
-        for r in self.meta.referrers(repo, digest, None).await? {
-            if let Some(m) = self.meta.manifest_by_digest(repo, &r.digest, true).await? {
-                manifests.push((format!("referrer {}", r.digest), m));
-            }
-        }
-        let mut out = Vec::new();
-        for (source, m) in manifests {
-            let Some(content) = m.content else { continue };
-            let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&content) else { continue };
-            for layer in doc["layers"].as_array().into_iter().flatten() {
-                let media_type = layer["mediaType"].as_str().unwrap_or("");
-                let is_sig = media_type == SIMPLESIGNING_MEDIA_TYPE || media_type.starts_with("application/vnd.dev.sigstore.bundle");
-                let size = layer["size"].as_u64().unwrap_or(u64::MAX);
-                let Some(blob) = layer["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else { continue };
-                if !is_sig || size > MAX_SIGNATURE_BLOB {
-                    continue;
-                }
-                let bytes = match self.read_small_blob(&blob, size).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(%source, %blob, error = %e, "signature blob unreadable");
-                        continue;
-                    }
-                };
-                let kind = if media_type == SIMPLESIGNING_MEDIA_TYPE {
-                    let annotations: BTreeMap<String, String> = layer["annotations"]
-                        .as_object()
-                        .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-                        .unwrap_or_default();
-                    if !annotations.contains_key(SIGNATURE_ANNOTATION) {
-                        continue;
-                    }
-                    FoundKind::SimpleSigning { payload: bytes, annotations }
-                } else {
-                    FoundKind::Bundle { bundle: bytes }
-                };
-                out.push(Found { source: source.clone(), kind });
-            }
-        }
-        Ok(out)
-    }
-
-    async fn read_small_blob(&self, digest: &Digest, size: u64) -> Result<Vec<u8>> {
-        use futures_util::TryStreamExt;
-        let mut stream = self.blobs.read(digest, None).await?;
-        let mut buf = Vec::with_capacity(size as usize);
-        while let Some(chunk) = stream.try_next().await.map_err(crate::storage::StorageError::Io)? {
-            if buf.len() + chunk.len() > MAX_SIGNATURE_BLOB as usize {
-                return Err(RegistryError::bad_request("signature blob too large"));
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(buf)
     }
 
     /// The principal behind a bearer token's subject, for the pull gate's admin check.

@@ -81,6 +81,10 @@ pub struct ArtifactQuery {
     with_scan_overview: bool,
     #[serde(default)]
     with_sbom_overview: bool,
+    /// Single artifact only: each signature and attestation, verified against the
+    /// project's trusted keys (reads every signature, so not offered on lists).
+    #[serde(default)]
+    with_signature: bool,
 }
 
 /// Harbor's `sbom_overview`: the SBOM accessory, if the artifact has one.
@@ -121,7 +125,11 @@ pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
-    Ok(Json(out.remove(0).0).into_response())
+    let (mut v, digest) = out.remove(0);
+    if q.with_signature {
+        v["signatures"] = Value::Array(reg.signatures_api(&caller.who, &project, &repository, &digest).await?);
+    }
+    Ok(Json(v).into_response())
 }
 
 /// `POST …/artifacts/{reference}/scan`: 202, the work runs in the background. An
