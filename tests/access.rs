@@ -544,6 +544,25 @@ fn artifact_api_lists_tags_and_accessories_and_deletes_them_together() {
     assert_eq!(tags.as_array().unwrap().len(), 2);
     assert_eq!(api(&w, "DELETE", &format!("{path}/stable"), admin()).send().status, 200);
 
+    // Pulls are counted (HEAD is not a pull) and written within a couple of seconds.
+    std::thread::sleep(Duration::from_millis(1500)); // the pull of `stable` above is written
+    let before = api(&w, "GET", "/projects/arts/repositories/team%252Fapp/artifacts/v1", viewer).send().json();
+    assert_eq!(before["pull_count"], json!(1), "{before}");
+    for _ in 0..2 {
+        assert_eq!(curl("GET", &w.url("/v2/arts/team/app/manifests/v1")).arg("-u").arg(&admin_auth).send().status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let a = api(&w, "GET", "/projects/arts/repositories/team%252Fapp/artifacts/v1", viewer).send().json();
+        if a["pull_count"] == json!(3) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "pulls not counted: {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(after["pull_time"].as_str().is_some_and(|t| t.ends_with('Z')), "{after}");
+    assert_eq!(api(&w, "GET", "/projects/arts/repositories", viewer).send().json()[0]["pull_count"], 3);
+
     // Deleting the artifact takes its accessories with it.
     let one = format!("/projects/arts/repositories/team%252Fapp/artifacts/{sdigest}");
     assert_eq!(api(&w, "DELETE", &one, viewer).send().status, 403);

@@ -83,8 +83,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     let registry = open_registry(&config).await?;
     registry.start_scanning();
+    registry.start_pull_stats();
     spawn_upload_purge(registry.clone(), Duration::from_secs(config.upload_expiry_hours * 3600));
 
+    let stats = registry.clone();
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
     let make_service = ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
     let listener = TcpListener::bind(config.listen)
@@ -104,6 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?;
         }
     }
+    stats.flush_pulls().await; // pulls counted since the last flush
     tracing::info!("wharf stopped");
     Ok(())
 }

@@ -1,5 +1,11 @@
 -- Project settings (Harbor's project metadata), CVE allow-lists, vulnerability scan
--- reports and server-wide settings.
+-- reports, server-wide settings, and pull statistics.
+
+-- Harbor's `pull_time` (artifacts) and `pull_count` (artifacts, repositories);
+-- written in batches, never on the pull's own path.
+ALTER TABLE manifests ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE manifests ADD COLUMN pulled_at INTEGER;
+ALTER TABLE repositories ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
 
 -- Harbor's `metadata` map: string keys and string values ("true", "high", …).
 CREATE TABLE project_metadata (

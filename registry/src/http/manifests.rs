@@ -42,6 +42,7 @@ pub async fn get(
         _ => PullCaller::Anonymous,
     };
     reg.pull_gate(&repo, &m, caller).await?;
+    reg.record_pull(&repo, &m.digest);
     Ok(manifest_response(m))
 }
 

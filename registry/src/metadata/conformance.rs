@@ -306,6 +306,14 @@ pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::Identi
     assert_eq!(many.len(), 1);
     assert_eq!(store.scan_counts().await.unwrap().get("Error"), Some(&1));
 
+    // Pull statistics add up per manifest and per repository.
+    let pull = |n, at| super::Pull { repo: "sec/app".into(), digest: m.clone(), count: n, at };
+    meta.record_pulls(&[pull(2, 100), pull(1, 50)]).await.unwrap();
+    let a = meta.artifact(&repo, &m).await.unwrap().unwrap();
+    assert_eq!((a.pull_count, a.pulled_at), (3, Some(100)), "the latest time wins");
+    let (repos, _) = meta.list_project_repositories("sec", super::identity::PageReq { page: 1, page_size: 10 }).await.unwrap();
+    assert_eq!(repos[0].pull_count, 3);
+
     assert_eq!(store.setting("k").await.unwrap(), None);
     store.set_setting("k", "a").await.unwrap();
     store.set_setting("k", "b").await.unwrap();

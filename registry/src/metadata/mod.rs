@@ -75,6 +75,7 @@ pub struct Referrer {
 pub struct RepoSummary {
     pub name: String,
     pub artifact_count: i64,
+    pub pull_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -87,10 +88,21 @@ pub struct Artifact {
     pub artifact_type: Option<String>,
     pub size: u64,
     pub pushed_at: i64,
+    pub pulled_at: Option<i64>,
+    pub pull_count: i64,
     /// (tag, when it was last pointed here)
     pub tags: Vec<(String, i64)>,
     /// Manifests whose subject is this one: signatures, SBOMs, attestations.
     pub accessories: Vec<Referrer>,
+}
+
+/// Pulls of one manifest since the last flush.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub repo: String,
+    pub digest: Digest,
+    pub count: i64,
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +151,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool>;
     /// Remove a repository: its manifests, tags and blob links.
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool>;
+
+    /// Adds pulls to manifests and their repositories, in one transaction.
+    async fn record_pulls(&self, pulls: &[Pull]) -> Result<()>;
 
     async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()>;
     async fn upload(&self, id: &str) -> Result<Option<Upload>>;

@@ -13,7 +13,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 
 use super::identity::PageReq;
-use super::{Artifact, MetadataError, MetadataStore, NewManifest, Referrer, RepoSummary, Result, StoredManifest, Upload, now};
+use super::{Artifact, MetadataError, MetadataStore, NewManifest, Pull, Referrer, RepoSummary, Result, StoredManifest, Upload, now};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
@@ -68,6 +68,8 @@ fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
         artifact_type: r.try_get("artifact_type")?,
         size: r.try_get::<i64, _>("size")? as u64,
         pushed_at: r.try_get("created_at")?,
+        pulled_at: r.try_get("pulled_at")?,
+        pull_count: r.try_get("pull_count")?,
         tags: Vec::new(),
         accessories: Vec::new(),
     })
@@ -380,7 +382,7 @@ impl MetadataStore for SqliteMetadata {
 
     async fn list_project_repositories(&self, project: &str, page: PageReq) -> Result<(Vec<RepoSummary>, i64)> {
         let rows = sqlx::query(
-            "SELECT r.name, r.created_at,
+            "SELECT r.name, r.created_at, r.pull_count,
                     (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL) AS artifacts,
                     coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
              FROM repositories r WHERE r.name LIKE ?1 || '/%' ORDER BY r.name LIMIT ?2 OFFSET ?3",
@@ -400,6 +402,7 @@ impl MetadataStore for SqliteMetadata {
                 Ok(RepoSummary {
                     name: r.try_get("name")?,
                     artifact_count: r.try_get("artifacts")?,
+                    pull_count: r.try_get("pull_count")?,
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated")?,
                 })
@@ -410,7 +413,7 @@ impl MetadataStore for SqliteMetadata {
 
     async fn list_artifacts(&self, repo: &RepoName, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
         let rows = sqlx::query(
-            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at FROM manifests m
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
              JOIN repositories r ON r.id = m.repository_id
              WHERE r.name = ? AND m.subject IS NULL ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?",
         )
@@ -432,7 +435,7 @@ impl MetadataStore for SqliteMetadata {
 
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>> {
         let row = sqlx::query(
-            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at FROM manifests m
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
              JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
         )
         .bind(repo.as_str())
@@ -443,6 +446,29 @@ impl MetadataStore for SqliteMetadata {
         let mut one = vec![artifact_row(&row)?];
         self.fill_tags_and_accessories(repo, &mut one).await?;
         Ok(one.pop())
+    }
+
+    async fn record_pulls(&self, pulls: &[Pull]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for p in pulls {
+            sqlx::query(
+                "UPDATE manifests SET pull_count = pull_count + ?1, pulled_at = max(coalesce(pulled_at, 0), ?2)
+                 WHERE digest = ?3 AND repository_id = (SELECT id FROM repositories WHERE name = ?4)",
+            )
+            .bind(p.count)
+            .bind(p.at)
+            .bind(p.digest.to_string())
+            .bind(&p.repo)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE repositories SET pull_count = pull_count + ? WHERE name = ?")
+                .bind(p.count)
+                .bind(&p.repo)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool> {

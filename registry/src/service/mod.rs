@@ -11,6 +11,7 @@ mod listing;
 mod manifests;
 mod project_settings;
 mod pull_gate;
+mod pulls;
 mod sbom_generation;
 mod scanning;
 mod signatures;
@@ -45,6 +46,7 @@ pub struct Registry {
     /// `None`: no vulnerability database configured.
     scanning: Option<scanning::Scanning>,
     settings_cache: project_settings::SettingsCache,
+    pulls: pulls::PullCounter,
 }
 
 impl Registry {
@@ -55,7 +57,7 @@ impl Registry {
         blobs: Arc<dyn BlobStore>,
         max_uploads: usize,
     ) -> Self {
-        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default() }
+        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default(), pulls: Default::default() }
     }
 
     /// Turn on authentication and authorization for every request.

@@ -38,7 +38,8 @@ fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
         "artifact_type": a.artifact_type,
         "size": a.size,
         "push_time": time(a.pushed_at),
-        "pull_time": Value::Null,
+        "pull_time": a.pulled_at.map(time),
+        "pull_count": a.pull_count,
         "repository_name": repo,
         "tags": a.tags.iter().map(|(name, at)| json!({"name": name, "push_time": time(*at), "repository_name": repo})).collect::<Vec<_>>(),
         "accessories": a.accessories.iter().map(|r| json!({
@@ -62,7 +63,7 @@ pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Pa
     let (repos, total) = reg.project_repositories(&caller.who, &project, page).await?;
     let items = repos
         .iter()
-        .map(|r| json!({"name": r.name, "artifact_count": r.artifact_count, "pull_count": 0,
+        .map(|r| json!({"name": r.name, "artifact_count": r.artifact_count, "pull_count": r.pull_count,
             "creation_time": time(r.created_at), "update_time": time(r.updated_at)}))
         .collect();
     Ok(paged(&format!("/api/v2.0/projects/{project}/repositories"), page, total, items))
