@@ -17,7 +17,7 @@ SUDO=""
 declare -A APT=(
   [skopeo]=skopeo [docker-registry]=docker-registry [umoci]=umoci [debootstrap]=debootstrap
   [jq]=jq [htpasswd]=apache2-utils [dockerd]=docker.io [podman]=podman [buildah]=buildah
-  [curl]=curl [openssl]=openssl [pkg-config]=pkg-config
+  [curl]=curl [openssl]=openssl [pkg-config]=pkg-config [rpmbuild]=rpm
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done

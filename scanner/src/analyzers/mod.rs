@@ -10,6 +10,7 @@ pub mod node;
 pub mod os_release;
 pub mod php;
 pub mod python;
+pub mod rpm;
 pub mod ruby;
 
 use crate::Warnings;
@@ -31,6 +32,7 @@ pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
     if os_release::wants(path)
         || dpkg::wants(path)
         || apk::wants(path)
+        || rpm::wants(path)
         || python::wants(path)
         || node::wants(path)
         || cargo_lock::wants(path)
@@ -51,6 +53,7 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
     let mut packages: Vec<Package> = Vec::new();
     packages.extend(dpkg::analyze(fs, distro.as_ref(), warnings));
     packages.extend(apk::analyze(fs, distro.as_ref(), warnings));
+    packages.extend(rpm::analyze(fs, distro.as_ref(), warnings));
     packages.extend(python::analyze(fs, warnings));
     packages.extend(node::analyze(fs, warnings));
     packages.extend(cargo_lock::analyze(fs, warnings));
