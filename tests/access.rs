@@ -589,6 +589,76 @@ fn openapi_document_is_served_and_valid() {
     std::fs::write(&file, &r.body).unwrap();
     let out = run(Command::new("openapi-spec-validator").arg(&file));
     assert!(out.contains("OK"), "{out}");
+
+    // Every GET with a response schema, called for real, answers what the document says.
+    create_project(&w, "team", false);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "v1"), 201);
+    let uid = create_user(&w, "member1");
+    add_member(&w, "team", "member1", 2);
+    let mid = api(&w, "GET", "/projects/team/members", admin()).send().json()[0]["id"].as_i64().unwrap();
+    let robot = json!({"name": "ci", "level": "project", "duration": -1,
+        "permissions": [{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
+    let created = api(&w, "POST", "/robots", admin()).body(robot.to_string()).send();
+    assert_eq!(created.status, 201);
+    let rid = created.json()["id"].as_i64().unwrap();
+    let mut checks: Vec<Value> = vec![json!({"schema": "RobotCreated", "path": "POST /robots", "body": created.json()})];
+    let refreshed = api(&w, "PATCH", &format!("/robots/{rid}"), admin()).body("{}").send();
+    checks.push(json!({"schema": "RobotSec", "path": "PATCH /robots", "body": refreshed.json()}));
+    let mut exercised = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let Some(schema) = methods["get"]["responses"]["200"]["content"]["application/json"]["schema"].as_object() else { continue };
+        let name = schema.get("$ref").or(schema.get("items").and_then(|i| i.get("$ref"))).and_then(Value::as_str).unwrap();
+        let name = name.rsplit('/').next().unwrap();
+        let is_array = schema.contains_key("items");
+        let real = path
+            .replace("{project_name_or_id}", "team")
+            .replace("{project_name}", "team")
+            .replace("{repository_name}", "app")
+            .replace("{reference}", "v1")
+            .replace("{mid}", &mid.to_string())
+            .replace("{user_id}", &uid.to_string())
+            .replace("{robot_id}", &rid.to_string());
+        let query = if path.ends_with("/artifacts/{reference}") { "?with_scan_overview=true&with_sbom_overview=true&with_signature=true" } else { "" };
+        let r = api(&w, "GET", &format!("{real}{query}"), admin()).send();
+        assert_eq!(r.status, 200, "GET {real}: {}", String::from_utf8_lossy(&r.body));
+        let body = r.json();
+        if is_array {
+            assert!(!body.as_array().unwrap().is_empty(), "GET {real} returned no items to check");
+            for item in body.as_array().unwrap() {
+                checks.push(json!({"schema": name, "path": real, "body": item}));
+            }
+        } else {
+            checks.push(json!({"schema": name, "path": real, "body": body}));
+        }
+        exercised += 1;
+    }
+    assert!(exercised >= 15, "only {exercised} GET operations checked");
+    let checks_file = dir.path().join("checks.json");
+    std::fs::write(&checks_file, serde_json::to_vec(&checks).unwrap()).unwrap();
+    // OpenAPI 3.0's `nullable` becomes JSON Schema's `null` type; `$ref`s resolve inside the document.
+    let script = r##"
+import json, sys, jsonschema
+doc = json.load(open(sys.argv[1])); checks = json.load(open(sys.argv[2]))
+def fix(v):
+    if isinstance(v, dict):
+        v = {k: fix(x) for k, x in v.items()}
+        if v.pop("nullable", False):
+            return {"anyOf": [v, {"type": "null"}]}
+        return v
+    if isinstance(v, list):
+        return [fix(x) for x in v]
+    return v
+components = fix(doc["components"])
+bad = []
+for c in checks:
+    schema = {"$ref": "#/components/schemas/" + c["schema"], "components": components}
+    for e in jsonschema.Draft202012Validator(schema).iter_errors(c["body"]):
+        bad.append(f'{c["path"]} ({c["schema"]}): {e.message} at {list(e.absolute_path)}')
+print(chr(10).join(bad) if bad else f"{len(checks)} responses valid")
+sys.exit(1 if bad else 0)
+"##;
+    let out = Command::new("python3").arg("-c").arg(script).arg(&file).arg(&checks_file).output().unwrap();
+    assert!(out.status.success(), "responses disagree with the OpenAPI document:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

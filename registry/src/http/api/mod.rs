@@ -6,6 +6,7 @@ mod members;
 mod projects;
 mod repositories;
 mod robots;
+mod schemas;
 mod security;
 mod system;
 mod users;
@@ -25,87 +26,119 @@ use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::identity::PageReq;
 
 /// The API's one route table: each line makes a route AND an OpenAPI
-/// operation, so the published document cannot drift from what is served.
+/// operation (with its request and response schemas from [`schemas`]), so the
+/// published document cannot drift from what is served.
 macro_rules! api_routes {
-    ($( $method:ident $path:literal => $handler:path, $tag:literal, $summary:literal; )*) => {
+    ($( $method:ident $path:literal => $handler:path, $tag:literal, $summary:literal $(, in $req:literal)? $(, out $resp:literal)? ; )*) => {
         pub fn router() -> Router<AppState> {
             let mut r = Router::new().route("/api/v2.0/openapi.json", get(openapi_document));
             $( r = r.route(concat!("/api/v2.0", $path), axum::routing::$method($handler)); )*
             r
         }
 
-        /// (method, path, tag, summary) of every operation.
-        pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[ $( (stringify!($method), $path, $tag, $summary), )* ];
+        /// Every operation of the API.
+        pub const OPERATIONS: &[Operation] = &[ $( Operation {
+            method: stringify!($method),
+            path: $path,
+            tag: $tag,
+            summary: $summary,
+            request: { #[allow(unused_variables)] let r: Option<&str> = None; $( let r = Some($req); )? r },
+            response: { #[allow(unused_variables)] let r: Option<&str> = None; $( let r = Some($resp); )? r },
+        }, )* ];
     };
+}
+
+/// One operation: its route, OpenAPI tag and summary, and the schemas of its
+/// bodies (`[Name]` is an array of `Name`).
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub request: Option<&'static str>,
+    pub response: Option<&'static str>,
 }
 
 api_routes! {
     get "/ping" => system::ping, "system", "Liveness: answers Pong";
-    get "/health" => system::health, "system", "Health of the components";
-    get "/systeminfo" => system::info, "system", "Version and authentication mode";
-    get "/audit-logs" => system::audit_logs, "auditlog", "The audit log (system administrators)";
-    get "/projects" => projects::list, "project", "Projects visible to the caller";
-    post "/projects" => projects::create, "project", "Create a project; the creator becomes its project admin";
+    get "/health" => system::health, "system", "Health of the components", out "Health";
+    get "/systeminfo" => system::info, "system", "Version and authentication mode", out "SystemInfo";
+    get "/audit-logs" => system::audit_logs, "auditlog", "The audit log (system administrators)", out "[AuditLog]";
+    get "/projects" => projects::list, "project", "Projects visible to the caller", out "[Project]";
+    post "/projects" => projects::create, "project", "Create a project; the creator becomes its project admin", in "ProjectReq";
     head "/projects" => projects::exists, "project", "Whether a project exists (?project_name=)";
-    get "/projects/{project_name_or_id}" => projects::get, "project", "One project";
-    put "/projects/{project_name_or_id}" => projects::update, "project", "Update a project's metadata (public)";
+    get "/projects/{project_name_or_id}" => projects::get, "project", "One project", out "Project";
+    put "/projects/{project_name_or_id}" => projects::update, "project", "Update a project's metadata (public, scanning, pull gate) and CVE allow-list", in "ProjectReq";
     delete "/projects/{project_name_or_id}" => projects::delete, "project", "Delete an empty project";
-    get "/projects/{project_name_or_id}/logs" => system::project_logs, "project", "The project's audit log";
-    get "/projects/{project_name_or_id}/members" => members::list, "member", "Members and their roles";
-    post "/projects/{project_name_or_id}/members" => members::add, "member", "Add a member with a role_id";
-    get "/projects/{project_name_or_id}/members/{mid}" => members::get, "member", "One member";
-    put "/projects/{project_name_or_id}/members/{mid}" => members::update, "member", "Change a member's role";
+    get "/projects/{project_name_or_id}/logs" => system::project_logs, "project", "The project's audit log", out "[AuditLog]";
+    get "/projects/{project_name_or_id}/members" => members::list, "member", "Members and their roles", out "[Member]";
+    post "/projects/{project_name_or_id}/members" => members::add, "member", "Add a member with a role_id", in "MemberReq";
+    get "/projects/{project_name_or_id}/members/{mid}" => members::get, "member", "One member", out "Member";
+    put "/projects/{project_name_or_id}/members/{mid}" => members::update, "member", "Change a member's role", in "RoleReq";
     delete "/projects/{project_name_or_id}/members/{mid}" => members::remove, "member", "Remove a member";
-    get "/projects/{project_name_or_id}/robots" => robots::list_in_project, "robot", "The project's robot accounts";
-    get "/projects/{project_name}/repositories" => repositories::list, "repository", "Repositories of a project";
+    get "/projects/{project_name_or_id}/robots" => robots::list_in_project, "robot", "The project's robot accounts", out "[Robot]";
+    get "/projects/{project_name}/repositories" => repositories::list, "repository", "Repositories of a project", out "[Repository]";
     delete "/projects/{project_name}/repositories/{repository_name}" => repositories::delete, "repository", "Delete a repository";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags and accessories";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags and accessories (?with_scan_overview, ?with_sbom_overview)", out "[Artifact]";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest (?with_scan_overview, ?with_sbom_overview, ?with_signature)", out "Artifact";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::delete_artifact, "artifact", "Delete an artifact and its accessories";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact";
-    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact", out "[Tag]";
+    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact", in "TagReq";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}" => repositories::delete_tag, "artifact", "Delete a tag";
-    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan" => repositories::scan, "scan", "Scan an artifact for vulnerabilities (202; runs in the background)";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities" => repositories::vulnerabilities, "scan", "The artifact's vulnerability report";
-    get "/system/CVEAllowlist" => security::get_allowlist, "system", "The system CVE allow-list";
-    put "/system/CVEAllowlist" => security::put_allowlist, "system", "Replace the system CVE allow-list";
-    get "/system/scanAll/schedule" => security::get_schedule, "scanAll", "The scan-all schedule";
-    post "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Set the scan-all schedule (type Manual: scan everything now)";
-    put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule";
-    get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status";
-    get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)";
-    get "/users" => users::list, "user", "Users (system administrators)";
-    post "/users" => users::create, "user", "Create a user (system administrators)";
-    get "/users/current" => users::current, "user", "The calling user";
-    get "/users/{user_id}" => users::get, "user", "One user";
+    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan" => repositories::scan, "scan", "Scan an artifact, or generate its SBOM (202; runs in the background)", in "ScanReq";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities" => repositories::vulnerabilities, "scan", "The artifact's vulnerability report", out "VulnerabilityReport";
+    get "/users" => users::list, "user", "Users (system administrators)", out "[User]";
+    post "/users" => users::create, "user", "Create a user (system administrators)", in "UserReq";
+    get "/users/current" => users::current, "user", "The calling user", out "User";
+    get "/users/{user_id}" => users::get, "user", "One user", out "User";
     delete "/users/{user_id}" => users::delete, "user", "Delete a user";
-    put "/users/{user_id}/password" => users::password, "user", "Change a password";
-    put "/users/{user_id}/sysadmin" => users::sysadmin, "user", "Grant or revoke system administration";
-    get "/robots" => robots::list, "robot", "Robot accounts (?q=Level=project,ProjectID=N)";
-    post "/robots" => robots::create, "robot", "Create a robot; its secret is returned once";
-    get "/robots/{robot_id}" => robots::get, "robot", "One robot";
-    put "/robots/{robot_id}" => robots::update, "robot", "Update (disable, permissions, duration)";
+    put "/users/{user_id}/password" => users::password, "user", "Change a password", in "PasswordReq";
+    put "/users/{user_id}/sysadmin" => users::sysadmin, "user", "Grant or revoke system administration", in "SysAdminReq";
+    get "/robots" => robots::list, "robot", "Robot accounts (?q=Level=project,ProjectID=N)", out "[Robot]";
+    post "/robots" => robots::create, "robot", "Create a robot; its secret is returned once", in "RobotReq", out "RobotCreated";
+    get "/robots/{robot_id}" => robots::get, "robot", "One robot", out "Robot";
+    put "/robots/{robot_id}" => robots::update, "robot", "Update (disable, permissions, duration)", in "RobotReq";
     delete "/robots/{robot_id}" => robots::delete, "robot", "Delete a robot";
-    patch "/robots/{robot_id}" => robots::refresh, "robot", "Refresh the secret (given or generated)";
+    patch "/robots/{robot_id}" => robots::refresh, "robot", "Refresh the secret (given or generated)", in "RobotSec", out "RobotSec";
+    get "/system/CVEAllowlist" => security::get_allowlist, "system", "The system CVE allow-list", out "CVEAllowlist";
+    put "/system/CVEAllowlist" => security::put_allowlist, "system", "Replace the system CVE allow-list", in "CVEAllowlist";
+    get "/system/scanAll/schedule" => security::get_schedule, "scanAll", "The scan-all schedule", out "Schedule";
+    post "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Set the scan-all schedule (type Manual: scan everything now)", in "Schedule";
+    put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
+    get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
+    get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
+}
+
+/// `Name` → `$ref`, `[Name]` → array of `$ref`.
+fn schema_ref(name: &str) -> serde_json::Value {
+    match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(inner) => serde_json::json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{inner}")}}),
+        None => serde_json::json!({"$ref": format!("#/components/schemas/{name}")}),
+    }
 }
 
 /// OpenAPI 3.0 built from [`OPERATIONS`].
 pub fn openapi() -> serde_json::Value {
     use serde_json::{Map, Value, json};
     let mut paths = Map::new();
-    for (method, path, tag, summary) in OPERATIONS {
-        let params: Vec<Value> = path
+    for op in OPERATIONS {
+        let params: Vec<Value> = op
+            .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        let op = json!({
-            "tags": [tag],
-            "summary": summary,
-            "operationId": format!("{method}_{}", path.replace(['/', '{', '}', '-'], "_").trim_matches('_')),
+        let ok = match op.response {
+            Some(schema) => json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(schema)}}}),
+            None => json!({"description": "Success"}),
+        };
+        let mut entry = json!({
+            "tags": [op.tag],
+            "summary": op.summary,
+            "operationId": format!("{}_{}", op.method, op.path.replace(['/', '{', '}', '-'], "_").trim_matches('_')),
             "parameters": params,
             "responses": {
-                "200": {"description": "Success"},
+                "200": ok,
                 "201": {"description": "Created (Location names the new resource)"},
                 "400": {"$ref": "#/components/responses/Error"},
                 "401": {"$ref": "#/components/responses/Error"},
@@ -113,8 +146,11 @@ pub fn openapi() -> serde_json::Value {
                 "404": {"$ref": "#/components/responses/Error"}
             }
         });
-        let entry = paths.entry(path.to_string()).or_insert_with(|| Value::Object(Map::new()));
-        entry[*method] = op;
+        if let Some(schema) = op.request {
+            entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(schema)}}});
+        }
+        let slot = paths.entry(op.path.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        slot[op.method] = entry;
     }
     json!({
         "openapi": "3.0.3",
@@ -125,8 +161,7 @@ pub fn openapi() -> serde_json::Value {
         "components": {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
             "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}},
-            "schemas": {"Errors": {"type": "object", "properties": {"errors": {"type": "array", "items": {
-                "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}}
+            "schemas": schemas::components()
         }
     })
 }
@@ -143,6 +178,37 @@ mod tests {
         let ops: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(ops, super::OPERATIONS.len());
         assert_eq!(doc["paths"]["/projects/{project_name_or_id}/members/{mid}"]["put"]["parameters"].as_array().unwrap().len(), 2);
+    }
+
+    /// Every schema a route names exists, and every `$ref` inside the schemas resolves.
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = super::openapi();
+        let schemas = &doc["components"]["schemas"];
+        for op in super::OPERATIONS {
+            for name in op.request.iter().chain(op.response.iter()) {
+                let bare = name.trim_start_matches('[').trim_end_matches(']');
+                assert!(schemas.get(bare).is_some(), "{} {}: no schema {bare}", op.method, op.path);
+            }
+        }
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        out.push(r.to_string());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let path = r.trim_start_matches("#/");
+            assert!(doc.pointer(&format!("/{path}")).is_some(), "dangling {r}");
+        }
     }
 }
 
