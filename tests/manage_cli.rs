@@ -67,6 +67,29 @@ fn management_verbs_end_to_end() {
     assert!(table.lines().next().unwrap().starts_with("NAME"));
     assert!(table.contains("team") && table.contains("library"));
 
+    // Project settings: scanning, the pull gate, trusted keys, the CVE allow-list.
+    let keydir = tempfile::tempdir().unwrap();
+    let keygen = Command::new(env!("CARGO_BIN_EXE_wharf")).current_dir(keydir.path()).env("COSIGN_PASSWORD", "pw").args(["key", "generate"]).output().unwrap();
+    assert!(keygen.status.success());
+    let key = keydir.path().join("cosign.pub");
+    cli.ok(
+        &["project", "set", "team", "auto_scan=true", "prevent_vul=true", "severity=high", "reuse_sys_cve_allowlist=false",
+          "--trusted-key", key.to_str().unwrap(), "--allow-cve", "CVE-2023-32681", "--allow-cve-until", "2030-01-01"],
+        "",
+    );
+    let shown: Value = serde_json::from_str(&cli.ok(&["project", "show", "team", "--output", "json"], "")).unwrap();
+    assert_eq!(shown["metadata"]["auto_scan"], "true");
+    assert_eq!(shown["metadata"]["severity"], "high");
+    assert_eq!(shown["metadata"]["wharf_trusted_keys"], std::fs::read_to_string(&key).unwrap());
+    assert_eq!(shown["cve_allowlist"]["items"][0]["cve_id"], "CVE-2023-32681");
+    assert_eq!(shown["cve_allowlist"]["expires_at"], 1_893_456_000, "2030-01-01T00:00:00Z");
+    let table = cli.ok(&["project", "show", "team"], "");
+    assert!(table.contains("1 key(s)") && table.contains("CVE-2023-32681"), "{table}");
+    let bad = cli.run(&["project", "set", "team", "severity=extreme"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("severity"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert_eq!(cli.run(&["project", "set", "team"], "").status.code(), Some(2), "nothing to set");
+
     // A CI robot: created, used, disabled, re-enabled, rotated.
     let created: Value = serde_json::from_str(&cli.ok(
         &["robot", "create", "ci", "--project", "team", "--access", "repository:pull,repository:push", "--output", "json"],

@@ -116,6 +116,56 @@ pub enum ProjectCmd {
     },
     /// Delete an empty project.
     Delete { name: String },
+    /// Show a project's settings and CVE allow-list.
+    Show {
+        name: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Change a project's settings (Harbor's project metadata).
+    #[command(after_help = "Settings: auto_scan, auto_sbom_generation, prevent_vul, severity (none|low|medium|high|critical),\n\
+        reuse_sys_cve_allowlist, enable_content_trust_cosign, public\n\n\
+        Examples:\n  wharf project set team auto_scan=true prevent_vul=true severity=high\n  \
+        wharf project set prod enable_content_trust_cosign=true --trusted-key cosign.pub\n  \
+        wharf project set team reuse_sys_cve_allowlist=false --allow-cve CVE-2023-32681 --allow-cve-until 2027-06-30")]
+    Set {
+        name: String,
+        /// KEY=VALUE settings.
+        settings: Vec<String>,
+        /// PEM public keys whose cosign signatures satisfy content trust (replaces the list).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<std::path::PathBuf>,
+        /// CVE IDs for the project's allow-list (replaces the list).
+        #[arg(long = "allow-cve", value_name = "ID")]
+        allow_cves: Vec<String>,
+        /// The allow-list expires at the start of this day (YYYY-MM-DD, UTC); never by default.
+        #[arg(long = "allow-cve-until", value_name = "DATE", requires = "allow_cves")]
+        allow_until: Option<String>,
+    },
+}
+
+fn metadata_is_empty(body: &Value) -> bool {
+    body["metadata"].as_object().is_none_or(|m| m.is_empty())
+}
+
+/// `YYYY-MM-DD` → unix seconds at 00:00 UTC.
+fn day_start(date: &str) -> anyhow::Result<i64> {
+    let bad = || anyhow!("{date:?} is not a date like 2027-06-30");
+    let mut it = date.split('-').map(|p| p.parse::<i64>());
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * 86_400)
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +192,46 @@ pub fn project(args: ProjectArgs) -> anyhow::Result<ExitCode> {
             ProjectCmd::Delete { name } => {
                 c.call(Method::DELETE, &format!("/projects/{name}"), None).await?;
                 println!("deleted project {name}");
+            }
+            ProjectCmd::Show { name, output } => {
+                let p = c.json(Method::GET, &format!("/projects/{name}"), None).await?;
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string_pretty(&p)?),
+                    Output::Table => {
+                        println!("project {}", p["name"].as_str().unwrap_or(&name));
+                        for (k, v) in p["metadata"].as_object().into_iter().flatten() {
+                            let v = v.as_str().unwrap_or_default();
+                            let shown = if k == "wharf_trusted_keys" { format!("{} key(s)", v.matches("BEGIN PUBLIC KEY").count()) } else { v.to_string() };
+                            println!("  {k:<28} {shown}");
+                        }
+                        let ids: Vec<&str> = p["cve_allowlist"]["items"].as_array().into_iter().flatten().filter_map(|i| i["cve_id"].as_str()).collect();
+                        println!("  {:<28} {}", "cve_allowlist", if ids.is_empty() { "(empty)".to_string() } else { ids.join(", ") });
+                    }
+                }
+            }
+            ProjectCmd::Set { name, settings, trusted_keys, allow_cves, allow_until } => {
+                let mut metadata = serde_json::Map::new();
+                for kv in &settings {
+                    let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("{kv:?}: settings are KEY=VALUE"))?;
+                    metadata.insert(k.to_string(), json!(v));
+                }
+                if !trusted_keys.is_empty() {
+                    let mut pems = String::new();
+                    for f in &trusted_keys {
+                        pems.push_str(&std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?);
+                    }
+                    metadata.insert("wharf_trusted_keys".into(), json!(pems));
+                }
+                let mut body = json!({"metadata": metadata});
+                if !allow_cves.is_empty() {
+                    let expires = allow_until.as_deref().map(day_start).transpose()?;
+                    body["cve_allowlist"] = json!({"items": allow_cves.iter().map(|id| json!({"cve_id": id})).collect::<Vec<_>>(), "expires_at": expires});
+                }
+                if metadata_is_empty(&body) && allow_cves.is_empty() {
+                    bail!("nothing to set: give KEY=VALUE settings, --trusted-key or --allow-cve");
+                }
+                c.call(Method::PUT, &format!("/projects/{name}"), Some(&body)).await?;
+                println!("updated project {name}");
             }
         }
         Ok(ExitCode::SUCCESS)
