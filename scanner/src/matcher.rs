@@ -43,6 +43,7 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
     let key = |e: &Event| -> Option<String> {
         e.introduced
             .clone()
+            .or(e.introduced_after.clone())
             .or(e.fixed.clone())
             .or(e.last_affected.clone())
     };
@@ -72,8 +73,13 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
         } else {
             cmp(version, v)?
         };
-        if e.introduced.is_some() {
-            if ord != Ordering::Less {
+        let opens = match (&e.introduced, &e.introduced_after) {
+            (Some(_), _) => ord != Ordering::Less,
+            (None, Some(_)) => ord == Ordering::Greater,
+            (None, None) => false,
+        };
+        if e.introduced.is_some() || e.introduced_after.is_some() {
+            if opens {
                 affected = true;
                 fix = None;
                 // the next closing event after this one is this interval's end
@@ -96,6 +102,17 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
         }
     }
     Some((affected, if affected { fix } else { None }))
+}
+
+/// The id a finding is shown under: the CVE alias when the advisory has exactly one, else
+/// the advisory's own id. The Trivy DB export keys advisories by the same id, so Trivy and
+/// Wharf report one vulnerability under one name.
+pub fn display_id(a: &Advisory) -> String {
+    let mut cves = a.aliases.iter().filter(|x| x.starts_with("CVE-"));
+    match (cves.next(), cves.next()) {
+        (Some(cve), None) if !a.id.starts_with("CVE-") => cve.clone(),
+        _ => a.id.clone(),
+    }
 }
 
 /// The ecosystem key and package name an inventory package is looked up by.
@@ -166,17 +183,7 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             } else {
                 Some(fixes.join(", "))
             };
-            let cves: Vec<&String> = row
-                .advisory
-                .aliases
-                .iter()
-                .filter(|a| a.starts_with("CVE-"))
-                .collect();
-            let vid = if row.advisory.id.starts_with("CVE-") || cves.len() != 1 {
-                row.advisory.id.clone()
-            } else {
-                cves[0].clone()
-            };
+            let vid = display_id(&row.advisory);
             let status = if will_not_fix {
                 "will_not_fix"
             } else if fixed_version.is_some() {

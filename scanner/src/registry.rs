@@ -209,6 +209,53 @@ impl RegistryClient {
         Ok(digest)
     }
 
+    /// Uploads a blob from a file of known digest and size, streamed in 1 MiB chunks so
+    /// memory stays bounded whatever its size; skipped when the registry already has it.
+    pub fn push_blob_file(
+        &self,
+        r: &Reference,
+        path: &std::path::Path,
+        digest: &str,
+        size: u64,
+    ) -> Result<()> {
+        self.ensure_auth_push(r);
+        let exists = self
+            .rt
+            .block_on(self.client.blob_exists(r, digest))
+            .unwrap_or(false);
+        if exists {
+            return Ok(());
+        }
+        let path = path.to_path_buf();
+        let push = async {
+            let file = tokio::fs::File::open(&path).await?;
+            let chunks = futures_util::stream::try_unfold(file, |mut f| async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 1 << 20];
+                let mut n = 0;
+                while n < buf.len() {
+                    let k = f.read(&mut buf[n..]).await?;
+                    if k == 0 {
+                        break;
+                    }
+                    n += k;
+                }
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(n);
+                Ok(Some((Bytes::from(buf), f)))
+            });
+            self.client
+                .push_blob_stream(r, chunks, digest, Some(size))
+                .await
+        };
+        self.rt
+            .block_on(push)
+            .map_err(|e| reg_err(&format!("pushing blob {digest} to"), r, e))?;
+        Ok(())
+    }
+
     /// Uploads a manifest under `r`'s tag or digest.
     pub fn push_manifest(&self, r: &Reference, body: Vec<u8>, media_type: &str) -> Result<()> {
         self.ensure_auth_push(r);

@@ -3,8 +3,10 @@
 //! lookups are by (ecosystem, normalised package name), and range evaluation happens in
 //! Rust with each ecosystem's own version ordering ([`crate::matcher`]).
 
+pub mod artifact;
 pub mod import;
 pub mod osv;
+pub mod trivy;
 
 use std::path::{Path, PathBuf};
 
