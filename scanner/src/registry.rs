@@ -108,10 +108,7 @@ impl RegistryClient {
     pub fn manifest(&self, r: &Reference) -> Result<(Vec<u8>, String)> {
         let (body, digest) = self
             .rt
-            .block_on(
-                self.client
-                    .pull_manifest_raw(r, &self.auth, MANIFEST_TYPES),
-            )
+            .block_on(self.client.pull_manifest_raw(r, &self.auth, MANIFEST_TYPES))
             .map_err(|e| reg_err("fetching manifest", r, e))?;
         if body.len() > MAX_MANIFEST {
             return Err(Error::Registry(format!(
@@ -125,10 +122,10 @@ impl RegistryClient {
     /// Like [`Self::manifest`], but `None` when the registry says it does not exist.
     pub fn manifest_opt(&self, r: &Reference) -> Result<Option<(Vec<u8>, String)>> {
         use oci_client::errors::OciDistributionError as E;
-        match self.rt.block_on(
-            self.client
-                .pull_manifest_raw(r, &self.auth, MANIFEST_TYPES),
-        ) {
+        match self
+            .rt
+            .block_on(self.client.pull_manifest_raw(r, &self.auth, MANIFEST_TYPES))
+        {
             Ok((body, digest)) if body.len() <= MAX_MANIFEST => Ok(Some((body.to_vec(), digest))),
             Ok(_) => Err(Error::Registry(format!("manifest {r} is too large"))),
             Err(E::ImageManifestNotFoundError(_)) | Err(E::ServerError { code: 404, .. }) => {

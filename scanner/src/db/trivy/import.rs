@@ -329,3 +329,192 @@ fn advisory_row(_vid: &str, source: &str, adv: &Advisory, v: &Vulnerability) -> 
         refs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::in_range;
+
+    /// A small trivy.db in the layout and JSON trivy-db writes (OS buckets with
+    /// `FixedVersion`/`Status`, the `Entries` wrapper, a Ruby advisory with only
+    /// `PatchedVersions`, an ecosystem Wharf cannot match, a broken value).
+    fn fixture(dir: &Path) -> PathBuf {
+        let path = dir.join("trivy.db");
+        let w = bolt::Writer::create(&path).unwrap();
+        {
+            let mut db = w.db.clone().unwrap();
+            let mut tx = db.begin_rw_tx().unwrap();
+            let put = |tx: &mut nut::RWTxGuard<'_>, b: &str, pkg: &str, k: &str, v: &str| {
+                let mut top = tx.create_bucket_if_not_exists(b.as_bytes()).unwrap();
+                let nested = top.create_bucket_if_not_exists(pkg.as_bytes()).unwrap();
+                nested.put(k.as_bytes(), v.as_bytes().to_vec()).unwrap();
+            };
+            put(
+                &mut tx,
+                "debian 12",
+                "openssl",
+                "CVE-2023-0001",
+                r#"{"FixedVersion":"3.0.11-1~deb12u1"}"#,
+            );
+            put(
+                &mut tx,
+                "debian 12",
+                "openssl",
+                "CVE-2023-0002",
+                r#"{"Status":5,"Severity":2}"#,
+            );
+            put(
+                &mut tx,
+                "debian 12",
+                "openssl",
+                "CVE-2023-0003",
+                r#"{"Status":1}"#,
+            );
+            put(
+                &mut tx,
+                "debian 12",
+                "openssl",
+                "CVE-2023-0004",
+                "{not json",
+            );
+            put(
+                &mut tx,
+                "alpine 3.19",
+                "musl",
+                "CVE-2024-0001",
+                r#"{"Entries":[{"FixedVersion":"1.2.4_git20230717-r5"}]}"#,
+            );
+            put(
+                &mut tx,
+                "rubygems::ruby-advisory-db",
+                "actionpack",
+                "CVE-2020-8164",
+                r#"{"PatchedVersions":["~> 5.2.4, >= 5.2.4.3", ">= 6.0.3.1"]}"#,
+            );
+            put(
+                &mut tx,
+                "conan::GitLab Advisory Database Community",
+                "zlib",
+                "CVE-2018-25032",
+                r#"{"VulnerableVersions":["<1.2.12"]}"#,
+            );
+            {
+                let mut v = tx.create_bucket(b"vulnerability").unwrap();
+                v.put(
+                    b"CVE-2023-0001",
+                    br#"{"Title":"t1","Severity":"LOW","VendorSeverity":{"debian":1},"CVSS":{"nvd":{"V3Vector":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H","V3Score":9.8}},"References":["https://example.org/1"],"PublishedDate":"2023-01-01T00:00:00Z"}"#.to_vec(),
+                )
+                .unwrap();
+                v.put(
+                    b"CVE-2023-0002",
+                    br#"{"VendorSeverity":{"debian":3}}"#.to_vec(),
+                )
+                .unwrap();
+            }
+            {
+                let mut d = tx.create_bucket(b"data-source").unwrap();
+                d.put(
+                    b"debian 12",
+                    br#"{"ID":"debian","Name":"Debian Security Tracker"}"#.to_vec(),
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        w.finish().unwrap();
+        std::fs::write(dir.join("metadata.json"), r#"{"Version":2,"NextUpdate":"2026-01-02T00:00:00Z","UpdatedAt":"2026-01-01T00:00:00Z"}"#).unwrap();
+        path
+    }
+
+    fn affected(db: &Db, eco: &str, pkg: &str, e: Ecosystem, v: &str) -> Vec<String> {
+        let mut ids: Vec<String> = db
+            .lookup(eco, pkg)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.status.as_deref() != Some("not_affected"))
+            .filter(|r| r.ranges.iter().any(|x| in_range(e, x, v).unwrap().0))
+            .map(|r| r.advisory.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn trivy_layout_imports_with_each_ecosystems_semantics() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let mut db = Db::open(&dir.path().join("w.db")).unwrap();
+        let mut w = Warnings::default();
+        let s = db.import_trivy(dir.path(), &mut w, &mut |_, _| {}).unwrap();
+        assert_eq!((s.advisories, s.affected, s.skipped), (5, 5, 1), "{w:?}");
+        assert!(
+            w.messages.iter().any(|m| m.contains("CVE-2023-0004")),
+            "{w:?}"
+        );
+        assert!(w.messages.iter().any(|m| m.contains("conan::")), "{w:?}");
+
+        let d = Ecosystem::Debian;
+        assert_eq!(
+            affected(&db, "Debian:12", "openssl", d, "3.0.11-1~deb12u0"),
+            ["CVE-2023-0001", "CVE-2023-0002"]
+        );
+        assert_eq!(
+            affected(&db, "Debian:12", "openssl", d, "3.0.11-1~deb12u1"),
+            ["CVE-2023-0002"]
+        );
+        let rows = db.lookup("Debian:12", "openssl").unwrap();
+        let row = |id: &str| rows.iter().find(|r| r.advisory.id == id).unwrap();
+        assert_eq!(row("CVE-2023-0002").status.as_deref(), Some("will_not_fix"));
+        assert_eq!(row("CVE-2023-0003").status.as_deref(), Some("not_affected"));
+        // CVSS v3 first (9.8 → CRITICAL), as for OSV; else the source's own label.
+        assert_eq!(row("CVE-2023-0001").advisory.severity, "CRITICAL");
+        assert_eq!(row("CVE-2023-0001").advisory.source, "debian");
+        assert_eq!(row("CVE-2023-0002").advisory.severity, "HIGH");
+        assert_eq!(
+            row("CVE-2023-0001").advisory.references[0].url,
+            "https://example.org/1"
+        );
+
+        let a = Ecosystem::Alpine;
+        assert_eq!(
+            affected(&db, "Alpine:v3.19", "musl", a, "1.2.4_git20230717-r4"),
+            ["CVE-2024-0001"]
+        );
+        assert!(affected(&db, "Alpine:v3.19", "musl", a, "1.2.4_git20230717-r5").is_empty());
+
+        let g = Ecosystem::RubyGems;
+        for (v, hit) in [
+            ("5.2.4.2", true),
+            ("5.2.4.3", false),
+            ("5.2.9", false),
+            ("6.0.3", true),
+            ("6.0.3.1", false),
+        ] {
+            assert_eq!(
+                !affected(&db, "RubyGems", "actionpack", g, v).is_empty(),
+                hit,
+                "{v}"
+            );
+        }
+        let info = db.info().unwrap();
+        assert_eq!(info.updated_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        std::fs::write(dir.path().join("metadata.json"), r#"{"Version":1}"#).unwrap();
+        let mut db = Db::open(&dir.path().join("w.db")).unwrap();
+        let e = db
+            .import_trivy(
+                &dir.path().join("trivy.db"),
+                &mut Warnings::default(),
+                &mut |_, _| {},
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema version 1"), "{e}");
+        assert_eq!(db.info().unwrap().advisories, 0);
+    }
+}
