@@ -125,6 +125,7 @@ pub struct Writer {
     pub db: Option<nut::DB>,
     tmp: PathBuf,
     dest: PathBuf,
+    renamed: bool,
 }
 
 impl Writer {
@@ -147,6 +148,7 @@ impl Writer {
             db: Some(db),
             tmp,
             dest: dest.to_path_buf(),
+            renamed: false,
         })
     }
 
@@ -156,13 +158,15 @@ impl Writer {
         let f = std::fs::File::open(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        self.renamed = true;
         Ok(())
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if self.db.take().is_some() {
+        drop(self.db.take());
+        if !self.renamed {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
