@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 use crate::db::osv::{Event, Range};
 use crate::inventory::Ecosystem;
-use crate::matcher::in_range;
+use crate::matcher::{in_range, sort_events};
 use crate::versions;
 
 /// One bound: the version and whether it is included.
@@ -141,33 +141,27 @@ pub fn to_trivy(
             .filter(|e| e.limit.is_none())
             .filter_map(|e| Some((e, key(e)?)))
             .collect();
-        // Sorted as the matcher sorts them; unparseable versions keep the record's order.
+        // Sorted and walked as the matcher does (`matcher::in_range`): an opening event while
+        // an interval is open changes nothing, a closing one while none is open neither.
+        // Unparseable versions keep the record's order (the matcher cannot evaluate them).
         if evs.iter().all(|(_, v)| v == "0" || cmp(v, v).is_some()) {
-            evs.sort_by(|(_, a), (_, b)| match (a == "0", b == "0") {
-                (true, true) => Ordering::Equal,
-                (true, false) => Ordering::Less,
-                (false, true) => Ordering::Greater,
-                _ => cmp(a, b).unwrap_or(Ordering::Equal),
-            });
+            sort_events(&mut evs, &cmp);
         }
         let mut open: Option<Bound> = None;
         for (e, v) in evs {
             if e.introduced.is_some() || e.introduced_after.is_some() {
-                if let Some(lower) = open.take() {
-                    vulnerable.push(conj_string(&lower, &None));
+                if open.is_none() {
+                    open = Some(if v == "0" {
+                        None
+                    } else {
+                        Some((v, e.introduced.is_some()))
+                    });
                 }
-                open = Some(if v == "0" {
-                    None
-                } else {
-                    Some((v, e.introduced.is_some()))
-                });
-            } else {
+            } else if let Some(lower) = open.take() {
                 let inclusive = e.last_affected.is_some();
                 if !inclusive {
                     patched.push(v.clone());
                 }
-                // a closing event without an opening one closes an interval from the start
-                let lower = open.take().unwrap_or(None);
                 vulnerable.push(conj_string(&lower, &Some((v, inclusive))));
             }
         }
