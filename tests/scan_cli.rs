@@ -188,3 +188,63 @@ fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SBOM"));
 }
+
+/// `wharf scan --format cyclonedx`: a CycloneDX 1.6 document valid for cyclonedx-python-lib,
+/// whose `vulnerabilities[].affects[].ref` point at its own components and say exactly what
+/// the JSON report says.
+#[test]
+fn cyclonedx_vex_matches_the_json_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("v.db");
+    let out = wharf().args(["db", "import", "osv"]).arg(shared().join("vulndata/pypa/vulns")).env("WHARF_DB", &db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scan = |format: &str| -> serde_json::Value {
+        let out = wharf().args(["scan", "--format", format, &pyapp()]).env("WHARF_DB", &db).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let json = scan("json");
+    let cdx = scan("cyclonedx");
+    let file = tmp.path().join("vex.cdx.json");
+    std::fs::write(&file, serde_json::to_vec(&cdx).unwrap()).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sbom/tests/validate_cyclonedx.py");
+    let out = Command::new("python3").arg(&script).arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cyclonedx-python-lib rejects the document (pip install 'cyclonedx-python-lib[json-validation]'):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cdx["specVersion"], "1.6");
+
+    let components: std::collections::HashMap<&str, &serde_json::Value> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["bom-ref"].as_str().unwrap(), c))
+        .collect();
+    let mut from_vex = std::collections::BTreeSet::new();
+    for v in cdx["vulnerabilities"].as_array().unwrap() {
+        for a in v["affects"].as_array().unwrap() {
+            let c = components
+                .get(a["ref"].as_str().unwrap())
+                .unwrap_or_else(|| panic!("affects ref {} is no component", a["ref"]));
+            from_vex.insert((
+                v["id"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+                c["version"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let from_json: std::collections::BTreeSet<(String, String, String)> = json["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
+            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
+        })
+        .collect();
+    assert!(!from_json.is_empty());
+    assert_eq!(from_vex, from_json);
+}

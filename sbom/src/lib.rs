@@ -13,6 +13,7 @@ pub mod read;
 pub mod spdx_json;
 mod subject;
 mod time;
+pub mod vex;
 
 pub use error::{Error, Result};
 pub use subject::Subject;

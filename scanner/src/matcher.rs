@@ -43,6 +43,7 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
     let key = |e: &Event| -> Option<String> {
         e.introduced
             .clone()
+            .or(e.introduced_after.clone())
             .or(e.fixed.clone())
             .or(e.last_affected.clone())
     };
@@ -58,12 +59,7 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
         }
     }
     cmp(version, version)?;
-    evs.sort_by(|(_, a), (_, b)| match (a == "0", b == "0") {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => cmp(a, b).unwrap_or(Ordering::Equal),
-    });
+    sort_events(&mut evs, &cmp);
     let mut affected = false;
     let mut fix = None;
     for (i, (e, v)) in evs.iter().enumerate() {
@@ -72,8 +68,13 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
         } else {
             cmp(version, v)?
         };
-        if e.introduced.is_some() {
-            if ord != Ordering::Less {
+        let opens = match (&e.introduced, &e.introduced_after) {
+            (Some(_), _) => ord != Ordering::Less,
+            (None, Some(_)) => ord == Ordering::Greater,
+            (None, None) => false,
+        };
+        if e.introduced.is_some() || e.introduced_after.is_some() {
+            if opens {
                 affected = true;
                 fix = None;
                 // the next closing event after this one is this interval's end
@@ -96,6 +97,36 @@ pub fn in_range(eco: Ecosystem, range: &Range, version: &str) -> Option<(bool, O
         }
     }
     Some((affected, if affected { fix } else { None }))
+}
+
+/// Sorts range events by version, `introduced: 0` first. At one version a closing event
+/// comes before an opening one, so `fixed: 0.13.0` then `introduced: 0.13.0` (two adjacent
+/// intervals, as PyPA writes them) leaves 0.13.0 affected whatever order the record lists them in.
+pub(crate) fn sort_events(
+    evs: &mut [(&Event, String)],
+    cmp: &dyn Fn(&str, &str) -> Option<Ordering>,
+) {
+    let rank =
+        |e: &Event| u8::from(e.introduced.is_some()) + 2 * u8::from(e.introduced_after.is_some());
+    evs.sort_by(|(ea, a), (eb, b)| match (a == "0", b == "0") {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => cmp(a, b)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| rank(ea).cmp(&rank(eb))),
+    });
+}
+
+/// The id a finding is shown under: the CVE alias when the advisory has exactly one, else
+/// the advisory's own id. The Trivy DB export keys advisories by the same id, so Trivy and
+/// Wharf report one vulnerability under one name.
+pub fn display_id(a: &Advisory) -> String {
+    let mut cves = a.aliases.iter().filter(|x| x.starts_with("CVE-"));
+    match (cves.next(), cves.next()) {
+        (Some(cve), None) if !a.id.starts_with("CVE-") => cve.clone(),
+        _ => a.id.clone(),
+    }
 }
 
 /// The ecosystem key and package name an inventory package is looked up by.
@@ -166,17 +197,7 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             } else {
                 Some(fixes.join(", "))
             };
-            let cves: Vec<&String> = row
-                .advisory
-                .aliases
-                .iter()
-                .filter(|a| a.starts_with("CVE-"))
-                .collect();
-            let vid = if row.advisory.id.starts_with("CVE-") || cves.len() != 1 {
-                row.advisory.id.clone()
-            } else {
-                cves[0].clone()
-            };
+            let vid = display_id(&row.advisory);
             let status = if will_not_fix {
                 "will_not_fix"
             } else if fixed_version.is_some() {
@@ -294,6 +315,22 @@ mod tests {
             in_range(Ecosystem::Debian, &r, "2.36-9+deb12u10"),
             Some((false, None))
         );
+        // PyPA's apache-iotdb record: [0.12.2, 0.13.0) and [0.13.0, 0.14.0rc1), listed with
+        // the later interval first; 0.13.0 is in the second one.
+        let r = Range {
+            kind: "ECOSYSTEM".into(),
+            events: vec![
+                ev("i", "0.13.0"),
+                ev("f", "0.14.0rc1"),
+                ev("i", "0.12.2"),
+                ev("f", "0.13.0"),
+            ],
+        };
+        assert_eq!(
+            in_range(Ecosystem::PyPI, &r, "0.13.0"),
+            Some((true, Some("0.14.0rc1".into())))
+        );
+        assert_eq!(in_range(Ecosystem::PyPI, &r, "0.10.0"), Some((false, None)));
         let r = Range {
             kind: "GIT".into(),
             events: vec![ev("i", "abc")],

@@ -108,10 +108,7 @@ impl RegistryClient {
     pub fn manifest(&self, r: &Reference) -> Result<(Vec<u8>, String)> {
         let (body, digest) = self
             .rt
-            .block_on(
-                self.client
-                    .pull_manifest_raw(r, &self.auth, MANIFEST_TYPES),
-            )
+            .block_on(self.client.pull_manifest_raw(r, &self.auth, MANIFEST_TYPES))
             .map_err(|e| reg_err("fetching manifest", r, e))?;
         if body.len() > MAX_MANIFEST {
             return Err(Error::Registry(format!(
@@ -125,10 +122,10 @@ impl RegistryClient {
     /// Like [`Self::manifest`], but `None` when the registry says it does not exist.
     pub fn manifest_opt(&self, r: &Reference) -> Result<Option<(Vec<u8>, String)>> {
         use oci_client::errors::OciDistributionError as E;
-        match self.rt.block_on(
-            self.client
-                .pull_manifest_raw(r, &self.auth, MANIFEST_TYPES),
-        ) {
+        match self
+            .rt
+            .block_on(self.client.pull_manifest_raw(r, &self.auth, MANIFEST_TYPES))
+        {
             Ok((body, digest)) if body.len() <= MAX_MANIFEST => Ok(Some((body.to_vec(), digest))),
             Ok(_) => Err(Error::Registry(format!("manifest {r} is too large"))),
             Err(E::ImageManifestNotFoundError(_)) | Err(E::ServerError { code: 404, .. }) => {
@@ -207,6 +204,53 @@ impl RegistryClient {
                 .map_err(|e| reg_err(&format!("pushing blob {digest} to"), r, e))?;
         }
         Ok(digest)
+    }
+
+    /// Uploads a blob from a file of known digest and size, streamed in 1 MiB chunks so
+    /// memory stays bounded whatever its size; skipped when the registry already has it.
+    pub fn push_blob_file(
+        &self,
+        r: &Reference,
+        path: &std::path::Path,
+        digest: &str,
+        size: u64,
+    ) -> Result<()> {
+        self.ensure_auth_push(r);
+        let exists = self
+            .rt
+            .block_on(self.client.blob_exists(r, digest))
+            .unwrap_or(false);
+        if exists {
+            return Ok(());
+        }
+        let path = path.to_path_buf();
+        let push = async {
+            let file = tokio::fs::File::open(&path).await?;
+            let chunks = futures_util::stream::try_unfold(file, |mut f| async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 1 << 20];
+                let mut n = 0;
+                while n < buf.len() {
+                    let k = f.read(&mut buf[n..]).await?;
+                    if k == 0 {
+                        break;
+                    }
+                    n += k;
+                }
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(n);
+                Ok(Some((Bytes::from(buf), f)))
+            });
+            self.client
+                .push_blob_stream(r, chunks, digest, Some(size))
+                .await
+        };
+        self.rt
+            .block_on(push)
+            .map_err(|e| reg_err(&format!("pushing blob {digest} to"), r, e))?;
+        Ok(())
     }
 
     /// Uploads a manifest under `r`'s tag or digest.

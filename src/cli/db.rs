@@ -1,14 +1,26 @@
-//! `wharf db …`: build and inspect the offline vulnerability database.
+//! `wharf db …`: build, inspect, convert and ship the offline vulnerability database.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Args, Subcommand};
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
 use wharf_scanner::Warnings;
-use wharf_scanner::db::Db;
+use wharf_scanner::db::{Db, artifact};
+
+use super::scan::RegistryArgs;
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Artifacts:
+  wharf db push HOST/REPO:TAG          Wharf's DB: artifactType application/vnd.wharf.vulndb.v1,
+                                       one layer application/vnd.wharf.vulndb.v1.sqlite+gzip
+  wharf db push --format trivy REF     Trivy's DB artifact (config application/vnd.aquasec.trivy.config.v1+json,
+                                       layer application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), for
+                                       `trivy image --db-repository HOST/REPO`
+  wharf db pull HOST/REPO:TAG          verified (digests, schema) before it replaces --db")]
 pub struct DbArgs {
     /// Vulnerability database [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
     #[arg(long, global = true, env = "WHARF_DB")]
@@ -23,12 +35,38 @@ enum DbCommand {
     /// Import advisories.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write the database in another tool's format.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Show what the database holds.
     Info {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Publish the database to a registry as an OCI artifact.
+    Push {
+        /// HOST[:PORT]/REPO:TAG
+        reference: String,
+        /// `wharf` (this SQLite DB) or `trivy` (Trivy's DB artifact, for --db-repository).
+        #[arg(long, value_enum, default_value_t = PushFormat::Wharf)]
+        format: PushFormat,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Fetch a database pushed with `wharf db push` into --db (verified, then replaced atomically).
+    Pull {
+        /// HOST[:PORT]/REPO:TAG or @sha256:…
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+enum PushFormat {
+    Wharf,
+    Trivy,
 }
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +76,62 @@ enum ImportCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Trivy's database: trivy.db (with metadata.json beside it), or a directory holding it.
+    Trivy { path: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// DIR/trivy.db + DIR/metadata.json, for `trivy --cache-dir C` with DIR = C/db.
+    Trivy { dir: PathBuf },
+}
+
+/// Progress on stderr, only when it is a terminal; at most ~10 updates a second.
+fn progress(what: &'static str, unit: &'static str) -> impl FnMut(u64, u64) {
+    let tty = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    move |done, total| {
+        if !tty || (done < total && last.elapsed().as_millis() < 100) {
+            return;
+        }
+        last = Instant::now();
+        let (d, t) = if unit == "MiB" {
+            (done as f64 / 1048576.0, total as f64 / 1048576.0)
+        } else {
+            (done as f64, total as f64)
+        };
+        eprint!("\r{what}: {d:.1}/{t:.1} {unit}   ");
+        if done >= total {
+            eprintln!();
+        }
+    }
+}
+
+/// --username/--password, else the registry's entry in the Docker config.
+fn registry_options(
+    args: &RegistryArgs,
+    reference: &str,
+) -> anyhow::Result<wharf_scanner::registry::RegistryOptions> {
+    let mut opts = args.options();
+    if opts.username.is_none() {
+        let r = wharf_scanner::registry::parse_reference(reference)?;
+        if let Some((u, p)) =
+            wharf_signer::registry::docker_config_credentials(r.resolve_registry())?
+        {
+            opts.username = Some(u);
+            opts.password = Some(p);
+        }
+    }
+    Ok(opts)
+}
+
+fn print_warnings(w: &Warnings) {
+    for m in &w.messages {
+        eprintln!("warning: {m}");
+    }
+    if w.suppressed > 0 {
+        eprintln!("warning: {} more warnings suppressed", w.suppressed);
+    }
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
@@ -48,9 +142,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             let mut db = Db::open(&path)?;
             let mut w = Warnings::default();
             let s = db.import_osv(&paths, &mut w)?;
-            for m in &w.messages {
-                eprintln!("warning: {m}");
-            }
+            print_warnings(&w);
             println!(
                 "imported {} advisories ({} affected packages) from {} files into {} in {:.2}s; {} skipped",
                 s.advisories,
@@ -59,6 +151,96 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 path.display(),
                 t.elapsed().as_secs_f64(),
                 s.skipped
+            );
+        }
+        DbCommand::Import(ImportCommand::Trivy { path: from }) => {
+            let t = Instant::now();
+            let mut db = Db::open(&path)?;
+            let mut w = Warnings::default();
+            let s = db
+                .import_trivy(&from, &mut w, &mut progress("buckets", "buckets"))
+                .with_context(|| format!("importing {}", from.display()))?;
+            print_warnings(&w);
+            println!(
+                "imported {} advisories ({} affected packages) from {} source buckets of {} into {} in {:.2}s; {} skipped",
+                s.advisories,
+                s.affected,
+                s.files,
+                from.display(),
+                path.display(),
+                t.elapsed().as_secs_f64(),
+                s.skipped
+            );
+        }
+        DbCommand::Export(ExportCommand::Trivy { dir }) => {
+            let t = Instant::now();
+            let db = Db::open_existing(&path)?;
+            let mut w = Warnings::default();
+            let s = db
+                .export_trivy(&dir, &mut w)
+                .with_context(|| format!("exporting to {}", dir.display()))?;
+            print_warnings(&w);
+            println!(
+                "wrote {} advisories for {} packages in {} buckets, {} vulnerabilities, to {} in {:.2}s; {} skipped",
+                s.advisories,
+                s.packages,
+                s.buckets,
+                s.vulnerabilities,
+                dir.join("trivy.db").display(),
+                t.elapsed().as_secs_f64(),
+                s.skipped
+            );
+        }
+        DbCommand::Push {
+            reference,
+            format,
+            registry,
+        } => {
+            let opts = registry_options(&registry, &reference)?;
+            let p = match format {
+                PushFormat::Wharf => artifact::push_wharf(
+                    &path,
+                    &reference,
+                    &opts,
+                    &mut progress("compressing", "MiB"),
+                )?,
+                PushFormat::Trivy => {
+                    let mut w = Warnings::default();
+                    let p = artifact::push_trivy(&path, &reference, &opts, &mut w)?;
+                    print_warnings(&w);
+                    p
+                }
+            };
+            println!(
+                "pushed {} ({} layer {}, {} bytes) as {}",
+                p.reference,
+                if format == PushFormat::Trivy {
+                    "Trivy DB"
+                } else {
+                    "Wharf DB"
+                },
+                p.layer_digest,
+                p.layer_size,
+                p.manifest_digest
+            );
+        }
+        DbCommand::Pull {
+            reference,
+            registry,
+        } => {
+            let opts = registry_options(&registry, &reference)?;
+            let p = artifact::pull_wharf(
+                &reference,
+                &path,
+                &opts,
+                &mut progress("downloading", "MiB"),
+            )?;
+            println!(
+                "pulled {} ({}, layer {} verified) into {}",
+                p.reference,
+                p.manifest_digest,
+                p.layer_digest,
+                path.display()
             );
         }
         DbCommand::Info { json } => {

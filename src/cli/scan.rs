@@ -15,6 +15,8 @@ pub enum Format {
     Table,
     Json,
     Sarif,
+    /// CycloneDX 1.6: the image's SBOM with `vulnerabilities[]` (VEX).
+    Cyclonedx,
 }
 
 #[derive(Args, Debug)]
@@ -128,7 +130,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         let text = match args.format {
             Format::Json => report::to_json_packages(&r),
             Format::Table => report::to_table_packages(&r),
-            Format::Sarif => anyhow::bail!("--list-packages prints table or json"),
+            Format::Sarif | Format::Cyclonedx => {
+                anyhow::bail!("--list-packages prints table or json (`wharf sbom` writes CycloneDX)")
+            }
         };
         (text, 0)
     } else {
@@ -146,6 +150,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Format::Table => report::to_table(&r, colour),
             Format::Json => report::to_json(&r),
             Format::Sarif => report::to_sarif(&r),
+            Format::Cyclonedx => String::from_utf8(wharf_sbom::vex::render(&r, &Default::default())?)?,
         };
         (text, r.findings.len())
     };

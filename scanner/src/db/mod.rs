@@ -3,8 +3,10 @@
 //! lookups are by (ecosystem, normalised package name), and range evaluation happens in
 //! Rust with each ecosystem's own version ordering ([`crate::matcher`]).
 
+pub mod artifact;
 pub mod import;
 pub mod osv;
+pub mod trivy;
 
 use std::path::{Path, PathBuf};
 
@@ -232,16 +234,19 @@ impl Db {
     }
 
     /// All affected rows for a package in an ecosystem (`PyPI`, `Debian:12`, …), withdrawn
-    /// advisories excluded. `name` must already be normalised.
+    /// advisories excluded. `name` must already be normalised. Rows imported from Trivy's DB
+    /// carry lower-cased names (Trivy folds case for every ecosystem but NuGet), so the
+    /// lower-cased name is looked up too.
     pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<AffectedRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT a.id, a.source, a.summary, a.details, a.aliases, a.published, a.modified, a.severity,
                     a.cvss_v3_vector, a.cvss_v3_score, a.cvss_v4_vector, a.cvss_v4_score, a.refs,
                     f.ecosystem, f.ranges, f.versions, f.status
              FROM affected f JOIN advisories a ON a.id = f.advisory_id
-             WHERE f.ecosystem = ?1 AND f.package = ?2 AND a.withdrawn IS NULL",
+             WHERE f.ecosystem = ?1 AND (f.package = ?2 OR f.package = ?3) AND a.withdrawn IS NULL",
         )?;
-        let rows = st.query_map(params![ecosystem, name], |r| {
+        let folded = name.to_lowercase();
+        let rows = st.query_map(params![ecosystem, name, folded], |r| {
             let scored = |v: Option<String>, s: Option<f64>| {
                 v.map(|vector| {
                     let score = s.unwrap_or(0.0);

@@ -104,6 +104,15 @@ pub struct Event {
         skip_serializing_if = "Option::is_none"
     )]
     pub limit: Option<String>,
+    /// Not OSV: Wharf's own event for the exclusive lower bounds of Trivy constraints
+    /// (`>1.0`), which OSV's inclusive `introduced` cannot say. Opens just after the version.
+    #[serde(
+        default,
+        rename = "wharf_introduced_after",
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub introduced_after: Option<String>,
 }
 
 /// YAML (the PyPA advisory database) writes versions unquoted: `- 2.10` must stay the string

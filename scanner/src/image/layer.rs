@@ -1,4 +1,4 @@
-//! Streams one layer tar (plain or gzip) into the merged [`ImageFs`], keeping only the
+//! Streams one layer tar (plain, gzip or zstd) into the merged [`ImageFs`], keeping only the
 //! entries analyzers want. Damaged or hostile entries become warnings; the stream is never
 //! unpacked to disk.
 
@@ -65,11 +65,8 @@ pub fn apply_layer<R: Read>(
     };
     let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        warnings.push(format!(
-            "layer {name}: zstd-compressed layers are not supported yet; layer skipped"
-        ));
-        return;
+    } else if magic.starts_with(&super::zstd::MAGIC) {
+        Box::new(super::zstd::MultiFrame::new(buffered))
     } else {
         Box::new(buffered)
     };

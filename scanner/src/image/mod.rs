@@ -7,6 +7,7 @@ pub mod layer;
 mod oci_layout;
 mod registry;
 mod rootfs;
+pub mod zstd;
 
 use std::path::PathBuf;
 

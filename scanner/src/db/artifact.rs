@@ -1,0 +1,476 @@
+//! The vulnerability DB as an OCI artifact, so registries (and air-gapped Wharfs replicating
+//! them) carry it like any image.
+//!
+//! Wharf's own DB: an OCI image manifest with `artifactType` [`WHARF_ARTIFACT_TYPE`], the
+//! empty config, and one layer [`WHARF_LAYER`]: the SQLite file (a `VACUUM INTO` snapshot)
+//! gzip-compressed, annotated with its schema version and uncompressed digest and size.
+//!
+//! Trivy's DB: exactly what Trivy pulls from `--db-repository`: config
+//! [`TRIVY_CONFIG`], one layer [`TRIVY_LAYER`] titled `db.tar.gz`, a tar.gz of `trivy.db`
+//! and `metadata.json`.
+//!
+//! Pulls stream to a temporary file beside the destination while checking the layer's size
+//! and digest and the uncompressed digest; only a verified, openable database is renamed
+//! into place.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Db, SCHEMA_VERSION};
+use crate::registry::{OCI_MANIFEST, RegistryClient, RegistryOptions, parse_reference};
+use crate::{Error, Result, Warnings};
+
+pub const WHARF_ARTIFACT_TYPE: &str = "application/vnd.wharf.vulndb.v1";
+pub const WHARF_LAYER: &str = "application/vnd.wharf.vulndb.v1.sqlite+gzip";
+pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+pub const TRIVY_CONFIG: &str = "application/vnd.aquasec.trivy.config.v1+json";
+pub const TRIVY_LAYER: &str = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip";
+const TITLE: &str = "org.opencontainers.image.title";
+const ANN_SCHEMA: &str = "dev.wharf.vulndb.schema-version";
+const ANN_DIGEST: &str = "dev.wharf.vulndb.uncompressed-digest";
+const ANN_SIZE: &str = "dev.wharf.vulndb.uncompressed-size";
+/// Largest database layer accepted on pull (compressed or not).
+pub const MAX_DB: u64 = 16 << 30;
+
+/// Progress of a transfer: (bytes done, bytes total).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// What a push published.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pushed {
+    pub reference: String,
+    pub manifest_digest: String,
+    pub layer_digest: String,
+    pub layer_size: u64,
+}
+
+/// Pushes Wharf's SQLite DB at `db_path` to `reference`.
+pub fn push_wharf(
+    db_path: &Path,
+    reference: &str,
+    opts: &RegistryOptions,
+    progress: Progress,
+) -> Result<Pushed> {
+    let r = parse_reference(reference)?;
+    let db = Db::open_existing(db_path)?;
+    let updated = db.info()?.updated_at;
+    let tmp = tempfile_in(db_path.parent().unwrap_or(Path::new(".")), "snapshot")?;
+    let _ = std::fs::remove_file(&tmp.0);
+    // A consistent, compact copy even while another process writes (WAL mode).
+    db.conn
+        .execute("VACUUM INTO ?1", rusqlite::params![tmp.0.to_string_lossy()])?;
+    drop(db);
+    let (raw_digest, raw_size) = hash_file(&tmp.0)?;
+    // Compressed to a second temporary file (memory stays bounded), hashed as it is written.
+    let gz = tempfile_in(db_path.parent().unwrap_or(Path::new(".")), "layer")?;
+    let (ldigest, layer_size) = {
+        let out = std::fs::File::create(&gz.0).map_err(|e| Error::io(&gz.0, e))?;
+        let mut enc = GzEncoder::new(HashingWriter::new(out), Compression::default());
+        let mut f = std::fs::File::open(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
+        copy_with_progress(&mut f, &mut enc, raw_size, progress)
+            .map_err(|e| Error::io(&gz.0, e))?;
+        let w = enc.finish().map_err(|e| Error::io(&gz.0, e))?;
+        w.finish().map_err(|e| Error::io(&gz.0, e))?
+    };
+    drop(tmp);
+    let client = RegistryClient::new(opts)?;
+    let config = b"{}".to_vec();
+    let cdigest = client.push_blob(&r, config.clone())?;
+    client.push_blob_file(&r, &gz.0, &ldigest, layer_size)?;
+    drop(gz);
+    let mut annotations = serde_json::Map::new();
+    if let Some(u) = updated {
+        annotations.insert("org.opencontainers.image.created".into(), json!(u));
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": WHARF_ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": cdigest, "size": config.len(), "data": "e30="},
+        "layers": [{
+            "mediaType": WHARF_LAYER,
+            "digest": ldigest,
+            "size": layer_size,
+            "annotations": {
+                TITLE: "vuln.db.gz",
+                ANN_SCHEMA: SCHEMA_VERSION.to_string(),
+                ANN_DIGEST: raw_digest,
+                ANN_SIZE: raw_size.to_string(),
+            }
+        }],
+        "annotations": annotations,
+    });
+    finish_push(&client, &r, reference, manifest, ldigest, layer_size)
+}
+
+/// Exports Wharf's DB in Trivy's format and pushes it as Trivy's DB artifact.
+pub fn push_trivy(
+    db_path: &Path,
+    reference: &str,
+    opts: &RegistryOptions,
+    warnings: &mut Warnings,
+) -> Result<Pushed> {
+    let r = parse_reference(reference)?;
+    let db = Db::open_existing(db_path)?;
+    let dir = TempDir::new(db_path.parent().unwrap_or(Path::new(".")))?;
+    db.export_trivy(&dir.0, warnings)?;
+    drop(db);
+    let gz = dir.0.join("db.tar.gz");
+    let out = std::fs::File::create(&gz).map_err(|e| Error::io(&gz, e))?;
+    let mut tar = tar::Builder::new(GzEncoder::new(
+        HashingWriter::new(out),
+        Compression::default(),
+    ));
+    for name in ["trivy.db", "metadata.json"] {
+        let p = dir.0.join(name);
+        let mut f = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(f.metadata().map_err(|e| Error::io(&p, e))?.len());
+        h.set_mode(0o644);
+        h.set_mtime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        );
+        h.set_cksum();
+        tar.append_data(&mut h, name, &mut f)
+            .map_err(|e| Error::io(&p, e))?;
+    }
+    let (ldigest, layer_size) = tar
+        .into_inner()
+        .and_then(|enc| enc.finish())
+        .and_then(|w| w.finish())
+        .map_err(|e| Error::io(&gz, e))?;
+    let client = RegistryClient::new(opts)?;
+    let config = b"{}".to_vec();
+    let cdigest = client.push_blob(&r, config.clone())?;
+    client.push_blob_file(&r, &gz, &ldigest, layer_size)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": TRIVY_CONFIG, "digest": cdigest, "size": config.len()},
+        "layers": [{
+            "mediaType": TRIVY_LAYER,
+            "digest": ldigest,
+            "size": layer_size,
+            "annotations": {TITLE: "db.tar.gz"}
+        }],
+    });
+    finish_push(&client, &r, reference, manifest, ldigest, layer_size)
+}
+
+fn finish_push(
+    client: &RegistryClient,
+    r: &oci_client::Reference,
+    reference: &str,
+    manifest: Value,
+    layer_digest: String,
+    layer_size: u64,
+) -> Result<Pushed> {
+    let body = serde_json::to_vec(&manifest)?;
+    let manifest_digest = crate::registry::sha256_digest(&body);
+    client.push_manifest(r, body, OCI_MANIFEST)?;
+    Ok(Pushed {
+        reference: reference.to_string(),
+        manifest_digest,
+        layer_digest,
+        layer_size,
+    })
+}
+
+/// Pulls Wharf's DB from `reference` into `dest`: verified and complete, or not at all.
+pub fn pull_wharf(
+    reference: &str,
+    dest: &Path,
+    opts: &RegistryOptions,
+    progress: Progress,
+) -> Result<Pushed> {
+    let r = parse_reference(reference)?;
+    let client = RegistryClient::new(opts)?;
+    let (body, manifest_digest) = client.manifest(&r)?;
+    let m: Value = serde_json::from_slice(&body)
+        .map_err(|e| Error::Registry(format!("{reference}: manifest is not JSON: {e}")))?;
+    let layer = check_manifest(reference, &m)?;
+    let digest = layer["digest"].as_str().unwrap_or_default().to_string();
+    let size = layer["size"].as_u64().unwrap_or(0);
+    let want_raw = layer["annotations"][ANN_DIGEST].as_str().map(String::from);
+    let raw_limit = layer["annotations"][ANN_SIZE]
+        .as_str()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(MAX_DB)
+        .min(MAX_DB);
+
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile_in(dir, "pull")?;
+    let blob = client.blob_reader(&r, &digest)?;
+    let mut hashing = Hashing {
+        inner: blob.take(size + 1),
+        hasher: Sha256::new(),
+        n: 0,
+        total: size,
+        progress,
+    };
+    // Unpack while hashing; whatever fails, the rest of the blob is still read and hashed,
+    // so a tampered layer is reported as a digest mismatch rather than as corrupt gzip.
+    let unpacked = unpack(&mut hashing, &tmp.0, raw_limit);
+    // (oci-client also checks the digest at the end of the stream and fails the read)
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
+        Error::Registry(format!(
+            "{reference}: reading the database layer {digest}: {e}; nothing written"
+        ))
+    })?;
+    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+    if hashing.n != size || got != digest {
+        return Err(Error::Registry(format!(
+            "{reference}: layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
+            hashing.n
+        )));
+    }
+    let raw_hash = unpacked.map_err(|e| Error::Registry(format!("{reference}: {e}")))?;
+    if let Some(want) = want_raw {
+        if want != raw_hash {
+            return Err(Error::Registry(format!(
+                "{reference}: uncompressed database digest mismatch: annotation says {want}, received {raw_hash}; nothing written"
+            )));
+        }
+    }
+    // Opening checks that it is a Wharf DB of the schema this build reads.
+    Db::open_existing(&tmp.0)?;
+    tmp.persist(dest)?;
+    Ok(Pushed {
+        reference: reference.to_string(),
+        manifest_digest,
+        layer_digest: digest,
+        layer_size: size,
+    })
+}
+
+/// Gunzips `r` into `dest` (at most `limit` bytes), fsyncs it; returns the unpacked digest.
+fn unpack(r: &mut impl Read, dest: &Path, limit: u64) -> std::result::Result<String, String> {
+    let mut out = std::fs::File::create(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    let mut gz = GzDecoder::new(r);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut n: u64 = 0;
+    loop {
+        let k = gz
+            .read(&mut buf)
+            .map_err(|e| format!("reading the database layer: {e}"))?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        if n > limit {
+            return Err(format!(
+                "the database layer unpacks to more than {limit} bytes"
+            ));
+        }
+        h.update(&buf[..k]);
+        out.write_all(&buf[..k])
+            .map_err(|e| format!("{}: {e}", dest.display()))?;
+    }
+    out.sync_all()
+        .map_err(|e| format!("{}: {e}", dest.display()))?;
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// The one database layer of a Wharf DB manifest; anything else is refused by name.
+fn check_manifest<'m>(reference: &str, m: &'m Value) -> Result<&'m Value> {
+    let refuse = |msg: String| Err(Error::Registry(format!("{reference}: {msg}")));
+    if m["mediaType"].as_str().is_some_and(|t| t != OCI_MANIFEST) || m["manifests"].is_array() {
+        return refuse(format!(
+            "is a {}, not a vulnerability DB artifact (an OCI image manifest)",
+            m["mediaType"].as_str().unwrap_or("index")
+        ));
+    }
+    let layers = m["layers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let config_type = m["config"]["mediaType"].as_str().unwrap_or("");
+    if config_type == TRIVY_CONFIG || layers.iter().any(|l| l["mediaType"] == TRIVY_LAYER) {
+        return refuse("is Trivy's DB artifact; `wharf db pull` reads Wharf's own (push one with `wharf db push`)".into());
+    }
+    let at = m["artifactType"].as_str().unwrap_or(config_type);
+    if at != WHARF_ARTIFACT_TYPE {
+        return refuse(format!(
+            "unknown artifact type {at:?} (expected {WHARF_ARTIFACT_TYPE})"
+        ));
+    }
+    let [layer] = layers else {
+        return refuse(format!(
+            "has {} layers; a Wharf DB artifact has exactly one",
+            layers.len()
+        ));
+    };
+    if layer["mediaType"] != WHARF_LAYER {
+        return refuse(format!(
+            "layer media type {} (expected {WHARF_LAYER})",
+            layer["mediaType"]
+        ));
+    }
+    let schema = layer["annotations"][ANN_SCHEMA].as_str().unwrap_or("");
+    if schema != SCHEMA_VERSION.to_string() {
+        return refuse(format!(
+            "database schema version {schema:?}; this wharf reads version {SCHEMA_VERSION}"
+        ));
+    }
+    match layer["size"].as_u64() {
+        Some(s) if s <= MAX_DB => {}
+        _ => return refuse(format!("layer size missing or over {MAX_DB} bytes")),
+    }
+    let d = layer["digest"].as_str().unwrap_or("");
+    if !d
+        .strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return refuse(format!("layer digest {d:?} is not a sha256 digest"));
+    }
+    Ok(layer)
+}
+
+/// A file writer that hashes and counts what it writes.
+struct HashingWriter {
+    out: std::fs::File,
+    hasher: Sha256,
+    n: u64,
+}
+
+impl HashingWriter {
+    fn new(out: std::fs::File) -> Self {
+        HashingWriter {
+            out,
+            hasher: Sha256::new(),
+            n: 0,
+        }
+    }
+
+    /// Syncs the file; returns the digest and size of what was written.
+    fn finish(self) -> std::io::Result<(String, u64)> {
+        self.out.sync_all()?;
+        Ok((
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.n,
+        ))
+    }
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.out.write(buf)?;
+        self.hasher.update(&buf[..k]);
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A reader that hashes and counts what passes through, reporting progress.
+struct Hashing<'p, R> {
+    inner: R,
+    hasher: Sha256,
+    n: u64,
+    total: u64,
+    progress: Progress<'p>,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.hasher.update(&buf[..k]);
+        self.n += k as u64;
+        (self.progress)(self.n, self.total);
+        Ok(k)
+    }
+}
+
+fn copy_with_progress(
+    r: &mut impl Read,
+    w: &mut impl Write,
+    total: u64,
+    progress: Progress,
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 256 << 10];
+    let mut n = 0;
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        w.write_all(&buf[..k])?;
+        n += k as u64;
+        progress(n, total);
+    }
+}
+
+fn hash_file(p: &Path) -> Result<(String, u64)> {
+    let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(&mut f, &mut h).map_err(|e| Error::io(p, e))?;
+    Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
+}
+
+/// A temporary file beside its destination, removed unless persisted.
+struct TempFile(PathBuf);
+
+fn tempfile_in(dir: &Path, what: &str) -> Result<TempFile> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let p = dir.join(format!(
+        ".wharf-{what}-{}-{}.tmp",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    Ok(TempFile(p))
+}
+
+impl TempFile {
+    fn persist(self, dest: &Path) -> Result<()> {
+        // a stale WAL/SHM of the database being replaced must not be applied to the new one
+        for ext in ["-wal", "-shm"] {
+            let mut s = dest.as_os_str().to_owned();
+            s.push(ext);
+            let _ = std::fs::remove_file(PathBuf::from(s));
+        }
+        std::fs::rename(&self.0, dest).map_err(|e| Error::io(dest, e))?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A temporary directory, removed with its contents on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(parent: &Path) -> Result<Self> {
+        let t = tempfile_in(parent, "export")?;
+        let p = t.0.clone();
+        drop(t);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        Ok(TempDir(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
