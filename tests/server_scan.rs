@@ -377,3 +377,32 @@ fn sbom_generated_on_push_and_on_request() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// An air-gapped Wharf takes its database from another registry (`wharf db push`).
+#[test]
+fn server_replicates_its_vulnerability_database_from_a_registry() {
+    require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("source.db");
+    import_db(&db);
+    let upstream = Wharf::start();
+    let reference = format!("{}/library/vulndb:latest", upstream.host());
+    let out = wharf_cmd().args(["db", "push", "--insecure", "--db"]).arg(&db).arg(&reference).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let w = Wharf::start_env(&data, &["--auth", "--vuln-db-ref", &reference, "--vuln-db-insecure"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !w.log_text().contains("vulnerability database pulled") {
+        assert!(Instant::now() < deadline, "no database pulled:\n{}", w.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(w.data_dir.join("vuln.db").is_file());
+    ok(api(&w, "POST", "/projects", ADMIN).body(json!({"project_name": "mirror", "metadata": {"auto_scan": "true"}}).to_string()).send(), 201);
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "mirror/pyapp:v1");
+    let o = wait_scanned(&w, "mirror", "pyapp", "v1", None);
+    assert_eq!(o["scan_status"], "Success", "{o}");
+    let expected = cli_findings(&db, &oci_ref("pyapp", "v1"));
+    assert_eq!(o["summary"]["total"].as_u64().unwrap() as usize, expected.len());
+}

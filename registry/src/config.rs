@@ -31,6 +31,15 @@ pub struct Config {
     pub vuln_db: Option<PathBuf>,
     /// Scans that run at once (each on one core).
     pub scan_workers: usize,
+    /// Take the vulnerability database from this OCI artifact (`wharf db push`), at
+    /// start and then every `vuln_db_refresh_hours`: an air-gapped Wharf replicates
+    /// its DB from another registry like any image.
+    pub vuln_db_ref: Option<String>,
+    /// Plain HTTP to the registry of `vuln_db_ref`.
+    pub vuln_db_insecure: bool,
+    pub vuln_db_username: Option<String>,
+    pub vuln_db_password: Option<Secret>,
+    pub vuln_db_refresh_hours: u64,
 }
 
 /// A configuration value that must never be printed.
@@ -59,6 +68,11 @@ impl Default for Config {
             token_ttl_secs: 1800,
             vuln_db: None,
             scan_workers: 1,
+            vuln_db_ref: None,
+            vuln_db_insecure: false,
+            vuln_db_username: None,
+            vuln_db_password: None,
+            vuln_db_refresh_hours: 24,
         }
     }
 }

@@ -20,7 +20,7 @@ use tower::Layer;
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
-use crate::service::{AuthState, Registry, ScanConfig};
+use crate::service::{AuthState, DbSource, Registry, ScanConfig};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,19 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
     let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
     let registry = Registry::new(meta.clone(), meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads)
-        .with_scanning(ScanConfig { db: config.vuln_db.clone().unwrap_or_else(|| dir.join("vuln.db")), workers: config.scan_workers });
+        .with_scanning(ScanConfig {
+            db: config.vuln_db.clone().unwrap_or_else(|| dir.join("vuln.db")),
+            workers: config.scan_workers,
+            source: config.vuln_db_ref.clone().map(|reference| DbSource {
+                reference,
+                registry: wharf_scanner::registry::RegistryOptions {
+                    insecure: config.vuln_db_insecure,
+                    username: config.vuln_db_username.clone(),
+                    password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
+                },
+                every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
+            }),
+        });
     let has_users = meta.count_users().await? > 0;
     let enabled = config.auth.unwrap_or(config.admin_password.is_some() || has_users);
     if !enabled {

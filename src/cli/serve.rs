@@ -30,7 +30,9 @@ Config file (TOML), every key optional:
   external_url = \"https://registry.example.com\"
   token_ttl_secs = 1800
   vuln_db = \"/var/lib/wharf/vuln.db\"
-  scan_workers = 1")]
+  scan_workers = 1
+  vuln_db_ref = \"mirror.example.com/security/vulndb:latest\"
+  vuln_db_refresh_hours = 24")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -87,6 +89,27 @@ pub struct ServeArgs {
     /// Scans that run at once [default: 1].
     #[arg(long, env = "WHARF_SCAN_WORKERS")]
     scan_workers: Option<usize>,
+
+    /// Replicate the vulnerability database from this OCI artifact (made by
+    /// `wharf db push`), at start and then every --vuln-db-refresh-hours.
+    #[arg(long, env = "WHARF_DB_REF")]
+    vuln_db_ref: Option<String>,
+
+    /// Plain HTTP to the registry of --vuln-db-ref.
+    #[arg(long, env = "WHARF_DB_INSECURE", num_args = 0..=1, default_missing_value = "true")]
+    vuln_db_insecure: Option<bool>,
+
+    /// User name for the registry of --vuln-db-ref.
+    #[arg(long, env = "WHARF_DB_USERNAME")]
+    vuln_db_username: Option<String>,
+
+    /// Password for the registry of --vuln-db-ref.
+    #[arg(long, env = "WHARF_DB_PASSWORD", hide_env_values = true)]
+    vuln_db_password: Option<String>,
+
+    /// Hours between database pulls [default: 24].
+    #[arg(long, env = "WHARF_DB_REFRESH_HOURS")]
+    vuln_db_refresh_hours: Option<u64>,
 }
 
 impl ServeArgs {
@@ -134,6 +157,21 @@ impl ServeArgs {
         }
         if let Some(v) = self.scan_workers {
             config.scan_workers = v;
+        }
+        if let Some(v) = self.vuln_db_ref {
+            config.vuln_db_ref = Some(v);
+        }
+        if let Some(v) = self.vuln_db_insecure {
+            config.vuln_db_insecure = v;
+        }
+        if let Some(v) = self.vuln_db_username {
+            config.vuln_db_username = Some(v);
+        }
+        if let Some(v) = self.vuln_db_password {
+            config.vuln_db_password = Some(wharf_registry::config::Secret(v));
+        }
+        if let Some(v) = self.vuln_db_refresh_hours {
+            config.vuln_db_refresh_hours = v;
         }
         config.validate()?;
         Ok(config)

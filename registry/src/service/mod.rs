@@ -27,7 +27,7 @@ pub use listing::Page;
 pub use manifests::PutManifest;
 pub use project_settings::{Settings, TRUSTED_KEYS};
 pub use pull_gate::PullCaller;
-pub use scanning::{REPORT_MIME, ScanConfig, overview_json, severity_rank};
+pub use scanning::{DbSource, REPORT_MIME, ScanConfig, overview_json, severity_rank};
 pub use uploads::{MountOutcome, UploadStatus};
 
 use crate::error::{ErrorCode, RegistryError, Result};

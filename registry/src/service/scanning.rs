@@ -35,6 +35,23 @@ const SCHEDULE_KEY: &str = "scan_all_schedule";
 pub struct ScanConfig {
     pub db: PathBuf,
     pub workers: usize,
+    /// Where to pull the database from, and how often.
+    pub source: Option<DbSource>,
+}
+
+/// A registry reference the database is replicated from (`wharf db push` made it).
+#[derive(Clone)]
+pub struct DbSource {
+    pub reference: String,
+    pub registry: wharf_scanner::registry::RegistryOptions,
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for DbSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("DbSource").field("reference", &self.reference).field("every", &self.every).finish()
+    }
 }
 
 /// Work for the scan workers.
@@ -250,6 +267,30 @@ impl Registry {
             }
             reg.run_scheduler().await;
         });
+        if let Some(source) = scanning.config.source.clone() {
+            let reg = self.clone();
+            tokio::spawn(async move { reg.replicate_db(source).await });
+        }
+    }
+
+    /// Pulls the database now and then every `source.every`. A pull is verified and
+    /// renamed into place whole, so scans see the old file or the new, never a mix.
+    async fn replicate_db(self: Arc<Self>, source: DbSource) {
+        let Some(scanning) = &self.scanning else { return };
+        loop {
+            let (dest, s) = (scanning.config.db.clone(), source.clone());
+            let started = std::time::Instant::now();
+            let result = tokio::task::spawn_blocking(move || {
+                wharf_scanner::db::artifact::pull_wharf(&s.reference, &dest, &s.registry, &mut |_, _| {})
+            })
+            .await;
+            match result {
+                Ok(Ok(p)) => tracing::info!(reference = %p.reference, manifest = %p.manifest_digest, ms = started.elapsed().as_millis() as u64, "vulnerability database pulled"),
+                Ok(Err(e)) => tracing::error!(reference = %source.reference, error = %e, "pulling the vulnerability database failed; scans use the previous one"),
+                Err(e) => tracing::error!(error = %e, "database pull task failed"),
+            }
+            tokio::time::sleep(source.every).await;
+        }
     }
 
     /// A crashed `Running` scan goes back to `Pending` and into the queue.
