@@ -424,3 +424,61 @@ fn the_cli_refuses_policy_files_until_the_evaluator_is_wired() {
         "{out:?}"
     );
 }
+
+/// Manifest digest of `tag` in an OCI test-image layout, from its index.json.
+fn layout_digest(image: &str, tag: &str) -> String {
+    let index: Value = serde_json::from_slice(
+        &std::fs::read(test_images().join("oci").join(image).join("index.json")).unwrap(),
+    )
+    .unwrap();
+    let m = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag);
+    m.unwrap_or_else(|| panic!("{image}:{tag}"))["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn images_pushed_with_skopeo_are_pinned_to_their_manifest_or_index_digest() {
+    require("skopeo");
+    let registry = Wharf::start();
+    let host = registry.host();
+    for (image, repo) in [("small", "team/small"), ("multi", "team/multi")] {
+        run(Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--all",
+                "--dest-tls-verify=false",
+            ])
+            .arg(oci_ref(image, "v1"))
+            .arg(format!("docker://{host}/{repo}:v1")));
+    }
+    let webhook = default_webhook(&registry, &[]);
+    let mut review: Value = serde_json::from_str(&fixture("pod.json", &host)).unwrap();
+    let spec = &mut review["request"]["object"]["spec"];
+    spec["initContainers"][0]["image"] = format!("{host}/team/small:v1").into();
+    spec["containers"][0]["image"] = format!("{host}/team/multi:v1").into();
+    let body = review.to_string();
+    let r = webhook.review("/mutate", &body);
+    assert_eq!(r["allowed"], true, "{r}");
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(r["patch"].as_str().unwrap())
+        .unwrap();
+    let patch: json_patch::Patch = serde_json::from_slice(&patch).unwrap();
+    let mut object = serde_json::from_str::<Value>(&body).unwrap()["request"]["object"].take();
+    json_patch::patch(&mut object, &patch).unwrap();
+    // The init container runs the single-platform image, the app the multi-arch index.
+    assert_eq!(
+        object["spec"]["initContainers"][0]["image"],
+        format!("{host}/team/small:v1@{}", layout_digest("small", "v1"))
+    );
+    assert_eq!(
+        object["spec"]["containers"][0]["image"],
+        format!("{host}/team/multi:v1@{}", layout_digest("multi", "v1"))
+    );
+}
