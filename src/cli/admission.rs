@@ -129,6 +129,8 @@ pub fn run(args: AdmissionArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Integration: load the policies here, wrap the evaluator in an `ImageGate`
+    // and combine it with the registry list: `AllGates(vec![evaluator, registries])`.
     if !args.policies.is_empty() {
         bail!(
             "--policy is not wired to the policy evaluator yet (it is connected when `wharf policy` lands); \
@@ -147,6 +149,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     });
     let gate: Option<Arc<dyn ImageGate>> = if args.allow_registries.is_empty() {
+        tracing::warn!(
+            "no --allow-registry: any image whose tag resolves is allowed, and any registry a workload names is contacted"
+        );
         None
     } else {
         Some(Arc::new(AllowedRegistries::new(&args.allow_registries)))

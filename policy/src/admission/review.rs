@@ -240,7 +240,7 @@ impl Webhook {
         let Some(object) = &req.object else {
             return Decision::skip("no object");
         };
-        let images = match extract(kind, &object.data) {
+        let mut images = match extract(kind, &object.data) {
             Ok(images) => images,
             Err(e) => {
                 return self.conclude(vec![e.to_string()], Vec::new(), Vec::new(), Vec::new(), 0);
@@ -248,6 +248,20 @@ impl Webhook {
         };
         if images.is_empty() {
             return Decision::skip("no images");
+        }
+        // On UPDATE only images the old object did not run are checked: scaling
+        // or relabelling a workload admitted earlier must not fail because a tag
+        // was deleted, a registry is down or a policy changed since.
+        if req.operation == Operation::Update
+            && let Some(old) = req
+                .old_object
+                .as_ref()
+                .and_then(|o| extract(kind, &o.data).ok())
+        {
+            images.retain(|i| !old.iter().any(|o| o.image == i.image));
+            if images.is_empty() {
+                return Decision::skip("images unchanged");
+            }
         }
 
         let mut distinct: Vec<&str> = images.iter().map(|i| i.image.as_str()).collect();

@@ -316,3 +316,43 @@ async fn invalid_references_are_denied_with_the_reason() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn updates_check_only_images_the_old_object_did_not_run() {
+    // Every registry is refused, so anything checked is denied.
+    let nothing: Option<Arc<dyn ImageGate>> =
+        Some(Arc::new(AllowedRegistries::new(["elsewhere.example"])));
+    let w = webhook(
+        WebhookConfig::default(),
+        ResolverOptions::default(),
+        nothing,
+    );
+
+    // kubectl debug: only the new ephemeral container is checked.
+    let r = &respond(&w, &fixture("pod-ephemeral.json"), false).await["response"];
+    assert_eq!(r["allowed"], false);
+    assert_eq!(
+        r["status"]["message"],
+        "ephemeral container \"debugger\" image \"wharf.test:5000/team/debug:1\": registry wharf.test:5000 is not allowed (allowed: elsewhere.example)"
+    );
+
+    // Scaling a Deployment admitted earlier: nothing new, nothing checked.
+    let mut review: Value = serde_json::from_str(&fixture("deployment.json")).unwrap();
+    let req = &mut review["request"];
+    req["operation"] = "UPDATE".into();
+    req["oldObject"] = req["object"].clone();
+    req["object"]["spec"]["replicas"] = 5.into();
+    req["options"] = serde_json::json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"});
+    assert_eq!(
+        respond(&w, &review.to_string(), true).await["response"]["allowed"],
+        true
+    );
+
+    // Changing the image is checked.
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        "wharf.test:5000/team/app:2.0".into();
+    assert_eq!(
+        respond(&w, &review.to_string(), true).await["response"]["allowed"],
+        false
+    );
+}
