@@ -169,13 +169,29 @@ impl Drop for Webhook {
     }
 }
 
-/// A registry holding every image the fixtures use; returns it and the app image's digest.
-fn registry_with_images() -> (Wharf, String) {
+/// Digests of the images the fixtures use, as pushed.
+struct Pushed {
+    app: String,
+    debug: String,
+}
+
+/// A registry holding every image the fixtures use.
+fn registry_with_images() -> (Wharf, Pushed) {
     let registry = Wharf::start();
     let (app, _) = push_image(&registry, "team/app", "1.0", "app");
     push_image(&registry, "team/metrics", "2", "metrics");
-    push_image(&registry, "team/debug", "1", "debug");
-    (registry, app)
+    let (debug, _) = push_image(&registry, "team/debug", "1", "debug");
+    (registry, Pushed { app, debug })
+}
+
+/// The image a fixture's review checks (on UPDATE only what is new: the
+/// ephemeral container) and its pushed digest.
+fn probe<'a>(fixture: &str, pushed: &'a Pushed) -> (&'static str, &'static str, &'a str) {
+    if fixture == "pod-ephemeral.json" {
+        ("team/debug:1", "team/debug:nope", &pushed.debug)
+    } else {
+        ("team/app:1.0", "team/app:nope", &pushed.app)
+    }
 }
 
 fn default_webhook(registry: &Wharf, extra: &[&str]) -> Webhook {
@@ -194,7 +210,7 @@ fn default_webhook(registry: &Wharf, extra: &[&str]) -> Webhook {
 
 #[test]
 fn every_workload_kind_is_allowed_when_its_images_exist_and_denied_when_a_tag_does_not() {
-    let (registry, _) = registry_with_images();
+    let (registry, pushed) = registry_with_images();
     let webhook = default_webhook(&registry, &[]);
     let host = registry.host();
     for name in WORKLOADS {
@@ -202,12 +218,15 @@ fn every_workload_kind_is_allowed_when_its_images_exist_and_denied_when_a_tag_do
         let r = webhook.review("/validate", &body);
         assert_eq!(r["allowed"], true, "{name}: {r}");
 
-        let missing = body.replace("team/app:1.0", "team/app:nope");
+        let (image, missing_image, _) = probe(name, &pushed);
+        let missing = body.replace(image, missing_image);
         let r = webhook.review("/validate", &missing);
         assert_eq!(r["allowed"], false, "{name}: {r}");
         let msg = r["status"]["message"].as_str().unwrap();
         assert!(
-            msg.contains(&format!("image \"{host}/team/app:nope\": {host}/team/app:nope does not exist in the registry")),
+            msg.contains(&format!(
+                "image \"{host}/{missing_image}\": {host}/{missing_image} does not exist in the registry"
+            )),
             "{name}: {msg}"
         );
     }
@@ -245,7 +264,7 @@ fn an_init_container_that_violates_denies_the_pod_although_its_main_container_pa
 
 #[test]
 fn the_mutating_patch_pins_every_image_to_the_pushed_digest() {
-    let (registry, app) = registry_with_images();
+    let (registry, pushed) = registry_with_images();
     let webhook = default_webhook(&registry, &[]);
     let host = registry.host();
     for name in WORKLOADS {
@@ -262,13 +281,23 @@ fn the_mutating_patch_pins_every_image_to_the_pushed_digest() {
         json_patch::patch(&mut object, &patch)
             .unwrap_or_else(|e| panic!("{name}: patch does not apply: {e}"));
         let text = object.to_string();
-        // Every app image is pinned to the digest the registry holds, and nothing else changed.
-        let pinned = format!("\"{host}/team/app:1.0@{app}\"");
-        assert!(text.contains(&pinned), "{name}: {text}");
+        // Every checked image is pinned to the digest the registry holds, and nothing else changed.
+        let (image, _, digest) = probe(name, &pushed);
         assert!(
-            !text.contains(&format!("\"{host}/team/app:1.0\"")),
+            text.contains(&format!("\"{host}/{image}@{digest}\"")),
+            "{name}: {text}"
+        );
+        assert!(
+            !text.contains(&format!("\"{host}/{image}\"")),
             "{name}: unpinned image left"
         );
+        if *name == "pod-ephemeral.json" {
+            // The running container was admitted before; the update leaves it alone.
+            assert_eq!(
+                object["spec"]["containers"][0]["image"],
+                format!("{host}/team/app:1.0")
+            );
+        }
         let mut expected: Value =
             serde_json::from_str::<Value>(&body).unwrap()["request"]["object"].take();
         let unpin = |s: &str| s.split('@').next().unwrap().to_string();
@@ -481,4 +510,26 @@ fn images_pushed_with_skopeo_are_pinned_to_their_manifest_or_index_digest() {
         object["spec"]["containers"][0]["image"],
         format!("{host}/team/multi:v1@{}", layout_digest("multi", "v1"))
     );
+}
+
+#[test]
+fn answers_within_the_timeout_the_api_server_asks_for() {
+    // A registry that accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap().to_string();
+    let webhook = Webhook::start(&["--insecure-registry", &host, "--timeout", "8s"]);
+    let body = fixture("deployment.json", &host);
+    let started = Instant::now();
+    let r = webhook.review("/validate?timeout=1s", &body);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.ends_with(
+            "no answer within the 900 ms budget (could not be checked; failure policy: fail)"
+        ),
+        "{msg}"
+    );
+    drop(silent);
 }

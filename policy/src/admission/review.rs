@@ -148,6 +148,19 @@ impl Webhook {
 
     /// A request body in, the response body out. `mutate` adds the pinning patch.
     pub async fn handle(&self, body: &[u8], mutate: bool) -> Result<Vec<u8>, BadReview> {
+        self.handle_within(body, mutate, None).await
+    }
+
+    /// [`handle`](Self::handle) for an API server that waits at most
+    /// `api_timeout` (it sends `?timeout=10s` on the URL): the budget shrinks
+    /// to 90% of it when that is shorter than `--timeout`, so the answer is
+    /// never later than the API server is willing to wait.
+    pub async fn handle_within(
+        &self,
+        body: &[u8],
+        mutate: bool,
+        api_timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, BadReview> {
         let review: AdmissionReview<DynamicObject> =
             serde_json::from_slice(body).map_err(|e| BadReview::Malformed(e.to_string()))?;
         if review.types.api_version != META_API_VERSION_V1 || review.types.kind != META_KIND {
@@ -158,18 +171,29 @@ impl Webhook {
         }
         let request: AdmissionRequest<DynamicObject> =
             review.try_into().map_err(|_| BadReview::NoRequest)?;
-        let response = self.review(&request, mutate).await;
+        let budget =
+            api_timeout.map_or(self.config.timeout, |t| self.config.timeout.min(t * 9 / 10));
+        let response = self.review_within(&request, mutate, budget).await;
         Ok(to_wire(response))
     }
 
-    /// The response to one request.
+    /// The response to one request, within the configured budget.
     pub async fn review(
         &self,
         req: &AdmissionRequest<DynamicObject>,
         mutate: bool,
     ) -> AdmissionResponse {
+        self.review_within(req, mutate, self.config.timeout).await
+    }
+
+    async fn review_within(
+        &self,
+        req: &AdmissionRequest<DynamicObject>,
+        mutate: bool,
+        budget: Duration,
+    ) -> AdmissionResponse {
         let started = Instant::now();
-        let decision = self.decide(req, started + self.config.timeout).await;
+        let decision = self.decide(req, started + budget, budget).await;
         let name = req
             .object
             .as_ref()
@@ -222,7 +246,12 @@ impl Webhook {
         response
     }
 
-    async fn decide(&self, req: &AdmissionRequest<DynamicObject>, deadline: Instant) -> Decision {
+    async fn decide(
+        &self,
+        req: &AdmissionRequest<DynamicObject>,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Decision {
         if matches!(req.operation, Operation::Delete | Operation::Connect) {
             return Decision::skip("operation");
         }
@@ -267,7 +296,7 @@ impl Webhook {
         let mut distinct: Vec<&str> = images.iter().map(|i| i.image.as_str()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let timeout = self.config.timeout;
+        let timeout = budget;
         let outcomes: HashMap<&str, Outcome> =
             join_all(distinct.into_iter().map(|image| async move {
                 let outcome = tokio::time::timeout_at(deadline, self.check_image(image))

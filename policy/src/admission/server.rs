@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -53,16 +53,25 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
         .with_state(webhook)
 }
 
-async fn validate(State(webhook): State<Arc<Webhook>>, body: Bytes) -> Response {
-    answer(&webhook, &body, false).await
+async fn validate(
+    State(webhook): State<Arc<Webhook>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    answer(&webhook, &body, false, q).await
 }
 
-async fn mutate(State(webhook): State<Arc<Webhook>>, body: Bytes) -> Response {
-    answer(&webhook, &body, true).await
+async fn mutate(
+    State(webhook): State<Arc<Webhook>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    answer(&webhook, &body, true, q).await
 }
 
-async fn answer(webhook: &Webhook, body: &[u8], mutate: bool) -> Response {
-    match webhook.handle(body, mutate).await {
+async fn answer(webhook: &Webhook, body: &[u8], mutate: bool, query: Option<String>) -> Response {
+    let api_timeout = query.as_deref().and_then(api_server_timeout);
+    match webhook.handle_within(body, mutate, api_timeout).await {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "rejected a request that is not an AdmissionReview");
@@ -74,6 +83,30 @@ async fn answer(webhook: &Webhook, body: &[u8], mutate: bool) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The API server calls webhooks as `/validate?timeout=10s` (Go duration
+/// syntax; whole seconds, at most 30s). `None` when absent or unreadable.
+fn api_server_timeout(query: &str) -> Option<Duration> {
+    let value = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))?;
+    let (mut total, mut rest) = (Duration::ZERO, value);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit_len = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len() - digits);
+        total += match &rest[digits..digits + unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            _ => return None,
+        };
+        rest = &rest[digits + unit_len..];
+    }
+    (!total.is_zero()).then_some(total)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight reviews finish.
@@ -199,5 +232,30 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_api_servers_timeout() {
+        assert_eq!(
+            api_server_timeout("timeout=10s"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            api_server_timeout("a=b&timeout=1m0s"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            api_server_timeout("timeout=2500ms"),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(api_server_timeout("timeout=0s"), None);
+        assert_eq!(api_server_timeout("timeout=1.5s"), None);
+        assert_eq!(api_server_timeout("timeout=ten"), None);
+        assert_eq!(api_server_timeout("other=1"), None);
     }
 }
