@@ -296,13 +296,12 @@ impl Webhook {
         let mut distinct: Vec<&str> = images.iter().map(|i| i.image.as_str()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let timeout = budget;
         let outcomes: HashMap<&str, Outcome> =
             join_all(distinct.into_iter().map(|image| async move {
                 let outcome = tokio::time::timeout_at(deadline, self.check_image(image))
                     .await
                     .unwrap_or_else(|_| Outcome::Failed {
-                        reason: format!("no answer within the {} ms budget", timeout.as_millis()),
+                        reason: format!("no answer within the {} ms budget", budget.as_millis()),
                     });
                 (image, outcome)
             }))
