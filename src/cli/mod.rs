@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
+mod admission;
 mod db;
 mod logging;
 mod manage;
@@ -62,6 +63,8 @@ enum Command {
     Db(db::DbArgs),
     /// Generate an SBOM (SPDX / CycloneDX) for an image; attach or fetch it as a referrer.
     Sbom(sbom::SbomArgs),
+    /// Kubernetes admission webhook: check and pin the images of workloads.
+    Admission(admission::AdmissionArgs),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -88,6 +91,7 @@ pub fn run() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Admission(args) => admission::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,31 @@
+//! The Kubernetes validating and mutating admission webhook (`wharf admission serve`).
+//!
+//! ```text
+//! server.rs      HTTPS endpoints /validate, /mutate, /healthz (rustls + ring)
+//! review.rs      AdmissionReview v1 in → decision → AdmissionReview out (mode, failure policy, budget)
+//! images.rs      every image a workload pulls, with the JSON pointer to its field
+//! resolve.rs     tag → digest against the image's registry (signer's oci-client wrapper)
+//! cache.rs       the digest cache: TTL, one request per tag however many reviews wait for it
+//! patch.rs       JSONPatch pinning each image to the digest it was checked at
+//! exclude.rs     excluded namespaces and image globs
+//! gate.rs        `ImageGate`: the boundary the policy evaluator implements
+//! registries.rs  `--allow-registry`: a gate that needs no policy file
+//! ```
+
+pub mod cache;
+pub mod exclude;
+pub mod gate;
+pub mod images;
+pub mod patch;
+pub mod registries;
+pub mod resolve;
+pub mod review;
+pub mod server;
+
+#[cfg(test)]
+mod review_tests;
+
+pub use gate::{AllGates, GateError, GateVerdict, ImageGate, ImageRef};
+pub use registries::AllowedRegistries;
+pub use resolve::{Resolver, ResolverOptions};
+pub use review::{FailurePolicy, Mode, Webhook, WebhookConfig};

@@ -1,0 +1,261 @@
+//! HTTPS for the API server: `/validate`, `/mutate`, `/healthz`; TLS through
+//! rustls with the ring provider (as `wharf serve` does), graceful shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+
+use super::review::Webhook;
+
+/// The API server sends the object and the old object; each may be up to
+/// etcd's 1.5 MiB. Anything larger is not from the API server.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("server: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// `(cert, key)` PEM files; `None` serves plain HTTP (local testing only:
+    /// the API server only calls webhooks over HTTPS).
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+pub fn router(webhook: Arc<Webhook>) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(webhook)
+}
+
+async fn validate(
+    State(webhook): State<Arc<Webhook>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    answer(&webhook, &body, false, q).await
+}
+
+async fn mutate(
+    State(webhook): State<Arc<Webhook>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    answer(&webhook, &body, true, q).await
+}
+
+async fn answer(webhook: &Webhook, body: &[u8], mutate: bool, query: Option<String>) -> Response {
+    let api_timeout = query.as_deref().and_then(api_server_timeout);
+    match webhook.handle_within(body, mutate, api_timeout).await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "rejected a request that is not an AdmissionReview");
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The API server calls webhooks as `/validate?timeout=10s` (Go duration
+/// syntax; whole seconds, at most 30s). `None` when absent or unreadable.
+fn api_server_timeout(query: &str) -> Option<Duration> {
+    let value = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))?;
+    let (mut total, mut rest) = (Duration::ZERO, value);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit_len = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len() - digits);
+        total += match &rest[digits..digits + unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            _ => return None,
+        };
+        rest = &rest[digits + unit_len..];
+    }
+    (!total.is_zero()).then_some(total)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight reviews finish.
+/// `ready` is told the bound address (useful with port 0).
+pub async fn serve(
+    webhook: Arc<Webhook>,
+    listen: Listen,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let app = router(webhook);
+    let listener = TcpListener::bind(listen.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen.addr,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    match &listen.tls {
+        Some((cert, key)) => {
+            let (cert, key) = (cert.clone(), key.clone());
+            // Reading the PEM files is blocking I/O.
+            let acceptor = tokio::task::spawn_blocking(move || tls_acceptor(&cert, &key))
+                .await
+                .map_err(|e| ServeError::Tls(e.to_string()))??;
+            tracing::info!(%addr, "wharf admission webhook listening (https)");
+            ready(addr);
+            axum::serve(TlsListener::spawn(listener, acceptor), app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        None => {
+            tracing::warn!(%addr, "wharf admission webhook listening over plain HTTP (--insecure-http): for local testing only");
+            ready(addr);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+    }
+    tracing::info!("wharf admission webhook stopped");
+    Ok(())
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            ServeError::Tls(format!("reading certificates from {}: {e}", cert.display()))
+        })?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "no certificate found in {}",
+            cert.display()
+        )));
+    }
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServeError::Tls(format!("reading private key from {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(format!("certificate and key do not fit together: {e}")))?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(tls)))
+}
+
+/// Hands axum finished TLS connections; handshakes run in their own tasks
+/// with a deadline so one slow client cannot hold up accepts. (The registry's
+/// server has the same listener; `policy` may not depend on `registry`.)
+struct TlsListener {
+    ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn spawn(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
+        let local = tcp.local_addr().expect("bound listener has an address");
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Without it, a response written as several TLS records waits
+                // for the peer's delayed ACK (~40 ms per review).
+                let _ = stream.set_nodelay(true);
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener { ready, local }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accept task never ends while the listener lives.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_api_servers_timeout() {
+        assert_eq!(
+            api_server_timeout("timeout=10s"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            api_server_timeout("a=b&timeout=1m0s"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            api_server_timeout("timeout=2500ms"),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(api_server_timeout("timeout=0s"), None);
+        assert_eq!(api_server_timeout("timeout=1.5s"), None);
+        assert_eq!(api_server_timeout("timeout=ten"), None);
+        assert_eq!(api_server_timeout("other=1"), None);
+    }
+}
