@@ -178,6 +178,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // TLS records are small writes: without this, responses wait for delayed ACKs.
+                let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
