@@ -3,6 +3,7 @@
 mod db;
 mod logging;
 mod manage;
+mod policy;
 mod sbom;
 mod scan;
 mod serve;
@@ -62,6 +63,9 @@ enum Command {
     Db(db::DbArgs),
     /// Generate an SBOM (SPDX / CycloneDX) for an image; attach or fetch it as a referrer.
     Sbom(sbom::SbomArgs),
+    /// Check images against ImagePolicy files (the CI gate); validate policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -88,6 +92,7 @@ pub fn run() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(code) => code,
