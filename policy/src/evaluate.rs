@@ -457,17 +457,16 @@ fn vulnerabilities(rule: &VulnerabilityRule, facts: &Facts, now: i64) -> Verdict
         msg.push(')');
         return (true, msg, evidence);
     }
-    let mut ids: Vec<String> = offending
+    let ids: Vec<String> = offending
         .iter()
         .map(|v| format!("{} ({}, {} {})", v.id, v.severity, v.package, v.installed))
         .collect();
-    ids.dedup();
     let mut msg = format!(
         "{} vulnerabilit{} above {}: {}",
         offending.len(),
         if offending.len() == 1 { "y" } else { "ies" },
         rule.max_severity,
-        ids.join(", ")
+        shorten(ids, 25)
     );
     if !expired.is_empty() {
         msg.push_str(&format!(
@@ -505,11 +504,12 @@ fn licenses(rule: &LicenseRule, facts: &Facts) -> Verdict {
     for p in &s.packages {
         for id in p.licenses.iter().flat_map(|l| license_ids(l)) {
             let lid = id.to_ascii_lowercase();
-            if rule
+            let denied = rule
                 .deny
                 .iter()
-                .any(|d| crate::glob::matches(&d.to_ascii_lowercase(), &lid))
-            {
+                .any(|d| crate::glob::matches(&d.to_ascii_lowercase(), &lid));
+            // A package lists the same license for many files (dpkg copyright): once is enough.
+            if denied && !hits.iter().any(|(q, l)| std::ptr::eq(*q, p) && l == id) {
                 hits.push((p, id.to_string()));
             }
         }
@@ -532,14 +532,24 @@ fn licenses(rule: &LicenseRule, facts: &Facts) -> Verdict {
             false,
             format!(
                 "denied licenses: {}",
-                hits.iter()
-                    .map(|(p, l)| format!("{} {} ({l})", p.name, p.version))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                shorten(
+                    hits.iter()
+                        .map(|(p, l)| format!("{} {} ({l})", p.name, p.version))
+                        .collect(),
+                    10
+                )
             ),
             evidence,
         )
     }
+}
+
+/// The first `max` items joined, then how many more: the evidence has them all.
+fn shorten(items: Vec<String>, max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..max].join(", "), items.len() - max)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -354,11 +354,9 @@ fn licenses_denied_by_glob_in_expressions() {
         "c",
         "MIT AND (GPL-3.0-or-later WITH Classpath-exception-2.0)",
     ));
-    f.sbom
-        .as_mut()
-        .unwrap()
-        .packages
-        .push(pkg("d", "AGPL-3.0-only"));
+    let mut d = pkg("d", "AGPL-3.0-only");
+    d.licenses.push("AGPL-3.0-only".into()); // listed twice (per file): reported once
+    f.sbom.as_mut().unwrap().packages.push(d);
     let d = evaluate(&p, &f, NOW);
     assert!(!d.allowed);
     assert_eq!(
@@ -366,6 +364,23 @@ fn licenses_denied_by_glob_in_expressions() {
         "denied licenses: c 1.0 (GPL-3.0-or-later), d 1.0 (AGPL-3.0-only)"
     );
     assert_eq!(only(&d).evidence["violations"][0]["purl"], "pkg:pypi/c@1.0");
+
+    // Long lists are cut in the message, complete in the evidence.
+    f.sbom.as_mut().unwrap().packages = (0..14)
+        .map(|i| pkg(&format!("p{i}"), "GPL-3.0-only"))
+        .collect();
+    let d = evaluate(&p, &f, NOW);
+    assert!(
+        only(&d)
+            .message
+            .ends_with("p9 1.0 (GPL-3.0-only) and 4 more"),
+        "{}",
+        only(&d).message
+    );
+    assert_eq!(
+        only(&d).evidence["violations"].as_array().unwrap().len(),
+        14
+    );
 }
 
 #[test]
