@@ -388,3 +388,157 @@ fn malformed_policies_and_unreachable_images_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("checking 127.0.0.1:1/prod/x:v1"));
 }
+
+#[test]
+fn attestation_license_and_rego_rules_see_collected_facts() {
+    let w = Wharf::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let pyapp = push(&w, "pyapp", "prod/pyapp");
+    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "ci"]));
+    ok(&wharf(
+        d,
+        &["key", "generate", "--output-key-prefix", "other"],
+    ));
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"buildDefinition": {"externalParameters": {"ref": "refs/heads/main"}},
+            "runDetails": {"builder": {"id": "https://ci.company.com/runner"}}}"#,
+    )
+    .unwrap();
+    ok(&wharf(
+        d,
+        &[
+            "attest",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--predicate",
+            "prov.json",
+            "--type",
+            "slsaprovenance1",
+            &pyapp,
+        ],
+    ));
+
+    let attestation = |signer: &str, builder: &str| {
+        format!(
+            "    - name: provenance\n      attestations:\n        - predicateType: https://slsa.dev/provenance/v1\n          signedBy: {{anyOf: [{{key: {signer}}}]}}\n          conditions:\n            - {{path: runDetails.builder.id, matches: '{builder}'}}\n            - {{path: buildDefinition.externalParameters.ref, equals: refs/heads/main}}\n"
+        )
+    };
+    let check = |file: &str| {
+        wharf(
+            d,
+            &["policy", "check", "--insecure", "--policy", file, &pyapp],
+        )
+    };
+
+    write_policy(
+        d,
+        "att.yaml",
+        &attestation("ci.pub", "^https://ci\\.company\\.com/"),
+    );
+    let o = check("att.yaml");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    write_policy(
+        d,
+        "att-builder.yaml",
+        &attestation("ci.pub", "^https://other\\.example/"),
+    );
+    let o = check("att-builder.yaml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(
+            "runDetails.builder.id is \"https://ci.company.com/runner\", which does not match"
+        ),
+        "{}",
+        text(&o)
+    );
+
+    write_policy(d, "att-key.yaml", &attestation("other.pub", "."));
+    let o = check("att-key.yaml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("none verified by key sha256:"),
+        "{}",
+        text(&o)
+    );
+
+    // Licenses: no SBOM attached, so the packages come from scanning the layers (no DB needed).
+    let inv: serde_json::Value = serde_json::from_str(&ok(&wharf(
+        d,
+        &[
+            "scan",
+            "--insecure",
+            "--list-packages",
+            "--format",
+            "json",
+            &pyapp,
+        ],
+    )))
+    .unwrap();
+    let licensed: Vec<(String, String)> = inv["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Packages"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| {
+            let lic = p["Licenses"].as_array()?.first()?.as_str()?.to_string();
+            Some((p["Name"].as_str()?.to_string(), lic))
+        })
+        .collect();
+    assert!(!licensed.is_empty(), "pyapp declares licenses: {inv}");
+    let (pkg, lic) = &licensed[0];
+    let deny = lic
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_matches(|c| c == '(' || c == ')');
+    write_policy(
+        d,
+        "lic.yaml",
+        &format!("    - name: licenses\n      licenses: {{deny: [\"{deny}\"]}}\n"),
+    );
+    let o = wharf(
+        d,
+        &[
+            "policy",
+            "check",
+            "--insecure",
+            "--policy",
+            "lic.yaml",
+            "--format",
+            "json",
+            &pyapp,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let violations = v["decisions"][0]["results"][0]["evidence"]["violations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        violations
+            .iter()
+            .any(|x| x["package"] == pkg.as_str() && x["source"] == "scan"),
+        "{pkg} ({deny}) not reported: {violations:?}"
+    );
+
+    // Rego sees the facts document: the verified attestation's predicate. Verification
+    // needs a key the matching policies name, here through the attestation rule.
+    write_policy(
+        d,
+        "rego.yaml",
+        &(attestation("ci.pub", ".")
+            + "    - name: only-main\n      rego:\n        module: |\n          package wharf\n          deny contains sprintf(\"built from %s\", [ref]) if {\n            some a in input.attestations\n            a.verified\n            ref := a.predicate.buildDefinition.externalParameters.ref\n            ref != \"refs/heads/release\"\n          }\n"),
+    );
+    let o = check("rego.yaml");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("built from refs/heads/main"),
+        "{}",
+        text(&o)
+    );
+}
