@@ -63,14 +63,14 @@ pub async fn collect(
     }
 
     // Blocking work: SBOM fetch and scan, together on the blocking pool.
-    let want_scan = needs.vulnerabilities || (needs.rego && db_path(opts).is_file());
     let want_sbom = needs.sbom || needs.packages;
-    if want_sbom || want_scan {
+    if want_sbom || needs.vulnerabilities || needs.rego {
         let opts = opts.clone();
-        let needs_packages = needs.packages;
         let image = pinned.clone();
         let (sbom, vulns) = tokio::task::spawn_blocking(move || {
-            blocking_collect(&image, &opts, want_sbom, needs_packages, want_scan)
+            // Rego rules get vulnerabilities when a DB exists; vulnerability rules need one.
+            let want_scan = needs.vulnerabilities || (needs.rego && db_path(&opts).is_file());
+            blocking_collect(&image, &opts, want_sbom, needs.packages, want_scan)
         })
         .await
         .map_err(|e| Error::Collect {

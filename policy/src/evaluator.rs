@@ -85,13 +85,19 @@ impl Evaluator {
         let reference = wharf_signer::registry::parse_reference(image)
             .map_err(|e| Error::Reference(image.to_string(), e.to_string()))?;
         let o = &self.options.registry;
-        let reg = Registry::new(wharf_signer::registry::RegistryOptions {
+        let signer_opts = wharf_signer::registry::RegistryOptions {
             insecure: o.insecure,
             username: o.username.clone(),
             password: o.password.clone(),
             ca_certs_pem: o.ca_certs_pem.clone(),
+        };
+        // Reads the docker config for credentials: file I/O, so off the async threads.
+        let host = reference.resolve_registry().to_string();
+        let reg = tokio::task::spawn_blocking(move || {
+            Registry::new(signer_opts).with_docker_config_for(&host)
         })
-        .with_docker_config_for(reference.resolve_registry())
+        .await
+        .map_err(|e| Error::Registry(format!("registry client task failed: {e}")))?
         .map_err(|e| Error::Registry(e.to_string()))?;
         let target = wharf_signer::image::resolve(&reg, image)
             .await

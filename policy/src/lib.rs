@@ -26,7 +26,7 @@ pub mod model;
 mod rego;
 pub mod time;
 
-pub use error::Error;
+pub use error::{Error, Invalid};
 pub use evaluate::{Decision, RuleResult, evaluate};
 pub use evaluator::{Evaluator, EvaluatorOptions, RegistryOptions};
 pub use facts::Facts;

@@ -753,21 +753,34 @@ fn validate_signers(
                     ));
                 }
                 let at = format!("{at}.keyless");
-                wharf_signer::keyless::IdentityPolicy::new(
-                    kl.identity.as_deref(),
-                    kl.identity_regexp.as_deref(),
-                    kl.issuer.as_deref(),
-                    kl.issuer_regexp.as_deref(),
-                )
-                .map_err(|e| {
-                    bad(
-                        &at,
-                        e.to_string()
-                            .replace("--certificate-oidc-issuer", "issuer")
-                            .replace("--certificate-identity", "identity")
-                            .replace("bad policy: ", ""),
-                    )
-                })?;
+                for (what, exact, re) in [
+                    ("identity", &kl.identity, &kl.identity_regexp),
+                    ("issuer", &kl.issuer, &kl.issuer_regexp),
+                ] {
+                    match (exact, re) {
+                        (Some(_), Some(_)) => {
+                            return Err(bad(
+                                &at,
+                                format!("give either {what} or {what}Regexp, not both"),
+                            ));
+                        }
+                        (None, None) => {
+                            return Err(bad(
+                                &at,
+                                format!("keyless signers need {what} or {what}Regexp"),
+                            ));
+                        }
+                        (None, Some(r)) => {
+                            regex::Regex::new(r).map_err(|e| {
+                                bad(
+                                    &format!("{at}.{what}Regexp"),
+                                    format!("bad regular expression: {e}"),
+                                )
+                            })?;
+                        }
+                        (Some(_), None) => {}
+                    }
+                }
                 let path = base.join(&kl.trusted_root);
                 let bytes = std::fs::read(&path).map_err(|e| {
                     bad(

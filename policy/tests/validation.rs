@@ -222,7 +222,21 @@ fn semantic_errors_name_path_and_problem() {
                 "          - key: ci.pub",
                 "          - keyless: {identity: me@example.com, trustedRoot: root.json}",
             ),
-            "spec.rules[0].signatures.anyOf[0].keyless: keyless verification needs issuer or issuer-regexp",
+            "spec.rules[0].signatures.anyOf[0].keyless: keyless signers need issuer or issuerRegexp",
+        ),
+        (
+            with(
+                "          - key: ci.pub",
+                "          - keyless: {identityRegexp: '(', issuer: x, trustedRoot: root.json}",
+            ),
+            "spec.rules[0].signatures.anyOf[0].keyless.identityRegexp: bad regular expression",
+        ),
+        (
+            with(
+                "          - key: ci.pub",
+                "          - keyless: {identity: a, identityRegexp: b, issuer: x, trustedRoot: root.json}",
+            ),
+            "spec.rules[0].signatures.anyOf[0].keyless: give either identity or identityRegexp, not both",
         ),
         (
             with(
