@@ -633,13 +633,13 @@ fn validate(p: &mut ImagePolicy, base: &Path, hasher: &mut Sha256) -> Result<(),
                 })?;
             }
         }
-        if let Some(l) = &rule.licenses {
-            if l.deny.is_empty() {
-                return Err(bad(
-                    &format!("{at}.licenses.deny"),
-                    "must list at least one license".into(),
-                ));
-            }
+        if let Some(l) = &rule.licenses
+            && l.deny.is_empty()
+        {
+            return Err(bad(
+                &format!("{at}.licenses.deny"),
+                "must list at least one license".into(),
+            ));
         }
         if let Some(r) = &rule.registries {
             if r.allow.is_empty() {

@@ -455,6 +455,17 @@ fn uncovered_images_are_allowed_with_no_results() {
     assert!(d.allowed);
     assert!(d.results.is_empty());
     assert_eq!(d.policy_version, p.version);
+
+    // `exclude` carves images out of `images`.
+    let text = "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata: {name: prod}\nspec:\n  images: [\"r.io/prod/**\"]\n  exclude: [\"r.io/prod/sandbox/*\"]\n  rules:\n    - name: sbom\n      sbom: {}\n";
+    let p = PolicySet::from_yaml("x.yaml", text, e.dir.path()).unwrap();
+    assert_eq!(p.matching("r.io/prod/app").len(), 1);
+    assert!(p.matching("r.io/prod/sandbox/app").is_empty());
+    assert_eq!(
+        p.matching("r.io/prod/sandbox/deep/app").len(),
+        1,
+        "* does not cross /"
+    );
 }
 
 #[test]
