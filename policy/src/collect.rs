@@ -53,12 +53,11 @@ pub async fn collect(
         let found = image::discover(reg, target)
             .await
             .map_err(|e| Error::Registry(e.to_string()))?;
-        let signers = signers_of(policies);
         if needs.signatures {
-            facts.signatures = Some(verify_signatures(&found, &digest, &signers));
+            facts.signatures = Some(signature_facts(&found, &digest, policies));
         }
         if needs.attestations {
-            facts.attestations = Some(verify_attestations(&found, &digest, &signers));
+            facts.attestations = Some(attestation_facts(&found, &digest, policies));
         }
     }
 
@@ -115,12 +114,17 @@ fn keys<'a>(signers: &[&'a Signer]) -> impl Iterator<Item = &'a ResolvedKey> {
     signers.iter().filter_map(|s| s.resolved.as_ref())
 }
 
-/// One fact per signature candidate: verified by the first signer that accepts it.
-fn verify_signatures(
+/// The signature facts for `digest` from candidates already fetched (by
+/// `wharf_signer::image::discover`, or read by the registry from its own store): each
+/// verified against the keys and keyless identities `policies` name, by the first that
+/// accepts it.
+pub fn signature_facts(
     found: &[Result<Found, String>],
     digest: &str,
-    signers: &[&Signer],
+    policies: &[&ImagePolicy],
 ) -> Vec<SignatureFact> {
+    let signers = signers_of(policies);
+    let signers = signers.as_slice();
     let none = BTreeMap::new();
     let mut out = Vec::new();
     for item in found {
@@ -211,12 +215,15 @@ fn verify_signatures(
     out
 }
 
-/// One fact per DSSE attestation: verified by the first policy key that accepts it.
-fn verify_attestations(
+/// The attestation facts for `digest` from candidates already fetched: each DSSE
+/// attestation verified against the keys `policies` name, by the first that accepts it.
+pub fn attestation_facts(
     found: &[Result<Found, String>],
     digest: &str,
-    signers: &[&Signer],
+    policies: &[&ImagePolicy],
 ) -> Vec<AttestationFact> {
+    let signers = signers_of(policies);
+    let signers = signers.as_slice();
     let mut out = Vec::new();
     for f in found.iter().flatten() {
         let FoundKind::Dsse { envelope } = &f.kind else {
