@@ -1,6 +1,34 @@
-//! wharf-policy: the policy model and evaluator, the CI gate, and the Kubernetes
-//! admission webhook.
+//! wharf-policy: one policy evaluator for three gates — the CI gate (`wharf policy check`),
+//! the Kubernetes admission webhook and the registry's own pull gate.
 //!
-//! Works as a client of any OCI registry; never depends on `wharf-registry`.
+//! The pieces, in the order data flows through them:
+//! - [`model`]: the `ImagePolicy` YAML documents (`apiVersion: wharf.dev/v1`), loaded and
+//!   validated with errors that name the file, the YAML path and what is wrong;
+//! - [`facts`]: the JSON document of what is known about one image (signatures,
+//!   attestations, SBOM, vulnerabilities), each fact with its source;
+//! - [`collect`]: gathers those facts from any OCI registry (only what the matching
+//!   policies need);
+//! - [`evaluate`]: a pure function policies + facts + now → [`Decision`], built-in rules
+//!   and Rego (through `regorus`);
+//! - [`cache`]: decisions by policy-set version and image digest, bounded, with a TTL;
+//! - [`Evaluator`]: the async façade the gates share (`Send + Sync`, put it in an `Arc`).
+//!
+//! Never depends on `wharf-registry`: it works against any registry.
 
 pub mod admission;
+pub mod cache;
+pub mod collect;
+mod error;
+pub mod evaluate;
+mod evaluator;
+pub mod facts;
+pub mod glob;
+pub mod model;
+mod rego;
+pub mod time;
+
+pub use error::{Error, Invalid};
+pub use evaluate::{Decision, RuleResult, evaluate};
+pub use evaluator::{Evaluator, EvaluatorOptions, RegistryOptions};
+pub use facts::Facts;
+pub use model::{ImagePolicy, PolicySet};

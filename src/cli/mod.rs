@@ -4,6 +4,7 @@ mod admission;
 mod db;
 mod logging;
 mod manage;
+mod policy;
 mod sbom;
 mod scan;
 mod serve;
@@ -65,6 +66,9 @@ enum Command {
     Sbom(sbom::SbomArgs),
     /// Kubernetes admission webhook: check and pin the images of workloads.
     Admission(admission::AdmissionArgs),
+    /// Check images against ImagePolicy files (the CI gate); validate policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
@@ -92,6 +96,7 @@ pub fn run() -> ExitCode {
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Admission(args) => admission::run(args),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(code) => code,
