@@ -423,25 +423,101 @@ fn bad_requests_get_400_and_the_server_stops_cleanly() {
     );
 }
 
+/// `--policy` puts the CI gate's evaluator in the webhook: a signed image passes, an
+/// unsigned one and one with findings over the policy's severity are denied with the
+/// rule and the CVE IDs (taken from `wharf scan` of the same image, not written here).
 #[test]
-fn the_cli_refuses_policy_files_until_the_evaluator_is_wired() {
+fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
+    require("skopeo");
+    let registry = Wharf::start();
+    let host = registry.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let wharf = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf")).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args).output().unwrap();
+        assert!(out.status.success(), "wharf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let push = |image: &str, dest: &str| {
+        run(Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:v1", test_images().join("oci").join(image).display()))
+            .arg(format!("docker://{host}/{dest}")));
+    };
+    push("small", "team/app:1.0");
+    push("small", "team/unsigned:1");
+    push("pyapp", "team/vulnerable:1");
+    wharf(&["key", "generate", "--output-key-prefix", "ci"]);
+    for image in ["team/app:1.0", "team/vulnerable:1"] {
+        wharf(&["sign", "--insecure", "--key", "ci.key", &format!("{host}/{image}")]);
+    }
+    let db = d.join("vuln.db");
+    wharf(&["db", "import", "osv", "--db", db.to_str().unwrap(), shared_dir().join("vulndata/pypa/vulns").to_str().unwrap()]);
+    let report: Value = serde_json::from_slice(&wharf(&["scan", "--format", "json", "--db", db.to_str().unwrap(), &oci_ref("pyapp", "v1")])).unwrap();
+    let high: Vec<String> = report["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .filter(|v| matches!(v["Severity"].as_str(), Some("HIGH" | "CRITICAL")))
+        .map(|v| v["VulnerabilityID"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!high.is_empty());
+    std::fs::write(
+        d.join("policy.yaml"),
+        format!(
+            "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata:\n  name: team\nspec:\n  images: [\"{host}/team/**\"]\n  rules:\n\
+             \x20   - name: signed-by-ci\n      signatures:\n        anyOf: [{{key: ci.pub}}]\n\
+             \x20   - name: no-high-vulns\n      vulnerabilities:\n        maxSeverity: MEDIUM\n"
+        ),
+    )
+    .unwrap();
+    let policy = d.join("policy.yaml");
+    let webhook = Webhook::start(&["--insecure-registry", &host, "--policy", policy.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let pod = fixture("pod.json", &host);
+
+    let r = webhook.review("/validate", &pod);
+    assert_eq!(r["allowed"], true, "signed and clean: {r}");
+
+    let r = webhook.review("/validate", &pod.replace("team/app:1.0", "team/unsigned:1"));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("team/signed-by-ci"), "{msg}");
+    assert!(!msg.contains("no-high-vulns"), "the small image has no findings: {msg}");
+
+    let r = webhook.review("/validate", &pod.replace("team/app:1.0", "team/vulnerable:1"));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("team/no-high-vulns") && !msg.contains("signed-by-ci"), "{msg}");
+    assert!(high.iter().any(|id| msg.contains(id.as_str())), "{msg} names none of {high:?}");
+
+    // The same policy in the CI gate gives the same answers.
+    let gate = |image: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .current_dir(d)
+            .args(["policy", "check", "--insecure", "--policy", "policy.yaml", "--db", db.to_str().unwrap(), &format!("{host}/{image}")])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(gate("team/app:1.0"), Some(0));
+    assert_eq!(gate("team/unsigned:1"), Some(1));
+    assert_eq!(gate("team/vulnerable:1"), Some(1));
+
+    // A broken policy file stops the webhook from starting, with the file named.
+    std::fs::write(d.join("bad.yaml"), "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata: {name: x}\nspec: {images: [a], rules: [{name: r, nope: 1}]}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "admission",
-            "serve",
-            "--insecure-http",
-            "--listen",
-            "127.0.0.1:0",
-            "--policy",
-            "p.yaml",
-        ])
+        .args(["admission", "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--policy"])
+        .arg(d.join("bad.yaml"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--policy is not wired"),
-        "{out:?}"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml"), "{out:?}");
+}
+
+#[test]
+fn plain_http_only_when_asked() {
     // HTTPS unless plain HTTP is asked for explicitly.
     let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args(["admission", "serve"])

@@ -21,6 +21,8 @@ use crate::model::PolicySet;
 pub struct RegistryOptions {
     /// Plain HTTP (local registries such as 127.0.0.1:5000).
     pub insecure: bool,
+    /// Plain HTTP to these registry hosts only (the admission webhook's `--insecure-registry`).
+    pub insecure_registries: Vec<String>,
     /// Credentials; without them, the docker config's, else anonymous.
     pub username: Option<String>,
     pub password: Option<String>,
@@ -85,8 +87,12 @@ impl Evaluator {
         let reference = wharf_signer::registry::parse_reference(image)
             .map_err(|e| Error::Reference(image.to_string(), e.to_string()))?;
         let o = &self.options.registry;
+        let insecure = o.insecure
+            || o.insecure_registries
+                .iter()
+                .any(|h| h == reference.registry() || h == reference.resolve_registry());
         let signer_opts = wharf_signer::registry::RegistryOptions {
-            insecure: o.insecure,
+            insecure,
             username: o.username.clone(),
             password: o.password.clone(),
             ca_certs_pem: o.ca_certs_pem.clone(),
@@ -115,7 +121,7 @@ impl Evaluator {
         let policies = self.policies.matching(&name);
         let opts = CollectOptions {
             scanner_registry: wharf_scanner::registry::RegistryOptions {
-                insecure: o.insecure,
+                insecure,
                 username: o.username.clone(),
                 password: o.password.clone(),
             },

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use wharf_policy::admission::exclude::Exclusions;
 use wharf_policy::admission::server::{self, Listen};
+use wharf_policy::{Evaluator, EvaluatorOptions, PolicySet, RegistryOptions as PolicyRegistryOptions};
 use wharf_policy::admission::{
-    AllowedRegistries, FailurePolicy, ImageGate, Mode, Resolver, ResolverOptions, Webhook,
+    AllGates, AllowedRegistries, FailurePolicy, ImageGate, Mode, Resolver, ResolverOptions, Webhook,
     WebhookConfig,
 };
 
@@ -64,10 +65,15 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     insecure_http: bool,
 
-    /// Policy files to evaluate for each image. Not wired yet: the policy
-    /// evaluator is connected when it lands; until then this flag is an error.
+    /// ImagePolicy files (docs/policy.md) every image is checked against, with the
+    /// same evaluator as `wharf policy check`.
     #[arg(long = "policy", value_name = "FILE", num_args = 1..)]
     policies: Vec<PathBuf>,
+
+    /// Vulnerability database for policies with vulnerability or license rules
+    /// [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
+    #[arg(long, env = "WHARF_DB")]
+    db: Option<PathBuf>,
 
     /// Allow only images from these registries (`ghcr.io`) or repository
     /// prefixes (`ghcr.io/acme`); other registries are never contacted.
@@ -129,32 +135,46 @@ pub fn run(args: AdmissionArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // Integration: load the policies here, wrap the evaluator in an `ImageGate`
-    // and combine it with the registry list: `AllGates(vec![evaluator, registries])`.
-    if !args.policies.is_empty() {
-        bail!(
-            "--policy is not wired to the policy evaluator yet (it is connected when `wharf policy` lands); \
-             use --allow-registry for now"
-        );
-    }
     let ca_certs_pem = args
         .registry_cas
         .iter()
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut gates: Vec<Arc<dyn ImageGate>> = Vec::new();
+    // The registry list first: its `check_name` refuses before any registry is contacted.
+    if !args.allow_registries.is_empty() {
+        gates.push(Arc::new(AllowedRegistries::new(&args.allow_registries)));
+    }
+    if !args.policies.is_empty() {
+        let policies = PolicySet::load(&args.policies)?;
+        tracing::info!(policies = policies.policies.len(), version = %policies.version, "policies loaded");
+        let options = EvaluatorOptions {
+            registry: PolicyRegistryOptions {
+                insecure_registries: args.insecure_registries.clone(),
+                ca_certs_pem: ca_certs_pem.clone(),
+                ..Default::default()
+            },
+            db: args.db.clone(),
+            cache_ttl: args.cache_ttl,
+            ..Default::default()
+        };
+        gates.push(Arc::new(Evaluator::new(policies, options)));
+    }
     let resolver = Resolver::new(ResolverOptions {
         insecure_registries: args.insecure_registries,
         cache_ttl: args.cache_ttl,
         ca_certs_pem,
         ..Default::default()
     });
-    let gate: Option<Arc<dyn ImageGate>> = if args.allow_registries.is_empty() {
-        tracing::warn!(
-            "no --allow-registry: any image whose tag resolves is allowed, and any registry a workload names is contacted"
-        );
-        None
-    } else {
-        Some(Arc::new(AllowedRegistries::new(&args.allow_registries)))
+    let gate: Option<Arc<dyn ImageGate>> = match gates.len() {
+        0 => {
+            tracing::warn!(
+                "no --policy and no --allow-registry: any image whose tag resolves is allowed, and any registry a workload names is contacted"
+            );
+            None
+        }
+        1 => gates.pop(),
+        _ => Some(Arc::new(AllGates(gates))),
     };
     let config = WebhookConfig {
         mode: match args.mode {

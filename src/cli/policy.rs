@@ -117,6 +117,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 username: args.username.clone(),
                 password: args.password.clone(),
                 ca_certs_pem,
+                ..Default::default()
             },
             db: args.db.clone(),
             platform: args.platform.clone(),

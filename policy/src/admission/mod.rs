@@ -9,6 +9,7 @@
 //! patch.rs       JSONPatch pinning each image to the digest it was checked at
 //! exclude.rs     excluded namespaces and image globs
 //! gate.rs        `ImageGate`: the boundary the policy evaluator implements
+//! policy_gate.rs the `Evaluator` as an `ImageGate`
 //! registries.rs  `--allow-registry`: a gate that needs no policy file
 //! ```
 
@@ -17,6 +18,7 @@ pub mod exclude;
 pub mod gate;
 pub mod images;
 pub mod patch;
+pub mod policy_gate;
 pub mod registries;
 pub mod resolve;
 pub mod review;
