@@ -27,7 +27,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/v2/" >/dev/null && return 0; sleep 0.1; done; echo "port $1 did not come up" >&2; exit 1; }
 
 start_wharf() { # port dir
-  WHARF_LOG=warn "$WHARF" serve --listen "127.0.0.1:$1" --data-dir "$2" >"$2.log" 2>&1 &
+  WHARF_LOG=warn "$WHARF" serve --auth=false --listen "127.0.0.1:$1" --data-dir "$2" >"$2.log" 2>&1 &
   PIDS+=($!); LAST_PID=$!; wait_up "$1"
 }
 start_reference() { # port dir

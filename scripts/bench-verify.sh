@@ -14,7 +14,7 @@ IMAGES="${WHARF_TEST_IMAGES:-target/test-images}"
 IMAGES="$(realpath "$IMAGES")"
 TMP="$(mktemp -d)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$WHARF" serve --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/serve.log" 2>&1 &
+"$WHARF" serve --auth=false --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" >"$TMP/serve.log" 2>&1 &
 SERVE=$!
 trap 'kill $SERVE 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done

@@ -662,17 +662,53 @@ sys.exit(1 if bad else 0)
 }
 
 #[test]
-fn access_control_turns_on_with_an_admin_password_and_stays_on() {
+fn access_control_is_on_by_default_and_off_only_when_asked() {
+    // A first start with no flags and no password: `admin` gets a generated password,
+    // printed once on stdout (never in the log).
+    let fresh = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let serve = |data: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_up = || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while curl("GET", &format!("http://127.0.0.1:{port}/v2/")).send().status == 0 {
+            assert!(Instant::now() < deadline, "wharf did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut child = serve(&fresh.path().join("data"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let generated = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(line.contains("admin") && generated.len() >= 16, "{line}");
+    wait_up();
+    let url = format!("http://127.0.0.1:{port}/v2/");
+    assert_eq!(curl("GET", &url).send().status, 401);
+    assert_eq!(curl("GET", &url).arg("-u").arg(&format!("admin:{generated}")).send().status, 200);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&generated), "the password is not logged");
+    // Restarted with no flags: still on, and no new password.
+    let mut child = serve(&fresh.path().join("data"));
+    wait_up();
+    assert_eq!(curl("GET", &url).send().status, 401);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "printed once only");
+
     let dir = tempfile::tempdir().unwrap();
-    // Fresh and no password: an open registry (loopback only by default).
-    let open = Wharf::start();
-    assert_eq!(curl("GET", &open.url("/v2/")).send().status, 200);
-    drop(open);
     let w = Wharf::start_env(dir.path(), &[], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 401);
     drop(w);
     // Restarted without the password: the users are there, so is access control.
-    let w = Wharf::start_in(dir.path(), &[]);
+    let w = Wharf::start_in(dir.path(), &["--auth"]);
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 401);
     assert_eq!(curl("GET", &w.url("/v2/")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 200);
     drop(w);

@@ -17,9 +17,8 @@ pub struct Config {
     pub max_concurrent_uploads: usize,
     /// Upload sessions untouched for this long are purged with their data.
     pub upload_expiry_hours: u64,
-    /// Users, projects, roles and Docker token auth. `None` (the default):
-    /// on when an admin password is given or the database already has users,
-    /// so a registry that once had access control never silently loses it.
+    /// Users, projects, roles and Docker token auth. `None` (the default) is on;
+    /// only an explicit `false` runs an open registry (tests, throwaway mirrors).
     pub auth: Option<bool>,
     /// Password for `admin` on first start; generated and printed once if unset.
     pub admin_password: Option<Secret>,

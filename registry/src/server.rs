@@ -61,12 +61,14 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
             }),
         });
     let has_users = meta.count_users().await? > 0;
-    let enabled = config.auth.unwrap_or(config.admin_password.is_some() || has_users);
+    // On unless switched off explicitly: a first start without a password creates
+    // `admin` with a generated one (printed once below).
+    let enabled = config.auth.unwrap_or(true);
     if !enabled {
         if has_users {
             tracing::warn!("authentication is switched off although this registry has users: anyone can push, pull and delete");
-        } else if !config.listen.ip().is_loopback() {
-            tracing::warn!(addr = %config.listen, "no authentication on a non-loopback address: anyone who can reach it can push, pull and delete (set WHARF_ADMIN_PASSWORD or --auth)");
+        } else {
+            tracing::warn!(addr = %config.listen, "authentication is switched off (--auth=false): anyone who can reach this address can push, pull and delete");
         }
         return Ok(Arc::new(registry));
     }

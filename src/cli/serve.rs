@@ -63,8 +63,9 @@ pub struct ServeArgs {
     upload_expiry_hours: Option<u64>,
 
     /// Require authentication: users, projects, Harbor's roles, robot accounts,
-    /// Docker token auth (`docker login`). Default: on when an admin password
-    /// is given or the data directory already has users; `--auth=false` forces it off.
+    /// Docker token auth (`docker login`). On by default: the first start creates
+    /// `admin` (password from --admin-password, else generated and printed once);
+    /// `--auth=false` runs an open registry, as docker-registry does.
     #[arg(long, env = "WHARF_AUTH", num_args = 0..=1, default_missing_value = "true")]
     auth: Option<bool>,
 

@@ -75,7 +75,17 @@ impl Wharf {
     }
 
     /// Start with extra environment variables (configuration precedence tests).
+    /// Tests that say nothing about access control get an open registry
+    /// (`--auth=false`); `--auth`, `--admin-password` or `WHARF_ADMIN_PASSWORD`/`WHARF_AUTH`
+    /// leave the decision to the server.
     pub fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Wharf {
+        let about_auth = args.iter().any(|a| a.starts_with("--auth") || a.starts_with("--admin-password"))
+            || env.iter().any(|(k, _)| *k == "WHARF_ADMIN_PASSWORD" || *k == "WHARF_AUTH");
+        let mut args = args.to_vec();
+        if !about_auth {
+            args.push("--auth=false");
+        }
+        let args = &args[..];
         let port = free_port();
         let data_dir = dir.join("data");
         let log = dir.join(format!("wharf-{port}.log"));

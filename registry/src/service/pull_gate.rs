@@ -2,16 +2,17 @@
 //! (`prevent_vul` + `severity`, with the CVE allow-list) and content trust
 //! (`enable_content_trust_cosign`: a cosign signature, verified against the
 //! project's trusted keys when it has some). Project admins may still pull, to
-//! inspect what was refused.
+//! inspect what was refused. The settings become an `ImagePolicy` and the
+//! decision is `wharf_policy::evaluate`'s, over facts read from the stores.
 
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use serde_json::{Value, json};
 use wharf_signer::image::FoundKind;
 
 use super::Registry;
-use super::scanning::severity_rank;
-use super::signatures::{trusted_keys, verify_with};
+use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -26,6 +27,32 @@ pub enum PullCaller<'a> {
     Anonymous,
     Principal(&'a Principal),
     TokenSubject(&'a str),
+}
+
+const TRUST_RULE: &str = "content-trust";
+const VULN_RULE: &str = "prevent-vulnerable-images";
+
+/// Harbor's threshold ("prevent `high` or higher") as the policy's `maxSeverity`
+/// (the highest severity still allowed).
+fn highest_allowed(threshold: &str) -> &'static str {
+    match threshold {
+        "critical" => "HIGH",
+        "high" => "MEDIUM",
+        "medium" => "LOW",
+        "low" => "UNKNOWN",
+        _ => "NONE",
+    }
+}
+
+/// What a rule of the project's settings means, for the refusal message.
+fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
+    if rule == VULN_RULE {
+        let t = settings.get("severity").map(String::as_str).unwrap_or("low");
+        let title = format!("{}{}", t[..1].to_ascii_uppercase(), &t[1..]);
+        format!("the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)")
+    } else {
+        "the project only serves images signed by a key it trusts (content trust)".to_string()
+    }
 }
 
 fn refuse(msg: String) -> RegistryError {
@@ -58,83 +85,104 @@ impl Registry {
                 return Ok(());
             }
         }
+        // Harbor's states before a verdict: no successful scan means no pull.
+        if prevent_vul {
+            self.require_scanned(&m.digest, &settings).await?;
+        }
+        let (policies, facts) = self.harbor_policy_and_facts(repo, &m.digest, &settings, prevent_vul, trust).await?;
+        let decision = wharf_policy::evaluate(&policies, &facts, crate::metadata::now());
+        if decision.allowed {
+            return Ok(());
+        }
+        let reasons: Vec<String> = decision.failures().map(|r| format!("{}: {}", describe(&r.rule, &settings), r.message)).collect();
+        Err(refuse(format!("{} cannot be pulled: {}", m.digest, reasons.join("; "))))
+    }
+
+    async fn require_scanned(&self, digest: &Digest, settings: &BTreeMap<String, String>) -> Result<()> {
+        let policy = describe(VULN_RULE, settings);
+        match self.security.scan(digest).await?.map(|r| r.status) {
+            Some(ScanStatus::Success) => Ok(()),
+            Some(ScanStatus::Pending | ScanStatus::Running) => {
+                Err(refuse(format!("{digest} is being scanned; {policy}, so it can be pulled once the scan is done")))
+            }
+            _ => Err(refuse(format!("{digest} has not been scanned successfully; {policy}"))),
+        }
+    }
+
+    /// Harbor's project settings as an `ImagePolicy`, and the facts the registry already
+    /// holds (stored scan report, signatures in its store): the pull gate is decided by
+    /// the same evaluator as `wharf policy check` and the admission webhook.
+    async fn harbor_policy_and_facts(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        settings: &BTreeMap<String, String>,
+        prevent_vul: bool,
+        trust: bool,
+    ) -> Result<(wharf_policy::PolicySet, wharf_policy::Facts)> {
+        let project = repo.as_str().split('/').next().unwrap_or_default();
+        let mut rules = Vec::new();
         if trust {
-            self.check_signed(repo, &m.digest, &settings).await?;
+            let pems = settings.get(TRUSTED_KEYS).map(|k| split_pem_keys(k)).unwrap_or_default();
+            if pems.is_empty() {
+                // Harbor's rule: any cosign signature attached.
+                rules.push(json!({"name": TRUST_RULE, "rego": {"module":
+                    "package wharf\ndeny contains \"the image is not signed with cosign\" if { count(input.signatures) == 0 }\n"}}));
+            } else {
+                let any_of: Vec<Value> = pems.iter().map(|k| json!({"key": k})).collect();
+                rules.push(json!({"name": TRUST_RULE, "signatures": {"anyOf": any_of}}));
+            }
         }
         if prevent_vul {
-            self.check_vulnerabilities(project, &m.digest, &settings).await?;
+            let threshold = settings.get("severity").map(String::as_str).unwrap_or("low");
+            let allow: Vec<Value> = self
+                .effective_allowlist(project, settings)
+                .await?
+                .into_iter()
+                .map(|id| json!({"id": id, "expires": "2999-12-31", "reason": "project CVE allow-list"}))
+                .collect();
+            rules.push(json!({"name": VULN_RULE, "vulnerabilities": {"maxSeverity": highest_allowed(threshold), "allow": allow}}));
         }
-        Ok(())
-    }
+        let doc = json!({"apiVersion": "wharf.dev/v1", "kind": "ImagePolicy", "metadata": {"name": format!("project-{project}")},
+            "spec": {"images": ["**"], "rules": rules}});
+        // JSON is YAML: the policy loader validates it like any policy file.
+        let policies = wharf_policy::PolicySet::from_yaml(&format!("project {project} settings"), &doc.to_string(), std::path::Path::new("."))
+            .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
 
-    async fn check_vulnerabilities(&self, project: &str, digest: &Digest, settings: &BTreeMap<String, String>) -> Result<()> {
-        let threshold = settings.get("severity").map(String::as_str).unwrap_or("low");
-        let title = |s: &str| format!("{}{}", s[..1].to_ascii_uppercase(), &s[1..]);
-        let policy = format!("the project prevents pulling images with vulnerabilities of severity {} or higher", title(threshold));
-        let rec = self.security.scan(digest).await?;
-        match rec.as_ref().map(|r| r.status) {
-            Some(ScanStatus::Success) => {}
-            Some(ScanStatus::Pending | ScanStatus::Running) => {
-                return Err(refuse(format!("{digest} is being scanned; {policy}, so it can be pulled once the scan is done")));
-            }
-            _ => return Err(refuse(format!("{digest} has not been scanned successfully; {policy}"))),
+        let mut facts = wharf_policy::Facts {
+            reference: format!("{repo}@{digest}"),
+            registry: "wharf".into(),
+            repository: repo.to_string(),
+            digest: digest.to_string(),
+            ..Default::default()
+        };
+        if trust {
+            let found: Vec<std::result::Result<wharf_signer::image::Found, String>> =
+                self.stored_signatures(repo, digest).await?.into_iter().filter(|f| !matches!(f.kind, FoundKind::Dsse { .. })).map(Ok).collect();
+            let matching = policies.matching(&facts.name());
+            facts.signatures = Some(wharf_policy::collect::signature_facts(&found, &facts.digest, &matching));
         }
-        let min = severity_rank(threshold);
-        let summary = rec.and_then(|r| r.summary).unwrap_or_default();
-        let over: u64 = summary["summary"]
-            .as_object()
-            .map(|m| m.iter().filter(|(s, _)| severity_rank(s) >= min).filter_map(|(_, n)| n.as_u64()).sum())
-            .unwrap_or(0);
-        if over == 0 {
-            return Ok(());
+        if prevent_vul {
+            let report = self.security.scan_report(digest).await?.unwrap_or_default();
+            let source = format!("registry scan report of {digest}");
+            facts.vulnerabilities = Some(
+                report["vulnerabilities"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| wharf_policy::facts::VulnerabilityFact {
+                        id: v["id"].as_str().unwrap_or_default().to_string(),
+                        aliases: v["vendor_attributes"]["advisory_id"].as_str().map(|a| vec![a.to_string()]).unwrap_or_default(),
+                        package: v["package"].as_str().unwrap_or_default().to_string(),
+                        installed: v["version"].as_str().unwrap_or_default().to_string(),
+                        fixed: v["fix_version"].as_str().filter(|f| !f.is_empty()).map(String::from),
+                        severity: v["severity"].as_str().unwrap_or("Unknown").to_ascii_uppercase(),
+                        source: source.clone(),
+                    })
+                    .collect(),
+            );
         }
-        let allow = self.effective_allowlist(project, settings).await?;
-        let report = self.security.scan_report(digest).await?.unwrap_or_default();
-        let mut ids: Vec<String> = report["vulnerabilities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|v| severity_rank(v["severity"].as_str().unwrap_or("")) >= min)
-            .filter_map(|v| v["id"].as_str().map(String::from))
-            .filter(|id| !allow.contains(id))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
-        let more = if ids.len() > shown.len() { format!(" and {} more", ids.len() - shown.len()) } else { String::new() };
-        Err(refuse(format!(
-            "{digest} has {} vulnerabilities at or above {} ({}{more}); {policy}. A project administrator can allow-list CVEs",
-            ids.len(),
-            title(threshold),
-            shown.join(", ")
-        )))
-    }
-
-    async fn check_signed(&self, repo: &RepoName, digest: &Digest, settings: &BTreeMap<String, String>) -> Result<()> {
-        let found = self.stored_signatures(repo, digest).await?;
-        let keys = trusted_keys(settings);
-        if keys.is_empty() {
-            // Harbor's rule: a cosign signature is attached.
-            if found.iter().any(|f| matches!(f.kind, FoundKind::SimpleSigning { .. } | FoundKind::Bundle { .. })) {
-                return Ok(());
-            }
-            return Err(refuse(format!("{digest} is not signed with cosign; the project only serves signed images (content trust)")));
-        }
-        let mut reasons = Vec::new();
-        let digest_s = digest.to_string();
-        for f in found.iter().filter(|f| !matches!(f.kind, FoundKind::Dsse { .. })) {
-            for key in &keys {
-                match verify_with(f, &digest_s, key) {
-                    Ok(_) => return Ok(()),
-                    Err(e) => reasons.push(format!("{}: {e}", f.source)),
-                }
-            }
-        }
-        let why = if reasons.is_empty() { "no cosign signature found".to_string() } else { reasons.join("; ") };
-        Err(refuse(format!("{digest} has no signature by a key the project trusts ({why}); the project only serves signed images (content trust)")))
+        Ok((policies, facts))
     }
 
     /// The principal behind a bearer token's subject, for the pull gate's admin check.
