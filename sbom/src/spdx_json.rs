@@ -106,7 +106,7 @@ pub fn render(subject: &Subject, report: &ScanReport, created: i64) -> Result<Ve
             "licenseConcluded": NOASSERTION,
             "licenseDeclared": NOASSERTION,
             "copyrightText": NOASSERTION,
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "primaryPackagePurpose": "OPERATING_SYSTEM",
             "description": d.pretty_name.clone().unwrap_or_default(),
         }));
         relationships.push(json!({

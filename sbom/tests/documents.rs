@@ -1,5 +1,5 @@
-//! Documents for the shared test images: valid per the official CycloneDX 1.6 schema and
-//! the reference validators (pyspdxtools, cyclonedx-python-lib), complete with respect to
+//! Documents for the shared test images: valid per the official SPDX 2.3 and CycloneDX 1.6
+//! JSON schemas and the reference validators (pyspdxtools, cyclonedx-python-lib), complete with respect to
 //! the scanner's inventory, and byte-identical on reruns.
 
 #[path = "../../scanner/tests/common/mod.rs"]
@@ -44,6 +44,18 @@ fn cyclonedx_validator() -> jsonschema::Validator {
         .expect("CycloneDX 1.6 schema compiles")
 }
 
+fn spdx_validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&load_json(&schemas().join("spdx-2.3.schema.json")))
+        .expect("SPDX 2.3 schema compiles")
+}
+
+fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .take(10)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
 fn report(name: &str, tag: &str) -> ScanReport {
     wharf_scanner::inventory(&common::image(name, tag), &LoadOptions::default()).unwrap()
 }
@@ -76,16 +88,13 @@ fn run_validator(cmd: &mut Command, what: &str, file: &Path) {
 fn documents_validate_against_official_schema_and_reference_validators() {
     common::require("pyspdxtools");
     let validator = cyclonedx_validator();
+    let spdx_schema = spdx_validator();
     let tmp = tempfile::tempdir().unwrap();
     for (name, tag) in IMAGES {
         let r = report(name, tag);
         let cdx = render(&r, Format::CycloneDxJson);
         let doc: Value = serde_json::from_slice(&cdx).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&doc)
-            .take(10)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = schema_errors(&validator, &doc);
         assert!(errors.is_empty(), "{name}: CycloneDX schema errors: {errors:#?}");
         assert_eq!(doc["specVersion"], "1.6");
         assert_eq!(doc["$schema"], "http://cyclonedx.org/schema/bom-1.6.schema.json");
@@ -99,8 +108,17 @@ fn documents_validate_against_official_schema_and_reference_validators() {
             &cdx_file,
         );
 
+        let spdx = render(&r, Format::SpdxJson);
+        let doc: Value = serde_json::from_slice(&spdx).unwrap();
+        let errors = schema_errors(&spdx_schema, &doc);
+        assert!(errors.is_empty(), "{name}: SPDX 2.3 schema errors: {errors:#?}");
+        assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        // The schema is live: a package without its required name is caught.
+        let mut broken = doc.clone();
+        broken["packages"][0].as_object_mut().unwrap().remove("name");
+        assert!(!schema_errors(&spdx_schema, &broken).is_empty(), "{name}: schema missed a nameless package");
         let spdx_file = tmp.path().join(format!("{name}.spdx.json"));
-        std::fs::write(&spdx_file, render(&r, Format::SpdxJson)).unwrap();
+        std::fs::write(&spdx_file, &spdx).unwrap();
         run_validator(
             Command::new("pyspdxtools").arg("-i").arg(&spdx_file),
             "pyspdxtools",
