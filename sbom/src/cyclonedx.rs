@@ -14,7 +14,8 @@ use wharf_scanner::inventory::Package;
 use wharf_scanner::report::ScanReport;
 
 use crate::license::normalize;
-use crate::spdx_json::{sorted_packages, supplier};
+use crate::spdx_json::sorted_packages;
+use crate::supplier::{cyclonedx_hashes, supplier};
 use crate::{Result, Subject, TOOL_NAME, TOOL_VERSION, cpe, time};
 
 /// Property names for what CycloneDX has no field for.
@@ -31,7 +32,10 @@ fn component(report: &ScanReport, p: &Package, bom_ref: &str) -> Value {
         "evidence": {"occurrences": [{"location": p.path}]},
     });
     if let Some(s) = supplier(report, p) {
-        c["supplier"] = json!({"name": s});
+        c["supplier"] = s.cyclonedx();
+    }
+    if let Some(h) = cyclonedx_hashes(p) {
+        c["hashes"] = h;
     }
     if let Some(e) = normalize(&p.licenses).expression {
         c["licenses"] = json!([{"expression": e}]);

@@ -12,6 +12,7 @@ mod license;
 pub mod read;
 pub mod spdx_json;
 mod subject;
+mod supplier;
 mod time;
 pub mod vex;
 

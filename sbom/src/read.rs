@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wharf_scanner::inventory::{Distro, Ecosystem, Inventory, Package};
 
+use crate::supplier::{Supplier, read_checksums};
 use crate::{Error, Format, Result};
 
 /// Largest SBOM document we read (Syft's SBOM of a large image is a few tens of MiB).
@@ -196,6 +197,8 @@ fn package_from_purl(purl_s: &str, fallback_name: Option<&str>, version: Option<
         source_name,
         source_version,
         licenses: Vec::new(),
+        supplier: None,
+        checksums: Vec::new(),
         layer: None,
         path: String::new(),
     })
@@ -251,6 +254,8 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                 }) {
                     pkg.licenses.push(l.to_string());
                 }
+                pkg.supplier = str_at(p, "supplier").and_then(Supplier::from_spdx);
+                pkg.checksums = read_checksums(p.get("checksums"));
                 if inv.distro.is_none() && pkg.ecosystem.is_os() {
                     inv.distro = distro_from_purl(purl);
                 }
@@ -309,6 +314,11 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                 {
                     pkg.path = loc.to_string();
                 }
+                if let Some(name) = c.pointer("/supplier/name").and_then(Value::as_str) {
+                    let email = c.pointer("/supplier/contact/0/email").and_then(Value::as_str);
+                    pkg.supplier = wharf_scanner::inventory::contact(name, email);
+                }
+                pkg.checksums = read_checksums(c.get("hashes"));
                 for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
                     if let Some(e) = str_at(l, "expression") {
                         pkg.licenses.push(e.to_string());

@@ -11,6 +11,7 @@ use wharf_scanner::inventory::{Ecosystem, Package};
 use wharf_scanner::report::ScanReport;
 
 use crate::license::normalize;
+use crate::supplier::{Supplier, spdx_checksums, supplier};
 use crate::{Result, Subject, TOOL_NAME, TOOL_VERSION, cpe, time};
 
 const NOASSERTION: &str = "NOASSERTION";
@@ -34,21 +35,6 @@ pub(crate) fn sorted_packages(report: &ScanReport) -> Vec<&Package> {
     });
     pkgs.dedup_by(|a, b| a.purl == b.purl && a.path == b.path);
     pkgs
-}
-
-/// The distributor of OS packages (the distro), unknown for language packages.
-pub(crate) fn supplier(report: &ScanReport, p: &Package) -> Option<String> {
-    if !p.ecosystem.is_os() {
-        return None;
-    }
-    let d = report.inventory.distro.as_ref()?;
-    let name = d
-        .pretty_name
-        .as_deref()
-        .and_then(|n| n.split_whitespace().next())
-        .map(String::from)
-        .unwrap_or_else(|| d.id.clone());
-    Some(name)
 }
 
 /// Where the package was found, in words (SPDX `sourceInfo`).
@@ -136,7 +122,7 @@ pub fn render(subject: &Subject, report: &ScanReport, created: i64) -> Result<Ve
             "SPDXID": id,
             "name": p.name,
             "versionInfo": p.version,
-            "supplier": supplier(report, p).map_or(NOASSERTION.to_string(), |s| format!("Organization: {s}")),
+            "supplier": supplier(report, p).map_or(NOASSERTION.to_string(), |s| s.spdx()),
             "downloadLocation": NOASSERTION,
             "filesAnalyzed": false,
             "licenseConcluded": NOASSERTION,
@@ -146,6 +132,13 @@ pub fn render(subject: &Subject, report: &ScanReport, created: i64) -> Result<Ve
             "externalRefs": refs,
             "primaryPackagePurpose": if matches!(p.ecosystem, Ecosystem::Go) && p.name == "stdlib" { "FRAMEWORK" } else { "LIBRARY" },
         });
+        if let Some(c) = spdx_checksums(p) {
+            pkg["checksums"] = c;
+        }
+        // The maintainer or author the package names is also where it came from (as Syft).
+        if let Some(s) = p.supplier.as_deref().and_then(Supplier::parse) {
+            pkg["originator"] = json!(s.spdx());
+        }
         if let (Some(s), Some(v)) = (&p.source_name, &p.source_version) {
             pkg["comment"] = json!(format!("source package {s} {v}"));
         }

@@ -136,6 +136,18 @@ fn keys(inv: &wharf_scanner::inventory::Inventory) -> BTreeSet<Key> {
         .collect()
 }
 
+type Meta = BTreeSet<(String, Option<String>, Vec<(String, String)>)>;
+
+fn metadata(inv: &wharf_scanner::inventory::Inventory) -> Meta {
+    inv.packages
+        .iter()
+        .map(|p| {
+            let sums = p.checksums.iter().map(|c| (c.algorithm.spdx_name().to_string(), c.value.clone()));
+            (p.purl.clone(), p.supplier.clone(), sums.collect())
+        })
+        .collect()
+}
+
 #[test]
 fn documents_contain_every_inventory_package_with_its_origin() {
     for (name, tag) in [("debian", "bookworm-minbase"), ("pyapp", "v1")] {
@@ -147,6 +159,8 @@ fn documents_contain_every_inventory_package_with_its_origin() {
             assert_eq!(fmt, f);
             let inv = read::to_inventory(fmt, &doc).unwrap();
             assert_eq!(keys(&inv), want, "{name} {f:?}");
+            // Suppliers (maintainers, authors) and checksums survive the document.
+            assert_eq!(metadata(&inv), metadata(&r.inventory), "{name} {f:?}");
             assert_eq!(
                 inv.distro.as_ref().map(|d| (&d.id, &d.version_id)),
                 r.inventory.distro.as_ref().map(|d| (&d.id, &d.version_id))
@@ -221,4 +235,88 @@ fn malformed_and_huge_documents_are_clear_errors() {
     std::fs::write(&bad, b"{\"hello\": 1}").unwrap();
     let e = read::read_file(&bad, 1024).unwrap_err().to_string();
     assert!(e.contains("neither SPDX"), "{e}");
+}
+
+/// A rootfs with package metadata that records checksums and authors: Cargo.lock,
+/// npm's package-lock.json and installed package.json, Python core metadata.
+#[test]
+fn checksums_and_suppliers_come_from_package_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rootfs");
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let crate_sum = "d8b3a5f7f2b8a7e9c6bde9f5c2e1f9c3a6e2d4b1c5f7a9e3d2c1b0a9f8e7d6c5";
+    write(
+        "app/Cargo.lock",
+        &format!(
+            "version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.13.2\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{crate_sum}\"\n"
+        ),
+    );
+    let integrity = "sha512-PlhdFcillOINfeV7Ni6oF1TAEayyZBoZ8bcshTHqOYJYlrqzRK5hagpagky5o4HfCzzd1TRkXPMFq6cKk9rGmA==";
+    write(
+        "web/package-lock.json",
+        &format!(
+            r#"{{"name":"web","lockfileVersion":3,"packages":{{"":{{"name":"web"}},"node_modules/lodash":{{"version":"4.17.20","integrity":"{integrity}"}}}}}}"#
+        ),
+    );
+    write(
+        "web/node_modules/lodash/package.json",
+        r#"{"name":"lodash","version":"4.17.20","license":"MIT","author":"John-David Dalton <john.david.dalton@gmail.com>"}"#,
+    );
+    write(
+        "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nAuthor: Kenneth Reitz\nAuthor-email: me@kennethreitz.org\nLicense: Apache 2.0\n\nbody\n",
+    );
+    let r = wharf_scanner::inventory(&format!("dir:{}", root.display()), &LoadOptions::default()).unwrap();
+    let by_name = |n: &str| r.inventory.packages.iter().find(|p| p.name == n).unwrap_or_else(|| panic!("{n} not found"));
+    assert_eq!(by_name("smallvec").checksums[0].value, crate_sum);
+    let lodash = by_name("lodash");
+    assert_eq!(lodash.checksums.len(), 1, "lockfile and installed package are one package");
+    assert_eq!(lodash.checksums[0].algorithm.spdx_name(), "SHA512");
+    assert_eq!(lodash.supplier.as_deref(), Some("John-David Dalton <john.david.dalton@gmail.com>"));
+    assert_eq!(by_name("requests").supplier.as_deref(), Some("Kenneth Reitz <me@kennethreitz.org>"));
+
+    let spdx_bytes = render(&r, Format::SpdxJson);
+    let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
+    let errors = schema_errors(&spdx_validator(), &spdx);
+    assert!(errors.is_empty(), "SPDX 2.3 schema errors: {errors:#?}");
+    let pkg = |n: &str| {
+        spdx["packages"].as_array().unwrap().iter().find(|p| p["name"] == n).unwrap().clone()
+    };
+    assert_eq!(pkg("smallvec")["checksums"], serde_json::json!([{"algorithm": "SHA256", "checksumValue": crate_sum}]));
+    assert_eq!(pkg("lodash")["supplier"], "Person: John-David Dalton (john.david.dalton@gmail.com)");
+    assert_eq!(pkg("requests")["originator"], "Person: Kenneth Reitz (me@kennethreitz.org)");
+
+    let cdx_bytes = render(&r, Format::CycloneDxJson);
+    let cdx: Value = serde_json::from_slice(&cdx_bytes).unwrap();
+    let errors = schema_errors(&cyclonedx_validator(), &cdx);
+    assert!(errors.is_empty(), "CycloneDX schema errors: {errors:#?}");
+    let comp = cdx["components"].as_array().unwrap().iter().find(|c| c["name"] == "lodash").unwrap();
+    assert_eq!(comp["hashes"][0]["alg"], "SHA-512");
+    assert_eq!(comp["supplier"]["contact"][0]["email"], "john.david.dalton@gmail.com");
+
+    // Both documents read back to the same suppliers and checksums.
+    for bytes in [&spdx_bytes, &cdx_bytes] {
+        let (fmt, doc) = read::parse_bytes(bytes).unwrap();
+        let inv = read::to_inventory(fmt, &doc).unwrap();
+        assert_eq!(metadata(&inv), metadata(&r.inventory), "{fmt:?}");
+    }
+
+    // The reference validators accept the new fields too.
+    common::require("pyspdxtools");
+    let spdx_file = tmp.path().join("meta.spdx.json");
+    std::fs::write(&spdx_file, &spdx_bytes).unwrap();
+    run_validator(Command::new("pyspdxtools").arg("-i").arg(&spdx_file), "pyspdxtools", &spdx_file);
+    let cdx_file = tmp.path().join("meta.cdx.json");
+    std::fs::write(&cdx_file, &cdx_bytes).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validate_cyclonedx.py");
+    run_validator(
+        Command::new("python3").arg(&script).arg(&cdx_file),
+        "cyclonedx-python-lib validator",
+        &cdx_file,
+    );
 }

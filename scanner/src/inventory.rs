@@ -164,11 +164,122 @@ pub struct Package {
     pub source_version: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub licenses: Vec<String>,
+    /// Who the package's own metadata names as maintainer or author (`Name <email>`):
+    /// dpkg `Maintainer`, apk `m:`, RPM `Packager`/`Vendor`, Python `Author`, npm `author`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub supplier: Option<String>,
+    /// Digests of the package as distributed, where its metadata records one
+    /// (Cargo.lock `checksum`, Go module `h1:`, npm `_integrity`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub checksums: Vec<Checksum>,
     /// Digest of the layer that last wrote the file the package was found in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
     /// The file (inside the image) the package was found in.
     pub path: String,
+}
+
+/// A hash algorithm SBOM formats know by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HashAlgorithm {
+    #[serde(rename = "SHA1")]
+    Sha1,
+    #[serde(rename = "SHA256")]
+    Sha256,
+    #[serde(rename = "SHA384")]
+    Sha384,
+    #[serde(rename = "SHA512")]
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// SPDX 2.3 `checksums[].algorithm`.
+    pub fn spdx_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha1 => "SHA1",
+            HashAlgorithm::Sha256 => "SHA256",
+            HashAlgorithm::Sha384 => "SHA384",
+            HashAlgorithm::Sha512 => "SHA512",
+        }
+    }
+
+    /// CycloneDX `hashes[].alg`.
+    pub fn cyclonedx_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha1 => "SHA-1",
+            HashAlgorithm::Sha256 => "SHA-256",
+            HashAlgorithm::Sha384 => "SHA-384",
+            HashAlgorithm::Sha512 => "SHA-512",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<HashAlgorithm> {
+        match s.to_ascii_uppercase().replace('-', "").as_str() {
+            "SHA1" => Some(HashAlgorithm::Sha1),
+            "SHA256" => Some(HashAlgorithm::Sha256),
+            "SHA384" => Some(HashAlgorithm::Sha384),
+            "SHA512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            HashAlgorithm::Sha1 => 20,
+            HashAlgorithm::Sha256 => 32,
+            HashAlgorithm::Sha384 => 48,
+            HashAlgorithm::Sha512 => 64,
+        }
+    }
+}
+
+/// A digest of a package, lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Checksum {
+    pub algorithm: HashAlgorithm,
+    pub value: String,
+}
+
+impl Checksum {
+    /// From hex; `None` unless the length fits the algorithm.
+    pub fn from_hex(algorithm: HashAlgorithm, hex: &str) -> Option<Checksum> {
+        let ok = hex.len() == algorithm.len() * 2 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        ok.then(|| Checksum { algorithm, value: hex.to_ascii_lowercase() })
+    }
+
+    fn from_base64(algorithm: HashAlgorithm, b64: &str) -> Option<Checksum> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+        (raw.len() == algorithm.len()).then(|| Checksum { algorithm, value: hex::encode(raw) })
+    }
+
+    /// A Subresource Integrity string as npm writes it (`sha512-<base64>`); the strongest
+    /// of several space-separated hashes.
+    pub fn from_sri(s: &str) -> Option<Checksum> {
+        s.split_whitespace()
+            .filter_map(|h| {
+                let (alg, b64) = h.split_once('-')?;
+                Checksum::from_base64(HashAlgorithm::from_name(alg)?, b64)
+            })
+            .max_by_key(|c| c.algorithm)
+    }
+
+    /// A Go module hash (`h1:<base64 SHA-256>`), reported as SHA-256 as Syft does.
+    pub fn from_go_h1(s: &str) -> Option<Checksum> {
+        Checksum::from_base64(HashAlgorithm::Sha256, s.strip_prefix("h1:")?)
+    }
+}
+
+/// `Name <email>` from a name and an optional email, the form maintainer fields use.
+pub fn contact(name: &str, email: Option<&str>) -> Option<String> {
+    let name = name.trim();
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    match (name.is_empty(), email) {
+        (false, Some(e)) => Some(format!("{name} <{e}>")),
+        (false, None) => Some(name.to_string()),
+        (true, Some(e)) => Some(format!("<{e}>")),
+        (true, None) => None,
+    }
 }
 
 /// Everything found in an image.

@@ -29,8 +29,8 @@ pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<
         .unwrap_or_default();
     let mut out = Vec::new();
     for par in text.split("\n\n") {
-        let (mut name, mut version, mut arch, mut origin, mut license) =
-            (None, None, "", None, None);
+        let (mut name, mut version, mut arch, mut origin, mut license, mut maintainer) =
+            (None, None, "", None, None, None);
         for line in par.lines() {
             let Some((k, v)) = line.split_once(':') else {
                 continue;
@@ -41,6 +41,7 @@ pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<
                 "A" => arch = v,
                 "o" => origin = Some(v),
                 "L" => license = Some(v),
+                "m" => maintainer = Some(v).filter(|m| !m.trim().is_empty()),
                 _ => {}
             }
         }
@@ -61,6 +62,8 @@ pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<
             source_name: origin.map(String::from),
             source_version: origin.map(|_| version.to_string()),
             licenses: license.map(|l| vec![l.to_string()]).unwrap_or_default(),
+            supplier: maintainer.map(|m| m.trim().to_string()),
+            checksums: vec![],
             layer: layer.clone(),
             path: "lib/apk/db/installed".into(),
         });
@@ -72,10 +75,12 @@ pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<
 mod tests {
     #[test]
     fn parses_installed_db() {
-        let t = "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\nF:lib\nR:libc.musl-x86_64.so.1\n\nP:busybox-binsh\nV:1.36.1-r5\nA:x86_64\no:busybox\n\n";
+        let t = "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\nm:Timo Teräs <timo.teras@iki.fi>\nF:lib\nR:libc.musl-x86_64.so.1\n\nP:busybox-binsh\nV:1.36.1-r5\nA:x86_64\no:busybox\n\n";
         let p = super::parse(t, None, None);
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].source_name.as_deref(), Some("busybox"));
+        assert_eq!(p[0].supplier.as_deref(), Some("Timo Teräs <timo.teras@iki.fi>"));
+        assert_eq!(p[1].supplier, None);
         assert_eq!(p[0].purl, "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64");
     }
 }

@@ -8,7 +8,26 @@ use serde::{Deserialize, Serialize};
 
 use super::cargo_lock::crate_package;
 use crate::image::ImageFs;
-use crate::inventory::{Ecosystem, Package, purl};
+use crate::inventory::{Checksum, Ecosystem, Package, purl};
+
+/// A Go module recorded in build info.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoModule {
+    pub path: String,
+    pub version: String,
+    /// The go.sum hash (`h1:<base64>`), when the build recorded one.
+    pub sum: Option<String>,
+}
+
+impl GoModule {
+    fn from_cols(path: &str, version: &str, sum: Option<&&str>) -> GoModule {
+        GoModule {
+            path: path.to_string(),
+            version: version.to_string(),
+            sum: sum.filter(|s| s.starts_with("h1:")).map(|s| s.to_string()),
+        }
+    }
+}
 
 /// Smaller executables are scripts or stubs, not Go or Rust binaries.
 pub const MIN_SIZE: u64 = 4096;
@@ -19,9 +38,9 @@ const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
 pub struct BinaryFacts {
     /// `go1.19.8` — the toolchain that built the binary (its standard library version).
     pub go_version: Option<String>,
-    /// The main module and its dependencies as `(module path, version)`.
-    pub go_main: Option<(String, String)>,
-    pub go_deps: Vec<(String, String)>,
+    /// The main module and its dependencies.
+    pub go_main: Option<GoModule>,
+    pub go_deps: Vec<GoModule>,
     /// crates.io packages recorded by cargo-auditable.
     pub rust_crates: Vec<(String, String)>,
     /// Maven coordinates of a Java archive and the archives nested in it.
@@ -125,15 +144,15 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
         for line in modinfo.lines() {
             let cols: Vec<&str> = line.split('\t').collect();
             match cols.as_slice() {
-                ["mod", path, version, ..] => {
-                    facts.go_main = Some((path.to_string(), version.to_string()))
+                ["mod", path, version, rest @ ..] => {
+                    facts.go_main = Some(GoModule::from_cols(path, version, rest.first()))
                 }
-                ["dep", path, version, ..] => {
-                    facts.go_deps.push((path.to_string(), version.to_string()))
+                ["dep", path, version, rest @ ..] => {
+                    facts.go_deps.push(GoModule::from_cols(path, version, rest.first()))
                 }
-                ["=>", path, version, ..] => {
+                ["=>", path, version, rest @ ..] => {
                     if let Some(last) = facts.go_deps.last_mut() {
-                        *last = (path.to_string(), version.to_string());
+                        *last = GoModule::from_cols(path, version, rest.first());
                     }
                 }
                 _ => {}
@@ -220,6 +239,15 @@ fn auditable_crates(section: &[u8]) -> Vec<(String, String)> {
 }
 
 fn go_package(module: &str, version: &str, layer: Option<String>, path: &str) -> Package {
+    go_module_package(
+        &GoModule { path: module.into(), version: version.into(), sum: None },
+        layer,
+        path,
+    )
+}
+
+fn go_module_package(m: &GoModule, layer: Option<String>, path: &str) -> Package {
+    let (module, version) = (m.path.as_str(), m.version.as_str());
     let (ns, name) = match module.rsplit_once('/') {
         Some((ns, n)) => (Some(ns), n),
         None => (None, module),
@@ -232,6 +260,8 @@ fn go_package(module: &str, version: &str, layer: Option<String>, path: &str) ->
         source_name: None,
         source_version: None,
         licenses: vec![],
+        supplier: None,
+        checksums: m.sum.as_deref().and_then(Checksum::from_go_h1).into_iter().collect(),
         layer,
         path: path.into(),
     }
@@ -252,13 +282,13 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
             );
             out.push(p);
         }
-        if let Some((m, v)) = &f.go_main {
-            if v != "(devel)" && !v.is_empty() {
-                out.push(go_package(m, v, digest.clone(), path));
+        if let Some(m) = &f.go_main {
+            if m.version != "(devel)" && !m.version.is_empty() {
+                out.push(go_module_package(m, digest.clone(), path));
             }
         }
-        for (m, v) in &f.go_deps {
-            out.push(go_package(m, v, digest.clone(), path));
+        for m in &f.go_deps {
+            out.push(go_module_package(m, digest.clone(), path));
         }
         for (n, v) in &f.rust_crates {
             out.push(crate_package(n, v, digest.clone(), path));
@@ -277,6 +307,8 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
                 source_name: None,
                 source_version: None,
                 licenses: vec![],
+                supplier: None,
+                checksums: vec![],
                 layer: digest.clone(),
                 path: path.into(),
             });
@@ -309,7 +341,8 @@ mod tests {
         d.extend_from_slice(&[8, 2]);
         d.resize(64 + 32, 0);
         let ver = "go1.19.8";
-        let body = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgolang.org/x/text\tv0.3.8\th1:y=\n";
+        let h1 = "h1:+GBNKxmnvrrDT2gg5fJv7ne9kkdd4gthSmcEtw1PV9U=";
+        let body = format!("path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgolang.org/x/text\tv0.3.8\t{h1}\n");
         let modinfo = format!("{}{}{}", "0".repeat(16), body, "1".repeat(16));
         varint(ver.len(), &mut d);
         d.extend_from_slice(ver.as_bytes());
@@ -319,7 +352,18 @@ mod tests {
         assert_eq!(f.go_version.as_deref(), Some("go1.19.8"));
         assert_eq!(
             f.go_deps,
-            vec![("golang.org/x/text".to_string(), "v0.3.8".to_string())]
+            vec![GoModule {
+                path: "golang.org/x/text".into(),
+                version: "v0.3.8".into(),
+                sum: Some(h1.into())
+            }]
+        );
+        // The replaced module's go.sum hash becomes its SHA-256 checksum (hex of the base64).
+        let p = go_module_package(&f.go_deps[0], None, "/app");
+        assert_eq!(p.checksums[0].algorithm, crate::inventory::HashAlgorithm::Sha256);
+        assert_eq!(
+            p.checksums[0].value,
+            "f8604d2b19a7bebac34f6820e5f26fee77bd92475de20b614a6704b70d4f57d5"
         );
         // A truncated header is survived.
         assert_eq!(inspect(&d[..64 + 20]), BinaryFacts::default());

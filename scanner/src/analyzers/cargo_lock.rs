@@ -1,11 +1,12 @@
 //! Rust crates pinned by a `Cargo.lock` (`[[package]]` tables; registry crates only —
-//! path and git dependencies are not on crates.io and have no advisories there).
+//! path and git dependencies are not on crates.io and have no advisories there), with the
+//! SHA-256 of each `.crate` file Cargo recorded.
 
 use serde::Deserialize;
 
 use crate::Warnings;
 use crate::image::ImageFs;
-use crate::inventory::{Ecosystem, Package, purl};
+use crate::inventory::{Checksum, Ecosystem, HashAlgorithm, Package, purl};
 
 pub fn wants(path: &str) -> bool {
     path == "Cargo.lock" || path.ends_with("/Cargo.lock")
@@ -15,6 +16,9 @@ pub fn wants(path: &str) -> bool {
 struct Lock {
     #[serde(default)]
     package: Vec<LockPkg>,
+    /// Lock format 1 kept checksums here: `"checksum NAME VERSION (SOURCE)" = "<hex>"`.
+    #[serde(default)]
+    metadata: std::collections::BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -23,6 +27,16 @@ struct LockPkg {
     version: String,
     #[serde(default)]
     source: Option<String>,
+    #[serde(default)]
+    checksum: Option<String>,
+}
+
+/// One crates.io package pinned by a lock file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Locked {
+    pub name: String,
+    pub version: String,
+    pub checksum: Option<Checksum>,
 }
 
 pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
@@ -33,8 +47,11 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
         }
         match parse(&String::from_utf8_lossy(data)) {
             Ok(pkgs) => out.extend(
-                pkgs.into_iter()
-                    .map(|(n, v)| crate_package(&n, &v, fs.layer_digest(layer), path)),
+                pkgs.into_iter().map(|l| {
+                    let mut p = crate_package(&l.name, &l.version, fs.layer_digest(layer), path);
+                    p.checksums.extend(l.checksum);
+                    p
+                }),
             ),
             Err(e) => warnings.push(format!("{path}: {e}")),
         }
@@ -56,35 +73,64 @@ pub(crate) fn crate_package(
         source_name: None,
         source_version: None,
         licenses: vec![],
+        supplier: None,
+        checksums: vec![],
         layer,
         path: path.into(),
     }
 }
 
-/// `(name, version)` of each crates.io package.
-pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
+/// Each crates.io package of a lock file.
+pub fn parse(text: &str) -> Result<Vec<Locked>, String> {
     let lock: Lock = toml::from_str(text).map_err(|e| format!("invalid Cargo.lock: {e}"))?;
+    let metadata = &lock.metadata;
     Ok(lock
         .package
         .into_iter()
-        .filter(|p| {
-            p.source
-                .as_deref()
-                .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+        .filter_map(|p| {
+            let source = p.source.as_deref()?;
+            if !(source.starts_with("registry+") || source.starts_with("sparse+")) {
+                return None;
+            }
+            let hex = p.checksum.clone().or_else(|| {
+                let key = format!("checksum {} {} ({source})", p.name, p.version);
+                metadata.get(&key).and_then(|v| v.as_str()).map(String::from)
+            });
+            Some(Locked {
+                checksum: hex.and_then(|h| Checksum::from_hex(HashAlgorithm::Sha256, &h)),
+                name: p.name,
+                version: p.version,
+            })
         })
-        .map(|p| (p.name, p.version))
         .collect())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const SUM: &str = "97fcaeba89edba30f044a10c6a3cc39df9c3f17d7cd829dd1446cab35f890e95";
+
     #[test]
-    fn registry_packages_only() {
-        let t = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n";
+    fn registry_packages_only_with_their_checksums() {
+        let t = format!("version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{SUM}\"\n\n[[package]]\nname = \"odd\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n");
+        let got = parse(&t).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].name.as_str(), got[0].version.as_str()), ("smallvec", "0.6.9"));
         assert_eq!(
-            super::parse(t).unwrap(),
-            vec![("smallvec".to_string(), "0.6.9".to_string())]
+            got[0].checksum,
+            Some(Checksum { algorithm: HashAlgorithm::Sha256, value: SUM.into() })
         );
-        assert!(super::parse("[[package]\n").is_err());
+        // A checksum that is not SHA-256 hex is dropped, not passed on.
+        assert_eq!(got[1].checksum, None);
+        assert!(parse("[[package]\n").is_err());
+    }
+
+    #[test]
+    fn format_1_checksums_from_metadata() {
+        let src = "registry+https://github.com/rust-lang/crates.io-index";
+        let t = format!("[[package]]\nname = \"libc\"\nversion = \"0.2.40\"\nsource = \"{src}\"\n\n[metadata]\n\"checksum libc 0.2.40 ({src})\" = \"{SUM}\"\n");
+        let got = parse(&t).unwrap();
+        assert_eq!(got[0].checksum.as_ref().map(|c| c.value.as_str()), Some(SUM));
     }
 }

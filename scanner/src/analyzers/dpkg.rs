@@ -100,6 +100,8 @@ pub fn parse_status(
             source_name,
             source_version,
             licenses: Vec::new(),
+            supplier: field(&f, "Maintainer").filter(|m| !m.is_empty()).map(String::from),
+            checksums: vec![],
             layer: layer.clone(),
             path: path.to_string(),
         });
@@ -126,7 +128,7 @@ mod tests {
 
     #[test]
     fn parses_status_paragraphs() {
-        let text = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\nDescription: x\n continued\n\n\
+        let text = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\nMaintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\nDescription: x\n continued\n\n\
                     Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
                     Package: bsdutils\nStatus: install ok installed\nArchitecture: amd64\nSource: util-linux (2.38.1-5)\nVersion: 1:2.38.1-5+b1\n";
         let d = Distro {
@@ -142,6 +144,11 @@ mod tests {
             out[0].purl,
             "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
         );
+        assert_eq!(
+            out[0].supplier.as_deref(),
+            Some("GNU Libc Maintainers <debian-glibc@lists.debian.org>")
+        );
+        assert_eq!(out[1].supplier, None);
         assert_eq!(out[1].version, "1:2.38.1-5+b1");
         assert_eq!(out[1].source_version.as_deref(), Some("2.38.1-5"));
     }

@@ -1,14 +1,14 @@
 //! Node packages: `node_modules/**/package.json` (what is installed) and `package-lock.json`
 //! (lockfile v1 `dependencies`, v2/v3 `packages`). Lockfile entries already installed under
-//! node_modules are not repeated.
+//! node_modules are not repeated. Lockfile `integrity` hashes become package checksums.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use crate::Warnings;
 use crate::image::ImageFs;
-use crate::inventory::{Ecosystem, Package, purl};
+use crate::inventory::{Checksum, Ecosystem, Package, contact, purl};
 
 pub fn wants(path: &str) -> bool {
     (path.ends_with("/package.json") && path.contains("node_modules/"))
@@ -35,9 +35,44 @@ fn make(
         source_name: None,
         source_version: None,
         licenses,
+        supplier: None,
+        checksums: vec![],
         layer,
         path: path.into(),
     }
+}
+
+/// `author` as a string (`Name <email> (url)`) or an object (`{name, email}`).
+fn author(v: &Value) -> Option<String> {
+    match v.get("author")? {
+        Value::String(s) => {
+            let s = match s.find(" (") {
+                Some(i) if s.trim_end().ends_with(')') => &s[..i],
+                _ => s,
+            };
+            Some(s.trim().to_string()).filter(|s| !s.is_empty())
+        }
+        Value::Object(o) => contact(
+            o.get("name").and_then(Value::as_str).unwrap_or(""),
+            o.get("email").and_then(Value::as_str),
+        ),
+        _ => None,
+    }
+}
+
+fn integrity(v: &Value) -> Option<Checksum> {
+    v.get("integrity")
+        .or_else(|| v.get("_integrity"))
+        .and_then(Value::as_str)
+        .and_then(Checksum::from_sri)
+}
+
+/// One package a lockfile pins.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockEntry {
+    pub name: String,
+    pub version: String,
+    pub integrity: Option<Checksum>,
 }
 
 fn licenses(v: &Value) -> Vec<String> {
@@ -59,8 +94,9 @@ fn licenses(v: &Value) -> Vec<String> {
 }
 
 pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut out: Vec<Package> = Vec::new();
+    // (name, version) → index in `out`, so lockfiles only add what is not installed.
+    let mut seen = HashMap::new();
     for (path, data, layer) in fs.files() {
         if !path.ends_with("/package.json") {
             continue;
@@ -78,14 +114,11 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
         ) else {
             continue;
         };
-        seen.insert((name.to_string(), version.to_string()));
-        out.push(make(
-            name,
-            version,
-            licenses(&v),
-            fs.layer_digest(layer),
-            path,
-        ));
+        seen.insert((name.to_string(), version.to_string()), out.len());
+        let mut p = make(name, version, licenses(&v), fs.layer_digest(layer), path);
+        p.supplier = author(&v);
+        p.checksums.extend(integrity(&v));
+        out.push(p);
     }
     for (path, data, layer) in fs.files() {
         if !(path == "package-lock.json" || path.ends_with("/package-lock.json")) {
@@ -98,17 +131,27 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
                 continue;
             }
         };
-        for (name, version) in parse_lock(&v) {
-            if seen.insert((name.clone(), version.clone())) {
-                out.push(make(&name, &version, vec![], fs.layer_digest(layer), path));
+        for e in parse_lock(&v) {
+            match seen.get(&(e.name.clone(), e.version.clone())) {
+                Some(&i) => {
+                    if out[i].checksums.is_empty() {
+                        out[i].checksums.extend(e.integrity);
+                    }
+                }
+                None => {
+                    seen.insert((e.name.clone(), e.version.clone()), out.len());
+                    let mut p = make(&e.name, &e.version, vec![], fs.layer_digest(layer), path);
+                    p.checksums.extend(e.integrity);
+                    out.push(p);
+                }
             }
         }
     }
     out
 }
 
-/// `(name, version)` of every non-dev package a lockfile pins.
-pub fn parse_lock(v: &Value) -> Vec<(String, String)> {
+/// Every non-dev package a lockfile pins.
+pub fn parse_lock(v: &Value) -> Vec<LockEntry> {
     let mut out = Vec::new();
     if let Some(pkgs) = v.get("packages").and_then(Value::as_object) {
         for (key, p) in pkgs {
@@ -125,12 +168,16 @@ pub fn parse_lock(v: &Value) -> Vec<(String, String)> {
                 .and_then(Value::as_str)
                 .unwrap_or(&key[idx + "node_modules/".len()..]);
             if let Some(ver) = p.get("version").and_then(Value::as_str) {
-                out.push((name.to_string(), ver.to_string()));
+                out.push(LockEntry {
+                    name: name.to_string(),
+                    version: ver.to_string(),
+                    integrity: integrity(p),
+                });
             }
         }
         return out;
     }
-    fn walk(deps: &serde_json::Map<String, Value>, out: &mut Vec<(String, String)>, depth: usize) {
+    fn walk(deps: &serde_json::Map<String, Value>, out: &mut Vec<LockEntry>, depth: usize) {
         if depth > 64 {
             return;
         }
@@ -139,7 +186,11 @@ pub fn parse_lock(v: &Value) -> Vec<(String, String)> {
                 continue;
             }
             if let Some(ver) = d.get("version").and_then(Value::as_str) {
-                out.push((name.clone(), ver.to_string()));
+                out.push(LockEntry {
+                    name: name.clone(),
+                    version: ver.to_string(),
+                    integrity: integrity(d),
+                });
             }
             if let Some(sub) = d.get("dependencies").and_then(Value::as_object) {
                 walk(sub, out, depth + 1);
@@ -156,23 +207,45 @@ pub fn parse_lock(v: &Value) -> Vec<(String, String)> {
 mod tests {
     use serde_json::json;
 
+    use super::*;
+    use crate::inventory::HashAlgorithm;
+
+    // An npm integrity string (SHA-512, base64).
+    const LODASH: &str = "sha512-PlhdFcillOINfeV7Ni6oF1TAEayyZBoZ8bcshTHqOYJYlrqzRK5hagpagky5o4HfCzzd1TRkXPMFq6cKk9rGmA==";
+
     #[test]
-    fn lockfile_versions() {
-        let v3 = json!({"lockfileVersion": 3, "packages": {"": {"name": "app"}, "node_modules/lodash": {"version": "4.17.20"},
+    fn lockfile_versions_and_integrity() {
+        let v3 = json!({"lockfileVersion": 3, "packages": {"": {"name": "app"}, "node_modules/lodash": {"version": "4.17.20", "integrity": LODASH},
             "node_modules/@babel/core": {"version": "7.0.0"}, "node_modules/a/node_modules/b": {"version": "1.0.0"},
             "node_modules/jest": {"version": "29.0.0", "dev": true}}});
         let mut got = super::parse_lock(&v3);
         got.sort();
+        let names: Vec<(&str, &str)> =
+            got.iter().map(|e| (e.name.as_str(), e.version.as_str())).collect();
+        assert_eq!(names, vec![("@babel/core", "7.0.0"), ("b", "1.0.0"), ("lodash", "4.17.20")]);
+        let sum = got[2].integrity.as_ref().unwrap();
+        assert_eq!(sum.algorithm, HashAlgorithm::Sha512);
+        assert_eq!(sum.value.len(), 128);
+        assert!(sum.value.starts_with("3e585d15c8a594e20d7de57b362ea8"));
+        assert_eq!(got[0].integrity, None);
+        let v1 = json!({"lockfileVersion": 1, "dependencies": {"x": {"version": "1.0.0", "integrity": "sha1-2K6V8SwyXDuOfoqEmcX/sRaqJos= sha512-x", "dependencies": {"y": {"version": "2.0.0"}}}}});
+        let got = super::parse_lock(&v1);
+        assert_eq!(got.len(), 2);
+        // Of several hashes the one that parses and is strongest is kept.
+        assert_eq!(got[0].integrity.as_ref().unwrap().algorithm, HashAlgorithm::Sha1);
+    }
+
+    #[test]
+    fn author_forms() {
         assert_eq!(
-            got,
-            vec![
-                ("@babel/core".into(), "7.0.0".into()),
-                ("b".into(), "1.0.0".into()),
-                ("lodash".into(), "4.17.20".into())
-            ]
+            author(&json!({"author": "Barney Rubble <b@rubble.com> (http://barnyrubble.tumblr.com/)"})).as_deref(),
+            Some("Barney Rubble <b@rubble.com>")
         );
-        let v1 = json!({"lockfileVersion": 1, "dependencies": {"x": {"version": "1.0.0", "dependencies": {"y": {"version": "2.0.0"}}}}});
-        assert_eq!(super::parse_lock(&v1).len(), 2);
+        assert_eq!(
+            author(&json!({"author": {"name": "Barney Rubble", "email": "b@rubble.com"}})).as_deref(),
+            Some("Barney Rubble <b@rubble.com>")
+        );
+        assert_eq!(author(&json!({"author": ""})), None);
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
                 source_name: None,
                 source_version: None,
                 licenses,
+                supplier: None,
+                checksums: vec![],
                 layer: fs.layer_digest(layer),
                 path: path.into(),
             });

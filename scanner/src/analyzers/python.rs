@@ -5,7 +5,7 @@
 use super::{field, rfc822_fields};
 use crate::Warnings;
 use crate::image::ImageFs;
-use crate::inventory::{Ecosystem, Package, purl};
+use crate::inventory::{Ecosystem, Package, contact, purl};
 
 pub fn wants(path: &str) -> bool {
     path.ends_with(".dist-info/METADATA")
@@ -20,14 +20,16 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
             continue;
         }
         match parse_metadata(&String::from_utf8_lossy(data)) {
-            Some((name, version, licenses)) => out.push(Package {
-                purl: purl(Ecosystem::PyPI, None, &name, &version, &[]),
-                name,
-                version,
+            Some(m) => out.push(Package {
+                purl: purl(Ecosystem::PyPI, None, &m.name, &m.version, &[]),
+                name: m.name,
+                version: m.version,
                 ecosystem: Ecosystem::PyPI,
                 source_name: None,
                 source_version: None,
-                licenses,
+                licenses: m.licenses,
+                supplier: m.author,
+                checksums: vec![],
                 layer: fs.layer_digest(layer),
                 path: path.to_string(),
             }),
@@ -37,8 +39,35 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
     out
 }
 
-/// Name, version and licenses from core metadata headers.
-pub fn parse_metadata(text: &str) -> Option<(String, String, Vec<String>)> {
+/// What core metadata says about a distribution.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub name: String,
+    pub version: String,
+    pub licenses: Vec<String>,
+    /// `Name <email>` from `Author`/`Author-email`, else `Maintainer`/`Maintainer-email`.
+    pub author: Option<String>,
+}
+
+/// The first person of a `*-email` header (`"A B" <a@b>, C <c@d>` or `a@b`) combined
+/// with the plain name header.
+fn person(name: Option<&str>, email: Option<&str>) -> Option<String> {
+    let name = name.filter(|n| !n.is_empty() && *n != "UNKNOWN" && !n.contains('\n'));
+    let email = email.map(|e| e.split(',').next().unwrap_or("").trim()).filter(|e| !e.is_empty());
+    match email {
+        // `"Name" <email>` carries its own name.
+        Some(e) if e.contains('<') => {
+            let (n, rest) = e.split_once('<')?;
+            contact(n.trim().trim_matches('"'), rest.strip_suffix('>').or(Some(rest)))
+                .or_else(|| name.map(String::from))
+        }
+        Some(e) => contact(name.unwrap_or(""), Some(e)),
+        None => name.map(String::from),
+    }
+}
+
+/// Name, version, licenses and author from core metadata headers.
+pub fn parse_metadata(text: &str) -> Option<Metadata> {
     let headers = text.split("\n\n").next().unwrap_or("");
     let f = rfc822_fields(headers);
     let name = field(&f, "Name")?.to_string();
@@ -63,7 +92,9 @@ pub fn parse_metadata(text: &str) -> Option<(String, String, Vec<String>)> {
             }
         }
     }
-    Some((name, version, licenses))
+    let author = person(field(&f, "Author"), field(&f, "Author-email"))
+        .or_else(|| person(field(&f, "Maintainer"), field(&f, "Maintainer-email")));
+    Some(Metadata { name, version, licenses, author })
 }
 
 #[cfg(test)]
@@ -71,9 +102,28 @@ mod tests {
     #[test]
     fn core_metadata() {
         let t = "Metadata-Version: 2.1\nName: Django\nVersion: 2.2\nLicense: BSD\nClassifier: License :: OSI Approved :: BSD License\n\nName: body text\n";
-        let (n, v, l) = super::parse_metadata(t).unwrap();
-        assert_eq!((n.as_str(), v.as_str()), ("Django", "2.2"));
-        assert_eq!(l, vec!["BSD"]);
+        let m = super::parse_metadata(t).unwrap();
+        assert_eq!((m.name.as_str(), m.version.as_str()), ("Django", "2.2"));
+        assert_eq!(m.licenses, vec!["BSD"]);
+        assert_eq!(m.author, None);
         assert!(super::parse_metadata("Metadata-Version: 2.1\n").is_none());
+    }
+
+    #[test]
+    fn author_headers() {
+        let author = |h: &str| {
+            super::parse_metadata(&format!("Name: x\nVersion: 1\n{h}\n")).unwrap().author
+        };
+        assert_eq!(
+            author("Author: Kenneth Reitz\nAuthor-email: me@kennethreitz.org").as_deref(),
+            Some("Kenneth Reitz <me@kennethreitz.org>")
+        );
+        assert_eq!(
+            author("Author-email: \"Django Software Foundation\" <foundation@djangoproject.com>, X <x@y>")
+                .as_deref(),
+            Some("Django Software Foundation <foundation@djangoproject.com>")
+        );
+        assert_eq!(author("Author: UNKNOWN\nMaintainer: Jane").as_deref(), Some("Jane"));
+        assert_eq!(author("Author-email: solo@example.com").as_deref(), Some("<solo@example.com>"));
     }
 }

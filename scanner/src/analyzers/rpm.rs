@@ -193,6 +193,8 @@ fn package(h: &Header, distro: Option<&Distro>, layer: Option<String>, path: &st
         source_name,
         source_version,
         licenses: h.license.iter().filter(|l| !l.is_empty()).cloned().collect(),
+        supplier: h.vendor.clone().filter(|v| !v.is_empty()),
+        checksums: vec![],
         layer,
         path: path.to_string(),
     })

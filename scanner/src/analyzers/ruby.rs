@@ -27,6 +27,8 @@ fn gem(
         source_name: None,
         source_version: None,
         licenses,
+        supplier: None,
+        checksums: vec![],
         layer,
         path: path.into(),
     }
