@@ -293,7 +293,8 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
         for (n, v) in &f.rust_crates {
             out.push(crate_package(n, v, digest.clone(), path));
         }
-        for (g, a, v) in &f.java {
+        for c in &f.java {
+            let (g, a, v) = (&c.group, &c.artifact, &c.version);
             let name = if g.is_empty() {
                 a.clone()
             } else {
@@ -308,7 +309,12 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
                 source_version: None,
                 licenses: vec![],
                 supplier: None,
-                checksums: vec![],
+                checksums: c
+                    .sha1
+                    .as_deref()
+                    .and_then(|h| Checksum::from_hex(crate::inventory::HashAlgorithm::Sha1, h))
+                    .into_iter()
+                    .collect(),
                 layer: digest.clone(),
                 path: path.into(),
             });

@@ -1,12 +1,30 @@
 //! Java archives (JAR/WAR/EAR and nested jars, e.g. Spring Boot's `BOOT-INF/lib/`):
 //! `META-INF/maven/G/A/pom.properties` gives Maven coordinates; without one, `MANIFEST.MF`
 //! (`Implementation-*`, `Bundle-*`) and the file name are the fallback. Read while the layer
-//! streams; only the coordinates are kept.
+//! streams; only the coordinates (and the archive's SHA-1, as Maven Central lists it) are
+//! kept.
 
 use std::io::{Cursor, Read};
 
-/// `(groupId, artifactId, version)`; the group is empty when only a manifest was found.
-pub type Coord = (String, String, String);
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// Maven coordinates; the group is empty when only a manifest was found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Coord {
+    pub group: String,
+    pub artifact: String,
+    pub version: String,
+    /// SHA-1 (hex) of the archive, when this package is the only one it describes (a
+    /// shaded jar's other `pom.properties` are not that archive).
+    pub sha1: Option<String>,
+}
+
+impl Coord {
+    fn new(group: String, artifact: String, version: String) -> Coord {
+        Coord { group, artifact, version, sha1: None }
+    }
+}
 
 pub fn is_archive(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
@@ -31,6 +49,7 @@ pub fn inspect(name: &str, data: &[u8], depth: usize, out: &mut Vec<Coord>) {
         return;
     };
     let mut found_pom = false;
+    let first = out.len();
     let mut manifest = None;
     let mut nested: Vec<(String, Vec<u8>)> = Vec::new();
     for i in 0..z.len().min(100_000) {
@@ -50,7 +69,7 @@ pub fn inspect(name: &str, data: &[u8], depth: usize, out: &mut Vec<Coord>) {
                 if let (Some(g), Some(a), Some(v)) =
                     (get("groupId"), get("artifactId"), get("version"))
                 {
-                    out.push((g, a, v));
+                    out.push(Coord::new(g, a, v));
                     found_pom = true;
                 }
             }
@@ -84,8 +103,11 @@ pub fn inspect(name: &str, data: &[u8], depth: usize, out: &mut Vec<Coord>) {
             .or_else(|| from_name.map(|x| x.1.to_string()));
         if let (Some(a), Some(v)) = (artifact, version) {
             let group = get("Implementation-Vendor-Id").unwrap_or_default();
-            out.push((group, a.split(';').next().unwrap_or(&a).to_string(), v));
+            out.push(Coord::new(group, a.split(';').next().unwrap_or(&a).to_string(), v));
         }
+    }
+    if out.len() == first + 1 {
+        out[first].sha1 = Some(hex::encode(Sha1::digest(data)));
     }
     for (n, b) in nested {
         inspect(&n, &b, depth + 1, out);
@@ -128,18 +150,34 @@ mod tests {
         let mut out = vec![];
         super::inspect("app.jar", &outer, 0, &mut out);
         out.sort();
+        let coords: Vec<(&str, &str, &str)> = out
+            .iter()
+            .map(|c| (c.group.as_str(), c.artifact.as_str(), c.version.as_str()))
+            .collect();
         assert_eq!(
-            out,
+            coords,
             vec![
-                ("".into(), "app".into(), "1.0".into()),
-                ("".into(), "commons-text".into(), "1.9".into()),
-                (
-                    "org.apache.logging.log4j".into(),
-                    "log4j-core".into(),
-                    "2.14.1".into()
-                )
+                ("", "app", "1.0"),
+                ("", "commons-text", "1.9"),
+                ("org.apache.logging.log4j", "log4j-core", "2.14.1")
             ]
         );
+        // Each archive's own SHA-1.
+        use sha1::{Digest, Sha1};
+        let sha1 = |b: &[u8]| Some(hex::encode(Sha1::digest(b)));
+        assert_eq!(out[0].sha1, sha1(&outer));
+        assert_eq!(out[1].sha1, sha1(&noinfo));
+        assert_eq!(out[2].sha1, sha1(&inner));
+        // A shaded jar with two poms: the archive is neither package's.
+        let pom = |a: &str| format!("groupId=g\nartifactId={a}\nversion=1\n");
+        let shaded = jar(&[
+            ("META-INF/maven/g/a/pom.properties", pom("a").as_bytes()),
+            ("META-INF/maven/g/b/pom.properties", pom("b").as_bytes()),
+        ]);
+        let mut out = vec![];
+        super::inspect("shaded.jar", &shaded, 0, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|c| c.sha1.is_none()));
         super::inspect("x.jar", b"PK\x03\x04garbage", 0, &mut out);
     }
 }
