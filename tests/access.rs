@@ -259,6 +259,12 @@ fn role_matrix_over_v2_and_the_api() {
     assert_eq!(api(&w, "GET", "/projects/team", Some(("outsider", "Passw0rd!"))).send().status, 404);
     let r = api(&w, "GET", "/projects/team", Some(("developer", "Passw0rd!"))).send();
     assert_eq!(r.json()["current_user_role_id"], 2);
+    // The list carries each project's role for the caller (fetched for the page at once).
+    let r = api(&w, "GET", "/projects", Some(("developer", "Passw0rd!"))).send();
+    let roles: Vec<(String, i64)> = r.json().as_array().unwrap().iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["current_user_role_id"].as_i64().unwrap()))
+        .collect();
+    assert!(roles.contains(&("team".to_string(), 2)) && roles.contains(&("library".to_string(), 0)), "{roles:?}");
 }
 
 #[test]

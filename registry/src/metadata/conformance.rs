@@ -195,6 +195,10 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
     assert_eq!((access.public, access.role), (false, Some(Role::Developer)));
     assert_eq!(store.project_access("team", None).await.unwrap().unwrap().role, None);
     assert!(store.project_access("nothing", Some(bob)).await.unwrap().is_none());
+    // Roles for a page of projects at once: only where the user is a member.
+    let roles = store.member_roles(bob, &[lib.id, team, 9999]).await.unwrap();
+    assert_eq!(roles.into_iter().collect::<Vec<_>>(), vec![(team, Role::Developer)]);
+    assert!(store.member_roles(bob, &[]).await.unwrap().is_empty());
     assert!(store.update_member(team, member, Role::Maintainer).await.unwrap());
     assert_eq!(store.list_members(team).await.unwrap()[0].role, Role::Maintainer);
     assert_eq!(store.member(team, member).await.unwrap().unwrap().username, "bob");
@@ -263,6 +267,15 @@ pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::Identi
     store.set_project_metadata(pid, &set(&[("auto_scan", "true"), ("severity", "high")])).await.unwrap();
     store.set_project_metadata(pid, &set(&[("severity", "critical")])).await.unwrap();
     assert_eq!(store.project_metadata(pid).await.unwrap(), set(&[("auto_scan", "true"), ("severity", "critical")]));
+    // Many projects in one call: projects without settings are absent.
+    let other = identity.create_project("sec-other", false, None).await.unwrap().unwrap();
+    store.set_project_metadata(other, &set(&[("prevent_vul", "true")])).await.unwrap();
+    let bare = identity.create_project("sec-bare", false, None).await.unwrap().unwrap();
+    let many = store.project_metadata_many(&[pid, other, bare]).await.unwrap();
+    assert_eq!(many.len(), 2);
+    assert_eq!(many[&pid], store.project_metadata(pid).await.unwrap());
+    assert_eq!(many[&other], set(&[("prevent_vul", "true")]));
+    assert!(store.project_metadata_many(&[]).await.unwrap().is_empty());
 
     assert_eq!(store.allowlist("system").await.unwrap(), None);
     store.set_allowlist("system", &["CVE-1".into(), "CVE-2".into()], Some(100)).await.unwrap();
@@ -272,6 +285,11 @@ pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::Identi
     assert!(a.active(100).is_empty(), "expired allow-lists allow nothing");
     store.set_allowlist("system", &[], None).await.unwrap();
     assert!(store.allowlist("system").await.unwrap().unwrap().items.is_empty());
+    store.set_allowlist(&format!("project:{pid}"), &["CVE-3".into()], None).await.unwrap();
+    let lists = store.allowlists(&["system".into(), format!("project:{pid}"), format!("project:{other}")]).await.unwrap();
+    assert_eq!(lists.len(), 2);
+    assert_eq!(lists[&format!("project:{pid}")].items, vec!["CVE-3".to_string()]);
+    assert!(lists["system"].items.is_empty());
 
     // Scans: queued once, taken once, finished with a report; a failed rescan keeps the report.
     let repo = RepoName::parse("sec/app").unwrap();

@@ -2,6 +2,8 @@
 //! secrets. A second store trait beside [`super::MetadataStore`], implemented
 //! by the same backends and held to its own [`super::conformance`] section.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use super::Result;
@@ -135,6 +137,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn delete_project(&self, id: i64) -> Result<bool>;
     /// Project visibility and the user's role in it (`user_id` None: anonymous).
     async fn project_access(&self, project: &str, user_id: Option<i64>) -> Result<Option<ProjectAccess>>;
+    /// The user's role in each of the given projects they are a member of, in one query.
+    async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>>;
 
     /// `None` if the user is already a member.
     async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>>;

@@ -1,5 +1,7 @@
 //! [`IdentityStore`] on SQLite.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -239,6 +241,19 @@ impl IdentityStore for SqliteMetadata {
             })
         })
         .transpose()
+    }
+
+    async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>> {
+        if project_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(project_ids).expect("ids serialize");
+        let rows = sqlx::query("SELECT project_id, role_id FROM project_members WHERE user_id = ? AND project_id IN (SELECT value FROM json_each(?))")
+            .bind(user_id)
+            .bind(ids)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("project_id")?, role(r.try_get("role_id")?)?))).collect()
     }
 
     async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>> {

@@ -37,6 +37,16 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
     })
 }
 
+fn allowlist_row(r: &SqliteRow) -> Result<Allowlist> {
+    let items: String = r.try_get("items")?;
+    Ok(Allowlist {
+        items: serde_json::from_str(&items).map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 #[async_trait]
 impl SecurityStore for SqliteMetadata {
     async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>> {
@@ -45,6 +55,22 @@ impl SecurityStore for SqliteMetadata {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
+    }
+
+    async fn project_metadata_many(&self, project_ids: &[i64]) -> Result<HashMap<i64, BTreeMap<String, String>>> {
+        if project_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(project_ids).expect("ids serialize");
+        let rows = sqlx::query("SELECT project_id, key, value FROM project_metadata WHERE project_id IN (SELECT value FROM json_each(?))")
+            .bind(ids)
+            .fetch_all(&self.read)
+            .await?;
+        let mut out: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+        for r in &rows {
+            out.entry(r.try_get("project_id")?).or_default().insert(r.try_get("key")?, r.try_get("value")?);
+        }
+        Ok(out)
     }
 
     async fn set_project_metadata(&self, project_id: i64, values: &BTreeMap<String, String>) -> Result<()> {
@@ -67,14 +93,19 @@ impl SecurityStore for SqliteMetadata {
             .bind(scope)
             .fetch_optional(&self.read)
             .await?;
-        let Some(r) = row else { return Ok(None) };
-        let items: String = r.try_get("items")?;
-        Ok(Some(Allowlist {
-            items: serde_json::from_str(&items).map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
-            expires_at: r.try_get("expires_at")?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-        }))
+        row.as_ref().map(allowlist_row).transpose()
+    }
+
+    async fn allowlists(&self, scopes: &[String]) -> Result<HashMap<String, Allowlist>> {
+        if scopes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list = serde_json::to_string(scopes).expect("scopes serialize");
+        let rows = sqlx::query("SELECT scope, items, expires_at, created_at, updated_at FROM cve_allowlists WHERE scope IN (SELECT value FROM json_each(?))")
+            .bind(list)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("scope")?, allowlist_row(r)?))).collect()
     }
 
     async fn set_allowlist(&self, scope: &str, items: &[String], expires_at: Option<i64>) -> Result<()> {

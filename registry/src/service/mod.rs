@@ -25,7 +25,7 @@ pub use identity::RobotSpec;
 pub use blobs::{BlobBody, ByteRange};
 pub use listing::Page;
 pub use manifests::PutManifest;
-pub use project_settings::{Settings, TRUSTED_KEYS};
+pub use project_settings::{ProjectExtras, Settings, TRUSTED_KEYS};
 pub use pull_gate::PullCaller;
 pub use scanning::{DbSource, REPORT_MIME, ScanConfig, overview_json, severity_rank};
 pub use uploads::{MountOutcome, UploadStatus};

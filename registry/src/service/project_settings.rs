@@ -1,14 +1,15 @@
 //! Harbor's project settings (`metadata`: auto_scan, prevent_vul, severity,
 //! content trust, …) and CVE allow-lists, system-wide and per project.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Registry;
 use crate::auth::Principal;
-use crate::auth::rbac::Action;
+use crate::auth::rbac::{Action, Role};
 use crate::error::{RegistryError, Result};
+use crate::metadata::identity::Project;
 use crate::metadata::security::Allowlist;
 
 /// Settings a project may carry, and the values each accepts.
@@ -29,6 +30,14 @@ pub const TRUSTED_KEYS: &str = "wharf_trusted_keys";
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
 pub type Settings = Arc<BTreeMap<String, String>>;
+
+/// What project listings show beside each project, by project id.
+#[derive(Debug, Default)]
+pub struct ProjectExtras {
+    pub metadata: HashMap<i64, BTreeMap<String, String>>,
+    pub allowlists: HashMap<i64, Allowlist>,
+    pub roles: HashMap<i64, Role>,
+}
 
 #[derive(Default)]
 pub(crate) struct SettingsCache(std::sync::Mutex<std::collections::HashMap<String, (Instant, Settings)>>);
@@ -80,6 +89,22 @@ impl Registry {
         }
         self.audit(who, "update", "project", &p.name, ip);
         Ok(())
+    }
+
+    /// Settings, allow-list and the caller's role for a page of projects: three queries for
+    /// the page, not three per project.
+    pub async fn project_extras(&self, who: &Principal, projects: &[Project]) -> Result<ProjectExtras> {
+        let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
+        let scopes: Vec<String> = ids.iter().map(|id| format!("project:{id}")).collect();
+        let mut allowlists = self.security.allowlists(&scopes).await?;
+        Ok(ProjectExtras {
+            metadata: self.security.project_metadata_many(&ids).await?,
+            allowlists: ids.iter().filter_map(|id| Some((*id, allowlists.remove(&format!("project:{id}"))?))).collect(),
+            roles: match who.user_id() {
+                Some(uid) => self.identity.member_roles(uid, &ids).await?,
+                None => HashMap::new(),
+            },
+        })
     }
 
     pub async fn project_allowlist(&self, project_id: i64) -> Result<Allowlist> {

@@ -15,16 +15,18 @@ use std::collections::BTreeMap;
 
 use crate::metadata::identity::Project;
 use crate::metadata::security::Allowlist;
+use crate::service::ProjectExtras;
 
-async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Value> {
-    let role = reg.role_in(&caller.who, &p.name).await?;
+/// Harbor's project object; `extras` holds the page's settings, allow-lists and roles.
+fn project_json(p: Project, extras: &mut ProjectExtras) -> Value {
+    let role = extras.roles.get(&p.id).copied();
     let mut metadata = serde_json::Map::new();
     metadata.insert("public".into(), json!(p.public.to_string()));
-    for (k, v) in reg.project_metadata(p.id).await? {
+    for (k, v) in extras.metadata.remove(&p.id).unwrap_or_default() {
         metadata.insert(k, json!(v));
     }
-    let allow = reg.project_allowlist(p.id).await?;
-    Ok(json!({
+    let allow = extras.allowlists.remove(&p.id).unwrap_or_default();
+    json!({
         "project_id": p.id,
         "name": p.name,
         "owner_id": p.owner_id,
@@ -36,7 +38,7 @@ async fn project_json(reg: &AppState, caller: &Caller, p: Project) -> Result<Val
         "cve_allowlist": allowlist_json(Some(p.id), &allow),
         "current_user_role_id": role.map(|r| r as i64).unwrap_or(0),
         "current_user_role_ids": role.map(|r| vec![r as i64]).unwrap_or_default(),
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -50,10 +52,8 @@ pub struct ListQuery {
 pub async fn list(State(reg): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> Result<Response> {
     let page = Paging { page: q.page, page_size: q.page_size }.req();
     let (items, total) = reg.list_projects(&caller.who, q.name.as_deref(), page).await?;
-    let mut out = Vec::with_capacity(items.len());
-    for p in items {
-        out.push(project_json(&reg, &caller, p).await?);
-    }
+    let mut extras = reg.project_extras(&caller.who, &items).await?;
+    let out: Vec<Value> = items.into_iter().map(|p| project_json(p, &mut extras)).collect();
     Ok(paged("/api/v2.0/projects", page, total, out))
 }
 
@@ -138,7 +138,8 @@ pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Jso
 
 pub async fn get(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
     let p = reg.project_for(&caller.who, &project, Action::ReadProject).await?;
-    Ok(Json(project_json(&reg, &caller, p).await?).into_response())
+    let mut extras = reg.project_extras(&caller.who, std::slice::from_ref(&p)).await?;
+    Ok(Json(project_json(p, &mut extras)).into_response())
 }
 
 pub async fn update(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Json(body): Json<Value>) -> Result<StatusCode> {
