@@ -46,6 +46,7 @@ pub struct Registry {
     /// `None`: no vulnerability database configured.
     scanning: Option<scanning::Scanning>,
     settings_cache: project_settings::SettingsCache,
+    policy_cache: pull_gate::PolicyCache,
     pulls: pulls::PullCounter,
 }
 
@@ -57,7 +58,7 @@ impl Registry {
         blobs: Arc<dyn BlobStore>,
         max_uploads: usize,
     ) -> Self {
-        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default(), pulls: Default::default() }
+        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default(), policy_cache: Default::default(), pulls: Default::default() }
     }
 
     /// Turn on authentication and authorization for every request.

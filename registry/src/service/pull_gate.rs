@@ -5,7 +5,8 @@
 //! inspect what was refused. The settings become an `ImagePolicy` and the
 //! decision is `wharf_policy::evaluate`'s, over facts read from the stores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -52,6 +53,33 @@ fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
         format!("the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)")
     } else {
         "the project only serves images signed by a key it trusts (content trust)".to_string()
+    }
+}
+
+/// Compiled project policies by their source document: loading one parses keys and
+/// compiles Rego, which is worth doing once per settings change, not once per pull.
+#[derive(Default)]
+pub(crate) struct PolicyCache(Mutex<HashMap<String, Arc<wharf_policy::PolicySet>>>);
+
+impl PolicyCache {
+    /// Bound on cached documents; projects with gates on are few, so clearing is rare.
+    const MAX: usize = 256;
+
+    fn get_or_build(&self, project: &str, doc: &str) -> Result<Arc<wharf_policy::PolicySet>> {
+        if let Some(p) = self.0.lock().ok().and_then(|c| c.get(doc).cloned()) {
+            return Ok(p);
+        }
+        // JSON is YAML: the policy loader validates it like any policy file.
+        let built = wharf_policy::PolicySet::from_yaml(&format!("project {project} settings"), doc, std::path::Path::new("."))
+            .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
+        let built = Arc::new(built);
+        if let Ok(mut c) = self.0.lock() {
+            if c.len() >= Self::MAX {
+                c.clear();
+            }
+            c.insert(doc.to_string(), built.clone());
+        }
+        Ok(built)
     }
 }
 
@@ -119,7 +147,7 @@ impl Registry {
         settings: &BTreeMap<String, String>,
         prevent_vul: bool,
         trust: bool,
-    ) -> Result<(wharf_policy::PolicySet, wharf_policy::Facts)> {
+    ) -> Result<(Arc<wharf_policy::PolicySet>, wharf_policy::Facts)> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let mut rules = Vec::new();
         if trust {
@@ -144,10 +172,9 @@ impl Registry {
             rules.push(json!({"name": VULN_RULE, "vulnerabilities": {"maxSeverity": highest_allowed(threshold), "allow": allow}}));
         }
         let doc = json!({"apiVersion": "wharf.dev/v1", "kind": "ImagePolicy", "metadata": {"name": format!("project-{project}")},
-            "spec": {"images": ["**"], "rules": rules}});
-        // JSON is YAML: the policy loader validates it like any policy file.
-        let policies = wharf_policy::PolicySet::from_yaml(&format!("project {project} settings"), &doc.to_string(), std::path::Path::new("."))
-            .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
+            "spec": {"images": ["**"], "rules": rules}})
+        .to_string();
+        let policies = self.policy_cache.get_or_build(project, &doc)?;
 
         let mut facts = wharf_policy::Facts {
             reference: format!("{repo}@{digest}"),
