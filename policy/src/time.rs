@@ -1,12 +1,10 @@
 //! Instants as Unix seconds, and the two date forms policies use: `YYYY-MM-DD` and RFC 3339.
-//! Small enough to keep here rather than pull in a date crate.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    Utc::now().timestamp()
 }
 
 /// The end of an allow-list entry's validity: a date `YYYY-MM-DD` is valid through that whole
@@ -14,41 +12,17 @@ pub fn now() -> i64 {
 pub fn parse_expiry(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.len() == 10 {
-        let mut it = s.split('-');
-        let y: i64 = it.next()?.parse().ok()?;
-        let m: u32 = it.next()?.parse().ok()?;
-        let d: u32 = it.next()?.parse().ok()?;
-        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-            return None;
-        }
-        return Some((days_from_civil(y, m, d) + 1) * 86_400);
+        let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        return Some(day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc().timestamp());
     }
-    wharf_signer::keyless::parse_rfc3339(s)
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp())
 }
 
 /// RFC 3339 (UTC, seconds) for `secs`.
 pub fn rfc3339(secs: i64) -> String {
-    wharf_signer::image::rfc3339(secs)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
