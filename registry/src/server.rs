@@ -5,17 +5,14 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::ServiceExt;
 use axum::extract::Request;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+use tokio::net::TcpListener;
 use tower::Layer;
+use wharf_net::TlsListener;
 
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
@@ -32,7 +29,7 @@ pub enum ServeError {
     #[error("binding {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] wharf_net::TlsError),
     #[error("server: {0}")]
     Io(#[from] io::Error),
     #[error("creating the administrator: {0}")]
@@ -110,7 +107,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
-            let acceptor = tls_acceptor(cert, key)?;
+            let (cert, key) = (cert.clone(), key.clone());
+            // Reading the PEM files is blocking I/O.
+            let acceptor = tokio::task::spawn_blocking(move || wharf_net::acceptor(&cert, &key))
+                .await
+                .map_err(|e| ServeError::Io(io::Error::other(e)))??;
             tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (https)");
             let tls = TlsListener::spawn(listener, acceptor);
             axum::serve(tls, make_service).with_graceful_shutdown(shutdown).await?;
@@ -137,82 +138,6 @@ fn spawn_upload_purge(registry: Arc<Registry>, expiry: Duration) {
             }
         }
     });
-}
-
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
-    let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| ServeError::Tls(format!("reading certificates from {}: {e}", cert.display())))?;
-    if certs.is_empty() {
-        return Err(ServeError::Tls(format!("no certificate found in {}", cert.display())));
-    }
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ServeError::Tls(format!("reading private key from {}: {e}", key.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServeError::Tls(format!("certificate and key do not fit together: {e}")))?;
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(tls)))
-}
-
-/// A listener that hands axum finished TLS connections. Handshakes run in
-/// their own tasks with a deadline, so one slow client cannot hold up accepts.
-struct TlsListener {
-    ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    fn spawn(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
-        let local = tcp.local_addr().expect("bound listener has an address");
-        let (tx, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // TLS records are small writes: without this, responses wait for delayed ACKs.
-                let _ = stream.set_nodelay(true);
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        TlsListener { ready, local }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task never ends while the listener lives.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {

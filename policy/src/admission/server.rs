@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,10 +14,8 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+use tokio::net::TcpListener;
+use wharf_net::TlsListener;
 
 use super::review::Webhook;
 
@@ -30,7 +28,7 @@ pub enum ServeError {
     #[error("binding {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] wharf_net::TlsError),
     #[error("server: {0}")]
     Io(#[from] io::Error),
 }
@@ -129,9 +127,9 @@ pub async fn serve(
         Some((cert, key)) => {
             let (cert, key) = (cert.clone(), key.clone());
             // Reading the PEM files is blocking I/O.
-            let acceptor = tokio::task::spawn_blocking(move || tls_acceptor(&cert, &key))
+            let acceptor = tokio::task::spawn_blocking(move || wharf_net::acceptor(&cert, &key))
                 .await
-                .map_err(|e| ServeError::Tls(e.to_string()))??;
+                .map_err(|e| ServeError::Io(io::Error::other(e)))??;
             tracing::info!(%addr, "wharf admission webhook listening (https)");
             ready(addr);
             axum::serve(TlsListener::spawn(listener, acceptor), app)
@@ -148,91 +146,6 @@ pub async fn serve(
     }
     tracing::info!("wharf admission webhook stopped");
     Ok(())
-}
-
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
-    let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            ServeError::Tls(format!("reading certificates from {}: {e}", cert.display()))
-        })?;
-    if certs.is_empty() {
-        return Err(ServeError::Tls(format!(
-            "no certificate found in {}",
-            cert.display()
-        )));
-    }
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ServeError::Tls(format!("reading private key from {}: {e}", key.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServeError::Tls(format!("certificate and key do not fit together: {e}")))?;
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(tls)))
-}
-
-/// Hands axum finished TLS connections; handshakes run in their own tasks
-/// with a deadline so one slow client cannot hold up accepts. (The registry's
-/// server has the same listener; `policy` may not depend on `registry`.)
-struct TlsListener {
-    ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    fn spawn(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
-        let local = tcp.local_addr().expect("bound listener has an address");
-        let (tx, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Without it, a response written as several TLS records waits
-                // for the peer's delayed ACK (~40 ms per review).
-                let _ = stream.set_nodelay(true);
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        TlsListener { ready, local }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task never ends while the listener lives.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 #[cfg(test)]
