@@ -248,3 +248,31 @@ fn cyclonedx_vex_matches_the_json_report() {
     assert!(!from_json.is_empty());
     assert_eq!(from_vex, from_json);
 }
+
+/// `wharf scan … | head`: when the reader closes the pipe, wharf ends quietly (SIGPIPE, as
+/// Unix tools do), with no "Broken pipe" error or panic on stderr.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let mut child = wharf()
+        .args(["scan", &pyapp(), "--list-packages", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's read end is dropped here, long before the report is written out.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("Broken pipe") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

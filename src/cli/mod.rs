@@ -71,12 +71,27 @@ enum Command {
     Policy(policy::PolicyCommand),
 }
 
+/// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
+/// SIGPIPE, nothing printed) instead of reporting an error or panicking in `println!`.
+/// Not for the servers, whose client connections must never take the process down.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal at start-up, before any
+    // thread exists; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Exit codes CI can rely on: 0 success, 1 a check failed (policy, verify, scan
 /// findings), 2 usage or runtime error.
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Admission(_)) {
+        quiet_on_closed_pipe();
+    }
     logging::init(&cli.log);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
