@@ -14,8 +14,8 @@ const ADMIN_PW: &str = "Harbor12345";
 
 fn start() -> Wharf {
     let dir = tempfile::tempdir().unwrap();
-    let w = Wharf::start_env(&dir.keep(), &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
-    w
+    
+    Wharf::start_env(&dir.keep(), &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)])
 }
 
 fn api(w: &Wharf, method: &str, path: &str, user: Option<(&str, &str)>) -> Curl {
@@ -226,7 +226,8 @@ fn role_matrix_over_v2_and_the_api() {
     }
 
     // Robots, one per permission set: (access, pull, push, delete, list repositories)
-    let sets: [(&[(&str, &str)], [bool; 4]); 4] = [
+    type Grants<'a> = &'a [(&'a str, &'a str)];
+    let sets: [(Grants, [bool; 4]); 4] = [
         (&[("repository", "pull")], [true, false, false, false]),
         (&[("repository", "pull"), ("repository", "push")], [true, true, false, false]),
         (&[("repository", "pull"), ("repository", "push"), ("artifact", "delete")], [true, true, true, false]),

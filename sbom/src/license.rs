@@ -58,11 +58,10 @@ pub fn normalize(declared: &[String]) -> Normalized {
     let mut refs = BTreeMap::new();
     let mut parts: Vec<String> = Vec::new();
     for d in declared {
-        if let Some(e) = one(d, &mut refs) {
-            if !parts.contains(&e) {
+        if let Some(e) = one(d, &mut refs)
+            && !parts.contains(&e) {
                 parts.push(e);
             }
-        }
     }
     let expression = match parts.len() {
         0 => None,

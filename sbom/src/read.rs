@@ -82,13 +82,12 @@ fn pct_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 1 && i + 2 <= b.len() - 1 {
-            if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
+        if b[i] == b'%' && i + 2 < b.len() + 1 && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
                 out.push(h * 16 + l);
                 i += 3;
                 continue;
             }
-        }
         out.push(b[i]);
         i += 1;
     }
@@ -322,11 +321,10 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                 for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
                     if let Some(e) = str_at(l, "expression") {
                         pkg.licenses.push(e.to_string());
-                    } else if let Some(lic) = l.get("license") {
-                        if let Some(x) = str_at(lic, "id").or_else(|| str_at(lic, "name")) {
+                    } else if let Some(lic) = l.get("license")
+                        && let Some(x) = str_at(lic, "id").or_else(|| str_at(lic, "name")) {
                             pkg.licenses.push(x.to_string());
                         }
-                    }
                 }
                 if inv.distro.is_none() && pkg.ecosystem.is_os() {
                     inv.distro = distro_from_purl(purl);

@@ -103,18 +103,17 @@ impl Wharf {
             .spawn()
             .expect("starting wharf");
         let w = Wharf { port, data_dir, child: Some(child), _tmp: None, log };
-        w.wait_ready(args.iter().any(|a| *a == "--tls-cert"));
+        w.wait_ready(args.contains(&"--tls-cert"));
         w
     }
 
     fn wait_ready(&self, tls: bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                if tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401) {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && (tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401)) {
                     return;
                 }
-            }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("wharf did not start; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());

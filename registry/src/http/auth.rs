@@ -170,20 +170,19 @@ pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params
         Ok(true) => {}
     }
     // A mount from a repository the caller may not read becomes a plain upload.
-    if let Need::Repo { action: "push", .. } = &need {
-        if let Some(from) = mount_source(req.uri().query()) {
+    if let Need::Repo { action: "push", .. } = &need
+        && let Some(from) = mount_source(req.uri().query()) {
             let from_need = Need::Repo { name: from, action: "pull" };
             if !allowed(&reg, &grant, &from_need).await.unwrap_or(false) {
                 strip_mount(&mut req);
             }
         }
-    }
     let method = req.method().clone();
     let reference = params.iter().find(|(k, _)| *k == "reference" || *k == "digest").map(|(_, v)| v.to_string());
     req.extensions_mut().insert(grant.clone());
     let resp = next.run(req).await;
-    if resp.status().is_success() {
-        if let (Need::Repo { name, .. }, Some(reference)) = (&need, reference) {
+    if resp.status().is_success()
+        && let (Need::Repo { name, .. }, Some(reference)) = (&need, reference) {
             let op = match (&method, route.contains("/manifests/")) {
                 (&Method::GET, true) => Some("pull"),
                 (&Method::PUT, true) => Some("create"),
@@ -196,7 +195,6 @@ pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params
                 reg.audit(&who, op, kind, &format!("{name}:{reference}"), ip.as_deref());
             }
         }
-    }
     resp
 }
 

@@ -31,7 +31,7 @@ pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>> {
     }
 }
 
-pub fn header_str<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
+pub fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

@@ -145,11 +145,10 @@ impl Registry {
     pub async fn authenticate(&self, username: &str, secret: &str, client_ip: Option<&str>) -> Result<Principal> {
         let auth = self.auth_state()?;
         let cache_key: [u8; 32] = Sha256::new().chain_update(username).chain_update([0]).chain_update(secret).finalize().into();
-        if let Some((p, at)) = auth.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&cache_key) {
-            if at.elapsed() < CREDENTIAL_CACHE {
+        if let Some((p, at)) = auth.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&cache_key)
+            && at.elapsed() < CREDENTIAL_CACHE {
                 return Ok(p.clone());
             }
-        }
         let user_key = format!("user:{username}");
         let ip_key = format!("ip:{}", client_ip.unwrap_or("-"));
         let delay = auth.throttle.delay(&[&user_key, &ip_key]);
@@ -292,11 +291,10 @@ impl Registry {
     pub fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
         let auth = self.auth_state()?;
         let now = now();
-        if let Some(c) = auth.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token) {
-            if now < c.exp {
+        if let Some(c) = auth.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token)
+            && now < c.exp {
                 return Ok(c.clone());
             }
-        }
         let claims = Arc::new(auth.key.verify(token, now).map_err(|e| unauthorized(format!("bearer token rejected: {e}")))?);
         let mut cache = auth.verified.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 10_000 {

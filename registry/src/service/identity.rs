@@ -41,6 +41,18 @@ async fn hash_secret(secret: String) -> Result<String> {
 }
 
 /// A robot as requested through the API.
+/// What updating a robot may change; `duration` and `permissions` left out stay as they are.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RobotUpdate {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub disable: bool,
+    /// Days from the robot's creation; -1 never expires.
+    pub duration: Option<i64>,
+    pub permissions: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RobotSpec {
     pub name: String,
@@ -346,9 +358,9 @@ impl Registry {
         self.robot_for(who, id, Action::ReadRobots).await
     }
 
-    pub async fn update_robot(&self, who: &Principal, ip: Option<&str>, id: i64, description: &str, disable: bool, duration: Option<i64>, permissions: Option<&serde_json::Value>) -> Result<()> {
+    pub async fn update_robot(&self, who: &Principal, ip: Option<&str>, id: i64, update: &RobotUpdate) -> Result<()> {
         let robot = self.robot_for(who, id, Action::ManageRobots).await?;
-        let permissions = permissions.unwrap_or(&robot.permissions);
+        let permissions = update.permissions.as_ref().unwrap_or(&robot.permissions);
         if robot.level == "project" {
             let grants = robot_grants(permissions).map_err(RegistryError::bad_request)?;
             let project = self.project(&robot.project_id.unwrap_or_default().to_string()).await?;
@@ -356,12 +368,12 @@ impl Registry {
                 return Err(RegistryError::bad_request(format!("a robot of project {} may only hold permissions in it", project.name)));
             }
         }
-        let expires_at = match duration {
+        let expires_at = match update.duration {
             Some(d) if d < 0 => -1,
             Some(d) => robot.created_at + d * 86_400,
             None => robot.expires_at,
         };
-        self.identity.update_robot(id, description, disable, permissions, expires_at).await?;
+        self.identity.update_robot(id, &update.description, update.disable, permissions, expires_at).await?;
         self.forget_credentials();
         self.audit(who, "update", "robot", &robot.name, ip);
         Ok(())

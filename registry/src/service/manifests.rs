@@ -42,14 +42,13 @@ impl Registry {
         let mut hasher = algorithm.hasher();
         hasher.update(&body);
         let digest = hasher.finish();
-        if let Reference::Digest(want) = reference {
-            if want != &digest {
+        if let Reference::Digest(want) = reference
+            && want != &digest {
                 return Err(RegistryError::new(
                     ErrorCode::DigestInvalid,
                     format!("manifest body has digest {digest}, not {want}"),
                 ));
             }
-        }
 
         let wanted: Vec<Digest> = parsed.blobs.iter().map(|d| d.digest.clone()).collect();
         let found = self.meta.repo_blob_sizes(repo, &wanted).await?;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use access::{AuthState, IssuedToken, time_rfc3339};
-pub use identity::RobotSpec;
+pub use identity::{RobotSpec, RobotUpdate};
 pub use blobs::{BlobBody, ByteRange};
 pub use listing::Page;
 pub use manifests::PutManifest;

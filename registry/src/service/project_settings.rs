@@ -45,13 +45,11 @@ pub(crate) struct SettingsCache(std::sync::Mutex<std::collections::HashMap<Strin
 impl Registry {
     /// A project's settings by name, cached briefly: the pull gate reads them on every manifest GET.
     pub async fn project_settings(&self, project: &str) -> Result<Settings> {
-        if let Ok(cache) = self.settings_cache.0.lock() {
-            if let Some((at, s)) = cache.get(project) {
-                if at.elapsed() < CACHE_TTL {
+        if let Ok(cache) = self.settings_cache.0.lock()
+            && let Some((at, s)) = cache.get(project)
+                && at.elapsed() < CACHE_TTL {
                     return Ok(s.clone());
                 }
-            }
-        }
         let settings = match self.identity.project_by_name(project).await? {
             Some(p) => Arc::new(self.security.project_metadata(p.id).await?),
             None => Settings::default(),
@@ -188,11 +186,10 @@ pub fn split_pem_keys(text: &str) -> Vec<String> {
             c.push_str(line);
             c.push('\n');
         }
-        if line.starts_with("-----END ") {
-            if let Some(c) = cur.take() {
+        if line.starts_with("-----END ")
+            && let Some(c) = cur.take() {
                 out.push(c);
             }
-        }
     }
     out
 }

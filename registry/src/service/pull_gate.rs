@@ -107,12 +107,11 @@ impl Registry {
             PullCaller::Principal(p) => Some(p.clone()),
             PullCaller::TokenSubject(name) => self.principal_named(name).await,
         };
-        if let Some(who) = &who {
-            if self.may(who, project, Action::UpdateProject).await? == Some(true) {
+        if let Some(who) = &who
+            && self.may(who, project, Action::UpdateProject).await? == Some(true) {
                 tracing::info!(repo = %repo, digest = %m.digest, who = who.name(), "pull gate bypassed by a project administrator");
                 return Ok(());
             }
-        }
         // Harbor's states before a verdict: no successful scan means no pull.
         if prevent_vul {
             self.require_scanned(&m.digest, &settings).await?;

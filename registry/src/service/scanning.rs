@@ -295,13 +295,12 @@ impl Registry {
 
     /// A crashed `Running` scan goes back to `Pending` and into the queue.
     async fn requeue(&self, digest: &Digest) {
-        if let Ok(Some(rec)) = self.security.scan(digest).await {
-            if rec.status == ScanStatus::Running {
+        if let Ok(Some(rec)) = self.security.scan(digest).await
+            && rec.status == ScanStatus::Running {
                 let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some("interrupted") };
                 let _ = self.security.finish_scan(digest, failed).await;
                 let _ = self.security.queue_scan(digest, &rec.repository).await;
             }
-        }
         if let Some(s) = &self.scanning {
             let _ = s.tx.send(Job::Scan(digest.clone()));
         }
@@ -372,18 +371,15 @@ impl Registry {
         let project = repository.split('/').next().unwrap_or_default();
         let Ok(settings) = self.project_settings(project).await else { return };
         let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
-        if on("auto_scan") {
-            if let Err(e) = self.queue_scan(repository, digest).await {
+        if on("auto_scan")
+            && let Err(e) = self.queue_scan(repository, digest).await {
                 tracing::error!(%digest, error = %e, "queueing scan on push");
             }
-        }
-        if on("auto_sbom_generation") {
-            if let Ok(repo) = RepoName::parse(repository) {
-                if let Err(e) = self.queue_sbom(&repo, digest) {
+        if on("auto_sbom_generation")
+            && let Ok(repo) = RepoName::parse(repository)
+                && let Err(e) = self.queue_sbom(&repo, digest) {
                     tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
                 }
-            }
-        }
     }
 
     /// Harbor's `scan_overview` for an artifact list: one query for the page.

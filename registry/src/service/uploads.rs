@@ -135,12 +135,11 @@ impl Registry {
 
     /// `POST ?mount=&from=`: link a blob another repository holds, or start a session.
     pub async fn mount_blob(&self, repo: &RepoName, digest: &Digest, from: Option<&RepoName>) -> Result<MountOutcome> {
-        if let Some(from) = from {
-            if let Some(size) = self.meta.repo_blob_size(from, digest).await? {
+        if let Some(from) = from
+            && let Some(size) = self.meta.repo_blob_size(from, digest).await? {
                 self.meta.link_blob(repo, digest, size).await?;
                 return Ok(MountOutcome::Mounted(digest.clone()));
             }
-        }
         Ok(MountOutcome::Started(self.new_session(repo).await?))
     }
 

@@ -93,11 +93,10 @@ pub fn inspect_stream(
 pub fn inspect(data: &[u8]) -> BinaryFacts {
     let mut facts = BinaryFacts::default();
     go_buildinfo(data, &mut facts);
-    if data.starts_with(b"\x7fELF") {
-        if let Some(sec) = elf_section(data, ".dep-v0") {
+    if data.starts_with(b"\x7fELF")
+        && let Some(sec) = elf_section(data, ".dep-v0") {
             facts.rust_crates = auditable_crates(sec);
         }
-    }
     facts
 }
 
@@ -282,11 +281,10 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
             );
             out.push(p);
         }
-        if let Some(m) = &f.go_main {
-            if m.version != "(devel)" && !m.version.is_empty() {
+        if let Some(m) = &f.go_main
+            && m.version != "(devel)" && !m.version.is_empty() {
                 out.push(go_module_package(m, digest.clone(), path));
             }
-        }
         for m in &f.go_deps {
             out.push(go_module_package(m, digest.clone(), path));
         }

@@ -62,11 +62,10 @@ pub fn parse_status(
             continue;
         };
         // Status is "want flag state"; distroless status.d entries have no Status at all.
-        if let Some(status) = field(&f, "Status") {
-            if status.split_whitespace().nth(2) != Some("installed") {
+        if let Some(status) = field(&f, "Status")
+            && status.split_whitespace().nth(2) != Some("installed") {
                 continue;
             }
-        }
         let arch = field(&f, "Architecture").unwrap_or("");
         // Source: "name" or "name (version)" when it differs from the binary version.
         let (source_name, source_version) = match field(&f, "Source") {

@@ -85,11 +85,10 @@ pub fn parse_metadata(text: &str) -> Option<Metadata> {
     }
     if licenses.is_empty() {
         for (k, v) in &f {
-            if k.eq_ignore_ascii_case("Classifier") {
-                if let Some(l) = v.strip_prefix("License :: ") {
+            if k.eq_ignore_ascii_case("Classifier")
+                && let Some(l) = v.strip_prefix("License :: ") {
                     licenses.push(l.rsplit(" :: ").next().unwrap_or(l).to_string());
                 }
-            }
         }
     }
     let author = person(field(&f, "Author"), field(&f, "Author-email"))

@@ -60,15 +60,14 @@ pub(crate) fn load(
                     break;
                 }
             };
-            if entry.header().entry_type().is_file() {
-                if let Some(p) = entry
+            if entry.header().entry_type().is_file()
+                && let Some(p) = entry
                     .path()
                     .ok()
                     .and_then(|p| clean_path(&p.to_string_lossy()))
                 {
                     index.insert(p, (entry.raw_file_position(), entry.size()));
                 }
-            }
         }
     }
     let mut read_member = |name: &str, max: u64| -> Result<Vec<u8>> {

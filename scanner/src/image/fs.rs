@@ -227,6 +227,23 @@ impl ImageFs {
     }
 }
 
+impl ImageFs {
+    /// `.wh..wh..opq` at the root of a layer.
+    pub(crate) fn opaque_root(&mut self, layer: usize) {
+        let doomed: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.layer() < layer)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            if let Some(old) = self.nodes.remove(&k) {
+                self.release(&old);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +292,7 @@ mod tests {
             }),
         );
         assert!(fs.node("a/y").is_none());
-        assert_eq!(fs.captured_bytes, 5 + 0); // "b/new" only
+        assert_eq!(fs.captured_bytes, 5); // "b/new" only
     }
 
     #[test]
@@ -324,22 +341,5 @@ mod tests {
             Some("usr/lib/os-release")
         );
         assert_eq!(fs.resolve("loop1"), None);
-    }
-}
-
-impl ImageFs {
-    /// `.wh..wh..opq` at the root of a layer.
-    pub(crate) fn opaque_root(&mut self, layer: usize) {
-        let doomed: Vec<String> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.layer() < layer)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in doomed {
-            if let Some(old) = self.nodes.remove(&k) {
-                self.release(&old);
-            }
-        }
     }
 }

@@ -262,11 +262,10 @@ pub fn paged<T: serde::Serialize>(path: &str, page: PageReq, total: i64, items: 
     if (page.page as i64) * (page.page_size as i64) < total {
         links.push(format!("<{path}?page={}&page_size={}>; rel=\"next\"", page.page + 1, page.page_size));
     }
-    if !links.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&links.join(" , ")) {
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(" , ")) {
             h.insert(header::LINK, v);
         }
-    }
     resp
 }
 

@@ -50,11 +50,10 @@ fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
             "subject_artifact_digest": a.digest.to_string(),
         })).collect::<Vec<_>>(),
     });
-    if with_sbom_overview {
-        if let Some(o) = sbom_overview(a) {
+    if with_sbom_overview
+        && let Some(o) = sbom_overview(a) {
             v["sbom_overview"] = o;
         }
-    }
     v
 }
 

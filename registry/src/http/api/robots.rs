@@ -12,7 +12,7 @@ use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::identity::Robot;
 use crate::metadata::now;
-use crate::service::RobotSpec;
+use crate::service::{RobotSpec, RobotUpdate};
 
 fn robot_json(r: &Robot) -> Value {
     let duration = if r.expires_at < 0 { -1 } else { (r.expires_at - r.created_at) / 86_400 };
@@ -104,19 +104,8 @@ pub async fn get(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64
     Ok(Json(robot_json(&reg.robot(&caller.who, id).await?)).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct UpdateRobot {
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    disable: bool,
-    duration: Option<i64>,
-    permissions: Option<Value>,
-}
-
-pub async fn update(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<UpdateRobot>) -> Result<StatusCode> {
-    reg.update_robot(&caller.who, caller.ip.as_deref(), id, &body.description, body.disable, body.duration, body.permissions.as_ref())
-        .await?;
+pub async fn update(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<RobotUpdate>) -> Result<StatusCode> {
+    reg.update_robot(&caller.who, caller.ip.as_deref(), id, &body).await?;
     Ok(StatusCode::OK)
 }
 

@@ -136,8 +136,8 @@ impl Db {
                     slot.insert(vid.clone(), adv);
                 }
             }
-            if !vulns.contains_key(&vid) {
-                vulns.insert(vid, vulnerability(r, &source)?);
+            if let std::collections::btree_map::Entry::Vacant(e) = vulns.entry(vid) {
+                e.insert(vulnerability(r, &source)?);
             }
         }
         drop(rows);
