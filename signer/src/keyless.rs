@@ -42,6 +42,8 @@ pub enum KeylessError {
     Tlog(String),
     #[error("identity: {0}")]
     Identity(String),
+    #[error("certificate transparency: {0}")]
+    Sct(#[from] crate::sct::SctError),
     #[error("statement: {0}")]
     Statement(String),
     #[error("bad policy: {0}")]
@@ -65,37 +67,44 @@ pub trait KeylessSigner {
 // ---------------------------------------------------------------------------------------
 // Trusted root
 
+/// When a CA or log key is trusted (Unix seconds, inclusive; no end = still trusted).
 #[derive(Debug, Clone)]
-struct Validity {
-    start: i64,
-    end: Option<i64>,
+pub(crate) struct Validity {
+    pub(crate) start: i64,
+    pub(crate) end: Option<i64>,
 }
 
 impl Validity {
-    fn contains(&self, t: i64) -> bool {
+    pub(crate) fn contains(&self, t: i64) -> bool {
         t >= self.start && self.end.is_none_or(|e| t <= e)
     }
 }
 
 #[derive(Debug, Clone)]
-struct CertificateAuthority {
+pub(crate) struct CertificateAuthority {
     /// DER certificates, issuing CA first.
-    chain: Vec<Vec<u8>>,
-    valid_for: Validity,
+    pub(crate) chain: Vec<Vec<u8>>,
+    pub(crate) valid_for: Validity,
 }
 
+/// A transparency log (Rekor) or Certificate Transparency log key.
 #[derive(Debug, Clone)]
-struct LogKey {
-    key_id: Vec<u8>,
-    spki: Vec<u8>,
-    valid_for: Validity,
+pub(crate) struct LogKey {
+    /// SHA-256 of the SPKI DER: how entries and SCTs name their log.
+    pub(crate) key_id: Vec<u8>,
+    pub(crate) spki: Vec<u8>,
+    pub(crate) valid_for: Validity,
 }
 
-/// The parts of a Sigstore `trusted_root.json` used for offline verification.
+/// The parts of a Sigstore `trusted_root.json` used for offline verification (or the
+/// same built from PEM files, see [`crate::roots`]), and how strictly to use them.
 #[derive(Debug, Clone)]
 pub struct TrustedRoot {
-    cas: Vec<CertificateAuthority>,
-    tlogs: Vec<LogKey>,
+    pub(crate) cas: Vec<CertificateAuthority>,
+    pub(crate) tlogs: Vec<LogKey>,
+    pub(crate) ctlogs: Vec<LogKey>,
+    /// cosign checks the certificate's embedded SCT by default; `--insecure-ignore-sct`.
+    pub(crate) require_sct: bool,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +113,8 @@ struct RootJson {
     certificate_authorities: Vec<CaJson>,
     #[serde(default)]
     tlogs: Vec<TlogJson>,
+    #[serde(default)]
+    ctlogs: Vec<TlogJson>,
 }
 
 #[derive(Deserialize)]
@@ -187,15 +198,22 @@ impl TrustedRoot {
                 valid_for: validity(ca.valid_for.as_ref()).map_err(KeylessError::TrustedRoot)?,
             });
         }
-        let mut tlogs = Vec::new();
-        for t in &root.tlogs {
-            tlogs.push(LogKey {
-                key_id: b64("log id", &t.log_id.key_id).map_err(KeylessError::TrustedRoot)?,
-                spki: b64("log key", &t.public_key.raw_bytes).map_err(KeylessError::TrustedRoot)?,
-                valid_for: validity(t.public_key.valid_for.as_ref())
-                    .map_err(KeylessError::TrustedRoot)?,
-            });
-        }
+        let logs = |list: &[TlogJson]| -> Result<Vec<LogKey>, KeylessError> {
+            list.iter()
+                .map(|t| {
+                    Ok(LogKey {
+                        key_id: b64("log id", &t.log_id.key_id)
+                            .map_err(KeylessError::TrustedRoot)?,
+                        spki: b64("log key", &t.public_key.raw_bytes)
+                            .map_err(KeylessError::TrustedRoot)?,
+                        valid_for: validity(t.public_key.valid_for.as_ref())
+                            .map_err(KeylessError::TrustedRoot)?,
+                    })
+                })
+                .collect()
+        };
+        let tlogs = logs(&root.tlogs)?;
+        let ctlogs = logs(&root.ctlogs)?;
         if cas.is_empty() {
             return Err(KeylessError::TrustedRoot(
                 "no certificate authorities".into(),
@@ -204,7 +222,45 @@ impl TrustedRoot {
         if tlogs.is_empty() {
             return Err(KeylessError::TrustedRoot("no transparency log keys".into()));
         }
-        Ok(Self { cas, tlogs })
+        Ok(Self {
+            cas,
+            tlogs,
+            ctlogs,
+            ..Self::empty()
+        })
+    }
+
+    /// Nothing trusted yet; SCTs required (cosign's default).
+    pub(crate) fn empty() -> Self {
+        Self {
+            cas: Vec::new(),
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            require_sct: true,
+        }
+    }
+
+    /// Skips the check of the certificate's embedded SCTs (cosign's
+    /// `--insecure-ignore-sct`): the certificate then need not have been logged in a
+    /// trusted Certificate Transparency log.
+    pub fn insecure_ignore_sct(mut self) -> Self {
+        self.require_sct = false;
+        self
+    }
+
+    /// Adds Certificate Transparency log keys (SPKI DER), trusted for all time.
+    pub fn with_ctlog_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
+        for spki in keys {
+            self.ctlogs.push(LogKey {
+                key_id: Sha256::digest(&spki).to_vec(),
+                spki,
+                valid_for: Validity {
+                    start: i64::MIN,
+                    end: None,
+                },
+            });
+        }
+        self
     }
 
     fn log_key(&self, key_id: &[u8]) -> Option<&LogKey> {
@@ -294,7 +350,7 @@ fn parse_cert(der: &[u8]) -> Result<Certificate, KeylessError> {
 }
 
 /// Verifies an ECDSA (P-256 or P-384) signature with SHA-256 or SHA-384 over `msg`.
-fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> Result<(), String> {
+pub(crate) fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> Result<(), String> {
     use crate::ecdsa::{self, Hash};
     let hash = match alg_oid {
         OID_ECDSA_SHA256 => Hash::Sha256,
@@ -322,13 +378,49 @@ fn spki_der(cert: &Certificate) -> Result<Vec<u8>, KeylessError> {
         .map_err(|e| KeylessError::Certificate(e.to_string()))
 }
 
-/// Checks that `leaf_der` was issued by a trusted Fulcio CA valid at `time`, and that the
-/// leaf itself was valid at `time`. Returns the leaf.
+/// Checks that `cert`'s signature verifies with `issuer`'s public key (names and
+/// validity are the caller's business).
+pub(crate) fn cert_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), String> {
+    let tbs_der = cert.tbs_certificate().to_der().map_err(|e| e.to_string())?;
+    let sig = cert
+        .signature()
+        .as_bytes()
+        .ok_or("signature has unused bits")?;
+    let spki = issuer
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    verify_ecdsa(
+        &spki,
+        &cert.signature_algorithm().oid.to_string(),
+        &tbs_der,
+        sig,
+    )
+}
+
+/// Checks that `leaf_der` was issued by a trusted Fulcio CA valid at `time`, that the
+/// leaf itself was valid at `time`, and (unless the root says to ignore them) that it
+/// carries a valid SCT from a trusted CT log. Returns the leaf.
 fn verify_chain(
     root: &TrustedRoot,
     leaf_der: &[u8],
     time: i64,
 ) -> Result<Certificate, KeylessError> {
+    let (leaf, issuer) = verify_issuer(root, leaf_der, time)?;
+    if root.require_sct {
+        crate::sct::verify_embedded(&leaf, &issuer, root)?;
+    }
+    Ok(leaf)
+}
+
+/// The certificate checks of [`verify_chain`] without the SCT: returns the leaf and
+/// the CA certificate that issued it.
+fn verify_issuer(
+    root: &TrustedRoot,
+    leaf_der: &[u8],
+    time: i64,
+) -> Result<(Certificate, Certificate), KeylessError> {
     let leaf = parse_cert(leaf_der)?;
     let tbs = leaf.tbs_certificate();
     let nb = tbs.validity().not_before.to_unix_duration().as_secs() as i64;
@@ -341,14 +433,6 @@ fn verify_chain(
             image::rfc3339(na)
         )));
     }
-    let tbs_der = tbs
-        .to_der()
-        .map_err(|e| KeylessError::Certificate(e.to_string()))?;
-    let sig = leaf
-        .signature()
-        .as_bytes()
-        .ok_or_else(|| KeylessError::Certificate("signature has unused bits".into()))?;
-    let alg = leaf.signature_algorithm().oid.to_string();
     let issuer_der = tbs
         .issuer()
         .to_der()
@@ -371,8 +455,8 @@ fn verify_chain(
             reasons.push("issuing CA was not trusted at the signing time".to_string());
             continue;
         }
-        match verify_ecdsa(&spki_der(&issuer)?, &alg, &tbs_der, sig) {
-            Ok(()) => return Ok(leaf),
+        match cert_signed_by(&leaf, &issuer) {
+            Ok(()) => return Ok((leaf, issuer)),
             Err(e) => reasons.push(format!("certificate signature by the CA: {e}")),
         }
     }
@@ -684,14 +768,20 @@ fn with_identity(mut payload: serde_json::Value, id: &CertIdentity) -> serde_jso
     payload
 }
 
-/// Verifies a keyless Sigstore bundle (v0.1–v0.3, DSSE) signing image `digest`.
-pub fn verify_bundle(
+/// What a keyless DSSE bundle proves once its certificate, signature and log entry
+/// check out: the signed statement bytes, who signed them, and when.
+struct VerifiedEnvelope {
+    payload: Vec<u8>,
+    identity: CertIdentity,
+    integrated_time: i64,
+}
+
+/// The checks every keyless DSSE bundle needs, whatever its statement says.
+fn verify_bundle_envelope(
     bytes: &[u8],
-    digest: &str,
     root: &TrustedRoot,
     policy: &IdentityPolicy,
-    required: &BTreeMap<String, String>,
-) -> Result<Verified, KeylessError> {
+) -> Result<VerifiedEnvelope, KeylessError> {
     let bundle = Bundle::parse(bytes).map_err(KeylessError::Statement)?;
     let vm = &bundle.verification_material;
     let leaf_b64 = vm
@@ -710,10 +800,7 @@ pub fn verify_bundle(
             )
         })?;
     let leaf_der = b64("certificate", &leaf_b64).map_err(KeylessError::Certificate)?;
-    let envelope = bundle
-        .dsse_envelope
-        .as_ref()
-        .ok_or_else(|| KeylessError::Statement("bundle has no DSSE envelope".into()))?;
+    let envelope = bundle::intoto_envelope(&bundle).map_err(KeylessError::Statement)?;
     let entry_json = vm
         .tlog_entries
         .first()
@@ -765,12 +852,48 @@ pub fn verify_bundle(
 
     let identity = cert_identity(&leaf)?;
     check_identity(&identity, policy)?;
-    let payload = bundle::check_signature_statement(&payload, digest, required)
-        .map_err(KeylessError::Statement)?;
-    Ok(Verified {
-        payload: with_identity(payload, &identity),
+    Ok(VerifiedEnvelope {
+        payload,
         identity,
         integrated_time: entry.integrated_time,
+    })
+}
+
+/// Verifies a keyless Sigstore bundle (v0.1–v0.3, DSSE) signing image `digest`.
+pub fn verify_bundle(
+    bytes: &[u8],
+    digest: &str,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    required: &BTreeMap<String, String>,
+) -> Result<Verified, KeylessError> {
+    let v = verify_bundle_envelope(bytes, root, policy)?;
+    let payload = bundle::check_signature_statement(&v.payload, digest, required)
+        .map_err(KeylessError::Statement)?;
+    Ok(Verified {
+        payload: with_identity(payload, &v.identity),
+        identity: v.identity,
+        integrated_time: v.integrated_time,
+    })
+}
+
+/// Verifies a keyless attestation bundle about image `digest` (cosign v3 `attest`),
+/// optionally of one predicate type. The verified payload is the in-toto statement.
+pub fn verify_attestation_bundle(
+    bytes: &[u8],
+    digest: &str,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    predicate_type: Option<&str>,
+) -> Result<Verified, KeylessError> {
+    let v = verify_bundle_envelope(bytes, root, policy)?;
+    let statement = dsse::check_attestation(&v.payload, digest, predicate_type)
+        .map_err(|e| KeylessError::Statement(e.to_string()))?;
+    Ok(Verified {
+        payload: serde_json::to_value(&statement)
+            .map_err(|e| KeylessError::Statement(e.to_string()))?,
+        identity: v.identity,
+        integrated_time: v.integrated_time,
     })
 }
 
@@ -887,6 +1010,9 @@ pub async fn verify_image(
                 continue;
             }
         };
+        if f.kind.is_attestation() {
+            continue; // see verify_image_attestations
+        }
         let r = match &f.kind {
             FoundKind::Bundle { bundle } => {
                 verify_bundle(bundle, target.digest(), root, policy, required)
@@ -907,6 +1033,50 @@ pub async fn verify_image(
         match r {
             Ok(v) => report.verified.push(v.payload),
             Err(e) => report.rejected.push((f.source, e.to_string())),
+        }
+    }
+    Ok(report)
+}
+
+/// Verifies every keyless attestation attached to `target`, optionally of one predicate
+/// type. Attestations in Sigstore bundles carry their certificate and log entry; legacy
+/// DSSE layers (`.att`, DSSE referrers) are reported as not verifiable keyless here.
+pub async fn verify_image_attestations(
+    reg: &Registry,
+    target: &Target,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    predicate_type: Option<&str>,
+) -> Result<Report, image::ImageError> {
+    let found = image::discover(reg, target).await?;
+    let mut report = Report::default();
+    for f in found {
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                report.rejected.push(("registry".into(), e));
+                continue;
+            }
+        };
+        if !f.kind.is_attestation() {
+            continue;
+        }
+        let r = match &f.kind {
+            FoundKind::Bundle { bundle } => {
+                verify_attestation_bundle(bundle, target.digest(), root, policy, predicate_type)
+                    .map(|v| v.payload)
+                    .map_err(|e| e.to_string())
+            }
+            FoundKind::Dsse { .. } => Err(
+                "DSSE attestation without a Sigstore bundle: keyless verification reads \
+                 attestations from bundles only (verify this one with --key)"
+                    .to_string(),
+            ),
+            FoundKind::SimpleSigning { .. } => continue,
+        };
+        match r {
+            Ok(v) => report.verified.push(v),
+            Err(e) => report.rejected.push((f.source, e)),
         }
     }
     Ok(report)
