@@ -412,11 +412,15 @@ fn keyless_bundle_file_offline() {
         .collect()
     };
     let a = args(id);
-    let out = ok(&wharf(
+    let o = wharf(
         dir.path(),
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    );
+    let out = ok(&o);
     assert!(out.contains(digest));
+    // The bundle's RFC 3161 timestamp is not used without a trusted TSA, and that is said.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("Note: the bundle carries 1 RFC 3161 timestamp"), "{stderr}");
     let a = args("https://github.com/someone/else");
     let o = wharf(
         dir.path(),

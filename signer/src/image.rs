@@ -560,6 +560,8 @@ pub struct Report {
     pub verified: Vec<serde_json::Value>,
     /// Why each other candidate was rejected: (source, reason).
     pub rejected: Vec<(String, String)>,
+    /// What verified candidates carried but was deliberately not used (verbose output).
+    pub notes: Vec<String>,
 }
 
 impl Report {

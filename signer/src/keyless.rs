@@ -44,6 +44,8 @@ pub enum KeylessError {
     Identity(String),
     #[error("certificate transparency: {0}")]
     Sct(#[from] crate::sct::SctError),
+    #[error("signed timestamp: {0}")]
+    Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("statement: {0}")]
     Statement(String),
     #[error("bad policy: {0}")]
@@ -103,6 +105,8 @@ pub struct TrustedRoot {
     pub(crate) cas: Vec<CertificateAuthority>,
     pub(crate) tlogs: Vec<LogKey>,
     pub(crate) ctlogs: Vec<LogKey>,
+    /// RFC 3161 timestamp authorities: each chain is [TSA certificate, ..., root].
+    pub(crate) tsas: Vec<CertificateAuthority>,
     /// cosign checks the certificate's embedded SCT by default; `--insecure-ignore-sct`.
     pub(crate) require_sct: bool,
 }
@@ -115,6 +119,8 @@ struct RootJson {
     tlogs: Vec<TlogJson>,
     #[serde(default)]
     ctlogs: Vec<TlogJson>,
+    #[serde(rename = "timestampAuthorities", default)]
+    timestamp_authorities: Vec<CaJson>,
 }
 
 #[derive(Deserialize)]
@@ -180,24 +186,8 @@ impl TrustedRoot {
     pub fn parse(json: &[u8]) -> Result<Self, KeylessError> {
         let root: RootJson = serde_json::from_slice(json)
             .map_err(|e| KeylessError::TrustedRoot(format!("not a trusted_root.json: {e}")))?;
-        let mut cas = Vec::new();
-        for ca in &root.certificate_authorities {
-            let chain = ca
-                .cert_chain
-                .certificates
-                .iter()
-                .map(|c| b64("CA certificate", &c.raw_bytes))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(KeylessError::TrustedRoot)?;
-            for der in &chain {
-                Certificate::from_der(der)
-                    .map_err(|e| KeylessError::TrustedRoot(format!("CA certificate: {e}")))?;
-            }
-            cas.push(CertificateAuthority {
-                chain,
-                valid_for: validity(ca.valid_for.as_ref()).map_err(KeylessError::TrustedRoot)?,
-            });
-        }
+        let cas = Self::authorities(&root.certificate_authorities)?;
+        let tsas = Self::authorities(&root.timestamp_authorities)?;
         let logs = |list: &[TlogJson]| -> Result<Vec<LogKey>, KeylessError> {
             list.iter()
                 .map(|t| {
@@ -226,8 +216,31 @@ impl TrustedRoot {
             cas,
             tlogs,
             ctlogs,
+            tsas,
             ..Self::empty()
         })
+    }
+
+    fn authorities(list: &[CaJson]) -> Result<Vec<CertificateAuthority>, KeylessError> {
+        let mut cas = Vec::new();
+        for ca in list {
+            let chain = ca
+                .cert_chain
+                .certificates
+                .iter()
+                .map(|c| b64("CA certificate", &c.raw_bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(KeylessError::TrustedRoot)?;
+            for der in &chain {
+                Certificate::from_der(der)
+                    .map_err(|e| KeylessError::TrustedRoot(format!("CA certificate: {e}")))?;
+            }
+            cas.push(CertificateAuthority {
+                chain,
+                valid_for: validity(ca.valid_for.as_ref()).map_err(KeylessError::TrustedRoot)?,
+            });
+        }
+        Ok(cas)
     }
 
     /// Nothing trusted yet; SCTs required (cosign's default).
@@ -236,6 +249,7 @@ impl TrustedRoot {
             cas: Vec::new(),
             tlogs: Vec::new(),
             ctlogs: Vec::new(),
+            tsas: Vec::new(),
             require_sct: true,
         }
     }
@@ -407,7 +421,22 @@ fn verify_chain(
     leaf_der: &[u8],
     time: i64,
 ) -> Result<Certificate, KeylessError> {
-    let (leaf, issuer) = verify_issuer(root, leaf_der, time)?;
+    verify_chain_at(root, leaf_der, &[time])
+}
+
+/// [`verify_chain`] at every one of `times` (log integration time, signed timestamps).
+fn verify_chain_at(
+    root: &TrustedRoot,
+    leaf_der: &[u8],
+    times: &[i64],
+) -> Result<Certificate, KeylessError> {
+    let (first, rest) = times
+        .split_first()
+        .ok_or_else(|| KeylessError::Tlog("no verified time for the signature".into()))?;
+    let (leaf, issuer) = verify_issuer(root, leaf_der, *first)?;
+    for t in rest {
+        verify_issuer(root, leaf_der, *t)?;
+    }
     if root.require_sct {
         crate::sct::verify_embedded(&leaf, &issuer, root)?;
     }
@@ -746,6 +775,10 @@ pub struct Verified {
     pub payload: serde_json::Value,
     pub identity: CertIdentity,
     pub integrated_time: i64,
+    /// Times from verified RFC 3161 signed timestamps (the certificate was valid at each).
+    pub timestamps: Vec<i64>,
+    /// What was found but deliberately not used, for verbose output.
+    pub notes: Vec<String>,
 }
 
 fn pem_cert_matches(verifier_b64: &str, leaf_der: &[u8]) -> bool {
@@ -774,6 +807,56 @@ struct VerifiedEnvelope {
     payload: Vec<u8>,
     identity: CertIdentity,
     integrated_time: i64,
+    timestamps: Vec<i64>,
+    notes: Vec<String>,
+}
+
+/// Verifies a bundle's RFC 3161 timestamps over the envelope's signature against the
+/// trusted TSAs; returns their times and notes. Like cosign, timestamps are not used
+/// (and so not required to verify) when no TSA is trusted: the transparency log
+/// entry, which is always required here, then dates the signature alone.
+fn verify_timestamps(
+    root: &TrustedRoot,
+    vm: &bundle::VerificationMaterial,
+    envelope: &dsse::Envelope,
+) -> Result<(Vec<i64>, Vec<String>), KeylessError> {
+    let tokens = crate::timestamp::bundle_timestamps(vm.timestamp_verification_data.as_ref())?;
+    if tokens.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    if root.tsas.is_empty() {
+        return Ok((
+            Vec::new(),
+            vec![format!(
+                "the bundle carries {} RFC 3161 timestamp(s); no timestamp authority is trusted \
+                 (trusted root timestampAuthorities or --timestamp-certificate-chain), so they \
+                 were not used: the transparency log's integration time dates the signature",
+                tokens.len()
+            )],
+        ));
+    }
+    let sigs: Vec<Vec<u8>> = envelope
+        .signatures
+        .iter()
+        .filter_map(|s| STANDARD.decode(s.sig.trim()).ok())
+        .collect();
+    let mut times = Vec::new();
+    // Every timestamp present must verify: a bad one is a forged or broken bundle.
+    for token in &tokens {
+        let mut last = KeylessError::Signature("envelope has no signature".into());
+        let mut time = None;
+        for sig in &sigs {
+            match crate::timestamp::verify(token, sig, &root.tsas) {
+                Ok(t) => {
+                    time = Some(t);
+                    break;
+                }
+                Err(e) => last = e.into(),
+            }
+        }
+        times.push(time.ok_or(last)?);
+    }
+    Ok((times, Vec::new()))
 }
 
 /// The checks every keyless DSSE bundle needs, whatever its statement says.
@@ -807,7 +890,10 @@ fn verify_bundle_envelope(
         .ok_or_else(|| KeylessError::Tlog("bundle has no transparency log entry".into()))?;
     let entry = parse_bundle_entry(entry_json)?;
 
-    let leaf = verify_chain(root, &leaf_der, entry.integrated_time)?;
+    let (timestamps, notes) = verify_timestamps(root, vm, envelope)?;
+    let mut times = vec![entry.integrated_time];
+    times.extend(&timestamps);
+    let leaf = verify_chain_at(root, &leaf_der, &times)?;
     let leaf_key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der(&leaf)?)
         .map_err(|_| KeylessError::Certificate("leaf key is not ECDSA P-256".into()))?;
     let payload = envelope
@@ -856,6 +942,8 @@ fn verify_bundle_envelope(
         payload,
         identity,
         integrated_time: entry.integrated_time,
+        timestamps,
+        notes,
     })
 }
 
@@ -874,6 +962,8 @@ pub fn verify_bundle(
         payload: with_identity(payload, &v.identity),
         identity: v.identity,
         integrated_time: v.integrated_time,
+        timestamps: v.timestamps,
+        notes: v.notes,
     })
 }
 
@@ -894,6 +984,8 @@ pub fn verify_attestation_bundle(
             .map_err(|e| KeylessError::Statement(e.to_string()))?,
         identity: v.identity,
         integrated_time: v.integrated_time,
+        timestamps: v.timestamps,
+        notes: v.notes,
     })
 }
 
@@ -989,6 +1081,8 @@ pub fn verify_simple_signing(
         payload: with_identity(payload, &identity),
         identity,
         integrated_time: entry.integrated_time,
+        timestamps: Vec::new(),
+        notes: Vec::new(),
     })
 }
 
@@ -1031,7 +1125,10 @@ pub async fn verify_image(
             FoundKind::Dsse { .. } => continue,
         };
         match r {
-            Ok(v) => report.verified.push(v.payload),
+            Ok(v) => {
+                report.notes.extend(v.notes);
+                report.verified.push(v.payload);
+            }
             Err(e) => report.rejected.push((f.source, e.to_string())),
         }
     }
@@ -1064,7 +1161,10 @@ pub async fn verify_image_attestations(
         let r = match &f.kind {
             FoundKind::Bundle { bundle } => {
                 verify_attestation_bundle(bundle, target.digest(), root, policy, predicate_type)
-                    .map(|v| v.payload)
+                    .map(|v| {
+                        report.notes.extend(v.notes);
+                        v.payload
+                    })
                     .map_err(|e| e.to_string())
             }
             FoundKind::Dsse { .. } => Err(

@@ -14,3 +14,4 @@ pub mod pem;
 pub mod registry;
 pub mod roots;
 pub mod sct;
+pub mod timestamp;

@@ -219,3 +219,36 @@ fn authority(chain: Vec<&Certificate>) -> Result<CertificateAuthority, KeylessEr
         },
     })
 }
+
+impl TrustedRoot {
+    /// Trusts a timestamp authority given as cosign's `--timestamp-certificate-chain`:
+    /// PEM certificates from the TSA's own certificate up to its self-signed root, each
+    /// signed by the next. Trusted while all of them are valid.
+    pub fn with_timestamp_chain(mut self, pem_text: &str) -> Result<Self, KeylessError> {
+        let ders = certificates_from_pem("timestamp certificate chain", pem_text)?;
+        let certs = ders
+            .iter()
+            .map(|d| Certificate::from_der(d).map_err(|e| err(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        for pair in certs.windows(2) {
+            if pair[0].tbs_certificate().issuer() != pair[1].tbs_certificate().subject()
+                || cert_signed_by(&pair[0], &pair[1]).is_err()
+            {
+                return Err(err(format!(
+                    "timestamp certificate chain: '{}' is not issued by the next certificate '{}' \
+                     (order: TSA certificate first, root last)",
+                    pair[0].tbs_certificate().subject(),
+                    pair[1].tbs_certificate().subject()
+                )));
+            }
+        }
+        let last = certs.last().expect("at least one");
+        if !is_self_signed(last) {
+            return Err(err(
+                "timestamp certificate chain: the last certificate is not a self-signed root",
+            ));
+        }
+        self.tsas.push(authority(certs.iter().collect())?);
+        Ok(self)
+    }
+}

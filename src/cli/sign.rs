@@ -147,6 +147,12 @@ pub struct KeylessArgs {
     /// carry, with PEM roots. Defaults to $SIGSTORE_CT_LOG_PUBLIC_KEY_FILE (as cosign).
     #[arg(long)]
     ctlog_public_key: Option<PathBuf>,
+    /// PEM chain of a trusted RFC 3161 timestamp authority: its certificate first, root
+    /// last (cosign's flag). Added to the trusted root's timestampAuthorities; a bundle's
+    /// signed timestamps are then verified, and the certificate must be valid at each.
+    /// Without any trusted TSA, timestamps are not used (the log entry dates the signature).
+    #[arg(long)]
+    timestamp_certificate_chain: Option<PathBuf>,
     /// Do not require a valid embedded SCT (proof that the certificate was logged in a
     /// trusted CT log). INSECURE: a certificate a CA issued without logging is accepted.
     #[arg(long)]
@@ -178,6 +184,22 @@ impl KeylessArgs {
     }
 
     fn trusted_root(&self) -> anyhow::Result<Option<keyless::TrustedRoot>> {
+        let Some(root) = self.base_root()? else {
+            if self.timestamp_certificate_chain.is_some() {
+                bail!("--timestamp-certificate-chain needs --trusted-root, --ca-roots or --certificate-chain");
+            }
+            return Ok(None);
+        };
+        Ok(Some(match &self.timestamp_certificate_chain {
+            Some(p) => root
+                .with_timestamp_chain(&read_text(p)?)
+                .with_context(|| format!("--timestamp-certificate-chain {}", p.display()))?,
+            None => root,
+        }))
+    }
+
+    /// The trusted root from --trusted-root or the PEM flags.
+    fn base_root(&self) -> anyhow::Result<Option<keyless::TrustedRoot>> {
         if let Some(root) = &self.trusted_root {
             let text = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
             let trusted = keyless::TrustedRoot::parse(&text)
@@ -452,7 +474,10 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             (Some(k), _) => bundle::verify_bundle_with_key(&bytes, digest, k, &required),
             (None, Some((root, policy))) => {
                 keyless::verify_bundle(&bytes, digest, root, policy, &required)
-                    .map(|v| v.payload)
+                    .map(|v| {
+                        print_notes(&v.notes);
+                        v.payload
+                    })
                     .map_err(|e| e.to_string())
             }
             (None, None) => unreachable!("checked above"),
@@ -488,7 +513,16 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Things found but deliberately not used (e.g. timestamps without a trusted TSA).
+fn print_notes(notes: &[String]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in notes.iter().filter(|n| seen.insert(n.as_str())) {
+        eprintln!("Note: {n}");
+    }
+}
+
 fn finish(target: &Target, report: image::Report, what: &str, keyless: bool) -> ExitCode {
+    print_notes(&report.notes);
     if report.verified.is_empty() {
         eprintln!(
             "error: no valid {what} found for {}@{}:\n{}",
@@ -624,7 +658,10 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCod
                 policy,
                 predicate_type.as_deref(),
             )
-            .map(|v| v.payload)
+            .map(|v| {
+                print_notes(&v.notes);
+                v.payload
+            })
             .map_err(|e| e.to_string()),
             (None, None) => unreachable!("checked above"),
         };
@@ -660,6 +697,7 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCod
             }
             (None, None) => unreachable!("checked above"),
         };
+        print_notes(&report.notes);
         if report.verified.is_empty() {
             eprintln!(
                 "error: no valid attestations found for {}@{}:\n{}",
