@@ -101,6 +101,9 @@ mod tests {
         }
         assert!(read(&[0x30, 0x81, 0x05, 0]).is_err(), "non-minimal length");
         assert!(read(&[0x30, 0x05, 0]).is_err(), "truncated");
-        assert!(read_only(&[0x04, 0x00, 0x00], 0x04).is_err(), "trailing byte");
+        assert!(
+            read_only(&[0x04, 0x00, 0x00], 0x04).is_err(),
+            "trailing byte"
+        );
     }
 }

@@ -112,7 +112,11 @@ impl PemTrust {
             ));
         }
         let parse = |d: &Vec<u8>| Certificate::from_der(d).map_err(|e| err(e.to_string()));
-        let roots = self.roots.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+        let roots = self
+            .roots
+            .iter()
+            .map(parse)
+            .collect::<Result<Vec<_>, _>>()?;
         let inters = self
             .intermediates
             .iter()

@@ -135,7 +135,9 @@ pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
     let mut r = Tls(list.content);
     let mut items = Tls(r.vec16()?);
     if !r.0.is_empty() {
-        return Err(SctError::Malformed("trailing bytes after the SCT list".into()));
+        return Err(SctError::Malformed(
+            "trailing bytes after the SCT list".into(),
+        ));
     }
     let mut out = Vec::new();
     while !items.0.is_empty() {
@@ -272,7 +274,11 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
         let leaf = STANDARD
-            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
         let leaf = Certificate::from_der(&leaf).unwrap();
         let r = root_json();
@@ -284,7 +290,10 @@ mod tests {
     }
 
     fn spki(c: &Certificate) -> Vec<u8> {
-        c.tbs_certificate().subject_public_key_info().to_der().unwrap()
+        c.tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap()
     }
 
     #[test]
@@ -298,7 +307,12 @@ mod tests {
             .decode(root_json()["ctlogs"][1]["logId"]["keyId"].as_str().unwrap())
             .unwrap();
         assert_eq!(scts[0].log_id.to_vec(), ct_2022);
-        let not_before = leaf.tbs_certificate().validity().not_before.to_unix_duration().as_secs();
+        let not_before = leaf
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs();
         assert!((scts[0].timestamp_ms / 1000).abs_diff(not_before) < 60);
         assert_eq!(verify_embedded(&leaf, &issuer, &root).unwrap(), 1);
         // The precertificate TBS lost exactly the SCT extension and nothing else.
@@ -319,14 +333,23 @@ mod tests {
 
         let mut t = sct.clone();
         t.timestamp_ms += 1;
-        assert!(matches!(verify_sct(&t, &tbs, &key, &root), Err(SctError::BadSignature(_))));
+        assert!(matches!(
+            verify_sct(&t, &tbs, &key, &root),
+            Err(SctError::BadSignature(_))
+        ));
         let mut t = sct.clone();
         let n = t.signature.len();
         t.signature[n - 3] ^= 1;
-        assert!(matches!(verify_sct(&t, &tbs, &key, &root), Err(SctError::BadSignature(_))));
+        assert!(matches!(
+            verify_sct(&t, &tbs, &key, &root),
+            Err(SctError::BadSignature(_))
+        ));
         let mut t = sct.clone();
         t.extensions = vec![0];
-        assert!(matches!(verify_sct(&t, &tbs, &key, &root), Err(SctError::BadSignature(_))));
+        assert!(matches!(
+            verify_sct(&t, &tbs, &key, &root),
+            Err(SctError::BadSignature(_))
+        ));
         // Another TBS (one byte of it changed) or another issuer key: not what was logged.
         let mut other_tbs = tbs.clone();
         let last = other_tbs.len() - 1;
@@ -336,7 +359,10 @@ mod tests {
         // A log ID of no trusted log.
         let mut t = sct.clone();
         t.log_id[0] ^= 1;
-        assert!(matches!(verify_sct(&t, &tbs, &key, &root), Err(SctError::UnknownLog(_))));
+        assert!(matches!(
+            verify_sct(&t, &tbs, &key, &root),
+            Err(SctError::UnknownLog(_))
+        ));
     }
 
     #[test]
@@ -347,27 +373,42 @@ mod tests {
         r["ctlogs"].as_array_mut().unwrap().remove(1);
         let root = TrustedRoot::parse(r.to_string().as_bytes()).unwrap();
         let e = verify_embedded(&leaf, &issuer, &root).unwrap_err();
-        assert!(matches!(e, SctError::NoneValid(ref m) if m.contains("not trusted")), "{e}");
+        assert!(
+            matches!(e, SctError::NoneValid(ref m) if m.contains("not trusted")),
+            "{e}"
+        );
         // The right log, but its key swapped for another one under the same log ID.
         let mut r = root_json();
         let other_key = r["tlogs"][0]["publicKey"]["rawBytes"].clone();
         r["ctlogs"][1]["publicKey"]["rawBytes"] = other_key;
         let root = TrustedRoot::parse(r.to_string().as_bytes()).unwrap();
         let e = verify_embedded(&leaf, &issuer, &root).unwrap_err();
-        assert!(matches!(e, SctError::NoneValid(ref m) if m.contains("does not verify")), "{e}");
+        assert!(
+            matches!(e, SctError::NoneValid(ref m) if m.contains("does not verify")),
+            "{e}"
+        );
         // The log trusted only until before the SCT was made.
         let mut r = root_json();
         r["ctlogs"][1]["publicKey"]["validFor"]["end"] = "2023-01-01T00:00:00Z".into();
         let root = TrustedRoot::parse(r.to_string().as_bytes()).unwrap();
         let e = verify_embedded(&leaf, &issuer, &root).unwrap_err();
-        assert!(matches!(e, SctError::NoneValid(ref m) if m.contains("not trusted at")), "{e}");
+        assert!(
+            matches!(e, SctError::NoneValid(ref m) if m.contains("not trusted at")),
+            "{e}"
+        );
         // No CT logs at all.
         let mut r = root_json();
         r.as_object_mut().unwrap().remove("ctlogs");
         let root = TrustedRoot::parse(r.to_string().as_bytes()).unwrap();
-        assert_eq!(verify_embedded(&leaf, &issuer, &root), Err(SctError::NoTrustedLogs));
+        assert_eq!(
+            verify_embedded(&leaf, &issuer, &root),
+            Err(SctError::NoTrustedLogs)
+        );
         // A certificate without SCTs (the CA certificate itself).
         let full = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
-        assert_eq!(verify_embedded(&issuer, &issuer, &full), Err(SctError::Missing));
+        assert_eq!(
+            verify_embedded(&issuer, &issuer, &full),
+            Err(SctError::Missing)
+        );
     }
 }

@@ -77,7 +77,9 @@ fn oid(t: &Tlv<'_>) -> Result<String, TimestampError> {
 /// The algorithm OID of an AlgorithmIdentifier.
 fn alg(t: &Tlv<'_>) -> Result<String, TimestampError> {
     let parts = asn1::children(t.content).map_err(bad)?;
-    oid(parts.first().ok_or_else(|| bad("empty algorithm identifier"))?)
+    oid(parts
+        .first()
+        .ok_or_else(|| bad("empty algorithm identifier"))?)
 }
 
 fn hash(alg_oid: &str, data: &[u8]) -> Result<Vec<u8>, TimestampError> {
@@ -225,7 +227,9 @@ fn parse_tst_info(der: &[u8]) -> Result<TstInfo, TimestampError> {
 /// `YYYYMMDDHHMMSS[.f*]Z` to Unix seconds.
 fn generalized_time(s: &[u8]) -> Result<i64, TimestampError> {
     let s = std::str::from_utf8(s).map_err(|_| bad("genTime is not text"))?;
-    let digits = s.get(..14).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    let digits = s
+        .get(..14)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
     let (Some(d), true) = (digits, s.ends_with('Z')) else {
         return Err(bad(format!("genTime '{s}' is not UTC GeneralizedTime")));
     };
@@ -318,7 +322,11 @@ impl SignerInfo {
                     && tbs.serial_number().to_der().is_ok_and(|d| &d == serial)
             }
             SignerId::KeyId(id) => extension(cert, OID_SKI)
-                .and_then(|v| asn1::read_only(v, 0x04).ok().map(|t| t.content == id.as_slice()))
+                .and_then(|v| {
+                    asn1::read_only(v, 0x04)
+                        .ok()
+                        .map(|t| t.content == id.as_slice())
+                })
                 .unwrap_or(false),
         }
     }
@@ -377,10 +385,7 @@ fn check_timestamping_cert(cert: &Certificate, time: i64) -> Result<(), Timestam
         .ok_or_else(|| err("has no extendedKeyUsage (timeStamping required)"))?;
     let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
         .map_err(|e| err(&e.to_string()))?;
-    if !ext.critical
-        || eku.0.len() != 1
-        || eku.0[0].to_string() != OID_KP_TIMESTAMPING
-    {
+    if !ext.critical || eku.0.len() != 1 || eku.0[0].to_string() != OID_KP_TIMESTAMPING {
         return Err(err(
             "extendedKeyUsage must be timeStamping only, and critical",
         ));

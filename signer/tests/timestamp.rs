@@ -25,7 +25,10 @@ fn require(tool: &str) {
         .arg(format!("command -v {tool}"))
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "{tool} is not installed (apt-get install openssl faketime)");
+    assert!(
+        ok,
+        "{tool} is not installed (apt-get install openssl faketime)"
+    );
 }
 
 /// Runs `script` in `dir`, at fake UTC time `at` ("YYYY-MM-DD HH:MM:SS") or now.
@@ -105,7 +108,11 @@ fn stamp(dir: &Path, name: &str, data: &[u8], at: Option<&str>) -> Vec<u8> {
 
 fn chain_pem(dir: &Path, name: &str) -> String {
     let read = |f: String| std::fs::read_to_string(dir.join(f)).unwrap();
-    format!("{}{}", read(format!("{name}.pem")), read(format!("{name}-ca.pem")))
+    format!(
+        "{}{}",
+        read(format!("{name}.pem")),
+        read(format!("{name}-ca.pem"))
+    )
 }
 
 fn public_good() -> TrustedRoot {
@@ -114,7 +121,9 @@ fn public_good() -> TrustedRoot {
 
 /// The trusted root with (only) the test TSA as timestamp authority.
 fn tsas_of(dir: &Path, name: &str) -> TrustedRoot {
-    public_good().with_timestamp_chain(&chain_pem(dir, name)).unwrap()
+    public_good()
+        .with_timestamp_chain(&chain_pem(dir, name))
+        .unwrap()
 }
 
 fn verify_token(root: &TrustedRoot, der: &[u8], sig: &[u8]) -> Result<i64, TimestampError> {
@@ -164,7 +173,11 @@ fn openssl_timestamp_verifies_and_tampering_fails() {
     let t = verify_token(&root, &resp, sig).unwrap();
     assert!((t - (SIGNED_AT + 6)).abs() <= 2, "stamped at {t}");
     // The bare token (without the response status) verifies the same.
-    sh(d, None, "openssl ts -reply -in resp.tsr -token_out -out token.der 2>/dev/null");
+    sh(
+        d,
+        None,
+        "openssl ts -reply -in resp.tsr -token_out -out token.der 2>/dev/null",
+    );
     let token = std::fs::read(d.join("token.der")).unwrap();
     assert_eq!(verify_token(&root, &token, sig).unwrap(), t);
     let parsed = timestamp::parse(&resp).unwrap();
@@ -192,7 +205,10 @@ fn openssl_timestamp_verifies_and_tampering_fails() {
     let mut t2 = resp.clone();
     t2[pos + 9] = b'8';
     let e = verify_token(&root, &t2, sig).unwrap_err();
-    assert!(matches!(e, TimestampError::SignedAttributes(ref m) if m.contains("message-digest")), "{e}");
+    assert!(
+        matches!(e, TimestampError::SignedAttributes(ref m) if m.contains("message-digest")),
+        "{e}"
+    );
     // Tampered signature (the token's last bytes are the ECDSA signature's s).
     let mut t3 = resp.clone();
     let n = t3.len();
@@ -200,16 +216,29 @@ fn openssl_timestamp_verifies_and_tampering_fails() {
     let e = verify_token(&root, &t3, sig).unwrap_err();
     assert!(matches!(e, TimestampError::Signature(_)), "{e}");
     // Truncated or garbage tokens are malformed, not a panic.
-    assert!(matches!(verify_token(&root, &resp[..resp.len() - 5], sig), Err(TimestampError::Malformed(_))));
-    assert!(matches!(verify_token(&root, b"\x30\x03\x02\x01\x02", sig), Err(TimestampError::Malformed(_) | TimestampError::NotGranted(_))));
+    assert!(matches!(
+        verify_token(&root, &resp[..resp.len() - 5], sig),
+        Err(TimestampError::Malformed(_))
+    ));
+    assert!(matches!(
+        verify_token(&root, b"\x30\x03\x02\x01\x02", sig),
+        Err(TimestampError::Malformed(_) | TimestampError::NotGranted(_))
+    ));
     // A stamp made after the TSA certificate expired (30 days) is refused.
     let late = stamp(d, "tsa", sig, Some("2026-05-20 00:00:00"));
     let e = verify_token(&root, &late, sig).unwrap_err();
-    assert!(matches!(e, TimestampError::Certificate(ref m) if m.contains("not valid")), "{e}");
+    assert!(
+        matches!(e, TimestampError::Certificate(ref m) if m.contains("not valid")),
+        "{e}"
+    );
     // The chain must be in order (TSA first) and end in a self-signed root.
     let ca = std::fs::read_to_string(d.join("tsa-ca.pem")).unwrap();
     let leaf = std::fs::read_to_string(d.join("tsa.pem")).unwrap();
-    assert!(public_good().with_timestamp_chain(&format!("{ca}{leaf}")).is_err());
+    assert!(
+        public_good()
+            .with_timestamp_chain(&format!("{ca}{leaf}"))
+            .is_err()
+    );
     assert!(public_good().with_timestamp_chain(&leaf).is_err());
 }
 
@@ -218,9 +247,9 @@ fn openssl_timestamp_verifies_and_tampering_fails() {
 #[test]
 fn fixture_timestamp_structure_and_imprint() {
     let b = bundle();
-    let tokens = timestamp::bundle_timestamps(
-        Some(&b["verificationMaterial"]["timestampVerificationData"]),
-    )
+    let tokens = timestamp::bundle_timestamps(Some(
+        &b["verificationMaterial"]["timestampVerificationData"],
+    ))
     .unwrap();
     assert_eq!(tokens.len(), 1);
     let t = timestamp::parse(&tokens[0]).unwrap();
@@ -243,18 +272,39 @@ fn bundle_timestamps_count_as_signing_times() {
     let none = BTreeMap::new();
 
     // No TSA trusted: the bundle's timestamp is not used (and said so); the log entry dates it.
-    let v = verify_bundle(b.to_string().as_bytes(), DIGEST, &public_good(), &policy(), &none).unwrap();
+    let v = verify_bundle(
+        b.to_string().as_bytes(),
+        DIGEST,
+        &public_good(),
+        &policy(),
+        &none,
+    )
+    .unwrap();
     assert!(v.timestamps.is_empty());
-    assert!(v.notes.iter().any(|n| n.contains("not used")), "{:?}", v.notes);
+    assert!(
+        v.notes.iter().any(|n| n.contains("not used")),
+        "{:?}",
+        v.notes
+    );
 
     // Our TSA trusted: Sigstore's timestamp in the bundle cannot be verified with it.
     let root = tsas_of(d, "tsa");
     let e = verify_bundle(b.to_string().as_bytes(), DIGEST, &root, &policy(), &none).unwrap_err();
-    assert!(matches!(e, KeylessError::Timestamp(TimestampError::SignerNotFound)), "{e}");
+    assert!(
+        matches!(e, KeylessError::Timestamp(TimestampError::SignerNotFound)),
+        "{e}"
+    );
 
     // A timestamp by our TSA inside the certificate's ten minutes: verified and counted.
     let good = stamp(d, "tsa", &sig, Some("2026-04-09 07:23:35"));
-    let v = verify_bundle(&with_timestamps(&b, &[good.clone()]), DIGEST, &root, &policy(), &none).unwrap();
+    let v = verify_bundle(
+        &with_timestamps(&b, &[good.clone()]),
+        DIGEST,
+        &root,
+        &policy(),
+        &none,
+    )
+    .unwrap();
     assert_eq!(v.timestamps.len(), 1);
     assert!((v.timestamps[0] - (SIGNED_AT + 6)).abs() <= 2);
     assert!(v.notes.is_empty());
@@ -272,21 +322,58 @@ fn bundle_timestamps_count_as_signing_times() {
         "validFor": {"start": "2026-01-01T00:00:00Z"}
     }]);
     let json_root = TrustedRoot::parse(json.to_string().as_bytes()).unwrap();
-    verify_bundle(&with_timestamps(&b, &[good.clone()]), DIGEST, &json_root, &policy(), &none).unwrap();
+    verify_bundle(
+        &with_timestamps(&b, &[good.clone()]),
+        DIGEST,
+        &json_root,
+        &policy(),
+        &none,
+    )
+    .unwrap();
 
     // A timestamp made now, long after the certificate expired: the certificate was not
     // valid at that time, so the bundle fails even though the log entry is fine.
     let now = stamp(d, "tsa", &sig, Some("2026-04-20 12:00:00"));
-    let e = verify_bundle(&with_timestamps(&b, &[now]), DIGEST, &root, &policy(), &none).unwrap_err();
-    assert!(matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at")), "{e}");
+    let e = verify_bundle(
+        &with_timestamps(&b, &[now]),
+        DIGEST,
+        &root,
+        &policy(),
+        &none,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at")),
+        "{e}"
+    );
     // A timestamp over other bytes: wrong imprint.
     let other = stamp(d, "tsa", b"not the signature", Some("2026-04-09 07:23:35"));
-    let e = verify_bundle(&with_timestamps(&b, &[other]), DIGEST, &root, &policy(), &none).unwrap_err();
-    assert!(matches!(e, KeylessError::Timestamp(TimestampError::ImprintMismatch)), "{e}");
+    let e = verify_bundle(
+        &with_timestamps(&b, &[other]),
+        DIGEST,
+        &root,
+        &policy(),
+        &none,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, KeylessError::Timestamp(TimestampError::ImprintMismatch)),
+        "{e}"
+    );
     // A second, tampered timestamp next to the good one fails the bundle.
     let mut bad = good.clone();
     let n = bad.len();
     bad[n - 2] ^= 1;
-    let e = verify_bundle(&with_timestamps(&b, &[good, bad]), DIGEST, &root, &policy(), &none).unwrap_err();
-    assert!(matches!(e, KeylessError::Timestamp(TimestampError::Signature(_))), "{e}");
+    let e = verify_bundle(
+        &with_timestamps(&b, &[good, bad]),
+        DIGEST,
+        &root,
+        &policy(),
+        &none,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, KeylessError::Timestamp(TimestampError::Signature(_))),
+        "{e}"
+    );
 }

@@ -173,8 +173,11 @@ pub struct KeylessArgs {
 
 /// A flag's file, else the file an environment variable names (cosign's convention).
 fn flag_or_env(flag: &Option<PathBuf>, env: &str) -> Option<PathBuf> {
-    flag.clone()
-        .or_else(|| std::env::var_os(env).filter(|v| !v.is_empty()).map(PathBuf::from))
+    flag.clone().or_else(|| {
+        std::env::var_os(env)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 impl KeylessArgs {
@@ -186,7 +189,9 @@ impl KeylessArgs {
     fn trusted_root(&self) -> anyhow::Result<Option<keyless::TrustedRoot>> {
         let Some(root) = self.base_root()? else {
             if self.timestamp_certificate_chain.is_some() {
-                bail!("--timestamp-certificate-chain needs --trusted-root, --ca-roots or --certificate-chain");
+                bail!(
+                    "--timestamp-certificate-chain needs --trusted-root, --ca-roots or --certificate-chain"
+                );
             }
             return Ok(None);
         };
@@ -201,34 +206,49 @@ impl KeylessArgs {
     /// The trusted root from --trusted-root or the PEM flags.
     fn base_root(&self) -> anyhow::Result<Option<keyless::TrustedRoot>> {
         if let Some(root) = &self.trusted_root {
-            let text = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+            let text =
+                std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
             let trusted = keyless::TrustedRoot::parse(&text)
                 .with_context(|| format!("trusted root {}", root.display()))?;
             return Ok(Some(trusted));
         }
         if !self.given() {
-            if self.ca_intermediates.is_some() || self.rekor_public_key.is_some() || self.ctlog_public_key.is_some() {
+            if self.ca_intermediates.is_some()
+                || self.rekor_public_key.is_some()
+                || self.ctlog_public_key.is_some()
+            {
                 bail!("PEM trust material needs --ca-roots or --certificate-chain");
             }
             return Ok(None);
         }
         let mut pem = roots::PemTrust::default();
         if let Some(p) = &self.ca_roots {
-            pem.roots = roots::certificates_from_pem(&format!("--ca-roots {}", p.display()), &read_text(p)?)?;
+            pem.roots = roots::certificates_from_pem(
+                &format!("--ca-roots {}", p.display()),
+                &read_text(p)?,
+            )?;
         }
         if let Some(p) = &self.ca_intermediates {
-            pem.intermediates =
-                roots::certificates_from_pem(&format!("--ca-intermediates {}", p.display()), &read_text(p)?)?;
+            pem.intermediates = roots::certificates_from_pem(
+                &format!("--ca-intermediates {}", p.display()),
+                &read_text(p)?,
+            )?;
         }
         if let Some(p) = &self.certificate_chain {
             pem.add_chain(&read_text(p)?)
                 .with_context(|| format!("--certificate-chain {}", p.display()))?;
         }
         if let Some(p) = flag_or_env(&self.rekor_public_key, "SIGSTORE_REKOR_PUBLIC_KEY") {
-            pem.rekor_keys = roots::public_keys_from_pem(&format!("Rekor key {}", p.display()), &read_text(&p)?)?;
+            pem.rekor_keys = roots::public_keys_from_pem(
+                &format!("Rekor key {}", p.display()),
+                &read_text(&p)?,
+            )?;
         }
         if let Some(p) = flag_or_env(&self.ctlog_public_key, "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE") {
-            pem.ctlog_keys = roots::public_keys_from_pem(&format!("CT log key {}", p.display()), &read_text(&p)?)?;
+            pem.ctlog_keys = roots::public_keys_from_pem(
+                &format!("CT log key {}", p.display()),
+                &read_text(&p)?,
+            )?;
         }
         Ok(Some(pem.into_trusted_root()?))
     }
@@ -295,7 +315,12 @@ pub struct AttestArgs {
     /// Attestation format: `legacy` is a DSSE layer (`.att` tag or referrer); `v3` is a
     /// Sigstore bundle v0.3 referrer annotated with the predicate type, as cosign v3
     /// `attest --new-bundle-format` writes it.
-    #[arg(long, value_enum, default_value = "legacy", conflicts_with = "referrers")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "legacy",
+        conflicts_with = "referrers"
+    )]
     bundle_format: BundleFormat,
     #[command(flatten)]
     registry: RegistryArgs,
@@ -667,7 +692,11 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCod
         };
         return Ok(match result {
             Ok(st) => {
-                print_attestations(&format!("bundle {}", path.display()), &[st], keyless.is_some());
+                print_attestations(
+                    &format!("bundle {}", path.display()),
+                    &[st],
+                    keyless.is_some(),
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
