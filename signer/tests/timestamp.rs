@@ -298,7 +298,7 @@ fn bundle_timestamps_count_as_signing_times() {
     // A timestamp by our TSA inside the certificate's ten minutes: verified and counted.
     let good = stamp(d, "tsa", &sig, Some("2026-04-09 07:23:35"));
     let v = verify_bundle(
-        &with_timestamps(&b, &[good.clone()]),
+        &with_timestamps(&b, std::slice::from_ref(&good)),
         DIGEST,
         &root,
         &policy(),
@@ -323,7 +323,7 @@ fn bundle_timestamps_count_as_signing_times() {
     }]);
     let json_root = TrustedRoot::parse(json.to_string().as_bytes()).unwrap();
     verify_bundle(
-        &with_timestamps(&b, &[good.clone()]),
+        &with_timestamps(&b, std::slice::from_ref(&good)),
         DIGEST,
         &json_root,
         &policy(),
