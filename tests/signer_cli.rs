@@ -320,12 +320,32 @@ fn sign_and_verify_against_wharf_serve() {
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["predicateType"], "https://cyclonedx.org/bom");
     assert_eq!(lines[0]["predicate"]["bomFormat"], "CycloneDX");
-    // Without --type: the `.att` DSSE attestation and the bundle one.
+    // Without --type: all three places, the `.att` tag, a DSSE referrer and the bundle.
+    std::fs::write(d.join("vuln.json"), r#"{"scanner":{"uri":"pkg:github/x/y"}}"#).unwrap();
+    ok(&wharf(
+        d,
+        &[
+            "attest", "--insecure", "--key", "ci.key", "--predicate", "vuln.json", "--type", "vuln",
+            "--referrers", &image,
+        ],
+    ));
     let out = ok(&wharf(
         d,
         &["verify-attestation", "--insecure", "--key", "ci.pub", &image],
     ));
-    assert_eq!(out.lines().count(), 2, "{out}");
+    let types: std::collections::BTreeSet<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["predicateType"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        [
+            "https://cosign.sigstore.dev/attestation/vuln/v1",
+            "https://cyclonedx.org/bom",
+            "https://slsa.dev/provenance/v0.2"
+        ],
+        "{out}"
+    );
     let o = wharf(
         d,
         &["verify-attestation", "--insecure", "--key", "other.pub", "--type", "cyclonedx", &image],
@@ -728,4 +748,111 @@ fn keyless_bundle_with_pem_roots() {
     let tr = f.join("sigstore_public_good_trusted_root.json");
     let o = run(&["--trusted-root", tr.to_str().unwrap(), "--ca-roots", "root.pem"], &[]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--timestamp-certificate-chain`: a bundle's RFC 3161 timestamp by a trusted TSA (made
+/// here with `openssl ts`, under faketime at the fixture's signing time) is verified, and
+/// its time must lie inside the certificate's validity.
+#[test]
+fn keyless_bundle_with_trusted_timestamp_authority() {
+    use base64::Engine;
+    common::require("openssl");
+    common::require("faketime");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let f = common::shared_dir().join("fixtures/cosign");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |at: &str, script: &str| {
+        common::run(
+            Command::new("faketime")
+                .arg(at)
+                .args(["sh", "-c", script])
+                .env("TZ", "UTC")
+                .current_dir(d),
+        );
+    };
+    std::fs::write(
+        d.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ts.cnf"),
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = serial\ncrypto_device = builtin\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\nordering = no\ntsa_name = no\n\
+         ess_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("serial"), "01\n").unwrap();
+    sh(
+        "2026-04-09 07:20:00",
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=tsa-root \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+         -keyout ca.key -out ca.pem 2>/dev/null && \
+         openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=tsa -keyout tsa.key -out tsa.csr 2>/dev/null && \
+         openssl x509 -req -in tsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile ext.cnf -out tsa.pem 2>/dev/null && \
+         cat tsa.pem ca.pem > tsa-chain.pem",
+    );
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(f.join("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap(),
+    )
+    .unwrap();
+    let sig = b64
+        .decode(fixture["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(d.join("sig.bin"), &sig).unwrap();
+    // A bundle whose timestamp was made by our TSA at `at`.
+    let stamped = |at: &str, out: &str| {
+        sh(
+            at,
+            "openssl ts -query -data sig.bin -sha256 -cert -no_nonce -out q.tsq 2>/dev/null && \
+             openssl ts -reply -queryfile q.tsq -inkey tsa.key -signer tsa.pem -config ts.cnf -out r.tsr 2>/dev/null",
+        );
+        let mut b = fixture.clone();
+        b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"] =
+            b64.encode(std::fs::read(d.join("r.tsr")).unwrap()).into();
+        std::fs::write(d.join(out), b.to_string()).unwrap();
+    };
+    stamped("2026-04-09 07:23:35", "in-window.json");
+    stamped("2026-04-20 12:00:00", "late.json");
+    let verify = |bundle: &Path, tsa: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        c.current_dir(d)
+            .args(["verify", "--bundle"])
+            .arg(bundle)
+            .args([
+                "--digest",
+                "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172",
+                "--certificate-identity-regexp",
+                "^https://github.com/kubewarden/",
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+                "--trusted-root",
+            ])
+            .arg(f.join("sigstore_public_good_trusted_root.json"));
+        if tsa {
+            c.args(["--timestamp-certificate-chain", "tsa-chain.pem"]);
+        }
+        c.output().unwrap()
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = verify(&d.join("in-window.json"), true);
+    ok(&o);
+    assert!(!stderr(&o).contains("Note:"), "the timestamp was used: {}", stderr(&o));
+    // Stamped after the ten-minute certificate expired: not verified.
+    let o = verify(&d.join("late.json"), true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not valid at"), "{}", stderr(&o));
+    // Sigstore's own timestamp in the fixture is not by the TSA we trust.
+    let o = verify(&f.join("sigstore_rs_bundle_v03_keyless_dsse.json"), true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("signed timestamp"), "{}", stderr(&o));
+    // Without a trusted TSA the late timestamp is not used (and said so): the log entry dates it.
+    let o = verify(&d.join("late.json"), false);
+    ok(&o);
+    assert!(stderr(&o).contains("Note: the bundle carries 1 RFC 3161 timestamp"), "{}", stderr(&o));
+    // The chain file must end in a self-signed root.
+    std::fs::copy(d.join("tsa.pem"), d.join("tsa-chain.pem")).unwrap();
+    let o = verify(&d.join("in-window.json"), true);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

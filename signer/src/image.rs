@@ -532,6 +532,19 @@ impl FoundKind {
             Self::SimpleSigning { .. } => false,
         }
     }
+
+    /// What `verify-attestation` looks at: attestations, and also signature bundles when
+    /// their predicate type is explicitly asked for (as cosign v3 selects bundle
+    /// referrers by their predicate type).
+    pub fn is_attestation_for(&self, predicate_type: Option<&str>) -> bool {
+        match (self, predicate_type) {
+            (Self::Bundle { bundle }, Some(t)) => {
+                crate::bundle::claimed_predicate_type(bundle).as_deref() == Some(t)
+                    || self.is_attestation()
+            }
+            _ => self.is_attestation(),
+        }
+    }
 }
 
 /// Classifies a layer by media type; `None` for layers that are not signatures
@@ -684,7 +697,7 @@ pub fn verify_found_attestations(
                 continue;
             }
         };
-        if !f.kind.is_attestation() {
+        if !f.kind.is_attestation_for(predicate_type) {
             continue;
         }
         let result = match &f.kind {

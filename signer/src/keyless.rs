@@ -1155,7 +1155,7 @@ pub async fn verify_image_attestations(
                 continue;
             }
         };
-        if !f.kind.is_attestation() {
+        if !f.kind.is_attestation_for(predicate_type) {
             continue;
         }
         let r = match &f.kind {

@@ -443,6 +443,17 @@ async fn keyless_bundle_from_registry_must_sign_this_image() {
     let other = IdentityPolicy::new(Some("https://github.com/x/y"), None, Some(issuer), None).unwrap();
     let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &other, &BTreeMap::new()).await.unwrap();
     assert!(r.explain().contains("identity"), "{}", r.explain());
+    // As an attestation: a signature bundle is looked at only when its predicate type is
+    // asked for; then it is fully verified and rejected for the digest (or identity).
+    use wharf_signer::keyless::verify_image_attestations;
+    let r = verify_image_attestations(&reg, &target, &root, &good, None).await.unwrap();
+    assert!(r.verified.is_empty() && r.rejected.is_empty(), "{}", r.explain());
+    let sign_v1 = Some(image::COSIGN_SIGN_PREDICATE);
+    let r = verify_image_attestations(&reg, &target, &root, &good, sign_v1).await.unwrap();
+    assert!(r.verified.is_empty());
+    assert!(r.explain().contains("does not include digest"), "{}", r.explain());
+    let r = verify_image_attestations(&reg, &target, &root, &other, sign_v1).await.unwrap();
+    assert!(r.explain().contains("identity"), "{}", r.explain());
     // Key-based verification does not accept a keyless bundle.
     let r = image::verify_signatures(&reg, &target, keys::generate().unwrap().verifying_key(), &BTreeMap::new())
         .await
@@ -541,4 +552,11 @@ async fn v3_attestation_bundle_as_referrer() {
         .await
         .unwrap();
     assert_eq!(r.verified.len(), 3, "{}", r.explain());
+    // Asked for by its predicate type, the signature bundle's statement is shown too.
+    let sign_v1 = Some(image::COSIGN_SIGN_PREDICATE);
+    let r = image::verify_attestations(&reg, &target, key.verifying_key(), sign_v1)
+        .await
+        .unwrap();
+    assert_eq!(r.verified.len(), 1, "{}", r.explain());
+    assert_eq!(r.verified[0]["predicateType"], image::COSIGN_SIGN_PREDICATE);
 }
