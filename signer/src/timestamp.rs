@@ -9,7 +9,8 @@
 //! The token is a CMS SignedData (RFC 5652) whose content is a TSTInfo. Checked here: the
 //! TSTInfo's message imprint is the hash of the signature; the CMS signer's signature over
 //! its signed attributes, whose message-digest attribute is the hash of the TSTInfo; and the
-//! signer's certificate: a time-stamping certificate (critical extendedKeyUsage
+//! signer's certificate (named by the ESS signingCertificateV2 attribute when present; the
+//! SHA-1 v1 form is not checked): a time-stamping certificate (critical extendedKeyUsage
 //! timeStamping) that a trusted TSA chain pins or issued, valid at the stamped time.
 //! Parsed with the small DER reader in [`crate::asn1`] (no CMS crate: the one matching
 //! our `der`/`x509-cert` versions is a release candidate, and the subset needed is small).
@@ -35,6 +36,7 @@ const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const OID_EKU: &str = "2.5.29.37";
 const OID_KP_TIMESTAMPING: &str = "1.3.6.1.5.5.7.3.8";
 const OID_SKI: &str = "2.5.29.14";
+const OID_ATTR_SIGNING_CERT_V2: &str = "1.2.840.113549.1.9.16.2.47";
 
 /// Why a signed timestamp was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +118,8 @@ struct SignerInfo {
     signed_attrs: Vec<u8>,
     content_type: Option<String>,
     message_digest: Option<Vec<u8>>,
+    /// ESS signingCertificateV2 (RFC 5035): (hash algorithm, hash of the signer's cert).
+    signing_cert: Option<(String, Vec<u8>)>,
     sig_alg: String,
     signature: Vec<u8>,
 }
@@ -271,6 +275,7 @@ fn parse_signer_info(t: &Tlv<'_>) -> Result<SignerInfo, TimestampError> {
     }
     let mut content_type = None;
     let mut message_digest = None;
+    let mut signing_cert = None;
     for a in asn1::children(f[3].content).map_err(bad)? {
         let p = asn1::children(a.content).map_err(bad)?;
         if p.len() != 2 || p[1].tag != 0x31 {
@@ -286,6 +291,7 @@ fn parse_signer_info(t: &Tlv<'_>) -> Result<SignerInfo, TimestampError> {
             OID_ATTR_CONTENT_TYPE => content_type = Some(oid(v)?),
             OID_ATTR_MESSAGE_DIGEST if v.tag == 0x04 => message_digest = Some(v.content.to_vec()),
             OID_ATTR_MESSAGE_DIGEST => return Err(bad("message-digest is not an OCTET STRING")),
+            OID_ATTR_SIGNING_CERT_V2 => signing_cert = Some(parse_signing_cert_v2(v)?),
             _ => {}
         }
     }
@@ -298,9 +304,24 @@ fn parse_signer_info(t: &Tlv<'_>) -> Result<SignerInfo, TimestampError> {
         signed_attrs: asn1::encode(0x31, f[3].content),
         content_type,
         message_digest,
+        signing_cert,
         sig_alg: alg(&f[4])?,
         signature: f[5].content.to_vec(),
     })
+}
+
+/// The first ESSCertIDv2 of a SigningCertificateV2: it names the signer's certificate.
+fn parse_signing_cert_v2(v: &Tlv<'_>) -> Result<(String, Vec<u8>), TimestampError> {
+    let e = || bad("signingCertificateV2");
+    let certs = asn1::children(v.content).map_err(bad)?;
+    let ids = asn1::children(certs.first().ok_or_else(e)?.content).map_err(bad)?;
+    let id = asn1::children(ids.first().ok_or_else(e)?.content).map_err(bad)?;
+    match id.as_slice() {
+        // hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL
+        [a, h, ..] if a.tag == 0x30 && h.tag == 0x04 => Ok((alg(a)?, h.content.to_vec())),
+        [h, ..] if h.tag == 0x04 => Ok((OID_SHA256.to_string(), h.content.to_vec())),
+        _ => Err(e()),
+    }
 }
 
 impl Token {
@@ -341,6 +362,14 @@ impl SignerInfo {
             .message_digest
             .as_ref()
             .ok_or_else(|| attr("message-digest is missing"))?;
+        if let Some((alg, cert_hash)) = &self.signing_cert {
+            let der = cert.to_der().map_err(|e| bad(e.to_string()))?;
+            if &hash(alg, &der)? != cert_hash {
+                return Err(attr(
+                    "signingCertificateV2 names another certificate than the signer's",
+                ));
+            }
+        }
         if &hash(&self.digest_alg, tst_info_der)? != md {
             return Err(attr("message-digest is not the hash of the TSTInfo"));
         }
@@ -506,5 +535,52 @@ impl crate::keyless::TrustedRoot {
     /// authorities; returns the stamped time.
     pub fn verify_timestamp(&self, der: &[u8], signature: &[u8]) -> Result<i64, TimestampError> {
         verify(der, signature, &self.tsas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let shared = std::env::var("WHARF_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::fs::read(format!("{shared}/fixtures/cosign/{name}"))
+            .expect("cosign fixture (set WHARF_SHARED)")
+    }
+
+    /// The public-good token's ESS attribute names Sigstore's TSA certificate: any other
+    /// certificate (here Fulcio's intermediate) is refused before its signature is tried.
+    #[test]
+    fn signing_certificate_attribute_names_the_signer() {
+        let b: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+        let tokens = bundle_timestamps(Some(
+            &b["verificationMaterial"]["timestampVerificationData"],
+        ))
+        .unwrap();
+        let token = parse(&tokens[0]).unwrap();
+        let signer = &token.signers[0];
+        let (alg, h) = signer.signing_cert.as_ref().expect("signingCertificateV2");
+        assert_eq!((alg.as_str(), h.len()), (OID_SHA256, 32));
+        assert_eq!(signer.content_type.as_deref(), Some(OID_CT_TSTINFO));
+        let root: serde_json::Value =
+            serde_json::from_slice(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        let inter = root["certificateAuthorities"][1]["certChain"]["certificates"][0]["rawBytes"]
+            .as_str()
+            .unwrap();
+        let other = Certificate::from_der(&STANDARD.decode(inter).unwrap()).unwrap();
+        let e = signer.verify(&other, &token.tst_info_der).unwrap_err();
+        assert!(
+            matches!(e, TimestampError::SignedAttributes(ref m) if m.contains("signingCertificateV2")),
+            "{e}"
+        );
+        assert!(matches!(
+            generalized_time(b"20260409072329Z"),
+            Ok(1_775_719_409)
+        ));
+        assert!(generalized_time(b"20260409072329+0100").is_err());
     }
 }
