@@ -300,10 +300,13 @@ mod tests {
         let bytes = attestation(&key).to_bytes();
         assert!(is_attestation(&bytes));
         assert_eq!(claimed_predicate_type(&bytes).as_deref(), Some(SLSA));
-        let st = verify_attestation_bundle_with_key(&bytes, DIGEST, key.verifying_key(), None)
-            .unwrap();
+        let st =
+            verify_attestation_bundle_with_key(&bytes, DIGEST, key.verifying_key(), None).unwrap();
         assert_eq!(st["predicateType"], SLSA);
-        assert_eq!(st["predicate"]["buildDefinition"]["buildType"], "https://ci.example");
+        assert_eq!(
+            st["predicate"]["buildDefinition"]["buildType"],
+            "https://ci.example"
+        );
         assert_eq!(st["subject"][0]["name"], "r.example/app");
         verify_attestation_bundle_with_key(&bytes, DIGEST, key.verifying_key(), Some(SLSA))
             .unwrap();
@@ -332,10 +335,14 @@ mod tests {
             Some("https://spdx.dev/Document"),
         )
         .unwrap_err();
-        assert!(e.contains("predicateType is 'https://slsa.dev/provenance/v1'"), "{e}");
+        assert!(
+            e.contains("predicateType is 'https://slsa.dev/provenance/v1'"),
+            "{e}"
+        );
         let other_digest = format!("sha256:{}", "0".repeat(64));
-        let e = verify_attestation_bundle_with_key(&bytes, &other_digest, key.verifying_key(), None)
-            .unwrap_err();
+        let e =
+            verify_attestation_bundle_with_key(&bytes, &other_digest, key.verifying_key(), None)
+                .unwrap_err();
         assert!(e.contains("does not include digest"), "{e}");
         // A changed predicate type (the routing claim) breaks the signature.
         let mut b = attestation(&key);
@@ -344,8 +351,9 @@ mod tests {
             .unwrap()
             .replace(SLSA, "https://spdx.dev/Document");
         env.payload = STANDARD.encode(payload);
-        let e = verify_attestation_bundle_with_key(&b.to_bytes(), DIGEST, key.verifying_key(), None)
-            .unwrap_err();
+        let e =
+            verify_attestation_bundle_with_key(&b.to_bytes(), DIGEST, key.verifying_key(), None)
+                .unwrap_err();
         assert!(e.contains("no DSSE signature verifies"), "{e}");
     }
 }

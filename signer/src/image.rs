@@ -308,7 +308,12 @@ impl Stored {
     /// A referrer, addressed by digest in the target's repository.
     fn by_digest(target: &Target, digest: String) -> Stored {
         Stored {
-            location: format!("{}/{}@{}", target.reference.registry(), target.reference.repository(), digest),
+            location: format!(
+                "{}/{}@{}",
+                target.reference.registry(),
+                target.reference.repository(),
+                digest
+            ),
             manifest_digest: digest,
         }
     }

@@ -364,7 +364,12 @@ fn parse_cert(der: &[u8]) -> Result<Certificate, KeylessError> {
 }
 
 /// Verifies an ECDSA (P-256 or P-384) signature with SHA-256 or SHA-384 over `msg`.
-pub(crate) fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> Result<(), String> {
+pub(crate) fn verify_ecdsa(
+    spki_der: &[u8],
+    alg_oid: &str,
+    msg: &[u8],
+    sig_der: &[u8],
+) -> Result<(), String> {
     use crate::ecdsa::{self, Hash};
     let hash = match alg_oid {
         OID_ECDSA_SHA256 => Hash::Sha256,
@@ -1271,12 +1276,23 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
         let leaf = STANDARD
-            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
         let id = claimed_identity(&crate::pem::encode("CERTIFICATE", &leaf)).unwrap();
-        assert!(id.subject.starts_with("https://github.com/"), "{}", id.subject);
+        assert!(
+            id.subject.starts_with("https://github.com/"),
+            "{}",
+            id.subject
+        );
         assert_eq!(id.issuer, "https://token.actions.githubusercontent.com");
-        assert!(claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
     }
 
     /// A trusted root whose CA chains lack the issuing intermediate cannot vouch for the leaf.
