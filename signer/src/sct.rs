@@ -22,7 +22,10 @@ pub enum SctError {
     Missing,
     #[error("malformed SCT list: {0}")]
     Malformed(String),
-    #[error("the trusted root has no Certificate Transparency log keys")]
+    #[error(
+        "the trusted root has no Certificate Transparency log keys to check the certificate's \
+         SCT with (give --ctlog-public-key, or skip the check with --insecure-ignore-sct)"
+    )]
     NoTrustedLogs,
     #[error("SCT from CT log {0} which is not trusted")]
     UnknownLog(String),
