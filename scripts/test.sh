@@ -18,6 +18,7 @@ declare -A APT=(
   [skopeo]=skopeo [docker-registry]=docker-registry [umoci]=umoci [debootstrap]=debootstrap
   [jq]=jq [htpasswd]=apache2-utils [dockerd]=docker.io [podman]=podman [buildah]=buildah
   [curl]=curl [openssl]=openssl [pkg-config]=pkg-config [rpmbuild]=rpm
+  [faketime]=faketime   # signer: a test TSA (openssl ts) stamping at the fixture bundle's signing time
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done

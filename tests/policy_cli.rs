@@ -543,3 +543,43 @@ fn attestation_license_and_rego_rules_see_collected_facts() {
         text(&o)
     );
 }
+
+/// A cosign v3 attestation (Sigstore bundle referrer) is an attestation for policy rules:
+/// its verified predicate meets the conditions; it is not mistaken for a signature.
+#[test]
+fn v3_attestation_bundle_meets_attestation_rule() {
+    let w = Wharf::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let image = push(&w, "small", "prod/small");
+    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "ci"]));
+    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "other"]));
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"runDetails": {"builder": {"id": "https://ci.company.com/runner"}}}"#,
+    )
+    .unwrap();
+    ok(&wharf(
+        d,
+        &[
+            "attest", "--insecure", "--key", "ci.key", "--predicate", "prov.json", "--type",
+            "slsaprovenance1", "--bundle-format", "v3", &image,
+        ],
+    ));
+    let rule = |signer: &str| {
+        format!(
+            "    - name: provenance\n      attestations:\n        - predicateType: https://slsa.dev/provenance/v1\n          signedBy: {{anyOf: [{{key: {signer}}}]}}\n          conditions:\n            - {{path: runDetails.builder.id, matches: '^https://ci\\.company\\.com/'}}\n"
+        )
+    };
+    write_policy(d, "att.yaml", &rule("ci.pub"));
+    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "att.yaml", &image]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    write_policy(d, "att-other.yaml", &rule("other.pub"));
+    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "att-other.yaml", &image]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // Only an attestation is attached: a signature rule finds no signature at all.
+    write_policy(d, "sig.yaml", SIGNED);
+    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "sig.yaml", &image]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no signature found"), "{}", text(&o));
+}

@@ -292,6 +292,24 @@ fn content_trust_requires_a_trusted_signature() {
     assert_eq!(att["predicate_type"], "https://slsa.dev/provenance/v0.2");
     assert_eq!(att["verified"], true, "signed by 'other', also trusted: {att}");
     assert_eq!(att["key_fingerprint"], fingerprint("other.pub"));
+    // A cosign v3 attestation (bundle referrer) is an attestation too, with its predicate type.
+    std::fs::write(d.join("bom.json"), json!({"bomFormat": "CycloneDX"}).to_string()).unwrap();
+    let out = wharf_cmd()
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .args(["attest", "--insecure", "--key", "other.key", "--predicate", "bom.json", "--type", "cyclonedx", "--bundle-format", "v3"])
+        .args(["--username", "admin", "--password", ADMIN_PW, &image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
+    let sigs = a["signatures"].as_array().unwrap();
+    let bundle_att = sigs.iter().find(|s| s["predicate_type"] == "https://cyclonedx.org/bom").expect("the v3 attestation is listed");
+    assert_eq!(bundle_att["type"], "attestation", "{bundle_att}");
+    assert_eq!(bundle_att["verified"], true, "{bundle_att}");
+    assert_eq!(bundle_att["key_fingerprint"], fingerprint("other.pub"));
+    assert!(!sigs.iter().any(|s| s["type"] == "sigstore.bundle"), "not listed as a signature: {a}");
+    assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200, "an attestation bundle does not disturb content trust");
     ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": ci.clone()}}).to_string()).send(), 200);
     let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
     let att = a["signatures"].as_array().unwrap().iter().find(|s| s["type"] == "attestation").unwrap().clone();

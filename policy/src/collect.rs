@@ -140,7 +140,7 @@ pub fn signature_facts(
                 continue;
             }
         };
-        if matches!(f.kind, FoundKind::Dsse { .. }) {
+        if f.kind.is_attestation() {
             continue;
         }
         let mut errors = Vec::new();
@@ -226,13 +226,24 @@ pub fn attestation_facts(
     let signers = signers.as_slice();
     let mut out = Vec::new();
     for f in found.iter().flatten() {
-        let FoundKind::Dsse { envelope } = &f.kind else {
+        if !f.kind.is_attestation() {
             continue;
-        };
+        }
         let mut errors = Vec::new();
         let mut fact = None;
         for k in keys(signers) {
-            match image::verify_attestation_envelope(envelope, digest, &k.key, None) {
+            let verified = match &f.kind {
+                FoundKind::Dsse { envelope } => {
+                    image::verify_attestation_envelope(envelope, digest, &k.key, None)
+                }
+                FoundKind::Bundle { bundle } => {
+                    wharf_signer::bundle::verify_attestation_bundle_with_key(
+                        bundle, digest, &k.key, None,
+                    )
+                }
+                FoundKind::SimpleSigning { .. } => continue,
+            };
+            match verified {
                 Ok(statement) => {
                     fact = Some(AttestationFact {
                         source: f.source.clone(),

@@ -133,8 +133,32 @@ pub fn sign_image_bundle(
     if let Some(o) = statement.as_object_mut() {
         o.remove("predicate");
     }
-    let statement = serde_json::to_vec(&statement).expect("json value serialises");
-    let envelope = Envelope::sign(key, dsse::INTOTO_PAYLOAD_TYPE, &statement);
+    key_bundle(
+        key,
+        &serde_json::to_vec(&statement).expect("json value serialises"),
+    )
+}
+
+/// Attests `predicate` about image `digest` into a key-based v0.3 bundle, as cosign v3
+/// `attest --new-bundle-format` does: an in-toto Statement v1 naming the repository
+/// (`name`) and digest, with the user's predicate type and predicate.
+pub fn attest_image_bundle(
+    key: &SigningKey,
+    name: &str,
+    digest: &str,
+    predicate_type: &str,
+    predicate: serde_json::Value,
+) -> Bundle {
+    let statement = Statement::new(name, digest, predicate_type, predicate);
+    key_bundle(
+        key,
+        &serde_json::to_vec(&statement).expect("plain structs serialise"),
+    )
+}
+
+/// A DSSE bundle of `statement` signed by `key`, with the key's fingerprint as hint.
+fn key_bundle(key: &SigningKey, statement: &[u8]) -> Bundle {
+    let envelope = Envelope::sign(key, dsse::INTOTO_PAYLOAD_TYPE, statement);
     let hint = STANDARD.encode(hex::decode(keys::fingerprint(key.verifying_key())).expect("hex"));
     Bundle {
         media_type: BUNDLE_V03_MEDIA_TYPE.to_string(),
@@ -145,6 +169,58 @@ pub fn sign_image_bundle(
         dsse_envelope: Some(envelope),
         message_signature: None,
     }
+}
+
+/// The predicate type the bundle's statement CLAIMS, read without verifying anything:
+/// only for routing a bundle to signature or attestation verification, which then
+/// checks it for real.
+pub fn claimed_predicate_type(bytes: &[u8]) -> Option<String> {
+    let bundle = Bundle::parse(bytes).ok()?;
+    let payload = bundle.dsse_envelope?.payload_bytes().ok()?;
+    #[derive(Deserialize)]
+    struct Only {
+        #[serde(rename = "predicateType")]
+        predicate_type: String,
+    }
+    serde_json::from_slice::<Only>(&payload)
+        .ok()
+        .map(|o| o.predicate_type)
+}
+
+/// True when the bundle holds an attestation (any predicate but cosign's image
+/// signature one). Unreadable bundles count as signatures, so that signature
+/// verification reports why they fail.
+pub fn is_attestation(bytes: &[u8]) -> bool {
+    claimed_predicate_type(bytes).is_some_and(|t| t != COSIGN_SIGN_PREDICATE)
+}
+
+/// The DSSE envelope of a bundle, which must hold an in-toto statement.
+pub fn intoto_envelope(bundle: &Bundle) -> Result<&Envelope, String> {
+    let envelope = bundle
+        .dsse_envelope
+        .as_ref()
+        .ok_or("bundle has no DSSE envelope (message signatures do not sign images)")?;
+    if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
+        return Err(dsse::DsseError::WrongPayloadType(envelope.payload_type.clone()).to_string());
+    }
+    Ok(envelope)
+}
+
+/// Verifies a key-based attestation bundle about `digest`, optionally of one predicate
+/// type; returns the in-toto statement (what `verify-attestation` prints).
+pub fn verify_attestation_bundle_with_key(
+    bundle: &[u8],
+    digest: &str,
+    key: &VerifyingKey,
+    predicate_type: Option<&str>,
+) -> Result<serde_json::Value, String> {
+    let bundle = Bundle::parse(bundle)?;
+    let statement = intoto_envelope(&bundle)?
+        .verify(key)
+        .map_err(|e| e.to_string())?;
+    let statement =
+        dsse::check_attestation(&statement, digest, predicate_type).map_err(|e| e.to_string())?;
+    serde_json::to_value(&statement).map_err(|e| e.to_string())
 }
 
 /// Checks the signed statement of a bundle against the image: predicate type, subject
@@ -195,13 +271,89 @@ pub fn verify_bundle_with_key(
     required: &BTreeMap<String, String>,
 ) -> Result<serde_json::Value, String> {
     let bundle = Bundle::parse(bundle)?;
-    let envelope = bundle
-        .dsse_envelope
-        .as_ref()
-        .ok_or("bundle has no DSSE envelope (message signatures do not sign images)")?;
-    if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
-        return Err(dsse::DsseError::WrongPayloadType(envelope.payload_type.clone()).to_string());
-    }
-    let statement = envelope.verify(key).map_err(|e| e.to_string())?;
+    let statement = intoto_envelope(&bundle)?
+        .verify(key)
+        .map_err(|e| e.to_string())?;
     check_signature_statement(&statement, digest, required)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    const SLSA: &str = "https://slsa.dev/provenance/v1";
+
+    fn attestation(key: &SigningKey) -> Bundle {
+        attest_image_bundle(
+            key,
+            "r.example/app",
+            DIGEST,
+            SLSA,
+            serde_json::json!({"buildDefinition": {"buildType": "https://ci.example"}}),
+        )
+    }
+
+    #[test]
+    fn attestation_bundle_round_trip() {
+        let key = keys::generate().unwrap();
+        let bytes = attestation(&key).to_bytes();
+        assert!(is_attestation(&bytes));
+        assert_eq!(claimed_predicate_type(&bytes).as_deref(), Some(SLSA));
+        let st =
+            verify_attestation_bundle_with_key(&bytes, DIGEST, key.verifying_key(), None).unwrap();
+        assert_eq!(st["predicateType"], SLSA);
+        assert_eq!(
+            st["predicate"]["buildDefinition"]["buildType"],
+            "https://ci.example"
+        );
+        assert_eq!(st["subject"][0]["name"], "r.example/app");
+        verify_attestation_bundle_with_key(&bytes, DIGEST, key.verifying_key(), Some(SLSA))
+            .unwrap();
+        // An attestation is not an image signature, whatever key signed it.
+        let e = verify_bundle_with_key(&bytes, DIGEST, key.verifying_key(), &BTreeMap::new())
+            .unwrap_err();
+        assert!(e.contains("predicateType"), "{e}");
+        // And a signature bundle is not an attestation.
+        let sig = sign_image_bundle(&key, DIGEST, &BTreeMap::new()).to_bytes();
+        assert!(!is_attestation(&sig));
+        assert!(!is_attestation(b"not json"));
+    }
+
+    #[test]
+    fn attestation_bundle_rejections() {
+        let key = keys::generate().unwrap();
+        let bytes = attestation(&key).to_bytes();
+        let other = keys::generate().unwrap();
+        let e = verify_attestation_bundle_with_key(&bytes, DIGEST, other.verifying_key(), None)
+            .unwrap_err();
+        assert!(e.contains("no DSSE signature verifies"), "{e}");
+        let e = verify_attestation_bundle_with_key(
+            &bytes,
+            DIGEST,
+            key.verifying_key(),
+            Some("https://spdx.dev/Document"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("predicateType is 'https://slsa.dev/provenance/v1'"),
+            "{e}"
+        );
+        let other_digest = format!("sha256:{}", "0".repeat(64));
+        let e =
+            verify_attestation_bundle_with_key(&bytes, &other_digest, key.verifying_key(), None)
+                .unwrap_err();
+        assert!(e.contains("does not include digest"), "{e}");
+        // A changed predicate type (the routing claim) breaks the signature.
+        let mut b = attestation(&key);
+        let env = b.dsse_envelope.as_mut().unwrap();
+        let payload = String::from_utf8(env.payload_bytes().unwrap())
+            .unwrap()
+            .replace(SLSA, "https://spdx.dev/Document");
+        env.payload = STANDARD.encode(payload);
+        let e =
+            verify_attestation_bundle_with_key(&b.to_bytes(), DIGEST, key.verifying_key(), None)
+                .unwrap_err();
+        assert!(e.contains("no DSSE signature verifies"), "{e}");
+    }
 }

@@ -176,6 +176,28 @@ impl Statement {
     }
 }
 
+/// Checks a verified attestation payload: an in-toto statement about `digest`, of
+/// `predicate_type` when one is asked for. Shared by DSSE layers and bundles.
+pub fn check_attestation(
+    payload: &[u8],
+    digest: &str,
+    predicate_type: Option<&str>,
+) -> Result<Statement, DsseError> {
+    let statement = Statement::parse(payload)?;
+    if !statement.has_subject_digest(digest) {
+        return Err(DsseError::SubjectMismatch(digest.to_string()));
+    }
+    if let Some(want) = predicate_type
+        && statement.predicate_type != want
+    {
+        return Err(DsseError::PredicateTypeMismatch {
+            found: statement.predicate_type,
+            expected: want.to_string(),
+        });
+    }
+    Ok(statement)
+}
+
 /// Maps cosign's `--type` shorthands to predicate type URIs; anything with a ':' is a URI.
 pub fn predicate_type_uri(kind: &str) -> Option<String> {
     let uri = match kind {

@@ -194,6 +194,26 @@ pub async fn attest(
     }
 }
 
+/// Attests `predicate` about `target` as cosign v3 `attest --new-bundle-format` does: a
+/// key-based Sigstore bundle v0.3 pushed as a referrer whose
+/// `dev.sigstore.bundle.predicateType` annotation names the predicate type.
+pub async fn attest_bundle(
+    reg: &Registry,
+    target: &Target,
+    key: &SigningKey,
+    predicate_type: &str,
+    predicate: serde_json::Value,
+) -> Result<Stored, ImageError> {
+    let bundle = crate::bundle::attest_image_bundle(
+        key,
+        &target.docker_reference(),
+        target.digest(),
+        predicate_type,
+        predicate,
+    );
+    push_bundle(reg, target, bundle.to_bytes(), predicate_type).await
+}
+
 /// cosign's signature image config: a minimal image config listing the layers.
 fn cosign_config(layers: &[Descriptor]) -> Vec<u8> {
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
@@ -288,7 +308,12 @@ impl Stored {
     /// A referrer, addressed by digest in the target's repository.
     fn by_digest(target: &Target, digest: String) -> Stored {
         Stored {
-            location: format!("{}/{}@{}", target.reference.registry(), target.reference.repository(), digest),
+            location: format!(
+                "{}/{}@{}",
+                target.reference.registry(),
+                target.reference.repository(),
+                digest
+            ),
             manifest_digest: digest,
         }
     }
@@ -502,6 +527,31 @@ pub async fn discover(
     Ok(out)
 }
 
+impl FoundKind {
+    /// Attestations are DSSE layers and bundles of any statement but cosign's image
+    /// signature (the bundle's claim decides the route; verification then checks it).
+    pub fn is_attestation(&self) -> bool {
+        match self {
+            Self::Dsse { .. } => true,
+            Self::Bundle { bundle } => crate::bundle::is_attestation(bundle),
+            Self::SimpleSigning { .. } => false,
+        }
+    }
+
+    /// What `verify-attestation` looks at: attestations, and also signature bundles when
+    /// their predicate type is explicitly asked for (as cosign v3 selects bundle
+    /// referrers by their predicate type).
+    pub fn is_attestation_for(&self, predicate_type: Option<&str>) -> bool {
+        match (self, predicate_type) {
+            (Self::Bundle { bundle }, Some(t)) => {
+                crate::bundle::claimed_predicate_type(bundle).as_deref() == Some(t)
+                    || self.is_attestation()
+            }
+            _ => self.is_attestation(),
+        }
+    }
+}
+
 /// Classifies a layer by media type; `None` for layers that are not signatures
 /// (SBOMs and other accessories are not ours to judge).
 fn kind_of(layer: &Descriptor, blob: Vec<u8>) -> Option<FoundKind> {
@@ -528,6 +578,8 @@ pub struct Report {
     pub verified: Vec<serde_json::Value>,
     /// Why each other candidate was rejected: (source, reason).
     pub rejected: Vec<(String, String)>,
+    /// What verified candidates carried but was deliberately not used (verbose output).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -579,6 +631,9 @@ pub fn verify_found_signatures(
                 continue;
             }
         };
+        if f.kind.is_attestation() {
+            continue; // attestations are checked by verify-attestation
+        }
         let result = match &f.kind {
             FoundKind::SimpleSigning {
                 payload,
@@ -587,7 +642,7 @@ pub fn verify_found_signatures(
             FoundKind::Bundle { bundle } => {
                 crate::bundle::verify_bundle_with_key(bundle, digest, key, required)
             }
-            FoundKind::Dsse { .. } => continue, // attestations are checked by verify-attestation
+            FoundKind::Dsse { .. } => continue,
         };
         match result {
             Ok(v) => report.verified.push(v),
@@ -613,7 +668,8 @@ fn verify_simple_signing(
     serde_json::from_slice(payload).map_err(|e| e.to_string())
 }
 
-/// Verifies attestations of `target` with `key`, optionally only of one predicate type.
+/// Verifies attestations of `target` with `key` (`.att` tag, DSSE referrers and v3
+/// bundle referrers), optionally only of one predicate type.
 /// Verified entries are the in-toto statements.
 pub async fn verify_attestations(
     reg: &Registry,
@@ -646,10 +702,22 @@ pub fn verify_found_attestations(
                 continue;
             }
         };
-        let FoundKind::Dsse { envelope } = &f.kind else {
+        if !f.kind.is_attestation_for(predicate_type) {
             continue;
+        }
+        let result = match &f.kind {
+            FoundKind::Dsse { envelope } => {
+                verify_attestation_envelope(envelope, digest, key, predicate_type)
+            }
+            FoundKind::Bundle { bundle } => crate::bundle::verify_attestation_bundle_with_key(
+                bundle,
+                digest,
+                key,
+                predicate_type,
+            ),
+            FoundKind::SimpleSigning { .. } => continue,
         };
-        match verify_attestation_envelope(envelope, digest, key, predicate_type) {
+        match result {
             Ok(v) => report.verified.push(v),
             Err(e) => report.rejected.push((f.source.clone(), e)),
         }
@@ -669,18 +737,7 @@ pub fn verify_attestation_envelope(
     if env.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
         return Err(dsse::DsseError::WrongPayloadType(env.payload_type).to_string());
     }
-    let statement = Statement::parse(&payload).map_err(|e| e.to_string())?;
-    if !statement.has_subject_digest(digest) {
-        return Err(dsse::DsseError::SubjectMismatch(digest.to_string()).to_string());
-    }
-    if let Some(want) = predicate_type
-        && statement.predicate_type != want
-    {
-        return Err(dsse::DsseError::PredicateTypeMismatch {
-            found: statement.predicate_type,
-            expected: want.to_string(),
-        }
-        .to_string());
-    }
+    let statement =
+        dsse::check_attestation(&payload, digest, predicate_type).map_err(|e| e.to_string())?;
     serde_json::to_value(&statement).map_err(|e| e.to_string())
 }

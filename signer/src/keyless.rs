@@ -42,6 +42,10 @@ pub enum KeylessError {
     Tlog(String),
     #[error("identity: {0}")]
     Identity(String),
+    #[error("certificate transparency: {0}")]
+    Sct(#[from] crate::sct::SctError),
+    #[error("signed timestamp: {0}")]
+    Timestamp(#[from] crate::timestamp::TimestampError),
     #[error("statement: {0}")]
     Statement(String),
     #[error("bad policy: {0}")]
@@ -65,37 +69,46 @@ pub trait KeylessSigner {
 // ---------------------------------------------------------------------------------------
 // Trusted root
 
+/// When a CA or log key is trusted (Unix seconds, inclusive; no end = still trusted).
 #[derive(Debug, Clone)]
-struct Validity {
-    start: i64,
-    end: Option<i64>,
+pub(crate) struct Validity {
+    pub(crate) start: i64,
+    pub(crate) end: Option<i64>,
 }
 
 impl Validity {
-    fn contains(&self, t: i64) -> bool {
+    pub(crate) fn contains(&self, t: i64) -> bool {
         t >= self.start && self.end.is_none_or(|e| t <= e)
     }
 }
 
 #[derive(Debug, Clone)]
-struct CertificateAuthority {
+pub(crate) struct CertificateAuthority {
     /// DER certificates, issuing CA first.
-    chain: Vec<Vec<u8>>,
-    valid_for: Validity,
+    pub(crate) chain: Vec<Vec<u8>>,
+    pub(crate) valid_for: Validity,
 }
 
+/// A transparency log (Rekor) or Certificate Transparency log key.
 #[derive(Debug, Clone)]
-struct LogKey {
-    key_id: Vec<u8>,
-    spki: Vec<u8>,
-    valid_for: Validity,
+pub(crate) struct LogKey {
+    /// SHA-256 of the SPKI DER: how entries and SCTs name their log.
+    pub(crate) key_id: Vec<u8>,
+    pub(crate) spki: Vec<u8>,
+    pub(crate) valid_for: Validity,
 }
 
-/// The parts of a Sigstore `trusted_root.json` used for offline verification.
+/// The parts of a Sigstore `trusted_root.json` used for offline verification (or the
+/// same built from PEM files, see [`crate::roots`]), and how strictly to use them.
 #[derive(Debug, Clone)]
 pub struct TrustedRoot {
-    cas: Vec<CertificateAuthority>,
-    tlogs: Vec<LogKey>,
+    pub(crate) cas: Vec<CertificateAuthority>,
+    pub(crate) tlogs: Vec<LogKey>,
+    pub(crate) ctlogs: Vec<LogKey>,
+    /// RFC 3161 timestamp authorities: each chain is [TSA certificate, ..., root].
+    pub(crate) tsas: Vec<CertificateAuthority>,
+    /// cosign checks the certificate's embedded SCT by default; `--insecure-ignore-sct`.
+    pub(crate) require_sct: bool,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +117,10 @@ struct RootJson {
     certificate_authorities: Vec<CaJson>,
     #[serde(default)]
     tlogs: Vec<TlogJson>,
+    #[serde(default)]
+    ctlogs: Vec<TlogJson>,
+    #[serde(rename = "timestampAuthorities", default)]
+    timestamp_authorities: Vec<CaJson>,
 }
 
 #[derive(Deserialize)]
@@ -169,8 +186,44 @@ impl TrustedRoot {
     pub fn parse(json: &[u8]) -> Result<Self, KeylessError> {
         let root: RootJson = serde_json::from_slice(json)
             .map_err(|e| KeylessError::TrustedRoot(format!("not a trusted_root.json: {e}")))?;
+        let cas = Self::authorities(&root.certificate_authorities)?;
+        let tsas = Self::authorities(&root.timestamp_authorities)?;
+        let logs = |list: &[TlogJson]| -> Result<Vec<LogKey>, KeylessError> {
+            list.iter()
+                .map(|t| {
+                    Ok(LogKey {
+                        key_id: b64("log id", &t.log_id.key_id)
+                            .map_err(KeylessError::TrustedRoot)?,
+                        spki: b64("log key", &t.public_key.raw_bytes)
+                            .map_err(KeylessError::TrustedRoot)?,
+                        valid_for: validity(t.public_key.valid_for.as_ref())
+                            .map_err(KeylessError::TrustedRoot)?,
+                    })
+                })
+                .collect()
+        };
+        let tlogs = logs(&root.tlogs)?;
+        let ctlogs = logs(&root.ctlogs)?;
+        if cas.is_empty() {
+            return Err(KeylessError::TrustedRoot(
+                "no certificate authorities".into(),
+            ));
+        }
+        if tlogs.is_empty() {
+            return Err(KeylessError::TrustedRoot("no transparency log keys".into()));
+        }
+        Ok(Self {
+            cas,
+            tlogs,
+            ctlogs,
+            tsas,
+            ..Self::empty()
+        })
+    }
+
+    fn authorities(list: &[CaJson]) -> Result<Vec<CertificateAuthority>, KeylessError> {
         let mut cas = Vec::new();
-        for ca in &root.certificate_authorities {
+        for ca in list {
             let chain = ca
                 .cert_chain
                 .certificates
@@ -187,24 +240,41 @@ impl TrustedRoot {
                 valid_for: validity(ca.valid_for.as_ref()).map_err(KeylessError::TrustedRoot)?,
             });
         }
-        let mut tlogs = Vec::new();
-        for t in &root.tlogs {
-            tlogs.push(LogKey {
-                key_id: b64("log id", &t.log_id.key_id).map_err(KeylessError::TrustedRoot)?,
-                spki: b64("log key", &t.public_key.raw_bytes).map_err(KeylessError::TrustedRoot)?,
-                valid_for: validity(t.public_key.valid_for.as_ref())
-                    .map_err(KeylessError::TrustedRoot)?,
+        Ok(cas)
+    }
+
+    /// Nothing trusted yet; SCTs required (cosign's default).
+    pub(crate) fn empty() -> Self {
+        Self {
+            cas: Vec::new(),
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            tsas: Vec::new(),
+            require_sct: true,
+        }
+    }
+
+    /// Skips the check of the certificate's embedded SCTs (cosign's
+    /// `--insecure-ignore-sct`): the certificate then need not have been logged in a
+    /// trusted Certificate Transparency log.
+    pub fn insecure_ignore_sct(mut self) -> Self {
+        self.require_sct = false;
+        self
+    }
+
+    /// Adds Certificate Transparency log keys (SPKI DER), trusted for all time.
+    pub fn with_ctlog_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
+        for spki in keys {
+            self.ctlogs.push(LogKey {
+                key_id: Sha256::digest(&spki).to_vec(),
+                spki,
+                valid_for: Validity {
+                    start: i64::MIN,
+                    end: None,
+                },
             });
         }
-        if cas.is_empty() {
-            return Err(KeylessError::TrustedRoot(
-                "no certificate authorities".into(),
-            ));
-        }
-        if tlogs.is_empty() {
-            return Err(KeylessError::TrustedRoot("no transparency log keys".into()));
-        }
-        Ok(Self { cas, tlogs })
+        self
     }
 
     fn log_key(&self, key_id: &[u8]) -> Option<&LogKey> {
@@ -294,7 +364,12 @@ fn parse_cert(der: &[u8]) -> Result<Certificate, KeylessError> {
 }
 
 /// Verifies an ECDSA (P-256 or P-384) signature with SHA-256 or SHA-384 over `msg`.
-fn verify_ecdsa(spki_der: &[u8], alg_oid: &str, msg: &[u8], sig_der: &[u8]) -> Result<(), String> {
+pub(crate) fn verify_ecdsa(
+    spki_der: &[u8],
+    alg_oid: &str,
+    msg: &[u8],
+    sig_der: &[u8],
+) -> Result<(), String> {
     use crate::ecdsa::{self, Hash};
     let hash = match alg_oid {
         OID_ECDSA_SHA256 => Hash::Sha256,
@@ -322,13 +397,64 @@ fn spki_der(cert: &Certificate) -> Result<Vec<u8>, KeylessError> {
         .map_err(|e| KeylessError::Certificate(e.to_string()))
 }
 
-/// Checks that `leaf_der` was issued by a trusted Fulcio CA valid at `time`, and that the
-/// leaf itself was valid at `time`. Returns the leaf.
+/// Checks that `cert`'s signature verifies with `issuer`'s public key (names and
+/// validity are the caller's business).
+pub(crate) fn cert_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), String> {
+    let tbs_der = cert.tbs_certificate().to_der().map_err(|e| e.to_string())?;
+    let sig = cert
+        .signature()
+        .as_bytes()
+        .ok_or("signature has unused bits")?;
+    let spki = issuer
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    verify_ecdsa(
+        &spki,
+        &cert.signature_algorithm().oid.to_string(),
+        &tbs_der,
+        sig,
+    )
+}
+
+/// Checks that `leaf_der` was issued by a trusted Fulcio CA valid at `time`, that the
+/// leaf itself was valid at `time`, and (unless the root says to ignore them) that it
+/// carries a valid SCT from a trusted CT log. Returns the leaf.
 fn verify_chain(
     root: &TrustedRoot,
     leaf_der: &[u8],
     time: i64,
 ) -> Result<Certificate, KeylessError> {
+    verify_chain_at(root, leaf_der, &[time])
+}
+
+/// [`verify_chain`] at every one of `times` (log integration time, signed timestamps).
+fn verify_chain_at(
+    root: &TrustedRoot,
+    leaf_der: &[u8],
+    times: &[i64],
+) -> Result<Certificate, KeylessError> {
+    let (first, rest) = times
+        .split_first()
+        .ok_or_else(|| KeylessError::Tlog("no verified time for the signature".into()))?;
+    let (leaf, issuer) = verify_issuer(root, leaf_der, *first)?;
+    for t in rest {
+        verify_issuer(root, leaf_der, *t)?;
+    }
+    if root.require_sct {
+        crate::sct::verify_embedded(&leaf, &issuer, root)?;
+    }
+    Ok(leaf)
+}
+
+/// The certificate checks of [`verify_chain`] without the SCT: returns the leaf and
+/// the CA certificate that issued it.
+fn verify_issuer(
+    root: &TrustedRoot,
+    leaf_der: &[u8],
+    time: i64,
+) -> Result<(Certificate, Certificate), KeylessError> {
     let leaf = parse_cert(leaf_der)?;
     let tbs = leaf.tbs_certificate();
     let nb = tbs.validity().not_before.to_unix_duration().as_secs() as i64;
@@ -341,14 +467,6 @@ fn verify_chain(
             image::rfc3339(na)
         )));
     }
-    let tbs_der = tbs
-        .to_der()
-        .map_err(|e| KeylessError::Certificate(e.to_string()))?;
-    let sig = leaf
-        .signature()
-        .as_bytes()
-        .ok_or_else(|| KeylessError::Certificate("signature has unused bits".into()))?;
-    let alg = leaf.signature_algorithm().oid.to_string();
     let issuer_der = tbs
         .issuer()
         .to_der()
@@ -371,8 +489,8 @@ fn verify_chain(
             reasons.push("issuing CA was not trusted at the signing time".to_string());
             continue;
         }
-        match verify_ecdsa(&spki_der(&issuer)?, &alg, &tbs_der, sig) {
-            Ok(()) => return Ok(leaf),
+        match cert_signed_by(&leaf, &issuer) {
+            Ok(()) => return Ok((leaf, issuer)),
             Err(e) => reasons.push(format!("certificate signature by the CA: {e}")),
         }
     }
@@ -662,6 +780,10 @@ pub struct Verified {
     pub payload: serde_json::Value,
     pub identity: CertIdentity,
     pub integrated_time: i64,
+    /// Times from verified RFC 3161 signed timestamps (the certificate was valid at each).
+    pub timestamps: Vec<i64>,
+    /// What was found but deliberately not used, for verbose output.
+    pub notes: Vec<String>,
 }
 
 fn pem_cert_matches(verifier_b64: &str, leaf_der: &[u8]) -> bool {
@@ -684,14 +806,70 @@ fn with_identity(mut payload: serde_json::Value, id: &CertIdentity) -> serde_jso
     payload
 }
 
-/// Verifies a keyless Sigstore bundle (v0.1–v0.3, DSSE) signing image `digest`.
-pub fn verify_bundle(
+/// What a keyless DSSE bundle proves once its certificate, signature and log entry
+/// check out: the signed statement bytes, who signed them, and when.
+struct VerifiedEnvelope {
+    payload: Vec<u8>,
+    identity: CertIdentity,
+    integrated_time: i64,
+    timestamps: Vec<i64>,
+    notes: Vec<String>,
+}
+
+/// Verifies a bundle's RFC 3161 timestamps over the envelope's signature against the
+/// trusted TSAs; returns their times and notes. Like cosign, timestamps are not used
+/// (and so not required to verify) when no TSA is trusted: the transparency log
+/// entry, which is always required here, then dates the signature alone.
+fn verify_timestamps(
+    root: &TrustedRoot,
+    vm: &bundle::VerificationMaterial,
+    envelope: &dsse::Envelope,
+) -> Result<(Vec<i64>, Vec<String>), KeylessError> {
+    let tokens = crate::timestamp::bundle_timestamps(vm.timestamp_verification_data.as_ref())?;
+    if tokens.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    if root.tsas.is_empty() {
+        return Ok((
+            Vec::new(),
+            vec![format!(
+                "the bundle carries {} RFC 3161 timestamp(s); no timestamp authority is trusted \
+                 (trusted root timestampAuthorities or --timestamp-certificate-chain), so they \
+                 were not used: the transparency log's integration time dates the signature",
+                tokens.len()
+            )],
+        ));
+    }
+    let sigs: Vec<Vec<u8>> = envelope
+        .signatures
+        .iter()
+        .filter_map(|s| STANDARD.decode(s.sig.trim()).ok())
+        .collect();
+    let mut times = Vec::new();
+    // Every timestamp present must verify: a bad one is a forged or broken bundle.
+    for token in &tokens {
+        let mut last = KeylessError::Signature("envelope has no signature".into());
+        let mut time = None;
+        for sig in &sigs {
+            match crate::timestamp::verify(token, sig, &root.tsas) {
+                Ok(t) => {
+                    time = Some(t);
+                    break;
+                }
+                Err(e) => last = e.into(),
+            }
+        }
+        times.push(time.ok_or(last)?);
+    }
+    Ok((times, Vec::new()))
+}
+
+/// The checks every keyless DSSE bundle needs, whatever its statement says.
+fn verify_bundle_envelope(
     bytes: &[u8],
-    digest: &str,
     root: &TrustedRoot,
     policy: &IdentityPolicy,
-    required: &BTreeMap<String, String>,
-) -> Result<Verified, KeylessError> {
+) -> Result<VerifiedEnvelope, KeylessError> {
     let bundle = Bundle::parse(bytes).map_err(KeylessError::Statement)?;
     let vm = &bundle.verification_material;
     let leaf_b64 = vm
@@ -710,17 +888,17 @@ pub fn verify_bundle(
             )
         })?;
     let leaf_der = b64("certificate", &leaf_b64).map_err(KeylessError::Certificate)?;
-    let envelope = bundle
-        .dsse_envelope
-        .as_ref()
-        .ok_or_else(|| KeylessError::Statement("bundle has no DSSE envelope".into()))?;
+    let envelope = bundle::intoto_envelope(&bundle).map_err(KeylessError::Statement)?;
     let entry_json = vm
         .tlog_entries
         .first()
         .ok_or_else(|| KeylessError::Tlog("bundle has no transparency log entry".into()))?;
     let entry = parse_bundle_entry(entry_json)?;
 
-    let leaf = verify_chain(root, &leaf_der, entry.integrated_time)?;
+    let (timestamps, notes) = verify_timestamps(root, vm, envelope)?;
+    let mut times = vec![entry.integrated_time];
+    times.extend(&timestamps);
+    let leaf = verify_chain_at(root, &leaf_der, &times)?;
     let leaf_key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der(&leaf)?)
         .map_err(|_| KeylessError::Certificate("leaf key is not ECDSA P-256".into()))?;
     let payload = envelope
@@ -765,12 +943,54 @@ pub fn verify_bundle(
 
     let identity = cert_identity(&leaf)?;
     check_identity(&identity, policy)?;
-    let payload = bundle::check_signature_statement(&payload, digest, required)
-        .map_err(KeylessError::Statement)?;
-    Ok(Verified {
-        payload: with_identity(payload, &identity),
+    Ok(VerifiedEnvelope {
+        payload,
         identity,
         integrated_time: entry.integrated_time,
+        timestamps,
+        notes,
+    })
+}
+
+/// Verifies a keyless Sigstore bundle (v0.1–v0.3, DSSE) signing image `digest`.
+pub fn verify_bundle(
+    bytes: &[u8],
+    digest: &str,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    required: &BTreeMap<String, String>,
+) -> Result<Verified, KeylessError> {
+    let v = verify_bundle_envelope(bytes, root, policy)?;
+    let payload = bundle::check_signature_statement(&v.payload, digest, required)
+        .map_err(KeylessError::Statement)?;
+    Ok(Verified {
+        payload: with_identity(payload, &v.identity),
+        identity: v.identity,
+        integrated_time: v.integrated_time,
+        timestamps: v.timestamps,
+        notes: v.notes,
+    })
+}
+
+/// Verifies a keyless attestation bundle about image `digest` (cosign v3 `attest`),
+/// optionally of one predicate type. The verified payload is the in-toto statement.
+pub fn verify_attestation_bundle(
+    bytes: &[u8],
+    digest: &str,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    predicate_type: Option<&str>,
+) -> Result<Verified, KeylessError> {
+    let v = verify_bundle_envelope(bytes, root, policy)?;
+    let statement = dsse::check_attestation(&v.payload, digest, predicate_type)
+        .map_err(|e| KeylessError::Statement(e.to_string()))?;
+    Ok(Verified {
+        payload: serde_json::to_value(&statement)
+            .map_err(|e| KeylessError::Statement(e.to_string()))?,
+        identity: v.identity,
+        integrated_time: v.integrated_time,
+        timestamps: v.timestamps,
+        notes: v.notes,
     })
 }
 
@@ -866,6 +1086,8 @@ pub fn verify_simple_signing(
         payload: with_identity(payload, &identity),
         identity,
         integrated_time: entry.integrated_time,
+        timestamps: Vec::new(),
+        notes: Vec::new(),
     })
 }
 
@@ -887,6 +1109,9 @@ pub async fn verify_image(
                 continue;
             }
         };
+        if f.kind.is_attestation() {
+            continue; // see verify_image_attestations
+        }
         let r = match &f.kind {
             FoundKind::Bundle { bundle } => {
                 verify_bundle(bundle, target.digest(), root, policy, required)
@@ -905,8 +1130,58 @@ pub async fn verify_image(
             FoundKind::Dsse { .. } => continue,
         };
         match r {
-            Ok(v) => report.verified.push(v.payload),
+            Ok(v) => {
+                report.notes.extend(v.notes);
+                report.verified.push(v.payload);
+            }
             Err(e) => report.rejected.push((f.source, e.to_string())),
+        }
+    }
+    Ok(report)
+}
+
+/// Verifies every keyless attestation attached to `target`, optionally of one predicate
+/// type. Attestations in Sigstore bundles carry their certificate and log entry; legacy
+/// DSSE layers (`.att`, DSSE referrers) are reported as not verifiable keyless here.
+pub async fn verify_image_attestations(
+    reg: &Registry,
+    target: &Target,
+    root: &TrustedRoot,
+    policy: &IdentityPolicy,
+    predicate_type: Option<&str>,
+) -> Result<Report, image::ImageError> {
+    let found = image::discover(reg, target).await?;
+    let mut report = Report::default();
+    for f in found {
+        let f = match f {
+            Ok(f) => f,
+            Err(e) => {
+                report.rejected.push(("registry".into(), e));
+                continue;
+            }
+        };
+        if !f.kind.is_attestation_for(predicate_type) {
+            continue;
+        }
+        let r = match &f.kind {
+            FoundKind::Bundle { bundle } => {
+                verify_attestation_bundle(bundle, target.digest(), root, policy, predicate_type)
+                    .map(|v| {
+                        report.notes.extend(v.notes);
+                        v.payload
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            FoundKind::Dsse { .. } => Err(
+                "DSSE attestation without a Sigstore bundle: keyless verification reads \
+                 attestations from bundles only (verify this one with --key)"
+                    .to_string(),
+            ),
+            FoundKind::SimpleSigning { .. } => continue,
+        };
+        match r {
+            Ok(v) => report.verified.push(v),
+            Err(e) => report.rejected.push((f.source, e)),
         }
     }
     Ok(report)
@@ -1001,12 +1276,23 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
         let leaf = STANDARD
-            .decode(b["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap())
+            .decode(
+                b["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
         let id = claimed_identity(&crate::pem::encode("CERTIFICATE", &leaf)).unwrap();
-        assert!(id.subject.starts_with("https://github.com/"), "{}", id.subject);
+        assert!(
+            id.subject.starts_with("https://github.com/"),
+            "{}",
+            id.subject
+        );
         assert_eq!(id.issuer, "https://token.actions.githubusercontent.com");
-        assert!(claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
     }
 
     /// A trusted root whose CA chains lack the issuing intermediate cannot vouch for the leaf.

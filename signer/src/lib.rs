@@ -2,6 +2,7 @@
 //!
 //! Works as a client of any OCI registry; never depends on `wharf-registry`.
 
+mod asn1;
 pub mod bundle;
 pub mod dsse;
 pub mod ecdsa;
@@ -11,3 +12,6 @@ pub mod keys;
 pub mod payload;
 pub mod pem;
 pub mod registry;
+pub mod roots;
+pub mod sct;
+pub mod timestamp;

@@ -229,3 +229,213 @@ fn missing_policy_is_a_usage_error() {
     assert!(IdentityPolicy::new(Some(IDENTITY), None, None, None).is_err());
     assert!(IdentityPolicy::new(None, Some("("), Some(ISSUER), None).is_err());
 }
+
+/// Keyless attestation verification reads the same bundle as an attestation: the whole
+/// chain, log entry and identity are checked, then the statement's subject and type.
+#[test]
+fn real_bundle_verifies_as_keyless_attestation() {
+    use wharf_signer::keyless::verify_attestation_bundle;
+    let bytes = bundle().to_string().into_bytes();
+    let sign_v1 = "https://sigstore.dev/cosign/sign/v1";
+    let v = verify_attestation_bundle(&bytes, DIGEST, &root(), &policy(), Some(sign_v1)).unwrap();
+    assert_eq!(v.payload["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(v.payload["predicateType"], sign_v1);
+    assert_eq!(
+        v.payload["subject"][0]["digest"]["sha256"],
+        DIGEST.strip_prefix("sha256:").unwrap()
+    );
+    assert_eq!(v.identity.subject, IDENTITY);
+    verify_attestation_bundle(&bytes, DIGEST, &root(), &policy(), None).unwrap();
+
+    let r = verify_attestation_bundle(
+        &bytes,
+        DIGEST,
+        &root(),
+        &policy(),
+        Some("https://slsa.dev/provenance/v1"),
+    );
+    assert!(
+        matches!(r, Err(KeylessError::Statement(ref m)) if m.contains("predicateType")),
+        "{r:?}"
+    );
+    let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    assert!(matches!(
+        verify_attestation_bundle(&bytes, other, &root(), &policy(), None),
+        Err(KeylessError::Statement(_))
+    ));
+    let p =
+        IdentityPolicy::new(Some("https://github.com/evil/x"), None, Some(ISSUER), None).unwrap();
+    assert!(matches!(
+        verify_attestation_bundle(&bytes, DIGEST, &root(), &p, None),
+        Err(KeylessError::Identity(_))
+    ));
+    let mut t = bundle();
+    let sig = t["dsseEnvelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t["dsseEnvelope"]["signatures"][0]["sig"] = flip_b64(&sig, 20).into();
+    assert!(matches!(
+        verify_attestation_bundle(t.to_string().as_bytes(), DIGEST, &root(), &policy(), None),
+        Err(KeylessError::Signature(_))
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// PEM trust material instead of trusted_root.json (cosign's --ca-roots & co.)
+
+use wharf_signer::roots::{self, PemTrust};
+
+/// The fixture root's material as PEM texts, the way a user would have them in files:
+/// (root CA, intermediate CA, the retired 2021 CA, Rekor key, CT log key).
+fn pem_material() -> (String, String, String, String, String) {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::STANDARD;
+    let r: serde_json::Value =
+        serde_json::from_str(&read_fixture("sigstore_public_good_trusted_root.json")).unwrap();
+    let der = |v: &serde_json::Value| e.decode(v.as_str().unwrap()).unwrap();
+    let cert = |v: &serde_json::Value| wharf_signer::pem::encode("CERTIFICATE", &der(v));
+    let key = |v: &serde_json::Value| wharf_signer::pem::encode("PUBLIC KEY", &der(v));
+    let chain = &r["certificateAuthorities"][1]["certChain"]["certificates"];
+    (
+        cert(&chain[1]["rawBytes"]),
+        cert(&chain[0]["rawBytes"]),
+        cert(&r["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"]),
+        key(&r["tlogs"][0]["publicKey"]["rawBytes"]),
+        key(&r["ctlogs"][1]["publicKey"]["rawBytes"]),
+    )
+}
+
+fn pem_trust(
+    roots_pem: &str,
+    inter: Option<&str>,
+    rekor: Option<&str>,
+    ct: Option<&str>,
+) -> PemTrust {
+    PemTrust {
+        roots: roots::certificates_from_pem("roots", roots_pem).unwrap(),
+        intermediates: inter
+            .map(|p| roots::certificates_from_pem("inter", p).unwrap())
+            .unwrap_or_default(),
+        rekor_keys: rekor
+            .map(|p| roots::public_keys_from_pem("rekor", p).unwrap())
+            .unwrap_or_default(),
+        ctlog_keys: ct
+            .map(|p| roots::public_keys_from_pem("ct", p).unwrap())
+            .unwrap_or_default(),
+    }
+}
+
+fn verify_with(root: &TrustedRoot) -> Result<wharf_signer::keyless::Verified, KeylessError> {
+    verify_bundle(
+        bundle().to_string().as_bytes(),
+        DIGEST,
+        root,
+        &policy(),
+        &BTreeMap::new(),
+    )
+}
+
+#[test]
+fn pem_roots_verify_the_real_bundle() {
+    let (root_ca, inter, _, rekor, ct) = pem_material();
+    let tr = pem_trust(&root_ca, Some(&inter), Some(&rekor), Some(&ct))
+        .into_trusted_root()
+        .unwrap();
+    let v = verify_with(&tr).unwrap();
+    assert_eq!(v.identity.subject, IDENTITY);
+    // cosign's --certificate-chain: intermediate and root in one file, split by self-signature.
+    let mut chain = PemTrust {
+        rekor_keys: roots::public_keys_from_pem("rekor", &rekor).unwrap(),
+        ctlog_keys: roots::public_keys_from_pem("ct", &ct).unwrap(),
+        ..Default::default()
+    };
+    chain.add_chain(&format!("{inter}{root_ca}")).unwrap();
+    assert_eq!((chain.roots.len(), chain.intermediates.len()), (1, 1));
+    verify_with(&chain.into_trusted_root().unwrap()).unwrap();
+    // Attestation verification takes the same trust.
+    let tr = pem_trust(&root_ca, Some(&inter), Some(&rekor), Some(&ct))
+        .into_trusted_root()
+        .unwrap();
+    wharf_signer::keyless::verify_attestation_bundle(
+        bundle().to_string().as_bytes(),
+        DIGEST,
+        &tr,
+        &policy(),
+        None,
+    )
+    .unwrap();
+}
+
+#[test]
+fn wrong_or_missing_pem_material_fails() {
+    let (root_ca, inter, old_ca, rekor, ct) = pem_material();
+    // The intermediate does not chain to the old root: refused when loading.
+    let e = pem_trust(&old_ca, Some(&inter), Some(&rekor), Some(&ct))
+        .into_trusted_root()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("does not chain to any given root"),
+        "{e}"
+    );
+    // Only a root that did not issue the leaf: the chain fails.
+    let tr = pem_trust(&old_ca, None, Some(&rekor), Some(&ct))
+        .into_trusted_root()
+        .unwrap();
+    assert!(matches!(verify_with(&tr), Err(KeylessError::Chain(_))));
+    // The real root without its intermediate: the leaf's issuer is not trusted.
+    let tr = pem_trust(&root_ca, None, Some(&rekor), Some(&ct))
+        .into_trusted_root()
+        .unwrap();
+    assert!(matches!(verify_with(&tr), Err(KeylessError::Chain(_))));
+    // A certificate chain file without a self-signed root.
+    let mut p = PemTrust::default();
+    assert!(
+        p.add_chain(&inter)
+            .unwrap_err()
+            .to_string()
+            .contains("no self-signed root")
+    );
+    // No Rekor key: a clear error when loading.
+    let e = pem_trust(&root_ca, Some(&inter), None, Some(&ct))
+        .into_trusted_root()
+        .unwrap_err();
+    assert!(e.to_string().contains("--rekor-public-key"), "{e}");
+    // The CT log key given as Rekor key: the log entry is from an untrusted log.
+    let tr = pem_trust(&root_ca, Some(&inter), Some(&ct), Some(&ct))
+        .into_trusted_root()
+        .unwrap();
+    assert!(matches!(verify_with(&tr), Err(KeylessError::Tlog(_))));
+    // No CT log key: the SCT cannot be checked, unless explicitly ignored.
+    let tr = pem_trust(&root_ca, Some(&inter), Some(&rekor), None)
+        .into_trusted_root()
+        .unwrap();
+    let e = verify_with(&tr).unwrap_err();
+    assert!(matches!(e, KeylessError::Sct(_)), "{e}");
+    verify_with(&tr.insecure_ignore_sct()).unwrap();
+    // The Rekor key given as CT log key: the SCT's log is not trusted.
+    let tr = pem_trust(&root_ca, Some(&inter), Some(&rekor), Some(&rekor))
+        .into_trusted_root()
+        .unwrap();
+    assert!(matches!(verify_with(&tr), Err(KeylessError::Sct(_))));
+    // Not PEM of the right kind.
+    assert!(roots::certificates_from_pem("x", &rekor).is_err());
+    assert!(roots::public_keys_from_pem("x", &root_ca).is_err());
+}
+
+/// cosign verifies the embedded SCT by default: a trusted root without CT logs fails
+/// the real bundle unless the check is explicitly switched off.
+#[test]
+fn root_without_ct_logs_fails_unless_sct_ignored() {
+    let mut r: serde_json::Value =
+        serde_json::from_str(&read_fixture("sigstore_public_good_trusted_root.json")).unwrap();
+    r.as_object_mut().unwrap().remove("ctlogs");
+    let tr = TrustedRoot::parse(r.to_string().as_bytes()).unwrap();
+    let e = verify_with(&tr).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no Certificate Transparency log keys"),
+        "{e}"
+    );
+    verify_with(&tr.insecure_ignore_sct()).unwrap();
+}

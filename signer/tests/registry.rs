@@ -431,21 +431,222 @@ async fn keyless_bundle_from_registry_must_sign_this_image() {
     let rr = RefRegistry::start();
     let reg = insecure_registry();
     push_tiny_image(&reg, &rr.host(), "kl", "v1", "k").await;
-    let target = image::resolve(&reg, &format!("{}/kl:v1", rr.host())).await.unwrap();
+    let target = image::resolve(&reg, &format!("{}/kl:v1", rr.host()))
+        .await
+        .unwrap();
     let bundle = common::read_fixture("sigstore_rs_bundle_v03_keyless_dsse.json");
-    image::push_bundle(&reg, &target, bundle.into_bytes(), image::COSIGN_SIGN_PREDICATE).await.unwrap();
-    let root = TrustedRoot::parse(common::read_fixture("sigstore_public_good_trusted_root.json").as_bytes()).unwrap();
+    image::push_bundle(
+        &reg,
+        &target,
+        bundle.into_bytes(),
+        image::COSIGN_SIGN_PREDICATE,
+    )
+    .await
+    .unwrap();
+    let root = TrustedRoot::parse(
+        common::read_fixture("sigstore_public_good_trusted_root.json").as_bytes(),
+    )
+    .unwrap();
     let issuer = "https://token.actions.githubusercontent.com";
-    let good = IdentityPolicy::new(None, Some("^https://github.com/kubewarden/"), Some(issuer), None).unwrap();
-    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &good, &BTreeMap::new()).await.unwrap();
-    assert!(r.verified.is_empty());
-    assert!(r.explain().contains("does not sign digest"), "{}", r.explain());
-    let other = IdentityPolicy::new(Some("https://github.com/x/y"), None, Some(issuer), None).unwrap();
-    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &other, &BTreeMap::new()).await.unwrap();
-    assert!(r.explain().contains("identity"), "{}", r.explain());
-    // Key-based verification does not accept a keyless bundle.
-    let r = image::verify_signatures(&reg, &target, keys::generate().unwrap().verifying_key(), &BTreeMap::new())
+    let good = IdentityPolicy::new(
+        None,
+        Some("^https://github.com/kubewarden/"),
+        Some(issuer),
+        None,
+    )
+    .unwrap();
+    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &good, &BTreeMap::new())
         .await
         .unwrap();
     assert!(r.verified.is_empty());
+    assert!(
+        r.explain().contains("does not sign digest"),
+        "{}",
+        r.explain()
+    );
+    let other =
+        IdentityPolicy::new(Some("https://github.com/x/y"), None, Some(issuer), None).unwrap();
+    let r = wharf_signer::keyless::verify_image(&reg, &target, &root, &other, &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(r.explain().contains("identity"), "{}", r.explain());
+    // As an attestation: a signature bundle is looked at only when its predicate type is
+    // asked for; then it is fully verified and rejected for the digest (or identity).
+    use wharf_signer::keyless::verify_image_attestations;
+    let r = verify_image_attestations(&reg, &target, &root, &good, None)
+        .await
+        .unwrap();
+    assert!(
+        r.verified.is_empty() && r.rejected.is_empty(),
+        "{}",
+        r.explain()
+    );
+    let sign_v1 = Some(image::COSIGN_SIGN_PREDICATE);
+    let r = verify_image_attestations(&reg, &target, &root, &good, sign_v1)
+        .await
+        .unwrap();
+    assert!(r.verified.is_empty());
+    assert!(
+        r.explain().contains("does not include digest"),
+        "{}",
+        r.explain()
+    );
+    let r = verify_image_attestations(&reg, &target, &root, &other, sign_v1)
+        .await
+        .unwrap();
+    assert!(r.explain().contains("identity"), "{}", r.explain());
+    // Key-based verification does not accept a keyless bundle.
+    let r = image::verify_signatures(
+        &reg,
+        &target,
+        keys::generate().unwrap().verifying_key(),
+        &BTreeMap::new(),
+    )
+    .await
+    .unwrap();
+    assert!(r.verified.is_empty());
+}
+
+/// cosign v3 attestations: a key-based bundle referrer annotated with the predicate type.
+/// `verify_attestations` finds all three places (`.att` tag, DSSE referrer, bundle
+/// referrer) and filters bundles by predicate type too; signature verification skips
+/// attestation bundles instead of reporting them as broken signatures.
+#[tokio::test]
+async fn v3_attestation_bundle_as_referrer() {
+    let rr = RefRegistry::start();
+    let reg = insecure_registry();
+    let digest = push_tiny_image(&reg, &rr.host(), "ab", "v1", "h").await;
+    let key = keys::generate().unwrap();
+    let target = image::resolve(&reg, &format!("{}/ab:v1", rr.host()))
+        .await
+        .unwrap();
+    let slsa = wharf_signer::dsse::predicate_type_uri("slsaprovenance").unwrap();
+    let cdx = wharf_signer::dsse::predicate_type_uri("cyclonedx").unwrap();
+    let vuln = wharf_signer::dsse::predicate_type_uri("vuln").unwrap();
+    image::attest(
+        &reg,
+        &target,
+        &key,
+        &slsa,
+        serde_json::json!({"a": 1}),
+        Layout::Tag,
+    )
+    .await
+    .unwrap();
+    image::attest(
+        &reg,
+        &target,
+        &key,
+        &cdx,
+        serde_json::json!({"b": 2}),
+        Layout::Referrers,
+    )
+    .await
+    .unwrap();
+    let predicate = serde_json::json!({"scanner": {"uri": "pkg:github/aquasecurity/trivy"}});
+    let stored = image::attest_bundle(&reg, &target, &key, &vuln, predicate.clone())
+        .await
+        .unwrap();
+    // The referrer is cosign v3's: empty config, bundle artifact type, annotations.
+    let (body, _) = reg
+        .get_manifest(&Registry::parse_reference(&stored.location).unwrap())
+        .await
+        .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(m["artifactType"], image::BUNDLE_V03_MEDIA_TYPE);
+    assert_eq!(m["config"]["mediaType"], image::EMPTY_MEDIA_TYPE);
+    assert_eq!(m["subject"]["digest"], digest);
+    assert_eq!(
+        m["annotations"]["dev.sigstore.bundle.content"],
+        "dsse-envelope"
+    );
+    assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], vuln);
+    let layer: wharf_signer::registry::Descriptor =
+        serde_json::from_value(m["layers"][0].clone()).unwrap();
+    let bundle_bytes = reg
+        .get_blob(
+            &Registry::parse_reference(&stored.location).unwrap(),
+            &layer,
+        )
+        .await
+        .unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&bundle_bytes).unwrap();
+    assert_eq!(b["mediaType"], image::BUNDLE_V03_MEDIA_TYPE);
+    assert!(
+        b["verificationMaterial"]["publicKey"]["hint"].is_string(),
+        "{b}"
+    );
+    assert_eq!(
+        b["dsseEnvelope"]["payloadType"],
+        "application/vnd.in-toto+json"
+    );
+
+    let r = image::verify_attestations(&reg, &target, key.verifying_key(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.verified.len(), 3, "{}", r.explain());
+    let r = image::verify_attestations(&reg, &target, key.verifying_key(), Some(&vuln))
+        .await
+        .unwrap();
+    assert_eq!(r.verified.len(), 1, "{}", r.explain());
+    let st = &r.verified[0];
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(st["predicateType"], vuln);
+    assert_eq!(st["predicate"], predicate);
+    assert_eq!(st["subject"][0]["name"], format!("{}/ab", rr.host()));
+    assert_eq!(
+        st["subject"][0]["digest"]["sha256"],
+        digest.strip_prefix("sha256:").unwrap()
+    );
+    // The other attestations are rejected for their predicate type.
+    assert!(r.explain().contains("predicateType"), "{}", r.explain());
+    let r = image::verify_attestations(
+        &reg,
+        &target,
+        keys::generate().unwrap().verifying_key(),
+        Some(&vuln),
+    )
+    .await
+    .unwrap();
+    assert!(r.verified.is_empty());
+    assert!(
+        r.explain().contains("no DSSE signature verifies"),
+        "{}",
+        r.explain()
+    );
+
+    // Not signatures: with only attestations attached, nothing is found or rejected.
+    let r = image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(
+        r.verified.is_empty() && r.rejected.is_empty(),
+        "{}",
+        r.explain()
+    );
+    // A v3 signature beside them is still a signature, and not an attestation.
+    let sig = wharf_signer::bundle::sign_image_bundle(&key, &digest, &BTreeMap::new());
+    image::push_bundle(&reg, &target, sig.to_bytes(), image::COSIGN_SIGN_PREDICATE)
+        .await
+        .unwrap();
+    let r = image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.verified.len(), r.rejected.len()),
+        (1, 0),
+        "{}",
+        r.explain()
+    );
+    let r = image::verify_attestations(&reg, &target, key.verifying_key(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.verified.len(), 3, "{}", r.explain());
+    // Asked for by its predicate type, the signature bundle's statement is shown too.
+    let sign_v1 = Some(image::COSIGN_SIGN_PREDICATE);
+    let r = image::verify_attestations(&reg, &target, key.verifying_key(), sign_v1)
+        .await
+        .unwrap();
+    assert_eq!(r.verified.len(), 1, "{}", r.explain());
+    assert_eq!(r.verified[0]["predicateType"], image::COSIGN_SIGN_PREDICATE);
 }

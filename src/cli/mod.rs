@@ -44,9 +44,9 @@ enum Command {
     SignBlob(sign::SignBlobArgs),
     /// Verify a file's signature; exit 1 when it does not verify.
     VerifyBlob(sign::VerifyBlobArgs),
-    /// Attest a predicate about an image (in-toto statement in DSSE).
+    /// Attest a predicate about an image (in-toto statement in DSSE, or a cosign v3 bundle).
     Attest(sign::AttestArgs),
-    /// Verify an image's attestations and print their statements; exit 1 when none verifies.
+    /// Verify an image's attestations (key or keyless) and print their statements; exit 1 when none verifies.
     VerifyAttestation(sign::VerifyAttestationArgs),
     /// Log in to a registry (stores credentials for the management verbs).
     Login(manage::LoginArgs),

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use wharf_signer::image::FoundKind;
 
 use super::Registry;
 use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
@@ -184,7 +183,7 @@ impl Registry {
         };
         if trust {
             let found: Vec<std::result::Result<wharf_signer::image::Found, String>> =
-                self.stored_signatures(repo, digest).await?.into_iter().filter(|f| !matches!(f.kind, FoundKind::Dsse { .. })).map(Ok).collect();
+                self.stored_signatures(repo, digest).await?.into_iter().filter(|f| !f.kind.is_attestation()).map(Ok).collect();
             let matching = policies.matching(&facts.name());
             facts.signatures = Some(wharf_policy::collect::signature_facts(&found, &facts.digest, &matching));
         }

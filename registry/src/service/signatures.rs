@@ -33,6 +33,9 @@ pub(crate) fn trusted_keys(settings: &BTreeMap<String, String>) -> Vec<Verifying
 pub(crate) fn verify_with(found: &Found, digest: &str, key: &VerifyingKey) -> std::result::Result<Value, String> {
     match &found.kind {
         FoundKind::Dsse { envelope } => wharf_signer::image::verify_attestation_envelope(envelope, digest, key, None),
+        FoundKind::Bundle { bundle } if found.kind.is_attestation() => {
+            wharf_signer::bundle::verify_attestation_bundle_with_key(bundle, digest, key, None)
+        }
         _ => {
             let one = [Ok(found.clone())];
             let report = wharf_signer::image::verify_found_signatures(&one, digest, key, &BTreeMap::new());
@@ -134,6 +137,11 @@ impl Registry {
                         annotations.get(CERTIFICATE_ANNOTATION).and_then(|c| wharf_signer::keyless::claimed_identity(c).ok()),
                         None,
                     ),
+                    // cosign v3 attestations are bundles too: reported as attestations
+                    // with the predicate type their statement claims.
+                    FoundKind::Bundle { bundle } if f.kind.is_attestation() => {
+                        ("attestation", None, wharf_signer::bundle::claimed_predicate_type(bundle))
+                    }
                     FoundKind::Bundle { .. } => ("sigstore.bundle", None, None),
                     FoundKind::Dsse { envelope } => {
                         let pt = wharf_signer::dsse::Envelope::parse(envelope)
