@@ -231,22 +231,13 @@ fn parse_tst_info(der: &[u8]) -> Result<TstInfo, TimestampError> {
 /// `YYYYMMDDHHMMSS[.f*]Z` to Unix seconds.
 fn generalized_time(s: &[u8]) -> Result<i64, TimestampError> {
     let s = std::str::from_utf8(s).map_err(|_| bad("genTime is not text"))?;
-    let digits = s
-        .get(..14)
-        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
-    let (Some(d), true) = (digits, s.ends_with('Z')) else {
+    let whole = s.get(..14).filter(|d| d.bytes().all(|b| b.is_ascii_digit()) && s.ends_with('Z'));
+    let Some(whole) = whole else {
         return Err(bad(format!("genTime '{s}' is not UTC GeneralizedTime")));
     };
-    let iso = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &d[0..4],
-        &d[4..6],
-        &d[6..8],
-        &d[8..10],
-        &d[10..12],
-        &d[12..14]
-    );
-    crate::keyless::parse_rfc3339(&iso).ok_or_else(|| bad(format!("genTime '{s}'")))
+    chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
+        .map(|t| t.and_utc().timestamp())
+        .map_err(|_| bad(format!("genTime '{s}'")))
 }
 
 fn parse_signer_info(t: &Tlv<'_>) -> Result<SignerInfo, TimestampError> {
