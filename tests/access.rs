@@ -14,12 +14,17 @@ const ADMIN_PW: &str = "Harbor12345";
 
 fn start() -> Wharf {
     let dir = tempfile::tempdir().unwrap();
-    
-    Wharf::start_env(&dir.keep(), &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)])
+
+    Wharf::start_env(
+        &dir.keep(),
+        &["--auth"],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    )
 }
 
 fn api(w: &Wharf, method: &str, path: &str, user: Option<(&str, &str)>) -> Curl {
-    let mut c = curl(method, &w.url(&format!("/api/v2.0{path}"))).header("Content-Type", "application/json");
+    let mut c = curl(method, &w.url(&format!("/api/v2.0{path}")))
+        .header("Content-Type", "application/json");
     if let Some((u, p)) = user {
         c = c.arg("-u").arg(&format!("{u}:{p}"));
     }
@@ -33,11 +38,19 @@ fn admin() -> Option<(&'static str, &'static str)> {
 fn create_user(w: &Wharf, name: &str) -> i64 {
     let r = api(w, "POST", "/users", admin()).body(json!({"username": name, "password": "Passw0rd!", "email": format!("{name}@example.com")}).to_string()).send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.header("location").unwrap().rsplit('/').next().unwrap().parse().unwrap()
+    r.header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn create_project(w: &Wharf, name: &str, public: bool) {
-    let r = api(w, "POST", "/projects", admin()).body(json!({"project_name": name, "metadata": {"public": public.to_string()}}).to_string()).send();
+    let r = api(w, "POST", "/projects", admin())
+        .body(json!({"project_name": name, "metadata": {"public": public.to_string()}}).to_string())
+        .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 }
 
@@ -50,12 +63,19 @@ fn add_member(w: &Wharf, project: &str, user: &str, role_id: i64) {
 
 fn token(w: &Wharf, user: Option<(&str, &str)>, scopes: &[&str]) -> (u16, Value) {
     let q: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
-    let mut c = curl("GET", &w.url(&format!("/service/token?service=wharf&{}", q.join("&"))));
+    let mut c = curl(
+        "GET",
+        &w.url(&format!("/service/token?service=wharf&{}", q.join("&"))),
+    );
     if let Some((u, p)) = user {
         c = c.arg("-u").arg(&format!("{u}:{p}"));
     }
     let r = c.send();
-    let body = if r.status == 200 { r.json() } else { Value::Null };
+    let body = if r.status == 200 {
+        r.json()
+    } else {
+        Value::Null
+    };
     (r.status, body)
 }
 
@@ -63,17 +83,31 @@ fn token(w: &Wharf, user: Option<(&str, &str)>, scopes: &[&str]) -> (u16, Value)
 fn granted_actions(token: &Value) -> Vec<String> {
     use base64::Engine;
     let payload = token["token"].as_str().unwrap().split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
     claims["access"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|a| a["actions"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()))
+        .flat_map(|a| {
+            a["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+        })
         .collect()
 }
 
 fn bearer(c: Curl, token: &Value) -> Curl {
-    c.header("Authorization", &format!("Bearer {}", token["token"].as_str().unwrap()))
+    c.header(
+        "Authorization",
+        &format!("Bearer {}", token["token"].as_str().unwrap()),
+    )
 }
 
 /// Push a tiny image with Basic credentials; returns the HTTP status of the manifest PUT.
@@ -81,7 +115,14 @@ fn push_as(w: &Wharf, user: (&str, &str), repo: &str, tag: &str) -> u16 {
     let auth = format!("{}:{}", user.0, user.1);
     let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
     let digest = common::sha256(&config);
-    let r = curl("POST", &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}"))).arg("-u").arg(&auth).body(config.clone()).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")),
+    )
+    .arg("-u")
+    .arg(&auth)
+    .body(config.clone())
+    .send();
     if r.status != 201 {
         return r.status;
     }
@@ -103,7 +144,13 @@ fn v2_challenges_and_tokens_grant_only_what_is_allowed() {
     assert_eq!(r.status, 401);
     assert_eq!(r.error_code(), "UNAUTHORIZED");
     let challenge = r.header("www-authenticate").unwrap();
-    assert!(challenge.starts_with(&format!("Bearer realm=\"http://{}/service/token\"", w.host())), "{challenge}");
+    assert!(
+        challenge.starts_with(&format!(
+            "Bearer realm=\"http://{}/service/token\"",
+            w.host()
+        )),
+        "{challenge}"
+    );
     assert!(challenge.contains("service=\"wharf\""));
 
     create_project(&w, "private", false);
@@ -111,7 +158,14 @@ fn v2_challenges_and_tokens_grant_only_what_is_allowed() {
     assert_eq!(push_as(&w, ("admin", ADMIN_PW), "private/app", "v1"), 201);
 
     // Anonymous token: pull on the public project only, never push.
-    let (status, t) = token(&w, None, &["repository:library/pub:pull,push", "repository:private/app:pull"]);
+    let (status, t) = token(
+        &w,
+        None,
+        &[
+            "repository:library/pub:pull,push",
+            "repository:private/app:pull",
+        ],
+    );
     assert_eq!(status, 200);
     assert_eq!(t["access_token"], t["token"]);
     assert!(t["expires_in"].as_u64().unwrap() > 0);
@@ -119,42 +173,99 @@ fn v2_challenges_and_tokens_grant_only_what_is_allowed() {
     assert_eq!(r.status, 200);
     let r = bearer(curl("GET", &w.url("/v2/private/app/manifests/v1")), &t).send();
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").unwrap().contains("scope=\"repository:private/app:pull\""));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("scope=\"repository:private/app:pull\"")
+    );
     let r = bearer(curl("POST", &w.url("/v2/library/pub/blobs/uploads/")), &t).send();
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").unwrap().contains("error=\"insufficient_scope\""));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("error=\"insufficient_scope\"")
+    );
 
     // A token for one repository cannot push to another.
     let (_, t) = token(&w, admin(), &["repository:private/app:pull,push"]);
-    assert_eq!(bearer(curl("POST", &w.url("/v2/private/app/blobs/uploads/")), &t).send().status, 202);
-    assert_eq!(bearer(curl("POST", &w.url("/v2/private/other/blobs/uploads/")), &t).send().status, 401);
+    assert_eq!(
+        bearer(curl("POST", &w.url("/v2/private/app/blobs/uploads/")), &t)
+            .send()
+            .status,
+        202
+    );
+    assert_eq!(
+        bearer(curl("POST", &w.url("/v2/private/other/blobs/uploads/")), &t)
+            .send()
+            .status,
+        401
+    );
     // Tampered tokens are refused.
     let mut forged = t.clone();
     let s = forged["token"].as_str().unwrap().to_string();
     forged["token"] = Value::String(format!("{}x", &s[..s.len() - 1]));
-    assert_eq!(bearer(curl("GET", &w.url("/v2/private/app/manifests/v1")), &forged).send().status, 401);
+    assert_eq!(
+        bearer(curl("GET", &w.url("/v2/private/app/manifests/v1")), &forged)
+            .send()
+            .status,
+        401
+    );
 
     // Wrong credentials at the token endpoint.
-    assert_eq!(token(&w, Some(("admin", "wrong")), &["repository:library/pub:pull"]).0, 401);
-    assert_eq!(token(&w, Some(("nobody", "Passw0rd!")), &["repository:library/pub:pull"]).0, 401);
+    assert_eq!(
+        token(
+            &w,
+            Some(("admin", "wrong")),
+            &["repository:library/pub:pull"]
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        token(
+            &w,
+            Some(("nobody", "Passw0rd!")),
+            &["repository:library/pub:pull"]
+        )
+        .0,
+        401
+    );
     // Catalog: administrators only.
     let (_, t) = token(&w, admin(), &["registry:catalog:*"]);
-    assert_eq!(bearer(curl("GET", &w.url("/v2/_catalog")), &t).send().status, 200);
+    assert_eq!(
+        bearer(curl("GET", &w.url("/v2/_catalog")), &t)
+            .send()
+            .status,
+        200
+    );
     let (_, t) = token(&w, None, &["registry:catalog:*"]);
-    assert_eq!(bearer(curl("GET", &w.url("/v2/_catalog")), &t).send().status, 401);
+    assert_eq!(
+        bearer(curl("GET", &w.url("/v2/_catalog")), &t)
+            .send()
+            .status,
+        401
+    );
 }
 
 #[test]
 fn expired_tokens_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     // Expiry has one-second resolution: a 3 s token is valid at once and dead 4 s later.
-    let w = Wharf::start_env(dir.path(), &["--auth", "--token-ttl", "3"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let w = Wharf::start_env(
+        dir.path(),
+        &["--auth", "--token-ttl", "3"],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
     let (_, t) = token(&w, None, &["repository:library/x:pull"]);
     assert_eq!(bearer(curl("GET", &w.url("/v2/")), &t).send().status, 200);
     std::thread::sleep(Duration::from_millis(4100));
     let r = bearer(curl("GET", &w.url("/v2/")), &t).send();
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").unwrap().contains("invalid_token"));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
 }
 
 /// Every role, anonymous and the system admin, against every operation, over /v2 and /api/v2.0.
@@ -163,7 +274,13 @@ fn role_matrix_over_v2_and_the_api() {
     let w = start();
     create_project(&w, "team", false);
     assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "base"), 201);
-    let roles = [("limitedguest", 5), ("guest", 3), ("developer", 2), ("maintainer", 4), ("projectadmin", 1)];
+    let roles = [
+        ("limitedguest", 5),
+        ("guest", 3),
+        ("developer", 2),
+        ("maintainer", 4),
+        ("projectadmin", 1),
+    ];
     for (name, role) in roles {
         create_user(&w, name);
         add_member(&w, "team", name, role);
@@ -173,13 +290,34 @@ fn role_matrix_over_v2_and_the_api() {
 
     // (principal, pull, push, delete, list members, manage members, manage robots, read logs, scan)
     let expect = [
-        ("anonymous", [false, false, false, false, false, false, false, false]),
-        ("outsider", [false, false, false, false, false, false, false, false]),
-        ("limitedguest", [true, false, false, false, false, false, false, false]),
-        ("guest", [true, false, false, true, false, false, true, false]),
-        ("developer", [true, true, false, true, false, false, true, false]),
-        ("maintainer", [true, true, true, true, false, false, true, true]),
-        ("projectadmin", [true, true, true, true, true, true, true, true]),
+        (
+            "anonymous",
+            [false, false, false, false, false, false, false, false],
+        ),
+        (
+            "outsider",
+            [false, false, false, false, false, false, false, false],
+        ),
+        (
+            "limitedguest",
+            [true, false, false, false, false, false, false, false],
+        ),
+        (
+            "guest",
+            [true, false, false, true, false, false, true, false],
+        ),
+        (
+            "developer",
+            [true, true, false, true, false, false, true, false],
+        ),
+        (
+            "maintainer",
+            [true, true, true, true, false, false, true, true],
+        ),
+        (
+            "projectadmin",
+            [true, true, true, true, true, true, true, true],
+        ),
         ("admin", [true, true, true, true, true, true, true, true]),
     ];
     for (i, (who, want)) in expect.iter().enumerate() {
@@ -191,37 +329,104 @@ fn role_matrix_over_v2_and_the_api() {
         // /v2 through tokens, as clients do.
         let (_, t) = token(&w, creds, &["repository:team/app:pull,push,delete"]);
         let granted = granted_actions(&t);
-        let pull = bearer(curl("GET", &w.url("/v2/team/app/manifests/base")), &t).send().status == 200;
+        let pull = bearer(curl("GET", &w.url("/v2/team/app/manifests/base")), &t)
+            .send()
+            .status
+            == 200;
         assert_eq!(pull, want[0], "{who} pull");
-        assert_eq!(granted.contains(&"push".to_string()), want[1], "{who} push in token");
-        let push = if let Some(c) = creds { push_as(&w, c, "team/app", &format!("t{i}")) == 201 } else { false };
+        assert_eq!(
+            granted.contains(&"push".to_string()),
+            want[1],
+            "{who} push in token"
+        );
+        let push = if let Some(c) = creds {
+            push_as(&w, c, "team/app", &format!("t{i}")) == 201
+        } else {
+            false
+        };
         assert_eq!(push, want[1], "{who} push over Basic");
-        assert_eq!(granted.contains(&"delete".to_string()), want[2], "{who} delete in token");
+        assert_eq!(
+            granted.contains(&"delete".to_string()),
+            want[2],
+            "{who} delete in token"
+        );
         if want[1] {
-            let del = bearer(curl("DELETE", &w.url(&format!("/v2/team/app/manifests/t{i}"))), &t).send().status;
+            let del = bearer(
+                curl("DELETE", &w.url(&format!("/v2/team/app/manifests/t{i}"))),
+                &t,
+            )
+            .send()
+            .status;
             assert_eq!(del == 202, want[2], "{who} delete tag ({del})");
         }
         // The management API.
         let r = api(&w, "GET", "/projects/team/members", creds).send();
-        assert_eq!(r.status == 200, want[3], "{who} list members ({})", r.status);
-        let r = api(&w, "POST", "/projects/team/members", creds).body(json!({"role_id": 3, "member_user": {"username": "newbie"}}).to_string()).send();
+        assert_eq!(
+            r.status == 200,
+            want[3],
+            "{who} list members ({})",
+            r.status
+        );
+        let r = api(&w, "POST", "/projects/team/members", creds)
+            .body(json!({"role_id": 3, "member_user": {"username": "newbie"}}).to_string())
+            .send();
         assert_eq!(r.status == 201, want[4], "{who} add member ({})", r.status);
         if r.status == 201 {
-            let id = r.header("location").unwrap().rsplit('/').next().unwrap().to_string();
-            assert_eq!(api(&w, "DELETE", &format!("/projects/team/members/{id}"), creds).send().status, 200);
+            let id = r
+                .header("location")
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                api(&w, "DELETE", &format!("/projects/team/members/{id}"), creds)
+                    .send()
+                    .status,
+                200
+            );
         }
         let robot = json!({"name": format!("r{i}"), "level": "project", "duration": -1,
             "permissions": [{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
-        let r = api(&w, "POST", "/robots", creds).body(robot.to_string()).send();
-        assert_eq!(r.status == 201, want[5], "{who} create robot ({})", r.status);
+        let r = api(&w, "POST", "/robots", creds)
+            .body(robot.to_string())
+            .send();
+        assert_eq!(
+            r.status == 201,
+            want[5],
+            "{who} create robot ({})",
+            r.status
+        );
         let r = api(&w, "GET", "/projects/team/logs", creds).send();
         assert_eq!(r.status == 200, want[6], "{who} read logs ({})", r.status);
         // Listing repositories and reading scan reports go with pulling for every role.
         let r = api(&w, "GET", "/projects/team/repositories", creds).send();
-        assert_eq!(r.status == 200, want[0], "{who} list repositories ({})", r.status);
-        let r = api(&w, "GET", "/projects/team/repositories/app/artifacts/base/additions/vulnerabilities", creds).send();
-        assert_eq!(r.status == 200, want[0], "{who} read vulnerabilities ({})", r.status);
-        let r = api(&w, "POST", "/projects/team/repositories/app/artifacts/base/scan", creds).send();
+        assert_eq!(
+            r.status == 200,
+            want[0],
+            "{who} list repositories ({})",
+            r.status
+        );
+        let r = api(
+            &w,
+            "GET",
+            "/projects/team/repositories/app/artifacts/base/additions/vulnerabilities",
+            creds,
+        )
+        .send();
+        assert_eq!(
+            r.status == 200,
+            want[0],
+            "{who} read vulnerabilities ({})",
+            r.status
+        );
+        let r = api(
+            &w,
+            "POST",
+            "/projects/team/repositories/app/artifacts/base/scan",
+            creds,
+        )
+        .send();
         assert_eq!(r.status == 202, want[7], "{who} scan ({})", r.status);
     }
 
@@ -229,43 +434,133 @@ fn role_matrix_over_v2_and_the_api() {
     type Grants<'a> = &'a [(&'a str, &'a str)];
     let sets: [(Grants, [bool; 4]); 4] = [
         (&[("repository", "pull")], [true, false, false, false]),
-        (&[("repository", "pull"), ("repository", "push")], [true, true, false, false]),
-        (&[("repository", "pull"), ("repository", "push"), ("artifact", "delete")], [true, true, true, false]),
+        (
+            &[("repository", "pull"), ("repository", "push")],
+            [true, true, false, false],
+        ),
+        (
+            &[
+                ("repository", "pull"),
+                ("repository", "push"),
+                ("artifact", "delete"),
+            ],
+            [true, true, true, false],
+        ),
         (&[("repository", "list")], [false, false, false, true]),
     ];
     for (i, (access, want)) in sets.iter().enumerate() {
-        let access: Vec<Value> = access.iter().map(|(r, a)| json!({"resource": r, "action": a})).collect();
+        let access: Vec<Value> = access
+            .iter()
+            .map(|(r, a)| json!({"resource": r, "action": a}))
+            .collect();
         let spec = json!({"name": format!("set{i}"), "level": "project", "duration": -1,
             "permissions": [{"kind": "project", "namespace": "team", "access": access}]});
-        let created = api(&w, "POST", "/robots", admin()).body(spec.to_string()).send().json();
-        let creds = (created["name"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
-        let (_, t) = token(&w, Some((&creds.0, &creds.1)), &["repository:team/app:pull,push,delete"]);
+        let created = api(&w, "POST", "/robots", admin())
+            .body(spec.to_string())
+            .send()
+            .json();
+        let creds = (
+            created["name"].as_str().unwrap().to_string(),
+            created["secret"].as_str().unwrap().to_string(),
+        );
+        let (_, t) = token(
+            &w,
+            Some((&creds.0, &creds.1)),
+            &["repository:team/app:pull,push,delete"],
+        );
         let granted = granted_actions(&t);
-        assert_eq!(granted.contains(&"pull".to_string()), want[0], "robot set {i} pull");
-        assert_eq!(granted.contains(&"push".to_string()), want[1], "robot set {i} push");
-        assert_eq!(granted.contains(&"delete".to_string()), want[2], "robot set {i} delete");
+        assert_eq!(
+            granted.contains(&"pull".to_string()),
+            want[0],
+            "robot set {i} pull"
+        );
+        assert_eq!(
+            granted.contains(&"push".to_string()),
+            want[1],
+            "robot set {i} push"
+        );
+        assert_eq!(
+            granted.contains(&"delete".to_string()),
+            want[2],
+            "robot set {i} delete"
+        );
         let pushed = push_as(&w, (&creds.0, &creds.1), "team/app", &format!("robot{i}")) == 201;
         assert_eq!(pushed, want[1], "robot set {i} push over Basic");
-        let r = api(&w, "GET", "/projects/team/repositories", Some((&creds.0, &creds.1))).send();
-        assert_eq!(r.status == 200, want[3], "robot set {i} list repositories ({})", r.status);
+        let r = api(
+            &w,
+            "GET",
+            "/projects/team/repositories",
+            Some((&creds.0, &creds.1)),
+        )
+        .send();
+        assert_eq!(
+            r.status == 200,
+            want[3],
+            "robot set {i} list repositories ({})",
+            r.status
+        );
     }
     // Only the system administrator manages users and reads the global audit log.
-    assert_eq!(api(&w, "GET", "/users", Some(("projectadmin", "Passw0rd!"))).send().status, 403);
-    assert_eq!(api(&w, "GET", "/audit-logs", Some(("projectadmin", "Passw0rd!"))).send().status, 403);
+    assert_eq!(
+        api(&w, "GET", "/users", Some(("projectadmin", "Passw0rd!")))
+            .send()
+            .status,
+        403
+    );
+    assert_eq!(
+        api(
+            &w,
+            "GET",
+            "/audit-logs",
+            Some(("projectadmin", "Passw0rd!"))
+        )
+        .send()
+        .status,
+        403
+    );
     assert_eq!(api(&w, "GET", "/audit-logs", admin()).send().status, 200);
     // A private project is invisible to outsiders; a public one is listed for everyone.
     let r = api(&w, "GET", "/projects", Some(("outsider", "Passw0rd!"))).send();
-    let names: Vec<String> = r.json().as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["library"]);
-    assert_eq!(api(&w, "GET", "/projects/team", Some(("outsider", "Passw0rd!"))).send().status, 404);
-    let r = api(&w, "GET", "/projects/team", Some(("developer", "Passw0rd!"))).send();
+    assert_eq!(
+        api(&w, "GET", "/projects/team", Some(("outsider", "Passw0rd!")))
+            .send()
+            .status,
+        404
+    );
+    let r = api(
+        &w,
+        "GET",
+        "/projects/team",
+        Some(("developer", "Passw0rd!")),
+    )
+    .send();
     assert_eq!(r.json()["current_user_role_id"], 2);
     // The list carries each project's role for the caller (fetched for the page at once).
     let r = api(&w, "GET", "/projects", Some(("developer", "Passw0rd!"))).send();
-    let roles: Vec<(String, i64)> = r.json().as_array().unwrap().iter()
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p["current_user_role_id"].as_i64().unwrap()))
+    let roles: Vec<(String, i64)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["current_user_role_id"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert!(roles.contains(&("team".to_string(), 2)) && roles.contains(&("library".to_string(), 0)), "{roles:?}");
+    assert!(
+        roles.contains(&("team".to_string(), 2)) && roles.contains(&("library".to_string(), 0)),
+        "{roles:?}"
+    );
 }
 
 #[test]
@@ -276,41 +571,74 @@ fn robot_accounts_expire_disable_and_rotate() {
     let spec = json!({"name": "builder", "level": "project", "duration": -1, "description": "CI",
         "permissions": [{"kind": "project", "namespace": "ci", "access": [
             {"resource": "repository", "action": "pull"}, {"resource": "repository", "action": "push"}]}]});
-    let r = api(&w, "POST", "/robots", admin()).body(spec.to_string()).send();
+    let r = api(&w, "POST", "/robots", admin())
+        .body(spec.to_string())
+        .send();
     assert_eq!(r.status, 201);
     let created = r.json();
     assert_eq!(created["name"], "robot$ci+builder");
-    let (name, secret) = (created["name"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    let (name, secret) = (
+        created["name"].as_str().unwrap().to_string(),
+        created["secret"].as_str().unwrap().to_string(),
+    );
     let id = created["id"].as_i64().unwrap();
     assert_eq!(push_as(&w, (&name, &secret), "ci/app", "v2"), 201);
     // Only its own project.
     assert_eq!(push_as(&w, (&name, &secret), "library/app", "v1"), 403);
     // The secret is never returned again.
-    let listed = api(&w, "GET", &format!("/robots/{id}"), admin()).send().json();
+    let listed = api(&w, "GET", &format!("/robots/{id}"), admin())
+        .send()
+        .json();
     assert!(listed.get("secret").is_none());
 
     // Disabled: refused at once.
-    let r = api(&w, "PUT", &format!("/robots/{id}"), admin()).body(json!({"description": "CI", "disable": true}).to_string()).send();
+    let r = api(&w, "PUT", &format!("/robots/{id}"), admin())
+        .body(json!({"description": "CI", "disable": true}).to_string())
+        .send();
     assert_eq!(r.status, 200);
-    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 401);
-    api(&w, "PUT", &format!("/robots/{id}"), admin()).body(json!({"description": "CI", "disable": false}).to_string()).send();
-    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 200);
+    assert_eq!(
+        token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0,
+        401
+    );
+    api(&w, "PUT", &format!("/robots/{id}"), admin())
+        .body(json!({"description": "CI", "disable": false}).to_string())
+        .send();
+    assert_eq!(
+        token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0,
+        200
+    );
 
     // Rotated: the old secret stops working, the new one works.
-    let r = api(&w, "PATCH", &format!("/robots/{id}"), admin()).body("{}").send();
+    let r = api(&w, "PATCH", &format!("/robots/{id}"), admin())
+        .body("{}")
+        .send();
     assert_eq!(r.status, 200);
     let fresh = r.json()["secret"].as_str().unwrap().to_string();
     assert_ne!(fresh, secret);
-    assert_eq!(token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0, 401);
-    assert_eq!(token(&w, Some((&name, &fresh)), &["repository:ci/app:pull"]).0, 200);
+    assert_eq!(
+        token(&w, Some((&name, &secret)), &["repository:ci/app:pull"]).0,
+        401
+    );
+    assert_eq!(
+        token(&w, Some((&name, &fresh)), &["repository:ci/app:pull"]).0,
+        200
+    );
 
     // Expired: duration 0 days means it expired on creation.
     let expired = json!({"name": "old", "level": "system", "duration": 0,
         "permissions": [{"kind": "project", "namespace": "*", "access": [{"resource": "repository", "action": "pull"}]}]});
-    let r = api(&w, "POST", "/robots", admin()).body(expired.to_string()).send();
-    let (ename, esecret) = (r.json()["name"].as_str().unwrap().to_string(), r.json()["secret"].as_str().unwrap().to_string());
+    let r = api(&w, "POST", "/robots", admin())
+        .body(expired.to_string())
+        .send();
+    let (ename, esecret) = (
+        r.json()["name"].as_str().unwrap().to_string(),
+        r.json()["secret"].as_str().unwrap().to_string(),
+    );
     assert_eq!(ename, "robot$old");
-    assert_eq!(token(&w, Some((&ename, &esecret)), &["repository:ci/app:pull"]).0, 401);
+    assert_eq!(
+        token(&w, Some((&ename, &esecret)), &["repository:ci/app:pull"]).0,
+        401
+    );
 
     // Secrets never reach the log.
     let log = w.log_text();
@@ -326,30 +654,64 @@ fn audit_log_records_who_did_what() {
     create_user(&w, "dev");
     add_member(&w, "audited", "dev", 2);
     assert_eq!(push_as(&w, ("dev", "Passw0rd!"), "audited/app", "v1"), 201);
-    let r = curl("GET", &w.url("/v2/audited/app/manifests/v1")).arg("-u").arg("dev:Passw0rd!").send();
+    let r = curl("GET", &w.url("/v2/audited/app/manifests/v1"))
+        .arg("-u")
+        .arg("dev:Passw0rd!")
+        .send();
     assert_eq!(r.status, 200);
-    assert_eq!(curl("DELETE", &w.url("/v2/audited/app/manifests/v1")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 202);
+    assert_eq!(
+        curl("DELETE", &w.url("/v2/audited/app/manifests/v1"))
+            .arg("-u")
+            .arg(&format!("admin:{ADMIN_PW}"))
+            .send()
+            .status,
+        202
+    );
     assert_eq!(token(&w, Some(("dev", "wrong")), &[]).0, 401);
     // The audit writer batches off the request path: wait until the last entry is in.
     let mut logs = Value::Null;
     for _ in 0..50 {
-        logs = api(&w, "GET", "/audit-logs?page_size=100", admin()).send().json();
-        if logs.as_array().unwrap().iter().any(|e| e["operation"] == "login_failed") {
+        logs = api(&w, "GET", "/audit-logs?page_size=100", admin())
+            .send()
+            .json();
+        if logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["operation"] == "login_failed")
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let has = |user: &str, op: &str, resource: &str| {
-        logs.as_array().unwrap().iter().any(|e| e["username"] == user && e["operation"] == op && e["resource"] == resource && e["client_ip"] == "127.0.0.1")
+        logs.as_array().unwrap().iter().any(|e| {
+            e["username"] == user
+                && e["operation"] == op
+                && e["resource"] == resource
+                && e["client_ip"] == "127.0.0.1"
+        })
     };
     assert!(has("dev", "create", "audited/app:v1"), "{logs:#}");
     assert!(has("dev", "pull", "audited/app:v1"), "{logs:#}");
     assert!(has("admin", "delete", "audited/app:v1"), "{logs:#}");
     assert!(has("anonymous", "login_failed", "dev"), "{logs:#}");
-    assert!(has("admin", "create", "audited:dev"), "membership change missing: {logs:#}");
-    assert!(has("admin", "create", "audited"), "project creation missing: {logs:#}");
+    assert!(
+        has("admin", "create", "audited:dev"),
+        "membership change missing: {logs:#}"
+    );
+    assert!(
+        has("admin", "create", "audited"),
+        "project creation missing: {logs:#}"
+    );
     // The project's own log, with the total in X-Total-Count.
-    let r = api(&w, "GET", "/projects/audited/logs?page_size=2", Some(("dev", "Passw0rd!"))).send();
+    let r = api(
+        &w,
+        "GET",
+        "/projects/audited/logs?page_size=2",
+        Some(("dev", "Passw0rd!")),
+    )
+    .send();
     assert_eq!(r.json().as_array().unwrap().len(), 2);
     assert!(r.header("x-total-count").unwrap().parse::<u32>().unwrap() >= 4);
     assert!(r.header("link").unwrap().contains("rel=\"next\""));
@@ -363,33 +725,70 @@ fn repeated_login_failures_are_slowed_down() {
     }
     let t0 = Instant::now();
     assert_eq!(token(&w, Some(("admin", "guess")), &[]).0, 401);
-    assert!(t0.elapsed() >= Duration::from_millis(200), "no delay after repeated failures");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "no delay after repeated failures"
+    );
 }
 
 #[test]
 fn users_change_passwords_and_projects_delete_only_when_empty() {
     let w = start();
     let id = create_user(&w, "alice");
-    let weak = api(&w, "POST", "/users", admin()).body(json!({"username": "weak", "password": "short"}).to_string()).send();
+    let weak = api(&w, "POST", "/users", admin())
+        .body(json!({"username": "weak", "password": "short"}).to_string())
+        .send();
     assert_eq!(weak.status, 400);
-    let dup = api(&w, "POST", "/users", admin()).body(json!({"username": "alice", "password": "Passw0rd!"}).to_string()).send();
+    let dup = api(&w, "POST", "/users", admin())
+        .body(json!({"username": "alice", "password": "Passw0rd!"}).to_string())
+        .send();
     assert_eq!(dup.status, 409);
     let alice = Some(("alice", "Passw0rd!"));
-    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice).body(json!({"old_password": "nope", "new_password": "N3wPassword"}).to_string()).send();
+    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice)
+        .body(json!({"old_password": "nope", "new_password": "N3wPassword"}).to_string())
+        .send();
     assert_eq!(r.status, 403);
-    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice).body(json!({"old_password": "Passw0rd!", "new_password": "N3wPassword"}).to_string()).send();
+    let r = api(&w, "PUT", &format!("/users/{id}/password"), alice)
+        .body(json!({"old_password": "Passw0rd!", "new_password": "N3wPassword"}).to_string())
+        .send();
     assert_eq!(r.status, 200);
     assert_eq!(api(&w, "GET", "/users/current", alice).send().status, 401);
-    assert_eq!(api(&w, "GET", "/users/current", Some(("alice", "N3wPassword"))).send().json()["username"], "alice");
+    assert_eq!(
+        api(&w, "GET", "/users/current", Some(("alice", "N3wPassword")))
+            .send()
+            .json()["username"],
+        "alice"
+    );
 
     // Users may create projects and become their admins.
-    let r = api(&w, "POST", "/projects", Some(("alice", "N3wPassword"))).body(json!({"project_name": "alices"}).to_string()).send();
+    let r = api(&w, "POST", "/projects", Some(("alice", "N3wPassword")))
+        .body(json!({"project_name": "alices"}).to_string())
+        .send();
     assert_eq!(r.status, 201);
-    assert_eq!(push_as(&w, ("alice", "N3wPassword"), "alices/app", "v1"), 201);
-    let r = api(&w, "DELETE", "/projects/alices", Some(("alice", "N3wPassword"))).send();
+    assert_eq!(
+        push_as(&w, ("alice", "N3wPassword"), "alices/app", "v1"),
+        201
+    );
+    let r = api(
+        &w,
+        "DELETE",
+        "/projects/alices",
+        Some(("alice", "N3wPassword")),
+    )
+    .send();
     assert_eq!(r.status, 412);
-    assert_eq!(api(&w, "HEAD", "/projects?project_name=alices", admin()).send().status, 200);
-    assert_eq!(api(&w, "HEAD", "/projects?project_name=nothing", admin()).send().status, 404);
+    assert_eq!(
+        api(&w, "HEAD", "/projects?project_name=alices", admin())
+            .send()
+            .status,
+        200
+    );
+    assert_eq!(
+        api(&w, "HEAD", "/projects?project_name=nothing", admin())
+            .send()
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -400,21 +799,41 @@ fn real_clients_log_in_push_and_pull() {
     let home = tempfile::tempdir().unwrap();
     let authfile = home.path().join("auth.json");
     run(Command::new("skopeo")
-        .args(["login", "--tls-verify=false", "-u", "admin", "-p", ADMIN_PW, "--authfile"])
+        .args([
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "admin",
+            "-p",
+            ADMIN_PW,
+            "--authfile",
+        ])
         .arg(&authfile)
         .arg(w.host()));
     run(Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--dest-tls-verify=false", "--authfile"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--authfile",
+        ])
         .arg(&authfile)
         .arg(oci_ref("small", "v1"))
         .arg(format!("docker://{}/secret/small:v1", w.host())));
     run(Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+        ])
         .arg(format!("admin:{ADMIN_PW}"))
         .arg(oci_ref("small", "v1"))
         .arg(format!("docker://{}/library/small:v1", w.host())));
     // Anonymous: the public image, yes; the private one, no.
-    run(Command::new("skopeo").args(["inspect", "--tls-verify=false", "--no-creds"]).arg(format!("docker://{}/library/small:v1", w.host())));
+    run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--no-creds"])
+        .arg(format!("docker://{}/library/small:v1", w.host())));
     let denied = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--no-creds"])
         .arg(format!("docker://{}/secret/small:v1", w.host()))
@@ -422,7 +841,10 @@ fn real_clients_log_in_push_and_pull() {
         .unwrap();
     assert!(!denied.status.success());
     let msg = String::from_utf8_lossy(&denied.stderr);
-    assert!(msg.contains("unauthorized") || msg.contains("denied"), "{msg}");
+    assert!(
+        msg.contains("unauthorized") || msg.contains("denied"),
+        "{msg}"
+    );
 
     // oras (Python) logs in and pushes.
     let script = r#"
@@ -436,9 +858,17 @@ open("note.txt", "w").write("hello")
 c.push(target=f"{host}/secret/note:v1", files=["note.txt"], disable_path_validation=True)
 print("pushed")
 "#;
-    let out = run(Command::new("python3").arg("-c").arg(script).arg(w.host()).arg(ADMIN_PW).current_dir(home.path()));
+    let out = run(Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(w.host())
+        .arg(ADMIN_PW)
+        .current_dir(home.path()));
     assert!(out.contains("pushed"));
-    let r = curl("GET", &w.url("/v2/secret/note/manifests/v1")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send();
+    let r = curl("GET", &w.url("/v2/secret/note/manifests/v1"))
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+        .send();
     assert_eq!(r.status, 200);
 }
 
@@ -448,7 +878,13 @@ fn generated_admin_password_is_printed_once() {
     let port = common::free_port();
     let run_once = |wait_for_line: bool| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(["serve", "--auth", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--auth",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir.path())
             .env_remove("WHARF_ADMIN_PASSWORD")
             .stdout(std::process::Stdio::piped())
@@ -456,7 +892,9 @@ fn generated_admin_password_is_printed_once() {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while Instant::now() < deadline
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         if !wait_for_line {
@@ -467,7 +905,15 @@ fn generated_admin_password_is_printed_once() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let first = run_once(true);
-    let password = first.split("password: ").nth(1).expect("password printed").lines().next().unwrap().trim().to_string();
+    let password = first
+        .split("password: ")
+        .nth(1)
+        .expect("password printed")
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
     assert!(password.len() >= 16);
     let second = run_once(false);
     assert!(!second.contains("password"), "printed again: {second}");
@@ -482,12 +928,19 @@ fn docker_logs_in_pushes_and_pulls_with_tokens() {
     create_user(&w, "dev");
     add_member(&w, "dock", "dev", 2);
     let d = Dockerd::start();
-    let out = run(d.docker().args(["login", "-u", "dev", "-p", "Passw0rd!", &w.host()]));
+    let out = run(d
+        .docker()
+        .args(["login", "-u", "dev", "-p", "Passw0rd!", &w.host()]));
     assert!(out.contains("Login Succeeded"), "{out}");
     let rootfs = tempfile::tempdir().unwrap();
     std::fs::write(rootfs.path().join("f"), "x").unwrap();
     let tar = rootfs.path().join("r.tar");
-    run(Command::new("tar").arg("-C").arg(rootfs.path()).arg("-cf").arg(&tar).arg("f"));
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs.path())
+        .arg("-cf")
+        .arg(&tar)
+        .arg("f"));
     let image = format!("{}/dock/app:v1", w.host());
     run(d.docker().arg("import").arg(&tar).arg(&image));
     run(d.docker().args(["push", &image]));
@@ -509,77 +962,191 @@ fn artifact_api_lists_tags_and_accessories_and_deletes_them_together() {
     let admin_auth = format!("admin:{ADMIN_PW}");
     // An image in a nested repository, and two accessories naming it as subject.
     assert_eq!(push_as(&w, ("admin", ADMIN_PW), "arts/team/app", "v1"), 201);
-    let subject = curl("HEAD", &w.url("/v2/arts/team/app/manifests/v1")).arg("-u").arg(&admin_auth).send();
-    let (sdigest, ssize) = (subject.header("docker-content-digest").unwrap().to_string(), subject.header("content-length").unwrap().to_string());
+    let subject = curl("HEAD", &w.url("/v2/arts/team/app/manifests/v1"))
+        .arg("-u")
+        .arg(&admin_auth)
+        .send();
+    let (sdigest, ssize) = (
+        subject.header("docker-content-digest").unwrap().to_string(),
+        subject.header("content-length").unwrap().to_string(),
+    );
     let empty = br#"{}"#.to_vec();
     let ed = common::sha256(&empty);
-    let r = curl("POST", &w.url(&format!("/v2/arts/team/app/blobs/uploads/?digest={ed}"))).arg("-u").arg(&admin_auth).body(empty).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/arts/team/app/blobs/uploads/?digest={ed}")),
+    )
+    .arg("-u")
+    .arg(&admin_auth)
+    .body(empty)
+    .send();
     assert_eq!(r.status, 201);
-    for artifact_type in ["application/vnd.dev.cosign.artifact.sig.v1+json", "application/spdx+json"] {
+    for artifact_type in [
+        "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "application/spdx+json",
+    ] {
         let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": artifact_type,
             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": ed, "size": 2}, "layers": [],
             "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sdigest, "size": ssize.parse::<u64>().unwrap()}})
         .to_string();
         let d = common::sha256(m.as_bytes());
-        let r = curl("PUT", &w.url(&format!("/v2/arts/team/app/manifests/{d}"))).arg("-u").arg(&admin_auth)
-            .header("Content-Type", "application/vnd.oci.image.manifest.v1+json").body(m).send();
+        let r = curl("PUT", &w.url(&format!("/v2/arts/team/app/manifests/{d}")))
+            .arg("-u")
+            .arg(&admin_auth)
+            .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            .body(m)
+            .send();
         assert_eq!(r.status, 201);
     }
     let viewer = Some(("viewer", "Passw0rd!"));
-    let repos = api(&w, "GET", "/projects/arts/repositories", viewer).send().json();
+    let repos = api(&w, "GET", "/projects/arts/repositories", viewer)
+        .send()
+        .json();
     assert_eq!(repos[0]["name"], "arts/team/app");
-    assert_eq!(repos[0]["artifact_count"], 1, "accessories are not artifacts of their own");
+    assert_eq!(
+        repos[0]["artifact_count"], 1,
+        "accessories are not artifacts of their own"
+    );
     for encoded in ["team%2Fapp", "team%252Fapp"] {
-        let arts = api(&w, "GET", &format!("/projects/arts/repositories/{encoded}/artifacts"), viewer).send();
+        let arts = api(
+            &w,
+            "GET",
+            &format!("/projects/arts/repositories/{encoded}/artifacts"),
+            viewer,
+        )
+        .send();
         assert_eq!(arts.status, 200, "{encoded}");
         let arts = arts.json();
         assert_eq!(arts.as_array().unwrap().len(), 1);
         assert_eq!(arts[0]["digest"], sdigest.as_str());
         assert_eq!(arts[0]["tags"][0]["name"], "v1");
-        let mut kinds: Vec<String> = arts[0]["accessories"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap().to_string()).collect();
+        let mut kinds: Vec<String> = arts[0]["accessories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["type"].as_str().unwrap().to_string())
+            .collect();
         kinds.sort();
         assert_eq!(kinds, ["sbom", "signature.cosign"]);
     }
     // Tags through the API; a guest may read but not change.
     let path = "/projects/arts/repositories/team%252Fapp/artifacts/v1/tags";
-    assert_eq!(api(&w, "POST", path, viewer).body(json!({"name": "stable"}).to_string()).send().status, 403);
-    assert_eq!(api(&w, "POST", path, admin()).body(json!({"name": "stable"}).to_string()).send().status, 201);
-    assert_eq!(api(&w, "POST", path, admin()).body(json!({"name": "stable"}).to_string()).send().status, 409);
-    let r = curl("GET", &w.url("/v2/arts/team/app/manifests/stable")).arg("-u").arg(&admin_auth).send();
+    assert_eq!(
+        api(&w, "POST", path, viewer)
+            .body(json!({"name": "stable"}).to_string())
+            .send()
+            .status,
+        403
+    );
+    assert_eq!(
+        api(&w, "POST", path, admin())
+            .body(json!({"name": "stable"}).to_string())
+            .send()
+            .status,
+        201
+    );
+    assert_eq!(
+        api(&w, "POST", path, admin())
+            .body(json!({"name": "stable"}).to_string())
+            .send()
+            .status,
+        409
+    );
+    let r = curl("GET", &w.url("/v2/arts/team/app/manifests/stable"))
+        .arg("-u")
+        .arg(&admin_auth)
+        .send();
     assert_eq!(r.header("docker-content-digest"), Some(sdigest.as_str()));
     let tags = api(&w, "GET", path, viewer).send().json();
     assert_eq!(tags.as_array().unwrap().len(), 2);
-    assert_eq!(api(&w, "DELETE", &format!("{path}/stable"), admin()).send().status, 200);
+    assert_eq!(
+        api(&w, "DELETE", &format!("{path}/stable"), admin())
+            .send()
+            .status,
+        200
+    );
 
     // Pulls are counted (HEAD is not a pull) and written within a couple of seconds.
     std::thread::sleep(Duration::from_millis(1500)); // the pull of `stable` above is written
-    let before = api(&w, "GET", "/projects/arts/repositories/team%252Fapp/artifacts/v1", viewer).send().json();
+    let before = api(
+        &w,
+        "GET",
+        "/projects/arts/repositories/team%252Fapp/artifacts/v1",
+        viewer,
+    )
+    .send()
+    .json();
     assert_eq!(before["pull_count"], json!(1), "{before}");
     for _ in 0..2 {
-        assert_eq!(curl("GET", &w.url("/v2/arts/team/app/manifests/v1")).arg("-u").arg(&admin_auth).send().status, 200);
+        assert_eq!(
+            curl("GET", &w.url("/v2/arts/team/app/manifests/v1"))
+                .arg("-u")
+                .arg(&admin_auth)
+                .send()
+                .status,
+            200
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     let after = loop {
-        let a = api(&w, "GET", "/projects/arts/repositories/team%252Fapp/artifacts/v1", viewer).send().json();
+        let a = api(
+            &w,
+            "GET",
+            "/projects/arts/repositories/team%252Fapp/artifacts/v1",
+            viewer,
+        )
+        .send()
+        .json();
         if a["pull_count"] == json!(3) {
             break a;
         }
         assert!(Instant::now() < deadline, "pulls not counted: {a}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(after["pull_time"].as_str().is_some_and(|t| t.ends_with('Z')), "{after}");
-    assert_eq!(api(&w, "GET", "/projects/arts/repositories", viewer).send().json()[0]["pull_count"], 3);
+    assert!(
+        after["pull_time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{after}"
+    );
+    assert_eq!(
+        api(&w, "GET", "/projects/arts/repositories", viewer)
+            .send()
+            .json()[0]["pull_count"],
+        3
+    );
 
     // Deleting the artifact takes its accessories with it.
     let one = format!("/projects/arts/repositories/team%252Fapp/artifacts/{sdigest}");
     assert_eq!(api(&w, "DELETE", &one, viewer).send().status, 403);
     assert_eq!(api(&w, "DELETE", &one, admin()).send().status, 200);
     assert_eq!(api(&w, "GET", &one, admin()).send().status, 404);
-    let r = curl("GET", &w.url(&format!("/v2/arts/team/app/referrers/{sdigest}"))).arg("-u").arg(&admin_auth).send();
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/arts/team/app/referrers/{sdigest}")),
+    )
+    .arg("-u")
+    .arg(&admin_auth)
+    .send();
     assert_eq!(r.json()["manifests"], json!([]));
     // And the repository itself.
-    assert_eq!(api(&w, "DELETE", "/projects/arts/repositories/team%252Fapp", admin()).send().status, 200);
-    assert_eq!(api(&w, "GET", "/projects/arts/repositories", admin()).send().json(), json!([]));
+    assert_eq!(
+        api(
+            &w,
+            "DELETE",
+            "/projects/arts/repositories/team%252Fapp",
+            admin()
+        )
+        .send()
+        .status,
+        200
+    );
+    assert_eq!(
+        api(&w, "GET", "/projects/arts/repositories", admin())
+            .send()
+            .json(),
+        json!([])
+    );
 }
 
 #[test]
@@ -602,19 +1169,36 @@ fn openapi_document_is_served_and_valid() {
     assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "v1"), 201);
     let uid = create_user(&w, "member1");
     add_member(&w, "team", "member1", 2);
-    let mid = api(&w, "GET", "/projects/team/members", admin()).send().json()[0]["id"].as_i64().unwrap();
+    let mid = api(&w, "GET", "/projects/team/members", admin())
+        .send()
+        .json()[0]["id"]
+        .as_i64()
+        .unwrap();
     let robot = json!({"name": "ci", "level": "project", "duration": -1,
         "permissions": [{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
-    let created = api(&w, "POST", "/robots", admin()).body(robot.to_string()).send();
+    let created = api(&w, "POST", "/robots", admin())
+        .body(robot.to_string())
+        .send();
     assert_eq!(created.status, 201);
     let rid = created.json()["id"].as_i64().unwrap();
-    let mut checks: Vec<Value> = vec![json!({"schema": "RobotCreated", "path": "POST /robots", "body": created.json()})];
-    let refreshed = api(&w, "PATCH", &format!("/robots/{rid}"), admin()).body("{}").send();
+    let mut checks: Vec<Value> =
+        vec![json!({"schema": "RobotCreated", "path": "POST /robots", "body": created.json()})];
+    let refreshed = api(&w, "PATCH", &format!("/robots/{rid}"), admin())
+        .body("{}")
+        .send();
     checks.push(json!({"schema": "RobotSec", "path": "PATCH /robots", "body": refreshed.json()}));
     let mut exercised = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
-        let Some(schema) = methods["get"]["responses"]["200"]["content"]["application/json"]["schema"].as_object() else { continue };
-        let name = schema.get("$ref").or(schema.get("items").and_then(|i| i.get("$ref"))).and_then(Value::as_str).unwrap();
+        let Some(schema) =
+            methods["get"]["responses"]["200"]["content"]["application/json"]["schema"].as_object()
+        else {
+            continue;
+        };
+        let name = schema
+            .get("$ref")
+            .or(schema.get("items").and_then(|i| i.get("$ref")))
+            .and_then(Value::as_str)
+            .unwrap();
         let name = name.rsplit('/').next().unwrap();
         let is_array = schema.contains_key("items");
         let real = path
@@ -625,12 +1209,24 @@ fn openapi_document_is_served_and_valid() {
             .replace("{mid}", &mid.to_string())
             .replace("{user_id}", &uid.to_string())
             .replace("{robot_id}", &rid.to_string());
-        let query = if path.ends_with("/artifacts/{reference}") { "?with_scan_overview=true&with_sbom_overview=true&with_signature=true" } else { "" };
+        let query = if path.ends_with("/artifacts/{reference}") {
+            "?with_scan_overview=true&with_sbom_overview=true&with_signature=true"
+        } else {
+            ""
+        };
         let r = api(&w, "GET", &format!("{real}{query}"), admin()).send();
-        assert_eq!(r.status, 200, "GET {real}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "GET {real}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let body = r.json();
         if is_array {
-            assert!(!body.as_array().unwrap().is_empty(), "GET {real} returned no items to check");
+            assert!(
+                !body.as_array().unwrap().is_empty(),
+                "GET {real} returned no items to check"
+            );
             for item in body.as_array().unwrap() {
                 checks.push(json!({"schema": name, "path": real, "body": item}));
             }
@@ -664,8 +1260,19 @@ for c in checks:
 print(chr(10).join(bad) if bad else f"{len(checks)} responses valid")
 sys.exit(1 if bad else 0)
 "##;
-    let out = Command::new("python3").arg("-c").arg(script).arg(&file).arg(&checks_file).output().unwrap();
-    assert!(out.status.success(), "responses disagree with the OpenAPI document:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .arg(&checks_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "responses disagree with the OpenAPI document:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -676,7 +1283,12 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
     let port = common::free_port();
     let serve = |data: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -685,30 +1297,51 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
     };
     let wait_up = || {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while curl("GET", &format!("http://127.0.0.1:{port}/v2/")).send().status == 0 {
+        while curl("GET", &format!("http://127.0.0.1:{port}/v2/"))
+            .send()
+            .status
+            == 0
+        {
             assert!(Instant::now() < deadline, "wharf did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
     };
     let mut child = serve(&fresh.path().join("data"));
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     let generated = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(line.contains("admin") && generated.len() >= 16, "{line}");
     wait_up();
     let url = format!("http://127.0.0.1:{port}/v2/");
     assert_eq!(curl("GET", &url).send().status, 401);
-    assert_eq!(curl("GET", &url).arg("-u").arg(&format!("admin:{generated}")).send().status, 200);
+    assert_eq!(
+        curl("GET", &url)
+            .arg("-u")
+            .arg(&format!("admin:{generated}"))
+            .send()
+            .status,
+        200
+    );
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(&generated), "the password is not logged");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&generated),
+        "the password is not logged"
+    );
     // Restarted with no flags: still on, and no new password.
     let mut child = serve(&fresh.path().join("data"));
     wait_up();
     assert_eq!(curl("GET", &url).send().status, 401);
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "printed once only");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "printed once only"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let w = Wharf::start_env(dir.path(), &[], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
@@ -717,7 +1350,14 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
     // Restarted without the password: the users are there, so is access control.
     let w = Wharf::start_in(dir.path(), &["--auth"]);
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 401);
-    assert_eq!(curl("GET", &w.url("/v2/")).arg("-u").arg(&format!("admin:{ADMIN_PW}")).send().status, 200);
+    assert_eq!(
+        curl("GET", &w.url("/v2/"))
+            .arg("-u")
+            .arg(&format!("admin:{ADMIN_PW}"))
+            .send()
+            .status,
+        200
+    );
     drop(w);
     // Only an explicit --auth=false turns it off, with a warning.
     let w = Wharf::start_in(dir.path(), &["--auth=false"]);

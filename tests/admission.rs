@@ -434,14 +434,26 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let wharf = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wharf")).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args).output().unwrap();
-        assert!(out.status.success(), "wharf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .current_dir(d)
+            .env("COSIGN_PASSWORD", "pw")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "wharf {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     let push = |image: &str, dest: &str| {
         run(Command::new("skopeo")
             .args(["copy", "--dest-tls-verify=false"])
-            .arg(format!("oci:{}:v1", test_images().join("oci").join(image).display()))
+            .arg(format!(
+                "oci:{}:v1",
+                test_images().join("oci").join(image).display()
+            ))
             .arg(format!("docker://{host}/{dest}")));
     };
     push("small", "team/app:1.0");
@@ -449,11 +461,32 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     push("pyapp", "team/vulnerable:1");
     wharf(&["key", "generate", "--output-key-prefix", "ci"]);
     for image in ["team/app:1.0", "team/vulnerable:1"] {
-        wharf(&["sign", "--insecure", "--key", "ci.key", &format!("{host}/{image}")]);
+        wharf(&[
+            "sign",
+            "--insecure",
+            "--key",
+            "ci.key",
+            &format!("{host}/{image}"),
+        ]);
     }
     let db = d.join("vuln.db");
-    wharf(&["db", "import", "osv", "--db", db.to_str().unwrap(), shared_dir().join("vulndata/pypa/vulns").to_str().unwrap()]);
-    let report: Value = serde_json::from_slice(&wharf(&["scan", "--format", "json", "--db", db.to_str().unwrap(), &oci_ref("pyapp", "v1")])).unwrap();
+    wharf(&[
+        "db",
+        "import",
+        "osv",
+        "--db",
+        db.to_str().unwrap(),
+        shared_dir().join("vulndata/pypa/vulns").to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_slice(&wharf(&[
+        "scan",
+        "--format",
+        "json",
+        "--db",
+        db.to_str().unwrap(),
+        &oci_ref("pyapp", "v1"),
+    ]))
+    .unwrap();
     let high: Vec<String> = report["Results"]
         .as_array()
         .unwrap()
@@ -473,7 +506,14 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     )
     .unwrap();
     let policy = d.join("policy.yaml");
-    let webhook = Webhook::start(&["--insecure-registry", &host, "--policy", policy.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let webhook = Webhook::start(&[
+        "--insecure-registry",
+        &host,
+        "--policy",
+        policy.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
     let pod = fixture("pod.json", &host);
 
     let r = webhook.review("/validate", &pod);
@@ -483,19 +523,40 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     assert_eq!(r["allowed"], false, "{r}");
     let msg = r["status"]["message"].as_str().unwrap();
     assert!(msg.contains("team/signed-by-ci"), "{msg}");
-    assert!(!msg.contains("no-high-vulns"), "the small image has no findings: {msg}");
+    assert!(
+        !msg.contains("no-high-vulns"),
+        "the small image has no findings: {msg}"
+    );
 
-    let r = webhook.review("/validate", &pod.replace("team/app:1.0", "team/vulnerable:1"));
+    let r = webhook.review(
+        "/validate",
+        &pod.replace("team/app:1.0", "team/vulnerable:1"),
+    );
     assert_eq!(r["allowed"], false, "{r}");
     let msg = r["status"]["message"].as_str().unwrap();
-    assert!(msg.contains("team/no-high-vulns") && !msg.contains("signed-by-ci"), "{msg}");
-    assert!(high.iter().any(|id| msg.contains(id.as_str())), "{msg} names none of {high:?}");
+    assert!(
+        msg.contains("team/no-high-vulns") && !msg.contains("signed-by-ci"),
+        "{msg}"
+    );
+    assert!(
+        high.iter().any(|id| msg.contains(id.as_str())),
+        "{msg} names none of {high:?}"
+    );
 
     // The same policy in the CI gate gives the same answers.
     let gate = |image: &str| {
         Command::new(env!("CARGO_BIN_EXE_wharf"))
             .current_dir(d)
-            .args(["policy", "check", "--insecure", "--policy", "policy.yaml", "--db", db.to_str().unwrap(), &format!("{host}/{image}")])
+            .args([
+                "policy",
+                "check",
+                "--insecure",
+                "--policy",
+                "policy.yaml",
+                "--db",
+                db.to_str().unwrap(),
+                &format!("{host}/{image}"),
+            ])
             .output()
             .unwrap()
             .status
@@ -508,12 +569,22 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     // A broken policy file stops the webhook from starting, with the file named.
     std::fs::write(d.join("bad.yaml"), "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata: {name: x}\nspec: {images: [a], rules: [{name: r, nope: 1}]}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["admission", "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--policy"])
+        .args([
+            "admission",
+            "serve",
+            "--insecure-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+        ])
         .arg(d.join("bad.yaml"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.yaml"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -553,7 +553,10 @@ fn v3_attestation_bundle_meets_attestation_rule() {
     let d = tmp.path();
     let image = push(&w, "small", "prod/small");
     ok(&wharf(d, &["key", "generate", "--output-key-prefix", "ci"]));
-    ok(&wharf(d, &["key", "generate", "--output-key-prefix", "other"]));
+    ok(&wharf(
+        d,
+        &["key", "generate", "--output-key-prefix", "other"],
+    ));
     std::fs::write(
         d.join("prov.json"),
         r#"{"runDetails": {"builder": {"id": "https://ci.company.com/runner"}}}"#,
@@ -562,8 +565,17 @@ fn v3_attestation_bundle_meets_attestation_rule() {
     ok(&wharf(
         d,
         &[
-            "attest", "--insecure", "--key", "ci.key", "--predicate", "prov.json", "--type",
-            "slsaprovenance1", "--bundle-format", "v3", &image,
+            "attest",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--predicate",
+            "prov.json",
+            "--type",
+            "slsaprovenance1",
+            "--bundle-format",
+            "v3",
+            &image,
         ],
     ));
     let rule = |signer: &str| {
@@ -572,14 +584,48 @@ fn v3_attestation_bundle_meets_attestation_rule() {
         )
     };
     write_policy(d, "att.yaml", &rule("ci.pub"));
-    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "att.yaml", &image]);
+    let o = wharf(
+        d,
+        &[
+            "policy",
+            "check",
+            "--insecure",
+            "--policy",
+            "att.yaml",
+            &image,
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     write_policy(d, "att-other.yaml", &rule("other.pub"));
-    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "att-other.yaml", &image]);
+    let o = wharf(
+        d,
+        &[
+            "policy",
+            "check",
+            "--insecure",
+            "--policy",
+            "att-other.yaml",
+            &image,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     // Only an attestation is attached: a signature rule finds no signature at all.
     write_policy(d, "sig.yaml", SIGNED);
-    let o = wharf(d, &["policy", "check", "--insecure", "--policy", "sig.yaml", &image]);
+    let o = wharf(
+        d,
+        &[
+            "policy",
+            "check",
+            "--insecure",
+            "--policy",
+            "sig.yaml",
+            &image,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("no signature found"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("no signature found"),
+        "{}",
+        text(&o)
+    );
 }

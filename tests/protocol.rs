@@ -15,7 +15,10 @@ fn base_endpoint_answers_with_api_version() {
     let w = Wharf::start();
     let r = curl("GET", &w.url("/v2/")).send();
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("docker-distribution-api-version"), Some("registry/2.0"));
+    assert_eq!(
+        r.header("docker-distribution-api-version"),
+        Some("registry/2.0")
+    );
 }
 
 #[test]
@@ -23,14 +26,25 @@ fn monolithic_upload_then_head_and_get() {
     let w = Wharf::start();
     let data = b"a small blob".to_vec();
     let digest = sha256(&data);
-    let r = curl("POST", &w.url(&format!("/v2/library/mono/blobs/uploads/?digest={digest}"))).body(data.clone()).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/library/mono/blobs/uploads/?digest={digest}")),
+    )
+    .body(data.clone())
+    .send();
     assert_eq!(r.status, 201);
-    assert_eq!(r.header("location"), Some(format!("/v2/library/mono/blobs/{digest}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v2/library/mono/blobs/{digest}").as_str())
+    );
     assert_eq!(r.header("docker-content-digest"), Some(digest.as_str()));
 
     let head = curl("HEAD", &w.url(&format!("/v2/library/mono/blobs/{digest}"))).send();
     assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some(data.len().to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
     assert_eq!(head.header("docker-content-digest"), Some(digest.as_str()));
     assert!(head.body.is_empty() || !head.body.starts_with(b"a small"));
 
@@ -50,13 +64,22 @@ fn post_then_put_upload() {
     let r = curl("POST", &w.url("/v2/project/team/app/blobs/uploads/")).send();
     assert_eq!(r.status, 202);
     let location = r.header("location").unwrap().to_string();
-    assert!(location.starts_with("/v2/project/team/app/blobs/uploads/"), "{location}");
+    assert!(
+        location.starts_with("/v2/project/team/app/blobs/uploads/"),
+        "{location}"
+    );
     assert!(r.header("docker-upload-uuid").is_some());
     let data = b"put in one go".to_vec();
     let digest = sha256(&data);
-    let r = curl("PUT", &w.url(&format!("{location}?digest={digest}"))).body(data.clone()).send();
+    let r = curl("PUT", &w.url(&format!("{location}?digest={digest}")))
+        .body(data.clone())
+        .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let get = curl("GET", &w.url(&format!("/v2/project/team/app/blobs/{digest}"))).send();
+    let get = curl(
+        "GET",
+        &w.url(&format!("/v2/project/team/app/blobs/{digest}")),
+    )
+    .send();
     assert_eq!(get.body, data);
 }
 
@@ -105,10 +128,23 @@ fn chunked_upload_with_status_and_out_of_order_chunks() {
         assert_eq!(status.header("range"), Some(format!("0-{end}").as_str()));
     }
     // Not visible before the final PUT.
-    assert_eq!(curl("HEAD", &w.url(&format!("/v2/library/chunky/blobs/{digest}"))).send().status, 404);
+    assert_eq!(
+        curl(
+            "HEAD",
+            &w.url(&format!("/v2/library/chunky/blobs/{digest}"))
+        )
+        .send()
+        .status,
+        404
+    );
     let r = curl("PUT", &w.url(&format!("{location}?digest={digest}"))).send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(curl("GET", &w.url(&format!("/v2/library/chunky/blobs/{digest}"))).send().body, data);
+    assert_eq!(
+        curl("GET", &w.url(&format!("/v2/library/chunky/blobs/{digest}")))
+            .send()
+            .body,
+        data
+    );
     // The session is gone.
     assert_eq!(curl("GET", &w.url(&location)).send().status, 404);
 }
@@ -119,11 +155,21 @@ fn streamed_patch_without_content_range() {
     let r = curl("POST", &w.url("/v2/library/stream/blobs/uploads/")).send();
     let location = r.header("location").unwrap().to_string();
     let data = vec![7u8; 70_000];
-    let r = curl("PATCH", &w.url(&location)).header("Transfer-Encoding", "chunked").body(data.clone()).send();
+    let r = curl("PATCH", &w.url(&location))
+        .header("Transfer-Encoding", "chunked")
+        .body(data.clone())
+        .send();
     assert_eq!(r.status, 202);
     assert_eq!(r.header("range"), Some("0-69999"));
     let digest = sha256(&data);
-    let r = curl("PUT", &w.url(&format!("{}?digest={digest}", r.header("location").unwrap()))).send();
+    let r = curl(
+        "PUT",
+        &w.url(&format!(
+            "{}?digest={digest}",
+            r.header("location").unwrap()
+        )),
+    )
+    .send();
     assert_eq!(r.status, 201);
 }
 
@@ -137,13 +183,21 @@ fn cancelled_and_unknown_uploads() {
     assert_eq!(gone.status, 404);
     assert_eq!(gone.error_code(), "BLOB_UPLOAD_UNKNOWN");
     let fake = "/v2/library/cancel/blobs/uploads/00000000-0000-4000-8000-000000000000";
-    assert_eq!(curl("PATCH", &w.url(fake)).body("x").send().error_code(), "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(
+        curl("PATCH", &w.url(fake)).body("x").send().error_code(),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
     let hostile = "/v2/library/cancel/blobs/uploads/..%2F..%2Fwharf.db";
     assert_eq!(curl("GET", &w.url(hostile)).send().status, 404);
     // A session belongs to its repository.
     let r = curl("POST", &w.url("/v2/library/a/blobs/uploads/")).send();
     let id = r.header("docker-upload-uuid").unwrap().to_string();
-    assert_eq!(curl("GET", &w.url(&format!("/v2/library/b/blobs/uploads/{id}"))).send().status, 404);
+    assert_eq!(
+        curl("GET", &w.url(&format!("/v2/library/b/blobs/uploads/{id}")))
+            .send()
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -151,15 +205,35 @@ fn wrong_digests_are_refused_and_leave_nothing() {
     let w = Wharf::start();
     let data = b"the real content".to_vec();
     let wrong = sha256(b"something else");
-    let r = curl("POST", &w.url(&format!("/v2/library/d/blobs/uploads/?digest={wrong}"))).body(data.clone()).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/library/d/blobs/uploads/?digest={wrong}")),
+    )
+    .body(data.clone())
+    .send();
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "DIGEST_INVALID");
-    assert_eq!(curl("HEAD", &w.url(&format!("/v2/library/d/blobs/{wrong}"))).send().status, 404);
-    assert_eq!(curl("HEAD", &w.url(&format!("/v2/library/d/blobs/{}", sha256(&data)))).send().status, 404);
+    assert_eq!(
+        curl("HEAD", &w.url(&format!("/v2/library/d/blobs/{wrong}")))
+            .send()
+            .status,
+        404
+    );
+    assert_eq!(
+        curl(
+            "HEAD",
+            &w.url(&format!("/v2/library/d/blobs/{}", sha256(&data)))
+        )
+        .send()
+        .status,
+        404
+    );
 
     let r = curl("POST", &w.url("/v2/library/d/blobs/uploads/")).send();
     let loc = r.header("location").unwrap().to_string();
-    let r = curl("PUT", &w.url(&format!("{loc}?digest={wrong}"))).body(data.clone()).send();
+    let r = curl("PUT", &w.url(&format!("{loc}?digest={wrong}")))
+        .body(data.clone())
+        .send();
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "DIGEST_INVALID");
     let r = curl("PUT", &w.url(&format!("{loc}?digest=sha256:nothex"))).send();
@@ -168,7 +242,9 @@ fn wrong_digests_are_refused_and_leave_nothing() {
     let r = curl("GET", &w.url("/v2/library/d/blobs/sha256:abc")).send();
     assert_eq!((r.status, r.error_code().as_str()), (400, "DIGEST_INVALID"));
     // No upload data is left behind.
-    let uploads = std::fs::read_dir(w.data_dir.join("uploads")).unwrap().count();
+    let uploads = std::fs::read_dir(w.data_dir.join("uploads"))
+        .unwrap()
+        .count();
     assert_eq!(uploads, 0);
 }
 
@@ -195,13 +271,33 @@ fn range_requests_return_partial_content() {
 fn cross_repository_mount() {
     let w = Wharf::start();
     let digest = push_blob(&w, "library/source", b"shared layer");
-    let r = curl("POST", &w.url(&format!("/v2/project/dest/blobs/uploads/?mount={digest}&from=library/source"))).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!(
+            "/v2/project/dest/blobs/uploads/?mount={digest}&from=library/source"
+        )),
+    )
+    .send();
     assert_eq!(r.status, 201);
-    assert_eq!(r.header("location"), Some(format!("/v2/project/dest/blobs/{digest}").as_str()));
-    assert_eq!(curl("GET", &w.url(&format!("/v2/project/dest/blobs/{digest}"))).send().body, b"shared layer");
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v2/project/dest/blobs/{digest}").as_str())
+    );
+    assert_eq!(
+        curl("GET", &w.url(&format!("/v2/project/dest/blobs/{digest}")))
+            .send()
+            .body,
+        b"shared layer"
+    );
     // Not mountable (unknown in `from`): an upload session instead.
     let missing = sha256(b"nowhere");
-    let r = curl("POST", &w.url(&format!("/v2/project/dest/blobs/uploads/?mount={missing}&from=library/source"))).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!(
+            "/v2/project/dest/blobs/uploads/?mount={missing}&from=library/source"
+        )),
+    )
+    .send();
     assert_eq!(r.status, 202);
     assert!(r.header("location").unwrap().contains("/blobs/uploads/"));
 }
@@ -211,23 +307,40 @@ fn manifests_by_tag_and_digest_keep_exact_bytes() {
     let w = Wharf::start();
     let (digest, body) = push_image(&w, "project/team/app", "v1", "one");
     for reference in ["v1", digest.as_str()] {
-        let r = curl("GET", &w.url(&format!("/v2/project/team/app/manifests/{reference}")))
-            .header("Accept", OCI_MANIFEST)
-            .send();
+        let r = curl(
+            "GET",
+            &w.url(&format!("/v2/project/team/app/manifests/{reference}")),
+        )
+        .header("Accept", OCI_MANIFEST)
+        .send();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, body);
         assert_eq!(r.header("content-type"), Some(OCI_MANIFEST));
         assert_eq!(r.header("docker-content-digest"), Some(digest.as_str()));
-        let h = curl("HEAD", &w.url(&format!("/v2/project/team/app/manifests/{reference}"))).send();
+        let h = curl(
+            "HEAD",
+            &w.url(&format!("/v2/project/team/app/manifests/{reference}")),
+        )
+        .send();
         assert_eq!(h.status, 200);
-        assert_eq!(h.header("content-length"), Some(body.len().to_string().as_str()));
+        assert_eq!(
+            h.header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
         assert_eq!(h.header("docker-content-digest"), Some(digest.as_str()));
     }
     // Manifests are blobs too.
-    let r = curl("GET", &w.url(&format!("/v2/project/team/app/blobs/{digest}"))).send();
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/project/team/app/blobs/{digest}")),
+    )
+    .send();
     assert_eq!(r.body, body);
     let r = curl("GET", &w.url("/v2/project/team/app/manifests/nope")).send();
-    assert_eq!((r.status, r.error_code().as_str()), (404, "MANIFEST_UNKNOWN"));
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (404, "MANIFEST_UNKNOWN")
+    );
 }
 
 #[test]
@@ -244,7 +357,10 @@ fn docker_schema2_manifest_and_list() {
     })
     .to_string();
     let r = curl("PUT", &w.url("/v2/library/dock/manifests/amd64"))
-        .header("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
         .body(manifest.clone())
         .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
@@ -257,12 +373,18 @@ fn docker_schema2_manifest_and_list() {
     })
     .to_string();
     let r = curl("PUT", &w.url("/v2/library/dock/manifests/latest"))
-        .header("Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json")
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        )
         .body(list.clone())
         .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let r = curl("GET", &w.url("/v2/library/dock/manifests/latest")).send();
-    assert_eq!(r.header("content-type"), Some("application/vnd.docker.distribution.manifest.list.v2+json"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.docker.distribution.manifest.list.v2+json")
+    );
     assert_eq!(r.body, list.as_bytes());
 }
 
@@ -277,11 +399,19 @@ fn manifests_referencing_missing_content_are_refused() {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": missing, "size": 12}]
     })
     .to_string();
-    let r = curl("PUT", &w.url("/v2/library/strict/manifests/v1")).header("Content-Type", OCI_MANIFEST).body(manifest).send();
+    let r = curl("PUT", &w.url("/v2/library/strict/manifests/v1"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest)
+        .send();
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
     assert_eq!(r.json()["errors"][0]["detail"]["digest"], missing);
-    assert_eq!(curl("GET", &w.url("/v2/library/strict/manifests/v1")).send().status, 404);
+    assert_eq!(
+        curl("GET", &w.url("/v2/library/strict/manifests/v1"))
+            .send()
+            .status,
+        404
+    );
 
     // Wrong size for an existing blob.
     let manifest = json!({
@@ -290,37 +420,86 @@ fn manifests_referencing_missing_content_are_refused() {
         "layers": []
     })
     .to_string();
-    let r = curl("PUT", &w.url("/v2/library/strict/manifests/v1")).header("Content-Type", OCI_MANIFEST).body(manifest).send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"));
+    let r = curl("PUT", &w.url("/v2/library/strict/manifests/v1"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest)
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
 
     // An index whose child manifest is not there.
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
         "manifests": [{"mediaType": OCI_MANIFEST, "digest": missing, "size": 10}]})
     .to_string();
-    let r = curl("PUT", &w.url("/v2/library/strict/manifests/idx")).header("Content-Type", OCI_INDEX).body(index).send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_BLOB_UNKNOWN"));
+    let r = curl("PUT", &w.url("/v2/library/strict/manifests/idx"))
+        .header("Content-Type", OCI_INDEX)
+        .body(index)
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_BLOB_UNKNOWN")
+    );
 }
 
 #[test]
 fn malformed_and_oversized_manifests() {
     let w = Wharf::start();
     let url = w.url("/v2/library/bad/manifests/v1");
-    let r = curl("PUT", &url).header("Content-Type", OCI_MANIFEST).body("{not json").send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"));
+    let r = curl("PUT", &url)
+        .header("Content-Type", OCI_MANIFEST)
+        .body("{not json")
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
     let r = curl("PUT", &url).header("Content-Type", OCI_MANIFEST).body(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#).send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"), "mediaType/Content-Type mismatch");
-    let r = curl("PUT", &url).header("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws").body(r#"{"schemaVersion":1}"#).send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"));
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID"),
+        "mediaType/Content-Type mismatch"
+    );
+    let r = curl("PUT", &url)
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        )
+        .body(r#"{"schemaVersion":1}"#)
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
     let mut big = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"x":""#.to_vec();
     big.extend(std::iter::repeat_n(b'a', 4 * 1024 * 1024 + 10));
     big.extend(br#""}}"#);
-    let r = curl("PUT", &url).header("Content-Type", OCI_MANIFEST).body(big).send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"));
+    let r = curl("PUT", &url)
+        .header("Content-Type", OCI_MANIFEST)
+        .body(big)
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
     let (_, body) = (0, br#"{"schemaVersion":2}"#);
-    let r = curl("PUT", &w.url(&format!("/v2/library/bad/manifests/{}", sha256(b"other")))).header("Content-Type", OCI_MANIFEST).body(body.to_vec()).send();
+    let r = curl(
+        "PUT",
+        &w.url(&format!("/v2/library/bad/manifests/{}", sha256(b"other"))),
+    )
+    .header("Content-Type", OCI_MANIFEST)
+    .body(body.to_vec())
+    .send();
     assert_eq!(r.status, 400);
-    let r = curl("PUT", &w.url("/v2/library/bad/manifests/-badtag")).header("Content-Type", OCI_MANIFEST).body("{}").send();
-    assert_eq!((r.status, r.error_code().as_str()), (400, "MANIFEST_INVALID"));
+    let r = curl("PUT", &w.url("/v2/library/bad/manifests/-badtag"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body("{}")
+        .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
     // Nothing was stored.
     let r = curl("GET", &w.url("/v2/library/bad/tags/list")).send();
     assert_eq!(r.status, 404);
@@ -334,10 +513,22 @@ fn manifest_put_by_digest_must_match() {
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2}, "layers": []})
     .to_string();
     let wrong = sha256(b"x");
-    let r = curl("PUT", &w.url(&format!("/v2/library/bydigest/manifests/{wrong}"))).header("Content-Type", OCI_MANIFEST).body(manifest.clone()).send();
+    let r = curl(
+        "PUT",
+        &w.url(&format!("/v2/library/bydigest/manifests/{wrong}")),
+    )
+    .header("Content-Type", OCI_MANIFEST)
+    .body(manifest.clone())
+    .send();
     assert_eq!((r.status, r.error_code().as_str()), (400, "DIGEST_INVALID"));
     let right = sha256(manifest.as_bytes());
-    let r = curl("PUT", &w.url(&format!("/v2/library/bydigest/manifests/{right}"))).header("Content-Type", OCI_MANIFEST).body(manifest).send();
+    let r = curl(
+        "PUT",
+        &w.url(&format!("/v2/library/bydigest/manifests/{right}")),
+    )
+    .header("Content-Type", OCI_MANIFEST)
+    .body(manifest)
+    .send();
     assert_eq!(r.status, 201);
     assert_eq!(r.header("docker-content-digest"), Some(right.as_str()));
 }
@@ -348,21 +539,77 @@ fn deleting_tags_manifests_and_blobs() {
     let (digest, _) = push_image(&w, "library/del", "v1", "del");
     push_image(&w, "library/del", "v2", "del");
     // Deleting a tag leaves the manifest.
-    assert_eq!(curl("DELETE", &w.url("/v2/library/del/manifests/v1")).send().status, 202);
-    assert_eq!(curl("GET", &w.url("/v2/library/del/manifests/v1")).send().status, 404);
-    assert_eq!(curl("GET", &w.url(&format!("/v2/library/del/manifests/{digest}"))).send().status, 200);
+    assert_eq!(
+        curl("DELETE", &w.url("/v2/library/del/manifests/v1"))
+            .send()
+            .status,
+        202
+    );
+    assert_eq!(
+        curl("GET", &w.url("/v2/library/del/manifests/v1"))
+            .send()
+            .status,
+        404
+    );
+    assert_eq!(
+        curl(
+            "GET",
+            &w.url(&format!("/v2/library/del/manifests/{digest}"))
+        )
+        .send()
+        .status,
+        200
+    );
     // Deleting by digest takes every tag with it.
-    assert_eq!(curl("DELETE", &w.url(&format!("/v2/library/del/manifests/{digest}"))).send().status, 202);
-    let r = curl("GET", &w.url(&format!("/v2/library/del/manifests/{digest}"))).send();
-    assert_eq!((r.status, r.error_code().as_str()), (404, "MANIFEST_UNKNOWN"));
-    assert_eq!(curl("GET", &w.url("/v2/library/del/manifests/v2")).send().status, 404);
-    assert_eq!(curl("DELETE", &w.url(&format!("/v2/library/del/manifests/{digest}"))).send().status, 404);
+    assert_eq!(
+        curl(
+            "DELETE",
+            &w.url(&format!("/v2/library/del/manifests/{digest}"))
+        )
+        .send()
+        .status,
+        202
+    );
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/library/del/manifests/{digest}")),
+    )
+    .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (404, "MANIFEST_UNKNOWN")
+    );
+    assert_eq!(
+        curl("GET", &w.url("/v2/library/del/manifests/v2"))
+            .send()
+            .status,
+        404
+    );
+    assert_eq!(
+        curl(
+            "DELETE",
+            &w.url(&format!("/v2/library/del/manifests/{digest}"))
+        )
+        .send()
+        .status,
+        404
+    );
 
     let bd = push_blob(&w, "library/del", b"to delete");
-    assert_eq!(curl("DELETE", &w.url(&format!("/v2/library/del/blobs/{bd}"))).send().status, 202);
+    assert_eq!(
+        curl("DELETE", &w.url(&format!("/v2/library/del/blobs/{bd}")))
+            .send()
+            .status,
+        202
+    );
     let r = curl("HEAD", &w.url(&format!("/v2/library/del/blobs/{bd}"))).send();
     assert_eq!(r.status, 404);
-    assert_eq!(curl("DELETE", &w.url(&format!("/v2/library/del/blobs/{bd}"))).send().error_code(), "BLOB_UNKNOWN");
+    assert_eq!(
+        curl("DELETE", &w.url(&format!("/v2/library/del/blobs/{bd}")))
+            .send()
+            .error_code(),
+        "BLOB_UNKNOWN"
+    );
 }
 
 #[test]
@@ -370,11 +617,17 @@ fn tag_list_pagination_with_link_headers() {
     let w = Wharf::start();
     let (_, manifest) = push_image(&w, "project/pages", "t0", "p");
     for t in ["t1", "t2", "t3", "t4"] {
-        let r = curl("PUT", &w.url(&format!("/v2/project/pages/manifests/{t}"))).header("Content-Type", OCI_MANIFEST).body(manifest.clone()).send();
+        let r = curl("PUT", &w.url(&format!("/v2/project/pages/manifests/{t}")))
+            .header("Content-Type", OCI_MANIFEST)
+            .body(manifest.clone())
+            .send();
         assert_eq!(r.status, 201);
     }
     let r = curl("GET", &w.url("/v2/project/pages/tags/list")).send();
-    assert_eq!(r.json(), json!({"name": "project/pages", "tags": ["t0", "t1", "t2", "t3", "t4"]}));
+    assert_eq!(
+        r.json(),
+        json!({"name": "project/pages", "tags": ["t0", "t1", "t2", "t3", "t4"]})
+    );
     assert!(r.header("link").is_none());
 
     let mut url = w.url("/v2/project/pages/tags/list?n=2");
@@ -410,10 +663,16 @@ fn catalog_pagination() {
         push_image(&w, repo, "v1", repo);
     }
     let r = curl("GET", &w.url("/v2/_catalog")).send();
-    assert_eq!(r.json()["repositories"], json!(["library/a", "library/b", "project/team/c"]));
+    assert_eq!(
+        r.json()["repositories"],
+        json!(["library/a", "library/b", "project/team/c"])
+    );
     let r = curl("GET", &w.url("/v2/_catalog?n=2")).send();
     assert_eq!(r.json()["repositories"], json!(["library/a", "library/b"]));
-    assert_eq!(r.header("link"), Some("</v2/_catalog?n=2&last=library/b>; rel=\"next\""));
+    assert_eq!(
+        r.header("link"),
+        Some("</v2/_catalog?n=2&last=library/b>; rel=\"next\"")
+    );
     let r = curl("GET", &w.url("/v2/_catalog?n=2&last=library/b")).send();
     assert_eq!(r.json()["repositories"], json!(["project/team/c"]));
     assert!(r.header("link").is_none());
@@ -425,7 +684,10 @@ fn referrers_with_subject_and_artifact_type_filter() {
     let (subject, subject_body) = push_image(&w, "library/ref", "v1", "subject");
     let empty = push_blob(&w, "library/ref", b"{}");
     let mut pushed = vec![];
-    for (i, artifact_type) in ["application/vnd.example.sig", "application/spdx+json"].iter().enumerate() {
+    for (i, artifact_type) in ["application/vnd.example.sig", "application/spdx+json"]
+        .iter()
+        .enumerate()
+    {
         let layer = push_blob(&w, "library/ref", format!("payload {i}").as_bytes());
         let m = json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
@@ -436,12 +698,19 @@ fn referrers_with_subject_and_artifact_type_filter() {
         })
         .to_string();
         let d = sha256(m.as_bytes());
-        let r = curl("PUT", &w.url(&format!("/v2/library/ref/manifests/{d}"))).header("Content-Type", OCI_MANIFEST).body(m.clone()).send();
+        let r = curl("PUT", &w.url(&format!("/v2/library/ref/manifests/{d}")))
+            .header("Content-Type", OCI_MANIFEST)
+            .body(m.clone())
+            .send();
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.header("oci-subject"), Some(subject.as_str()));
         pushed.push((d, m.len(), artifact_type.to_string()));
     }
-    let r = curl("GET", &w.url(&format!("/v2/library/ref/referrers/{subject}"))).send();
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/library/ref/referrers/{subject}")),
+    )
+    .send();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(OCI_INDEX));
     assert!(r.header("oci-filters-applied").is_none());
@@ -450,21 +719,38 @@ fn referrers_with_subject_and_artifact_type_filter() {
     let manifests = index["manifests"].as_array().unwrap();
     assert_eq!(manifests.len(), 2);
     for (d, size, at) in &pushed {
-        let m = manifests.iter().find(|m| m["digest"] == d.as_str()).expect("referrer listed");
+        let m = manifests
+            .iter()
+            .find(|m| m["digest"] == d.as_str())
+            .expect("referrer listed");
         assert_eq!(m["size"], *size);
         assert_eq!(m["artifactType"], at.as_str());
         assert_eq!(m["mediaType"], OCI_MANIFEST);
     }
-    assert!(manifests.iter().any(|m| m["annotations"]["org.example.n"] == "1"));
+    assert!(
+        manifests
+            .iter()
+            .any(|m| m["annotations"]["org.example.n"] == "1")
+    );
 
-    let r = curl("GET", &w.url(&format!("/v2/library/ref/referrers/{subject}?artifactType=application/spdx%2Bjson"))).send();
+    let r = curl(
+        "GET",
+        &w.url(&format!(
+            "/v2/library/ref/referrers/{subject}?artifactType=application/spdx%2Bjson"
+        )),
+    )
+    .send();
     assert_eq!(r.header("oci-filters-applied"), Some("artifactType"));
     let only = r.json()["manifests"].as_array().unwrap().clone();
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["artifactType"], "application/spdx+json");
 
     // An unknown subject: an empty index, never 404.
-    let r = curl("GET", &w.url(&format!("/v2/library/ref/referrers/{}", sha256(b"nobody")))).send();
+    let r = curl(
+        "GET",
+        &w.url(&format!("/v2/library/ref/referrers/{}", sha256(b"nobody"))),
+    )
+    .send();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["manifests"], json!([]));
     let r = curl("GET", &w.url("/v2/library/ref/referrers/sha256:short")).send();
@@ -474,12 +760,23 @@ fn referrers_with_subject_and_artifact_type_filter() {
 #[test]
 fn invalid_repository_names() {
     let w = Wharf::start();
-    for name in ["Library/Upper", "library/../etc", "library//double", "library/.hidden", "a/b-", "library/sp%20ace"] {
+    for name in [
+        "Library/Upper",
+        "library/../etc",
+        "library//double",
+        "library/.hidden",
+        "a/b-",
+        "library/sp%20ace",
+    ] {
         let r = curl("GET", &w.url(&format!("/v2/{name}/tags/list"))).send();
         assert_eq!(r.status, 400, "{name}");
         assert_eq!(r.error_code(), "NAME_INVALID", "{name}");
         let r = curl("POST", &w.url(&format!("/v2/{name}/blobs/uploads/"))).send();
-        assert_eq!((r.status, r.error_code().as_str()), (400, "NAME_INVALID"), "{name}");
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (400, "NAME_INVALID"),
+            "{name}"
+        );
     }
     let long = "a".repeat(256);
     let r = curl("GET", &w.url(&format!("/v2/{long}/manifests/latest"))).send();
@@ -492,28 +789,57 @@ fn sha512_blobs_and_manifests() {
     let w = Wharf::start();
     let data = b"sha512 content".to_vec();
     let d512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&data)));
-    let r = curl("POST", &w.url(&format!("/v2/library/s512/blobs/uploads/?digest={d512}"))).body(data.clone()).send();
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/library/s512/blobs/uploads/?digest={d512}")),
+    )
+    .body(data.clone())
+    .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(curl("GET", &w.url(&format!("/v2/library/s512/blobs/{d512}"))).send().body, data);
+    assert_eq!(
+        curl("GET", &w.url(&format!("/v2/library/s512/blobs/{d512}")))
+            .send()
+            .body,
+        data
+    );
 
     // Chunked, finished with a sha512 digest.
     let r = curl("POST", &w.url("/v2/library/s512/blobs/uploads/")).send();
     let loc = r.header("location").unwrap().to_string();
-    let r = curl("PATCH", &w.url(&loc)).header("Content-Range", "0-4").body(b"chunk".to_vec()).send();
+    let r = curl("PATCH", &w.url(&loc))
+        .header("Content-Range", "0-4")
+        .body(b"chunk".to_vec())
+        .send();
     let loc = r.header("location").unwrap().to_string();
     let d = format!("sha512:{}", hex::encode(sha2::Sha512::digest(b"chunk")));
-    assert_eq!(curl("PUT", &w.url(&format!("{loc}?digest={d}"))).send().status, 201);
+    assert_eq!(
+        curl("PUT", &w.url(&format!("{loc}?digest={d}")))
+            .send()
+            .status,
+        201
+    );
 
     let cd = push_blob(&w, "library/s512", b"{}");
     let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2},
         "layers": [{"mediaType": "application/octet-stream", "digest": d512, "size": data.len()}]})
     .to_string();
-    let md = format!("sha512:{}", hex::encode(sha2::Sha512::digest(manifest.as_bytes())));
-    let r = curl("PUT", &w.url(&format!("/v2/library/s512/manifests/{md}"))).header("Content-Type", OCI_MANIFEST).body(manifest.clone()).send();
+    let md = format!(
+        "sha512:{}",
+        hex::encode(sha2::Sha512::digest(manifest.as_bytes()))
+    );
+    let r = curl("PUT", &w.url(&format!("/v2/library/s512/manifests/{md}")))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest.clone())
+        .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("docker-content-digest"), Some(md.as_str()));
-    assert_eq!(curl("GET", &w.url(&format!("/v2/library/s512/manifests/{md}"))).send().body, manifest.as_bytes());
+    assert_eq!(
+        curl("GET", &w.url(&format!("/v2/library/s512/manifests/{md}")))
+            .send()
+            .body,
+        manifest.as_bytes()
+    );
 }
 
 #[test]
@@ -522,10 +848,23 @@ fn too_many_upload_sessions_get_toomanyrequests() {
     let first = curl("POST", &w.url("/v2/library/busy/blobs/uploads/")).send();
     assert_eq!(first.status, 202);
     let second = curl("POST", &w.url("/v2/library/busy/blobs/uploads/")).send();
-    assert_eq!((second.status, second.error_code().as_str()), (429, "TOOMANYREQUESTS"));
+    assert_eq!(
+        (second.status, second.error_code().as_str()),
+        (429, "TOOMANYREQUESTS")
+    );
     // Finishing the first frees the slot.
-    assert_eq!(curl("DELETE", &w.url(first.header("location").unwrap())).send().status, 204);
-    assert_eq!(curl("POST", &w.url("/v2/library/busy/blobs/uploads/")).send().status, 202);
+    assert_eq!(
+        curl("DELETE", &w.url(first.header("location").unwrap()))
+            .send()
+            .status,
+        204
+    );
+    assert_eq!(
+        curl("POST", &w.url("/v2/library/busy/blobs/uploads/"))
+            .send()
+            .status,
+        202
+    );
 }
 
 #[test]

@@ -152,11 +152,29 @@ fn db_import_info_and_scan() {
 fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("v.db");
-    let out = wharf().args(["db", "import", "osv"]).arg(shared().join("vulndata/pypa/vulns")).env("WHARF_DB", &db).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wharf()
+        .args(["db", "import", "osv"])
+        .arg(shared().join("vulndata/pypa/vulns"))
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let findings = |args: &[&str]| -> Vec<(String, String, String)> {
-        let out = wharf().args(["scan", "--format", "json"]).args(args).env("WHARF_DB", &db).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = wharf()
+            .args(["scan", "--format", "json"])
+            .args(args)
+            .env("WHARF_DB", &db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let mut f: Vec<_> = v["Results"]
             .as_array()
@@ -165,7 +183,11 @@ fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
             .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
             .map(|x| {
                 let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-                (s("VulnerabilityID"), s("PkgName").to_lowercase(), s("InstalledVersion"))
+                (
+                    s("VulnerabilityID"),
+                    s("PkgName").to_lowercase(),
+                    s("InstalledVersion"),
+                )
             })
             .collect();
         f.sort();
@@ -176,15 +198,28 @@ fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
     assert!(!from_image.is_empty());
     for format in ["spdx-json", "cyclonedx-json"] {
         let doc = tmp.path().join(format!("sbom-{format}.json"));
-        let out = wharf().args(["sbom", &pyapp(), "--format", format, "--output"]).arg(&doc).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = wharf()
+            .args(["sbom", &pyapp(), "--format", format, "--output"])
+            .arg(&doc)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let from_sbom = findings(&["--sbom", doc.to_str().unwrap()]);
         assert_eq!(from_sbom, from_image, "{format}");
     }
     // Garbage is a clear error.
     let junk = tmp.path().join("junk.json");
     std::fs::write(&junk, "{\"not\": \"an sbom\"}").unwrap();
-    let out = wharf().args(["scan", "--sbom"]).arg(&junk).env("WHARF_DB", &db).output().unwrap();
+    let out = wharf()
+        .args(["scan", "--sbom"])
+        .arg(&junk)
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SBOM"));
 }
@@ -196,11 +231,28 @@ fn scanning_an_sbom_finds_what_scanning_the_image_finds() {
 fn cyclonedx_vex_matches_the_json_report() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("v.db");
-    let out = wharf().args(["db", "import", "osv"]).arg(shared().join("vulndata/pypa/vulns")).env("WHARF_DB", &db).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wharf()
+        .args(["db", "import", "osv"])
+        .arg(shared().join("vulndata/pypa/vulns"))
+        .env("WHARF_DB", &db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let scan = |format: &str| -> serde_json::Value {
-        let out = wharf().args(["scan", "--format", format, &pyapp()]).env("WHARF_DB", &db).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = wharf()
+            .args(["scan", "--format", format, &pyapp()])
+            .env("WHARF_DB", &db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let json = scan("json");
@@ -208,7 +260,11 @@ fn cyclonedx_vex_matches_the_json_report() {
     let file = tmp.path().join("vex.cdx.json");
     std::fs::write(&file, serde_json::to_vec(&cdx).unwrap()).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sbom/tests/validate_cyclonedx.py");
-    let out = Command::new("python3").arg(&script).arg(&file).output().unwrap();
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "cyclonedx-python-lib rejects the document (pip install 'cyclonedx-python-lib[json-validation]'):\n{}",
@@ -269,7 +325,10 @@ fn closed_stdout_pipe_ends_quietly() {
     // The pipe's read end is dropped here, long before the report is written out.
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("Broken pipe") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     assert!(
         out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
         "{:?}: {stderr}",

@@ -38,40 +38,82 @@ fn ok(r: common::Resp, want: u16) -> common::Resp {
 
 /// The real PyPA advisories imported into a fresh database.
 fn import_db(path: &Path) {
-    let out = wharf_cmd().args(["db", "import", "osv"]).arg(shared_dir().join("vulndata/pypa/vulns")).arg("--db").arg(path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wharf_cmd()
+        .args(["db", "import", "osv"])
+        .arg(shared_dir().join("vulndata/pypa/vulns"))
+        .arg("--db")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// (id, package, version) of every finding `wharf scan` reports for the image.
 fn cli_findings(db: &Path, image: &str) -> BTreeSet<(String, String, String)> {
-    let out = wharf_cmd().args(["scan", "--format", "json", "--db"]).arg(db).arg(image).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wharf_cmd()
+        .args(["scan", "--format", "json", "--db"])
+        .arg(db)
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut set = BTreeSet::new();
     for r in v["Results"].as_array().into_iter().flatten() {
         for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
-            set.insert((f["VulnerabilityID"].as_str().unwrap().to_string(), f["PkgName"].as_str().unwrap().to_string(), f["InstalledVersion"].as_str().unwrap().to_string()));
+            set.insert((
+                f["VulnerabilityID"].as_str().unwrap().to_string(),
+                f["PkgName"].as_str().unwrap().to_string(),
+                f["InstalledVersion"].as_str().unwrap().to_string(),
+            ));
         }
     }
     set
 }
 
 fn skopeo_push(w: &Wharf, src: &str, dest: &str) {
-    run(Command::new("skopeo").args(["copy", "--dest-tls-verify=false", "--dest-creds", &format!("admin:{ADMIN_PW}")]).arg(src).arg(format!("docker://{}/{dest}", w.host())));
+    run(Command::new("skopeo")
+        .args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &format!("admin:{ADMIN_PW}"),
+        ])
+        .arg(src)
+        .arg(format!("docker://{}/{dest}", w.host())));
 }
 
 /// Waits until the artifact's scan is finished, returning its overview.
-fn wait_scanned(w: &Wharf, project: &str, repo: &str, reference: &str, after: Option<&str>) -> Value {
+fn wait_scanned(
+    w: &Wharf,
+    project: &str,
+    repo: &str,
+    reference: &str,
+    after: Option<&str>,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let r = ok(api(w, "GET", &format!("/projects/{project}/repositories/{repo}/artifacts/{reference}?with_scan_overview=true"), ADMIN).send(), 200);
-        let o = r.json()["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"].clone();
+        let o =
+            r.json()["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"]
+                .clone();
         let status = o["scan_status"].as_str().unwrap_or("");
         let fresh = after.is_none_or(|t| o["end_time"].as_str().is_some_and(|e| e != t));
         if (status == "Success" || status == "Error") && fresh {
             return o;
         }
-        assert!(Instant::now() < deadline, "scan of {project}/{repo}:{reference} did not finish: {o}");
+        assert!(
+            Instant::now() < deadline,
+            "scan of {project}/{repo}:{reference} did not finish: {o}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -79,7 +121,10 @@ fn wait_scanned(w: &Wharf, project: &str, repo: &str, reference: &str, after: Op
 /// A manifest GET as `user` through /v2 with Basic credentials: (status, body).
 fn pull(w: &Wharf, user: (&str, &str), repo: &str, reference: &str) -> (u16, Value) {
     let r = curl("GET", &w.url(&format!("/v2/{repo}/manifests/{reference}")))
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json")
+        .header(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json",
+        )
         .arg("-u")
         .arg(&format!("{}:{}", user.0, user.1))
         .send();
@@ -93,8 +138,20 @@ fn start() -> (Wharf, tempfile::TempDir) {
     import_db(&db);
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let w = Wharf::start_env(&data, &["--auth", "--vuln-db", db.to_str().unwrap()], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
-    ok(api(&w, "POST", "/users", ADMIN).body(json!({"username": "dev", "password": DEV_PW, "email": "dev@example.com"}).to_string()).send(), 201);
+    let w = Wharf::start_env(
+        &data,
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    ok(
+        api(&w, "POST", "/users", ADMIN)
+            .body(
+                json!({"username": "dev", "password": DEV_PW, "email": "dev@example.com"})
+                    .to_string(),
+            )
+            .send(),
+        201,
+    );
     (w, tmp)
 }
 
@@ -103,8 +160,18 @@ fn setup_project(w: &Wharf, name: &str, metadata: Value) {
     for (k, v) in metadata.as_object().unwrap() {
         md[k] = v.clone();
     }
-    ok(api(w, "POST", "/projects", ADMIN).body(json!({"project_name": name, "metadata": md}).to_string()).send(), 201);
-    ok(api(w, "POST", &format!("/projects/{name}/members"), ADMIN).body(json!({"role_id": 2, "member_user": {"username": "dev"}}).to_string()).send(), 201);
+    ok(
+        api(w, "POST", "/projects", ADMIN)
+            .body(json!({"project_name": name, "metadata": md}).to_string())
+            .send(),
+        201,
+    );
+    ok(
+        api(w, "POST", &format!("/projects/{name}/members"), ADMIN)
+            .body(json!({"role_id": 2, "member_user": {"username": "dev"}}).to_string())
+            .send(),
+        201,
+    );
 }
 
 #[test]
@@ -113,22 +180,44 @@ fn scan_on_push_report_and_prevent_vulnerable_pulls() {
     let (w, tmp) = start();
     let db = tmp.path().join("vuln.db");
     let expected = cli_findings(&db, &oci_ref("pyapp", "v1"));
-    assert!(!expected.is_empty(), "the pyapp image has known-vulnerable packages");
+    assert!(
+        !expected.is_empty(),
+        "the pyapp image has known-vulnerable packages"
+    );
 
     setup_project(&w, "team", json!({"auto_scan": "true"}));
     skopeo_push(&w, &oci_ref("pyapp", "v1"), "team/pyapp:v1");
     let overview = wait_scanned(&w, "team", "pyapp", "v1", None);
     assert_eq!(overview["scan_status"], "Success", "{overview}");
-    assert_eq!(overview["summary"]["total"].as_u64().unwrap() as usize, expected.len());
+    assert_eq!(
+        overview["summary"]["total"].as_u64().unwrap() as usize,
+        expected.len()
+    );
 
     // The full report (Harbor's shape) holds exactly what the CLI finds.
-    let report = ok(api(&w, "GET", "/projects/team/repositories/pyapp/artifacts/v1/additions/vulnerabilities", DEV).send(), 200).json();
+    let report = ok(
+        api(
+            &w,
+            "GET",
+            "/projects/team/repositories/pyapp/artifacts/v1/additions/vulnerabilities",
+            DEV,
+        )
+        .send(),
+        200,
+    )
+    .json();
     let report = &report["application/vnd.security.vulnerability.report; version=1.1"];
     let got: BTreeSet<(String, String, String)> = report["vulnerabilities"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["id"].as_str().unwrap().into(), v["package"].as_str().unwrap().into(), v["version"].as_str().unwrap().into()))
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().into(),
+                v["package"].as_str().unwrap().into(),
+                v["version"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(got, expected);
     assert_eq!(report["severity"], overview["severity"]);
@@ -145,22 +234,44 @@ fn scan_on_push_report_and_prevent_vulnerable_pulls() {
         .map(|v| v["id"].as_str().unwrap().to_string())
         .collect();
     assert!(!high.is_empty(), "pyapp has High or Critical findings");
-    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"prevent_vul": "true", "severity": "high"}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/projects/team", ADMIN)
+            .body(json!({"metadata": {"prevent_vul": "true", "severity": "high"}}).to_string())
+            .send(),
+        200,
+    );
     let (status, body) = pull(&w, DEV, "team/pyapp", "v1");
     assert_eq!(status, 412, "{body}");
     assert_eq!(body["errors"][0]["code"], "DENIED");
     let msg = body["errors"][0]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("High"), "{msg}");
-    assert!(high.iter().take(5).any(|id| msg.contains(id.as_str())), "{msg} names none of {high:?}");
-    assert_eq!(pull(&w, ADMIN, "team/pyapp", "v1").0, 200, "the system admin may inspect");
+    assert!(
+        high.iter().take(5).any(|id| msg.contains(id.as_str())),
+        "{msg} names none of {high:?}"
+    );
+    assert_eq!(
+        pull(&w, ADMIN, "team/pyapp", "v1").0,
+        200,
+        "the system admin may inspect"
+    );
     // A real client sees the refusal too.
     let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("dev:{DEV_PW}")])
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            &format!("dev:{DEV_PW}"),
+        ])
         .arg(format!("docker://{}/team/pyapp:v1", w.host()))
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("vulnerabilities"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("vulnerabilities"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A project allow-list of exactly those CVEs lets the pull through; an expired one does not.
     let items: Vec<Value> = high.iter().map(|id| json!({"cve_id": id})).collect();
@@ -168,35 +279,95 @@ fn scan_on_push_report_and_prevent_vulnerable_pulls() {
     ok(api(&w, "PUT", "/projects/team", ADMIN)
         .body(json!({"metadata": {"reuse_sys_cve_allowlist": "false"}, "cve_allowlist": {"items": items, "expires_at": past}}).to_string())
         .send(), 200);
-    assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 412, "an expired allow-list allows nothing");
-    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"cve_allowlist": {"items": items, "expires_at": null}}).to_string()).send(), 200);
+    assert_eq!(
+        pull(&w, DEV, "team/pyapp", "v1").0,
+        412,
+        "an expired allow-list allows nothing"
+    );
+    ok(
+        api(&w, "PUT", "/projects/team", ADMIN)
+            .body(json!({"cve_allowlist": {"items": items, "expires_at": null}}).to_string())
+            .send(),
+        200,
+    );
     assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 200);
     let p = ok(api(&w, "GET", "/projects/team", ADMIN).send(), 200).json();
-    assert_eq!(p["cve_allowlist"]["items"].as_array().unwrap().len(), high.len());
+    assert_eq!(
+        p["cve_allowlist"]["items"].as_array().unwrap().len(),
+        high.len()
+    );
     assert_eq!(p["metadata"]["prevent_vul"], "true");
 
     // The system allow-list applies when the project reuses it.
-    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"reuse_sys_cve_allowlist": "true"}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/projects/team", ADMIN)
+            .body(json!({"metadata": {"reuse_sys_cve_allowlist": "true"}}).to_string())
+            .send(),
+        200,
+    );
     assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 412);
-    ok(api(&w, "PUT", "/system/CVEAllowlist", ADMIN).body(json!({"items": items}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/system/CVEAllowlist", ADMIN)
+            .body(json!({"items": items}).to_string())
+            .send(),
+        200,
+    );
     assert_eq!(pull(&w, DEV, "team/pyapp", "v1").0, 200);
-    assert_eq!(api(&w, "PUT", "/system/CVEAllowlist", DEV).body(json!({"items": []}).to_string()).send().status, 403);
+    assert_eq!(
+        api(&w, "PUT", "/system/CVEAllowlist", DEV)
+            .body(json!({"items": []}).to_string())
+            .send()
+            .status,
+        403
+    );
 
     // An image never scanned is refused while prevent_vul is on.
-    ok(api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"auto_scan": "false"}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/projects/team", ADMIN)
+            .body(json!({"metadata": {"auto_scan": "false"}}).to_string())
+            .send(),
+        200,
+    );
     skopeo_push(&w, &oci_ref("small", "v1"), "team/small:v1");
     let (status, body) = pull(&w, DEV, "team/small", "v1");
     assert_eq!(status, 412, "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not been scanned"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not been scanned"),
+        "{body}"
+    );
     // A manual scan (Maintainer and up; a developer may not) clears it: the small image has no Python packages.
-    assert_eq!(api(&w, "POST", "/projects/team/repositories/small/artifacts/v1/scan", DEV).send().status, 403);
-    ok(api(&w, "POST", "/projects/team/repositories/small/artifacts/v1/scan", ADMIN).send(), 202);
+    assert_eq!(
+        api(
+            &w,
+            "POST",
+            "/projects/team/repositories/small/artifacts/v1/scan",
+            DEV
+        )
+        .send()
+        .status,
+        403
+    );
+    ok(
+        api(
+            &w,
+            "POST",
+            "/projects/team/repositories/small/artifacts/v1/scan",
+            ADMIN,
+        )
+        .send(),
+        202,
+    );
     let o = wait_scanned(&w, "team", "small", "v1", None);
     assert_eq!(o["summary"]["total"], 0, "{o}");
     assert_eq!(pull(&w, DEV, "team/small", "v1").0, 200);
 
     // Bad settings are refused with the reason.
-    let r = api(&w, "PUT", "/projects/team", ADMIN).body(json!({"metadata": {"severity": "extreme"}}).to_string()).send();
+    let r = api(&w, "PUT", "/projects/team", ADMIN)
+        .body(json!({"metadata": {"severity": "extreme"}}).to_string())
+        .send();
     assert_eq!(r.status, 400);
     assert!(String::from_utf8_lossy(&r.body).contains("severity"));
 }
@@ -209,26 +380,57 @@ fn scheduled_and_manual_scan_all() {
     skopeo_push(&w, &oci_ref("pyapp", "v1"), "apps/pyapp:v1");
     skopeo_push(&w, &oci_ref("small", "v1"), "apps/small:v1");
     // Nothing scanned yet: no auto_scan.
-    let a = ok(api(&w, "GET", "/projects/apps/repositories/pyapp/artifacts/v1?with_scan_overview=true", ADMIN).send(), 200).json();
+    let a = ok(
+        api(
+            &w,
+            "GET",
+            "/projects/apps/repositories/pyapp/artifacts/v1?with_scan_overview=true",
+            ADMIN,
+        )
+        .send(),
+        200,
+    )
+    .json();
     assert!(a.get("scan_overview").is_none(), "{a}");
 
     // "Scan now" queues every image.
-    ok(api(&w, "POST", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Manual"}}).to_string()).send(), 201);
+    ok(
+        api(&w, "POST", "/system/scanAll/schedule", ADMIN)
+            .body(json!({"schedule": {"type": "Manual"}}).to_string())
+            .send(),
+        201,
+    );
     let first = wait_scanned(&w, "apps", "pyapp", "v1", None);
     wait_scanned(&w, "apps", "small", "v1", None);
     let m = ok(api(&w, "GET", "/scans/all/metrics", ADMIN).send(), 200).json();
     assert_eq!(m["metrics"]["Success"], 2, "{m}");
 
     // A cron schedule (every 2 seconds, Harbor's six fields) rescans without being asked.
-    let bad = api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Custom", "cron": "not cron"}}).to_string()).send();
+    let bad = api(&w, "PUT", "/system/scanAll/schedule", ADMIN)
+        .body(json!({"schedule": {"type": "Custom", "cron": "not cron"}}).to_string())
+        .send();
     assert_eq!(bad.status, 400);
-    ok(api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "Custom", "cron": "*/2 * * * * *"}}).to_string()).send(), 200);
-    let s = ok(api(&w, "GET", "/system/scanAll/schedule", ADMIN).send(), 200).json();
+    ok(
+        api(&w, "PUT", "/system/scanAll/schedule", ADMIN)
+            .body(json!({"schedule": {"type": "Custom", "cron": "*/2 * * * * *"}}).to_string())
+            .send(),
+        200,
+    );
+    let s = ok(
+        api(&w, "GET", "/system/scanAll/schedule", ADMIN).send(),
+        200,
+    )
+    .json();
     assert_eq!(s["schedule"]["cron"], "*/2 * * * * *");
     std::thread::sleep(Duration::from_millis(1100)); // end_time has second resolution
     let again = wait_scanned(&w, "apps", "pyapp", "v1", first["end_time"].as_str());
     assert_eq!(again["summary"], first["summary"]);
-    ok(api(&w, "PUT", "/system/scanAll/schedule", ADMIN).body(json!({"schedule": {"type": "None"}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/system/scanAll/schedule", ADMIN)
+            .body(json!({"schedule": {"type": "None"}}).to_string())
+            .send(),
+        200,
+    );
     assert_eq!(api(&w, "GET", "/scans/all/metrics", DEV).send().status, 403);
 }
 
@@ -241,11 +443,26 @@ fn content_trust_requires_a_trusted_signature() {
     skopeo_push(&w, &oci_ref("small", "v1"), "prod/small:v1");
     let (status, body) = pull(&w, DEV, "prod/small", "v1");
     assert_eq!(status, 412, "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not signed"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not signed"),
+        "{body}"
+    );
 
     let keygen = |prefix: &str| {
-        let out = wharf_cmd().current_dir(d).env("COSIGN_PASSWORD", "pw").args(["key", "generate", "--output-key-prefix", prefix]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = wharf_cmd()
+            .current_dir(d)
+            .env("COSIGN_PASSWORD", "pw")
+            .args(["key", "generate", "--output-key-prefix", prefix])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     keygen("ci");
     keygen("other");
@@ -253,68 +470,212 @@ fn content_trust_requires_a_trusted_signature() {
     let out = wharf_cmd()
         .current_dir(d)
         .env("COSIGN_PASSWORD", "pw")
-        .args(["sign", "--insecure", "--key", "ci.key", "--username", "admin", "--password", ADMIN_PW, &image])
+        .args([
+            "sign",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--username",
+            "admin",
+            "--password",
+            ADMIN_PW,
+            &image,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200, "signed: Harbor's rule is any cosign signature");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        pull(&w, DEV, "prod/small", "v1").0,
+        200,
+        "signed: Harbor's rule is any cosign signature"
+    );
 
     // With trusted keys, only a signature by one of them counts.
     let other = std::fs::read_to_string(d.join("other.pub")).unwrap();
-    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": other}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/projects/prod", ADMIN)
+            .body(json!({"metadata": {"wharf_trusted_keys": other}}).to_string())
+            .send(),
+        200,
+    );
     let (status, body) = pull(&w, DEV, "prod/small", "v1");
     assert_eq!(status, 412, "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("trusts"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("trusts"),
+        "{body}"
+    );
     let ci = std::fs::read_to_string(d.join("ci.pub")).unwrap();
-    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": format!("{other}{ci}")}}).to_string()).send(), 200);
+    ok(
+        api(&w, "PUT", "/projects/prod", ADMIN)
+            .body(json!({"metadata": {"wharf_trusted_keys": format!("{other}{ci}")}}).to_string())
+            .send(),
+        200,
+    );
     assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200);
 
     // The artifact API reports each signature and attestation, verified against the trusted keys.
-    std::fs::write(d.join("provenance.json"), json!({"builder": {"id": "https://ci.example.com"}}).to_string()).unwrap();
+    std::fs::write(
+        d.join("provenance.json"),
+        json!({"builder": {"id": "https://ci.example.com"}}).to_string(),
+    )
+    .unwrap();
     let out = wharf_cmd()
         .current_dir(d)
         .env("COSIGN_PASSWORD", "pw")
-        .args(["attest", "--insecure", "--key", "other.key", "--predicate", "provenance.json", "--type", "slsaprovenance", "--username", "admin", "--password", ADMIN_PW, &image])
+        .args([
+            "attest",
+            "--insecure",
+            "--key",
+            "other.key",
+            "--predicate",
+            "provenance.json",
+            "--type",
+            "slsaprovenance",
+            "--username",
+            "admin",
+            "--password",
+            ADMIN_PW,
+            &image,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = ok(
+        api(
+            &w,
+            "GET",
+            "/projects/prod/repositories/small/artifacts/v1?with_signature=true",
+            DEV,
+        )
+        .send(),
+        200,
+    )
+    .json();
     let sigs = a["signatures"].as_array().unwrap();
     let fingerprint = |pub_file: &str| {
-        let der = Command::new("openssl").args(["pkey", "-pubin", "-outform", "DER", "-in"]).arg(d.join(pub_file)).output().unwrap();
+        let der = Command::new("openssl")
+            .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+            .arg(d.join(pub_file))
+            .output()
+            .unwrap();
         assert!(der.status.success());
-        common::sha256(&der.stdout).trim_start_matches("sha256:").to_string()
+        common::sha256(&der.stdout)
+            .trim_start_matches("sha256:")
+            .to_string()
     };
-    let cosign = sigs.iter().find(|s| s["type"] == "cosign").expect("the cosign signature is listed");
+    let cosign = sigs
+        .iter()
+        .find(|s| s["type"] == "cosign")
+        .expect("the cosign signature is listed");
     assert_eq!(cosign["verified"], true, "{a}");
     assert_eq!(cosign["key_fingerprint"], fingerprint("ci.pub"));
-    let att = sigs.iter().find(|s| s["type"] == "attestation").expect("the attestation is listed");
+    let att = sigs
+        .iter()
+        .find(|s| s["type"] == "attestation")
+        .expect("the attestation is listed");
     assert_eq!(att["predicate_type"], "https://slsa.dev/provenance/v0.2");
-    assert_eq!(att["verified"], true, "signed by 'other', also trusted: {att}");
+    assert_eq!(
+        att["verified"], true,
+        "signed by 'other', also trusted: {att}"
+    );
     assert_eq!(att["key_fingerprint"], fingerprint("other.pub"));
     // A cosign v3 attestation (bundle referrer) is an attestation too, with its predicate type.
-    std::fs::write(d.join("bom.json"), json!({"bomFormat": "CycloneDX"}).to_string()).unwrap();
+    std::fs::write(
+        d.join("bom.json"),
+        json!({"bomFormat": "CycloneDX"}).to_string(),
+    )
+    .unwrap();
     let out = wharf_cmd()
         .current_dir(d)
         .env("COSIGN_PASSWORD", "pw")
-        .args(["attest", "--insecure", "--key", "other.key", "--predicate", "bom.json", "--type", "cyclonedx", "--bundle-format", "v3"])
+        .args([
+            "attest",
+            "--insecure",
+            "--key",
+            "other.key",
+            "--predicate",
+            "bom.json",
+            "--type",
+            "cyclonedx",
+            "--bundle-format",
+            "v3",
+        ])
         .args(["--username", "admin", "--password", ADMIN_PW, &image])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = ok(
+        api(
+            &w,
+            "GET",
+            "/projects/prod/repositories/small/artifacts/v1?with_signature=true",
+            DEV,
+        )
+        .send(),
+        200,
+    )
+    .json();
     let sigs = a["signatures"].as_array().unwrap();
-    let bundle_att = sigs.iter().find(|s| s["predicate_type"] == "https://cyclonedx.org/bom").expect("the v3 attestation is listed");
+    let bundle_att = sigs
+        .iter()
+        .find(|s| s["predicate_type"] == "https://cyclonedx.org/bom")
+        .expect("the v3 attestation is listed");
     assert_eq!(bundle_att["type"], "attestation", "{bundle_att}");
     assert_eq!(bundle_att["verified"], true, "{bundle_att}");
     assert_eq!(bundle_att["key_fingerprint"], fingerprint("other.pub"));
-    assert!(!sigs.iter().any(|s| s["type"] == "sigstore.bundle"), "not listed as a signature: {a}");
-    assert_eq!(pull(&w, DEV, "prod/small", "v1").0, 200, "an attestation bundle does not disturb content trust");
-    ok(api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": ci.clone()}}).to_string()).send(), 200);
-    let a = ok(api(&w, "GET", "/projects/prod/repositories/small/artifacts/v1?with_signature=true", DEV).send(), 200).json();
-    let att = a["signatures"].as_array().unwrap().iter().find(|s| s["type"] == "attestation").unwrap().clone();
+    assert!(
+        !sigs.iter().any(|s| s["type"] == "sigstore.bundle"),
+        "not listed as a signature: {a}"
+    );
+    assert_eq!(
+        pull(&w, DEV, "prod/small", "v1").0,
+        200,
+        "an attestation bundle does not disturb content trust"
+    );
+    ok(
+        api(&w, "PUT", "/projects/prod", ADMIN)
+            .body(json!({"metadata": {"wharf_trusted_keys": ci.clone()}}).to_string())
+            .send(),
+        200,
+    );
+    let a = ok(
+        api(
+            &w,
+            "GET",
+            "/projects/prod/repositories/small/artifacts/v1?with_signature=true",
+            DEV,
+        )
+        .send(),
+        200,
+    )
+    .json();
+    let att = a["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "attestation")
+        .unwrap()
+        .clone();
     assert_eq!(att["verified"], false, "{att}");
-    assert!(att["reason"].as_str().unwrap().contains("signature"), "{att}");
+    assert!(
+        att["reason"].as_str().unwrap().contains("signature"),
+        "{att}"
+    );
 
     // The signature itself stays pullable (cosign must read it), and a broken key is refused.
     let bad = api(&w, "PUT", "/projects/prod", ADMIN).body(json!({"metadata": {"wharf_trusted_keys": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}}).to_string()).send();
@@ -328,7 +689,12 @@ fn spdx_packages(doc: &Value) -> BTreeSet<(String, String)> {
         .unwrap()
         .iter()
         .filter(|p| p["primaryPackagePurpose"] != "CONTAINER")
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p["versionInfo"].as_str().unwrap_or("").to_string()))
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["versionInfo"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -343,31 +709,80 @@ fn sbom_generated_on_push_and_on_request() {
     // The SBOM appears as an accessory of the image.
     let deadline = Instant::now() + Duration::from_secs(120);
     let overview = loop {
-        let a = ok(api(&w, "GET", "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true", ADMIN).send(), 200).json();
+        let a = ok(
+            api(
+                &w,
+                "GET",
+                "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true",
+                ADMIN,
+            )
+            .send(),
+            200,
+        )
+        .json();
         if let Some(o) = a.get("sbom_overview") {
             assert_eq!(a["accessories"][0]["type"], "sbom", "{a}");
             break o.clone();
         }
-        assert!(Instant::now() < deadline, "no SBOM attached: {a}\n{}", w.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "no SBOM attached: {a}\n{}",
+            w.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(overview["sbom_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        overview["sbom_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
 
     // Any client finds it through the referrers API; it validates with the SPDX reference
     // tool and lists what `wharf sbom` finds in the same image read from its OCI layout.
     let fetched = wharf_cmd()
-        .args(["sbom", "fetch", "--insecure", "--username", "admin", "--password", ADMIN_PW, "--format", "spdx-json"])
+        .args([
+            "sbom",
+            "fetch",
+            "--insecure",
+            "--username",
+            "admin",
+            "--password",
+            ADMIN_PW,
+            "--format",
+            "spdx-json",
+        ])
         .arg(format!("{}/sbom/pyapp:v1", w.host()))
         .output()
         .unwrap();
-    assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
     let doc: Value = serde_json::from_slice(&fetched.stdout).unwrap();
     let file = tmp.path().join("server.spdx.json");
     std::fs::write(&file, &fetched.stdout).unwrap();
-    let v = Command::new("pyspdxtools").arg("-i").arg(&file).output().unwrap();
-    assert!(v.status.success(), "pyspdxtools: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
-    let local = wharf_cmd().args(["sbom", &oci_ref("pyapp", "v1")]).output().unwrap();
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let v = Command::new("pyspdxtools")
+        .arg("-i")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "pyspdxtools: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let local = wharf_cmd()
+        .args(["sbom", &oci_ref("pyapp", "v1")])
+        .output()
+        .unwrap();
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
     let local: Value = serde_json::from_slice(&local.stdout).unwrap();
     let (server_pkgs, local_pkgs) = (spdx_packages(&doc), spdx_packages(&local));
     assert!(server_pkgs.len() > 50, "{} packages", server_pkgs.len());
@@ -377,17 +792,54 @@ fn sbom_generated_on_push_and_on_request() {
     // twice attaches one SBOM, not two.
     setup_project(&w, "manual", json!({}));
     skopeo_push(&w, &oci_ref("small", "v1"), "manual/small:v1");
-    let r = api(&w, "POST", "/projects/manual/repositories/small/artifacts/v1/scan", ADMIN).body(json!({"scan_type": "bogus"}).to_string()).send();
+    let r = api(
+        &w,
+        "POST",
+        "/projects/manual/repositories/small/artifacts/v1/scan",
+        ADMIN,
+    )
+    .body(json!({"scan_type": "bogus"}).to_string())
+    .send();
     assert_eq!(r.status, 400);
     for _ in 0..2 {
-        ok(api(&w, "POST", "/projects/manual/repositories/small/artifacts/v1/scan", ADMIN).body(json!({"scan_type": "sbom"}).to_string()).send(), 202);
+        ok(
+            api(
+                &w,
+                "POST",
+                "/projects/manual/repositories/small/artifacts/v1/scan",
+                ADMIN,
+            )
+            .body(json!({"scan_type": "sbom"}).to_string())
+            .send(),
+            202,
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let a = ok(api(&w, "GET", "/projects/manual/repositories/small/artifacts/v1?with_sbom_overview=true", ADMIN).send(), 200).json();
+        let a = ok(
+            api(
+                &w,
+                "GET",
+                "/projects/manual/repositories/small/artifacts/v1?with_sbom_overview=true",
+                ADMIN,
+            )
+            .send(),
+            200,
+        )
+        .json();
         if a.get("sbom_overview").is_some() {
             std::thread::sleep(Duration::from_millis(500)); // let the second request finish
-            let a = ok(api(&w, "GET", "/projects/manual/repositories/small/artifacts/v1", ADMIN).send(), 200).json();
+            let a = ok(
+                api(
+                    &w,
+                    "GET",
+                    "/projects/manual/repositories/small/artifacts/v1",
+                    ADMIN,
+                )
+                .send(),
+                200,
+            )
+            .json();
             assert_eq!(a["accessories"].as_array().unwrap().len(), 1, "{a}");
             break;
         }
@@ -405,22 +857,47 @@ fn server_replicates_its_vulnerability_database_from_a_registry() {
     import_db(&db);
     let upstream = Wharf::start();
     let reference = format!("{}/library/vulndb:latest", upstream.host());
-    let out = wharf_cmd().args(["db", "push", "--insecure", "--db"]).arg(&db).arg(&reference).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wharf_cmd()
+        .args(["db", "push", "--insecure", "--db"])
+        .arg(&db)
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let w = Wharf::start_env(&data, &["--auth", "--vuln-db-ref", &reference, "--vuln-db-insecure"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let w = Wharf::start_env(
+        &data,
+        &["--auth", "--vuln-db-ref", &reference, "--vuln-db-insecure"],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while !w.log_text().contains("vulnerability database pulled") {
-        assert!(Instant::now() < deadline, "no database pulled:\n{}", w.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "no database pulled:\n{}",
+            w.log_text()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(w.data_dir.join("vuln.db").is_file());
-    ok(api(&w, "POST", "/projects", ADMIN).body(json!({"project_name": "mirror", "metadata": {"auto_scan": "true"}}).to_string()).send(), 201);
+    ok(
+        api(&w, "POST", "/projects", ADMIN)
+            .body(json!({"project_name": "mirror", "metadata": {"auto_scan": "true"}}).to_string())
+            .send(),
+        201,
+    );
     skopeo_push(&w, &oci_ref("pyapp", "v1"), "mirror/pyapp:v1");
     let o = wait_scanned(&w, "mirror", "pyapp", "v1", None);
     assert_eq!(o["scan_status"], "Success", "{o}");
     let expected = cli_findings(&db, &oci_ref("pyapp", "v1"));
-    assert_eq!(o["summary"]["total"].as_u64().unwrap() as usize, expected.len());
+    assert_eq!(
+        o["summary"]["total"].as_u64().unwrap() as usize,
+        expected.len()
+    );
 }

@@ -259,8 +259,11 @@ fn sign_and_verify_against_wharf_serve() {
     assert_eq!(o.status.code(), Some(1));
 
     // cosign v3 attestations: a bundle referrer annotated with the predicate type.
-    std::fs::write(d.join("bom.json"), r#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#)
-        .unwrap();
+    std::fs::write(
+        d.join("bom.json"),
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#,
+    )
+    .unwrap();
     let attest_v3 = |extra: &[&str]| {
         let mut a = vec![
             "attest",
@@ -290,20 +293,35 @@ fn sign_and_verify_against_wharf_serve() {
     .send();
     assert_eq!(r.status, 200);
     let listed = r.json()["manifests"].as_array().unwrap().clone();
-    assert_eq!(listed.len(), 2, "signature and attestation bundles: {listed:?}");
+    assert_eq!(
+        listed.len(),
+        2,
+        "signature and attestation bundles: {listed:?}"
+    );
     let att_desc = listed
         .iter()
-        .find(|m| m["annotations"]["dev.sigstore.bundle.predicateType"] == "https://cyclonedx.org/bom")
+        .find(|m| {
+            m["annotations"]["dev.sigstore.bundle.predicateType"] == "https://cyclonedx.org/bom"
+        })
         .expect("attestation bundle annotated with its predicate type");
     let m = curl(
         "GET",
-        &w.url(&format!("/v2/team/app/manifests/{}", att_desc["digest"].as_str().unwrap())),
+        &w.url(&format!(
+            "/v2/team/app/manifests/{}",
+            att_desc["digest"].as_str().unwrap()
+        )),
     )
     .header("Accept", "application/vnd.oci.image.manifest.v1+json")
     .send()
     .json();
-    assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
-    assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(
+        m["annotations"]["dev.sigstore.bundle.content"],
+        "dsse-envelope"
+    );
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
     let out = ok(&wharf(
         d,
         &[
@@ -316,26 +334,52 @@ fn sign_and_verify_against_wharf_serve() {
             &image,
         ],
     ));
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["predicateType"], "https://cyclonedx.org/bom");
     assert_eq!(lines[0]["predicate"]["bomFormat"], "CycloneDX");
     // Without --type: all three places, the `.att` tag, a DSSE referrer and the bundle.
-    std::fs::write(d.join("vuln.json"), r#"{"scanner":{"uri":"pkg:github/x/y"}}"#).unwrap();
+    std::fs::write(
+        d.join("vuln.json"),
+        r#"{"scanner":{"uri":"pkg:github/x/y"}}"#,
+    )
+    .unwrap();
     ok(&wharf(
         d,
         &[
-            "attest", "--insecure", "--key", "ci.key", "--predicate", "vuln.json", "--type", "vuln",
-            "--referrers", &image,
+            "attest",
+            "--insecure",
+            "--key",
+            "ci.key",
+            "--predicate",
+            "vuln.json",
+            "--type",
+            "vuln",
+            "--referrers",
+            &image,
         ],
     ));
     let out = ok(&wharf(
         d,
-        &["verify-attestation", "--insecure", "--key", "ci.pub", &image],
+        &[
+            "verify-attestation",
+            "--insecure",
+            "--key",
+            "ci.pub",
+            &image,
+        ],
     ));
     let types: std::collections::BTreeSet<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["predicateType"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["predicateType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(
         types.into_iter().collect::<Vec<_>>(),
@@ -348,12 +392,29 @@ fn sign_and_verify_against_wharf_serve() {
     );
     let o = wharf(
         d,
-        &["verify-attestation", "--insecure", "--key", "other.pub", "--type", "cyclonedx", &image],
+        &[
+            "verify-attestation",
+            "--insecure",
+            "--key",
+            "other.pub",
+            "--type",
+            "cyclonedx",
+            &image,
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     // The attestation bundle is no signature: still the same three signatures verify.
-    let out = ok(&wharf(d, &["verify", "--insecure", "--key", "ci.pub", &image]));
-    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().len(), 3, "{out}");
+    let out = ok(&wharf(
+        d,
+        &["verify", "--insecure", "--key", "ci.pub", &image],
+    ));
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len(),
+        3,
+        "{out}"
+    );
 }
 
 #[test]
@@ -440,7 +501,10 @@ fn keyless_bundle_file_offline() {
     assert!(out.contains(digest));
     // The bundle's RFC 3161 timestamp is not used without a trusted TSA, and that is said.
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("Note: the bundle carries 1 RFC 3161 timestamp"), "{stderr}");
+    assert!(
+        stderr.contains("Note: the bundle carries 1 RFC 3161 timestamp"),
+        "{stderr}"
+    );
     let a = args("https://github.com/someone/else");
     let o = wharf(
         dir.path(),
@@ -452,20 +516,35 @@ fn keyless_bundle_file_offline() {
     // printed (its predicate type is cosign's signature one).
     let mut a = args(id);
     a[0] = "verify-attestation".into();
-    a.extend(["--type".into(), "https://sigstore.dev/cosign/sign/v1".into()]);
-    let out = ok(&wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>()));
+    a.extend([
+        "--type".into(),
+        "https://sigstore.dev/cosign/sign/v1".into(),
+    ]);
+    let out = ok(&wharf(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
     let st: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(st["predicateType"], "https://sigstore.dev/cosign/sign/v1");
-    assert_eq!(st["subject"][0]["digest"]["sha256"], digest.strip_prefix("sha256:").unwrap());
+    assert_eq!(
+        st["subject"][0]["digest"]["sha256"],
+        digest.strip_prefix("sha256:").unwrap()
+    );
     let mut a = args(id);
     a[0] = "verify-attestation".into();
     a.extend(["--type".into(), "slsaprovenance".into()]);
-    let o = wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = wharf(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("predicateType"));
     let mut a = args("https://github.com/someone/else");
     a[0] = "verify-attestation".into();
-    let o = wharf(dir.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = wharf(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("identity"));
 }
@@ -686,14 +765,25 @@ fn keyless_bundle_with_pem_roots() {
         wharf_signer::pem::encode(label, &der)
     };
     let chain = &root["certificateAuthorities"][1]["certChain"]["certificates"];
-    let (inter, ca) = (pem("CERTIFICATE", &chain[0]["rawBytes"]), pem("CERTIFICATE", &chain[1]["rawBytes"]));
+    let (inter, ca) = (
+        pem("CERTIFICATE", &chain[0]["rawBytes"]),
+        pem("CERTIFICATE", &chain[1]["rawBytes"]),
+    );
     std::fs::write(d.join("root.pem"), &ca).unwrap();
     std::fs::write(d.join("inter.pem"), &inter).unwrap();
     std::fs::write(d.join("chain.pem"), format!("{inter}{ca}")).unwrap();
     let old = &root["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"];
     std::fs::write(d.join("old-root.pem"), pem("CERTIFICATE", old)).unwrap();
-    std::fs::write(d.join("rekor.pem"), pem("PUBLIC KEY", &root["tlogs"][0]["publicKey"]["rawBytes"])).unwrap();
-    std::fs::write(d.join("ct.pem"), pem("PUBLIC KEY", &root["ctlogs"][1]["publicKey"]["rawBytes"])).unwrap();
+    std::fs::write(
+        d.join("rekor.pem"),
+        pem("PUBLIC KEY", &root["tlogs"][0]["publicKey"]["rawBytes"]),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ct.pem"),
+        pem("PUBLIC KEY", &root["ctlogs"][1]["publicKey"]["rawBytes"]),
+    )
+    .unwrap();
 
     let run = |trust: &[&str], env: &[(&str, &str)]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
@@ -717,36 +807,119 @@ fn keyless_bundle_with_pem_roots() {
         c.output().unwrap()
     };
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
-    let full = ["--ca-roots", "root.pem", "--ca-intermediates", "inter.pem", "--rekor-public-key", "rekor.pem", "--ctlog-public-key", "ct.pem"];
+    let full = [
+        "--ca-roots",
+        "root.pem",
+        "--ca-intermediates",
+        "inter.pem",
+        "--rekor-public-key",
+        "rekor.pem",
+        "--ctlog-public-key",
+        "ct.pem",
+    ];
     ok(&run(&full, &[]));
-    ok(&run(&["--certificate-chain", "chain.pem", "--rekor-public-key", "rekor.pem", "--ctlog-public-key", "ct.pem"], &[]));
+    ok(&run(
+        &[
+            "--certificate-chain",
+            "chain.pem",
+            "--rekor-public-key",
+            "rekor.pem",
+            "--ctlog-public-key",
+            "ct.pem",
+        ],
+        &[],
+    ));
     // The keys from cosign's environment variables instead of flags.
     ok(&run(
         &["--certificate-chain", "chain.pem"],
-        &[("SIGSTORE_REKOR_PUBLIC_KEY", "rekor.pem"), ("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", "ct.pem")],
+        &[
+            ("SIGSTORE_REKOR_PUBLIC_KEY", "rekor.pem"),
+            ("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", "ct.pem"),
+        ],
     ));
     // A root that did not issue the certificate's CA: not verified (exit 1).
-    let o = run(&["--ca-roots", "old-root.pem", "--rekor-public-key", "rekor.pem", "--ctlog-public-key", "ct.pem"], &[]);
+    let o = run(
+        &[
+            "--ca-roots",
+            "old-root.pem",
+            "--rekor-public-key",
+            "rekor.pem",
+            "--ctlog-public-key",
+            "ct.pem",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("certificate chain"), "{}", stderr(&o));
     // The intermediate does not chain to that root: refused up front (exit 2).
-    let o = run(&["--ca-roots", "old-root.pem", "--ca-intermediates", "inter.pem", "--rekor-public-key", "rekor.pem"], &[]);
+    let o = run(
+        &[
+            "--ca-roots",
+            "old-root.pem",
+            "--ca-intermediates",
+            "inter.pem",
+            "--rekor-public-key",
+            "rekor.pem",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("does not chain"), "{}", stderr(&o));
     // No Rekor key: a usage error that says what is missing.
-    let o = run(&["--certificate-chain", "chain.pem", "--ctlog-public-key", "ct.pem"], &[]);
+    let o = run(
+        &[
+            "--certificate-chain",
+            "chain.pem",
+            "--ctlog-public-key",
+            "ct.pem",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--rekor-public-key"), "{}", stderr(&o));
     // No CT log key: the SCT cannot be verified; --insecure-ignore-sct says so loudly.
-    let o = run(&["--certificate-chain", "chain.pem", "--rekor-public-key", "rekor.pem"], &[]);
+    let o = run(
+        &[
+            "--certificate-chain",
+            "chain.pem",
+            "--rekor-public-key",
+            "rekor.pem",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("Certificate Transparency"), "{}", stderr(&o));
-    let o = run(&["--certificate-chain", "chain.pem", "--rekor-public-key", "rekor.pem", "--insecure-ignore-sct"], &[]);
+    assert!(
+        stderr(&o).contains("Certificate Transparency"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &[
+            "--certificate-chain",
+            "chain.pem",
+            "--rekor-public-key",
+            "rekor.pem",
+            "--insecure-ignore-sct",
+        ],
+        &[],
+    );
     ok(&o);
-    assert!(stderr(&o).contains("WARNING: --insecure-ignore-sct"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("WARNING: --insecure-ignore-sct"),
+        "{}",
+        stderr(&o)
+    );
     // Trusted root and PEM roots together are a usage error.
     let tr = f.join("sigstore_public_good_trusted_root.json");
-    let o = run(&["--trusted-root", tr.to_str().unwrap(), "--ca-roots", "root.pem"], &[]);
+    let o = run(
+        &[
+            "--trusted-root",
+            tr.to_str().unwrap(),
+            "--ca-roots",
+            "root.pem",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -798,7 +971,11 @@ fn keyless_bundle_with_trusted_timestamp_authority() {
     )
     .unwrap();
     let sig = b64
-        .decode(fixture["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap())
+        .decode(
+            fixture["dsseEnvelope"]["signatures"][0]["sig"]
+                .as_str()
+                .unwrap(),
+        )
         .unwrap();
     std::fs::write(d.join("sig.bin"), &sig).unwrap();
     // A bundle whose timestamp was made by our TSA at `at`.
@@ -838,7 +1015,11 @@ fn keyless_bundle_with_trusted_timestamp_authority() {
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
     let o = verify(&d.join("in-window.json"), true);
     ok(&o);
-    assert!(!stderr(&o).contains("Note:"), "the timestamp was used: {}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("Note:"),
+        "the timestamp was used: {}",
+        stderr(&o)
+    );
     // Stamped after the ten-minute certificate expired: not verified.
     let o = verify(&d.join("late.json"), true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -850,7 +1031,11 @@ fn keyless_bundle_with_trusted_timestamp_authority() {
     // Without a trusted TSA the late timestamp is not used (and said so): the log entry dates it.
     let o = verify(&d.join("late.json"), false);
     ok(&o);
-    assert!(stderr(&o).contains("Note: the bundle carries 1 RFC 3161 timestamp"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Note: the bundle carries 1 RFC 3161 timestamp"),
+        "{}",
+        stderr(&o)
+    );
     // The chain file must end in a self-signed root.
     std::fs::copy(d.join("tsa.pem"), d.join("tsa-chain.pem")).unwrap();
     let o = verify(&d.join("in-window.json"), true);

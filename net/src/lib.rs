@@ -38,12 +38,17 @@ pub enum TlsError {
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certificates { path: cert.display().to_string(), reason: e.to_string() })?;
+        .map_err(|e| TlsError::Certificates {
+            path: cert.display().to_string(),
+            reason: e.to_string(),
+        })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate(cert.display().to_string()));
     }
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError::Key { path: key.display().to_string(), reason: e.to_string() })?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -120,9 +125,24 @@ mod tests {
 
     /// A self-signed P-256 certificate and key made by the openssl CLI.
     fn openssl_pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-        let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        let (cert, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
         let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -145,12 +165,20 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
         let e = acceptor(&empty, &key).err().unwrap();
-        assert!(matches!(e, TlsError::NoCertificate(ref p) if p.ends_with("empty.pem")), "{e}");
+        assert!(
+            matches!(e, TlsError::NoCertificate(ref p) if p.ends_with("empty.pem")),
+            "{e}"
+        );
         let e = acceptor(&cert, &empty).err().unwrap();
-        assert!(matches!(e, TlsError::Key { .. }) && e.to_string().contains("empty.pem"), "{e}");
+        assert!(
+            matches!(e, TlsError::Key { .. }) && e.to_string().contains("empty.pem"),
+            "{e}"
+        );
         let e = acceptor(&cert, &other_key).err().unwrap();
         assert!(matches!(e, TlsError::Mismatch(_)), "{e}");
-        let e = acceptor(&dir.path().join("missing.crt"), &key).err().unwrap();
+        let e = acceptor(&dir.path().join("missing.crt"), &key)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("missing.crt"), "{e}");
     }
 }

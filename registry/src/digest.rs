@@ -64,7 +64,10 @@ impl Digest {
 
     /// The sha256 digest of `data`.
     pub fn sha256_of(data: &[u8]) -> Digest {
-        Digest { algorithm: Algorithm::Sha256, hex: hex::encode(Sha256::digest(data)) }
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(Sha256::digest(data)),
+        }
     }
 
     /// The digest of `data` under this digest's algorithm.
@@ -87,10 +90,17 @@ impl FromStr for Digest {
             other => return Err(DigestError::Algorithm(other.to_string())),
         };
         let want = algorithm.hex_len();
-        if hex.len() != want || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != want
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(DigestError::Hex(want));
         }
-        Ok(Digest { algorithm, hex: hex.to_string() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
     }
 }
 
@@ -167,7 +177,10 @@ mod tests {
         assert_eq!(upper.parse::<Digest>(), Err(DigestError::Hex(64)));
         assert_eq!("sha256:abc".parse::<Digest>(), Err(DigestError::Hex(64)));
         assert_eq!("nocolon".parse::<Digest>(), Err(DigestError::Form));
-        assert!(matches!(format!("md5:{}", "0".repeat(32)).parse::<Digest>(), Err(DigestError::Algorithm(_))));
+        assert!(matches!(
+            format!("md5:{}", "0".repeat(32)).parse::<Digest>(),
+            Err(DigestError::Algorithm(_))
+        ));
         let traversal = format!("sha256:../{}", "0".repeat(61));
         assert!(traversal.parse::<Digest>().is_err());
     }

@@ -32,9 +32,11 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            BlobUnknown | BlobUploadUnknown | ManifestUnknown | NameUnknown => StatusCode::NOT_FOUND,
-            BlobUploadInvalid | DigestInvalid | ManifestBlobUnknown | ManifestInvalid | NameInvalid
-            | SizeInvalid => StatusCode::BAD_REQUEST,
+            BlobUnknown | BlobUploadUnknown | ManifestUnknown | NameUnknown => {
+                StatusCode::NOT_FOUND
+            }
+            BlobUploadInvalid | DigestInvalid | ManifestBlobUnknown | ManifestInvalid
+            | NameInvalid | SizeInvalid => StatusCode::BAD_REQUEST,
             Unauthorized => StatusCode::UNAUTHORIZED,
             Denied => StatusCode::FORBIDDEN,
             Unsupported => StatusCode::METHOD_NOT_ALLOWED,
@@ -67,17 +69,31 @@ impl ErrorCode {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("{code:?}: {message}")]
-    Oci { code: ErrorCode, status: StatusCode, message: String, detail: Option<serde_json::Value> },
+    Oci {
+        code: ErrorCode,
+        status: StatusCode,
+        message: String,
+        detail: Option<serde_json::Value>,
+    },
     /// Management API errors, Harbor-shaped (`CONFLICT`, `PRECONDITION`, `BAD_REQUEST`, `NOT_FOUND`…).
     #[error("{code}: {message}")]
-    Api { status: StatusCode, code: &'static str, message: String },
+    Api {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl RegistryError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        RegistryError::Oci { code, status: code.status(), message: message.into(), detail: None }
+        RegistryError::Oci {
+            code,
+            status: code.status(),
+            message: message.into(),
+            detail: None,
+        }
     }
 
     pub fn code(code: ErrorCode) -> Self {
@@ -86,18 +102,34 @@ impl RegistryError {
 
     pub fn with_status(self, new_status: StatusCode) -> Self {
         match self {
-            RegistryError::Oci { code, message, detail, .. } => {
-                RegistryError::Oci { code, status: new_status, message, detail }
-            }
+            RegistryError::Oci {
+                code,
+                message,
+                detail,
+                ..
+            } => RegistryError::Oci {
+                code,
+                status: new_status,
+                message,
+                detail,
+            },
             other => other,
         }
     }
 
     pub fn with_detail(self, new_detail: serde_json::Value) -> Self {
         match self {
-            RegistryError::Oci { code, status, message, .. } => {
-                RegistryError::Oci { code, status, message, detail: Some(new_detail) }
-            }
+            RegistryError::Oci {
+                code,
+                status,
+                message,
+                ..
+            } => RegistryError::Oci {
+                code,
+                status,
+                message,
+                detail: Some(new_detail),
+            },
             other => other,
         }
     }
@@ -110,7 +142,11 @@ impl RegistryError {
     }
 
     pub fn api(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        RegistryError::Api { status, code, message: message.into() }
+        RegistryError::Api {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -154,20 +190,50 @@ struct Entry<'a> {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let (status, code, message, detail) = match &self {
-            RegistryError::Oci { code, status, message, detail } => {
-                let code = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned));
-                (*status, code.unwrap_or_default(), message.as_str(), detail.as_ref())
+            RegistryError::Oci {
+                code,
+                status,
+                message,
+                detail,
+            } => {
+                let code = serde_json::to_value(code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                (
+                    *status,
+                    code.unwrap_or_default(),
+                    message.as_str(),
+                    detail.as_ref(),
+                )
             }
-            RegistryError::Api { status, code, message } => (*status, code.to_string(), message.as_str(), None),
+            RegistryError::Api {
+                status,
+                code,
+                message,
+            } => (*status, code.to_string(), message.as_str(), None),
             RegistryError::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN".to_string(), "internal server error", None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UNKNOWN".to_string(),
+                    "internal server error",
+                    None,
+                )
             }
         };
-        let body = serde_json::to_vec(&Body { errors: [Entry { code: &code, message, detail }] })
-            .unwrap_or_default();
+        let body = serde_json::to_vec(&Body {
+            errors: [Entry {
+                code: &code,
+                message,
+                detail,
+            }],
+        })
+        .unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         resp
     }
 }
@@ -184,7 +250,9 @@ mod tests {
             .with_detail(serde_json::json!({"limit": 1}))
             .into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["errors"][0]["code"], "TOOMANYREQUESTS");
         assert_eq!(v["errors"][0]["message"], "slow down");

@@ -37,9 +37,10 @@ impl Descriptor {
     /// Foreign / non-distributable layers with URLs live elsewhere; the
     /// registry never holds them, so their existence is not required.
     fn is_foreign(&self) -> bool {
-        let foreign_type = self.media_type.as_deref().is_some_and(|m| {
-            m.contains(".foreign.") || m.contains(".nondistributable.")
-        });
+        let foreign_type = self
+            .media_type
+            .as_deref()
+            .is_some_and(|m| m.contains(".foreign.") || m.contains(".nondistributable."));
         foreign_type && self.urls.as_ref().is_some_and(|u| !u.is_empty())
     }
 }
@@ -102,7 +103,10 @@ pub enum ManifestError {
 /// manifest whose artifact type (config media type) is an image config.
 pub fn is_container_image(media_type: &str, artifact_type: Option<&str>) -> bool {
     kind_of(media_type) == Some(Kind::Image)
-        && artifact_type.is_none_or(|t| t == "application/vnd.oci.image.config.v1+json" || t == "application/vnd.docker.container.image.v1+json")
+        && artifact_type.is_none_or(|t| {
+            t == "application/vnd.oci.image.config.v1+json"
+                || t == "application/vnd.docker.container.image.v1+json"
+        })
 }
 
 fn kind_of(media_type: &str) -> Option<Kind> {
@@ -116,7 +120,9 @@ fn kind_of(media_type: &str) -> Option<Kind> {
 /// Parse and check a manifest pushed with `content_type` (the request's header, parameters stripped).
 pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
     let raw: Raw = serde_json::from_slice(body).map_err(|e| ManifestError::Json(e.to_string()))?;
-    let header = content_type.map(|c| c.split(';').next().unwrap_or("").trim()).filter(|c| !c.is_empty());
+    let header = content_type
+        .map(|c| c.split(';').next().unwrap_or("").trim())
+        .filter(|c| !c.is_empty());
     let body_type = raw.media_type.as_deref();
 
     if header.is_some_and(|h| DOCKER_SCHEMA1.contains(&h)) || raw.schema_version == Some(1) {
@@ -124,7 +130,10 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, Manife
     }
     let media_type = match (header.filter(|h| kind_of(h).is_some()), body_type) {
         (Some(h), Some(b)) if h != b => {
-            return Err(ManifestError::MediaTypeMismatch { body: b.into(), header: h.into() });
+            return Err(ManifestError::MediaTypeMismatch {
+                body: b.into(),
+                header: h.into(),
+            });
         }
         (Some(h), _) => h.to_string(),
         (None, Some(b)) if kind_of(b).is_some() => b.to_string(),
@@ -149,9 +158,17 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, Manife
                 return Err(ManifestError::Mixed);
             }
             let config = raw.config.ok_or(ManifestError::NoConfig)?;
-            let artifact_type = raw.artifact_type.clone().or_else(|| config.media_type.clone());
+            let artifact_type = raw
+                .artifact_type
+                .clone()
+                .or_else(|| config.media_type.clone());
             let mut blobs = vec![config];
-            blobs.extend(raw.layers.unwrap_or_default().into_iter().filter(|d| !d.is_foreign()));
+            blobs.extend(
+                raw.layers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|d| !d.is_foreign()),
+            );
             Ok(Manifest {
                 media_type,
                 kind,
@@ -201,12 +218,18 @@ mod tests {
         let m = parse(image("").as_bytes(), Some(OCI_MANIFEST)).unwrap();
         assert_eq!(m.kind, Kind::Image);
         assert_eq!(m.blobs.len(), 2);
-        assert_eq!(m.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
     }
 
     #[test]
     fn artifact_type_and_subject_are_read() {
-        let extra = format!(r#","artifactType":"application/example","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":9}}"#, d(3));
+        let extra = format!(
+            r#","artifactType":"application/example","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":9}}"#,
+            d(3)
+        );
         let m = parse(image(&extra).as_bytes(), Some(OCI_MANIFEST)).unwrap();
         assert_eq!(m.artifact_type.as_deref(), Some("application/example"));
         assert_eq!(m.subject.unwrap().digest.to_string(), d(3));
@@ -214,7 +237,10 @@ mod tests {
 
     #[test]
     fn index_lists_children() {
-        let body = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#, d(4));
+        let body = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#,
+            d(4)
+        );
         let m = parse(body.as_bytes(), Some(OCI_INDEX)).unwrap();
         assert_eq!(m.kind, Kind::Index);
         assert_eq!(m.children.len(), 1);
@@ -224,15 +250,34 @@ mod tests {
 
     #[test]
     fn mismatches_and_garbage_are_refused() {
-        assert!(matches!(parse(b"{not json", Some(OCI_MANIFEST)), Err(ManifestError::Json(_))));
-        assert!(matches!(parse(image("").as_bytes(), Some(DOCKER_MANIFEST)), Err(ManifestError::MediaTypeMismatch { .. })));
-        assert_eq!(parse(br#"{"schemaVersion":1,"name":"x"}"#, None).unwrap_err(), ManifestError::Schema1);
+        assert!(matches!(
+            parse(b"{not json", Some(OCI_MANIFEST)),
+            Err(ManifestError::Json(_))
+        ));
+        assert!(matches!(
+            parse(image("").as_bytes(), Some(DOCKER_MANIFEST)),
+            Err(ManifestError::MediaTypeMismatch { .. })
+        ));
+        assert_eq!(
+            parse(br#"{"schemaVersion":1,"name":"x"}"#, None).unwrap_err(),
+            ManifestError::Schema1
+        );
         let v3 = image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3");
-        assert_eq!(parse(v3.as_bytes(), Some(OCI_MANIFEST)).unwrap_err(), ManifestError::SchemaVersion);
+        assert_eq!(
+            parse(v3.as_bytes(), Some(OCI_MANIFEST)).unwrap_err(),
+            ManifestError::SchemaVersion
+        );
         let bad_digest = image("").replace(&d(2), "sha256:../../etc");
-        assert!(matches!(parse(bad_digest.as_bytes(), Some(OCI_MANIFEST)), Err(ManifestError::Json(_))));
-        let no_config = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","layers":[]}}"#);
-        assert_eq!(parse(no_config.as_bytes(), None).unwrap_err(), ManifestError::NoConfig);
+        assert!(matches!(
+            parse(bad_digest.as_bytes(), Some(OCI_MANIFEST)),
+            Err(ManifestError::Json(_))
+        ));
+        let no_config =
+            format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","layers":[]}}"#);
+        assert_eq!(
+            parse(no_config.as_bytes(), None).unwrap_err(),
+            ManifestError::NoConfig
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub enum NameError {
     TooLong,
     #[error("repository name has an empty path segment")]
     EmptySegment,
-    #[error("repository name segment {0:?} must be lowercase letters and digits, joined by '.', '_', '__' or dashes")]
+    #[error(
+        "repository name segment {0:?} must be lowercase letters and digits, joined by '.', '_', '__' or dashes"
+    )]
     Segment(String),
 }
 
@@ -98,7 +100,9 @@ pub fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_TAG_LEN
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b[1..].iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b[1..]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// What follows `/manifests/`: a tag or a digest.
@@ -110,7 +114,9 @@ pub enum Reference {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceError {
-    #[error("invalid tag {0:?}: tags are up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")]
+    #[error(
+        "invalid tag {0:?}: tags are up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'"
+    )]
     Tag(String),
     #[error(transparent)]
     Digest(#[from] DigestError),
@@ -144,7 +150,13 @@ mod tests {
 
     #[test]
     fn accepts_the_grammar() {
-        for ok in ["a", "library/alpine", "project/team/app", "a.b_c__d---e/f0", "x1-2.3"] {
+        for ok in [
+            "a",
+            "library/alpine",
+            "project/team/app",
+            "a.b_c__d---e/f0",
+            "x1-2.3",
+        ] {
             assert!(RepoName::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -155,8 +167,23 @@ mod tests {
         assert_eq!(RepoName::parse("a//b"), Err(NameError::EmptySegment));
         assert_eq!(RepoName::parse("a/"), Err(NameError::EmptySegment));
         assert_eq!(RepoName::parse("/a"), Err(NameError::EmptySegment));
-        for bad in ["Upper/case", "a/..", "../etc", "a/.b", "a./b", "a___b", "a_-b", "a-", "-a", "a b", "a%2Fb"] {
-            assert!(matches!(RepoName::parse(bad), Err(NameError::Segment(_))), "{bad}");
+        for bad in [
+            "Upper/case",
+            "a/..",
+            "../etc",
+            "a/.b",
+            "a./b",
+            "a___b",
+            "a_-b",
+            "a-",
+            "-a",
+            "a b",
+            "a%2Fb",
+        ] {
+            assert!(
+                matches!(RepoName::parse(bad), Err(NameError::Segment(_))),
+                "{bad}"
+            );
         }
         assert_eq!(RepoName::parse(&"a".repeat(256)), Err(NameError::TooLong));
     }
@@ -169,9 +196,21 @@ mod tests {
         assert!(!valid_tag("-x"));
         assert!(!valid_tag(&"a".repeat(129)));
         assert!(valid_tag(&"a".repeat(128)));
-        assert_eq!(Reference::parse("latest"), Ok(Reference::Tag("latest".into())));
-        assert!(matches!(Reference::parse(&format!("sha256:{}", "a".repeat(64))), Ok(Reference::Digest(_))));
-        assert!(matches!(Reference::parse("sha256:zz"), Err(ReferenceError::Digest(_))));
-        assert!(matches!(Reference::parse("bad/tag"), Err(ReferenceError::Tag(_))));
+        assert_eq!(
+            Reference::parse("latest"),
+            Ok(Reference::Tag("latest".into()))
+        );
+        assert!(matches!(
+            Reference::parse(&format!("sha256:{}", "a".repeat(64))),
+            Ok(Reference::Digest(_))
+        ));
+        assert!(matches!(
+            Reference::parse("sha256:zz"),
+            Err(ReferenceError::Digest(_))
+        ));
+        assert!(matches!(
+            Reference::parse("bad/tag"),
+            Err(ReferenceError::Tag(_))
+        ));
     }
 }

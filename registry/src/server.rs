@@ -39,37 +39,57 @@ pub enum ServeError {
 /// Open the embedded stores (SQLite + filesystem) under `data_dir`.
 pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError> {
     let dir = &config.data_dir;
-    let data_dir_err = |source| ServeError::DataDir { path: dir.display().to_string(), source };
+    let data_dir_err = |source| ServeError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
     tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
     let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
-    let blobs = FsBlobStore::open(dir.clone(), true).await.map_err(data_dir_err)?;
-    let registry = Registry::new(meta.clone(), meta.clone(), meta.clone(), Arc::new(blobs), config.max_concurrent_uploads)
-        .with_scanning(ScanConfig {
-            db: config.vuln_db.clone().unwrap_or_else(|| dir.join("vuln.db")),
-            workers: config.scan_workers,
-            source: config.vuln_db_ref.clone().map(|reference| DbSource {
-                reference,
-                registry: wharf_scanner::registry::RegistryOptions {
-                    insecure: config.vuln_db_insecure,
-                    username: config.vuln_db_username.clone(),
-                    password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
-                },
-                every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
-            }),
-        });
+    let blobs = FsBlobStore::open(dir.clone(), true)
+        .await
+        .map_err(data_dir_err)?;
+    let registry = Registry::new(
+        meta.clone(),
+        meta.clone(),
+        meta.clone(),
+        Arc::new(blobs),
+        config.max_concurrent_uploads,
+    )
+    .with_scanning(ScanConfig {
+        db: config
+            .vuln_db
+            .clone()
+            .unwrap_or_else(|| dir.join("vuln.db")),
+        workers: config.scan_workers,
+        source: config.vuln_db_ref.clone().map(|reference| DbSource {
+            reference,
+            registry: wharf_scanner::registry::RegistryOptions {
+                insecure: config.vuln_db_insecure,
+                username: config.vuln_db_username.clone(),
+                password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
+            },
+            every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
+        }),
+    });
     let has_users = meta.count_users().await? > 0;
     // On unless switched off explicitly: a first start without a password creates
     // `admin` with a generated one (printed once below).
     let enabled = config.auth.unwrap_or(true);
     if !enabled {
         if has_users {
-            tracing::warn!("authentication is switched off although this registry has users: anyone can push, pull and delete");
+            tracing::warn!(
+                "authentication is switched off although this registry has users: anyone can push, pull and delete"
+            );
         } else {
             tracing::warn!(addr = %config.listen, "authentication is switched off (--auth=false): anyone who can reach this address can push, pull and delete");
         }
         return Ok(Arc::new(registry));
     }
-    let key = meta.secret("token-hmac-sha256", &|| crate::auth::password::random_bytes::<32>().to_vec()).await?;
+    let key = meta
+        .secret("token-hmac-sha256", &|| {
+            crate::auth::password::random_bytes::<32>().to_vec()
+        })
+        .await?;
     let auth = AuthState::new(
         meta,
         key,
@@ -91,18 +111,28 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     Ok(Arc::new(registry))
 }
 
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let registry = open_registry(&config).await?;
     registry.start_scanning();
     registry.start_pull_stats();
-    spawn_upload_purge(registry.clone(), Duration::from_secs(config.upload_expiry_hours * 3600));
+    spawn_upload_purge(
+        registry.clone(),
+        Duration::from_secs(config.upload_expiry_hours * 3600),
+    );
 
     let stats = registry.clone();
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
-    let make_service = ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
+    let make_service =
+        ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr()?;
 
     match (&config.tls_cert, &config.tls_key) {
@@ -114,11 +144,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 .map_err(|e| ServeError::Io(io::Error::other(e)))??;
             tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (https)");
             let tls = TlsListener::spawn(listener, acceptor);
-            axum::serve(tls, make_service).with_graceful_shutdown(shutdown).await?;
+            axum::serve(tls, make_service)
+                .with_graceful_shutdown(shutdown)
+                .await?;
         }
         _ => {
             tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (http)");
-            axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?;
+            axum::serve(listener, make_service)
+                .with_graceful_shutdown(shutdown)
+                .await?;
         }
     }
     stats.flush_pulls().await; // pulls counted since the last flush
@@ -140,13 +174,17 @@ fn spawn_upload_purge(registry: Arc<Registry>, expiry: Duration) {
     });
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+    for ClientAddr
+{
     fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
         ClientAddr(*stream.remote_addr())
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for ClientAddr {
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for ClientAddr
+{
     fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
         ClientAddr(*stream.remote_addr())
     }

@@ -137,7 +137,9 @@ pub fn attach(
         Some((b, _)) => serde_json::from_slice::<Value>(&b)
             .ok()
             .filter(|v| v.get("manifests").is_some_and(Value::is_array))
-            .unwrap_or_else(|| json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})),
+            .unwrap_or_else(
+                || json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+            ),
         None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
     };
     let list = index["manifests"].as_array_mut().expect("checked above");
@@ -191,12 +193,16 @@ pub fn fetch(
     digests.sort();
     for d in digests {
         let (body, _) = client.manifest(&subject_ref.clone_with_digest(d.clone()))?;
-        let Ok(m) = serde_json::from_slice::<Value>(&body) else { continue };
+        let Ok(m) = serde_json::from_slice::<Value>(&body) else {
+            continue;
+        };
         let kind = m["artifactType"]
             .as_str()
             .or_else(|| m["config"]["mediaType"].as_str())
             .unwrap_or("");
-        let Some(fmt) = sbom_format(kind) else { continue };
+        let Some(fmt) = sbom_format(kind) else {
+            continue;
+        };
         if want.is_some_and(|w| w != fmt) {
             continue;
         }
@@ -217,15 +223,17 @@ pub fn fetch(
         tag.clone(),
     );
     if let Some((body, _)) = client.manifest_opt(&tag_ref)? {
-        let m: Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::BadDocument(format!("{tag}: {e}")))?;
+        let m: Value =
+            serde_json::from_slice(&body).map_err(|e| Error::BadDocument(format!("{tag}: {e}")))?;
         if let Some(layer) = m["layers"][0]["digest"].as_str() {
             let document = client.blob_bytes(&subject_ref, layer, MAX_SBOM)?;
             let format = m["layers"][0]["mediaType"]
                 .as_str()
                 .and_then(sbom_format)
                 .or_else(|| crate::read::parse_bytes(&document).ok().map(|x| x.0))
-                .ok_or_else(|| Error::BadDocument(format!("{tag}: not an SPDX or CycloneDX JSON SBOM")))?;
+                .ok_or_else(|| {
+                    Error::BadDocument(format!("{tag}: not an SPDX or CycloneDX JSON SBOM"))
+                })?;
             if want.is_none_or(|w| w == format) {
                 return Ok(Fetched {
                     format,

@@ -35,7 +35,13 @@ fn one(raw: &str, refs: &mut BTreeMap<String, String>) -> Option<String> {
     }
     let id: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let id = format!("LicenseRef-{}", id.trim_matches('-'));
     refs.insert(id.clone(), raw.to_string());
@@ -59,9 +65,10 @@ pub fn normalize(declared: &[String]) -> Normalized {
     let mut parts: Vec<String> = Vec::new();
     for d in declared {
         if let Some(e) = one(d, &mut refs)
-            && !parts.contains(&e) {
-                parts.push(e);
-            }
+            && !parts.contains(&e)
+        {
+            parts.push(e);
+        }
     }
     let expression = match parts.len() {
         0 => None,
@@ -69,7 +76,13 @@ pub fn normalize(declared: &[String]) -> Normalized {
         _ => Some(
             parts
                 .iter()
-                .map(|p| if p.contains(' ') { format!("({p})") } else { p.clone() })
+                .map(|p| {
+                    if p.contains(' ') {
+                        format!("({p})")
+                    } else {
+                        p.clone()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" AND "),
         ),
@@ -114,6 +127,11 @@ mod tests {
         // Canonical ids come from the SPDX license list the crate embeds.
         let mit = spdx::license_id("MIT").unwrap().name;
         assert_eq!(normalize(&["mit".into()]).expression.as_deref(), Some(mit));
-        assert_eq!(normalize(&["MIT".into(), "MIT".into()]).expression.as_deref(), Some(mit));
+        assert_eq!(
+            normalize(&["MIT".into(), "MIT".into()])
+                .expression
+                .as_deref(),
+            Some(mit)
+        );
     }
 }

@@ -55,8 +55,8 @@ pub fn read_file(path: &std::path::Path, max: u64) -> Result<(Format, Value)> {
 
 /// Parses a document and recognises its format.
 pub fn parse_bytes(buf: &[u8]) -> Result<(Format, Value)> {
-    let doc: Value = serde_json::from_slice(buf)
-        .map_err(|e| Error::BadDocument(format!("not JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_slice(buf).map_err(|e| Error::BadDocument(format!("not JSON: {e}")))?;
     let fmt = Format::detect(&doc).ok_or_else(|| {
         Error::BadDocument(
             "neither SPDX JSON (no spdxVersion) nor CycloneDX JSON (no bomFormat: CycloneDX)"
@@ -82,12 +82,15 @@ fn pct_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 1 && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len() + 1
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
         out.push(b[i]);
         i += 1;
     }
@@ -170,7 +173,11 @@ fn str_at<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
-fn package_from_purl(purl_s: &str, fallback_name: Option<&str>, version: Option<&str>) -> Option<Package> {
+fn package_from_purl(
+    purl_s: &str,
+    fallback_name: Option<&str>,
+    version: Option<&str>,
+) -> Option<Package> {
     let purl = Purl::parse(purl_s)?;
     let eco = purl.ecosystem()?;
     let version = version
@@ -248,9 +255,9 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                 else {
                     continue;
                 };
-                if let Some(l) = str_at(p, "licenseDeclared").filter(|l| {
-                    !matches!(*l, "NOASSERTION" | "NONE")
-                }) {
+                if let Some(l) =
+                    str_at(p, "licenseDeclared").filter(|l| !matches!(*l, "NOASSERTION" | "NONE"))
+                {
                     pkg.licenses.push(l.to_string());
                 }
                 pkg.supplier = str_at(p, "supplier").and_then(Supplier::from_spdx);
@@ -284,8 +291,11 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                     });
                     continue;
                 }
-                let Some(purl) = str_at(c, "purl") else { continue };
-                let Some(mut pkg) = package_from_purl(purl, str_at(c, "name"), str_at(c, "version"))
+                let Some(purl) = str_at(c, "purl") else {
+                    continue;
+                };
+                let Some(mut pkg) =
+                    package_from_purl(purl, str_at(c, "name"), str_at(c, "version"))
                 else {
                     continue;
                 };
@@ -314,17 +324,25 @@ pub fn to_inventory(fmt: Format, doc: &Value) -> Result<Inventory> {
                     pkg.path = loc.to_string();
                 }
                 if let Some(name) = c.pointer("/supplier/name").and_then(Value::as_str) {
-                    let email = c.pointer("/supplier/contact/0/email").and_then(Value::as_str);
+                    let email = c
+                        .pointer("/supplier/contact/0/email")
+                        .and_then(Value::as_str);
                     pkg.supplier = wharf_scanner::inventory::contact(name, email);
                 }
                 pkg.checksums = read_checksums(c.get("hashes"));
-                for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
+                for l in c
+                    .get("licenses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(e) = str_at(l, "expression") {
                         pkg.licenses.push(e.to_string());
                     } else if let Some(lic) = l.get("license")
-                        && let Some(x) = str_at(lic, "id").or_else(|| str_at(lic, "name")) {
-                            pkg.licenses.push(x.to_string());
-                        }
+                        && let Some(x) = str_at(lic, "id").or_else(|| str_at(lic, "name"))
+                    {
+                        pkg.licenses.push(x.to_string());
+                    }
                 }
                 if inv.distro.is_none() && pkg.ecosystem.is_os() {
                     inv.distro = distro_from_purl(purl);
@@ -358,7 +376,14 @@ mod tests {
 
     #[test]
     fn garbage_documents_are_errors_not_panics() {
-        for bad in [&b""[..], b"{", b"[]", b"{}", b"{\"spdxVersion\":\"SPDX-2.3\"}", b"\xff\xfe"] {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{}",
+            b"{\"spdxVersion\":\"SPDX-2.3\"}",
+            b"\xff\xfe",
+        ] {
             match parse_bytes(bad) {
                 Err(_) => {}
                 Ok((f, d)) => assert!(to_inventory(f, &d).is_err(), "{bad:?}"),

@@ -21,7 +21,13 @@ fn spdx_id(kind: &str, p: &Package) -> String {
     let clean: String = p
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let h = crate::read::short_hash(&[&p.purl, &p.path]);
     format!("SPDXRef-{kind}-{}-{clean}-{h}", p.ecosystem.purl_type())

@@ -37,7 +37,9 @@ impl Subject {
 
     /// The hex part of the digest, for checksums.
     pub fn sha256_hex(&self) -> Option<&str> {
-        self.digest.as_deref().and_then(|d| d.strip_prefix("sha256:"))
+        self.digest
+            .as_deref()
+            .and_then(|d| d.strip_prefix("sha256:"))
     }
 }
 
@@ -47,9 +49,9 @@ fn split_name(reference: &str) -> (String, Option<String>) {
         .iter()
         .find_map(|p| reference.strip_prefix(p));
     if let Some(rest) = layout {
-        let path = rest.rsplit_once(':').map_or(rest, |(p, t)| {
-            if t.contains('/') { rest } else { p }
-        });
+        let path =
+            rest.rsplit_once(':')
+                .map_or(rest, |(p, t)| if t.contains('/') { rest } else { p });
         let base = std::path::Path::new(path)
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -68,7 +70,11 @@ fn split_name(reference: &str) -> (String, Option<String>) {
         Some((_, _)) => &no_digest[..no_digest.len() - last.len() + last.rfind(':').unwrap()],
         None => no_digest,
     };
-    let name = repo_path.rsplit('/').next().unwrap_or(repo_path).to_string();
+    let name = repo_path
+        .rsplit('/')
+        .next()
+        .unwrap_or(repo_path)
+        .to_string();
     (name, Some(repo_path.to_string()))
 }
 

@@ -20,9 +20,28 @@ pub(crate) struct Supplier {
 
 /// Words that mark a maintainer field as a group rather than one person.
 const GROUP_WORDS: &[&str] = &[
-    "team", "maintainers", "developers", "project", "foundation", "community", "group",
-    "contributors", "authors", "inc", "inc.", "ltd", "llc", "gmbh", "corp", "corporation",
-    "company", "organization", "organisation", "association", "consortium", "packagers",
+    "team",
+    "maintainers",
+    "developers",
+    "project",
+    "foundation",
+    "community",
+    "group",
+    "contributors",
+    "authors",
+    "inc",
+    "inc.",
+    "ltd",
+    "llc",
+    "gmbh",
+    "corp",
+    "corporation",
+    "company",
+    "organization",
+    "organisation",
+    "association",
+    "consortium",
+    "packagers",
 ];
 
 fn looks_like_group(name: &str) -> bool {
@@ -37,7 +56,10 @@ impl Supplier {
         let (name, email) = match s.split_once('<') {
             Some((n, rest)) => {
                 let e = rest.split('>').next().unwrap_or("").trim();
-                (n.trim().trim_matches('"').trim(), Some(e).filter(|e| !e.is_empty()))
+                (
+                    n.trim().trim_matches('"').trim(),
+                    Some(e).filter(|e| !e.is_empty()),
+                )
             }
             None => (s, None),
         };
@@ -57,7 +79,11 @@ impl Supplier {
 
     /// SPDX 2.3 `supplier`: `Person: name (email)` or `Organization: name (email)`.
     pub fn spdx(&self) -> String {
-        let kind = if self.organization { "Organization" } else { "Person" };
+        let kind = if self.organization {
+            "Organization"
+        } else {
+            "Person"
+        };
         match &self.email {
             Some(e) => format!("{kind}: {} ({e})", self.name),
             None => format!("{kind}: {}", self.name),
@@ -136,7 +162,10 @@ pub(crate) fn read_checksums(v: Option<&Value>) -> Vec<Checksum> {
         .flatten()
         .filter_map(|c| {
             let alg = c.get("algorithm").or_else(|| c.get("alg"))?.as_str()?;
-            let val = c.get("checksumValue").or_else(|| c.get("content"))?.as_str()?;
+            let val = c
+                .get("checksumValue")
+                .or_else(|| c.get("content"))?
+                .as_str()?;
             Checksum::from_hex(HashAlgorithm::from_name(alg)?, val)
         })
         .collect();
@@ -154,12 +183,21 @@ mod tests {
         let s = Supplier::parse("Santiago Vila <sanvila@debian.org>").unwrap();
         assert_eq!(s.spdx(), "Person: Santiago Vila (sanvila@debian.org)");
         let s = Supplier::parse("GNU Libc Maintainers <debian-glibc@lists.debian.org>").unwrap();
-        assert_eq!(s.spdx(), "Organization: GNU Libc Maintainers (debian-glibc@lists.debian.org)");
-        assert_eq!(Supplier::parse("Red Hat, Inc.").unwrap().spdx(), "Organization: Red Hat, Inc.");
+        assert_eq!(
+            s.spdx(),
+            "Organization: GNU Libc Maintainers (debian-glibc@lists.debian.org)"
+        );
+        assert_eq!(
+            Supplier::parse("Red Hat, Inc.").unwrap().spdx(),
+            "Organization: Red Hat, Inc."
+        );
         assert_eq!(Supplier::parse("<a@b.c>").unwrap().spdx(), "Person: a@b.c");
         assert_eq!(Supplier::parse("  "), None);
         // Parentheses would break SPDX's `name (email)` form.
-        assert_eq!(Supplier::parse("X (Y) <x@y>").unwrap().spdx(), "Person: X Y (x@y)");
+        assert_eq!(
+            Supplier::parse("X (Y) <x@y>").unwrap().spdx(),
+            "Person: X Y (x@y)"
+        );
     }
 
     #[test]

@@ -61,14 +61,21 @@ fn report(name: &str, tag: &str) -> ScanReport {
 }
 
 fn render(r: &ScanReport, f: Format) -> Vec<u8> {
-    wharf_sbom::generate(r, f, &Options { created: Some(1_700_000_000) }).unwrap()
+    wharf_sbom::generate(
+        r,
+        f,
+        &Options {
+            created: Some(1_700_000_000),
+        },
+    )
+    .unwrap()
 }
 
 /// Runs a reference validator; a missing tool is a failure with instructions.
 fn run_validator(cmd: &mut Command, what: &str, file: &Path) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what} not runnable ({e}): run scripts/test.sh, which pip-installs it"));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what} not runnable ({e}): run scripts/test.sh, which pip-installs it")
+    });
     assert_ne!(
         out.status.code(),
         Some(2).filter(|_| what.contains("cyclonedx")),
@@ -95,9 +102,15 @@ fn documents_validate_against_official_schema_and_reference_validators() {
         let cdx = render(&r, Format::CycloneDxJson);
         let doc: Value = serde_json::from_slice(&cdx).unwrap();
         let errors = schema_errors(&validator, &doc);
-        assert!(errors.is_empty(), "{name}: CycloneDX schema errors: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "{name}: CycloneDX schema errors: {errors:#?}"
+        );
         assert_eq!(doc["specVersion"], "1.6");
-        assert_eq!(doc["$schema"], "http://cyclonedx.org/schema/bom-1.6.schema.json");
+        assert_eq!(
+            doc["$schema"],
+            "http://cyclonedx.org/schema/bom-1.6.schema.json"
+        );
 
         let cdx_file = tmp.path().join(format!("{name}.cdx.json"));
         std::fs::write(&cdx_file, &cdx).unwrap();
@@ -111,12 +124,21 @@ fn documents_validate_against_official_schema_and_reference_validators() {
         let spdx = render(&r, Format::SpdxJson);
         let doc: Value = serde_json::from_slice(&spdx).unwrap();
         let errors = schema_errors(&spdx_schema, &doc);
-        assert!(errors.is_empty(), "{name}: SPDX 2.3 schema errors: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "{name}: SPDX 2.3 schema errors: {errors:#?}"
+        );
         assert_eq!(doc["spdxVersion"], "SPDX-2.3");
         // The schema is live: a package without its required name is caught.
         let mut broken = doc.clone();
-        broken["packages"][0].as_object_mut().unwrap().remove("name");
-        assert!(!schema_errors(&spdx_schema, &broken).is_empty(), "{name}: schema missed a nameless package");
+        broken["packages"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("name");
+        assert!(
+            !schema_errors(&spdx_schema, &broken).is_empty(),
+            "{name}: schema missed a nameless package"
+        );
         let spdx_file = tmp.path().join(format!("{name}.spdx.json"));
         std::fs::write(&spdx_file, &spdx).unwrap();
         run_validator(
@@ -142,7 +164,10 @@ fn metadata(inv: &wharf_scanner::inventory::Inventory) -> Meta {
     inv.packages
         .iter()
         .map(|p| {
-            let sums = p.checksums.iter().map(|c| (c.algorithm.spdx_name().to_string(), c.value.clone()));
+            let sums = p
+                .checksums
+                .iter()
+                .map(|c| (c.algorithm.spdx_name().to_string(), c.value.clone()));
             (p.purl.clone(), p.supplier.clone(), sums.collect())
         })
         .collect()
@@ -183,11 +208,20 @@ fn documents_contain_every_inventory_package_with_its_origin() {
         // SPDX: DESCRIBES the image, which CONTAINS every package.
         let (_, spdx) = read::parse_bytes(&render(&r, Format::SpdxJson)).unwrap();
         let rels = spdx["relationships"].as_array().unwrap();
-        assert!(rels.iter().any(|x| x["relationshipType"] == "DESCRIBES"
-            && x["relatedSpdxElement"] == "SPDXRef-Image"));
-        let contains = rels.iter().filter(|x| x["relationshipType"] == "CONTAINS").count();
+        assert!(
+            rels.iter().any(|x| x["relationshipType"] == "DESCRIBES"
+                && x["relatedSpdxElement"] == "SPDXRef-Image")
+        );
+        let contains = rels
+            .iter()
+            .filter(|x| x["relationshipType"] == "CONTAINS")
+            .count();
         let pkgs = spdx["packages"].as_array().unwrap().len();
-        assert_eq!(contains, pkgs - 1, "every package but the image is contained");
+        assert_eq!(
+            contains,
+            pkgs - 1,
+            "every package but the image is contained"
+        );
         // Every declared license becomes a strict SPDX expression.
         for p in spdx["packages"].as_array().unwrap() {
             let l = p["licenseDeclared"].as_str().unwrap();
@@ -195,14 +229,22 @@ fn documents_contain_every_inventory_package_with_its_origin() {
                 spdx::Expression::parse(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
             }
         }
-        let with_licenses = r.inventory.packages.iter().filter(|p| !p.licenses.is_empty()).count();
+        let with_licenses = r
+            .inventory
+            .packages
+            .iter()
+            .filter(|p| !p.licenses.is_empty())
+            .count();
         let declared = spdx["packages"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|p| p["licenseDeclared"] != "NOASSERTION")
             .count();
-        assert_eq!(declared, with_licenses, "{name}: one declared expression per licensed package");
+        assert_eq!(
+            declared, with_licenses,
+            "{name}: one declared expression per licensed package"
+        );
     }
 }
 
@@ -213,8 +255,18 @@ fn output_is_byte_identical_and_timestamp_follows_source_date_epoch() {
         let a = render(&r, f);
         let r2 = report("pyapp", "v1");
         assert_eq!(a, render(&r2, f), "{f:?} differs between runs");
-        let later = wharf_sbom::generate(&r, f, &Options { created: Some(1_700_000_060) }).unwrap();
-        let (a, later) = (String::from_utf8(a).unwrap(), String::from_utf8(later).unwrap());
+        let later = wharf_sbom::generate(
+            &r,
+            f,
+            &Options {
+                created: Some(1_700_000_060),
+            },
+        )
+        .unwrap();
+        let (a, later) = (
+            String::from_utf8(a).unwrap(),
+            String::from_utf8(later).unwrap(),
+        );
         assert!(a.contains("2023-11-14T22:13:20Z") && later.contains("2023-11-14T22:14:20Z"));
         let diff = a.lines().zip(later.lines()).filter(|(x, y)| x != y).count();
         assert_eq!(diff, 1, "only the timestamp changes");
@@ -271,33 +323,73 @@ fn checksums_and_suppliers_come_from_package_metadata() {
         "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA",
         "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\nAuthor: Kenneth Reitz\nAuthor-email: me@kennethreitz.org\nLicense: Apache 2.0\n\nbody\n",
     );
-    let r = wharf_scanner::inventory(&format!("dir:{}", root.display()), &LoadOptions::default()).unwrap();
-    let by_name = |n: &str| r.inventory.packages.iter().find(|p| p.name == n).unwrap_or_else(|| panic!("{n} not found"));
+    let r = wharf_scanner::inventory(&format!("dir:{}", root.display()), &LoadOptions::default())
+        .unwrap();
+    let by_name = |n: &str| {
+        r.inventory
+            .packages
+            .iter()
+            .find(|p| p.name == n)
+            .unwrap_or_else(|| panic!("{n} not found"))
+    };
     assert_eq!(by_name("smallvec").checksums[0].value, crate_sum);
     let lodash = by_name("lodash");
-    assert_eq!(lodash.checksums.len(), 1, "lockfile and installed package are one package");
+    assert_eq!(
+        lodash.checksums.len(),
+        1,
+        "lockfile and installed package are one package"
+    );
     assert_eq!(lodash.checksums[0].algorithm.spdx_name(), "SHA512");
-    assert_eq!(lodash.supplier.as_deref(), Some("John-David Dalton <john.david.dalton@gmail.com>"));
-    assert_eq!(by_name("requests").supplier.as_deref(), Some("Kenneth Reitz <me@kennethreitz.org>"));
+    assert_eq!(
+        lodash.supplier.as_deref(),
+        Some("John-David Dalton <john.david.dalton@gmail.com>")
+    );
+    assert_eq!(
+        by_name("requests").supplier.as_deref(),
+        Some("Kenneth Reitz <me@kennethreitz.org>")
+    );
 
     let spdx_bytes = render(&r, Format::SpdxJson);
     let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
     let errors = schema_errors(&spdx_validator(), &spdx);
     assert!(errors.is_empty(), "SPDX 2.3 schema errors: {errors:#?}");
     let pkg = |n: &str| {
-        spdx["packages"].as_array().unwrap().iter().find(|p| p["name"] == n).unwrap().clone()
+        spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap()
+            .clone()
     };
-    assert_eq!(pkg("smallvec")["checksums"], serde_json::json!([{"algorithm": "SHA256", "checksumValue": crate_sum}]));
-    assert_eq!(pkg("lodash")["supplier"], "Person: John-David Dalton (john.david.dalton@gmail.com)");
-    assert_eq!(pkg("requests")["originator"], "Person: Kenneth Reitz (me@kennethreitz.org)");
+    assert_eq!(
+        pkg("smallvec")["checksums"],
+        serde_json::json!([{"algorithm": "SHA256", "checksumValue": crate_sum}])
+    );
+    assert_eq!(
+        pkg("lodash")["supplier"],
+        "Person: John-David Dalton (john.david.dalton@gmail.com)"
+    );
+    assert_eq!(
+        pkg("requests")["originator"],
+        "Person: Kenneth Reitz (me@kennethreitz.org)"
+    );
 
     let cdx_bytes = render(&r, Format::CycloneDxJson);
     let cdx: Value = serde_json::from_slice(&cdx_bytes).unwrap();
     let errors = schema_errors(&cyclonedx_validator(), &cdx);
     assert!(errors.is_empty(), "CycloneDX schema errors: {errors:#?}");
-    let comp = cdx["components"].as_array().unwrap().iter().find(|c| c["name"] == "lodash").unwrap();
+    let comp = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "lodash")
+        .unwrap();
     assert_eq!(comp["hashes"][0]["alg"], "SHA-512");
-    assert_eq!(comp["supplier"]["contact"][0]["email"], "john.david.dalton@gmail.com");
+    assert_eq!(
+        comp["supplier"]["contact"][0]["email"],
+        "john.david.dalton@gmail.com"
+    );
 
     // Both documents read back to the same suppliers and checksums.
     for bytes in [&spdx_bytes, &cdx_bytes] {
@@ -310,7 +402,11 @@ fn checksums_and_suppliers_come_from_package_metadata() {
     common::require("pyspdxtools");
     let spdx_file = tmp.path().join("meta.spdx.json");
     std::fs::write(&spdx_file, &spdx_bytes).unwrap();
-    run_validator(Command::new("pyspdxtools").arg("-i").arg(&spdx_file), "pyspdxtools", &spdx_file);
+    run_validator(
+        Command::new("pyspdxtools").arg("-i").arg(&spdx_file),
+        "pyspdxtools",
+        &spdx_file,
+    );
     let cdx_file = tmp.path().join("meta.cdx.json");
     std::fs::write(&cdx_file, &cdx_bytes).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validate_cyclonedx.py");

@@ -16,7 +16,13 @@ use wharf_scanner::image::LoadOptions;
 fn keys(inv: &wharf_scanner::inventory::Inventory) -> BTreeSet<(String, String, String)> {
     inv.packages
         .iter()
-        .map(|p| (p.ecosystem.normalize_name(&p.name), p.version.clone(), p.purl.clone()))
+        .map(|p| {
+            (
+                p.ecosystem.normalize_name(&p.name),
+                p.version.clone(),
+                p.purl.clone(),
+            )
+        })
         .collect()
 }
 
@@ -35,13 +41,19 @@ fn package_sets_agree_with_syft() {
             .arg(format!("spdx-json={}", out_file.display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "syft: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "syft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (fmt, doc) = read::read_file(&out_file, read::MAX_SBOM).unwrap();
         let syft_inv = read::to_inventory(fmt, &doc).unwrap();
         let syft = keys(&syft_inv);
 
-        let report = wharf_scanner::inventory(&common::image(name, tag), &LoadOptions::default()).unwrap();
-        let ours_doc = wharf_sbom::generate(&report, Format::SpdxJson, &Options { created: Some(0) }).unwrap();
+        let report =
+            wharf_scanner::inventory(&common::image(name, tag), &LoadOptions::default()).unwrap();
+        let ours_doc =
+            wharf_sbom::generate(&report, Format::SpdxJson, &Options { created: Some(0) }).unwrap();
         let (fmt, doc) = read::parse_bytes(&ours_doc).unwrap();
         let ours_inv = read::to_inventory(fmt, &doc).unwrap();
         let ours = keys(&ours_inv);
@@ -49,7 +61,11 @@ fn package_sets_agree_with_syft() {
         assert!(syft.len() > 50, "{name}: syft found {}", syft.len());
         let common_n = syft.intersection(&ours).count();
         let pct = common_n as f64 * 100.0 / syft.len() as f64;
-        eprintln!("{name}: {common_n}/{} of syft's packages ({pct:.1}%), wharf {}", syft.len(), ours.len());
+        eprintln!(
+            "{name}: {common_n}/{} of syft's packages ({pct:.1}%), wharf {}",
+            syft.len(),
+            ours.len()
+        );
         assert!(
             pct >= 99.0,
             "{name}: only {pct:.1}%; syft only: {:?}; wharf only: {:?}",
@@ -60,12 +76,20 @@ fn package_sets_agree_with_syft() {
         // Suppliers: the same maintainer or author wherever Syft asserts one. (Syft types
         // every one as a Person and leaves team maintainers as NOASSERTION; Wharf types
         // teams and companies as Organization, so the kind is not compared.)
-        let ours_by_purl: std::collections::BTreeMap<&str, Option<&str>> =
-            ours_inv.packages.iter().map(|p| (p.purl.as_str(), p.supplier.as_deref())).collect();
+        let ours_by_purl: std::collections::BTreeMap<&str, Option<&str>> = ours_inv
+            .packages
+            .iter()
+            .map(|p| (p.purl.as_str(), p.supplier.as_deref()))
+            .collect();
         let mut compared = 0;
         for p in syft_inv.packages.iter().filter(|p| p.supplier.is_some()) {
             if let Some(ours) = ours_by_purl.get(p.purl.as_str()) {
-                assert_eq!(*ours, p.supplier.as_deref(), "{name}: supplier of {}", p.purl);
+                assert_eq!(
+                    *ours,
+                    p.supplier.as_deref(),
+                    "{name}: supplier of {}",
+                    p.purl
+                );
                 compared += 1;
             }
         }

@@ -244,13 +244,21 @@ impl Checksum {
     /// From hex; `None` unless the length fits the algorithm.
     pub fn from_hex(algorithm: HashAlgorithm, hex: &str) -> Option<Checksum> {
         let ok = hex.len() == algorithm.len() * 2 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-        ok.then(|| Checksum { algorithm, value: hex.to_ascii_lowercase() })
+        ok.then(|| Checksum {
+            algorithm,
+            value: hex.to_ascii_lowercase(),
+        })
     }
 
     fn from_base64(algorithm: HashAlgorithm, b64: &str) -> Option<Checksum> {
         use base64::Engine;
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
-        (raw.len() == algorithm.len()).then(|| Checksum { algorithm, value: hex::encode(raw) })
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()?;
+        (raw.len() == algorithm.len()).then(|| Checksum {
+            algorithm,
+            value: hex::encode(raw),
+        })
     }
 
     /// A Subresource Integrity string as npm writes it (`sha512-<base64>`); the strongest

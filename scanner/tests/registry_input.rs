@@ -34,7 +34,11 @@ fn assert_same(layout: &str, remote: &str, opts: &LoadOptions) {
 #[test]
 fn registry_inventory_equals_layout_inventory() {
     let reg = common::RefRegistry::start(None);
-    for (name, tag) in [("small", "v1"), ("pyapp", "v1"), ("debian", "bookworm-minbase")] {
+    for (name, tag) in [
+        ("small", "v1"),
+        ("pyapp", "v1"),
+        ("debian", "bookworm-minbase"),
+    ] {
         let layout = common::image(name, tag);
         let remote = format!("{}/test/{name}:{tag}", reg.host());
         common::skopeo_push(&layout, &remote, None);
@@ -63,7 +67,11 @@ fn registry_index_is_resolved_by_platform() {
     for p in ["linux/amd64", "linux/arm64"] {
         let opts = insecure(Some(p), None);
         assert_same(&layout, &remote, &opts);
-        digests.push(wharf_scanner::inventory(&remote, &opts).unwrap().manifest_digest);
+        digests.push(
+            wharf_scanner::inventory(&remote, &opts)
+                .unwrap()
+                .manifest_digest,
+        );
     }
     assert_ne!(digests[0], digests[1], "each platform has its own manifest");
     let err = wharf_scanner::inventory(&remote, &insecure(Some("linux/s390x"), None))

@@ -108,7 +108,12 @@ fn main() {
         let data = tempfile::tempdir().unwrap();
         let port = common::free_port();
         let mut child = std::process::Command::new(&bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -134,7 +139,10 @@ fn median_min(mut times: Vec<f64>) -> (f64, f64) {
 
 /// Signs one image 10 times at `host`, then times library and CLI verification.
 fn registry_timings(name: &str, host: &str, key: &p256::ecdsa::SigningKey) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let reg = common::insecure_registry();
     let image_ref = format!("{host}/bench/app:v1");
     rt.block_on(async {
@@ -142,7 +150,9 @@ fn registry_timings(name: &str, host: &str, key: &p256::ecdsa::SigningKey) {
         let target = image::resolve(&reg, &image_ref).await.unwrap();
         for i in 0..10 {
             let a: BTreeMap<String, String> = [("n".to_string(), i.to_string())].into();
-            image::sign(&reg, &target, key, &a, Layout::Tag).await.unwrap();
+            image::sign(&reg, &target, key, &a, Layout::Tag)
+                .await
+                .unwrap();
         }
     });
     let mut times = Vec::new();
@@ -150,19 +160,26 @@ fn registry_timings(name: &str, host: &str, key: &p256::ecdsa::SigningKey) {
         for _ in 0..30 {
             let start = Instant::now();
             let target = image::resolve(&reg, &image_ref).await.unwrap();
-            let rep = image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
-                .await
-                .unwrap();
+            let rep =
+                image::verify_signatures(&reg, &target, key.verifying_key(), &BTreeMap::new())
+                    .await
+                    .unwrap();
             assert_eq!(rep.verified.len(), 10);
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
     });
     let (med, min) = median_min(times);
-    println!("[{name}] library resolve + verify, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms");
+    println!(
+        "[{name}] library resolve + verify, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms"
+    );
 
     if let Ok(bin) = std::env::var("WHARF_BIN") {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k.pub"), keys::public_key_pem(key.verifying_key())).unwrap();
+        std::fs::write(
+            dir.path().join("k.pub"),
+            keys::public_key_pem(key.verifying_key()),
+        )
+        .unwrap();
         let mut times = Vec::new();
         for _ in 0..10 {
             let start = Instant::now();
@@ -172,9 +189,15 @@ fn registry_timings(name: &str, host: &str, key: &p256::ecdsa::SigningKey) {
                 .output()
                 .unwrap();
             times.push(start.elapsed().as_secs_f64() * 1000.0);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let (med, min) = median_min(times);
-        println!("[{name}] `wharf verify` process, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms");
+        println!(
+            "[{name}] `wharf verify` process, 10 signatures (loopback): median {med:.1} ms, min {min:.1} ms"
+        );
     }
 }

@@ -1189,7 +1189,9 @@ pub async fn verify_image_attestations(
 
 /// Parses an RFC 3339 time (`2021-03-07T03:20:29.000Z`, any offset) to Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp())
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 #[cfg(test)]

@@ -487,26 +487,36 @@ pub fn parse_reference(image: &str) -> Result<Reference, RegistryError> {
         None => (image, None),
     };
     if let Some(d) = digest {
-        let (alg, hex) = d.split_once(':').ok_or_else(|| bad("digest must be algorithm:hex"))?;
+        let (alg, hex) = d
+            .split_once(':')
+            .ok_or_else(|| bad("digest must be algorithm:hex"))?;
         let len = match alg {
             "sha256" => 64,
             "sha384" => 96,
             "sha512" => 128,
             _ => return Err(bad("unsupported digest algorithm")),
         };
-        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != len
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("digest hex is malformed"));
         }
     }
     let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
     let (name, tag) = match name_tag[last_slash..].rfind(':') {
-        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        Some(i) => (
+            &name_tag[..last_slash + i],
+            Some(&name_tag[last_slash + i + 1..]),
+        ),
         None => (name_tag, None),
     };
     if let Some(t) = tag {
         let ok = !t.is_empty()
             && t.len() <= 128
-            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
             && !t.starts_with(['.', '-']);
         if !ok {
             return Err(bad("invalid tag"));
@@ -518,7 +528,11 @@ pub fn parse_reference(image: &str) -> Result<Reference, RegistryError> {
         }
         _ => ("docker.io".to_string(), name.to_string()),
     };
-    let registry = if registry == "index.docker.io" { "docker.io".to_string() } else { registry };
+    let registry = if registry == "index.docker.io" {
+        "docker.io".to_string()
+    } else {
+        registry
+    };
     let repository = if registry == "docker.io" && !repository.contains('/') {
         format!("library/{repository}")
     } else {
@@ -549,11 +563,15 @@ pub fn parse_reference(image: &str) -> Result<Reference, RegistryError> {
             .filter(|s| !s.is_empty())
             .all(|sep| sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-'));
         if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) || !seps_ok {
-            return Err(bad("repository path components are lowercase letters, digits and single separators"));
+            return Err(bad(
+                "repository path components are lowercase letters, digits and single separators",
+            ));
         }
     }
     Ok(match (tag, digest) {
-        (Some(t), Some(d)) => Reference::with_tag_and_digest(registry, repository, t.into(), d.into()),
+        (Some(t), Some(d)) => {
+            Reference::with_tag_and_digest(registry, repository, t.into(), d.into())
+        }
         (None, Some(d)) => Reference::with_digest(registry, repository, d.into()),
         (Some(t), None) => Reference::with_tag(registry, repository, t.into()),
         (None, None) => Reference::with_tag(registry, repository, "latest".into()),
@@ -647,25 +665,67 @@ mod tests {
     fn references_parse_like_docker() {
         let d = format!("sha256:{}", "a".repeat(64));
         let cases = [
-            ("busybox", "docker.io", "library/busybox", Some("latest"), None),
-            ("index.docker.io/me/app:1.0", "docker.io", "me/app", Some("1.0"), None),
-            ("127.0.0.1:5000/team/app:v1", "127.0.0.1:5000", "team/app", Some("v1"), None),
-            ("localhost/a_b/c-d:x", "localhost", "a_b/c-d", Some("x"), None),
+            (
+                "busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                None,
+            ),
+            (
+                "index.docker.io/me/app:1.0",
+                "docker.io",
+                "me/app",
+                Some("1.0"),
+                None,
+            ),
+            (
+                "127.0.0.1:5000/team/app:v1",
+                "127.0.0.1:5000",
+                "team/app",
+                Some("v1"),
+                None,
+            ),
+            (
+                "localhost/a_b/c-d:x",
+                "localhost",
+                "a_b/c-d",
+                Some("x"),
+                None,
+            ),
         ];
         for (input, reg, repo, tag, digest) in cases {
             let r = parse_reference(input).unwrap();
-            assert_eq!((r.registry(), r.repository(), r.tag(), r.digest()), (reg, repo, tag, digest), "{input}");
+            assert_eq!(
+                (r.registry(), r.repository(), r.tag(), r.digest()),
+                (reg, repo, tag, digest),
+                "{input}"
+            );
             // Agrees with oci-spec's regex parser.
             let o: Reference = input.parse().unwrap();
-            assert_eq!((o.registry(), o.repository(), o.tag()), (r.registry(), r.repository(), r.tag()), "{input}");
+            assert_eq!(
+                (o.registry(), o.repository(), o.tag()),
+                (r.registry(), r.repository(), r.tag()),
+                "{input}"
+            );
         }
         let r = parse_reference(&format!("ghcr.io/o/r@{d}")).unwrap();
         assert_eq!((r.tag(), r.digest()), (None, Some(d.as_str())));
         let r = parse_reference(&format!("ghcr.io/o/r:t@{d}")).unwrap();
         assert_eq!((r.tag(), r.digest()), (Some("t"), Some(d.as_str())));
         for bad in [
-            "", "UPPER/case", "a//b", "r.io/a/", "r.io/a:", "r.io/a:-x", "r.io/a@sha256:abc",
-            "r.io/a@md5:0000", "r.io:port/a", "-bad.io/a/b", "r.io/a..b", "r.io/a/b:t g",
+            "",
+            "UPPER/case",
+            "a//b",
+            "r.io/a/",
+            "r.io/a:",
+            "r.io/a:-x",
+            "r.io/a@sha256:abc",
+            "r.io/a@md5:0000",
+            "r.io:port/a",
+            "-bad.io/a/b",
+            "r.io/a..b",
+            "r.io/a/b:t g",
         ] {
             assert!(parse_reference(bad).is_err(), "{bad:?} accepted");
         }
@@ -674,7 +734,10 @@ mod tests {
     #[test]
     fn docker_config_auths() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(docker_config_credentials_in(dir.path(), "r.example").unwrap(), None);
+        assert_eq!(
+            docker_config_credentials_in(dir.path(), "r.example").unwrap(),
+            None
+        );
         let auth = STANDARD.encode("alice:pa:ss");
         std::fs::write(
             dir.path().join("config.json"),
@@ -682,10 +745,23 @@ mod tests {
         )
         .unwrap();
         let want = Some(("alice".to_string(), "pa:ss".to_string()));
-        assert_eq!(docker_config_credentials_in(dir.path(), "r.example").unwrap(), want);
-        assert_eq!(docker_config_credentials_in(dir.path(), "127.0.0.1:5000").unwrap(), want);
-        assert_eq!(docker_config_credentials_in(dir.path(), "other.example").unwrap(), None);
-        std::fs::write(dir.path().join("config.json"), r#"{"auths":{"r.example":{"auth":"!!"}}}"#).unwrap();
+        assert_eq!(
+            docker_config_credentials_in(dir.path(), "r.example").unwrap(),
+            want
+        );
+        assert_eq!(
+            docker_config_credentials_in(dir.path(), "127.0.0.1:5000").unwrap(),
+            want
+        );
+        assert_eq!(
+            docker_config_credentials_in(dir.path(), "other.example").unwrap(),
+            None
+        );
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"r.example":{"auth":"!!"}}}"#,
+        )
+        .unwrap();
         assert!(matches!(
             docker_config_credentials_in(dir.path(), "r.example"),
             Err(RegistryError::DockerConfig { .. })

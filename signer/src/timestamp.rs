@@ -231,7 +231,9 @@ fn parse_tst_info(der: &[u8]) -> Result<TstInfo, TimestampError> {
 /// `YYYYMMDDHHMMSS[.f*]Z` to Unix seconds.
 fn generalized_time(s: &[u8]) -> Result<i64, TimestampError> {
     let s = std::str::from_utf8(s).map_err(|_| bad("genTime is not text"))?;
-    let whole = s.get(..14).filter(|d| d.bytes().all(|b| b.is_ascii_digit()) && s.ends_with('Z'));
+    let whole = s
+        .get(..14)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()) && s.ends_with('Z'));
     let Some(whole) = whole else {
         return Err(bad(format!("genTime '{s}' is not UTC GeneralizedTime")));
     };

@@ -11,10 +11,12 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use wharf_policy::admission::exclude::Exclusions;
 use wharf_policy::admission::server::{self, Listen};
-use wharf_policy::{Evaluator, EvaluatorOptions, PolicySet, RegistryOptions as PolicyRegistryOptions};
 use wharf_policy::admission::{
-    AllGates, AllowedRegistries, FailurePolicy, ImageGate, Mode, Resolver, ResolverOptions, Webhook,
-    WebhookConfig,
+    AllGates, AllowedRegistries, FailurePolicy, ImageGate, Mode, Resolver, ResolverOptions,
+    Webhook, WebhookConfig,
+};
+use wharf_policy::{
+    Evaluator, EvaluatorOptions, PolicySet, RegistryOptions as PolicyRegistryOptions,
 };
 
 #[derive(Args, Debug)]

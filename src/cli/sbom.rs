@@ -139,8 +139,9 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             registry,
         }) => {
             let client = RegistryClient::new(&registry.options())?;
-            let f = wharf_sbom::attach::fetch(&client, &image, Some(&platform), format.map(Into::into))
-                .with_context(|| format!("fetching the SBOM of {image}"))?;
+            let f =
+                wharf_sbom::attach::fetch(&client, &image, Some(&platform), format.map(Into::into))
+                    .with_context(|| format!("fetching the SBOM of {image}"))?;
             eprintln!("found {} ({})", f.source, f.format.media_type());
             write_out(&output, &f.document)?;
         }
@@ -159,8 +160,11 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             write_out(&args.output, &doc)?;
             if args.attach {
                 let client = RegistryClient::new(&args.registry.options())?;
-                let a = wharf_sbom::attach::attach(&client, &image, Some(&args.platform), &doc, format)
-                    .with_context(|| format!("attaching to {image} (--attach needs a registry image)"))?;
+                let a =
+                    wharf_sbom::attach::attach(&client, &image, Some(&args.platform), &doc, format)
+                        .with_context(|| {
+                            format!("attaching to {image} (--attach needs a registry image)")
+                        })?;
                 attach_report(&a);
             }
         }

@@ -121,7 +121,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let inventory = |opts: &LoadOptions| -> anyhow::Result<report::ScanReport> {
         match &args.sbom {
             Some(path) => sbom_inventory(path),
-            None => wharf_scanner::inventory(&target, opts).with_context(|| format!("reading {target}")),
+            None => {
+                wharf_scanner::inventory(&target, opts).with_context(|| format!("reading {target}"))
+            }
         }
     };
     let (text, count) = if args.list_packages {
@@ -131,7 +133,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Format::Json => report::to_json_packages(&r),
             Format::Table => report::to_table_packages(&r),
             Format::Sarif | Format::Cyclonedx => {
-                anyhow::bail!("--list-packages prints table or json (`wharf sbom` writes CycloneDX)")
+                anyhow::bail!(
+                    "--list-packages prints table or json (`wharf sbom` writes CycloneDX)"
+                )
             }
         };
         (text, 0)
@@ -150,7 +154,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Format::Table => report::to_table(&r, colour),
             Format::Json => report::to_json(&r),
             Format::Sarif => report::to_sarif(&r),
-            Format::Cyclonedx => String::from_utf8(wharf_sbom::vex::render(&r, &Default::default())?)?,
+            Format::Cyclonedx => {
+                String::from_utf8(wharf_sbom::vex::render(&r, &Default::default())?)?
+            }
         };
         (text, r.findings.len())
     };

@@ -96,7 +96,8 @@ pub struct SignArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
+#[command(
+    after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
 Checked: the certificate chains to a trusted Fulcio CA and carries a valid SCT from a
 trusted CT log; the Rekor entry is by a trusted log and binds this signature; the
 certificate was valid at the entry's time and at every RFC 3161 timestamp (verified when a
@@ -108,7 +109,8 @@ Examples:
     --certificate-oidc-issuer https://token.actions.githubusercontent.com IMAGE
   wharf verify --certificate-chain fulcio-chain.pem --rekor-public-key rekor.pub \\
     --ctlog-public-key ctfe.pub --certificate-identity ID --certificate-oidc-issuer ISS IMAGE
-  wharf verify --key cosign.pub -a build=42 IMAGE")]
+  wharf verify --key cosign.pub -a build=42 IMAGE"
+)]
 pub struct VerifyArgs {
     /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
     #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]
@@ -342,7 +344,8 @@ pub struct AttestArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
+#[command(
+    after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
 Checked: the certificate chains to a trusted Fulcio CA and carries a valid SCT from a
 trusted CT log; the Rekor entry is by a trusted log and binds this signature; the
 certificate was valid at the entry's time and at every RFC 3161 timestamp (verified when a
@@ -354,7 +357,8 @@ Examples:
     --certificate-oidc-issuer https://token.actions.githubusercontent.com IMAGE
   wharf verify-attestation --certificate-chain fulcio-chain.pem --rekor-public-key rekor.pub \\
     --ctlog-public-key ctfe.pub --certificate-identity ID --certificate-oidc-issuer ISS IMAGE
-  wharf verify-attestation --key cosign.pub --type slsaprovenance1 IMAGE")]
+  wharf verify-attestation --key cosign.pub --type slsaprovenance1 IMAGE"
+)]
 pub struct VerifyAttestationArgs {
     /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
     #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]

@@ -14,7 +14,9 @@ pub fn repo_root() -> PathBuf {
 
 /// `../shared` beside the checkout (CI puts it there), or `$WHARF_SHARED`.
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("WHARF_SHARED").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared"))
+    std::env::var_os("WHARF_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"))
 }
 
 /// OCI layouts from make-test-images.sh; `scripts/test.sh` builds them.
@@ -32,17 +34,31 @@ pub fn test_images() -> PathBuf {
 }
 
 pub fn oci_ref(image: &str, tag: &str) -> String {
-    format!("oci:{}:{tag}", test_images().join("oci").join(image).display())
+    format!(
+        "oci:{}:{tag}",
+        test_images().join("oci").join(image).display()
+    )
 }
 
 /// Fail (never skip) when a client the test needs is missing.
 pub fn require(tool: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
-    assert!(found.unwrap_or(false), "{tool} is not installed: run scripts/test.sh, which installs the test clients");
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success());
+    assert!(
+        found.unwrap_or(false),
+        "{tool} is not installed: run scripts/test.sh, which installs the test clients"
+    );
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `wharf serve`, killed on drop.
@@ -79,8 +95,12 @@ impl Wharf {
     /// (`--auth=false`); `--auth`, `--admin-password` or `WHARF_ADMIN_PASSWORD`/`WHARF_AUTH`
     /// leave the decision to the server.
     pub fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Wharf {
-        let about_auth = args.iter().any(|a| a.starts_with("--auth") || a.starts_with("--admin-password"))
-            || env.iter().any(|(k, _)| *k == "WHARF_ADMIN_PASSWORD" || *k == "WHARF_AUTH");
+        let about_auth = args
+            .iter()
+            .any(|a| a.starts_with("--auth") || a.starts_with("--admin-password"))
+            || env
+                .iter()
+                .any(|(k, _)| *k == "WHARF_ADMIN_PASSWORD" || *k == "WHARF_AUTH");
         let mut args = args.to_vec();
         if !about_auth {
             args.push("--auth=false");
@@ -102,7 +122,13 @@ impl Wharf {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("starting wharf");
-        let w = Wharf { port, data_dir, child: Some(child), _tmp: None, log };
+        let w = Wharf {
+            port,
+            data_dir,
+            child: Some(child),
+            _tmp: None,
+            log,
+        };
         w.wait_ready(args.contains(&"--tls-cert"));
         w
     }
@@ -111,12 +137,16 @@ impl Wharf {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && (tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401)) {
-                    return;
-                }
+                && (tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401))
+            {
+                return;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("wharf did not start; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        panic!(
+            "wharf did not start; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     pub fn host(&self) -> String {
@@ -138,7 +168,11 @@ impl Wharf {
     /// SIGTERM, then wait for a clean exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
         c.wait().unwrap()
     }
 
@@ -168,9 +202,20 @@ pub struct Resp {
 
 pub fn curl(method: &str, url: &str) -> Curl {
     let args = if method == "HEAD" {
-        vec!["-sS".to_string(), "--path-as-is".into(), "-I".into(), url.into()]
+        vec![
+            "-sS".to_string(),
+            "--path-as-is".into(),
+            "-I".into(),
+            url.into(),
+        ]
     } else {
-        vec!["-sS".to_string(), "--path-as-is".into(), "-X".into(), method.into(), url.into()]
+        vec![
+            "-sS".to_string(),
+            "--path-as-is".into(),
+            "-X".into(),
+            method.into(),
+            url.into(),
+        ]
     };
     Curl { args, body: None }
 }
@@ -196,14 +241,23 @@ impl Curl {
         let dir = tempfile::tempdir().unwrap();
         let (hfile, bfile) = (dir.path().join("h"), dir.path().join("b"));
         let mut cmd = Command::new("curl");
-        cmd.args(&self.args).arg("-D").arg(&hfile).arg("-o").arg(&bfile).arg("-w").arg("%{http_code}");
+        cmd.args(&self.args)
+            .arg("-D")
+            .arg(&hfile)
+            .arg("-o")
+            .arg(&bfile)
+            .arg("-w")
+            .arg("%{http_code}");
         if let Some(body) = &self.body {
             let f = dir.path().join("in");
             std::fs::write(&f, body).unwrap();
             cmd.arg("--data-binary").arg(format!("@{}", f.display()));
         }
         let out = cmd.output().expect("running curl");
-        let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        let status = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
         let raw = std::fs::read_to_string(&hfile).unwrap_or_default();
         // With redirects or 100-continue there can be several header blocks: keep the last.
         let block = raw.trim_end().rsplit("\r\n\r\n").next().unwrap_or("");
@@ -213,24 +267,38 @@ impl Curl {
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        Resp { status, headers, body: std::fs::read(&bfile).unwrap_or_default() }
+        Resp {
+            status,
+            headers,
+            body: std::fs::read(&bfile).unwrap_or_default(),
+        }
     }
 }
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// The first OCI error code of an error body.
     pub fn error_code(&self) -> String {
-        self.json()["errors"][0]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -241,7 +309,9 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// Run a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -255,11 +325,19 @@ pub fn run(cmd: &mut Command) -> String {
 /// Push a blob monolithically; returns its digest.
 pub fn push_blob(w: &Wharf, repo: &str, data: &[u8]) -> String {
     let digest = sha256(data);
-    let r = curl("POST", &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
-        .header("Content-Type", "application/octet-stream")
-        .body(data.to_vec())
-        .send();
-    assert_eq!(r.status, 201, "pushing blob: {}", String::from_utf8_lossy(&r.body));
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")),
+    )
+    .header("Content-Type", "application/octet-stream")
+    .body(data.to_vec())
+    .send();
+    assert_eq!(
+        r.status,
+        201,
+        "pushing blob: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     digest
 }
 
@@ -281,7 +359,12 @@ pub fn push_image(w: &Wharf, repo: &str, tag: &str, seed: &str) -> (String, Vec<
         .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
         .body(manifest.clone())
         .send();
-    assert_eq!(r.status, 201, "pushing manifest: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        201,
+        "pushing manifest: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     (sha256(&manifest), manifest)
 }
 
@@ -296,15 +379,26 @@ impl Dockerd {
         require("dockerd");
         require("docker");
         let dir = tempfile::tempdir().unwrap();
-        let out = run(Command::new("bash").arg(shared_dir().join("testing/start-dockerd.sh")).arg(dir.path()));
-        let pid = out.lines().find_map(|l| l.strip_prefix("PID=")).expect("PID line").trim().parse().unwrap();
+        let out = run(Command::new("bash")
+            .arg(shared_dir().join("testing/start-dockerd.sh"))
+            .arg(dir.path()));
+        let pid = out
+            .lines()
+            .find_map(|l| l.strip_prefix("PID="))
+            .expect("PID line")
+            .trim()
+            .parse()
+            .unwrap();
         Dockerd { dir, pid }
     }
 
     pub fn docker(&self) -> Command {
         let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", format!("unix://{}/docker.sock", self.dir.path().display()))
-            .env("DOCKER_CONFIG", self.dir.path().join("config"));
+        c.env(
+            "DOCKER_HOST",
+            format!("unix://{}/docker.sock", self.dir.path().display()),
+        )
+        .env("DOCKER_CONFIG", self.dir.path().join("config"));
         c
     }
 }
@@ -320,4 +414,3 @@ impl Drop for Dockerd {
         }
     }
 }
-

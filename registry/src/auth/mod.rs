@@ -15,8 +15,16 @@ use rbac::Action;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
     Anonymous,
-    User { id: i64, name: String, sysadmin: bool },
-    Robot { id: i64, name: String, grants: Arc<Vec<RobotGrant>> },
+    User {
+        id: i64,
+        name: String,
+        sysadmin: bool,
+    },
+    Robot {
+        id: i64,
+        name: String,
+        grants: Arc<Vec<RobotGrant>>,
+    },
 }
 
 /// What a robot may do in one project (`namespace` `*` = every project).
@@ -48,9 +56,9 @@ impl Principal {
     /// A robot's own grant for `project`, if any.
     pub fn robot_allows(&self, project: &str, action: Action) -> bool {
         match self {
-            Principal::Robot { grants, .. } => grants
-                .iter()
-                .any(|g| (g.namespace == project || g.namespace == "*") && g.actions.contains(&action)),
+            Principal::Robot { grants, .. } => grants.iter().any(|g| {
+                (g.namespace == project || g.namespace == "*") && g.actions.contains(&action)
+            }),
             _ => false,
         }
     }
@@ -58,18 +66,32 @@ impl Principal {
 
 /// Parse Harbor's robot `permissions` JSON into grants; unknown entries are errors.
 pub fn robot_grants(permissions: &serde_json::Value) -> Result<Vec<RobotGrant>, String> {
-    let list = permissions.as_array().ok_or("permissions must be an array")?;
+    let list = permissions
+        .as_array()
+        .ok_or("permissions must be an array")?;
     let mut out = Vec::new();
     for p in list {
         let kind = p["kind"].as_str().unwrap_or("project");
         if kind != "project" {
-            return Err(format!("permission kind {kind:?} is not supported (only \"project\")"));
+            return Err(format!(
+                "permission kind {kind:?} is not supported (only \"project\")"
+            ));
         }
-        let namespace = p["namespace"].as_str().ok_or("each permission needs a namespace")?.to_string();
+        let namespace = p["namespace"]
+            .as_str()
+            .ok_or("each permission needs a namespace")?
+            .to_string();
         let mut actions = Vec::new();
-        for a in p["access"].as_array().ok_or("each permission needs an access array")? {
-            let (res, act) = (a["resource"].as_str().unwrap_or(""), a["action"].as_str().unwrap_or(""));
-            let mapped = rbac::robot_access(res, act).ok_or_else(|| format!("unknown access {res}:{act}"))?;
+        for a in p["access"]
+            .as_array()
+            .ok_or("each permission needs an access array")?
+        {
+            let (res, act) = (
+                a["resource"].as_str().unwrap_or(""),
+                a["action"].as_str().unwrap_or(""),
+            );
+            let mapped = rbac::robot_access(res, act)
+                .ok_or_else(|| format!("unknown access {res}:{act}"))?;
             actions.extend_from_slice(mapped);
         }
         out.push(RobotGrant { namespace, actions });

@@ -16,7 +16,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::LimitedGuest, Role::Guest, Role::Developer, Role::Maintainer, Role::ProjectAdmin];
+    pub const ALL: [Role; 5] = [
+        Role::LimitedGuest,
+        Role::Guest,
+        Role::Developer,
+        Role::Maintainer,
+        Role::ProjectAdmin,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -30,7 +36,10 @@ impl Role {
 
     /// Column of this role in [`TABLE`].
     fn column(self) -> usize {
-        Role::ALL.iter().position(|r| *r == self).expect("every role has a column")
+        Role::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("every role has a column")
     }
 }
 
@@ -43,7 +52,11 @@ impl TryFrom<i64> for Role {
             3 => Role::Guest,
             4 => Role::Maintainer,
             5 => Role::LimitedGuest,
-            other => return Err(format!("unknown role_id {other} (1 projectAdmin, 2 developer, 3 guest, 4 maintainer, 5 limitedGuest)")),
+            other => {
+                return Err(format!(
+                    "unknown role_id {other} (1 projectAdmin, 2 developer, 3 guest, 4 maintainer, 5 limitedGuest)"
+                ));
+            }
         })
     }
 }
@@ -106,12 +119,22 @@ pub const TABLE: &[(Action, [bool; 5])] = &[
 ];
 
 pub fn role_allows(role: Role, action: Action) -> bool {
-    TABLE.iter().find(|(a, _)| *a == action).is_some_and(|(_, cols)| cols[role.column()])
+    TABLE
+        .iter()
+        .find(|(a, _)| *a == action)
+        .is_some_and(|(_, cols)| cols[role.column()])
 }
 
 /// Anonymous users (and everyone else) on a public project.
 pub fn public_allows(action: Action) -> bool {
-    matches!(action, Action::ReadProject | Action::ListRepositories | Action::ReadArtifacts | Action::Pull | Action::ReadScan)
+    matches!(
+        action,
+        Action::ReadProject
+            | Action::ListRepositories
+            | Action::ReadArtifacts
+            | Action::Pull
+            | Action::ReadScan
+    )
 }
 
 /// A robot permission as Harbor's API writes it (`{"resource":"repository","action":"pull"}`).
@@ -138,9 +161,14 @@ pub fn robot_access(resource: &str, action: &str) -> Option<&'static [Action]> {
 
 /// The permission table as Markdown, for docs/permissions.md.
 pub fn markdown_table() -> String {
-    let mut out = String::from("| action | limitedGuest | guest | developer | maintainer | projectAdmin |\n|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| action | limitedGuest | guest | developer | maintainer | projectAdmin |\n|---|---|---|---|---|---|\n",
+    );
     for (action, cols) in TABLE {
-        let name = serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let name = serde_json::to_value(action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let cells: Vec<&str> = cols.iter().map(|&c| if c { "yes" } else { "no" }).collect();
         out.push_str(&format!("| `{name}` | {} |\n", cells.join(" | ")));
     }
@@ -157,7 +185,12 @@ mod tests {
         for pair in Role::ALL.windows(2) {
             for (action, _) in TABLE {
                 if role_allows(pair[0], *action) {
-                    assert!(role_allows(pair[1], *action), "{:?} may {action:?} but {:?} may not", pair[0], pair[1]);
+                    assert!(
+                        role_allows(pair[1], *action),
+                        "{:?} may {action:?} but {:?} may not",
+                        pair[0],
+                        pair[1]
+                    );
                 }
             }
         }
@@ -172,9 +205,26 @@ mod tests {
     #[test]
     fn every_action_has_a_row() {
         use Action::*;
-        let all = [ReadProject, ListRepositories, ReadArtifacts, Pull, Push, CreateTag, DeleteTag, DeleteArtifact,
-            DeleteRepository, ReadScan, Scan, ReadMembers, ManageMembers, ReadRobots, ManageRobots, ReadLogs,
-            UpdateProject, DeleteProject];
+        let all = [
+            ReadProject,
+            ListRepositories,
+            ReadArtifacts,
+            Pull,
+            Push,
+            CreateTag,
+            DeleteTag,
+            DeleteArtifact,
+            DeleteRepository,
+            ReadScan,
+            Scan,
+            ReadMembers,
+            ManageMembers,
+            ReadRobots,
+            ManageRobots,
+            ReadLogs,
+            UpdateProject,
+            DeleteProject,
+        ];
         for a in all {
             assert_eq!(TABLE.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
         }
@@ -182,8 +232,16 @@ mod tests {
 
     #[test]
     fn docs_match_the_table() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/permissions.md")).unwrap();
-        assert!(doc.contains(&markdown_table()), "docs/permissions.md is out of date; paste:\n{}", markdown_table());
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/permissions.md"
+        ))
+        .unwrap();
+        assert!(
+            doc.contains(&markdown_table()),
+            "docs/permissions.md is out of date; paste:\n{}",
+            markdown_table()
+        );
     }
 
     #[test]

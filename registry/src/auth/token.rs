@@ -38,9 +38,9 @@ pub struct Claims {
 impl Claims {
     /// Whether the token grants `action` on repository `name`.
     pub fn allows(&self, kind: &str, name: &str, action: &str) -> bool {
-        self.access
-            .iter()
-            .any(|a| a.kind == kind && a.name == name && a.actions.iter().any(|x| x == action || x == "*"))
+        self.access.iter().any(|a| {
+            a.kind == kind && a.name == name && a.actions.iter().any(|x| x == action || x == "*")
+        })
     }
 }
 
@@ -70,7 +70,11 @@ pub fn parse_scope(scope: &str) -> Option<Access> {
     Some(Access {
         kind: kind.to_string(),
         name: name.to_string(),
-        actions: actions.split(',').filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+        actions: actions
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -100,11 +104,14 @@ impl TokenKey {
     /// Verify signature (constant time), algorithm, audience and validity window.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenError::Malformed);
         };
         let header: serde_json::Value =
-            serde_json::from_slice(&B64.decode(h).map_err(|_| TokenError::Malformed)?).map_err(|_| TokenError::Malformed)?;
+            serde_json::from_slice(&B64.decode(h).map_err(|_| TokenError::Malformed)?)
+                .map_err(|_| TokenError::Malformed)?;
         if header["alg"] != "HS256" {
             return Err(TokenError::Signature);
         }
@@ -115,7 +122,8 @@ impl TokenKey {
         mac.update(p.as_bytes());
         mac.verify_slice(&sig).map_err(|_| TokenError::Signature)?;
         let claims: Claims =
-            serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?).map_err(|_| TokenError::Malformed)?;
+            serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?)
+                .map_err(|_| TokenError::Malformed)?;
         if claims.aud != SERVICE {
             return Err(TokenError::Audience);
         }
@@ -154,7 +162,10 @@ mod tests {
         assert!(c.allows("repository", "library/app", "push"));
         assert!(!c.allows("repository", "library/other", "pull"));
         assert_eq!(key.verify(&t, 100), Err(TokenError::Expired));
-        assert_eq!(TokenKey::new(b"x".repeat(32)).verify(&t, 50), Err(TokenError::Signature));
+        assert_eq!(
+            TokenKey::new(b"x".repeat(32)).verify(&t, 50),
+            Err(TokenError::Signature)
+        );
         // Swap in a payload granting more: the signature no longer matches.
         let mut forged = claims(100);
         forged.access[0].name = "production/app".into();
@@ -171,7 +182,10 @@ mod tests {
     #[test]
     fn scopes_parse_like_distribution() {
         let a = parse_scope("repository:project/team/app:pull,push").unwrap();
-        assert_eq!((a.kind.as_str(), a.name.as_str()), ("repository", "project/team/app"));
+        assert_eq!(
+            (a.kind.as_str(), a.name.as_str()),
+            ("repository", "project/team/app")
+        );
         assert_eq!(a.actions, ["pull", "push"]);
         let c = parse_scope("registry:catalog:*").unwrap();
         assert_eq!(c.actions, ["*"]);

@@ -49,7 +49,10 @@ pub enum Credentials {
 }
 
 pub fn credentials(headers: &HeaderMap) -> Credentials {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Credentials::None;
     };
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
@@ -57,10 +60,16 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
         return Credentials::Bearer(rest.trim().to_string());
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok();
-        if let Some((u, p)) = decoded.and_then(|d| String::from_utf8(d).ok()).and_then(|s| {
-            s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))
-        }) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok();
+        if let Some((u, p)) = decoded
+            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|s| {
+                s.split_once(':')
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
+            })
+        {
             return Credentials::Basic(u, p);
         }
     }
@@ -68,15 +77,23 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
 }
 
 pub fn client_ip(req_ext: &axum::http::Extensions) -> Option<String> {
-    req_ext.get::<ConnectInfo<ClientAddr>>().map(|c| c.0.0.ip().to_string())
+    req_ext
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|c| c.0.0.ip().to_string())
 }
 
 fn need(method: &Method, route: &str, name: Option<String>) -> Option<Need> {
     let name = name?;
     let action = match (route, method) {
         (r, _) if r.ends_with("/tags/list") || r.contains("/referrers/") => "pull",
-        (r, &Method::GET | &Method::HEAD) if r.contains("/manifests/") || r.contains("/blobs/{digest}") => "pull",
-        (r, &Method::DELETE) if r.contains("/manifests/") || r.contains("/blobs/{digest}") => "delete",
+        (r, &Method::GET | &Method::HEAD)
+            if r.contains("/manifests/") || r.contains("/blobs/{digest}") =>
+        {
+            "pull"
+        }
+        (r, &Method::DELETE) if r.contains("/manifests/") || r.contains("/blobs/{digest}") => {
+            "delete"
+        }
         _ => "push",
     };
     Some(Need::Repo { name, action })
@@ -95,18 +112,37 @@ fn realm(reg: &Registry, headers: &HeaderMap, tls: bool) -> String {
     if let Some(base) = reg.external_url() {
         return format!("{}/service/token", base.trim_end_matches('/'));
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{}://{host}/service/token", if tls { "https" } else { "http" })
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!(
+        "{}://{host}/service/token",
+        if tls { "https" } else { "http" }
+    )
 }
 
-fn challenge(reg: &Registry, headers: &HeaderMap, need: &Need, error: Option<&str>, message: &str) -> Response {
+fn challenge(
+    reg: &Registry,
+    headers: &HeaderMap,
+    need: &Need,
+    error: Option<&str>,
+    message: &str,
+) -> Response {
     let scope = match need {
         Need::Base => None,
         Need::Catalog => Some("registry:catalog:*".to_string()),
-        Need::Repo { name, action: "push" } => Some(format!("repository:{name}:pull,push")),
+        Need::Repo {
+            name,
+            action: "push",
+        } => Some(format!("repository:{name}:pull,push")),
         Need::Repo { name, action } => Some(format!("repository:{name}:{action}")),
     };
-    let mut value = format!("Bearer realm=\"{}\",service=\"{}\"", realm(reg, headers, reg.tls()), crate::auth::token::SERVICE);
+    let mut value = format!(
+        "Bearer realm=\"{}\",service=\"{}\"",
+        realm(reg, headers, reg.tls()),
+        crate::auth::token::SERVICE
+    );
     if let Some(s) = scope {
         value.push_str(&format!(",scope=\"{s}\""));
     }
@@ -127,15 +163,22 @@ async fn allowed(reg: &Registry, grant: &Grant, need: &Need) -> Result<bool, Reg
         (Need::Catalog, Grant::Token(c)) => c.allows("registry", "catalog", "*"),
         (Need::Catalog, Grant::Principal(p)) => p.is_sysadmin(),
         (Need::Repo { name, action }, Grant::Token(c)) => c.allows("repository", name, action),
-        (Need::Repo { name, action }, Grant::Principal(p)) => {
-            reg.may(p, project_of(name), action_of(action)).await?.unwrap_or(false)
-        }
+        (Need::Repo { name, action }, Grant::Principal(p)) => reg
+            .may(p, project_of(name), action_of(action))
+            .await?
+            .unwrap_or(false),
         (_, Grant::Anonymous) => false,
     })
 }
 
 /// Middleware on every matched `/v2` route.
-pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params: RawPathParams, mut req: Request, next: Next) -> Response {
+pub async fn authorize(
+    State(reg): State<AppState>,
+    matched: MatchedPath,
+    params: RawPathParams,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if !reg.auth_enabled() {
         return next.run(req).await;
     }
@@ -157,11 +200,27 @@ pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params
         Credentials::None => Grant::Anonymous,
         Credentials::Bearer(t) => match reg.verify_token(&t) {
             Ok(claims) => Grant::Token(claims),
-            Err(e) => return challenge(&reg, req.headers(), &need, Some("invalid_token"), &e.to_string()),
+            Err(e) => {
+                return challenge(
+                    &reg,
+                    req.headers(),
+                    &need,
+                    Some("invalid_token"),
+                    &e.to_string(),
+                );
+            }
         },
         Credentials::Basic(u, p) => match reg.authenticate(&u, &p, ip.as_deref()).await {
             Ok(p) => Grant::Principal(p),
-            Err(_) => return challenge(&reg, req.headers(), &need, None, "invalid user name or password"),
+            Err(_) => {
+                return challenge(
+                    &reg,
+                    req.headers(),
+                    &need,
+                    None,
+                    "invalid user name or password",
+                );
+            }
         },
     };
     match allowed(&reg, &grant, &need).await {
@@ -171,64 +230,114 @@ pub async fn authorize(State(reg): State<AppState>, matched: MatchedPath, params
     }
     // A mount from a repository the caller may not read becomes a plain upload.
     if let Need::Repo { action: "push", .. } = &need
-        && let Some(from) = mount_source(req.uri().query()) {
-            let from_need = Need::Repo { name: from, action: "pull" };
-            if !allowed(&reg, &grant, &from_need).await.unwrap_or(false) {
-                strip_mount(&mut req);
-            }
+        && let Some(from) = mount_source(req.uri().query())
+    {
+        let from_need = Need::Repo {
+            name: from,
+            action: "pull",
+        };
+        if !allowed(&reg, &grant, &from_need).await.unwrap_or(false) {
+            strip_mount(&mut req);
         }
+    }
     let method = req.method().clone();
-    let reference = params.iter().find(|(k, _)| *k == "reference" || *k == "digest").map(|(_, v)| v.to_string());
+    let reference = params
+        .iter()
+        .find(|(k, _)| *k == "reference" || *k == "digest")
+        .map(|(_, v)| v.to_string());
     req.extensions_mut().insert(grant.clone());
     let resp = next.run(req).await;
     if resp.status().is_success()
-        && let (Need::Repo { name, .. }, Some(reference)) = (&need, reference) {
-            let op = match (&method, route.contains("/manifests/")) {
-                (&Method::GET, true) => Some("pull"),
-                (&Method::PUT, true) => Some("create"),
-                (&Method::DELETE, _) => Some("delete"),
-                _ => None,
+        && let (Need::Repo { name, .. }, Some(reference)) = (&need, reference)
+    {
+        let op = match (&method, route.contains("/manifests/")) {
+            (&Method::GET, true) => Some("pull"),
+            (&Method::PUT, true) => Some("create"),
+            (&Method::DELETE, _) => Some("delete"),
+            _ => None,
+        };
+        if let Some(op) = op {
+            let who = Principal::User {
+                id: 0,
+                name: grant.name().to_string(),
+                sysadmin: false,
             };
-            if let Some(op) = op {
-                let who = Principal::User { id: 0, name: grant.name().to_string(), sysadmin: false };
-                let kind = if route.contains("/manifests/") { "artifact" } else { "blob" };
-                reg.audit(&who, op, kind, &format!("{name}:{reference}"), ip.as_deref());
-            }
+            let kind = if route.contains("/manifests/") {
+                "artifact"
+            } else {
+                "blob"
+            };
+            reg.audit(
+                &who,
+                op,
+                kind,
+                &format!("{name}:{reference}"),
+                ip.as_deref(),
+            );
         }
+    }
     resp
 }
 
 async fn refuse(reg: &Registry, grant: &Grant, need: &Need, headers: &HeaderMap) -> Response {
     if let Need::Repo { name, .. } = need {
         // Say so plainly when the project itself is missing.
-        if let Ok(None) = reg.identity().project_by_name(project_of(name)).await.map(|p| p.map(|_| ())) {
+        if let Ok(None) = reg
+            .identity()
+            .project_by_name(project_of(name))
+            .await
+            .map(|p| p.map(|_| ()))
+        {
             return RegistryError::new(
                 ErrorCode::NameUnknown,
-                format!("project {} does not exist; create it before pushing to {name}", project_of(name)),
+                format!(
+                    "project {} does not exist; create it before pushing to {name}",
+                    project_of(name)
+                ),
             )
             .into_response();
         }
     }
     match grant {
         Grant::Anonymous => challenge(reg, headers, need, None, "authentication required"),
-        Grant::Token(_) => challenge(reg, headers, need, Some("insufficient_scope"), "the token does not grant this access"),
+        Grant::Token(_) => challenge(
+            reg,
+            headers,
+            need,
+            Some("insufficient_scope"),
+            "the token does not grant this access",
+        ),
         Grant::Principal(p) => {
-            RegistryError::new(ErrorCode::Denied, format!("{} may not do this", p.name())).into_response()
+            RegistryError::new(ErrorCode::Denied, format!("{} may not do this", p.name()))
+                .into_response()
         }
     }
 }
 
 fn query_pairs(query: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
-    query.unwrap_or("").split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        (dec(k), dec(v))
-    })
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
 }
 
 fn mount_source(query: Option<&str>) -> Option<String> {
     let pairs: Vec<_> = query_pairs(query).collect();
-    pairs.iter().any(|(k, _)| k == "mount").then(|| pairs.iter().find(|(k, _)| k == "from").map(|(_, v)| v.clone()))?
+    pairs.iter().any(|(k, _)| k == "mount").then(|| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == "from")
+            .map(|(_, v)| v.clone())
+    })?
 }
 
 fn strip_mount(req: &mut Request) {
@@ -240,7 +349,11 @@ fn strip_mount(req: &mut Request) {
         .filter(|p| !p.starts_with("mount=") && !p.starts_with("from="))
         .map(str::to_owned)
         .collect();
-    let pq = if kept.is_empty() { req.uri().path().to_string() } else { format!("{}?{}", req.uri().path(), kept.join("&")) };
+    let pq = if kept.is_empty() {
+        req.uri().path().to_string()
+    } else {
+        format!("{}?{}", req.uri().path(), kept.join("&"))
+    };
     if let Ok(uri) = pq.parse() {
         *req.uri_mut() = uri;
     }
@@ -250,9 +363,12 @@ fn strip_mount(req: &mut Request) {
 /// for anonymous pulls of public projects) in, a signed bearer token out.
 pub async fn token(State(reg): State<AppState>, req: Request) -> Response {
     if !reg.auth_enabled() {
-        return RegistryError::new(ErrorCode::Unsupported, "authentication is not enabled on this registry")
-            .with_status(StatusCode::NOT_FOUND)
-            .into_response();
+        return RegistryError::new(
+            ErrorCode::Unsupported,
+            "authentication is not enabled on this registry",
+        )
+        .with_status(StatusCode::NOT_FOUND)
+        .into_response();
     }
     let ip = client_ip(req.extensions());
     let principal = match credentials(req.headers()) {
@@ -262,7 +378,10 @@ pub async fn token(State(reg): State<AppState>, req: Request) -> Response {
         },
         _ => Principal::Anonymous,
     };
-    let scopes: Vec<String> = query_pairs(req.uri().query()).filter(|(k, _)| k == "scope").map(|(_, v)| v).collect();
+    let scopes: Vec<String> = query_pairs(req.uri().query())
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v)
+        .collect();
     match reg.issue_token(&principal, &scopes).await {
         Ok(t) => (StatusCode::OK, axum::Json(t)).into_response(),
         Err(e) => e.into_response(),
@@ -275,20 +394,28 @@ mod tests {
 
     #[test]
     fn mount_sources_and_query_parsing() {
-        assert_eq!(mount_source(Some("mount=sha256:x&from=library%2Fapp")).as_deref(), Some("library/app"));
+        assert_eq!(
+            mount_source(Some("mount=sha256:x&from=library%2Fapp")).as_deref(),
+            Some("library/app")
+        );
         assert_eq!(mount_source(Some("from=library/app")), None);
         assert_eq!(mount_source(None), None);
-        let scopes: Vec<_> = query_pairs(Some("scope=repository%3Aa%2Fb%3Apull&scope=repository:c:push&service=wharf"))
-            .filter(|(k, _)| k == "scope")
-            .map(|(_, v)| v)
-            .collect();
+        let scopes: Vec<_> = query_pairs(Some(
+            "scope=repository%3Aa%2Fb%3Apull&scope=repository:c:push&service=wharf",
+        ))
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v)
+        .collect();
         assert_eq!(scopes, ["repository:a/b:pull", "repository:c:push"]);
     }
 
     #[test]
     fn basic_credentials_parse() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, "Basic YWxpY2U6cDpzcw==".parse().unwrap()); // alice:p:ss
+        h.insert(
+            header::AUTHORIZATION,
+            "Basic YWxpY2U6cDpzcw==".parse().unwrap(),
+        ); // alice:p:ss
         assert!(matches!(credentials(&h), Credentials::Basic(u, p) if u == "alice" && p == "p:ss"));
         h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
         assert!(matches!(credentials(&h), Credentials::Bearer(t) if t == "abc"));

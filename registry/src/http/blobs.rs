@@ -12,7 +12,10 @@ use crate::service::{BlobBody, ByteRange};
 
 const DIGEST_HEADER: &str = "Docker-Content-Digest";
 
-pub async fn head(State(reg): State<AppState>, Path((name, digest)): Path<(String, String)>) -> Result<Response> {
+pub async fn head(
+    State(reg): State<AppState>,
+    Path((name, digest)): Path<(String, String)>,
+) -> Result<Response> {
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
     let size = reg.blob_size(&repo, &digest).await?;
     Ok((
@@ -21,7 +24,10 @@ pub async fn head(State(reg): State<AppState>, Path((name, digest)): Path<(Strin
             (header::CONTENT_LENGTH, size.to_string()),
             (header::CONTENT_TYPE, "application/octet-stream".into()),
             (header::ACCEPT_RANGES, "bytes".into()),
-            (header::HeaderName::from_static("docker-content-digest"), digest.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
         ],
     )
         .into_response())
@@ -41,7 +47,12 @@ pub async fn get(
             .header(header::CONTENT_LENGTH, size)
             .header(header::ACCEPT_RANGES, "bytes")
             .body(Body::from_stream(stream)),
-        BlobBody::Partial { size, start, end, stream } => Response::builder()
+        BlobBody::Partial {
+            size,
+            start,
+            end,
+            stream,
+        } => Response::builder()
             .status(StatusCode::PARTIAL_CONTENT)
             .header(header::CONTENT_LENGTH, end - start + 1)
             .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"))
@@ -54,12 +65,21 @@ pub async fn get(
     };
     let mut resp = resp.map_err(|e| crate::error::RegistryError::Internal(e.to_string()))?;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, "application/octet-stream".parse().expect("static"));
-    h.insert(DIGEST_HEADER, digest_value.parse().expect("digests are header-safe"));
+    h.insert(
+        header::CONTENT_TYPE,
+        "application/octet-stream".parse().expect("static"),
+    );
+    h.insert(
+        DIGEST_HEADER,
+        digest_value.parse().expect("digests are header-safe"),
+    );
     Ok(resp)
 }
 
-pub async fn delete(State(reg): State<AppState>, Path((name, digest)): Path<(String, String)>) -> Result<StatusCode> {
+pub async fn delete(
+    State(reg): State<AppState>,
+    Path((name, digest)): Path<(String, String)>,
+) -> Result<StatusCode> {
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
     reg.delete_blob(&repo, &digest).await?;
     Ok(StatusCode::ACCEPTED)

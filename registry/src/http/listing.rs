@@ -25,7 +25,10 @@ impl PageQuery {
             .as_deref()
             .map(|n| n.parse::<u32>())
             .transpose()
-            .map_err(|_| RegistryError::new(ErrorCode::Unsupported, "n must be a non-negative integer").with_status(StatusCode::BAD_REQUEST))
+            .map_err(|_| {
+                RegistryError::new(ErrorCode::Unsupported, "n must be a non-negative integer")
+                    .with_status(StatusCode::BAD_REQUEST)
+            })
     }
 }
 
@@ -42,7 +45,11 @@ fn paged(path: &str, n: Option<u32>, page: &Page, body: Value) -> Response {
     resp
 }
 
-pub async fn tags(State(reg): State<AppState>, Path(name): Path<String>, Query(q): Query<PageQuery>) -> Result<Response> {
+pub async fn tags(
+    State(reg): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
     let repo = params::repo(&name)?;
     let n = q.n()?;
     let page = reg.list_tags(&repo, n, q.last.as_deref()).await?;
@@ -88,9 +95,17 @@ pub async fn referrers(
         })
         .collect();
     let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
-    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, OCI_INDEX)], body.to_string()).into_response();
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, OCI_INDEX)],
+        body.to_string(),
+    )
+        .into_response();
     if filter.is_some() {
-        resp.headers_mut().insert("OCI-Filters-Applied", "artifactType".parse().expect("static"));
+        resp.headers_mut().insert(
+            "OCI-Filters-Applied",
+            "artifactType".parse().expect("static"),
+        );
     }
     Ok(resp)
 }

@@ -1,7 +1,7 @@
 //! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`
 
-use axum::body::Body;
 use axum::Extension;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,10 @@ fn manifest_response(m: StoredManifest) -> Response {
     let headers = [
         (header::CONTENT_TYPE, m.media_type),
         (header::CONTENT_LENGTH, m.size.to_string()),
-        (header::HeaderName::from_static("docker-content-digest"), m.digest.to_string()),
+        (
+            header::HeaderName::from_static("docker-content-digest"),
+            m.digest.to_string(),
+        ),
         (header::ETAG, format!("\"{}\"", m.digest)),
     ];
     match m.content {
@@ -46,13 +49,21 @@ pub async fn get(
     Ok(manifest_response(m))
 }
 
-pub async fn head(State(reg): State<AppState>, Path((name, reference)): Path<(String, String)>) -> Result<Response> {
+pub async fn head(
+    State(reg): State<AppState>,
+    Path((name, reference)): Path<(String, String)>,
+) -> Result<Response> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
-    Ok(manifest_response(reg.get_manifest(&repo, &reference, false).await?))
+    Ok(manifest_response(
+        reg.get_manifest(&repo, &reference, false).await?,
+    ))
 }
 
 fn too_big() -> RegistryError {
-    RegistryError::new(ErrorCode::ManifestInvalid, format!("manifest exceeds the {} MiB limit", MAX_MANIFEST_SIZE >> 20))
+    RegistryError::new(
+        ErrorCode::ManifestInvalid,
+        format!("manifest exceeds the {} MiB limit", MAX_MANIFEST_SIZE >> 20),
+    )
 }
 
 /// The whole body, refusing (without buffering it) anything over the limit.
@@ -60,8 +71,12 @@ async fn read_limited(body: Body) -> Result<Bytes> {
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| RegistryError::new(ErrorCode::ManifestInvalid, format!("reading the manifest body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            RegistryError::new(
+                ErrorCode::ManifestInvalid,
+                format!("reading the manifest body: {e}"),
+            )
+        })?;
         if buf.len() + chunk.len() > MAX_MANIFEST_SIZE {
             return Err(too_big());
         }
@@ -82,23 +97,40 @@ pub async fn put(
     }
     let body = read_limited(body).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE);
-    let put = reg.put_manifest(&repo, &reference, content_type, body).await?;
+    let put = reg
+        .put_manifest(&repo, &reference, content_type, body)
+        .await?;
     let mut resp = (
         StatusCode::CREATED,
         [
-            (header::LOCATION, format!("/v2/{repo}/manifests/{}", put.digest)),
-            (header::HeaderName::from_static("docker-content-digest"), put.digest.to_string()),
+            (
+                header::LOCATION,
+                format!("/v2/{repo}/manifests/{}", put.digest),
+            ),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                put.digest.to_string(),
+            ),
             (header::CONTENT_LENGTH, "0".into()),
         ],
     )
         .into_response();
     if let Some(subject) = put.subject {
-        resp.headers_mut().insert("OCI-Subject", subject.to_string().parse().expect("digests are header-safe"));
+        resp.headers_mut().insert(
+            "OCI-Subject",
+            subject
+                .to_string()
+                .parse()
+                .expect("digests are header-safe"),
+        );
     }
     Ok(resp)
 }
 
-pub async fn delete(State(reg): State<AppState>, Path((name, reference)): Path<(String, String)>) -> Result<StatusCode> {
+pub async fn delete(
+    State(reg): State<AppState>,
+    Path((name, reference)): Path<(String, String)>,
+) -> Result<StatusCode> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
     reg.delete_manifest(&repo, &reference).await?;
     Ok(StatusCode::ACCEPTED)

@@ -44,16 +44,28 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v2/{name}/referrers/{digest}", get(listing::referrers))
         .route(
             "/v2/{name}/manifests/{reference}",
-            get(manifests::get).head(manifests::head).put(manifests::put).delete(manifests::delete),
+            get(manifests::get)
+                .head(manifests::head)
+                .put(manifests::put)
+                .delete(manifests::delete),
         )
         .route("/v2/{name}/blobs/uploads/", post(uploads::start))
         .route("/v2/{name}/blobs/uploads", post(uploads::start))
         .route(
             "/v2/{name}/blobs/uploads/{id}",
-            get(uploads::status).patch(uploads::chunk).put(uploads::finish).delete(uploads::cancel),
+            get(uploads::status)
+                .patch(uploads::chunk)
+                .put(uploads::finish)
+                .delete(uploads::cancel),
         )
-        .route("/v2/{name}/blobs/{digest}", get(blobs::get).head(blobs::head).delete(blobs::delete))
-        .route_layer(axum::middleware::from_fn_with_state(registry.clone(), auth::authorize))
+        .route(
+            "/v2/{name}/blobs/{digest}",
+            get(blobs::get).head(blobs::head).delete(blobs::delete),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            auth::authorize,
+        ))
         .route("/service/token", get(auth::token))
         .merge(api::router())
         .fallback(unknown_endpoint)
@@ -86,23 +98,33 @@ fn encode_name(rest: &str) -> Option<String> {
     const MARKERS: [&str; 4] = ["/tags/list", "/manifests/", "/blobs/", "/referrers/"];
     let idx = MARKERS.iter().filter_map(|m| rest.rfind(m)).max()?;
     let (name, tail) = rest.split_at(idx);
-    name.contains('/').then(|| format!("/v2/{}{tail}", name.replace('/', "%2F")))
+    name.contains('/')
+        .then(|| format!("/v2/{}{tail}", name.replace('/', "%2F")))
 }
 
 async fn base() -> impl IntoResponse {
-    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], "{}")
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        "{}",
+    )
 }
 
 async fn unknown_endpoint() -> RegistryError {
-    RegistryError::new(ErrorCode::Unsupported, "no such endpoint").with_status(StatusCode::NOT_FOUND)
+    RegistryError::new(ErrorCode::Unsupported, "no such endpoint")
+        .with_status(StatusCode::NOT_FOUND)
 }
 
 async fn method_not_allowed() -> RegistryError {
-    RegistryError::new(ErrorCode::Unsupported, "method not allowed on this endpoint")
+    RegistryError::new(
+        ErrorCode::Unsupported,
+        "method not allowed on this endpoint",
+    )
 }
 
 async fn api_version_header(mut resp: Response) -> Response {
-    resp.headers_mut().insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut()
+        .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
     resp
 }
 
@@ -112,10 +134,22 @@ mod tests {
 
     #[test]
     fn nested_names_become_one_segment() {
-        assert_eq!(encode_name("a/b/manifests/v1").as_deref(), Some("/v2/a%2Fb/manifests/v1"));
-        assert_eq!(encode_name("p/t/app/blobs/uploads/").as_deref(), Some("/v2/p%2Ft%2Fapp/blobs/uploads/"));
-        assert_eq!(encode_name("a/blobs/x/tags/list").as_deref(), Some("/v2/a%2Fblobs%2Fx/tags/list"));
-        assert_eq!(encode_name("a/manifests/b/manifests/v1").as_deref(), Some("/v2/a%2Fmanifests%2Fb/manifests/v1"));
+        assert_eq!(
+            encode_name("a/b/manifests/v1").as_deref(),
+            Some("/v2/a%2Fb/manifests/v1")
+        );
+        assert_eq!(
+            encode_name("p/t/app/blobs/uploads/").as_deref(),
+            Some("/v2/p%2Ft%2Fapp/blobs/uploads/")
+        );
+        assert_eq!(
+            encode_name("a/blobs/x/tags/list").as_deref(),
+            Some("/v2/a%2Fblobs%2Fx/tags/list")
+        );
+        assert_eq!(
+            encode_name("a/manifests/b/manifests/v1").as_deref(),
+            Some("/v2/a%2Fmanifests%2Fb/manifests/v1")
+        );
         assert_eq!(encode_name("single/manifests/v1"), None);
         assert_eq!(encode_name("_catalog"), None);
     }

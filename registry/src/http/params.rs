@@ -11,12 +11,21 @@ use crate::names::{Reference, ReferenceError, RepoName};
 use crate::storage::ByteStream;
 
 pub fn repo(name: &str) -> Result<RepoName> {
-    RepoName::parse(name)
-        .map_err(|e| RegistryError::new(ErrorCode::NameInvalid, format!("invalid repository name {name:?}: {e}")))
+    RepoName::parse(name).map_err(|e| {
+        RegistryError::new(
+            ErrorCode::NameInvalid,
+            format!("invalid repository name {name:?}: {e}"),
+        )
+    })
 }
 
 pub fn digest(s: &str) -> Result<Digest> {
-    s.parse().map_err(|e| RegistryError::new(ErrorCode::DigestInvalid, format!("invalid digest {s:?}: {e}")))
+    s.parse().map_err(|e| {
+        RegistryError::new(
+            ErrorCode::DigestInvalid,
+            format!("invalid digest {s:?}: {e}"),
+        )
+    })
 }
 
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>> {
@@ -27,7 +36,9 @@ pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>> {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .map(Some)
-            .ok_or_else(|| RegistryError::new(ErrorCode::SizeInvalid, "Content-Length is not a number")),
+            .ok_or_else(|| {
+                RegistryError::new(ErrorCode::SizeInvalid, "Content-Length is not a number")
+            }),
     }
 }
 
@@ -41,11 +52,19 @@ pub fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>> {
     let Some(raw) = header_str(headers, header::CONTENT_RANGE) else {
         return Ok(None);
     };
-    let s = raw.trim().trim_start_matches("bytes").trim_start_matches(['=', ' ']);
+    let s = raw
+        .trim()
+        .trim_start_matches("bytes")
+        .trim_start_matches(['=', ' ']);
     let s = s.split('/').next().unwrap_or("");
-    let parsed = s.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    let parsed = s
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
     parsed.map(Some).ok_or_else(|| {
-        RegistryError::new(ErrorCode::BlobUploadInvalid, format!("malformed Content-Range {raw:?}; expected start-end"))
+        RegistryError::new(
+            ErrorCode::BlobUploadInvalid,
+            format!("malformed Content-Range {raw:?}; expected start-end"),
+        )
     })
 }
 
@@ -56,7 +75,10 @@ pub fn body_stream(body: Body) -> ByteStream {
 /// A tag or a digest from the path, each malformation with its own code.
 pub fn reference(s: &str) -> Result<Reference> {
     Reference::parse(s).map_err(|e| match e {
-        ReferenceError::Digest(_) => RegistryError::new(ErrorCode::DigestInvalid, format!("invalid digest {s:?}: {e}")),
+        ReferenceError::Digest(_) => RegistryError::new(
+            ErrorCode::DigestInvalid,
+            format!("invalid digest {s:?}: {e}"),
+        ),
         ReferenceError::Tag(_) => RegistryError::new(ErrorCode::ManifestInvalid, e.to_string()),
     })
 }
@@ -69,11 +91,18 @@ mod tests {
     fn content_range_forms() {
         let mut h = HeaderMap::new();
         assert_eq!(content_range(&h).unwrap(), None);
-        for (v, want) in [("0-9", (0, 9)), ("bytes 10-19/100", (10, 19)), ("bytes=5-5", (5, 5))] {
+        for (v, want) in [
+            ("0-9", (0, 9)),
+            ("bytes 10-19/100", (10, 19)),
+            ("bytes=5-5", (5, 5)),
+        ] {
             h.insert(header::CONTENT_RANGE, v.parse().unwrap());
             assert_eq!(content_range(&h).unwrap(), Some(want), "{v}");
         }
         h.insert(header::CONTENT_RANGE, "nonsense".parse().unwrap());
-        assert_eq!(content_range(&h).unwrap_err().error_code(), Some(ErrorCode::BlobUploadInvalid));
+        assert_eq!(
+            content_range(&h).unwrap_err().error_code(),
+            Some(ErrorCode::BlobUploadInvalid)
+        );
     }
 }

@@ -31,7 +31,10 @@ fn created(repo: &RepoName, digest: &Digest) -> Response {
         StatusCode::CREATED,
         [
             (header::LOCATION, format!("/v2/{repo}/blobs/{digest}")),
-            (header::HeaderName::from_static("docker-content-digest"), digest.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
             (header::CONTENT_LENGTH, "0".into()),
         ],
     )
@@ -45,9 +48,15 @@ fn in_progress(status: StatusCode, repo: &RepoName, up: &UploadStatus) -> Respon
     (
         status,
         [
-            (header::LOCATION, format!("/v2/{repo}/blobs/uploads/{}", up.id)),
+            (
+                header::LOCATION,
+                format!("/v2/{repo}/blobs/uploads/{}", up.id),
+            ),
             (header::RANGE, format!("0-{end}")),
-            (header::HeaderName::from_static("docker-upload-uuid"), up.id.clone()),
+            (
+                header::HeaderName::from_static("docker-upload-uuid"),
+                up.id.clone(),
+            ),
             (header::CONTENT_LENGTH, "0".into()),
         ],
     )
@@ -73,14 +82,18 @@ pub async fn start(
     if let Some(digest) = q.digest {
         let digest = params::digest(&digest)?;
         let length = content_length(&headers)?;
-        reg.upload_monolithic(&repo, &digest, body_stream(body), length).await?;
+        reg.upload_monolithic(&repo, &digest, body_stream(body), length)
+            .await?;
         return Ok(created(&repo, &digest));
     }
     let up = reg.start_upload(&repo).await?;
     Ok(in_progress(StatusCode::ACCEPTED, &repo, &up))
 }
 
-pub async fn status(State(reg): State<AppState>, Path((name, id)): Path<(String, String)>) -> Result<Response> {
+pub async fn status(
+    State(reg): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response> {
     let repo = params::repo(&name)?;
     let up = reg.upload_status(&repo, &id).await?;
     Ok(in_progress(StatusCode::NO_CONTENT, &repo, &up))
@@ -95,7 +108,9 @@ pub async fn chunk(
     let repo = params::repo(&name)?;
     let range = content_range(&headers)?;
     let length = content_length(&headers)?;
-    let up = reg.upload_chunk(&repo, &id, range, length, body_stream(body)).await?;
+    let up = reg
+        .upload_chunk(&repo, &id, range, length, body_stream(body))
+        .await?;
     Ok(in_progress(StatusCode::ACCEPTED, &repo, &up))
 }
 
@@ -110,14 +125,23 @@ pub async fn finish(
     let digest = q
         .digest
         .as_deref()
-        .ok_or_else(|| RegistryError::new(ErrorCode::DigestInvalid, "the digest query parameter is required"))
+        .ok_or_else(|| {
+            RegistryError::new(
+                ErrorCode::DigestInvalid,
+                "the digest query parameter is required",
+            )
+        })
         .and_then(params::digest)?;
     let length = content_length(&headers)?;
-    reg.finish_upload(&repo, &id, &digest, body_stream(body), length).await?;
+    reg.finish_upload(&repo, &id, &digest, body_stream(body), length)
+        .await?;
     Ok(created(&repo, &digest))
 }
 
-pub async fn cancel(State(reg): State<AppState>, Path((name, id)): Path<(String, String)>) -> Result<StatusCode> {
+pub async fn cancel(
+    State(reg): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
     let repo = params::repo(&name)?;
     reg.cancel_upload(&repo, &id).await?;
     Ok(StatusCode::NO_CONTENT)

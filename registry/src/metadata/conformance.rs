@@ -37,7 +37,13 @@ pub async fn run(store: &dyn MetadataStore) {
     assert!(store.repository_exists(&app).await.unwrap());
     assert_eq!(store.repo_blob_size(&app, &layer).await.unwrap(), Some(5));
     assert_eq!(store.repo_blob_size(&other, &layer).await.unwrap(), None);
-    let sizes = store.repo_blob_sizes(&app, &[layer.clone(), config.clone(), Digest::sha256_of(b"x")]).await.unwrap();
+    let sizes = store
+        .repo_blob_sizes(
+            &app,
+            &[layer.clone(), config.clone(), Digest::sha256_of(b"x")],
+        )
+        .await
+        .unwrap();
     assert_eq!(sizes.len(), 2);
     assert_eq!(sizes[&config], 6);
 
@@ -49,14 +55,35 @@ pub async fn run(store: &dyn MetadataStore) {
     nm.tag = Some("v1");
     store.put_manifest(nm.clone()).await.unwrap();
     store.put_manifest(nm).await.unwrap(); // same push twice is fine
-    let got = store.manifest_by_tag(&app, "v1", true).await.unwrap().unwrap();
+    let got = store
+        .manifest_by_tag(&app, "v1", true)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.digest, m1);
     assert_eq!(got.content.as_deref(), Some(&body[..]));
     assert_eq!(got.size, body.len() as u64);
-    let head = store.manifest_by_digest(&app, &m1, false).await.unwrap().unwrap();
+    let head = store
+        .manifest_by_digest(&app, &m1, false)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(head.content.is_none());
-    assert!(store.manifest_by_digest(&other, &m1, true).await.unwrap().is_none());
-    assert_eq!(store.existing_manifests(&app, &[m1.clone(), layer.clone()]).await.unwrap().len(), 1);
+    assert!(
+        store
+            .manifest_by_digest(&other, &m1, true)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .existing_manifests(&app, &[m1.clone(), layer.clone()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Tag listing is lexical and paginates.
     for t in ["b", "a", "c", "v2"] {
@@ -64,9 +91,15 @@ pub async fn run(store: &dyn MetadataStore) {
         nm.tag = Some(t);
         store.put_manifest(nm).await.unwrap();
     }
-    assert_eq!(store.list_tags(&app, None, 100).await.unwrap(), ["a", "b", "c", "v1", "v2"]);
+    assert_eq!(
+        store.list_tags(&app, None, 100).await.unwrap(),
+        ["a", "b", "c", "v1", "v2"]
+    );
     assert_eq!(store.list_tags(&app, None, 2).await.unwrap(), ["a", "b"]);
-    assert_eq!(store.list_tags(&app, Some("b"), 2).await.unwrap(), ["c", "v1"]);
+    assert_eq!(
+        store.list_tags(&app, Some("b"), 2).await.unwrap(),
+        ["c", "v1"]
+    );
 
     // Retagging moves the tag.
     let body2 = br#"{"schemaVersion":2,"x":1}"#;
@@ -74,7 +107,15 @@ pub async fn run(store: &dyn MetadataStore) {
     let mut nm2 = manifest(&app, &m2, body2);
     nm2.tag = Some("v1");
     store.put_manifest(nm2).await.unwrap();
-    assert_eq!(store.manifest_by_tag(&app, "v1", false).await.unwrap().unwrap().digest, m2);
+    assert_eq!(
+        store
+            .manifest_by_tag(&app, "v1", false)
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        m2
+    );
 
     // Referrers, with and without an artifact type filter.
     let sig_body = br#"{"sig":1}"#;
@@ -92,7 +133,10 @@ pub async fn run(store: &dyn MetadataStore) {
     store.put_manifest(s2).await.unwrap();
     let all = store.referrers(&app, &m1, None).await.unwrap();
     assert_eq!(all.len(), 2);
-    let sigs = store.referrers(&app, &m1, Some("application/vnd.example.sig")).await.unwrap();
+    let sigs = store
+        .referrers(&app, &m1, Some("application/vnd.example.sig"))
+        .await
+        .unwrap();
     assert_eq!(sigs.len(), 1);
     assert_eq!(sigs[0].digest, sig);
     assert_eq!(sigs[0].annotations.as_ref().unwrap()["k"], "v");
@@ -101,7 +145,13 @@ pub async fn run(store: &dyn MetadataStore) {
     // Deleting a tag leaves the manifest; deleting the manifest takes its tags.
     assert!(store.delete_tag(&app, "a").await.unwrap());
     assert!(!store.delete_tag(&app, "a").await.unwrap());
-    assert!(store.manifest_by_digest(&app, &m1, false).await.unwrap().is_some());
+    assert!(
+        store
+            .manifest_by_digest(&app, &m1, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(store.delete_manifest(&app, &m1).await.unwrap());
     assert!(!store.delete_manifest(&app, &m1).await.unwrap());
     assert_eq!(store.list_tags(&app, None, 100).await.unwrap(), ["v1"]);
@@ -114,20 +164,47 @@ pub async fn run(store: &dyn MetadataStore) {
     assert_eq!(store.repo_blob_size(&other, &layer).await.unwrap(), Some(5));
 
     // Catalog pagination.
-    assert_eq!(store.list_repositories(None, 10).await.unwrap(), ["library/other", "project/team/app"]);
-    assert_eq!(store.list_repositories(Some("library/other"), 10).await.unwrap(), ["project/team/app"]);
+    assert_eq!(
+        store.list_repositories(None, 10).await.unwrap(),
+        ["library/other", "project/team/app"]
+    );
+    assert_eq!(
+        store
+            .list_repositories(Some("library/other"), 10)
+            .await
+            .unwrap(),
+        ["project/team/app"]
+    );
 
     // The management view: repositories of a project, artifacts with tags and accessories.
     use super::identity::PageReq;
-    let page = PageReq { page: 1, page_size: 10 };
-    let (repos, n) = store.list_project_repositories("project", page).await.unwrap();
+    let page = PageReq {
+        page: 1,
+        page_size: 10,
+    };
+    let (repos, n) = store
+        .list_project_repositories("project", page)
+        .await
+        .unwrap();
     assert_eq!((n, repos[0].name.as_str()), (1, "project/team/app"));
     let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
     assert_eq!(n, 1, "referrers are not listed as artifacts");
     assert_eq!(arts[0].digest, m2);
-    assert_eq!(arts[0].tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["v1"]);
+    assert_eq!(
+        arts[0]
+            .tags
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>(),
+        ["v1"]
+    );
     assert!(store.put_tag(&app, "stable", &m2).await.unwrap());
-    assert!(!store.put_tag(&app, "x", &Digest::sha256_of(b"none")).await.unwrap());
+    assert!(
+        !store
+            .put_tag(&app, "x", &Digest::sha256_of(b"none"))
+            .await
+            .unwrap()
+    );
     let one = store.artifact(&app, &m2).await.unwrap().unwrap();
     assert_eq!(one.tags.len(), 2);
     assert!(store.artifact(&other, &m2).await.unwrap().is_none());
@@ -139,7 +216,10 @@ pub async fn run(store: &dyn MetadataStore) {
     let up = store.upload("u1").await.unwrap().unwrap();
     assert_eq!(up.repository, "project/team/app");
     assert_eq!(store.count_uploads().await.unwrap(), 1);
-    assert_eq!(store.stale_uploads(up.updated_at + 1).await.unwrap(), ["u1"]);
+    assert_eq!(
+        store.stale_uploads(up.updated_at + 1).await.unwrap(),
+        ["u1"]
+    );
     assert!(store.stale_uploads(up.updated_at).await.unwrap().is_empty());
     store.touch_upload("u1").await.unwrap();
     store.delete_upload("u1").await.unwrap();
@@ -148,7 +228,13 @@ pub async fn run(store: &dyn MetadataStore) {
     // Deleting a repository takes everything in it.
     assert!(store.delete_repository(&app).await.unwrap());
     assert!(!store.repository_exists(&app).await.unwrap());
-    assert!(store.manifest_by_digest(&app, &m2, false).await.unwrap().is_none());
+    assert!(
+        store
+            .manifest_by_digest(&app, &m2, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!store.delete_repository(&app).await.unwrap());
 }
 
@@ -157,72 +243,209 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
     use super::identity::{AuditEntry, NewRobot, NewUser, PageReq};
     use crate::auth::rbac::Role;
 
-    let page = PageReq { page: 1, page_size: 10 };
+    let page = PageReq {
+        page: 1,
+        page_size: 10,
+    };
     let alice = store
-        .create_user(NewUser { username: "alice", password_hash: "h1", email: Some("a@x"), realname: None, sysadmin: false })
+        .create_user(NewUser {
+            username: "alice",
+            password_hash: "h1",
+            email: Some("a@x"),
+            realname: None,
+            sysadmin: false,
+        })
         .await
         .unwrap()
         .unwrap();
-    let dup = NewUser { username: "alice", password_hash: "h2", email: None, realname: None, sysadmin: false };
-    assert_eq!(store.create_user(dup).await.unwrap(), None, "names are unique");
+    let dup = NewUser {
+        username: "alice",
+        password_hash: "h2",
+        email: None,
+        realname: None,
+        sysadmin: false,
+    };
+    assert_eq!(
+        store.create_user(dup).await.unwrap(),
+        None,
+        "names are unique"
+    );
     let (u, hash) = store.user_by_name("alice").await.unwrap().unwrap();
-    assert_eq!((u.id, hash.as_str(), u.email.as_deref()), (alice, "h1", Some("a@x")));
+    assert_eq!(
+        (u.id, hash.as_str(), u.email.as_deref()),
+        (alice, "h1", Some("a@x"))
+    );
     assert!(store.set_password(alice, "h3").await.unwrap());
     assert_eq!(store.user_by_id(alice).await.unwrap().unwrap().1, "h3");
     assert!(store.set_sysadmin(alice, true).await.unwrap());
     assert!(store.user_by_id(alice).await.unwrap().unwrap().0.sysadmin);
     let bob = store
-        .create_user(NewUser { username: "bob", password_hash: "h", email: None, realname: None, sysadmin: false })
+        .create_user(NewUser {
+            username: "bob",
+            password_hash: "h",
+            email: None,
+            realname: None,
+            sysadmin: false,
+        })
         .await
         .unwrap()
         .unwrap();
-    let (users, total) = store.list_users(PageReq { page: 2, page_size: 1 }).await.unwrap();
-    assert_eq!((users.len(), total, users[0].username.as_str()), (1, 2, "bob"));
+    let (users, total) = store
+        .list_users(PageReq {
+            page: 2,
+            page_size: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (users.len(), total, users[0].username.as_str()),
+        (1, 2, "bob")
+    );
 
     // Projects: `library` exists and is public; private ones are seen by members only.
     let lib = store.project_by_name("library").await.unwrap().unwrap();
     assert!(lib.public);
-    let team = store.create_project("team", false, Some(alice)).await.unwrap().unwrap();
-    assert_eq!(store.create_project("team", true, None).await.unwrap(), None);
-    assert_eq!(store.project_by_id(team).await.unwrap().unwrap().owner_name.as_deref(), Some("alice"));
+    let team = store
+        .create_project("team", false, Some(alice))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.create_project("team", true, None).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .project_by_id(team)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner_name
+            .as_deref(),
+        Some("alice")
+    );
     let (visible, n) = store.list_projects(Some(bob), None, page).await.unwrap();
     assert_eq!((n, visible[0].name.as_str()), (1, "library"));
-    let member = store.add_member(team, bob, Role::Developer).await.unwrap().unwrap();
-    assert_eq!(store.add_member(team, bob, Role::Guest).await.unwrap(), None);
-    assert_eq!(store.list_projects(Some(bob), None, page).await.unwrap().1, 2);
-    assert_eq!(store.list_projects(None, Some("tea"), page).await.unwrap().1, 1);
-    let access = store.project_access("team", Some(bob)).await.unwrap().unwrap();
+    let member = store
+        .add_member(team, bob, Role::Developer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.add_member(team, bob, Role::Guest).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.list_projects(Some(bob), None, page).await.unwrap().1,
+        2
+    );
+    assert_eq!(
+        store
+            .list_projects(None, Some("tea"), page)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let access = store
+        .project_access("team", Some(bob))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((access.public, access.role), (false, Some(Role::Developer)));
-    assert_eq!(store.project_access("team", None).await.unwrap().unwrap().role, None);
-    assert!(store.project_access("nothing", Some(bob)).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .project_access("team", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        None
+    );
+    assert!(
+        store
+            .project_access("nothing", Some(bob))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Roles for a page of projects at once: only where the user is a member.
-    let roles = store.member_roles(bob, &[lib.id, team, 9999]).await.unwrap();
-    assert_eq!(roles.into_iter().collect::<Vec<_>>(), vec![(team, Role::Developer)]);
+    let roles = store
+        .member_roles(bob, &[lib.id, team, 9999])
+        .await
+        .unwrap();
+    assert_eq!(
+        roles.into_iter().collect::<Vec<_>>(),
+        vec![(team, Role::Developer)]
+    );
     assert!(store.member_roles(bob, &[]).await.unwrap().is_empty());
-    assert!(store.update_member(team, member, Role::Maintainer).await.unwrap());
-    assert_eq!(store.list_members(team).await.unwrap()[0].role, Role::Maintainer);
-    assert_eq!(store.member(team, member).await.unwrap().unwrap().username, "bob");
+    assert!(
+        store
+            .update_member(team, member, Role::Maintainer)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.list_members(team).await.unwrap()[0].role,
+        Role::Maintainer
+    );
+    assert_eq!(
+        store.member(team, member).await.unwrap().unwrap().username,
+        "bob"
+    );
     assert!(store.remove_member(team, member).await.unwrap());
     assert!(store.list_members(team).await.unwrap().is_empty());
 
     // A project with repositories cannot be deleted.
     assert!(store.set_project_public(team, true).await.unwrap());
-    let ns = store.create_project("scratch", false, None).await.unwrap().unwrap();
+    let ns = store
+        .create_project("scratch", false, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.delete_project(ns).await.unwrap());
     assert!(store.project_by_id(ns).await.unwrap().is_none());
 
     // Robots.
     let perms = serde_json::json!([{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]);
-    let robot = NewRobot { name: "robot$team+ci", description: "", level: "project", project_id: Some(team), secret_hash: "s1", permissions: &perms, disabled: false, expires_at: -1 };
+    let robot = NewRobot {
+        name: "robot$team+ci",
+        description: "",
+        level: "project",
+        project_id: Some(team),
+        secret_hash: "s1",
+        permissions: &perms,
+        disabled: false,
+        expires_at: -1,
+    };
     let rid = store.create_robot(robot.clone()).await.unwrap().unwrap();
     assert_eq!(store.create_robot(robot).await.unwrap(), None);
     let (r, secret) = store.robot_by_name("robot$team+ci").await.unwrap().unwrap();
-    assert_eq!((r.id, secret.as_str(), r.permissions.clone()), (rid, "s1", perms.clone()));
-    assert!(store.update_robot(rid, "d", true, &perms, 123).await.unwrap());
+    assert_eq!(
+        (r.id, secret.as_str(), r.permissions.clone()),
+        (rid, "s1", perms.clone())
+    );
+    assert!(
+        store
+            .update_robot(rid, "d", true, &perms, 123)
+            .await
+            .unwrap()
+    );
     let r = store.robot_by_id(rid).await.unwrap().unwrap();
-    assert_eq!((r.disabled, r.expires_at, r.description.as_str()), (true, 123, "d"));
+    assert_eq!(
+        (r.disabled, r.expires_at, r.description.as_str()),
+        (true, 123, "d")
+    );
     assert!(store.set_robot_secret(rid, "s2").await.unwrap());
-    assert_eq!(store.robot_by_name("robot$team+ci").await.unwrap().unwrap().1, "s2");
+    assert_eq!(
+        store
+            .robot_by_name("robot$team+ci")
+            .await
+            .unwrap()
+            .unwrap()
+            .1,
+        "s2"
+    );
     assert_eq!(store.list_robots(Some(team)).await.unwrap().len(), 1);
     assert_eq!(store.list_robots(Some(lib.id)).await.unwrap().len(), 0);
     assert!(store.delete_robot(rid).await.unwrap());
@@ -239,7 +462,14 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
         project: project.map(str::to_owned),
         client_ip: Some("10.0.0.1".into()),
     };
-    store.append_audit(&[entry("create", Some("team")), entry("pull", Some("team")), entry("create", None)]).await.unwrap();
+    store
+        .append_audit(&[
+            entry("create", Some("team")),
+            entry("pull", Some("team")),
+            entry("create", None),
+        ])
+        .await
+        .unwrap();
     let (all, total) = store.list_audit(None, page).await.unwrap();
     assert_eq!((total, all[0].operation.as_str()), (3, "create"));
     let (team_log, n) = store.list_audit(Some("team"), page).await.unwrap();
@@ -256,39 +486,105 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
 
 /// The security half: project metadata, allow-lists, scan reports, settings.
 /// `meta` and `security` are the same store seen through both traits.
-pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::IdentityStore, store: &dyn super::SecurityStore) {
+pub async fn run_security(
+    meta: &dyn MetadataStore,
+    identity: &dyn super::IdentityStore,
+    store: &dyn super::SecurityStore,
+) {
     use std::collections::BTreeMap;
 
     use super::security::{ScanOutcome, ScanStatus};
 
-    let pid = identity.create_project("sec", false, None).await.unwrap().unwrap();
+    let pid = identity
+        .create_project("sec", false, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.project_metadata(pid).await.unwrap().is_empty());
-    let set = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
-    store.set_project_metadata(pid, &set(&[("auto_scan", "true"), ("severity", "high")])).await.unwrap();
-    store.set_project_metadata(pid, &set(&[("severity", "critical")])).await.unwrap();
-    assert_eq!(store.project_metadata(pid).await.unwrap(), set(&[("auto_scan", "true"), ("severity", "critical")]));
+    let set = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    store
+        .set_project_metadata(pid, &set(&[("auto_scan", "true"), ("severity", "high")]))
+        .await
+        .unwrap();
+    store
+        .set_project_metadata(pid, &set(&[("severity", "critical")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.project_metadata(pid).await.unwrap(),
+        set(&[("auto_scan", "true"), ("severity", "critical")])
+    );
     // Many projects in one call: projects without settings are absent.
-    let other = identity.create_project("sec-other", false, None).await.unwrap().unwrap();
-    store.set_project_metadata(other, &set(&[("prevent_vul", "true")])).await.unwrap();
-    let bare = identity.create_project("sec-bare", false, None).await.unwrap().unwrap();
-    let many = store.project_metadata_many(&[pid, other, bare]).await.unwrap();
+    let other = identity
+        .create_project("sec-other", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_project_metadata(other, &set(&[("prevent_vul", "true")]))
+        .await
+        .unwrap();
+    let bare = identity
+        .create_project("sec-bare", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let many = store
+        .project_metadata_many(&[pid, other, bare])
+        .await
+        .unwrap();
     assert_eq!(many.len(), 2);
     assert_eq!(many[&pid], store.project_metadata(pid).await.unwrap());
     assert_eq!(many[&other], set(&[("prevent_vul", "true")]));
     assert!(store.project_metadata_many(&[]).await.unwrap().is_empty());
 
     assert_eq!(store.allowlist("system").await.unwrap(), None);
-    store.set_allowlist("system", &["CVE-1".into(), "CVE-2".into()], Some(100)).await.unwrap();
+    store
+        .set_allowlist("system", &["CVE-1".into(), "CVE-2".into()], Some(100))
+        .await
+        .unwrap();
     let a = store.allowlist("system").await.unwrap().unwrap();
-    assert_eq!((a.items.clone(), a.expires_at), (vec!["CVE-1".to_string(), "CVE-2".to_string()], Some(100)));
+    assert_eq!(
+        (a.items.clone(), a.expires_at),
+        (vec!["CVE-1".to_string(), "CVE-2".to_string()], Some(100))
+    );
     assert_eq!(a.active(99).len(), 2);
-    assert!(a.active(100).is_empty(), "expired allow-lists allow nothing");
+    assert!(
+        a.active(100).is_empty(),
+        "expired allow-lists allow nothing"
+    );
     store.set_allowlist("system", &[], None).await.unwrap();
-    assert!(store.allowlist("system").await.unwrap().unwrap().items.is_empty());
-    store.set_allowlist(&format!("project:{pid}"), &["CVE-3".into()], None).await.unwrap();
-    let lists = store.allowlists(&["system".into(), format!("project:{pid}"), format!("project:{other}")]).await.unwrap();
+    assert!(
+        store
+            .allowlist("system")
+            .await
+            .unwrap()
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    store
+        .set_allowlist(&format!("project:{pid}"), &["CVE-3".into()], None)
+        .await
+        .unwrap();
+    let lists = store
+        .allowlists(&[
+            "system".into(),
+            format!("project:{pid}"),
+            format!("project:{other}"),
+        ])
+        .await
+        .unwrap();
     assert_eq!(lists.len(), 2);
-    assert_eq!(lists[&format!("project:{pid}")].items, vec!["CVE-3".to_string()]);
+    assert_eq!(
+        lists[&format!("project:{pid}")].items,
+        vec!["CVE-3".to_string()]
+    );
     assert!(lists["system"].items.is_empty());
 
     // Scans: queued once, taken once, finished with a report; a failed rescan keeps the report.
@@ -300,36 +596,91 @@ pub async fn run_security(meta: &dyn MetadataStore, identity: &dyn super::Identi
     nm.blobs = vec![layer.clone()];
     nm.tag = Some("v1");
     meta.put_manifest(nm).await.unwrap();
-    assert_eq!(store.scannable_artifacts().await.unwrap(), vec![("sec/app".to_string(), m.clone())]);
+    assert_eq!(
+        store.scannable_artifacts().await.unwrap(),
+        vec![("sec/app".to_string(), m.clone())]
+    );
     assert!(store.queue_scan(&m, "sec/app").await.unwrap());
-    assert!(!store.queue_scan(&m, "sec/app").await.unwrap(), "already pending");
-    assert_eq!(store.unfinished_scans().await.unwrap(), vec![(m.clone(), "sec/app".to_string())]);
+    assert!(
+        !store.queue_scan(&m, "sec/app").await.unwrap(),
+        "already pending"
+    );
+    assert_eq!(
+        store.unfinished_scans().await.unwrap(),
+        vec![(m.clone(), "sec/app".to_string())]
+    );
     assert!(store.start_scan(&m).await.unwrap());
     assert!(!store.start_scan(&m).await.unwrap(), "taken once");
     let summary = serde_json::json!({"total": 1, "fixable": 1, "summary": {"High": 1}});
     let report = serde_json::json!({"vulnerabilities": [{"id": "CVE-1"}]});
-    let ok = ScanOutcome { status: ScanStatus::Success, severity: Some("High"), summary: Some(&summary), report: Some(&report), db_version: Some("v1"), message: None };
+    let ok = ScanOutcome {
+        status: ScanStatus::Success,
+        severity: Some("High"),
+        summary: Some(&summary),
+        report: Some(&report),
+        db_version: Some("v1"),
+        message: None,
+    };
     store.finish_scan(&m, ok).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
-    assert_eq!((rec.status, rec.severity.as_deref(), rec.summary.as_ref()), (ScanStatus::Success, Some("High"), Some(&summary)));
+    assert_eq!(
+        (rec.status, rec.severity.as_deref(), rec.summary.as_ref()),
+        (ScanStatus::Success, Some("High"), Some(&summary))
+    );
     assert!(store.unfinished_scans().await.unwrap().is_empty());
-    assert!(store.queue_scan(&m, "sec/app").await.unwrap(), "a finished scan can be rerun");
+    assert!(
+        store.queue_scan(&m, "sec/app").await.unwrap(),
+        "a finished scan can be rerun"
+    );
     assert!(store.start_scan(&m).await.unwrap());
-    let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some("boom") };
+    let failed = ScanOutcome {
+        status: ScanStatus::Error,
+        severity: None,
+        summary: None,
+        report: None,
+        db_version: None,
+        message: Some("boom"),
+    };
     store.finish_scan(&m, failed).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
-    assert_eq!((rec.status, rec.message.as_deref(), rec.severity.as_deref()), (ScanStatus::Error, Some("boom"), Some("High")));
+    assert_eq!(
+        (rec.status, rec.message.as_deref(), rec.severity.as_deref()),
+        (ScanStatus::Error, Some("boom"), Some("High"))
+    );
     assert_eq!(store.scan_report(&m).await.unwrap(), Some(report));
-    let many = store.scans(&[m.clone(), Digest::sha256_of(b"other")]).await.unwrap();
+    let many = store
+        .scans(&[m.clone(), Digest::sha256_of(b"other")])
+        .await
+        .unwrap();
     assert_eq!(many.len(), 1);
     assert_eq!(store.scan_counts().await.unwrap().get("Error"), Some(&1));
 
     // Pull statistics add up per manifest and per repository.
-    let pull = |n, at| super::Pull { repo: "sec/app".into(), digest: m.clone(), count: n, at };
-    meta.record_pulls(&[pull(2, 100), pull(1, 50)]).await.unwrap();
+    let pull = |n, at| super::Pull {
+        repo: "sec/app".into(),
+        digest: m.clone(),
+        count: n,
+        at,
+    };
+    meta.record_pulls(&[pull(2, 100), pull(1, 50)])
+        .await
+        .unwrap();
     let a = meta.artifact(&repo, &m).await.unwrap().unwrap();
-    assert_eq!((a.pull_count, a.pulled_at), (3, Some(100)), "the latest time wins");
-    let (repos, _) = meta.list_project_repositories("sec", super::identity::PageReq { page: 1, page_size: 10 }).await.unwrap();
+    assert_eq!(
+        (a.pull_count, a.pulled_at),
+        (3, Some(100)),
+        "the latest time wins"
+    );
+    let (repos, _) = meta
+        .list_project_repositories(
+            "sec",
+            super::identity::PageReq {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(repos[0].pull_count, 3);
 
     assert_eq!(store.setting("k").await.unwrap(), None);

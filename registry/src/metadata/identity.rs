@@ -127,16 +127,30 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn count_users(&self) -> Result<i64>;
 
     /// `None` if the name is taken.
-    async fn create_project(&self, name: &str, public: bool, owner_id: Option<i64>) -> Result<Option<i64>>;
+    async fn create_project(
+        &self,
+        name: &str,
+        public: bool,
+        owner_id: Option<i64>,
+    ) -> Result<Option<i64>>;
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>>;
     async fn project_by_id(&self, id: i64) -> Result<Option<Project>>;
     /// Projects visible to `viewer` (all for `None` = sysadmin): public ones and those they are a member of.
-    async fn list_projects(&self, viewer: Option<i64>, name: Option<&str>, page: PageReq) -> Result<(Vec<Project>, i64)>;
+    async fn list_projects(
+        &self,
+        viewer: Option<i64>,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<Project>, i64)>;
     async fn set_project_public(&self, id: i64, public: bool) -> Result<bool>;
     /// Refused (false) while the project has repositories.
     async fn delete_project(&self, id: i64) -> Result<bool>;
     /// Project visibility and the user's role in it (`user_id` None: anonymous).
-    async fn project_access(&self, project: &str, user_id: Option<i64>) -> Result<Option<ProjectAccess>>;
+    async fn project_access(
+        &self,
+        project: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<ProjectAccess>>;
     /// The user's role in each of the given projects they are a member of, in one query.
     async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>>;
 
@@ -153,13 +167,28 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn robot_by_name(&self, name: &str) -> Result<Option<(Robot, String)>>;
     async fn robot_by_id(&self, id: i64) -> Result<Option<Robot>>;
     async fn list_robots(&self, project_id: Option<i64>) -> Result<Vec<Robot>>;
-    async fn update_robot(&self, id: i64, description: &str, disabled: bool, permissions: &serde_json::Value, expires_at: i64) -> Result<bool>;
+    async fn update_robot(
+        &self,
+        id: i64,
+        description: &str,
+        disabled: bool,
+        permissions: &serde_json::Value,
+        expires_at: i64,
+    ) -> Result<bool>;
     async fn set_robot_secret(&self, id: i64, secret_hash: &str) -> Result<bool>;
     async fn delete_robot(&self, id: i64) -> Result<bool>;
 
     async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
-    async fn list_audit(&self, project: Option<&str>, page: PageReq) -> Result<(Vec<AuditEntry>, i64)>;
+    async fn list_audit(
+        &self,
+        project: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<AuditEntry>, i64)>;
 
     /// A named server secret, created with `generate` on first use.
-    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Send + Sync)) -> Result<Vec<u8>>;
+    async fn secret(
+        &self,
+        name: &str,
+        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
+    ) -> Result<Vec<u8>>;
 }

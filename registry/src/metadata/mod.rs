@@ -3,13 +3,13 @@
 //! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
 //! held to the same [`conformance`] suite. Callers never see SQL.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod identity;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_security;
-#[cfg(test)]
-pub(crate) mod conformance;
 
 use std::collections::{HashMap, HashSet};
 
@@ -121,31 +121,67 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Size of a blob the repository may serve.
     async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
     /// Sizes of those of `digests` the repository may serve (one query).
-    async fn repo_blob_sizes(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashMap<Digest, u64>>;
+    async fn repo_blob_sizes(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashMap<Digest, u64>>;
     /// Record a blob (if new) and let the repository serve it (creates the repository).
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
     /// Stop the repository serving a blob; false if it did not.
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
 
     /// Which of `digests` are manifests in the repository (one query).
-    async fn existing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashSet<Digest>>;
+    async fn existing_manifests(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashSet<Digest>>;
     /// Store a manifest, its references and optionally a tag, all or nothing.
     async fn put_manifest(&self, manifest: NewManifest<'_>) -> Result<()>;
-    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest, content: bool) -> Result<Option<StoredManifest>>;
-    async fn manifest_by_tag(&self, repo: &RepoName, tag: &str, content: bool) -> Result<Option<StoredManifest>>;
+    async fn manifest_by_digest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        content: bool,
+    ) -> Result<Option<StoredManifest>>;
+    async fn manifest_by_tag(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+        content: bool,
+    ) -> Result<Option<StoredManifest>>;
     /// Delete a manifest and every tag pointing at it; false if unknown.
     async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
     async fn delete_tag(&self, repo: &RepoName, tag: &str) -> Result<bool>;
     /// Tags in lexical order after `after`, at most `limit`.
-    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>>;
     /// Manifests whose `subject` is `subject`, optionally of one artifact type.
-    async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>>;
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>>;
 
     /// Repositories under `project/`, by name, with their artifact counts.
-    async fn list_project_repositories(&self, project: &str, page: identity::PageReq) -> Result<(Vec<RepoSummary>, i64)>;
+    async fn list_project_repositories(
+        &self,
+        project: &str,
+        page: identity::PageReq,
+    ) -> Result<(Vec<RepoSummary>, i64)>;
     /// Artifacts (manifests without a subject) of a repository, newest first,
     /// with tags and accessories (a fixed number of queries, whatever the page size).
-    async fn list_artifacts(&self, repo: &RepoName, page: identity::PageReq) -> Result<(Vec<Artifact>, i64)>;
+    async fn list_artifacts(
+        &self,
+        repo: &RepoName,
+        page: identity::PageReq,
+    ) -> Result<(Vec<Artifact>, i64)>;
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>>;
     /// Tag an existing manifest; false if the manifest is unknown.
     async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool>;

@@ -90,15 +90,27 @@ pub struct ScanOutcome<'a> {
 pub trait SecurityStore: Send + Sync + 'static {
     async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>>;
     /// Settings of many projects in one query (project lists); projects without any are absent.
-    async fn project_metadata_many(&self, project_ids: &[i64]) -> Result<HashMap<i64, BTreeMap<String, String>>>;
+    async fn project_metadata_many(
+        &self,
+        project_ids: &[i64],
+    ) -> Result<HashMap<i64, BTreeMap<String, String>>>;
     /// Sets the given keys, leaving others as they are.
-    async fn set_project_metadata(&self, project_id: i64, values: &BTreeMap<String, String>) -> Result<()>;
+    async fn set_project_metadata(
+        &self,
+        project_id: i64,
+        values: &BTreeMap<String, String>,
+    ) -> Result<()>;
 
     /// `scope` is `system` or `project:<id>`.
     async fn allowlist(&self, scope: &str) -> Result<Option<Allowlist>>;
     /// Allow-lists of many scopes in one query; scopes without one are absent.
     async fn allowlists(&self, scopes: &[String]) -> Result<HashMap<String, Allowlist>>;
-    async fn set_allowlist(&self, scope: &str, items: &[String], expires_at: Option<i64>) -> Result<()>;
+    async fn set_allowlist(
+        &self,
+        scope: &str,
+        items: &[String],
+        expires_at: Option<i64>,
+    ) -> Result<()>;
 
     /// Queues a scan unless one is already pending or running; true when queued.
     async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;

@@ -10,10 +10,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 
 use super::identity::PageReq;
-use super::{Artifact, MetadataError, MetadataStore, NewManifest, Pull, Referrer, RepoSummary, Result, StoredManifest, Upload, now};
+use super::{
+    Artifact, MetadataError, MetadataStore, NewManifest, Pull, Referrer, RepoSummary, Result,
+    StoredManifest, Upload, now,
+};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
@@ -34,7 +40,10 @@ impl SqliteMetadata {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
@@ -45,7 +54,8 @@ impl SqliteMetadata {
 }
 
 pub(super) fn digest_list(digests: &[Digest]) -> String {
-    serde_json::to_string(&digests.iter().map(|d| d.to_string()).collect::<Vec<_>>()).unwrap_or_default()
+    serde_json::to_string(&digests.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+        .unwrap_or_default()
 }
 
 pub(super) fn parse_digest(s: &str) -> Result<Digest> {
@@ -57,7 +67,11 @@ fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
         digest: parse_digest(row.try_get("digest")?)?,
         media_type: row.try_get("media_type")?,
         size: row.try_get::<i64, _>("size")? as u64,
-        content: if content { Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?)) } else { None },
+        content: if content {
+            Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?))
+        } else {
+            None
+        },
     })
 }
 
@@ -77,7 +91,11 @@ fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
 
 impl SqliteMetadata {
     /// Two queries for the whole page: its tags, then its accessories.
-    async fn fill_tags_and_accessories(&self, repo: &RepoName, artifacts: &mut [Artifact]) -> Result<()> {
+    async fn fill_tags_and_accessories(
+        &self,
+        repo: &RepoName,
+        artifacts: &mut [Artifact],
+    ) -> Result<()> {
         if artifacts.is_empty() {
             return Ok(());
         }
@@ -135,11 +153,12 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
-            .bind(after.unwrap_or(""))
-            .bind(limit as i64)
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+                .bind(after.unwrap_or(""))
+                .bind(limit as i64)
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
@@ -154,10 +173,17 @@ impl MetadataStore for SqliteMetadata {
         .bind(digest.to_string())
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|r| r.try_get::<i64, _>("size")).transpose()?.map(|s| s as u64))
+        Ok(row
+            .map(|r| r.try_get::<i64, _>("size"))
+            .transpose()?
+            .map(|s| s as u64))
     }
 
-    async fn repo_blob_sizes(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashMap<Digest, u64>> {
+    async fn repo_blob_sizes(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashMap<Digest, u64>> {
         let rows = sqlx::query(
             "SELECT b.digest, b.size FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
@@ -169,7 +195,12 @@ impl MetadataStore for SqliteMetadata {
         .fetch_all(&self.read)
         .await?;
         rows.iter()
-            .map(|r| Ok((parse_digest(r.try_get("digest")?)?, r.try_get::<i64, _>("size")? as u64)))
+            .map(|r| {
+                Ok((
+                    parse_digest(r.try_get("digest")?)?,
+                    r.try_get::<i64, _>("size")? as u64,
+                ))
+            })
             .collect()
     }
 
@@ -213,7 +244,11 @@ impl MetadataStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn existing_manifests(&self, repo: &RepoName, digests: &[Digest]) -> Result<HashSet<Digest>> {
+    async fn existing_manifests(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashSet<Digest>> {
         let rows = sqlx::query(
             "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
              WHERE r.name = ? AND m.digest IN (SELECT value FROM json_each(?))",
@@ -222,7 +257,9 @@ impl MetadataStore for SqliteMetadata {
         .bind(digest_list(digests))
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|r| parse_digest(r.try_get("digest")?)).collect()
+        rows.iter()
+            .map(|r| parse_digest(r.try_get("digest")?))
+            .collect()
     }
 
     async fn put_manifest(&self, m: NewManifest<'_>) -> Result<()> {
@@ -254,11 +291,12 @@ impl MetadataStore for SqliteMetadata {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let manifest_id: i64 = sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?")
-            .bind(repo_id)
-            .bind(m.digest.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
+        let manifest_id: i64 =
+            sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?")
+                .bind(repo_id)
+                .bind(m.digest.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
         for (kind, list) in [("blob", &m.blobs), ("manifest", &m.children)] {
             if list.is_empty() {
                 continue;
@@ -290,7 +328,12 @@ impl MetadataStore for SqliteMetadata {
         Ok(())
     }
 
-    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest, content: bool) -> Result<Option<StoredManifest>> {
+    async fn manifest_by_digest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        content: bool,
+    ) -> Result<Option<StoredManifest>> {
         let sql = if content {
             "SELECT m.digest, m.media_type, m.size, m.content FROM manifests m
              JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
@@ -298,11 +341,20 @@ impl MetadataStore for SqliteMetadata {
             "SELECT m.digest, m.media_type, m.size FROM manifests m
              JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
         };
-        let row = sqlx::query(sql).bind(repo.as_str()).bind(digest.to_string()).fetch_optional(&self.read).await?;
+        let row = sqlx::query(sql)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| stored_manifest(&r, content)).transpose()
     }
 
-    async fn manifest_by_tag(&self, repo: &RepoName, tag: &str, content: bool) -> Result<Option<StoredManifest>> {
+    async fn manifest_by_tag(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+        content: bool,
+    ) -> Result<Option<StoredManifest>> {
         let sql = if content {
             "SELECT m.digest, m.media_type, m.size, m.content FROM tags t
              JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
@@ -312,7 +364,11 @@ impl MetadataStore for SqliteMetadata {
              JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
              WHERE r.name = ? AND t.name = ?"
         };
-        let row = sqlx::query(sql).bind(repo.as_str()).bind(tag).fetch_optional(&self.read).await?;
+        let row = sqlx::query(sql)
+            .bind(repo.as_str())
+            .bind(tag)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| stored_manifest(&r, content)).transpose()
     }
 
@@ -339,7 +395,12 @@ impl MetadataStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
              WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
@@ -352,7 +413,12 @@ impl MetadataStore for SqliteMetadata {
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
-    async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
         let rows = sqlx::query(
             "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
              JOIN repositories r ON r.id = m.repository_id
@@ -373,14 +439,21 @@ impl MetadataStore for SqliteMetadata {
                     size: r.try_get::<i64, _>("size")? as u64,
                     artifact_type: r.try_get("artifact_type")?,
                     annotations: annotations
-                        .map(|a| serde_json::from_str(&a).map_err(|e| MetadataError::Corrupt(e.to_string())))
+                        .map(|a| {
+                            serde_json::from_str(&a)
+                                .map_err(|e| MetadataError::Corrupt(e.to_string()))
+                        })
                         .transpose()?,
                 })
             })
             .collect()
     }
 
-    async fn list_project_repositories(&self, project: &str, page: PageReq) -> Result<(Vec<RepoSummary>, i64)> {
+    async fn list_project_repositories(
+        &self,
+        project: &str,
+        page: PageReq,
+    ) -> Result<(Vec<RepoSummary>, i64)> {
         let rows = sqlx::query(
             "SELECT r.name, r.created_at, r.pull_count,
                     (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL) AS artifacts,
@@ -392,10 +465,11 @@ impl MetadataStore for SqliteMetadata {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM repositories WHERE name LIKE ? || '/%'")
-            .bind(project)
-            .fetch_one(&self.read)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM repositories WHERE name LIKE ? || '/%'")
+                .bind(project)
+                .fetch_one(&self.read)
+                .await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -489,19 +563,24 @@ impl MetadataStore for SqliteMetadata {
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {
         // Manifests, tags, references and blob links cascade from the repository row.
-        let done = sqlx::query("DELETE FROM repositories WHERE name = ?").bind(repo.as_str()).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()> {
         let now = now();
-        sqlx::query("INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(repo.as_str())
-            .bind(now)
-            .bind(now)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(repo.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
@@ -511,28 +590,44 @@ impl MetadataStore for SqliteMetadata {
             .fetch_optional(&self.read)
             .await?;
         row.map(|r| {
-            Ok(Upload { id: r.try_get("id")?, repository: r.try_get("repository")?, updated_at: r.try_get("updated_at")? })
+            Ok(Upload {
+                id: r.try_get("id")?,
+                repository: r.try_get("repository")?,
+                updated_at: r.try_get("updated_at")?,
+            })
         })
         .transpose()
     }
 
     async fn touch_upload(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE uploads SET updated_at = ? WHERE id = ?").bind(now()).bind(id).execute(&self.write).await?;
+        sqlx::query("UPDATE uploads SET updated_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
     async fn delete_upload(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.write).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
     async fn count_uploads(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads").fetch_one(&self.read).await?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads")
+            .fetch_one(&self.read)
+            .await?;
         Ok(n as u64)
     }
 
     async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at < ?").bind(before).fetch_all(&self.read).await?;
+        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at < ?")
+            .bind(before)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 }
@@ -544,28 +639,36 @@ mod tests {
     #[tokio::test]
     async fn sqlite_passes_the_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db"))
+            .await
+            .unwrap();
         super::super::conformance::run(&store).await;
     }
 
     #[tokio::test]
     async fn sqlite_passes_the_identity_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db"))
+            .await
+            .unwrap();
         super::super::conformance::run_identity(&store).await;
     }
 
     #[tokio::test]
     async fn sqlite_passes_the_security_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db"))
+            .await
+            .unwrap();
         super::super::conformance::run_security(&store, &store, &store).await;
     }
 
     #[tokio::test]
     async fn fresh_database_has_the_public_library_project() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
+        let store = SqliteMetadata::open(&dir.path().join("wharf.db"))
+            .await
+            .unwrap();
         let public: i64 = sqlx::query_scalar("SELECT public FROM projects WHERE name = 'library'")
             .fetch_one(&store.read)
             .await
@@ -573,8 +676,13 @@ mod tests {
         assert_eq!(public, 1);
         // Reopening re-runs no migration and keeps the data.
         drop(store);
-        let again = SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects").fetch_one(&again.read).await.unwrap();
+        let again = SqliteMetadata::open(&dir.path().join("wharf.db"))
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects")
+            .fetch_one(&again.read)
+            .await
+            .unwrap();
         assert_eq!(n, 1);
     }
 }

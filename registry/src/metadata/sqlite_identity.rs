@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::identity::{AuditEntry, IdentityStore, Member, NewRobot, NewUser, PageReq, Project, ProjectAccess, Robot, User};
+use super::identity::{
+    AuditEntry, IdentityStore, Member, NewRobot, NewUser, PageReq, Project, ProjectAccess, Robot,
+    User,
+};
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::auth::rbac::Role;
 
@@ -35,7 +38,8 @@ fn role(id: i64) -> Result<Role> {
     Role::try_from(id).map_err(MetadataError::Corrupt)
 }
 
-const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
+const PROJECT_COLUMNS: &str =
+    "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
     (SELECT count(*) FROM repositories r WHERE r.name LIKE p.name || '/%') AS repo_count";
 
 fn project(r: &SqliteRow) -> Result<Project> {
@@ -69,7 +73,8 @@ fn robot(r: &SqliteRow) -> Result<Robot> {
         description: r.try_get("description")?,
         level: r.try_get("level")?,
         project_id: r.try_get("project_id")?,
-        permissions: serde_json::from_str(&permissions).map_err(|e| MetadataError::Corrupt(e.to_string()))?,
+        permissions: serde_json::from_str(&permissions)
+            .map_err(|e| MetadataError::Corrupt(e.to_string()))?,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         expires_at: r.try_get("expires_at")?,
         created_at: r.try_get("created_at")?,
@@ -111,13 +116,21 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
-        let row = sqlx::query("SELECT * FROM users WHERE username = ?").bind(username).fetch_optional(&self.read).await?;
-        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?))).transpose()
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
+            .transpose()
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<(User, String)>> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
-        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?))).transpose()
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
+            .transpose()
     }
 
     async fn list_users(&self, page: PageReq) -> Result<(Vec<User>, i64)> {
@@ -126,7 +139,9 @@ impl IdentityStore for SqliteMetadata {
             .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.read).await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&self.read)
+            .await?;
         Ok((rows.iter().map(user).collect::<Result<_>>()?, total))
     }
 
@@ -151,15 +166,25 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn delete_user(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.read).await?)
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&self.read)
+            .await?)
     }
 
-    async fn create_project(&self, name: &str, public: bool, owner_id: Option<i64>) -> Result<Option<i64>> {
+    async fn create_project(
+        &self,
+        name: &str,
+        public: bool,
+        owner_id: Option<i64>,
+    ) -> Result<Option<i64>> {
         let now = now();
         let r = sqlx::query("INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(name)
@@ -173,18 +198,33 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
-        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.name = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(&self.read).await?;
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.name = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| project(&r)).transpose()
     }
 
     async fn project_by_id(&self, id: i64) -> Result<Option<Project>> {
-        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.read).await?;
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.id = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| project(&r)).transpose()
     }
 
-    async fn list_projects(&self, viewer: Option<i64>, name: Option<&str>, page: PageReq) -> Result<(Vec<Project>, i64)> {
+    async fn list_projects(
+        &self,
+        viewer: Option<i64>,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<Project>, i64)> {
         let filter = "(?1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?1))
                       AND (?2 IS NULL OR p.name LIKE '%' || ?2 || '%')";
         let sql = format!(
@@ -198,7 +238,11 @@ impl IdentityStore for SqliteMetadata {
             .fetch_all(&self.read)
             .await?;
         let count_sql = format!("SELECT count(*) FROM projects p WHERE {filter}");
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).bind(viewer).bind(name).fetch_one(&self.read).await?;
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+            .bind(viewer)
+            .bind(name)
+            .fetch_one(&self.read)
+            .await?;
         Ok((rows.iter().map(project).collect::<Result<_>>()?, total))
     }
 
@@ -223,7 +267,11 @@ impl IdentityStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn project_access(&self, project: &str, user_id: Option<i64>) -> Result<Option<ProjectAccess>> {
+    async fn project_access(
+        &self,
+        project: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<ProjectAccess>> {
         let row = sqlx::query(
             "SELECT p.id, p.public, m.role_id FROM projects p
              LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ?
@@ -237,7 +285,10 @@ impl IdentityStore for SqliteMetadata {
             Ok(ProjectAccess {
                 project_id: r.try_get("id")?,
                 public: r.try_get::<i64, _>("public")? != 0,
-                role: r.try_get::<Option<i64>, _>("role_id")?.map(role).transpose()?,
+                role: r
+                    .try_get::<Option<i64>, _>("role_id")?
+                    .map(role)
+                    .transpose()?,
             })
         })
         .transpose()
@@ -253,7 +304,9 @@ impl IdentityStore for SqliteMetadata {
             .bind(ids)
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("project_id")?, role(r.try_get("role_id")?)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("project_id")?, role(r.try_get("role_id")?)?)))
+            .collect()
     }
 
     async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>> {
@@ -291,12 +344,13 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn update_member(&self, project_id: i64, member_id: i64, role: Role) -> Result<bool> {
-        let done = sqlx::query("UPDATE project_members SET role_id = ? WHERE project_id = ? AND id = ?")
-            .bind(role as i64)
-            .bind(project_id)
-            .bind(member_id)
-            .execute(&self.write)
-            .await?;
+        let done =
+            sqlx::query("UPDATE project_members SET role_id = ? WHERE project_id = ? AND id = ?")
+                .bind(role as i64)
+                .bind(project_id)
+                .bind(member_id)
+                .execute(&self.write)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -331,24 +385,39 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn robot_by_name(&self, name: &str) -> Result<Option<(Robot, String)>> {
-        let row = sqlx::query("SELECT * FROM robots WHERE name = ?").bind(name).fetch_optional(&self.read).await?;
-        row.map(|r| Ok((robot(&r)?, r.try_get("secret_hash")?))).transpose()
+        let row = sqlx::query("SELECT * FROM robots WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((robot(&r)?, r.try_get("secret_hash")?)))
+            .transpose()
     }
 
     async fn robot_by_id(&self, id: i64) -> Result<Option<Robot>> {
-        let row = sqlx::query("SELECT * FROM robots WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
+        let row = sqlx::query("SELECT * FROM robots WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| robot(&r)).transpose()
     }
 
     async fn list_robots(&self, project_id: Option<i64>) -> Result<Vec<Robot>> {
-        let rows = sqlx::query("SELECT * FROM robots WHERE ?1 IS NULL OR project_id = ?1 ORDER BY id")
-            .bind(project_id)
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM robots WHERE ?1 IS NULL OR project_id = ?1 ORDER BY id")
+                .bind(project_id)
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(robot).collect()
     }
 
-    async fn update_robot(&self, id: i64, description: &str, disabled: bool, permissions: &serde_json::Value, expires_at: i64) -> Result<bool> {
+    async fn update_robot(
+        &self,
+        id: i64,
+        description: &str,
+        disabled: bool,
+        permissions: &serde_json::Value,
+        expires_at: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE robots SET description = ?, disabled = ?, permissions = ?, expires_at = ?, updated_at = ? WHERE id = ?",
         )
@@ -374,7 +443,10 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn delete_robot(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM robots WHERE id = ?").bind(id).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM robots WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -386,7 +458,15 @@ impl IdentityStore for SqliteMetadata {
         let rows: Vec<serde_json::Value> = entries
             .iter()
             .map(|e| {
-                serde_json::json!([e.op_time, e.username, e.operation, e.resource_type, e.resource, e.project, e.client_ip])
+                serde_json::json!([
+                    e.op_time,
+                    e.username,
+                    e.operation,
+                    e.resource_type,
+                    e.resource,
+                    e.project,
+                    e.client_ip
+                ])
             })
             .collect();
         sqlx::query(
@@ -400,26 +480,42 @@ impl IdentityStore for SqliteMetadata {
         Ok(())
     }
 
-    async fn list_audit(&self, project: Option<&str>, page: PageReq) -> Result<(Vec<AuditEntry>, i64)> {
+    async fn list_audit(
+        &self,
+        project: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<AuditEntry>, i64)> {
         let rows = sqlx::query("SELECT * FROM audit_logs WHERE ?1 IS NULL OR project = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3")
             .bind(project)
             .bind(page.page_size as i64)
             .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE ?1 IS NULL OR project = ?1")
-            .bind(project)
-            .fetch_one(&self.read)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE ?1 IS NULL OR project = ?1")
+                .bind(project)
+                .fetch_one(&self.read)
+                .await?;
         Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
     }
 
-    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Send + Sync)) -> Result<Vec<u8>> {
-        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(generate())
-            .execute(&self.write)
-            .await?;
-        Ok(sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?").bind(name).fetch_one(&self.write).await?)
+    async fn secret(
+        &self,
+        name: &str,
+        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
+    ) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(generate())
+        .execute(&self.write)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+                .bind(name)
+                .fetch_one(&self.write)
+                .await?,
+        )
     }
 }

@@ -24,10 +24,14 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
     Ok(ScanRecord {
         digest: parse_digest(r.try_get("digest")?)?,
         repository: r.try_get("repository")?,
-        status: ScanStatus::parse(&status).ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
+        status: ScanStatus::parse(&status)
+            .ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
         severity: r.try_get("severity")?,
         summary: summary
-            .map(|s| serde_json::from_str(&s).map_err(|e| MetadataError::Corrupt(format!("scan summary: {e}"))))
+            .map(|s| {
+                serde_json::from_str(&s)
+                    .map_err(|e| MetadataError::Corrupt(format!("scan summary: {e}")))
+            })
             .transpose()?,
         db_version: r.try_get("db_version")?,
         message: r.try_get("message")?,
@@ -40,7 +44,8 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
 fn allowlist_row(r: &SqliteRow) -> Result<Allowlist> {
     let items: String = r.try_get("items")?;
     Ok(Allowlist {
-        items: serde_json::from_str(&items).map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
+        items: serde_json::from_str(&items)
+            .map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
         expires_at: r.try_get("expires_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -54,10 +59,15 @@ impl SecurityStore for SqliteMetadata {
             .bind(project_id)
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("value")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+            .collect()
     }
 
-    async fn project_metadata_many(&self, project_ids: &[i64]) -> Result<HashMap<i64, BTreeMap<String, String>>> {
+    async fn project_metadata_many(
+        &self,
+        project_ids: &[i64],
+    ) -> Result<HashMap<i64, BTreeMap<String, String>>> {
         if project_ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -68,31 +78,41 @@ impl SecurityStore for SqliteMetadata {
             .await?;
         let mut out: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
         for r in &rows {
-            out.entry(r.try_get("project_id")?).or_default().insert(r.try_get("key")?, r.try_get("value")?);
+            out.entry(r.try_get("project_id")?)
+                .or_default()
+                .insert(r.try_get("key")?, r.try_get("value")?);
         }
         Ok(out)
     }
 
-    async fn set_project_metadata(&self, project_id: i64, values: &BTreeMap<String, String>) -> Result<()> {
+    async fn set_project_metadata(
+        &self,
+        project_id: i64,
+        values: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         for (k, v) in values {
-            sqlx::query("INSERT INTO project_metadata (project_id, key, value) VALUES (?, ?, ?)
-                         ON CONFLICT (project_id, key) DO UPDATE SET value = excluded.value")
-                .bind(project_id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO project_metadata (project_id, key, value) VALUES (?, ?, ?)
+                         ON CONFLICT (project_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(project_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn allowlist(&self, scope: &str) -> Result<Option<Allowlist>> {
-        let row = sqlx::query("SELECT items, expires_at, created_at, updated_at FROM cve_allowlists WHERE scope = ?")
-            .bind(scope)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(
+            "SELECT items, expires_at, created_at, updated_at FROM cve_allowlists WHERE scope = ?",
+        )
+        .bind(scope)
+        .fetch_optional(&self.read)
+        .await?;
         row.as_ref().map(allowlist_row).transpose()
     }
 
@@ -105,10 +125,17 @@ impl SecurityStore for SqliteMetadata {
             .bind(list)
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("scope")?, allowlist_row(r)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("scope")?, allowlist_row(r)?)))
+            .collect()
     }
 
-    async fn set_allowlist(&self, scope: &str, items: &[String], expires_at: Option<i64>) -> Result<()> {
+    async fn set_allowlist(
+        &self,
+        scope: &str,
+        items: &[String],
+        expires_at: Option<i64>,
+    ) -> Result<()> {
         let t = now();
         sqlx::query("INSERT INTO cve_allowlists (scope, items, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
                      ON CONFLICT (scope) DO UPDATE SET items = excluded.items, expires_at = excluded.expires_at,
@@ -170,21 +197,29 @@ impl SecurityStore for SqliteMetadata {
     }
 
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
-        let row = sqlx::query(concat!("SELECT ", scan_columns!(), " FROM scan_reports WHERE digest = ?"))
-            .bind(digest.to_string())
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            scan_columns!(),
+            " FROM scan_reports WHERE digest = ?"
+        ))
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
         row.as_ref().map(scan_row).transpose()
     }
 
     async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>> {
-        let report: Option<Option<String>> = sqlx::query_scalar("SELECT report FROM scan_reports WHERE digest = ?")
-            .bind(digest.to_string())
-            .fetch_optional(&self.read)
-            .await?;
+        let report: Option<Option<String>> =
+            sqlx::query_scalar("SELECT report FROM scan_reports WHERE digest = ?")
+                .bind(digest.to_string())
+                .fetch_optional(&self.read)
+                .await?;
         report
             .flatten()
-            .map(|s| serde_json::from_str(&s).map_err(|e| MetadataError::Corrupt(format!("scan report: {e}"))))
+            .map(|s| {
+                serde_json::from_str(&s)
+                    .map_err(|e| MetadataError::Corrupt(format!("scan report: {e}")))
+            })
             .transpose()
     }
 
@@ -200,19 +235,32 @@ impl SecurityStore for SqliteMetadata {
         .bind(digest_list(digests))
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|r| scan_row(r).map(|s| (s.digest.clone(), s))).collect()
+        rows.iter()
+            .map(|r| scan_row(r).map(|s| (s.digest.clone(), s)))
+            .collect()
     }
 
     async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>> {
         let rows = sqlx::query("SELECT digest, repository FROM scan_reports WHERE status IN ('Pending', 'Running') ORDER BY requested_at")
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(|r| Ok((parse_digest(r.try_get("digest")?)?, r.try_get("repository")?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_digest(r.try_get("digest")?)?,
+                    r.try_get("repository")?,
+                ))
+            })
+            .collect()
     }
 
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>> {
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM scan_reports GROUP BY status").fetch_all(&self.read).await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        let rows = sqlx::query("SELECT status, count(*) AS n FROM scan_reports GROUP BY status")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 
     async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>> {
@@ -224,11 +272,23 @@ impl SecurityStore for SqliteMetadata {
         .bind(crate::manifest::DOCKER_MANIFEST)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|r| Ok((r.try_get("repository")?, parse_digest(r.try_get("digest")?)?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("repository")?,
+                    parse_digest(r.try_get("digest")?)?,
+                ))
+            })
+            .collect()
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.read).await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?,
+        )
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {

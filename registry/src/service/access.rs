@@ -108,11 +108,20 @@ impl Registry {
     }
 
     fn auth_state(&self) -> Result<&AuthState> {
-        self.auth.as_ref().ok_or_else(|| RegistryError::Internal("authentication is not enabled".into()))
+        self.auth
+            .as_ref()
+            .ok_or_else(|| RegistryError::Internal("authentication is not enabled".into()))
     }
 
     /// Record an operation in the audit log (no-op without authentication).
-    pub fn audit(&self, who: &Principal, operation: &str, resource_type: &str, resource: &str, client_ip: Option<&str>) {
+    pub fn audit(
+        &self,
+        who: &Principal,
+        operation: &str,
+        resource_type: &str,
+        resource: &str,
+        client_ip: Option<&str>,
+    ) {
         let Some(auth) = &self.auth else { return };
         let entry = AuditEntry {
             id: 0,
@@ -120,14 +129,23 @@ impl Registry {
             username: who.name().to_string(),
             operation: operation.to_string(),
             resource_type: resource_type.to_string(),
-            project: Some(project_of(resource).split(':').next().unwrap_or_default().to_string())
-                .filter(|p| !p.is_empty() && resource_type != "user"),
+            project: Some(
+                project_of(resource)
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+            .filter(|p| !p.is_empty() && resource_type != "user"),
             resource: resource.to_string(),
             client_ip: client_ip.map(str::to_owned),
         };
         if auth.audit.try_send(entry).is_err() {
             // Warn on the 1st, 2nd, 4th, 8th… drop: a full queue must not also flood the log.
-            let n = auth.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = auth
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "audit log queue is full; entries were dropped");
             }
@@ -142,13 +160,28 @@ impl Registry {
     }
 
     /// Check a user name and password (or robot name and secret).
-    pub async fn authenticate(&self, username: &str, secret: &str, client_ip: Option<&str>) -> Result<Principal> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        secret: &str,
+        client_ip: Option<&str>,
+    ) -> Result<Principal> {
         let auth = self.auth_state()?;
-        let cache_key: [u8; 32] = Sha256::new().chain_update(username).chain_update([0]).chain_update(secret).finalize().into();
-        if let Some((p, at)) = auth.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&cache_key)
-            && at.elapsed() < CREDENTIAL_CACHE {
-                return Ok(p.clone());
-            }
+        let cache_key: [u8; 32] = Sha256::new()
+            .chain_update(username)
+            .chain_update([0])
+            .chain_update(secret)
+            .finalize()
+            .into();
+        if let Some((p, at)) = auth
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&cache_key)
+            && at.elapsed() < CREDENTIAL_CACHE
+        {
+            return Ok(p.clone());
+        }
         let user_key = format!("user:{username}");
         let ip_key = format!("ip:{}", client_ip.unwrap_or("-"));
         let delay = auth.throttle.delay(&[&user_key, &ip_key]);
@@ -159,13 +192,26 @@ impl Registry {
         match found {
             Some(p) => {
                 auth.throttle.succeeded(&user_key);
-                auth.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(cache_key, (p.clone(), Instant::now()));
+                auth.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(cache_key, (p.clone(), Instant::now()));
                 Ok(p)
             }
             None => {
                 auth.throttle.failed(&[&user_key, &ip_key]);
-                self.audit(&Principal::Anonymous, "login_failed", "user", username, client_ip);
-                tracing::info!(user = username, client = client_ip.unwrap_or("-"), "authentication failed");
+                self.audit(
+                    &Principal::Anonymous,
+                    "login_failed",
+                    "user",
+                    username,
+                    client_ip,
+                );
+                tracing::info!(
+                    user = username,
+                    client = client_ip.unwrap_or("-"),
+                    "authentication failed"
+                );
                 Err(unauthorized("invalid user name or password"))
             }
         }
@@ -187,24 +233,41 @@ impl Registry {
             let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
                 .await
                 .map_err(|e| RegistryError::Internal(e.to_string()))?;
-            let Some((robot, _)) = found.filter(|_| ok) else { return Ok(None) };
+            let Some((robot, _)) = found.filter(|_| ok) else {
+                return Ok(None);
+            };
             if robot.disabled || (robot.expires_at >= 0 && robot.expires_at <= now()) {
                 return Ok(None);
             }
             let grants = robot_grants(&robot.permissions).map_err(RegistryError::Internal)?;
-            return Ok(Some(Principal::Robot { id: robot.id, name: robot.name, grants: Arc::new(grants) }));
+            return Ok(Some(Principal::Robot {
+                id: robot.id,
+                name: robot.name,
+                grants: Arc::new(grants),
+            }));
         }
         let found = self.identity.user_by_name(username).await?;
         let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
             .await
             .map_err(|e| RegistryError::Internal(e.to_string()))?;
-        Ok(found.filter(|_| ok).map(|(u, _)| Principal::User { id: u.id, name: u.username, sysadmin: u.sysadmin }))
+        Ok(found.filter(|_| ok).map(|(u, _)| Principal::User {
+            id: u.id,
+            name: u.username,
+            sysadmin: u.sysadmin,
+        }))
     }
 
     /// May `who` do `action` in `project`? `Ok(None)` when the project does not exist.
-    pub async fn may(&self, who: &Principal, project: &str, action: Action) -> Result<Option<bool>> {
+    pub async fn may(
+        &self,
+        who: &Principal,
+        project: &str,
+        action: Action,
+    ) -> Result<Option<bool>> {
         let access = self.identity.project_access(project, who.user_id()).await?;
-        let Some(access) = access else { return Ok(None) };
+        let Some(access) = access else {
+            return Ok(None);
+        };
         let allowed = who.is_sysadmin()
             || (access.public && public_allows(action))
             || access.role.is_some_and(|r| role_allows(r, action))
@@ -216,9 +279,17 @@ impl Registry {
     pub async fn require(&self, who: &Principal, project: &str, action: Action) -> Result<()> {
         match self.may(who, project, action).await? {
             Some(true) => Ok(()),
-            None if who.is_sysadmin() => Err(RegistryError::new(ErrorCode::NameUnknown, format!("project {project} not found"))),
-            _ if matches!(who, Principal::Anonymous) => Err(unauthorized("authentication required")),
-            _ => Err(RegistryError::new(ErrorCode::Denied, format!("{} may not {action:?} in project {project}", who.name()))),
+            None if who.is_sysadmin() => Err(RegistryError::new(
+                ErrorCode::NameUnknown,
+                format!("project {project} not found"),
+            )),
+            _ if matches!(who, Principal::Anonymous) => {
+                Err(unauthorized("authentication required"))
+            }
+            _ => Err(RegistryError::new(
+                ErrorCode::Denied,
+                format!("{} may not {action:?} in project {project}", who.name()),
+            )),
         }
     }
 
@@ -226,7 +297,10 @@ impl Registry {
         match who {
             p if p.is_sysadmin() => Ok(()),
             Principal::Anonymous => Err(unauthorized("authentication required")),
-            p => Err(RegistryError::new(ErrorCode::Denied, format!("{} is not a system administrator", p.name()))),
+            p => Err(RegistryError::new(
+                ErrorCode::Denied,
+                format!("{} is not a system administrator", p.name()),
+            )),
         }
     }
 
@@ -235,11 +309,21 @@ impl Registry {
     pub async fn issue_token(&self, who: &Principal, scopes: &[String]) -> Result<IssuedToken> {
         let auth = self.auth_state()?;
         let mut access = Vec::new();
-        for scope in scopes.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
-            let Some(want) = token::parse_scope(scope) else { continue };
+        for scope in scopes
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+        {
+            let Some(want) = token::parse_scope(scope) else {
+                continue;
+            };
             let granted = self.grant(who, &want).await?;
             if !granted.is_empty() {
-                access.push(Access { kind: want.kind, name: want.name, actions: granted });
+                access.push(Access {
+                    kind: want.kind,
+                    name: want.name,
+                    actions: granted,
+                });
             }
         }
         let now = now();
@@ -256,7 +340,12 @@ impl Registry {
         };
         let token = auth.key.sign(&claims);
         let issued_at = time_rfc3339(now);
-        Ok(IssuedToken { access_token: token.clone(), token, expires_in: ttl, issued_at })
+        Ok(IssuedToken {
+            access_token: token.clone(),
+            token,
+            expires_in: ttl,
+            issued_at,
+        })
     }
 
     async fn grant(&self, who: &Principal, want: &Access) -> Result<Vec<String>> {
@@ -291,11 +380,20 @@ impl Registry {
     pub fn verify_token(&self, token: &str) -> Result<Arc<Claims>> {
         let auth = self.auth_state()?;
         let now = now();
-        if let Some(c) = auth.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token)
-            && now < c.exp {
-                return Ok(c.clone());
-            }
-        let claims = Arc::new(auth.key.verify(token, now).map_err(|e| unauthorized(format!("bearer token rejected: {e}")))?);
+        if let Some(c) = auth
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            && now < c.exp
+        {
+            return Ok(c.clone());
+        }
+        let claims = Arc::new(
+            auth.key
+                .verify(token, now)
+                .map_err(|e| unauthorized(format!("bearer token rejected: {e}")))?,
+        );
         let mut cache = auth.verified.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 10_000 {
             cache.retain(|_, c| now < c.exp);

@@ -13,45 +13,101 @@ use crate::names::{Reference, RepoName, valid_tag};
 
 impl Registry {
     fn repo_in(project: &str, repository: &str) -> Result<RepoName> {
-        RepoName::parse(&format!("{project}/{repository}")).map_err(|e| RegistryError::bad_request(format!("invalid repository name: {e}")))
+        RepoName::parse(&format!("{project}/{repository}"))
+            .map_err(|e| RegistryError::bad_request(format!("invalid repository name: {e}")))
     }
 
-    pub async fn project_repositories(&self, who: &Principal, project: &str, page: PageReq) -> Result<(Vec<RepoSummary>, i64)> {
-        let p = self.project_for(who, project, Action::ListRepositories).await?;
+    pub async fn project_repositories(
+        &self,
+        who: &Principal,
+        project: &str,
+        page: PageReq,
+    ) -> Result<(Vec<RepoSummary>, i64)> {
+        let p = self
+            .project_for(who, project, Action::ListRepositories)
+            .await?;
         Ok(self.meta.list_project_repositories(&p.name, page).await?)
     }
 
-    pub async fn delete_repository_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str) -> Result<()> {
-        let p = self.project_for(who, project, Action::DeleteRepository).await?;
+    pub async fn delete_repository_api(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::DeleteRepository)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         if !self.meta.delete_repository(&repo).await? {
-            return Err(RegistryError::not_found(format!("repository {repo} not found")));
+            return Err(RegistryError::not_found(format!(
+                "repository {repo} not found"
+            )));
         }
         self.audit(who, "delete", "repository", repo.as_str(), ip);
         Ok(())
     }
 
-    pub async fn artifacts(&self, who: &Principal, project: &str, repository: &str, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
-        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
-        Ok(self.meta.list_artifacts(&Self::repo_in(&p.name, repository)?, page).await?)
+    pub async fn artifacts(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        page: PageReq,
+    ) -> Result<(Vec<Artifact>, i64)> {
+        let p = self
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
+        Ok(self
+            .meta
+            .list_artifacts(&Self::repo_in(&p.name, repository)?, page)
+            .await?)
     }
 
     async fn resolve(&self, repo: &RepoName, reference: &str) -> Result<Digest> {
-        let reference = Reference::parse(reference).map_err(|e| RegistryError::bad_request(e.to_string()))?;
-        Ok(self.get_manifest(repo, &reference, false).await.map_err(|_| RegistryError::not_found(format!("artifact {repo}:{reference} not found")))?.digest)
+        let reference =
+            Reference::parse(reference).map_err(|e| RegistryError::bad_request(e.to_string()))?;
+        Ok(self
+            .get_manifest(repo, &reference, false)
+            .await
+            .map_err(|_| {
+                RegistryError::not_found(format!("artifact {repo}:{reference} not found"))
+            })?
+            .digest)
     }
 
-    pub async fn artifact_api(&self, who: &Principal, project: &str, repository: &str, reference: &str) -> Result<Artifact> {
-        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
+    pub async fn artifact_api(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Artifact> {
+        let p = self
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         let digest = self.resolve(&repo, reference).await?;
-        self.meta.artifact(&repo, &digest).await?.ok_or_else(|| RegistryError::not_found("artifact not found"))
+        self.meta
+            .artifact(&repo, &digest)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("artifact not found"))
     }
 
     /// Delete an artifact, its tags, and its accessories (two levels: a
     /// signature of an SBOM goes too).
-    pub async fn delete_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str) -> Result<()> {
-        let p = self.project_for(who, project, Action::DeleteArtifact).await?;
+    pub async fn delete_artifact_api(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::DeleteArtifact)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         let digest = self.resolve(&repo, reference).await?;
         let mut doomed = vec![digest.clone()];
@@ -68,26 +124,50 @@ impl Registry {
         Ok(())
     }
 
-    pub async fn add_tag_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str, tag: &str) -> Result<()> {
+    pub async fn add_tag_api(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+        reference: &str,
+        tag: &str,
+    ) -> Result<()> {
         let p = self.project_for(who, project, Action::CreateTag).await?;
         let repo = Self::repo_in(&p.name, repository)?;
         if !valid_tag(tag) {
             return Err(RegistryError::bad_request(format!("invalid tag {tag:?}")));
         }
         let digest = self.resolve(&repo, reference).await?;
-        if self.meta.manifest_by_tag(&repo, tag, false).await?.is_some() {
-            return Err(RegistryError::conflict(format!("tag {tag} already exists in {repo}")));
+        if self
+            .meta
+            .manifest_by_tag(&repo, tag, false)
+            .await?
+            .is_some()
+        {
+            return Err(RegistryError::conflict(format!(
+                "tag {tag} already exists in {repo}"
+            )));
         }
         self.meta.put_tag(&repo, tag, &digest).await?;
         self.audit(who, "create", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())
     }
 
-    pub async fn delete_tag_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, tag: &str) -> Result<()> {
+    pub async fn delete_tag_api(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<()> {
         let p = self.project_for(who, project, Action::DeleteTag).await?;
         let repo = Self::repo_in(&p.name, repository)?;
         if !self.meta.delete_tag(&repo, tag).await? {
-            return Err(RegistryError::not_found(format!("tag {tag} not found in {repo}")));
+            return Err(RegistryError::not_found(format!(
+                "tag {tag} not found in {repo}"
+            )));
         }
         self.audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())
@@ -98,7 +178,15 @@ impl Registry {
 impl Registry {
     /// `POST …/artifacts/{ref}/scan`: queue a scan (Harbor answers 202 whether or not one was queued).
     /// `sbom` true: generate and attach an SBOM instead (Harbor's `scan_type: sbom`).
-    pub async fn scan_artifact_api(&self, who: &Principal, ip: Option<&str>, project: &str, repository: &str, reference: &str, sbom: bool) -> Result<Digest> {
+    pub async fn scan_artifact_api(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+        reference: &str,
+        sbom: bool,
+    ) -> Result<Digest> {
         let p = self.project_for(who, project, Action::Scan).await?;
         let repo = Self::repo_in(&p.name, repository)?;
         let digest = self.resolve(&repo, reference).await?;
@@ -107,12 +195,24 @@ impl Registry {
         } else {
             self.queue_scan(repo.as_str(), &digest).await?;
         }
-        self.audit(who, if sbom { "generate_sbom" } else { "scan" }, "artifact", &format!("{repo}@{digest}"), ip);
+        self.audit(
+            who,
+            if sbom { "generate_sbom" } else { "scan" },
+            "artifact",
+            &format!("{repo}@{digest}"),
+            ip,
+        );
         Ok(digest)
     }
 
     /// `GET …/artifacts/{ref}/additions/vulnerabilities`: the full report.
-    pub async fn vulnerabilities_api(&self, who: &Principal, project: &str, repository: &str, reference: &str) -> Result<Option<serde_json::Value>> {
+    pub async fn vulnerabilities_api(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<serde_json::Value>> {
         let p = self.project_for(who, project, Action::ReadScan).await?;
         let repo = Self::repo_in(&p.name, repository)?;
         let digest = self.resolve(&repo, reference).await?;
@@ -120,14 +220,27 @@ impl Registry {
     }
 
     /// Each signature and attestation of an artifact, verified against the project's trusted keys.
-    pub async fn signatures_api(&self, who: &Principal, project: &str, repository: &str, digest: &Digest) -> Result<Vec<serde_json::Value>> {
-        let p = self.project_for(who, project, Action::ReadArtifacts).await?;
+    pub async fn signatures_api(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<serde_json::Value>> {
+        let p = self
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         self.signature_summaries(&repo, digest).await
     }
 
     /// Artifacts plus, when asked, their `scan_overview` (one extra query per page).
-    pub async fn scan_overviews_for(&self, who: &Principal, project: &str, digests: &[Digest]) -> Result<std::collections::HashMap<Digest, serde_json::Value>> {
+    pub async fn scan_overviews_for(
+        &self,
+        who: &Principal,
+        project: &str,
+        digests: &[Digest],
+    ) -> Result<std::collections::HashMap<Digest, serde_json::Value>> {
         self.project_for(who, project, Action::ReadScan).await?;
         self.scan_overviews(digests).await
     }

@@ -31,7 +31,11 @@ impl ByteRange {
             return b.parse().ok().map(ByteRange::Suffix);
         }
         let start = a.parse().ok()?;
-        let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+        let end = if b.is_empty() {
+            None
+        } else {
+            Some(b.parse().ok()?)
+        };
         Some(ByteRange::From(start, end))
     }
 
@@ -49,9 +53,19 @@ impl ByteRange {
 }
 
 pub enum BlobBody {
-    Whole { size: u64, stream: ByteStream },
-    Partial { size: u64, start: u64, end: u64, stream: ByteStream },
-    Unsatisfiable { size: u64 },
+    Whole {
+        size: u64,
+        stream: ByteStream,
+    },
+    Partial {
+        size: u64,
+        start: u64,
+        end: u64,
+        stream: ByteStream,
+    },
+    Unsatisfiable {
+        size: u64,
+    },
 }
 
 impl Registry {
@@ -68,7 +82,12 @@ impl Registry {
     }
 
     /// Stream a blob, or the requested range of it.
-    pub async fn read_blob(&self, repo: &RepoName, digest: &Digest, range: Option<ByteRange>) -> Result<BlobBody> {
+    pub async fn read_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<BlobBody> {
         if let Some(size) = self.meta.repo_blob_size(repo, digest).await? {
             let span = match range.map(|r| r.resolve(size)) {
                 Some(None) => return Ok(BlobBody::Unsatisfiable { size }),
@@ -76,14 +95,19 @@ impl Registry {
                 None => None,
             };
             let stream = self.blobs.read(digest, span).await.map_err(|e| match e {
-                StorageError::BlobNotFound(_) => {
-                    RegistryError::Internal(format!("blob {digest} is recorded for {repo} but missing from the blob store"))
-                }
+                StorageError::BlobNotFound(_) => RegistryError::Internal(format!(
+                    "blob {digest} is recorded for {repo} but missing from the blob store"
+                )),
                 other => other.into(),
             })?;
             return Ok(match span {
                 None => BlobBody::Whole { size, stream },
-                Some((start, end)) => BlobBody::Partial { size, start, end, stream },
+                Some((start, end)) => BlobBody::Partial {
+                    size,
+                    start,
+                    end,
+                    stream,
+                },
             });
         }
         let m = self
@@ -93,13 +117,20 @@ impl Registry {
             .ok_or_else(|| not_found(ErrorCode::BlobUnknown, format!("blob {digest}")))?;
         let content = m.content.unwrap_or_default();
         let size = content.len() as u64;
-        let once = |b: Bytes| -> ByteStream { Box::pin(futures_util::stream::once(async { Ok(b) })) };
+        let once =
+            |b: Bytes| -> ByteStream { Box::pin(futures_util::stream::once(async { Ok(b) })) };
         Ok(match range.map(|r| r.resolve(size)) {
-            None => BlobBody::Whole { size, stream: once(content) },
+            None => BlobBody::Whole {
+                size,
+                stream: once(content),
+            },
             Some(None) => BlobBody::Unsatisfiable { size },
-            Some(Some((start, end))) => {
-                BlobBody::Partial { size, start, end, stream: once(content.slice(start as usize..=end as usize)) }
-            }
+            Some(Some((start, end))) => BlobBody::Partial {
+                size,
+                start,
+                end,
+                stream: once(content.slice(start as usize..=end as usize)),
+            },
         })
     }
 
@@ -120,7 +151,10 @@ mod tests {
 
     #[test]
     fn ranges_parse_and_resolve_like_rfc_9110() {
-        assert_eq!(ByteRange::parse("bytes=0-9"), Some(ByteRange::From(0, Some(9))));
+        assert_eq!(
+            ByteRange::parse("bytes=0-9"),
+            Some(ByteRange::From(0, Some(9)))
+        );
         assert_eq!(ByteRange::parse("bytes=5-"), Some(ByteRange::From(5, None)));
         assert_eq!(ByteRange::parse("bytes=-3"), Some(ByteRange::Suffix(3)));
         assert_eq!(ByteRange::parse("bytes=0-1,4-5"), None);

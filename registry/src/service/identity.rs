@@ -17,7 +17,10 @@ pub fn is_id(s: &str) -> Option<i64> {
 }
 
 fn valid_account_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 /// Harbor's rule: 8 to 128 characters with an upper-case letter, a lower-case letter and a digit.
@@ -37,7 +40,9 @@ pub fn check_password(p: &str) -> Result<()> {
 
 /// argon2 is deliberately slow: hash on the blocking pool, never an async worker.
 async fn hash_secret(secret: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || password::hash(&secret)).await.map_err(|e| RegistryError::Internal(e.to_string()))
+    tokio::task::spawn_blocking(move || password::hash(&secret))
+        .await
+        .map_err(|e| RegistryError::Internal(e.to_string()))
 }
 
 /// A robot as requested through the API.
@@ -80,24 +85,46 @@ impl Registry {
         };
         let hash = hash_secret(pw).await?;
         self.identity
-            .create_user(NewUser { username: "admin", password_hash: &hash, email: None, realname: Some("system admin"), sysadmin: true })
+            .create_user(NewUser {
+                username: "admin",
+                password_hash: &hash,
+                email: None,
+                realname: Some("system admin"),
+                sysadmin: true,
+            })
             .await?;
         Ok(generated)
     }
 
     // ---- users
 
-    pub async fn create_user(&self, who: &Principal, ip: Option<&str>, username: &str, pw: &str, email: Option<&str>, realname: Option<&str>) -> Result<i64> {
+    pub async fn create_user(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        username: &str,
+        pw: &str,
+        email: Option<&str>,
+        realname: Option<&str>,
+    ) -> Result<i64> {
         self.require_sysadmin(who)?;
         if !valid_account_name(username) || username.starts_with("robot") {
-            return Err(RegistryError::bad_request("user names are lower-case letters, digits, '.', '_' and '-', and may not start with \"robot\""));
+            return Err(RegistryError::bad_request(
+                "user names are lower-case letters, digits, '.', '_' and '-', and may not start with \"robot\"",
+            ));
         }
         check_password(pw)?;
         let pw = pw.to_string();
         let hash = hash_secret(pw).await?;
         let id = self
             .identity
-            .create_user(NewUser { username, password_hash: &hash, email, realname, sysadmin: false })
+            .create_user(NewUser {
+                username,
+                password_hash: &hash,
+                email,
+                realname,
+                sysadmin: false,
+            })
             .await?
             .ok_or_else(|| RegistryError::conflict(format!("user {username} already exists")))?;
         self.audit(who, "create", "user", username, ip);
@@ -113,17 +140,38 @@ impl Registry {
         if who.user_id() != Some(id) {
             self.require_sysadmin(who)?;
         }
-        self.identity.user_by_id(id).await?.map(|(u, _)| u).ok_or_else(|| RegistryError::not_found(format!("user {id} not found")))
+        self.identity
+            .user_by_id(id)
+            .await?
+            .map(|(u, _)| u)
+            .ok_or_else(|| RegistryError::not_found(format!("user {id} not found")))
     }
 
     /// Users change their own password (old one required); admins reset anyone's.
-    pub async fn change_password(&self, who: &Principal, ip: Option<&str>, id: i64, old: Option<&str>, new: &str) -> Result<()> {
-        let (user, hash) = self.identity.user_by_id(id).await?.ok_or_else(|| RegistryError::not_found(format!("user {id} not found")))?;
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        id: i64,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<()> {
+        let (user, hash) = self
+            .identity
+            .user_by_id(id)
+            .await?
+            .ok_or_else(|| RegistryError::not_found(format!("user {id} not found")))?;
         if who.user_id() == Some(id) {
             let old = old.unwrap_or_default().to_string();
-            let ok = tokio::task::spawn_blocking(move || password::verify(&old, &hash)).await.unwrap_or(false);
+            let ok = tokio::task::spawn_blocking(move || password::verify(&old, &hash))
+                .await
+                .unwrap_or(false);
             if !ok {
-                return Err(RegistryError::api(StatusCode::FORBIDDEN, "FORBIDDEN", "the old password is wrong"));
+                return Err(RegistryError::api(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "the old password is wrong",
+                ));
             }
         } else {
             self.require_sysadmin(who)?;
@@ -137,7 +185,13 @@ impl Registry {
         Ok(())
     }
 
-    pub async fn set_sysadmin(&self, who: &Principal, ip: Option<&str>, id: i64, sysadmin: bool) -> Result<()> {
+    pub async fn set_sysadmin(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        id: i64,
+        sysadmin: bool,
+    ) -> Result<()> {
         self.require_sysadmin(who)?;
         let user = self.user(who, id).await?;
         self.identity.set_sysadmin(id, sysadmin).await?;
@@ -149,7 +203,11 @@ impl Registry {
     pub async fn delete_user(&self, who: &Principal, ip: Option<&str>, id: i64) -> Result<()> {
         self.require_sysadmin(who)?;
         if who.user_id() == Some(id) {
-            return Err(RegistryError::api(StatusCode::FORBIDDEN, "FORBIDDEN", "you cannot delete yourself"));
+            return Err(RegistryError::api(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "you cannot delete yourself",
+            ));
         }
         let user = self.user(who, id).await?;
         self.identity.delete_user(id).await?;
@@ -170,27 +228,56 @@ impl Registry {
 
     /// The project, if `who` may do `action` in it. A private project the
     /// caller cannot see is reported as not found, not as forbidden.
-    pub async fn project_for(&self, who: &Principal, reference: &str, action: Action) -> Result<Project> {
+    pub async fn project_for(
+        &self,
+        who: &Principal,
+        reference: &str,
+        action: Action,
+    ) -> Result<Project> {
         let project = self.project(reference).await?;
         match self.may(who, &project.name, action).await? {
             Some(true) => Ok(project),
             _ if self.may(who, &project.name, Action::ReadProject).await? != Some(true) => {
                 if matches!(who, Principal::Anonymous) {
-                    Err(RegistryError::new(ErrorCode::Unauthorized, "authentication required"))
+                    Err(RegistryError::new(
+                        ErrorCode::Unauthorized,
+                        "authentication required",
+                    ))
                 } else {
-                    Err(RegistryError::not_found(format!("project {reference} not found")))
+                    Err(RegistryError::not_found(format!(
+                        "project {reference} not found"
+                    )))
                 }
             }
-            _ => Err(RegistryError::api(StatusCode::FORBIDDEN, "FORBIDDEN", format!("{} may not {action:?} in project {}", who.name(), project.name))),
+            _ => Err(RegistryError::api(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!(
+                    "{} may not {action:?} in project {}",
+                    who.name(),
+                    project.name
+                ),
+            )),
         }
     }
 
-    pub async fn create_project(&self, who: &Principal, ip: Option<&str>, name: &str, public: bool) -> Result<i64> {
+    pub async fn create_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        name: &str,
+        public: bool,
+    ) -> Result<i64> {
         if matches!(who, Principal::Anonymous | Principal::Robot { .. }) {
-            return Err(RegistryError::new(ErrorCode::Unauthorized, "authentication required"));
+            return Err(RegistryError::new(
+                ErrorCode::Unauthorized,
+                "authentication required",
+            ));
         }
         if name.contains('/') || crate::names::RepoName::parse(name).is_err() || name.len() > 255 {
-            return Err(RegistryError::bad_request(format!("invalid project name {name:?}: lower-case letters, digits, '.', '_' and '-'")));
+            return Err(RegistryError::bad_request(format!(
+                "invalid project name {name:?}: lower-case letters, digits, '.', '_' and '-'"
+            )));
         }
         let id = self
             .identity
@@ -198,31 +285,60 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::conflict(format!("project {name} already exists")))?;
         if let Some(uid) = who.user_id() {
-            self.identity.add_member(id, uid, Role::ProjectAdmin).await?;
+            self.identity
+                .add_member(id, uid, Role::ProjectAdmin)
+                .await?;
         }
         self.audit(who, "create", "project", name, ip);
         Ok(id)
     }
 
-    pub async fn list_projects(&self, who: &Principal, name: Option<&str>, page: PageReq) -> Result<(Vec<Project>, i64)> {
-        let viewer = if who.is_sysadmin() { None } else { Some(who.user_id().unwrap_or(-1)) };
+    pub async fn list_projects(
+        &self,
+        who: &Principal,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<Project>, i64)> {
+        let viewer = if who.is_sysadmin() {
+            None
+        } else {
+            Some(who.user_id().unwrap_or(-1))
+        };
         Ok(self.identity.list_projects(viewer, name, page).await?)
     }
 
-    pub async fn update_project(&self, who: &Principal, ip: Option<&str>, reference: &str, public: bool) -> Result<()> {
-        let p = self.project_for(who, reference, Action::UpdateProject).await?;
+    pub async fn update_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        reference: &str,
+        public: bool,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, reference, Action::UpdateProject)
+            .await?;
         self.identity.set_project_public(p.id, public).await?;
         self.audit(who, "update", "project", &p.name, ip);
         Ok(())
     }
 
-    pub async fn delete_project(&self, who: &Principal, ip: Option<&str>, reference: &str) -> Result<()> {
-        let p = self.project_for(who, reference, Action::DeleteProject).await?;
+    pub async fn delete_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        reference: &str,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, reference, Action::DeleteProject)
+            .await?;
         if !self.identity.delete_project(p.id).await? {
             return Err(RegistryError::api(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION",
-                format!("project {} still has repositories; delete them first", p.name),
+                format!(
+                    "project {} still has repositories; delete them first",
+                    p.name
+                ),
             ));
         }
         self.audit(who, "delete", "project", &p.name, ip);
@@ -231,7 +347,11 @@ impl Registry {
 
     /// The caller's role in a project (`current_user_role_id` in the API).
     pub async fn role_in(&self, who: &Principal, project: &str) -> Result<Option<Role>> {
-        Ok(self.identity.project_access(project, who.user_id()).await?.and_then(|a| a.role))
+        Ok(self
+            .identity
+            .project_access(project, who.user_id())
+            .await?
+            .and_then(|a| a.role))
     }
 
     // ---- members
@@ -241,12 +361,26 @@ impl Registry {
         Ok(self.identity.list_members(p.id).await?)
     }
 
-    pub async fn add_member(&self, who: &Principal, ip: Option<&str>, project: &str, username: Option<&str>, user_id: Option<i64>, role: Role) -> Result<i64> {
-        let p = self.project_for(who, project, Action::ManageMembers).await?;
+    pub async fn add_member(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        username: Option<&str>,
+        user_id: Option<i64>,
+        role: Role,
+    ) -> Result<i64> {
+        let p = self
+            .project_for(who, project, Action::ManageMembers)
+            .await?;
         let user = match (username, user_id) {
             (Some(name), _) => self.identity.user_by_name(name).await?,
             (None, Some(id)) => self.identity.user_by_id(id).await?,
-            (None, None) => return Err(RegistryError::bad_request("member_user needs a username or user_id")),
+            (None, None) => {
+                return Err(RegistryError::bad_request(
+                    "member_user needs a username or user_id",
+                ));
+            }
         }
         .map(|(u, _)| u)
         .ok_or_else(|| RegistryError::not_found("user not found"))?;
@@ -254,32 +388,85 @@ impl Registry {
             .identity
             .add_member(p.id, user.id, role)
             .await?
-            .ok_or_else(|| RegistryError::conflict(format!("{} is already a member of {}", user.username, p.name)))?;
+            .ok_or_else(|| {
+                RegistryError::conflict(format!(
+                    "{} is already a member of {}",
+                    user.username, p.name
+                ))
+            })?;
         self.forget_credentials();
-        self.audit(who, "create", "member", &format!("{}:{}", p.name, user.username), ip);
+        self.audit(
+            who,
+            "create",
+            "member",
+            &format!("{}:{}", p.name, user.username),
+            ip,
+        );
         Ok(id)
     }
 
-    pub async fn update_member(&self, who: &Principal, ip: Option<&str>, project: &str, member_id: i64, role: Role) -> Result<()> {
-        let p = self.project_for(who, project, Action::ManageMembers).await?;
-        let m = self.identity.member(p.id, member_id).await?.ok_or_else(|| RegistryError::not_found("member not found"))?;
+    pub async fn update_member(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        member_id: i64,
+        role: Role,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::ManageMembers)
+            .await?;
+        let m = self
+            .identity
+            .member(p.id, member_id)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("member not found"))?;
         self.identity.update_member(p.id, member_id, role).await?;
-        self.audit(who, "update", "member", &format!("{}:{}", p.name, m.username), ip);
+        self.audit(
+            who,
+            "update",
+            "member",
+            &format!("{}:{}", p.name, m.username),
+            ip,
+        );
         Ok(())
     }
 
-    pub async fn remove_member(&self, who: &Principal, ip: Option<&str>, project: &str, member_id: i64) -> Result<()> {
-        let p = self.project_for(who, project, Action::ManageMembers).await?;
-        let m = self.identity.member(p.id, member_id).await?.ok_or_else(|| RegistryError::not_found("member not found"))?;
+    pub async fn remove_member(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        member_id: i64,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::ManageMembers)
+            .await?;
+        let m = self
+            .identity
+            .member(p.id, member_id)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("member not found"))?;
         self.identity.remove_member(p.id, member_id).await?;
-        self.audit(who, "delete", "member", &format!("{}:{}", p.name, m.username), ip);
+        self.audit(
+            who,
+            "delete",
+            "member",
+            &format!("{}:{}", p.name, m.username),
+            ip,
+        );
         Ok(())
     }
 
     // ---- robots
 
     /// Project-level robots need ManageRobots there; system-level ones a sysadmin.
-    async fn robot_scope(&self, who: &Principal, level: &str, permissions: &serde_json::Value) -> Result<Option<Project>> {
+    async fn robot_scope(
+        &self,
+        who: &Principal,
+        level: &str,
+        permissions: &serde_json::Value,
+    ) -> Result<Option<Project>> {
         let grants = robot_grants(permissions).map_err(RegistryError::bad_request)?;
         match level {
             "system" => {
@@ -288,20 +475,36 @@ impl Registry {
             }
             "project" => {
                 let [grant] = grants.as_slice() else {
-                    return Err(RegistryError::bad_request("a project-level robot has exactly one permission entry, for its project"));
+                    return Err(RegistryError::bad_request(
+                        "a project-level robot has exactly one permission entry, for its project",
+                    ));
                 };
-                Ok(Some(self.project_for(who, &grant.namespace, Action::ManageRobots).await?))
+                Ok(Some(
+                    self.project_for(who, &grant.namespace, Action::ManageRobots)
+                        .await?,
+                ))
             }
-            other => Err(RegistryError::bad_request(format!("level must be \"system\" or \"project\", not {other:?}"))),
+            other => Err(RegistryError::bad_request(format!(
+                "level must be \"system\" or \"project\", not {other:?}"
+            ))),
         }
     }
 
     /// Create a robot; returns it and its secret (shown this once).
-    pub async fn create_robot(&self, who: &Principal, ip: Option<&str>, spec: &RobotSpec) -> Result<(Robot, String)> {
+    pub async fn create_robot(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        spec: &RobotSpec,
+    ) -> Result<(Robot, String)> {
         if !valid_account_name(&spec.name) {
-            return Err(RegistryError::bad_request("robot names are lower-case letters, digits, '.', '_' and '-'"));
+            return Err(RegistryError::bad_request(
+                "robot names are lower-case letters, digits, '.', '_' and '-'",
+            ));
         }
-        let project = self.robot_scope(who, &spec.level, &spec.permissions).await?;
+        let project = self
+            .robot_scope(who, &spec.level, &spec.permissions)
+            .await?;
         let full = match &project {
             Some(p) => format!("robot${}+{}", p.name, spec.name),
             None => format!("robot${}", spec.name),
@@ -309,7 +512,11 @@ impl Registry {
         let secret = password::generate_secret();
         let s = secret.clone();
         let hash = hash_secret(s).await?;
-        let expires_at = if spec.duration < 0 { -1 } else { now() + spec.duration * 86_400 };
+        let expires_at = if spec.duration < 0 {
+            -1
+        } else {
+            now() + spec.duration * 86_400
+        };
         let id = self
             .identity
             .create_robot(NewRobot {
@@ -325,13 +532,21 @@ impl Registry {
             .await?
             .ok_or_else(|| RegistryError::conflict(format!("robot {full} already exists")))?;
         self.audit(who, "create", "robot", &full, ip);
-        let robot = self.identity.robot_by_id(id).await?.ok_or_else(|| RegistryError::Internal("robot vanished".into()))?;
+        let robot = self
+            .identity
+            .robot_by_id(id)
+            .await?
+            .ok_or_else(|| RegistryError::Internal("robot vanished".into()))?;
         Ok((robot, secret))
     }
 
     /// The robot, if `who` may manage it.
     async fn robot_for(&self, who: &Principal, id: i64, action: Action) -> Result<Robot> {
-        let robot = self.identity.robot_by_id(id).await?.ok_or_else(|| RegistryError::not_found(format!("robot {id} not found")))?;
+        let robot = self
+            .identity
+            .robot_by_id(id)
+            .await?
+            .ok_or_else(|| RegistryError::not_found(format!("robot {id} not found")))?;
         match robot.project_id {
             Some(pid) if !who.is_sysadmin() => {
                 self.project_for(who, &pid.to_string(), action).await?;
@@ -358,14 +573,25 @@ impl Registry {
         self.robot_for(who, id, Action::ReadRobots).await
     }
 
-    pub async fn update_robot(&self, who: &Principal, ip: Option<&str>, id: i64, update: &RobotUpdate) -> Result<()> {
+    pub async fn update_robot(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        id: i64,
+        update: &RobotUpdate,
+    ) -> Result<()> {
         let robot = self.robot_for(who, id, Action::ManageRobots).await?;
         let permissions = update.permissions.as_ref().unwrap_or(&robot.permissions);
         if robot.level == "project" {
             let grants = robot_grants(permissions).map_err(RegistryError::bad_request)?;
-            let project = self.project(&robot.project_id.unwrap_or_default().to_string()).await?;
+            let project = self
+                .project(&robot.project_id.unwrap_or_default().to_string())
+                .await?;
             if grants.len() != 1 || grants[0].namespace != project.name {
-                return Err(RegistryError::bad_request(format!("a robot of project {} may only hold permissions in it", project.name)));
+                return Err(RegistryError::bad_request(format!(
+                    "a robot of project {} may only hold permissions in it",
+                    project.name
+                )));
             }
         }
         let expires_at = match update.duration {
@@ -373,7 +599,15 @@ impl Registry {
             Some(d) => robot.created_at + d * 86_400,
             None => robot.expires_at,
         };
-        self.identity.update_robot(id, &update.description, update.disable, permissions, expires_at).await?;
+        self.identity
+            .update_robot(
+                id,
+                &update.description,
+                update.disable,
+                permissions,
+                expires_at,
+            )
+            .await?;
         self.forget_credentials();
         self.audit(who, "update", "robot", &robot.name, ip);
         Ok(())
@@ -388,7 +622,13 @@ impl Registry {
     }
 
     /// A new secret: the given one (checked like a password) or a generated one.
-    pub async fn refresh_robot_secret(&self, who: &Principal, ip: Option<&str>, id: i64, secret: Option<&str>) -> Result<String> {
+    pub async fn refresh_robot_secret(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        id: i64,
+        secret: Option<&str>,
+    ) -> Result<String> {
         let robot = self.robot_for(who, id, Action::ManageRobots).await?;
         let secret = match secret {
             Some(s) => {
@@ -407,7 +647,12 @@ impl Registry {
 
     // ---- audit log
 
-    pub async fn audit_log(&self, who: &Principal, project: Option<&str>, page: PageReq) -> Result<(Vec<crate::metadata::identity::AuditEntry>, i64)> {
+    pub async fn audit_log(
+        &self,
+        who: &Principal,
+        project: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<crate::metadata::identity::AuditEntry>, i64)> {
         match project {
             Some(p) => {
                 let p = self.project_for(who, p, Action::ReadLogs).await?;

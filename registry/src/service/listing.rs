@@ -23,28 +23,53 @@ fn paged(mut items: Vec<String>, limit: u32) -> Page {
 }
 
 impl Registry {
-    pub async fn list_tags(&self, repo: &RepoName, n: Option<u32>, last: Option<&str>) -> Result<Page> {
+    pub async fn list_tags(
+        &self,
+        repo: &RepoName,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<Page> {
         if !self.meta.repository_exists(repo).await? {
-            return Err(not_found(ErrorCode::NameUnknown, format!("repository {repo}")));
+            return Err(not_found(
+                ErrorCode::NameUnknown,
+                format!("repository {repo}"),
+            ));
         }
         let limit = n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
         if limit == 0 {
-            return Ok(Page { items: vec![], more: false });
+            return Ok(Page {
+                items: vec![],
+                more: false,
+            });
         }
-        Ok(paged(self.meta.list_tags(repo, last, limit + 1).await?, limit))
+        Ok(paged(
+            self.meta.list_tags(repo, last, limit + 1).await?,
+            limit,
+        ))
     }
 
     pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<Page> {
         let limit = n.unwrap_or(1000).min(MAX_PAGE);
         if limit == 0 {
-            return Ok(Page { items: vec![], more: false });
+            return Ok(Page {
+                items: vec![],
+                more: false,
+            });
         }
-        Ok(paged(self.meta.list_repositories(last, limit + 1).await?, limit))
+        Ok(paged(
+            self.meta.list_repositories(last, limit + 1).await?,
+            limit,
+        ))
     }
 
     /// Manifests in the repository whose `subject` is `digest`. Unknown
     /// subjects give an empty list, never an error, as the spec requires.
-    pub async fn referrers(&self, repo: &RepoName, digest: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
         Ok(self.meta.referrers(repo, digest, artifact_type).await?)
     }
 }

@@ -32,7 +32,10 @@ impl Registry {
         body: Bytes,
     ) -> Result<PutManifest> {
         if body.len() > manifest::MAX_MANIFEST_SIZE {
-            return Err(RegistryError::new(ErrorCode::ManifestInvalid, "manifest exceeds the 4 MiB limit"));
+            return Err(RegistryError::new(
+                ErrorCode::ManifestInvalid,
+                "manifest exceeds the 4 MiB limit",
+            ));
         }
         let parsed = manifest::parse(&body, content_type).map_err(invalid)?;
         let algorithm = match reference {
@@ -43,12 +46,13 @@ impl Registry {
         hasher.update(&body);
         let digest = hasher.finish();
         if let Reference::Digest(want) = reference
-            && want != &digest {
-                return Err(RegistryError::new(
-                    ErrorCode::DigestInvalid,
-                    format!("manifest body has digest {digest}, not {want}"),
-                ));
-            }
+            && want != &digest
+        {
+            return Err(RegistryError::new(
+                ErrorCode::DigestInvalid,
+                format!("manifest body has digest {digest}, not {want}"),
+            ));
+        }
 
         let wanted: Vec<Digest> = parsed.blobs.iter().map(|d| d.digest.clone()).collect();
         let found = self.meta.repo_blob_sizes(repo, &wanted).await?;
@@ -57,14 +61,20 @@ impl Registry {
                 None => {
                     return Err(RegistryError::new(
                         ErrorCode::ManifestBlobUnknown,
-                        format!("blob {} is not in {repo}; push it before the manifest", desc.digest),
+                        format!(
+                            "blob {} is not in {repo}; push it before the manifest",
+                            desc.digest
+                        ),
                     )
                     .with_detail(json!({ "digest": desc.digest })));
                 }
                 Some(&size) if size != desc.size => {
                     return Err(RegistryError::new(
                         ErrorCode::ManifestInvalid,
-                        format!("descriptor for {} says {} bytes, the blob has {size}", desc.digest, desc.size),
+                        format!(
+                            "descriptor for {} says {} bytes, the blob has {size}",
+                            desc.digest, desc.size
+                        ),
                     )
                     .with_detail(json!({ "digest": desc.digest, "size": size })));
                 }
@@ -84,7 +94,10 @@ impl Registry {
         }
 
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
-        let annotations = parsed.annotations.as_ref().map(|a| serde_json::Value::Object(a.clone()).to_string());
+        let annotations = parsed
+            .annotations
+            .as_ref()
+            .map(|a| serde_json::Value::Object(a.clone()).to_string());
         self.meta
             .put_manifest(NewManifest {
                 repo,
@@ -102,17 +115,34 @@ impl Registry {
                 },
             })
             .await?;
-        self.after_push(repo.as_str(), &digest, &parsed.media_type, parsed.artifact_type.as_deref(), subject.is_some()).await;
+        self.after_push(
+            repo.as_str(),
+            &digest,
+            &parsed.media_type,
+            parsed.artifact_type.as_deref(),
+            subject.is_some(),
+        )
+        .await;
         Ok(PutManifest { digest, subject })
     }
 
     /// A manifest by tag or digest; `content` false for HEAD.
-    pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference, content: bool) -> Result<StoredManifest> {
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        content: bool,
+    ) -> Result<StoredManifest> {
         let found = match reference {
             Reference::Tag(t) => self.meta.manifest_by_tag(repo, t, content).await?,
             Reference::Digest(d) => self.meta.manifest_by_digest(repo, d, content).await?,
         };
-        found.ok_or_else(|| not_found(ErrorCode::ManifestUnknown, format!("manifest {repo}:{reference}")))
+        found.ok_or_else(|| {
+            not_found(
+                ErrorCode::ManifestUnknown,
+                format!("manifest {repo}:{reference}"),
+            )
+        })
     }
 
     /// By digest: the manifest and all its tags. By tag: only the tag.
@@ -124,7 +154,10 @@ impl Registry {
         if deleted {
             Ok(())
         } else {
-            Err(not_found(ErrorCode::ManifestUnknown, format!("manifest {repo}:{reference}")))
+            Err(not_found(
+                ErrorCode::ManifestUnknown,
+                format!("manifest {repo}:{reference}"),
+            ))
         }
     }
 }

@@ -5,8 +5,8 @@
 
 mod access;
 mod artifacts;
-mod identity;
 mod blobs;
+mod identity;
 mod listing;
 mod manifests;
 mod project_settings;
@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use access::{AuthState, IssuedToken, time_rfc3339};
-pub use identity::{RobotSpec, RobotUpdate};
 pub use blobs::{BlobBody, ByteRange};
+pub use identity::{RobotSpec, RobotUpdate};
 pub use listing::Page;
 pub use manifests::PutManifest;
 pub use project_settings::{ProjectExtras, Settings, TRUSTED_KEYS};
@@ -58,7 +58,19 @@ impl Registry {
         blobs: Arc<dyn BlobStore>,
         max_uploads: usize,
     ) -> Self {
-        Registry { meta, identity, security, blobs, sessions: uploads::Sessions::default(), max_uploads, auth: None, scanning: None, settings_cache: Default::default(), policy_cache: Default::default(), pulls: Default::default() }
+        Registry {
+            meta,
+            identity,
+            security,
+            blobs,
+            sessions: uploads::Sessions::default(),
+            max_uploads,
+            auth: None,
+            scanning: None,
+            settings_cache: Default::default(),
+            policy_cache: Default::default(),
+            pulls: Default::default(),
+        }
     }
 
     /// Turn on authentication and authorization for every request.
@@ -104,12 +116,21 @@ mod tests {
     #[tokio::test]
     async fn abandoned_uploads_are_purged_with_their_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(SqliteMetadata::open(&dir.path().join("wharf.db")).await.unwrap());
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
         let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
         let reg = Registry::new(meta.clone(), meta.clone(), meta, blobs.clone(), 10);
         let repo = RepoName::parse("library/purge").unwrap();
         let up = reg.start_upload(&repo).await.unwrap();
-        assert_eq!(reg.purge_stale_uploads(Duration::from_secs(3600)).await.unwrap(), 0);
+        assert_eq!(
+            reg.purge_stale_uploads(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(blobs.upload_size(&up.id).await.unwrap(), Some(0));
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(reg.purge_stale_uploads(Duration::ZERO).await.unwrap(), 1);

@@ -40,16 +40,19 @@ pub struct ProjectExtras {
 }
 
 #[derive(Default)]
-pub(crate) struct SettingsCache(std::sync::Mutex<std::collections::HashMap<String, (Instant, Settings)>>);
+pub(crate) struct SettingsCache(
+    std::sync::Mutex<std::collections::HashMap<String, (Instant, Settings)>>,
+);
 
 impl Registry {
     /// A project's settings by name, cached briefly: the pull gate reads them on every manifest GET.
     pub async fn project_settings(&self, project: &str) -> Result<Settings> {
         if let Ok(cache) = self.settings_cache.0.lock()
             && let Some((at, s)) = cache.get(project)
-                && at.elapsed() < CACHE_TTL {
-                    return Ok(s.clone());
-                }
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(s.clone());
+        }
         let settings = match self.identity.project_by_name(project).await? {
             Some(p) => Arc::new(self.security.project_metadata(p.id).await?),
             None => Settings::default(),
@@ -66,8 +69,16 @@ impl Registry {
     }
 
     /// Validates and stores settings; unknown keys and values are refused, not ignored.
-    pub async fn update_project_settings(&self, who: &Principal, ip: Option<&str>, project: &str, values: BTreeMap<String, String>) -> Result<()> {
-        let p = self.project_for(who, project, Action::UpdateProject).await?;
+    pub async fn update_project_settings(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        values: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::UpdateProject)
+            .await?;
         for (k, v) in &values {
             if k == TRUSTED_KEYS {
                 validate_keys(v)?;
@@ -75,10 +86,16 @@ impl Registry {
             }
             let Some((_, allowed)) = KEYS.iter().find(|(key, _)| key == k) else {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).chain([TRUSTED_KEYS]).collect();
-                return Err(RegistryError::bad_request(format!("unknown project setting {k:?}; known: {}", known.join(", "))));
+                return Err(RegistryError::bad_request(format!(
+                    "unknown project setting {k:?}; known: {}",
+                    known.join(", ")
+                )));
             };
             if !allowed.contains(&v.as_str()) {
-                return Err(RegistryError::bad_request(format!("metadata.{k} must be one of {}, not {v:?}", allowed.join(", "))));
+                return Err(RegistryError::bad_request(format!(
+                    "metadata.{k} must be one of {}, not {v:?}",
+                    allowed.join(", ")
+                )));
             }
         }
         self.security.set_project_metadata(p.id, &values).await?;
@@ -91,13 +108,20 @@ impl Registry {
 
     /// Settings, allow-list and the caller's role for a page of projects: three queries for
     /// the page, not three per project.
-    pub async fn project_extras(&self, who: &Principal, projects: &[Project]) -> Result<ProjectExtras> {
+    pub async fn project_extras(
+        &self,
+        who: &Principal,
+        projects: &[Project],
+    ) -> Result<ProjectExtras> {
         let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
         let scopes: Vec<String> = ids.iter().map(|id| format!("project:{id}")).collect();
         let mut allowlists = self.security.allowlists(&scopes).await?;
         Ok(ProjectExtras {
             metadata: self.security.project_metadata_many(&ids).await?,
-            allowlists: ids.iter().filter_map(|id| Some((*id, allowlists.remove(&format!("project:{id}"))?))).collect(),
+            allowlists: ids
+                .iter()
+                .filter_map(|id| Some((*id, allowlists.remove(&format!("project:{id}"))?)))
+                .collect(),
             roles: match who.user_id() {
                 Some(uid) => self.identity.member_roles(uid, &ids).await?,
                 None => HashMap::new(),
@@ -106,13 +130,28 @@ impl Registry {
     }
 
     pub async fn project_allowlist(&self, project_id: i64) -> Result<Allowlist> {
-        Ok(self.security.allowlist(&format!("project:{project_id}")).await?.unwrap_or_default())
+        Ok(self
+            .security
+            .allowlist(&format!("project:{project_id}"))
+            .await?
+            .unwrap_or_default())
     }
 
-    pub async fn set_project_allowlist(&self, who: &Principal, ip: Option<&str>, project: &str, items: Vec<String>, expires_at: Option<i64>) -> Result<()> {
-        let p = self.project_for(who, project, Action::UpdateProject).await?;
+    pub async fn set_project_allowlist(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        items: Vec<String>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
+        let p = self
+            .project_for(who, project, Action::UpdateProject)
+            .await?;
         let items = validate_cves(items)?;
-        self.security.set_allowlist(&format!("project:{}", p.id), &items, expires_at).await?;
+        self.security
+            .set_allowlist(&format!("project:{}", p.id), &items, expires_at)
+            .await?;
         self.audit(who, "update", "cve_allowlist", &p.name, ip);
         Ok(())
     }
@@ -121,19 +160,33 @@ impl Registry {
         Ok(self.security.allowlist("system").await?.unwrap_or_default())
     }
 
-    pub async fn set_system_allowlist(&self, who: &Principal, ip: Option<&str>, items: Vec<String>, expires_at: Option<i64>) -> Result<()> {
+    pub async fn set_system_allowlist(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        items: Vec<String>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
         self.require_sysadmin(who)?;
         let items = validate_cves(items)?;
-        self.security.set_allowlist("system", &items, expires_at).await?;
+        self.security
+            .set_allowlist("system", &items, expires_at)
+            .await?;
         self.audit(who, "update", "cve_allowlist", "system", ip);
         Ok(())
     }
 
     /// The CVE IDs that apply to `project` now: the system list when the project
     /// reuses it (Harbor's default), else the project's own.
-    pub async fn effective_allowlist(&self, project: &str, settings: &BTreeMap<String, String>) -> Result<Vec<String>> {
+    pub async fn effective_allowlist(
+        &self,
+        project: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>> {
         let now = crate::metadata::now();
-        let reuse = settings.get("reuse_sys_cve_allowlist").is_none_or(|v| v == "true");
+        let reuse = settings
+            .get("reuse_sys_cve_allowlist")
+            .is_none_or(|v| v == "true");
         let list = if reuse {
             self.system_allowlist().await?
         } else {
@@ -150,9 +203,15 @@ fn validate_cves(items: Vec<String>) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     for id in items {
         let id = id.trim().to_string();
-        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' || b == b':');
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' || b == b':'
+            });
         if !ok {
-            return Err(RegistryError::bad_request(format!("{id:?} is not a vulnerability ID (like CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx)")));
+            return Err(RegistryError::bad_request(format!(
+                "{id:?} is not a vulnerability ID (like CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx)"
+            )));
         }
         if !out.contains(&id) {
             out.push(id);
@@ -165,10 +224,14 @@ fn validate_cves(items: Vec<String>) -> Result<Vec<String>> {
 fn validate_keys(pems: &str) -> Result<()> {
     let keys = split_pem_keys(pems);
     if keys.is_empty() && !pems.trim().is_empty() {
-        return Err(RegistryError::bad_request(format!("{TRUSTED_KEYS}: no PEM public key found")));
+        return Err(RegistryError::bad_request(format!(
+            "{TRUSTED_KEYS}: no PEM public key found"
+        )));
     }
     for (i, k) in keys.iter().enumerate() {
-        wharf_signer::keys::load_public_key(k).map_err(|e| RegistryError::bad_request(format!("{TRUSTED_KEYS}: key {}: {e}", i + 1)))?;
+        wharf_signer::keys::load_public_key(k).map_err(|e| {
+            RegistryError::bad_request(format!("{TRUSTED_KEYS}: key {}: {e}", i + 1))
+        })?;
     }
     Ok(())
 }
@@ -187,9 +250,10 @@ pub fn split_pem_keys(text: &str) -> Vec<String> {
             c.push('\n');
         }
         if line.starts_with("-----END ")
-            && let Some(c) = cur.take() {
-                out.push(c);
-            }
+            && let Some(c) = cur.take()
+        {
+            out.push(c);
+        }
     }
     out
 }

@@ -47,9 +47,14 @@ fn highest_allowed(threshold: &str) -> &'static str {
 /// What a rule of the project's settings means, for the refusal message.
 fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
     if rule == VULN_RULE {
-        let t = settings.get("severity").map(String::as_str).unwrap_or("low");
+        let t = settings
+            .get("severity")
+            .map(String::as_str)
+            .unwrap_or("low");
         let title = format!("{}{}", t[..1].to_ascii_uppercase(), &t[1..]);
-        format!("the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)")
+        format!(
+            "the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)"
+        )
     } else {
         "the project only serves images signed by a key it trusts (content trust)".to_string()
     }
@@ -69,8 +74,12 @@ impl PolicyCache {
             return Ok(p);
         }
         // JSON is YAML: the policy loader validates it like any policy file.
-        let built = wharf_policy::PolicySet::from_yaml(&format!("project {project} settings"), doc, std::path::Path::new("."))
-            .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
+        let built = wharf_policy::PolicySet::from_yaml(
+            &format!("project {project} settings"),
+            doc,
+            std::path::Path::new("."),
+        )
+        .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
         let built = Arc::new(built);
         if let Ok(mut c) = self.0.lock() {
             if c.len() >= Self::MAX {
@@ -88,17 +97,34 @@ fn refuse(msg: String) -> RegistryError {
 
 impl Registry {
     /// Refuses the pull of `m` when the project's settings forbid it.
-    pub async fn pull_gate(&self, repo: &RepoName, m: &StoredManifest, caller: PullCaller<'_>) -> Result<()> {
+    pub async fn pull_gate(
+        &self,
+        repo: &RepoName,
+        m: &StoredManifest,
+        caller: PullCaller<'_>,
+    ) -> Result<()> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let settings = self.project_settings(project).await?;
         let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
-        let (prevent_vul, trust) = (on("prevent_vul"), on("enable_content_trust_cosign") || on("enable_content_trust"));
+        let (prevent_vul, trust) = (
+            on("prevent_vul"),
+            on("enable_content_trust_cosign") || on("enable_content_trust"),
+        );
         if !prevent_vul && !trust {
             return Ok(());
         }
-        let Some(content) = &m.content else { return Ok(()) };
-        let Ok(parsed) = crate::manifest::parse(content, Some(&m.media_type)) else { return Ok(()) };
-        if parsed.subject.is_some() || !crate::manifest::is_container_image(&parsed.media_type, parsed.artifact_type.as_deref()) {
+        let Some(content) = &m.content else {
+            return Ok(());
+        };
+        let Ok(parsed) = crate::manifest::parse(content, Some(&m.media_type)) else {
+            return Ok(());
+        };
+        if parsed.subject.is_some()
+            || !crate::manifest::is_container_image(
+                &parsed.media_type,
+                parsed.artifact_type.as_deref(),
+            )
+        {
             return Ok(()); // signatures, SBOMs, indexes (their children are gated) and other artifacts
         }
         let who = match caller {
@@ -107,31 +133,47 @@ impl Registry {
             PullCaller::TokenSubject(name) => self.principal_named(name).await,
         };
         if let Some(who) = &who
-            && self.may(who, project, Action::UpdateProject).await? == Some(true) {
-                tracing::info!(repo = %repo, digest = %m.digest, who = who.name(), "pull gate bypassed by a project administrator");
-                return Ok(());
-            }
+            && self.may(who, project, Action::UpdateProject).await? == Some(true)
+        {
+            tracing::info!(repo = %repo, digest = %m.digest, who = who.name(), "pull gate bypassed by a project administrator");
+            return Ok(());
+        }
         // Harbor's states before a verdict: no successful scan means no pull.
         if prevent_vul {
             self.require_scanned(&m.digest, &settings).await?;
         }
-        let (policies, facts) = self.harbor_policy_and_facts(repo, &m.digest, &settings, prevent_vul, trust).await?;
+        let (policies, facts) = self
+            .harbor_policy_and_facts(repo, &m.digest, &settings, prevent_vul, trust)
+            .await?;
         let decision = wharf_policy::evaluate(&policies, &facts, crate::metadata::now());
         if decision.allowed {
             return Ok(());
         }
-        let reasons: Vec<String> = decision.failures().map(|r| format!("{}: {}", describe(&r.rule, &settings), r.message)).collect();
-        Err(refuse(format!("{} cannot be pulled: {}", m.digest, reasons.join("; "))))
+        let reasons: Vec<String> = decision
+            .failures()
+            .map(|r| format!("{}: {}", describe(&r.rule, &settings), r.message))
+            .collect();
+        Err(refuse(format!(
+            "{} cannot be pulled: {}",
+            m.digest,
+            reasons.join("; ")
+        )))
     }
 
-    async fn require_scanned(&self, digest: &Digest, settings: &BTreeMap<String, String>) -> Result<()> {
+    async fn require_scanned(
+        &self,
+        digest: &Digest,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let policy = describe(VULN_RULE, settings);
         match self.security.scan(digest).await?.map(|r| r.status) {
             Some(ScanStatus::Success) => Ok(()),
-            Some(ScanStatus::Pending | ScanStatus::Running) => {
-                Err(refuse(format!("{digest} is being scanned; {policy}, so it can be pulled once the scan is done")))
-            }
-            _ => Err(refuse(format!("{digest} has not been scanned successfully; {policy}"))),
+            Some(ScanStatus::Pending | ScanStatus::Running) => Err(refuse(format!(
+                "{digest} is being scanned; {policy}, so it can be pulled once the scan is done"
+            ))),
+            _ => Err(refuse(format!(
+                "{digest} has not been scanned successfully; {policy}"
+            ))),
         }
     }
 
@@ -149,7 +191,10 @@ impl Registry {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let mut rules = Vec::new();
         if trust {
-            let pems = settings.get(TRUSTED_KEYS).map(|k| split_pem_keys(k)).unwrap_or_default();
+            let pems = settings
+                .get(TRUSTED_KEYS)
+                .map(|k| split_pem_keys(k))
+                .unwrap_or_default();
             if pems.is_empty() {
                 // Harbor's rule: any cosign signature attached.
                 rules.push(json!({"name": TRUST_RULE, "rego": {"module":
@@ -160,7 +205,10 @@ impl Registry {
             }
         }
         if prevent_vul {
-            let threshold = settings.get("severity").map(String::as_str).unwrap_or("low");
+            let threshold = settings
+                .get("severity")
+                .map(String::as_str)
+                .unwrap_or("low");
             let allow: Vec<Value> = self
                 .effective_allowlist(project, settings)
                 .await?
@@ -182,10 +230,19 @@ impl Registry {
             ..Default::default()
         };
         if trust {
-            let found: Vec<std::result::Result<wharf_signer::image::Found, String>> =
-                self.stored_signatures(repo, digest).await?.into_iter().filter(|f| !f.kind.is_attestation()).map(Ok).collect();
+            let found: Vec<std::result::Result<wharf_signer::image::Found, String>> = self
+                .stored_signatures(repo, digest)
+                .await?
+                .into_iter()
+                .filter(|f| !f.kind.is_attestation())
+                .map(Ok)
+                .collect();
             let matching = policies.matching(&facts.name());
-            facts.signatures = Some(wharf_policy::collect::signature_facts(&found, &facts.digest, &matching));
+            facts.signatures = Some(wharf_policy::collect::signature_facts(
+                &found,
+                &facts.digest,
+                &matching,
+            ));
         }
         if prevent_vul {
             let report = self.security.scan_report(digest).await?.unwrap_or_default();
@@ -197,11 +254,20 @@ impl Registry {
                     .flatten()
                     .map(|v| wharf_policy::facts::VulnerabilityFact {
                         id: v["id"].as_str().unwrap_or_default().to_string(),
-                        aliases: v["vendor_attributes"]["advisory_id"].as_str().map(|a| vec![a.to_string()]).unwrap_or_default(),
+                        aliases: v["vendor_attributes"]["advisory_id"]
+                            .as_str()
+                            .map(|a| vec![a.to_string()])
+                            .unwrap_or_default(),
                         package: v["package"].as_str().unwrap_or_default().to_string(),
                         installed: v["version"].as_str().unwrap_or_default().to_string(),
-                        fixed: v["fix_version"].as_str().filter(|f| !f.is_empty()).map(String::from),
-                        severity: v["severity"].as_str().unwrap_or("Unknown").to_ascii_uppercase(),
+                        fixed: v["fix_version"]
+                            .as_str()
+                            .filter(|f| !f.is_empty())
+                            .map(String::from),
+                        severity: v["severity"]
+                            .as_str()
+                            .unwrap_or("Unknown")
+                            .to_ascii_uppercase(),
                         source: source.clone(),
                     })
                     .collect(),
@@ -213,6 +279,10 @@ impl Registry {
     /// The principal behind a bearer token's subject, for the pull gate's admin check.
     async fn principal_named(&self, name: &str) -> Option<Principal> {
         let (user, _) = self.identity.user_by_name(name).await.ok()??;
-        Some(Principal::User { id: user.id, name: user.username, sysadmin: user.sysadmin })
+        Some(Principal::User {
+            id: user.id,
+            name: user.username,
+            sysadmin: user.sysadmin,
+        })
     }
 }

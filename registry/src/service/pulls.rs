@@ -22,7 +22,9 @@ impl Registry {
     pub fn record_pull(&self, repo: &RepoName, digest: &Digest) {
         let now = crate::metadata::now();
         if let Ok(mut m) = self.pulls.0.lock() {
-            let e = m.entry((repo.as_str().to_string(), digest.clone())).or_insert((0, now));
+            let e = m
+                .entry((repo.as_str().to_string(), digest.clone()))
+                .or_insert((0, now));
             e.0 += 1;
             e.1 = now;
         }
@@ -31,7 +33,15 @@ impl Registry {
     /// Writes counted pulls; returns how many manifests were updated.
     pub async fn flush_pulls(&self) -> usize {
         let batch: Vec<Pull> = match self.pulls.0.lock() {
-            Ok(mut m) => m.drain().map(|((repo, digest), (count, at))| Pull { repo, digest, count, at }).collect(),
+            Ok(mut m) => m
+                .drain()
+                .map(|((repo, digest), (count, at))| Pull {
+                    repo,
+                    digest,
+                    count,
+                    at,
+                })
+                .collect(),
             Err(_) => return 0,
         };
         if batch.is_empty() {

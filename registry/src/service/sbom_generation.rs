@@ -30,24 +30,49 @@ impl Registry {
         match self.generate_sbom(repo, digest).await {
             Ok(Some(d)) => tracing::info!(%repo, subject = %digest, sbom = %d, "SBOM attached"),
             Ok(None) => tracing::debug!(%repo, subject = %digest, "SBOM already attached"),
-            Err(e) => tracing::warn!(%repo, subject = %digest, error = %e, "SBOM generation failed"),
+            Err(e) => {
+                tracing::warn!(%repo, subject = %digest, error = %e, "SBOM generation failed")
+            }
         }
     }
 
     /// Generates and attaches the SBOM; `None` when this exact one is already attached.
-    async fn generate_sbom(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Digest>, String> {
-        let subject = self.meta.manifest_by_digest(repo, digest, false).await.map_err(|e| e.to_string())?.ok_or("artifact no longer exists")?;
+    async fn generate_sbom(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<Digest>, String> {
+        let subject = self
+            .meta
+            .manifest_by_digest(repo, digest, false)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("artifact no longer exists")?;
         // Created at the push time of the image: the same image gives the same bytes,
         // so a second request attaches nothing new.
-        let pushed_at = self.meta.artifact(repo, digest).await.map_err(|e| e.to_string())?.map(|a| a.pushed_at);
+        let pushed_at = self
+            .meta
+            .artifact(repo, digest)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|a| a.pushed_at);
         let source = StoreBlobs::new(self, repo.clone());
         let d = digest.clone();
-        let report = tokio::task::spawn_blocking(move || inventory_blocking(&source, &d)).await.map_err(|e| e.to_string())??;
+        let report = tokio::task::spawn_blocking(move || inventory_blocking(&source, &d))
+            .await
+            .map_err(|e| e.to_string())??;
         let opts = wharf_sbom::Options { created: pushed_at };
-        let doc = wharf_sbom::generate(&report, wharf_sbom::Format::SpdxJson, &opts).map_err(|e| e.to_string())?;
+        let doc = wharf_sbom::generate(&report, wharf_sbom::Format::SpdxJson, &opts)
+            .map_err(|e| e.to_string())?;
 
-        let empty = self.store_bytes(repo, Bytes::from_static(EMPTY)).await.map_err(|e| e.to_string())?;
-        let layer = self.store_bytes(repo, Bytes::from(doc.clone())).await.map_err(|e| e.to_string())?;
+        let empty = self
+            .store_bytes(repo, Bytes::from_static(EMPTY))
+            .await
+            .map_err(|e| e.to_string())?;
+        let layer = self
+            .store_bytes(repo, Bytes::from(doc.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
         let media = wharf_sbom::Format::SpdxJson.media_type();
         let manifest = json!({
             "schemaVersion": 2,
@@ -61,10 +86,23 @@ impl Registry {
         });
         let body = Bytes::from(serde_json::to_vec(&manifest).map_err(|e| e.to_string())?);
         let sbom_digest = Digest::sha256_of(&body);
-        if self.meta.manifest_by_digest(repo, &sbom_digest, false).await.map_err(|e| e.to_string())?.is_some() {
+        if self
+            .meta
+            .manifest_by_digest(repo, &sbom_digest, false)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
             return Ok(None);
         }
-        self.put_manifest(repo, &Reference::Digest(sbom_digest.clone()), Some(OCI_MANIFEST), body).await.map_err(|e| e.to_string())?;
+        self.put_manifest(
+            repo,
+            &Reference::Digest(sbom_digest.clone()),
+            Some(OCI_MANIFEST),
+            body,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(Some(sbom_digest))
     }
 
@@ -75,8 +113,11 @@ impl Registry {
             return Ok(digest);
         }
         let len = data.len() as u64;
-        let body: crate::storage::ByteStream = Box::pin(futures_util::stream::once(async move { Ok::<_, std::io::Error>(data) }));
-        self.upload_monolithic(repo, &digest, body, Some(len)).await?;
+        let body: crate::storage::ByteStream = Box::pin(futures_util::stream::once(async move {
+            Ok::<_, std::io::Error>(data)
+        }));
+        self.upload_monolithic(repo, &digest, body, Some(len))
+            .await?;
         Ok(digest)
     }
 }

@@ -20,8 +20,8 @@ use wharf_scanner::image::blobs::BlobSource;
 use super::Registry;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
-use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
 use crate::metadata::MetadataStore;
+use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
 use crate::names::RepoName;
 use crate::storage::BlobStore;
 
@@ -50,7 +50,10 @@ pub struct DbSource {
 impl std::fmt::Debug for DbSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the password.
-        f.debug_struct("DbSource").field("reference", &self.reference).field("every", &self.every).finish()
+        f.debug_struct("DbSource")
+            .field("reference", &self.reference)
+            .field("every", &self.every)
+            .finish()
     }
 }
 
@@ -73,7 +76,12 @@ pub(crate) struct Scanning {
 impl Scanning {
     pub(crate) fn new(config: ScanConfig) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        Scanning { config, tx, rx: Mutex::new(Some(rx)), schedule_changed: Notify::new() }
+        Scanning {
+            config,
+            tx,
+            rx: Mutex::new(Some(rx)),
+            schedule_changed: Notify::new(),
+        }
     }
 }
 
@@ -114,13 +122,22 @@ impl BlobSource for StoreBlobs {
     fn open(&self, digest: &str) -> wharf_scanner::Result<Box<dyn Read + '_>> {
         let bad = |e: String| wharf_scanner::Error::Image(format!("{digest}: {e}"));
         let d = Digest::from_str(digest).map_err(|e| bad(e.to_string()))?;
-        let manifest = self.handle.block_on(self.meta.manifest_by_digest(&self.repo, &d, true)).map_err(|e| bad(e.to_string()))?;
+        let manifest = self
+            .handle
+            .block_on(self.meta.manifest_by_digest(&self.repo, &d, true))
+            .map_err(|e| bad(e.to_string()))?;
         if let Some(content) = manifest.and_then(|m| m.content) {
             return Ok(Box::new(std::io::Cursor::new(content)));
         }
-        let stream = self.handle.block_on(self.store.read(&d, None)).map_err(|e| bad(e.to_string()))?;
+        let stream = self
+            .handle
+            .block_on(self.store.read(&d, None))
+            .map_err(|e| bad(e.to_string()))?;
         let reader = StreamReader::new(stream.map_err(std::io::Error::other));
-        Ok(Box::new(SyncIoBridge::new_with_handle(reader, self.handle.clone())))
+        Ok(Box::new(SyncIoBridge::new_with_handle(
+            reader,
+            self.handle.clone(),
+        )))
     }
 }
 
@@ -135,15 +152,24 @@ struct Produced {
 /// Scans one artifact (blocking): inventory from the blob store, match, report.
 impl StoreBlobs {
     pub(crate) fn new(reg: &Registry, repo: RepoName) -> Self {
-        StoreBlobs { meta: reg.meta.clone(), store: reg.blobs.clone(), repo, handle: Handle::current() }
+        StoreBlobs {
+            meta: reg.meta.clone(),
+            store: reg.blobs.clone(),
+            repo,
+            handle: Handle::current(),
+        }
     }
 }
 
 /// Inventories an image from the stores (blocking). Warnings go to the log.
-pub(crate) fn inventory_blocking(source: &StoreBlobs, digest: &Digest) -> Result<wharf_scanner::report::ScanReport, String> {
+pub(crate) fn inventory_blocking(
+    source: &StoreBlobs,
+    digest: &Digest,
+) -> Result<wharf_scanner::report::ScanReport, String> {
     let mut warnings = wharf_scanner::Warnings::default();
     let opts = wharf_scanner::image::LoadOptions::default();
-    let img = wharf_scanner::image::blobs::load(source, &digest.to_string(), &opts, &mut warnings).map_err(|e| e.to_string())?;
+    let img = wharf_scanner::image::blobs::load(source, &digest.to_string(), &opts, &mut warnings)
+        .map_err(|e| e.to_string())?;
     let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);
     for w in &warnings.messages {
         tracing::warn!(%digest, warning = %w, "reading image");
@@ -165,7 +191,8 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
     let report = inventory_blocking(&source, &digest)?;
     let mut warnings = wharf_scanner::Warnings::default();
     let inventory = &report.inventory;
-    let findings = wharf_scanner::matcher::match_inventory(&db, inventory, &mut warnings).map_err(|e| e.to_string())?;
+    let findings = wharf_scanner::matcher::match_inventory(&db, inventory, &mut warnings)
+        .map_err(|e| e.to_string())?;
 
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut fixable = 0;
@@ -204,7 +231,9 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
                 "layer": f.package.layer, "path": f.package.path},
         }));
     }
-    let db_version = info.updated_at.unwrap_or_else(|| format!("schema {}", info.schema_version));
+    let db_version = info
+        .updated_at
+        .unwrap_or_else(|| format!("schema {}", info.schema_version));
     let summary = json!({"total": findings.len(), "fixable": fixable, "summary": counts});
     let report = json!({
         "generated_at": crate::service::time_rfc3339(crate::metadata::now()),
@@ -214,7 +243,12 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
         "packages": inventory.packages.len(),
         "vulnerabilities": vulns,
     });
-    Ok(Produced { severity: highest.to_string(), summary, report, db_version })
+    Ok(Produced {
+        severity: highest.to_string(),
+        summary,
+        report,
+        db_version,
+    })
 }
 
 fn scanner_json() -> Value {
@@ -233,13 +267,23 @@ impl Registry {
     }
 
     fn scanning(&self) -> Result<&Scanning> {
-        self.scanning.as_ref().ok_or_else(|| RegistryError::api(axum::http::StatusCode::SERVICE_UNAVAILABLE, "UNSUPPORTED", "scanning is not enabled on this registry"))
+        self.scanning.as_ref().ok_or_else(|| {
+            RegistryError::api(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "UNSUPPORTED",
+                "scanning is not enabled on this registry",
+            )
+        })
     }
 
     /// Start the scan workers and the scheduler; requeue scans a crash left behind.
     pub fn start_scanning(self: &Arc<Self>) {
-        let Some(scanning) = &self.scanning else { return };
-        let Some(rx) = scanning.rx.lock().ok().and_then(|mut g| g.take()) else { return };
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
+        let Some(rx) = scanning.rx.lock().ok().and_then(|mut g| g.take()) else {
+            return;
+        };
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..scanning.config.workers.max(1) {
             let (reg, rx) = (self.clone(), rx.clone());
@@ -276,17 +320,28 @@ impl Registry {
     /// Pulls the database now and then every `source.every`. A pull is verified and
     /// renamed into place whole, so scans see the old file or the new, never a mix.
     async fn replicate_db(self: Arc<Self>, source: DbSource) {
-        let Some(scanning) = &self.scanning else { return };
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
         loop {
             let (dest, s) = (scanning.config.db.clone(), source.clone());
             let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                wharf_scanner::db::artifact::pull_wharf(&s.reference, &dest, &s.registry, &mut |_, _| {})
+                wharf_scanner::db::artifact::pull_wharf(
+                    &s.reference,
+                    &dest,
+                    &s.registry,
+                    &mut |_, _| {},
+                )
             })
             .await;
             match result {
-                Ok(Ok(p)) => tracing::info!(reference = %p.reference, manifest = %p.manifest_digest, ms = started.elapsed().as_millis() as u64, "vulnerability database pulled"),
-                Ok(Err(e)) => tracing::error!(reference = %source.reference, error = %e, "pulling the vulnerability database failed; scans use the previous one"),
+                Ok(Ok(p)) => {
+                    tracing::info!(reference = %p.reference, manifest = %p.manifest_digest, ms = started.elapsed().as_millis() as u64, "vulnerability database pulled")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(reference = %source.reference, error = %e, "pulling the vulnerability database failed; scans use the previous one")
+                }
                 Err(e) => tracing::error!(error = %e, "database pull task failed"),
             }
             tokio::time::sleep(source.every).await;
@@ -296,11 +351,19 @@ impl Registry {
     /// A crashed `Running` scan goes back to `Pending` and into the queue.
     async fn requeue(&self, digest: &Digest) {
         if let Ok(Some(rec)) = self.security.scan(digest).await
-            && rec.status == ScanStatus::Running {
-                let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some("interrupted") };
-                let _ = self.security.finish_scan(digest, failed).await;
-                let _ = self.security.queue_scan(digest, &rec.repository).await;
-            }
+            && rec.status == ScanStatus::Running
+        {
+            let failed = ScanOutcome {
+                status: ScanStatus::Error,
+                severity: None,
+                summary: None,
+                report: None,
+                db_version: None,
+                message: Some("interrupted"),
+            };
+            let _ = self.security.finish_scan(digest, failed).await;
+            let _ = self.security.queue_scan(digest, &rec.repository).await;
+        }
         if let Some(s) = &self.scanning {
             let _ = s.tx.send(Job::Scan(digest.clone()));
         }
@@ -317,7 +380,9 @@ impl Registry {
     }
 
     async fn run_scan(&self, digest: &Digest) {
-        let Some(scanning) = &self.scanning else { return };
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
         match self.security.start_scan(digest).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -353,7 +418,14 @@ impl Registry {
             }
             Err(msg) => {
                 tracing::warn!(%digest, %repository, error = %msg, "scan failed");
-                let failed = ScanOutcome { status: ScanStatus::Error, severity: None, summary: None, report: None, db_version: None, message: Some(msg) };
+                let failed = ScanOutcome {
+                    status: ScanStatus::Error,
+                    severity: None,
+                    summary: None,
+                    report: None,
+                    db_version: None,
+                    message: Some(msg),
+                };
                 self.security.finish_scan(digest, failed).await
             }
         };
@@ -364,28 +436,48 @@ impl Registry {
 
     /// After a push: scan it if its project scans on push. Accessories (signatures,
     /// SBOMs) and non-image artifacts are not scanned.
-    pub(crate) async fn after_push(&self, repository: &str, digest: &Digest, media_type: &str, artifact_type: Option<&str>, has_subject: bool) {
-        if self.scanning.is_none() || has_subject || !crate::manifest::is_container_image(media_type, artifact_type) {
+    pub(crate) async fn after_push(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        media_type: &str,
+        artifact_type: Option<&str>,
+        has_subject: bool,
+    ) {
+        if self.scanning.is_none()
+            || has_subject
+            || !crate::manifest::is_container_image(media_type, artifact_type)
+        {
             return;
         }
         let project = repository.split('/').next().unwrap_or_default();
-        let Ok(settings) = self.project_settings(project).await else { return };
+        let Ok(settings) = self.project_settings(project).await else {
+            return;
+        };
         let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
         if on("auto_scan")
-            && let Err(e) = self.queue_scan(repository, digest).await {
-                tracing::error!(%digest, error = %e, "queueing scan on push");
-            }
+            && let Err(e) = self.queue_scan(repository, digest).await
+        {
+            tracing::error!(%digest, error = %e, "queueing scan on push");
+        }
         if on("auto_sbom_generation")
             && let Ok(repo) = RepoName::parse(repository)
-                && let Err(e) = self.queue_sbom(&repo, digest) {
-                    tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
-                }
+            && let Err(e) = self.queue_sbom(&repo, digest)
+        {
+            tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
+        }
     }
 
     /// Harbor's `scan_overview` for an artifact list: one query for the page.
-    pub async fn scan_overviews(&self, digests: &[Digest]) -> Result<std::collections::HashMap<Digest, Value>> {
+    pub async fn scan_overviews(
+        &self,
+        digests: &[Digest],
+    ) -> Result<std::collections::HashMap<Digest, Value>> {
         let scans = self.security.scans(digests).await?;
-        Ok(scans.into_iter().map(|(d, rec)| (d, overview_json(&rec))).collect())
+        Ok(scans
+            .into_iter()
+            .map(|(d, rec)| (d, overview_json(&rec)))
+            .collect())
     }
 
     pub async fn scan_record(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
@@ -430,13 +522,23 @@ impl Registry {
             "Daily" => "0 0 0 * * *",
             "Weekly" => "0 0 0 * * 0",
             "Custom" => cron_expr,
-            other => return Err(RegistryError::bad_request(format!("schedule type {other:?}: use None, Hourly, Daily, Weekly, Custom or Manual"))),
+            other => {
+                return Err(RegistryError::bad_request(format!(
+                    "schedule type {other:?}: use None, Hourly, Daily, Weekly, Custom or Manual"
+                )));
+            }
         };
         if !cron_expr.is_empty() {
-            cron::Schedule::from_str(cron_expr).map_err(|e| RegistryError::bad_request(format!("cron {cron_expr:?}: {e} (six fields: sec min hour day month weekday)")))?;
+            cron::Schedule::from_str(cron_expr).map_err(|e| {
+                RegistryError::bad_request(format!(
+                    "cron {cron_expr:?}: {e} (six fields: sec min hour day month weekday)"
+                ))
+            })?;
         }
         let value = json!({"type": kind, "cron": cron_expr});
-        self.security.set_setting(SCHEDULE_KEY, &value.to_string()).await?;
+        self.security
+            .set_setting(SCHEDULE_KEY, &value.to_string())
+            .await?;
         scanning.schedule_changed.notify_one();
         Ok(())
     }
@@ -444,17 +546,29 @@ impl Registry {
     pub async fn scan_metrics(&self) -> Result<Value> {
         let counts = self.security.scan_counts().await?;
         let total: i64 = counts.values().sum();
-        let ongoing = counts.get("Pending").copied().unwrap_or(0) + counts.get("Running").copied().unwrap_or(0);
-        Ok(json!({"total": total, "completed": total - ongoing, "metrics": counts, "ongoing": ongoing > 0, "trigger": "Manual"}))
+        let ongoing = counts.get("Pending").copied().unwrap_or(0)
+            + counts.get("Running").copied().unwrap_or(0);
+        Ok(
+            json!({"total": total, "completed": total - ongoing, "metrics": counts, "ongoing": ongoing > 0, "trigger": "Manual"}),
+        )
     }
 
     /// Sleeps until the next cron time, then queues every artifact; re-reads the
     /// schedule whenever it changes.
     async fn run_scheduler(self: Arc<Self>) {
-        let Some(scanning) = &self.scanning else { return };
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
         loop {
-            let cron_expr = self.scan_schedule().await.ok().and_then(|v| v["cron"].as_str().map(String::from)).unwrap_or_default();
-            let next = cron::Schedule::from_str(&cron_expr).ok().and_then(|s| s.upcoming(chrono::Utc).next());
+            let cron_expr = self
+                .scan_schedule()
+                .await
+                .ok()
+                .and_then(|v| v["cron"].as_str().map(String::from))
+                .unwrap_or_default();
+            let next = cron::Schedule::from_str(&cron_expr)
+                .ok()
+                .and_then(|s| s.upcoming(chrono::Utc).next());
             let wait = match next {
                 Some(t) => (t - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO),
                 None => Duration::from_secs(24 * 3600),

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use wharf_signer::image::{CERTIFICATE_ANNOTATION, DSSE_MEDIA_TYPE, Found, FoundKind, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE};
+use wharf_signer::image::{
+    CERTIFICATE_ANNOTATION, DSSE_MEDIA_TYPE, Found, FoundKind, SIGNATURE_ANNOTATION,
+    SIMPLESIGNING_MEDIA_TYPE,
+};
 use wharf_signer::keys::VerifyingKey;
 
 use super::Registry;
@@ -30,18 +33,30 @@ pub(crate) fn trusted_keys(settings: &BTreeMap<String, String>) -> Vec<Verifying
 }
 
 /// Checks one found item with one key; the verified payload or why not.
-pub(crate) fn verify_with(found: &Found, digest: &str, key: &VerifyingKey) -> std::result::Result<Value, String> {
+pub(crate) fn verify_with(
+    found: &Found,
+    digest: &str,
+    key: &VerifyingKey,
+) -> std::result::Result<Value, String> {
     match &found.kind {
-        FoundKind::Dsse { envelope } => wharf_signer::image::verify_attestation_envelope(envelope, digest, key, None),
+        FoundKind::Dsse { envelope } => {
+            wharf_signer::image::verify_attestation_envelope(envelope, digest, key, None)
+        }
         FoundKind::Bundle { bundle } if found.kind.is_attestation() => {
             wharf_signer::bundle::verify_attestation_bundle_with_key(bundle, digest, key, None)
         }
         _ => {
             let one = [Ok(found.clone())];
-            let report = wharf_signer::image::verify_found_signatures(&one, digest, key, &BTreeMap::new());
+            let report =
+                wharf_signer::image::verify_found_signatures(&one, digest, key, &BTreeMap::new());
             match report.verified.into_iter().next() {
                 Some(v) => Ok(v),
-                None => Err(report.rejected.into_iter().map(|(_, r)| r).next().unwrap_or_else(|| "not verified".into())),
+                None => Err(report
+                    .rejected
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .next()
+                    .unwrap_or_else(|| "not verified".into())),
             }
         }
     }
@@ -49,7 +64,11 @@ pub(crate) fn verify_with(found: &Found, digest: &str, key: &VerifyingKey) -> st
 
 impl Registry {
     /// Signatures, bundles and attestations attached to `digest` in `repo`.
-    pub(crate) async fn stored_signatures(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<Found>> {
+    pub(crate) async fn stored_signatures(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Vec<Found>> {
         let mut manifests = Vec::new();
         for suffix in ["sig", "att"] {
             let legacy = format!("{}-{}.{suffix}", digest.algorithm().as_str(), digest.hex());
@@ -65,7 +84,9 @@ impl Registry {
         let mut out = Vec::new();
         for (source, m) in manifests {
             let Some(content) = m.content else { continue };
-            let Ok(doc) = serde_json::from_slice::<Value>(&content) else { continue };
+            let Ok(doc) = serde_json::from_slice::<Value>(&content) else {
+                continue;
+            };
             for layer in doc["layers"].as_array().into_iter().flatten() {
                 let media_type = layer["mediaType"].as_str().unwrap_or("");
                 let kind = match media_type {
@@ -75,7 +96,12 @@ impl Registry {
                     _ => continue,
                 };
                 let size = layer["size"].as_u64().unwrap_or(u64::MAX);
-                let Some(blob) = layer["digest"].as_str().and_then(|d| d.parse::<Digest>().ok()) else { continue };
+                let Some(blob) = layer["digest"]
+                    .as_str()
+                    .and_then(|d| d.parse::<Digest>().ok())
+                else {
+                    continue;
+                };
                 if size > MAX_SIGNATURE_BLOB {
                     continue;
                 }
@@ -90,17 +116,27 @@ impl Registry {
                     "simple" => {
                         let annotations: BTreeMap<String, String> = layer["annotations"]
                             .as_object()
-                            .map(|a| a.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                                    .collect()
+                            })
                             .unwrap_or_default();
                         if !annotations.contains_key(SIGNATURE_ANNOTATION) {
                             continue;
                         }
-                        FoundKind::SimpleSigning { payload: bytes, annotations }
+                        FoundKind::SimpleSigning {
+                            payload: bytes,
+                            annotations,
+                        }
                     }
                     "dsse" => FoundKind::Dsse { envelope: bytes },
                     _ => FoundKind::Bundle { bundle: bytes },
                 };
-                out.push(Found { source: source.clone(), kind });
+                out.push(Found {
+                    source: source.clone(),
+                    kind,
+                });
             }
         }
         Ok(out)
@@ -110,7 +146,11 @@ impl Registry {
         use futures_util::TryStreamExt;
         let mut stream = self.blobs.read(digest, None).await?;
         let mut buf = Vec::with_capacity(size as usize);
-        while let Some(chunk) = stream.try_next().await.map_err(crate::storage::StorageError::Io)? {
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(crate::storage::StorageError::Io)?
+        {
             if buf.len() + chunk.len() > MAX_SIGNATURE_BLOB as usize {
                 return Err(RegistryError::bad_request("signature blob too large"));
             }
@@ -122,7 +162,11 @@ impl Registry {
     /// What the artifact API shows for each signature and attestation: its kind,
     /// where it is, the identity a certificate claims, and whether it verifies
     /// with one of the project's trusted keys (and which, by fingerprint).
-    pub async fn signature_summaries(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<Value>> {
+    pub async fn signature_summaries(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Vec<Value>> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let settings = self.project_settings(project).await?;
         let keys = trusted_keys(&settings);

@@ -44,14 +44,23 @@ impl Sessions {
 }
 
 fn upload_unknown(id: &str) -> RegistryError {
-    RegistryError::new(ErrorCode::BlobUploadUnknown, format!("upload {id} not found"))
+    RegistryError::new(
+        ErrorCode::BlobUploadUnknown,
+        format!("upload {id} not found"),
+    )
 }
 
 fn body_error(e: StorageError, id: &str) -> RegistryError {
     match e {
-        StorageError::Body(err) => match err.get_ref().and_then(|e| e.downcast_ref::<LengthMismatch>()) {
+        StorageError::Body(err) => match err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<LengthMismatch>())
+        {
             Some(m) => RegistryError::new(ErrorCode::SizeInvalid, m.to_string()),
-            None => RegistryError::new(ErrorCode::BlobUploadInvalid, format!("reading the request body: {err}")),
+            None => RegistryError::new(
+                ErrorCode::BlobUploadInvalid,
+                format!("reading the request body: {err}"),
+            ),
         },
         StorageError::UploadNotFound(_) | StorageError::InvalidUploadId(_) => upload_unknown(id),
         other => other.into(),
@@ -68,21 +77,24 @@ struct LengthMismatch {
 /// Fail the stream (so the store keeps nothing) unless it carries exactly `want` bytes.
 fn exact_length(body: ByteStream, want: u64) -> ByteStream {
     let mismatch = move |got| std::io::Error::other(LengthMismatch { want, got });
-    Box::pin(stream::unfold(Some((body, 0u64)), move |state| async move {
-        let (mut body, seen) = state?;
-        match body.next().await {
-            Some(Ok(chunk)) => {
-                let seen = seen + chunk.len() as u64;
-                if seen > want {
-                    return Some((Err(mismatch(seen)), None));
+    Box::pin(stream::unfold(
+        Some((body, 0u64)),
+        move |state| async move {
+            let (mut body, seen) = state?;
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    let seen = seen + chunk.len() as u64;
+                    if seen > want {
+                        return Some((Err(mismatch(seen)), None));
+                    }
+                    Some((Ok(chunk), Some((body, seen))))
                 }
-                Some((Ok(chunk), Some((body, seen))))
+                Some(Err(e)) => Some((Err(e), None)),
+                None if seen != want => Some((Err(mismatch(seen)), None)),
+                None => None,
             }
-            Some(Err(e)) => Some((Err(e), None)),
-            None if seen != want => Some((Err(mismatch(seen)), None)),
-            None => None,
-        }
-    }))
+        },
+    ))
 }
 
 impl Registry {
@@ -90,7 +102,10 @@ impl Registry {
         if self.meta.count_uploads().await? >= self.max_uploads as u64 {
             return Err(RegistryError::new(
                 ErrorCode::TooManyRequests,
-                format!("{} upload sessions are open; try again later", self.max_uploads),
+                format!(
+                    "{} upload sessions are open; try again later",
+                    self.max_uploads
+                ),
             ));
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -123,7 +138,10 @@ impl Registry {
                 None => body,
             };
             let mut hasher = digest.algorithm().hasher();
-            self.blobs.append_upload(&status.id, body, &mut hasher).await.map_err(|e| body_error(e, &status.id))?;
+            self.blobs
+                .append_upload(&status.id, body, &mut hasher)
+                .await
+                .map_err(|e| body_error(e, &status.id))?;
             self.commit(repo, &status.id, digest, hasher.finish()).await
         }
         .await;
@@ -134,12 +152,18 @@ impl Registry {
     }
 
     /// `POST ?mount=&from=`: link a blob another repository holds, or start a session.
-    pub async fn mount_blob(&self, repo: &RepoName, digest: &Digest, from: Option<&RepoName>) -> Result<MountOutcome> {
+    pub async fn mount_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        from: Option<&RepoName>,
+    ) -> Result<MountOutcome> {
         if let Some(from) = from
-            && let Some(size) = self.meta.repo_blob_size(from, digest).await? {
-                self.meta.link_blob(repo, digest, size).await?;
-                return Ok(MountOutcome::Mounted(digest.clone()));
-            }
+            && let Some(size) = self.meta.repo_blob_size(from, digest).await?
+        {
+            self.meta.link_blob(repo, digest, size).await?;
+            return Ok(MountOutcome::Mounted(digest.clone()));
+        }
         Ok(MountOutcome::Started(self.new_session(repo).await?))
     }
 
@@ -155,19 +179,29 @@ impl Registry {
     }
 
     async fn stored_size(&self, id: &str) -> Result<u64> {
-        self.blobs.upload_size(id).await?.ok_or_else(|| upload_unknown(id))
+        self.blobs
+            .upload_size(id)
+            .await?
+            .ok_or_else(|| upload_unknown(id))
     }
 
     /// `GET /blobs/uploads/<id>`.
     pub async fn upload_status(&self, repo: &RepoName, id: &str) -> Result<UploadStatus> {
         self.session(repo, id).await?;
-        Ok(UploadStatus { id: id.to_string(), size: self.stored_size(id).await? })
+        Ok(UploadStatus {
+            id: id.to_string(),
+            size: self.stored_size(id).await?,
+        })
     }
 
     /// Rebuild sha256 state from the stored bytes (after a restart).
     async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher> {
         let mut hasher = algorithm.hasher();
-        let mut data = self.blobs.read_upload(id).await.map_err(|e| body_error(e, id))?;
+        let mut data = self
+            .blobs
+            .read_upload(id)
+            .await
+            .map_err(|e| body_error(e, id))?;
         while let Some(chunk) = data.next().await {
             hasher.update(&chunk.map_err(StorageError::Io)?);
         }
@@ -215,7 +249,10 @@ impl Registry {
         *state = Some(hasher);
         let size = appended.map_err(|e| body_error(e, id))?;
         self.meta.touch_upload(id).await?;
-        Ok(UploadStatus { id: id.to_string(), size })
+        Ok(UploadStatus {
+            id: id.to_string(),
+            size,
+        })
     }
 
     /// `PUT /blobs/uploads/<id>?digest=`: last (optional) chunk, then verify and publish.

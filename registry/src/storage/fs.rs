@@ -43,7 +43,11 @@ impl FsBlobStore {
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
-        self.root.join("blobs").join(digest.algorithm().as_str()).join(&hex[..2]).join(hex)
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
     }
 
     fn upload_path(&self, id: &str) -> Result<PathBuf> {
@@ -77,7 +81,12 @@ fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStre
         return Ok(Box::pin(futures_util::stream::empty()));
     }
     // SAFETY: see above — nothing ever writes to or truncates a committed blob.
-    let map = unsafe { memmap2::MmapOptions::new().offset(start).len(len as usize).map(&file)? };
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(start)
+            .len(len as usize)
+            .map(&file)?
+    };
     let _ = map.advise(memmap2::Advice::Sequential);
     let whole = bytes::Bytes::from_owner(map);
     // Pages are faulted in here, on the blocking pool, a few chunks ahead of
@@ -93,7 +102,10 @@ fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStre
             }
         }
     });
-    Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })))
+    Ok(Box::pin(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
 }
 
 #[async_trait]
@@ -105,29 +117,36 @@ impl BlobStore for FsBlobStore {
     async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream> {
         let path = self.blob_path(digest);
         // One trip to the blocking pool: open, size, and (for small blobs) the bytes.
-        let opened = tokio::task::spawn_blocking(move || -> io::Result<Option<(std::fs::File, u64, Option<bytes::Bytes>)>> {
-            use std::io::{Read, Seek};
-            let Some(mut file) = not_found_as_none(std::fs::File::open(path))? else { return Ok(None) };
-            let size = file.metadata()?.len();
-            let (start, len) = match range {
-                Some((start, end)) if start <= end && end < size => (start, end - start + 1),
-                Some(_) => return Ok(Some((file, size, None))),
-                None => (0, size),
-            };
-            if len > SMALL_BLOB {
-                return Ok(Some((file, size, None)));
-            }
-            // Configs, manifests-as-blobs, small layers: one read beats setting up a map.
-            file.seek(io::SeekFrom::Start(start))?;
-            let mut buf = vec![0u8; len as usize];
-            file.read_exact(&mut buf)?;
-            Ok(Some((file, size, Some(bytes::Bytes::from(buf)))))
-        })
+        let opened = tokio::task::spawn_blocking(
+            move || -> io::Result<Option<(std::fs::File, u64, Option<bytes::Bytes>)>> {
+                use std::io::{Read, Seek};
+                let Some(mut file) = not_found_as_none(std::fs::File::open(path))? else {
+                    return Ok(None);
+                };
+                let size = file.metadata()?.len();
+                let (start, len) = match range {
+                    Some((start, end)) if start <= end && end < size => (start, end - start + 1),
+                    Some(_) => return Ok(Some((file, size, None))),
+                    None => (0, size),
+                };
+                if len > SMALL_BLOB {
+                    return Ok(Some((file, size, None)));
+                }
+                // Configs, manifests-as-blobs, small layers: one read beats setting up a map.
+                file.seek(io::SeekFrom::Start(start))?;
+                let mut buf = vec![0u8; len as usize];
+                file.read_exact(&mut buf)?;
+                Ok(Some((file, size, Some(bytes::Bytes::from(buf)))))
+            },
+        )
         .await
         .map_err(io::Error::other)??;
-        let (file, size, small) = opened.ok_or_else(|| StorageError::BlobNotFound(digest.clone()))?;
+        let (file, size, small) =
+            opened.ok_or_else(|| StorageError::BlobNotFound(digest.clone()))?;
         if let Some(bytes) = small {
-            return Ok(Box::pin(futures_util::stream::once(async move { Ok(bytes) })));
+            return Ok(Box::pin(futures_util::stream::once(
+                async move { Ok(bytes) },
+            )));
         }
         let (start, len) = match range {
             None => (0, size),
@@ -149,7 +168,11 @@ impl BlobStore for FsBlobStore {
 
     async fn create_upload(&self, id: &str) -> Result<()> {
         let path = self.upload_path(id)?;
-        OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
         Ok(())
     }
 
@@ -158,7 +181,12 @@ impl BlobStore for FsBlobStore {
         Ok(not_found_as_none(fs::metadata(path).await)?.map(|m| m.len()))
     }
 
-    async fn append_upload(&self, id: &str, mut data: ByteStream, hasher: &mut Hasher) -> Result<u64> {
+    async fn append_upload(
+        &self,
+        id: &str,
+        mut data: ByteStream,
+        hasher: &mut Hasher,
+    ) -> Result<u64> {
         let path = self.upload_path(id)?;
         let file = not_found_as_none(OpenOptions::new().write(true).open(&path).await)?
             .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
@@ -193,7 +221,9 @@ impl BlobStore for FsBlobStore {
         let path = self.upload_path(id)?;
         let file = not_found_as_none(File::open(&path).await)?
             .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
-        Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK).map_err(io::Error::other)))
+        Ok(Box::pin(
+            ReaderStream::with_capacity(file, READ_CHUNK).map_err(io::Error::other),
+        ))
     }
 
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {
@@ -212,7 +242,11 @@ impl BlobStore for FsBlobStore {
         let dir = dst.parent().expect("blob path has a parent");
         fs::create_dir_all(dir).await?;
         fs::rename(&src, &dst).await.map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound { StorageError::UploadNotFound(id.to_string()) } else { e.into() }
+            if e.kind() == io::ErrorKind::NotFound {
+                StorageError::UploadNotFound(id.to_string())
+            } else {
+                e.into()
+            }
         })?;
         if self.fsync {
             sync_dir(dir).await?;
@@ -253,8 +287,19 @@ mod tests {
     async fn upload_ids_cannot_escape_the_uploads_dir() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path(), false).await.unwrap();
-        for id in ["../../etc/passwd", "..", "", "ABCDEF00-0000-4000-8000-000000000000"] {
-            assert!(matches!(store.create_upload(id).await, Err(StorageError::InvalidUploadId(_))), "{id}");
+        for id in [
+            "../../etc/passwd",
+            "..",
+            "",
+            "ABCDEF00-0000-4000-8000-000000000000",
+        ] {
+            assert!(
+                matches!(
+                    store.create_upload(id).await,
+                    Err(StorageError::InvalidUploadId(_))
+                ),
+                "{id}"
+            );
         }
     }
 }

@@ -5,9 +5,9 @@
 //! The store knows nothing of repositories: blobs are content-addressed and
 //! shared; which repository may see which blob is metadata.
 
-mod fs;
 #[cfg(test)]
 pub(crate) mod conformance;
+mod fs;
 
 use std::io;
 use std::pin::Pin;

@@ -79,7 +79,10 @@ mod tests {
         let p = super::parse(t, None, None);
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].source_name.as_deref(), Some("busybox"));
-        assert_eq!(p[0].supplier.as_deref(), Some("Timo Teräs <timo.teras@iki.fi>"));
+        assert_eq!(
+            p[0].supplier.as_deref(),
+            Some("Timo Teräs <timo.teras@iki.fi>")
+        );
         assert_eq!(p[1].supplier, None);
         assert_eq!(p[0].purl, "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64");
     }

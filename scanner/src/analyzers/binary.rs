@@ -94,9 +94,10 @@ pub fn inspect(data: &[u8]) -> BinaryFacts {
     let mut facts = BinaryFacts::default();
     go_buildinfo(data, &mut facts);
     if data.starts_with(b"\x7fELF")
-        && let Some(sec) = elf_section(data, ".dep-v0") {
-            facts.rust_crates = auditable_crates(sec);
-        }
+        && let Some(sec) = elf_section(data, ".dep-v0")
+    {
+        facts.rust_crates = auditable_crates(sec);
+    }
     facts
 }
 
@@ -147,7 +148,9 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
                     facts.go_main = Some(GoModule::from_cols(path, version, rest.first()))
                 }
                 ["dep", path, version, rest @ ..] => {
-                    facts.go_deps.push(GoModule::from_cols(path, version, rest.first()))
+                    facts
+                        .go_deps
+                        .push(GoModule::from_cols(path, version, rest.first()))
                 }
                 ["=>", path, version, rest @ ..] => {
                     if let Some(last) = facts.go_deps.last_mut() {
@@ -239,7 +242,11 @@ fn auditable_crates(section: &[u8]) -> Vec<(String, String)> {
 
 fn go_package(module: &str, version: &str, layer: Option<String>, path: &str) -> Package {
     go_module_package(
-        &GoModule { path: module.into(), version: version.into(), sum: None },
+        &GoModule {
+            path: module.into(),
+            version: version.into(),
+            sum: None,
+        },
         layer,
         path,
     )
@@ -260,7 +267,12 @@ fn go_module_package(m: &GoModule, layer: Option<String>, path: &str) -> Package
         source_version: None,
         licenses: vec![],
         supplier: None,
-        checksums: m.sum.as_deref().and_then(Checksum::from_go_h1).into_iter().collect(),
+        checksums: m
+            .sum
+            .as_deref()
+            .and_then(Checksum::from_go_h1)
+            .into_iter()
+            .collect(),
         layer,
         path: path.into(),
     }
@@ -282,9 +294,11 @@ pub fn analyze(fs: &ImageFs) -> Vec<Package> {
             out.push(p);
         }
         if let Some(m) = &f.go_main
-            && m.version != "(devel)" && !m.version.is_empty() {
-                out.push(go_module_package(m, digest.clone(), path));
-            }
+            && m.version != "(devel)"
+            && !m.version.is_empty()
+        {
+            out.push(go_module_package(m, digest.clone(), path));
+        }
         for m in &f.go_deps {
             out.push(go_module_package(m, digest.clone(), path));
         }
@@ -346,7 +360,9 @@ mod tests {
         d.resize(64 + 32, 0);
         let ver = "go1.19.8";
         let h1 = "h1:+GBNKxmnvrrDT2gg5fJv7ne9kkdd4gthSmcEtw1PV9U=";
-        let body = format!("path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgolang.org/x/text\tv0.3.8\t{h1}\n");
+        let body = format!(
+            "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:x=\n=>\tgolang.org/x/text\tv0.3.8\t{h1}\n"
+        );
         let modinfo = format!("{}{}{}", "0".repeat(16), body, "1".repeat(16));
         varint(ver.len(), &mut d);
         d.extend_from_slice(ver.as_bytes());
@@ -364,7 +380,10 @@ mod tests {
         );
         // The replaced module's go.sum hash becomes its SHA-256 checksum (hex of the base64).
         let p = go_module_package(&f.go_deps[0], None, "/app");
-        assert_eq!(p.checksums[0].algorithm, crate::inventory::HashAlgorithm::Sha256);
+        assert_eq!(
+            p.checksums[0].algorithm,
+            crate::inventory::HashAlgorithm::Sha256
+        );
         assert_eq!(
             p.checksums[0].value,
             "f8604d2b19a7bebac34f6820e5f26fee77bd92475de20b614a6704b70d4f57d5"

@@ -46,13 +46,11 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
             continue;
         }
         match parse(&String::from_utf8_lossy(data)) {
-            Ok(pkgs) => out.extend(
-                pkgs.into_iter().map(|l| {
-                    let mut p = crate_package(&l.name, &l.version, fs.layer_digest(layer), path);
-                    p.checksums.extend(l.checksum);
-                    p
-                }),
-            ),
+            Ok(pkgs) => out.extend(pkgs.into_iter().map(|l| {
+                let mut p = crate_package(&l.name, &l.version, fs.layer_digest(layer), path);
+                p.checksums.extend(l.checksum);
+                p
+            })),
             Err(e) => warnings.push(format!("{path}: {e}")),
         }
     }
@@ -94,7 +92,10 @@ pub fn parse(text: &str) -> Result<Vec<Locked>, String> {
             }
             let hex = p.checksum.clone().or_else(|| {
                 let key = format!("checksum {} {} ({source})", p.name, p.version);
-                metadata.get(&key).and_then(|v| v.as_str()).map(String::from)
+                metadata
+                    .get(&key)
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
             });
             Some(Locked {
                 checksum: hex.and_then(|h| Checksum::from_hex(HashAlgorithm::Sha256, &h)),
@@ -113,13 +114,21 @@ mod tests {
 
     #[test]
     fn registry_packages_only_with_their_checksums() {
-        let t = format!("version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{SUM}\"\n\n[[package]]\nname = \"odd\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n");
+        let t = format!(
+            "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{SUM}\"\n\n[[package]]\nname = \"odd\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"x\"\n"
+        );
         let got = parse(&t).unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].name.as_str(), got[0].version.as_str()), ("smallvec", "0.6.9"));
+        assert_eq!(
+            (got[0].name.as_str(), got[0].version.as_str()),
+            ("smallvec", "0.6.9")
+        );
         assert_eq!(
             got[0].checksum,
-            Some(Checksum { algorithm: HashAlgorithm::Sha256, value: SUM.into() })
+            Some(Checksum {
+                algorithm: HashAlgorithm::Sha256,
+                value: SUM.into()
+            })
         );
         // A checksum that is not SHA-256 hex is dropped, not passed on.
         assert_eq!(got[1].checksum, None);
@@ -129,8 +138,13 @@ mod tests {
     #[test]
     fn format_1_checksums_from_metadata() {
         let src = "registry+https://github.com/rust-lang/crates.io-index";
-        let t = format!("[[package]]\nname = \"libc\"\nversion = \"0.2.40\"\nsource = \"{src}\"\n\n[metadata]\n\"checksum libc 0.2.40 ({src})\" = \"{SUM}\"\n");
+        let t = format!(
+            "[[package]]\nname = \"libc\"\nversion = \"0.2.40\"\nsource = \"{src}\"\n\n[metadata]\n\"checksum libc 0.2.40 ({src})\" = \"{SUM}\"\n"
+        );
         let got = parse(&t).unwrap();
-        assert_eq!(got[0].checksum.as_ref().map(|c| c.value.as_str()), Some(SUM));
+        assert_eq!(
+            got[0].checksum.as_ref().map(|c| c.value.as_str()),
+            Some(SUM)
+        );
     }
 }

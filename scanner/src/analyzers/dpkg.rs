@@ -63,9 +63,10 @@ pub fn parse_status(
         };
         // Status is "want flag state"; distroless status.d entries have no Status at all.
         if let Some(status) = field(&f, "Status")
-            && status.split_whitespace().nth(2) != Some("installed") {
-                continue;
-            }
+            && status.split_whitespace().nth(2) != Some("installed")
+        {
+            continue;
+        }
         let arch = field(&f, "Architecture").unwrap_or("");
         // Source: "name" or "name (version)" when it differs from the binary version.
         let (source_name, source_version) = match field(&f, "Source") {
@@ -99,7 +100,9 @@ pub fn parse_status(
             source_name,
             source_version,
             licenses: Vec::new(),
-            supplier: field(&f, "Maintainer").filter(|m| !m.is_empty()).map(String::from),
+            supplier: field(&f, "Maintainer")
+                .filter(|m| !m.is_empty())
+                .map(String::from),
             checksums: vec![],
             layer: layer.clone(),
             path: path.to_string(),

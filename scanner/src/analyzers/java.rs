@@ -22,7 +22,12 @@ pub struct Coord {
 
 impl Coord {
     fn new(group: String, artifact: String, version: String) -> Coord {
-        Coord { group, artifact, version, sha1: None }
+        Coord {
+            group,
+            artifact,
+            version,
+            sha1: None,
+        }
     }
 }
 
@@ -103,7 +108,11 @@ pub fn inspect(name: &str, data: &[u8], depth: usize, out: &mut Vec<Coord>) {
             .or_else(|| from_name.map(|x| x.1.to_string()));
         if let (Some(a), Some(v)) = (artifact, version) {
             let group = get("Implementation-Vendor-Id").unwrap_or_default();
-            out.push(Coord::new(group, a.split(';').next().unwrap_or(&a).to_string(), v));
+            out.push(Coord::new(
+                group,
+                a.split(';').next().unwrap_or(&a).to_string(),
+                v,
+            ));
         }
     }
     if out.len() == first + 1 {

@@ -220,9 +220,18 @@ mod tests {
             "node_modules/jest": {"version": "29.0.0", "dev": true}}});
         let mut got = super::parse_lock(&v3);
         got.sort();
-        let names: Vec<(&str, &str)> =
-            got.iter().map(|e| (e.name.as_str(), e.version.as_str())).collect();
-        assert_eq!(names, vec![("@babel/core", "7.0.0"), ("b", "1.0.0"), ("lodash", "4.17.20")]);
+        let names: Vec<(&str, &str)> = got
+            .iter()
+            .map(|e| (e.name.as_str(), e.version.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("@babel/core", "7.0.0"),
+                ("b", "1.0.0"),
+                ("lodash", "4.17.20")
+            ]
+        );
         let sum = got[2].integrity.as_ref().unwrap();
         assert_eq!(sum.algorithm, HashAlgorithm::Sha512);
         assert_eq!(sum.value.len(), 128);
@@ -232,17 +241,24 @@ mod tests {
         let got = super::parse_lock(&v1);
         assert_eq!(got.len(), 2);
         // Of several hashes the one that parses and is strongest is kept.
-        assert_eq!(got[0].integrity.as_ref().unwrap().algorithm, HashAlgorithm::Sha1);
+        assert_eq!(
+            got[0].integrity.as_ref().unwrap().algorithm,
+            HashAlgorithm::Sha1
+        );
     }
 
     #[test]
     fn author_forms() {
         assert_eq!(
-            author(&json!({"author": "Barney Rubble <b@rubble.com> (http://barnyrubble.tumblr.com/)"})).as_deref(),
+            author(
+                &json!({"author": "Barney Rubble <b@rubble.com> (http://barnyrubble.tumblr.com/)"})
+            )
+            .as_deref(),
             Some("Barney Rubble <b@rubble.com>")
         );
         assert_eq!(
-            author(&json!({"author": {"name": "Barney Rubble", "email": "b@rubble.com"}})).as_deref(),
+            author(&json!({"author": {"name": "Barney Rubble", "email": "b@rubble.com"}}))
+                .as_deref(),
             Some("Barney Rubble <b@rubble.com>")
         );
         assert_eq!(author(&json!({"author": ""})), None);

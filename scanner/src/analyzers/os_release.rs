@@ -62,10 +62,12 @@ pub fn detect(fs: &ImageFs) -> Option<Distro> {
         if let Some(id) = get("ID") {
             let mut version_id = get("VERSION_ID").unwrap_or_default();
             // Debian testing/sid have no VERSION_ID; debian_version says e.g. "trixie/sid".
-            if version_id.is_empty() && id == "debian"
-                && let Some((d, _)) = fs.read("etc/debian_version") {
-                    version_id = String::from_utf8_lossy(d).trim().to_string();
-                }
+            if version_id.is_empty()
+                && id == "debian"
+                && let Some((d, _)) = fs.read("etc/debian_version")
+            {
+                version_id = String::from_utf8_lossy(d).trim().to_string();
+            }
             // Alpine's VERSION_ID is the full release (3.18.4); keep it.
             return Some(Distro {
                 id,

@@ -53,13 +53,18 @@ pub struct Metadata {
 /// with the plain name header.
 fn person(name: Option<&str>, email: Option<&str>) -> Option<String> {
     let name = name.filter(|n| !n.is_empty() && *n != "UNKNOWN" && !n.contains('\n'));
-    let email = email.map(|e| e.split(',').next().unwrap_or("").trim()).filter(|e| !e.is_empty());
+    let email = email
+        .map(|e| e.split(',').next().unwrap_or("").trim())
+        .filter(|e| !e.is_empty());
     match email {
         // `"Name" <email>` carries its own name.
         Some(e) if e.contains('<') => {
             let (n, rest) = e.split_once('<')?;
-            contact(n.trim().trim_matches('"'), rest.strip_suffix('>').or(Some(rest)))
-                .or_else(|| name.map(String::from))
+            contact(
+                n.trim().trim_matches('"'),
+                rest.strip_suffix('>').or(Some(rest)),
+            )
+            .or_else(|| name.map(String::from))
         }
         Some(e) => contact(name.unwrap_or(""), Some(e)),
         None => name.map(String::from),
@@ -86,14 +91,20 @@ pub fn parse_metadata(text: &str) -> Option<Metadata> {
     if licenses.is_empty() {
         for (k, v) in &f {
             if k.eq_ignore_ascii_case("Classifier")
-                && let Some(l) = v.strip_prefix("License :: ") {
-                    licenses.push(l.rsplit(" :: ").next().unwrap_or(l).to_string());
-                }
+                && let Some(l) = v.strip_prefix("License :: ")
+            {
+                licenses.push(l.rsplit(" :: ").next().unwrap_or(l).to_string());
+            }
         }
     }
     let author = person(field(&f, "Author"), field(&f, "Author-email"))
         .or_else(|| person(field(&f, "Maintainer"), field(&f, "Maintainer-email")));
-    Some(Metadata { name, version, licenses, author })
+    Some(Metadata {
+        name,
+        version,
+        licenses,
+        author,
+    })
 }
 
 #[cfg(test)]
@@ -111,7 +122,9 @@ mod tests {
     #[test]
     fn author_headers() {
         let author = |h: &str| {
-            super::parse_metadata(&format!("Name: x\nVersion: 1\n{h}\n")).unwrap().author
+            super::parse_metadata(&format!("Name: x\nVersion: 1\n{h}\n"))
+                .unwrap()
+                .author
         };
         assert_eq!(
             author("Author: Kenneth Reitz\nAuthor-email: me@kennethreitz.org").as_deref(),
@@ -122,7 +135,13 @@ mod tests {
                 .as_deref(),
             Some("Django Software Foundation <foundation@djangoproject.com>")
         );
-        assert_eq!(author("Author: UNKNOWN\nMaintainer: Jane").as_deref(), Some("Jane"));
-        assert_eq!(author("Author-email: solo@example.com").as_deref(), Some("<solo@example.com>"));
+        assert_eq!(
+            author("Author: UNKNOWN\nMaintainer: Jane").as_deref(),
+            Some("Jane")
+        );
+        assert_eq!(
+            author("Author-email: solo@example.com").as_deref(),
+            Some("<solo@example.com>")
+        );
     }
 }

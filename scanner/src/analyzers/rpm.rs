@@ -16,7 +16,10 @@ const MAX_HEADER: usize = 64 << 20;
 pub fn wants(path: &str) -> bool {
     DIRS.iter().any(|d| {
         path.strip_prefix(d).is_some_and(|f| {
-            matches!(f, "rpmdb.sqlite" | "rpmdb.sqlite-wal" | "Packages" | "Packages.db")
+            matches!(
+                f,
+                "rpmdb.sqlite" | "rpmdb.sqlite-wal" | "Packages" | "Packages.db"
+            )
         })
     })
 }
@@ -70,7 +73,8 @@ fn read_sqlite(db: &[u8], wal: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
     if let Some(w) = wal {
         write(&dir.path().join("rpmdb.sqlite-wal"), w)?;
     }
-    let conn = rusqlite::Connection::open(&path).map_err(|e| format!("not an SQLite database: {e}"))?;
+    let conn =
+        rusqlite::Connection::open(&path).map_err(|e| format!("not an SQLite database: {e}"))?;
     let mut stmt = conn
         .prepare("SELECT blob FROM Packages")
         .map_err(|e| format!("no Packages table: {e}"))?;
@@ -112,7 +116,9 @@ pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
     let il = be(blob, 0).ok_or("truncated")? as usize;
     let dl = be(blob, 4).ok_or("truncated")? as usize;
     if il == 0 || il > 0xffff || dl > MAX_HEADER {
-        return Err(format!("implausible header ({il} entries, {dl} bytes of data)"));
+        return Err(format!(
+            "implausible header ({il} entries, {dl} bytes of data)"
+        ));
     }
     let data_start = 8 + il * 16;
     let data = blob
@@ -150,13 +156,20 @@ pub fn parse_header(blob: &[u8]) -> Result<Header, String> {
 
 /// `name-version-release.src.rpm` → (name, version-release).
 fn split_source_rpm(s: &str) -> Option<(String, String)> {
-    let base = s.strip_suffix(".src.rpm").or_else(|| s.strip_suffix(".nosrc.rpm"))?;
+    let base = s
+        .strip_suffix(".src.rpm")
+        .or_else(|| s.strip_suffix(".nosrc.rpm"))?;
     let (rest, release) = base.rsplit_once('-')?;
     let (name, version) = rest.rsplit_once('-')?;
     Some((name.to_string(), format!("{version}-{release}")))
 }
 
-fn package(h: &Header, distro: Option<&Distro>, layer: Option<String>, path: &str) -> Option<Package> {
+fn package(
+    h: &Header,
+    distro: Option<&Distro>,
+    layer: Option<String>,
+    path: &str,
+) -> Option<Package> {
     let name = h.name.as_deref()?;
     // The keys rpm imported are stored as packages; they are not software.
     if name == "gpg-pubkey" {
@@ -167,11 +180,17 @@ fn package(h: &Header, distro: Option<&Distro>, layer: Option<String>, path: &st
         Some(e) if e > 0 => format!("{e}:{v}-{r}"),
         _ => format!("{v}-{r}"),
     };
-    let ns = distro.map(|d| d.id.clone()).unwrap_or_else(|| "redhat".into());
+    let ns = distro
+        .map(|d| d.id.clone())
+        .unwrap_or_else(|| "redhat".into());
     let distro_q = distro
         .map(|d| format!("{}-{}", d.id, d.version_id))
         .unwrap_or_default();
-    let epoch = h.epoch.filter(|e| *e > 0).map(|e| e.to_string()).unwrap_or_default();
+    let epoch = h
+        .epoch
+        .filter(|e| *e > 0)
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     let (source_name, source_version) = match h.source_rpm.as_deref().and_then(split_source_rpm) {
         Some((n, v)) => (Some(n), Some(v)),
         None => (None, None),
@@ -192,7 +211,12 @@ fn package(h: &Header, distro: Option<&Distro>, layer: Option<String>, path: &st
         purl: purl(Ecosystem::Rpm, Some(&ns), name, &format!("{v}-{r}"), &quals),
         source_name,
         source_version,
-        licenses: h.license.iter().filter(|l| !l.is_empty()).cloned().collect(),
+        licenses: h
+            .license
+            .iter()
+            .filter(|l| !l.is_empty())
+            .cloned()
+            .collect(),
         supplier: h.vendor.clone().filter(|v| !v.is_empty()),
         checksums: vec![],
         layer,
@@ -240,7 +264,11 @@ mod tests {
         assert_eq!(p.version, "1:5.1.8-9.el9");
         assert_eq!(p.source_name.as_deref(), Some("bash"));
         assert_eq!(p.source_version.as_deref(), Some("5.1.8-9.el9"));
-        assert!(p.purl.starts_with("pkg:rpm/redhat/bash@5.1.8-9.el9?"), "{}", p.purl);
+        assert!(
+            p.purl.starts_with("pkg:rpm/redhat/bash@5.1.8-9.el9?"),
+            "{}",
+            p.purl
+        );
 
         let mut short = blob.clone();
         short.truncate(blob.len() - 3);

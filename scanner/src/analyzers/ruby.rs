@@ -80,13 +80,16 @@ pub fn parse_gemfile_lock(text: &str) -> Vec<(String, String)> {
             in_specs = true;
             continue;
         }
-        if in_specs && line.starts_with("    ") && !line.starts_with("     ")
-            && let Some((n, v)) = line.trim().split_once(" (") {
-                let v = v.trim_end_matches(')');
-                // platform suffixes: nokogiri (1.15.4-x86_64-linux)
-                let v = v.split('-').next().unwrap_or(v);
-                out.push((n.to_string(), v.to_string()));
-            }
+        if in_specs
+            && line.starts_with("    ")
+            && !line.starts_with("     ")
+            && let Some((n, v)) = line.trim().split_once(" (")
+        {
+            let v = v.trim_end_matches(')');
+            // platform suffixes: nokogiri (1.15.4-x86_64-linux)
+            let v = v.split('-').next().unwrap_or(v);
+            out.push((n.to_string(), v.to_string()));
+        }
     }
     out
 }

@@ -239,11 +239,12 @@ pub fn pull_wharf(
     }
     let raw_hash = unpacked.map_err(|e| Error::Registry(format!("{reference}: {e}")))?;
     if let Some(want) = want_raw
-        && want != raw_hash {
-            return Err(Error::Registry(format!(
-                "{reference}: uncompressed database digest mismatch: annotation says {want}, received {raw_hash}; nothing written"
-            )));
-        }
+        && want != raw_hash
+    {
+        return Err(Error::Registry(format!(
+            "{reference}: uncompressed database digest mismatch: annotation says {want}, received {raw_hash}; nothing written"
+        )));
+    }
     // Opening checks that it is a Wharf DB of the schema this build reads.
     Db::open_existing(&tmp.0)?;
     tmp.persist(dest)?;

@@ -29,7 +29,9 @@ pub(crate) fn read_json<T: DeserializeOwned>(src: &dyn BlobSource, digest: &str)
         .read_to_end(&mut buf)
         .map_err(|e| Error::Image(format!("{digest}: {e}")))?;
     if buf.len() as u64 > MAX_JSON {
-        return Err(Error::Image(format!("{digest}: larger than {MAX_JSON} bytes")));
+        return Err(Error::Image(format!(
+            "{digest}: larger than {MAX_JSON} bytes"
+        )));
     }
     serde_json::from_slice(&buf).map_err(|e| Error::Image(format!("{digest}: {e}")))
 }

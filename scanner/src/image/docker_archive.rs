@@ -65,9 +65,9 @@ pub(crate) fn load(
                     .path()
                     .ok()
                     .and_then(|p| clean_path(&p.to_string_lossy()))
-                {
-                    index.insert(p, (entry.raw_file_position(), entry.size()));
-                }
+            {
+                index.insert(p, (entry.raw_file_position(), entry.size()));
+            }
         }
     }
     let mut read_member = |name: &str, max: u64| -> Result<Vec<u8>> {

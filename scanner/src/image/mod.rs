@@ -68,9 +68,12 @@ impl ImageSource {
         let split_ref = |rest: &str| -> (PathBuf, Option<String>) {
             // DIR:TAG — the tag is after the last ':' unless that leaves no existing path.
             if let Some((p, t)) = rest.rsplit_once(':')
-                && !t.is_empty() && !t.contains('/') && !std::path::Path::new(rest).exists() {
-                    return (PathBuf::from(p), Some(t.to_string()));
-                }
+                && !t.is_empty()
+                && !t.contains('/')
+                && !std::path::Path::new(rest).exists()
+            {
+                return (PathBuf::from(p), Some(t.to_string()));
+            }
             (PathBuf::from(rest), None)
         };
         if let Some(rest) = s

@@ -59,7 +59,10 @@ pub fn require(tool: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(ok, "{tool} is not installed: run scripts/test.sh, which installs it");
+    assert!(
+        ok,
+        "{tool} is not installed: run scripts/test.sh, which installs it"
+    );
 }
 
 pub fn free_port() -> u16 {

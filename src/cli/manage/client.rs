@@ -57,18 +57,26 @@ fn auth_path() -> anyhow::Result<PathBuf> {
 fn read_auth_file() -> anyhow::Result<AuthFile> {
     let path = auth_path()?;
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display())),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AuthFile::default()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
 /// Store credentials for `host`, readable by the owner only.
-pub fn save_login(host: &str, user: &str, password: &str, insecure: bool) -> anyhow::Result<PathBuf> {
+pub fn save_login(
+    host: &str,
+    user: &str,
+    password: &str,
+    insecure: bool,
+) -> anyhow::Result<PathBuf> {
     let path = auth_path()?;
     let mut file = read_auth_file()?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    file.auths.insert(host.to_string(), AuthEntry { auth, insecure });
+    file.auths
+        .insert(host.to_string(), AuthEntry { auth, insecure });
     file.current = Some(host.to_string());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -83,7 +91,9 @@ pub fn save_login(host: &str, user: &str, password: &str, insecure: bool) -> any
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         f.write_all(&serde_json::to_vec_pretty(&file)?)?;
     }
     std::fs::rename(&tmp, &path)?;
@@ -98,7 +108,10 @@ pub struct Client {
 
 /// `host[:port]` of a registry argument (scheme stripped).
 pub fn host_of(registry: &str) -> &str {
-    registry.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/')
+    registry
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
 }
 
 impl Client {
@@ -108,20 +121,35 @@ impl Client {
             .registry
             .clone()
             .or(file.current.clone())
-            .ok_or_else(|| anyhow!("no registry given: pass --registry HOST or run `wharf login HOST` first"))?;
+            .ok_or_else(|| {
+                anyhow!("no registry given: pass --registry HOST or run `wharf login HOST` first")
+            })?;
         let host = host_of(&registry).to_string();
         let stored = file.auths.get(&host);
-        let insecure = target.insecure || registry.starts_with("http://") || stored.is_some_and(|s| s.insecure);
+        let insecure = target.insecure
+            || registry.starts_with("http://")
+            || stored.is_some_and(|s| s.insecure);
         let auth = match (&target.username, &target.password) {
             (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            (Some(_), None) | (None, Some(_)) => bail!("give both --username and --password, or neither"),
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("give both --username and --password, or neither")
+            }
             (None, None) => stored.map(|s| decode_auth(&s.auth)).transpose()?,
         };
-        Ok(Client { base: format!("{}://{host}", if insecure { "http" } else { "https" }), auth, http: http_client()? })
+        Ok(Client {
+            base: format!("{}://{host}", if insecure { "http" } else { "https" }),
+            auth,
+            http: http_client()?,
+        })
     }
 
     /// Send a request to `/api/v2.0{path}`; non-2xx answers become errors with the server's message.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<reqwest::Response> {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}/api/v2.0{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
         if let Some((u, p)) = &self.auth {
@@ -130,7 +158,10 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.with_context(|| format!("{method} {url}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -143,7 +174,12 @@ impl Client {
         bail!("{method} {path}: {status}: {msg}")
     }
 
-    pub async fn json(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let resp = self.call(method, path, body).await?;
         let text = resp.text().await?;
         if text.trim().is_empty() {
@@ -154,9 +190,13 @@ impl Client {
 }
 
 fn decode_auth(auth: &str) -> anyhow::Result<(String, String)> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(auth).context("stored credentials are corrupt")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .context("stored credentials are corrupt")?;
     let s = String::from_utf8(raw).context("stored credentials are corrupt")?;
-    let (u, p) = s.split_once(':').ok_or_else(|| anyhow!("stored credentials are corrupt"))?;
+    let (u, p) = s
+        .split_once(':')
+        .ok_or_else(|| anyhow!("stored credentials are corrupt"))?;
     Ok((u.to_string(), p.to_string()))
 }
 

@@ -21,19 +21,28 @@ pub enum Output {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Read one line from stdin (for `--password-stdin`), without the newline.
 fn stdin_line() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     if let Output::Json = output {
-        println!("{}", serde_json::to_string_pretty(items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(items).unwrap_or_default()
+        );
         return;
     }
     let cell = |v: &Value, key: &str| match v.pointer(key) {
@@ -43,14 +52,34 @@ fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     };
     let widths: Vec<usize> = columns
         .iter()
-        .map(|(title, key)| items.iter().map(|i| cell(i, key).len()).max().unwrap_or(0).max(title.len()))
+        .map(|(title, key)| {
+            items
+                .iter()
+                .map(|i| cell(i, key).len())
+                .max()
+                .unwrap_or(0)
+                .max(title.len())
+        })
         .collect();
     let line = |cells: Vec<String>| {
-        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
     };
-    println!("{}", line(columns.iter().map(|(t, _)| t.to_string()).collect()));
+    println!(
+        "{}",
+        line(columns.iter().map(|(t, _)| t.to_string()).collect())
+    );
     for item in items {
-        println!("{}", line(columns.iter().map(|(_, k)| cell(item, k)).collect()));
+        println!(
+            "{}",
+            line(columns.iter().map(|(_, k)| cell(item, k)).collect())
+        );
     }
 }
 
@@ -58,7 +87,9 @@ fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
 
 /// Log in to a Wharf registry and remember the credentials for later verbs.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  wharf login registry.example.com -u alice\n  echo \"$SECRET\" | wharf login 127.0.0.1:5000 --insecure -u 'robot$ci+builder' --password-stdin")]
+#[command(
+    after_help = "Examples:\n  wharf login registry.example.com -u alice\n  echo \"$SECRET\" | wharf login 127.0.0.1:5000 --insecure -u 'robot$ci+builder' --password-stdin"
+)]
 pub struct LoginArgs {
     /// Registry host[:port] or URL.
     registry: String,
@@ -69,7 +100,12 @@ pub struct LoginArgs {
     #[arg(long)]
     password_stdin: bool,
     /// Password (prefer --password-stdin: command lines are visible to other users).
-    #[arg(short = 'p', long = "pass", env = "WHARF_PASSWORD", hide_env_values = true)]
+    #[arg(
+        short = 'p',
+        long = "pass",
+        env = "WHARF_PASSWORD",
+        hide_env_values = true
+    )]
     pass: Option<String>,
     /// Plain HTTP instead of HTTPS.
     #[arg(long)]
@@ -86,14 +122,28 @@ pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
         }
         (false, None) => bail!("no password: use --password-stdin or WHARF_PASSWORD"),
     };
-    let target = Target { registry: Some(args.registry.clone()), username: Some(args.user.clone()), password: Some(password.clone()), insecure: args.insecure };
+    let target = Target {
+        registry: Some(args.registry.clone()),
+        username: Some(args.user.clone()),
+        password: Some(password.clone()),
+        insecure: args.insecure,
+    };
     let client = Client::new(&target)?;
     runtime()?.block_on(async {
         // Robots have no "current user"; both answer 401 to bad credentials.
-        let path = if args.user.starts_with("robot$") { "/projects?page_size=1" } else { "/users/current" };
+        let path = if args.user.starts_with("robot$") {
+            "/projects?page_size=1"
+        } else {
+            "/users/current"
+        };
         client.call(Method::GET, path, None).await.map(|_| ())
     })?;
-    let file = save_login(host_of(&args.registry), &args.user, &password, args.insecure || args.registry.starts_with("http://"))?;
+    let file = save_login(
+        host_of(&args.registry),
+        &args.user,
+        &password,
+        args.insecure || args.registry.starts_with("http://"),
+    )?;
     println!("Login Succeeded (credentials stored in {})", file.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -123,11 +173,13 @@ pub enum ProjectCmd {
         output: Output,
     },
     /// Change a project's settings (Harbor's project metadata).
-    #[command(after_help = "Settings: auto_scan, auto_sbom_generation, prevent_vul, severity (none|low|medium|high|critical),\n\
+    #[command(
+        after_help = "Settings: auto_scan, auto_sbom_generation, prevent_vul, severity (none|low|medium|high|critical),\n\
         reuse_sys_cve_allowlist, enable_content_trust_cosign, public\n\n\
         Examples:\n  wharf project set team auto_scan=true prevent_vul=true severity=high\n  \
         wharf project set prod enable_content_trust_cosign=true --trusted-key cosign.pub\n  \
-        wharf project set team reuse_sys_cve_allowlist=false --allow-cve CVE-2023-32681 --allow-cve-until 2027-06-30")]
+        wharf project set team reuse_sys_cve_allowlist=false --allow-cve CVE-2023-32681 --allow-cve-until 2027-06-30"
+    )]
     Set {
         name: String,
         /// KEY=VALUE settings.
@@ -281,24 +333,50 @@ pub fn member(args: MemberArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&args.target)?;
     runtime()?.block_on(async {
         match args.cmd {
-            MemberCmd::Add { project, user, role } => {
+            MemberCmd::Add {
+                project,
+                user,
+                role,
+            } => {
                 let body = json!({"role_id": role.id(), "member_user": {"username": user}});
-                c.call(Method::POST, &format!("/projects/{project}/members"), Some(&body)).await?;
+                c.call(
+                    Method::POST,
+                    &format!("/projects/{project}/members"),
+                    Some(&body),
+                )
+                .await?;
                 println!("added {user} to {project} as {role:?}");
             }
             MemberCmd::List { project, output } => {
-                let items = c.json(Method::GET, &format!("/projects/{project}/members"), None).await?;
+                let items = c
+                    .json(Method::GET, &format!("/projects/{project}/members"), None)
+                    .await?;
                 let items = items.as_array().cloned().unwrap_or_default();
-                print_rows(output, &items, &[("USER", "/entity_name"), ("ROLE", "/role_name"), ("ID", "/id")]);
+                print_rows(
+                    output,
+                    &items,
+                    &[
+                        ("USER", "/entity_name"),
+                        ("ROLE", "/role_name"),
+                        ("ID", "/id"),
+                    ],
+                );
             }
             MemberCmd::Remove { project, user } => {
-                let items = c.json(Method::GET, &format!("/projects/{project}/members"), None).await?;
+                let items = c
+                    .json(Method::GET, &format!("/projects/{project}/members"), None)
+                    .await?;
                 let id = items
                     .as_array()
                     .and_then(|a| a.iter().find(|m| m["entity_name"] == user.as_str()))
                     .and_then(|m| m["id"].as_i64())
                     .ok_or_else(|| anyhow!("{user} is not a member of {project}"))?;
-                c.call(Method::DELETE, &format!("/projects/{project}/members/{id}"), None).await?;
+                c.call(
+                    Method::DELETE,
+                    &format!("/projects/{project}/members/{id}"),
+                    None,
+                )
+                .await?;
                 println!("removed {user} from {project}");
             }
         }
@@ -311,7 +389,9 @@ pub fn member(args: MemberArgs) -> anyhow::Result<ExitCode> {
 #[derive(Subcommand, Debug)]
 pub enum RobotCmd {
     /// Create a robot account; its secret is printed once.
-    #[command(after_help = "Examples:\n  wharf robot create ci --project team --access repository:pull,repository:push\n  wharf robot create mirror --system --namespace '*' --access repository:pull --duration 30")]
+    #[command(
+        after_help = "Examples:\n  wharf robot create ci --project team --access repository:pull,repository:push\n  wharf robot create mirror --system --namespace '*' --access repository:pull --duration 30"
+    )]
     Create {
         name: String,
         /// Project of a project-level robot.

@@ -25,7 +25,11 @@ fn member_json(m: &Member) -> Value {
     })
 }
 
-pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
+pub async fn list(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> Result<Response> {
     let members = reg.list_members(&caller.who, &project).await?;
     let total = members.len();
     let mut resp = Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response();
@@ -33,9 +37,16 @@ pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Pa
     Ok(resp)
 }
 
-pub async fn get(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>) -> Result<Response> {
+pub async fn get(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, member)): Path<(String, i64)>,
+) -> Result<Response> {
     let members = reg.list_members(&caller.who, &project).await?;
-    let m = members.iter().find(|m| m.id == member).ok_or_else(|| RegistryError::not_found("member not found"))?;
+    let m = members
+        .iter()
+        .find(|m| m.id == member)
+        .ok_or_else(|| RegistryError::not_found("member not found"))?;
     Ok(Json(member_json(m)).into_response())
 }
 
@@ -51,12 +62,28 @@ pub struct AddMember {
     member_user: Option<MemberUser>,
 }
 
-pub async fn add(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Json(body): Json<AddMember>) -> Result<Response> {
-    let user = body.member_user.ok_or_else(|| RegistryError::bad_request("member_user is required (member groups are not supported)"))?;
+pub async fn add(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(body): Json<AddMember>,
+) -> Result<Response> {
+    let user = body.member_user.ok_or_else(|| {
+        RegistryError::bad_request("member_user is required (member groups are not supported)")
+    })?;
     let id = reg
-        .add_member(&caller.who, caller.ip.as_deref(), &project, user.username.as_deref(), user.user_id, body.role_id)
+        .add_member(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            user.username.as_deref(),
+            user.user_id,
+            body.role_id,
+        )
         .await?;
-    Ok(created(format!("/api/v2.0/projects/{project}/members/{id}")))
+    Ok(created(format!(
+        "/api/v2.0/projects/{project}/members/{id}"
+    )))
 }
 
 #[derive(Deserialize)]
@@ -64,12 +91,29 @@ pub struct UpdateMember {
     role_id: Role,
 }
 
-pub async fn update(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>, Json(body): Json<UpdateMember>) -> Result<StatusCode> {
-    reg.update_member(&caller.who, caller.ip.as_deref(), &project, member, body.role_id).await?;
+pub async fn update(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, member)): Path<(String, i64)>,
+    Json(body): Json<UpdateMember>,
+) -> Result<StatusCode> {
+    reg.update_member(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        member,
+        body.role_id,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
-pub async fn remove(State(reg): State<AppState>, caller: Caller, Path((project, member)): Path<(String, i64)>) -> Result<StatusCode> {
-    reg.remove_member(&caller.who, caller.ip.as_deref(), &project, member).await?;
+pub async fn remove(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, member)): Path<(String, i64)>,
+) -> Result<StatusCode> {
+    reg.remove_member(&caller.who, caller.ip.as_deref(), &project, member)
+        .await?;
     Ok(StatusCode::OK)
 }

@@ -112,7 +112,9 @@ api_routes! {
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.
 fn schema_ref(name: &str) -> serde_json::Value {
     match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        Some(inner) => serde_json::json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{inner}")}}),
+        Some(inner) => {
+            serde_json::json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{inner}")}})
+        }
         None => serde_json::json!({"$ref": format!("#/components/schemas/{name}")}),
     }
 }
@@ -129,7 +131,9 @@ pub fn openapi() -> serde_json::Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         let ok = match op.response {
-            Some(schema) => json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(schema)}}}),
+            Some(schema) => {
+                json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(schema)}}})
+            }
             None => json!({"description": "Success"}),
         };
         let mut entry = json!({
@@ -149,7 +153,9 @@ pub fn openapi() -> serde_json::Value {
         if let Some(schema) = op.request {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(schema)}}});
         }
-        let slot = paths.entry(op.path.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        let slot = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
         slot[op.method] = entry;
     }
     json!({
@@ -175,9 +181,20 @@ mod tests {
     #[test]
     fn openapi_lists_every_route_once() {
         let doc = super::openapi();
-        let ops: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+        let ops: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum();
         assert_eq!(ops, super::OPERATIONS.len());
-        assert_eq!(doc["paths"]["/projects/{project_name_or_id}/members/{mid}"]["put"]["parameters"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            doc["paths"]["/projects/{project_name_or_id}/members/{mid}"]["put"]["parameters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     /// Every schema a route names exists, and every `$ref` inside the schemas resolves.
@@ -188,7 +205,12 @@ mod tests {
         for op in super::OPERATIONS {
             for name in op.request.iter().chain(op.response.iter()) {
                 let bare = name.trim_start_matches('[').trim_end_matches(']');
-                assert!(schemas.get(bare).is_some(), "{} {}: no schema {bare}", op.method, op.path);
+                assert!(
+                    schemas.get(bare).is_some(),
+                    "{} {}: no schema {bare}",
+                    op.method,
+                    op.path
+                );
             }
         }
         fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
@@ -221,16 +243,25 @@ pub struct Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RegistryError;
 
-    async fn from_request_parts(parts: &mut Parts, reg: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if !reg.auth_enabled() {
-            return Err(RegistryError::new(ErrorCode::Unsupported, "the management API needs authentication enabled (wharf serve --auth)")
-                .with_status(axum::http::StatusCode::NOT_FOUND));
+            return Err(RegistryError::new(
+                ErrorCode::Unsupported,
+                "the management API needs authentication enabled (wharf serve --auth)",
+            )
+            .with_status(axum::http::StatusCode::NOT_FOUND));
         }
         let ip = client_ip(&parts.extensions);
         let who = match credentials(&parts.headers) {
             Credentials::Basic(u, p) => reg.authenticate(&u, &p, ip.as_deref()).await?,
             Credentials::Bearer(_) => {
-                return Err(RegistryError::new(ErrorCode::Unauthorized, "the management API takes Basic credentials"));
+                return Err(RegistryError::new(
+                    ErrorCode::Unauthorized,
+                    "the management API takes Basic credentials",
+                ));
             }
             Credentials::None => Principal::Anonymous,
         };
@@ -246,26 +277,43 @@ pub struct Paging {
 
 impl Paging {
     pub fn req(&self) -> PageReq {
-        PageReq { page: self.page.unwrap_or(1).max(1), page_size: self.page_size.unwrap_or(10).clamp(1, 100) }
+        PageReq {
+            page: self.page.unwrap_or(1).max(1),
+            page_size: self.page_size.unwrap_or(10).clamp(1, 100),
+        }
     }
 }
 
 /// A page of results with Harbor's `X-Total-Count` and `Link` headers.
-pub fn paged<T: serde::Serialize>(path: &str, page: PageReq, total: i64, items: Vec<T>) -> Response {
+pub fn paged<T: serde::Serialize>(
+    path: &str,
+    page: PageReq,
+    total: i64,
+    items: Vec<T>,
+) -> Response {
     let mut resp = axum::Json(items).into_response();
     let h = resp.headers_mut();
     h.insert("X-Total-Count", HeaderValue::from(total));
     let mut links = Vec::new();
     if page.page > 1 {
-        links.push(format!("<{path}?page={}&page_size={}>; rel=\"prev\"", page.page - 1, page.page_size));
+        links.push(format!(
+            "<{path}?page={}&page_size={}>; rel=\"prev\"",
+            page.page - 1,
+            page.page_size
+        ));
     }
     if (page.page as i64) * (page.page_size as i64) < total {
-        links.push(format!("<{path}?page={}&page_size={}>; rel=\"next\"", page.page + 1, page.page_size));
+        links.push(format!(
+            "<{path}?page={}&page_size={}>; rel=\"next\"",
+            page.page + 1,
+            page.page_size
+        ));
     }
     if !links.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&links.join(" , ")) {
-            h.insert(header::LINK, v);
-        }
+        && let Ok(v) = HeaderValue::from_str(&links.join(" , "))
+    {
+        h.insert(header::LINK, v);
+    }
     resp
 }
 

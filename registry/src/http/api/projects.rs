@@ -49,22 +49,39 @@ pub struct ListQuery {
     page_size: Option<u32>,
 }
 
-pub async fn list(State(reg): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> Result<Response> {
-    let page = Paging { page: q.page, page_size: q.page_size }.req();
-    let (items, total) = reg.list_projects(&caller.who, q.name.as_deref(), page).await?;
+pub async fn list(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let page = Paging {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .req();
+    let (items, total) = reg
+        .list_projects(&caller.who, q.name.as_deref(), page)
+        .await?;
     let mut extras = reg.project_extras(&caller.who, &items).await?;
-    let out: Vec<Value> = items.into_iter().map(|p| project_json(p, &mut extras)).collect();
+    let out: Vec<Value> = items
+        .into_iter()
+        .map(|p| project_json(p, &mut extras))
+        .collect();
     Ok(paged("/api/v2.0/projects", page, total, out))
 }
 
 /// `metadata.public` is a string in Harbor's API ("true"/"false"); accept a bool too.
 fn public_flag(body: &Value) -> Result<Option<bool>> {
-    let v = body.pointer("/metadata/public").or_else(|| body.get("public"));
+    let v = body
+        .pointer("/metadata/public")
+        .or_else(|| body.get("public"));
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-        Some(other) => Err(RegistryError::bad_request(format!("metadata.public must be \"true\" or \"false\", not {other}"))),
+        Some(other) => Err(RegistryError::bad_request(format!(
+            "metadata.public must be \"true\" or \"false\", not {other}"
+        ))),
     }
 }
 
@@ -85,13 +102,23 @@ pub fn parse_allowlist(v: &Value) -> Result<(Vec<String>, Option<i64>)> {
         Value::Null => Vec::new(),
         Value::Array(a) => a
             .iter()
-            .map(|i| i["cve_id"].as_str().map(String::from).ok_or_else(|| RegistryError::bad_request("cve_allowlist.items[] needs a cve_id string")))
+            .map(|i| {
+                i["cve_id"].as_str().map(String::from).ok_or_else(|| {
+                    RegistryError::bad_request("cve_allowlist.items[] needs a cve_id string")
+                })
+            })
             .collect::<Result<_>>()?,
-        _ => return Err(RegistryError::bad_request("cve_allowlist.items must be an array")),
+        _ => {
+            return Err(RegistryError::bad_request(
+                "cve_allowlist.items must be an array",
+            ));
+        }
     };
     let expires_at = match &v["expires_at"] {
         Value::Null => None,
-        e => Some(e.as_i64().ok_or_else(|| RegistryError::bad_request("cve_allowlist.expires_at must be unix seconds or null"))?),
+        e => Some(e.as_i64().ok_or_else(|| {
+            RegistryError::bad_request("cve_allowlist.expires_at must be unix seconds or null")
+        })?),
     };
     Ok((items, expires_at))
 }
@@ -107,7 +134,11 @@ fn settings_of(body: &Value) -> Result<BTreeMap<String, String>> {
             let v = match v {
                 Value::String(s) => s.clone(),
                 Value::Bool(b) => b.to_string(),
-                other => return Err(RegistryError::bad_request(format!("metadata.{k} must be a string, not {other}"))),
+                other => {
+                    return Err(RegistryError::bad_request(format!(
+                        "metadata.{k} must be a string, not {other}"
+                    )));
+                }
             };
             out.insert(k.clone(), v);
         }
@@ -116,44 +147,90 @@ fn settings_of(body: &Value) -> Result<BTreeMap<String, String>> {
 }
 
 /// Applies `metadata` settings and `cve_allowlist` from a create or update body.
-async fn apply_settings(reg: &AppState, caller: &Caller, project: &str, body: &Value) -> Result<()> {
+async fn apply_settings(
+    reg: &AppState,
+    caller: &Caller,
+    project: &str,
+    body: &Value,
+) -> Result<()> {
     let settings = settings_of(body)?;
     if !settings.is_empty() {
-        reg.update_project_settings(&caller.who, caller.ip.as_deref(), project, settings).await?;
+        reg.update_project_settings(&caller.who, caller.ip.as_deref(), project, settings)
+            .await?;
     }
     if let Some(a) = body.get("cve_allowlist").filter(|v| !v.is_null()) {
         let (items, expires_at) = parse_allowlist(a)?;
-        reg.set_project_allowlist(&caller.who, caller.ip.as_deref(), project, items, expires_at).await?;
+        reg.set_project_allowlist(
+            &caller.who,
+            caller.ip.as_deref(),
+            project,
+            items,
+            expires_at,
+        )
+        .await?;
     }
     Ok(())
 }
 
-pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<Response> {
-    let name = body["project_name"].as_str().ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
+pub async fn create(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response> {
+    let name = body["project_name"]
+        .as_str()
+        .ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
     settings_of(&body)?;
-    let id = reg.create_project(&caller.who, caller.ip.as_deref(), name, public_flag(&body)?.unwrap_or(false)).await?;
+    let id = reg
+        .create_project(
+            &caller.who,
+            caller.ip.as_deref(),
+            name,
+            public_flag(&body)?.unwrap_or(false),
+        )
+        .await?;
     apply_settings(&reg, &caller, name, &body).await?;
     Ok(created(format!("/api/v2.0/projects/{id}")))
 }
 
-pub async fn get(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
-    let p = reg.project_for(&caller.who, &project, Action::ReadProject).await?;
-    let mut extras = reg.project_extras(&caller.who, std::slice::from_ref(&p)).await?;
+pub async fn get(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> Result<Response> {
+    let p = reg
+        .project_for(&caller.who, &project, Action::ReadProject)
+        .await?;
+    let mut extras = reg
+        .project_extras(&caller.who, std::slice::from_ref(&p))
+        .await?;
     Ok(Json(project_json(p, &mut extras)).into_response())
 }
 
-pub async fn update(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Json(body): Json<Value>) -> Result<StatusCode> {
+pub async fn update(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<StatusCode> {
     if let Some(public) = public_flag(&body)? {
-        reg.update_project(&caller.who, caller.ip.as_deref(), &project, public).await?;
+        reg.update_project(&caller.who, caller.ip.as_deref(), &project, public)
+            .await?;
     } else {
-        reg.project_for(&caller.who, &project, Action::UpdateProject).await?;
+        reg.project_for(&caller.who, &project, Action::UpdateProject)
+            .await?;
     }
     apply_settings(&reg, &caller, &project, &body).await?;
     Ok(StatusCode::OK)
 }
 
-pub async fn delete(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<StatusCode> {
-    reg.delete_project(&caller.who, caller.ip.as_deref(), &project).await?;
+pub async fn delete(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> Result<StatusCode> {
+    reg.delete_project(&caller.who, caller.ip.as_deref(), &project)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -163,6 +240,10 @@ pub struct ExistsQuery {
 }
 
 /// `HEAD /projects?project_name=x`: 200 if it exists, 404 if not.
-pub async fn exists(State(reg): State<AppState>, _caller: Caller, Query(q): Query<ExistsQuery>) -> Result<StatusCode> {
+pub async fn exists(
+    State(reg): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<ExistsQuery>,
+) -> Result<StatusCode> {
     reg.project(&q.project_name).await.map(|_| StatusCode::OK)
 }

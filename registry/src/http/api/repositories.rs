@@ -17,7 +17,9 @@ use crate::metadata::Artifact;
 use crate::service::REPORT_MIME;
 
 fn decode(repository: &str) -> String {
-    percent_decode_str(repository).decode_utf8_lossy().into_owned()
+    percent_decode_str(repository)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Harbor's accessory types, from the artifact type of the referrer.
@@ -50,26 +52,49 @@ fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
             "subject_artifact_digest": a.digest.to_string(),
         })).collect::<Vec<_>>(),
     });
-    if with_sbom_overview
-        && let Some(o) = sbom_overview(a) {
-            v["sbom_overview"] = o;
-        }
+    if with_sbom_overview && let Some(o) = sbom_overview(a) {
+        v["sbom_overview"] = o;
+    }
     v
 }
 
-pub async fn list(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Query(p): Query<Paging>) -> Result<Response> {
+pub async fn list(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Response> {
     let page = p.req();
-    let (repos, total) = reg.project_repositories(&caller.who, &project, page).await?;
+    let (repos, total) = reg
+        .project_repositories(&caller.who, &project, page)
+        .await?;
     let items = repos
         .iter()
-        .map(|r| json!({"name": r.name, "artifact_count": r.artifact_count, "pull_count": r.pull_count,
-            "creation_time": time(r.created_at), "update_time": time(r.updated_at)}))
+        .map(|r| {
+            json!({"name": r.name, "artifact_count": r.artifact_count, "pull_count": r.pull_count,
+            "creation_time": time(r.created_at), "update_time": time(r.updated_at)})
+        })
         .collect();
-    Ok(paged(&format!("/api/v2.0/projects/{project}/repositories"), page, total, items))
+    Ok(paged(
+        &format!("/api/v2.0/projects/{project}/repositories"),
+        page,
+        total,
+        items,
+    ))
 }
 
-pub async fn delete(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>) -> Result<StatusCode> {
-    reg.delete_repository_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository)).await?;
+pub async fn delete(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    reg.delete_repository_api(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        &decode(&repository),
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -89,14 +114,26 @@ pub struct ArtifactQuery {
 
 /// Harbor's `sbom_overview`: the SBOM accessory, if the artifact has one.
 fn sbom_overview(a: &Artifact) -> Option<Value> {
-    let sbom = a.accessories.iter().find(|r| accessory_type(r.artifact_type.as_deref()) == "sbom")?;
-    Some(json!({"sbom_digest": sbom.digest.to_string(), "scan_status": "Success", "report_id": sbom.digest.to_string()}))
+    let sbom = a
+        .accessories
+        .iter()
+        .find(|r| accessory_type(r.artifact_type.as_deref()) == "sbom")?;
+    Some(
+        json!({"sbom_digest": sbom.digest.to_string(), "scan_status": "Success", "report_id": sbom.digest.to_string()}),
+    )
 }
 
 /// Adds Harbor's `scan_overview` to each artifact that has been scanned.
-async fn with_overviews(reg: &AppState, caller: &Caller, project: &str, items: &mut [(Value, crate::digest::Digest)]) -> Result<()> {
+async fn with_overviews(
+    reg: &AppState,
+    caller: &Caller,
+    project: &str,
+    items: &mut [(Value, crate::digest::Digest)],
+) -> Result<()> {
     let digests: Vec<_> = items.iter().map(|(_, d)| d.clone()).collect();
-    let overviews = reg.scan_overviews_for(&caller.who, project, &digests).await?;
+    let overviews = reg
+        .scan_overviews_for(&caller.who, project, &digests)
+        .await?;
     for (json, d) in items.iter_mut() {
         if let Some(o) = overviews.get(d) {
             json["scan_overview"] = json!({ REPORT_MIME: o });
@@ -105,54 +142,118 @@ async fn with_overviews(reg: &AppState, caller: &Caller, project: &str, items: &
     Ok(())
 }
 
-pub async fn artifacts(State(reg): State<AppState>, caller: Caller, Path((project, repository)): Path<(String, String)>, Query(q): Query<ArtifactQuery>) -> Result<Response> {
-    let page = Paging { page: q.page, page_size: q.page_size }.req();
+pub async fn artifacts(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository)): Path<(String, String)>,
+    Query(q): Query<ArtifactQuery>,
+) -> Result<Response> {
+    let page = Paging {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .req();
     let repository = decode(&repository);
-    let (items, total) = reg.artifacts(&caller.who, &project, &repository, page).await?;
+    let (items, total) = reg
+        .artifacts(&caller.who, &project, &repository, page)
+        .await?;
     let full = format!("{project}/{repository}");
-    let mut out: Vec<(Value, crate::digest::Digest)> = items.iter().map(|a| (artifact_json(&full, a, q.with_sbom_overview), a.digest.clone())).collect();
+    let mut out: Vec<(Value, crate::digest::Digest)> = items
+        .iter()
+        .map(|a| {
+            (
+                artifact_json(&full, a, q.with_sbom_overview),
+                a.digest.clone(),
+            )
+        })
+        .collect();
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
     let out = out.into_iter().map(|(v, _)| v).collect();
-    Ok(paged(&format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts"), page, total, out))
+    Ok(paged(
+        &format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts"),
+        page,
+        total,
+        out,
+    ))
 }
 
-pub async fn artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, Query(q): Query<ArtifactQuery>) -> Result<Response> {
+pub async fn artifact(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+    Query(q): Query<ArtifactQuery>,
+) -> Result<Response> {
     let repository = decode(&repository);
-    let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
-    let mut out = vec![(artifact_json(&format!("{project}/{repository}"), &a, q.with_sbom_overview), a.digest.clone())];
+    let a = reg
+        .artifact_api(&caller.who, &project, &repository, &reference)
+        .await?;
+    let mut out = vec![(
+        artifact_json(&format!("{project}/{repository}"), &a, q.with_sbom_overview),
+        a.digest.clone(),
+    )];
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
     let (mut v, digest) = out.remove(0);
     if q.with_signature {
-        v["signatures"] = Value::Array(reg.signatures_api(&caller.who, &project, &repository, &digest).await?);
+        v["signatures"] = Value::Array(
+            reg.signatures_api(&caller.who, &project, &repository, &digest)
+                .await?,
+        );
     }
     Ok(Json(v).into_response())
 }
 
 /// `POST …/artifacts/{reference}/scan`: 202, the work runs in the background. An
 /// optional body `{"scan_type":"vulnerability"|"sbom"}` picks what to do (Harbor 2.11).
-pub async fn scan(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, body: axum::body::Bytes) -> Result<StatusCode> {
+pub async fn scan(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode> {
     let kind = if body.iter().all(u8::is_ascii_whitespace) {
         "vulnerability".to_string()
     } else {
-        let v: Value = serde_json::from_slice(&body).map_err(|e| RegistryError::bad_request(format!("request body: {e}")))?;
-        v["scan_type"].as_str().unwrap_or("vulnerability").to_string()
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::bad_request(format!("request body: {e}")))?;
+        v["scan_type"]
+            .as_str()
+            .unwrap_or("vulnerability")
+            .to_string()
     };
     let sbom = match kind.as_str() {
         "vulnerability" => false,
         "sbom" => true,
-        other => return Err(RegistryError::bad_request(format!("scan_type {other:?}: use vulnerability or sbom"))),
+        other => {
+            return Err(RegistryError::bad_request(format!(
+                "scan_type {other:?}: use vulnerability or sbom"
+            )));
+        }
     };
-    reg.scan_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference, sbom).await?;
+    reg.scan_artifact_api(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        &decode(&repository),
+        &reference,
+        sbom,
+    )
+    .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `GET …/artifacts/{reference}/additions/vulnerabilities`: Harbor's report, keyed by its MIME type.
-pub async fn vulnerabilities(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
-    let report = reg.vulnerabilities_api(&caller.who, &project, &decode(&repository), &reference).await?;
+pub async fn vulnerabilities(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let report = reg
+        .vulnerabilities_api(&caller.who, &project, &decode(&repository), &reference)
+        .await?;
     Ok(Json(match report {
         Some(r) => json!({ REPORT_MIME: r }),
         None => json!({}),
@@ -160,16 +261,37 @@ pub async fn vulnerabilities(State(reg): State<AppState>, caller: Caller, Path((
     .into_response())
 }
 
-pub async fn delete_artifact(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<StatusCode> {
-    reg.delete_artifact_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &reference).await?;
+pub async fn delete_artifact(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    reg.delete_artifact_api(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        &decode(&repository),
+        &reference,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
-pub async fn tags(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>) -> Result<Response> {
+pub async fn tags(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> Result<Response> {
     let repository = decode(&repository);
-    let a = reg.artifact_api(&caller.who, &project, &repository, &reference).await?;
+    let a = reg
+        .artifact_api(&caller.who, &project, &repository, &reference)
+        .await?;
     let full = format!("{project}/{repository}");
-    let out: Vec<Value> = a.tags.iter().map(|(n, at)| json!({"name": n, "push_time": time(*at), "repository_name": full})).collect();
+    let out: Vec<Value> = a
+        .tags
+        .iter()
+        .map(|(n, at)| json!({"name": n, "push_time": time(*at), "repository_name": full}))
+        .collect();
     Ok(Json(out).into_response())
 }
 
@@ -178,16 +300,43 @@ pub struct NewTag {
     name: String,
 }
 
-pub async fn add_tag(State(reg): State<AppState>, caller: Caller, Path((project, repository, reference)): Path<(String, String, String)>, Json(body): Json<NewTag>) -> Result<Response> {
+pub async fn add_tag(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+    Json(body): Json<NewTag>,
+) -> Result<Response> {
     let repository = decode(&repository);
-    reg.add_tag_api(&caller.who, caller.ip.as_deref(), &project, &repository, &reference, &body.name).await?;
-    Ok(created(format!("/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{}", body.name)))
+    reg.add_tag_api(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        &repository,
+        &reference,
+        &body.name,
+    )
+    .await?;
+    Ok(created(format!(
+        "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{}",
+        body.name
+    )))
 }
 
-pub async fn delete_tag(State(reg): State<AppState>, caller: Caller, Path((project, repository, _reference, tag)): Path<(String, String, String, String)>) -> Result<StatusCode> {
+pub async fn delete_tag(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, _reference, tag)): Path<(String, String, String, String)>,
+) -> Result<StatusCode> {
     if tag.is_empty() {
         return Err(RegistryError::bad_request("tag name is empty"));
     }
-    reg.delete_tag_api(&caller.who, caller.ip.as_deref(), &project, &decode(&repository), &tag).await?;
+    reg.delete_tag_api(
+        &caller.who,
+        caller.ip.as_deref(),
+        &project,
+        &decode(&repository),
+        &tag,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }

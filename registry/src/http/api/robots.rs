@@ -15,7 +15,11 @@ use crate::metadata::now;
 use crate::service::{RobotSpec, RobotUpdate};
 
 fn robot_json(r: &Robot) -> Value {
-    let duration = if r.expires_at < 0 { -1 } else { (r.expires_at - r.created_at) / 86_400 };
+    let duration = if r.expires_at < 0 {
+        -1
+    } else {
+        (r.expires_at - r.created_at) / 86_400
+    };
     json!({
         "id": r.id,
         "name": r.name,
@@ -49,7 +53,11 @@ fn never() -> i64 {
     -1
 }
 
-pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<NewRobot>) -> Result<Response> {
+pub async fn create(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewRobot>,
+) -> Result<Response> {
     let spec = RobotSpec {
         name: body.name,
         description: body.description,
@@ -58,7 +66,9 @@ pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Jso
         disable: body.disable,
         permissions: body.permissions,
     };
-    let (robot, secret) = reg.create_robot(&caller.who, caller.ip.as_deref(), &spec).await?;
+    let (robot, secret) = reg
+        .create_robot(&caller.who, caller.ip.as_deref(), &spec)
+        .await?;
     let mut resp = (
         StatusCode::CREATED,
         Json(json!({
@@ -82,35 +92,69 @@ pub struct ListQuery {
 }
 
 /// Harbor filters with `q=Level=project,ProjectID=3`.
-pub async fn list(State(reg): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Response> {
+pub async fn list(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Response> {
     let project = query.q.as_deref().and_then(|q| {
-        q.split(',').find_map(|kv| kv.strip_prefix("ProjectID=").map(|v| v.trim_start_matches('=').to_string()))
+        q.split(',').find_map(|kv| {
+            kv.strip_prefix("ProjectID=")
+                .map(|v| v.trim_start_matches('=').to_string())
+        })
     });
     let robots = reg.list_robots(&caller.who, project.as_deref()).await?;
-    let level = query.q.as_deref().and_then(|q| q.split(',').find_map(|kv| kv.strip_prefix("Level=")).map(str::to_owned));
-    let out: Vec<Value> = robots.iter().filter(|r| level.as_deref().is_none_or(|l| r.level == l)).map(robot_json).collect();
+    let level = query.q.as_deref().and_then(|q| {
+        q.split(',')
+            .find_map(|kv| kv.strip_prefix("Level="))
+            .map(str::to_owned)
+    });
+    let out: Vec<Value> = robots
+        .iter()
+        .filter(|r| level.as_deref().is_none_or(|l| r.level == l))
+        .map(robot_json)
+        .collect();
     let total = out.len();
     let mut resp = Json(out).into_response();
     resp.headers_mut().insert("X-Total-Count", total.into());
     Ok(resp)
 }
 
-pub async fn list_in_project(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>) -> Result<Response> {
+pub async fn list_in_project(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> Result<Response> {
     let robots = reg.list_robots(&caller.who, Some(&project)).await?;
     Ok(Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response())
 }
 
-pub async fn get(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response> {
+pub async fn get(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     Ok(Json(robot_json(&reg.robot(&caller.who, id).await?)).into_response())
 }
 
-pub async fn update(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<RobotUpdate>) -> Result<StatusCode> {
-    reg.update_robot(&caller.who, caller.ip.as_deref(), id, &body).await?;
+pub async fn update(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<RobotUpdate>,
+) -> Result<StatusCode> {
+    reg.update_robot(&caller.who, caller.ip.as_deref(), id, &body)
+        .await?;
     Ok(StatusCode::OK)
 }
 
-pub async fn delete(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
-    reg.delete_robot(&caller.who, caller.ip.as_deref(), id).await?;
+pub async fn delete(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    reg.delete_robot(&caller.who, caller.ip.as_deref(), id)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -120,9 +164,16 @@ pub struct Refresh {
 }
 
 /// `PATCH /robots/{id}`: a new secret (given or generated), shown once.
-pub async fn refresh(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, body: Option<Json<Refresh>>) -> Result<Response> {
+pub async fn refresh(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Option<Json<Refresh>>,
+) -> Result<Response> {
     let secret = body.and_then(|Json(b)| b.secret);
-    let secret = reg.refresh_robot_secret(&caller.who, caller.ip.as_deref(), id, secret.as_deref()).await?;
+    let secret = reg
+        .refresh_robot_secret(&caller.who, caller.ip.as_deref(), id, secret.as_deref())
+        .await?;
     if secret.is_empty() {
         return Err(RegistryError::Internal("empty secret".into()));
     }

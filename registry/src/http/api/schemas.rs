@@ -37,8 +37,14 @@ fn string_map() -> Value {
 
 /// `components.schemas` of the OpenAPI document.
 pub fn components() -> Value {
-    let access = obj(&["resource", "action"], json!({"resource": s(), "action": s(), "effect": s()}));
-    let permission = obj(&["kind", "namespace", "access"], json!({"kind": s(), "namespace": s(), "access": {"type": "array", "items": access}}));
+    let access = obj(
+        &["resource", "action"],
+        json!({"resource": s(), "action": s(), "effect": s()}),
+    );
+    let permission = obj(
+        &["kind", "namespace", "access"],
+        json!({"kind": s(), "namespace": s(), "access": {"type": "array", "items": access}}),
+    );
     let scan_overview = obj(
         &["scan_status"],
         json!({"report_id": s(), "scan_status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error"]},
@@ -48,38 +54,86 @@ pub fn components() -> Value {
     );
     let mut m = serde_json::Map::new();
     m.insert("Errors".into(), obj(&["errors"], json!({"errors": {"type": "array", "items": obj(&["code", "message"], json!({"code": s(), "message": s()}))}})));
-    m.insert("Project".into(), obj(&["project_id", "name", "metadata"], json!({
+    m.insert(
+        "Project".into(),
+        obj(
+            &["project_id", "name", "metadata"],
+            json!({
             "project_id": i(), "name": s(), "owner_id": nullable(i()), "owner_name": nullable(s()),
             "creation_time": t(), "update_time": t(), "repo_count": i(), "metadata": string_map(),
             "cve_allowlist": r("CVEAllowlist"), "current_user_role_id": i(),
-            "current_user_role_ids": {"type": "array", "items": i()}})));
+            "current_user_role_ids": {"type": "array", "items": i()}}),
+        ),
+    );
     m.insert("ProjectReq".into(), obj(&[], json!({"project_name": s(), "public": b(), "metadata": string_map(), "cve_allowlist": r("CVEAllowlist")})));
     m.insert("CVEAllowlist".into(), obj(&[], json!({"project_id": i(), "items": {"type": "array", "items": obj(&["cve_id"], json!({"cve_id": s()}))},
             "expires_at": nullable(i()), "creation_time": t(), "update_time": t()})));
-    m.insert("Member".into(), obj(&["id", "role_id", "entity_name"], json!({"id": i(), "project_id": i(), "entity_name": s(), "entity_id": i(),
-            "entity_type": s(), "role_id": i(), "role_name": s()})));
+    m.insert(
+        "Member".into(),
+        obj(
+            &["id", "role_id", "entity_name"],
+            json!({"id": i(), "project_id": i(), "entity_name": s(), "entity_id": i(),
+            "entity_type": s(), "role_id": i(), "role_name": s()}),
+        ),
+    );
     m.insert("MemberReq".into(), obj(&["role_id"], json!({"role_id": i(), "member_user": obj(&[], json!({"username": s(), "user_id": i()}))})));
     m.insert("RoleReq".into(), obj(&["role_id"], json!({"role_id": i()})));
     m.insert("User".into(), obj(&["user_id", "username"], json!({"user_id": i(), "username": s(), "email": s(), "realname": s(), "comment": s(),
             "sysadmin_flag": b(), "admin_role_in_auth": b(), "creation_time": t(), "update_time": t()})));
     m.insert("UserReq".into(), obj(&["username", "password"], json!({"username": s(), "password": s(), "email": s(), "realname": s(), "comment": s()})));
-    m.insert("PasswordReq".into(), obj(&["new_password"], json!({"old_password": s(), "new_password": s()})));
-    m.insert("SysAdminReq".into(), obj(&["sysadmin_flag"], json!({"sysadmin_flag": b()})));
+    m.insert(
+        "PasswordReq".into(),
+        obj(
+            &["new_password"],
+            json!({"old_password": s(), "new_password": s()}),
+        ),
+    );
+    m.insert(
+        "SysAdminReq".into(),
+        obj(&["sysadmin_flag"], json!({"sysadmin_flag": b()})),
+    );
     m.insert("Robot".into(), obj(&["id", "name", "level", "permissions"], json!({"id": i(), "name": s(), "description": s(), "level": s(),
             "duration": i(), "editable": b(), "disable": b(), "expires_at": i(), "expired": b(),
             "permissions": {"type": "array", "items": permission}, "creation_time": t(), "update_time": t()})));
-    m.insert("RobotReq".into(), obj(&[], json!({"name": s(), "description": s(), "level": s(), "duration": i(), "disable": b(),
-            "permissions": {"type": "array", "items": permission}})));
-    m.insert("RobotCreated".into(), obj(&["id", "name", "secret"], json!({"id": i(), "name": s(), "secret": s(), "creation_time": t(), "expires_at": i()})));
+    m.insert(
+        "RobotReq".into(),
+        obj(
+            &[],
+            json!({"name": s(), "description": s(), "level": s(), "duration": i(), "disable": b(),
+            "permissions": {"type": "array", "items": permission}}),
+        ),
+    );
+    m.insert(
+        "RobotCreated".into(),
+        obj(
+            &["id", "name", "secret"],
+            json!({"id": i(), "name": s(), "secret": s(), "creation_time": t(), "expires_at": i()}),
+        ),
+    );
     m.insert("RobotSec".into(), obj(&["secret"], json!({"secret": s()})));
-    m.insert("Repository".into(), obj(&["name", "artifact_count"], json!({"name": s(), "artifact_count": i(), "pull_count": i(),
-            "creation_time": t(), "update_time": t()})));
-    let accessory = obj(&["digest", "type"], json!({"digest": s(), "size": i(), "type": s(),
-        "artifact_type": nullable(s()), "subject_artifact_digest": s()}));
-    let signature = obj(&["type", "verified"], json!({"type": s(), "source": s(),
+    m.insert(
+        "Repository".into(),
+        obj(
+            &["name", "artifact_count"],
+            json!({"name": s(), "artifact_count": i(), "pull_count": i(),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
+    let accessory = obj(
+        &["digest", "type"],
+        json!({"digest": s(), "size": i(), "type": s(),
+        "artifact_type": nullable(s()), "subject_artifact_digest": s()}),
+    );
+    let signature = obj(
+        &["type", "verified"],
+        json!({"type": s(), "source": s(),
         "predicate_type": nullable(s()), "certificate_identity": nullable(json!({"type": "object"})),
-        "verified": b(), "key_fingerprint": nullable(s()), "reason": nullable(s())}));
-    let sbom_overview = obj(&[], json!({"sbom_digest": s(), "scan_status": s(), "report_id": s()}));
+        "verified": b(), "key_fingerprint": nullable(s()), "reason": nullable(s())}),
+    );
+    let sbom_overview = obj(
+        &[],
+        json!({"sbom_digest": s(), "scan_status": s(), "report_id": s()}),
+    );
     m.insert("Artifact".into(), obj(&["digest", "manifest_media_type", "size", "tags", "accessories"], json!({
         "digest": s(), "media_type": s(), "manifest_media_type": s(), "artifact_type": nullable(s()), "size": i(),
         "push_time": t(), "pull_time": nullable(t()), "pull_count": i(), "repository_name": s(),
@@ -88,26 +142,83 @@ pub fn components() -> Value {
         "scan_overview": {"type": "object", "additionalProperties": scan_overview},
         "sbom_overview": sbom_overview,
         "signatures": {"type": "array", "items": signature}})));
-    m.insert("Tag".into(), obj(&["name"], json!({"name": s(), "push_time": t(), "repository_name": s()})));
+    m.insert(
+        "Tag".into(),
+        obj(
+            &["name"],
+            json!({"name": s(), "push_time": t(), "repository_name": s()}),
+        ),
+    );
     m.insert("TagReq".into(), obj(&["name"], json!({"name": s()})));
-    m.insert("ScanReq".into(), obj(&[], json!({"scan_type": {"type": "string", "enum": ["vulnerability", "sbom"]}})));
-    m.insert("Scanner".into(), obj(&["name"], json!({"name": s(), "vendor": s(), "version": s()})));
-    let vulnerability = obj(&["id", "package", "version", "severity"], json!({
+    m.insert(
+        "ScanReq".into(),
+        obj(
+            &[],
+            json!({"scan_type": {"type": "string", "enum": ["vulnerability", "sbom"]}}),
+        ),
+    );
+    m.insert(
+        "Scanner".into(),
+        obj(
+            &["name"],
+            json!({"name": s(), "vendor": s(), "version": s()}),
+        ),
+    );
+    let vulnerability = obj(
+        &["id", "package", "version", "severity"],
+        json!({
         "id": s(), "package": s(), "version": s(), "fix_version": s(), "severity": s(), "description": s(),
         "links": {"type": "array", "items": s()}, "preferred_cvss": {"type": "object"},
-        "cwe_ids": {"type": "array", "items": s()}, "vendor_attributes": {"type": "object"}}));
-    let report = obj(&["vulnerabilities"], json!({
+        "cwe_ids": {"type": "array", "items": s()}, "vendor_attributes": {"type": "object"}}),
+    );
+    let report = obj(
+        &["vulnerabilities"],
+        json!({
         "generated_at": t(), "artifact": {"type": "object"}, "scanner": r("Scanner"), "severity": s(), "packages": i(),
-        "vulnerabilities": {"type": "array", "items": vulnerability}}));
-    m.insert("VulnerabilityReport".into(), json!({"type": "object", "additionalProperties": report}));
-    m.insert("Schedule".into(), obj(&["schedule"], json!({"schedule": obj(&["type"], json!({"type": s(), "cron": s()}))})));
-    m.insert("ScanMetrics".into(), obj(&["total", "metrics"], json!({"total": i(), "completed": i(), "ongoing": b(), "trigger": s(),
-            "metrics": {"type": "object", "additionalProperties": i()}})));
-    m.insert("AuditLog".into(), obj(&["id", "username", "operation", "resource", "op_time"], json!({"id": i(), "username": s(), "resource": s(),
-            "resource_type": s(), "operation": s(), "op_time": t(), "client_ip": nullable(s())})));
-    m.insert("SystemInfo".into(), obj(&["auth_mode", "harbor_version"], json!({"auth_mode": s(), "harbor_version": s(), "registry_url": nullable(s()),
-            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b()})));
-    m.insert("Health".into(), obj(&["status", "components"], json!({"status": s(), "components": {"type": "array",
-            "items": obj(&["name", "status"], json!({"name": s(), "status": s()}))}})));
+        "vulnerabilities": {"type": "array", "items": vulnerability}}),
+    );
+    m.insert(
+        "VulnerabilityReport".into(),
+        json!({"type": "object", "additionalProperties": report}),
+    );
+    m.insert(
+        "Schedule".into(),
+        obj(
+            &["schedule"],
+            json!({"schedule": obj(&["type"], json!({"type": s(), "cron": s()}))}),
+        ),
+    );
+    m.insert(
+        "ScanMetrics".into(),
+        obj(
+            &["total", "metrics"],
+            json!({"total": i(), "completed": i(), "ongoing": b(), "trigger": s(),
+            "metrics": {"type": "object", "additionalProperties": i()}}),
+        ),
+    );
+    m.insert(
+        "AuditLog".into(),
+        obj(
+            &["id", "username", "operation", "resource", "op_time"],
+            json!({"id": i(), "username": s(), "resource": s(),
+            "resource_type": s(), "operation": s(), "op_time": t(), "client_ip": nullable(s())}),
+        ),
+    );
+    m.insert(
+        "SystemInfo".into(),
+        obj(
+            &["auth_mode", "harbor_version"],
+            json!({"auth_mode": s(), "harbor_version": s(), "registry_url": nullable(s()),
+            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b()}),
+        ),
+    );
+    m.insert(
+        "Health".into(),
+        obj(
+            &["status", "components"],
+            json!({"status": s(), "components": {"type": "array",
+            "items": obj(&["name", "status"], json!({"name": s(), "status": s()}))}}),
+        ),
+    );
     Value::Object(m)
 }

@@ -15,9 +15,14 @@ pub async fn get_allowlist(State(reg): State<AppState>, caller: Caller) -> Resul
     Ok(Json(allowlist_json(None, &reg.system_allowlist().await?)))
 }
 
-pub async fn put_allowlist(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<StatusCode> {
+pub async fn put_allowlist(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<StatusCode> {
     let (items, expires_at) = parse_allowlist(&body)?;
-    reg.set_system_allowlist(&caller.who, caller.ip.as_deref(), items, expires_at).await?;
+    reg.set_system_allowlist(&caller.who, caller.ip.as_deref(), items, expires_at)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -28,13 +33,30 @@ pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result
 
 /// `{"schedule":{"type":"Hourly|Daily|Weekly|Custom|Manual|None","cron":"0 0 * * * *"}}`;
 /// `Manual` scans everything now.
-pub async fn set_schedule(State(reg): State<AppState>, caller: Caller, Json(body): Json<Value>) -> Result<StatusCode> {
+pub async fn set_schedule(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<StatusCode> {
     reg.require_sysadmin(&caller.who)?;
     let s = &body["schedule"];
-    let kind = s["type"].as_str().ok_or_else(|| RegistryError::bad_request("schedule.type is required"))?;
-    reg.set_scan_schedule(kind, s["cron"].as_str().unwrap_or("")).await?;
-    reg.audit(&caller.who, "update", "scan_all_schedule", kind, caller.ip.as_deref());
-    Ok(if kind == "Manual" { StatusCode::CREATED } else { StatusCode::OK })
+    let kind = s["type"]
+        .as_str()
+        .ok_or_else(|| RegistryError::bad_request("schedule.type is required"))?;
+    reg.set_scan_schedule(kind, s["cron"].as_str().unwrap_or(""))
+        .await?;
+    reg.audit(
+        &caller.who,
+        "update",
+        "scan_all_schedule",
+        kind,
+        caller.ip.as_deref(),
+    );
+    Ok(if kind == "Manual" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
 }
 
 pub async fn metrics(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {

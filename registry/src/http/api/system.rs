@@ -45,14 +45,33 @@ fn entry(e: AuditEntry) -> Value {
     })
 }
 
-pub async fn audit_logs(State(reg): State<AppState>, caller: Caller, Query(p): Query<Paging>) -> Result<Response> {
+pub async fn audit_logs(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Query(p): Query<Paging>,
+) -> Result<Response> {
     let page = p.req();
     let (items, total) = reg.audit_log(&caller.who, None, page).await?;
-    Ok(paged("/api/v2.0/audit-logs", page, total, items.into_iter().map(entry).collect()))
+    Ok(paged(
+        "/api/v2.0/audit-logs",
+        page,
+        total,
+        items.into_iter().map(entry).collect(),
+    ))
 }
 
-pub async fn project_logs(State(reg): State<AppState>, caller: Caller, Path(project): Path<String>, Query(p): Query<Paging>) -> Result<Response> {
+pub async fn project_logs(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Response> {
     let page = p.req();
     let (items, total) = reg.audit_log(&caller.who, Some(&project), page).await?;
-    Ok(paged(&format!("/api/v2.0/projects/{project}/logs"), page, total, items.into_iter().map(entry).collect()))
+    Ok(paged(
+        &format!("/api/v2.0/projects/{project}/logs"),
+        page,
+        total,
+        items.into_iter().map(entry).collect(),
+    ))
 }

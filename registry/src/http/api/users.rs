@@ -35,32 +35,64 @@ pub struct NewUser {
     realname: Option<String>,
 }
 
-pub async fn create(State(reg): State<AppState>, caller: Caller, Json(body): Json<NewUser>) -> Result<Response> {
+pub async fn create(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewUser>,
+) -> Result<Response> {
     let id = reg
-        .create_user(&caller.who, caller.ip.as_deref(), &body.username, &body.password, body.email.as_deref(), body.realname.as_deref())
+        .create_user(
+            &caller.who,
+            caller.ip.as_deref(),
+            &body.username,
+            &body.password,
+            body.email.as_deref(),
+            body.realname.as_deref(),
+        )
         .await?;
     Ok(created(format!("/api/v2.0/users/{id}")))
 }
 
-pub async fn list(State(reg): State<AppState>, caller: Caller, Query(p): Query<Paging>) -> Result<Response> {
+pub async fn list(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Query(p): Query<Paging>,
+) -> Result<Response> {
     let page = p.req();
     let (users, total) = reg.list_users(&caller.who, page).await?;
-    Ok(paged("/api/v2.0/users", page, total, users.iter().map(user_json).collect()))
+    Ok(paged(
+        "/api/v2.0/users",
+        page,
+        total,
+        users.iter().map(user_json).collect(),
+    ))
 }
 
 pub async fn current(State(reg): State<AppState>, caller: Caller) -> Result<Response> {
     let Principal::User { id, .. } = caller.who else {
-        return Err(RegistryError::new(ErrorCode::Unauthorized, "log in as a user"));
+        return Err(RegistryError::new(
+            ErrorCode::Unauthorized,
+            "log in as a user",
+        ));
     };
     Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
 }
 
-pub async fn get(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response> {
+pub async fn get(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
 }
 
-pub async fn delete(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
-    reg.delete_user(&caller.who, caller.ip.as_deref(), id).await?;
+pub async fn delete(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    reg.delete_user(&caller.who, caller.ip.as_deref(), id)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -70,8 +102,20 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-pub async fn password(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<PasswordChange>) -> Result<StatusCode> {
-    reg.change_password(&caller.who, caller.ip.as_deref(), id, body.old_password.as_deref(), &body.new_password).await?;
+pub async fn password(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode> {
+    reg.change_password(
+        &caller.who,
+        caller.ip.as_deref(),
+        id,
+        body.old_password.as_deref(),
+        &body.new_password,
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -80,7 +124,13 @@ pub struct SysadminFlag {
     sysadmin_flag: bool,
 }
 
-pub async fn sysadmin(State(reg): State<AppState>, caller: Caller, Path(id): Path<i64>, Json(body): Json<SysadminFlag>) -> Result<StatusCode> {
-    reg.set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag).await?;
+pub async fn sysadmin(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<SysadminFlag>,
+) -> Result<StatusCode> {
+    reg.set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag)
+        .await?;
     Ok(StatusCode::OK)
 }

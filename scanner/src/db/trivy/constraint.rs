@@ -93,10 +93,12 @@ pub fn from_trivy(
     // Walk the secure intervals in order; the gaps between them are vulnerable.
     let mut cursor = Some("0".to_string());
     for (lo, hi) in secure {
-        if let (Some(lo), Some(c)) = (lo, cursor.take()) { out.ranges.push(Range {
-            kind: "ECOSYSTEM".into(),
-            events: vec![ev_introduced(&c), ev_fixed(&lo)],
-        }) }
+        if let (Some(lo), Some(c)) = (lo, cursor.take()) {
+            out.ranges.push(Range {
+                kind: "ECOSYSTEM".into(),
+                events: vec![ev_introduced(&c), ev_fixed(&lo)],
+            })
+        }
         cursor = hi;
         if cursor.is_none() {
             break;
