@@ -53,6 +53,14 @@ if [ "$need_images" = 1 ]; then
   bash "$WHARF_SHARED/testing/make-test-images.sh" "$WHARF_TEST_IMAGES" >&2
 fi
 
+# Formatting is part of the build's contract (default rustfmt style); cheap, so first.
+if cargo fmt --version >/dev/null 2>&1; then
+  log "cargo fmt --check"
+  cargo fmt --all -- --check
+else
+  log "rustfmt not installed: skipping the format check (rustup component add rustfmt)"
+fi
+
 log "cargo test"
 mkdir -p target
 LOG=target/test-output.log
