@@ -49,9 +49,9 @@ fn split_name(reference: &str) -> (String, Option<String>) {
         .iter()
         .find_map(|p| reference.strip_prefix(p));
     if let Some(rest) = layout {
-        let path =
-            rest.rsplit_once(':')
-                .map_or(rest, |(p, t)| if t.contains('/') { rest } else { p });
+        let path = rest
+            .rsplit_once(':')
+            .map_or(rest, |(p, t)| if t.contains('/') { rest } else { p });
         let base = std::path::Path::new(path)
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
