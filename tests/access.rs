@@ -891,7 +891,7 @@ fn generated_admin_password_is_printed_once() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline
             && std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
         {
@@ -1296,7 +1296,7 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
             .unwrap()
     };
     let wait_up = || {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while curl("GET", &format!("http://127.0.0.1:{port}/v2/"))
             .send()
             .status

@@ -104,7 +104,7 @@ impl Webhook {
             child: Some(child),
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if w.curl("GET", "/healthz").send().status == 200 {
                 return w;

@@ -901,3 +901,103 @@ fn server_replicates_its_vulnerability_database_from_a_registry() {
         expected.len()
     );
 }
+
+/// Keyless content trust is configured per project (`wharf_trusted_identities`) and needs
+/// the server's Sigstore trusted root (`--trusted-root`): without one the setting is
+/// refused, a bad root stops the server at start, bad identities are refused by name.
+#[test]
+fn keyless_identities_need_a_trusted_root() {
+    let ids = json!([{"identityRegexp": "^https://github.com/kubewarden/",
+        "issuer": "https://token.actions.githubusercontent.com"}])
+    .to_string();
+    let create = |w: &Wharf| {
+        ok(
+            api(w, "POST", "/projects", ADMIN)
+                .body(json!({"project_name": "keyless"}).to_string())
+                .send(),
+            201,
+        );
+    };
+    let set = |w: &Wharf, value: &str| {
+        api(w, "PUT", "/projects/keyless", ADMIN)
+            .body(json!({"metadata": {"wharf_trusted_identities": value}}).to_string())
+            .send()
+    };
+
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = Wharf::start_env(
+        tmp.path(),
+        &["--auth"],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    create(&plain);
+    let r = set(&plain, &ids);
+    assert_eq!(r.status, 400);
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("--trusted-root"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+
+    let root = shared_dir().join("fixtures/cosign/sigstore_public_good_trusted_root.json");
+    let tmp2 = tempfile::tempdir().unwrap();
+    let w = Wharf::start_env(
+        tmp2.path(),
+        &["--auth", "--trusted-root", root.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    create(&w);
+    ok(set(&w, &ids), 200);
+    let p = ok(api(&w, "GET", "/projects/keyless", ADMIN).send(), 200).json();
+    assert_eq!(p["metadata"]["wharf_trusted_identities"], ids.as_str());
+    for (bad, says) in [
+        (r#"[{"identity": "a"}]"#, "issuer"),
+        (r#"[{"identityRegexp": "(", "issuer": "x"}]"#, "entry 1"),
+        ("not json", "JSON array"),
+    ] {
+        let r = set(&w, bad);
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert_eq!(r.status, 400, "{bad}: {body}");
+        assert!(
+            body.contains("wharf_trusted_identities") && body.contains(says),
+            "{bad}: {body}"
+        );
+    }
+
+    // A trusted root that is not one stops the server with the reason.
+    let bogus = tmp2.path().join("root.json");
+    std::fs::write(&bogus, "{}").unwrap();
+    let mut child = wharf_cmd()
+        .args([
+            "serve",
+            "--auth=false",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(tmp2.path().join("other"))
+        .arg("--trusted-root")
+        .arg(&bogus)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("wharf serve started with a bogus trusted root");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("trusted root") && err.contains("root.json"),
+        "{err}"
+    );
+}

@@ -39,6 +39,9 @@ pub struct Config {
     pub vuln_db_username: Option<String>,
     pub vuln_db_password: Option<Secret>,
     pub vuln_db_refresh_hours: u64,
+    /// Sigstore `trusted_root.json` for keyless signatures: with it, projects can trust
+    /// certificate identities (`wharf_trusted_identities`) as well as keys.
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// A configuration value that must never be printed.
@@ -72,6 +75,7 @@ impl Default for Config {
             vuln_db_username: None,
             vuln_db_password: None,
             vuln_db_refresh_hours: 24,
+            trusted_root: None,
         }
     }
 }

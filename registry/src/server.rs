@@ -17,7 +17,7 @@ use wharf_net::TlsListener;
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
-use crate::service::{AuthState, DbSource, Registry, ScanConfig};
+use crate::service::{AuthState, DbSource, KeylessRoot, Registry, ScanConfig};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,8 @@ pub enum ServeError {
     Tls(#[from] wharf_net::TlsError),
     #[error("server: {0}")]
     Io(#[from] io::Error),
+    #[error("trusted root: {0}")]
+    TrustedRoot(String),
     #[error("creating the administrator: {0}")]
     Bootstrap(String),
 }
@@ -71,6 +73,18 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
             every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
         }),
     });
+    let registry = match &config.trusted_root {
+        Some(path) => {
+            let path = path.clone();
+            let root = tokio::task::spawn_blocking(move || KeylessRoot::load(path))
+                .await
+                .map_err(|e| ServeError::Io(io::Error::other(e)))?
+                .map_err(ServeError::TrustedRoot)?;
+            tracing::info!(path = %root.path.display(), "keyless signatures checked against this Sigstore trusted root");
+            registry.with_trusted_root(root)
+        }
+        None => registry,
+    };
     let has_users = meta.count_users().await? > 0;
     // On unless switched off explicitly: a first start without a password creates
     // `admin` with a generated one (printed once below).

@@ -32,7 +32,8 @@ Config file (TOML), every key optional:
   vuln_db = \"/var/lib/wharf/vuln.db\"
   scan_workers = 1
   vuln_db_ref = \"mirror.example.com/security/vulndb:latest\"
-  vuln_db_refresh_hours = 24")]
+  vuln_db_refresh_hours = 24
+  trusted_root = \"/etc/wharf/trusted_root.json\"")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -111,6 +112,13 @@ pub struct ServeArgs {
     /// Hours between database pulls [default: 24].
     #[arg(long, env = "WHARF_DB_REFRESH_HOURS")]
     vuln_db_refresh_hours: Option<u64>,
+
+    /// Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys) to check keyless
+    /// signatures with. Projects then trust certificate identities as well as keys:
+    /// metadata wharf_trusted_identities = '[{"identityRegexp": "^https://github.com/org/",
+    /// "issuer": "https://token.actions.githubusercontent.com"}]'.
+    #[arg(long, env = "WHARF_TRUSTED_ROOT")]
+    trusted_root: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -173,6 +181,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.vuln_db_refresh_hours {
             config.vuln_db_refresh_hours = v;
+        }
+        if let Some(v) = self.trusted_root {
+            config.trusted_root = Some(v);
         }
         config.validate()?;
         Ok(config)

@@ -134,7 +134,7 @@ impl Wharf {
     }
 
     fn wait_ready(&self, tls: bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
                 && (tls || matches!(curl("GET", &self.url("/v2/")).send().status, 200 | 401))

@@ -7,6 +7,7 @@ mod access;
 mod artifacts;
 mod blobs;
 mod identity;
+mod keyless_trust;
 mod listing;
 mod manifests;
 mod project_settings;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use access::{AuthState, IssuedToken, time_rfc3339};
 pub use blobs::{BlobBody, ByteRange};
 pub use identity::{RobotSpec, RobotUpdate};
+pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use listing::Page;
 pub use manifests::PutManifest;
 pub use project_settings::{ProjectExtras, Settings, TRUSTED_KEYS};
@@ -48,6 +50,9 @@ pub struct Registry {
     settings_cache: project_settings::SettingsCache,
     policy_cache: pull_gate::PolicyCache,
     pulls: pulls::PullCounter,
+    /// Sigstore trusted root for keyless signatures (`--trusted-root`); `None`: keyless
+    /// signatures are shown but never trusted.
+    keyless_root: Option<KeylessRoot>,
 }
 
 impl Registry {
@@ -70,7 +75,14 @@ impl Registry {
             settings_cache: Default::default(),
             policy_cache: Default::default(),
             pulls: Default::default(),
+            keyless_root: None,
         }
+    }
+
+    /// Trust keyless signatures through this Sigstore root (with each project's identities).
+    pub fn with_trusted_root(mut self, root: KeylessRoot) -> Self {
+        self.keyless_root = Some(root);
+        self
     }
 
     /// Turn on authentication and authorization for every request.

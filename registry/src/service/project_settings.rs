@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Registry;
+use super::keyless_trust::{TRUSTED_IDENTITIES, parse_identities};
 use crate::auth::Principal;
 use crate::auth::rbac::{Action, Role};
 use crate::error::{RegistryError, Result};
@@ -84,8 +85,21 @@ impl Registry {
                 validate_keys(v)?;
                 continue;
             }
+            if k == TRUSTED_IDENTITIES {
+                let ids = parse_identities(v)?;
+                if !ids.is_empty() && self.keyless_root.is_none() {
+                    return Err(RegistryError::bad_request(format!(
+                        "{TRUSTED_IDENTITIES}: this server has no Sigstore trusted root to verify certificates with (start it with --trusted-root)"
+                    )));
+                }
+                continue;
+            }
             let Some((_, allowed)) = KEYS.iter().find(|(key, _)| key == k) else {
-                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).chain([TRUSTED_KEYS]).collect();
+                let known: Vec<&str> = KEYS
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .chain([TRUSTED_KEYS, TRUSTED_IDENTITIES])
+                    .collect();
                 return Err(RegistryError::bad_request(format!(
                     "unknown project setting {k:?}; known: {}",
                     known.join(", ")

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::Registry;
+use super::keyless_trust::{KeylessRoot, trusted_identities};
 use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
@@ -56,7 +57,8 @@ fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
             "the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)"
         )
     } else {
-        "the project only serves images signed by a key it trusts (content trust)".to_string()
+        "the project only serves images signed by a key or identity it trusts (content trust)"
+            .to_string()
     }
 }
 
@@ -88,6 +90,30 @@ impl PolicyCache {
             c.insert(doc.to_string(), built.clone());
         }
         Ok(built)
+    }
+}
+
+/// Content trust as a policy rule: a signature by one of the project's keys or keyless
+/// identities; with neither, Harbor's rule (any cosign signature attached).
+fn trust_rule(settings: &BTreeMap<String, String>, keyless_root: Option<&KeylessRoot>) -> Value {
+    let pems = settings
+        .get(TRUSTED_KEYS)
+        .map(|k| split_pem_keys(k))
+        .unwrap_or_default();
+    let mut any_of: Vec<Value> = pems.iter().map(|k| json!({"key": k})).collect();
+    // Keyless identities count only with a root to check their certificates against.
+    if let Some(root) = keyless_root {
+        for id in trusted_identities(settings) {
+            let mut signer = serde_json::to_value(&id).expect("identity serializes");
+            signer["trustedRoot"] = json!(root.path.display().to_string());
+            any_of.push(json!({"keyless": signer}));
+        }
+    }
+    if any_of.is_empty() {
+        json!({"name": TRUST_RULE, "rego": {"module":
+            "package wharf\ndeny contains \"the image is not signed with cosign\" if { count(input.signatures) == 0 }\n"}})
+    } else {
+        json!({"name": TRUST_RULE, "signatures": {"anyOf": any_of}})
     }
 }
 
@@ -191,18 +217,7 @@ impl Registry {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let mut rules = Vec::new();
         if trust {
-            let pems = settings
-                .get(TRUSTED_KEYS)
-                .map(|k| split_pem_keys(k))
-                .unwrap_or_default();
-            if pems.is_empty() {
-                // Harbor's rule: any cosign signature attached.
-                rules.push(json!({"name": TRUST_RULE, "rego": {"module":
-                    "package wharf\ndeny contains \"the image is not signed with cosign\" if { count(input.signatures) == 0 }\n"}}));
-            } else {
-                let any_of: Vec<Value> = pems.iter().map(|k| json!({"key": k})).collect();
-                rules.push(json!({"name": TRUST_RULE, "signatures": {"anyOf": any_of}}));
-            }
+            rules.push(trust_rule(settings, self.keyless_root.as_ref()));
         }
         if prevent_vul {
             let threshold = settings
@@ -284,5 +299,79 @@ impl Registry {
             name: user.username,
             sysadmin: user.sysadmin,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_signer::image::{Found, FoundKind};
+
+    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+    fn shared(name: &str) -> std::path::PathBuf {
+        let base = std::env::var("WHARF_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::path::Path::new(&base)
+            .join("fixtures/cosign")
+            .join(name)
+    }
+
+    /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
+    /// real public-good keyless signature, passes for the identity that signed and fails
+    /// for another one or without a trusted root.
+    #[test]
+    fn keyless_identities_satisfy_content_trust() {
+        let root = KeylessRoot::load(shared("sigstore_public_good_trusted_root.json")).unwrap();
+        let found = Found {
+            source: "referrer sha256:test".into(),
+            kind: FoundKind::Bundle {
+                bundle: std::fs::read(shared("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap(),
+            },
+        };
+        let decide = |identities: &str, root: Option<&KeylessRoot>| {
+            let settings: BTreeMap<String, String> = [(
+                crate::service::TRUSTED_IDENTITIES.to_string(),
+                identities.to_string(),
+            )]
+            .into();
+            let doc = json!({"apiVersion": "wharf.dev/v1", "kind": "ImagePolicy", "metadata": {"name": "project-p"},
+                "spec": {"images": ["**"], "rules": [trust_rule(&settings, root)]}});
+            let policies = wharf_policy::PolicySet::from_yaml(
+                "t",
+                &doc.to_string(),
+                std::path::Path::new("."),
+            )
+            .unwrap();
+            let mut facts = wharf_policy::Facts {
+                reference: format!("wharf/p/app@{DIGEST}"),
+                registry: "wharf".into(),
+                repository: "p/app".into(),
+                digest: DIGEST.into(),
+                ..Default::default()
+            };
+            let matching = policies.matching(&facts.name());
+            facts.signatures = Some(wharf_policy::collect::signature_facts(
+                &[Ok(found.clone())],
+                DIGEST,
+                &matching,
+            ));
+            wharf_policy::evaluate(&policies, &facts, 1_800_000_000)
+        };
+        let ours = r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
+        let theirs = r#"[{"identityRegexp": "^https://github.com/someone-else/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
+        assert!(decide(ours, Some(&root)).allowed);
+        assert!(!decide(theirs, Some(&root)).allowed);
+        // Without a root the identities are not used: Harbor's "any signature" rule remains.
+        assert!(trust_rule(&BTreeMap::new(), None)["rego"].is_object());
+        let rule = trust_rule(
+            &[(
+                crate::service::TRUSTED_IDENTITIES.to_string(),
+                ours.to_string(),
+            )]
+            .into(),
+            None,
+        );
+        assert!(rule["rego"].is_object(), "{rule}");
     }
 }

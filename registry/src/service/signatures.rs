@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use wharf_signer::image::{
-    CERTIFICATE_ANNOTATION, DSSE_MEDIA_TYPE, Found, FoundKind, SIGNATURE_ANNOTATION,
-    SIMPLESIGNING_MEDIA_TYPE,
+    DSSE_MEDIA_TYPE, Found, FoundKind, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE,
 };
+use wharf_signer::keyless::{CertIdentity, TrustedRoot};
 use wharf_signer::keys::VerifyingKey;
 
 use super::Registry;
+use super::keyless_trust::{TrustedIdentity, claimed_identity, trusted_identities, verify_keyless};
 use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
@@ -60,6 +61,80 @@ pub(crate) fn verify_with(
             }
         }
     }
+}
+
+/// One signature or attestation as the artifact API shows it: its kind, where it is, the
+/// identity a certificate claims, and whether one of the project's keys (by fingerprint)
+/// or keyless identities (through the server's trusted root) verifies it.
+pub(crate) fn summarize(
+    f: &Found,
+    digest: &str,
+    keys: &[VerifyingKey],
+    keyless: Option<(&TrustedRoot, &[TrustedIdentity])>,
+) -> Value {
+    let (kind, predicate_type) = match &f.kind {
+        FoundKind::SimpleSigning { .. } => ("cosign", None),
+        // cosign v3 attestations are bundles too: reported as attestations with the
+        // predicate type their statement claims.
+        FoundKind::Bundle { bundle } if f.kind.is_attestation() => (
+            "attestation",
+            wharf_signer::bundle::claimed_predicate_type(bundle),
+        ),
+        FoundKind::Bundle { .. } => ("sigstore.bundle", None),
+        FoundKind::Dsse { envelope } => {
+            let pt = wharf_signer::dsse::Envelope::parse(envelope)
+                .ok()
+                .and_then(|e| e.payload_bytes().ok())
+                .and_then(|p| wharf_signer::dsse::Statement::parse(&p).ok())
+                .map(|s| s.predicate_type);
+            ("attestation", pt)
+        }
+    };
+    let claimed = claimed_identity(f);
+    let mut key_fingerprint = None;
+    let mut verified_identity = None;
+    let mut reasons = Vec::new();
+    for key in keys {
+        match verify_with(f, digest, key) {
+            Ok(_) => {
+                key_fingerprint = Some(wharf_signer::keys::fingerprint(key));
+                break;
+            }
+            Err(e) => reasons.push(e),
+        }
+    }
+    if key_fingerprint.is_none() && claimed.is_some() {
+        match keyless {
+            Some((_, [])) | None => {}
+            Some((root, identities)) => match verify_keyless(f, digest, root, identities) {
+                Ok(id) => verified_identity = Some(id),
+                Err(e) => reasons.push(e),
+            },
+        }
+    }
+    let verified = key_fingerprint.is_some() || verified_identity.is_some();
+    let reason = match (verified, reasons.is_empty()) {
+        (true, _) => None,
+        (false, false) => Some(reasons.join("; ")),
+        (false, true) if claimed.is_some() && keyless.is_none() => {
+            Some("the server has no Sigstore trusted root for keyless signatures".to_string())
+        }
+        (false, true) if claimed.is_some() => {
+            Some("the project has no trusted keys or identities".to_string())
+        }
+        (false, true) => Some("the project has no trusted keys".to_string()),
+    };
+    let identity_json = |i: &CertIdentity| json!({"subject": i.subject, "issuer": i.issuer});
+    json!({
+        "type": kind,
+        "source": f.source,
+        "predicate_type": predicate_type,
+        "certificate_identity": claimed.as_ref().map(identity_json),
+        "verified": verified,
+        "key_fingerprint": key_fingerprint,
+        "verified_identity": verified_identity.as_ref().map(identity_json),
+        "reason": reason,
+    })
 }
 
 impl Registry {
@@ -172,56 +247,72 @@ impl Registry {
         let keys = trusted_keys(&settings);
         let found = self.stored_signatures(repo, digest).await?;
         let digest_s = digest.to_string();
+        let identities = trusted_identities(&settings);
+        let keyless = self
+            .keyless_root
+            .as_ref()
+            .map(|r| (r.root.as_ref(), identities.as_slice()));
         Ok(found
             .iter()
-            .map(|f| {
-                let (kind, identity, predicate_type) = match &f.kind {
-                    FoundKind::SimpleSigning { annotations, .. } => (
-                        "cosign",
-                        annotations.get(CERTIFICATE_ANNOTATION).and_then(|c| wharf_signer::keyless::claimed_identity(c).ok()),
-                        None,
-                    ),
-                    // cosign v3 attestations are bundles too: reported as attestations
-                    // with the predicate type their statement claims.
-                    FoundKind::Bundle { bundle } if f.kind.is_attestation() => {
-                        ("attestation", None, wharf_signer::bundle::claimed_predicate_type(bundle))
-                    }
-                    FoundKind::Bundle { .. } => ("sigstore.bundle", None, None),
-                    FoundKind::Dsse { envelope } => {
-                        let pt = wharf_signer::dsse::Envelope::parse(envelope)
-                            .ok()
-                            .and_then(|e| e.payload_bytes().ok())
-                            .and_then(|p| wharf_signer::dsse::Statement::parse(&p).ok())
-                            .map(|s| s.predicate_type);
-                        ("attestation", None, pt)
-                    }
-                };
-                let mut verified_by = None;
-                let mut reasons = Vec::new();
-                for key in &keys {
-                    match verify_with(f, &digest_s, key) {
-                        Ok(_) => {
-                            verified_by = Some(wharf_signer::keys::fingerprint(key));
-                            break;
-                        }
-                        Err(e) => reasons.push(e),
-                    }
-                }
-                let reason = match (&verified_by, keys.is_empty()) {
-                    (Some(_), _) => None,
-                    (None, true) => Some("the project has no trusted keys".to_string()),
-                    (None, false) => Some(reasons.join("; ")),
-                };
-                json!({
-                    "type": kind,
-                    "source": f.source,
-                    "predicate_type": predicate_type,
-                    "certificate_identity": identity.map(|i| json!({"subject": i.subject, "issuer": i.issuer})),
-                    "verified": verified_by.is_some(),
-                    "key_fingerprint": verified_by,
-                    "reason": reason,
-                })
-            })
+            .map(|f| summarize(f, &digest_s, &keys, keyless))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::keyless_trust::{KeylessRoot, parse_identities};
+
+    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+    fn shared(name: &str) -> std::path::PathBuf {
+        let base = std::env::var("WHARF_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::path::Path::new(&base)
+            .join("fixtures/cosign")
+            .join(name)
+    }
+
+    /// The artifact API's view of a real keyless signature: the identity its certificate
+    /// claims always; verified only through a trusted root and a matching identity.
+    #[test]
+    fn keyless_signature_summary() {
+        let root = KeylessRoot::load(shared("sigstore_public_good_trusted_root.json")).unwrap();
+        let found = Found {
+            source: "referrer sha256:test".into(),
+            kind: FoundKind::Bundle {
+                bundle: std::fs::read(shared("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap(),
+            },
+        };
+        let ids = parse_identities(r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
+
+        let s = summarize(&found, DIGEST, &[], Some((root.root.as_ref(), &ids)));
+        assert_eq!(s["type"], "sigstore.bundle");
+        assert_eq!(s["verified"], true, "{s}");
+        assert_eq!(
+            s["verified_identity"]["issuer"],
+            "https://token.actions.githubusercontent.com"
+        );
+        assert_eq!(s["verified_identity"], s["certificate_identity"]);
+        assert!(s["key_fingerprint"].is_null() && s["reason"].is_null());
+
+        let s = summarize(&found, DIGEST, &[], None);
+        assert_eq!(s["verified"], false);
+        assert!(
+            s["certificate_identity"]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("kubewarden")
+        );
+        assert!(
+            s["reason"].as_str().unwrap().contains("trusted root"),
+            "{s}"
+        );
+
+        let other = format!("sha256:{}", "1".repeat(64));
+        let s = summarize(&found, &other, &[], Some((root.root.as_ref(), &ids)));
+        assert_eq!(s["verified"], false);
+        assert!(s["verified_identity"].is_null());
     }
 }

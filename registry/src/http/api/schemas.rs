@@ -128,7 +128,8 @@ pub fn components() -> Value {
         &["type", "verified"],
         json!({"type": s(), "source": s(),
         "predicate_type": nullable(s()), "certificate_identity": nullable(json!({"type": "object"})),
-        "verified": b(), "key_fingerprint": nullable(s()), "reason": nullable(s())}),
+        "verified": b(), "key_fingerprint": nullable(s()),
+        "verified_identity": nullable(json!({"type": "object"})), "reason": nullable(s())}),
     );
     let sbom_overview = obj(
         &[],

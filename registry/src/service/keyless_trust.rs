@@ -1,0 +1,247 @@
+//! Keyless content trust: which Fulcio certificate identities a project trusts
+//! (`wharf_trusted_identities`), checked against the server's Sigstore trusted root
+//! (`wharf serve --trusted-root`). An air-gapped site ships the root as a file; nothing
+//! is fetched.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use wharf_signer::image::{CERTIFICATE_ANNOTATION, Found, FoundKind};
+use wharf_signer::keyless::{CertIdentity, IdentityPolicy, TrustedRoot};
+
+use crate::error::{RegistryError, Result};
+
+/// Wharf's extension: keyless identities whose signatures satisfy content trust, as a
+/// JSON array of `{"identity"|"identityRegexp": …, "issuer"|"issuerRegexp": …}` (the
+/// fields of an ImagePolicy keyless signer).
+pub const TRUSTED_IDENTITIES: &str = "wharf_trusted_identities";
+
+/// The server's trusted root, loaded once at start.
+#[derive(Clone)]
+pub struct KeylessRoot {
+    pub path: PathBuf,
+    pub root: Arc<TrustedRoot>,
+}
+
+impl KeylessRoot {
+    /// Reads and checks a Sigstore `trusted_root.json`.
+    pub fn load(path: PathBuf) -> std::result::Result<KeylessRoot, String> {
+        let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let root = TrustedRoot::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Policies name the root by path: make it independent of the working directory.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        Ok(KeylessRoot {
+            path,
+            root: Arc::new(root),
+        })
+    }
+}
+
+/// One trusted identity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrustedIdentity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_regexp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_regexp: Option<String>,
+}
+
+impl TrustedIdentity {
+    fn policy(&self) -> std::result::Result<IdentityPolicy, String> {
+        IdentityPolicy::new(
+            self.identity.as_deref(),
+            self.identity_regexp.as_deref(),
+            self.issuer.as_deref(),
+            self.issuer_regexp.as_deref(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    pub fn describe(&self) -> String {
+        let id = self
+            .identity
+            .clone()
+            .unwrap_or_else(|| format!("/{}/", self.identity_regexp.as_deref().unwrap_or("")));
+        let issuer = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("/{}/", self.issuer_regexp.as_deref().unwrap_or("")));
+        format!("{id} from {issuer}")
+    }
+}
+
+/// Parses and checks the setting: each entry needs exactly one of each pair, regexps
+/// must compile. An empty value means none.
+pub fn parse_identities(value: &str) -> Result<Vec<TrustedIdentity>> {
+    let bad = |m: String| RegistryError::bad_request(format!("{TRUSTED_IDENTITIES}: {m}"));
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<TrustedIdentity> = serde_json::from_str(value).map_err(|e| {
+        bad(format!(
+            "must be a JSON array of {{\"identity\"|\"identityRegexp\", \"issuer\"|\"issuerRegexp\"}}: {e}"
+        ))
+    })?;
+    for (i, t) in list.iter().enumerate() {
+        for (what, exact, re) in [
+            ("identity", &t.identity, &t.identity_regexp),
+            ("issuer", &t.issuer, &t.issuer_regexp),
+        ] {
+            if exact.is_some() == re.is_some() {
+                return Err(bad(format!(
+                    "entry {}: give exactly one of {what} or {what}Regexp",
+                    i + 1
+                )));
+            }
+        }
+        t.policy()
+            .map_err(|e| bad(format!("entry {}: {e}", i + 1)))?;
+    }
+    Ok(list)
+}
+
+/// The project's identities; invalid settings were refused when set, so none here fail.
+pub fn trusted_identities(settings: &BTreeMap<String, String>) -> Vec<TrustedIdentity> {
+    settings
+        .get(TRUSTED_IDENTITIES)
+        .and_then(|v| parse_identities(v).ok())
+        .unwrap_or_default()
+}
+
+/// The identity a signature's certificate claims, for display (not verified).
+pub fn claimed_identity(found: &Found) -> Option<CertIdentity> {
+    match &found.kind {
+        FoundKind::SimpleSigning { annotations, .. } => annotations
+            .get(CERTIFICATE_ANNOTATION)
+            .and_then(|c| wharf_signer::keyless::claimed_identity(c).ok()),
+        FoundKind::Bundle { bundle } => {
+            let b: Value = serde_json::from_slice(bundle).ok()?;
+            let material = &b["verificationMaterial"];
+            let der_b64 = material["certificate"]["rawBytes"].as_str().or_else(|| {
+                material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str()
+            })?;
+            let pem =
+                format!("-----BEGIN CERTIFICATE-----\n{der_b64}\n-----END CERTIFICATE-----\n");
+            wharf_signer::keyless::claimed_identity(&pem).ok()
+        }
+        FoundKind::Dsse { .. } => None,
+    }
+}
+
+/// Verifies a keyless signature of `digest` against the root and any of the identities:
+/// the identity that verified, or why none did.
+pub fn verify_keyless(
+    found: &Found,
+    digest: &str,
+    root: &TrustedRoot,
+    identities: &[TrustedIdentity],
+) -> std::result::Result<CertIdentity, String> {
+    let none = BTreeMap::new();
+    let mut reasons = Vec::new();
+    for t in identities {
+        let policy = t.policy()?;
+        let r = match &found.kind {
+            FoundKind::SimpleSigning {
+                payload,
+                annotations,
+            } => {
+                if !annotations.contains_key(CERTIFICATE_ANNOTATION) {
+                    return Err("signed with a key, not a certificate".into());
+                }
+                wharf_signer::keyless::verify_simple_signing(
+                    payload,
+                    annotations,
+                    digest,
+                    root,
+                    &policy,
+                    &none,
+                )
+            }
+            FoundKind::Bundle { bundle } if !found.kind.is_attestation() => {
+                wharf_signer::keyless::verify_bundle(bundle, digest, root, &policy, &none)
+            }
+            _ => return Err("keyless attestations are not checked here".into()),
+        };
+        match r {
+            Ok(v) => return Ok(v.identity),
+            Err(e) => reasons.push(format!("{}: {e}", t.describe())),
+        }
+    }
+    Err(reasons.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let shared = std::env::var("WHARF_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::fs::read(format!("{shared}/fixtures/cosign/{name}"))
+            .expect("cosign fixture (set WHARF_SHARED)")
+    }
+
+    fn bundle() -> Found {
+        Found {
+            source: "referrer sha256:test".into(),
+            kind: FoundKind::Bundle {
+                bundle: fixture("sigstore_rs_bundle_v03_keyless_dsse.json"),
+            },
+        }
+    }
+
+    #[test]
+    fn identities_setting_is_checked() {
+        let ok = r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
+        assert_eq!(parse_identities(ok).unwrap().len(), 1);
+        assert!(parse_identities("").unwrap().is_empty());
+        for bad in [
+            "not json",
+            r#"[{"identity": "a", "identityRegexp": "b", "issuer": "c"}]"#,
+            r#"[{"identity": "a"}]"#,
+            r#"[{"identityRegexp": "(", "issuer": "c"}]"#,
+            r#"[{"identity": "a", "issuer": "c", "subject": "x"}]"#,
+        ] {
+            let e = parse_identities(bad).unwrap_err().to_string();
+            assert!(e.contains(TRUSTED_IDENTITIES), "{bad}: {e}");
+        }
+    }
+
+    /// The real public-good keyless signature verifies for the identity that made it and
+    /// only for that one; its claimed identity is readable without a root.
+    #[test]
+    fn real_keyless_bundle_against_project_identities() {
+        let root = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        let found = bundle();
+        let claimed = claimed_identity(&found).unwrap();
+        assert_eq!(
+            claimed.issuer,
+            "https://token.actions.githubusercontent.com"
+        );
+
+        let trusted = parse_identities(r#"[{"identity": "https://example.com/other", "issuer": "https://token.actions.githubusercontent.com"},
+            {"identityRegexp": "^https://github.com/kubewarden/kubewarden-controller/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
+        let id = verify_keyless(&found, DIGEST, &root, &trusted).unwrap();
+        assert_eq!(id.subject, claimed.subject);
+
+        let others = parse_identities(
+            r#"[{"identityRegexp": "^https://github.com/someone-else/", "issuerRegexp": ".*"}]"#,
+        )
+        .unwrap();
+        let e = verify_keyless(&found, DIGEST, &root, &others).unwrap_err();
+        assert!(e.contains("someone-else"), "{e}");
+        // Another image's digest fails even for the right identity.
+        let other_digest = format!("sha256:{}", "0".repeat(64));
+        assert!(verify_keyless(&found, &other_digest, &root, &trusted).is_err());
+    }
+}
