@@ -186,6 +186,10 @@ pub struct Keyless {
     pub issuer_regexp: Option<String>,
     /// Path to the trusted root (relative to the policy file).
     pub trusted_root: String,
+    /// Accept certificates without a valid SCT from the root's CT logs (private Sigstore
+    /// deployments without a CT log), as cosign's `--insecure-ignore-sct`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_ignore_sct: bool,
     #[serde(skip)]
     pub root: Option<Arc<wharf_signer::keyless::TrustedRoot>>,
 }
@@ -795,6 +799,11 @@ fn validate_signers(
                         format!("{}: {e}", path.display()),
                     )
                 })?;
+                let root = if kl.insecure_ignore_sct {
+                    root.insecure_ignore_sct()
+                } else {
+                    root
+                };
                 kl.root = Some(Arc::new(root));
             }
             _ => {

@@ -528,3 +528,46 @@ fn facts_and_decision_round_trip_as_documented_json() {
     );
     assert_eq!(serde_json::from_value::<Facts>(v).unwrap(), f);
 }
+
+/// A trusted root without CT logs (a private Sigstore without one) verifies nothing
+/// keyless unless the signer says `insecureIgnoreSct`: the SCT check is on by default.
+#[test]
+fn keyless_without_ct_logs_needs_insecure_ignore_sct() {
+    let e = env();
+    let shared = std::env::var_os("WHARF_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
+        });
+    let fixtures = shared.join("fixtures/cosign");
+    let mut root: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures.join("sigstore_public_good_trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    root.as_object_mut().unwrap().remove("ctlogs");
+    std::fs::write(e.dir.path().join("no-ct.json"), root.to_string()).unwrap();
+    let bundle = std::fs::read(fixtures.join("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let found = [Ok(wharf_signer::image::Found {
+        source: "referrer".into(),
+        kind: wharf_signer::image::FoundKind::Bundle { bundle },
+    })];
+    for (extra, want) in [("", false), (", insecureIgnoreSct: true", true)] {
+        let p = policy(
+            &e,
+            &format!(
+                "    - name: signed\n      signatures:\n        anyOf:\n          - keyless: {{identityRegexp: '^https://github.com/kubewarden/', issuer: https://token.actions.githubusercontent.com, trustedRoot: no-ct.json{extra}}}\n"
+            ),
+        );
+        let matching = p.matching("r.io/prod/app");
+        let facts = wharf_policy::collect::signature_facts(&found, digest, &matching);
+        assert_eq!(facts[0].verified, want, "{extra:?}: {:?}", facts[0].error);
+        if !want {
+            assert!(
+                facts[0].error.as_deref().unwrap().contains("SCT"),
+                "{:?}",
+                facts[0].error
+            );
+        }
+    }
+}
