@@ -97,7 +97,7 @@ fn main() {
         keyless::verify_bundle(bundle.as_bytes(), bd, &root, &policy, &BTreeMap::new()).unwrap();
     });
     println!(
-        "keyless bundle verifications/s (chain P-384 + DSSE + SET + inclusion proof, 1 core): {r:.0}"
+        "keyless bundle verifications/s (chain P-384 + SCT + DSSE + SET + inclusion proof, 1 core): {r:.0}"
     );
 
     // A local registry, an image with 10 signatures: the reference registry, and Wharf
