@@ -215,8 +215,20 @@ pub fn signature_facts(
     out
 }
 
-/// The attestation facts for `digest` from candidates already fetched: each DSSE
-/// attestation verified against the keys `policies` name, by the first that accepts it.
+/// Predicate types the policies' attestation rules ask for.
+fn requested_predicate_types(policies: &[&ImagePolicy]) -> std::collections::HashSet<String> {
+    policies
+        .iter()
+        .flat_map(|p| &p.spec.rules)
+        .flat_map(|r| r.attestations.iter().flatten())
+        .map(|a| a.predicate_type.clone())
+        .collect()
+}
+
+/// The attestation facts for `digest` from candidates already fetched: each attestation
+/// (legacy DSSE, DSSE referrer or v3 bundle) verified against the keys and keyless
+/// identities `policies` name, by the first that accepts it. A v3 *signature* bundle
+/// counts too when a rule asks for its predicate type, as cosign v3 selects bundles.
 pub fn attestation_facts(
     found: &[Result<Found, String>],
     digest: &str,
@@ -224,13 +236,28 @@ pub fn attestation_facts(
 ) -> Vec<AttestationFact> {
     let signers = signers_of(policies);
     let signers = signers.as_slice();
+    let requested = requested_predicate_types(policies);
     let mut out = Vec::new();
     for f in found.iter().flatten() {
-        if !f.kind.is_attestation() {
+        let wanted = f.kind.is_attestation()
+            || matches!(&f.kind, FoundKind::Bundle { bundle }
+                if wharf_signer::bundle::claimed_predicate_type(bundle)
+                    .is_some_and(|t| requested.contains(&t)));
+        if !wanted {
             continue;
         }
         let mut errors = Vec::new();
         let mut fact = None;
+        let verified_fact = |statement: &serde_json::Value| AttestationFact {
+            source: f.source.clone(),
+            predicate_type: statement["predicateType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            predicate: statement["predicate"].clone(),
+            verified: true,
+            ..Default::default()
+        };
         for k in keys(signers) {
             let verified = match &f.kind {
                 FoundKind::Dsse { envelope } => {
@@ -246,26 +273,48 @@ pub fn attestation_facts(
             match verified {
                 Ok(statement) => {
                     fact = Some(AttestationFact {
-                        source: f.source.clone(),
-                        predicate_type: statement["predicateType"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        predicate: statement["predicate"].clone(),
-                        verified: true,
                         key: Some(k.fingerprint.clone()),
-                        error: None,
+                        ..verified_fact(&statement)
                     });
                     break;
                 }
                 Err(e) => errors.push(format!("key {}: {e}", k.fingerprint)),
             }
         }
+        if fact.is_none() {
+            for kl in signers.iter().filter_map(|s| s.keyless.as_ref()) {
+                let Some(root) = &kl.root else { continue };
+                let FoundKind::Bundle { bundle } = &f.kind else {
+                    errors.push(format!(
+                        "keyless {}: only bundle attestations are verified keyless",
+                        kl.describe()
+                    ));
+                    continue;
+                };
+                match wharf_signer::keyless::verify_attestation_bundle(
+                    bundle,
+                    digest,
+                    root,
+                    &kl.identity_policy(),
+                    None,
+                ) {
+                    Ok(v) => {
+                        fact = Some(AttestationFact {
+                            identity: Some(v.identity.subject.clone()),
+                            issuer: Some(v.identity.issuer.clone()),
+                            ..verified_fact(&v.payload)
+                        });
+                        break;
+                    }
+                    Err(e) => errors.push(format!("keyless {}: {e}", kl.describe())),
+                }
+            }
+        }
         out.push(fact.unwrap_or_else(|| AttestationFact {
             source: f.source.clone(),
             verified: false,
             error: Some(if errors.is_empty() {
-                "no key in the policies to verify it with".into()
+                "no key or identity in the policies to verify it with".into()
             } else {
                 errors.join("; ")
             }),

@@ -226,7 +226,12 @@ fn attestations(reqs: &[AttestationRequirement], facts: &Facts) -> Verdict {
                 .filter(|a| {
                     a.verified
                         && a.predicate_type == req.predicate_type
-                        && signed_by(signer, a.key.as_deref(), None, None)
+                        && signed_by(
+                            signer,
+                            a.key.as_deref(),
+                            a.identity.as_deref(),
+                            a.issuer.as_deref(),
+                        )
                 })
                 .collect();
             let good = candidates.iter().find_map(|a| {

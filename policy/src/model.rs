@@ -555,7 +555,7 @@ fn validate(p: &mut ImagePolicy, base: &Path, hasher: &mut Sha256) -> Result<(),
             ));
         }
         if let Some(s) = &mut rule.signatures {
-            validate_signers(s, &format!("{at}.signatures"), true, base, &file, hasher)?;
+            validate_signers(s, &format!("{at}.signatures"), base, &file, hasher)?;
         }
         if let Some(list) = &mut rule.attestations {
             if list.is_empty() {
@@ -581,7 +581,6 @@ fn validate(p: &mut ImagePolicy, base: &Path, hasher: &mut Sha256) -> Result<(),
                 validate_signers(
                     &mut a.signed_by,
                     &format!("{at}.signedBy"),
-                    false,
                     base,
                     &file,
                     hasher,
@@ -704,7 +703,6 @@ fn check_glob(g: &str) -> Result<(), String> {
 fn validate_signers(
     s: &mut Signers,
     at: &str,
-    keyless_ok: bool,
     base: &Path,
     file: &str,
     hasher: &mut Sha256,
@@ -750,12 +748,6 @@ fn validate_signers(
                 });
             }
             (None, Some(kl)) => {
-                if !keyless_ok {
-                    return Err(bad(
-                        &format!("{at}.keyless"),
-                        "keyless attestation signers are not supported yet: use key".into(),
-                    ));
-                }
                 let at = format!("{at}.keyless");
                 for (what, exact, re) in [
                     ("identity", &kl.identity, &kl.identity_regexp),

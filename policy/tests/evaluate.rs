@@ -182,7 +182,7 @@ fn attestations_with_conditions() {
         }),
         verified: true,
         key: Some(key.into()),
-        error: None,
+        ..Default::default()
     };
     let mut f = facts();
     f.attestations = Some(vec![att("https://ci.company.com/runner", &e.ci)]);
@@ -570,4 +570,69 @@ fn keyless_without_ct_logs_needs_insecure_ignore_sct() {
             );
         }
     }
+}
+
+/// Attestation rules take keyless signers: the real public-good cosign v3 bundle (its
+/// statement's predicate type is cosign's signature type, which a rule may ask for, as
+/// cosign v3 selects bundles by predicate type) is collected as a keyless attestation and
+/// satisfies the rule for the identity that made it, not for another.
+#[test]
+fn keyless_attestation_signers() {
+    let e = env();
+    let shared = std::env::var_os("WHARF_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
+        });
+    let fixtures = shared.join("fixtures/cosign");
+    std::fs::copy(
+        fixtures.join("sigstore_public_good_trusted_root.json"),
+        e.dir.path().join("root.json"),
+    )
+    .unwrap();
+    let bundle = std::fs::read(fixtures.join("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
+    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let found = [Ok(wharf_signer::image::Found {
+        source: "referrer sha256:bundle".into(),
+        kind: wharf_signer::image::FoundKind::Bundle { bundle },
+    })];
+    for (who, want) in [("kubewarden", true), ("someone-else", false)] {
+        let p = policy(
+            &e,
+            &format!(
+                "    - name: built-by-ci\n      attestations:\n        - predicateType: https://sigstore.dev/cosign/sign/v1\n          signedBy: {{anyOf: [{{keyless: {{identityRegexp: '^https://github.com/{who}/', issuer: https://token.actions.githubusercontent.com, trustedRoot: root.json}}}}]}}\n"
+            ),
+        );
+        let matching = p.matching("r.io/prod/app");
+        let atts = wharf_policy::collect::attestation_facts(&found, digest, &matching);
+        assert_eq!(atts.len(), 1);
+        assert_eq!(atts[0].verified, want, "{who}: {:?}", atts[0].error);
+        let mut f = facts();
+        f.digest = digest.into();
+        f.attestations = Some(atts.clone());
+        let d = evaluate(&p, &f, NOW);
+        assert_eq!(d.allowed, want, "{who}: {d:#?}");
+        if want {
+            assert!(
+                atts[0]
+                    .identity
+                    .as_deref()
+                    .unwrap()
+                    .contains("kubewarden-controller")
+            );
+            assert_eq!(
+                atts[0].predicate_type,
+                "https://sigstore.dev/cosign/sign/v1"
+            );
+        }
+    }
+    // A policy that asks for another predicate type does not collect the signature bundle.
+    let p = policy(
+        &e,
+        "    - name: provenance\n      attestations:\n        - predicateType: slsaprovenance1\n          signedBy: {anyOf: [{key: ci.pub}]}\n",
+    );
+    assert!(
+        wharf_policy::collect::attestation_facts(&found, digest, &p.matching("r.io/prod/app"))
+            .is_empty()
+    );
 }

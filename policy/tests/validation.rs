@@ -250,7 +250,8 @@ fn semantic_errors_name_path_and_problem() {
                 "            allOf: [{key: ci.pub}]",
                 "            allOf: [{keyless: {identity: a, issuer: b, trustedRoot: r.json}}]",
             ),
-            "spec.rules[1].attestations[0].signedBy.allOf[0].keyless: keyless attestation signers are not supported yet: use key",
+            // Keyless attestation signers are checked like signature signers.
+            "spec.rules[1].attestations[0].signedBy.allOf[0].keyless.trustedRoot: cannot read ",
         ),
         (
             with(
