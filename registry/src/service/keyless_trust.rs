@@ -178,27 +178,47 @@ pub fn verify_keyless(
     Err(reasons.join("; "))
 }
 
+/// The real public-good keyless signature and its trusted root (`../shared/fixtures/cosign`),
+/// for the service's unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    use std::path::PathBuf;
 
-    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    use wharf_signer::image::{Found, FoundKind};
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let shared = std::env::var("WHARF_SHARED")
+    use super::KeylessRoot;
+
+    /// The image digest the fixture bundle signs.
+    pub const DIGEST: &str =
+        "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+    pub fn path(name: &str) -> PathBuf {
+        let base = std::env::var("WHARF_SHARED")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        std::fs::read(format!("{shared}/fixtures/cosign/{name}"))
+        PathBuf::from(base).join("fixtures/cosign").join(name)
+    }
+
+    pub fn root() -> KeylessRoot {
+        KeylessRoot::load(path("sigstore_public_good_trusted_root.json"))
             .expect("cosign fixture (set WHARF_SHARED)")
     }
 
-    fn bundle() -> Found {
+    /// The cosign v3 bundle, as found attached to the image.
+    pub fn bundle() -> Found {
         Found {
             source: "referrer sha256:test".into(),
             kind: FoundKind::Bundle {
-                bundle: fixture("sigstore_rs_bundle_v03_keyless_dsse.json"),
+                bundle: std::fs::read(path("sigstore_rs_bundle_v03_keyless_dsse.json"))
+                    .expect("cosign fixture (set WHARF_SHARED)"),
             },
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{DIGEST, bundle};
+    use super::*;
 
     #[test]
     fn identities_setting_is_checked() {
@@ -221,7 +241,7 @@ mod tests {
     /// only for that one; its claimed identity is readable without a root.
     #[test]
     fn real_keyless_bundle_against_project_identities() {
-        let root = TrustedRoot::parse(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
+        let root = super::fixtures::root().root;
         let found = bundle();
         let claimed = claimed_identity(&found).unwrap();
         assert_eq!(

@@ -305,30 +305,15 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_signer::image::{Found, FoundKind};
-
-    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-
-    fn shared(name: &str) -> std::path::PathBuf {
-        let base = std::env::var("WHARF_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        std::path::Path::new(&base)
-            .join("fixtures/cosign")
-            .join(name)
-    }
+    use crate::service::keyless_trust::fixtures::{self, DIGEST};
 
     /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
     /// real public-good keyless signature, passes for the identity that signed and fails
     /// for another one or without a trusted root.
     #[test]
     fn keyless_identities_satisfy_content_trust() {
-        let root = KeylessRoot::load(shared("sigstore_public_good_trusted_root.json")).unwrap();
-        let found = Found {
-            source: "referrer sha256:test".into(),
-            kind: FoundKind::Bundle {
-                bundle: std::fs::read(shared("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap(),
-            },
-        };
+        let root = fixtures::root();
+        let found = fixtures::bundle();
         let decide = |identities: &str, root: Option<&KeylessRoot>| {
             let settings: BTreeMap<String, String> = [(
                 crate::service::TRUSTED_IDENTITIES.to_string(),

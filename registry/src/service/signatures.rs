@@ -262,29 +262,15 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::keyless_trust::{KeylessRoot, parse_identities};
-
-    const DIGEST: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-
-    fn shared(name: &str) -> std::path::PathBuf {
-        let base = std::env::var("WHARF_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        std::path::Path::new(&base)
-            .join("fixtures/cosign")
-            .join(name)
-    }
+    use crate::service::keyless_trust::fixtures::{self, DIGEST};
+    use crate::service::keyless_trust::parse_identities;
 
     /// The artifact API's view of a real keyless signature: the identity its certificate
     /// claims always; verified only through a trusted root and a matching identity.
     #[test]
     fn keyless_signature_summary() {
-        let root = KeylessRoot::load(shared("sigstore_public_good_trusted_root.json")).unwrap();
-        let found = Found {
-            source: "referrer sha256:test".into(),
-            kind: FoundKind::Bundle {
-                bundle: std::fs::read(shared("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap(),
-            },
-        };
+        let root = fixtures::root();
+        let found = fixtures::bundle();
         let ids = parse_identities(r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
 
         let s = summarize(&found, DIGEST, &[], Some((root.root.as_ref(), &ids)));
