@@ -1308,11 +1308,9 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
     };
     let mut child = serve(&fresh.path().join("data"));
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    // Kept open while the server runs: it writes more than the one line read here.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let generated = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(line.contains("admin") && generated.len() >= 16, "{line}");
     wait_up();

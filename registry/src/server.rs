@@ -115,9 +115,20 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     let password = config.admin_password.as_ref().map(|s| s.0.as_str());
     match registry.bootstrap_admin(password).await {
         Ok(Some(generated)) => {
-            // Shown once, on stdout, never through the logs.
-            println!("Created the system administrator \"admin\" with password: {generated}");
-            println!("Change it with: wharf user passwd admin");
+            // Shown once, on stdout, never through the logs; one write, and a closed stdout
+            // is an error to report, not a panic that takes the server down.
+            use std::io::Write;
+            let text = format!(
+                "Created the system administrator \"admin\" with password: {generated}\nChange it with: wharf user passwd admin\n"
+            );
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| {
+                    ServeError::Bootstrap(format!(
+                        "the generated password of admin could not be shown on stdout ({e}); start again on a new data directory with --admin-password"
+                    ))
+                })?;
         }
         Ok(None) => {}
         Err(e) => return Err(ServeError::Bootstrap(e.to_string())),
