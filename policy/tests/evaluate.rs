@@ -50,6 +50,30 @@ fn facts() -> Facts {
     }
 }
 
+/// `../shared/fixtures/cosign` beside the checkout, or under `$WHARF_SHARED`.
+fn cosign_fixtures() -> std::path::PathBuf {
+    std::env::var_os("WHARF_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
+        })
+        .join("fixtures/cosign")
+}
+
+/// The image digest the real public-good keyless bundle signs.
+const BUNDLE_DIGEST: &str =
+    "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+/// That bundle, as found attached to the image.
+fn real_bundle() -> [Result<wharf_signer::image::Found, String>; 1] {
+    let bundle = std::fs::read(cosign_fixtures().join("sigstore_rs_bundle_v03_keyless_dsse.json"))
+        .expect("cosign fixture (set WHARF_SHARED)");
+    [Ok(wharf_signer::image::Found {
+        source: "referrer sha256:bundle".into(),
+        kind: wharf_signer::image::FoundKind::Bundle { bundle },
+    })]
+}
+
 fn sig(key: &str) -> SignatureFact {
     SignatureFact {
         source: format!("tag for {key}"),
@@ -137,12 +161,7 @@ fn signatures_any_of_and_all_of() {
 #[test]
 fn keyless_identity_and_issuer_match() {
     let e = env();
-    let shared = std::env::var_os("WHARF_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
-        });
-    let root = shared.join("fixtures/cosign/sigstore_public_good_trusted_root.json");
+    let root = cosign_fixtures().join("sigstore_public_good_trusted_root.json");
     std::fs::copy(&root, e.dir.path().join("root.json"))
         .unwrap_or_else(|err| panic!("{}: {err} (set WHARF_SHARED)", root.display()));
     let p = policy(
@@ -534,24 +553,13 @@ fn facts_and_decision_round_trip_as_documented_json() {
 #[test]
 fn keyless_without_ct_logs_needs_insecure_ignore_sct() {
     let e = env();
-    let shared = std::env::var_os("WHARF_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
-        });
-    let fixtures = shared.join("fixtures/cosign");
     let mut root: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixtures.join("sigstore_public_good_trusted_root.json")).unwrap(),
+        &std::fs::read(cosign_fixtures().join("sigstore_public_good_trusted_root.json")).unwrap(),
     )
     .unwrap();
     root.as_object_mut().unwrap().remove("ctlogs");
     std::fs::write(e.dir.path().join("no-ct.json"), root.to_string()).unwrap();
-    let bundle = std::fs::read(fixtures.join("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
-    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-    let found = [Ok(wharf_signer::image::Found {
-        source: "referrer".into(),
-        kind: wharf_signer::image::FoundKind::Bundle { bundle },
-    })];
+    let (found, digest) = (real_bundle(), BUNDLE_DIGEST);
     for (extra, want) in [("", false), (", insecureIgnoreSct: true", true)] {
         let p = policy(
             &e,
@@ -579,23 +587,12 @@ fn keyless_without_ct_logs_needs_insecure_ignore_sct() {
 #[test]
 fn keyless_attestation_signers() {
     let e = env();
-    let shared = std::env::var_os("WHARF_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
-        });
-    let fixtures = shared.join("fixtures/cosign");
     std::fs::copy(
-        fixtures.join("sigstore_public_good_trusted_root.json"),
+        cosign_fixtures().join("sigstore_public_good_trusted_root.json"),
         e.dir.path().join("root.json"),
     )
     .unwrap();
-    let bundle = std::fs::read(fixtures.join("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
-    let digest = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-    let found = [Ok(wharf_signer::image::Found {
-        source: "referrer sha256:bundle".into(),
-        kind: wharf_signer::image::FoundKind::Bundle { bundle },
-    })];
+    let (found, digest) = (real_bundle(), BUNDLE_DIGEST);
     for (who, want) in [("kubewarden", true), ("someone-else", false)] {
         let p = policy(
             &e,
