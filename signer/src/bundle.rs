@@ -63,6 +63,16 @@ pub struct VerificationMaterial {
     pub timestamp_verification_data: Option<serde_json::Value>,
 }
 
+impl VerificationMaterial {
+    /// The signing certificate (base64 DER): `certificate`, else the chain's first.
+    pub fn leaf_certificate_b64(&self) -> Option<&str> {
+        self.certificate
+            .as_ref()
+            .or_else(|| self.x509_certificate_chain.as_ref()?.certificates.first())
+            .map(|c| c.raw_bytes.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PublicKeyHint {
     pub hint: String,

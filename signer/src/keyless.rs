@@ -510,6 +510,17 @@ pub fn claimed_identity(cert_pem: &str) -> Result<CertIdentity, KeylessError> {
     cert_identity(&parse_cert(&der)?)
 }
 
+/// The identity a Sigstore bundle's certificate claims, for display only (nothing verified).
+pub fn bundle_claimed_identity(bytes: &[u8]) -> Result<CertIdentity, KeylessError> {
+    let bundle = Bundle::parse(bytes).map_err(KeylessError::Statement)?;
+    let leaf_b64 = bundle
+        .verification_material
+        .leaf_certificate_b64()
+        .ok_or_else(|| KeylessError::Certificate("bundle has no signing certificate".into()))?;
+    let der = b64("certificate", leaf_b64).map_err(KeylessError::Certificate)?;
+    cert_identity(&parse_cert(&der)?)
+}
+
 /// Reads the SAN (URI or email) and the Fulcio OIDC issuer extension.
 fn cert_identity(cert: &Certificate) -> Result<CertIdentity, KeylessError> {
     let exts = cert.tbs_certificate().extensions().ok_or_else(|| {
@@ -872,22 +883,12 @@ fn verify_bundle_envelope(
 ) -> Result<VerifiedEnvelope, KeylessError> {
     let bundle = Bundle::parse(bytes).map_err(KeylessError::Statement)?;
     let vm = &bundle.verification_material;
-    let leaf_b64 = vm
-        .certificate
-        .as_ref()
-        .map(|c| c.raw_bytes.clone())
-        .or_else(|| {
-            vm.x509_certificate_chain
-                .as_ref()
-                .and_then(|c| c.certificates.first())
-                .map(|c| c.raw_bytes.clone())
-        })
-        .ok_or_else(|| {
-            KeylessError::Certificate(
-                "bundle has no signing certificate (key-based bundles need --key)".into(),
-            )
-        })?;
-    let leaf_der = b64("certificate", &leaf_b64).map_err(KeylessError::Certificate)?;
+    let leaf_b64 = vm.leaf_certificate_b64().ok_or_else(|| {
+        KeylessError::Certificate(
+            "bundle has no signing certificate (key-based bundles need --key)".into(),
+        )
+    })?;
+    let leaf_der = b64("certificate", leaf_b64).map_err(KeylessError::Certificate)?;
     let envelope = bundle::intoto_envelope(&bundle).map_err(KeylessError::Statement)?;
     let entry_json = vm
         .tlog_entries

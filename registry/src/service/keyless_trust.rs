@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
 use wharf_signer::image::{CERTIFICATE_ANNOTATION, Found, FoundKind};
 use wharf_signer::keyless::{CertIdentity, IdentityPolicy, TrustedRoot};
 
@@ -122,16 +121,7 @@ pub fn claimed_identity(found: &Found) -> Option<CertIdentity> {
         FoundKind::SimpleSigning { annotations, .. } => annotations
             .get(CERTIFICATE_ANNOTATION)
             .and_then(|c| wharf_signer::keyless::claimed_identity(c).ok()),
-        FoundKind::Bundle { bundle } => {
-            let b: Value = serde_json::from_slice(bundle).ok()?;
-            let material = &b["verificationMaterial"];
-            let der_b64 = material["certificate"]["rawBytes"].as_str().or_else(|| {
-                material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str()
-            })?;
-            let pem =
-                format!("-----BEGIN CERTIFICATE-----\n{der_b64}\n-----END CERTIFICATE-----\n");
-            wharf_signer::keyless::claimed_identity(&pem).ok()
-        }
+        FoundKind::Bundle { bundle } => wharf_signer::keyless::bundle_claimed_identity(bundle).ok(),
         FoundKind::Dsse { .. } => None,
     }
 }
