@@ -1,8 +1,7 @@
-//! The registry's errors, and their wire form: the OCI distribution error body
-//! `{"errors":[{"code","message","detail"}]}` with the status the spec gives each code.
+//! The registry's errors in its own terms. Services return these; they know
+//! nothing of HTTP. `http::error` is the one place that turns each into a status
+//! and the OCI (or Harbor) error body.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// The OCI distribution spec's error codes.
@@ -27,20 +26,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The status the spec pairs with each code; a few call sites override it
-    /// (416 for out-of-order chunks, 413 never: distribution answers 400).
-    pub fn status(self) -> StatusCode {
+    /// The code as the spec spells it on the wire (`MANIFEST_UNKNOWN`).
+    pub fn as_str(self) -> &'static str {
         use ErrorCode::*;
         match self {
-            BlobUnknown | BlobUploadUnknown | ManifestUnknown | NameUnknown => {
-                StatusCode::NOT_FOUND
-            }
-            BlobUploadInvalid | DigestInvalid | ManifestBlobUnknown | ManifestInvalid
-            | NameInvalid | SizeInvalid => StatusCode::BAD_REQUEST,
-            Unauthorized => StatusCode::UNAUTHORIZED,
-            Denied => StatusCode::FORBIDDEN,
-            Unsupported => StatusCode::METHOD_NOT_ALLOWED,
-            TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            BlobUnknown => "BLOB_UNKNOWN",
+            BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
+            BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            DigestInvalid => "DIGEST_INVALID",
+            ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
+            ManifestInvalid => "MANIFEST_INVALID",
+            ManifestUnknown => "MANIFEST_UNKNOWN",
+            NameInvalid => "NAME_INVALID",
+            NameUnknown => "NAME_UNKNOWN",
+            SizeInvalid => "SIZE_INVALID",
+            Unauthorized => "UNAUTHORIZED",
+            Denied => "DENIED",
+            Unsupported => "UNSUPPORTED",
+            TooManyRequests => "TOOMANYREQUESTS",
         }
     }
 
@@ -65,23 +68,48 @@ impl ErrorCode {
     }
 }
 
-/// An error a client caused (or an internal failure), ready to be sent.
+/// Management-API failures, Harbor's categories (`BAD_REQUEST`, `NOT_FOUND`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    BadRequest,
+    NotFound,
+    Conflict,
+    /// Authenticated, but the rule forbids it (wrong old password, deleting oneself…).
+    Forbidden,
+    /// The resource is not in a state that allows it (a project that still has repositories).
+    Precondition,
+    /// A feature this registry was started without (scanning with no database).
+    Unavailable,
+}
+
+/// What went wrong, with enough to tell the client precisely.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// A failure the OCI distribution spec names.
     #[error("{code:?}: {message}")]
     Oci {
         code: ErrorCode,
-        status: StatusCode,
         message: String,
         detail: Option<serde_json::Value>,
     },
-    /// Management API errors, Harbor-shaped (`CONFLICT`, `PRECONDITION`, `BAD_REQUEST`, `NOT_FOUND`…).
-    #[error("{code}: {message}")]
-    Api {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    /// A chunk that does not start where the upload ends (the spec's 416).
+    #[error("BlobUploadInvalid: {0}")]
+    ChunkOutOfOrder(String),
+    /// A project's pull gate refused the artifact (Harbor answers 412 with `DENIED`).
+    #[error("Denied: {0}")]
+    PullDenied(String),
+    /// A listing's `n` that is not a count.
+    #[error("Unsupported: {0}")]
+    InvalidPageSize(String),
+    /// Something this registry was started without (authentication off).
+    #[error("Unsupported: {0}")]
+    NotEnabled(String),
+    /// A path no route matches.
+    #[error("no such endpoint")]
+    NoSuchEndpoint,
+    /// Management API errors, Harbor-shaped.
+    #[error("{kind:?}: {message}")]
+    Api { kind: ApiErrorKind, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -90,7 +118,6 @@ impl RegistryError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         RegistryError::Oci {
             code,
-            status: code.status(),
             message: message.into(),
             detail: None,
         }
@@ -100,33 +127,10 @@ impl RegistryError {
         Self::new(code, code.default_message())
     }
 
-    pub fn with_status(self, new_status: StatusCode) -> Self {
-        match self {
-            RegistryError::Oci {
-                code,
-                message,
-                detail,
-                ..
-            } => RegistryError::Oci {
-                code,
-                status: new_status,
-                message,
-                detail,
-            },
-            other => other,
-        }
-    }
-
     pub fn with_detail(self, new_detail: serde_json::Value) -> Self {
         match self {
-            RegistryError::Oci {
+            RegistryError::Oci { code, message, .. } => RegistryError::Oci {
                 code,
-                status,
-                message,
-                ..
-            } => RegistryError::Oci {
-                code,
-                status,
                 message,
                 detail: Some(new_detail),
             },
@@ -134,31 +138,40 @@ impl RegistryError {
         }
     }
 
+    /// The OCI code this error is sent with, if it is an OCI error.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
             RegistryError::Oci { code, .. } => Some(*code),
+            RegistryError::ChunkOutOfOrder(_) => Some(ErrorCode::BlobUploadInvalid),
+            RegistryError::PullDenied(_) => Some(ErrorCode::Denied),
+            RegistryError::InvalidPageSize(_)
+            | RegistryError::NotEnabled(_)
+            | RegistryError::NoSuchEndpoint => Some(ErrorCode::Unsupported),
             _ => None,
         }
     }
 
-    pub fn api(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn api(kind: ApiErrorKind, message: impl Into<String>) -> Self {
         RegistryError::Api {
-            status,
-            code,
+            kind,
             message: message.into(),
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::api(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::api(ApiErrorKind::BadRequest, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::api(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+        Self::api(ApiErrorKind::NotFound, message)
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::api(StatusCode::CONFLICT, "CONFLICT", message)
+        Self::api(ApiErrorKind::Conflict, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::api(ApiErrorKind::Forbidden, message)
     }
 }
 
@@ -174,90 +187,11 @@ impl From<crate::storage::StorageError> for RegistryError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    errors: [Entry<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct Entry<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a serde_json::Value>,
-}
-
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let (status, code, message, detail) = match &self {
-            RegistryError::Oci {
-                code,
-                status,
-                message,
-                detail,
-            } => {
-                let code = serde_json::to_value(code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned));
-                (
-                    *status,
-                    code.unwrap_or_default(),
-                    message.as_str(),
-                    detail.as_ref(),
-                )
-            }
-            RegistryError::Api {
-                status,
-                code,
-                message,
-            } => (*status, code.to_string(), message.as_str(), None),
-            RegistryError::Internal(msg) => {
-                tracing::error!(error = %msg, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "UNKNOWN".to_string(),
-                    "internal server error",
-                    None,
-                )
-            }
-        };
-        let body = serde_json::to_vec(&Body {
-            errors: [Entry {
-                code: &code,
-                message,
-                detail,
-            }],
-        })
-        .unwrap_or_default();
-        let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        resp
-    }
-}
-
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn error_body_has_the_spec_shape() {
-        let resp = RegistryError::new(ErrorCode::TooManyRequests, "slow down")
-            .with_detail(serde_json::json!({"limit": 1}))
-            .into_response();
-        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(v["errors"][0]["code"], "TOOMANYREQUESTS");
-        assert_eq!(v["errors"][0]["message"], "slow down");
-        assert_eq!(v["errors"][0]["detail"]["limit"], 1);
-    }
 
     #[test]
     fn codes_serialize_as_the_spec_spells_them() {
@@ -268,6 +202,7 @@ mod tests {
             (ErrorCode::TooManyRequests, "TOOMANYREQUESTS"),
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), s);
+            assert_eq!(code.as_str(), s);
         }
     }
 }

@@ -17,7 +17,7 @@ use wharf_net::TlsListener;
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
-use crate::service::{AuthState, DbSource, KeylessRoot, Registry, ScanConfig};
+use crate::service::{AuthState, DbSource, KeylessRoot, Options, ScanConfig, Services, Stores};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +38,8 @@ pub enum ServeError {
     Bootstrap(String),
 }
 
-/// Open the embedded stores (SQLite + filesystem) under `data_dir`.
-pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError> {
+/// Open the embedded stores (SQLite + filesystem) under `data_dir` and build the services.
+pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError> {
     let dir = &config.data_dir;
     let data_dir_err = |source| ServeError::DataDir {
         path: dir.display().to_string(),
@@ -50,14 +50,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
     let blobs = FsBlobStore::open(dir.clone(), true)
         .await
         .map_err(data_dir_err)?;
-    let registry = Registry::new(
-        meta.clone(),
-        meta.clone(),
-        meta.clone(),
-        Arc::new(blobs),
-        config.max_concurrent_uploads,
-    )
-    .with_scanning(ScanConfig {
+    let scanning = ScanConfig {
         db: config
             .vuln_db
             .clone()
@@ -72,8 +65,8 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
             },
             every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
         }),
-    });
-    let registry = match &config.trusted_root {
+    };
+    let trusted_root = match &config.trusted_root {
         Some(path) => {
             let path = path.clone();
             let root = tokio::task::spawn_blocking(move || KeylessRoot::load(path))
@@ -81,39 +74,31 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
                 .map_err(|e| ServeError::Io(io::Error::other(e)))?
                 .map_err(ServeError::TrustedRoot)?;
             tracing::info!(path = %root.path.display(), "keyless signatures checked against this Sigstore trusted root");
-            registry.with_trusted_root(root)
+            Some(root)
         }
-        None => registry,
+        None => None,
     };
-    let has_users = meta.count_users().await? > 0;
-    // On unless switched off explicitly: a first start without a password creates
-    // `admin` with a generated one (printed once below).
-    let enabled = config.auth.unwrap_or(true);
-    if !enabled {
-        if has_users {
-            tracing::warn!(
-                "authentication is switched off although this registry has users: anyone can push, pull and delete"
-            );
-        } else {
-            tracing::warn!(addr = %config.listen, "authentication is switched off (--auth=false): anyone who can reach this address can push, pull and delete");
-        }
-        return Ok(Arc::new(registry));
-    }
-    let key = meta
-        .secret("token-hmac-sha256", &|| {
-            crate::auth::password::random_bytes::<32>().to_vec()
-        })
-        .await?;
-    let auth = AuthState::new(
-        meta,
-        key,
-        Duration::from_secs(config.token_ttl_secs),
-        config.external_url.clone(),
-        config.tls_cert.is_some(),
+    let auth = open_auth(config, &meta).await?;
+    let enabled = auth.is_some();
+    let services = Services::new(
+        Stores {
+            meta: meta.clone(),
+            identity: meta.clone(),
+            security: meta.clone(),
+            blobs: Arc::new(blobs),
+        },
+        Options {
+            max_uploads: config.max_concurrent_uploads,
+            auth,
+            scanning: Some(scanning),
+            trusted_root,
+        },
     );
-    let registry = registry.with_auth(auth);
+    if !enabled {
+        return Ok(Arc::new(services));
+    }
     let password = config.admin_password.as_ref().map(|s| s.0.as_str());
-    match registry.bootstrap_admin(password).await {
+    match services.identity.bootstrap_admin(password).await {
         Ok(Some(generated)) => {
             // Shown once, on stdout, never through the logs; one write, and a closed stdout
             // is an error to report, not a panic that takes the server down.
@@ -133,7 +118,39 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Registry>, ServeError>
         Ok(None) => {}
         Err(e) => return Err(ServeError::Bootstrap(e.to_string())),
     }
-    Ok(Arc::new(registry))
+    Ok(Arc::new(services))
+}
+
+/// Authentication's state, or `None` when it is switched off (with a warning).
+async fn open_auth(
+    config: &Config,
+    meta: &Arc<SqliteMetadata>,
+) -> Result<Option<AuthState>, ServeError> {
+    let has_users = meta.count_users().await? > 0;
+    // On unless switched off explicitly: a first start without a password creates
+    // `admin` with a generated one (printed once).
+    if !config.auth.unwrap_or(true) {
+        if has_users {
+            tracing::warn!(
+                "authentication is switched off although this registry has users: anyone can push, pull and delete"
+            );
+        } else {
+            tracing::warn!(addr = %config.listen, "authentication is switched off (--auth=false): anyone who can reach this address can push, pull and delete");
+        }
+        return Ok(None);
+    }
+    let key = meta
+        .secret("token-hmac-sha256", &|| {
+            crate::auth::password::random_bytes::<32>().to_vec()
+        })
+        .await?;
+    Ok(Some(AuthState::new(
+        meta.clone(),
+        key,
+        Duration::from_secs(config.token_ttl_secs),
+        config.external_url.clone(),
+        config.tls_cert.is_some(),
+    )))
 }
 
 pub async fn run(
@@ -141,14 +158,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let registry = open_registry(&config).await?;
-    registry.start_scanning();
-    registry.start_pull_stats();
+    registry.start();
     spawn_upload_purge(
-        registry.clone(),
+        registry.distribution.clone(),
         Duration::from_secs(config.upload_expiry_hours * 3600),
     );
 
-    let stats = registry.clone();
+    let stats = registry.distribution.clone();
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
     let make_service =
         ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
@@ -185,7 +201,7 @@ pub async fn run(
     Ok(())
 }
 
-fn spawn_upload_purge(registry: Arc<Registry>, expiry: Duration) {
+fn spawn_upload_purge(registry: Arc<crate::service::Distribution>, expiry: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {

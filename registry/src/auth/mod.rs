@@ -9,7 +9,7 @@ pub mod token;
 
 use std::sync::Arc;
 
-use rbac::Action;
+use rbac::{Account, Action};
 
 /// Who a request acts as, once credentials have been checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +42,19 @@ impl Principal {
         }
     }
 
-    pub fn is_sysadmin(&self) -> bool {
-        matches!(self, Principal::User { sysadmin: true, .. })
+    /// The column of [`rbac::SYSTEM_TABLE`] this principal reads.
+    pub fn account(&self) -> Account {
+        match self {
+            Principal::Anonymous => Account::Anonymous,
+            Principal::Robot { .. } => Account::Robot,
+            Principal::User { sysadmin: true, .. } => Account::SystemAdmin,
+            Principal::User { .. } => Account::User,
+        }
+    }
+
+    /// May this principal do `action` across the registry ([`rbac::SYSTEM_TABLE`])?
+    pub fn may_system(&self, action: rbac::SystemAction) -> bool {
+        rbac::account_allows(self.account(), action)
     }
 
     pub fn user_id(&self) -> Option<i64> {

@@ -1,6 +1,9 @@
-//! Harbor's project roles and what each may do: ONE table, read by every
-//! check (registry API, management API, robot permissions). The same table is
-//! rendered in docs/permissions.md; a test keeps the two in step.
+//! Who may do what, in one file: Harbor's project roles and what each may do
+//! in a project ([`TABLE`]), what each kind of account may do across the registry
+//! ([`SYSTEM_TABLE`]), and how OCI token scopes map onto project actions
+//! ([`scope_actions`]). Every check reads these (registry API, token endpoint,
+//! management API, robot permissions); nothing else decides access. Both tables
+//! are rendered in docs/permissions.md; a test keeps the two in step.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +71,7 @@ impl From<Role> for i64 {
 }
 
 /// Everything a principal can be allowed to do within a project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// See the project and its settings.
@@ -125,6 +128,119 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         .is_some_and(|(_, cols)| cols[role.column()])
 }
 
+/// The answer to "may this principal do that in this project?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The project does not exist.
+    NoProject,
+    Allowed,
+    Denied,
+}
+
+impl Decision {
+    pub fn allowed(self) -> bool {
+        self == Decision::Allowed
+    }
+}
+
+/// The project actions an OCI token scope's action needs
+/// (`repository:<name>:<action>`); `None` for actions the registry does not know.
+/// The token endpoint grants a scope action when every listed action is allowed, and
+/// the `/v2` middleware asks for the same actions.
+pub fn scope_actions(scope_action: &str) -> Option<&'static [Action]> {
+    use Action::*;
+    Some(match scope_action {
+        "pull" => &[Pull],
+        "push" => &[Push],
+        "delete" => &[DeleteArtifact],
+        "*" => &[Pull, Push, DeleteArtifact],
+        _ => return None,
+    })
+}
+
+/// What kind of account a principal is, as far as registry-wide rights go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Anonymous,
+    Robot,
+    User,
+    SystemAdmin,
+}
+
+impl Account {
+    pub const ALL: [Account; 4] = [
+        Account::Anonymous,
+        Account::Robot,
+        Account::User,
+        Account::SystemAdmin,
+    ];
+
+    fn column(self) -> usize {
+        Account::ALL
+            .iter()
+            .position(|a| *a == self)
+            .expect("every account kind has a column")
+    }
+}
+
+/// Everything that is not about one project: administration of the registry itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
+#[serde(rename_all = "kebab-case")]
+pub enum SystemAction {
+    /// Create a project (its creator becomes its project admin).
+    CreateProject,
+    /// See every project, private ones included, in listings.
+    SeeAllProjects,
+    /// Every project action in every project, member or not.
+    ActInEveryProject,
+    /// `GET /v2/_catalog`.
+    ReadCatalog,
+    /// List users and read other users' accounts.
+    ReadUsers,
+    /// Create and delete users, reset their passwords, grant system administration.
+    ManageUsers,
+    /// System-level robot accounts (permissions across projects).
+    ManageSystemRobots,
+    /// The registry-wide audit log.
+    ReadAuditLog,
+    /// The system CVE allow-list, the scan-all schedule and scan metrics.
+    ReadSecuritySettings,
+    ManageSecuritySettings,
+    /// Garbage collection, retention runs across projects, blob scrub.
+    ManageGarbageCollection,
+    /// Project quotas and the default quota.
+    ManageQuotas,
+    /// Replication policies and executions.
+    ManageReplication,
+    /// Registry endpoints (replication peers, proxy-cache upstreams).
+    ManageRegistries,
+}
+
+/// Columns: Anonymous, Robot, User, SystemAdmin.
+pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
+    (SystemAction::CreateProject, [N, N, Y, Y]),
+    (SystemAction::SeeAllProjects, [N, N, N, Y]),
+    (SystemAction::ActInEveryProject, [N, N, N, Y]),
+    (SystemAction::ReadCatalog, [N, N, N, Y]),
+    (SystemAction::ReadUsers, [N, N, N, Y]),
+    (SystemAction::ManageUsers, [N, N, N, Y]),
+    (SystemAction::ManageSystemRobots, [N, N, N, Y]),
+    (SystemAction::ReadAuditLog, [N, N, N, Y]),
+    (SystemAction::ReadSecuritySettings, [N, N, N, Y]),
+    (SystemAction::ManageSecuritySettings, [N, N, N, Y]),
+    (SystemAction::ManageGarbageCollection, [N, N, N, Y]),
+    (SystemAction::ManageQuotas, [N, N, N, Y]),
+    (SystemAction::ManageReplication, [N, N, N, Y]),
+    (SystemAction::ManageRegistries, [N, N, N, Y]),
+];
+
+pub fn account_allows(account: Account, action: SystemAction) -> bool {
+    SYSTEM_TABLE
+        .iter()
+        .find(|(a, _)| *a == action)
+        .is_some_and(|(_, cols)| cols[account.column()])
+}
+
 /// Anonymous users (and everyone else) on a public project.
 pub fn public_allows(action: Action) -> bool {
     matches!(
@@ -159,12 +275,9 @@ pub fn robot_access(resource: &str, action: &str) -> Option<&'static [Action]> {
     })
 }
 
-/// The permission table as Markdown, for docs/permissions.md.
-pub fn markdown_table() -> String {
-    let mut out = String::from(
-        "| action | limitedGuest | guest | developer | maintainer | projectAdmin |\n|---|---|---|---|---|---|\n",
-    );
-    for (action, cols) in TABLE {
+fn markdown_rows<A: Serialize, const C: usize>(header: &str, rows: &[(A, [bool; C])]) -> String {
+    let mut out = String::from(header);
+    for (action, cols) in rows {
         let name = serde_json::to_value(action)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -173,6 +286,22 @@ pub fn markdown_table() -> String {
         out.push_str(&format!("| `{name}` | {} |\n", cells.join(" | ")));
     }
     out
+}
+
+/// The project permission table as Markdown, for docs/permissions.md.
+pub fn markdown_table() -> String {
+    markdown_rows(
+        "| action | limitedGuest | guest | developer | maintainer | projectAdmin |\n|---|---|---|---|---|---|\n",
+        TABLE,
+    )
+}
+
+/// The system permission table as Markdown, for docs/permissions.md.
+pub fn markdown_system_table() -> String {
+    markdown_rows(
+        "| action | anonymous | robot | user | system admin |\n|---|---|---|---|---|\n",
+        SYSTEM_TABLE,
+    )
 }
 
 #[cfg(test)]
@@ -204,30 +333,40 @@ mod tests {
 
     #[test]
     fn every_action_has_a_row() {
-        use Action::*;
-        let all = [
-            ReadProject,
-            ListRepositories,
-            ReadArtifacts,
-            Pull,
-            Push,
-            CreateTag,
-            DeleteTag,
-            DeleteArtifact,
-            DeleteRepository,
-            ReadScan,
-            Scan,
-            ReadMembers,
-            ManageMembers,
-            ReadRobots,
-            ManageRobots,
-            ReadLogs,
-            UpdateProject,
-            DeleteProject,
-        ];
-        for a in all {
+        use strum::IntoEnumIterator;
+        for a in Action::iter() {
             assert_eq!(TABLE.iter().filter(|(x, _)| *x == a).count(), 1, "{a:?}");
         }
+        assert_eq!(TABLE.len(), Action::iter().count());
+        for a in SystemAction::iter() {
+            assert_eq!(
+                SYSTEM_TABLE.iter().filter(|(x, _)| *x == a).count(),
+                1,
+                "{a:?}"
+            );
+        }
+        assert_eq!(SYSTEM_TABLE.len(), SystemAction::iter().count());
+    }
+
+    #[test]
+    fn system_rights_grow_with_the_account() {
+        use strum::IntoEnumIterator;
+        for a in SystemAction::iter() {
+            // Anonymous and robots never administer; a system admin may everything.
+            assert!(!account_allows(Account::Anonymous, a), "{a:?}");
+            assert!(!account_allows(Account::Robot, a), "{a:?}");
+            assert!(account_allows(Account::SystemAdmin, a), "{a:?}");
+        }
+        assert!(account_allows(Account::User, SystemAction::CreateProject));
+        assert!(!account_allows(Account::User, SystemAction::ManageUsers));
+    }
+
+    #[test]
+    fn scopes_map_to_actions() {
+        assert_eq!(scope_actions("pull"), Some(&[Action::Pull][..]));
+        assert_eq!(scope_actions("delete"), Some(&[Action::DeleteArtifact][..]));
+        assert_eq!(scope_actions("*").map(<[Action]>::len), Some(3));
+        assert_eq!(scope_actions("admin"), None);
     }
 
     #[test]
@@ -237,11 +376,12 @@ mod tests {
             "/../docs/permissions.md"
         ))
         .unwrap();
-        assert!(
-            doc.contains(&markdown_table()),
-            "docs/permissions.md is out of date; paste:\n{}",
-            markdown_table()
-        );
+        for table in [markdown_table(), markdown_system_table()] {
+            assert!(
+                doc.contains(&table),
+                "docs/permissions.md is out of date; paste:\n{table}"
+            );
+        }
     }
 
     #[test]

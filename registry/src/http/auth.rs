@@ -12,11 +12,11 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 
 use super::{AppState, ClientAddr};
-use crate::auth::rbac::Action;
+use crate::auth::rbac::{SystemAction, scope_actions};
 use crate::auth::token::Claims;
 use crate::auth::{Principal, project_of};
 use crate::error::{ErrorCode, RegistryError};
-use crate::service::Registry;
+use crate::service::{Access, Services};
 
 /// What a request has shown about who it is.
 #[derive(Debug, Clone)]
@@ -99,16 +99,8 @@ fn need(method: &Method, route: &str, name: Option<String>) -> Option<Need> {
     Some(Need::Repo { name, action })
 }
 
-fn action_of(a: &str) -> Action {
-    match a {
-        "pull" => Action::Pull,
-        "delete" => Action::DeleteArtifact,
-        _ => Action::Push,
-    }
-}
-
 /// The token realm: the configured external URL, else this request's own host.
-fn realm(reg: &Registry, headers: &HeaderMap, tls: bool) -> String {
+fn realm(reg: &Access, headers: &HeaderMap, tls: bool) -> String {
     if let Some(base) = reg.external_url() {
         return format!("{}/service/token", base.trim_end_matches('/'));
     }
@@ -123,7 +115,7 @@ fn realm(reg: &Registry, headers: &HeaderMap, tls: bool) -> String {
 }
 
 fn challenge(
-    reg: &Registry,
+    reg: &Access,
     headers: &HeaderMap,
     need: &Need,
     error: Option<&str>,
@@ -156,17 +148,17 @@ fn challenge(
     resp
 }
 
-async fn allowed(reg: &Registry, grant: &Grant, need: &Need) -> Result<bool, RegistryError> {
+async fn allowed(reg: &Access, grant: &Grant, need: &Need) -> Result<bool, RegistryError> {
     Ok(match (need, grant) {
         (Need::Base, Grant::Anonymous) => false,
         (Need::Base, _) => true,
         (Need::Catalog, Grant::Token(c)) => c.allows("registry", "catalog", "*"),
-        (Need::Catalog, Grant::Principal(p)) => p.is_sysadmin(),
+        (Need::Catalog, Grant::Principal(p)) => p.may_system(SystemAction::ReadCatalog),
         (Need::Repo { name, action }, Grant::Token(c)) => c.allows("repository", name, action),
-        (Need::Repo { name, action }, Grant::Principal(p)) => reg
-            .may(p, project_of(name), action_of(action))
-            .await?
-            .unwrap_or(false),
+        (Need::Repo { name, action }, Grant::Principal(p)) => {
+            let needed = scope_actions(action).unwrap_or(&[]);
+            !needed.is_empty() && reg.may_all(p, project_of(name), needed).await?
+        }
         (_, Grant::Anonymous) => false,
     })
 }
@@ -179,7 +171,7 @@ pub async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if !reg.auth_enabled() {
+    if !reg.access.auth_enabled() {
         return next.run(req).await;
     }
     let route = matched.as_str().to_string();
@@ -198,11 +190,11 @@ pub async fn authorize(
     let ip = client_ip(req.extensions());
     let grant = match credentials(req.headers()) {
         Credentials::None => Grant::Anonymous,
-        Credentials::Bearer(t) => match reg.verify_token(&t) {
+        Credentials::Bearer(t) => match reg.access.verify_token(&t) {
             Ok(claims) => Grant::Token(claims),
             Err(e) => {
                 return challenge(
-                    &reg,
+                    &reg.access,
                     req.headers(),
                     &need,
                     Some("invalid_token"),
@@ -210,11 +202,11 @@ pub async fn authorize(
                 );
             }
         },
-        Credentials::Basic(u, p) => match reg.authenticate(&u, &p, ip.as_deref()).await {
+        Credentials::Basic(u, p) => match reg.access.authenticate(&u, &p, ip.as_deref()).await {
             Ok(p) => Grant::Principal(p),
             Err(_) => {
                 return challenge(
-                    &reg,
+                    &reg.access,
                     req.headers(),
                     &need,
                     None,
@@ -223,7 +215,7 @@ pub async fn authorize(
             }
         },
     };
-    match allowed(&reg, &grant, &need).await {
+    match allowed(&reg.access, &grant, &need).await {
         Err(e) => return e.into_response(),
         Ok(false) => return refuse(&reg, &grant, &need, req.headers()).await,
         Ok(true) => {}
@@ -236,7 +228,10 @@ pub async fn authorize(
             name: from,
             action: "pull",
         };
-        if !allowed(&reg, &grant, &from_need).await.unwrap_or(false) {
+        if !allowed(&reg.access, &grant, &from_need)
+            .await
+            .unwrap_or(false)
+        {
             strip_mount(&mut req);
         }
     }
@@ -267,7 +262,7 @@ pub async fn authorize(
             } else {
                 "blob"
             };
-            reg.audit(
+            reg.access.audit(
                 &who,
                 op,
                 kind,
@@ -279,15 +274,10 @@ pub async fn authorize(
     resp
 }
 
-async fn refuse(reg: &Registry, grant: &Grant, need: &Need, headers: &HeaderMap) -> Response {
+async fn refuse(reg: &Services, grant: &Grant, need: &Need, headers: &HeaderMap) -> Response {
     if let Need::Repo { name, .. } = need {
         // Say so plainly when the project itself is missing.
-        if let Ok(None) = reg
-            .identity()
-            .project_by_name(project_of(name))
-            .await
-            .map(|p| p.map(|_| ()))
-        {
+        if let Ok(false) = reg.access.project_exists(project_of(name)).await {
             return RegistryError::new(
                 ErrorCode::NameUnknown,
                 format!(
@@ -299,9 +289,9 @@ async fn refuse(reg: &Registry, grant: &Grant, need: &Need, headers: &HeaderMap)
         }
     }
     match grant {
-        Grant::Anonymous => challenge(reg, headers, need, None, "authentication required"),
+        Grant::Anonymous => challenge(&reg.access, headers, need, None, "authentication required"),
         Grant::Token(_) => challenge(
-            reg,
+            &reg.access,
             headers,
             need,
             Some("insufficient_scope"),
@@ -362,17 +352,13 @@ fn strip_mount(req: &mut Request) {
 /// `GET /service/token?service=wharf&scope=…`: Basic credentials (or none,
 /// for anonymous pulls of public projects) in, a signed bearer token out.
 pub async fn token(State(reg): State<AppState>, req: Request) -> Response {
-    if !reg.auth_enabled() {
-        return RegistryError::new(
-            ErrorCode::Unsupported,
-            "authentication is not enabled on this registry",
-        )
-        .with_status(StatusCode::NOT_FOUND)
-        .into_response();
+    if !reg.access.auth_enabled() {
+        return RegistryError::NotEnabled("authentication is not enabled on this registry".into())
+            .into_response();
     }
     let ip = client_ip(req.extensions());
     let principal = match credentials(req.headers()) {
-        Credentials::Basic(u, p) => match reg.authenticate(&u, &p, ip.as_deref()).await {
+        Credentials::Basic(u, p) => match reg.access.authenticate(&u, &p, ip.as_deref()).await {
             Ok(p) => p,
             Err(e) => return e.into_response(),
         },
@@ -382,7 +368,7 @@ pub async fn token(State(reg): State<AppState>, req: Request) -> Response {
         .filter(|(k, _)| k == "scope")
         .map(|(_, v)| v)
         .collect();
-    match reg.issue_token(&principal, &scopes).await {
+    match reg.access.issue_token(&principal, &scopes).await {
         Ok(t) => (StatusCode::OK, axum::Json(t)).into_response(),
         Err(e) => e.into_response(),
     }

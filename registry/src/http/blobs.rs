@@ -17,7 +17,7 @@ pub async fn head(
     Path((name, digest)): Path<(String, String)>,
 ) -> Result<Response> {
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
-    let size = reg.blob_size(&repo, &digest).await?;
+    let size = reg.distribution.blob_size(&repo, &digest).await?;
     Ok((
         StatusCode::OK,
         [
@@ -41,7 +41,7 @@ pub async fn get(
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
     let range = header_str(&headers, header::RANGE).and_then(ByteRange::parse);
     let digest_value = digest.to_string();
-    let resp = match reg.read_blob(&repo, &digest, range).await? {
+    let resp = match reg.distribution.read_blob(&repo, &digest, range).await? {
         BlobBody::Whole { size, stream } => Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_LENGTH, size)
@@ -81,6 +81,6 @@ pub async fn delete(
     Path((name, digest)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
-    reg.delete_blob(&repo, &digest).await?;
+    reg.distribution.delete_blob(&repo, &digest).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::params;
-use crate::error::{ErrorCode, RegistryError, Result};
+use crate::error::{RegistryError, Result};
 use crate::manifest::OCI_INDEX;
 use crate::service::Page;
 
@@ -25,10 +25,7 @@ impl PageQuery {
             .as_deref()
             .map(|n| n.parse::<u32>())
             .transpose()
-            .map_err(|_| {
-                RegistryError::new(ErrorCode::Unsupported, "n must be a non-negative integer")
-                    .with_status(StatusCode::BAD_REQUEST)
-            })
+            .map_err(|_| RegistryError::InvalidPageSize("n must be a non-negative integer".into()))
     }
 }
 
@@ -52,14 +49,17 @@ pub async fn tags(
 ) -> Result<Response> {
     let repo = params::repo(&name)?;
     let n = q.n()?;
-    let page = reg.list_tags(&repo, n, q.last.as_deref()).await?;
+    let page = reg
+        .distribution
+        .list_tags(&repo, n, q.last.as_deref())
+        .await?;
     let body = json!({ "name": repo.as_str(), "tags": page.items });
     Ok(paged(&format!("/v2/{repo}/tags/list"), n, &page, body))
 }
 
 pub async fn catalog(State(reg): State<AppState>, Query(q): Query<PageQuery>) -> Result<Response> {
     let n = q.n()?;
-    let page = reg.catalog(n, q.last.as_deref()).await?;
+    let page = reg.distribution.catalog(n, q.last.as_deref()).await?;
     let body = json!({ "repositories": page.items });
     Ok(paged("/v2/_catalog", n, &page, body))
 }
@@ -77,7 +77,7 @@ pub async fn referrers(
 ) -> Result<Response> {
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
     let filter = q.artifact_type.as_deref().filter(|t| !t.is_empty());
-    let found = reg.referrers(&repo, &digest, filter).await?;
+    let found = reg.distribution.referrers(&repo, &digest, filter).await?;
     let manifests: Vec<Value> = found
         .into_iter()
         .map(|r| {

@@ -38,14 +38,17 @@ pub async fn get(
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<Response> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
-    let m = reg.get_manifest(&repo, &reference, true).await?;
+    let m = reg
+        .distribution
+        .get_manifest(&repo, &reference, true)
+        .await?;
     let caller = match grant.as_deref() {
         Some(Grant::Principal(p)) => PullCaller::Principal(p),
         Some(Grant::Token(claims)) => PullCaller::TokenSubject(&claims.sub),
         _ => PullCaller::Anonymous,
     };
-    reg.pull_gate(&repo, &m, caller).await?;
-    reg.record_pull(&repo, &m.digest);
+    reg.security.pull_gate(&repo, &m, caller).await?;
+    reg.distribution.record_pull(&repo, &m.digest);
     Ok(manifest_response(m))
 }
 
@@ -55,7 +58,9 @@ pub async fn head(
 ) -> Result<Response> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
     Ok(manifest_response(
-        reg.get_manifest(&repo, &reference, false).await?,
+        reg.distribution
+            .get_manifest(&repo, &reference, false)
+            .await?,
     ))
 }
 
@@ -98,6 +103,7 @@ pub async fn put(
     let body = read_limited(body).await?;
     let content_type = header_str(&headers, header::CONTENT_TYPE);
     let put = reg
+        .distribution
         .put_manifest(&repo, &reference, content_type, body)
         .await?;
     let mut resp = (
@@ -132,6 +138,6 @@ pub async fn delete(
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
-    reg.delete_manifest(&repo, &reference).await?;
+    reg.distribution.delete_manifest(&repo, &reference).await?;
     Ok(StatusCode::ACCEPTED)
 }

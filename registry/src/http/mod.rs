@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod blobs;
+pub mod error;
 mod listing;
 mod manifests;
 mod params;
@@ -25,9 +26,9 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::service::Registry;
+use crate::service::Services;
 
-pub type AppState = Arc<Registry>;
+pub type AppState = Arc<Services>;
 
 /// The peer address of a connection, plain or TLS (for audit and throttling).
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +37,7 @@ pub struct ClientAddr(pub std::net::SocketAddr);
 const API_VERSION: &str = "Docker-Distribution-API-Version";
 
 /// The `/v2` API router. Wrap it with [`route_nested_names`] before serving.
-pub fn router(registry: Arc<Registry>) -> Router {
+pub fn router(registry: Arc<Services>) -> Router {
     Router::new()
         .route("/v2/", get(base))
         .route("/v2/_catalog", get(listing::catalog))
@@ -111,8 +112,7 @@ async fn base() -> impl IntoResponse {
 }
 
 async fn unknown_endpoint() -> RegistryError {
-    RegistryError::new(ErrorCode::Unsupported, "no such endpoint")
-        .with_status(StatusCode::NOT_FOUND)
+    RegistryError::NoSuchEndpoint
 }
 
 async fn method_not_allowed() -> RegistryError {

@@ -74,19 +74,26 @@ pub async fn start(
     if let Some(mount) = q.mount {
         let digest = params::digest(&mount)?;
         let from = q.from.as_deref().map(params::repo).transpose()?;
-        return Ok(match reg.mount_blob(&repo, &digest, from.as_ref()).await? {
-            MountOutcome::Mounted(d) => created(&repo, &d),
-            MountOutcome::Started(up) => in_progress(StatusCode::ACCEPTED, &repo, &up),
-        });
+        return Ok(
+            match reg
+                .distribution
+                .mount_blob(&repo, &digest, from.as_ref())
+                .await?
+            {
+                MountOutcome::Mounted(d) => created(&repo, &d),
+                MountOutcome::Started(up) => in_progress(StatusCode::ACCEPTED, &repo, &up),
+            },
+        );
     }
     if let Some(digest) = q.digest {
         let digest = params::digest(&digest)?;
         let length = content_length(&headers)?;
-        reg.upload_monolithic(&repo, &digest, body_stream(body), length)
+        reg.distribution
+            .upload_monolithic(&repo, &digest, body_stream(body), length)
             .await?;
         return Ok(created(&repo, &digest));
     }
-    let up = reg.start_upload(&repo).await?;
+    let up = reg.distribution.start_upload(&repo).await?;
     Ok(in_progress(StatusCode::ACCEPTED, &repo, &up))
 }
 
@@ -95,7 +102,7 @@ pub async fn status(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Response> {
     let repo = params::repo(&name)?;
-    let up = reg.upload_status(&repo, &id).await?;
+    let up = reg.distribution.upload_status(&repo, &id).await?;
     Ok(in_progress(StatusCode::NO_CONTENT, &repo, &up))
 }
 
@@ -109,6 +116,7 @@ pub async fn chunk(
     let range = content_range(&headers)?;
     let length = content_length(&headers)?;
     let up = reg
+        .distribution
         .upload_chunk(&repo, &id, range, length, body_stream(body))
         .await?;
     Ok(in_progress(StatusCode::ACCEPTED, &repo, &up))
@@ -133,7 +141,8 @@ pub async fn finish(
         })
         .and_then(params::digest)?;
     let length = content_length(&headers)?;
-    reg.finish_upload(&repo, &id, &digest, body_stream(body), length)
+    reg.distribution
+        .finish_upload(&repo, &id, &digest, body_stream(body), length)
         .await?;
     Ok(created(&repo, &digest))
 }
@@ -143,6 +152,6 @@ pub async fn cancel(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let repo = params::repo(&name)?;
-    reg.cancel_upload(&repo, &id).await?;
+    reg.distribution.cancel_upload(&repo, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

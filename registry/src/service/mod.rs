@@ -1,113 +1,115 @@
-//! The registry's rules, between HTTP and the stores: what must exist before
-//! what, which digests must match, which repository may see which blob.
-//! Everything here speaks [`RegistryError`]s with OCI codes; handlers only
-//! translate HTTP to calls and results to responses.
+//! The registry's rules, between HTTP and the stores, as one service per concern.
+//! Each holds only the stores it needs; dependencies point one way:
+//!
+//! ```text
+//! identity ──► access ◄── distribution ◄── security
+//!                 ▲                            │
+//!                 └────────────────────────────┘
+//! ```
+//!
+//! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
+//! - [`identity`]: users, projects, members, robots;
+//! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
+//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate.
+//!
+//! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
+//! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
+//! replication, …) get a service of their own here, subscribing to [`events`].
 
-mod access;
-mod artifacts;
-mod blobs;
-mod identity;
-mod keyless_trust;
-mod listing;
-mod manifests;
-mod project_settings;
-mod pull_gate;
-mod pulls;
-mod sbom_generation;
-mod scanning;
-mod signatures;
-mod uploads;
+pub mod access;
+pub mod distribution;
+pub mod events;
+pub mod identity;
+pub mod security;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-pub use access::{AuthState, IssuedToken, time_rfc3339};
-pub use blobs::{BlobBody, ByteRange};
-pub use identity::{RobotSpec, RobotUpdate};
-pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
-pub use listing::Page;
-pub use manifests::PutManifest;
-pub use project_settings::{ProjectExtras, Settings, TRUSTED_KEYS};
-pub use pull_gate::PullCaller;
-pub use scanning::{DbSource, REPORT_MIME, ScanConfig, overview_json, severity_rank};
-pub use uploads::{MountOutcome, UploadStatus};
+pub use access::{Access, AuthState, IssuedToken};
+pub use distribution::{
+    BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
+};
+pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use security::{
+    DbSource, KeylessRoot, ProjectExtras, PullCaller, REPORT_MIME, ScanConfig, ScanMetrics,
+    ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
+};
 
-use crate::error::{ErrorCode, RegistryError, Result};
+use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
 use crate::storage::BlobStore;
 
-pub struct Registry {
-    meta: Arc<dyn MetadataStore>,
-    identity: Arc<dyn IdentityStore>,
-    security: Arc<dyn SecurityStore>,
-    blobs: Arc<dyn BlobStore>,
-    sessions: uploads::Sessions,
-    max_uploads: usize,
-    /// `None`: authentication off, every request may do anything.
-    auth: Option<AuthState>,
-    /// `None`: no vulnerability database configured.
-    scanning: Option<scanning::Scanning>,
-    settings_cache: project_settings::SettingsCache,
-    policy_cache: pull_gate::PolicyCache,
-    pulls: pulls::PullCounter,
-    /// Sigstore trusted root for keyless signatures (`--trusted-root`); `None`: keyless
-    /// signatures are shown but never trusted.
-    keyless_root: Option<KeylessRoot>,
+/// The services of one registry, wired together. The HTTP layer holds this.
+pub struct Services {
+    pub access: Arc<Access>,
+    pub identity: Arc<Identity>,
+    pub distribution: Arc<Distribution>,
+    pub security: Arc<Security>,
 }
 
-impl Registry {
-    pub fn new(
-        meta: Arc<dyn MetadataStore>,
-        identity: Arc<dyn IdentityStore>,
-        security: Arc<dyn SecurityStore>,
-        blobs: Arc<dyn BlobStore>,
-        max_uploads: usize,
-    ) -> Self {
-        Registry {
-            meta,
+/// What the services are built from.
+pub struct Stores {
+    pub meta: Arc<dyn MetadataStore>,
+    pub identity: Arc<dyn IdentityStore>,
+    pub security: Arc<dyn SecurityStore>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+/// Options of the services that have any.
+#[derive(Default)]
+pub struct Options {
+    pub max_uploads: usize,
+    /// `None`: authentication off, every request may do anything.
+    pub auth: Option<AuthState>,
+    /// `None`: no vulnerability database configured.
+    pub scanning: Option<ScanConfig>,
+    pub trusted_root: Option<KeylessRoot>,
+}
+
+impl Services {
+    pub fn new(stores: Stores, options: Options) -> Self {
+        let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
+        let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
+        let distribution = Arc::new(Distribution::new(
+            stores.meta,
+            stores.blobs,
+            options.max_uploads,
+            access.clone(),
+        ));
+        let mut security = Security::new(
+            stores.security,
+            stores.identity,
+            access.clone(),
+            distribution.clone(),
+        );
+        if let Some(config) = options.scanning {
+            security = security.with_scanning(config);
+        }
+        if let Some(root) = options.trusted_root {
+            security = security.with_trusted_root(root);
+        }
+        let security = Arc::new(security);
+        let subscriber: Arc<dyn events::Subscriber> = security.clone();
+        distribution.events().subscribe(Arc::downgrade(&subscriber));
+        Services {
+            access,
             identity,
+            distribution,
             security,
-            blobs,
-            sessions: uploads::Sessions::default(),
-            max_uploads,
-            auth: None,
-            scanning: None,
-            settings_cache: Default::default(),
-            policy_cache: Default::default(),
-            pulls: Default::default(),
-            keyless_root: None,
         }
     }
 
-    /// Trust keyless signatures through this Sigstore root (with each project's identities).
-    pub fn with_trusted_root(mut self, root: KeylessRoot) -> Self {
-        self.keyless_root = Some(root);
-        self
+    /// Start the background work: scan workers and scheduler, pull statistics.
+    pub fn start(&self) {
+        self.security.start_scanning();
+        self.distribution.start_pull_stats();
     }
+}
 
-    /// Turn on authentication and authorization for every request.
-    pub fn with_auth(mut self, auth: AuthState) -> Self {
-        self.auth = Some(auth);
-        self
-    }
-
-    pub fn identity(&self) -> &Arc<dyn IdentityStore> {
-        &self.identity
-    }
-
-    /// Remove upload sessions untouched for `expiry`: their bytes and their record.
-    pub async fn purge_stale_uploads(&self, expiry: Duration) -> Result<usize> {
-        let before = crate::metadata::now() - expiry.as_secs() as i64;
-        let stale = self.meta.stale_uploads(before).await?;
-        for id in &stale {
-            // Bytes first, record second: a crash in between leaves a record
-            // with no data, which the next purge removes; never the reverse.
-            self.blobs.delete_upload(id).await?;
-            self.meta.delete_upload(id).await?;
-            self.sessions.forget(id);
-        }
-        Ok(stale.len())
-    }
+/// Seconds since the epoch as RFC 3339 (UTC, whole seconds), Harbor's time format.
+pub fn time_rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn not_found(code: ErrorCode, what: impl std::fmt::Display) -> RegistryError {
@@ -116,38 +118,10 @@ fn not_found(code: ErrorCode, what: impl std::fmt::Display) -> RegistryError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::Registry;
-    use crate::error::ErrorCode;
-    use crate::metadata::SqliteMetadata;
-    use crate::names::RepoName;
-    use crate::storage::{BlobStore, FsBlobStore};
-
-    #[tokio::test]
-    async fn abandoned_uploads_are_purged_with_their_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
-        let reg = Registry::new(meta.clone(), meta.clone(), meta, blobs.clone(), 10);
-        let repo = RepoName::parse("library/purge").unwrap();
-        let up = reg.start_upload(&repo).await.unwrap();
-        assert_eq!(
-            reg.purge_stale_uploads(Duration::from_secs(3600))
-                .await
-                .unwrap(),
-            0
-        );
-        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), Some(0));
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(reg.purge_stale_uploads(Duration::ZERO).await.unwrap(), 1);
-        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), None);
-        let err = reg.upload_status(&repo, &up.id).await.unwrap_err();
-        assert_eq!(err.error_code(), Some(ErrorCode::BlobUploadUnknown));
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::time_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::time_rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::time_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -30,7 +30,7 @@ pub async fn list(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Response> {
-    let members = reg.list_members(&caller.who, &project).await?;
+    let members = reg.identity.list_members(&caller.who, &project).await?;
     let total = members.len();
     let mut resp = Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response();
     resp.headers_mut().insert("X-Total-Count", total.into());
@@ -42,7 +42,7 @@ pub async fn get(
     caller: Caller,
     Path((project, member)): Path<(String, i64)>,
 ) -> Result<Response> {
-    let members = reg.list_members(&caller.who, &project).await?;
+    let members = reg.identity.list_members(&caller.who, &project).await?;
     let m = members
         .iter()
         .find(|m| m.id == member)
@@ -72,6 +72,7 @@ pub async fn add(
         RegistryError::bad_request("member_user is required (member groups are not supported)")
     })?;
     let id = reg
+        .identity
         .add_member(
             &caller.who,
             caller.ip.as_deref(),
@@ -97,14 +98,15 @@ pub async fn update(
     Path((project, member)): Path<(String, i64)>,
     Json(body): Json<UpdateMember>,
 ) -> Result<StatusCode> {
-    reg.update_member(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        member,
-        body.role_id,
-    )
-    .await?;
+    reg.identity
+        .update_member(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            member,
+            body.role_id,
+        )
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -113,7 +115,8 @@ pub async fn remove(
     caller: Caller,
     Path((project, member)): Path<(String, i64)>,
 ) -> Result<StatusCode> {
-    reg.remove_member(&caller.who, caller.ip.as_deref(), &project, member)
+    reg.identity
+        .remove_member(&caller.who, caller.ip.as_deref(), &project, member)
         .await?;
     Ok(StatusCode::OK)
 }

@@ -4,6 +4,7 @@
 
 mod members;
 mod projects;
+mod render;
 mod repositories;
 mod robots;
 mod schemas;
@@ -247,16 +248,14 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         reg: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !reg.auth_enabled() {
-            return Err(RegistryError::new(
-                ErrorCode::Unsupported,
-                "the management API needs authentication enabled (wharf serve --auth)",
-            )
-            .with_status(axum::http::StatusCode::NOT_FOUND));
+        if !reg.access.auth_enabled() {
+            return Err(RegistryError::NotEnabled(
+                "the management API needs authentication enabled (wharf serve --auth)".into(),
+            ));
         }
         let ip = client_ip(&parts.extensions);
         let who = match credentials(&parts.headers) {
-            Credentials::Basic(u, p) => reg.authenticate(&u, &p, ip.as_deref()).await?,
+            Credentials::Basic(u, p) => reg.access.authenticate(&u, &p, ip.as_deref()).await?,
             Credentials::Bearer(_) => {
                 return Err(RegistryError::new(
                     ErrorCode::Unauthorized,

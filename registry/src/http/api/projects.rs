@@ -60,9 +60,10 @@ pub async fn list(
     }
     .req();
     let (items, total) = reg
+        .identity
         .list_projects(&caller.who, q.name.as_deref(), page)
         .await?;
-    let mut extras = reg.project_extras(&caller.who, &items).await?;
+    let mut extras = reg.security.project_extras(&caller.who, &items).await?;
     let out: Vec<Value> = items
         .into_iter()
         .map(|p| project_json(p, &mut extras))
@@ -155,19 +156,21 @@ async fn apply_settings(
 ) -> Result<()> {
     let settings = settings_of(body)?;
     if !settings.is_empty() {
-        reg.update_project_settings(&caller.who, caller.ip.as_deref(), project, settings)
+        reg.security
+            .update_project_settings(&caller.who, caller.ip.as_deref(), project, settings)
             .await?;
     }
     if let Some(a) = body.get("cve_allowlist").filter(|v| !v.is_null()) {
         let (items, expires_at) = parse_allowlist(a)?;
-        reg.set_project_allowlist(
-            &caller.who,
-            caller.ip.as_deref(),
-            project,
-            items,
-            expires_at,
-        )
-        .await?;
+        reg.security
+            .set_project_allowlist(
+                &caller.who,
+                caller.ip.as_deref(),
+                project,
+                items,
+                expires_at,
+            )
+            .await?;
     }
     Ok(())
 }
@@ -182,6 +185,7 @@ pub async fn create(
         .ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
     settings_of(&body)?;
     let id = reg
+        .identity
         .create_project(
             &caller.who,
             caller.ip.as_deref(),
@@ -199,9 +203,11 @@ pub async fn get(
     Path(project): Path<String>,
 ) -> Result<Response> {
     let p = reg
+        .access
         .project_for(&caller.who, &project, Action::ReadProject)
         .await?;
     let mut extras = reg
+        .security
         .project_extras(&caller.who, std::slice::from_ref(&p))
         .await?;
     Ok(Json(project_json(p, &mut extras)).into_response())
@@ -214,10 +220,12 @@ pub async fn update(
     Json(body): Json<Value>,
 ) -> Result<StatusCode> {
     if let Some(public) = public_flag(&body)? {
-        reg.update_project(&caller.who, caller.ip.as_deref(), &project, public)
+        reg.identity
+            .update_project(&caller.who, caller.ip.as_deref(), &project, public)
             .await?;
     } else {
-        reg.project_for(&caller.who, &project, Action::UpdateProject)
+        reg.access
+            .project_for(&caller.who, &project, Action::UpdateProject)
             .await?;
     }
     apply_settings(&reg, &caller, &project, &body).await?;
@@ -229,7 +237,8 @@ pub async fn delete(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<StatusCode> {
-    reg.delete_project(&caller.who, caller.ip.as_deref(), &project)
+    reg.identity
+        .delete_project(&caller.who, caller.ip.as_deref(), &project)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -245,5 +254,8 @@ pub async fn exists(
     _caller: Caller,
     Query(q): Query<ExistsQuery>,
 ) -> Result<StatusCode> {
-    reg.project(&q.project_name).await.map(|_| StatusCode::OK)
+    reg.access
+        .project(&q.project_name)
+        .await
+        .map(|_| StatusCode::OK)
 }

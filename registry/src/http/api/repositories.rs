@@ -66,6 +66,7 @@ pub async fn list(
 ) -> Result<Response> {
     let page = p.req();
     let (repos, total) = reg
+        .distribution
         .project_repositories(&caller.who, &project, page)
         .await?;
     let items = repos
@@ -88,13 +89,14 @@ pub async fn delete(
     caller: Caller,
     Path((project, repository)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    reg.delete_repository_api(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        &decode(&repository),
-    )
-    .await?;
+    reg.distribution
+        .delete_repository(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+        )
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -132,11 +134,12 @@ async fn with_overviews(
 ) -> Result<()> {
     let digests: Vec<_> = items.iter().map(|(_, d)| d.clone()).collect();
     let overviews = reg
+        .security
         .scan_overviews_for(&caller.who, project, &digests)
         .await?;
     for (json, d) in items.iter_mut() {
         if let Some(o) = overviews.get(d) {
-            json["scan_overview"] = json!({ REPORT_MIME: o });
+            json["scan_overview"] = json!({ REPORT_MIME: super::render::scan_overview(o) });
         }
     }
     Ok(())
@@ -155,6 +158,7 @@ pub async fn artifacts(
     .req();
     let repository = decode(&repository);
     let (items, total) = reg
+        .distribution
         .artifacts(&caller.who, &project, &repository, page)
         .await?;
     let full = format!("{project}/{repository}");
@@ -187,7 +191,8 @@ pub async fn artifact(
 ) -> Result<Response> {
     let repository = decode(&repository);
     let a = reg
-        .artifact_api(&caller.who, &project, &repository, &reference)
+        .distribution
+        .artifact(&caller.who, &project, &repository, &reference)
         .await?;
     let mut out = vec![(
         artifact_json(&format!("{project}/{repository}"), &a, q.with_sbom_overview),
@@ -198,10 +203,13 @@ pub async fn artifact(
     }
     let (mut v, digest) = out.remove(0);
     if q.with_signature {
-        v["signatures"] = Value::Array(
-            reg.signatures_api(&caller.who, &project, &repository, &digest)
-                .await?,
-        );
+        v["signatures"] = reg
+            .security
+            .signatures(&caller.who, &project, &repository, &digest)
+            .await?
+            .iter()
+            .map(super::render::signature)
+            .collect();
     }
     Ok(Json(v).into_response())
 }
@@ -233,15 +241,16 @@ pub async fn scan(
             )));
         }
     };
-    reg.scan_artifact_api(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        &decode(&repository),
-        &reference,
-        sbom,
-    )
-    .await?;
+    reg.security
+        .scan_artifact(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+            &reference,
+            sbom,
+        )
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -252,7 +261,8 @@ pub async fn vulnerabilities(
     Path((project, repository, reference)): Path<(String, String, String)>,
 ) -> Result<Response> {
     let report = reg
-        .vulnerabilities_api(&caller.who, &project, &decode(&repository), &reference)
+        .security
+        .vulnerability_report(&caller.who, &project, &decode(&repository), &reference)
         .await?;
     Ok(Json(match report {
         Some(r) => json!({ REPORT_MIME: r }),
@@ -266,14 +276,15 @@ pub async fn delete_artifact(
     caller: Caller,
     Path((project, repository, reference)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    reg.delete_artifact_api(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        &decode(&repository),
-        &reference,
-    )
-    .await?;
+    reg.distribution
+        .delete_artifact(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+            &reference,
+        )
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -284,7 +295,8 @@ pub async fn tags(
 ) -> Result<Response> {
     let repository = decode(&repository);
     let a = reg
-        .artifact_api(&caller.who, &project, &repository, &reference)
+        .distribution
+        .artifact(&caller.who, &project, &repository, &reference)
         .await?;
     let full = format!("{project}/{repository}");
     let out: Vec<Value> = a
@@ -307,15 +319,16 @@ pub async fn add_tag(
     Json(body): Json<NewTag>,
 ) -> Result<Response> {
     let repository = decode(&repository);
-    reg.add_tag_api(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        &repository,
-        &reference,
-        &body.name,
-    )
-    .await?;
+    reg.distribution
+        .add_tag(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &repository,
+            &reference,
+            &body.name,
+        )
+        .await?;
     Ok(created(format!(
         "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/tags/{}",
         body.name
@@ -330,13 +343,14 @@ pub async fn delete_tag(
     if tag.is_empty() {
         return Err(RegistryError::bad_request("tag name is empty"));
     }
-    reg.delete_tag_api(
-        &caller.who,
-        caller.ip.as_deref(),
-        &project,
-        &decode(&repository),
-        &tag,
-    )
-    .await?;
+    reg.distribution
+        .delete_tag(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+            &tag,
+        )
+        .await?;
     Ok(StatusCode::OK)
 }

@@ -67,6 +67,7 @@ pub async fn create(
         permissions: body.permissions,
     };
     let (robot, secret) = reg
+        .identity
         .create_robot(&caller.who, caller.ip.as_deref(), &spec)
         .await?;
     let mut resp = (
@@ -103,7 +104,10 @@ pub async fn list(
                 .map(|v| v.trim_start_matches('=').to_string())
         })
     });
-    let robots = reg.list_robots(&caller.who, project.as_deref()).await?;
+    let robots = reg
+        .identity
+        .list_robots(&caller.who, project.as_deref())
+        .await?;
     let level = query.q.as_deref().and_then(|q| {
         q.split(',')
             .find_map(|kv| kv.strip_prefix("Level="))
@@ -125,7 +129,10 @@ pub async fn list_in_project(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Response> {
-    let robots = reg.list_robots(&caller.who, Some(&project)).await?;
+    let robots = reg
+        .identity
+        .list_robots(&caller.who, Some(&project))
+        .await?;
     Ok(Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response())
 }
 
@@ -134,7 +141,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    Ok(Json(robot_json(&reg.robot(&caller.who, id).await?)).into_response())
+    Ok(Json(robot_json(&reg.identity.robot(&caller.who, id).await?)).into_response())
 }
 
 pub async fn update(
@@ -143,7 +150,8 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(body): Json<RobotUpdate>,
 ) -> Result<StatusCode> {
-    reg.update_robot(&caller.who, caller.ip.as_deref(), id, &body)
+    reg.identity
+        .update_robot(&caller.who, caller.ip.as_deref(), id, &body)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -153,7 +161,8 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    reg.delete_robot(&caller.who, caller.ip.as_deref(), id)
+    reg.identity
+        .delete_robot(&caller.who, caller.ip.as_deref(), id)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -172,6 +181,7 @@ pub async fn refresh(
 ) -> Result<Response> {
     let secret = body.and_then(|Json(b)| b.secret);
     let secret = reg
+        .identity
         .refresh_robot_secret(&caller.who, caller.ip.as_deref(), id, secret.as_deref())
         .await?;
     if secret.is_empty() {

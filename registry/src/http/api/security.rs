@@ -7,12 +7,18 @@ use serde_json::{Value, json};
 
 use super::Caller;
 use super::projects::{allowlist_json, parse_allowlist};
+use super::render;
+use crate::auth::rbac::SystemAction;
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 
 pub async fn get_allowlist(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
-    reg.require_sysadmin(&caller.who)?;
-    Ok(Json(allowlist_json(None, &reg.system_allowlist().await?)))
+    reg.access
+        .require_system(&caller.who, SystemAction::ReadSecuritySettings)?;
+    Ok(Json(allowlist_json(
+        None,
+        &reg.security.system_allowlist().await?,
+    )))
 }
 
 pub async fn put_allowlist(
@@ -21,14 +27,18 @@ pub async fn put_allowlist(
     Json(body): Json<Value>,
 ) -> Result<StatusCode> {
     let (items, expires_at) = parse_allowlist(&body)?;
-    reg.set_system_allowlist(&caller.who, caller.ip.as_deref(), items, expires_at)
+    reg.security
+        .set_system_allowlist(&caller.who, caller.ip.as_deref(), items, expires_at)
         .await?;
     Ok(StatusCode::OK)
 }
 
 pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
-    reg.require_sysadmin(&caller.who)?;
-    Ok(Json(json!({"schedule": reg.scan_schedule().await?})))
+    reg.access
+        .require_system(&caller.who, SystemAction::ReadSecuritySettings)?;
+    Ok(Json(
+        json!({"schedule": reg.security.scan_schedule().await?}),
+    ))
 }
 
 /// `{"schedule":{"type":"Hourly|Daily|Weekly|Custom|Manual|None","cron":"0 0 * * * *"}}`;
@@ -38,14 +48,16 @@ pub async fn set_schedule(
     caller: Caller,
     Json(body): Json<Value>,
 ) -> Result<StatusCode> {
-    reg.require_sysadmin(&caller.who)?;
+    reg.access
+        .require_system(&caller.who, SystemAction::ManageSecuritySettings)?;
     let s = &body["schedule"];
     let kind = s["type"]
         .as_str()
         .ok_or_else(|| RegistryError::bad_request("schedule.type is required"))?;
-    reg.set_scan_schedule(kind, s["cron"].as_str().unwrap_or(""))
+    reg.security
+        .set_scan_schedule(kind, s["cron"].as_str().unwrap_or(""))
         .await?;
-    reg.audit(
+    reg.access.audit(
         &caller.who,
         "update",
         "scan_all_schedule",
@@ -60,6 +72,9 @@ pub async fn set_schedule(
 }
 
 pub async fn metrics(State(reg): State<AppState>, caller: Caller) -> Result<Json<Value>> {
-    reg.require_sysadmin(&caller.who)?;
-    Ok(Json(reg.scan_metrics().await?))
+    reg.access
+        .require_system(&caller.who, SystemAction::ReadSecuritySettings)?;
+    Ok(Json(render::scan_metrics(
+        &reg.security.scan_metrics().await?,
+    )))
 }

@@ -24,9 +24,9 @@ pub async fn health() -> Json<Value> {
 
 pub async fn info(State(reg): State<AppState>) -> Json<Value> {
     Json(json!({
-        "auth_mode": if reg.auth_enabled() { "db_auth" } else { "none" },
+        "auth_mode": if reg.access.auth_enabled() { "db_auth" } else { "none" },
         "harbor_version": format!("wharf-{}", env!("CARGO_PKG_VERSION")),
-        "registry_url": reg.external_url(),
+        "registry_url": reg.access.external_url(),
         "project_creation_restriction": "everyone",
         "self_registration": false,
         "has_ca_root": false,
@@ -51,7 +51,7 @@ pub async fn audit_logs(
     Query(p): Query<Paging>,
 ) -> Result<Response> {
     let page = p.req();
-    let (items, total) = reg.audit_log(&caller.who, None, page).await?;
+    let (items, total) = reg.identity.audit_log(&caller.who, None, page).await?;
     Ok(paged(
         "/api/v2.0/audit-logs",
         page,
@@ -67,7 +67,10 @@ pub async fn project_logs(
     Query(p): Query<Paging>,
 ) -> Result<Response> {
     let page = p.req();
-    let (items, total) = reg.audit_log(&caller.who, Some(&project), page).await?;
+    let (items, total) = reg
+        .identity
+        .audit_log(&caller.who, Some(&project), page)
+        .await?;
     Ok(paged(
         &format!("/api/v2.0/projects/{project}/logs"),
         page,

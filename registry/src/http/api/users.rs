@@ -41,6 +41,7 @@ pub async fn create(
     Json(body): Json<NewUser>,
 ) -> Result<Response> {
     let id = reg
+        .identity
         .create_user(
             &caller.who,
             caller.ip.as_deref(),
@@ -59,7 +60,7 @@ pub async fn list(
     Query(p): Query<Paging>,
 ) -> Result<Response> {
     let page = p.req();
-    let (users, total) = reg.list_users(&caller.who, page).await?;
+    let (users, total) = reg.identity.list_users(&caller.who, page).await?;
     Ok(paged(
         "/api/v2.0/users",
         page,
@@ -75,7 +76,7 @@ pub async fn current(State(reg): State<AppState>, caller: Caller) -> Result<Resp
             "log in as a user",
         ));
     };
-    Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
+    Ok(Json(user_json(&reg.identity.user(&caller.who, id).await?)).into_response())
 }
 
 pub async fn get(
@@ -83,7 +84,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    Ok(Json(user_json(&reg.user(&caller.who, id).await?)).into_response())
+    Ok(Json(user_json(&reg.identity.user(&caller.who, id).await?)).into_response())
 }
 
 pub async fn delete(
@@ -91,7 +92,8 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    reg.delete_user(&caller.who, caller.ip.as_deref(), id)
+    reg.identity
+        .delete_user(&caller.who, caller.ip.as_deref(), id)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -108,14 +110,15 @@ pub async fn password(
     Path(id): Path<i64>,
     Json(body): Json<PasswordChange>,
 ) -> Result<StatusCode> {
-    reg.change_password(
-        &caller.who,
-        caller.ip.as_deref(),
-        id,
-        body.old_password.as_deref(),
-        &body.new_password,
-    )
-    .await?;
+    reg.identity
+        .change_password(
+            &caller.who,
+            caller.ip.as_deref(),
+            id,
+            body.old_password.as_deref(),
+            &body.new_password,
+        )
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -130,7 +133,8 @@ pub async fn sysadmin(
     Path(id): Path<i64>,
     Json(body): Json<SysadminFlag>,
 ) -> Result<StatusCode> {
-    reg.set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag)
+    reg.identity
+        .set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag)
         .await?;
     Ok(StatusCode::OK)
 }

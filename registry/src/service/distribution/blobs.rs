@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 
-use super::{Registry, not_found};
+use super::Distribution;
 use crate::digest::Digest;
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::names::RepoName;
+use crate::service::not_found;
 use crate::storage::{ByteStream, StorageError};
 
 /// A `Range: bytes=…` request, before the blob's size is known.
@@ -68,7 +69,7 @@ pub enum BlobBody {
     },
 }
 
-impl Registry {
+impl Distribution {
     /// The size of a blob as the repository serves it. Manifests are blobs too
     /// (clients may fetch them by digest through the blob endpoint).
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {

@@ -5,16 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use wharf_signer::image::{
     DSSE_MEDIA_TYPE, Found, FoundKind, SIGNATURE_ANNOTATION, SIMPLESIGNING_MEDIA_TYPE,
 };
 use wharf_signer::keyless::{CertIdentity, TrustedRoot};
 use wharf_signer::keys::VerifyingKey;
 
-use super::Registry;
+use super::Security;
 use super::keyless_trust::{TrustedIdentity, claimed_identity, trusted_identities, verify_keyless};
-use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
+use super::settings::{TRUSTED_KEYS, split_pem_keys};
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::names::RepoName;
@@ -63,15 +63,35 @@ pub(crate) fn verify_with(
     }
 }
 
-/// One signature or attestation as the artifact API shows it: its kind, where it is, the
-/// identity a certificate claims, and whether one of the project's keys (by fingerprint)
-/// or keyless identities (through the server's trusted root) verifies it.
+/// One signature or attestation attached to an artifact, and what the project's trust
+/// made of it.
+#[derive(Debug, Clone)]
+pub struct SignatureSummary {
+    /// `cosign` (simple signing), `sigstore.bundle` or `attestation`.
+    pub kind: &'static str,
+    /// Where it was found: `tag sha256-….sig`, `referrer sha256:…`.
+    pub source: String,
+    pub predicate_type: Option<String>,
+    /// The identity a certificate claims (keyless signatures), checked or not.
+    pub certificate_identity: Option<CertIdentity>,
+    pub verified: bool,
+    /// The trusted key that verified it, by fingerprint.
+    pub key_fingerprint: Option<String>,
+    /// The identity verified through the trusted root and one of the project's identities.
+    pub verified_identity: Option<CertIdentity>,
+    /// Why it is not verified.
+    pub reason: Option<String>,
+}
+
+/// One signature or attestation: its kind, where it is, the identity a certificate
+/// claims, and whether one of the project's keys (by fingerprint) or keyless identities
+/// (through the server's trusted root) verifies it.
 pub(crate) fn summarize(
     f: &Found,
     digest: &str,
     keys: &[VerifyingKey],
     keyless: Option<(&TrustedRoot, &[TrustedIdentity])>,
-) -> Value {
+) -> SignatureSummary {
     let (kind, predicate_type) = match &f.kind {
         FoundKind::SimpleSigning { .. } => ("cosign", None),
         // cosign v3 attestations are bundles too: reported as attestations with the
@@ -124,20 +144,19 @@ pub(crate) fn summarize(
         }
         (false, true) => Some("the project has no trusted keys".to_string()),
     };
-    let identity_json = |i: &CertIdentity| json!({"subject": i.subject, "issuer": i.issuer});
-    json!({
-        "type": kind,
-        "source": f.source,
-        "predicate_type": predicate_type,
-        "certificate_identity": claimed.as_ref().map(identity_json),
-        "verified": verified,
-        "key_fingerprint": key_fingerprint,
-        "verified_identity": verified_identity.as_ref().map(identity_json),
-        "reason": reason,
-    })
+    SignatureSummary {
+        kind,
+        source: f.source.clone(),
+        predicate_type,
+        certificate_identity: claimed,
+        verified,
+        key_fingerprint,
+        verified_identity,
+        reason,
+    }
 }
 
-impl Registry {
+impl Security {
     /// Signatures, bundles and attestations attached to `digest` in `repo`.
     pub(crate) async fn stored_signatures(
         &self,
@@ -241,7 +260,7 @@ impl Registry {
         &self,
         repo: &RepoName,
         digest: &Digest,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<SignatureSummary>> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let settings = self.project_settings(project).await?;
         let keys = trusted_keys(&settings);
@@ -262,8 +281,8 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::keyless_trust::fixtures::{self, DIGEST};
-    use crate::service::keyless_trust::parse_identities;
+    use crate::service::security::keyless_trust::fixtures::{self, DIGEST};
+    use crate::service::security::keyless_trust::parse_identities;
 
     /// The artifact API's view of a real keyless signature: the identity its certificate
     /// claims always; verified only through a trusted root and a matching identity.
@@ -274,31 +293,35 @@ mod tests {
         let ids = parse_identities(r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
 
         let s = summarize(&found, DIGEST, &[], Some((root.root.as_ref(), &ids)));
-        assert_eq!(s["type"], "sigstore.bundle");
-        assert_eq!(s["verified"], true, "{s}");
+        assert_eq!(s.kind, "sigstore.bundle");
+        assert!(s.verified, "{s:?}");
         assert_eq!(
-            s["verified_identity"]["issuer"],
+            s.verified_identity.as_ref().unwrap().issuer,
             "https://token.actions.githubusercontent.com"
         );
-        assert_eq!(s["verified_identity"], s["certificate_identity"]);
-        assert!(s["key_fingerprint"].is_null() && s["reason"].is_null());
+        assert_eq!(
+            s.verified_identity.as_ref().map(|i| &i.subject),
+            s.certificate_identity.as_ref().map(|i| &i.subject)
+        );
+        assert!(s.key_fingerprint.is_none() && s.reason.is_none());
 
         let s = summarize(&found, DIGEST, &[], None);
-        assert_eq!(s["verified"], false);
+        assert!(!s.verified);
         assert!(
-            s["certificate_identity"]["subject"]
-                .as_str()
+            s.certificate_identity
+                .as_ref()
                 .unwrap()
+                .subject
                 .contains("kubewarden")
         );
         assert!(
-            s["reason"].as_str().unwrap().contains("trusted root"),
-            "{s}"
+            s.reason.as_deref().unwrap().contains("trusted root"),
+            "{s:?}"
         );
 
         let other = format!("sha256:{}", "1".repeat(64));
         let s = summarize(&found, &other, &[], Some((root.root.as_ref(), &ids)));
-        assert_eq!(s["verified"], false);
-        assert!(s["verified_identity"].is_null());
+        assert!(!s.verified);
+        assert!(s.verified_identity.is_none());
     }
 }

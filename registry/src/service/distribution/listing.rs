@@ -1,10 +1,11 @@
 //! Listings: tags, the catalog and referrers.
 
-use super::{Registry, not_found};
+use super::Distribution;
 use crate::digest::Digest;
 use crate::error::{ErrorCode, Result};
 use crate::metadata::Referrer;
 use crate::names::RepoName;
+use crate::service::not_found;
 
 /// Largest page served, whatever `n` asks for.
 pub const MAX_PAGE: u32 = 10_000;
@@ -22,7 +23,7 @@ fn paged(mut items: Vec<String>, limit: u32) -> Page {
     Page { items, more }
 }
 
-impl Registry {
+impl Distribution {
     pub async fn list_tags(
         &self,
         repo: &RepoName,

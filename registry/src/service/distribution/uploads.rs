@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
 use futures_util::{StreamExt, stream};
 
-use super::Registry;
+use super::Distribution;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::names::RepoName;
@@ -97,7 +96,7 @@ fn exact_length(body: ByteStream, want: u64) -> ByteStream {
     ))
 }
 
-impl Registry {
+impl Distribution {
     async fn new_session(&self, repo: &RepoName) -> Result<UploadStatus> {
         if self.meta.count_uploads().await? >= self.max_uploads as u64 {
             return Err(RegistryError::new(
@@ -224,11 +223,9 @@ impl Registry {
         let size = self.stored_size(id).await?;
         let body = match (range, length) {
             (Some((start, end)), _) if start != size || end < start => {
-                return Err(RegistryError::new(
-                    ErrorCode::BlobUploadInvalid,
-                    format!("chunk {start}-{end} is out of order: the upload holds {size} bytes, the next chunk must start at {size}"),
-                )
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE));
+                return Err(RegistryError::ChunkOutOfOrder(format!(
+                    "chunk {start}-{end} is out of order: the upload holds {size} bytes, the next chunk must start at {size}"
+                )));
             }
             (Some((start, end)), Some(len)) if len != end - start + 1 => {
                 return Err(RegistryError::new(

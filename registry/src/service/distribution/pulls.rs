@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::Registry;
+use super::Distribution;
 use crate::digest::Digest;
 use crate::metadata::Pull;
 use crate::names::RepoName;
@@ -17,7 +17,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(crate) struct PullCounter(Mutex<HashMap<(String, Digest), (i64, i64)>>);
 
-impl Registry {
+impl Distribution {
     /// Counts one manifest pull.
     pub fn record_pull(&self, repo: &RepoName, digest: &Digest) {
         let now = crate::metadata::now();

@@ -4,31 +4,63 @@
 //! against the offline database, and store Harbor-shaped reports.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use serde_json::{Value, json};
-use tokio::runtime::Handle;
 use tokio::sync::{Notify, mpsc};
-use tokio_util::io::{StreamReader, SyncIoBridge};
-use wharf_scanner::image::blobs::BlobSource;
 
-use super::Registry;
+use super::Security;
+use super::blob_source::{StoreBlobs, inventory_blocking};
 use crate::digest::Digest;
-use crate::error::{RegistryError, Result};
-use crate::metadata::MetadataStore;
+use crate::error::{ApiErrorKind, RegistryError, Result};
 use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
 use crate::names::RepoName;
-use crate::storage::BlobStore;
 
 /// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
 pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
 /// Settings key of the scan-all schedule (`{"type":…,"cron":…}`).
 const SCHEDULE_KEY: &str = "scan_all_schedule";
+
+/// When scan-all runs: Harbor's schedule types (`None`, `Hourly`, `Daily`, `Weekly`,
+/// `Custom`) with the 6-field cron they stand for. Stored as this JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSchedule {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub cron: String,
+}
+
+impl Default for ScanSchedule {
+    fn default() -> Self {
+        ScanSchedule {
+            kind: "None".into(),
+            cron: String::new(),
+        }
+    }
+}
+
+/// How many scans are in each state (`Pending`, `Running`, `Success`, `Error`).
+#[derive(Debug, Clone, Default)]
+pub struct ScanMetrics {
+    pub by_status: BTreeMap<String, i64>,
+}
+
+impl ScanMetrics {
+    pub fn total(&self) -> i64 {
+        self.by_status.values().sum()
+    }
+
+    /// Scans queued or running.
+    pub fn ongoing(&self) -> i64 {
+        ["Pending", "Running"]
+            .iter()
+            .filter_map(|s| self.by_status.get(*s))
+            .sum()
+    }
+}
 
 /// Where the vulnerability database is and how many scans run at once.
 #[derive(Debug, Clone)]
@@ -108,80 +140,12 @@ pub fn severity_rank(s: &str) -> u8 {
     }
 }
 
-/// The registry's stores as the scanner's blob source: manifests from the
-/// metadata store, config and layers from the blob store. Runs on the blocking
-/// pool: async reads are driven from there with the runtime's handle.
-pub(crate) struct StoreBlobs {
-    meta: Arc<dyn MetadataStore>,
-    store: Arc<dyn BlobStore>,
-    repo: RepoName,
-    handle: Handle,
-}
-
-impl BlobSource for StoreBlobs {
-    fn open(&self, digest: &str) -> wharf_scanner::Result<Box<dyn Read + '_>> {
-        let bad = |e: String| wharf_scanner::Error::Image(format!("{digest}: {e}"));
-        let d = Digest::from_str(digest).map_err(|e| bad(e.to_string()))?;
-        let manifest = self
-            .handle
-            .block_on(self.meta.manifest_by_digest(&self.repo, &d, true))
-            .map_err(|e| bad(e.to_string()))?;
-        if let Some(content) = manifest.and_then(|m| m.content) {
-            return Ok(Box::new(std::io::Cursor::new(content)));
-        }
-        let stream = self
-            .handle
-            .block_on(self.store.read(&d, None))
-            .map_err(|e| bad(e.to_string()))?;
-        let reader = StreamReader::new(stream.map_err(std::io::Error::other));
-        Ok(Box::new(SyncIoBridge::new_with_handle(
-            reader,
-            self.handle.clone(),
-        )))
-    }
-}
-
 /// What one scan produced, ready to store.
 struct Produced {
     severity: String,
     summary: Value,
     report: Value,
     db_version: String,
-}
-
-/// Scans one artifact (blocking): inventory from the blob store, match, report.
-impl StoreBlobs {
-    pub(crate) fn new(reg: &Registry, repo: RepoName) -> Self {
-        StoreBlobs {
-            meta: reg.meta.clone(),
-            store: reg.blobs.clone(),
-            repo,
-            handle: Handle::current(),
-        }
-    }
-}
-
-/// Inventories an image from the stores (blocking). Warnings go to the log.
-pub(crate) fn inventory_blocking(
-    source: &StoreBlobs,
-    digest: &Digest,
-) -> Result<wharf_scanner::report::ScanReport, String> {
-    let mut warnings = wharf_scanner::Warnings::default();
-    let opts = wharf_scanner::image::LoadOptions::default();
-    let img = wharf_scanner::image::blobs::load(source, &digest.to_string(), &opts, &mut warnings)
-        .map_err(|e| e.to_string())?;
-    let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);
-    for w in &warnings.messages {
-        tracing::warn!(%digest, warning = %w, "reading image");
-    }
-    Ok(wharf_scanner::report::ScanReport {
-        artifact: format!("{}@{digest}", source.repo),
-        manifest_digest: img.manifest_digest,
-        layers: img.fs.layers.iter().map(|l| l.digest.clone()).collect(),
-        inventory,
-        findings: Vec::new(),
-        warnings,
-    })
 }
 
 fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result<Produced, String> {
@@ -251,11 +215,12 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
     })
 }
 
-fn scanner_json() -> Value {
+/// The scanner as Harbor reports name it.
+pub fn scanner_json() -> Value {
     json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
 }
 
-impl Registry {
+impl Security {
     /// Turn on scanning (on push, on request, scheduled).
     pub fn with_scanning(mut self, config: ScanConfig) -> Self {
         self.scanning = Some(Scanning::new(config));
@@ -269,8 +234,7 @@ impl Registry {
     fn scanning(&self) -> Result<&Scanning> {
         self.scanning.as_ref().ok_or_else(|| {
             RegistryError::api(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "UNSUPPORTED",
+                ApiErrorKind::Unavailable,
                 "scanning is not enabled on this registry",
             )
         })
@@ -300,7 +264,7 @@ impl Registry {
         }
         let reg = self.clone();
         tokio::spawn(async move {
-            match reg.security.unfinished_scans().await {
+            match reg.store.unfinished_scans().await {
                 Ok(left) => {
                     for (digest, repo) in left {
                         tracing::info!(%digest, %repo, "resuming scan left unfinished");
@@ -350,7 +314,7 @@ impl Registry {
 
     /// A crashed `Running` scan goes back to `Pending` and into the queue.
     async fn requeue(&self, digest: &Digest) {
-        if let Ok(Some(rec)) = self.security.scan(digest).await
+        if let Ok(Some(rec)) = self.store.scan(digest).await
             && rec.status == ScanStatus::Running
         {
             let failed = ScanOutcome {
@@ -361,8 +325,8 @@ impl Registry {
                 db_version: None,
                 message: Some("interrupted"),
             };
-            let _ = self.security.finish_scan(digest, failed).await;
-            let _ = self.security.queue_scan(digest, &rec.repository).await;
+            let _ = self.store.finish_scan(digest, failed).await;
+            let _ = self.store.queue_scan(digest, &rec.repository).await;
         }
         if let Some(s) = &self.scanning {
             let _ = s.tx.send(Job::Scan(digest.clone()));
@@ -372,7 +336,7 @@ impl Registry {
     /// Queue a scan of `digest` (read from `repository`); false if one is already queued.
     pub async fn queue_scan(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let scanning = self.scanning()?;
-        let queued = self.security.queue_scan(digest, repository).await?;
+        let queued = self.store.queue_scan(digest, repository).await?;
         if queued {
             let _ = scanning.tx.send(Job::Scan(digest.clone()));
         }
@@ -383,19 +347,19 @@ impl Registry {
         let Some(scanning) = &self.scanning else {
             return;
         };
-        match self.security.start_scan(digest).await {
+        match self.store.start_scan(digest).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => return tracing::error!(%digest, error = %e, "starting scan"),
         }
-        let repository = match self.security.scan(digest).await {
+        let repository = match self.store.scan(digest).await {
             Ok(Some(r)) => r.repository,
             _ => return,
         };
         let started = std::time::Instant::now();
         let result = match RepoName::parse(&repository) {
             Ok(repo) => {
-                let source = StoreBlobs::new(self, repo);
+                let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo);
                 let (db, d) = (scanning.config.db.clone(), digest.clone());
                 tokio::task::spawn_blocking(move || scan_blocking(source, db, d))
                     .await
@@ -414,7 +378,7 @@ impl Registry {
                     db_version: Some(&p.db_version),
                     message: None,
                 };
-                self.security.finish_scan(digest, ok).await
+                self.store.finish_scan(digest, ok).await
             }
             Err(msg) => {
                 tracing::warn!(%digest, %repository, error = %msg, "scan failed");
@@ -426,7 +390,7 @@ impl Registry {
                     db_version: None,
                     message: Some(msg),
                 };
-                self.security.finish_scan(digest, failed).await
+                self.store.finish_scan(digest, failed).await
             }
         };
         if let Err(e) = stored {
@@ -468,31 +432,27 @@ impl Registry {
         }
     }
 
-    /// Harbor's `scan_overview` for an artifact list: one query for the page.
+    /// The scan records of a page of artifacts (for `scan_overview`): one query.
     pub async fn scan_overviews(
         &self,
         digests: &[Digest],
-    ) -> Result<std::collections::HashMap<Digest, Value>> {
-        let scans = self.security.scans(digests).await?;
-        Ok(scans
-            .into_iter()
-            .map(|(d, rec)| (d, overview_json(&rec)))
-            .collect())
+    ) -> Result<std::collections::HashMap<Digest, ScanRecord>> {
+        Ok(self.store.scans(digests).await?)
     }
 
     pub async fn scan_record(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
-        Ok(self.security.scan(digest).await?)
+        Ok(self.store.scan(digest).await?)
     }
 
     pub async fn scan_report(&self, digest: &Digest) -> Result<Option<Value>> {
-        Ok(self.security.scan_report(digest).await?)
+        Ok(self.store.scan_report(digest).await?)
     }
 
     /// Queue every image artifact in the registry (scan-all).
     pub async fn scan_all(&self) -> Result<usize> {
         self.scanning()?;
         let mut n = 0;
-        for (repo, digest) in self.security.scannable_artifacts().await? {
+        for (repo, digest) in self.store.scannable_artifacts().await? {
             if self.queue_scan(&repo, &digest).await? {
                 n += 1;
             }
@@ -501,11 +461,12 @@ impl Registry {
         Ok(n)
     }
 
-    /// The scan-all schedule, Harbor-shaped: `{"type":"Custom","cron":"0 0 * * * *"}`.
-    pub async fn scan_schedule(&self) -> Result<Value> {
-        Ok(match self.security.setting(SCHEDULE_KEY).await? {
-            Some(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
-            None => json!({"type": "None", "cron": ""}),
+    /// The scan-all schedule (none set: `None`).
+    pub async fn scan_schedule(&self) -> Result<ScanSchedule> {
+        Ok(match self.store.setting(SCHEDULE_KEY).await? {
+            Some(s) => serde_json::from_str(&s)
+                .map_err(|e| RegistryError::Internal(format!("stored scan schedule: {e}")))?,
+            None => ScanSchedule::default(),
         })
     }
 
@@ -535,22 +496,21 @@ impl Registry {
                 ))
             })?;
         }
-        let value = json!({"type": kind, "cron": cron_expr});
-        self.security
-            .set_setting(SCHEDULE_KEY, &value.to_string())
-            .await?;
+        let value = ScanSchedule {
+            kind: kind.to_string(),
+            cron: cron_expr.to_string(),
+        };
+        let text =
+            serde_json::to_string(&value).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        self.store.set_setting(SCHEDULE_KEY, &text).await?;
         scanning.schedule_changed.notify_one();
         Ok(())
     }
 
-    pub async fn scan_metrics(&self) -> Result<Value> {
-        let counts = self.security.scan_counts().await?;
-        let total: i64 = counts.values().sum();
-        let ongoing = counts.get("Pending").copied().unwrap_or(0)
-            + counts.get("Running").copied().unwrap_or(0);
-        Ok(
-            json!({"total": total, "completed": total - ongoing, "metrics": counts, "ongoing": ongoing > 0, "trigger": "Manual"}),
-        )
+    pub async fn scan_metrics(&self) -> Result<ScanMetrics> {
+        Ok(ScanMetrics {
+            by_status: self.store.scan_counts().await?.into_iter().collect(),
+        })
     }
 
     /// Sleeps until the next cron time, then queues every artifact; re-reads the
@@ -563,8 +523,7 @@ impl Registry {
             let cron_expr = self
                 .scan_schedule()
                 .await
-                .ok()
-                .and_then(|v| v["cron"].as_str().map(String::from))
+                .map(|s| s.cron)
                 .unwrap_or_default();
             let next = cron::Schedule::from_str(&cron_expr)
                 .ok()
@@ -587,22 +546,4 @@ impl Registry {
             }
         }
     }
-}
-
-/// One artifact's entry in Harbor's `scan_overview`.
-pub fn overview_json(rec: &ScanRecord) -> Value {
-    let time = |t: Option<i64>| t.map(crate::service::time_rfc3339);
-    json!({
-        "report_id": rec.digest.to_string(),
-        "scan_status": rec.status.as_str(),
-        "severity": rec.severity,
-        "duration": match (rec.started_at, rec.ended_at) { (Some(s), Some(e)) => e - s, _ => 0 },
-        "summary": rec.summary,
-        "start_time": time(rec.started_at),
-        "end_time": time(rec.ended_at),
-        "complete_percent": if matches!(rec.status, ScanStatus::Success | ScanStatus::Error) { 100 } else { 0 },
-        "scanner": scanner_json(),
-        "db_version": rec.db_version,
-        "message": rec.message,
-    })
 }

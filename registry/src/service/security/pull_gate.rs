@@ -8,16 +8,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::Registry;
+use super::Security;
 use super::keyless_trust::{KeylessRoot, trusted_identities};
-use super::project_settings::{TRUSTED_KEYS, split_pem_keys};
+use super::settings::{TRUSTED_KEYS, split_pem_keys};
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
-use crate::error::{ErrorCode, RegistryError, Result};
+use crate::error::{RegistryError, Result};
 use crate::metadata::StoredManifest;
 use crate::metadata::security::ScanStatus;
 use crate::names::RepoName;
@@ -118,10 +117,10 @@ fn trust_rule(settings: &BTreeMap<String, String>, keyless_root: Option<&Keyless
 }
 
 fn refuse(msg: String) -> RegistryError {
-    RegistryError::new(ErrorCode::Denied, msg).with_status(StatusCode::PRECONDITION_FAILED)
+    RegistryError::PullDenied(msg)
 }
 
-impl Registry {
+impl Security {
     /// Refuses the pull of `m` when the project's settings forbid it.
     pub async fn pull_gate(
         &self,
@@ -156,10 +155,14 @@ impl Registry {
         let who = match caller {
             PullCaller::Anonymous => None,
             PullCaller::Principal(p) => Some(p.clone()),
-            PullCaller::TokenSubject(name) => self.principal_named(name).await,
+            PullCaller::TokenSubject(name) => self.access.principal_named(name).await,
         };
         if let Some(who) = &who
-            && self.may(who, project, Action::UpdateProject).await? == Some(true)
+            && self
+                .access
+                .may(who, project, Action::UpdateProject)
+                .await?
+                .allowed()
         {
             tracing::info!(repo = %repo, digest = %m.digest, who = who.name(), "pull gate bypassed by a project administrator");
             return Ok(());
@@ -192,7 +195,7 @@ impl Registry {
         settings: &BTreeMap<String, String>,
     ) -> Result<()> {
         let policy = describe(VULN_RULE, settings);
-        match self.security.scan(digest).await?.map(|r| r.status) {
+        match self.store.scan(digest).await?.map(|r| r.status) {
             Some(ScanStatus::Success) => Ok(()),
             Some(ScanStatus::Pending | ScanStatus::Running) => Err(refuse(format!(
                 "{digest} is being scanned; {policy}, so it can be pulled once the scan is done"
@@ -260,7 +263,7 @@ impl Registry {
             ));
         }
         if prevent_vul {
-            let report = self.security.scan_report(digest).await?.unwrap_or_default();
+            let report = self.store.scan_report(digest).await?.unwrap_or_default();
             let source = format!("registry scan report of {digest}");
             facts.vulnerabilities = Some(
                 report["vulnerabilities"]
@@ -290,22 +293,12 @@ impl Registry {
         }
         Ok((policies, facts))
     }
-
-    /// The principal behind a bearer token's subject, for the pull gate's admin check.
-    async fn principal_named(&self, name: &str) -> Option<Principal> {
-        let (user, _) = self.identity.user_by_name(name).await.ok()??;
-        Some(Principal::User {
-            id: user.id,
-            name: user.username,
-            sysadmin: user.sysadmin,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::keyless_trust::fixtures::{self, DIGEST};
+    use crate::service::security::keyless_trust::fixtures::{self, DIGEST};
 
     /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
     /// real public-good keyless signature, passes for the identity that signed and fails

@@ -5,12 +5,14 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{Registry, not_found};
+use super::Distribution;
 use crate::digest::{Algorithm, Digest};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::manifest::{self, ManifestError};
 use crate::metadata::{NewManifest, StoredManifest};
 use crate::names::{Reference, RepoName};
+use crate::service::events::Event;
+use crate::service::not_found;
 
 /// What a successful manifest PUT reports back.
 #[derive(Debug, Clone)]
@@ -23,7 +25,7 @@ fn invalid(e: ManifestError) -> RegistryError {
     RegistryError::new(ErrorCode::ManifestInvalid, format!("manifest invalid: {e}"))
 }
 
-impl Registry {
+impl Distribution {
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
@@ -115,14 +117,15 @@ impl Registry {
                 },
             })
             .await?;
-        self.after_push(
-            repo.as_str(),
-            &digest,
-            &parsed.media_type,
-            parsed.artifact_type.as_deref(),
-            subject.is_some(),
-        )
-        .await;
+        self.events
+            .publish(&Event::ArtifactPushed {
+                repository: repo.clone(),
+                digest: digest.clone(),
+                media_type: parsed.media_type.clone(),
+                artifact_type: parsed.artifact_type.clone(),
+                has_subject: subject.is_some(),
+            })
+            .await;
         Ok(PutManifest { digest, subject })
     }
 

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Registry;
+use super::Security;
 use super::keyless_trust::{TRUSTED_IDENTITIES, parse_identities};
 use crate::auth::Principal;
-use crate::auth::rbac::{Action, Role};
+use crate::auth::rbac::{Action, Role, SystemAction};
 use crate::error::{RegistryError, Result};
 use crate::metadata::identity::Project;
 use crate::metadata::security::Allowlist;
@@ -45,7 +45,7 @@ pub(crate) struct SettingsCache(
     std::sync::Mutex<std::collections::HashMap<String, (Instant, Settings)>>,
 );
 
-impl Registry {
+impl Security {
     /// A project's settings by name, cached briefly: the pull gate reads them on every manifest GET.
     pub async fn project_settings(&self, project: &str) -> Result<Settings> {
         if let Ok(cache) = self.settings_cache.0.lock()
@@ -55,7 +55,7 @@ impl Registry {
             return Ok(s.clone());
         }
         let settings = match self.identity.project_by_name(project).await? {
-            Some(p) => Arc::new(self.security.project_metadata(p.id).await?),
+            Some(p) => Arc::new(self.store.project_metadata(p.id).await?),
             None => Settings::default(),
         };
         if let Ok(mut cache) = self.settings_cache.0.lock() {
@@ -66,7 +66,7 @@ impl Registry {
 
     /// Settings as the management API shows them (no access check: the caller did it).
     pub async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>> {
-        Ok(self.security.project_metadata(project_id).await?)
+        Ok(self.store.project_metadata(project_id).await?)
     }
 
     /// Validates and stores settings; unknown keys and values are refused, not ignored.
@@ -78,6 +78,7 @@ impl Registry {
         values: BTreeMap<String, String>,
     ) -> Result<()> {
         let p = self
+            .access
             .project_for(who, project, Action::UpdateProject)
             .await?;
         for (k, v) in &values {
@@ -112,11 +113,11 @@ impl Registry {
                 )));
             }
         }
-        self.security.set_project_metadata(p.id, &values).await?;
+        self.store.set_project_metadata(p.id, &values).await?;
         if let Ok(mut cache) = self.settings_cache.0.lock() {
             cache.remove(&p.name);
         }
-        self.audit(who, "update", "project", &p.name, ip);
+        self.access.audit(who, "update", "project", &p.name, ip);
         Ok(())
     }
 
@@ -129,9 +130,9 @@ impl Registry {
     ) -> Result<ProjectExtras> {
         let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
         let scopes: Vec<String> = ids.iter().map(|id| format!("project:{id}")).collect();
-        let mut allowlists = self.security.allowlists(&scopes).await?;
+        let mut allowlists = self.store.allowlists(&scopes).await?;
         Ok(ProjectExtras {
-            metadata: self.security.project_metadata_many(&ids).await?,
+            metadata: self.store.project_metadata_many(&ids).await?,
             allowlists: ids
                 .iter()
                 .filter_map(|id| Some((*id, allowlists.remove(&format!("project:{id}"))?)))
@@ -145,7 +146,7 @@ impl Registry {
 
     pub async fn project_allowlist(&self, project_id: i64) -> Result<Allowlist> {
         Ok(self
-            .security
+            .store
             .allowlist(&format!("project:{project_id}"))
             .await?
             .unwrap_or_default())
@@ -160,18 +161,20 @@ impl Registry {
         expires_at: Option<i64>,
     ) -> Result<()> {
         let p = self
+            .access
             .project_for(who, project, Action::UpdateProject)
             .await?;
         let items = validate_cves(items)?;
-        self.security
+        self.store
             .set_allowlist(&format!("project:{}", p.id), &items, expires_at)
             .await?;
-        self.audit(who, "update", "cve_allowlist", &p.name, ip);
+        self.access
+            .audit(who, "update", "cve_allowlist", &p.name, ip);
         Ok(())
     }
 
     pub async fn system_allowlist(&self) -> Result<Allowlist> {
-        Ok(self.security.allowlist("system").await?.unwrap_or_default())
+        Ok(self.store.allowlist("system").await?.unwrap_or_default())
     }
 
     pub async fn set_system_allowlist(
@@ -181,12 +184,14 @@ impl Registry {
         items: Vec<String>,
         expires_at: Option<i64>,
     ) -> Result<()> {
-        self.require_sysadmin(who)?;
+        self.access
+            .require_system(who, SystemAction::ManageSecuritySettings)?;
         let items = validate_cves(items)?;
-        self.security
+        self.store
             .set_allowlist("system", &items, expires_at)
             .await?;
-        self.audit(who, "update", "cve_allowlist", "system", ip);
+        self.access
+            .audit(who, "update", "cve_allowlist", "system", ip);
         Ok(())
     }
 

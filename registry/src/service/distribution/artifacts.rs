@@ -2,7 +2,7 @@
 //! tagging, and deleting an artifact together with its accessories
 //! (signatures, SBOMs, attestations that name it as their subject).
 
-use super::Registry;
+use super::Distribution;
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -11,8 +11,8 @@ use crate::metadata::identity::PageReq;
 use crate::metadata::{Artifact, RepoSummary};
 use crate::names::{Reference, RepoName, valid_tag};
 
-impl Registry {
-    fn repo_in(project: &str, repository: &str) -> Result<RepoName> {
+impl Distribution {
+    pub fn repo_in(project: &str, repository: &str) -> Result<RepoName> {
         RepoName::parse(&format!("{project}/{repository}"))
             .map_err(|e| RegistryError::bad_request(format!("invalid repository name: {e}")))
     }
@@ -24,12 +24,13 @@ impl Registry {
         page: PageReq,
     ) -> Result<(Vec<RepoSummary>, i64)> {
         let p = self
+            .access
             .project_for(who, project, Action::ListRepositories)
             .await?;
         Ok(self.meta.list_project_repositories(&p.name, page).await?)
     }
 
-    pub async fn delete_repository_api(
+    pub async fn delete_repository(
         &self,
         who: &Principal,
         ip: Option<&str>,
@@ -37,6 +38,7 @@ impl Registry {
         repository: &str,
     ) -> Result<()> {
         let p = self
+            .access
             .project_for(who, project, Action::DeleteRepository)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
@@ -45,7 +47,8 @@ impl Registry {
                 "repository {repo} not found"
             )));
         }
-        self.audit(who, "delete", "repository", repo.as_str(), ip);
+        self.access
+            .audit(who, "delete", "repository", repo.as_str(), ip);
         Ok(())
     }
 
@@ -57,6 +60,7 @@ impl Registry {
         page: PageReq,
     ) -> Result<(Vec<Artifact>, i64)> {
         let p = self
+            .access
             .project_for(who, project, Action::ReadArtifacts)
             .await?;
         Ok(self
@@ -65,7 +69,7 @@ impl Registry {
             .await?)
     }
 
-    async fn resolve(&self, repo: &RepoName, reference: &str) -> Result<Digest> {
+    pub async fn resolve(&self, repo: &RepoName, reference: &str) -> Result<Digest> {
         let reference =
             Reference::parse(reference).map_err(|e| RegistryError::bad_request(e.to_string()))?;
         Ok(self
@@ -77,7 +81,7 @@ impl Registry {
             .digest)
     }
 
-    pub async fn artifact_api(
+    pub async fn artifact(
         &self,
         who: &Principal,
         project: &str,
@@ -85,6 +89,7 @@ impl Registry {
         reference: &str,
     ) -> Result<Artifact> {
         let p = self
+            .access
             .project_for(who, project, Action::ReadArtifacts)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
@@ -97,7 +102,7 @@ impl Registry {
 
     /// Delete an artifact, its tags, and its accessories (two levels: a
     /// signature of an SBOM goes too).
-    pub async fn delete_artifact_api(
+    pub async fn delete_artifact(
         &self,
         who: &Principal,
         ip: Option<&str>,
@@ -106,6 +111,7 @@ impl Registry {
         reference: &str,
     ) -> Result<()> {
         let p = self
+            .access
             .project_for(who, project, Action::DeleteArtifact)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
@@ -120,11 +126,12 @@ impl Registry {
         for d in doomed.iter().rev() {
             self.meta.delete_manifest(&repo, d).await?;
         }
-        self.audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        self.access
+            .audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
         Ok(())
     }
 
-    pub async fn add_tag_api(
+    pub async fn add_tag(
         &self,
         who: &Principal,
         ip: Option<&str>,
@@ -133,7 +140,10 @@ impl Registry {
         reference: &str,
         tag: &str,
     ) -> Result<()> {
-        let p = self.project_for(who, project, Action::CreateTag).await?;
+        let p = self
+            .access
+            .project_for(who, project, Action::CreateTag)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         if !valid_tag(tag) {
             return Err(RegistryError::bad_request(format!("invalid tag {tag:?}")));
@@ -150,11 +160,12 @@ impl Registry {
             )));
         }
         self.meta.put_tag(&repo, tag, &digest).await?;
-        self.audit(who, "create", "tag", &format!("{repo}:{tag}"), ip);
+        self.access
+            .audit(who, "create", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())
     }
 
-    pub async fn delete_tag_api(
+    pub async fn delete_tag(
         &self,
         who: &Principal,
         ip: Option<&str>,
@@ -162,86 +173,18 @@ impl Registry {
         repository: &str,
         tag: &str,
     ) -> Result<()> {
-        let p = self.project_for(who, project, Action::DeleteTag).await?;
+        let p = self
+            .access
+            .project_for(who, project, Action::DeleteTag)
+            .await?;
         let repo = Self::repo_in(&p.name, repository)?;
         if !self.meta.delete_tag(&repo, tag).await? {
             return Err(RegistryError::not_found(format!(
                 "tag {tag} not found in {repo}"
             )));
         }
-        self.audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
+        self.access
+            .audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())
-    }
-}
-
-/// Scanning as the management API exposes it.
-impl Registry {
-    /// `POST …/artifacts/{ref}/scan`: queue a scan (Harbor answers 202 whether or not one was queued).
-    /// `sbom` true: generate and attach an SBOM instead (Harbor's `scan_type: sbom`).
-    pub async fn scan_artifact_api(
-        &self,
-        who: &Principal,
-        ip: Option<&str>,
-        project: &str,
-        repository: &str,
-        reference: &str,
-        sbom: bool,
-    ) -> Result<Digest> {
-        let p = self.project_for(who, project, Action::Scan).await?;
-        let repo = Self::repo_in(&p.name, repository)?;
-        let digest = self.resolve(&repo, reference).await?;
-        if sbom {
-            self.queue_sbom(&repo, &digest)?;
-        } else {
-            self.queue_scan(repo.as_str(), &digest).await?;
-        }
-        self.audit(
-            who,
-            if sbom { "generate_sbom" } else { "scan" },
-            "artifact",
-            &format!("{repo}@{digest}"),
-            ip,
-        );
-        Ok(digest)
-    }
-
-    /// `GET …/artifacts/{ref}/additions/vulnerabilities`: the full report.
-    pub async fn vulnerabilities_api(
-        &self,
-        who: &Principal,
-        project: &str,
-        repository: &str,
-        reference: &str,
-    ) -> Result<Option<serde_json::Value>> {
-        let p = self.project_for(who, project, Action::ReadScan).await?;
-        let repo = Self::repo_in(&p.name, repository)?;
-        let digest = self.resolve(&repo, reference).await?;
-        self.scan_report(&digest).await
-    }
-
-    /// Each signature and attestation of an artifact, verified against the project's trusted keys.
-    pub async fn signatures_api(
-        &self,
-        who: &Principal,
-        project: &str,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<Vec<serde_json::Value>> {
-        let p = self
-            .project_for(who, project, Action::ReadArtifacts)
-            .await?;
-        let repo = Self::repo_in(&p.name, repository)?;
-        self.signature_summaries(&repo, digest).await
-    }
-
-    /// Artifacts plus, when asked, their `scan_overview` (one extra query per page).
-    pub async fn scan_overviews_for(
-        &self,
-        who: &Principal,
-        project: &str,
-        digests: &[Digest],
-    ) -> Result<std::collections::HashMap<Digest, serde_json::Value>> {
-        self.project_for(who, project, Action::ReadScan).await?;
-        self.scan_overviews(digests).await
     }
 }

@@ -6,8 +6,9 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::Registry;
-use super::scanning::{Job, StoreBlobs, inventory_blocking};
+use super::Security;
+use super::blob_source::{StoreBlobs, inventory_blocking};
+use super::scanning::Job;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::manifest::OCI_MANIFEST;
@@ -18,7 +19,7 @@ const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// Marks the SBOMs Wharf made, so a regenerated one replaces nothing a user attached.
 pub const GENERATOR_ANNOTATION: &str = "dev.wharf.sbom.generator";
 
-impl Registry {
+impl Security {
     /// Queue SBOM generation for an artifact.
     pub(crate) fn queue_sbom(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let scanning = self.scanning_state()?;
@@ -56,7 +57,7 @@ impl Registry {
             .await
             .map_err(|e| e.to_string())?
             .map(|a| a.pushed_at);
-        let source = StoreBlobs::new(self, repo.clone());
+        let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo.clone());
         let d = digest.clone();
         let report = tokio::task::spawn_blocking(move || inventory_blocking(&source, &d))
             .await
@@ -95,14 +96,15 @@ impl Registry {
         {
             return Ok(None);
         }
-        self.put_manifest(
-            repo,
-            &Reference::Digest(sbom_digest.clone()),
-            Some(OCI_MANIFEST),
-            body,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        self.distribution
+            .put_manifest(
+                repo,
+                &Reference::Digest(sbom_digest.clone()),
+                Some(OCI_MANIFEST),
+                body,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Some(sbom_digest))
     }
 
@@ -116,7 +118,8 @@ impl Registry {
         let body: crate::storage::ByteStream = Box::pin(futures_util::stream::once(async move {
             Ok::<_, std::io::Error>(data)
         }));
-        self.upload_monolithic(repo, &digest, body, Some(len))
+        self.distribution
+            .upload_monolithic(repo, &digest, body, Some(len))
             .await?;
         Ok(digest)
     }

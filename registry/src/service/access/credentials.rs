@@ -1,0 +1,117 @@
+//! Checking credentials: argon2 off the async threads, throttled per user and
+//! address, and remembered for a short while so a burst of Basic-auth requests
+//! costs one check.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+
+use super::{Access, unauthorized};
+use crate::auth::{Principal, password, robot_grants};
+use crate::error::{RegistryError, Result};
+use crate::metadata::now;
+
+/// Verified credentials are remembered this long, so a burst of Basic-auth
+/// requests costs one argon2 check, not one each.
+const CREDENTIAL_CACHE: Duration = Duration::from_secs(30);
+
+impl Access {
+    /// Check a user name and password (or robot name and secret).
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        secret: &str,
+        client_ip: Option<&str>,
+    ) -> Result<Principal> {
+        let auth = self.auth_state()?;
+        let cache_key: [u8; 32] = Sha256::new()
+            .chain_update(username)
+            .chain_update([0])
+            .chain_update(secret)
+            .finalize()
+            .into();
+        if let Some((p, at)) = auth
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&cache_key)
+            && at.elapsed() < CREDENTIAL_CACHE
+        {
+            return Ok(p.clone());
+        }
+        let user_key = format!("user:{username}");
+        let ip_key = format!("ip:{}", client_ip.unwrap_or("-"));
+        let delay = auth.throttle.delay(&[&user_key, &ip_key]);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let found = self.check_credentials(username, secret).await?;
+        match found {
+            Some(p) => {
+                auth.throttle.succeeded(&user_key);
+                auth.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(cache_key, (p.clone(), Instant::now()));
+                Ok(p)
+            }
+            None => {
+                auth.throttle.failed(&[&user_key, &ip_key]);
+                self.audit(
+                    &Principal::Anonymous,
+                    "login_failed",
+                    "user",
+                    username,
+                    client_ip,
+                );
+                tracing::info!(
+                    user = username,
+                    client = client_ip.unwrap_or("-"),
+                    "authentication failed"
+                );
+                Err(unauthorized("invalid user name or password"))
+            }
+        }
+    }
+
+    /// argon2 runs on the blocking pool: it is deliberately slow.
+    async fn check_credentials(&self, username: &str, secret: &str) -> Result<Option<Principal>> {
+        let verify = |secret: String, hash: Option<String>| {
+            tokio::task::spawn_blocking(move || match hash {
+                Some(h) => password::verify(&secret, &h),
+                None => {
+                    password::verify_dummy(&secret);
+                    false
+                }
+            })
+        };
+        if username.starts_with("robot$") {
+            let found = self.identity.robot_by_name(username).await?;
+            let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
+                .await
+                .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            let Some((robot, _)) = found.filter(|_| ok) else {
+                return Ok(None);
+            };
+            if robot.disabled || (robot.expires_at >= 0 && robot.expires_at <= now()) {
+                return Ok(None);
+            }
+            let grants = robot_grants(&robot.permissions).map_err(RegistryError::Internal)?;
+            return Ok(Some(Principal::Robot {
+                id: robot.id,
+                name: robot.name,
+                grants: Arc::new(grants),
+            }));
+        }
+        let found = self.identity.user_by_name(username).await?;
+        let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
+            .await
+            .map_err(|e| RegistryError::Internal(e.to_string()))?;
+        Ok(found.filter(|_| ok).map(|(u, _)| Principal::User {
+            id: u.id,
+            name: u.username,
+            sysadmin: u.sysadmin,
+        }))
+    }
+}

@@ -1,0 +1,213 @@
+//! Access: who a request is (credentials, bearer tokens) and what it may do.
+//! Every decision reads the tables in [`crate::auth::rbac`]: project actions
+//! through [`Access::may`], registry-wide ones through [`Access::require_system`].
+//! The audit log is written from here too, since every change passes a check first.
+//!
+//! Holds only the identity store: users, robots, projects and memberships.
+
+mod audit;
+mod credentials;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::auth::Principal;
+use crate::auth::rbac::{Action, Decision, SystemAction, public_allows, role_allows};
+use crate::auth::throttle::Throttle;
+use crate::auth::token::{Claims, TokenKey};
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::metadata::IdentityStore;
+use crate::metadata::identity::{AuditEntry, Project};
+
+pub use tokens::IssuedToken;
+
+/// How a project is named in a path: by numeric id or by name.
+pub fn is_id(s: &str) -> Option<i64> {
+    s.parse().ok()
+}
+
+/// Authentication's state: the token key, throttling, caches and the audit queue.
+pub struct AuthState {
+    external_url: Option<String>,
+    tls: bool,
+    key: TokenKey,
+    token_ttl: Duration,
+    throttle: Throttle,
+    cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+    audit: mpsc::Sender<AuditEntry>,
+    dropped: std::sync::atomic::AtomicU64,
+    /// Tokens already verified (keyed by the whole token, so only an exact
+    /// match hits): clients repeat the same token on every request.
+    verified: Mutex<HashMap<String, Arc<Claims>>>,
+}
+
+impl AuthState {
+    pub fn new(
+        identity: Arc<dyn IdentityStore>,
+        key: Vec<u8>,
+        token_ttl: Duration,
+        external_url: Option<String>,
+        tls: bool,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(65_536);
+        tokio::spawn(audit::write_audit(identity, rx));
+        AuthState {
+            external_url,
+            tls,
+            key: TokenKey::new(key),
+            token_ttl,
+            throttle: Throttle::default(),
+            cache: Mutex::new(HashMap::new()),
+            audit: tx,
+            dropped: Default::default(),
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn unauthorized(msg: impl Into<String>) -> RegistryError {
+    RegistryError::new(ErrorCode::Unauthorized, msg)
+}
+
+pub struct Access {
+    identity: Arc<dyn IdentityStore>,
+    /// `None`: authentication off, every request may do anything.
+    auth: Option<AuthState>,
+}
+
+impl Access {
+    pub fn new(identity: Arc<dyn IdentityStore>, auth: Option<AuthState>) -> Self {
+        Access { identity, auth }
+    }
+
+    pub fn auth_enabled(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// The externally visible base URL, when configured (token realm, links).
+    pub fn external_url(&self) -> Option<&str> {
+        self.auth.as_ref().and_then(|a| a.external_url.as_deref())
+    }
+
+    pub fn tls(&self) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.tls)
+    }
+
+    fn auth_state(&self) -> Result<&AuthState> {
+        self.auth
+            .as_ref()
+            .ok_or_else(|| RegistryError::Internal("authentication is not enabled".into()))
+    }
+
+    /// Forget cached credentials (after a password, robot or membership change).
+    pub fn forget_credentials(&self) {
+        if let Some(auth) = &self.auth {
+            auth.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    /// May `who` do `action` in `project`?
+    pub async fn may(&self, who: &Principal, project: &str, action: Action) -> Result<Decision> {
+        let access = self.identity.project_access(project, who.user_id()).await?;
+        let Some(access) = access else {
+            return Ok(Decision::NoProject);
+        };
+        let allowed = who.may_system(SystemAction::ActInEveryProject)
+            || (access.public && public_allows(action))
+            || access.role.is_some_and(|r| role_allows(r, action))
+            || who.robot_allows(project, action);
+        Ok(if allowed {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        })
+    }
+
+    /// May `who` do every one of `actions` in `project`?
+    pub async fn may_all(
+        &self,
+        who: &Principal,
+        project: &str,
+        actions: &[Action],
+    ) -> Result<bool> {
+        for a in actions {
+            if !self.may(who, project, *a).await?.allowed() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A registry-wide action, as an error when `who` may not.
+    pub fn require_system(&self, who: &Principal, action: SystemAction) -> Result<()> {
+        match who {
+            p if p.may_system(action) => Ok(()),
+            Principal::Anonymous => Err(unauthorized("authentication required")),
+            p => Err(RegistryError::new(
+                ErrorCode::Denied,
+                format!(
+                    "{} may not {action:?}: it takes a system administrator",
+                    p.name()
+                ),
+            )),
+        }
+    }
+
+    /// A project by id or name.
+    pub async fn project(&self, reference: &str) -> Result<Project> {
+        let found = match is_id(reference) {
+            Some(id) => self.identity.project_by_id(id).await?,
+            None => self.identity.project_by_name(reference).await?,
+        };
+        found.ok_or_else(|| RegistryError::not_found(format!("project {reference} not found")))
+    }
+
+    /// Whether a project of that name exists (for errors that name what is missing).
+    pub async fn project_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.identity.project_by_name(name).await?.is_some())
+    }
+
+    /// The project, if `who` may do `action` in it. A private project the
+    /// caller cannot see is reported as not found, not as forbidden.
+    pub async fn project_for(
+        &self,
+        who: &Principal,
+        reference: &str,
+        action: Action,
+    ) -> Result<Project> {
+        let project = self.project(reference).await?;
+        if self.may(who, &project.name, action).await?.allowed() {
+            return Ok(project);
+        }
+        if !self
+            .may(who, &project.name, Action::ReadProject)
+            .await?
+            .allowed()
+        {
+            return Err(if matches!(who, Principal::Anonymous) {
+                unauthorized("authentication required")
+            } else {
+                RegistryError::not_found(format!("project {reference} not found"))
+            });
+        }
+        Err(RegistryError::forbidden(format!(
+            "{} may not {action:?} in project {}",
+            who.name(),
+            project.name
+        )))
+    }
+
+    /// The principal behind a bearer token's subject (tokens name only their subject).
+    pub async fn principal_named(&self, name: &str) -> Option<Principal> {
+        let (user, _) = self.identity.user_by_name(name).await.ok()??;
+        Some(Principal::User {
+            id: user.id,
+            name: user.username,
+            sysadmin: user.sysadmin,
+        })
+    }
+}

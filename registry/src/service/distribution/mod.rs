@@ -1,0 +1,124 @@
+//! Distribution: the OCI content of the registry. Uploads, manifests, blobs,
+//! listings, referrers, pull statistics, and the management API's view of
+//! repositories, artifacts and tags. Holds the metadata store and the blob store;
+//! tells subscribers what was pushed through [`Events`].
+
+mod artifacts;
+mod blobs;
+mod listing;
+mod manifests;
+mod pulls;
+mod uploads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use blobs::{BlobBody, ByteRange};
+pub use listing::Page;
+pub use manifests::PutManifest;
+pub use uploads::{MountOutcome, UploadStatus};
+
+use super::access::Access;
+use super::events::Events;
+use crate::error::Result;
+use crate::metadata::MetadataStore;
+use crate::storage::BlobStore;
+
+pub struct Distribution {
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    sessions: uploads::Sessions,
+    max_uploads: usize,
+    pulls: pulls::PullCounter,
+    events: Events,
+    /// For the management API's checks and audit entries (the `/v2` API is
+    /// authorized before it gets here).
+    access: Arc<Access>,
+}
+
+impl Distribution {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        max_uploads: usize,
+        access: Arc<Access>,
+    ) -> Self {
+        Distribution {
+            meta,
+            blobs,
+            sessions: uploads::Sessions::default(),
+            max_uploads,
+            pulls: Default::default(),
+            events: Events::default(),
+            access,
+        }
+    }
+
+    /// Who hears about pushes.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The stores, for services that read content (scanning, signatures).
+    pub fn meta(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
+    }
+
+    pub fn blob_store(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// Remove upload sessions untouched for `expiry`: their bytes and their record.
+    pub async fn purge_stale_uploads(&self, expiry: Duration) -> Result<usize> {
+        let before = crate::metadata::now() - expiry.as_secs() as i64;
+        let stale = self.meta.stale_uploads(before).await?;
+        for id in &stale {
+            // Bytes first, record second: a crash in between leaves a record
+            // with no data, which the next purge removes; never the reverse.
+            self.blobs.delete_upload(id).await?;
+            self.meta.delete_upload(id).await?;
+            self.sessions.forget(id);
+        }
+        Ok(stale.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Distribution;
+    use crate::error::ErrorCode;
+    use crate::metadata::SqliteMetadata;
+    use crate::names::RepoName;
+    use crate::service::access::Access;
+    use crate::storage::{BlobStore, FsBlobStore};
+
+    #[tokio::test]
+    async fn abandoned_uploads_are_purged_with_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let access = Arc::new(Access::new(meta.clone(), None));
+        let reg = Distribution::new(meta, blobs.clone(), 10, access);
+        let repo = RepoName::parse("library/purge").unwrap();
+        let up = reg.start_upload(&repo).await.unwrap();
+        assert_eq!(
+            reg.purge_stale_uploads(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), Some(0));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(reg.purge_stale_uploads(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(blobs.upload_size(&up.id).await.unwrap(), None);
+        let err = reg.upload_status(&repo, &up.id).await.unwrap_err();
+        assert_eq!(err.error_code(), Some(ErrorCode::BlobUploadUnknown));
+    }
+}

@@ -1,0 +1,57 @@
+//! Domain events: what happened to content, told to whoever subscribed. The
+//! distribution service publishes pushes; security scans on push; the coming
+//! lifecycle, replication and webhook services subscribe here instead of being
+//! called from the push path by name.
+
+use std::sync::{RwLock, Weak};
+
+use crate::digest::Digest;
+use crate::names::RepoName;
+
+/// Something that happened to the registry's content.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A manifest was stored (by a client's PUT or by the registry itself).
+    ArtifactPushed {
+        repository: RepoName,
+        digest: Digest,
+        media_type: String,
+        artifact_type: Option<String>,
+        /// An accessory (signature, SBOM, attestation) of another artifact.
+        has_subject: bool,
+    },
+}
+
+/// Reacts to events. Called on the publisher's task, in subscription order:
+/// keep it short (queue work, don't do it).
+#[async_trait::async_trait]
+pub trait Subscriber: Send + Sync {
+    async fn on_event(&self, event: &Event);
+}
+
+/// The subscribers of one publisher. Held weakly: a service that subscribes
+/// usually also holds the publisher, and the two must not keep each other alive.
+#[derive(Default)]
+pub struct Events(RwLock<Vec<Weak<dyn Subscriber>>>);
+
+impl Events {
+    pub fn subscribe(&self, subscriber: Weak<dyn Subscriber>) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(subscriber);
+    }
+
+    pub async fn publish(&self, event: &Event) {
+        let live: Vec<_> = self
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for s in live {
+            s.on_event(event).await;
+        }
+    }
+}

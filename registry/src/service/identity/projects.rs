@@ -1,0 +1,97 @@
+//! Projects: created by users, public or private, deleted when empty.
+
+use super::Identity;
+use crate::auth::Principal;
+use crate::auth::rbac::{Action, Role, SystemAction};
+use crate::error::{ApiErrorKind, RegistryError, Result};
+use crate::metadata::identity::{PageReq, Project};
+
+impl Identity {
+    pub async fn create_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        name: &str,
+        public: bool,
+    ) -> Result<i64> {
+        self.access
+            .require_system(who, SystemAction::CreateProject)?;
+        if name.contains('/') || crate::names::RepoName::parse(name).is_err() || name.len() > 255 {
+            return Err(RegistryError::bad_request(format!(
+                "invalid project name {name:?}: lower-case letters, digits, '.', '_' and '-'"
+            )));
+        }
+        let id = self
+            .store
+            .create_project(name, public, who.user_id())
+            .await?
+            .ok_or_else(|| RegistryError::conflict(format!("project {name} already exists")))?;
+        if let Some(uid) = who.user_id() {
+            self.store.add_member(id, uid, Role::ProjectAdmin).await?;
+        }
+        self.access.audit(who, "create", "project", name, ip);
+        Ok(id)
+    }
+
+    pub async fn list_projects(
+        &self,
+        who: &Principal,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<Project>, i64)> {
+        let viewer = if who.may_system(SystemAction::SeeAllProjects) {
+            None
+        } else {
+            Some(who.user_id().unwrap_or(-1))
+        };
+        Ok(self.store.list_projects(viewer, name, page).await?)
+    }
+
+    pub async fn update_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        reference: &str,
+        public: bool,
+    ) -> Result<()> {
+        let p = self
+            .access
+            .project_for(who, reference, Action::UpdateProject)
+            .await?;
+        self.store.set_project_public(p.id, public).await?;
+        self.access.audit(who, "update", "project", &p.name, ip);
+        Ok(())
+    }
+
+    pub async fn delete_project(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        reference: &str,
+    ) -> Result<()> {
+        let p = self
+            .access
+            .project_for(who, reference, Action::DeleteProject)
+            .await?;
+        if !self.store.delete_project(p.id).await? {
+            return Err(RegistryError::api(
+                ApiErrorKind::Precondition,
+                format!(
+                    "project {} still has repositories; delete them first",
+                    p.name
+                ),
+            ));
+        }
+        self.access.audit(who, "delete", "project", &p.name, ip);
+        Ok(())
+    }
+
+    /// The caller's role in a project (`current_user_role_id` in the API).
+    pub async fn role_in(&self, who: &Principal, project: &str) -> Result<Option<Role>> {
+        Ok(self
+            .store
+            .project_access(project, who.user_id())
+            .await?
+            .and_then(|a| a.role))
+    }
+}
