@@ -37,7 +37,7 @@ pub async fn get(
     grant: Option<Extension<Grant>>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<Response> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     let m = reg.get_manifest(&repo, &reference, true).await?;
     let caller = match grant.as_deref() {
         Some(Grant::Principal(p)) => PullCaller::Principal(p),
@@ -53,7 +53,7 @@ pub async fn head(
     State(reg): State<AppState>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<Response> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     Ok(manifest_response(
         reg.get_manifest(&repo, &reference, false).await?,
     ))
@@ -131,7 +131,7 @@ pub async fn delete(
     State(reg): State<AppState>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     reg.delete_manifest(&repo, &reference).await?;
     Ok(StatusCode::ACCEPTED)
 }
