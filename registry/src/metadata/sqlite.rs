@@ -120,15 +120,14 @@ fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
 /// hashes, so the manifest graph has no cycles and the recursion ends.
 const ARTIFACT_SIZES: &str = "
 WITH RECURSIVE
-  repo(id) AS (SELECT id FROM repositories WHERE name = ?1),
-  tree(root, id) AS (
-    SELECT m.id, m.id FROM manifests m JOIN repo ON m.repository_id = repo.id
-     WHERE m.digest IN (SELECT value FROM json_each(?2))
+  tree(root, id, repository_id) AS (
+    SELECT m.id, m.id, m.repository_id FROM manifests m
+     WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?1)
+       AND m.digest IN (SELECT value FROM json_each(?2))
     UNION ALL
-    SELECT t.root, c.id FROM tree t
+    SELECT t.root, c.id, c.repository_id FROM tree t
       JOIN manifest_references mr ON mr.manifest_id = t.id AND mr.kind = 'manifest'
-      JOIN manifests c ON c.digest = mr.digest
-      JOIN repo ON c.repository_id = repo.id
+      JOIN manifests c ON c.repository_id = t.repository_id AND c.digest = mr.digest
   )
 SELECT root.digest AS digest,
        sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
