@@ -1362,3 +1362,306 @@ fn access_control_is_on_by_default_and_off_only_when_asked() {
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 200);
     assert!(w.log_text().contains("authentication is switched off"));
 }
+
+/// `_` is legal in project names and is SQL LIKE's one-character wildcard: a
+/// member (even the admin) of project `a_b` must not list, count, see or delete
+/// anything of project `axb`, through the management API or /v2.
+#[test]
+fn projects_whose_names_differ_at_an_underscore_are_isolated() {
+    let w = start();
+    create_project(&w, "a_b", false);
+    create_project(&w, "axb", false);
+    create_user(&w, "abadmin");
+    add_member(&w, "a_b", "abadmin", 1);
+    let member = Some(("abadmin", "Passw0rd!"));
+    let member_auth = "abadmin:Passw0rd!";
+    let admin_auth = format!("admin:{ADMIN_PW}");
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "axb/secret", "v1"), 201);
+    assert_eq!(push_as(&w, ("abadmin", "Passw0rd!"), "a_b/app", "v1"), 201);
+    // axb/secret's manifest, its config blob, and a referrer naming it.
+    let head = curl("HEAD", &w.url("/v2/axb/secret/manifests/v1"))
+        .arg("-u")
+        .arg(&admin_auth)
+        .send();
+    let secret = head.header("docker-content-digest").unwrap().to_string();
+    let secret_size: u64 = head.header("content-length").unwrap().parse().unwrap();
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let config_digest = common::sha256(config);
+    let sig = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": secret, "size": secret_size}})
+    .to_string();
+    let sig_digest = common::sha256(sig.as_bytes());
+    let r = curl(
+        "PUT",
+        &w.url(&format!("/v2/axb/secret/manifests/{sig_digest}")),
+    )
+    .arg("-u")
+    .arg(&admin_auth)
+    .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+    .body(sig)
+    .send();
+    assert_eq!(r.status, 201);
+    // Whatever answers 200 must not mention axb or its content.
+    let no_leak = |what: &str, r: &common::Resp| {
+        if r.status == 200 {
+            let body = String::from_utf8_lossy(&r.body);
+            for secret_text in ["axb", secret.as_str(), sig_digest.as_str()] {
+                assert!(
+                    !body.contains(secret_text),
+                    "{what} shows {secret_text}: {body}"
+                );
+            }
+        }
+    };
+
+    // a_b's own listings and counts hold a_b's repository only.
+    let r = api(&w, "GET", "/projects/a_b/repositories", member).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-total-count"), Some("1"));
+    assert_eq!(r.json(), json!([r.json()[0].clone()]));
+    assert_eq!(r.json()[0]["name"], "a_b/app");
+    assert_eq!(
+        api(&w, "GET", "/projects/a_b", member).send().json()["repo_count"],
+        1
+    );
+    let projects = api(&w, "GET", "/projects", member).send().json();
+    let seen: Vec<(String, i64)> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["repo_count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [("a_b".to_string(), 1), ("library".to_string(), 0)]);
+    // Searching projects by name is a substring match, even for the admin who sees both.
+    for who in [member, admin()] {
+        let found = api(&w, "GET", "/projects?name=a_b", who).send();
+        assert_eq!(found.header("x-total-count"), Some("1"));
+        assert_eq!(found.json()[0]["name"], "a_b");
+    }
+
+    // axb by its own paths: not found for a non-member of a private project.
+    for path in [
+        "/projects/axb",
+        "/projects/axb/repositories",
+        "/projects/axb/repositories/secret/artifacts",
+        "/projects/axb/repositories/secret/artifacts/v1",
+        "/projects/axb/repositories/secret/artifacts/v1/tags",
+        "/projects/axb/repositories/secret/artifacts/v1/additions/vulnerabilities",
+        "/projects/axb/members",
+        "/projects/axb/logs",
+        "/projects/axb/summary",
+    ] {
+        let r = api(&w, "GET", path, member).send();
+        assert!(matches!(r.status, 403 | 404), "GET {path}: {}", r.status);
+    }
+    // a_b's paths and searches reach nothing of axb.
+    for path in [
+        "/projects/a_b/repositories/secret/artifacts",
+        "/projects/a_b/repositories/secret/artifacts/v1",
+        "/projects/a_b/summary",
+        "/projects?name=axb",
+        "/search?q=axb",
+        "/search?q=secret",
+        "/audit-logs",
+        "/projects/a_b/logs",
+    ] {
+        no_leak(path, &api(&w, "GET", path, member).send());
+    }
+    for path in [
+        "/projects/axb",
+        "/projects/axb/repositories/secret",
+        "/projects/axb/repositories/secret/artifacts/v1",
+        "/projects/axb/repositories/secret/artifacts/v1/tags/v1",
+        "/projects/a_b/repositories/..%2Faxb%2Fsecret",
+    ] {
+        let r = api(&w, "DELETE", path, member).send();
+        assert!(
+            matches!(r.status, 400 | 403 | 404),
+            "DELETE {path}: {}",
+            r.status
+        );
+    }
+
+    // /v2: no token grants anything of axb, Basic credentials reach nothing.
+    let (_, t) = token(
+        &w,
+        member,
+        &[
+            "repository:axb/secret:pull,push,delete",
+            "registry:catalog:*",
+        ],
+    );
+    assert!(granted_actions(&t).is_empty(), "{t}");
+    for (method, path) in [
+        ("GET", "/v2/axb/secret/manifests/v1".to_string()),
+        ("HEAD", "/v2/axb/secret/manifests/v1".to_string()),
+        ("GET", format!("/v2/axb/secret/manifests/{secret}")),
+        ("GET", "/v2/axb/secret/tags/list".to_string()),
+        ("GET", format!("/v2/axb/secret/blobs/{config_digest}")),
+        ("HEAD", format!("/v2/axb/secret/blobs/{config_digest}")),
+        ("GET", format!("/v2/axb/secret/referrers/{secret}")),
+        ("POST", "/v2/axb/secret/blobs/uploads/".to_string()),
+        ("DELETE", format!("/v2/axb/secret/manifests/{sig_digest}")),
+        ("DELETE", format!("/v2/axb/secret/manifests/{secret}")),
+        ("DELETE", format!("/v2/axb/secret/blobs/{config_digest}")),
+    ] {
+        let r = curl(method, &w.url(&path))
+            .arg("-u")
+            .arg(member_auth)
+            .send();
+        assert!(
+            matches!(r.status, 401 | 403 | 404),
+            "{method} {path}: {}",
+            r.status
+        );
+        let r = bearer(curl(method, &w.url(&path)), &t).send();
+        assert!(
+            matches!(r.status, 401 | 403 | 404),
+            "{method} {path} with a token: {}",
+            r.status
+        );
+    }
+    let r = curl("GET", &w.url("/v2/_catalog"))
+        .arg("-u")
+        .arg(member_auth)
+        .send();
+    no_leak("catalog", &r);
+
+    // Nothing of axb changed.
+    let r = curl("GET", &w.url(&format!("/v2/axb/secret/referrers/{secret}")))
+        .arg("-u")
+        .arg(&admin_auth)
+        .send();
+    assert_eq!(r.json()["manifests"][0]["digest"], sig_digest.as_str());
+    let r = api(&w, "GET", "/projects/axb/repositories", admin()).send();
+    assert_eq!(r.json()[0]["name"], "axb/secret");
+    assert_eq!(r.header("x-total-count"), Some("1"));
+
+    // Emptied, a_b can be deleted: axb's repositories are not a_b's.
+    let r = api(&w, "DELETE", "/projects/a_b/repositories/app", member).send();
+    assert_eq!(r.status, 200);
+    let r = api(&w, "DELETE", "/projects/a_b", member).send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        api(&w, "DELETE", "/projects/axb", admin()).send().status,
+        412,
+        "axb still has its repository"
+    );
+}
+
+/// Harbor's artifact size: the manifest plus its config and layers; an index
+/// adds its children's sizes. Expected sizes come from the image layout's files.
+#[test]
+fn artifact_size_counts_config_layers_and_children() {
+    require("skopeo");
+    let w = start();
+    let layout = common::test_images().join("oci");
+    // Sizes of the layout's own blob files, independent of the registry.
+    let path = |dir: &str, digest: &str| {
+        layout
+            .join(dir)
+            .join("blobs/sha256")
+            .join(digest.strip_prefix("sha256:").unwrap())
+    };
+    let file_size = |dir: &str, digest: &str| std::fs::metadata(path(dir, digest)).unwrap().len();
+    let manifest = |dir: &str, digest: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(path(dir, digest)).unwrap()).unwrap()
+    };
+    let image_size = |dir: &str, digest: &str| -> u64 {
+        let (size, manifest) = (file_size(dir, digest), manifest(dir, digest));
+        let config = manifest["config"]["digest"].as_str().unwrap();
+        let layers: u64 = manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| file_size(dir, l["digest"].as_str().unwrap()))
+            .sum();
+        size + file_size(dir, config) + layers
+    };
+    let tagged = |dir: &str, tag: &str| -> String {
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(layout.join(dir).join("index.json")).unwrap())
+                .unwrap();
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let pyapp = tagged("pyapp", "v1");
+    let pyapp_size = image_size("pyapp", &pyapp);
+    let multi = tagged("multi", "v1");
+    let (index_size, index) = (file_size("multi", &multi), manifest("multi", &multi));
+    let children: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
+    let multi_size = index_size + children.iter().map(|c| image_size("multi", c)).sum::<u64>();
+    assert!(pyapp_size > 50_000_000, "pyapp is the ~100 MB image");
+
+    let creds = format!("admin:{ADMIN_PW}");
+    for (image, repo, all) in [("pyapp", "app", false), ("multi", "multi", true)] {
+        let mut copy = Command::new("skopeo");
+        copy.args(["copy", "--dest-tls-verify=false", "--dest-creds", &creds]);
+        if all {
+            copy.arg("--all");
+        }
+        run(copy
+            .arg(oci_ref(image, "v1"))
+            .arg(format!("docker://{}/library/{repo}:v1", w.host())));
+    }
+    let artifact = |repo: &str| {
+        api(
+            &w,
+            "GET",
+            &format!("/projects/library/repositories/{repo}/artifacts/v1"),
+            admin(),
+        )
+        .send()
+        .json()
+    };
+    let got = artifact("app");
+    assert_eq!(got["digest"], pyapp.as_str(), "skopeo kept the digest");
+    assert_eq!(got["size"], pyapp_size);
+    let got = artifact("multi");
+    assert_eq!(got["digest"], multi.as_str());
+    assert_eq!(got["size"], multi_size);
+    // The list reports the same sizes: each child of the index is an artifact too.
+    let list = api(
+        &w,
+        "GET",
+        "/projects/library/repositories/multi/artifacts",
+        admin(),
+    )
+    .send()
+    .json();
+    let sizes: std::collections::HashMap<String, u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["digest"].as_str().unwrap().to_string(),
+                a["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sizes[&multi], multi_size);
+    for c in &children {
+        assert_eq!(sizes[c], image_size("multi", c), "{c}");
+    }
+}

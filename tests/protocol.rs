@@ -505,6 +505,60 @@ fn malformed_and_oversized_manifests() {
     assert_eq!(r.status, 404);
 }
 
+/// The OCI spec: a manifest that is not found MUST get 404 `MANIFEST_UNKNOWN`,
+/// and one named by a string that cannot be a tag is never found (the spec's
+/// conformance suite asks for `.INVALID_MANIFEST_NAME`). Only a PUT refuses it.
+#[test]
+fn invalid_tags_are_unknown_manifests_except_on_put() {
+    let w = Wharf::start();
+    push_image(&w, "library/strict-tags", "v1", "invalid-tags");
+    let long = "a".repeat(129);
+    for tag in [".INVALID_MANIFEST_NAME", "-dash", long.as_str(), "a+b"] {
+        let url = w.url(&format!("/v2/library/strict-tags/manifests/{tag}"));
+        let r = curl("GET", &url).send();
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (404, "MANIFEST_UNKNOWN"),
+            "GET {tag}"
+        );
+        assert_eq!(curl("HEAD", &url).send().status, 404, "HEAD {tag}");
+        let r = curl("DELETE", &url).send();
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (404, "MANIFEST_UNKNOWN"),
+            "DELETE {tag}"
+        );
+        let r = curl("PUT", &url)
+            .header("Content-Type", OCI_MANIFEST)
+            .body("{}")
+            .send();
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (400, "MANIFEST_INVALID"),
+            "PUT {tag}"
+        );
+    }
+    // The same in a repository that does not exist, and malformed digests are still invalid.
+    let r = curl(
+        "GET",
+        &w.url("/v2/library/none/manifests/.INVALID_MANIFEST_NAME"),
+    )
+    .send();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (404, "MANIFEST_UNKNOWN")
+    );
+    let r = curl(
+        "GET",
+        &w.url("/v2/library/strict-tags/manifests/sha256:short"),
+    )
+    .send();
+    assert_eq!((r.status, r.error_code().as_str()), (400, "DIGEST_INVALID"));
+    // The valid tag is untouched by all of this.
+    let r = curl("GET", &w.url("/v2/library/strict-tags/manifests/v1")).send();
+    assert_eq!(r.status, 200);
+}
+
 #[test]
 fn manifest_put_by_digest_must_match() {
     let w = Wharf::start();

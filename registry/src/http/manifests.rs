@@ -37,7 +37,7 @@ pub async fn get(
     grant: Option<Extension<Grant>>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<Response> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     let m = reg
         .distribution
         .get_manifest(&repo, &reference, true)
@@ -56,7 +56,7 @@ pub async fn head(
     State(reg): State<AppState>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<Response> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     Ok(manifest_response(
         reg.distribution
             .get_manifest(&repo, &reference, false)
@@ -137,7 +137,7 @@ pub async fn delete(
     State(reg): State<AppState>,
     Path((name, reference)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let (repo, reference) = (params::repo(&name)?, params::reference(&reference)?);
+    let (repo, reference) = (params::repo(&name)?, params::lookup_reference(&reference)?);
     reg.distribution.delete_manifest(&repo, &reference).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -74,12 +74,30 @@ pub fn body_stream(body: Body) -> ByteStream {
 
 /// A tag or a digest from the path, each malformation with its own code.
 pub fn reference(s: &str) -> Result<Reference> {
-    Reference::parse(s).map_err(|e| match e {
+    Reference::parse(s).map_err(|e| invalid_reference(s, e))
+}
+
+fn invalid_reference(s: &str, e: ReferenceError) -> RegistryError {
+    match e {
         ReferenceError::Digest(_) => RegistryError::new(
             ErrorCode::DigestInvalid,
             format!("invalid digest {s:?}: {e}"),
         ),
         ReferenceError::Tag(_) => RegistryError::new(ErrorCode::ManifestInvalid, e.to_string()),
+    }
+}
+
+/// A reference to look up (GET, HEAD, DELETE). No manifest can have a tag that
+/// is not a valid tag, so it is not found: 404 `MANIFEST_UNKNOWN`, as the OCI
+/// distribution spec requires and its conformance suite checks (with the tag
+/// `.INVALID_MANIFEST_NAME`). Only a PUT refuses it as invalid.
+pub fn lookup_reference(s: &str) -> Result<Reference> {
+    Reference::parse(s).map_err(|e| match e {
+        ReferenceError::Tag(tag) => RegistryError::new(
+            ErrorCode::ManifestUnknown,
+            format!("manifest unknown: {tag:?} is not a valid tag"),
+        ),
+        e => invalid_reference(s, e),
     })
 }
 

@@ -1,8 +1,26 @@
-//! The one conformance suite every [`MetadataStore`] backend must pass.
+//! The one conformance suite every metadata backend must pass, public (behind
+//! the `conformance` feature) so that a backend in another crate runs exactly
+//! these cases: from its own test, call each section on a fresh, empty store:
+//!
+//! ```ignore
+//! use wharf_registry::metadata::conformance;
+//! conformance::run(&new_store().await).await;
+//! conformance::run_identity(&new_store().await).await;
+//! conformance::run_projects(&s, &s).await; // s = new_store().await
+//! conformance::run_security(&s, &s, &s).await;
+//! ```
+//!
+//! A failed case panics with the assertion that failed.
 
-use super::{MetadataStore, NewManifest};
+use super::identity::PageReq;
+use super::{IdentityStore, MetadataStore, NewManifest, RepoSummary};
 use crate::digest::Digest;
 use crate::names::RepoName;
+
+const PAGE: PageReq = PageReq {
+    page: 1,
+    page_size: 10,
+};
 
 fn repo(s: &str) -> RepoName {
     RepoName::parse(s).unwrap()
@@ -23,6 +41,7 @@ fn manifest<'a>(repo: &'a RepoName, digest: &'a Digest, content: &'a [u8]) -> Ne
     }
 }
 
+/// Content: blobs, manifests, tags, referrers, artifacts, uploads.
 pub async fn run(store: &dyn MetadataStore) {
     let app = repo("project/team/app");
     let other = repo("library/other");
@@ -176,20 +195,13 @@ pub async fn run(store: &dyn MetadataStore) {
         ["project/team/app"]
     );
 
-    // The management view: repositories of a project, artifacts with tags and accessories.
-    use super::identity::PageReq;
-    let page = PageReq {
-        page: 1,
-        page_size: 10,
-    };
-    let (repos, n) = store
-        .list_project_repositories("project", page)
-        .await
-        .unwrap();
-    assert_eq!((n, repos[0].name.as_str()), (1, "project/team/app"));
+    // The management view: artifacts with tags and accessories (repositories
+    // of a project: `run_projects`).
+    let page = PAGE;
     let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
     assert_eq!(n, 1, "referrers are not listed as artifacts");
     assert_eq!(arts[0].digest, m2);
+    assert_eq!(arts[0].size, body2.len() as u64, "no blobs: its own bytes");
     assert_eq!(
         arts[0]
             .tags
@@ -210,6 +222,8 @@ pub async fn run(store: &dyn MetadataStore) {
     assert!(store.artifact(&other, &m2).await.unwrap().is_none());
     let sig_artifact = store.artifact(&app, &sig).await.unwrap().unwrap();
     assert!(sig_artifact.accessories.is_empty());
+
+    artifact_sizes(store).await;
 
     // Upload sessions.
     store.create_upload("u1", &app).await.unwrap();
@@ -238,9 +252,162 @@ pub async fn run(store: &dyn MetadataStore) {
     assert!(!store.delete_repository(&app).await.unwrap());
 }
 
+/// Harbor's artifact size: manifest bytes + config + layers; an index adds
+/// its children's sizes, nested indexes included.
+async fn artifact_sizes(store: &dyn MetadataStore) {
+    let repo = repo("sizes/app");
+    let (layer, config) = (b"layer bytes".as_slice(), b"{}".as_slice());
+    let (ld, cd) = (Digest::sha256_of(layer), Digest::sha256_of(config));
+    store
+        .link_blob(&repo, &ld, layer.len() as u64)
+        .await
+        .unwrap();
+    store
+        .link_blob(&repo, &cd, config.len() as u64)
+        .await
+        .unwrap();
+    let put = |body: &'static [u8], blobs: Vec<Digest>, children: Vec<Digest>| {
+        let repo = repo.clone();
+        async move {
+            let digest = Digest::sha256_of(body);
+            let mut m = manifest(&repo, &digest, body);
+            m.blobs = blobs;
+            m.children = children;
+            store.put_manifest(m).await.unwrap();
+            digest
+        }
+    };
+    let (a_body, b_body) = (br#"{"image":"a"}"#, br#"{"image":"b"}"#);
+    let a = put(a_body, vec![cd.clone(), ld.clone()], vec![]).await;
+    let b = put(b_body, vec![cd.clone()], vec![]).await;
+    let i_body = br#"{"index":"i"}"#;
+    let i = put(i_body, vec![], vec![a.clone(), b.clone()]).await;
+    let j_body = br#"{"index":"j"}"#;
+    let j = put(j_body, vec![], vec![i.clone()]).await;
+
+    let a_size = a_body.len() + config.len() + layer.len();
+    let b_size = b_body.len() + config.len();
+    let i_size = i_body.len() + a_size + b_size;
+    let j_size = j_body.len() + i_size;
+    let (arts, n) = store.list_artifacts(&repo, PAGE).await.unwrap();
+    assert_eq!(n, 4);
+    let size_of = |d: &Digest| arts.iter().find(|x| &x.digest == d).unwrap().size;
+    assert_eq!(
+        [size_of(&a), size_of(&b), size_of(&i), size_of(&j)],
+        [a_size, b_size, i_size, j_size].map(|s| s as u64)
+    );
+    let one = store.artifact(&repo, &i).await.unwrap().unwrap();
+    assert_eq!(one.size, i_size as u64);
+    assert!(store.delete_repository(&repo).await.unwrap());
+}
+
+/// A repository with one manifest, as a push leaves it.
+async fn push(store: &dyn MetadataStore, name: &str) {
+    let repo = repo(name);
+    let body = format!(r#"{{"repository":"{name}"}}"#);
+    let digest = Digest::sha256_of(body.as_bytes());
+    let mut m = manifest(&repo, &digest, body.as_bytes());
+    m.tag = Some("v1");
+    store.put_manifest(m).await.unwrap();
+}
+
+/// Which repositories are a project's: those whose first segment is exactly
+/// its name (`_` is no wildcard: `a_b` never sees `axb`), whether pushed before
+/// the project was created (access control off) or after.
+pub async fn run_projects(meta: &dyn MetadataStore, identity: &dyn IdentityStore) {
+    let names = |(repos, n): (Vec<RepoSummary>, i64)| {
+        (repos.into_iter().map(|r| r.name).collect::<Vec<_>>(), n)
+    };
+    // Before the projects exist; `a_b` alone has no project segment.
+    for name in ["axb/secret", "a_bc/x", "a_b"] {
+        push(meta, name).await;
+    }
+    let axb = identity
+        .create_project("axb", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let a_b = identity
+        .create_project("a_b", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    for name in ["a_b/app", "a_b/team/app"] {
+        push(meta, name).await;
+    }
+    let listed = meta.list_project_repositories("a_b", PAGE).await.unwrap();
+    assert_eq!(
+        names(listed),
+        (vec!["a_b/app".into(), "a_b/team/app".into()], 2)
+    );
+    let listed = meta.list_project_repositories("axb", PAGE).await.unwrap();
+    assert_eq!(names(listed), (vec!["axb/secret".into()], 1));
+    let listed = meta.list_project_repositories("a_bc", PAGE).await.unwrap();
+    assert_eq!(names(listed), (vec![], 0), "no project a_bc");
+    let (repos, _) = meta.list_project_repositories("a_b", PAGE).await.unwrap();
+    assert_eq!(repos[0].artifact_count, 1);
+    let count = |name: &'static str| async move {
+        identity
+            .project_by_name(name)
+            .await
+            .unwrap()
+            .unwrap()
+            .repo_count
+    };
+    assert_eq!((count("a_b").await, count("axb").await), (2, 1));
+    assert_eq!(
+        identity
+            .project_by_id(a_b)
+            .await
+            .unwrap()
+            .unwrap()
+            .repo_count,
+        2
+    );
+    // The name filter is a plain substring match too.
+    let (found, n) = identity
+        .list_projects(None, Some("_b"), PAGE)
+        .await
+        .unwrap();
+    let found: Vec<_> = found.into_iter().map(|p| p.name).collect();
+    assert_eq!((found, n), (vec!["a_b".to_string()], 1));
+
+    // Only a project's own repositories keep it from being deleted.
+    assert!(!identity.delete_project(a_b).await.unwrap());
+    for name in ["a_b/app", "a_b/team/app"] {
+        assert!(meta.delete_repository(&repo(name)).await.unwrap());
+    }
+    assert!(
+        identity.delete_project(a_b).await.unwrap(),
+        "axb/secret is not a_b's"
+    );
+    assert!(!identity.delete_project(axb).await.unwrap());
+    let listed = meta.list_project_repositories("axb", PAGE).await.unwrap();
+    assert_eq!(names(listed), (vec!["axb/secret".into()], 1));
+
+    // A project created again starts empty and takes new pushes.
+    let again = identity
+        .create_project("a_b", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        identity
+            .project_by_id(again)
+            .await
+            .unwrap()
+            .unwrap()
+            .repo_count,
+        0
+    );
+    push(meta, "a_b/again").await;
+    let listed = meta.list_project_repositories("a_b", PAGE).await.unwrap();
+    assert_eq!(names(listed), (vec!["a_b/again".into()], 1));
+}
+
 /// The identity half: users, projects, members, robots, audit log, secrets.
-pub async fn run_identity(store: &dyn super::IdentityStore) {
-    use super::identity::{AuditEntry, NewRobot, NewUser, PageReq};
+pub async fn run_identity(store: &dyn IdentityStore) {
+    use super::identity::{AuditEntry, NewRobot, NewUser};
     use crate::auth::rbac::Role;
 
     let page = PageReq {
@@ -488,7 +655,7 @@ pub async fn run_identity(store: &dyn super::IdentityStore) {
 /// `meta` and `security` are the same store seen through both traits.
 pub async fn run_security(
     meta: &dyn MetadataStore,
-    identity: &dyn super::IdentityStore,
+    identity: &dyn IdentityStore,
     store: &dyn super::SecurityStore,
 ) {
     use std::collections::BTreeMap;

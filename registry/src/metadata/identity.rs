@@ -1,6 +1,6 @@
 //! Who may do what: users, projects, members, robots, the audit log and server
 //! secrets. A second store trait beside [`super::MetadataStore`], implemented
-//! by the same backends and held to its own [`super::conformance`] section.
+//! by the same backends and held to its own sections of the conformance suite.
 
 use std::collections::HashMap;
 

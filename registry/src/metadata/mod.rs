@@ -1,15 +1,19 @@
 //! What the registry knows about content: repositories, which blobs each may
 //! serve, manifests (with their exact bytes), tags, referrers and upload
 //! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
-//! held to the same [`conformance`] suite. Callers never see SQL.
+//! held to the same `conformance` suite (public with the `conformance`
+//! feature, so a backend in another crate runs it unchanged). Callers never
+//! see SQL.
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod identity;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_security;
+#[cfg(test)]
+mod sqlite_upgrade;
 
 use std::collections::{HashMap, HashSet};
 
@@ -86,6 +90,9 @@ pub struct Artifact {
     pub digest: Digest,
     pub media_type: String,
     pub artifact_type: Option<String>,
+    /// Harbor's artifact size, what the image costs to store and pull: the
+    /// manifest's bytes plus its config and layers; for an index, its own bytes
+    /// plus each child's size. Each blob counts once per manifest.
     pub size: u64,
     pub pushed_at: i64,
     pub pulled_at: Option<i64>,
@@ -169,14 +176,17 @@ pub trait MetadataStore: Send + Sync + 'static {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>>;
 
-    /// Repositories under `project/`, by name, with their artifact counts.
+    /// Repositories of the project named `project` (those whose first segment
+    /// is exactly that name, `a_b` never matching `axb`), by name, with their
+    /// artifact counts. Empty if there is no such project.
     async fn list_project_repositories(
         &self,
         project: &str,
         page: identity::PageReq,
     ) -> Result<(Vec<RepoSummary>, i64)>;
     /// Artifacts (manifests without a subject) of a repository, newest first,
-    /// with tags and accessories (a fixed number of queries, whatever the page size).
+    /// with sizes, tags and accessories (a fixed number of queries, whatever
+    /// the page size).
     async fn list_artifacts(
         &self,
         repo: &RepoName,
@@ -198,6 +208,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn count_uploads(&self) -> Result<u64>;
     /// Upload sessions not touched since `before` (unix seconds).
     async fn stale_uploads(&self, before: i64) -> Result<Vec<String>>;
+}
+
+/// The project a repository belongs to: the segment before its first `/`.
+/// A single-segment name (`alpine`) belongs to no project.
+pub(crate) fn project_segment(repo: &RepoName) -> Option<&str> {
+    repo.as_str().split_once('/').map(|(project, _)| project)
 }
 
 pub(crate) fn now() -> i64 {

@@ -40,7 +40,7 @@ fn role(id: i64) -> Result<Role> {
 
 const PROJECT_COLUMNS: &str =
     "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
-    (SELECT count(*) FROM repositories r WHERE r.name LIKE p.name || '/%') AS repo_count";
+    (SELECT count(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count";
 
 fn project(r: &SqliteRow) -> Result<Project> {
     Ok(Project {
@@ -186,15 +186,31 @@ impl IdentityStore for SqliteMetadata {
         owner_id: Option<i64>,
     ) -> Result<Option<i64>> {
         let now = now();
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(name)
             .bind(public as i64)
             .bind(owner_id)
             .bind(now)
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await;
-        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+        let Some(id) = unless_taken(r)?.map(|done| done.last_insert_rowid()) else {
+            return Ok(None);
+        };
+        // Repositories pushed before the project existed (access control off)
+        // join it now. `name/` ≤ repository < `name0` is exactly the names that
+        // start with `name/` ('0' follows '/'), and lets the name index answer.
+        sqlx::query(
+            "UPDATE repositories SET project_id = ?1
+             WHERE project_id IS NULL AND name >= ?2 || '/' AND name < ?2 || '0'",
+        )
+        .bind(id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
@@ -226,7 +242,7 @@ impl IdentityStore for SqliteMetadata {
         page: PageReq,
     ) -> Result<(Vec<Project>, i64)> {
         let filter = "(?1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?1))
-                      AND (?2 IS NULL OR p.name LIKE '%' || ?2 || '%')";
+                      AND (?2 IS NULL OR instr(p.name, lower(?2)) > 0)";
         let sql = format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name LIMIT ?3 OFFSET ?4"
         );
@@ -258,8 +274,7 @@ impl IdentityStore for SqliteMetadata {
 
     async fn delete_project(&self, id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "DELETE FROM projects WHERE id = ?1 AND NOT EXISTS
-               (SELECT 1 FROM repositories r WHERE r.name LIKE (SELECT name FROM projects WHERE id = ?1) || '/%')",
+            "DELETE FROM projects WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.project_id = ?1)",
         )
         .bind(id)
         .execute(&self.write)

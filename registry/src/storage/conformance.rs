@@ -1,4 +1,7 @@
-//! The one conformance suite every [`BlobStore`] backend must pass.
+//! The one conformance suite every [`BlobStore`] backend must pass, public
+//! (behind the `conformance` feature) so that a backend in another crate runs
+//! exactly these cases: `wharf_registry::storage::conformance::run(&store)` on
+//! a fresh, empty store, from that backend's own test. A failed case panics.
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
@@ -24,6 +27,7 @@ async fn collect(s: ByteStream) -> Vec<u8> {
     out
 }
 
+/// Uploads (chunked, hashed, all-or-nothing), commit, reads with ranges, deletes.
 pub async fn run(store: &dyn BlobStore) {
     let id = uuid::Uuid::new_v4().to_string();
     store.create_upload(&id).await.unwrap();

@@ -1,12 +1,13 @@
 //! Blob bytes. One trait, [`BlobStore`], that every backend implements
 //! (filesystem now; S3-compatible object storage later), and one conformance
-//! suite ([`conformance`]) that every backend must pass.
+//! suite (`conformance`, public with the `conformance` feature) that every
+//! backend must pass, whichever crate it lives in.
 //!
 //! The store knows nothing of repositories: blobs are content-addressed and
 //! shared; which repository may see which blob is metadata.
 
-#[cfg(test)]
-pub(crate) mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod fs;
 
 use std::io;

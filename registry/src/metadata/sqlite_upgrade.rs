@@ -1,0 +1,122 @@
+//! Opening a database an older Wharf wrote: the missing migrations apply to
+//! its data, and the data reads back through the store as if it were new.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use super::identity::PageReq;
+use super::sqlite::MIGRATOR;
+use super::{IdentityStore, MetadataStore, SqliteMetadata};
+use crate::digest::Digest;
+use crate::names::RepoName;
+
+/// The schema before repositories named their project by id.
+const BEFORE_PROJECT_ID: i64 = 3;
+
+#[tokio::test]
+async fn repositories_of_an_old_database_get_their_project_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wharf.db");
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .foreign_keys(true),
+        )
+        .await
+        .unwrap();
+    MIGRATOR.run_to(BEFORE_PROJECT_ID, &old).await.unwrap();
+    let has_column: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pragma_table_info('repositories') WHERE name = 'project_id'",
+    )
+    .fetch_one(&old)
+    .await
+    .unwrap();
+    assert_eq!(has_column, 0, "the old schema");
+
+    // Data as the old code wrote it: `a_b` and `axb` differ where LIKE's `_`
+    // matched anything; `nobody` has no project yet; `alpine` has no segment.
+    let content = br#"{"schemaVersion":2}"#;
+    let digest = Digest::sha256_of(content);
+    let layer = Digest::sha256_of(b"layer");
+    sqlx::raw_sql(
+        "INSERT INTO projects (name, public, created_at) VALUES ('a_b', 0, 1), ('axb', 0, 1);
+         INSERT INTO repositories (name, created_at) VALUES
+           ('library/alpine', 1), ('a_b/app', 1), ('a_b/team/app', 1), ('axb/secret', 1),
+           ('nobody/x', 1), ('alpine', 1);",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, 1000, 1)")
+        .bind(layer.to_string())
+        .execute(&old)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO manifests (repository_id, digest, media_type, size, content, created_at)
+         SELECT id, ?, 'application/vnd.oci.image.manifest.v1+json', ?, ?, 1 FROM repositories WHERE name = 'axb/secret'",
+    )
+    .bind(digest.to_string())
+    .bind(content.len() as i64)
+    .bind(&content[..])
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO manifest_references (manifest_id, kind, digest) SELECT id, 'blob', ? FROM manifests",
+    )
+    .bind(layer.to_string())
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = SqliteMetadata::open(&path).await.unwrap();
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT r.name, p.name FROM repositories r LEFT JOIN projects p ON p.id = r.project_id ORDER BY r.name",
+    )
+    .fetch_all(&store.read)
+    .await
+    .unwrap();
+    let owned = |r: &str, p: Option<&str>| (r.to_string(), p.map(str::to_string));
+    assert_eq!(
+        rows,
+        [
+            owned("a_b/app", Some("a_b")),
+            owned("a_b/team/app", Some("a_b")),
+            owned("alpine", None),
+            owned("axb/secret", Some("axb")),
+            owned("library/alpine", Some("library")),
+            owned("nobody/x", None),
+        ]
+    );
+    let indexed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'repositories_by_project'",
+    )
+    .fetch_one(&store.read)
+    .await
+    .unwrap();
+    assert_eq!(indexed, 1);
+
+    // Through the store: counts, listings, the migrated manifest and its size.
+    let page = PageReq {
+        page: 1,
+        page_size: 10,
+    };
+    let a_b = store.project_by_name("a_b").await.unwrap().unwrap();
+    assert_eq!(a_b.repo_count, 2);
+    let (repos, n) = store.list_project_repositories("axb", page).await.unwrap();
+    assert_eq!((repos[0].name.as_str(), n), ("axb/secret", 1));
+    let secret = RepoName::parse("axb/secret").unwrap();
+    let art = store.artifact(&secret, &digest).await.unwrap().unwrap();
+    assert_eq!(art.size, content.len() as u64 + 1000);
+    // A project created later adopts what was pushed before it.
+    store.create_project("nobody", false, None).await.unwrap();
+    let (repos, n) = store
+        .list_project_repositories("nobody", page)
+        .await
+        .unwrap();
+    assert_eq!((repos[0].name.as_str(), n), ("nobody/x", 1));
+}

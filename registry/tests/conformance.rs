@@ -1,0 +1,46 @@
+//! The stores' conformance suites, run from outside the crate through the
+//! public API only, exactly as a second backend (PostgreSQL, S3) will run them
+//! from its own crate. Each section gets a fresh, empty store.
+
+use wharf_registry::metadata::{SqliteMetadata, conformance};
+use wharf_registry::storage::FsBlobStore;
+
+/// A new SQLite database; the directory lives as long as the store is used.
+async fn sqlite() -> (tempfile::TempDir, SqliteMetadata) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMetadata::open(&dir.path().join("wharf.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn sqlite_content() {
+    let (_dir, store) = sqlite().await;
+    conformance::run(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_identity() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_identity(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_projects() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_projects(&store, &store).await;
+}
+
+#[tokio::test]
+async fn sqlite_security() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_security(&store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn filesystem_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::open(dir.path(), true).await.unwrap();
+    wharf_registry::storage::conformance::run(&store).await;
+}
