@@ -587,6 +587,34 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
     );
 }
 
+/// A policy file with a YAML syntax error stops the webhook from starting: exit 2 with
+/// `FILE:LINE:COL`, in bounded memory and time. Positions are libyaml's.
+#[test]
+fn a_policy_with_a_yaml_syntax_error_stops_the_webhook_with_its_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, yaml, line_col) in YAML_SYNTAX_ERRORS {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, yaml).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        cmd.args([
+            "admission",
+            "serve",
+            "--insecure-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+        ])
+        .arg(&file);
+        let out = run_bounded(&cmd, 2_000_000, Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:{line_col}: ", file.display())),
+            "{name}: expected {line_col} in {err}"
+        );
+    }
+}
+
 #[test]
 fn plain_http_only_when_asked() {
     // HTTPS unless plain HTTP is asked for explicitly.
