@@ -448,9 +448,12 @@ fn parse_documents(
     {
         return Err(Error::invalid(file, ".", "no policy document in the file"));
     }
-    let docs: Vec<_> = serde_norway::Deserializer::from_str(text).collect();
-    let many = docs.len() > 1;
-    for (i, doc) in docs.into_iter().enumerate() {
+    let count = count_documents(file, text)?;
+    let many = count > 1;
+    for (i, doc) in serde_norway::Deserializer::from_str(text)
+        .take(count)
+        .enumerate()
+    {
         let prefix = if many {
             format!("(document {}) ", i + 1)
         } else {
@@ -477,6 +480,41 @@ fn parse_documents(
         out.push(policy);
     }
     Ok(out)
+}
+
+/// How many YAML documents `text` holds, or its first syntax error with its position.
+///
+/// After a syntax error libyaml's parser stays failed, and serde_norway's document
+/// iterator yields that same error as one more document forever: collecting it never
+/// ends (and allocates without bound). This walks the documents once, stopping at the
+/// first error, so that the second pass, which reports errors by YAML path, can take
+/// exactly `count` documents.
+fn count_documents(file: &str, text: &str) -> Result<usize, Error> {
+    let mut count = 0;
+    for doc in serde_norway::Deserializer::from_str(text) {
+        count += 1;
+        if let Err(e) = serde::de::IgnoredAny::deserialize(doc) {
+            let line = e.location().map(|l| (l.line(), l.column()));
+            let message = e.to_string();
+            // The position is printed up front; the context's own (where an unclosed
+            // bracket was opened) is kept.
+            let message = match line {
+                Some((l, c)) => message.replacen(&format!(" at line {l} column {c}"), "", 1),
+                None => message,
+            };
+            return Err(Error::Invalid(Box::new(Invalid {
+                file: file.to_string(),
+                line,
+                path: if count > 1 {
+                    format!("(document {count}) .")
+                } else {
+                    ".".into()
+                },
+                message: format!("invalid YAML: {message}"),
+            })));
+        }
+    }
+    Ok(count)
 }
 
 /// serde_norway words its messages `PARENT.PATH: what at line L column C`; we print the
