@@ -134,6 +134,27 @@ pub struct VulnerabilityFact {
     pub source: String,
 }
 
+impl VulnerabilityFact {
+    /// The fact for one scanner finding; `source` names the scanner and its database (or
+    /// the stored report it came from). The ID is the one reports show; the advisory's
+    /// own ID and its aliases, minus that one, are the aliases allow-lists also match.
+    pub fn from_finding(f: &wharf_scanner::matcher::Finding, source: &str) -> Self {
+        VulnerabilityFact {
+            id: f.vulnerability_id.clone(),
+            aliases: std::iter::once(&f.advisory.id)
+                .chain(&f.advisory.aliases)
+                .filter(|a| **a != f.vulnerability_id)
+                .cloned()
+                .collect(),
+            package: f.package.name.clone(),
+            installed: f.package.version.clone(),
+            fixed: f.fixed_version.clone(),
+            severity: f.advisory.severity.clone(),
+            source: source.to_string(),
+        }
+    }
+}
+
 /// Which sections a set of policies needs: collect only these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
