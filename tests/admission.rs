@@ -568,23 +568,49 @@ fn policy_files_decide_with_the_same_evaluator_as_the_ci_gate() {
 
     // A broken policy file stops the webhook from starting, with the file named.
     std::fs::write(d.join("bad.yaml"), "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata: {name: x}\nspec: {images: [a], rules: [{name: r, nope: 1}]}\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "admission",
-            "serve",
-            "--insecure-http",
-            "--listen",
-            "127.0.0.1:0",
-            "--policy",
-        ])
-        .arg(d.join("bad.yaml"))
-        .output()
-        .unwrap();
+    let out = serve_with_policy(&d.join("bad.yaml")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("bad.yaml"),
         "{out:?}"
     );
+}
+
+/// `wharf admission serve` over plain HTTP on a free port with one policy file.
+fn serve_with_policy(policy: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    cmd.args([
+        "admission",
+        "serve",
+        "--insecure-http",
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+    ])
+    .arg(policy);
+    cmd
+}
+
+/// A policy file with a YAML syntax error stops the webhook from starting: exit 2 with
+/// `FILE:LINE:COL`, in bounded memory and time. Positions are libyaml's.
+#[test]
+fn a_policy_with_a_yaml_syntax_error_stops_the_webhook_with_its_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, yaml, line_col) in YAML_SYNTAX_ERRORS {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, yaml).unwrap();
+        let out = run_bounded(
+            &serve_with_policy(&file),
+            2_000_000,
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:{line_col}: ", file.display())),
+            "{name}: expected {line_col} in {err}"
+        );
+    }
 }
 
 #[test]

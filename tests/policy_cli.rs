@@ -390,6 +390,34 @@ fn malformed_policies_and_unreachable_images_exit_2() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("checking 127.0.0.1:1/prod/x:v1"));
 }
 
+/// A YAML syntax error is reported as `FILE:LINE:COL: …` with exit 2 by `validate` and
+/// `check`, in bounded memory and time (the loader once kept collecting the parser's error
+/// forever). Positions are libyaml's, from `common::YAML_SYNTAX_ERRORS`.
+#[test]
+fn yaml_syntax_errors_name_file_line_and_column_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (name, yaml, line_col) in common::YAML_SYNTAX_ERRORS {
+        let file = d.join(name);
+        std::fs::write(&file, yaml).unwrap();
+        let f = file.to_str().unwrap();
+        for args in [
+            vec!["policy", "validate", f],
+            vec!["policy", "check", "--policy", f, "127.0.0.1:1/prod/x:v1"],
+        ] {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_wharf"));
+            cmd.current_dir(d).args(&args);
+            let o = common::run_bounded(&cmd, 2_000_000, std::time::Duration::from_secs(30));
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains(&format!("{f}:{line_col}: ")),
+                "{args:?}: expected {f}:{line_col}: in {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn attestation_license_and_rego_rules_see_collected_facts() {
     let w = Wharf::start();

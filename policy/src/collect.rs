@@ -381,19 +381,7 @@ fn blocking_collect(
             vulns = Some(
                 r.findings
                     .iter()
-                    .map(|f| VulnerabilityFact {
-                        id: f.vulnerability_id.clone(),
-                        aliases: std::iter::once(&f.advisory.id)
-                            .chain(&f.advisory.aliases)
-                            .filter(|a| **a != f.vulnerability_id)
-                            .cloned()
-                            .collect(),
-                        package: f.package.name.clone(),
-                        installed: f.package.version.clone(),
-                        fixed: f.fixed_version.clone(),
-                        severity: f.advisory.severity.clone(),
-                        source: from.clone(),
-                    })
+                    .map(|f| VulnerabilityFact::from_finding(f, &from))
                     .collect(),
             );
             r

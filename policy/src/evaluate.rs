@@ -8,10 +8,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use wharf_scanner::Severity;
+
 use crate::facts::{Facts, PackageFact, VulnerabilityFact};
+use crate::load::PolicySet;
 use crate::model::{
-    AttestationRequirement, Condition, ImagePolicy, LicenseRule, PolicySet, RegistryRule, RegoRule,
-    Rule, SbomRule, Signer, Signers, VulnerabilityRule, severity_rank,
+    AttestationRequirement, Condition, ImagePolicy, LicenseRule, RegistryRule, RegoRule, Rule,
+    SbomRule, Signer, Signers, VulnerabilityRule,
 };
 
 /// The verdict on one image.
@@ -412,13 +415,14 @@ fn vulnerabilities(rule: &VulnerabilityRule, facts: &Facts, now: i64) -> Verdict
     let Some(vulns) = &facts.vulnerabilities else {
         return not_collected("vulnerability");
     };
-    let max = severity_rank(&rule.max_severity);
+    // Validated on load; a fact's unrecognised severity ranks as UNKNOWN, never as NONE.
+    let max = Severity::lenient(&rule.max_severity);
     let mut offending: Vec<&VulnerabilityFact> = Vec::new();
     let mut allowed = Vec::new();
     let mut expired = Vec::new();
     let mut ignored_unfixed = 0usize;
     for v in vulns {
-        if severity_rank(&v.severity) <= max {
+        if Severity::lenient(&v.severity) <= max {
             continue;
         }
         if rule.ignore_unfixed && v.fixed.is_none() {

@@ -14,7 +14,7 @@ use crate::cache::{DecisionCache, Key};
 use crate::collect::{CollectOptions, collect};
 use crate::evaluate::{Decision, evaluate};
 use crate::facts::{Facts, Needs};
-use crate::model::PolicySet;
+use crate::load::PolicySet;
 
 /// How to reach registries holding the images to check.
 #[derive(Debug, Clone, Default)]

@@ -134,6 +134,27 @@ pub struct VulnerabilityFact {
     pub source: String,
 }
 
+impl VulnerabilityFact {
+    /// The fact for one scanner finding; `source` names the scanner and its database (or
+    /// the stored report it came from). The ID is the one reports show; the advisory's
+    /// own ID and its aliases, minus that one, are the aliases allow-lists also match.
+    pub fn from_finding(f: &wharf_scanner::matcher::Finding, source: &str) -> Self {
+        VulnerabilityFact {
+            id: f.vulnerability_id.clone(),
+            aliases: std::iter::once(&f.advisory.id)
+                .chain(&f.advisory.aliases)
+                .filter(|a| **a != f.vulnerability_id)
+                .cloned()
+                .collect(),
+            package: f.package.name.clone(),
+            installed: f.package.version.clone(),
+            fixed: f.fixed_version.clone(),
+            severity: f.advisory.severity.clone(),
+            source: source.to_string(),
+        }
+    }
+}
+
 /// Which sections a set of policies needs: collect only these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -173,5 +194,62 @@ impl Needs {
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real PyPA advisory PYSEC-2023-74 (requests < 2.31.0, Proxy-Authorization leak),
+    /// shown as its CVE: the fact keeps the CVE as ID and the advisory's other IDs as
+    /// aliases, without repeating the CVE.
+    #[test]
+    fn a_finding_becomes_one_fact() {
+        let advisory = wharf_scanner::db::Advisory {
+            id: "PYSEC-2023-74".into(),
+            source: "pypa".into(),
+            summary: None,
+            details: None,
+            aliases: vec!["CVE-2023-32681".into(), "GHSA-j8r2-6x86-q33q".into()],
+            published: None,
+            modified: None,
+            severity: "MEDIUM".into(),
+            cvss_v3: None,
+            cvss_v4: None,
+            references: Vec::new(),
+        };
+        let finding = wharf_scanner::matcher::Finding {
+            package: wharf_scanner::inventory::Package {
+                name: "requests".into(),
+                version: "2.19.0".into(),
+                ecosystem: wharf_scanner::inventory::Ecosystem::PyPI,
+                purl: "pkg:pypi/requests@2.19.0".into(),
+                source_name: None,
+                source_version: None,
+                licenses: Vec::new(),
+                supplier: None,
+                checksums: Vec::new(),
+                layer: None,
+                path: "usr/lib/python3/dist-packages/requests-2.19.0.dist-info/METADATA".into(),
+            },
+            advisory: std::sync::Arc::new(advisory),
+            vulnerability_id: "CVE-2023-32681".into(),
+            fixed_version: Some("2.31.0".into()),
+            status: "fixed".into(),
+        };
+        let fact = VulnerabilityFact::from_finding(&finding, "wharf-scanner (db x)");
+        assert_eq!(
+            serde_json::to_value(&fact).unwrap(),
+            serde_json::json!({
+                "id": "CVE-2023-32681",
+                "aliases": ["PYSEC-2023-74", "GHSA-j8r2-6x86-q33q"],
+                "package": "requests",
+                "installed": "2.19.0",
+                "fixed": "2.31.0",
+                "severity": "MEDIUM",
+                "source": "wharf-scanner (db x)",
+            })
+        );
     }
 }

@@ -1,18 +1,13 @@
-//! The `ImagePolicy` document (`apiVersion: wharf.dev/v1`), loaded and validated.
+//! The `ImagePolicy` document (`apiVersion: wharf.dev/v1`): its serde types.
 //!
-//! Loading is two passes. serde (with unknown fields denied) checks the shape and, through
-//! `serde_path_to_error`, says where; then [`validate`] checks what serde cannot: exactly
-//! one kind per rule, globs and regular expressions that compile, keys and trusted roots that
-//! load, dates that parse, Rego that compiles. Every error names the file, the YAML path and
-//! what is wrong. The format is documented in `docs/policy.md`.
+//! Unknown fields are denied. Fields marked `#[serde(skip)]` are filled in by validation
+//! ([`crate::validate`]): the loaded key, the trusted root, the Rego text, the expiry time.
+//! Loading from YAML is [`crate::load`]; the format is documented in `docs/policy.md`.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::error::{Error, Invalid};
+use wharf_scanner::Severity;
 
 pub const API_VERSION: &str = "wharf.dev/v1";
 pub const KIND: &str = "ImagePolicy";
@@ -50,7 +45,7 @@ pub struct Spec {
 }
 
 /// One rule: a name and exactly one kind of check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
     pub name: String,
@@ -90,7 +85,7 @@ impl Rule {
         self.kinds()[0]
     }
 
-    fn kinds(&self) -> Vec<RuleKind> {
+    pub(crate) fn kinds(&self) -> Vec<RuleKind> {
         let mut k = Vec::new();
         if self.signatures.is_some() {
             k.push(RuleKind::Signatures);
@@ -139,7 +134,7 @@ impl Signers {
 }
 
 /// One acceptable signer: a public key, or a keyless (Fulcio certificate) identity.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Signer {
     /// PEM public key inline, or a path to one (relative to the policy file).
@@ -173,7 +168,7 @@ pub struct ResolvedKey {
 
 /// A keyless identity: certificate subject and OIDC issuer (each exact or a regexp), trusted
 /// through a Sigstore `trusted_root.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Keyless {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,7 +274,8 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VulnerabilityRule {
-    /// Highest severity allowed: `CRITICAL`, `HIGH`, `MEDIUM`, `LOW`, `UNKNOWN` or `NONE`.
+    /// Highest severity allowed: `CRITICAL`, `HIGH`, `MEDIUM`, `LOW`, `UNKNOWN` or `NONE`
+    /// (any case; validation checks it and writes it upper-case).
     pub max_severity: String,
     /// Findings without a fixed version do not count.
     #[serde(default)]
@@ -299,15 +295,6 @@ pub struct AllowedVulnerability {
     pub reason: String,
     #[serde(skip)]
     pub expires_at: i64,
-}
-
-/// Severity names from lowest to highest; the rank is the index.
-pub const SEVERITIES: [&str; 6] = ["NONE", "UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
-
-/// Rank of a severity name (case-insensitive): NONE 0 … CRITICAL 5; unknown names rank as UNKNOWN.
-pub fn severity_rank(s: &str) -> usize {
-    let up = s.to_ascii_uppercase();
-    SEVERITIES.iter().position(|x| *x == up).unwrap_or(1)
 }
 
 /// Licenses no package may carry.
@@ -351,70 +338,6 @@ fn default_query() -> String {
     "data.wharf.deny".into()
 }
 
-// ---------------------------------------------------------------------------------------
-// The set of loaded policies
-
-/// Every policy in force, with a version that changes when any of them (or a key, trusted
-/// root or Rego file they name) changes: the cache key for decisions.
-#[derive(Debug, Clone, Default)]
-pub struct PolicySet {
-    pub policies: Vec<ImagePolicy>,
-    /// `sha256:<hex>` over every byte the set was loaded from.
-    pub version: String,
-}
-
-impl PolicySet {
-    /// Loads and validates every policy in `files` (each may hold several YAML documents).
-    pub fn load(files: &[PathBuf]) -> Result<Self, Error> {
-        let mut hasher = Sha256::new();
-        let mut policies = Vec::new();
-        for f in files {
-            let name = f.display().to_string();
-            let text = std::fs::read_to_string(f).map_err(|source| Error::Read {
-                file: name.clone(),
-                source,
-            })?;
-            let base = f.parent().map(Path::to_path_buf).unwrap_or_default();
-            let mut loaded = parse_documents(&name, &text, &base, &mut hasher)?;
-            policies.append(&mut loaded);
-        }
-        Self::finish(policies, hasher)
-    }
-
-    /// Loads policies from text already in memory (the registry's configuration, tests).
-    /// Relative key, trusted-root and Rego paths are resolved against `base_dir`.
-    pub fn from_yaml(name: &str, text: &str, base_dir: &Path) -> Result<Self, Error> {
-        let mut hasher = Sha256::new();
-        let policies = parse_documents(name, text, base_dir, &mut hasher)?;
-        Self::finish(policies, hasher)
-    }
-
-    fn finish(policies: Vec<ImagePolicy>, hasher: Sha256) -> Result<Self, Error> {
-        let mut seen = std::collections::HashSet::new();
-        for p in &policies {
-            if !seen.insert(p.metadata.name.as_str()) {
-                return Err(Error::invalid(
-                    &p.file,
-                    "metadata.name",
-                    format!(
-                        "policy name {:?} is used twice: names must be unique",
-                        p.metadata.name
-                    ),
-                ));
-            }
-        }
-        Ok(Self {
-            policies,
-            version: format!("sha256:{}", hex::encode(hasher.finalize())),
-        })
-    }
-
-    /// The policies that cover `name` (`registry/repository`, no tag or digest).
-    pub fn matching(&self, name: &str) -> Vec<&ImagePolicy> {
-        self.policies.iter().filter(|p| p.covers(name)).collect()
-    }
-}
-
 impl ImagePolicy {
     /// Whether this policy applies to `name` (`registry/repository`).
     pub fn covers(&self, name: &str) -> bool {
@@ -430,410 +353,136 @@ impl ImagePolicy {
     }
 }
 
-/// Every document in `text`, each deserialised then validated.
-fn parse_documents(
-    file: &str,
-    text: &str,
-    base: &Path,
-    hasher: &mut Sha256,
-) -> Result<Vec<ImagePolicy>, Error> {
-    hasher.update(file.as_bytes());
-    hasher.update([0]);
-    hasher.update(text.as_bytes());
-    hasher.update([0]);
-    let mut out = Vec::new();
-    if text
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
-    {
-        return Err(Error::invalid(file, ".", "no policy document in the file"));
-    }
-    let docs: Vec<_> = serde_norway::Deserializer::from_str(text).collect();
-    let many = docs.len() > 1;
-    for (i, doc) in docs.into_iter().enumerate() {
-        let prefix = if many {
-            format!("(document {}) ", i + 1)
-        } else {
-            String::new()
-        };
-        let mut policy: ImagePolicy = serde_path_to_error::deserialize(doc).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let line = inner.location().map(|l| (l.line(), l.column()));
-            Error::Invalid(Box::new(Invalid {
-                file: file.to_string(),
-                line,
-                path: format!("{prefix}{path}"),
-                message: strip_location(&inner.to_string(), &path),
-            }))
-        })?;
-        policy.file = file.to_string();
-        validate(&mut policy, base, hasher).map_err(|mut e| {
-            if let Error::Invalid(inv) = &mut e {
-                inv.path = format!("{prefix}{}", inv.path);
-            }
-            e
-        })?;
-        out.push(policy);
-    }
-    Ok(out)
-}
-
-/// serde_norway words its messages `PARENT.PATH: what at line L column C`; we print the
-/// location and the (more precise) path up front, so both are cut from the message.
-fn strip_location(msg: &str, path: &str) -> String {
-    let msg = match msg.find(" at line ") {
-        Some(i) => &msg[..i],
-        None => msg,
-    };
-    match msg.split_once(": ") {
-        Some((head, rest)) if path.starts_with(head) => rest.to_string(),
-        _ => msg.to_string(),
-    }
-}
-
-/// The checks serde cannot make. Loads keys, trusted roots and Rego files into the policy.
-fn validate(p: &mut ImagePolicy, base: &Path, hasher: &mut Sha256) -> Result<(), Error> {
-    let file = p.file.clone();
-    let bad = |path: &str, msg: String| Error::invalid(&file, path, msg);
-    if p.api_version != API_VERSION {
-        return Err(bad(
-            "apiVersion",
-            format!(
-                "unsupported apiVersion {:?}: expected {API_VERSION:?}",
-                p.api_version
-            ),
-        ));
-    }
-    if p.kind != KIND {
-        return Err(bad(
-            "kind",
-            format!("unsupported kind {:?}: expected {KIND:?}", p.kind),
-        ));
-    }
-    if p.metadata.name.trim().is_empty() {
-        return Err(bad("metadata.name", "must not be empty".into()));
-    }
-    if p.spec.images.is_empty() {
-        return Err(bad(
-            "spec.images",
-            "must list at least one image glob".into(),
-        ));
-    }
-    for (field, list) in [("images", &p.spec.images), ("exclude", &p.spec.exclude)] {
-        for (i, g) in list.iter().enumerate() {
-            check_glob(g).map_err(|m| bad(&format!("spec.{field}[{i}]"), m))?;
-        }
-    }
-    if p.spec.rules.is_empty() {
-        return Err(bad("spec.rules", "must list at least one rule".into()));
-    }
-    let mut names = std::collections::HashSet::new();
-    for (i, rule) in p.spec.rules.iter_mut().enumerate() {
-        let at = format!("spec.rules[{i}]");
-        if rule.name.trim().is_empty() {
-            return Err(bad(&format!("{at}.name"), "must not be empty".into()));
-        }
-        if !names.insert(rule.name.clone()) {
-            return Err(bad(
-                &format!("{at}.name"),
-                format!("rule name {:?} is used twice in this policy", rule.name),
-            ));
-        }
-        let kinds = rule.kinds();
-        if kinds.len() != 1 {
-            return Err(bad(
-                &at,
-                format!(
-                    "a rule has exactly one of signatures, attestations, sbom, vulnerabilities, licenses, registries, rego (found {})",
-                    if kinds.is_empty() {
-                        "none".to_string()
-                    } else {
-                        format!("{kinds:?}").to_lowercase()
-                    }
-                ),
-            ));
-        }
-        if let Some(s) = &mut rule.signatures {
-            validate_signers(s, &format!("{at}.signatures"), base, &file, hasher)?;
-        }
-        if let Some(list) = &mut rule.attestations {
-            if list.is_empty() {
-                return Err(bad(
-                    &format!("{at}.attestations"),
-                    "must list at least one required attestation".into(),
-                ));
-            }
-            for (j, a) in list.iter_mut().enumerate() {
-                let at = format!("{at}.attestations[{j}]");
-                match wharf_signer::dsse::predicate_type_uri(&a.predicate_type) {
-                    Some(uri) => a.predicate_type = uri,
-                    None => {
-                        return Err(bad(
-                            &format!("{at}.predicateType"),
-                            format!(
-                                "unknown predicate type {:?}: use a URI or slsaprovenance, slsaprovenance1, spdxjson, cyclonedx, vuln, custom, link",
-                                a.predicate_type
-                            ),
-                        ));
-                    }
-                }
-                validate_signers(
-                    &mut a.signed_by,
-                    &format!("{at}.signedBy"),
-                    base,
-                    &file,
-                    hasher,
-                )?;
-                for (k, c) in a.conditions.iter().enumerate() {
-                    validate_condition(c)
-                        .map_err(|(f, m)| bad(&format!("{at}.conditions[{k}]{f}"), m))?;
-                }
-            }
-        }
-        if let Some(s) = &rule.sbom {
-            for (j, f) in s.formats.iter().enumerate() {
-                if !["spdx-json", "cyclonedx-json"].contains(&f.as_str()) {
-                    return Err(bad(
-                        &format!("{at}.sbom.formats[{j}]"),
-                        format!("unknown SBOM format {f:?}: use spdx-json or cyclonedx-json"),
-                    ));
-                }
-            }
-        }
-        if let Some(v) = &mut rule.vulnerabilities {
-            let up = v.max_severity.to_ascii_uppercase();
-            if !SEVERITIES.contains(&up.as_str()) {
-                return Err(bad(
-                    &format!("{at}.vulnerabilities.maxSeverity"),
-                    format!(
-                        "unknown severity {:?}: use one of {}",
-                        v.max_severity,
-                        SEVERITIES.join(", ")
-                    ),
-                ));
-            }
-            v.max_severity = up;
-            for (j, a) in v.allow.iter_mut().enumerate() {
-                let at = format!("{at}.vulnerabilities.allow[{j}]");
-                if a.id.trim().is_empty() {
-                    return Err(bad(&format!("{at}.id"), "must not be empty".into()));
-                }
-                if a.reason.trim().is_empty() {
-                    return Err(bad(
-                        &format!("{at}.reason"),
-                        "must say why the vulnerability is accepted".into(),
-                    ));
-                }
-                a.expires_at = crate::time::parse_expiry(&a.expires).ok_or_else(|| {
-                    bad(
-                        &format!("{at}.expires"),
-                        format!(
-                            "{:?} is not a date: use YYYY-MM-DD or an RFC 3339 time",
-                            a.expires
-                        ),
-                    )
-                })?;
-            }
-        }
-        if let Some(l) = &rule.licenses
-            && l.deny.is_empty()
-        {
-            return Err(bad(
-                &format!("{at}.licenses.deny"),
-                "must list at least one license".into(),
-            ));
-        }
-        if let Some(r) = &rule.registries {
-            if r.allow.is_empty() {
-                return Err(bad(
-                    &format!("{at}.registries.allow"),
-                    "must list at least one registry".into(),
-                ));
-            }
-            for (j, g) in r.allow.iter().enumerate() {
-                check_glob(g).map_err(|m| bad(&format!("{at}.registries.allow[{j}]"), m))?;
-            }
-        }
-        if let Some(r) = &mut rule.rego {
-            let at = format!("{at}.rego");
-            r.source = match (&r.module, &r.file) {
-                (Some(m), None) => m.clone(),
-                (None, Some(f)) => {
-                    let path = base.join(f);
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        bad(
-                            &format!("{at}.file"),
-                            format!("cannot read {}: {e}", path.display()),
-                        )
-                    })?;
-                    hasher.update(text.as_bytes());
-                    text
-                }
-                _ => {
-                    return Err(bad(
-                        &at,
-                        "give exactly one of module (inline Rego) or file".into(),
-                    ));
-                }
-            };
-            let name = format!("{}#{}", p.metadata.name, rule.name);
-            crate::rego::check(&name, &r.source, &r.query).map_err(|m| bad(&at, m))?;
-        }
-    }
-    Ok(())
-}
-
-fn check_glob(g: &str) -> Result<(), String> {
-    if g.trim().is_empty() {
-        return Err("an empty glob matches nothing".into());
-    }
-    if g.contains('@')
-        || g.rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains(':') && !g.starts_with(last))
-    {
-        return Err(format!(
-            "{g:?} names a tag or digest: globs match registry/repository only"
-        ));
-    }
-    Ok(())
-}
-
-fn validate_signers(
-    s: &mut Signers,
-    at: &str,
-    base: &Path,
-    file: &str,
-    hasher: &mut Sha256,
-) -> Result<(), Error> {
-    let bad = |path: &str, msg: String| Error::invalid(file, path, msg);
-    let (field, list) = match (&mut s.any_of, &mut s.all_of) {
-        (Some(a), None) => ("anyOf", a),
-        (None, Some(a)) => ("allOf", a),
-        _ => return Err(bad(at, "give exactly one of anyOf or allOf".into())),
-    };
-    if list.is_empty() {
-        return Err(bad(
-            &format!("{at}.{field}"),
-            "must list at least one signer".into(),
-        ));
-    }
-    for (i, signer) in list.iter_mut().enumerate() {
-        let at = format!("{at}.{field}[{i}]");
-        match (&signer.key, &mut signer.keyless) {
-            (Some(k), None) => {
-                let (pem, origin) = if k.trim_start().starts_with("-----BEGIN") {
-                    (k.clone(), "inline key".to_string())
-                } else {
-                    let path = base.join(k);
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        bad(
-                            &format!("{at}.key"),
-                            format!("cannot read {}: {e}", path.display()),
-                        )
-                    })?;
-                    (text, path.display().to_string())
-                };
-                hasher.update(pem.as_bytes());
-                let key = wharf_signer::keys::load_public_key(&pem).map_err(|e| {
-                    bad(
-                        &format!("{at}.key"),
-                        format!("{origin} is not a P-256 public key: {e}"),
-                    )
-                })?;
-                signer.resolved = Some(ResolvedKey {
-                    fingerprint: fingerprint(&key),
-                    key,
-                });
-            }
-            (None, Some(kl)) => {
-                let at = format!("{at}.keyless");
-                for (what, exact, re) in [
-                    ("identity", &kl.identity, &kl.identity_regexp),
-                    ("issuer", &kl.issuer, &kl.issuer_regexp),
-                ] {
-                    match (exact, re) {
-                        (Some(_), Some(_)) => {
-                            return Err(bad(
-                                &at,
-                                format!("give either {what} or {what}Regexp, not both"),
-                            ));
-                        }
-                        (None, None) => {
-                            return Err(bad(
-                                &at,
-                                format!("keyless signers need {what} or {what}Regexp"),
-                            ));
-                        }
-                        (None, Some(r)) => {
-                            regex::Regex::new(r).map_err(|e| {
-                                bad(
-                                    &format!("{at}.{what}Regexp"),
-                                    format!("bad regular expression: {e}"),
-                                )
-                            })?;
-                        }
-                        (Some(_), None) => {}
-                    }
-                }
-                let path = base.join(&kl.trusted_root);
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    bad(
-                        &format!("{at}.trustedRoot"),
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                hasher.update(&bytes);
-                let root = wharf_signer::keyless::TrustedRoot::parse(&bytes).map_err(|e| {
-                    bad(
-                        &format!("{at}.trustedRoot"),
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
-                let root = if kl.insecure_ignore_sct {
-                    root.insecure_ignore_sct()
-                } else {
-                    root
-                };
-                kl.root = Some(Arc::new(root));
-            }
-            _ => {
-                return Err(bad(&at, "give exactly one of key or keyless".into()));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks a condition; on error returns (field suffix, message).
-fn validate_condition(c: &Condition) -> Result<(), (String, String)> {
-    crate::evaluate::parse_value_path(&c.path).map_err(|m| (".path".into(), m))?;
-    let n = [
-        c.equals.is_some(),
-        c.one_of.is_some(),
-        c.matches.is_some(),
-        c.exists.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if n != 1 {
-        return Err((
-            String::new(),
-            "give exactly one of equals, oneOf, matches, exists".into(),
-        ));
-    }
-    if let Some(r) = &c.matches {
-        regex::Regex::new(r)
-            .map_err(|e| (".matches".into(), format!("bad regular expression: {e}")))?;
-    }
-    Ok(())
-}
-
 /// `sha256:<hex>` of a key's SubjectPublicKeyInfo DER, the way facts name keys.
 pub fn fingerprint(key: &p256::ecdsa::VerifyingKey) -> String {
-    use p256::pkcs8::EncodePublicKey;
-    let der = key.to_public_key_der().expect("a P-256 key always encodes");
-    format!("sha256:{}", hex::encode(Sha256::digest(der.as_bytes())))
+    format!("sha256:{}", wharf_signer::keys::fingerprint(key))
+}
+
+// ---------------------------------------------------------------------------------------
+// Building policies in Rust (the registry's pull gate): the same values YAML gives, to be
+// validated and compiled by `PolicySet::from_policies` exactly like a loaded file.
+
+impl ImagePolicy {
+    /// A policy named `name` over the image globs `images`, with `rules`.
+    pub fn new(
+        name: impl Into<String>,
+        images: impl IntoIterator<Item = impl Into<String>>,
+        rules: Vec<Rule>,
+    ) -> Self {
+        ImagePolicy {
+            api_version: API_VERSION.into(),
+            kind: KIND.into(),
+            metadata: Metadata {
+                name: name.into(),
+                description: None,
+            },
+            spec: Spec {
+                images: images.into_iter().map(Into::into).collect(),
+                exclude: Vec::new(),
+                rules,
+            },
+            file: String::new(),
+        }
+    }
+}
+
+impl Rule {
+    fn named(name: impl Into<String>) -> Self {
+        Rule {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A `signatures` rule.
+    pub fn signatures(name: impl Into<String>, signers: Signers) -> Self {
+        Rule {
+            signatures: Some(signers),
+            ..Self::named(name)
+        }
+    }
+
+    /// A `vulnerabilities` rule.
+    pub fn vulnerabilities(name: impl Into<String>, rule: VulnerabilityRule) -> Self {
+        Rule {
+            vulnerabilities: Some(rule),
+            ..Self::named(name)
+        }
+    }
+
+    /// A `rego` rule with the module inline, denying through `data.wharf.deny`.
+    pub fn rego(name: impl Into<String>, module: impl Into<String>) -> Self {
+        Rule {
+            rego: Some(RegoRule {
+                module: Some(module.into()),
+                file: None,
+                query: default_query(),
+                source: String::new(),
+            }),
+            ..Self::named(name)
+        }
+    }
+}
+
+impl Signers {
+    /// Any one of `signers` suffices.
+    pub fn any_of(signers: Vec<Signer>) -> Self {
+        Signers {
+            any_of: Some(signers),
+            all_of: None,
+        }
+    }
+
+    /// Every one of `signers` is required.
+    pub fn all_of(signers: Vec<Signer>) -> Self {
+        Signers {
+            any_of: None,
+            all_of: Some(signers),
+        }
+    }
+}
+
+impl Signer {
+    /// A public key: PEM text, or a path to a PEM file.
+    pub fn key(pem_or_path: impl Into<String>) -> Self {
+        Signer {
+            key: Some(pem_or_path.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A keyless identity.
+    pub fn keyless(identity: Keyless) -> Self {
+        Signer {
+            keyless: Some(identity),
+            ..Default::default()
+        }
+    }
+}
+
+impl VulnerabilityRule {
+    /// Nothing above `max` is allowed, except what `allow` lists.
+    pub fn new(max: Severity, allow: Vec<AllowedVulnerability>) -> Self {
+        VulnerabilityRule {
+            max_severity: max.to_string(),
+            ignore_unfixed: false,
+            allow,
+        }
+    }
+}
+
+impl AllowedVulnerability {
+    /// `id` (or any of its aliases) accepted until `expires` (`YYYY-MM-DD` or RFC 3339).
+    pub fn new(
+        id: impl Into<String>,
+        expires: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        AllowedVulnerability {
+            id: id.into(),
+            expires: expires.into(),
+            reason: reason.into(),
+            expires_at: 0,
+        }
+    }
 }

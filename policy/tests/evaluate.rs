@@ -633,3 +633,135 @@ fn keyless_attestation_signers() {
             .is_empty()
     );
 }
+
+/// Policies built in Rust (`PolicySet::from_policies`, what the registry's pull gate
+/// builds from project settings) are validated and decide exactly as the same policy
+/// written in YAML: a signatures `anyOf` of a PEM key and a keyless identity with a trusted
+/// root, a Rego rule, and a vulnerabilities rule with an allow-list.
+#[test]
+fn policies_built_in_rust_decide_like_the_same_yaml() {
+    use wharf_policy::model::{
+        AllowedVulnerability, ImagePolicy, Keyless, Rule, Signer, Signers, VulnerabilityRule,
+    };
+    let e = env();
+    let pem = std::fs::read_to_string(e.dir.path().join("ci.pub")).unwrap();
+    let root = cosign_fixtures().join("sigstore_public_good_trusted_root.json");
+    let root = root.to_str().unwrap();
+    let (identity, issuer) = (
+        "^https://github.com/kubewarden/",
+        "https://token.actions.githubusercontent.com",
+    );
+    let rego = "package wharf\ndeny contains \"the image is not signed\" if { count(input.signatures) == 0 }\n";
+    let source = "project p settings";
+
+    let yaml = format!(
+        "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata: {{name: project-p}}\nspec:\n  images: [\"**\"]\n  rules:\n    - name: trust\n      signatures:\n        anyOf:\n          - key: {pem}\n          - keyless: {{identityRegexp: '{identity}', issuer: '{issuer}', trustedRoot: '{root}'}}\n    - name: any-signature\n      rego: {{module: {rego}}}\n    - name: vulns\n      vulnerabilities:\n        maxSeverity: medium\n        allow:\n          - {{id: CVE-3, expires: 2030-03-17, reason: mitigated by WAF}}\n",
+        pem = serde_json::to_string(&pem).unwrap(),
+        rego = serde_json::to_string(rego).unwrap(),
+    );
+    let from_yaml = PolicySet::from_yaml(source, &yaml, std::path::Path::new(".")).unwrap();
+    let built = |max| {
+        PolicySet::from_policies(
+            source,
+            vec![ImagePolicy::new(
+                "project-p",
+                ["**"],
+                vec![
+                    Rule::signatures(
+                        "trust",
+                        Signers::any_of(vec![
+                            Signer::key(pem.clone()),
+                            Signer::keyless(Keyless {
+                                identity_regexp: Some(identity.into()),
+                                issuer: Some(issuer.into()),
+                                trusted_root: root.into(),
+                                ..Default::default()
+                            }),
+                        ]),
+                    ),
+                    Rule::rego("any-signature", rego),
+                    Rule::vulnerabilities(
+                        "vulns",
+                        VulnerabilityRule::new(
+                            max,
+                            vec![AllowedVulnerability::new(
+                                "CVE-3",
+                                "2030-03-17",
+                                "mitigated by WAF",
+                            )],
+                        ),
+                    ),
+                ],
+            )],
+        )
+    };
+    let typed = built(wharf_scanner::Severity::Medium).unwrap();
+
+    let with = |sigs: Vec<SignatureFact>, vulns: Vec<VulnerabilityFact>| Facts {
+        signatures: Some(sigs),
+        vulnerabilities: Some(vulns),
+        ..facts()
+    };
+    // The real keyless bundle, verified against each set's own compiled identity.
+    let keyless = |set: &PolicySet| {
+        let mut f = with(Vec::new(), Vec::new());
+        f.digest = BUNDLE_DIGEST.into();
+        f.signatures = Some(wharf_policy::collect::signature_facts(
+            &real_bundle(),
+            BUNDLE_DIGEST,
+            &set.matching("r.io/prod/app"),
+        ));
+        f
+    };
+    let cases = [
+        (with(vec![sig(&e.ci)], Vec::new()), true),
+        (with(vec![sig(&e.other)], Vec::new()), false),
+        (with(Vec::new(), Vec::new()), false),
+        (
+            with(vec![sig(&e.ci)], vec![vuln("CVE-3", "HIGH", Some("2.20"))]),
+            true,
+        ),
+        (
+            with(vec![sig(&e.ci)], vec![vuln("CVE-5", "HIGH", Some("2.20"))]),
+            false,
+        ),
+        (keyless(&typed), true),
+    ];
+    for (i, (f, allowed)) in cases.iter().enumerate() {
+        let (a, b) = (evaluate(&typed, f, NOW), evaluate(&from_yaml, f, NOW));
+        assert_eq!(a.allowed, *allowed, "case {i}: {a:#?}");
+        assert_eq!(a.results, b.results, "case {i}");
+    }
+    assert_eq!(
+        keyless(&typed).signatures,
+        keyless(&from_yaml).signatures,
+        "the keyless identity compiles the same"
+    );
+    assert_eq!(
+        typed.version,
+        built(wharf_scanner::Severity::Medium).unwrap().version
+    );
+    assert_ne!(
+        typed.version,
+        built(wharf_scanner::Severity::High).unwrap().version
+    );
+
+    // Validation is the file's: the same checks, the source named in place of a file.
+    let err = PolicySet::from_policies(
+        source,
+        vec![ImagePolicy::new(
+            "p",
+            ["**"],
+            vec![Rule::signatures(
+                "s",
+                Signers::any_of(vec![Signer::key("nope.pub")]),
+            )],
+        )],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("project p settings: spec.rules[0].signatures.anyOf[0].key: cannot read"),
+        "{err}"
+    );
+}

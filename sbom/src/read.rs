@@ -76,25 +76,11 @@ pub struct Purl {
     pub qualifiers: Vec<(String, String)>,
 }
 
+/// Decodes `%XX`; a `%` not followed by two hex digits stays as it is.
 fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let hexval = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len() + 1
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl Purl {

@@ -1,5 +1,6 @@
 //! The image an SBOM describes: its name, manifest digest and Package URL.
 
+use wharf_scanner::inventory::{PurlEncoding, purl_encode};
 use wharf_scanner::report::ScanReport;
 
 #[derive(Debug, Clone)]
@@ -78,17 +79,9 @@ fn split_name(reference: &str) -> (String, Option<String>) {
     (name, Some(repo_path.to_string()))
 }
 
-/// purl percent-encoding of a component (everything but unreserved characters).
+/// The image's purl components: the strict encoding (see `PurlEncoding`), `:` included.
 fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    purl_encode(s, PurlEncoding::Strict)
 }
 
 #[cfg(test)]

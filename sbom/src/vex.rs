@@ -128,13 +128,9 @@ fn ratings(a: &wharf_scanner::db::Advisory) -> Value {
     Value::Array(out)
 }
 
-fn severity(s: &str) -> &'static str {
-    match s.to_ascii_uppercase().as_str() {
-        "CRITICAL" => "critical",
-        "HIGH" => "high",
-        "MEDIUM" => "medium",
-        "LOW" => "low",
-        "NONE" => "none",
-        _ => "unknown",
-    }
+/// CycloneDX's lower-case severity names; any name that is not a severity is `unknown`.
+fn severity(s: &str) -> String {
+    wharf_scanner::Severity::lenient(s)
+        .as_str()
+        .to_ascii_lowercase()
 }

@@ -333,18 +333,40 @@ pub fn purl(
     s
 }
 
-/// Percent-encodes everything but the purl spec's unreserved characters (and `:`, which
-/// the spec leaves unencoded).
+/// Package URL percent-encoding, the one encoder every purl Wharf writes goes through.
+/// Two sets, because two kinds of purl are written and each already has readers:
+///
+/// - [`PurlEncoding::Component`] for packages: everything but the spec's unreserved
+///   characters (`A-Z a-z 0-9 . - _ ~`) and `:`, which the spec leaves unencoded, so that
+///   Debian/RPM epochs read `1:2.36` as other SBOM tools write them.
+/// - [`PurlEncoding::Strict`] for the image itself (`pkg:oci/…`, in wharf-sbom): `:` is
+///   encoded too, as in the spec's `oci` examples (`@sha256%3A…`), and so is the `/` and
+///   port `:` of `repository_url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurlEncoding {
+    Component,
+    Strict,
+}
+
+/// The spec's unreserved characters stay; everything else is encoded.
+const PURL_STRICT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
+const PURL_COMPONENT: &percent_encoding::AsciiSet = &PURL_STRICT.remove(b':');
+
+/// Percent-encodes one purl component (upper-case hex, per the spec).
+pub fn purl_encode(s: &str, how: PurlEncoding) -> String {
+    let set = match how {
+        PurlEncoding::Component => PURL_COMPONENT,
+        PurlEncoding::Strict => PURL_STRICT,
+    };
+    percent_encoding::utf8_percent_encode(s, set).to_string()
+}
+
 fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    purl_encode(s, PurlEncoding::Component)
 }
 
 #[cfg(test)]
@@ -394,5 +416,27 @@ mod tests {
             purl(Ecosystem::CratesIo, None, "rand", "1.0.0+build", &[]),
             "pkg:cargo/rand@1.0.0%2Bbuild"
         );
+    }
+
+    /// purl-spec: `:` need not be encoded in components; the `oci` type's examples encode
+    /// the digest's (`sha256%3A…`). Non-ASCII is encoded as UTF-8 bytes.
+    #[test]
+    fn the_two_purl_encodings() {
+        let both = |s| {
+            (
+                purl_encode(s, PurlEncoding::Component),
+                purl_encode(s, PurlEncoding::Strict),
+            )
+        };
+        assert_eq!(both("1:2.36-9"), ("1:2.36-9".into(), "1%3A2.36-9".into()));
+        assert_eq!(
+            both("sha256:ab"),
+            ("sha256:ab".into(), "sha256%3Aab".into())
+        );
+        assert_eq!(
+            both("a b/c@d~e_f"),
+            ("a%20b%2Fc%40d~e_f".into(), "a%20b%2Fc%40d~e_f".into())
+        );
+        assert_eq!(both("é").0, "%C3%A9");
     }
 }

@@ -12,9 +12,11 @@ pub mod inventory;
 pub mod matcher;
 pub mod registry;
 pub mod report;
+mod severity;
 pub mod versions;
 
 pub use error::{Error, Result, Warnings};
+pub use severity::{Severity, UnknownSeverity};
 
 use image::{ImageSource, LoadOptions};
 use inventory::Inventory;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::db::osv::{Event, Range};
 use crate::db::{Advisory, Db};
 use crate::inventory::{Ecosystem, Inventory, Package};
+use crate::severity::Severity;
 use crate::versions;
 use crate::{Result, Warnings};
 
@@ -25,6 +26,16 @@ pub struct Finding {
     pub fixed_version: Option<String>,
     /// `fixed`, `affected` (no fix yet) or `will_not_fix`.
     pub status: String,
+}
+
+impl Finding {
+    /// This finding's place on the severity scale. Findings are ranked on Trivy's five
+    /// levels: the scanner never stores `NONE` for an advisory (CVSS "NONE" falls through
+    /// to the advisory's label on import), and should one appear it counts as `UNKNOWN`,
+    /// as any name that is not a severity does.
+    pub fn severity(&self) -> Severity {
+        Severity::lenient(&self.advisory.severity).max(Severity::Unknown)
+    }
 }
 
 /// Whether `version` falls in an OSV range, and the fix closing its interval if any.
@@ -236,29 +247,13 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
         warnings.push(format!("{unparsed} advisory ranges could not be evaluated (versions not valid in their ecosystem)"));
     }
     out.sort_by(|a, b| {
-        (
-            sev_rank(&b.advisory.severity),
-            &a.package.name,
-            &a.vulnerability_id,
-        )
-            .cmp(&(
-                sev_rank(&a.advisory.severity),
-                &b.package.name,
-                &b.vulnerability_id,
-            ))
+        (b.severity(), &a.package.name, &a.vulnerability_id).cmp(&(
+            a.severity(),
+            &b.package.name,
+            &b.vulnerability_id,
+        ))
     });
     Ok(out)
-}
-
-/// CRITICAL = 4 … UNKNOWN = 0.
-pub fn sev_rank(s: &str) -> u8 {
-    match s {
-        "CRITICAL" => 4,
-        "HIGH" => 3,
-        "MEDIUM" => 2,
-        "LOW" => 1,
-        _ => 0,
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `wharf admission serve`: the Kubernetes admission webhook
-//! (`wharf_policy::admission`), configured from flags.
+//! (`wharf_admission`), configured from flags.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use wharf_policy::admission::exclude::Exclusions;
-use wharf_policy::admission::server::{self, Listen};
-use wharf_policy::admission::{
+use wharf_admission::exclude::Exclusions;
+use wharf_admission::server::{self, Listen};
+use wharf_admission::{
     AllGates, AllowedRegistries, FailurePolicy, ImageGate, Mode, Resolver, ResolverOptions,
     Webhook, WebhookConfig,
 };

@@ -414,3 +414,61 @@ impl Drop for Dockerd {
         }
     }
 }
+
+/// Policy files with a YAML syntax error, and where libyaml places the error (`LINE:COL`,
+/// 1-based), as PyYAML's libyaml loader (`yaml.CSafeLoader`) reports its `problem_mark`:
+/// a line indented with a TAB, an unclosed `[`, a key indented one space too far.
+pub const YAML_SYNTAX_ERRORS: [(&str, &str, &str); 3] = [
+    (
+        "tab.yaml",
+        "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata:\n\tname: tabbed\nspec:\n  images: [\"**\"]\n  rules:\n    - name: sbom\n      sbom: {}\n",
+        "4:1",
+    ),
+    (
+        "bracket.yaml",
+        "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata:\n  name: unclosed\nspec:\n  images: [\"registry.example.com/**\"\n  rules:\n    - name: sbom\n      sbom: {}\n",
+        "7:3",
+    ),
+    (
+        "indent.yaml",
+        "apiVersion: wharf.dev/v1\nkind: ImagePolicy\nmetadata:\n  name: indent\nspec:\n  images: [\"**\"]\n   rules:\n    - name: sbom\n      sbom: {}\n",
+        "7:4",
+    ),
+];
+
+/// Runs `cmd` under an address-space limit (`ulimit -v`, in KiB) and a deadline, so that
+/// a runaway allocation fails the test (the process aborts) instead of exhausting the
+/// machine, and a hang is killed. Output is captured.
+pub fn run_bounded(cmd: &Command, limit_kib: u64, deadline: Duration) -> std::process::Output {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -v {limit_kib} && exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    let mut child = sh.spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} still running after {deadline:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}

@@ -15,7 +15,8 @@ pub use table::{to_table, to_table_packages};
 
 use crate::Warnings;
 use crate::inventory::{Ecosystem, Inventory, Package};
-use crate::matcher::{Finding, sev_rank};
+use crate::matcher::Finding;
+use crate::severity::Severity;
 
 /// Everything a scan produced.
 #[derive(Debug, Clone, Serialize)]
@@ -103,15 +104,13 @@ impl ScanReport {
 
     /// Counts per severity, CRITICAL first.
     pub fn summary(&self) -> Vec<(&'static str, usize)> {
-        ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+        Severity::ALL[1..]
             .iter()
+            .rev()
             .map(|s| {
                 (
-                    *s,
-                    self.findings
-                        .iter()
-                        .filter(|f| sev_rank(&f.advisory.severity) == sev_rank(s))
-                        .count(),
+                    s.as_str(),
+                    self.findings.iter().filter(|f| f.severity() == *s).count(),
                 )
             })
             .collect()

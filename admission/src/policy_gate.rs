@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::gate::{GateError, GateVerdict, ImageGate, ImageRef};
-use crate::{Decision, Evaluator};
+use wharf_policy::{Decision, Evaluator};
 
 /// One reason per failed rule, named as `policy/rule: message`.
 pub fn verdict(decision: &Decision) -> GateVerdict {

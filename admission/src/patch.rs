@@ -52,7 +52,7 @@ pub fn pin_patch<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admission::images::{WorkloadKind, extract};
+    use crate::images::{WorkloadKind, extract};
     use serde_json::json;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

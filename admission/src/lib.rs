@@ -1,4 +1,7 @@
-//! The Kubernetes validating and mutating admission webhook (`wharf admission serve`).
+//! wharf-admission: the Kubernetes validating and mutating admission webhook
+//! (`wharf admission serve`). Its own crate so that the Kubernetes types (kube-core,
+//! k8s-openapi) stay out of `wharf-policy`, which the registry links; images are decided
+//! by `wharf-policy`'s `Evaluator` through the [`ImageGate`] boundary.
 //!
 //! ```text
 //! server.rs      HTTPS endpoints /validate, /mutate, /healthz (rustls + ring)
