@@ -5,9 +5,26 @@ use std::collections::BTreeMap;
 
 use super::identity::IdentityPolicy;
 use super::verify::{verify_attestation_bundle, verify_bundle, verify_simple_signing};
-use crate::image::{self, FoundKind, Report, Target};
+use crate::image::{self, Found, FoundKind, Report, Target};
 use crate::registry::Registry;
 use crate::trusted_root::TrustedRoot;
+
+/// What is attached to `target`; what the registry failed to return is recorded in
+/// `report` as rejected, so one broken referrer does not hide the others.
+async fn discover(
+    reg: &Registry,
+    target: &Target,
+    report: &mut Report,
+) -> Result<Vec<Found>, image::ImageError> {
+    let mut found = Vec::new();
+    for f in image::discover(reg, target).await? {
+        match f {
+            Ok(f) => found.push(f),
+            Err(e) => report.rejected.push(("registry".into(), e)),
+        }
+    }
+    Ok(found)
+}
 
 /// Verifies every keyless signature attached to `target` (both layouts, all formats).
 pub async fn verify_image(
@@ -17,16 +34,8 @@ pub async fn verify_image(
     policy: &IdentityPolicy,
     required: &BTreeMap<String, String>,
 ) -> Result<Report, image::ImageError> {
-    let found = image::discover(reg, target).await?;
     let mut report = Report::default();
-    for f in found {
-        let f = match f {
-            Ok(f) => f,
-            Err(e) => {
-                report.rejected.push(("registry".into(), e));
-                continue;
-            }
-        };
+    for f in discover(reg, target, &mut report).await? {
         if f.kind.is_attestation() {
             continue; // see verify_image_attestations
         }
@@ -68,16 +77,8 @@ pub async fn verify_image_attestations(
     policy: &IdentityPolicy,
     predicate_type: Option<&str>,
 ) -> Result<Report, image::ImageError> {
-    let found = image::discover(reg, target).await?;
     let mut report = Report::default();
-    for f in found {
-        let f = match f {
-            Ok(f) => f,
-            Err(e) => {
-                report.rejected.push(("registry".into(), e));
-                continue;
-            }
-        };
+    for f in discover(reg, target, &mut report).await? {
         if !f.kind.is_attestation_for(predicate_type) {
             continue;
         }

@@ -19,22 +19,37 @@ use super::output::{Claims, finish, print_notes};
 use super::trust::{KeylessArgs, Trust};
 use super::{EXIT_UNVERIFIED, RegistryArgs, parse_kv, predicate_type, read_text, runtime};
 
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
+/// The `--help` epilogue of `verify` and `verify-attestation`: what keyless verification
+/// checks, and examples for `$verb`, the last one with a key (`$key_example`).
+macro_rules! verify_after_help {
+    ($verb:literal, $key_example:literal) => {
+        concat!(
+            "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
 Checked: the certificate chains to a trusted Fulcio CA and carries a valid SCT from a
 trusted CT log; the Rekor entry is by a trusted log and binds this signature; the
 certificate was valid at the entry's time and at every RFC 3161 timestamp (verified when a
 TSA is trusted; else not used, with a note); identity and OIDC issuer match.
 
 Examples:
-  wharf verify --trusted-root trusted_root.json \\
+  wharf ",
+            $verb,
+            " --trusted-root trusted_root.json \\
     --certificate-identity-regexp '^https://github.com/org/' \\
     --certificate-oidc-issuer https://token.actions.githubusercontent.com IMAGE
-  wharf verify --certificate-chain fulcio-chain.pem --rekor-public-key rekor.pub \\
+  wharf ",
+            $verb,
+            " --certificate-chain fulcio-chain.pem --rekor-public-key rekor.pub \\
     --ctlog-public-key ctfe.pub --certificate-identity ID --certificate-oidc-issuer ISS IMAGE
-  wharf verify --key cosign.pub -a build=42 IMAGE"
-)]
+  wharf ",
+            $verb,
+            " ",
+            $key_example
+        )
+    };
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = verify_after_help!("verify", "--key cosign.pub -a build=42 IMAGE"))]
 pub struct VerifyArgs {
     /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
     #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]
@@ -58,21 +73,10 @@ pub struct VerifyArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Trust for keyless verification, as cosign: a Sigstore trusted_root.json, or PEM files.
-Checked: the certificate chains to a trusted Fulcio CA and carries a valid SCT from a
-trusted CT log; the Rekor entry is by a trusted log and binds this signature; the
-certificate was valid at the entry's time and at every RFC 3161 timestamp (verified when a
-TSA is trusted; else not used, with a note); identity and OIDC issuer match.
-
-Examples:
-  wharf verify-attestation --trusted-root trusted_root.json \\
-    --certificate-identity-regexp '^https://github.com/org/' \\
-    --certificate-oidc-issuer https://token.actions.githubusercontent.com IMAGE
-  wharf verify-attestation --certificate-chain fulcio-chain.pem --rekor-public-key rekor.pub \\
-    --ctlog-public-key ctfe.pub --certificate-identity ID --certificate-oidc-issuer ISS IMAGE
-  wharf verify-attestation --key cosign.pub --type slsaprovenance1 IMAGE"
-)]
+#[command(after_help = verify_after_help!(
+    "verify-attestation",
+    "--key cosign.pub --type slsaprovenance1 IMAGE"
+))]
 pub struct VerifyAttestationArgs {
     /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
     #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]
