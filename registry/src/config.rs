@@ -24,7 +24,9 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// Base URL clients reach the registry at (token realm); default: the request's Host.
     pub external_url: Option<String>,
-    /// Lifetime of issued bearer tokens.
+    /// Lifetime of issued bearer tokens, in seconds. The file key is `token_ttl`, as the
+    /// flag `--token-ttl`; `token_ttl_secs`, its former name, is still read.
+    #[serde(rename = "token_ttl", alias = "token_ttl_secs")]
     pub token_ttl_secs: u64,
     /// The vulnerability database scans use (`wharf db import …`); default `<data_dir>/vuln.db`.
     pub vuln_db: Option<PathBuf>,

@@ -4,6 +4,7 @@
 
 mod asn1;
 pub mod bundle;
+mod decode;
 pub mod dsse;
 pub mod ecdsa;
 pub mod image;
@@ -15,3 +16,5 @@ pub mod registry;
 pub mod roots;
 pub mod sct;
 pub mod timestamp;
+pub mod trusted_root;
+mod x509;

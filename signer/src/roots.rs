@@ -7,14 +7,12 @@
 //! all time. Intermediates are not trusted on their own: each must chain, signature by
 //! signature, to one of the given roots, or loading fails.
 
-use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
-use crate::keyless::{
-    CertificateAuthority, KeylessError, LogKey, TrustedRoot, Validity, cert_signed_by,
-};
 use crate::pem;
+use crate::trusted_root::{CertificateAuthority, LogKey, TrustError, TrustedRoot, Validity};
+use crate::x509::cert_signed_by;
 
 /// Longest intermediate chain followed up to a root (Fulcio has one intermediate).
 const MAX_CHAIN_DEPTH: usize = 5;
@@ -32,12 +30,12 @@ pub struct PemTrust {
     pub ctlog_keys: Vec<Vec<u8>>,
 }
 
-fn err(m: impl Into<String>) -> KeylessError {
-    KeylessError::TrustedRoot(m.into())
+fn err(m: impl Into<String>) -> TrustError {
+    TrustError(m.into())
 }
 
 /// Every `CERTIFICATE` block of a PEM text, checked to be DER X.509.
-pub fn certificates_from_pem(what: &str, text: &str) -> Result<Vec<Vec<u8>>, KeylessError> {
+pub fn certificates_from_pem(what: &str, text: &str) -> Result<Vec<Vec<u8>>, TrustError> {
     let blocks = pem::parse_all(text).map_err(|e| err(format!("{what}: {e}")))?;
     let mut out = Vec::new();
     for b in blocks.into_iter().filter(|b| b.label == "CERTIFICATE") {
@@ -52,7 +50,7 @@ pub fn certificates_from_pem(what: &str, text: &str) -> Result<Vec<Vec<u8>>, Key
 }
 
 /// Every `PUBLIC KEY` block of a PEM text (SPKI DER), checked to be ECDSA P-256 or P-384.
-pub fn public_keys_from_pem(what: &str, text: &str) -> Result<Vec<Vec<u8>>, KeylessError> {
+pub fn public_keys_from_pem(what: &str, text: &str) -> Result<Vec<Vec<u8>>, TrustError> {
     use p256::pkcs8::DecodePublicKey;
     let blocks = pem::parse_all(text).map_err(|e| err(format!("{what}: {e}")))?;
     let mut out = Vec::new();
@@ -82,7 +80,7 @@ fn is_self_signed(cert: &Certificate) -> bool {
 impl PemTrust {
     /// Splits cosign's `--certificate-chain` (intermediates, then the root) into roots
     /// (self-signed) and intermediates.
-    pub fn add_chain(&mut self, text: &str) -> Result<(), KeylessError> {
+    pub fn add_chain(&mut self, text: &str) -> Result<(), TrustError> {
         for der in certificates_from_pem("certificate chain", text)? {
             let cert = Certificate::from_der(&der).expect("checked");
             if is_self_signed(&cert) {
@@ -101,7 +99,7 @@ impl PemTrust {
 
     /// Builds the trusted root: one certificate authority per root, and one per
     /// intermediate that chains to a root.
-    pub fn into_trusted_root(self) -> Result<TrustedRoot, KeylessError> {
+    pub fn into_trusted_root(self) -> Result<TrustedRoot, TrustError> {
         if self.roots.is_empty() {
             return Err(err("no root CA certificate given"));
         }
@@ -146,22 +144,10 @@ impl PemTrust {
         }
         Ok(TrustedRoot {
             cas,
-            tlogs: self.rekor_keys.into_iter().map(log_key).collect(),
-            ctlogs: self.ctlog_keys.into_iter().map(log_key).collect(),
+            tlogs: self.rekor_keys.into_iter().map(LogKey::always).collect(),
+            ctlogs: self.ctlog_keys.into_iter().map(LogKey::always).collect(),
             ..TrustedRoot::empty()
         })
-    }
-}
-
-/// A log trusted for all time, identified as logs are: SHA-256 of its SPKI DER.
-fn log_key(spki: Vec<u8>) -> LogKey {
-    LogKey {
-        key_id: Sha256::digest(&spki).to_vec(),
-        spki,
-        valid_for: Validity {
-            start: i64::MIN,
-            end: None,
-        },
     }
 }
 
@@ -205,7 +191,7 @@ fn chain_to_root<'a>(
 }
 
 /// A CA whose validity is where all of its chain's certificates are valid.
-fn authority(chain: Vec<&Certificate>) -> Result<CertificateAuthority, KeylessError> {
+fn authority(chain: Vec<&Certificate>) -> Result<CertificateAuthority, TrustError> {
     let mut start = i64::MIN;
     let mut end = i64::MAX;
     let mut ders = Vec::new();
@@ -228,7 +214,7 @@ impl TrustedRoot {
     /// Trusts a timestamp authority given as cosign's `--timestamp-certificate-chain`:
     /// PEM certificates from the TSA's own certificate up to its self-signed root, each
     /// signed by the next. Trusted while all of them are valid.
-    pub fn with_timestamp_chain(mut self, pem_text: &str) -> Result<Self, KeylessError> {
+    pub fn with_timestamp_chain(mut self, pem_text: &str) -> Result<Self, TrustError> {
         let ders = certificates_from_pem("timestamp certificate chain", pem_text)?;
         let certs = ders
             .iter()

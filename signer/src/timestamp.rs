@@ -21,7 +21,8 @@ use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Encode};
 
 use crate::asn1::{self, Tlv};
-use crate::keyless::{CertificateAuthority, cert_signed_by, verify_ecdsa};
+use crate::trusted_root::{CertificateAuthority, TrustedRoot};
+use crate::x509::{OID_ECDSA_SHA256, OID_ECDSA_SHA384, cert_signed_by, verify_ecdsa};
 
 const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_CT_TSTINFO: &str = "1.2.840.113549.1.9.16.1.4";
@@ -31,8 +32,6 @@ const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const OID_SHA384: &str = "2.16.840.1.101.3.4.2.2";
 const OID_SHA512: &str = "2.16.840.1.101.3.4.2.3";
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const OID_EKU: &str = "2.5.29.37";
 const OID_KP_TIMESTAMPING: &str = "1.3.6.1.5.5.7.3.8";
 const OID_SKI: &str = "2.5.29.14";
@@ -447,7 +446,7 @@ fn chains_to(cert: &Certificate, ca: &CertificateAuthority) -> Result<(), String
 
 /// Verifies a signed timestamp (DER TimeStampResp or token) over `signature` against the
 /// trusted timestamp authorities; returns the stamped time (Unix seconds). Public
-/// through [`crate::keyless::TrustedRoot::verify_timestamp`].
+/// through [`TrustedRoot::verify_timestamp`].
 pub(crate) fn verify(
     der: &[u8],
     signature: &[u8],
@@ -523,7 +522,7 @@ pub fn bundle_timestamps(tvd: Option<&serde_json::Value>) -> Result<Vec<Vec<u8>>
         .collect()
 }
 
-impl crate::keyless::TrustedRoot {
+impl TrustedRoot {
     /// Verifies a signed timestamp over `signature` against this root's timestamp
     /// authorities; returns the stamped time.
     pub fn verify_timestamp(&self, der: &[u8], signature: &[u8]) -> Result<i64, TimestampError> {
@@ -534,46 +533,18 @@ impl crate::keyless::TrustedRoot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let shared = std::env::var("WHARF_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        std::fs::read(format!("{shared}/fixtures/cosign/{name}"))
-            .expect("cosign fixture (set WHARF_SHARED)")
-    }
-
-    /// The public-good token's ESS attribute names Sigstore's TSA certificate: any other
-    /// certificate (here Fulcio's intermediate) is refused before its signature is tried.
     #[test]
-    fn signing_certificate_attribute_names_the_signer() {
-        let b: serde_json::Value =
-            serde_json::from_slice(&fixture("sigstore_rs_bundle_v03_keyless_dsse.json")).unwrap();
-        let tokens = bundle_timestamps(Some(
-            &b["verificationMaterial"]["timestampVerificationData"],
-        ))
-        .unwrap();
-        let token = parse(&tokens[0]).unwrap();
-        let signer = &token.signers[0];
-        let (alg, h) = signer.signing_cert.as_ref().expect("signingCertificateV2");
-        assert_eq!((alg.as_str(), h.len()), (OID_SHA256, 32));
-        assert_eq!(signer.content_type.as_deref(), Some(OID_CT_TSTINFO));
-        let root: serde_json::Value =
-            serde_json::from_slice(&fixture("sigstore_public_good_trusted_root.json")).unwrap();
-        let inter = root["certificateAuthorities"][1]["certChain"]["certificates"][0]["rawBytes"]
-            .as_str()
-            .unwrap();
-        let other = Certificate::from_der(&STANDARD.decode(inter).unwrap()).unwrap();
-        let e = signer.verify(&other, &token.tst_info_der).unwrap_err();
-        assert!(
-            matches!(e, TimestampError::SignedAttributes(ref m) if m.contains("signingCertificateV2")),
-            "{e}"
-        );
+    fn generalized_time_is_utc_only() {
         assert!(matches!(
             generalized_time(b"20260409072329Z"),
             Ok(1_775_719_409)
         ));
+        assert!(matches!(
+            generalized_time(b"20260409072329.123Z"),
+            Ok(1_775_719_409)
+        ));
         assert!(generalized_time(b"20260409072329+0100").is_err());
+        assert!(generalized_time(b"2026040907Z").is_err());
     }
 }

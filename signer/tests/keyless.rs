@@ -439,3 +439,100 @@ fn root_without_ct_logs_fails_unless_sct_ignored() {
     );
     verify_with(&tr.insecure_ignore_sct()).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// The certificate, its identity and the legacy Rekor bundle, one check at a time
+
+/// The real bundle's leaf certificate, DER.
+fn leaf_der() -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(
+            bundle()["verificationMaterial"]["certificate"]["rawBytes"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+}
+
+/// The real bundle's leaf certificate is valid only for ten minutes around signing: a log
+/// entry dated an hour later or earlier cannot vouch for it (the certificate check comes
+/// before the entry's own signature is looked at, so the error names the certificate).
+#[test]
+fn certificate_outside_its_validity_is_rejected() {
+    let t = 1_775_719_409;
+    verify(&bundle(), DIGEST, &policy()).unwrap();
+    for other in [t + 3600, t - 3600] {
+        let mut b = bundle();
+        b["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = other.to_string().into();
+        let e = verify(&b, DIGEST, &policy()).unwrap_err();
+        assert!(
+            matches!(e, KeylessError::Certificate(ref m) if m.contains("not valid at the signing time")),
+            "{e}"
+        );
+    }
+}
+
+/// The claimed identity of the real bundle's certificate, read without a root.
+#[test]
+fn claimed_identity_reads_san_and_issuer() {
+    use wharf_signer::keyless::{bundle_claimed_identity, claimed_identity};
+    let id = claimed_identity(&wharf_signer::pem::encode("CERTIFICATE", &leaf_der())).unwrap();
+    assert_eq!(id.subject, IDENTITY);
+    assert_eq!(id.issuer, ISSUER);
+    let id = bundle_claimed_identity(bundle().to_string().as_bytes()).unwrap();
+    assert_eq!(
+        (id.subject.as_str(), id.issuer.as_str()),
+        (IDENTITY, ISSUER)
+    );
+    assert!(
+        claimed_identity("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err()
+    );
+}
+
+/// A trusted root whose CA chains lack the issuing intermediate cannot vouch for the leaf.
+#[test]
+fn truncated_ca_chain_is_rejected() {
+    let mut root: serde_json::Value =
+        serde_json::from_str(&read_fixture("sigstore_public_good_trusted_root.json")).unwrap();
+    for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+        let certs = ca["certChain"]["certificates"].as_array_mut().unwrap();
+        if certs.len() > 1 {
+            certs.remove(0);
+        }
+    }
+    let root = TrustedRoot::parse(root.to_string().as_bytes()).unwrap();
+    let r = verify_bundle(
+        bundle().to_string().as_bytes(),
+        DIGEST,
+        &root,
+        &policy(),
+        &BTreeMap::new(),
+    );
+    assert!(matches!(r, Err(KeylessError::Chain(_))), "{r:?}");
+}
+
+#[test]
+fn legacy_rekor_bundle_set_verifies_and_tampering_fails() {
+    use wharf_signer::keyless::verify_rekor_bundle;
+    let root = root();
+    let text = read_fixture("sigstore_rs_rekor_bundle.json");
+    assert_eq!(verify_rekor_bundle(&root, &text).unwrap(), 1_634_714_717);
+    for (from, to) in [
+        ("1634714717", "1634714718"),
+        ("783607", "783608"),
+        ("\"logID\": \"c0", "\"logID\": \"c1"),
+    ] {
+        let t = text.replacen(from, to, 1);
+        assert_ne!(t, text, "fixture changed shape: {from}");
+        assert!(
+            verify_rekor_bundle(&root, &t).is_err(),
+            "tampered {from} still verified"
+        );
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut t = v.clone();
+    let body = v["Payload"]["body"].as_str().unwrap();
+    t["Payload"]["body"] = body.replacen('e', "f", 1).into();
+    assert!(verify_rekor_bundle(&root, &t.to_string()).is_err());
+}

@@ -377,3 +377,51 @@ fn bundle_timestamps_count_as_signing_times() {
         "{e}"
     );
 }
+
+/// The ESS signingCertificateV2 attribute names the TSA's exact certificate: another
+/// certificate with the same issuer, serial number and key (here re-issued by the same
+/// CA with another validity) matches the token's signer identifier and its signature
+/// would verify, but it is not the certificate the TSA signed with, so it is refused.
+#[test]
+fn signing_certificate_attribute_pins_the_signer_certificate() {
+    require("openssl");
+    require("faketime");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_tsa(d, "tsa", "2026-04-09 07:20:00");
+    sh(
+        d,
+        Some("2026-04-09 07:20:00"),
+        "openssl x509 -req -in tsa.csr -CA tsa-ca.pem -CAkey tsa-ca.key \
+         -set_serial 0x$(openssl x509 -in tsa.pem -noout -serial | cut -d= -f2) \
+         -days 29 -extfile tsa-ext.cnf -out imposter.pem 2>/dev/null",
+    );
+    // A token without the TSA certificate inside (no -cert): only the trusted chain's
+    // certificates are candidates for the signer.
+    let sig = b"the bytes of some signature";
+    std::fs::write(d.join("data.bin"), sig).unwrap();
+    sh(
+        d,
+        Some("2026-04-09 07:23:35"),
+        "openssl ts -query -data data.bin -sha256 -no_nonce -out req.tsq 2>/dev/null && \
+         openssl ts -reply -queryfile req.tsq -inkey tsa.key -signer tsa.pem \
+         -config tsa-ts.cnf -out resp.tsr 2>/dev/null",
+    );
+    let resp = std::fs::read(d.join("resp.tsr")).unwrap();
+    let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+
+    // With the real TSA certificate trusted, the token verifies.
+    let real = public_good()
+        .with_timestamp_chain(&format!("{}{}", read("tsa.pem"), read("tsa-ca.pem")))
+        .unwrap();
+    verify_token(&real, &resp, sig).unwrap();
+    // With the look-alike trusted instead: same issuer and serial, other certificate.
+    let imposter = public_good()
+        .with_timestamp_chain(&format!("{}{}", read("imposter.pem"), read("tsa-ca.pem")))
+        .unwrap();
+    let e = verify_token(&imposter, &resp, sig).unwrap_err();
+    assert!(
+        matches!(e, TimestampError::SignedAttributes(ref m) if m.contains("signingCertificateV2")),
+        "{e}"
+    );
+}

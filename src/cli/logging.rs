@@ -5,10 +5,21 @@ use std::io::IsTerminal;
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use super::env_alias::Renamed;
+
+/// `WHARF_LOG` was the variable of `--log-level` before every variable was named after
+/// its flag; it is still read.
+pub(super) const RENAMED_VARIABLES: &[Renamed] = &[Renamed {
+    arg: "log_level",
+    new: "WHARF_LOG_LEVEL",
+    old: "WHARF_LOG",
+}];
+
 #[derive(Args, Debug)]
 pub struct LogArgs {
-    /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `wharf_registry=debug`).
-    #[arg(long, global = true, env = "WHARF_LOG", default_value = "info")]
+    /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `wharf_registry=debug`). The former
+    /// variable WHARF_LOG is still read.
+    #[arg(long, global = true, env = "WHARF_LOG_LEVEL", default_value = "info")]
     log_level: String,
 
     /// Log format.

@@ -2,6 +2,7 @@
 
 mod admission;
 mod db;
+mod env_alias;
 mod logging;
 mod manage;
 mod policy;
@@ -12,7 +13,7 @@ mod sign;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Wharf: an OCI registry with supply-chain security built in.
 ///
@@ -87,8 +88,18 @@ fn quiet_on_closed_pipe() {
 /// findings), 2 usage or runtime error.
 pub const EXIT_ERROR: u8 = 2;
 
+/// Parses the command line; renamed environment variables are still read under their
+/// old names (see [`env_alias`]).
+fn parse() -> Cli {
+    let cmd = env_alias::apply(Cli::command(), logging::RENAMED_VARIABLES)
+        .mut_subcommand("serve", |serve| {
+            env_alias::apply(serve, serve::RENAMED_VARIABLES)
+        });
+    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     if !matches!(cli.command, Command::Serve(_) | Command::Admission(_)) {
         quiet_on_closed_pipe();
     }

@@ -1,5 +1,9 @@
 //! `wharf serve`: configuration from flags, `WHARF_*` variables and a TOML file
 //! (in that order of precedence), then hand over to `wharf_registry::server`.
+//!
+//! One naming scheme for every setting: flag `--some-flag`, variable
+//! `WHARF_SOME_FLAG`, file key `some_flag`. Variables that were named otherwise
+//! are still read under their old names ([`RENAMED_VARIABLES`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,15 +13,59 @@ use anyhow::Context;
 use clap::Args;
 use wharf_registry::config::Config;
 
+use super::env_alias::Renamed;
+
+/// The `--vuln-db*` variables were `WHARF_DB*` before every variable was named after
+/// its flag; the old names are still read (the new ones win when both are set).
+pub(super) const RENAMED_VARIABLES: &[Renamed] = &[
+    Renamed {
+        arg: "vuln_db",
+        new: "WHARF_VULN_DB",
+        old: "WHARF_DB",
+    },
+    Renamed {
+        arg: "vuln_db_ref",
+        new: "WHARF_VULN_DB_REF",
+        old: "WHARF_DB_REF",
+    },
+    Renamed {
+        arg: "vuln_db_insecure",
+        new: "WHARF_VULN_DB_INSECURE",
+        old: "WHARF_DB_INSECURE",
+    },
+    Renamed {
+        arg: "vuln_db_username",
+        new: "WHARF_VULN_DB_USERNAME",
+        old: "WHARF_DB_USERNAME",
+    },
+    Renamed {
+        arg: "vuln_db_password",
+        new: "WHARF_VULN_DB_PASSWORD",
+        old: "WHARF_DB_PASSWORD",
+    },
+    Renamed {
+        arg: "vuln_db_refresh_hours",
+        new: "WHARF_VULN_DB_REFRESH_HOURS",
+        old: "WHARF_DB_REFRESH_HOURS",
+    },
+];
+
 /// Flags for `wharf serve`. Every flag can also be set by its `WHARF_*`
 /// variable or in the `--config` file; flags win over variables, variables
-/// over the file.
+/// over the file. The file key is the flag's name with `_` for `-`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
   wharf serve                                   # 127.0.0.1:5000, data in ./wharf-data
   wharf serve --listen 0.0.0.0:443 --tls-cert cert.pem --tls-key key.pem
   wharf serve --config /etc/wharf/wharf.toml
+
+Every flag --some-flag is also the variable WHARF_SOME_FLAG and the file key some_flag
+(except --config, and --log-level/--log-format, which apply before the file is read).
+Flags win over variables, variables over the file. Former variable
+names still read: WHARF_DB, WHARF_DB_REF, WHARF_DB_INSECURE, WHARF_DB_USERNAME,
+WHARF_DB_PASSWORD, WHARF_DB_REFRESH_HOURS (now WHARF_VULN_DB...), WHARF_LOG (now
+WHARF_LOG_LEVEL); former file key token_ttl_secs (now token_ttl).
 
 Config file (TOML), every key optional:
   listen = \"127.0.0.1:5000\"
@@ -27,11 +75,15 @@ Config file (TOML), every key optional:
   max_concurrent_uploads = 256
   upload_expiry_hours = 168
   auth = true
+  admin_password = \"...\"
   external_url = \"https://registry.example.com\"
-  token_ttl_secs = 1800
+  token_ttl = 1800
   vuln_db = \"/var/lib/wharf/vuln.db\"
   scan_workers = 1
   vuln_db_ref = \"mirror.example.com/security/vulndb:latest\"
+  vuln_db_insecure = false
+  vuln_db_username = \"mirror-reader\"
+  vuln_db_password = \"...\"
   vuln_db_refresh_hours = 24
   trusted_root = \"/etc/wharf/trusted_root.json\"")]
 pub struct ServeArgs {
@@ -85,7 +137,7 @@ pub struct ServeArgs {
 
     /// Vulnerability database for scans on push, on request and on schedule
     /// (build it with `wharf db import`) [default: <data dir>/vuln.db].
-    #[arg(long, env = "WHARF_DB")]
+    #[arg(long, env = "WHARF_VULN_DB")]
     vuln_db: Option<PathBuf>,
 
     /// Scans that run at once [default: 1].
@@ -94,23 +146,23 @@ pub struct ServeArgs {
 
     /// Replicate the vulnerability database from this OCI artifact (made by
     /// `wharf db push`), at start and then every --vuln-db-refresh-hours.
-    #[arg(long, env = "WHARF_DB_REF")]
+    #[arg(long, env = "WHARF_VULN_DB_REF")]
     vuln_db_ref: Option<String>,
 
     /// Plain HTTP to the registry of --vuln-db-ref.
-    #[arg(long, env = "WHARF_DB_INSECURE", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WHARF_VULN_DB_INSECURE", num_args = 0..=1, default_missing_value = "true")]
     vuln_db_insecure: Option<bool>,
 
     /// User name for the registry of --vuln-db-ref.
-    #[arg(long, env = "WHARF_DB_USERNAME")]
+    #[arg(long, env = "WHARF_VULN_DB_USERNAME")]
     vuln_db_username: Option<String>,
 
     /// Password for the registry of --vuln-db-ref.
-    #[arg(long, env = "WHARF_DB_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = "WHARF_VULN_DB_PASSWORD", hide_env_values = true)]
     vuln_db_password: Option<String>,
 
     /// Hours between database pulls [default: 24].
-    #[arg(long, env = "WHARF_DB_REFRESH_HOURS")]
+    #[arg(long, env = "WHARF_VULN_DB_REFRESH_HOURS")]
     vuln_db_refresh_hours: Option<u64>,
 
     /// Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys) to check keyless
@@ -192,6 +244,8 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.into_config()?;
+    // What the layers added up to (secrets redacted): the answer to "which setting won?".
+    tracing::debug!(?config, "effective configuration");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wharf")

@@ -1,31 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+mod fixtures;
 
-/// The project's `shared/` directory (fixtures, test scripts): `$WHARF_SHARED`, or
-/// `../shared` beside the checkout, where CI and the worktrees put it.
-pub fn shared_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("WHARF_SHARED") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
-
-/// Path of a cosign fixture; panics with a clear message when missing.
-pub fn cosign_fixture(name: &str) -> PathBuf {
-    let p = shared_dir().join("fixtures/cosign").join(name);
-    assert!(
-        p.exists(),
-        "fixture {} missing (set WHARF_SHARED to the shared/ directory)",
-        p.display()
-    );
-    p
-}
-
-pub fn read_fixture(name: &str) -> String {
-    std::fs::read_to_string(cosign_fixture(name)).unwrap()
-}
+#[allow(unused_imports)] // each test uses its own subset
+pub use fixtures::{cosign_fixture, read_fixture, read_fixture_bytes, shared_file};
 
 /// A CNCF distribution 2.8 registry (`docker-registry`) on a free loopback port,
 /// started through shared/testing/reference-registry.sh and killed on drop.
@@ -46,11 +25,9 @@ impl RefRegistry {
             which("docker-registry"),
             "docker-registry is not installed: apt-get install -y docker-registry apache2-utils curl"
         );
-        let script = shared_dir().join("testing/reference-registry.sh");
-        assert!(
-            script.exists(),
-            "{} missing (set WHARF_SHARED)",
-            script.display()
+        let script = shared_file(
+            "testing/reference-registry.sh",
+            "the script that starts the reference registry",
         );
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();

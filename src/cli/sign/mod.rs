@@ -1,0 +1,97 @@
+//! cosign-compatible verbs: `key generate`, `sign`, `verify`, `sign-blob`, `verify-blob`,
+//! `attest`, `verify-attestation`. Parsing and printing only; the work is in `wharf_signer`.
+//!
+//! [`key`]: key pairs and loading keys; [`signing`]: the verbs that sign (`sign`, `sign-blob`,
+//! `attest`); [`verify`]: the verbs that verify, with [`trust`] (keyless trust material and
+//! identity policy) and [`output`] (what cosign prints).
+
+mod key;
+mod output;
+mod signing;
+mod trust;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use wharf_signer::dsse;
+use wharf_signer::registry::{Registry, RegistryOptions};
+
+pub use key::{KeyCommand, key};
+pub use signing::{AttestArgs, SignArgs, SignBlobArgs, attest, sign, sign_blob};
+pub use verify::{
+    VerifyArgs, VerifyAttestationArgs, VerifyBlobArgs, verify, verify_attestation, verify_blob,
+};
+
+/// Exit code when verification ran but nothing verified.
+const EXIT_UNVERIFIED: u8 = 1;
+
+/// How to reach the registry holding the image.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Talk plain HTTP to the registry (e.g. a local registry on 127.0.0.1).
+    #[arg(long, env = "WHARF_INSECURE")]
+    insecure: bool,
+    /// Registry user (else the docker config's credentials, else anonymous).
+    #[arg(long, env = "WHARF_USERNAME")]
+    username: Option<String>,
+    /// Registry password or token.
+    #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Extra PEM CA certificate(s) to trust for the registry's HTTPS (repeatable).
+    #[arg(long)]
+    registry_cacert: Vec<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn registry_for(&self, image: &str) -> anyhow::Result<Registry> {
+        let reference = Registry::parse_reference(image)?;
+        let ca_certs_pem = self
+            .registry_cacert
+            .iter()
+            .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let reg = Registry::new(RegistryOptions {
+            insecure: self.insecure,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            ca_certs_pem,
+        });
+        Ok(reg.with_docker_config_for(reference.resolve_registry())?)
+    }
+}
+
+/// Where `sign` and `attest` store what they make.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleFormat {
+    /// cosign's classic simple-signing signature (tag or referrer).
+    Legacy,
+    /// cosign v3: a Sigstore bundle v0.3 pushed as an OCI referrer.
+    V3,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got '{s}'")),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The predicate type URI for `--type` (a shorthand such as `slsaprovenance1`, or a URI).
+fn predicate_type(kind: &str) -> anyhow::Result<String> {
+    dsse::predicate_type_uri(kind).with_context(|| {
+        format!("unknown --type '{kind}': use slsaprovenance, slsaprovenance1, spdxjson, cyclonedx, vuln, custom, link or a URI")
+    })
+}
