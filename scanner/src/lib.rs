@@ -10,7 +10,6 @@ mod error;
 pub mod image;
 pub mod inventory;
 pub mod matcher;
-pub mod registry;
 pub mod report;
 pub mod versions;
 

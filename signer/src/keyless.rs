@@ -25,7 +25,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use crate::bundle::{self, Bundle};
 use crate::dsse;
 use crate::image::{self, FoundKind, Report, Target};
-use crate::registry::Registry;
+use wharf_oci::Client as Registry;
 
 /// Why keyless verification failed. Each variant names the check that failed.
 #[derive(Debug, thiserror::Error)]
