@@ -69,7 +69,8 @@ impl BlockingClient {
     }
 
     pub fn put_manifest(&self, r: &Reference, body: Vec<u8>, media_type: &str) -> Result<String> {
-        self.rt.block_on(self.inner.put_manifest(r, body, media_type))
+        self.rt
+            .block_on(self.inner.put_manifest(r, body, media_type))
     }
 
     pub fn put_blob(&self, r: &Reference, data: &[u8], media_type: &str) -> Result<Descriptor> {
@@ -82,14 +83,24 @@ impl BlockingClient {
     }
 
     pub fn get_blob_limited(&self, r: &Reference, digest: &str, max: u64) -> Result<Vec<u8>> {
-        self.rt.block_on(self.inner.get_blob_limited(r, digest, max))
+        self.rt
+            .block_on(self.inner.get_blob_limited(r, digest, max))
     }
 
-    pub fn referrers(&self, subject: &Reference, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
-        self.rt.block_on(self.inner.referrers(subject, artifact_type))
+    pub fn referrers(
+        &self,
+        subject: &Reference,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>> {
+        self.rt
+            .block_on(self.inner.referrers(subject, artifact_type))
     }
 
-    pub fn put_referrer(&self, subject: &Reference, manifest: &Manifest) -> Result<(Descriptor, Via)> {
+    pub fn put_referrer(
+        &self,
+        subject: &Reference,
+        manifest: &Manifest,
+    ) -> Result<(Descriptor, Via)> {
         self.rt.block_on(self.inner.put_referrer(subject, manifest))
     }
 

@@ -167,11 +167,10 @@ impl Client {
             media_type: Option<String>,
             manifests: Option<serde::de::IgnoredAny>,
         }
-        let mt: MediaTypeOnly =
-            serde_json::from_slice(&body).map_err(|e| Error::BadManifest {
-                reference: reference.whole(),
-                reason: e.to_string(),
-            })?;
+        let mt: MediaTypeOnly = serde_json::from_slice(&body).map_err(|e| Error::BadManifest {
+            reference: reference.whole(),
+            reason: e.to_string(),
+        })?;
         let media_type = mt.media_type.unwrap_or_else(|| {
             if mt.manifests.is_some() {
                 OCI_INDEX
@@ -219,10 +218,7 @@ impl Client {
     async fn blob_exists(&self, repo: &Reference, digest: &str) -> bool {
         self.authorise(repo).await;
         // A registry that cannot answer HEAD gets the upload anyway.
-        self.client
-            .blob_exists(repo, digest)
-            .await
-            .unwrap_or(false)
+        self.client.blob_exists(repo, digest).await.unwrap_or(false)
     }
 
     /// Uploads a blob unless the registry already has it; returns its descriptor.
@@ -410,8 +406,7 @@ impl Client {
         })?;
         let tag = with_tag(subject, &referrers::tag_for(subject_digest)?);
         let current = self.get_manifest_opt(&tag).await?;
-        if let Some(index) = referrers::append(current.as_ref().map(|(b, _)| b.as_slice()), desc)?
-        {
+        if let Some(index) = referrers::append(current.as_ref().map(|(b, _)| b.as_slice()), desc)? {
             self.put_manifest(&tag, index.to_bytes(), OCI_INDEX).await?;
         }
         Ok(())

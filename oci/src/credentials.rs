@@ -213,7 +213,9 @@ pub fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     {
-        return Err(fail("helper name must be letters, digits, '-', '_' or '.'".into()));
+        return Err(fail(
+            "helper name must be letters, digits, '-', '_' or '.'".into(),
+        ));
     }
     let mut child = Command::new(format!("docker-credential-{helper}"))
         .arg("get")
@@ -243,9 +245,7 @@ pub fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -269,8 +269,11 @@ pub fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
         }
         return Err(fail(format!("exited with {status}: {said}")));
     }
-    let answer: HelperAnswer = serde_json::from_slice(&out)
-        .map_err(|e| fail(format!("answer is not {{\"Username\",\"Secret\"}} JSON: {e}")))?;
+    let answer: HelperAnswer = serde_json::from_slice(&out).map_err(|e| {
+        fail(format!(
+            "answer is not {{\"Username\",\"Secret\"}} JSON: {e}"
+        ))
+    })?;
     if answer.secret.is_empty() {
         return Ok(None);
     }
@@ -288,7 +291,10 @@ mod tests {
     #[test]
     fn docker_config_auths() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(from_docker_config_in(dir.path(), "r.example").unwrap(), None);
+        assert_eq!(
+            from_docker_config_in(dir.path(), "r.example").unwrap(),
+            None
+        );
         let auth = STANDARD.encode("alice:pa:ss");
         std::fs::write(
             dir.path().join("config.json"),
@@ -300,8 +306,14 @@ mod tests {
         )
         .unwrap();
         let want = Some(Credentials::basic("alice", "pa:ss"));
-        assert_eq!(from_docker_config_in(dir.path(), "r.example").unwrap(), want);
-        assert_eq!(from_docker_config_in(dir.path(), "127.0.0.1:5000").unwrap(), want);
+        assert_eq!(
+            from_docker_config_in(dir.path(), "r.example").unwrap(),
+            want
+        );
+        assert_eq!(
+            from_docker_config_in(dir.path(), "127.0.0.1:5000").unwrap(),
+            want
+        );
         assert_eq!(
             from_docker_config_in(dir.path(), "u.example").unwrap(),
             Some(Credentials::basic("bob", "pw"))
@@ -310,7 +322,10 @@ mod tests {
             from_docker_config_in(dir.path(), "t.example").unwrap(),
             Some(Credentials::IdentityToken("refresh".into()))
         );
-        assert_eq!(from_docker_config_in(dir.path(), "other.example").unwrap(), None);
+        assert_eq!(
+            from_docker_config_in(dir.path(), "other.example").unwrap(),
+            None
+        );
         std::fs::write(
             dir.path().join("config.json"),
             r#"{"auths":{"r.example":{"auth":"!!"}}}"#,

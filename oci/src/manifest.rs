@@ -225,6 +225,12 @@ mod tests {
         let p = i.manifests[1].platform.as_ref().unwrap();
         assert!(p.matches("linux/arm/v7") && p.matches("linux/arm"));
         assert!(!p.matches("linux/arm/v6"));
-        assert!(!i.manifests[0].platform.as_ref().unwrap().matches("linux/amd64"));
+        assert!(
+            !i.manifests[0]
+                .platform
+                .as_ref()
+                .unwrap()
+                .matches("linux/amd64")
+        );
     }
 }

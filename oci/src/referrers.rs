@@ -72,7 +72,11 @@ mod tests {
     const SUBJECT: &str = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270";
 
     fn referrer(n: u8) -> Descriptor {
-        let mut d = Descriptor::new(OCI_MANIFEST, 100 + n as u64, format!("sha256:{}", format!("{n:02x}").repeat(32)));
+        let mut d = Descriptor::new(
+            OCI_MANIFEST,
+            100 + n as u64,
+            format!("sha256:{}", format!("{n:02x}").repeat(32)),
+        );
         d.artifact_type = Some("application/spdx+json".into());
         d
     }
@@ -111,7 +115,9 @@ mod tests {
             r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","size":7,"digest":"sha256:{}","artifactType":"application/vnd.example","annotations":{{"k":"v"}}}}],"annotations":{{"x":"y"}}}}"#,
             "e".repeat(64)
         );
-        let out = append(Some(body.as_bytes()), &referrer(3)).unwrap().unwrap();
+        let out = append(Some(body.as_bytes()), &referrer(3))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.manifests.len(), 2);
         assert_eq!(out.manifests[0].annotations.as_ref().unwrap()["k"], "v");
         assert_eq!(out.manifests[1], referrer(3));
@@ -120,7 +126,13 @@ mod tests {
     #[test]
     fn append_refuses_a_tag_that_is_not_an_index() {
         let m = br#"{"schemaVersion":2,"config":{"mediaType":"a","size":1,"digest":"sha256:aa"},"layers":[]}"#;
-        assert!(matches!(append(Some(m), &referrer(1)), Err(Error::BadManifest { .. })));
-        assert!(matches!(append(Some(b"not json"), &referrer(1)), Err(Error::BadManifest { .. })));
+        assert!(matches!(
+            append(Some(m), &referrer(1)),
+            Err(Error::BadManifest { .. })
+        ));
+        assert!(matches!(
+            append(Some(b"not json"), &referrer(1)),
+            Err(Error::BadManifest { .. })
+        ));
     }
 }

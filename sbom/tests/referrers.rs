@@ -6,10 +6,10 @@
 mod common;
 
 use serde_json::{Value, json};
+use wharf_oci::{BlockingClient, RegistryOptions, parse_reference};
 use wharf_sbom::attach::{self, Via};
 use wharf_sbom::{Format, Options};
 use wharf_scanner::image::LoadOptions;
-use wharf_oci::{BlockingClient, RegistryOptions, parse_reference};
 
 fn client() -> BlockingClient {
     BlockingClient::new(&RegistryOptions {

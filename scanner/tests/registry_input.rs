@@ -4,8 +4,8 @@
 
 mod common;
 
-use wharf_scanner::image::LoadOptions;
 use wharf_oci::RegistryOptions;
+use wharf_scanner::image::LoadOptions;
 
 fn insecure(platform: Option<&str>, user: Option<(&str, &str)>) -> LoadOptions {
     LoadOptions {

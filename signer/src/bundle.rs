@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-pub use wharf_oci::media_types::SIGSTORE_BUNDLE_V03 as BUNDLE_V03_MEDIA_TYPE;
 use wharf_oci::media_types::COSIGN_SIGN_PREDICATE;
+pub use wharf_oci::media_types::SIGSTORE_BUNDLE_V03 as BUNDLE_V03_MEDIA_TYPE;
 
 use crate::dsse::{self, Envelope, Statement, Subject};
 use crate::keys;

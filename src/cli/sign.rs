@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use wharf_oci::{Client as Registry, RegistryOptions};
 use wharf_signer::image::{self, Layout, Target};
 use wharf_signer::keys::{self, PrivateKeyFile};
-use wharf_signer::registry::{Registry, RegistryOptions};
 use wharf_signer::{bundle, dsse, keyless, payload, roots};
 
 /// Exit code when verification ran but nothing verified.

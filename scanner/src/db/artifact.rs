@@ -23,9 +23,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{Db, SCHEMA_VERSION};
-use wharf_oci::media_types::{EMPTY_BLOB, OCI_MANIFEST};
-use wharf_oci::{BlockingClient, Reference, RegistryOptions, parse_remote_reference as parse_reference};
 use crate::{Error, Result, Warnings};
+use wharf_oci::media_types::{EMPTY_BLOB, OCI_MANIFEST};
+use wharf_oci::{
+    BlockingClient, Reference, RegistryOptions, parse_remote_reference as parse_reference,
+};
 
 pub const WHARF_ARTIFACT_TYPE: &str = "application/vnd.wharf.vulndb.v1";
 pub const WHARF_LAYER: &str = "application/vnd.wharf.vulndb.v1.sqlite+gzip";
@@ -226,7 +228,7 @@ pub fn pull_wharf(
     // Unpack while hashing; whatever fails, the rest of the blob is still read and hashed,
     // so a tampered layer is reported as a digest mismatch rather than as corrupt gzip.
     let unpacked = unpack(&mut hashing, &tmp.0, raw_limit);
-    // (oci-client also checks the digest at the end of the stream and fails the read)
+    // (the client also checks the digest at the end of the stream and fails the read)
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
         Error::Registry(format!(
             "{reference}: reading the database layer {digest}: {e}; nothing written"

@@ -7,8 +7,8 @@ use std::io::Read;
 use super::layer::apply_layer;
 use super::oci_layout::{Descriptor, ImageConfig, IndexOrManifest, pick_platform};
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
-use wharf_oci::{BlockingClient, Reference, parse_remote_reference as parse_reference};
 use crate::{Error, Result, Warnings};
+use wharf_oci::{BlockingClient, Reference, parse_remote_reference as parse_reference};
 
 const MAX_CONFIG: u64 = 4 << 20;
 
@@ -49,7 +49,8 @@ fn load_manifest(
 ) -> Result<LoadedImage> {
     let config: ImageConfig = match &doc.config {
         Some(c) => client
-            .get_blob_limited(r, &c.digest, MAX_CONFIG).map_err(Error::from)
+            .get_blob_limited(r, &c.digest, MAX_CONFIG)
+            .map_err(Error::from)
             .and_then(|b| serde_json::from_slice(&b).map_err(Error::from))
             .unwrap_or_else(|e| {
                 warnings.push(format!("image config unreadable: {e}"));

@@ -132,10 +132,7 @@ fn kind_of(layer: &Descriptor, blob: Vec<u8>) -> Option<FoundKind> {
             annotations: layer.annotations.clone().unwrap_or_default(),
         }),
         DSSE_MEDIA_TYPE => Some(FoundKind::Dsse { envelope: blob }),
-        m if m.starts_with(SIGSTORE_BUNDLE_PREFIX) => {
-            Some(FoundKind::Bundle { bundle: blob })
-        }
+        m if m.starts_with(SIGSTORE_BUNDLE_PREFIX) => Some(FoundKind::Bundle { bundle: blob }),
         _ => None,
     }
 }
-

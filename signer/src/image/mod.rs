@@ -143,4 +143,3 @@ pub fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
-

@@ -159,7 +159,9 @@ async fn append_to_tag(
     let config = cosign_config(&layers);
     let config_desc = reg.put_blob(&tag, &config, IMAGE_CONFIG_MEDIA_TYPE).await?;
     let manifest = Manifest::new(config_desc, layers);
-    let digest = reg.put_manifest(&tag, manifest.to_bytes(), OCI_MANIFEST).await?;
+    let digest = reg
+        .put_manifest(&tag, manifest.to_bytes(), OCI_MANIFEST)
+        .await?;
     Ok(Stored {
         location: tag.whole(),
         manifest_digest: digest,
@@ -242,7 +244,10 @@ pub async fn push_bundle(
 ) -> Result<Stored, ImageError> {
     let annotations = [
         (BUNDLE_CONTENT.to_string(), "dsse-envelope".to_string()),
-        (BUNDLE_PREDICATE_TYPE.to_string(), predicate_type.to_string()),
+        (
+            BUNDLE_PREDICATE_TYPE.to_string(),
+            predicate_type.to_string(),
+        ),
     ]
     .into();
     push_referrer(
@@ -258,4 +263,3 @@ pub async fn push_bundle(
     )
     .await
 }
-
