@@ -217,7 +217,31 @@ pub fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
             "helper name must be letters, digits, '-', '_' or '.'".into(),
         ));
     }
-    let mut child = Command::new(format!("docker-credential-{helper}"))
+    run_program(
+        Path::new(&format!("docker-credential-{helper}")),
+        helper,
+        server,
+    )
+}
+
+/// [`run_helper`] with the helper program given by path (tests, or helpers kept outside
+/// `PATH`).
+pub fn run_helper_at(program: &Path, server: &str) -> Result<Option<Credentials>> {
+    let name = program
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.trim_start_matches("docker-credential-"))
+        .unwrap_or("?");
+    run_program(program, name, server)
+}
+
+fn run_program(program: &Path, helper: &str, server: &str) -> Result<Option<Credentials>> {
+    let fail = |reason: String| Error::CredentialHelper {
+        helper: helper.to_string(),
+        registry: server.to_string(),
+        reason,
+    };
+    let mut child = Command::new(program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
