@@ -74,9 +74,10 @@ fn credential_helpers_and_stores() {
     );
 
     // credsStore is asked for every registry; "not found" falls through to `auths`.
-    write_config(format!(
-        r#"{{"credsStore":"test","auths":{{"local.example":{{"username":"bob","password":"pw"}}}}}}"#
-    ));
+    write_config(
+        r#"{"credsStore":"test","auths":{"local.example":{"username":"bob","password":"pw"}}}"#
+            .to_string(),
+    );
     assert_eq!(
         credentials::from_docker_config(&host).unwrap(),
         Some(Credentials::basic("alice", "wonder"))

@@ -58,6 +58,35 @@ pub fn verify_found_signatures(
     key: &VerifyingKey,
     required: &BTreeMap<String, String>,
 ) -> Report {
+    tally(found, |f| {
+        if f.kind.is_attestation() {
+            return None; // attestations are checked by verify-attestation
+        }
+        match &f.kind {
+            FoundKind::SimpleSigning {
+                payload,
+                annotations,
+            } => Some(verify_simple_signing(
+                payload,
+                annotations,
+                digest,
+                key,
+                required,
+            )),
+            FoundKind::Bundle { bundle } => Some(crate::bundle::verify_bundle_with_key(
+                bundle, digest, key, required,
+            )),
+            FoundKind::Dsse { .. } => None,
+        }
+    })
+}
+
+/// Runs `check` on every candidate it applies to (`None`: not this verifier's kind);
+/// registry failures and failed checks become rejections with their reason.
+fn tally(
+    found: &[Result<Found, String>],
+    check: impl Fn(&Found) -> Option<Result<serde_json::Value, String>>,
+) -> Report {
     let mut report = Report::default();
     for f in found {
         let f = match f {
@@ -67,22 +96,10 @@ pub fn verify_found_signatures(
                 continue;
             }
         };
-        if f.kind.is_attestation() {
-            continue; // attestations are checked by verify-attestation
-        }
-        let result = match &f.kind {
-            FoundKind::SimpleSigning {
-                payload,
-                annotations,
-            } => verify_simple_signing(payload, annotations, digest, key, required),
-            FoundKind::Bundle { bundle } => {
-                crate::bundle::verify_bundle_with_key(bundle, digest, key, required)
-            }
-            FoundKind::Dsse { .. } => continue,
-        };
-        match result {
-            Ok(v) => report.verified.push(v),
-            Err(e) => report.rejected.push((f.source.clone(), e)),
+        match check(f) {
+            Some(Ok(v)) => report.verified.push(v),
+            Some(Err(e)) => report.rejected.push((f.source.clone(), e)),
+            None => {}
         }
     }
     report
@@ -129,36 +146,28 @@ pub fn verify_found_attestations(
     key: &VerifyingKey,
     predicate_type: Option<&str>,
 ) -> Report {
-    let mut report = Report::default();
-    for f in found {
-        let f = match f {
-            Ok(f) => f,
-            Err(e) => {
-                report.rejected.push(("registry".into(), e.clone()));
-                continue;
-            }
-        };
+    tally(found, |f| {
         if !f.kind.is_attestation_for(predicate_type) {
-            continue;
+            return None;
         }
-        let result = match &f.kind {
-            FoundKind::Dsse { envelope } => {
-                verify_attestation_envelope(envelope, digest, key, predicate_type)
-            }
-            FoundKind::Bundle { bundle } => crate::bundle::verify_attestation_bundle_with_key(
-                bundle,
+        match &f.kind {
+            FoundKind::Dsse { envelope } => Some(verify_attestation_envelope(
+                envelope,
                 digest,
                 key,
                 predicate_type,
-            ),
-            FoundKind::SimpleSigning { .. } => continue,
-        };
-        match result {
-            Ok(v) => report.verified.push(v),
-            Err(e) => report.rejected.push((f.source.clone(), e)),
+            )),
+            FoundKind::Bundle { bundle } => {
+                Some(crate::bundle::verify_attestation_bundle_with_key(
+                    bundle,
+                    digest,
+                    key,
+                    predicate_type,
+                ))
+            }
+            FoundKind::SimpleSigning { .. } => None,
         }
-    }
-    report
+    })
 }
 
 /// Checks one DSSE attestation: signature, payload type, subject digest, predicate type.
