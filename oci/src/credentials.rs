@@ -74,9 +74,11 @@ impl Credentials {
                 RegistryAuth::Basic(username.clone(), password.clone())
             }
             Credentials::RegistryToken(t) => RegistryAuth::Bearer(t.clone()),
-            // Exchanged by the client before use (see `client::exchange_identity_token`);
-            // reaching here means the exchange was not possible, and Basic with Docker's
-            // `<token>` user name is what registries that accept the token directly take.
+            // Docker exchanges an identity token for a registry token with an OAuth2
+            // `grant_type=refresh_token` POST to the realm; oci-client only does the GET
+            // token flow, so the token goes there as the Basic password under Docker's
+            // `<token>` user name (what registries that take the token directly accept).
+            // Registries that insist on the refresh-token POST are not served yet.
             Credentials::IdentityToken(t) => RegistryAuth::Basic("<token>".into(), t.clone()),
         }
     }
