@@ -103,8 +103,7 @@ impl Evaluator {
             Client::new(signer_opts).with_docker_config_for(&host)
         })
         .await
-        .map_err(|e| Error::Registry(format!("registry client task failed: {e}")))?
-        .map_err(|e| Error::Registry(e.to_string()))?;
+        .map_err(|e| Error::Registry(format!("registry client task failed: {e}")))??;
         let target = wharf_signer::image::resolve(&reg, image)
             .await
             .map_err(|e| Error::Registry(e.to_string()))?;
