@@ -32,8 +32,7 @@ impl ImageRef {
     /// Parses `image` as the container runtime would (default registry
     /// `docker.io`, `library/` for single names, tag `latest`).
     pub fn parse(image: &str) -> Result<Self, BadImageRef> {
-        let r = wharf_signer::registry::parse_reference(image)
-            .map_err(|e| BadImageRef(e.to_string()))?;
+        let r = wharf_oci::parse_reference(image).map_err(|e| BadImageRef(e.to_string()))?;
         Ok(ImageRef {
             registry: r.registry().to_string(),
             repository: r.repository().to_string(),

@@ -7,7 +7,7 @@
 //! server.rs      HTTPS endpoints /validate, /mutate, /healthz (rustls + ring)
 //! review.rs      AdmissionReview v1 in → decision → AdmissionReview out (mode, failure policy, budget)
 //! images.rs      every image a workload pulls, with the JSON pointer to its field
-//! resolve.rs     tag → digest against the image's registry (signer's oci-client wrapper)
+//! resolve.rs     tag → digest against the image's registry (wharf-oci's client)
 //! cache.rs       the digest cache: TTL, one request per tag however many reviews wait for it
 //! patch.rs       JSONPatch pinning each image to the digest it was checked at
 //! exclude.rs     excluded namespaces and image globs

@@ -1,6 +1,6 @@
-//! Tag → digest, asked of the image's own registry through the signer's
-//! registry client (oci-client), with one client per registry host so bearer
-//! tokens are reused, and a [`DigestCache`] in front.
+//! Tag → digest, asked of the image's own registry through `wharf_oci`'s
+//! client, with one client per registry host so bearer tokens are reused, and a
+//! [`DigestCache`] in front.
 //!
 //! The manifest is fetched with GET and its bytes are checked against the
 //! digest the registry names, so a pinned digest is one we have seen content
@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wharf_signer::registry::{Registry, RegistryError, RegistryOptions};
+use wharf_oci::{Client as Registry, Error as RegistryError, RegistryOptions};
 
 use super::cache::DigestCache;
 use super::gate::ImageRef;

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use wharf_oci::{BlockingClient, Client};
 use wharf_signer::image::{self, Found, FoundKind, Target};
-use wharf_signer::registry::Registry;
 
 use crate::Error;
 use crate::facts::{
@@ -23,7 +23,7 @@ use crate::model::{ImagePolicy, ResolvedKey, Signer};
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
     /// How the scanner and SBOM clients reach the registry.
-    pub scanner_registry: wharf_scanner::registry::RegistryOptions,
+    pub scanner_registry: wharf_oci::RegistryOptions,
     /// The vulnerability DB (else `$WHARF_DB`, else the default path, as `wharf scan`).
     pub db: Option<PathBuf>,
     /// Platform to pick from a multi-platform index (default linux/amd64).
@@ -32,7 +32,7 @@ pub struct CollectOptions {
 
 /// Collects what `policies` need about `target` (already resolved to a digest).
 pub async fn collect(
-    reg: &Registry,
+    reg: &Client,
     target: &Target,
     reference: &str,
     policies: &[&ImagePolicy],
@@ -341,8 +341,7 @@ fn blocking_collect(
     };
     let mut sbom = None;
     if want_sbom {
-        let client = wharf_scanner::registry::RegistryClient::new(&opts.scanner_registry)
-            .map_err(|e| fail("SBOM", &e))?;
+        let client = BlockingClient::new(&opts.scanner_registry).map_err(|e| fail("SBOM", &e))?;
         sbom = Some(
             match wharf_sbom::attach::fetch(&client, image, opts.platform.as_deref(), None) {
                 Ok(got) => {

@@ -40,6 +40,9 @@ pub enum Error {
     /// The registry could not be asked (unreachable, denied, not found).
     #[error("registry: {0}")]
     Registry(String),
+    /// The registry client failed (unreachable, denied, not found, bad credentials).
+    #[error("registry: {0}")]
+    Oci(#[from] wharf_oci::Error),
     /// A fact could not be collected (scan failed, no vulnerability DB, …).
     #[error("collecting {what} for {image}: {message}")]
     Collect {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wharf_signer::registry::Registry;
+use wharf_oci::Client;
 
 use crate::Error;
 use crate::cache::{DecisionCache, Key};
@@ -84,14 +84,14 @@ impl Evaluator {
     /// Resolves `image` to its digest, then answers from the cache or collects the facts
     /// the covering policies need and evaluates them now.
     pub async fn check(&self, image: &str) -> Result<Decision, Error> {
-        let reference = wharf_signer::registry::parse_reference(image)
+        let reference = wharf_oci::parse_reference(image)
             .map_err(|e| Error::Reference(image.to_string(), e.to_string()))?;
         let o = &self.options.registry;
         let insecure = o.insecure
             || o.insecure_registries
                 .iter()
                 .any(|h| h == reference.registry() || h == reference.resolve_registry());
-        let signer_opts = wharf_signer::registry::RegistryOptions {
+        let signer_opts = wharf_oci::RegistryOptions {
             insecure,
             username: o.username.clone(),
             password: o.password.clone(),
@@ -100,11 +100,10 @@ impl Evaluator {
         // Reads the docker config for credentials: file I/O, so off the async threads.
         let host = reference.resolve_registry().to_string();
         let reg = tokio::task::spawn_blocking(move || {
-            Registry::new(signer_opts).with_docker_config_for(&host)
+            Client::new(signer_opts).with_docker_config_for(&host)
         })
         .await
-        .map_err(|e| Error::Registry(format!("registry client task failed: {e}")))?
-        .map_err(|e| Error::Registry(e.to_string()))?;
+        .map_err(|e| Error::Registry(format!("registry client task failed: {e}")))??;
         let target = wharf_signer::image::resolve(&reg, image)
             .await
             .map_err(|e| Error::Registry(e.to_string()))?;
@@ -120,10 +119,11 @@ impl Evaluator {
         }
         let policies = self.policies.matching(&name);
         let opts = CollectOptions {
-            scanner_registry: wharf_scanner::registry::RegistryOptions {
+            scanner_registry: wharf_oci::RegistryOptions {
                 insecure,
                 username: o.username.clone(),
                 password: o.password.clone(),
+                ca_certs_pem: o.ca_certs_pem.clone(),
             },
             db: self.options.db.clone(),
             platform: self.options.platform.clone(),

@@ -7,7 +7,7 @@
 
 pub mod auth;
 pub mod config;
-pub mod digest;
+pub use wharf_oci::digest;
 pub mod error;
 pub mod http;
 pub mod manifest;

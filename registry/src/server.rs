@@ -58,10 +58,11 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         workers: config.scan_workers,
         source: config.vuln_db_ref.clone().map(|reference| DbSource {
             reference,
-            registry: wharf_scanner::registry::RegistryOptions {
+            registry: wharf_oci::RegistryOptions {
                 insecure: config.vuln_db_insecure,
                 username: config.vuln_db_username.clone(),
                 password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
+                ..Default::default()
             },
             every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
         }),

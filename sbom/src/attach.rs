@@ -1,29 +1,22 @@
 //! SBOMs as OCI 1.1 referrers (distribution-spec "Pushing Manifests with Subject",
 //! image-spec "Guidelines for Artifact Usage"): an image manifest whose `artifactType` is the
 //! SBOM media type, config the empty descriptor, one layer the document, `subject` the image.
-//! Registries without the referrers API get the referrers tag schema (`sha256-<hex>` index).
+//! Registries without the referrers API get the referrers tag schema (`sha256-<hex>` index,
+//! written by [`wharf_oci::Client::put_referrer`]).
 //! Fetching also reads cosign's legacy `sha256-<hex>.sbom` tag.
 
-use serde_json::{Value, json};
-use wharf_scanner::registry::{
-    OCI_INDEX, OCI_MANIFEST, RegistryClient, parse_reference, sha256_digest,
-};
+use serde_json::Value;
+use wharf_oci::media_types::{DOCKER_LIST, EMPTY, EMPTY_BLOB, OCI_INDEX, annotations};
+use wharf_oci::reference::{with_digest, with_tag};
+use wharf_oci::{BlockingClient, Descriptor, Index, Manifest, Reference, parse_remote_reference};
 
 use crate::read::MAX_SBOM;
 use crate::{Error, Format, Result};
 
-/// The empty JSON config blob `{}` (image-spec descriptor.md "Guidance for an Empty Descriptor").
-pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY: &[u8] = b"{}";
+pub use wharf_oci::Via;
 
-/// How the referrer became discoverable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// The registry lists it through `GET /v2/<name>/referrers/<digest>`.
-    ReferrersApi,
-    /// We added it to the `sha256-<hex>` index tag (registry without the referrers API).
-    TagSchema,
-}
+/// The empty JSON config blob `{}` (image-spec descriptor.md "Guidance for an Empty Descriptor").
+pub const EMPTY_MEDIA_TYPE: &str = EMPTY;
 
 #[derive(Debug, Clone)]
 pub struct Attached {
@@ -36,126 +29,59 @@ pub struct Attached {
 
 /// The descriptor of the manifest `reference` names, descending an index to `platform`
 /// (`os/arch[/variant]`, default linux/amd64) — SBOMs describe one platform's image.
+/// The reference returned is pinned to that manifest's digest.
 pub fn resolve_subject(
-    client: &RegistryClient,
+    client: &BlockingClient,
     reference: &str,
     platform: Option<&str>,
-) -> Result<(oci_client_ref::Reference, Value)> {
-    let r = parse_reference(reference)?;
-    let (mut body, mut digest) = client.manifest(&r)?;
+) -> Result<(Reference, Descriptor)> {
+    let r = parse_remote_reference(reference)?;
+    let (mut body, mut desc) = client.get_manifest(&r)?;
     for _ in 0..4 {
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::BadDocument(format!("manifest {digest}: {e}")))?;
-        let Some(list) = doc.get("manifests").and_then(Value::as_array) else {
-            let media = doc
-                .get("mediaType")
-                .and_then(Value::as_str)
-                .unwrap_or(OCI_MANIFEST)
-                .to_string();
-            let desc = json!({"mediaType": media, "digest": digest, "size": body.len()});
-            return Ok((r.clone_with_digest(digest), desc));
-        };
+        if desc.media_type != OCI_INDEX && desc.media_type != DOCKER_LIST {
+            return Ok((with_digest(&r, &desc.digest), desc));
+        }
+        let index: Index = serde_json::from_slice(&body)
+            .map_err(|e| Error::BadDocument(format!("manifest {}: {e}", desc.digest)))?;
         let want = platform.unwrap_or("linux/amd64");
-        let pick = list
+        let pick = index
+            .manifests
             .iter()
-            .find(|m| {
-                let p = &m["platform"];
-                let s = format!(
-                    "{}/{}",
-                    p["os"].as_str().unwrap_or(""),
-                    p["architecture"].as_str().unwrap_or("")
-                );
-                s == want
-                    || p["variant"]
-                        .as_str()
-                        .is_some_and(|v| format!("{s}/{v}") == want)
-            })
-            .and_then(|m| m["digest"].as_str())
+            .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(want)))
             .ok_or_else(|| Error::NotFound(format!("{reference} for platform {want}")))?;
-        (body, digest) = client.manifest(&r.clone_with_digest(pick.to_string()))?;
+        (body, desc) = client.get_manifest(&with_digest(&r, &pick.digest))?;
     }
     Err(Error::BadDocument("indexes nested too deeply".into()))
 }
 
-/// Re-exported so callers need not depend on oci-client themselves.
-pub mod oci_client_ref {
-    pub use oci_client::Reference;
-}
-
 /// Pushes `sbom` as a referrer of the image `reference` names.
 pub fn attach(
-    client: &RegistryClient,
+    client: &BlockingClient,
     reference: &str,
     platform: Option<&str>,
     sbom: &[u8],
     format: Format,
 ) -> Result<Attached> {
     let (subject_ref, subject) = resolve_subject(client, reference, platform)?;
-    let subject_digest = subject["digest"].as_str().unwrap_or_default().to_string();
-    let empty = client.push_blob(&subject_ref, EMPTY.to_vec())?;
-    let layer = client.push_blob(&subject_ref, sbom.to_vec())?;
+    let mut config = client.put_blob(&subject_ref, EMPTY_BLOB, EMPTY)?;
+    config.data = Some("e30=".into());
+    let mut layer = client.put_blob(&subject_ref, sbom, format.media_type())?;
     let file = match format {
         Format::SpdxJson => "sbom.spdx.json",
         Format::CycloneDxJson => "sbom.cdx.json",
     };
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": format.media_type(),
-        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": EMPTY.len(), "data": "e30="},
-        "layers": [{
-            "mediaType": format.media_type(),
-            "digest": layer,
-            "size": sbom.len(),
-            "annotations": {"org.opencontainers.image.title": file},
-        }],
-        "subject": subject,
-    });
-    let body = serde_json::to_vec(&manifest)?;
-    let digest = sha256_digest(&body);
-    client.push_manifest(
-        &subject_ref.clone_with_digest(digest.clone()),
-        body.clone(),
-        OCI_MANIFEST,
-    )?;
-    let listed = client.referrers(&subject_ref)?;
-    if listed.contains(&digest) {
-        return Ok(Attached {
-            subject: subject_digest,
-            manifest: digest,
-            via: Via::ReferrersApi,
-        });
-    }
-    // No referrers API: add the descriptor to the `sha256-<hex>` index (tag schema).
-    let tag = subject_digest.replace(':', "-");
-    let tag_ref = oci_client::Reference::with_tag(
-        subject_ref.registry().to_string(),
-        subject_ref.repository().to_string(),
-        tag,
-    );
-    let mut index = match client.manifest_opt(&tag_ref)? {
-        Some((b, _)) => serde_json::from_slice::<Value>(&b)
-            .ok()
-            .filter(|v| v.get("manifests").is_some_and(Value::is_array))
-            .unwrap_or_else(
-                || json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
-            ),
-        None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+    layer.annotations = Some([(annotations::TITLE.to_string(), file.to_string())].into());
+    let subject_digest = subject.digest.clone();
+    let manifest = Manifest {
+        artifact_type: Some(format.media_type().to_string()),
+        subject: Some(subject),
+        ..Manifest::new(config, vec![layer])
     };
-    let list = index["manifests"].as_array_mut().expect("checked above");
-    if !list.iter().any(|m| m["digest"] == json!(digest)) {
-        list.push(json!({
-            "mediaType": OCI_MANIFEST,
-            "digest": digest,
-            "size": body.len(),
-            "artifactType": format.media_type(),
-        }));
-    }
-    client.push_manifest(&tag_ref, serde_json::to_vec(&index)?, OCI_INDEX)?;
+    let (desc, via) = client.put_referrer(&subject_ref, &manifest)?;
     Ok(Attached {
         subject: subject_digest,
-        manifest: digest,
-        via: Via::TagSchema,
+        manifest: desc.digest,
+        via,
     })
 }
 
@@ -182,32 +108,33 @@ fn sbom_format(media: &str) -> Option<Format> {
 /// Reads the SBOM attached to an image: referrers (API or tag schema) first, then cosign's
 /// legacy `sha256-<hex>.sbom` tag. `want` restricts the format.
 pub fn fetch(
-    client: &RegistryClient,
+    client: &BlockingClient,
     reference: &str,
     platform: Option<&str>,
     want: Option<Format>,
 ) -> Result<Fetched> {
     let (subject_ref, subject) = resolve_subject(client, reference, platform)?;
-    let subject_digest = subject["digest"].as_str().unwrap_or_default().to_string();
-    let mut digests = client.referrers(&subject_ref)?;
+    let subject_digest = subject.digest;
+    let mut digests: Vec<String> = client
+        .referrers(&subject_ref, None)?
+        .into_iter()
+        .map(|d| d.digest)
+        .collect();
     digests.sort();
     for d in digests {
-        let (body, _) = client.manifest(&subject_ref.clone_with_digest(d.clone()))?;
-        let Ok(m) = serde_json::from_slice::<Value>(&body) else {
+        let (body, _) = client.get_manifest(&with_digest(&subject_ref, &d))?;
+        // Indexes and other non-image referrers are not SBOMs.
+        let Ok(m) = serde_json::from_slice::<Manifest>(&body) else {
             continue;
         };
-        let kind = m["artifactType"]
-            .as_str()
-            .or_else(|| m["config"]["mediaType"].as_str())
-            .unwrap_or("");
-        let Some(fmt) = sbom_format(kind) else {
+        let Some(fmt) = sbom_format(m.effective_artifact_type()) else {
             continue;
         };
         if want.is_some_and(|w| w != fmt) {
             continue;
         }
-        if let Some(layer) = m["layers"][0]["digest"].as_str() {
-            let document = client.blob_bytes(&subject_ref, layer, MAX_SBOM)?;
+        if let Some(layer) = m.layers.first() {
+            let document = client.get_blob_limited(&subject_ref, &layer.digest, MAX_SBOM)?;
             return Ok(Fetched {
                 format: fmt,
                 document,
@@ -216,17 +143,12 @@ pub fn fetch(
         }
     }
     // cosign's legacy scheme: the SBOM is the first layer of the image tagged `<alg>-<hex>.sbom`.
-    let tag = format!("{}.sbom", subject_digest.replace(':', "-"));
-    let tag_ref = oci_client::Reference::with_tag(
-        subject_ref.registry().to_string(),
-        subject_ref.repository().to_string(),
-        tag.clone(),
-    );
-    if let Some((body, _)) = client.manifest_opt(&tag_ref)? {
+    let tag = wharf_oci::referrers::tag_with_suffix(&subject_digest, ".sbom")?;
+    if let Some((body, _)) = client.get_manifest_opt(&with_tag(&subject_ref, &tag))? {
         let m: Value =
             serde_json::from_slice(&body).map_err(|e| Error::BadDocument(format!("{tag}: {e}")))?;
         if let Some(layer) = m["layers"][0]["digest"].as_str() {
-            let document = client.blob_bytes(&subject_ref, layer, MAX_SBOM)?;
+            let document = client.get_blob_limited(&subject_ref, layer, MAX_SBOM)?;
             let format = m["layers"][0]["mediaType"]
                 .as_str()
                 .and_then(sbom_format)

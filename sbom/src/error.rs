@@ -10,6 +10,8 @@ pub enum Error {
     TooLarge { size: u64, max: u64 },
     #[error("{0}")]
     Scanner(#[from] wharf_scanner::Error),
+    #[error("registry: {0}")]
+    Oci(#[from] wharf_oci::Error),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     #[error("{path}: {source}")]

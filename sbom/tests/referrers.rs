@@ -6,13 +6,13 @@
 mod common;
 
 use serde_json::{Value, json};
+use wharf_oci::{BlockingClient, RegistryOptions, parse_reference};
 use wharf_sbom::attach::{self, Via};
 use wharf_sbom::{Format, Options};
 use wharf_scanner::image::LoadOptions;
-use wharf_scanner::registry::{RegistryClient, RegistryOptions, parse_reference, sha256_digest};
 
-fn client() -> RegistryClient {
-    RegistryClient::new(&RegistryOptions {
+fn client() -> BlockingClient {
+    BlockingClient::new(&RegistryOptions {
         insecure: true,
         ..Default::default()
     })
@@ -53,7 +53,7 @@ fn attach_falls_back_to_tag_schema_and_fetch_reads_it_back() {
         digest.replace(':', "-")
     ))
     .unwrap();
-    let (body, _) = c.manifest(&tag).unwrap();
+    let (body, _) = c.get_manifest(&tag).unwrap();
     let index: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         index["mediaType"],
@@ -69,7 +69,7 @@ fn attach_falls_back_to_tag_schema_and_fetch_reads_it_back() {
             "{index}"
         );
         // The referrer manifest itself: artifactType, empty config, subject = the image.
-        let (body, _) = c.manifest(&tag.clone_with_digest(m.clone())).unwrap();
+        let (body, _) = c.get_manifest(&tag.clone_with_digest(m.clone())).unwrap();
         let man: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(man["artifactType"], f.media_type());
         assert_eq!(
@@ -78,7 +78,7 @@ fn attach_falls_back_to_tag_schema_and_fetch_reads_it_back() {
         );
         assert_eq!(man["subject"]["digest"], digest.as_str());
     }
-    // Fetch by format returns exactly what was attached; referrers through oci-client too.
+    // Fetch by format returns exactly what was attached; referrers through the client too.
     for (f, doc, _) in &attached {
         let got = attach::fetch(&c, &remote, None, Some(*f)).unwrap();
         assert_eq!(got.format, *f);
@@ -87,7 +87,7 @@ fn attach_falls_back_to_tag_schema_and_fetch_reads_it_back() {
     // Re-attaching the same document does not duplicate the index entry.
     let (f, doc, _) = &attached[0];
     attach::attach(&c, &remote, None, doc, *f).unwrap();
-    let (body, _) = c.manifest(&tag).unwrap();
+    let (body, _) = c.get_manifest(&tag).unwrap();
     let index: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
 }
@@ -99,7 +99,7 @@ fn fetch_reads_cosign_legacy_sbom_tag() {
     common::skopeo_push(&common::image("small", "v1"), &remote, None);
     let c = client();
     let r = parse_reference(&remote).unwrap();
-    let (_, digest) = c.manifest(&r).unwrap();
+    let digest = c.get_manifest(&r).unwrap().1.digest;
     assert!(matches!(
         attach::fetch(&c, &remote, None, None),
         Err(wharf_sbom::Error::NotFound(_))
@@ -110,11 +110,14 @@ fn fetch_reads_cosign_legacy_sbom_tag() {
         wharf_scanner::inventory(&common::image("small", "v1"), &LoadOptions::default()).unwrap();
     let doc =
         wharf_sbom::generate(&report, Format::SpdxJson, &Options { created: Some(0) }).unwrap();
-    let layer = c.push_blob(&r, doc.clone()).unwrap();
+    let layer = c.put_blob(&r, &doc, "text/spdx+json").unwrap().digest;
     let config =
         br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#
             .to_vec();
-    let config_digest = c.push_blob(&r, config.clone()).unwrap();
+    let config_digest = c
+        .put_blob(&r, &config, "application/vnd.oci.image.config.v1+json")
+        .unwrap()
+        .digest;
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -128,8 +131,7 @@ fn fetch_reads_cosign_legacy_sbom_tag() {
     ))
     .unwrap();
     let body = serde_json::to_vec(&manifest).unwrap();
-    let _ = sha256_digest(&body);
-    c.push_manifest(&tag, body, "application/vnd.oci.image.manifest.v1+json")
+    c.put_manifest(&tag, body, "application/vnd.oci.image.manifest.v1+json")
         .unwrap();
     let got = attach::fetch(&c, &remote, None, None).unwrap();
     assert_eq!(got.format, Format::SpdxJson);

@@ -26,6 +26,8 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("registry: {0}")]
     Registry(String),
+    #[error("registry: {0}")]
+    Oci(#[from] wharf_oci::Error),
     #[error("{0}")]
     Unsupported(String),
 }

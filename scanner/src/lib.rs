@@ -10,7 +10,11 @@ mod error;
 pub mod image;
 pub mod inventory;
 pub mod matcher;
-pub mod registry;
+/// Registry options kept at their old path for `wharf-registry`'s scan service, which is
+/// being restructured concurrently; the client itself is `wharf_oci`'s.
+pub mod registry {
+    pub use wharf_oci::RegistryOptions;
+}
 pub mod report;
 mod severity;
 pub mod versions;

@@ -4,8 +4,8 @@
 
 mod common;
 
+use wharf_oci::RegistryOptions;
 use wharf_scanner::image::LoadOptions;
-use wharf_scanner::registry::RegistryOptions;
 
 fn insecure(platform: Option<&str>, user: Option<(&str, &str)>) -> LoadOptions {
     LoadOptions {
@@ -14,6 +14,7 @@ fn insecure(platform: Option<&str>, user: Option<(&str, &str)>) -> LoadOptions {
             insecure: true,
             username: user.map(|u| u.0.to_string()),
             password: user.map(|u| u.1.to_string()),
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -12,12 +12,12 @@ use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use wharf_oci::media_types::COSIGN_SIGN_PREDICATE;
+pub use wharf_oci::media_types::SIGSTORE_BUNDLE_V03 as BUNDLE_V03_MEDIA_TYPE;
+
 use crate::dsse::{self, Envelope, Statement, Subject};
-use crate::image::COSIGN_SIGN_PREDICATE;
 use crate::keys;
 use crate::payload;
-
-pub const BUNDLE_V03_MEDIA_TYPE: &str = crate::image::BUNDLE_V03_MEDIA_TYPE;
 
 /// A Sigstore bundle; unknown fields are kept out, known ones typed loosely enough to
 /// read bundles from cosign, sigstore-rs and sigstore-go.

@@ -12,7 +12,6 @@ pub mod keyless;
 pub mod keys;
 pub mod payload;
 pub mod pem;
-pub mod registry;
 pub mod roots;
 pub mod sct;
 pub mod timestamp;

@@ -10,9 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use common::{RefRegistry, insecure_registry, push_tiny_image, read_fixture};
 use sigstore::crypto::signing_key::SigStoreKeyPair;
 use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
+use wharf_oci::media_types::OCI_MANIFEST;
+use wharf_oci::{Client as Registry, Manifest};
 use wharf_signer::image::{self, Layout};
 use wharf_signer::keys::{self, PrivateKeyFile};
-use wharf_signer::registry::{Manifest, OCI_MANIFEST, Registry};
 
 #[test]
 fn sigstore_rs_decrypts_a_wharf_key() {

@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{RefRegistry, insecure_registry, push_tiny_image};
+use wharf_oci::media_types::OCI_MANIFEST;
+use wharf_oci::{Client as Registry, Manifest};
 use wharf_signer::image::{self, Layout};
 use wharf_signer::keys;
-use wharf_signer::registry::{Manifest, OCI_MANIFEST, Registry};
 
 fn ann(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -398,11 +399,8 @@ async fn basic_auth_registry() {
     let anon = insecure_registry();
     let r = Registry::parse_reference(&format!("{}/x:v1", rr.host())).unwrap();
     let err = anon.get_manifest(&r).await.unwrap_err();
-    assert!(
-        !matches!(err, wharf_signer::registry::RegistryError::NotFound { .. }),
-        "{err}"
-    );
-    let reg = Registry::new(wharf_signer::registry::RegistryOptions {
+    assert!(!matches!(err, wharf_oci::Error::NotFound { .. }), "{err}");
+    let reg = Registry::new(wharf_oci::RegistryOptions {
         insecure: true,
         username: Some("alice".into()),
         password: Some("wonder".into()),
@@ -561,8 +559,7 @@ async fn v3_attestation_bundle_as_referrer() {
         "dsse-envelope"
     );
     assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], vuln);
-    let layer: wharf_signer::registry::Descriptor =
-        serde_json::from_value(m["layers"][0].clone()).unwrap();
+    let layer: wharf_oci::Descriptor = serde_json::from_value(m["layers"][0].clone()).unwrap();
     let bundle_bytes = reg
         .get_blob(
             &Registry::parse_reference(&stored.location).unwrap(),

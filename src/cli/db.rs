@@ -107,19 +107,20 @@ fn progress(what: &'static str, unit: &'static str) -> impl FnMut(u64, u64) {
     }
 }
 
-/// --username/--password, else the registry's entry in the Docker config.
+/// --username/--password, else the registry's user name and password in the Docker config
+/// (an entry or a credential helper).
 fn registry_options(
     args: &RegistryArgs,
     reference: &str,
-) -> anyhow::Result<wharf_scanner::registry::RegistryOptions> {
+) -> anyhow::Result<wharf_oci::RegistryOptions> {
     let mut opts = args.options();
     if opts.username.is_none() {
-        let r = wharf_scanner::registry::parse_reference(reference)?;
-        if let Some((u, p)) =
-            wharf_signer::registry::docker_config_credentials(r.resolve_registry())?
+        let r = wharf_oci::parse_remote_reference(reference)?;
+        if let Some(c) = wharf_oci::credentials::from_docker_config(r.resolve_registry())?
+            && let Some((u, p)) = c.as_basic()
         {
-            opts.username = Some(u);
-            opts.password = Some(p);
+            opts.username = Some(u.to_string());
+            opts.password = Some(p.to_string());
         }
     }
     Ok(opts)

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use wharf_oci::BlockingClient as RegistryClient;
 use wharf_sbom::Format;
 use wharf_scanner::image::LoadOptions;
-use wharf_scanner::registry::RegistryClient;
 
 use super::scan::{RegistryArgs, print_warnings};
 

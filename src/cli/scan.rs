@@ -93,11 +93,12 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    pub fn options(&self) -> wharf_scanner::registry::RegistryOptions {
-        wharf_scanner::registry::RegistryOptions {
+    pub fn options(&self) -> wharf_oci::RegistryOptions {
+        wharf_oci::RegistryOptions {
             insecure: self.insecure,
             username: self.username.clone(),
             password: self.password.clone(),
+            ..Default::default()
         }
     }
 }

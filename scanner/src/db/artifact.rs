@@ -23,15 +23,18 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{Db, SCHEMA_VERSION};
-use crate::registry::{OCI_MANIFEST, RegistryClient, RegistryOptions, parse_reference};
 use crate::{Error, Result, Warnings};
+use wharf_oci::media_types::{EMPTY_BLOB, OCI_MANIFEST};
+use wharf_oci::{
+    BlockingClient, Reference, RegistryOptions, parse_remote_reference as parse_reference,
+};
 
 pub const WHARF_ARTIFACT_TYPE: &str = "application/vnd.wharf.vulndb.v1";
 pub const WHARF_LAYER: &str = "application/vnd.wharf.vulndb.v1.sqlite+gzip";
-pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+pub const EMPTY_CONFIG: &str = wharf_oci::media_types::EMPTY;
 pub const TRIVY_CONFIG: &str = "application/vnd.aquasec.trivy.config.v1+json";
 pub const TRIVY_LAYER: &str = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip";
-const TITLE: &str = "org.opencontainers.image.title";
+const TITLE: &str = wharf_oci::media_types::annotations::TITLE;
 const ANN_SCHEMA: &str = "dev.wharf.vulndb.schema-version";
 const ANN_DIGEST: &str = "dev.wharf.vulndb.uncompressed-digest";
 const ANN_SIZE: &str = "dev.wharf.vulndb.uncompressed-size";
@@ -79,10 +82,10 @@ pub fn push_wharf(
         w.finish().map_err(|e| Error::io(&gz.0, e))?
     };
     drop(tmp);
-    let client = RegistryClient::new(opts)?;
-    let config = b"{}".to_vec();
-    let cdigest = client.push_blob(&r, config.clone())?;
-    client.push_blob_file(&r, &gz.0, &ldigest, layer_size)?;
+    let client = BlockingClient::new(opts)?;
+    let config = EMPTY_BLOB;
+    let cdigest = client.put_blob(&r, config, EMPTY_CONFIG)?.digest;
+    client.put_blob_file(&r, &gz.0, &ldigest, layer_size)?;
     drop(gz);
     let mut annotations = serde_json::Map::new();
     if let Some(u) = updated {
@@ -148,10 +151,10 @@ pub fn push_trivy(
         .and_then(|enc| enc.finish())
         .and_then(|w| w.finish())
         .map_err(|e| Error::io(&gz, e))?;
-    let client = RegistryClient::new(opts)?;
-    let config = b"{}".to_vec();
-    let cdigest = client.push_blob(&r, config.clone())?;
-    client.push_blob_file(&r, &gz, &ldigest, layer_size)?;
+    let client = BlockingClient::new(opts)?;
+    let config = EMPTY_BLOB;
+    let cdigest = client.put_blob(&r, config, TRIVY_CONFIG)?.digest;
+    client.put_blob_file(&r, &gz, &ldigest, layer_size)?;
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -167,16 +170,16 @@ pub fn push_trivy(
 }
 
 fn finish_push(
-    client: &RegistryClient,
-    r: &oci_client::Reference,
+    client: &BlockingClient,
+    r: &Reference,
     reference: &str,
     manifest: Value,
     layer_digest: String,
     layer_size: u64,
 ) -> Result<Pushed> {
     let body = serde_json::to_vec(&manifest)?;
-    let manifest_digest = crate::registry::sha256_digest(&body);
-    client.push_manifest(r, body, OCI_MANIFEST)?;
+    let manifest_digest = wharf_oci::sha256_digest(&body);
+    client.put_manifest(r, body, OCI_MANIFEST)?;
     Ok(Pushed {
         reference: reference.to_string(),
         manifest_digest,
@@ -193,8 +196,9 @@ pub fn pull_wharf(
     progress: Progress,
 ) -> Result<Pushed> {
     let r = parse_reference(reference)?;
-    let client = RegistryClient::new(opts)?;
-    let (body, manifest_digest) = client.manifest(&r)?;
+    let client = BlockingClient::new(opts)?;
+    let (body, manifest) = client.get_manifest(&r)?;
+    let manifest_digest = manifest.digest;
     let m: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::Registry(format!("{reference}: manifest is not JSON: {e}")))?;
     let layer = check_manifest(reference, &m)?;
@@ -224,7 +228,7 @@ pub fn pull_wharf(
     // Unpack while hashing; whatever fails, the rest of the blob is still read and hashed,
     // so a tampered layer is reported as a digest mismatch rather than as corrupt gzip.
     let unpacked = unpack(&mut hashing, &tmp.0, raw_limit);
-    // (oci-client also checks the digest at the end of the stream and fails the read)
+    // (the client also checks the digest at the end of the stream and fails the read)
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
         Error::Registry(format!(
             "{reference}: reading the database layer {digest}: {e}; nothing written"

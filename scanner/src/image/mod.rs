@@ -130,7 +130,7 @@ pub struct LoadOptions {
     /// `os/arch[/variant]` to pick from a multi-platform index (default linux/amd64).
     pub platform: Option<String>,
     /// Plain HTTP and credentials for registry references.
-    pub registry: crate::registry::RegistryOptions,
+    pub registry: wharf_oci::RegistryOptions,
 }
 
 /// A loaded image: the filtered filesystem plus what we learned on the way.

@@ -7,8 +7,8 @@ use std::io::Read;
 use super::layer::apply_layer;
 use super::oci_layout::{Descriptor, ImageConfig, IndexOrManifest, pick_platform};
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
-use crate::registry::{RegistryClient, parse_reference};
 use crate::{Error, Result, Warnings};
+use wharf_oci::{BlockingClient, Reference, parse_remote_reference as parse_reference};
 
 const MAX_CONFIG: u64 = 4 << 20;
 
@@ -18,8 +18,8 @@ pub(crate) fn load(
     warnings: &mut Warnings,
 ) -> Result<LoadedImage> {
     let r = parse_reference(reference)?;
-    let client = RegistryClient::new(&opts.registry)?;
-    let (mut body, mut digest) = client.manifest(&r)?;
+    let client = BlockingClient::new(&opts.registry)?;
+    let (mut body, mut digest) = manifest(&client, &r)?;
     for _ in 0..4 {
         let doc: IndexOrManifest = serde_json::from_slice(&body)
             .map_err(|e| Error::Image(format!("manifest {digest}: {e}")))?;
@@ -28,14 +28,20 @@ pub(crate) fn load(
         }
         let pick: Descriptor = pick_platform(&doc.manifests.unwrap_or_default(), opts, &digest)?;
         let by_digest = r.clone_with_digest(pick.digest.clone());
-        (body, digest) = client.manifest(&by_digest)?;
+        (body, digest) = manifest(&client, &by_digest)?;
     }
     Err(Error::Image("indexes nested too deeply".into()))
 }
 
+/// A manifest's bytes and digest.
+fn manifest(client: &BlockingClient, r: &Reference) -> Result<(Vec<u8>, String)> {
+    let (body, desc) = client.get_manifest(r)?;
+    Ok((body, desc.digest))
+}
+
 fn load_manifest(
-    client: &RegistryClient,
-    r: &oci_client::Reference,
+    client: &BlockingClient,
+    r: &Reference,
     digest: String,
     doc: IndexOrManifest,
     opts: &LoadOptions,
@@ -43,7 +49,8 @@ fn load_manifest(
 ) -> Result<LoadedImage> {
     let config: ImageConfig = match &doc.config {
         Some(c) => client
-            .blob_bytes(r, &c.digest, MAX_CONFIG)
+            .get_blob_limited(r, &c.digest, MAX_CONFIG)
+            .map_err(Error::from)
             .and_then(|b| serde_json::from_slice(&b).map_err(Error::from))
             .unwrap_or_else(|e| {
                 warnings.push(format!("image config unreadable: {e}"));
@@ -65,7 +72,7 @@ fn load_manifest(
             }
         };
         apply_layer(&mut fs, &mut reader, i, &l.digest, &opts.limits, warnings);
-        // Drain the rest so oci-client's digest check runs on every byte.
+        // Drain the rest so the client's digest check runs on every byte.
         if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
             warnings.push(format!(
                 "layer {}: {e}; blob corrupt, truncated or tampered",

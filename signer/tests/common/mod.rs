@@ -90,13 +90,14 @@ pub fn free_port() -> u16 {
 /// Pushes a tiny single-layer OCI image `repo:tag` whose content is derived from `seed`;
 /// returns its manifest digest.
 pub async fn push_tiny_image(
-    reg: &wharf_signer::registry::Registry,
+    reg: &wharf_oci::Client,
     host: &str,
     repo: &str,
     tag: &str,
     seed: &str,
 ) -> String {
-    use wharf_signer::registry::{Manifest, OCI_MANIFEST, Registry};
+    use wharf_oci::media_types::OCI_MANIFEST;
+    use wharf_oci::{Client as Registry, Manifest};
     let r = Registry::parse_reference(&format!("{host}/{repo}:{tag}")).unwrap();
     let layer = reg
         .put_blob(
@@ -132,8 +133,8 @@ pub async fn push_tiny_image(
         .unwrap()
 }
 
-pub fn insecure_registry() -> wharf_signer::registry::Registry {
-    wharf_signer::registry::Registry::new(wharf_signer::registry::RegistryOptions {
+pub fn insecure_registry() -> wharf_oci::Client {
+    wharf_oci::Client::new(wharf_oci::RegistryOptions {
         insecure: true,
         ..Default::default()
     })
