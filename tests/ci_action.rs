@@ -580,7 +580,7 @@ fn action_installs_a_release_only_with_the_pinned_sha256() {
     }
     let url = format!("http://127.0.0.1:{port}");
     let install = |name: &str, sha: &str| {
-        let r = action(
+        action(
             d,
             name,
             &[
@@ -590,8 +590,7 @@ fn action_installs_a_release_only_with_the_pinned_sha256() {
                 ("sha256", sha),
             ],
             &[],
-        );
-        r
+        )
     };
     let good = install("good", sha);
     let bad = install("bad", &"0".repeat(64));
