@@ -20,11 +20,13 @@ declare -A APT=(
   [curl]=curl [openssl]=openssl [pkg-config]=pkg-config [rpmbuild]=rpm
   [faketime]=faketime   # signer: a test TSA (openssl ts) stamping at the fixture bundle's signing time
   [git]=git             # github-action: actionlint needs a repository around the workflows
+  [go]=golang-go        # charts: Helm's template engine (text/template + sprig), built offline
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
 # OpenSSL headers: the sigstore crate (signer interop tests) builds with its OpenSSL backend.
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+[ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing+=(golang-github-masterminds-sprig-dev)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq

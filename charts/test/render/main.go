@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -49,7 +50,7 @@ func main() {
 	dump := flag.String("dump-values", "", "write the merged values here as JSON")
 	notes := flag.String("notes", "", "write the rendered NOTES.txt here")
 	flag.Var(&valueFiles, "f", "values file (repeatable, later wins)")
-	flag.Var(&sets, "set", "KEY.PATH=STRING value (repeatable)")
+	flag.Var(&sets, "set", "KEY.PATH=VALUE (repeatable; true, false, null and integers typed as with helm --set)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fatal("usage: render [flags] CHART_DIR")
@@ -280,7 +281,24 @@ func setPath(m map[string]interface{}, path []string, v string) {
 		}
 		m = next
 	}
-	m[path[len(path)-1]] = v
+	m[path[len(path)-1]] = typed(v)
+}
+
+// typed: helm --set's scalars (pkg/strvals): booleans, null and integers are typed,
+// anything else stays a string.
+func typed(v string) interface{} {
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	case "null":
+		return nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n
+	}
+	return v
 }
 
 func check(err error) {
