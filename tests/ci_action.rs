@@ -64,6 +64,27 @@ fn action(d: &Path, name: &str, inputs: &[(&str, &str)], files: &[(&str, &Path)]
     v
 }
 
+/// One job of the GitLab template, run as a GitLab runner's shell executor would.
+fn gitlab_job(job: &str, project: &Path, vars: &[(&str, &str)]) -> Value {
+    let mut cmd = Command::new("python3");
+    cmd.arg(action_dir().join("test/gitlab_job.py"))
+        .arg(action_dir().join("gitlab/wharf.gitlab-ci.yml"))
+        .arg(job)
+        .arg("--project-dir")
+        .arg(project)
+        .env("PATH", path_without_wharf());
+    for (k, v) in vars {
+        cmd.arg("--var").arg(format!("{k}={v}"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn wharf(d: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wharf"))
         .current_dir(d)
@@ -528,6 +549,117 @@ fn action_runs_each_command_against_wharf_serve() {
             &small,
         ],
     ));
+
+    // The GitLab template's jobs, run with GitLab's predefined variables.
+    let host = w.host();
+    let gl = |job: &str, dir: &str, image_repo: &str, extra: &[(&str, &str)]| {
+        let project = d.join(dir);
+        std::fs::create_dir_all(&project).unwrap();
+        for f in ["prod.yaml", "ci.key", "ci.pub"] {
+            std::fs::copy(d.join(f), project.join(f)).unwrap();
+        }
+        gitlab_job(
+            job,
+            &project,
+            &[
+                &[
+                    ("CI_REGISTRY_IMAGE", format!("{host}/{image_repo}").as_str()),
+                    ("CI_COMMIT_SHA", "v1"),
+                    ("CI_REGISTRY_USER", "admin"),
+                    ("CI_REGISTRY_PASSWORD", PW),
+                    ("WHARF_INSECURE", "true"),
+                    ("WHARF_PATH", bin),
+                    ("WHARF_VULN_DB_REF", db_ref.as_str()),
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let r = gl("wharf-scan", "gl-scan", "library/pyapp", &[]);
+    assert_eq!(r["exit_code"], 0, "{}", r["log"]);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(r["reports"]["container_scanning"]["path"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["scan"]["type"], "container_scanning");
+    assert_eq!(report["scan"]["status"], "success");
+    let mut got: Vec<(String, String)> = report["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["location"]["image"], pyapp.as_str());
+            (
+                v["identifiers"][0]["value"].as_str().unwrap().to_string(),
+                v["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = direct["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|v| {
+            let sev = v["Severity"].as_str().unwrap();
+            // GitLab's severity names: capitalised.
+            let sev = format!("{}{}", &sev[..1], sev[1..].to_lowercase());
+            (v["VulnerabilityID"].as_str().unwrap().to_string(), sev)
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let sbom: Value = serde_json::from_str(
+        &std::fs::read_to_string(r["reports"]["cyclonedx"]["path"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert!(!sbom["components"].as_array().unwrap().is_empty());
+    // The severity gate fails the job.
+    let r = gl(
+        "wharf-scan",
+        "gl-gate",
+        "library/pyapp",
+        &[("WHARF_SEVERITY", "HIGH"), ("WHARF_EXIT_CODE", "1")],
+    );
+    assert_eq!(r["exit_code"], 1, "{}", r["log"]);
+    // Policy: the unsigned image is denied (exit 1); without WHARF_POLICY the job is not created.
+    let r = gl(
+        "wharf-policy-check",
+        "gl-policy",
+        "library/pyapp",
+        &[("WHARF_POLICY", "prod.yaml")],
+    );
+    assert_eq!(r["exit_code"], 1, "{}", r["log"]);
+    assert!(r["log"].as_str().unwrap().contains("signed-by-ci"));
+    let r = gl("wharf-policy-check", "gl-nopolicy", "library/pyapp", &[]);
+    assert_eq!(r["ran"], false);
+    // Sign in GitLab, then the same policy allows it.
+    let r = gl(
+        "wharf-sign",
+        "gl-sign",
+        "library/pyapp",
+        &[("WHARF_KEY", "ci.key"), ("COSIGN_PASSWORD", KEY_PW)],
+    );
+    assert_eq!(r["exit_code"], 0, "{}", r["log"]);
+    assert_eq!(r["reports"]["cyclonedx"]["exists"], true);
+    let r = gl(
+        "wharf-policy-check",
+        "gl-policy2",
+        "library/pyapp",
+        &[("WHARF_POLICY", "prod.yaml")],
+    );
+    assert_eq!(r["exit_code"], 0, "{}", r["log"]);
+    let r = gl(
+        "wharf-verify",
+        "gl-verify",
+        "library/pyapp",
+        &[("WHARF_PUBLIC_KEY", "ci.pub")],
+    );
+    assert_eq!(r["exit_code"], 0, "{}", r["log"]);
 }
 
 /// The installer: a release archive whose sha256 matches is unpacked and used; one
@@ -653,5 +785,10 @@ fn action_and_examples_pass_actionlint_and_schemas() {
         Command::new("check-jsonschema")
             .args(["--builtin-schema", "vendor.github-workflows"])
             .args(&names),
+    );
+    common::run(
+        Command::new("check-jsonschema")
+            .args(["--builtin-schema", "vendor.gitlab-ci"])
+            .arg(action_dir().join("gitlab/wharf.gitlab-ci.yml")),
     );
 }
