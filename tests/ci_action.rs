@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::Wharf;
+use common::{Wharf, stdout_ok as ok};
 use serde_json::Value;
 
 const PW: &str = "Adm1n-pass";
@@ -86,26 +86,15 @@ fn gitlab_job(job: &str, project: &Path, vars: &[(&str, &str)]) -> Value {
 }
 
 fn wharf(d: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .current_dir(d)
-        .env("COSIGN_PASSWORD", KEY_PW)
-        .env("WHARF_USERNAME", "admin")
-        .env("WHARF_PASSWORD", PW)
-        .env_remove("WHARF_DB")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    common::wharf_in(
+        d,
+        &[
+            ("COSIGN_PASSWORD", KEY_PW),
+            ("WHARF_USERNAME", "admin"),
+            ("WHARF_PASSWORD", PW),
+        ],
+        args,
+    )
 }
 
 fn skopeo_push(w: &Wharf, image: &str, repo: &str) -> String {
@@ -123,18 +112,7 @@ fn skopeo_push(w: &Wharf, image: &str, repo: &str) -> String {
 
 /// The manifest digest as skopeo reads it from the registry.
 fn skopeo_digest(reference: &str) -> String {
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", "--creds"])
-        .arg(format!("admin:{PW}"))
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    common::sha256(&raw.stdout)
+    common::skopeo_digest(reference, &format!("admin:{PW}"))
 }
 
 fn check_sarif(path: &str) {

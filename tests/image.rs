@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Wharf;
+use common::{Wharf, stdout_ok as ok};
 use serde_json::Value;
 
 const PW: &str = "Adm1n-pass";
@@ -32,25 +32,15 @@ fn build(out: &Path, epoch: &str, extra: &[&str], env: &[(&str, &str)]) -> Strin
 }
 
 fn wharf(d: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .current_dir(d)
-        .env("COSIGN_PASSWORD", "pw")
-        .env("WHARF_USERNAME", "admin")
-        .env("WHARF_PASSWORD", PW)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    common::wharf_in(
+        d,
+        &[
+            ("COSIGN_PASSWORD", "pw"),
+            ("WHARF_USERNAME", "admin"),
+            ("WHARF_PASSWORD", PW),
+        ],
+        args,
+    )
 }
 
 #[test]
@@ -106,14 +96,8 @@ fn image_is_reproducible_signed_by_wharf_and_runs_as_non_root() {
         &[("WHARF_USERNAME", "admin"), ("WHARF_PASSWORD", PW)],
     );
     assert_eq!(pushed, a);
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false", "--creds"])
-        .arg(format!("admin:{PW}"))
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
     assert_eq!(
-        common::sha256(&raw.stdout),
+        common::skopeo_digest(&reference, &format!("admin:{PW}")),
         a,
         "the registry holds the built manifest"
     );
