@@ -21,6 +21,7 @@ declare -A APT=(
   [faketime]=faketime   # signer: a test TSA (openssl ts) stamping at the fixture bundle's signing time
   [git]=git             # github-action: actionlint needs a repository around the workflows
   [go]=golang-go        # charts: Helm's template engine (text/template + sprig), built offline
+  [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done

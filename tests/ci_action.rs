@@ -724,12 +724,12 @@ fn action_installs_a_release_only_with_the_pinned_sha256() {
     assert!(!bad["log"].as_str().unwrap().contains("Using wharf"));
 }
 
-/// actionlint (through a workflow that uses the action from this checkout, so that it
+/// actionlint and shellcheck (through a workflow that uses the action from this checkout, so that it
 /// checks every input the examples give) and the SchemaStore schemas GitHub's
 /// metadata and workflow files follow.
 #[test]
 fn action_and_examples_pass_actionlint_and_schemas() {
-    for tool in ["actionlint", "check-jsonschema", "git"] {
+    for tool in ["actionlint", "check-jsonschema", "git", "shellcheck"] {
         common::require(tool);
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -753,7 +753,18 @@ fn action_and_examples_pass_actionlint_and_schemas() {
         names.push(p);
     }
     assert!(names.len() >= 2);
+    // With shellcheck on PATH, actionlint also checks the workflows' `run:` scripts.
     common::run(Command::new("actionlint").current_dir(repo));
+    let scripts: Vec<PathBuf> = std::fs::read_dir(action_dir().join("scripts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    common::run(
+        Command::new("shellcheck")
+            .args(["-x", "-P", "SCRIPTDIR"])
+            .args(&scripts)
+            .arg(common::repo_root().join("charts/test/build-render.sh")),
+    );
     common::run(
         Command::new("check-jsonschema")
             .args(["--builtin-schema", "vendor.github-actions"])

@@ -11,4 +11,4 @@ mkdir -p "$m/sprig" "$m/semver"
 ln -sfn /usr/share/gocode/src/github.com/Masterminds/sprig "$m/sprig/v3"
 ln -sfn /usr/share/gocode/src/github.com/Masterminds/semver "$m/semver/v3"
 cd "$here/render"
-GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOFLAGS= go build -o "$out" .
+GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOFLAGS='' go build -o "$out" .

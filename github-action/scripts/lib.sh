@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the action's scripts: workflow commands and step outputs, as
 # the runner reads them (docs.github.com: "Workflow commands for GitHub Actions").
 

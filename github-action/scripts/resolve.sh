@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # resolve_digest REF: prints the manifest digest of HOST[:PORT]/REPO(:TAG|@DIGEST) as
 # the registry reports it (Docker-Content-Digest of a HEAD on the manifest), following
 # the registry's auth challenge: Basic, or a Bearer token from its realm with
