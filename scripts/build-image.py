@@ -32,6 +32,9 @@ import sys
 import tarfile
 
 UID = GID = 65532
+# The OCI platform of the machine the binary was built for (it is this machine's:
+# ldd must be able to resolve its libraries here).
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[os.uname().machine]
 
 
 def deps(binary):
@@ -127,7 +130,7 @@ def build(binary, out, tag, epoch):
     if os.environ.get("WHARF_REVISION"):
         labels["org.opencontainers.image.revision"] = os.environ["WHARF_REVISION"]
     config = {
-        "architecture": "amd64",
+        "architecture": ARCH,
         "os": "linux",
         "created": created,
         "config": {
@@ -166,7 +169,7 @@ def build(binary, out, tag, epoch):
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json", **man,
-            "platform": {"architecture": "amd64", "os": "linux"},
+            "platform": {"architecture": ARCH, "os": "linux"},
             "annotations": {"org.opencontainers.image.ref.name": tag},
         }],
     }

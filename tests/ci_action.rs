@@ -654,7 +654,10 @@ fn action_installs_a_release_only_with_the_pinned_sha256() {
     std::fs::create_dir_all(&stage).unwrap();
     std::fs::write(stage.join("wharf"), "#!/bin/sh\necho 'wharf 9.9.9'\n").unwrap();
     common::run(Command::new("chmod").arg("755").arg(stage.join("wharf")));
-    let archive = rel.join("wharf-9.9.9-x86_64-unknown-linux-gnu.tar.gz");
+    let archive = rel.join(format!(
+        "wharf-9.9.9-{}-unknown-linux-gnu.tar.gz",
+        std::env::consts::ARCH
+    ));
     common::run(
         Command::new("tar")
             .arg("-czf")
