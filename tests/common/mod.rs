@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
@@ -471,4 +471,37 @@ pub fn run_bounded(cmd: &Command, limit_kib: u64, deadline: Duration) -> std::pr
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
+}
+
+/// The real `wharf` binary run in `dir` as a registry client: the given environment
+/// (credentials, key password), no WHARF_DB inherited from the caller's shell.
+pub fn wharf_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env_remove("WHARF_DB")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A finished command's stdout; panics with its exit code and both streams if it failed.
+pub fn stdout_ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A registry manifest's digest as skopeo reads it (plain HTTP, `user:password`).
+pub fn skopeo_digest(reference: &str, creds: &str) -> String {
+    require("skopeo");
+    let raw = run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", creds])
+        .arg(format!("docker://{reference}")));
+    sha256(raw.as_bytes())
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::identity::IdentityPolicy;
 use super::verify::{verify_attestation_bundle, verify_bundle, verify_simple_signing};
 use crate::image::{self, Found, FoundKind, Report, Target};
-use wharf_oci::Client as Registry;
 use crate::trusted_root::TrustedRoot;
+use wharf_oci::Client as Registry;
 
 /// What is attached to `target`; what the registry failed to return is recorded in
 /// `report` as rejected, so one broken referrer does not hide the others.

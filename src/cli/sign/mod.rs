@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use wharf_signer::dsse;
 use wharf_oci::{Client as Registry, RegistryOptions};
+use wharf_signer::dsse;
 
 pub use key::{KeyCommand, key};
 pub use signing::{AttestArgs, SignArgs, SignBlobArgs, attest, sign, sign_blob};

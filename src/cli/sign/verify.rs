@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use p256::ecdsa::VerifyingKey;
+use wharf_oci::Client as Registry;
 use wharf_signer::image::{self, Report, Target};
 use wharf_signer::keyless::{self, IdentityPolicy, KeylessError, TrustedRoot, Verified};
-use wharf_oci::Client as Registry;
 use wharf_signer::{bundle, payload};
 
 use super::key::load_verifying_key;

@@ -1,0 +1,391 @@
+//! `charts/wharf` rendered with Helm's template engine (Go text/template + sprig,
+//! `charts/test/render`) for the default values and three value sets; every document
+//! validated by `kubernetes-validate` against the Kubernetes OpenAPI schemas, the
+//! values by `values.schema.json`, the webhook's TLS by openssl, and the rendered
+//! `wharf serve` configuration by the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::Wharf;
+use serde_json::Value;
+
+const NS: &str = "wharf-system";
+
+fn chart() -> PathBuf {
+    common::repo_root().join("charts/wharf")
+}
+
+fn values_file(name: &str) -> PathBuf {
+    common::repo_root().join(format!("charts/test/values/{name}.yaml"))
+}
+
+/// The renderer, built once per test run from Debian's Go and sprig packages.
+fn renderer() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        common::require("go");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chart-render/render");
+        common::run(
+            Command::new("bash")
+                .arg(common::repo_root().join("charts/test/build-render.sh"))
+                .arg(&out),
+        );
+        out
+    })
+}
+
+struct Rendered {
+    dir: tempfile::TempDir,
+    docs: Vec<Value>,
+}
+
+impl Rendered {
+    fn manifest(&self) -> PathBuf {
+        self.dir.path().join("manifest.yaml")
+    }
+    fn values(&self) -> PathBuf {
+        self.dir.path().join("values.json")
+    }
+    fn notes(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("NOTES.txt")).unwrap()
+    }
+    fn all(&self, kind: &str) -> Vec<&Value> {
+        self.docs.iter().filter(|d| d["kind"] == kind).collect()
+    }
+    fn one(&self, kind: &str) -> &Value {
+        let all = self.all(kind);
+        assert_eq!(all.len(), 1, "one {kind} expected");
+        all[0]
+    }
+}
+
+fn render(values: &[&str], extra: &[&str]) -> Result<Rendered, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(renderer());
+    cmd.args(["--name", "wharf", "--namespace", NS])
+        .arg("--dump-values")
+        .arg(dir.path().join("values.json"))
+        .arg("--notes")
+        .arg(dir.path().join("NOTES.txt"));
+    for v in values {
+        cmd.arg("-f").arg(values_file(v));
+    }
+    let out = cmd.args(extra).arg(chart()).output().unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    std::fs::write(dir.path().join("manifest.yaml"), &out.stdout).unwrap();
+    // YAML → JSON with PyYAML, a YAML reader independent of the renderer's.
+    common::require("python3");
+    let json = common::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))")
+            .arg(dir.path().join("manifest.yaml")),
+    );
+    let docs = serde_json::from_str(&json).unwrap();
+    Ok(Rendered { dir, docs })
+}
+
+fn kubernetes_validate(r: &Rendered) {
+    common::require("kubernetes-validate");
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .arg(r.manifest())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    // Only the CRDs (cert-manager, Prometheus operator) may lack a schema.
+    for line in text.lines().filter(|l| l.contains("Couldn't find schema")) {
+        assert!(
+            line.contains("kind Certificate") || line.contains("kind ServiceMonitor"),
+            "{line}"
+        );
+    }
+}
+
+fn schema_check(values: &Path) -> std::process::Output {
+    common::require("check-jsonschema");
+    Command::new("check-jsonschema")
+        .arg("--schemafile")
+        .arg(chart().join("values.schema.json"))
+        .arg(values)
+        .output()
+        .unwrap()
+}
+
+/// Every pod template: non-root, read-only root filesystem, no privilege
+/// escalation, no capabilities, the runtime's seccomp profile.
+fn assert_pods_locked_down(r: &Rendered) {
+    let workloads: Vec<&Value> = r
+        .docs
+        .iter()
+        .filter(|d| d["kind"] == "StatefulSet" || d["kind"] == "Deployment")
+        .collect();
+    assert!(!workloads.is_empty());
+    for w in workloads {
+        let pod = &w["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{w}");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        for c in pod["containers"].as_array().unwrap() {
+            let sc = &c["securityContext"];
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{c}");
+            assert_eq!(sc["allowPrivilegeEscalation"], false);
+            assert_eq!(sc["runAsNonRoot"], true);
+            assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+            assert!(c["readinessProbe"].is_object() && c["livenessProbe"].is_object());
+        }
+    }
+}
+
+#[test]
+fn chart_renders_valid_kubernetes_documents_for_each_value_set() {
+    for set in [
+        &[][..],
+        &["webhook-cert-manager"][..],
+        &["webhook-self-signed"][..],
+        &["ingress-external-db"][..],
+    ] {
+        let r = render(set, &[]).unwrap_or_else(|e| panic!("{set:?}: {e}"));
+        kubernetes_validate(&r);
+        let v = schema_check(&r.values());
+        assert!(
+            v.status.success(),
+            "{set:?}: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        assert_pods_locked_down(&r);
+        assert!(r.notes().contains("wharf login"), "{}", r.notes());
+    }
+
+    // Defaults: one registry replica on a PVC, the admin Secret, no webhook.
+    let r = render(&[], &[]).unwrap();
+    let sts = r.one("StatefulSet");
+    assert_eq!(sts["spec"]["replicas"], 1);
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    assert_eq!(r.one("Secret")["metadata"]["name"], "wharf-admin");
+    assert!(r.all("ValidatingWebhookConfiguration").is_empty());
+    assert!(
+        r.notes()
+            .contains("kubectl -n wharf-system get secret wharf-admin")
+    );
+
+    // Ingress + external database + S3: several replicas, TLS on the ingress.
+    let r = render(&["ingress-external-db"], &[]).unwrap();
+    assert_eq!(r.one("StatefulSet")["spec"]["replicas"], 3);
+    let ing = r.one("Ingress");
+    assert_eq!(ing["spec"]["tls"][0]["secretName"], "registry-tls");
+    assert_eq!(ing["spec"]["rules"][0]["host"], "registry.example.com");
+    assert!(
+        r.all("Secret").is_empty(),
+        "the admin password comes from the existing Secret"
+    );
+    assert_eq!(
+        r.one("NetworkPolicy")["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "registry"
+    );
+    let toml = r.one("ConfigMap")["data"]["wharf.toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        toml.contains("external_url = \"https://registry.example.com\""),
+        "{toml}"
+    );
+    assert!(
+        r.notes().contains("docker login registry.example.com"),
+        "{}",
+        r.notes()
+    );
+}
+
+#[test]
+fn webhook_excludes_its_namespace_and_trusts_its_certificate() {
+    // Self-signed: the caBundle is the CA that signed the serving certificate, whose
+    // names are the Service's.
+    let r = render(&["webhook-self-signed"], &[]).unwrap();
+    let secret = r
+        .all("Secret")
+        .into_iter()
+        .find(|s| s["type"] == "kubernetes.io/tls")
+        .unwrap();
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+    };
+    let ca = b64(secret["data"]["ca.crt"].as_str().unwrap());
+    let crt = b64(secret["data"]["tls.crt"].as_str().unwrap());
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("ca.pem"), &ca).unwrap();
+    std::fs::write(d.path().join("tls.pem"), &crt).unwrap();
+    common::require("openssl");
+    common::run(
+        Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(d.path().join("ca.pem"))
+            .arg(d.path().join("tls.pem")),
+    );
+    let host = format!("wharf-admission.{NS}.svc");
+    let check = common::run(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-checkhost", &host, "-in"])
+            .arg(d.path().join("tls.pem")),
+    );
+    assert!(check.contains("does match"), "{check}");
+
+    let validating = r.one("ValidatingWebhookConfiguration");
+    let mutating = r.one("MutatingWebhookConfiguration");
+    for (cfg, path) in [(validating, "/validate"), (mutating, "/mutate")] {
+        let hook = &cfg["webhooks"][0];
+        assert_eq!(hook["admissionReviewVersions"], serde_json::json!(["v1"]));
+        assert_eq!(hook["sideEffects"], "None");
+        assert_eq!(hook["failurePolicy"], "Ignore");
+        assert_eq!(hook["timeoutSeconds"], 15);
+        assert_eq!(hook["clientConfig"]["service"]["path"], path);
+        assert_eq!(hook["clientConfig"]["service"]["namespace"], NS);
+        assert_eq!(
+            b64(hook["clientConfig"]["caBundle"].as_str().unwrap()),
+            ca,
+            "caBundle is the serving certificate's CA"
+        );
+        let expr = &hook["namespaceSelector"]["matchExpressions"][0];
+        assert_eq!(expr["key"], "kubernetes.io/metadata.name");
+        assert_eq!(expr["operator"], "NotIn");
+        let values: Vec<&str> = expr["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for ns in [NS, "kube-system", "monitoring"] {
+            assert!(values.contains(&ns), "{ns} not excluded: {values:?}");
+        }
+    }
+    // The webhook's own flags say the same, and it reads the policies ConfigMap.
+    let dep = r.one("Deployment");
+    assert_eq!(dep["spec"]["replicas"], 2);
+    let args: Vec<&str> = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for want in [
+        "--exclude-namespace=wharf-system",
+        "--exclude-namespace=kube-system",
+        "--mode=audit",
+        "--failure-policy=ignore",
+        "--policy=/policies/production.yaml",
+    ] {
+        assert!(args.contains(&want), "{want} missing: {args:?}");
+    }
+    let policies = r
+        .all("ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["name"] == "wharf-admission-policies")
+        .unwrap();
+    assert!(
+        policies["data"]["production.yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: ImagePolicy")
+    );
+
+    // cert-manager: a Certificate for the Service names, the CA injected, no caBundle.
+    let r = render(&["webhook-cert-manager"], &[]).unwrap();
+    let cert = r.one("Certificate");
+    assert!(
+        cert["spec"]["dnsNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| *n == host.as_str())
+    );
+    assert_eq!(cert["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    let v = r.one("ValidatingWebhookConfiguration");
+    assert_eq!(
+        v["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        format!("{NS}/wharf-admission").as_str()
+    );
+    assert!(v["webhooks"][0]["clientConfig"].get("caBundle").is_none());
+    assert!(r.all("MutatingWebhookConfiguration").is_empty());
+    assert!(
+        !r.all("Secret")
+            .iter()
+            .any(|s| s["type"] == "kubernetes.io/tls")
+    );
+}
+
+#[test]
+fn bad_values_are_refused() {
+    // The schema rejects wrong types, unknown enum values and unknown keys.
+    let r = render(&["bad"], &[]).unwrap();
+    let out = schema_check(&r.values());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("$.admission.failurePolicy"), "{text}");
+    assert!(text.contains("$.registry.replicas"), "{text}");
+
+    let r = render(&[], &[]).unwrap();
+    let typo = r.dir.path().join("typo.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(r.values()).unwrap()).unwrap();
+    v["admission"]["mutatee"] = true.into();
+    std::fs::write(&typo, v.to_string()).unwrap();
+    let out = schema_check(&typo);
+    assert!(!out.status.success(), "unknown keys are refused");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mutatee"));
+
+    // Several replicas without S3 fail the render with the reason.
+    let e = render(&["ingress-external-db"], &["--set", "s3.enabled=false"]).err();
+    assert!(
+        e.as_deref()
+            .unwrap_or("")
+            .contains("requires externalDatabase.enabled and s3.enabled"),
+        "{e:?}"
+    );
+}
+
+/// The ConfigMap's TOML is a configuration the real `wharf serve` starts with, and the
+/// probes' paths answer as the kubelet expects (200).
+#[test]
+fn rendered_config_starts_wharf_serve_and_probes_answer() {
+    let r = render(&[], &[]).unwrap();
+    let toml = r.one("ConfigMap")["data"]["wharf.toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = r.dir.path().join("wharf.toml");
+    std::fs::write(&file, toml).unwrap();
+    // --listen/--data-dir (flags win over the file) keep it on this machine.
+    let w = Wharf::start_with(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--admin-password",
+        "Adm1n-pass",
+    ]);
+    let c = &r.one("StatefulSet")["spec"]["template"]["spec"]["containers"][0];
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let path = c[probe]["httpGet"]["path"].as_str().unwrap();
+        let resp = common::curl("GET", &w.url(path)).send();
+        assert_eq!(resp.status, 200, "{probe} {path}");
+    }
+    // auth = true from the file: anonymous /v2/ is challenged.
+    assert_eq!(common::curl("GET", &w.url("/v2/")).send().status, 401);
+}
