@@ -12,9 +12,6 @@ pub mod inventory;
 pub mod matcher;
 /// Registry options kept at their old path for `wharf-registry`'s scan service, which is
 /// being restructured concurrently; the client itself is `wharf_oci`'s.
-pub mod registry {
-    pub use wharf_oci::RegistryOptions;
-}
 pub mod report;
 mod severity;
 pub mod versions;

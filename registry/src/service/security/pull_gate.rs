@@ -8,7 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use wharf_policy::PolicySet;
+use wharf_policy::model::{
+    AllowedVulnerability, ImagePolicy, Keyless, Rule, Signer, Signers, VulnerabilityRule,
+};
+use wharf_scanner::Severity;
 
 use super::Security;
 use super::keyless_trust::{KeylessRoot, trusted_identities};
@@ -34,13 +38,13 @@ const VULN_RULE: &str = "prevent-vulnerable-images";
 
 /// Harbor's threshold ("prevent `high` or higher") as the policy's `maxSeverity`
 /// (the highest severity still allowed).
-fn highest_allowed(threshold: &str) -> &'static str {
+fn highest_allowed(threshold: &str) -> Severity {
     match threshold {
-        "critical" => "HIGH",
-        "high" => "MEDIUM",
-        "medium" => "LOW",
-        "low" => "UNKNOWN",
-        _ => "NONE",
+        "critical" => Severity::High,
+        "high" => Severity::Medium,
+        "medium" => Severity::Low,
+        "low" => Severity::Unknown,
+        _ => Severity::None,
     }
 }
 
@@ -64,29 +68,28 @@ fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
 /// Compiled project policies by their source document: loading one parses keys and
 /// compiles Rego, which is worth doing once per settings change, not once per pull.
 #[derive(Default)]
-pub(crate) struct PolicyCache(Mutex<HashMap<String, Arc<wharf_policy::PolicySet>>>);
+pub(crate) struct PolicyCache(Mutex<HashMap<String, Arc<PolicySet>>>);
 
 impl PolicyCache {
     /// Bound on cached documents; projects with gates on are few, so clearing is rare.
     const MAX: usize = 256;
 
-    fn get_or_build(&self, project: &str, doc: &str) -> Result<Arc<wharf_policy::PolicySet>> {
-        if let Some(p) = self.0.lock().ok().and_then(|c| c.get(doc).cloned()) {
+    /// The compiled set for `policy`, keyed by the policy's own JSON (equal settings give
+    /// equal policies).
+    fn get_or_build(&self, project: &str, policy: ImagePolicy) -> Result<Arc<PolicySet>> {
+        let key = serde_json::to_string(&policy)
+            .map_err(|e| RegistryError::Internal(format!("project policy: {e}")))?;
+        if let Some(p) = self.0.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(p);
         }
-        // JSON is YAML: the policy loader validates it like any policy file.
-        let built = wharf_policy::PolicySet::from_yaml(
-            &format!("project {project} settings"),
-            doc,
-            std::path::Path::new("."),
-        )
-        .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
+        let built = PolicySet::from_policies(&format!("project {project} settings"), vec![policy])
+            .map_err(|e| RegistryError::Internal(format!("project settings as a policy: {e}")))?;
         let built = Arc::new(built);
         if let Ok(mut c) = self.0.lock() {
             if c.len() >= Self::MAX {
                 c.clear();
             }
-            c.insert(doc.to_string(), built.clone());
+            c.insert(key, built.clone());
         }
         Ok(built)
     }
@@ -94,26 +97,38 @@ impl PolicyCache {
 
 /// Content trust as a policy rule: a signature by one of the project's keys or keyless
 /// identities; with neither, Harbor's rule (any cosign signature attached).
-fn trust_rule(settings: &BTreeMap<String, String>, keyless_root: Option<&KeylessRoot>) -> Value {
+fn trust_rule(settings: &BTreeMap<String, String>, keyless_root: Option<&KeylessRoot>) -> Rule {
     let pems = settings
         .get(TRUSTED_KEYS)
         .map(|k| split_pem_keys(k))
         .unwrap_or_default();
-    let mut any_of: Vec<Value> = pems.iter().map(|k| json!({"key": k})).collect();
+    let mut any_of: Vec<Signer> = pems.into_iter().map(Signer::key).collect();
     // Keyless identities count only with a root to check their certificates against.
     if let Some(root) = keyless_root {
         for id in trusted_identities(settings) {
-            let mut signer = serde_json::to_value(&id).expect("identity serializes");
-            signer["trustedRoot"] = json!(root.path.display().to_string());
-            any_of.push(json!({"keyless": signer}));
+            any_of.push(Signer::keyless(Keyless {
+                identity: id.identity,
+                identity_regexp: id.identity_regexp,
+                issuer: id.issuer,
+                issuer_regexp: id.issuer_regexp,
+                trusted_root: root.path.display().to_string(),
+                ..Default::default()
+            }));
         }
     }
     if any_of.is_empty() {
-        json!({"name": TRUST_RULE, "rego": {"module":
-            "package wharf\ndeny contains \"the image is not signed with cosign\" if { count(input.signatures) == 0 }\n"}})
+        Rule::rego(
+            TRUST_RULE,
+            "package wharf\ndeny contains \"the image is not signed with cosign\" if { count(input.signatures) == 0 }\n",
+        )
     } else {
-        json!({"name": TRUST_RULE, "signatures": {"anyOf": any_of}})
+        Rule::signatures(TRUST_RULE, Signers::any_of(any_of))
     }
+}
+
+/// The project's settings as one ImagePolicy over every image of the project.
+fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
+    ImagePolicy::new(format!("project-{project}"), ["**"], rules)
 }
 
 fn refuse(msg: String) -> RegistryError {
@@ -216,7 +231,7 @@ impl Security {
         settings: &BTreeMap<String, String>,
         prevent_vul: bool,
         trust: bool,
-    ) -> Result<(Arc<wharf_policy::PolicySet>, wharf_policy::Facts)> {
+    ) -> Result<(Arc<PolicySet>, wharf_policy::Facts)> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let mut rules = Vec::new();
         if trust {
@@ -227,18 +242,20 @@ impl Security {
                 .get("severity")
                 .map(String::as_str)
                 .unwrap_or("low");
-            let allow: Vec<Value> = self
+            let allow = self
                 .effective_allowlist(project, settings)
                 .await?
                 .into_iter()
-                .map(|id| json!({"id": id, "expires": "2999-12-31", "reason": "project CVE allow-list"}))
+                .map(|id| AllowedVulnerability::new(id, "2999-12-31", "project CVE allow-list"))
                 .collect();
-            rules.push(json!({"name": VULN_RULE, "vulnerabilities": {"maxSeverity": highest_allowed(threshold), "allow": allow}}));
+            rules.push(Rule::vulnerabilities(
+                VULN_RULE,
+                VulnerabilityRule::new(highest_allowed(threshold), allow),
+            ));
         }
-        let doc = json!({"apiVersion": "wharf.dev/v1", "kind": "ImagePolicy", "metadata": {"name": format!("project-{project}")},
-            "spec": {"images": ["**"], "rules": rules}})
-        .to_string();
-        let policies = self.policy_cache.get_or_build(project, &doc)?;
+        let policies = self
+            .policy_cache
+            .get_or_build(project, project_policy(project, rules))?;
 
         let mut facts = wharf_policy::Facts {
             reference: format!("{repo}@{digest}"),
@@ -313,12 +330,9 @@ mod tests {
                 identities.to_string(),
             )]
             .into();
-            let doc = json!({"apiVersion": "wharf.dev/v1", "kind": "ImagePolicy", "metadata": {"name": "project-p"},
-                "spec": {"images": ["**"], "rules": [trust_rule(&settings, root)]}});
-            let policies = wharf_policy::PolicySet::from_yaml(
+            let policies = PolicySet::from_policies(
                 "t",
-                &doc.to_string(),
-                std::path::Path::new("."),
+                vec![project_policy("p", vec![trust_rule(&settings, root)])],
             )
             .unwrap();
             let mut facts = wharf_policy::Facts {
@@ -341,7 +355,7 @@ mod tests {
         assert!(decide(ours, Some(&root)).allowed);
         assert!(!decide(theirs, Some(&root)).allowed);
         // Without a root the identities are not used: Harbor's "any signature" rule remains.
-        assert!(trust_rule(&BTreeMap::new(), None)["rego"].is_object());
+        assert!(trust_rule(&BTreeMap::new(), None).rego.is_some());
         let rule = trust_rule(
             &[(
                 crate::service::TRUSTED_IDENTITIES.to_string(),
@@ -350,6 +364,6 @@ mod tests {
             .into(),
             None,
         );
-        assert!(rule["rego"].is_object(), "{rule}");
+        assert!(rule.rego.is_some(), "{rule:?}");
     }
 }

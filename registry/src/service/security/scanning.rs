@@ -18,6 +18,7 @@ use crate::digest::Digest;
 use crate::error::{ApiErrorKind, RegistryError, Result};
 use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
 use crate::names::RepoName;
+use wharf_scanner::Severity;
 
 /// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
 pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
@@ -75,7 +76,7 @@ pub struct ScanConfig {
 #[derive(Clone)]
 pub struct DbSource {
     pub reference: String,
-    pub registry: wharf_scanner::registry::RegistryOptions,
+    pub registry: wharf_oci::RegistryOptions,
     pub every: Duration,
 }
 
@@ -117,26 +118,15 @@ impl Scanning {
     }
 }
 
-/// Harbor's severity names, from the scanner's upper-case ones.
-fn harbor_severity(s: &str) -> &'static str {
-    match s.to_ascii_uppercase().as_str() {
-        "CRITICAL" => "Critical",
-        "HIGH" => "High",
-        "MEDIUM" => "Medium",
-        "LOW" => "Low",
-        _ => "Unknown",
-    }
-}
-
-/// Rank for comparisons: None < Unknown < Low < Medium < High < Critical.
-pub fn severity_rank(s: &str) -> u8 {
-    match s.to_ascii_lowercase().as_str() {
-        "critical" => 5,
-        "high" => 4,
-        "medium" => 3,
-        "low" => 2,
-        "unknown" | "negligible" => 1,
-        _ => 0,
+/// Harbor's name of a severity (title case). The scanner's NONE is reported as
+/// Unknown, as Harbor's Trivy adapter does.
+fn harbor_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "Critical",
+        Severity::High => "High",
+        Severity::Medium => "Medium",
+        Severity::Low => "Low",
+        Severity::Unknown | Severity::None => "Unknown",
     }
 }
 
@@ -160,17 +150,19 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
 
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut fixable = 0;
-    let mut highest = "None";
+    let mut highest = Severity::None;
     let mut vulns = Vec::with_capacity(findings.len());
     for f in &findings {
-        let sev = harbor_severity(&f.advisory.severity);
+        let level = match Severity::lenient(&f.advisory.severity) {
+            Severity::None => Severity::Unknown,
+            l => l,
+        };
+        let sev = harbor_severity(level);
         *counts.entry(sev).or_default() += 1;
         if f.fixed_version.is_some() {
             fixable += 1;
         }
-        if severity_rank(sev) > severity_rank(highest) {
-            highest = sev;
-        }
+        highest = highest.max(level);
         let a = &f.advisory;
         let mut cvss = serde_json::Map::new();
         if let Some(v3) = &a.cvss_v3 {
@@ -195,6 +187,11 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
                 "layer": f.package.layer, "path": f.package.path},
         }));
     }
+    // Harbor's report names the highest severity found, "None" when nothing was.
+    let highest = match highest {
+        Severity::None => "None",
+        h => harbor_severity(h),
+    };
     let db_version = info
         .updated_at
         .unwrap_or_else(|| format!("schema {}", info.schema_version));
