@@ -421,7 +421,16 @@ fn copy_with_progress(
 fn hash_file(p: &Path) -> Result<(String, u64)> {
     let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
     let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h).map_err(|e| Error::io(p, e))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = std::io::Read::read(&mut f, &mut buf).map_err(|e| Error::io(p, e))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
     Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
 }
 
