@@ -182,15 +182,31 @@ pub(crate) mod fixtures {
     pub const DIGEST: &str =
         "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
 
+    /// A cosign fixture file; a missing one fails with what is needed and where it comes
+    /// from, not with an obscure I/O error.
     pub fn path(name: &str) -> PathBuf {
-        let base = std::env::var("WHARF_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-        PathBuf::from(base).join("fixtures/cosign").join(name)
+        let (base, from) = match std::env::var("WHARF_SHARED") {
+            Ok(v) => (PathBuf::from(v), "$WHARF_SHARED"),
+            Err(_) => (
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
+                "../shared beside the checkout",
+            ),
+        };
+        let path = base.join("fixtures/cosign").join(name);
+        assert!(
+            path.is_file(),
+            "missing test data: {} (from {from}). These keyless tests need the real cosign / \
+             Sigstore vectors of the project's shared folder (fixtures/cosign: the public-good \
+             trusted root and a cosign v3 keyless bundle): put the shared folder beside the \
+             workspace as ../shared, or set WHARF_SHARED to it",
+            path.display()
+        );
+        path
     }
 
     pub fn root() -> KeylessRoot {
         KeylessRoot::load(path("sigstore_public_good_trusted_root.json"))
-            .expect("cosign fixture (set WHARF_SHARED)")
+            .expect("cosign fixture readable")
     }
 
     /// The cosign v3 bundle, as found attached to the image.
@@ -199,7 +215,7 @@ pub(crate) mod fixtures {
             source: "referrer sha256:test".into(),
             kind: FoundKind::Bundle {
                 bundle: std::fs::read(path("sigstore_rs_bundle_v03_keyless_dsse.json"))
-                    .expect("cosign fixture (set WHARF_SHARED)"),
+                    .expect("cosign fixture readable"),
             },
         }
     }
