@@ -107,14 +107,6 @@ pub fn parse_identities(value: &str) -> Result<Vec<TrustedIdentity>> {
     Ok(list)
 }
 
-/// The project's identities; invalid settings were refused when set, so none here fail.
-pub fn trusted_identities(settings: &BTreeMap<String, String>) -> Vec<TrustedIdentity> {
-    settings
-        .get(TRUSTED_IDENTITIES)
-        .and_then(|v| parse_identities(v).ok())
-        .unwrap_or_default()
-}
-
 /// The identity a signature's certificate claims, for display (not verified).
 pub fn claimed_identity(found: &Found) -> Option<CertIdentity> {
     match &found.kind {

@@ -5,7 +5,7 @@
 //! inspect what was refused. The settings become an `ImagePolicy` and the
 //! decision is `wharf_policy::evaluate`'s, over facts read from the stores.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wharf_policy::PolicySet;
@@ -15,8 +15,8 @@ use wharf_policy::model::{
 use wharf_scanner::Severity;
 
 use super::Security;
-use super::keyless_trust::{KeylessRoot, trusted_identities};
-use super::settings::{TRUSTED_KEYS, split_pem_keys};
+use super::keyless_trust::KeylessRoot;
+use super::settings::ProjectSettings;
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -49,12 +49,9 @@ fn highest_allowed(threshold: &str) -> Severity {
 }
 
 /// What a rule of the project's settings means, for the refusal message.
-fn describe(rule: &str, settings: &BTreeMap<String, String>) -> String {
+fn describe(rule: &str, settings: &ProjectSettings) -> String {
     if rule == VULN_RULE {
-        let t = settings
-            .get("severity")
-            .map(String::as_str)
-            .unwrap_or("low");
+        let t = settings.severity.as_str();
         let title = format!("{}{}", t[..1].to_ascii_uppercase(), &t[1..]);
         format!(
             "the project prevents pulling images with vulnerabilities of severity {title} or higher (a project administrator can allow-list CVEs)"
@@ -97,15 +94,16 @@ impl PolicyCache {
 
 /// Content trust as a policy rule: a signature by one of the project's keys or keyless
 /// identities; with neither, Harbor's rule (any cosign signature attached).
-fn trust_rule(settings: &BTreeMap<String, String>, keyless_root: Option<&KeylessRoot>) -> Rule {
-    let pems = settings
-        .get(TRUSTED_KEYS)
-        .map(|k| split_pem_keys(k))
-        .unwrap_or_default();
-    let mut any_of: Vec<Signer> = pems.into_iter().map(Signer::key).collect();
+fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) -> Rule {
+    let mut any_of: Vec<Signer> = settings
+        .trusted_keys
+        .iter()
+        .cloned()
+        .map(Signer::key)
+        .collect();
     // Keyless identities count only with a root to check their certificates against.
     if let Some(root) = keyless_root {
-        for id in trusted_identities(settings) {
+        for id in settings.trusted_identities.iter().cloned() {
             any_of.push(Signer::keyless(Keyless {
                 identity: id.identity,
                 identity_regexp: id.identity_regexp,
@@ -145,11 +143,7 @@ impl Security {
     ) -> Result<()> {
         let project = repo.as_str().split('/').next().unwrap_or_default();
         let settings = self.project_settings(project).await?;
-        let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
-        let (prevent_vul, trust) = (
-            on("prevent_vul"),
-            on("enable_content_trust_cosign") || on("enable_content_trust"),
-        );
+        let (prevent_vul, trust) = (settings.prevent_vul, settings.content_trust);
         if !prevent_vul && !trust {
             return Ok(());
         }
@@ -204,11 +198,7 @@ impl Security {
         )))
     }
 
-    async fn require_scanned(
-        &self,
-        digest: &Digest,
-        settings: &BTreeMap<String, String>,
-    ) -> Result<()> {
+    async fn require_scanned(&self, digest: &Digest, settings: &ProjectSettings) -> Result<()> {
         let policy = describe(VULN_RULE, settings);
         match self.store.scan(digest).await?.map(|r| r.status) {
             Some(ScanStatus::Success) => Ok(()),
@@ -228,7 +218,7 @@ impl Security {
         &self,
         repo: &RepoName,
         digest: &Digest,
-        settings: &BTreeMap<String, String>,
+        settings: &ProjectSettings,
         prevent_vul: bool,
         trust: bool,
     ) -> Result<(Arc<PolicySet>, wharf_policy::Facts)> {
@@ -238,10 +228,7 @@ impl Security {
             rules.push(trust_rule(settings, self.keyless_root.as_ref()));
         }
         if prevent_vul {
-            let threshold = settings
-                .get("severity")
-                .map(String::as_str)
-                .unwrap_or("low");
+            let threshold = settings.severity.as_str();
             let allow = self
                 .effective_allowlist(project, settings)
                 .await?
@@ -320,16 +307,22 @@ mod tests {
     /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
     /// real public-good keyless signature, passes for the identity that signed and fails
     /// for another one or without a trusted root.
+    fn with_identities(identities: &str) -> ProjectSettings {
+        ProjectSettings::from_metadata(
+            &[(
+                crate::service::TRUSTED_IDENTITIES.to_string(),
+                identities.to_string(),
+            )]
+            .into(),
+        )
+    }
+
     #[test]
     fn keyless_identities_satisfy_content_trust() {
         let root = fixtures::root();
         let found = fixtures::bundle();
         let decide = |identities: &str, root: Option<&KeylessRoot>| {
-            let settings: BTreeMap<String, String> = [(
-                crate::service::TRUSTED_IDENTITIES.to_string(),
-                identities.to_string(),
-            )]
-            .into();
+            let settings = with_identities(identities);
             let policies = PolicySet::from_policies(
                 "t",
                 vec![project_policy("p", vec![trust_rule(&settings, root)])],
@@ -355,15 +348,8 @@ mod tests {
         assert!(decide(ours, Some(&root)).allowed);
         assert!(!decide(theirs, Some(&root)).allowed);
         // Without a root the identities are not used: Harbor's "any signature" rule remains.
-        assert!(trust_rule(&BTreeMap::new(), None).rego.is_some());
-        let rule = trust_rule(
-            &[(
-                crate::service::TRUSTED_IDENTITIES.to_string(),
-                ours.to_string(),
-            )]
-            .into(),
-            None,
-        );
+        assert!(trust_rule(&ProjectSettings::default(), None).rego.is_some());
+        let rule = trust_rule(&with_identities(ours), None);
         assert!(rule.rego.is_some(), "{rule:?}");
     }
 }

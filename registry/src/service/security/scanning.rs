@@ -415,13 +415,12 @@ impl Security {
         let Ok(settings) = self.project_settings(project).await else {
             return;
         };
-        let on = |k: &str| settings.get(k).is_some_and(|v| v == "true");
-        if on("auto_scan")
+        if settings.auto_scan
             && let Err(e) = self.queue_scan(repository, digest).await
         {
             tracing::error!(%digest, error = %e, "queueing scan on push");
         }
-        if on("auto_sbom_generation")
+        if settings.auto_sbom_generation
             && let Ok(repo) = RepoName::parse(repository)
             && let Err(e) = self.queue_sbom(&repo, digest)
         {

@@ -30,7 +30,61 @@ pub const TRUSTED_KEYS: &str = "wharf_trusted_keys";
 /// How long a project's settings are reused by the pull path before re-reading.
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
-pub type Settings = Arc<BTreeMap<String, String>>;
+/// A project's security settings, read from its stored `metadata` once (values were
+/// validated when written), for the rules that act on them: scan and SBOM on push, the
+/// pull gate, signature verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectSettings {
+    pub auto_scan: bool,
+    pub auto_sbom_generation: bool,
+    /// Harbor's "prevent vulnerable images from running".
+    pub prevent_vul: bool,
+    /// Pulls with vulnerabilities of this severity or higher are prevented (Harbor's
+    /// `severity`: none, low, medium, high, critical; `low` when unset).
+    pub severity: String,
+    /// Use the system CVE allow-list instead of the project's (Harbor's default: yes).
+    pub reuse_sys_cve_allowlist: bool,
+    /// Content trust: `enable_content_trust_cosign` or `enable_content_trust`.
+    pub content_trust: bool,
+    /// PEM public keys whose signatures satisfy content trust.
+    pub trusted_keys: Vec<String>,
+    /// Keyless identities whose signatures satisfy content trust (with a trusted root).
+    pub trusted_identities: Vec<super::keyless_trust::TrustedIdentity>,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        ProjectSettings::from_metadata(&BTreeMap::new())
+    }
+}
+
+impl ProjectSettings {
+    /// The typed view of a project's `metadata` map.
+    pub fn from_metadata(m: &BTreeMap<String, String>) -> Self {
+        let on = |k: &str| m.get(k).is_some_and(|v| v == "true");
+        ProjectSettings {
+            auto_scan: on("auto_scan"),
+            auto_sbom_generation: on("auto_sbom_generation"),
+            prevent_vul: on("prevent_vul"),
+            severity: m
+                .get("severity")
+                .cloned()
+                .unwrap_or_else(|| "low".to_string()),
+            reuse_sys_cve_allowlist: m.get("reuse_sys_cve_allowlist").is_none_or(|v| v == "true"),
+            content_trust: on("enable_content_trust_cosign") || on("enable_content_trust"),
+            trusted_keys: m
+                .get(TRUSTED_KEYS)
+                .map(|k| split_pem_keys(k))
+                .unwrap_or_default(),
+            trusted_identities: m
+                .get(TRUSTED_IDENTITIES)
+                .and_then(|v| parse_identities(v).ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+pub type Settings = Arc<ProjectSettings>;
 
 /// What project listings show beside each project, by project id.
 #[derive(Debug, Default)]
@@ -55,7 +109,9 @@ impl Security {
             return Ok(s.clone());
         }
         let settings = match self.identity.project_by_name(project).await? {
-            Some(p) => Arc::new(self.store.project_metadata(p.id).await?),
+            Some(p) => Arc::new(ProjectSettings::from_metadata(
+                &self.store.project_metadata(p.id).await?,
+            )),
             None => Settings::default(),
         };
         if let Ok(mut cache) = self.settings_cache.0.lock() {
@@ -200,13 +256,10 @@ impl Security {
     pub async fn effective_allowlist(
         &self,
         project: &str,
-        settings: &BTreeMap<String, String>,
+        settings: &ProjectSettings,
     ) -> Result<Vec<String>> {
         let now = crate::metadata::now();
-        let reuse = settings
-            .get("reuse_sys_cve_allowlist")
-            .is_none_or(|v| v == "true");
-        let list = if reuse {
+        let list = if settings.reuse_sys_cve_allowlist {
             self.system_allowlist().await?
         } else {
             match self.identity.project_by_name(project).await? {
@@ -275,4 +328,39 @@ pub fn split_pem_keys(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod project_settings_tests {
+    use super::*;
+
+    #[test]
+    fn typed_settings_read_harbors_metadata() {
+        // Harbor's defaults: nothing on, threshold `low`, the system allow-list reused.
+        let d = ProjectSettings::default();
+        assert!(!d.auto_scan && !d.prevent_vul && !d.content_trust);
+        assert!(d.reuse_sys_cve_allowlist);
+        assert_eq!(d.severity, "low");
+        let m: BTreeMap<String, String> = [
+            ("auto_scan", "true"),
+            ("prevent_vul", "true"),
+            ("severity", "high"),
+            ("reuse_sys_cve_allowlist", "false"),
+            ("enable_content_trust", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let s = ProjectSettings::from_metadata(&m);
+        assert!(s.auto_scan && s.prevent_vul && s.content_trust);
+        assert!(!s.reuse_sys_cve_allowlist && !s.auto_sbom_generation);
+        assert_eq!(s.severity, "high");
+        // Either content-trust key turns it on.
+        let cosign = [(
+            "enable_content_trust_cosign".to_string(),
+            "true".to_string(),
+        )]
+        .into();
+        assert!(ProjectSettings::from_metadata(&cosign).content_trust);
+    }
 }

@@ -13,8 +13,8 @@ use wharf_signer::keyless::{CertIdentity, TrustedRoot};
 use wharf_signer::keys::VerifyingKey;
 
 use super::Security;
-use super::keyless_trust::{TrustedIdentity, claimed_identity, trusted_identities, verify_keyless};
-use super::settings::{TRUSTED_KEYS, split_pem_keys};
+use super::keyless_trust::{TrustedIdentity, claimed_identity, verify_keyless};
+use super::settings::ProjectSettings;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::names::RepoName;
@@ -23,11 +23,9 @@ use crate::names::RepoName;
 const MAX_SIGNATURE_BLOB: u64 = 1 << 20;
 
 /// The project's trusted keys that parse (invalid ones are refused when set).
-pub(crate) fn trusted_keys(settings: &BTreeMap<String, String>) -> Vec<VerifyingKey> {
+pub(crate) fn trusted_keys(settings: &ProjectSettings) -> Vec<VerifyingKey> {
     settings
-        .get(TRUSTED_KEYS)
-        .map(|k| split_pem_keys(k))
-        .unwrap_or_default()
+        .trusted_keys
         .iter()
         .filter_map(|pem| wharf_signer::keys::load_public_key(pem).ok())
         .collect()
@@ -266,7 +264,7 @@ impl Security {
         let keys = trusted_keys(&settings);
         let found = self.stored_signatures(repo, digest).await?;
         let digest_s = digest.to_string();
-        let identities = trusted_identities(&settings);
+        let identities = settings.trusted_identities.clone();
         let keyless = self
             .keyless_root
             .as_ref()
