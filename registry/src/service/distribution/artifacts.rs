@@ -69,6 +69,23 @@ impl Distribution {
             .await?)
     }
 
+    /// The artifact `who` may do `action` on, by project, repository and tag or digest:
+    /// the project checked (a private one the caller cannot see is "not found"), the
+    /// repository name built, the reference resolved.
+    pub async fn locate(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+        action: Action,
+    ) -> Result<(RepoName, Digest)> {
+        let p = self.access.project_for(who, project, action).await?;
+        let repo = Self::repo_in(&p.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
+        Ok((repo, digest))
+    }
+
     pub async fn resolve(&self, repo: &RepoName, reference: &str) -> Result<Digest> {
         let reference =
             Reference::parse(reference).map_err(|e| RegistryError::bad_request(e.to_string()))?;
@@ -88,12 +105,9 @@ impl Distribution {
         repository: &str,
         reference: &str,
     ) -> Result<Artifact> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadArtifacts)
+        let (repo, digest) = self
+            .locate(who, project, repository, reference, Action::ReadArtifacts)
             .await?;
-        let repo = Self::repo_in(&p.name, repository)?;
-        let digest = self.resolve(&repo, reference).await?;
         self.meta
             .artifact(&repo, &digest)
             .await?
@@ -110,12 +124,9 @@ impl Distribution {
         repository: &str,
         reference: &str,
     ) -> Result<()> {
-        let p = self
-            .access
-            .project_for(who, project, Action::DeleteArtifact)
+        let (repo, digest) = self
+            .locate(who, project, repository, reference, Action::DeleteArtifact)
             .await?;
-        let repo = Self::repo_in(&p.name, repository)?;
-        let digest = self.resolve(&repo, reference).await?;
         let mut doomed = vec![digest.clone()];
         for r in self.meta.referrers(&repo, &digest, None).await? {
             for rr in self.meta.referrers(&repo, &r.digest, None).await? {

@@ -19,9 +19,10 @@ impl Security {
         reference: &str,
         sbom: bool,
     ) -> Result<Digest> {
-        let p = self.access.project_for(who, project, Action::Scan).await?;
-        let repo = Distribution::repo_in(&p.name, repository)?;
-        let digest = self.distribution.resolve(&repo, reference).await?;
+        let (repo, digest) = self
+            .distribution
+            .locate(who, project, repository, reference, Action::Scan)
+            .await?;
         if sbom {
             self.queue_sbom(&repo, &digest)?;
         } else {
@@ -45,12 +46,10 @@ impl Security {
         repository: &str,
         reference: &str,
     ) -> Result<Option<serde_json::Value>> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadScan)
+        let (_, digest) = self
+            .distribution
+            .locate(who, project, repository, reference, Action::ReadScan)
             .await?;
-        let repo = Distribution::repo_in(&p.name, repository)?;
-        let digest = self.distribution.resolve(&repo, reference).await?;
         self.scan_report(&digest).await
     }
 
