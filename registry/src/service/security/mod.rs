@@ -27,7 +27,9 @@ pub use signatures::SignatureSummary;
 use super::access::Access;
 use super::distribution::Distribution;
 use super::events::{Event, Subscriber};
+use crate::digest::Digest;
 use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
+use crate::names::RepoName;
 use crate::storage::BlobStore;
 
 pub struct Security {
@@ -72,6 +74,51 @@ impl Security {
     pub fn with_trusted_root(mut self, root: KeylessRoot) -> Self {
         self.keyless_root = Some(root);
         self
+    }
+}
+
+/// What the security service does for the rest of the registry, across its modules (so
+/// scanning and SBOM generation need not know each other).
+impl Security {
+    /// One queued job, on a worker.
+    async fn run_job(&self, job: scanning::Job) {
+        match job {
+            scanning::Job::Scan(digest) => self.run_scan(&digest).await,
+            scanning::Job::Sbom(repo, digest) => self.run_sbom(&repo, &digest).await,
+        }
+    }
+
+    /// After a push: scan it if its project scans on push. Accessories (signatures,
+    /// SBOMs) and non-image artifacts are not scanned.
+    async fn after_push(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        media_type: &str,
+        artifact_type: Option<&str>,
+        has_subject: bool,
+    ) {
+        if self.scanning.is_none()
+            || has_subject
+            || !crate::manifest::is_container_image(media_type, artifact_type)
+        {
+            return;
+        }
+        let project = repository.split('/').next().unwrap_or_default();
+        let Ok(settings) = self.project_settings(project).await else {
+            return;
+        };
+        if settings.auto_scan
+            && let Err(e) = self.queue_scan(repository, digest).await
+        {
+            tracing::error!(%digest, error = %e, "queueing scan on push");
+        }
+        if settings.auto_sbom_generation
+            && let Ok(repo) = RepoName::parse(repository)
+            && let Err(e) = self.queue_sbom(&repo, digest)
+        {
+            tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
+        }
     }
 }
 

@@ -252,8 +252,7 @@ impl Security {
                 loop {
                     let next = rx.lock().await.recv().await;
                     match next {
-                        Some(Job::Scan(digest)) => reg.run_scan(&digest).await,
-                        Some(Job::Sbom(repo, digest)) => reg.run_sbom(&repo, &digest).await,
+                        Some(job) => reg.run_job(job).await,
                         None => break,
                     }
                 }
@@ -340,7 +339,7 @@ impl Security {
         Ok(queued)
     }
 
-    async fn run_scan(&self, digest: &Digest) {
+    pub(super) async fn run_scan(&self, digest: &Digest) {
         let Some(scanning) = &self.scanning else {
             return;
         };
@@ -392,39 +391,6 @@ impl Security {
         };
         if let Err(e) = stored {
             tracing::error!(%digest, error = %e, "storing scan result");
-        }
-    }
-
-    /// After a push: scan it if its project scans on push. Accessories (signatures,
-    /// SBOMs) and non-image artifacts are not scanned.
-    pub(crate) async fn after_push(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        media_type: &str,
-        artifact_type: Option<&str>,
-        has_subject: bool,
-    ) {
-        if self.scanning.is_none()
-            || has_subject
-            || !crate::manifest::is_container_image(media_type, artifact_type)
-        {
-            return;
-        }
-        let project = repository.split('/').next().unwrap_or_default();
-        let Ok(settings) = self.project_settings(project).await else {
-            return;
-        };
-        if settings.auto_scan
-            && let Err(e) = self.queue_scan(repository, digest).await
-        {
-            tracing::error!(%digest, error = %e, "queueing scan on push");
-        }
-        if settings.auto_sbom_generation
-            && let Ok(repo) = RepoName::parse(repository)
-            && let Err(e) = self.queue_sbom(&repo, digest)
-        {
-            tracing::error!(%digest, error = %e, "queueing SBOM generation on push");
         }
     }
 
