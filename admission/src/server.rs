@@ -14,8 +14,6 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
-use wharf_net::TlsListener;
 
 use super::review::Webhook;
 
@@ -25,10 +23,8 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
-    #[error("TLS: {0}")]
-    Tls(#[from] wharf_net::TlsError),
+    #[error(transparent)]
+    Listen(#[from] wharf_net::BindError),
     #[error("server: {0}")]
     Io(#[from] io::Error),
 }
@@ -116,34 +112,17 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let app = router(webhook);
-    let listener = TcpListener::bind(listen.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: listen.addr,
-            source,
-        })?;
-    let addr = listener.local_addr()?;
-    match &listen.tls {
-        Some((cert, key)) => {
-            let (cert, key) = (cert.clone(), key.clone());
-            // Reading the PEM files is blocking I/O.
-            let acceptor = tokio::task::spawn_blocking(move || wharf_net::acceptor(&cert, &key))
-                .await
-                .map_err(|e| ServeError::Io(io::Error::other(e)))??;
-            tracing::info!(%addr, "wharf admission webhook listening (https)");
-            ready(addr);
-            axum::serve(TlsListener::spawn(listener, acceptor), app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
-        }
-        None => {
-            tracing::warn!(%addr, "wharf admission webhook listening over plain HTTP (--insecure-http): for local testing only");
-            ready(addr);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
-        }
+    let listener = wharf_net::bind(listen.addr, listen.tls.clone()).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    if listener.is_tls() {
+        tracing::info!(%addr, "wharf admission webhook listening (https)");
+    } else {
+        tracing::warn!(%addr, "wharf admission webhook listening over plain HTTP (--insecure-http): for local testing only");
     }
+    ready(addr);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     tracing::info!("wharf admission webhook stopped");
     Ok(())
 }

@@ -117,6 +117,80 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// What a server listens on: plain TCP or TLS, one type for `axum::serve`, so that
+/// `wharf serve` and the admission webhook bind and serve with the same few lines.
+pub enum Listener {
+    Plain(TcpListener),
+    Tls(TlsListener),
+}
+
+/// A connection from a [`Listener`].
+pub type Connection =
+    tokio_util::either::Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// Why a server could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Binds `addr`; with `tls` (certificate and key PEM files) connections are TLS. The
+/// PEM files are read on the blocking pool.
+pub async fn bind(
+    addr: SocketAddr,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<Listener, BindError> {
+    let tcp = TcpListener::bind(addr)
+        .await
+        .map_err(|source| BindError::Bind { addr, source })?;
+    Ok(match tls {
+        None => Listener::Plain(tcp),
+        Some((cert, key)) => {
+            let acceptor = tokio::task::spawn_blocking(move || acceptor(&cert, &key))
+                .await
+                .map_err(io::Error::other)??;
+            Listener::Tls(TlsListener::spawn(tcp, acceptor))
+        }
+    })
+}
+
+impl Listener {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Listener::Tls(_))
+    }
+}
+
+impl axum::serve::Listener for Listener {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use tokio_util::either::Either;
+        match self {
+            Listener::Plain(l) => {
+                let (io, addr) = axum::serve::Listener::accept(l).await;
+                (Either::Left(io), addr)
+            }
+            Listener::Tls(l) => {
+                let (io, addr) = l.accept().await;
+                (Either::Right(io), addr)
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        match self {
+            Listener::Plain(l) => l.local_addr(),
+            Listener::Tls(l) => axum::serve::Listener::local_addr(l),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Command;

@@ -4,15 +4,12 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::ServiceExt;
 use axum::extract::Request;
-use tokio::net::TcpListener;
 use tower::Layer;
-use wharf_net::TlsListener;
 
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
@@ -26,10 +23,8 @@ pub enum ServeError {
     DataDir { path: String, source: io::Error },
     #[error(transparent)]
     Metadata(#[from] MetadataError),
-    #[error("binding {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
-    #[error("TLS: {0}")]
-    Tls(#[from] wharf_net::TlsError),
+    #[error(transparent)]
+    Listen(#[from] wharf_net::BindError),
     #[error("server: {0}")]
     Io(#[from] io::Error),
     #[error("trusted root: {0}")]
@@ -169,34 +164,14 @@ pub async fn run(
     let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
     let make_service =
         ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr()?;
-
-    match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let (cert, key) = (cert.clone(), key.clone());
-            // Reading the PEM files is blocking I/O.
-            let acceptor = tokio::task::spawn_blocking(move || wharf_net::acceptor(&cert, &key))
-                .await
-                .map_err(|e| ServeError::Io(io::Error::other(e)))??;
-            tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (https)");
-            let tls = TlsListener::spawn(listener, acceptor);
-            axum::serve(tls, make_service)
-                .with_graceful_shutdown(shutdown)
-                .await?;
-        }
-        _ => {
-            tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening (http)");
-            axum::serve(listener, make_service)
-                .with_graceful_shutdown(shutdown)
-                .await?;
-        }
-    }
+    let tls = config.tls_cert.clone().zip(config.tls_key.clone());
+    let listener = wharf_net::bind(config.listen, tls).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let scheme = if listener.is_tls() { "https" } else { "http" };
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening ({scheme})");
+    axum::serve(listener, make_service)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     stats.flush_pulls().await; // pulls counted since the last flush
     tracing::info!("wharf stopped");
     Ok(())
@@ -216,18 +191,10 @@ fn spawn_upload_purge(registry: Arc<crate::service::Distribution>, expiry: Durat
     });
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, wharf_net::Listener>>
     for ClientAddr
 {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, wharf_net::Listener>) -> Self {
         ClientAddr(*stream.remote_addr())
     }
 }
