@@ -32,6 +32,7 @@ pub use identity::{Identity, RobotSpec, RobotUpdate};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, PullCaller, REPORT_MIME, ScanConfig, ScanMetrics,
     ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
+    scanner_json,
 };
 
 use crate::error::{ErrorCode, RegistryError};

@@ -5,12 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::metadata::security::{ScanRecord, ScanStatus};
-use crate::service::{ScanMetrics, SignatureSummary, time_rfc3339};
-
-/// The scanner as Harbor reports name it.
-pub fn scanner() -> Value {
-    json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
-}
+use crate::service::{ScanMetrics, SignatureSummary, scanner_json, time_rfc3339};
 
 /// One artifact's entry in Harbor's `scan_overview`.
 pub fn scan_overview(rec: &ScanRecord) -> Value {
@@ -24,7 +19,7 @@ pub fn scan_overview(rec: &ScanRecord) -> Value {
         "start_time": time(rec.started_at),
         "end_time": time(rec.ended_at),
         "complete_percent": if matches!(rec.status, ScanStatus::Success | ScanStatus::Error) { 100 } else { 0 },
-        "scanner": scanner(),
+        "scanner": scanner_json(),
         "db_version": rec.db_version,
         "message": rec.message,
     })

@@ -4,7 +4,7 @@ use super::Identity;
 use crate::auth::Principal;
 use crate::auth::rbac::{Action, Role};
 use crate::error::{RegistryError, Result};
-use crate::metadata::identity::Member;
+use crate::metadata::identity::{Member, Project};
 
 impl Identity {
     pub async fn list_members(&self, who: &Principal, project: &str) -> Result<Vec<Member>> {
@@ -68,15 +68,7 @@ impl Identity {
         member_id: i64,
         role: Role,
     ) -> Result<()> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ManageMembers)
-            .await?;
-        let m = self
-            .store
-            .member(p.id, member_id)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("member not found"))?;
+        let (p, m) = self.managed_member(who, project, member_id).await?;
         self.store.update_member(p.id, member_id, role).await?;
         self.access.audit(
             who,
@@ -95,15 +87,7 @@ impl Identity {
         project: &str,
         member_id: i64,
     ) -> Result<()> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ManageMembers)
-            .await?;
-        let m = self
-            .store
-            .member(p.id, member_id)
-            .await?
-            .ok_or_else(|| RegistryError::not_found("member not found"))?;
+        let (p, m) = self.managed_member(who, project, member_id).await?;
         self.store.remove_member(p.id, member_id).await?;
         self.access.audit(
             who,
@@ -113,5 +97,24 @@ impl Identity {
             ip,
         );
         Ok(())
+    }
+
+    /// A member of a project `who` may manage members of.
+    async fn managed_member(
+        &self,
+        who: &Principal,
+        project: &str,
+        member_id: i64,
+    ) -> Result<(Project, Member)> {
+        let p = self
+            .access
+            .project_for(who, project, Action::ManageMembers)
+            .await?;
+        let m = self
+            .store
+            .member(p.id, member_id)
+            .await?
+            .ok_or_else(|| RegistryError::not_found("member not found"))?;
+        Ok((p, m))
     }
 }
