@@ -778,11 +778,29 @@ pub async fn run_security(
     );
     assert!(store.start_scan(&m).await.unwrap());
     assert!(!store.start_scan(&m).await.unwrap(), "taken once");
-    let summary = serde_json::json!({"total": 1, "fixable": 1, "summary": {"High": 1}});
-    let report = serde_json::json!({"vulnerabilities": [{"id": "CVE-1"}]});
+    // A report with one finding, written as the scanner serialises it: the store
+    // must give back the same findings.
+    let report_json = serde_json::json!({
+        "generated_at": 1_700_000_000, "repository": "sec/app", "digest": m.to_string(), "packages": 3,
+        "findings": [{
+            "package": {"name": "zlib1g", "version": "1:1.2.13.dfsg-1", "ecosystem": "Debian",
+                        "purl": "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1", "path": "var/lib/dpkg/status"},
+            "advisory": {"id": "DLA-1", "source": "debian", "summary": null, "details": null,
+                         "aliases": ["CVE-1"], "published": null, "modified": null, "severity": "HIGH",
+                         "cvss_v3": null, "cvss_v4": null, "references": []},
+            "vulnerability_id": "CVE-1", "fixed_version": "1:1.2.13.dfsg-2", "status": "fixed"
+        }]
+    });
+    let report: super::security::VulnerabilityReport =
+        serde_json::from_value(report_json.clone()).expect("a report as the scanner writes it");
+    let (summary, highest) = report.summary();
+    assert_eq!(
+        (summary.total, summary.fixable, highest),
+        (1, 1, wharf_scanner::Severity::High)
+    );
     let ok = ScanOutcome {
         status: ScanStatus::Success,
-        severity: Some("High"),
+        severity: Some(highest),
         summary: Some(&summary),
         report: Some(&report),
         db_version: Some("v1"),
@@ -791,8 +809,8 @@ pub async fn run_security(
     store.finish_scan(&m, ok).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
-        (rec.status, rec.severity.as_deref(), rec.summary.as_ref()),
-        (ScanStatus::Success, Some("High"), Some(&summary))
+        (rec.status, rec.severity, rec.summary.as_ref()),
+        (ScanStatus::Success, Some(highest), Some(&summary))
     );
     assert!(store.unfinished_scans().await.unwrap().is_empty());
     assert!(
@@ -811,10 +829,19 @@ pub async fn run_security(
     store.finish_scan(&m, failed).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
-        (rec.status, rec.message.as_deref(), rec.severity.as_deref()),
-        (ScanStatus::Error, Some("boom"), Some("High"))
+        (rec.status, rec.message.as_deref(), rec.severity),
+        (ScanStatus::Error, Some("boom"), Some(highest))
     );
-    assert_eq!(store.scan_report(&m).await.unwrap(), Some(report));
+    let stored = store
+        .scan_report(&m)
+        .await
+        .unwrap()
+        .expect("the last good report");
+    assert_eq!(
+        serde_json::to_value(&stored).unwrap(),
+        serde_json::to_value(&report).unwrap()
+    );
+    assert_eq!(stored.findings[0].package.name, "zlib1g");
     let many = store
         .scans(&[m.clone(), Digest::sha256_of(b"other")])
         .await

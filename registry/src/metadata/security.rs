@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 
+use wharf_scanner::Severity;
+use wharf_scanner::matcher::Finding;
+
 use super::Result;
 use crate::digest::Digest;
 
@@ -59,16 +62,63 @@ impl ScanStatus {
     }
 }
 
+/// What a successful scan found, counted: the numbers artifact lists show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSummary {
+    pub total: u64,
+    /// Findings with a fixed version.
+    pub fixable: u64,
+    /// Findings per severity, on the scanner's scale (a finding is never `NONE`).
+    /// Rows written before 0005 call it `summary` and use Harbor's title-case names,
+    /// which parse to the same values.
+    #[serde(alias = "summary")]
+    pub by_severity: BTreeMap<Severity, u64>,
+}
+
+/// The full result of a successful scan, as stored: the scanner's own findings,
+/// so that each reader (Harbor's report, the pull gate's policy facts) converts
+/// them once, its own way.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct VulnerabilityReport {
+    /// Unix seconds.
+    pub generated_at: i64,
+    pub repository: String,
+    pub digest: String,
+    /// How many packages the image holds.
+    pub packages: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl VulnerabilityReport {
+    /// The counts of [`ScanRecord::summary`] and the highest severity found
+    /// (`NONE` when nothing was).
+    pub fn summary(&self) -> (ScanSummary, Severity) {
+        let mut summary = ScanSummary {
+            total: self.findings.len() as u64,
+            ..Default::default()
+        };
+        let mut highest = Severity::None;
+        for f in &self.findings {
+            let level = f.severity();
+            *summary.by_severity.entry(level).or_default() += 1;
+            if f.fixed_version.is_some() {
+                summary.fixable += 1;
+            }
+            highest = highest.max(level);
+        }
+        (summary, highest)
+    }
+}
+
 /// One artifact's latest scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanRecord {
     pub digest: Digest,
     pub repository: String,
     pub status: ScanStatus,
-    /// Highest severity found (`None` before success, "None" when clean).
-    pub severity: Option<String>,
-    /// `{"total":…, "fixable":…, "summary":{"Critical":n,…}}`.
-    pub summary: Option<serde_json::Value>,
+    /// Highest severity found: absent before a success, `NONE` when clean.
+    pub severity: Option<Severity>,
+    pub summary: Option<ScanSummary>,
     pub db_version: Option<String>,
     pub message: Option<String>,
     pub requested_at: i64,
@@ -79,9 +129,9 @@ pub struct ScanRecord {
 /// How a scan ended.
 pub struct ScanOutcome<'a> {
     pub status: ScanStatus,
-    pub severity: Option<&'a str>,
-    pub summary: Option<&'a serde_json::Value>,
-    pub report: Option<&'a serde_json::Value>,
+    pub severity: Option<Severity>,
+    pub summary: Option<&'a ScanSummary>,
+    pub report: Option<&'a VulnerabilityReport>,
     pub db_version: Option<&'a str>,
     pub message: Option<&'a str>,
 }
@@ -119,7 +169,7 @@ pub trait SecurityStore: Send + Sync + 'static {
     async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
     /// The full report of a successful scan.
-    async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>>;
+    async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;
     /// Latest scans of many artifacts in one query (artifact lists).
     async fn scans(&self, digests: &[Digest]) -> Result<HashMap<Digest, ScanRecord>>;
     /// Scans left pending or running (by a crash): `(digest, repository)`.

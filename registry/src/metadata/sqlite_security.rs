@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::security::{Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore};
+use super::security::{
+    Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore, VulnerabilityReport,
+};
 use super::sqlite::{digest_list, parse_digest};
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::digest::Digest;
@@ -21,12 +23,18 @@ macro_rules! scan_columns {
 fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
     let status: String = r.try_get("status")?;
     let summary: Option<String> = r.try_get("summary")?;
+    let severity: Option<String> = r.try_get("severity")?;
     Ok(ScanRecord {
         digest: parse_digest(r.try_get("digest")?)?,
         repository: r.try_get("repository")?,
         status: ScanStatus::parse(&status)
             .ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
-        severity: r.try_get("severity")?,
+        severity: severity
+            .map(|s| {
+                s.parse::<wharf_scanner::Severity>()
+                    .map_err(|e| MetadataError::Corrupt(format!("scan severity: {e}")))
+            })
+            .transpose()?,
         summary: summary
             .map(|s| {
                 serde_json::from_str(&s)
@@ -175,7 +183,13 @@ impl SecurityStore for SqliteMetadata {
     }
 
     async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<()> {
-        let json = |v: Option<&serde_json::Value>| v.map(|v| v.to_string());
+        fn json<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>> {
+            v.map(|v| {
+                serde_json::to_string(v)
+                    .map_err(|e| MetadataError::Corrupt(format!("encoding a scan result: {e}")))
+            })
+            .transpose()
+        }
         // A failed rescan keeps the previous report: the last good answer stays readable.
         sqlx::query(
             "UPDATE scan_reports SET status = ?, ended_at = ?, message = ?,
@@ -186,9 +200,9 @@ impl SecurityStore for SqliteMetadata {
         .bind(o.status.as_str())
         .bind(now())
         .bind(o.message)
-        .bind(o.severity)
-        .bind(json(o.summary))
-        .bind(json(o.report))
+        .bind(o.severity.map(|s| s.as_str()))
+        .bind(json(o.summary)?)
+        .bind(json(o.report)?)
         .bind(o.db_version)
         .bind(digest.to_string())
         .execute(&self.write)
@@ -208,7 +222,7 @@ impl SecurityStore for SqliteMetadata {
         row.as_ref().map(scan_row).transpose()
     }
 
-    async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>> {
+    async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>> {
         let report: Option<Option<String>> =
             sqlx::query_scalar("SELECT report FROM scan_reports WHERE digest = ?")
                 .bind(digest.to_string())

@@ -1,11 +1,95 @@
 //! Harbor's JSON for what the security service returns as typed values: scan
-//! overviews, scan metrics, signature summaries. The shapes are Harbor's, so
-//! Harbor clients and scripts read them unchanged.
+//! overviews, vulnerability reports, scan metrics, signature summaries. The
+//! shapes are Harbor's (its Trivy adapter's, for reports), so Harbor clients and
+//! scripts read them unchanged.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use wharf_scanner::Severity;
 
-use crate::metadata::security::{ScanRecord, ScanStatus};
-use crate::service::{ScanMetrics, SignatureSummary, scanner_json, time_rfc3339};
+use crate::metadata::security::{ScanRecord, ScanStatus, ScanSummary, VulnerabilityReport};
+use crate::service::{ScanMetrics, SignatureSummary, time_rfc3339};
+
+/// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
+pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
+
+/// The scanner as Harbor reports name it.
+pub fn scanner_json() -> Value {
+    json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
+}
+
+/// Harbor's name of a severity (title case). The scanner's NONE is reported as
+/// Unknown, as Harbor's Trivy adapter does.
+fn harbor_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "Critical",
+        Severity::High => "High",
+        Severity::Medium => "Medium",
+        Severity::Low => "Low",
+        Severity::Unknown | Severity::None => "Unknown",
+    }
+}
+
+/// The highest severity of a scan as Harbor names it: "None" when nothing was found.
+fn harbor_highest(s: Severity) -> &'static str {
+    match s {
+        Severity::None => "None",
+        s => harbor_severity(s),
+    }
+}
+
+/// `{"total":…, "fixable":…, "summary":{"Critical":n,…}}`.
+fn summary(s: &ScanSummary) -> Value {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for (level, n) in &s.by_severity {
+        *counts.entry(harbor_severity(*level)).or_default() += n;
+    }
+    json!({"total": s.total, "fixable": s.fixable, "summary": counts})
+}
+
+/// `GET …/additions/vulnerabilities`: Harbor's report (its Trivy adapter's fields),
+/// with what Harbor has no field for under `vendor_attributes`.
+pub fn vulnerability_report(r: &VulnerabilityReport) -> Value {
+    let vulnerabilities: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let a = &f.advisory;
+            let mut cvss = serde_json::Map::new();
+            if let Some(v3) = &a.cvss_v3 {
+                cvss.insert("score_v3".into(), json!(v3.score));
+                cvss.insert("vector_v3".into(), json!(v3.vector));
+            }
+            if let Some(v4) = &a.cvss_v4 {
+                cvss.insert("score_v4".into(), json!(v4.score));
+                cvss.insert("vector_v4".into(), json!(v4.vector));
+            }
+            json!({
+                "id": f.vulnerability_id,
+                "package": f.package.name,
+                "version": f.package.version,
+                "fix_version": f.fixed_version.clone().unwrap_or_default(),
+                "severity": harbor_severity(f.severity()),
+                "description": a.summary.clone().or_else(|| a.details.clone()).unwrap_or_default(),
+                "links": a.references.iter().map(|r| r.url.clone()).collect::<Vec<_>>(),
+                "preferred_cvss": cvss,
+                "cwe_ids": [],
+                "vendor_attributes": {"advisory_id": a.id, "source": a.source, "status": f.status,
+                    "purl": f.package.purl, "layer": f.package.layer, "path": f.package.path},
+            })
+        })
+        .collect();
+    let (_, highest) = r.summary();
+    json!({
+        "generated_at": time_rfc3339(r.generated_at),
+        "artifact": {"repository": r.repository, "digest": r.digest},
+        "scanner": scanner_json(),
+        "severity": harbor_highest(highest),
+        "packages": r.packages,
+        "vulnerabilities": vulnerabilities,
+    })
+}
 
 /// One artifact's entry in Harbor's `scan_overview`.
 pub fn scan_overview(rec: &ScanRecord) -> Value {
@@ -13,9 +97,9 @@ pub fn scan_overview(rec: &ScanRecord) -> Value {
     json!({
         "report_id": rec.digest.to_string(),
         "scan_status": rec.status.as_str(),
-        "severity": rec.severity,
+        "severity": rec.severity.map(harbor_highest),
         "duration": match (rec.started_at, rec.ended_at) { (Some(s), Some(e)) => e - s, _ => 0 },
-        "summary": rec.summary,
+        "summary": rec.summary.as_ref().map(summary),
         "start_time": time(rec.started_at),
         "end_time": time(rec.ended_at),
         "complete_percent": if matches!(rec.status, ScanStatus::Success | ScanStatus::Error) { 100 } else { 0 },

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use pull_gate::PullCaller;
-pub use scanning::{DbSource, REPORT_MIME, ScanConfig, ScanMetrics, ScanSchedule, scanner_json};
+pub use scanning::{DbSource, ScanConfig, ScanMetrics, ScanSchedule};
 pub use settings::{ProjectExtras, ProjectSettings, Settings, TRUSTED_KEYS};
 pub use signatures::SignatureSummary;
 

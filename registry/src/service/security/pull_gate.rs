@@ -267,31 +267,17 @@ impl Security {
             ));
         }
         if prevent_vul {
-            let report = self.store.scan_report(digest).await?.unwrap_or_default();
             let source = format!("registry scan report of {digest}");
+            let findings = self
+                .store
+                .scan_report(digest)
+                .await?
+                .map(|r| r.findings)
+                .unwrap_or_default();
             facts.vulnerabilities = Some(
-                report["vulnerabilities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| wharf_policy::facts::VulnerabilityFact {
-                        id: v["id"].as_str().unwrap_or_default().to_string(),
-                        aliases: v["vendor_attributes"]["advisory_id"]
-                            .as_str()
-                            .map(|a| vec![a.to_string()])
-                            .unwrap_or_default(),
-                        package: v["package"].as_str().unwrap_or_default().to_string(),
-                        installed: v["version"].as_str().unwrap_or_default().to_string(),
-                        fixed: v["fix_version"]
-                            .as_str()
-                            .filter(|f| !f.is_empty())
-                            .map(String::from),
-                        severity: v["severity"]
-                            .as_str()
-                            .unwrap_or("Unknown")
-                            .to_ascii_uppercase(),
-                        source: source.clone(),
-                    })
+                findings
+                    .iter()
+                    .map(|f| wharf_policy::facts::VulnerabilityFact::from_finding(f, &source))
                     .collect(),
             );
         }
