@@ -30,8 +30,8 @@ pub use distribution::{
 };
 pub use identity::{Identity, RobotSpec, RobotUpdate};
 pub use security::{
-    DbSource, KeylessRoot, ProjectExtras, PullCaller, ScanConfig, ScanMetrics, ScanSchedule,
-    Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
+    DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,
+    ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
 };
 
 use crate::error::{ErrorCode, RegistryError};

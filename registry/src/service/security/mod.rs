@@ -9,12 +9,12 @@
 
 mod artifacts;
 mod blob_source;
-pub(crate) mod keyless_trust;
-mod pull_gate;
+pub mod keyless_trust;
+pub mod pull_gate;
 mod sbom_generation;
 mod scanning;
 mod settings;
-mod signatures;
+pub mod signatures;
 
 use std::sync::Arc;
 

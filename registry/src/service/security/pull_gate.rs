@@ -94,7 +94,7 @@ impl PolicyCache {
 
 /// Content trust as a policy rule: a signature by one of the project's keys or keyless
 /// identities; with neither, Harbor's rule (any cosign signature attached).
-fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) -> Rule {
+pub fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) -> Rule {
     let mut any_of: Vec<Signer> = settings
         .trusted_keys
         .iter()
@@ -125,7 +125,7 @@ fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) ->
 }
 
 /// The project's settings as one ImagePolicy over every image of the project.
-fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
+pub fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
     ImagePolicy::new(format!("project-{project}"), ["**"], rules)
 }
 
@@ -282,60 +282,5 @@ impl Security {
             );
         }
         Ok((policies, facts))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::service::security::keyless_trust::fixtures::{self, DIGEST};
-
-    /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
-    /// real public-good keyless signature, passes for the identity that signed and fails
-    /// for another one or without a trusted root.
-    fn with_identities(identities: &str) -> ProjectSettings {
-        ProjectSettings::from_metadata(
-            &[(
-                crate::service::TRUSTED_IDENTITIES.to_string(),
-                identities.to_string(),
-            )]
-            .into(),
-        )
-    }
-
-    #[test]
-    fn keyless_identities_satisfy_content_trust() {
-        let root = fixtures::root();
-        let found = fixtures::bundle();
-        let decide = |identities: &str, root: Option<&KeylessRoot>| {
-            let settings = with_identities(identities);
-            let policies = PolicySet::from_policies(
-                "t",
-                vec![project_policy("p", vec![trust_rule(&settings, root)])],
-            )
-            .unwrap();
-            let mut facts = wharf_policy::Facts {
-                reference: format!("wharf/p/app@{DIGEST}"),
-                registry: "wharf".into(),
-                repository: "p/app".into(),
-                digest: DIGEST.into(),
-                ..Default::default()
-            };
-            let matching = policies.matching(&facts.name());
-            facts.signatures = Some(wharf_policy::collect::signature_facts(
-                &[Ok(found.clone())],
-                DIGEST,
-                &matching,
-            ));
-            wharf_policy::evaluate(&policies, &facts, 1_800_000_000)
-        };
-        let ours = r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
-        let theirs = r#"[{"identityRegexp": "^https://github.com/someone-else/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
-        assert!(decide(ours, Some(&root)).allowed);
-        assert!(!decide(theirs, Some(&root)).allowed);
-        // Without a root the identities are not used: Harbor's "any signature" rule remains.
-        assert!(trust_rule(&ProjectSettings::default(), None).rego.is_some());
-        let rule = trust_rule(&with_identities(ours), None);
-        assert!(rule.rego.is_some(), "{rule:?}");
     }
 }
