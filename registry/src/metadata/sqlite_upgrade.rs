@@ -9,6 +9,23 @@ use super::{IdentityStore, MetadataStore, SqliteMetadata};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
+/// A database at `path` with the migrations up to `version` only, as an older
+/// Wharf left it; the caller writes its data the old way, then opens it.
+async fn old_database(path: &std::path::Path, version: i64) -> sqlx::SqlitePool {
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .foreign_keys(true),
+        )
+        .await
+        .unwrap();
+    MIGRATOR.run_to(version, &old).await.unwrap();
+    old
+}
+
 /// The schema before repositories named their project by id.
 const BEFORE_PROJECT_ID: i64 = 3;
 
@@ -16,17 +33,7 @@ const BEFORE_PROJECT_ID: i64 = 3;
 async fn repositories_of_an_old_database_get_their_project_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wharf.db");
-    let old = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true)
-                .foreign_keys(true),
-        )
-        .await
-        .unwrap();
-    MIGRATOR.run_to(BEFORE_PROJECT_ID, &old).await.unwrap();
+    let old = old_database(&path, BEFORE_PROJECT_ID).await;
     let has_column: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pragma_table_info('repositories') WHERE name = 'project_id'",
     )
@@ -132,16 +139,7 @@ async fn harbor_shaped_reports_of_an_old_database_are_rescanned() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wharf.db");
-    let old = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true),
-        )
-        .await
-        .unwrap();
-    MIGRATOR.run_to(BEFORE_TYPED_REPORTS, &old).await.unwrap();
+    let old = old_database(&path, BEFORE_TYPED_REPORTS).await;
     // As the old code wrote them: a success with Harbor's rendered report, and a
     // failed scan with none.
     let (scanned, failed) = (Digest::sha256_of(b"scanned"), Digest::sha256_of(b"failed"));
