@@ -6,6 +6,7 @@ mod env_alias;
 mod logging;
 mod manage;
 mod policy;
+mod registry_args;
 mod sbom;
 mod scan;
 mod serve;

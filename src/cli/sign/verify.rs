@@ -17,7 +17,8 @@ use wharf_signer::{bundle, payload};
 use super::key::load_verifying_key;
 use super::output::{Claims, finish, print_notes};
 use super::trust::{KeylessArgs, Trust};
-use super::{EXIT_UNVERIFIED, RegistryArgs, parse_kv, predicate_type, read_text, runtime};
+use super::{EXIT_UNVERIFIED, parse_kv, predicate_type, read_text, runtime};
+use crate::cli::registry_args::RegistryArgs;
 
 /// The `--help` epilogue of `verify` and `verify-attestation`: what keyless verification
 /// checks, and examples for `$verb`, the last one with a key (`$key_example`).
@@ -119,7 +120,7 @@ fn verify_target(
     let trust = Trust::from_args(target.key.as_deref(), &target.keyless)?;
     let Some(path) = &target.bundle else {
         let name = target.image.expect("clap requires IMAGE without --bundle");
-        let reg = target.registry.registry_for(&name)?;
+        let reg = target.registry.client_for(&name)?;
         return runtime()?.block_on(async {
             let resolved = image::resolve(&reg, &name).await?;
             let report = in_registry(&reg, &resolved, &trust).await?;
