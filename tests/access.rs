@@ -1222,9 +1222,12 @@ fn openapi_document_is_served_and_valid() {
             String::from_utf8_lossy(&r.body)
         );
         let body = r.json();
+        // Without scanning there are no findings: the Security Hub's list is
+        // checked item by item in server_scan.rs, where artifacts are scanned.
+        let may_be_empty = ["/security/vul", "/vul/vulnerabilities"].contains(&real.as_str());
         if is_array {
             assert!(
-                !body.as_array().unwrap().is_empty(),
+                may_be_empty || !body.as_array().unwrap().is_empty(),
                 "GET {real} returned no items to check"
             );
             for item in body.as_array().unwrap() {

@@ -60,6 +60,8 @@ enum Command {
     Robot(manage::RobotArgs),
     /// Users: create, list, change passwords.
     User(manage::UserArgs),
+    /// The registry's Security Hub: which images contain a CVE; vulnerability summary.
+    Vuln(manage::VulnArgs),
     /// Scan an image for vulnerable packages (or list them with --list-packages).
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
@@ -119,6 +121,7 @@ pub fn run() -> ExitCode {
         Command::Member(args) => manage::member(args),
         Command::Robot(args) => manage::robot(args),
         Command::User(args) => manage::user(args),
+        Command::Vuln(args) => manage::vuln(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),

@@ -206,6 +206,8 @@ pub enum SystemAction {
     /// The system CVE allow-list, the scan-all schedule and scan metrics.
     ReadSecuritySettings,
     ManageSecuritySettings,
+    /// The Security Hub: vulnerabilities of every artifact in every project.
+    ReadSecurityHub,
     /// Garbage collection, retention runs across projects, blob scrub.
     ManageGarbageCollection,
     /// Project quotas and the default quota.
@@ -228,6 +230,7 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ReadAuditLog, [N, N, N, Y]),
     (SystemAction::ReadSecuritySettings, [N, N, N, Y]),
     (SystemAction::ManageSecuritySettings, [N, N, N, Y]),
+    (SystemAction::ReadSecurityHub, [N, N, N, Y]),
     (SystemAction::ManageGarbageCollection, [N, N, N, Y]),
     (SystemAction::ManageQuotas, [N, N, N, Y]),
     (SystemAction::ManageReplication, [N, N, N, Y]),

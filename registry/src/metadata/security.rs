@@ -136,6 +136,77 @@ pub struct ScanOutcome<'a> {
     pub message: Option<&'a str>,
 }
 
+/// What the Security Hub's vulnerability list is filtered by (Harbor's `q`
+/// conditions); every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VulnQuery {
+    pub cve_id: Option<String>,
+    pub severity: Option<Severity>,
+    pub package: Option<String>,
+    pub project_id: Option<i64>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    /// Inclusive CVSS v3 base score range.
+    pub cvss_v3: Option<(f64, f64)>,
+}
+
+/// One vulnerability of one artifact (a repository and a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VulnItem {
+    pub project_id: Option<i64>,
+    pub repository: String,
+    pub digest: String,
+    /// Only when asked for (`with_tag`).
+    pub tags: Vec<String>,
+    pub vuln_id: String,
+    pub severity: Severity,
+    pub cvss_v3: Option<f64>,
+    pub package: String,
+    pub version: String,
+    pub fixed_version: Option<String>,
+    pub status: String,
+    pub description: String,
+    pub links: Vec<String>,
+}
+
+/// A critical vulnerability and where it was first seen, for the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DangerousCve {
+    pub vuln_id: String,
+    pub severity: Severity,
+    pub cvss_v3: Option<f64>,
+    pub description: String,
+    pub package: String,
+    pub version: String,
+}
+
+/// An artifact with the most critical, then high, then medium findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DangerousArtifact {
+    pub project_id: Option<i64>,
+    pub repository: String,
+    pub digest: String,
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+}
+
+/// The registry's vulnerabilities at a glance: every artifact (repository ×
+/// digest, accessories excluded) and the findings of its latest successful scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecuritySummary {
+    pub artifacts: u64,
+    pub scanned: u64,
+    pub total: u64,
+    pub fixable: u64,
+    pub by_severity: BTreeMap<Severity, u64>,
+    /// The five critical vulnerabilities with the highest CVSS v3 scores.
+    pub dangerous_cves: Vec<DangerousCve>,
+    /// The five artifacts with the most critical (then high, medium) findings.
+    pub dangerous_artifacts: Vec<DangerousArtifact>,
+}
+
 #[async_trait]
 pub trait SecurityStore: Send + Sync + 'static {
     async fn project_metadata(&self, project_id: i64) -> Result<BTreeMap<String, String>>;
@@ -176,6 +247,19 @@ pub trait SecurityStore: Send + Sync + 'static {
     async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>>;
     /// Count of scans by status, for the scan-all metrics.
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>>;
+    /// The Security Hub: findings of artifacts matching `query`, a page of them
+    /// (by digest, id, package) and how many match in all. `count_limit`: stop
+    /// counting past it and report -1 (Harbor's `tune_count`).
+    async fn search_vulnerabilities(
+        &self,
+        query: &VulnQuery,
+        page: super::identity::PageReq,
+        with_tags: bool,
+        count_limit: Option<u64>,
+    ) -> Result<(Vec<VulnItem>, i64)>;
+    /// Counts over every artifact's latest successful scan; the dangerous lists
+    /// only when asked for.
+    async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary>;
     /// Every image manifest that is not an accessory: `(repository, digest)`.
     async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>>;
 

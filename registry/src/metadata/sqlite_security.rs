@@ -6,12 +6,15 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::identity::PageReq;
 use super::security::{
     Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore, VulnerabilityReport,
 };
+use super::security::{DangerousArtifact, DangerousCve, SecuritySummary, VulnItem, VulnQuery};
 use super::sqlite::{digest_list, parse_digest};
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::digest::Digest;
+use wharf_scanner::Severity;
 
 /// Columns of a [`ScanRecord`] (a macro so queries stay `&'static str` for sqlx).
 macro_rules! scan_columns {
@@ -47,6 +50,78 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
         started_at: r.try_get("started_at")?,
         ended_at: r.try_get("ended_at")?,
     })
+}
+
+/// A severity as the rank `scan_findings.severity` stores (1 UNKNOWN … 5 CRITICAL).
+fn severity_rank(s: Severity) -> i64 {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(1) as i64
+}
+
+fn severity_of_rank(rank: i64) -> Severity {
+    usize::try_from(rank)
+        .ok()
+        .and_then(|i| Severity::ALL.get(i).copied())
+        .unwrap_or(Severity::Unknown)
+}
+
+/// Replaces the Security Hub's rows of `digest` with the findings of `report`:
+/// two statements over JSON arrays, whatever the number of findings.
+async fn index_findings(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    digest: &Digest,
+    report: &VulnerabilityReport,
+) -> Result<()> {
+    let findings: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            serde_json::json!([
+                f.vulnerability_id,
+                f.package.name,
+                f.package.version,
+                f.fixed_version.as_deref().unwrap_or(""),
+                severity_rank(f.severity()),
+                f.advisory.cvss_v3.as_ref().map(|c| c.score),
+                f.status,
+            ])
+        })
+        .collect();
+    let vulnerabilities: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let a = &f.advisory;
+            let links: Vec<&str> = a.references.iter().map(|r| r.url.as_str()).collect();
+            serde_json::json!([
+                f.vulnerability_id,
+                a.summary.as_deref().or(a.details.as_deref()).unwrap_or(""),
+                serde_json::to_string(&links).unwrap_or_else(|_| "[]".into()),
+            ])
+        })
+        .collect();
+    sqlx::query("DELETE FROM scan_findings WHERE digest = ?")
+        .bind(digest.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO scan_findings
+             (digest, vuln_id, package, version, fixed_version, severity, cvss_v3, status)
+         SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+         FROM json_each(?)",
+    )
+    .bind(digest.to_string())
+    .bind(serde_json::Value::Array(findings).to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO vulnerabilities (id, description, links)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+         ON CONFLICT (id) DO UPDATE SET description = excluded.description, links = excluded.links",
+    )
+    .bind(serde_json::Value::Array(vulnerabilities).to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn allowlist_row(r: &SqliteRow) -> Result<Allowlist> {
@@ -190,6 +265,7 @@ impl SecurityStore for SqliteMetadata {
             })
             .transpose()
         }
+        let mut tx = self.write.begin().await?;
         // A failed rescan keeps the previous report: the last good answer stays readable.
         sqlx::query(
             "UPDATE scan_reports SET status = ?, ended_at = ?, message = ?,
@@ -205,8 +281,12 @@ impl SecurityStore for SqliteMetadata {
         .bind(json(o.report)?)
         .bind(o.db_version)
         .bind(digest.to_string())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        if let Some(report) = o.report {
+            index_findings(&mut tx, digest, report).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -275,6 +355,207 @@ impl SecurityStore for SqliteMetadata {
         rows.iter()
             .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
             .collect()
+    }
+
+    async fn search_vulnerabilities(
+        &self,
+        q: &VulnQuery,
+        page: PageReq,
+        with_tags: bool,
+        count_limit: Option<u64>,
+    ) -> Result<(Vec<VulnItem>, i64)> {
+        // One FROM … WHERE for the page and the count; each condition is "unset or equal".
+        macro_rules! from_where {
+            () => {
+                " FROM scan_findings f
+             JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+             JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE (?1 IS NULL OR f.vuln_id = ?1)
+               AND (?2 IS NULL OR f.severity = ?2)
+               AND (?3 IS NULL OR f.package = ?3)
+               AND (?4 IS NULL OR r.project_id = ?4)
+               AND (?5 IS NULL OR r.name = ?5)
+               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND t.name = ?6))
+               AND (?7 IS NULL OR f.digest = ?7)
+               AND (?8 IS NULL OR f.cvss_v3 >= ?8)
+               AND (?9 IS NULL OR f.cvss_v3 <= ?9)"
+            };
+        }
+        macro_rules! bind_query {
+            ($sql:expr) => {
+                sqlx::query($sql)
+                    .bind(q.cve_id.as_deref())
+                    .bind(q.severity.map(severity_rank))
+                    .bind(q.package.as_deref())
+                    .bind(q.project_id)
+                    .bind(q.repository.as_deref())
+                    .bind(q.tag.as_deref())
+                    .bind(q.digest.as_deref())
+                    .bind(q.cvss_v3.map(|r| r.0))
+                    .bind(q.cvss_v3.map(|r| r.1))
+            };
+        }
+        const PAGE: &str = concat!(
+            "SELECT r.project_id, r.name AS repository, m.id AS manifest_id, f.digest, f.vuln_id,
+                    f.severity, f.cvss_v3, f.package, f.version, f.fixed_version, f.status,
+                    coalesce((SELECT v.description FROM vulnerabilities v WHERE v.id = f.vuln_id), '') AS description,
+                    coalesce((SELECT v.links FROM vulnerabilities v WHERE v.id = f.vuln_id), '[]') AS links",
+            from_where!(),
+            " ORDER BY f.digest, f.vuln_id, f.package, f.version, r.name LIMIT ?10 OFFSET ?11"
+        );
+        let rows = bind_query!(PAGE)
+            .bind(page.page_size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        let total: i64 = match count_limit {
+            None => bind_query!(concat!("SELECT count(*) AS n", from_where!()))
+                .fetch_one(&self.read)
+                .await?
+                .try_get("n")?,
+            Some(limit) => {
+                let n: i64 = bind_query!(concat!(
+                    "SELECT count(*) AS n FROM (SELECT 1",
+                    from_where!(),
+                    " LIMIT ?10)"
+                ))
+                .bind(limit as i64 + 1)
+                .fetch_one(&self.read)
+                .await?
+                .try_get("n")?;
+                if n as u64 > limit { -1 } else { n }
+            }
+        };
+        let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+        if with_tags && !rows.is_empty() {
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get("manifest_id"))
+                .collect::<Result<_, _>>()?;
+            let tag_rows = sqlx::query(
+                "SELECT manifest_id, name FROM tags
+                 WHERE manifest_id IN (SELECT value FROM json_each(?)) ORDER BY name",
+            )
+            .bind(serde_json::to_string(&ids).unwrap_or_default())
+            .fetch_all(&self.read)
+            .await?;
+            for t in &tag_rows {
+                tags.entry(t.try_get("manifest_id")?)
+                    .or_default()
+                    .push(t.try_get("name")?);
+            }
+        }
+        let items = rows
+            .iter()
+            .map(|r| {
+                let links: String = r.try_get("links")?;
+                let fixed: String = r.try_get("fixed_version")?;
+                let manifest_id: i64 = r.try_get("manifest_id")?;
+                Ok(VulnItem {
+                    project_id: r.try_get("project_id")?,
+                    repository: r.try_get("repository")?,
+                    digest: r.try_get("digest")?,
+                    tags: tags.get(&manifest_id).cloned().unwrap_or_default(),
+                    vuln_id: r.try_get("vuln_id")?,
+                    severity: severity_of_rank(r.try_get("severity")?),
+                    cvss_v3: r.try_get("cvss_v3")?,
+                    package: r.try_get("package")?,
+                    version: r.try_get("version")?,
+                    fixed_version: Some(fixed).filter(|f| !f.is_empty()),
+                    status: r.try_get("status")?,
+                    description: r.try_get("description")?,
+                    links: serde_json::from_str(&links).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
+    }
+
+    async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary> {
+        let mut summary = SecuritySummary::default();
+        let counts = sqlx::query(
+            "SELECT count(*) AS artifacts, count(s.digest) AS scanned
+             FROM manifests m LEFT JOIN scan_reports s ON s.digest = m.digest AND s.status = 'Success'
+             WHERE m.subject IS NULL",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        summary.artifacts = counts.try_get::<i64, _>("artifacts")? as u64;
+        summary.scanned = counts.try_get::<i64, _>("scanned")? as u64;
+        // Per severity over every artifact: a digest's counts times the artifacts holding it.
+        let by = sqlx::query(
+            "SELECT f.severity, sum(a.n) AS n, sum(CASE WHEN f.fixed_version != '' THEN a.n ELSE 0 END) AS fixable
+             FROM (SELECT m.digest, count(*) AS n FROM manifests m
+                   JOIN scan_reports s ON s.digest = m.digest AND s.status = 'Success'
+                   WHERE m.subject IS NULL GROUP BY m.digest) a
+             JOIN scan_findings f ON f.digest = a.digest
+             GROUP BY f.severity",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for r in &by {
+            let n = r.try_get::<i64, _>("n")? as u64;
+            summary.total += n;
+            summary.fixable += r.try_get::<i64, _>("fixable")? as u64;
+            *summary
+                .by_severity
+                .entry(severity_of_rank(r.try_get("severity")?))
+                .or_default() += n;
+        }
+        if !dangerous {
+            return Ok(summary);
+        }
+        let cves = sqlx::query(
+            "SELECT f.vuln_id, max(f.severity) AS severity, max(f.cvss_v3) AS cvss_v3,
+                    min(f.package) AS package, min(f.version) AS version,
+                    coalesce(v.description, '') AS description
+             FROM scan_findings f
+             JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+             LEFT JOIN vulnerabilities v ON v.id = f.vuln_id
+             WHERE f.severity = ?
+               AND EXISTS (SELECT 1 FROM manifests m WHERE m.digest = f.digest AND m.subject IS NULL)
+             GROUP BY f.vuln_id
+             ORDER BY cvss_v3 DESC NULLS LAST, f.vuln_id LIMIT 5",
+        )
+        .bind(severity_rank(Severity::Critical))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &cves {
+            summary.dangerous_cves.push(DangerousCve {
+                vuln_id: r.try_get("vuln_id")?,
+                severity: severity_of_rank(r.try_get("severity")?),
+                cvss_v3: r.try_get("cvss_v3")?,
+                description: r.try_get("description")?,
+                package: r.try_get("package")?,
+                version: r.try_get("version")?,
+            });
+        }
+        let arts = sqlx::query(
+            "SELECT r.project_id, r.name AS repository, m.digest, c.critical, c.high, c.medium
+             FROM (SELECT f.digest,
+                          sum(f.severity = 5) AS critical, sum(f.severity = 4) AS high,
+                          sum(f.severity = 3) AS medium
+                   FROM scan_findings f
+                   JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+                   WHERE f.severity >= 3 GROUP BY f.digest) c
+             JOIN manifests m ON m.digest = c.digest AND m.subject IS NULL
+             JOIN repositories r ON r.id = m.repository_id
+             ORDER BY c.critical DESC, c.high DESC, c.medium DESC, r.name, m.digest LIMIT 5",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for r in &arts {
+            summary.dangerous_artifacts.push(DangerousArtifact {
+                project_id: r.try_get("project_id")?,
+                repository: r.try_get("repository")?,
+                digest: r.try_get("digest")?,
+                critical: r.try_get::<i64, _>("critical")? as u64,
+                high: r.try_get::<i64, _>("high")? as u64,
+                medium: r.try_get::<i64, _>("medium")? as u64,
+            });
+        }
+        Ok(summary)
     }
 
     async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>> {

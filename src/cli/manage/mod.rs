@@ -2,6 +2,9 @@
 //! from the command line, for people and CI scripts.
 
 mod client;
+mod vuln;
+
+pub use vuln::{VulnArgs, vuln};
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;

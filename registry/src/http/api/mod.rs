@@ -9,6 +9,7 @@ mod repositories;
 mod robots;
 mod schemas;
 mod security;
+mod security_hub;
 mod system;
 mod users;
 
@@ -108,6 +109,10 @@ api_routes! {
     put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
     get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
+    get "/security/summary" => security_hub::summary, "securityhub", "Vulnerabilities of every artifact at a glance (?with_dangerous_cve, ?with_dangerous_artifact)", out "SecuritySummary";
+    get "/security/vul" => security_hub::list, "securityhub", "Vulnerabilities of every artifact (?q=cve_id=…,severity=…,cvss_score_v3=[a~b],package=…,project_id=…,repository_name=…,tag=…,digest=…; ?with_tag, ?tune_count)", out "[VulnerabilityItem]";
+    get "/vul/summary" => security_hub::summary, "securityhub", "Same as /security/summary", out "SecuritySummary";
+    get "/vul/vulnerabilities" => security_hub::list, "securityhub", "Same as /security/vul", out "[VulnerabilityItem]";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use wharf_scanner::Severity;
 
-use crate::metadata::security::{ScanRecord, ScanStatus, ScanSummary, VulnerabilityReport};
+use crate::metadata::security::{
+    ScanRecord, ScanStatus, ScanSummary, SecuritySummary, VulnItem, VulnerabilityReport,
+};
 use crate::service::{ScanMetrics, SignatureSummary, time_rfc3339};
 
 /// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
@@ -106,6 +108,60 @@ pub fn scan_overview(rec: &ScanRecord) -> Value {
         "scanner": scanner_json(),
         "db_version": rec.db_version,
         "message": rec.message,
+    })
+}
+
+/// One entry of the Security Hub's vulnerability list (Harbor's `VulnerabilityItem`).
+pub fn vulnerability_item(v: &VulnItem, with_tag: bool) -> Value {
+    let mut item = json!({
+        "project_id": v.project_id,
+        "repository_name": v.repository,
+        "digest": v.digest,
+        "cve_id": v.vuln_id,
+        "severity": harbor_severity(v.severity),
+        "cvss_v3_score": v.cvss_v3,
+        "package": v.package,
+        "version": v.version,
+        "fixed_version": v.fixed_version.clone().unwrap_or_default(),
+        "desc": v.description,
+        "links": v.links,
+    });
+    if with_tag {
+        item["tags"] = json!(v.tags);
+    }
+    item
+}
+
+/// The Security Hub's summary (Harbor's `SecuritySummary`).
+pub fn security_summary(s: &SecuritySummary) -> Value {
+    let count = |level: Severity| s.by_severity.get(&level).copied().unwrap_or(0);
+    json!({
+        "critical_cnt": count(Severity::Critical),
+        "high_cnt": count(Severity::High),
+        "medium_cnt": count(Severity::Medium),
+        "low_cnt": count(Severity::Low),
+        "none_cnt": count(Severity::None),
+        "unknown_cnt": count(Severity::Unknown),
+        "total_vuls": s.total,
+        "scanned_cnt": s.scanned,
+        "total_artifact": s.artifacts,
+        "fixable_cnt": s.fixable,
+        "dangerous_cves": s.dangerous_cves.iter().map(|c| json!({
+            "cve_id": c.vuln_id,
+            "severity": harbor_severity(c.severity),
+            "cvss_score_v3": c.cvss_v3,
+            "desc": c.description,
+            "package": c.package,
+            "version": c.version,
+        })).collect::<Vec<_>>(),
+        "dangerous_artifacts": s.dangerous_artifacts.iter().map(|a| json!({
+            "project_id": a.project_id,
+            "repository_name": a.repository,
+            "digest": a.digest,
+            "critical_cnt": a.critical,
+            "high_cnt": a.high,
+            "medium_cnt": a.medium,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -197,6 +197,39 @@ pub fn components() -> Value {
             "metrics": {"type": "object", "additionalProperties": i()}}),
         ),
     );
+    let num = || json!({"type": "number"});
+    m.insert(
+        "VulnerabilityItem".into(),
+        obj(
+            &[
+                "repository_name",
+                "digest",
+                "cve_id",
+                "severity",
+                "package",
+                "version",
+            ],
+            json!({"project_id": nullable(i()), "repository_name": s(), "digest": s(),
+            "tags": {"type": "array", "items": s()}, "cve_id": s(), "severity": s(),
+            "cvss_v3_score": nullable(num()), "package": s(), "version": s(),
+            "fixed_version": s(), "desc": s(), "links": {"type": "array", "items": s()}}),
+        ),
+    );
+    m.insert(
+        "SecuritySummary".into(),
+        obj(
+            &["total_vuls", "scanned_cnt", "total_artifact"],
+            json!({"critical_cnt": i(), "high_cnt": i(), "medium_cnt": i(), "low_cnt": i(),
+            "none_cnt": i(), "unknown_cnt": i(), "total_vuls": i(), "scanned_cnt": i(),
+            "total_artifact": i(), "fixable_cnt": i(),
+            "dangerous_cves": {"type": "array", "items": obj(&["cve_id", "severity"],
+                json!({"cve_id": s(), "severity": s(), "cvss_score_v3": nullable(num()),
+                "desc": s(), "package": s(), "version": s()}))},
+            "dangerous_artifacts": {"type": "array", "items": obj(&["repository_name", "digest"],
+                json!({"project_id": nullable(i()), "repository_name": s(), "digest": s(),
+                "critical_cnt": i(), "high_cnt": i(), "medium_cnt": i()}))}}),
+        ),
+    );
     m.insert(
         "AuditLog".into(),
         obj(

@@ -9,6 +9,7 @@
 
 mod artifacts;
 mod blob_source;
+mod hub;
 pub mod keyless_trust;
 pub mod pull_gate;
 mod sbom_generation;
