@@ -20,11 +20,16 @@ CREATE INDEX scan_findings_by_vuln ON scan_findings (vuln_id);
 CREATE INDEX scan_findings_by_package ON scan_findings (package);
 CREATE INDEX scan_findings_by_severity ON scan_findings (severity, cvss_v3);
 
+-- severity and cvss_v3: the highest seen for the id (for the summary's "most
+-- dangerous" list, read from here rather than from every finding).
 CREATE TABLE vulnerabilities (
     id           TEXT PRIMARY KEY,
+    severity     INTEGER NOT NULL DEFAULT 1,
+    cvss_v3      REAL,
     description  TEXT NOT NULL DEFAULT '',
     links        TEXT NOT NULL DEFAULT '[]'
 ) WITHOUT ROWID;
+CREATE INDEX vulnerabilities_by_severity ON vulnerabilities (severity, cvss_v3);
 
 -- Findings name artifacts by digest alone; their repositories are found here.
 CREATE INDEX manifests_by_digest ON manifests (digest);
@@ -44,8 +49,12 @@ SELECT s.digest,
 FROM scan_reports s, json_each(s.report, '$.findings') f
 WHERE s.report IS NOT NULL;
 
-INSERT OR IGNORE INTO vulnerabilities (id, description, links)
+INSERT OR IGNORE INTO vulnerabilities (id, severity, cvss_v3, description, links)
 SELECT json_extract(f.value, '$.vulnerability_id'),
+       CASE upper(json_extract(f.value, '$.advisory.severity'))
+           WHEN 'CRITICAL' THEN 5 WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 WHEN 'LOW' THEN 2
+           ELSE 1 END,
+       json_extract(f.value, '$.advisory.cvss_v3.score'),
        coalesce(json_extract(f.value, '$.advisory.summary'), json_extract(f.value, '$.advisory.details'), ''),
        coalesce((SELECT json_group_array(json_extract(r.value, '$.url'))
                  FROM json_each(f.value, '$.advisory.references') r), '[]')

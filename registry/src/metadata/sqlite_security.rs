@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::identity::PageReq;
 use super::security::{
@@ -96,6 +96,8 @@ async fn index_findings(
                 f.vulnerability_id,
                 a.summary.as_deref().or(a.details.as_deref()).unwrap_or(""),
                 serde_json::to_string(&links).unwrap_or_else(|_| "[]".into()),
+                severity_rank(f.severity()),
+                a.cvss_v3.as_ref().map(|c| c.score),
             ])
         })
         .collect();
@@ -114,9 +116,11 @@ async fn index_findings(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO vulnerabilities (id, description, links)
-         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
-         ON CONFLICT (id) DO UPDATE SET description = excluded.description, links = excluded.links",
+        "INSERT INTO vulnerabilities (id, description, links, severity, cvss_v3)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true
+         ON CONFLICT (id) DO UPDATE SET description = excluded.description, links = excluded.links,
+             severity = max(severity, excluded.severity),
+             cvss_v3 = max(coalesce(cvss_v3, excluded.cvss_v3), coalesce(excluded.cvss_v3, cvss_v3))",
     )
     .bind(serde_json::Value::Array(vulnerabilities).to_string())
     .execute(&mut **tx)
@@ -364,68 +368,71 @@ impl SecurityStore for SqliteMetadata {
         with_tags: bool,
         count_limit: Option<u64>,
     ) -> Result<(Vec<VulnItem>, i64)> {
-        // One FROM … WHERE for the page and the count; each condition is "unset or equal".
-        macro_rules! from_where {
-            () => {
+        // Only the conditions given are written, so SQLite picks the index each one
+        // has (a `?1 IS NULL OR …` form would hide them all); values are always bound.
+        fn from_where(b: &mut QueryBuilder<Sqlite>, q: &VulnQuery) {
+            b.push(
                 " FROM scan_findings f
-             JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
-             JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
-             JOIN repositories r ON r.id = m.repository_id
-             WHERE (?1 IS NULL OR f.vuln_id = ?1)
-               AND (?2 IS NULL OR f.severity = ?2)
-               AND (?3 IS NULL OR f.package = ?3)
-               AND (?4 IS NULL OR r.project_id = ?4)
-               AND (?5 IS NULL OR r.name = ?5)
-               AND (?6 IS NULL OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND t.name = ?6))
-               AND (?7 IS NULL OR f.digest = ?7)
-               AND (?8 IS NULL OR f.cvss_v3 >= ?8)
-               AND (?9 IS NULL OR f.cvss_v3 <= ?9)"
-            };
+                 JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+                 JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
+                 JOIN repositories r ON r.id = m.repository_id
+                 WHERE 1",
+            );
+            if let Some(v) = &q.cve_id {
+                b.push(" AND f.vuln_id = ").push_bind(v.as_str());
+            }
+            if let Some(v) = q.severity {
+                b.push(" AND f.severity = ").push_bind(severity_rank(v));
+            }
+            if let Some(v) = &q.package {
+                b.push(" AND f.package = ").push_bind(v.as_str());
+            }
+            if let Some(v) = q.project_id {
+                b.push(" AND r.project_id = ").push_bind(v);
+            }
+            if let Some(v) = &q.repository {
+                b.push(" AND r.name = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &q.tag {
+                b.push(
+                    " AND EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND t.name = ",
+                )
+                .push_bind(v.as_str())
+                .push(")");
+            }
+            if let Some(v) = &q.digest {
+                b.push(" AND f.digest = ").push_bind(v.as_str());
+            }
+            if let Some((lo, hi)) = q.cvss_v3 {
+                b.push(" AND f.cvss_v3 BETWEEN ")
+                    .push_bind(lo)
+                    .push(" AND ")
+                    .push_bind(hi);
+            }
         }
-        macro_rules! bind_query {
-            ($sql:expr) => {
-                sqlx::query($sql)
-                    .bind(q.cve_id.as_deref())
-                    .bind(q.severity.map(severity_rank))
-                    .bind(q.package.as_deref())
-                    .bind(q.project_id)
-                    .bind(q.repository.as_deref())
-                    .bind(q.tag.as_deref())
-                    .bind(q.digest.as_deref())
-                    .bind(q.cvss_v3.map(|r| r.0))
-                    .bind(q.cvss_v3.map(|r| r.1))
-            };
-        }
-        const PAGE: &str = concat!(
+        let mut page_q = QueryBuilder::new(
             "SELECT r.project_id, r.name AS repository, m.id AS manifest_id, f.digest, f.vuln_id,
                     f.severity, f.cvss_v3, f.package, f.version, f.fixed_version, f.status,
                     coalesce((SELECT v.description FROM vulnerabilities v WHERE v.id = f.vuln_id), '') AS description,
                     coalesce((SELECT v.links FROM vulnerabilities v WHERE v.id = f.vuln_id), '[]') AS links",
-            from_where!(),
-            " ORDER BY f.digest, f.vuln_id, f.package, f.version, r.name LIMIT ?10 OFFSET ?11"
         );
-        let rows = bind_query!(PAGE)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.read)
-            .await?;
-        let total: i64 = match count_limit {
-            None => bind_query!(concat!("SELECT count(*) AS n", from_where!()))
-                .fetch_one(&self.read)
-                .await?
-                .try_get("n")?,
-            Some(limit) => {
-                let n: i64 = bind_query!(concat!(
-                    "SELECT count(*) AS n FROM (SELECT 1",
-                    from_where!(),
-                    " LIMIT ?10)"
-                ))
-                .bind(limit as i64 + 1)
-                .fetch_one(&self.read)
-                .await?
-                .try_get("n")?;
-                if n as u64 > limit { -1 } else { n }
-            }
+        from_where(&mut page_q, q);
+        page_q
+            .push(" ORDER BY f.digest, f.vuln_id, f.package, f.version, r.name LIMIT ")
+            .push_bind(page.page_size as i64)
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows = page_q.build().fetch_all(&self.read).await?;
+        let mut count_q = QueryBuilder::new("SELECT count(*) AS n FROM (SELECT 1");
+        from_where(&mut count_q, q);
+        if let Some(limit) = count_limit {
+            count_q.push(" LIMIT ").push_bind(limit as i64 + 1);
+        }
+        count_q.push(")");
+        let n: i64 = count_q.build().fetch_one(&self.read).await?.try_get("n")?;
+        let total = match count_limit {
+            Some(limit) if n as u64 > limit => -1,
+            _ => n,
         };
         let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
         if with_tags && !rows.is_empty() {
@@ -473,75 +480,81 @@ impl SecurityStore for SqliteMetadata {
     }
 
     async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary> {
+        // Counted from each digest's stored summary (one row per digest) times the
+        // artifacts holding it, not from the findings (a row per finding).
         let mut summary = SecuritySummary::default();
         let counts = sqlx::query(
-            "SELECT count(*) AS artifacts, count(s.digest) AS scanned
-             FROM manifests m LEFT JOIN scan_reports s ON s.digest = m.digest AND s.status = 'Success'
-             WHERE m.subject IS NULL",
+            "SELECT coalesce(sum(a.n), 0) AS artifacts,
+                    coalesce(sum(CASE WHEN s.digest IS NULL THEN 0 ELSE a.n END), 0) AS scanned,
+                    coalesce(sum(json_extract(s.summary, '$.total') * a.n), 0) AS total,
+                    coalesce(sum(json_extract(s.summary, '$.fixable') * a.n), 0) AS fixable
+             FROM (SELECT m.digest, count(*) AS n FROM manifests m
+                   WHERE m.subject IS NULL GROUP BY m.digest) a
+             LEFT JOIN scan_reports s ON s.digest = a.digest AND s.status = 'Success'",
         )
         .fetch_one(&self.read)
         .await?;
         summary.artifacts = counts.try_get::<i64, _>("artifacts")? as u64;
         summary.scanned = counts.try_get::<i64, _>("scanned")? as u64;
-        // Per severity over every artifact: a digest's counts times the artifacts holding it.
+        summary.total = counts.try_get::<i64, _>("total")? as u64;
+        summary.fixable = counts.try_get::<i64, _>("fixable")? as u64;
         let by = sqlx::query(
-            "SELECT f.severity, sum(a.n) AS n, sum(CASE WHEN f.fixed_version != '' THEN a.n ELSE 0 END) AS fixable
+            "SELECT j.key AS severity, sum(j.value * a.n) AS n
              FROM (SELECT m.digest, count(*) AS n FROM manifests m
-                   JOIN scan_reports s ON s.digest = m.digest AND s.status = 'Success'
                    WHERE m.subject IS NULL GROUP BY m.digest) a
-             JOIN scan_findings f ON f.digest = a.digest
-             GROUP BY f.severity",
+             JOIN scan_reports s ON s.digest = a.digest AND s.status = 'Success'
+             JOIN json_each(s.summary, '$.by_severity') j
+             GROUP BY j.key",
         )
         .fetch_all(&self.read)
         .await?;
         for r in &by {
-            let n = r.try_get::<i64, _>("n")? as u64;
-            summary.total += n;
-            summary.fixable += r.try_get::<i64, _>("fixable")? as u64;
-            *summary
-                .by_severity
-                .entry(severity_of_rank(r.try_get("severity")?))
-                .or_default() += n;
+            let name: String = r.try_get("severity")?;
+            let level = name
+                .parse::<Severity>()
+                .map_err(|e| MetadataError::Corrupt(format!("scan summary severity: {e}")))?;
+            *summary.by_severity.entry(level).or_default() += r.try_get::<i64, _>("n")? as u64;
         }
         if !dangerous {
             return Ok(summary);
         }
+        // The highest-scored critical ids that some artifact still has: candidates in
+        // score order from the small per-id table, each checked through the id index.
         let cves = sqlx::query(
-            "SELECT f.vuln_id, max(f.severity) AS severity, max(f.cvss_v3) AS cvss_v3,
-                    min(f.package) AS package, min(f.version) AS version,
-                    coalesce(v.description, '') AS description
-             FROM scan_findings f
-             JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
-             LEFT JOIN vulnerabilities v ON v.id = f.vuln_id
-             WHERE f.severity = ?
-               AND EXISTS (SELECT 1 FROM manifests m WHERE m.digest = f.digest AND m.subject IS NULL)
-             GROUP BY f.vuln_id
-             ORDER BY cvss_v3 DESC NULLS LAST, f.vuln_id LIMIT 5",
+            "SELECT v.id, v.severity, v.cvss_v3, v.description,
+                    (SELECT f.package || char(0) || f.version FROM scan_findings f
+                     JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+                     JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
+                     WHERE f.vuln_id = v.id LIMIT 1) AS seen
+             FROM vulnerabilities v
+             WHERE v.severity = ? AND seen IS NOT NULL
+             ORDER BY v.cvss_v3 DESC, v.id LIMIT 5",
         )
         .bind(severity_rank(Severity::Critical))
         .fetch_all(&self.read)
         .await?;
         for r in &cves {
+            let seen: String = r.try_get("seen")?;
+            let (package, version) = seen.split_once('\0').unwrap_or((&seen, ""));
             summary.dangerous_cves.push(DangerousCve {
-                vuln_id: r.try_get("vuln_id")?,
+                vuln_id: r.try_get("id")?,
                 severity: severity_of_rank(r.try_get("severity")?),
                 cvss_v3: r.try_get("cvss_v3")?,
                 description: r.try_get("description")?,
-                package: r.try_get("package")?,
-                version: r.try_get("version")?,
+                package: package.to_string(),
+                version: version.to_string(),
             });
         }
         let arts = sqlx::query(
-            "SELECT r.project_id, r.name AS repository, m.digest, c.critical, c.high, c.medium
-             FROM (SELECT f.digest,
-                          sum(f.severity = 5) AS critical, sum(f.severity = 4) AS high,
-                          sum(f.severity = 3) AS medium
-                   FROM scan_findings f
-                   JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
-                   WHERE f.severity >= 3 GROUP BY f.digest) c
-             JOIN manifests m ON m.digest = c.digest AND m.subject IS NULL
+            "SELECT r.project_id, r.name AS repository, m.digest,
+                    coalesce(json_extract(s.summary, '$.by_severity.CRITICAL'), 0) AS critical,
+                    coalesce(json_extract(s.summary, '$.by_severity.HIGH'), 0) AS high,
+                    coalesce(json_extract(s.summary, '$.by_severity.MEDIUM'), 0) AS medium
+             FROM scan_reports s
+             JOIN manifests m ON m.digest = s.digest AND m.subject IS NULL
              JOIN repositories r ON r.id = m.repository_id
-             ORDER BY c.critical DESC, c.high DESC, c.medium DESC, r.name, m.digest LIMIT 5",
+             WHERE s.status = 'Success' AND (critical + high + medium) > 0
+             ORDER BY critical DESC, high DESC, medium DESC, r.name, m.digest LIMIT 5",
         )
         .fetch_all(&self.read)
         .await?;
