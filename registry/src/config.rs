@@ -44,6 +44,8 @@ pub struct Config {
     /// Sigstore `trusted_root.json` for keyless signatures: with it, projects can trust
     /// certificate identities (`wharf_trusted_identities`) as well as keys.
     pub trusted_root: Option<PathBuf>,
+    /// Storage limit of new projects in bytes (Harbor's default project quota); -1 unlimited.
+    pub default_storage_limit: i64,
 }
 
 /// A configuration value that must never be printed.
@@ -78,6 +80,7 @@ impl Default for Config {
             vuln_db_password: None,
             vuln_db_refresh_hours: 24,
             trusted_root: None,
+            default_storage_limit: -1,
         }
     }
 }
@@ -88,6 +91,8 @@ pub enum ConfigError {
     TlsHalf,
     #[error("max_concurrent_uploads must be at least 1")]
     NoUploads,
+    #[error("default_storage_limit must be bytes, or -1 for unlimited")]
+    StorageLimit,
 }
 
 impl Config {
@@ -97,6 +102,9 @@ impl Config {
         }
         if self.max_concurrent_uploads == 0 {
             return Err(ConfigError::NoUploads);
+        }
+        if self.default_storage_limit < -1 {
+            return Err(ConfigError::StorageLimit);
         }
         Ok(())
     }

@@ -82,12 +82,14 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             identity: meta.clone(),
             security: meta.clone(),
             blobs: Arc::new(blobs),
+            tag_rules: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
             auth,
             scanning: Some(scanning),
             trusted_root,
+            default_storage_limit: u64::try_from(config.default_storage_limit).ok(),
         },
     );
     if !enabled {

@@ -171,6 +171,15 @@ pub struct ServeArgs {
     /// "issuer": "https://token.actions.githubusercontent.com"}]'.
     #[arg(long, env = "WHARF_TRUSTED_ROOT")]
     trusted_root: Option<PathBuf>,
+
+    /// Storage limit of new projects in bytes (their quota; system administrators
+    /// change it per project), -1 unlimited [default: -1].
+    #[arg(
+        long,
+        env = "WHARF_DEFAULT_STORAGE_LIMIT",
+        allow_negative_numbers = true
+    )]
+    default_storage_limit: Option<i64>,
 }
 
 impl ServeArgs {
@@ -236,6 +245,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.trusted_root {
             config.trusted_root = Some(v);
+        }
+        if let Some(v) = self.default_storage_limit {
+            config.default_storage_limit = v;
         }
         config.validate()?;
         Ok(config)

@@ -12,8 +12,10 @@ pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_security;
+mod sqlite_tag_rules;
 #[cfg(test)]
 mod sqlite_upgrade;
+pub mod tag_rules;
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,6 +28,7 @@ use crate::names::RepoName;
 pub use identity::IdentityStore;
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
+pub use tag_rules::TagRulesStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {

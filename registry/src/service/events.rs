@@ -20,6 +20,22 @@ pub enum Event {
         /// An accessory (signature, SBOM, attestation) of another artifact.
         has_subject: bool,
     },
+    /// A write was refused because it would take the project over its storage limit.
+    QuotaExceeded {
+        project: String,
+        repository: RepoName,
+        /// Bytes the project used, its limit, and the bytes the write asked for.
+        used: u64,
+        limit: u64,
+        requested: u64,
+    },
+    /// A retention run deleted an artifact (with these tags) from the repository.
+    TagDeletedByRetention {
+        repository: RepoName,
+        digest: Digest,
+        tags: Vec<String>,
+        execution_id: i64,
+    },
 }
 
 /// Reacts to events. Called on the publisher's task, in subscription order:

@@ -20,6 +20,7 @@ pub mod access;
 pub mod distribution;
 pub mod events;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub use security::{
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
+use crate::metadata::{IdentityStore, MetadataStore, SecurityStore, TagRulesStore};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -45,6 +46,9 @@ pub struct Services {
     pub identity: Arc<Identity>,
     pub distribution: Arc<Distribution>,
     pub security: Arc<Security>,
+    pub immutability: Arc<lifecycle::Immutability>,
+    pub quotas: Arc<lifecycle::Quotas>,
+    pub retention: Arc<lifecycle::Retention>,
 }
 
 /// What the services are built from.
@@ -53,6 +57,7 @@ pub struct Stores {
     pub identity: Arc<dyn IdentityStore>,
     pub security: Arc<dyn SecurityStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub tag_rules: Arc<dyn TagRulesStore>,
 }
 
 /// Options of the services that have any.
@@ -64,6 +69,8 @@ pub struct Options {
     /// `None`: no vulnerability database configured.
     pub scanning: Option<ScanConfig>,
     pub trusted_root: Option<KeylessRoot>,
+    /// Storage limit of new projects in bytes; `None`: unlimited.
+    pub default_storage_limit: Option<u64>,
 }
 
 impl Services {
@@ -78,7 +85,7 @@ impl Services {
         ));
         let mut security = Security::new(
             stores.security,
-            stores.identity,
+            stores.identity.clone(),
             access.clone(),
             distribution.clone(),
         );
@@ -91,11 +98,39 @@ impl Services {
         let security = Arc::new(security);
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
+        let immutability = Arc::new(lifecycle::Immutability::new(
+            stores.tag_rules.clone(),
+            stores.identity.clone(),
+            access.clone(),
+        ));
+        let quotas = Arc::new(lifecycle::Quotas::new(
+            stores.tag_rules.clone(),
+            stores.identity.clone(),
+            access.clone(),
+            distribution.clone(),
+            options
+                .default_storage_limit
+                .map_or(-1, |l| l.min(i64::MAX as u64) as i64),
+        ));
+        for guard in [
+            immutability.clone() as Arc<dyn distribution::WriteGuard>,
+            quotas.clone(),
+        ] {
+            distribution.guards().install(Arc::downgrade(&guard));
+        }
+        let retention = Arc::new(lifecycle::Retention::new(
+            stores.tag_rules,
+            access.clone(),
+            distribution.clone(),
+        ));
         Services {
             access,
             identity,
             distribution,
             security,
+            immutability,
+            quotas,
+            retention,
         }
     }
 
@@ -103,6 +138,7 @@ impl Services {
     pub fn start(&self) {
         self.security.start_scanning();
         self.distribution.start_pull_stats();
+        self.retention.start();
     }
 }
 

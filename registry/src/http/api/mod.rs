@@ -2,10 +2,13 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod immutable;
 mod members;
 mod projects;
+mod quotas;
 mod render;
 mod repositories;
+mod retention;
 mod robots;
 mod schemas;
 mod security;
@@ -108,6 +111,24 @@ api_routes! {
     put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
     get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
+    get "/projects/{project_name_or_id}/immutabletagrules" => immutable::list, "immutable", "The project's tag immutability rules", out "[ImmutableRule]";
+    post "/projects/{project_name_or_id}/immutabletagrules" => immutable::create, "immutable", "Add an immutability rule: covered tags never move to another digest and are never deleted", in "ImmutableRule";
+    put "/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::update, "immutable", "Change a rule (a body of only {disabled} switches it off or on)", in "ImmutableRule";
+    delete "/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::delete, "immutable", "Remove a rule";
+    get "/projects/{project_name_or_id}/summary" => quotas::summary, "project", "Repository count and storage quota (hard and used bytes)", out "ProjectSummary";
+    get "/quotas" => quotas::list, "quota", "Project quotas (?reference=project&reference_id=N). Usage: the distinct blobs the project's manifests reference plus the distinct manifests' bytes, each digest once per project", out "[Quota]";
+    get "/quotas/{id}" => quotas::get, "quota", "One project's quota (its id is the project's)", out "Quota";
+    put "/quotas/{id}" => quotas::update, "quota", "Set a project's storage limit in bytes (-1 unlimited)", in "QuotaUpdateReq";
+    get "/retentions/metadatas" => retention::metadatas, "retention", "Retention rule templates and selectors", out "RetentionMetadata";
+    post "/retentions" => retention::create, "retention", "Create a project's retention policy (one per project; its id becomes the project's retention_id)", in "RetentionPolicy";
+    get "/retentions/{id}" => retention::get, "retention", "One retention policy", out "RetentionPolicy";
+    put "/retentions/{id}" => retention::update, "retention", "Replace a retention policy", in "RetentionPolicy";
+    delete "/retentions/{id}" => retention::delete, "retention", "Delete a retention policy";
+    post "/retentions/{id}/executions" => retention::execute, "retention", "Run the policy now ({dry_run}: decide and log, delete nothing)", in "RetentionExecutionReq";
+    get "/retentions/{id}/executions" => retention::executions, "retention", "Runs of the policy, newest first", out "[RetentionExecution]";
+    patch "/retentions/{id}/executions/{eid}" => retention::stop, "retention", "Stop a run ({\"action\":\"stop\"})", in "RetentionStopReq";
+    get "/retentions/{id}/executions/{eid}/tasks" => retention::tasks, "retention", "A run's tasks, one per repository", out "[RetentionTask]";
+    get "/retentions/{id}/executions/{eid}/tasks/{tid}" => retention::task_log, "retention", "A task's log (text): every artifact retained or deleted";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -194,6 +194,15 @@ pub async fn create(
         )
         .await?;
     apply_settings(&reg, &caller, name, &body).await?;
+    let storage_limit = match &body["storage_limit"] {
+        Value::Null => None,
+        v => Some(v.as_i64().ok_or_else(|| {
+            RegistryError::bad_request("storage_limit must be bytes, or -1 for unlimited")
+        })?),
+    };
+    reg.quotas
+        .init_project(&caller.who, id, storage_limit)
+        .await?;
     Ok(created(format!("/api/v2.0/projects/{id}")))
 }
 
@@ -210,7 +219,12 @@ pub async fn get(
         .security
         .project_extras(&caller.who, std::slice::from_ref(&p))
         .await?;
-    Ok(Json(project_json(p, &mut extras)).into_response())
+    let retention_id = reg.retention.policy_id_of(p.id).await?;
+    let mut out = project_json(p, &mut extras);
+    if let Some(id) = retention_id {
+        out["metadata"]["retention_id"] = json!(id.to_string());
+    }
+    Ok(Json(out).into_response())
 }
 
 pub async fn update(

@@ -3,6 +3,7 @@
 //! (signatures, SBOMs, attestations that name it as their subject).
 
 use super::Distribution;
+use super::guard::Removal;
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -127,18 +128,37 @@ impl Distribution {
         let (repo, digest) = self
             .locate(who, project, repository, reference, Action::DeleteArtifact)
             .await?;
+        self.remove_artifact(&repo, &digest).await?;
+        self.access
+            .audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        Ok(())
+    }
+
+    /// Delete an artifact, its tags and its accessories (two levels: a signature
+    /// of an SBOM goes too), once the guards allow every one of them. For callers
+    /// that checked access themselves (the management API, retention).
+    pub async fn remove_artifact(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let mut doomed = vec![digest.clone()];
-        for r in self.meta.referrers(&repo, &digest, None).await? {
-            for rr in self.meta.referrers(&repo, &r.digest, None).await? {
+        for r in self.meta.referrers(repo, digest, None).await? {
+            for rr in self.meta.referrers(repo, &r.digest, None).await? {
                 doomed.push(rr.digest);
             }
             doomed.push(r.digest);
         }
-        for d in doomed.iter().rev() {
-            self.meta.delete_manifest(&repo, d).await?;
+        for d in &doomed {
+            let tags = self.tags_of(repo, d).await?;
+            self.ask_before_delete(
+                repo,
+                Removal::Artifact {
+                    digest: d,
+                    tags: &tags,
+                },
+            )
+            .await?;
         }
-        self.access
-            .audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        for d in doomed.iter().rev() {
+            self.meta.delete_manifest(repo, d).await?;
+        }
         Ok(())
     }
 
@@ -189,6 +209,16 @@ impl Distribution {
             .project_for(who, project, Action::DeleteTag)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
+        if let Some(current) = self.meta.manifest_by_tag(&repo, tag, false).await? {
+            self.ask_before_delete(
+                &repo,
+                Removal::Tag {
+                    tag,
+                    digest: &current.digest,
+                },
+            )
+            .await?;
+        }
         if !self.meta.delete_tag(&repo, tag).await? {
             return Err(RegistryError::not_found(format!(
                 "tag {tag} not found in {repo}"

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::Distribution;
+use super::guard::{ManifestWrite, Removal};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::manifest::{self, ManifestError};
@@ -95,6 +96,9 @@ impl Distribution {
             }
         }
 
+        self.ask_before_manifest_put(repo, reference, &digest, body.len() as u64, &parsed, &found)
+            .await?;
+
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
         let annotations = parsed
             .annotations
@@ -129,6 +133,70 @@ impl Distribution {
         Ok(PutManifest { digest, subject })
     }
 
+    /// The guards' say on a manifest PUT: the manifest itself, then the tag it
+    /// moves (a tag that stays on the same digest is no move).
+    async fn ask_before_manifest_put(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        parsed: &manifest::Manifest,
+        sizes: &std::collections::HashMap<Digest, u64>,
+    ) -> Result<()> {
+        let guards = self.guards.live();
+        if guards.is_empty() {
+            return Ok(());
+        }
+        let blobs: Vec<(Digest, u64)> = parsed
+            .blobs
+            .iter()
+            .map(|d| {
+                (
+                    d.digest.clone(),
+                    sizes.get(&d.digest).copied().unwrap_or(d.size),
+                )
+            })
+            .collect();
+        let write = ManifestWrite {
+            digest,
+            size,
+            blobs: &blobs,
+        };
+        for guard in &guards {
+            guard.before_manifest_put(repo, &write).await?;
+        }
+        if let Reference::Tag(tag) = reference
+            && let Some(current) = self.meta.manifest_by_tag(repo, tag, false).await?
+            && &current.digest != digest
+        {
+            for guard in &guards {
+                guard
+                    .before_tag_move(repo, tag.as_str(), &current.digest, digest)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The guards' say on removing a tag or a whole artifact (with its tags).
+    pub(super) async fn ask_before_delete(&self, repo: &RepoName, what: Removal<'_>) -> Result<()> {
+        for guard in self.guards.live() {
+            guard.before_delete(repo, what).await?;
+        }
+        Ok(())
+    }
+
+    /// The tags on a manifest (for the guards, before it is deleted).
+    pub(super) async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
+        Ok(self
+            .meta
+            .artifact(repo, digest)
+            .await?
+            .map(|a| a.tags.into_iter().map(|(t, _)| t).collect())
+            .unwrap_or_default())
+    }
+
     /// A manifest by tag or digest; `content` false for HEAD.
     pub async fn get_manifest(
         &self,
@@ -151,8 +219,33 @@ impl Distribution {
     /// By digest: the manifest and all its tags. By tag: only the tag.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
         let deleted = match reference {
-            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
-            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+            Reference::Digest(d) => {
+                if !self.guards.live().is_empty() {
+                    let tags = self.tags_of(repo, d).await?;
+                    self.ask_before_delete(
+                        repo,
+                        Removal::Artifact {
+                            digest: d,
+                            tags: &tags,
+                        },
+                    )
+                    .await?;
+                }
+                self.meta.delete_manifest(repo, d).await?
+            }
+            Reference::Tag(t) => {
+                if let Some(current) = self.meta.manifest_by_tag(repo, t, false).await? {
+                    self.ask_before_delete(
+                        repo,
+                        Removal::Tag {
+                            tag: t.as_str(),
+                            digest: &current.digest,
+                        },
+                    )
+                    .await?;
+                }
+                self.meta.delete_tag(repo, t).await?
+            }
         };
         if deleted {
             Ok(())

@@ -279,8 +279,12 @@ impl Distribution {
         }
         let result = self.commit(repo, id, digest, hasher.finish()).await;
         if let Err(e) = &result {
-            if e.error_code() == Some(ErrorCode::DigestInvalid) {
-                // The bytes can never become this blob; drop them rather than keep a poisoned session.
+            if matches!(
+                e.error_code(),
+                Some(ErrorCode::DigestInvalid | ErrorCode::Denied)
+            ) {
+                // The bytes can never become this blob (or a guard refused them); drop
+                // them rather than keep a poisoned session.
                 self.discard(id).await;
             }
         } else {
@@ -299,6 +303,9 @@ impl Distribution {
             ));
         }
         let size = self.stored_size(id).await?;
+        for guard in self.guards.live() {
+            guard.before_blob_commit(repo, want, size).await?;
+        }
         self.blobs.commit_upload(id, want).await?;
         self.meta.link_blob(repo, want, size).await?;
         self.meta.delete_upload(id).await?;

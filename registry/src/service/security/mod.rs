@@ -142,6 +142,8 @@ impl Subscriber for Security {
                 )
                 .await
             }
+            // Nothing to scan in the lifecycle's events.
+            Event::QuotaExceeded { .. } | Event::TagDeletedByRetention { .. } => {}
         }
     }
 }
