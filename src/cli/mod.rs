@@ -59,6 +59,12 @@ enum Command {
     Robot(manage::RobotArgs),
     /// Users: create, list, change passwords.
     User(manage::UserArgs),
+    /// Tag immutability rules of a project: list, add, remove.
+    Immutable(manage::ImmutableArgs),
+    /// A project's storage quota: get, set.
+    Quota(manage::QuotaArgs),
+    /// A project's tag retention policy: show, set, run (or dry-run), executions.
+    Retention(manage::RetentionArgs),
     /// Scan an image for vulnerable packages (or list them with --list-packages).
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
@@ -118,6 +124,9 @@ pub fn run() -> ExitCode {
         Command::Member(args) => manage::member(args),
         Command::Robot(args) => manage::robot(args),
         Command::User(args) => manage::user(args),
+        Command::Immutable(args) => manage::immutable(args),
+        Command::Quota(args) => manage::quota(args),
+        Command::Retention(args) => manage::retention(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),

@@ -2,6 +2,9 @@
 //! from the command line, for people and CI scripts.
 
 mod client;
+mod immutable;
+mod quota;
+mod retention;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -12,6 +15,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use client::{Client, Target, host_of, save_login};
+pub use immutable::{ImmutableArgs, immutable};
+pub use quota::{QuotaArgs, quota};
+pub use retention::{RetentionArgs, retention};
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default)]
 pub enum Output {
