@@ -82,12 +82,14 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             identity: meta.clone(),
             security: meta.clone(),
             blobs: Arc::new(blobs),
+            jobs: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
             auth,
             scanning: Some(scanning),
             trusted_root,
+            lifecycle: Default::default(),
         },
     );
     if !enabled {

@@ -8,9 +8,11 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
+mod sqlite_lifecycle;
 mod sqlite_security;
 #[cfg(test)]
 mod sqlite_upgrade;
@@ -24,6 +26,7 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub use identity::IdentityStore;
+pub use lifecycle::{JobStore, LifecycleStore};
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
 

@@ -20,6 +20,7 @@ pub mod access;
 pub mod distribution;
 pub mod events;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
 pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, PullCaller, REPORT_MIME, ScanConfig, ScanMetrics,
     ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
@@ -36,7 +38,7 @@ pub use security::{
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
+use crate::metadata::{IdentityStore, JobStore, MetadataStore, SecurityStore};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -45,6 +47,7 @@ pub struct Services {
     pub identity: Arc<Identity>,
     pub distribution: Arc<Distribution>,
     pub security: Arc<Security>,
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 /// What the services are built from.
@@ -53,6 +56,7 @@ pub struct Stores {
     pub identity: Arc<dyn IdentityStore>,
     pub security: Arc<dyn SecurityStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub jobs: Arc<dyn JobStore>,
 }
 
 /// Options of the services that have any.
@@ -64,12 +68,18 @@ pub struct Options {
     /// `None`: no vulnerability database configured.
     pub scanning: Option<ScanConfig>,
     pub trusted_root: Option<KeylessRoot>,
+    pub lifecycle: LifecycleOptions,
 }
 
 impl Services {
     pub fn new(stores: Stores, options: Options) -> Self {
         let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
         let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            access.clone(),
+            options.lifecycle,
+        ));
         let distribution = Arc::new(Distribution::new(
             stores.meta,
             stores.blobs,
@@ -96,6 +106,7 @@ impl Services {
             identity,
             distribution,
             security,
+            lifecycle,
         }
     }
 
@@ -103,6 +114,7 @@ impl Services {
     pub fn start(&self) {
         self.security.start_scanning();
         self.distribution.start_pull_stats();
+        self.lifecycle.start();
     }
 }
 

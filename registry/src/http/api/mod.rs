@@ -2,6 +2,7 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod jobs;
 mod members;
 mod projects;
 mod render;
@@ -108,6 +109,11 @@ api_routes! {
     put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
     get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
+    get "/jobs" => jobs::list, "job", "Jobs of the durable queue, newest first (?kind=, ?status=, paging)", out "[Job]";
+    get "/jobs/{job_id}" => jobs::get, "job", "One job", out "Job";
+    put "/jobs/{job_id}" => jobs::update, "job", "Stop a job: {\"status\":\"Stopped\"}", in "JobUpdate", out "Job";
+    get "/jobs/{job_id}/log" => jobs::log, "job", "The job's log (text/plain)";
+    post "/jobs/{job_id}/retry" => jobs::retry, "job", "Run a job that ended in Error or Stopped again", out "Job";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -221,5 +221,23 @@ pub fn components() -> Value {
             "items": obj(&["name", "status"], json!({"name": s(), "status": s()}))}}),
         ),
     );
+    m.insert(
+        "Job".into(),
+        obj(
+            &["id", "kind", "status", "trigger", "parameters", "attempts", "creation_time"],
+            json!({"id": i(), "kind": s(), "status": s(), "trigger": s(),
+            "parameters": {"type": "object"}, "attempts": i(), "max_attempts": i(),
+            "stop_requested": b(), "next_run_time": t(), "result": nullable(json!({"type": "object"})),
+            "message": nullable(s()), "creation_time": t(), "start_time": nullable(t()),
+            "end_time": nullable(t()), "update_time": t()}),
+        ),
+    );
+    m.insert(
+        "JobUpdate".into(),
+        obj(
+            &["status"],
+            json!({"status": {"type": "string", "enum": ["Stopped"]}}),
+        ),
+    );
     Value::Object(m)
 }
