@@ -83,6 +83,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             security: meta.clone(),
             blobs: Arc::new(blobs),
             tag_rules: meta.clone(),
+            jobs: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -90,6 +91,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             scanning: Some(scanning),
             trusted_root,
             default_storage_limit: u64::try_from(config.default_storage_limit).ok(),
+            lifecycle: Default::default(),
         },
     );
     if !enabled {

@@ -44,3 +44,9 @@ async fn filesystem_blobs() {
     let store = FsBlobStore::open(dir.path(), true).await.unwrap();
     wharf_registry::storage::conformance::run(&store).await;
 }
+
+#[tokio::test]
+async fn sqlite_jobs() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_jobs(&store).await;
+}

@@ -36,6 +36,8 @@ CREATE TABLE retention_executions (
     status      TEXT NOT NULL,
     trigger     TEXT NOT NULL,
     dry_run     INTEGER NOT NULL,
+    -- The job of kind `retention` on the job queue that runs it.
+    job_id      INTEGER,
     start_time  INTEGER NOT NULL,
     end_time    INTEGER
 );

@@ -226,6 +226,8 @@ pub enum SystemAction {
     ManageReplication,
     /// Registry endpoints (replication peers, proxy-cache upstreams).
     ManageRegistries,
+    /// The job queue: list jobs, read their logs, stop and retry them.
+    ManageJobs,
 }
 
 /// Columns: Anonymous, Robot, User, SystemAdmin.
@@ -244,6 +246,7 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ManageQuotas, [N, N, N, Y]),
     (SystemAction::ManageReplication, [N, N, N, Y]),
     (SystemAction::ManageRegistries, [N, N, N, Y]),
+    (SystemAction::ManageJobs, [N, N, N, Y]),
 ];
 
 pub fn account_allows(account: Account, action: SystemAction) -> bool {

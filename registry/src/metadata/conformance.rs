@@ -855,3 +855,288 @@ pub async fn run_security(
     store.set_setting("k", "b").await.unwrap();
     assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("b"));
 }
+
+/// The job queue: enqueue, atomic claims with leases, renewal, expiry and
+/// re-claim, retries with backoff, stop, logs, listing, schedules firing once.
+pub async fn run_jobs(store: &dyn super::JobStore) {
+    use super::lifecycle::{JobFilter, JobOutcome, JobSchedule, JobStatus, NewJob, Trigger};
+    use serde_json::json;
+
+    let kinds = vec!["gc".to_string(), "scrub".to_string()];
+    let t0 = super::now();
+    assert!(
+        store
+            .claim_job("a", &kinds, t0, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let gc = store
+        .enqueue_job(NewJob::manual("gc", json!({"dry_run": true})))
+        .await
+        .unwrap();
+    let other = store
+        .enqueue_job(NewJob::manual("replication", json!({})))
+        .await
+        .unwrap();
+    let job = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(job.parameters, json!({"dry_run": true}));
+    assert_eq!((job.attempts, job.max_attempts), (0, 3));
+    assert_eq!(job.trigger, Trigger::Manual);
+
+    // One claim wins; kinds not asked for are never claimed.
+    let claimed = store.claim_job("a", &kinds, t0, 30).await.unwrap().unwrap();
+    assert_eq!(claimed.id, gc);
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.lease_owner.as_deref(), Some("a"));
+    assert_eq!(claimed.lease_expires_at, Some(t0 + 30));
+    assert!(
+        store
+            .claim_job("b", &kinds, t0, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The holder renews; others cannot.
+    assert!(store.renew_lease(gc, "a", t0 + 60).await.unwrap());
+    assert!(!store.renew_lease(gc, "b", t0 + 90).await.unwrap());
+    assert!(
+        store
+            .claim_job("b", &kinds, t0 + 59, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Past the lease (its process died): another process takes it over.
+    let again = store
+        .claim_job("b", &kinds, t0 + 61, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (gc, 2));
+    assert_eq!(again.lease_owner.as_deref(), Some("b"));
+    // The old holder has lost it: it can neither renew nor finish.
+    assert!(!store.renew_lease(gc, "a", t0 + 120).await.unwrap());
+    assert!(
+        !store
+            .finish_job(gc, "a", JobOutcome::Success(json!({})))
+            .await
+            .unwrap()
+    );
+
+    // A failure with attempts left goes back to Pending until retry_at.
+    assert!(
+        store
+            .finish_job(
+                gc,
+                "b",
+                JobOutcome::Failed {
+                    message: "disk on fire".into(),
+                    retry_at: t0 + 100
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let failed = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Pending);
+    assert_eq!(failed.message.as_deref(), Some("disk on fire"));
+    assert_eq!(failed.next_run_at, t0 + 100);
+    assert!(
+        store
+            .claim_job("a", &kinds, t0 + 99, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = store
+        .claim_job("a", &kinds, t0 + 100, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempts, 3);
+    // The last attempt fails: Error, and no more claims.
+    assert!(
+        store
+            .finish_job(
+                gc,
+                "a",
+                JobOutcome::Failed {
+                    message: "still".into(),
+                    retry_at: t0 + 200
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let dead = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(dead.status, JobStatus::Error);
+    assert!(dead.ended_at.is_some());
+    assert!(
+        store
+            .claim_job("a", &kinds, t0 + 500, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Retry: fresh attempts, runnable now; only ended jobs.
+    assert!(store.retry_job(gc, t0 + 500).await.unwrap());
+    assert!(!store.retry_job(gc, t0 + 500).await.unwrap());
+    let retried = store
+        .claim_job("a", &kinds, t0 + 500, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((retried.id, retried.attempts), (gc, 1));
+    assert!(
+        store
+            .finish_job(gc, "a", JobOutcome::Success(json!({"blobs": 2})))
+            .await
+            .unwrap()
+    );
+    let done = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Success);
+    assert_eq!(done.result, Some(json!({"blobs": 2})));
+    assert_eq!(done.lease_owner, None);
+
+    // Stop: a pending job stops at once; a running one is flagged.
+    let pending = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    let stopped = store.request_stop(pending).await.unwrap().unwrap();
+    assert_eq!(stopped.status, JobStatus::Stopped);
+    let running = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    let r = store
+        .claim_job("a", &kinds, t0 + 600, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.id, running);
+    let flagged = store.request_stop(running).await.unwrap().unwrap();
+    assert_eq!(
+        (flagged.status, flagged.stop_requested),
+        (JobStatus::Running, true)
+    );
+    assert!(
+        store
+            .finish_job(running, "a", JobOutcome::Stopped(json!({"done": 1})))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.job(running).await.unwrap().unwrap().status,
+        JobStatus::Stopped
+    );
+    // A flagged job whose process died ends Stopped instead of running again.
+    let orphan = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    store
+        .claim_job("a", &kinds, t0 + 700, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    store.request_stop(orphan).await.unwrap();
+    assert!(
+        store
+            .claim_job("b", &kinds, t0 + 800, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.job(orphan).await.unwrap().unwrap().status,
+        JobStatus::Stopped
+    );
+
+    // Logs: appended in order.
+    store
+        .append_job_log(gc, &["one".into(), "two".into()])
+        .await
+        .unwrap();
+    store.append_job_log(gc, &["three".into()]).await.unwrap();
+    let lines: Vec<String> = store
+        .job_log(gc)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(lines, ["one", "two", "three"]);
+
+    // Listing: newest first, filtered, with totals.
+    let page = PageReq {
+        page: 1,
+        page_size: 2,
+    };
+    let (all, total) = store.list_jobs(&JobFilter::default(), page).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(all[0].id, orphan);
+    let (scrubs, n) = store
+        .list_jobs(
+            &JobFilter {
+                kind: Some("scrub".into()),
+                status: Some(JobStatus::Stopped),
+            },
+            PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    assert!(scrubs.iter().all(|j| j.kind == "scrub"));
+    let (repl, _) = store
+        .list_jobs(
+            &JobFilter {
+                kind: Some("replication".into()),
+                status: None,
+            },
+            PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!((repl[0].id, repl[0].status), (other, JobStatus::Pending));
+
+    // Schedules: a due schedule fires once, moving to its next time.
+    assert!(store.schedule("gc").await.unwrap().is_none());
+    let schedule = JobSchedule {
+        kind: "gc".into(),
+        schedule_type: "Custom".into(),
+        cron: "0 0 * * * *".into(),
+        parameters: json!({"delete_untagged": true}),
+        next_run_at: Some(t0 + 1000),
+        created_at: t0,
+        updated_at: t0,
+    };
+    store.put_schedule(&schedule).await.unwrap();
+    assert!(store.due_schedules(t0 + 999).await.unwrap().is_empty());
+    let due = store.due_schedules(t0 + 1000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].parameters, json!({"delete_untagged": true}));
+    let fire = |expected| {
+        let job = NewJob {
+            kind: "gc".into(),
+            parameters: json!({"delete_untagged": true}),
+            trigger: Trigger::Schedule,
+            max_attempts: 3,
+        };
+        store.fire_schedule("gc", expected, Some(t0 + 4600), job)
+    };
+    let fired = fire(t0 + 1000).await.unwrap().unwrap();
+    assert_eq!(fire(t0 + 1000).await.unwrap(), None, "fired only once");
+    let job = store.job(fired).await.unwrap().unwrap();
+    assert_eq!(job.trigger, Trigger::Schedule);
+    assert_eq!(
+        store.schedule("gc").await.unwrap().unwrap().next_run_at,
+        Some(t0 + 4600)
+    );
+    assert!(store.due_schedules(t0 + 1001).await.unwrap().is_empty());
+}

@@ -8,9 +8,11 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
+mod sqlite_lifecycle;
 mod sqlite_security;
 mod sqlite_tag_rules;
 #[cfg(test)]
@@ -26,6 +28,7 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub use identity::IdentityStore;
+pub use lifecycle::{JobStore, LifecycleStore};
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
 pub use tag_rules::TagRulesStore;

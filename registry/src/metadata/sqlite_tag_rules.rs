@@ -53,6 +53,7 @@ fn execution_row(r: &SqliteRow) -> Result<Execution> {
         status: r.try_get("status")?,
         trigger: r.try_get("trigger")?,
         dry_run: r.try_get::<i64, _>("dry_run")? != 0,
+        job_id: r.try_get("job_id")?,
         start_time: r.try_get("start_time")?,
         end_time: r.try_get("end_time")?,
     })
@@ -289,7 +290,7 @@ impl TagRulesStore for SqliteMetadata {
     async fn create_execution(&self, policy_id: i64, trigger: &str, dry_run: bool) -> Result<i64> {
         let id = sqlx::query(
             "INSERT INTO retention_executions (policy_id, status, trigger, dry_run, start_time)
-             VALUES (?, 'Running', ?, ?, ?)",
+             VALUES (?, 'Pending', ?, ?, ?)",
         )
         .bind(policy_id)
         .bind(trigger)
@@ -301,15 +302,33 @@ impl TagRulesStore for SqliteMetadata {
         Ok(id)
     }
 
-    async fn finish_execution(&self, id: i64, status: &str) -> Result<()> {
+    async fn set_execution_job(&self, id: i64, job_id: i64) -> Result<()> {
+        sqlx::query("UPDATE retention_executions SET job_id = ? WHERE id = ?")
+            .bind(job_id)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_execution_status(&self, id: i64, status: &str, ended: bool) -> Result<()> {
         sqlx::query(
-            "UPDATE retention_executions SET status = ?, end_time = ? WHERE id = ? AND status = 'Running'",
+            "UPDATE retention_executions SET status = ?, end_time = CASE WHEN ? THEN ? END WHERE id = ?",
         )
         .bind(status)
+        .bind(ended)
         .bind(now())
         .bind(id)
         .execute(&self.write)
         .await?;
+        Ok(())
+    }
+
+    async fn clear_tasks(&self, execution_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM retention_tasks WHERE execution_id = ?")
+            .bind(execution_id)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
@@ -339,16 +358,6 @@ impl TagRulesStore for SqliteMetadata {
             rows.iter().map(execution_row).collect::<Result<_>>()?,
             total,
         ))
-    }
-
-    async fn fail_running_executions(&self) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE retention_executions SET status = 'Failed', end_time = ? WHERE status = 'Running'",
-        )
-        .bind(now())
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected())
     }
 
     async fn add_task(&self, t: &Task) -> Result<i64> {

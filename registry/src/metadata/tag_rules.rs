@@ -41,11 +41,13 @@ pub struct Quota {
 pub struct Execution {
     pub id: i64,
     pub policy_id: i64,
-    /// Harbor's statuses: Running, Succeed, Failed, Stopped.
+    /// Harbor's statuses: Pending, Running, Success, Error, Stopped.
     pub status: String,
     /// MANUAL or SCHEDULE.
     pub trigger: String,
     pub dry_run: bool,
+    /// The queue job that runs it.
+    pub job_id: Option<i64>,
     pub start_time: i64,
     pub end_time: Option<i64>,
 }
@@ -103,13 +105,16 @@ pub trait TagRulesStore: Send + Sync + 'static {
     /// Every policy (for the scheduler).
     async fn retention_policies(&self) -> Result<Vec<StoredRule>>;
 
+    /// A new execution, `Pending`.
     async fn create_execution(&self, policy_id: i64, trigger: &str, dry_run: bool) -> Result<i64>;
-    async fn finish_execution(&self, id: i64, status: &str) -> Result<()>;
+    async fn set_execution_job(&self, id: i64, job_id: i64) -> Result<()>;
+    /// Set the status (and, for a final one, the end time). A run starting again
+    /// after a crash forgets the tasks of its earlier attempt.
+    async fn set_execution_status(&self, id: i64, status: &str, ended: bool) -> Result<()>;
+    async fn clear_tasks(&self, execution_id: i64) -> Result<()>;
     async fn execution(&self, id: i64) -> Result<Option<Execution>>;
     /// Newest first.
     async fn executions(&self, policy_id: i64, page: PageReq) -> Result<(Vec<Execution>, i64)>;
-    /// Executions left Running by a crash become Failed (at start-up).
-    async fn fail_running_executions(&self) -> Result<u64>;
     async fn add_task(&self, task: &Task) -> Result<i64>;
     async fn tasks(&self, execution_id: i64, page: PageReq) -> Result<(Vec<Task>, i64)>;
     async fn task(&self, execution_id: i64, id: i64) -> Result<Option<Task>>;

@@ -30,6 +30,7 @@ pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
 pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, PullCaller, REPORT_MIME, ScanConfig, ScanMetrics,
     ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
@@ -37,7 +38,7 @@ pub use security::{
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, MetadataStore, SecurityStore, TagRulesStore};
+use crate::metadata::{IdentityStore, JobStore, MetadataStore, SecurityStore, TagRulesStore};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -49,6 +50,7 @@ pub struct Services {
     pub immutability: Arc<lifecycle::Immutability>,
     pub quotas: Arc<lifecycle::Quotas>,
     pub retention: Arc<lifecycle::Retention>,
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 /// What the services are built from.
@@ -58,6 +60,7 @@ pub struct Stores {
     pub security: Arc<dyn SecurityStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub tag_rules: Arc<dyn TagRulesStore>,
+    pub jobs: Arc<dyn JobStore>,
 }
 
 /// Options of the services that have any.
@@ -71,12 +74,18 @@ pub struct Options {
     pub trusted_root: Option<KeylessRoot>,
     /// Storage limit of new projects in bytes; `None`: unlimited.
     pub default_storage_limit: Option<u64>,
+    pub lifecycle: LifecycleOptions,
 }
 
 impl Services {
     pub fn new(stores: Stores, options: Options) -> Self {
         let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
         let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            access.clone(),
+            options.lifecycle,
+        ));
         let distribution = Arc::new(Distribution::new(
             stores.meta,
             stores.blobs,
@@ -118,11 +127,12 @@ impl Services {
         ] {
             distribution.guards().install(Arc::downgrade(&guard));
         }
-        let retention = Arc::new(lifecycle::Retention::new(
+        let retention = lifecycle::Retention::new(
             stores.tag_rules,
             access.clone(),
             distribution.clone(),
-        ));
+            lifecycle.jobs().clone(),
+        );
         Services {
             access,
             identity,
@@ -131,6 +141,7 @@ impl Services {
             immutability,
             quotas,
             retention,
+            lifecycle,
         }
     }
 
@@ -139,6 +150,7 @@ impl Services {
         self.security.start_scanning();
         self.distribution.start_pull_stats();
         self.retention.start();
+        self.lifecycle.start();
     }
 }
 

@@ -3,6 +3,7 @@
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
 mod immutable;
+mod jobs;
 mod members;
 mod projects;
 mod quotas;
@@ -129,6 +130,11 @@ api_routes! {
     patch "/retentions/{id}/executions/{eid}" => retention::stop, "retention", "Stop a run ({\"action\":\"stop\"})", in "RetentionStopReq";
     get "/retentions/{id}/executions/{eid}/tasks" => retention::tasks, "retention", "A run's tasks, one per repository", out "[RetentionTask]";
     get "/retentions/{id}/executions/{eid}/tasks/{tid}" => retention::task_log, "retention", "A task's log (text): every artifact retained or deleted";
+    get "/jobs" => jobs::list, "job", "Jobs of the durable queue, newest first (?kind=, ?status=, paging)", out "[Job]";
+    get "/jobs/{job_id}" => jobs::get, "job", "One job", out "Job";
+    put "/jobs/{job_id}" => jobs::update, "job", "Stop a job: {\"status\":\"Stopped\"}", in "JobUpdate", out "Job";
+    get "/jobs/{job_id}/log" => jobs::log, "job", "The job's log (text/plain)";
+    post "/jobs/{job_id}/retry" => jobs::retry, "job", "Run a job that ended in Error or Stopped again", out "Job";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -32,7 +32,7 @@ fn task_json(t: &Task) -> Value {
         "repository": t.repository,
         "job_id": "",
         "status": t.status,
-        "status_code": if t.status == "Succeed" { 3 } else { 0 },
+        "status_code": if t.status == "Success" { 3 } else { 0 },
         "status_revision": 0,
         "start_time": time(t.start_time),
         "end_time": t.end_time.map(time),

@@ -101,7 +101,7 @@ pub fn components() -> Value {
         ),
     );
     m.insert("RetentionExecution".into(), obj(&["id", "policy_id", "status"], json!({"id": i(), "policy_id": i(),
-            "status": {"type": "string", "enum": ["Running", "Succeed", "Failed", "Stopped"]}, "trigger": s(), "dry_run": b(),
+            "status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error", "Stopped"]}, "trigger": s(), "dry_run": b(),
             "start_time": t(), "end_time": nullable(t())})));
     m.insert("RetentionTask".into(), obj(&["id", "execution_id", "repository", "status"], json!({"id": i(), "execution_id": i(),
             "repository": s(), "job_id": s(), "status": s(), "status_code": i(), "status_revision": i(),
@@ -273,6 +273,24 @@ pub fn components() -> Value {
             &["status", "components"],
             json!({"status": s(), "components": {"type": "array",
             "items": obj(&["name", "status"], json!({"name": s(), "status": s()}))}}),
+        ),
+    );
+    m.insert(
+        "Job".into(),
+        obj(
+            &["id", "kind", "status", "trigger", "parameters", "attempts", "creation_time"],
+            json!({"id": i(), "kind": s(), "status": s(), "trigger": s(),
+            "parameters": {"type": "object"}, "attempts": i(), "max_attempts": i(),
+            "stop_requested": b(), "next_run_time": t(), "result": nullable(json!({"type": "object"})),
+            "message": nullable(s()), "creation_time": t(), "start_time": nullable(t()),
+            "end_time": nullable(t()), "update_time": t()}),
+        ),
+    );
+    m.insert(
+        "JobUpdate".into(),
+        obj(
+            &["status"],
+            json!({"status": {"type": "string", "enum": ["Stopped"]}}),
         ),
     );
     Value::Object(m)

@@ -15,12 +15,14 @@
 //!
 //! A run is an execution with one task per repository (what was kept and what
 //! was deleted, or would be in a dry run). Runs start by hand or on the policy's
-//! 6-field cron; they execute on a spawned task (see [`Retention::launch`]).
+//! 6-field cron; each is a job of kind `retention` on the durable job queue
+//! ([`JobQueue`]): it survives a restart (run again from the start; deleting
+//! what is already gone is a no-op, so a run is idempotent) and stops between
+//! artifacts when asked.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,12 +34,17 @@ use crate::auth::rbac::Action;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::metadata::identity::PageReq;
+use crate::metadata::lifecycle::{Job, NewJob, Trigger as JobTrigger};
 use crate::metadata::tag_rules::{Execution, StoredRule, Task};
 use crate::metadata::{Artifact, TagRulesStore, now};
 use crate::names::RepoName;
 use crate::service::access::Access;
 use crate::service::distribution::Distribution;
 use crate::service::events::Event;
+use crate::service::lifecycle::jobs::{JobContext, JobHandler, JobQueue};
+
+/// The job kind of retention runs.
+pub const JOB_KIND: &str = "retention";
 
 /// Most rules one policy may have (Harbor's limit).
 const MAX_RULES: usize = 15;
@@ -384,22 +391,26 @@ pub struct Retention {
     store: Arc<dyn TagRulesStore>,
     access: Arc<Access>,
     distribution: Arc<Distribution>,
-    /// Stop flags of running executions.
-    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    jobs: Arc<JobQueue>,
 }
 
 impl Retention {
+    /// The service, with its job handler registered on `jobs` (held weakly there:
+    /// the queue must not keep the service alive).
     pub fn new(
         store: Arc<dyn TagRulesStore>,
         access: Arc<Access>,
         distribution: Arc<Distribution>,
-    ) -> Self {
-        Retention {
+        jobs: Arc<JobQueue>,
+    ) -> Arc<Self> {
+        let me = Arc::new(Retention {
             store,
             access,
             distribution,
-            running: Mutex::new(HashMap::new()),
-        }
+            jobs: jobs.clone(),
+        });
+        jobs.register(JOB_KIND, Arc::new(RetentionJobs(Arc::downgrade(&me))));
+        me
     }
 
     /// Harbor's `/retentions/metadatas`: templates, their parameters, selectors.
@@ -504,7 +515,7 @@ impl Retention {
 
     /// Start a run (`POST …/executions`); answers its execution id at once.
     pub async fn execute(
-        self: &Arc<Self>,
+        &self,
         who: &Principal,
         ip: Option<&str>,
         id: i64,
@@ -522,53 +533,85 @@ impl Retention {
         Ok(eid)
     }
 
-    /// Record the execution, then run it on a spawned task. (The seam where a
-    /// durable job queue takes over: the execution row is already the job's record.)
-    async fn launch(
-        self: &Arc<Self>,
-        policy: RetentionPolicy,
-        trigger: &str,
-        dry_run: bool,
-    ) -> Result<i64> {
+    /// Record the execution and queue its job.
+    async fn launch(&self, policy: RetentionPolicy, trigger: &str, dry_run: bool) -> Result<i64> {
         compile_rules(&policy)?;
         let eid = self
             .store
             .create_execution(policy.id, trigger, dry_run)
             .await?;
-        let stop = Arc::new(AtomicBool::new(false));
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(eid, stop.clone());
-        let me = self.clone();
-        tokio::spawn(async move {
-            let status = match me.run(&policy, eid, dry_run, &stop).await {
-                Ok(()) if stop.load(Ordering::Relaxed) => "Stopped",
-                Ok(()) => "Succeed",
-                Err(e) => {
-                    tracing::error!(execution = eid, error = %e, "retention run failed");
-                    "Failed"
-                }
-            };
-            if let Err(e) = me.store.finish_execution(eid, status).await {
-                tracing::error!(execution = eid, error = %e, "recording the end of a retention run");
+        let mut job = NewJob::manual(
+            JOB_KIND,
+            json!({"policy_id": policy.id, "execution_id": eid, "dry_run": dry_run}),
+        );
+        // A failed run is reported on its execution, not retried behind the user's back.
+        job.max_attempts = 1;
+        if trigger == "SCHEDULE" {
+            job.trigger = JobTrigger::Schedule;
+        }
+        let enqueued = self.jobs.enqueue(job).await;
+        match enqueued {
+            Ok(job_id) => self.store.set_execution_job(eid, job_id).await?,
+            Err(e) => {
+                self.store.set_execution_status(eid, "Error", true).await?;
+                return Err(e);
             }
-            me.running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&eid);
-        });
+        }
         Ok(eid)
     }
 
+    /// The job: run the execution its parameters name, and record how it ended.
+    async fn run_job(&self, job: &Job, ctx: &JobContext) -> Result<Value> {
+        let param = |k: &str| job.parameters.get(k).and_then(Value::as_i64);
+        let (Some(policy_id), Some(eid)) = (param("policy_id"), param("execution_id")) else {
+            return Err(RegistryError::Internal(format!(
+                "retention job {} has no policy_id/execution_id",
+                job.id
+            )));
+        };
+        let dry_run = job.parameters["dry_run"].as_bool().unwrap_or(false);
+        let Some(stored) = self.store.retention_policy(policy_id).await? else {
+            ctx.log(format!("retention policy {policy_id} no longer exists"))
+                .await;
+            return Ok(json!({"execution_id": eid, "skipped": true}));
+        };
+        let policy = RetentionPolicy::from_stored(&stored)?;
+        self.store.clear_tasks(eid).await?;
+        self.store
+            .set_execution_status(eid, "Running", false)
+            .await?;
+        let outcome = self.run(&policy, eid, dry_run, ctx).await;
+        let status = match &outcome {
+            Ok(_) if ctx.stop_requested() => "Stopped",
+            Ok(_) => "Success",
+            Err(_) => "Error",
+        };
+        self.store.set_execution_status(eid, status, true).await?;
+        let (deleted, retained) = outcome?;
+        ctx.log(format!(
+            "execution {eid}: {retained} artifacts retained, {deleted} {}",
+            if dry_run {
+                "would be deleted"
+            } else {
+                "deleted"
+            }
+        ))
+        .await;
+        Ok(
+            json!({"execution_id": eid, "dry_run": dry_run, "retained": retained, "deleted": deleted}),
+        )
+    }
+
     /// One task per repository the policy's rules select.
+    /// (deleted, retained) over all repositories.
     async fn run(
         &self,
         policy: &RetentionPolicy,
         eid: i64,
         dry_run: bool,
-        stop: &AtomicBool,
-    ) -> Result<()> {
+        ctx: &JobContext,
+    ) -> Result<(u64, u64)> {
+        let (mut deleted_total, mut retained_total) = (0u64, 0u64);
         let rules = compile_rules(policy)?;
         let project = self
             .access
@@ -593,7 +636,7 @@ impl Retention {
             }
         }
         for name in repositories {
-            if stop.load(Ordering::Relaxed) {
+            if ctx.should_stop() {
                 break;
             }
             let repo = RepoName::parse(&name)
@@ -613,7 +656,7 @@ impl Retention {
                 };
                 let outcome = match &d.kept_by {
                     Some(why) => format!("RETAIN  {why}"),
-                    None if stop.load(Ordering::Relaxed) => "RETAIN  stopped".to_string(),
+                    None if ctx.should_stop() => "RETAIN  stopped".to_string(),
                     None if dry_run => "DELETE  (dry run)".to_string(),
                     None => match self.distribution.remove_artifact(&repo, &d.digest).await {
                         Ok(()) => {
@@ -634,6 +677,8 @@ impl Retention {
                 };
                 if outcome.starts_with("RETAIN") {
                     retained += 1;
+                } else {
+                    deleted_total += 1;
                 }
                 log.push_str(&format!("{name}\t{}\t{tags}\t{outcome}\n", d.digest));
             }
@@ -642,7 +687,7 @@ impl Retention {
                     id: 0,
                     execution_id: eid,
                     repository: name.clone(),
-                    status: "Succeed".into(),
+                    status: "Success".into(),
                     start_time: start,
                     end_time: Some(now()),
                     total: decisions.len() as i64,
@@ -650,8 +695,9 @@ impl Retention {
                     log,
                 })
                 .await?;
+            retained_total += retained as u64;
         }
-        Ok(())
+        Ok((deleted_total, retained_total))
     }
 
     /// The repository's artifacts (not accessories, not index children).
@@ -684,16 +730,18 @@ impl Retention {
         Ok(out)
     }
 
-    /// `PATCH …/executions/{eid}` with `{"action":"stop"}`.
+    /// `PATCH …/executions/{eid}` with `{"action":"stop"}`: stop its job.
     pub async fn stop(&self, who: &Principal, id: i64, eid: i64) -> Result<()> {
-        self.execution(who, id, eid).await?;
-        if let Some(flag) = self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&eid)
-        {
-            flag.store(true, Ordering::Relaxed);
+        self.policy_for(who, id, Action::ManageRetention).await?;
+        let e = self.execution(who, id, eid).await?;
+        if matches!(e.status.as_str(), "Success" | "Error" | "Stopped") {
+            return Err(RegistryError::conflict(format!(
+                "retention execution {eid} has already ended ({})",
+                e.status
+            )));
+        }
+        if let Some(job) = e.job_id {
+            self.jobs.stop(job).await?;
         }
         Ok(())
     }
@@ -737,17 +785,15 @@ impl Retention {
             .ok_or_else(|| RegistryError::not_found(format!("retention task {tid} not found")))
     }
 
-    /// Background work: executions a crash left Running are marked Failed; then
-    /// every 10 s, policies whose cron fell due since the last look are run.
+    /// The scheduler: every 10 s, queue a run of each policy whose cron fell due
+    /// since the last look (and that is not running already).
     pub fn start(self: &Arc<Self>) {
-        let me = self.clone();
+        let me = Arc::downgrade(self);
         tokio::spawn(async move {
-            if let Err(e) = me.store.fail_running_executions().await {
-                tracing::error!(error = %e, "marking interrupted retention runs failed");
-            }
             let mut last = chrono::Utc::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(10)).await;
+                let Some(me) = me.upgrade() else { return };
                 let now = chrono::Utc::now();
                 if let Err(e) = me.run_due(last, now).await {
                     tracing::error!(error = %e, "scheduled retention");
@@ -758,7 +804,7 @@ impl Retention {
     }
 
     async fn run_due(
-        self: &Arc<Self>,
+        &self,
         after: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
@@ -790,6 +836,21 @@ impl Retention {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs retention jobs for the service (held weakly: see [`Retention::new`]).
+struct RetentionJobs(Weak<Retention>);
+
+#[async_trait::async_trait]
+impl JobHandler for RetentionJobs {
+    async fn run(&self, job: &Job, ctx: &JobContext) -> Result<Value> {
+        match self.0.upgrade() {
+            Some(retention) => retention.run_job(job, ctx).await,
+            None => Err(RegistryError::Internal(
+                "the registry is shutting down".into(),
+            )),
+        }
     }
 }
 

@@ -1,0 +1,352 @@
+//! [`JobStore`] and [`LifecycleStore`] on SQLite.
+//!
+//! Claims, lease renewals and schedule firings are single statements or one
+//! transaction on the writer connection; across processes SQLite's write lock
+//! serializes them, so each job is claimed by one process and each due
+//! schedule fires once.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::identity::PageReq;
+use super::lifecycle::{
+    Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore, MAX_LOG_LINES, NewJob, Trigger,
+};
+use super::{MetadataError, Result, SqliteMetadata, now};
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, parameters, status, trigger, attempts, max_attempts, next_run_at, lease_owner, \
+         lease_expires_at, stop_requested, result, message, created_at, started_at, ended_at, updated_at"
+    };
+}
+
+fn json_column(r: &SqliteRow, name: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = r.try_get(name)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| MetadataError::Corrupt(format!("job {name}: {e}")))
+    })
+    .transpose()
+}
+
+fn job_row(r: &SqliteRow) -> Result<Job> {
+    let status: String = r.try_get("status")?;
+    let trigger: String = r.try_get("trigger")?;
+    Ok(Job {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        parameters: json_column(r, "parameters")?.unwrap_or_default(),
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| MetadataError::Corrupt(format!("job status {status:?}")))?,
+        trigger: Trigger::parse(&trigger)
+            .ok_or_else(|| MetadataError::Corrupt(format!("job trigger {trigger:?}")))?,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        max_attempts: r.try_get::<i64, _>("max_attempts")? as u32,
+        next_run_at: r.try_get("next_run_at")?,
+        lease_owner: r.try_get("lease_owner")?,
+        lease_expires_at: r.try_get("lease_expires_at")?,
+        stop_requested: r.try_get::<i64, _>("stop_requested")? != 0,
+        result: json_column(r, "result")?,
+        message: r.try_get("message")?,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn schedule_row(r: &SqliteRow) -> Result<JobSchedule> {
+    Ok(JobSchedule {
+        kind: r.try_get("kind")?,
+        schedule_type: r.try_get("type")?,
+        cron: r.try_get("cron")?,
+        parameters: json_column(r, "parameters")?.unwrap_or_default(),
+        next_run_at: r.try_get("next_run_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+async fn insert_job<'c, E>(exec: E, job: &NewJob, t: i64) -> Result<i64>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    Ok(sqlx::query_scalar(
+        "INSERT INTO jobs (kind, parameters, status, trigger, max_attempts, next_run_at, created_at, updated_at)
+         VALUES (?1, ?2, 'Pending', ?3, ?4, ?5, ?5, ?5) RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(job.parameters.to_string())
+    .bind(job.trigger.as_str())
+    .bind(job.max_attempts.max(1) as i64)
+    .bind(t)
+    .fetch_one(exec)
+    .await?)
+}
+
+#[async_trait]
+impl JobStore for SqliteMetadata {
+    async fn enqueue_job(&self, job: NewJob) -> Result<i64> {
+        insert_job(&self.write, &job, now()).await
+    }
+
+    async fn claim_job(
+        &self,
+        owner: &str,
+        kinds: &[String],
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<Option<Job>> {
+        let kinds = serde_json::to_string(kinds).expect("kinds serialize");
+        // Jobs whose holder died: ended if a stop was asked or attempts are used up.
+        sqlx::query(
+            "UPDATE jobs SET
+                 status = CASE WHEN stop_requested = 1 THEN 'Stopped' ELSE 'Error' END,
+                 message = CASE WHEN stop_requested = 1 THEN message
+                                ELSE 'the process running the job stopped during its last attempt' END,
+                 lease_owner = NULL, ended_at = ?1, updated_at = ?1
+             WHERE status = 'Running' AND lease_expires_at < ?1
+               AND (stop_requested = 1 OR attempts >= max_attempts)
+               AND kind IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(now)
+        .bind(&kinds)
+        .execute(&self.write)
+        .await?;
+        let row = sqlx::query(concat!(
+            "UPDATE jobs SET status = 'Running', lease_owner = ?1, lease_expires_at = ?2 + ?3,
+                 attempts = attempts + 1, started_at = ?2, ended_at = NULL, updated_at = ?2
+             WHERE id = (SELECT id FROM jobs
+                         WHERE kind IN (SELECT value FROM json_each(?4))
+                           AND ((status = 'Pending' AND next_run_at <= ?2)
+                                OR (status = 'Running' AND lease_expires_at < ?2))
+                         ORDER BY next_run_at, id LIMIT 1)
+             RETURNING ",
+            job_columns!()
+        ))
+        .bind(owner)
+        .bind(now)
+        .bind(lease_secs)
+        .bind(&kinds)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(job_row).transpose()
+    }
+
+    async fn renew_lease(&self, id: i64, owner: &str, until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ?1, updated_at = ?2
+             WHERE id = ?3 AND lease_owner = ?4 AND status = 'Running'",
+        )
+        .bind(until)
+        .bind(now())
+        .bind(id)
+        .bind(owner)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn finish_job(&self, id: i64, owner: &str, outcome: JobOutcome) -> Result<bool> {
+        let t = now();
+        let query = match &outcome {
+            JobOutcome::Success(result) | JobOutcome::Stopped(result) => sqlx::query(
+                "UPDATE jobs SET status = ?1, result = ?2, message = NULL, lease_owner = NULL,
+                     lease_expires_at = NULL, ended_at = ?3, updated_at = ?3
+                 WHERE id = ?4 AND lease_owner = ?5 AND status = 'Running'",
+            )
+            .bind(if matches!(outcome, JobOutcome::Success(_)) {
+                "Success"
+            } else {
+                "Stopped"
+            })
+            .bind(result.to_string()),
+            JobOutcome::Failed { message, retry_at } => sqlx::query(
+                "UPDATE jobs SET
+                     status = CASE WHEN attempts >= max_attempts THEN 'Error' ELSE 'Pending' END,
+                     ended_at = CASE WHEN attempts >= max_attempts THEN ?3 ELSE NULL END,
+                     next_run_at = ?2, message = ?1, lease_owner = NULL, lease_expires_at = NULL,
+                     updated_at = ?3
+                 WHERE id = ?4 AND lease_owner = ?5 AND status = 'Running'",
+            )
+            .bind(message.as_str())
+            .bind(*retry_at),
+        };
+        let done = query
+            .bind(t)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn request_stop(&self, id: i64) -> Result<Option<Job>> {
+        let t = now();
+        sqlx::query(
+            "UPDATE jobs SET stop_requested = 1,
+                 status = CASE WHEN status = 'Pending' THEN 'Stopped' ELSE status END,
+                 ended_at = CASE WHEN status = 'Pending' THEN ?1 ELSE ended_at END,
+                 updated_at = ?1
+             WHERE id = ?2 AND status IN ('Pending', 'Running')",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        self.job(id).await
+    }
+
+    async fn retry_job(&self, id: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'Pending', attempts = 0, next_run_at = ?1, stop_requested = 0,
+                 message = NULL, ended_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                 updated_at = ?1
+             WHERE id = ?2 AND status IN ('Error', 'Stopped')",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>> {
+        // The writer: a caller that just changed the job reads its own write.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(job_row).transpose()
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)> {
+        let status = filter.status.map(JobStatus::as_str);
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+              ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(filter.kind.as_deref())
+        .bind(status)
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)",
+        )
+        .bind(filter.kind.as_deref())
+        .bind(status)
+        .fetch_one(&self.read)
+        .await?;
+        let jobs = rows.iter().map(job_row).collect::<Result<_>>()?;
+        Ok((jobs, total))
+    }
+
+    async fn append_job_log(&self, id: i64, lines: &[String]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        let mut tx = self.write.begin().await?;
+        for line in lines {
+            sqlx::query(
+                "INSERT INTO job_logs (job_id, seq, at, line)
+                 SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM job_logs WHERE job_id = ?1
+                 HAVING coalesce(max(seq), 0) < ?4",
+            )
+            .bind(id)
+            .bind(t)
+            .bind(line)
+            .bind(MAX_LOG_LINES)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job_log(&self, id: i64) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT at, line FROM job_logs WHERE job_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("at")?, r.try_get("line")?)))
+            .collect()
+    }
+
+    async fn put_schedule(&self, s: &JobSchedule) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO job_schedules (kind, type, cron, parameters, next_run_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (kind) DO UPDATE SET type = excluded.type, cron = excluded.cron,
+                 parameters = excluded.parameters, next_run_at = excluded.next_run_at,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(&s.kind)
+        .bind(&s.schedule_type)
+        .bind(&s.cron)
+        .bind(s.parameters.to_string())
+        .bind(s.next_run_at)
+        .bind(now())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn schedule(&self, kind: &str) -> Result<Option<JobSchedule>> {
+        let row = sqlx::query(
+            "SELECT kind, type, cron, parameters, next_run_at, created_at, updated_at
+             FROM job_schedules WHERE kind = ?",
+        )
+        .bind(kind)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(schedule_row).transpose()
+    }
+
+    async fn due_schedules(&self, now: i64) -> Result<Vec<JobSchedule>> {
+        let rows = sqlx::query(
+            "SELECT kind, type, cron, parameters, next_run_at, created_at, updated_at
+             FROM job_schedules WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY kind",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(schedule_row).collect()
+    }
+
+    async fn fire_schedule(
+        &self,
+        kind: &str,
+        expected: i64,
+        next: Option<i64>,
+        job: NewJob,
+    ) -> Result<Option<i64>> {
+        let t = now();
+        let mut tx = self.write.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE job_schedules SET next_run_at = ?1, updated_at = ?2 WHERE kind = ?3 AND next_run_at = ?4",
+        )
+        .bind(next)
+        .bind(t)
+        .bind(kind)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let id = insert_job(&mut *tx, &job, t).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+}
