@@ -215,8 +215,8 @@ impl Template {
                 chosen.truncate(k);
                 chosen
             }
+            // As Harbor: never pulled sorts last (pull time 0), not excluded.
             Template::LatestPulledN(n) => {
-                chosen.retain(|&i| all[i].pulled_at.is_some());
                 chosen.sort_by_key(|&i| {
                     std::cmp::Reverse((all[i].pulled_at, all[i].digest.to_string()))
                 });
@@ -936,7 +936,11 @@ mod tests {
         ];
         let idx = [0, 1, 2];
         assert_eq!(Template::LatestPushedK(1).keep(&all, &idx, now), vec![2]);
-        assert_eq!(Template::LatestPulledN(5).keep(&all, &idx, now), vec![2, 0]);
+        assert_eq!(
+            Template::LatestPulledN(5).keep(&all, &idx, now),
+            vec![2, 0, 1]
+        );
+        assert_eq!(Template::LatestPulledN(1).keep(&all, &idx, now), vec![2]);
         assert_eq!(
             Template::DaysSinceLastPush(2).keep(&all, &idx, now),
             vec![1, 2]
