@@ -120,6 +120,9 @@ fn immutable_tags_refuse_moves_and_deletes_through_real_clients() {
         err.contains(&format!("forbids deleting artifact {small}")),
         "{err}"
     );
+    let r = api(&w, "DELETE", "/projects/imm/repositories/app").send();
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("forbids deleting repository imm/app"));
     // Still there, still the same digest.
     let a = api(&w, "GET", "/projects/imm/repositories/app/artifacts/v1").send();
     assert_eq!(a.json()["digest"], small.as_str());

@@ -43,6 +43,11 @@ impl Distribution {
             .project_for(who, project, Action::DeleteRepository)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
+        if !self.guards.live().is_empty() {
+            let tags = self.all_tags(&repo).await?;
+            self.ask_before_delete(&repo, Removal::Repository { tags: &tags })
+                .await?;
+        }
         if !self.meta.delete_repository(&repo).await? {
             return Err(RegistryError::not_found(format!(
                 "repository {repo} not found"
@@ -51,6 +56,22 @@ impl Distribution {
         self.access
             .audit(who, "delete", "repository", repo.as_str(), ip);
         Ok(())
+    }
+
+    /// Every tag of a repository, a page of the store at a time.
+    async fn all_tags(&self, repo: &RepoName) -> Result<Vec<String>> {
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let page = self
+                .meta
+                .list_tags(repo, tags.last().map(String::as_str), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            tags.extend(page);
+            if done {
+                return Ok(tags);
+            }
+        }
     }
 
     pub async fn artifacts(

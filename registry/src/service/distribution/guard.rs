@@ -32,6 +32,8 @@ pub enum Removal<'a> {
         digest: &'a Digest,
         tags: &'a [String],
     },
+    /// A whole repository: every artifact and every tag in it.
+    Repository { tags: &'a [String] },
 }
 
 /// Answers "may this write happen?"; an `Err` refuses it (usually

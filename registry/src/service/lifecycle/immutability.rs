@@ -293,6 +293,11 @@ impl WriteGuard for Immutability {
                 self.refuse_if_immutable(repo, &tags, &format!("deleting artifact {digest}"))
                     .await
             }
+            Removal::Repository { tags } => {
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                self.refuse_if_immutable(repo, &tags, &format!("deleting repository {repo}"))
+                    .await
+            }
         }
     }
 }
