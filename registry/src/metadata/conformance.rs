@@ -8,6 +8,7 @@
 //! conformance::run_identity(&new_store().await).await;
 //! conformance::run_projects(&s, &s).await; // s = new_store().await
 //! conformance::run_security(&s, &s, &s).await;
+//! conformance::run_tag_rules(&s, &s, &s).await;
 //! ```
 //!
 //! A failed case panics with the assertion that failed.
@@ -1139,4 +1140,192 @@ pub async fn run_jobs(store: &dyn super::JobStore) {
         Some(t0 + 4600)
     );
     assert!(store.due_schedules(t0 + 1001).await.unwrap().is_empty());
+}
+
+async fn put_with(
+    meta: &dyn MetadataStore,
+    repo: &RepoName,
+    digest: &Digest,
+    body: &[u8],
+    blobs: Vec<Digest>,
+) {
+    let mut m = manifest(repo, digest, body);
+    m.blobs = blobs;
+    meta.put_manifest(m).await.unwrap();
+}
+
+/// Tag rules: the quota usage rule (each digest once per project), storage
+/// limits, immutability rules and retention policies scoped to their project,
+/// executions and tasks, index children.
+pub async fn run_tag_rules(
+    meta: &dyn MetadataStore,
+    identity: &dyn IdentityStore,
+    rules: &dyn super::TagRulesStore,
+) {
+    let p = identity
+        .create_project("p", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let o = identity
+        .create_project("o", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let (pa, pb, ox) = (repo("p/a"), repo("p/b"), repo("o/x"));
+    let blob = |n: u8| Digest::sha256_of(&[n]);
+    let (b1, b2, b3) = (blob(1), blob(2), blob(3));
+    for r in [&pa, &pb, &ox] {
+        for (b, size) in [(&b1, 100), (&b2, 200), (&b3, 300)] {
+            meta.link_blob(r, b, size).await.unwrap();
+        }
+    }
+    let m1_body = b"ten bytes!";
+    let m2_body = b"twenty bytes, really";
+    let (m1, m2) = (Digest::sha256_of(m1_body), Digest::sha256_of(m2_body));
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        0,
+        "linked blobs alone count nothing"
+    );
+    put_with(meta, &pa, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    put_with(meta, &pb, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        10 + 100 + 200,
+        "each digest once"
+    );
+    put_with(meta, &pb, &m2, m2_body, vec![b2.clone(), b3.clone()]).await;
+    assert_eq!(rules.usage(p).await.unwrap(), 10 + 20 + 100 + 200 + 300);
+    put_with(meta, &ox, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    assert_eq!(rules.usage(o).await.unwrap(), 310, "projects count apart");
+    let counted = rules
+        .counted(p, &[b1.clone(), b3.clone(), m1.clone(), blob(9)])
+        .await
+        .unwrap();
+    assert_eq!(
+        counted,
+        [b1.clone(), b3.clone(), m1.clone()].into_iter().collect()
+    );
+    assert!(meta.delete_manifest(&pa, &m1).await.unwrap());
+    assert_eq!(rules.usage(p).await.unwrap(), 630, "p/b still holds m1");
+    assert!(meta.delete_manifest(&pb, &m1).await.unwrap());
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        20 + 200 + 300,
+        "a delete lowers usage at once"
+    );
+
+    // Limits: none until set; quotas show usage.
+    assert_eq!(rules.storage_limit(p).await.unwrap(), -1);
+    rules.set_storage_limit(p, 1000).await.unwrap();
+    rules.set_storage_limit(p, 2000).await.unwrap();
+    assert_eq!(rules.storage_limit(p).await.unwrap(), 2000);
+    let q = rules.quota(p).await.unwrap().unwrap();
+    assert_eq!((q.project_name.as_str(), q.hard, q.used), ("p", 2000, 520));
+    assert!(rules.quota(9999).await.unwrap().is_none());
+    let (all, total) = rules.quotas(None, PAGE).await.unwrap();
+    assert_eq!(total, 3, "library, p, o");
+    assert_eq!(all.iter().find(|q| q.project_id == o).unwrap().hard, -1);
+    let (one, total) = rules.quotas(Some(o), PAGE).await.unwrap();
+    assert_eq!((one.len(), total, one[0].used), (1, 1, 310));
+
+    // Immutability rules belong to their project.
+    let r1 = rules.create_immutable_rule(p, "{\"a\":1}").await.unwrap();
+    let r2 = rules.create_immutable_rule(o, "{\"b\":2}").await.unwrap();
+    assert_eq!(rules.immutable_rules(p).await.unwrap().len(), 1);
+    assert!(
+        !rules.update_immutable_rule(o, r1, "{}").await.unwrap(),
+        "not o's rule"
+    );
+    assert!(
+        rules
+            .update_immutable_rule(p, r1, "{\"a\":3}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(rules.immutable_rules(p).await.unwrap()[0].body, "{\"a\":3}");
+    assert!(!rules.delete_immutable_rule(p, r2).await.unwrap());
+    assert!(rules.delete_immutable_rule(o, r2).await.unwrap());
+
+    // One retention policy per project; executions newest first; tasks.
+    let pol = rules
+        .create_retention_policy(p, "{}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        rules
+            .create_retention_policy(p, "{}")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rules
+            .retention_policy_of_project(p)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        pol
+    );
+    assert!(
+        rules
+            .update_retention_policy(pol, "{\"x\":1}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        rules.retention_policy(pol).await.unwrap().unwrap().body,
+        "{\"x\":1}"
+    );
+    let e1 = rules.create_execution(pol, "MANUAL", true).await.unwrap();
+    let e2 = rules
+        .create_execution(pol, "SCHEDULE", false)
+        .await
+        .unwrap();
+    rules.set_execution_job(e2, 42).await.unwrap();
+    rules
+        .set_execution_status(e1, "Success", true)
+        .await
+        .unwrap();
+    let (execs, n) = rules.executions(pol, PAGE).await.unwrap();
+    assert_eq!((n, execs[0].id, execs[1].id), (2, e2, e1));
+    assert_eq!(
+        (execs[0].status.as_str(), execs[0].job_id, execs[0].end_time),
+        ("Pending", Some(42), None)
+    );
+    assert!(execs[1].dry_run && execs[1].end_time.is_some());
+    let task = super::tag_rules::Task {
+        id: 0,
+        execution_id: e1,
+        repository: "p/a".into(),
+        status: "Success".into(),
+        start_time: 1,
+        end_time: Some(2),
+        total: 3,
+        retained: 1,
+        log: "line\n".into(),
+    };
+    let t = rules.add_task(&task).await.unwrap();
+    assert_eq!(rules.task(e1, t).await.unwrap().unwrap().log, "line\n");
+    assert!(rules.task(e2, t).await.unwrap().is_none());
+    assert_eq!(rules.tasks(e1, PAGE).await.unwrap().1, 1);
+    rules.clear_tasks(e1).await.unwrap();
+    assert_eq!(rules.tasks(e1, PAGE).await.unwrap().1, 0);
+    assert!(rules.delete_retention_policy(pol).await.unwrap());
+    assert!(
+        rules.execution(e1).await.unwrap().is_none(),
+        "executions go with their policy"
+    );
+
+    // Index children.
+    let index_body = b"an index";
+    let index = Digest::sha256_of(index_body);
+    let mut m = manifest(&pb, &index, index_body);
+    m.children = vec![m2.clone()];
+    meta.put_manifest(m).await.unwrap();
+    let children = rules.index_children("p/b").await.unwrap();
+    assert_eq!(children, [m2].into_iter().collect());
 }
