@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::tag_rules::{
     ADMIN_PW, add_member, api, api_as, create_project, create_user, created_id, layout_image,
-    skopeo_push, skopeo_push_ok, start_auth,
+    skopeo_push, skopeo_push_ok, start_auth, wharf_ok,
 };
 use serde_json::json;
 
@@ -179,47 +179,35 @@ fn immutable_tags_refuse_moves_and_deletes_through_real_clients() {
 fn the_cli_manages_rules() {
     let w = start_auth(&[]);
     create_project(&w, "clip", json!({}));
-    let wharf = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(args)
-            .args([
-                "--registry",
-                &w.host(),
-                "--insecure",
-                "--username",
-                "admin",
-                "--password",
-                ADMIN_PW,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let added = wharf(&[
-        "immutable",
-        "add",
-        "clip",
-        "--tags",
-        "release-*",
-        "--repos",
-        "web/**",
-    ]);
+    let added = wharf_ok(
+        &w,
+        &[
+            "immutable",
+            "add",
+            "clip",
+            "--tags",
+            "release-*",
+            "--repos",
+            "web/**",
+        ],
+    );
     assert!(added.starts_with("added immutable rule "), "{added}");
-    let table = wharf(&["immutable", "list", "clip"]);
+    let table = wharf_ok(&w, &["immutable", "list", "clip"]);
     assert!(
         table.contains("matches release-*") && table.contains("repoMatches web/**"),
         "{table}"
     );
-    let listed: serde_json::Value =
-        serde_json::from_str(&wharf(&["immutable", "list", "clip", "--output", "json"])).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&wharf_ok(
+        &w,
+        &["immutable", "list", "clip", "--output", "json"],
+    ))
+    .unwrap();
     let id = listed[0]["id"].as_i64().unwrap();
-    wharf(&["immutable", "remove", "clip", &id.to_string()]);
-    let listed: serde_json::Value =
-        serde_json::from_str(&wharf(&["immutable", "list", "clip", "--output", "json"])).unwrap();
+    wharf_ok(&w, &["immutable", "remove", "clip", &id.to_string()]);
+    let listed: serde_json::Value = serde_json::from_str(&wharf_ok(
+        &w,
+        &["immutable", "list", "clip", "--output", "json"],
+    ))
+    .unwrap();
     assert_eq!(listed, json!([]));
 }

@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::tag_rules::{
-    ADMIN_PW, api, api_as, create_project, create_user, distinct_bytes, layout_image, skopeo_push,
-    skopeo_push_ok, start_auth,
+    api, api_as, create_project, create_user, distinct_bytes, layout_image, skopeo_push,
+    skopeo_push_ok, start_auth, wharf_cli,
 };
 use serde_json::json;
 
@@ -159,28 +157,13 @@ fn new_projects_get_the_default_limit_and_the_cli_sets_it() {
     let total = distinct_bytes(&[&small]);
     assert!(total > 0 && total < 5000);
 
-    let wharf = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(args)
-            .args([
-                "--registry",
-                &w.host(),
-                "--insecure",
-                "--username",
-                "admin",
-                "--password",
-                ADMIN_PW,
-            ])
-            .output()
-            .unwrap()
-    };
-    let out = wharf(&["quota", "set", "bobs", "1KiB"]);
+    let out = wharf_cli(&w, &["quota", "set", "bobs", "1KiB"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = wharf(&["quota", "get", "bobs", "--output", "json"]);
+    let out = wharf_cli(&w, &["quota", "get", "bobs", "--output", "json"]);
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got[0]["hard"], 1024);
     assert_eq!(got[0]["used"], 0);
@@ -191,14 +174,14 @@ fn new_projects_get_the_default_limit_and_the_cli_sets_it() {
         "{}",
         String::from_utf8_lossy(&pushed.stderr)
     );
-    let out = wharf(&["quota", "set", "bobs", "-1"]);
+    let out = wharf_cli(&w, &["quota", "set", "bobs", "-1"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     skopeo_push_ok(&w, "small", "v1", "bobs/small:v1");
-    let out = wharf(&["quota", "get", "bobs"]);
+    let out = wharf_cli(&w, &["quota", "get", "bobs"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
         table.contains(&format!("bobs     -1     {total}")),

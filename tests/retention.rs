@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tag_rules::{ADMIN_PW, api, create_project, created_id, start_auth};
+use common::tag_rules::{
+    ADMIN_PW, api, create_project, created_id, start_auth, wharf_cli, wharf_ok,
+};
 use common::{Wharf, curl, sha256};
 use serde_json::{Value, json};
 
@@ -396,23 +398,7 @@ fn each_template_keeps_what_it_says_and_immutable_tags_survive() {
     ] {
         assert!(first.get(k).is_some(), "{k} in {first}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "retention",
-            "executions",
-            "ret",
-            "--output",
-            "json",
-            "--registry",
-            &w.host(),
-            "--insecure",
-            "--username",
-            "admin",
-            "--password",
-            ADMIN_PW,
-        ])
-        .output()
-        .unwrap();
+    let out = wharf_cli(&w, &["retention", "executions", "ret", "--output", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -430,68 +416,37 @@ fn the_cli_sets_shows_and_runs_a_policy() {
     for (seed, tag) in [("x", "v1"), ("y", "v2"), ("z", "v3")] {
         push(&w, "clir/app", seed, &[tag]);
     }
-    let wharf = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .args(args)
-            .args([
-                "--registry",
-                &w.host(),
-                "--insecure",
-                "--username",
-                "admin",
-                "--password",
-                ADMIN_PW,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let set = wharf(&[
-        "retention",
-        "set",
-        "clir",
-        "--rule",
-        "latestPushedK=2",
-        "--tags",
-        "v*",
-        "--cron",
-        "0 0 3 * * *",
-    ]);
-    assert_eq!(set.trim(), "created the retention policy of clir");
-    let shown = wharf(&["retention", "show", "clir"]);
-    assert!(
-        shown.contains("(schedule: 0 0 3 * * *)") && shown.contains("latestPushedK  2"),
-        "{shown}"
-    );
-    wharf(&["retention", "set", "clir", "--rule", "always"]);
-    let p: Value =
-        serde_json::from_str(&wharf(&["retention", "show", "clir", "--output", "json"])).unwrap();
-    assert_eq!(p["rules"].as_array().unwrap().len(), 1);
-    assert_eq!(p["rules"][0]["template"], "always");
-    let ran = wharf(&["retention", "run", "clir", "--dry-run"]);
-    assert!(ran.contains("(dry run)"), "{ran}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
+    let set = wharf_ok(
+        &w,
+        &[
             "retention",
             "set",
             "clir",
             "--rule",
-            "latestPushedK",
-            "--registry",
-            &w.host(),
-            "--insecure",
-            "--username",
-            "admin",
-            "--password",
-            ADMIN_PW,
-        ])
-        .output()
-        .unwrap();
+            "latestPushedK=2",
+            "--tags",
+            "v*",
+            "--cron",
+            "0 0 3 * * *",
+        ],
+    );
+    assert_eq!(set.trim(), "created the retention policy of clir");
+    let shown = wharf_ok(&w, &["retention", "show", "clir"]);
+    assert!(
+        shown.contains("(schedule: 0 0 3 * * *)") && shown.contains("latestPushedK  2"),
+        "{shown}"
+    );
+    wharf_ok(&w, &["retention", "set", "clir", "--rule", "always"]);
+    let p: Value = serde_json::from_str(&wharf_ok(
+        &w,
+        &["retention", "show", "clir", "--output", "json"],
+    ))
+    .unwrap();
+    assert_eq!(p["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(p["rules"][0]["template"], "always");
+    let ran = wharf_ok(&w, &["retention", "run", "clir", "--dry-run"]);
+    assert!(ran.contains("(dry run)"), "{ran}");
+    let bad = wharf_cli(&w, &["retention", "set", "clir", "--rule", "latestPushedK"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("give the rule's number"));
 }

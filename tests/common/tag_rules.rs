@@ -155,3 +155,31 @@ pub fn distinct_bytes(images: &[&LayoutImage]) -> u64 {
     }
     seen.values().sum()
 }
+
+/// `wharf ARGS` against the server, as the administrator.
+pub fn wharf_cli(w: &Wharf, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .args([
+            "--registry",
+            &w.host(),
+            "--insecure",
+            "--username",
+            "admin",
+            "--password",
+            ADMIN_PW,
+        ])
+        .output()
+        .unwrap()
+}
+
+/// The same, which must succeed: its standard output.
+pub fn wharf_ok(w: &Wharf, args: &[&str]) -> String {
+    let out = wharf_cli(w, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

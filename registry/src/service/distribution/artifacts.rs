@@ -167,15 +167,7 @@ impl Distribution {
             doomed.push(r.digest);
         }
         for d in &doomed {
-            let tags = self.tags_of(repo, d).await?;
-            self.ask_before_delete(
-                repo,
-                Removal::Artifact {
-                    digest: d,
-                    tags: &tags,
-                },
-            )
-            .await?;
+            self.ask_before_artifact_delete(repo, d).await?;
         }
         for d in doomed.iter().rev() {
             self.meta.delete_manifest(repo, d).await?;
@@ -230,16 +222,7 @@ impl Distribution {
             .project_for(who, project, Action::DeleteTag)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
-        if let Some(current) = self.meta.manifest_by_tag(&repo, tag, false).await? {
-            self.ask_before_delete(
-                &repo,
-                Removal::Tag {
-                    tag,
-                    digest: &current.digest,
-                },
-            )
-            .await?;
-        }
+        self.ask_before_tag_delete(&repo, tag).await?;
         if !self.meta.delete_tag(&repo, tag).await? {
             return Err(RegistryError::not_found(format!(
                 "tag {tag} not found in {repo}"

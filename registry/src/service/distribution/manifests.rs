@@ -187,14 +187,44 @@ impl Distribution {
         Ok(())
     }
 
-    /// The tags on a manifest (for the guards, before it is deleted).
-    pub(super) async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<String>> {
-        Ok(self
+    /// The guards' say on deleting an artifact with every tag it carries.
+    pub(super) async fn ask_before_artifact_delete(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<()> {
+        if self.guards.live().is_empty() {
+            return Ok(());
+        }
+        let tags: Vec<String> = self
             .meta
             .artifact(repo, digest)
             .await?
             .map(|a| a.tags.into_iter().map(|(t, _)| t).collect())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        self.ask_before_delete(
+            repo,
+            Removal::Artifact {
+                digest,
+                tags: &tags,
+            },
+        )
+        .await
+    }
+
+    /// The guards' say on deleting one tag (if it exists).
+    pub(super) async fn ask_before_tag_delete(&self, repo: &RepoName, tag: &str) -> Result<()> {
+        if let Some(current) = self.meta.manifest_by_tag(repo, tag, false).await? {
+            self.ask_before_delete(
+                repo,
+                Removal::Tag {
+                    tag,
+                    digest: &current.digest,
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// A manifest by tag or digest; `content` false for HEAD.
@@ -220,30 +250,11 @@ impl Distribution {
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
         let deleted = match reference {
             Reference::Digest(d) => {
-                if !self.guards.live().is_empty() {
-                    let tags = self.tags_of(repo, d).await?;
-                    self.ask_before_delete(
-                        repo,
-                        Removal::Artifact {
-                            digest: d,
-                            tags: &tags,
-                        },
-                    )
-                    .await?;
-                }
+                self.ask_before_artifact_delete(repo, d).await?;
                 self.meta.delete_manifest(repo, d).await?
             }
             Reference::Tag(t) => {
-                if let Some(current) = self.meta.manifest_by_tag(repo, t, false).await? {
-                    self.ask_before_delete(
-                        repo,
-                        Removal::Tag {
-                            tag: t.as_str(),
-                            digest: &current.digest,
-                        },
-                    )
-                    .await?;
-                }
+                self.ask_before_tag_delete(repo, t.as_str()).await?;
                 self.meta.delete_tag(repo, t).await?
             }
         };
