@@ -211,3 +211,29 @@ fn the_cli_manages_rules() {
     .unwrap();
     assert_eq!(listed, json!([]));
 }
+
+#[test]
+fn docker_push_cannot_move_an_immutable_tag() {
+    let w = start_auth(&[]);
+    create_project(&w, "dimm", json!({}));
+    let d = common::Dockerd::start();
+    common::tag_rules::docker_login(&d, &w);
+    let image = format!("{}/dimm/app:v1", w.host());
+    common::tag_rules::docker_image(&d, "first", &image);
+    common::run(d.docker().args(["push", &image]));
+    let id = created_id(
+        &api(&w, "POST", "/projects/dimm/immutabletagrules")
+            .body(rule("v1", "**").to_string())
+            .send(),
+    );
+    // The same image again: allowed.
+    common::run(d.docker().args(["push", &image]));
+    common::tag_rules::docker_image(&d, "second", &image);
+    let out = d.docker().args(["push", &image]).output().unwrap();
+    assert!(!out.status.success(), "docker moved an immutable tag");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("dimm/app:v1 is immutable: immutable rule {id}")),
+        "{err}"
+    );
+}

@@ -188,3 +188,31 @@ fn new_projects_get_the_default_limit_and_the_cli_sets_it() {
         "{table}"
     );
 }
+
+#[test]
+fn docker_push_over_the_quota_is_refused_with_the_figures() {
+    let w = start_auth(&[]);
+    let pid = create_project(&w, "dq", json!({"storage_limit": 100}));
+    let d = common::Dockerd::start();
+    common::tag_rules::docker_login(&d, &w);
+    let image = format!("{}/dq/app:v1", w.host());
+    common::tag_rules::docker_image(&d, &"x".repeat(4096), &image);
+    let out = d.docker().args(["push", &image]).output().unwrap();
+    assert!(!out.status.success(), "pushed over a 100-byte quota");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("quota exceeded: project dq uses 0 of its 100 bytes;"),
+        "{err}"
+    );
+    let r = api(&w, "PUT", &format!("/quotas/{pid}"))
+        .body(json!({"hard": {"storage": -1}}).to_string())
+        .send();
+    assert_eq!(r.status, 200);
+    common::run(d.docker().args(["push", &image]));
+    // One image: its usage is its size (manifest + config + layer).
+    let a = api(&w, "GET", "/projects/dq/repositories/app/artifacts/v1")
+        .send()
+        .json();
+    assert!(a["size"].as_u64().unwrap() > 0);
+    assert_eq!(used(&w, "dq"), a["size"].as_u64().unwrap());
+}

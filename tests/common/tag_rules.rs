@@ -183,3 +183,28 @@ pub fn wharf_ok(w: &Wharf, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A one-file image made with `docker import` (no base image needed), named `image`.
+pub fn docker_image(d: &super::Dockerd, content: &str, image: &str) {
+    let rootfs = tempfile::tempdir().unwrap();
+    std::fs::write(rootfs.path().join("f"), content).unwrap();
+    let tar = rootfs.path().join("r.tar");
+    super::run(
+        Command::new("tar")
+            .arg("-C")
+            .arg(rootfs.path())
+            .arg("-cf")
+            .arg(&tar)
+            .arg("f"),
+    );
+    super::run(d.docker().arg("import").arg(&tar).arg(image));
+}
+
+/// `docker login` as the administrator.
+pub fn docker_login(d: &super::Dockerd, w: &Wharf) {
+    let out = super::run(
+        d.docker()
+            .args(["login", "-u", "admin", "-p", ADMIN_PW, &w.host()]),
+    );
+    assert!(out.contains("Login Succeeded"), "{out}");
+}

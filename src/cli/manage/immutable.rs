@@ -68,6 +68,16 @@ fn patterns(rule: &mut Value) {
     rule["repos"] = json!(join(&rule["scope_selectors"]["repository"]));
 }
 
+/// The id at the end of a creation's `Location` (`?` if the server sent none).
+pub(super) fn created_id(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .unwrap_or("?")
+        .to_string()
+}
+
 pub fn immutable(args: ImmutableArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&args.target)?;
     runtime()?.block_on(async {
@@ -95,13 +105,7 @@ pub fn immutable(args: ImmutableArgs) -> anyhow::Result<ExitCode> {
                 let resp = c
                     .call(Method::POST, &format!("/projects/{project}/immutabletagrules"), Some(&body))
                     .await?;
-                let id = resp
-                    .headers()
-                    .get("location")
-                    .and_then(|l| l.to_str().ok())
-                    .and_then(|l| l.rsplit('/').next())
-                    .unwrap_or("?")
-                    .to_string();
+                let id = created_id(&resp);
                 println!("added immutable rule {id} to {project}");
             }
             ImmutableCmd::Remove { project, id } => {

@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::{Client, Target};
+use super::immutable::created_id;
 use super::{Output, print_rows, runtime};
 
 #[derive(Subcommand, Debug)]
@@ -152,7 +153,7 @@ pub fn retention(args: RetentionArgs) -> anyhow::Result<ExitCode> {
                 let resp = c
                     .call(Method::POST, &format!("/retentions/{id}/executions"), Some(&json!({"dry_run": dry_run})))
                     .await?;
-                let eid = resp.headers().get("location").and_then(|l| l.to_str().ok()).and_then(|l| l.rsplit('/').next()).unwrap_or("?").to_string();
+                let eid = created_id(&resp);
                 println!("started retention execution {eid}{} of {project}", if dry_run { " (dry run)" } else { "" });
             }
             RetentionCmd::Executions { project, output } => {
