@@ -44,6 +44,13 @@ pub struct Config {
     /// Sigstore `trusted_root.json` for keyless signatures: with it, projects can trust
     /// certificate identities (`wharf_trusted_identities`) as well as keys.
     pub trusted_root: Option<PathBuf>,
+    /// Seconds garbage collection leaves a blob alone after its last use (upload,
+    /// a pusher's HEAD, mount, release) and a manifest after its push: what a push
+    /// in progress needs is never collected.
+    pub gc_grace_period: u64,
+    /// Seconds a job's claim lasts without renewal: after a crash, its job is taken
+    /// over by another process (or this one, restarted) this long after.
+    pub job_lease: u64,
 }
 
 /// A configuration value that must never be printed.
@@ -78,6 +85,8 @@ impl Default for Config {
             vuln_db_password: None,
             vuln_db_refresh_hours: 24,
             trusted_root: None,
+            gc_grace_period: 3600,
+            job_lease: 60,
         }
     }
 }

@@ -50,3 +50,9 @@ async fn sqlite_jobs() {
     let (_dir, store) = sqlite().await;
     conformance::run_jobs(&store).await;
 }
+
+#[tokio::test]
+async fn sqlite_gc() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_gc(&store, &store).await;
+}

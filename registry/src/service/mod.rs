@@ -38,7 +38,7 @@ pub use security::{
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, JobStore, MetadataStore, SecurityStore};
+use crate::metadata::{IdentityStore, JobStore, LifecycleStore, MetadataStore, SecurityStore};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -57,6 +57,7 @@ pub struct Stores {
     pub security: Arc<dyn SecurityStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub lifecycle: Arc<dyn LifecycleStore>,
 }
 
 /// Options of the services that have any.
@@ -75,11 +76,6 @@ impl Services {
     pub fn new(stores: Stores, options: Options) -> Self {
         let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
         let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
-        let lifecycle = Arc::new(Lifecycle::new(
-            stores.jobs,
-            access.clone(),
-            options.lifecycle,
-        ));
         let distribution = Arc::new(Distribution::new(
             stores.meta,
             stores.blobs,
@@ -99,6 +95,13 @@ impl Services {
             security = security.with_trusted_root(root);
         }
         let security = Arc::new(security);
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            stores.lifecycle,
+            distribution.clone(),
+            access.clone(),
+            options.lifecycle,
+        ));
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         Services {

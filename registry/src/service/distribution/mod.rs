@@ -31,6 +31,7 @@ pub struct Distribution {
     max_uploads: usize,
     pulls: pulls::PullCounter,
     events: Events,
+    recent_uses: blobs::RecentUses,
     /// For the management API's checks and audit entries (the `/v2` API is
     /// authorized before it gets here).
     access: Arc<Access>,
@@ -50,6 +51,7 @@ impl Distribution {
             max_uploads,
             pulls: Default::default(),
             events: Events::default(),
+            recent_uses: Default::default(),
             access,
         }
     }
