@@ -104,6 +104,19 @@ impl Registry {
 
     /// Push an image as docker does; how many times the registry made it start over.
     pub async fn push(&self, repo: &str, tag: &str, image: &Image) -> Result<u32, String> {
+        self.push_slowly(repo, tag, image, Duration::ZERO).await
+    }
+
+    /// Push, pausing between the blobs and the manifest (a slow client: longer
+    /// than GC's grace period, GC may take a blob in between and the registry
+    /// answers MANIFEST_BLOB_UNKNOWN; the client starts over, as docker does).
+    pub async fn push_slowly(
+        &self,
+        repo: &str,
+        tag: &str,
+        image: &Image,
+        pause: Duration,
+    ) -> Result<u32, String> {
         let mut restarts = 0;
         loop {
             for blob in image.blobs() {
@@ -136,6 +149,7 @@ impl Registry {
                     ));
                 }
             }
+            tokio::time::sleep(pause).await;
             let put = self
                 .req(reqwest::Method::PUT, &format!("/v2/{repo}/manifests/{tag}"))
                 .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")

@@ -162,9 +162,8 @@ impl BlobStore for FsBlobStore {
         Ok(stream_file(file, start, len)?)
     }
 
-    async fn delete(&self, digest: &Digest) -> Result<()> {
-        not_found_as_none(fs::remove_file(self.blob_path(digest)).await)?;
-        Ok(())
+    async fn delete(&self, digest: &Digest) -> Result<bool> {
+        Ok(not_found_as_none(fs::remove_file(self.blob_path(digest)).await)?.is_some())
     }
 
     async fn quarantine(&self, digest: &Digest) -> Result<()> {

@@ -51,8 +51,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream>;
 
     /// Remove a committed blob (garbage collection's job, after metadata
-    /// marked it `deleting`). Absent blobs are not an error.
-    async fn delete(&self, digest: &Digest) -> Result<()>;
+    /// marked it `deleting`). Absent blobs are not an error: false.
+    async fn delete(&self, digest: &Digest) -> Result<bool>;
 
     /// Move a corrupt blob aside (scrub): never served again, kept for
     /// inspection. Absent blobs are not an error.

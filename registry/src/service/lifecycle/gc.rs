@@ -96,11 +96,11 @@ impl Gc {
     /// Phases 2 and 3 for blobs marked `deleting`: files, then rows.
     async fn delete(&self, doomed: &[DoomedBlob]) -> Result<(u64, u64)> {
         let blobs = self.distribution.blob_store().clone();
-        let results: Vec<Result<DoomedBlob, crate::storage::StorageError>> =
+        let results: Vec<Result<(DoomedBlob, bool), crate::storage::StorageError>> =
             stream::iter(doomed.to_vec())
                 .map(move |b| {
                     let blobs = blobs.clone();
-                    async move { blobs.delete(&b.digest).await.map(|()| b) }
+                    async move { blobs.delete(&b.digest).await.map(|removed| (b, removed)) }
                 })
                 .buffer_unordered(DELETES_IN_FLIGHT)
                 .collect()
@@ -110,8 +110,12 @@ impl Gc {
         let mut failed = None;
         for r in results {
             match r {
-                Ok(b) => {
-                    bytes += b.size;
+                Ok((b, removed)) => {
+                    // Only files that were there count as freed (a row whose
+                    // upload never reached the store had no file).
+                    if removed {
+                        bytes += b.size;
+                    }
                     gone.push(b.digest.clone());
                 }
                 // The row stays `deleting`; the next run tries again.
