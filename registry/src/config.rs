@@ -46,6 +46,13 @@ pub struct Config {
     pub trusted_root: Option<PathBuf>,
     /// Storage limit of new projects in bytes (Harbor's default project quota); -1 unlimited.
     pub default_storage_limit: i64,
+    /// Seconds garbage collection leaves a blob alone after its last use (upload,
+    /// a pusher's HEAD, mount, release) and a manifest after its push: what a push
+    /// in progress needs is never collected.
+    pub gc_grace_period: u64,
+    /// Seconds a job's claim lasts without renewal: after a crash, its job is taken
+    /// over by another process (or this one, restarted) this long after.
+    pub job_lease: u64,
 }
 
 /// A configuration value that must never be printed.
@@ -81,6 +88,8 @@ impl Default for Config {
             vuln_db_refresh_hours: 24,
             trusted_root: None,
             default_storage_limit: -1,
+            gc_grace_period: 3600,
+            job_lease: 60,
         }
     }
 }

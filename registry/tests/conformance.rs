@@ -56,3 +56,9 @@ async fn sqlite_tag_rules() {
     let (_dir, store) = sqlite().await;
     conformance::run_tag_rules(&store, &store, &store).await;
 }
+
+#[tokio::test]
+async fn sqlite_gc() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_gc(&store, &store).await;
+}

@@ -3,6 +3,8 @@
 mod admission;
 mod db;
 mod env_alias;
+mod gc;
+mod job;
 mod logging;
 mod manage;
 mod policy;
@@ -76,6 +78,12 @@ enum Command {
     /// Check images against ImagePolicy files (the CI gate); validate policy files.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Garbage collection on a registry: run now (or dry-run), history, schedule.
+    Gc(gc::GcArgs),
+    /// Re-hash every blob and manifest on a registry; report (or quarantine) corrupt ones.
+    Scrub(gc::ScrubArgs),
+    /// The registry's background jobs: list, show, log, stop, retry.
+    Job(job::JobArgs),
 }
 
 /// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
@@ -132,6 +140,9 @@ pub fn run() -> ExitCode {
         Command::Sbom(args) => sbom::run(args),
         Command::Admission(args) => admission::run(args),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Gc(args) => gc::run(args),
+        Command::Scrub(args) => gc::scrub(args),
+        Command::Job(args) => job::run(args),
     };
     match result {
         Ok(code) => code,

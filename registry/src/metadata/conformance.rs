@@ -1329,3 +1329,220 @@ pub async fn run_tag_rules(
     let children = rules.index_children("p/b").await.unwrap();
     assert_eq!(children, [m2].into_iter().collect());
 }
+
+/// Garbage collection's view of content: which manifests nothing keeps alive,
+/// which blobs are collectable, the two-phase deletion and what pushes see
+/// meanwhile. `meta` and `store` are the same store seen through both traits.
+pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore) {
+    use super::MetadataError;
+    use super::lifecycle::Collected;
+
+    let now = super::now();
+    // A cutoff in the future: everything counts as old; in the past: everything is young.
+    let (old, young) = (now + 10, now - 1000);
+    let app = repo("gc/app");
+    let blob = |s: &str| Digest::sha256_of(s.as_bytes());
+    let (cfg, layer, shared, loose) = (blob("cfg"), blob("layer"), blob("shared"), blob("loose"));
+    for (d, n) in [(&cfg, 3), (&layer, 5), (&shared, 6), (&loose, 5)] {
+        assert!(meta.link_blob(&app, d, n).await.unwrap());
+    }
+    let put = |body: &'static str,
+               blobs: Vec<Digest>,
+               children: Vec<Digest>,
+               subject: Option<Digest>,
+               tag: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let digest = Digest::sha256_of(body.as_bytes());
+            let mut m = manifest(&app, &digest, body.as_bytes());
+            m.blobs = blobs;
+            m.children = children;
+            m.subject = subject.as_ref();
+            m.tag = tag;
+            meta.put_manifest(m).await.unwrap();
+            digest
+        }
+    };
+    // tagged image; untagged image; index (tagged) over an untagged child;
+    // a referrer of the tagged image and one of the untagged image; a cosign
+    // `.sig` tag for the untagged image.
+    let tagged = put(
+        r#"{"m":"tagged"}"#,
+        vec![cfg.clone(), layer.clone()],
+        vec![],
+        None,
+        Some("v1"),
+    )
+    .await;
+    let untagged = put(
+        r#"{"m":"untagged"}"#,
+        vec![cfg.clone(), shared.clone()],
+        vec![],
+        None,
+        None,
+    )
+    .await;
+    let child = put(r#"{"m":"child"}"#, vec![cfg.clone()], vec![], None, None).await;
+    let index = put(
+        r#"{"m":"index"}"#,
+        vec![],
+        vec![child.clone()],
+        None,
+        Some("multi"),
+    )
+    .await;
+    let sig_of_tagged = put(
+        r#"{"m":"sig1"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(tagged.clone()),
+        None,
+    )
+    .await;
+    let sig_of_untagged = put(
+        r#"{"m":"sig2"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(untagged.clone()),
+        None,
+    )
+    .await;
+    let cosign_tag = Box::leak(format!("sha256-{}.sig", untagged.hex()).into_boxed_str());
+    let cosign_sig = put(
+        r#"{"m":"cosign"}"#,
+        vec![cfg.clone()],
+        vec![],
+        None,
+        Some(cosign_tag),
+    )
+    .await;
+    let exists = |d: Digest| async move {
+        meta.manifest_by_digest(&app_ref(), &d, false)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    fn app_ref() -> RepoName {
+        repo("gc/app")
+    }
+
+    // Links alone keep nothing: `loose` is collectable; young blobs are not.
+    assert_eq!(
+        store.preview(young, false).await.unwrap(),
+        Collected::default()
+    );
+    let p = store.preview(old, false).await.unwrap();
+    assert_eq!((p.manifests, p.blobs, p.bytes), (0, 1, 5), "only `loose`");
+    // With delete_untagged: the untagged image, its referrer and cosign
+    // signature go; then `shared` (only the untagged image used it) too.
+    let p = store.preview(old, true).await.unwrap();
+    assert_eq!((p.manifests, p.blobs, p.bytes), (3, 2, 11));
+    // A preview changes nothing.
+    assert!(exists(untagged.clone()).await);
+    assert_eq!(store.preview(old, true).await.unwrap(), p);
+
+    // Young manifests are kept however untagged.
+    assert_eq!(store.collect_manifests(young, true).await.unwrap(), 0);
+    // Without delete_untagged, untagged images stay (and keep their accessories).
+    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 0);
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 3);
+    for (d, alive) in [
+        (&tagged, true),
+        (&index, true),
+        (&child, true),
+        (&sig_of_tagged, true),
+        (&untagged, false),
+        (&sig_of_untagged, false),
+        (&cosign_sig, false),
+    ] {
+        assert_eq!(exists(d.clone()).await, alive, "{d}");
+    }
+
+    // An accessory whose subject a client deleted goes even without delete_untagged,
+    // and an accessory of that accessory with it (fixed point).
+    let sig_of_sig = put(
+        r#"{"m":"sig3"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(sig_of_tagged.clone()),
+        None,
+    )
+    .await;
+    assert!(meta.delete_manifest(&app, &tagged).await.unwrap());
+    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 2);
+    assert!(!exists(sig_of_sig.clone()).await);
+    assert!(!exists(sig_of_tagged.clone()).await);
+
+    // Blobs, two phases. Nothing was unused long enough for a grace period
+    // reaching back before the test began.
+    assert!(
+        store
+            .mark_blobs_deleting(young, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let marked = store.mark_blobs_deleting(old, 100).await.unwrap();
+    let mut names: Vec<_> = marked.iter().map(|b| b.digest.clone()).collect();
+    names.sort();
+    // Unreferenced: never used by a manifest, the untagged image's, the deleted image's.
+    let mut want = vec![loose.clone(), shared.clone(), layer.clone()];
+    want.sort();
+    assert_eq!(names, want);
+    // While marked: not served, not linkable, not reservable; a manifest naming it is refused.
+    assert_eq!(meta.repo_blob_size(&app, &loose).await.unwrap(), None);
+    assert!(!meta.link_blob(&app, &loose, 5).await.unwrap());
+    assert!(!meta.reserve_blob(&loose, 5).await.unwrap());
+    let body = r#"{"m":"late"}"#;
+    let late = Digest::sha256_of(body.as_bytes());
+    let mut m = manifest(&app, &late, body.as_bytes());
+    m.blobs = vec![cfg.clone(), loose.clone()];
+    match meta.put_manifest(m).await {
+        Err(MetadataError::MissingReference(d)) => assert_eq!(d, loose),
+        other => panic!("expected MissingReference, got {other:?}"),
+    }
+    // A marked blob is not marked twice; a crashed run finds what it marked.
+    assert!(
+        store
+            .mark_blobs_deleting(old, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left = store.deleting_blobs(100).await.unwrap();
+    assert_eq!(left.len(), 3);
+    let all: Vec<Digest> = left.iter().map(|b| b.digest.clone()).collect();
+    assert_eq!(store.forget_blobs(&all).await.unwrap(), all.len() as u64);
+    assert!(store.deleting_blobs(100).await.unwrap().is_empty());
+    // Forgotten: a new upload of the same bytes starts from scratch.
+    assert!(meta.reserve_blob(&loose, 5).await.unwrap());
+    assert!(meta.link_blob(&app, &loose, 5).await.unwrap());
+    assert_eq!(meta.repo_blob_size(&app, &loose).await.unwrap(), Some(5));
+    // Referenced blobs are never collected, however old.
+    let listed: Vec<Digest> = store
+        .blobs_after(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.digest)
+        .collect();
+    assert!(listed.contains(&cfg) && listed.contains(&loose) && !listed.contains(&layer));
+    assert!(store.blob_in_use(&cfg).await.unwrap());
+    assert_eq!(
+        store.repositories_with_blob(&cfg).await.unwrap(),
+        ["gc/app"]
+    );
+    assert_eq!(store.unlink_everywhere(&cfg).await.unwrap(), 1);
+    assert_eq!(meta.repo_blob_size(&app, &cfg).await.unwrap(), None);
+    // Still referenced by the index's child: still not collectable.
+    assert!(
+        !store
+            .mark_blobs_deleting(old, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.digest == cfg)
+    );
+    let (id, first) = store.manifests_after(0, 1).await.unwrap().remove(0);
+    assert!(id > 0 && first.repository == "gc/app");
+}

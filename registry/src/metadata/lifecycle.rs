@@ -244,17 +244,14 @@ pub struct ManifestBytes {
 /// collection".
 #[async_trait]
 pub trait LifecycleStore: Send + Sync + 'static {
-    /// Untagged manifests that nothing keeps alive and that were last pushed
-    /// before `cutoff`: with `untagged` the whole dead set, otherwise only
-    /// accessories whose subject is gone. `dry_run` counts without deleting.
-    async fn collect_manifests(
-        &self,
-        cutoff: i64,
-        untagged: bool,
-        dry_run: bool,
-    ) -> Result<Collected>;
-    /// Blobs no manifest references and unused since `cutoff` (count and bytes).
-    async fn count_collectable_blobs(&self, cutoff: i64) -> Result<Collected>;
+    /// Delete, in one transaction, the manifests nothing keeps alive that were
+    /// last pushed before `cutoff`: with `untagged`, every manifest not
+    /// reachable from a tag; otherwise only accessories whose subject is gone.
+    /// How many were deleted.
+    async fn collect_manifests(&self, cutoff: i64, untagged: bool) -> Result<u64>;
+    /// What a collection at `cutoff` would delete (manifests, then the blobs
+    /// that would then be unreferenced), changing nothing.
+    async fn preview(&self, cutoff: i64, untagged: bool) -> Result<Collected>;
     /// Phase 1: in one transaction, re-check and mark up to `limit` such blobs
     /// `deleting` and drop their repository links. The marked blobs.
     async fn mark_blobs_deleting(&self, cutoff: i64, limit: u32) -> Result<Vec<DoomedBlob>>;
@@ -269,4 +266,9 @@ pub trait LifecycleStore: Send + Sync + 'static {
     async fn manifests_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, ManifestBytes)>>;
     /// Repositories that link or reference a blob (scrub's report).
     async fn repositories_with_blob(&self, digest: &Digest) -> Result<Vec<String>>;
+    /// The blob has a row that GC is not deleting.
+    async fn blob_in_use(&self, digest: &Digest) -> Result<bool>;
+    /// No repository serves the blob any more (scrub's quarantine); manifests
+    /// that reference it keep their references.
+    async fn unlink_everywhere(&self, digest: &Digest) -> Result<u64>;
 }

@@ -10,10 +10,15 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::identity::PageReq;
+use sqlx::sqlite::SqliteConnection;
+
 use super::lifecycle::{
-    Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore, MAX_LOG_LINES, NewJob, Trigger,
+    Collected, DoomedBlob, Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore,
+    LifecycleStore, MAX_LOG_LINES, ManifestBytes, NewJob, Trigger,
 };
+use super::sqlite::{digest_list, parse_digest};
 use super::{MetadataError, Result, SqliteMetadata, now};
+use crate::digest::Digest;
 
 macro_rules! job_columns {
     () => {
@@ -348,5 +353,228 @@ impl JobStore for SqliteMetadata {
         let id = insert_job(&mut *tx, &job, t).await?;
         tx.commit().await?;
         Ok(Some(id))
+    }
+}
+
+/// Manifests that garbage collection keeps: the least fixed point from the
+/// roots (?1 = cutoff: manifests pushed since are young; ?2 = 0: every
+/// manifest that is not an accessory is a root, i.e. untagged ones are kept).
+///
+/// - roots: manifests with a tag that is not an accessory tag
+///   (`sha256-<hex>`, `.sig`, `.att`, `.sbom`), young manifests, and (without
+///   `delete_untagged`) every manifest that is not an accessory;
+/// - a live index keeps its children in the same repository;
+/// - a live manifest keeps its referrers (`subject`) and its cosign accessory tags;
+/// - a live referrer keeps its subject.
+///
+/// Everything else is garbage: an accessory is collected with its subject and
+/// never while its subject lives.
+const DEAD_MANIFESTS: &str = "
+WITH RECURSIVE live(id) AS (
+    SELECT t.manifest_id FROM tags t
+     WHERE NOT (substr(t.name, 1, 7) = 'sha256-'
+                AND (length(t.name) = 71 OR t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))
+    UNION
+    SELECT m.id FROM manifests m WHERE m.last_used_at >= ?1
+    UNION
+    SELECT m.id FROM manifests m
+     WHERE ?2 = 0 AND m.subject IS NULL
+       AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id
+                       AND substr(t.name, 1, 7) = 'sha256-'
+                       AND (length(t.name) = 71 OR t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))
+    UNION
+    SELECT c.id FROM live l
+      JOIN manifests p ON p.id = l.id
+      JOIN manifest_references mr ON mr.manifest_id = p.id AND mr.kind = 'manifest'
+      JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = mr.digest
+    UNION
+    SELECT r.id FROM live l
+      JOIN manifests s ON s.id = l.id
+      JOIN manifests r ON r.repository_id = s.repository_id AND r.subject = s.digest
+    UNION
+    SELECT t.manifest_id FROM live l
+      JOIN manifests s ON s.id = l.id
+      JOIN tags t ON t.repository_id = s.repository_id
+       AND t.name IN ('sha256-' || substr(s.digest, 8), 'sha256-' || substr(s.digest, 8) || '.sig',
+                      'sha256-' || substr(s.digest, 8) || '.att', 'sha256-' || substr(s.digest, 8) || '.sbom')
+    UNION
+    SELECT s.id FROM live l
+      JOIN manifests r ON r.id = l.id
+      JOIN manifests s ON s.repository_id = r.repository_id AND s.digest = r.subject
+)
+";
+
+/// Blobs no manifest references, unused since ?1 and not already being deleted.
+const COLLECTABLE_BLOBS: &str = "
+SELECT b.digest, b.size FROM blobs b
+ WHERE b.deleting = 0 AND b.last_used_at < ?1
+   AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.digest = b.digest AND mr.kind = 'blob')";
+
+async fn delete_dead_manifests(
+    conn: &mut SqliteConnection,
+    cutoff: i64,
+    untagged: bool,
+) -> Result<u64> {
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{DEAD_MANIFESTS} DELETE FROM manifests WHERE id NOT IN (SELECT id FROM live)"
+    )))
+    .bind(cutoff)
+    .bind(untagged as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+fn doomed_rows(rows: &[SqliteRow]) -> Result<Vec<DoomedBlob>> {
+    rows.iter()
+        .map(|r| {
+            Ok(DoomedBlob {
+                digest: parse_digest(r.try_get("digest")?)?,
+                size: r.try_get::<i64, _>("size")? as u64,
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl LifecycleStore for SqliteMetadata {
+    async fn collect_manifests(&self, cutoff: i64, untagged: bool) -> Result<u64> {
+        // IMMEDIATE: the write lock from the start, so the live set is computed
+        // and applied with no push in between (in this or another process).
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let n = delete_dead_manifests(&mut tx, cutoff, untagged).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn preview(&self, cutoff: i64, untagged: bool) -> Result<Collected> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let manifests = delete_dead_manifests(&mut tx, cutoff, untagged).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM ({COLLECTABLE_BLOBS})"
+        )))
+        .bind(cutoff)
+        .fetch_one(&mut *tx)
+        .await?;
+        // Nothing of a dry run is kept.
+        tx.rollback().await?;
+        Ok(Collected {
+            manifests,
+            blobs: row.try_get::<i64, _>("n")? as u64,
+            bytes: row.try_get::<i64, _>("bytes")? as u64,
+        })
+    }
+
+    async fn mark_blobs_deleting(&self, cutoff: i64, limit: u32) -> Result<Vec<DoomedBlob>> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE blobs SET deleting = 1
+              WHERE digest IN (SELECT digest FROM ({COLLECTABLE_BLOBS}) LIMIT ?2)
+              RETURNING digest, size"
+        )))
+        .bind(cutoff)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let doomed = doomed_rows(&rows)?;
+        if !doomed.is_empty() {
+            let digests: Vec<Digest> = doomed.iter().map(|d| d.digest.clone()).collect();
+            // No repository serves a blob from here on: HEAD says absent, a
+            // manifest naming it is refused, a mount starts an upload instead.
+            sqlx::query(
+                "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM json_each(?))",
+            )
+            .bind(digest_list(&digests))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(doomed)
+    }
+
+    async fn deleting_blobs(&self, limit: u32) -> Result<Vec<DoomedBlob>> {
+        let rows = sqlx::query(
+            "SELECT digest, size FROM blobs WHERE deleting = 1 ORDER BY digest LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.write)
+        .await?;
+        doomed_rows(&rows)
+    }
+
+    async fn forget_blobs(&self, digests: &[Digest]) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM blobs WHERE deleting = 1 AND digest IN (SELECT value FROM json_each(?))",
+        )
+        .bind(digest_list(digests))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<DoomedBlob>> {
+        let rows = sqlx::query(
+            "SELECT digest, size FROM blobs WHERE deleting = 0 AND digest > ? ORDER BY digest LIMIT ?",
+        )
+        .bind(after.map(|d| d.to_string()).unwrap_or_default())
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        doomed_rows(&rows)
+    }
+
+    async fn manifests_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, ManifestBytes)>> {
+        let rows = sqlx::query(
+            "SELECT m.id, r.name, m.digest, m.content FROM manifests m
+               JOIN repositories r ON r.id = m.repository_id
+              WHERE m.id > ? ORDER BY m.id LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    ManifestBytes {
+                        repository: r.try_get("name")?,
+                        digest: parse_digest(r.try_get("digest")?)?,
+                        content: r.try_get("content")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn blob_in_use(&self, digest: &Digest) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM blobs WHERE digest = ? AND deleting = 0")
+            .bind(digest.to_string())
+            .fetch_optional(&self.write)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn unlink_everywhere(&self, digest: &Digest) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM repository_blobs WHERE digest = ?")
+            .bind(digest.to_string())
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn repositories_with_blob(&self, digest: &Digest) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT r.name FROM repositories r WHERE r.id IN (
+                 SELECT repository_id FROM repository_blobs WHERE digest = ?1
+                 UNION
+                 SELECT m.repository_id FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+                  WHERE mr.digest = ?1 AND mr.kind = 'blob')
+             ORDER BY r.name",
+        )
+        .bind(digest.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 }

@@ -36,6 +36,20 @@ pub enum Event {
         tags: Vec<String>,
         execution_id: i64,
     },
+    /// A manifest was deleted (with its tags) by a client or the management API.
+    ArtifactDeleted {
+        repository: RepoName,
+        digest: Digest,
+    },
+    /// A tag was deleted; the manifest it named stays.
+    TagDeleted { repository: RepoName, tag: String },
+    /// A garbage collection run ended (not a dry run).
+    GcFinished {
+        job_id: i64,
+        manifests_deleted: u64,
+        blobs_deleted: u64,
+        bytes_freed: u64,
+    },
 }
 
 /// Reacts to events. Called on the publisher's task, in subscription order:

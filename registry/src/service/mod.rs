@@ -38,7 +38,9 @@ pub use security::{
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, JobStore, MetadataStore, SecurityStore, TagRulesStore};
+use crate::metadata::{
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, SecurityStore, TagRulesStore,
+};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -61,6 +63,7 @@ pub struct Stores {
     pub blobs: Arc<dyn BlobStore>,
     pub tag_rules: Arc<dyn TagRulesStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub lifecycle: Arc<dyn LifecycleStore>,
 }
 
 /// Options of the services that have any.
@@ -81,11 +84,6 @@ impl Services {
     pub fn new(stores: Stores, options: Options) -> Self {
         let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
         let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
-        let lifecycle = Arc::new(Lifecycle::new(
-            stores.jobs,
-            access.clone(),
-            options.lifecycle,
-        ));
         let distribution = Arc::new(Distribution::new(
             stores.meta,
             stores.blobs,
@@ -105,6 +103,13 @@ impl Services {
             security = security.with_trusted_root(root);
         }
         let security = Arc::new(security);
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            stores.lifecycle,
+            distribution.clone(),
+            access.clone(),
+            options.lifecycle,
+        ));
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         let immutability = Arc::new(lifecycle::Immutability::new(

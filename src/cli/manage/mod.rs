@@ -1,7 +1,7 @@
 //! `wharf login`, `project`, `member`, `robot`, `user`: the management API
 //! from the command line, for people and CI scripts.
 
-mod client;
+pub(super) mod client;
 mod immutable;
 mod quota;
 mod retention;
@@ -26,7 +26,7 @@ pub enum Output {
     Json,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -43,7 +43,7 @@ fn stdin_line() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
+pub(super) fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     if let Output::Json = output {
         println!(
             "{}",

@@ -39,8 +39,9 @@ pub fn job_json(j: &Job) -> Value {
 pub struct ListQuery {
     kind: Option<String>,
     status: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
+    // Not `#[serde(flatten)] Paging`: flattened query values all arrive as strings.
+    page: Option<u32>,
+    page_size: Option<u32>,
 }
 
 pub async fn list(
@@ -57,7 +58,11 @@ pub async fn list(
             .map(parse_status)
             .transpose()?,
     };
-    let page = q.paging.req();
+    let page = Paging {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .req();
     let (jobs, total) = reg.lifecycle.list_jobs(&caller.who, &filter, page).await?;
     Ok(paged(
         "/api/v2.0/jobs",

@@ -2,6 +2,7 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod gc;
 mod immutable;
 mod jobs;
 mod members;
@@ -135,6 +136,17 @@ api_routes! {
     put "/jobs/{job_id}" => jobs::update, "job", "Stop a job: {\"status\":\"Stopped\"}", in "JobUpdate", out "Job";
     get "/jobs/{job_id}/log" => jobs::log, "job", "The job's log (text/plain)";
     post "/jobs/{job_id}/retry" => jobs::retry, "job", "Run a job that ended in Error or Stopped again", out "Job";
+    get "/system/gc/schedule" => gc::get_schedule, "gc", "The GC schedule and its parameters", out "GCSchedule";
+    post "/system/gc/schedule" => gc::set_schedule, "gc", "Set the GC schedule (type Manual: run GC now; 201 with its location)", in "GCSchedule";
+    put "/system/gc/schedule" => gc::set_schedule, "gc", "Change the GC schedule", in "GCSchedule";
+    get "/system/gc" => gc::gc_history, "gc", "GC runs, newest first (paging)", out "[GCHistory]";
+    get "/system/gc/{gc_id}" => gc::gc_get, "gc", "One GC run", out "GCHistory";
+    put "/system/gc/{gc_id}" => gc::gc_stop, "gc", "Stop a GC run";
+    get "/system/gc/{gc_id}/log" => gc::gc_log, "gc", "A GC run's log (text/plain)";
+    post "/system/scrub" => gc::scrub_run, "scrub", "Re-hash every blob and manifest now (201 with the run's location)", in "ScrubReq";
+    get "/system/scrub" => gc::scrub_history, "scrub", "Scrub runs, newest first (paging)", out "[GCHistory]";
+    get "/system/scrub/{scrub_id}" => gc::scrub_get, "scrub", "One scrub run", out "GCHistory";
+    get "/system/scrub/{scrub_id}/log" => gc::scrub_log, "scrub", "A scrub run's log (text/plain)";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

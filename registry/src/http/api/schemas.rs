@@ -286,6 +286,37 @@ pub fn components() -> Value {
             "end_time": nullable(t()), "update_time": t()}),
         ),
     );
+    let schedule_obj = obj(
+        &["type"],
+        json!({"type": {"type": "string", "enum": ["Hourly", "Daily", "Weekly", "Custom", "Manual", "None", "Schedule"]},
+        "cron": s(), "next_scheduled_time": nullable(t())}),
+    );
+    m.insert(
+        "GCSchedule".into(),
+        obj(
+            &["schedule"],
+            json!({"schedule": schedule_obj.clone(),
+            "parameters": obj(&[], json!({"delete_untagged": b(), "dry_run": b(), "grace_period_seconds": i()})),
+            "creation_time": nullable(t()), "update_time": nullable(t())}),
+        ),
+    );
+    m.insert(
+        "GCHistory".into(),
+        obj(
+            &[
+                "id",
+                "job_name",
+                "job_kind",
+                "job_parameters",
+                "job_status",
+                "creation_time",
+            ],
+            json!({"id": i(), "job_name": s(), "job_kind": s(), "job_parameters": s(),
+            "schedule": schedule_obj, "job_status": s(), "deleted": b(),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
+    m.insert("ScrubReq".into(), obj(&[], json!({"quarantine": b()})));
     m.insert(
         "JobUpdate".into(),
         obj(

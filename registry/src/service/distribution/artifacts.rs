@@ -170,7 +170,14 @@ impl Distribution {
             self.ask_before_artifact_delete(repo, d).await?;
         }
         for d in doomed.iter().rev() {
-            self.meta.delete_manifest(repo, d).await?;
+            if self.meta.delete_manifest(repo, d).await? {
+                self.events
+                    .publish(&super::manifests::deleted_event(
+                        repo,
+                        &Reference::Digest(d.clone()),
+                    ))
+                    .await;
+            }
         }
         Ok(())
     }
@@ -228,6 +235,12 @@ impl Distribution {
                 "tag {tag} not found in {repo}"
             )));
         }
+        self.events
+            .publish(&crate::service::events::Event::TagDeleted {
+                repository: repo.clone(),
+                tag: tag.to_string(),
+            })
+            .await;
         self.access
             .audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())

@@ -10,7 +10,7 @@ use super::guard::{ManifestWrite, Removal};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::manifest::{self, ManifestError};
-use crate::metadata::{NewManifest, StoredManifest};
+use crate::metadata::{MetadataError, NewManifest, StoredManifest};
 use crate::names::{Reference, RepoName};
 use crate::service::events::Event;
 use crate::service::not_found;
@@ -104,7 +104,8 @@ impl Distribution {
             .annotations
             .as_ref()
             .map(|a| serde_json::Value::Object(a.clone()).to_string());
-        self.meta
+        let stored = self
+            .meta
             .put_manifest(NewManifest {
                 repo,
                 digest: &digest,
@@ -120,7 +121,19 @@ impl Distribution {
                     Reference::Digest(_) => None,
                 },
             })
-            .await?;
+            .await;
+        match stored {
+            Ok(()) => {}
+            // Garbage collection took it after the check above: the client uploads it again.
+            Err(MetadataError::MissingReference(missing)) => {
+                return Err(RegistryError::new(
+                    ErrorCode::ManifestBlobUnknown,
+                    format!("{missing} is not in {repo}; push it before the manifest"),
+                )
+                .with_detail(json!({ "digest": missing })));
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.events
             .publish(&Event::ArtifactPushed {
                 repository: repo.clone(),
@@ -259,6 +272,7 @@ impl Distribution {
             }
         };
         if deleted {
+            self.events.publish(&deleted_event(repo, reference)).await;
             Ok(())
         } else {
             Err(not_found(
@@ -266,5 +280,19 @@ impl Distribution {
                 format!("manifest {repo}:{reference}"),
             ))
         }
+    }
+}
+
+/// What a delete by digest (the artifact) or by tag (only the tag) tells subscribers.
+pub(super) fn deleted_event(repo: &RepoName, reference: &Reference) -> Event {
+    match reference {
+        Reference::Digest(d) => Event::ArtifactDeleted {
+            repository: repo.clone(),
+            digest: d.clone(),
+        },
+        Reference::Tag(t) => Event::TagDeleted {
+            repository: repo.clone(),
+            tag: t.as_str().to_string(),
+        },
     }
 }

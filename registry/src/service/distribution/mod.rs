@@ -35,6 +35,7 @@ pub struct Distribution {
     events: Events,
     /// Who answers "may this write happen?" (immutability, quotas).
     guards: Guards,
+    recent_uses: blobs::RecentUses,
     /// For the management API's checks and audit entries (the `/v2` API is
     /// authorized before it gets here).
     access: Arc<Access>,
@@ -55,6 +56,7 @@ impl Distribution {
             pulls: Default::default(),
             events: Events::default(),
             guards: Guards::default(),
+            recent_uses: Default::default(),
             access,
         }
     }

@@ -401,6 +401,8 @@ impl JobQueue {
             job.kind, job.id, job.attempts, job.max_attempts
         ))
         .await;
+        // Written at once: if this process dies, the log still shows the attempt.
+        ctx.flush().await;
         let outcome = match self.handler(&job.kind) {
             Some(handler) => handler.run(&job, &ctx).await,
             None => Err(RegistryError::Internal(format!(
