@@ -1214,6 +1214,13 @@ fn openapi_document_is_served_and_valid() {
     .body(r#"{"dry_run":true}"#)
     .send();
     let execution_id = common::tag_rules::created_id(&r).to_string();
+    // A garbage collection and a scrub, so their histories have items.
+    let r = api(&w, "POST", "/system/gc/schedule", admin())
+        .body(json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}).to_string())
+        .send();
+    let gc_id = common::tag_rules::created_id(&r).to_string();
+    let r = api(&w, "POST", "/system/scrub", admin()).body("{}").send();
+    let scrub_id = common::tag_rules::created_id(&r).to_string();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1224,8 +1231,13 @@ fn openapi_document_is_served_and_valid() {
         )
         .send()
         .json();
-        if e[0]["status"] == "Success" {
-            let jobs = api(&w, "GET", "/jobs", admin()).send().json();
+        let jobs = api(&w, "GET", "/jobs", admin()).send().json();
+        let all_done = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["status"] == "Success");
+        if e[0]["status"] == "Success" && all_done {
             break jobs[0]["id"].as_i64().unwrap().to_string();
         }
         assert!(std::time::Instant::now() < deadline, "retention run: {e}");
@@ -1254,6 +1266,8 @@ fn openapi_document_is_served_and_valid() {
             .replace("{user_id}", &uid.to_string())
             .replace("{robot_id}", &rid.to_string())
             .replace("{job_id}", &job_id)
+            .replace("{gc_id}", &gc_id)
+            .replace("{scrub_id}", &scrub_id)
             .replace("{eid}", &execution_id)
             .replace(
                 "{id}",
