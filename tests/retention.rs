@@ -450,3 +450,61 @@ fn the_cli_sets_shows_and_runs_a_policy() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("give the rule's number"));
 }
+
+#[test]
+fn a_cron_schedule_runs_the_policy_once_per_fire_time() {
+    let w = start_auth(&[]);
+    let pid = create_project(&w, "cron", json!({}));
+    push(&w, "cron/app", "p", &["v1"]);
+    // Push times are whole seconds: v2 is pushed a second later, so it is the latest.
+    std::thread::sleep(Duration::from_millis(1100));
+    push(&w, "cron/app", "q", &["v2"]);
+    let mut p = policy(pid, vec![rule("latestPushedK", Some(1), "**", false, "**")]);
+    p["trigger"]["settings"]["cron"] = json!("* * * * * *");
+    let id = created_id(&api(&w, "POST", "/retentions").body(p.to_string()).send());
+    // The scheduler looks every 10 s; a due policy becomes one SCHEDULE execution.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let exec = loop {
+        let list = api(&w, "GET", &format!("/retentions/{id}/executions"))
+            .send()
+            .json();
+        if let Some(e) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["status"] == "Success")
+        {
+            break e.clone();
+        }
+        assert!(Instant::now() < deadline, "no scheduled run: {list}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(exec["trigger"], "SCHEDULE");
+    assert_eq!(exec["dry_run"], false);
+    assert_eq!(tags_of(&w, "cron/app"), BTreeSet::from(["v2".to_string()]));
+    // Manual only from now on; a finished execution cannot be stopped; bad actions are named.
+    p["trigger"]["settings"]["cron"] = json!("");
+    let r = api(&w, "PUT", &format!("/retentions/{id}"))
+        .body(p.to_string())
+        .send();
+    assert_eq!(r.status, 200);
+    let eid = exec["id"].as_i64().unwrap();
+    let r = api(&w, "PATCH", &format!("/retentions/{id}/executions/{eid}"))
+        .body(r#"{"action":"stop"}"#)
+        .send();
+    assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
+    let r = api(&w, "PATCH", &format!("/retentions/{id}/executions/{eid}"))
+        .body(r#"{"action":"pause"}"#)
+        .send();
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("the only action is"));
+    let before = api(&w, "GET", &format!("/retentions/{id}/executions")).send();
+    let n = before.header("x-total-count").unwrap().to_string();
+    std::thread::sleep(Duration::from_secs(12));
+    let after = api(&w, "GET", &format!("/retentions/{id}/executions")).send();
+    assert_eq!(
+        after.header("x-total-count").unwrap(),
+        n,
+        "no run without a schedule"
+    );
+}

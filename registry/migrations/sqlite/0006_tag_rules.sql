@@ -22,10 +22,13 @@ CREATE TABLE project_quotas (
 );
 
 -- One policy per project, as Harbor (its id is the project's `retention_id`).
+-- `next_run_at`: when its cron fires next (NULL: manual only); moved forward
+-- with a compare-and-set, so a due policy runs once however many processes look.
 CREATE TABLE retention_policies (
     id          INTEGER PRIMARY KEY,
     project_id  INTEGER NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
     body        TEXT NOT NULL,
+    next_run_at INTEGER,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
@@ -41,6 +44,7 @@ CREATE TABLE retention_executions (
     start_time  INTEGER NOT NULL,
     end_time    INTEGER
 );
+CREATE INDEX retention_policies_due ON retention_policies (next_run_at) WHERE next_run_at IS NOT NULL;
 CREATE INDEX retention_executions_by_policy ON retention_executions (policy_id, id);
 
 CREATE TABLE retention_tasks (

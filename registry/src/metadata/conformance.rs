@@ -1250,13 +1250,13 @@ pub async fn run_tag_rules(
 
     // One retention policy per project; executions newest first; tasks.
     let pol = rules
-        .create_retention_policy(p, "{}")
+        .create_retention_policy(p, "{}", Some(1000))
         .await
         .unwrap()
         .unwrap();
     assert!(
         rules
-            .create_retention_policy(p, "{}")
+            .create_retention_policy(p, "{}", None)
             .await
             .unwrap()
             .is_none()
@@ -1270,11 +1270,36 @@ pub async fn run_tag_rules(
             .id,
         pol
     );
+    // A due schedule is taken once: the first compare-and-set wins.
+    assert!(rules.due_retention_policies(999).await.unwrap().is_empty());
+    let due = rules.due_retention_policies(1000).await.unwrap();
+    assert_eq!((due.len(), due[0].0.id, due[0].1), (1, pol, 1000));
     assert!(
         rules
-            .update_retention_policy(pol, "{\"x\":1}")
+            .advance_retention_schedule(pol, 1000, Some(2000))
             .await
             .unwrap()
+    );
+    assert!(
+        !rules
+            .advance_retention_schedule(pol, 1000, Some(2000))
+            .await
+            .unwrap()
+    );
+    assert!(rules.due_retention_policies(1999).await.unwrap().is_empty());
+    assert!(
+        rules
+            .update_retention_policy(pol, "{\"x\":1}", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rules
+            .due_retention_policies(i64::MAX)
+            .await
+            .unwrap()
+            .is_empty(),
+        "manual only"
     );
     assert_eq!(
         rules.retention_policy(pol).await.unwrap().unwrap().body,

@@ -246,14 +246,20 @@ impl TagRulesStore for SqliteMetadata {
         row.as_ref().map(rule_row).transpose()
     }
 
-    async fn create_retention_policy(&self, project_id: i64, body: &str) -> Result<Option<i64>> {
+    async fn create_retention_policy(
+        &self,
+        project_id: i64,
+        body: &str,
+        next_run_at: Option<i64>,
+    ) -> Result<Option<i64>> {
         let now = now();
         let done = sqlx::query(
-            "INSERT INTO retention_policies (project_id, body, created_at, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (project_id) DO NOTHING",
+            "INSERT INTO retention_policies (project_id, body, next_run_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id) DO NOTHING",
         )
         .bind(project_id)
         .bind(body)
+        .bind(next_run_at)
         .bind(now)
         .bind(now)
         .execute(&self.write)
@@ -261,14 +267,21 @@ impl TagRulesStore for SqliteMetadata {
         Ok((done.rows_affected() > 0).then(|| done.last_insert_rowid()))
     }
 
-    async fn update_retention_policy(&self, id: i64, body: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE retention_policies SET body = ?, updated_at = ? WHERE id = ?")
-                .bind(body)
-                .bind(now())
-                .bind(id)
-                .execute(&self.write)
-                .await?;
+    async fn update_retention_policy(
+        &self,
+        id: i64,
+        body: &str,
+        next_run_at: Option<i64>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE retention_policies SET body = ?, next_run_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(body)
+        .bind(next_run_at)
+        .bind(now())
+        .bind(id)
+        .execute(&self.write)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -280,11 +293,34 @@ impl TagRulesStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn retention_policies(&self) -> Result<Vec<StoredRule>> {
-        let rows = sqlx::query("SELECT id, project_id, body FROM retention_policies ORDER BY id")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(rule_row).collect()
+    async fn due_retention_policies(&self, now: i64) -> Result<Vec<(StoredRule, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, body, next_run_at FROM retention_policies
+             WHERE next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((rule_row(r)?, r.try_get("next_run_at")?)))
+            .collect()
+    }
+
+    async fn advance_retention_schedule(
+        &self,
+        id: i64,
+        from: i64,
+        to: Option<i64>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE retention_policies SET next_run_at = ? WHERE id = ? AND next_run_at = ?",
+        )
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn create_execution(&self, policy_id: i64, trigger: &str, dry_run: bool) -> Result<i64> {

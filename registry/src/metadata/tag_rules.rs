@@ -99,11 +99,26 @@ pub trait TagRulesStore: Send + Sync + 'static {
     async fn retention_policy(&self, id: i64) -> Result<Option<StoredRule>>;
     async fn retention_policy_of_project(&self, project_id: i64) -> Result<Option<StoredRule>>;
     /// `None` if the project already has a policy (one per project, as Harbor).
-    async fn create_retention_policy(&self, project_id: i64, body: &str) -> Result<Option<i64>>;
-    async fn update_retention_policy(&self, id: i64, body: &str) -> Result<bool>;
+    /// `next_run_at`: when its schedule fires first (`None`: manual only).
+    async fn create_retention_policy(
+        &self,
+        project_id: i64,
+        body: &str,
+        next_run_at: Option<i64>,
+    ) -> Result<Option<i64>>;
+    async fn update_retention_policy(
+        &self,
+        id: i64,
+        body: &str,
+        next_run_at: Option<i64>,
+    ) -> Result<bool>;
     async fn delete_retention_policy(&self, id: i64) -> Result<bool>;
-    /// Every policy (for the scheduler).
-    async fn retention_policies(&self) -> Result<Vec<StoredRule>>;
+    /// Policies whose schedule is due at `now`, with the fire time they are due for.
+    async fn due_retention_policies(&self, now: i64) -> Result<Vec<(StoredRule, i64)>>;
+    /// Move a policy's next fire time from `from` to `to`, only if it is still
+    /// `from`: true for the one caller that wins (and then runs the policy).
+    async fn advance_retention_schedule(&self, id: i64, from: i64, to: Option<i64>)
+    -> Result<bool>;
 
     /// A new execution, `Pending`.
     async fn create_execution(&self, policy_id: i64, trigger: &str, dry_run: bool) -> Result<i64>;

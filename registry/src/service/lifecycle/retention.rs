@@ -124,6 +124,14 @@ impl Trigger {
             .and_then(Value::as_str)
             .filter(|c| !c.trim().is_empty())
     }
+
+    /// When the cron fires next strictly after `after` (unix seconds); `None`
+    /// for manual-only policies.
+    fn next_after(&self, after: i64) -> Option<i64> {
+        let schedule = cron::Schedule::from_str(self.cron()?).ok()?;
+        let after = chrono::DateTime::from_timestamp(after, 0)?;
+        schedule.after(&after).next().map(|t| t.timestamp())
+    }
 }
 
 /// `{"level":"project","ref":<project id>}`.
@@ -474,7 +482,7 @@ impl Retention {
         policy.check()?;
         let id = self
             .store
-            .create_retention_policy(p.id, &policy.body()?)
+            .create_retention_policy(p.id, &policy.body()?, policy.trigger.next_after(now()))
             .await?
             .ok_or_else(|| {
                 RegistryError::conflict(format!(
@@ -498,7 +506,7 @@ impl Retention {
         policy.scope = old.scope;
         policy.check()?;
         self.store
-            .update_retention_policy(id, &policy.body()?)
+            .update_retention_policy(id, &policy.body()?, policy.trigger.next_after(now()))
             .await?;
         self.access
             .audit(who, "update", "retention", &id.to_string(), ip);
@@ -785,53 +793,38 @@ impl Retention {
             .ok_or_else(|| RegistryError::not_found(format!("retention task {tid} not found")))
     }
 
-    /// The scheduler: every 10 s, queue a run of each policy whose cron fell due
-    /// since the last look (and that is not running already).
+    /// The scheduler: every 10 s, run each policy whose cron is due. Moving its
+    /// next fire time is a compare-and-set in the store, so one process wins and
+    /// a due policy runs once however many servers share the database. A fire
+    /// time missed while no server ran is run once, late, then the schedule goes on.
     pub fn start(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut last = chrono::Utc::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(10)).await;
                 let Some(me) = me.upgrade() else { return };
-                let now = chrono::Utc::now();
-                if let Err(e) = me.run_due(last, now).await {
+                if let Err(e) = me.run_due(now()).await {
                     tracing::error!(error = %e, "scheduled retention");
                 }
-                last = now;
             }
         });
     }
 
-    async fn run_due(
-        &self,
-        after: chrono::DateTime<chrono::Utc>,
-        until: chrono::DateTime<chrono::Utc>,
-    ) -> Result<()> {
-        for stored in self.store.retention_policies().await? {
-            let Ok(policy) = RetentionPolicy::from_stored(&stored) else {
-                continue;
+    async fn run_due(&self, now: i64) -> Result<()> {
+        for (stored, due_at) in self.store.due_retention_policies(now).await? {
+            let policy = match RetentionPolicy::from_stored(&stored) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(policy = stored.id, error = %e, "unreadable retention policy");
+                    continue;
+                }
             };
-            let due = policy
-                .trigger
-                .cron()
-                .and_then(|c| cron::Schedule::from_str(c).ok())
-                .and_then(|s| s.after(&after).next())
-                .is_some_and(|t| t <= until);
-            let busy = self
+            let next = policy.trigger.next_after(now);
+            if self
                 .store
-                .executions(
-                    policy.id,
-                    PageReq {
-                        page: 1,
-                        page_size: 1,
-                    },
-                )
+                .advance_retention_schedule(policy.id, due_at, next)
                 .await?
-                .0
-                .first()
-                .is_some_and(|e| e.status == "Running");
-            if due && !busy {
+            {
                 self.launch(policy, "SCHEDULE", false).await?;
             }
         }
