@@ -197,3 +197,109 @@ impl WriteGuard for Quotas {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::digest::Digest;
+    use crate::error::{ErrorCode, RegistryError};
+    use crate::metadata::{IdentityStore, SqliteMetadata, TagRulesStore};
+    use crate::names::RepoName;
+    use crate::service::events::{Event, Subscriber};
+    use crate::service::{Options, Services, Stores};
+    use crate::storage::{ByteStream, FsBlobStore};
+
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<Event>>);
+
+    #[async_trait::async_trait]
+    impl Subscriber for Heard {
+        async fn on_event(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    fn body(data: &'static [u8]) -> ByteStream {
+        Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from_static(data))
+        }))
+    }
+
+    /// A refused upload is `DENIED` with the figures, keeps nothing, and is told
+    /// to subscribers as `QuotaExceeded`.
+    #[tokio::test]
+    async fn an_upload_over_the_limit_is_refused_and_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let services = Services::new(
+            Stores {
+                meta: meta.clone(),
+                identity: meta.clone(),
+                security: meta.clone(),
+                blobs,
+                tag_rules: meta.clone(),
+                jobs: meta.clone(),
+                lifecycle: meta.clone(),
+            },
+            Options {
+                max_uploads: 10,
+                ..Default::default()
+            },
+        );
+        let heard = Arc::new(Heard::default());
+        let subscriber: Arc<dyn Subscriber> = heard.clone();
+        services
+            .distribution
+            .events()
+            .subscribe(Arc::downgrade(&subscriber));
+        let pid = meta
+            .create_project("small", false, None)
+            .await
+            .unwrap()
+            .unwrap();
+        meta.set_storage_limit(pid, 10).await.unwrap();
+        let repo = RepoName::parse("small/app").unwrap();
+        let data: &'static [u8] = b"eleven bytes";
+        let digest = Digest::sha256_of(data);
+        let err = services
+            .distribution
+            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_code(), Some(ErrorCode::Denied));
+        let RegistryError::WriteDenied(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            msg,
+            &format!(
+                "quota exceeded: project small uses 0 of its 10 bytes; blob {digest} needs 12 more bytes"
+            )
+        );
+        assert_eq!(
+            services.distribution.blob_size(&repo, &digest).await.ok(),
+            None
+        );
+        let events = std::mem::take(&mut *heard.0.lock().unwrap());
+        assert!(
+            matches!(
+                &events[..],
+                [Event::QuotaExceeded { project, used: 0, limit: 10, requested: 12, .. }] if project == "small"
+            ),
+            "{events:?}"
+        );
+        // Raised, the same upload goes through.
+        meta.set_storage_limit(pid, 12).await.unwrap();
+        services
+            .distribution
+            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64))
+            .await
+            .unwrap();
+    }
+}
