@@ -141,6 +141,15 @@ fn new_projects_get_the_default_limit_and_the_cli_sets_it() {
         .body(json!({"project_name": "bobs", "storage_limit": -1}).to_string())
         .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // A bad limit is refused before anything is created.
+    let r = api(&w, "POST", "/projects")
+        .body(json!({"project_name": "badlimit", "storage_limit": -2}).to_string())
+        .send();
+    assert_eq!(r.status, 400);
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("storage limit -2: bytes, or -1 for unlimited")
+    );
+    assert_eq!(api(&w, "GET", "/projects/badlimit").send().status, 404);
     let s = api_as(
         &w,
         "GET",

@@ -184,6 +184,18 @@ pub async fn create(
         .as_str()
         .ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
     settings_of(&body)?;
+    // Checked before the project exists, so a bad limit creates nothing.
+    let storage_limit = match &body["storage_limit"] {
+        Value::Null => None,
+        v => Some(
+            v.as_i64()
+                .map(crate::service::lifecycle::quota::check_limit)
+                .transpose()?
+                .ok_or_else(|| {
+                    RegistryError::bad_request("storage_limit must be bytes, or -1 for unlimited")
+                })?,
+        ),
+    };
     let id = reg
         .identity
         .create_project(
@@ -194,12 +206,6 @@ pub async fn create(
         )
         .await?;
     apply_settings(&reg, &caller, name, &body).await?;
-    let storage_limit = match &body["storage_limit"] {
-        Value::Null => None,
-        v => Some(v.as_i64().ok_or_else(|| {
-            RegistryError::bad_request("storage_limit must be bytes, or -1 for unlimited")
-        })?),
-    };
     reg.quotas
         .init_project(&caller.who, id, storage_limit)
         .await?;
