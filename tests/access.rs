@@ -1187,6 +1187,22 @@ fn openapi_document_is_served_and_valid() {
         .body("{}")
         .send();
     checks.push(json!({"schema": "RobotSec", "path": "PATCH /robots", "body": refreshed.json()}));
+    // A GC run and a scrub run, for /jobs, /system/gc and /system/scrub.
+    let started = |path: &str, body: Value| {
+        let r = api(&w, "POST", path, admin()).body(body.to_string()).send();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let gc_id = started(
+        "/system/gc/schedule",
+        json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}),
+    );
+    let scrub_id = started("/system/scrub", json!({}));
     let mut exercised = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
         let Some(schema) =
@@ -1208,7 +1224,10 @@ fn openapi_document_is_served_and_valid() {
             .replace("{reference}", "v1")
             .replace("{mid}", &mid.to_string())
             .replace("{user_id}", &uid.to_string())
-            .replace("{robot_id}", &rid.to_string());
+            .replace("{robot_id}", &rid.to_string())
+            .replace("{job_id}", &gc_id)
+            .replace("{gc_id}", &gc_id)
+            .replace("{scrub_id}", &scrub_id);
         let query = if path.ends_with("/artifacts/{reference}") {
             "?with_scan_overview=true&with_sbom_overview=true&with_signature=true"
         } else {
