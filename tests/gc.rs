@@ -636,3 +636,183 @@ fn gc_and_job_verbs() {
     let bad = wharf(&["gc", "run", "--grace-period", "1y"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Real accessories made by the real clients (`wharf sign` in cosign's `.sig`
+/// tag layout and as an OCI referrer, `wharf attest`'s `.att` tag, `wharf sbom
+/// attach`'s referrer) survive GC while their subject is tagged, and go with it.
+#[test]
+fn signatures_attestations_and_sboms_live_and_die_with_their_subject() {
+    let w = start(&[]);
+    let reg = Registry::new(&w.host());
+    let rt = rt();
+    let x = Image::new(blob(51, 100), vec![blob(52, 2000)]);
+    let y = Image::new(blob(53, 100), vec![blob(54, 3000)]);
+    rt.block_on(async {
+        reg.push("library/signed", "v1", &x).await.unwrap();
+        reg.push("library/signed", "v2", &y).await.unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("docker")).unwrap();
+    let auth = base64_auth();
+    std::fs::write(
+        d.join("docker/config.json"),
+        json!({"auths": {w.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"buildType":"https://example.com/ci"}"#,
+    )
+    .unwrap();
+    let docker = d.join("docker");
+    let env = [
+        ("COSIGN_PASSWORD", "test-password"),
+        ("WHARF_USERNAME", ADMIN.0),
+        ("WHARF_PASSWORD", ADMIN.1),
+        ("DOCKER_CONFIG", docker.to_str().unwrap()),
+    ];
+    let run = |args: &[&str]| common::stdout_ok(&wharf_in(d, &env, args));
+    run(&["key", "generate"]);
+    // An SPDX document of a real image, to attach.
+    let spdx = d.join("sbom.spdx.json");
+    run(&[
+        "sbom",
+        &common::oci_ref("pyapp", "v1"),
+        "-o",
+        spdx.to_str().unwrap(),
+    ]);
+    for tag in ["v1", "v2"] {
+        let image = format!("{}/library/signed:{tag}", w.host());
+        run(&["sign", "--insecure", "--key", "cosign.key", &image]);
+        run(&[
+            "sign",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--referrers",
+            &image,
+        ]);
+        run(&[
+            "attest",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--predicate",
+            "prov.json",
+            "--type",
+            "slsaprovenance",
+            &image,
+        ]);
+        run(&[
+            "sbom",
+            "attach",
+            "--insecure",
+            &image,
+            "--sbom",
+            spdx.to_str().unwrap(),
+        ]);
+    }
+    // What the registry lists as Y's accessories: referrers, and cosign tags naming Y.
+    let (y_referrers, y_tags) = rt.block_on(async {
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", y.digest))
+            .await;
+        let tags = reg.get_json("/v2/library/signed/tags/list").await;
+        let prefix = format!("sha256-{}", y.digest.trim_start_matches("sha256:"));
+        let y_tags: Vec<String> = tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| {
+                t.as_str()
+                    .filter(|t| t.starts_with(&prefix))
+                    .map(str::to_string)
+            })
+            .collect();
+        (refs["manifests"].as_array().unwrap().len(), y_tags)
+    });
+    assert!(
+        y_referrers >= 2 && y_tags.len() >= 2,
+        "{y_referrers} referrers, tags {y_tags:?}"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    rt.block_on(async {
+        let r = reg.gc(json!({"delete_untagged": true})).await;
+        assert_eq!(r["manifests_deleted"], 0, "everything signed is alive: {r}");
+    });
+    let verify = |tag: &str| {
+        wharf_in(
+            d,
+            &env,
+            &[
+                "verify",
+                "--insecure",
+                "--key",
+                "cosign.pub",
+                &format!("{}/library/signed:{tag}", w.host()),
+            ],
+        )
+        .status
+        .code()
+    };
+    assert_eq!(verify("v1"), Some(0));
+    assert_eq!(verify("v2"), Some(0));
+
+    // Y loses its tag: Y and all its accessories go; X keeps all of its own.
+    rt.block_on(async {
+        assert_eq!(reg.delete("/v2/library/signed/manifests/v2").await, 202);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let r = reg.gc(json!({"delete_untagged": true})).await;
+        assert_eq!(
+            r["manifests_deleted"].as_u64(),
+            Some(1 + y_referrers as u64 + y_tags.len() as u64),
+            "{r}"
+        );
+        let tags = reg.get_json("/v2/library/signed/tags/list").await;
+        let left: Vec<&str> = tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect();
+        assert!(
+            left.iter().all(|t| !y_tags.iter().any(|y| y == t)),
+            "{left:?}"
+        );
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", y.digest))
+            .await;
+        assert_eq!(refs["manifests"], json!([]));
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", x.digest))
+            .await;
+        assert_eq!(
+            refs["manifests"].as_array().unwrap().len(),
+            y_referrers,
+            "X keeps as many as Y had"
+        );
+    });
+    assert_eq!(verify("v1"), Some(0));
+    let fetched = wharf_in(
+        d,
+        &env,
+        &[
+            "sbom",
+            "fetch",
+            "--insecure",
+            "--format",
+            "spdx-json",
+            &format!("{}/library/signed:v1", w.host()),
+        ],
+    );
+    assert_eq!(
+        common::stdout_ok(&fetched).as_bytes(),
+        std::fs::read(&spdx).unwrap()
+    );
+}
+
+fn base64_auth() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1))
+}
