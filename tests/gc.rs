@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Wharf, wharf_in};
-use gc_support::{ADMIN, Blob, Image, Registry, blobs_on_disk, bytes};
+use gc_support::{ADMIN, Blob, Image, Registry, SERVE_ARGS, blobs_on_disk, bytes};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -467,14 +467,7 @@ async fn fill_with_garbage(reg: &Registry, n: u64) {
 #[test]
 fn a_gc_killed_mid_run_is_taken_over_after_its_lease_and_finishes() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = [
-        "--admin-password",
-        ADMIN.1,
-        "--gc-grace-period",
-        "1",
-        "--job-lease",
-        "2",
-    ];
+    let args = SERVE_ARGS;
     let mut w = Wharf::start_in(tmp.path(), &args);
     let rt = rt();
     let keep = Image::new(blob(31, 200), vec![blob(32, 3000)]);
