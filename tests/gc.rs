@@ -809,3 +809,49 @@ fn base64_auth() -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1))
 }
+
+/// Upload sessions abandoned past `--upload-expiry-hours` go at the next GC,
+/// with their bytes.
+#[test]
+fn gc_removes_abandoned_upload_sessions() {
+    let w = start(&["--upload-expiry-hours", "0"]);
+    let reg = Registry::new(&w.host());
+    rt().block_on(async {
+        let http = reqwest::Client::new();
+        let started = http
+            .post(format!("{}/v2/library/up/blobs/uploads/", reg.base))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202);
+        let location = started.headers()["location"].to_str().unwrap().to_string();
+        let url = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", reg.base)
+        };
+        let chunk = http
+            .patch(&url)
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![7u8; 1000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chunk.status(), 202);
+        let uploads = w.data_dir.join("uploads");
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = reg.gc(json!({})).await;
+        assert_eq!(r["uploads_purged"], 1, "{r}");
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+        let status = http
+            .get(&url)
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status(), 404);
+    });
+}
