@@ -47,7 +47,12 @@ pub const GC: &str = "gc";
 /// Blobs marked per transaction: short write locks, bounded memory.
 const BATCH: u32 = 500;
 /// Files deleted at once.
-const DELETES_IN_FLIGHT: usize = 16;
+const DELETES_IN_FLIGHT: usize = 8;
+/// After each batch GC rests this fraction of the time the batch took: the
+/// writer connection and the disk stay available to pushes (each push waits
+/// for the database's one writer and fsyncs its files; a GC deleting files
+/// flat out would halve their rate). 1.0 = GC takes at most half the time.
+const REST: f64 = 1.0;
 
 /// Harbor's GC parameters (and the grace period, Wharf's addition).
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -202,6 +207,7 @@ impl JobHandler for Gc {
             .await;
 
         while !ctx.should_stop() {
+            let began = std::time::Instant::now();
             let doomed = self.store.mark_blobs_deleting(cutoff, BATCH).await?;
             if doomed.is_empty() {
                 break;
@@ -210,6 +216,9 @@ impl JobHandler for Gc {
             blobs += n;
             bytes += b;
             ctx.log(format!("deleted {n} blobs ({b} bytes)")).await;
+            if doomed.len() == BATCH as usize {
+                tokio::time::sleep(began.elapsed().mul_f64(REST)).await;
+            }
         }
         ctx.log(format!(
             "deleted {manifests} manifests and {blobs} blobs, freed {bytes} bytes"
