@@ -14,6 +14,7 @@
 #
 # Usage: scripts/bench-gc.sh            (builds target/release/wharf if needed)
 # Env:   WHARF_BIN=path/to/wharf        (skip the build)
+#        BENCH_REPOS=100                (repositories of 100 images each; 100 = the target size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,10 +34,11 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-python3 - "$PORT" "$PASSWORD" <<'PY'
+python3 - "$PORT" "$PASSWORD" "${BENCH_REPOS:-100}" <<'PY'
 import base64, hashlib, http.client, json, os, sys, threading, time
 
-port, password = int(sys.argv[1]), sys.argv[2]
+port, password, repos = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+manifests = repos * 100
 AUTH = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
 local = threading.local()
 
@@ -115,18 +117,18 @@ def seconds(job):
 
 
 # 1. 10,000 manifests, 20,000 blobs.
-t = parallel(8, ((f"library/fill{r}", f"t{i}", f"fill-{r}-{i}") for r in range(100) for i in range(100)), image)
-print(f"filled 10,000 manifests / 20,000 blobs through the API in {t:.1f}s")
-t = parallel(8, ((f"library/fill{r}", f"t{i}") for r in range(100) for i in range(0, 100, 2)),
+t = parallel(8, ((f"library/fill{r}", f"t{i}", f"fill-{r}-{i}") for r in range(repos) for i in range(100)), image)
+print(f"filled {manifests} manifests / {2 * manifests} blobs through the API in {t:.1f}s")
+t = parallel(8, ((f"library/fill{r}", f"t{i}") for r in range(repos) for i in range(0, 100, 2)),
              lambda repo, tag: call("DELETE", f"/v2/{repo}/manifests/{tag}"))
-print(f"deleted 5,000 tags in {t:.1f}s")
+print(f"deleted {manifests // 2} tags in {t:.1f}s")
 time.sleep(2.1)
 t0 = time.monotonic()
 job = wait(gc({"delete_untagged": True}))
 wall = time.monotonic() - t0
 r = job["result"]
 assert job["status"] == "Success", job
-assert (r["manifests_deleted"], r["blobs_deleted"]) == (5000, 10000), r
+assert (r["manifests_deleted"], r["blobs_deleted"]) == (manifests // 2, manifests), r
 print(f"GC: {r['manifests_deleted']} manifests, {r['blobs_deleted']} blobs, {r['bytes_freed']} bytes "
       f"in {wall:.2f}s (API call to end; job clock {seconds(job):.0f}s, whole seconds) [target < 10 s]")
 

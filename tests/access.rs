@@ -1214,13 +1214,22 @@ fn openapi_document_is_served_and_valid() {
     .body(r#"{"dry_run":true}"#)
     .send();
     let execution_id = common::tag_rules::created_id(&r).to_string();
-    // A garbage collection and a scrub, so their histories have items.
-    let r = api(&w, "POST", "/system/gc/schedule", admin())
-        .body(json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}).to_string())
-        .send();
-    let gc_id = common::tag_rules::created_id(&r).to_string();
-    let r = api(&w, "POST", "/system/scrub", admin()).body("{}").send();
-    let scrub_id = common::tag_rules::created_id(&r).to_string();
+    // A GC run and a scrub run, for /jobs, /system/gc and /system/scrub.
+    let started = |path: &str, body: Value| {
+        let r = api(&w, "POST", path, admin()).body(body.to_string()).send();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let gc_id = started(
+        "/system/gc/schedule",
+        json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}),
+    );
+    let scrub_id = started("/system/scrub", json!({}));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Wharf, wharf_in};
-use gc_support::{ADMIN, Blob, Image, Registry, blobs_on_disk, bytes};
+use gc_support::{ADMIN, Blob, Image, Registry, SERVE_ARGS, blobs_on_disk, bytes};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -467,14 +467,7 @@ async fn fill_with_garbage(reg: &Registry, n: u64) {
 #[test]
 fn a_gc_killed_mid_run_is_taken_over_after_its_lease_and_finishes() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = [
-        "--admin-password",
-        ADMIN.1,
-        "--gc-grace-period",
-        "1",
-        "--job-lease",
-        "2",
-    ];
+    let args = SERVE_ARGS;
     let mut w = Wharf::start_in(tmp.path(), &args);
     let rt = rt();
     let keep = Image::new(blob(31, 200), vec![blob(32, 3000)]);
@@ -635,4 +628,230 @@ fn gc_and_job_verbs() {
     assert_eq!(sched["parameters"]["delete_untagged"], true);
     let bad = wharf(&["gc", "run", "--grace-period", "1y"]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Real accessories made by the real clients (`wharf sign` in cosign's `.sig`
+/// tag layout and as an OCI referrer, `wharf attest`'s `.att` tag, `wharf sbom
+/// attach`'s referrer) survive GC while their subject is tagged, and go with it.
+#[test]
+fn signatures_attestations_and_sboms_live_and_die_with_their_subject() {
+    let w = start(&[]);
+    let reg = Registry::new(&w.host());
+    let rt = rt();
+    let x = Image::new(blob(51, 100), vec![blob(52, 2000)]);
+    let y = Image::new(blob(53, 100), vec![blob(54, 3000)]);
+    rt.block_on(async {
+        reg.push("library/signed", "v1", &x).await.unwrap();
+        reg.push("library/signed", "v2", &y).await.unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("docker")).unwrap();
+    let auth = base64_auth();
+    std::fs::write(
+        d.join("docker/config.json"),
+        json!({"auths": {w.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"buildType":"https://example.com/ci"}"#,
+    )
+    .unwrap();
+    let docker = d.join("docker");
+    let env = [
+        ("COSIGN_PASSWORD", "test-password"),
+        ("WHARF_USERNAME", ADMIN.0),
+        ("WHARF_PASSWORD", ADMIN.1),
+        ("DOCKER_CONFIG", docker.to_str().unwrap()),
+    ];
+    let run = |args: &[&str]| common::stdout_ok(&wharf_in(d, &env, args));
+    run(&["key", "generate"]);
+    // An SPDX document of a real image, to attach.
+    let spdx = d.join("sbom.spdx.json");
+    run(&[
+        "sbom",
+        &common::oci_ref("pyapp", "v1"),
+        "-o",
+        spdx.to_str().unwrap(),
+    ]);
+    for tag in ["v1", "v2"] {
+        let image = format!("{}/library/signed:{tag}", w.host());
+        run(&["sign", "--insecure", "--key", "cosign.key", &image]);
+        run(&[
+            "sign",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--referrers",
+            &image,
+        ]);
+        run(&[
+            "attest",
+            "--insecure",
+            "--key",
+            "cosign.key",
+            "--predicate",
+            "prov.json",
+            "--type",
+            "slsaprovenance",
+            &image,
+        ]);
+        run(&[
+            "sbom",
+            "attach",
+            "--insecure",
+            &image,
+            "--sbom",
+            spdx.to_str().unwrap(),
+        ]);
+    }
+    // What the registry lists as Y's accessories: referrers, and cosign tags naming Y.
+    let (y_referrers, y_tags) = rt.block_on(async {
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", y.digest))
+            .await;
+        let tags = reg.get_json("/v2/library/signed/tags/list").await;
+        let prefix = format!("sha256-{}", y.digest.trim_start_matches("sha256:"));
+        let y_tags: Vec<String> = tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| {
+                t.as_str()
+                    .filter(|t| t.starts_with(&prefix))
+                    .map(str::to_string)
+            })
+            .collect();
+        (refs["manifests"].as_array().unwrap().len(), y_tags)
+    });
+    assert!(
+        y_referrers >= 2 && y_tags.len() >= 2,
+        "{y_referrers} referrers, tags {y_tags:?}"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    rt.block_on(async {
+        let r = reg.gc(json!({"delete_untagged": true})).await;
+        assert_eq!(r["manifests_deleted"], 0, "everything signed is alive: {r}");
+    });
+    let verify = |tag: &str| {
+        wharf_in(
+            d,
+            &env,
+            &[
+                "verify",
+                "--insecure",
+                "--key",
+                "cosign.pub",
+                &format!("{}/library/signed:{tag}", w.host()),
+            ],
+        )
+        .status
+        .code()
+    };
+    assert_eq!(verify("v1"), Some(0));
+    assert_eq!(verify("v2"), Some(0));
+
+    // Y loses its tag: Y and all its accessories go; X keeps all of its own.
+    rt.block_on(async {
+        assert_eq!(reg.delete("/v2/library/signed/manifests/v2").await, 202);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let r = reg.gc(json!({"delete_untagged": true})).await;
+        assert_eq!(
+            r["manifests_deleted"].as_u64(),
+            Some(1 + y_referrers as u64 + y_tags.len() as u64),
+            "{r}"
+        );
+        let tags = reg.get_json("/v2/library/signed/tags/list").await;
+        let left: Vec<&str> = tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect();
+        assert!(
+            left.iter().all(|t| !y_tags.iter().any(|y| y == t)),
+            "{left:?}"
+        );
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", y.digest))
+            .await;
+        assert_eq!(refs["manifests"], json!([]));
+        let refs = reg
+            .get_json(&format!("/v2/library/signed/referrers/{}", x.digest))
+            .await;
+        assert_eq!(
+            refs["manifests"].as_array().unwrap().len(),
+            y_referrers,
+            "X keeps as many as Y had"
+        );
+    });
+    assert_eq!(verify("v1"), Some(0));
+    let fetched = wharf_in(
+        d,
+        &env,
+        &[
+            "sbom",
+            "fetch",
+            "--insecure",
+            "--format",
+            "spdx-json",
+            &format!("{}/library/signed:v1", w.host()),
+        ],
+    );
+    assert_eq!(
+        common::stdout_ok(&fetched).as_bytes(),
+        std::fs::read(&spdx).unwrap()
+    );
+}
+
+fn base64_auth() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", ADMIN.0, ADMIN.1))
+}
+
+/// Upload sessions abandoned past `--upload-expiry-hours` go at the next GC,
+/// with their bytes.
+#[test]
+fn gc_removes_abandoned_upload_sessions() {
+    let w = start(&["--upload-expiry-hours", "0"]);
+    let reg = Registry::new(&w.host());
+    rt().block_on(async {
+        let http = reqwest::Client::new();
+        let started = http
+            .post(format!("{}/v2/library/up/blobs/uploads/", reg.base))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202);
+        let location = started.headers()["location"].to_str().unwrap().to_string();
+        let url = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", reg.base)
+        };
+        let chunk = http
+            .patch(&url)
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![7u8; 1000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chunk.status(), 202);
+        let uploads = w.data_dir.join("uploads");
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = reg.gc(json!({})).await;
+        assert_eq!(r["uploads_purged"], 1, "{r}");
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+        let status = http
+            .get(&url)
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status(), 404);
+    });
 }

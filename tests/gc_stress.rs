@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Wharf;
-use gc_support::{ADMIN, Blob, Image, Registry, blobs_on_disk, bytes};
+use gc_support::{ADMIN, Blob, Image, Registry, SERVE_ARGS, blobs_on_disk, bytes};
 use serde_json::json;
 use tokio::sync::RwLock;
 
@@ -254,14 +254,7 @@ fn skopeo_pull(host: &str, repo: &str, tag: &str, into: &std::path::Path) {
 fn stress(kill_mid_gc: bool) {
     common::require("skopeo");
     let tmp = tempfile::tempdir().unwrap();
-    let args = [
-        "--admin-password",
-        ADMIN.1,
-        "--gc-grace-period",
-        "1",
-        "--job-lease",
-        "2",
-    ];
+    let args = SERVE_ARGS;
     let server = Arc::new(std::sync::Mutex::new(Wharf::start_in(tmp.path(), &args)));
     let host = server.lock().unwrap().host();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -14,6 +14,15 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 pub const ADMIN: (&str, &str) = ("admin", "Harbor12345");
+/// `wharf serve` for the GC tests: a 1 s grace period, a 2 s job lease.
+pub const SERVE_ARGS: [&str; 6] = [
+    "--admin-password",
+    ADMIN.1,
+    "--gc-grace-period",
+    "1",
+    "--job-lease",
+    "2",
+];
 
 pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))

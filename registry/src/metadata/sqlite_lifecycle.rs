@@ -439,6 +439,18 @@ fn doomed_rows(rows: &[SqliteRow]) -> Result<Vec<DoomedBlob>> {
 #[async_trait]
 impl LifecycleStore for SqliteMetadata {
     async fn collect_manifests(&self, cutoff: i64, untagged: bool) -> Result<u64> {
+        // Looked for first without the write lock: most runs find nothing, and
+        // pushes need not wait for them. What a snapshot misses, the next run finds.
+        let dead: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "{DEAD_MANIFESTS} SELECT count(*) FROM manifests WHERE id NOT IN (SELECT id FROM live)"
+        )))
+        .bind(cutoff)
+        .bind(untagged as i64)
+        .fetch_one(&self.read)
+        .await?;
+        if dead == 0 {
+            return Ok(0);
+        }
         // IMMEDIATE: the write lock from the start, so the live set is computed
         // and applied with no push in between (in this or another process).
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
@@ -466,6 +478,14 @@ impl LifecycleStore for SqliteMetadata {
     }
 
     async fn mark_blobs_deleting(&self, cutoff: i64, limit: u32) -> Result<Vec<DoomedBlob>> {
+        // As above: no write lock when a snapshot shows nothing to mark.
+        let any = sqlx::query(sqlx::AssertSqlSafe(format!("{COLLECTABLE_BLOBS} LIMIT 1")))
+            .bind(cutoff)
+            .fetch_optional(&self.read)
+            .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE blobs SET deleting = 1

@@ -47,7 +47,12 @@ pub const GC: &str = "gc";
 /// Blobs marked per transaction: short write locks, bounded memory.
 const BATCH: u32 = 500;
 /// Files deleted at once.
-const DELETES_IN_FLIGHT: usize = 16;
+const DELETES_IN_FLIGHT: usize = 8;
+/// After each batch GC rests this fraction of the time the batch took: the
+/// writer connection and the disk stay available to pushes (each push waits
+/// for the database's one writer and fsyncs its files; a GC deleting files
+/// flat out would halve their rate). 1.0 = GC takes at most half the time.
+const REST: f64 = 1.0;
 
 /// Harbor's GC parameters (and the grace period, Wharf's addition).
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -202,6 +207,7 @@ impl JobHandler for Gc {
             .await;
 
         while !ctx.should_stop() {
+            let began = std::time::Instant::now();
             let doomed = self.store.mark_blobs_deleting(cutoff, BATCH).await?;
             if doomed.is_empty() {
                 break;
@@ -210,6 +216,9 @@ impl JobHandler for Gc {
             blobs += n;
             bytes += b;
             ctx.log(format!("deleted {n} blobs ({b} bytes)")).await;
+            if doomed.len() == BATCH as usize {
+                tokio::time::sleep(began.elapsed().mul_f64(REST)).await;
+            }
         }
         ctx.log(format!(
             "deleted {manifests} manifests and {blobs} blobs, freed {bytes} bytes"
@@ -229,5 +238,134 @@ impl JobHandler for Gc {
             })
             .await;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use serde_json::json;
+
+    use crate::digest::Digest;
+    use crate::metadata::SqliteMetadata;
+    use crate::metadata::lifecycle::{JobStatus, NewJob};
+    use crate::names::{Reference, RepoName};
+    use crate::service::Distribution;
+    use crate::service::access::Access;
+    use crate::service::events::{Event, Subscriber};
+    use crate::service::lifecycle::{GC, Lifecycle, LifecycleOptions, QueueOptions};
+    use crate::storage::FsBlobStore;
+
+    /// Writes down every event it hears.
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<Event>>);
+
+    #[async_trait::async_trait]
+    impl Subscriber for Heard {
+        async fn on_event(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    fn body(bytes: &'static [u8]) -> crate::storage::ByteStream {
+        Box::pin(futures_util::stream::once(async move {
+            Ok(Bytes::from_static(bytes))
+        }))
+    }
+
+    /// Deletes publish ArtifactDeleted / TagDeleted; a GC run publishes
+    /// GcFinished with what it deleted.
+    #[tokio::test]
+    async fn deletes_and_gc_runs_are_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("w.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let access = Arc::new(Access::new(meta.clone(), None));
+        let dist = Arc::new(Distribution::new(meta.clone(), blobs, 10, access.clone()));
+        let heard = Arc::new(Heard::default());
+        let sub: Arc<dyn Subscriber> = heard.clone();
+        dist.events().subscribe(Arc::downgrade(&sub));
+        let options = LifecycleOptions {
+            queue: QueueOptions {
+                poll: Duration::from_millis(50),
+                ..Default::default()
+            },
+            gc_grace_period: Duration::ZERO,
+            ..Default::default()
+        };
+        let lifecycle = Lifecycle::new(meta.clone(), meta, dist.clone(), access, options);
+        lifecycle.start();
+
+        let repo = RepoName::parse("library/events").unwrap();
+        let (config, layer): (&'static [u8], &'static [u8]) = (b"{}", b"layer");
+        for data in [config, layer] {
+            let d = Digest::sha256_of(data);
+            dist.upload_monolithic(&repo, &d, body(data), None)
+                .await
+                .unwrap();
+        }
+        let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::sha256_of(config), "size": 2},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": Digest::sha256_of(layer), "size": 5}]})
+        .to_string();
+        let pushed = dist
+            .put_manifest(
+                &repo,
+                &Reference::parse("v1").unwrap(),
+                None,
+                Bytes::from(manifest),
+            )
+            .await
+            .unwrap();
+        dist.delete_manifest(&repo, &Reference::parse("v1").unwrap())
+            .await
+            .unwrap();
+        dist.delete_manifest(&repo, &Reference::Digest(pushed.digest.clone()))
+            .await
+            .unwrap();
+        // Past the (zero) grace period in whole seconds.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let id = lifecycle
+            .jobs()
+            .enqueue(NewJob::manual(GC, json!({})))
+            .await
+            .unwrap();
+        let job = loop {
+            let job = lifecycle.jobs().job(id).await.unwrap();
+            if job.status.is_final() {
+                break job;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(job.status, JobStatus::Success, "{job:?}");
+        let heard = heard.0.lock().unwrap().clone();
+        let kinds: Vec<String> = heard
+            .iter()
+            .map(|e| match e {
+                Event::ArtifactPushed { .. } => "pushed".to_string(),
+                Event::TagDeleted { tag, .. } => format!("tag {tag}"),
+                Event::ArtifactDeleted { digest, .. } => {
+                    assert_eq!(digest, &pushed.digest);
+                    "artifact".to_string()
+                }
+                Event::GcFinished {
+                    job_id,
+                    manifests_deleted,
+                    blobs_deleted,
+                    bytes_freed,
+                } => {
+                    assert_eq!(*job_id, id);
+                    format!("gc {manifests_deleted} {blobs_deleted} {bytes_freed}")
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["pushed", "tag v1", "artifact", "gc 0 2 7"]);
     }
 }

@@ -530,6 +530,23 @@ mod tests {
         }
     }
 
+    /// A started queue on a fresh database, running `handler` for `kind`.
+    async fn running(
+        kind: &str,
+        handler: Arc<dyn JobHandler>,
+    ) -> (tempfile::TempDir, Arc<JobQueue>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteMetadata::open(&dir.path().join("w.db"))
+                .await
+                .unwrap(),
+        );
+        let queue = Arc::new(JobQueue::new(store, fast()));
+        queue.register(kind, handler);
+        queue.start();
+        (dir, queue)
+    }
+
     async fn wait_final(queue: &JobQueue, id: i64) -> Job {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -559,16 +576,8 @@ mod tests {
 
     #[tokio::test]
     async fn failures_retry_with_exponential_backoff() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteMetadata::open(&dir.path().join("w.db"))
-                .await
-                .unwrap(),
-        );
-        let queue = Arc::new(JobQueue::new(store, fast()));
         let flaky = Arc::new(Flaky(Mutex::new(Vec::new())));
-        queue.register("flaky", flaky.clone());
-        queue.start();
+        let (_dir, queue) = running("flaky", flaky.clone()).await;
         let id = queue
             .enqueue(NewJob::manual("flaky", json!({})))
             .await
@@ -613,15 +622,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_running_job_stops_between_steps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteMetadata::open(&dir.path().join("w.db"))
-                .await
-                .unwrap(),
-        );
-        let queue = Arc::new(JobQueue::new(store, fast()));
-        queue.register("steps", Arc::new(Steps));
-        queue.start();
+        let (_dir, queue) = running("steps", Arc::new(Steps)).await;
         let id = queue
             .enqueue(NewJob::manual("steps", json!({})))
             .await
