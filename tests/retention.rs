@@ -508,3 +508,79 @@ fn a_cron_schedule_runs_the_policy_once_per_fire_time() {
         "no run without a schedule"
     );
 }
+
+/// An index's children are untagged, but they are part of it: never candidates of
+/// their own, so a rule that ignores untagged artifacts keeps a multi-platform image whole.
+#[test]
+fn index_children_stay_with_their_index() {
+    let w = start_auth(&[]);
+    let pid = create_project(&w, "ix", json!({}));
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+        ])
+        .arg(format!("admin:{ADMIN_PW}"))
+        .arg(common::oci_ref("multi", "v1"))
+        .arg(format!("docker://{}/ix/multi:v1", w.host()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The layout's own index: its children, by digest.
+    let index: Value = serde_json::from_slice(
+        &std::fs::read(common::test_images().join("oci/multi/index.json")).unwrap(),
+    )
+    .unwrap();
+    let v1 = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body: Value = serde_json::from_slice(
+        &std::fs::read(
+            common::test_images()
+                .join("oci/multi/blobs")
+                .join(v1.replace(':', "/")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let children: Vec<String> = body["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(children.len(), 2);
+
+    let id = created_id(
+        &api(&w, "POST", "/retentions")
+            .body(policy(pid, vec![rule("always", None, "v*", false, "**")]).to_string())
+            .send(),
+    );
+    let (_, tasks) = execute(&w, id, false);
+    let got = decisions(&w, id, &tasks[0]);
+    assert_eq!(
+        got,
+        BTreeMap::from([(v1.clone(), "RETAIN".to_string())]),
+        "only the index is a candidate"
+    );
+    for child in &children {
+        let r = curl("HEAD", &w.url(&format!("/v2/ix/multi/manifests/{child}")))
+            .arg("-u")
+            .arg(&format!("admin:{ADMIN_PW}"))
+            .send();
+        assert_eq!(r.status, 200, "child {child} was deleted");
+    }
+}
