@@ -364,6 +364,7 @@ mod tests {
                     assert_eq!(*job_id, id);
                     format!("gc {manifests_deleted} {blobs_deleted} {bytes_freed}")
                 }
+                other => format!("{other:?}"),
             })
             .collect();
         assert_eq!(kinds, ["pushed", "tag v1", "artifact", "gc 0 2 7"]);
