@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod blobs;
+pub mod guard;
 mod listing;
 mod manifests;
 mod pulls;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use blobs::{BlobBody, ByteRange};
+pub use guard::{Guards, ManifestWrite, Removal, WriteGuard};
 pub use listing::Page;
 pub use manifests::PutManifest;
 pub use uploads::{MountOutcome, UploadStatus};
@@ -31,6 +33,9 @@ pub struct Distribution {
     max_uploads: usize,
     pulls: pulls::PullCounter,
     events: Events,
+    /// Who answers "may this write happen?" (immutability, quotas).
+    guards: Guards,
+    recent_uses: blobs::RecentUses,
     /// For the management API's checks and audit entries (the `/v2` API is
     /// authorized before it gets here).
     access: Arc<Access>,
@@ -50,6 +55,8 @@ impl Distribution {
             max_uploads,
             pulls: Default::default(),
             events: Events::default(),
+            guards: Guards::default(),
+            recent_uses: Default::default(),
             access,
         }
     }
@@ -57,6 +64,11 @@ impl Distribution {
     /// Who hears about pushes.
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Who is asked before content changes.
+    pub fn guards(&self) -> &Guards {
+        &self.guards
     }
 
     /// The stores, for services that read content (scanning, signatures).

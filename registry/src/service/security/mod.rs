@@ -126,23 +126,23 @@ impl Security {
 #[async_trait::async_trait]
 impl Subscriber for Security {
     async fn on_event(&self, event: &Event) {
-        match event {
-            Event::ArtifactPushed {
-                repository,
+        // Deletions and GC runs concern security nothing (yet).
+        if let Event::ArtifactPushed {
+            repository,
+            digest,
+            media_type,
+            artifact_type,
+            has_subject,
+        } = event
+        {
+            self.after_push(
+                repository.as_str(),
                 digest,
                 media_type,
-                artifact_type,
-                has_subject,
-            } => {
-                self.after_push(
-                    repository.as_str(),
-                    digest,
-                    media_type,
-                    artifact_type.as_deref(),
-                    *has_subject,
-                )
-                .await
-            }
+                artifact_type.as_deref(),
+                *has_subject,
+            )
+            .await
         }
     }
 }

@@ -372,32 +372,13 @@ impl Security {
     /// Set the schedule. `Manual` scans everything now and keeps the old schedule.
     pub async fn set_scan_schedule(&self, kind: &str, cron_expr: &str) -> Result<()> {
         let scanning = self.scanning()?;
-        let cron_expr = match kind {
-            "Manual" => {
-                self.scan_all().await?;
-                return Ok(());
-            }
-            "None" => "",
-            "Hourly" => "0 0 * * * *",
-            "Daily" => "0 0 0 * * *",
-            "Weekly" => "0 0 0 * * 0",
-            "Custom" => cron_expr,
-            other => {
-                return Err(RegistryError::bad_request(format!(
-                    "schedule type {other:?}: use None, Hourly, Daily, Weekly, Custom or Manual"
-                )));
-            }
-        };
-        if !cron_expr.is_empty() {
-            cron::Schedule::from_str(cron_expr).map_err(|e| {
-                RegistryError::bad_request(format!(
-                    "cron {cron_expr:?}: {e} (six fields: sec min hour day month weekday)"
-                ))
-            })?;
+        if kind == "Manual" {
+            self.scan_all().await?;
+            return Ok(());
         }
         let value = ScanSchedule {
             kind: kind.to_string(),
-            cron: cron_expr.to_string(),
+            cron: crate::service::lifecycle::schedule_cron(kind, cron_expr)?,
         };
         let text =
             serde_json::to_string(&value).map_err(|e| RegistryError::Internal(e.to_string()))?;
