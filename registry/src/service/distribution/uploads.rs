@@ -308,6 +308,7 @@ impl Distribution {
             ));
         }
         let size = self.stored_size(id).await?;
+        self.note_write();
         self.reserve(want, size).await?;
         self.blobs.commit_upload(id, want).await?;
         if !self.meta.link_blob(repo, want, size).await? {
