@@ -248,7 +248,7 @@ impl JobHandler for Gc {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Duration;
 
     use bytes::Bytes;
@@ -260,26 +260,10 @@ mod tests {
     use crate::names::{Reference, RepoName};
     use crate::service::Distribution;
     use crate::service::access::Access;
+    use crate::service::events::testing::{Heard, body};
     use crate::service::events::{Event, Subscriber};
     use crate::service::lifecycle::{GC, Lifecycle, LifecycleOptions, QueueOptions};
     use crate::storage::FsBlobStore;
-
-    /// Writes down every event it hears.
-    #[derive(Default)]
-    struct Heard(Mutex<Vec<Event>>);
-
-    #[async_trait::async_trait]
-    impl Subscriber for Heard {
-        async fn on_event(&self, event: &Event) {
-            self.0.lock().unwrap().push(event.clone());
-        }
-    }
-
-    fn body(bytes: &'static [u8]) -> crate::storage::ByteStream {
-        Box::pin(futures_util::stream::once(async move {
-            Ok(Bytes::from_static(bytes))
-        }))
-    }
 
     /// Deletes publish ArtifactDeleted / TagDeleted; a GC run publishes
     /// GcFinished with what it deleted.
