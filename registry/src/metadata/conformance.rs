@@ -1254,6 +1254,15 @@ pub async fn run_tag_rules(
     let (all, total) = rules.quotas(None, PAGE).await.unwrap();
     assert_eq!(total, 3, "library, p, o");
     assert_eq!(all.iter().find(|q| q.project_id == o).unwrap().hard, -1);
+    let used: Vec<(String, u64)> = all
+        .iter()
+        .map(|q| (q.project_name.clone(), q.used))
+        .collect();
+    assert_eq!(
+        used,
+        [("library".into(), 0), ("p".into(), 520), ("o".into(), 310)],
+        "each project's usage in one listing"
+    );
     let (one, total) = rules.quotas(Some(o), PAGE).await.unwrap();
     assert_eq!((one.len(), total, one[0].used), (1, 1, 310));
 

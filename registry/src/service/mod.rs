@@ -10,7 +10,9 @@
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
-//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate.
+//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
+//! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
+//!   quotas (write guards distribution asks, see `distribution::guard`), retention.
 //!
 //! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
 //! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
