@@ -49,13 +49,11 @@ const BATCH: u32 = 200;
 /// Files deleted at once.
 const DELETES_IN_FLIGHT: usize = 8;
 /// While pushes are arriving, GC rests after each batch this many times as
-/// long as the batch took: the writer connection and the disk stay available
-/// to pushes (each push waits for the database's one writer and fsyncs its
-/// files, and a burst of unlinks makes those fsyncs wait: measured, GC at a
-/// fifth of the time still cost pushes three quarters of their rate). 20.0 =
-/// GC takes at most a 21st of the time; with no push in the last second it
-/// runs flat out.
-const REST_WHILE_PUSHED: f64 = 20.0;
+/// long as the batch took, so the writer connection and the disk (each push
+/// waits for the database's one writer and fsyncs its files; a burst of
+/// unlinks lengthens those fsyncs) go to pushes first: 4.0 = GC takes at most
+/// a fifth of the time. With no push in the last second it runs flat out.
+const REST_WHILE_PUSHED: f64 = 4.0;
 
 /// Harbor's GC parameters (and the grace period, Wharf's addition).
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
