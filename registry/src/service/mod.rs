@@ -91,11 +91,19 @@ impl Services {
             options.max_uploads,
             access.clone(),
         ));
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            stores.lifecycle,
+            distribution.clone(),
+            access.clone(),
+            options.lifecycle,
+        ));
         let mut security = Security::new(
             stores.security,
             stores.identity.clone(),
             access.clone(),
             distribution.clone(),
+            lifecycle.jobs().clone(),
         );
         if let Some(config) = options.scanning {
             security = security.with_scanning(config);
@@ -104,13 +112,9 @@ impl Services {
             security = security.with_trusted_root(root);
         }
         let security = Arc::new(security);
-        let lifecycle = Arc::new(Lifecycle::new(
-            stores.jobs,
-            stores.lifecycle,
-            distribution.clone(),
-            access.clone(),
-            options.lifecycle,
-        ));
+        let scan_all: Arc<dyn lifecycle::JobHandler> =
+            Arc::new(security::ScanAllJob(Arc::downgrade(&security)));
+        lifecycle.jobs().register(security::SCAN_ALL, scan_all);
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         let immutability = Arc::new(lifecycle::Immutability::new(
