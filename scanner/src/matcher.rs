@@ -24,7 +24,8 @@ pub struct Finding {
     /// The id to show: the CVE alias when the advisory has exactly one, else its own id.
     pub vulnerability_id: String,
     pub fixed_version: Option<String>,
-    /// `fixed`, `affected` (no fix yet) or `will_not_fix`.
+    /// `fixed`, `affected` (no fix yet), `will_not_fix` or `end_of_life` (the release is
+    /// out of security support); the last three have no fixed version.
     pub status: String,
 }
 
@@ -202,15 +203,19 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             }
             fixes.sort_by(|a, b| versions::compare(p.ecosystem, a, b).unwrap_or(Ordering::Equal));
             fixes.dedup();
-            let will_not_fix = row.status.as_deref() == Some("will_not_fix");
-            let fixed_version = if will_not_fix || fixes.is_empty() {
+            // Trivy's statuses with no fix: the row's own status wins over its ranges.
+            let no_fix_status = match row.status.as_deref() {
+                Some(s @ ("will_not_fix" | "end_of_life")) => Some(s),
+                _ => None,
+            };
+            let fixed_version = if no_fix_status.is_some() || fixes.is_empty() {
                 None
             } else {
                 Some(fixes.join(", "))
             };
             let vid = display_id(&row.advisory);
-            let status = if will_not_fix {
-                "will_not_fix"
+            let status = if let Some(s) = no_fix_status {
+                s
             } else if fixed_version.is_some() {
                 "fixed"
             } else {

@@ -78,6 +78,11 @@ enum ImportCommand {
     },
     /// Trivy's database: trivy.db (with metadata.json beside it), or a directory holding it.
     Trivy { path: PathBuf },
+    /// Alpine's secdb (`v3.19/main.json`, …): files, or directories of them.
+    AlpineSecdb {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,7 +150,24 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             let s = db.import_osv(&paths, &mut w)?;
             print_warnings(&w);
             println!(
-                "imported {} advisories ({} affected packages) from {} files into {} in {:.2}s; {} skipped",
+                "imported {} advisories ({} affected packages) from {} files into {} in {:.2}s; {} skipped, {} affected entries without a package skipped",
+                s.advisories,
+                s.affected,
+                s.files,
+                path.display(),
+                t.elapsed().as_secs_f64(),
+                s.skipped,
+                s.skipped_entries
+            );
+        }
+        DbCommand::Import(ImportCommand::AlpineSecdb { paths }) => {
+            let t = Instant::now();
+            let mut db = Db::open(&path)?;
+            let mut w = Warnings::default();
+            let s = db.import_alpine_secdb(&paths, &mut w)?;
+            print_warnings(&w);
+            println!(
+                "imported {} advisories ({} affected packages) from {} secdb files into {} in {:.2}s; {} skipped",
                 s.advisories,
                 s.affected,
                 s.files,

@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod import;
 pub mod osv;
+pub mod secdb;
 pub mod trivy;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// - `affected`: one row per (advisory, package). `ecosystem` is the OSV ecosystem as written
 ///   (`PyPI`, `Debian:12`), `package` the name normalised by that ecosystem's rule, `ranges`
 ///   the OSV ranges as JSON, `versions` the explicit affected versions as JSON, `status`
-///   NULL (affected), `not_affected` or `will_not_fix`.
+///   NULL (affected), `not_affected`, `will_not_fix` or `end_of_life` (Debian's urgency
+///   `end-of-life`: the release is out of security support).
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS advisories (

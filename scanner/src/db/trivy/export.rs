@@ -89,8 +89,10 @@ impl Db {
                     .collect(),
                 ..Default::default()
             };
-            if status.as_deref() == Some("will_not_fix") {
-                adv.status = model::Status::WILL_NOT_FIX;
+            match status.as_deref() {
+                Some("will_not_fix") => adv.status = model::Status::WILL_NOT_FIX,
+                Some("end_of_life") => adv.status = model::Status::END_OF_LIFE,
+                _ => {}
             }
             match prefix {
                 None => match os_fixed_version(&ranges, &versions) {
