@@ -235,6 +235,15 @@ impl Db {
         })
     }
 
+    /// Whether any advisory covers this ecosystem (`Debian:12`): a release with no data
+    /// must say so rather than report an image clean.
+    pub fn has_ecosystem(&self, ecosystem: &str) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM affected WHERE ecosystem = ?1 LIMIT 1")?;
+        Ok(st.exists(params![ecosystem])?)
+    }
+
     /// All affected rows for a package in an ecosystem (`PyPI`, `Debian:12`, …), withdrawn
     /// advisories excluded. `name` must already be normalised. Rows imported from Trivy's DB
     /// carry lower-cased names (Trivy folds case for every ecosystem but NuGet), so the
