@@ -20,7 +20,9 @@ Artifacts:
   wharf db push --format trivy REF     Trivy's DB artifact (config application/vnd.aquasec.trivy.config.v1+json,
                                        layer application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), for
                                        `trivy image --db-repository HOST/REPO`
-  wharf db pull HOST/REPO:TAG          verified (digests, schema) before it replaces --db")]
+  wharf db pull HOST/REPO:TAG          verified (digests, schema) before it replaces --db
+  wharf db update [--vuln-db-ref REF]  either format (default ghcr.io/aquasecurity/trivy-db:2),
+                                       verified and imported before it replaces --db")]
 pub struct DbArgs {
     /// Vulnerability database [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
     #[arg(long, global = true, env = "WHARF_DB")]
@@ -51,6 +53,16 @@ enum DbCommand {
         /// `wharf` (this SQLite DB) or `trivy` (Trivy's DB artifact, for --db-repository).
         #[arg(long, value_enum, default_value_t = PushFormat::Wharf)]
         format: PushFormat,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Download a published vulnerability DB into --db: Trivy's (the default,
+    /// ghcr.io/aquasecurity/trivy-db:2) or one pushed with `wharf db push` (either format).
+    /// Verified and imported before it replaces --db.
+    Update {
+        /// The DB artifact, HOST[:PORT]/REPO:TAG: a mirror for air-gapped sites.
+        #[arg(long, env = "WHARF_VULN_DB_REF", default_value = artifact::DEFAULT_UPDATE_REF)]
+        vuln_db_ref: String,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -264,6 +276,43 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 p.manifest_digest,
                 p.layer_digest,
                 path.display()
+            );
+        }
+        DbCommand::Update {
+            vuln_db_ref,
+            registry,
+        } => {
+            let t = Instant::now();
+            let opts = registry_options(&registry, &vuln_db_ref)?;
+            let mut w = Warnings::default();
+            let u = artifact::update(
+                &vuln_db_ref,
+                &path,
+                &opts,
+                &mut progress("downloading", "MiB"),
+                &mut w,
+            )
+            .with_context(|| {
+                format!(
+                    "updating the vulnerability DB from {vuln_db_ref} failed; nothing was changed. \
+                     Offline or air-gapped? Copy the artifact into a registry you can reach and pass \
+                     --vuln-db-ref HOST/REPO:TAG (or set WHARF_VULN_DB_REF), or build the DB from \
+                     advisory files with `wharf db import`"
+                )
+            })?;
+            print_warnings(&w);
+            println!(
+                "updated {} from {} ({} DB, {}, layer {} verified): {} advisories in {:.2}s",
+                path.display(),
+                u.pulled.reference,
+                match u.format {
+                    artifact::Format::Wharf => "Wharf",
+                    artifact::Format::Trivy => "Trivy",
+                },
+                u.pulled.manifest_digest,
+                u.pulled.layer_digest,
+                u.advisories,
+                t.elapsed().as_secs_f64()
             );
         }
         DbCommand::Info { json } => {

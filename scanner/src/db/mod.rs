@@ -132,7 +132,7 @@ impl Db {
     pub fn open_existing(path: &Path) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::Db(format!(
-                "no vulnerability database at {} (create one with `wharf db import osv PATH`, or pass --db / set WHARF_DB)",
+                "no vulnerability database at {}: download one with `wharf db update` (Trivy's public DB, or --vuln-db-ref HOST/REPO:TAG for a mirror), or build one offline from advisory files with `wharf db import osv|alpine-secdb|trivy PATH`; pass --db / set WHARF_DB to use another file",
                 path.display()
             )));
         }
