@@ -22,23 +22,37 @@ use serde_json::{Value, json};
 
 type Key = (String, String, String);
 
-fn wharf(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(args)
-        .env("WHARF_DB", db)
-        .output()
-        .unwrap()
-}
+use common::wharf_db as wharf;
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    common::stdout_ok(&out)
+}
+
+/// The two sets are equal; otherwise says what each has that the other lacks.
+fn assert_same(what: [&str; 2], a: &BTreeSet<Key>, b: &BTreeSet<Key>) {
+    assert_eq!(
+        a,
+        b,
+        "{} only: {:?}\n{} only: {:?}",
+        what[0],
+        a.difference(b).collect::<Vec<_>>(),
+        what[1],
+        b.difference(a).collect::<Vec<_>>()
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A finding's field as a string ("" when absent).
+fn field(f: &Value, k: &str) -> String {
+    f[k].as_str().unwrap_or_default().to_string()
+}
+
+/// (VulnerabilityID, PkgName, InstalledVersion) of a finding.
+fn key_of(f: &Value) -> Key {
+    (
+        field(f, "VulnerabilityID"),
+        field(f, "PkgName"),
+        field(f, "InstalledVersion"),
+    )
 }
 
 fn vulndata() -> PathBuf {
@@ -179,12 +193,7 @@ fn vulns(report: &Value) -> Vec<Value> {
 }
 
 fn keys(vs: &[Value]) -> BTreeSet<Key> {
-    vs.iter()
-        .map(|x| {
-            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
-        })
-        .collect()
+    vs.iter().map(key_of).collect()
 }
 
 /// Trivy on the layout with Wharf's DB exported to Trivy's format.
@@ -452,16 +461,10 @@ fn debian_findings_equal_the_records_read_with_dpkg() {
     let found = vulns(&report);
     let ours = keys(&found);
     let want: BTreeSet<Key> = expected.keys().cloned().collect();
-    assert_eq!(
-        ours,
-        want,
-        "Wharf only: {:?}\noracle only: {:?}",
-        ours.difference(&want).collect::<Vec<_>>(),
-        want.difference(&ours).collect::<Vec<_>>()
-    );
+    assert_same(["Wharf", "oracle"], &ours, &want);
     for f in &found {
-        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-        let key = (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"));
+        let s = |k: &str| field(f, k);
+        let key = key_of(f);
         let fix = s("FixedVersion");
         assert!(
             expected[&key].contains(&fix),
@@ -512,23 +515,14 @@ fn debian_findings_equal_the_records_read_with_dpkg() {
     let want_fixed: BTreeSet<Key> = found
         .iter()
         .filter(|f| f["FixedVersion"].as_str().is_some_and(|v| !v.is_empty()))
-        .map(|x| {
-            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
-        })
+        .map(key_of)
         .collect();
     assert_eq!(fixed_only, want_fixed);
     assert!(fixed_only.len() < ours.len());
 
     // the real Trivy with Wharf's DB in its format
     let theirs = trivy(&layout, &db);
-    assert_eq!(
-        theirs,
-        ours,
-        "Trivy only: {:?}\nWharf only: {:?}",
-        theirs.difference(&ours).collect::<Vec<_>>(),
-        ours.difference(&theirs).collect::<Vec<_>>()
-    );
+    assert_same(["Trivy", "Wharf"], &theirs, &ours);
 }
 
 #[test]
@@ -648,28 +642,16 @@ L:GPL-2.0-only
     let found = vulns(&report);
     let ours = keys(&found);
     let want_keys: BTreeSet<Key> = want.keys().cloned().collect();
-    assert_eq!(
-        ours,
-        want_keys,
-        "Wharf only: {:?}\noracle only: {:?}",
-        ours.difference(&want_keys).collect::<Vec<_>>(),
-        want_keys.difference(&ours).collect::<Vec<_>>()
-    );
+    assert_same(["Wharf", "oracle"], &ours, &want_keys);
     for f in &found {
-        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-        let key = (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"));
+        let s = |k: &str| field(f, k);
+        let key = key_of(f);
         assert_eq!(s("FixedVersion"), want[&key], "{key:?}");
         assert_eq!(f["Layer"]["Digest"], layer.as_str());
     }
 
     let theirs = trivy(&layout, &db);
-    assert_eq!(
-        theirs,
-        ours,
-        "Trivy only: {:?}\nWharf only: {:?}",
-        theirs.difference(&ours).collect::<Vec<_>>(),
-        ours.difference(&theirs).collect::<Vec<_>>()
-    );
+    assert_same(["Trivy", "Wharf"], &theirs, &ours);
 }
 
 fn rpmbuild(top: &Path, name: &str, epoch: Option<u32>, version: &str, release: &str) {
@@ -804,16 +786,10 @@ fn rpm_findings_equal_the_almalinux_records_read_with_rpm_vercmp() {
     let found = vulns(&scan(&layout, &db, &[]));
     let ours = keys(&found);
     let want_keys: BTreeSet<Key> = want.keys().cloned().collect();
-    assert_eq!(
-        ours,
-        want_keys,
-        "Wharf only: {:?}\noracle only: {:?}",
-        ours.difference(&want_keys).collect::<Vec<_>>(),
-        want_keys.difference(&ours).collect::<Vec<_>>()
-    );
+    assert_same(["Wharf", "oracle"], &ours, &want_keys);
     for f in &found {
-        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-        let key = (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"));
+        let s = |k: &str| field(f, k);
+        let key = key_of(f);
         assert!(want[&key].contains(&s("FixedVersion")), "{key:?}");
     }
 }

@@ -7,29 +7,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::Wharf;
-
-fn wharf(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(args)
-        .env("WHARF_DB", db)
-        .env_remove("WHARF_VULN_DB_REF")
-        .output()
-        .unwrap()
-}
+use common::wharf_db as wharf;
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::stdout_ok(&out)
 }
 
 /// Debian's advisories (DSA, CVE): the debian test image has unfixed ones.
@@ -59,16 +44,7 @@ fn scan(db: &Path) -> BTreeSet<(String, String, String)> {
     let image = common::oci_ref("debian", "bookworm-minbase");
     let v: serde_json::Value =
         serde_json::from_str(&ok(wharf(&["scan", "--format", "json", &image], db))).unwrap();
-    v["Results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-        .map(|x| {
-            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
-        })
-        .collect()
+    common::vuln_keys(&v)
 }
 
 #[test]

@@ -217,30 +217,9 @@ pub fn pull_wharf(
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = tempfile_in(dir, "pull")?;
-    let blob = client.blob_reader(&r, &digest)?;
-    let mut hashing = Hashing {
-        inner: blob.take(size + 1),
-        hasher: Sha256::new(),
-        n: 0,
-        total: size,
-        progress,
-    };
-    // Unpack while hashing; whatever fails, the rest of the blob is still read and hashed,
-    // so a tampered layer is reported as a digest mismatch rather than as corrupt gzip.
-    let unpacked = unpack(&mut hashing, &tmp.0, raw_limit);
-    // (the client also checks the digest at the end of the stream and fails the read)
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
-        Error::Registry(format!(
-            "{reference}: reading the database layer {digest}: {e}; nothing written"
-        ))
+    let unpacked = fetch_verified(&client, &r, reference, &digest, size, progress, |layer| {
+        unpack(layer, &tmp.0, raw_limit)
     })?;
-    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-    if hashing.n != size || got != digest {
-        return Err(Error::Registry(format!(
-            "{reference}: layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
-            hashing.n
-        )));
-    }
     let raw_hash = unpacked.map_err(|e| Error::Registry(format!("{reference}: {e}")))?;
     if let Some(want) = want_raw
         && want != raw_hash
@@ -363,27 +342,9 @@ fn pull_trivy(
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let unpacked_dir = TempDir::new(dir)?;
-    let blob = client.blob_reader(r, &digest)?;
-    let mut hashing = Hashing {
-        inner: blob.take(size + 1),
-        hasher: Sha256::new(),
-        n: 0,
-        total: size,
-        progress,
-    };
-    let unpacked = untar_trivy(&mut hashing, &unpacked_dir.0, MAX_DB);
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
-        refuse(format!(
-            "reading the database layer {digest}: {e}; nothing written"
-        ))
+    let unpacked = fetch_verified(client, r, reference, &digest, size, progress, |layer| {
+        untar_trivy(layer, &unpacked_dir.0, MAX_DB)
     })?;
-    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-    if hashing.n != size || got != digest {
-        return Err(refuse(format!(
-            "layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
-            hashing.n
-        )));
-    }
     unpacked.map_err(refuse)?;
     let tmp = tempfile_in(dir, "update")?;
     let stats = {
@@ -413,7 +374,11 @@ fn pull_trivy(
 
 /// Gunzips and untars `r`, writing `trivy.db` and `metadata.json` (at most `limit` bytes
 /// each) into `dir`; every other entry is skipped. Both must be there.
-fn untar_trivy(r: &mut impl Read, dir: &Path, limit: u64) -> std::result::Result<(), String> {
+fn untar_trivy(
+    r: &mut (impl Read + ?Sized),
+    dir: &Path,
+    limit: u64,
+) -> std::result::Result<(), String> {
     let mut archive = tar::Archive::new(GzDecoder::new(r));
     let entries = archive
         .entries()
@@ -450,8 +415,50 @@ fn untar_trivy(r: &mut impl Read, dir: &Path, limit: u64) -> std::result::Result
     }
 }
 
+/// Streams the layer blob `digest` (`size` bytes) through `read` while hashing it. Whatever
+/// `read` does, the rest of the blob is still read and hashed, so a tampered layer is
+/// reported as a digest mismatch rather than as corrupt gzip; `read`'s own result counts
+/// only once the digest matched.
+fn fetch_verified<T>(
+    client: &BlockingClient,
+    r: &Reference,
+    reference: &str,
+    digest: &str,
+    size: u64,
+    progress: Progress,
+    read: impl FnOnce(&mut dyn Read) -> std::result::Result<T, String>,
+) -> Result<std::result::Result<T, String>> {
+    let blob = client.blob_reader(r, digest)?;
+    let mut hashing = Hashing {
+        inner: blob.take(size + 1),
+        hasher: Sha256::new(),
+        n: 0,
+        total: size,
+        progress,
+    };
+    let result = read(&mut hashing);
+    // (the client also checks the digest at the end of the stream and fails the read)
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
+        Error::Registry(format!(
+            "{reference}: reading the database layer {digest}: {e}; nothing written"
+        ))
+    })?;
+    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+    if hashing.n != size || got != digest {
+        return Err(Error::Registry(format!(
+            "{reference}: layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
+            hashing.n
+        )));
+    }
+    Ok(result)
+}
+
 /// Gunzips `r` into `dest` (at most `limit` bytes), fsyncs it; returns the unpacked digest.
-fn unpack(r: &mut impl Read, dest: &Path, limit: u64) -> std::result::Result<String, String> {
+fn unpack(
+    r: &mut (impl Read + ?Sized),
+    dest: &Path,
+    limit: u64,
+) -> std::result::Result<String, String> {
     let mut out = std::fs::File::create(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     let mut gz = GzDecoder::new(r);
     let mut h = Sha256::new();
