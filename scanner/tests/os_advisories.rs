@@ -222,3 +222,73 @@ fn almalinux_records_keep_epochs() {
             .any(|e| e.fixed.as_deref() == Some(&fixed))
     );
 }
+
+/// Debian's `urgency: end-of-life` (bullseye's pdns-recursor in CVE-2023-50387): a finding
+/// with status `end_of_life` and no fixed version, so `--ignore-unfixed` and the policy's
+/// `ignoreUnfixed` (both: no fixed version → dropped) drop it, as Trivy's
+/// `--ignore-unfixed` (= `--ignore-status affected,will_not_fix,fix_deferred,end_of_life`)
+/// does.
+#[test]
+fn end_of_life_entries_are_findings_without_a_fix() {
+    use wharf_scanner::analyzers::dpkg;
+    use wharf_scanner::inventory::{Distro, Inventory};
+
+    let root = common::vulndata().join("debian/CVE");
+    let mut files = Vec::new();
+    json_files(&root, &mut files);
+    // the data's end-of-life entries for Debian:11, with a version each lists
+    let mut eol = Vec::new();
+    for f in &files {
+        let d = doc(f);
+        for a in d["affected"].as_array().into_iter().flatten() {
+            if a["ecosystem_specific"]["urgency"] == "end-of-life"
+                && a["package"]["ecosystem"] == "Debian:11"
+            {
+                eol.push((
+                    d["id"].as_str().unwrap().to_string(),
+                    a["package"]["name"].as_str().unwrap().to_string(),
+                    a["versions"][0].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    assert!(
+        !eol.is_empty(),
+        "the data has no Debian:11 end-of-life entry"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut db = Db::open(&tmp.path().join("v.db")).unwrap();
+    let mut w = Warnings::default();
+    db.import_osv(&[&root], &mut w).unwrap();
+
+    let distro = Distro {
+        id: "debian".into(),
+        version_id: "11".into(),
+        version_codename: Some("bullseye".into()),
+        pretty_name: None,
+    };
+    for (id, source, version) in eol {
+        let status = format!(
+            "Package: {source}\nStatus: install ok installed\nArchitecture: amd64\nVersion: {version}\n"
+        );
+        let mut packages = Vec::new();
+        dpkg::parse_status(
+            &status,
+            "var/lib/dpkg/status",
+            None,
+            Some(&distro),
+            &mut packages,
+        );
+        let inv = Inventory {
+            distro: Some(distro.clone()),
+            packages,
+        };
+        let found = wharf_scanner::matcher::match_inventory(&db, &inv, &mut w).unwrap();
+        let f = found
+            .iter()
+            .find(|f| f.vulnerability_id == id)
+            .unwrap_or_else(|| panic!("{id} not found for {source} {version}"));
+        assert_eq!(f.status, "end_of_life", "{id}");
+        assert_eq!(f.fixed_version, None, "{id}");
+    }
+}
