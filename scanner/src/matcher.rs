@@ -343,7 +343,7 @@ fn match_one(
             };
             match seen.get(&key) {
                 // Two records of one vulnerability (Debian's CVE record and its DSA): keep
-                // the one that knows a fix, and every advisory id of both.
+                // the better one, and every advisory id of both.
                 Some(&i) => {
                     let mut ids = std::mem::take(&mut out[i].vendor_ids);
                     for id in f.vendor_ids.drain(..) {
@@ -352,7 +352,18 @@ fn match_one(
                         }
                     }
                     ids.sort();
-                    if out[i].fixed_version.is_none() && f.fixed_version.is_some() {
+                    // a fix beats none; then a known severity (the CVE record's CVSS)
+                    // beats a DSA's UNKNOWN
+                    let (kept, new) = (&out[i], &f);
+                    let better = match (kept.fixed_version.is_some(), new.fixed_version.is_some()) {
+                        (false, true) => true,
+                        (true, false) => false,
+                        _ => {
+                            kept.severity() == Severity::Unknown
+                                && new.severity() > Severity::Unknown
+                        }
+                    };
+                    if better {
                         out[i] = f;
                     }
                     out[i].vendor_ids = ids;
