@@ -22,6 +22,7 @@ declare -A APT=(
   [git]=git             # github-action: actionlint needs a repository around the workflows
   [go]=golang-go        # charts: Helm's template engine (text/template + sprig), built offline
   [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
+  [sqlite3]=sqlite3     # retention: hand-made push/pull times written with the server stopped
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done

@@ -1187,6 +1187,71 @@ fn openapi_document_is_served_and_valid() {
         .body("{}")
         .send();
     checks.push(json!({"schema": "RobotSec", "path": "PATCH /robots", "body": refreshed.json()}));
+    // Lifecycle: an immutability rule, a retention policy with a finished run (a job).
+    let team_id = api(&w, "GET", "/projects/team", admin()).send().json()["project_id"]
+        .as_i64()
+        .unwrap();
+    let selectors = json!({
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}});
+    let r = api(&w, "POST", "/projects/team/immutabletagrules", admin())
+        .body(selectors.to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let mut rule = selectors.clone();
+    rule["template"] = json!("always");
+    let policy = json!({"rules": [rule], "scope": {"level": "project", "ref": team_id}});
+    let r = api(&w, "POST", "/retentions", admin())
+        .body(policy.to_string())
+        .send();
+    let retention_id = common::tag_rules::created_id(&r).to_string();
+    let r = api(
+        &w,
+        "POST",
+        &format!("/retentions/{retention_id}/executions"),
+        admin(),
+    )
+    .body(r#"{"dry_run":true}"#)
+    .send();
+    let execution_id = common::tag_rules::created_id(&r).to_string();
+    // A GC run and a scrub run, for /jobs, /system/gc and /system/scrub.
+    let started = |path: &str, body: Value| {
+        let r = api(&w, "POST", path, admin()).body(body.to_string()).send();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let gc_id = started(
+        "/system/gc/schedule",
+        json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}),
+    );
+    let scrub_id = started("/system/scrub", json!({}));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let job_id = loop {
+        let e = api(
+            &w,
+            "GET",
+            &format!("/retentions/{retention_id}/executions"),
+            admin(),
+        )
+        .send()
+        .json();
+        let jobs = api(&w, "GET", "/jobs", admin()).send().json();
+        let all_done = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["status"] == "Success");
+        if e[0]["status"] == "Success" && all_done {
+            break jobs[0]["id"].as_i64().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "retention run: {e}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let mut exercised = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
         let Some(schema) =
@@ -1208,7 +1273,19 @@ fn openapi_document_is_served_and_valid() {
             .replace("{reference}", "v1")
             .replace("{mid}", &mid.to_string())
             .replace("{user_id}", &uid.to_string())
-            .replace("{robot_id}", &rid.to_string());
+            .replace("{robot_id}", &rid.to_string())
+            .replace("{job_id}", &job_id)
+            .replace("{gc_id}", &gc_id)
+            .replace("{scrub_id}", &scrub_id)
+            .replace("{eid}", &execution_id)
+            .replace(
+                "{id}",
+                &if path.starts_with("/quotas/") {
+                    team_id.to_string()
+                } else {
+                    retention_id.clone()
+                },
+            );
         let query = if path.ends_with("/artifacts/{reference}") {
             "?with_scan_overview=true&with_sbom_overview=true&with_signature=true"
         } else {
@@ -1222,9 +1299,12 @@ fn openapi_document_is_served_and_valid() {
             String::from_utf8_lossy(&r.body)
         );
         let body = r.json();
+        // Without scanning there are no findings: the Security Hub's list is
+        // checked item by item in server_scan.rs, where artifacts are scanned.
+        let may_be_empty = ["/security/vul", "/vul/vulnerabilities"].contains(&real.as_str());
         if is_array {
             assert!(
-                !body.as_array().unwrap().is_empty(),
+                may_be_empty || !body.as_array().unwrap().is_empty(),
                 "GET {real} returned no items to check"
             );
             for item in body.as_array().unwrap() {

@@ -1001,3 +1001,228 @@ fn keyless_identities_need_a_trusted_root() {
         "{err}"
     );
 }
+
+/// Every finding `wharf scan` reports: (id, package, version, severity, fixed, CVSS v3).
+fn cli_rows(db: &Path, image: &str) -> Vec<(String, String, String, String, String, Option<f64>)> {
+    let out = wharf_cmd()
+        .args(["scan", "--format", "json", "--db"])
+        .arg(db)
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows = Vec::new();
+    for r in v["Results"].as_array().into_iter().flatten() {
+        for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            let score = f["CVSS"]
+                .as_object()
+                .and_then(|m| m.values().find_map(|s| s["V3Score"].as_f64()));
+            rows.push((
+                f["VulnerabilityID"].as_str().unwrap().to_string(),
+                f["PkgName"].as_str().unwrap().to_string(),
+                f["InstalledVersion"].as_str().unwrap().to_string(),
+                f["Severity"].as_str().unwrap().to_ascii_uppercase(),
+                f["FixedVersion"].as_str().unwrap().to_string(),
+                score,
+            ));
+        }
+    }
+    rows.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
+    rows.dedup_by(|a, b| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2));
+    rows
+}
+
+/// The Security Hub (Harbor's `/security/vul` and `/security/summary`): "which images
+/// contain CVE-X" and the registry-wide counts, over two projects holding the same
+/// image, checked against what `wharf scan` finds in that image.
+#[test]
+fn security_hub_finds_every_artifact_with_a_vulnerability() {
+    require("skopeo");
+    let (w, tmp) = start();
+    let db = tmp.path().join("vuln.db");
+    let expected = cli_rows(&db, &oci_ref("pyapp", "v1"));
+    assert!(
+        !expected.is_empty(),
+        "the pyapp image has known-vulnerable packages"
+    );
+
+    setup_project(&w, "team", json!({"auto_scan": "true"}));
+    setup_project(&w, "other", json!({"auto_scan": "true"}));
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "team/pyapp:v1");
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "other/app:v2");
+    wait_scanned(&w, "team", "pyapp", "v1", None);
+    wait_scanned(&w, "other", "app", "v2", None);
+    let team_id = ok(api(&w, "GET", "/projects/team", ADMIN).send(), 200).json()["project_id"]
+        .as_i64()
+        .unwrap();
+
+    let list = |q: &str, extra: &str| {
+        let path = format!(
+            "/security/vul?page_size=100&q={}{extra}",
+            q.replace('[', "%5B")
+                .replace(']', "%5D")
+                .replace(',', "%2C")
+        );
+        let r = ok(api(&w, "GET", &path, ADMIN).send(), 200);
+        let total: i64 = r.header("x-total-count").unwrap().parse().unwrap();
+        (r.json().as_array().unwrap().clone(), total)
+    };
+
+    // One CVE: both artifacts, with their tags, and the packages the scan names.
+    let (id, ..) = expected[0].clone();
+    let (items, total) = list(&format!("cve_id={id}"), "&with_tag=true");
+    let want_pkgs: BTreeSet<(String, String)> = expected
+        .iter()
+        .filter(|e| e.0 == id)
+        .map(|e| (e.1.clone(), e.2.clone()))
+        .collect();
+    assert_eq!(total as usize, 2 * want_pkgs.len(), "{items:?}");
+    let repos: BTreeSet<(String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["repository_name"].as_str().unwrap().to_string(),
+                i["tags"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        repos,
+        BTreeSet::from([
+            ("other/app".to_string(), json!(["v2"]).to_string()),
+            ("team/pyapp".to_string(), json!(["v1"]).to_string())
+        ])
+    );
+    let pkgs: BTreeSet<(String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["package"].as_str().unwrap().into(),
+                i["version"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(pkgs, want_pkgs);
+
+    // Everything, then per project, tag, severity and CVSS range.
+    assert_eq!(list("", "").1 as usize, 2 * expected.len());
+    let (items, total) = list(&format!("project_id={team_id}"), "");
+    assert_eq!(total as usize, expected.len());
+    assert!(
+        items
+            .iter()
+            .all(|i| i["repository_name"] == "team/pyapp" && i["project_id"] == team_id)
+    );
+    let (items, _) = list("tag=v2", "");
+    assert!(!items.is_empty() && items.iter().all(|i| i["repository_name"] == "other/app"));
+    for level in ["CRITICAL", "HIGH", "MEDIUM", "LOW"] {
+        let want = expected.iter().filter(|e| e.3 == level).count();
+        assert_eq!(
+            list(&format!("severity={level}"), "").1 as usize,
+            2 * want,
+            "{level}"
+        );
+    }
+    let high_scores = expected
+        .iter()
+        .filter(|e| e.5.is_some_and(|s| s >= 7.0))
+        .count();
+    assert_eq!(list("cvss_score_v3=[7~10]", "").1 as usize, 2 * high_scores);
+    // Harbor's tune_count answers the real total while it is small.
+    assert_eq!(list("", "&tune_count=true").1 as usize, 2 * expected.len());
+
+    // The summary counts each artifact's findings.
+    let s = ok(
+        api(
+            &w,
+            "GET",
+            "/security/summary?with_dangerous_cve=true&with_dangerous_artifact=true",
+            ADMIN,
+        )
+        .send(),
+        200,
+    )
+    .json();
+    assert_eq!(s["total_artifact"], 2);
+    assert_eq!(s["scanned_cnt"], 2);
+    assert_eq!(
+        s["total_vuls"].as_u64().unwrap() as usize,
+        2 * expected.len()
+    );
+    let fixable = expected.iter().filter(|e| !e.4.is_empty()).count();
+    assert_eq!(s["fixable_cnt"].as_u64().unwrap() as usize, 2 * fixable);
+    for (key, level) in [
+        ("critical_cnt", "CRITICAL"),
+        ("high_cnt", "HIGH"),
+        ("medium_cnt", "MEDIUM"),
+        ("low_cnt", "LOW"),
+    ] {
+        let want = expected.iter().filter(|e| e.3 == level).count();
+        assert_eq!(s[key].as_u64().unwrap() as usize, 2 * want, "{key}");
+    }
+    let criticals: BTreeSet<&str> = expected
+        .iter()
+        .filter(|e| e.3 == "CRITICAL")
+        .map(|e| e.0.as_str())
+        .collect();
+    for c in s["dangerous_cves"].as_array().unwrap() {
+        assert!(criticals.contains(c["cve_id"].as_str().unwrap()), "{c}");
+    }
+    assert_eq!(
+        s["dangerous_cves"].as_array().unwrap().len(),
+        criticals.len().min(5)
+    );
+    let without = ok(api(&w, "GET", "/security/summary", ADMIN).send(), 200).json();
+    assert!(without.get("dangerous_cves").is_none() && without["total_vuls"] == s["total_vuls"]);
+
+    // Harbor's aliases of the issue's paths answer the same.
+    let alias = ok(
+        api(
+            &w,
+            "GET",
+            &format!("/vul/vulnerabilities?q=cve_id%3D{id}"),
+            ADMIN,
+        )
+        .send(),
+        200,
+    );
+    assert_eq!(
+        alias.header("x-total-count").unwrap(),
+        &(2 * want_pkgs.len()).to_string()
+    );
+
+    // Administrators only; a malformed q is a 400 that says why.
+    assert_eq!(api(&w, "GET", "/security/vul", DEV).send().status, 403);
+    let bad = api(&w, "GET", "/security/vul?q=colour%3Dred", ADMIN).send();
+    assert_eq!(bad.status, 400);
+    assert!(String::from_utf8_lossy(&bad.body).contains("colour"));
+
+    // The CLI: `wharf vuln search CVE`.
+    let out = wharf_cmd()
+        .args([
+            "vuln",
+            "search",
+            &id,
+            "--insecure",
+            "--output",
+            "json",
+            "--registry",
+        ])
+        .arg(w.host())
+        .env("WHARF_USERNAME", "admin")
+        .env("WHARF_PASSWORD", ADMIN_PW)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 2 * want_pkgs.len());
+}

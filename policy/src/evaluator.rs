@@ -16,18 +16,28 @@ use crate::evaluate::{Decision, evaluate};
 use crate::facts::{Facts, Needs};
 use crate::load::PolicySet;
 
-/// How to reach registries holding the images to check.
+/// How to reach registries holding the images to check: the registry client's
+/// options (plain HTTP, credentials — without them the docker config's, else
+/// anonymous — extra CA certificates), plus hosts that alone speak plain HTTP.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
-    /// Plain HTTP (local registries such as 127.0.0.1:5000).
-    pub insecure: bool,
+    pub client: wharf_oci::RegistryOptions,
     /// Plain HTTP to these registry hosts only (the admission webhook's `--insecure-registry`).
     pub insecure_registries: Vec<String>,
-    /// Credentials; without them, the docker config's, else anonymous.
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Extra PEM CA certificates to trust (signature and attestation lookups).
-    pub ca_certs_pem: Vec<Vec<u8>>,
+}
+
+impl RegistryOptions {
+    /// The client options for the registry of `reference`.
+    fn for_reference(&self, reference: &wharf_oci::Reference) -> wharf_oci::RegistryOptions {
+        let listed = self
+            .insecure_registries
+            .iter()
+            .any(|h| h == reference.registry() || h == reference.resolve_registry());
+        wharf_oci::RegistryOptions {
+            insecure: self.client.insecure || listed,
+            ..self.client.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,17 +96,8 @@ impl Evaluator {
     pub async fn check(&self, image: &str) -> Result<Decision, Error> {
         let reference = wharf_oci::parse_reference(image)
             .map_err(|e| Error::Reference(image.to_string(), e.to_string()))?;
-        let o = &self.options.registry;
-        let insecure = o.insecure
-            || o.insecure_registries
-                .iter()
-                .any(|h| h == reference.registry() || h == reference.resolve_registry());
-        let signer_opts = wharf_oci::RegistryOptions {
-            insecure,
-            username: o.username.clone(),
-            password: o.password.clone(),
-            ca_certs_pem: o.ca_certs_pem.clone(),
-        };
+        let registry = self.options.registry.for_reference(&reference);
+        let signer_opts = registry.clone();
         // Reads the docker config for credentials: file I/O, so off the async threads.
         let host = reference.resolve_registry().to_string();
         let reg = tokio::task::spawn_blocking(move || {
@@ -119,12 +120,7 @@ impl Evaluator {
         }
         let policies = self.policies.matching(&name);
         let opts = CollectOptions {
-            scanner_registry: wharf_oci::RegistryOptions {
-                insecure,
-                username: o.username.clone(),
-                password: o.password.clone(),
-                ca_certs_pem: o.ca_certs_pem.clone(),
-            },
+            scanner_registry: registry,
             db: self.options.db.clone(),
             platform: self.options.platform.clone(),
         };

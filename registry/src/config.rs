@@ -49,6 +49,15 @@ pub struct Config {
     /// Sigstore `trusted_root.json` for keyless signatures: with it, projects can trust
     /// certificate identities (`wharf_trusted_identities`) as well as keys.
     pub trusted_root: Option<PathBuf>,
+    /// Storage limit of new projects in bytes (Harbor's default project quota); -1 unlimited.
+    pub default_storage_limit: i64,
+    /// Seconds garbage collection leaves a blob alone after its last use (upload,
+    /// a pusher's HEAD, mount, release) and a manifest after its push: what a push
+    /// in progress needs is never collected.
+    pub gc_grace_period: u64,
+    /// Seconds a job's claim lasts without renewal: after a crash, its job is taken
+    /// over by another process (or this one, restarted) this long after.
+    pub job_lease: u64,
 }
 
 /// A configuration value that must never be printed.
@@ -84,6 +93,9 @@ impl Default for Config {
             vuln_db_refresh_hours: 24,
             vuln_db_update: false,
             trusted_root: None,
+            default_storage_limit: -1,
+            gc_grace_period: 3600,
+            job_lease: 60,
         }
     }
 }
@@ -94,6 +106,8 @@ pub enum ConfigError {
     TlsHalf,
     #[error("max_concurrent_uploads must be at least 1")]
     NoUploads,
+    #[error("default_storage_limit must be bytes, or -1 for unlimited")]
+    StorageLimit,
 }
 
 impl Config {
@@ -103,6 +117,9 @@ impl Config {
         }
         if self.max_concurrent_uploads == 0 {
             return Err(ConfigError::NoUploads);
+        }
+        if self.default_storage_limit < -1 {
+            return Err(ConfigError::StorageLimit);
         }
         Ok(())
     }

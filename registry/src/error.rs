@@ -98,6 +98,10 @@ pub enum RegistryError {
     /// A project's pull gate refused the artifact (Harbor answers 412 with `DENIED`).
     #[error("Denied: {0}")]
     PullDenied(String),
+    /// A write a rule of the registry refuses (an immutable tag, a project's
+    /// quota): OCI `DENIED` with the rule's message.
+    #[error("Denied: {0}")]
+    WriteDenied(String),
     /// A listing's `n` that is not a count.
     #[error("Unsupported: {0}")]
     InvalidPageSize(String),
@@ -143,7 +147,7 @@ impl RegistryError {
         match self {
             RegistryError::Oci { code, .. } => Some(*code),
             RegistryError::ChunkOutOfOrder(_) => Some(ErrorCode::BlobUploadInvalid),
-            RegistryError::PullDenied(_) => Some(ErrorCode::Denied),
+            RegistryError::PullDenied(_) | RegistryError::WriteDenied(_) => Some(ErrorCode::Denied),
             RegistryError::InvalidPageSize(_)
             | RegistryError::NotEnabled(_)
             | RegistryError::NoSuchEndpoint => Some(ErrorCode::Unsupported),

@@ -14,7 +14,10 @@ use tower::Layer;
 use crate::config::Config;
 use crate::http::{ClientAddr, route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
-use crate::service::{AuthState, DbSource, KeylessRoot, Options, ScanConfig, Services, Stores};
+use crate::service::lifecycle::QueueOptions;
+use crate::service::{
+    AuthState, DbSource, KeylessRoot, LifecycleOptions, Options, ScanConfig, Services, Stores,
+};
 use crate::storage::FsBlobStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,12 +93,24 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             identity: meta.clone(),
             security: meta.clone(),
             blobs: Arc::new(blobs),
+            tag_rules: meta.clone(),
+            jobs: meta.clone(),
+            lifecycle: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
             auth,
             scanning: Some(scanning),
             trusted_root,
+            default_storage_limit: u64::try_from(config.default_storage_limit).ok(),
+            lifecycle: LifecycleOptions {
+                queue: QueueOptions {
+                    lease: Duration::from_secs(config.job_lease.max(1)),
+                    ..Default::default()
+                },
+                gc_grace_period: Duration::from_secs(config.gc_grace_period),
+                upload_expiry: Duration::from_secs(config.upload_expiry_hours * 3600),
+            },
         },
     );
     if !enabled {

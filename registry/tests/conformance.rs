@@ -44,3 +44,21 @@ async fn filesystem_blobs() {
     let store = FsBlobStore::open(dir.path(), true).await.unwrap();
     wharf_registry::storage::conformance::run(&store).await;
 }
+
+#[tokio::test]
+async fn sqlite_jobs() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_jobs(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_tag_rules() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_tag_rules(&store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn sqlite_gc() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_gc(&store, &store).await;
+}

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::osv::{Event, Range};
 use crate::db::{Advisory, Db};
@@ -16,8 +16,9 @@ use crate::severity::Severity;
 use crate::versions;
 use crate::{Result, Warnings};
 
-/// One vulnerable package.
-#[derive(Debug, Clone, Serialize)]
+/// One vulnerable package. Deserialize too: the registry stores findings as they are
+/// and renders Harbor's report from them when asked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub package: Package,
     pub advisory: Arc<Advisory>,

@@ -152,9 +152,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(policies = policies.policies.len(), version = %policies.version, "policies loaded");
         let options = EvaluatorOptions {
             registry: PolicyRegistryOptions {
+                client: wharf_oci::RegistryOptions {
+                    ca_certs_pem: ca_certs_pem.clone(),
+                    ..Default::default()
+                },
                 insecure_registries: args.insecure_registries.clone(),
-                ca_certs_pem: ca_certs_pem.clone(),
-                ..Default::default()
             },
             db: args.db.clone(),
             cache_ttl: args.cache_ttl,

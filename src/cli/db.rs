@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use wharf_scanner::Warnings;
 use wharf_scanner::db::{Db, artifact};
 
-use super::scan::RegistryArgs;
+use super::registry_args::RegistryArgs;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -130,7 +130,7 @@ fn registry_options(
     args: &RegistryArgs,
     reference: &str,
 ) -> anyhow::Result<wharf_oci::RegistryOptions> {
-    let mut opts = args.options();
+    let mut opts = args.options()?;
     if opts.username.is_none() {
         let r = wharf_oci::parse_remote_reference(reference)?;
         if let Some(c) = wharf_oci::credentials::from_docker_config(r.resolve_registry())?

@@ -3,9 +3,12 @@
 mod admission;
 mod db;
 mod env_alias;
+mod gc;
+mod job;
 mod logging;
 mod manage;
 mod policy;
+mod registry_args;
 mod sbom;
 mod scan;
 mod serve;
@@ -59,6 +62,14 @@ enum Command {
     Robot(manage::RobotArgs),
     /// Users: create, list, change passwords.
     User(manage::UserArgs),
+    /// The registry's Security Hub: which images contain a CVE; vulnerability summary.
+    Vuln(manage::VulnArgs),
+    /// Tag immutability rules of a project: list, add, remove.
+    Immutable(manage::ImmutableArgs),
+    /// A project's storage quota: get, set.
+    Quota(manage::QuotaArgs),
+    /// A project's tag retention policy: show, set, run (or dry-run), executions.
+    Retention(manage::RetentionArgs),
     /// Scan an image for vulnerable packages (or list them with --list-packages).
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
@@ -70,6 +81,12 @@ enum Command {
     /// Check images against ImagePolicy files (the CI gate); validate policy files.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Garbage collection on a registry: run now (or dry-run), history, schedule.
+    Gc(gc::GcArgs),
+    /// Re-hash every blob and manifest on a registry; report (or quarantine) corrupt ones.
+    Scrub(gc::ScrubArgs),
+    /// The registry's background jobs: list, show, log, stop, retry.
+    Job(job::JobArgs),
 }
 
 /// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
@@ -118,11 +135,18 @@ pub fn run() -> ExitCode {
         Command::Member(args) => manage::member(args),
         Command::Robot(args) => manage::robot(args),
         Command::User(args) => manage::user(args),
+        Command::Vuln(args) => manage::vuln(args),
+        Command::Immutable(args) => manage::immutable(args),
+        Command::Quota(args) => manage::quota(args),
+        Command::Retention(args) => manage::retention(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Admission(args) => admission::run(args),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Gc(args) => gc::run(args),
+        Command::Scrub(args) => gc::scrub(args),
+        Command::Job(args) => job::run(args),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use wharf_policy::{Decision, Evaluator, EvaluatorOptions, PolicySet, RegistryOptions};
+use wharf_policy::{Decision, Evaluator, EvaluatorOptions, PolicySet};
+
+use super::registry_args::RegistryArgs;
 
 /// Exit code when a policy denied an image.
 const EXIT_DENIED: u8 = 1;
@@ -66,18 +68,8 @@ pub struct CheckArgs {
     #[arg(long)]
     platform: Option<String>,
 
-    /// Talk plain HTTP to the registry (local registries such as 127.0.0.1:5000).
-    #[arg(long, env = "WHARF_INSECURE")]
-    insecure: bool,
-    /// Registry user (else the docker config's credentials, else anonymous).
-    #[arg(long, env = "WHARF_USERNAME")]
-    username: Option<String>,
-    /// Registry password or token.
-    #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
-    /// Extra PEM CA certificate(s) to trust for the registry's HTTPS (repeatable).
-    #[arg(long)]
-    registry_cacert: Vec<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
 
     /// Images to check (tags are resolved to digests first).
     #[arg(required = true)]
@@ -104,20 +96,12 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let policies = PolicySet::load(&args.policies)?;
-    let ca_certs_pem = args
-        .registry_cacert
-        .iter()
-        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let evaluator = Arc::new(Evaluator::new(
         policies,
         EvaluatorOptions {
-            registry: RegistryOptions {
-                insecure: args.insecure,
-                username: args.username.clone(),
-                password: args.password.clone(),
-                ca_certs_pem,
-                ..Default::default()
+            registry: wharf_policy::RegistryOptions {
+                client: args.registry.options()?,
+                insecure_registries: Vec::new(),
             },
             db: args.db.clone(),
             platform: args.platform.clone(),

@@ -10,7 +10,8 @@ use wharf_oci::BlockingClient as RegistryClient;
 use wharf_sbom::Format;
 use wharf_scanner::image::LoadOptions;
 
-use super::scan::{RegistryArgs, print_warnings};
+use super::registry_args::RegistryArgs;
+use super::scan::print_warnings;
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum SbomFormat {
@@ -126,7 +127,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             let (format, _) = wharf_sbom::read::read_file(&sbom, wharf_sbom::read::MAX_SBOM)
                 .with_context(|| format!("reading {}", sbom.display()))?;
             let data = std::fs::read(&sbom)?;
-            let client = RegistryClient::new(&registry.options())?;
+            let client = RegistryClient::new(&registry.options()?)?;
             let a = wharf_sbom::attach::attach(&client, &image, Some(&platform), &data, format)
                 .with_context(|| format!("attaching to {image}"))?;
             attach_report(&a);
@@ -138,7 +139,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             platform,
             registry,
         }) => {
-            let client = RegistryClient::new(&registry.options())?;
+            let client = RegistryClient::new(&registry.options()?)?;
             let f =
                 wharf_sbom::attach::fetch(&client, &image, Some(&platform), format.map(Into::into))
                     .with_context(|| format!("fetching the SBOM of {image}"))?;
@@ -149,7 +150,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             let image = args.image.context("IMAGE is required")?;
             let opts = LoadOptions {
                 platform: Some(args.platform.clone()),
-                registry: args.registry.options(),
+                registry: args.registry.options()?,
                 ..Default::default()
             };
             let report = wharf_scanner::inventory(&image, &opts)
@@ -159,7 +160,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             let doc = wharf_sbom::generate(&report, format, &wharf_sbom::Options::default())?;
             write_out(&args.output, &doc)?;
             if args.attach {
-                let client = RegistryClient::new(&args.registry.options())?;
+                let client = RegistryClient::new(&args.registry.options()?)?;
                 let a =
                     wharf_sbom::attach::attach(&client, &image, Some(&args.platform), &doc, format)
                         .with_context(|| {

@@ -1,5 +1,6 @@
 //! `wharf scan IMAGE`: inventory an image and match it against the local vulnerability DB.
 
+use super::registry_args::RegistryArgs;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,31 +79,6 @@ pub struct ScanArgs {
     registry: RegistryArgs,
 }
 
-/// How to reach a registry, shared by every verb that pulls or pushes.
-#[derive(Args, Debug, Clone)]
-pub struct RegistryArgs {
-    /// Talk plain HTTP to the registry (local registries such as 127.0.0.1:5000).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Registry user name.
-    #[arg(long, env = "WHARF_USERNAME")]
-    pub username: Option<String>,
-    /// Registry password or token.
-    #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-}
-
-impl RegistryArgs {
-    pub fn options(&self) -> wharf_oci::RegistryOptions {
-        wharf_oci::RegistryOptions {
-            insecure: self.insecure,
-            username: self.username.clone(),
-            password: self.password.clone(),
-            ..Default::default()
-        }
-    }
-}
-
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     for s in &args.severity {
         anyhow::ensure!(
@@ -113,7 +89,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let opts = LoadOptions {
         platform: Some(args.platform.clone()),
-        registry: args.registry.options(),
+        registry: args.registry.options()?,
         ..Default::default()
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();

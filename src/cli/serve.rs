@@ -86,7 +86,9 @@ Config file (TOML), every key optional:
   vuln_db_password = \"...\"
   vuln_db_refresh_hours = 24
   vuln_db_update = false
-  trusted_root = \"/etc/wharf/trusted_root.json\"")]
+  trusted_root = \"/etc/wharf/trusted_root.json\"
+  gc_grace_period = 3600
+  job_lease = 60")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -178,6 +180,25 @@ pub struct ServeArgs {
     /// "issuer": "https://token.actions.githubusercontent.com"}]'.
     #[arg(long, env = "WHARF_TRUSTED_ROOT")]
     trusted_root: Option<PathBuf>,
+
+    /// Storage limit of new projects in bytes (their quota; system administrators
+    /// change it per project), -1 unlimited [default: -1].
+    #[arg(
+        long,
+        env = "WHARF_DEFAULT_STORAGE_LIMIT",
+        allow_negative_numbers = true
+    )]
+    default_storage_limit: Option<i64>,
+
+    /// Seconds garbage collection leaves a blob alone after its last use and a
+    /// manifest after its push, so pushes in progress lose nothing [default: 3600].
+    #[arg(long, env = "WHARF_GC_GRACE_PERIOD")]
+    gc_grace_period: Option<u64>,
+
+    /// Seconds a background job's claim lasts without renewal; a job whose server
+    /// died is taken over after this [default: 60].
+    #[arg(long, env = "WHARF_JOB_LEASE")]
+    job_lease: Option<u64>,
 }
 
 impl ServeArgs {
@@ -246,6 +267,15 @@ impl ServeArgs {
         }
         if let Some(v) = self.trusted_root {
             config.trusted_root = Some(v);
+        }
+        if let Some(v) = self.default_storage_limit {
+            config.default_storage_limit = v;
+        }
+        if let Some(v) = self.gc_grace_period {
+            config.gc_grace_period = v;
+        }
+        if let Some(v) = self.job_lease {
+            config.job_lease = v;
         }
         config.validate()?;
         Ok(config)

@@ -3,6 +3,8 @@
 //! images built by `../shared/testing/make-test-images.sh`.
 #![allow(dead_code)]
 
+pub mod tag_rules;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

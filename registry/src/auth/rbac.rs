@@ -94,6 +94,14 @@ pub enum Action {
     ReadLogs,
     UpdateProject,
     DeleteProject,
+    /// See the project's tag immutability rules.
+    ReadImmutableRules,
+    /// Add, change, switch off and remove immutability rules.
+    ManageImmutableRules,
+    /// See the project's retention policy, its runs and their logs.
+    ReadRetention,
+    /// Set the retention policy, run it (also as a dry run), stop runs.
+    ManageRetention,
 }
 
 const N: bool = false;
@@ -119,6 +127,10 @@ pub const TABLE: &[(Action, [bool; 5])] = &[
     (Action::ManageRobots, [N, N, N, N, Y]),
     (Action::UpdateProject, [N, N, N, N, Y]),
     (Action::DeleteProject, [N, N, N, N, Y]),
+    (Action::ReadImmutableRules, [N, Y, Y, Y, Y]),
+    (Action::ManageImmutableRules, [N, N, N, Y, Y]),
+    (Action::ReadRetention, [N, Y, Y, Y, Y]),
+    (Action::ManageRetention, [N, N, N, Y, Y]),
 ];
 
 pub fn role_allows(role: Role, action: Action) -> bool {
@@ -206,6 +218,8 @@ pub enum SystemAction {
     /// The system CVE allow-list, the scan-all schedule and scan metrics.
     ReadSecuritySettings,
     ManageSecuritySettings,
+    /// The Security Hub: vulnerabilities of every artifact in every project.
+    ReadSecurityHub,
     /// Garbage collection, retention runs across projects, blob scrub.
     ManageGarbageCollection,
     /// Project quotas and the default quota.
@@ -214,6 +228,8 @@ pub enum SystemAction {
     ManageReplication,
     /// Registry endpoints (replication peers, proxy-cache upstreams).
     ManageRegistries,
+    /// The job queue: list jobs, read their logs, stop and retry them.
+    ManageJobs,
 }
 
 /// Columns: Anonymous, Robot, User, SystemAdmin.
@@ -228,10 +244,12 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ReadAuditLog, [N, N, N, Y]),
     (SystemAction::ReadSecuritySettings, [N, N, N, Y]),
     (SystemAction::ManageSecuritySettings, [N, N, N, Y]),
+    (SystemAction::ReadSecurityHub, [N, N, N, Y]),
     (SystemAction::ManageGarbageCollection, [N, N, N, Y]),
     (SystemAction::ManageQuotas, [N, N, N, Y]),
     (SystemAction::ManageReplication, [N, N, N, Y]),
     (SystemAction::ManageRegistries, [N, N, N, Y]),
+    (SystemAction::ManageJobs, [N, N, N, Y]),
 ];
 
 pub fn account_allows(account: Account, action: SystemAction) -> bool {
@@ -271,6 +289,10 @@ pub fn robot_access(resource: &str, action: &str) -> Option<&'static [Action]> {
         ("member", "list") | ("member", "read") => &[ReadMembers],
         ("log", "list") => &[ReadLogs],
         ("project", "read") => &[ReadProject],
+        ("immutable-tag", "list") => &[ReadImmutableRules],
+        ("immutable-tag", "create" | "update" | "delete") => &[ManageImmutableRules],
+        ("tag-retention", "read" | "list") => &[ReadRetention],
+        ("tag-retention", "create" | "update" | "delete" | "operate") => &[ManageRetention],
         _ => return None,
     })
 }

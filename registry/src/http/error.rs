@@ -40,6 +40,7 @@ pub fn status(e: &RegistryError) -> StatusCode {
         RegistryError::Oci { code, .. } => status_of(*code),
         RegistryError::ChunkOutOfOrder(_) => StatusCode::RANGE_NOT_SATISFIABLE,
         RegistryError::PullDenied(_) => StatusCode::PRECONDITION_FAILED,
+        RegistryError::WriteDenied(_) => StatusCode::FORBIDDEN,
         RegistryError::InvalidPageSize(_) => StatusCode::BAD_REQUEST,
         RegistryError::NotEnabled(_) | RegistryError::NoSuchEndpoint => StatusCode::NOT_FOUND,
         RegistryError::Api { kind, .. } => api_status(*kind).0,
@@ -71,6 +72,7 @@ impl IntoResponse for RegistryError {
             } => (code.as_str(), message.as_str(), detail.as_ref()),
             RegistryError::ChunkOutOfOrder(m)
             | RegistryError::PullDenied(m)
+            | RegistryError::WriteDenied(m)
             | RegistryError::InvalidPageSize(m)
             | RegistryError::NotEnabled(m) => (
                 self.error_code().map(ErrorCode::as_str).unwrap_or_default(),
@@ -127,6 +129,7 @@ mod tests {
         for (e, s) in [
             (RegistryError::ChunkOutOfOrder("x".into()), 416),
             (RegistryError::PullDenied("x".into()), 412),
+            (RegistryError::WriteDenied("x".into()), 403),
             (RegistryError::InvalidPageSize("x".into()), 400),
             (RegistryError::NotEnabled("x".into()), 404),
             (RegistryError::NoSuchEndpoint, 404),

@@ -8,6 +8,7 @@
 //! conformance::run_identity(&new_store().await).await;
 //! conformance::run_projects(&s, &s).await; // s = new_store().await
 //! conformance::run_security(&s, &s, &s).await;
+//! conformance::run_tag_rules(&s, &s, &s).await;
 //! ```
 //!
 //! A failed case panics with the assertion that failed.
@@ -778,11 +779,29 @@ pub async fn run_security(
     );
     assert!(store.start_scan(&m).await.unwrap());
     assert!(!store.start_scan(&m).await.unwrap(), "taken once");
-    let summary = serde_json::json!({"total": 1, "fixable": 1, "summary": {"High": 1}});
-    let report = serde_json::json!({"vulnerabilities": [{"id": "CVE-1"}]});
+    // A report with one finding, written as the scanner serialises it: the store
+    // must give back the same findings.
+    let report_json = serde_json::json!({
+        "generated_at": 1_700_000_000, "repository": "sec/app", "digest": m.to_string(), "packages": 3,
+        "findings": [{
+            "package": {"name": "zlib1g", "version": "1:1.2.13.dfsg-1", "ecosystem": "Debian",
+                        "purl": "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1", "path": "var/lib/dpkg/status"},
+            "advisory": {"id": "DLA-1", "source": "debian", "summary": null, "details": null,
+                         "aliases": ["CVE-1"], "published": null, "modified": null, "severity": "HIGH",
+                         "cvss_v3": null, "cvss_v4": null, "references": []},
+            "vulnerability_id": "CVE-1", "fixed_version": "1:1.2.13.dfsg-2", "status": "fixed"
+        }]
+    });
+    let report: super::security::VulnerabilityReport =
+        serde_json::from_value(report_json.clone()).expect("a report as the scanner writes it");
+    let (summary, highest) = report.summary();
+    assert_eq!(
+        (summary.total, summary.fixable, highest),
+        (1, 1, wharf_scanner::Severity::High)
+    );
     let ok = ScanOutcome {
         status: ScanStatus::Success,
-        severity: Some("High"),
+        severity: Some(highest),
         summary: Some(&summary),
         report: Some(&report),
         db_version: Some("v1"),
@@ -791,8 +810,8 @@ pub async fn run_security(
     store.finish_scan(&m, ok).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
-        (rec.status, rec.severity.as_deref(), rec.summary.as_ref()),
-        (ScanStatus::Success, Some("High"), Some(&summary))
+        (rec.status, rec.severity, rec.summary.as_ref()),
+        (ScanStatus::Success, Some(highest), Some(&summary))
     );
     assert!(store.unfinished_scans().await.unwrap().is_empty());
     assert!(
@@ -811,10 +830,19 @@ pub async fn run_security(
     store.finish_scan(&m, failed).await.unwrap();
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
-        (rec.status, rec.message.as_deref(), rec.severity.as_deref()),
-        (ScanStatus::Error, Some("boom"), Some("High"))
+        (rec.status, rec.message.as_deref(), rec.severity),
+        (ScanStatus::Error, Some("boom"), Some(highest))
     );
-    assert_eq!(store.scan_report(&m).await.unwrap(), Some(report));
+    let stored = store
+        .scan_report(&m)
+        .await
+        .unwrap()
+        .expect("the last good report");
+    assert_eq!(
+        serde_json::to_value(&stored).unwrap(),
+        serde_json::to_value(&report).unwrap()
+    );
+    assert_eq!(stored.findings[0].package.name, "zlib1g");
     let many = store
         .scans(&[m.clone(), Digest::sha256_of(b"other")])
         .await
@@ -854,4 +882,728 @@ pub async fn run_security(
     store.set_setting("k", "a").await.unwrap();
     store.set_setting("k", "b").await.unwrap();
     assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("b"));
+}
+
+/// The job queue: enqueue, atomic claims with leases, renewal, expiry and
+/// re-claim, retries with backoff, stop, logs, listing, schedules firing once.
+pub async fn run_jobs(store: &dyn super::JobStore) {
+    use super::lifecycle::{JobFilter, JobOutcome, JobSchedule, JobStatus, NewJob, Trigger};
+    use serde_json::json;
+
+    let kinds = vec!["gc".to_string(), "scrub".to_string()];
+    let t0 = super::now();
+    assert!(
+        store
+            .claim_job("a", &kinds, t0, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let gc = store
+        .enqueue_job(NewJob::manual("gc", json!({"dry_run": true})))
+        .await
+        .unwrap();
+    let other = store
+        .enqueue_job(NewJob::manual("replication", json!({})))
+        .await
+        .unwrap();
+    let job = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(job.parameters, json!({"dry_run": true}));
+    assert_eq!((job.attempts, job.max_attempts), (0, 3));
+    assert_eq!(job.trigger, Trigger::Manual);
+
+    // One claim wins; kinds not asked for are never claimed.
+    let claimed = store.claim_job("a", &kinds, t0, 30).await.unwrap().unwrap();
+    assert_eq!(claimed.id, gc);
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.lease_owner.as_deref(), Some("a"));
+    assert_eq!(claimed.lease_expires_at, Some(t0 + 30));
+    assert!(
+        store
+            .claim_job("b", &kinds, t0, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The holder renews; others cannot.
+    assert!(store.renew_lease(gc, "a", t0 + 60).await.unwrap());
+    assert!(!store.renew_lease(gc, "b", t0 + 90).await.unwrap());
+    assert!(
+        store
+            .claim_job("b", &kinds, t0 + 59, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Past the lease (its process died): another process takes it over.
+    let again = store
+        .claim_job("b", &kinds, t0 + 61, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (gc, 2));
+    assert_eq!(again.lease_owner.as_deref(), Some("b"));
+    // The old holder has lost it: it can neither renew nor finish.
+    assert!(!store.renew_lease(gc, "a", t0 + 120).await.unwrap());
+    assert!(
+        !store
+            .finish_job(gc, "a", JobOutcome::Success(json!({})))
+            .await
+            .unwrap()
+    );
+
+    // A failure with attempts left goes back to Pending until retry_at.
+    assert!(
+        store
+            .finish_job(
+                gc,
+                "b",
+                JobOutcome::Failed {
+                    message: "disk on fire".into(),
+                    retry_at: t0 + 100
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let failed = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Pending);
+    assert_eq!(failed.message.as_deref(), Some("disk on fire"));
+    assert_eq!(failed.next_run_at, t0 + 100);
+    assert!(
+        store
+            .claim_job("a", &kinds, t0 + 99, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = store
+        .claim_job("a", &kinds, t0 + 100, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempts, 3);
+    // The last attempt fails: Error, and no more claims.
+    assert!(
+        store
+            .finish_job(
+                gc,
+                "a",
+                JobOutcome::Failed {
+                    message: "still".into(),
+                    retry_at: t0 + 200
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let dead = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(dead.status, JobStatus::Error);
+    assert!(dead.ended_at.is_some());
+    assert!(
+        store
+            .claim_job("a", &kinds, t0 + 500, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Retry: fresh attempts, runnable now; only ended jobs.
+    assert!(store.retry_job(gc, t0 + 500).await.unwrap());
+    assert!(!store.retry_job(gc, t0 + 500).await.unwrap());
+    let retried = store
+        .claim_job("a", &kinds, t0 + 500, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((retried.id, retried.attempts), (gc, 1));
+    assert!(
+        store
+            .finish_job(gc, "a", JobOutcome::Success(json!({"blobs": 2})))
+            .await
+            .unwrap()
+    );
+    let done = store.job(gc).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Success);
+    assert_eq!(done.result, Some(json!({"blobs": 2})));
+    assert_eq!(done.lease_owner, None);
+
+    // Stop: a pending job stops at once; a running one is flagged.
+    let pending = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    let stopped = store.request_stop(pending).await.unwrap().unwrap();
+    assert_eq!(stopped.status, JobStatus::Stopped);
+    let running = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    let r = store
+        .claim_job("a", &kinds, t0 + 600, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.id, running);
+    let flagged = store.request_stop(running).await.unwrap().unwrap();
+    assert_eq!(
+        (flagged.status, flagged.stop_requested),
+        (JobStatus::Running, true)
+    );
+    assert!(
+        store
+            .finish_job(running, "a", JobOutcome::Stopped(json!({"done": 1})))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.job(running).await.unwrap().unwrap().status,
+        JobStatus::Stopped
+    );
+    // A flagged job whose process died ends Stopped instead of running again.
+    let orphan = store
+        .enqueue_job(NewJob::manual("scrub", json!({})))
+        .await
+        .unwrap();
+    store
+        .claim_job("a", &kinds, t0 + 700, 30)
+        .await
+        .unwrap()
+        .unwrap();
+    store.request_stop(orphan).await.unwrap();
+    assert!(
+        store
+            .claim_job("b", &kinds, t0 + 800, 30)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.job(orphan).await.unwrap().unwrap().status,
+        JobStatus::Stopped
+    );
+
+    // Logs: appended in order.
+    store
+        .append_job_log(gc, &["one".into(), "two".into()])
+        .await
+        .unwrap();
+    store.append_job_log(gc, &["three".into()]).await.unwrap();
+    let lines: Vec<String> = store
+        .job_log(gc)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(lines, ["one", "two", "three"]);
+
+    // Listing: newest first, filtered, with totals.
+    let page = PageReq {
+        page: 1,
+        page_size: 2,
+    };
+    let (all, total) = store.list_jobs(&JobFilter::default(), page).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(all[0].id, orphan);
+    let (scrubs, n) = store
+        .list_jobs(
+            &JobFilter {
+                kind: Some("scrub".into()),
+                status: Some(JobStatus::Stopped),
+            },
+            PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    assert!(scrubs.iter().all(|j| j.kind == "scrub"));
+    let (repl, _) = store
+        .list_jobs(
+            &JobFilter {
+                kind: Some("replication".into()),
+                status: None,
+            },
+            PAGE,
+        )
+        .await
+        .unwrap();
+    assert_eq!((repl[0].id, repl[0].status), (other, JobStatus::Pending));
+
+    // Schedules: a due schedule fires once, moving to its next time.
+    assert!(store.schedule("gc").await.unwrap().is_none());
+    let schedule = JobSchedule {
+        kind: "gc".into(),
+        schedule_type: "Custom".into(),
+        cron: "0 0 * * * *".into(),
+        parameters: json!({"delete_untagged": true}),
+        next_run_at: Some(t0 + 1000),
+        created_at: t0,
+        updated_at: t0,
+    };
+    store.put_schedule(&schedule).await.unwrap();
+    assert!(store.due_schedules(t0 + 999).await.unwrap().is_empty());
+    let due = store.due_schedules(t0 + 1000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].parameters, json!({"delete_untagged": true}));
+    let fire = |expected| {
+        let job = NewJob {
+            kind: "gc".into(),
+            parameters: json!({"delete_untagged": true}),
+            trigger: Trigger::Schedule,
+            max_attempts: 3,
+        };
+        store.fire_schedule("gc", expected, Some(t0 + 4600), job)
+    };
+    let fired = fire(t0 + 1000).await.unwrap().unwrap();
+    assert_eq!(fire(t0 + 1000).await.unwrap(), None, "fired only once");
+    let job = store.job(fired).await.unwrap().unwrap();
+    assert_eq!(job.trigger, Trigger::Schedule);
+    assert_eq!(
+        store.schedule("gc").await.unwrap().unwrap().next_run_at,
+        Some(t0 + 4600)
+    );
+    assert!(store.due_schedules(t0 + 1001).await.unwrap().is_empty());
+}
+
+async fn put_with(
+    meta: &dyn MetadataStore,
+    repo: &RepoName,
+    digest: &Digest,
+    body: &[u8],
+    blobs: Vec<Digest>,
+) {
+    let mut m = manifest(repo, digest, body);
+    m.blobs = blobs;
+    meta.put_manifest(m).await.unwrap();
+}
+
+/// Tag rules: the quota usage rule (each digest once per project), storage
+/// limits, immutability rules and retention policies scoped to their project,
+/// executions and tasks, index children.
+pub async fn run_tag_rules(
+    meta: &dyn MetadataStore,
+    identity: &dyn IdentityStore,
+    rules: &dyn super::TagRulesStore,
+) {
+    let p = identity
+        .create_project("p", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let o = identity
+        .create_project("o", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let (pa, pb, ox) = (repo("p/a"), repo("p/b"), repo("o/x"));
+    let blob = |n: u8| Digest::sha256_of(&[n]);
+    let (b1, b2, b3) = (blob(1), blob(2), blob(3));
+    for r in [&pa, &pb, &ox] {
+        for (b, size) in [(&b1, 100), (&b2, 200), (&b3, 300)] {
+            meta.link_blob(r, b, size).await.unwrap();
+        }
+    }
+    let m1_body = b"ten bytes!";
+    let m2_body = b"twenty bytes, really";
+    let (m1, m2) = (Digest::sha256_of(m1_body), Digest::sha256_of(m2_body));
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        0,
+        "linked blobs alone count nothing"
+    );
+    put_with(meta, &pa, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    put_with(meta, &pb, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        10 + 100 + 200,
+        "each digest once"
+    );
+    put_with(meta, &pb, &m2, m2_body, vec![b2.clone(), b3.clone()]).await;
+    assert_eq!(rules.usage(p).await.unwrap(), 10 + 20 + 100 + 200 + 300);
+    put_with(meta, &ox, &m1, m1_body, vec![b1.clone(), b2.clone()]).await;
+    assert_eq!(rules.usage(o).await.unwrap(), 310, "projects count apart");
+    let counted = rules
+        .counted(p, &[b1.clone(), b3.clone(), m1.clone(), blob(9)])
+        .await
+        .unwrap();
+    assert_eq!(
+        counted,
+        [b1.clone(), b3.clone(), m1.clone()].into_iter().collect()
+    );
+    assert!(meta.delete_manifest(&pa, &m1).await.unwrap());
+    assert_eq!(rules.usage(p).await.unwrap(), 630, "p/b still holds m1");
+    assert!(meta.delete_manifest(&pb, &m1).await.unwrap());
+    assert_eq!(
+        rules.usage(p).await.unwrap(),
+        20 + 200 + 300,
+        "a delete lowers usage at once"
+    );
+
+    // Limits: none until set; quotas show usage.
+    assert_eq!(rules.storage_limit(p).await.unwrap(), -1);
+    rules.set_storage_limit(p, 1000).await.unwrap();
+    rules.set_storage_limit(p, 2000).await.unwrap();
+    assert_eq!(rules.storage_limit(p).await.unwrap(), 2000);
+    let q = rules.quota(p).await.unwrap().unwrap();
+    assert_eq!((q.project_name.as_str(), q.hard, q.used), ("p", 2000, 520));
+    assert!(rules.quota(9999).await.unwrap().is_none());
+    let (all, total) = rules.quotas(None, PAGE).await.unwrap();
+    assert_eq!(total, 3, "library, p, o");
+    assert_eq!(all.iter().find(|q| q.project_id == o).unwrap().hard, -1);
+    let used: Vec<(String, u64)> = all
+        .iter()
+        .map(|q| (q.project_name.clone(), q.used))
+        .collect();
+    assert_eq!(
+        used,
+        [("library".into(), 0), ("p".into(), 520), ("o".into(), 310)],
+        "each project's usage in one listing"
+    );
+    let (one, total) = rules.quotas(Some(o), PAGE).await.unwrap();
+    assert_eq!((one.len(), total, one[0].used), (1, 1, 310));
+
+    // Immutability rules belong to their project.
+    let r1 = rules.create_immutable_rule(p, "{\"a\":1}").await.unwrap();
+    let r2 = rules.create_immutable_rule(o, "{\"b\":2}").await.unwrap();
+    assert_eq!(rules.immutable_rules(p).await.unwrap().len(), 1);
+    assert!(
+        !rules.update_immutable_rule(o, r1, "{}").await.unwrap(),
+        "not o's rule"
+    );
+    assert!(
+        rules
+            .update_immutable_rule(p, r1, "{\"a\":3}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(rules.immutable_rules(p).await.unwrap()[0].body, "{\"a\":3}");
+    assert!(!rules.delete_immutable_rule(p, r2).await.unwrap());
+    assert!(rules.delete_immutable_rule(o, r2).await.unwrap());
+
+    // One retention policy per project; executions newest first; tasks.
+    let pol = rules
+        .create_retention_policy(p, "{}", Some(1000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        rules
+            .create_retention_policy(p, "{}", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rules
+            .retention_policy_of_project(p)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        pol
+    );
+    // A due schedule is taken once: the first compare-and-set wins.
+    assert!(rules.due_retention_policies(999).await.unwrap().is_empty());
+    let due = rules.due_retention_policies(1000).await.unwrap();
+    assert_eq!((due.len(), due[0].0.id, due[0].1), (1, pol, 1000));
+    assert!(
+        rules
+            .advance_retention_schedule(pol, 1000, Some(2000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rules
+            .advance_retention_schedule(pol, 1000, Some(2000))
+            .await
+            .unwrap()
+    );
+    assert!(rules.due_retention_policies(1999).await.unwrap().is_empty());
+    assert!(
+        rules
+            .update_retention_policy(pol, "{\"x\":1}", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rules
+            .due_retention_policies(i64::MAX)
+            .await
+            .unwrap()
+            .is_empty(),
+        "manual only"
+    );
+    assert_eq!(
+        rules.retention_policy(pol).await.unwrap().unwrap().body,
+        "{\"x\":1}"
+    );
+    let e1 = rules.create_execution(pol, "MANUAL", true).await.unwrap();
+    let e2 = rules
+        .create_execution(pol, "SCHEDULE", false)
+        .await
+        .unwrap();
+    rules.set_execution_job(e2, 42).await.unwrap();
+    rules
+        .set_execution_status(e1, "Success", true)
+        .await
+        .unwrap();
+    let (execs, n) = rules.executions(pol, PAGE).await.unwrap();
+    assert_eq!((n, execs[0].id, execs[1].id), (2, e2, e1));
+    assert_eq!(
+        (execs[0].status.as_str(), execs[0].job_id, execs[0].end_time),
+        ("Pending", Some(42), None)
+    );
+    assert!(execs[1].dry_run && execs[1].end_time.is_some());
+    let task = super::tag_rules::Task {
+        id: 0,
+        execution_id: e1,
+        repository: "p/a".into(),
+        status: "Success".into(),
+        start_time: 1,
+        end_time: Some(2),
+        total: 3,
+        retained: 1,
+        log: "line\n".into(),
+    };
+    let t = rules.add_task(&task).await.unwrap();
+    assert_eq!(rules.task(e1, t).await.unwrap().unwrap().log, "line\n");
+    assert!(rules.task(e2, t).await.unwrap().is_none());
+    assert_eq!(rules.tasks(e1, PAGE).await.unwrap().1, 1);
+    rules.clear_tasks(e1).await.unwrap();
+    assert_eq!(rules.tasks(e1, PAGE).await.unwrap().1, 0);
+    assert!(rules.delete_retention_policy(pol).await.unwrap());
+    assert!(
+        rules.execution(e1).await.unwrap().is_none(),
+        "executions go with their policy"
+    );
+
+    // Index children.
+    let index_body = b"an index";
+    let index = Digest::sha256_of(index_body);
+    let mut m = manifest(&pb, &index, index_body);
+    m.children = vec![m2.clone()];
+    meta.put_manifest(m).await.unwrap();
+    let children = rules.index_children("p/b").await.unwrap();
+    assert_eq!(children, [m2].into_iter().collect());
+}
+
+/// Garbage collection's view of content: which manifests nothing keeps alive,
+/// which blobs are collectable, the two-phase deletion and what pushes see
+/// meanwhile. `meta` and `store` are the same store seen through both traits.
+pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore) {
+    use super::MetadataError;
+    use super::lifecycle::Collected;
+
+    let now = super::now();
+    // A cutoff in the future: everything counts as old; in the past: everything is young.
+    let (old, young) = (now + 10, now - 1000);
+    let app = repo("gc/app");
+    let blob = |s: &str| Digest::sha256_of(s.as_bytes());
+    let (cfg, layer, shared, loose) = (blob("cfg"), blob("layer"), blob("shared"), blob("loose"));
+    for (d, n) in [(&cfg, 3), (&layer, 5), (&shared, 6), (&loose, 5)] {
+        assert!(meta.link_blob(&app, d, n).await.unwrap());
+    }
+    let put = |body: &'static str,
+               blobs: Vec<Digest>,
+               children: Vec<Digest>,
+               subject: Option<Digest>,
+               tag: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let digest = Digest::sha256_of(body.as_bytes());
+            let mut m = manifest(&app, &digest, body.as_bytes());
+            m.blobs = blobs;
+            m.children = children;
+            m.subject = subject.as_ref();
+            m.tag = tag;
+            meta.put_manifest(m).await.unwrap();
+            digest
+        }
+    };
+    // tagged image; untagged image; index (tagged) over an untagged child;
+    // a referrer of the tagged image and one of the untagged image; a cosign
+    // `.sig` tag for the untagged image.
+    let tagged = put(
+        r#"{"m":"tagged"}"#,
+        vec![cfg.clone(), layer.clone()],
+        vec![],
+        None,
+        Some("v1"),
+    )
+    .await;
+    let untagged = put(
+        r#"{"m":"untagged"}"#,
+        vec![cfg.clone(), shared.clone()],
+        vec![],
+        None,
+        None,
+    )
+    .await;
+    let child = put(r#"{"m":"child"}"#, vec![cfg.clone()], vec![], None, None).await;
+    let index = put(
+        r#"{"m":"index"}"#,
+        vec![],
+        vec![child.clone()],
+        None,
+        Some("multi"),
+    )
+    .await;
+    let sig_of_tagged = put(
+        r#"{"m":"sig1"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(tagged.clone()),
+        None,
+    )
+    .await;
+    let sig_of_untagged = put(
+        r#"{"m":"sig2"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(untagged.clone()),
+        None,
+    )
+    .await;
+    let cosign_tag = Box::leak(format!("sha256-{}.sig", untagged.hex()).into_boxed_str());
+    let cosign_sig = put(
+        r#"{"m":"cosign"}"#,
+        vec![cfg.clone()],
+        vec![],
+        None,
+        Some(cosign_tag),
+    )
+    .await;
+    let exists = |d: Digest| async move {
+        meta.manifest_by_digest(&app_ref(), &d, false)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    fn app_ref() -> RepoName {
+        repo("gc/app")
+    }
+
+    // Links alone keep nothing: `loose` is collectable; young blobs are not.
+    assert_eq!(
+        store.preview(young, false).await.unwrap(),
+        Collected::default()
+    );
+    let p = store.preview(old, false).await.unwrap();
+    assert_eq!((p.manifests, p.blobs, p.bytes), (0, 1, 5), "only `loose`");
+    // With delete_untagged: the untagged image, its referrer and cosign
+    // signature go; then `shared` (only the untagged image used it) too.
+    let p = store.preview(old, true).await.unwrap();
+    assert_eq!((p.manifests, p.blobs, p.bytes), (3, 2, 11));
+    // A preview changes nothing.
+    assert!(exists(untagged.clone()).await);
+    assert_eq!(store.preview(old, true).await.unwrap(), p);
+
+    // Young manifests are kept however untagged.
+    assert_eq!(store.collect_manifests(young, true).await.unwrap(), 0);
+    // Without delete_untagged, untagged images stay (and keep their accessories).
+    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 0);
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 3);
+    for (d, alive) in [
+        (&tagged, true),
+        (&index, true),
+        (&child, true),
+        (&sig_of_tagged, true),
+        (&untagged, false),
+        (&sig_of_untagged, false),
+        (&cosign_sig, false),
+    ] {
+        assert_eq!(exists(d.clone()).await, alive, "{d}");
+    }
+
+    // An accessory whose subject a client deleted goes even without delete_untagged,
+    // and an accessory of that accessory with it (fixed point).
+    let sig_of_sig = put(
+        r#"{"m":"sig3"}"#,
+        vec![cfg.clone()],
+        vec![],
+        Some(sig_of_tagged.clone()),
+        None,
+    )
+    .await;
+    assert!(meta.delete_manifest(&app, &tagged).await.unwrap());
+    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 2);
+    assert!(!exists(sig_of_sig.clone()).await);
+    assert!(!exists(sig_of_tagged.clone()).await);
+
+    // Blobs, two phases. Nothing was unused long enough for a grace period
+    // reaching back before the test began.
+    assert!(
+        store
+            .mark_blobs_deleting(young, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let marked = store.mark_blobs_deleting(old, 100).await.unwrap();
+    let mut names: Vec<_> = marked.iter().map(|b| b.digest.clone()).collect();
+    names.sort();
+    // Unreferenced: never used by a manifest, the untagged image's, the deleted image's.
+    let mut want = vec![loose.clone(), shared.clone(), layer.clone()];
+    want.sort();
+    assert_eq!(names, want);
+    // While marked: not served, not linkable, not reservable; a manifest naming it is refused.
+    assert_eq!(meta.repo_blob_size(&app, &loose).await.unwrap(), None);
+    assert!(!meta.link_blob(&app, &loose, 5).await.unwrap());
+    assert!(!meta.reserve_blob(&loose, 5).await.unwrap());
+    let body = r#"{"m":"late"}"#;
+    let late = Digest::sha256_of(body.as_bytes());
+    let mut m = manifest(&app, &late, body.as_bytes());
+    m.blobs = vec![cfg.clone(), loose.clone()];
+    match meta.put_manifest(m).await {
+        Err(MetadataError::MissingReference(d)) => assert_eq!(d, loose),
+        other => panic!("expected MissingReference, got {other:?}"),
+    }
+    // A marked blob is not marked twice; a crashed run finds what it marked.
+    assert!(
+        store
+            .mark_blobs_deleting(old, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left = store.deleting_blobs(100).await.unwrap();
+    assert_eq!(left.len(), 3);
+    let all: Vec<Digest> = left.iter().map(|b| b.digest.clone()).collect();
+    assert_eq!(store.forget_blobs(&all).await.unwrap(), all.len() as u64);
+    assert!(store.deleting_blobs(100).await.unwrap().is_empty());
+    // Forgotten: a new upload of the same bytes starts from scratch.
+    assert!(meta.reserve_blob(&loose, 5).await.unwrap());
+    assert!(meta.link_blob(&app, &loose, 5).await.unwrap());
+    assert_eq!(meta.repo_blob_size(&app, &loose).await.unwrap(), Some(5));
+    // Referenced blobs are never collected, however old.
+    let listed: Vec<Digest> = store
+        .blobs_after(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.digest)
+        .collect();
+    assert!(listed.contains(&cfg) && listed.contains(&loose) && !listed.contains(&layer));
+    assert!(store.blob_in_use(&cfg).await.unwrap());
+    assert_eq!(
+        store.repositories_with_blob(&cfg).await.unwrap(),
+        ["gc/app"]
+    );
+    assert_eq!(store.unlink_everywhere(&cfg).await.unwrap(), 1);
+    assert_eq!(meta.repo_blob_size(&app, &cfg).await.unwrap(), None);
+    // Still referenced by the index's child: still not collectable.
+    assert!(
+        !store
+            .mark_blobs_deleting(old, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.digest == cfg)
+    );
+    let (id, first) = store.manifests_after(0, 1).await.unwrap().remove(0);
+    assert!(id > 0 && first.repository == "gc/app");
 }

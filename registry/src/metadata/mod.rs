@@ -8,12 +8,16 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
+mod sqlite_lifecycle;
 mod sqlite_security;
+mod sqlite_tag_rules;
 #[cfg(test)]
 mod sqlite_upgrade;
+pub mod tag_rules;
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,8 +28,10 @@ use crate::digest::Digest;
 use crate::names::RepoName;
 
 pub use identity::IdentityStore;
+pub use lifecycle::{JobStore, LifecycleStore};
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
+pub use tag_rules::TagRulesStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -35,6 +41,10 @@ pub enum MetadataError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// A manifest names a blob the repository does not serve (any more: GC may
+    /// have taken it since the service checked) or a child it does not hold.
+    #[error("{0} is not in the repository")]
+    MissingReference(Digest),
 }
 
 pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
@@ -133,9 +143,19 @@ pub trait MetadataStore: Send + Sync + 'static {
         repo: &RepoName,
         digests: &[Digest],
     ) -> Result<HashMap<Digest, u64>>;
-    /// Record a blob (if new) and let the repository serve it (creates the repository).
-    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
-    /// Stop the repository serving a blob; false if it did not.
+    /// Record a blob (if new) and let the repository serve it (creates the
+    /// repository); counts as a use (`last_used_at`). False, linking nothing,
+    /// while garbage collection is deleting the blob.
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<bool>;
+    /// Before an upload's bytes become the blob file: create the blob's row
+    /// (linked nowhere) or mark it used, so GC leaves the file alone. False,
+    /// changing nothing, while GC is deleting the blob (wait, then try again).
+    async fn reserve_blob(&self, digest: &Digest, size: u64) -> Result<bool>;
+    /// Mark a blob used now unless it was marked within `min_age` seconds (a
+    /// pusher's HEAD: the blob it found must outlive the grace period).
+    async fn touch_blob(&self, digest: &Digest, min_age: i64) -> Result<()>;
+    /// Stop the repository serving a blob (a use: GC's grace period starts
+    /// again); false if it did not.
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
 
     /// Which of `digests` are manifests in the repository (one query).
@@ -145,6 +165,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         digests: &[Digest],
     ) -> Result<HashSet<Digest>>;
     /// Store a manifest, its references and optionally a tag, all or nothing.
+    /// [`MetadataError::MissingReference`] when a blob is not linked to the
+    /// repository (or is being deleted) or a child is not in it.
     async fn put_manifest(&self, manifest: NewManifest<'_>) -> Result<()>;
     async fn manifest_by_digest(
         &self,

@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 
+use wharf_scanner::Severity;
+use wharf_scanner::matcher::Finding;
+
 use super::Result;
 use crate::digest::Digest;
 
@@ -59,16 +62,63 @@ impl ScanStatus {
     }
 }
 
+/// What a successful scan found, counted: the numbers artifact lists show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSummary {
+    pub total: u64,
+    /// Findings with a fixed version.
+    pub fixable: u64,
+    /// Findings per severity, on the scanner's scale (a finding is never `NONE`).
+    /// Rows written before 0005 call it `summary` and use Harbor's title-case names,
+    /// which parse to the same values.
+    #[serde(alias = "summary")]
+    pub by_severity: BTreeMap<Severity, u64>,
+}
+
+/// The full result of a successful scan, as stored: the scanner's own findings,
+/// so that each reader (Harbor's report, the pull gate's policy facts) converts
+/// them once, its own way.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct VulnerabilityReport {
+    /// Unix seconds.
+    pub generated_at: i64,
+    pub repository: String,
+    pub digest: String,
+    /// How many packages the image holds.
+    pub packages: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl VulnerabilityReport {
+    /// The counts of [`ScanRecord::summary`] and the highest severity found
+    /// (`NONE` when nothing was).
+    pub fn summary(&self) -> (ScanSummary, Severity) {
+        let mut summary = ScanSummary {
+            total: self.findings.len() as u64,
+            ..Default::default()
+        };
+        let mut highest = Severity::None;
+        for f in &self.findings {
+            let level = f.severity();
+            *summary.by_severity.entry(level).or_default() += 1;
+            if f.fixed_version.is_some() {
+                summary.fixable += 1;
+            }
+            highest = highest.max(level);
+        }
+        (summary, highest)
+    }
+}
+
 /// One artifact's latest scan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanRecord {
     pub digest: Digest,
     pub repository: String,
     pub status: ScanStatus,
-    /// Highest severity found (`None` before success, "None" when clean).
-    pub severity: Option<String>,
-    /// `{"total":…, "fixable":…, "summary":{"Critical":n,…}}`.
-    pub summary: Option<serde_json::Value>,
+    /// Highest severity found: absent before a success, `NONE` when clean.
+    pub severity: Option<Severity>,
+    pub summary: Option<ScanSummary>,
     pub db_version: Option<String>,
     pub message: Option<String>,
     pub requested_at: i64,
@@ -79,11 +129,82 @@ pub struct ScanRecord {
 /// How a scan ended.
 pub struct ScanOutcome<'a> {
     pub status: ScanStatus,
-    pub severity: Option<&'a str>,
-    pub summary: Option<&'a serde_json::Value>,
-    pub report: Option<&'a serde_json::Value>,
+    pub severity: Option<Severity>,
+    pub summary: Option<&'a ScanSummary>,
+    pub report: Option<&'a VulnerabilityReport>,
     pub db_version: Option<&'a str>,
     pub message: Option<&'a str>,
+}
+
+/// What the Security Hub's vulnerability list is filtered by (Harbor's `q`
+/// conditions); every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VulnQuery {
+    pub cve_id: Option<String>,
+    pub severity: Option<Severity>,
+    pub package: Option<String>,
+    pub project_id: Option<i64>,
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    /// Inclusive CVSS v3 base score range.
+    pub cvss_v3: Option<(f64, f64)>,
+}
+
+/// One vulnerability of one artifact (a repository and a digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VulnItem {
+    pub project_id: Option<i64>,
+    pub repository: String,
+    pub digest: String,
+    /// Only when asked for (`with_tag`).
+    pub tags: Vec<String>,
+    pub vuln_id: String,
+    pub severity: Severity,
+    pub cvss_v3: Option<f64>,
+    pub package: String,
+    pub version: String,
+    pub fixed_version: Option<String>,
+    pub status: String,
+    pub description: String,
+    pub links: Vec<String>,
+}
+
+/// A critical vulnerability and where it was first seen, for the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DangerousCve {
+    pub vuln_id: String,
+    pub severity: Severity,
+    pub cvss_v3: Option<f64>,
+    pub description: String,
+    pub package: String,
+    pub version: String,
+}
+
+/// An artifact with the most critical, then high, then medium findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DangerousArtifact {
+    pub project_id: Option<i64>,
+    pub repository: String,
+    pub digest: String,
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+}
+
+/// The registry's vulnerabilities at a glance: every artifact (repository ×
+/// digest, accessories excluded) and the findings of its latest successful scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecuritySummary {
+    pub artifacts: u64,
+    pub scanned: u64,
+    pub total: u64,
+    pub fixable: u64,
+    pub by_severity: BTreeMap<Severity, u64>,
+    /// The five critical vulnerabilities with the highest CVSS v3 scores.
+    pub dangerous_cves: Vec<DangerousCve>,
+    /// The five artifacts with the most critical (then high, medium) findings.
+    pub dangerous_artifacts: Vec<DangerousArtifact>,
 }
 
 #[async_trait]
@@ -119,13 +240,26 @@ pub trait SecurityStore: Send + Sync + 'static {
     async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
     /// The full report of a successful scan.
-    async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>>;
+    async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;
     /// Latest scans of many artifacts in one query (artifact lists).
     async fn scans(&self, digests: &[Digest]) -> Result<HashMap<Digest, ScanRecord>>;
     /// Scans left pending or running (by a crash): `(digest, repository)`.
     async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>>;
     /// Count of scans by status, for the scan-all metrics.
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>>;
+    /// The Security Hub: findings of artifacts matching `query`, a page of them
+    /// (by digest, id, package) and how many match in all. `count_limit`: stop
+    /// counting past it and report -1 (Harbor's `tune_count`).
+    async fn search_vulnerabilities(
+        &self,
+        query: &VulnQuery,
+        page: super::identity::PageReq,
+        with_tags: bool,
+        count_limit: Option<u64>,
+    ) -> Result<(Vec<VulnItem>, i64)>;
+    /// Counts over every artifact's latest successful scan; the dangerous lists
+    /// only when asked for.
+    async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary>;
     /// Every image manifest that is not an accessory: `(repository, digest)`.
     async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>>;
 

@@ -87,6 +87,50 @@ async fn ensure_repository(conn: &mut SqliteConnection, repo: &RepoName, now: i6
     )
 }
 
+/// Record a use of a blob: create its row if new, else move `last_used_at` to
+/// `now`. False, changing nothing, while garbage collection is deleting it.
+async fn use_blob<'c, E>(exec: E, digest: &Digest, size: u64, now: i64) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let done = sqlx::query(
+        "INSERT INTO blobs (digest, size, created_at, last_used_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at
+         WHERE blobs.deleting = 0",
+    )
+    .bind(digest.to_string())
+    .bind(size as i64)
+    .bind(now)
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The first of `blobs` the repository may not serve (unlinked, or being
+/// deleted) or of `children` it does not hold.
+async fn missing_reference(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    blobs: &[Digest],
+    children: &[Digest],
+) -> Result<Option<Digest>> {
+    let missing: Option<String> = sqlx::query_scalar(
+        "SELECT w.value FROM json_each(?1) w
+          WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+                             WHERE rb.repository_id = ?3 AND rb.digest = w.value AND b.deleting = 0)
+         UNION ALL
+         SELECT w.value FROM json_each(?2) w
+          WHERE NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = ?3 AND m.digest = w.value)
+         LIMIT 1",
+    )
+    .bind(digest_list(blobs))
+    .bind(digest_list(children))
+    .bind(repo_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    missing.map(|d| parse_digest(&d)).transpose()
+}
+
 fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
     Ok(StoredManifest {
         digest: parse_digest(row.try_get("digest")?)?,
@@ -221,7 +265,7 @@ impl MetadataStore for SqliteMetadata {
             "SELECT b.size FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
-             WHERE r.name = ? AND rb.digest = ?",
+             WHERE r.name = ? AND rb.digest = ? AND b.deleting = 0",
         )
         .bind(repo.as_str())
         .bind(digest.to_string())
@@ -242,7 +286,7 @@ impl MetadataStore for SqliteMetadata {
             "SELECT b.digest, b.size FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
-             WHERE r.name = ? AND rb.digest IN (SELECT value FROM json_each(?))",
+             WHERE r.name = ? AND rb.digest IN (SELECT value FROM json_each(?)) AND b.deleting = 0",
         )
         .bind(repo.as_str())
         .bind(digest_list(digests))
@@ -258,16 +302,18 @@ impl MetadataStore for SqliteMetadata {
             .collect()
     }
 
-    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+    async fn reserve_blob(&self, digest: &Digest, size: u64) -> Result<bool> {
+        Ok(use_blob(&self.write, digest, size, now()).await?)
+    }
+
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<bool> {
         let now = now();
         let mut tx = self.write.begin().await?;
         let repo_id = ensure_repository(&mut tx, repo, now).await?;
-        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
-            .bind(digest.to_string())
-            .bind(size as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        if !use_blob(&mut *tx, digest, size, now).await? {
+            // Garbage collection is deleting it: no link (the caller waits or uploads).
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)
              ON CONFLICT DO NOTHING",
@@ -278,18 +324,39 @@ impl MetadataStore for SqliteMetadata {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_blob(&self, digest: &Digest, min_age: i64) -> Result<()> {
+        let now = now();
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = ?1 WHERE digest = ?2 AND deleting = 0 AND last_used_at < ?1 - ?3",
+        )
+        .bind(now)
+        .bind(digest.to_string())
+        .bind(min_age)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let done = sqlx::query(
             "DELETE FROM repository_blobs
              WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
         )
         .bind(digest.to_string())
         .bind(repo.as_str())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        // Released, not forgotten: GC waits its grace period from now.
+        sqlx::query("UPDATE blobs SET last_used_at = ? WHERE digest = ? AND deleting = 0")
+            .bind(now())
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -315,11 +382,17 @@ impl MetadataStore for SqliteMetadata {
         let now = now();
         let mut tx = self.write.begin().await?;
         let repo_id = ensure_repository(&mut tx, m.repo, now).await?;
-        // Same digest pushed again: the content is identical by definition, keep the row.
+        // Checked again under the write lock (the service checked before, outside
+        // it): garbage collection may have taken a blob or child in between.
+        if let Some(missing) = missing_reference(&mut tx, repo_id, &m.blobs, &m.children).await? {
+            return Err(MetadataError::MissingReference(missing));
+        }
+        // Same digest pushed again: the content is identical by definition, keep
+        // the row; it counts as used now (GC's grace period starts again).
         sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (repository_id, digest) DO NOTHING",
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at, last_used_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at",
         )
         .bind(repo_id)
         .bind(m.digest.to_string())
@@ -414,14 +487,28 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        // Its blobs are released now: GC waits its grace period from here.
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = ?1 WHERE deleting = 0 AND digest IN (
+                 SELECT mr.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+                  WHERE mr.kind = 'blob' AND m.digest = ?2
+                    AND m.repository_id = (SELECT id FROM repositories WHERE name = ?3))",
+        )
+        .bind(now())
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
         // Tags and references go with it (ON DELETE CASCADE).
         let done = sqlx::query(
             "DELETE FROM manifests WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
         )
         .bind(digest.to_string())
         .bind(repo.as_str())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -605,11 +692,26 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        // Its blobs are released now: GC waits its grace period from here.
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = ?1 WHERE deleting = 0 AND digest IN (
+                 SELECT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                  WHERE r.name = ?2
+                 UNION
+                 SELECT mr.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+                  JOIN repositories r ON r.id = m.repository_id WHERE r.name = ?2 AND mr.kind = 'blob')",
+        )
+        .bind(now())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
         // Manifests, tags, references and blob links cascade from the repository row.
         let done = sqlx::query("DELETE FROM repositories WHERE name = ?")
             .bind(repo.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

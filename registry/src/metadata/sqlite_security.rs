@@ -3,13 +3,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::security::{Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore};
+use super::identity::PageReq;
+use super::security::{
+    Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore, VulnerabilityReport,
+};
+use super::security::{DangerousArtifact, DangerousCve, SecuritySummary, VulnItem, VulnQuery};
 use super::sqlite::{digest_list, parse_digest};
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::digest::Digest;
+use wharf_scanner::Severity;
 
 /// Columns of a [`ScanRecord`] (a macro so queries stay `&'static str` for sqlx).
 macro_rules! scan_columns {
@@ -21,12 +26,18 @@ macro_rules! scan_columns {
 fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
     let status: String = r.try_get("status")?;
     let summary: Option<String> = r.try_get("summary")?;
+    let severity: Option<String> = r.try_get("severity")?;
     Ok(ScanRecord {
         digest: parse_digest(r.try_get("digest")?)?,
         repository: r.try_get("repository")?,
         status: ScanStatus::parse(&status)
             .ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
-        severity: r.try_get("severity")?,
+        severity: severity
+            .map(|s| {
+                s.parse::<wharf_scanner::Severity>()
+                    .map_err(|e| MetadataError::Corrupt(format!("scan severity: {e}")))
+            })
+            .transpose()?,
         summary: summary
             .map(|s| {
                 serde_json::from_str(&s)
@@ -39,6 +50,82 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
         started_at: r.try_get("started_at")?,
         ended_at: r.try_get("ended_at")?,
     })
+}
+
+/// A severity as the rank `scan_findings.severity` stores (1 UNKNOWN … 5 CRITICAL).
+fn severity_rank(s: Severity) -> i64 {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(1) as i64
+}
+
+fn severity_of_rank(rank: i64) -> Severity {
+    usize::try_from(rank)
+        .ok()
+        .and_then(|i| Severity::ALL.get(i).copied())
+        .unwrap_or(Severity::Unknown)
+}
+
+/// Replaces the Security Hub's rows of `digest` with the findings of `report`:
+/// two statements over JSON arrays, whatever the number of findings.
+async fn index_findings(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    digest: &Digest,
+    report: &VulnerabilityReport,
+) -> Result<()> {
+    let findings: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            serde_json::json!([
+                f.vulnerability_id,
+                f.package.name,
+                f.package.version,
+                f.fixed_version.as_deref().unwrap_or(""),
+                severity_rank(f.severity()),
+                f.advisory.cvss_v3.as_ref().map(|c| c.score),
+                f.status,
+            ])
+        })
+        .collect();
+    let vulnerabilities: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let a = &f.advisory;
+            let links: Vec<&str> = a.references.iter().map(|r| r.url.as_str()).collect();
+            serde_json::json!([
+                f.vulnerability_id,
+                a.summary.as_deref().or(a.details.as_deref()).unwrap_or(""),
+                serde_json::to_string(&links).unwrap_or_else(|_| "[]".into()),
+                severity_rank(f.severity()),
+                a.cvss_v3.as_ref().map(|c| c.score),
+            ])
+        })
+        .collect();
+    sqlx::query("DELETE FROM scan_findings WHERE digest = ?")
+        .bind(digest.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO scan_findings
+             (digest, vuln_id, package, version, fixed_version, severity, cvss_v3, status)
+         SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+         FROM json_each(?)",
+    )
+    .bind(digest.to_string())
+    .bind(serde_json::Value::Array(findings).to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO vulnerabilities (id, description, links, severity, cvss_v3)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true
+         ON CONFLICT (id) DO UPDATE SET description = excluded.description, links = excluded.links,
+             severity = max(severity, excluded.severity),
+             cvss_v3 = max(coalesce(cvss_v3, excluded.cvss_v3), coalesce(excluded.cvss_v3, cvss_v3))",
+    )
+    .bind(serde_json::Value::Array(vulnerabilities).to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn allowlist_row(r: &SqliteRow) -> Result<Allowlist> {
@@ -175,7 +262,14 @@ impl SecurityStore for SqliteMetadata {
     }
 
     async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<()> {
-        let json = |v: Option<&serde_json::Value>| v.map(|v| v.to_string());
+        fn json<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>> {
+            v.map(|v| {
+                serde_json::to_string(v)
+                    .map_err(|e| MetadataError::Corrupt(format!("encoding a scan result: {e}")))
+            })
+            .transpose()
+        }
+        let mut tx = self.write.begin().await?;
         // A failed rescan keeps the previous report: the last good answer stays readable.
         sqlx::query(
             "UPDATE scan_reports SET status = ?, ended_at = ?, message = ?,
@@ -186,13 +280,17 @@ impl SecurityStore for SqliteMetadata {
         .bind(o.status.as_str())
         .bind(now())
         .bind(o.message)
-        .bind(o.severity)
-        .bind(json(o.summary))
-        .bind(json(o.report))
+        .bind(o.severity.map(|s| s.as_str()))
+        .bind(json(o.summary)?)
+        .bind(json(o.report)?)
         .bind(o.db_version)
         .bind(digest.to_string())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        if let Some(report) = o.report {
+            index_findings(&mut tx, digest, report).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -208,7 +306,7 @@ impl SecurityStore for SqliteMetadata {
         row.as_ref().map(scan_row).transpose()
     }
 
-    async fn scan_report(&self, digest: &Digest) -> Result<Option<serde_json::Value>> {
+    async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>> {
         let report: Option<Option<String>> =
             sqlx::query_scalar("SELECT report FROM scan_reports WHERE digest = ?")
                 .bind(digest.to_string())
@@ -261,6 +359,216 @@ impl SecurityStore for SqliteMetadata {
         rows.iter()
             .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
             .collect()
+    }
+
+    async fn search_vulnerabilities(
+        &self,
+        q: &VulnQuery,
+        page: PageReq,
+        with_tags: bool,
+        count_limit: Option<u64>,
+    ) -> Result<(Vec<VulnItem>, i64)> {
+        // Only the conditions given are written, so SQLite picks the index each one
+        // has (a `?1 IS NULL OR …` form would hide them all); values are always bound.
+        fn from_where(b: &mut QueryBuilder<Sqlite>, q: &VulnQuery) {
+            b.push(
+                " FROM scan_findings f
+                 JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+                 JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
+                 JOIN repositories r ON r.id = m.repository_id
+                 WHERE 1",
+            );
+            if let Some(v) = &q.cve_id {
+                b.push(" AND f.vuln_id = ").push_bind(v.as_str());
+            }
+            if let Some(v) = q.severity {
+                b.push(" AND f.severity = ").push_bind(severity_rank(v));
+            }
+            if let Some(v) = &q.package {
+                b.push(" AND f.package = ").push_bind(v.as_str());
+            }
+            if let Some(v) = q.project_id {
+                b.push(" AND r.project_id = ").push_bind(v);
+            }
+            if let Some(v) = &q.repository {
+                b.push(" AND r.name = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &q.tag {
+                b.push(
+                    " AND EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND t.name = ",
+                )
+                .push_bind(v.as_str())
+                .push(")");
+            }
+            if let Some(v) = &q.digest {
+                b.push(" AND f.digest = ").push_bind(v.as_str());
+            }
+            if let Some((lo, hi)) = q.cvss_v3 {
+                b.push(" AND f.cvss_v3 BETWEEN ")
+                    .push_bind(lo)
+                    .push(" AND ")
+                    .push_bind(hi);
+            }
+        }
+        let mut page_q = QueryBuilder::new(
+            "SELECT r.project_id, r.name AS repository, m.id AS manifest_id, f.digest, f.vuln_id,
+                    f.severity, f.cvss_v3, f.package, f.version, f.fixed_version, f.status,
+                    coalesce((SELECT v.description FROM vulnerabilities v WHERE v.id = f.vuln_id), '') AS description,
+                    coalesce((SELECT v.links FROM vulnerabilities v WHERE v.id = f.vuln_id), '[]') AS links",
+        );
+        from_where(&mut page_q, q);
+        page_q
+            .push(" ORDER BY f.digest, f.vuln_id, f.package, f.version, r.name LIMIT ")
+            .push_bind(page.page_size as i64)
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows = page_q.build().fetch_all(&self.read).await?;
+        let mut count_q = QueryBuilder::new("SELECT count(*) AS n FROM (SELECT 1");
+        from_where(&mut count_q, q);
+        if let Some(limit) = count_limit {
+            count_q.push(" LIMIT ").push_bind(limit as i64 + 1);
+        }
+        count_q.push(")");
+        let n: i64 = count_q.build().fetch_one(&self.read).await?.try_get("n")?;
+        let total = match count_limit {
+            Some(limit) if n as u64 > limit => -1,
+            _ => n,
+        };
+        let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+        if with_tags && !rows.is_empty() {
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get("manifest_id"))
+                .collect::<Result<_, _>>()?;
+            let tag_rows = sqlx::query(
+                "SELECT manifest_id, name FROM tags
+                 WHERE manifest_id IN (SELECT value FROM json_each(?)) ORDER BY name",
+            )
+            .bind(serde_json::to_string(&ids).unwrap_or_default())
+            .fetch_all(&self.read)
+            .await?;
+            for t in &tag_rows {
+                tags.entry(t.try_get("manifest_id")?)
+                    .or_default()
+                    .push(t.try_get("name")?);
+            }
+        }
+        let items = rows
+            .iter()
+            .map(|r| {
+                let links: String = r.try_get("links")?;
+                let fixed: String = r.try_get("fixed_version")?;
+                let manifest_id: i64 = r.try_get("manifest_id")?;
+                Ok(VulnItem {
+                    project_id: r.try_get("project_id")?,
+                    repository: r.try_get("repository")?,
+                    digest: r.try_get("digest")?,
+                    tags: tags.get(&manifest_id).cloned().unwrap_or_default(),
+                    vuln_id: r.try_get("vuln_id")?,
+                    severity: severity_of_rank(r.try_get("severity")?),
+                    cvss_v3: r.try_get("cvss_v3")?,
+                    package: r.try_get("package")?,
+                    version: r.try_get("version")?,
+                    fixed_version: Some(fixed).filter(|f| !f.is_empty()),
+                    status: r.try_get("status")?,
+                    description: r.try_get("description")?,
+                    links: serde_json::from_str(&links).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
+    }
+
+    async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary> {
+        // Counted from each digest's stored summary (one row per digest) times the
+        // artifacts holding it, not from the findings (a row per finding).
+        let mut summary = SecuritySummary::default();
+        let counts = sqlx::query(
+            "SELECT coalesce(sum(a.n), 0) AS artifacts,
+                    coalesce(sum(CASE WHEN s.digest IS NULL THEN 0 ELSE a.n END), 0) AS scanned,
+                    coalesce(sum(json_extract(s.summary, '$.total') * a.n), 0) AS total,
+                    coalesce(sum(json_extract(s.summary, '$.fixable') * a.n), 0) AS fixable
+             FROM (SELECT m.digest, count(*) AS n FROM manifests m
+                   WHERE m.subject IS NULL GROUP BY m.digest) a
+             LEFT JOIN scan_reports s ON s.digest = a.digest AND s.status = 'Success'",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        summary.artifacts = counts.try_get::<i64, _>("artifacts")? as u64;
+        summary.scanned = counts.try_get::<i64, _>("scanned")? as u64;
+        summary.total = counts.try_get::<i64, _>("total")? as u64;
+        summary.fixable = counts.try_get::<i64, _>("fixable")? as u64;
+        let by = sqlx::query(
+            "SELECT j.key AS severity, sum(j.value * a.n) AS n
+             FROM (SELECT m.digest, count(*) AS n FROM manifests m
+                   WHERE m.subject IS NULL GROUP BY m.digest) a
+             JOIN scan_reports s ON s.digest = a.digest AND s.status = 'Success'
+             JOIN json_each(s.summary, '$.by_severity') j
+             GROUP BY j.key",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for r in &by {
+            let name: String = r.try_get("severity")?;
+            let level = name
+                .parse::<Severity>()
+                .map_err(|e| MetadataError::Corrupt(format!("scan summary severity: {e}")))?;
+            *summary.by_severity.entry(level).or_default() += r.try_get::<i64, _>("n")? as u64;
+        }
+        if !dangerous {
+            return Ok(summary);
+        }
+        // The highest-scored critical ids that some artifact still has: candidates in
+        // score order from the small per-id table, each checked through the id index.
+        let cves = sqlx::query(
+            "SELECT v.id, v.severity, v.cvss_v3, v.description,
+                    (SELECT f.package || char(0) || f.version FROM scan_findings f
+                     JOIN scan_reports s ON s.digest = f.digest AND s.status = 'Success'
+                     JOIN manifests m ON m.digest = f.digest AND m.subject IS NULL
+                     WHERE f.vuln_id = v.id LIMIT 1) AS seen
+             FROM vulnerabilities v
+             WHERE v.severity = ? AND seen IS NOT NULL
+             ORDER BY v.cvss_v3 DESC, v.id LIMIT 5",
+        )
+        .bind(severity_rank(Severity::Critical))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &cves {
+            let seen: String = r.try_get("seen")?;
+            let (package, version) = seen.split_once('\0').unwrap_or((&seen, ""));
+            summary.dangerous_cves.push(DangerousCve {
+                vuln_id: r.try_get("id")?,
+                severity: severity_of_rank(r.try_get("severity")?),
+                cvss_v3: r.try_get("cvss_v3")?,
+                description: r.try_get("description")?,
+                package: package.to_string(),
+                version: version.to_string(),
+            });
+        }
+        let arts = sqlx::query(
+            "SELECT r.project_id, r.name AS repository, m.digest,
+                    coalesce(json_extract(s.summary, '$.by_severity.CRITICAL'), 0) AS critical,
+                    coalesce(json_extract(s.summary, '$.by_severity.HIGH'), 0) AS high,
+                    coalesce(json_extract(s.summary, '$.by_severity.MEDIUM'), 0) AS medium
+             FROM scan_reports s
+             JOIN manifests m ON m.digest = s.digest AND m.subject IS NULL
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE s.status = 'Success' AND (critical + high + medium) > 0
+             ORDER BY critical DESC, high DESC, medium DESC, r.name, m.digest LIMIT 5",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for r in &arts {
+            summary.dangerous_artifacts.push(DangerousArtifact {
+                project_id: r.try_get("project_id")?,
+                repository: r.try_get("repository")?,
+                digest: r.try_get("digest")?,
+                critical: r.try_get::<i64, _>("critical")? as u64,
+                high: r.try_get::<i64, _>("high")? as u64,
+                medium: r.try_get::<i64, _>("medium")? as u64,
+            });
+        }
+        Ok(summary)
     }
 
     async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>> {

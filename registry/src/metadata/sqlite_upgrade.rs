@@ -9,6 +9,23 @@ use super::{IdentityStore, MetadataStore, SqliteMetadata};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
+/// A database at `path` with the migrations up to `version` only, as an older
+/// Wharf left it; the caller writes its data the old way, then opens it.
+async fn old_database(path: &std::path::Path, version: i64) -> sqlx::SqlitePool {
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .foreign_keys(true),
+        )
+        .await
+        .unwrap();
+    MIGRATOR.run_to(version, &old).await.unwrap();
+    old
+}
+
 /// The schema before repositories named their project by id.
 const BEFORE_PROJECT_ID: i64 = 3;
 
@@ -16,17 +33,7 @@ const BEFORE_PROJECT_ID: i64 = 3;
 async fn repositories_of_an_old_database_get_their_project_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wharf.db");
-    let old = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true)
-                .foreign_keys(true),
-        )
-        .await
-        .unwrap();
-    MIGRATOR.run_to(BEFORE_PROJECT_ID, &old).await.unwrap();
+    let old = old_database(&path, BEFORE_PROJECT_ID).await;
     let has_column: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pragma_table_info('repositories') WHERE name = 'project_id'",
     )
@@ -119,4 +126,57 @@ async fn repositories_of_an_old_database_get_their_project_id() {
         .await
         .unwrap();
     assert_eq!((repos[0].name.as_str(), n), ("nobody/x", 1));
+}
+
+/// The schema before scan reports were stored as typed findings.
+const BEFORE_TYPED_REPORTS: i64 = 4;
+
+#[tokio::test]
+async fn harbor_shaped_reports_of_an_old_database_are_rescanned() {
+    use super::SecurityStore;
+    use super::security::ScanStatus;
+    use wharf_scanner::Severity;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wharf.db");
+    let old = old_database(&path, BEFORE_TYPED_REPORTS).await;
+    // As the old code wrote them: a success with Harbor's rendered report, and a
+    // failed scan with none.
+    let (scanned, failed) = (Digest::sha256_of(b"scanned"), Digest::sha256_of(b"failed"));
+    sqlx::query(
+        "INSERT INTO scan_reports (digest, repository, status, severity, summary, report, db_version, requested_at, started_at, ended_at)
+         VALUES (?, 'library/app', 'Success', 'High', ?, ?, 'v1', 1, 2, 3),
+                (?, 'library/app', 'Error', NULL, NULL, NULL, NULL, 1, 2, 3)",
+    )
+    .bind(scanned.to_string())
+    .bind(r#"{"total":3,"fixable":1,"summary":{"High":1,"Low":2}}"#)
+    .bind(r#"{"severity":"High","vulnerabilities":[{"id":"CVE-2023-1","package":"zlib1g"}]}"#)
+    .bind(failed.to_string())
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = SqliteMetadata::open(&path).await.unwrap();
+    let rec = store.scan(&scanned).await.unwrap().unwrap();
+    assert_eq!(rec.status, ScanStatus::Pending, "queued again");
+    assert_eq!(
+        rec.severity,
+        Some(Severity::High),
+        "old severity still reads"
+    );
+    let summary = rec.summary.expect("old summary still reads");
+    assert_eq!((summary.total, summary.fixable), (3, 1));
+    assert_eq!(
+        summary.by_severity.into_iter().collect::<Vec<_>>(),
+        [(Severity::Low, 2), (Severity::High, 1)]
+    );
+    assert!(store.scan_report(&scanned).await.unwrap().is_none());
+    assert_eq!(
+        store.unfinished_scans().await.unwrap(),
+        [(scanned, "library/app".to_string())],
+        "the scan service resumes it on start"
+    );
+    let rec = store.scan(&failed).await.unwrap().unwrap();
+    assert_eq!(rec.status, ScanStatus::Error, "nothing to redo");
 }

@@ -20,6 +20,36 @@ pub enum Event {
         /// An accessory (signature, SBOM, attestation) of another artifact.
         has_subject: bool,
     },
+    /// A write was refused because it would take the project over its storage limit.
+    QuotaExceeded {
+        project: String,
+        repository: RepoName,
+        /// Bytes the project used, its limit, and the bytes the write asked for.
+        used: u64,
+        limit: u64,
+        requested: u64,
+    },
+    /// A retention run deleted an artifact (with these tags) from the repository.
+    TagDeletedByRetention {
+        repository: RepoName,
+        digest: Digest,
+        tags: Vec<String>,
+        execution_id: i64,
+    },
+    /// A manifest was deleted (with its tags) by a client or the management API.
+    ArtifactDeleted {
+        repository: RepoName,
+        digest: Digest,
+    },
+    /// A tag was deleted; the manifest it named stays.
+    TagDeleted { repository: RepoName, tag: String },
+    /// A garbage collection run ended (not a dry run).
+    GcFinished {
+        job_id: i64,
+        manifests_deleted: u64,
+        blobs_deleted: u64,
+        bytes_freed: u64,
+    },
 }
 
 /// Reacts to events. Called on the publisher's task, in subscription order:
@@ -53,5 +83,31 @@ impl Events {
         for s in live {
             s.on_event(event).await;
         }
+    }
+}
+
+/// Test helpers for code that publishes events.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use super::{Event, Subscriber};
+
+    /// Writes down every event it hears.
+    #[derive(Default)]
+    pub(crate) struct Heard(pub(crate) Mutex<Vec<Event>>);
+
+    #[async_trait::async_trait]
+    impl Subscriber for Heard {
+        async fn on_event(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    /// A request body of these bytes, in one chunk.
+    pub(crate) fn body(bytes: &'static [u8]) -> crate::storage::ByteStream {
+        Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from_static(bytes))
+        }))
     }
 }

@@ -10,7 +10,9 @@
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
-//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate.
+//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
+//! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
+//!   quotas (write guards distribution asks, see `distribution::guard`), retention.
 //!
 //! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
 //! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
@@ -20,6 +22,7 @@ pub mod access;
 pub mod distribution;
 pub mod events;
 pub mod identity;
+pub mod lifecycle;
 pub mod security;
 
 use std::sync::Arc;
@@ -29,14 +32,16 @@ pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
 pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
-    DbSource, KeylessRoot, ProjectExtras, PullCaller, REPORT_MIME, ScanConfig, ScanMetrics,
+    DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,
     ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
-    scanner_json,
 };
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
+use crate::metadata::{
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, SecurityStore, TagRulesStore,
+};
 use crate::storage::BlobStore;
 
 /// The services of one registry, wired together. The HTTP layer holds this.
@@ -45,6 +50,10 @@ pub struct Services {
     pub identity: Arc<Identity>,
     pub distribution: Arc<Distribution>,
     pub security: Arc<Security>,
+    pub immutability: Arc<lifecycle::Immutability>,
+    pub quotas: Arc<lifecycle::Quotas>,
+    pub retention: Arc<lifecycle::Retention>,
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 /// What the services are built from.
@@ -53,6 +62,9 @@ pub struct Stores {
     pub identity: Arc<dyn IdentityStore>,
     pub security: Arc<dyn SecurityStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub tag_rules: Arc<dyn TagRulesStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub lifecycle: Arc<dyn LifecycleStore>,
 }
 
 /// Options of the services that have any.
@@ -64,6 +76,9 @@ pub struct Options {
     /// `None`: no vulnerability database configured.
     pub scanning: Option<ScanConfig>,
     pub trusted_root: Option<KeylessRoot>,
+    /// Storage limit of new projects in bytes; `None`: unlimited.
+    pub default_storage_limit: Option<u64>,
+    pub lifecycle: LifecycleOptions,
 }
 
 impl Services {
@@ -78,7 +93,7 @@ impl Services {
         ));
         let mut security = Security::new(
             stores.security,
-            stores.identity,
+            stores.identity.clone(),
             access.clone(),
             distribution.clone(),
         );
@@ -89,13 +104,50 @@ impl Services {
             security = security.with_trusted_root(root);
         }
         let security = Arc::new(security);
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            stores.lifecycle,
+            distribution.clone(),
+            access.clone(),
+            options.lifecycle,
+        ));
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
+        let immutability = Arc::new(lifecycle::Immutability::new(
+            stores.tag_rules.clone(),
+            stores.identity.clone(),
+            access.clone(),
+        ));
+        let quotas = Arc::new(lifecycle::Quotas::new(
+            stores.tag_rules.clone(),
+            stores.identity.clone(),
+            access.clone(),
+            distribution.clone(),
+            options
+                .default_storage_limit
+                .map_or(-1, |l| l.min(i64::MAX as u64) as i64),
+        ));
+        for guard in [
+            immutability.clone() as Arc<dyn distribution::WriteGuard>,
+            quotas.clone(),
+        ] {
+            distribution.guards().install(Arc::downgrade(&guard));
+        }
+        let retention = lifecycle::Retention::new(
+            stores.tag_rules,
+            access.clone(),
+            distribution.clone(),
+            lifecycle.jobs().clone(),
+        );
         Services {
             access,
             identity,
             distribution,
             security,
+            immutability,
+            quotas,
+            retention,
+            lifecycle,
         }
     }
 
@@ -103,6 +155,8 @@ impl Services {
     pub fn start(&self) {
         self.security.start_scanning();
         self.distribution.start_pull_stats();
+        self.retention.start();
+        self.lifecycle.start();
     }
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable
 //! uploads/<uuid>                      upload sessions in progress
+//! quarantine/<alg>/<hex>.<time>       corrupt blobs scrub moved aside
 //! ```
 //!
 //! Blobs become visible only by `rename` of a complete, fsynced upload file,
@@ -161,8 +162,19 @@ impl BlobStore for FsBlobStore {
         Ok(stream_file(file, start, len)?)
     }
 
-    async fn delete(&self, digest: &Digest) -> Result<()> {
-        not_found_as_none(fs::remove_file(self.blob_path(digest)).await)?;
+    async fn delete(&self, digest: &Digest) -> Result<bool> {
+        Ok(not_found_as_none(fs::remove_file(self.blob_path(digest)).await)?.is_some())
+    }
+
+    async fn quarantine(&self, digest: &Digest) -> Result<()> {
+        let dir = self
+            .root
+            .join("quarantine")
+            .join(digest.algorithm().as_str());
+        fs::create_dir_all(&dir).await?;
+        let stamp = super::super::metadata::now();
+        let to = dir.join(format!("{}.{stamp}", digest.hex()));
+        not_found_as_none(fs::rename(self.blob_path(digest), to).await)?;
         Ok(())
     }
 

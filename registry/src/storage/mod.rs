@@ -50,8 +50,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Stream a committed blob, whole or the inclusive byte range `[start, end]`.
     async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream>;
 
-    /// Remove a committed blob (garbage collection's job, after metadata forgot it).
-    async fn delete(&self, digest: &Digest) -> Result<()>;
+    /// Remove a committed blob (garbage collection's job, after metadata
+    /// marked it `deleting`). Absent blobs are not an error: false.
+    async fn delete(&self, digest: &Digest) -> Result<bool>;
+
+    /// Move a corrupt blob aside (scrub): never served again, kept for
+    /// inspection. Absent blobs are not an error.
+    async fn quarantine(&self, digest: &Digest) -> Result<()>;
 
     /// Start an empty upload session.
     async fn create_upload(&self, id: &str) -> Result<()>;

@@ -80,8 +80,8 @@ pub fn default_path() -> PathBuf {
     base.join("wharf").join("vuln.db")
 }
 
-/// One advisory as stored.
-#[derive(Debug, Clone, Serialize)]
+/// One advisory as stored (and, inside findings, in the registry's stored reports).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Advisory {
     pub id: String,
     pub source: String,

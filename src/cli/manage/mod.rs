@@ -1,7 +1,11 @@
 //! `wharf login`, `project`, `member`, `robot`, `user`: the management API
 //! from the command line, for people and CI scripts.
 
-mod client;
+pub(super) mod client;
+mod immutable;
+mod quota;
+mod retention;
+mod vuln;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -12,6 +16,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use client::{Client, Target, host_of, save_login};
+pub use immutable::{ImmutableArgs, immutable};
+pub use quota::{QuotaArgs, quota};
+pub use retention::{RetentionArgs, retention};
+pub use vuln::{VulnArgs, vuln};
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default)]
 pub enum Output {
@@ -20,7 +28,7 @@ pub enum Output {
     Json,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,7 +45,7 @@ fn stdin_line() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
+pub(super) fn print_rows(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     if let Output::Json = output {
         println!(
             "{}",

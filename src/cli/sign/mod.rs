@@ -11,11 +11,10 @@ mod signing;
 mod trust;
 mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
-use wharf_oci::{Client as Registry, RegistryOptions};
+use clap::ValueEnum;
 use wharf_signer::dsse;
 
 pub use key::{KeyCommand, key};
@@ -26,41 +25,6 @@ pub use verify::{
 
 /// Exit code when verification ran but nothing verified.
 const EXIT_UNVERIFIED: u8 = 1;
-
-/// How to reach the registry holding the image.
-#[derive(Args, Debug, Clone)]
-pub struct RegistryArgs {
-    /// Talk plain HTTP to the registry (e.g. a local registry on 127.0.0.1).
-    #[arg(long, env = "WHARF_INSECURE")]
-    insecure: bool,
-    /// Registry user (else the docker config's credentials, else anonymous).
-    #[arg(long, env = "WHARF_USERNAME")]
-    username: Option<String>,
-    /// Registry password or token.
-    #[arg(long, env = "WHARF_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
-    /// Extra PEM CA certificate(s) to trust for the registry's HTTPS (repeatable).
-    #[arg(long)]
-    registry_cacert: Vec<PathBuf>,
-}
-
-impl RegistryArgs {
-    fn registry_for(&self, image: &str) -> anyhow::Result<Registry> {
-        let reference = Registry::parse_reference(image)?;
-        let ca_certs_pem = self
-            .registry_cacert
-            .iter()
-            .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let reg = Registry::new(RegistryOptions {
-            insecure: self.insecure,
-            username: self.username.clone(),
-            password: self.password.clone(),
-            ca_certs_pem,
-        });
-        Ok(reg.with_docker_config_for(reference.resolve_registry())?)
-    }
-}
 
 /// Where `sign` and `attest` store what they make.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,8 @@ use wharf_signer::image::{self, Layout};
 use wharf_signer::{bundle, payload};
 
 use super::key::load_signing_key;
-use super::{BundleFormat, RegistryArgs, parse_kv, predicate_type, read_text, runtime};
+use super::{BundleFormat, parse_kv, predicate_type, read_text, runtime};
+use crate::cli::registry_args::RegistryArgs;
 
 #[derive(Args, Debug)]
 pub struct SignArgs {
@@ -86,7 +87,7 @@ fn layout(referrers: bool) -> Layout {
 
 pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let key = load_signing_key(&args.key)?;
-    let reg = args.registry.registry_for(&args.image)?;
+    let reg = args.registry.client_for(&args.image)?;
     let annotations: BTreeMap<_, _> = args.annotations.into_iter().collect();
     runtime()?.block_on(async {
         let target = image::resolve(&reg, &args.image).await?;
@@ -129,7 +130,7 @@ pub fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let predicate: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("predicate {} is not JSON", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
-    let reg = args.registry.registry_for(&args.image)?;
+    let reg = args.registry.client_for(&args.image)?;
     runtime()?.block_on(async {
         let target = image::resolve(&reg, &args.image).await?;
         let stored = match args.bundle_format {

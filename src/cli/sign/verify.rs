@@ -3,7 +3,7 @@
 //! file checked offline, or everything attached to an image in a registry.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -17,7 +17,8 @@ use wharf_signer::{bundle, payload};
 use super::key::load_verifying_key;
 use super::output::{Claims, finish, print_notes};
 use super::trust::{KeylessArgs, Trust};
-use super::{EXIT_UNVERIFIED, RegistryArgs, parse_kv, predicate_type, read_text, runtime};
+use super::{EXIT_UNVERIFIED, parse_kv, predicate_type, read_text, runtime};
+use crate::cli::registry_args::RegistryArgs;
 
 /// The `--help` epilogue of `verify` and `verify-attestation`: what keyless verification
 /// checks, and examples for `$verb`, the last one with a key (`$key_example`).
@@ -48,28 +49,36 @@ Examples:
     };
 }
 
+/// What `verify` and `verify-attestation` check and with which trust: a bundle file
+/// offline, or an image in a registry; a key, or keyless roots.
 #[derive(Args, Debug)]
-#[command(after_help = verify_after_help!("verify", "--key cosign.pub -a build=42 IMAGE"))]
-pub struct VerifyArgs {
+pub struct VerifyTarget {
     /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
     #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]
     key: Option<PathBuf>,
-    /// Required annotation key=value (repeatable).
-    #[arg(short = 'a', long = "annotations", value_parser = parse_kv)]
-    annotations: Vec<(String, String)>,
     #[command(flatten)]
     keyless: KeylessArgs,
     /// Verify a Sigstore bundle file instead of an image in a registry (needs --digest).
     #[arg(long, requires = "digest")]
     bundle: Option<PathBuf>,
-    /// The image digest the --bundle must sign (sha256:<hex>).
+    /// The image digest the --bundle must be about (sha256:<hex>).
     #[arg(long)]
     digest: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Image to verify.
+    /// Image to verify: what is attached to it (`.sig`/`.att` tags, referrers, v3 bundles).
     #[arg(required_unless_present = "bundle")]
     image: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = verify_after_help!("verify", "--key cosign.pub -a build=42 IMAGE"))]
+pub struct VerifyArgs {
+    /// Required annotation key=value (repeatable).
+    #[arg(short = 'a', long = "annotations", value_parser = parse_kv)]
+    annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    target: VerifyTarget,
 }
 
 #[derive(Args, Debug)]
@@ -78,26 +87,12 @@ pub struct VerifyArgs {
     "--key cosign.pub --type slsaprovenance1 IMAGE"
 ))]
 pub struct VerifyAttestationArgs {
-    /// Public key file (PEM). Either this, or keyless options (--trusted-root or PEM roots).
-    #[arg(long, conflicts_with_all = ["trusted_root", "ca_roots", "certificate_chain"])]
-    key: Option<PathBuf>,
     /// Only attestations of this predicate type (shorthand or URI); all when absent.
     /// `https://sigstore.dev/cosign/sign/v1` also selects cosign v3 signature bundles.
     #[arg(long = "type")]
     kind: Option<String>,
     #[command(flatten)]
-    keyless: KeylessArgs,
-    /// Verify a Sigstore bundle file instead of an image in a registry (needs --digest).
-    #[arg(long, requires = "digest")]
-    bundle: Option<PathBuf>,
-    /// The image digest the --bundle's statement must be about (sha256:<hex>).
-    #[arg(long)]
-    digest: Option<String>,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    /// Image whose attestations to verify (`.att` tag, DSSE referrers, v3 bundles).
-    #[arg(required_unless_present = "bundle")]
-    image: Option<String>,
+    target: VerifyTarget,
 }
 
 #[derive(Args, Debug)]
@@ -112,21 +107,31 @@ pub struct VerifyBlobArgs {
     file: PathBuf,
 }
 
-/// Offline: verifies the bundle file `path` about image `digest` with `with_key` or
-/// `keyless`, whichever `trust` calls for; exit 1 when it does not verify.
-fn verify_bundle_file(
-    path: &Path,
-    digest: Option<&str>,
+/// Verifies `target` for `claims`: its bundle file offline with `with_key` or
+/// `keyless`, whichever the trust calls for, or what is attached to its image in a
+/// registry through `in_registry`. Exit 1 when nothing verifies.
+fn verify_target(
+    target: VerifyTarget,
     claims: Claims,
-    trust: &Trust,
     with_key: impl FnOnce(&[u8], &str, &VerifyingKey) -> Result<serde_json::Value, String>,
     keyless: impl FnOnce(&[u8], &str, &TrustedRoot, &IdentityPolicy) -> Result<Verified, KeylessError>,
+    in_registry: impl AsyncFnOnce(&Registry, &Target, &Trust) -> anyhow::Result<Report>,
 ) -> anyhow::Result<ExitCode> {
-    let digest = digest.expect("clap requires --digest with --bundle");
+    let trust = Trust::from_args(target.key.as_deref(), &target.keyless)?;
+    let Some(path) = &target.bundle else {
+        let name = target.image.expect("clap requires IMAGE without --bundle");
+        let reg = target.registry.client_for(&name)?;
+        return runtime()?.block_on(async {
+            let resolved = image::resolve(&reg, &name).await?;
+            let report = in_registry(&reg, &resolved, &trust).await?;
+            Ok(finish(&resolved, report, claims, trust.is_keyless()))
+        });
+    };
+    let digest = target.digest.expect("clap requires --digest with --bundle");
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let result = match trust {
-        Trust::Key(k) => with_key(&bytes, digest, k),
-        Trust::Keyless(root, policy) => keyless(&bytes, digest, root, policy)
+    let result = match &trust {
+        Trust::Key(k) => with_key(&bytes, &digest, k),
+        Trust::Keyless(root, policy) => keyless(&bytes, &digest, root, policy)
             .map(|v| {
                 print_notes(&v.notes);
                 v.payload
@@ -153,44 +158,15 @@ fn verify_bundle_file(
     })
 }
 
-/// The image `name` resolved in its registry, for `collect` to verify what is attached.
-fn verify_in_registry(
-    registry: &RegistryArgs,
-    name: Option<String>,
-    claims: Claims,
-    trust: &Trust,
-    collect: impl AsyncFnOnce(&Registry, &Target) -> anyhow::Result<Report>,
-) -> anyhow::Result<ExitCode> {
-    let name = name.expect("clap requires IMAGE without --bundle");
-    let reg = registry.registry_for(&name)?;
-    runtime()?.block_on(async {
-        let target = image::resolve(&reg, &name).await?;
-        let report = collect(&reg, &target).await?;
-        Ok(finish(&target, report, claims, trust.is_keyless()))
-    })
-}
-
 pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let required: BTreeMap<_, _> = args.annotations.into_iter().collect();
-    let trust = Trust::from_args(args.key.as_deref(), &args.keyless)?;
-    let claims = Claims::Signatures;
-    if let Some(path) = &args.bundle {
-        return verify_bundle_file(
-            path,
-            args.digest.as_deref(),
-            claims,
-            &trust,
-            |b, d, k| bundle::verify_bundle_with_key(b, d, k, &required),
-            |b, d, r, p| keyless::verify_bundle(b, d, r, p, &required),
-        );
-    }
-    verify_in_registry(
-        &args.registry,
-        args.image,
-        claims,
-        &trust,
-        async |reg, target| {
-            Ok(match &trust {
+    verify_target(
+        args.target,
+        Claims::Signatures,
+        |b, d, k| bundle::verify_bundle_with_key(b, d, k, &required),
+        |b, d, r, p| keyless::verify_bundle(b, d, r, p, &required),
+        async |reg, target, trust| {
+            Ok(match trust {
                 Trust::Key(k) => image::verify_signatures(reg, target, k, &required).await?,
                 Trust::Keyless(root, policy) => {
                     keyless::verify_image(reg, target, root, policy, &required).await?
@@ -203,25 +179,13 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 pub fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     let predicate_type = args.kind.as_deref().map(predicate_type).transpose()?;
     let kind = predicate_type.as_deref();
-    let trust = Trust::from_args(args.key.as_deref(), &args.keyless)?;
-    let claims = Claims::Attestations;
-    if let Some(path) = &args.bundle {
-        return verify_bundle_file(
-            path,
-            args.digest.as_deref(),
-            claims,
-            &trust,
-            |b, d, k| bundle::verify_attestation_bundle_with_key(b, d, k, kind),
-            |b, d, r, p| keyless::verify_attestation_bundle(b, d, r, p, kind),
-        );
-    }
-    verify_in_registry(
-        &args.registry,
-        args.image,
-        claims,
-        &trust,
-        async |reg, target| {
-            Ok(match &trust {
+    verify_target(
+        args.target,
+        Claims::Attestations,
+        |b, d, k| bundle::verify_attestation_bundle_with_key(b, d, k, kind),
+        |b, d, r, p| keyless::verify_attestation_bundle(b, d, r, p, kind),
+        async |reg, target, trust| {
+            Ok(match trust {
                 Trust::Key(k) => image::verify_attestations(reg, target, k, kind).await?,
                 Trust::Keyless(root, policy) => {
                     keyless::verify_image_attestations(reg, target, root, policy, kind).await?

@@ -2,13 +2,19 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod gc;
+mod immutable;
+mod jobs;
 mod members;
 mod projects;
+mod quotas;
 mod render;
 mod repositories;
+mod retention;
 mod robots;
 mod schemas;
 mod security;
+mod security_hub;
 mod system;
 mod users;
 
@@ -108,6 +114,44 @@ api_routes! {
     put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
     get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
+    get "/security/summary" => security_hub::summary, "securityhub", "Vulnerabilities of every artifact at a glance (?with_dangerous_cve, ?with_dangerous_artifact)", out "SecuritySummary";
+    get "/security/vul" => security_hub::list, "securityhub", "Vulnerabilities of every artifact (?q=cve_id=…,severity=…,cvss_score_v3=[a~b],package=…,project_id=…,repository_name=…,tag=…,digest=…; ?with_tag, ?tune_count)", out "[VulnerabilityItem]";
+    get "/vul/summary" => security_hub::summary, "securityhub", "Same as /security/summary", out "SecuritySummary";
+    get "/vul/vulnerabilities" => security_hub::list, "securityhub", "Same as /security/vul", out "[VulnerabilityItem]";
+    get "/projects/{project_name_or_id}/immutabletagrules" => immutable::list, "immutable", "The project's tag immutability rules", out "[ImmutableRule]";
+    post "/projects/{project_name_or_id}/immutabletagrules" => immutable::create, "immutable", "Add an immutability rule: covered tags never move to another digest and are never deleted", in "ImmutableRule";
+    put "/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::update, "immutable", "Change a rule (a body of only {disabled} switches it off or on)", in "ImmutableRule";
+    delete "/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::delete, "immutable", "Remove a rule";
+    get "/projects/{project_name_or_id}/summary" => quotas::summary, "project", "Repository count and storage quota (hard and used bytes)", out "ProjectSummary";
+    get "/quotas" => quotas::list, "quota", "Project quotas (?reference=project&reference_id=N). Usage: the distinct blobs the project's manifests reference plus the distinct manifests' bytes, each digest once per project", out "[Quota]";
+    get "/quotas/{id}" => quotas::get, "quota", "One project's quota (its id is the project's)", out "Quota";
+    put "/quotas/{id}" => quotas::update, "quota", "Set a project's storage limit in bytes (-1 unlimited)", in "QuotaUpdateReq";
+    get "/retentions/metadatas" => retention::metadatas, "retention", "Retention rule templates and selectors", out "RetentionMetadata";
+    post "/retentions" => retention::create, "retention", "Create a project's retention policy (one per project; its id becomes the project's retention_id)", in "RetentionPolicy";
+    get "/retentions/{id}" => retention::get, "retention", "One retention policy", out "RetentionPolicy";
+    put "/retentions/{id}" => retention::update, "retention", "Replace a retention policy", in "RetentionPolicy";
+    delete "/retentions/{id}" => retention::delete, "retention", "Delete a retention policy";
+    post "/retentions/{id}/executions" => retention::execute, "retention", "Run the policy now ({dry_run}: decide and log, delete nothing)", in "RetentionExecutionReq";
+    get "/retentions/{id}/executions" => retention::executions, "retention", "Runs of the policy, newest first", out "[RetentionExecution]";
+    patch "/retentions/{id}/executions/{eid}" => retention::stop, "retention", "Stop a run ({\"action\":\"stop\"})", in "RetentionStopReq";
+    get "/retentions/{id}/executions/{eid}/tasks" => retention::tasks, "retention", "A run's tasks, one per repository", out "[RetentionTask]";
+    get "/retentions/{id}/executions/{eid}/tasks/{tid}" => retention::task_log, "retention", "A task's log (text): every artifact retained or deleted";
+    get "/jobs" => jobs::list, "job", "Jobs of the durable queue, newest first (?kind=, ?status=, paging)", out "[Job]";
+    get "/jobs/{job_id}" => jobs::get, "job", "One job", out "Job";
+    put "/jobs/{job_id}" => jobs::update, "job", "Stop a job: {\"status\":\"Stopped\"}", in "JobUpdate", out "Job";
+    get "/jobs/{job_id}/log" => jobs::log, "job", "The job's log (text/plain)";
+    post "/jobs/{job_id}/retry" => jobs::retry, "job", "Run a job that ended in Error or Stopped again", out "Job";
+    get "/system/gc/schedule" => gc::get_schedule, "gc", "The GC schedule and its parameters", out "GCSchedule";
+    post "/system/gc/schedule" => gc::set_schedule, "gc", "Set the GC schedule (type Manual: run GC now; 201 with its location)", in "GCSchedule";
+    put "/system/gc/schedule" => gc::set_schedule, "gc", "Change the GC schedule", in "GCSchedule";
+    get "/system/gc" => gc::gc_history, "gc", "GC runs, newest first (paging)", out "[GCHistory]";
+    get "/system/gc/{gc_id}" => gc::gc_get, "gc", "One GC run", out "GCHistory";
+    put "/system/gc/{gc_id}" => gc::gc_stop, "gc", "Stop a GC run";
+    get "/system/gc/{gc_id}/log" => gc::gc_log, "gc", "A GC run's log (text/plain)";
+    post "/system/scrub" => gc::scrub_run, "scrub", "Re-hash every blob and manifest now (201 with the run's location)", in "ScrubReq";
+    get "/system/scrub" => gc::scrub_history, "scrub", "Scrub runs, newest first (paging)", out "[GCHistory]";
+    get "/system/scrub/{scrub_id}" => gc::scrub_get, "scrub", "One scrub run", out "GCHistory";
+    get "/system/scrub/{scrub_id}/log" => gc::scrub_log, "scrub", "A scrub run's log (text/plain)";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -184,6 +184,18 @@ pub async fn create(
         .as_str()
         .ok_or_else(|| RegistryError::bad_request("project_name is required"))?;
     settings_of(&body)?;
+    // Checked before the project exists, so a bad limit creates nothing.
+    let storage_limit = match &body["storage_limit"] {
+        Value::Null => None,
+        v => Some(
+            v.as_i64()
+                .map(crate::service::lifecycle::quota::check_limit)
+                .transpose()?
+                .ok_or_else(|| {
+                    RegistryError::bad_request("storage_limit must be bytes, or -1 for unlimited")
+                })?,
+        ),
+    };
     let id = reg
         .identity
         .create_project(
@@ -194,6 +206,9 @@ pub async fn create(
         )
         .await?;
     apply_settings(&reg, &caller, name, &body).await?;
+    reg.quotas
+        .init_project(&caller.who, id, storage_limit)
+        .await?;
     Ok(created(format!("/api/v2.0/projects/{id}")))
 }
 
@@ -210,7 +225,12 @@ pub async fn get(
         .security
         .project_extras(&caller.who, std::slice::from_ref(&p))
         .await?;
-    Ok(Json(project_json(p, &mut extras)).into_response())
+    let retention_id = reg.retention.policy_id_of(p.id).await?;
+    let mut out = project_json(p, &mut extras);
+    if let Some(id) = retention_id {
+        out["metadata"]["retention_id"] = json!(id.to_string());
+    }
+    Ok(Json(out).into_response())
 }
 
 pub async fn update(

@@ -10,11 +10,10 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Caller, Paging, created, paged, time};
+use super::{Caller, Paging, created, paged, render, time};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::Artifact;
-use crate::service::REPORT_MIME;
 
 fn decode(repository: &str) -> String {
     percent_decode_str(repository)
@@ -139,7 +138,7 @@ async fn with_overviews(
         .await?;
     for (json, d) in items.iter_mut() {
         if let Some(o) = overviews.get(d) {
-            json["scan_overview"] = json!({ REPORT_MIME: super::render::scan_overview(o) });
+            json["scan_overview"] = json!({ render::REPORT_MIME: super::render::scan_overview(o) });
         }
     }
     Ok(())
@@ -265,7 +264,7 @@ pub async fn vulnerabilities(
         .vulnerability_report(&caller.who, &project, &decode(&repository), &reference)
         .await?;
     Ok(Json(match report {
-        Some(r) => json!({ REPORT_MIME: r }),
+        Some(r) => json!({ render::REPORT_MIME: render::vulnerability_report(&r) }),
         None => json!({}),
     })
     .into_response())

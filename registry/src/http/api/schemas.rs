@@ -52,7 +52,60 @@ pub fn components() -> Value {
             "start_time": nullable(t()), "end_time": nullable(t()), "complete_percent": i(),
             "scanner": r("Scanner"), "db_version": nullable(s()), "message": nullable(s())}),
     );
+    let selector = obj(
+        &["kind", "decoration", "pattern"],
+        json!({"kind": {"type": "string", "enum": ["doublestar"]}, "decoration": s(), "pattern": s(), "extras": s()}),
+    );
+    let scope_selectors = obj(
+        &[],
+        json!({"repository": {"type": "array", "items": selector.clone()}}),
+    );
+    let storage = obj(&["storage"], json!({"storage": i()}));
     let mut m = serde_json::Map::new();
+    m.insert("ImmutableRule".into(), obj(&["tag_selectors", "scope_selectors"], json!({"id": i(), "priority": i(), "disabled": b(),
+            "action": s(), "template": s(), "params": {"type": "object"},
+            "tag_selectors": {"type": "array", "items": selector.clone()}, "scope_selectors": scope_selectors.clone()})));
+    m.insert("Quota".into(), obj(&["id", "hard", "used"], json!({"id": i(),
+            "ref": obj(&[], json!({"id": i(), "name": s(), "owner_name": nullable(s())})),
+            "hard": storage.clone(), "used": storage.clone(), "creation_time": t(), "update_time": t()})));
+    m.insert(
+        "QuotaUpdateReq".into(),
+        obj(&["hard"], json!({"hard": storage.clone()})),
+    );
+    m.insert(
+        "ProjectSummary".into(),
+        obj(
+            &["repo_count", "quota"],
+            json!({"repo_count": i(),
+            "quota": obj(&["hard", "used"], json!({"hard": storage.clone(), "used": storage}))}),
+        ),
+    );
+    m.insert("RetentionRule".into(), obj(&["template", "tag_selectors", "scope_selectors"], json!({"id": i(), "priority": i(), "disabled": b(),
+            "action": s(), "template": {"type": "string", "enum": ["latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull", "always"]},
+            "params": {"type": "object"}, "tag_selectors": {"type": "array", "items": selector}, "scope_selectors": scope_selectors})));
+    m.insert("RetentionPolicy".into(), obj(&["scope"], json!({"id": i(), "algorithm": s(),
+            "rules": {"type": "array", "items": r("RetentionRule")},
+            "trigger": obj(&[], json!({"kind": s(), "settings": obj(&[], json!({"cron": s()})), "references": {"type": "object"}})),
+            "scope": obj(&["level", "ref"], json!({"level": s(), "ref": i()}))})));
+    m.insert("RetentionMetadata".into(), obj(&["templates"], json!({"templates": {"type": "array", "items": obj(&[], json!({"rule_template": s(), "display_text": s(), "action": s(), "params": {"type": "array", "items": {"type": "object"}}}))},
+            "scope_selectors": {"type": "array", "items": {"type": "object"}}, "tag_selectors": {"type": "array", "items": {"type": "object"}}})));
+    m.insert(
+        "RetentionExecutionReq".into(),
+        obj(&[], json!({"dry_run": b()})),
+    );
+    m.insert(
+        "RetentionStopReq".into(),
+        obj(
+            &["action"],
+            json!({"action": {"type": "string", "enum": ["stop"]}}),
+        ),
+    );
+    m.insert("RetentionExecution".into(), obj(&["id", "policy_id", "status"], json!({"id": i(), "policy_id": i(),
+            "status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error", "Stopped"]}, "trigger": s(), "dry_run": b(),
+            "start_time": t(), "end_time": nullable(t())})));
+    m.insert("RetentionTask".into(), obj(&["id", "execution_id", "repository", "status"], json!({"id": i(), "execution_id": i(),
+            "repository": s(), "job_id": s(), "status": s(), "status_code": i(), "status_revision": i(),
+            "start_time": t(), "end_time": nullable(t()), "total": i(), "retained": i()})));
     m.insert("Errors".into(), obj(&["errors"], json!({"errors": {"type": "array", "items": obj(&["code", "message"], json!({"code": s(), "message": s()}))}})));
     m.insert(
         "Project".into(),
@@ -65,7 +118,8 @@ pub fn components() -> Value {
             "current_user_role_ids": {"type": "array", "items": i()}}),
         ),
     );
-    m.insert("ProjectReq".into(), obj(&[], json!({"project_name": s(), "public": b(), "metadata": string_map(), "cve_allowlist": r("CVEAllowlist")})));
+    m.insert("ProjectReq".into(), obj(&[], json!({"project_name": s(), "public": b(), "metadata": string_map(), "cve_allowlist": r("CVEAllowlist"),
+            "storage_limit": {"type": "integer", "description": "bytes, -1 unlimited (system administrators; others get the default)"}})));
     m.insert("CVEAllowlist".into(), obj(&[], json!({"project_id": i(), "items": {"type": "array", "items": obj(&["cve_id"], json!({"cve_id": s()}))},
             "expires_at": nullable(i()), "creation_time": t(), "update_time": t()})));
     m.insert(
@@ -197,6 +251,39 @@ pub fn components() -> Value {
             "metrics": {"type": "object", "additionalProperties": i()}}),
         ),
     );
+    let num = || json!({"type": "number"});
+    m.insert(
+        "VulnerabilityItem".into(),
+        obj(
+            &[
+                "repository_name",
+                "digest",
+                "cve_id",
+                "severity",
+                "package",
+                "version",
+            ],
+            json!({"project_id": nullable(i()), "repository_name": s(), "digest": s(),
+            "tags": {"type": "array", "items": s()}, "cve_id": s(), "severity": s(),
+            "cvss_v3_score": nullable(num()), "package": s(), "version": s(),
+            "fixed_version": s(), "desc": s(), "links": {"type": "array", "items": s()}}),
+        ),
+    );
+    m.insert(
+        "SecuritySummary".into(),
+        obj(
+            &["total_vuls", "scanned_cnt", "total_artifact"],
+            json!({"critical_cnt": i(), "high_cnt": i(), "medium_cnt": i(), "low_cnt": i(),
+            "none_cnt": i(), "unknown_cnt": i(), "total_vuls": i(), "scanned_cnt": i(),
+            "total_artifact": i(), "fixable_cnt": i(),
+            "dangerous_cves": {"type": "array", "items": obj(&["cve_id", "severity"],
+                json!({"cve_id": s(), "severity": s(), "cvss_score_v3": nullable(num()),
+                "desc": s(), "package": s(), "version": s()}))},
+            "dangerous_artifacts": {"type": "array", "items": obj(&["repository_name", "digest"],
+                json!({"project_id": nullable(i()), "repository_name": s(), "digest": s(),
+                "critical_cnt": i(), "high_cnt": i(), "medium_cnt": i()}))}}),
+        ),
+    );
     m.insert(
         "AuditLog".into(),
         obj(
@@ -219,6 +306,55 @@ pub fn components() -> Value {
             &["status", "components"],
             json!({"status": s(), "components": {"type": "array",
             "items": obj(&["name", "status"], json!({"name": s(), "status": s()}))}}),
+        ),
+    );
+    m.insert(
+        "Job".into(),
+        obj(
+            &["id", "kind", "status", "trigger", "parameters", "attempts", "creation_time"],
+            json!({"id": i(), "kind": s(), "status": s(), "trigger": s(),
+            "parameters": {"type": "object"}, "attempts": i(), "max_attempts": i(),
+            "stop_requested": b(), "next_run_time": t(), "result": nullable(json!({"type": "object"})),
+            "message": nullable(s()), "creation_time": t(), "start_time": nullable(t()),
+            "end_time": nullable(t()), "update_time": t()}),
+        ),
+    );
+    let schedule_obj = obj(
+        &["type"],
+        json!({"type": {"type": "string", "enum": ["Hourly", "Daily", "Weekly", "Custom", "Manual", "None", "Schedule"]},
+        "cron": s(), "next_scheduled_time": nullable(t())}),
+    );
+    m.insert(
+        "GCSchedule".into(),
+        obj(
+            &["schedule"],
+            json!({"schedule": schedule_obj.clone(),
+            "parameters": obj(&[], json!({"delete_untagged": b(), "dry_run": b(), "grace_period_seconds": i()})),
+            "creation_time": nullable(t()), "update_time": nullable(t())}),
+        ),
+    );
+    m.insert(
+        "GCHistory".into(),
+        obj(
+            &[
+                "id",
+                "job_name",
+                "job_kind",
+                "job_parameters",
+                "job_status",
+                "creation_time",
+            ],
+            json!({"id": i(), "job_name": s(), "job_kind": s(), "job_parameters": s(),
+            "schedule": schedule_obj, "job_status": s(), "deleted": b(),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
+    m.insert("ScrubReq".into(), obj(&[], json!({"quarantine": b()})));
+    m.insert(
+        "JobUpdate".into(),
+        obj(
+            &["status"],
+            json!({"status": {"type": "string", "enum": ["Stopped"]}}),
         ),
     );
     Value::Object(m)

@@ -3,6 +3,7 @@
 //! (signatures, SBOMs, attestations that name it as their subject).
 
 use super::Distribution;
+use super::guard::Removal;
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
@@ -42,6 +43,11 @@ impl Distribution {
             .project_for(who, project, Action::DeleteRepository)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
+        if !self.guards.live().is_empty() {
+            let tags = self.all_tags(&repo).await?;
+            self.ask_before_delete(&repo, Removal::Repository { tags: &tags })
+                .await?;
+        }
         if !self.meta.delete_repository(&repo).await? {
             return Err(RegistryError::not_found(format!(
                 "repository {repo} not found"
@@ -50,6 +56,22 @@ impl Distribution {
         self.access
             .audit(who, "delete", "repository", repo.as_str(), ip);
         Ok(())
+    }
+
+    /// Every tag of a repository, a page of the store at a time.
+    async fn all_tags(&self, repo: &RepoName) -> Result<Vec<String>> {
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let page = self
+                .meta
+                .list_tags(repo, tags.last().map(String::as_str), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            tags.extend(page);
+            if done {
+                return Ok(tags);
+            }
+        }
     }
 
     pub async fn artifacts(
@@ -127,18 +149,36 @@ impl Distribution {
         let (repo, digest) = self
             .locate(who, project, repository, reference, Action::DeleteArtifact)
             .await?;
+        self.remove_artifact(&repo, &digest).await?;
+        self.access
+            .audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        Ok(())
+    }
+
+    /// Delete an artifact, its tags and its accessories (two levels: a signature
+    /// of an SBOM goes too), once the guards allow every one of them. For callers
+    /// that checked access themselves (the management API, retention).
+    pub async fn remove_artifact(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let mut doomed = vec![digest.clone()];
-        for r in self.meta.referrers(&repo, &digest, None).await? {
-            for rr in self.meta.referrers(&repo, &r.digest, None).await? {
+        for r in self.meta.referrers(repo, digest, None).await? {
+            for rr in self.meta.referrers(repo, &r.digest, None).await? {
                 doomed.push(rr.digest);
             }
             doomed.push(r.digest);
         }
-        for d in doomed.iter().rev() {
-            self.meta.delete_manifest(&repo, d).await?;
+        for d in &doomed {
+            self.ask_before_artifact_delete(repo, d).await?;
         }
-        self.access
-            .audit(who, "delete", "artifact", &format!("{repo}@{digest}"), ip);
+        for d in doomed.iter().rev() {
+            if self.meta.delete_manifest(repo, d).await? {
+                self.events
+                    .publish(&super::manifests::deleted_event(
+                        repo,
+                        &Reference::Digest(d.clone()),
+                    ))
+                    .await;
+            }
+        }
         Ok(())
     }
 
@@ -189,11 +229,18 @@ impl Distribution {
             .project_for(who, project, Action::DeleteTag)
             .await?;
         let repo = Self::repo_in(&p.name, repository)?;
+        self.ask_before_tag_delete(&repo, tag).await?;
         if !self.meta.delete_tag(&repo, tag).await? {
             return Err(RegistryError::not_found(format!(
                 "tag {tag} not found in {repo}"
             )));
         }
+        self.events
+            .publish(&crate::service::events::Event::TagDeleted {
+                repository: repo.clone(),
+                tag: tag.to_string(),
+            })
+            .await;
         self.access
             .audit(who, "delete", "tag", &format!("{repo}:{tag}"), ip);
         Ok(())

@@ -9,6 +9,37 @@ use crate::names::RepoName;
 use crate::service::not_found;
 use crate::storage::{ByteStream, StorageError};
 
+/// Blobs this process marked used lately. HEAD storms (every layer of every
+/// push, every pull) must not each become a write: a blob is marked at most
+/// once per [`RecentUses::SECONDS`] here, and the store skips the write too
+/// when another process marked it as recently. The grace period of GC is far
+/// longer than this, so the mark is never stale when it matters.
+#[derive(Default)]
+pub(super) struct RecentUses(
+    std::sync::Mutex<std::collections::HashMap<Digest, std::time::Instant>>,
+);
+
+impl RecentUses {
+    pub const SECONDS: i64 = 10;
+    /// Entries kept at most (the map is cleared when full: bounded memory).
+    const MAX: usize = 100_000;
+
+    fn first_in_a_while(&self, digest: &Digest) -> bool {
+        let now = std::time::Instant::now();
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(digest) {
+            Some(at) if now.duration_since(*at).as_secs() < Self::SECONDS as u64 => false,
+            _ => {
+                if map.len() >= Self::MAX {
+                    map.clear();
+                }
+                map.insert(digest.clone(), now);
+                true
+            }
+        }
+    }
+}
+
 /// A `Range: bytes=…` request, before the blob's size is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteRange {
@@ -72,8 +103,15 @@ pub enum BlobBody {
 impl Distribution {
     /// The size of a blob as the repository serves it. Manifests are blobs too
     /// (clients may fetch them by digest through the blob endpoint).
+    ///
+    /// A HEAD that finds a blob marks it used: a pusher that finds the blob
+    /// skips its upload and names it in a manifest moments later, so GC must
+    /// not take it in between (see [`RecentUses`] for why not every time).
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         if let Some(size) = self.meta.repo_blob_size(repo, digest).await? {
+            if self.recent_uses.first_in_a_while(digest) {
+                self.meta.touch_blob(digest, RecentUses::SECONDS).await?;
+            }
             return Ok(size);
         }
         match self.meta.manifest_by_digest(repo, digest, false).await? {

@@ -6,10 +6,11 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::Distribution;
+use super::guard::{ManifestWrite, Removal};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::manifest::{self, ManifestError};
-use crate::metadata::{NewManifest, StoredManifest};
+use crate::metadata::{MetadataError, NewManifest, StoredManifest};
 use crate::names::{Reference, RepoName};
 use crate::service::events::Event;
 use crate::service::not_found;
@@ -95,12 +96,17 @@ impl Distribution {
             }
         }
 
+        self.ask_before_manifest_put(repo, reference, &digest, body.len() as u64, &parsed, &found)
+            .await?;
+
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
         let annotations = parsed
             .annotations
             .as_ref()
             .map(|a| serde_json::Value::Object(a.clone()).to_string());
-        self.meta
+        self.note_write();
+        let stored = self
+            .meta
             .put_manifest(NewManifest {
                 repo,
                 digest: &digest,
@@ -116,7 +122,19 @@ impl Distribution {
                     Reference::Digest(_) => None,
                 },
             })
-            .await?;
+            .await;
+        match stored {
+            Ok(()) => {}
+            // Garbage collection took it after the check above: the client uploads it again.
+            Err(MetadataError::MissingReference(missing)) => {
+                return Err(RegistryError::new(
+                    ErrorCode::ManifestBlobUnknown,
+                    format!("{missing} is not in {repo}; push it before the manifest"),
+                )
+                .with_detail(json!({ "digest": missing })));
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.events
             .publish(&Event::ArtifactPushed {
                 repository: repo.clone(),
@@ -127,6 +145,100 @@ impl Distribution {
             })
             .await;
         Ok(PutManifest { digest, subject })
+    }
+
+    /// The guards' say on a manifest PUT: the manifest itself, then the tag it
+    /// moves (a tag that stays on the same digest is no move).
+    async fn ask_before_manifest_put(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        parsed: &manifest::Manifest,
+        sizes: &std::collections::HashMap<Digest, u64>,
+    ) -> Result<()> {
+        let guards = self.guards.live();
+        if guards.is_empty() {
+            return Ok(());
+        }
+        let blobs: Vec<(Digest, u64)> = parsed
+            .blobs
+            .iter()
+            .map(|d| {
+                (
+                    d.digest.clone(),
+                    sizes.get(&d.digest).copied().unwrap_or(d.size),
+                )
+            })
+            .collect();
+        let write = ManifestWrite {
+            digest,
+            size,
+            blobs: &blobs,
+        };
+        for guard in &guards {
+            guard.before_manifest_put(repo, &write).await?;
+        }
+        if let Reference::Tag(tag) = reference
+            && let Some(current) = self.meta.manifest_by_tag(repo, tag, false).await?
+            && &current.digest != digest
+        {
+            for guard in &guards {
+                guard
+                    .before_tag_move(repo, tag.as_str(), &current.digest, digest)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The guards' say on removing a tag or a whole artifact (with its tags).
+    pub(super) async fn ask_before_delete(&self, repo: &RepoName, what: Removal<'_>) -> Result<()> {
+        for guard in self.guards.live() {
+            guard.before_delete(repo, what).await?;
+        }
+        Ok(())
+    }
+
+    /// The guards' say on deleting an artifact with every tag it carries.
+    pub(super) async fn ask_before_artifact_delete(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<()> {
+        if self.guards.live().is_empty() {
+            return Ok(());
+        }
+        let tags: Vec<String> = self
+            .meta
+            .artifact(repo, digest)
+            .await?
+            .map(|a| a.tags.into_iter().map(|(t, _)| t).collect())
+            .unwrap_or_default();
+        self.ask_before_delete(
+            repo,
+            Removal::Artifact {
+                digest,
+                tags: &tags,
+            },
+        )
+        .await
+    }
+
+    /// The guards' say on deleting one tag (if it exists).
+    pub(super) async fn ask_before_tag_delete(&self, repo: &RepoName, tag: &str) -> Result<()> {
+        if let Some(current) = self.meta.manifest_by_tag(repo, tag, false).await? {
+            self.ask_before_delete(
+                repo,
+                Removal::Tag {
+                    tag,
+                    digest: &current.digest,
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// A manifest by tag or digest; `content` false for HEAD.
@@ -151,10 +263,17 @@ impl Distribution {
     /// By digest: the manifest and all its tags. By tag: only the tag.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
         let deleted = match reference {
-            Reference::Digest(d) => self.meta.delete_manifest(repo, d).await?,
-            Reference::Tag(t) => self.meta.delete_tag(repo, t).await?,
+            Reference::Digest(d) => {
+                self.ask_before_artifact_delete(repo, d).await?;
+                self.meta.delete_manifest(repo, d).await?
+            }
+            Reference::Tag(t) => {
+                self.ask_before_tag_delete(repo, t.as_str()).await?;
+                self.meta.delete_tag(repo, t).await?
+            }
         };
         if deleted {
+            self.events.publish(&deleted_event(repo, reference)).await;
             Ok(())
         } else {
             Err(not_found(
@@ -162,5 +281,19 @@ impl Distribution {
                 format!("manifest {repo}:{reference}"),
             ))
         }
+    }
+}
+
+/// What a delete by digest (the artifact) or by tag (only the tag) tells subscribers.
+pub(super) fn deleted_event(repo: &RepoName, reference: &Reference) -> Event {
+    match reference {
+        Reference::Digest(d) => Event::ArtifactDeleted {
+            repository: repo.clone(),
+            digest: d.clone(),
+        },
+        Reference::Tag(t) => Event::TagDeleted {
+            repository: repo.clone(),
+            tag: t.as_str().to_string(),
+        },
     }
 }

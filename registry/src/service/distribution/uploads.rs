@@ -157,10 +157,11 @@ impl Distribution {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<MountOutcome> {
+        // A blob GC is deleting cannot be linked: the client uploads it instead.
         if let Some(from) = from
             && let Some(size) = self.meta.repo_blob_size(from, digest).await?
+            && self.meta.link_blob(repo, digest, size).await?
         {
-            self.meta.link_blob(repo, digest, size).await?;
             return Ok(MountOutcome::Mounted(digest.clone()));
         }
         Ok(MountOutcome::Started(self.new_session(repo).await?))
@@ -279,8 +280,12 @@ impl Distribution {
         }
         let result = self.commit(repo, id, digest, hasher.finish()).await;
         if let Err(e) = &result {
-            if e.error_code() == Some(ErrorCode::DigestInvalid) {
-                // The bytes can never become this blob; drop them rather than keep a poisoned session.
+            if matches!(
+                e.error_code(),
+                Some(ErrorCode::DigestInvalid | ErrorCode::Denied)
+            ) {
+                // The bytes can never become this blob (or a guard refused them); drop
+                // them rather than keep a poisoned session.
                 self.discard(id).await;
             }
         } else {
@@ -289,8 +294,16 @@ impl Distribution {
         result
     }
 
-    /// Verify, move into place, then link: the repository sees the blob only
-    /// once it is whole and correct.
+    /// Verify, reserve, move into place, then link: the repository sees the
+    /// blob only once it is whole and correct.
+    ///
+    /// The reservation is what makes this safe beside online GC: the blob's
+    /// row is created (or marked used) BEFORE the file is committed, so a
+    /// collection never deletes the file this commit keeps, not even when the
+    /// store finds the file already there and just drops the upload. While GC
+    /// is deleting the same digest (row marked `deleting`, its file about to
+    /// go), the commit waits for the deletion to finish rather than keep a
+    /// file that is about to vanish.
     async fn commit(&self, repo: &RepoName, id: &str, want: &Digest, got: Digest) -> Result<()> {
         if &got != want {
             return Err(RegistryError::new(
@@ -299,9 +312,38 @@ impl Distribution {
             ));
         }
         let size = self.stored_size(id).await?;
+        for guard in self.guards.live() {
+            guard.before_blob_commit(repo, want, size).await?;
+        }
+        self.note_write();
+        self.reserve(want, size).await?;
         self.blobs.commit_upload(id, want).await?;
-        self.meta.link_blob(repo, want, size).await?;
+        if !self.meta.link_blob(repo, want, size).await? {
+            // Only when the commit outlasted GC's whole grace period.
+            return Err(RegistryError::new(
+                ErrorCode::BlobUploadInvalid,
+                format!(
+                    "blob {want} was garbage-collected while it was committed; upload it again"
+                ),
+            ));
+        }
         self.meta.delete_upload(id).await?;
+        Ok(())
+    }
+
+    /// Wait (bounded) until GC has finished deleting `digest`, then reserve it.
+    async fn reserve(&self, digest: &Digest, size: u64) -> Result<()> {
+        const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+        let start = std::time::Instant::now();
+        while !self.meta.reserve_blob(digest, size).await? {
+            if start.elapsed() > WAIT {
+                return Err(RegistryError::new(
+                    ErrorCode::TooManyRequests,
+                    format!("blob {digest} is being garbage-collected; try the upload again later"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         Ok(())
     }
 

@@ -45,7 +45,7 @@ impl Security {
         project: &str,
         repository: &str,
         reference: &str,
-    ) -> Result<Option<serde_json::Value>> {
+    ) -> Result<Option<crate::metadata::security::VulnerabilityReport>> {
         let (_, digest) = self
             .distribution
             .locate(who, project, repository, reference, Action::ReadScan)

@@ -160,62 +160,8 @@ pub fn verify_keyless(
     Err(reasons.join("; "))
 }
 
-/// The real public-good keyless signature and its trusted root (`../shared/fixtures/cosign`),
-/// for the service's unit tests.
-#[cfg(test)]
-pub(crate) mod fixtures {
-    use std::path::PathBuf;
-
-    use wharf_signer::image::{Found, FoundKind};
-
-    use super::KeylessRoot;
-
-    /// The image digest the fixture bundle signs.
-    pub const DIGEST: &str =
-        "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-
-    /// A cosign fixture file; a missing one fails with what is needed and where it comes
-    /// from, not with an obscure I/O error.
-    pub fn path(name: &str) -> PathBuf {
-        let (base, from) = match std::env::var("WHARF_SHARED") {
-            Ok(v) => (PathBuf::from(v), "$WHARF_SHARED"),
-            Err(_) => (
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
-                "../shared beside the checkout",
-            ),
-        };
-        let path = base.join("fixtures/cosign").join(name);
-        assert!(
-            path.is_file(),
-            "missing test data: {} (from {from}). These keyless tests need the real cosign / \
-             Sigstore vectors of the project's shared folder (fixtures/cosign: the public-good \
-             trusted root and a cosign v3 keyless bundle): put the shared folder beside the \
-             workspace as ../shared, or set WHARF_SHARED to it",
-            path.display()
-        );
-        path
-    }
-
-    pub fn root() -> KeylessRoot {
-        KeylessRoot::load(path("sigstore_public_good_trusted_root.json"))
-            .expect("cosign fixture readable")
-    }
-
-    /// The cosign v3 bundle, as found attached to the image.
-    pub fn bundle() -> Found {
-        Found {
-            source: "referrer sha256:test".into(),
-            kind: FoundKind::Bundle {
-                bundle: std::fs::read(path("sigstore_rs_bundle_v03_keyless_dsse.json"))
-                    .expect("cosign fixture readable"),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{DIGEST, bundle};
     use super::*;
 
     #[test]
@@ -233,33 +179,5 @@ mod tests {
             let e = parse_identities(bad).unwrap_err().to_string();
             assert!(e.contains(TRUSTED_IDENTITIES), "{bad}: {e}");
         }
-    }
-
-    /// The real public-good keyless signature verifies for the identity that made it and
-    /// only for that one; its claimed identity is readable without a root.
-    #[test]
-    fn real_keyless_bundle_against_project_identities() {
-        let root = super::fixtures::root().root;
-        let found = bundle();
-        let claimed = claimed_identity(&found).unwrap();
-        assert_eq!(
-            claimed.issuer,
-            "https://token.actions.githubusercontent.com"
-        );
-
-        let trusted = parse_identities(r#"[{"identity": "https://example.com/other", "issuer": "https://token.actions.githubusercontent.com"},
-            {"identityRegexp": "^https://github.com/kubewarden/kubewarden-controller/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
-        let id = verify_keyless(&found, DIGEST, &root, &trusted).unwrap();
-        assert_eq!(id.subject, claimed.subject);
-
-        let others = parse_identities(
-            r#"[{"identityRegexp": "^https://github.com/someone-else/", "issuerRegexp": ".*"}]"#,
-        )
-        .unwrap();
-        let e = verify_keyless(&found, DIGEST, &root, &others).unwrap_err();
-        assert!(e.contains("someone-else"), "{e}");
-        // Another image's digest fails even for the right identity.
-        let other_digest = format!("sha256:{}", "0".repeat(64));
-        assert!(verify_keyless(&found, &other_digest, &root, &trusted).is_err());
     }
 }

@@ -9,18 +9,19 @@
 
 mod artifacts;
 mod blob_source;
-pub(crate) mod keyless_trust;
-mod pull_gate;
+mod hub;
+pub mod keyless_trust;
+pub mod pull_gate;
 mod sbom_generation;
 mod scanning;
 mod settings;
-mod signatures;
+pub mod signatures;
 
 use std::sync::Arc;
 
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use pull_gate::PullCaller;
-pub use scanning::{DbSource, REPORT_MIME, ScanConfig, ScanMetrics, ScanSchedule, scanner_json};
+pub use scanning::{DbSource, ScanConfig, ScanMetrics, ScanSchedule};
 pub use settings::{ProjectExtras, ProjectSettings, Settings, TRUSTED_KEYS};
 pub use signatures::SignatureSummary;
 
@@ -125,23 +126,23 @@ impl Security {
 #[async_trait::async_trait]
 impl Subscriber for Security {
     async fn on_event(&self, event: &Event) {
-        match event {
-            Event::ArtifactPushed {
-                repository,
+        // Deletions and GC runs concern security nothing (yet).
+        if let Event::ArtifactPushed {
+            repository,
+            digest,
+            media_type,
+            artifact_type,
+            has_subject,
+        } = event
+        {
+            self.after_push(
+                repository.as_str(),
                 digest,
                 media_type,
-                artifact_type,
-                has_subject,
-            } => {
-                self.after_push(
-                    repository.as_str(),
-                    digest,
-                    media_type,
-                    artifact_type.as_deref(),
-                    *has_subject,
-                )
-                .await
-            }
+                artifact_type.as_deref(),
+                *has_subject,
+            )
+            .await
         }
     }
 }

@@ -94,7 +94,7 @@ impl PolicyCache {
 
 /// Content trust as a policy rule: a signature by one of the project's keys or keyless
 /// identities; with neither, Harbor's rule (any cosign signature attached).
-fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) -> Rule {
+pub fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) -> Rule {
     let mut any_of: Vec<Signer> = settings
         .trusted_keys
         .iter()
@@ -125,7 +125,7 @@ fn trust_rule(settings: &ProjectSettings, keyless_root: Option<&KeylessRoot>) ->
 }
 
 /// The project's settings as one ImagePolicy over every image of the project.
-fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
+pub fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
     ImagePolicy::new(format!("project-{project}"), ["**"], rules)
 }
 
@@ -267,89 +267,20 @@ impl Security {
             ));
         }
         if prevent_vul {
-            let report = self.store.scan_report(digest).await?.unwrap_or_default();
             let source = format!("registry scan report of {digest}");
+            let findings = self
+                .store
+                .scan_report(digest)
+                .await?
+                .map(|r| r.findings)
+                .unwrap_or_default();
             facts.vulnerabilities = Some(
-                report["vulnerabilities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| wharf_policy::facts::VulnerabilityFact {
-                        id: v["id"].as_str().unwrap_or_default().to_string(),
-                        aliases: v["vendor_attributes"]["advisory_id"]
-                            .as_str()
-                            .map(|a| vec![a.to_string()])
-                            .unwrap_or_default(),
-                        package: v["package"].as_str().unwrap_or_default().to_string(),
-                        installed: v["version"].as_str().unwrap_or_default().to_string(),
-                        fixed: v["fix_version"]
-                            .as_str()
-                            .filter(|f| !f.is_empty())
-                            .map(String::from),
-                        severity: v["severity"]
-                            .as_str()
-                            .unwrap_or("Unknown")
-                            .to_ascii_uppercase(),
-                        source: source.clone(),
-                    })
+                findings
+                    .iter()
+                    .map(|f| wharf_policy::facts::VulnerabilityFact::from_finding(f, &source))
                     .collect(),
             );
         }
         Ok((policies, facts))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::service::security::keyless_trust::fixtures::{self, DIGEST};
-
-    /// Content trust by keyless identity: the project's rule, run by wharf-policy over the
-    /// real public-good keyless signature, passes for the identity that signed and fails
-    /// for another one or without a trusted root.
-    fn with_identities(identities: &str) -> ProjectSettings {
-        ProjectSettings::from_metadata(
-            &[(
-                crate::service::TRUSTED_IDENTITIES.to_string(),
-                identities.to_string(),
-            )]
-            .into(),
-        )
-    }
-
-    #[test]
-    fn keyless_identities_satisfy_content_trust() {
-        let root = fixtures::root();
-        let found = fixtures::bundle();
-        let decide = |identities: &str, root: Option<&KeylessRoot>| {
-            let settings = with_identities(identities);
-            let policies = PolicySet::from_policies(
-                "t",
-                vec![project_policy("p", vec![trust_rule(&settings, root)])],
-            )
-            .unwrap();
-            let mut facts = wharf_policy::Facts {
-                reference: format!("wharf/p/app@{DIGEST}"),
-                registry: "wharf".into(),
-                repository: "p/app".into(),
-                digest: DIGEST.into(),
-                ..Default::default()
-            };
-            let matching = policies.matching(&facts.name());
-            facts.signatures = Some(wharf_policy::collect::signature_facts(
-                &[Ok(found.clone())],
-                DIGEST,
-                &matching,
-            ));
-            wharf_policy::evaluate(&policies, &facts, 1_800_000_000)
-        };
-        let ours = r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
-        let theirs = r#"[{"identityRegexp": "^https://github.com/someone-else/", "issuer": "https://token.actions.githubusercontent.com"}]"#;
-        assert!(decide(ours, Some(&root)).allowed);
-        assert!(!decide(theirs, Some(&root)).allowed);
-        // Without a root the identities are not used: Harbor's "any signature" rule remains.
-        assert!(trust_rule(&ProjectSettings::default(), None).rego.is_some());
-        let rule = trust_rule(&with_identities(ours), None);
-        assert!(rule.rego.is_some(), "{rule:?}");
     }
 }

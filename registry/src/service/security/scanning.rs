@@ -1,7 +1,8 @@
 //! Vulnerability scanning inside the registry: scan on push (per project), on
 //! request, and on a schedule (new advisories appear for old images). Scans
 //! read layers straight from the blob store on the blocking pool, match them
-//! against the offline database, and store Harbor-shaped reports.
+//! against the offline database, and store the findings (typed; `http::api::render`
+//! turns them into Harbor's report).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,19 +10,18 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
 use super::Security;
 use super::blob_source::{StoreBlobs, inventory_blocking};
 use crate::digest::Digest;
 use crate::error::{ApiErrorKind, RegistryError, Result};
-use crate::metadata::security::{ScanOutcome, ScanRecord, ScanStatus};
+use crate::metadata::security::{
+    ScanOutcome, ScanRecord, ScanStatus, ScanSummary, VulnerabilityReport,
+};
 use crate::names::RepoName;
 use wharf_scanner::Severity;
 
-/// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
-pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
 /// Settings key of the scan-all schedule (`{"type":…,"cron":…}`).
 const SCHEDULE_KEY: &str = "scan_all_schedule";
 
@@ -118,23 +118,11 @@ impl Scanning {
     }
 }
 
-/// Harbor's name of a severity (title case). The scanner's NONE is reported as
-/// Unknown, as Harbor's Trivy adapter does.
-fn harbor_severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "Critical",
-        Severity::High => "High",
-        Severity::Medium => "Medium",
-        Severity::Low => "Low",
-        Severity::Unknown | Severity::None => "Unknown",
-    }
-}
-
 /// What one scan produced, ready to store.
 struct Produced {
-    severity: String,
-    summary: Value,
-    report: Value,
+    severity: Severity,
+    summary: ScanSummary,
+    report: VulnerabilityReport,
     db_version: String,
 }
 
@@ -142,79 +130,28 @@ fn scan_blocking(source: StoreBlobs, db_path: PathBuf, digest: Digest) -> Result
     let repository = source.repo.to_string();
     let db = wharf_scanner::db::Db::open_existing(&db_path).map_err(|e| e.to_string())?;
     let info = db.info().map_err(|e| e.to_string())?;
-    let report = inventory_blocking(&source, &digest)?;
+    let scanned = inventory_blocking(&source, &digest)?;
     let mut warnings = wharf_scanner::Warnings::default();
-    let inventory = &report.inventory;
+    let inventory = &scanned.inventory;
     let findings = wharf_scanner::matcher::match_inventory(&db, inventory, &mut warnings)
         .map_err(|e| e.to_string())?;
-
-    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut fixable = 0;
-    let mut highest = Severity::None;
-    let mut vulns = Vec::with_capacity(findings.len());
-    for f in &findings {
-        let level = match Severity::lenient(&f.advisory.severity) {
-            Severity::None => Severity::Unknown,
-            l => l,
-        };
-        let sev = harbor_severity(level);
-        *counts.entry(sev).or_default() += 1;
-        if f.fixed_version.is_some() {
-            fixable += 1;
-        }
-        highest = highest.max(level);
-        let a = &f.advisory;
-        let mut cvss = serde_json::Map::new();
-        if let Some(v3) = &a.cvss_v3 {
-            cvss.insert("score_v3".into(), json!(v3.score));
-            cvss.insert("vector_v3".into(), json!(v3.vector));
-        }
-        if let Some(v4) = &a.cvss_v4 {
-            cvss.insert("score_v4".into(), json!(v4.score));
-            cvss.insert("vector_v4".into(), json!(v4.vector));
-        }
-        vulns.push(json!({
-            "id": f.vulnerability_id,
-            "package": f.package.name,
-            "version": f.package.version,
-            "fix_version": f.fixed_version.clone().unwrap_or_default(),
-            "severity": sev,
-            "description": a.summary.clone().or_else(|| a.details.clone()).unwrap_or_default(),
-            "links": a.references.iter().map(|r| r.url.clone()).collect::<Vec<_>>(),
-            "preferred_cvss": cvss,
-            "cwe_ids": [],
-            "vendor_attributes": {"advisory_id": a.id, "source": a.source, "status": f.status, "purl": f.package.purl,
-                "layer": f.package.layer, "path": f.package.path},
-        }));
-    }
-    // Harbor's report names the highest severity found, "None" when nothing was.
-    let highest = match highest {
-        Severity::None => "None",
-        h => harbor_severity(h),
+    let report = VulnerabilityReport {
+        generated_at: crate::metadata::now(),
+        repository,
+        digest: digest.to_string(),
+        packages: inventory.packages.len() as u64,
+        findings,
     };
+    let (summary, severity) = report.summary();
     let db_version = info
         .updated_at
         .unwrap_or_else(|| format!("schema {}", info.schema_version));
-    let summary = json!({"total": findings.len(), "fixable": fixable, "summary": counts});
-    let report = json!({
-        "generated_at": crate::service::time_rfc3339(crate::metadata::now()),
-        "artifact": {"repository": repository, "digest": digest.to_string()},
-        "scanner": scanner_json(),
-        "severity": highest,
-        "packages": inventory.packages.len(),
-        "vulnerabilities": vulns,
-    });
     Ok(Produced {
-        severity: highest.to_string(),
+        severity,
         summary,
         report,
         db_version,
     })
-}
-
-/// The scanner as Harbor reports name it.
-pub fn scanner_json() -> Value {
-    json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
 }
 
 impl Security {
@@ -369,10 +306,10 @@ impl Security {
         };
         let stored = match &result {
             Ok(p) => {
-                tracing::info!(%digest, %repository, severity = %p.severity, total = %p.summary["total"], ms = started.elapsed().as_millis() as u64, "scanned");
+                tracing::info!(%digest, %repository, severity = %p.severity, total = p.summary.total, ms = started.elapsed().as_millis() as u64, "scanned");
                 let ok = ScanOutcome {
                     status: ScanStatus::Success,
-                    severity: Some(&p.severity),
+                    severity: Some(p.severity),
                     summary: Some(&p.summary),
                     report: Some(&p.report),
                     db_version: Some(&p.db_version),
@@ -410,7 +347,7 @@ impl Security {
         Ok(self.store.scan(digest).await?)
     }
 
-    pub async fn scan_report(&self, digest: &Digest) -> Result<Option<Value>> {
+    pub async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>> {
         Ok(self.store.scan_report(digest).await?)
     }
 
@@ -439,32 +376,13 @@ impl Security {
     /// Set the schedule. `Manual` scans everything now and keeps the old schedule.
     pub async fn set_scan_schedule(&self, kind: &str, cron_expr: &str) -> Result<()> {
         let scanning = self.scanning()?;
-        let cron_expr = match kind {
-            "Manual" => {
-                self.scan_all().await?;
-                return Ok(());
-            }
-            "None" => "",
-            "Hourly" => "0 0 * * * *",
-            "Daily" => "0 0 0 * * *",
-            "Weekly" => "0 0 0 * * 0",
-            "Custom" => cron_expr,
-            other => {
-                return Err(RegistryError::bad_request(format!(
-                    "schedule type {other:?}: use None, Hourly, Daily, Weekly, Custom or Manual"
-                )));
-            }
-        };
-        if !cron_expr.is_empty() {
-            cron::Schedule::from_str(cron_expr).map_err(|e| {
-                RegistryError::bad_request(format!(
-                    "cron {cron_expr:?}: {e} (six fields: sec min hour day month weekday)"
-                ))
-            })?;
+        if kind == "Manual" {
+            self.scan_all().await?;
+            return Ok(());
         }
         let value = ScanSchedule {
             kind: kind.to_string(),
-            cron: cron_expr.to_string(),
+            cron: crate::service::lifecycle::schedule_cron(kind, cron_expr)?,
         };
         let text =
             serde_json::to_string(&value).map_err(|e| RegistryError::Internal(e.to_string()))?;

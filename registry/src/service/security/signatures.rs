@@ -84,7 +84,7 @@ pub struct SignatureSummary {
 /// One signature or attestation: its kind, where it is, the identity a certificate
 /// claims, and whether one of the project's keys (by fingerprint) or keyless identities
 /// (through the server's trusted root) verifies it.
-pub(crate) fn summarize(
+pub fn summarize(
     f: &Found,
     digest: &str,
     keys: &[VerifyingKey],
@@ -273,53 +273,5 @@ impl Security {
             .iter()
             .map(|f| summarize(f, &digest_s, &keys, keyless))
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::service::security::keyless_trust::fixtures::{self, DIGEST};
-    use crate::service::security::keyless_trust::parse_identities;
-
-    /// The artifact API's view of a real keyless signature: the identity its certificate
-    /// claims always; verified only through a trusted root and a matching identity.
-    #[test]
-    fn keyless_signature_summary() {
-        let root = fixtures::root();
-        let found = fixtures::bundle();
-        let ids = parse_identities(r#"[{"identityRegexp": "^https://github.com/kubewarden/", "issuer": "https://token.actions.githubusercontent.com"}]"#).unwrap();
-
-        let s = summarize(&found, DIGEST, &[], Some((root.root.as_ref(), &ids)));
-        assert_eq!(s.kind, "sigstore.bundle");
-        assert!(s.verified, "{s:?}");
-        assert_eq!(
-            s.verified_identity.as_ref().unwrap().issuer,
-            "https://token.actions.githubusercontent.com"
-        );
-        assert_eq!(
-            s.verified_identity.as_ref().map(|i| &i.subject),
-            s.certificate_identity.as_ref().map(|i| &i.subject)
-        );
-        assert!(s.key_fingerprint.is_none() && s.reason.is_none());
-
-        let s = summarize(&found, DIGEST, &[], None);
-        assert!(!s.verified);
-        assert!(
-            s.certificate_identity
-                .as_ref()
-                .unwrap()
-                .subject
-                .contains("kubewarden")
-        );
-        assert!(
-            s.reason.as_deref().unwrap().contains("trusted root"),
-            "{s:?}"
-        );
-
-        let other = format!("sha256:{}", "1".repeat(64));
-        let s = summarize(&found, &other, &[], Some((root.root.as_ref(), &ids)));
-        assert!(!s.verified);
-        assert!(s.verified_identity.is_none());
     }
 }
