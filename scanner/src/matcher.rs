@@ -27,6 +27,8 @@ pub struct Finding {
     /// The other advisories' ids for this vulnerability and package (`DSA-5514-1` beside
     /// `CVE-2023-4911`): the advisory's own id when it is not the one shown, plus those of
     /// other records of the same vulnerability that were merged into this finding.
+    /// Reports stored before this field existed read back with none.
+    #[serde(default)]
     pub vendor_ids: Vec<String>,
     pub fixed_version: Option<String>,
     /// `fixed`, `affected` (no fix yet), `will_not_fix` or `end_of_life` (the release is
