@@ -221,12 +221,16 @@ impl Security {
             let (dest, s) = (scanning.config.db.clone(), source.clone());
             let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                wharf_scanner::db::artifact::pull_wharf(
+                // Wharf's artifact or Trivy's, verified (and imported) before it replaces `dest`
+                let mut warnings = wharf_scanner::Warnings::default();
+                wharf_scanner::db::artifact::update(
                     &s.reference,
                     &dest,
                     &s.registry,
                     &mut |_, _| {},
+                    &mut warnings,
                 )
+                .map(|u| u.pulled)
             })
             .await;
             match result {
