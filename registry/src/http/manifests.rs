@@ -48,7 +48,11 @@ pub async fn get(
         _ => PullCaller::Anonymous,
     };
     reg.security.pull_gate(&repo, &m, caller).await?;
-    reg.distribution.record_pull(&repo, &m.digest);
+    let tag = match &reference {
+        crate::names::Reference::Tag(t) => Some(t.as_str()),
+        crate::names::Reference::Digest(_) => None,
+    };
+    reg.distribution.record_pull(&repo, &m.digest, tag).await;
     Ok(manifest_response(m))
 }
 

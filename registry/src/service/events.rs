@@ -19,6 +19,15 @@ pub enum Event {
         artifact_type: Option<String>,
         /// An accessory (signature, SBOM, attestation) of another artifact.
         has_subject: bool,
+        /// The tag the push set, if it was pushed by tag.
+        tag: Option<String>,
+    },
+    /// A manifest was served by a client's GET (webhooks' PULL_ARTIFACT).
+    ArtifactPulled {
+        repository: RepoName,
+        digest: Digest,
+        /// The tag it was asked for by, if any.
+        tag: Option<String>,
     },
     /// A write was refused because it would take the project over its storage limit.
     QuotaExceeded {

@@ -22,6 +22,7 @@ pub mod events;
 pub mod identity;
 pub mod lifecycle;
 pub mod security;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub struct Services {
     pub quotas: Arc<lifecycle::Quotas>,
     pub retention: Arc<lifecycle::Retention>,
     pub lifecycle: Arc<Lifecycle>,
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 /// What the services are built from.
@@ -63,6 +65,7 @@ pub struct Stores {
     pub tag_rules: Arc<dyn TagRulesStore>,
     pub jobs: Arc<dyn JobStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
 }
 
 /// Options of the services that have any.
@@ -77,6 +80,7 @@ pub struct Options {
     /// Storage limit of new projects in bytes; `None`: unlimited.
     pub default_storage_limit: Option<u64>,
     pub lifecycle: LifecycleOptions,
+    pub webhooks: webhooks::WebhookOptions,
 }
 
 impl Services {
@@ -137,7 +141,15 @@ impl Services {
             distribution.clone(),
             lifecycle.jobs().clone(),
         );
+        let webhooks = Arc::new(webhooks::Webhooks::new(
+            stores.webhooks,
+            access.clone(),
+            options.webhooks,
+        ));
+        let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
+        distribution.events().subscribe(Arc::downgrade(&subscriber));
         Services {
+            webhooks,
             access,
             identity,
             distribution,
@@ -155,6 +167,7 @@ impl Services {
         self.distribution.start_pull_stats();
         self.retention.start();
         self.lifecycle.start();
+        self.webhooks.start();
     }
 }
 
