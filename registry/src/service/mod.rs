@@ -21,6 +21,7 @@ pub mod distribution;
 pub mod events;
 pub mod identity;
 pub mod lifecycle;
+pub mod metrics;
 pub mod security;
 pub mod webhooks;
 
@@ -54,6 +55,8 @@ pub struct Services {
     pub retention: Arc<lifecycle::Retention>,
     pub lifecycle: Arc<Lifecycle>,
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The counters `/metrics` shows; services increment their own.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// What the services are built from.
@@ -141,14 +144,17 @@ impl Services {
             distribution.clone(),
             lifecycle.jobs().clone(),
         );
+        let metrics = Arc::new(metrics::Metrics::default());
         let webhooks = Arc::new(webhooks::Webhooks::new(
             stores.webhooks,
             access.clone(),
             options.webhooks,
+            metrics.clone(),
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         Services {
+            metrics,
             webhooks,
             access,
             identity,

@@ -16,6 +16,7 @@ use super::policy::WebhookPolicy;
 use crate::metadata::WebhookStore;
 use crate::metadata::now;
 use crate::metadata::webhooks::Delivery;
+use crate::service::metrics::Metrics;
 
 /// How deliveries are sent and retried.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub(super) struct Deliverer {
     insecure: reqwest::Client,
     pub(super) wake: Notify,
     slots: Arc<Semaphore>,
-    pub(super) counters: Arc<super::DeliveryCounters>,
+    metrics: Arc<Metrics>,
 }
 
 /// What one attempt came to.
@@ -63,7 +64,7 @@ impl Deliverer {
     pub(super) fn new(
         store: Arc<dyn WebhookStore>,
         options: DeliveryOptions,
-        counters: Arc<super::DeliveryCounters>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         // reqwest is built without a default crypto provider; use ring, as wharf-oci does.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -84,7 +85,7 @@ impl Deliverer {
             store,
             options,
             wake: Notify::new(),
-            counters,
+            metrics,
         }
     }
 
@@ -157,7 +158,12 @@ impl Deliverer {
             let wait = self.options.backoff * 2u32.pow((d.attempts - 1).clamp(0, 16) as u32);
             ("Pending", now() + wait.as_secs().max(1) as i64)
         };
-        self.counters.record(status);
+        let outcome_label = match status {
+            "Success" => "success",
+            "Error" => "error",
+            _ => "retry",
+        };
+        Metrics::outcome(&self.metrics.webhook_deliveries, outcome_label);
         if let Err(e) = self
             .store
             .finish_attempt(d.id, status, outcome.code, next, &line)

@@ -12,7 +12,6 @@ pub mod payload;
 pub mod policy;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Mutex, mpsc};
 
@@ -29,6 +28,7 @@ use crate::metadata::now;
 use crate::metadata::webhooks::{Delivery, NewDelivery, StoredWebhook};
 use crate::service::access::Access;
 use crate::service::events::{Event, Subscriber};
+use crate::service::metrics::Metrics;
 
 /// Events waiting for the intake task; beyond this, events are dropped (and counted).
 const INTAKE_CAPACITY: usize = 1024;
@@ -41,27 +41,6 @@ pub struct WebhookOptions {
     pub delivery: DeliveryOptions,
 }
 
-/// Delivery outcomes since start, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct DeliveryCounters {
-    pub success: AtomicU64,
-    pub error: AtomicU64,
-    pub retry: AtomicU64,
-    /// Events dropped because the intake channel was full.
-    pub dropped: AtomicU64,
-}
-
-impl DeliveryCounters {
-    fn record(&self, status: &str) {
-        let c = match status {
-            "Success" => &self.success,
-            "Error" => &self.error,
-            _ => &self.retry,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 pub struct Webhooks {
     store: Arc<dyn WebhookStore>,
     access: Arc<Access>,
@@ -69,7 +48,7 @@ pub struct Webhooks {
     intake: mpsc::Sender<Event>,
     intake_rx: Mutex<Option<mpsc::Receiver<Event>>>,
     deliverer: Arc<Deliverer>,
-    pub counters: Arc<DeliveryCounters>,
+    metrics: Arc<Metrics>,
 }
 
 /// A stored policy with its id, project and times filled in.
@@ -99,21 +78,25 @@ fn not_found(id: i64) -> RegistryError {
 }
 
 impl Webhooks {
-    pub fn new(store: Arc<dyn WebhookStore>, access: Arc<Access>, options: WebhookOptions) -> Self {
+    pub fn new(
+        store: Arc<dyn WebhookStore>,
+        access: Arc<Access>,
+        options: WebhookOptions,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let (intake, rx) = mpsc::channel(INTAKE_CAPACITY);
-        let counters = Arc::new(DeliveryCounters::default());
         Webhooks {
             deliverer: Arc::new(Deliverer::new(
                 store.clone(),
                 options.delivery,
-                counters.clone(),
+                metrics.clone(),
             )),
             store,
             access,
             host: options.registry_host,
             intake,
             intake_rx: Mutex::new(Some(rx)),
-            counters,
+            metrics,
         }
     }
 
@@ -343,7 +326,7 @@ impl Webhooks {
 impl Subscriber for Webhooks {
     async fn on_event(&self, event: &Event) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.intake.try_send(event.clone()) {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            Metrics::outcome(&self.metrics.webhook_deliveries, "dropped");
             tracing::warn!("webhook intake full: an event was not delivered");
         }
     }
