@@ -50,6 +50,21 @@ pub enum Event {
         repository: RepoName,
         digest: Digest,
     },
+    /// A vulnerability scan of an artifact ended with a stored report.
+    ScanFinished {
+        repository: RepoName,
+        digest: Digest,
+        /// The highest severity found (`None` when nothing was).
+        severity: String,
+        /// Vulnerabilities found.
+        total: u64,
+    },
+    /// A vulnerability scan of an artifact failed (the previous report, if any, stays).
+    ScanFailed {
+        repository: RepoName,
+        digest: Digest,
+        message: String,
+    },
     /// A tag was deleted; the manifest it named stays.
     TagDeleted { repository: RepoName, tag: String },
     /// A garbage collection run ended (not a dry run).

@@ -77,6 +77,26 @@ impl Notice {
                 repository,
                 vec![resource(host, repository, digest, tag.as_deref())],
             ),
+            Event::ScanFinished {
+                repository,
+                digest,
+                severity,
+                total,
+            } => {
+                let mut r = resource(host, repository, digest, None);
+                r["scan_overview"] = json!({"scan_status": "Success", "severity": severity,
+                    "summary": {"total": total}});
+                ("SCANNING_COMPLETED", repository, vec![r])
+            }
+            Event::ScanFailed {
+                repository,
+                digest,
+                message,
+            } => {
+                let mut r = resource(host, repository, digest, None);
+                r["scan_overview"] = json!({"scan_status": "Error", "message": message});
+                ("SCANNING_FAILED", repository, vec![r])
+            }
             Event::ArtifactDeleted { repository, digest } => (
                 "DELETE_ARTIFACT",
                 repository,
