@@ -73,6 +73,12 @@ fn body(p: &WebhookPolicy) -> Result<String> {
     serde_json::to_string(p).map_err(|e| RegistryError::Internal(e.to_string()))
 }
 
+fn name_taken(project: &str, name: &str) -> RegistryError {
+    RegistryError::conflict(format!(
+        "project {project} already has a webhook policy named {name:?}"
+    ))
+}
+
 fn not_found(id: i64) -> RegistryError {
     RegistryError::not_found(format!("webhook policy {id} not found"))
 }
@@ -169,16 +175,26 @@ impl Webhooks {
     }
 
     pub async fn get(&self, who: &Principal, project: &str, id: i64) -> Result<WebhookPolicy> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadWebhooks)
-            .await?;
+        let (_, policy) = self.policy(who, project, id, Action::ReadWebhooks).await?;
+        Ok(shown(policy))
+    }
+
+    /// The project (if `who` may do `action` there) and its policy `id`, secret included.
+    async fn policy(
+        &self,
+        who: &Principal,
+        project: &str,
+        id: i64,
+        action: Action,
+    ) -> Result<(crate::metadata::identity::Project, WebhookPolicy)> {
+        let p = self.access.project_for(who, project, action).await?;
         let stored = self
             .store
             .webhook(p.id, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        parse_stored(&stored).map(shown)
+        let policy = parse_stored(&stored)?;
+        Ok((p, policy))
     }
 
     pub async fn create(
@@ -199,12 +215,7 @@ impl Webhooks {
             .store
             .create_webhook(p.id, &policy.name, &body(&policy)?)
             .await?
-            .ok_or_else(|| {
-                RegistryError::conflict(format!(
-                    "project {} already has a webhook policy named {:?}",
-                    p.name, policy.name
-                ))
-            })?;
+            .ok_or_else(|| name_taken(&p.name, &policy.name))?;
         self.access.audit(
             who,
             "create",
@@ -225,16 +236,9 @@ impl Webhooks {
         id: i64,
         mut policy: WebhookPolicy,
     ) -> Result<()> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ManageWebhooks)
+        let (p, old) = self
+            .policy(who, project, id, Action::ManageWebhooks)
             .await?;
-        let stored = self
-            .store
-            .webhook(p.id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        let old = parse_stored(&stored)?;
         policy.check()?;
         policy.name = policy.name.trim().to_string();
         policy.creator = old.creator;
@@ -246,10 +250,7 @@ impl Webhooks {
             .update_webhook(p.id, id, &policy.name, &body(&policy)?)
             .await?
         {
-            return Err(RegistryError::conflict(format!(
-                "project {} already has a webhook policy named {:?}",
-                p.name, policy.name
-            )));
+            return Err(name_taken(&p.name, &policy.name));
         }
         self.access.audit(
             who,
