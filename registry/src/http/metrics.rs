@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::service::metrics::{FamilyLabel, RequestLabels};
+use crate::service::metrics::{FamilyLabel, OutcomeLabel, RequestLabels};
 
 /// The route family of a path: few enough values to be a label.
 fn family(path: &str) -> &'static str {
@@ -75,6 +75,15 @@ pub async fn track(State(reg): State<AppState>, req: Request, next: Next) -> Res
 }
 
 pub async fn metrics(State(reg): State<AppState>) -> Response {
+    // Gauges of stored state are read now, so a scrape sees the store as it is.
+    if let Ok(scans) = reg.security.scan_metrics().await {
+        for (status, n) in scans.by_status {
+            reg.metrics
+                .scans
+                .get_or_create(&OutcomeLabel { outcome: status })
+                .set(n);
+        }
+    }
     let mut resp = reg.metrics.encode().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

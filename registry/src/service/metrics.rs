@@ -47,8 +47,10 @@ pub struct Metrics {
     /// Replication tasks by final status (Succeed, Failed, Stopped): the
     /// replication service increments it.
     pub replication_tasks: Family<OutcomeLabel, Counter>,
-    /// Pull-gate verdicts (allowed, denied): the security service increments it.
+    /// Pull-gate verdicts (allowed, refused): counted on the manifest GET path.
     pub pull_gate_decisions: Family<OutcomeLabel, Counter>,
+    /// Scan records by status (Pending, Running, Success, Error), read at each scrape.
+    pub scans: Family<OutcomeLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -63,6 +65,7 @@ impl Default for Metrics {
             webhook_deliveries: Family::default(),
             replication_tasks: Family::default(),
             pull_gate_decisions: Family::default(),
+            scans: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -104,6 +107,11 @@ impl Default for Metrics {
             "pull_gate_decisions",
             "Pull-gate verdicts on manifest GETs",
             m.pull_gate_decisions.clone(),
+        );
+        registry.register(
+            "scans",
+            "Artifacts' scan records by status",
+            m.scans.clone(),
         );
         Metrics { registry, ..m }
     }
