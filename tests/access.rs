@@ -1230,6 +1230,37 @@ fn openapi_document_is_served_and_valid() {
         json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}),
     );
     let scrub_id = started("/system/scrub", json!({}));
+    // A webhook policy and one delivery (to a closed port: the execution exists whatever
+    // its status), for /projects/{p}/webhook/…
+    let hook_id = started(
+        "/projects/team/webhook/policies",
+        json!({"name": "doc", "event_types": ["PULL_ARTIFACT"],
+               "targets": [{"type": "http", "address": "http://127.0.0.1:9/"}]}),
+    );
+    let r = curl("GET", &w.url("/v2/team/app/manifests/v1"))
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+        .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let hook_deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let hook_execution = loop {
+        let e = api(
+            &w,
+            "GET",
+            &format!("/projects/team/webhook/policies/{hook_id}/executions"),
+            admin(),
+        )
+        .send()
+        .json();
+        if let Some(id) = e[0]["id"].as_i64() {
+            break id.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < hook_deadline,
+            "webhook execution: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1278,6 +1309,8 @@ fn openapi_document_is_served_and_valid() {
             .replace("{gc_id}", &gc_id)
             .replace("{scrub_id}", &scrub_id)
             .replace("{eid}", &execution_id)
+            .replace("{webhook_policy_id}", &hook_id)
+            .replace("{execution_id}", &hook_execution)
             .replace(
                 "{id}",
                 &if path.starts_with("/quotas/") {

@@ -36,6 +36,19 @@ pub enum ServeError {
     Bootstrap(String),
 }
 
+/// The registry's host as clients name it: `--external-url`'s host and port,
+/// else the listen address.
+fn registry_host(config: &Config) -> String {
+    config
+        .external_url
+        .as_deref()
+        .map(|u| {
+            let rest = u.split_once("://").map_or(u, |(_, r)| r);
+            rest.split('/').next().unwrap_or(rest).to_string()
+        })
+        .unwrap_or_else(|| config.listen.to_string())
+}
+
 /// Open the embedded stores (SQLite + filesystem) under `data_dir` and build the services.
 pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError> {
     let dir = &config.data_dir;
@@ -96,6 +109,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             tag_rules: meta.clone(),
             jobs: meta.clone(),
             lifecycle: meta.clone(),
+            webhooks: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -110,6 +124,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 },
                 gc_grace_period: Duration::from_secs(config.gc_grace_period),
                 upload_expiry: Duration::from_secs(config.upload_expiry_hours * 3600),
+            },
+            webhooks: crate::service::webhooks::WebhookOptions {
+                registry_host: registry_host(config),
+                ..Default::default()
             },
         },
     );

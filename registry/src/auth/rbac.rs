@@ -102,6 +102,10 @@ pub enum Action {
     ReadRetention,
     /// Set the retention policy, run it (also as a dry run), stop runs.
     ManageRetention,
+    /// See the project's webhook policies and their delivery log.
+    ReadWebhooks,
+    /// Add, change and remove webhook policies (they hold secrets and send data out).
+    ManageWebhooks,
 }
 
 const N: bool = false;
@@ -131,6 +135,8 @@ pub const TABLE: &[(Action, [bool; 5])] = &[
     (Action::ManageImmutableRules, [N, N, N, Y, Y]),
     (Action::ReadRetention, [N, Y, Y, Y, Y]),
     (Action::ManageRetention, [N, N, N, Y, Y]),
+    (Action::ReadWebhooks, [N, N, N, Y, Y]),
+    (Action::ManageWebhooks, [N, N, N, Y, Y]),
 ];
 
 pub fn role_allows(role: Role, action: Action) -> bool {
@@ -293,6 +299,8 @@ pub fn robot_access(resource: &str, action: &str) -> Option<&'static [Action]> {
         ("immutable-tag", "create" | "update" | "delete") => &[ManageImmutableRules],
         ("tag-retention", "read" | "list") => &[ReadRetention],
         ("tag-retention", "create" | "update" | "delete" | "operate") => &[ManageRetention],
+        ("notification-policy", "read" | "list") => &[ReadWebhooks],
+        ("notification-policy", "create" | "update" | "delete") => &[ManageWebhooks],
         _ => return None,
     })
 }

@@ -47,8 +47,21 @@ pub async fn get(
         Some(Grant::Token(claims)) => PullCaller::TokenSubject(&claims.sub),
         _ => PullCaller::Anonymous,
     };
-    reg.security.pull_gate(&repo, &m, caller).await?;
-    reg.distribution.record_pull(&repo, &m.digest);
+    let verdict = reg.security.pull_gate(&repo, &m, caller).await;
+    crate::service::metrics::Metrics::outcome(
+        &reg.metrics.pull_gate_decisions,
+        if verdict.is_ok() {
+            "allowed"
+        } else {
+            "refused"
+        },
+    );
+    verdict?;
+    let tag = match &reference {
+        crate::names::Reference::Tag(t) => Some(t.as_str()),
+        crate::names::Reference::Digest(_) => None,
+    };
+    reg.distribution.record_pull(&repo, &m.digest, tag).await;
     Ok(manifest_response(m))
 }
 

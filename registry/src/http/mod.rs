@@ -13,6 +13,7 @@ mod blobs;
 pub mod error;
 mod listing;
 mod manifests;
+mod metrics;
 mod params;
 mod uploads;
 
@@ -68,10 +69,17 @@ pub fn router(registry: Arc<Services>) -> Router {
             auth::authorize,
         ))
         .route("/service/token", get(auth::token))
+        .route("/metrics", get(metrics::metrics))
+        .route("/livez", get(metrics::livez))
+        .route("/readyz", get(metrics::readyz))
         .merge(api::router())
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(api_version_header))
+        .layer(axum::middleware::from_fn_with_state(
+            registry.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(registry)
 }

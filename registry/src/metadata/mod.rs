@@ -17,7 +17,9 @@ mod sqlite_security;
 mod sqlite_tag_rules;
 #[cfg(test)]
 mod sqlite_upgrade;
+mod sqlite_webhooks;
 pub mod tag_rules;
+pub mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,6 +34,7 @@ pub use lifecycle::{JobStore, LifecycleStore};
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
 pub use tag_rules::TagRulesStore;
+pub use webhooks::WebhookStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {

@@ -19,6 +19,15 @@ pub enum Event {
         artifact_type: Option<String>,
         /// An accessory (signature, SBOM, attestation) of another artifact.
         has_subject: bool,
+        /// The tag the push set, if it was pushed by tag.
+        tag: Option<String>,
+    },
+    /// A manifest was served by a client's GET (webhooks' PULL_ARTIFACT).
+    ArtifactPulled {
+        repository: RepoName,
+        digest: Digest,
+        /// The tag it was asked for by, if any.
+        tag: Option<String>,
     },
     /// A write was refused because it would take the project over its storage limit.
     QuotaExceeded {
@@ -40,6 +49,21 @@ pub enum Event {
     ArtifactDeleted {
         repository: RepoName,
         digest: Digest,
+    },
+    /// A vulnerability scan of an artifact ended with a stored report.
+    ScanFinished {
+        repository: RepoName,
+        digest: Digest,
+        /// The highest severity found (`None` when nothing was).
+        severity: String,
+        /// Vulnerabilities found.
+        total: u64,
+    },
+    /// A vulnerability scan of an artifact failed (the previous report, if any, stays).
+    ScanFailed {
+        repository: RepoName,
+        digest: Digest,
+        message: String,
     },
     /// A tag was deleted; the manifest it named stays.
     TagDeleted { repository: RepoName, tag: String },

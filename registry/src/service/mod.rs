@@ -23,7 +23,9 @@ pub mod distribution;
 pub mod events;
 pub mod identity;
 pub mod lifecycle;
+pub mod metrics;
 pub mod security;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -54,6 +56,9 @@ pub struct Services {
     pub quotas: Arc<lifecycle::Quotas>,
     pub retention: Arc<lifecycle::Retention>,
     pub lifecycle: Arc<Lifecycle>,
+    pub webhooks: Arc<webhooks::Webhooks>,
+    /// The counters `/metrics` shows; services increment their own.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// What the services are built from.
@@ -65,6 +70,7 @@ pub struct Stores {
     pub tag_rules: Arc<dyn TagRulesStore>,
     pub jobs: Arc<dyn JobStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
 }
 
 /// Options of the services that have any.
@@ -79,6 +85,7 @@ pub struct Options {
     /// Storage limit of new projects in bytes; `None`: unlimited.
     pub default_storage_limit: Option<u64>,
     pub lifecycle: LifecycleOptions,
+    pub webhooks: webhooks::WebhookOptions,
 }
 
 impl Services {
@@ -143,7 +150,18 @@ impl Services {
             distribution.clone(),
             lifecycle.jobs().clone(),
         );
+        let metrics = Arc::new(metrics::Metrics::default());
+        let webhooks = Arc::new(webhooks::Webhooks::new(
+            stores.webhooks,
+            access.clone(),
+            options.webhooks,
+            metrics.clone(),
+        ));
+        let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
+        distribution.events().subscribe(Arc::downgrade(&subscriber));
         Services {
+            metrics,
+            webhooks,
             access,
             identity,
             distribution,
@@ -161,6 +179,7 @@ impl Services {
         self.distribution.start_pull_stats();
         self.retention.start();
         self.lifecycle.start();
+        self.webhooks.start();
     }
 }
 

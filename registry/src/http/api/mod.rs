@@ -17,6 +17,7 @@ mod security;
 mod security_hub;
 mod system;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -152,6 +153,15 @@ api_routes! {
     get "/system/scrub" => gc::scrub_history, "scrub", "Scrub runs, newest first (paging)", out "[GCHistory]";
     get "/system/scrub/{scrub_id}" => gc::scrub_get, "scrub", "One scrub run", out "GCHistory";
     get "/system/scrub/{scrub_id}/log" => gc::scrub_log, "scrub", "A scrub run's log (text/plain)";
+    get "/projects/{project_name_or_id}/webhook/policies" => webhooks::list, "webhook", "The project's webhook policies (secrets are never shown)", out "[WebhookPolicy]";
+    post "/projects/{project_name_or_id}/webhook/policies" => webhooks::create, "webhook", "Add a webhook policy (targets, event_types; Wharf's `secret` signs every delivery with HMAC-SHA256 in X-Wharf-Signature)", in "WebhookPolicy";
+    get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}" => webhooks::get, "webhook", "One webhook policy", out "WebhookPolicy";
+    put "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}" => webhooks::update, "webhook", "Replace a webhook policy (without `secret`, the stored secret stays)", in "WebhookPolicy";
+    delete "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}" => webhooks::delete, "webhook", "Remove a webhook policy and its delivery log";
+    get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions" => webhooks::executions, "webhook", "Deliveries of the policy, newest first: one execution per event and target", out "[Execution]";
+    get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks" => webhooks::tasks, "webhook", "The delivery's task (run_count: attempts)", out "[Task]";
+    get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log" => webhooks::task_log, "webhook", "The delivery's log (text): one line per attempt with its status code or error";
+    get "/projects/{project_name_or_id}/webhook/events" => webhooks::events, "webhook", "Supported event types, target types and payload formats", out "SupportedWebhookEventTypes";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

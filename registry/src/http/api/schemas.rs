@@ -357,5 +357,18 @@ pub fn components() -> Value {
             json!({"status": {"type": "string", "enum": ["Stopped"]}}),
         ),
     );
+    m.insert("WebhookPolicy".into(), obj(&["name", "targets", "event_types"], json!({"id": i(), "name": s(), "description": s(), "project_id": i(),
+            "targets": {"type": "array", "items": obj(&["address"], json!({"type": {"type": "string", "enum": ["http"]}, "address": s(), "auth_header": s(),
+                "skip_cert_verify": b(), "payload_format": {"type": "string", "enum": ["Default", "CloudEvents"]}}))},
+            "event_types": {"type": "array", "items": s()}, "creator": s(), "creation_time": t(), "update_time": t(), "enabled": b(),
+            "secret": {"type": "string", "writeOnly": true, "description": "HMAC-SHA256 key of X-Wharf-Signature (never returned)"}})));
+    m.insert("Execution".into(), obj(&["id", "vendor_type", "vendor_id", "status"], json!({"id": i(), "vendor_type": s(), "vendor_id": i(),
+            "status": s(), "status_message": s(), "metrics": {"type": "object", "additionalProperties": {"type": "integer"}}, "trigger": s(),
+            "extra_attrs": {"type": "object"}, "start_time": t(), "end_time": s()})));
+    m.insert("Task".into(), obj(&["id", "execution_id", "status"], json!({"id": i(), "execution_id": i(), "status": s(), "status_message": s(),
+            "run_count": i(), "extra_attrs": {"type": "object"}, "creation_time": t(), "start_time": t(), "update_time": t(), "end_time": s()})));
+    m.insert("SupportedWebhookEventTypes".into(), obj(&["event_type", "notify_type"], json!({"event_type": {"type": "array", "items": s()},
+            "notify_type": {"type": "array", "items": s()}, "payload_formats": {"type": "array", "items": obj(&[], json!({"notify_type": s(),
+            "formats": {"type": "array", "items": s()}}))}})));
     Value::Object(m)
 }

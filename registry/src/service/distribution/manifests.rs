@@ -142,6 +142,10 @@ impl Distribution {
                 media_type: parsed.media_type.clone(),
                 artifact_type: parsed.artifact_type.clone(),
                 has_subject: subject.is_some(),
+                tag: match reference {
+                    Reference::Tag(t) => Some(t.as_str().to_string()),
+                    Reference::Digest(_) => None,
+                },
             })
             .await;
         Ok(PutManifest { digest, subject })

@@ -22,7 +22,8 @@ pub use uploads::{MountOutcome, UploadStatus};
 
 use super::access::Access;
 use super::events::Events;
-use crate::error::Result;
+use crate::digest::Digest;
+use crate::error::{RegistryError, Result};
 use crate::metadata::MetadataStore;
 use crate::storage::BlobStore;
 
@@ -45,6 +46,16 @@ pub struct Distribution {
 }
 
 impl Distribution {
+    /// Whether the stores answer (`/readyz`): one metadata read and one storage stat.
+    pub async fn ready(&self) -> Result<()> {
+        self.meta.list_repositories(None, 1).await?;
+        let probe: Digest = format!("sha256:{}", "0".repeat(64))
+            .parse()
+            .map_err(|e| RegistryError::Internal(format!("{e}")))?;
+        self.blobs.stat(&probe).await?;
+        Ok(())
+    }
+
     pub fn new(
         meta: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,

@@ -18,8 +18,20 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 pub(crate) struct PullCounter(Mutex<HashMap<(String, Digest), (i64, i64)>>);
 
 impl Distribution {
-    /// Counts one manifest pull.
-    pub fn record_pull(&self, repo: &RepoName, digest: &Digest) {
+    /// Counts one manifest pull and tells subscribers (`ArtifactPulled`; `tag`:
+    /// the tag it was asked for by).
+    pub async fn record_pull(&self, repo: &RepoName, digest: &Digest, tag: Option<&str>) {
+        self.count_pull(repo, digest);
+        self.events
+            .publish(&crate::service::events::Event::ArtifactPulled {
+                repository: repo.clone(),
+                digest: digest.clone(),
+                tag: tag.map(str::to_string),
+            })
+            .await;
+    }
+
+    fn count_pull(&self, repo: &RepoName, digest: &Digest) {
         let now = crate::metadata::now();
         if let Ok(mut m) = self.pulls.0.lock() {
             let e = m

@@ -231,6 +231,7 @@ mod tests {
                 tag_rules: meta.clone(),
                 jobs: meta.clone(),
                 lifecycle: meta.clone(),
+                webhooks: meta.clone(),
             },
             Options {
                 max_uploads: 10,

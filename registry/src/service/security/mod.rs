@@ -142,6 +142,7 @@ impl Subscriber for Security {
             media_type,
             artifact_type,
             has_subject,
+            ..
         } = event
         {
             self.after_push(

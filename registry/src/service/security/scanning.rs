@@ -20,6 +20,7 @@ use crate::metadata::security::{
     ScanOutcome, ScanRecord, ScanStatus, ScanSummary, VulnerabilityReport,
 };
 use crate::names::RepoName;
+use crate::service::events::Event;
 use crate::service::lifecycle::{JobContext, JobHandler};
 use wharf_scanner::Severity;
 
@@ -330,6 +331,23 @@ impl Security {
         if let Err(e) = stored {
             tracing::error!(%digest, error = %e, "storing scan result");
         }
+        let Ok(repository) = RepoName::parse(&repository) else {
+            return;
+        };
+        let event = match result {
+            Ok(p) => Event::ScanFinished {
+                repository,
+                digest: digest.clone(),
+                severity: p.severity.to_string(),
+                total: p.summary.total,
+            },
+            Err(message) => Event::ScanFailed {
+                repository,
+                digest: digest.clone(),
+                message,
+            },
+        };
+        self.distribution.events().publish(&event).await;
     }
 
     /// The scan records of a page of artifacts (for `scan_overview`): one query.

@@ -1,0 +1,136 @@
+//! The counters services share with `/metrics`: each service increments its own
+//! families here, and `http::metrics` encodes them all in the Prometheus text
+//! format. One registry per `Services`, so two servers in one process (tests)
+//! never mix their numbers.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of an HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route family: manifests, blobs, uploads, tags, catalog, referrers, api, token, …
+    pub family: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FamilyLabel {
+    pub family: String,
+}
+
+/// One label naming an outcome (`status`, `decision`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+fn latency() -> Histogram {
+    // 1 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub http_latency: Family<FamilyLabel, Histogram, fn() -> Histogram>,
+    pub http_bytes_in: Family<FamilyLabel, Counter>,
+    pub http_bytes_out: Family<FamilyLabel, Counter>,
+    pub http_in_flight: Gauge,
+    /// Webhook delivery attempts by outcome: success, retry, error, dropped.
+    pub webhook_deliveries: Family<OutcomeLabel, Counter>,
+    /// Replication tasks by final status (Succeed, Failed, Stopped): the
+    /// replication service increments it.
+    pub replication_tasks: Family<OutcomeLabel, Counter>,
+    /// Pull-gate verdicts (allowed, refused): counted on the manifest GET path.
+    pub pull_gate_decisions: Family<OutcomeLabel, Counter>,
+    /// Scan records by status (Pending, Running, Success, Error), read at each scrape.
+    pub scans: Family<OutcomeLabel, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("wharf");
+        let m = Metrics {
+            http_requests: Family::default(),
+            http_latency: Family::new_with_constructor(latency),
+            http_bytes_in: Family::default(),
+            http_bytes_out: Family::default(),
+            http_in_flight: Gauge::default(),
+            webhook_deliveries: Family::default(),
+            replication_tasks: Family::default(),
+            pull_gate_decisions: Family::default(),
+            scans: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "http_requests",
+            "HTTP requests by route family, method and status",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by route family",
+            m.http_latency.clone(),
+        );
+        registry.register(
+            "http_request_bytes",
+            "Request body bytes (by Content-Length), by route family",
+            m.http_bytes_in.clone(),
+        );
+        registry.register(
+            "http_response_bytes",
+            "Response body bytes (by Content-Length), by route family",
+            m.http_bytes_out.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being handled (uploads included)",
+            m.http_in_flight.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome",
+            m.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "replication_tasks",
+            "Replication tasks by final status",
+            m.replication_tasks.clone(),
+        );
+        registry.register(
+            "pull_gate_decisions",
+            "Pull-gate verdicts on manifest GETs",
+            m.pull_gate_decisions.clone(),
+        );
+        registry.register(
+            "scans",
+            "Artifacts' scan records by status",
+            m.scans.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    pub fn outcome(family: &Family<OutcomeLabel, Counter>, outcome: &str) {
+        family
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

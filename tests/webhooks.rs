@@ -1,0 +1,280 @@
+//! Webhooks end to end: a real receiver (a small HTTP server in the test) gets
+//! Harbor's payload for a skopeo push, signed with HMAC-SHA256 as Python's `hmac`
+//! computes it; a receiver answering 500 is retried and the delivery log shows
+//! every attempt; a receiver that never answers does not slow pushes.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::tag_rules::{
+    api, create_project, created_id, layout_image, skopeo_push_ok, start_auth,
+};
+use serde_json::{Value, json};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Got {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP receiver answering every POST with `status` after `delay`.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Got>>>,
+}
+
+impl Receiver {
+    fn start(status: u16, delay: Duration) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let seen = got.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut headers = Vec::new();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap(); // request line
+                    loop {
+                        line.clear();
+                        reader.read_line(&mut line).unwrap();
+                        let l = line.trim_end();
+                        if l.is_empty() {
+                            break;
+                        }
+                        let (n, v) = l.split_once(':').unwrap();
+                        headers.push((n.trim().to_string(), v.trim().to_string()));
+                    }
+                    let len: usize = headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map(|(_, v)| v.parse().unwrap())
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    reader.read_exact(&mut body).unwrap();
+                    seen.lock().unwrap().push(Got { headers, body });
+                    std::thread::sleep(delay);
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                });
+            }
+        });
+        Receiver { url, got }
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, n: usize, within: Duration) -> Vec<Got> {
+        let start = Instant::now();
+        loop {
+            let got = self.got();
+            if got.len() >= n || start.elapsed() > within {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `sha256=<hex>` as Python's standard library computes it (the independent HMAC).
+fn python_hmac(secret: &str, body: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body");
+    std::fs::write(&f, body).unwrap();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import hmac,hashlib,sys; print('sha256=' + hmac.new(sys.argv[1].encode(), open(sys.argv[2],'rb').read(), hashlib.sha256).hexdigest())")
+        .arg(secret)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn add_policy(w: &common::Wharf, project: &str, policy: Value) -> i64 {
+    created_id(
+        &api(w, "POST", &format!("/projects/{project}/webhook/policies"))
+            .body(policy.to_string())
+            .send(),
+    )
+}
+
+#[test]
+fn pushes_are_delivered_signed_in_harbor_payloads() {
+    let w = start_auth(&[]);
+    create_project(&w, "hooks", json!({}));
+    let plain = Receiver::start(200, Duration::ZERO);
+    let cloud = Receiver::start(200, Duration::ZERO);
+    let id = add_policy(
+        &w,
+        "hooks",
+        json!({
+            "name": "ci", "event_types": ["PUSH_ARTIFACT", "DELETE_ARTIFACT"], "secret": "s3cr3t",
+            "targets": [
+                {"type": "http", "address": plain.url, "auth_header": "Bearer abc"},
+                {"type": "http", "address": cloud.url, "payload_format": "CloudEvents"}
+            ]
+        }),
+    );
+    // The secret is write-only.
+    let shown = api(&w, "GET", &format!("/projects/hooks/webhook/policies/{id}"))
+        .send()
+        .json();
+    assert_eq!(shown["name"], "ci");
+    assert!(shown.get("secret").is_none(), "{shown}");
+    assert_eq!(shown["targets"][1]["payload_format"], "CloudEvents");
+
+    let small = layout_image("small", "v1");
+    skopeo_push_ok(&w, "small", "v1", "hooks/app:v1");
+    let got = plain.wait_for(1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "one delivery for one push");
+    let d = &got[0];
+    assert_eq!(d.header("authorization"), Some("Bearer abc"));
+    assert_eq!(
+        d.header("x-wharf-signature").unwrap(),
+        python_hmac("s3cr3t", &d.body)
+    );
+    let ts: i64 = d.header("x-wharf-timestamp").unwrap().parse().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((now - ts).abs() < 60);
+    let p: Value = serde_json::from_slice(&d.body).unwrap();
+    assert_eq!(p["type"], "PUSH_ARTIFACT");
+    let r = &p["event_data"]["resources"][0];
+    assert_eq!(r["digest"], small.manifest.0);
+    assert_eq!(r["tag"], "v1");
+    assert!(
+        r["resource_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/hooks/app:v1")
+    );
+    assert_eq!(p["event_data"]["repository"]["repo_full_name"], "hooks/app");
+    assert_eq!(p["event_data"]["repository"]["namespace"], "hooks");
+
+    let c = &cloud.wait_for(1, Duration::from_secs(20))[0];
+    assert_eq!(
+        c.header("content-type"),
+        Some("application/cloudevents+json")
+    );
+    assert_eq!(
+        c.header("x-wharf-signature").unwrap(),
+        python_hmac("s3cr3t", &c.body)
+    );
+    let ce: Value = serde_json::from_slice(&c.body).unwrap();
+    assert_eq!(ce["specversion"], "1.0");
+    assert_eq!(ce["type"], "harbor.artifact.pushed");
+    assert_eq!(ce["data"]["resources"][0]["digest"], small.manifest.0);
+
+    // A delete is an event the policy wants too; the delivery log shows both.
+    let r = api(
+        &w,
+        "DELETE",
+        &format!(
+            "/projects/hooks/repositories/app/artifacts/{}",
+            small.manifest.0
+        ),
+    )
+    .send();
+    assert_eq!(r.status, 200);
+    let got = plain.wait_for(2, Duration::from_secs(20));
+    let p: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(p["type"], "DELETE_ARTIFACT");
+    let events = api(&w, "GET", "/projects/hooks/webhook/events")
+        .send()
+        .json();
+    assert!(
+        events["event_type"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("SCANNING_COMPLETED"))
+    );
+}
+
+#[test]
+fn failing_receivers_are_retried_and_every_attempt_is_logged() {
+    let w = start_auth(&[]);
+    create_project(&w, "hooks", json!({}));
+    let failing = Receiver::start(500, Duration::ZERO);
+    let id = add_policy(
+        &w,
+        "hooks",
+        json!({"name": "down", "event_types": ["PUSH_ARTIFACT"],
+               "targets": [{"type": "http", "address": failing.url}]}),
+    );
+    skopeo_push_ok(&w, "small", "v1", "hooks/app:v1");
+    let path = format!("/projects/hooks/webhook/policies/{id}/executions");
+    let start = Instant::now();
+    let execution = loop {
+        let list = api(&w, "GET", &path).send().json();
+        if list[0]["status"] == "Error" {
+            break list[0].clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Three attempts (Harbor's retry count), each seen by the receiver.
+    assert_eq!(failing.got().len(), 3);
+    assert_eq!(execution["extra_attrs"]["attempts"], 3);
+    assert_eq!(execution["extra_attrs"]["last_status_code"], 500);
+    let eid = execution["id"].as_i64().unwrap();
+    let tasks = api(&w, "GET", &format!("{path}/{eid}/tasks")).send().json();
+    assert_eq!(tasks[0]["run_count"], 3);
+    let log = api(&w, "GET", &format!("{path}/{eid}/tasks/{eid}/log")).send();
+    let log = String::from_utf8(log.body).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(
+            l.ends_with(&format!("attempt {}: HTTP 500", i + 1)),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn a_receiver_that_hangs_does_not_slow_pushes() {
+    let w = start_auth(&[]);
+    create_project(&w, "hooks", json!({}));
+    let hanging = Receiver::start(200, Duration::from_secs(60));
+    add_policy(
+        &w,
+        "hooks",
+        json!({"name": "slow", "event_types": ["PUSH_ARTIFACT", "PULL_ARTIFACT"],
+               "targets": [{"type": "http", "address": hanging.url}]}),
+    );
+    skopeo_push_ok(&w, "small", "v1", "hooks/app:v1");
+    // The first delivery is in flight: the receiver holds it without answering.
+    assert_eq!(hanging.wait_for(1, Duration::from_secs(20)).len(), 1);
+    let start = Instant::now();
+    for tag in ["v2", "v3", "v4"] {
+        skopeo_push_ok(&w, "small", "v1", &format!("hooks/app:{tag}"));
+    }
+    let took = start.elapsed();
+    // Pushes of a few kilobytes on loopback: far below one delivery's 10 s deadline.
+    assert!(took < Duration::from_secs(8), "three pushes took {took:?}");
+    // Those deliveries still happen, concurrently with the hanging one.
+    assert!(hanging.wait_for(4, Duration::from_secs(20)).len() >= 4);
+}
