@@ -39,7 +39,11 @@ fn with_db(f: impl FnOnce(&Path, &mut Db)) {
             *s = None;
             let dir = tempfile::tempdir().expect("temporary directory");
             let db = Db::open(&dir.path().join("vuln.db")).expect("a new database");
-            *s = Some(Scratch { dir, db, imports: 0 });
+            *s = Some(Scratch {
+                dir,
+                db,
+                imports: 0,
+            });
         }
         let s = s.as_mut().expect("just set");
         s.imports += 1;

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     apply_layer(&mut fs, data, 0, "fuzz-0", &limits, &mut warnings);
     apply_layer(&mut fs, data, 1, "fuzz-1", &limits, &mut warnings);
     for (path, content, _) in fs.files() {
-        assert!(!path.split('/').any(|c| c == ".."), "escaping path {path:?} kept");
+        assert!(
+            !path.split('/').any(|c| c == ".."),
+            "escaping path {path:?} kept"
+        );
         assert!(content.len() as u64 <= limits.max_file_size);
     }
     let _ = analyzers::analyze(&fs, &mut warnings);

@@ -102,7 +102,8 @@ fn admission_review(body: &[u8]) {
     let Ok(review) = serde_json::from_slice::<AdmissionReview<DynamicObject>>(body) else {
         return;
     };
-    let Ok(request) = AdmissionRequest::<DynamicObject>::try_from(review) else {
+    let request: Result<AdmissionRequest<DynamicObject>, _> = review.try_into();
+    let Ok(request) = request else {
         return;
     };
     let own = WorkloadKind::from_gvk(
