@@ -71,8 +71,8 @@ for t in "${targets[@]}"; do
     -max_len=65536 -print_final_stats=1 >"$out" 2>&1
   rc=$?
   set -e
-  execs=$(awk -F: '/^stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$out" | tail -1)
-  rate=$(awk -F: '/^stat::average_exec_per_sec/ { gsub(/ /, "", $2); print $2 }' "$out" | tail -1)
+  execs=$(awk '/^stat::number_of_executed_units/ { print $NF }' "$out" | tail -1)
+  rate=$(awk '/^stat::average_exec_per_sec/ { print $NF }' "$out" | tail -1)
   units=$(find "$scratch/$t" "corpus/$t" -type f | wc -l)
   status=ok
   if [ "$rc" != 0 ]; then
