@@ -135,8 +135,8 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
             strings.push(s);
             off = start + len as usize;
         }
-        facts.go_version = Some(String::from_utf8_lossy(strings[0]).into_owned())
-            .filter(|v| !v.is_empty());
+        facts.go_version =
+            Some(String::from_utf8_lossy(strings[0]).into_owned()).filter(|v| !v.is_empty());
         let mut modinfo = strings[1];
         // modinfo is framed by 16-byte sentinels (binary, not UTF-8): they are cut from the
         // bytes, as Go does, before any decoding changes the lengths.
@@ -427,7 +427,8 @@ mod tests {
             0xf9, 0x32, 0x43, 0x31, 0x86, 0x18, 0x20, 0x72, 0x00, 0x82, 0x42, 0x10, 0x41, 0x16,
             0xd8, 0xf2,
         ];
-        let body = b"path\tex.com/app\nmod\tex.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x=\n";
+        let body =
+            b"path\tex.com/app\nmod\tex.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x=\n";
         let f = inspect(&build(&[&start[..], body, &end[..]].concat()));
         assert_eq!(
             f.go_deps,
