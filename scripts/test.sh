@@ -84,4 +84,14 @@ set -e
 # One closing line for the whole run (cargo's own last line is the doc-tests' count).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$LOG"
+
+# Fuzz targets (fuzz/, a cargo-fuzz crate outside the workspace): each built and run briefly
+# so they keep building and the corpus keeps passing; longer runs: scripts/fuzz.sh SECONDS.
+# cargo-fuzz is installed when missing (`cargo install --locked`, ~2.5 min here).
+# WHARF_FUZZ_SECONDS=0 skips the step.
+FUZZ_SECONDS=${WHARF_FUZZ_SECONDS:-10}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  log "fuzz targets, ${FUZZ_SECONDS}s each"
+  scripts/fuzz.sh "$FUZZ_SECONDS" || rc=1
+fi
 exit "$rc"

@@ -17,6 +17,10 @@ mod metrics;
 mod params;
 mod uploads;
 
+/// The `Authorization` header parser, public so the fuzz targets (`fuzz/`) reach it
+/// exactly as a request does; nothing outside the HTTP layer needs it.
+pub use auth::{Credentials, credentials};
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -132,15 +132,18 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
             let Some(s) = data.get(start..start.saturating_add(len as usize)) else {
                 return;
             };
-            strings.push(String::from_utf8_lossy(s).into_owned());
+            strings.push(s);
             off = start + len as usize;
         }
-        facts.go_version = Some(strings[0].clone()).filter(|v| !v.is_empty());
-        let mut modinfo = strings[1].as_str();
-        // modinfo is framed by 16-byte sentinels.
-        if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
+        facts.go_version =
+            Some(String::from_utf8_lossy(strings[0]).into_owned()).filter(|v| !v.is_empty());
+        let mut modinfo = strings[1];
+        // modinfo is framed by 16-byte sentinels (binary, not UTF-8): they are cut from the
+        // bytes, as Go does, before any decoding changes the lengths.
+        if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
             modinfo = &modinfo[16..modinfo.len() - 16];
         }
+        let modinfo = String::from_utf8_lossy(modinfo);
         for line in modinfo.lines() {
             let cols: Vec<&str> = line.split('\t').collect();
             match cols.as_slice() {
@@ -390,6 +393,51 @@ mod tests {
         );
         // A truncated header is survived.
         assert_eq!(inspect(&d[..64 + 20]), BinaryFacts::default());
+    }
+
+    /// Found while writing the `analyzers` fuzz target (`fuzz/`): the sentinels were cut
+    /// from the lossily decoded string, so a multi-byte character across byte 16 made the
+    /// cut land inside it (a panic on slicing a `str`). Go's own sentinels are not UTF-8
+    /// either; they are now cut from the bytes.
+    #[test]
+    fn modinfo_sentinels_are_cut_from_bytes() {
+        let build = |modinfo: &[u8]| {
+            let mut d = b"\x7fELF".to_vec();
+            d.resize(64, 0);
+            d.extend_from_slice(GO_MAGIC);
+            d.extend_from_slice(&[8, 2]);
+            d.resize(64 + 32, 0);
+            varint(8, &mut d);
+            d.extend_from_slice(b"go1.22.1");
+            varint(modinfo.len(), &mut d);
+            d.extend_from_slice(modinfo);
+            d
+        };
+        // 15 ASCII bytes, then "é" across byte 16, the '\n' the sentinel check looks for
+        let hostile = [&b"aaaaaaaaaaaaaaa"[..], "é".as_bytes(), b"\n", &[b'b'; 16]].concat();
+        let f = inspect(&build(&hostile));
+        assert_eq!(f.go_version.as_deref(), Some("go1.22.1"));
+        assert!(f.go_deps.is_empty());
+        // Go's real sentinels (cmd/go/internal/modload), around a dependency line
+        let start = [
+            0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6,
+            0x18, 0xe6,
+        ];
+        let end = [
+            0xf9, 0x32, 0x43, 0x31, 0x86, 0x18, 0x20, 0x72, 0x00, 0x82, 0x42, 0x10, 0x41, 0x16,
+            0xd8, 0xf2,
+        ];
+        let body =
+            b"path\tex.com/app\nmod\tex.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x=\n";
+        let f = inspect(&build(&[&start[..], body, &end[..]].concat()));
+        assert_eq!(
+            f.go_deps,
+            vec![GoModule {
+                path: "golang.org/x/net".into(),
+                version: "v0.1.0".into(),
+                sum: Some("h1:x=".into())
+            }]
+        );
     }
 
     #[test]
