@@ -34,6 +34,8 @@ pub enum ServeError {
     TrustedRoot(String),
     #[error("creating the administrator: {0}")]
     Bootstrap(String),
+    #[error(transparent)]
+    SecretKey(#[from] crate::service::replication::SecretKeyError),
 }
 
 /// Open the embedded stores (SQLite + filesystem) under `data_dir` and build the services.
@@ -77,6 +79,15 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         }
         None => None,
     };
+    let key_file = config
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| dir.join("secret.key"));
+    let secret_key = tokio::task::spawn_blocking(move || {
+        crate::service::replication::SecretKey::load_or_create(&key_file)
+    })
+    .await
+    .map_err(|e| ServeError::Io(io::Error::other(e)))??;
     let auth = open_auth(config, &meta).await?;
     let enabled = auth.is_some();
     let services = Services::new(
@@ -88,6 +99,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             tag_rules: meta.clone(),
             jobs: meta.clone(),
             lifecycle: meta.clone(),
+            replication: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -103,6 +115,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 gc_grace_period: Duration::from_secs(config.gc_grace_period),
                 upload_expiry: Duration::from_secs(config.upload_expiry_hours * 3600),
             },
+            secret_key: Some(Arc::new(secret_key)),
         },
     );
     if !enabled {

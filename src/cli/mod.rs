@@ -8,6 +8,7 @@ mod job;
 mod logging;
 mod manage;
 mod policy;
+mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
@@ -87,6 +88,8 @@ enum Command {
     Scrub(gc::ScrubArgs),
     /// The registry's background jobs: list, show, log, stop, retry.
     Job(job::JobArgs),
+    /// Registry endpoints to replicate with: add, list, ping, remove.
+    Registry(registry::RegistryArgs),
 }
 
 /// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
@@ -147,6 +150,7 @@ pub fn run() -> ExitCode {
         Command::Gc(args) => gc::run(args),
         Command::Scrub(args) => gc::scrub(args),
         Command::Job(args) => job::run(args),
+        Command::Registry(args) => registry::run(args),
     };
     match result {
         Ok(code) => code,

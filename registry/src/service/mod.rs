@@ -21,6 +21,7 @@ pub mod distribution;
 pub mod events;
 pub mod identity;
 pub mod lifecycle;
+pub mod replication;
 pub mod security;
 
 use std::sync::Arc;
@@ -38,7 +39,8 @@ pub use security::{
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataStore, SecurityStore, TagRulesStore,
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, ReplicationStore, SecurityStore,
+    TagRulesStore,
 };
 use crate::storage::BlobStore;
 
@@ -52,6 +54,7 @@ pub struct Services {
     pub quotas: Arc<lifecycle::Quotas>,
     pub retention: Arc<lifecycle::Retention>,
     pub lifecycle: Arc<Lifecycle>,
+    pub registries: Arc<replication::Registries>,
 }
 
 /// What the services are built from.
@@ -63,6 +66,7 @@ pub struct Stores {
     pub tag_rules: Arc<dyn TagRulesStore>,
     pub jobs: Arc<dyn JobStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    pub replication: Arc<dyn ReplicationStore>,
 }
 
 /// Options of the services that have any.
@@ -77,6 +81,8 @@ pub struct Options {
     /// Storage limit of new projects in bytes; `None`: unlimited.
     pub default_storage_limit: Option<u64>,
     pub lifecycle: LifecycleOptions,
+    /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
+    pub secret_key: Option<Arc<replication::SecretKey>>,
 }
 
 impl Services {
@@ -137,6 +143,11 @@ impl Services {
             distribution.clone(),
             lifecycle.jobs().clone(),
         );
+        let registries = Arc::new(replication::Registries::new(
+            stores.replication,
+            access.clone(),
+            options.secret_key,
+        ));
         Services {
             access,
             identity,
@@ -146,6 +157,7 @@ impl Services {
             quotas,
             retention,
             lifecycle,
+            registries,
         }
     }
 

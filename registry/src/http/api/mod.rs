@@ -8,6 +8,7 @@ mod jobs;
 mod members;
 mod projects;
 mod quotas;
+mod registries;
 mod render;
 mod repositories;
 mod retention;
@@ -152,6 +153,12 @@ api_routes! {
     get "/system/scrub" => gc::scrub_history, "scrub", "Scrub runs, newest first (paging)", out "[GCHistory]";
     get "/system/scrub/{scrub_id}" => gc::scrub_get, "scrub", "One scrub run", out "GCHistory";
     get "/system/scrub/{scrub_id}/log" => gc::scrub_log, "scrub", "A scrub run's log (text/plain)";
+    get "/registries" => registries::list, "registry", "Registry endpoints (?name= filters); secrets shown as *****", out "[Registry]";
+    post "/registries" => registries::create, "registry", "Add a registry endpoint (201 with its location); its secret is stored encrypted", in "Registry";
+    post "/registries/ping" => registries::ping, "registry", "Check that an endpoint (stored: id; or new) answers and accepts its credentials (400 with the reason if not)", in "RegistryPing";
+    get "/registries/{id}" => registries::get, "registry", "One registry endpoint", out "Registry";
+    put "/registries/{id}" => registries::update, "registry", "Change an endpoint (only the fields given; access_secret ***** keeps the stored one)", in "RegistryUpdate";
+    delete "/registries/{id}" => registries::delete, "registry", "Remove a registry endpoint";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -246,6 +246,7 @@ mod tests {
                 tag_rules: meta.clone(),
                 jobs: meta.clone(),
                 lifecycle: meta.clone(),
+                replication: meta.clone(),
             },
             Options {
                 max_uploads: 10,

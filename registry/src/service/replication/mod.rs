@@ -1,0 +1,11 @@
+//! Replication (issue 14): registry endpoints, and (to come) replication
+//! policies and their executions on the lifecycle job queue.
+
+pub mod registries;
+pub mod secret;
+
+pub use registries::{
+    Endpoint, Registries, Registry, RegistryCredential, RegistryPing, RegistryType, RegistryUpdate,
+    SECRET_MASK,
+};
+pub use secret::{SecretKey, SecretKeyError};
