@@ -1230,6 +1230,12 @@ fn openapi_document_is_served_and_valid() {
         json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}),
     );
     let scrub_id = started("/system/scrub", json!({}));
+    // A registry endpoint (replication), with a credential to show masked.
+    let registry_id = started(
+        "/registries",
+        json!({"name": "self", "url": w.url(""), "type": "harbor",
+            "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PW}}),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1282,6 +1288,8 @@ fn openapi_document_is_served_and_valid() {
                 "{id}",
                 &if path.starts_with("/quotas/") {
                     team_id.to_string()
+                } else if path.starts_with("/registries/") {
+                    registry_id.clone()
                 } else {
                     retention_id.clone()
                 },
