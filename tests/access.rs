@@ -1236,6 +1236,11 @@ fn openapi_document_is_served_and_valid() {
         json!({"name": "self", "url": w.url(""), "type": "harbor",
             "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PW}}),
     );
+    let policy_id = started(
+        "/replication/policies",
+        json!({"name": "to-self", "dest_registry": {"id": registry_id.parse::<i64>().unwrap()},
+            "filters": [{"type": "tag", "value": "v*"}], "trigger": {"type": "manual"}}),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1290,6 +1295,8 @@ fn openapi_document_is_served_and_valid() {
                     team_id.to_string()
                 } else if path.starts_with("/registries/") {
                     registry_id.clone()
+                } else if path.starts_with("/replication/policies/") {
+                    policy_id.clone()
                 } else {
                     retention_id.clone()
                 },

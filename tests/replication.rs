@@ -251,4 +251,60 @@ fn registry_endpoints_keep_their_secrets_and_ping_real_registries() {
             .status,
         404
     );
+
+    // A policy of the air-gapped scenario, through the CLI; the endpoint it uses stays.
+    let added = stdout_ok(&cli(
+        d,
+        &dev,
+        &[
+            "replication",
+            "policy",
+            "add",
+            "to-airgap",
+            "--to",
+            "1",
+            "--repos",
+            "production/**",
+            "--tags",
+            "v*",
+            "--trigger",
+            "scheduled",
+            "--cron",
+            "0 */5 * * * *",
+        ],
+    ));
+    assert!(
+        added.contains("added replication policy 1 (to-airgap)"),
+        "{added}"
+    );
+    let both_remote = curl("POST", &dev.url("/api/v2.0/replication/policies"))
+        .arg("-u")
+        .arg(&auth)
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"name": "p", "src_registry": {"id": 1}, "dest_registry": {"id": 1}}).to_string(),
+        )
+        .send();
+    assert_eq!(both_remote.status, 400);
+    let text = String::from_utf8_lossy(&both_remote.body);
+    assert!(text.contains("one side must be this registry"), "{text}");
+    let policies = stdout_ok(&cli(
+        d,
+        &dev,
+        &["replication", "policy", "list", "--output", "json"],
+    ));
+    let policies: serde_json::Value = serde_json::from_str(&policies).unwrap();
+    assert_eq!(policies[0]["dest_registry"]["id"], 1);
+    assert_eq!(policies[0]["src_registry"], serde_json::Value::Null);
+    assert_eq!(
+        policies[0]["filters"][1],
+        json!({"type": "tag", "value": "v*", "decoration": "matches"})
+    );
+    assert_eq!(
+        policies[0]["trigger"]["trigger_settings"]["cron"],
+        "0 */5 * * * *"
+    );
+    failed_with(&cli(d, &dev, &["registry", "remove", "1"]), "to-airgap");
+    stdout_ok(&cli(d, &dev, &["replication", "policy", "remove", "1"]));
+    stdout_ok(&cli(d, &dev, &["registry", "remove", "1"]));
 }

@@ -10,6 +10,7 @@ mod manage;
 mod policy;
 mod registry;
 mod registry_args;
+mod replication;
 mod sbom;
 mod scan;
 mod serve;
@@ -90,6 +91,8 @@ enum Command {
     Job(job::JobArgs),
     /// Registry endpoints to replicate with: add, list, ping, remove.
     Registry(registry::RegistryArgs),
+    /// Replication policies between this registry and an endpoint: add, list, remove.
+    Replication(replication::ReplicationArgs),
 }
 
 /// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
@@ -151,6 +154,7 @@ pub fn run() -> ExitCode {
         Command::Scrub(args) => gc::scrub(args),
         Command::Job(args) => job::run(args),
         Command::Registry(args) => registry::run(args),
+        Command::Replication(args) => replication::run(args),
     };
     match result {
         Ok(code) => code,

@@ -18,3 +18,13 @@ CREATE TABLE registries (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
+
+-- Replication policies: Harbor's `ReplicationPolicy` document as the service
+-- validated it (the store never interprets it).
+CREATE TABLE replication_policies (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);

@@ -27,6 +27,16 @@ pub struct StoredRegistry {
     pub updated_at: i64,
 }
 
+/// A replication policy as stored: `body` is its validated JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub id: i64,
+    pub name: String,
+    pub body: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
 #[async_trait]
 pub trait ReplicationStore: Send + Sync + 'static {
     /// Every endpoint, by id.
@@ -38,4 +48,13 @@ pub trait ReplicationStore: Send + Sync + 'static {
     /// Replaces every field but id and creation time; false if there is no such endpoint.
     async fn update_registry(&self, r: &StoredRegistry) -> Result<bool>;
     async fn delete_registry(&self, id: i64) -> Result<bool>;
+
+    /// Every policy, by id.
+    async fn policies(&self) -> Result<Vec<StoredPolicy>>;
+    async fn policy(&self, id: i64) -> Result<Option<StoredPolicy>>;
+    async fn policy_by_name(&self, name: &str) -> Result<Option<StoredPolicy>>;
+    async fn create_policy(&self, name: &str, body: &str) -> Result<i64>;
+    /// False if there is no such policy.
+    async fn update_policy(&self, id: i64, name: &str, body: &str) -> Result<bool>;
+    async fn delete_policy(&self, id: i64) -> Result<bool>;
 }

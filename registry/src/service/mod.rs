@@ -55,6 +55,7 @@ pub struct Services {
     pub retention: Arc<lifecycle::Retention>,
     pub lifecycle: Arc<Lifecycle>,
     pub registries: Arc<replication::Registries>,
+    pub replication_policies: Arc<replication::Policies>,
 }
 
 /// What the services are built from.
@@ -144,9 +145,14 @@ impl Services {
             lifecycle.jobs().clone(),
         );
         let registries = Arc::new(replication::Registries::new(
-            stores.replication,
+            stores.replication.clone(),
             access.clone(),
             options.secret_key,
+        ));
+        let replication_policies = Arc::new(replication::Policies::new(
+            stores.replication,
+            access.clone(),
+            registries.clone(),
         ));
         Services {
             access,
@@ -158,6 +164,7 @@ impl Services {
             retention,
             lifecycle,
             registries,
+            replication_policies,
         }
     }
 

@@ -10,6 +10,7 @@ mod projects;
 mod quotas;
 mod registries;
 mod render;
+mod replication;
 mod repositories;
 mod retention;
 mod robots;
@@ -158,7 +159,12 @@ api_routes! {
     post "/registries/ping" => registries::ping, "registry", "Check that an endpoint (stored: id; or new) answers and accepts its credentials (400 with the reason if not)", in "RegistryPing";
     get "/registries/{id}" => registries::get, "registry", "One registry endpoint", out "Registry";
     put "/registries/{id}" => registries::update, "registry", "Change an endpoint (only the fields given; access_secret ***** keeps the stored one)", in "RegistryUpdate";
-    delete "/registries/{id}" => registries::delete, "registry", "Remove a registry endpoint";
+    delete "/registries/{id}" => registries::delete, "registry", "Remove a registry endpoint (412 while a replication policy uses it)";
+    get "/replication/policies" => replication::list, "replication", "Replication policies (?name= filters)", out "[ReplicationPolicy]";
+    post "/replication/policies" => replication::create, "replication", "Add a replication policy: one side this registry (omitted, null or id 0), the other a registry endpoint (201 with its location)", in "ReplicationPolicy";
+    get "/replication/policies/{id}" => replication::get, "replication", "One replication policy", out "ReplicationPolicy";
+    put "/replication/policies/{id}" => replication::update, "replication", "Replace a replication policy", in "ReplicationPolicy";
+    delete "/replication/policies/{id}" => replication::delete, "replication", "Remove a replication policy";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -362,6 +362,23 @@ pub fn components() -> Value {
             "creation_time": t(), "update_time": t()}),
         ),
     );
+    let side = nullable(obj(&[], json!({"id": i()})));
+    m.insert(
+        "ReplicationPolicy".into(),
+        obj(
+            &["name"],
+            json!({"id": i(), "name": s(), "description": s(),
+            "src_registry": side.clone(), "dest_registry": side,
+            "dest_namespace": s(), "dest_namespace_replace_count": i(),
+            "trigger": obj(&["type"], json!({"type": {"type": "string", "enum": ["manual", "scheduled", "event_based"]},
+                "trigger_settings": obj(&[], json!({"cron": s()}))})),
+            "filters": {"type": "array", "items": obj(&["type", "value"], json!({
+                "type": {"type": "string", "enum": ["name", "tag", "label", "resource"]},
+                "value": {}, "decoration": {"type": "string", "enum": ["matches", "excludes"]}}))},
+            "deletion": b(), "override": b(), "enabled": b(), "speed": i(),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
     m.insert(
         "RegistryUpdate".into(),
         obj(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::secret::SecretKey;
 use crate::auth::Principal;
 use crate::auth::rbac::SystemAction;
-use crate::error::{RegistryError, Result};
+use crate::error::{ApiErrorKind, RegistryError, Result};
 use crate::metadata::ReplicationStore;
 use crate::metadata::replication::StoredRegistry;
 use crate::service::access::Access;
@@ -275,6 +275,24 @@ impl Registries {
         self.access
             .require_system(who, SystemAction::ManageRegistries)?;
         let stored = self.stored(id).await?;
+        let users: Vec<String> = self
+            .store
+            .policies()
+            .await?
+            .iter()
+            .filter(|p| super::policies::uses_registry(p, id))
+            .map(|p| p.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(RegistryError::api(
+                ApiErrorKind::Precondition,
+                format!(
+                    "registry {} is used by replication policies {}: remove them first",
+                    stored.name,
+                    users.join(", ")
+                ),
+            ));
+        }
         if !self.store.delete_registry(id).await? {
             return Err(not_found(id));
         }
@@ -511,7 +529,6 @@ fn shown(r: &StoredRegistry) -> Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiErrorKind;
     use crate::metadata::SqliteMetadata;
 
     fn admin() -> Principal {
