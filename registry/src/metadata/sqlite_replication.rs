@@ -40,35 +40,60 @@ fn policy_row(r: &SqliteRow) -> Result<StoredPolicy> {
     })
 }
 
+/// The unique columns rows are found by.
+enum Key<'a> {
+    Id(i64),
+    Name(&'a str),
+}
+
+/// The lookups every table of this store shares.
+impl SqliteMetadata {
+    async fn all<T>(&self, select: &str, row: fn(&SqliteRow) -> Result<T>) -> Result<Vec<T>> {
+        let sql = format!("{select} ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn find<T>(
+        &self,
+        select: &str,
+        key: Key<'_>,
+        row: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let column = match key {
+            Key::Id(_) => "id",
+            Key::Name(_) => "name",
+        };
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!("{select} WHERE {column} = ?")));
+        let query = match key {
+            Key::Id(id) => query.bind(id),
+            Key::Name(name) => query.bind(name),
+        };
+        let found = query.fetch_optional(&self.read).await?;
+        found.as_ref().map(row).transpose()
+    }
+
+    async fn delete_row(&self, sql: &'static str, id: i64) -> Result<bool> {
+        let done = sqlx::query(sql).bind(id).execute(&self.write).await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
 #[async_trait]
 impl ReplicationStore for SqliteMetadata {
     async fn registries(&self) -> Result<Vec<StoredRegistry>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{REGISTRY_COLUMNS} ORDER BY id"
-        )))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(registry_row).collect()
+        self.all(REGISTRY_COLUMNS, registry_row).await
     }
 
     async fn registry(&self, id: i64) -> Result<Option<StoredRegistry>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{REGISTRY_COLUMNS} WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(registry_row).transpose()
+        self.find(REGISTRY_COLUMNS, Key::Id(id), registry_row).await
     }
 
     async fn registry_by_name(&self, name: &str) -> Result<Option<StoredRegistry>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{REGISTRY_COLUMNS} WHERE name = ?"
-        )))
-        .bind(name)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(registry_row).transpose()
+        self.find(REGISTRY_COLUMNS, Key::Name(name), registry_row)
+            .await
     }
 
     async fn create_registry(&self, r: &StoredRegistry) -> Result<i64> {
@@ -116,38 +141,20 @@ impl ReplicationStore for SqliteMetadata {
     }
 
     async fn delete_registry(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM registries WHERE id = ?")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_row("DELETE FROM registries WHERE id = ?", id)
+            .await
     }
 
     async fn policies(&self) -> Result<Vec<StoredPolicy>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{POLICY_COLUMNS} ORDER BY id")))
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(policy_row).collect()
+        self.all(POLICY_COLUMNS, policy_row).await
     }
 
     async fn policy(&self, id: i64) -> Result<Option<StoredPolicy>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{POLICY_COLUMNS} WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(policy_row).transpose()
+        self.find(POLICY_COLUMNS, Key::Id(id), policy_row).await
     }
 
     async fn policy_by_name(&self, name: &str) -> Result<Option<StoredPolicy>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{POLICY_COLUMNS} WHERE name = ?"
-        )))
-        .bind(name)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(policy_row).transpose()
+        self.find(POLICY_COLUMNS, Key::Name(name), policy_row).await
     }
 
     async fn create_policy(&self, name: &str, body: &str) -> Result<i64> {
@@ -179,10 +186,7 @@ impl ReplicationStore for SqliteMetadata {
     }
 
     async fn delete_policy(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM replication_policies WHERE id = ?")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_row("DELETE FROM replication_policies WHERE id = ?", id)
+            .await
     }
 }

@@ -13,9 +13,10 @@ use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::service::replication::{Registry, RegistryPing, RegistryUpdate};
 
+/// `?name=`: only the names containing it.
 #[derive(Deserialize)]
 pub struct ListQuery {
-    name: Option<String>,
+    pub(super) name: Option<String>,
 }
 
 fn body<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T> {
@@ -28,10 +29,15 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
     let all = reg.registries.list(&caller.who, q.name.as_deref()).await?;
-    let total = all.len();
-    let mut resp = Json(all).into_response();
+    Ok(counted(all))
+}
+
+/// A whole listing, with Harbor's `X-Total-Count`.
+pub(super) fn counted<T: serde::Serialize>(items: Vec<T>) -> Response {
+    let total = items.len();
+    let mut resp = Json(items).into_response();
     resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    resp
 }
 
 pub async fn get(

@@ -3,19 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use axum::response::Response;
 use serde_json::Value;
 
+use super::registries::{ListQuery, counted};
 use super::{Caller, created};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::service::replication::ReplicationPolicy;
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    name: Option<String>,
-}
 
 fn policy(v: Value) -> Result<ReplicationPolicy> {
     serde_json::from_value(v)
@@ -31,10 +26,7 @@ pub async fn list(
         .replication_policies
         .list(&caller.who, q.name.as_deref())
         .await?;
-    let total = all.len();
-    let mut resp = Json(all).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    Ok(counted(all))
 }
 
 pub async fn get(

@@ -393,29 +393,11 @@ fn shown(s: &StoredPolicy) -> Result<ReplicationPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::SqliteMetadata;
-    use crate::service::replication::SecretKey;
-
-    fn admin() -> Principal {
-        Principal::User {
-            id: 1,
-            name: "admin".into(),
-            sysadmin: true,
-        }
-    }
-
-    fn kind(e: &RegistryError) -> Option<ApiErrorKind> {
-        match e {
-            RegistryError::Api { kind, .. } => Some(*kind),
-            _ => None,
-        }
-    }
+    use crate::service::replication::test_support::{admin, kind};
 
     async fn services(dir: &std::path::Path) -> (Arc<Registries>, Policies, i64) {
-        let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await.unwrap());
-        let access = Arc::new(Access::new(meta.clone(), None));
-        let key = Arc::new(SecretKey::from_bytes(&[3; 32]));
-        let registries = Arc::new(Registries::new(meta.clone(), access.clone(), Some(key)));
+        let (meta, access, registries) =
+            crate::service::replication::test_support::registries(dir).await;
         let remote: crate::service::replication::Registry = serde_json::from_value(
             serde_json::json!({"name": "airgap", "url": "http://127.0.0.1:5999", "type": "harbor"}),
         )

@@ -529,28 +529,13 @@ fn shown(r: &StoredRegistry) -> Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::SqliteMetadata;
+    use crate::service::replication::test_support::{admin, kind};
 
-    fn admin() -> Principal {
-        Principal::User {
-            id: 1,
-            name: "admin".into(),
-            sysadmin: true,
-        }
-    }
-
-    fn kind(e: &RegistryError) -> Option<ApiErrorKind> {
-        match e {
-            RegistryError::Api { kind, .. } => Some(*kind),
-            _ => None,
-        }
-    }
-
-    async fn service(dir: &std::path::Path) -> (Arc<SqliteMetadata>, Registries) {
-        let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await.unwrap());
-        let access = Arc::new(Access::new(meta.clone(), None));
-        let key = Arc::new(SecretKey::from_bytes(&[3; 32]));
-        let registries = Registries::new(meta.clone(), access, Some(key));
+    async fn service(
+        dir: &std::path::Path,
+    ) -> (Arc<crate::metadata::SqliteMetadata>, Arc<Registries>) {
+        let (meta, _, registries) =
+            crate::service::replication::test_support::registries(dir).await;
         (meta, registries)
     }
 
