@@ -40,6 +40,21 @@ fn policy_row(r: &SqliteRow) -> Result<StoredPolicy> {
     })
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// The columns of an endpoint that creating and updating both write, in this order.
+fn bind_registry<'q>(q: SqliteQuery<'q>, r: &'q StoredRegistry) -> SqliteQuery<'q> {
+    q.bind(&r.name)
+        .bind(&r.url)
+        .bind(&r.kind)
+        .bind(&r.description)
+        .bind(&r.auth_type)
+        .bind(&r.access_key)
+        .bind(&r.sealed_secret)
+        .bind(&r.ca_file)
+        .bind(r.insecure as i64)
+}
+
 /// The unique columns rows are found by.
 enum Key<'a> {
     Id(i64),
@@ -98,19 +113,13 @@ impl ReplicationStore for SqliteMetadata {
 
     async fn create_registry(&self, r: &StoredRegistry) -> Result<i64> {
         let now = now();
-        let id = sqlx::query(
-            "INSERT INTO registries (name, url, type, description, auth_type, access_key, secret, \
-             ca_file, insecure, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        let id = bind_registry(
+            sqlx::query(
+                "INSERT INTO registries (name, url, type, description, auth_type, access_key, secret, \
+                 ca_file, insecure, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            r,
         )
-        .bind(&r.name)
-        .bind(&r.url)
-        .bind(&r.kind)
-        .bind(&r.description)
-        .bind(&r.auth_type)
-        .bind(&r.access_key)
-        .bind(&r.sealed_secret)
-        .bind(&r.ca_file)
-        .bind(r.insecure as i64)
         .bind(now)
         .bind(now)
         .execute(&self.write)
@@ -120,19 +129,13 @@ impl ReplicationStore for SqliteMetadata {
     }
 
     async fn update_registry(&self, r: &StoredRegistry) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE registries SET name = ?, url = ?, type = ?, description = ?, auth_type = ?, \
-             access_key = ?, secret = ?, ca_file = ?, insecure = ?, updated_at = ? WHERE id = ?",
+        let done = bind_registry(
+            sqlx::query(
+                "UPDATE registries SET name = ?, url = ?, type = ?, description = ?, auth_type = ?, \
+                 access_key = ?, secret = ?, ca_file = ?, insecure = ?, updated_at = ? WHERE id = ?",
+            ),
+            r,
         )
-        .bind(&r.name)
-        .bind(&r.url)
-        .bind(&r.kind)
-        .bind(&r.description)
-        .bind(&r.auth_type)
-        .bind(&r.access_key)
-        .bind(&r.sealed_secret)
-        .bind(&r.ca_file)
-        .bind(r.insecure as i64)
         .bind(now())
         .bind(r.id)
         .execute(&self.write)
