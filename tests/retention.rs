@@ -219,6 +219,12 @@ fn each_template_keeps_what_it_says_and_immutable_tags_survive() {
         .map(|i| push(&w, "ret/app", i.name, i.tags))
         .collect();
     let other = push(&w, "ret/other", "g", &["v1"]);
+    // The same images in one repository per template case, for its real run.
+    for case in 0..6 {
+        for i in IMAGES {
+            push(&w, &format!("ret/case{case}"), i.name, i.tags);
+        }
+    }
 
     // Hand-made push and pull times, written with the server stopped.
     w.terminate();
@@ -313,28 +319,63 @@ fn each_template_keeps_what_it_says_and_immutable_tags_survive() {
         ),
     ];
     let before = tags_of(&w, "ret/app");
-    for (rules, keep) in cases {
+    let tags_kept = |keep: &BTreeSet<String>| -> BTreeSet<String> {
+        IMAGES
+            .iter()
+            .zip(&digests)
+            .filter(|(_, d)| keep.contains(*d))
+            .flat_map(|(i, _)| i.tags.iter().map(|t| t.to_string()))
+            .collect()
+    };
+    let outcome = |w: &Wharf, task: &Value, want: &str| -> BTreeSet<String> {
+        decisions(w, id, task)
+            .into_iter()
+            .filter(|(_, o)| o == want)
+            .map(|(d, _)| d)
+            .collect()
+    };
+    assert_eq!(cases.len(), 6, "one repository per case");
+    for (case, (mut rules, keep)) in cases.into_iter().enumerate() {
+        let repo = format!("ret/case{case}");
+        for r in &mut rules {
+            r["scope_selectors"]["repository"][0]["pattern"] = json!(format!("case{case}"));
+        }
         let r = api(&w, "PUT", &format!("/retentions/{id}"))
             .body(policy(pid, rules.clone()).to_string())
             .send();
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        // Dry run: the decision, nothing deleted.
         let (exec, tasks) = execute(&w, id, true);
         assert_eq!(exec["dry_run"], true);
         assert_eq!(exec["trigger"], "MANUAL");
-        assert_eq!(tasks.len(), 2, "one task per repository: {tasks:?}");
-        let app = tasks.iter().find(|t| t["repository"] == "ret/app").unwrap();
-        let got = decisions(&w, id, app);
-        let kept: BTreeSet<String> = got
-            .iter()
-            .filter(|(_, o)| *o == "RETAIN")
-            .map(|(d, _)| d.clone())
-            .collect();
-        assert_eq!(kept, keep, "rules {rules:?}");
-        assert_eq!(got.len(), IMAGES.len());
-        assert_eq!(app["total"], IMAGES.len());
-        assert_eq!(app["retained"], keep.len());
-        assert_eq!(tags_of(&w, "ret/app"), before, "a dry run deletes nothing");
+        assert_eq!(tasks.len(), 1, "only {repo} is in scope: {tasks:?}");
+        assert_eq!(tasks[0]["repository"], repo.as_str());
+        assert_eq!(outcome(&w, &tasks[0], "RETAIN"), keep, "rules {rules:?}");
+        assert_eq!(
+            outcome(&w, &tasks[0], "DELETE").len() + keep.len(),
+            IMAGES.len()
+        );
+        assert_eq!(tasks[0]["total"], IMAGES.len());
+        assert_eq!(tasks[0]["retained"], keep.len());
+        assert_eq!(tags_of(&w, &repo), before, "a dry run deletes nothing");
+        // Real run: the same decision, and only what it keeps is left.
+        let (exec, tasks) = execute(&w, id, false);
+        assert_eq!(exec["dry_run"], false);
+        assert_eq!(outcome(&w, &tasks[0], "RETAIN"), keep, "rules {rules:?}");
+        assert_eq!(tags_of(&w, &repo), tags_kept(&keep), "rules {rules:?}");
+        let arts = api(
+            &w,
+            "GET",
+            &format!("/projects/ret/repositories/case{case}/artifacts"),
+        )
+        .send();
+        assert_eq!(
+            arts.header("x-total-count"),
+            Some(keep.len().to_string().as_str()),
+            "untagged ones deleted too unless kept"
+        );
     }
+    assert_eq!(tags_of(&w, "ret/app"), before, "out of every case's scope");
 
     // A real run, with `stable` immutable: c survives though no rule keeps it.
     let r = api(&w, "POST", "/projects/ret/immutabletagrules")
@@ -385,7 +426,7 @@ fn each_template_keeps_what_it_says_and_immutable_tags_survive() {
 
     // Executions newest first, with Harbor's fields; the CLI reads the same.
     let list = api(&w, "GET", &format!("/retentions/{id}/executions")).send();
-    assert_eq!(list.header("x-total-count"), Some("7"));
+    assert_eq!(list.header("x-total-count"), Some("13"));
     let first = &list.json()[0];
     for k in [
         "id",
@@ -405,7 +446,7 @@ fn each_template_keeps_what_it_says_and_immutable_tags_survive() {
         String::from_utf8_lossy(&out.stderr)
     );
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(cli.as_array().unwrap().len(), 7);
+    assert_eq!(cli.as_array().unwrap().len(), 13);
     assert_eq!(cli[0]["dry_run"], false);
 }
 

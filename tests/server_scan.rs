@@ -54,29 +54,10 @@ fn import_db(path: &Path) {
 
 /// (id, package, version) of every finding `wharf scan` reports for the image.
 fn cli_findings(db: &Path, image: &str) -> BTreeSet<(String, String, String)> {
-    let out = wharf_cmd()
-        .args(["scan", "--format", "json", "--db"])
-        .arg(db)
-        .arg(image)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut set = BTreeSet::new();
-    for r in v["Results"].as_array().into_iter().flatten() {
-        for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
-            set.insert((
-                f["VulnerabilityID"].as_str().unwrap().to_string(),
-                f["PkgName"].as_str().unwrap().to_string(),
-                f["InstalledVersion"].as_str().unwrap().to_string(),
-            ));
-        }
-    }
-    set
+    cli_rows(db, image)
+        .into_iter()
+        .map(|(id, package, version, ..)| (id, package, version))
+        .collect()
 }
 
 fn skopeo_push(w: &Wharf, src: &str, dest: &str) {

@@ -56,16 +56,7 @@ fn build_db(dir: &Path) -> PathBuf {
 fn findings(report: &[u8]) -> Findings {
     let v: serde_json::Value = serde_json::from_slice(report)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(report)));
-    v["Results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
-        .map(|x| {
-            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
-            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
-        })
-        .collect()
+    common::vuln_keys(&v)
 }
 
 fn wharf_scan(db: &Path) -> Findings {

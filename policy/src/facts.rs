@@ -234,6 +234,7 @@ mod tests {
                 path: "usr/lib/python3/dist-packages/requests-2.19.0.dist-info/METADATA".into(),
             },
             advisory: std::sync::Arc::new(advisory),
+            vendor_ids: Vec::new(),
             vulnerability_id: "CVE-2023-32681".into(),
             fixed_version: Some("2.31.0".into()),
             status: "fixed".into(),

@@ -41,6 +41,11 @@ pub struct Config {
     pub vuln_db_username: Option<String>,
     pub vuln_db_password: Option<Secret>,
     pub vuln_db_refresh_hours: u64,
+    /// Keep the vulnerability database up to date by itself: at start and then every
+    /// `vuln_db_refresh_hours`, from `vuln_db_ref`, or Trivy's public DB
+    /// (`ghcr.io/aquasecurity/trivy-db:2`) when no reference is set. A reference alone
+    /// also turns it on (as before this setting existed).
+    pub vuln_db_update: bool,
     /// Sigstore `trusted_root.json` for keyless signatures: with it, projects can trust
     /// certificate identities (`wharf_trusted_identities`) as well as keys.
     pub trusted_root: Option<PathBuf>,
@@ -91,6 +96,7 @@ impl Default for Config {
             vuln_db_username: None,
             vuln_db_password: None,
             vuln_db_refresh_hours: 24,
+            vuln_db_update: false,
             trusted_root: None,
             default_storage_limit: -1,
             gc_grace_period: 3600,

@@ -56,16 +56,24 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             .clone()
             .unwrap_or_else(|| dir.join("vuln.db")),
         workers: config.scan_workers,
-        source: config.vuln_db_ref.clone().map(|reference| DbSource {
-            reference,
-            registry: wharf_oci::RegistryOptions {
-                insecure: config.vuln_db_insecure,
-                username: config.vuln_db_username.clone(),
-                password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
-                ..Default::default()
-            },
-            every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
-        }),
+        source: config
+            .vuln_db_ref
+            .clone()
+            .or_else(|| {
+                config
+                    .vuln_db_update
+                    .then(|| wharf_scanner::db::artifact::DEFAULT_UPDATE_REF.to_string())
+            })
+            .map(|reference| DbSource {
+                reference,
+                registry: wharf_oci::RegistryOptions {
+                    insecure: config.vuln_db_insecure,
+                    username: config.vuln_db_username.clone(),
+                    password: config.vuln_db_password.as_ref().map(|s| s.0.clone()),
+                    ..Default::default()
+                },
+                every: Duration::from_secs(config.vuln_db_refresh_hours.max(1) * 3600),
+            }),
     };
     let trusted_root = match &config.trusted_root {
         Some(path) => {

@@ -24,8 +24,15 @@ pub struct Finding {
     pub advisory: Arc<Advisory>,
     /// The id to show: the CVE alias when the advisory has exactly one, else its own id.
     pub vulnerability_id: String,
+    /// The other advisories' ids for this vulnerability and package (`DSA-5514-1` beside
+    /// `CVE-2023-4911`): the advisory's own id when it is not the one shown, plus those of
+    /// other records of the same vulnerability that were merged into this finding.
+    /// Reports stored before this field existed read back with none.
+    #[serde(default)]
+    pub vendor_ids: Vec<String>,
     pub fixed_version: Option<String>,
-    /// `fixed`, `affected` (no fix yet) or `will_not_fix`.
+    /// `fixed`, `affected` (no fix yet), `will_not_fix` or `end_of_life` (the release is
+    /// out of security support); the last three have no fixed version.
     pub status: String,
 }
 
@@ -141,28 +148,87 @@ pub fn display_id(a: &Advisory) -> String {
     }
 }
 
-/// The ecosystem key and package name an inventory package is looked up by.
-fn lookup_key(p: &Package, inv: &Inventory) -> Option<(String, String, String)> {
+/// The (ecosystem, package name, version) keys an inventory package is looked up by.
+///
+/// OS packages are looked up in their release's ecosystem (`Debian:12`, `Alpine:v3.19`,
+/// `AlmaLinux:9`), under the name the distro's advisories use:
+/// - Debian and Ubuntu name **source** packages: dpkg's `Source:` (libc6 → glibc), at the
+///   source version when `Source: foo (1.2-3)` gives one.
+/// - Alpine's secdb names the **origin** (apk `o:`; libcrypto3 → openssl), at the package's
+///   version (an origin has no version of its own).
+/// - RPM distros' advisories name **binary** packages (AlmaLinux: `kernel`, `kernel-64k`),
+///   some the source RPM: both names are asked, always at the binary version, which
+///   carries the epoch (`1:3.0.7-25.el9`) that the source RPM's file name lacks.
+fn lookup_keys(p: &Package, eco_key: Option<&str>) -> Vec<(String, String, String)> {
     if p.ecosystem.is_os() {
-        let eco = inv.distro.as_ref()?.osv_ecosystem()?;
-        let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-        let version = p
-            .source_version
-            .clone()
-            .unwrap_or_else(|| p.version.clone());
-        Some((eco, p.ecosystem.normalize_name(&name), version))
+        let Some(eco) = eco_key else {
+            return Vec::new();
+        };
+        let key = |name: &str, version: &str| {
+            (
+                eco.to_string(),
+                p.ecosystem.normalize_name(name),
+                version.to_string(),
+            )
+        };
+        let source = p.source_name.as_deref();
+        match p.ecosystem {
+            Ecosystem::Rpm => {
+                let mut keys = vec![key(&p.name, &p.version)];
+                if let Some(src) = source.filter(|s| *s != p.name) {
+                    keys.push(key(src, &p.version));
+                }
+                keys
+            }
+            Ecosystem::Alpine => vec![key(source.unwrap_or(&p.name), &p.version)],
+            _ => vec![key(
+                source.unwrap_or(&p.name),
+                p.source_version.as_deref().unwrap_or(&p.version),
+            )],
+        }
     } else {
         let version = match p.ecosystem {
             // Go's stdlib records use plain semver: go1.19.8 -> 1.19.8
             Ecosystem::Go if p.name == "stdlib" => p.version.trim_start_matches("go").to_string(),
             _ => p.version.clone(),
         };
-        Some((
+        vec![(
             p.ecosystem.osv_name().to_string(),
             p.ecosystem.normalize_name(&p.name),
             version,
-        ))
+        )]
     }
+}
+
+/// The ecosystem OS packages are matched in, if the DB has data for it. Otherwise a
+/// warning says so and OS packages get no findings: another release's data would give
+/// wrong answers (different fixed versions), so it is never used instead.
+fn os_ecosystem(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Result<Option<String>> {
+    let os_packages = inv.packages.iter().filter(|p| p.ecosystem.is_os()).count();
+    if os_packages == 0 {
+        return Ok(None);
+    }
+    let Some(distro) = inv.distro.as_ref() else {
+        warnings.push(format!(
+            "{os_packages} OS packages but no /etc/os-release: OS packages not matched"
+        ));
+        return Ok(None);
+    };
+    let Some(eco) = distro.osv_ecosystem() else {
+        warnings.push(format!(
+            "OS {} {}: no advisory source known for this distro; {os_packages} OS packages not matched",
+            distro.id, distro.version_id
+        ));
+        return Ok(None);
+    };
+    if !db.has_ecosystem(&eco)? {
+        warnings.push(format!(
+            "the vulnerability DB has no advisories for {eco} (OS {} {}): {os_packages} OS packages not matched; import that release's data (wharf db import osv / alpine-secdb, or wharf db update)",
+            distro.id, distro.version_id
+        ));
+        return Ok(None);
+    }
+    Ok(Some(eco))
 }
 
 /// Finds the vulnerabilities of every package. Each (package, vulnerability) once.
@@ -170,11 +236,50 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
     let mut out: Vec<Finding> = Vec::new();
     let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
     let mut unparsed = 0usize;
+    let os_eco = os_ecosystem(db, inv, warnings)?;
     for p in &inv.packages {
-        let Some((eco_key, name, version)) = lookup_key(p, inv) else {
-            continue;
-        };
-        for row in db.lookup(&eco_key, &name)? {
+        for (eco_key, name, version) in lookup_keys(p, os_eco.as_deref()) {
+            match_one(
+                db,
+                p,
+                &eco_key,
+                &name,
+                &version,
+                &mut out,
+                &mut seen,
+                &mut unparsed,
+            )?;
+        }
+    }
+    if unparsed > 0 {
+        warnings.push(format!("{unparsed} advisory ranges could not be evaluated (versions not valid in their ecosystem)"));
+    }
+    out.sort_by(|a, b| {
+        (b.severity(), &a.package.name, &a.vulnerability_id).cmp(&(
+            a.severity(),
+            &b.package.name,
+            &b.vulnerability_id,
+        ))
+    });
+    Ok(out)
+}
+
+/// One package's findings under one lookup key, added to `out` (each (package,
+/// vulnerability) once: `seen` maps it to its place in `out`).
+#[allow(clippy::too_many_arguments)]
+fn match_one(
+    db: &Db,
+    p: &Package,
+    eco_key: &str,
+    name: &str,
+    version: &str,
+    out: &mut Vec<Finding>,
+    seen: &mut HashMap<(String, String, String, String), usize>,
+    unparsed: &mut usize,
+) -> Result<()> {
+    let version = version.to_string();
+    {
+        for row in db.lookup(eco_key, name)? {
             if row.status.as_deref() == Some("not_affected") {
                 continue;
             }
@@ -194,7 +299,7 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
                         }
                     }
                     None if r.kind == "GIT" => {}
-                    None => unparsed += 1,
+                    None => *unparsed += 1,
                 }
             }
             let _ = evaluated;
@@ -203,15 +308,19 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             }
             fixes.sort_by(|a, b| versions::compare(p.ecosystem, a, b).unwrap_or(Ordering::Equal));
             fixes.dedup();
-            let will_not_fix = row.status.as_deref() == Some("will_not_fix");
-            let fixed_version = if will_not_fix || fixes.is_empty() {
+            // Trivy's statuses with no fix: the row's own status wins over its ranges.
+            let no_fix_status = match row.status.as_deref() {
+                Some(s @ ("will_not_fix" | "end_of_life")) => Some(s),
+                _ => None,
+            };
+            let fixed_version = if no_fix_status.is_some() || fixes.is_empty() {
                 None
             } else {
                 Some(fixes.join(", "))
             };
             let vid = display_id(&row.advisory);
-            let status = if will_not_fix {
-                "will_not_fix"
+            let status = if let Some(s) = no_fix_status {
+                s
             } else if fixed_version.is_some() {
                 "fixed"
             } else {
@@ -223,19 +332,44 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
                 p.path.clone(),
                 vid.clone(),
             );
-            let f = Finding {
+            let mut f = Finding {
                 package: p.clone(),
                 advisory: row.advisory.clone(),
+                vendor_ids: if row.advisory.id != vid {
+                    vec![row.advisory.id.clone()]
+                } else {
+                    Vec::new()
+                },
                 vulnerability_id: vid,
                 fixed_version,
                 status: status.into(),
             };
             match seen.get(&key) {
-                // Two feeds describing one CVE: keep the one that knows a fix.
+                // Two records of one vulnerability (Debian's CVE record and its DSA): keep
+                // the better one, and every advisory id of both.
                 Some(&i) => {
-                    if out[i].fixed_version.is_none() && f.fixed_version.is_some() {
+                    let mut ids = std::mem::take(&mut out[i].vendor_ids);
+                    for id in f.vendor_ids.drain(..) {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                    ids.sort();
+                    // a fix beats none; then a known severity (the CVE record's CVSS)
+                    // beats a DSA's UNKNOWN
+                    let (kept, new) = (&out[i], &f);
+                    let better = match (kept.fixed_version.is_some(), new.fixed_version.is_some()) {
+                        (false, true) => true,
+                        (true, false) => false,
+                        _ => {
+                            kept.severity() == Severity::Unknown
+                                && new.severity() > Severity::Unknown
+                        }
+                    };
+                    if better {
                         out[i] = f;
                     }
+                    out[i].vendor_ids = ids;
                 }
                 None => {
                     seen.insert(key, out.len());
@@ -244,17 +378,7 @@ pub fn match_inventory(db: &Db, inv: &Inventory, warnings: &mut Warnings) -> Res
             }
         }
     }
-    if unparsed > 0 {
-        warnings.push(format!("{unparsed} advisory ranges could not be evaluated (versions not valid in their ecosystem)"));
-    }
-    out.sort_by(|a, b| {
-        (b.severity(), &a.package.name, &a.vulnerability_id).cmp(&(
-            a.severity(),
-            &b.package.name,
-            &b.vulnerability_id,
-        ))
-    });
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

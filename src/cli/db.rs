@@ -20,7 +20,9 @@ Artifacts:
   wharf db push --format trivy REF     Trivy's DB artifact (config application/vnd.aquasec.trivy.config.v1+json,
                                        layer application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), for
                                        `trivy image --db-repository HOST/REPO`
-  wharf db pull HOST/REPO:TAG          verified (digests, schema) before it replaces --db")]
+  wharf db pull HOST/REPO:TAG          verified (digests, schema) before it replaces --db
+  wharf db update [--vuln-db-ref REF]  either format (default ghcr.io/aquasecurity/trivy-db:2),
+                                       verified and imported before it replaces --db")]
 pub struct DbArgs {
     /// Vulnerability database [default: $WHARF_DB, else <data dir>/wharf/vuln.db].
     #[arg(long, global = true, env = "WHARF_DB")]
@@ -54,6 +56,16 @@ enum DbCommand {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Download a published vulnerability DB into --db: Trivy's (the default,
+    /// ghcr.io/aquasecurity/trivy-db:2) or one pushed with `wharf db push` (either format).
+    /// Verified and imported before it replaces --db.
+    Update {
+        /// The DB artifact, HOST[:PORT]/REPO:TAG: a mirror for air-gapped sites.
+        #[arg(long, env = "WHARF_VULN_DB_REF", default_value = artifact::DEFAULT_UPDATE_REF)]
+        vuln_db_ref: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
     /// Fetch a database pushed with `wharf db push` into --db (verified, then replaced atomically).
     Pull {
         /// HOST[:PORT]/REPO:TAG or @sha256:…
@@ -78,6 +90,11 @@ enum ImportCommand {
     },
     /// Trivy's database: trivy.db (with metadata.json beside it), or a directory holding it.
     Trivy { path: PathBuf },
+    /// Alpine's secdb (`v3.19/main.json`, …): files, or directories of them.
+    AlpineSecdb {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,7 +162,24 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             let s = db.import_osv(&paths, &mut w)?;
             print_warnings(&w);
             println!(
-                "imported {} advisories ({} affected packages) from {} files into {} in {:.2}s; {} skipped",
+                "imported {} advisories ({} affected packages) from {} files into {} in {:.2}s; {} skipped, {} affected entries without a package skipped",
+                s.advisories,
+                s.affected,
+                s.files,
+                path.display(),
+                t.elapsed().as_secs_f64(),
+                s.skipped,
+                s.skipped_entries
+            );
+        }
+        DbCommand::Import(ImportCommand::AlpineSecdb { paths }) => {
+            let t = Instant::now();
+            let mut db = Db::open(&path)?;
+            let mut w = Warnings::default();
+            let s = db.import_alpine_secdb(&paths, &mut w)?;
+            print_warnings(&w);
+            println!(
+                "imported {} advisories ({} affected packages) from {} secdb files into {} in {:.2}s; {} skipped",
                 s.advisories,
                 s.affected,
                 s.files,
@@ -242,6 +276,43 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 p.manifest_digest,
                 p.layer_digest,
                 path.display()
+            );
+        }
+        DbCommand::Update {
+            vuln_db_ref,
+            registry,
+        } => {
+            let t = Instant::now();
+            let opts = registry_options(&registry, &vuln_db_ref)?;
+            let mut w = Warnings::default();
+            let u = artifact::update(
+                &vuln_db_ref,
+                &path,
+                &opts,
+                &mut progress("downloading", "MiB"),
+                &mut w,
+            )
+            .with_context(|| {
+                format!(
+                    "updating the vulnerability DB from {vuln_db_ref} failed; nothing was changed. \
+                     Offline or air-gapped? Copy the artifact into a registry you can reach and pass \
+                     --vuln-db-ref HOST/REPO:TAG (or set WHARF_VULN_DB_REF), or build the DB from \
+                     advisory files with `wharf db import`"
+                )
+            })?;
+            print_warnings(&w);
+            println!(
+                "updated {} from {} ({} DB, {}, layer {} verified): {} advisories in {:.2}s",
+                path.display(),
+                u.pulled.reference,
+                match u.format {
+                    artifact::Format::Wharf => "Wharf",
+                    artifact::Format::Trivy => "Trivy",
+                },
+                u.pulled.manifest_digest,
+                u.pulled.layer_digest,
+                u.advisories,
+                t.elapsed().as_secs_f64()
             );
         }
         DbCommand::Info { json } => {

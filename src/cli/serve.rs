@@ -85,6 +85,7 @@ Config file (TOML), every key optional:
   vuln_db_username = \"mirror-reader\"
   vuln_db_password = \"...\"
   vuln_db_refresh_hours = 24
+  vuln_db_update = false
   trusted_root = \"/etc/wharf/trusted_root.json\"
   gc_grace_period = 3600
   job_lease = 60
@@ -167,6 +168,12 @@ pub struct ServeArgs {
     /// Hours between database pulls [default: 24].
     #[arg(long, env = "WHARF_VULN_DB_REFRESH_HOURS")]
     vuln_db_refresh_hours: Option<u64>,
+
+    /// Download the vulnerability database at start and every --vuln-db-refresh-hours:
+    /// from --vuln-db-ref (Wharf's or Trivy's artifact), else Trivy's public DB
+    /// (ghcr.io/aquasecurity/trivy-db:2) [default: false; a --vuln-db-ref alone turns it on].
+    #[arg(long, env = "WHARF_VULN_DB_UPDATE", num_args = 0..=1, default_missing_value = "true")]
+    vuln_db_update: Option<bool>,
 
     /// Sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys) to check keyless
     /// signatures with. Projects then trust certificate identities as well as keys:
@@ -260,6 +267,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.vuln_db_refresh_hours {
             config.vuln_db_refresh_hours = v;
+        }
+        if let Some(v) = self.vuln_db_update {
+            config.vuln_db_update = v;
         }
         if let Some(v) = self.trusted_root {
             config.trusted_root = Some(v);

@@ -507,3 +507,30 @@ pub fn skopeo_digest(reference: &str, creds: &str) -> String {
         .arg(format!("docker://{reference}")));
     sha256(raw.as_bytes())
 }
+
+/// `wharf ARGS --db DB`: a scanner verb (`scan`, `db …`) on its own vulnerability database.
+pub fn wharf_db(args: &[&str], db: &Path) -> Output {
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--db", db.to_str().unwrap()])
+        .collect();
+    wharf_in(Path::new("."), &[], &args)
+}
+
+/// (VulnerabilityID, PkgName, InstalledVersion) of every finding in a Trivy-shaped JSON
+/// report (Wharf's or Trivy's own).
+pub fn vuln_keys(
+    report: &serde_json::Value,
+) -> std::collections::BTreeSet<(String, String, String)> {
+    report["Results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap_or_default().to_string();
+            (s("VulnerabilityID"), s("PkgName"), s("InstalledVersion"))
+        })
+        .collect()
+}

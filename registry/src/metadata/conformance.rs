@@ -1100,7 +1100,15 @@ pub async fn run_jobs(store: &dyn super::JobStore) {
         .into_iter()
         .map(|(_, l)| l)
         .collect();
-    assert_eq!(lines, ["one", "two", "three"]);
+    // Each claim wrote its "started" line first, in the claim's own transaction.
+    let (started, rest): (Vec<String>, Vec<String>) = lines
+        .into_iter()
+        .partition(|l| l.contains("started (attempt"));
+    assert!(
+        !started.is_empty() && started[0].starts_with("gc job"),
+        "{started:?}"
+    );
+    assert_eq!(rest, ["one", "two", "three"]);
 
     // Listing: newest first, filtered, with totals.
     let page = PageReq {
@@ -1255,6 +1263,15 @@ pub async fn run_tag_rules(
     let (all, total) = rules.quotas(None, PAGE).await.unwrap();
     assert_eq!(total, 3, "library, p, o");
     assert_eq!(all.iter().find(|q| q.project_id == o).unwrap().hard, -1);
+    let used: Vec<(String, u64)> = all
+        .iter()
+        .map(|q| (q.project_name.clone(), q.used))
+        .collect();
+    assert_eq!(
+        used,
+        [("library".into(), 0), ("p".into(), 520), ("o".into(), 310)],
+        "each project's usage in one listing"
+    );
     let (one, total) = rules.quotas(Some(o), PAGE).await.unwrap();
     assert_eq!((one.len(), total, one[0].used), (1, 1, 310));
 

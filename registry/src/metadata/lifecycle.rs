@@ -172,7 +172,8 @@ pub trait JobStore: Send + Sync + 'static {
     /// Claim one runnable job of the given kinds, atomically: a `Pending` job
     /// whose `next_run_at` has come, or a `Running` job whose lease expired
     /// (its process died). The claim sets the lease (`owner`, `now + lease`),
-    /// status `Running`, counts an attempt. Oldest runnable first.
+    /// status `Running`, counts an attempt and, in the same transaction, logs
+    /// "KIND job ID started (attempt N of M)". Oldest runnable first.
     async fn claim_job(
         &self,
         owner: &str,

@@ -119,6 +119,9 @@ impl JobStore for SqliteMetadata {
         .bind(&kinds)
         .execute(&self.write)
         .await?;
+        // The claim and its "started" log line commit together: a process killed
+        // right after claiming still leaves the attempt in the log.
+        let mut tx = self.write.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE jobs SET status = 'Running', lease_owner = ?1, lease_expires_at = ?2 + ?3,
                  attempts = attempts + 1, started_at = ?2, ended_at = NULL, updated_at = ?2
@@ -134,9 +137,27 @@ impl JobStore for SqliteMetadata {
         .bind(now)
         .bind(lease_secs)
         .bind(&kinds)
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(job_row).transpose()
+        let job = row.as_ref().map(job_row).transpose()?;
+        if let Some(job) = &job {
+            sqlx::query(
+                "INSERT INTO job_logs (job_id, seq, at, line)
+                 SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM job_logs WHERE job_id = ?1
+                 HAVING coalesce(max(seq), 0) < ?4",
+            )
+            .bind(job.id)
+            .bind(now)
+            .bind(format!(
+                "{} job {} started (attempt {} of {})",
+                job.kind, job.id, job.attempts, job.max_attempts
+            ))
+            .bind(MAX_LOG_LINES)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(job)
     }
 
     async fn renew_lease(&self, id: i64, owner: &str, until: i64) -> Result<bool> {

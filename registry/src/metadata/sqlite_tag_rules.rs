@@ -1,6 +1,6 @@
 //! [`TagRulesStore`] on SQLite.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -12,19 +12,47 @@ use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
 use super::{Result, SqliteMetadata, now};
 use crate::digest::Digest;
 
-/// A project's usage, by the rule in [`TagRulesStore::usage`]: distinct manifest
-/// digests (their bytes) plus distinct blob digests referenced by them (their
-/// sizes). Walks `repositories_by_project`, the manifests' (repository, digest)
-/// key and `manifest_references`' primary key: one aggregate, no per-artifact query.
-const USAGE: &str = "
+/// The usage of each project in a JSON list of ids, by the rule in
+/// [`TagRulesStore::usage`]: distinct manifest digests (their bytes) plus distinct
+/// blob digests their manifests reference (their sizes), per project. Walks
+/// `repositories_by_project`, the manifests' (repository, digest) key and
+/// `manifest_references`' primary key: one aggregate for a whole page of
+/// projects, no per-project or per-artifact query.
+const USAGES: &str = "
 WITH pm AS (
-  SELECT m.id, m.digest, m.size FROM manifests m
-  JOIN repositories r ON r.id = m.repository_id WHERE r.project_id = ?1
+  SELECT r.project_id AS pid, m.id, m.digest, m.size FROM manifests m
+  JOIN repositories r ON r.id = m.repository_id
+  WHERE r.project_id IN (SELECT value FROM json_each(?1))
+),
+manifest_bytes AS (
+  SELECT pid, sum(size) AS bytes
+  FROM (SELECT pid, max(size) AS size FROM pm GROUP BY pid, digest) GROUP BY pid
+),
+blob_bytes AS (
+  SELECT x.pid, sum(b.size) AS bytes
+  FROM (SELECT DISTINCT pm.pid, mr.digest FROM pm
+        JOIN manifest_references mr ON mr.manifest_id = pm.id AND mr.kind = 'blob') x
+  JOIN blobs b ON b.digest = x.digest GROUP BY x.pid
 )
-SELECT coalesce((SELECT sum(size) FROM (SELECT max(size) AS size FROM pm GROUP BY digest)), 0)
-     + coalesce((SELECT sum(b.size) FROM blobs b WHERE b.digest IN (
-         SELECT mr.digest FROM manifest_references mr JOIN pm ON pm.id = mr.manifest_id
-         WHERE mr.kind = 'blob')), 0)";
+SELECT j.value AS pid, coalesce(mb.bytes, 0) + coalesce(bb.bytes, 0) AS used
+FROM json_each(?1) j
+LEFT JOIN manifest_bytes mb ON mb.pid = j.value
+LEFT JOIN blob_bytes bb ON bb.pid = j.value";
+
+impl SqliteMetadata {
+    async fn usages(&self, project_ids: &[i64]) -> Result<HashMap<i64, u64>> {
+        let ids = serde_json::to_string(project_ids).unwrap_or_default();
+        let rows = sqlx::query(USAGES).bind(ids).fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("pid")?,
+                    r.try_get::<i64, _>("used")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+}
 
 fn rule_row(r: &SqliteRow) -> Result<StoredRule> {
     Ok(StoredRule {
@@ -182,18 +210,21 @@ impl TagRulesStore for SqliteMetadata {
                 .await?;
         let mut out = rows.iter().map(quota_row).collect::<Result<Vec<_>>>()?;
         // One aggregate per project of the page (a page holds at most 100).
+        let ids: Vec<i64> = out.iter().map(|q| q.project_id).collect();
+        let used = self.usages(&ids).await?;
         for q in &mut out {
-            q.used = self.usage(q.project_id).await?;
+            q.used = used.get(&q.project_id).copied().unwrap_or(0);
         }
         Ok((out, total))
     }
 
     async fn usage(&self, project_id: i64) -> Result<u64> {
-        let used: i64 = sqlx::query_scalar(USAGE)
-            .bind(project_id)
-            .fetch_one(&self.read)
-            .await?;
-        Ok(used.max(0) as u64)
+        Ok(self
+            .usages(&[project_id])
+            .await?
+            .get(&project_id)
+            .copied()
+            .unwrap_or(0))
     }
 
     async fn counted(&self, project_id: i64, digests: &[Digest]) -> Result<HashSet<Digest>> {

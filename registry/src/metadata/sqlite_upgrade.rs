@@ -180,3 +180,38 @@ async fn harbor_shaped_reports_of_an_old_database_are_rescanned() {
     let rec = store.scan(&failed).await.unwrap().unwrap();
     assert_eq!(rec.status, ScanStatus::Error, "nothing to redo");
 }
+
+/// The schema before scan-all moved onto the job queue.
+const BEFORE_SCAN_ALL_JOBS: i64 = 11;
+
+#[tokio::test]
+async fn the_scan_all_schedule_moves_to_the_job_queue() {
+    use super::lifecycle::JobStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wharf.db");
+    let old = old_database(&path, BEFORE_SCAN_ALL_JOBS).await;
+    sqlx::query("INSERT INTO settings (key, value) VALUES ('scan_all_schedule', ?)")
+        .bind(r#"{"type":"Custom","cron":"0 30 2 * * *"}"#)
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+
+    let store = SqliteMetadata::open(&path).await.unwrap();
+    let s = store.schedule("scan_all").await.unwrap().expect("moved");
+    assert_eq!(
+        (s.schedule_type.as_str(), s.cron.as_str()),
+        ("Custom", "0 30 2 * * *")
+    );
+    assert!(
+        s.next_run_at.is_some(),
+        "fires at the next start, then by its cron"
+    );
+    let left: Option<String> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'scan_all_schedule'")
+            .fetch_optional(&store.read)
+            .await
+            .unwrap();
+    assert!(left.is_none());
+}

@@ -85,3 +85,29 @@ impl Events {
         }
     }
 }
+
+/// Test helpers for code that publishes events.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use super::{Event, Subscriber};
+
+    /// Writes down every event it hears.
+    #[derive(Default)]
+    pub(crate) struct Heard(pub(crate) Mutex<Vec<Event>>);
+
+    #[async_trait::async_trait]
+    impl Subscriber for Heard {
+        async fn on_event(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    /// A request body of these bytes, in one chunk.
+    pub(crate) fn body(bytes: &'static [u8]) -> crate::storage::ByteStream {
+        Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from_static(bytes))
+        }))
+    }
+}

@@ -10,7 +10,9 @@
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
-//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate.
+//! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
+//! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
+//!   quotas (write guards distribution asks, see `distribution::guard`), retention.
 //!
 //! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
 //! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
@@ -96,11 +98,19 @@ impl Services {
             options.max_uploads,
             access.clone(),
         ));
+        let lifecycle = Arc::new(Lifecycle::new(
+            stores.jobs,
+            stores.lifecycle,
+            distribution.clone(),
+            access.clone(),
+            options.lifecycle,
+        ));
         let mut security = Security::new(
             stores.security,
             stores.identity.clone(),
             access.clone(),
             distribution.clone(),
+            lifecycle.jobs().clone(),
         );
         if let Some(config) = options.scanning {
             security = security.with_scanning(config);
@@ -109,13 +119,9 @@ impl Services {
             security = security.with_trusted_root(root);
         }
         let security = Arc::new(security);
-        let lifecycle = Arc::new(Lifecycle::new(
-            stores.jobs,
-            stores.lifecycle,
-            distribution.clone(),
-            access.clone(),
-            options.lifecycle,
-        ));
+        let scan_all: Arc<dyn lifecycle::JobHandler> =
+            Arc::new(security::ScanAllJob(Arc::downgrade(&security)));
+        lifecycle.jobs().register(security::SCAN_ALL, scan_all);
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         let immutability = Arc::new(lifecycle::Immutability::new(

@@ -13,11 +13,15 @@ pub fn analyze(fs: &ImageFs, distro: Option<&Distro>, _warnings: &mut Warnings) 
     let Some((data, layer)) = fs.read("lib/apk/db/installed") else {
         return vec![];
     };
-    parse(
+    let mut out = parse(
         &String::from_utf8_lossy(data),
         fs.layer_digest(layer),
         distro,
-    )
+    );
+    super::attribute_layers(fs, "lib/apk/db/installed", &mut out, |text| {
+        parse(text, None, distro)
+    });
+    out
 }
 
 pub fn parse(text: &str, layer: Option<String>, distro: Option<&Distro>) -> Vec<Package> {

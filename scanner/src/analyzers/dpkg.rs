@@ -31,6 +31,11 @@ pub fn analyze(fs: &ImageFs, distro: Option<&Distro>, warnings: &mut Warnings) -
             }
         }
     }
+    super::attribute_layers(fs, "var/lib/dpkg/status", &mut out, |text| {
+        let mut v = Vec::new();
+        parse_status(text, "var/lib/dpkg/status", None, distro, &mut v);
+        v
+    });
     for p in &mut out {
         if let Some((data, _)) = fs.read(&format!("usr/share/doc/{}/copyright", p.name)) {
             p.licenses = copyright_licenses(&String::from_utf8_lossy(data));

@@ -94,3 +94,37 @@ pub(crate) fn field<'a>(fields: &'a [(&str, String)], name: &str) -> Option<&'a 
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
+
+/// Gives each package read from the package database at `path` the layer that installed it:
+/// walking the database's earlier versions from the newest down, a package keeps the
+/// older layer for as long as that version lists it at the same version (Trivy does the
+/// same). `parse` reads one version of the file into its packages.
+pub(crate) fn attribute_layers(
+    fs: &ImageFs,
+    path: &str,
+    packages: &mut [Package],
+    parse: impl Fn(&str) -> Vec<Package>,
+) {
+    let mut open: Vec<bool> = packages.iter().map(|p| p.path == path).collect();
+    for (layer, data) in fs.earlier_versions(path).iter().rev() {
+        if !open.contains(&true) {
+            break;
+        }
+        let listed: std::collections::HashSet<(String, String)> =
+            parse(&String::from_utf8_lossy(data))
+                .into_iter()
+                .map(|p| (p.name, p.version))
+                .collect();
+        let digest = fs.layer_digest(*layer);
+        for (p, open) in packages.iter_mut().zip(open.iter_mut()) {
+            if !*open {
+                continue;
+            }
+            if listed.contains(&(p.name.clone(), p.version.clone())) {
+                p.layer = digest.clone();
+            } else {
+                *open = false;
+            }
+        }
+    }
+}

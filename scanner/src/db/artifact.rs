@@ -217,30 +217,9 @@ pub fn pull_wharf(
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = tempfile_in(dir, "pull")?;
-    let blob = client.blob_reader(&r, &digest)?;
-    let mut hashing = Hashing {
-        inner: blob.take(size + 1),
-        hasher: Sha256::new(),
-        n: 0,
-        total: size,
-        progress,
-    };
-    // Unpack while hashing; whatever fails, the rest of the blob is still read and hashed,
-    // so a tampered layer is reported as a digest mismatch rather than as corrupt gzip.
-    let unpacked = unpack(&mut hashing, &tmp.0, raw_limit);
-    // (the client also checks the digest at the end of the stream and fails the read)
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
-        Error::Registry(format!(
-            "{reference}: reading the database layer {digest}: {e}; nothing written"
-        ))
+    let unpacked = fetch_verified(&client, &r, reference, &digest, size, progress, |layer| {
+        unpack(layer, &tmp.0, raw_limit)
     })?;
-    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-    if hashing.n != size || got != digest {
-        return Err(Error::Registry(format!(
-            "{reference}: layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
-            hashing.n
-        )));
-    }
     let raw_hash = unpacked.map_err(|e| Error::Registry(format!("{reference}: {e}")))?;
     if let Some(want) = want_raw
         && want != raw_hash
@@ -260,8 +239,226 @@ pub fn pull_wharf(
     })
 }
 
+/// The default source of `wharf db update`: Trivy's public DB artifact.
+pub const DEFAULT_UPDATE_REF: &str = "ghcr.io/aquasecurity/trivy-db:2";
+
+/// Which format an artifact held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Format {
+    Wharf,
+    Trivy,
+}
+
+/// What `update` pulled.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Updated {
+    pub format: Format,
+    pub pulled: Pushed,
+    /// Advisories in the new database (Trivy's: as imported).
+    pub advisories: u64,
+}
+
+/// `wharf db update` and the server's periodic refresh: pulls a vulnerability DB artifact,
+/// Wharf's own or Trivy's (told apart by the manifest), verifies it and replaces `dest`
+/// with it whole. Trivy's `trivy.db` is imported into a fresh database beside `dest`
+/// first, so a refused or damaged download leaves the old database in place.
+pub fn update(
+    reference: &str,
+    dest: &Path,
+    opts: &RegistryOptions,
+    progress: Progress,
+    warnings: &mut Warnings,
+) -> Result<Updated> {
+    let r = parse_reference(reference)?;
+    let client = BlockingClient::new(opts)?;
+    let (body, _) = client.get_manifest(&r)?;
+    let m: Value = serde_json::from_slice(&body)
+        .map_err(|e| Error::Registry(format!("{reference}: manifest is not JSON: {e}")))?;
+    if !is_trivy(&m) {
+        let pulled = pull_wharf(reference, dest, opts, progress)?;
+        let advisories = Db::open_existing(dest)?.info()?.advisories as u64;
+        return Ok(Updated {
+            format: Format::Wharf,
+            pulled,
+            advisories,
+        });
+    }
+    let (pulled, stats) = pull_trivy(&client, &r, reference, &m, dest, progress, warnings)?;
+    Ok(Updated {
+        format: Format::Trivy,
+        pulled,
+        advisories: stats.advisories,
+    })
+}
+
+fn is_trivy(m: &Value) -> bool {
+    m["config"]["mediaType"] == TRIVY_CONFIG
+        || m["layers"]
+            .as_array()
+            .is_some_and(|ls| ls.iter().any(|l| l["mediaType"] == TRIVY_LAYER))
+}
+
+/// Trivy's DB artifact: its `db.tar.gz` layer streamed through a digest check into a
+/// temporary directory (only `trivy.db` and `metadata.json` taken, each bounded), imported
+/// into a new database beside `dest`, then renamed over it.
+fn pull_trivy(
+    client: &BlockingClient,
+    r: &Reference,
+    reference: &str,
+    m: &Value,
+    dest: &Path,
+    progress: Progress,
+    warnings: &mut Warnings,
+) -> Result<(Pushed, super::import::ImportStats)> {
+    let refuse = |msg: String| Error::Registry(format!("{reference}: {msg}"));
+    let layers: Vec<&Value> = m["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["mediaType"] == TRIVY_LAYER)
+        .collect();
+    let [layer] = layers.as_slice() else {
+        return Err(refuse(format!(
+            "has {} layers of type {TRIVY_LAYER}; Trivy's DB artifact has exactly one",
+            layers.len()
+        )));
+    };
+    let digest = layer["digest"].as_str().unwrap_or_default().to_string();
+    let size = match layer["size"].as_u64() {
+        Some(s) if s <= MAX_DB => s,
+        _ => return Err(refuse(format!("layer size missing or over {MAX_DB} bytes"))),
+    };
+    if !digest
+        .strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(refuse(format!(
+            "layer digest {digest:?} is not a sha256 digest"
+        )));
+    }
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let unpacked_dir = TempDir::new(dir)?;
+    let unpacked = fetch_verified(client, r, reference, &digest, size, progress, |layer| {
+        untar_trivy(layer, &unpacked_dir.0, MAX_DB)
+    })?;
+    unpacked.map_err(refuse)?;
+    let tmp = tempfile_in(dir, "update")?;
+    let stats = {
+        let mut db = Db::open(&tmp.0)?;
+        let stats = db.import_trivy(&unpacked_dir.0, warnings, &mut |_, _| {})?;
+        // one file, no -wal beside it, before it is renamed
+        db.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        stats
+    };
+    for ext in ["-wal", "-shm"] {
+        let mut p = tmp.0.as_os_str().to_owned();
+        p.push(ext);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    tmp.persist(dest)?;
+    let body = serde_json::to_vec(m)?;
+    Ok((
+        Pushed {
+            reference: reference.to_string(),
+            manifest_digest: wharf_oci::sha256_digest(&body),
+            layer_digest: digest,
+            layer_size: size,
+        },
+        stats,
+    ))
+}
+
+/// Gunzips and untars `r`, writing `trivy.db` and `metadata.json` (at most `limit` bytes
+/// each) into `dir`; every other entry is skipped. Both must be there.
+fn untar_trivy(
+    r: &mut (impl Read + ?Sized),
+    dir: &Path,
+    limit: u64,
+) -> std::result::Result<(), String> {
+    let mut archive = tar::Archive::new(GzDecoder::new(r));
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("reading the database layer: {e}"))?;
+    let mut found = [false; 2];
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("reading the database layer: {e}"))?;
+        let path = entry
+            .path()
+            .map_err(|e| format!("reading the database layer: {e}"))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let Some(i) = ["trivy.db", "metadata.json"]
+            .iter()
+            .position(|n| *n == path)
+        else {
+            continue;
+        };
+        if entry.size() > limit {
+            return Err(format!("{path} is larger than {limit} bytes"));
+        }
+        let out_path = dir.join(&path);
+        let mut out =
+            std::fs::File::create(&out_path).map_err(|e| format!("{}: {e}", out_path.display()))?;
+        std::io::copy(&mut (&mut entry).take(limit), &mut out)
+            .map_err(|e| format!("reading {path} from the database layer: {e}"))?;
+        found[i] = true;
+    }
+    match found {
+        [true, true] => Ok(()),
+        [false, _] => Err("the layer holds no trivy.db".into()),
+        _ => Err("the layer holds no metadata.json".into()),
+    }
+}
+
+/// Streams the layer blob `digest` (`size` bytes) through `read` while hashing it. Whatever
+/// `read` does, the rest of the blob is still read and hashed, so a tampered layer is
+/// reported as a digest mismatch rather than as corrupt gzip; `read`'s own result counts
+/// only once the digest matched.
+fn fetch_verified<T>(
+    client: &BlockingClient,
+    r: &Reference,
+    reference: &str,
+    digest: &str,
+    size: u64,
+    progress: Progress,
+    read: impl FnOnce(&mut dyn Read) -> std::result::Result<T, String>,
+) -> Result<std::result::Result<T, String>> {
+    let blob = client.blob_reader(r, digest)?;
+    let mut hashing = Hashing {
+        inner: blob.take(size + 1),
+        hasher: Sha256::new(),
+        n: 0,
+        total: size,
+        progress,
+    };
+    let result = read(&mut hashing);
+    // (the client also checks the digest at the end of the stream and fails the read)
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| {
+        Error::Registry(format!(
+            "{reference}: reading the database layer {digest}: {e}; nothing written"
+        ))
+    })?;
+    let got = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+    if hashing.n != size || got != digest {
+        return Err(Error::Registry(format!(
+            "{reference}: layer digest mismatch: manifest says {digest} ({size} bytes), received {got} ({} bytes); nothing written",
+            hashing.n
+        )));
+    }
+    Ok(result)
+}
+
 /// Gunzips `r` into `dest` (at most `limit` bytes), fsyncs it; returns the unpacked digest.
-fn unpack(r: &mut impl Read, dest: &Path, limit: u64) -> std::result::Result<String, String> {
+fn unpack(
+    r: &mut (impl Read + ?Sized),
+    dest: &Path,
+    limit: u64,
+) -> std::result::Result<String, String> {
     let mut out = std::fs::File::create(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     let mut gz = GzDecoder::new(r);
     let mut h = Sha256::new();

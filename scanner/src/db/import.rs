@@ -21,7 +21,11 @@ pub struct ImportStats {
     pub files: u64,
     pub advisories: u64,
     pub affected: u64,
+    /// Files or records that could not be read at all.
     pub skipped: u64,
+    /// `affected[]` entries naming no package in an ecosystem (osv.dev's `"package": {}`
+    /// beside `GIT` ranges): dropped, the rest of their record kept.
+    pub skipped_entries: u64,
 }
 
 impl Db {
@@ -187,13 +191,24 @@ impl<'c> Sink<'c> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?,
             aff: tx.prepare(
-                "INSERT INTO affected(advisory_id, ecosystem, package, package_raw, ranges, versions, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                "INSERT INTO affected(advisory_id, ecosystem, package, package_raw, ranges, versions, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
         })
     }
 
     fn insert(&mut self, r: &Osv, file: &str, stats: &mut ImportStats) -> Result<()> {
         if r.id.is_empty() {
+            return Ok(());
+        }
+        let usable: Vec<(&osv::Affected, &osv::Package)> = r
+            .affected
+            .iter()
+            .filter_map(|a| Some((a, a.package.as_ref().filter(|p| p.usable())?)))
+            .collect();
+        stats.skipped_entries += (r.affected.len() - usable.len()) as u64;
+        // A record whose every entry is unusable can never match: not imported.
+        if usable.is_empty() && !r.affected.is_empty() {
+            stats.skipped += 1;
             return Ok(());
         }
         let (sev, v3, v4) = severity(r);
@@ -203,7 +218,7 @@ impl<'c> Sink<'c> {
             source_of(&r.id, file),
             r.summary,
             r.details,
-            serde_json::to_string(&r.aliases)?,
+            serde_json::to_string(&aliases(r))?,
             r.published,
             r.modified,
             r.withdrawn,
@@ -215,8 +230,7 @@ impl<'c> Sink<'c> {
             serde_json::to_string(&r.references)?,
         ])?;
         stats.advisories += 1;
-        for a in &r.affected {
-            let Some(pkg) = &a.package else { continue };
+        for (a, pkg) in usable {
             let norm = match Ecosystem::from_osv(&pkg.ecosystem) {
                 Some((eco, _)) => eco.normalize_name(&pkg.name),
                 None => pkg.name.clone(),
@@ -227,12 +241,46 @@ impl<'c> Sink<'c> {
                 norm,
                 pkg.name,
                 serde_json::to_string(&a.ranges)?,
-                serde_json::to_string(&a.versions)?
+                serde_json::to_string(&a.versions)?,
+                status_of(a),
             ])?;
             stats.affected += 1;
         }
         Ok(())
     }
+}
+
+/// The ids a finding carries besides the record's own: its aliases and, for a distro
+/// advisory (Debian's DSA/DLA/DTSA), the CVEs it lists under `related`. Debian's records
+/// name their CVEs only there, and a finding must show both the DSA and its CVE (as Trivy
+/// does: CVE id, the DSA in `VendorIDs`). A CVE record's own `related` (other vendors'
+/// advisories) is not taken: those are not the same vulnerability in this ecosystem.
+fn aliases(r: &Osv) -> Vec<String> {
+    let mut out = r.aliases.clone();
+    if !r.id.starts_with("CVE-") {
+        for id in r.related.iter().filter(|x| x.starts_with("CVE-")) {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The row status of one entry. Debian's tracker marks releases out of security support
+/// `urgency: end-of-life`: Trivy reports those as `end_of_life`, with no fix, so
+/// `--ignore-unfixed` hides them. `unimportant` is a severity (Trivy: LOW), not a status:
+/// such an entry is affected, fixed or not as its ranges say.
+fn status_of(a: &osv::Affected) -> Option<&'static str> {
+    match urgency(a) {
+        Some("end-of-life") => Some("end_of_life"),
+        _ => None,
+    }
+}
+
+/// Debian's `ecosystem_specific.urgency` of one entry.
+fn urgency(a: &osv::Affected) -> Option<&str> {
+    a.ecosystem_specific.as_ref()?.get("urgency")?.as_str()
 }
 
 /// The feed an advisory comes from, by its id prefix (OSV ids are `PREFIX-…`).
@@ -278,11 +326,18 @@ fn severity(r: &Osv) -> (String, Option<osv::Scored>, Option<osv::Scored>) {
                     .and_then(osv::normalize_severity)
                     .map(String::from)
             };
-            from(&r.database_specific).or_else(|| {
-                r.affected.iter().find_map(|a| {
-                    from(&a.ecosystem_specific).or_else(|| from(&a.database_specific))
+            from(&r.database_specific)
+                .or_else(|| {
+                    r.affected.iter().find_map(|a| {
+                        from(&a.ecosystem_specific).or_else(|| from(&a.database_specific))
+                    })
                 })
-            })
+                .or_else(|| {
+                    r.affected
+                        .iter()
+                        .find_map(|a| osv::urgency_severity(urgency(a)?))
+                        .map(String::from)
+                })
         })
         .unwrap_or_else(|| "UNKNOWN".into());
     (label, v3, v4)

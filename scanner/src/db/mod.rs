@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod import;
 pub mod osv;
+pub mod secdb;
 pub mod trivy;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// - `affected`: one row per (advisory, package). `ecosystem` is the OSV ecosystem as written
 ///   (`PyPI`, `Debian:12`), `package` the name normalised by that ecosystem's rule, `ranges`
 ///   the OSV ranges as JSON, `versions` the explicit affected versions as JSON, `status`
-///   NULL (affected), `not_affected` or `will_not_fix`.
+///   NULL (affected), `not_affected`, `will_not_fix` or `end_of_life` (Debian's urgency
+///   `end-of-life`: the release is out of security support).
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS advisories (
@@ -130,7 +132,7 @@ impl Db {
     pub fn open_existing(path: &Path) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::Db(format!(
-                "no vulnerability database at {} (create one with `wharf db import osv PATH`, or pass --db / set WHARF_DB)",
+                "no vulnerability database at {}: download one with `wharf db update` (Trivy's public DB, or --vuln-db-ref HOST/REPO:TAG for a mirror), or build one offline from advisory files with `wharf db import osv|alpine-secdb|trivy PATH`; pass --db / set WHARF_DB to use another file",
                 path.display()
             )));
         }
@@ -231,6 +233,15 @@ impl Db {
             ecosystems,
             sources,
         })
+    }
+
+    /// Whether any advisory covers this ecosystem (`Debian:12`): a release with no data
+    /// must say so rather than report an image clean.
+    pub fn has_ecosystem(&self, ecosystem: &str) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM affected WHERE ecosystem = ?1 LIMIT 1")?;
+        Ok(st.exists(params![ecosystem])?)
     }
 
     /// All affected rows for a package in an ecosystem (`PyPI`, `Debian:12`, …), withdrawn

@@ -14,6 +14,9 @@ pub struct Osv {
     pub details: Option<String>,
     #[serde(default, deserialize_with = "strings")]
     pub aliases: Vec<String>,
+    /// Ids of related records; Debian's DSA/DLA/DTSA records list their CVEs here.
+    #[serde(default, deserialize_with = "strings")]
+    pub related: Vec<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub modified: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -61,12 +64,24 @@ pub struct Affected {
     pub database_specific: Option<serde_json::Value>,
 }
 
+/// An affected entry's package. Both fields default to empty: osv.dev's Debian CVE records
+/// carry `"package": {}` beside `GIT` ranges, and such an entry must not cost the whole
+/// record (the importer skips entries without an ecosystem and a name, see [`Package::usable`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Package {
+    #[serde(default)]
     pub ecosystem: String,
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub purl: Option<String>,
+}
+
+impl Package {
+    /// Whether the entry names a package in an ecosystem: the importer can store nothing else.
+    pub fn usable(&self) -> bool {
+        !self.ecosystem.is_empty() && !self.name.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -168,6 +183,18 @@ pub fn normalize_severity(s: &str) -> Option<&'static str> {
         "MEDIUM" | "MODERATE" => "MEDIUM",
         "LOW" | "NEGLIGIBLE" | "UNIMPORTANT" => "LOW",
         "NONE" => "LOW",
+        _ => return None,
+    })
+}
+
+/// Debian's tracker urgency as a severity, as trivy-db maps it (`severityFromUrgency` in
+/// its Debian source): `unimportant` is LOW; `not yet assigned` and `end-of-life` say
+/// nothing about severity. The trailing `*`/`**` mark uncertain ratings.
+pub fn urgency_severity(urgency: &str) -> Option<&'static str> {
+    Some(match urgency.trim_end_matches('*') {
+        "unimportant" | "low" => "LOW",
+        "medium" => "MEDIUM",
+        "high" => "HIGH",
         _ => return None,
     })
 }

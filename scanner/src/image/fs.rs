@@ -56,8 +56,19 @@ pub struct LayerInfo {
 pub struct ImageFs {
     pub(crate) nodes: BTreeMap<String, Node>,
     pub layers: Vec<LayerInfo>,
-    /// Bytes of file content currently held (bounded by `Limits::max_total_capture`).
+    /// Bytes of file content currently held (bounded by `Limits::max_total_capture`),
+    /// earlier versions included.
     pub(crate) captured_bytes: u64,
+    /// Earlier versions of package database files ([`keeps_history`]), oldest first, with
+    /// the layer that wrote each: a package belongs to the layer that installed it, not to
+    /// the last layer that rewrote the database (`apt-get install` in a later layer
+    /// rewrites `var/lib/dpkg/status` whole).
+    pub(crate) earlier: BTreeMap<String, Vec<(usize, Vec<u8>)>>,
+}
+
+/// Package databases rewritten whole by every install: their earlier versions are kept.
+fn keeps_history(path: &str) -> bool {
+    matches!(path, "var/lib/dpkg/status" | "lib/apk/db/installed")
 }
 
 /// Longest symlink chain we follow (Linux's MAXSYMLINKS is 40).
@@ -84,9 +95,7 @@ pub fn clean_path(raw: &str) -> Option<String> {
 
 impl ImageFs {
     fn remove_subtree(&mut self, path: &str) {
-        if let Some(old) = self.nodes.remove(path) {
-            self.release(&old);
-        }
+        self.drop_node(path);
         let prefix = format!("{path}/");
         let doomed: Vec<String> = self
             .nodes
@@ -95,10 +104,23 @@ impl ImageFs {
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
-            if let Some(old) = self.nodes.remove(&k) {
-                self.release(&old);
-            }
+            self.drop_node(&k);
         }
+    }
+
+    /// Removes the node at `path` and its earlier versions, releasing their bytes.
+    fn drop_node(&mut self, path: &str) {
+        if let Some(old) = self.nodes.remove(path) {
+            self.release(&old);
+        }
+        for (_, data) in self.earlier.remove(path).unwrap_or_default() {
+            self.captured_bytes = self.captured_bytes.saturating_sub(data.len() as u64);
+        }
+    }
+
+    /// Earlier versions of a package database file, oldest first (see [`ImageFs::earlier`]).
+    pub fn earlier_versions(&self, path: &str) -> &[(usize, Vec<u8>)] {
+        self.earlier.get(path).map(Vec::as_slice).unwrap_or(&[])
     }
 
     fn release(&mut self, node: &Node) {
@@ -118,7 +140,21 @@ impl ImageFs {
                 }
             }
             other => {
+                // a package database replaced by a newer one: the old one becomes history
+                let history = match (&other, self.nodes.get(path)) {
+                    (Some(Node::File { .. }), Some(Node::File { .. })) if keeps_history(path) => {
+                        let mut h = self.earlier.remove(path).unwrap_or_default();
+                        if let Some(Node::File { data, layer }) = self.nodes.remove(path) {
+                            h.push((layer, data));
+                        }
+                        h
+                    }
+                    _ => Vec::new(),
+                };
                 self.remove_subtree(path);
+                if !history.is_empty() {
+                    self.earlier.insert(path.to_string(), history);
+                }
                 if let Some(n) = other {
                     if let Node::File { data, .. } = &n {
                         self.captured_bytes += data.len() as u64;
@@ -145,9 +181,7 @@ impl ImageFs {
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
-            if let Some(old) = self.nodes.remove(&k) {
-                self.release(&old);
-            }
+            self.drop_node(&k);
         }
     }
 
@@ -237,9 +271,7 @@ impl ImageFs {
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
-            if let Some(old) = self.nodes.remove(&k) {
-                self.release(&old);
-            }
+            self.drop_node(&k);
         }
     }
 }
@@ -256,6 +288,37 @@ mod tests {
                 layer,
             }),
         );
+    }
+
+    #[test]
+    fn package_databases_keep_their_earlier_versions_and_nothing_else_does() {
+        let mut fs = ImageFs::default();
+        for layer in 0..3 {
+            file(&mut fs, "var/lib/dpkg/status", layer);
+            file(&mut fs, "etc/os-release", layer);
+        }
+        let layers: Vec<usize> = fs
+            .earlier_versions("var/lib/dpkg/status")
+            .iter()
+            .map(|(l, _)| *l)
+            .collect();
+        assert_eq!(layers, [0, 1]);
+        assert!(fs.earlier_versions("etc/os-release").is_empty());
+        let held = "var/lib/dpkg/status".len() * 3 + "etc/os-release".len();
+        assert_eq!(
+            fs.captured_bytes, held as u64,
+            "history counts against the limit"
+        );
+        // a whiteout of the database forgets its history and releases the bytes
+        fs.whiteout("var/lib/dpkg/status");
+        assert!(fs.earlier_versions("var/lib/dpkg/status").is_empty());
+        assert_eq!(fs.captured_bytes, "etc/os-release".len() as u64);
+        // so does an opaque directory above it
+        file(&mut fs, "var/lib/dpkg/status", 3);
+        file(&mut fs, "var/lib/dpkg/status", 4);
+        fs.opaque("var/lib", 5);
+        assert!(fs.earlier_versions("var/lib/dpkg/status").is_empty());
+        assert_eq!(fs.captured_bytes, "etc/os-release".len() as u64);
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn vuln(f: &Finding) -> Value {
     }
     let mut v = json!({
         "VulnerabilityID": f.vulnerability_id,
-        "VendorIDs": if f.vulnerability_id != a.id { vec![a.id.clone()] } else { vec![] },
+        "VendorIDs": f.vendor_ids,
         "PkgID": format!("{}@{}", p.name, p.version),
         "PkgName": p.name,
         "PkgPath": p.path,

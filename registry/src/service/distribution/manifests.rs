@@ -104,6 +104,7 @@ impl Distribution {
             .annotations
             .as_ref()
             .map(|a| serde_json::Value::Object(a.clone()).to_string());
+        self.note_write();
         let stored = self
             .meta
             .put_manifest(NewManifest {

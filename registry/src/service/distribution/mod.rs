@@ -36,6 +36,9 @@ pub struct Distribution {
     /// Who answers "may this write happen?" (immutability, quotas).
     guards: Guards,
     recent_uses: blobs::RecentUses,
+    /// When this process last committed a blob or stored a manifest (ms since
+    /// the epoch): background work (GC) yields to pushes in progress.
+    last_write: std::sync::atomic::AtomicI64,
     /// For the management API's checks and audit entries (the `/v2` API is
     /// authorized before it gets here).
     access: Arc<Access>,
@@ -57,8 +60,20 @@ impl Distribution {
             events: Events::default(),
             guards: Guards::default(),
             recent_uses: Default::default(),
+            last_write: Default::default(),
             access,
         }
+    }
+
+    /// Whether this process stored pushed content within `window`.
+    pub fn pushed_within(&self, window: Duration) -> bool {
+        let last = self.last_write.load(std::sync::atomic::Ordering::Relaxed);
+        now_ms() - last < window.as_millis() as i64
+    }
+
+    fn note_write(&self) {
+        self.last_write
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Who hears about pushes.
@@ -93,6 +108,13 @@ impl Distribution {
         }
         Ok(stale.len())
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -315,6 +315,7 @@ impl Distribution {
         for guard in self.guards.live() {
             guard.before_blob_commit(repo, want, size).await?;
         }
+        self.note_write();
         self.reserve(want, size).await?;
         self.blobs.commit_upload(id, want).await?;
         if !self.meta.link_blob(repo, want, size).await? {

@@ -396,13 +396,7 @@ impl JobQueue {
                 }
             })
         };
-        ctx.log(format!(
-            "{} job {} started (attempt {} of {})",
-            job.kind, job.id, job.attempts, job.max_attempts
-        ))
-        .await;
-        // Written at once: if this process dies, the log still shows the attempt.
-        ctx.flush().await;
+        // The "started (attempt N of M)" line was written with the claim itself.
         let outcome = match self.handler(&job.kind) {
             Some(handler) => handler.run(&job, &ctx).await,
             None => Err(RegistryError::Internal(format!(

@@ -200,31 +200,16 @@ impl WriteGuard for Quotas {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use crate::digest::Digest;
     use crate::error::{ErrorCode, RegistryError};
     use crate::metadata::{IdentityStore, SqliteMetadata, TagRulesStore};
     use crate::names::RepoName;
+    use crate::service::events::testing::{Heard, body};
     use crate::service::events::{Event, Subscriber};
     use crate::service::{Options, Services, Stores};
-    use crate::storage::{ByteStream, FsBlobStore};
-
-    #[derive(Default)]
-    struct Heard(Mutex<Vec<Event>>);
-
-    #[async_trait::async_trait]
-    impl Subscriber for Heard {
-        async fn on_event(&self, event: &Event) {
-            self.0.lock().unwrap().push(event.clone());
-        }
-    }
-
-    fn body(data: &'static [u8]) -> ByteStream {
-        Box::pin(futures_util::stream::once(async move {
-            Ok(bytes::Bytes::from_static(data))
-        }))
-    }
+    use crate::storage::FsBlobStore;
 
     /// A refused upload is `DENIED` with the figures, keeps nothing, and is told
     /// to subscribers as `QuotaExceeded`.

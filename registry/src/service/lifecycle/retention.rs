@@ -34,7 +34,7 @@ use crate::auth::rbac::Action;
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
 use crate::metadata::identity::PageReq;
-use crate::metadata::lifecycle::{Job, NewJob, Trigger as JobTrigger};
+use crate::metadata::lifecycle::{Job, JobStatus, NewJob, Trigger as JobTrigger};
 use crate::metadata::tag_rules::{Execution, StoredRule, Task};
 use crate::metadata::{Artifact, TagRulesStore, now};
 use crate::names::RepoName;
@@ -552,8 +552,8 @@ impl Retention {
             JOB_KIND,
             json!({"policy_id": policy.id, "execution_id": eid, "dry_run": dry_run}),
         );
-        // A failed run is reported on its execution, not retried behind the user's back.
-        job.max_attempts = 1;
+        // The queue's default attempts: a run cut short by a crash (or a failure)
+        // starts again from scratch, which is safe since a run is idempotent.
         if trigger == "SCHEDULE" {
             job.trigger = JobTrigger::Schedule;
         }
@@ -757,11 +757,35 @@ impl Retention {
     async fn execution(&self, who: &Principal, id: i64, eid: i64) -> Result<Execution> {
         self.policy_for(who, id, Action::ReadRetention).await?;
         match self.store.execution(eid).await? {
-            Some(e) if e.policy_id == id => Ok(e),
+            Some(mut e) if e.policy_id == id => {
+                self.settle(&mut e).await?;
+                Ok(e)
+            }
             _ => Err(RegistryError::not_found(format!(
                 "retention execution {eid} not found"
             ))),
         }
+    }
+
+    /// An execution still Pending or Running whose job has ended without the
+    /// handler saying so (its last attempt died with its process, or it was stopped
+    /// before it started) takes the job's final status, once.
+    async fn settle(&self, e: &mut Execution) -> Result<()> {
+        if !matches!(e.status.as_str(), "Pending" | "Running") {
+            return Ok(());
+        }
+        let Some(job_id) = e.job_id else {
+            return Ok(());
+        };
+        let job = self.jobs.job(job_id).await?;
+        if job.status.is_final() && job.status != JobStatus::Success {
+            e.status = job.status.as_str().to_string();
+            self.store
+                .set_execution_status(e.id, &e.status, true)
+                .await?;
+            e.end_time = Some(now());
+        }
+        Ok(())
     }
 
     pub async fn executions(
@@ -771,7 +795,11 @@ impl Retention {
         page: PageReq,
     ) -> Result<(Vec<Execution>, i64)> {
         self.policy_for(who, id, Action::ReadRetention).await?;
-        Ok(self.store.executions(id, page).await?)
+        let (mut list, total) = self.store.executions(id, page).await?;
+        for e in &mut list {
+            self.settle(e).await?;
+        }
+        Ok((list, total))
     }
 
     pub async fn tasks(

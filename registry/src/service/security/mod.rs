@@ -21,13 +21,14 @@ use std::sync::Arc;
 
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use pull_gate::PullCaller;
-pub use scanning::{DbSource, ScanConfig, ScanMetrics, ScanSchedule};
+pub use scanning::{DbSource, SCAN_ALL, ScanAllJob, ScanConfig, ScanMetrics, ScanSchedule};
 pub use settings::{ProjectExtras, ProjectSettings, Settings, TRUSTED_KEYS};
 pub use signatures::SignatureSummary;
 
 use super::access::Access;
 use super::distribution::Distribution;
 use super::events::{Event, Subscriber};
+use super::lifecycle::JobQueue;
 use crate::digest::Digest;
 use crate::metadata::{IdentityStore, MetadataStore, SecurityStore};
 use crate::names::RepoName;
@@ -48,6 +49,8 @@ pub struct Security {
     /// Sigstore trusted root for keyless signatures (`--trusted-root`); `None`: keyless
     /// signatures are shown but never trusted.
     keyless_root: Option<KeylessRoot>,
+    /// The durable queue scan-all runs on (its schedule is kept there too).
+    jobs: Arc<JobQueue>,
 }
 
 impl Security {
@@ -56,6 +59,7 @@ impl Security {
         identity: Arc<dyn IdentityStore>,
         access: Arc<Access>,
         distribution: Arc<Distribution>,
+        jobs: Arc<JobQueue>,
     ) -> Self {
         Security {
             meta: distribution.meta().clone(),
@@ -68,7 +72,12 @@ impl Security {
             settings_cache: Default::default(),
             policy_cache: Default::default(),
             keyless_root: None,
+            jobs,
         }
+    }
+
+    fn jobs(&self) -> &Arc<JobQueue> {
+        &self.jobs
     }
 
     /// Trust keyless signatures through this Sigstore root (with each project's identities).

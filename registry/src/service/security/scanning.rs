@@ -6,24 +6,25 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use super::Security;
 use super::blob_source::{StoreBlobs, inventory_blocking};
 use crate::digest::Digest;
 use crate::error::{ApiErrorKind, RegistryError, Result};
+use crate::metadata::lifecycle::{Job as QueuedJob, NewJob};
 use crate::metadata::security::{
     ScanOutcome, ScanRecord, ScanStatus, ScanSummary, VulnerabilityReport,
 };
 use crate::names::RepoName;
+use crate::service::lifecycle::{JobContext, JobHandler};
 use wharf_scanner::Severity;
 
-/// Settings key of the scan-all schedule (`{"type":…,"cron":…}`).
-const SCHEDULE_KEY: &str = "scan_all_schedule";
+/// The job kind of scan-all on the durable queue.
+pub const SCAN_ALL: &str = "scan_all";
 
 /// When scan-all runs: Harbor's schedule types (`None`, `Hourly`, `Daily`, `Weekly`,
 /// `Custom`) with the 6-field cron they stand for. Stored as this JSON.
@@ -102,8 +103,6 @@ pub(crate) struct Scanning {
     pub(crate) config: ScanConfig,
     pub(crate) tx: mpsc::UnboundedSender<Job>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
-    /// Poked when the schedule changes, so the scheduler re-reads it.
-    schedule_changed: Notify,
 }
 
 impl Scanning {
@@ -113,7 +112,6 @@ impl Scanning {
             config,
             tx,
             rx: Mutex::new(Some(rx)),
-            schedule_changed: Notify::new(),
         }
     }
 }
@@ -206,7 +204,6 @@ impl Security {
                 }
                 Err(e) => tracing::error!(error = %e, "reading unfinished scans"),
             }
-            reg.run_scheduler().await;
         });
         if let Some(source) = scanning.config.source.clone() {
             let reg = self.clone();
@@ -224,12 +221,16 @@ impl Security {
             let (dest, s) = (scanning.config.db.clone(), source.clone());
             let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                wharf_scanner::db::artifact::pull_wharf(
+                // Wharf's artifact or Trivy's, verified (and imported) before it replaces `dest`
+                let mut warnings = wharf_scanner::Warnings::default();
+                wharf_scanner::db::artifact::update(
                     &s.reference,
                     &dest,
                     &s.registry,
                     &mut |_, _| {},
+                    &mut warnings,
                 )
+                .map(|u| u.pulled)
             })
             .await;
             match result {
@@ -360,30 +361,28 @@ impl Security {
         Ok(n)
     }
 
-    /// The scan-all schedule (none set: `None`).
+    /// The scan-all schedule (none set: `None`), kept by the job queue.
     pub async fn scan_schedule(&self) -> Result<ScanSchedule> {
-        Ok(match self.store.setting(SCHEDULE_KEY).await? {
-            Some(s) => serde_json::from_str(&s)
-                .map_err(|e| RegistryError::Internal(format!("stored scan schedule: {e}")))?,
+        Ok(match self.jobs().schedule(SCAN_ALL).await? {
+            Some(s) => ScanSchedule {
+                kind: s.schedule_type,
+                cron: s.cron,
+            },
             None => ScanSchedule::default(),
         })
     }
 
-    /// Set the schedule. `Manual` scans everything now and keeps the old schedule.
+    /// Set the schedule. `Manual` queues one scan-all job now and keeps the schedule.
     pub async fn set_scan_schedule(&self, kind: &str, cron_expr: &str) -> Result<()> {
-        let scanning = self.scanning()?;
+        self.scanning()?;
+        let jobs = self.jobs();
         if kind == "Manual" {
-            self.scan_all().await?;
+            jobs.enqueue(NewJob::manual(SCAN_ALL, serde_json::json!({})))
+                .await?;
             return Ok(());
         }
-        let value = ScanSchedule {
-            kind: kind.to_string(),
-            cron: crate::service::lifecycle::schedule_cron(kind, cron_expr)?,
-        };
-        let text =
-            serde_json::to_string(&value).map_err(|e| RegistryError::Internal(e.to_string()))?;
-        self.store.set_setting(SCHEDULE_KEY, &text).await?;
-        scanning.schedule_changed.notify_one();
+        jobs.set_schedule(SCAN_ALL, kind, cron_expr, serde_json::json!({}))
+            .await?;
         Ok(())
     }
 
@@ -392,38 +391,21 @@ impl Security {
             by_status: self.store.scan_counts().await?.into_iter().collect(),
         })
     }
+}
 
-    /// Sleeps until the next cron time, then queues every artifact; re-reads the
-    /// schedule whenever it changes.
-    async fn run_scheduler(self: Arc<Self>) {
-        let Some(scanning) = &self.scanning else {
-            return;
-        };
-        loop {
-            let cron_expr = self
-                .scan_schedule()
-                .await
-                .map(|s| s.cron)
-                .unwrap_or_default();
-            let next = cron::Schedule::from_str(&cron_expr)
-                .ok()
-                .and_then(|s| s.upcoming(chrono::Utc).next());
-            let wait = match next {
-                Some(t) => (t - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO),
-                None => Duration::from_secs(24 * 3600),
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {
-                    if next.is_some() {
-                        if let Err(e) = self.scan_all().await {
-                            tracing::error!(error = %e, "scheduled scan");
-                        }
-                        // Past this second, so the same fire time is not taken twice.
-                        tokio::time::sleep(Duration::from_millis(1000)).await;
-                    }
-                }
-                _ = scanning.schedule_changed.notified() => {}
-            }
-        }
+/// Scan-all as a job of the durable queue (kind [`SCAN_ALL`]): run by hand
+/// (`Manual`) or on the schedule, once across processes; queues a scan of every image.
+pub struct ScanAllJob(pub Weak<Security>);
+
+#[async_trait::async_trait]
+impl JobHandler for ScanAllJob {
+    async fn run(&self, _job: &QueuedJob, ctx: &JobContext) -> Result<serde_json::Value> {
+        let security = self
+            .0
+            .upgrade()
+            .ok_or_else(|| RegistryError::Internal("the registry is shutting down".into()))?;
+        let queued = security.scan_all().await?;
+        ctx.log(format!("queued {queued} scans")).await;
+        Ok(serde_json::json!({ "queued": queued }))
     }
 }

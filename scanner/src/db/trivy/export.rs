@@ -89,11 +89,13 @@ impl Db {
                     .collect(),
                 ..Default::default()
             };
-            if status.as_deref() == Some("will_not_fix") {
-                adv.status = model::Status::WILL_NOT_FIX;
+            match status.as_deref() {
+                Some("will_not_fix") => adv.status = model::Status::WILL_NOT_FIX,
+                Some("end_of_life") => adv.status = model::Status::END_OF_LIFE,
+                _ => {}
             }
             match prefix {
-                None => match os_fixed_version(&ranges, &versions) {
+                None => match os_fixed_version(eco, &ranges, &versions) {
                     Some(fixed) => {
                         if fixed.is_empty() && adv.status == 0 {
                             adv.status = model::Status::AFFECTED;
@@ -221,20 +223,32 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// An OS advisory's `FixedVersion`: `Some("")` when all versions are affected, `None` when
 /// the ranges say more than "fixed in X" (Trivy's OS detectors read nothing else).
-fn os_fixed_version(ranges: &[Range], versions: &[String]) -> Option<String> {
+fn os_fixed_version(
+    eco: Option<Ecosystem>,
+    ranges: &[Range],
+    versions: &[String],
+) -> Option<String> {
     let real: Vec<&Range> = ranges.iter().filter(|r| r.kind != "GIT").collect();
-    if !versions.is_empty() && !real.is_empty() {
-        return None;
-    }
-    match real.as_slice() {
-        [] if versions.is_empty() => Some(String::new()),
+    let fixed = match real.as_slice() {
+        [] if versions.is_empty() => return Some(String::new()),
         [r] => match r.events.as_slice() {
-            [i] if i.introduced.as_deref() == Some("0") => Some(String::new()),
-            [i, f] if i.introduced.as_deref() == Some("0") && f.fixed.is_some() => f.fixed.clone(),
-            _ => None,
+            [i] if i.introduced.as_deref() == Some("0") => String::new(),
+            [i, f] if i.introduced.as_deref() == Some("0") && f.fixed.is_some() => {
+                f.fixed.clone()?
+            }
+            _ => return None,
         },
-        _ => None,
-    }
+        _ => return None,
+    };
+    // Distro records (osv.dev's Debian ones) also list the affected versions they know of,
+    // all inside the range: then the range alone says it. A listed version outside it
+    // would be lost, so such a record is not written.
+    let covered = |v: &String| {
+        fixed.is_empty()
+            || eco.and_then(|e| crate::versions::compare(e, v, &fixed))
+                == Some(std::cmp::Ordering::Less)
+    };
+    versions.iter().all(covered).then_some(fixed)
 }
 
 /// Two advisories for one package under one id: either's ranges make a version vulnerable.
@@ -312,17 +326,35 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            os_fixed_version(&[r(vec![i0.clone(), f.clone()])], &[]).as_deref(),
+            os_fixed_version(None, &[r(vec![i0.clone(), f.clone()])], &[]).as_deref(),
             Some("2.36-9+deb12u4")
         );
         assert_eq!(
-            os_fixed_version(&[r(vec![i0.clone()])], &[]).as_deref(),
+            os_fixed_version(None, &[r(vec![i0.clone()])], &[]).as_deref(),
             Some("")
         );
         let i1 = Event {
             introduced: Some("2.0".into()),
             ..Default::default()
         };
-        assert_eq!(os_fixed_version(&[r(vec![i1, f])], &[]), None);
+        assert_eq!(os_fixed_version(None, &[r(vec![i1, f.clone()])], &[]), None);
+        // osv.dev's Debian records list the versions they know inside the range: fine;
+        // one outside it (by dpkg's ordering: ~ sorts first, so deb12u4~1 < deb12u4)
+        // cannot be said with FixedVersion.
+        let deb = Some(Ecosystem::Debian);
+        let listed = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let both = [r(vec![i0.clone(), f.clone()])];
+        assert_eq!(
+            os_fixed_version(deb, &both, &listed(&["2.36-9", "2.36-9+deb12u4~1"])).as_deref(),
+            Some("2.36-9+deb12u4")
+        );
+        assert_eq!(
+            os_fixed_version(deb, &both, &listed(&["2.36-9+deb12u5"])),
+            None
+        );
+        assert_eq!(
+            os_fixed_version(deb, &[r(vec![i0])], &listed(&["1:1.3.dfsg-3.1~exp1"])).as_deref(),
+            Some("")
+        );
     }
 }

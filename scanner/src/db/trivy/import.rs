@@ -250,6 +250,7 @@ fn read_all(
                     let status = match entry.status {
                         model::Status::NOT_AFFECTED => Some("not_affected"),
                         model::Status::WILL_NOT_FIX => Some("will_not_fix"),
+                        model::Status::END_OF_LIFE => Some("end_of_life"),
                         _ => None,
                     };
                     let norm = match eco {

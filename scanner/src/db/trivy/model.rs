@@ -57,6 +57,7 @@ impl Status {
     pub const AFFECTED: u8 = 2;
     pub const FIXED: u8 = 3;
     pub const WILL_NOT_FIX: u8 = 5;
+    pub const END_OF_LIFE: u8 = 7;
 }
 
 /// Severity names in trivy-db's order (the JSON holds the index).
