@@ -1261,6 +1261,17 @@ fn openapi_document_is_served_and_valid() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // A registry endpoint (replication), with a credential to show masked.
+    let registry_id = started(
+        "/registries",
+        json!({"name": "self", "url": w.url(""), "type": "harbor",
+            "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PW}}),
+    );
+    let policy_id = started(
+        "/replication/policies",
+        json!({"name": "to-self", "dest_registry": {"id": registry_id.parse::<i64>().unwrap()},
+            "filters": [{"type": "tag", "value": "v*"}], "trigger": {"type": "manual"}}),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1315,6 +1326,10 @@ fn openapi_document_is_served_and_valid() {
                 "{id}",
                 &if path.starts_with("/quotas/") {
                     team_id.to_string()
+                } else if path.starts_with("/registries/") {
+                    registry_id.clone()
+                } else if path.starts_with("/replication/policies/") {
+                    policy_id.clone()
                 } else {
                     retention_id.clone()
                 },

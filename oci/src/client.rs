@@ -126,6 +126,34 @@ impl Client {
         &self.options
     }
 
+    /// Checks that `registry` (`host[:port]`) answers the distribution API and accepts
+    /// these credentials: the token flow when it asks for one (a refused login fails
+    /// there), otherwise a tags listing of a repository that need not exist, which a
+    /// registry with Basic authentication answers 401 to wrong credentials.
+    pub async fn ping(&self, registry: &str) -> Result<()> {
+        let probe = Self::parse_reference(&format!("{registry}/wharf-ping/probe:latest"))?;
+        self.authorise(&probe).await;
+        let token = self
+            .client
+            .auth(&probe, &self.auth, oci_client::RegistryOperation::Pull)
+            .await
+            .map_err(|e| Error::from_client(&probe, "registry", e))?;
+        if token.is_some() {
+            return Ok(());
+        }
+        match self
+            .client
+            .list_tags(&probe, &self.auth, Some(1), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match Error::from_client(&probe, "repository", e) {
+                Error::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
     /// Parses an image reference (Docker's rules: default registry, `library/`, `latest`).
     pub fn parse_reference(image: &str) -> Result<Reference> {
         crate::reference::parse_reference(image)

@@ -58,6 +58,11 @@ pub struct Config {
     /// Seconds a job's claim lasts without renewal: after a crash, its job is taken
     /// over by another process (or this one, restarted) this long after.
     pub job_lease: u64,
+    /// The 32-byte key (hex or raw bytes in a file) that seals the credentials of
+    /// registry endpoints at rest; default `<data_dir>/secret.key`, generated (0600)
+    /// on first start when absent. Losing it loses the stored credentials, not the
+    /// endpoints: they are re-entered with `wharf registry add`.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// A configuration value that must never be printed.
@@ -96,6 +101,7 @@ impl Default for Config {
             default_storage_limit: -1,
             gc_grace_period: 3600,
             job_lease: 60,
+            secret_key_file: None,
         }
     }
 }

@@ -34,6 +34,8 @@ pub enum ServeError {
     TrustedRoot(String),
     #[error("creating the administrator: {0}")]
     Bootstrap(String),
+    #[error(transparent)]
+    SecretKey(#[from] crate::service::replication::SecretKeyError),
 }
 
 /// The registry's host as clients name it: `--external-url`'s host and port,
@@ -98,6 +100,15 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         }
         None => None,
     };
+    let key_file = config
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| dir.join("secret.key"));
+    let secret_key = tokio::task::spawn_blocking(move || {
+        crate::service::replication::SecretKey::load_or_create(&key_file)
+    })
+    .await
+    .map_err(|e| ServeError::Io(io::Error::other(e)))??;
     let auth = open_auth(config, &meta).await?;
     let enabled = auth.is_some();
     let services = Services::new(
@@ -110,6 +121,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             jobs: meta.clone(),
             lifecycle: meta.clone(),
             webhooks: meta.clone(),
+            replication: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -129,6 +141,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 registry_host: registry_host(config),
                 ..Default::default()
             },
+            secret_key: Some(Arc::new(secret_key)),
         },
     );
     if !enabled {

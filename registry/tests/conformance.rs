@@ -58,6 +58,12 @@ async fn sqlite_tag_rules() {
 }
 
 #[tokio::test]
+async fn sqlite_replication() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_replication(&store).await;
+}
+
+#[tokio::test]
 async fn sqlite_gc() {
     let (_dir, store) = sqlite().await;
     conformance::run_gc(&store, &store).await;

@@ -8,7 +8,9 @@ mod job;
 mod logging;
 mod manage;
 mod policy;
+mod registry;
 mod registry_args;
+mod replication;
 mod sbom;
 mod scan;
 mod serve;
@@ -87,6 +89,10 @@ enum Command {
     Scrub(gc::ScrubArgs),
     /// The registry's background jobs: list, show, log, stop, retry.
     Job(job::JobArgs),
+    /// Registry endpoints to replicate with: add, list, ping, remove.
+    Registry(registry::RegistryArgs),
+    /// Replication policies between this registry and an endpoint: add, list, remove.
+    Replication(replication::ReplicationArgs),
 }
 
 /// `wharf scan … | head`: when the reader goes away, end as Unix tools do (killed by
@@ -147,6 +153,8 @@ pub fn run() -> ExitCode {
         Command::Gc(args) => gc::run(args),
         Command::Scrub(args) => gc::scrub(args),
         Command::Job(args) => job::run(args),
+        Command::Registry(args) => registry::run(args),
+        Command::Replication(args) => replication::run(args),
     };
     match result {
         Ok(code) => code,

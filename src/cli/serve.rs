@@ -88,7 +88,8 @@ Config file (TOML), every key optional:
   vuln_db_update = false
   trusted_root = \"/etc/wharf/trusted_root.json\"
   gc_grace_period = 3600
-  job_lease = 60")]
+  job_lease = 60
+  secret_key_file = \"/var/lib/wharf/secret.key\"")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -199,6 +200,11 @@ pub struct ServeArgs {
     /// died is taken over after this [default: 60].
     #[arg(long, env = "WHARF_JOB_LEASE")]
     job_lease: Option<u64>,
+
+    /// File with the key that encrypts registry endpoint credentials at rest
+    /// (generated, mode 0600, when absent) [default: <data-dir>/secret.key].
+    #[arg(long, env = "WHARF_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -276,6 +282,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.job_lease {
             config.job_lease = v;
+        }
+        if let Some(v) = self.secret_key_file {
+            config.secret_key_file = Some(v);
         }
         config.validate()?;
         Ok(config)

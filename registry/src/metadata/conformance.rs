@@ -9,6 +9,7 @@
 //! conformance::run_projects(&s, &s).await; // s = new_store().await
 //! conformance::run_security(&s, &s, &s).await;
 //! conformance::run_tag_rules(&s, &s, &s).await;
+//! conformance::run_replication(&new_store().await).await;
 //! ```
 //!
 //! A failed case panics with the assertion that failed.
@@ -1614,4 +1615,116 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
     );
     let (id, first) = store.manifests_after(0, 1).await.unwrap().remove(0);
     assert!(id > 0 && first.repository == "gc/app");
+}
+
+/// [`super::ReplicationStore`]: registry endpoints (the sealed secret kept byte
+/// for byte) and replication policies; names unique; updates and deletes of
+/// what does not exist say so.
+pub async fn run_replication(store: &dyn super::ReplicationStore) {
+    use super::replication::StoredRegistry;
+    let airgap = StoredRegistry {
+        id: 0,
+        name: "airgap".into(),
+        url: "https://airgap.example.com".into(),
+        kind: "harbor".into(),
+        description: "the other side".into(),
+        auth_type: Some("basic".into()),
+        access_key: Some("robot$sync".into()),
+        sealed_secret: Some(vec![0, 1, 2, 255, 254]),
+        ca_file: Some("/etc/wharf/airgap-ca.pem".into()),
+        insecure: false,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let id = store.create_registry(&airgap).await.unwrap();
+    let got = store.registry(id).await.unwrap().unwrap();
+    assert_eq!(
+        StoredRegistry {
+            id,
+            created_at: got.created_at,
+            updated_at: got.updated_at,
+            ..airgap.clone()
+        },
+        got
+    );
+    assert!(got.created_at > 0 && got.updated_at >= got.created_at);
+    assert_eq!(
+        store.registry_by_name("airgap").await.unwrap(),
+        Some(got.clone())
+    );
+    assert_eq!(store.registry_by_name("other").await.unwrap(), None);
+    assert!(
+        store.create_registry(&airgap).await.is_err(),
+        "names are unique"
+    );
+    let anonymous = StoredRegistry {
+        name: "mirror".into(),
+        kind: "docker-registry".into(),
+        auth_type: None,
+        access_key: None,
+        sealed_secret: None,
+        ca_file: None,
+        insecure: true,
+        ..airgap.clone()
+    };
+    let id2 = store.create_registry(&anonymous).await.unwrap();
+    let all = store.registries().await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [id, id2]);
+    assert_eq!(all[1].sealed_secret, None);
+    assert!(all[1].insecure);
+
+    let changed = StoredRegistry {
+        id,
+        url: "http://127.0.0.1:5001".into(),
+        sealed_secret: Some(vec![9; 40]),
+        ..got.clone()
+    };
+    assert!(store.update_registry(&changed).await.unwrap());
+    let got = store.registry(id).await.unwrap().unwrap();
+    assert_eq!(got.url, "http://127.0.0.1:5001");
+    assert_eq!(got.sealed_secret, Some(vec![9; 40]));
+    assert_eq!(got.created_at, changed.created_at);
+    let missing = StoredRegistry {
+        id: id2 + 100,
+        ..changed
+    };
+    assert!(!store.update_registry(&missing).await.unwrap());
+
+    let pid = store
+        .create_policy("to-airgap", r#"{"a":1}"#)
+        .await
+        .unwrap();
+    let policy = store.policy(pid).await.unwrap().unwrap();
+    assert_eq!(
+        (policy.name.as_str(), policy.body.as_str()),
+        ("to-airgap", r#"{"a":1}"#)
+    );
+    assert_eq!(
+        store.policy_by_name("to-airgap").await.unwrap(),
+        Some(policy)
+    );
+    assert!(
+        store.create_policy("to-airgap", "{}").await.is_err(),
+        "names are unique"
+    );
+    assert!(
+        store
+            .update_policy(pid, "renamed", r#"{"a":2}"#)
+            .await
+            .unwrap()
+    );
+    assert!(!store.update_policy(pid + 100, "x", "{}").await.unwrap());
+    let all = store.policies().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].name.as_str(), all[0].body.as_str()),
+        ("renamed", r#"{"a":2}"#)
+    );
+    assert_eq!(store.policy_by_name("to-airgap").await.unwrap(), None);
+
+    assert!(store.delete_policy(pid).await.unwrap());
+    assert!(!store.delete_policy(pid).await.unwrap());
+    assert!(store.delete_registry(id).await.unwrap());
+    assert!(!store.delete_registry(id).await.unwrap());
+    assert_eq!(store.registry(id).await.unwrap(), None);
 }

@@ -9,10 +9,12 @@
 pub mod conformance;
 pub mod identity;
 pub mod lifecycle;
+pub mod replication;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_lifecycle;
+mod sqlite_replication;
 mod sqlite_security;
 mod sqlite_tag_rules;
 #[cfg(test)]
@@ -31,6 +33,7 @@ use crate::names::RepoName;
 
 pub use identity::IdentityStore;
 pub use lifecycle::{JobStore, LifecycleStore};
+pub use replication::ReplicationStore;
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;
 pub use tag_rules::TagRulesStore;

@@ -24,6 +24,7 @@ pub mod events;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
+pub mod replication;
 pub mod security;
 pub mod webhooks;
 
@@ -42,7 +43,8 @@ pub use security::{
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataStore, SecurityStore, TagRulesStore,
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, ReplicationStore, SecurityStore,
+    TagRulesStore,
 };
 use crate::storage::BlobStore;
 
@@ -59,6 +61,8 @@ pub struct Services {
     pub webhooks: Arc<webhooks::Webhooks>,
     /// The counters `/metrics` shows; services increment their own.
     pub metrics: Arc<metrics::Metrics>,
+    pub registries: Arc<replication::Registries>,
+    pub replication_policies: Arc<replication::Policies>,
 }
 
 /// What the services are built from.
@@ -71,6 +75,7 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
     pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
+    pub replication: Arc<dyn ReplicationStore>,
 }
 
 /// Options of the services that have any.
@@ -86,6 +91,8 @@ pub struct Options {
     pub default_storage_limit: Option<u64>,
     pub lifecycle: LifecycleOptions,
     pub webhooks: webhooks::WebhookOptions,
+    /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
+    pub secret_key: Option<Arc<replication::SecretKey>>,
 }
 
 impl Services {
@@ -159,6 +166,16 @@ impl Services {
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
+        let registries = Arc::new(replication::Registries::new(
+            stores.replication.clone(),
+            access.clone(),
+            options.secret_key,
+        ));
+        let replication_policies = Arc::new(replication::Policies::new(
+            stores.replication,
+            access.clone(),
+            registries.clone(),
+        ));
         Services {
             metrics,
             webhooks,
@@ -170,6 +187,8 @@ impl Services {
             quotas,
             retention,
             lifecycle,
+            registries,
+            replication_policies,
         }
     }
 

@@ -69,7 +69,7 @@ fn patterns(rule: &mut Value) {
 }
 
 /// The id at the end of a creation's `Location` (`?` if the server sent none).
-pub(super) fn created_id(resp: &reqwest::Response) -> String {
+pub(crate) fn created_id(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")
         .and_then(|l| l.to_str().ok())

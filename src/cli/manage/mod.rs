@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use client::{Client, Target, host_of, save_login};
+pub(crate) use immutable::created_id;
 pub use immutable::{ImmutableArgs, immutable};
 pub use quota::{QuotaArgs, quota};
 pub use retention::{RetentionArgs, retention};
@@ -36,7 +37,7 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Read one line from stdin (for `--password-stdin`), without the newline.
-fn stdin_line() -> anyhow::Result<String> {
+pub(super) fn stdin_line() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -8,7 +8,9 @@ mod jobs;
 mod members;
 mod projects;
 mod quotas;
+mod registries;
 mod render;
+mod replication;
 mod repositories;
 mod retention;
 mod robots;
@@ -162,6 +164,17 @@ api_routes! {
     get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks" => webhooks::tasks, "webhook", "The delivery's task (run_count: attempts)", out "[Task]";
     get "/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log" => webhooks::task_log, "webhook", "The delivery's log (text): one line per attempt with its status code or error";
     get "/projects/{project_name_or_id}/webhook/events" => webhooks::events, "webhook", "Supported event types, target types and payload formats", out "SupportedWebhookEventTypes";
+    get "/registries" => registries::list, "registry", "Registry endpoints (?name= filters); secrets shown as *****", out "[Registry]";
+    post "/registries" => registries::create, "registry", "Add a registry endpoint (201 with its location); its secret is stored encrypted", in "Registry";
+    post "/registries/ping" => registries::ping, "registry", "Check that an endpoint (stored: id; or new) answers and accepts its credentials (400 with the reason if not)", in "RegistryPing";
+    get "/registries/{id}" => registries::get, "registry", "One registry endpoint", out "Registry";
+    put "/registries/{id}" => registries::update, "registry", "Change an endpoint (only the fields given; access_secret ***** keeps the stored one)", in "RegistryUpdate";
+    delete "/registries/{id}" => registries::delete, "registry", "Remove a registry endpoint (412 while a replication policy uses it)";
+    get "/replication/policies" => replication::list, "replication", "Replication policies (?name= filters)", out "[ReplicationPolicy]";
+    post "/replication/policies" => replication::create, "replication", "Add a replication policy: one side this registry (omitted, null or id 0), the other a registry endpoint (201 with its location)", in "ReplicationPolicy";
+    get "/replication/policies/{id}" => replication::get, "replication", "One replication policy", out "ReplicationPolicy";
+    put "/replication/policies/{id}" => replication::update, "replication", "Replace a replication policy", in "ReplicationPolicy";
+    delete "/replication/policies/{id}" => replication::delete, "replication", "Remove a replication policy";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -350,6 +350,51 @@ pub fn components() -> Value {
         ),
     );
     m.insert("ScrubReq".into(), obj(&[], json!({"quarantine": b()})));
+    let registry_type = json!({"type": "string", "enum": ["harbor", "docker-registry", "wharf"]});
+    m.insert(
+        "Registry".into(),
+        obj(
+            &["name", "url", "type"],
+            json!({"id": i(), "name": s(), "url": s(), "type": registry_type.clone(),
+            "description": s(), "insecure": b(), "ca_file": s(),
+            "credential": obj(&[], json!({"type": {"type": "string", "enum": ["basic", "oauth"]},
+                "access_key": s(), "access_secret": s()})),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
+    let side = nullable(obj(&[], json!({"id": i()})));
+    m.insert(
+        "ReplicationPolicy".into(),
+        obj(
+            &["name"],
+            json!({"id": i(), "name": s(), "description": s(),
+            "src_registry": side.clone(), "dest_registry": side,
+            "dest_namespace": s(), "dest_namespace_replace_count": i(),
+            "trigger": obj(&["type"], json!({"type": {"type": "string", "enum": ["manual", "scheduled", "event_based"]},
+                "trigger_settings": obj(&[], json!({"cron": s()}))})),
+            "filters": {"type": "array", "items": obj(&["type", "value"], json!({
+                "type": {"type": "string", "enum": ["name", "tag", "label", "resource"]},
+                "value": {}, "decoration": {"type": "string", "enum": ["matches", "excludes"]}}))},
+            "deletion": b(), "override": b(), "enabled": b(), "speed": i(),
+            "creation_time": t(), "update_time": t()}),
+        ),
+    );
+    m.insert(
+        "RegistryUpdate".into(),
+        obj(
+            &[],
+            json!({"name": s(), "description": s(), "url": s(), "credential_type": s(),
+            "access_key": s(), "access_secret": s(), "insecure": b(), "ca_file": s()}),
+        ),
+    );
+    m.insert(
+        "RegistryPing".into(),
+        obj(
+            &[],
+            json!({"id": i(), "type": registry_type, "url": s(), "credential_type": s(),
+            "access_key": s(), "access_secret": s(), "insecure": b(), "ca_file": s()}),
+        ),
+    );
     m.insert(
         "JobUpdate".into(),
         obj(

@@ -18,7 +18,7 @@ pub mod jobs;
 pub mod quota;
 pub mod retention;
 pub mod scrub;
-mod selectors;
+pub(crate) mod selectors;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -232,6 +232,7 @@ mod tests {
                 jobs: meta.clone(),
                 lifecycle: meta.clone(),
                 webhooks: meta.clone(),
+                replication: meta.clone(),
             },
             Options {
                 max_uploads: 10,

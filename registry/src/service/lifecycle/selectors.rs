@@ -48,7 +48,12 @@ impl Compiled {
     }
 }
 
-fn compile(sel: &Selector, include: &str, exclude: &str, what: &str) -> Result<Compiled> {
+pub(crate) fn compile(
+    sel: &Selector,
+    include: &str,
+    exclude: &str,
+    what: &str,
+) -> Result<Compiled> {
     if sel.kind != "doublestar" {
         return Err(RegistryError::bad_request(format!(
             "{what} selector kind {:?} is not supported (only \"doublestar\")",
