@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
-use super::{Caller, created};
+use super::{Caller, counted, created};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::service::lifecycle::ImmutableRule;
@@ -17,10 +17,7 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> Result<Response> {
     let rules = reg.immutability.list(&caller.who, &project).await?;
-    let total = rules.len();
-    let mut resp = Json(rules).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    Ok(counted(rules))
 }
 
 pub async fn create(

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Caller, created};
+use super::{Caller, counted, created};
 use crate::auth::rbac::Role;
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
@@ -31,10 +31,7 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> Result<Response> {
     let members = reg.identity.list_members(&caller.who, &project).await?;
-    let total = members.len();
-    let mut resp = Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    Ok(counted(members.iter().map(member_json).collect()))
 }
 
 pub async fn get(

@@ -350,6 +350,14 @@ impl Paging {
     }
 }
 
+/// A whole listing (not paged), with Harbor's `X-Total-Count`.
+pub fn counted<T: serde::Serialize>(items: Vec<T>) -> Response {
+    let total = items.len();
+    let mut resp = axum::Json(items).into_response();
+    resp.headers_mut().insert("X-Total-Count", total.into());
+    resp
+}
+
 /// A page of results with Harbor's `X-Total-Count` and `Link` headers.
 pub fn paged<T: serde::Serialize>(
     path: &str,

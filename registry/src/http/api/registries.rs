@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Caller, created};
+use super::{Caller, counted, created};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::service::replication::{Registry, RegistryPing, RegistryUpdate};
@@ -30,14 +30,6 @@ pub async fn list(
 ) -> Result<Response> {
     let all = reg.registries.list(&caller.who, q.name.as_deref()).await?;
     Ok(counted(all))
-}
-
-/// A whole listing, with Harbor's `X-Total-Count`.
-pub(super) fn counted<T: serde::Serialize>(items: Vec<T>) -> Response {
-    let total = items.len();
-    let mut resp = Json(items).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    resp
 }
 
 pub async fn get(

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::registries::{ListQuery, counted};
-use super::{Caller, created};
+use super::registries::ListQuery;
+use super::{Caller, counted, created};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::service::replication::ReplicationPolicy;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Caller, time};
+use super::{Caller, counted, time};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::identity::Robot;
@@ -118,10 +118,7 @@ pub async fn list(
         .filter(|r| level.as_deref().is_none_or(|l| r.level == l))
         .map(robot_json)
         .collect();
-    let total = out.len();
-    let mut resp = Json(out).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    Ok(counted(out))
 }
 
 pub async fn list_in_project(

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Caller, Paging, created, paged};
+use super::{Caller, Paging, counted, created, paged};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::webhooks::Delivery;
@@ -96,10 +96,7 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> Result<Response> {
     let list = reg.webhooks.list(&caller.who, &project).await?;
-    let total = list.len();
-    let mut resp = Json(list).into_response();
-    resp.headers_mut().insert("X-Total-Count", total.into());
-    Ok(resp)
+    Ok(counted(list))
 }
 
 pub async fn get(
@@ -188,9 +185,7 @@ pub async fn tasks(
         .webhooks
         .delivery(&caller.who, &project, id, eid)
         .await?;
-    let mut resp = Json(vec![task_json(&d)]).into_response();
-    resp.headers_mut().insert("X-Total-Count", 1.into());
-    Ok(resp)
+    Ok(counted(vec![task_json(&d)]))
 }
 
 pub async fn task_log(
