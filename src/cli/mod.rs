@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. One module per verb (or family of verbs).
 
+mod adapter;
 mod admission;
 mod db;
 mod env_alias;
@@ -80,6 +81,8 @@ enum Command {
     Sbom(sbom::SbomArgs),
     /// Kubernetes admission webhook: check and pin the images of workloads.
     Admission(admission::AdmissionArgs),
+    /// Harbor's pluggable scanner API: let a Harbor installation scan with Wharf.
+    Adapter(adapter::AdapterArgs),
     /// Check images against ImagePolicy files (the CI gate); validate policy files.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -123,7 +126,10 @@ fn parse() -> Cli {
 
 pub fn run() -> ExitCode {
     let cli = parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Admission(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Admission(_) | Command::Adapter(_)
+    ) {
         quiet_on_closed_pipe();
     }
     logging::init(&cli.log);
@@ -149,6 +155,7 @@ pub fn run() -> ExitCode {
         Command::Db(args) => db::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Admission(args) => admission::run(args),
+        Command::Adapter(args) => adapter::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Gc(args) => gc::run(args),
         Command::Scrub(args) => gc::scrub(args),

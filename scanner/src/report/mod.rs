@@ -1,6 +1,8 @@
-//! Reports: a table for people, Trivy-shaped JSON for tools, SARIF 2.1.0 for code scanning.
-//! All three render the same [`ScanReport`], grouped into Trivy's "results" (targets).
+//! Reports: a table for people, Trivy-shaped JSON for tools, SARIF 2.1.0 for code scanning,
+//! and Harbor's vulnerability report (`harbor.rs`) for Harbor's API and scanner adapter.
+//! All render the same [`ScanReport`], grouped into Trivy's "results" (targets).
 
+pub mod harbor;
 mod json;
 mod sarif;
 mod table;

@@ -14,32 +14,11 @@ use crate::metadata::security::{
 use crate::service::{ScanMetrics, SignatureSummary, time_rfc3339};
 
 /// Harbor's key for vulnerability reports in `scan_overview` and `additions`.
-pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
+pub use wharf_scanner::report::harbor::HARBOR_REPORT_MIME as REPORT_MIME;
+use wharf_scanner::report::harbor::{harbor_highest, harbor_report, harbor_severity};
 
 /// The scanner as Harbor reports name it.
-pub fn scanner_json() -> Value {
-    json!({"name": "Wharf", "vendor": "Wharf", "version": env!("CARGO_PKG_VERSION")})
-}
-
-/// Harbor's name of a severity (title case). The scanner's NONE is reported as
-/// Unknown, as Harbor's Trivy adapter does.
-fn harbor_severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "Critical",
-        Severity::High => "High",
-        Severity::Medium => "Medium",
-        Severity::Low => "Low",
-        Severity::Unknown | Severity::None => "Unknown",
-    }
-}
-
-/// The highest severity of a scan as Harbor names it: "None" when nothing was found.
-fn harbor_highest(s: Severity) -> &'static str {
-    match s {
-        Severity::None => "None",
-        s => harbor_severity(s),
-    }
-}
+pub use wharf_scanner::report::harbor::scanner_info as scanner_json;
 
 /// `{"total":…, "fixable":…, "summary":{"Critical":n,…}}`.
 fn summary(s: &ScanSummary) -> Value {
@@ -50,47 +29,17 @@ fn summary(s: &ScanSummary) -> Value {
     json!({"total": s.total, "fixable": s.fixable, "summary": counts})
 }
 
-/// `GET …/additions/vulnerabilities`: Harbor's report (its Trivy adapter's fields),
-/// with what Harbor has no field for under `vendor_attributes`.
+/// `GET …/additions/vulnerabilities`: Harbor's report (the scanner's renderer, which the
+/// scanner adapter shares), with the inventory's size as `packages`.
 pub fn vulnerability_report(r: &VulnerabilityReport) -> Value {
-    let vulnerabilities: Vec<Value> = r
-        .findings
-        .iter()
-        .map(|f| {
-            let a = &f.advisory;
-            let mut cvss = serde_json::Map::new();
-            if let Some(v3) = &a.cvss_v3 {
-                cvss.insert("score_v3".into(), json!(v3.score));
-                cvss.insert("vector_v3".into(), json!(v3.vector));
-            }
-            if let Some(v4) = &a.cvss_v4 {
-                cvss.insert("score_v4".into(), json!(v4.score));
-                cvss.insert("vector_v4".into(), json!(v4.vector));
-            }
-            json!({
-                "id": f.vulnerability_id,
-                "package": f.package.name,
-                "version": f.package.version,
-                "fix_version": f.fixed_version.clone().unwrap_or_default(),
-                "severity": harbor_severity(f.severity()),
-                "description": a.summary.clone().or_else(|| a.details.clone()).unwrap_or_default(),
-                "links": a.references.iter().map(|r| r.url.clone()).collect::<Vec<_>>(),
-                "preferred_cvss": cvss,
-                "cwe_ids": [],
-                "vendor_attributes": {"advisory_id": a.id, "source": a.source, "status": f.status,
-                    "purl": f.package.purl, "layer": f.package.layer, "path": f.package.path},
-            })
-        })
-        .collect();
-    let (_, highest) = r.summary();
-    json!({
-        "generated_at": time_rfc3339(r.generated_at),
-        "artifact": {"repository": r.repository, "digest": r.digest},
-        "scanner": scanner_json(),
-        "severity": harbor_highest(highest),
-        "packages": r.packages,
-        "vulnerabilities": vulnerabilities,
-    })
+    let mut report = harbor_report(
+        &r.findings,
+        json!({"repository": r.repository, "digest": r.digest}),
+        scanner_json(),
+        &time_rfc3339(r.generated_at),
+    );
+    report["packages"] = json!(r.packages);
+    report
 }
 
 /// One artifact's entry in Harbor's `scan_overview`.
