@@ -1272,6 +1272,17 @@ fn openapi_document_is_served_and_valid() {
         json!({"name": "to-self", "dest_registry": {"id": registry_id.parse::<i64>().unwrap()},
             "filters": [{"type": "tag", "value": "v*"}], "trigger": {"type": "manual"}}),
     );
+    // A CVE export of the team project (a job; its execution is read below).
+    let export = api(&w, "POST", "/export/cve", admin())
+        .body(json!({"job_name": "openapi", "projects": [team_id]}).to_string())
+        .send();
+    assert_eq!(
+        export.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&export.body)
+    );
+    let export_id = export.json()["id"].as_i64().unwrap().to_string();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1321,7 +1332,14 @@ fn openapi_document_is_served_and_valid() {
             .replace("{scrub_id}", &scrub_id)
             .replace("{eid}", &execution_id)
             .replace("{webhook_policy_id}", &hook_id)
-            .replace("{execution_id}", &hook_execution)
+            .replace(
+                "{execution_id}",
+                if path.starts_with("/export/cve/") {
+                    &export_id
+                } else {
+                    &hook_execution
+                },
+            )
             .replace(
                 "{id}",
                 &if path.starts_with("/quotas/") {

@@ -1207,3 +1207,156 @@ fn security_hub_finds_every_artifact_with_a_vulnerability() {
     let found: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(found.as_array().unwrap().len(), 2 * want_pkgs.len());
 }
+
+/// Harbor's CVE export: a developer exports a project's findings as CSV through the job
+/// queue; the file, read by Python's csv module, holds Harbor's columns and exactly the
+/// rows `wharf scan` gives for the image (every CVE, or the ones asked for); the
+/// executions are the caller's own; a project the caller cannot see is refused.
+#[test]
+fn cve_export_writes_the_projects_findings_as_harbors_csv() {
+    require("skopeo");
+    let (w, tmp) = start();
+    let db = tmp.path().join("vuln.db");
+    let expected: BTreeSet<(String, String, String)> = cli_rows(&db, &oci_ref("pyapp", "v1"))
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    assert!(!expected.is_empty());
+    setup_project(&w, "team", json!({"auto_scan": "true"}));
+    setup_project(&w, "other", json!({"auto_scan": "true"}));
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "team/pyapp:v1");
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "other/app:v2");
+    wait_scanned(&w, "team", "pyapp", "v1", None);
+    wait_scanned(&w, "other", "app", "v2", None);
+    let team_id = ok(api(&w, "GET", "/projects/team", ADMIN).send(), 200).json()["project_id"]
+        .as_i64()
+        .unwrap();
+
+    let export = |body: Value| -> Vec<Vec<String>> {
+        let r = ok(
+            api(&w, "POST", "/export/cve", DEV)
+                .body(body.to_string())
+                .send(),
+            200,
+        );
+        let id = r.json()["id"].as_i64().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let e = ok(
+                api(&w, "GET", &format!("/export/cve/execution/{id}"), DEV).send(),
+                200,
+            )
+            .json();
+            if e["status"] == "Success" {
+                assert_eq!(e["file_present"], true);
+                break;
+            }
+            assert!(
+                e["status"] != "Error" && std::time::Instant::now() < deadline,
+                "{e}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let r = ok(
+            api(&w, "GET", &format!("/export/cve/download/{id}"), DEV).send(),
+            200,
+        );
+        assert!(r.header("content-type").unwrap().starts_with("text/csv"));
+        let mut py = Command::new("python3")
+            .args([
+                "-c",
+                "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        py.stdin.take().unwrap().write_all(&r.body).unwrap();
+        let out = py.wait_with_output().unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let keys = |rows: &[Vec<String>]| -> BTreeSet<(String, String, String)> {
+        rows.iter()
+            .map(|r| (r[2].clone(), r[3].clone(), r[4].clone()))
+            .collect()
+    };
+
+    let rows = export(json!({"job_name": "all", "projects": [team_id]}));
+    assert_eq!(
+        rows[0],
+        [
+            "Repository",
+            "Artifact Digest",
+            "CVE",
+            "Package",
+            "Current Version",
+            "Fixed in version",
+            "Severity",
+            "CWE Ids",
+            "Additional Data",
+            "Scanner"
+        ]
+    );
+    let body = &rows[1..];
+    assert!(
+        body.iter()
+            .all(|r| r[0] == "team/pyapp" && r[1].starts_with("sha256:"))
+    );
+    assert_eq!(body.len(), expected.len());
+    assert_eq!(keys(body), expected);
+
+    // Two CVEs asked for by id (Harbor's `{a,b}`), and a tag that the image does not carry.
+    let mut ids: Vec<&String> = expected.iter().map(|e| &e.0).collect();
+    ids.dedup();
+    let two = [ids[0].clone(), ids[ids.len() - 1].clone()];
+    let rows =
+        export(json!({"projects": [team_id], "cveIds": format!("{{{},{}}}", two[0], two[1])}));
+    let want: BTreeSet<_> = expected
+        .iter()
+        .filter(|e| two.contains(&e.0))
+        .cloned()
+        .collect();
+    assert_eq!(keys(&rows[1..]), want);
+    let rows = export(json!({"projects": [team_id], "tags": "{v9}"}));
+    assert_eq!(rows.len(), 1, "only the header: no artifact is tagged v9");
+    let rows = export(json!({"projects": [team_id], "repositories": "pyap*", "tags": "v1"}));
+    assert_eq!(keys(&rows[1..]), expected);
+
+    // The executions are the caller's own.
+    let mine = ok(api(&w, "GET", "/export/cve/executions", DEV).send(), 200).json();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 4);
+    let admins = ok(api(&w, "GET", "/export/cve/executions", ADMIN).send(), 200).json();
+    assert!(admins["items"].as_array().unwrap().is_empty());
+    let first = mine["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        api(&w, "GET", &format!("/export/cve/download/{first}"), ADMIN)
+            .send()
+            .status,
+        404
+    );
+
+    // A project the developer is not a member of, labels (Wharf has none), no project.
+    ok(
+        api(&w, "POST", "/projects", ADMIN)
+            .body(json!({"project_name": "secret"}).to_string())
+            .send(),
+        201,
+    );
+    let secret_id = ok(api(&w, "GET", "/projects/secret", ADMIN).send(), 200).json()["project_id"]
+        .as_i64()
+        .unwrap();
+    let r = api(&w, "POST", "/export/cve", DEV)
+        .body(json!({"projects": [secret_id]}).to_string())
+        .send();
+    assert!(matches!(r.status, 403 | 404), "{}", r.status);
+    let r = api(&w, "POST", "/export/cve", DEV)
+        .body(json!({"projects": [team_id], "labels": [1]}).to_string())
+        .send();
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        api(&w, "POST", "/export/cve", DEV).body("{}").send().status,
+        400
+    );
+}

@@ -46,6 +46,12 @@ async fn filesystem_blobs() {
 }
 
 #[tokio::test]
+async fn sqlite_cve_exports() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_cve_exports(&store, &store).await;
+}
+
+#[tokio::test]
 async fn sqlite_jobs() {
     let (_dir, store) = sqlite().await;
     conformance::run_jobs(&store).await;

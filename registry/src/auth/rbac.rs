@@ -106,6 +106,8 @@ pub enum Action {
     ReadWebhooks,
     /// Add, change and remove webhook policies (they hold secrets and send data out).
     ManageWebhooks,
+    /// Export the project's scan findings as CSV (Harbor's `export-cve`).
+    ExportCve,
 }
 
 const N: bool = false;
@@ -137,6 +139,7 @@ pub const TABLE: &[(Action, [bool; 5])] = &[
     (Action::ManageRetention, [N, N, N, Y, Y]),
     (Action::ReadWebhooks, [N, N, N, Y, Y]),
     (Action::ManageWebhooks, [N, N, N, Y, Y]),
+    (Action::ExportCve, [N, N, Y, Y, Y]),
 ];
 
 pub fn role_allows(role: Role, action: Action) -> bool {

@@ -885,6 +885,32 @@ pub async fn run_security(
     assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("b"));
 }
 
+/// CVE export files: kept per export job, replaced when the job runs again, listed
+/// by presence, pruned by age, gone with their job.
+pub async fn run_cve_exports(jobs: &dyn super::JobStore, store: &dyn super::SecurityStore) {
+    use super::lifecycle::NewJob;
+    let a = jobs
+        .enqueue_job(NewJob::manual("cve_export", serde_json::json!({})))
+        .await
+        .unwrap();
+    let b = jobs
+        .enqueue_job(NewJob::manual("cve_export", serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_eq!(store.cve_export(a).await.unwrap(), None);
+    store.save_cve_export(a, b"x,y\n", 1).await.unwrap();
+    store.save_cve_export(a, b"x,y\n1,2\n", 2).await.unwrap();
+    assert_eq!(
+        store.cve_export(a).await.unwrap().as_deref(),
+        Some(&b"x,y\n1,2\n"[..])
+    );
+    assert_eq!(store.cve_exports_present(&[a, b]).await.unwrap(), [a]);
+    assert!(store.cve_exports_present(&[]).await.unwrap().is_empty());
+    assert_eq!(store.prune_cve_exports(super::now() - 60).await.unwrap(), 0);
+    assert_eq!(store.prune_cve_exports(super::now() + 60).await.unwrap(), 1);
+    assert_eq!(store.cve_export(a).await.unwrap(), None);
+}
+
 /// The job queue: enqueue, atomic claims with leases, renewal, expiry and
 /// re-claim, retries with backoff, stop, logs, listing, schedules firing once.
 pub async fn run_jobs(store: &dyn super::JobStore) {

@@ -265,4 +265,13 @@ pub trait SecurityStore: Send + Sync + 'static {
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Keeps the CSV a CVE export job wrote (replacing one kept for the job before).
+    async fn save_cve_export(&self, job_id: i64, csv: &[u8], rows: i64) -> Result<()>;
+    /// The CSV of a CVE export job, if it is kept.
+    async fn cve_export(&self, job_id: i64) -> Result<Option<Vec<u8>>>;
+    /// Which of these jobs still have their CSV (execution lists' `file_present`).
+    async fn cve_exports_present(&self, job_ids: &[i64]) -> Result<Vec<i64>>;
+    /// Forgets CSVs written before `before` (seconds since the epoch); how many.
+    async fn prune_cve_exports(&self, before: i64) -> Result<u64>;
 }

@@ -607,4 +607,49 @@ impl SecurityStore for SqliteMetadata {
             .await?;
         Ok(())
     }
+
+    async fn save_cve_export(&self, job_id: i64, csv: &[u8], rows: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cve_exports (job_id, csv, rows, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (job_id) DO UPDATE SET csv = excluded.csv, rows = excluded.rows,
+                 created_at = excluded.created_at",
+        )
+        .bind(job_id)
+        .bind(csv)
+        .bind(rows)
+        .bind(super::now())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn cve_export(&self, job_id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT csv FROM cve_exports WHERE job_id = ?")
+                .bind(job_id)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn cve_exports_present(&self, job_ids: &[i64]) -> Result<Vec<i64>> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT job_id FROM cve_exports WHERE job_id IN (");
+        let mut list = q.separated(", ");
+        for id in job_ids {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY job_id");
+        Ok(q.build_query_scalar().fetch_all(&self.read).await?)
+    }
+
+    async fn prune_cve_exports(&self, before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM cve_exports WHERE created_at < ?")
+            .bind(before)
+            .execute(&self.write)
+            .await?
+            .rows_affected())
+    }
 }

@@ -129,6 +129,9 @@ impl Services {
         let scan_all: Arc<dyn lifecycle::JobHandler> =
             Arc::new(security::ScanAllJob(Arc::downgrade(&security)));
         lifecycle.jobs().register(security::SCAN_ALL, scan_all);
+        let cve_export: Arc<dyn lifecycle::JobHandler> =
+            Arc::new(security::CveExportJob(Arc::downgrade(&security)));
+        lifecycle.jobs().register(security::CVE_EXPORT, cve_export);
         let subscriber: Arc<dyn events::Subscriber> = security.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         let immutability = Arc::new(lifecycle::Immutability::new(

@@ -2,6 +2,7 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod export;
 mod gc;
 mod immutable;
 mod jobs;
@@ -119,6 +120,10 @@ api_routes! {
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
     get "/security/summary" => security_hub::summary, "securityhub", "Vulnerabilities of every artifact at a glance (?with_dangerous_cve, ?with_dangerous_artifact)", out "SecuritySummary";
     get "/security/vul" => security_hub::list, "securityhub", "Vulnerabilities of every artifact (?q=cve_id=…,severity=…,cvss_score_v3=[a~b],package=…,project_id=…,repository_name=…,tag=…,digest=…; ?with_tag, ?tune_count)", out "[VulnerabilityItem]";
+    post "/export/cve" => export::create, "scanDataExport", "Export the scan findings of projects as CSV (a job; ?repositories, tags, cveIds filters)", in "ScanDataExportRequest", out "ScanDataExportJob";
+    get "/export/cve/executions" => export::list, "scanDataExport", "The caller's CVE exports", out "ScanDataExportExecutionList";
+    get "/export/cve/execution/{execution_id}" => export::get, "scanDataExport", "One of the caller's CVE exports", out "ScanDataExportExecution";
+    get "/export/cve/download/{execution_id}" => export::download, "scanDataExport", "The CSV of a finished CVE export (text/csv)";
     get "/vul/summary" => security_hub::summary, "securityhub", "Same as /security/summary", out "SecuritySummary";
     get "/vul/vulnerabilities" => security_hub::list, "securityhub", "Same as /security/vul", out "[VulnerabilityItem]";
     get "/projects/{project_name_or_id}/immutabletagrules" => immutable::list, "immutable", "The project's tag immutability rules", out "[ImmutableRule]";

@@ -396,6 +396,30 @@ pub fn components() -> Value {
         ),
     );
     m.insert(
+        "ScanDataExportRequest".into(),
+        obj(
+            &["projects"],
+            json!({"job_name": s(),
+            "projects": {"type": "array", "items": i()}, "labels": {"type": "array", "items": i()},
+            "repositories": s(), "cveIds": s(), "tags": s()}),
+        ),
+    );
+    m.insert("ScanDataExportJob".into(), obj(&["id"], json!({"id": i()})));
+    let export_execution = obj(
+        &["id", "status", "trigger", "file_present"],
+        json!({"id": i(), "user_id": nullable(i()),
+            "status": s(), "trigger": s(), "start_time": nullable(t()), "end_time": nullable(t()), "status_text": s(),
+            "user_name": s(), "job_name": s(), "file_present": b()}),
+    );
+    m.insert(
+        "ScanDataExportExecutionList".into(),
+        obj(
+            &["items"],
+            json!({"items": {"type": "array", "items": export_execution.clone()}}),
+        ),
+    );
+    m.insert("ScanDataExportExecution".into(), export_execution);
+    m.insert(
         "JobUpdate".into(),
         obj(
             &["status"],

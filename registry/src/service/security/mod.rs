@@ -9,6 +9,7 @@
 
 mod artifacts;
 mod blob_source;
+mod export;
 mod hub;
 pub mod keyless_trust;
 pub mod pull_gate;
@@ -19,6 +20,7 @@ pub mod signatures;
 
 use std::sync::Arc;
 
+pub use export::{CVE_EXPORT, CveExportExecution, CveExportJob, CveExportRequest};
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use pull_gate::PullCaller;
 pub use scanning::{DbSource, SCAN_ALL, ScanAllJob, ScanConfig, ScanMetrics, ScanSchedule};
