@@ -24,6 +24,7 @@ pub mod events;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
+pub mod proxy;
 pub mod replication;
 pub mod security;
 pub mod webhooks;
@@ -43,8 +44,8 @@ pub use security::{
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataStore, ReplicationStore, SecurityStore,
-    TagRulesStore,
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, ProxyStore, ReplicationStore,
+    SecurityStore, TagRulesStore,
 };
 use crate::storage::BlobStore;
 
@@ -63,6 +64,7 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub registries: Arc<replication::Registries>,
     pub replication_policies: Arc<replication::Policies>,
+    pub proxy: Arc<proxy::ProxyCache>,
 }
 
 /// What the services are built from.
@@ -76,6 +78,7 @@ pub struct Stores {
     pub lifecycle: Arc<dyn LifecycleStore>,
     pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
     pub replication: Arc<dyn ReplicationStore>,
+    pub proxy: Arc<dyn ProxyStore>,
 }
 
 /// Options of the services that have any.
@@ -93,6 +96,7 @@ pub struct Options {
     pub webhooks: webhooks::WebhookOptions,
     /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
     pub secret_key: Option<Arc<replication::SecretKey>>,
+    pub proxy: proxy::ProxyOptions,
 }
 
 impl Services {
@@ -176,7 +180,21 @@ impl Services {
             access.clone(),
             registries.clone(),
         ));
+        let proxy = proxy::ProxyCache::new(
+            stores.proxy,
+            access.clone(),
+            registries.clone(),
+            distribution.clone(),
+            options.proxy,
+        );
+        let guard: Arc<dyn distribution::WriteGuard> = proxy.clone();
+        distribution.guards().install(Arc::downgrade(&guard));
+        let pull_through: Arc<dyn distribution::PullThrough> = proxy.clone();
+        distribution
+            .pull_through()
+            .install(Arc::downgrade(&pull_through));
         Services {
+            proxy,
             metrics,
             webhooks,
             access,
