@@ -13,4 +13,6 @@ pub trait ProxyStore: Send + Sync + 'static {
     async fn proxy_registry(&self, project_id: i64) -> Result<Option<i64>>;
     /// Every proxy cache project with its endpoint: (project id, registry id), by project.
     async fn proxy_projects(&self) -> Result<Vec<(i64, i64)>>;
+    /// The names of the projects caching endpoint `registry_id`, by name.
+    async fn projects_caching(&self, registry_id: i64) -> Result<Vec<String>>;
 }

@@ -37,4 +37,14 @@ impl ProxyStore for SqliteMetadata {
             .await?,
         )
     }
+
+    async fn projects_caching(&self, registry_id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.name FROM proxy_projects x JOIN projects p ON p.id = x.project_id \
+             WHERE x.registry_id = ? ORDER BY p.name",
+        )
+        .bind(registry_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
 }

@@ -170,11 +170,14 @@ impl Services {
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
-        let registries = Arc::new(replication::Registries::new(
-            stores.replication.clone(),
-            access.clone(),
-            options.secret_key,
-        ));
+        let registries = Arc::new(
+            replication::Registries::new(
+                stores.replication.clone(),
+                access.clone(),
+                options.secret_key,
+            )
+            .with_proxy_store(stores.proxy.clone()),
+        );
         let replication_policies = Arc::new(replication::Policies::new(
             stores.replication,
             access.clone(),

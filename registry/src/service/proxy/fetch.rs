@@ -29,7 +29,6 @@ use crate::error::{ErrorCode, RegistryError, Result};
 use crate::metadata::StoredManifest;
 use crate::names::{Reference, RepoName};
 use crate::service::distribution::PullThrough;
-use crate::service::replication::Endpoint;
 use crate::storage::ByteStream;
 
 /// Chunks buffered between the upstream and a slow client (the store waits too).
@@ -40,7 +39,7 @@ const WAIT_FOR_OTHER_STORE: Duration = Duration::from_secs(600);
 /// A proxied repository at its upstream.
 #[derive(Clone)]
 pub(super) struct Upstream {
-    pub client: Arc<(Endpoint, wharf_oci::Client)>,
+    pub client: super::UpstreamClient,
     /// The repository's name at the upstream.
     pub repository: String,
 }

@@ -41,6 +41,9 @@ fn filling() -> bool {
     FILLING.try_with(|_| ()).is_ok()
 }
 
+/// An endpoint with its client (and the tokens the client holds), shared by pulls.
+type UpstreamClient = Arc<(Endpoint, wharf_oci::Client)>;
+
 /// How the cache treats its upstreams.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
@@ -81,7 +84,7 @@ pub struct ProxyCache {
     /// Project name → (when looked up, the endpoint it caches).
     projects: Mutex<HashMap<String, (Instant, Option<i64>)>>,
     /// Endpoint id → (when made, endpoint, client).
-    clients: Mutex<HashMap<i64, (Instant, Arc<(Endpoint, wharf_oci::Client)>)>>,
+    clients: Mutex<HashMap<i64, (Instant, UpstreamClient)>>,
     /// (repository, tag) → when the upstream last confirmed the cached digest.
     confirmed: Mutex<HashMap<(String, String), Instant>>,
     /// Blobs being stored now: a concurrent pull of one streams it without storing.
