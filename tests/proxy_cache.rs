@@ -267,9 +267,8 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
         &w,
         "POST",
         "/api/v2.0/projects",
-        Some(
-            json!({"project_name": "hub", "registry_id": registry_id, "metadata": {"public": "false"}}),
-        ),
+        Some(json!({"project_name": "hub", "registry_id": registry_id,
+                "metadata": {"public": "false", "auto_scan": "true"}})),
     );
     assert_eq!(
         created.status,
@@ -317,6 +316,43 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
 
     let artifact = wait_cached(&w, "hub", "team/app", "1.0");
     assert_eq!(artifact["digest"], v1);
+    // Cached content is scanned like pushed content (auto_scan is on). The layer is
+    // no tar, so the scan may end in Error: what matters is that it ran.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let a = api(
+            &w,
+            "GET",
+            "/api/v2.0/projects/hub/repositories/team%252Fapp/artifacts/1.0?with_scan_overview=true",
+            None,
+        )
+        .json();
+        let status = a["scan_overview"]
+            ["application/vnd.security.vulnerability.report; version=1.1"]["scan_status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if status == "Success" || status == "Error" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cached image never scanned: {a}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The endpoint a cache project fronts cannot be deleted.
+    let delete = api(
+        &w,
+        "DELETE",
+        &format!("/api/v2.0/registries/{registry_id}"),
+        None,
+    );
+    assert_eq!(
+        delete.status,
+        412,
+        "{}",
+        String::from_utf8_lossy(&delete.body)
+    );
+    assert!(String::from_utf8_lossy(&delete.body).contains("hub"));
 
     // Pushes into the cache project are refused before any byte is sent.
     let upload = curl("POST", &w.url("/v2/hub/team/app/blobs/uploads/"))
@@ -351,7 +387,7 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     // Upstream down: the cached image is served (stale once the TTL has passed).
     let gets_before = up.gets_of(&layer_path);
     up.stop();
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3000));
     let second = d.join("second");
     pulled_ok(&skopeo_pull(&image, &admin, &second));
     assert_eq!(manifest_digest(&second), v1);
@@ -375,7 +411,7 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     up.restart();
     let (v2, _, layer2) = up.push_image("team/app", "1.0", "v2");
     assert_ne!(v1, v2);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3000));
     let third = d.join("third");
     pulled_ok(&skopeo_pull(&image, &admin, &third));
     assert_eq!(manifest_digest(&third), v2);
@@ -424,7 +460,38 @@ fn a_corrupt_upstream_blob_is_refused_and_not_cached() {
     );
     assert_eq!(created.status, 201);
 
-    // Public cache project: anonymous pulls work, Docker Hub-style one-segment name.
+    // Two clients pull the same fresh image at once: both get it whole, and the
+    // cache holds each blob once, byte for byte.
+    let (good, good_layer_digest, good_layer) = up.push_image("good", "1", "concurrent");
+    let pulls: Vec<_> = (0..2)
+        .map(|i| {
+            let image = format!("{}/cache/good:1", w.host());
+            let into = d.join(format!("concurrent-{i}"));
+            std::thread::spawn(move || {
+                let out = skopeo_pull(&image, "", &into);
+                (out, into)
+            })
+        })
+        .collect();
+    let good_hex = good_layer_digest.strip_prefix("sha256:").unwrap();
+    for p in pulls {
+        let (out, into) = p.join().unwrap();
+        pulled_ok(&out);
+        assert_eq!(manifest_digest(&into), good);
+        assert_eq!(std::fs::read(into.join(good_hex)).unwrap(), good_layer);
+    }
+    wait_cached(&w, "cache", "good", "1");
+    let stored = w
+        .data_dir
+        .join(format!("blobs/sha256/{}/{good_hex}", &good_hex[..2]));
+    assert_eq!(std::fs::read(&stored).unwrap(), good_layer);
+    let upstream_gets = up.gets_of(&format!("/v2/good/blobs/{good_layer_digest}"));
+    assert!(
+        (1..=2).contains(&upstream_gets),
+        "{upstream_gets} upstream GETs of the layer for two concurrent pulls"
+    );
+
+    // Public cache project: anonymous pulls work.
     let image = format!("{}/cache/bad:1", w.host());
     let out = skopeo_pull(&image, "", &d.join("pulled"));
     assert!(
