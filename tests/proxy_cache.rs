@@ -136,6 +136,39 @@ impl Upstream {
         (sha256(&manifest), ld, layer)
     }
 
+    /// An index of two platforms (amd64, arm64), each an image of its own: (index
+    /// digest, layer digest of each platform).
+    fn push_index(&self, repo: &str, tag: &str) -> (String, String, String) {
+        let (amd64, amd64_layer, _) = self.push_image(repo, "amd64", "index-amd64");
+        let (arm64, arm64_layer, _) = self.push_image(repo, "arm64", "index-arm64");
+        let size = |tag: &str| {
+            self.curl("GET", &format!("/v2/{repo}/manifests/{tag}"))
+                .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+                .send()
+                .body
+                .len()
+        };
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64,
+                 "size": size("amd64"), "platform": {"architecture": "amd64", "os": "linux"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64,
+                 "size": size("arm64"), "platform": {"architecture": "arm64", "os": "linux"}}
+            ]
+        })
+        .to_string()
+        .into_bytes();
+        let r = self
+            .curl("PUT", &format!("/v2/{repo}/manifests/{tag}"))
+            .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+            .body(index.clone())
+            .send();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        (sha256(&index), amd64_layer, arm64_layer)
+    }
+
     /// The blob's file in Distribution's filesystem storage.
     fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap();
@@ -490,6 +523,16 @@ fn a_corrupt_upstream_blob_is_refused_and_not_cached() {
         (1..=2).contains(&upstream_gets),
         "{upstream_gets} upstream GETs of the layer for two concurrent pulls"
     );
+
+    // An index: the platform pulled is fetched, the other one is not.
+    let (_, amd64_layer, arm64_layer) = up.push_index("multi", "1");
+    let out = skopeo_pull(&format!("{}/cache/multi:1", w.host()), "", &d.join("multi"));
+    pulled_ok(&out);
+    let amd64_hex = amd64_layer.strip_prefix("sha256:").unwrap();
+    assert!(d.join("multi").join(amd64_hex).exists());
+    assert_eq!(up.gets_of(&format!("/v2/multi/blobs/{amd64_layer}")), 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(up.gets_of(&format!("/v2/multi/blobs/{arm64_layer}")), 0);
 
     // Public cache project: anonymous pulls work.
     let image = format!("{}/cache/bad:1", w.host());
