@@ -199,6 +199,68 @@ impl Drop for Upstream {
     }
 }
 
+/// An upstream that answers every request `429 TOOMANYREQUESTS` (Docker Hub's pull
+/// limit), on a given port; stopped on drop.
+struct RateLimiter {
+    child: std::process::Child,
+    count: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RateLimiter {
+    fn start(port: u16) -> RateLimiter {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        let script = r#"
+import http.server, sys
+count = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        with open(count, "a") as f:
+            f.write("x")
+        body = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"pull rate limit"}]}'
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    do_GET = do_HEAD = do_POST = answer
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+        let child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&count)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the 429 server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RateLimiter {
+            child,
+            count,
+            _dir: dir,
+        }
+    }
+
+    fn answered(&self) -> usize {
+        std::fs::read(&self.count).map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for RateLimiter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn api(w: &Wharf, method: &str, path: &str, body: Option<serde_json::Value>) -> common::Resp {
     let mut c = curl(method, &w.url(path))
         .arg("-u")
@@ -439,6 +501,17 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     assert_eq!(miss.error_code(), "UNAVAILABLE");
     assert!(String::from_utf8_lossy(&miss.body).contains("unreachable"));
     assert_eq!(gets_before, 1);
+
+    // Rate-limited (429 on everything, on the upstream's port): still served.
+    let stale_before = w.log_text().matches("(stale)").count();
+    let limiter = RateLimiter::start(up.port);
+    std::thread::sleep(Duration::from_millis(3000));
+    let limited = d.join("limited");
+    pulled_ok(&skopeo_pull(&image, &admin, &limited));
+    assert_eq!(manifest_digest(&limited), v1);
+    assert!(limiter.answered() > 0, "the limiter was asked");
+    assert!(w.log_text().matches("(stale)").count() > stale_before);
+    drop(limiter);
 
     // The tag moves upstream; after the TTL the cache sees it.
     up.restart();
