@@ -12,7 +12,8 @@
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
 //! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
-//!   quotas (write guards distribution asks, see `distribution::guard`), retention.
+//!   quotas (write guards distribution asks, see `distribution::guard`), retention;
+//! - [`proxy`]: proxy cache projects, through distribution's `PullThrough` seam.
 //!
 //! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
 //! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
