@@ -512,6 +512,23 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     assert!(limiter.answered() > 0, "the limiter was asked");
     assert!(w.log_text().matches("(stale)").count() > stale_before);
     drop(limiter);
+    // ... and counted.
+    let metrics =
+        String::from_utf8_lossy(&curl("GET", &w.url("/metrics")).send().body).into_owned();
+    let count = |outcome: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "wharf_proxy_cache_events_total{{outcome=\"{outcome}\"}} "
+                ))
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("stale") >= 2.0, "{metrics}");
+    assert!(count("unavailable") >= 1.0, "{metrics}");
+    assert!(count("fetched") >= 1.0, "{metrics}");
 
     // The tag moves upstream; after the TTL the cache sees it.
     up.restart();

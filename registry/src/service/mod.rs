@@ -190,6 +190,7 @@ impl Services {
             registries.clone(),
             distribution.clone(),
             options.proxy,
+            metrics.clone(),
         );
         let guard: Arc<dyn distribution::WriteGuard> = proxy.clone();
         distribution.guards().install(Arc::downgrade(&guard));

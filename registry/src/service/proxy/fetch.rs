@@ -29,6 +29,7 @@ use crate::error::{ErrorCode, RegistryError, Result};
 use crate::metadata::StoredManifest;
 use crate::names::{Reference, RepoName};
 use crate::service::distribution::PullThrough;
+use crate::service::metrics::Metrics;
 use crate::storage::ByteStream;
 
 /// Chunks buffered between the upstream and a slow client (the store waits too).
@@ -215,6 +216,7 @@ impl ProxyCache {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&key);
+                    me.count(if done.is_ok() { "stored" } else { "not_stored" });
                     if let Err(e) = done {
                         tracing::warn!(repository = %repo, %reference, error = %e, "proxy cache: manifest fetched from the upstream was not cached");
                     }
@@ -339,11 +341,18 @@ impl PullThrough for ProxyCache {
         };
         let Some(cached) = local else {
             let what = format!("manifest {repo}{}", Upstream::at(reference));
-            return self
-                .fetch_manifest(repo, &up, reference)
-                .await
-                .map(Some)
-                .map_err(|f| f.into_error(&up, what, ErrorCode::ManifestUnknown));
+            return match self.fetch_manifest(repo, &up, reference).await {
+                Ok(m) => {
+                    self.count("fetched");
+                    Ok(Some(m))
+                }
+                Err(f) => {
+                    if matches!(f, Fail::Down(_)) {
+                        self.count("unavailable");
+                    }
+                    Err(f.into_error(&up, what, ErrorCode::ManifestUnknown))
+                }
+            };
         };
         let Reference::Tag(tag) = reference else {
             return Ok(None);
@@ -363,15 +372,18 @@ impl PullThrough for ProxyCache {
             Ok(moved) => match self.fetch_manifest(repo, &up, reference).await {
                 Ok(m) => {
                     tracing::info!(repository = %repo, %tag, from = %cached.digest, to = %moved, "proxy cache: the tag moved upstream");
+                    self.count("moved");
                     Ok(Some(m))
                 }
                 Err(e) => {
                     tracing::warn!(repository = %repo, %tag, error = %e, "proxy cache: upstream unreachable, serving the cached tag (stale)");
+                    self.count("stale");
                     Ok(None)
                 }
             },
             Err(e) => {
                 tracing::warn!(repository = %repo, %tag, error = %e, "proxy cache: upstream unreachable, serving the cached tag (stale)");
+                self.count("stale");
                 Ok(None)
             }
         }
@@ -393,6 +405,7 @@ impl PullThrough for ProxyCache {
         let (tx, rx) = tokio::sync::mpsc::channel(TEE_CHUNKS);
         let stored = tee(body, tx);
         let distribution = self.distribution.clone();
+        let metrics = self.metrics.clone();
         let (repo, digest) = (repo.clone(), digest.clone());
         tokio::spawn(async move {
             let _claim = claim;
@@ -401,6 +414,7 @@ impl PullThrough for ProxyCache {
                     tracing::debug!(repository = %repo, %digest, "proxy cache: blob stored")
                 }
                 Err(e) => {
+                    Metrics::outcome(&metrics.proxy_cache, "not_stored");
                     tracing::warn!(repository = %repo, %digest, error = %e, "proxy cache: blob from the upstream was not cached")
                 }
             }

@@ -25,6 +25,7 @@ use crate::metadata::ProxyStore;
 use crate::names::RepoName;
 use crate::service::access::Access;
 use crate::service::distribution::{Distribution, ManifestWrite, WriteGuard};
+use crate::service::metrics::Metrics;
 use crate::service::replication::{Endpoint, Registries, RegistryType};
 
 tokio::task_local! {
@@ -81,6 +82,7 @@ pub struct ProxyCache {
     registries: Arc<Registries>,
     distribution: Arc<Distribution>,
     options: ProxyOptions,
+    metrics: Arc<Metrics>,
     /// Project name → (when looked up, the endpoint it caches).
     projects: Mutex<HashMap<String, (Instant, Option<i64>)>>,
     /// Endpoint id → (when made, endpoint, client).
@@ -100,6 +102,7 @@ impl ProxyCache {
         registries: Arc<Registries>,
         distribution: Arc<Distribution>,
         options: ProxyOptions,
+        metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| ProxyCache {
             me: me.clone(),
@@ -108,6 +111,7 @@ impl ProxyCache {
             registries,
             distribution,
             options,
+            metrics,
             projects: Default::default(),
             clients: Default::default(),
             confirmed: Default::default(),
@@ -209,6 +213,10 @@ impl ProxyCache {
         };
         let repository = upstream_repository(&client.0, path);
         Ok(Some(fetch::Upstream { client, repository }))
+    }
+
+    fn count(&self, outcome: &str) {
+        Metrics::outcome(&self.metrics.proxy_cache, outcome);
     }
 
     async fn refuse_writes(&self, repo: &RepoName) -> Result<()> {
