@@ -425,3 +425,55 @@ impl PullThrough for ProxyCache {
         Ok(Some((size, to_client)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(n: usize) -> ByteStream {
+        Box::pin(stream::iter(
+            (0..n).map(|i| Ok(Bytes::from(vec![i as u8; 1000]))),
+        ))
+    }
+
+    /// The client's copy is the same bytes; a client that hangs up halfway leaves
+    /// the store's copy whole.
+    #[tokio::test]
+    async fn the_tee_feeds_the_store_whatever_the_client_does() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let stored = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let mut s = tee(chunks(50), tx);
+            while let Some(c) = s.next().await {
+                all.extend_from_slice(&c.unwrap());
+            }
+            all
+        });
+        let mut client = Vec::new();
+        for _ in 0..10 {
+            client.extend_from_slice(&rx.recv().await.unwrap().unwrap());
+        }
+        drop(rx);
+        let stored = stored.await.unwrap();
+        assert_eq!(stored.len(), 50_000);
+        assert_eq!(&stored[..10_000], &client[..]);
+    }
+
+    /// An upstream failure (a digest mismatch at the end) reaches both copies.
+    #[tokio::test]
+    async fn an_upstream_error_reaches_the_client_too() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let failing: ByteStream = Box::pin(stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("digest mismatch")),
+        ]));
+        let mut s = tee(failing, tx);
+        assert!(s.next().await.unwrap().is_ok());
+        assert!(s.next().await.unwrap().is_err());
+        assert!(s.next().await.is_none());
+        assert!(rx.recv().await.unwrap().is_ok());
+        let err = rx.recv().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("digest mismatch"));
+        assert!(rx.recv().await.is_none());
+    }
+}
