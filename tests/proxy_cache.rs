@@ -403,10 +403,13 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     let hex = layer1_digest.strip_prefix("sha256:").unwrap();
     assert_eq!(std::fs::read(first.join(hex)).unwrap(), layer1);
     let layer_path = format!("/v2/team/app/blobs/{layer1_digest}");
-    assert_eq!(
-        up.gets_of(&layer_path),
-        1,
-        "the layer came from the upstream"
+    // The layer came from the upstream: once as the client's pull stored it, or
+    // twice when the background completion (300 ms later) started before the
+    // client asked for it (a slow client: the client's copy then only streams).
+    let first_gets = up.gets_of(&layer_path);
+    assert!(
+        (1..=2).contains(&first_gets),
+        "{first_gets} upstream GETs of the layer"
     );
 
     let artifact = wait_cached(&w, "hub", "team/app", "1.0");
@@ -448,6 +451,39 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
         String::from_utf8_lossy(&delete.body)
     );
     assert!(String::from_utf8_lossy(&delete.body).contains("hub"));
+
+    // A member (guest) pulls from the cache; another user does not see it.
+    for user in ["guest", "stranger"] {
+        let r = api(
+            &w,
+            "POST",
+            "/api/v2.0/users",
+            Some(
+                json!({"username": user, "password": "Pass-w0rd-123", "email": format!("{user}@x.io"), "realname": user}),
+            ),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let member = api(
+        &w,
+        "POST",
+        "/api/v2.0/projects/hub/members",
+        Some(json!({"role_id": 3, "member_user": {"username": "guest"}})),
+    );
+    assert_eq!(
+        member.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&member.body)
+    );
+    let guest_pull = d.join("guest");
+    pulled_ok(&skopeo_pull(&image, "guest:Pass-w0rd-123", &guest_pull));
+    assert_eq!(manifest_digest(&guest_pull), v1);
+    let stranger = skopeo_pull(&image, "stranger:Pass-w0rd-123", &d.join("stranger"));
+    assert!(
+        !stranger.status.success(),
+        "a non-member pulled from a private cache"
+    );
 
     // Pushes into the cache project are refused before any byte is sent.
     let upload = curl("POST", &w.url("/v2/hub/team/app/blobs/uploads/"))
@@ -500,7 +536,8 @@ fn pulls_fill_the_cache_which_serves_when_the_upstream_is_down() {
     assert_eq!(miss.status, 503, "{}", String::from_utf8_lossy(&miss.body));
     assert_eq!(miss.error_code(), "UNAVAILABLE");
     assert!(String::from_utf8_lossy(&miss.body).contains("unreachable"));
-    assert_eq!(gets_before, 1);
+    // Everything after the first pull was served from the cache.
+    assert_eq!(gets_before, first_gets);
 
     // Rate-limited (429 on everything, on the upstream's port): still served.
     let stale_before = w.log_text().matches("(stale)").count();
