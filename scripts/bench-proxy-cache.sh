@@ -7,7 +7,7 @@
 # cached blob through a memory map: file-backed pages, reported apart).
 #
 # Usage: scripts/bench-proxy-cache.sh [SIZE_MIB]   (default 512)
-# Needs: docker-registry, apache2-utils, skopeo, curl, jq; a built target/debug/wharf
+# Needs: docker-registry, apache2-utils, skopeo, curl, jq, bc; a built target/debug/wharf
 # (or WHARF_BIN).
 set -euo pipefail
 
