@@ -322,6 +322,37 @@ impl Client {
         Ok(Box::pin(stream))
     }
 
+    /// A blob as a stream with the length the registry announced (`Content-Length`),
+    /// for callers that pass it on before the last byte arrives. The digest is checked
+    /// as for [`blob_stream`](Self::blob_stream): a mismatch fails the last read.
+    pub async fn blob_stream_sized(
+        &self,
+        repo: &Reference,
+        digest: &str,
+    ) -> Result<(Option<u64>, BlobStream)> {
+        self.authorise(repo).await;
+        let desc = oci_client::manifest::OciDescriptor {
+            digest: digest.to_string(),
+            ..Default::default()
+        };
+        let sized = self
+            .client
+            .pull_blob_stream(repo, &desc)
+            .await
+            .map_err(|e| Error::from_client(&with_digest(repo, digest), "blob", e))?;
+        Ok((sized.content_length, Box::pin(sized.stream)))
+    }
+
+    /// The digest a tag (or digest) reference points at, with a HEAD request where the
+    /// registry answers one: what a cache asks to learn whether a tag moved without
+    /// fetching the manifest (HEADs do not count against Docker Hub's pull limit).
+    pub async fn manifest_digest(&self, reference: &Reference) -> Result<String> {
+        self.client
+            .fetch_manifest_digest(reference, &self.auth)
+            .await
+            .map_err(|e| Error::from_client(reference, "manifest", e))
+    }
+
     /// Reads a blob whole, refusing anything over `max` bytes (without reading past it)
     /// and anything whose bytes do not match `digest`.
     pub async fn get_blob_limited(

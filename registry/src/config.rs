@@ -63,6 +63,11 @@ pub struct Config {
     /// on first start when absent. Losing it loses the stored credentials, not the
     /// endpoints: they are re-entered with `wharf registry add`.
     pub secret_key_file: Option<PathBuf>,
+    /// Seconds a proxy cache project serves a cached tag without asking its upstream
+    /// whether the tag moved (a HEAD, after which a moved tag is fetched anew). Harbor
+    /// asks on every pull; 0 does the same. The default spares the upstream, and its
+    /// rate limit, the HEAD of every pull of a hot tag, for at most that much staleness.
+    pub proxy_cache_ttl: u64,
 }
 
 /// A configuration value that must never be printed.
@@ -102,6 +107,7 @@ impl Default for Config {
             gc_grace_period: 3600,
             job_lease: 60,
             secret_key_file: None,
+            proxy_cache_ttl: 300,
         }
     }
 }

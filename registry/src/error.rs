@@ -23,6 +23,9 @@ pub enum ErrorCode {
     Unsupported,
     #[serde(rename = "TOOMANYREQUESTS")]
     TooManyRequests,
+    /// Distribution's `UNAVAILABLE` (503): a proxy cache's upstream cannot be reached
+    /// and the content is not cached.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -44,6 +47,7 @@ impl ErrorCode {
             Denied => "DENIED",
             Unsupported => "UNSUPPORTED",
             TooManyRequests => "TOOMANYREQUESTS",
+            Unavailable => "UNAVAILABLE",
         }
     }
 
@@ -64,6 +68,7 @@ impl ErrorCode {
             Denied => "requested access to the resource is denied",
             Unsupported => "the operation is unsupported",
             TooManyRequests => "too many requests",
+            Unavailable => "service unavailable",
         }
     }
 }

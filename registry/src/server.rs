@@ -122,6 +122,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             lifecycle: meta.clone(),
             webhooks: meta.clone(),
             replication: meta.clone(),
+            proxy: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -142,6 +143,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 ..Default::default()
             },
             secret_key: Some(Arc::new(secret_key)),
+            proxy: crate::service::proxy::ProxyOptions {
+                tag_ttl: Duration::from_secs(config.proxy_cache_ttl),
+                ..Default::default()
+            },
         },
     );
     if !enabled {

@@ -70,6 +70,12 @@ async fn sqlite_replication() {
 }
 
 #[tokio::test]
+async fn sqlite_proxy() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_proxy(&store, &store, &store).await;
+}
+
+#[tokio::test]
 async fn sqlite_gc() {
     let (_dir, store) = sqlite().await;
     conformance::run_gc(&store, &store).await;

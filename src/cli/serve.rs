@@ -205,6 +205,12 @@ pub struct ServeArgs {
     /// (generated, mode 0600, when absent) [default: <data-dir>/secret.key].
     #[arg(long, env = "WHARF_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+
+    /// Seconds a proxy cache project serves a cached tag before asking its upstream
+    /// (with a HEAD) whether the tag moved; 0 asks on every pull, as Harbor does
+    /// [default: 300].
+    #[arg(long, env = "WHARF_PROXY_CACHE_TTL")]
+    proxy_cache_ttl: Option<u64>,
 }
 
 impl ServeArgs {
@@ -285,6 +291,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.secret_key_file {
             config.secret_key_file = Some(v);
+        }
+        if let Some(v) = self.proxy_cache_ttl {
+            config.proxy_cache_ttl = v;
         }
         config.validate()?;
         Ok(config)

@@ -20,6 +20,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Denied => StatusCode::FORBIDDEN,
         Unsupported => StatusCode::METHOD_NOT_ALLOWED,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

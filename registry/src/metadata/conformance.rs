@@ -1754,3 +1754,64 @@ pub async fn run_replication(store: &dyn super::ReplicationStore) {
     assert!(!store.delete_registry(id).await.unwrap());
     assert_eq!(store.registry(id).await.unwrap(), None);
 }
+
+/// [`super::ProxyStore`]: which projects cache which endpoint; the row goes with
+/// its project.
+pub async fn run_proxy(
+    store: &dyn super::ProxyStore,
+    identity: &dyn super::IdentityStore,
+    replication: &dyn super::ReplicationStore,
+) {
+    use super::replication::StoredRegistry;
+    let endpoint = |name: &str| StoredRegistry {
+        id: 0,
+        name: name.into(),
+        url: "https://upstream.example.com".into(),
+        kind: "docker-registry".into(),
+        description: String::new(),
+        auth_type: None,
+        access_key: None,
+        sealed_secret: None,
+        ca_file: None,
+        insecure: false,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let hub = replication.create_registry(&endpoint("hub")).await.unwrap();
+    let quay = replication
+        .create_registry(&endpoint("quay"))
+        .await
+        .unwrap();
+    let a = identity
+        .create_project("cache-a", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = identity
+        .create_project("cache-b", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let plain = identity
+        .create_project("plain", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    store.set_proxy_registry(b, hub).await.unwrap();
+    store.set_proxy_registry(a, hub).await.unwrap();
+    assert_eq!(store.proxy_registry(a).await.unwrap(), Some(hub));
+    assert_eq!(store.proxy_registry(plain).await.unwrap(), None);
+    assert_eq!(store.proxy_projects().await.unwrap(), [(a, hub), (b, hub)]);
+    assert_eq!(
+        store.projects_caching(hub).await.unwrap(),
+        ["cache-a", "cache-b"]
+    );
+    assert!(store.projects_caching(quay).await.unwrap().is_empty());
+    // Setting it again replaces it.
+    store.set_proxy_registry(b, quay).await.unwrap();
+    assert_eq!(store.projects_caching(quay).await.unwrap(), ["cache-b"]);
+    // Deleting the project takes the row with it.
+    assert!(identity.delete_project(a).await.unwrap());
+    assert_eq!(store.proxy_projects().await.unwrap(), [(b, quay)]);
+    assert!(store.projects_caching(hub).await.unwrap().is_empty());
+}

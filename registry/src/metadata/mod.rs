@@ -9,11 +9,13 @@
 pub mod conformance;
 pub mod identity;
 pub mod lifecycle;
+pub mod proxy;
 pub mod replication;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_lifecycle;
+mod sqlite_proxy;
 mod sqlite_replication;
 mod sqlite_security;
 mod sqlite_tag_rules;
@@ -33,6 +35,7 @@ use crate::names::RepoName;
 
 pub use identity::IdentityStore;
 pub use lifecycle::{JobStore, LifecycleStore};
+pub use proxy::ProxyStore;
 pub use replication::ReplicationStore;
 pub use security::SecurityStore;
 pub use sqlite::SqliteMetadata;

@@ -49,6 +49,10 @@ pub struct Metrics {
     pub replication_tasks: Family<OutcomeLabel, Counter>,
     /// Pull-gate verdicts (allowed, refused): counted on the manifest GET path.
     pub pull_gate_decisions: Family<OutcomeLabel, Counter>,
+    /// What proxy caches did: fetched (a manifest miss), moved (a tag re-fetched),
+    /// stale (cached content served, the upstream failing), unavailable (a miss with
+    /// the upstream failing), stored, not_stored (fetched content refused).
+    pub proxy_cache: Family<OutcomeLabel, Counter>,
     /// Scan records by status (Pending, Running, Success, Error), read at each scrape.
     pub scans: Family<OutcomeLabel, Gauge>,
 }
@@ -65,6 +69,7 @@ impl Default for Metrics {
             webhook_deliveries: Family::default(),
             replication_tasks: Family::default(),
             pull_gate_decisions: Family::default(),
+            proxy_cache: Family::default(),
             scans: Family::default(),
             registry: Registry::default(),
         };
@@ -107,6 +112,11 @@ impl Default for Metrics {
             "pull_gate_decisions",
             "Pull-gate verdicts on manifest GETs",
             m.pull_gate_decisions.clone(),
+        );
+        registry.register(
+            "proxy_cache_events",
+            "What proxy cache projects did, by outcome",
+            m.proxy_cache.clone(),
         );
         registry.register(
             "scans",

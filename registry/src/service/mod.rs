@@ -12,7 +12,8 @@
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
 //! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
-//!   quotas (write guards distribution asks, see `distribution::guard`), retention.
+//!   quotas (write guards distribution asks, see `distribution::guard`), retention;
+//! - [`proxy`]: proxy cache projects, through distribution's `PullThrough` seam.
 //!
 //! Services return domain values and [`RegistryError`]s; they know nothing of HTTP
 //! status codes or Harbor's JSON (that is `http`'s job). New concerns (lifecycle,
@@ -24,6 +25,7 @@ pub mod events;
 pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
+pub mod proxy;
 pub mod replication;
 pub mod security;
 pub mod webhooks;
@@ -43,8 +45,8 @@ pub use security::{
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataStore, ReplicationStore, SecurityStore,
-    TagRulesStore,
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, ProxyStore, ReplicationStore,
+    SecurityStore, TagRulesStore,
 };
 use crate::storage::BlobStore;
 
@@ -63,6 +65,7 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub registries: Arc<replication::Registries>,
     pub replication_policies: Arc<replication::Policies>,
+    pub proxy: Arc<proxy::ProxyCache>,
 }
 
 /// What the services are built from.
@@ -76,6 +79,7 @@ pub struct Stores {
     pub lifecycle: Arc<dyn LifecycleStore>,
     pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
     pub replication: Arc<dyn ReplicationStore>,
+    pub proxy: Arc<dyn ProxyStore>,
 }
 
 /// Options of the services that have any.
@@ -93,6 +97,7 @@ pub struct Options {
     pub webhooks: webhooks::WebhookOptions,
     /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
     pub secret_key: Option<Arc<replication::SecretKey>>,
+    pub proxy: proxy::ProxyOptions,
 }
 
 impl Services {
@@ -169,17 +174,35 @@ impl Services {
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
-        let registries = Arc::new(replication::Registries::new(
-            stores.replication.clone(),
-            access.clone(),
-            options.secret_key,
-        ));
+        let registries = Arc::new(
+            replication::Registries::new(
+                stores.replication.clone(),
+                access.clone(),
+                options.secret_key,
+            )
+            .with_proxy_store(stores.proxy.clone()),
+        );
         let replication_policies = Arc::new(replication::Policies::new(
             stores.replication,
             access.clone(),
             registries.clone(),
         ));
+        let proxy = proxy::ProxyCache::new(
+            stores.proxy,
+            access.clone(),
+            registries.clone(),
+            distribution.clone(),
+            options.proxy,
+            metrics.clone(),
+        );
+        let guard: Arc<dyn distribution::WriteGuard> = proxy.clone();
+        distribution.guards().install(Arc::downgrade(&guard));
+        let pull_through: Arc<dyn distribution::PullThrough> = proxy.clone();
+        distribution
+            .pull_through()
+            .install(Arc::downgrade(&pull_through));
         Services {
+            proxy,
             metrics,
             webhooks,
             access,

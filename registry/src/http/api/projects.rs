@@ -18,7 +18,8 @@ use crate::metadata::security::Allowlist;
 use crate::service::ProjectExtras;
 
 /// Harbor's project object; `extras` holds the page's settings, allow-lists and roles.
-fn project_json(p: Project, extras: &mut ProjectExtras) -> Value {
+/// `registry`: the endpoint a proxy cache project fronts (Harbor's `registry_id`).
+fn project_json(p: Project, extras: &mut ProjectExtras, registry: Option<i64>) -> Value {
     let role = extras.roles.get(&p.id).copied();
     let mut metadata = serde_json::Map::new();
     metadata.insert("public".into(), json!(p.public.to_string()));
@@ -26,7 +27,7 @@ fn project_json(p: Project, extras: &mut ProjectExtras) -> Value {
         metadata.insert(k, json!(v));
     }
     let allow = extras.allowlists.remove(&p.id).unwrap_or_default();
-    json!({
+    let mut out = json!({
         "project_id": p.id,
         "name": p.name,
         "owner_id": p.owner_id,
@@ -38,7 +39,11 @@ fn project_json(p: Project, extras: &mut ProjectExtras) -> Value {
         "cve_allowlist": allowlist_json(Some(p.id), &allow),
         "current_user_role_id": role.map(|r| r as i64).unwrap_or(0),
         "current_user_role_ids": role.map(|r| vec![r as i64]).unwrap_or_default(),
-    })
+    });
+    if let Some(id) = registry {
+        out["registry_id"] = json!(id);
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -64,9 +69,13 @@ pub async fn list(
         .list_projects(&caller.who, q.name.as_deref(), page)
         .await?;
     let mut extras = reg.security.project_extras(&caller.who, &items).await?;
+    let registries = reg.proxy.registry_ids().await?;
     let out: Vec<Value> = items
         .into_iter()
-        .map(|p| project_json(p, &mut extras))
+        .map(|p| {
+            let registry = registries.get(&p.id).copied();
+            project_json(p, &mut extras, registry)
+        })
         .collect();
     Ok(paged("/api/v2.0/projects", page, total, out))
 }
@@ -196,6 +205,16 @@ pub async fn create(
                 })?,
         ),
     };
+    // Harbor's proxy cache project: checked before the project exists.
+    let registry_id = match &body["registry_id"] {
+        Value::Null => None,
+        v => Some(v.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+            RegistryError::bad_request("registry_id must be the id of a registry endpoint")
+        })?),
+    };
+    if let Some(registry_id) = registry_id {
+        reg.proxy.check_registry(&caller.who, registry_id).await?;
+    }
     let id = reg
         .identity
         .create_project(
@@ -205,6 +224,9 @@ pub async fn create(
             public_flag(&body)?.unwrap_or(false),
         )
         .await?;
+    if let Some(registry_id) = registry_id {
+        reg.proxy.set_registry(id, registry_id).await?;
+    }
     apply_settings(&reg, &caller, name, &body).await?;
     reg.quotas
         .init_project(&caller.who, id, storage_limit)
@@ -226,7 +248,8 @@ pub async fn get(
         .project_extras(&caller.who, std::slice::from_ref(&p))
         .await?;
     let retention_id = reg.retention.policy_id_of(p.id).await?;
-    let mut out = project_json(p, &mut extras);
+    let registry = reg.proxy.registry_ids().await?.get(&p.id).copied();
+    let mut out = project_json(p, &mut extras, registry);
     if let Some(id) = retention_id {
         out["metadata"]["retention_id"] = json!(id.to_string());
     }

@@ -115,11 +115,13 @@ pub fn components() -> Value {
             "project_id": i(), "name": s(), "owner_id": nullable(i()), "owner_name": nullable(s()),
             "creation_time": t(), "update_time": t(), "repo_count": i(), "metadata": string_map(),
             "cve_allowlist": r("CVEAllowlist"), "current_user_role_id": i(),
-            "current_user_role_ids": {"type": "array", "items": i()}}),
+            "current_user_role_ids": {"type": "array", "items": i()},
+            "registry_id": {"type": "integer", "description": "the registry endpoint a proxy cache project fronts"}}),
         ),
     );
     m.insert("ProjectReq".into(), obj(&[], json!({"project_name": s(), "public": b(), "metadata": string_map(), "cve_allowlist": r("CVEAllowlist"),
-            "storage_limit": {"type": "integer", "description": "bytes, -1 unlimited (system administrators; others get the default)"}})));
+            "storage_limit": {"type": "integer", "description": "bytes, -1 unlimited (system administrators; others get the default)"},
+            "registry_id": {"type": "integer", "description": "makes the project a proxy cache of this registry endpoint (system administrators)"}})));
     m.insert("CVEAllowlist".into(), obj(&[], json!({"project_id": i(), "items": {"type": "array", "items": obj(&["cve_id"], json!({"cve_id": s()}))},
             "expires_at": nullable(i()), "creation_time": t(), "update_time": t()})));
     m.insert(

@@ -200,6 +200,9 @@ impl Distribution {
             return Err(RegistryError::bad_request(format!("invalid tag {tag:?}")));
         }
         let digest = self.resolve(&repo, reference).await?;
+        for guard in self.guards.live() {
+            guard.before_tag_add(&repo, tag, &digest).await?;
+        }
         if self
             .meta
             .manifest_by_tag(&repo, tag, false)

@@ -116,7 +116,11 @@ impl Distribution {
         }
         match self.meta.manifest_by_digest(repo, digest, false).await? {
             Some(m) => Ok(m.size),
-            None => Err(not_found(ErrorCode::BlobUnknown, format!("blob {digest}"))),
+            None => match self.pull_through_blob(repo, digest).await? {
+                // The answer of a HEAD: the size; the stream is dropped unread.
+                Some((size, _)) => Ok(size),
+                None => Err(not_found(ErrorCode::BlobUnknown, format!("blob {digest}"))),
+            },
         }
     }
 
@@ -149,11 +153,13 @@ impl Distribution {
                 },
             });
         }
-        let m = self
-            .meta
-            .manifest_by_digest(repo, digest, true)
-            .await?
-            .ok_or_else(|| not_found(ErrorCode::BlobUnknown, format!("blob {digest}")))?;
+        let Some(m) = self.meta.manifest_by_digest(repo, digest, true).await? else {
+            // Fetched content is sent whole: a Range on it is ignored, as RFC 9110 allows.
+            return match self.pull_through_blob(repo, digest).await? {
+                Some((size, stream)) => Ok(BlobBody::Whole { size, stream }),
+                None => Err(not_found(ErrorCode::BlobUnknown, format!("blob {digest}"))),
+            };
+        };
         let content = m.content.unwrap_or_default();
         let size = content.len() as u64;
         let once =
@@ -171,6 +177,17 @@ impl Distribution {
                 stream: once(content.slice(start as usize..=end as usize)),
             },
         })
+    }
+
+    async fn pull_through_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<(u64, ByteStream)>> {
+        match self.pull_through.get() {
+            Some(p) => p.blob(repo, digest).await,
+            None => Ok(None),
+        }
     }
 
     /// Stop the repository serving the blob. The bytes stay until garbage

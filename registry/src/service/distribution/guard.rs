@@ -1,6 +1,7 @@
 //! "May this write happen?": the questions the push and delete paths ask before
 //! they change content, answered by whoever installed a [`WriteGuard`] (the
-//! lifecycle service: tag immutability, quotas). Distribution defines the
+//! lifecycle service: tag immutability, quotas; the proxy cache, whose
+//! projects take no pushes). Distribution defines the
 //! question and never learns who answers it, so it does not depend on lifecycle.
 //!
 //! Guards are held weakly, like event subscribers: the guard's service usually
@@ -40,6 +41,15 @@ pub enum Removal<'a> {
 /// [`crate::error::RegistryError::WriteDenied`]). Every method allows by default.
 #[async_trait::async_trait]
 pub trait WriteGuard: Send + Sync {
+    /// An upload session (or a mount) into `repo` is about to start: a guard that
+    /// refuses every push to the repository says so before any byte is sent.
+    async fn before_upload(&self, _repo: &RepoName) -> Result<()> {
+        Ok(())
+    }
+    /// A new tag is about to be added through the management API.
+    async fn before_tag_add(&self, _repo: &RepoName, _tag: &str, _digest: &Digest) -> Result<()> {
+        Ok(())
+    }
     /// A finished upload of `size` bytes is about to become a blob of `repo`.
     async fn before_blob_commit(
         &self,

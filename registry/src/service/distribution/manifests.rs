@@ -256,6 +256,11 @@ impl Distribution {
             Reference::Tag(t) => self.meta.manifest_by_tag(repo, t, content).await?,
             Reference::Digest(d) => self.meta.manifest_by_digest(repo, d, content).await?,
         };
+        if let Some(p) = self.pull_through.get()
+            && let Some(fetched) = p.manifest(repo, reference, found.as_ref()).await?
+        {
+            return Ok(fetched);
+        }
         found.ok_or_else(|| {
             not_found(
                 ErrorCode::ManifestUnknown,

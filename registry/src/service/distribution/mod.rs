@@ -8,6 +8,7 @@ mod blobs;
 pub mod guard;
 mod listing;
 mod manifests;
+pub mod pull_through;
 mod pulls;
 mod uploads;
 
@@ -18,6 +19,7 @@ pub use blobs::{BlobBody, ByteRange};
 pub use guard::{Guards, ManifestWrite, Removal, WriteGuard};
 pub use listing::Page;
 pub use manifests::PutManifest;
+pub use pull_through::{PullThrough, PullThroughSlot};
 pub use uploads::{MountOutcome, UploadStatus};
 
 use super::access::Access;
@@ -36,6 +38,8 @@ pub struct Distribution {
     events: Events,
     /// Who answers "may this write happen?" (immutability, quotas).
     guards: Guards,
+    /// Who fetches what a proxy cache project does not hold yet.
+    pull_through: PullThroughSlot,
     recent_uses: blobs::RecentUses,
     /// When this process last committed a blob or stored a manifest (ms since
     /// the epoch): background work (GC) yields to pushes in progress.
@@ -70,6 +74,7 @@ impl Distribution {
             pulls: Default::default(),
             events: Events::default(),
             guards: Guards::default(),
+            pull_through: PullThroughSlot::default(),
             recent_uses: Default::default(),
             last_write: Default::default(),
             access,
@@ -95,6 +100,11 @@ impl Distribution {
     /// Who is asked before content changes.
     pub fn guards(&self) -> &Guards {
         &self.guards
+    }
+
+    /// Where reads that local content does not answer go (the proxy cache).
+    pub fn pull_through(&self) -> &PullThroughSlot {
+        &self.pull_through
     }
 
     /// The stores, for services that read content (scanning, signatures).

@@ -98,6 +98,9 @@ fn exact_length(body: ByteStream, want: u64) -> ByteStream {
 
 impl Distribution {
     async fn new_session(&self, repo: &RepoName) -> Result<UploadStatus> {
+        for guard in self.guards.live() {
+            guard.before_upload(repo).await?;
+        }
         if self.meta.count_uploads().await? >= self.max_uploads as u64 {
             return Err(RegistryError::new(
                 ErrorCode::TooManyRequests,
@@ -157,6 +160,9 @@ impl Distribution {
         digest: &Digest,
         from: Option<&RepoName>,
     ) -> Result<MountOutcome> {
+        for guard in self.guards.live() {
+            guard.before_upload(repo).await?;
+        }
         // A blob GC is deleting cannot be linked: the client uploads it instead.
         if let Some(from) = from
             && let Some(size) = self.meta.repo_blob_size(from, digest).await?

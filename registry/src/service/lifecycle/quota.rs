@@ -233,6 +233,7 @@ mod tests {
                 lifecycle: meta.clone(),
                 webhooks: meta.clone(),
                 replication: meta.clone(),
+                proxy: meta.clone(),
             },
             Options {
                 max_uploads: 10,

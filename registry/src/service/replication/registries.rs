@@ -13,8 +13,8 @@ use super::secret::SecretKey;
 use crate::auth::Principal;
 use crate::auth::rbac::SystemAction;
 use crate::error::{ApiErrorKind, RegistryError, Result};
-use crate::metadata::ReplicationStore;
 use crate::metadata::replication::StoredRegistry;
+use crate::metadata::{ProxyStore, ReplicationStore};
 use crate::service::access::Access;
 use crate::service::time_rfc3339;
 
@@ -191,6 +191,8 @@ pub struct Registries {
     store: Arc<dyn ReplicationStore>,
     access: Arc<Access>,
     key: Option<Arc<SecretKey>>,
+    /// Which proxy cache projects front an endpoint (they keep it from deletion).
+    proxies: Option<Arc<dyn ProxyStore>>,
 }
 
 impl Registries {
@@ -200,7 +202,18 @@ impl Registries {
         access: Arc<Access>,
         key: Option<Arc<SecretKey>>,
     ) -> Self {
-        Registries { store, access, key }
+        Registries {
+            store,
+            access,
+            key,
+            proxies: None,
+        }
+    }
+
+    /// Endpoints fronted by proxy cache projects (in `proxies`) are not deleted.
+    pub fn with_proxy_store(mut self, proxies: Arc<dyn ProxyStore>) -> Self {
+        self.proxies = Some(proxies);
+        self
     }
 
     pub async fn list(&self, who: &Principal, name: Option<&str>) -> Result<Vec<Registry>> {
@@ -283,6 +296,19 @@ impl Registries {
             .filter(|p| super::policies::uses_registry(p, id))
             .map(|p| p.name.clone())
             .collect();
+        if let Some(proxies) = &self.proxies {
+            let caches = proxies.projects_caching(id).await?;
+            if !caches.is_empty() {
+                return Err(RegistryError::api(
+                    ApiErrorKind::Precondition,
+                    format!(
+                        "registry {} is the upstream of proxy cache projects {}: delete them first",
+                        stored.name,
+                        caches.join(", ")
+                    ),
+                ));
+            }
+        }
         if !users.is_empty() {
             return Err(RegistryError::api(
                 ApiErrorKind::Precondition,
