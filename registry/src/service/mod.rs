@@ -9,6 +9,7 @@
 //!
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
+//! - [`directory`]: the authentication mode, LDAP logins and onboarding, user groups;
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
 //! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
@@ -19,6 +20,7 @@
 //! replication, …) get a service of their own here, subscribing to [`events`].
 
 pub mod access;
+pub mod directory;
 pub mod distribution;
 pub mod events;
 pub mod identity;
@@ -31,10 +33,11 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use access::{Access, AuthState, IssuedToken};
+pub use directory::{Directory, DirectoryOptions};
 pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
-pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use identity::{GroupRef, Identity, RobotSpec, RobotUpdate};
 pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,
@@ -63,6 +66,7 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub registries: Arc<replication::Registries>,
     pub replication_policies: Arc<replication::Policies>,
+    pub directory: Arc<Directory>,
 }
 
 /// What the services are built from.
@@ -166,6 +170,13 @@ impl Services {
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
+        let directory = Arc::new(Directory::new(
+            stores.identity.clone(),
+            access.clone(),
+            options.secret_key.clone(),
+        ));
+        let external: Arc<dyn access::ExternalAuthenticator> = directory.clone();
+        access.install_external(Arc::downgrade(&external));
         let registries = Arc::new(replication::Registries::new(
             stores.replication.clone(),
             access.clone(),
@@ -189,6 +200,7 @@ impl Services {
             lifecycle,
             registries,
             replication_policies,
+            directory,
         }
     }
 
