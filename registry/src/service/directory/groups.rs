@@ -94,6 +94,8 @@ impl Directory {
             .create_group(&name, group_type, &dn)
             .await?
             .ok_or_else(|| RegistryError::conflict(format!("user group {name} already exists")))?;
+        // Memberships are read at login: let the next request log in afresh.
+        self.access.forget_credentials();
         self.access.audit(who, "create", "user_group", &name, ip);
         Ok(id)
     }
