@@ -536,6 +536,32 @@ fn ldap_users_log_in_get_onboarded_and_act_through_their_groups() {
     ] {
         assert!(!r.status.success(), "bob could {what}");
     }
+    // A user's role is the highest of their own and their groups': alice made a
+    // limited guest herself still pushes as a developer of her group; dave made a
+    // maintainer himself now pushes although his group only reads.
+    for (user, role) in [("alice", 5), ("dave", 4)] {
+        let r = api(&w, "POST", "/projects/team/members", ADMIN)
+            .body(json!({"role_id": role, "member_user": {"username": user}}).to_string())
+            .send();
+        assert_eq!(r.status, 201, "{}", text(&r));
+    }
+    let pushed = skopeo_copy(&image, &format!("docker://{}/team/app:v2", w.host()), ALICE);
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let pushed = skopeo_copy(
+        &image,
+        &format!("docker://{}/team/app:dave", w.host()),
+        DAVE,
+    );
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
     // bob logs in all the same: he is a directory user, just not in the project.
     assert_eq!(api(&w, "GET", "/users/current", BOB).send().status, 200);
 
