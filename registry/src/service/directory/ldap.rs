@@ -27,7 +27,7 @@ pub enum DirectoryError {
     Ldap {
         url: String,
         step: &'static str,
-        source: LdapError,
+        source: Box<LdapError>,
     },
     #[error("LDAP CA file {path}: {message}")]
     CaFile { path: String, message: String },
@@ -94,7 +94,7 @@ impl<'a> Session<'a> {
         move |source| DirectoryError::Ldap {
             url: self.settings.url.clone(),
             step,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -111,7 +111,7 @@ impl<'a> Session<'a> {
             move |source| DirectoryError::Ldap {
                 url: settings.url.clone(),
                 step,
-                source,
+                source: Box::new(source),
             }
         };
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -294,10 +294,9 @@ impl<'a> Session<'a> {
                 let _ = s.ldap.unbind().await;
                 Ok(true)
             }
-            Err(DirectoryError::Ldap {
-                source: LdapError::LdapResult { result },
-                ..
-            }) if result.rc == INVALID_CREDENTIALS => Ok(false),
+            Err(DirectoryError::Ldap { source, .. }) if matches!(&*source, LdapError::LdapResult { result } if result.rc == INVALID_CREDENTIALS) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -348,6 +347,6 @@ mod tests {
         );
         assert_eq!(match_filter("", "cn", "a\\b"), "(cn=a\\5cb)");
         // What the escaped filter says is still one equality match.
-        ldap3::parse_filter(&match_filter("", "uid", "*)(|(uid=*")).unwrap();
+        ldap3::parse_filter(match_filter("", "uid", "*)(|(uid=*")).unwrap();
     }
 }
