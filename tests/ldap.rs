@@ -740,3 +740,107 @@ fn ldaps_and_starttls_with_a_ca_file_set_by_flags() {
         .json();
     assert_eq!(ping["success"], true, "{ping}");
 }
+
+/// The actions a token grants on `team/app` (its JWT payload, decoded).
+fn granted(w: &Wharf, user: (&str, &str)) -> Vec<String> {
+    use base64::Engine;
+    let r = curl(
+        "GET",
+        &w.url("/service/token?service=wharf&scope=repository:matrix/app:pull,push,delete"),
+    )
+    .arg("-u")
+    .arg(&format!("{}:{}", user.0, user.1))
+    .send();
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["actions"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Through a group alone, each of Harbor's five roles gives what the role table
+/// says (the same rows as tests/access.rs's matrix for direct members).
+#[test]
+fn group_members_get_exactly_their_groups_role() {
+    let slapd = Slapd::start();
+    let w = start_wharf(&[]);
+    let r = api(&w, "PUT", "/configurations", ADMIN)
+        .body(ldap_settings(&slapd).to_string())
+        .send();
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = api(&w, "POST", "/projects", ADMIN)
+        .body(json!({"project_name": "matrix", "metadata": {"public": "false"}}).to_string())
+        .send();
+    assert_eq!(r.status, 201);
+    let r = api(&w, "POST", "/projects/matrix/members", ADMIN)
+        .body(json!({"role_id": 5, "member_group": {"ldap_group_dn": READERS}}).to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let mid = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // Dave is in readers only; outsiders (bob) get nothing whatever the group's role.
+    // (role_id, pull, push, delete, list members, add members)
+    let rows = [
+        (5, [true, false, false, false, false]),
+        (3, [true, false, false, true, false]),
+        (2, [true, true, false, true, false]),
+        (4, [true, true, true, true, false]),
+        (1, [true, true, true, true, true]),
+    ];
+    for (role, want) in rows {
+        let r = api(&w, "PUT", &format!("/projects/matrix/members/{mid}"), ADMIN)
+            .body(json!({"role_id": role}).to_string())
+            .send();
+        assert_eq!(r.status, 200);
+        let g = granted(&w, DAVE);
+        let has = |a: &str| g.iter().any(|x| x == a);
+        assert_eq!(
+            [has("pull"), has("push"), has("delete")],
+            [want[0], want[1], want[2]],
+            "role {role}: {g:?}"
+        );
+        assert!(granted(&w, BOB).is_empty(), "bob, role {role}");
+        let list = api(&w, "GET", "/projects/matrix/members", DAVE).send();
+        assert_eq!(
+            list.status == 200,
+            want[3],
+            "role {role} list members ({})",
+            list.status
+        );
+        let add = api(&w, "POST", "/projects/matrix/members", DAVE)
+            .body(json!({"role_id": 3, "member_user": {"username": "bob"}}).to_string())
+            .send();
+        assert_eq!(
+            add.status == 201,
+            want[4],
+            "role {role} add member ({})",
+            add.status
+        );
+    }
+    // Removing the group from the project takes the rights away.
+    let r = api(
+        &w,
+        "DELETE",
+        &format!("/projects/matrix/members/{mid}"),
+        ADMIN,
+    )
+    .send();
+    assert_eq!(r.status, 200);
+    assert!(granted(&w, DAVE).is_empty());
+}
