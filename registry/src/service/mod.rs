@@ -9,7 +9,8 @@
 //!
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
-//! - [`directory`]: the authentication mode, LDAP logins and onboarding, user groups;
+//! - [`directory`]: the authentication mode, LDAP logins and onboarding, user groups
+//!   (it uses access; access reaches it only as the `ExternalAuthenticator` it installs);
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
 //! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and

@@ -21,7 +21,7 @@ use crate::auth::Principal;
 use crate::auth::rbac::SystemAction;
 use crate::error::{ApiErrorKind, ErrorCode, RegistryError, Result};
 use crate::metadata::IdentityStore;
-use crate::metadata::identity::{GROUP_TYPE_LDAP, NewUser, User};
+use crate::metadata::identity::{NewUser, User};
 
 pub use ldap::{DirectoryError, DirectoryGroup, DirectoryUser};
 pub use settings::{AuthMode, AuthSettings, ItemKind, LdapSettings};
@@ -420,6 +420,3 @@ impl ExternalAuthenticator for Directory {
         }
     }
 }
-
-/// `group_type` of LDAP groups, for callers that create them.
-pub const LDAP_GROUP: i64 = GROUP_TYPE_LDAP;
