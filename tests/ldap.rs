@@ -567,6 +567,12 @@ fn ldap_users_log_in_get_onboarded_and_act_through_their_groups() {
 
     // The admin group's members are system administrators; others are not.
     assert_eq!(api(&w, "GET", "/users", CAROL).send().status, 200);
+    let carol = api(&w, "GET", "/users/current", CAROL).send().json();
+    assert_eq!(
+        (&carol["sysadmin_flag"], &carol["admin_role_in_auth"]),
+        (&json!(false), &json!(true)),
+        "{carol}"
+    );
     assert_eq!(api(&w, "GET", "/users", ALICE).send().status, 403);
 
     // Wrong passwords, an empty one, and filter injection get nobody in.
