@@ -23,6 +23,7 @@ declare -A APT=(
   [go]=golang-go        # charts: Helm's template engine (text/template + sprig), built offline
   [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
   [sqlite3]=sqlite3     # retention: hand-made push/pull times written with the server stopped
+  [slapd]=slapd [ldapadd]=ldap-utils   # ldap: a private OpenLDAP per test (the system instance is not used)
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done

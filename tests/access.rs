@@ -1305,8 +1305,24 @@ fn openapi_document_is_served_and_valid() {
         assert!(std::time::Instant::now() < deadline, "retention run: {e}");
         std::thread::sleep(Duration::from_millis(200));
     };
+    // A user group (OIDC type: it needs no directory) for /usergroups.
+    let r = api(&w, "POST", "/usergroups", admin())
+        .body(json!({"group_type": 3, "group_name": "auditors"}).to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let group_id = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     let mut exercised = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
+        // Directory searches need an LDAP server: tests/ldap.rs runs them against slapd.
+        if path.starts_with("/ldap/") {
+            continue;
+        }
         let Some(schema) =
             methods["get"]["responses"]["200"]["content"]["application/json"]["schema"].as_object()
         else {
@@ -1340,6 +1356,7 @@ fn openapi_document_is_served_and_valid() {
                     &hook_execution
                 },
             )
+            .replace("{group_id}", &group_id)
             .replace(
                 "{id}",
                 &if path.starts_with("/quotas/") {

@@ -68,6 +68,78 @@ pub struct Config {
     /// asks on every pull; 0 does the same. The default spares the upstream, and its
     /// rate limit, the HEAD of every pull of a hot tag, for at most that much staleness.
     pub proxy_cache_ttl: u64,
+    /// Authentication mode (Harbor's `auth_mode`: db_auth, ldap_auth). Set here, it
+    /// and every `ldap_*` setting below win over `/api/v2.0/configurations`, which
+    /// then shows them as not editable.
+    pub auth_mode: Option<String>,
+    pub ldap_url: Option<String>,
+    pub ldap_search_dn: Option<String>,
+    pub ldap_search_password: Option<Secret>,
+    pub ldap_base_dn: Option<String>,
+    pub ldap_filter: Option<String>,
+    pub ldap_uid: Option<String>,
+    pub ldap_scope: Option<i64>,
+    pub ldap_timeout: Option<i64>,
+    pub ldap_verify_cert: Option<bool>,
+    pub ldap_starttls: Option<bool>,
+    pub ldap_group_base_dn: Option<String>,
+    pub ldap_group_search_filter: Option<String>,
+    pub ldap_group_attribute_name: Option<String>,
+    pub ldap_group_admin_dn: Option<String>,
+    pub ldap_group_membership_attribute: Option<String>,
+    pub ldap_group_search_scope: Option<i64>,
+    /// PEM file of the CA certificates the LDAP server's certificate must chain to
+    /// (ldaps:// and StartTLS); default: the system's roots.
+    pub ldap_ca_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// The configuration items this file or the flags set, by Harbor's names.
+    pub fn directory_items(&self) -> Vec<(String, serde_json::Value)> {
+        use serde_json::Value;
+        let text = |v: &Option<String>| v.clone().map(Value::String);
+        let num = |v: &Option<i64>| v.map(Value::from);
+        let flag = |v: &Option<bool>| v.map(Value::Bool);
+        [
+            ("auth_mode", text(&self.auth_mode)),
+            ("ldap_url", text(&self.ldap_url)),
+            ("ldap_search_dn", text(&self.ldap_search_dn)),
+            (
+                "ldap_search_password",
+                self.ldap_search_password
+                    .as_ref()
+                    .map(|s| Value::String(s.0.clone())),
+            ),
+            ("ldap_base_dn", text(&self.ldap_base_dn)),
+            ("ldap_filter", text(&self.ldap_filter)),
+            ("ldap_uid", text(&self.ldap_uid)),
+            ("ldap_scope", num(&self.ldap_scope)),
+            ("ldap_timeout", num(&self.ldap_timeout)),
+            ("ldap_verify_cert", flag(&self.ldap_verify_cert)),
+            ("ldap_starttls", flag(&self.ldap_starttls)),
+            ("ldap_group_base_dn", text(&self.ldap_group_base_dn)),
+            (
+                "ldap_group_search_filter",
+                text(&self.ldap_group_search_filter),
+            ),
+            (
+                "ldap_group_attribute_name",
+                text(&self.ldap_group_attribute_name),
+            ),
+            ("ldap_group_admin_dn", text(&self.ldap_group_admin_dn)),
+            (
+                "ldap_group_membership_attribute",
+                text(&self.ldap_group_membership_attribute),
+            ),
+            (
+                "ldap_group_search_scope",
+                num(&self.ldap_group_search_scope),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
+    }
 }
 
 /// A configuration value that must never be printed.
@@ -108,6 +180,24 @@ impl Default for Config {
             job_lease: 60,
             secret_key_file: None,
             proxy_cache_ttl: 300,
+            auth_mode: None,
+            ldap_url: None,
+            ldap_search_dn: None,
+            ldap_search_password: None,
+            ldap_base_dn: None,
+            ldap_filter: None,
+            ldap_uid: None,
+            ldap_scope: None,
+            ldap_timeout: None,
+            ldap_verify_cert: None,
+            ldap_starttls: None,
+            ldap_group_base_dn: None,
+            ldap_group_search_filter: None,
+            ldap_group_attribute_name: None,
+            ldap_group_admin_dn: None,
+            ldap_group_membership_attribute: None,
+            ldap_group_search_scope: None,
+            ldap_ca_file: None,
         }
     }
 }

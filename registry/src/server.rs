@@ -152,6 +152,14 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
     if !enabled {
         return Ok(Arc::new(services));
     }
+    services
+        .directory
+        .load(crate::service::DirectoryOptions {
+            items: config.directory_items(),
+            ca_file: config.ldap_ca_file.clone(),
+        })
+        .await
+        .map_err(|e| ServeError::Bootstrap(format!("authentication settings: {e}")))?;
     let password = config.admin_password.as_ref().map(|s| s.0.as_str());
     match services.identity.bootstrap_admin(password).await {
         Ok(Some(generated)) => {

@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the registry server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage cosign-compatible signing keys.
     #[command(subcommand)]
     Key(sign::KeyCommand),
@@ -134,7 +134,7 @@ pub fn run() -> ExitCode {
     }
     logging::init(&cli.log);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Key(cmd) => sign::key(cmd),
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),

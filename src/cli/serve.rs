@@ -89,7 +89,25 @@ Config file (TOML), every key optional:
   trusted_root = \"/etc/wharf/trusted_root.json\"
   gc_grace_period = 3600
   job_lease = 60
-  secret_key_file = \"/var/lib/wharf/secret.key\"")]
+  secret_key_file = \"/var/lib/wharf/secret.key\"
+  auth_mode = \"ldap_auth\"
+  ldap_url = \"ldaps://ldap.example.com\"
+  ldap_search_dn = \"cn=wharf,ou=services,dc=example,dc=com\"
+  ldap_search_password = \"...\"
+  ldap_base_dn = \"ou=people,dc=example,dc=com\"
+  ldap_filter = \"(objectClass=person)\"
+  ldap_uid = \"uid\"
+  ldap_scope = 2
+  ldap_timeout = 5
+  ldap_verify_cert = true
+  ldap_starttls = false
+  ldap_ca_file = \"/etc/wharf/ldap-ca.pem\"
+  ldap_group_base_dn = \"ou=groups,dc=example,dc=com\"
+  ldap_group_search_filter = \"(objectClass=groupOfNames)\"
+  ldap_group_attribute_name = \"cn\"
+  ldap_group_admin_dn = \"cn=registry-admins,ou=groups,dc=example,dc=com\"
+  ldap_group_membership_attribute = \"memberof\"
+  ldap_group_search_scope = 2")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -211,6 +229,81 @@ pub struct ServeArgs {
     /// [default: 300].
     #[arg(long, env = "WHARF_PROXY_CACHE_TTL")]
     proxy_cache_ttl: Option<u64>,
+
+    /// Authentication mode: db_auth (local users) or ldap_auth (an LDAP / Active
+    /// Directory server; the local `admin` still logs in locally). Set here, it and the
+    /// --ldap-* settings win over /api/v2.0/configurations [default: db_auth].
+    #[arg(long, env = "WHARF_AUTH_MODE")]
+    auth_mode: Option<String>,
+
+    /// LDAP server, ldap://host[:port] or ldaps://host[:port].
+    #[arg(long, env = "WHARF_LDAP_URL")]
+    ldap_url: Option<String>,
+
+    /// DN to bind with for searching users (empty: anonymous).
+    #[arg(long, env = "WHARF_LDAP_SEARCH_DN")]
+    ldap_search_dn: Option<String>,
+
+    /// Password of --ldap-search-dn (stored encrypted, never shown).
+    #[arg(long, env = "WHARF_LDAP_SEARCH_PASSWORD", hide_env_values = true)]
+    ldap_search_password: Option<String>,
+
+    /// Where users are searched.
+    #[arg(long, env = "WHARF_LDAP_BASE_DN")]
+    ldap_base_dn: Option<String>,
+
+    /// Extra filter users must match, e.g. (objectClass=person).
+    #[arg(long, env = "WHARF_LDAP_FILTER")]
+    ldap_filter: Option<String>,
+
+    /// Attribute that holds the user name [default: cn].
+    #[arg(long, env = "WHARF_LDAP_UID")]
+    ldap_uid: Option<String>,
+
+    /// User search scope: 0 base, 1 one level, 2 subtree [default: 2].
+    #[arg(long, env = "WHARF_LDAP_SCOPE")]
+    ldap_scope: Option<i64>,
+
+    /// Seconds for connecting and for each LDAP operation [default: 5].
+    #[arg(long, env = "WHARF_LDAP_TIMEOUT")]
+    ldap_timeout: Option<i64>,
+
+    /// Verify the LDAP server's certificate (ldaps://, StartTLS) [default: true].
+    #[arg(long, env = "WHARF_LDAP_VERIFY_CERT", num_args = 0..=1, default_missing_value = "true")]
+    ldap_verify_cert: Option<bool>,
+
+    /// Upgrade ldap:// connections with StartTLS [default: false].
+    #[arg(long, env = "WHARF_LDAP_STARTTLS", num_args = 0..=1, default_missing_value = "true")]
+    ldap_starttls: Option<bool>,
+
+    /// Where groups are searched (/ldap/groups/search).
+    #[arg(long, env = "WHARF_LDAP_GROUP_BASE_DN")]
+    ldap_group_base_dn: Option<String>,
+
+    /// Filter groups must match.
+    #[arg(long, env = "WHARF_LDAP_GROUP_SEARCH_FILTER")]
+    ldap_group_search_filter: Option<String>,
+
+    /// Attribute that holds a group's name [default: cn].
+    #[arg(long, env = "WHARF_LDAP_GROUP_ATTRIBUTE_NAME")]
+    ldap_group_attribute_name: Option<String>,
+
+    /// Members of this group are system administrators.
+    #[arg(long, env = "WHARF_LDAP_GROUP_ADMIN_DN")]
+    ldap_group_admin_dn: Option<String>,
+
+    /// User attribute that lists the user's group DNs [default: memberof].
+    #[arg(long, env = "WHARF_LDAP_GROUP_MEMBERSHIP_ATTRIBUTE")]
+    ldap_group_membership_attribute: Option<String>,
+
+    /// Group search scope: 0 base, 1 one level, 2 subtree [default: 2].
+    #[arg(long, env = "WHARF_LDAP_GROUP_SEARCH_SCOPE")]
+    ldap_group_search_scope: Option<i64>,
+
+    /// PEM file of the CA(s) the LDAP server's certificate must chain to
+    /// [default: the system's roots].
+    #[arg(long, env = "WHARF_LDAP_CA_FILE")]
+    ldap_ca_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -294,6 +387,60 @@ impl ServeArgs {
         }
         if let Some(v) = self.proxy_cache_ttl {
             config.proxy_cache_ttl = v;
+        }
+        if let Some(v) = self.auth_mode {
+            config.auth_mode = Some(v);
+        }
+        if let Some(v) = self.ldap_url {
+            config.ldap_url = Some(v);
+        }
+        if let Some(v) = self.ldap_search_dn {
+            config.ldap_search_dn = Some(v);
+        }
+        if let Some(v) = self.ldap_search_password {
+            config.ldap_search_password = Some(wharf_registry::config::Secret(v));
+        }
+        if let Some(v) = self.ldap_base_dn {
+            config.ldap_base_dn = Some(v);
+        }
+        if let Some(v) = self.ldap_filter {
+            config.ldap_filter = Some(v);
+        }
+        if let Some(v) = self.ldap_uid {
+            config.ldap_uid = Some(v);
+        }
+        if let Some(v) = self.ldap_scope {
+            config.ldap_scope = Some(v);
+        }
+        if let Some(v) = self.ldap_timeout {
+            config.ldap_timeout = Some(v);
+        }
+        if let Some(v) = self.ldap_verify_cert {
+            config.ldap_verify_cert = Some(v);
+        }
+        if let Some(v) = self.ldap_starttls {
+            config.ldap_starttls = Some(v);
+        }
+        if let Some(v) = self.ldap_group_base_dn {
+            config.ldap_group_base_dn = Some(v);
+        }
+        if let Some(v) = self.ldap_group_search_filter {
+            config.ldap_group_search_filter = Some(v);
+        }
+        if let Some(v) = self.ldap_group_attribute_name {
+            config.ldap_group_attribute_name = Some(v);
+        }
+        if let Some(v) = self.ldap_group_admin_dn {
+            config.ldap_group_admin_dn = Some(v);
+        }
+        if let Some(v) = self.ldap_group_membership_attribute {
+            config.ldap_group_membership_attribute = Some(v);
+        }
+        if let Some(v) = self.ldap_group_search_scope {
+            config.ldap_group_search_scope = Some(v);
+        }
+        if let Some(v) = self.ldap_ca_file {
+            config.ldap_ca_file = Some(v);
         }
         config.validate()?;
         Ok(config)

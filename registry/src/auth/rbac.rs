@@ -37,6 +37,12 @@ impl Role {
         }
     }
 
+    /// How much the role may do, for "the highest of a user's roles" (direct and
+    /// through groups): each role may do everything the roles below it may.
+    pub fn rank(self) -> usize {
+        self.column()
+    }
+
     /// Column of this role in [`TABLE`].
     fn column(self) -> usize {
         Role::ALL
@@ -239,6 +245,12 @@ pub enum SystemAction {
     ManageRegistries,
     /// The job queue: list jobs, read their logs, stop and retry them.
     ManageJobs,
+    /// The authentication mode and the LDAP settings (`/configurations`), and
+    /// the directory itself: ping, search, import (`/ldap/…`).
+    ManageConfigurations,
+    /// User groups (`/usergroups`): LDAP group DNs and OIDC group names that can
+    /// be made project members.
+    ManageUserGroups,
 }
 
 /// Columns: Anonymous, Robot, User, SystemAdmin.
@@ -259,6 +271,8 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ManageReplication, [N, N, N, Y]),
     (SystemAction::ManageRegistries, [N, N, N, Y]),
     (SystemAction::ManageJobs, [N, N, N, Y]),
+    (SystemAction::ManageConfigurations, [N, N, N, Y]),
+    (SystemAction::ManageUserGroups, [N, N, N, Y]),
 ];
 
 pub fn account_allows(account: Account, action: SystemAction) -> bool {

@@ -559,9 +559,204 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         Role::Maintainer
     );
     assert_eq!(
-        store.member(team, member).await.unwrap().unwrap().username,
+        store
+            .member(team, member)
+            .await
+            .unwrap()
+            .unwrap()
+            .entity_name,
         "bob"
     );
+
+    // Groups: LDAP groups by DN (case-insensitive), members of projects in the
+    // same id space as users; a user's role is the highest of own and groups'.
+    use super::identity::{EntityType, GROUP_TYPE_LDAP, GROUP_TYPE_OIDC};
+    let devs = store
+        .create_group(
+            "devs",
+            GROUP_TYPE_LDAP,
+            "cn=Devs,ou=groups,dc=example,dc=org",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .create_group(
+                "other",
+                GROUP_TYPE_LDAP,
+                "CN=devs,ou=groups,dc=example,dc=org"
+            )
+            .await
+            .unwrap(),
+        None,
+        "an LDAP group DN is unique whatever its case"
+    );
+    let oidc = store
+        .create_group("devs", GROUP_TYPE_OIDC, "")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .create_group("devs", GROUP_TYPE_OIDC, "")
+            .await
+            .unwrap(),
+        None
+    );
+    let found = store
+        .groups_by_dn(&[
+            "cn=devs,ou=groups,dc=example,dc=org".into(),
+            "cn=nobody,dc=example,dc=org".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|g| g.id).collect::<Vec<_>>(), vec![devs]);
+    let (listed, n) = store.list_groups(Some("DEV"), page).await.unwrap();
+    assert_eq!((n, listed.len()), (2, 2));
+    assert!(store.rename_group(oidc, "oidc-devs").await.unwrap());
+    assert_eq!(
+        store.group_by_id(oidc).await.unwrap().unwrap().group_name,
+        "oidc-devs"
+    );
+    let gm = store
+        .add_group_member(team, devs, Role::ProjectAdmin)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(gm, member);
+    assert_eq!(
+        store
+            .add_group_member(team, devs, Role::Guest)
+            .await
+            .unwrap(),
+        None
+    );
+    let listed = store.list_members(team).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|m| (m.entity_type, m.entity_id, m.entity_name.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (EntityType::User, bob, "bob"),
+            (EntityType::Group, devs, "devs")
+        ]
+    );
+    // Not yet in the group: bob's own role.
+    assert_eq!(
+        store
+            .project_access("team", Some(bob))
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Some(Role::Maintainer)
+    );
+    store.set_user_groups(bob, &[devs, oidc]).await.unwrap();
+    assert_eq!(store.user_groups(bob).await.unwrap(), vec![devs, oidc]);
+    assert_eq!(
+        store
+            .project_access("team", Some(bob))
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Some(Role::ProjectAdmin)
+    );
+    assert_eq!(
+        store.member_roles(bob, &[team]).await.unwrap()[&team],
+        Role::ProjectAdmin
+    );
+    // A group's role below the user's own does not lower it.
+    assert!(store.update_member(team, gm, Role::Guest).await.unwrap());
+    assert_eq!(
+        store
+            .project_access("team", Some(bob))
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Some(Role::Maintainer)
+    );
+    // Through a group alone, a private project becomes visible.
+    let carol = store
+        .create_user(NewUser {
+            username: "carol",
+            password_hash: "h",
+            email: None,
+            realname: None,
+            sysadmin: false,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .list_projects(Some(carol), None, page)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    store.set_user_groups(carol, &[devs]).await.unwrap();
+    assert_eq!(
+        store
+            .list_projects(Some(carol), None, page)
+            .await
+            .unwrap()
+            .1,
+        2
+    );
+    assert_eq!(
+        store
+            .project_access("team", Some(carol))
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Some(Role::Guest)
+    );
+    store.set_user_groups(carol, &[]).await.unwrap();
+    assert_eq!(
+        store
+            .project_access("team", Some(carol))
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        None
+    );
+    assert!(store.delete_user(carol).await.unwrap());
+    // Deleting a group removes it from projects and from its users.
+    assert!(store.delete_group(devs).await.unwrap());
+    assert!(!store.delete_group(devs).await.unwrap());
+    assert_eq!(store.user_groups(bob).await.unwrap(), vec![oidc]);
+    assert_eq!(store.list_members(team).await.unwrap().len(), 1);
+    assert!(store.delete_group(oidc).await.unwrap());
+
+    // Configuration items: set together, read one by one, replaced.
+    assert_eq!(store.configuration("auth_mode").await.unwrap(), None);
+    store
+        .set_configuration(&[
+            ("auth_mode".into(), "\"ldap_auth\"".into()),
+            ("ldap_uid".into(), "\"uid\"".into()),
+        ])
+        .await
+        .unwrap();
+    store
+        .set_configuration(&[("auth_mode".into(), "\"db_auth\"".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.configuration("auth_mode").await.unwrap().as_deref(),
+        Some("\"db_auth\"")
+    );
+    assert_eq!(
+        store.configuration("ldap_uid").await.unwrap().as_deref(),
+        Some("\"uid\"")
+    );
+
     assert!(store.remove_member(team, member).await.unwrap());
     assert!(store.list_members(team).await.unwrap().is_empty());
 

@@ -49,13 +49,49 @@ pub struct ProjectAccess {
     pub role: Option<Role>,
 }
 
+/// What a project member is: Harbor's `entity_type` `u` or `g`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityType {
+    User,
+    Group,
+}
+
+impl EntityType {
+    /// Harbor's letter for it.
+    pub fn letter(self) -> &'static str {
+        match self {
+            EntityType::User => "u",
+            EntityType::Group => "g",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: i64,
     pub project_id: i64,
-    pub user_id: i64,
-    pub username: String,
+    pub entity_type: EntityType,
+    /// The user's or the group's id.
+    pub entity_id: i64,
+    /// The user's name, or the group's.
+    pub entity_name: String,
     pub role: Role,
+}
+
+/// Harbor's user group types.
+pub const GROUP_TYPE_LDAP: i64 = 1;
+pub const GROUP_TYPE_OIDC: i64 = 3;
+
+/// A user group: an LDAP group named by its DN, or an OIDC group by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserGroup {
+    pub id: i64,
+    pub group_name: String,
+    pub group_type: i64,
+    /// Empty for groups that are not LDAP groups.
+    pub ldap_group_dn: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,13 +181,14 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn set_project_public(&self, id: i64, public: bool) -> Result<bool>;
     /// Refused (false) while the project has repositories.
     async fn delete_project(&self, id: i64) -> Result<bool>;
-    /// Project visibility and the user's role in it (`user_id` None: anonymous).
+    /// Project visibility and the user's role in it (`user_id` None: anonymous): the
+    /// highest of their own role and the roles of the groups they belong to.
     async fn project_access(
         &self,
         project: &str,
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>>;
-    /// The user's role in each of the given projects they are a member of, in one query.
+    /// The user's role (highest of own and groups') in each of the given projects they are a member of.
     async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>>;
 
     /// `None` if the user is already a member.
@@ -177,6 +214,38 @@ pub trait IdentityStore: Send + Sync + 'static {
     ) -> Result<bool>;
     async fn set_robot_secret(&self, id: i64, secret_hash: &str) -> Result<bool>;
     async fn delete_robot(&self, id: i64) -> Result<bool>;
+
+    /// `None` if the group's DN (LDAP) or name (other types) is taken.
+    async fn create_group(
+        &self,
+        group_name: &str,
+        group_type: i64,
+        ldap_group_dn: &str,
+    ) -> Result<Option<i64>>;
+    async fn group_by_id(&self, id: i64) -> Result<Option<UserGroup>>;
+    /// LDAP groups by DN, compared without regard to case.
+    async fn groups_by_dn(&self, dns: &[String]) -> Result<Vec<UserGroup>>;
+    /// Groups whose name contains `name` (all when `None`), by id.
+    async fn list_groups(&self, name: Option<&str>, page: PageReq)
+    -> Result<(Vec<UserGroup>, i64)>;
+    async fn rename_group(&self, id: i64, group_name: &str) -> Result<bool>;
+    /// Also removes the group from every project.
+    async fn delete_group(&self, id: i64) -> Result<bool>;
+    /// Replace the groups a user belongs to (as the directory said at login).
+    async fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> Result<()>;
+    async fn user_groups(&self, user_id: i64) -> Result<Vec<i64>>;
+    /// `None` if the group is already a member.
+    async fn add_group_member(
+        &self,
+        project_id: i64,
+        group_id: i64,
+        role: Role,
+    ) -> Result<Option<i64>>;
+
+    /// A stored configuration value (JSON text), by Harbor's item name.
+    async fn configuration(&self, name: &str) -> Result<Option<String>>;
+    /// Set several items at once (all or none).
+    async fn set_configuration(&self, items: &[(String, String)]) -> Result<()>;
 
     async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
     async fn list_audit(

@@ -7,8 +7,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::identity::{
-    AuditEntry, IdentityStore, Member, NewRobot, NewUser, PageReq, Project, ProjectAccess, Robot,
-    User,
+    AuditEntry, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq, Project,
+    ProjectAccess, Robot, User, UserGroup,
 };
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::auth::rbac::Role;
@@ -55,15 +55,53 @@ fn project(r: &SqliteRow) -> Result<Project> {
     })
 }
 
+/// Members with their user's or group's name (the columns [`member`] reads).
+const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
+    coalesce(u.username, g.group_name) AS entity_name FROM project_members m
+    LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id";
+
 fn member(r: &SqliteRow) -> Result<Member> {
+    let (entity_type, entity_id) = match r.try_get::<Option<i64>, _>("user_id")? {
+        Some(id) => (EntityType::User, id),
+        None => (EntityType::Group, r.try_get("group_id")?),
+    };
     Ok(Member {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,
-        user_id: r.try_get("user_id")?,
-        username: r.try_get("username")?,
+        entity_type,
+        entity_id,
+        entity_name: r.try_get("entity_name")?,
         role: role(r.try_get("role_id")?)?,
     })
 }
+
+fn group(r: &SqliteRow) -> Result<UserGroup> {
+    Ok(UserGroup {
+        id: r.try_get("id")?,
+        group_name: r.try_get("group_name")?,
+        group_type: r.try_get("group_type")?,
+        ldap_group_dn: r.try_get("ldap_group_dn")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// The highest of several roles (a user's own and their groups').
+fn highest(ids: impl IntoIterator<Item = i64>) -> Result<Option<Role>> {
+    let mut best: Option<Role> = None;
+    for id in ids {
+        let r = role(id)?;
+        if best.is_none_or(|b| r.rank() > b.rank()) {
+            best = Some(r);
+        }
+    }
+    Ok(best)
+}
+
+/// A user's memberships: their own rows and those of the groups they belong to.
+const USER_MEMBERSHIPS: &str = "SELECT project_id, role_id FROM project_members WHERE user_id = ?1
+    UNION ALL SELECT m.project_id, m.role_id FROM project_members m
+    JOIN user_group_users ug ON ug.group_id = m.group_id WHERE ug.user_id = ?1";
 
 fn robot(r: &SqliteRow) -> Result<Robot> {
     let permissions: String = r.try_get("permissions")?;
@@ -241,7 +279,8 @@ impl IdentityStore for SqliteMetadata {
         name: Option<&str>,
         page: PageReq,
     ) -> Result<(Vec<Project>, i64)> {
-        let filter = "(?1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?1))
+        let filter = "(?1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND (m.user_id = ?1
+                        OR m.group_id IN (SELECT group_id FROM user_group_users WHERE user_id = ?1))))
                       AND (?2 IS NULL OR instr(p.name, lower(?2)) > 0)";
         let sql = format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name LIMIT ?3 OFFSET ?4"
@@ -287,23 +326,23 @@ impl IdentityStore for SqliteMetadata {
         project: &str,
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>> {
-        let row = sqlx::query(
-            "SELECT p.id, p.public, m.role_id FROM projects p
-             LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = ?
-             WHERE p.name = ?",
-        )
-        .bind(user_id)
-        .bind(project)
-        .fetch_optional(&self.read)
-        .await?;
+        let sql = format!(
+            "SELECT p.id, p.public, (SELECT json_group_array(role_id) FROM ({USER_MEMBERSHIPS}) WHERE project_id = p.id) AS roles
+             FROM projects p WHERE p.name = ?2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(project)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| {
+            let roles: String = r.try_get("roles")?;
+            let roles: Vec<i64> =
+                serde_json::from_str(&roles).map_err(|e| MetadataError::Corrupt(e.to_string()))?;
             Ok(ProjectAccess {
                 project_id: r.try_get("id")?,
                 public: r.try_get::<i64, _>("public")? != 0,
-                role: r
-                    .try_get::<Option<i64>, _>("role_id")?
-                    .map(role)
-                    .transpose()?,
+                role: highest(roles)?,
             })
         })
         .transpose()
@@ -314,14 +353,28 @@ impl IdentityStore for SqliteMetadata {
             return Ok(HashMap::new());
         }
         let ids = serde_json::to_string(project_ids).expect("ids serialize");
-        let rows = sqlx::query("SELECT project_id, role_id FROM project_members WHERE user_id = ? AND project_id IN (SELECT value FROM json_each(?))")
+        let sql = format!(
+            "SELECT project_id, role_id FROM ({USER_MEMBERSHIPS}) WHERE project_id IN (SELECT value FROM json_each(?2))"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(ids)
             .fetch_all(&self.read)
             .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("project_id")?, role(r.try_get("role_id")?)?)))
-            .collect()
+        let mut by_project: HashMap<i64, Vec<i64>> = HashMap::new();
+        for r in &rows {
+            by_project
+                .entry(r.try_get("project_id")?)
+                .or_default()
+                .push(r.try_get("role_id")?);
+        }
+        let mut out = HashMap::new();
+        for (project, roles) in by_project {
+            if let Some(r) = highest(roles)? {
+                out.insert(project, r);
+            }
+        }
+        Ok(out)
     }
 
     async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>> {
@@ -336,25 +389,21 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn list_members(&self, project_id: i64) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.project_id, m.user_id, u.username, m.role_id FROM project_members m
-             JOIN users u ON u.id = m.user_id WHERE m.project_id = ? ORDER BY m.id",
-        )
-        .bind(project_id)
-        .fetch_all(&self.read)
-        .await?;
+        let sql = format!("{MEMBER_SELECT} WHERE m.project_id = ? ORDER BY m.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project_id)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(member).collect()
     }
 
     async fn member(&self, project_id: i64, member_id: i64) -> Result<Option<Member>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.project_id, m.user_id, u.username, m.role_id FROM project_members m
-             JOIN users u ON u.id = m.user_id WHERE m.project_id = ? AND m.id = ?",
-        )
-        .bind(project_id)
-        .bind(member_id)
-        .fetch_optional(&self.read)
-        .await?;
+        let sql = format!("{MEMBER_SELECT} WHERE m.project_id = ? AND m.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(member_id)
+            .fetch_optional(&self.read)
+            .await?;
         row.map(|r| member(&r)).transpose()
     }
 
@@ -463,6 +512,157 @@ impl IdentityStore for SqliteMetadata {
             .execute(&self.write)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_group(
+        &self,
+        group_name: &str,
+        group_type: i64,
+        ldap_group_dn: &str,
+    ) -> Result<Option<i64>> {
+        let now = now();
+        let r = sqlx::query("INSERT INTO user_groups (group_name, group_type, ldap_group_dn, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(group_name)
+            .bind(group_type)
+            .bind(ldap_group_dn)
+            .bind(now)
+            .bind(now)
+            .execute(&self.write)
+            .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn group_by_id(&self, id: i64) -> Result<Option<UserGroup>> {
+        let row = sqlx::query("SELECT * FROM user_groups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| group(&r)).transpose()
+    }
+
+    async fn groups_by_dn(&self, dns: &[String]) -> Result<Vec<UserGroup>> {
+        if dns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dns = serde_json::to_string(dns).expect("strings serialize");
+        let rows = sqlx::query(
+            "SELECT * FROM user_groups WHERE group_type = 1
+             AND lower(ldap_group_dn) IN (SELECT lower(value) FROM json_each(?)) ORDER BY id",
+        )
+        .bind(dns)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(group).collect()
+    }
+
+    async fn list_groups(
+        &self,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<UserGroup>, i64)> {
+        let filter = "(?1 IS NULL OR instr(lower(group_name), lower(?1)) > 0)";
+        let sql =
+            format!("SELECT * FROM user_groups WHERE {filter} ORDER BY id LIMIT ?2 OFFSET ?3");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(page.page_size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.read)
+            .await?;
+        let count = format!("SELECT count(*) FROM user_groups WHERE {filter}");
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(name)
+            .fetch_one(&self.read)
+            .await?;
+        Ok((rows.iter().map(group).collect::<Result<_>>()?, total))
+    }
+
+    async fn rename_group(&self, id: i64, group_name: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE user_groups SET group_name = ?, updated_at = ? WHERE id = ?")
+                .bind(group_name)
+                .bind(now())
+                .bind(id)
+                .execute(&self.write)
+                .await;
+        Ok(unless_taken(done)?.is_some_and(|d| d.rows_affected() > 0))
+    }
+
+    async fn delete_group(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM user_groups WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> Result<()> {
+        let ids = serde_json::to_string(group_ids).expect("ids serialize");
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM user_group_users WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO user_group_users (user_id, group_id)
+             SELECT ?, id FROM user_groups WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(user_id)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_groups(&self, user_id: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT group_id FROM user_group_users WHERE user_id = ? ORDER BY group_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn add_group_member(
+        &self,
+        project_id: i64,
+        group_id: i64,
+        role: Role,
+    ) -> Result<Option<i64>> {
+        let r = sqlx::query("INSERT INTO project_members (project_id, group_id, role_id, created_at) VALUES (?, ?, ?, ?)")
+            .bind(project_id)
+            .bind(group_id)
+            .bind(role as i64)
+            .bind(now())
+            .execute(&self.write)
+            .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn configuration(&self, name: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM configurations WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    async fn set_configuration(&self, items: &[(String, String)]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (name, value) in items {
+            sqlx::query(
+                "INSERT INTO configurations (name, value) VALUES (?, ?)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {

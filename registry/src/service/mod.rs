@@ -9,6 +9,8 @@
 //!
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
+//! - [`directory`]: the authentication mode, LDAP logins and onboarding, user groups
+//!   (it uses access; access reaches it only as the `ExternalAuthenticator` it installs);
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
 //! - [`lifecycle`]: the job queue, GC, scrub, and the tag rules: immutability and
@@ -20,6 +22,7 @@
 //! replication, …) get a service of their own here, subscribing to [`events`].
 
 pub mod access;
+pub mod directory;
 pub mod distribution;
 pub mod events;
 pub mod identity;
@@ -33,10 +36,11 @@ pub mod webhooks;
 use std::sync::Arc;
 
 pub use access::{Access, AuthState, IssuedToken};
+pub use directory::{Directory, DirectoryOptions};
 pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
-pub use identity::{Identity, RobotSpec, RobotUpdate};
+pub use identity::{GroupRef, Identity, RobotSpec, RobotUpdate};
 pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,
@@ -66,6 +70,7 @@ pub struct Services {
     pub registries: Arc<replication::Registries>,
     pub replication_policies: Arc<replication::Policies>,
     pub proxy: Arc<proxy::ProxyCache>,
+    pub directory: Arc<Directory>,
 }
 
 /// What the services are built from.
@@ -174,6 +179,13 @@ impl Services {
         ));
         let subscriber: Arc<dyn events::Subscriber> = webhooks.clone();
         distribution.events().subscribe(Arc::downgrade(&subscriber));
+        let directory = Arc::new(Directory::new(
+            stores.identity.clone(),
+            access.clone(),
+            options.secret_key.clone(),
+        ));
+        let external: Arc<dyn access::ExternalAuthenticator> = directory.clone();
+        access.install_external(Arc::downgrade(&external));
         let registries = Arc::new(
             replication::Registries::new(
                 stores.replication.clone(),
@@ -215,6 +227,7 @@ impl Services {
             lifecycle,
             registries,
             replication_policies,
+            directory,
         }
     }
 

@@ -12,14 +12,15 @@ use crate::auth::rbac::Role;
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::identity::Member;
+use crate::service::GroupRef;
 
 fn member_json(m: &Member) -> Value {
     json!({
         "id": m.id,
         "project_id": m.project_id,
-        "entity_name": m.username,
-        "entity_id": m.user_id,
-        "entity_type": "u",
+        "entity_name": m.entity_name,
+        "entity_id": m.entity_id,
+        "entity_type": m.entity_type.letter(),
         "role_id": m.role as i64,
         "role_name": m.role.name(),
     })
@@ -53,10 +54,20 @@ pub struct MemberUser {
     user_id: Option<i64>,
 }
 
+/// Harbor's `member_group`: by id, or by LDAP DN / OIDC name.
+#[derive(Deserialize)]
+pub struct MemberGroup {
+    id: Option<i64>,
+    group_name: Option<String>,
+    group_type: Option<i64>,
+    ldap_group_dn: Option<String>,
+}
+
 #[derive(Deserialize)]
 pub struct AddMember {
     role_id: Role,
     member_user: Option<MemberUser>,
+    member_group: Option<MemberGroup>,
 }
 
 pub async fn add(
@@ -65,9 +76,29 @@ pub async fn add(
     Path(project): Path<String>,
     Json(body): Json<AddMember>,
 ) -> Result<Response> {
-    let user = body.member_user.ok_or_else(|| {
-        RegistryError::bad_request("member_user is required (member groups are not supported)")
-    })?;
+    if let Some(g) = body.member_group {
+        let id = reg
+            .identity
+            .add_group_member(
+                &caller.who,
+                caller.ip.as_deref(),
+                &project,
+                &GroupRef {
+                    id: g.id,
+                    group_name: g.group_name,
+                    group_type: g.group_type,
+                    ldap_group_dn: g.ldap_group_dn,
+                },
+                body.role_id,
+            )
+            .await?;
+        return Ok(created(format!(
+            "/api/v2.0/projects/{project}/members/{id}"
+        )));
+    }
+    let user = body
+        .member_user
+        .ok_or_else(|| RegistryError::bad_request("member_user or member_group is required"))?;
     let id = reg
         .identity
         .add_member(

@@ -2,10 +2,12 @@
 //! paths, request and response bodies) so Harbor clients and scripts work.
 //! Credentials: HTTP Basic (users and robots), as with Harbor.
 
+mod configurations;
 mod export;
 mod gc;
 mod immutable;
 mod jobs;
+mod ldap;
 mod members;
 mod projects;
 mod quotas;
@@ -19,6 +21,7 @@ mod schemas;
 mod security;
 mod security_hub;
 mod system;
+mod usergroups;
 mod users;
 mod webhooks;
 
@@ -177,6 +180,17 @@ api_routes! {
     delete "/registries/{id}" => registries::delete, "registry", "Remove a registry endpoint (412 while a replication policy uses it)";
     get "/replication/policies" => replication::list, "replication", "Replication policies (?name= filters)", out "[ReplicationPolicy]";
     post "/replication/policies" => replication::create, "replication", "Add a replication policy: one side this registry (omitted, null or id 0), the other a registry endpoint (201 with its location)", in "ReplicationPolicy";
+    get "/configurations" => configurations::get, "configure", "The authentication mode and LDAP settings: {name: {value, editable}} (system administrators; ldap_search_password never shown)", out "ConfigurationsResponse";
+    put "/configurations" => configurations::put, "configure", "Change configuration items ({name: value}); changing auth_mode is refused while users other than admin exist, unless ?force=true", in "Configurations";
+    post "/ldap/ping" => ldap::ping, "ldap", "Connect and bind with the stored LDAP settings, or with the ldap_* items given", in "Configurations", out "LdapPingResult";
+    get "/ldap/users/search" => ldap::search_users, "ldap", "Directory users whose uid contains ?username=", out "[LdapUser]";
+    get "/ldap/groups/search" => ldap::search_groups, "ldap", "Directory groups by ?groupname= (contains) or ?groupdn= (exact)", out "[UserGroup]";
+    post "/ldap/users/import" => ldap::import_users, "ldap", "Create users from the directory by uid (404 with the failures when some could not be)", in "LdapImportUsers";
+    get "/usergroups" => usergroups::list, "usergroup", "User groups (?group_name= contains, ?ldap_group_dn= exact; paging)", out "[UserGroup]";
+    post "/usergroups" => usergroups::create, "usergroup", "Add a user group: group_type 1 with ldap_group_dn (checked in the directory in ldap_auth mode), or 3 with group_name", in "UserGroup";
+    get "/usergroups/{group_id}" => usergroups::get, "usergroup", "One user group", out "UserGroup";
+    put "/usergroups/{group_id}" => usergroups::update, "usergroup", "Rename a user group", in "UserGroup";
+    delete "/usergroups/{group_id}" => usergroups::delete, "usergroup", "Remove a user group from every project and user";
     get "/replication/policies/{id}" => replication::get, "replication", "One replication policy", out "ReplicationPolicy";
     put "/replication/policies/{id}" => replication::update, "replication", "Replace a replication policy", in "ReplicationPolicy";
     delete "/replication/policies/{id}" => replication::delete, "replication", "Remove a replication policy";

@@ -132,7 +132,31 @@ pub fn components() -> Value {
             "entity_type": s(), "role_id": i(), "role_name": s()}),
         ),
     );
-    m.insert("MemberReq".into(), obj(&["role_id"], json!({"role_id": i(), "member_user": obj(&[], json!({"username": s(), "user_id": i()}))})));
+    m.insert("MemberReq".into(), obj(&["role_id"], json!({"role_id": i(), "member_user": obj(&[], json!({"username": s(), "user_id": i()})),
+            "member_group": r("UserGroup")})));
+    m.insert("UserGroup".into(), obj(&[], json!({"id": i(), "group_name": s(), "group_type": {"type": "integer", "description": "1 LDAP, 3 OIDC"},
+            "ldap_group_dn": s()})));
+    m.insert("Configurations".into(), json!({"type": "object", "description": "configuration items by name: auth_mode, ldap_url, ldap_search_dn, ldap_search_password (write-only), ldap_base_dn, ldap_filter, ldap_uid, ldap_scope, ldap_timeout, ldap_verify_cert, ldap_starttls, ldap_group_base_dn, ldap_group_search_filter, ldap_group_attribute_name, ldap_group_admin_dn, ldap_group_membership_attribute, ldap_group_search_scope",
+            "additionalProperties": true}));
+    m.insert("ConfigurationsResponse".into(), json!({"type": "object", "additionalProperties": obj(&["value", "editable"], json!({"value": {}, "editable": b()}))}));
+    m.insert(
+        "LdapPingResult".into(),
+        obj(&["success"], json!({"success": b(), "message": s()})),
+    );
+    m.insert(
+        "LdapUser".into(),
+        obj(
+            &["username"],
+            json!({"username": s(), "realname": s(), "email": s()}),
+        ),
+    );
+    m.insert(
+        "LdapImportUsers".into(),
+        obj(
+            &["ldap_uid_list"],
+            json!({"ldap_uid_list": {"type": "array", "items": s()}}),
+        ),
+    );
     m.insert("RoleReq".into(), obj(&["role_id"], json!({"role_id": i()})));
     m.insert("User".into(), obj(&["user_id", "username"], json!({"user_id": i(), "username": s(), "email": s(), "realname": s(), "comment": s(),
             "sysadmin_flag": b(), "admin_role_in_auth": b(), "creation_time": t(), "update_time": t()})));

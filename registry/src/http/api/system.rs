@@ -24,7 +24,7 @@ pub async fn health() -> Json<Value> {
 
 pub async fn info(State(reg): State<AppState>) -> Json<Value> {
     Json(json!({
-        "auth_mode": if reg.access.auth_enabled() { "db_auth" } else { "none" },
+        "auth_mode": if reg.access.auth_enabled() { reg.directory.mode().name() } else { "none" },
         "harbor_version": format!("wharf-{}", env!("CARGO_PKG_VERSION")),
         "registry_url": reg.access.external_url(),
         "project_creation_restriction": "everyone",

@@ -70,13 +70,18 @@ pub async fn list(
 }
 
 pub async fn current(State(reg): State<AppState>, caller: Caller) -> Result<Response> {
-    let Principal::User { id, .. } = caller.who else {
+    let Principal::User { id, sysadmin, .. } = caller.who else {
         return Err(RegistryError::new(
             ErrorCode::Unauthorized,
             "log in as a user",
         ));
     };
-    Ok(Json(user_json(&reg.identity.user(&caller.who, id).await?)).into_response())
+    let user = reg.identity.user(&caller.who, id).await?;
+    let mut body = user_json(&user);
+    // Harbor's flag for administration granted by the directory (the LDAP admin
+    // group) rather than stored with the account.
+    body["admin_role_in_auth"] = Value::Bool(sysadmin && !user.sysadmin);
+    Ok(Json(body).into_response())
 }
 
 pub async fn get(

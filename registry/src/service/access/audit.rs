@@ -35,6 +35,22 @@ pub(super) async fn write_audit(
 }
 
 impl Access {
+    /// Record a login attempt: `operation` login or login_failed, `resource_type`
+    /// the authentication mode that decided, the user name as the resource.
+    pub fn audit_login(&self, username: &str, mode: &str, ok: bool, client_ip: Option<&str>) {
+        let who = if ok { username } else { "anonymous" };
+        self.queue_audit(AuditEntry {
+            id: 0,
+            op_time: now(),
+            username: who.to_string(),
+            operation: if ok { "login" } else { "login_failed" }.to_string(),
+            resource_type: mode.to_string(),
+            project: None,
+            resource: username.to_string(),
+            client_ip: client_ip.map(str::to_owned),
+        });
+    }
+
     /// Record an operation in the audit log (no-op without authentication).
     pub fn audit(
         &self,
@@ -44,8 +60,7 @@ impl Access {
         resource: &str,
         client_ip: Option<&str>,
     ) {
-        let Some(auth) = &self.auth else { return };
-        let entry = AuditEntry {
+        self.queue_audit(AuditEntry {
             id: 0,
             op_time: now(),
             username: who.name().to_string(),
@@ -61,7 +76,11 @@ impl Access {
             .filter(|p| !p.is_empty() && resource_type != "user"),
             resource: resource.to_string(),
             client_ip: client_ip.map(str::to_owned),
-        };
+        });
+    }
+
+    fn queue_audit(&self, entry: AuditEntry) {
+        let Some(auth) = &self.auth else { return };
         if auth.audit.try_send(entry).is_err() {
             // Warn on the 1st, 2nd, 4th, 8th… drop: a full queue must not also flood the log.
             let n = auth

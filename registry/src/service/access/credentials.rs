@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Access, unauthorized};
+use super::{Access, ExternalLogin, unauthorized};
 use crate::auth::{Principal, password, robot_grants};
 use crate::error::{RegistryError, Result};
 use crate::metadata::now;
@@ -46,7 +46,16 @@ impl Access {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let found = self.check_credentials(username, secret).await?;
+        let (found, mode) = match self.check_credentials(username, secret).await {
+            Ok(found) => found,
+            Err(e) => {
+                // The directory could not answer: nobody is let in, and the
+                // attempt counts as a failure for throttling all the same.
+                auth.throttle.failed(&[&user_key, &ip_key]);
+                self.audit_login(username, "ldap_auth", false, client_ip);
+                return Err(e);
+            }
+        };
         match found {
             Some(p) => {
                 auth.throttle.succeeded(&user_key);
@@ -54,20 +63,16 @@ impl Access {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(cache_key, (p.clone(), Instant::now()));
+                self.audit_login(username, mode, true, client_ip);
                 Ok(p)
             }
             None => {
                 auth.throttle.failed(&[&user_key, &ip_key]);
-                self.audit(
-                    &Principal::Anonymous,
-                    "login_failed",
-                    "user",
-                    username,
-                    client_ip,
-                );
+                self.audit_login(username, mode, false, client_ip);
                 tracing::info!(
                     user = username,
                     client = client_ip.unwrap_or("-"),
+                    mode,
                     "authentication failed"
                 );
                 Err(unauthorized("invalid user name or password"))
@@ -76,7 +81,28 @@ impl Access {
     }
 
     /// argon2 runs on the blocking pool: it is deliberately slow.
-    async fn check_credentials(&self, username: &str, secret: &str) -> Result<Option<Principal>> {
+    /// The principal, and the authentication mode that decided (`db_auth` for local
+    /// accounts and robots). The local `admin` is always checked locally, so a
+    /// directory that is down or misconfigured never locks the administrator out.
+    async fn check_credentials(
+        &self,
+        username: &str,
+        secret: &str,
+    ) -> Result<(Option<Principal>, &'static str)> {
+        if !username.starts_with("robot$")
+            && username != "admin"
+            && let Some(external) = self.external()
+        {
+            match external.login(username, secret).await? {
+                ExternalLogin::NotInUse => {}
+                ExternalLogin::Accepted(p, mode) => return Ok((Some(p), mode)),
+                ExternalLogin::Rejected(mode) => return Ok((None, mode)),
+            }
+        }
+        Ok((self.check_local(username, secret).await?, "db_auth"))
+    }
+
+    async fn check_local(&self, username: &str, secret: &str) -> Result<Option<Principal>> {
         let verify = |secret: String, hash: Option<String>| {
             tokio::task::spawn_blocking(move || match hash {
                 Some(h) => password::verify(&secret, &h),

@@ -10,7 +10,7 @@ mod credentials;
 mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -24,6 +24,24 @@ use crate::metadata::IdentityStore;
 use crate::metadata::identity::{AuditEntry, Project};
 
 pub use tokens::IssuedToken;
+
+/// What an external authentication source (the LDAP directory) said of a login.
+pub enum ExternalLogin {
+    /// The source is not the configured mode: check the local accounts.
+    NotInUse,
+    /// The credentials are good; the user (onboarded if new), and the mode.
+    Accepted(Principal, &'static str),
+    /// The credentials are wrong (or the user unknown there), and the mode.
+    Rejected(&'static str),
+}
+
+/// An authentication source other than the local accounts, installed by the
+/// service that owns it (so access knows no directory). An `Err` means the
+/// source could not decide (unreachable): the login fails with that error.
+#[async_trait::async_trait]
+pub trait ExternalAuthenticator: Send + Sync {
+    async fn login(&self, username: &str, password: &str) -> Result<ExternalLogin>;
+}
 
 /// How a project is named in a path: by numeric id or by name.
 pub fn is_id(s: &str) -> Option<i64> {
@@ -77,11 +95,25 @@ pub struct Access {
     identity: Arc<dyn IdentityStore>,
     /// `None`: authentication off, every request may do anything.
     auth: Option<AuthState>,
+    external: OnceLock<Weak<dyn ExternalAuthenticator>>,
 }
 
 impl Access {
     pub fn new(identity: Arc<dyn IdentityStore>, auth: Option<AuthState>) -> Self {
-        Access { identity, auth }
+        Access {
+            identity,
+            auth,
+            external: OnceLock::new(),
+        }
+    }
+
+    /// Install the external authentication source (once, when services are wired).
+    pub fn install_external(&self, source: Weak<dyn ExternalAuthenticator>) {
+        let _ = self.external.set(source);
+    }
+
+    fn external(&self) -> Option<Arc<dyn ExternalAuthenticator>> {
+        self.external.get().and_then(Weak::upgrade)
     }
 
     pub fn auth_enabled(&self) -> bool {

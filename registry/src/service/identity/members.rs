@@ -4,7 +4,17 @@ use super::Identity;
 use crate::auth::Principal;
 use crate::auth::rbac::{Action, Role};
 use crate::error::{RegistryError, Result};
-use crate::metadata::identity::{Member, Project};
+use crate::metadata::identity::{GROUP_TYPE_LDAP, GROUP_TYPE_OIDC, Member, Project};
+
+/// A group named in Harbor's `member_group`: by id, or by LDAP DN / OIDC name
+/// (created when it does not exist yet, as Harbor does).
+#[derive(Debug, Clone, Default)]
+pub struct GroupRef {
+    pub id: Option<i64>,
+    pub group_name: Option<String>,
+    pub group_type: Option<i64>,
+    pub ldap_group_dn: Option<String>,
+}
 
 impl Identity {
     pub async fn list_members(&self, who: &Principal, project: &str) -> Result<Vec<Member>> {
@@ -60,6 +70,83 @@ impl Identity {
         Ok(id)
     }
 
+    /// Make a user group a member: its users then have at least `role` in the project.
+    pub async fn add_group_member(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        group: &GroupRef,
+        role: Role,
+    ) -> Result<i64> {
+        let p = self
+            .access
+            .project_for(who, project, Action::ManageMembers)
+            .await?;
+        let g = match (group.id, group.ldap_group_dn.as_deref()) {
+            (Some(id), _) if id > 0 => self.store.group_by_id(id).await?,
+            (_, Some(dn)) if !dn.trim().is_empty() => {
+                let dn = dn.trim();
+                match self.store.groups_by_dn(&[dn.to_string()]).await?.pop() {
+                    Some(g) => Some(g),
+                    None => {
+                        let name = group
+                            .group_name
+                            .clone()
+                            .filter(|n| !n.trim().is_empty())
+                            .unwrap_or_else(|| dn.to_string());
+                        self.store.create_group(&name, GROUP_TYPE_LDAP, dn).await?;
+                        self.store.groups_by_dn(&[dn.to_string()]).await?.pop()
+                    }
+                }
+            }
+            _ => match (group.group_name.as_deref(), group.group_type) {
+                (Some(name), Some(GROUP_TYPE_OIDC)) if !name.trim().is_empty() => {
+                    let name = name.trim();
+                    let _ = self.store.create_group(name, GROUP_TYPE_OIDC, "").await?;
+                    let (found, _) = self
+                        .store
+                        .list_groups(
+                            Some(name),
+                            crate::metadata::identity::PageReq {
+                                page: 1,
+                                page_size: 100,
+                            },
+                        )
+                        .await?;
+                    found
+                        .into_iter()
+                        .find(|g| g.group_type == GROUP_TYPE_OIDC && g.group_name == name)
+                }
+                _ => {
+                    return Err(RegistryError::bad_request(
+                        "member_group needs an id, an ldap_group_dn, or a group_name with group_type 3",
+                    ));
+                }
+            },
+        }
+        .ok_or_else(|| RegistryError::not_found("user group not found"))?;
+        let id = self
+            .store
+            .add_group_member(p.id, g.id, role)
+            .await?
+            .ok_or_else(|| {
+                RegistryError::conflict(format!(
+                    "group {} is already a member of {}",
+                    g.group_name, p.name
+                ))
+            })?;
+        self.access.forget_credentials();
+        self.access.audit(
+            who,
+            "create",
+            "member",
+            &format!("{}:{}", p.name, g.group_name),
+            ip,
+        );
+        Ok(id)
+    }
+
     pub async fn update_member(
         &self,
         who: &Principal,
@@ -74,7 +161,7 @@ impl Identity {
             who,
             "update",
             "member",
-            &format!("{}:{}", p.name, m.username),
+            &format!("{}:{}", p.name, m.entity_name),
             ip,
         );
         Ok(())
@@ -93,7 +180,7 @@ impl Identity {
             who,
             "delete",
             "member",
-            &format!("{}:{}", p.name, m.username),
+            &format!("{}:{}", p.name, m.entity_name),
             ip,
         );
         Ok(())

@@ -16,6 +16,7 @@ use crate::metadata::IdentityStore;
 use crate::metadata::identity::NewUser;
 
 pub use super::access::is_id;
+pub use members::GroupRef;
 
 fn valid_account_name(s: &str) -> bool {
     !s.is_empty()
