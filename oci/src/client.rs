@@ -358,7 +358,12 @@ impl Client {
         loop {
             let page = self
                 .client
-                .catalog(&probe, &self.auth, Some(LIST_PAGE), out.last().map(String::as_str))
+                .catalog(
+                    &probe,
+                    &self.auth,
+                    Some(LIST_PAGE),
+                    out.last().map(String::as_str),
+                )
                 .await
                 .map_err(|e| Error::from_client(&probe, "catalog", e))?
                 .repositories;
@@ -386,7 +391,11 @@ impl Client {
             .auth(reference, &self.auth, oci_client::RegistryOperation::Push)
             .await
             .map_err(|e| Error::from_client(reference, "registry", e))?;
-        let scheme = if self.options.insecure { "http" } else { "https" };
+        let scheme = if self.options.insecure {
+            "http"
+        } else {
+            "https"
+        };
         let target = reference
             .digest()
             .or(reference.tag())

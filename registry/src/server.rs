@@ -142,6 +142,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 ..Default::default()
             },
             secret_key: Some(Arc::new(secret_key)),
+            replication: Default::default(),
         },
     );
     if !enabled {

@@ -63,6 +63,7 @@ pub struct Services {
     pub metrics: Arc<metrics::Metrics>,
     pub registries: Arc<replication::Registries>,
     pub replication_policies: Arc<replication::Policies>,
+    pub replication: Arc<replication::Replication>,
 }
 
 /// What the services are built from.
@@ -93,6 +94,7 @@ pub struct Options {
     pub webhooks: webhooks::WebhookOptions,
     /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
     pub secret_key: Option<Arc<replication::SecretKey>>,
+    pub replication: replication::ReplicationOptions,
 }
 
 impl Services {
@@ -172,10 +174,20 @@ impl Services {
             options.secret_key,
         ));
         let replication_policies = Arc::new(replication::Policies::new(
-            stores.replication,
+            stores.replication.clone(),
             access.clone(),
             registries.clone(),
         ));
+        let replication = replication::Replication::new(
+            stores.replication,
+            access.clone(),
+            registries.clone(),
+            replication_policies.clone(),
+            distribution.clone(),
+            lifecycle.jobs().clone(),
+            metrics.clone(),
+            options.replication,
+        );
         Services {
             metrics,
             webhooks,
@@ -189,6 +201,7 @@ impl Services {
             lifecycle,
             registries,
             replication_policies,
+            replication,
         }
     }
 
@@ -199,6 +212,7 @@ impl Services {
         self.retention.start();
         self.lifecycle.start();
         self.webhooks.start();
+        self.replication.start_scheduler();
     }
 }
 
