@@ -112,6 +112,12 @@ pub trait Side: Send + Sync {
     async fn referrers(&self, repo: &str, digest: &str) -> CopyResult<Vec<Descriptor>>;
     /// Makes a stored referrer discoverable (the tag schema where there is no API).
     async fn index_referrer(&self, repo: &str, subject: &str, desc: &Descriptor) -> CopyResult<()>;
+    /// Readies the destination for pushes to `repo` (a Harbor or Wharf creates the
+    /// project, as Harbor's replication does). This registry's projects are not created
+    /// by a copy: a pull into a project that does not exist fails saying so.
+    async fn prepare(&self, _repo: &str) -> CopyResult<()> {
+        Ok(())
+    }
 }
 
 /// Whether the registry said "no such thing".
@@ -310,6 +316,8 @@ impl Side for LocalSide {
 pub struct RemoteSide {
     pub endpoint: Endpoint,
     pub client: wharf_oci::Client,
+    /// Projects known to exist there (created or found by this run).
+    projects: Mutex<HashSet<String>>,
 }
 
 impl RemoteSide {
@@ -317,6 +325,7 @@ impl RemoteSide {
         RemoteSide {
             client: endpoint.client(),
             endpoint,
+            projects: Mutex::new(HashSet::new()),
         }
     }
 
@@ -324,6 +333,37 @@ impl RemoteSide {
         let sep = if r.contains(':') { '@' } else { ':' };
         let text = format!("{}/{repo}{sep}{r}", self.endpoint.host);
         wharf_oci::Client::parse_reference(&text).map_err(|e| self.err(e))
+    }
+
+    /// `POST /api/v2.0/projects` on a Harbor-type endpoint: created, or there already.
+    async fn create_project(&self, project: &str) -> CopyResult<()> {
+        let fail = |why: String| CopyError::Content(format!(
+            "creating project {project} at {}: {why}",
+            self.endpoint.url
+        ));
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        for pem in &self.endpoint.options.ca_certs_pem {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| fail(e.to_string()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| fail(e.to_string()))?;
+        let mut request = client
+            .post(format!("{}/api/v2.0/projects", self.endpoint.url))
+            .json(&serde_json::json!({"project_name": project, "metadata": {"public": "false"}}));
+        if let (Some(u), Some(p)) = (&self.endpoint.options.username, &self.endpoint.options.password) {
+            request = request.basic_auth(u, Some(p));
+        }
+        let response = request.send().await.map_err(|e| CopyError::Remote {
+            side: self.endpoint.url.clone(),
+            source: wharf_oci::Error::Io {
+                what: "creating a project".into(),
+                source: std::io::Error::other(e),
+            },
+        })?;
+        match response.status().as_u16() {
+            200..=299 | 409 => Ok(()),
+            status => Err(fail(format!("the registry answered {status}"))),
+        }
     }
 
     fn err(&self, source: wharf_oci::Error) -> CopyError {
@@ -441,6 +481,26 @@ impl Side for RemoteSide {
         }
     }
 
+    async fn prepare(&self, repo: &str) -> CopyResult<()> {
+        if self.endpoint.kind != super::registries::RegistryType::Harbor {
+            return Ok(());
+        }
+        let project = repo.split('/').next().unwrap_or(repo);
+        let known = self
+            .projects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(project);
+        if !known {
+            self.create_project(project).await?;
+            self.projects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(project.to_string());
+        }
+        Ok(())
+    }
+
     async fn index_referrer(&self, repo: &str, subject: &str, desc: &Descriptor) -> CopyResult<()> {
         self.client
             .index_referrer(&self.reference(repo, subject)?, desc)
@@ -529,6 +589,7 @@ impl<'a> Copier<'a> {
                 self.src.display(&format!("{src_repo}:{tag}"))
             )));
         };
+        self.dst.prepare(dst_repo).await?;
         let existing = self.dst.manifest_digest(dst_repo, tag).await?;
         let outcome = match existing {
             Some(d) if d == top.digest => {
