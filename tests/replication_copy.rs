@@ -75,7 +75,13 @@ fn push_image(w: &Wharf, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>)
     })
     .to_string()
     .into_bytes();
-    put_manifest(w, repo, tag, "application/vnd.oci.image.manifest.v1+json", &manifest);
+    put_manifest(
+        w,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
     (sha256(&manifest), manifest)
 }
 
@@ -131,7 +137,13 @@ fn created_id(r: &common::Resp) -> i64 {
         .unwrap()
 }
 
-fn add_endpoint(dev: &Wharf, name: &str, url: &str, kind: &str, creds: Option<(&str, &str)>) -> i64 {
+fn add_endpoint(
+    dev: &Wharf,
+    name: &str,
+    url: &str,
+    kind: &str,
+    creds: Option<(&str, &str)>,
+) -> i64 {
     let mut body = json!({"name": name, "url": url, "type": kind, "insecure": true});
     if let Some((u, p)) = creds {
         body["credential"] = json!({"type": "basic", "access_key": u, "access_secret": p});
@@ -236,16 +248,28 @@ fn push_index(w: &Wharf, repo: &str, tag: &str) -> String {
     let mut entries = Vec::new();
     for arch in ["amd64", "arm64"] {
         let (d, body) = push_image(w, repo, &format!("{tag}-{arch}"), &format!("{repo}-{arch}"));
-        entries.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": d, "size": body.len(), "platform": {"os": "linux", "architecture": arch}}));
+        entries.push(
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": d, "size": body.len(), "platform": {"os": "linux", "architecture": arch}}),
+        );
         // The per-platform tags are scaffolding: only the index keeps a tag.
-        let r = admin("DELETE", &w.url(&format!("/v2/{repo}/manifests/{tag}-{arch}"))).send();
+        let r = admin(
+            "DELETE",
+            &w.url(&format!("/v2/{repo}/manifests/{tag}-{arch}")),
+        )
+        .send();
         assert_eq!(r.status, 202);
     }
     let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": entries})
     .to_string();
-    put_manifest(w, repo, tag, "application/vnd.oci.image.index.v1+json", index.as_bytes());
+    put_manifest(
+        w,
+        repo,
+        tag,
+        "application/vnd.oci.image.index.v1+json",
+        index.as_bytes(),
+    );
     sha256(index.as_bytes())
 }
 
@@ -255,12 +279,23 @@ const SPDX: &str = r#"{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID"
 fn decorate(d: &Path, image: &str) {
     let login = Some(("admin", PW));
     if !d.join("ci.key").exists() {
-        stdout_ok(&wharf(d, None, &["key", "generate", "--output-key-prefix", "ci"]));
-        std::fs::write(d.join("prov.json"), r#"{"buildType":"https://example.com/ci"}"#)
-            .unwrap();
+        stdout_ok(&wharf(
+            d,
+            None,
+            &["key", "generate", "--output-key-prefix", "ci"],
+        ));
+        std::fs::write(
+            d.join("prov.json"),
+            r#"{"buildType":"https://example.com/ci"}"#,
+        )
+        .unwrap();
         std::fs::write(d.join("sbom.spdx.json"), SPDX).unwrap();
     }
-    stdout_ok(&wharf(d, login, &["sign", "--insecure", "--key", "ci.key", image]));
+    stdout_ok(&wharf(
+        d,
+        login,
+        &["sign", "--insecure", "--key", "ci.key", image],
+    ));
     stdout_ok(&wharf(
         d,
         login,
@@ -279,7 +314,14 @@ fn decorate(d: &Path, image: &str) {
     stdout_ok(&wharf(
         d,
         login,
-        &["sbom", "attach", "--insecure", image, "--sbom", "sbom.spdx.json"],
+        &[
+            "sbom",
+            "attach",
+            "--insecure",
+            image,
+            "--sbom",
+            "sbom.spdx.json",
+        ],
     ));
 }
 
@@ -287,8 +329,16 @@ fn decorate(d: &Path, image: &str) {
 /// the attestation too, and the SBOM comes back byte for byte.
 fn assert_accessories_arrived(d: &Path, image: &str, login: (&str, &str)) {
     let login = Some(login);
-    let o = wharf(d, login, &["verify", "--insecure", "--key", "ci.pub", image]);
-    assert!(o.status.success(), "verify {image}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = wharf(
+        d,
+        login,
+        &["verify", "--insecure", "--key", "ci.pub", image],
+    );
+    assert!(
+        o.status.success(),
+        "verify {image}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = wharf(
         d,
         login,
@@ -308,7 +358,11 @@ fn assert_accessories_arrived(d: &Path, image: &str, login: (&str, &str)) {
         String::from_utf8_lossy(&o.stderr)
     );
     let o = wharf(d, login, &["sbom", "fetch", "--insecure", image]);
-    assert!(o.status.success(), "sbom fetch {image}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "sbom fetch {image}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&o.stdout), SPDX);
 }
 
@@ -352,12 +406,23 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
         d,
         Some(("admin", PW)),
         &[
-            "replication", "run", "to-airgap", "--wait", "--output", "json", "--registry",
-            &dev.host(), "--insecure",
+            "replication",
+            "run",
+            "to-airgap",
+            "--wait",
+            "--output",
+            "json",
+            "--registry",
+            &dev.host(),
+            "--insecure",
         ],
     ));
     let first: Value = serde_json::from_str(&out).unwrap();
-    let first = if first.is_array() { first[0].clone() } else { first };
+    let first = if first.is_array() {
+        first[0].clone()
+    } else {
+        first
+    };
     assert_eq!(first["status"], "Succeed", "{first}");
     assert_eq!(first["total"], 2, "{first}");
     assert_eq!(first["succeed"], 2);
@@ -376,9 +441,16 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
     );
     assert_whole(base, Some(&creds), "production/multi", &multi);
     assert_whole(base, Some(&creds), "production/app", &app);
-    assert_eq!(served_digest(base, Some(&creds), "production/app", "dev-1"), None);
+    assert_eq!(
+        served_digest(base, Some(&creds), "production/app", "dev-1"),
+        None
+    );
     assert_eq!(served_digest(base, Some(&creds), "staging/app", "v1"), None);
-    assert_accessories_arrived(d, &format!("{}/production/app:v1", airgap.host()), ("admin", PW));
+    assert_accessories_arrived(
+        d,
+        &format!("{}/production/app:v1", airgap.host()),
+        ("admin", PW),
+    );
 
     // One task per artifact, with bytes, a duration and a log.
     let eid = first["id"].as_i64().unwrap();
@@ -390,7 +462,10 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
         assert_eq!(t["resource_type"], "image");
         assert!(t["bytes"].as_i64().unwrap() > 0, "{t}");
         assert!(
-            t["dst_resource"].as_str().unwrap().starts_with(&airgap.host()),
+            t["dst_resource"]
+                .as_str()
+                .unwrap()
+                .starts_with(&airgap.host()),
             "{t}"
         );
     }
@@ -420,7 +495,12 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
     for t in tasks(&dev, second["id"].as_i64().unwrap()) {
         assert_eq!(t["bytes"], 0, "{t}");
     }
-    let listed = api(&dev, "GET", &format!("/replication/executions?policy_id={policy}"), None);
+    let listed = api(
+        &dev,
+        "GET",
+        &format!("/replication/executions?policy_id={policy}"),
+        None,
+    );
     assert_eq!(listed.header("x-total-count"), Some("2"));
     assert_eq!(listed.json()[0]["id"], second["id"]);
 
@@ -508,7 +588,12 @@ fn push_to_and_pull_from_distribution_with_the_tag_schema() {
             "filters": [{"type": "name", "value": "production/**"}]}),
     );
     let e = run_policy(&dev, push);
-    assert_eq!(e["status"], "Succeed", "{e} {:?}", tasks(&dev, e["id"].as_i64().unwrap()));
+    assert_eq!(
+        e["status"],
+        "Succeed",
+        "{e} {:?}",
+        tasks(&dev, e["id"].as_i64().unwrap())
+    );
 
     let creds = format!("mirror:{MIRROR_PW}");
     let base = format!("http://{mirror_host}");
@@ -519,15 +604,27 @@ fn push_to_and_pull_from_distribution_with_the_tag_schema() {
     assert_whole(&base, Some(&creds), "production/app", &app);
     // The referrers tag schema index was written, listing the SBOM and attestation.
     let schema_tag = format!("sha256-{}", app.trim_start_matches("sha256:"));
-    let index = curl("GET", &format!("{base}/v2/production/app/manifests/{schema_tag}"))
-        .arg("-u")
-        .arg(&creds)
-        .header("Accept", "application/vnd.oci.image.index.v1+json")
-        .send();
-    assert_eq!(index.status, 200, "{}", String::from_utf8_lossy(&index.body));
+    let index = curl(
+        "GET",
+        &format!("{base}/v2/production/app/manifests/{schema_tag}"),
+    )
+    .arg("-u")
+    .arg(&creds)
+    .header("Accept", "application/vnd.oci.image.index.v1+json")
+    .send();
+    assert_eq!(
+        index.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&index.body)
+    );
     let listed = index.json()["manifests"].as_array().unwrap().len();
     assert!(listed >= 1, "{}", index.json());
-    assert_accessories_arrived(d, &format!("{mirror_host}/production/app:v1"), ("mirror", MIRROR_PW));
+    assert_accessories_arrived(
+        d,
+        &format!("{mirror_host}/production/app:v1"),
+        ("mirror", MIRROR_PW),
+    );
 
     // Pull it back into a fresh Wharf, under another namespace.
     let back = start();
@@ -547,7 +644,12 @@ fn push_to_and_pull_from_distribution_with_the_tag_schema() {
             "filters": [{"type": "name", "value": "production/**"}, {"type": "tag", "value": "v*"}]}),
     );
     let e = run_policy(&back, pull);
-    assert_eq!(e["status"], "Succeed", "{e} {:?}", tasks(&back, e["id"].as_i64().unwrap()));
+    assert_eq!(
+        e["status"],
+        "Succeed",
+        "{e} {:?}",
+        tasks(&back, e["id"].as_i64().unwrap())
+    );
     assert_eq!(e["total"], 1, "{e}");
     let base = back.url("");
     let base = base.trim_end_matches('/');
@@ -565,7 +667,13 @@ fn push_to_and_pull_from_distribution_with_the_tag_schema() {
 fn event_based_replication_follows_pushes_and_deletes() {
     let airgap = start();
     let dev = start();
-    let remote = add_endpoint(&dev, "airgap", &format!("http://{}", airgap.host()), "harbor", Some(("admin", PW)));
+    let remote = add_endpoint(
+        &dev,
+        "airgap",
+        &format!("http://{}", airgap.host()),
+        "harbor",
+        Some(("admin", PW)),
+    );
     add_policy(
         &dev,
         json!({"name": "live", "dest_registry": {"id": remote},
@@ -579,7 +687,10 @@ fn event_based_replication_follows_pushes_and_deletes() {
     push_image(&dev, "staging/api", "v7", "not-covered");
     let deadline = Instant::now() + Duration::from_secs(5);
     while served_digest(base, Some(CREDS), "production/api", "v7").is_none() {
-        assert!(Instant::now() < deadline, "the push did not arrive within 5 s");
+        assert!(
+            Instant::now() < deadline,
+            "the push did not arrive within 5 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
@@ -589,11 +700,18 @@ fn event_based_replication_follows_pushes_and_deletes() {
     let runs = api(&dev, "GET", "/replication/executions", None).json();
     assert_eq!(runs[0]["trigger"], "event_based", "{runs}");
 
-    let r = admin("DELETE", &dev.url(&format!("/v2/production/api/manifests/{digest}"))).send();
+    let r = admin(
+        "DELETE",
+        &dev.url(&format!("/v2/production/api/manifests/{digest}")),
+    )
+    .send();
     assert_eq!(r.status, 202);
     let deadline = Instant::now() + Duration::from_secs(5);
     while served_digest(base, Some(CREDS), "production/api", &digest).is_some() {
-        assert!(Instant::now() < deadline, "the delete did not arrive within 5 s");
+        assert!(
+            Instant::now() < deadline,
+            "the delete did not arrive within 5 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(served_digest(base, Some(CREDS), "staging/api", "v7"), None);
@@ -610,8 +728,17 @@ fn a_destination_that_is_down_fails_its_tasks_with_the_reason() {
     push_image(&dev, "production/b", "v1", "b");
     let closed = format!("http://127.0.0.1:{}", common::free_port());
     let down = add_endpoint(&dev, "down", &closed, "harbor", Some(("admin", PW)));
-    let up = add_endpoint(&dev, "up", &format!("http://{}", airgap.host()), "harbor", Some(("admin", PW)));
-    let to_down = add_policy(&dev, json!({"name": "to-down", "dest_registry": {"id": down}}));
+    let up = add_endpoint(
+        &dev,
+        "up",
+        &format!("http://{}", airgap.host()),
+        "harbor",
+        Some(("admin", PW)),
+    );
+    let to_down = add_policy(
+        &dev,
+        json!({"name": "to-down", "dest_registry": {"id": down}}),
+    );
     let to_up = add_policy(&dev, json!({"name": "to-up", "dest_registry": {"id": up}}));
 
     let failed_id = created_id(&api(
@@ -627,12 +754,18 @@ fn a_destination_that_is_down_fails_its_tasks_with_the_reason() {
     let failed = wait_execution(&dev, failed_id, Duration::from_secs(120));
     assert_eq!(failed["status"], "Failed", "{failed}");
     assert_eq!(failed["failed"], 2, "{failed}");
-    assert!(failed["status_text"].as_str().unwrap().contains("2 of 2"), "{failed}");
+    assert!(
+        failed["status_text"].as_str().unwrap().contains("2 of 2"),
+        "{failed}"
+    );
     for t in tasks(&dev, failed_id) {
         assert_eq!(t["status"], "Failed");
         assert!(t["attempts"].as_i64().unwrap() > 1, "retried: {t}");
         let message = t["message"].as_str().unwrap();
-        assert!(message.contains(&closed), "the reason names the registry: {t}");
+        assert!(
+            message.contains(&closed),
+            "the reason names the registry: {t}"
+        );
     }
 }
 
@@ -657,10 +790,22 @@ fn an_execution_cut_by_kill_9_resumes_after_restart_and_completes() {
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": layer.len()}]})
         .to_string();
-        put_manifest(&dev, &repo, "v1", "application/vnd.oci.image.manifest.v1+json", manifest.as_bytes());
+        put_manifest(
+            &dev,
+            &repo,
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.as_bytes(),
+        );
         images.push((repo, sha256(manifest.as_bytes())));
     }
-    let remote = add_endpoint(&dev, "airgap", &format!("http://{}", airgap.host()), "harbor", Some(("admin", PW)));
+    let remote = add_endpoint(
+        &dev,
+        "airgap",
+        &format!("http://{}", airgap.host()),
+        "harbor",
+        Some(("admin", PW)),
+    );
     let policy = add_policy(
         &dev,
         json!({"name": "slow", "dest_registry": {"id": remote}, "speed": 64}),
@@ -691,7 +836,10 @@ fn an_execution_cut_by_kill_9_resumes_after_restart_and_completes() {
     let base = airgap.url("");
     let base = base.trim_end_matches('/');
     for (repo, digest) in &images {
-        assert_eq!(served_digest(base, Some(CREDS), repo, "v1").as_deref(), Some(digest.as_str()));
+        assert_eq!(
+            served_digest(base, Some(CREDS), repo, "v1").as_deref(),
+            Some(digest.as_str())
+        );
         assert_whole(base, Some(CREDS), repo, digest);
     }
 }

@@ -382,15 +382,19 @@ impl Client {
     }
 
     /// Deletes a manifest by digest (with its tags) or a tag. oci-client has no DELETE, so
-    /// this request is made here, with the bearer token oci-client obtained for a push (or
-    /// the Basic credentials where the registry asks for no token).
+    /// this request is made here: with the Basic credentials when there are some (a bearer
+    /// token from oci-client's flow carries only pull and push, and deleting needs more),
+    /// else with an anonymous token if the registry hands one out.
     pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
         self.authorise(reference).await;
-        let token = self
-            .client
-            .auth(reference, &self.auth, oci_client::RegistryOperation::Push)
-            .await
-            .map_err(|e| Error::from_client(reference, "registry", e))?;
+        let token = match self.auth {
+            RegistryAuth::Basic(..) => None,
+            _ => self
+                .client
+                .auth(reference, &self.auth, oci_client::RegistryOperation::Push)
+                .await
+                .map_err(|e| Error::from_client(reference, "registry", e))?,
+        };
         let scheme = if self.options.insecure {
             "http"
         } else {
@@ -407,10 +411,10 @@ impl Client {
             reference.repository()
         );
         let mut request = self.http()?.delete(&url);
-        request = match (token, &self.auth) {
-            (Some(t), _) => request.bearer_auth(t),
-            (None, RegistryAuth::Basic(u, p)) => request.basic_auth(u, Some(p)),
-            (None, _) => request,
+        request = match (&self.auth, token) {
+            (RegistryAuth::Basic(u, p), _) => request.basic_auth(u, Some(p)),
+            (_, Some(t)) => request.bearer_auth(t),
+            _ => request,
         };
         let response = request.send().await.map_err(|e| Error::Io {
             what: format!("DELETE {url}"),

@@ -337,10 +337,12 @@ impl RemoteSide {
 
     /// `POST /api/v2.0/projects` on a Harbor-type endpoint: created, or there already.
     async fn create_project(&self, project: &str) -> CopyResult<()> {
-        let fail = |why: String| CopyError::Content(format!(
-            "creating project {project} at {}: {why}",
-            self.endpoint.url
-        ));
+        let fail = |why: String| {
+            CopyError::Content(format!(
+                "creating project {project} at {}: {why}",
+                self.endpoint.url
+            ))
+        };
         let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
         for pem in &self.endpoint.options.ca_certs_pem {
             let cert = reqwest::Certificate::from_pem(pem).map_err(|e| fail(e.to_string()))?;
@@ -350,7 +352,10 @@ impl RemoteSide {
         let mut request = client
             .post(format!("{}/api/v2.0/projects", self.endpoint.url))
             .json(&serde_json::json!({"project_name": project, "metadata": {"public": "false"}}));
-        if let (Some(u), Some(p)) = (&self.endpoint.options.username, &self.endpoint.options.password) {
+        if let (Some(u), Some(p)) = (
+            &self.endpoint.options.username,
+            &self.endpoint.options.password,
+        ) {
             request = request.basic_auth(u, Some(p));
         }
         let response = request.send().await.map_err(|e| CopyError::Remote {
