@@ -843,3 +843,54 @@ fn an_execution_cut_by_kill_9_resumes_after_restart_and_completes() {
         assert_whole(base, Some(CREDS), repo, digest);
     }
 }
+
+/// Scheduled: the policy's 6-field cron fires (here every 2 s) and the run copies
+/// the covered tag; the execution says it was scheduled.
+#[test]
+fn a_scheduled_policy_runs_on_its_cron() {
+    let airgap = start();
+    let dev = start();
+    projects(&dev, &["production"]);
+    let (digest, _) = push_image(&dev, "production/app", "v1", "scheduled");
+    push_image(&dev, "production/app", "dev-1", "not-v");
+    let remote = add_endpoint(
+        &dev,
+        "airgap",
+        &format!("http://{}", airgap.host()),
+        "harbor",
+        Some(("admin", PW)),
+    );
+    add_policy(
+        &dev,
+        json!({"name": "every-2s", "dest_registry": {"id": remote},
+            "filters": [{"type": "name", "value": "production/**"}, {"type": "tag", "value": "v*"}],
+            "trigger": {"type": "scheduled", "trigger_settings": {"cron": "*/2 * * * * *"}}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let runs = api(&dev, "GET", "/replication/executions", None).json();
+        if let Some(done) = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["status"] != "InProgress")
+        {
+            break done.clone();
+        }
+        assert!(Instant::now() < deadline, "no scheduled run ended: {runs}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(run["trigger"], "scheduled", "{run}");
+    assert_eq!(run["status"], "Succeed", "{run}");
+    assert_eq!(run["total"], 1, "{run}");
+    let base = airgap.url("");
+    let base = base.trim_end_matches('/');
+    assert_eq!(
+        served_digest(base, Some(CREDS), "production/app", "v1").as_deref(),
+        Some(digest.as_str())
+    );
+    assert_eq!(
+        served_digest(base, Some(CREDS), "production/app", "dev-1"),
+        None
+    );
+}
