@@ -1272,6 +1272,10 @@ fn openapi_document_is_served_and_valid() {
         json!({"name": "to-self", "dest_registry": {"id": registry_id.parse::<i64>().unwrap()},
             "filters": [{"type": "tag", "value": "v*"}], "trigger": {"type": "manual"}}),
     );
+    let replication_id = started(
+        "/replication/executions",
+        json!({"policy_id": policy_id.parse::<i64>().unwrap()}),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1330,6 +1334,8 @@ fn openapi_document_is_served_and_valid() {
                     registry_id.clone()
                 } else if path.starts_with("/replication/policies/") {
                     policy_id.clone()
+                } else if path.starts_with("/replication/executions/") {
+                    replication_id.clone()
                 } else {
                     retention_id.clone()
                 },
