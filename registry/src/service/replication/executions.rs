@@ -18,6 +18,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -54,6 +55,8 @@ pub struct ReplicationOptions {
     pub task_backoff: Duration,
     /// How often the scheduler looks for due policies.
     pub schedule_poll: Duration,
+    /// Tasks of one execution run at once.
+    pub task_concurrency: usize,
 }
 
 impl Default for ReplicationOptions {
@@ -62,6 +65,7 @@ impl Default for ReplicationOptions {
             task_attempts: 4,
             task_backoff: Duration::from_secs(2),
             schedule_poll: Duration::from_secs(1),
+            task_concurrency: 4,
         }
     }
 }
@@ -501,21 +505,28 @@ impl Replication {
         };
         let placed = Placed::default();
         let rate = (policy.speed > 0).then(|| policy.speed as u64 * 1024);
-        for mut task in tasks {
-            if matches!(task.status.as_str(), "Succeed" | "Failed" | "Stopped") {
-                continue;
-            }
-            if ctx.should_stop() {
-                if ctx.stop_requested() {
-                    task.status = "Stopped".into();
-                    self.store.update_task(&task).await?;
-                    Metrics::outcome(&self.metrics.replication_tasks, "Stopped");
+        let (src, dst, placed) = (&*src, &*dst, &placed);
+        let pending = tasks
+            .into_iter()
+            .filter(|t| !matches!(t.status.as_str(), "Succeed" | "Failed" | "Stopped"))
+            .map(|mut task| async move {
+                if ctx.should_stop() {
+                    if ctx.stop_requested() {
+                        task.status = "Stopped".into();
+                        self.store.update_task(&task).await?;
+                        Metrics::outcome(&self.metrics.replication_tasks, "Stopped");
+                    }
+                    return Ok(());
                 }
-                continue;
-            }
-            self.run_task(&mut task, policy, &*src, &*dst, rate, &placed, ctx)
-                .await?;
-        }
+                self.run_task(&mut task, policy, src, dst, rate, placed, ctx)
+                    .await
+            });
+        // A few tasks at once: most of a task's time is waiting for the destination.
+        let results: Vec<Result<()>> = futures_util::stream::iter(pending)
+            .buffer_unordered(self.options.task_concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<()>>()?;
         if ctx.should_stop() && !ctx.stop_requested() {
             // The lease was lost: another process carries on.
             return Err(RegistryError::Internal("lease lost".into()));
@@ -556,7 +567,7 @@ impl Replication {
                     work.push((
                         s.repository.clone(),
                         s.reference.clone(),
-                        leak(&s.operation),
+                        operation_of(&s.operation),
                     ));
                 }
             }
@@ -698,11 +709,19 @@ impl Replication {
         Ok(())
     }
 
-    /// The scheduler: runs each scheduled, enabled policy when its cron is due.
+    /// The scheduler: runs each scheduled, enabled policy when its cron is due. First,
+    /// executions that a crash left without a job (between recording the execution and
+    /// queueing its job) are ended as failed: nothing would ever run them. Those with a
+    /// job resume through the queue.
     pub fn start_scheduler(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
         let poll = self.options.schedule_poll;
         tokio::spawn(async move {
+            if let Some(me) = me.upgrade()
+                && let Err(e) = me.end_orphans().await
+            {
+                tracing::error!(error = %e, "ending replication executions without a job");
+            }
             loop {
                 tokio::time::sleep(poll).await;
                 let Some(me) = me.upgrade() else { return };
@@ -711,6 +730,18 @@ impl Replication {
                 }
             }
         });
+    }
+
+    async fn end_orphans(&self) -> Result<()> {
+        // A minute's grace: another process may be between the two writes right now.
+        let before = now() - 60;
+        for e in self.store.unfinished_executions().await? {
+            if e.job_id.is_none() && e.start_time < before {
+                self.finish(e.id, "Failed", "interrupted before its job was queued")
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn run_due(&self, now: i64) -> Result<()> {
@@ -787,8 +818,8 @@ impl Replication {
     }
 }
 
-/// `&'static str` for the two operation names.
-fn leak(operation: &str) -> &'static str {
+/// A task's operation name (`copy` or `deletion`) from a scope's.
+fn operation_of(operation: &str) -> &'static str {
     if operation == "deletion" {
         "deletion"
     } else {
