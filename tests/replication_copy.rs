@@ -767,6 +767,43 @@ fn a_destination_that_is_down_fails_its_tasks_with_the_reason() {
             "the reason names the registry: {t}"
         );
     }
+
+    // A run stopped through the CLI while its tasks wait to retry ends Stopped.
+    let tmp = tempfile::tempdir().unwrap();
+    let login = Some(("admin", PW));
+    let host = dev.host();
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--registry", host.as_str(), "--insecure"]);
+        wharf(tmp.path(), login, &all)
+    };
+    let started = stdout_ok(&cli(&["replication", "run", "to-down"]));
+    let id = started
+        .split_whitespace()
+        .find_map(|w| w.parse::<i64>().ok())
+        .expect("an execution id");
+    std::thread::sleep(Duration::from_millis(500));
+    stdout_ok(&cli(&["replication", "stop", &id.to_string()]));
+    let stopped = wait_execution(&dev, id, Duration::from_secs(60));
+    assert_eq!(stopped["status"], "Stopped", "{stopped}");
+    let listed = stdout_ok(&cli(&[
+        "replication",
+        "executions",
+        "--policy",
+        "to-down",
+        "--output",
+        "json",
+    ]));
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["Stopped", "Failed"], "newest first: {listed}");
+    let table = stdout_ok(&cli(&["replication", "tasks", &id.to_string()]));
+    assert!(table.contains("Stopped"), "{table}");
 }
 
 /// kill -9 of the server running an execution, in the middle of it; restarted on the
