@@ -700,6 +700,39 @@ fn event_based_replication_follows_pushes_and_deletes() {
     let runs = api(&dev, "GET", "/replication/executions", None).json();
     assert_eq!(runs[0]["trigger"], "event_based", "{runs}");
 
+    // Signed after it travelled: the signature follows within 5 s and verifies there.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    docker_login(d, &airgap.host(), "admin", PW);
+    let login = Some(("admin", PW));
+    stdout_ok(&wharf(
+        d,
+        None,
+        &["key", "generate", "--output-key-prefix", "ci"],
+    ));
+    let image = format!("{}/production/api:v7", dev.host());
+    stdout_ok(&wharf(
+        d,
+        login,
+        &["sign", "--insecure", "--key", "ci.key", &image],
+    ));
+    let sig_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served_digest(base, Some(CREDS), "production/api", &sig_tag).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the signature did not follow within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let there = format!("{}/production/api:v7", airgap.host());
+    let o = wharf(
+        d,
+        login,
+        &["verify", "--insecure", "--key", "ci.pub", &there],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
     let r = admin(
         "DELETE",
         &dev.url(&format!("/v2/production/api/manifests/{digest}")),

@@ -527,6 +527,14 @@ pub fn is_accessory_tag(tag: &str) -> bool {
         && (rest.len() == 64 || COSIGN_SUFFIXES.iter().any(|s| &rest[64..] == *s))
 }
 
+/// The subject digest of a cosign `.sig`/`.att`/`.sbom` tag.
+pub fn cosign_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_at_checked(64)?;
+    (COSIGN_SUFFIXES.contains(&suffix) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{hex}"))
+}
+
 /// How one tag's copy ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -843,6 +851,12 @@ mod tests {
         assert!(!is_accessory_tag(&format!("sha256-{hex}.other")));
         assert!(!is_accessory_tag("sha256-abc"));
         assert!(!is_accessory_tag("v1"));
+        assert_eq!(
+            cosign_subject(&format!("sha256-{hex}.sig")),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(cosign_subject(&format!("sha256-{hex}")), None);
+        assert_eq!(cosign_subject("v1.sig"), None);
     }
 
     /// A 4 KiB/s limit holds 12 KiB back for at least 2 s after the first chunk.

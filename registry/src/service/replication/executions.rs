@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::copy::{
-    Copier, CopyError, LocalSide, Outcome, Placed, RemoteSide, Side, destination_repository,
-    is_accessory_tag,
+    Copier, CopyError, LocalSide, Outcome, Placed, RemoteSide, Side, cosign_subject,
+    destination_repository, is_accessory_tag,
 };
 use super::policies::{Policies, ReplicationPolicy};
 use super::registries::Registries;
@@ -563,7 +563,13 @@ impl Replication {
         let mut work: Vec<(String, String, &str)> = Vec::new();
         match scope {
             Some(s) => {
-                if s.operation == "deletion" || filters.tag(&s.reference) {
+                let accessory_of_travelled = s.reference.contains(':')
+                    && s.operation == "copy"
+                    && self
+                        .travelled(policy, dst, &s.repository, &s.reference)
+                        .await?;
+                if s.operation == "deletion" || accessory_of_travelled || filters.tag(&s.reference)
+                {
                     work.push((
                         s.repository.clone(),
                         s.reference.clone(),
@@ -612,6 +618,28 @@ impl Replication {
             });
         }
         Ok(tasks)
+    }
+
+    /// Whether the destination has `digest` in the repository this policy maps
+    /// `repository` to: an accessory pushed later follows only an image that travelled.
+    async fn travelled(
+        &self,
+        policy: &ReplicationPolicy,
+        dst: &dyn Side,
+        repository: &str,
+        digest: &str,
+    ) -> Result<bool> {
+        let Ok(dst_repo) = destination_repository(
+            repository,
+            &policy.dest_namespace,
+            policy.dest_namespace_replace_count,
+        ) else {
+            return Ok(false);
+        };
+        dst.manifest_digest(&dst_repo, digest)
+            .await
+            .map(|d| d.as_deref() == Some(digest))
+            .map_err(|e| RegistryError::bad_request(format!("asking the destination: {e}")))
     }
 
     /// One task, tried until it succeeds or its attempts are used up.
@@ -804,7 +832,12 @@ impl Replication {
                 continue;
             }
             let filters = Filters::of(&policy)?;
-            if !filters.repository(repository) || (!deletion && !filters.tag(reference)) {
+            // A digest (an accessory's subject) is checked when the run plans: only an
+            // image that already travelled takes its accessories along.
+            let by_digest = reference.contains(':');
+            if !filters.repository(repository)
+                || (!deletion && !by_digest && !filters.tag(reference))
+            {
                 continue;
             }
             let scope = Scope {
@@ -877,6 +910,16 @@ impl Subscriber for Replication {
                 has_subject: false,
                 ..
             } if !is_accessory_tag(tag) => (repository.as_str().to_string(), tag.clone(), false),
+            // A signature, attestation or SBOM pushed under cosign's tag: its image
+            // again, by digest, so the accessory follows an image that already travelled.
+            Event::ArtifactPushed {
+                repository,
+                tag: Some(tag),
+                ..
+            } => match cosign_subject(tag) {
+                Some(subject) => (repository.as_str().to_string(), subject, false),
+                None => return,
+            },
             Event::ArtifactDeleted { repository, digest } => {
                 (repository.as_str().to_string(), digest.to_string(), true)
             }
