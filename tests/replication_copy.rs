@@ -386,6 +386,29 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
     push_image(&dev, "staging/app", "v1", "staging");
     let multi = push_index(&dev, "production/multi", "v2");
     decorate(d, &format!("{}/production/app:v1", dev.host()));
+    // A real image, pushed by a real client.
+    common::require("skopeo");
+    common::run(
+        Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                CREDS,
+            ])
+            .arg(common::oci_ref("small", "v1"))
+            .arg(format!("docker://{}/production/small:v1", dev.host())),
+    );
+    // skopeo keeps an OCI manifest as it is: its digest is the layout's.
+    let layout: Value = serde_json::from_slice(
+        &std::fs::read(common::test_images().join("oci/small/index.json")).unwrap(),
+    )
+    .unwrap();
+    let small = layout["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let remote = add_endpoint(
         &dev,
@@ -424,8 +447,8 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
         first
     };
     assert_eq!(first["status"], "Succeed", "{first}");
-    assert_eq!(first["total"], 2, "{first}");
-    assert_eq!(first["succeed"], 2);
+    assert_eq!(first["total"], 3, "{first}");
+    assert_eq!(first["succeed"], 3);
     assert_eq!(first["trigger"], "manual");
 
     let creds = format!("admin:{AIRGAP_PW}");
@@ -442,6 +465,11 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
     assert_whole(base, Some(&creds), "production/multi", &multi);
     assert_whole(base, Some(&creds), "production/app", &app);
     assert_eq!(
+        served_digest(base, Some(&creds), "production/small", "v1").as_deref(),
+        Some(small.as_str())
+    );
+    assert_whole(base, Some(&creds), "production/small", &small);
+    assert_eq!(
         served_digest(base, Some(&creds), "production/app", "dev-1"),
         None
     );
@@ -455,7 +483,7 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
     // One task per artifact, with bytes, a duration and a log.
     let eid = first["id"].as_i64().unwrap();
     let list = tasks(&dev, eid);
-    assert_eq!(list.len(), 2);
+    assert_eq!(list.len(), 3);
     for t in &list {
         assert_eq!(t["status"], "Succeed", "{t}");
         assert_eq!(t["operation"], "copy");
