@@ -506,6 +506,7 @@ impl Replication {
         let placed = Placed::default();
         let rate = (policy.speed > 0).then(|| policy.speed as u64 * 1024);
         let (src, dst, placed) = (&*src, &*dst, &placed);
+        let trigger = e.trigger.as_str();
         let pending = tasks
             .into_iter()
             .filter(|t| !matches!(t.status.as_str(), "Succeed" | "Failed" | "Stopped"))
@@ -518,7 +519,7 @@ impl Replication {
                     }
                     return Ok(());
                 }
-                self.run_task(&mut task, policy, src, dst, rate, placed, ctx)
+                self.run_task(&mut task, policy, src, dst, rate, placed, trigger, ctx)
                     .await
             });
         // A few tasks at once: most of a task's time is waiting for the destination.
@@ -652,6 +653,7 @@ impl Replication {
         dst: &dyn Side,
         rate: Option<u64>,
         placed: &Placed,
+        trigger: &str,
         ctx: &JobContext,
     ) -> Result<()> {
         let (src_repo, reference) = split_resource(strip_host(&task.src_resource, src));
@@ -721,6 +723,26 @@ impl Replication {
         task.log = log;
         self.store.update_task(task).await?;
         Metrics::outcome(&self.metrics.replication_tasks, &task.status);
+        // Webhooks tell the local project (Harbor's REPLICATION event).
+        let local = if policy.remote().is_ok_and(|(_, push)| push) {
+            &src_repo
+        } else {
+            &dst_repo
+        };
+        if let Ok(repository) = crate::names::RepoName::parse(local) {
+            let event = Event::ReplicationTaskFinished {
+                repository,
+                execution_id: task.execution_id,
+                policy: policy.name.clone(),
+                trigger: trigger.to_string(),
+                status: task.status.clone(),
+                resource_type: task.resource_type.clone(),
+                src_resource: task.src_resource.clone(),
+                dst_resource: task.dst_resource.clone(),
+                override_tags: policy.override_,
+            };
+            self.distribution.events().publish(&event).await;
+        }
         ctx.log(format!(
             "task {} {} {}: {}{}",
             task.id,
