@@ -1283,6 +1283,10 @@ fn openapi_document_is_served_and_valid() {
         String::from_utf8_lossy(&export.body)
     );
     let export_id = export.json()["id"].as_i64().unwrap().to_string();
+    let replication_id = started(
+        "/replication/executions",
+        json!({"policy_id": policy_id.parse::<i64>().unwrap()}),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let job_id = loop {
         let e = api(
@@ -1365,6 +1369,8 @@ fn openapi_document_is_served_and_valid() {
                     registry_id.clone()
                 } else if path.starts_with("/replication/policies/") {
                     policy_id.clone()
+                } else if path.starts_with("/replication/executions/") {
+                    replication_id.clone()
                 } else {
                     retention_id.clone()
                 },

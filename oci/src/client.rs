@@ -30,6 +30,9 @@ use crate::{Error, Result};
 /// configs): bounds what hostile registries can make us hold.
 pub const MAX_SMALL_OBJECT: u64 = 16 * 1024 * 1024;
 
+/// Page size of tag and catalog listings.
+const LIST_PAGE: usize = 100;
+
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
@@ -66,6 +69,8 @@ pub struct Client {
     client: OciClient,
     auth: RegistryAuth,
     options: RegistryOptions,
+    /// For the one request oci-client lacks (manifest DELETE).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Client {
@@ -100,6 +105,7 @@ impl Client {
             client: OciClient::new(config),
             auth,
             options,
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -244,9 +250,211 @@ impl Client {
     }
 
     async fn blob_exists(&self, repo: &Reference, digest: &str) -> bool {
-        self.authorise(repo).await;
         // A registry that cannot answer HEAD gets the upload anyway.
-        self.client.blob_exists(repo, digest).await.unwrap_or(false)
+        self.has_blob(repo, digest).await.unwrap_or(false)
+    }
+
+    /// Whether `repo` serves the blob (a HEAD): what a copy asks before sending one.
+    pub async fn has_blob(&self, repo: &Reference, digest: &str) -> Result<bool> {
+        self.authorise(repo).await;
+        self.client
+            .blob_exists(repo, digest)
+            .await
+            .map_err(|e| Error::from_client(&with_digest(repo, digest), "blob", e))
+    }
+
+    /// Links a blob that `from` (another repository of the same registry) holds into
+    /// `repo` without sending it (a cross-repository mount). False when the registry
+    /// declined (it then opened an upload session instead, which it expires): the caller
+    /// uploads the blob.
+    pub async fn mount_blob(&self, repo: &Reference, from: &Reference, digest: &str) -> bool {
+        self.authorise(repo).await;
+        self.client.mount_blob(repo, from, digest).await.is_ok()
+    }
+
+    /// Uploads a blob of known digest from a stream, in chunks (a PATCH per chunk of the
+    /// client's chunk size), so memory stays bounded whatever its size. The registry checks
+    /// the digest when the upload is closed.
+    pub async fn put_blob_stream(
+        &self,
+        repo: &Reference,
+        stream: BlobStream,
+        digest: &str,
+        size: Option<u64>,
+    ) -> Result<()> {
+        self.authorise(repo).await;
+        let chunks = stream.map(|r| r.map_err(oci_client::errors::OciDistributionError::from));
+        self.client
+            .push_blob_stream(repo, chunks, digest, size)
+            .await
+            .map_err(|e| Error::from_client(repo, "repository", e))?;
+        Ok(())
+    }
+
+    /// The digest a tag (or digest) reference names now, from a HEAD (a GET where the
+    /// registry sends no `Docker-Content-Digest`); `None` when it does not exist. What a
+    /// copy asks before sending and a cache asks to learn whether a tag moved without
+    /// fetching the manifest (HEADs do not count against Docker Hub's pull limit).
+    pub async fn manifest_digest(&self, reference: &Reference) -> Result<Option<String>> {
+        self.authorise(reference).await;
+        match self
+            .client
+            .fetch_manifest_digest(reference, &self.auth)
+            .await
+            .map_err(|e| Error::from_client(reference, "manifest", e))
+        {
+            Ok(d) => Ok(Some(d)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a repository's tags (`n`, after `last`), in the registry's order.
+    pub async fn tags_page(
+        &self,
+        repo: &Reference,
+        n: usize,
+        last: Option<&str>,
+    ) -> Result<Vec<String>> {
+        self.authorise(repo).await;
+        let page = self
+            .client
+            .list_tags(repo, &self.auth, Some(n), last)
+            .await
+            .map_err(|e| Error::from_client(repo, "repository", e))?;
+        Ok(page.tags)
+    }
+
+    /// Every tag of a repository, paged with `n`/`last` (the spec's pagination: a page
+    /// shorter than `n` is the last; following `last` works on registries that send a
+    /// `Link` header and on those that do not). At most `max` tags.
+    pub async fn all_tags(&self, repo: &Reference, max: usize) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .tags_page(repo, LIST_PAGE, out.last().map(String::as_str))
+                .await?;
+            let short = page.len() < LIST_PAGE;
+            // A registry that ignores `last` would repeat itself: stop there.
+            let before = out.len();
+            for item in page {
+                if seen.insert(item.clone()) {
+                    out.push(item);
+                }
+            }
+            if short || out.len() == before || out.len() >= max {
+                out.truncate(max);
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every repository of `registry` (`host[:port]`) from `/v2/_catalog`, paged like
+    /// [`all_tags`](Self::all_tags). At most `max`.
+    pub async fn catalog(&self, registry: &str, max: usize) -> Result<Vec<String>> {
+        let probe = Self::parse_reference(&format!("{registry}/wharf-catalog/probe:latest"))?;
+        self.authorise(&probe).await;
+        let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .client
+                .catalog(
+                    &probe,
+                    &self.auth,
+                    Some(LIST_PAGE),
+                    out.last().map(String::as_str),
+                )
+                .await
+                .map_err(|e| Error::from_client(&probe, "catalog", e))?
+                .repositories;
+            let short = page.len() < LIST_PAGE;
+            let before = out.len();
+            for item in page {
+                if seen.insert(item.clone()) {
+                    out.push(item);
+                }
+            }
+            if short || out.len() == before || out.len() >= max {
+                out.truncate(max);
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Deletes a manifest by digest (with its tags) or a tag. oci-client has no DELETE, so
+    /// this request is made here: with the Basic credentials when there are some (a bearer
+    /// token from oci-client's flow carries only pull and push, and deleting needs more),
+    /// else with an anonymous token if the registry hands one out.
+    pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+        self.authorise(reference).await;
+        let token = match self.auth {
+            RegistryAuth::Basic(..) => None,
+            _ => self
+                .client
+                .auth(reference, &self.auth, oci_client::RegistryOperation::Push)
+                .await
+                .map_err(|e| Error::from_client(reference, "registry", e))?,
+        };
+        let scheme = if self.options.insecure {
+            "http"
+        } else {
+            "https"
+        };
+        let target = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let url = format!(
+            "{scheme}://{}/v2/{}/manifests/{target}",
+            reference.resolve_registry(),
+            reference.repository()
+        );
+        let mut request = self.http()?.delete(&url);
+        request = match (&self.auth, token) {
+            (RegistryAuth::Basic(u, p), _) => request.basic_auth(u, Some(p)),
+            (_, Some(t)) => request.bearer_auth(t),
+            _ => request,
+        };
+        let response = request.send().await.map_err(|e| Error::Io {
+            what: format!("DELETE {url}"),
+            source: std::io::Error::other(e),
+        })?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            404 => Err(Error::NotFound {
+                what: "manifest",
+                reference: reference.whole(),
+            }),
+            status => Err(Error::Io {
+                what: format!("DELETE {url}"),
+                source: std::io::Error::other(format!("the registry answered {status}")),
+            }),
+        }
+    }
+
+    /// A plain HTTP client with the same trust as oci-client's, made on first use.
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(120));
+        for pem in &self.options.ca_certs_pem {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| Error::Io {
+                what: "a CA certificate".into(),
+                source: std::io::Error::other(e),
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| Error::Io {
+            what: "building an HTTP client".into(),
+            source: std::io::Error::other(e),
+        })?;
+        Ok(self.http.get_or_init(|| client))
     }
 
     /// Uploads a blob unless the registry already has it; returns its descriptor.
@@ -341,16 +549,6 @@ impl Client {
             .await
             .map_err(|e| Error::from_client(&with_digest(repo, digest), "blob", e))?;
         Ok((sized.content_length, Box::pin(sized.stream)))
-    }
-
-    /// The digest a tag (or digest) reference points at, with a HEAD request where the
-    /// registry answers one: what a cache asks to learn whether a tag moved without
-    /// fetching the manifest (HEADs do not count against Docker Hub's pull limit).
-    pub async fn manifest_digest(&self, reference: &Reference) -> Result<String> {
-        self.client
-            .fetch_manifest_digest(reference, &self.auth)
-            .await
-            .map_err(|e| Error::from_client(reference, "manifest", e))
     }
 
     /// Reads a blob whole, refusing anything over `max` bytes (without reading past it)
@@ -456,6 +654,24 @@ impl Client {
         }
         self.add_to_referrers_tag(subject, &desc).await?;
         Ok((desc, Via::TagSchema))
+    }
+
+    /// Makes an already stored referrer (`desc`, a manifest whose `subject` is `subject`)
+    /// discoverable: nothing when the registry's referrers API lists it, else an entry in
+    /// the referrers tag schema index. What a copy does after putting a referrer's bytes
+    /// unchanged (re-serialising it, as [`put_referrer`](Self::put_referrer) does, would
+    /// change its digest).
+    pub async fn index_referrer(&self, subject: &Reference, desc: &Descriptor) -> Result<Via> {
+        let listed = self
+            .referrers(subject, None)
+            .await?
+            .iter()
+            .any(|d| d.digest == desc.digest);
+        if listed {
+            return Ok(Via::ReferrersApi);
+        }
+        self.add_to_referrers_tag(subject, desc).await?;
+        Ok(Via::TagSchema)
     }
 
     /// Appends `desc` to the referrers tag schema index of `subject`.

@@ -147,6 +147,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 tag_ttl: Duration::from_secs(config.proxy_cache_ttl),
                 ..Default::default()
             },
+            replication: Default::default(),
         },
     );
     if !enabled {

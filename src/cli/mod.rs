@@ -94,7 +94,7 @@ enum Command {
     Job(job::JobArgs),
     /// Registry endpoints to replicate with: add, list, ping, remove.
     Registry(registry::RegistryArgs),
-    /// Replication policies between this registry and an endpoint: add, list, remove.
+    /// Replication between this registry and an endpoint: policies, runs, their tasks and logs.
     Replication(replication::ReplicationArgs),
 }
 

@@ -1,4 +1,5 @@
-//! `wharf replication policy add|list|remove`: Harbor's replication policies.
+//! `wharf replication policy add|list|remove`: Harbor's replication policies;
+//! `wharf replication run|executions|tasks|log|stop`: their runs.
 
 use std::process::ExitCode;
 
@@ -78,6 +79,68 @@ pub enum ReplicationCmd {
     /// Replication policies: add, list, remove.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Run a policy now (by id or name); prints the execution id.
+    Run {
+        policy: String,
+        /// Wait for the run to end; exit 1 unless it succeeded.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Runs, newest first.
+    Executions {
+        /// Only this policy's (id or name).
+        #[arg(long)]
+        policy: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 20)]
+        page_size: u32,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// A run's tasks: one per artifact.
+    Tasks {
+        execution: i64,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// A task's log.
+    Log { execution: i64, task: i64 },
+    /// Stop a run: tasks not yet done end Stopped.
+    Stop { execution: i64 },
+}
+
+const EXECUTION_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "/id"),
+    ("POLICY", "/policy_id"),
+    ("STATUS", "/status"),
+    ("TRIGGER", "/trigger"),
+    ("TOTAL", "/total"),
+    ("SUCCEED", "/succeed"),
+    ("FAILED", "/failed"),
+    ("STOPPED", "/stopped"),
+    ("STARTED", "/start_time"),
+    ("ENDED", "/end_time"),
+];
+
+/// A policy's id from its id or name.
+async fn policy_id(c: &Client, policy: &str) -> anyhow::Result<i64> {
+    if let Ok(id) = policy.parse() {
+        return Ok(id);
+    }
+    let all = c.json(Method::GET, "/replication/policies", None).await?;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == policy)
+        .and_then(|p| p["id"].as_i64())
+        .ok_or_else(|| anyhow::anyhow!("no replication policy named {policy:?}"))
 }
 
 #[derive(Args, Debug)]
@@ -90,7 +153,10 @@ pub struct ReplicationArgs {
 
 pub fn run(args: ReplicationArgs) -> anyhow::Result<ExitCode> {
     let c = Client::new(&args.target)?;
-    let ReplicationCmd::Policy(cmd) = args.cmd;
+    let cmd = match args.cmd {
+        ReplicationCmd::Policy(cmd) => cmd,
+        other => return runtime()?.block_on(runs(&c, other)),
+    };
     runtime()?.block_on(async {
         match cmd {
             PolicyCmd::Add {
@@ -163,4 +229,114 @@ pub fn run(args: ReplicationArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+async fn runs(c: &Client, cmd: ReplicationCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ReplicationCmd::Policy(_) => unreachable!("handled by run"),
+        ReplicationCmd::Run {
+            policy,
+            wait,
+            output,
+        } => {
+            let id = policy_id(c, &policy).await?;
+            let resp = c
+                .call(
+                    Method::POST,
+                    "/replication/executions",
+                    Some(&json!({"policy_id": id})),
+                )
+                .await?;
+            let execution = created_id(&resp);
+            if !wait {
+                println!("started replication execution {execution} of policy {id}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            loop {
+                let e = c
+                    .json(
+                        Method::GET,
+                        &format!("/replication/executions/{execution}"),
+                        None,
+                    )
+                    .await?;
+                if e["status"] != "InProgress" {
+                    print_rows(output, std::slice::from_ref(&e), EXECUTION_COLUMNS);
+                    return Ok(if e["status"] == "Succeed" {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+        ReplicationCmd::Executions {
+            policy,
+            page,
+            page_size,
+            output,
+        } => {
+            let mut path = format!("/replication/executions?page={page}&page_size={page_size}");
+            if let Some(p) = policy {
+                path.push_str(&format!("&policy_id={}", policy_id(c, &p).await?));
+            }
+            let items = c.json(Method::GET, &path, None).await?;
+            print_rows(
+                output,
+                items.as_array().map(Vec::as_slice).unwrap_or_default(),
+                EXECUTION_COLUMNS,
+            );
+        }
+        ReplicationCmd::Tasks {
+            execution,
+            page,
+            page_size,
+            output,
+        } => {
+            let items = c
+                .json(
+                    Method::GET,
+                    &format!(
+                        "/replication/executions/{execution}/tasks?page={page}&page_size={page_size}"
+                    ),
+                    None,
+                )
+                .await?;
+            print_rows(
+                output,
+                items.as_array().map(Vec::as_slice).unwrap_or_default(),
+                &[
+                    ("ID", "/id"),
+                    ("OPERATION", "/operation"),
+                    ("SOURCE", "/src_resource"),
+                    ("DESTINATION", "/dst_resource"),
+                    ("STATUS", "/status"),
+                    ("BYTES", "/bytes"),
+                    ("SECONDS", "/duration"),
+                    ("MESSAGE", "/message"),
+                ],
+            );
+        }
+        ReplicationCmd::Log { execution, task } => {
+            let resp = c
+                .call(
+                    Method::GET,
+                    &format!("/replication/executions/{execution}/tasks/{task}/log"),
+                    None,
+                )
+                .await?;
+            print!("{}", resp.text().await?);
+        }
+        ReplicationCmd::Stop { execution } => {
+            c.call(
+                Method::PUT,
+                &format!("/replication/executions/{execution}"),
+                Some(&json!({})),
+            )
+            .await?;
+            println!("stopping replication execution {execution}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1948,6 +1948,128 @@ pub async fn run_replication(store: &dyn super::ReplicationStore) {
     assert!(store.delete_registry(id).await.unwrap());
     assert!(!store.delete_registry(id).await.unwrap());
     assert_eq!(store.registry(id).await.unwrap(), None);
+
+    run_replication_executions(store).await;
+}
+
+/// Executions and tasks: a task list written once (a resumed run keeps it), tasks
+/// updated in place, executions listed newest first per policy with a total, the
+/// unfinished ones found; schedules moved by compare-and-set.
+async fn run_replication_executions(store: &dyn super::ReplicationStore) {
+    use super::replication::StoredTask;
+    let e1 = store.create_execution(7, "manual", None).await.unwrap();
+    let scope = r#"{"repository":"p/a","reference":"v1","operation":"copy"}"#;
+    let e2 = store
+        .create_execution(7, "event_based", Some(scope))
+        .await
+        .unwrap();
+    let other = store.create_execution(8, "scheduled", None).await.unwrap();
+    let got = store.execution(e2).await.unwrap().unwrap();
+    assert_eq!(
+        (got.policy_id, got.status.as_str(), got.trigger.as_str()),
+        (7, "InProgress", "event_based")
+    );
+    assert_eq!(got.scope.as_deref(), Some(scope));
+    assert_eq!((got.job_id, got.end_time), (None, None));
+    assert!(got.start_time > 0);
+    store.set_execution_job(e2, 42).await.unwrap();
+    assert_eq!(store.execution(e2).await.unwrap().unwrap().job_id, Some(42));
+
+    let page = |page, page_size| PageReq { page, page_size };
+    let (list, total) = store.executions(Some(7), page(1, 1)).await.unwrap();
+    assert_eq!((list.len(), total), (1, 2));
+    assert_eq!(list[0].id, e2, "newest first");
+    let (list, _) = store.executions(Some(7), page(2, 1)).await.unwrap();
+    assert_eq!(list[0].id, e1);
+    let (_, total) = store.executions(None, page(1, 10)).await.unwrap();
+    assert_eq!(total, 3);
+
+    let task = |n: &str| StoredTask {
+        resource_type: "image".into(),
+        src_resource: format!("p/{n}:v1"),
+        dst_resource: format!("remote:5000/p/{n}:v1"),
+        operation: "copy".into(),
+        ..Default::default()
+    };
+    let tasks = store
+        .add_tasks_once(e1, &[task("a"), task("b")])
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.status == "Pending" && t.execution_id == e1)
+    );
+    assert_eq!(tasks[0].src_resource, "p/a:v1");
+    let again = store.add_tasks_once(e1, &[task("c")]).await.unwrap();
+    assert_eq!(again, tasks, "a resumed run keeps its first list");
+    let mut done = tasks[1].clone();
+    done.status = "Succeed".into();
+    done.bytes = 1234;
+    done.attempts = 2;
+    done.message = "m".into();
+    done.log = "line\n".into();
+    done.start_time = Some(10);
+    done.end_time = Some(12);
+    store.update_task(&done).await.unwrap();
+    assert_eq!(store.task(e1, done.id).await.unwrap(), Some(done.clone()));
+    assert_eq!(store.task(e2, done.id).await.unwrap(), None);
+    assert_eq!(store.tasks(e1).await.unwrap(), vec![tasks[0].clone(), done]);
+    assert!(store.tasks(e2).await.unwrap().is_empty());
+
+    store
+        .set_execution_status(e1, "Failed", "1 of 2 tasks failed", true)
+        .await
+        .unwrap();
+    let ended = store.execution(e1).await.unwrap().unwrap();
+    assert_eq!(ended.status_text, "1 of 2 tasks failed");
+    assert!(ended.end_time.is_some());
+    let open: Vec<i64> = store
+        .unfinished_executions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(open, [e2, other]);
+
+    assert_eq!(store.replication_schedule(7).await.unwrap(), None);
+    store
+        .put_replication_schedule(7, "0 * * * * *", Some(100))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .advance_replication_schedule(7, 99, Some(160))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .advance_replication_schedule(7, 100, Some(160))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_replication_schedule(7, 100, Some(220))
+            .await
+            .unwrap(),
+        "one caller wins a fire"
+    );
+    assert_eq!(
+        store.replication_schedule(7).await.unwrap(),
+        Some(("0 * * * * *".to_string(), Some(160)))
+    );
+    store
+        .put_replication_schedule(7, "0 0 * * * *", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.replication_schedule(7).await.unwrap(),
+        Some(("0 0 * * * *".to_string(), None))
+    );
 }
 
 /// [`super::ProxyStore`]: which projects cache which endpoint; the row goes with

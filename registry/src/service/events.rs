@@ -67,6 +67,21 @@ pub enum Event {
     },
     /// A tag was deleted; the manifest it named stays.
     TagDeleted { repository: RepoName, tag: String },
+    /// A replication task ended: an artifact of `repository` (this registry's side of
+    /// the copy) was copied to or from a remote, or deleted there.
+    ReplicationTaskFinished {
+        repository: RepoName,
+        execution_id: i64,
+        policy: String,
+        /// `manual`, `scheduled` or `event_based`.
+        trigger: String,
+        /// `Succeed`, `Failed` or `Stopped`.
+        status: String,
+        resource_type: String,
+        src_resource: String,
+        dst_resource: String,
+        override_tags: bool,
+    },
     /// A garbage collection run ended (not a dry run).
     GcFinished {
         job_id: i64,

@@ -71,6 +71,7 @@ pub struct Services {
     pub replication_policies: Arc<replication::Policies>,
     pub proxy: Arc<proxy::ProxyCache>,
     pub directory: Arc<Directory>,
+    pub replication: Arc<replication::Replication>,
 }
 
 /// What the services are built from.
@@ -103,6 +104,7 @@ pub struct Options {
     /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
     pub secret_key: Option<Arc<replication::SecretKey>>,
     pub proxy: proxy::ProxyOptions,
+    pub replication: replication::ReplicationOptions,
 }
 
 impl Services {
@@ -195,7 +197,7 @@ impl Services {
             .with_proxy_store(stores.proxy.clone()),
         );
         let replication_policies = Arc::new(replication::Policies::new(
-            stores.replication,
+            stores.replication.clone(),
             access.clone(),
             registries.clone(),
         ));
@@ -213,6 +215,16 @@ impl Services {
         distribution
             .pull_through()
             .install(Arc::downgrade(&pull_through));
+        let replication = replication::Replication::new(
+            stores.replication,
+            access.clone(),
+            registries.clone(),
+            replication_policies.clone(),
+            distribution.clone(),
+            lifecycle.jobs().clone(),
+            metrics.clone(),
+            options.replication,
+        );
         Services {
             proxy,
             metrics,
@@ -228,6 +240,7 @@ impl Services {
             registries,
             replication_policies,
             directory,
+            replication,
         }
     }
 
@@ -238,6 +251,7 @@ impl Services {
         self.retention.start();
         self.lifecycle.start();
         self.webhooks.start();
+        self.replication.start_scheduler();
     }
 }
 

@@ -194,6 +194,12 @@ api_routes! {
     get "/replication/policies/{id}" => replication::get, "replication", "One replication policy", out "ReplicationPolicy";
     put "/replication/policies/{id}" => replication::update, "replication", "Replace a replication policy", in "ReplicationPolicy";
     delete "/replication/policies/{id}" => replication::delete, "replication", "Remove a replication policy";
+    post "/replication/executions" => replication::start, "replication", "Run a policy now (201 with the execution's location)", in "StartReplicationExecution";
+    get "/replication/executions" => replication::executions, "replication", "Runs, newest first (?policy_id=, page, page_size)", out "[ReplicationExecution]";
+    get "/replication/executions/{id}" => replication::execution, "replication", "One run, with its task counts", out "ReplicationExecution";
+    put "/replication/executions/{id}" => replication::stop, "replication", "Stop a run (its tasks not yet done end Stopped)";
+    get "/replication/executions/{id}/tasks" => replication::tasks, "replication", "A run's tasks, one per artifact", out "[ReplicationTask]";
+    get "/replication/executions/{id}/tasks/{tid}/log" => replication::task_log, "replication", "A task's log (text)";
 }
 
 /// `Name` → `$ref`, `[Name]` → array of `$ref`.

@@ -406,6 +406,20 @@ pub fn components() -> Value {
         ),
     );
     m.insert(
+        "StartReplicationExecution".into(),
+        obj(&["policy_id"], json!({"policy_id": i()})),
+    );
+    m.insert("ReplicationExecution".into(), obj(&["id", "policy_id", "status"], json!({"id": i(), "policy_id": i(),
+            "status": {"type": "string", "enum": ["InProgress", "Succeed", "Failed", "Stopped"]}, "status_text": s(),
+            "trigger": {"type": "string", "enum": ["manual", "scheduled", "event_based"]},
+            "start_time": t(), "end_time": t(), "total": i(), "failed": i(), "succeed": i(),
+            "in_progress": i(), "stopped": i()})));
+    m.insert("ReplicationTask".into(), obj(&["id", "execution_id", "status"], json!({"id": i(), "execution_id": i(),
+            "resource_type": s(), "src_resource": s(), "dst_resource": s(),
+            "operation": {"type": "string", "enum": ["copy", "deletion"]}, "job_id": s(),
+            "status": {"type": "string", "enum": ["Pending", "InProgress", "Succeed", "Failed", "Stopped"]},
+            "start_time": t(), "end_time": t(), "bytes": i(), "duration": i(), "attempts": i(), "message": s()})));
+    m.insert(
         "RegistryUpdate".into(),
         obj(
             &[],

@@ -365,11 +365,16 @@ impl PullThrough for ProxyCache {
             }
         };
         match self.ask(up.client.1.manifest_digest(&remote)).await {
-            Ok(d) if d == cached.digest.to_string() => {
+            Ok(Some(d)) if d == cached.digest.to_string() => {
                 self.confirm(repo, tag.as_str());
                 Ok(None)
             }
-            Ok(moved) => match self.fetch_manifest(repo, &up, reference).await {
+            Ok(None) => {
+                tracing::warn!(repository = %repo, %tag, "proxy cache: the tag is gone upstream, serving the cached tag");
+                self.count("stale");
+                Ok(None)
+            }
+            Ok(Some(moved)) => match self.fetch_manifest(repo, &up, reference).await {
                 Ok(m) => {
                     tracing::info!(repository = %repo, %tag, from = %cached.digest, to = %moved, "proxy cache: the tag moved upstream");
                     self.count("moved");

@@ -1,10 +1,13 @@
-//! Replication (issue 14): registry endpoints, and (to come) replication
-//! policies and their executions on the lifecycle job queue.
+//! Replication: registry endpoints, replication policies, and their executions
+//! on the lifecycle job queue, done by the copy engine.
 
+pub mod copy;
+pub mod executions;
 pub mod policies;
 pub mod registries;
 pub mod secret;
 
+pub use executions::{Execution, Replication, ReplicationOptions, Task};
 pub use policies::{Filter, Policies, RegistryRef, ReplicationPolicy, Trigger, TriggerSettings};
 pub use registries::{
     Endpoint, Registries, Registry, RegistryCredential, RegistryPing, RegistryType, RegistryUpdate,

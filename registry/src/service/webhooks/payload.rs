@@ -159,6 +159,46 @@ impl Notice {
                     }),
                 });
             }
+            Event::ReplicationTaskFinished {
+                repository,
+                execution_id,
+                policy,
+                trigger,
+                status,
+                resource_type,
+                src_resource,
+                dst_resource,
+                override_tags,
+            } => {
+                let (project, repo_json) = repository_json(repository, occur_at);
+                let (list, job_status) = if status == "Succeed" {
+                    ("successful_artifact", "Success")
+                } else {
+                    ("failed_artifact", "Failure")
+                };
+                let mut replication = json!({
+                    "harbor_hostname": host,
+                    "job_status": job_status,
+                    "description": format!("replication policy {policy}, execution {execution_id}"),
+                    "artifact_type": resource_type,
+                    "override_mode": override_tags,
+                    "trigger_type": trigger.to_uppercase(),
+                    "policy_creator": "",
+                    "execution_timestamp": occur_at,
+                    "src_resource": {"endpoint": src_resource},
+                    "dest_resource": {"endpoint": dst_resource},
+                });
+                replication[list] = json!([{
+                    "type": resource_type, "status": job_status, "name_tag": src_resource,
+                }]);
+                return Some(Notice {
+                    event_type: "REPLICATION",
+                    project,
+                    occur_at,
+                    operator: String::new(),
+                    data: json!({"replication": replication, "repository": repo_json}),
+                });
+            }
             _ => return None,
         };
         let (project, repo_json) = repository_json(repo, occur_at);
@@ -233,6 +273,35 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    /// Harbor's `REPLICATION` event data: the job status and the artifact in
+    /// `successful_artifact` or `failed_artifact`, told to the local project.
+    #[test]
+    fn replication_tasks_become_harbor_replication_events() {
+        let event = Event::ReplicationTaskFinished {
+            repository: RepoName::parse("production/app").unwrap(),
+            execution_id: 7,
+            policy: "to-airgap".into(),
+            trigger: "event_based".into(),
+            status: "Failed".into(),
+            resource_type: "image".into(),
+            src_resource: "production/app:v1".into(),
+            dst_resource: "airgap:5000/production/app:v1".into(),
+            override_tags: true,
+        };
+        let n = Notice::from_event(&event, "reg.example", 1_680_501_893).unwrap();
+        assert_eq!(
+            (n.event_type, n.project.as_str()),
+            ("REPLICATION", "production")
+        );
+        let d: Value = serde_json::from_str(&n.render("CloudEvents", "/x", "1")).unwrap();
+        assert_eq!(d["type"], "harbor.replication.status.changed");
+        let r = &d["data"]["replication"];
+        assert_eq!(r["job_status"], "Failure");
+        assert_eq!(r["trigger_type"], "EVENT_BASED");
+        assert_eq!(r["failed_artifact"][0]["name_tag"], "production/app:v1");
+        assert!(r.get("successful_artifact").is_none());
     }
 
     #[test]
