@@ -85,6 +85,12 @@ set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$LOG"
 
+# Wharf audits its own supply chain with its own verbs: RustSec advisories against
+# Cargo.lock (exceptions in audit/allow.toml, each with a reason and an expiry), its SBOM
+# (target/self-audit/wharf.spdx.json), dependency licences against audit/licenses.yaml.
+log "self-audit"
+WHARF=target/debug/wharf scripts/self-audit.sh || rc=1
+
 # Fuzz targets (fuzz/, a cargo-fuzz crate outside the workspace): each built and run briefly
 # so they keep building and the corpus keeps passing; longer runs: scripts/fuzz.sh SECONDS.
 # cargo-fuzz is installed when missing (`cargo install --locked`, ~2.5 min here).
