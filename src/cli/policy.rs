@@ -19,7 +19,7 @@ const EXIT_DENIED: u8 = 1;
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Check images against policies: exit 0 when every image is allowed, 1 when any is denied.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Validate policy files: exit 0 when all are valid, 2 (with file and path) when not.
     Validate {
         /// Policy files (YAML, `apiVersion: wharf.dev/v1`, `kind: ImagePolicy`).
@@ -41,6 +41,7 @@ Examples:
   wharf policy check --policy prod.yaml registry.company.com/production/app:v1
   wharf policy check --policy prod.yaml --format sarif -o policy.sarif IMAGE
   wharf policy check --policy prod.yaml --warn IMAGE      # report, never fail
+  wharf policy check --policy deps.yaml --facts facts.json  # a facts document, as it is
 
 The policy format, the facts document and the decision JSON are in docs/policy.md.")]
 pub struct CheckArgs {
@@ -84,7 +85,7 @@ pub struct CheckArgs {
 
 pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Check(args) => check(*args),
         PolicyCommand::Validate { files } => {
             let set = PolicySet::load(&files)?;
             for p in &set.policies {
