@@ -12,7 +12,7 @@ use tower::Layer;
 use crate::config::Config;
 use crate::http::limits::{self, HttpLimits};
 use crate::http::transport::{self, TransportLimits};
-use crate::http::{ClientAddr, route_nested_names, router};
+use crate::http::{route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
 use crate::service::lifecycle::QueueOptions;
 use crate::service::{
@@ -263,12 +263,4 @@ fn spawn_upload_purge(registry: Arc<crate::service::Distribution>, expiry: Durat
             }
         }
     });
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, wharf_net::Listener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, wharf_net::Listener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
 }
