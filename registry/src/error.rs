@@ -116,6 +116,20 @@ pub enum RegistryError {
     /// A path no route matches.
     #[error("no such endpoint")]
     NoSuchEndpoint,
+    /// A request body over its endpoint's limit (413), with the OCI code that names
+    /// what was too large (`MANIFEST_INVALID` for a manifest, `SIZE_INVALID` otherwise).
+    #[error("{code:?}: {message}")]
+    TooLarge { code: ErrorCode, message: String },
+    /// Request headers over the configured limit (431).
+    #[error("SizeInvalid: {0}")]
+    HeadersTooLarge(String),
+    /// A client over its rate (429 `TOOMANYREQUESTS` with `Retry-After`).
+    #[error("TooManyRequests: {message}")]
+    RateLimited {
+        message: String,
+        /// Whole seconds until the client may try again (at least 1).
+        retry_after: u64,
+    },
     /// Management API errors, Harbor-shaped.
     #[error("{kind:?}: {message}")]
     Api { kind: ApiErrorKind, message: String },
@@ -156,6 +170,9 @@ impl RegistryError {
             RegistryError::InvalidPageSize(_)
             | RegistryError::NotEnabled(_)
             | RegistryError::NoSuchEndpoint => Some(ErrorCode::Unsupported),
+            RegistryError::TooLarge { code, .. } => Some(*code),
+            RegistryError::HeadersTooLarge(_) => Some(ErrorCode::SizeInvalid),
+            RegistryError::RateLimited { .. } => Some(ErrorCode::TooManyRequests),
             _ => None,
         }
     }

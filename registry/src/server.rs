@@ -7,12 +7,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::ServiceExt;
-use axum::extract::Request;
 use tower::Layer;
 
 use crate::config::Config;
-use crate::http::{ClientAddr, route_nested_names, router};
+use crate::http::limits::{self, HttpLimits};
+use crate::http::transport::{self, TransportLimits};
+use crate::http::{route_nested_names, router};
 use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
 use crate::service::lifecycle::QueueOptions;
 use crate::service::{
@@ -126,6 +126,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
+            max_uploads_per_client: config.max_uploads_per_client,
             auth,
             scanning: Some(scanning),
             trusted_root,
@@ -208,13 +209,16 @@ async fn open_auth(
             crate::auth::password::random_bytes::<32>().to_vec()
         })
         .await?;
-    Ok(Some(AuthState::new(
-        meta.clone(),
-        key,
-        Duration::from_secs(config.token_ttl_secs),
-        config.external_url.clone(),
-        config.tls_cert.is_some(),
-    )))
+    Ok(Some(
+        AuthState::new(
+            meta.clone(),
+            key,
+            Duration::from_secs(config.token_ttl_secs),
+            config.external_url.clone(),
+            config.tls_cert.is_some(),
+        )
+        .with_login_rate(config.auth_rate_limit),
+    ))
 }
 
 pub async fn run(
@@ -229,17 +233,33 @@ pub async fn run(
     );
 
     let stats = registry.distribution.clone();
-    let app = tower::util::MapRequestLayer::new(route_nested_names).layer(router(registry));
-    let make_service =
-        ServiceExt::<Request>::into_make_service_with_connect_info::<ClientAddr>(app);
+    let limits = HttpLimits {
+        max_header_bytes: config.max_header_bytes,
+        max_api_body_bytes: config.max_api_body_bytes,
+        body_idle_timeout: Duration::from_secs(config.body_idle_timeout),
+        request_rate: crate::rate_limit::RateLimit::per_second(
+            config.request_rate_limit,
+            config.request_rate_limit.saturating_mul(2),
+        ),
+        exempt_robots: config.rate_limit_exempt_robots,
+    };
+    let app = tower::util::MapRequestLayer::new(route_nested_names).layer(limits::apply(
+        router(registry.clone()),
+        registry,
+        limits,
+    ));
     let tls = config.tls_cert.clone().zip(config.tls_key.clone());
     let listener = wharf_net::bind(config.listen, tls).await?;
     let addr = axum::serve::Listener::local_addr(&listener)?;
     let scheme = if listener.is_tls() { "https" } else { "http" };
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "wharf listening ({scheme})");
-    axum::serve(listener, make_service)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let transport = TransportLimits {
+        max_header_bytes: config.max_header_bytes,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout),
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_client,
+    };
+    transport::serve(listener, app, transport, shutdown).await;
     stats.flush_pulls().await; // pulls counted since the last flush
     tracing::info!("wharf stopped");
     Ok(())
@@ -257,12 +277,4 @@ fn spawn_upload_purge(registry: Arc<crate::service::Distribution>, expiry: Durat
             }
         }
     });
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, wharf_net::Listener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, wharf_net::Listener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
 }

@@ -19,7 +19,7 @@ const EXIT_DENIED: u8 = 1;
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Check images against policies: exit 0 when every image is allowed, 1 when any is denied.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Validate policy files: exit 0 when all are valid, 2 (with file and path) when not.
     Validate {
         /// Policy files (YAML, `apiVersion: wharf.dev/v1`, `kind: ImagePolicy`).
@@ -41,6 +41,7 @@ Examples:
   wharf policy check --policy prod.yaml registry.company.com/production/app:v1
   wharf policy check --policy prod.yaml --format sarif -o policy.sarif IMAGE
   wharf policy check --policy prod.yaml --warn IMAGE      # report, never fail
+  wharf policy check --policy deps.yaml --facts facts.json  # a facts document, as it is
 
 The policy format, the facts document and the decision JSON are in docs/policy.md.")]
 pub struct CheckArgs {
@@ -71,14 +72,20 @@ pub struct CheckArgs {
     #[command(flatten)]
     registry: RegistryArgs,
 
+    /// Judge a facts document (JSON, the format in docs/policy.md) instead of collecting
+    /// facts from a registry: for subjects that are not images, such as a build's own
+    /// dependencies with their licences (repeatable).
+    #[arg(long = "facts", value_name = "FILE", conflicts_with = "images")]
+    facts: Vec<PathBuf>,
+
     /// Images to check (tags are resolved to digests first).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "facts")]
     images: Vec<String>,
 }
 
 pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Check(args) => check(*args),
         PolicyCommand::Validate { files } => {
             let set = PolicySet::load(&files)?;
             for p in &set.policies {
@@ -94,8 +101,28 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Facts documents judged as they are: nothing is collected, so the decision is
+/// `wharf_policy::evaluate`'s on exactly what the file says.
+fn decide_facts(policies: &PolicySet, files: &[PathBuf]) -> anyhow::Result<Vec<Decision>> {
+    let now = chrono::Utc::now().timestamp();
+    files
+        .iter()
+        .map(|f| {
+            let text =
+                std::fs::read(f).with_context(|| format!("reading facts {}", f.display()))?;
+            let facts: wharf_policy::Facts = serde_json::from_slice(&text)
+                .with_context(|| format!("parsing facts {}", f.display()))?;
+            Ok(wharf_policy::evaluate(policies, &facts, now))
+        })
+        .collect()
+}
+
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let policies = PolicySet::load(&args.policies)?;
+    if !args.facts.is_empty() {
+        let decisions = decide_facts(&policies, &args.facts)?;
+        return report(&args, &decisions);
+    }
     let evaluator = Arc::new(Evaluator::new(
         policies,
         EvaluatorOptions {
@@ -124,14 +151,19 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(out)
     })?;
+    report(&args, &decisions)
+}
+
+/// Print the decisions; exit 1 when any denies (unless `--warn`).
+fn report(args: &CheckArgs, decisions: &[Decision]) -> anyhow::Result<ExitCode> {
     let allowed = decisions.iter().all(|d| d.allowed);
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.format {
-        Format::Table => table(&decisions, colour),
+        Format::Table => table(decisions, colour),
         Format::Json => {
             serde_json::to_string_pretty(&json!({"allowed": allowed, "decisions": decisions}))?
         }
-        Format::Sarif => serde_json::to_string_pretty(&sarif(&decisions, args.warn))?,
+        Format::Sarif => serde_json::to_string_pretty(&sarif(decisions, args.warn))?,
     };
     match &args.output {
         Some(p) => std::fs::write(p, text.as_bytes())

@@ -107,7 +107,17 @@ Config file (TOML), every key optional:
   ldap_group_attribute_name = \"cn\"
   ldap_group_admin_dn = \"cn=registry-admins,ou=groups,dc=example,dc=com\"
   ldap_group_membership_attribute = \"memberof\"
-  ldap_group_search_scope = 2")]
+  ldap_group_search_scope = 2
+  max_header_bytes = 65536
+  max_api_body_bytes = 1048576
+  max_uploads_per_client = 64
+  header_read_timeout = 30
+  body_idle_timeout = 60
+  max_connections = 4096
+  max_connections_per_client = 256
+  auth_rate_limit = 60
+  request_rate_limit = 0
+  rate_limit_exempt_robots = false")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -304,6 +314,46 @@ pub struct ServeArgs {
     /// [default: the system's roots].
     #[arg(long, env = "WHARF_LDAP_CA_FILE")]
     ldap_ca_file: Option<PathBuf>,
+
+    /// Bytes of request line and headers; more get 431 [default: 65536].
+    #[arg(long, env = "WHARF_MAX_HEADER_BYTES")]
+    max_header_bytes: Option<usize>,
+
+    /// Bytes of a management API request body; more get 413 [default: 1048576].
+    #[arg(long, env = "WHARF_MAX_API_BODY_BYTES")]
+    max_api_body_bytes: Option<usize>,
+
+    /// Upload sessions one client address may hold open; more get 429 TOOMANYREQUESTS [default: 64].
+    #[arg(long, env = "WHARF_MAX_UPLOADS_PER_CLIENT")]
+    max_uploads_per_client: Option<usize>,
+
+    /// Seconds a connection may take to send its request headers, or stay idle between requests, before it is closed [default: 30].
+    #[arg(long, env = "WHARF_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
+
+    /// Seconds a request body may go without a byte before the request fails [default: 60].
+    #[arg(long, env = "WHARF_BODY_IDLE_TIMEOUT")]
+    body_idle_timeout: Option<u64>,
+
+    /// Connections served at once; more wait to be accepted [default: 4096].
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+
+    /// Connections one client address may hold at once; more are closed [default: 256].
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS_PER_CLIENT")]
+    max_connections_per_client: Option<usize>,
+
+    /// Password/secret checks one client address may make per minute; more get 429 with Retry-After; 0 = no limit [default: 60].
+    #[arg(long, env = "WHARF_AUTH_RATE_LIMIT")]
+    auth_rate_limit: Option<u32>,
+
+    /// Requests per second one client address may make (bursts of as many again); more get 429 with Retry-After; 0 = no limit [default: 0].
+    #[arg(long, env = "WHARF_REQUEST_RATE_LIMIT")]
+    request_rate_limit: Option<u32>,
+
+    /// Authenticated robot accounts are not held to --request-rate-limit [default: false].
+    #[arg(long, env = "WHARF_RATE_LIMIT_EXEMPT_ROBOTS", num_args = 0..=1, default_missing_value = "true")]
+    rate_limit_exempt_robots: Option<bool>,
 }
 
 impl ServeArgs {
@@ -441,6 +491,36 @@ impl ServeArgs {
         }
         if let Some(v) = self.ldap_ca_file {
             config.ldap_ca_file = Some(v);
+        }
+        if let Some(v) = self.max_header_bytes {
+            config.max_header_bytes = v;
+        }
+        if let Some(v) = self.max_api_body_bytes {
+            config.max_api_body_bytes = v;
+        }
+        if let Some(v) = self.max_uploads_per_client {
+            config.max_uploads_per_client = v;
+        }
+        if let Some(v) = self.header_read_timeout {
+            config.header_read_timeout = v;
+        }
+        if let Some(v) = self.body_idle_timeout {
+            config.body_idle_timeout = v;
+        }
+        if let Some(v) = self.max_connections {
+            config.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_client {
+            config.max_connections_per_client = v;
+        }
+        if let Some(v) = self.auth_rate_limit {
+            config.auth_rate_limit = v;
+        }
+        if let Some(v) = self.request_rate_limit {
+            config.request_rate_limit = v;
+        }
+        if let Some(v) = self.rate_limit_exempt_robots {
+            config.rate_limit_exempt_robots = v;
         }
         config.validate()?;
         Ok(config)

@@ -204,6 +204,7 @@ pub async fn authorize(
         },
         Credentials::Basic(u, p) => match reg.access.authenticate(&u, &p, ip.as_deref()).await {
             Ok(p) => Grant::Principal(p),
+            Err(e @ RegistryError::RateLimited { .. }) => return e.into_response(),
             Err(_) => {
                 return challenge(
                     &reg.access,

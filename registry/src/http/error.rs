@@ -45,6 +45,9 @@ pub fn status(e: &RegistryError) -> StatusCode {
         RegistryError::InvalidPageSize(_) => StatusCode::BAD_REQUEST,
         RegistryError::NotEnabled(_) | RegistryError::NoSuchEndpoint => StatusCode::NOT_FOUND,
         RegistryError::Api { kind, .. } => api_status(*kind).0,
+        RegistryError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        RegistryError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        RegistryError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         RegistryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -75,7 +78,10 @@ impl IntoResponse for RegistryError {
             | RegistryError::PullDenied(m)
             | RegistryError::WriteDenied(m)
             | RegistryError::InvalidPageSize(m)
-            | RegistryError::NotEnabled(m) => (
+            | RegistryError::NotEnabled(m)
+            | RegistryError::HeadersTooLarge(m)
+            | RegistryError::TooLarge { message: m, .. }
+            | RegistryError::RateLimited { message: m, .. } => (
                 self.error_code().map(ErrorCode::as_str).unwrap_or_default(),
                 m.as_str(),
                 None,
@@ -102,6 +108,10 @@ impl IntoResponse for RegistryError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let RegistryError::RateLimited { retry_after, .. } = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         resp
     }
 }
@@ -125,6 +135,21 @@ mod tests {
         assert_eq!(v["errors"][0]["detail"]["limit"], 1);
     }
 
+    #[tokio::test]
+    async fn rate_limited_says_when_to_come_back() {
+        let resp = RegistryError::RateLimited {
+            message: "slow down".into(),
+            retry_after: 7,
+        }
+        .into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["errors"][0]["code"], "TOOMANYREQUESTS");
+    }
+
     #[test]
     fn special_cases_keep_their_statuses() {
         for (e, s) in [
@@ -136,6 +161,21 @@ mod tests {
             (RegistryError::NoSuchEndpoint, 404),
             (RegistryError::api(ApiErrorKind::Precondition, "x"), 412),
             (RegistryError::api(ApiErrorKind::Unavailable, "x"), 503),
+            (
+                RegistryError::TooLarge {
+                    code: ErrorCode::ManifestInvalid,
+                    message: "x".into(),
+                },
+                413,
+            ),
+            (RegistryError::HeadersTooLarge("x".into()), 431),
+            (
+                RegistryError::RateLimited {
+                    message: "x".into(),
+                    retry_after: 3,
+                },
+                429,
+            ),
         ] {
             assert_eq!(status(&e).as_u16(), s, "{e:?}");
         }

@@ -77,11 +77,13 @@ pub async fn head(
     ))
 }
 
+/// 413 with `MANIFEST_INVALID`: the limit is the distribution spec's 4 MiB, the size
+/// every client and registry must handle (wharf-oci's client refuses larger ones too).
 fn too_big() -> RegistryError {
-    RegistryError::new(
-        ErrorCode::ManifestInvalid,
-        format!("manifest exceeds the {} MiB limit", MAX_MANIFEST_SIZE >> 20),
-    )
+    RegistryError::TooLarge {
+        code: ErrorCode::ManifestInvalid,
+        message: format!("manifest exceeds the {} MiB limit", MAX_MANIFEST_SIZE >> 20),
+    }
 }
 
 /// The whole body, refusing (without buffering it) anything over the limit.

@@ -11,10 +11,12 @@ mod api;
 mod auth;
 mod blobs;
 pub mod error;
+pub mod limits;
 mod listing;
 mod manifests;
 mod metrics;
 mod params;
+pub mod transport;
 mod uploads;
 
 /// The `Authorization` header parser, public so the fuzz targets (`fuzz/`) reach it

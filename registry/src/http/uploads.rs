@@ -1,14 +1,15 @@
 //! `/v2/<name>/blobs/uploads/…`: start (monolithic, mount or session), chunk,
 //! status, finish, cancel.
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::AppState;
 use super::params::{self, body_stream, content_length, content_range};
+use super::{AppState, ClientAddr};
 use crate::digest::Digest;
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::names::RepoName;
@@ -65,19 +66,21 @@ fn in_progress(status: StatusCode, repo: &RepoName, up: &UploadStatus) -> Respon
 
 pub async fn start(
     State(reg): State<AppState>,
+    client: Option<Extension<ConnectInfo<ClientAddr>>>,
     Path(name): Path<String>,
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
     let repo = params::repo(&name)?;
+    let client = client.map(|c| c.0.0.0.ip());
     if let Some(mount) = q.mount {
         let digest = params::digest(&mount)?;
         let from = q.from.as_deref().map(params::repo).transpose()?;
         return Ok(
             match reg
                 .distribution
-                .mount_blob(&repo, &digest, from.as_ref())
+                .mount_blob(&repo, &digest, from.as_ref(), client)
                 .await?
             {
                 MountOutcome::Mounted(d) => created(&repo, &d),
@@ -89,11 +92,11 @@ pub async fn start(
         let digest = params::digest(&digest)?;
         let length = content_length(&headers)?;
         reg.distribution
-            .upload_monolithic(&repo, &digest, body_stream(body), length)
+            .upload_monolithic(&repo, &digest, body_stream(body), length, client)
             .await?;
         return Ok(created(&repo, &digest));
     }
-    let up = reg.distribution.start_upload(&repo).await?;
+    let up = reg.distribution.start_upload(&repo, client).await?;
     Ok(in_progress(StatusCode::ACCEPTED, &repo, &up))
 }
 

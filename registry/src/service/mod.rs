@@ -92,6 +92,8 @@ pub struct Stores {
 #[derive(Default)]
 pub struct Options {
     pub max_uploads: usize,
+    /// Upload sessions one client address may hold open; 0: no per-client cap.
+    pub max_uploads_per_client: usize,
     /// `None`: authentication off, every request may do anything.
     pub auth: Option<AuthState>,
     /// `None`: no vulnerability database configured.
@@ -111,12 +113,15 @@ impl Services {
     pub fn new(stores: Stores, options: Options) -> Self {
         let access = Arc::new(Access::new(stores.identity.clone(), options.auth));
         let identity = Arc::new(Identity::new(stores.identity.clone(), access.clone()));
-        let distribution = Arc::new(Distribution::new(
-            stores.meta,
-            stores.blobs,
-            options.max_uploads,
-            access.clone(),
-        ));
+        let distribution = Arc::new(
+            Distribution::new(
+                stores.meta,
+                stores.blobs,
+                options.max_uploads,
+                access.clone(),
+            )
+            .with_max_uploads_per_client(options.max_uploads_per_client),
+        );
         let lifecycle = Arc::new(Lifecycle::new(
             stores.jobs,
             stores.lifecycle,

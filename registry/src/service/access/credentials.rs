@@ -40,6 +40,20 @@ impl Access {
         {
             return Ok(p.clone());
         }
+        // A guesser's every attempt misses the cache: each costs one unit of its
+        // address's budget before argon2 runs.
+        if let (Some(rate), Some(ip)) = (
+            &auth.login_rate,
+            client_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()),
+        ) && let Err(wait) = rate.check(ip)
+        {
+            tracing::info!(client = %ip, "credential checks over the rate limit");
+            return Err(RegistryError::RateLimited {
+                message: "too many authentication attempts from this address; try again later"
+                    .into(),
+                retry_after: crate::rate_limit::retry_after_secs(wait),
+            });
+        }
         let user_key = format!("user:{username}");
         let ip_key = format!("ip:{}", client_ip.unwrap_or("-"));
         let delay = auth.throttle.delay(&[&user_key, &ip_key]);

@@ -61,6 +61,8 @@ pub struct AuthState {
     /// Tokens already verified (keyed by the whole token, so only an exact
     /// match hits): clients repeat the same token on every request.
     verified: Mutex<HashMap<String, Arc<Claims>>>,
+    /// Credential checks (argon2) per client address; `None`: unlimited.
+    login_rate: Option<crate::rate_limit::RateLimit>,
 }
 
 impl AuthState {
@@ -83,7 +85,15 @@ impl AuthState {
             audit: tx,
             dropped: Default::default(),
             verified: Mutex::new(HashMap::new()),
+            login_rate: None,
         }
+    }
+
+    /// Allow each client address `per_minute` credential checks (0: no limit); more
+    /// are refused with 429 before any password hash is computed.
+    pub fn with_login_rate(mut self, per_minute: u32) -> Self {
+        self.login_rate = crate::rate_limit::RateLimit::per_minute(per_minute);
+        self
     }
 }
 

@@ -35,10 +35,10 @@ impl Distribution {
         body: Bytes,
     ) -> Result<PutManifest> {
         if body.len() > manifest::MAX_MANIFEST_SIZE {
-            return Err(RegistryError::new(
-                ErrorCode::ManifestInvalid,
-                "manifest exceeds the 4 MiB limit",
-            ));
+            return Err(RegistryError::TooLarge {
+                code: ErrorCode::ManifestInvalid,
+                message: "manifest exceeds the 4 MiB limit".into(),
+            });
         }
         let parsed = manifest::parse(&body, content_type).map_err(invalid)?;
         let algorithm = match reference {

@@ -34,6 +34,8 @@ pub struct Distribution {
     blobs: Arc<dyn BlobStore>,
     sessions: uploads::Sessions,
     max_uploads: usize,
+    /// Sessions one client address may hold open; 0: no per-client cap.
+    max_uploads_per_client: usize,
     pulls: pulls::PullCounter,
     events: Events,
     /// Who answers "may this write happen?" (immutability, quotas).
@@ -71,6 +73,7 @@ impl Distribution {
             blobs,
             sessions: uploads::Sessions::default(),
             max_uploads,
+            max_uploads_per_client: 0,
             pulls: Default::default(),
             events: Events::default(),
             guards: Guards::default(),
@@ -79,6 +82,12 @@ impl Distribution {
             last_write: Default::default(),
             access,
         }
+    }
+
+    /// Cap the upload sessions one client address may hold open (0: no cap).
+    pub fn with_max_uploads_per_client(mut self, max: usize) -> Self {
+        self.max_uploads_per_client = max;
+        self
     }
 
     /// Whether this process stored pushed content within `window`.
@@ -162,7 +171,7 @@ mod tests {
         let access = Arc::new(Access::new(meta.clone(), None));
         let reg = Distribution::new(meta, blobs.clone(), 10, access);
         let repo = RepoName::parse("library/purge").unwrap();
-        let up = reg.start_upload(&repo).await.unwrap();
+        let up = reg.start_upload(&repo, None).await.unwrap();
         assert_eq!(
             reg.purge_stale_uploads(Duration::from_secs(3600))
                 .await

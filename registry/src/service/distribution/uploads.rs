@@ -3,6 +3,7 @@
 //! visible to its repository only after its digest has been checked.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, stream};
@@ -28,17 +29,39 @@ pub enum MountOutcome {
 
 /// In-memory hash state of live sessions, so finishing a chunked upload never
 /// re-reads it. After a restart the state is rebuilt from the stored bytes.
+/// Also which client address opened each session this process started, for the
+/// per-client cap (sessions from before a restart count only towards the global one).
 #[derive(Default)]
-pub(super) struct Sessions(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Hasher>>>>>);
+pub(super) struct Sessions {
+    hashers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Hasher>>>>>,
+    owners: Mutex<HashMap<String, IpAddr>>,
+}
 
 impl Sessions {
     fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Hasher>>> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.hashers.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_string()).or_default().clone()
     }
 
     pub(super) fn forget(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.hashers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Record `id` as `client`'s unless that client already holds `max` sessions.
+    fn claim(&self, id: &str, client: IpAddr, max: usize) -> bool {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if owners.values().filter(|ip| **ip == client).count() >= max {
+            return false;
+        }
+        owners.insert(id.to_string(), client);
+        true
     }
 }
 
@@ -97,7 +120,9 @@ fn exact_length(body: ByteStream, want: u64) -> ByteStream {
 }
 
 impl Distribution {
-    async fn new_session(&self, repo: &RepoName) -> Result<UploadStatus> {
+    /// A new session, within the global cap and `client`'s own (both 429
+    /// `TOOMANYREQUESTS`, as the distribution spec names a client over its limits).
+    async fn new_session(&self, repo: &RepoName, client: Option<IpAddr>) -> Result<UploadStatus> {
         for guard in self.guards.live() {
             guard.before_upload(repo).await?;
         }
@@ -111,18 +136,38 @@ impl Distribution {
             ));
         }
         let id = uuid::Uuid::new_v4().to_string();
+        if let Some(ip) = client
+            && self.max_uploads_per_client > 0
+            && !self.sessions.claim(&id, ip, self.max_uploads_per_client)
+        {
+            return Err(RegistryError::new(
+                ErrorCode::TooManyRequests,
+                format!(
+                    "{ip} holds {} open upload sessions, its limit; finish or cancel one first",
+                    self.max_uploads_per_client
+                ),
+            ));
+        }
         // Record first, bytes second: a crash in between leaves a record the purge removes.
-        self.meta.create_upload(&id, repo).await?;
+        if let Err(e) = self.meta.create_upload(&id, repo).await {
+            self.sessions.forget(&id);
+            return Err(e.into());
+        }
         if let Err(e) = self.blobs.create_upload(&id).await {
             let _ = self.meta.delete_upload(&id).await;
+            self.sessions.forget(&id);
             return Err(e.into());
         }
         Ok(UploadStatus { id, size: 0 })
     }
 
-    /// `POST /blobs/uploads/`: open a session.
-    pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadStatus> {
-        self.new_session(repo).await
+    /// `POST /blobs/uploads/`: open a session for `client` (its address, when known).
+    pub async fn start_upload(
+        &self,
+        repo: &RepoName,
+        client: Option<IpAddr>,
+    ) -> Result<UploadStatus> {
+        self.new_session(repo, client).await
     }
 
     /// `POST /blobs/uploads/?digest=`: the whole blob in one request.
@@ -132,8 +177,9 @@ impl Distribution {
         digest: &Digest,
         body: ByteStream,
         length: Option<u64>,
+        client: Option<IpAddr>,
     ) -> Result<()> {
-        let status = self.new_session(repo).await?;
+        let status = self.new_session(repo, client).await?;
         let result = async {
             let body = match length {
                 Some(n) => exact_length(body, n),
@@ -149,6 +195,8 @@ impl Distribution {
         .await;
         if result.is_err() {
             self.discard(&status.id).await;
+        } else {
+            self.sessions.forget(&status.id);
         }
         result
     }
@@ -159,6 +207,7 @@ impl Distribution {
         repo: &RepoName,
         digest: &Digest,
         from: Option<&RepoName>,
+        client: Option<IpAddr>,
     ) -> Result<MountOutcome> {
         for guard in self.guards.live() {
             guard.before_upload(repo).await?;
@@ -170,7 +219,7 @@ impl Distribution {
         {
             return Ok(MountOutcome::Mounted(digest.clone()));
         }
-        Ok(MountOutcome::Started(self.new_session(repo).await?))
+        Ok(MountOutcome::Started(self.new_session(repo, client).await?))
     }
 
     /// The session, if it exists and belongs to this repository.

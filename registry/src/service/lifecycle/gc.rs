@@ -294,7 +294,7 @@ mod tests {
         let (config, layer): (&'static [u8], &'static [u8]) = (b"{}", b"layer");
         for data in [config, layer] {
             let d = Digest::sha256_of(data);
-            dist.upload_monolithic(&repo, &d, body(data), None)
+            dist.upload_monolithic(&repo, &d, body(data), None, None)
                 .await
                 .unwrap();
         }

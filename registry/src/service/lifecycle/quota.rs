@@ -257,7 +257,7 @@ mod tests {
         let digest = Digest::sha256_of(data);
         let err = services
             .distribution
-            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64))
+            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64), None)
             .await
             .unwrap_err();
         assert_eq!(err.error_code(), Some(ErrorCode::Denied));
@@ -286,7 +286,7 @@ mod tests {
         meta.set_storage_limit(pid, 12).await.unwrap();
         services
             .distribution
-            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64))
+            .upload_monolithic(&repo, &digest, body(data), Some(data.len() as u64), None)
             .await
             .unwrap();
     }

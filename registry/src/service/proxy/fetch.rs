@@ -300,7 +300,7 @@ impl ProxyCache {
                 .map_err(|f| f.into_error(up, what, ErrorCode::BlobUnknown))?;
             return fill(
                 self.distribution
-                    .upload_monolithic(repo, digest, body, Some(size)),
+                    .upload_monolithic(repo, digest, body, Some(size), None),
             )
             .await;
         }
@@ -414,7 +414,9 @@ impl PullThrough for ProxyCache {
         let (repo, digest) = (repo.clone(), digest.clone());
         tokio::spawn(async move {
             let _claim = claim;
-            match fill(distribution.upload_monolithic(&repo, &digest, stored, Some(size))).await {
+            match fill(distribution.upload_monolithic(&repo, &digest, stored, Some(size), None))
+                .await
+            {
                 Ok(()) => {
                     tracing::debug!(repository = %repo, %digest, "proxy cache: blob stored")
                 }

@@ -213,7 +213,7 @@ impl Side for LocalSide {
         let repo = repo_name(repo)?;
         let outcome = self
             .distribution
-            .mount_blob(&repo, &digest(d)?, Some(&repo_name(from)?))
+            .mount_blob(&repo, &digest(d)?, Some(&repo_name(from)?), None)
             .await?;
         match outcome {
             MountOutcome::Mounted(_) => Ok(true),
@@ -226,7 +226,7 @@ impl Side for LocalSide {
 
     async fn put_blob(&self, repo: &str, d: &str, size: u64, stream: ByteStream) -> CopyResult<()> {
         self.distribution
-            .upload_monolithic(&repo_name(repo)?, &digest(d)?, stream, Some(size))
+            .upload_monolithic(&repo_name(repo)?, &digest(d)?, stream, Some(size), None)
             .await?;
         Ok(())
     }

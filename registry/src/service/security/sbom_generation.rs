@@ -119,7 +119,7 @@ impl Security {
             Ok::<_, std::io::Error>(data)
         }));
         self.distribution
-            .upload_monolithic(repo, &digest, body, Some(len))
+            .upload_monolithic(repo, &digest, body, Some(len), None)
             .await?;
         Ok(digest)
     }
