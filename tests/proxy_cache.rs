@@ -16,59 +16,10 @@ const ADMIN_PW: &str = "Harbor12345";
 const UPSTREAM_USER: &str = "mirror";
 const UPSTREAM_PW: &str = "mirror-Secret-17";
 
-/// Distribution 2.8 on a fixed port and data directory, so that it can be stopped
-/// and started again with its content; killed on drop.
-struct Upstream {
-    dir: PathBuf,
-    port: u16,
-    creds: String,
-    pid: Option<u32>,
-}
+/// The upstream: Distribution 2.8, stopped and restarted with its content.
+use common::Distribution as Upstream;
 
 impl Upstream {
-    fn start(dir: &Path, creds: &str) -> Upstream {
-        common::require("docker-registry");
-        common::require("htpasswd");
-        let mut up = Upstream {
-            dir: dir.to_path_buf(),
-            port: common::free_port(),
-            creds: creds.to_string(),
-            pid: None,
-        };
-        up.restart();
-        up
-    }
-
-    fn restart(&mut self) {
-        let out = common::run(
-            Command::new(common::shared_dir().join("testing/reference-registry.sh"))
-                .arg(self.port.to_string())
-                .arg(&self.dir)
-                .arg(&self.creds),
-        );
-        let pid = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("PID="))
-            .next_back()
-            .expect("PID= line")
-            .trim()
-            .parse()
-            .unwrap();
-        self.pid = Some(pid);
-    }
-
-    fn stop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            // Wait until the port is closed: "down" must really be down.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                assert!(Instant::now() < deadline, "upstream did not stop");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -188,14 +139,6 @@ impl Upstream {
                     && l.contains(&format!("http.request.uri=\"{path}\""))
             })
             .count()
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
     }
 }
 

@@ -52,40 +52,7 @@ fn with_stdin(cmd: &mut Command, input: &str) -> String {
     stdout_ok(&child.wait_with_output().unwrap())
 }
 
-/// Distribution 2.8 with htpasswd auth on a free port; killed on drop.
-struct Reference {
-    pid: u32,
-    port: u16,
-}
-
-impl Reference {
-    fn start(dir: &Path, creds: &str) -> Reference {
-        common::require("docker-registry");
-        common::require("htpasswd");
-        let port = common::free_port();
-        let out = common::run(
-            Command::new(common::shared_dir().join("testing/reference-registry.sh"))
-                .arg(port.to_string())
-                .arg(dir)
-                .arg(creds),
-        );
-        let pid = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("PID="))
-            .next_back()
-            .expect("PID= line")
-            .trim()
-            .parse()
-            .unwrap();
-        Reference { pid, port }
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-    }
-}
+use common::Distribution as Reference;
 
 /// Registry endpoints: created through the CLI, the secret sealed with a key the
 /// server generated (0600), masked by the API, absent from the database file and

@@ -569,32 +569,11 @@ fn push_replication_carries_what_belongs_to_an_image_and_sends_nothing_twice() {
 /// Wharf, they arrive again.
 #[test]
 fn push_to_and_pull_from_distribution_with_the_tag_schema() {
-    common::require("docker-registry");
-    common::require("htpasswd");
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let port = common::free_port();
-    let out = common::run(
-        Command::new(common::shared_dir().join("testing/reference-registry.sh"))
-            .arg(port.to_string())
-            .arg(d.join("reference"))
-            .arg(format!("mirror:{MIRROR_PW}")),
-    );
-    let pid: u32 = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("PID="))
-        .next_back()
-        .expect("PID= line")
-        .trim()
-        .parse()
-        .unwrap();
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill").arg(self.0.to_string()).status();
-        }
-    }
-    let _reference = Kill(pid);
+    let reference =
+        common::Distribution::start(&d.join("reference"), &format!("mirror:{MIRROR_PW}"));
+    let port = reference.port;
     let mirror_host = format!("127.0.0.1:{port}");
     docker_login(d, &mirror_host, "mirror", MIRROR_PW);
 

@@ -24,40 +24,7 @@ const REPORT_V10: &str = "application/vnd.scanner.adapter.vuln.report.harbor+jso
 const RAW: &str = "application/vnd.scanner.adapter.vuln.report.raw";
 const SBOM_REPORT: &str = "application/vnd.security.sbom.report+json; version=1.0";
 
-/// Distribution 2.8 with htpasswd auth on a free port; killed on drop.
-struct Distribution {
-    pid: u32,
-    port: u16,
-}
-
-impl Distribution {
-    fn start(dir: &Path, creds: &str) -> Distribution {
-        common::require("docker-registry");
-        common::require("htpasswd");
-        let port = common::free_port();
-        let out = run(
-            Command::new(common::shared_dir().join("testing/reference-registry.sh"))
-                .arg(port.to_string())
-                .arg(dir)
-                .arg(creds),
-        );
-        let pid = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("PID="))
-            .next_back()
-            .expect("PID= line")
-            .trim()
-            .parse()
-            .unwrap();
-        Distribution { pid, port }
-    }
-}
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-    }
-}
+use common::Distribution;
 
 /// A running `wharf adapter serve`, killed on drop.
 struct Adapter {

@@ -534,3 +534,73 @@ pub fn vuln_keys(
         })
         .collect()
 }
+
+/// CNCF Distribution 2.8 (Debian's `docker-registry`), the reference registry, through
+/// ../shared/testing/reference-registry.sh: on a free port and its own data directory,
+/// with htpasswd auth when `creds` (`user:password`) is not empty. It can be stopped and
+/// started again on the same port with its content; killed on drop.
+pub struct Distribution {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub creds: String,
+    pid: Option<u32>,
+}
+
+impl Distribution {
+    pub fn start(dir: &Path, creds: &str) -> Distribution {
+        require("docker-registry");
+        if !creds.is_empty() {
+            require("htpasswd");
+        }
+        let mut d = Distribution {
+            dir: dir.to_path_buf(),
+            port: free_port(),
+            creds: creds.to_string(),
+            pid: None,
+        };
+        d.restart();
+        d
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        let out = run(
+            Command::new(shared_dir().join("testing/reference-registry.sh"))
+                .arg(self.port.to_string())
+                .arg(&self.dir)
+                .arg(&self.creds),
+        );
+        let pid = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("PID="))
+            .next_back()
+            .expect("PID= line")
+            .trim()
+            .parse()
+            .unwrap();
+        self.pid = Some(pid);
+    }
+
+    /// Stops it and waits until its port is closed: "down" must really be down.
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                assert!(Instant::now() < deadline, "Distribution did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
