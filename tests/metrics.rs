@@ -7,7 +7,9 @@ mod common;
 use std::process::Command;
 
 use common::curl;
-use common::tag_rules::{ADMIN_PW, create_project, layout_image, skopeo_push_ok, start_auth};
+use common::tag_rules::{
+    ADMIN_PW, create_project, distinct_bytes, layout_image, skopeo_push_ok, start_auth,
+};
 use serde_json::{Value, json};
 
 /// Every sample: (name, labels, value), as the reference parser reads the text.
@@ -108,4 +110,40 @@ fn metrics_parse_and_count_what_happened() {
             - value(&before, "wharf_pull_gate_decisions_total", allowed),
         pulls as f64
     );
+
+    // Storage per project: the layout's distinct bytes, as the quota counts them.
+    assert_eq!(
+        value(
+            &after,
+            "wharf_project_storage_bytes",
+            json!({"project": "m"})
+        ),
+        distinct_bytes(&[&small]) as f64
+    );
+    // Jobs by kind and status: a GC dry run, once it has ended.
+    assert_eq!(value(&after, "wharf_jobs", json!({"kind": "gc"})), 0.0);
+    let r = curl("POST", &w.url("/api/v2.0/system/gc/schedule"))
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+        .header("Content-Type", "application/json")
+        .body(json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}).to_string())
+        .send();
+    assert!(
+        matches!(r.status, 200 | 201),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let m = scrape(&w);
+        if value(&m, "wharf_jobs", json!({"kind": "gc", "status": "Success"})) == 1.0 {
+            assert_eq!(value(&m, "wharf_jobs", json!({"kind": "gc"})), 1.0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the GC job never showed as Success"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

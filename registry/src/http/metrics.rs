@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::service::metrics::{FamilyLabel, OutcomeLabel, RequestLabels};
+use crate::service::metrics::{FamilyLabel, JobLabels, OutcomeLabel, ProjectLabel, RequestLabels};
 
 /// The route family of a path: few enough values to be a label.
 fn family(path: &str) -> &'static str {
@@ -82,6 +82,28 @@ pub async fn metrics(State(reg): State<AppState>) -> Response {
                 .scans
                 .get_or_create(&OutcomeLabel { outcome: status })
                 .set(n);
+        }
+    }
+    if let Ok(counts) = reg.lifecycle.jobs().counts().await {
+        // A kind and status seen before and now absent is 0, not its old count.
+        reg.metrics.jobs.clear();
+        for (kind, status, n) in counts {
+            reg.metrics
+                .jobs
+                .get_or_create(&JobLabels {
+                    kind,
+                    status: status.as_str().to_string(),
+                })
+                .set(n);
+        }
+    }
+    if let Ok(usage) = reg.quotas.usage_by_project().await {
+        reg.metrics.project_storage.clear();
+        for (project, bytes) in usage {
+            reg.metrics
+                .project_storage
+                .get_or_create(&ProjectLabel { project })
+                .set(bytes.min(i64::MAX as u64) as i64);
         }
     }
     let mut resp = reg.metrics.encode().into_response();

@@ -1093,6 +1093,11 @@ pub async fn run_cve_exports(jobs: &dyn super::JobStore, store: &dyn super::Secu
         .await
         .unwrap();
     assert_eq!(store.cve_export(a).await.unwrap(), None);
+    let counts = jobs.job_counts().await.unwrap();
+    assert!(
+        counts.contains(&("cve_export".into(), super::lifecycle::JobStatus::Pending, 2)),
+        "{counts:?}"
+    );
     store.save_cve_export(a, b"x,y\n", 1).await.unwrap();
     store.save_cve_export(a, b"x,y\n1,2\n", 2).await.unwrap();
     assert_eq!(

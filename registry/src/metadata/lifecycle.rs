@@ -195,6 +195,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn job(&self, id: i64) -> Result<Option<Job>>;
     /// Newest first, with the total matching the filter.
     async fn list_jobs(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)>;
+    /// How many jobs there are of each kind in each status (`/metrics`).
+    async fn job_counts(&self) -> Result<Vec<(String, JobStatus, i64)>>;
     /// Append log lines; beyond [`MAX_LOG_LINES`] lines are dropped.
     async fn append_job_log(&self, id: i64, lines: &[String]) -> Result<()>;
     /// The log, oldest line first: `(unix seconds, line)`.

@@ -251,6 +251,22 @@ impl JobStore for SqliteMetadata {
         row.as_ref().map(job_row).transpose()
     }
 
+    async fn job_counts(&self) -> Result<Vec<(String, JobStatus, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, status, count(*) AS n FROM jobs GROUP BY kind, status ORDER BY kind, status",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let status: String = r.try_get("status")?;
+            if let Some(status) = JobStatus::parse(&status) {
+                out.push((r.try_get("kind")?, status, r.try_get("n")?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn list_jobs(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)> {
         let status = filter.status.map(JobStatus::as_str);
         let rows = sqlx::query(concat!(

@@ -24,6 +24,18 @@ pub struct FamilyLabel {
     pub family: String,
 }
 
+/// A job kind and status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub kind: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProjectLabel {
+    pub project: String,
+}
+
 /// One label naming an outcome (`status`, `decision`, …).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -55,6 +67,10 @@ pub struct Metrics {
     pub proxy_cache: Family<OutcomeLabel, Counter>,
     /// Scan records by status (Pending, Running, Success, Error), read at each scrape.
     pub scans: Family<OutcomeLabel, Gauge>,
+    /// Jobs of the durable queue by kind and status, read at each scrape.
+    pub jobs: Family<JobLabels, Gauge>,
+    /// Bytes each project stores by the quota's usage rule, read at each scrape.
+    pub project_storage: Family<ProjectLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -71,6 +87,8 @@ impl Default for Metrics {
             pull_gate_decisions: Family::default(),
             proxy_cache: Family::default(),
             scans: Family::default(),
+            jobs: Family::default(),
+            project_storage: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -122,6 +140,16 @@ impl Default for Metrics {
             "scans",
             "Artifacts' scan records by status",
             m.scans.clone(),
+        );
+        registry.register(
+            "jobs",
+            "Jobs of the durable queue by kind and status",
+            m.jobs.clone(),
+        );
+        registry.register(
+            "project_storage_bytes",
+            "Bytes a project stores (distinct blobs and manifests, as its quota counts them)",
+            m.project_storage.clone(),
         );
         Metrics { registry, ..m }
     }

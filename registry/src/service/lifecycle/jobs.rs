@@ -229,6 +229,11 @@ impl JobQueue {
             .ok_or_else(|| RegistryError::not_found(format!("job {id} not found")))
     }
 
+    /// Jobs of each kind in each status (`/metrics`).
+    pub async fn counts(&self) -> Result<Vec<(String, JobStatus, i64)>> {
+        Ok(self.store.job_counts().await?)
+    }
+
     pub async fn list(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)> {
         Ok(self.store.list_jobs(filter, page).await?)
     }
