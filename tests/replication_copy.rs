@@ -971,3 +971,154 @@ fn a_scheduled_policy_runs_on_its_cron() {
         None
     );
 }
+
+/// The air gap's vulnerability database comes from dev as an OCI artifact (`wharf db
+/// push` on dev, `wharf serve --vuln-db-ref` on airgap), and airgap's own scan of a
+/// replicated image finds what dev's scan finds, which is what `wharf scan` finds in the
+/// image's layout with the same advisories.
+#[test]
+fn airgap_pulls_the_vulnerability_db_from_dev_and_scans_alike() {
+    common::require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let db = d.join("vuln.db");
+    let pypa = common::shared_dir().join("vulndata/pypa/vulns");
+    stdout_ok(&common::wharf_db(
+        &["db", "import", "osv", pypa.to_str().unwrap()],
+        &db,
+    ));
+    for side in ["dev", "airgap", "cli"] {
+        std::fs::create_dir_all(d.join(side)).unwrap();
+    }
+    let dev = Wharf::start_in(
+        &d.join("dev"),
+        &["--admin-password", PW, "--vuln-db", db.to_str().unwrap()],
+    );
+    projects(&dev, &["system", "production"]);
+    let db_ref = format!("{}/system/vulndb:latest", dev.host());
+    stdout_ok(&wharf(
+        &d.join("cli"),
+        Some(("admin", PW)),
+        &[
+            "db",
+            "push",
+            "--insecure",
+            "--db",
+            db.to_str().unwrap(),
+            &db_ref,
+        ],
+    ));
+
+    let airgap = Wharf::start_in(
+        &d.join("airgap"),
+        &[
+            "--admin-password",
+            PW,
+            "--vuln-db-ref",
+            &db_ref,
+            "--vuln-db-insecure",
+            "--vuln-db-username",
+            "admin",
+            "--vuln-db-password",
+            PW,
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !airgap.data_dir.join("vuln.db").is_file() {
+        assert!(
+            Instant::now() < deadline,
+            "airgap never pulled the database: {}",
+            airgap.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    projects(&airgap, &["production"]);
+    for w in [&dev, &airgap] {
+        let r = api(
+            w,
+            "PUT",
+            "/projects/production",
+            Some(json!({"metadata": {"auto_scan": "true"}})),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
+    let layout = common::test_images().join("oci/pyapp");
+    common::run(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", "--dest-creds", CREDS])
+            .arg(format!("oci:{}:v1", layout.display()))
+            .arg(format!("docker://{}/production/app:v1", dev.host())),
+    );
+    let endpoint = add_endpoint(
+        &dev,
+        "airgap",
+        &airgap.url(""),
+        "harbor",
+        Some(("admin", PW)),
+    );
+    let policy = add_policy(
+        &dev,
+        json!({"name": "to-airgap", "dest_registry": {"id": endpoint},
+               "filters": [{"type": "name", "value": "production/**"}], "trigger": {"type": "manual"}}),
+    );
+    let run = run_policy(&dev, policy);
+    assert_eq!(run["status"], "Succeed", "{run}");
+
+    // Each side's own scan, once it has ended.
+    let findings = |w: &Wharf| -> std::collections::BTreeSet<(String, String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let a = api(
+                w,
+                "GET",
+                "/projects/production/repositories/app/artifacts/v1?with_scan_overview=true",
+                None,
+            )
+            .json();
+            let o =
+                &a["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"];
+            match o["scan_status"].as_str() {
+                Some("Success") => break,
+                Some("Error") => panic!("scan failed: {o}\n{}", w.log_text()),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "no scan: {a}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let r = api(
+            w,
+            "GET",
+            "/projects/production/repositories/app/artifacts/v1/additions/vulnerabilities",
+            None,
+        )
+        .json();
+        r["application/vnd.security.vulnerability.report; version=1.1"]["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap().to_string();
+                (s("id"), s("package"), s("version"))
+            })
+            .collect()
+    };
+    let at_dev = findings(&dev);
+    let at_airgap = findings(&airgap);
+    let out = common::wharf_db(
+        &[
+            "scan",
+            "--format",
+            "json",
+            &format!("oci:{}:v1", layout.display()),
+        ],
+        &db,
+    );
+    let expected = common::vuln_keys(&serde_json::from_str(&stdout_ok(&out)).unwrap());
+    assert!(
+        !expected.is_empty(),
+        "the pyapp image has vulnerable packages"
+    );
+    assert_eq!(at_dev, expected);
+    assert_eq!(at_airgap, expected);
+}
