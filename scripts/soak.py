@@ -147,7 +147,11 @@ def proc_sample():
     field = lambda name: int(next(l.split()[1] for l in status.splitlines() if l.startswith(name + ":")))
     fds = len(os.listdir(f"/proc/{PID}/fd"))
     wal = os.path.join(DATA, "wharf.db-wal")
-    return field("VmRSS") / 1024, fds, field("Threads"), (os.path.getsize(wal) / 1024 / 1024 if os.path.exists(wal) else 0.0)
+    # RSS split: anonymous (heap: what a leak grows) and file-backed (mapped files, e.g.
+    # blobs being streamed from their memory maps), so a growth can be told apart.
+    return (field("VmRSS") / 1024, fds, field("Threads"),
+            (os.path.getsize(wal) / 1024 / 1024 if os.path.exists(wal) else 0.0),
+            field("RssAnon") / 1024, field("RssFile") / 1024)
 
 
 def main():
@@ -161,10 +165,11 @@ def main():
     last = 0
     while time.monotonic() - start < SECONDS:
         time.sleep(1)
-        rss, fds, nthreads, wal = proc_sample()
+        rss, fds, nthreads, wal, anon, filed = proc_sample()
         with lock:
             done = completed[0]
-        samples.append({"t": round(time.monotonic() - start, 1), "rss_mib": round(rss, 1), "fds": fds,
+        samples.append({"t": round(time.monotonic() - start, 1), "rss_mib": round(rss, 1),
+                        "rss_anon_mib": round(anon, 1), "rss_file_mib": round(filed, 1), "fds": fds,
                         "threads": nthreads, "wal_mib": round(wal, 2), "req_per_s": done - last})
         last = done
     stop.set()
@@ -200,7 +205,9 @@ def main():
         "server_errors": sum(five.values()), "first_errors": errors,
         "images_pushed": len(images), "tags_deleted": len(deleted), "images_checked": len(live), "images_lost": lost,
         "rss_mib": {"after_warmup": warm[0]["rss_mib"] if warm else None, "end": samples[-1]["rss_mib"],
-                    "max": max(x["rss_mib"] for x in samples), "slope_per_min_after_warmup": slope("rss_mib")},
+                    "max": max(x["rss_mib"] for x in samples), "slope_per_min_after_warmup": slope("rss_mib"),
+                    "anon_end": samples[-1]["rss_anon_mib"], "anon_slope_per_min_after_warmup": slope("rss_anon_mib"),
+                    "file_end": samples[-1]["rss_file_mib"], "file_slope_per_min_after_warmup": slope("rss_file_mib")},
         "fds": {"min_after_warmup": min((x["fds"] for x in warm), default=None), "max_after_warmup": max((x["fds"] for x in warm), default=None),
                 "slope_per_min_after_warmup": slope("fds")},
         "threads_max": max(x["threads"] for x in samples),
