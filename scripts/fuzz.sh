@@ -13,7 +13,8 @@
 #
 # Build: libFuzzer through cargo-fuzz on the stable toolchain, with RUSTC_BOOTSTRAP=1 for the
 # fuzz build only (sanitizer coverage flags). WHARF_FUZZ_SANITIZER (default address) is
-# passed to `cargo fuzz -s` (address, none, ...). See fuzz/README.md.
+# passed to `cargo fuzz -s` (address, none, ...); WHARF_FUZZ_DEV=1 builds unoptimised (CI).
+# See fuzz/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 log() { echo "[fuzz.sh] $*" >&2; }
@@ -31,6 +32,12 @@ fi
 
 # one set of flags for build, run and cmin, so nothing is rebuilt between them
 FUZZ_FLAGS=(-s "$SANITIZER")  # release build, debug assertions and overflow checks on (cargo-fuzz default)
+# WHARF_FUZZ_DEV=1: an unoptimised build (`cargo fuzz --dev`). It compiles in a fraction of
+# the release build's time (one codegen unit, full optimisation) and runs slower: what CI's
+# short smoke run wants; long runs keep the release build.
+if [ "${WHARF_FUZZ_DEV:-0}" = 1 ]; then
+  FUZZ_FLAGS+=(--dev)
+fi
 all_targets() { cargo fuzz list; }
 
 mode=run
