@@ -131,24 +131,37 @@ impl Security {
         self.jobs.enqueue(NewJob::manual(CVE_EXPORT, value)).await
     }
 
-    /// The caller's exports, newest first (Harbor lists only one's own).
+    /// The caller's exports among the newest 100, newest first (Harbor lists only one's
+    /// own).
     pub async fn cve_exports(&self, who: &Principal) -> Result<Vec<CveExportExecution>> {
         let filter = JobFilter {
             kind: Some(CVE_EXPORT.to_string()),
             status: None,
         };
-        let (jobs, _) = self
-            .jobs
-            .list(
-                &filter,
-                PageReq {
-                    page: 1,
-                    page_size: 100,
-                },
-            )
-            .await?;
+        let page = PageReq {
+            page: 1,
+            page_size: 100,
+        };
+        let (jobs, _) = self.jobs.list(&filter, page).await?;
+        self.executions(who, jobs).await
+    }
+
+    /// One of the caller's exports, read by id (however many exports came after it);
+    /// another's is not found, as in Harbor.
+    pub async fn cve_export(&self, who: &Principal, id: i64) -> Result<CveExportExecution> {
+        let job = self.jobs.store().job(id).await?;
+        self.executions(who, job.into_iter().collect())
+            .await?
+            .pop()
+            .ok_or_else(|| RegistryError::not_found(format!("CVE export {id} not found")))
+    }
+
+    /// Those of `jobs` that are exports asked for by `who`, with whether each still has
+    /// its file (one query for all).
+    async fn executions(&self, who: &Principal, jobs: Vec<Job>) -> Result<Vec<CveExportExecution>> {
         let mine: Vec<(Job, Parameters)> = jobs
             .into_iter()
+            .filter(|j| j.kind == CVE_EXPORT)
             .filter_map(|j| {
                 let p: Parameters = serde_json::from_value(j.parameters.clone()).ok()?;
                 (p.user_name == who.name() && p.user_id == who.user_id()).then_some((j, p))
@@ -171,15 +184,6 @@ impl Security {
                 job,
             })
             .collect())
-    }
-
-    /// One of the caller's exports; another's is not found, as in Harbor.
-    pub async fn cve_export(&self, who: &Principal, id: i64) -> Result<CveExportExecution> {
-        self.cve_exports(who)
-            .await?
-            .into_iter()
-            .find(|e| e.job.id == id)
-            .ok_or_else(|| RegistryError::not_found(format!("CVE export {id} not found")))
     }
 
     /// The CSV of one of the caller's finished exports.
@@ -223,6 +227,7 @@ impl Security {
         .map_err(csv_err)?;
         let (mut rows, mut truncated) = (0usize, false);
         'projects: for (project_id, project) in &p.projects {
+            let prefix = format!("{project}/");
             // One CVE narrows the index lookup; several are filtered here.
             let query = VulnQuery {
                 project_id: Some(*project_id),
@@ -245,10 +250,7 @@ impl Security {
                     .await?;
                 let last = items.len() < PAGE as usize;
                 for v in items {
-                    let in_project = v
-                        .repository
-                        .strip_prefix(&format!("{project}/"))
-                        .unwrap_or(&v.repository);
+                    let in_project = v.repository.strip_prefix(&prefix).unwrap_or(&v.repository);
                     if repos.as_ref().is_some_and(|g| !g.is_match(in_project))
                         || (!cves.is_empty() && !cves.contains(&v.vuln_id))
                         || (!tags.is_empty() && !v.tags.iter().any(|t| tags.contains(t)))
