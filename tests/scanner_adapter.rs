@@ -165,26 +165,6 @@ fn request(reg: &Distribution, digest: &str, authorization: &str) -> serde_json:
     })
 }
 
-/// Trivy's (id, package, version) for the pyapp layout with `cache`'s DB.
-fn trivy_findings(cache: &Path) -> BTreeSet<(String, String, String)> {
-    common::require("trivy");
-    let out = Command::new("trivy")
-        .args(["image", "--quiet", "--format", "json", "--scanners", "vuln"])
-        .args([
-            "--offline-scan",
-            "--skip-db-update",
-            "--skip-java-db-update",
-        ])
-        .args(["--skip-version-check", "--disable-telemetry", "--cache-dir"])
-        .arg(cache)
-        .arg("--input")
-        .arg(pyapp_layout())
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&stdout_ok(&out)).unwrap();
-    common::vuln_keys(&v)
-}
-
 #[test]
 fn harbor_drives_a_scan_and_gets_what_trivy_finds() {
     let tmp = tempfile::tempdir().unwrap();
@@ -275,7 +255,7 @@ fn harbor_drives_a_scan_and_gets_what_trivy_finds() {
             (s("id"), s("package"), s("version"))
         })
         .collect();
-    let theirs = trivy_findings(&cache);
+    let theirs = common::trivy_vuln_keys(&cache, &pyapp_layout(), &["--skip-db-update"]);
     assert!(
         !theirs.is_empty(),
         "the pyapp image has vulnerable Python packages"

@@ -604,3 +604,32 @@ impl Drop for Distribution {
         }
     }
 }
+
+/// (VulnerabilityID, PkgName, InstalledVersion) of the real Trivy's offline scan of the
+/// OCI layout `layout`, with the DB in `cache` and `extra` flags (`--skip-db-update`, or a
+/// `--db-repository` to download it from).
+pub fn trivy_vuln_keys(
+    cache: &Path,
+    layout: &Path,
+    extra: &[&str],
+) -> std::collections::BTreeSet<(String, String, String)> {
+    require("trivy");
+    let out = Command::new("trivy")
+        .args(["image", "--quiet", "--format", "json", "--scanners", "vuln"])
+        .args([
+            "--offline-scan",
+            "--skip-java-db-update",
+            "--skip-version-check",
+            "--disable-telemetry",
+        ])
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra)
+        .arg("--input")
+        .arg(layout)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout_ok(&out))
+        .unwrap_or_else(|e| panic!("trivy's report is not JSON: {e}"));
+    vuln_keys(&v)
+}
