@@ -4,6 +4,11 @@
 //! ([`scope_actions`]). Every check reads these (registry API, token endpoint,
 //! management API, robot permissions); nothing else decides access. Both tables
 //! are rendered in docs/permissions.md; a test keeps the two in step.
+//!
+//! A project role is a set of project actions ([`RoleDef`]): the five built-in
+//! roles are the columns of [`TABLE`], and system administrators may define more
+//! (custom roles, stored with the identity data). A user's rights in a project are
+//! the union of the roles they hold there, directly and through their groups.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +42,15 @@ impl Role {
         }
     }
 
-    /// How much the role may do, for "the highest of a user's roles" (direct and
-    /// through groups): each role may do everything the roles below it may.
-    pub fn rank(self) -> usize {
-        self.column()
+    /// Harbor's description of the role.
+    pub fn description(self) -> &'static str {
+        match self {
+            Role::ProjectAdmin => "Everything in the project, its members and settings included",
+            Role::Maintainer => "Push, delete and scan images; manage rules and webhooks",
+            Role::Developer => "Push and pull images",
+            Role::Guest => "Pull images and read the project",
+            Role::LimitedGuest => "Pull images; no view of members or logs",
+        }
     }
 
     /// Column of this role in [`TABLE`].
@@ -77,8 +87,21 @@ impl From<Role> for i64 {
 }
 
 /// Everything a principal can be allowed to do within a project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Action {
     /// See the project and its settings.
     ReadProject,
@@ -153,6 +176,160 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         .iter()
         .find(|(a, _)| *a == action)
         .is_some_and(|(_, cols)| cols[role.column()])
+}
+
+impl Action {
+    /// The action's name in the API and the docs (`read-project`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    fn bit(self) -> u64 {
+        1 << (self as u32)
+    }
+}
+
+/// A set of project actions: what one role grants, or what a user holds in a
+/// project through all their roles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ActionSet(u64);
+
+impl ActionSet {
+    pub fn of_role(role: Role) -> Self {
+        TABLE
+            .iter()
+            .filter(|(_, cols)| cols[role.column()])
+            .fold(ActionSet::default(), |set, (a, _)| set.with(*a))
+    }
+
+    /// The actions named (`pull`, `read-scan`, …); the unknown names are the error.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, Vec<String>> {
+        let mut set = ActionSet::default();
+        let mut unknown = Vec::new();
+        for n in names {
+            match n.parse::<Action>() {
+                Ok(a) => set = set.with(a),
+                Err(_) => unknown.push(n.to_string()),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(set)
+        } else {
+            Err(unknown)
+        }
+    }
+
+    /// Like [`ActionSet::parse`], ignoring names this build does not know (a stored
+    /// role may name an action a later version dropped).
+    pub fn parse_known<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        names
+            .into_iter()
+            .filter_map(|n| n.parse::<Action>().ok())
+            .fold(ActionSet::default(), ActionSet::with)
+    }
+
+    pub fn with(self, a: Action) -> Self {
+        ActionSet(self.0 | a.bit())
+    }
+
+    pub fn union(self, other: ActionSet) -> Self {
+        ActionSet(self.0 | other.0)
+    }
+
+    pub fn contains(self, a: Action) -> bool {
+        self.0 & a.bit() != 0
+    }
+
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The actions in the permission table's order.
+    pub fn actions(self) -> impl Iterator<Item = Action> {
+        TABLE
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(move |a| self.contains(*a))
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        self.actions().map(Action::name).collect()
+    }
+}
+
+/// A project role's id, as Harbor's API sends it (`role_id`): 1–5 are the
+/// built-in [`Role`]s, custom roles are numbered from [`FIRST_CUSTOM_ROLE_ID`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoleId(pub i64);
+
+/// Custom roles never share an id with a built-in one, present or future.
+pub const FIRST_CUSTOM_ROLE_ID: i64 = 101;
+
+impl RoleId {
+    pub fn builtin(self) -> Option<Role> {
+        Role::try_from(self.0).ok()
+    }
+}
+
+impl From<Role> for RoleId {
+    fn from(r: Role) -> Self {
+        RoleId(r as i64)
+    }
+}
+
+/// A project role: one of the five built in (a column of [`TABLE`]) or one a
+/// system administrator defined. Both are checked the same way, by `actions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDef {
+    pub id: RoleId,
+    pub name: String,
+    pub description: String,
+    pub actions: ActionSet,
+    pub builtin: bool,
+}
+
+impl RoleDef {
+    pub fn builtin(role: Role) -> Self {
+        RoleDef {
+            id: role.into(),
+            name: role.name().to_string(),
+            description: role.description().to_string(),
+            actions: ActionSet::of_role(role),
+            builtin: true,
+        }
+    }
+
+    /// The five built-in roles, least to most privileged.
+    pub fn builtins() -> Vec<RoleDef> {
+        Role::ALL.iter().map(|r| RoleDef::builtin(*r)).collect()
+    }
+}
+
+/// What a principal holds in a project through its memberships: the union of
+/// their roles' actions, and the role to show for it (the one granting most;
+/// among the built-in roles, the highest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Option<RoleId>,
+    pub actions: ActionSet,
+    /// How many actions `role` grants on its own.
+    role_len: u32,
+}
+
+impl Grant {
+    /// Add one membership: its role and what that role grants.
+    pub fn add(&mut self, role: RoleId, actions: ActionSet) {
+        if self.role.is_none() || actions.len() > self.role_len {
+            self.role = Some(role);
+            self.role_len = actions.len();
+        }
+        self.actions = self.actions.union(actions);
+    }
 }
 
 /// The answer to "may this principal do that in this project?".
@@ -251,6 +428,8 @@ pub enum SystemAction {
     /// User groups (`/usergroups`): LDAP group DNs and OIDC group names that can
     /// be made project members.
     ManageUserGroups,
+    /// Custom project roles (`/roles`): define, change and remove them.
+    ManageRoles,
 }
 
 /// Columns: Anonymous, Robot, User, SystemAdmin.
@@ -273,6 +452,7 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ManageJobs, [N, N, N, Y]),
     (SystemAction::ManageConfigurations, [N, N, N, Y]),
     (SystemAction::ManageUserGroups, [N, N, N, Y]),
+    (SystemAction::ManageRoles, [N, N, N, Y]),
 ];
 
 pub fn account_allows(account: Account, action: SystemAction) -> bool {
@@ -429,6 +609,50 @@ mod tests {
                 "docs/permissions.md is out of date; paste:\n{table}"
             );
         }
+    }
+
+    #[test]
+    fn action_sets_name_actions_as_the_api_does() {
+        use strum::IntoEnumIterator;
+        assert!(Action::iter().count() <= 64, "ActionSet is one u64");
+        for a in Action::iter() {
+            // The names roles are stored and sent with are serde's names.
+            assert_eq!(serde_json::to_value(a).unwrap(), a.name());
+            assert_eq!(ActionSet::parse([a.name()]).unwrap().names(), vec![a.name()]);
+        }
+        assert_eq!(
+            ActionSet::parse(["pull", "bogus", "push", "nope"]),
+            Err(vec!["bogus".to_string(), "nope".to_string()])
+        );
+        assert_eq!(ActionSet::parse_known(["pull", "bogus"]).names(), vec!["pull"]);
+        let all = ActionSet::of_role(Role::ProjectAdmin);
+        assert_eq!(all.len() as usize, TABLE.len());
+        for role in Role::ALL {
+            let set = ActionSet::of_role(role);
+            for (a, _) in TABLE {
+                assert_eq!(set.contains(*a), role_allows(role, *a), "{role:?} {a:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_grant_is_the_union_of_roles_shown_as_the_largest() {
+        let custom = ActionSet::parse(["manage-members"]).unwrap();
+        let mut g = Grant::default();
+        g.add(RoleId(101), custom);
+        g.add(Role::Guest.into(), ActionSet::of_role(Role::Guest));
+        g.add(Role::LimitedGuest.into(), ActionSet::of_role(Role::LimitedGuest));
+        assert_eq!(g.role, Some(Role::Guest.into()));
+        assert!(g.actions.contains(Action::ManageMembers));
+        assert!(g.actions.contains(Action::ReadLogs));
+        assert!(!g.actions.contains(Action::Push));
+        // For the built-in roles alone, the union is the highest role.
+        let mut g = Grant::default();
+        for r in Role::ALL {
+            g.add(r.into(), ActionSet::of_role(r));
+        }
+        assert_eq!(g.actions, ActionSet::of_role(Role::ProjectAdmin));
+        assert_eq!(g.role, Some(Role::ProjectAdmin.into()));
     }
 
     #[test]

@@ -409,8 +409,8 @@ pub async fn run_projects(meta: &dyn MetadataStore, identity: &dyn IdentityStore
 
 /// The identity half: users, projects, members, robots, audit log, secrets.
 pub async fn run_identity(store: &dyn IdentityStore) {
-    use super::identity::{AuditEntry, NewRobot, NewUser};
-    use crate::auth::rbac::Role;
+    use super::identity::{AuditEntry, NewRobot, NewUser, RoleDeletion};
+    use crate::auth::rbac::{Action, ActionSet, Role, RoleId};
 
     let page = PageReq {
         page: 1,
@@ -496,12 +496,15 @@ pub async fn run_identity(store: &dyn IdentityStore) {
     let (visible, n) = store.list_projects(Some(bob), None, page).await.unwrap();
     assert_eq!((n, visible[0].name.as_str()), (1, "library"));
     let member = store
-        .add_member(team, bob, Role::Developer)
+        .add_member(team, bob, Role::Developer.into())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        store.add_member(team, bob, Role::Guest).await.unwrap(),
+        store
+            .add_member(team, bob, Role::Guest.into())
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -521,13 +524,21 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((access.public, access.role), (false, Some(Role::Developer)));
+    assert_eq!(
+        (access.public, access.grant.role, access.grant.actions),
+        (
+            false,
+            Some(Role::Developer.into()),
+            ActionSet::of_role(Role::Developer)
+        )
+    );
     assert_eq!(
         store
             .project_access("team", None)
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
         None
     );
@@ -545,18 +556,115 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         .unwrap();
     assert_eq!(
         roles.into_iter().collect::<Vec<_>>(),
-        vec![(team, Role::Developer)]
+        vec![(team, RoleId::from(Role::Developer))]
     );
     assert!(store.member_roles(bob, &[]).await.unwrap().is_empty());
     assert!(
         store
-            .update_member(team, member, Role::Maintainer)
+            .update_member(team, member, Role::Maintainer.into())
             .await
             .unwrap()
     );
+    let listed = &store.list_members(team).await.unwrap()[0];
     assert_eq!(
-        store.list_members(team).await.unwrap()[0].role,
-        Role::Maintainer
+        (listed.role, listed.role_name.as_str()),
+        (Role::Maintainer.into(), "maintainer")
+    );
+
+    // Custom roles: stored with their actions, numbered clear of the built-in
+    // ids, held by members like a built-in role, removable only when unused.
+    let scan_only = ActionSet::parse(["pull", "scan", "read-scan"]).unwrap();
+    let scanner = store
+        .create_role("scanner", "pulls and scans", scan_only)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(scanner >= crate::auth::rbac::FIRST_CUSTOM_ROLE_ID);
+    assert_eq!(
+        store.create_role("SCANNER", "", scan_only).await.unwrap(),
+        None,
+        "role names are unique regardless of case"
+    );
+    let stored = store.role_by_id(scanner).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.name.as_str(), stored.actions, stored.builtin),
+        ("scanner", scan_only, false)
+    );
+    let dave = store
+        .create_user(NewUser {
+            username: "dave",
+            password_hash: "h",
+            email: None,
+            realname: None,
+            sysadmin: false,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let dave_member = store
+        .add_member(team, dave, RoleId(scanner))
+        .await
+        .unwrap()
+        .unwrap();
+    let grant = store
+        .project_access("team", Some(dave))
+        .await
+        .unwrap()
+        .unwrap()
+        .grant;
+    assert_eq!(
+        (grant.role, grant.actions),
+        (Some(RoleId(scanner)), scan_only)
+    );
+    assert!(!grant.actions.contains(Action::Push));
+    assert_eq!(
+        store
+            .member(team, dave_member)
+            .await
+            .unwrap()
+            .unwrap()
+            .role_name,
+        "scanner"
+    );
+    let with_push = scan_only.with(Action::Push);
+    assert_eq!(
+        store
+            .update_role(scanner, "scanner", "", with_push)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert!(
+        store
+            .project_access("team", Some(dave))
+            .await
+            .unwrap()
+            .unwrap()
+            .grant
+            .actions
+            .contains(Action::Push),
+        "a role's change applies to its holders at once"
+    );
+    assert_eq!(
+        store
+            .update_role(scanner + 1000, "x", "", with_push)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(store.list_roles().await.unwrap().len(), 1);
+    assert_eq!(
+        store.delete_role(scanner).await.unwrap(),
+        RoleDeletion::InUse
+    );
+    assert!(store.remove_member(team, dave_member).await.unwrap());
+    assert_eq!(
+        store.delete_role(scanner).await.unwrap(),
+        RoleDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_role(scanner).await.unwrap(),
+        RoleDeletion::NotFound
     );
     assert_eq!(
         store
@@ -620,14 +728,14 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         "oidc-devs"
     );
     let gm = store
-        .add_group_member(team, devs, Role::ProjectAdmin)
+        .add_group_member(team, devs, Role::ProjectAdmin.into())
         .await
         .unwrap()
         .unwrap();
     assert_ne!(gm, member);
     assert_eq!(
         store
-            .add_group_member(team, devs, Role::Guest)
+            .add_group_member(team, devs, Role::Guest.into())
             .await
             .unwrap(),
         None
@@ -650,8 +758,9 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
-        Some(Role::Maintainer)
+        Some(Role::Maintainer.into())
     );
     store.set_user_groups(bob, &[devs, oidc]).await.unwrap();
     assert_eq!(store.user_groups(bob).await.unwrap(), vec![devs, oidc]);
@@ -661,23 +770,30 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
-        Some(Role::ProjectAdmin)
+        Some(Role::ProjectAdmin.into())
     );
     assert_eq!(
         store.member_roles(bob, &[team]).await.unwrap()[&team],
-        Role::ProjectAdmin
+        Role::ProjectAdmin.into()
     );
     // A group's role below the user's own does not lower it.
-    assert!(store.update_member(team, gm, Role::Guest).await.unwrap());
+    assert!(
+        store
+            .update_member(team, gm, Role::Guest.into())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store
             .project_access("team", Some(bob))
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
-        Some(Role::Maintainer)
+        Some(Role::Maintainer.into())
     );
     // Through a group alone, a private project becomes visible.
     let carol = store
@@ -714,8 +830,9 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
-        Some(Role::Guest)
+        Some(Role::Guest.into())
     );
     store.set_user_groups(carol, &[]).await.unwrap();
     assert_eq!(
@@ -724,10 +841,45 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .await
             .unwrap()
             .unwrap()
+            .grant
             .role,
         None
     );
     assert!(store.delete_user(carol).await.unwrap());
+    // A custom role held through a group adds its actions to the user's own
+    // role; the role shown stays the one granting most.
+    let members_admin = store
+        .create_role(
+            "members-admin",
+            "",
+            ActionSet::parse(["read-members", "manage-members"]).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .update_member(team, gm, RoleId(members_admin))
+            .await
+            .unwrap()
+    );
+    let grant = store
+        .project_access("team", Some(bob))
+        .await
+        .unwrap()
+        .unwrap()
+        .grant;
+    assert_eq!(grant.role, Some(Role::Maintainer.into()));
+    assert_eq!(
+        grant.actions,
+        ActionSet::of_role(Role::Maintainer).with(Action::ManageMembers)
+    );
+    assert!(
+        store
+            .update_member(team, gm, Role::Guest.into())
+            .await
+            .unwrap()
+    );
     // Deleting a group removes it from projects and from its users.
     assert!(store.delete_group(devs).await.unwrap());
     assert!(!store.delete_group(devs).await.unwrap());

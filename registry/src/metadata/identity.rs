@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::Result;
-use crate::auth::rbac::Role;
+use crate::auth::rbac::{ActionSet, Grant, RoleDef, RoleId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -46,7 +46,8 @@ pub struct Project {
 pub struct ProjectAccess {
     pub project_id: i64,
     pub public: bool,
-    pub role: Option<Role>,
+    /// What the principal's memberships (own and groups') grant.
+    pub grant: Grant,
 }
 
 /// What a project member is: Harbor's `entity_type` `u` or `g`.
@@ -75,7 +76,17 @@ pub struct Member {
     pub entity_id: i64,
     /// The user's name, or the group's.
     pub entity_name: String,
-    pub role: Role,
+    pub role: RoleId,
+    pub role_name: String,
+}
+
+/// Why a custom role was not deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleDeletion {
+    Deleted,
+    NotFound,
+    /// Members (users or groups) of some project still hold it.
+    InUse,
 }
 
 /// Harbor's user group types.
@@ -181,21 +192,23 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn set_project_public(&self, id: i64, public: bool) -> Result<bool>;
     /// Refused (false) while the project has repositories.
     async fn delete_project(&self, id: i64) -> Result<bool>;
-    /// Project visibility and the user's role in it (`user_id` None: anonymous): the
-    /// highest of their own role and the roles of the groups they belong to.
+    /// Project visibility and what the user holds in it (`user_id` None: anonymous):
+    /// the union of their own role and the roles of the groups they belong to.
     async fn project_access(
         &self,
         project: &str,
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>>;
-    /// The user's role (highest of own and groups') in each of the given projects they are a member of.
-    async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>>;
+    /// The role to show for the user (the one granting most, of their own and their
+    /// groups') in each of the given projects they are a member of.
+    async fn member_roles(&self, user_id: i64, project_ids: &[i64])
+    -> Result<HashMap<i64, RoleId>>;
 
     /// `None` if the user is already a member.
-    async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>>;
+    async fn add_member(&self, project_id: i64, user_id: i64, role: RoleId) -> Result<Option<i64>>;
     async fn list_members(&self, project_id: i64) -> Result<Vec<Member>>;
     async fn member(&self, project_id: i64, member_id: i64) -> Result<Option<Member>>;
-    async fn update_member(&self, project_id: i64, member_id: i64, role: Role) -> Result<bool>;
+    async fn update_member(&self, project_id: i64, member_id: i64, role: RoleId) -> Result<bool>;
     async fn remove_member(&self, project_id: i64, member_id: i64) -> Result<bool>;
 
     /// `None` if the name is taken.
@@ -239,8 +252,28 @@ pub trait IdentityStore: Send + Sync + 'static {
         &self,
         project_id: i64,
         group_id: i64,
-        role: Role,
+        role: RoleId,
     ) -> Result<Option<i64>>;
+
+    /// Custom project roles (the built-in ones live in the permission table), by id.
+    async fn list_roles(&self) -> Result<Vec<RoleDef>>;
+    async fn role_by_id(&self, id: i64) -> Result<Option<RoleDef>>;
+    /// `None` if the name is taken.
+    async fn create_role(
+        &self,
+        name: &str,
+        description: &str,
+        actions: ActionSet,
+    ) -> Result<Option<i64>>;
+    /// `None` if the new name is taken, `Some(false)` if there is no such role.
+    async fn update_role(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        actions: ActionSet,
+    ) -> Result<Option<bool>>;
+    async fn delete_role(&self, id: i64) -> Result<RoleDeletion>;
 
     /// A stored configuration value (JSON text), by Harbor's item name.
     async fn configuration(&self, name: &str) -> Result<Option<String>>;

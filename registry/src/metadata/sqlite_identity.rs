@@ -8,10 +8,10 @@ use sqlx::sqlite::SqliteRow;
 
 use super::identity::{
     AuditEntry, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq, Project,
-    ProjectAccess, Robot, User, UserGroup,
+    ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
 use super::{MetadataError, Result, SqliteMetadata, now};
-use crate::auth::rbac::Role;
+use crate::auth::rbac::{ActionSet, Grant, RoleDef, RoleId};
 
 /// Unique-constraint violations become `None` ("name taken"), not errors.
 fn unless_taken<T>(r: std::result::Result<T, sqlx::Error>) -> Result<Option<T>> {
@@ -34,8 +34,46 @@ fn user(r: &SqliteRow) -> Result<User> {
     })
 }
 
-fn role(id: i64) -> Result<Role> {
-    Role::try_from(id).map_err(MetadataError::Corrupt)
+/// What a role grants: a built-in role's column of the permission table, or a
+/// custom role's stored action names (a JSON array; `None` if no such role).
+fn role_actions(id: i64, custom: Option<&str>) -> ActionSet {
+    match RoleId(id).builtin() {
+        Some(r) => ActionSet::of_role(r),
+        None => custom
+            .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
+            .map(|names| ActionSet::parse_known(names.iter().map(String::as_str)))
+            .unwrap_or_default(),
+    }
+}
+
+/// A role id and its name: a built-in role's own, a custom role's stored one.
+fn role_name(id: i64, custom: Option<String>) -> String {
+    match RoleId(id).builtin() {
+        Some(r) => r.name().to_string(),
+        None => custom.unwrap_or_else(|| format!("role {id}")),
+    }
+}
+
+fn custom_role(r: &SqliteRow) -> Result<RoleDef> {
+    let actions: String = r.try_get("actions")?;
+    Ok(RoleDef {
+        id: RoleId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        actions: serde_json::from_str::<Vec<String>>(&actions)
+            .map(|names| ActionSet::parse_known(names.iter().map(String::as_str)))
+            .map_err(|e| MetadataError::Corrupt(format!("role actions: {e}")))?,
+        builtin: false,
+    })
+}
+
+/// The grant of several memberships: (role id, a custom role's stored actions).
+fn grant(memberships: &[(i64, Option<String>)]) -> Grant {
+    let mut g = Grant::default();
+    for (id, custom) in memberships {
+        g.add(RoleId(*id), role_actions(*id, custom.as_deref()));
+    }
+    g
 }
 
 const PROJECT_COLUMNS: &str =
@@ -57,8 +95,9 @@ fn project(r: &SqliteRow) -> Result<Project> {
 
 /// Members with their user's or group's name (the columns [`member`] reads).
 const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
-    coalesce(u.username, g.group_name) AS entity_name FROM project_members m
-    LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id";
+    coalesce(u.username, g.group_name) AS entity_name, r.name AS role_name FROM project_members m
+    LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id
+    LEFT JOIN roles r ON r.id = m.role_id";
 
 fn member(r: &SqliteRow) -> Result<Member> {
     let (entity_type, entity_id) = match r.try_get::<Option<i64>, _>("user_id")? {
@@ -71,7 +110,8 @@ fn member(r: &SqliteRow) -> Result<Member> {
         entity_type,
         entity_id,
         entity_name: r.try_get("entity_name")?,
-        role: role(r.try_get("role_id")?)?,
+        role: RoleId(r.try_get("role_id")?),
+        role_name: role_name(r.try_get("role_id")?, r.try_get("role_name")?),
     })
 }
 
@@ -86,22 +126,19 @@ fn group(r: &SqliteRow) -> Result<UserGroup> {
     })
 }
 
-/// The highest of several roles (a user's own and their groups').
-fn highest(ids: impl IntoIterator<Item = i64>) -> Result<Option<Role>> {
-    let mut best: Option<Role> = None;
-    for id in ids {
-        let r = role(id)?;
-        if best.is_none_or(|b| r.rank() > b.rank()) {
-            best = Some(r);
-        }
-    }
-    Ok(best)
-}
-
 /// A user's memberships: their own rows and those of the groups they belong to.
 const USER_MEMBERSHIPS: &str = "SELECT project_id, role_id FROM project_members WHERE user_id = ?1
     UNION ALL SELECT m.project_id, m.role_id FROM project_members m
     JOIN user_group_users ug ON ug.group_id = m.group_id WHERE ug.user_id = ?1";
+
+/// [`USER_MEMBERSHIPS`] with each custom role's actions (NULL for built-in roles).
+const USER_GRANTS: &str =
+    "SELECT um.project_id, um.role_id, cr.actions FROM ({USER_MEMBERSHIPS}) um
+    LEFT JOIN roles cr ON cr.id = um.role_id";
+
+fn user_grants() -> String {
+    USER_GRANTS.replace("{USER_MEMBERSHIPS}", USER_MEMBERSHIPS)
+}
 
 fn robot(r: &SqliteRow) -> Result<Robot> {
     let permissions: String = r.try_get("permissions")?;
@@ -327,8 +364,10 @@ impl IdentityStore for SqliteMetadata {
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>> {
         let sql = format!(
-            "SELECT p.id, p.public, (SELECT json_group_array(role_id) FROM ({USER_MEMBERSHIPS}) WHERE project_id = p.id) AS roles
-             FROM projects p WHERE p.name = ?2"
+            "SELECT p.id, p.public,
+             (SELECT json_group_array(json_array(role_id, actions)) FROM ({}) WHERE project_id = p.id) AS roles
+             FROM projects p WHERE p.name = ?2",
+            user_grants()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
@@ -337,51 +376,53 @@ impl IdentityStore for SqliteMetadata {
             .await?;
         row.map(|r| {
             let roles: String = r.try_get("roles")?;
-            let roles: Vec<i64> =
+            let roles: Vec<(i64, Option<String>)> =
                 serde_json::from_str(&roles).map_err(|e| MetadataError::Corrupt(e.to_string()))?;
             Ok(ProjectAccess {
                 project_id: r.try_get("id")?,
                 public: r.try_get::<i64, _>("public")? != 0,
-                role: highest(roles)?,
+                grant: grant(&roles),
             })
         })
         .transpose()
     }
 
-    async fn member_roles(&self, user_id: i64, project_ids: &[i64]) -> Result<HashMap<i64, Role>> {
+    async fn member_roles(
+        &self,
+        user_id: i64,
+        project_ids: &[i64],
+    ) -> Result<HashMap<i64, RoleId>> {
         if project_ids.is_empty() {
             return Ok(HashMap::new());
         }
         let ids = serde_json::to_string(project_ids).expect("ids serialize");
         let sql = format!(
-            "SELECT project_id, role_id FROM ({USER_MEMBERSHIPS}) WHERE project_id IN (SELECT value FROM json_each(?2))"
+            "SELECT project_id, role_id, actions FROM ({}) WHERE project_id IN (SELECT value FROM json_each(?2))",
+            user_grants()
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(ids)
             .fetch_all(&self.read)
             .await?;
-        let mut by_project: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut by_project: HashMap<i64, Vec<(i64, Option<String>)>> = HashMap::new();
         for r in &rows {
             by_project
                 .entry(r.try_get("project_id")?)
                 .or_default()
-                .push(r.try_get("role_id")?);
+                .push((r.try_get("role_id")?, r.try_get("actions")?));
         }
-        let mut out = HashMap::new();
-        for (project, roles) in by_project {
-            if let Some(r) = highest(roles)? {
-                out.insert(project, r);
-            }
-        }
-        Ok(out)
+        Ok(by_project
+            .into_iter()
+            .filter_map(|(project, roles)| grant(&roles).role.map(|r| (project, r)))
+            .collect())
     }
 
-    async fn add_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<Option<i64>> {
+    async fn add_member(&self, project_id: i64, user_id: i64, role: RoleId) -> Result<Option<i64>> {
         let r = sqlx::query("INSERT INTO project_members (project_id, user_id, role_id, created_at) VALUES (?, ?, ?, ?)")
             .bind(project_id)
             .bind(user_id)
-            .bind(role as i64)
+            .bind(role.0)
             .bind(now())
             .execute(&self.write)
             .await;
@@ -407,10 +448,10 @@ impl IdentityStore for SqliteMetadata {
         row.map(|r| member(&r)).transpose()
     }
 
-    async fn update_member(&self, project_id: i64, member_id: i64, role: Role) -> Result<bool> {
+    async fn update_member(&self, project_id: i64, member_id: i64, role: RoleId) -> Result<bool> {
         let done =
             sqlx::query("UPDATE project_members SET role_id = ? WHERE project_id = ? AND id = ?")
-                .bind(role as i64)
+                .bind(role.0)
                 .bind(project_id)
                 .bind(member_id)
                 .execute(&self.write)
@@ -628,16 +669,88 @@ impl IdentityStore for SqliteMetadata {
         &self,
         project_id: i64,
         group_id: i64,
-        role: Role,
+        role: RoleId,
     ) -> Result<Option<i64>> {
         let r = sqlx::query("INSERT INTO project_members (project_id, group_id, role_id, created_at) VALUES (?, ?, ?, ?)")
             .bind(project_id)
             .bind(group_id)
-            .bind(role as i64)
+            .bind(role.0)
             .bind(now())
             .execute(&self.write)
             .await;
         Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleDef>> {
+        let rows = sqlx::query("SELECT id, name, description, actions FROM roles ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(custom_role).collect()
+    }
+
+    async fn role_by_id(&self, id: i64) -> Result<Option<RoleDef>> {
+        let row = sqlx::query("SELECT id, name, description, actions FROM roles WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| custom_role(&r)).transpose()
+    }
+
+    async fn create_role(
+        &self,
+        name: &str,
+        description: &str,
+        actions: ActionSet,
+    ) -> Result<Option<i64>> {
+        let t = now();
+        let r = sqlx::query(
+            "INSERT INTO roles (name, description, actions, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(serde_json::to_string(&actions.names()).expect("names serialize"))
+        .bind(t)
+        .bind(t)
+        .execute(&self.write)
+        .await;
+        Ok(unless_taken(r)?.map(|done| done.last_insert_rowid()))
+    }
+
+    async fn update_role(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        actions: ActionSet,
+    ) -> Result<Option<bool>> {
+        let r = sqlx::query(
+            "UPDATE roles SET name = ?, description = ?, actions = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(serde_json::to_string(&actions.names()).expect("names serialize"))
+        .bind(now())
+        .bind(id)
+        .execute(&self.write)
+        .await;
+        Ok(unless_taken(r)?.map(|done| done.rows_affected() > 0))
+    }
+
+    async fn delete_role(&self, id: i64) -> Result<RoleDeletion> {
+        let done = sqlx::query(
+            "DELETE FROM roles WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM project_members WHERE role_id = ?1)",
+        )
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(RoleDeletion::Deleted);
+        }
+        Ok(if self.role_by_id(id).await?.is_some() {
+            RoleDeletion::InUse
+        } else {
+            RoleDeletion::NotFound
+        })
     }
 
     async fn configuration(&self, name: &str) -> Result<Option<String>> {

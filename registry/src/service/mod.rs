@@ -40,7 +40,7 @@ pub use directory::{Directory, DirectoryOptions};
 pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,
 };
-pub use identity::{GroupRef, Identity, RobotSpec, RobotUpdate};
+pub use identity::{GroupRef, Identity, RobotSpec, RobotUpdate, RoleRequest};
 pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
     DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,

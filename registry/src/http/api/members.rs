@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Caller, counted, created};
-use crate::auth::rbac::Role;
+use crate::auth::rbac::RoleId;
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::identity::Member;
@@ -21,8 +21,8 @@ fn member_json(m: &Member) -> Value {
         "entity_name": m.entity_name,
         "entity_id": m.entity_id,
         "entity_type": m.entity_type.letter(),
-        "role_id": m.role as i64,
-        "role_name": m.role.name(),
+        "role_id": m.role.0,
+        "role_name": m.role_name,
     })
 }
 
@@ -65,7 +65,7 @@ pub struct MemberGroup {
 
 #[derive(Deserialize)]
 pub struct AddMember {
-    role_id: Role,
+    role_id: RoleId,
     member_user: Option<MemberUser>,
     member_group: Option<MemberGroup>,
 }
@@ -117,7 +117,7 @@ pub async fn add(
 
 #[derive(Deserialize)]
 pub struct UpdateMember {
-    role_id: Role,
+    role_id: RoleId,
 }
 
 pub async fn update(

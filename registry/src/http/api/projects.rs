@@ -37,8 +37,8 @@ fn project_json(p: Project, extras: &mut ProjectExtras, registry: Option<i64>) -
         "repo_count": p.repo_count,
         "metadata": metadata,
         "cve_allowlist": allowlist_json(Some(p.id), &allow),
-        "current_user_role_id": role.map(|r| r as i64).unwrap_or(0),
-        "current_user_role_ids": role.map(|r| vec![r as i64]).unwrap_or_default(),
+        "current_user_role_id": role.map(|r| r.0).unwrap_or(0),
+        "current_user_role_ids": role.map(|r| vec![r.0]).unwrap_or_default(),
     });
     if let Some(id) = registry {
         out["registry_id"] = json!(id);

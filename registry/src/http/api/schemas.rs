@@ -134,6 +134,8 @@ pub fn components() -> Value {
     );
     m.insert("MemberReq".into(), obj(&["role_id"], json!({"role_id": i(), "member_user": obj(&[], json!({"username": s(), "user_id": i()})),
             "member_group": r("UserGroup")})));
+    m.insert("Role".into(), obj(&["name", "actions"], json!({"id": i(), "name": s(), "description": s(), "builtin": b(),
+            "actions": {"type": "array", "items": s(), "description": "project actions, as named in docs/permissions.md"}})));
     m.insert("UserGroup".into(), obj(&[], json!({"id": i(), "group_name": s(), "group_type": {"type": "integer", "description": "1 LDAP, 3 OIDC"},
             "ldap_group_dn": s()})));
     m.insert("Configurations".into(), json!({"type": "object", "description": "configuration items by name: auth_mode, ldap_url, ldap_search_dn, ldap_search_password (write-only), ldap_base_dn, ldap_filter, ldap_uid, ldap_scope, ldap_timeout, ldap_verify_cert, ldap_starttls, ldap_group_base_dn, ldap_group_search_filter, ldap_group_attribute_name, ldap_group_admin_dn, ldap_group_membership_attribute, ldap_group_search_scope",

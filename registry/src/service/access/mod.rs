@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
-use crate::auth::rbac::{Action, Decision, SystemAction, public_allows, role_allows};
+use crate::auth::rbac::{Action, Decision, SystemAction, public_allows};
 use crate::auth::throttle::Throttle;
 use crate::auth::token::{Claims, TokenKey};
 use crate::error::{ErrorCode, RegistryError, Result};
@@ -160,7 +160,7 @@ impl Access {
         };
         let allowed = who.may_system(SystemAction::ActInEveryProject)
             || (access.public && public_allows(action))
-            || access.role.is_some_and(|r| role_allows(r, action))
+            || access.grant.actions.contains(action)
             || who.robot_allows(project, action);
         Ok(if allowed {
             Decision::Allowed

@@ -2,7 +2,7 @@
 
 use super::Identity;
 use crate::auth::Principal;
-use crate::auth::rbac::{Action, Role};
+use crate::auth::rbac::{Action, RoleId};
 use crate::error::{RegistryError, Result};
 use crate::metadata::identity::{GROUP_TYPE_LDAP, GROUP_TYPE_OIDC, Member, Project};
 
@@ -32,12 +32,13 @@ impl Identity {
         project: &str,
         username: Option<&str>,
         user_id: Option<i64>,
-        role: Role,
+        role: RoleId,
     ) -> Result<i64> {
         let p = self
             .access
             .project_for(who, project, Action::ManageMembers)
             .await?;
+        self.member_role(role).await?;
         let user = match (username, user_id) {
             (Some(name), _) => self.store.user_by_name(name).await?,
             (None, Some(id)) => self.store.user_by_id(id).await?,
@@ -77,12 +78,13 @@ impl Identity {
         ip: Option<&str>,
         project: &str,
         group: &GroupRef,
-        role: Role,
+        role: RoleId,
     ) -> Result<i64> {
         let p = self
             .access
             .project_for(who, project, Action::ManageMembers)
             .await?;
+        self.member_role(role).await?;
         let g = match (group.id, group.ldap_group_dn.as_deref()) {
             (Some(id), _) if id > 0 => self.store.group_by_id(id).await?,
             (_, Some(dn)) if !dn.trim().is_empty() => {
@@ -153,10 +155,12 @@ impl Identity {
         ip: Option<&str>,
         project: &str,
         member_id: i64,
-        role: Role,
+        role: RoleId,
     ) -> Result<()> {
         let (p, m) = self.managed_member(who, project, member_id).await?;
+        self.member_role(role).await?;
         self.store.update_member(p.id, member_id, role).await?;
+        self.access.forget_credentials();
         self.access.audit(
             who,
             "update",

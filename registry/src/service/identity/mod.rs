@@ -5,6 +5,7 @@
 mod members;
 mod projects;
 mod robots;
+mod roles;
 mod users;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::metadata::identity::NewUser;
 
 pub use super::access::is_id;
 pub use members::GroupRef;
+pub use roles::RoleRequest;
 
 fn valid_account_name(s: &str) -> bool {
     !s.is_empty()

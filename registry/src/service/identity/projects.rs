@@ -27,7 +27,9 @@ impl Identity {
             .await?
             .ok_or_else(|| RegistryError::conflict(format!("project {name} already exists")))?;
         if let Some(uid) = who.user_id() {
-            self.store.add_member(id, uid, Role::ProjectAdmin).await?;
+            self.store
+                .add_member(id, uid, Role::ProjectAdmin.into())
+                .await?;
         }
         self.access.audit(who, "create", "project", name, ip);
         Ok(id)
@@ -84,14 +86,5 @@ impl Identity {
         }
         self.access.audit(who, "delete", "project", &p.name, ip);
         Ok(())
-    }
-
-    /// The caller's role in a project (`current_user_role_id` in the API).
-    pub async fn role_in(&self, who: &Principal, project: &str) -> Result<Option<Role>> {
-        Ok(self
-            .store
-            .project_access(project, who.user_id())
-            .await?
-            .and_then(|a| a.role))
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Security;
 use super::keyless_trust::{TRUSTED_IDENTITIES, parse_identities};
 use crate::auth::Principal;
-use crate::auth::rbac::{Action, Role, SystemAction};
+use crate::auth::rbac::{Action, RoleId, SystemAction};
 use crate::error::{RegistryError, Result};
 use crate::metadata::identity::Project;
 use crate::metadata::security::Allowlist;
@@ -91,7 +91,7 @@ pub type Settings = Arc<ProjectSettings>;
 pub struct ProjectExtras {
     pub metadata: HashMap<i64, BTreeMap<String, String>>,
     pub allowlists: HashMap<i64, Allowlist>,
-    pub roles: HashMap<i64, Role>,
+    pub roles: HashMap<i64, RoleId>,
 }
 
 #[derive(Default)]
