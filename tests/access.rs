@@ -563,6 +563,165 @@ fn role_matrix_over_v2_and_the_api() {
     );
 }
 
+/// A custom role with only `pull` and `scan`: exactly those two, over `/v2`, the
+/// token endpoint and the API, and nothing a built-in role would add.
+#[test]
+fn custom_role_grants_exactly_its_actions() {
+    let w = start();
+    create_project(&w, "team", false);
+    assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "base"), 201);
+
+    // Defining roles is for system administrators; bad definitions say what is wrong.
+    create_user(&w, "carol");
+    let def =
+        json!({"name": "pull-and-scan", "description": "CI scanners", "actions": ["pull", "scan"]});
+    let r = api(&w, "POST", "/roles", Some(("carol", "Passw0rd!")))
+        .body(def.to_string())
+        .send();
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    let r = api(&w, "POST", "/roles", admin())
+        .body(json!({"name": "x", "actions": ["pull", "fly"]}).to_string())
+        .send();
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("fly"));
+    let r = api(&w, "POST", "/roles", admin())
+        .body(json!({"name": "Developer", "actions": ["pull"]}).to_string())
+        .send();
+    assert_eq!(r.status, 409, "a built-in role's name is taken");
+    let r = api(&w, "POST", "/roles", admin())
+        .body(def.to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let role_id: i64 = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(role_id > 5, "custom ids are clear of Harbor's");
+    let r = api(&w, "PUT", "/roles/2", admin())
+        .body(json!({"name": "developer", "actions": ["pull"]}).to_string())
+        .send();
+    assert_eq!(r.status, 403, "built-in roles cannot be changed");
+
+    // Every role, built-in ones with the actions the permission table gives them.
+    let roles = api(&w, "GET", "/roles", Some(("carol", "Passw0rd!")))
+        .send()
+        .json();
+    let roles = roles.as_array().unwrap();
+    assert_eq!(roles.len(), 6);
+    let guest = roles.iter().find(|r| r["id"] == 3).unwrap();
+    assert_eq!(guest["name"], "guest");
+    assert!(
+        guest["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("read-members"))
+    );
+    let custom = roles.iter().find(|r| r["id"] == role_id).unwrap();
+    assert_eq!(custom["actions"], json!(["pull", "scan"]));
+
+    let r = api(&w, "POST", "/projects/team/members", admin())
+        .body(json!({"role_id": 77, "member_user": {"username": "carol"}}).to_string())
+        .send();
+    assert_eq!(r.status, 400, "an unknown role_id is refused");
+    add_member(&w, "team", "carol", role_id);
+    let members = api(&w, "GET", "/projects/team/members", admin())
+        .send()
+        .json();
+    let carol = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["entity_name"] == "carol")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (carol["role_id"].as_i64(), carol["role_name"].as_str()),
+        (Some(role_id), Some("pull-and-scan"))
+    );
+
+    let creds = Some(("carol", "Passw0rd!"));
+    // /v2: the token grants pull only; pulls work, pushes and deletes do not.
+    let (_, t) = token(&w, creds, &["repository:team/app:pull,push,delete"]);
+    assert_eq!(granted_actions(&t), vec!["pull".to_string()]);
+    let pull = bearer(curl("GET", &w.url("/v2/team/app/manifests/base")), &t).send();
+    assert_eq!(pull.status, 200);
+    assert_ne!(push_as(&w, ("carol", "Passw0rd!"), "team/app", "mine"), 201);
+    // The API: scanning is allowed; what even a limited guest may do is not.
+    let r = api(
+        &w,
+        "POST",
+        "/projects/team/repositories/app/artifacts/base/scan",
+        creds,
+    )
+    .send();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    for path in [
+        "/projects/team/repositories",
+        "/projects/team/repositories/app/artifacts/base/additions/vulnerabilities",
+        "/projects/team/members",
+        "/projects/team/logs",
+    ] {
+        let r = api(&w, "GET", path, creds).send();
+        assert!(matches!(r.status, 403 | 404), "{path}: {}", r.status);
+    }
+    let r = api(
+        &w,
+        "DELETE",
+        "/projects/team/repositories/app/artifacts/base",
+        creds,
+    )
+    .send();
+    assert!(matches!(r.status, 403 | 404), "delete: {}", r.status);
+
+    // Adding `read-scan` to the role applies to its holder at once.
+    let r = api(&w, "PUT", &format!("/roles/{role_id}"), admin())
+        .body(
+            json!({"name": "pull-and-scan", "actions": ["pull", "scan", "read-scan"]}).to_string(),
+        )
+        .send();
+    assert_eq!(r.status, 200);
+    let r = api(
+        &w,
+        "GET",
+        "/projects/team/repositories/app/artifacts/base/additions/vulnerabilities",
+        creds,
+    )
+    .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // A role in use cannot be removed; once unused it can.
+    let r = api(&w, "DELETE", &format!("/roles/{role_id}"), admin()).send();
+    assert_eq!(r.status, 409);
+    let member_id = carol["id"].as_i64().unwrap();
+    assert_eq!(
+        api(
+            &w,
+            "DELETE",
+            &format!("/projects/team/members/{member_id}"),
+            admin()
+        )
+        .send()
+        .status,
+        200
+    );
+    assert_eq!(
+        api(&w, "DELETE", &format!("/roles/{role_id}"), admin())
+            .send()
+            .status,
+        200
+    );
+    assert_eq!(
+        api(&w, "GET", &format!("/roles/{role_id}"), admin())
+            .send()
+            .status,
+        404
+    );
+}
+
 #[test]
 fn robot_accounts_expire_disable_and_rotate() {
     let w = start();

@@ -618,13 +618,19 @@ mod tests {
         for a in Action::iter() {
             // The names roles are stored and sent with are serde's names.
             assert_eq!(serde_json::to_value(a).unwrap(), a.name());
-            assert_eq!(ActionSet::parse([a.name()]).unwrap().names(), vec![a.name()]);
+            assert_eq!(
+                ActionSet::parse([a.name()]).unwrap().names(),
+                vec![a.name()]
+            );
         }
         assert_eq!(
             ActionSet::parse(["pull", "bogus", "push", "nope"]),
             Err(vec!["bogus".to_string(), "nope".to_string()])
         );
-        assert_eq!(ActionSet::parse_known(["pull", "bogus"]).names(), vec!["pull"]);
+        assert_eq!(
+            ActionSet::parse_known(["pull", "bogus"]).names(),
+            vec!["pull"]
+        );
         let all = ActionSet::of_role(Role::ProjectAdmin);
         assert_eq!(all.len() as usize, TABLE.len());
         for role in Role::ALL {
@@ -641,7 +647,10 @@ mod tests {
         let mut g = Grant::default();
         g.add(RoleId(101), custom);
         g.add(Role::Guest.into(), ActionSet::of_role(Role::Guest));
-        g.add(Role::LimitedGuest.into(), ActionSet::of_role(Role::LimitedGuest));
+        g.add(
+            Role::LimitedGuest.into(),
+            ActionSet::of_role(Role::LimitedGuest),
+        );
         assert_eq!(g.role, Some(Role::Guest.into()));
         assert!(g.actions.contains(Action::ManageMembers));
         assert!(g.actions.contains(Action::ReadLogs));
