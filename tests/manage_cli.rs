@@ -115,6 +115,49 @@ fn management_verbs_end_to_end() {
             .iter()
             .any(|m| m["entity_name"] == "alice" && m["role_name"] == "developer")
     );
+    // Custom roles: defined by name with actions, given like a built-in role.
+    cli.ok(
+        &[
+            "user",
+            "create",
+            "scanbot",
+            "--email",
+            "scanbot@example.com",
+        ],
+        "Passw0rd!\n",
+    );
+    let bad = cli.run(
+        &["role", "create", "scanner", "--action", "pull,teleport"],
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("teleport"));
+    cli.ok(&["role", "create", "scanner", "--action", "pull,scan"], "");
+    cli.ok(
+        &["member", "add", "team", "scanbot", "--role", "scanner"],
+        "",
+    );
+    let roles: Value =
+        serde_json::from_str(&cli.ok(&["role", "list", "--output", "json"], "")).unwrap();
+    let scanner = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "scanner")
+        .unwrap();
+    assert_eq!(scanner["actions"], serde_json::json!(["pull", "scan"]));
+    assert!(cli.ok(&["role", "list"], "").contains("pull,scan"));
+    let held = cli.run(&["role", "delete", "scanner"], "");
+    assert_eq!(held.status.code(), Some(2), "a held role is not removed");
+    assert!(String::from_utf8_lossy(&held.stderr).contains("409"));
+    cli.ok(&["member", "remove", "team", "scanbot"], "");
+    cli.ok(&["role", "delete", "scanner"], "");
+    let unknown = cli.run(
+        &["member", "add", "team", "scanbot", "--role", "scanner"],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no role named scanner"));
+
     let table = cli.ok(&["project", "list"], "");
     assert!(table.lines().next().unwrap().starts_with("NAME"));
     assert!(table.contains("team") && table.contains("library"));

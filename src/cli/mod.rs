@@ -61,6 +61,8 @@ enum Command {
     Project(manage::ProjectArgs),
     /// Manage who has which role in a project.
     Member(manage::MemberArgs),
+    /// Project roles: list them; define custom roles from the project actions.
+    Role(manage::RoleArgs),
     /// Robot accounts for CI: create, list, delete, refresh secrets.
     Robot(manage::RobotArgs),
     /// Users: create, list, change passwords.
@@ -145,6 +147,7 @@ pub fn run() -> ExitCode {
         Command::Login(args) => manage::login(args),
         Command::Project(args) => manage::project(args),
         Command::Member(args) => manage::member(args),
+        Command::Role(args) => manage::role(args),
         Command::Robot(args) => manage::robot(args),
         Command::User(args) => manage::user(args),
         Command::Vuln(args) => manage::vuln(args),

@@ -5,6 +5,7 @@ pub(super) mod client;
 mod immutable;
 mod quota;
 mod retention;
+mod role;
 mod vuln;
 
 use std::io::{BufRead, IsTerminal};
@@ -20,6 +21,7 @@ pub(crate) use immutable::created_id;
 pub use immutable::{ImmutableArgs, immutable};
 pub use quota::{QuotaArgs, quota};
 pub use retention::{RetentionArgs, retention};
+pub use role::{RoleArgs, role};
 pub use vuln::{VulnArgs, vuln};
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default)]
@@ -290,35 +292,18 @@ pub fn project(args: ProjectArgs) -> anyhow::Result<ExitCode> {
 
 // ---------------------------------------------------------------- members
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum RoleArg {
-    ProjectAdmin,
-    Maintainer,
-    Developer,
-    Guest,
-    LimitedGuest,
-}
-
-impl RoleArg {
-    fn id(self) -> i64 {
-        match self {
-            RoleArg::ProjectAdmin => 1,
-            RoleArg::Developer => 2,
-            RoleArg::Guest => 3,
-            RoleArg::Maintainer => 4,
-            RoleArg::LimitedGuest => 5,
-        }
-    }
-}
-
 #[derive(Subcommand, Debug)]
 pub enum MemberCmd {
     /// Give a user a role in a project.
+    #[command(
+        after_help = "Roles: project-admin, maintainer, developer, guest, limited-guest, or a custom role's name (`wharf role list`)."
+    )]
     Add {
         project: String,
         user: String,
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        /// A built-in role or a custom role, by name.
+        #[arg(long)]
+        role: String,
     },
     /// List a project's members and their roles.
     List {
@@ -347,14 +332,18 @@ pub fn member(args: MemberArgs) -> anyhow::Result<ExitCode> {
                 user,
                 role,
             } => {
-                let body = json!({"role_id": role.id(), "member_user": {"username": user}});
+                let found = role::find_role(&c, &role).await?;
+                let body = json!({"role_id": found["id"], "member_user": {"username": user}});
                 c.call(
                     Method::POST,
                     &format!("/projects/{project}/members"),
                     Some(&body),
                 )
                 .await?;
-                println!("added {user} to {project} as {role:?}");
+                println!(
+                    "added {user} to {project} as {}",
+                    found["name"].as_str().unwrap_or(&role)
+                );
             }
             MemberCmd::List { project, output } => {
                 let items = c
