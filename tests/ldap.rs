@@ -352,6 +352,12 @@ fn ldap_users_log_in_get_onboarded_and_act_through_their_groups() {
         api(&w, "GET", "/systeminfo", ADMIN).send().json()["auth_mode"],
         "ldap_auth"
     );
+    // Users come from the directory now: no local ones through the API.
+    let r = api(&w, "POST", "/users", ADMIN)
+        .body(json!({"username": "local2", "password": "Passw0rd!"}).to_string())
+        .send();
+    assert_eq!(r.status, 403, "{}", text(&r));
+    assert!(text(&r).contains("db_auth"), "{}", text(&r));
 
     // Ping: the stored settings, and a wrong password given in the body.
     let ok = api(&w, "POST", "/ldap/ping", ADMIN)

@@ -41,6 +41,13 @@ pub enum ExternalLogin {
 #[async_trait::async_trait]
 pub trait ExternalAuthenticator: Send + Sync {
     async fn login(&self, username: &str, password: &str) -> Result<ExternalLogin>;
+
+    /// The authentication mode in force when it is not local accounts
+    /// (`ldap_auth`, `oidc_auth`): users then come from the source, and local
+    /// ones are not created through the API (as in Harbor).
+    fn external_mode(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// How a project is named in a path: by numeric id or by name.
@@ -124,6 +131,12 @@ impl Access {
 
     fn external(&self) -> Option<Arc<dyn ExternalAuthenticator>> {
         self.external.get().and_then(Weak::upgrade)
+    }
+
+    /// The external authentication mode in force, if any (see
+    /// [`ExternalAuthenticator::external_mode`]).
+    pub fn external_mode(&self) -> Option<&'static str> {
+        self.external().and_then(|e| e.external_mode())
     }
 
     pub fn auth_enabled(&self) -> bool {

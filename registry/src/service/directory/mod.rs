@@ -419,4 +419,11 @@ impl ExternalAuthenticator for Directory {
             AuthMode::Db | AuthMode::Oidc => Ok(ExternalLogin::NotInUse),
         }
     }
+
+    fn external_mode(&self) -> Option<&'static str> {
+        match self.settings().mode {
+            AuthMode::Db => None,
+            mode => Some(mode.name()),
+        }
+    }
 }

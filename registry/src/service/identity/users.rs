@@ -18,6 +18,11 @@ impl Identity {
         realname: Option<&str>,
     ) -> Result<i64> {
         self.access.require_system(who, SystemAction::ManageUsers)?;
+        if let Some(mode) = self.access.external_mode() {
+            return Err(RegistryError::forbidden(format!(
+                "local users are created only in db_auth mode; in {mode} mode users come from the directory or identity provider and are created at their first login"
+            )));
+        }
         if !valid_account_name(username) || username.starts_with("robot") {
             return Err(RegistryError::bad_request(
                 "user names are lower-case letters, digits, '.', '_' and '-', and may not start with \"robot\"",
