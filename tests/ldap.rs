@@ -580,6 +580,14 @@ fn ldap_users_log_in_get_onboarded_and_act_through_their_groups() {
         "{carol}"
     );
     assert_eq!(api(&w, "GET", "/users", ALICE).send().status, 403);
+    // Group search is for member forms: any signed-in account, id/name/type only.
+    assert_eq!(api(&w, "GET", "/usergroups", ALICE).send().status, 403);
+    let found = api(&w, "GET", "/usergroups/search?groupname=velop", ALICE).send();
+    assert_eq!(found.status, 200, "{}", text(&found));
+    assert_eq!(
+        found.json(),
+        json!([{"id": dev_group, "group_name": "developers", "group_type": 1}])
+    );
 
     // Wrong passwords, an empty one, and filter injection get nobody in.
     for (user, pw) in [

@@ -57,6 +57,40 @@ pub async fn list(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    groupname: String,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+/// Harbor's search result: id, name and type only (no DN).
+pub async fn search(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response> {
+    let page = Paging {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .req();
+    let (groups, total) = reg
+        .directory
+        .find_groups(&caller.who, &q.groupname, page)
+        .await?;
+    Ok(paged(
+        "/api/v2.0/usergroups/search",
+        page,
+        total,
+        groups
+            .iter()
+            .map(|g| json!({"id": g.id, "group_name": g.group_name, "group_type": g.group_type}))
+            .collect(),
+    ))
+}
+
 pub async fn get(
     State(reg): State<AppState>,
     caller: Caller,

@@ -26,6 +26,27 @@ impl Directory {
         Ok(self.store.list_groups(name, page).await?)
     }
 
+    /// Harbor's `/usergroups/search`: group names for member forms, so project
+    /// administrators (any signed-in account, as for user search) can find the
+    /// group to add without the right to manage groups.
+    pub async fn find_groups(
+        &self,
+        who: &Principal,
+        name: &str,
+        page: PageReq,
+    ) -> Result<(Vec<UserGroup>, i64)> {
+        if matches!(who, Principal::Anonymous) {
+            return Err(RegistryError::new(
+                crate::error::ErrorCode::Unauthorized,
+                "authentication required",
+            ));
+        }
+        if name.trim().is_empty() {
+            return Err(RegistryError::bad_request("groupname is required"));
+        }
+        Ok(self.store.list_groups(Some(name.trim()), page).await?)
+    }
+
     pub async fn group(&self, who: &Principal, id: i64) -> Result<UserGroup> {
         self.access
             .require_system(who, SystemAction::ManageUserGroups)?;
