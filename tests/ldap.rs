@@ -816,11 +816,25 @@ fn group_members_get_exactly_their_groups_role() {
         .to_string();
     // Dave is in readers only; outsiders (bob) get nothing whatever the group's role.
     // (role_id, pull, push, delete, list members, add members)
+    // A custom role held through the group behaves as its actions say.
+    let r = api(&w, "POST", "/roles", ADMIN)
+        .body(json!({"name": "pushers", "actions": ["pull", "push", "read-members"]}).to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let custom: i64 = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let rows = [
         (5, [true, false, false, false, false]),
         (3, [true, false, false, true, false]),
         (2, [true, true, false, true, false]),
         (4, [true, true, true, true, false]),
+        (custom, [true, true, false, true, false]),
         (1, [true, true, true, true, true]),
     ];
     for (role, want) in rows {
