@@ -78,6 +78,64 @@ fn api_and_manifest_bodies_over_their_limits_get_413() {
     assert_eq!(r.error_code(), "MANIFEST_INVALID");
 }
 
+/// Bodies the API cannot read are answered like every other API error: Harbor's
+/// `{"errors":[{code, message}]}` saying what is wrong, and nothing is created.
+#[test]
+fn malformed_api_json_gets_an_error_body_and_changes_nothing() {
+    let w = start_auth(&[]);
+    let error = |r: &common::Resp| -> (String, String) {
+        let v: serde_json::Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&r.body)));
+        (
+            v["errors"][0]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            v["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    // Not JSON at all, and JSON cut short.
+    for body in ["project_name=x", r#"{"project_name": "cut"#] {
+        let r = api(&w, "POST", "/projects").body(body.to_string()).send();
+        assert_eq!(r.status, 400, "{body}");
+        let (code, message) = error(&r);
+        assert_eq!(code, "BAD_REQUEST");
+        assert!(message.contains("not valid JSON"), "{message}");
+    }
+    // Valid JSON of the wrong shape: the field is named.
+    let r = api(&w, "POST", "/projects/library/members")
+        .body(json!({"role_id": "developer", "member_user": {"username": "admin"}}).to_string())
+        .send();
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(error(&r).1.contains("role_id"), "{:?}", error(&r));
+    // JSON sent as a form (curl -d's default type): 415, saying what to send.
+    let r = curl("POST", &w.url("/api/v2.0/projects"))
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(json!({"project_name": "formed"}).to_string())
+        .send();
+    assert_eq!(r.status, 415);
+    assert_eq!(
+        error(&r),
+        (
+            "UNSUPPORTED_MEDIA_TYPE".to_string(),
+            "send the request body as JSON, with Content-Type: application/json".to_string()
+        )
+    );
+    let projects = api(&w, "GET", "/projects").send().json();
+    let names: Vec<&str> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["library"], "nothing was created");
+}
+
 fn start_upload(w: &Wharf, source: &str) -> common::Resp {
     curl_from(source, "POST", &w.url("/v2/library/app/blobs/uploads/")).send()
 }

@@ -85,6 +85,8 @@ pub enum ApiErrorKind {
     Precondition,
     /// A feature this registry was started without (scanning with no database).
     Unavailable,
+    /// A body that is not sent as what the endpoint reads (JSON without its media type).
+    UnsupportedMediaType,
 }
 
 /// What went wrong, with enough to tell the client precisely.

@@ -32,6 +32,9 @@ fn api_status(kind: ApiErrorKind) -> (StatusCode, &'static str) {
         ApiErrorKind::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN"),
         ApiErrorKind::Precondition => (StatusCode::PRECONDITION_FAILED, "PRECONDITION"),
         ApiErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNSUPPORTED"),
+        ApiErrorKind::UnsupportedMediaType => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+        }
     }
 }
 
@@ -161,6 +164,10 @@ mod tests {
             (RegistryError::NoSuchEndpoint, 404),
             (RegistryError::api(ApiErrorKind::Precondition, "x"), 412),
             (RegistryError::api(ApiErrorKind::Unavailable, "x"), 503),
+            (
+                RegistryError::api(ApiErrorKind::UnsupportedMediaType, "x"),
+                415,
+            ),
             (
                 RegistryError::TooLarge {
                     code: ErrorCode::ManifestInvalid,

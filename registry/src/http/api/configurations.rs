@@ -3,6 +3,7 @@
 //! "editable": …}}`; PUT takes a flat `{"name": value}` object. Write-only
 //! items (`ldap_search_password`) are never shown.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -37,7 +38,7 @@ pub async fn put(
     State(reg): State<AppState>,
     caller: Caller,
     Query(q): Query<Force>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let Value::Object(items) = body else {
         return Err(RegistryError::bad_request(

@@ -1,6 +1,7 @@
 //! `/export/cve`: Harbor's CVE export (scan data export) — ask for one, list and read
 //! one's own, download the CSV.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -31,7 +32,7 @@ fn execution_json(e: &CveExportExecution) -> Value {
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>> {
     let request: CveExportRequest = serde_json::from_value(body)
         .map_err(|e| RegistryError::bad_request(format!("export request: {e}")))?;

@@ -1,6 +1,7 @@
 //! `/system/gc` (Harbor's garbage collection API, same paths and bodies) and
 //! `/system/scrub` (its history shaped the same way).
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -76,7 +77,7 @@ pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result
 pub async fn set_schedule(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let kind = body["schedule"]["type"]
         .as_str()

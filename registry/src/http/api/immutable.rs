@@ -1,6 +1,6 @@
 //! `/projects/{project}/immutabletagrules`: Harbor's tag immutability rules.
 
-use axum::Json;
+use super::ApiJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -24,7 +24,7 @@ pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let rule: ImmutableRule = serde_json::from_value(body)
         .map_err(|e| RegistryError::bad_request(format!("immutable rule: {e}")))?;
@@ -41,7 +41,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path((project, id)): Path<(String, i64)>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.immutability
         .update(&caller.who, caller.ip.as_deref(), &project, id, body)

@@ -1,6 +1,7 @@
 //! `/jobs`: the durable job queue (GC, retention, scrub, scan-all runs) for
 //! system administrators: list, show, log, stop, retry.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -95,7 +96,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>> {
     match body["status"].as_str().map(parse_status).transpose()? {
         Some(JobStatus::Stopped) => {}

@@ -1,5 +1,6 @@
 //! `/ldap/…`: check the directory settings, search the directory, import users.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -90,7 +91,7 @@ pub struct ImportReq {
 pub async fn import_users(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let req: ImportReq = serde_json::from_value(body)
         .map_err(|e| RegistryError::bad_request(format!("ldap_uid_list: {e}")))?;

@@ -1,5 +1,6 @@
 //! `/projects/{project}/members`
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -74,7 +75,7 @@ pub async fn add(
     State(reg): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<AddMember>,
+    ApiJson(body): ApiJson<AddMember>,
 ) -> Result<Response> {
     if let Some(g) = body.member_group {
         let id = reg
@@ -124,7 +125,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path((project, member)): Path<(String, i64)>,
-    Json(body): Json<UpdateMember>,
+    ApiJson(body): ApiJson<UpdateMember>,
 ) -> Result<StatusCode> {
     reg.identity
         .update_member(

@@ -424,6 +424,39 @@ pub fn paged<T: serde::Serialize>(
 }
 
 /// 201 with the new resource's location, as Harbor answers creations.
+/// A JSON request body. axum's `Json` answers a body it cannot read in plain
+/// text (400, 415, 422); this answers like every other API error, with Harbor's
+/// `{"errors":[…]}` body saying what is wrong and where.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = RegistryError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(RegistryError::api(
+                crate::error::ApiErrorKind::UnsupportedMediaType,
+                "send the request body as JSON, with Content-Type: application/json",
+            )),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(RegistryError::bad_request(format!(
+                "the request body is not valid JSON: {}",
+                std::error::Error::source(&e).map_or_else(|| e.body_text(), |s| s.to_string())
+            ))),
+            Err(JsonRejection::JsonDataError(e)) => Err(RegistryError::bad_request(format!(
+                "the request body does not fit: {}",
+                std::error::Error::source(&e).map_or_else(|| e.body_text(), |s| s.to_string())
+            ))),
+            Err(e) => Err(RegistryError::bad_request(e.body_text())),
+        }
+    }
+}
+
 pub fn created(location: String) -> Response {
     let mut resp = axum::http::StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -1,5 +1,6 @@
 //! `/projects`: list, create, get, update, delete, exists.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -187,7 +188,7 @@ async fn apply_settings(
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let name = body["project_name"]
         .as_str()
@@ -260,7 +261,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     if let Some(public) = public_flag(&body)? {
         reg.identity

@@ -1,5 +1,6 @@
 //! `/quotas` and `/projects/{project}/summary`: Harbor's project storage quotas.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -76,7 +77,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let hard = body
         .pointer("/hard/storage")

@@ -1,6 +1,7 @@
 //! `/registries`: Harbor's registry endpoints (the remotes of replication and
 //! proxy caches).
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -43,7 +44,7 @@ pub async fn get(
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(v): Json<Value>,
+    ApiJson(v): ApiJson<Value>,
 ) -> Result<Response> {
     let r: Registry = body("registry", v)?;
     let id = reg
@@ -57,7 +58,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(v): Json<Value>,
+    ApiJson(v): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let u: RegistryUpdate = body("registry update", v)?;
     reg.registries
@@ -80,7 +81,7 @@ pub async fn delete(
 pub async fn ping(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(v): Json<Value>,
+    ApiJson(v): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let p: RegistryPing = body("registry ping", v)?;
     reg.registries.ping(&caller.who, p).await?;

@@ -1,6 +1,7 @@
 //! `/replication/policies` and `/replication/executions`: Harbor's replication
 //! policies, their runs and the runs' tasks.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -43,7 +44,7 @@ pub async fn get(
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(v): Json<Value>,
+    ApiJson(v): ApiJson<Value>,
 ) -> Result<Response> {
     let id = reg
         .replication_policies
@@ -56,7 +57,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(v): Json<Value>,
+    ApiJson(v): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.replication_policies
         .update(&caller.who, caller.ip.as_deref(), id, policy(v)?)

@@ -2,6 +2,7 @@
 //! Repository names inside a project may contain slashes, which Harbor's
 //! clients send percent-encoded twice (`team%252Fapp`); both forms are read.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -315,7 +316,7 @@ pub async fn add_tag(
     State(reg): State<AppState>,
     caller: Caller,
     Path((project, repository, reference)): Path<(String, String, String)>,
-    Json(body): Json<NewTag>,
+    ApiJson(body): ApiJson<NewTag>,
 ) -> Result<Response> {
     let repository = decode(&repository);
     reg.distribution

@@ -1,5 +1,6 @@
 //! `/retentions`: Harbor's tag retention policies, executions and tasks.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -53,7 +54,7 @@ pub async fn metadatas(_caller: Caller) -> Json<Value> {
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let id = reg
         .retention
@@ -74,7 +75,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.retention
         .update(&caller.who, caller.ip.as_deref(), id, policy_of(body)?)
@@ -103,7 +104,7 @@ pub async fn execute(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<ExecuteReq>,
+    ApiJson(body): ApiJson<ExecuteReq>,
 ) -> Result<Response> {
     let eid = reg
         .retention
@@ -139,7 +140,7 @@ pub async fn stop(
     State(reg): State<AppState>,
     caller: Caller,
     Path((id, eid)): Path<(i64, i64)>,
-    Json(body): Json<StopReq>,
+    ApiJson(body): ApiJson<StopReq>,
 ) -> Result<StatusCode> {
     if body.action != "stop" {
         return Err(RegistryError::bad_request(format!(

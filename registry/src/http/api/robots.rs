@@ -1,5 +1,6 @@
 //! `/robots` (system and project robot accounts, Harbor's v2 robot API).
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -56,7 +57,7 @@ fn never() -> i64 {
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<NewRobot>,
+    ApiJson(body): ApiJson<NewRobot>,
 ) -> Result<Response> {
     let spec = RobotSpec {
         name: body.name,
@@ -145,7 +146,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<RobotUpdate>,
+    ApiJson(body): ApiJson<RobotUpdate>,
 ) -> Result<StatusCode> {
     reg.identity
         .update_robot(&caller.who, caller.ip.as_deref(), id, &body)

@@ -1,6 +1,7 @@
 //! `/roles`: project roles, the five built in and custom ones (a Wharf addition;
 //! Harbor's roles are fixed). Members and groups name either by `role_id`.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,7 +46,7 @@ pub async fn get(
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let id = reg
         .identity
@@ -58,7 +59,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.identity
         .update_role(&caller.who, caller.ip.as_deref(), id, &role_req(body)?)

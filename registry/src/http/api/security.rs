@@ -1,5 +1,6 @@
 //! System-wide security settings: the CVE allow-list and the scan-all schedule.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,7 +25,7 @@ pub async fn get_allowlist(State(reg): State<AppState>, caller: Caller) -> Resul
 pub async fn put_allowlist(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let (items, expires_at) = parse_allowlist(&body)?;
     reg.security
@@ -46,7 +47,7 @@ pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result
 pub async fn set_schedule(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.access
         .require_system(&caller.who, SystemAction::ManageSecuritySettings)?;

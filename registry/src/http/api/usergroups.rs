@@ -1,6 +1,7 @@
 //! `/usergroups`: Harbor's user groups (group_type 1 LDAP with ldap_group_dn,
 //! 3 OIDC by name).
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -117,7 +118,7 @@ fn group_req(v: Value) -> Result<GroupReq> {
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let g = group_req(body)?;
     let group_type = g
@@ -140,7 +141,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     let g = group_req(body)?;
     reg.directory

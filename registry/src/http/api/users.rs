@@ -1,5 +1,6 @@
 //! `/users`
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -38,7 +39,7 @@ pub struct NewUser {
 pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
-    Json(body): Json<NewUser>,
+    ApiJson(body): ApiJson<NewUser>,
 ) -> Result<Response> {
     let id = reg
         .identity
@@ -113,7 +114,7 @@ pub async fn password(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<PasswordChange>,
+    ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode> {
     reg.identity
         .change_password(
@@ -136,7 +137,7 @@ pub async fn sysadmin(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<SysadminFlag>,
+    ApiJson(body): ApiJson<SysadminFlag>,
 ) -> Result<StatusCode> {
     reg.identity
         .set_sysadmin(&caller.who, caller.ip.as_deref(), id, body.sysadmin_flag)

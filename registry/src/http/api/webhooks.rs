@@ -2,6 +2,7 @@
 //! tasks (one execution per event and target, with one task: the delivery,
 //! whose log has a line per attempt), and the supported event types.
 
+use super::ApiJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -111,7 +112,7 @@ pub async fn create(
     State(reg): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response> {
     let id = reg
         .webhooks
@@ -126,7 +127,7 @@ pub async fn update(
     State(reg): State<AppState>,
     caller: Caller,
     Path((project, id)): Path<(String, i64)>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode> {
     reg.webhooks
         .update(
