@@ -246,6 +246,44 @@ fn serves_https_with_the_given_certificate() {
         r.header("docker-distribution-api-version"),
         Some("registry/2.0")
     );
+    // Over TLS, browsers are told to keep to HTTPS; the security headers are there.
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    // TLS 1.2 and 1.3 with AEAD suites only: openssl, allowed to offer anything
+    // (security level 0), is refused TLS 1.1 and a CBC suite by the server.
+    let handshake = |args: &[&str]| -> String {
+        let out = Command::new("openssl")
+            .args(["s_client", "-connect", &format!("127.0.0.1:{}", w.port)])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    for refused in [
+        &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"][..],
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"][..],
+    ] {
+        let out = handshake(refused);
+        assert!(
+            out.contains("Cipher is (NONE)") && out.contains("SSL alert number"),
+            "{refused:?} should be refused by the server:\n{out}"
+        );
+    }
+    for (args, want) in [
+        (&["-tls1_2"][..], "TLSv1.2, Cipher is ECDHE-ECDSA-AES"),
+        (&["-tls1_3"][..], "TLSv1.3, Cipher is TLS_AES"),
+    ] {
+        let out = handshake(args);
+        assert!(out.contains(want), "{args:?}:\n{out}");
+    }
     // Plain HTTP on the TLS port is not served.
     assert_ne!(
         curl("GET", &format!("http://127.0.0.1:{}/v2/", w.port))

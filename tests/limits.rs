@@ -126,7 +126,15 @@ fn malformed_api_json_gets_an_error_body_and_changes_nothing() {
             "send the request body as JSON, with Content-Type: application/json".to_string()
         )
     );
-    let projects = api(&w, "GET", "/projects").send().json();
+    let projects = api(&w, "GET", "/projects").send();
+    // Security headers on API answers; no HSTS over plain HTTP.
+    assert_eq!(projects.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        projects.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(projects.header("strict-transport-security"), None);
+    let projects = projects.json();
     let names: Vec<&str> = projects
         .as_array()
         .unwrap()

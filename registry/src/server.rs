@@ -243,11 +243,11 @@ pub async fn run(
         ),
         exempt_robots: config.rate_limit_exempt_robots,
     };
-    let app = tower::util::MapRequestLayer::new(route_nested_names).layer(limits::apply(
-        router(registry.clone()),
-        registry,
-        limits,
-    ));
+    let app =
+        tower::util::MapRequestLayer::new(route_nested_names).layer(crate::http::headers::apply(
+            limits::apply(router(registry.clone()), registry, limits),
+            config.tls_cert.is_some(),
+        ));
     let tls = config.tls_cert.clone().zip(config.tls_key.clone());
     let listener = wharf_net::bind(config.listen, tls).await?;
     let addr = axum::serve::Listener::local_addr(&listener)?;

@@ -11,6 +11,7 @@ mod api;
 mod auth;
 mod blobs;
 pub mod error;
+pub mod headers;
 pub mod limits;
 mod listing;
 mod manifests;
