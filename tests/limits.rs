@@ -13,6 +13,15 @@ use common::tag_rules::{ADMIN_PW, api, start_auth};
 use common::{Wharf, curl, require, sha256};
 use serde_json::json;
 
+/// `wharf_http_refusals_total{reason=…}` from `/metrics` (0 when absent).
+fn refusals(w: &Wharf, reason: &str) -> u64 {
+    let text = String::from_utf8(curl("GET", &w.url("/metrics")).send().body).unwrap();
+    let prefix = format!("wharf_http_refusals_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
 /// A request from another loopback address.
 fn curl_from(source: &str, method: &str, url: &str) -> common::Curl {
     curl(method, url).arg("--interface").arg(source)
@@ -43,6 +52,8 @@ fn oversized_heads_get_431_and_the_server_stays_up() {
         .header("X-Padding", &"a".repeat(4_000))
         .send();
     assert_eq!(r.status, 200);
+    // Both refusals are counted.
+    assert_eq!(refusals(&w, "headers_too_large"), 2);
 }
 
 #[test]
@@ -323,6 +334,7 @@ fn request_rate_limit_answers_429_then_recovers() {
     // 5 a second in bursts of 10 (less what the start-up probe took): 60 requests at
     // once cannot all pass, the first few do.
     let statuses = burst(&w.url("/v2/"), 60);
+    let refused = statuses.iter().filter(|s| **s == 429).count() as u64 + 1;
     assert!(statuses.iter().take(5).all(|s| *s == 200), "{statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.iter().all(|s| matches!(s, 200 | 429)));
@@ -335,6 +347,8 @@ fn request_rate_limit_answers_429_then_recovers() {
     // After the advertised wait, requests pass again.
     std::thread::sleep(Duration::from_secs(retry));
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 200);
+    // Every 429 the clients saw is counted.
+    assert_eq!(refusals(&w, "rate_limited"), refused);
 }
 
 #[test]

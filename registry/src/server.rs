@@ -233,6 +233,7 @@ pub async fn run(
     );
 
     let stats = registry.distribution.clone();
+    let refusals = registry.metrics.http_refusals.clone();
     let limits = HttpLimits {
         max_header_bytes: config.max_header_bytes,
         max_api_body_bytes: config.max_api_body_bytes,
@@ -258,6 +259,7 @@ pub async fn run(
         header_read_timeout: Duration::from_secs(config.header_read_timeout),
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,
+        refusals: Some(refusals),
     };
     transport::serve(listener, app, transport, shutdown).await;
     stats.flush_pulls().await; // pulls counted since the last flush

@@ -101,6 +101,7 @@ async fn is_robot(reg: &AppState, creds: Credentials, ip: IpAddr) -> bool {
 async fn admit(State(s): State<Arc<Limits>>, req: Request, next: Next) -> Response {
     let size = head_size(&req);
     if size > s.limits.max_header_bytes {
+        s.registry.metrics.refused("headers_too_large");
         return RegistryError::HeadersTooLarge(format!(
             "request line and headers are {size} bytes; the limit is {}",
             s.limits.max_header_bytes
@@ -113,6 +114,7 @@ async fn admit(State(s): State<Arc<Limits>>, req: Request, next: Next) -> Respon
         && let Err(wait) = rate.check(ip)
     {
         tracing::debug!(client = %ip, "request over the rate limit");
+        s.registry.metrics.refused("rate_limited");
         return RegistryError::RateLimited {
             message: "too many requests from this address; slow down".into(),
             retry_after: retry_after_secs(wait),
@@ -148,11 +150,15 @@ async fn bodies(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        s.registry.metrics.refused("body_too_large");
         return Err(api_body_too_large(limit));
     }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(api_body_too_large(limit)),
+        Err(e) if e.is::<LengthLimitError>() => {
+            s.registry.metrics.refused("body_too_large");
+            return Err(api_body_too_large(limit));
+        }
         Err(e) => {
             return Err(RegistryError::bad_request(format!(
                 "reading the request body: {e}"

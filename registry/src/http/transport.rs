@@ -39,6 +39,13 @@ pub struct TransportLimits {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_client: usize,
+    /// Where refused connections are counted (`Metrics::http_refusals`).
+    pub refusals: Option<
+        prometheus_client::metrics::family::Family<
+            crate::service::metrics::ReasonLabel,
+            prometheus_client::metrics::counter::Counter,
+        >,
+    >,
 }
 
 /// Connections held per client address; a slot is given back when its guard drops.
@@ -78,14 +85,23 @@ impl Drop for Slot {
     }
 }
 
+/// Streams one HTTP/2 connection may have open at once (hyper's default is 200).
+const H2_MAX_STREAMS: u32 = 256;
+
 fn builder(limits: &TransportLimits) -> Builder<TokioExecutor> {
     let mut b = Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size((limits.max_header_bytes * 2).max(HYPER_DEFAULT_BUF));
+    // HTTP/2 has no header read timeout: a peer that stops answering pings is
+    // dropped after one more interval, and one connection opens a bounded number
+    // of streams.
     b.http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout)
+        .max_concurrent_streams(H2_MAX_STREAMS)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     b
 }
@@ -121,6 +137,13 @@ pub async fn serve<S>(
         };
         let Some(slot) = per_client.claim(peer.ip(), limits.max_connections_per_client) else {
             tracing::debug!(%peer, "connection refused: this address holds its maximum of connections");
+            if let Some(refusals) = &limits.refusals {
+                refusals
+                    .get_or_create(&crate::service::metrics::ReasonLabel {
+                        reason: "too_many_connections".into(),
+                    })
+                    .inc();
+            }
             continue;
         };
         let app = app.clone();

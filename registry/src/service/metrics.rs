@@ -24,6 +24,12 @@ pub struct FamilyLabel {
     pub family: String,
 }
 
+/// Why a request or connection was refused before any handler ran.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
 /// A job kind and status.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
@@ -71,6 +77,11 @@ pub struct Metrics {
     pub jobs: Family<JobLabels, Gauge>,
     /// Bytes each project stores by the quota's usage rule, read at each scrape.
     pub project_storage: Family<ProjectLabel, Gauge>,
+    /// Refusals by the limits against abuse, before any handler: headers_too_large
+    /// (431), body_too_large (413), rate_limited (429), too_many_connections.
+    /// Refusals answered by handlers (login throttling, upload caps) are in
+    /// `http_requests` with their status.
+    pub http_refusals: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -89,6 +100,7 @@ impl Default for Metrics {
             scans: Family::default(),
             jobs: Family::default(),
             project_storage: Family::default(),
+            http_refusals: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -151,6 +163,11 @@ impl Default for Metrics {
             "Bytes a project stores (distinct blobs and manifests, as its quota counts them)",
             m.project_storage.clone(),
         );
+        registry.register(
+            "http_refusals",
+            "Requests and connections refused by the limits against abuse, by reason",
+            m.http_refusals.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -160,6 +177,14 @@ impl Metrics {
         family
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn refused(&self, reason: &str) {
+        self.http_refusals
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
             })
             .inc();
     }
