@@ -351,6 +351,57 @@ fn request_rate_limit_answers_429_then_recovers() {
     assert_eq!(refusals(&w, "rate_limited"), refused);
 }
 
+/// Behind a load balancer every client shares its address: with the balancer
+/// named in `--trusted-proxies`, each forwarded client gets its own budget, and
+/// from anyone else the header is ignored (a client cannot pick a fresh address).
+#[test]
+fn forwarded_clients_behind_a_trusted_proxy_get_their_own_budget() {
+    let w = Wharf::start_with(&[
+        "--request-rate-limit",
+        "2",
+        "--trusted-proxies",
+        "127.0.0.1",
+    ]);
+    let url = w.url("/v2/");
+    let from = |client: &str| vec!["-H".to_string(), format!("X-Forwarded-For: {client}")];
+    let a = from("203.0.113.1");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let statuses = burst_with(&a, &url, 20);
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Another client through the same balancer is not held to the first one's budget.
+    let b = from("203.0.113.2");
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    assert_eq!(burst_with(&b, &url, 2), vec![200, 200]);
+    // A forged entry before the real client changes nothing.
+    let forged = from("198.51.100.9, 203.0.113.1");
+    let forged: Vec<&str> = forged.iter().map(String::as_str).collect();
+    assert_eq!(burst_with(&forged, &url, 1), vec![429]);
+
+    // Not a trusted proxy (127.0.0.2): its header is ignored, its own address counts.
+    let statuses = burst_with(
+        &[
+            "--interface",
+            "127.0.0.2",
+            "-H",
+            "X-Forwarded-For: 192.0.2.1",
+        ],
+        &url,
+        20,
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let other = burst_with(
+        &[
+            "--interface",
+            "127.0.0.2",
+            "-H",
+            "X-Forwarded-For: 192.0.2.2",
+        ],
+        &url,
+        1,
+    );
+    assert_eq!(other, vec![429], "a new header does not buy a new budget");
+}
+
 #[test]
 fn robots_can_be_exempt_from_the_request_rate() {
     let w = start_auth(&[

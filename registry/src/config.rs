@@ -118,6 +118,26 @@ pub struct Config {
     /// Authenticated robot accounts are not held to `request_rate_limit` (CI fleets
     /// behind one address).
     pub rate_limit_exempt_robots: bool,
+    /// Load balancers and reverse proxies (addresses or networks) whose
+    /// `X-Forwarded-For` names the client; from anyone else it is ignored.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address or a network (`10.0.0.0/8`, `127.0.0.1`, `::1`).
+pub fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or network (e.g. 10.0.0.0/8)"))
+}
+
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items: Vec<String> = Vec::deserialize(d)?;
+    items
+        .iter()
+        .map(|s| parse_network(s).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 impl Config {
@@ -235,6 +255,7 @@ impl Default for Config {
             auth_rate_limit: 60,
             request_rate_limit: 0,
             rate_limit_exempt_robots: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

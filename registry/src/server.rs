@@ -243,6 +243,7 @@ pub async fn run(
             config.request_rate_limit.saturating_mul(2),
         ),
         exempt_robots: config.rate_limit_exempt_robots,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let app =
         tower::util::MapRequestLayer::new(route_nested_names).layer(crate::http::headers::apply(

@@ -117,7 +117,8 @@ Config file (TOML), every key optional:
   max_connections_per_client = 256
   auth_rate_limit = 60
   request_rate_limit = 0
-  rate_limit_exempt_robots = false")]
+  rate_limit_exempt_robots = false
+  trusted_proxies = [\"10.0.0.0/8\"]")]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "WHARF_CONFIG")]
@@ -354,6 +355,10 @@ pub struct ServeArgs {
     /// Authenticated robot accounts are not held to --request-rate-limit [default: false].
     #[arg(long, env = "WHARF_RATE_LIMIT_EXEMPT_ROBOTS", num_args = 0..=1, default_missing_value = "true")]
     rate_limit_exempt_robots: Option<bool>,
+
+    /// Load balancers or reverse proxies in front of the registry (addresses or networks, comma-separated): their X-Forwarded-For names the client for rate limits, throttling and the audit log; from anyone else it is ignored [default: none].
+    #[arg(long, env = "WHARF_TRUSTED_PROXIES", value_delimiter = ',', value_parser = wharf_registry::config::parse_network)]
+    trusted_proxies: Option<Vec<ipnet::IpNet>>,
 }
 
 impl ServeArgs {
@@ -521,6 +526,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.rate_limit_exempt_robots {
             config.rate_limit_exempt_robots = v;
+        }
+        if let Some(v) = &self.trusted_proxies {
+            config.trusted_proxies = v.clone();
         }
         config.validate()?;
         Ok(config)

@@ -38,6 +38,8 @@ pub struct HttpLimits {
     pub request_rate: Option<RateLimit>,
     /// Requests authenticated as a robot account skip `request_rate`.
     pub exempt_robots: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (see [`super::client_addr`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 struct Limits {
@@ -97,8 +99,15 @@ async fn is_robot(reg: &AppState, creds: Credentials, ip: IpAddr) -> bool {
     }
 }
 
-/// Head size, then the client's request rate.
-async fn admit(State(s): State<Arc<Limits>>, req: Request, next: Next) -> Response {
+/// The client's address (behind trusted proxies), head size, then its request rate.
+async fn admit(State(s): State<Arc<Limits>>, mut req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    super::client_addr::rewrite(
+        &mut parts.extensions,
+        &parts.headers,
+        &s.limits.trusted_proxies,
+    );
+    req = Request::from_parts(parts, body);
     let size = head_size(&req);
     if size > s.limits.max_header_bytes {
         s.registry.metrics.refused("headers_too_large");

@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod blobs;
+pub mod client_addr;
 pub mod error;
 pub mod headers;
 pub mod limits;
