@@ -666,6 +666,7 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         store.delete_role(scanner).await.unwrap(),
         RoleDeletion::NotFound
     );
+    assert!(store.delete_user(dave).await.unwrap());
     assert_eq!(
         store
             .member(team, member)
@@ -1122,11 +1123,36 @@ pub async fn run_security(
         "already pending"
     );
     assert_eq!(
-        store.unfinished_scans().await.unwrap(),
+        store
+            .unfinished_scans(ScanStatus::Pending, 10)
+            .await
+            .unwrap(),
         vec![(m.clone(), "sec/app".to_string())]
+    );
+    assert!(
+        store
+            .unfinished_scans(ScanStatus::Pending, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "at most the limit"
     );
     assert!(store.start_scan(&m).await.unwrap());
     assert!(!store.start_scan(&m).await.unwrap(), "taken once");
+    assert_eq!(
+        store
+            .unfinished_scans(ScanStatus::Running, 10)
+            .await
+            .unwrap(),
+        vec![(m.clone(), "sec/app".to_string())]
+    );
+    assert!(
+        store
+            .unfinished_scans(ScanStatus::Pending, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A report with one finding, written as the scanner serialises it: the store
     // must give back the same findings.
     let report_json = serde_json::json!({
@@ -1161,7 +1187,13 @@ pub async fn run_security(
         (rec.status, rec.severity, rec.summary.as_ref()),
         (ScanStatus::Success, Some(highest), Some(&summary))
     );
-    assert!(store.unfinished_scans().await.unwrap().is_empty());
+    assert!(
+        store
+            .unfinished_scans(ScanStatus::Running, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store.queue_scan(&m, "sec/app").await.unwrap(),
         "a finished scan can be rerun"

@@ -243,8 +243,13 @@ pub trait SecurityStore: Send + Sync + 'static {
     async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;
     /// Latest scans of many artifacts in one query (artifact lists).
     async fn scans(&self, digests: &[Digest]) -> Result<HashMap<Digest, ScanRecord>>;
-    /// Scans left pending or running (by a crash): `(digest, repository)`.
-    async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>>;
+    /// Scans in `status` (Pending: waiting; Running at start-up: left by a crash),
+    /// oldest first, at most `limit`: `(digest, repository)`.
+    async fn unfinished_scans(
+        &self,
+        status: ScanStatus,
+        limit: i64,
+    ) -> Result<Vec<(Digest, String)>>;
     /// Count of scans by status, for the scan-all metrics.
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>>;
     /// The Security Hub: findings of artifacts matching `query`, a page of them

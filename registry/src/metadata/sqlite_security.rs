@@ -338,10 +338,18 @@ impl SecurityStore for SqliteMetadata {
             .collect()
     }
 
-    async fn unfinished_scans(&self) -> Result<Vec<(Digest, String)>> {
-        let rows = sqlx::query("SELECT digest, repository FROM scan_reports WHERE status IN ('Pending', 'Running') ORDER BY requested_at")
-            .fetch_all(&self.read)
-            .await?;
+    async fn unfinished_scans(
+        &self,
+        status: ScanStatus,
+        limit: i64,
+    ) -> Result<Vec<(Digest, String)>> {
+        let rows = sqlx::query(
+            "SELECT digest, repository FROM scan_reports WHERE status = ? ORDER BY requested_at LIMIT ?",
+        )
+        .bind(status.as_str())
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok((

@@ -173,7 +173,10 @@ async fn harbor_shaped_reports_of_an_old_database_are_rescanned() {
     );
     assert!(store.scan_report(&scanned).await.unwrap().is_none());
     assert_eq!(
-        store.unfinished_scans().await.unwrap(),
+        store
+            .unfinished_scans(crate::metadata::security::ScanStatus::Pending, 10)
+            .await
+            .unwrap(),
         [(scanned, "library/app".to_string())],
         "the scan service resumes it on start"
     );

@@ -23,7 +23,9 @@ impl Security {
     /// Queue SBOM generation for an artifact.
     pub(crate) fn queue_sbom(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let scanning = self.scanning_state()?;
-        let _ = scanning.tx.send(Job::Sbom(repo.clone(), digest.clone()));
+        if !scanning.offer(Job::Sbom(repo.clone(), digest.clone())) {
+            tracing::warn!(%repo, subject = %digest, "the scan queue is full: no SBOM generated for this push (`wharf sbom --attach` makes one)");
+        }
         Ok(())
     }
 

@@ -100,19 +100,46 @@ pub(crate) enum Job {
     Sbom(RepoName, Digest),
 }
 
+/// Jobs waiting for a worker in memory. Scans beyond it wait as `Pending` rows
+/// and are read back page by page as the queue empties (a scan-all of a million
+/// artifacts costs no memory); SBOM jobs beyond it are dropped with a warning.
+const QUEUE: usize = 1024;
+
 pub(crate) struct Scanning {
     pub(crate) config: ScanConfig,
-    pub(crate) tx: mpsc::UnboundedSender<Job>,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    tx: mpsc::Sender<Job>,
+    rx: Mutex<Option<mpsc::Receiver<Job>>>,
+    /// Pending scans exist that are not in the queue (it was full, or the
+    /// server restarted): the refill task reads them from the store.
+    backlog: std::sync::atomic::AtomicBool,
 }
 
 impl Scanning {
     pub(crate) fn new(config: ScanConfig) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         Scanning {
             config,
             tx,
             rx: Mutex::new(Some(rx)),
+            backlog: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    /// Queue a job without waiting; `false` when the queue is full.
+    pub(crate) fn offer(&self, job: Job) -> bool {
+        match self.tx.try_send(job) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => false,
+            // Workers gone: the server is stopping; the row stays Pending.
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
+        }
+    }
+
+    /// Queue a scan whose row is `Pending`; past the queue's size it waits there.
+    fn offer_scan(&self, digest: &Digest) {
+        if !self.offer(Job::Scan(digest.clone())) {
+            self.backlog
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -196,7 +223,12 @@ impl Security {
         }
         let reg = self.clone();
         tokio::spawn(async move {
-            match reg.store.unfinished_scans().await {
+            // Running rows at start-up were left by a crash: back to Pending.
+            match reg
+                .store
+                .unfinished_scans(ScanStatus::Running, QUEUE as i64)
+                .await
+            {
                 Ok(left) => {
                     for (digest, repo) in left {
                         tracing::info!(%digest, %repo, "resuming scan left unfinished");
@@ -205,6 +237,7 @@ impl Security {
                 }
                 Err(e) => tracing::error!(error = %e, "reading unfinished scans"),
             }
+            reg.refill_scans().await;
         });
         if let Some(source) = scanning.config.source.clone() {
             let reg = self.clone();
@@ -264,7 +297,50 @@ impl Security {
             let _ = self.store.queue_scan(digest, &rec.repository).await;
         }
         if let Some(s) = &self.scanning {
-            let _ = s.tx.send(Job::Scan(digest.clone()));
+            s.offer_scan(digest);
+        }
+    }
+
+    /// Feed `Pending` scans that are not in the queue back into it, a queue's worth
+    /// at a time and only once it has emptied (so none is read twice while queued).
+    async fn refill_scans(&self) {
+        let Some(scanning) = &self.scanning else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            if !scanning.backlog.load(std::sync::atomic::Ordering::Relaxed)
+                || scanning.tx.capacity() < QUEUE
+            {
+                continue;
+            }
+            scanning
+                .backlog
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            match self
+                .store
+                .unfinished_scans(ScanStatus::Pending, QUEUE as i64)
+                .await
+            {
+                Ok(page) => {
+                    let full = page.len() == QUEUE;
+                    for (digest, _) in page {
+                        scanning.offer_scan(&digest);
+                    }
+                    if full {
+                        scanning
+                            .backlog
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading pending scans");
+                    scanning
+                        .backlog
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
     }
 
@@ -273,7 +349,7 @@ impl Security {
         let scanning = self.scanning()?;
         let queued = self.store.queue_scan(digest, repository).await?;
         if queued {
-            let _ = scanning.tx.send(Job::Scan(digest.clone()));
+            scanning.offer_scan(digest);
         }
         Ok(queued)
     }
