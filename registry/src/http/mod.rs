@@ -15,6 +15,7 @@ pub mod limits;
 mod listing;
 mod manifests;
 mod metrics;
+mod oidc;
 mod params;
 pub mod transport;
 mod uploads;
@@ -75,6 +76,8 @@ pub fn router(registry: Arc<Services>) -> Router {
             auth::authorize,
         ))
         .route("/service/token", get(auth::token))
+        .route("/c/oidc/login", get(oidc::login))
+        .route(oidc::CALLBACK, get(oidc::callback))
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(metrics::livez))
         .route("/readyz", get(metrics::readyz))

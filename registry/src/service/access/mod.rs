@@ -41,6 +41,9 @@ pub enum ExternalLogin {
 #[async_trait::async_trait]
 pub trait ExternalAuthenticator: Send + Sync {
     async fn login(&self, username: &str, password: &str) -> Result<ExternalLogin>;
+    /// The authentication mode in force (Harbor's `auth_mode` name), for the audit
+    /// log of logins the source could not decide.
+    fn mode(&self) -> &'static str;
 }
 
 /// How a project is named in a path: by numeric id or by name.
