@@ -2,7 +2,9 @@
 //! OpenID provider; `GET /c/oidc/callback` is where the provider sends it back.
 //! Until the portal starts a session from [`Directory::oidc_login_complete`], the
 //! callback answers a page (HTML, or JSON when asked for) naming the user logged in
-//! and telling them where their CLI secret is. Codes and states are never logged.
+//! and showing their CLI secret: without a session, this is the one place its owner
+//! can read it before using it as the password of `/users/current`. Codes and
+//! states are never logged (see the request span in `http/mod.rs`).
 //!
 //! [`Directory::oidc_login_complete`]: crate::service::Directory::oidc_login_complete
 
@@ -15,6 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::{base_url, client_ip};
+use crate::auth::Principal;
 use crate::error::{ErrorCode, RegistryError, Result};
 
 /// The callback's path, as Harbor names it (the provider's registered redirect URI).
@@ -71,26 +74,51 @@ pub async fn callback(
         .directory
         .oidc_login_complete(&state, &code, ip.as_deref())
         .await?;
+    let who = Principal::User {
+        id: user.id,
+        name: user.username.clone(),
+        sysadmin: user.sysadmin,
+    };
+    let secret = reg
+        .directory
+        .oidc_user_meta(&who)
+        .await?
+        .map(|m| m.secret)
+        .unwrap_or_default();
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
+    // The page holds a secret: never cached, by the browser or on the way.
+    let no_store = |mut r: Response| {
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        r
+    };
     if wants_json {
-        return Ok(Json(json!({
-            "login": "ok",
-            "user_id": user.id,
-            "username": user.username,
-            "sysadmin_flag": user.sysadmin,
-        }))
-        .into_response());
+        return Ok(no_store(
+            Json(json!({
+                "login": "ok",
+                "user_id": user.id,
+                "username": user.username,
+                "sysadmin_flag": user.sysadmin,
+                "oidc_user_meta": {"secret": secret},
+            }))
+            .into_response(),
+        ));
     }
     let name = escape(&user.username);
-    Ok(Html(format!(
+    let secret = escape(&secret);
+    let page = Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Wharf: logged in</title></head>\n\
          <body><h1>Logged in as {name}</h1>\n\
-         <p>Your CLI secret, the password for <code>docker login</code>, is shown by \
-         <code>GET /api/v2.0/users/current</code> (<code>oidc_user_meta.secret</code>).</p>\n\
-         </body></html>\n"
+         <p>Your CLI secret, the password for <code>docker login</code>: <code>{secret}</code></p>\n\
+         <p>It is also shown by <code>GET /api/v2.0/users/current</code> \
+         (<code>oidc_user_meta.secret</code>) and changed with \
+         <code>PUT /api/v2.0/users/{{id}}/cli_secret</code>.</p>\n</body></html>\n"
     ))
-    .into_response())
+    .into_response();
+    Ok(no_store(page))
 }
