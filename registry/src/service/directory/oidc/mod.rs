@@ -141,7 +141,7 @@ fn groups_of(s: &OidcSettings, claims: &Map<String, Value>) -> (Vec<String>, boo
         Some(Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    let admin = !s.admin_group.is_empty() && all.iter().any(|g| *g == s.admin_group);
+    let admin = !s.admin_group.is_empty() && all.contains(&s.admin_group);
     let filter = (!s.group_filter.is_empty())
         .then(|| regex::Regex::new(&s.group_filter).ok())
         .flatten();
