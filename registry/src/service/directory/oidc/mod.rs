@@ -473,3 +473,61 @@ impl Directory {
             .ok_or_else(|| RegistryError::Internal("onboarded user vanished".into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_user_is_named_by_the_configured_claim_else_name_else_preferred_username() {
+        let mut s = OidcSettings::default();
+        let c = claims(json!({"name": "Alice A", "preferred_username": "alice", "email": "a@x"}));
+        assert_eq!(username_of(&s, &c).unwrap(), "Alice A");
+        let c2 = claims(json!({"preferred_username": "alice"}));
+        assert_eq!(username_of(&s, &c2).unwrap(), "alice");
+        s.user_claim = "email".into();
+        assert_eq!(username_of(&s, &c).unwrap(), "a@x");
+        s.user_claim = "upn".into();
+        assert!(username_of(&s, &c).is_err());
+        // Names Basic authentication cannot carry, or that pass for others, are refused.
+        s.user_claim = String::new();
+        for bad in ["a:b", "admin", "robot$x", "tab\there", ""] {
+            let c = claims(json!({ "name": bad }));
+            assert!(username_of(&s, &c).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn groups_are_read_filtered_and_the_admin_group_told_apart() {
+        let mut s = OidcSettings::default();
+        let c = claims(json!({"groups": ["dev-team", "ops", "admins"], "roles": "one"}));
+        assert_eq!(groups_of(&s, &c), (vec![], false));
+        s.groups_claim = "groups".into();
+        s.admin_group = "admins".into();
+        let (g, admin) = groups_of(&s, &c);
+        assert_eq!(g, ["dev-team", "ops", "admins"]);
+        assert!(admin);
+        // The filter keeps matching groups (and the admin group, which grants access).
+        s.group_filter = "^dev-".into();
+        assert_eq!(groups_of(&s, &c).0, ["dev-team", "admins"]);
+        // A single group given as a string counts as one.
+        s.groups_claim = "roles".into();
+        s.group_filter = String::new();
+        assert_eq!(groups_of(&s, &c), (vec!["one".to_string()], false));
+    }
+
+    #[test]
+    fn generated_secrets_meet_harbors_rule() {
+        for _ in 0..100 {
+            let s = random_secret();
+            assert_eq!(s.len(), 32);
+            assert!(crate::service::identity::check_password(&s).is_ok(), "{s}");
+        }
+        assert_ne!(random_secret(), random_secret());
+    }
+}
