@@ -332,6 +332,9 @@ fn oidc_users_log_in_through_a_real_provider_and_push_with_their_cli_secret() {
     assert_eq!(cfg["oidc_groups_claim"]["value"], "groups");
     assert!(cfg.get("oidc_client_secret").is_none(), "{cfg}");
     assert!(!cfg.to_string().contains(CLIENT_SECRET));
+    let info = curl("GET", &w.url("/api/v2.0/systeminfo")).send().json();
+    assert_eq!(info["auth_mode"], "oidc_auth");
+    assert_eq!(info["oidc_provider_name"], "Test IdP");
 
     // A private project; the provider's groups hold its roles.
     let r = api(&w, "POST", "/projects", ADMIN)
@@ -520,6 +523,18 @@ fn oidc_users_log_in_through_a_real_provider_and_push_with_their_cli_secret() {
     let again = callback(&url);
     assert_eq!(again.status, 401, "{}", text(&again));
     assert!(text(&again).contains("already used"), "{}", text(&again));
+
+    // A response claiming another issuer (RFC 9207's mix-up defence) is refused
+    // before the code is sent anywhere.
+    let url = provider_login(&w, &p, "alice", "Alice-Passw0rd");
+    assert!(url.contains("iss="), "{url}");
+    let elsewhere = format!(
+        "{}&iss=https%3A%2F%2Fevil.example.com",
+        url.split("&iss=").next().unwrap()
+    );
+    let r = callback(&elsewhere);
+    assert_eq!(r.status, 401, "{}", text(&r));
+    assert!(text(&r).contains("another issuer"), "{}", text(&r));
 
     // ID tokens the provider's token endpoint hands over, changed and re-signed:
     // for another audience, expired, or signed by a key the provider never published.

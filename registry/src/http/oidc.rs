@@ -36,6 +36,8 @@ pub async fn login(State(reg): State<AppState>, headers: HeaderMap) -> Result<Re
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
+    /// The issuer (RFC 9207), from providers that send it.
+    iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -72,7 +74,7 @@ pub async fn callback(
     let ip = client_ip(&extensions);
     let user = reg
         .directory
-        .oidc_login_complete(&state, &code, ip.as_deref())
+        .oidc_login_complete(&state, &code, q.iss.as_deref(), ip.as_deref())
         .await?;
     let who = Principal::User {
         id: user.id,

@@ -329,7 +329,8 @@ pub fn components() -> Value {
         obj(
             &["auth_mode", "harbor_version"],
             json!({"auth_mode": s(), "harbor_version": s(), "registry_url": nullable(s()),
-            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b()}),
+            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b(),
+            "oidc_provider_name": s()}),
         ),
     );
     m.insert(

@@ -206,6 +206,17 @@ impl Directory {
         })
     }
 
+    /// The provider's display name in `oidc_auth` mode (Harbor's `oidc_provider_name`
+    /// of `/systeminfo`), empty otherwise.
+    pub fn oidc_provider_name(&self) -> String {
+        let s = self.settings();
+        if s.mode == AuthMode::Oidc {
+            s.oidc.name.clone()
+        } else {
+            String::new()
+        }
+    }
+
     /// `GET /c/oidc/login`: the provider's authorization URL to send the browser to.
     /// The flow's state, nonce and PKCE verifier are recorded for the callback.
     pub async fn oidc_login_start(&self, redirect_uri: &str) -> Result<String> {
@@ -263,13 +274,17 @@ impl Directory {
     ///
     /// This is the one entry point a browser session starts from: the returned
     /// user's `sysadmin` is the effective flag (their own, or the admin group's).
+    ///
+    /// `iss` is the callback's issuer parameter (RFC 9207), when the provider sends
+    /// one: a response from another issuer than the configured one is refused.
     pub async fn oidc_login_complete(
         &self,
         state: &str,
         code: &str,
+        iss: Option<&str>,
         client_ip: Option<&str>,
     ) -> Result<User> {
-        match self.oidc_callback(state, code).await {
+        match self.oidc_callback(state, code, iss).await {
             Ok(user) => {
                 self.access
                     .audit_login(&user.username, MODE, true, client_ip);
@@ -290,6 +305,7 @@ impl Directory {
         &self,
         state: &str,
         code: &str,
+        iss: Option<&str>,
     ) -> std::result::Result<User, (Option<String>, RegistryError)> {
         let anon = |e: RegistryError| (None, e);
         let s = self.oidc_settings().map_err(anon)?;
@@ -314,6 +330,13 @@ impl Directory {
             .discover(&s)
             .await
             .map_err(|e| anon(provider_down(e)))?;
+        if let Some(iss) = iss
+            && iss != discovered.metadata.issuer().as_str()
+        {
+            return Err(anon(refused(format!(
+                "the authorization response comes from another issuer ({iss})"
+            ))));
+        }
         let client = provider::client(&s, &discovered, &pending.redirect_uri)
             .map_err(|e| anon(RegistryError::Internal(e)))?;
         let http = self.oidc.provider.http(&s);
