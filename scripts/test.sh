@@ -24,6 +24,7 @@ declare -A APT=(
   [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
   [sqlite3]=sqlite3     # retention: hand-made push/pull times written with the server stopped
   [slapd]=slapd [ldapadd]=ldap-utils   # ldap: a private OpenLDAP per test (the system instance is not used)
+  [node]=nodejs [npm]=npm   # oidc: a real OpenID provider (npm's oidc-provider) per test
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
@@ -57,6 +58,12 @@ command -v kubernetes-validate >/dev/null || pip_missing+=(kubernetes-validate)
 if ((${#pip_missing[@]})); then
   log "pip install ${pip_missing[*]}"
   python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
+fi
+
+# oidc: the OpenID provider's packages, exactly as locked (node_modules is not committed).
+if [ ! -d tests/fixtures/oidc/node_modules/oidc-provider ]; then
+  log "npm ci in tests/fixtures/oidc"
+  (cd tests/fixtures/oidc && npm ci --no-audit --no-fund --silent)
 fi
 
 # Test images (reused when present).

@@ -68,9 +68,9 @@ pub struct Config {
     /// asks on every pull; 0 does the same. The default spares the upstream, and its
     /// rate limit, the HEAD of every pull of a hot tag, for at most that much staleness.
     pub proxy_cache_ttl: u64,
-    /// Authentication mode (Harbor's `auth_mode`: db_auth, ldap_auth). Set here, it
-    /// and every `ldap_*` setting below win over `/api/v2.0/configurations`, which
-    /// then shows them as not editable.
+    /// Authentication mode (Harbor's `auth_mode`: db_auth, ldap_auth, oidc_auth). Set
+    /// here, it and every `ldap_*` and `oidc_*` setting below win over
+    /// `/api/v2.0/configurations`, which then shows them as not editable.
     pub auth_mode: Option<String>,
     pub ldap_url: Option<String>,
     pub ldap_search_dn: Option<String>,
@@ -91,6 +91,18 @@ pub struct Config {
     /// PEM file of the CA certificates the LDAP server's certificate must chain to
     /// (ldaps:// and StartTLS); default: the system's roots.
     pub ldap_ca_file: Option<PathBuf>,
+    /// The OpenID provider (Harbor's `oidc_*` items; docs in README's identity section).
+    pub oidc_name: Option<String>,
+    pub oidc_endpoint: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<Secret>,
+    pub oidc_scope: Option<String>,
+    pub oidc_verify_cert: Option<bool>,
+    pub oidc_auto_onboard: Option<bool>,
+    pub oidc_user_claim: Option<String>,
+    pub oidc_groups_claim: Option<String>,
+    pub oidc_admin_group: Option<String>,
+    pub oidc_group_filter: Option<String>,
     // Limits against abuse (docs in README's configuration table). Each bounds what one
     // client can make the server spend: memory, connections, upload sessions, argon2 time.
     /// Bytes of request line and headers; beyond, 431 (headers this large are an attack
@@ -182,6 +194,22 @@ impl Config {
                 "ldap_group_search_scope",
                 num(&self.ldap_group_search_scope),
             ),
+            ("oidc_name", text(&self.oidc_name)),
+            ("oidc_endpoint", text(&self.oidc_endpoint)),
+            ("oidc_client_id", text(&self.oidc_client_id)),
+            (
+                "oidc_client_secret",
+                self.oidc_client_secret
+                    .as_ref()
+                    .map(|s| Value::String(s.0.clone())),
+            ),
+            ("oidc_scope", text(&self.oidc_scope)),
+            ("oidc_verify_cert", flag(&self.oidc_verify_cert)),
+            ("oidc_auto_onboard", flag(&self.oidc_auto_onboard)),
+            ("oidc_user_claim", text(&self.oidc_user_claim)),
+            ("oidc_groups_claim", text(&self.oidc_groups_claim)),
+            ("oidc_admin_group", text(&self.oidc_admin_group)),
+            ("oidc_group_filter", text(&self.oidc_group_filter)),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -245,6 +273,17 @@ impl Default for Config {
             ldap_group_membership_attribute: None,
             ldap_group_search_scope: None,
             ldap_ca_file: None,
+            oidc_name: None,
+            oidc_endpoint: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scope: None,
+            oidc_verify_cert: None,
+            oidc_auto_onboard: None,
+            oidc_user_claim: None,
+            oidc_groups_claim: None,
+            oidc_admin_group: None,
+            oidc_group_filter: None,
             max_header_bytes: 64 * 1024,
             max_api_body_bytes: 1024 * 1024,
             max_uploads_per_client: 64,

@@ -123,6 +123,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             webhooks: meta.clone(),
             replication: meta.clone(),
             proxy: meta.clone(),
+            oidc: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,

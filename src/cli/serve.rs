@@ -108,6 +108,17 @@ Config file (TOML), every key optional:
   ldap_group_admin_dn = \"cn=registry-admins,ou=groups,dc=example,dc=com\"
   ldap_group_membership_attribute = \"memberof\"
   ldap_group_search_scope = 2
+  # or an OpenID provider (OIDC users log in at /c/oidc/login; their CLI secret is the
+  # password for docker login):
+  # auth_mode = \"oidc_auth\"
+  oidc_endpoint = \"https://idp.example.com/realms/corp\"
+  oidc_client_id = \"wharf\"
+  oidc_client_secret = \"...\"
+  oidc_scope = \"openid,profile,email,offline_access\"
+  oidc_auto_onboard = true
+  oidc_user_claim = \"preferred_username\"
+  oidc_groups_claim = \"groups\"
+  oidc_admin_group = \"registry-admins\"
   max_header_bytes = 65536
   max_api_body_bytes = 1048576
   max_uploads_per_client = 64
@@ -241,9 +252,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_PROXY_CACHE_TTL")]
     proxy_cache_ttl: Option<u64>,
 
-    /// Authentication mode: db_auth (local users) or ldap_auth (an LDAP / Active
-    /// Directory server; the local `admin` still logs in locally). Set here, it and the
-    /// --ldap-* settings win over /api/v2.0/configurations [default: db_auth].
+    /// Authentication mode: db_auth (local users), ldap_auth (an LDAP / Active
+    /// Directory server) or oidc_auth (an OpenID provider); the local `admin` always
+    /// logs in locally. Set here, it and the --ldap-* and --oidc-* settings win over
+    /// /api/v2.0/configurations [default: db_auth].
     #[arg(long, env = "WHARF_AUTH_MODE")]
     auth_mode: Option<String>,
 
@@ -315,6 +327,51 @@ pub struct ServeArgs {
     /// [default: the system's roots].
     #[arg(long, env = "WHARF_LDAP_CA_FILE")]
     ldap_ca_file: Option<PathBuf>,
+
+    /// The OpenID provider's display name.
+    #[arg(long, env = "WHARF_OIDC_NAME")]
+    oidc_name: Option<String>,
+
+    /// The OpenID provider's issuer URL (discovery: <URL>/.well-known/openid-configuration).
+    #[arg(long, env = "WHARF_OIDC_ENDPOINT")]
+    oidc_endpoint: Option<String>,
+
+    /// Wharf's client id at the OpenID provider.
+    #[arg(long, env = "WHARF_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+
+    /// Wharf's client secret at the OpenID provider (stored encrypted, never shown).
+    #[arg(long, env = "WHARF_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+
+    /// Scopes to request, comma-separated; must include openid, and offline_access for
+    /// the refresh token CLI secrets depend on [default: openid,profile,email,offline_access].
+    #[arg(long, env = "WHARF_OIDC_SCOPE")]
+    oidc_scope: Option<String>,
+
+    /// Verify the OpenID provider's certificate [default: true].
+    #[arg(long, env = "WHARF_OIDC_VERIFY_CERT", num_args = 0..=1, default_missing_value = "true")]
+    oidc_verify_cert: Option<bool>,
+
+    /// Create users on their first OIDC login [default: false].
+    #[arg(long, env = "WHARF_OIDC_AUTO_ONBOARD", num_args = 0..=1, default_missing_value = "true")]
+    oidc_auto_onboard: Option<bool>,
+
+    /// The ID token claim that names the user [default: name, else preferred_username].
+    #[arg(long, env = "WHARF_OIDC_USER_CLAIM")]
+    oidc_user_claim: Option<String>,
+
+    /// The ID token claim that lists the user's groups (OIDC user groups).
+    #[arg(long, env = "WHARF_OIDC_GROUPS_CLAIM")]
+    oidc_groups_claim: Option<String>,
+
+    /// Members of this OIDC group are system administrators.
+    #[arg(long, env = "WHARF_OIDC_ADMIN_GROUP")]
+    oidc_admin_group: Option<String>,
+
+    /// Only groups matching this regular expression are kept.
+    #[arg(long, env = "WHARF_OIDC_GROUP_FILTER")]
+    oidc_group_filter: Option<String>,
 
     /// Bytes of request line and headers; more get 431 [default: 65536].
     #[arg(long, env = "WHARF_MAX_HEADER_BYTES")]
@@ -496,6 +553,39 @@ impl ServeArgs {
         }
         if let Some(v) = self.ldap_ca_file {
             config.ldap_ca_file = Some(v);
+        }
+        if let Some(v) = self.oidc_name {
+            config.oidc_name = Some(v);
+        }
+        if let Some(v) = self.oidc_endpoint {
+            config.oidc_endpoint = Some(v);
+        }
+        if let Some(v) = self.oidc_client_id {
+            config.oidc_client_id = Some(v);
+        }
+        if let Some(v) = self.oidc_client_secret {
+            config.oidc_client_secret = Some(wharf_registry::config::Secret(v));
+        }
+        if let Some(v) = self.oidc_scope {
+            config.oidc_scope = Some(v);
+        }
+        if let Some(v) = self.oidc_verify_cert {
+            config.oidc_verify_cert = Some(v);
+        }
+        if let Some(v) = self.oidc_auto_onboard {
+            config.oidc_auto_onboard = Some(v);
+        }
+        if let Some(v) = self.oidc_user_claim {
+            config.oidc_user_claim = Some(v);
+        }
+        if let Some(v) = self.oidc_groups_claim {
+            config.oidc_groups_claim = Some(v);
+        }
+        if let Some(v) = self.oidc_admin_group {
+            config.oidc_admin_group = Some(v);
+        }
+        if let Some(v) = self.oidc_group_filter {
+            config.oidc_group_filter = Some(v);
         }
         if let Some(v) = self.max_header_bytes {
             config.max_header_bytes = v;

@@ -101,17 +101,19 @@ fn need(method: &Method, route: &str, name: Option<String>) -> Option<Need> {
 
 /// The token realm: the configured external URL, else this request's own host.
 fn realm(reg: &Access, headers: &HeaderMap, tls: bool) -> String {
+    format!("{}/service/token", base_url(reg, headers, tls))
+}
+
+/// The URL clients reach this registry at: `--external-url`, else the request's Host.
+pub(super) fn base_url(reg: &Access, headers: &HeaderMap, tls: bool) -> String {
     if let Some(base) = reg.external_url() {
-        return format!("{}/service/token", base.trim_end_matches('/'));
+        return base.trim_end_matches('/').to_string();
     }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    format!(
-        "{}://{host}/service/token",
-        if tls { "https" } else { "http" }
-    )
+    format!("{}://{host}", if tls { "https" } else { "http" })
 }
 
 fn challenge(

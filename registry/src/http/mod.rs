@@ -17,6 +17,7 @@ pub mod limits;
 mod listing;
 mod manifests;
 mod metrics;
+mod oidc;
 mod params;
 pub mod transport;
 mod uploads;
@@ -77,6 +78,8 @@ pub fn router(registry: Arc<Services>) -> Router {
             auth::authorize,
         ))
         .route("/service/token", get(auth::token))
+        .route("/c/oidc/login", get(oidc::login))
+        .route(oidc::CALLBACK, get(oidc::callback))
         .route("/metrics", get(metrics::metrics))
         .route("/livez", get(metrics::livez))
         .route("/readyz", get(metrics::readyz))
@@ -88,8 +91,19 @@ pub fn router(registry: Arc<Services>) -> Router {
             registry.clone(),
             metrics::track,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(registry)
+}
+
+/// The span of every request: method, URI and version, as tower-http makes it, except
+/// that the OIDC callback's query (an authorization code and state) is left out.
+fn request_span(req: &Request) -> tracing::Span {
+    let uri = if req.uri().path().starts_with("/c/oidc/") {
+        req.uri().path().to_string()
+    } else {
+        req.uri().to_string()
+    };
+    tracing::debug_span!("request", method = %req.method(), uri = %uri, version = ?req.version())
 }
 
 /// Rewrite nested repository names into one percent-encoded path segment.

@@ -2321,3 +2321,144 @@ pub async fn run_proxy(
     assert_eq!(store.proxy_projects().await.unwrap(), [(b, quay)]);
     assert!(store.projects_caching(hub).await.unwrap().is_empty());
 }
+
+/// [`super::OidcStore`]: OIDC users (found by id and by issuer + subject, written
+/// again at each login, secret and token updated alone, gone with their user), OIDC
+/// groups created on first sight, and code flows: bounded, purged when old, and
+/// taken exactly once.
+pub async fn run_oidc(store: &dyn super::OidcStore, identity: &dyn super::IdentityStore) {
+    use super::identity::{GROUP_TYPE_OIDC, NewUser};
+    use super::oidc::{OidcLogin, OidcUser};
+    let uid = identity
+        .create_user(NewUser {
+            username: "alice",
+            password_hash: "!oidc",
+            email: None,
+            realname: None,
+            sysadmin: false,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let row = OidcUser {
+        user_id: uid,
+        issuer: "https://idp.example.com".into(),
+        subject: "sub-1".into(),
+        secret: "sealed-1".into(),
+        refresh_token: "sealed-token".into(),
+        token_checked_at: 100,
+        token_valid_until: 400,
+        created_at: 100,
+        updated_at: 100,
+    };
+    assert_eq!(store.oidc_user(uid).await.unwrap(), None);
+    store.put_oidc_user(&row).await.unwrap();
+    assert_eq!(store.oidc_user(uid).await.unwrap().as_ref(), Some(&row));
+    assert_eq!(
+        store
+            .oidc_user_by_subject("https://idp.example.com", "sub-1")
+            .await
+            .unwrap()
+            .map(|u| u.user_id),
+        Some(uid)
+    );
+    assert_eq!(
+        store
+            .oidc_user_by_subject("https://other.example.com", "sub-1")
+            .await
+            .unwrap(),
+        None
+    );
+    // A second login replaces the row but keeps its creation time.
+    let again = OidcUser {
+        secret: "sealed-2".into(),
+        refresh_token: "sealed-token-2".into(),
+        token_checked_at: 200,
+        token_valid_until: 500,
+        created_at: 200,
+        updated_at: 200,
+        ..row.clone()
+    };
+    store.put_oidc_user(&again).await.unwrap();
+    let got = store.oidc_user(uid).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.secret.as_str(),
+            got.refresh_token.as_str(),
+            got.created_at
+        ),
+        ("sealed-2", "sealed-token-2", 100)
+    );
+    assert!(store.set_oidc_secret(uid, "sealed-3").await.unwrap());
+    assert!(
+        store
+            .set_oidc_token(uid, "sealed-token-3", 300, 900)
+            .await
+            .unwrap()
+    );
+    let got = store.oidc_user(uid).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.secret.as_str(),
+            got.refresh_token.as_str(),
+            got.token_checked_at,
+            got.token_valid_until
+        ),
+        ("sealed-3", "sealed-token-3", 300, 900)
+    );
+    assert!(!store.set_oidc_secret(uid + 1000, "x").await.unwrap());
+    assert!(!store.set_oidc_token(uid + 1000, "x", 1, 1).await.unwrap());
+
+    // Groups: created once, found again by name, duplicates collapsed.
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let first = store.oidc_groups(&names(&["devs", "ops"])).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let second = store
+        .oidc_groups(&names(&["ops", "devs", "ops", "qa"]))
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 3);
+    assert_eq!((second[0], second[1]), (first[1], first[0]));
+    let qa = identity.group_by_id(second[2]).await.unwrap().unwrap();
+    assert_eq!(
+        (qa.group_name.as_str(), qa.group_type),
+        ("qa", GROUP_TYPE_OIDC)
+    );
+    assert!(store.oidc_groups(&[]).await.unwrap().is_empty());
+
+    // The row goes with its user.
+    assert!(identity.delete_user(uid).await.unwrap());
+    assert_eq!(store.oidc_user(uid).await.unwrap(), None);
+
+    // Code flows.
+    let login = |state: &str, at: i64| OidcLogin {
+        state: state.into(),
+        nonce: format!("nonce-{state}"),
+        verifier: format!("sealed-verifier-{state}"),
+        redirect_uri: "https://wharf.example.com/c/oidc/callback".into(),
+        created_at: at,
+    };
+    assert!(store.begin_oidc_login(&login("a", 10), 0, 2).await.unwrap());
+    assert!(store.begin_oidc_login(&login("b", 20), 0, 2).await.unwrap());
+    // Full: refused, nothing recorded.
+    assert!(!store.begin_oidc_login(&login("c", 30), 0, 2).await.unwrap());
+    assert_eq!(store.take_oidc_login("c").await.unwrap(), None);
+    // Flows older than the lifetime are purged first, making room.
+    assert!(
+        store
+            .begin_oidc_login(&login("c", 30), 15, 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.take_oidc_login("a").await.unwrap(), None);
+    assert_eq!(
+        store.take_oidc_login("c").await.unwrap(),
+        Some(login("c", 30))
+    );
+    // Taken once.
+    assert_eq!(store.take_oidc_login("c").await.unwrap(), None);
+    assert_eq!(
+        store.take_oidc_login("b").await.unwrap(),
+        Some(login("b", 20))
+    );
+}

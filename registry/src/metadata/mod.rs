@@ -9,12 +9,14 @@
 pub mod conformance;
 pub mod identity;
 pub mod lifecycle;
+pub mod oidc;
 pub mod proxy;
 pub mod replication;
 pub mod security;
 mod sqlite;
 mod sqlite_identity;
 mod sqlite_lifecycle;
+mod sqlite_oidc;
 mod sqlite_proxy;
 mod sqlite_replication;
 mod sqlite_security;
@@ -35,6 +37,7 @@ use crate::names::RepoName;
 
 pub use identity::IdentityStore;
 pub use lifecycle::{JobStore, LifecycleStore};
+pub use oidc::OidcStore;
 pub use proxy::ProxyStore;
 pub use replication::ReplicationStore;
 pub use security::SecurityStore;

@@ -9,7 +9,8 @@
 //!
 //! - [`access`]: credentials, tokens, audit, and every "may" (the rbac tables);
 //! - [`identity`]: users, projects, members, robots;
-//! - [`directory`]: the authentication mode, LDAP logins and onboarding, user groups
+//! - [`directory`]: the authentication mode, LDAP and OIDC logins, onboarding, CLI
+//!   secrets, user groups
 //!   (it uses access; access reaches it only as the `ExternalAuthenticator` it installs);
 //! - [`distribution`]: OCI content (uploads, manifests, blobs, listings, artifacts);
 //! - [`security`]: project security settings, scanning, SBOMs, signatures, pull gate;
@@ -49,8 +50,8 @@ pub use security::{
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataStore, ProxyStore, ReplicationStore,
-    SecurityStore, TagRulesStore,
+    IdentityStore, JobStore, LifecycleStore, MetadataStore, OidcStore, ProxyStore,
+    ReplicationStore, SecurityStore, TagRulesStore,
 };
 use crate::storage::BlobStore;
 
@@ -86,6 +87,7 @@ pub struct Stores {
     pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
     pub replication: Arc<dyn ReplicationStore>,
     pub proxy: Arc<dyn ProxyStore>,
+    pub oidc: Arc<dyn OidcStore>,
 }
 
 /// Options of the services that have any.
@@ -188,6 +190,7 @@ impl Services {
         distribution.events().subscribe(Arc::downgrade(&subscriber));
         let directory = Arc::new(Directory::new(
             stores.identity.clone(),
+            stores.oidc,
             access.clone(),
             options.secret_key.clone(),
         ));

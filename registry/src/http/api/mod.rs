@@ -108,6 +108,7 @@ api_routes! {
     get "/users/{user_id}" => users::get, "user", "One user", out "User";
     delete "/users/{user_id}" => users::delete, "user", "Delete a user";
     put "/users/{user_id}/password" => users::password, "user", "Change a password", in "PasswordReq";
+    put "/users/{user_id}/cli_secret" => users::cli_secret, "user", "Set an OIDC user's CLI secret (the user or a system administrator; 8 to 128 characters with upper- and lower-case letters and a digit)", in "OIDCCliSecretReq";
     put "/users/{user_id}/sysadmin" => users::sysadmin, "user", "Grant or revoke system administration", in "SysAdminReq";
     get "/robots" => robots::list, "robot", "Robot accounts (?q=Level=project,ProjectID=N)", out "[Robot]";
     post "/robots" => robots::create, "robot", "Create a robot; its secret is returned once", in "RobotReq", out "RobotCreated";

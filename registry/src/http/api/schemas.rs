@@ -161,7 +161,13 @@ pub fn components() -> Value {
     );
     m.insert("RoleReq".into(), obj(&["role_id"], json!({"role_id": i()})));
     m.insert("User".into(), obj(&["user_id", "username"], json!({"user_id": i(), "username": s(), "email": s(), "realname": s(), "comment": s(),
-            "sysadmin_flag": b(), "admin_role_in_auth": b(), "creation_time": t(), "update_time": t()})));
+            "sysadmin_flag": b(), "admin_role_in_auth": b(), "creation_time": t(), "update_time": t(),
+            "oidc_user_meta": obj(&["user_id", "secret"], json!({"id": i(), "user_id": i(), "subiss": s(), "secret": s(),
+                "creation_time": t(), "update_time": t()}))})));
+    m.insert(
+        "OIDCCliSecretReq".into(),
+        obj(&["secret"], json!({"secret": s()})),
+    );
     m.insert("UserReq".into(), obj(&["username", "password"], json!({"username": s(), "password": s(), "email": s(), "realname": s(), "comment": s()})));
     m.insert(
         "PasswordReq".into(),
@@ -325,7 +331,8 @@ pub fn components() -> Value {
         obj(
             &["auth_mode", "harbor_version"],
             json!({"auth_mode": s(), "harbor_version": s(), "registry_url": nullable(s()),
-            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b()}),
+            "project_creation_restriction": s(), "self_registration": b(), "has_ca_root": b(),
+            "oidc_provider_name": s()}),
         ),
     );
     m.insert(

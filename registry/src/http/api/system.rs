@@ -30,6 +30,8 @@ pub async fn info(State(reg): State<AppState>) -> Json<Value> {
         "project_creation_restriction": "everyone",
         "self_registration": false,
         "has_ca_root": false,
+        // Harbor's: the portal's login button names the provider.
+        "oidc_provider_name": reg.directory.oidc_provider_name(),
     }))
 }
 

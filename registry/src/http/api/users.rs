@@ -82,7 +82,35 @@ pub async fn current(State(reg): State<AppState>, caller: Caller) -> Result<Resp
     // Harbor's flag for administration granted by the directory (the LDAP admin
     // group) rather than stored with the account.
     body["admin_role_in_auth"] = Value::Bool(sysadmin && !user.sysadmin);
+    // Harbor's OIDCUserInfo: an OIDC user sees their own CLI secret here, and only here.
+    if let Some(meta) = reg.directory.oidc_user_meta(&caller.who).await? {
+        body["oidc_user_meta"] = json!({
+            "id": meta.user_id,
+            "user_id": meta.user_id,
+            "subiss": meta.subiss,
+            "secret": meta.secret,
+            "creation_time": time(meta.created_at),
+            "update_time": time(meta.updated_at),
+        });
+    }
     Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CliSecret {
+    secret: String,
+}
+
+pub async fn cli_secret(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<CliSecret>,
+) -> Result<StatusCode> {
+    reg.directory
+        .set_cli_secret(&caller.who, caller.ip.as_deref(), id, &body.secret)
+        .await?;
+    Ok(StatusCode::OK)
 }
 
 pub async fn get(

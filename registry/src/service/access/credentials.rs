@@ -66,7 +66,8 @@ impl Access {
                 // The directory could not answer: nobody is let in, and the
                 // attempt counts as a failure for throttling all the same.
                 auth.throttle.failed(&[&user_key, &ip_key]);
-                self.audit_login(username, "ldap_auth", false, client_ip);
+                let mode = self.external().map_or("db_auth", |x| x.mode());
+                self.audit_login(username, mode, false, client_ip);
                 return Err(e);
             }
         };

@@ -41,13 +41,9 @@ pub enum ExternalLogin {
 #[async_trait::async_trait]
 pub trait ExternalAuthenticator: Send + Sync {
     async fn login(&self, username: &str, password: &str) -> Result<ExternalLogin>;
-
-    /// The authentication mode in force when it is not local accounts
-    /// (`ldap_auth`, `oidc_auth`): users then come from the source, and local
-    /// ones are not created through the API (as in Harbor).
-    fn external_mode(&self) -> Option<&'static str> {
-        None
-    }
+    /// The authentication mode in force (Harbor's `auth_mode` name), for the audit
+    /// log of logins the source could not decide.
+    fn mode(&self) -> &'static str;
 }
 
 /// How a project is named in a path: by numeric id or by name.
@@ -133,10 +129,13 @@ impl Access {
         self.external.get().and_then(Weak::upgrade)
     }
 
-    /// The external authentication mode in force, if any (see
-    /// [`ExternalAuthenticator::external_mode`]).
+    /// The authentication mode in force when it is not local accounts
+    /// (`ldap_auth`, `oidc_auth`): users then come from the source, and local
+    /// ones are not created through the API (as in Harbor).
     pub fn external_mode(&self) -> Option<&'static str> {
-        self.external().and_then(|e| e.external_mode())
+        self.external()
+            .map(|e| e.mode())
+            .filter(|m| *m != "db_auth")
     }
 
     pub fn auth_enabled(&self) -> bool {

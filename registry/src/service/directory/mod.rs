@@ -1,13 +1,16 @@
-//! `Directory`: the authentication mode and the LDAP directory. It keeps
-//! Harbor's configuration items (`auth_mode`, `ldap_*`; the search password
-//! sealed with the server's secret key), checks LDAP logins for [`Access`]
-//! (installed as its [`ExternalAuthenticator`]), onboards directory users on
-//! first login with their groups, and manages user groups.
+//! `Directory`: the authentication mode, the LDAP directory and the OpenID
+//! provider. It keeps Harbor's configuration items (`auth_mode`, `ldap_*`,
+//! `oidc_*`; the search password and client secret sealed with the server's secret
+//! key), checks LDAP logins and OIDC users' CLI secrets for [`Access`] (installed
+//! as its [`ExternalAuthenticator`]), onboards users on first login with their
+//! groups, runs the OIDC code flow (`oidc/`), and manages user groups.
 //!
-//! Holds only the identity store (users, groups, configuration items).
+//! Holds only the identity store (users, groups, configuration items) and the
+//! OIDC store (OIDC users' secrets and tokens, code flows under way).
 
 mod groups;
 mod ldap;
+mod oidc;
 pub mod settings;
 
 use std::path::PathBuf;
@@ -20,11 +23,12 @@ use super::replication::SecretKey;
 use crate::auth::Principal;
 use crate::auth::rbac::SystemAction;
 use crate::error::{ApiErrorKind, ErrorCode, RegistryError, Result};
-use crate::metadata::IdentityStore;
 use crate::metadata::identity::{NewUser, User};
+use crate::metadata::{IdentityStore, OidcStore};
 
 pub use ldap::{DirectoryError, DirectoryGroup, DirectoryUser};
-pub use settings::{AuthMode, AuthSettings, ItemKind, LdapSettings};
+pub use oidc::OidcUserMeta;
+pub use settings::{AuthMode, AuthSettings, ItemKind, LdapSettings, OidcSettings};
 
 /// The stored hash of directory users: not an argon2 hash, so no password
 /// ever matches it locally; their password is the directory's.
@@ -58,6 +62,7 @@ pub struct Directory {
     settings: RwLock<Arc<AuthSettings>>,
     /// Items the server's configuration sets: shown, not editable.
     fixed: RwLock<Vec<String>>,
+    oidc: oidc::OidcState,
 }
 
 fn unavailable(e: DirectoryError) -> RegistryError {
@@ -67,6 +72,7 @@ fn unavailable(e: DirectoryError) -> RegistryError {
 impl Directory {
     pub fn new(
         store: Arc<dyn IdentityStore>,
+        oidc_store: Arc<dyn OidcStore>,
         access: Arc<Access>,
         key: Option<Arc<SecretKey>>,
     ) -> Self {
@@ -76,6 +82,7 @@ impl Directory {
             key,
             settings: RwLock::new(Arc::new(AuthSettings::default())),
             fixed: RwLock::new(Vec::new()),
+            oidc: oidc::OidcState::new(oidc_store),
         }
     }
 
@@ -101,7 +108,7 @@ impl Directory {
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| RegistryError::Internal(format!("configuration {name}: {e}")))?;
             let v = if *kind == ItemKind::Password {
-                Value::String(self.open_secret(&v)?)
+                Value::String(self.open_secret(name, &v)?)
             } else {
                 v
             };
@@ -126,13 +133,13 @@ impl Directory {
         Ok(())
     }
 
-    fn open_secret(&self, stored: &Value) -> Result<String> {
+    fn open_secret(&self, name: &str, stored: &Value) -> Result<String> {
         let sealed = stored.as_str().and_then(|h| hex::decode(h).ok());
         let opened = sealed.zip(self.key.as_ref()).and_then(|(s, k)| k.open(&s));
         opened.ok_or_else(|| {
-            RegistryError::Internal(
-                "the stored ldap_search_password cannot be opened with this server's secret key; set it again".into(),
-            )
+            RegistryError::Internal(format!(
+                "the stored {name} cannot be opened with this server's secret key; set it again"
+            ))
         })
     }
 
@@ -143,9 +150,9 @@ impl Directory {
             .map(|(name, v)| {
                 let v = if settings::item_kind(name) == Some(ItemKind::Password) {
                     let key = self.key.as_ref().ok_or_else(|| {
-                        RegistryError::bad_request(
-                            "ldap_search_password needs the server's secret key (--secret-key-file)",
-                        )
+                        RegistryError::bad_request(format!(
+                            "{name} needs the server's secret key (--secret-key-file)"
+                        ))
                     })?;
                     Value::String(hex::encode(key.seal(v.as_str().unwrap_or_default())))
                 } else {
@@ -205,6 +212,9 @@ impl Directory {
         self.store.set_configuration(&stored).await?;
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(after.clone());
         self.access.forget_credentials();
+        if after.oidc != before.oidc {
+            self.oidc.forget_provider().await;
+        }
         let names: Vec<&str> = items.keys().map(String::as_str).collect();
         self.access
             .audit(who, "update", "configuration", &names.join(","), ip);
@@ -416,14 +426,12 @@ impl ExternalAuthenticator for Directory {
         let s = self.settings();
         match s.mode {
             AuthMode::Ldap => self.ldap_login(&s.ldap, username, password).await,
-            AuthMode::Db | AuthMode::Oidc => Ok(ExternalLogin::NotInUse),
+            AuthMode::Oidc => self.oidc_secret_login(username, password).await,
+            AuthMode::Db => Ok(ExternalLogin::NotInUse),
         }
     }
 
-    fn external_mode(&self) -> Option<&'static str> {
-        match self.settings().mode {
-            AuthMode::Db => None,
-            mode => Some(mode.name()),
-        }
+    fn mode(&self) -> &'static str {
+        Directory::mode(self).name()
     }
 }

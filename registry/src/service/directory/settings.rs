@@ -1,5 +1,5 @@
-//! The authentication settings: Harbor's configuration items `auth_mode` and
-//! `ldap_*`, typed, validated, and read or written one item at a time (as
+//! The authentication settings: Harbor's configuration items `auth_mode`,
+//! `ldap_*` and `oidc_*`, typed, validated, and read or written one item at a time (as
 //! Harbor's `/configurations` API names them).
 
 use std::path::PathBuf;
@@ -30,9 +30,7 @@ impl AuthMode {
         match s {
             "db_auth" => Ok(AuthMode::Db),
             "ldap_auth" => Ok(AuthMode::Ldap),
-            "oidc_auth" => Err(RegistryError::bad_request(
-                "auth_mode oidc_auth is not available in this version of Wharf",
-            )),
+            "oidc_auth" => Ok(AuthMode::Oidc),
             other => Err(RegistryError::bad_request(format!(
                 "auth_mode {other:?} is not one of db_auth, ldap_auth, oidc_auth"
             ))),
@@ -109,6 +107,70 @@ impl Default for LdapSettings {
     }
 }
 
+/// The OpenID provider's settings (Harbor's `oidc_*` items). The client secret is
+/// kept in memory only here; it is stored sealed and never returned or logged.
+#[derive(Clone, PartialEq)]
+pub struct OidcSettings {
+    /// The provider's display name (the portal's login button).
+    pub name: String,
+    /// The issuer URL; discovery reads `{endpoint}/.well-known/openid-configuration`.
+    pub endpoint: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes requested, comma-separated as Harbor writes them; must hold `openid`.
+    pub scope: String,
+    pub verify_cert: bool,
+    /// Create users on their first login (otherwise the login is refused).
+    pub auto_onboard: bool,
+    /// The claim that names the user; empty: `name`, else `preferred_username`.
+    pub user_claim: String,
+    /// The claim that lists the user's groups; empty: groups are not read.
+    pub groups_claim: String,
+    /// Members of this group are system administrators.
+    pub admin_group: String,
+    /// Only groups whose name matches this regular expression are kept; empty: all.
+    pub group_filter: String,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            name: String::new(),
+            endpoint: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            scope: "openid,profile,email,offline_access".into(),
+            verify_cert: true,
+            auto_onboard: false,
+            user_claim: String::new(),
+            groups_claim: String::new(),
+            admin_group: String::new(),
+            group_filter: String::new(),
+        }
+    }
+}
+
+impl OidcSettings {
+    /// The scopes, one each.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// What kind of value an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -138,6 +200,17 @@ pub const ITEMS: &[(&str, ItemKind)] = &[
     ("ldap_group_admin_dn", ItemKind::Text),
     ("ldap_group_membership_attribute", ItemKind::Text),
     ("ldap_group_search_scope", ItemKind::Number),
+    ("oidc_name", ItemKind::Text),
+    ("oidc_endpoint", ItemKind::Text),
+    ("oidc_client_id", ItemKind::Text),
+    ("oidc_client_secret", ItemKind::Password),
+    ("oidc_scope", ItemKind::Text),
+    ("oidc_verify_cert", ItemKind::Flag),
+    ("oidc_auto_onboard", ItemKind::Flag),
+    ("oidc_user_claim", ItemKind::Text),
+    ("oidc_groups_claim", ItemKind::Text),
+    ("oidc_admin_group", ItemKind::Text),
+    ("oidc_group_filter", ItemKind::Text),
 ];
 
 pub fn item_kind(name: &str) -> Option<ItemKind> {
@@ -149,6 +222,7 @@ pub fn item_kind(name: &str) -> Option<ItemKind> {
 pub struct AuthSettings {
     pub mode: AuthMode,
     pub ldap: LdapSettings,
+    pub oidc: OidcSettings,
 }
 
 fn want_str(name: &str, v: &Value) -> Result<String> {
@@ -243,6 +317,7 @@ impl AuthSettings {
             "ldap_group_admin_dn" => l.group_admin_dn = want_str(name, v)?,
             "ldap_group_membership_attribute" => l.group_membership_attribute = want_str(name, v)?,
             "ldap_group_search_scope" => l.group_search_scope = scope(name, v)?,
+            n if n.starts_with("oidc_") => self.set_oidc(n, v)?,
             other => {
                 return Err(RegistryError::bad_request(format!(
                     "configuration item {other:?} is not supported"
@@ -252,8 +327,81 @@ impl AuthSettings {
         Ok(())
     }
 
-    /// One item's value; `None` for the password, which is never shown.
+    fn set_oidc(&mut self, name: &str, v: &Value) -> Result<()> {
+        let o = &mut self.oidc;
+        match name {
+            "oidc_name" => o.name = want_str(name, v)?,
+            "oidc_endpoint" => {
+                let url = want_str(name, v)?.trim().trim_end_matches('/').to_string();
+                if !url.is_empty() {
+                    let parsed = url::Url::parse(&url).map_err(|e| {
+                        RegistryError::bad_request(format!("oidc_endpoint is not a URL: {e}"))
+                    })?;
+                    if !matches!(parsed.scheme(), "https" | "http")
+                        || parsed.query().is_some()
+                        || parsed.fragment().is_some()
+                    {
+                        return Err(RegistryError::bad_request(
+                            "oidc_endpoint must be the issuer's https:// (or http://) URL, without query or fragment",
+                        ));
+                    }
+                }
+                o.endpoint = url;
+            }
+            "oidc_client_id" => o.client_id = want_str(name, v)?.trim().to_string(),
+            "oidc_client_secret" => o.client_secret = want_str(name, v)?,
+            "oidc_scope" => {
+                let scope = want_str(name, v)?;
+                let probe = OidcSettings {
+                    scope: scope.clone(),
+                    ..Default::default()
+                };
+                if !probe.scopes().any(|s| s == "openid") {
+                    return Err(RegistryError::bad_request("oidc_scope must include openid"));
+                }
+                o.scope = scope;
+            }
+            "oidc_verify_cert" => o.verify_cert = want_bool(name, v)?,
+            "oidc_auto_onboard" => o.auto_onboard = want_bool(name, v)?,
+            "oidc_user_claim" => o.user_claim = want_str(name, v)?.trim().to_string(),
+            "oidc_groups_claim" => o.groups_claim = want_str(name, v)?.trim().to_string(),
+            "oidc_admin_group" => o.admin_group = want_str(name, v)?,
+            "oidc_group_filter" => {
+                let f = want_str(name, v)?;
+                if !f.is_empty() {
+                    regex::Regex::new(&f).map_err(|e| {
+                        RegistryError::bad_request(format!(
+                            "oidc_group_filter is not a regular expression: {e}"
+                        ))
+                    })?;
+                }
+                o.group_filter = f;
+            }
+            other => {
+                return Err(RegistryError::bad_request(format!(
+                    "configuration item {other:?} is not supported"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// One item's value; `None` for the passwords, which are never shown.
     pub fn get(&self, name: &str) -> Option<Value> {
+        let o = &self.oidc;
+        match name {
+            "oidc_name" => return Some(o.name.clone().into()),
+            "oidc_endpoint" => return Some(o.endpoint.clone().into()),
+            "oidc_client_id" => return Some(o.client_id.clone().into()),
+            "oidc_scope" => return Some(o.scope.clone().into()),
+            "oidc_verify_cert" => return Some(o.verify_cert.into()),
+            "oidc_auto_onboard" => return Some(o.auto_onboard.into()),
+            "oidc_user_claim" => return Some(o.user_claim.clone().into()),
+            "oidc_groups_claim" => return Some(o.groups_claim.clone().into()),
+            "oidc_admin_group" => return Some(o.admin_group.clone().into()),
+            "oidc_group_filter" => return Some(o.group_filter.clone().into()),
+            _ => {}
+        }
         let l = &self.ldap;
         Some(match name {
             "auth_mode" => self.mode.name().into(),
@@ -293,9 +441,30 @@ mod tests {
         assert_eq!(s.get("ldap_scope"), Some(json!(1)));
         assert_eq!(s.get("ldap_filter"), Some(json!("(objectClass=person)")));
         assert_eq!(s.get("ldap_search_password"), None);
+        s.set("auth_mode", &json!("oidc_auth")).unwrap();
+        s.set("oidc_endpoint", &json!("https://idp.example.com/realms/x/"))
+            .unwrap();
+        s.set("oidc_client_secret", &json!("s3cret")).unwrap();
+        s.set("oidc_scope", &json!("openid, offline_access"))
+            .unwrap();
+        assert_eq!(s.get("auth_mode"), Some(json!("oidc_auth")));
+        assert_eq!(
+            s.get("oidc_endpoint"),
+            Some(json!("https://idp.example.com/realms/x"))
+        );
+        assert_eq!(s.get("oidc_client_secret"), None);
+        assert_eq!(
+            s.oidc.scopes().collect::<Vec<_>>(),
+            ["openid", "offline_access"]
+        );
+        assert!(!format!("{:?}", s.oidc).contains("s3cret"));
         for (name, bad) in [
             ("auth_mode", json!("kerberos")),
-            ("auth_mode", json!("oidc_auth")),
+            ("oidc_endpoint", json!("ftp://idp")),
+            ("oidc_endpoint", json!("https://idp/?x=1")),
+            ("oidc_scope", json!("profile,email")),
+            ("oidc_group_filter", json!("(unclosed")),
+            ("oidc_auto_onboard", json!("maybe")),
             ("ldap_url", json!("http://x")),
             ("ldap_scope", json!(3)),
             ("ldap_timeout", json!(0)),

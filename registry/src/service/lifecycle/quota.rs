@@ -257,6 +257,7 @@ mod tests {
                 webhooks: meta.clone(),
                 replication: meta.clone(),
                 proxy: meta.clone(),
+                oidc: meta.clone(),
             },
             Options {
                 max_uploads: 10,
