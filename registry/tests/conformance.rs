@@ -80,3 +80,9 @@ async fn sqlite_gc() {
     let (_dir, store) = sqlite().await;
     conformance::run_gc(&store, &store).await;
 }
+
+#[tokio::test]
+async fn sqlite_sessions() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_sessions(&store, &store).await;
+}

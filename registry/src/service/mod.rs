@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod replication;
 pub mod security;
+pub mod sessions;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub struct Services {
     pub proxy: Arc<proxy::ProxyCache>,
     pub directory: Arc<Directory>,
     pub replication: Arc<replication::Replication>,
+    /// The portal's login sessions.
+    pub sessions: Arc<sessions::Sessions>,
 }
 
 /// What the services are built from.
@@ -86,6 +89,7 @@ pub struct Stores {
     pub webhooks: Arc<dyn crate::metadata::WebhookStore>,
     pub replication: Arc<dyn ReplicationStore>,
     pub proxy: Arc<dyn ProxyStore>,
+    pub sessions: Arc<dyn crate::metadata::SessionStore>,
 }
 
 /// Options of the services that have any.
@@ -107,6 +111,7 @@ pub struct Options {
     pub secret_key: Option<Arc<replication::SecretKey>>,
     pub proxy: proxy::ProxyOptions,
     pub replication: replication::ReplicationOptions,
+    pub sessions: sessions::SessionOptions,
 }
 
 impl Services {
@@ -230,7 +235,14 @@ impl Services {
             metrics.clone(),
             options.replication,
         );
+        let sessions = Arc::new(sessions::Sessions::new(
+            stores.sessions,
+            stores.identity.clone(),
+            access.clone(),
+            options.sessions,
+        ));
         Services {
+            sessions,
             proxy,
             metrics,
             webhooks,

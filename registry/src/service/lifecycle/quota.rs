@@ -257,6 +257,7 @@ mod tests {
                 webhooks: meta.clone(),
                 replication: meta.clone(),
                 proxy: meta.clone(),
+                sessions: meta.clone(),
             },
             Options {
                 max_uploads: 10,
