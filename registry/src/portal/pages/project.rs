@@ -107,7 +107,7 @@ pub async fn repositories(
                 h2 { "No repositories yet" }
                 @if rights.push {
                     p { "Push an image to this project:" }
-                    pre { code {
+                    pre tabindex="0" { code {
                         "docker login " (host) "\n"
                         "docker tag my-image:latest " (host) "/" (p.name) "/my-image:latest\n"
                         "docker push " (host) "/" (p.name) "/my-image:latest"

@@ -110,6 +110,27 @@ fn badges(accessories: &[Referrer]) -> Badges {
     b
 }
 
+impl Badges {
+    fn with(mut self, other: Option<&Badges>) -> Badges {
+        if let Some(o) = other {
+            self.signed |= o.signed;
+            self.sbom |= o.sbom;
+            self.attested |= o.attested;
+        }
+        self
+    }
+}
+
+/// `sha256-<hex>.sig` → (`sha256:<hex>`, `sig`): cosign's tag for an accessory.
+fn cosign_tag(tag: &str) -> Option<(String, &str)> {
+    let (name, kind) = tag.rsplit_once('.')?;
+    let hex = name.strip_prefix("sha256-")?;
+    (matches!(kind, "sig" | "att" | "sbom")
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then(|| (format!("sha256:{hex}"), kind))
+}
+
 fn badge_row(b: &Badges) -> Markup {
     html! {
         @if b.signed { span.badge.ok { "signed" } " " }
@@ -166,10 +187,29 @@ async fn repository(
         page: page.unwrap_or(1).max(1),
         page_size: 50,
     };
-    let (artifacts, total) = reg
+    let (listed, total) = reg
         .distribution
         .artifacts(&viewer.who, &p.name, repo, page)
         .await?;
+    // cosign's tag-schema accessories (`sha256-<hex>.sig`, `.att`, `.sbom`) are shown
+    // as badges of their subject, not as artifacts of their own (as Harbor does).
+    let mut tagged: HashMap<String, Badges> = HashMap::new();
+    let mut artifacts = Vec::with_capacity(listed.len());
+    for a in listed {
+        let kinds: Vec<(String, &str)> = a.tags.iter().filter_map(|(t, _)| cosign_tag(t)).collect();
+        if !a.tags.is_empty() && kinds.len() == a.tags.len() {
+            for (subject, kind) in kinds {
+                let b = tagged.entry(subject).or_default();
+                match kind {
+                    "sig" => b.signed = true,
+                    "att" => b.attested = true,
+                    _ => b.sbom = true,
+                }
+            }
+        } else {
+            artifacts.push(a);
+        }
+    }
     let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
     let scans = reg
         .security
@@ -196,7 +236,7 @@ async fn repository(
                         td { @for (t, _) in &a.tags { span.tag { (t) } " " } }
                         td.num { (size(a.size)) }
                         td { (severity_bar(scans.get(&a.digest))) }
-                        td { (badge_row(&badges(&a.accessories))) }
+                        td { (badge_row(&badges(&a.accessories).with(tagged.get(&a.digest.to_string())))) }
                         td { (layout::time(a.pushed_at)) }
                         td { @match a.pulled_at { Some(t) => (layout::time(t)), None => "never" } }
                     }
@@ -303,6 +343,11 @@ async fn artifact(
         .security
         .signatures(&viewer.who, &p.name, repo, &a.digest)
         .await?;
+    let found = badges(&a.accessories).with(Some(&Badges {
+        signed: signatures.iter().any(|s| s.kind != "attestation"),
+        attested: signatures.iter().any(|s| s.kind == "attestation"),
+        sbom: false,
+    }));
     let host = registry_host(headers);
     let pull = format!("docker pull {host}/{}/{repo}@{}", p.name, a.digest);
     let base = format!(
@@ -314,7 +359,7 @@ async fn artifact(
     Ok(html! {
         (crumbs(p, rights, repo, Some(digest)))
         h1 { (repo) " " code.digest { (short(&a.digest)) } }
-        p { @for (t, _) in &a.tags { span.tag { (t) } " " } (badge_row(&badges(&a.accessories))) }
+        p { @for (t, _) in &a.tags { span.tag { (t) } " " } (badge_row(&found)) }
         div.copy {
             label for="pull" { "Pull by digest" }
             input #pull readonly value=(pull);
@@ -328,7 +373,7 @@ async fn artifact(
             dt { "Pulled" } dd { @match a.pulled_at { Some(t) => { (layout::time(t)) " (" (a.pull_count) " pulls)" }, None => "never" } }
         }
         @if rights.scan {
-            form.actions method="post" action=(base) {
+            form.actions method="post" action=(base) data-refresh="scan" {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 button type="submit" name="action" value="scan" { "Scan now" }
                 " "

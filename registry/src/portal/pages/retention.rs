@@ -130,7 +130,7 @@ pub async fn show(
                     @for t in &latest_tasks {
                         details.task {
                             summary { code { (t.repository) } ": " (t.retained) " of " (t.total) " kept (" (t.status) ")" }
-                            pre.log { (t.log) }
+                            pre.log tabindex="0" aria-label={"log of " (t.repository)} { (t.log) }
                         }
                     }
                 }
