@@ -134,9 +134,11 @@ try {
   assert.equal(await page.getByRole('textbox', { name: 'Pull by digest' }).inputValue(), `docker pull ${HOST}/${PROJECT}/pyapp@${digest}`);
 
   step('a rescan started from the page ends in the page');
+  // The section now on the page is marked; the findings must come back in a new one,
+  // swapped in by the page's script (the marker on window shows nothing reloaded).
+  await page.evaluate(() => { document.getElementById('scan').dataset.old = '1'; });
   await page.getByRole('button', { name: 'Scan now' }).click();
-  await page.waitForFunction(() => document.querySelector('#findings') === null || document.querySelector('#scan[data-poll]') === null);
-  await page.locator('#findings').waitFor({ timeout: 120000 });
+  await page.locator('#scan:not([data-old]) #findings').waitFor({ timeout: 120000 });
   assert.equal(await page.evaluate(() => window.__stayed), true, 'the page was reloaded');
   assert.equal(page.url(), artifactUrl);
   await shot(page, 'artifact');
@@ -199,6 +201,12 @@ try {
   await page.locator('details.task summary').first().click();
   assert.match(await page.locator('details.task').first().innerText(), /pyapp/);
   await shot(page, 'retention');
+
+  step('dark mode');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(artifactUrl);
+  await shot(page, 'artifact-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   step('the other project pages');
   for (const [path, name] of [['members', 'members'], ['logs', 'logs'], ['robots', 'robots']]) {
