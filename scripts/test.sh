@@ -24,6 +24,7 @@ declare -A APT=(
   [shellcheck]=shellcheck   # github-action: the action's scripts and the workflows' run: blocks
   [sqlite3]=sqlite3     # retention: hand-made push/pull times written with the server stopped
   [slapd]=slapd [ldapadd]=ldap-utils   # ldap: a private OpenLDAP per test (the system instance is not used)
+  [chromium]=chromium [npm]=npm   # portal: the end-to-end test in headless Chromium (playwright-core)
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
@@ -57,6 +58,13 @@ command -v kubernetes-validate >/dev/null || pip_missing+=(kubernetes-validate)
 if ((${#pip_missing[@]})); then
   log "pip install ${pip_missing[*]}"
   python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
+fi
+
+# The portal's browser test: playwright-core and axe-core from npm, at the versions
+# tests/portal/package-lock.json pins (node_modules is never committed).
+if [ ! -d tests/portal/node_modules/playwright-core ] || [ ! -d tests/portal/node_modules/axe-core ]; then
+  log "npm ci (tests/portal)"
+  (cd tests/portal && npm ci --no-audit --no-fund >&2)
 fi
 
 # Test images (reused when present).

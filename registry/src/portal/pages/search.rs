@@ -72,28 +72,31 @@ pub async fn show(
                 )
                 .await?;
             for p in &visible {
-                let (list, _) = reg
-                    .distribution
-                    .project_repositories(
-                        &viewer.who,
-                        &p.name,
-                        PageReq {
-                            page: 1,
-                            page_size: 100,
-                        },
-                    )
-                    .await?;
-                for r in list {
-                    if r.name.to_lowercase().contains(&needle) {
-                        let short = r
-                            .name
-                            .strip_prefix(&format!("{}/", p.name))
-                            .unwrap_or(&r.name)
-                            .to_string();
-                        repos.push((p.name.clone(), short));
-                        if repos.len() >= MAX_HITS {
-                            break 'outer;
+                for rpage in 1.. {
+                    let req = PageReq {
+                        page: rpage,
+                        page_size: 100,
+                    };
+                    let (list, rtotal) = reg
+                        .distribution
+                        .project_repositories(&viewer.who, &p.name, req)
+                        .await?;
+                    let n = list.len();
+                    for r in list {
+                        if r.name.to_lowercase().contains(&needle) {
+                            let short = r
+                                .name
+                                .strip_prefix(&format!("{}/", p.name))
+                                .unwrap_or(&r.name)
+                                .to_string();
+                            repos.push((p.name.clone(), short));
+                            if repos.len() >= MAX_HITS {
+                                break 'outer;
+                            }
                         }
+                    }
+                    if n == 0 || (rpage * 100) as i64 >= rtotal {
+                        break;
                     }
                 }
             }
