@@ -192,3 +192,94 @@ impl Sessions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{SessionOptions, Sessions};
+    use crate::metadata::identity::NewUser;
+    use crate::metadata::{IdentityStore, SessionStore, SqliteMetadata};
+    use crate::service::{Access, AuthState};
+
+    async fn setup() -> (tempfile::TempDir, Arc<SqliteMetadata>, Arc<Access>) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        meta.create_user(NewUser {
+            username: "alice",
+            password_hash: &crate::auth::password::hash("s3cret-pw"),
+            email: None,
+            realname: None,
+            sysadmin: false,
+        })
+        .await
+        .unwrap();
+        let auth = AuthState::new(
+            meta.clone(),
+            vec![7; 32],
+            Duration::from_secs(60),
+            None,
+            false,
+        );
+        let access = Arc::new(Access::new(meta.clone(), Some(auth)));
+        (dir, meta, access)
+    }
+
+    fn sessions(
+        meta: &Arc<SqliteMetadata>,
+        access: &Arc<Access>,
+        idle: u64,
+        life: u64,
+    ) -> Sessions {
+        Sessions::new(
+            meta.clone(),
+            meta.clone(),
+            access.clone(),
+            SessionOptions {
+                idle_timeout: Duration::from_secs(idle),
+                lifetime: Duration::from_secs(life),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn login_resolve_expire_logout() {
+        let (_dir, meta, access) = setup().await;
+        let live = sessions(&meta, &access, 600, 3600);
+        assert!(live.login("alice", "wrong", None).await.is_err());
+        let s = live.login("alice", "s3cret-pw", None).await.unwrap();
+        assert_eq!(s.principal.name(), "alice");
+        let got = live.resolve(&s.id).await.unwrap().unwrap();
+        assert_eq!(got.csrf_token, s.csrf_token);
+        assert_ne!(s.id, s.csrf_token);
+        // The store holds the id's hash, not the id.
+        assert!(meta.session(&super::hash(&s.id)).await.unwrap().is_some());
+        assert!(live.resolve("not-a-session").await.unwrap().is_none());
+
+        // The same session seen by a server whose idle timeout has passed: gone for good.
+        let idle = sessions(&meta, &access, 0, 3600);
+        assert!(idle.resolve(&s.id).await.unwrap().is_none());
+        assert!(live.resolve(&s.id).await.unwrap().is_none());
+
+        // Past the absolute lifetime, however recent the activity.
+        let s = live.login("alice", "s3cret-pw", None).await.unwrap();
+        assert!(
+            sessions(&meta, &access, 600, 0)
+                .resolve(&s.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Logout ends it server-side.
+        let s = live.login("alice", "s3cret-pw", None).await.unwrap();
+        let who = live.resolve(&s.id).await.unwrap().unwrap().principal;
+        live.logout(&s.id, &who, None).await.unwrap();
+        assert!(live.resolve(&s.id).await.unwrap().is_none());
+    }
+}
