@@ -90,6 +90,16 @@ fn node_modules() -> PathBuf {
     dir
 }
 
+/// A value in an `application/x-www-form-urlencoded` body (robot names hold `$` and `+`).
+fn form_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn api(w: &Wharf, method: &str, path: &str) -> common::Curl {
     curl(method, &w.url(&format!("/api/v2.0{path}")))
         .header("Content-Type", "application/json")
@@ -174,8 +184,8 @@ fn portal_end_to_end_in_chromium() {
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!(
             "username={}&password={}",
-            robot["name"].as_str().unwrap().replace('$', "%24"),
-            robot["secret"].as_str().unwrap()
+            form_value(robot["name"].as_str().unwrap()),
+            form_value(robot["secret"].as_str().unwrap())
         ))
         .send();
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
