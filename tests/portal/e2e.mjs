@@ -208,8 +208,25 @@ try {
   await shot(page, 'artifact-dark');
   await page.emulateMedia({ colorScheme: 'light' });
 
+  step('a robot account: its secret shown once, and it works');
+  await page.goto(`${URL}/projects/${PROJECT}/robots`);
+  await page.getByLabel('Name', { exact: true }).fill('e2e');
+  await page.getByRole('button', { name: 'Create robot account' }).click();
+  await page.locator('#robot-secret').waitFor();
+  const secret = await page.getByRole('textbox', { name: 'Secret' }).inputValue();
+  const robotName = `robot$${PROJECT}+e2e`;
+  assert.match(await page.locator('#robot-secret').innerText(), new RegExp(robotName.replace(/[$+]/g, '\\$&')));
+  const tags = await fetch(`${URL}/v2/${PROJECT}/pyapp/tags/list`, {
+    headers: { Authorization: 'Basic ' + Buffer.from(`${robotName}:${secret}`).toString('base64') },
+  });
+  assert.equal(tags.status, 200);
+  await shot(page, 'robots');
+  await page.goto(`${URL}/projects/${PROJECT}/robots`);
+  assert.equal(await page.locator('#robot-secret').count(), 0, 'the secret is shown again');
+  assert.match(await page.locator('table.list').innerText(), /e2e/);
+
   step('the other project pages');
-  for (const [path, name] of [['members', 'members'], ['logs', 'logs'], ['robots', 'robots']]) {
+  for (const [path, name] of [['members', 'members'], ['logs', 'logs']]) {
     await page.goto(`${URL}/projects/${PROJECT}/${path}`);
     await shot(page, name);
   }
@@ -249,7 +266,7 @@ try {
   await guest.goto(`${URL}/projects/${PROJECT}/retention`);
   assert.equal(await guest.getByRole('button', { name: 'Dry run' }).count(), 0);
   assert.equal(await guest.getByRole('button', { name: 'Save policy' }).count(), 0);
-  await guest.screenshot({ path: `${SHOTS}/guest-artifact-phone.png`, fullPage: true });
+  await guest.screenshot({ path: `${SHOTS}/guest-retention-phone.png`, fullPage: true });
   const forced = await guest.evaluate(async ([p, artifact]) => {
     const csrf = document.body.dataset.csrf;
     const post = async (url, body) => (await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `${body}&csrf=${encodeURIComponent(csrf)}`, redirect: 'manual' })).status;

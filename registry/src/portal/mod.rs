@@ -42,7 +42,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/projects/{project}", get(pages::project::repositories))
         .route("/projects/{project}/members", get(pages::project::members))
-        .route("/projects/{project}/robots", get(pages::project::robots))
+        .route(
+            "/projects/{project}/robots",
+            get(pages::project::robots).post(pages::project::create_robot),
+        )
         .route(
             "/projects/{project}/settings",
             get(pages::settings::show).post(pages::settings::save),

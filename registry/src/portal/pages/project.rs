@@ -34,6 +34,7 @@ pub struct Rights {
     pub scan: bool,
     pub delete: bool,
     pub manage_retention: bool,
+    pub manage_robots: bool,
 }
 
 pub async fn rights(reg: &AppState, viewer: &Viewer, project: &str) -> PageResult<Rights> {
@@ -56,6 +57,7 @@ pub async fn rights(reg: &AppState, viewer: &Viewer, project: &str) -> PageResul
         scan: may(Action::Scan).await?,
         delete: may(Action::DeleteArtifact).await?,
         manage_retention: may(Action::ManageRetention).await?,
+        manage_robots: may(Action::ManageRobots).await?,
     })
 }
 
@@ -183,10 +185,31 @@ pub async fn robots(
         .access
         .project_for(&viewer.who, &project, Action::ReadRobots)
         .await?;
+    robots_page(&reg, &viewer, &p, None).await
+}
+
+/// The robots page; `created`: a robot just made, with its secret, shown this once.
+async fn robots_page(
+    reg: &AppState,
+    viewer: &Viewer,
+    p: &Project,
+    created: Option<(String, String)>,
+) -> PageResult {
     let robots = reg.identity.list_robots(&viewer.who, Some(&p.name)).await?;
-    let rights = rights(&reg, &viewer, &p.name).await?;
+    let rights = rights(reg, viewer, &p.name).await?;
     let body = html! {
-        (header(&p, &rights, "robots"))
+        (header(p, &rights, "robots"))
+        @if let Some((name, secret)) = &created {
+            section.card #robot-secret role="status" {
+                h2 { "Robot " code { (name) } " created" }
+                p { strong { "Copy its secret now: it is not shown again." } }
+                div.copy {
+                    label for="secret" { "Secret" }
+                    input #secret readonly value=(secret);
+                    button type="button" data-copy="secret" { "Copy" }
+                }
+            }
+        }
         @if robots.is_empty() {
             p.empty { "No robot accounts. Create one for a pipeline with "
                 code { "wharf robot create --project " (p.name) " NAME" }
@@ -207,11 +230,78 @@ pub async fn robots(
                 }
             }
         }
+        @if rights.manage_robots {
+            section.card {
+                h2 { "New robot account" }
+                form method="post" action={"/projects/" (p.name) "/robots"} {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label for="robot-name" { "Name" }
+                    input #robot-name name="name" required pattern="[a-z0-9]+([._-][a-z0-9]+)*";
+                    label for="robot-description" { "Description" }
+                    input #robot-description name="description";
+                    fieldset {
+                        legend { "Permissions in this project" }
+                        label { input type="checkbox" name="pull" value="1" checked; " Pull" }
+                        label { input type="checkbox" name="push" value="1"; " Push" }
+                    }
+                    label for="robot-days" { "Expires after this many days (-1: never)" }
+                    input #robot-days type="number" name="days" min="-1" value="30" required;
+                    button type="submit" { "Create robot account" }
+                }
+            }
+        }
     };
     Ok(
-        Html(layout::page(&viewer, &format!("{} robots", p.name), body).into_string())
+        Html(layout::page(viewer, &format!("{} robots", p.name), body).into_string())
             .into_response(),
     )
+}
+
+#[derive(Deserialize)]
+pub struct RobotForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    pull: Option<String>,
+    push: Option<String>,
+    days: i64,
+}
+
+/// Creates a robot and shows its secret once, in this response only (never stored
+/// or logged in the clear; portal pages are `no-store`).
+pub async fn create_robot(
+    State(reg): State<AppState>,
+    Path(project): Path<String>,
+    c: crate::portal::session::Checked<RobotForm>,
+) -> PageResult {
+    let (v, f) = (c.viewer, c.form);
+    let p = reg
+        .access
+        .project_for(&v.who, &project, Action::ManageRobots)
+        .await?;
+    let mut access = Vec::new();
+    if f.pull.is_some() {
+        access.push(serde_json::json!({"resource": "repository", "action": "pull"}));
+    }
+    if f.push.is_some() {
+        access.push(serde_json::json!({"resource": "repository", "action": "push"}));
+    }
+    if access.is_empty() {
+        return Err(crate::error::RegistryError::bad_request("choose pull, push or both").into());
+    }
+    let spec = crate::service::RobotSpec {
+        name: f.name.trim().to_string(),
+        description: f.description,
+        level: "project".into(),
+        duration: f.days,
+        disable: false,
+        permissions: serde_json::json!([{"kind": "project", "namespace": p.name, "access": access}]),
+    };
+    let (robot, secret) = reg
+        .identity
+        .create_robot(&v.who, v.ip.as_deref(), &spec)
+        .await?;
+    robots_page(&reg, &v, &p, Some((robot.name, secret))).await
 }
 
 pub async fn logs(
