@@ -32,6 +32,8 @@ pub async fn show(
     let rights = rights(&reg, &viewer, &p.name).await?;
     let s = ProjectSettings::from_metadata(&reg.security.project_metadata(p.id).await?);
     let allow = reg.security.project_allowlist(p.id).await?;
+    // Limited guests may not read the rules: the section is left out for them.
+    let immutable = reg.immutability.list(&viewer.who, &p.name).await.ok();
     let off = !rights.update;
     let expiry = allow
         .expires_at
@@ -78,6 +80,27 @@ pub async fn show(
                 @if !off { button type="submit" { "Save allow-list" } }
             }
             @if let Some(t) = allow.expires_at { p.hint { "Expires " (layout::time(t)) "." } }
+        }
+        @if let Some(rules) = &immutable {
+            section.card #immutability {
+                h2 { "Immutable tags" }
+                @if rules.is_empty() {
+                    p.empty { "No rule: any tag may be moved or deleted by those allowed to push and delete." }
+                } @else {
+                    ul {
+                        @for r in rules {
+                            li {
+                                "Tags "
+                                @for sel in &r.tag_selectors { code { (sel.decoration) " " (sel.pattern) } " " }
+                                "in repositories "
+                                @for sel in &r.scope_selectors.repository { code { (sel.decoration) " " (sel.pattern) } " " }
+                                "never move or go away"
+                                @if r.disabled { " (rule disabled)" }
+                            }
+                        }
+                    }
+                }
+            }
         }
     };
     Ok(
