@@ -25,6 +25,7 @@ declare -A APT=(
   [sqlite3]=sqlite3     # retention: hand-made push/pull times written with the server stopped
   [slapd]=slapd [ldapadd]=ldap-utils   # ldap: a private OpenLDAP per test (the system instance is not used)
   [node]=nodejs [npm]=npm   # oidc: a real OpenID provider (npm's oidc-provider) per test
+  [chromium]=chromium       # portal: the end-to-end test in headless Chromium (playwright-core)
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
@@ -64,6 +65,12 @@ fi
 if [ ! -d tests/fixtures/oidc/node_modules/oidc-provider ]; then
   log "npm ci in tests/fixtures/oidc"
   (cd tests/fixtures/oidc && npm ci --no-audit --no-fund --silent)
+fi
+# The portal's browser test: playwright-core and axe-core from npm, at the versions
+# tests/portal/package-lock.json pins (node_modules is never committed).
+if [ ! -d tests/portal/node_modules/playwright-core ] || [ ! -d tests/portal/node_modules/axe-core ]; then
+  log "npm ci (tests/portal)"
+  (cd tests/portal && npm ci --no-audit --no-fund >&2)
 fi
 
 # Test images (reused when present).

@@ -68,6 +68,10 @@ pub struct Config {
     /// asks on every pull; 0 does the same. The default spares the upstream, and its
     /// rate limit, the HEAD of every pull of a hot tag, for at most that much staleness.
     pub proxy_cache_ttl: u64,
+    /// Seconds a portal session may go unused before it ends.
+    pub portal_session_idle_timeout: u64,
+    /// Seconds a portal session lasts after login, however busy: the user logs in again.
+    pub portal_session_lifetime: u64,
     /// Authentication mode (Harbor's `auth_mode`: db_auth, ldap_auth, oidc_auth). Set
     /// here, it and every `ldap_*` and `oidc_*` setting below win over
     /// `/api/v2.0/configurations`, which then shows them as not editable.
@@ -255,6 +259,8 @@ impl Default for Config {
             job_lease: 60,
             secret_key_file: None,
             proxy_cache_ttl: 300,
+            portal_session_idle_timeout: 1800,
+            portal_session_lifetime: 43200,
             auth_mode: None,
             ldap_url: None,
             ldap_search_dn: None,

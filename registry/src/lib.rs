@@ -13,6 +13,7 @@ pub mod http;
 pub mod manifest;
 pub mod metadata;
 pub mod names;
+pub mod portal;
 pub mod rate_limit;
 pub mod server;
 pub mod service;

@@ -124,6 +124,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             replication: meta.clone(),
             proxy: meta.clone(),
             oidc: meta.clone(),
+            sessions: meta.clone(),
         },
         Options {
             max_uploads: config.max_concurrent_uploads,
@@ -150,6 +151,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
                 ..Default::default()
             },
             replication: Default::default(),
+            sessions: crate::service::sessions::SessionOptions {
+                idle_timeout: Duration::from_secs(config.portal_session_idle_timeout.max(1)),
+                lifetime: Duration::from_secs(config.portal_session_lifetime.max(1)),
+            },
         },
     );
     if !enabled {

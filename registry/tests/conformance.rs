@@ -86,3 +86,9 @@ async fn sqlite_oidc() {
     let (_dir, store) = sqlite().await;
     conformance::run_oidc(&store, &store).await;
 }
+
+#[tokio::test]
+async fn sqlite_sessions() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_sessions(&store, &store).await;
+}

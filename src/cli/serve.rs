@@ -89,6 +89,8 @@ Config file (TOML), every key optional:
   trusted_root = \"/etc/wharf/trusted_root.json\"
   gc_grace_period = 3600
   job_lease = 60
+  portal_session_idle_timeout = 1800
+  portal_session_lifetime = 43200
   secret_key_file = \"/var/lib/wharf/secret.key\"
   auth_mode = \"ldap_auth\"
   ldap_url = \"ldaps://ldap.example.com\"
@@ -240,6 +242,14 @@ pub struct ServeArgs {
     /// died is taken over after this [default: 60].
     #[arg(long, env = "WHARF_JOB_LEASE")]
     job_lease: Option<u64>,
+
+    /// Seconds a portal (web UI) session may go unused before it ends [default: 1800].
+    #[arg(long, env = "WHARF_PORTAL_SESSION_IDLE_TIMEOUT")]
+    portal_session_idle_timeout: Option<u64>,
+
+    /// Seconds a portal session lasts after login, however busy [default: 43200].
+    #[arg(long, env = "WHARF_PORTAL_SESSION_LIFETIME")]
+    portal_session_lifetime: Option<u64>,
 
     /// File with the key that encrypts registry endpoint credentials at rest
     /// (generated, mode 0600, when absent) [default: <data-dir>/secret.key].
@@ -493,6 +503,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.job_lease {
             config.job_lease = v;
+        }
+        if let Some(v) = self.portal_session_idle_timeout {
+            config.portal_session_idle_timeout = v;
+        }
+        if let Some(v) = self.portal_session_lifetime {
+            config.portal_session_lifetime = v;
         }
         if let Some(v) = self.secret_key_file {
             config.secret_key_file = Some(v);

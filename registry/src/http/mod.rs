@@ -24,7 +24,7 @@ mod uploads;
 
 /// The `Authorization` header parser, public so the fuzz targets (`fuzz/`) reach it
 /// exactly as a request does; nothing outside the HTTP layer needs it.
-pub use auth::{Credentials, credentials};
+pub use auth::{Credentials, client_ip, credentials};
 
 use std::sync::Arc;
 
@@ -84,6 +84,7 @@ pub fn router(registry: Arc<Services>) -> Router {
         .route("/livez", get(metrics::livez))
         .route("/readyz", get(metrics::readyz))
         .merge(api::router())
+        .merge(crate::portal::router())
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(api_version_header))

@@ -2462,3 +2462,76 @@ pub async fn run_oidc(store: &dyn super::OidcStore, identity: &dyn super::Identi
         Some(login("b", 20))
     );
 }
+
+/// [`super::SessionStore`]: the portal's sessions, by the hash of their id; expiry by
+/// idleness or age; a session goes with its user.
+pub async fn run_sessions(store: &dyn super::SessionStore, identity: &dyn IdentityStore) {
+    use super::identity::NewUser;
+    use super::sessions::StoredSession;
+    let user = |name: &'static str| NewUser {
+        username: name,
+        password_hash: "h",
+        email: None,
+        realname: None,
+        sysadmin: false,
+    };
+    let alice = identity.create_user(user("alice")).await.unwrap().unwrap();
+    let bob = identity.create_user(user("bob")).await.unwrap().unwrap();
+    let session = |n: u8, user_id: i64, created_at: i64, last_seen_at: i64| StoredSession {
+        id_hash: [n; 32],
+        user_id,
+        csrf_token: format!("csrf-{n}"),
+        created_at,
+        last_seen_at,
+    };
+    store
+        .create_session(&session(1, alice, 100, 100))
+        .await
+        .unwrap();
+    store
+        .create_session(&session(2, alice, 100, 500))
+        .await
+        .unwrap();
+    store
+        .create_session(&session(3, bob, 900, 900))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session(&[1; 32]).await.unwrap(),
+        Some(session(1, alice, 100, 100))
+    );
+    assert_eq!(store.session(&[9; 32]).await.unwrap(), None);
+    // The same id twice is refused, not overwritten.
+    assert!(store.create_session(&session(1, bob, 1, 1)).await.is_err());
+    assert_eq!(
+        store.session(&[1; 32]).await.unwrap().unwrap().user_id,
+        alice
+    );
+
+    // Activity moves forward only.
+    assert!(store.touch_session(&[1; 32], 300).await.unwrap());
+    assert!(store.touch_session(&[1; 32], 200).await.unwrap());
+    assert_eq!(
+        store.session(&[1; 32]).await.unwrap().unwrap().last_seen_at,
+        300
+    );
+    assert!(!store.touch_session(&[9; 32], 300).await.unwrap());
+
+    // Idle since before 400 (1), or created before 50 (none).
+    assert_eq!(store.delete_expired_sessions(400, 50).await.unwrap(), 1);
+    assert_eq!(store.session(&[1; 32]).await.unwrap(), None);
+    // Created before 500 (2), however recently seen.
+    assert_eq!(store.delete_expired_sessions(0, 500).await.unwrap(), 1);
+    assert_eq!(store.session(&[2; 32]).await.unwrap(), None);
+
+    assert!(store.delete_session(&[3; 32]).await.unwrap());
+    assert!(!store.delete_session(&[3; 32]).await.unwrap());
+
+    // Deleting the user ends their sessions.
+    store
+        .create_session(&session(4, bob, 1000, 1000))
+        .await
+        .unwrap();
+    assert!(identity.delete_user(bob).await.unwrap());
+    assert_eq!(store.session(&[4; 32]).await.unwrap(), None);
+}

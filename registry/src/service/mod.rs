@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod replication;
 pub mod security;
+pub mod sessions;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct Services {
     pub proxy: Arc<proxy::ProxyCache>,
     pub directory: Arc<Directory>,
     pub replication: Arc<replication::Replication>,
+    /// The portal's login sessions.
+    pub sessions: Arc<sessions::Sessions>,
 }
 
 /// What the services are built from.
@@ -88,6 +91,7 @@ pub struct Stores {
     pub replication: Arc<dyn ReplicationStore>,
     pub proxy: Arc<dyn ProxyStore>,
     pub oidc: Arc<dyn OidcStore>,
+    pub sessions: Arc<dyn crate::metadata::SessionStore>,
 }
 
 /// Options of the services that have any.
@@ -109,6 +113,7 @@ pub struct Options {
     pub secret_key: Option<Arc<replication::SecretKey>>,
     pub proxy: proxy::ProxyOptions,
     pub replication: replication::ReplicationOptions,
+    pub sessions: sessions::SessionOptions,
 }
 
 impl Services {
@@ -233,7 +238,14 @@ impl Services {
             metrics.clone(),
             options.replication,
         );
+        let sessions = Arc::new(sessions::Sessions::new(
+            stores.sessions,
+            stores.identity.clone(),
+            access.clone(),
+            options.sessions,
+        ));
         Services {
+            sessions,
             proxy,
             metrics,
             webhooks,

@@ -258,6 +258,7 @@ mod tests {
                 replication: meta.clone(),
                 proxy: meta.clone(),
                 oidc: meta.clone(),
+                sessions: meta.clone(),
             },
             Options {
                 max_uploads: 10,

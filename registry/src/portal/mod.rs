@@ -1,0 +1,89 @@
+//! The portal: the web UI served at `/` by the same process as `/v2` and
+//! `/api/v2.0`. Pages are rendered on the server with `maud` (HTML checked when the
+//! crate compiles, every value escaped); one CSS and one small JavaScript file are
+//! embedded in the binary, so `cargo build` alone builds it (docs/design.md says why).
+//!
+//! The portal is a client of the services, like `http::api`: it asks the same
+//! service methods, which check access themselves, and asks [`Access::may`] only to
+//! decide which controls to show. It never reads a store, and no service knows it.
+//!
+//! [`Access::may`]: crate::service::Access::may
+
+mod assets;
+mod error;
+mod layout;
+mod pages;
+mod session;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::http::AppState;
+
+pub use session::SESSION_COOKIE;
+
+/// Sent with every portal response: no script or style but the portal's own files,
+/// never inside a frame, no sniffing, no referrer sent to other sites.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The portal's routes. Paths the registry, the API and other login flows own
+/// (`/v2`, `/api`, `/service`, `/c`) are not used.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route(
+            "/projects",
+            get(pages::projects::list).post(pages::projects::create),
+        )
+        .route("/projects/{project}", get(pages::project::repositories))
+        .route("/projects/{project}/members", get(pages::project::members))
+        .route(
+            "/projects/{project}/robots",
+            get(pages::project::robots).post(pages::project::create_robot),
+        )
+        .route(
+            "/projects/{project}/settings",
+            get(pages::settings::show).post(pages::settings::save),
+        )
+        .route(
+            "/projects/{project}/allowlist",
+            post(pages::settings::save_allowlist),
+        )
+        .route(
+            "/projects/{project}/retention",
+            get(pages::retention::show).post(pages::retention::run),
+        )
+        .route("/projects/{project}/logs", get(pages::project::logs))
+        .route(
+            "/projects/{project}/repos/{*rest}",
+            get(pages::repository::show).post(pages::repository::act),
+        )
+        .route("/search", get(pages::search::show))
+        .route("/static/{file}", get(assets::serve))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,279 @@
+//! The portal (the web UI at `/`) end to end: the real `wharf serve`, real headless
+//! Chromium (Debian's `chromium`) driven by playwright-core from npm, real skopeo,
+//! `wharf sign` and `wharf sbom --attach`. The browser part is tests/portal/e2e.mjs;
+//! this file starts the server, checks the HTTP-level promises (security headers,
+//! cookie flags, refusals) with curl, gives the script the findings `wharf scan`
+//! reports for the same image with the same database (so the portal is compared
+//! with an independent run, not with itself), and afterwards reads back through the
+//! API what the pages changed. Screenshots land in target/portal-screenshots/.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Wharf, curl, oci_ref, require, shared_dir};
+use serde_json::{Value, json};
+
+const ADMIN_PW: &str = "Harbor12345";
+const GUEST_PW: &str = "Guest-Passw0rd";
+
+fn wharf_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn check(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The real PyPA advisories imported into a fresh database (as tests/server_scan.rs).
+fn import_db(path: &Path) {
+    check(
+        wharf_cmd()
+            .args(["db", "import", "osv"])
+            .arg(shared_dir().join("vulndata/pypa/vulns"))
+            .arg("--db")
+            .arg(path)
+            .output()
+            .unwrap(),
+    );
+}
+
+/// What `wharf scan` finds in the image: [{id, package, severity, fixed}].
+fn expected_findings(db: &Path, image: &str) -> Value {
+    let out = check(
+        wharf_cmd()
+            .args(["scan", "--format", "json", "--db"])
+            .arg(db)
+            .arg(image)
+            .output()
+            .unwrap(),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows = Vec::new();
+    for r in v["Results"].as_array().into_iter().flatten() {
+        for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            rows.push(json!({
+                "id": f["VulnerabilityID"],
+                "package": f["PkgName"],
+                "severity": f["Severity"].as_str().unwrap().to_ascii_uppercase(),
+                "fixed": f["FixedVersion"].as_str().is_some_and(|s| !s.is_empty()),
+            }));
+        }
+    }
+    Value::Array(rows)
+}
+
+/// `npm ci` of tests/portal (playwright-core, axe-core), once.
+fn node_modules() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portal");
+    if !dir.join("node_modules/playwright-core").is_dir()
+        || !dir.join("node_modules/axe-core").is_dir()
+    {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm ci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+/// A value in an `application/x-www-form-urlencoded` body (robot names hold `$` and `+`).
+fn form_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn api(w: &Wharf, method: &str, path: &str) -> common::Curl {
+    curl(method, &w.url(&format!("/api/v2.0{path}")))
+        .header("Content-Type", "application/json")
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+}
+
+#[test]
+fn portal_end_to_end_in_chromium() {
+    require("skopeo");
+    require("chromium");
+    require("npm");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    import_db(&db);
+    let image = oci_ref("pyapp", "v1");
+    let expected = expected_findings(&db, &image);
+    assert!(
+        expected.as_array().unwrap().len() > 1,
+        "the pyapp image has known-vulnerable packages"
+    );
+    let w = Wharf::start_env(
+        tmp.path(),
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+
+    // Every portal response carries the security headers; the login page has no inline script.
+    let login = curl("GET", &w.url("/login")).send();
+    assert_eq!(login.status, 200);
+    let csp = login.header("content-security-policy").unwrap();
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(login.header("x-content-type-options"), Some("nosniff"));
+    assert!(login.header("referrer-policy").is_some());
+    let html = String::from_utf8_lossy(&login.body);
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "{html}"
+    );
+    // Not logged in: pages send the browser to the login page.
+    let r = curl("GET", &w.url("/projects")).send();
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+
+    // The session cookie's flags (plain HTTP here: not Secure).
+    let r = curl("POST", &w.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=admin&password={ADMIN_PW}"))
+        .send();
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    let cookie = r.header("set-cookie").unwrap().to_string();
+    for flag in ["wharf_session=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // A login posted from another site's page is refused (login CSRF).
+    let r = curl("POST", &w.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Origin", "https://evil.example.com")
+        .body(format!("username=admin&password={ADMIN_PW}"))
+        .send();
+    assert_eq!(r.status, 403);
+    // Robots are refused, with the reason.
+    let r = api(&w, "POST", "/robots")
+        .body(
+            json!({"name": "ci", "level": "project", "duration": -1, "permissions": [
+                {"kind": "project", "namespace": "library",
+                 "access": [{"resource": "repository", "action": "pull"}]}]})
+            .to_string(),
+        )
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let robot = r.json();
+    let r = curl("POST", &w.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username={}&password={}",
+            form_value(robot["name"].as_str().unwrap()),
+            form_value(robot["secret"].as_str().unwrap())
+        ))
+        .send();
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("robot accounts cannot log in"));
+    assert!(r.header("set-cookie").is_none());
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/portal-screenshots");
+    let dir = node_modules();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = Command::new("node")
+        .arg(dir.join("e2e.mjs"))
+        .current_dir(&dir)
+        .env("WHARF_URL", w.url(""))
+        .env("WHARF_HOST", w.host())
+        .env("ADMIN_PW", ADMIN_PW)
+        .env("GUEST_PW", GUEST_PW)
+        .env("WHARF_BIN", env!("CARGO_BIN_EXE_wharf"))
+        .env("PYAPP_IMAGE", &image)
+        .env("EXPECTED", expected.to_string())
+        .env("SHOTS", &shots)
+        .env("WORKDIR", &work)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "e2e.mjs failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&w.log).unwrap_or_default()
+    );
+
+    // What the pages changed, read back through the API.
+    let p = api(&w, "GET", "/projects/portal-demo").send().json();
+    assert_eq!(p["metadata"]["auto_scan"], "true", "{p}");
+    assert_eq!(p["metadata"]["public"], "false", "{p}");
+    let first = expected
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .min()
+        .unwrap();
+    assert_eq!(
+        p["cve_allowlist"]["items"],
+        json!([{"cve_id": first}]),
+        "{p}"
+    );
+    assert_eq!(
+        p["cve_allowlist"]["expires_at"],
+        json!(
+            chrono::NaiveDate::from_ymd_opt(2099, 12, 31)
+                .unwrap()
+                .and_hms_opt(23, 59, 59)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        )
+    );
+    // The dry run deleted nothing; the guest's forced delete neither.
+    let arts = api(
+        &w,
+        "GET",
+        "/projects/portal-demo/repositories/pyapp/artifacts",
+    )
+    .send()
+    .json();
+    assert!(
+        arts.as_array().unwrap().iter().any(|a| a["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "v1")),
+        "{arts}"
+    );
+    for name in [
+        "login",
+        "projects",
+        "project",
+        "repository",
+        "artifact",
+        "settings",
+        "retention",
+        "search",
+    ] {
+        assert!(
+            shots.join(format!("{name}.png")).is_file(),
+            "no screenshot {name}"
+        );
+    }
+}
