@@ -71,6 +71,13 @@ pub(crate) fn target_of(p: &Package, artifact: &str, inv: &Inventory) -> Target 
         Ecosystem::Maven => lang("jar", "Java"),
         Ecosystem::RubyGems => lang("gemspec", "Ruby"),
         Ecosystem::Packagist => lang("composer", &p.path),
+        Ecosystem::NuGet if p.path.ends_with(".deps.json") => lang("dotnet-core", &p.path),
+        Ecosystem::NuGet => lang("nuget", &p.path),
+        Ecosystem::Conan => lang("conan", &p.path),
+        Ecosystem::Pub => lang("pub", &p.path),
+        Ecosystem::Hex => lang("hex", &p.path),
+        Ecosystem::Swift => lang("swift", &p.path),
+        Ecosystem::CocoaPods => lang("cocoapods", &p.path),
         _ => lang("unknown", &p.path),
     }
 }
