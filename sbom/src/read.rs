@@ -139,6 +139,12 @@ impl Purl {
             "maven" => Ecosystem::Maven,
             "gem" => Ecosystem::RubyGems,
             "composer" => Ecosystem::Packagist,
+            "nuget" => Ecosystem::NuGet,
+            "conan" => Ecosystem::Conan,
+            "pub" => Ecosystem::Pub,
+            "hex" => Ecosystem::Hex,
+            "swift" => Ecosystem::Swift,
+            "cocoapods" => Ecosystem::CocoaPods,
             _ => return None,
         })
     }

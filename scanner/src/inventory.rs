@@ -16,6 +16,13 @@ pub enum Ecosystem {
     Maven,
     RubyGems,
     Packagist,
+    NuGet,
+    Conan,
+    Pub,
+    Hex,
+    /// Swift Package Manager packages, named by repository URL (OSV's `SwiftURL`).
+    Swift,
+    CocoaPods,
 }
 
 impl Ecosystem {
@@ -33,6 +40,12 @@ impl Ecosystem {
             Ecosystem::Maven => "Maven",
             Ecosystem::RubyGems => "RubyGems",
             Ecosystem::Packagist => "Packagist",
+            Ecosystem::NuGet => "NuGet",
+            Ecosystem::Conan => "ConanCenter",
+            Ecosystem::Pub => "Pub",
+            Ecosystem::Hex => "Hex",
+            Ecosystem::Swift => "SwiftURL",
+            Ecosystem::CocoaPods => "CocoaPods",
         }
     }
 
@@ -57,6 +70,11 @@ impl Ecosystem {
             "Maven" => Ecosystem::Maven,
             "RubyGems" => Ecosystem::RubyGems,
             "Packagist" => Ecosystem::Packagist,
+            "NuGet" => Ecosystem::NuGet,
+            "ConanCenter" => Ecosystem::Conan,
+            "Pub" => Ecosystem::Pub,
+            "Hex" => Ecosystem::Hex,
+            "SwiftURL" => Ecosystem::Swift,
             _ => return None,
         };
         Some((eco, release))
@@ -90,9 +108,11 @@ impl Ecosystem {
                 }
                 out
             }
-            Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine | Ecosystem::Packagist => {
-                name.to_ascii_lowercase()
-            }
+            Ecosystem::Debian
+            | Ecosystem::Ubuntu
+            | Ecosystem::Alpine
+            | Ecosystem::Packagist
+            | Ecosystem::NuGet => name.to_ascii_lowercase(),
             // crates.io treats `-` and `_` as the same name.
             Ecosystem::CratesIo => name.replace('_', "-"),
             _ => name.to_string(),
@@ -111,6 +131,12 @@ impl Ecosystem {
             Ecosystem::Maven => "maven",
             Ecosystem::RubyGems => "gem",
             Ecosystem::Packagist => "composer",
+            Ecosystem::NuGet => "nuget",
+            Ecosystem::Conan => "conan",
+            Ecosystem::Pub => "pub",
+            Ecosystem::Hex => "hex",
+            Ecosystem::Swift => "swift",
+            Ecosystem::CocoaPods => "cocoapods",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod matcher;
 /// Registry options kept at their old path for `wharf-registry`'s scan service, which is
 /// being restructured concurrently; the client itself is `wharf_oci`'s.
 pub mod report;
+pub mod secret;
 mod severity;
 pub mod versions;
 
@@ -35,6 +36,7 @@ pub fn inventory(reference: &str, opts: &LoadOptions) -> Result<ScanReport> {
         layers: img.fs.layers.iter().map(|l| l.digest.clone()).collect(),
         inventory: inv,
         findings: Vec::new(),
+        secrets: img.fs.secret_files(),
         warnings,
     })
 }

@@ -20,6 +20,15 @@ pub enum Format {
     Cyclonedx,
 }
 
+/// What `wharf scan` looks for (Trivy's `--scanners`).
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Scanner {
+    /// Known vulnerabilities in OS and language packages (needs the vulnerability DB).
+    Vuln,
+    /// Secrets in the image's text files: private keys, cloud credentials, tokens.
+    Secret,
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = "\
 IMAGE forms:
@@ -63,9 +72,13 @@ pub struct ScanArgs {
     #[arg(long)]
     ignore_unfixed: bool,
 
-    /// Exit with this code when any vulnerability remains after filtering (for CI).
+    /// Exit with this code when any vulnerability or secret remains after filtering (for CI).
     #[arg(long, default_value_t = 0)]
     exit_code: u8,
+
+    /// What to look for, comma-separated (Trivy's default: both).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "vuln,secret")]
+    scanners: Vec<Scanner>,
 
     /// Print the package inventory only (no vulnerability DB needed).
     #[arg(long)]
@@ -87,9 +100,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             "unknown severity {s:?} (use CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)"
         );
     }
+    let vulns = args.scanners.contains(&Scanner::Vuln);
+    let secrets = args.scanners.contains(&Scanner::Secret) && !args.list_packages;
+    anyhow::ensure!(
+        !(secrets && args.sbom.is_some()),
+        "--sbom has no files to read for secrets: use --scanners vuln"
+    );
     let opts = LoadOptions {
         platform: Some(args.platform.clone()),
         registry: args.registry.options()?,
+        secrets,
         ..Default::default()
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();
@@ -117,14 +137,20 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         };
         (text, 0)
     } else {
-        let path = args
-            .db
-            .clone()
-            .unwrap_or_else(wharf_scanner::db::default_path);
-        let db = Db::open_existing(&path)?;
+        let db = if vulns {
+            let path = args
+                .db
+                .clone()
+                .unwrap_or_else(wharf_scanner::db::default_path);
+            Some(Db::open_existing(&path)?)
+        } else {
+            None
+        };
         let mut r = inventory(&opts)?;
-        r.findings = wharf_scanner::matcher::match_inventory(&db, &r.inventory, &mut r.warnings)
-            .with_context(|| format!("matching {}", r.artifact))?;
+        if let Some(db) = &db {
+            r.findings = wharf_scanner::matcher::match_inventory(db, &r.inventory, &mut r.warnings)
+                .with_context(|| format!("matching {}", r.artifact))?;
+        }
         r.filter(&args.severity, args.ignore_unfixed);
         print_warnings(&r);
         let text = match args.format {
@@ -135,7 +161,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 String::from_utf8(wharf_sbom::vex::render(&r, &Default::default())?)?
             }
         };
-        (text, r.findings.len())
+        (text, r.findings.len() + r.secret_count())
     };
     match &args.output {
         Some(p) => std::fs::write(p, text.as_bytes())
@@ -167,6 +193,7 @@ fn sbom_inventory(path: &std::path::Path) -> anyhow::Result<report::ScanReport> 
         layers: Vec::new(),
         inventory,
         findings: Vec::new(),
+        secrets: Vec::new(),
         warnings: Default::default(),
     })
 }

@@ -633,3 +633,105 @@ pub fn trivy_vuln_keys(
         .unwrap_or_else(|e| panic!("trivy's report is not JSON: {e}"));
     vuln_keys(&v)
 }
+
+// OCI layouts made in tests: a test image plus one layer of files.
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    sha256(data).trim_start_matches("sha256:").to_string()
+}
+
+pub fn write_blob(layout: &Path, data: &[u8]) -> String {
+    let hex = sha256_hex(data);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex), data).unwrap();
+    format!("sha256:{hex}")
+}
+
+pub fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap()
+}
+
+/// An OCI layout at `dst`: `base`'s image (or an empty one) plus one uncompressed layer
+/// holding `files`, tagged `t`. Returns the new layer's digest (= its diff id).
+pub fn layout_with_layer(
+    dst: &Path,
+    base: Option<(&Path, &str)>,
+    files: &[(&str, &[u8])],
+) -> String {
+    let (mut config, mut manifest) = match base {
+        Some((src, tag)) => {
+            run(Command::new("cp").arg("-a").arg(src).arg(dst));
+            let index: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(src.join("index.json")).unwrap()).unwrap();
+            let m = index["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+                .unwrap();
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&read_blob(src, m["digest"].as_str().unwrap())).unwrap();
+            let config: serde_json::Value = serde_json::from_slice(&read_blob(
+                src,
+                manifest["config"]["digest"].as_str().unwrap(),
+            ))
+            .unwrap();
+            (config, manifest)
+        }
+        None => {
+            std::fs::create_dir_all(dst).unwrap();
+            std::fs::write(dst.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+            (
+                serde_json::json!({"architecture": "amd64", "os": "linux",
+                       "rootfs": {"type": "layers", "diff_ids": []}, "history": []}),
+                serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "layers": []}),
+            )
+        }
+    };
+    let tree = tempfile::tempdir().unwrap();
+    for (path, data) in files {
+        let p = tree.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let tar = tempfile::NamedTempFile::new().unwrap();
+    let tops: std::collections::BTreeSet<&str> = files
+        .iter()
+        .map(|(p, _)| p.split('/').next().unwrap())
+        .collect();
+    run(Command::new("tar")
+        .args(["--sort=name", "--owner=0", "--group=0", "--mtime=@0", "-cf"])
+        .arg(tar.path())
+        .arg("-C")
+        .arg(tree.path())
+        .args(tops));
+    let layer = std::fs::read(tar.path()).unwrap();
+    let digest = write_blob(dst, &layer);
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(digest));
+    if let Some(h) = config["history"].as_array_mut() {
+        h.push(serde_json::json!({"created_by": "test layer"}));
+    }
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_digest = write_blob(dst, &config);
+    manifest["config"] = serde_json::json!({"mediaType": "application/vnd.oci.image.config.v1+json",
+                                "digest": config_digest, "size": config.len()});
+    manifest["layers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": digest, "size": layer.len()}));
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = write_blob(dst, &manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest_digest, "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    std::fs::write(dst.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    digest
+}

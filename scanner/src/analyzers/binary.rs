@@ -118,23 +118,28 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
             return;
         };
         let flags = hdr[15];
-        if flags & 2 == 0 {
-            // Go < 1.18 stores pointers into the data segment instead of inline strings.
-            continue;
-        }
-        let mut off = pos + 32;
-        let mut strings = Vec::new();
-        for _ in 0..2 {
-            let Some((len, n)) = data.get(off..).and_then(read_varint) else {
-                return;
-            };
-            let start = off + n;
-            let Some(s) = data.get(start..start.saturating_add(len as usize)) else {
-                return;
-            };
-            strings.push(s);
-            off = start + len as usize;
-        }
+        let strings: Vec<&[u8]> = if flags & 2 == 0 {
+            // Go < 1.18: two pointers to Go string headers in the data segment
+            match pointer_strings(data, hdr) {
+                Some(s) => s,
+                None => continue,
+            }
+        } else {
+            let mut off = pos + 32;
+            let mut strings = Vec::new();
+            for _ in 0..2 {
+                let Some((len, n)) = data.get(off..).and_then(read_varint) else {
+                    return;
+                };
+                let start = off + n;
+                let Some(s) = data.get(start..start.saturating_add(len as usize)) else {
+                    return;
+                };
+                strings.push(s);
+                off = start + len as usize;
+            }
+            strings
+        };
         facts.go_version =
             Some(String::from_utf8_lossy(strings[0]).into_owned()).filter(|v| !v.is_empty());
         let mut modinfo = strings[1];
@@ -165,6 +170,66 @@ fn go_buildinfo(data: &[u8], facts: &mut BinaryFacts) {
         }
         return;
     }
+}
+
+/// Build info as Go before 1.18 wrote it: after the 16-byte magic and flags, the pointer
+/// size (byte 14) and two pointers (virtual addresses) to the Go string headers
+/// `runtime.buildVersion` and `runtime.modinfo`, each `{data pointer, length}`. Addresses are
+/// mapped to file offsets through the ELF program headers (little-endian ELF only, as Linux
+/// images hold).
+fn pointer_strings<'a>(data: &'a [u8], hdr: &[u8]) -> Option<Vec<&'a [u8]>> {
+    let size = hdr[14] as usize;
+    if !data.starts_with(b"\x7fELF") || hdr[15] & 1 != 0 || !(size == 4 || size == 8) {
+        return None;
+    }
+    let word = |b: &[u8]| -> Option<u64> {
+        Some(match size {
+            4 => u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as u64,
+            _ => u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+        })
+    };
+    let mut out = Vec::with_capacity(2);
+    for i in 0..2 {
+        let header_va = word(&hdr[16 + i * size..])?;
+        let header = data.get(elf_offset(data, header_va)?..)?;
+        let (ptr, len) = (word(header)?, word(header.get(size..)?)? as usize);
+        if len == 0 {
+            out.push(&data[0..0]);
+            continue;
+        }
+        let start = elf_offset(data, ptr)?;
+        out.push(data.get(start..start.checked_add(len)?)?);
+    }
+    Some(out)
+}
+
+/// The file offset of virtual address `va` in a little-endian ELF file: the `PT_LOAD`
+/// segment that maps it.
+fn elf_offset(d: &[u8], va: u64) -> Option<usize> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(d.get(o..o + 2)?.try_into().ok()?) as u64);
+    let u32_at = |o: usize| Some(u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?) as u64);
+    let u64_at = |o: usize| Some(u64::from_le_bytes(d.get(o..o + 8)?.try_into().ok()?));
+    if d.get(5) != Some(&1) {
+        return None;
+    }
+    let is64 = d.get(4) == Some(&2);
+    let (phoff, phentsize, phnum) = if is64 {
+        (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
+    } else {
+        (u32_at(0x1c)?, u16_at(0x2a)?, u16_at(0x2c)?)
+    };
+    for i in 0..phnum {
+        let b = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
+        let (kind, offset, vaddr, filesz) = if is64 {
+            (u32_at(b)?, u64_at(b + 8)?, u64_at(b + 16)?, u64_at(b + 32)?)
+        } else {
+            (u32_at(b)?, u32_at(b + 4)?, u32_at(b + 8)?, u32_at(b + 16)?)
+        };
+        if kind == 1 && va >= vaddr && va - vaddr < filesz {
+            return usize::try_from(offset + (va - vaddr)).ok();
+        }
+    }
+    None
 }
 
 /// The contents of a named section of a little-endian ELF file (32 or 64 bit).
@@ -352,6 +417,48 @@ mod tests {
             }
             out.push(b | 0x80);
         }
+    }
+
+    /// A 64-bit ELF with one PT_LOAD segment (file offset 0 at address 0x400000) holding a
+    /// Go 1.17-style build info: pointers to string headers, not inline strings.
+    #[test]
+    fn go_pointer_buildinfo_before_go_1_18() {
+        const BASE: u64 = 0x40_0000;
+        let mut d = vec![0u8; 0x400];
+        d[..4].copy_from_slice(b"\x7fELF");
+        d[4] = 2; // 64-bit
+        d[5] = 1; // little-endian
+        d[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        d[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        d[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        d[64..68].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        d[64 + 16..64 + 24].copy_from_slice(&BASE.to_le_bytes()); // p_vaddr (p_offset 0)
+        d[64 + 32..64 + 40].copy_from_slice(&0x400u64.to_le_bytes()); // p_filesz
+        let ver = b"go1.16.15";
+        let modinfo = format!(
+            "{}path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:x=\n{}",
+            "0".repeat(16),
+            "1".repeat(16)
+        );
+        d[0x200..0x200 + ver.len()].copy_from_slice(ver);
+        d[0x280..0x280 + modinfo.len()].copy_from_slice(modinfo.as_bytes());
+        // string headers {ptr, len}
+        d[0x100..0x108].copy_from_slice(&(BASE + 0x200).to_le_bytes());
+        d[0x108..0x110].copy_from_slice(&(ver.len() as u64).to_le_bytes());
+        d[0x110..0x118].copy_from_slice(&(BASE + 0x280).to_le_bytes());
+        d[0x118..0x120].copy_from_slice(&(modinfo.len() as u64).to_le_bytes());
+        // the build info header
+        let h = 0x180;
+        d[h..h + 14].copy_from_slice(GO_MAGIC);
+        d[h + 14] = 8;
+        d[h + 15] = 0;
+        d[h + 16..h + 24].copy_from_slice(&(BASE + 0x100).to_le_bytes());
+        d[h + 24..h + 32].copy_from_slice(&(BASE + 0x110).to_le_bytes());
+        let f = inspect(&d);
+        assert_eq!(f.go_version.as_deref(), Some("go1.16.15"));
+        assert_eq!(f.go_deps.len(), 1);
+        assert_eq!(f.go_deps[0].path, "github.com/pkg/errors");
+        assert_eq!(f.go_deps[0].version, "v0.9.1");
     }
 
     #[test]

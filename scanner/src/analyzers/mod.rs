@@ -4,7 +4,12 @@
 pub mod apk;
 pub mod binary;
 pub mod cargo_lock;
+pub mod cocoapods;
+pub mod conan;
+pub mod dart;
+pub mod dotnet;
 pub mod dpkg;
+pub mod elixir;
 pub mod java;
 pub mod node;
 pub mod os_release;
@@ -12,10 +17,11 @@ pub mod php;
 pub mod python;
 pub mod rpm;
 pub mod ruby;
+pub mod swift;
 
 use crate::Warnings;
 use crate::image::ImageFs;
-use crate::inventory::{Inventory, Package};
+use crate::inventory::{Ecosystem, Inventory, Package, purl};
 
 /// What the layer reader should keep of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +44,12 @@ pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
         || cargo_lock::wants(path)
         || php::wants(path)
         || ruby::wants(path)
+        || dotnet::wants(path)
+        || conan::wants(path)
+        || dart::wants(path)
+        || elixir::wants(path)
+        || swift::wants(path)
+        || cocoapods::wants(path)
     {
         return Capture::Content;
     }
@@ -59,6 +71,12 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
     packages.extend(cargo_lock::analyze(fs, warnings));
     packages.extend(php::analyze(fs, warnings));
     packages.extend(ruby::analyze(fs, warnings));
+    packages.extend(dotnet::analyze(fs, warnings));
+    packages.extend(conan::analyze(fs, warnings));
+    packages.extend(dart::analyze(fs, warnings));
+    packages.extend(elixir::analyze(fs));
+    packages.extend(swift::analyze(fs, warnings));
+    packages.extend(cocoapods::analyze(fs, warnings));
     packages.extend(binary::analyze(fs));
     packages.sort_by(|a, b| {
         (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(
@@ -69,6 +87,31 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
         ))
     });
     Inventory { distro, packages }
+}
+
+/// A language package read from a lock file or manifest at `path`, purl as Trivy/Syft write it.
+pub(crate) fn lang_package(
+    fs: &ImageFs,
+    ecosystem: Ecosystem,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+    path: &str,
+    layer: usize,
+) -> Package {
+    Package {
+        name: name.into(),
+        version: version.into(),
+        ecosystem,
+        purl: purl(ecosystem, namespace, name, version, &[]),
+        source_name: None,
+        source_version: None,
+        licenses: Vec::new(),
+        supplier: None,
+        checksums: Vec::new(),
+        layer: fs.layer_digest(layer),
+        path: path.into(),
+    }
 }
 
 /// Splits an RFC 822-style paragraph (dpkg status, PKG-INFO headers) into fields,

@@ -95,7 +95,7 @@ fn load_manifest(
             inner: reader,
             hasher: Sha256::new(),
         };
-        apply_layer(&mut fs, &mut hashing, i, &l.digest, &opts.limits, warnings);
+        apply_layer(&mut fs, &mut hashing, i, &l.digest, opts, warnings);
         // Finish hashing whatever the tar reader left unread (padding, trailing blocks).
         if std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
             && l.digest.starts_with("sha256:")

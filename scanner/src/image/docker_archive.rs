@@ -125,14 +125,7 @@ pub(crate) fn load(
             size: Some(size),
         });
         f.seek(SeekFrom::Start(off)).map_err(io)?;
-        apply_layer(
-            &mut fs,
-            (&mut f).take(size),
-            i,
-            &digest,
-            &opts.limits,
-            warnings,
-        );
+        apply_layer(&mut fs, (&mut f).take(size), i, &digest, opts, warnings);
     }
     let manifest_digest = None;
     Ok(LoadedImage {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::analyzers::binary::BinaryFacts;
+use crate::secret::{SecretFile, SecretFinding};
 
 /// What we keep about one path.
 #[derive(Debug, Clone)]
@@ -64,6 +65,12 @@ pub struct ImageFs {
     /// the last layer that rewrote the database (`apt-get install` in a later layer
     /// rewrites `var/lib/dpkg/status` whole).
     pub(crate) earlier: BTreeMap<String, Vec<(usize, Vec<u8>)>>,
+    /// Secrets found in files as they streamed past (only when secrets were asked for),
+    /// with the layer that wrote the file. Kept apart from `nodes`, which holds only what
+    /// analyzers want. A later layer deleting the file does not remove its secrets: the
+    /// bytes are still in the lower layer's blob for anyone who pulls the image (Trivy
+    /// reports them too); a later version of the file with secrets replaces the entry.
+    pub(crate) secrets: BTreeMap<String, (usize, Vec<SecretFinding>)>,
 }
 
 /// Package databases rewritten whole by every install: their earlier versions are kept.
@@ -106,6 +113,25 @@ impl ImageFs {
         for k in doomed {
             self.drop_node(&k);
         }
+    }
+
+    /// Records the secrets found in the file at `path` by layer `layer`.
+    pub(crate) fn set_secrets(&mut self, path: &str, layer: usize, found: Vec<SecretFinding>) {
+        if !found.is_empty() {
+            self.secrets.insert(path.to_string(), (layer, found));
+        }
+    }
+
+    /// Every file's secrets in the merged image, in path order.
+    pub fn secret_files(&self) -> Vec<SecretFile> {
+        self.secrets
+            .iter()
+            .map(|(path, (layer, findings))| SecretFile {
+                path: path.clone(),
+                layer: self.layer_digest(*layer),
+                findings: findings.clone(),
+            })
+            .collect()
     }
 
     /// Removes the node at `path` and its earlier versions, releasing their bytes.

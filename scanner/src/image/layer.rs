@@ -6,10 +6,11 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::Limits;
 use super::fs::{ImageFs, Node, clean_path};
+use super::{Limits, LoadOptions};
 use crate::Warnings;
 use crate::analyzers::{self, Capture};
+use crate::secret::{self, SecretFinding};
 
 /// Counts decompressed bytes and fails once a layer exceeds its budget (gzip bombs).
 struct Budget<R> {
@@ -52,9 +53,10 @@ pub fn apply_layer<R: Read>(
     reader: R,
     layer: usize,
     name: &str,
-    limits: &Limits,
+    opts: &LoadOptions,
     warnings: &mut Warnings,
 ) {
+    let limits = &opts.limits;
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     let magic = match buffered.fill_buf() {
         Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
@@ -187,53 +189,135 @@ pub fn apply_layer<R: Read>(
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let node = match analyzers::classify(&path, mode, size) {
-                    Capture::Skip => None,
-                    Capture::Content => {
-                        if size > limits.max_file_size {
-                            warnings.push(format!("layer {name}: {path} is {size} bytes, over the {} byte limit; skipped", limits.max_file_size));
-                            None
-                        } else if fs.captured_bytes + size > limits.max_total_capture {
-                            warnings.push(format!(
-                                "layer {name}: {path} skipped: total captured data over {} bytes",
-                                limits.max_total_capture
-                            ));
-                            None
-                        } else {
-                            let mut data = Vec::with_capacity(size as usize);
-                            match (&mut entry).take(size).read_to_end(&mut data) {
-                                Ok(_) => Some(Node::File { data, layer }),
-                                Err(e) => {
-                                    warnings.push(format!(
-                                        "layer {name}: {path}: {e}; layer truncated"
-                                    ));
-                                    return;
-                                }
-                            }
-                        }
+                let label = format!("layer {name}: {path}");
+                match read_regular(
+                    &label,
+                    &path,
+                    mode,
+                    size,
+                    &mut entry,
+                    layer,
+                    fs.captured_bytes,
+                    opts,
+                    warnings,
+                ) {
+                    Ok((node, secrets)) => {
+                        fs.replace(&path, node);
+                        fs.set_secrets(&path, layer, secrets);
                     }
-                    Capture::Binary => match analyzers::binary::inspect_stream(
-                        &path,
-                        &mut entry,
-                        size,
-                        limits.max_binary_size,
-                    ) {
-                        Ok(Some(facts)) => Some(Node::Binary {
-                            facts: Box::new(facts),
-                            layer,
-                        }),
-                        Ok(None) => None,
-                        Err(e) => {
-                            warnings.push(format!("layer {name}: {path}: {e}; layer truncated"));
-                            return;
-                        }
-                    },
-                };
-                fs.replace(&path, node);
+                    Err(e) => {
+                        warnings.push(format!("{label}: {e}; layer truncated"));
+                        return;
+                    }
+                }
             }
             // Devices, fifos, PAX/GNU metadata the tar crate did not fold in: no content.
             _ => fs.replace(&path, None),
         }
+    }
+}
+
+/// Reads one regular file as far as anyone wants it: the bytes an analyzer keeps (or the
+/// facts found in a binary), and the secrets in it when `opts.secrets` asks for them.
+/// Only a text file the secret scanner reads is held whole, and only while it is scanned.
+/// `label` prefixes warnings. An error means the stream itself failed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_regular(
+    label: &str,
+    path: &str,
+    mode: u32,
+    size: u64,
+    reader: &mut dyn Read,
+    layer: usize,
+    captured: u64,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> io::Result<(Option<Node>, Vec<SecretFinding>)> {
+    let limits = &opts.limits;
+    let capture = analyzers::classify(path, mode, size);
+    let keep = capture == Capture::Content && {
+        if size > limits.max_file_size {
+            warnings.push(format!(
+                "{label}: {size} bytes, over the {} byte limit; skipped",
+                limits.max_file_size
+            ));
+            false
+        } else if captured + size > limits.max_total_capture {
+            warnings.push(format!(
+                "{label}: skipped: total captured data over {} bytes",
+                limits.max_total_capture
+            ));
+            false
+        } else {
+            true
+        }
+    };
+    let scanner = secret::Scanner::builtin;
+    let secrets = opts.secrets && scanner().wants(path, size) && {
+        if size > secret::MAX_FILE_SIZE {
+            warnings.push(format!(
+                "{label}: {size} bytes, not read for secrets (over {} bytes)",
+                secret::MAX_FILE_SIZE
+            ));
+            false
+        } else {
+            true
+        }
+    };
+    if secrets {
+        let mut data = Vec::with_capacity(size.min(secret::HEAD_SIZE as u64) as usize);
+        reader
+            .take(secret::HEAD_SIZE as u64)
+            .read_to_end(&mut data)?;
+        if !secret::is_binary(&data) {
+            // text: read whole, scan; an executable script has no embedded package data
+            data.reserve(size as usize - data.len());
+            reader
+                .take(size - data.len() as u64)
+                .read_to_end(&mut data)?;
+            let found = scanner().scan(&data);
+            let node = keep.then_some(Node::File { data, layer });
+            return Ok((node, found));
+        }
+        let mut rest = io::Cursor::new(data).chain(reader);
+        return Ok((
+            capture_node(capture, keep, path, size, &mut rest, layer, limits)?,
+            Vec::new(),
+        ));
+    }
+    Ok((
+        capture_node(capture, keep, path, size, reader, layer, limits)?,
+        Vec::new(),
+    ))
+}
+
+/// What an analyzer keeps of a file: its bytes, or the package data found in a binary.
+fn capture_node(
+    capture: Capture,
+    keep: bool,
+    path: &str,
+    size: u64,
+    reader: &mut dyn Read,
+    layer: usize,
+    limits: &Limits,
+) -> io::Result<Option<Node>> {
+    match capture {
+        Capture::Content if keep => {
+            let mut data = Vec::with_capacity(size as usize);
+            reader.take(size).read_to_end(&mut data)?;
+            Ok(Some(Node::File { data, layer }))
+        }
+        Capture::Binary => {
+            Ok(
+                analyzers::binary::inspect_stream(path, reader, size, limits.max_binary_size)?.map(
+                    |facts| Node::Binary {
+                        facts: Box::new(facts),
+                        layer,
+                    },
+                ),
+            )
+        }
+        Capture::Content | Capture::Skip => Ok(None),
     }
 }
 

@@ -131,6 +131,9 @@ pub struct LoadOptions {
     pub platform: Option<String>,
     /// Plain HTTP and credentials for registry references.
     pub registry: wharf_oci::RegistryOptions,
+    /// Also read every text file for secrets (`--scanners secret`); otherwise only the
+    /// files analyzers want are read.
+    pub secrets: bool,
 }
 
 /// A loaded image: the filtered filesystem plus what we learned on the way.

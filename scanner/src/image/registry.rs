@@ -71,7 +71,7 @@ fn load_manifest(
                 continue;
             }
         };
-        apply_layer(&mut fs, &mut reader, i, &l.digest, &opts.limits, warnings);
+        apply_layer(&mut fs, &mut reader, i, &l.digest, opts, warnings);
         // Drain the rest so the client's digest check runs on every byte.
         if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
             warnings.push(format!(

@@ -1,11 +1,10 @@
 //! `dir:PATH`: an unpacked root filesystem. Walked without following symlinks, so nothing
 //! outside PATH is ever read; symlinks are kept as links and resolved inside the image.
 
-use std::io::Read;
 use std::path::Path;
 
+use super::layer::read_regular;
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage, Node};
-use crate::analyzers::{self, Capture};
 use crate::{Error, Result, Warnings};
 
 pub(crate) fn load(
@@ -76,47 +75,28 @@ pub(crate) fn load(
                 use std::os::unix::fs::PermissionsExt;
                 let mode = md.permissions().mode();
                 let size = md.len();
-                let node = match analyzers::classify(&path, mode, size) {
-                    Capture::Skip => None,
-                    Capture::Content
-                        if size > opts.limits.max_file_size
-                            || fs.captured_bytes + size > opts.limits.max_total_capture =>
-                    {
-                        warnings.push(format!(
-                            "{path}: {size} bytes, over the size limits; skipped"
-                        ));
+                let read = std::fs::File::open(ent.path()).and_then(|mut f| {
+                    read_regular(
+                        &path,
+                        &path,
+                        mode,
+                        size,
+                        &mut f,
+                        0,
+                        fs.captured_bytes,
+                        opts,
+                        warnings,
+                    )
+                });
+                let node = match read {
+                    Ok((node, secrets)) => {
+                        fs.set_secrets(&path, 0, secrets);
+                        node
+                    }
+                    Err(e) => {
+                        warnings.push(format!("{path}: {e}"));
                         None
                     }
-                    Capture::Content => {
-                        let mut data = Vec::new();
-                        match std::fs::File::open(ent.path())
-                            .and_then(|f| f.take(size).read_to_end(&mut data))
-                        {
-                            Ok(_) => Some(Node::File { data, layer: 0 }),
-                            Err(e) => {
-                                warnings.push(format!("{path}: {e}"));
-                                None
-                            }
-                        }
-                    }
-                    Capture::Binary => match std::fs::File::open(ent.path()).and_then(|mut f| {
-                        analyzers::binary::inspect_stream(
-                            &path,
-                            &mut f,
-                            size,
-                            opts.limits.max_binary_size,
-                        )
-                    }) {
-                        Ok(Some(facts)) => Some(Node::Binary {
-                            facts: Box::new(facts),
-                            layer: 0,
-                        }),
-                        Ok(None) => None,
-                        Err(e) => {
-                            warnings.push(format!("{path}: {e}"));
-                            None
-                        }
-                    },
                 };
                 if node.is_some() {
                     fs.replace(&path, node);

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::ScanReport;
 use crate::inventory::Package;
 use crate::matcher::Finding;
+use crate::secret::SecretFinding;
 
 fn metadata(r: &ScanReport) -> Value {
     let mut m = Map::new();
@@ -85,13 +86,38 @@ fn package(p: &Package) -> Value {
     v
 }
 
+/// One secret as Trivy writes it (`Results[].Secrets[]`).
+fn secret(s: &SecretFinding, layer: &Option<String>) -> Value {
+    let lines: Vec<Value> = s
+        .code
+        .iter()
+        .map(|l| json!({"Number": l.number, "Content": l.content, "IsCause": l.is_cause, "Highlighted": l.content}))
+        .collect();
+    json!({
+        "RuleID": s.rule_id,
+        "Category": s.category,
+        "Severity": s.severity,
+        "Title": s.title,
+        "StartLine": s.start_line,
+        "EndLine": s.end_line,
+        "Code": {"Lines": lines},
+        "Match": s.matched,
+        "Offset": s.offset,
+        "Layer": {"Digest": layer.clone().unwrap_or_default()},
+    })
+}
+
 /// The vulnerability report.
 pub fn to_json(r: &ScanReport) -> String {
-    let results: Vec<Value> = r
+    let mut results: Vec<Value> = r
         .grouped()
         .into_iter()
         .map(|(t, fs)| json!({"Target": t.name, "Class": t.class, "Type": t.kind, "Vulnerabilities": fs.into_iter().map(vuln).collect::<Vec<_>>()}))
         .collect();
+    // Trivy: one result per file with secrets, class `secret`, target the file's path.
+    results.extend(r.secrets.iter().map(|f| {
+        json!({"Target": f.path, "Class": "secret", "Secrets": f.findings.iter().map(|s| secret(s, &f.layer)).collect::<Vec<_>>()})
+    }));
     let doc = json!({
         "SchemaVersion": 2,
         "ArtifactName": r.artifact,

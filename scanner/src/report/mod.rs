@@ -18,6 +18,7 @@ pub use table::{to_table, to_table_packages};
 use crate::Warnings;
 use crate::inventory::{Ecosystem, Inventory, Package};
 use crate::matcher::Finding;
+use crate::secret::SecretFile;
 use crate::severity::Severity;
 
 /// Everything a scan produced.
@@ -28,6 +29,8 @@ pub struct ScanReport {
     pub layers: Vec<String>,
     pub inventory: Inventory,
     pub findings: Vec<Finding>,
+    /// Files holding secrets (`--scanners secret`), in path order.
+    pub secrets: Vec<SecretFile>,
     pub warnings: Warnings,
 }
 
@@ -68,6 +71,13 @@ pub(crate) fn target_of(p: &Package, artifact: &str, inv: &Inventory) -> Target 
         Ecosystem::Maven => lang("jar", "Java"),
         Ecosystem::RubyGems => lang("gemspec", "Ruby"),
         Ecosystem::Packagist => lang("composer", &p.path),
+        Ecosystem::NuGet if p.path.ends_with(".deps.json") => lang("dotnet-core", &p.path),
+        Ecosystem::NuGet => lang("nuget", &p.path),
+        Ecosystem::Conan => lang("conan", &p.path),
+        Ecosystem::Pub => lang("pub", &p.path),
+        Ecosystem::Hex => lang("hex", &p.path),
+        Ecosystem::Swift => lang("swift", &p.path),
+        Ecosystem::CocoaPods => lang("cocoapods", &p.path),
         _ => lang("unknown", &p.path),
     }
 }
@@ -81,6 +91,17 @@ impl ScanReport {
             (sevs.is_empty() || sevs.contains(&f.advisory.severity))
                 && (!ignore_unfixed || f.fixed_version.is_some())
         });
+        // Trivy's --severity applies to secrets too.
+        for file in &mut self.secrets {
+            file.findings
+                .retain(|s| sevs.is_empty() || sevs.iter().any(|v| v == s.severity));
+        }
+        self.secrets.retain(|f| !f.findings.is_empty());
+    }
+
+    /// Secrets found, all files together.
+    pub fn secret_count(&self) -> usize {
+        self.secrets.iter().map(|f| f.findings.len()).sum()
     }
 
     /// Findings grouped by target, targets in a stable order.

@@ -22,14 +22,23 @@ fn security_severity(f: &crate::matcher::Finding) -> String {
         .as_ref()
         .or(f.advisory.cvss_v4.as_ref())
         .map(|s| s.score)
-        .unwrap_or(match f.advisory.severity.as_str() {
-            "CRITICAL" => 9.5,
-            "HIGH" => 8.0,
-            "MEDIUM" => 5.5,
-            "LOW" => 2.0,
-            _ => 0.0,
-        });
+        .unwrap_or_else(|| label_score(&f.advisory.severity));
     format!("{score:.1}")
+}
+
+/// A severity label alone as a score inside GitHub's band for it.
+fn label_score(sev: &str) -> f64 {
+    match sev {
+        "CRITICAL" => 9.5,
+        "HIGH" => 8.0,
+        "MEDIUM" => 5.5,
+        "LOW" => 2.0,
+        _ => 0.0,
+    }
+}
+
+fn severity_score(sev: &str) -> String {
+    format!("{:.1}", label_score(sev))
 }
 
 pub fn to_sarif(r: &ScanReport) -> String {
@@ -80,6 +89,38 @@ pub fn to_sarif(r: &ScanReport) -> String {
                 "message": {"text": format!("{}: {}@{}", r.artifact, p.name, p.version)}
             }]
         }));
+    }
+    for file in &r.secrets {
+        for s in &file.findings {
+            let idx = *rule_index.entry(s.rule_id.to_string()).or_insert_with(|| {
+                rules.push(json!({
+                    "id": s.rule_id,
+                    "name": "Secret",
+                    "shortDescription": {"text": s.title},
+                    "fullDescription": {"text": s.title},
+                    "defaultConfiguration": {"level": level(s.severity)},
+                    "help": {
+                        "text": format!("Secret {}\nSeverity: {}\nCategory: {}", s.title, s.severity, s.category),
+                        "markdown": format!("**Secret {}**\n\nSeverity: {}\n\nCategory: {}", s.title, s.severity, s.category),
+                    },
+                    "properties": {"precision": "very-high", "security-severity": severity_score(s.severity), "tags": ["secret", "security", s.severity]},
+                }));
+                rules.len() - 1
+            });
+            results.push(json!({
+                "ruleId": s.rule_id,
+                "ruleIndex": idx,
+                "level": level(s.severity),
+                "message": {"text": format!("Artifact: {}\nType: secret\nSecret {}\nSeverity: {}\nMatch: {}", r.artifact, s.title, s.severity, s.matched)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": file.path, "uriBaseId": "ROOTPATH"},
+                        "region": {"startLine": s.start_line, "startColumn": 1, "endLine": s.end_line, "endColumn": 1}
+                    },
+                    "message": {"text": format!("{}: {}", r.artifact, s.rule_id)}
+                }]
+            }));
+        }
     }
     let doc = json!({
         "version": "2.1.0",

@@ -81,7 +81,7 @@ fn render(
 pub fn to_table(r: &ScanReport, colour_on: bool) -> String {
     let mut out = String::new();
     let groups = r.grouped();
-    if groups.is_empty() {
+    if groups.is_empty() && r.secrets.is_empty() {
         let _ = writeln!(
             out,
             "{}: no vulnerabilities found ({} packages scanned)",
@@ -131,6 +131,38 @@ pub fn to_table(r: &ScanReport, colour_on: bool) -> String {
                 "Fixed",
                 "Title",
             ],
+            &rows,
+            Some(2),
+            colour_on,
+        );
+    }
+    for file in &r.secrets {
+        let _ = writeln!(
+            out,
+            "\n{} (secrets)\nTotal: {}\n",
+            file.path,
+            file.findings.len()
+        );
+        let rows: Vec<Vec<String>> = file
+            .findings
+            .iter()
+            .map(|s| {
+                vec![
+                    s.category.to_string(),
+                    s.rule_id.to_string(),
+                    s.severity.to_string(),
+                    if s.start_line == s.end_line {
+                        s.start_line.to_string()
+                    } else {
+                        format!("{}-{}", s.start_line, s.end_line)
+                    },
+                    trunc(&s.matched, 60),
+                ]
+            })
+            .collect();
+        render(
+            &mut out,
+            &["Category", "Rule", "Severity", "Line", "Match"],
             &rows,
             Some(2),
             colour_on,

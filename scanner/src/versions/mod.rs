@@ -19,9 +19,16 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
         Ecosystem::Rpm => rpm::compare(a, b),
         Ecosystem::Alpine => alpine::compare(a, b),
         Ecosystem::PyPI => pep440(a, b),
-        Ecosystem::Npm | Ecosystem::CratesIo | Ecosystem::Go | Ecosystem::Packagist => {
-            Some(semver_lenient(a)?.cmp_precedence(&semver_lenient(b)?))
-        }
+        Ecosystem::Npm
+        | Ecosystem::CratesIo
+        | Ecosystem::Go
+        | Ecosystem::Packagist
+        | Ecosystem::NuGet
+        | Ecosystem::Conan
+        | Ecosystem::Pub
+        | Ecosystem::Hex
+        | Ecosystem::Swift
+        | Ecosystem::CocoaPods => Some(semver_lenient(a)?.cmp_precedence(&semver_lenient(b)?)),
         Ecosystem::Maven => maven::compare(a, b),
         Ecosystem::RubyGems => rubygems::compare(a, b),
     }

@@ -83,6 +83,7 @@ pub(crate) fn inventory_blocking(
         layers: img.fs.layers.iter().map(|l| l.digest.clone()).collect(),
         inventory,
         findings: Vec::new(),
+        secrets: Vec::new(),
         warnings,
     })
 }
