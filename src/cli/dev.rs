@@ -340,7 +340,7 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
     while let Some(r) = pushes.next().await {
         r?;
         done += 1;
-        if done % 500 == 0 || done == total {
+        if done.is_multiple_of(500) || done == total {
             eprintln!(
                 "{done}/{total} repositories ({:.0} s)",
                 started.elapsed().as_secs_f64()
