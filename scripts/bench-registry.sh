@@ -2,11 +2,16 @@
 # Wharf vs the reference registry (CNCF Distribution 2.8, Debian's docker-registry),
 # side by side, in one run, on this machine:
 #   1. manifest GET by tag, 32 concurrent connections (wrk): requests/s and p99
-#   2. a 256 MiB blob: upload (POST + PATCH + PUT) and download, MB/s
+#   2. a 1 GiB blob, each measure on a fresh server process (MB/s and its peak RSS):
+#      monolithic upload (POST, then PUT ?digest= with the body, curl -T),
+#      chunked upload (POST, PATCH chunks of CHUNK_MIB with Content-Range, PUT),
+#      download (GET); beside `openssl speed -evp sha256`, the machine's hashing
+#      limit that every upload is bound by
 #   3. 100 small images pushed with skopeo, one repository each
-#   4. peak RSS of each server while a 1 GiB blob is uploaded (fresh processes)
-#   5. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
-# Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl; builds --release)
+#   4. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
+# Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl openssl; builds --release)
+#   CHUNK_MIB=256  chunk size of the chunked upload; BLOB_ONLY=1 runs (2) only;
+#   WHARF_BIN=PATH measures that wharf binary instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,10 +19,12 @@ SHARED=${WHARF_SHARED:-$(cd .. && pwd)/shared}
 IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
 DURATION=${DURATION:-10}
 REPEAT=${REPEAT:-3}
-for t in wrk skopeo docker-registry curl; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo docker-registry curl)" >&2; exit 1; }; done
+CHUNK_MIB=${CHUNK_MIB:-256}
+for t in wrk skopeo docker-registry curl openssl; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo docker-registry curl)" >&2; exit 1; }; done
 [ -f "$IMAGES/oci/small/index.json" ] || SKIP_DEBIAN=1 bash "$SHARED/testing/make-test-images.sh" "$IMAGES" >&2
-cargo build --release --quiet
-WHARF=$ROOT/target/release/wharf
+# WHARF_BIN=path: measure that binary (e.g. an older build) instead of building.
+[ -n "${WHARF_BIN:-}" ] || cargo build --release --quiet --bin wharf
+WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -37,88 +44,123 @@ start_reference() { # port dir
 
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
-blob_upload() { # port repo file digest -> seconds
-  local loc t
-  loc=$(curl -si -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
-  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
+location() { # port -> absolute upload URL from the Location header on stdin
+  local loc; loc=$(tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  case "$loc" in http*) echo "$loc";; *) echo "http://127.0.0.1:$1$loc";; esac
+}
+with_digest() { case "$1" in *\?*) echo "$1&digest=$2";; *) echo "$1?digest=$2";; esac; }
+elapsed() { echo "$(date +%s.%N) - $1" | bc -l; }
+
+mono_upload() { # port repo file digest -> seconds
+  local loc t0 code
+  loc=$(curl -si -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | location "$1")
   t0=$(date +%s.%N)
-  loc=$(curl -si -X PATCH -H 'Content-Type: application/octet-stream' -T "$3" "$loc" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
-  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
-  case "$loc" in *\?*) sep='&';; *) sep='?';; esac
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$loc${sep}digest=$4")
-  t1=$(date +%s.%N)
-  [ "$code" = 201 ] || { echo "upload to $1 failed: $code" >&2; exit 1; }
-  echo "$t1 - $t0" | bc -l
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+         -T "$3" "$(with_digest "$loc" "$4")")
+  [ "$code" = 201 ] || { echo "monolithic upload to $1 failed: $code" >&2; exit 1; }
+  elapsed "$t0"
 }
 
-echo "preparing blobs..." >&2
-head -c $((256 << 20)) /dev/urandom >"$WORK/blob256"
-D256=sha256:$(sha256sum "$WORK/blob256" | cut -d' ' -f1)
-head -c $((1024 << 20)) /dev/urandom >"$WORK/blob1g"
-D1G=sha256:$(sha256sum "$WORK/blob1g" | cut -d' ' -f1)
+chunked_upload() { # port repo chunk-dir digest -> seconds
+  local loc t0 code at=0 size
+  loc=$(curl -si -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | location "$1")
+  t0=$(date +%s.%N)
+  for part in "$3"/part.*; do
+    size=$(stat -c %s "$part")
+    loc=$(curl -si -X PATCH -H 'Content-Type: application/octet-stream' \
+          -H "Content-Range: $at-$((at + size - 1))" -T "$part" "$loc" | location "$1")
+    at=$((at + size))
+  done
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$(with_digest "$loc" "$4")")
+  [ "$code" = 201 ] || { echo "chunked upload to $1 failed: $code" >&2; exit 1; }
+  elapsed "$t0"
+}
+
+echo "preparing a 1 GiB blob..." >&2
+# The client's copy lives in memory (/dev/shm when there is one): reading it costs
+# the client no disk, and the disk holds only what the servers write.
+SRC=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "$WORK")/bench.XXXXXX")
+trap 'cleanup; rm -rf "$SRC"' EXIT
+head -c $((1024 << 20)) /dev/urandom >"$SRC/blob1g"
+D1G=sha256:$(sha256sum "$SRC/blob1g" | cut -d' ' -f1)
+mkdir "$SRC/chunks"; split -b "${CHUNK_MIB}M" -a 3 "$SRC/blob1g" "$SRC/chunks/part."
+# openssl reports thousands of bytes per second for 16 KiB blocks.
+SHA_LIMIT=$(openssl speed -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
+            awk '$1=="sha256" || $1=="SHA256" {v=$NF} END {sub("k","",v); printf "%.0f", v/1000}')
+mbps() { echo "1073.741824 / $1" | bc -l | xargs printf '%.0f'; }
 
 declare -A R
 for who in wharf reference; do
-  port=$(free_port); dir=$WORK/$who; mkdir -p "$dir"
-  if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
-  pid=$LAST_PID
-  echo "[$who] manifest GET (wrk, 32 connections, ${DURATION}s)" >&2
-  skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/library/bench:v1"
-  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        "http://127.0.0.1:$port/v2/library/bench/manifests/v1")
-  R[$who.rps]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  R[$who.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[$who] $non2xx non-2xx answers" >&2; exit 1; }
+  if [ -z "${BLOB_ONLY:-}" ]; then
+    port=$(free_port); dir=$WORK/$who; mkdir -p "$dir"
+    if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
+    pid=$LAST_PID
+    echo "[$who] manifest GET (wrk, 32 connections, ${DURATION}s)" >&2
+    skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/library/bench:v1"
+    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+          "http://127.0.0.1:$port/v2/library/bench/manifests/v1")
+    R[$who.rps]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    R[$who.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[$who] $non2xx non-2xx answers" >&2; exit 1; }
 
-  echo "[$who] 256 MiB blob up and down (best of $REPEAT)" >&2
-  best_up=0; best_down=0
-  for i in $(seq "$REPEAT"); do
-    up=$(blob_upload "$port" "library/blob$i" "$WORK/blob256" "$D256")
-    best_up=$(echo "u=256/$up; if (u > $best_up) u else $best_up" | bc -l)
-    down=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/v2/library/blob$i/blobs/$D256")
-    best_down=$(echo "d=256/$down; if (d > $best_down) d else $best_down" | bc -l)
+    echo "[$who] 100 small images with skopeo" >&2
+    t0=$(date +%s.%N)
+    for i in $(seq 1 100); do
+      skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/bench/img$i:v1"
+    done
+    R[$who.push100]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.1f')
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  fi
+
+  dir=$WORK/$who-big; mkdir -p "$dir"
+  for kind in mono chunked get; do
+    echo "[$who] 1 GiB: $kind (fresh process)" >&2
+    port=$(free_port)
+    if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
+    case $kind in
+      mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G") ;;
+      chunked) t=$(chunked_upload "$port" library/big-chunked "$SRC/chunks" "$D1G") ;;
+      get) got=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/v2/library/big-mono/blobs/$D1G")
+           [ "${got% *}" = "200 $((1024 << 20))" ] || { echo "[$who] download failed: $got" >&2; exit 1; }
+           t=${got##* } ;;
+    esac
+    R[$who.$kind]=$(mbps "$t")
+    R[$who.$kind.rss]=$(peak_rss_mib "$LAST_PID")
+    kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
   done
-  R[$who.up]=$(printf '%.0f' "$best_up")
-  R[$who.down]=$(printf '%.0f' "$best_down")
-
-  echo "[$who] 100 small images with skopeo" >&2
-  t0=$(date +%s.%N)
-  for i in $(seq 1 100); do
-    skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/bench/img$i:v1"
-  done
-  R[$who.push100]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.1f')
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-
-  echo "[$who] peak RSS during a 1 GiB upload (fresh process)" >&2
-  port=$(free_port); dir=$WORK/$who-rss; mkdir -p "$dir"
-  if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
-  blob_upload "$port" library/big "$WORK/blob1g" "$D1G" >/dev/null
-  R[$who.rss]=$(peak_rss_mib "$LAST_PID")
-  kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+  rm -rf "$dir" # room on the disk for the next server's copy
 done
 
-echo "[wharf --auth] manifest GET with a bearer token" >&2
-port=$(free_port); dir=$WORK/wharf-auth; mkdir -p "$dir"
-WHARF_ADMIN_PASSWORD=Bench12345 WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir.log" 2>&1 &
-PIDS+=($!); apid=$!
-for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 401 ] && break; sleep 0.1; done
-skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds admin:Bench12345 "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/library/bench:v1"
-TOKEN=$(curl -s "http://127.0.0.1:$port/service/token?service=wharf&scope=repository:library/bench:pull" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H "Authorization: Bearer $TOKEN" \
-      "http://127.0.0.1:$port/v2/library/bench/manifests/v1")
-non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[auth] $non2xx non-2xx answers" >&2; exit 1; }
-R[auth.rps]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-R[auth.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
-kill "$apid"; wait "$apid" 2>/dev/null || true
+if [ -z "${BLOB_ONLY:-}" ]; then
+  echo "[wharf --auth] manifest GET with a bearer token" >&2
+  port=$(free_port); dir=$WORK/wharf-auth; mkdir -p "$dir"
+  WHARF_ADMIN_PASSWORD=Bench12345 WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" >"$dir.log" 2>&1 &
+  PIDS+=($!); apid=$!
+  for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 401 ] && break; sleep 0.1; done
+  skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds admin:Bench12345 "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/library/bench:v1"
+  TOKEN=$(curl -s "http://127.0.0.1:$port/service/token?service=wharf&scope=repository:library/bench:pull" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H 'Accept: application/vnd.oci.image.manifest.v1+json' -H "Authorization: Bearer $TOKEN" \
+        "http://127.0.0.1:$port/v2/library/bench/manifests/v1")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); [ -z "$non2xx" ] || { echo "[auth] $non2xx non-2xx answers" >&2; exit 1; }
+  R[auth.rps]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  R[auth.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
+  kill "$apid"; wait "$apid" 2>/dev/null || true
+fi
 
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 printf '\n%-34s %14s %14s %8s\n' "measure" "wharf" "reference" "ratio"
-printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[wharf.rps]}" "${R[reference.rps]}" "$(ratio "${R[wharf.rps]}" "${R[reference.rps]}")"
-printf '%-34s %14s %14s\n' "manifest GET, p99 latency" "${R[wharf.p99]}" "${R[reference.p99]}"
-printf '%-34s %14s %14s %8s\n' "256 MiB upload, MB/s" "${R[wharf.up]}" "${R[reference.up]}" "$(ratio "${R[wharf.up]}" "${R[reference.up]}")"
-printf '%-34s %14s %14s %8s\n' "256 MiB download, MB/s" "${R[wharf.down]}" "${R[reference.down]}" "$(ratio "${R[wharf.down]}" "${R[reference.down]}")"
+[ -n "${BLOB_ONLY:-}" ] || printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[wharf.rps]}" "${R[reference.rps]}" "$(ratio "${R[wharf.rps]}" "${R[reference.rps]}")"
+[ -n "${BLOB_ONLY:-}" ] || printf '%-34s %14s %14s\n' "manifest GET, p99 latency" "${R[wharf.p99]}" "${R[reference.p99]}"
+printf '%-34s %14s %14s %8s\n' "1 GiB monolithic PUT, MB/s" "${R[wharf.mono]}" "${R[reference.mono]}" "$(ratio "${R[wharf.mono]}" "${R[reference.mono]}")"
+printf '%-34s %14s %14s %8s\n' "1 GiB chunked PATCH (${CHUNK_MIB} MiB), MB/s" "${R[wharf.chunked]}" "${R[reference.chunked]}" "$(ratio "${R[wharf.chunked]}" "${R[reference.chunked]}")"
+printf '%-34s %14s %14s %8s\n' "1 GiB GET, MB/s" "${R[wharf.get]}" "${R[reference.get]}" "$(ratio "${R[wharf.get]}" "${R[reference.get]}")"
+printf '%-34s %14s %14s\n' "  peak RSS: PUT, MiB" "${R[wharf.mono.rss]}" "${R[reference.mono.rss]}"
+printf '%-34s %14s %14s\n' "  peak RSS: PATCH, MiB" "${R[wharf.chunked.rss]}" "${R[reference.chunked.rss]}"
+printf '%-34s %14s %14s\n' "  peak RSS: GET, MiB" "${R[wharf.get.rss]}" "${R[reference.get.rss]}"
+printf '%-34s %14s %14s\n' "sha256 limit (openssl), MB/s" "$SHA_LIMIT" "$SHA_LIMIT"
+printf '%-34s %14s %14s\n' "  PUT, PATCH as % of the limit" "$(( ${R[wharf.mono]} * 100 / SHA_LIMIT ))% $(( ${R[wharf.chunked]} * 100 / SHA_LIMIT ))%" "$(( ${R[reference.mono]} * 100 / SHA_LIMIT ))% $(( ${R[reference.chunked]} * 100 / SHA_LIMIT ))%"
+[ -n "${BLOB_ONLY:-}" ] && exit 0
 printf '%-34s %14s %14s %8s\n' "100 images with skopeo, seconds" "${R[wharf.push100]}" "${R[reference.push100]}" "$(ratio "${R[reference.push100]}" "${R[wharf.push100]}")"
-printf '%-34s %14s %14s\n' "peak RSS, 1 GiB upload, MiB" "${R[wharf.rss]}" "${R[reference.rss]}"
 printf '\n%-34s %14s %14s %8s\n' "wharf: token auth vs none" "with token" "no auth" "ratio"
 printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[auth.rps]}" "${R[wharf.rps]}" "$(ratio "${R[auth.rps]}" "${R[wharf.rps]}")"
 printf '%-34s %14s %14s\n' "manifest GET, p99 latency" "${R[auth.p99]}" "${R[wharf.p99]}"

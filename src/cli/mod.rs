@@ -3,6 +3,7 @@
 mod adapter;
 mod admission;
 mod db;
+mod dev;
 mod env_alias;
 mod gc;
 mod job;
@@ -94,6 +95,8 @@ enum Command {
     Scrub(gc::ScrubArgs),
     /// The registry's background jobs: list, show, log, stop, retry.
     Job(job::JobArgs),
+    /// Developer tools: `populate` fills a registry with generated images (scale benchmarks).
+    Dev(dev::DevArgs),
     /// Registry endpoints to replicate with: add, list, ping, remove.
     Registry(registry::RegistryArgs),
     /// Replication between this registry and an endpoint: policies, runs, their tasks and logs.
@@ -163,6 +166,7 @@ pub fn run() -> ExitCode {
         Command::Gc(args) => gc::run(args),
         Command::Scrub(args) => gc::scrub(args),
         Command::Job(args) => job::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Registry(args) => registry::run(args),
         Command::Replication(args) => replication::run(args),
     };

@@ -198,10 +198,14 @@ impl SqliteMetadata {
                 a.size = r.try_get::<i64, _>("total")? as u64;
             }
         }
+        // From the page's manifests to their tags (`tags_by_manifest`), never across
+        // the repository's tags: SQLite, left to choose, scanned every tag of the
+        // repository (100,000 in a large one) for the page's ten artifacts.
         let tags = sqlx::query(
-            "SELECT m.digest, t.name, t.updated_at FROM tags t JOIN manifests m ON m.id = t.manifest_id
-             JOIN repositories r ON r.id = t.repository_id
-             WHERE r.name = ? AND m.digest IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+            "SELECT m.digest, t.name, t.updated_at FROM manifests m CROSS JOIN tags t
+             WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?)
+               AND m.digest IN (SELECT value FROM json_each(?)) AND t.manifest_id = m.id
+             ORDER BY t.name",
         )
         .bind(repo.as_str())
         .bind(digest_list(&digests))

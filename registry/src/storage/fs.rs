@@ -13,9 +13,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
 use super::{BlobStore, ByteStream, Result, StorageError, valid_upload_id};
@@ -24,9 +24,21 @@ use crate::digest::{Digest, Hasher};
 const READ_CHUNK: usize = 256 * 1024;
 /// Blobs up to this size are read in one go rather than mapped.
 const SMALL_BLOB: u64 = 256 * 1024;
-/// Slice size when serving blobs from their memory map.
-const STREAM_CHUNK: u64 = 1024 * 1024;
-const WRITE_BUFFER: usize = 1024 * 1024;
+/// Bytes per memory map when serving a large blob, and how many maps are
+/// ready ahead of the socket: a download holds at most about 4 × 2 MiB.
+const STREAM_CHUNK: u64 = 2 * 1024 * 1024;
+const STREAM_AHEAD: usize = 3;
+/// Frames queued between the connection and the writer thread. hyper's frames
+/// are at most its read buffer (a few hundred KiB), so this bounds an upload's
+/// memory to a few MiB however fast the client sends.
+const PIPELINE_FRAMES: usize = 8;
+/// Small frames are gathered to this size before a write; larger ones are
+/// written straight from hyper's buffer.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Written bytes handed to the kernel's writeback every this many bytes, so the
+/// fsync at commit waits for the last stretch only, not for the whole blob,
+/// and dirty pages never pile up.
+const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -71,36 +83,39 @@ fn not_found_as_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
     }
 }
 
-/// Stream `len` bytes from `start` of a blob file, as slices of a read-only
-/// memory map: the response writes straight from the page cache to the
-/// socket, with no copy through our own buffers (distribution gets the same
-/// from sendfile). Safe because blob files are
-/// immutable once renamed into place and only ever unlinked (an unlinked
-/// file stays mapped until the last slice is dropped).
+/// Stream `len` bytes from `start` of a blob file, as a run of small read-only
+/// memory maps, one per chunk: the response writes straight from the page cache
+/// to the socket, with no copy through our own buffers (distribution gets the
+/// same from sendfile). Each map is populated on the blocking pool a few chunks
+/// ahead of the socket (a cold blob never makes an async worker wait on the
+/// disk) and unmapped once its chunk is sent, so a download holds a few MiB of
+/// mapped pages, not the whole blob. Safe because blob files are immutable once
+/// renamed into place and only ever unlinked (an unlinked file stays readable
+/// through its open handle and mapped until the last map is dropped).
 fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStream> {
     if len == 0 {
         return Ok(Box::pin(futures_util::stream::empty()));
     }
-    // SAFETY: see above — nothing ever writes to or truncates a committed blob.
-    let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(start)
-            .len(len as usize)
-            .map(&file)?
-    };
-    let _ = map.advise(memmap2::Advice::Sequential);
-    let whole = bytes::Bytes::from_owner(map);
-    // Pages are faulted in here, on the blocking pool, a few chunks ahead of
-    // the socket: a cold blob never makes an async worker wait on the disk.
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<bytes::Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(STREAM_AHEAD);
     tokio::task::spawn_blocking(move || {
-        for at in (0..len).step_by(STREAM_CHUNK as usize) {
-            let chunk = whole.slice(at as usize..(at + STREAM_CHUNK).min(len) as usize);
-            let touched = chunk.iter().step_by(4096).fold(0u8, |acc, b| acc ^ b);
-            std::hint::black_box(touched);
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                return; // the client went away
+        let mut at = start;
+        let end = start + len;
+        while at < end {
+            let n = (end - at).min(STREAM_CHUNK);
+            // SAFETY: see above — nothing ever writes to or truncates a committed blob.
+            let chunk = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(at)
+                    .len(n as usize)
+                    .populate()
+                    .map(&file)
             }
+            .map(Bytes::from_owner);
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return; // the client went away, or the read failed (the stream ends with it)
+            }
+            at += n;
         }
     });
     Ok(Box::pin(futures_util::stream::unfold(
@@ -108,6 +123,60 @@ fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStre
         |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
     )))
 }
+
+/// The writer side of an upload, on one blocking thread: hash each frame and
+/// append it to the file, while the connection keeps reading the next ones.
+/// Returns the file, where this append started, how much it wrote, and the
+/// hasher (only meaningful if everything was written).
+fn hash_and_write(
+    file: std::fs::File,
+    mut hasher: Hasher,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    fsync: bool,
+) -> (std::fs::File, u64, u64, io::Result<Hasher>) {
+    use std::io::{Seek, Write};
+    let mut start = 0;
+    let mut written = 0u64;
+    let mut handle = file;
+    let outcome = (|| -> io::Result<()> {
+        start = handle.seek(io::SeekFrom::End(0))?;
+        let mut out = io::BufWriter::with_capacity(WRITE_BUFFER, &mut handle);
+        let mut flushed = start;
+        while let Some(frame) = rx.blocking_recv() {
+            hasher.update(&frame);
+            out.write_all(&frame)?;
+            written += frame.len() as u64;
+            if fsync && start + written - flushed >= WRITEBACK_STEP {
+                out.flush()?;
+                start_writeback(out.get_ref(), flushed, start + written - flushed);
+                flushed = start + written;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    })();
+    (handle, start, written, outcome.map(|()| hasher))
+}
+
+/// Ask the kernel to start writing `[offset, offset+len)` to disk now, without
+/// waiting (Linux's `sync_file_range(SYNC_FILE_RANGE_WRITE)`); elsewhere a no-op.
+/// Only an early start: durability still comes from the fsync at commit.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on a file descriptor we own; no memory is passed.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
@@ -158,7 +227,7 @@ impl BlobStore for FsBlobStore {
                 (start, end - start + 1)
             }
         };
-        // Mapping is a syscall, not I/O: the pages are read as the socket drains them.
+        // The pages are read on the blocking pool, a few chunks ahead of the socket.
         Ok(stream_file(file, start, len)?)
     }
 
@@ -200,33 +269,53 @@ impl BlobStore for FsBlobStore {
         hasher: &mut Hasher,
     ) -> Result<u64> {
         let path = self.upload_path(id)?;
-        let file = not_found_as_none(OpenOptions::new().write(true).open(&path).await)?
-            .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
-        let start = file.metadata().await?.len();
-        let mut file = file;
-        file.seek(io::SeekFrom::Start(start)).await?;
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut scratch = hasher.clone();
-        let mut written = 0u64;
-        let outcome: Result<()> = async {
-            while let Some(chunk) = data.next().await {
-                let chunk = chunk.map_err(StorageError::Body)?;
-                scratch.update(&chunk);
-                out.write_all(&chunk).await?;
-                written += chunk.len() as u64;
+        let file = not_found_as_none(
+            tokio::task::spawn_blocking(move || {
+                std::fs::OpenOptions::new().write(true).open(&path)
+            })
+            .await
+            .map_err(io::Error::other)?,
+        )?
+        .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_FRAMES);
+        let writer = tokio::task::spawn_blocking({
+            let scratch = hasher.clone();
+            let fsync = self.fsync;
+            move || hash_and_write(file, scratch, rx, fsync)
+        });
+        // The network side only reads and hands frames on: the next frames arrive
+        // while the writer hashes and writes this one.
+        let mut body_error = None;
+        while let Some(chunk) = data.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if tx.send(chunk).await.is_err() {
+                        break; // the writer failed; its error is below
+                    }
+                }
+                Err(e) => {
+                    body_error = Some(e);
+                    break;
+                }
             }
-            out.flush().await?;
-            Ok(())
         }
-        .await;
-        let file = out.into_inner();
-        if let Err(e) = outcome {
-            // All or nothing: cut back whatever part of this chunk reached the file.
-            let _ = file.set_len(start).await;
-            return Err(e);
+        drop(tx);
+        let (file, start, written, outcome) = writer.await.map_err(io::Error::other)?;
+        let outcome = match body_error {
+            Some(e) => Err(StorageError::Body(e)),
+            None => outcome.map_err(StorageError::Io),
+        };
+        match outcome {
+            Ok(scratch) => {
+                *hasher = scratch;
+                Ok(start + written)
+            }
+            Err(e) => {
+                // All or nothing: cut back whatever part of this chunk reached the file.
+                let _ = tokio::task::spawn_blocking(move || file.set_len(start)).await;
+                Err(e)
+            }
         }
-        *hasher = scratch;
-        Ok(start + written)
     }
 
     async fn read_upload(&self, id: &str) -> Result<ByteStream> {

@@ -1,0 +1,372 @@
+//! `wharf dev populate`: fill a registry's data directory with many
+//! repositories, tags and manifests, for measuring how the server behaves at
+//! scale (`scripts/bench-scale.sh`).
+//!
+//! Everything goes through the registry's own push path in-process
+//! (`Distribution`: monolithic blob uploads, cross-repository mounts, manifest
+//! PUTs by tag), so the result is exactly what clients pushing the same images
+//! would have created; only HTTP is skipped. The registry must not be running.
+//!
+//! The shape: `--projects` projects of `--repos` repositories in total; each
+//! repository holds `manifests / repos` images built from a window of
+//! `--configs` configs (each config names its own three layers, out of
+//! `--layers`), told apart by an annotation, so layers are shared across
+//! images and repositories as real images share base layers. The first
+//! repository (`p0/big`) gets `--big-repo-tags` tags (and images in the same
+//! proportion as the registry as a whole); the others share the rest evenly.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use futures_util::StreamExt;
+use serde_json::json;
+use wharf_registry::config::Config;
+use wharf_registry::digest::Digest;
+use wharf_registry::metadata::{IdentityStore, SqliteMetadata};
+use wharf_registry::names::{Reference, RepoName};
+use wharf_registry::service::Distribution;
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    #[command(subcommand)]
+    cmd: DevCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCmd {
+    /// Fill a (stopped) registry's data directory with generated images.
+    Populate(PopulateArgs),
+}
+
+#[derive(Args, Debug)]
+struct PopulateArgs {
+    /// The registry's data directory (as `wharf serve --data-dir`).
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    projects: usize,
+    #[arg(long, default_value_t = 10_000)]
+    repos: usize,
+    #[arg(long, default_value_t = 200_000)]
+    manifests: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    tags: usize,
+    /// Tags of the first repository, `p0/big` (included in `--tags`).
+    #[arg(long, default_value_t = 100_000)]
+    big_repo_tags: usize,
+    /// Distinct image configs; each names three layers.
+    #[arg(long, default_value_t = 20_000)]
+    configs: usize,
+    /// Distinct layers, shared by the configs.
+    #[arg(long, default_value_t = 2_000)]
+    layers: usize,
+    /// Pushes in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+}
+
+const CONFIGS_PER_REPO: usize = 4;
+
+/// A layer: a real tar archive holding one small file, so scanners and
+/// `skopeo` see a proper layer.
+fn layer_bytes(i: usize) -> Bytes {
+    let body = format!("generated layer {i}\n").repeat(16);
+    let name = format!("populate/layer-{i}.txt");
+    let mut header = [0u8; 512];
+    header[..name.len()].copy_from_slice(name.as_bytes());
+    header[100..108].copy_from_slice(b"0000644\0");
+    header[108..116].copy_from_slice(b"0000000\0");
+    header[116..124].copy_from_slice(b"0000000\0");
+    header[124..136].copy_from_slice(format!("{:011o}\0", body.len()).as_bytes());
+    header[136..148].copy_from_slice(b"00000000000\0");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|b| *b as u32).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = header.to_vec();
+    out.extend_from_slice(body.as_bytes());
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.resize(out.len() + 1024, 0); // two zero blocks end the archive
+    Bytes::from(out)
+}
+
+struct Plan {
+    layers: Vec<(Digest, Bytes)>,
+    /// Config bytes and the indexes of its layers.
+    configs: Vec<(Digest, Bytes, [usize; 3])>,
+}
+
+impl Plan {
+    fn new(configs: usize, layers: usize) -> Plan {
+        let layers: Vec<(Digest, Bytes)> = (0..layers)
+            .map(|i| {
+                let b = layer_bytes(i);
+                (Digest::sha256_of(&b), b)
+            })
+            .collect();
+        let n = layers.len();
+        let configs = (0..configs)
+            .map(|c| {
+                let picks = [c % n, (c * 7 + 1) % n, (c * 13 + 5) % n];
+                let diff_ids: Vec<String> =
+                    picks.iter().map(|&l| layers[l].0.to_string()).collect();
+                let body = serde_json::to_vec(&json!({
+                    "architecture": "amd64",
+                    "os": "linux",
+                    "config": { "Labels": { "populate.config": c.to_string() } },
+                    "rootfs": { "type": "layers", "diff_ids": diff_ids },
+                }))
+                .expect("JSON");
+                let b = Bytes::from(body);
+                (Digest::sha256_of(&b), b, picks)
+            })
+            .collect();
+        Plan { layers, configs }
+    }
+
+    fn manifest(&self, config: usize, n: usize) -> Bytes {
+        let (cd, cb, picks) = &self.configs[config];
+        let layers: Vec<_> = picks
+            .iter()
+            .map(|&l| {
+                json!({
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": self.layers[l].0.to_string(),
+                    "size": self.layers[l].1.len(),
+                })
+            })
+            .collect();
+        Bytes::from(
+            serde_json::to_vec(&json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": cd.to_string(),
+                    "size": cb.len(),
+                },
+                "layers": layers,
+                "annotations": { "org.opencontainers.image.version": n.to_string() },
+            }))
+            .expect("JSON"),
+        )
+    }
+}
+
+/// What one repository receives: its name, its configs, its images and tags.
+struct RepoJob {
+    repo: RepoName,
+    configs: Vec<usize>,
+    /// Global image numbers (annotation values) of this repository's images.
+    images: std::ops::Range<usize>,
+    tags: usize,
+}
+
+fn split(total: usize, parts: usize, i: usize) -> usize {
+    total / parts + usize::from(i < total % parts)
+}
+
+fn jobs(a: &PopulateArgs) -> anyhow::Result<Vec<RepoJob>> {
+    if a.repos == 0 || a.projects == 0 || a.configs == 0 || a.layers == 0 {
+        bail!("--repos, --projects, --configs and --layers must be at least 1");
+    }
+    if a.manifests < a.repos {
+        bail!("--manifests must be at least --repos (every repository holds an image)");
+    }
+    if a.tags < a.manifests || a.big_repo_tags > a.tags {
+        bail!("--tags must be at least --manifests and at least --big-repo-tags");
+    }
+    let mut out = Vec::with_capacity(a.repos);
+    let mut image = 0;
+    // p0/big has as many tags per image as the registry as a whole (the rest of
+    // its manifests and tags are spread evenly over the other repositories).
+    let (big_images, big_tags) = if a.repos == 1 {
+        (a.manifests, a.tags)
+    } else {
+        let share = (a.manifests as u128 * a.big_repo_tags as u128 / a.tags as u128) as usize;
+        let images = share.clamp(1, a.manifests - (a.repos - 1));
+        (images, a.big_repo_tags.max(images))
+    };
+    for r in 0..a.repos {
+        let (name, images, tags) = if r == 0 {
+            ("p0/big".to_string(), big_images, big_tags)
+        } else {
+            let images = split(a.manifests - big_images, a.repos - 1, r - 1);
+            let tags = split(a.tags.saturating_sub(big_tags), a.repos - 1, r - 1).max(images);
+            (format!("p{}/repo{r}", r % a.projects), images, tags)
+        };
+        out.push(RepoJob {
+            repo: RepoName::parse(&name).context("repository name")?,
+            configs: (0..CONFIGS_PER_REPO.min(images))
+                .map(|k| (r * CONFIGS_PER_REPO + k) % a.configs)
+                .collect(),
+            images: image..image + images,
+            tags,
+        });
+        image += images;
+    }
+    Ok(out)
+}
+
+/// Push one repository: its blobs (uploaded where first used, mounted
+/// elsewhere), then its images, each under its tags.
+async fn push_repo(
+    dist: &Distribution,
+    plan: &Plan,
+    job: &RepoJob,
+    origin: &tokio::sync::Mutex<HashMap<Digest, RepoName>>,
+) -> anyhow::Result<()> {
+    let mut blobs: Vec<(&Digest, &Bytes)> = Vec::new();
+    for &c in &job.configs {
+        let (cd, cb, picks) = &plan.configs[c];
+        blobs.push((cd, cb));
+        blobs.extend(
+            picks
+                .iter()
+                .map(|&l| (&plan.layers[l].0, &plan.layers[l].1)),
+        );
+    }
+    blobs.sort_by(|a, b| a.0.cmp(b.0));
+    blobs.dedup_by(|a, b| a.0 == b.0);
+    for (digest, bytes) in blobs {
+        let from = {
+            let mut seen = origin.lock().await;
+            match seen.get(digest) {
+                Some(from) => Some(from.clone()),
+                None => {
+                    seen.insert(digest.clone(), job.repo.clone());
+                    None
+                }
+            }
+        };
+        // The first repository to use a blob uploads it (under the lock's
+        // promise); others mount it from there, as clients do.
+        let mounted = match &from {
+            Some(from) => loop {
+                match dist.mount_blob(&job.repo, digest, Some(from), None).await? {
+                    wharf_registry::service::MountOutcome::Mounted(_) => break true,
+                    wharf_registry::service::MountOutcome::Started(up) => {
+                        // Not uploaded there yet: drop the session, wait, retry.
+                        dist.cancel_upload(&job.repo, &up.id).await?;
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                }
+            },
+            None => false,
+        };
+        if !mounted {
+            let body = futures_util::stream::once({
+                let b = bytes.clone();
+                async move { Ok(b) }
+            })
+            .boxed();
+            dist.upload_monolithic(&job.repo, digest, body, Some(bytes.len() as u64), None)
+                .await?;
+        }
+    }
+    let images = job.images.len();
+    for (k, n) in job.images.clone().enumerate() {
+        let config = job.configs[k % job.configs.len()];
+        let body = plan.manifest(config, n);
+        // This image's tags: every images-th tag of the repository's, so tags
+        // and images interleave in name order as they do in real repositories.
+        // The first tag is a manifest PUT; the others are what re-pushing the same
+        // manifest under another tag leaves behind (a tag row for the digest), made
+        // with one statement each instead of a whole manifest acceptance.
+        let digest = dist
+            .put_manifest(
+                &job.repo,
+                &Reference::Tag(format!("t{k:07}")),
+                Some("application/vnd.oci.image.manifest.v1+json"),
+                body,
+            )
+            .await?
+            .digest;
+        let mut t = k + images;
+        while t < job.tags {
+            if !dist
+                .meta()
+                .put_tag(&job.repo, &format!("t{t:07}"), &digest)
+                .await?
+            {
+                bail!("tagging {digest} in {} failed", job.repo);
+            }
+            t += images;
+        }
+    }
+    Ok(())
+}
+
+async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
+    let jobs = jobs(&a)?;
+    let tags: usize = jobs.iter().map(|j| j.tags).sum();
+    let started = Instant::now();
+    tokio::fs::create_dir_all(&a.data_dir).await?;
+    {
+        let meta = SqliteMetadata::open(&a.data_dir.join("wharf.db")).await?;
+        for p in 0..a.projects.min(a.repos) {
+            meta.create_project(&format!("p{p}"), true, None).await?;
+        }
+    }
+    let config = Config {
+        data_dir: a.data_dir.clone(),
+        auth: Some(false),
+        ..Config::default()
+    };
+    let services = wharf_registry::server::open_registry(&config).await?;
+    let plan = Arc::new(Plan::new(a.configs, a.layers));
+    let origin = Arc::new(tokio::sync::Mutex::new(HashMap::new()));
+    let total = jobs.len();
+    let mut done = 0usize;
+    let mut pushes = futures_util::stream::iter(jobs.into_iter().map(|job| {
+        let dist = services.distribution.clone();
+        let plan = plan.clone();
+        let origin = origin.clone();
+        async move {
+            push_repo(&dist, &plan, &job, &origin)
+                .await
+                .with_context(|| format!("pushing {}", job.repo))
+        }
+    }))
+    .buffer_unordered(a.concurrency.max(1));
+    while let Some(r) = pushes.next().await {
+        r?;
+        done += 1;
+        if done.is_multiple_of(500) || done == total {
+            eprintln!(
+                "{done}/{total} repositories ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    eprintln!(
+        "populated {} in {:.0} s: {} repositories, {} manifests, {} tags",
+        a.data_dir.display(),
+        started.elapsed().as_secs_f64(),
+        a.repos,
+        a.manifests,
+        tags
+    );
+    Ok(())
+}
+
+pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    match args.cmd {
+        DevCmd::Populate(a) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(populate(a))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `wharf dev populate` (the scale benchmark's generator), at a tiny scale:
+//! the registry it writes must be one clients can use as if the images had
+//! been pushed. Every tag is pulled with skopeo (which checks every digest),
+//! the counts are those asked for, a GC dry run (delete_untagged, past the
+//! grace period) finds nothing to delete, and scrub finds every blob intact.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Wharf, curl, require, run, stdout_ok, wharf_in};
+use serde_json::Value;
+
+const PASSWORD: &str = "Populate123";
+
+#[test]
+fn a_populated_registry_is_what_pushes_would_have_made() {
+    require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = wharf_in(
+        Path::new("."),
+        &[],
+        &[
+            "dev",
+            "populate",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--projects",
+            "2",
+            "--repos",
+            "5",
+            "--manifests",
+            "10",
+            "--tags",
+            "30",
+            "--big-repo-tags",
+            "8",
+            "--configs",
+            "6",
+            "--layers",
+            "9",
+        ],
+    );
+    stdout_ok(&out);
+
+    let w = Wharf::start_in(
+        tmp.path(),
+        &["--admin-password", PASSWORD, "--gc-grace-period", "1"],
+    );
+    let creds = format!("admin:{PASSWORD}");
+    let get = |path: &str| -> Value {
+        let r = curl("GET", &w.url(path)).arg("-u").arg(&creds).send();
+        assert_eq!(r.status, 200, "{path}");
+        r.json()
+    };
+    let repos: Vec<String> =
+        serde_json::from_value(get("/v2/_catalog")["repositories"].clone()).unwrap();
+    assert_eq!(
+        repos,
+        ["p0/big", "p0/repo2", "p0/repo4", "p1/repo1", "p1/repo3"]
+    );
+
+    let mut tags = 0;
+    let mut manifests = BTreeSet::new();
+    let mut blobs = BTreeSet::new();
+    for repo in &repos {
+        let listed: Vec<String> =
+            serde_json::from_value(get(&format!("/v2/{repo}/tags/list"))["tags"].clone()).unwrap();
+        if repo == "p0/big" {
+            assert_eq!(listed.len(), 8);
+        }
+        tags += listed.len();
+        for tag in listed {
+            // skopeo checks every blob's and the manifest's digest as it copies.
+            let dest = tmp.path().join("pulled");
+            let _ = std::fs::remove_dir_all(&dest);
+            run(Command::new("skopeo").args([
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--src-creds",
+                &creds,
+                &format!("docker://{}/{repo}:{tag}", w.host()),
+                &format!("oci:{}:x", dest.display()),
+            ]));
+            let index: Value =
+                serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+            let digest = index["manifests"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let hex = digest.trim_start_matches("sha256:");
+            let manifest: Value = serde_json::from_slice(
+                &std::fs::read(dest.join("blobs/sha256").join(hex)).unwrap(),
+            )
+            .unwrap();
+            blobs.insert(manifest["config"]["digest"].as_str().unwrap().to_string());
+            for l in manifest["layers"].as_array().unwrap() {
+                blobs.insert(l["digest"].as_str().unwrap().to_string());
+            }
+            manifests.insert((repo.clone(), digest));
+        }
+    }
+    assert_eq!(tags, 30);
+    assert_eq!(manifests.len(), 10, "distinct images");
+
+    // Past the grace period, nothing is garbage: every manifest is tagged and
+    // every blob referenced.
+    std::thread::sleep(Duration::from_millis(2100));
+    let host = w.host();
+    let admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&[
+            "--registry",
+            &host,
+            "--insecure",
+            "--username",
+            "admin",
+            "--password",
+            PASSWORD,
+        ]);
+        wharf_in(Path::new("."), &[], &all)
+    };
+    let dry: Value = serde_json::from_str(&stdout_ok(&admin(&[
+        "gc",
+        "run",
+        "--dry-run",
+        "--delete-untagged",
+        "--output",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(dry["result"]["manifests_deleted"], 0, "{dry}");
+    assert_eq!(dry["result"]["blobs_deleted"], 0, "{dry}");
+    assert_eq!(dry["result"]["bytes_freed"], 0, "{dry}");
+
+    let scrub: Value =
+        serde_json::from_str(&stdout_ok(&admin(&["scrub", "--output", "json"]))).unwrap();
+    assert_eq!(scrub["result"]["corrupt"], serde_json::json!([]), "{scrub}");
+    assert_eq!(scrub["result"]["blobs_checked"], blobs.len(), "{scrub}");
+    assert_eq!(scrub["result"]["manifests_checked"], 10, "{scrub}");
+}
