@@ -105,7 +105,7 @@ pub async fn cli_secret(
     State(reg): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<CliSecret>,
+    ApiJson(body): ApiJson<CliSecret>,
 ) -> Result<StatusCode> {
     reg.directory
         .set_cli_secret(&caller.who, caller.ip.as_deref(), id, &body.secret)
