@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Curl, Wharf, curl, free_port, require, run};
+use common::identity::{ADMIN, ADMIN_PW, api, audit_until, oci_layout, skopeo_copy, text};
+use common::{Wharf, curl, free_port, require, run};
 use serde_json::{Value, json};
 
-const ADMIN_PW: &str = "Harbor12345";
 const BASE: &str = "dc=example,dc=org";
 const SEARCH_DN: &str = "cn=wharf,ou=services,dc=example,dc=org";
 const SEARCH_PW: &str = "Search-Secret-1";
@@ -191,71 +191,10 @@ fn start_wharf(extra: &[&str]) -> Wharf {
     Wharf::start_env(&dir.keep(), &args, &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)])
 }
 
-fn api(w: &Wharf, method: &str, path: &str, user: (&str, &str)) -> Curl {
-    curl(method, &w.url(&format!("/api/v2.0{path}")))
-        .header("Content-Type", "application/json")
-        .arg("-u")
-        .arg(&format!("{}:{}", user.0, user.1))
-}
-
-const ADMIN: (&str, &str) = ("admin", ADMIN_PW);
 const ALICE: (&str, &str) = ("alice", "Alice-Pass-1");
 const BOB: (&str, &str) = ("bob", "Bob-Pass-1");
 const CAROL: (&str, &str) = ("carol", "Carol-Pass-1");
 const DAVE: (&str, &str) = ("dave", "Dave-Pass-1");
-
-fn text(r: &common::Resp) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-/// A one-layer OCI layout on disk, for skopeo to copy from.
-fn oci_layout(dir: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    let blob = |data: &[u8]| {
-        let hex = hex::encode(Sha256::digest(data));
-        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&hex), data).unwrap();
-        (format!("sha256:{hex}"), data.len())
-    };
-    let (cd, cs) =
-        blob(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
-    let (ld, ls) = blob(&[0u8; 1024]); // an empty tar archive
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}]
-    })
-    .to_string();
-    let (md, ms) = blob(manifest.as_bytes());
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    std::fs::write(
-        dir.join("index.json"),
-        json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]})
-        .to_string(),
-    )
-    .unwrap();
-    format!("oci:{}:v1", dir.display())
-}
-
-fn skopeo_copy(src: &str, dest: &str, creds: (&str, &str)) -> std::process::Output {
-    let mut c = Command::new("skopeo");
-    c.args([
-        "--insecure-policy",
-        "copy",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-    ]);
-    if src.starts_with("docker://") {
-        c.arg("--src-creds").arg(format!("{}:{}", creds.0, creds.1));
-    }
-    if dest.starts_with("docker://") {
-        c.arg("--dest-creds")
-            .arg(format!("{}:{}", creds.0, creds.1));
-    }
-    c.arg(src).arg(dest).output().unwrap()
-}
 
 fn ldap_settings(slapd: &Slapd) -> Value {
     json!({
@@ -275,24 +214,6 @@ fn ldap_settings(slapd: &Slapd) -> Value {
         "ldap_group_membership_attribute": "memberof",
         "ldap_group_search_scope": 2
     })
-}
-
-/// Wait for the batched audit writer, then the entries.
-fn audit_until(w: &Wharf, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let mut last = Vec::new();
-    for _ in 0..50 {
-        last = api(w, "GET", "/audit-logs?page_size=100", ADMIN)
-            .send()
-            .json()
-            .as_array()
-            .unwrap()
-            .clone();
-        if pred(&last) {
-            return last;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("audit entries never appeared: {last:#?}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! images built by `../shared/testing/make-test-images.sh`.
 #![allow(dead_code)]
 
+pub mod identity;
 pub mod tag_rules;
 
 use std::net::TcpListener;
