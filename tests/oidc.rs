@@ -194,9 +194,26 @@ fn callback(callback_url: &str) -> Resp {
 }
 
 /// Log in through the provider; the user's CLI secret from the callback page.
+/// The callback also opens a portal session: its cookie shows the portal as `user`.
 fn login(w: &Wharf, p: &Provider, user: &str, password: &str) -> String {
     let r = callback(&provider_login(w, p, user, password));
     assert_eq!(r.status, 200, "{}", text(&r));
+    let cookie = r
+        .header("set-cookie")
+        .expect("the callback opens a portal session")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("wharf_session="), "{cookie}");
+    let page = curl("GET", &w.url("/projects"))
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(page.status, 200, "{}", text(&page));
+    assert!(
+        text(&page).contains(user),
+        "the portal shows who is logged in"
+    );
     let body = r.json();
     assert_eq!(body["username"], user);
     body["oidc_user_meta"]["secret"]
@@ -276,6 +293,13 @@ fn oidc_users_log_in_through_a_real_provider_and_push_with_their_cli_secret() {
         assert_eq!(r.status, 201, "{group}: {}", text(&r));
     }
 
+    // The portal's login page offers the provider.
+    let page = curl("GET", &w.url("/login")).send();
+    assert!(
+        text(&page).contains("href=\"/c/oidc/login\""),
+        "{}",
+        text(&page)
+    );
     // alice logs in through the provider; onboarded, with a CLI secret.
     let alice = login(&w, &p, "alice", "Alice-Passw0rd");
     let me = api(&w, "GET", "/users/current", ("alice", &alice)).send();

@@ -1,10 +1,10 @@
 //! Harbor's OIDC login endpoints: `GET /c/oidc/login` sends the browser to the
 //! OpenID provider; `GET /c/oidc/callback` is where the provider sends it back.
-//! Until the portal starts a session from [`Directory::oidc_login_complete`], the
-//! callback answers a page (HTML, or JSON when asked for) naming the user logged in
-//! and showing their CLI secret: without a session, this is the one place its owner
-//! can read it before using it as the password of `/users/current`. Codes and
-//! states are never logged (see the request span in `http/mod.rs`).
+//! The callback opens a portal session for the user [`Directory::oidc_login_complete`]
+//! vouches for (the session cookie) and answers a page (HTML, or JSON when asked
+//! for) naming the user and showing their CLI secret, the password for `docker
+//! login`, with the way on into the portal. Codes and states are never logged (see
+//! the request span in `http/mod.rs`).
 //!
 //! [`Directory::oidc_login_complete`]: crate::service::Directory::oidc_login_complete
 
@@ -87,6 +87,8 @@ pub async fn callback(
         .await?
         .map(|m| m.secret)
         .unwrap_or_default();
+    let session = reg.sessions.open(who).await?;
+    let cookie = crate::portal::session::new_session_cookie(&reg, &session.id);
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -97,6 +99,7 @@ pub async fn callback(
             header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),
         );
+        r.headers_mut().insert(header::SET_COOKIE, cookie.clone());
         r
     };
     if wants_json {
@@ -119,7 +122,8 @@ pub async fn callback(
          <p>Your CLI secret, the password for <code>docker login</code>: <code>{secret}</code></p>\n\
          <p>It is also shown by <code>GET /api/v2.0/users/current</code> \
          (<code>oidc_user_meta.secret</code>) and changed with \
-         <code>PUT /api/v2.0/users/{{id}}/cli_secret</code>.</p>\n</body></html>\n"
+         <code>PUT /api/v2.0/users/{{id}}/cli_secret</code>.</p>\n\
+         <p><a href=\"/projects\">Continue to the portal</a></p>\n</body></html>\n"
     ))
     .into_response();
     Ok(no_store(page))

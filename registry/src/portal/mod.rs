@@ -13,7 +13,7 @@ mod assets;
 mod error;
 mod layout;
 mod pages;
-mod session;
+pub(crate) mod session;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};

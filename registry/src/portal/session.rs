@@ -40,6 +40,14 @@ impl Viewer {
     }
 }
 
+/// `Set-Cookie` for a session just opened, living as long as sessions may.
+pub fn new_session_cookie(reg: &AppState, id: &str) -> axum::http::HeaderValue {
+    let max_age = reg.sessions.options().lifetime.as_secs() as i64;
+    session_cookie(id, reg.access.tls(), max_age)
+        .parse()
+        .expect("cookie is a header value")
+}
+
 /// The session id a request's cookies carry.
 pub fn session_id(headers: &HeaderMap) -> Option<String> {
     headers

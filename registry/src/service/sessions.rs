@@ -107,6 +107,12 @@ impl Sessions {
             .access
             .authenticate(username, password, client_ip)
             .await?;
+        self.open(principal).await
+    }
+
+    /// Opens a session for a user someone else authenticated: the OIDC callback,
+    /// once the provider's ID token checked out.
+    pub async fn open(&self, principal: Principal) -> Result<NewSession> {
         let user_id = match &principal {
             Principal::User { id, .. } => *id,
             _ => {

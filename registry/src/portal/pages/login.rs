@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::http::AppState;
 use crate::portal::error::{PageError, PageResult};
 use crate::portal::layout;
-use crate::portal::session::{Checked, ClientIp, same_origin, session_cookie};
+use crate::portal::session::{Checked, ClientIp, new_session_cookie, same_origin, session_cookie};
 
-fn login_page(error: Option<&str>, username: &str) -> Markup {
+fn login_page(error: Option<&str>, username: &str, oidc: bool) -> Markup {
     layout::bare(
         "Log in",
         html! {
@@ -26,14 +26,23 @@ fn login_page(error: Option<&str>, username: &str) -> Markup {
                     input #password name="password" type="password" autocomplete="current-password" required;
                     button type="submit" { "Log in" }
                 }
+                @if oidc {
+                    p { a.button href="/c/oidc/login" { "Log in with your identity provider" } }
+                    p.hint { "Local accounts (admin) log in with the form." }
+                }
                 p.hint { "Robot accounts log in with docker, the API or the CLI, not here." }
             }
         },
     )
 }
 
-pub async fn form() -> Html<String> {
-    Html(login_page(None, "").into_string())
+/// Whether users log in through an OpenID provider (the form stays for `admin`).
+fn oidc(reg: &AppState) -> bool {
+    reg.access.external_mode() == Some("oidc_auth")
+}
+
+pub async fn form(State(reg): State<AppState>) -> Html<String> {
+    Html(login_page(None, "", oidc(&reg)).into_string())
 }
 
 #[derive(Deserialize)]
@@ -61,13 +70,9 @@ pub async fn submit(
         .await
     {
         Ok(s) => {
-            let max_age = reg.sessions.options().lifetime.as_secs() as i64;
-            let cookie = session_cookie(&s.id, reg.access.tls(), max_age);
             let mut resp = Redirect::to("/projects").into_response();
-            resp.headers_mut().insert(
-                header::SET_COOKIE,
-                cookie.parse().expect("cookie is a header value"),
-            );
+            resp.headers_mut()
+                .insert(header::SET_COOKIE, new_session_cookie(&reg, &s.id));
             Ok(resp)
         }
         Err(e) => {
@@ -78,7 +83,7 @@ pub async fn submit(
                 } else {
                     e.to_string()
                 };
-                let body = login_page(Some(&msg), &f.username).into_string();
+                let body = login_page(Some(&msg), &f.username, oidc(&reg)).into_string();
                 Ok((status, Html(body)).into_response())
             } else {
                 Err(e.into())
