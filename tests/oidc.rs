@@ -314,6 +314,33 @@ fn oidc_users_log_in_through_a_real_provider_and_push_with_their_cli_secret() {
         format!("alice{}", p.url(""))
     );
     let alice_id = me["user_id"].as_i64().unwrap();
+    // The same login in a real browser: the portal's link, the provider's pages,
+    // the callback's CLI secret, then the portal as alice.
+    require("chromium");
+    let node = Command::new("node")
+        .arg(common::portal_node_modules().join("oidc-login.mjs"))
+        .current_dir(common::portal_node_modules())
+        .env("WHARF_URL", w.url(""))
+        .env("OIDC_USER", "alice")
+        .env("OIDC_PASSWORD", "Alice-Passw0rd")
+        .env(
+            "SHOTS",
+            common::repo_root().join("target/portal-screenshots"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        node.status.success(),
+        "oidc-login.mjs: {}\n{}",
+        String::from_utf8_lossy(&node.stdout),
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&node.stdout).unwrap();
+    assert_eq!(
+        shown["secret"],
+        alice.as_str(),
+        "the browser saw alice's CLI secret"
+    );
     // The secret is its owner's to see: an administrator reading the user does not.
     let as_admin = api(&w, "GET", &format!("/users/{alice_id}"), ADMIN)
         .send()

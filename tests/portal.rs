@@ -70,26 +70,6 @@ fn expected_findings(db: &Path, image: &str) -> Value {
     Value::Array(rows)
 }
 
-/// `npm ci` of tests/portal (playwright-core, axe-core), once.
-fn node_modules() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portal");
-    if !dir.join("node_modules/playwright-core").is_dir()
-        || !dir.join("node_modules/axe-core").is_dir()
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "npm ci: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
-}
-
 /// A value in an `application/x-www-form-urlencoded` body (robot names hold `$` and `+`).
 fn form_value(s: &str) -> String {
     s.bytes()
@@ -193,7 +173,7 @@ fn portal_end_to_end_in_chromium() {
     assert!(r.header("set-cookie").is_none());
 
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/portal-screenshots");
-    let dir = node_modules();
+    let dir = common::portal_node_modules();
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let out = Command::new("node")

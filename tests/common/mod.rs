@@ -736,3 +736,23 @@ pub fn layout_with_layer(
     std::fs::write(dst.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     digest
 }
+
+/// `npm ci` of tests/portal (playwright-core, axe-core), once.
+pub fn portal_node_modules() -> PathBuf {
+    let dir = repo_root().join("tests/portal");
+    if !dir.join("node_modules/playwright-core").is_dir()
+        || !dir.join("node_modules/axe-core").is_dir()
+    {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "npm ci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}

@@ -119,7 +119,7 @@ pub async fn callback(
     let page = Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Wharf: logged in</title></head>\n\
          <body><h1>Logged in as {name}</h1>\n\
-         <p>Your CLI secret, the password for <code>docker login</code>: <code>{secret}</code></p>\n\
+         <p>Your CLI secret, the password for <code>docker login</code>: <code id=\"cli-secret\">{secret}</code></p>\n\
          <p>It is also shown by <code>GET /api/v2.0/users/current</code> \
          (<code>oidc_user_meta.secret</code>) and changed with \
          <code>PUT /api/v2.0/users/{{id}}/cli_secret</code>.</p>\n\
