@@ -190,7 +190,7 @@ api_routes! {
     post "/ldap/users/import" => ldap::import_users, "ldap", "Create users from the directory by uid (404 with the failures when some could not be)", in "LdapImportUsers";
     get "/usergroups" => usergroups::list, "usergroup", "User groups (?group_name= contains, ?ldap_group_dn= exact; paging)", out "[UserGroup]";
     post "/usergroups" => usergroups::create, "usergroup", "Add a user group: group_type 1 with ldap_group_dn (checked in the directory in ldap_auth mode), or 3 with group_name", in "UserGroup";
-    get "/usergroups/search" => usergroups::search, "usergroup", "User groups whose name contains ?groupname= (any signed-in account: for member forms)", out "[UserGroup]";
+    get "/usergroups/search" => usergroups::search, "usergroup", "User groups whose name contains ?groupname= (all when empty; any signed-in account: for member forms)", out "[UserGroup]";
     get "/usergroups/{group_id}" => usergroups::get, "usergroup", "One user group", out "UserGroup";
     put "/usergroups/{group_id}" => usergroups::update, "usergroup", "Rename a user group", in "UserGroup";
     delete "/usergroups/{group_id}" => usergroups::delete, "usergroup", "Remove a user group from every project and user";

@@ -26,7 +26,8 @@ impl Directory {
         Ok(self.store.list_groups(name, page).await?)
     }
 
-    /// Harbor's `/usergroups/search`: group names for member forms, so project
+    /// Harbor's `/usergroups/search` (every group, a page at a time, when the
+    /// name is empty): group names for member forms, so project
     /// administrators (any signed-in account, as for user search) can find the
     /// group to add without the right to manage groups.
     pub async fn find_groups(
@@ -41,10 +42,8 @@ impl Directory {
                 "authentication required",
             ));
         }
-        if name.trim().is_empty() {
-            return Err(RegistryError::bad_request("groupname is required"));
-        }
-        Ok(self.store.list_groups(Some(name.trim()), page).await?)
+        let name = Some(name.trim()).filter(|n| !n.is_empty());
+        Ok(self.store.list_groups(name, page).await?)
     }
 
     pub async fn group(&self, who: &Principal, id: i64) -> Result<UserGroup> {
