@@ -119,7 +119,7 @@ impl Access {
 
     async fn check_local(&self, username: &str, secret: &str) -> Result<Option<Principal>> {
         let verify = |secret: String, hash: Option<String>| {
-            tokio::task::spawn_blocking(move || match hash {
+            password::limited(move || match hash {
                 Some(h) => password::verify(&secret, &h),
                 None => {
                     password::verify_dummy(&secret);
@@ -129,9 +129,7 @@ impl Access {
         };
         if username.starts_with("robot$") {
             let found = self.identity.robot_by_name(username).await?;
-            let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
-                .await
-                .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone())).await;
             let Some((robot, _)) = found.filter(|_| ok) else {
                 return Ok(None);
             };
@@ -146,9 +144,7 @@ impl Access {
             }));
         }
         let found = self.identity.user_by_name(username).await?;
-        let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone()))
-            .await
-            .map_err(|e| RegistryError::Internal(e.to_string()))?;
+        let ok = verify(secret.to_string(), found.as_ref().map(|(_, h)| h.clone())).await;
         Ok(found.filter(|_| ok).map(|(u, _)| Principal::User {
             id: u.id,
             name: u.username,

@@ -44,9 +44,7 @@ pub fn check_password(p: &str) -> Result<()> {
 
 /// argon2 is deliberately slow: hash on the blocking pool, never an async worker.
 async fn hash_secret(secret: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || password::hash(&secret))
-        .await
-        .map_err(|e| RegistryError::Internal(e.to_string()))
+    Ok(password::limited(move || password::hash(&secret)).await)
 }
 
 /// A robot as requested through the API.

@@ -78,9 +78,7 @@ impl Identity {
             .ok_or_else(|| RegistryError::not_found(format!("user {id} not found")))?;
         if who.user_id() == Some(id) {
             let old = old.unwrap_or_default().to_string();
-            let ok = tokio::task::spawn_blocking(move || password::verify(&old, &hash))
-                .await
-                .unwrap_or(false);
+            let ok = password::limited(move || password::verify(&old, &hash)).await;
             if !ok {
                 return Err(RegistryError::forbidden("the old password is wrong"));
             }
