@@ -76,9 +76,10 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 0)]
     exit_code: u8,
 
-    /// What to look for, comma-separated (Trivy's default: both).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "vuln,secret")]
-    scanners: Vec<Scanner>,
+    /// What to look for, comma-separated [default: vuln,secret for an image; vuln for
+    /// --sbom, which has no files to read, as Trivy's `image` and `sbom` do].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    scanners: Option<Vec<Scanner>>,
 
     /// Print the package inventory only (no vulnerability DB needed).
     #[arg(long)]
@@ -100,8 +101,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             "unknown severity {s:?} (use CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)"
         );
     }
-    let vulns = args.scanners.contains(&Scanner::Vuln);
-    let secrets = args.scanners.contains(&Scanner::Secret) && !args.list_packages;
+    let scanners = args.scanners.clone().unwrap_or_else(|| match args.sbom {
+        Some(_) => vec![Scanner::Vuln],
+        None => vec![Scanner::Vuln, Scanner::Secret],
+    });
+    let vulns = scanners.contains(&Scanner::Vuln);
+    let secrets = scanners.contains(&Scanner::Secret) && !args.list_packages;
     anyhow::ensure!(
         !(secrets && args.sbom.is_some()),
         "--sbom has no files to read for secrets: use --scanners vuln"
