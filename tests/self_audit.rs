@@ -46,6 +46,11 @@ fn pinned_lock(dir: &Path, name: &str, version: &str) -> PathBuf {
     path
 }
 
+/// The repository's own allow-list (its entries stand for every lock file here).
+fn repo_allow() -> String {
+    std::fs::read_to_string(repo_root().join("audit/allow.toml")).unwrap()
+}
+
 fn audit(lock: &Path, allow: &str, dir: &Path) -> Output {
     let allow_file = dir.join("allow.toml");
     std::fs::write(&allow_file, allow).unwrap();
@@ -78,7 +83,7 @@ fn an_old_vulnerable_crate_fails_the_audit_unless_allowed_until_a_date() {
     let (name, version) = vulnerable_version();
     let lock = pinned_lock(dir.path(), &name, &version);
 
-    let o = audit(&lock, "allow = []\n", dir.path());
+    let o = audit(&lock, &repo_allow(), dir.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -101,7 +106,8 @@ fn an_old_vulnerable_crate_fails_the_audit_unless_allowed_until_a_date() {
 
     let entry = |expires: &str| {
         format!(
-            "[[allow]]\nid = \"{ADVISORY}\"\ncrate = \"{name}\"\nreason = \"test: not reachable\"\nexpires = \"{expires}\"\n"
+            "{}\n[[allow]]\nid = \"{ADVISORY}\"\ncrate = \"{name}\"\nreason = \"test: not reachable\"\nexpires = \"{expires}\"\n",
+            repo_allow()
         )
     };
     let o = audit(&lock, &entry("2099-12-31"), dir.path());
@@ -129,7 +135,7 @@ fn an_old_vulnerable_crate_fails_the_audit_unless_allowed_until_a_date() {
 #[test]
 fn the_unmodified_lock_file_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let o = audit(&repo_root().join("Cargo.lock"), "allow = []\n", dir.path());
+    let o = audit(&repo_root().join("Cargo.lock"), &repo_allow(), dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
