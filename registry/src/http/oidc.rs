@@ -42,14 +42,6 @@ pub struct Callback {
     error_description: Option<String>,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 pub async fn callback(
     State(reg): State<AppState>,
     headers: HeaderMap,
@@ -114,17 +106,28 @@ pub async fn callback(
             .into_response(),
         ));
     }
-    let name = escape(&user.username);
-    let secret = escape(&secret);
-    let page = Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Wharf: logged in</title></head>\n\
-         <body><h1>Logged in as {name}</h1>\n\
-         <p>Your CLI secret, the password for <code>docker login</code>: <code id=\"cli-secret\">{secret}</code></p>\n\
-         <p>It is also shown by <code>GET /api/v2.0/users/current</code> \
-         (<code>oidc_user_meta.secret</code>) and changed with \
-         <code>PUT /api/v2.0/users/{{id}}/cli_secret</code>.</p>\n\
-         <p><a href=\"/projects\">Continue to the portal</a></p>\n</body></html>\n"
-    ))
+    let page = Html(
+        maud::html! {
+            (maud::DOCTYPE)
+            html {
+                head { meta charset="utf-8"; title { "Wharf: logged in" } }
+                body {
+                    h1 { "Logged in as " (user.username) }
+                    p {
+                        "Your CLI secret, the password for " code { "docker login" } ": "
+                        code #cli-secret { (secret) }
+                    }
+                    p {
+                        "It is also shown by " code { "GET /api/v2.0/users/current" }
+                        " (" code { "oidc_user_meta.secret" } ") and changed with "
+                        code { "PUT /api/v2.0/users/{id}/cli_secret" } "."
+                    }
+                    p { a href="/projects" { "Continue to the portal" } }
+                }
+            }
+        }
+        .into_string(),
+    )
     .into_response();
     Ok(no_store(page))
 }

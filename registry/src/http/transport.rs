@@ -138,11 +138,7 @@ pub async fn serve<S>(
         let Some(slot) = per_client.claim(peer.ip(), limits.max_connections_per_client) else {
             tracing::debug!(%peer, "connection refused: this address holds its maximum of connections");
             if let Some(refusals) = &limits.refusals {
-                refusals
-                    .get_or_create(&crate::service::metrics::ReasonLabel {
-                        reason: "too_many_connections".into(),
-                    })
-                    .inc();
+                crate::service::metrics::Metrics::refusal(refusals, "too_many_connections");
             }
             continue;
         };

@@ -34,14 +34,19 @@ fn user(r: &SqliteRow) -> Result<User> {
     })
 }
 
+/// A custom role's stored action names (a JSON array), as a set.
+fn stored_actions(json: &str) -> serde_json::Result<ActionSet> {
+    let names: Vec<String> = serde_json::from_str(json)?;
+    Ok(ActionSet::parse_known(names.iter().map(String::as_str)))
+}
+
 /// What a role grants: a built-in role's column of the permission table, or a
-/// custom role's stored action names (a JSON array; `None` if no such role).
+/// custom role's stored actions (`None` if no such role).
 fn role_actions(id: i64, custom: Option<&str>) -> ActionSet {
     match RoleId(id).builtin() {
         Some(r) => ActionSet::of_role(r),
         None => custom
-            .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
-            .map(|names| ActionSet::parse_known(names.iter().map(String::as_str)))
+            .and_then(|json| stored_actions(json).ok())
             .unwrap_or_default(),
     }
 }
@@ -60,8 +65,7 @@ fn custom_role(r: &SqliteRow) -> Result<RoleDef> {
         id: RoleId(r.try_get("id")?),
         name: r.try_get("name")?,
         description: r.try_get("description")?,
-        actions: serde_json::from_str::<Vec<String>>(&actions)
-            .map(|names| ActionSet::parse_known(names.iter().map(String::as_str)))
+        actions: stored_actions(&actions)
             .map_err(|e| MetadataError::Corrupt(format!("role actions: {e}")))?,
         builtin: false,
     })

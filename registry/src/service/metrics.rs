@@ -182,7 +182,13 @@ impl Metrics {
     }
 
     pub fn refused(&self, reason: &str) {
-        self.http_refusals
+        Self::refusal(&self.http_refusals, reason);
+    }
+
+    /// Count a refusal in `http_refusals` (or a clone of it, as the connection
+    /// loop holds).
+    pub fn refusal(family: &Family<ReasonLabel, Counter>, reason: &str) {
+        family
             .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
             })
