@@ -38,26 +38,23 @@ pub struct Rights {
 }
 
 pub async fn rights(reg: &AppState, viewer: &Viewer, project: &str) -> PageResult<Rights> {
-    let may = |a| async move {
-        reg.access
-            .may(&viewer.who, project, a)
-            .await
-            .map(|d| d.allowed())
-    };
-    let mut tabs = Vec::new();
-    for (slug, label, action) in TABS {
-        if may(*action).await? {
-            tabs.push((*slug, *label));
-        }
-    }
+    let may = reg
+        .access
+        .actions_in(&viewer.who, project)
+        .await?
+        .unwrap_or_default();
     Ok(Rights {
-        tabs,
-        update: may(Action::UpdateProject).await?,
-        push: may(Action::Push).await?,
-        scan: may(Action::Scan).await?,
-        delete: may(Action::DeleteArtifact).await?,
-        manage_retention: may(Action::ManageRetention).await?,
-        manage_robots: may(Action::ManageRobots).await?,
+        tabs: TABS
+            .iter()
+            .filter(|(_, _, action)| may.contains(*action))
+            .map(|(slug, label, _)| (*slug, *label))
+            .collect(),
+        update: may.contains(Action::UpdateProject),
+        push: may.contains(Action::Push),
+        scan: may.contains(Action::Scan),
+        delete: may.contains(Action::DeleteArtifact),
+        manage_retention: may.contains(Action::ManageRetention),
+        manage_robots: may.contains(Action::ManageRobots),
     })
 }
 

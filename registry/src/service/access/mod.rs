@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
-use crate::auth::rbac::{Action, Decision, SystemAction, public_allows};
+use crate::auth::rbac::{Action, ActionSet, Decision, SystemAction, public_allows};
 use crate::auth::throttle::Throttle;
 use crate::auth::token::{Claims, TokenKey};
 use crate::error::{ErrorCode, RegistryError, Result};
@@ -44,6 +44,20 @@ pub trait ExternalAuthenticator: Send + Sync {
     /// The authentication mode in force (Harbor's `auth_mode` name), for the audit
     /// log of logins the source could not decide.
     fn mode(&self) -> &'static str;
+}
+
+/// The one answer to "may `who` do `action` here", given the project's visibility
+/// and what the principal's memberships grant there.
+fn allowed(
+    who: &Principal,
+    project: &str,
+    access: &crate::metadata::identity::ProjectAccess,
+    action: Action,
+) -> bool {
+    who.may_system(SystemAction::ActInEveryProject)
+        || (access.public && public_allows(action))
+        || access.grant.actions.contains(action)
+        || who.robot_allows(project, action)
 }
 
 /// How a project is named in a path: by numeric id or by name.
@@ -170,15 +184,24 @@ impl Access {
         let Some(access) = access else {
             return Ok(Decision::NoProject);
         };
-        let allowed = who.may_system(SystemAction::ActInEveryProject)
-            || (access.public && public_allows(action))
-            || access.grant.actions.contains(action)
-            || who.robot_allows(project, action);
-        Ok(if allowed {
+        Ok(if allowed(who, project, &access, action) {
             Decision::Allowed
         } else {
             Decision::Denied
         })
+    }
+
+    /// Every project action `who` may do in `project`, from one query (`None`: no
+    /// such project): for pages that show or hide many controls at once.
+    pub async fn actions_in(&self, who: &Principal, project: &str) -> Result<Option<ActionSet>> {
+        let access = self.identity.project_access(project, who.user_id()).await?;
+        Ok(access.map(|access| {
+            crate::auth::rbac::TABLE
+                .iter()
+                .map(|(a, _)| *a)
+                .filter(|a| allowed(who, project, &access, *a))
+                .fold(ActionSet::default(), ActionSet::with)
+        }))
     }
 
     /// May `who` do every one of `actions` in `project`?
