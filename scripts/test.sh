@@ -26,6 +26,7 @@ declare -A APT=(
   [slapd]=slapd [ldapadd]=ldap-utils   # ldap: a private OpenLDAP per test (the system instance is not used)
   [node]=nodejs [npm]=npm   # oidc: a real OpenID provider (npm's oidc-provider) per test
   [chromium]=chromium       # portal: the end-to-end test in headless Chromium (playwright-core)
+  [ssh-keygen]=openssh-client   # secrets: real OpenSSH private keys planted in a test image
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
