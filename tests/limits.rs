@@ -269,6 +269,39 @@ fn a_slowloris_does_not_starve_other_clients() {
     assert_eq!(curl("GET", &w.url("/v2/")).send().status, 200);
 }
 
+#[test]
+fn an_idle_http2_connection_is_closed_even_while_it_answers_pings() {
+    require("python3");
+    let w = Wharf::start_with(&["--header-read-timeout", "2"]);
+    // The client sends one request, then only answers pings; it gives up after 20 s.
+    let out = Command::new("python3")
+        .arg(common::repo_root().join("tests/h2_idle.py"))
+        .args(["127.0.0.1", &w.port.to_string(), "20"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("idle HTTP/2 client: {report}");
+    assert_eq!(report["status"], 200, "{report}");
+    assert_eq!(report["max_concurrent_streams"], 256, "{report}");
+    assert!(
+        report["pings"].as_u64().unwrap() >= 1,
+        "the client was never pinged: {report}"
+    );
+    assert_eq!(
+        report["goaway"], true,
+        "the server never said GOAWAY: {report}"
+    );
+    assert_eq!(
+        report["closed"], true,
+        "the connection stayed open: {report}"
+    );
+}
+
 /// `GET /service/token` with Basic credentials from `source`.
 fn login(w: &Wharf, source: &str, user: &str, password: &str) -> common::Resp {
     curl_from(source, "GET", &w.url("/service/token?service=wharf"))
@@ -376,6 +409,12 @@ fn forwarded_clients_behind_a_trusted_proxy_get_their_own_budget() {
     let forged = from("198.51.100.9, 203.0.113.1");
     let forged: Vec<&str> = forged.iter().map(String::as_str).collect();
     assert_eq!(burst_with(&forged, &url, 1), vec![429]);
+    // The standard `Forwarded` header names clients the same way: the first client
+    // through it is the one already held, a new one gets its own budget.
+    let std_a = ["-H", "Forwarded: for=\"203.0.113.1:5000\";proto=http"];
+    assert_eq!(burst_with(&std_a, &url, 1), vec![429]);
+    let std_c = ["-H", "Forwarded: for=203.0.113.3;proto=http"];
+    assert_eq!(burst_with(&std_c, &url, 2), vec![200, 200]);
 
     // Not a trusted proxy (127.0.0.2): its header is ignored, its own address counts.
     let statuses = burst_with(

@@ -114,16 +114,18 @@ fn pull(w: &Wharf, user: (&str, &str), repo: &str, reference: &str) -> (u16, Val
 }
 
 fn start() -> (Wharf, tempfile::TempDir) {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> (Wharf, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
     import_db(&db);
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let w = Wharf::start_env(
-        &data,
-        &["--auth", "--vuln-db", db.to_str().unwrap()],
-        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
-    );
+    let mut args = vec!["--auth", "--vuln-db", db.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let w = Wharf::start_env(&data, &args, &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
     ok(
         api(&w, "POST", "/users", ADMIN)
             .body(
@@ -413,6 +415,53 @@ fn scheduled_and_manual_scan_all() {
         200,
     );
     assert_eq!(api(&w, "GET", "/scans/all/metrics", DEV).send().status, 403);
+}
+
+#[test]
+fn scans_past_the_queue_wait_in_the_database_and_all_finish() {
+    require("skopeo");
+    // A queue of one: a scan-all of every image overflows it at once.
+    let (w, _tmp) = start_with(&["--scan-queue-size", "1", "--scan-workers", "1"]);
+    setup_project(&w, "many", json!({}));
+    // Five images, five digests (the two platforms of `multi` pushed on their own).
+    let images = [
+        ("pyapp", "v1", "pyapp"),
+        ("small", "v1", "small"),
+        ("debian", "bookworm-minbase", "debian"),
+        ("multi", "amd64", "multi-amd64"),
+        ("multi", "arm64", "multi-arm64"),
+    ];
+    for (image, tag, repo) in images {
+        skopeo_push(&w, &oci_ref(image, tag), &format!("many/{repo}:v1"));
+    }
+    ok(
+        api(&w, "POST", "/system/scanAll/schedule", ADMIN)
+            .body(json!({"schedule": {"type": "Manual"}}).to_string())
+            .send(),
+        201,
+    );
+    // Every one ends scanned, none left Pending, though the queue held one at a time.
+    let mut digests = std::collections::BTreeSet::new();
+    for (_, _, repo) in images {
+        let o = wait_scanned(&w, "many", repo, "v1", None);
+        assert_eq!(o["scan_status"], "Success", "{repo}: {o}");
+        let a = ok(
+            api(
+                &w,
+                "GET",
+                &format!("/projects/many/repositories/{repo}/artifacts/v1"),
+                ADMIN,
+            )
+            .send(),
+            200,
+        )
+        .json();
+        digests.insert(a["digest"].as_str().unwrap().to_string());
+    }
+    assert_eq!(digests.len(), images.len(), "five different artifacts");
+    let m = ok(api(&w, "GET", "/scans/all/metrics", ADMIN).send(), 200).json();
+    assert_eq!(m["metrics"]["Success"], digests.len(), "{m}");
+    assert!(m["metrics"].get("Pending").is_none_or(|p| p == 0), "{m}");
 }
 
 #[test]

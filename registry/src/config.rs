@@ -32,6 +32,9 @@ pub struct Config {
     pub vuln_db: Option<PathBuf>,
     /// Scans that run at once (each on one core).
     pub scan_workers: usize,
+    /// Scans waiting in memory for a worker; beyond, they wait in the database and
+    /// are read back as the queue empties (memory stays bounded for a scan-all).
+    pub scan_queue_size: usize,
     /// Take the vulnerability database from this OCI artifact (`wharf db push`), at
     /// start and then every `vuln_db_refresh_hours`: an air-gapped Wharf replicates
     /// its DB from another registry like any image.
@@ -135,7 +138,7 @@ pub struct Config {
     /// behind one address).
     pub rate_limit_exempt_robots: bool,
     /// Load balancers and reverse proxies (addresses or networks) whose
-    /// `X-Forwarded-For` names the client; from anyone else it is ignored.
+    /// `Forwarded` or `X-Forwarded-For` names the client; from anyone else it is ignored.
     #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -247,6 +250,7 @@ impl Default for Config {
             token_ttl_secs: 1800,
             vuln_db: None,
             scan_workers: 1,
+            scan_queue_size: crate::service::security::DEFAULT_SCAN_QUEUE,
             vuln_db_ref: None,
             vuln_db_insecure: false,
             vuln_db_username: None,

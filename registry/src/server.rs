@@ -69,6 +69,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             .clone()
             .unwrap_or_else(|| dir.join("vuln.db")),
         workers: config.scan_workers,
+        queue: config.scan_queue_size,
         source: config
             .vuln_db_ref
             .clone()

@@ -80,6 +80,7 @@ Config file (TOML), every key optional:
   token_ttl = 1800
   vuln_db = \"/var/lib/wharf/vuln.db\"
   scan_workers = 1
+  scan_queue_size = 1024
   vuln_db_ref = \"mirror.example.com/security/vulndb:latest\"
   vuln_db_insecure = false
   vuln_db_username = \"mirror-reader\"
@@ -189,6 +190,11 @@ pub struct ServeArgs {
     /// Scans that run at once [default: 1].
     #[arg(long, env = "WHARF_SCAN_WORKERS")]
     scan_workers: Option<usize>,
+
+    /// Scans waiting in memory for a worker; beyond, they wait in the database
+    /// and are read back as the queue empties [default: 1024].
+    #[arg(long, env = "WHARF_SCAN_QUEUE_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    scan_queue_size: Option<u64>,
 
     /// Replicate the vulnerability database from this OCI artifact (made by
     /// `wharf db push`), at start and then every --vuln-db-refresh-hours.
@@ -423,7 +429,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_RATE_LIMIT_EXEMPT_ROBOTS", num_args = 0..=1, default_missing_value = "true")]
     rate_limit_exempt_robots: Option<bool>,
 
-    /// Load balancers or reverse proxies in front of the registry (addresses or networks, comma-separated): their X-Forwarded-For names the client for rate limits, throttling and the audit log; from anyone else it is ignored [default: none].
+    /// Load balancers or reverse proxies in front of the registry (addresses or networks, comma-separated): their Forwarded (RFC 7239) or X-Forwarded-For names the client for rate limits, throttling and the audit log; from anyone else it is ignored [default: none].
     #[arg(long, env = "WHARF_TRUSTED_PROXIES", value_delimiter = ',', value_parser = wharf_registry::config::parse_network)]
     trusted_proxies: Option<Vec<ipnet::IpNet>>,
 }
@@ -473,6 +479,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.scan_workers {
             config.scan_workers = v;
+        }
+        if let Some(v) = self.scan_queue_size {
+            config.scan_queue_size = usize::try_from(v).unwrap_or(usize::MAX);
         }
         if let Some(v) = self.vuln_db_ref {
             config.vuln_db_ref = Some(v);

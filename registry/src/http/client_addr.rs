@@ -1,6 +1,7 @@
 //! Who the client is when the registry sits behind a load balancer or reverse
 //! proxy: the peer address is the proxy's, and the client's is in
-//! `X-Forwarded-For`. Only proxies named in `--trusted-proxies` are believed,
+//! `Forwarded` (RFC 7239) or `X-Forwarded-For`. Only proxies named in
+//! `--trusted-proxies` are believed,
 //! so a client cannot pick its own address (to dodge a rate limit, or to forge
 //! the audit log) by sending the header itself.
 
@@ -13,32 +14,52 @@ use ipnet::IpNet;
 use super::ClientAddr;
 
 /// The address the request comes from: the peer's, or, when the peer is a
-/// trusted proxy, the rightmost `X-Forwarded-For` hop that is not itself a
-/// trusted proxy (each proxy appends the address it received from; entries
-/// left of an untrusted hop may be forged and are not read).
+/// trusted proxy, the rightmost forwarded hop that is not itself a trusted proxy
+/// (each proxy appends the address it received from; entries left of an
+/// untrusted hop may be forged and are not read). The standard `Forwarded`
+/// header is read when present, `X-Forwarded-For` otherwise: a proxy that
+/// writes both writes the same hops, and one that writes only the old header
+/// is still understood.
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let lines = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    let forwarded = lines("forwarded");
+    let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+        lines("x-forwarded-for")
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(parse_hop)
+            .collect()
+    } else {
+        forwarded
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .filter(|s| !s.trim().is_empty())
+            .map(forwarded_for)
+            .collect()
+    };
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match parse_hop(hop) {
+        match hop {
             Some(ip) => {
-                client = ip;
-                if !is_trusted(&ip) {
+                client = *ip;
+                if !is_trusted(ip) {
                     break;
                 }
             }
-            // A hop that is not an address: stop at the last one known.
+            // A hop that is not an address (`unknown`, an obfuscated `_name`, a
+            // missing `for=`): stop at the last one known.
             None => break,
         }
     }
@@ -47,9 +68,33 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
 
 /// `203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443` or `203.0.113.7:5000`.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            // RFC 7239 writes IPv6 in brackets, with or without a port.
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse::<IpAddr>().ok())
+        })
+}
+
+/// The `for=` of one `Forwarded` element (`for=192.0.2.60;proto=https;by=…`;
+/// parameter names are case-insensitive, values may be quoted).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("for") {
+            return None;
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        parse_hop(value)
+    })
 }
 
 /// Replace the connection's peer address in the request with the client's, so
@@ -122,6 +167,54 @@ mod tests {
         assert_eq!(
             resolve(ip("10.0.0.2"), &HeaderMap::new(), &lb),
             ip("10.0.0.2")
+        );
+        // RFC 7239: read instead of X-Forwarded-For when present, quoted IPv6
+        // with a port, parameters in any case and order.
+        let fwd = |values: &[&str]| {
+            let mut h = xff(&["6.6.6.6"]);
+            for v in values {
+                h.append("forwarded", v.parse().unwrap());
+            }
+            h
+        };
+        assert_eq!(
+            resolve(ip("10.0.0.2"), &fwd(&["for=203.0.113.9;proto=https"]), &lb),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(
+                ip("10.0.0.2"),
+                &fwd(&["for=6.6.6.6, proto=http;For=\"[2001:db8:cafe::17]:4711\""]),
+                &lb
+            ),
+            ip("2001:db8:cafe::17")
+        );
+        assert_eq!(
+            resolve(
+                ip("10.0.0.2"),
+                &fwd(&["for=198.51.100.1", "for=\"10.1.1.1:80\";by=10.0.0.2"]),
+                &lb
+            ),
+            ip("198.51.100.1")
+        );
+        // An obfuscated or unknown hop stops the walk; an element without
+        // `for=` is not an address either.
+        assert_eq!(
+            resolve(ip("10.0.0.2"), &fwd(&["for=_hidden"]), &lb),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.2"), &fwd(&["for=unknown"]), &lb),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.2"), &fwd(&["proto=https"]), &lb),
+            ip("10.0.0.2")
+        );
+        // From an untrusted peer, Forwarded is ignored like X-Forwarded-For.
+        assert_eq!(
+            resolve(ip("203.0.113.5"), &fwd(&["for=1.2.3.4"]), &lb),
+            ip("203.0.113.5")
         );
         assert!(
             parse_network("127.0.0.1")

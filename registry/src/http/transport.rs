@@ -7,22 +7,32 @@
 //! and trickles headers byte by byte holds at most `max_connections_per_client` of
 //! them, each for at most `header_read_timeout`, so other clients keep being served
 //! and the server's descriptors and tasks stay bounded.
+//!
+//! HTTP/2 has no header read timeout: a connection that keeps answering pings but
+//! sends no request would be held for ever. Each connection's open requests are
+//! counted ([`Activity`]), and one that has had none for `header_read_timeout` is
+//! closed gracefully (a GOAWAY on HTTP/2), the same rule hyper applies to an idle
+//! HTTP/1 keep-alive connection.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::ClientAddr;
@@ -85,6 +95,81 @@ impl Drop for Slot {
     }
 }
 
+/// One connection's requests that have not finished (their response bodies
+/// included: a long blob download is not idleness), and when the last one ended.
+struct Activity {
+    open: AtomicUsize,
+    last_end: Mutex<Instant>,
+}
+
+/// Held by a request from its head to the end of its response body.
+struct InFlight(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Activity {
+            open: AtomicUsize::new(0),
+            last_end: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    /// Resolves once the connection has had no open request for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let since = *self.last_end.lock().unwrap_or_else(|p| p.into_inner());
+            let wait = if self.open.load(Ordering::SeqCst) > 0 {
+                timeout
+            } else {
+                let idle = since.elapsed();
+                if idle >= timeout {
+                    return;
+                }
+                timeout - idle
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.last_end.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request counted as open until it is sent whole
+/// (or dropped).
+struct Tracked {
+    inner: Body,
+    _request: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Streams one HTTP/2 connection may have open at once (hyper's default is 200).
 const H2_MAX_STREAMS: u32 = 256;
 
@@ -94,13 +179,15 @@ fn builder(limits: &TransportLimits) -> Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size((limits.max_header_bytes * 2).max(HYPER_DEFAULT_BUF));
-    // HTTP/2 has no header read timeout: a peer that stops answering pings is
-    // dropped after one more interval, and one connection opens a bounded number
-    // of streams.
+    // HTTP/2 has no header read timeout: the server pings after half of it without
+    // a frame and drops a peer that does not answer within the other half; one that
+    // answers but sends no request is closed by the idle rule in `serve`. One
+    // connection opens a bounded number of streams.
+    let half = limits.header_read_timeout / 2;
     b.http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_read_timeout))
-        .keep_alive_timeout(limits.header_read_timeout)
+        .keep_alive_interval(Some(half))
+        .keep_alive_timeout(half)
         .max_concurrent_streams(H2_MAX_STREAMS)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     b
@@ -123,7 +210,10 @@ pub async fn serve<S>(
     let total = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
     let builder = builder(&limits);
-    let graceful = GracefulShutdown::new();
+    let idle_timeout = limits.header_read_timeout;
+    // Connections are told to finish through `stopping`; `tracker` waits for them.
+    let (stop, stopping) = watch::channel(());
+    let tracker = TaskTracker::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // At the global cap, stop accepting: new connections wait in the kernel's queue.
@@ -143,22 +233,55 @@ pub async fn serve<S>(
             continue;
         };
         let app = app.clone();
+        let activity = Activity::new();
+        let requests = activity.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(ClientAddr(peer)));
-            app.clone().oneshot(req.map(Body::new))
+            let request = requests.begin();
+            let response = app.clone().oneshot(req.map(Body::new));
+            async move {
+                let response = response.await?;
+                Ok::<_, Infallible>(response.map(|inner| {
+                    Body::new(Tracked {
+                        inner,
+                        _request: request,
+                    })
+                }))
+            }
         });
         let conn = builder
             .serve_connection(TokioIo::new(io), service)
             .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+        let mut stopping = stopping.clone();
+        tracker.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = stopping.changed(), if !closing => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    () = activity.idle_for(idle_timeout), if !closing => {
+                        tracing::debug!(%peer, "closing a connection idle for {idle_timeout:?}");
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
             }
             drop((permit, slot));
         });
     }
-    graceful.shutdown().await;
+    // Open connections finish the requests they have, then close.
+    let _ = stop.send(());
+    tracker.close();
+    tracker.wait().await;
 }
 
 #[cfg(test)]
@@ -176,6 +299,24 @@ mod tests {
         assert!(table.claim(b, 2).is_some(), "b has its own slots");
         drop(first);
         assert!(table.claim(a, 2).is_some(), "a slot came back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_idle_only_with_no_request_open() {
+        let timeout = Duration::from_secs(30);
+        let activity = Activity::new();
+        let request = activity.begin();
+        // A request (or its response body) still open: never idle, however long.
+        let idle = tokio::time::timeout(Duration::from_secs(300), activity.idle_for(timeout));
+        assert!(idle.await.is_err(), "idle while a request was open");
+        let ended = Instant::now();
+        drop(request);
+        activity.idle_for(timeout).await;
+        assert!(
+            ended.elapsed() >= timeout,
+            "idle before the timeout ran out"
+        );
+        assert!(ended.elapsed() < timeout * 2);
     }
 
     #[test]

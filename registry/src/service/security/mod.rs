@@ -23,7 +23,10 @@ use std::sync::Arc;
 pub use export::{CVE_EXPORT, CveExportExecution, CveExportJob, CveExportRequest};
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
 pub use pull_gate::PullCaller;
-pub use scanning::{DbSource, SCAN_ALL, ScanAllJob, ScanConfig, ScanMetrics, ScanSchedule};
+pub use scanning::{
+    DbSource, QUEUE as DEFAULT_SCAN_QUEUE, SCAN_ALL, ScanAllJob, ScanConfig, ScanMetrics,
+    ScanSchedule,
+};
 pub use settings::{ProjectExtras, ProjectSettings, Settings, TRUSTED_KEYS};
 pub use signatures::SignatureSummary;
 

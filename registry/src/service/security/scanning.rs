@@ -70,6 +70,9 @@ impl ScanMetrics {
 pub struct ScanConfig {
     pub db: PathBuf,
     pub workers: usize,
+    /// Scans waiting in memory for a worker (0: [`QUEUE`]); beyond, they wait as
+    /// `Pending` rows.
+    pub queue: usize,
     /// Where to pull the database from, and how often.
     pub source: Option<DbSource>,
 }
@@ -103,12 +106,15 @@ pub(crate) enum Job {
 /// Jobs waiting for a worker in memory. Scans beyond it wait as `Pending` rows
 /// and are read back page by page as the queue empties (a scan-all of a million
 /// artifacts costs no memory); SBOM jobs beyond it are dropped with a warning.
-const QUEUE: usize = 1024;
+/// The default of `--scan-queue-size`.
+pub const QUEUE: usize = 1024;
 
 pub(crate) struct Scanning {
     pub(crate) config: ScanConfig,
     tx: mpsc::Sender<Job>,
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
+    /// The queue's size: jobs that wait in memory.
+    queue: usize,
     /// Pending scans exist that are not in the queue (it was full, or the
     /// server restarted): the refill task reads them from the store.
     backlog: std::sync::atomic::AtomicBool,
@@ -116,11 +122,17 @@ pub(crate) struct Scanning {
 
 impl Scanning {
     pub(crate) fn new(config: ScanConfig) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let queue = if config.queue == 0 {
+            QUEUE
+        } else {
+            config.queue
+        };
+        let (tx, rx) = mpsc::channel(queue);
         Scanning {
             config,
             tx,
             rx: Mutex::new(Some(rx)),
+            queue,
             backlog: std::sync::atomic::AtomicBool::new(true),
         }
     }
@@ -222,13 +234,10 @@ impl Security {
             });
         }
         let reg = self.clone();
+        let page = scanning.queue as i64;
         tokio::spawn(async move {
             // Running rows at start-up were left by a crash: back to Pending.
-            match reg
-                .store
-                .unfinished_scans(ScanStatus::Running, QUEUE as i64)
-                .await
-            {
+            match reg.store.unfinished_scans(ScanStatus::Running, page).await {
                 Ok(left) => {
                     for (digest, repo) in left {
                         tracing::info!(%digest, %repo, "resuming scan left unfinished");
@@ -311,7 +320,7 @@ impl Security {
         loop {
             tick.tick().await;
             if !scanning.backlog.load(std::sync::atomic::Ordering::Relaxed)
-                || scanning.tx.capacity() < QUEUE
+                || scanning.tx.capacity() < scanning.queue
             {
                 continue;
             }
@@ -320,11 +329,11 @@ impl Security {
                 .store(false, std::sync::atomic::Ordering::Relaxed);
             match self
                 .store
-                .unfinished_scans(ScanStatus::Pending, QUEUE as i64)
+                .unfinished_scans(ScanStatus::Pending, scanning.queue as i64)
                 .await
             {
                 Ok(page) => {
-                    let full = page.len() == QUEUE;
+                    let full = page.len() == scanning.queue;
                     for (digest, _) in page {
                         scanning.offer_scan(&digest);
                     }
