@@ -142,6 +142,12 @@ fn portal_end_to_end_in_chromium() {
         assert!(cookie.contains(flag), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "{cookie}");
+    let session_id = cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("wharf_session="))
+        .unwrap()
+        .to_string();
     // A login posted from another site's page is refused (login CSRF).
     let r = curl("POST", &w.url("/login"))
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -256,4 +262,11 @@ fn portal_end_to_end_in_chromium() {
             "no screenshot {name}"
         );
     }
+    // Neither the session id nor the password ever reaches the log.
+    let log = w.log_text();
+    assert!(
+        !log.contains(&session_id),
+        "a session id is in the server log"
+    );
+    assert!(!log.contains(ADMIN_PW), "the password is in the server log");
 }

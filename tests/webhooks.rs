@@ -211,6 +211,11 @@ fn pushes_are_delivered_signed_in_harbor_payloads() {
             .unwrap()
             .contains(&json!("SCANNING_COMPLETED"))
     );
+    // The signing secret and the receiver's credentials never reach the log.
+    let log = w.log_text();
+    for secret in ["s3cr3t", "Bearer abc"] {
+        assert!(!log.contains(secret), "{secret:?} is in the server log");
+    }
 }
 
 #[test]
