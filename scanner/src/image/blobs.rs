@@ -84,6 +84,11 @@ fn load_manifest(
             digest: l.digest.clone(),
             size: l.size,
         });
+        if !is_filesystem_layer(&l.media_type) {
+            // An artifact's content (a cosign signature's payload, an attestation, an
+            // SBOM), not a directory tree: nothing in it is installed.
+            continue;
+        }
         let reader = match src.open(&l.digest) {
             Ok(r) => r,
             Err(e) => {
@@ -117,6 +122,18 @@ fn load_manifest(
     })
 }
 
+/// Whether a layer of this media type is a tar of files (OCI's `…image.layer.v1.tar`
+/// with any compression, Docker's `…rootfs.diff.tar…`, a foreign or non-distributable
+/// layer). No media type at all is read as a tar, as a layout without one means it.
+fn is_filesystem_layer(media_type: &str) -> bool {
+    media_type.is_empty()
+        || media_type.contains("image.layer.")
+        || media_type.contains("image.rootfs.")
+        || media_type.ends_with(".tar")
+        || media_type.contains(".tar+")
+        || media_type.contains(".tar.")
+}
+
 /// Whether `digest` is `alg:hex` with nothing that could name a path.
 pub fn valid_digest(digest: &str) -> bool {
     let Some((alg, hex)) = digest.split_once(':') else {
@@ -128,4 +145,33 @@ pub fn valid_digest(digest: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
         && !hex.is_empty()
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_filesystem_layer;
+
+    #[test]
+    fn only_tar_layers_are_read_as_files() {
+        for tar in [
+            "",
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        ] {
+            assert!(is_filesystem_layer(tar), "{tar}");
+        }
+        for other in [
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            "application/vnd.dsse.envelope.v1+json",
+            "application/spdx+json",
+            "application/vnd.cyclonedx+json",
+            "application/vnd.in-toto+json",
+        ] {
+            assert!(!is_filesystem_layer(other), "{other}");
+        }
+    }
 }
