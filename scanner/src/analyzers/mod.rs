@@ -12,6 +12,7 @@ pub mod dpkg;
 pub mod elixir;
 pub mod java;
 pub mod node;
+mod node_locks;
 pub mod os_release;
 pub mod php;
 pub mod python;

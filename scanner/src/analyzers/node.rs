@@ -1,11 +1,13 @@
-//! Node packages: `node_modules/**/package.json` (what is installed) and `package-lock.json`
-//! (lockfile v1 `dependencies`, v2/v3 `packages`). Lockfile entries already installed under
-//! node_modules are not repeated. Lockfile `integrity` hashes become package checksums.
+//! Node packages: `node_modules/**/package.json` (what is installed) and the lock files:
+//! `package-lock.json` (lockfile v1 `dependencies`, v2/v3 `packages`), `yarn.lock` and
+//! `pnpm-lock.yaml` (`node_locks`). Lockfile entries already installed under node_modules
+//! are not repeated. Lockfile `integrity` hashes become package checksums.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::node_locks;
 use crate::Warnings;
 use crate::image::ImageFs;
 use crate::inventory::{Checksum, Ecosystem, Package, contact, purl};
@@ -14,6 +16,8 @@ pub fn wants(path: &str) -> bool {
     (path.ends_with("/package.json") && path.contains("node_modules/"))
         || path == "package-lock.json"
         || path.ends_with("/package-lock.json")
+        || node_locks::is_yarn_lock(path)
+        || node_locks::is_pnpm_lock(path)
 }
 
 fn make(
@@ -121,17 +125,25 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
         out.push(p);
     }
     for (path, data, layer) in fs.files() {
-        if !(path == "package-lock.json" || path.ends_with("/package-lock.json")) {
+        let entries = if path == "package-lock.json" || path.ends_with("/package-lock.json") {
+            serde_json::from_slice(data)
+                .map(|v| parse_lock(&v))
+                .map_err(|e| format!("invalid package-lock.json: {e}"))
+        } else if node_locks::is_yarn_lock(path) {
+            node_locks::parse_yarn(&String::from_utf8_lossy(data))
+        } else if node_locks::is_pnpm_lock(path) {
+            node_locks::parse_pnpm(&String::from_utf8_lossy(data))
+        } else {
             continue;
-        }
-        let v: Value = match serde_json::from_slice(data) {
-            Ok(v) => v,
+        };
+        let entries = match entries {
+            Ok(entries) => entries,
             Err(e) => {
-                warnings.push(format!("{path}: invalid package-lock.json: {e}"));
+                warnings.push(format!("{path}: {e}"));
                 continue;
             }
         };
-        for e in parse_lock(&v) {
+        for e in entries {
             match seen.get(&(e.name.clone(), e.version.clone())) {
                 Some(&i) => {
                     if out[i].checksums.is_empty() {
