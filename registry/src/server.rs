@@ -110,7 +110,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
     })
     .await
     .map_err(|e| ServeError::Io(io::Error::other(e)))??;
-    let auth = open_auth(config, &meta).await?;
+    let auth = open_auth(config, &meta, &secret_key).await?;
     let enabled = auth.is_some();
     let services = Services::new(
         Stores {
@@ -197,6 +197,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
 async fn open_auth(
     config: &Config,
     meta: &Arc<SqliteMetadata>,
+    secret_key: &crate::service::replication::SecretKey,
 ) -> Result<Option<AuthState>, ServeError> {
     let has_users = meta.count_users().await? > 0;
     // On unless switched off explicitly: a first start without a password creates
@@ -211,11 +212,9 @@ async fn open_auth(
         }
         return Ok(None);
     }
-    let key = meta
-        .secret("token-hmac-sha256", &|| {
-            crate::auth::password::random_bytes::<32>().to_vec()
-        })
-        .await?;
+    // Derived from the secret key, never stored: replicas sharing the key file
+    // sign alike, and rotating the key rotates it.
+    let key = secret_key.token_signing_key();
     Ok(Some(
         AuthState::new(
             meta.clone(),

@@ -1,11 +1,17 @@
-//! The server's secret key: seals the credentials of registry endpoints before
-//! they reach the database (AES-256-GCM through `ring`, a fresh random nonce per
-//! seal), so a copy of `metadata.db` alone gives no remote registry away.
+//! The server's secret key: seals the credentials of registry endpoints, directory
+//! and OIDC secrets before they reach the database (AES-256-GCM through `ring`, a
+//! fresh random nonce per seal), so a copy of the database alone gives nothing away,
+//! and it is what the token-signing key is derived from (HKDF-SHA256), so that key
+//! is never stored at all and every replica with the file signs alike.
+//!
+//! The file is a key ring for rotation: one key per line, the first seals and signs,
+//! every line opens (README, "Rotating the secret key").
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// Bound to what is sealed, so a sealed value cannot be reused for another purpose.
@@ -19,18 +25,23 @@ pub enum SecretKeyError {
         source: std::io::Error,
     },
     #[error(
-        "secret key file {0}: expected 32 bytes, raw or as 64 hexadecimal digits (generate one with: head -c 32 /dev/urandom | xxd -p -c 64)"
+        "secret key file {0}: expected 32 bytes, raw, or keys of 64 hexadecimal digits one per line, the first the current one (generate one with: head -c 32 /dev/urandom | xxd -p -c 64)"
     )]
     Malformed(PathBuf),
     #[error("no randomness from the system")]
     Random,
 }
 
-/// The key, loaded once at start.
+/// The key ring, loaded once at start: the current key first, older ones after it.
 pub struct SecretKey {
-    key: LessSafeKey,
+    keys: Vec<LessSafeKey>,
+    /// Derived from the current key: signs and checks access tokens.
+    token_key: [u8; 32],
     rng: SystemRandom,
 }
+
+/// What the token key is derived for: another use of the secret key gets another key.
+const TOKEN_KEY_INFO: &[u8] = b"wharf access-token signing v1";
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,11 +51,32 @@ impl std::fmt::Debug for SecretKey {
 
 impl SecretKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        let key = UnboundKey::new(&AES_256_GCM, bytes).expect("AES-256 takes a 32-byte key");
+        Self::ring(&[*bytes])
+    }
+
+    /// A ring of keys, the first the current one.
+    fn ring(keys: &[[u8; 32]]) -> Self {
+        let aead = |bytes: &[u8; 32]| {
+            LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, bytes).expect("AES-256 takes a 32-byte key"),
+            )
+        };
+        let mut token_key = [0u8; 32];
+        hkdf::Salt::new(hkdf::HKDF_SHA256, b"wharf")
+            .extract(&keys[0])
+            .expand(&[TOKEN_KEY_INFO], hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut token_key))
+            .expect("HKDF-SHA256 gives 32 bytes");
         SecretKey {
-            key: LessSafeKey::new(key),
+            keys: keys.iter().map(aead).collect(),
+            token_key,
             rng: SystemRandom::new(),
         }
+    }
+
+    /// The HMAC key access tokens are signed with, derived from the current key.
+    pub fn token_signing_key(&self) -> Vec<u8> {
+        self.token_key.to_vec()
     }
 
     /// Read the key at `path`, or create it there (hex, mode 0600) when the file
@@ -80,11 +112,14 @@ impl SecretKey {
         if let Ok(raw) = <[u8; 32]>::try_from(data) {
             return Some(Self::from_bytes(&raw));
         }
-        let text = std::str::from_utf8(data).ok()?.trim();
-        let bytes = hex::decode(text).ok()?;
-        Some(Self::from_bytes(
-            &<[u8; 32]>::try_from(bytes.as_slice()).ok()?,
-        ))
+        let text = std::str::from_utf8(data).ok()?;
+        let keys = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| <[u8; 32]>::try_from(hex::decode(l).ok()?.as_slice()).ok())
+            .collect::<Option<Vec<_>>>()?;
+        (!keys.is_empty()).then(|| Self::ring(&keys))
     }
 
     /// nonce ‖ ciphertext ‖ tag.
@@ -94,7 +129,7 @@ impl SecretKey {
             .fill(&mut nonce)
             .expect("the system random source failed");
         let mut out = plain.as_bytes().to_vec();
-        self.key
+        self.keys[0]
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(AAD),
@@ -106,25 +141,55 @@ impl SecretKey {
         sealed
     }
 
-    /// `None` when `sealed` was not sealed by this key (another key file, or altered).
+    /// `None` when `sealed` was not sealed by a key of the ring (another key file,
+    /// or altered).
     pub fn open(&self, sealed: &[u8]) -> Option<String> {
         if sealed.len() < NONCE_LEN {
             return None;
         }
         let (nonce, data) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = data.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(AAD), &mut buf)
-            .ok()?;
-        String::from_utf8(plain.to_vec()).ok()
+        self.keys.iter().find_map(|key| {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut buf = data.to_vec();
+            let plain = key.open_in_place(nonce, Aad::from(AAD), &mut buf).ok()?;
+            String::from_utf8(plain.to_vec()).ok()
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ring_seals_with_its_first_key_and_opens_with_any() {
+        let old = SecretKey::from_bytes(&[7; 32]);
+        let sealed_old = old.seal("before");
+        let file = format!(
+            "# rotated\n{}\n\n{}\n",
+            hex::encode([9u8; 32]),
+            hex::encode([7u8; 32])
+        );
+        let ring = SecretKey::parse(file.as_bytes()).unwrap();
+        // Values sealed under the old key still open; new ones need the new key.
+        assert_eq!(ring.open(&sealed_old).as_deref(), Some("before"));
+        let sealed_new = ring.seal("after");
+        assert_eq!(old.open(&sealed_new), None);
+        assert_eq!(
+            SecretKey::from_bytes(&[9; 32]).open(&sealed_new).as_deref(),
+            Some("after")
+        );
+        // The token key follows the current key, and is not the key itself.
+        assert_eq!(
+            ring.token_signing_key(),
+            SecretKey::from_bytes(&[9; 32]).token_signing_key()
+        );
+        assert_ne!(ring.token_signing_key(), old.token_signing_key());
+        assert_ne!(ring.token_signing_key(), vec![9u8; 32]);
+        // A line that is not a key makes the whole file malformed.
+        assert!(SecretKey::parse(b"zz\n").is_none());
+        assert!(SecretKey::parse(b"# nothing\n").is_none());
+    }
 
     #[test]
     fn seals_and_opens_only_with_its_key() {
