@@ -1,10 +1,12 @@
 //! The Security Hub: vulnerabilities across every artifact of the registry, from
 //! the findings each successful scan indexes ("which images contain CVE-X"), and
-//! the registry-wide summary. System administrators only, as in Harbor.
+//! the registry-wide summary. System administrators only, as in Harbor; the images
+//! holding one vulnerability also for everyone else, within the projects they may
+//! read the scans of.
 
 use super::Security;
 use crate::auth::Principal;
-use crate::auth::rbac::SystemAction;
+use crate::auth::rbac::{Action, SystemAction};
 use crate::error::Result;
 use crate::metadata::identity::PageReq;
 use crate::metadata::security::{SecuritySummary, VulnItem, VulnQuery};
@@ -29,6 +31,57 @@ impl Security {
             .store
             .search_vulnerabilities(query, page, with_tags, limit)
             .await?)
+    }
+
+    /// The artifacts holding vulnerability `id` (a page, and how many in all), in
+    /// every project for those who may read the Security Hub, else only in the
+    /// projects whose scans `who` may read: a private project's images are never
+    /// named to someone outside it.
+    pub async fn artifacts_with_vulnerability(
+        &self,
+        who: &Principal,
+        id: &str,
+        page: PageReq,
+    ) -> Result<(Vec<VulnItem>, i64)> {
+        let mut query = VulnQuery {
+            cve_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        if !who.may_system(SystemAction::ReadSecurityHub) {
+            query.project_ids = Some(self.readable_projects(who).await?);
+        }
+        let limit = Some(TUNED_COUNT_LIMIT);
+        Ok(self
+            .store
+            .search_vulnerabilities(&query, page, true, limit)
+            .await?)
+    }
+
+    /// Ids of the projects whose scan results `who` may read.
+    async fn readable_projects(&self, who: &Principal) -> Result<Vec<i64>> {
+        let viewer = Some(who.user_id().unwrap_or(-1));
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let req = PageReq {
+                page,
+                page_size: 100,
+            };
+            let (projects, total) = self.identity.list_projects(viewer, None, req).await?;
+            for p in &projects {
+                if self
+                    .access
+                    .may(who, &p.name, Action::ReadScan)
+                    .await?
+                    .allowed()
+                {
+                    ids.push(p.id);
+                }
+            }
+            if projects.is_empty() || i64::from(page) * 100 >= total {
+                break;
+            }
+        }
+        Ok(ids)
     }
 
     pub async fn security_summary(

@@ -129,6 +129,21 @@ pub fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
     ImagePolicy::new(format!("project-{project}"), ["**"], rules)
 }
 
+/// Why a pull of one artifact would pass or be refused: each rule of the project's
+/// gate with its result, as the pull gate decides it (the portal's artifact page).
+#[derive(Debug, Clone)]
+pub struct PullExplanation {
+    /// Whether a pull by someone without the project administrator's bypass passes.
+    pub allowed: bool,
+    /// `prevent_vul` or content trust is on.
+    pub gated: bool,
+    /// The artifact is not a container image (signatures, SBOMs, indexes): not gated.
+    pub exempt: bool,
+    /// Each rule's result; the rule's `message` says what the project requires
+    /// and what was found.
+    pub results: Vec<wharf_policy::RuleResult>,
+}
+
 fn refuse(msg: String) -> RegistryError {
     RegistryError::PullDenied(msg)
 }
@@ -196,6 +211,81 @@ impl Security {
             m.digest,
             reasons.join("; ")
         )))
+    }
+
+    /// The pull gate's decision for one artifact with every rule's result, without
+    /// the administrators' bypass: what a developer or a CI pull would get. Readable
+    /// by anyone who may read the project's artifacts.
+    pub async fn explain_pull(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<PullExplanation> {
+        let p = self
+            .access
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
+        let repo = crate::service::Distribution::repo_in(&p.name, repository)?;
+        let settings = self.project_settings(&p.name).await?;
+        let (prevent_vul, trust) = (settings.prevent_vul, settings.content_trust);
+        let mut out = PullExplanation {
+            allowed: true,
+            gated: prevent_vul || trust,
+            exempt: false,
+            results: Vec::new(),
+        };
+        if !out.gated {
+            return Ok(out);
+        }
+        let m = self
+            .meta
+            .manifest_by_digest(&repo, digest, true)
+            .await?
+            .ok_or_else(|| {
+                RegistryError::not_found(format!("artifact {repo}@{digest} not found"))
+            })?;
+        let image = m
+            .content
+            .as_deref()
+            .and_then(|c| crate::manifest::parse(c, Some(&m.media_type)).ok())
+            .is_some_and(|parsed| {
+                parsed.subject.is_none()
+                    && crate::manifest::is_container_image(
+                        &parsed.media_type,
+                        parsed.artifact_type.as_deref(),
+                    )
+            });
+        if !image {
+            out.exempt = true;
+            return Ok(out);
+        }
+        let (policies, facts) = self
+            .harbor_policy_and_facts(&repo, digest, &settings, prevent_vul, trust)
+            .await?;
+        let decision = wharf_policy::evaluate(&policies, &facts, crate::metadata::now());
+        out.results = decision.results;
+        // As the gate: without a successful scan the vulnerability rule refuses,
+        // whatever the (absent) findings would say.
+        if prevent_vul && let Err(e) = self.require_scanned(digest, &settings).await {
+            let message = match e {
+                RegistryError::PullDenied(m) => m,
+                other => return Err(other),
+            };
+            for r in out.results.iter_mut().filter(|r| r.rule == VULN_RULE) {
+                r.passed = false;
+                r.message = message.clone();
+                r.evidence = serde_json::Value::Null;
+            }
+        }
+        for r in &mut out.results {
+            if !r.passed {
+                r.message = format!("{}: {}", describe(&r.rule, &settings), r.message);
+            }
+        }
+        out.allowed = out.results.iter().all(|r| r.passed);
+        Ok(out)
     }
 
     async fn require_scanned(&self, digest: &Digest, settings: &ProjectSettings) -> Result<()> {
