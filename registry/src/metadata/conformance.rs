@@ -1198,7 +1198,13 @@ pub async fn run_security(
         .await
         .unwrap();
     assert_eq!(
-        (n, found.iter().map(|v| v.repository.as_str()).collect::<Vec<_>>()),
+        (
+            n,
+            found
+                .iter()
+                .map(|v| v.repository.as_str())
+                .collect::<Vec<_>>()
+        ),
         (1, vec!["sec/app"])
     );
     for ids in [vec![other], vec![]] {

@@ -205,7 +205,9 @@ pub async fn change(
             );
         }
         "add_key" => {
-            let pem = f.pem.trim();
+            // Browsers send a textarea's lines with CRLF; keys are stored as PEM files are written.
+            let pem = f.pem.replace("\r\n", "\n");
+            let pem = pem.trim();
             if pem.is_empty() {
                 return Err(RegistryError::bad_request("paste a PEM public key").into());
             }

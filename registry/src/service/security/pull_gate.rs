@@ -478,7 +478,10 @@ mod tests {
         // with the reason the pull gate itself would give.
         let on = BTreeMap::from([
             ("prevent_vul".to_string(), "true".to_string()),
-            ("enable_content_trust_cosign".to_string(), "true".to_string()),
+            (
+                "enable_content_trust_cosign".to_string(),
+                "true".to_string(),
+            ),
         ]);
         s.security
             .update_project_settings(&admin, None, "gated", on)
