@@ -299,6 +299,7 @@ fn portal_project_pages_in_chromium() {
         .env("PYAPP_IMAGE", &image)
         .env("PYAPP_LAYOUT", &layout)
         .env("SMALL_IMAGE", oci_ref("small", "v1"))
+        .env("MULTI_LAYOUT", common::test_images().join("oci/multi"))
         .env("EXPECTED", expected.to_string())
         .env("SHOTS", &shots)
         .env("WORKDIR", &work)
@@ -339,6 +340,7 @@ fn portal_project_pages_in_chromium() {
         "artifact-gate",
         "retention-pulled",
         "search-cve-developer",
+        "repository-multi-arch",
     ] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),

@@ -4,7 +4,8 @@
 // a retention dry run with another template, the SBOM packages, the build history
 // and the pull gate's rules of an artifact, and CVE search by a non-admin.
 // Env: WHARF_URL, WHARF_HOST, ADMIN_PW, DEV_PW, WHARF_BIN, PYAPP_IMAGE, PYAPP_LAYOUT
-// (the OCI layout directory of PYAPP_IMAGE), SMALL_IMAGE, EXPECTED (findings JSON),
+// (the OCI layout directory of PYAPP_IMAGE), MULTI_LAYOUT (an OCI layout whose `v1` is an
+// index), SMALL_IMAGE, EXPECTED (findings JSON),
 // SHOTS, WORKDIR. Every check throws on failure.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -300,6 +301,20 @@ try {
   // A maintainer may manage webhooks (docs/permissions.md): the form is there.
   await dev.goto(`${base}/webhooks`);
   assert.equal(await dev.getByRole('button', { name: 'Add webhook' }).count(), 1);
+
+  step('a multi-arch index lists its platforms on the repository page');
+  const multi = env('MULTI_LAYOUT');
+  const multiIndex = JSON.parse(readFileSync(`${multi}/index.json`, 'utf8')).manifests
+    .find((m) => m.annotations['org.opencontainers.image.ref.name'] === 'v1');
+  const children = JSON.parse(readFileSync(`${multi}/blobs/${multiIndex.digest.replace(':', '/')}`, 'utf8')).manifests;
+  run('skopeo', ['copy', '--all', '--dest-tls-verify=false', '--dest-creds', `admin:${ADMIN_PW}`, `oci:${multi}:v1`, `docker://${HOST}/${PROJECT}/multi:v1`]);
+  await page.goto(`${base}/repos/multi`);
+  const indexRow = page.locator('table.list tbody tr', { hasText: 'multi-arch' });
+  const platforms = await indexRow.locator('ul.platforms a').allInnerTexts();
+  assert.deepEqual(platforms.sort(), children.map((c) => [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')).sort());
+  const links = await indexRow.locator('ul.platforms a').evaluateAll((as) => as.map((a) => a.getAttribute('href').split('/-/')[1]));
+  assert.deepEqual(links.sort(), children.map((c) => c.digest).sort());
+  await shot(page, 'repository-multi-arch');
 
   assert.deepEqual(cspViolations, [], 'Content-Security-Policy violations');
   step('all checks passed');
