@@ -115,6 +115,21 @@ try {
   const members = await (await ok(await api('GET', `/projects/${PROJECT}/members`), 'members')).json();
   assert.equal(members.find((m) => m.entity_name === 'dev').role_id, 4, JSON.stringify(members));
   await shot(page, 'members');
+  // A custom role is offered like the built-in ones.
+  const role = await ok(await api('POST', '/roles', { name: 'auditor', description: 'reads scans', actions: ['pull', 'read-scan'] }), 'create role');
+  const roleId = role.headers.get('location').split('/').pop();
+  await ok(await api('POST', '/users', { username: 'aud', password: DEV_PW, email: 'aud@example.com' }), 'create aud');
+  await page.goto(`${base}/members`);
+  await page.locator('#member-user').fill('aud');
+  await page.locator('#member-user-role').selectOption({ label: 'auditor (custom)' });
+  await submit(page, page.getByRole('button', { name: 'Add user' }), `${base}/members`);
+  const withAud = await (await ok(await api('GET', `/projects/${PROJECT}/members`), 'members')).json();
+  assert.equal(String(withAud.find((m) => m.entity_name === 'aud').role_id), roleId, JSON.stringify(withAud));
+  // Removed again from the page.
+  await submit(page, page.getByRole('button', { name: 'Remove aud' }), `${base}/members`);
+  assert.equal(await page.locator('#members tr[data-member="aud"]').count(), 0);
+  const afterRemove = await (await ok(await api('GET', `/projects/${PROJECT}/members`), 'members')).json();
+  assert.equal(afterRemove.find((m) => m.entity_name === 'aud'), undefined);
 
   step('webhooks: a policy for pushes, with a secret');
   await page.goto(`${base}/webhooks`);
@@ -155,6 +170,14 @@ try {
   await shot(page, 'webhook-deliveries');
   await page.goto(`${base}/webhooks`);
   await shot(page, 'webhooks');
+  // Edited with the write-only fields left empty: they keep their values.
+  await page.goto(`${base}/webhooks`);
+  await hookRow.getByRole('link', { name: 'Edit ci-hook' }).click();
+  await page.locator('#wh-description').fill('edited in the portal');
+  await submit(page, page.getByRole('button', { name: 'Save webhook' }), `${base}/webhooks`);
+  const edited = (await (await ok(await api('GET', `/projects/${PROJECT}/webhook/policies`), 'policies')).json())[0];
+  assert.equal(edited.description, 'edited in the portal');
+  assert.equal(edited.targets[0].auth_header, 'Bearer hook-token');
 
   step('the artifact, once scanned');
   const manifest = await (await ok(await fetch(`${URL}/v2/${PROJECT}/pyapp/manifests/v1`, {
