@@ -107,6 +107,7 @@ pub async fn show(
             }
         }
         @if manage {
+            div #member-forms {
             section.card {
                 h2 { "Add a user" }
                 form method="post" action=(action) {
@@ -137,6 +138,7 @@ pub async fn show(
                         button type="submit" { "Add group" }
                     }
                 }
+            }
             }
         }
     };
