@@ -337,6 +337,8 @@ try {
   assert.deepEqual(platforms.sort(), children.map((c) => [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/')).sort());
   const links = await indexRow.locator('ul.platforms a').evaluateAll((as) => as.map((a) => a.getAttribute('href').split('/-/')[1]));
   assert.deepEqual(links.sort(), children.map((c) => c.digest).sort());
+  // The children are listed under their index, not again as rows of their own.
+  assert.equal(await page.locator('table.list tbody > tr').count(), 1);
   await shot(page, 'repository-multi-arch');
 
   assert.deepEqual(cspViolations, [], 'Content-Security-Policy violations');

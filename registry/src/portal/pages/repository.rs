@@ -226,6 +226,17 @@ async fn repository(
             contents(m.content.as_deref().unwrap_or_default()).children,
         );
     }
+    // Untagged children of an index on this page are listed under it, not again as rows.
+    let children: std::collections::HashSet<&str> = platforms
+        .values()
+        .flatten()
+        .map(|(d, _)| d.as_str())
+        .collect();
+    let artifacts: Vec<Artifact> = artifacts
+        .iter()
+        .filter(|a| !(a.tags.is_empty() && children.contains(a.digest.to_string().as_str())))
+        .cloned()
+        .collect();
     let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
     let scans = reg
         .security
