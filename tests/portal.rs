@@ -270,3 +270,94 @@ fn portal_end_to_end_in_chromium() {
     );
     assert!(!log.contains(ADMIN_PW), "the password is in the server log");
 }
+
+/// The project and artifact pages beyond the first tour, in Chromium
+/// (tests/portal/project-extra.mjs): members edited, a webhook delivered to a
+/// receiver the script runs, a trusted key and an immutability rule set in the page
+/// and enforced (`wharf sign`, skopeo), a retention dry run with the "most recently
+/// pulled" template, the SBOM packages compared with `wharf sbom`'s document, the
+/// build history with the image config in the OCI layout, the pull gate's rules
+/// with a developer's pull refused, and CVE search by a non-admin kept to their
+/// project. Afterwards, what the pages changed is read back through the API.
+#[test]
+fn portal_project_pages_in_chromium() {
+    require("skopeo");
+    require("chromium");
+    require("npm");
+    const DEV_PW: &str = "Dev-Passw0rd";
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    import_db(&db);
+    let image = oci_ref("pyapp", "v1");
+    let expected = expected_findings(&db, &image);
+    assert!(!expected.as_array().unwrap().is_empty());
+    let w = Wharf::start_env(
+        tmp.path(),
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/portal-screenshots");
+    let dir = common::portal_node_modules();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let layout = common::test_images().join("oci/pyapp");
+    let out = Command::new("node")
+        .arg(dir.join("project-extra.mjs"))
+        .current_dir(&dir)
+        .env("WHARF_URL", w.url(""))
+        .env("WHARF_HOST", w.host())
+        .env("ADMIN_PW", ADMIN_PW)
+        .env("DEV_PW", DEV_PW)
+        .env("WHARF_BIN", env!("CARGO_BIN_EXE_wharf"))
+        .env("PYAPP_IMAGE", &image)
+        .env("PYAPP_LAYOUT", &layout)
+        .env("SMALL_IMAGE", oci_ref("small", "v1"))
+        .env("MULTI_LAYOUT", common::test_images().join("oci/multi"))
+        .env("EXPECTED", expected.to_string())
+        .env("SHOTS", &shots)
+        .env("WORKDIR", &work)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "project-extra.mjs failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&w.log).unwrap_or_default()
+    );
+
+    // The member's new role, the immutability rule and the retention policy, as the API reads them.
+    let members = api(&w, "GET", "/projects/extra/members").send().json();
+    let dev = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["entity_name"] == "dev")
+        .unwrap_or_else(|| panic!("{members}"));
+    assert_eq!(dev["role_id"], 4, "{members}");
+    let rules = api(&w, "GET", "/projects/extra/immutabletagrules")
+        .send()
+        .json();
+    assert_eq!(rules[0]["tag_selectors"][0]["pattern"], "v1", "{rules}");
+    let hooks = api(&w, "GET", "/projects/extra/webhook/policies")
+        .send()
+        .json();
+    assert_eq!(hooks[0]["event_types"], json!(["PUSH_ARTIFACT"]), "{hooks}");
+    assert_eq!(hooks[0]["enabled"], true, "{hooks}");
+    for name in [
+        "members",
+        "webhooks",
+        "webhook-deliveries",
+        "settings-trust",
+        "artifact-sbom",
+        "artifact-gate",
+        "retention-pulled",
+        "search-cve-developer",
+        "repository-multi-arch",
+    ] {
+        assert!(
+            shots.join(format!("{name}.png")).is_file(),
+            "no screenshot {name}"
+        );
+    }
+}

@@ -193,7 +193,7 @@ try {
 
   step('a retention policy and its dry run');
   await page.goto(`${URL}/projects/${PROJECT}/retention`);
-  await page.getByLabel('Keep the most recently pushed artifacts, this many per repository').fill('1');
+  await page.getByLabel('N (artifacts or days').fill('1');
   await Promise.all([page.waitForURL(`${URL}/projects/${PROJECT}/retention`), page.getByRole('button', { name: 'Save policy' }).click()]);
   await Promise.all([page.waitForURL(`${URL}/projects/${PROJECT}/retention`), page.getByRole('button', { name: 'Dry run' }).click()]);
   await page.locator('#retention-runs:not([data-poll]) .status[data-status="Success"]').waitFor({ timeout: 120000 });

@@ -1182,6 +1182,38 @@ pub async fn run_security(
         message: None,
     };
     store.finish_scan(&m, ok).await.unwrap();
+    // The Security Hub's index, kept to a set of projects: the project's finding is
+    // found with its id in the set, not with only another project's, nor an empty set.
+    let in_projects = |ids: Vec<i64>| super::security::VulnQuery {
+        cve_id: Some("CVE-1".into()),
+        project_ids: Some(ids),
+        ..Default::default()
+    };
+    let one = super::identity::PageReq {
+        page: 1,
+        page_size: 10,
+    };
+    let (found, n) = store
+        .search_vulnerabilities(&in_projects(vec![other, pid]), one, false, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            n,
+            found
+                .iter()
+                .map(|v| v.repository.as_str())
+                .collect::<Vec<_>>()
+        ),
+        (1, vec!["sec/app"])
+    );
+    for ids in [vec![other], vec![]] {
+        let (found, n) = store
+            .search_vulnerabilities(&in_projects(ids.clone()), one, false, None)
+            .await
+            .unwrap();
+        assert_eq!((n, found.len()), (0, 0), "projects {ids:?}");
+    }
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
         (rec.status, rec.severity, rec.summary.as_ref()),

@@ -144,6 +144,8 @@ pub struct VulnQuery {
     pub severity: Option<Severity>,
     pub package: Option<String>,
     pub project_id: Option<i64>,
+    /// Only these projects (the ones a caller may read); empty matches nothing.
+    pub project_ids: Option<Vec<i64>>,
     pub repository: Option<String>,
     pub tag: Option<String>,
     pub digest: Option<String>,

@@ -398,6 +398,11 @@ impl SecurityStore for SqliteMetadata {
             if let Some(v) = q.project_id {
                 b.push(" AND r.project_id = ").push_bind(v);
             }
+            if let Some(ids) = &q.project_ids {
+                b.push(" AND r.project_id IN (SELECT value FROM json_each(")
+                    .push_bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+                    .push("))");
+            }
             if let Some(v) = &q.repository {
                 b.push(" AND r.name = ").push_bind(v.as_str());
             }

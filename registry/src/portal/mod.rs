@@ -41,7 +41,6 @@ pub fn router() -> Router<AppState> {
             get(pages::projects::list).post(pages::projects::create),
         )
         .route("/projects/{project}", get(pages::project::repositories))
-        .route("/projects/{project}/members", get(pages::project::members))
         .route(
             "/projects/{project}/robots",
             get(pages::project::robots).post(pages::project::create_robot),
@@ -64,6 +63,24 @@ pub fn router() -> Router<AppState> {
             get(pages::repository::show).post(pages::repository::act),
         )
         .route("/search", get(pages::search::show))
+        // Project pages beyond the first set: members, webhooks, trust and tag rules.
+        .route(
+            "/projects/{project}/members",
+            get(pages::members::show).post(pages::members::change),
+        )
+        .route(
+            "/projects/{project}/webhooks",
+            get(pages::webhooks::show).post(pages::webhooks::change),
+        )
+        .route(
+            "/projects/{project}/webhooks/{id}",
+            get(pages::webhooks::deliveries),
+        )
+        .route("/projects/{project}/trust", post(pages::trust::change))
+        .route(
+            "/projects/{project}/immutability",
+            post(pages::trust::change_immutability),
+        )
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
 }

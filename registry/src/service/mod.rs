@@ -45,8 +45,9 @@ pub use distribution::{
 pub use identity::{GroupRef, Identity, RobotSpec, RobotUpdate, RoleRequest};
 pub use lifecycle::{Lifecycle, LifecycleOptions};
 pub use security::{
-    DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, ScanConfig, ScanMetrics,
-    ScanSchedule, Security, Settings, SignatureSummary, TRUSTED_IDENTITIES, TRUSTED_KEYS,
+    DbSource, KeylessRoot, ProjectExtras, ProjectSettings, PullCaller, PullExplanation,
+    SbomPackages, ScanConfig, ScanMetrics, ScanSchedule, Security, Settings, SignatureSummary,
+    TRUSTED_IDENTITIES, TRUSTED_KEYS,
 };
 
 use crate::error::{ErrorCode, RegistryError};

@@ -1,12 +1,16 @@
 //! One module per page family; each handler asks the services and renders.
 
+pub mod artifact_extra;
 pub mod login;
+pub mod members;
 pub mod project;
 pub mod projects;
 pub mod repository;
 pub mod retention;
 pub mod search;
 pub mod settings;
+pub mod trust;
+pub mod webhooks;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -21,6 +21,7 @@ const TABS: &[(&str, &str, Action)] = &[
     ("", "Repositories", Action::ListRepositories),
     ("members", "Members", Action::ReadMembers),
     ("robots", "Robot accounts", Action::ReadRobots),
+    ("webhooks", "Webhooks", Action::ReadWebhooks),
     ("settings", "Settings", Action::ReadProject),
     ("retention", "Retention", Action::ReadRetention),
     ("logs", "Logs", Action::ReadLogs),
@@ -35,6 +36,9 @@ pub struct Rights {
     pub delete: bool,
     pub manage_retention: bool,
     pub manage_robots: bool,
+    pub manage_members: bool,
+    pub manage_webhooks: bool,
+    pub manage_immutable: bool,
 }
 
 pub async fn rights(reg: &AppState, viewer: &Viewer, project: &str) -> PageResult<Rights> {
@@ -55,6 +59,9 @@ pub async fn rights(reg: &AppState, viewer: &Viewer, project: &str) -> PageResul
         delete: may.contains(Action::DeleteArtifact),
         manage_retention: may.contains(Action::ManageRetention),
         manage_robots: may.contains(Action::ManageRobots),
+        manage_members: may.contains(Action::ManageMembers),
+        manage_webhooks: may.contains(Action::ManageWebhooks),
+        manage_immutable: may.contains(Action::ManageImmutableRules),
     })
 }
 
@@ -142,35 +149,6 @@ pub async fn repositories(
         }
     };
     Ok(Html(layout::page(&viewer, &p.name, body).into_string()).into_response())
-}
-
-pub async fn members(
-    State(reg): State<AppState>,
-    viewer: Viewer,
-    Path(project): Path<String>,
-) -> PageResult {
-    let p = reg
-        .access
-        .project_for(&viewer.who, &project, Action::ReadMembers)
-        .await?;
-    let members = reg.identity.list_members(&viewer.who, &p.name).await?;
-    let rights = rights(&reg, &viewer, &p.name).await?;
-    let body = html! {
-        (header(&p, &rights, "members"))
-        table.list {
-            caption { "Members and their roles" }
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Kind" } th scope="col" { "Role" } } }
-            tbody {
-                @for m in &members {
-                    tr { td { (m.entity_name) } td { (format!("{:?}", m.entity_type).to_lowercase()) } td { (m.role_name) } }
-                }
-            }
-        }
-    };
-    Ok(
-        Html(layout::page(&viewer, &format!("{} members", p.name), body).into_string())
-            .into_response(),
-    )
 }
 
 pub async fn robots(

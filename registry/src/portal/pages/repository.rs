@@ -49,6 +49,9 @@ pub struct ArtifactQuery {
     /// Package name contains.
     #[serde(default)]
     package: String,
+    /// SBOM packages whose name, Package URL or licence contains this.
+    #[serde(default)]
+    sbom: String,
     /// `severity` (default), `package` or `id`.
     #[serde(default)]
     sort: String,
@@ -210,6 +213,30 @@ async fn repository(
             artifacts.push(a);
         }
     }
+    // An index lists its platforms under it (its children are not artifacts of their own).
+    let repo_name = Distribution::repo_in(&p.name, repo)?;
+    let mut platforms: HashMap<Digest, Vec<(String, String)>> = HashMap::new();
+    for a in artifacts.iter().filter(|a| is_index(&a.media_type)) {
+        let m = reg
+            .distribution
+            .get_manifest(&repo_name, &Reference::Digest(a.digest.clone()), true)
+            .await?;
+        platforms.insert(
+            a.digest.clone(),
+            contents(m.content.as_deref().unwrap_or_default()).children,
+        );
+    }
+    // Untagged children of an index on this page are listed under it, not again as rows.
+    let children: std::collections::HashSet<&str> = platforms
+        .values()
+        .flatten()
+        .map(|(d, _)| d.as_str())
+        .collect();
+    let artifacts: Vec<Artifact> = artifacts
+        .iter()
+        .filter(|a| !(a.tags.is_empty() && children.contains(a.digest.to_string().as_str())))
+        .cloned()
+        .collect();
     let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
     let scans = reg
         .security
@@ -232,7 +259,12 @@ async fn repository(
                 @for a in &artifacts {
                     tr {
                         td { a href={"/projects/" (p.name) "/repos/" (link_path(repo)) "/-/" (a.digest)} { code { (short(&a.digest)) } }
-                            @if a.media_type.contains("index") || a.media_type.contains("manifest.list") { " " span.badge { "multi-arch" } } }
+                            @if is_index(&a.media_type) { " " span.badge { "multi-arch" } }
+                            @if let Some(children) = platforms.get(&a.digest) {
+                                ul.platforms aria-label="Platforms" { @for (d, platform) in children {
+                                    li { a href={"/projects/" (p.name) "/repos/" (link_path(repo)) "/-/" (d)} { (if platform.is_empty() { "unknown platform" } else { platform.as_str() }) } }
+                                } }
+                            } }
                         td { @for (t, _) in &a.tags { span.tag { (t) } " " } }
                         td.num { (size(a.size)) }
                         td { (severity_bar(scans.get(&a.digest))) }
@@ -252,6 +284,10 @@ async fn repository(
             }
         }
     })
+}
+
+fn is_index(media_type: &str) -> bool {
+    media_type.contains("index") || media_type.contains("manifest.list")
 }
 
 fn short(d: &Digest) -> String {
@@ -406,6 +442,7 @@ async fn artifact(
                 }
             }
         }
+        (super::artifact_extra::sections(reg, viewer, p, repo, &a.digest, &q.sbom, &base).await?)
         section.card #signatures {
             h2 { "Signatures and attestations" }
             @if signatures.is_empty() {

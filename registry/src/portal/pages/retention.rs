@@ -18,6 +18,28 @@ use crate::portal::layout;
 use crate::portal::session::{Checked, Viewer};
 use crate::service::lifecycle::RetentionPolicy;
 
+/// The retention service's templates (`Template::parse`), as the form offers them;
+/// "N" is the count or the number of days.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "latestPushedK",
+        "the N most recently pushed artifacts per repository",
+    ),
+    (
+        "latestPulledN",
+        "the N most recently pulled artifacts per repository",
+    ),
+    (
+        "nDaysSinceLastPush",
+        "artifacts pushed within the last N days",
+    ),
+    (
+        "nDaysSinceLastPull",
+        "artifacts pulled within the last N days",
+    ),
+    ("always", "always (every artifact the selectors choose)"),
+];
+
 const FEW: PageReq = PageReq {
     page: 1,
     page_size: 10,
@@ -103,8 +125,12 @@ pub async fn show(
                 form method="post" action={"/projects/" (p.name) "/retention"} {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     input type="hidden" name="action" value="set";
-                    label for="keep" { "Keep the most recently pushed artifacts, this many per repository" }
-                    input #keep type="number" name="keep" min="1" max="10000" value="10" required;
+                    label for="template" { "Keep" }
+                    select #template name="template" {
+                        @for (name, text) in TEMPLATES { option value=(name) selected[*name == "latestPushedK"] { (text) } }
+                    }
+                    label for="keep" { "N (artifacts or days; ignored by “always”)" }
+                    input #keep type="number" name="keep" min="0" max="1000000" value="10";
                     label for="repos" { "In repositories matching" }
                     input #repos name="repos" value="**" required;
                     label for="tags" { "With tags matching" }
@@ -146,6 +172,7 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct RetentionForm {
     action: String,
+    template: Option<String>,
     keep: Option<i64>,
     repos: Option<String>,
     tags: Option<String>,
@@ -172,9 +199,24 @@ pub async fn run(
                 .await?;
         }
         "set" => {
-            let keep = f.keep.filter(|k| *k >= 1).ok_or_else(|| {
-                RegistryError::bad_request("keep: how many artifacts to keep, 1 or more")
-            })?;
+            let template = f.template.unwrap_or_else(|| "latestPushedK".into());
+            if !TEMPLATES.iter().any(|(t, _)| *t == template) {
+                return Err(RegistryError::bad_request(format!(
+                    "unknown retention template {template:?}"
+                ))
+                .into());
+            }
+            let keep = f.keep.filter(|k| *k >= 0);
+            let params = match (template.as_str(), keep) {
+                ("always", _) => json!({}),
+                (t, Some(n)) => json!({ t: n }),
+                (_, None) => {
+                    return Err(RegistryError::bad_request(
+                        "N: how many artifacts or days, 0 or more",
+                    )
+                    .into());
+                }
+            };
             let pattern = |s: Option<String>| {
                 s.filter(|s| !s.trim().is_empty())
                     .unwrap_or_else(|| "**".into())
@@ -182,8 +224,8 @@ pub async fn run(
             let body = json!({
                 "algorithm": "or",
                 "rules": [{
-                    "action": "retain", "template": "latestPushedK",
-                    "params": {"latestPushedK": keep},
+                    "action": "retain", "template": template,
+                    "params": params,
                     "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": pattern(f.tags)}],
                     "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": pattern(f.repos)}]}
                 }],

@@ -1,5 +1,6 @@
 //! `/search`: projects and repositories whose name contains the text, and, for
-//! those who may read the Security Hub, the images holding a CVE ID.
+//! the images holding a CVE ID (every project's for those who may read the Security
+//! Hub, else those of the projects whose scans the viewer may read).
 
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse};
@@ -10,7 +11,6 @@ use super::link_path;
 use crate::auth::rbac::SystemAction;
 use crate::http::AppState;
 use crate::metadata::identity::PageReq;
-use crate::metadata::security::VulnQuery;
 use crate::portal::error::PageResult;
 use crate::portal::layout;
 use crate::portal::session::Viewer;
@@ -104,22 +104,17 @@ pub async fn show(
                 break;
             }
         }
-        if hub && looks_like_vuln_id(&text) {
-            let query = VulnQuery {
-                cve_id: Some(text.to_ascii_uppercase()),
-                ..Default::default()
-            };
+        if looks_like_vuln_id(&text) {
+            // The service keeps to the projects whose scans the viewer may read.
             vulns = reg
                 .security
-                .search_vulnerabilities(
+                .artifacts_with_vulnerability(
                     &viewer.who,
-                    &query,
+                    &text.to_ascii_uppercase(),
                     PageReq {
                         page: 1,
                         page_size: MAX_HITS as u32,
                     },
-                    true,
-                    true,
                 )
                 .await?
                 .0;
@@ -146,8 +141,8 @@ pub async fn show(
             @if looks_like_vuln_id(&text) {
                 section {
                     h2 { "Images with " (text.to_ascii_uppercase()) }
-                    @if !hub { p.hint { "Searching every image for a vulnerability takes a system administrator." } }
-                    @else if vulns.is_empty() { p.empty { "No scanned image has it." } }
+                    @if !hub { p.hint { "Images of the projects whose scans you may read." } }
+                    @if vulns.is_empty() { p.empty { "No scanned image has it." } }
                     @else {
                         table.list {
                             thead { tr { th scope="col" { "Repository" } th scope="col" { "Digest" } th scope="col" { "Tags" } th scope="col" { "Package" } th scope="col" { "Severity" } th scope="col" { "Fixed in" } } }

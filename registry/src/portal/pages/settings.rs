@@ -1,5 +1,6 @@
 //! `/projects/{p}/settings`: scan and SBOM on push, the vulnerability gate and its
-//! threshold, the CVE allow-list with its expiry. Shown to every member; the form
+//! threshold, the CVE allow-list with its expiry; content trust and immutable tags
+//! (their sections and forms are in `trust.rs`). Shown to every member; the form
 //! only to those who may change the project (the service refuses the others anyway).
 
 use std::collections::BTreeMap;
@@ -81,27 +82,8 @@ pub async fn show(
             }
             @if let Some(t) = allow.expires_at { p.hint { "Expires " (layout::time(t)) "." } }
         }
-        @if let Some(rules) = &immutable {
-            section.card #immutability {
-                h2 { "Immutable tags" }
-                @if rules.is_empty() {
-                    p.empty { "No rule: any tag may be moved or deleted by those allowed to push and delete." }
-                } @else {
-                    ul {
-                        @for r in rules {
-                            li {
-                                "Tags "
-                                @for sel in &r.tag_selectors { code { (sel.decoration) " " (sel.pattern) } " " }
-                                "in repositories "
-                                @for sel in &r.scope_selectors.repository { code { (sel.decoration) " " (sel.pattern) } " " }
-                                "never move or go away"
-                                @if r.disabled { " (rule disabled)" }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (super::trust::trust_section(&viewer, &p, &rights, &s))
+        (super::trust::immutability_section(&viewer, &p, &rights, immutable.as_deref()))
     };
     Ok(
         Html(layout::page(&viewer, &format!("{} settings", p.name), body).into_string())

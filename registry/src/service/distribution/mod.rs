@@ -6,6 +6,7 @@
 mod artifacts;
 mod blobs;
 pub mod guard;
+pub mod history;
 mod listing;
 mod manifests;
 pub mod pull_through;

@@ -18,7 +18,7 @@ pub mod jobs;
 pub mod quota;
 pub mod retention;
 pub mod scrub;
-pub(crate) mod selectors;
+pub mod selectors;
 
 use std::sync::Arc;
 use std::time::Duration;

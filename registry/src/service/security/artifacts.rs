@@ -4,7 +4,7 @@ use super::Security;
 use crate::auth::Principal;
 use crate::auth::rbac::Action;
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{RegistryError, Result};
 use crate::service::distribution::Distribution;
 
 impl Security {
@@ -80,5 +80,80 @@ impl Security {
             .project_for(who, project, Action::ReadScan)
             .await?;
         self.scan_overviews(digests).await
+    }
+}
+
+/// The packages of an artifact's attached SBOM (SPDX or CycloneDX, whoever made it).
+#[derive(Debug, Clone)]
+pub struct SbomPackages {
+    /// The SBOM's own manifest (a referrer of the artifact).
+    pub sbom: Digest,
+    /// `SPDX` or `CycloneDX`.
+    pub format: &'static str,
+    /// Packages with a Package URL, as `wharf_sbom::read` reads any tool's SBOM.
+    pub packages: Vec<wharf_scanner::inventory::Package>,
+}
+
+/// The largest SBOM document read for a page (generated ones are a few MiB at most).
+const MAX_SBOM: usize = 64 << 20;
+
+impl Security {
+    /// The packages of the newest SBOM attached to an artifact as a referrer, read
+    /// from the stores; `None` when it has none.
+    pub async fn sbom_packages(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<SbomPackages>> {
+        let p = self
+            .access
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
+        let repo = Distribution::repo_in(&p.name, repository)?;
+        let referrers = self.meta.referrers(&repo, digest, None).await?;
+        let Some(sbom) = referrers.iter().rev().find(|r| {
+            let t = r.artifact_type.as_deref().unwrap_or(&r.media_type);
+            t.contains("spdx") || t.contains("cyclonedx")
+        }) else {
+            return Ok(None);
+        };
+        let bad = |e: String| RegistryError::Internal(format!("SBOM {}: {e}", sbom.digest));
+        let manifest = self
+            .meta
+            .manifest_by_digest(&repo, &sbom.digest, true)
+            .await?
+            .and_then(|m| m.content)
+            .ok_or_else(|| bad("manifest not stored".into()))?;
+        let parsed: wharf_oci::manifest::Manifest =
+            serde_json::from_slice(&manifest).map_err(|e| bad(e.to_string()))?;
+        let layer = parsed
+            .layers
+            .first()
+            .ok_or_else(|| bad("no layer".into()))?;
+        if layer.size as usize > MAX_SBOM {
+            return Err(bad(format!("larger than {MAX_SBOM} bytes")));
+        }
+        let layer_digest: Digest = layer.digest.parse().map_err(|e| bad(format!("{e}")))?;
+        let mut stream = self.blobs.read(&layer_digest, None).await?;
+        let mut buf = Vec::with_capacity(layer.size as usize);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            buf.extend_from_slice(&chunk.map_err(|e| bad(e.to_string()))?);
+            if buf.len() > MAX_SBOM {
+                return Err(bad(format!("larger than {MAX_SBOM} bytes")));
+            }
+        }
+        let (format, doc) = wharf_sbom::read::parse_bytes(&buf).map_err(|e| bad(e.to_string()))?;
+        let inventory =
+            wharf_sbom::read::to_inventory(format, &doc).map_err(|e| bad(e.to_string()))?;
+        Ok(Some(SbomPackages {
+            sbom: sbom.digest.clone(),
+            format: match format {
+                wharf_sbom::Format::SpdxJson => "SPDX",
+                _ => "CycloneDX",
+            },
+            packages: inventory.packages,
+        }))
     }
 }

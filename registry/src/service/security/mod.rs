@@ -20,9 +20,10 @@ pub mod signatures;
 
 use std::sync::Arc;
 
+pub use artifacts::SbomPackages;
 pub use export::{CVE_EXPORT, CveExportExecution, CveExportJob, CveExportRequest};
 pub use keyless_trust::{KeylessRoot, TRUSTED_IDENTITIES};
-pub use pull_gate::PullCaller;
+pub use pull_gate::{PullCaller, PullExplanation};
 pub use scanning::{
     DbSource, QUEUE as DEFAULT_SCAN_QUEUE, SCAN_ALL, ScanAllJob, ScanConfig, ScanMetrics,
     ScanSchedule,

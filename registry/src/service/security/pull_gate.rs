@@ -129,6 +129,21 @@ pub fn project_policy(project: &str, rules: Vec<Rule>) -> ImagePolicy {
     ImagePolicy::new(format!("project-{project}"), ["**"], rules)
 }
 
+/// Why a pull of one artifact would pass or be refused: each rule of the project's
+/// gate with its result, as the pull gate decides it (the portal's artifact page).
+#[derive(Debug, Clone)]
+pub struct PullExplanation {
+    /// Whether a pull by someone without the project administrator's bypass passes.
+    pub allowed: bool,
+    /// `prevent_vul` or content trust is on.
+    pub gated: bool,
+    /// The artifact is not a container image (signatures, SBOMs, indexes): not gated.
+    pub exempt: bool,
+    /// Each rule's result; the rule's `message` says what the project requires
+    /// and what was found.
+    pub results: Vec<wharf_policy::RuleResult>,
+}
+
 fn refuse(msg: String) -> RegistryError {
     RegistryError::PullDenied(msg)
 }
@@ -196,6 +211,81 @@ impl Security {
             m.digest,
             reasons.join("; ")
         )))
+    }
+
+    /// The pull gate's decision for one artifact with every rule's result, without
+    /// the administrators' bypass: what a developer or a CI pull would get. Readable
+    /// by anyone who may read the project's artifacts.
+    pub async fn explain_pull(
+        &self,
+        who: &Principal,
+        project: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<PullExplanation> {
+        let p = self
+            .access
+            .project_for(who, project, Action::ReadArtifacts)
+            .await?;
+        let repo = crate::service::Distribution::repo_in(&p.name, repository)?;
+        let settings = self.project_settings(&p.name).await?;
+        let (prevent_vul, trust) = (settings.prevent_vul, settings.content_trust);
+        let mut out = PullExplanation {
+            allowed: true,
+            gated: prevent_vul || trust,
+            exempt: false,
+            results: Vec::new(),
+        };
+        if !out.gated {
+            return Ok(out);
+        }
+        let m = self
+            .meta
+            .manifest_by_digest(&repo, digest, true)
+            .await?
+            .ok_or_else(|| {
+                RegistryError::not_found(format!("artifact {repo}@{digest} not found"))
+            })?;
+        let image = m
+            .content
+            .as_deref()
+            .and_then(|c| crate::manifest::parse(c, Some(&m.media_type)).ok())
+            .is_some_and(|parsed| {
+                parsed.subject.is_none()
+                    && crate::manifest::is_container_image(
+                        &parsed.media_type,
+                        parsed.artifact_type.as_deref(),
+                    )
+            });
+        if !image {
+            out.exempt = true;
+            return Ok(out);
+        }
+        let (policies, facts) = self
+            .harbor_policy_and_facts(&repo, digest, &settings, prevent_vul, trust)
+            .await?;
+        let decision = wharf_policy::evaluate(&policies, &facts, crate::metadata::now());
+        out.results = decision.results;
+        // As the gate: without a successful scan the vulnerability rule refuses,
+        // whatever the (absent) findings would say.
+        if prevent_vul && let Err(e) = self.require_scanned(digest, &settings).await {
+            let message = match e {
+                RegistryError::PullDenied(m) => m,
+                other => return Err(other),
+            };
+            for r in out.results.iter_mut().filter(|r| r.rule == VULN_RULE) {
+                r.passed = false;
+                r.message = message.clone();
+                r.evidence = serde_json::Value::Null;
+            }
+        }
+        for r in &mut out.results {
+            if !r.passed {
+                r.message = format!("{}: {}", describe(&r.rule, &settings), r.message);
+            }
+        }
+        out.allowed = out.results.iter().all(|r| r.passed);
+        Ok(out)
     }
 
     async fn require_scanned(&self, digest: &Digest, settings: &ProjectSettings) -> Result<()> {
@@ -282,5 +372,162 @@ impl Security {
             );
         }
         Ok((policies, facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use crate::auth::Principal;
+    use crate::digest::Digest;
+    use crate::metadata::{IdentityStore, MetadataStore, SqliteMetadata};
+    use crate::names::{Reference, RepoName};
+    use crate::service::events::testing::body;
+    use crate::service::{Options, Services, Stores};
+    use crate::storage::FsBlobStore;
+
+    /// An image with one layer and a config whose history has an empty step: the
+    /// pull gate explained rule by rule, and the history matched to the layer.
+    #[tokio::test]
+    async fn explain_pull_gives_each_rule_and_history_matches_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let s = Services::new(
+            Stores {
+                meta: meta.clone(),
+                identity: meta.clone(),
+                security: meta.clone(),
+                blobs,
+                tag_rules: meta.clone(),
+                jobs: meta.clone(),
+                lifecycle: meta.clone(),
+                webhooks: meta.clone(),
+                replication: meta.clone(),
+                proxy: meta.clone(),
+                oidc: meta.clone(),
+                sessions: meta.clone(),
+            },
+            Options {
+                max_uploads: 10,
+                ..Default::default()
+            },
+        );
+        meta.create_project("gated", false, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let admin = Principal::User {
+            id: 1,
+            name: "admin".into(),
+            sysadmin: true,
+        };
+        let repo = RepoName::parse("gated/app").unwrap();
+        const LAYER: &[u8] = b"not really a tar";
+        const CONFIG: &[u8] = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+            "history":[{"created":"2024-01-01T00:00:00Z","created_by":"ADD rootfs"},
+                       {"created":"2024-01-02T00:00:00Z","created_by":"ENV A=1","empty_layer":true}]}"#;
+        for data in [LAYER, CONFIG] {
+            s.distribution
+                .upload_monolithic(
+                    &repo,
+                    &Digest::sha256_of(data),
+                    body(data),
+                    Some(data.len() as u64),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        let layer = Digest::sha256_of(LAYER);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": Digest::sha256_of(CONFIG).to_string(), "size": CONFIG.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": layer.to_string(), "size": LAYER.len()}],
+        })
+        .to_string();
+        let digest = Digest::sha256_of(manifest.as_bytes());
+        s.distribution
+            .put_manifest(
+                &repo,
+                &Reference::Tag("v1".into()),
+                Some("application/vnd.oci.image.manifest.v1+json"),
+                bytes::Bytes::from(manifest),
+            )
+            .await
+            .unwrap();
+
+        // No gate on: nothing to explain.
+        let e = s
+            .security
+            .explain_pull(&admin, "gated", "app", &digest)
+            .await
+            .unwrap();
+        assert!(e.allowed && !e.gated && e.results.is_empty(), "{e:?}");
+
+        // Both gates on, the image unsigned and never scanned: both rules fail, each
+        // with the reason the pull gate itself would give.
+        let on = BTreeMap::from([
+            ("prevent_vul".to_string(), "true".to_string()),
+            (
+                "enable_content_trust_cosign".to_string(),
+                "true".to_string(),
+            ),
+        ]);
+        s.security
+            .update_project_settings(&admin, None, "gated", on)
+            .await
+            .unwrap();
+        let e = s
+            .security
+            .explain_pull(&admin, "gated", "app", &digest)
+            .await
+            .unwrap();
+        assert!(e.gated && !e.allowed && !e.exempt, "{e:?}");
+        let by_rule: BTreeMap<&str, (bool, &str)> = e
+            .results
+            .iter()
+            .map(|r| (r.rule.as_str(), (r.passed, r.message.as_str())))
+            .collect();
+        assert_eq!(by_rule.len(), 2, "{e:?}");
+        let (passed, why) = by_rule["content-trust"];
+        assert!(!passed && why.contains("not signed"), "{why}");
+        let (passed, why) = by_rule["prevent-vulnerable-images"];
+        assert!(
+            !passed && why.contains("has not been scanned successfully"),
+            "{why}"
+        );
+        // The same refusal as a real pull by someone without the bypass.
+        let stored = meta
+            .manifest_by_digest(&repo, &digest, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            s.security
+                .pull_gate(&repo, &stored, super::PullCaller::Anonymous)
+                .await
+                .is_err()
+        );
+
+        // The history: the layer-making step gets the layer, the empty one none.
+        let h = s
+            .distribution
+            .layer_history(&admin, "gated", "app", &digest)
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].created_by.as_deref(), Some("ADD rootfs"));
+        assert_eq!(h[0].layer, Some((layer.to_string(), LAYER.len() as u64)));
+        assert!(h[1].empty_layer && h[1].layer.is_none());
     }
 }
