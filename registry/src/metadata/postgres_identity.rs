@@ -10,10 +10,10 @@ use super::identity::{
     AuditEntry, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq, Project,
     ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
-use super::{MetadataError, Result, PgMetadata, now};
 use super::sqlite_identity::{
     MEMBER_SELECT, PROJECT_COLUMNS, grant, role_name, stored_actions, unless_taken,
 };
+use super::{MetadataError, PgMetadata, Result, now};
 use crate::auth::rbac::{ActionSet, RoleDef, RoleId};
 
 fn user(r: &PgRow) -> Result<User> {
@@ -175,12 +175,13 @@ impl IdentityStore for PgMetadata {
     }
 
     async fn set_password(&self, id: i64, password_hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now())
-            .bind(id)
-            .execute(&self.write)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now())
+                .bind(id)
+                .execute(&self.write)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -403,13 +404,14 @@ impl IdentityStore for PgMetadata {
     }
 
     async fn update_member(&self, project_id: i64, member_id: i64, role: RoleId) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE project_members SET role_id = $1 WHERE project_id = $2 AND id = $3")
-                .bind(role.0)
-                .bind(project_id)
-                .bind(member_id)
-                .execute(&self.write)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE project_members SET role_id = $1 WHERE project_id = $2 AND id = $3",
+        )
+        .bind(role.0)
+        .bind(project_id)
+        .bind(member_id)
+        .execute(&self.write)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

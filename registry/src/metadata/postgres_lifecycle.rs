@@ -18,7 +18,7 @@ use super::lifecycle::{
 };
 use super::postgres::gc_lock;
 use super::sqlite::{digest_list, parse_digest};
-use super::{MetadataError, Result, PgMetadata, now};
+use super::{MetadataError, PgMetadata, Result, now};
 use crate::digest::Digest;
 
 macro_rules! job_columns {

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::oidc::{OidcLogin, OidcStore, OidcUser};
-use super::{Result, PgMetadata, now};
+use super::{PgMetadata, Result, now};
 
 fn oidc_user(r: &PgRow) -> Result<OidcUser> {
     Ok(OidcUser {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::proxy::ProxyStore;
-use super::{Result, PgMetadata};
+use super::{PgMetadata, Result};
 
 #[async_trait]
 impl ProxyStore for PgMetadata {

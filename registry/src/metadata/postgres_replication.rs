@@ -8,7 +8,7 @@ use super::identity::PageReq;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
-use super::{Result, PgMetadata, now};
+use super::{PgMetadata, Result, now};
 
 const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \
      secret, ca_file, insecure, created_at, updated_at FROM registries";
@@ -435,11 +435,7 @@ impl ReplicationStore for PgMetadata {
 }
 
 impl PgMetadata {
-    async fn tasks_on(
-        &self,
-        execution_id: i64,
-        pool: &sqlx::PgPool,
-    ) -> Result<Vec<StoredTask>> {
+    async fn tasks_on(&self, execution_id: i64, pool: &sqlx::PgPool) -> Result<Vec<StoredTask>> {
         let sql = format!("{TASK_COLUMNS} WHERE execution_id = $1 ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(execution_id)

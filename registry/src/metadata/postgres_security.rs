@@ -13,7 +13,7 @@ use super::security::{
 use super::security::{DangerousArtifact, DangerousCve, SecuritySummary, VulnItem, VulnQuery};
 use super::sqlite::{digest_list, parse_digest};
 use super::sqlite_security::{severity_of_rank, severity_rank};
-use super::{MetadataError, Result, PgMetadata, now};
+use super::{MetadataError, PgMetadata, Result, now};
 use crate::digest::Digest;
 use wharf_scanner::Severity;
 
@@ -641,7 +641,8 @@ impl SecurityStore for PgMetadata {
         if job_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Postgres>::new("SELECT job_id FROM cve_exports WHERE job_id IN (");
+        let mut q =
+            QueryBuilder::<Postgres>::new("SELECT job_id FROM cve_exports WHERE job_id IN (");
         let mut list = q.separated(", ");
         for id in job_ids {
             list.push_bind(*id);

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::sessions::{SessionStore, StoredSession};
-use super::{MetadataError, Result, PgMetadata};
+use super::{MetadataError, PgMetadata, Result};
 
 type Row = (Vec<u8>, i64, String, i64, i64);
 

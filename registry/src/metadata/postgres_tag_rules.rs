@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use super::identity::PageReq;
 use super::sqlite::{digest_list, parse_digest};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
-use super::{Result, PgMetadata, now};
+use super::{PgMetadata, Result, now};
 use crate::digest::Digest;
 
 /// The usage of each project in a JSON list of ids, by the rule in
@@ -268,11 +268,12 @@ impl TagRulesStore for PgMetadata {
     }
 
     async fn retention_policy_of_project(&self, project_id: i64) -> Result<Option<StoredRule>> {
-        let row =
-            sqlx::query("SELECT id, project_id, body FROM retention_policies WHERE project_id = $1")
-                .bind(project_id)
-                .fetch_optional(&self.read)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, project_id, body FROM retention_policies WHERE project_id = $1",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.read)
+        .await?;
         row.as_ref().map(rule_row).transpose()
     }
 

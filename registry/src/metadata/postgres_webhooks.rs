@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::webhooks::{Delivery, NewDelivery, StoredWebhook, WebhookStore};
-use super::{Result, PgMetadata, now};
+use super::{PgMetadata, Result, now};
 
 fn webhook_row(r: &PgRow) -> Result<StoredWebhook> {
     Ok(StoredWebhook {

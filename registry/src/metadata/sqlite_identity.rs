@@ -98,7 +98,8 @@ fn project(r: &SqliteRow) -> Result<Project> {
 }
 
 /// Members with their user's or group's name (the columns [`member`] reads).
-pub(super) const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
+pub(super) const MEMBER_SELECT: &str =
+    "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
     coalesce(u.username, g.group_name) AS entity_name, r.name AS role_name FROM project_members m
     LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id
     LEFT JOIN roles r ON r.id = m.role_id";

@@ -49,9 +49,7 @@ fn bin_dir() -> PathBuf {
         })
         .collect();
     dirs.sort();
-    dirs.pop()
-        .expect("no /usr/lib/postgresql/*/bin/initdb")
-        .1
+    dirs.pop().expect("no /usr/lib/postgresql/*/bin/initdb").1
 }
 
 fn is_root() -> bool {
@@ -106,7 +104,14 @@ fn start() -> PgServer {
     }
     let data = dir.join("data");
     let out = unprivileged(root, &bin.join("initdb"))
-        .args(["--auth=trust", "--encoding=UTF8", "--no-sync", "-U", "wharf", "-D"])
+        .args([
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+            "-U",
+            "wharf",
+            "-D",
+        ])
         .arg(&data)
         .output()
         .unwrap();
@@ -121,7 +126,8 @@ fn start() -> PgServer {
     let script = format!(
         "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
          -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-         >'{dir}/log' 2>&1 & pid=$!; read _; kill -INT $pid; wait $pid; rm -rf '{dir}'",
+         >'{dir}/log' 2>&1 & pid=$!; read _; kill -INT $pid; \
+         while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -rf '{dir}'",
         postgres = bin.join("postgres").display(),
         data = data.display(),
         dir = dir.display(),
