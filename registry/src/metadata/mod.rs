@@ -1,6 +1,6 @@
 //! What the registry knows about content: repositories, which blobs each may
 //! serve, manifests (with their exact bytes), tags, referrers and upload
-//! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
+//! sessions. One trait, [`MetadataStore`]; on SQLite and on PostgreSQL, both
 //! held to the same `conformance` suite (public with the `conformance`
 //! feature, so a backend in another crate runs it unchanged). Callers never
 //! see SQL.
