@@ -34,6 +34,9 @@ for cmd in "${!APT[@]}"; do command -v "$cmd" >/dev/null || missing+=("${APT[$cm
 # OpenSSL headers: the sigstore crate (signer interop tests) builds with its OpenSSL backend.
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing+=(golang-github-masterminds-sprig-dev)
+# postgres: the PostgreSQL metadata backend's tests start a private server (initdb in a
+# temp directory, as an unprivileged user); its binaries are not on PATH.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq

@@ -11,6 +11,15 @@ use serde::Deserialize;
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The metadata database: `postgres://user:password@host:port/db?sslmode=…`
+    /// (PostgreSQL, for several processes on one database); unset, SQLite in
+    /// `data_dir`. A secret: the URL may carry the password.
+    pub database: Option<Secret>,
+    /// Connections this process keeps to a PostgreSQL database at most.
+    pub database_max_connections: u32,
+    /// PEM file of the CA(s) PostgreSQL's certificate must chain to (with
+    /// `sslmode=verify-ca`/`verify-full`) [default: the web PKI roots].
+    pub database_ca_file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Upload sessions open at once; beyond this, new ones get 429 TOOMANYREQUESTS.
@@ -240,6 +249,9 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
             data_dir: PathBuf::from("wharf-data"),
+            database: None,
+            database_max_connections: 16,
+            database_ca_file: None,
             tls_cert: None,
             tls_key: None,
             max_concurrent_uploads: 256,

@@ -13,7 +13,11 @@ use crate::config::Config;
 use crate::http::limits::{self, HttpLimits};
 use crate::http::transport::{self, TransportLimits};
 use crate::http::{route_nested_names, router};
-use crate::metadata::{IdentityStore, MetadataError, SqliteMetadata};
+use crate::metadata::{
+    IdentityStore, JobStore, LifecycleStore, MetadataError, MetadataStore, OidcStore, PgMetadata,
+    PgOptions, ProxyStore, ReplicationStore, SecurityStore, SessionStore, SqliteMetadata,
+    TagRulesStore, WebhookStore,
+};
 use crate::service::lifecycle::QueueOptions;
 use crate::service::{
     AuthState, DbSource, KeylessRoot, LifecycleOptions, Options, ScanConfig, Services, Stores,
@@ -36,6 +40,83 @@ pub enum ServeError {
     Bootstrap(String),
     #[error(transparent)]
     SecretKey(#[from] crate::service::replication::SecretKeyError),
+    #[error(
+        "--database: unsupported URL {scheme:?}: PostgreSQL is postgres://user@host:port/db; leave it unset for SQLite in the data directory"
+    )]
+    DatabaseUrl { scheme: String },
+}
+
+/// Every store a metadata backend provides: the services take each as its own
+/// trait object, all backed by the one database.
+trait MetadataBackend:
+    MetadataStore
+    + IdentityStore
+    + SecurityStore
+    + TagRulesStore
+    + JobStore
+    + LifecycleStore
+    + WebhookStore
+    + ReplicationStore
+    + ProxyStore
+    + OidcStore
+    + SessionStore
+{
+}
+
+impl<T> MetadataBackend for T where
+    T: MetadataStore
+        + IdentityStore
+        + SecurityStore
+        + TagRulesStore
+        + JobStore
+        + LifecycleStore
+        + WebhookStore
+        + ReplicationStore
+        + ProxyStore
+        + OidcStore
+        + SessionStore
+{
+}
+
+fn stores<M: MetadataBackend>(meta: Arc<M>, blobs: FsBlobStore) -> Stores {
+    Stores {
+        meta: meta.clone(),
+        identity: meta.clone(),
+        security: meta.clone(),
+        blobs: Arc::new(blobs),
+        tag_rules: meta.clone(),
+        jobs: meta.clone(),
+        lifecycle: meta.clone(),
+        webhooks: meta.clone(),
+        replication: meta.clone(),
+        proxy: meta.clone(),
+        oidc: meta.clone(),
+        sessions: meta,
+    }
+}
+
+/// The metadata backend `config.database` names (PostgreSQL), else SQLite in
+/// the data directory.
+async fn open_metadata(config: &Config, blobs: FsBlobStore) -> Result<Stores, ServeError> {
+    let Some(url) = &config.database else {
+        let meta = SqliteMetadata::open(&config.data_dir.join("wharf.db")).await?;
+        return Ok(stores(Arc::new(meta), blobs));
+    };
+    let url = url.0.as_str();
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    if scheme != "postgres" && scheme != "postgresql" {
+        // Only the scheme: the rest of the URL may hold a password.
+        return Err(ServeError::DatabaseUrl {
+            scheme: scheme.to_string(),
+        });
+    }
+    let options = PgOptions {
+        max_connections: config.database_max_connections,
+        ca_file: config.database_ca_file.clone(),
+    };
+    let meta = PgMetadata::connect(url, &options).await?;
+    tracing::info!("metadata in PostgreSQL");
+    Ok(stores(Arc::new(meta), blobs))
 }
 
 /// The registry's host as clients name it: `--external-url`'s host and port,
@@ -51,7 +132,7 @@ fn registry_host(config: &Config) -> String {
         .unwrap_or_else(|| config.listen.to_string())
 }
 
-/// Open the embedded stores (SQLite + filesystem) under `data_dir` and build the services.
+/// Open the stores (the metadata database, blobs under `data_dir`) and build the services.
 pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError> {
     let dir = &config.data_dir;
     let data_dir_err = |source| ServeError::DataDir {
@@ -59,10 +140,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         source,
     };
     tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
-    let meta = Arc::new(SqliteMetadata::open(&dir.join("wharf.db")).await?);
     let blobs = FsBlobStore::open(dir.clone(), true)
         .await
         .map_err(data_dir_err)?;
+    let stores = open_metadata(config, blobs).await?;
     let scanning = ScanConfig {
         db: config
             .vuln_db
@@ -110,23 +191,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
     })
     .await
     .map_err(|e| ServeError::Io(io::Error::other(e)))??;
-    let auth = open_auth(config, &meta, &secret_key).await?;
+    let auth = open_auth(config, &stores.identity, &secret_key).await?;
     let enabled = auth.is_some();
     let services = Services::new(
-        Stores {
-            meta: meta.clone(),
-            identity: meta.clone(),
-            security: meta.clone(),
-            blobs: Arc::new(blobs),
-            tag_rules: meta.clone(),
-            jobs: meta.clone(),
-            lifecycle: meta.clone(),
-            webhooks: meta.clone(),
-            replication: meta.clone(),
-            proxy: meta.clone(),
-            oidc: meta.clone(),
-            sessions: meta.clone(),
-        },
+        stores,
         Options {
             max_uploads: config.max_concurrent_uploads,
             max_uploads_per_client: config.max_uploads_per_client,
@@ -196,7 +264,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
 /// Authentication's state, or `None` when it is switched off (with a warning).
 async fn open_auth(
     config: &Config,
-    meta: &Arc<SqliteMetadata>,
+    meta: &Arc<dyn IdentityStore>,
     secret_key: &crate::service::replication::SecretKey,
 ) -> Result<Option<AuthState>, ServeError> {
     let has_users = meta.count_users().await? > 0;

@@ -70,6 +70,9 @@ WHARF_LOG_LEVEL); former file key token_ttl_secs (now token_ttl).
 Config file (TOML), every key optional:
   listen = \"127.0.0.1:5000\"
   data_dir = \"/var/lib/wharf\"
+  database = \"postgres://wharf:...@db.example.com/wharf?sslmode=verify-full\"
+  database_max_connections = 16
+  database_ca_file = \"/etc/wharf/db-ca.pem\"
   tls_cert = \"/etc/wharf/cert.pem\"
   tls_key = \"/etc/wharf/key.pem\"
   max_concurrent_uploads = 256
@@ -145,6 +148,21 @@ pub struct ServeArgs {
     /// Directory for blobs, metadata and upload sessions [default: ./wharf-data].
     #[arg(long, env = "WHARF_DATA_DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Metadata in PostgreSQL instead of SQLite in the data directory:
+    /// postgres://user:password@host:port/db (libpq parameters such as
+    /// ?sslmode=verify-full in the URL). Several `wharf serve` may share one.
+    #[arg(long, env = "WHARF_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+
+    /// Connections to PostgreSQL this process opens at most [default: 16].
+    #[arg(long, env = "WHARF_DATABASE_MAX_CONNECTIONS")]
+    database_max_connections: Option<u32>,
+
+    /// PEM file of the CA(s) PostgreSQL's certificate must chain to, for
+    /// sslmode=verify-ca/verify-full [default: the web PKI roots].
+    #[arg(long, env = "WHARF_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
 
     /// PEM certificate chain; with --tls-key, serve HTTPS.
     #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
@@ -451,6 +469,15 @@ impl ServeArgs {
         }
         if let Some(v) = self.data_dir {
             config.data_dir = v;
+        }
+        if let Some(v) = self.database {
+            config.database = Some(wharf_registry::config::Secret(v));
+        }
+        if let Some(v) = self.database_max_connections {
+            config.database_max_connections = v;
+        }
+        if let Some(v) = self.database_ca_file {
+            config.database_ca_file = Some(v);
         }
         if self.tls_cert.is_some() {
             config.tls_cert = self.tls_cert;

@@ -1,6 +1,6 @@
 //! What the registry knows about content: repositories, which blobs each may
 //! serve, manifests (with their exact bytes), tags, referrers and upload
-//! sessions. One trait, [`MetadataStore`]; SQLite now, PostgreSQL later, both
+//! sessions. One trait, [`MetadataStore`]; on SQLite and on PostgreSQL, both
 //! held to the same `conformance` suite (public with the `conformance`
 //! feature, so a backend in another crate runs it unchanged). Callers never
 //! see SQL.
@@ -10,6 +10,16 @@ pub mod conformance;
 pub mod identity;
 pub mod lifecycle;
 pub mod oidc;
+mod postgres;
+mod postgres_identity;
+mod postgres_lifecycle;
+mod postgres_oidc;
+mod postgres_proxy;
+mod postgres_replication;
+mod postgres_security;
+mod postgres_sessions;
+mod postgres_tag_rules;
+mod postgres_webhooks;
 pub mod proxy;
 pub mod replication;
 pub mod security;
@@ -40,6 +50,7 @@ use crate::names::RepoName;
 pub use identity::IdentityStore;
 pub use lifecycle::{JobStore, LifecycleStore};
 pub use oidc::OidcStore;
+pub use postgres::{PgMetadata, PgOptions};
 pub use proxy::ProxyStore;
 pub use replication::ReplicationStore;
 pub use security::SecurityStore;

@@ -14,7 +14,7 @@ use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::auth::rbac::{ActionSet, Grant, RoleDef, RoleId};
 
 /// Unique-constraint violations become `None` ("name taken"), not errors.
-fn unless_taken<T>(r: std::result::Result<T, sqlx::Error>) -> Result<Option<T>> {
+pub(super) fn unless_taken<T>(r: std::result::Result<T, sqlx::Error>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
@@ -35,14 +35,14 @@ fn user(r: &SqliteRow) -> Result<User> {
 }
 
 /// A custom role's stored action names (a JSON array), as a set.
-fn stored_actions(json: &str) -> serde_json::Result<ActionSet> {
+pub(super) fn stored_actions(json: &str) -> serde_json::Result<ActionSet> {
     let names: Vec<String> = serde_json::from_str(json)?;
     Ok(ActionSet::parse_known(names.iter().map(String::as_str)))
 }
 
 /// What a role grants: a built-in role's column of the permission table, or a
 /// custom role's stored actions (`None` if no such role).
-fn role_actions(id: i64, custom: Option<&str>) -> ActionSet {
+pub(super) fn role_actions(id: i64, custom: Option<&str>) -> ActionSet {
     match RoleId(id).builtin() {
         Some(r) => ActionSet::of_role(r),
         None => custom
@@ -52,7 +52,7 @@ fn role_actions(id: i64, custom: Option<&str>) -> ActionSet {
 }
 
 /// A role id and its name: a built-in role's own, a custom role's stored one.
-fn role_name(id: i64, custom: Option<String>) -> String {
+pub(super) fn role_name(id: i64, custom: Option<String>) -> String {
     match RoleId(id).builtin() {
         Some(r) => r.name().to_string(),
         None => custom.unwrap_or_else(|| format!("role {id}")),
@@ -72,7 +72,7 @@ fn custom_role(r: &SqliteRow) -> Result<RoleDef> {
 }
 
 /// The grant of several memberships: (role id, a custom role's stored actions).
-fn grant(memberships: &[(i64, Option<String>)]) -> Grant {
+pub(super) fn grant(memberships: &[(i64, Option<String>)]) -> Grant {
     let mut g = Grant::default();
     for (id, custom) in memberships {
         g.add(RoleId(*id), role_actions(*id, custom.as_deref()));
@@ -80,7 +80,7 @@ fn grant(memberships: &[(i64, Option<String>)]) -> Grant {
     g
 }
 
-const PROJECT_COLUMNS: &str =
+pub(super) const PROJECT_COLUMNS: &str =
     "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
     (SELECT count(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count";
 
@@ -98,7 +98,8 @@ fn project(r: &SqliteRow) -> Result<Project> {
 }
 
 /// Members with their user's or group's name (the columns [`member`] reads).
-const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
+pub(super) const MEMBER_SELECT: &str =
+    "SELECT m.id, m.project_id, m.user_id, m.group_id, m.role_id,
     coalesce(u.username, g.group_name) AS entity_name, r.name AS role_name FROM project_members m
     LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id
     LEFT JOIN roles r ON r.id = m.role_id";

@@ -53,11 +53,11 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
 }
 
 /// A severity as the rank `scan_findings.severity` stores (1 UNKNOWN … 5 CRITICAL).
-fn severity_rank(s: Severity) -> i64 {
+pub(super) fn severity_rank(s: Severity) -> i64 {
     Severity::ALL.iter().position(|x| *x == s).unwrap_or(1) as i64
 }
 
-fn severity_of_rank(rank: i64) -> Severity {
+pub(super) fn severity_of_rank(rank: i64) -> Severity {
     usize::try_from(rank)
         .ok()
         .and_then(|i| Severity::ALL.get(i).copied())

@@ -1,0 +1,809 @@
+//! PostgreSQL metadata: the SQLite store's twin (`sqlite.rs`), method for
+//! method in the same order, for several `wharf serve` processes sharing one
+//! database. One pool serves reads and writes (PostgreSQL runs writers side by
+//! side); `read` and `write` name the same pool so that each query reads as
+//! its SQLite twin. Where SQLite relied on its single writer, a statement here
+//! takes the row lock it needs (noted where it happens).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+
+use super::identity::PageReq;
+use super::sqlite::{digest_list, parse_digest};
+use super::{
+    Artifact, MetadataError, MetadataStore, NewManifest, Pull, Referrer, RepoSummary, Result,
+    StoredManifest, Upload, now,
+};
+use crate::digest::Digest;
+use crate::names::RepoName;
+
+/// The PostgreSQL schema (one set, `migrations/postgres`), embedded.
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How to reach the database, beside its URL (which carries the user, the
+/// password, `sslmode` and the other libpq parameters).
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// The pool's size: at most this many connections from this process.
+    pub max_connections: u32,
+    /// CA certificates (PEM) that sign the server's certificate, for `sslmode`
+    /// `verify-ca`/`verify-full` with a private CA; otherwise the web PKI roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: 16,
+            ca_file: None,
+        }
+    }
+}
+
+pub struct PgMetadata {
+    pub(super) read: PgPool,
+    pub(super) write: PgPool,
+}
+
+impl PgMetadata {
+    /// Connect and apply the migrations the database lacks (under
+    /// PostgreSQL's advisory lock: replicas starting together migrate once).
+    pub async fn connect(url: &str, options: &PgOptions) -> Result<Self> {
+        let mut connect = PgConnectOptions::from_str(url)?;
+        if let Some(ca) = &options.ca_file {
+            connect = connect.ssl_root_cert(ca);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgMetadata {
+            read: pool.clone(),
+            write: pool,
+        })
+    }
+}
+
+/// The advisory lock that stands for SQLite's single writer between garbage
+/// collection and pushes: a push (manifest or blob link) holds it shared until
+/// its commit, GC's mark and sweep hold it exclusively, so GC never decides on
+/// a snapshot that misses a push committing beside it. Pushes still run side by
+/// side. Transaction-scoped: a crashed process releases it.
+pub(super) async fn gc_lock(conn: &mut PgConnection, exclusive: bool) -> Result<()> {
+    const GC_LOCK: i64 = 0x7768_6172_665f_6763; // "wharf_gc"
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    sqlx::query(sql).bind(GC_LOCK).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The repository's id, creating its row on first use. A new repository
+/// belongs to the project its first segment names, if that project exists
+/// (otherwise creating the project later adopts it).
+async fn ensure_repository(conn: &mut PgConnection, repo: &RepoName, now: i64) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO repositories (name, project_id, created_at)
+         VALUES ($1, (SELECT id FROM projects WHERE name = $2), $3)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(repo.as_str())
+    .bind(super::project_segment(repo))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// Record a use of a blob: create its row if new, else move `last_used_at` to
+/// `now`. False, changing nothing, while garbage collection is deleting it.
+async fn use_blob<'c, E>(exec: E, digest: &Digest, size: u64, now: i64) -> Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let done = sqlx::query(
+        "INSERT INTO blobs (digest, size, created_at, last_used_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at
+         WHERE blobs.deleting = 0",
+    )
+    .bind(digest.to_string())
+    .bind(size as i64)
+    .bind(now)
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The first of `blobs` the repository may not serve (unlinked, or being
+/// deleted) or of `children` it does not hold.
+async fn missing_reference(
+    conn: &mut PgConnection,
+    repo_id: i64,
+    blobs: &[Digest],
+    children: &[Digest],
+) -> Result<Option<Digest>> {
+    let missing: Option<String> = sqlx::query_scalar(
+        "SELECT w.value FROM jsonb_array_elements_text($1::jsonb) AS w(value)
+          WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+                             WHERE rb.repository_id = $3 AND rb.digest = w.value AND b.deleting = 0)
+         UNION ALL
+         SELECT w.value FROM jsonb_array_elements_text($2::jsonb) AS w(value)
+          WHERE NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = $3 AND m.digest = w.value)
+         LIMIT 1",
+    )
+    .bind(digest_list(blobs))
+    .bind(digest_list(children))
+    .bind(repo_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    missing.map(|d| parse_digest(&d)).transpose()
+}
+
+fn stored_manifest(row: &PgRow, content: bool) -> Result<StoredManifest> {
+    Ok(StoredManifest {
+        digest: parse_digest(row.try_get("digest")?)?,
+        media_type: row.try_get("media_type")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        content: if content {
+            Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?))
+        } else {
+            None
+        },
+    })
+}
+
+fn artifact_row(r: &PgRow) -> Result<Artifact> {
+    Ok(Artifact {
+        digest: parse_digest(r.try_get("digest")?)?,
+        media_type: r.try_get("media_type")?,
+        artifact_type: r.try_get("artifact_type")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        pushed_at: r.try_get("created_at")?,
+        pulled_at: r.try_get("pulled_at")?,
+        pull_count: r.try_get("pull_count")?,
+        tags: Vec::new(),
+        accessories: Vec::new(),
+    })
+}
+
+/// Harbor's artifact size for each of `digests` in one repository: the
+/// manifest's bytes plus the blobs it references (config, layers) plus, for an
+/// index, the same sum for every child, recursively. Digests are content
+/// hashes, so the manifest graph has no cycles and the recursion ends.
+const ARTIFACT_SIZES: &str = "
+WITH RECURSIVE
+  tree(root, id, repository_id) AS (
+    SELECT m.id, m.id, m.repository_id FROM manifests m
+     WHERE m.repository_id = (SELECT id FROM repositories WHERE name = $1)
+       AND m.digest IN (SELECT value FROM jsonb_array_elements_text($2::jsonb))
+    UNION ALL
+    SELECT t.root, c.id, c.repository_id FROM tree t
+      JOIN manifest_references mr ON mr.manifest_id = t.id AND mr.kind = 'manifest'
+      JOIN manifests c ON c.repository_id = t.repository_id AND c.digest = mr.digest
+  )
+SELECT root.digest AS digest,
+       sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
+                              JOIN blobs b ON b.digest = br.digest
+                              WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0))::BIGINT AS total
+FROM tree t JOIN manifests m ON m.id = t.id JOIN manifests root ON root.id = t.root
+GROUP BY t.root, root.digest";
+
+impl PgMetadata {
+    /// Three queries for the whole page: sizes, tags, then accessories.
+    async fn complete_artifacts(&self, repo: &RepoName, artifacts: &mut [Artifact]) -> Result<()> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
+        let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
+        let sizes = sqlx::query(ARTIFACT_SIZES)
+            .bind(repo.as_str())
+            .bind(digest_list(&digests))
+            .fetch_all(&self.read)
+            .await?;
+        for r in &sizes {
+            let d = parse_digest(r.try_get("digest")?)?;
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
+                a.size = r.try_get::<i64, _>("total")? as u64;
+            }
+        }
+        // From the page's manifests to their tags (`tags_by_manifest`), never across
+        // the repository's tags: SQLite, left to choose, scanned every tag of the
+        // repository (100,000 in a large one) for the page's ten artifacts.
+        let tags = sqlx::query(
+            "SELECT m.digest, t.name, t.updated_at FROM manifests m CROSS JOIN tags t
+             WHERE m.repository_id = (SELECT id FROM repositories WHERE name = $1)
+               AND m.digest IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)) AND t.manifest_id = m.id
+             ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for t in &tags {
+            let d = parse_digest(t.try_get("digest")?)?;
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
+                a.tags.push((t.try_get("name")?, t.try_get("updated_at")?));
+            }
+        }
+        let acc = sqlx::query(
+            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $1 AND m.subject IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)) ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &acc {
+            let subject = parse_digest(r.try_get("subject")?)?;
+            let annotations: Option<String> = r.try_get("annotations")?;
+            let referrer = Referrer {
+                digest: parse_digest(r.try_get("digest")?)?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+                artifact_type: r.try_get("artifact_type")?,
+                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+            };
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
+                a.accessories.push(referrer);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MetadataStore for PgMetadata {
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2")
+                .bind(after.unwrap_or(""))
+                .bind(limit as i64)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    async fn repo_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let row = sqlx::query(
+            "SELECT b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = $1 AND rb.digest = $2 AND b.deleting = 0",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>("size"))
+            .transpose()?
+            .map(|s| s as u64))
+    }
+
+    async fn repo_blob_sizes(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashMap<Digest, u64>> {
+        let rows = sqlx::query(
+            "SELECT b.digest, b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = $1 AND rb.digest IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)) AND b.deleting = 0",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(digests))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_digest(r.try_get("digest")?)?,
+                    r.try_get::<i64, _>("size")? as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn reserve_blob(&self, digest: &Digest, size: u64) -> Result<bool> {
+        Ok(use_blob(&self.write, digest, size, now()).await?)
+    }
+
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<bool> {
+        let now = now();
+        let mut tx = self.write.begin().await?;
+        gc_lock(&mut tx, false).await?;
+        let repo_id = ensure_repository(&mut tx, repo, now).await?;
+        if !use_blob(&mut *tx, digest, size, now).await? {
+            // Garbage collection is deleting it: no link (the caller waits or uploads).
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(digest.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_blob(&self, digest: &Digest, min_age: i64) -> Result<()> {
+        let now = now();
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = $1 WHERE digest = $2 AND deleting = 0 AND last_used_at < $1 - $3",
+        )
+        .bind(now)
+        .bind(digest.to_string())
+        .bind(min_age)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM repository_blobs
+             WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Released, not forgotten: GC waits its grace period from now.
+        sqlx::query("UPDATE blobs SET last_used_at = $1 WHERE digest = $2 AND deleting = 0")
+            .bind(now())
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn existing_manifests(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<HashSet<Digest>> {
+        let rows = sqlx::query(
+            "SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $1 AND m.digest IN (SELECT value FROM jsonb_array_elements_text($2::jsonb))",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(digests))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| parse_digest(r.try_get("digest")?))
+            .collect()
+    }
+
+    async fn put_manifest(&self, m: NewManifest<'_>) -> Result<()> {
+        let now = now();
+        let mut tx = self.write.begin().await?;
+        let repo_id = ensure_repository(&mut tx, m.repo, now).await?;
+        // Checked again under the write lock (the service checked before, outside
+        // it): garbage collection may have taken a blob or child in between.
+        // SQLite's single writer kept garbage collection out until the commit.
+        gc_lock(&mut tx, false).await?;
+        if let Some(missing) = missing_reference(&mut tx, repo_id, &m.blobs, &m.children).await? {
+            return Err(MetadataError::MissingReference(missing));
+        }
+        // Same digest pushed again: the content is identical by definition, keep
+        // the row; it counts as used now (GC's grace period starts again).
+        sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(repo_id)
+        .bind(m.digest.to_string())
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.to_string()))
+        .bind(m.annotations.as_deref())
+        .bind(m.content.len() as i64)
+        .bind(m.content)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let manifest_id: i64 =
+            sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2")
+                .bind(repo_id)
+                .bind(m.digest.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        for (kind, list) in [("blob", &m.blobs), ("manifest", &m.children)] {
+            if list.is_empty() {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO manifest_references (manifest_id, kind, digest)
+                 SELECT $1, $2, value FROM jsonb_array_elements_text($3::jsonb) WHERE true
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(manifest_id)
+            .bind(kind)
+            .bind(digest_list(list))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(tag) = m.tag {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag)
+            .bind(manifest_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn manifest_by_digest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        content: bool,
+    ) -> Result<Option<StoredManifest>> {
+        let sql = if content {
+            "SELECT m.digest, m.media_type, m.size, m.content FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2"
+        } else {
+            "SELECT m.digest, m.media_type, m.size FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2"
+        };
+        let row = sqlx::query(sql)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| stored_manifest(&r, content)).transpose()
+    }
+
+    async fn manifest_by_tag(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+        content: bool,
+    ) -> Result<Option<StoredManifest>> {
+        let sql = if content {
+            "SELECT m.digest, m.media_type, m.size, m.content FROM tags t
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
+             WHERE r.name = $1 AND t.name = $2"
+        } else {
+            "SELECT m.digest, m.media_type, m.size FROM tags t
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id
+             WHERE r.name = $1 AND t.name = $2"
+        };
+        let row = sqlx::query(sql)
+            .bind(repo.as_str())
+            .bind(tag)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| stored_manifest(&r, content)).transpose()
+    }
+
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        // Its blobs are released now: GC waits its grace period from here.
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = $1 WHERE deleting = 0 AND digest IN (
+                 SELECT mr.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+                  WHERE mr.kind = 'blob' AND m.digest = $2
+                    AND m.repository_id = (SELECT id FROM repositories WHERE name = $3))",
+        )
+        .bind(now())
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Tags and references go with it (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM manifests WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_tag(&self, repo: &RepoName, tag: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+        )
+        .bind(tag)
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+             WHERE r.name = $1 AND t.name > $2 ORDER BY t.name LIMIT $3",
+        )
+        .bind(repo.as_str())
+        .bind(after.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
+    async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $1 AND m.subject = $2 AND ($3 IS NULL OR m.artifact_type = $3)
+             ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let annotations: Option<String> = r.try_get("annotations")?;
+                Ok(Referrer {
+                    digest: parse_digest(r.try_get("digest")?)?,
+                    media_type: r.try_get("media_type")?,
+                    size: r.try_get::<i64, _>("size")? as u64,
+                    artifact_type: r.try_get("artifact_type")?,
+                    annotations: annotations
+                        .map(|a| {
+                            serde_json::from_str(&a)
+                                .map_err(|e| MetadataError::Corrupt(e.to_string()))
+                        })
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_project_repositories(
+        &self,
+        project: &str,
+        page: PageReq,
+    ) -> Result<(Vec<RepoSummary>, i64)> {
+        let rows = sqlx::query(
+            "SELECT r.name, r.created_at, r.pull_count,
+                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL) AS artifacts,
+                    coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
+             FROM repositories r JOIN projects p ON p.id = r.project_id
+             WHERE p.name = $1 ORDER BY r.name LIMIT $2 OFFSET $3",
+        )
+        .bind(project)
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM repositories r JOIN projects p ON p.id = r.project_id WHERE p.name = $1",
+        )
+        .bind(project)
+        .fetch_one(&self.read)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(RepoSummary {
+                    name: r.try_get("name")?,
+                    artifact_count: r.try_get("artifacts")?,
+                    pull_count: r.try_get("pull_count")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((items, total))
+    }
+
+    async fn list_artifacts(&self, repo: &RepoName, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $1 AND m.subject IS NULL ORDER BY m.created_at DESC, m.digest LIMIT $2 OFFSET $3",
+        )
+        .bind(repo.as_str())
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.subject IS NULL",
+        )
+        .bind(repo.as_str())
+        .fetch_one(&self.read)
+        .await?;
+        let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
+        self.complete_artifacts(repo, &mut artifacts).await?;
+        Ok((artifacts, total))
+    }
+
+    async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>> {
+        let row = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut one = vec![artifact_row(&row)?];
+        self.complete_artifacts(repo, &mut one).await?;
+        Ok(one.pop())
+    }
+
+    async fn record_pulls(&self, pulls: &[Pull]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for p in pulls {
+            sqlx::query(
+                "UPDATE manifests SET pull_count = pull_count + $1, pulled_at = greatest(coalesce(pulled_at, 0), $2)
+                 WHERE digest = $3 AND repository_id = (SELECT id FROM repositories WHERE name = $4)",
+            )
+            .bind(p.count)
+            .bind(p.at)
+            .bind(p.digest.to_string())
+            .bind(&p.repo)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE repositories SET pull_count = pull_count + $1 WHERE name = $2")
+                .bind(p.count)
+                .bind(&p.repo)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+             SELECT m.repository_id, $1, m.id, $2 FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $3 AND m.digest = $4
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+        )
+        .bind(tag)
+        .bind(now())
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        // Its blobs are released now: GC waits its grace period from here.
+        sqlx::query(
+            "UPDATE blobs SET last_used_at = $1 WHERE deleting = 0 AND digest IN (
+                 SELECT rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                  WHERE r.name = $2
+                 UNION
+                 SELECT mr.digest FROM manifest_references mr JOIN manifests m ON m.id = mr.manifest_id
+                  JOIN repositories r ON r.id = m.repository_id WHERE r.name = $2 AND mr.kind = 'blob')",
+        )
+        .bind(now())
+        .bind(repo.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Manifests, tags, references and blob links cascade from the repository row.
+        let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_upload(&self, id: &str, repo: &RepoName) -> Result<()> {
+        let now = now();
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(repo.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+        let row = sqlx::query("SELECT id, repository, updated_at FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(Upload {
+                id: r.try_get("id")?,
+                repository: r.try_get("repository")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET updated_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_uploads(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn stale_uploads(&self, before: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM uploads WHERE updated_at < $1")
+            .bind(before)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+}

@@ -1,0 +1,121 @@
+//! The stores' conformance suites on PostgreSQL: the same functions
+//! `tests/conformance.rs` runs on SQLite, each on a fresh database of one
+//! private PostgreSQL server (see `support/postgres.rs`; `WHARF_TEST_POSTGRES`
+//! names an existing server instead).
+
+#[path = "support/postgres.rs"]
+mod pg;
+
+use wharf_registry::metadata::{PgMetadata, PgOptions, conformance};
+
+/// A new, migrated database.
+async fn postgres() -> PgMetadata {
+    let url = pg::fresh_database();
+    PgMetadata::connect(&url, &PgOptions::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn postgres_content() {
+    conformance::run(&postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_identity() {
+    conformance::run_identity(&postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_projects() {
+    let store = postgres().await;
+    conformance::run_projects(&store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_security() {
+    let store = postgres().await;
+    conformance::run_security(&store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_cve_exports() {
+    let store = postgres().await;
+    conformance::run_cve_exports(&store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_jobs() {
+    conformance::run_jobs(&postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_tag_rules() {
+    let store = postgres().await;
+    conformance::run_tag_rules(&store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_replication() {
+    conformance::run_replication(&postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_proxy() {
+    let store = postgres().await;
+    conformance::run_proxy(&store, &store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_gc() {
+    let store = postgres().await;
+    conformance::run_gc(&store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_oidc() {
+    let store = postgres().await;
+    conformance::run_oidc(&store, &store).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions() {
+    let store = postgres().await;
+    conformance::run_sessions(&store, &store).await;
+}
+
+/// Replicas starting together on one empty database: the migrations run once
+/// (under PostgreSQL's advisory lock), and each replica sees the same schema.
+#[tokio::test]
+async fn replicas_migrate_one_database_once() {
+    let url = pg::fresh_database();
+    let options = PgOptions::default();
+    let (a, b, c) = tokio::join!(
+        PgMetadata::connect(&url, &options),
+        PgMetadata::connect(&url, &options),
+        PgMetadata::connect(&url, &options),
+    );
+    let (a, b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    use wharf_registry::metadata::IdentityStore;
+    // A project created through one is seen through another.
+    let id = a.create_project("shared", false, None).await.unwrap();
+    assert!(id.is_some());
+    let seen = b.project_by_name("shared").await.unwrap().unwrap();
+    assert_eq!(Some(seen.id), id);
+}
+
+/// A URL that names no reachable server is an error at connect, not a hang.
+#[tokio::test]
+async fn unreachable_database_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://wharf@127.0.0.1:{port}/nothing?connect_timeout=2");
+    let err = PgMetadata::connect(&url, &PgOptions::default())
+        .await
+        .err()
+        .expect("no server listens there");
+    assert!(err.to_string().contains("database"), "{err}");
+}

@@ -1,0 +1,182 @@
+//! `wharf serve --database postgres://…`: the real binary on a private
+//! PostgreSQL (registry/tests/support/postgres.rs), driven by skopeo and the
+//! Harbor API: push, pull back, scan on push, restart, still served. Expected
+//! findings come from `wharf scan` on the same image with the same database.
+
+mod common;
+#[path = "../registry/tests/support/postgres.rs"]
+mod pg;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Curl, Wharf, curl, oci_ref, require, run, shared_dir, skopeo_digest};
+use serde_json::{Value, json};
+
+const ADMIN_PW: &str = "Harbor12345";
+const CREDS: &str = "admin:Harbor12345";
+
+fn api(w: &Wharf, method: &str, path: &str) -> Curl {
+    curl(method, &w.url(&format!("/api/v2.0{path}")))
+        .header("Content-Type", "application/json")
+        .arg("-u")
+        .arg(CREDS)
+}
+
+fn wharf_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+/// The real PyPA advisories imported into a fresh vulnerability database.
+fn import_db(path: &Path) {
+    let out = wharf_cmd()
+        .args(["db", "import", "osv"])
+        .arg(shared_dir().join("vulndata/pypa/vulns"))
+        .arg("--db")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// How many distinct (id, package, version) findings `wharf scan` reports for
+/// the image with that database (what Harbor's summary counts).
+fn cli_total(db: &Path, image: &str) -> u64 {
+    let out = wharf_cmd()
+        .args(["scan", "--format", "json", "--db"])
+        .arg(db)
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in v["Results"].as_array().into_iter().flatten() {
+        for f in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            seen.insert((
+                f["VulnerabilityID"].as_str().unwrap().to_string(),
+                f["PkgName"].as_str().unwrap().to_string(),
+                f["InstalledVersion"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    seen.len() as u64
+}
+
+fn scan_overview(w: &Wharf) -> Value {
+    let r = api(
+        w,
+        "GET",
+        "/projects/team/repositories/pyapp/artifacts/v1?with_scan_overview=true",
+    )
+    .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"].clone()
+}
+
+fn wait_scanned(w: &Wharf) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let o = scan_overview(w);
+        if matches!(o["scan_status"].as_str(), Some("Success" | "Error")) {
+            return o;
+        }
+        assert!(Instant::now() < deadline, "the scan did not finish: {o}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn start(tmp: &Path, db: &Path, url: &str) -> Wharf {
+    Wharf::start_env(
+        tmp,
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW), ("WHARF_DATABASE", url)],
+    )
+}
+
+#[test]
+fn serve_on_postgres_push_pull_scan_restart() {
+    require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    import_db(&db);
+    let image = oci_ref("pyapp", "v1");
+    let expected = cli_total(&db, &image);
+    assert!(
+        expected > 0,
+        "the pyapp image has known-vulnerable packages"
+    );
+    let url = pg::fresh_database();
+
+    let mut w = start(tmp.path(), &db, &url);
+    let r = api(&w, "POST", "/projects")
+        .body(
+            json!({"project_name": "team", "metadata": {"public": "false", "auto_scan": "true"}})
+                .to_string(),
+        )
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    run(Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--dest-creds", CREDS])
+        .arg(&image)
+        .arg(format!("docker://{}/team/pyapp:v1", w.host())));
+    // skopeo copies an OCI layout's manifest unchanged: the registry serves its bytes.
+    let source = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(&image));
+    let pushed = skopeo_digest(&format!("{}/team/pyapp:v1", w.host()), CREDS);
+    assert_eq!(pushed, common::sha256(source.as_bytes()));
+    // Pulled back whole (every blob checked by skopeo against its digest).
+    let out = tmp.path().join("pulled");
+    run(Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--src-creds", CREDS])
+        .arg(format!("docker://{}/team/pyapp:v1", w.host()))
+        .arg(format!("oci:{}:v1", out.display())));
+
+    let overview = wait_scanned(&w);
+    assert_eq!(overview["scan_status"], "Success", "{overview}");
+    assert_eq!(overview["summary"]["total"].as_u64(), Some(expected));
+    // The metadata is in PostgreSQL: no SQLite file was made in the data directory.
+    assert!(!w.data_dir.join("wharf.db").exists());
+
+    // Restarted on the same database and blobs: the same image, tag and report.
+    w.terminate();
+    let w = start(tmp.path(), &db, &url);
+    assert_eq!(
+        skopeo_digest(&format!("{}/team/pyapp:v1", w.host()), CREDS),
+        pushed
+    );
+    let again = scan_overview(&w);
+    assert_eq!(again["scan_status"], "Success");
+    assert_eq!(again["summary"]["total"].as_u64(), Some(expected));
+}
+
+/// A database URL of another kind is refused at start, naming only its scheme
+/// (the rest may hold a password).
+#[test]
+fn unsupported_database_url_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = wharf_cmd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path())
+        .args([
+            "--auth=false",
+            "--database",
+            "mysql://root:hunter2@localhost/wharf",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"mysql\""), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
