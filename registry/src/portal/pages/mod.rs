@@ -1,5 +1,6 @@
 //! One module per page family; each handler asks the services and renders.
 
+pub mod admin;
 pub mod login;
 pub mod project;
 pub mod projects;
