@@ -361,3 +361,100 @@ fn portal_project_pages_in_chromium() {
         );
     }
 }
+
+/// The administration pages (tests/portal/admin.mjs) against two real servers: the
+/// portal's server replicates to the second through a policy made in the browser,
+/// and the second really holds the image afterwards (same digest).
+#[test]
+fn portal_administration_in_chromium() {
+    require("skopeo");
+    require("chromium");
+    require("npm");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    import_db(&db);
+    let info = check(
+        wharf_cmd()
+            .args(["db", "info", "--json", "--db"])
+            .arg(&db)
+            .output()
+            .unwrap(),
+    );
+    let advisories = serde_json::from_slice::<Value>(&info.stdout).unwrap()["advisories"].clone();
+    let (dev_dir, dest_dir) = (tmp.path().join("dev"), tmp.path().join("dest"));
+    std::fs::create_dir_all(&dev_dir).unwrap();
+    std::fs::create_dir_all(&dest_dir).unwrap();
+    let w = Wharf::start_env(
+        &dev_dir,
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    let dest = Wharf::start_env(
+        &dest_dir,
+        &["--auth"],
+        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)],
+    );
+    let repo = "library/pyapp";
+    check(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", "--dest-creds"])
+            .arg(format!("admin:{ADMIN_PW}"))
+            .arg(oci_ref("pyapp", "v1"))
+            .arg(format!("docker://{}/{repo}:v1", w.host()))
+            .output()
+            .unwrap(),
+    );
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/portal-screenshots");
+    let dir = common::portal_node_modules();
+    let out = Command::new("node")
+        .arg(dir.join("admin.mjs"))
+        .current_dir(&dir)
+        .env("WHARF_URL", w.url(""))
+        .env("ADMIN_PW", ADMIN_PW)
+        .env("DEST_URL", dest.url(""))
+        .env("IMAGE_REPO", repo)
+        .env("ADVISORIES", advisories.to_string())
+        .env("SHOTS", &shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "admin.mjs failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&w.log).unwrap_or_default()
+    );
+
+    // The replication run the browser started really copied the image.
+    let digest_on = |server: &Wharf| {
+        let r = curl("HEAD", &server.url(&format!("/v2/{repo}/manifests/v1")))
+            .header(
+                "Accept",
+                "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .arg("-u")
+            .arg(&format!("admin:{ADMIN_PW}"))
+            .send();
+        assert_eq!(r.status, 200, "{repo}:v1 on {}", server.url(""));
+        r.header("docker-content-digest").unwrap().to_string()
+    };
+    assert_eq!(digest_on(&dest), digest_on(&w));
+    for name in [
+        "users",
+        "registries",
+        "replication",
+        "replication-policy",
+        "replication-execution",
+        "gc",
+        "vulndb",
+        "allowlist",
+        "audit",
+        "settings",
+    ] {
+        assert!(
+            shots.join(format!("admin-{name}.png")).is_file(),
+            "no screenshot admin-{name}"
+        );
+    }
+}

@@ -409,7 +409,7 @@ pub async fn run_projects(meta: &dyn MetadataStore, identity: &dyn IdentityStore
 
 /// The identity half: users, projects, members, robots, audit log, secrets.
 pub async fn run_identity(store: &dyn IdentityStore) {
-    use super::identity::{AuditEntry, NewRobot, NewUser, RoleDeletion};
+    use super::identity::{AuditEntry, AuditFilter, NewRobot, NewUser, RoleDeletion};
     use crate::auth::rbac::{Action, ActionSet, Role, RoleId};
 
     let page = PageReq {
@@ -460,16 +460,31 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         .unwrap()
         .unwrap();
     let (users, total) = store
-        .list_users(PageReq {
-            page: 2,
-            page_size: 1,
-        })
+        .list_users(
+            None,
+            PageReq {
+                page: 2,
+                page_size: 1,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(
         (users.len(), total, users[0].username.as_str()),
         (1, 2, "bob")
     );
+    // A name filter narrows the list and its total alike.
+    let (found, n) = store
+        .list_users(
+            Some("ob"),
+            PageReq {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((n, found.len(), found[0].username.as_str()), (1, 1, "bob"));
 
     // Projects: `library` exists and is public; private ones are seen by members only.
     let lib = store.project_by_name("library").await.unwrap().unwrap();
@@ -987,10 +1002,49 @@ pub async fn run_identity(store: &dyn IdentityStore) {
         ])
         .await
         .unwrap();
-    let (all, total) = store.list_audit(None, page).await.unwrap();
+    let (all, total) = store
+        .list_audit(&AuditFilter::default(), page)
+        .await
+        .unwrap();
     assert_eq!((total, all[0].operation.as_str()), (3, "create"));
-    let (team_log, n) = store.list_audit(Some("team"), page).await.unwrap();
+    let (team_log, n) = store
+        .list_audit(&AuditFilter::project("team"), page)
+        .await
+        .unwrap();
     assert_eq!((n, team_log[0].operation.as_str()), (2, "pull"));
+    // Filters combine: an operation exactly, user and resource as substrings.
+    let only = |f: AuditFilter| async move { store.list_audit(&f, page).await.unwrap().1 };
+    let op = |o: &str| AuditFilter {
+        operation: Some(o.into()),
+        ..Default::default()
+    };
+    assert_eq!(only(op("create")).await, 2);
+    assert_eq!(
+        only(AuditFilter {
+            username: Some("lic".into()),
+            resource: Some("app:v".into()),
+            ..op("pull")
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        only(AuditFilter {
+            username: Some("bob".into()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        only(AuditFilter {
+            resource_type: Some("artifact".into()),
+            project: Some("team".into()),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
 
     // Secrets are created once and then stable.
     let first = store.secret("k", &|| vec![1, 2, 3]).await.unwrap();

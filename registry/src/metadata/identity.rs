@@ -147,6 +147,26 @@ pub struct AuditEntry {
     pub client_ip: Option<String>,
 }
 
+/// Which audit entries a listing shows: `project` and `operation` exactly,
+/// `username` and `resource` as substrings (Harbor's `=~`), `resource_type` exactly.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub project: Option<String>,
+    pub username: Option<String>,
+    pub operation: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource: Option<String>,
+}
+
+impl AuditFilter {
+    pub fn project(name: &str) -> Self {
+        AuditFilter {
+            project: Some(name.to_string()),
+            ..Default::default()
+        }
+    }
+}
+
 /// Paging for management listings: 1-based page, and the total count.
 #[derive(Debug, Clone, Copy)]
 pub struct PageReq {
@@ -167,7 +187,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// The user and their password hash.
     async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>>;
     async fn user_by_id(&self, id: i64) -> Result<Option<(User, String)>>;
-    async fn list_users(&self, page: PageReq) -> Result<(Vec<User>, i64)>;
+    /// Users by id; `name`: only those whose name contains it.
+    async fn list_users(&self, name: Option<&str>, page: PageReq) -> Result<(Vec<User>, i64)>;
     async fn set_password(&self, id: i64, password_hash: &str) -> Result<bool>;
     async fn set_sysadmin(&self, id: i64, sysadmin: bool) -> Result<bool>;
     async fn delete_user(&self, id: i64) -> Result<bool>;
@@ -281,9 +302,10 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn set_configuration(&self, items: &[(String, String)]) -> Result<()>;
 
     async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Newest first, narrowed by `filter` (every field given must hold).
     async fn list_audit(
         &self,
-        project: Option<&str>,
+        filter: &AuditFilter,
         page: PageReq,
     ) -> Result<(Vec<AuditEntry>, i64)>;
 

@@ -18,6 +18,7 @@ pub fn page(viewer: &Viewer, title: &str, body: Markup) -> Markup {
                         a.brand href="/projects" { "Wharf" }
                         a href="/projects" { "Projects" }
                         a href="/search" { "Search" }
+                        @if viewer.is_admin() { a href="/admin" { "Administration" } }
                     }
                     form.logout method="post" action="/logout" {
                         span.who { (viewer.who.name()) @if viewer.is_admin() { " (admin)" } }

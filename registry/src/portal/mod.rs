@@ -81,8 +81,57 @@ pub fn router() -> Router<AppState> {
             "/projects/{project}/immutability",
             post(pages::trust::change_immutability),
         )
+        .merge(admin_routes())
         .route("/static/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The administration pages (system administrators only; pages/admin).
+fn admin_routes() -> Router<AppState> {
+    use pages::admin;
+    Router::new()
+        .route("/admin", get(admin::index))
+        .route(
+            "/admin/users",
+            get(admin::users::list).post(admin::users::create),
+        )
+        .route("/admin/users/{id}", post(admin::users::act))
+        .route(
+            "/admin/registries",
+            get(admin::registries::list).post(admin::registries::create),
+        )
+        .route("/admin/registries/{id}", post(admin::registries::act))
+        .route(
+            "/admin/replication",
+            get(admin::replication::list).post(admin::replication::create),
+        )
+        .route(
+            "/admin/replication/{id}",
+            get(admin::replication::show).post(admin::replication::act),
+        )
+        .route(
+            "/admin/replication/executions/{id}",
+            get(admin::replication::execution).post(admin::replication::stop),
+        )
+        .route(
+            "/admin/replication/executions/{id}/tasks/{task}",
+            get(admin::replication::task_log),
+        )
+        .route("/admin/gc", get(admin::gc::show).post(admin::gc::act))
+        .route("/admin/gc/{id}", get(admin::gc::log))
+        .route(
+            "/admin/vulndb",
+            get(admin::vulndb::show).post(admin::vulndb::act),
+        )
+        .route(
+            "/admin/allowlist",
+            get(admin::allowlist::show).post(admin::allowlist::save),
+        )
+        .route("/admin/audit", get(admin::audit::show))
+        .route(
+            "/admin/settings",
+            get(admin::settings::show).post(admin::settings::save),
+        )
 }
 
 async fn security_headers(mut resp: Response) -> Response {

@@ -61,7 +61,7 @@ pub async fn list(
     Query(p): Query<Paging>,
 ) -> Result<Response> {
     let page = p.req();
-    let (users, total) = reg.identity.list_users(&caller.who, page).await?;
+    let (users, total) = reg.identity.list_users(&caller.who, None, page).await?;
     Ok(paged(
         "/api/v2.0/users",
         page,

@@ -5,6 +5,7 @@ use crate::auth::Principal;
 use crate::auth::rbac::{Action, SystemAction};
 use crate::auth::{password, robot_grants};
 use crate::error::{RegistryError, Result};
+use crate::metadata::identity::AuditFilter;
 use crate::metadata::identity::{NewRobot, PageReq, Project, Robot};
 use crate::metadata::now;
 
@@ -212,13 +213,27 @@ impl Identity {
         match project {
             Some(p) => {
                 let p = self.access.project_for(who, p, Action::ReadLogs).await?;
-                Ok(self.store.list_audit(Some(&p.name), page).await?)
+                Ok(self
+                    .store
+                    .list_audit(&AuditFilter::project(&p.name), page)
+                    .await?)
             }
             None => {
-                self.access
-                    .require_system(who, SystemAction::ReadAuditLog)?;
-                Ok(self.store.list_audit(None, page).await?)
+                self.search_audit_log(who, &AuditFilter::default(), page)
+                    .await
             }
         }
+    }
+
+    /// The whole registry's audit log, narrowed by `filter` (system administrators).
+    pub async fn search_audit_log(
+        &self,
+        who: &Principal,
+        filter: &AuditFilter,
+        page: PageReq,
+    ) -> Result<(Vec<crate::metadata::identity::AuditEntry>, i64)> {
+        self.access
+            .require_system(who, SystemAction::ReadAuditLog)?;
+        Ok(self.store.list_audit(filter, page).await?)
     }
 }

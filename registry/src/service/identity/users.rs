@@ -46,9 +46,15 @@ impl Identity {
         Ok(id)
     }
 
-    pub async fn list_users(&self, who: &Principal, page: PageReq) -> Result<(Vec<User>, i64)> {
+    /// Users by id; `name`: only those whose name contains it.
+    pub async fn list_users(
+        &self,
+        who: &Principal,
+        name: Option<&str>,
+        page: PageReq,
+    ) -> Result<(Vec<User>, i64)> {
         self.access.require_system(who, SystemAction::ReadUsers)?;
-        Ok(self.store.list_users(page).await?)
+        Ok(self.store.list_users(name, page).await?)
     }
 
     pub async fn user(&self, who: &Principal, id: i64) -> Result<User> {

@@ -17,6 +17,7 @@ mod sbom_generation;
 mod scanning;
 mod settings;
 pub mod signatures;
+mod vulndb;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use scanning::{
 };
 pub use settings::{ProjectExtras, ProjectSettings, Settings, TRUSTED_KEYS};
 pub use signatures::SignatureSummary;
+pub use vulndb::{DbPull, VulnDbStatus};
 
 use super::access::Access;
 use super::distribution::Distribution;

@@ -118,6 +118,8 @@ pub(crate) struct Scanning {
     /// Pending scans exist that are not in the queue (it was full, or the
     /// server restarted): the refill task reads them from the store.
     backlog: std::sync::atomic::AtomicBool,
+    /// The database pull loop's wake-up and last outcome.
+    pub(crate) pull: super::vulndb::PullState,
 }
 
 impl Scanning {
@@ -134,6 +136,7 @@ impl Scanning {
             rx: Mutex::new(Some(rx)),
             queue,
             backlog: std::sync::atomic::AtomicBool::new(true),
+            pull: Default::default(),
         }
     }
 
@@ -260,9 +263,12 @@ impl Security {
         let Some(scanning) = &self.scanning else {
             return;
         };
+        let pull = &scanning.pull;
         loop {
             let (dest, s) = (scanning.config.db.clone(), source.clone());
             let started = std::time::Instant::now();
+            pull.running
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let result = tokio::task::spawn_blocking(move || {
                 // Wharf's artifact or Trivy's, verified (and imported) before it replaces `dest`
                 let mut warnings = wharf_scanner::Warnings::default();
@@ -278,14 +284,25 @@ impl Security {
             .await;
             match result {
                 Ok(Ok(p)) => {
-                    tracing::info!(reference = %p.reference, manifest = %p.manifest_digest, ms = started.elapsed().as_millis() as u64, "vulnerability database pulled")
+                    tracing::info!(reference = %p.reference, manifest = %p.manifest_digest, ms = started.elapsed().as_millis() as u64, "vulnerability database pulled");
+                    pull.record(Ok(p.manifest_digest.to_string()));
                 }
                 Ok(Err(e)) => {
-                    tracing::error!(reference = %source.reference, error = %e, "pulling the vulnerability database failed; scans use the previous one")
+                    tracing::error!(reference = %source.reference, error = %e, "pulling the vulnerability database failed; scans use the previous one");
+                    pull.record(Err(e.to_string()));
                 }
-                Err(e) => tracing::error!(error = %e, "database pull task failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "database pull task failed");
+                    pull.record(Err(e.to_string()));
+                }
             }
-            tokio::time::sleep(source.every).await;
+            pull.running
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            // The next interval, or sooner when an administrator asks for it.
+            tokio::select! {
+                _ = tokio::time::sleep(source.every) => {}
+                _ = pull.now.notified() => {}
+            }
         }
     }
 
