@@ -147,3 +147,41 @@ fn metrics_parse_and_count_what_happened() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `wharf_uploads_in_flight` counts upload sessions: one opened by a POST (no PUT yet)
+/// shows as 1; after its PUT closes it, and after another is cancelled, 0.
+#[test]
+fn uploads_in_flight_counts_open_sessions() {
+    let w = start_auth(&[]);
+    create_project(&w, "u", json!({}));
+    let creds = format!("admin:{ADMIN_PW}");
+    let gauge = |w: &common::Wharf| value(&scrape(w), "wharf_uploads_in_flight", json!({}));
+    assert_eq!(gauge(&w), 0.0);
+    let open = |w: &common::Wharf| {
+        let r = curl("POST", &w.url("/v2/u/app/blobs/uploads/"))
+            .arg("-u")
+            .arg(&creds)
+            .send();
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        r.header("location").unwrap().to_string()
+    };
+    let first = open(&w);
+    assert_eq!(gauge(&w), 1.0);
+    let second = open(&w);
+    assert_eq!(gauge(&w), 2.0);
+
+    let data = b"an upload that ends";
+    let digest = common::sha256(data);
+    let sep = if first.contains('?') { '&' } else { '?' };
+    let put = curl("PUT", &w.url(&format!("{first}{sep}digest={digest}")))
+        .arg("-u")
+        .arg(&creds)
+        .header("Content-Type", "application/octet-stream")
+        .body(data.to_vec())
+        .send();
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+    assert_eq!(gauge(&w), 1.0);
+    let cancel = curl("DELETE", &w.url(&second)).arg("-u").arg(&creds).send();
+    assert_eq!(cancel.status, 204);
+    assert_eq!(gauge(&w), 0.0);
+}

@@ -628,3 +628,70 @@ fn a_corrupt_upstream_blob_is_refused_and_not_cached() {
     assert_eq!(blob.status, 503, "{}", String::from_utf8_lossy(&blob.body));
     assert!(w.log_text().contains("was not cached"), "{}", w.log_text());
 }
+
+/// When the upstream last confirmed a cached tag is kept in the database: after a
+/// restart within the TTL, a pull of the tag asks the upstream nothing (its access log
+/// shows no new request for it), and with the upstream stopped it is served without
+/// any "stale" warning, because the cache never asked.
+#[test]
+fn tag_checks_survive_a_restart_so_the_upstream_is_not_asked_again_within_the_ttl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut up = Upstream::start(&d.join("upstream"), "");
+    let (v1, _, _) = up.push_image("team/app", "1.0", "checked");
+    let data = d.join("wharf");
+    std::fs::create_dir_all(&data).unwrap();
+    let args = ["--admin-password", ADMIN_PW, "--proxy-cache-ttl", "600"];
+    let mut w = Wharf::start_in(&data, &args);
+    let registry_id = create_endpoint(&w, &up);
+    let r = api(
+        &w,
+        "POST",
+        "/api/v2.0/projects",
+        Some(
+            json!({"project_name": "hub", "registry_id": registry_id, "metadata": {"public": "true"}}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let out = d.join("pulled");
+    pulled_ok(&skopeo_pull(
+        &format!("{}/hub/team/app:1.0", w.host()),
+        "",
+        &out,
+    ));
+    assert_eq!(manifest_digest(&out), v1);
+    wait_cached(&w, "hub", "team/app", "1.0");
+
+    let asked = || {
+        std::fs::read_to_string(up.dir.join("registry.log"))
+            .unwrap_or_default()
+            .matches("/v2/team/app/manifests/1.0")
+            .count()
+    };
+    let before = asked();
+    assert!(before >= 1, "the first pull asked the upstream");
+    w.terminate();
+    let w = Wharf::start_in(&data, &args);
+    pulled_ok(&skopeo_pull(
+        &format!("{}/hub/team/app:1.0", w.host()),
+        "",
+        &out,
+    ));
+    assert_eq!(manifest_digest(&out), v1);
+    assert_eq!(
+        asked(),
+        before,
+        "the restarted cache asked the upstream again"
+    );
+
+    up.stop();
+    pulled_ok(&skopeo_pull(
+        &format!("{}/hub/team/app:1.0", w.host()),
+        "",
+        &out,
+    ));
+    assert_eq!(manifest_digest(&out), v1);
+    let log = w.log_text();
+    assert!(!log.contains("(stale)"), "{log}");
+    assert!(!log.contains("serving the cached tag"), "{log}");
+}

@@ -1122,3 +1122,292 @@ fn airgap_pulls_the_vulnerability_db_from_dev_and_scans_alike() {
     assert_eq!(at_dev, expected);
     assert_eq!(at_airgap, expected);
 }
+
+/// The largest upload file in a server's data directory: how far a blob upload got.
+fn largest_upload(data_dir: &Path) -> u64 {
+    std::fs::read_dir(data_dir.join("uploads"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// The log of each task of an execution, joined.
+fn task_logs(w: &Wharf, execution: i64) -> String {
+    tasks(w, execution)
+        .iter()
+        .map(|t| {
+            let r = api(
+                w,
+                "GET",
+                &format!("/replication/executions/{execution}/tasks/{}/log", t["id"]),
+                None,
+            );
+            assert_eq!(r.status, 200);
+            String::from_utf8_lossy(&r.body).into_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A 24 MiB layer is sent as chunked PATCHes (8 MiB each, throttled by `speed`); the
+/// destination is killed (-9) in the middle of its second PATCH and restarted on the
+/// same data and port. The task's retry asks the destination's upload session how far
+/// it got and sends only the rest: the bytes its log says it sent are fewer than the
+/// blob, and the blob arrives whole.
+#[test]
+fn a_blob_upload_cut_by_the_destination_dying_resumes_mid_blob() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let mut airgap = Wharf::start_on(tmp.path(), port, &["--admin-password", PW], &[]);
+    let dev = start();
+    projects(&dev, &["production"]);
+    const MIB: usize = 1024 * 1024;
+    let size = 24 * MIB;
+    let layer: Vec<u8> = (0..size as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let ld = push_blob(&dev, "production/big", &layer);
+    let config = r#"{"architecture":"amd64","os":"linux"}"#;
+    let cd = push_blob(&dev, "production/big", config.as_bytes());
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": size}]})
+    .to_string();
+    put_manifest(
+        &dev,
+        "production/big",
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.as_bytes(),
+    );
+    let remote = add_endpoint(
+        &dev,
+        "airgap",
+        &format!("http://127.0.0.1:{port}"),
+        "harbor",
+        Some(("admin", PW)),
+    );
+    // 4 MiB/s: each 8 MiB PATCH takes about 2 s.
+    let policy = add_policy(
+        &dev,
+        json!({"name": "big", "dest_registry": {"id": remote}, "speed": 4096}),
+    );
+    let id = created_id(&api(
+        &dev,
+        "POST",
+        "/replication/executions",
+        Some(json!({"policy_id": policy})),
+    ));
+    // Into the second PATCH: the first 8 MiB are in, some of the next are arriving.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while largest_upload(&airgap.data_dir) < (9 * MIB) as u64 {
+        assert!(Instant::now() < deadline, "the upload never got past 9 MiB");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    airgap.kill9();
+    let held = largest_upload(&airgap.data_dir);
+    assert!(
+        held < size as u64,
+        "the kill came too late: {held} bytes held"
+    );
+    let airgap = Wharf::start_on(tmp.path(), port, &["--admin-password", PW], &[]);
+
+    let e = wait_execution(&dev, id, Duration::from_secs(120));
+    assert_eq!(e["status"], "Succeed", "{e} {:?}", tasks(&dev, id));
+    let log = task_logs(&dev, id);
+    let line = log
+        .lines()
+        .find(|l| l.starts_with(&ld) && l.contains("resumed at byte"))
+        .unwrap_or_else(|| panic!("the layer was not resumed:\n{log}"));
+    // "<digest>: resumed at byte N of SIZE; sent M bytes"
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (offset, sent) = (numbers[numbers.len() - 3], numbers[numbers.len() - 1]);
+    assert_eq!(numbers[numbers.len() - 2], size as u64, "{line}");
+    assert!(
+        offset >= (8 * MIB) as u64,
+        "resumed after the first PATCH: {line}"
+    );
+    assert_eq!(offset + sent, size as u64, "{line}");
+    assert!(sent < size as u64, "{line}");
+    let base = airgap.url("");
+    let base = base.trim_end_matches('/');
+    let digest = sha256(manifest.as_bytes());
+    assert_eq!(
+        served_digest(base, Some(CREDS), "production/big", "v1").as_deref(),
+        Some(digest.as_str())
+    );
+    assert_whole(base, Some(CREDS), "production/big", &digest);
+}
+
+/// Distribution 2.8 cannot delete a tag alone (it answers a tag DELETE 400). A
+/// replicated tag delete deletes the manifest by digest there, as Harbor does, when no
+/// other tag names it, and leaves it (saying why) when another does.
+#[test]
+fn a_deletion_replicated_to_distribution_deletes_by_digest_when_no_other_tag_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference =
+        common::Distribution::start(&tmp.path().join("ref"), &format!("mirror:{MIRROR_PW}"));
+    let mirror = format!("http://{}", reference.host());
+    let creds = format!("mirror:{MIRROR_PW}");
+    let dev = start();
+    projects(&dev, &["production"]);
+    let (alone, _) = push_image(&dev, "production/app", "v1", "alone");
+    let (shared, shared_body) = push_image(&dev, "production/app", "v2", "shared");
+    put_manifest(
+        &dev,
+        "production/app",
+        "v2-latest",
+        "application/vnd.oci.image.manifest.v1+json",
+        &shared_body,
+    );
+    let remote = add_endpoint(
+        &dev,
+        "distribution",
+        &mirror,
+        "docker-registry",
+        Some(("mirror", MIRROR_PW)),
+    );
+    add_policy(
+        &dev,
+        json!({"name": "mirror", "dest_registry": {"id": remote},
+            "filters": [{"type": "name", "value": "production/**"}],
+            "trigger": {"type": "event_based"}, "deletion": true}),
+    );
+    let push = add_policy(
+        &dev,
+        json!({"name": "mirror-all", "dest_registry": {"id": remote},
+            "filters": [{"type": "name", "value": "production/**"}]}),
+    );
+    let e = run_policy(&dev, push);
+    assert_eq!(e["status"], "Succeed", "{e}");
+    for tag in ["v1", "v2", "v2-latest"] {
+        assert!(served_digest(&mirror, Some(&creds), "production/app", tag).is_some());
+    }
+    // Distribution itself refuses the tag delete: what the replication works around.
+    let r = curl(
+        "DELETE",
+        &format!("{mirror}/v2/production/app/manifests/v1"),
+    )
+    .arg("-u")
+    .arg(&creds)
+    .send();
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+
+    let wait_run = |n: usize| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = api(&dev, "GET", "/replication/executions", None).json();
+            let runs = runs.as_array().unwrap().clone();
+            let deletions: Vec<&Value> = runs
+                .iter()
+                .filter(|r| r["trigger"] == "event_based" && r["status"] != "InProgress")
+                .collect();
+            if deletions.len() >= n {
+                return deletions[0].clone();
+            }
+            assert!(Instant::now() < deadline, "no deletion run: {runs:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // v1 alone names its manifest: the manifest goes.
+    let r = admin("DELETE", &dev.url("/v2/production/app/manifests/v1")).send();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let run = wait_run(1);
+    assert_eq!(run["status"], "Succeed", "{run}");
+    assert_eq!(
+        served_digest(&mirror, Some(&creds), "production/app", &alone),
+        None
+    );
+    assert_eq!(
+        served_digest(&mirror, Some(&creds), "production/app", "v1"),
+        None
+    );
+    let log = task_logs(&dev, run["id"].as_i64().unwrap());
+    assert!(log.contains("deleted by digest"), "{log}");
+
+    // v2 shares its manifest with v2-latest: it stays, and the log says why.
+    let r = admin("DELETE", &dev.url("/v2/production/app/manifests/v2")).send();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let run = wait_run(2);
+    let log = task_logs(&dev, run["id"].as_i64().unwrap());
+    assert!(log.contains("still named by v2-latest"), "{log}");
+    assert_eq!(
+        served_digest(&mirror, Some(&creds), "production/app", "v2-latest").as_deref(),
+        Some(shared.as_str())
+    );
+}
+
+/// Pull replication into a project this registry does not have creates it, private
+/// (as Harbor does), instead of failing; the log says so.
+#[test]
+fn pull_replication_creates_the_missing_local_project_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = common::Distribution::start(&tmp.path().join("ref"), "");
+    let dev = start();
+    projects(&dev, &["upstream"]);
+    let (digest, _) = push_image(&dev, "upstream/tool", "v3", "tool");
+    let to_ref = add_endpoint(
+        &dev,
+        "ref",
+        &format!("http://{}", reference.host()),
+        "docker-registry",
+        None,
+    );
+    let e = run_policy(
+        &dev,
+        add_policy(
+            &dev,
+            json!({"name": "seed", "dest_registry": {"id": to_ref}}),
+        ),
+    );
+    assert_eq!(e["status"], "Succeed", "{e}");
+
+    let airgap = start();
+    let src = add_endpoint(
+        &airgap,
+        "ref",
+        &format!("http://{}", reference.host()),
+        "docker-registry",
+        None,
+    );
+    let pull = add_policy(
+        &airgap,
+        json!({"name": "in", "src_registry": {"id": src},
+            "dest_namespace": "imported", "dest_namespace_replace_count": 1}),
+    );
+    assert_eq!(api(&airgap, "GET", "/projects/imported", None).status, 404);
+    let e = run_policy(&airgap, pull);
+    assert_eq!(
+        e["status"],
+        "Succeed",
+        "{e} {:?}",
+        tasks(&airgap, e["id"].as_i64().unwrap())
+    );
+    let log = task_logs(&airgap, e["id"].as_i64().unwrap());
+    assert!(
+        log.contains("project imported did not exist here: created it (private)"),
+        "{log}"
+    );
+    let p = api(&airgap, "GET", "/projects/imported", None);
+    assert_eq!(p.status, 200);
+    assert_eq!(p.json()["metadata"]["public"], "false", "{}", p.json());
+    let base = airgap.url("");
+    let base = base.trim_end_matches('/');
+    assert_eq!(
+        served_digest(base, Some(CREDS), "imported/tool", "v3").as_deref(),
+        Some(digest.as_str())
+    );
+    // Private: an anonymous pull is refused.
+    let anon = curl("GET", &airgap.url("/v2/imported/tool/manifests/v3"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+    assert_eq!(anon.status, 401);
+}

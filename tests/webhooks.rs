@@ -283,3 +283,52 @@ fn a_receiver_that_hangs_does_not_slow_pushes() {
     // Those deliveries still happen, concurrently with the hanging one.
     assert!(hanging.wait_for(4, Duration::from_secs(20)).len() >= 4);
 }
+
+/// A push that takes a project past `--quota-warning-percent` of its storage limit
+/// (here 50; Harbor's default is 85) sends QUOTA_WARNING in Harbor's quota payload,
+/// signed; a second push that adds nothing sends no second warning.
+#[test]
+fn a_push_past_the_warning_percentage_sends_quota_warning() {
+    let w = start_auth(&["--quota-warning-percent", "50"]);
+    let small = layout_image("small", "v1");
+    let bytes = common::tag_rules::distinct_bytes(&[&small]);
+    // The image is 60% of the limit: past 50%, below 85% and the limit itself.
+    let limit = bytes * 100 / 60;
+    create_project(&w, "hooks", json!({"storage_limit": limit}));
+    let receiver = Receiver::start(200, Duration::ZERO);
+    add_policy(
+        &w,
+        "hooks",
+        json!({"name": "quota", "event_types": ["QUOTA_WARNING"], "secret": "q-secret",
+               "targets": [{"type": "http", "address": receiver.url}]}),
+    );
+    skopeo_push_ok(&w, "small", "v1", "hooks/app:v1");
+    let got = receiver.wait_for(1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "one warning for one crossing");
+    let d = &got[0];
+    assert_eq!(
+        d.header("x-wharf-signature").unwrap(),
+        python_hmac("q-secret", &d.body)
+    );
+    let p: Value = serde_json::from_slice(&d.body).unwrap();
+    assert_eq!(p["type"], "QUOTA_WARNING", "{p}");
+    assert_eq!(p["event_data"]["repository"]["repo_full_name"], "hooks/app");
+    assert_eq!(p["event_data"]["repository"]["namespace"], "hooks");
+    let details = p["event_data"]["custom_attributes"]["Details"]
+        .as_str()
+        .unwrap();
+    assert!(details.contains("50%"), "{details}");
+    assert!(details.contains(&format!("of {limit} bytes")), "{details}");
+    assert!(
+        p["event_data"]["resources"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{p}"
+    );
+
+    // Nothing new stored: no second crossing, no second warning.
+    skopeo_push_ok(&w, "small", "v1", "hooks/app:v2");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.got().len(), 1);
+}

@@ -64,6 +64,24 @@ J0vojx/qKaDYxJqeEk62oghZdkAX6GCXcyjjL6dRfiMCIQDiNc5xnkwPs3fM8r8v\n\
 RReR3DF62T1gF6/JRhZ0Aga5tg==\n\
 -----END CERTIFICATE-----\n";
 
+/// How one operation's requests made outside oci-client authenticate.
+#[derive(Clone)]
+pub(crate) enum RawAuth {
+    Bearer(String),
+    Basic(String, String),
+    None,
+}
+
+impl RawAuth {
+    pub(crate) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            RawAuth::Bearer(t) => request.bearer_auth(t),
+            RawAuth::Basic(u, p) => request.basic_auth(u, Some(p)),
+            RawAuth::None => request,
+        }
+    }
+}
+
 /// A registry client bound to one set of credentials.
 pub struct Client {
     client: OciClient,
@@ -325,62 +343,94 @@ impl Client {
         Ok(page.tags)
     }
 
-    /// Every tag of a repository, paged with `n`/`last` (the spec's pagination: a page
-    /// shorter than `n` is the last; following `last` works on registries that send a
-    /// `Link` header and on those that do not). At most `max` tags.
+    /// Every tag of a repository, a page of [`LIST_PAGE`] at a time (see
+    /// [`list_all`](Self::list_all)). At most `max` tags.
     pub async fn all_tags(&self, repo: &Reference, max: usize) -> Result<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let page = self
-                .tags_page(repo, LIST_PAGE, out.last().map(String::as_str))
-                .await?;
-            let short = page.len() < LIST_PAGE;
-            // A registry that ignores `last` would repeat itself: stop there.
-            let before = out.len();
-            for item in page {
-                if seen.insert(item.clone()) {
-                    out.push(item);
-                }
-            }
-            if short || out.len() == before || out.len() >= max {
-                out.truncate(max);
-                return Ok(out);
-            }
-        }
+        self.all_tags_paged(repo, LIST_PAGE, max).await
+    }
+
+    /// [`all_tags`](Self::all_tags) with pages of `page` tags.
+    pub async fn all_tags_paged(
+        &self,
+        repo: &Reference,
+        page: usize,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        let path = format!("/v2/{}/tags/list", repo.repository());
+        self.list_all(repo, &path, "tags", "repository", page, max)
+            .await
     }
 
     /// Every repository of `registry` (`host[:port]`) from `/v2/_catalog`, paged like
     /// [`all_tags`](Self::all_tags). At most `max`.
     pub async fn catalog(&self, registry: &str, max: usize) -> Result<Vec<String>> {
+        self.catalog_paged(registry, LIST_PAGE, max).await
+    }
+
+    /// [`catalog`](Self::catalog) with pages of `page` repositories.
+    pub async fn catalog_paged(
+        &self,
+        registry: &str,
+        page: usize,
+        max: usize,
+    ) -> Result<Vec<String>> {
         let probe = Self::parse_reference(&format!("{registry}/wharf-catalog/probe:latest"))?;
-        self.authorise(&probe).await;
-        let mut out: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let page = self
-                .client
-                .catalog(
-                    &probe,
-                    &self.auth,
-                    Some(LIST_PAGE),
-                    out.last().map(String::as_str),
-                )
-                .await
-                .map_err(|e| Error::from_client(&probe, "catalog", e))?
-                .repositories;
-            let short = page.len() < LIST_PAGE;
-            let before = out.len();
-            for item in page {
-                if seen.insert(item.clone()) {
-                    out.push(item);
-                }
-            }
-            if short || out.len() == before || out.len() >= max {
-                out.truncate(max);
-                return Ok(out);
-            }
+        self.list_all(&probe, "/v2/_catalog", "repositories", "catalog", page, max)
+            .await
+    }
+
+    /// `scheme://host[:port]` of `reference`'s registry.
+    pub(crate) fn base_url(&self, reference: &Reference) -> String {
+        let scheme = if self.options.insecure {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", reference.resolve_registry())
+    }
+
+    /// How requests made here (not through oci-client) authenticate to `reference`'s
+    /// registry for `op`: the bearer token of oci-client's flow when the registry asks
+    /// for one (the given credentials exchanged for it), else Basic credentials when
+    /// there are some. Asked once per operation (it costs a round trip), then applied to
+    /// each of its requests with [`RawAuth::apply`].
+    pub(crate) async fn raw_auth(
+        &self,
+        reference: &Reference,
+        op: oci_client::RegistryOperation,
+    ) -> Result<RawAuth> {
+        self.authorise(reference).await;
+        let token = self
+            .client
+            .auth(reference, &self.auth, op)
+            .await
+            .map_err(|e| Error::from_client(reference, "registry", e))?;
+        Ok(match (token, &self.auth) {
+            (Some(t), _) => RawAuth::Bearer(t),
+            (None, RegistryAuth::Basic(u, p)) => RawAuth::Basic(u.clone(), p.clone()),
+            _ => RawAuth::None,
+        })
+    }
+
+    /// `url` as an absolute URL on `reference`'s registry (a `Location` or `Link` may be
+    /// relative); an error for one on another host: credentials never leave the registry.
+    pub(crate) fn same_registry_url(&self, reference: &Reference, url: &str) -> Result<String> {
+        let base = self.base_url(reference);
+        let bad = |why: String| Error::Io {
+            what: format!("the registry's URL {url:?}"),
+            source: std::io::Error::other(why),
+        };
+        let base_url = reqwest::Url::parse(&base).map_err(|e| bad(e.to_string()))?;
+        let joined = base_url.join(url).map_err(|e| bad(e.to_string()))?;
+        if joined.origin() != base_url.origin() {
+            return Err(bad(format!("not on {base}")));
         }
+        Ok(joined.to_string())
+    }
+
+    /// The plain HTTP client for requests oci-client does not make.
+    pub(crate) fn raw_http(&self) -> Result<&reqwest::Client> {
+        self.http()
     }
 
     /// Deletes a manifest by digest (with its tags) or a tag. oci-client has no DELETE, so
@@ -428,6 +478,16 @@ impl Client {
                 what: "manifest",
                 reference: reference.whole(),
             }),
+            status @ (400 | 405) => {
+                let body = response.text().await.unwrap_or_default();
+                Err(Error::Unsupported {
+                    what: format!("DELETE {url}"),
+                    reason: format!(
+                        "answered {status}: {}",
+                        body.chars().take(200).collect::<String>().trim()
+                    ),
+                })
+            }
             status => Err(Error::Io {
                 what: format!("DELETE {url}"),
                 source: std::io::Error::other(format!("the registry answered {status}")),

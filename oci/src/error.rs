@@ -32,6 +32,11 @@ pub enum Error {
         registry: String,
         reason: String,
     },
+    /// The registry refused the request as one it does not support (Distribution 2.8
+    /// answers a tag DELETE 400 `DIGEST_INVALID`, and any DELETE 405 `UNSUPPORTED` when
+    /// deletes are off).
+    #[error("{what}: the registry does not support it ({reason})")]
+    Unsupported { what: String, reason: String },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -65,6 +70,11 @@ impl Error {
     /// True when the registry said the thing does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
+    }
+
+    /// True when the registry refused the request as unsupported.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Unsupported { .. })
     }
 }
 

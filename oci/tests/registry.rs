@@ -229,3 +229,50 @@ fn basic_auth_from_a_docker_config_file() {
     assert_eq!(c.get_manifest(&r).unwrap().0, body);
     assert_eq!(skopeo_raw(&r.whole(), Some("alice:wonder")), body);
 }
+
+/// Listings follow the distribution spec's paging: Distribution 2.8 pages its catalog
+/// with `Link: </v2/_catalog?last=…&n=…>; rel="next"`, and the client follows those
+/// links (its log shows them requested as given) until every repository is listed.
+/// Distribution 2.8 ignores `n` for tags and sends them all at once, with no `Link`:
+/// the client asks once more with `last=` and stops when nothing new comes.
+#[tokio::test]
+async fn listings_follow_link_headers_page_by_page() {
+    let reg = common::RefRegistry::start(None);
+    let c = Client::new(insecure());
+    let repos = ["a/one", "a/two", "b/three", "c/four", "c/five"];
+    let tags = ["v1", "v2", "v3", "v4", "v5", "v6", "v7"];
+    for repo in repos {
+        let r = parse_reference(&format!("{}/{repo}:v1", reg.host())).unwrap();
+        let config = c
+            .put_blob(&r, br#"{"os":"linux"}"#, IMAGE_CONFIG)
+            .await
+            .unwrap();
+        let body = Manifest::new(config, vec![]).to_bytes();
+        for tag in tags {
+            c.put_manifest(&with_tag(&r, tag), body.clone(), OCI_MANIFEST)
+                .await
+                .unwrap();
+        }
+    }
+    let mut listed = c.catalog_paged(&reg.host(), 2, 1000).await.unwrap();
+    listed.sort();
+    let mut want: Vec<String> = repos.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    // Pages 2 and 3 were asked for by the Link URLs Distribution sent (`last` first).
+    let followed = reg.log().matches("/v2/_catalog?last=").count();
+    assert!(followed >= 2, "Link not followed:\n{}", reg.log());
+    assert_eq!(c.catalog_paged(&reg.host(), 2, 3).await.unwrap().len(), 3);
+
+    let r = parse_reference(&format!("{}/c/five:v1", reg.host())).unwrap();
+    let mut got = c.all_tags_paged(&r, 2, 1000).await.unwrap();
+    got.sort();
+    assert_eq!(got, tags);
+    let missing = parse_reference(&format!("{}/no/such:v1", reg.host())).unwrap();
+    assert!(
+        c.all_tags_paged(&missing, 2, 10)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}

@@ -63,6 +63,9 @@ pub struct Config {
     pub trusted_root: Option<PathBuf>,
     /// Storage limit of new projects in bytes (Harbor's default project quota); -1 unlimited.
     pub default_storage_limit: i64,
+    /// Percent of its storage limit past which a push makes a project's webhooks send
+    /// `QUOTA_WARNING` (Harbor's 85 by default); 0 sends none.
+    pub quota_warning_percent: u8,
     /// Seconds garbage collection leaves a blob alone after its last use (upload,
     /// a pusher's HEAD, mount, release) and a manifest after its push: what a push
     /// in progress needs is never collected.
@@ -271,6 +274,7 @@ impl Default for Config {
             vuln_db_update: false,
             trusted_root: None,
             default_storage_limit: -1,
+            quota_warning_percent: 85,
             gc_grace_period: 3600,
             job_lease: 60,
             secret_key_file: None,
@@ -329,6 +333,8 @@ pub enum ConfigError {
     NoUploads,
     #[error("default_storage_limit must be bytes, or -1 for unlimited")]
     StorageLimit,
+    #[error("quota_warning_percent must be 0 (off) to 100")]
+    WarningPercent,
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, u64),
 }
@@ -343,6 +349,9 @@ impl Config {
         }
         if self.default_storage_limit < -1 {
             return Err(ConfigError::StorageLimit);
+        }
+        if self.quota_warning_percent > 100 {
+            return Err(ConfigError::WarningPercent);
         }
         for (name, value, min) in [
             ("max_header_bytes", self.max_header_bytes as u64, 4096),

@@ -202,6 +202,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             scanning: Some(scanning),
             trusted_root,
             default_storage_limit: u64::try_from(config.default_storage_limit).ok(),
+            quota_warning_percent: config.quota_warning_percent,
             lifecycle: LifecycleOptions {
                 queue: QueueOptions {
                     lease: Duration::from_secs(config.job_lease.max(1)),

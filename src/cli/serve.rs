@@ -257,6 +257,11 @@ pub struct ServeArgs {
     )]
     default_storage_limit: Option<i64>,
 
+    /// Percent of a project's storage limit past which a push sends the project's
+    /// webhooks a QUOTA_WARNING, as Harbor does; 0 sends none [default: 85].
+    #[arg(long, env = "WHARF_QUOTA_WARNING_PERCENT")]
+    quota_warning_percent: Option<u8>,
+
     /// Seconds garbage collection leaves a blob alone after its last use and a
     /// manifest after its push, so pushes in progress lose nothing [default: 3600].
     #[arg(long, env = "WHARF_GC_GRACE_PERIOD")]
@@ -533,6 +538,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.default_storage_limit {
             config.default_storage_limit = v;
+        }
+        if let Some(v) = self.quota_warning_percent {
+            config.quota_warning_percent = v;
         }
         if let Some(v) = self.gc_grace_period {
             config.gc_grace_period = v;

@@ -98,6 +98,11 @@ impl Wharf {
     /// (`--auth=false`); `--auth`, `--admin-password` or `WHARF_ADMIN_PASSWORD`/`WHARF_AUTH`
     /// leave the decision to the server.
     pub fn start_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Wharf {
+        Wharf::start_on(dir, free_port(), args, env)
+    }
+
+    /// Start on `port` (a restart where the old process listened: clients keep its URL).
+    pub fn start_on(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Wharf {
         let about_auth = args
             .iter()
             .any(|a| a.starts_with("--auth") || a.starts_with("--admin-password"))
@@ -109,7 +114,6 @@ impl Wharf {
             args.push("--auth=false");
         }
         let args = &args[..];
-        let port = free_port();
         let data_dir = dir.join("data");
         let log = dir.join(format!("wharf-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_wharf"))

@@ -97,6 +97,11 @@ pub async fn metrics(State(reg): State<AppState>) -> Response {
                 .set(n);
         }
     }
+    if let Ok(open) = reg.distribution.open_uploads().await {
+        reg.metrics
+            .uploads_in_flight
+            .set(open.min(i64::MAX as u64) as i64);
+    }
     if let Ok(usage) = reg.quotas.usage_by_project().await {
         reg.metrics.project_storage.clear();
         for (project, bytes) in usage {

@@ -2402,10 +2402,47 @@ pub async fn run_proxy(
     // Setting it again replaces it.
     store.set_proxy_registry(b, quay).await.unwrap();
     assert_eq!(store.projects_caching(quay).await.unwrap(), ["cache-b"]);
-    // Deleting the project takes the row with it.
+    // When the upstream last confirmed a tag: recorded, never moved back, per tag.
+    assert_eq!(
+        store.tag_checked_at("cache-a/app", "v1").await.unwrap(),
+        None
+    );
+    store
+        .set_tag_checked(a, "cache-a/app", "v1", 1_000)
+        .await
+        .unwrap();
+    store
+        .set_tag_checked(a, "cache-a/app", "v2", 3_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tag_checked_at("cache-a/app", "v1").await.unwrap(),
+        Some(1_000)
+    );
+    store
+        .set_tag_checked(a, "cache-a/app", "v1", 2_000)
+        .await
+        .unwrap();
+    store
+        .set_tag_checked(a, "cache-a/app", "v1", 1_500)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tag_checked_at("cache-a/app", "v1").await.unwrap(),
+        Some(2_000)
+    );
+    assert_eq!(
+        store.tag_checked_at("cache-a/app", "v2").await.unwrap(),
+        Some(3_000)
+    );
+    // Deleting the project takes its rows with it.
     assert!(identity.delete_project(a).await.unwrap());
     assert_eq!(store.proxy_projects().await.unwrap(), [(b, quay)]);
     assert!(store.projects_caching(hub).await.unwrap().is_empty());
+    assert_eq!(
+        store.tag_checked_at("cache-a/app", "v1").await.unwrap(),
+        None
+    );
 }
 
 /// [`super::OidcStore`]: OIDC users (found by id and by issuer + subject, written

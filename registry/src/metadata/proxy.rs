@@ -15,4 +15,15 @@ pub trait ProxyStore: Send + Sync + 'static {
     async fn proxy_projects(&self) -> Result<Vec<(i64, i64)>>;
     /// The names of the projects caching endpoint `registry_id`, by name.
     async fn projects_caching(&self, registry_id: i64) -> Result<Vec<String>>;
+    /// Records that the upstream confirmed `repository:tag` (of project `project_id`)
+    /// at `at` (seconds since the epoch); a later time replaces an earlier one.
+    async fn set_tag_checked(
+        &self,
+        project_id: i64,
+        repository: &str,
+        tag: &str,
+        at: i64,
+    ) -> Result<()>;
+    /// When the upstream last confirmed `repository:tag`, if ever.
+    async fn tag_checked_at(&self, repository: &str, tag: &str) -> Result<Option<i64>>;
 }

@@ -38,6 +38,18 @@ pub enum Event {
         limit: u64,
         requested: u64,
     },
+    /// A write took the project past the warning percentage of its storage limit
+    /// (it was allowed).
+    QuotaWarning {
+        project: String,
+        repository: RepoName,
+        /// What was written (the blob or manifest that crossed the line).
+        digest: Option<Digest>,
+        /// Bytes the project uses with the write, its limit, the warning percentage.
+        used: u64,
+        limit: u64,
+        percent: u8,
+    },
     /// A retention run deleted an artifact (with these tags) from the repository.
     TagDeletedByRetention {
         repository: RepoName,

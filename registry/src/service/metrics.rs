@@ -60,6 +60,8 @@ pub struct Metrics {
     pub http_bytes_in: Family<FamilyLabel, Counter>,
     pub http_bytes_out: Family<FamilyLabel, Counter>,
     pub http_in_flight: Gauge,
+    /// Upload sessions open (a POST without its closing PUT yet), read at each scrape.
+    pub uploads_in_flight: Gauge,
     /// Webhook delivery attempts by outcome: success, retry, error, dropped.
     pub webhook_deliveries: Family<OutcomeLabel, Counter>,
     /// Replication tasks by final status (Succeed, Failed, Stopped): the
@@ -93,6 +95,7 @@ impl Default for Metrics {
             http_bytes_in: Family::default(),
             http_bytes_out: Family::default(),
             http_in_flight: Gauge::default(),
+            uploads_in_flight: Gauge::default(),
             webhook_deliveries: Family::default(),
             replication_tasks: Family::default(),
             pull_gate_decisions: Family::default(),
@@ -127,6 +130,11 @@ impl Default for Metrics {
             "http_requests_in_flight",
             "Requests being handled (uploads included)",
             m.http_in_flight.clone(),
+        );
+        registry.register(
+            "uploads_in_flight",
+            "Blob upload sessions open (started and not yet finished or cancelled)",
+            m.uploads_in_flight.clone(),
         );
         registry.register(
             "webhook_deliveries",

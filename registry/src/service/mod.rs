@@ -108,6 +108,9 @@ pub struct Options {
     pub trusted_root: Option<KeylessRoot>,
     /// Storage limit of new projects in bytes; `None`: unlimited.
     pub default_storage_limit: Option<u64>,
+    /// Percent of a project's storage limit past which a push publishes
+    /// `QuotaWarning`; 0: never.
+    pub quota_warning_percent: u8,
     pub lifecycle: LifecycleOptions,
     pub webhooks: webhooks::WebhookOptions,
     /// Seals registry endpoint credentials; `None`: only anonymous endpoints.
@@ -164,15 +167,18 @@ impl Services {
             stores.identity.clone(),
             access.clone(),
         ));
-        let quotas = Arc::new(lifecycle::Quotas::new(
-            stores.tag_rules.clone(),
-            stores.identity.clone(),
-            access.clone(),
-            distribution.clone(),
-            options
-                .default_storage_limit
-                .map_or(-1, |l| l.min(i64::MAX as u64) as i64),
-        ));
+        let quotas = Arc::new(
+            lifecycle::Quotas::new(
+                stores.tag_rules.clone(),
+                stores.identity.clone(),
+                access.clone(),
+                distribution.clone(),
+                options
+                    .default_storage_limit
+                    .map_or(-1, |l| l.min(i64::MAX as u64) as i64),
+            )
+            .with_warning_percent(options.quota_warning_percent),
+        );
         for guard in [
             immutability.clone() as Arc<dyn distribution::WriteGuard>,
             quotas.clone(),
@@ -235,6 +241,10 @@ impl Services {
             registries.clone(),
             replication_policies.clone(),
             distribution.clone(),
+            replication::LocalProjects {
+                identity: identity.clone(),
+                quotas: quotas.clone(),
+            },
             lifecycle.jobs().clone(),
             metrics.clone(),
             options.replication,

@@ -118,6 +118,11 @@ impl RefRegistry {
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// Its log (one line per request, with the request URI).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()
+    }
 }
 
 impl Drop for RefRegistry {

@@ -120,6 +120,12 @@ fn exact_length(body: ByteStream, want: u64) -> ByteStream {
 }
 
 impl Distribution {
+    /// Upload sessions open now (started, neither finished, cancelled nor purged), in
+    /// this registry's store: every replica's sessions, as the cap counts them.
+    pub async fn open_uploads(&self) -> Result<u64> {
+        Ok(self.meta.count_uploads().await?)
+    }
+
     /// A new session, within the global cap and `client`'s own (both 429
     /// `TOOMANYREQUESTS`, as the distribution spec names a client over its limits).
     async fn new_session(&self, repo: &RepoName, client: Option<IpAddr>) -> Result<UploadStatus> {

@@ -35,6 +35,23 @@ impl Identity {
         Ok(id)
     }
 
+    /// Creates project `name`, private, unless it exists; true when it was created.
+    /// What a replication pulling into this registry does for a destination project
+    /// that is missing, as Harbor's does: the registry itself creates it, so nobody
+    /// becomes its member and only system administrators see it until members are added.
+    pub async fn ensure_project(&self, name: &str) -> Result<Option<i64>> {
+        if self.store.project_by_name(name).await?.is_some() {
+            return Ok(None);
+        }
+        if crate::names::RepoName::parse(name).is_err() || name.contains('/') {
+            return Err(RegistryError::bad_request(format!(
+                "invalid project name {name:?}: lower-case letters, digits, '.', '_' and '-'"
+            )));
+        }
+        // Another run may create it between the look-up and here: that is no failure.
+        Ok(self.store.create_project(name, false, None).await?)
+    }
+
     pub async fn list_projects(
         &self,
         who: &Principal,

@@ -35,10 +35,13 @@ pub struct Quotas {
     store: Arc<dyn TagRulesStore>,
     identity: Arc<dyn IdentityStore>,
     access: Arc<Access>,
-    /// Publishes [`Event::QuotaExceeded`] on distribution's event bus.
+    /// Publishes [`Event::QuotaExceeded`] and [`Event::QuotaWarning`] on distribution's
+    /// event bus.
     distribution: Arc<Distribution>,
     /// The limit new projects get (`--default-storage-limit`); -1 unlimited.
     default_limit: i64,
+    /// Percent of a limit past which a write publishes `QuotaWarning`; 0: never.
+    warning_percent: u8,
 }
 
 /// A limit as Harbor's API sends it: bytes, or -1 for unlimited.
@@ -66,7 +69,15 @@ impl Quotas {
             access,
             distribution,
             default_limit,
+            warning_percent: 0,
         }
+    }
+
+    /// Publish [`Event::QuotaWarning`] when a write takes a project past `percent` of
+    /// its limit (`--quota-warning-percent`; Harbor's default is 85).
+    pub fn with_warning_percent(mut self, percent: u8) -> Self {
+        self.warning_percent = percent.min(100);
+        self
     }
 
     /// A new project's limit: `storage_limit` when a system administrator gave
@@ -181,7 +192,27 @@ impl Quotas {
         }
         let used = self.store.usage(project.id).await?;
         let limit = limit as u64;
-        if used.saturating_add(requested) <= limit {
+        let after = used.saturating_add(requested);
+        if after <= limit {
+            // Past the warning line with this write (not before it): warn once per
+            // crossing, not on every push while the project stays above it.
+            let line = limit as u128 * self.warning_percent as u128;
+            if self.warning_percent > 0
+                && (used as u128) * 100 < line
+                && (after as u128) * 100 >= line
+            {
+                self.distribution
+                    .events()
+                    .publish(&Event::QuotaWarning {
+                        project: project.name.clone(),
+                        repository: repo.clone(),
+                        digest: items.first().map(|(d, _)| d.clone()),
+                        used: after,
+                        limit,
+                        percent: self.warning_percent,
+                    })
+                    .await;
+            }
             return Ok(());
         }
         self.distribution

@@ -169,20 +169,66 @@ impl ProxyCache {
         }
     }
 
-    fn confirmed_recently(&self, repo: &RepoName, tag: &str) -> bool {
-        self.confirmed
+    /// Whether the upstream confirmed the cached tag within the TTL: this process's
+    /// memory first, then the store (what another replica, or this one before a
+    /// restart, recorded), so a restart does not send every tag's check at once.
+    async fn confirmed_recently(&self, repo: &RepoName, tag: &str) -> bool {
+        if self.options.tag_ttl.is_zero() {
+            return false;
+        }
+        let key = (repo.as_str().to_string(), tag.to_string());
+        let remembered = self
+            .confirmed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(repo.as_str().to_string(), tag.to_string()))
-            .is_some_and(|at| at.elapsed() < self.options.tag_ttl)
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < self.options.tag_ttl);
+        if remembered {
+            return true;
+        }
+        let at = match self.store.tag_checked_at(repo.as_str(), tag).await {
+            Ok(Some(at)) => at,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(repository = %repo, tag, error = %e, "proxy cache: reading when the tag was checked");
+                return false;
+            }
+        };
+        let age = Duration::from_secs(crate::metadata::now().saturating_sub(at).max(0) as u64);
+        if age >= self.options.tag_ttl {
+            return false;
+        }
+        if let Some(then) = Instant::now().checked_sub(age) {
+            self.remember(key, then);
+        }
+        true
     }
 
-    fn confirm(&self, repo: &RepoName, tag: &str) {
+    fn remember(&self, key: (String, String), at: Instant) {
         let mut map = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
             map.clear();
         }
-        map.insert((repo.as_str().to_string(), tag.to_string()), Instant::now());
+        map.insert(key, at);
+    }
+
+    /// The upstream confirmed `repo:tag` now: remembered here and in the store.
+    async fn confirm(&self, repo: &RepoName, tag: &str) {
+        self.remember((repo.as_str().to_string(), tag.to_string()), Instant::now());
+        let stored = match self.access.project(super::project_of(repo)).await {
+            Ok(p) => {
+                self.store
+                    .set_tag_checked(p.id, repo.as_str(), tag, crate::metadata::now())
+                    .await
+            }
+            Err(e) => {
+                tracing::debug!(repository = %repo, error = %e, "proxy cache: no project to record the tag check in");
+                return;
+            }
+        };
+        if let Err(e) = stored {
+            tracing::warn!(repository = %repo, tag, error = %e, "proxy cache: recording the tag check");
+        }
     }
 
     /// The manifest from the upstream; its completion (blobs, then the manifest
@@ -266,7 +312,7 @@ impl ProxyCache {
         )
         .await?;
         if let Reference::Tag(t) = reference {
-            self.confirm(repo, t.as_str());
+            self.confirm(repo, t.as_str()).await;
         }
         tracing::info!(repository = %repo, %reference, "proxy cache: stored from the upstream");
         Ok(())
@@ -331,7 +377,7 @@ impl PullThrough for ProxyCache {
         match (reference, local) {
             // Content-addressed: what is cached never goes stale.
             (Reference::Digest(_), Some(_)) => return Ok(None),
-            (Reference::Tag(t), Some(_)) if self.confirmed_recently(repo, t.as_str()) => {
+            (Reference::Tag(t), Some(_)) if self.confirmed_recently(repo, t.as_str()).await => {
                 return Ok(None);
             }
             _ => {}
@@ -366,7 +412,7 @@ impl PullThrough for ProxyCache {
         };
         match self.ask(up.client.1.manifest_digest(&remote)).await {
             Ok(Some(d)) if d == cached.digest.to_string() => {
-                self.confirm(repo, tag.as_str());
+                self.confirm(repo, tag.as_str()).await;
                 Ok(None)
             }
             Ok(None) => {

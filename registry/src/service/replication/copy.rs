@@ -41,6 +41,8 @@ use super::registries::Endpoint;
 use crate::error::{ErrorCode, RegistryError};
 use crate::names::{Reference, RepoName};
 use crate::service::distribution::{BlobBody, Distribution, MountOutcome};
+use crate::service::identity::Identity;
+use crate::service::lifecycle::Quotas;
 use crate::storage::ByteStream;
 
 /// Most tags or repositories one listing returns (bounds a run's memory).
@@ -85,14 +87,27 @@ pub trait Side: Send + Sync {
     /// The digest a tag names; `None` when it does not exist.
     async fn manifest_digest(&self, repo: &str, reference: &str) -> CopyResult<Option<String>>;
     async fn blob(&self, repo: &str, digest: &str) -> CopyResult<ByteStream>;
+    /// A blob's bytes from `offset` on: what a resumed upload still needs. By default
+    /// the whole blob is read and its first `offset` bytes dropped.
+    async fn blob_from(&self, repo: &str, digest: &str, offset: u64) -> CopyResult<ByteStream> {
+        Ok(skip_bytes(self.blob(repo, digest).await?, offset))
+    }
     async fn has_blob(&self, repo: &str, digest: &str) -> CopyResult<bool>;
+    /// Bytes of `digest` that an earlier, cut upload of this run left in an upload
+    /// session here, which [`put_blob`](Self::put_blob) continues; 0: start afresh.
+    async fn upload_offset(&self, _repo: &str, _digest: &str) -> CopyResult<u64> {
+        Ok(0)
+    }
     /// Links a blob `from` holds into `repo`; false when that was not possible.
     async fn mount(&self, repo: &str, from: &str, digest: &str) -> CopyResult<bool>;
+    /// Stores a blob of `size` bytes; `stream` holds its bytes from `offset` on, the
+    /// offset [`upload_offset`](Self::upload_offset) answered (0: the whole blob).
     async fn put_blob(
         &self,
         repo: &str,
         digest: &str,
         size: u64,
+        offset: u64,
         stream: ByteStream,
     ) -> CopyResult<()>;
     async fn put_manifest(
@@ -104,6 +119,11 @@ pub trait Side: Send + Sync {
     ) -> CopyResult<()>;
     /// Deletes a tag, or a manifest by digest; false when it was not there.
     async fn delete(&self, repo: &str, reference: &str) -> CopyResult<bool>;
+    /// Deletes a tag only (the manifest stays): `None` when this registry cannot delete
+    /// tags (Distribution 2.8), else whether it was there.
+    async fn delete_tag(&self, repo: &str, tag: &str) -> CopyResult<Option<bool>> {
+        self.delete(repo, tag).await.map(Some)
+    }
     /// Every tag of a repository (empty when it does not exist).
     async fn tags(&self, repo: &str) -> CopyResult<Vec<String>>;
     /// Every repository.
@@ -112,11 +132,12 @@ pub trait Side: Send + Sync {
     async fn referrers(&self, repo: &str, digest: &str) -> CopyResult<Vec<Descriptor>>;
     /// Makes a stored referrer discoverable (the tag schema where there is no API).
     async fn index_referrer(&self, repo: &str, subject: &str, desc: &Descriptor) -> CopyResult<()>;
-    /// Readies the destination for pushes to `repo` (a Harbor or Wharf creates the
-    /// project, as Harbor's replication does). This registry's projects are not created
-    /// by a copy: a pull into a project that does not exist fails saying so.
-    async fn prepare(&self, _repo: &str) -> CopyResult<()> {
-        Ok(())
+    /// Readies the destination for pushes to `repo`: its project is created when it is
+    /// missing, as Harbor's replication does (a Harbor or Wharf endpoint through the
+    /// management API; this registry private, with the default storage limit). What
+    /// was done, for the task's log.
+    async fn prepare(&self, _repo: &str) -> CopyResult<Option<String>> {
+        Ok(None)
     }
 }
 
@@ -148,6 +169,41 @@ fn digest(d: &str) -> CopyResult<crate::digest::Digest> {
 /// This registry, through its distribution service.
 pub struct LocalSide {
     pub distribution: Arc<Distribution>,
+    /// Creates a pull's missing destination projects.
+    pub projects: Arc<LocalProjects>,
+    /// Projects known to exist (found or created by this run).
+    known: Mutex<HashSet<String>>,
+}
+
+impl LocalSide {
+    pub fn new(distribution: Arc<Distribution>, projects: Arc<LocalProjects>) -> Self {
+        LocalSide {
+            distribution,
+            projects,
+            known: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// What a pull needs to create a project here: the identity service (the project,
+/// private, nobody a member) and quotas (the default storage limit of new projects).
+pub struct LocalProjects {
+    pub identity: Arc<Identity>,
+    pub quotas: Arc<Quotas>,
+}
+
+impl LocalProjects {
+    /// Creates `project` unless it exists; `Some(id)` when this call created it.
+    async fn ensure(&self, project: &str) -> Result<Option<i64>, RegistryError> {
+        let Some(id) = self.identity.ensure_project(project).await? else {
+            return Ok(None);
+        };
+        self.quotas
+            .init_project(&crate::auth::Principal::Anonymous, id, None)
+            .await?;
+        tracing::info!(project, "replication created the missing project (private)");
+        Ok(Some(id))
+    }
 }
 
 #[async_trait::async_trait]
@@ -197,6 +253,24 @@ impl Side for LocalSide {
         }
     }
 
+    async fn blob_from(&self, repo: &str, d: &str, offset: u64) -> CopyResult<ByteStream> {
+        if offset == 0 {
+            return self.blob(repo, d).await;
+        }
+        let range = crate::service::distribution::ByteRange::From(offset, None);
+        match self
+            .distribution
+            .read_blob(&repo_name(repo)?, &digest(d)?, Some(range))
+            .await?
+        {
+            BlobBody::Whole { stream, .. } => Ok(skip_bytes(stream, offset)),
+            BlobBody::Partial { stream, .. } => Ok(stream),
+            BlobBody::Unsatisfiable { .. } => Err(CopyError::Content(format!(
+                "blob {d} of {repo} has no byte {offset}"
+            ))),
+        }
+    }
+
     async fn has_blob(&self, repo: &str, d: &str) -> CopyResult<bool> {
         match self
             .distribution
@@ -224,7 +298,19 @@ impl Side for LocalSide {
         }
     }
 
-    async fn put_blob(&self, repo: &str, d: &str, size: u64, stream: ByteStream) -> CopyResult<()> {
+    async fn put_blob(
+        &self,
+        repo: &str,
+        d: &str,
+        size: u64,
+        offset: u64,
+        stream: ByteStream,
+    ) -> CopyResult<()> {
+        if offset != 0 {
+            return Err(CopyError::Content(format!(
+                "blob {d}: this registry resumes no upload (asked to start at byte {offset})"
+            )));
+        }
         self.distribution
             .upload_monolithic(&repo_name(repo)?, &digest(d)?, stream, Some(size), None)
             .await?;
@@ -310,6 +396,24 @@ impl Side for LocalSide {
     async fn index_referrer(&self, _: &str, _: &str, _: &Descriptor) -> CopyResult<()> {
         Ok(())
     }
+
+    async fn prepare(&self, repo: &str) -> CopyResult<Option<String>> {
+        let project = crate::auth::project_of(repo);
+        if self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(project)
+        {
+            return Ok(None);
+        }
+        let created = self.projects.ensure(project).await?;
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(project.to_string());
+        Ok(created.map(|_| format!("project {project} did not exist here: created it (private)")))
+    }
 }
 
 /// A remote registry endpoint, through wharf-oci's client.
@@ -318,6 +422,9 @@ pub struct RemoteSide {
     pub client: wharf_oci::Client,
     /// Projects known to exist there (created or found by this run).
     projects: Mutex<HashSet<String>>,
+    /// Upload sessions of this run not yet closed, by (repository, digest): where a
+    /// retried task resumes a blob that a failure cut short.
+    uploads: Mutex<HashMap<(String, String), wharf_oci::UploadSession>>,
 }
 
 impl RemoteSide {
@@ -326,7 +433,14 @@ impl RemoteSide {
             client: endpoint.client(),
             endpoint,
             projects: Mutex::new(HashSet::new()),
+            uploads: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn uploads(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), wharf_oci::UploadSession>> {
+        self.uploads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn reference(&self, repo: &str, r: &str) -> CopyResult<wharf_oci::Reference> {
@@ -430,11 +544,68 @@ impl Side for RemoteSide {
             .await)
     }
 
-    async fn put_blob(&self, repo: &str, d: &str, size: u64, stream: ByteStream) -> CopyResult<()> {
-        self.client
-            .put_blob_stream(&self.reference(repo, "latest")?, stream, d, Some(size))
+    async fn upload_offset(&self, repo: &str, d: &str) -> CopyResult<u64> {
+        let key = (repo.to_string(), d.to_string());
+        let Some(session) = self.uploads().get(&key).cloned() else {
+            return Ok(0);
+        };
+        let status = self
+            .client
+            .upload_status(&self.reference(repo, "latest")?, &session.location)
             .await
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        match status {
+            Some(now) if now.offset > 0 => {
+                let offset = now.offset;
+                self.uploads().insert(key, now);
+                Ok(offset)
+            }
+            // Gone, or empty: a new session starts from byte 0.
+            _ => {
+                self.uploads().remove(&key);
+                Ok(0)
+            }
+        }
+    }
+
+    /// A chunked upload whose session is remembered after every chunk, so that a
+    /// retry resumes it ([`upload_offset`](Side::upload_offset)).
+    async fn put_blob(
+        &self,
+        repo: &str,
+        d: &str,
+        size: u64,
+        offset: u64,
+        stream: ByteStream,
+    ) -> CopyResult<()> {
+        let r = self.reference(repo, "latest")?;
+        let key = (repo.to_string(), d.to_string());
+        let known = self.uploads().get(&key).cloned();
+        let mut session = match known {
+            Some(s) if s.offset == offset && offset > 0 => s,
+            _ if offset > 0 => {
+                return Err(self.err(wharf_oci::Error::Io {
+                    what: format!("resuming blob {d}"),
+                    source: std::io::Error::other(format!(
+                        "no upload session holds its first {offset} bytes"
+                    )),
+                }));
+            }
+            _ => {
+                let s = self.client.open_upload(&r).await.map_err(|e| self.err(e))?;
+                self.uploads().insert(key.clone(), s.clone());
+                s
+            }
+        };
+        let progress = |s: &wharf_oci::UploadSession| {
+            self.uploads().insert(key.clone(), s.clone());
+        };
+        self.client
+            .upload_from(&r, &mut session, stream, size, d, &progress)
+            .await
+            .map_err(|e| self.err(e))?;
+        self.uploads().remove(&key);
+        Ok(())
     }
 
     async fn put_manifest(
@@ -455,6 +626,19 @@ impl Side for RemoteSide {
         match self.client.delete_manifest(&self.reference(repo, r)?).await {
             Ok(()) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    async fn delete_tag(&self, repo: &str, tag: &str) -> CopyResult<Option<bool>> {
+        match self
+            .client
+            .delete_manifest(&self.reference(repo, tag)?)
+            .await
+        {
+            Ok(()) => Ok(Some(true)),
+            Err(e) if e.is_not_found() => Ok(Some(false)),
+            Err(e) if e.is_unsupported() => Ok(None),
             Err(e) => Err(self.err(e)),
         }
     }
@@ -486,9 +670,9 @@ impl Side for RemoteSide {
         }
     }
 
-    async fn prepare(&self, repo: &str) -> CopyResult<()> {
+    async fn prepare(&self, repo: &str) -> CopyResult<Option<String>> {
         if self.endpoint.kind != super::registries::RegistryType::Harbor {
-            return Ok(());
+            return Ok(None);
         }
         let project = repo.split('/').next().unwrap_or(repo);
         let known = self
@@ -503,7 +687,7 @@ impl Side for RemoteSide {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(project.to_string());
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn index_referrer(&self, repo: &str, subject: &str, desc: &Descriptor) -> CopyResult<()> {
@@ -602,7 +786,9 @@ impl<'a> Copier<'a> {
                 self.src.display(&format!("{src_repo}:{tag}"))
             )));
         };
-        self.dst.prepare(dst_repo).await?;
+        if let Some(done) = self.dst.prepare(dst_repo).await? {
+            self.note(done);
+        }
         let existing = self.dst.manifest_digest(dst_repo, tag).await?;
         let outcome = match existing {
             Some(d) if d == top.digest => {
@@ -628,6 +814,58 @@ impl<'a> Copier<'a> {
         self.copy_accessories(src_repo, dst_repo, &top.digest, 0, &mut seen)
             .await?;
         Ok(outcome)
+    }
+
+    /// Replicates a delete of `dst_repo:reference` (a tag or a digest). A destination
+    /// that cannot delete tags (Distribution 2.8) gets what Harbor does there: the
+    /// manifest the tag names is deleted by digest, but only when no other tag there
+    /// still names it (deleting it would take those tags too); the log says which.
+    pub async fn delete(&self, dst_repo: &str, reference: &str) -> CopyResult<Outcome> {
+        let absent = || Outcome::Skipped("not at the destination".into());
+        if reference.contains(':') {
+            return Ok(match self.dst.delete(dst_repo, reference).await? {
+                true => {
+                    self.note(format!("{dst_repo}@{reference}: deleted"));
+                    Outcome::Copied
+                }
+                false => absent(),
+            });
+        }
+        match self.dst.delete_tag(dst_repo, reference).await? {
+            Some(true) => {
+                self.note(format!("{dst_repo}:{reference}: tag deleted"));
+                return Ok(Outcome::Copied);
+            }
+            Some(false) => return Ok(absent()),
+            None => {}
+        }
+        let Some(digest) = self.dst.manifest_digest(dst_repo, reference).await? else {
+            return Ok(absent());
+        };
+        let mut others = Vec::new();
+        for tag in self.dst.tags(dst_repo).await? {
+            if tag == reference || is_accessory_tag(&tag) {
+                continue;
+            }
+            if self.dst.manifest_digest(dst_repo, &tag).await?.as_deref() == Some(&digest) {
+                others.push(tag);
+            }
+        }
+        if !others.is_empty() {
+            self.note(format!(
+                "{dst_repo}:{reference}: the destination cannot delete a tag alone, and {digest} is still named by {}: left it",
+                others.join(", ")
+            ));
+            return Ok(Outcome::Skipped(format!(
+                "the destination cannot delete tags and {digest} is still tagged {}",
+                others.join(", ")
+            )));
+        }
+        let deleted = self.dst.delete(dst_repo, &digest).await?;
+        self.note(format!(
+            "{dst_repo}:{reference}: the destination cannot delete a tag alone; no other tag names {digest}, so its manifest was deleted by digest"
+        ));
+        Ok(if deleted { Outcome::Copied } else { absent() })
     }
 
     /// Copies the manifest `m` (and what it references) and puts it under `reference`.
@@ -714,14 +952,23 @@ impl<'a> Copier<'a> {
             self.note(format!("{d}: mounted from {from}"));
             return Ok(());
         }
-        let stream = self.src.blob(src_repo, d).await?;
+        // A cut upload of this blob (an earlier attempt) continues where it stopped.
+        let offset = self.dst.upload_offset(dst_repo, d).await?.min(size);
+        let stream = self.src.blob_from(src_repo, d, offset).await?;
         let stream = metered(stream, self.rate, self.sent.clone());
-        self.dst.put_blob(dst_repo, d, size, stream).await?;
+        self.dst.put_blob(dst_repo, d, size, offset, stream).await?;
         self.placed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(d.to_string(), dst_repo.to_string());
-        self.note(format!("{d}: sent ({size} bytes)"));
+        if offset > 0 {
+            self.note(format!(
+                "{d}: resumed at byte {offset} of {size}; sent {} bytes",
+                size - offset
+            ));
+        } else {
+            self.note(format!("{d}: sent ({size} bytes)"));
+        }
         Ok(())
     }
 
@@ -770,6 +1017,33 @@ impl<'a> Copier<'a> {
         }
         Ok(())
     }
+}
+
+/// `stream` without its first `n` bytes.
+fn skip_bytes(stream: ByteStream, n: u64) -> ByteStream {
+    if n == 0 {
+        return stream;
+    }
+    Box::pin(futures_util::stream::unfold(
+        (stream, n),
+        |(mut stream, mut left)| async move {
+            loop {
+                let mut chunk = match stream.next().await? {
+                    Ok(c) => c,
+                    Err(e) => return Some((Err(e), (stream, left))),
+                };
+                if left == 0 {
+                    return Some((Ok(chunk), (stream, 0)));
+                }
+                if (chunk.len() as u64) <= left {
+                    left -= chunk.len() as u64;
+                    continue;
+                }
+                let rest = chunk.split_off(left as usize);
+                return Some((Ok(rest), (stream, 0)));
+            }
+        },
+    ))
 }
 
 /// Counts the bytes of `stream` into `sent` and, with a rate, holds each chunk back

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::copy::{
-    Copier, CopyError, LocalSide, Outcome, Placed, RemoteSide, Side, cosign_subject,
+    Copier, CopyError, LocalProjects, LocalSide, Outcome, Placed, RemoteSide, Side, cosign_subject,
     destination_repository, is_accessory_tag,
 };
 use super::policies::{Policies, ReplicationPolicy};
@@ -196,6 +196,8 @@ pub struct Replication {
     registries: Arc<Registries>,
     policies: Arc<Policies>,
     distribution: Arc<Distribution>,
+    /// A pull's missing destination projects are created through it.
+    projects: Arc<LocalProjects>,
     jobs: Arc<JobQueue>,
     metrics: Arc<Metrics>,
     options: ReplicationOptions,
@@ -213,6 +215,7 @@ impl Replication {
         registries: Arc<Registries>,
         policies: Arc<Policies>,
         distribution: Arc<Distribution>,
+        projects: LocalProjects,
         jobs: Arc<JobQueue>,
         metrics: Arc<Metrics>,
         options: ReplicationOptions,
@@ -224,6 +227,7 @@ impl Replication {
             registries,
             policies,
             distribution: distribution.clone(),
+            projects: Arc::new(projects),
             jobs: jobs.clone(),
             metrics,
             options,
@@ -463,9 +467,10 @@ impl Replication {
     async fn sides(&self, policy: &ReplicationPolicy) -> Result<(Box<dyn Side>, Box<dyn Side>)> {
         let (remote, push) = policy.remote()?;
         let endpoint = self.registries.endpoint(remote).await?;
-        let local: Box<dyn Side> = Box::new(LocalSide {
-            distribution: self.distribution.clone(),
-        });
+        let local: Box<dyn Side> = Box::new(LocalSide::new(
+            self.distribution.clone(),
+            self.projects.clone(),
+        ));
         let remote: Box<dyn Side> = Box::new(RemoteSide::new(endpoint));
         Ok(if push {
             (local, remote)
@@ -670,13 +675,7 @@ impl Replication {
             task.attempts += 1;
             let copier = Copier::new(src, dst, rate, policy.override_, placed);
             let result = if task.operation == "deletion" {
-                dst.delete(&dst_repo, &reference).await.map(|found| {
-                    if found {
-                        Outcome::Copied
-                    } else {
-                        Outcome::Skipped("not at the destination".into())
-                    }
-                })
+                copier.delete(&dst_repo, &reference).await
             } else {
                 copier.copy_tag(&src_repo, &dst_repo, &reference).await
             };

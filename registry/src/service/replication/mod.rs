@@ -7,6 +7,7 @@ pub mod policies;
 pub mod registries;
 pub mod secret;
 
+pub use copy::LocalProjects;
 pub use executions::{Execution, Replication, ReplicationOptions, Task};
 pub use policies::{Filter, Policies, RegistryRef, ReplicationPolicy, Trigger, TriggerSettings};
 pub use registries::{

@@ -125,6 +125,34 @@ impl Notice {
                     }),
                 });
             }
+            Event::QuotaWarning {
+                project,
+                repository,
+                digest,
+                used,
+                limit,
+                percent,
+            } => {
+                let (_, repo) = repository_json(repository, occur_at);
+                let details = format!(
+                    "quota usage reached {percent}%: {used} of {limit} bytes of storage used"
+                );
+                let resources: Vec<Value> = digest
+                    .iter()
+                    .map(|d| resource(host, repository, d, None))
+                    .collect();
+                return Some(Notice {
+                    event_type: "QUOTA_WARNING",
+                    project: project.clone(),
+                    occur_at,
+                    operator: String::new(),
+                    data: json!({
+                        "resources": resources,
+                        "repository": repo,
+                        "custom_attributes": {"Details": details},
+                    }),
+                });
+            }
             Event::TagDeletedByRetention {
                 repository,
                 digest,
