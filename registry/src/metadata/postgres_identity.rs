@@ -7,8 +7,8 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::{
-    AuditEntry, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq, Project,
-    ProjectAccess, Robot, RoleDeletion, User, UserGroup,
+    AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
+    Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
 use super::sqlite_identity::{
     MEMBER_SELECT, PROJECT_COLUMNS, grant, role_name, stored_actions, unless_taken,
@@ -162,15 +162,21 @@ impl IdentityStore for PgMetadata {
             .transpose()
     }
 
-    async fn list_users(&self, page: PageReq) -> Result<(Vec<User>, i64)> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY id LIMIT $1 OFFSET $2")
-            .bind(page.page_size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.read)
-            .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-            .fetch_one(&self.read)
-            .await?;
+    async fn list_users(&self, name: Option<&str>, page: PageReq) -> Result<(Vec<User>, i64)> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE $1::text IS NULL OR strpos(username, $1) > 0 ORDER BY id LIMIT $2 OFFSET $3",
+        )
+        .bind(name)
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE $1::text IS NULL OR strpos(username, $1) > 0",
+        )
+        .bind(name)
+        .fetch_one(&self.read)
+        .await?;
         Ok((rows.iter().map(user).collect::<Result<_>>()?, total))
     }
 
@@ -767,20 +773,43 @@ impl IdentityStore for PgMetadata {
 
     async fn list_audit(
         &self,
-        project: Option<&str>,
+        filter: &AuditFilter,
         page: PageReq,
     ) -> Result<(Vec<AuditEntry>, i64)> {
-        let rows = sqlx::query("SELECT * FROM audit_logs WHERE $1 IS NULL OR project = $1 ORDER BY id DESC LIMIT $2 OFFSET $3")
-            .bind(project)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.read)
+        // One text for both queries (sqlx takes only static SQL).
+        macro_rules! filtered {
+            ($head:literal, $tail:literal) => {
+                concat!(
+                    $head,
+                    " FROM audit_logs WHERE ($1::text IS NULL OR project = $1) \
+                     AND ($2::text IS NULL OR strpos(username, $2) > 0) \
+                     AND ($3::text IS NULL OR operation = $3) AND ($4::text IS NULL OR resource_type = $4) \
+                     AND ($5::text IS NULL OR strpos(resource, $5) > 0)",
+                    $tail
+                )
+            };
+        }
+        let rows = sqlx::query(filtered!(
+            "SELECT *",
+            " ORDER BY id DESC LIMIT $6 OFFSET $7"
+        ))
+        .bind(&filter.project)
+        .bind(&filter.username)
+        .bind(&filter.operation)
+        .bind(&filter.resource_type)
+        .bind(&filter.resource)
+        .bind(page.page_size as i64)
+        .bind(page.offset())
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 = sqlx::query_scalar(filtered!("SELECT count(*)", ""))
+            .bind(&filter.project)
+            .bind(&filter.username)
+            .bind(&filter.operation)
+            .bind(&filter.resource_type)
+            .bind(&filter.resource)
+            .fetch_one(&self.read)
             .await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE $1 IS NULL OR project = $1")
-                .bind(project)
-                .fetch_one(&self.read)
-                .await?;
         Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
     }
 

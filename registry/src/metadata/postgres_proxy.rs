@@ -38,6 +38,36 @@ impl ProxyStore for PgMetadata {
         )
     }
 
+    async fn set_tag_checked(
+        &self,
+        project_id: i64,
+        repository: &str,
+        tag: &str,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO proxy_tag_checks (project_id, repository, tag, checked_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repository, tag) DO UPDATE SET checked_at = greatest(proxy_tag_checks.checked_at, excluded.checked_at)",
+        )
+        .bind(project_id)
+        .bind(repository)
+        .bind(tag)
+        .bind(at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn tag_checked_at(&self, repository: &str, tag: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT checked_at FROM proxy_tag_checks WHERE repository = $1 AND tag = $2",
+        )
+        .bind(repository)
+        .bind(tag)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
     async fn projects_caching(&self, registry_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT p.name FROM proxy_projects x JOIN projects p ON p.id = x.project_id \

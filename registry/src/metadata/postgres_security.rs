@@ -391,6 +391,11 @@ impl SecurityStore for PgMetadata {
             if let Some(v) = q.project_id {
                 b.push(" AND r.project_id = ").push_bind(v);
             }
+            if let Some(ids) = &q.project_ids {
+                b.push(" AND r.project_id = ANY(")
+                    .push_bind(ids.clone())
+                    .push(")");
+            }
             if let Some(v) = &q.repository {
                 b.push(" AND r.name = ").push_bind(v.as_str());
             }

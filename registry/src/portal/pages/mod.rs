@@ -1,7 +1,7 @@
 //! One module per page family; each handler asks the services and renders.
 
-pub mod artifact_extra;
 pub mod admin;
+pub mod artifact_extra;
 pub mod login;
 pub mod members;
 pub mod project;
