@@ -1,19 +1,75 @@
 //! Each package-database parser on its own (faster than through a tar layer): the first
 //! byte picks the parser, the rest is the file. dpkg status and copyright, apk installed,
 //! rpm header blobs, Python METADATA, npm package-lock.json, Cargo.lock, Go buildinfo /
-//! cargo-auditable executables, Java archives (nested), RubyGems, os-release.
+//! cargo-auditable executables, Java archives (nested), RubyGems, os-release. A first byte
+//! of 240 or more puts the rest in an image layer as the lock file or manifest one of the
+//! image analyzers reads (NuGet, Conan, Dart, Elixir, Swift, CocoaPods, Composer, npm,
+//! Python, Cargo, yarn, pnpm), so the analyzers that take a whole image are reached too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wharf_scanner::analyzers::{
     apk, binary, cargo_lock, dpkg, java, node, os_release, python, rpm, ruby,
 };
+use wharf_scanner::Warnings;
+use wharf_scanner::image::layer::apply_layer;
+use wharf_scanner::image::{ImageFs, LoadOptions};
 use wharf_scanner::inventory::Distro;
+
+/// Where each image analyzer looks (`sel - 240` picks one).
+const LOCK_FILES: [&str; 14] = [
+    "app/packages.lock.json",
+    "app/bin/app.deps.json",
+    "src/conan.lock",
+    "app/pubspec.lock",
+    "app/mix.lock",
+    "app/Package.resolved",
+    "app/Podfile.lock",
+    "app/composer.lock",
+    "app/package-lock.json",
+    "app/Cargo.lock",
+    "usr/lib/python3/site-packages/x-1.0.dist-info/METADATA",
+    "app/node_modules/x/package.json",
+    "app/yarn.lock",
+    "app/pnpm-lock.yaml",
+];
+
+/// A one-file uncompressed tar layer: a ustar header, the file, padding, the end.
+fn one_file_layer(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..path.len()].copy_from_slice(path.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", body.len()).as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
+    out
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
+    if sel >= 240 {
+        let path = LOCK_FILES[usize::from(sel - 240) % LOCK_FILES.len()];
+        let mut fs = ImageFs::default();
+        let mut warnings = Warnings::default();
+        let layer = one_file_layer(path, body);
+        apply_layer(&mut fs, &layer[..], 0, "fuzz", &LoadOptions::default(), &mut warnings);
+        for p in wharf_scanner::analyzers::analyze(&fs, &mut warnings).packages {
+            assert!(!p.name.is_empty(), "a package without a name from {path}");
+        }
+        return;
+    }
     let text = String::from_utf8_lossy(body);
     let distro = Distro {
         id: "debian".into(),

@@ -112,6 +112,16 @@ def main():
                             (10, "gemfile-lock", gemfile_lock), (11, "os-release", os_release)]:
         if data is not None:
             put("analyzers", name, bytes([sel]) + data)
+    # ... and 240 + i: the file at LOCK_FILES[i] in an image layer
+    lockfiles = ROOT / "tests" / "fixtures" / "lockfiles"
+    for i, name, path in [(0, "nuget", "nuget/packages.lock.json"), (2, "conan", "conan/conan.lock"),
+                          (3, "dart", "dart/pubspec.lock"), (4, "elixir", "elixir/mix.lock"),
+                          (5, "swift", "swift/Package.resolved"), (6, "cocoapods", "cocoapods/Podfile.lock"),
+                          (12, "yarn-v1", "yarn-v1/yarn.lock"), (12, "yarn-berry", "yarn-berry/yarn.lock"),
+                          (13, "pnpm-v9", "pnpm-v9-dev/pnpm-lock.yaml"), (13, "pnpm-v6", "pnpm-v6-dev/pnpm-lock.yaml")]:
+        data = read(lockfiles / path)
+        if data is not None:
+            put("analyzers", "image-" + name, bytes([240 + i]) + data)
 
     # layer: tars as an image would hold them, plain, gzip and zstd
     files = [
