@@ -13,11 +13,7 @@ use crate::config::Config;
 use crate::http::limits::{self, HttpLimits};
 use crate::http::transport::{self, TransportLimits};
 use crate::http::{route_nested_names, router};
-use crate::metadata::{
-    IdentityStore, JobStore, LifecycleStore, MetadataError, MetadataStore, OidcStore, PgMetadata,
-    PgOptions, ProxyStore, ReplicationStore, SecurityStore, SessionStore, SqliteMetadata,
-    TagRulesStore, WebhookStore,
-};
+use crate::metadata::{IdentityStore, MetadataError, PgMetadata, PgOptions, SqliteMetadata};
 use crate::service::lifecycle::QueueOptions;
 use crate::service::{
     AuthState, DbSource, KeylessRoot, LifecycleOptions, Options, ScanConfig, Services, Stores,
@@ -46,61 +42,12 @@ pub enum ServeError {
     DatabaseUrl { scheme: String },
 }
 
-/// Every store a metadata backend provides: the services take each as its own
-/// trait object, all backed by the one database.
-trait MetadataBackend:
-    MetadataStore
-    + IdentityStore
-    + SecurityStore
-    + TagRulesStore
-    + JobStore
-    + LifecycleStore
-    + WebhookStore
-    + ReplicationStore
-    + ProxyStore
-    + OidcStore
-    + SessionStore
-{
-}
-
-impl<T> MetadataBackend for T where
-    T: MetadataStore
-        + IdentityStore
-        + SecurityStore
-        + TagRulesStore
-        + JobStore
-        + LifecycleStore
-        + WebhookStore
-        + ReplicationStore
-        + ProxyStore
-        + OidcStore
-        + SessionStore
-{
-}
-
-fn stores<M: MetadataBackend>(meta: Arc<M>, blobs: FsBlobStore) -> Stores {
-    Stores {
-        meta: meta.clone(),
-        identity: meta.clone(),
-        security: meta.clone(),
-        blobs: Arc::new(blobs),
-        tag_rules: meta.clone(),
-        jobs: meta.clone(),
-        lifecycle: meta.clone(),
-        webhooks: meta.clone(),
-        replication: meta.clone(),
-        proxy: meta.clone(),
-        oidc: meta.clone(),
-        sessions: meta,
-    }
-}
-
 /// The metadata backend `config.database` names (PostgreSQL), else SQLite in
 /// the data directory.
 async fn open_metadata(config: &Config, blobs: FsBlobStore) -> Result<Stores, ServeError> {
     let Some(url) = &config.database else {
         let meta = SqliteMetadata::open(&config.data_dir.join("wharf.db")).await?;
-        return Ok(stores(Arc::new(meta), blobs));
+        return Ok(Stores::from_backend(Arc::new(meta), Arc::new(blobs)));
     };
     let url = url.0.as_str();
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
@@ -116,7 +63,7 @@ async fn open_metadata(config: &Config, blobs: FsBlobStore) -> Result<Stores, Se
     };
     let meta = PgMetadata::connect(url, &options).await?;
     tracing::info!("metadata in PostgreSQL");
-    Ok(stores(Arc::new(meta), blobs))
+    Ok(Stores::from_backend(Arc::new(meta), Arc::new(blobs)))
 }
 
 /// The registry's host as clients name it: `--external-url`'s host and port,

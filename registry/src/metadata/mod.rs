@@ -155,6 +155,39 @@ pub struct Upload {
     pub updated_at: i64,
 }
 
+/// Every store a metadata backend provides (SQLite, PostgreSQL): the services take
+/// each as its own trait object, all backed by the one database
+/// (`service::Stores::from_backend`).
+pub trait MetadataBackend:
+    MetadataStore
+    + IdentityStore
+    + SecurityStore
+    + TagRulesStore
+    + JobStore
+    + LifecycleStore
+    + WebhookStore
+    + ReplicationStore
+    + ProxyStore
+    + OidcStore
+    + SessionStore
+{
+}
+
+impl<T> MetadataBackend for T where
+    T: MetadataStore
+        + IdentityStore
+        + SecurityStore
+        + TagRulesStore
+        + JobStore
+        + LifecycleStore
+        + WebhookStore
+        + ReplicationStore
+        + ProxyStore
+        + OidcStore
+        + SessionStore
+{
+}
+
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;

@@ -95,6 +95,29 @@ pub struct Stores {
     pub sessions: Arc<dyn crate::metadata::SessionStore>,
 }
 
+impl Stores {
+    /// Every metadata store from one backend, beside the blob store.
+    pub fn from_backend<M: crate::metadata::MetadataBackend>(
+        meta: Arc<M>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Stores {
+        Stores {
+            meta: meta.clone(),
+            identity: meta.clone(),
+            security: meta.clone(),
+            blobs,
+            tag_rules: meta.clone(),
+            jobs: meta.clone(),
+            lifecycle: meta.clone(),
+            webhooks: meta.clone(),
+            replication: meta.clone(),
+            proxy: meta.clone(),
+            oidc: meta.clone(),
+            sessions: meta,
+        }
+    }
+}
+
 /// Options of the services that have any.
 #[derive(Default)]
 pub struct Options {

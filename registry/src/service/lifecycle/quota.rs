@@ -277,20 +277,7 @@ mod tests {
         );
         let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
         let services = Services::new(
-            Stores {
-                meta: meta.clone(),
-                identity: meta.clone(),
-                security: meta.clone(),
-                blobs,
-                tag_rules: meta.clone(),
-                jobs: meta.clone(),
-                lifecycle: meta.clone(),
-                webhooks: meta.clone(),
-                replication: meta.clone(),
-                proxy: meta.clone(),
-                oidc: meta.clone(),
-                sessions: meta.clone(),
-            },
+            Stores::from_backend(meta.clone(), blobs),
             Options {
                 max_uploads: 10,
                 ..Default::default()
