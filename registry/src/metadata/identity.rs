@@ -308,11 +308,4 @@ pub trait IdentityStore: Send + Sync + 'static {
         filter: &AuditFilter,
         page: PageReq,
     ) -> Result<(Vec<AuditEntry>, i64)>;
-
-    /// A named server secret, created with `generate` on first use.
-    async fn secret(
-        &self,
-        name: &str,
-        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
-    ) -> Result<Vec<u8>>;
 }

@@ -812,24 +812,4 @@ impl IdentityStore for PgMetadata {
             .await?;
         Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
     }
-
-    async fn secret(
-        &self,
-        name: &str,
-        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
-    ) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(generate())
-        .execute(&self.write)
-        .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.write)
-                .await?,
-        )
-    }
 }

@@ -859,24 +859,4 @@ impl IdentityStore for SqliteMetadata {
             .await?;
         Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
     }
-
-    async fn secret(
-        &self,
-        name: &str,
-        generate: &(dyn Fn() -> Vec<u8> + Send + Sync),
-    ) -> Result<Vec<u8>> {
-        sqlx::query(
-            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(generate())
-        .execute(&self.write)
-        .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
-                .bind(name)
-                .fetch_one(&self.write)
-                .await?,
-        )
-    }
 }
