@@ -27,18 +27,17 @@ pub async fn sections(
     search: &str,
     base: &str,
 ) -> PageResult<Markup> {
-    let gate = reg
-        .security
-        .explain_pull(&viewer.who, &p.name, repo, digest)
-        .await?;
-    let sbom = reg
-        .security
-        .sbom_packages(&viewer.who, &p.name, repo, digest)
-        .await;
-    let history = reg
-        .distribution
-        .layer_history(&viewer.who, &p.name, repo, digest)
-        .await?;
+    // Three independent reads (the gate's facts, the SBOM blob, the image config):
+    // asked at once, so the page waits for the slowest, not the sum.
+    let (gate, sbom, history) = tokio::join!(
+        reg.security
+            .explain_pull(&viewer.who, &p.name, repo, digest),
+        reg.security
+            .sbom_packages(&viewer.who, &p.name, repo, digest),
+        reg.distribution
+            .layer_history(&viewer.who, &p.name, repo, digest),
+    );
+    let (gate, history) = (gate?, history?);
     Ok(html! {
         (gate_section(&gate, p))
         @match &sbom {
