@@ -119,9 +119,8 @@ pub fn pager(current: u32, total: i64, size: u32, link: impl Fn(u32) -> String) 
 
 /// At most 9 page numbers around the current one.
 fn page_window(current: u32, pages: u32) -> std::ops::RangeInclusive<u32> {
-    let start = current.saturating_sub(4).max(1);
-    let end = (start + 8).min(pages);
-    start.max(end.saturating_sub(8).max(1))..=end
+    let end = (current.saturating_sub(4).max(1) + 8).min(pages);
+    end.saturating_sub(8).max(1)..=end
 }
 
 /// A query-string value.
