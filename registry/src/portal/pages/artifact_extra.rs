@@ -37,14 +37,18 @@ pub async fn sections(
         reg.distribution
             .layer_history(&viewer.who, &p.name, repo, digest),
     );
-    let (gate, history) = (gate?, history?);
+    let gate = gate?;
     Ok(html! {
         (gate_section(&gate, p))
         @match &sbom {
             Ok(s) => (sbom_section(s.as_ref(), p, repo, search, base)),
             Err(e) => section.card #sbom { h2 { "Packages (SBOM)" } p.error { (e.to_string()) } },
         }
-        (history_section(&history))
+        // A config blob that cannot be read costs this section, not the page.
+        @match &history {
+            Ok(h) => (history_section(h)),
+            Err(e) => section.card #history { h2 { "History" } p.error { (e.to_string()) } },
+        }
     })
 }
 
