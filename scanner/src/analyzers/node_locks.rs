@@ -21,7 +21,9 @@ pub fn is_pnpm_lock(path: &str) -> bool {
 /// The package name of a descriptor: `@scope/name@range` → `@scope/name`.
 fn descriptor_name(descriptor: &str) -> Option<&str> {
     let d = descriptor.trim().trim_matches('"');
-    let at = d[1..].find('@')? + 1; // a scope's leading `@` is part of the name
+    // The separator is an `@` after the first character: a scope's leading `@` is
+    // part of the name. Found by characters, not bytes: the file may be anything.
+    let at = d.char_indices().skip(1).find(|&(_, c)| c == '@')?.0;
     Some(&d[..at]).filter(|n| !n.is_empty())
 }
 
@@ -248,6 +250,22 @@ mod tests {
         );
         assert_eq!(descriptor_name("express@npm:4.18.2"), Some("express"));
         assert_eq!(descriptor_name("noversion"), None);
+        // Found by fuzzing: a multi-byte first character panicked a byte slice.
+        assert_eq!(descriptor_name("\u{fffd}abc@1.0"), Some("\u{fffd}abc"));
+        assert_eq!(descriptor_name("\u{fffd}"), None);
+        assert_eq!(descriptor_name(""), None);
+    }
+
+    #[test]
+    fn a_yarn_lock_of_garbage_gives_nothing_and_does_not_panic() {
+        // The fuzzer's input: an apk database, then bytes that are not UTF-8, read
+        // (lossily) as a yarn.lock.
+        let mut bytes = b"C:Q1abc=\nP:musl\nV:1.2.4-r2\n".to_vec();
+        bytes.extend([0xff; 64]);
+        bytes.extend(b"@x:\n  version \"1\"\n");
+        let text = String::from_utf8_lossy(&bytes);
+        let got = parse_yarn(&text).unwrap();
+        assert!(got.iter().all(|e| !e.name.is_empty()), "{got:?}");
     }
 
     #[test]
