@@ -113,8 +113,6 @@ pub(crate) struct Scanning {
     pub(crate) config: ScanConfig,
     tx: mpsc::Sender<Job>,
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
-    /// The queue's size: jobs that wait in memory.
-    queue: usize,
     /// Pending scans exist that are not in the queue (it was full, or the
     /// server restarted): the refill task reads them from the store.
     backlog: std::sync::atomic::AtomicBool,
@@ -134,7 +132,6 @@ impl Scanning {
             config,
             tx,
             rx: Mutex::new(Some(rx)),
-            queue,
             backlog: std::sync::atomic::AtomicBool::new(true),
             pull: Default::default(),
         }
@@ -237,7 +234,7 @@ impl Security {
             });
         }
         let reg = self.clone();
-        let page = scanning.queue as i64;
+        let page = scanning.tx.max_capacity() as i64;
         tokio::spawn(async move {
             // Running rows at start-up were left by a crash: back to Pending.
             match reg.store.unfinished_scans(ScanStatus::Running, page).await {
@@ -337,7 +334,7 @@ impl Security {
         loop {
             tick.tick().await;
             if !scanning.backlog.load(std::sync::atomic::Ordering::Relaxed)
-                || scanning.tx.capacity() < scanning.queue
+                || scanning.tx.capacity() < scanning.tx.max_capacity()
             {
                 continue;
             }
@@ -346,11 +343,11 @@ impl Security {
                 .store(false, std::sync::atomic::Ordering::Relaxed);
             match self
                 .store
-                .unfinished_scans(ScanStatus::Pending, scanning.queue as i64)
+                .unfinished_scans(ScanStatus::Pending, scanning.tx.max_capacity() as i64)
                 .await
             {
                 Ok(page) => {
-                    let full = page.len() == scanning.queue;
+                    let full = page.len() == scanning.tx.max_capacity();
                     for (digest, _) in page {
                         scanning.offer_scan(&digest);
                     }
