@@ -9,6 +9,8 @@ ROOT=$PWD
 export WHARF_SHARED=${WHARF_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 export WHARF_TEST_IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
 log() { echo "[test.sh] $*" >&2; }
+# CI builds a clean checkout once: incremental caches would only cost disk (gigabytes).
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -125,6 +127,13 @@ WHARF=target/debug/wharf scripts/soak.sh --ci || rc=1
 # WHARF_FUZZ_SECONDS=0 skips the step.
 FUZZ_SECONDS=${WHARF_FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" != 0 ]; then
+  # The fuzz build is a second, sanitizer-instrumented build of the whole workspace. In CI
+  # (a throwaway checkout) the test binaries are no longer needed: free their disk first,
+  # keeping target/debug/wharf. WHARF_FREE_TEST_BUILD=0 keeps them.
+  if [ "${WHARF_FREE_TEST_BUILD:-${CI:-}}" = true ] || [ "${WHARF_FREE_TEST_BUILD:-}" = 1 ]; then
+    log "freeing the test build before the fuzz build ($(du -sh target/debug 2>/dev/null | cut -f1) in target/debug)"
+    rm -rf target/debug/deps target/debug/incremental target/debug/build target/debug/.fingerprint
+  fi
   log "fuzz targets, ${FUZZ_SECONDS}s each"
   # Unoptimised: the release build of every target took 14 min here, the smoke run needs none
   # of its speed (WHARF_FUZZ_DEV=0 keeps the release build).
