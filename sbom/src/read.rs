@@ -145,6 +145,7 @@ impl Purl {
             "hex" => Ecosystem::Hex,
             "swift" => Ecosystem::Swift,
             "cocoapods" => Ecosystem::CocoaPods,
+            "conda" => Ecosystem::Conda,
             _ => return None,
         })
     }

@@ -23,6 +23,9 @@ pub enum Ecosystem {
     /// Swift Package Manager packages, named by repository URL (OSV's `SwiftURL`).
     Swift,
     CocoaPods,
+    /// conda packages (`conda-meta` records, `environment.yml`). No OSV ecosystem and no
+    /// advisory source: inventoried only.
+    Conda,
 }
 
 impl Ecosystem {
@@ -46,6 +49,7 @@ impl Ecosystem {
             Ecosystem::Hex => "Hex",
             Ecosystem::Swift => "SwiftURL",
             Ecosystem::CocoaPods => "CocoaPods",
+            Ecosystem::Conda => "conda",
         }
     }
 
@@ -137,6 +141,7 @@ impl Ecosystem {
             Ecosystem::Hex => "hex",
             Ecosystem::Swift => "swift",
             Ecosystem::CocoaPods => "cocoapods",
+            Ecosystem::Conda => "conda",
         }
     }
 }

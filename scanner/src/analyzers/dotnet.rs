@@ -1,6 +1,10 @@
 //! .NET: `*.deps.json` (the runtime's dependency manifest written next to every published
-//! application) and NuGet's `packages.lock.json`. Only NuGet packages are reported: projects
-//! of the solution itself are not packages anyone publishes advisories for (Trivy the same).
+//! application), NuGet's `packages.lock.json`, and `packages.config` (the package list of
+//! projects from before PackageReference: `<package id= version= />`). Only NuGet packages
+//! are reported: projects of the solution itself are not packages anyone publishes
+//! advisories for (Trivy the same). A `packages.config` entry marked
+//! `developmentDependency="true"` is a build-time tool NuGet does not copy into the
+//! application's output, left out as Trivy leaves it out.
 
 use std::collections::BTreeSet;
 
@@ -12,7 +16,14 @@ use crate::image::ImageFs;
 use crate::inventory::{Ecosystem, Package};
 
 pub fn wants(path: &str) -> bool {
-    is_deps_json(path) || path == "packages.lock.json" || path.ends_with("/packages.lock.json")
+    is_deps_json(path)
+        || path == "packages.lock.json"
+        || path.ends_with("/packages.lock.json")
+        || is_packages_config(path)
+}
+
+fn is_packages_config(path: &str) -> bool {
+    path == "packages.config" || path.ends_with("/packages.config")
 }
 
 fn is_deps_json(path: &str) -> bool {
@@ -22,6 +33,15 @@ fn is_deps_json(path: &str) -> bool {
 pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
     let mut out = Vec::new();
     for (path, data, layer) in fs.files().filter(|(p, _, _)| wants(p)) {
+        if is_packages_config(path) {
+            match parse_packages_config(&String::from_utf8_lossy(data)) {
+                Ok(found) => out.extend(found.into_iter().map(|(name, version)| {
+                    lang_package(fs, Ecosystem::NuGet, None, &name, &version, path, layer)
+                })),
+                Err(e) => warnings.push(format!("{path}: {e}")),
+            }
+            continue;
+        }
         let v: Value = match serde_json::from_slice(data) {
             Ok(v) => v,
             Err(e) => {
@@ -66,4 +86,66 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
         }
     }
     out
+}
+
+/// `<packages><package id="Newtonsoft.Json" version="13.0.1" targetFramework="net472"/>…`:
+/// each (id, version) once, development-only packages left out.
+pub fn parse_packages_config(text: &str) -> Result<BTreeSet<(String, String)>, String> {
+    let doc = roxmltree::Document::parse(text).map_err(|e| format!("invalid XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "packages" {
+        return Err(format!(
+            "the root element is <{}>, not <packages>",
+            root.tag_name().name()
+        ));
+    }
+    let mut found = BTreeSet::new();
+    for pkg in root
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "package")
+    {
+        let dev = pkg
+            .attribute("developmentDependency")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1");
+        let (Some(id), Some(version)) = (pkg.attribute("id"), pkg.attribute("version")) else {
+            continue;
+        };
+        let (id, version) = (id.trim(), version.trim());
+        if dev || id.is_empty() || version.is_empty() {
+            continue;
+        }
+        found.insert((id.to_string(), version.to_string()));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_config() {
+        let found = parse_packages_config(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<packages>
+  <package id="Newtonsoft.Json" version="13.0.1" targetFramework="net472" />
+  <package id="Microsoft.Net.Compilers" version="2.4.0" developmentDependency="true" />
+  <package id="NoVersion" />
+  <!-- <package id="Commented" version="1.0.0" /> -->
+  <package id="jQuery" version="3.4.1" targetFramework="net472" />
+  <package id="jQuery" version="3.4.1" targetFramework="net48" />
+</packages>"#,
+        )
+        .unwrap();
+        let want: BTreeSet<(String, String)> = [("Newtonsoft.Json", "13.0.1"), ("jQuery", "3.4.1")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(found, want);
+        assert!(parse_packages_config("<packages><package").is_err());
+        assert!(parse_packages_config("<configuration/>").is_err());
+        // Entity expansion is bounded by the parser: a "billion laughs" document is refused.
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]><packages><package id="&g;" version="1"/></packages>"#;
+        assert!(parse_packages_config(laughs).is_err());
+    }
 }

@@ -3,9 +3,11 @@
 
 pub mod apk;
 pub mod binary;
+mod bun_lock;
 pub mod cargo_lock;
 pub mod cocoapods;
 pub mod conan;
+pub mod conda;
 pub mod dart;
 pub mod dotnet;
 pub mod dpkg;
@@ -51,6 +53,7 @@ pub fn classify(path: &str, mode: u32, size: u64) -> Capture {
         || elixir::wants(path)
         || swift::wants(path)
         || cocoapods::wants(path)
+        || conda::wants(path)
     {
         return Capture::Content;
     }
@@ -78,6 +81,7 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Inventory {
     packages.extend(elixir::analyze(fs));
     packages.extend(swift::analyze(fs, warnings));
     packages.extend(cocoapods::analyze(fs, warnings));
+    packages.extend(conda::analyze(fs, warnings));
     packages.extend(binary::analyze(fs));
     packages.sort_by(|a, b| {
         (a.ecosystem, &a.name, &a.version, &a.path).cmp(&(

@@ -1,13 +1,13 @@
 //! Node packages: `node_modules/**/package.json` (what is installed) and the lock files:
 //! `package-lock.json` (lockfile v1 `dependencies`, v2/v3 `packages`), `yarn.lock` and
-//! `pnpm-lock.yaml` (`node_locks`). Lockfile entries already installed under node_modules
+//! `pnpm-lock.yaml` (`node_locks`), `bun.lock` (`bun_lock`). Lockfile entries already installed under node_modules
 //! are not repeated. Lockfile `integrity` hashes become package checksums.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::node_locks;
+use super::{bun_lock, node_locks};
 use crate::Warnings;
 use crate::image::ImageFs;
 use crate::inventory::{Checksum, Ecosystem, Package, contact, purl};
@@ -18,6 +18,7 @@ pub fn wants(path: &str) -> bool {
         || path.ends_with("/package-lock.json")
         || node_locks::is_yarn_lock(path)
         || node_locks::is_pnpm_lock(path)
+        || bun_lock::is_bun_lock(path)
 }
 
 fn make(
@@ -133,6 +134,8 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
             node_locks::parse_yarn(&String::from_utf8_lossy(data))
         } else if node_locks::is_pnpm_lock(path) {
             node_locks::parse_pnpm(&String::from_utf8_lossy(data))
+        } else if bun_lock::is_bun_lock(path) {
+            bun_lock::parse_bun(&String::from_utf8_lossy(data))
         } else {
             continue;
         };

@@ -78,6 +78,8 @@ pub(crate) fn target_of(p: &Package, artifact: &str, inv: &Inventory) -> Target 
         Ecosystem::Hex => lang("hex", &p.path),
         Ecosystem::Swift => lang("swift", &p.path),
         Ecosystem::CocoaPods => lang("cocoapods", &p.path),
+        Ecosystem::Conda if p.path.contains("conda-meta/") => lang("conda-pkg", "Conda"),
+        Ecosystem::Conda => lang("conda-environment", &p.path),
         _ => lang("unknown", &p.path),
     }
 }

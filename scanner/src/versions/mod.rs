@@ -31,6 +31,9 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
         | Ecosystem::CocoaPods => Some(semver_lenient(a)?.cmp_precedence(&semver_lenient(b)?)),
         Ecosystem::Maven => maven::compare(a, b),
         Ecosystem::RubyGems => rubygems::compare(a, b),
+        // conda orders versions its own way (VersionOrder) and no advisory source covers
+        // conda packages: nothing is ever compared.
+        Ecosystem::Conda => None,
     }
 }
 
