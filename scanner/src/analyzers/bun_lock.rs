@@ -229,14 +229,11 @@ mod tests {
             .into_iter()
             .map(|e| (e.name, e.version))
             .collect();
-        let want: Vec<(String, String)> = [
-            ("debug", "4.3.4"),
-            ("lodash", "4.17.20"),
-            ("ms", "2.1.2"),
-        ]
-        .into_iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+        let want: Vec<(String, String)> =
+            [("debug", "4.3.4"), ("lodash", "4.17.20"), ("ms", "2.1.2")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
         // ms@2.1.3 and lodash@4.17.21 are reached by nothing but left-pad (a dev
         // dependency) or nothing at all.
         assert_eq!(got, want);

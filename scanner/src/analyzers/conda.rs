@@ -210,9 +210,13 @@ mod tests {
     #[test]
     fn paths() {
         assert!(wants("opt/conda/conda-meta/zlib-1.3.1-hb9d3cd8_2.json"));
-        assert!(wants("opt/conda/envs/app/conda-meta/zlib-1.3.1-hb9d3cd8_2.json"));
+        assert!(wants(
+            "opt/conda/envs/app/conda-meta/zlib-1.3.1-hb9d3cd8_2.json"
+        ));
         assert!(!wants("opt/conda/conda-meta/history"));
-        assert!(!wants("opt/conda/pkgs/zlib-1.3.1-hb9d3cd8_2/info/index.json"));
+        assert!(!wants(
+            "opt/conda/pkgs/zlib-1.3.1-hb9d3cd8_2/info/index.json"
+        ));
         assert!(wants("srv/app/environment.yml"));
         assert!(wants("environment.yaml"));
         assert!(!wants("srv/app/my-environment.yml"));
@@ -224,7 +228,10 @@ mod tests {
         let pair = |n: &str, v: &str| Some((n.to_string(), v.to_string()));
         assert_eq!(p("bzip2=1.0.8=h998d150_5"), pair("bzip2", "1.0.8"));
         assert_eq!(p("numpy==1.26.4"), pair("numpy", "1.26.4"));
-        assert_eq!(p("libgcc-ng 13.2.0 h77fa898_7"), pair("libgcc-ng", "13.2.0"));
+        assert_eq!(
+            p("libgcc-ng 13.2.0 h77fa898_7"),
+            pair("libgcc-ng", "13.2.0")
+        );
         assert_eq!(p("conda-forge::zlib=1.3.1"), pair("zlib", "1.3.1"));
         assert_eq!(p("tzdata=2024a"), pair("tzdata", "2024a"));
         assert_eq!(p("python=3.11"), pair("python", "3.11"));
