@@ -198,6 +198,24 @@ fn conda_meta_records_are_read() {
     )
     .unwrap();
     assert_eq!(zlib["Licenses"][0], record["license"]);
+
+    // In the SBOM: the purl, the licence and the archive's SHA-256 as the record gives them.
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["sbom", "--format", "cyclonedx-json"])
+        .arg(format!("dir:{}", env.display()))
+        .output()
+        .unwrap();
+    let bom: serde_json::Value = serde_json::from_str(&common::stdout_ok(&out)).unwrap();
+    let zlib = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "zlib")
+        .unwrap();
+    assert_eq!(zlib["purl"], "pkg:conda/zlib@1.3.1");
+    assert_eq!(zlib["licenses"][0]["expression"], record["license"]);
+    assert_eq!(zlib["hashes"][0]["alg"], "SHA-256");
+    assert_eq!(zlib["hashes"][0]["content"], record["sha256"]);
 }
 
 #[test]

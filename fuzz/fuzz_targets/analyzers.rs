@@ -2,9 +2,10 @@
 //! byte picks the parser, the rest is the file. dpkg status and copyright, apk installed,
 //! rpm header blobs, Python METADATA, npm package-lock.json, Cargo.lock, Go buildinfo /
 //! cargo-auditable executables, Java archives (nested), RubyGems, os-release. A first byte
-//! of 240 or more puts the rest in an image layer as the lock file or manifest one of the
+//! of 232 or more puts the rest in an image layer as the lock file or manifest one of the
 //! image analyzers reads (NuGet, Conan, Dart, Elixir, Swift, CocoaPods, Composer, npm,
-//! Python, Cargo, yarn, pnpm), so the analyzers that take a whole image are reached too.
+//! Python, Cargo, yarn, pnpm, NuGet's packages.config, bun, conda), so the analyzers that
+//! take a whole image are reached too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,8 +17,9 @@ use wharf_scanner::image::layer::apply_layer;
 use wharf_scanner::image::{ImageFs, LoadOptions};
 use wharf_scanner::inventory::Distro;
 
-/// Where each image analyzer looks (`sel - 240` picks one).
-const LOCK_FILES: [&str; 14] = [
+/// Where each image analyzer looks: a first byte of 240..=255 picks one of the first 16,
+/// 232..=239 one of those after them (added later, so earlier corpus inputs keep their file).
+const LOCK_FILES: [&str; 18] = [
     "app/packages.lock.json",
     "app/bin/app.deps.json",
     "src/conan.lock",
@@ -32,6 +34,10 @@ const LOCK_FILES: [&str; 14] = [
     "app/node_modules/x/package.json",
     "app/yarn.lock",
     "app/pnpm-lock.yaml",
+    "app/packages.config",
+    "app/bun.lock",
+    "opt/conda/conda-meta/zlib-1.3.1-hb9d3cd8_2.json",
+    "app/environment.yml",
 ];
 
 /// A one-file uncompressed tar layer: a ustar header, the file, padding, the end.
@@ -59,8 +65,13 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {
         return;
     };
-    if sel >= 240 {
-        let path = LOCK_FILES[usize::from(sel - 240) % LOCK_FILES.len()];
+    if sel >= 232 {
+        let index = if sel >= 240 {
+            usize::from(sel - 240)
+        } else {
+            16 + usize::from(sel - 232)
+        };
+        let path = LOCK_FILES[index % LOCK_FILES.len()];
         let mut fs = ImageFs::default();
         let mut warnings = Warnings::default();
         let layer = one_file_layer(path, body);

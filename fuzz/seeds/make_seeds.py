@@ -122,6 +122,14 @@ def main():
         data = read(lockfiles / path)
         if data is not None:
             put("analyzers", "image-" + name, bytes([240 + i]) + data)
+    # ... LOCK_FILES[14], [15] by 254, 255; [16], [17] by 232, 233
+    for sel, name, path in [(254, "packages-config", "nuget-config/packages.config"),
+                            (255, "bun", "bun-dev/bun.lock"),
+                            (232, "conda-meta", "conda/opt/conda/envs/app/conda-meta/openssl-3.4.0-hb9d3cd8_0.json"),
+                            (233, "conda-env", "conda-env/environment.yml")]:
+        data = read(lockfiles / path)
+        if data is not None:
+            put("analyzers", "image-" + name, bytes([sel]) + data)
 
     # layer: tars as an image would hold them, plain, gzip and zstd
     files = [

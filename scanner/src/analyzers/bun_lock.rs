@@ -78,13 +78,25 @@ fn split_identifier(id: &str) -> Option<(&str, &str)> {
     (!name.is_empty() && !version.is_empty()).then_some((name, version))
 }
 
-/// The names a package depends on at run time (its `dependencies`, `optionalDependencies`
-/// and `peerDependencies`).
+/// The names a package depends on at run time: its `dependencies`, `optionalDependencies`
+/// and `peerDependencies` (Bun installs peers), except the peers it lists in
+/// `optionalPeers` (installed only when something else needs them).
 fn runtime_dependencies(meta: &Value) -> impl Iterator<Item = &str> {
+    let optional_peers: Vec<&str> = meta
+        .get("optionalPeers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     ["dependencies", "optionalDependencies", "peerDependencies"]
         .into_iter()
-        .flat_map(move |k| meta.get(k).and_then(Value::as_object).into_iter().flatten())
-        .map(|(name, _)| name.as_str())
+        .flat_map(move |k| {
+            let names = meta.get(k).and_then(Value::as_object).into_iter().flatten();
+            names.map(move |(name, _)| (k, name.as_str()))
+        })
+        .filter(move |&(k, name)| k != "peerDependencies" || !optional_peers.contains(&name))
+        .map(|(_, name)| name)
 }
 
 /// Every registry package the production dependencies of the workspaces reach.
@@ -120,16 +132,20 @@ pub fn parse_bun(text: &str) -> Result<Vec<LockEntry>, String> {
         }
     };
 
-    // The walk starts at each workspace's production dependencies; a workspace's own
-    // conflicting versions are keyed under its package name (`app/lodash`).
+    // The walk starts at each workspace's production dependencies; a member workspace's
+    // own conflicting versions are keyed under its package name (`app/lodash`), the root's
+    // (path "") are the top-level ones.
     let mut stack: Vec<String> = Vec::new();
-    for ws in doc
+    for (ws_path, ws) in doc
         .get("workspaces")
         .and_then(Value::as_object)
         .into_iter()
-        .flat_map(|w| w.values())
+        .flatten()
     {
-        let ws_name = ws.get("name").and_then(Value::as_str).unwrap_or("");
+        let ws_name = match ws_path.as_str() {
+            "" => "",
+            _ => ws.get("name").and_then(Value::as_str).unwrap_or(""),
+        };
         for dep in runtime_dependencies(ws) {
             stack.extend(resolve(ws_name, dep));
         }
@@ -216,7 +232,8 @@ mod tests {
   },
   "packages": {
     "app": ["app@workspace:packages/app"],
-    "debug": ["debug@4.3.4", "", { "dependencies": { "ms": "2.1.2" } }, "sha512-PRWFHuSU3eDtQJPvnNY7Jcket1j0t5OuOsFzPPzsekD52Zl8qUfFIPEiswXqIvHWGVHOgX+7G/vCNNhehwxfkQ=="],
+    "debug": ["debug@4.3.4", "", { "dependencies": { "ms": "2.1.2" }, "peerDependencies": { "supports-color": "*" }, "optionalPeers": ["supports-color"] }, "sha512-PRWFHuSU3eDtQJPvnNY7Jcket1j0t5OuOsFzPPzsekD52Zl8qUfFIPEiswXqIvHWGVHOgX+7G/vCNNhehwxfkQ=="],
+    "supports-color": ["supports-color@7.2.0", "", {}, "sha512-u"],
     "debug/ms": ["ms@2.1.2", "", {}, "sha512-x"],
     "ms": ["ms@2.1.3", "", {}, "sha512-y"],
     "left-pad": ["left-pad@1.3.0", "", { "dependencies": { "ms": "2.1.3" } }, "sha512-z"],
@@ -235,7 +252,7 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect();
         // ms@2.1.3 and lodash@4.17.21 are reached by nothing but left-pad (a dev
-        // dependency) or nothing at all.
+        // dependency) or nothing at all; supports-color only as debug's optional peer.
         assert_eq!(got, want);
         assert!(parse_bun("{").is_err());
         assert!(parse_bun(r#"{"packages": 3}"#).is_err());
