@@ -6,16 +6,22 @@
 //! have the blob's digest, and skopeo pulls through the redirects.
 
 mod common;
+#[path = "../registry/tests/support/postgres.rs"]
+mod pg;
 #[path = "../registry/tests/support/s3.rs"]
 mod s3;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, oci_ref, require, run, sha256};
+use common::{Wharf, curl, oci_ref, require, run, sha256};
 use serde_json::Value;
 
 fn start(dir: &Path, bucket: &str, extra: &[&str]) -> Wharf {
+    start_with_env(dir, bucket, extra, &[])
+}
+
+fn start_with_env(dir: &Path, bucket: &str, extra: &[&str], env: &[(&str, &str)]) -> Wharf {
     let storage = format!("s3://{bucket}/registry");
     let endpoint = s3::server().endpoint.clone();
     let mut args = vec![
@@ -27,15 +33,13 @@ fn start(dir: &Path, bucket: &str, extra: &[&str]) -> Wharf {
         "--s3-allow-http",
     ];
     args.extend_from_slice(extra);
-    Wharf::start_env(
-        dir,
-        &args,
-        &[
-            ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-            ("AWS_REGION", s3::REGION),
-        ],
-    )
+    let mut vars = vec![
+        ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("AWS_REGION", s3::REGION),
+    ];
+    vars.extend_from_slice(env);
+    Wharf::start_env(dir, &args, &vars)
 }
 
 /// The digests of a manifest's config and layers.
@@ -152,4 +156,70 @@ fn unsupported_storage_url_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("s3://BUCKET"), "{err}");
+}
+
+/// Deterministic bytes with no period a misplaced chunk could hide in.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 4);
+    let mut x: u32 = 0x2545_f491;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// One chunked upload taken by two processes on one PostgreSQL and one bucket:
+/// POST on the first, PATCHes alternating (so each process's own hash state is
+/// stale when its turn comes again), the closing PUT on the second, the blob
+/// read back from the first with the uploaded bytes' digest.
+#[test]
+fn one_upload_across_two_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = s3::fresh_bucket();
+    let url = pg::fresh_database();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let env = [("WHARF_DATABASE", url.as_str())];
+    let a = start_with_env(&dir_a, &bucket, &[], &env);
+    let b = start_with_env(&dir_b, &bucket, &[], &env);
+    const MIB: usize = 1024 * 1024;
+    let data = pattern(12 * MIB + 5);
+    let digest = sha256(&data);
+
+    let r = curl("POST", &a.url("/v2/library/split/blobs/uploads/")).send();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let mut location = r.header("location").unwrap().to_string();
+    let mut at = 0;
+    for (i, n) in [3 * MIB, 6 * MIB + 1, 2 * MIB, MIB].into_iter().enumerate() {
+        let w = if i % 2 == 0 { &b } else { &a };
+        let r = curl("PATCH", &w.url(&location))
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", &format!("{at}-{}", at + n - 1))
+            .body(data[at..at + n].to_vec())
+            .send();
+        assert_eq!(
+            r.status,
+            202,
+            "PATCH {i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        at += n;
+        assert_eq!(r.header("range"), Some(format!("0-{}", at - 1).as_str()));
+        location = r.header("location").unwrap().to_string();
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = curl("PUT", &b.url(&format!("{location}{sep}digest={digest}")))
+        .header("Content-Type", "application/octet-stream")
+        .body(data[at..].to_vec())
+        .send();
+    assert_eq!(r.status, 201, "PUT: {}", String::from_utf8_lossy(&r.body));
+    let r = curl("GET", &a.url(&format!("/v2/library/split/blobs/{digest}"))).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), data.len());
+    assert_eq!(sha256(&r.body), digest);
 }
