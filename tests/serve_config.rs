@@ -26,6 +26,12 @@ const VARIABLES: &[&str] = &[
     "WHARF_TOKEN_TTL",
     "WHARF_LOG_LEVEL",
     "WHARF_LOG",
+    "WHARF_STORAGE",
+    "WHARF_S3_ENDPOINT",
+    "WHARF_S3_REGION",
+    "WHARF_S3_PATH_STYLE",
+    "WHARF_S3_ALLOW_HTTP",
+    "WHARF_STORAGE_REDIRECT",
 ];
 
 /// Starts `wharf serve` with `args`, `env` and (when given) a config file holding `file`;
@@ -224,6 +230,12 @@ fn help_names_every_flags_variable() {
         "config",
         "listen",
         "data-dir",
+        "storage",
+        "s3-endpoint",
+        "s3-region",
+        "s3-path-style",
+        "s3-allow-http",
+        "storage-redirect",
         "tls-cert",
         "tls-key",
         "max-concurrent-uploads",
@@ -259,4 +271,33 @@ fn help_names_every_flags_variable() {
         help.contains("WHARF_DB_REFRESH_HOURS"),
         "former names are not taught"
     );
+}
+
+/// The S3 storage settings layer like every other: the file sets all, a variable
+/// overrides the endpoint, a flag the bucket; the secret credentials are not in
+/// the configuration at all (they come from `AWS_*`, read by the S3 client).
+#[test]
+fn storage_settings_from_file_env_and_flags() {
+    let config = effective_config(
+        &["--storage", "s3://from-flag/p", "--storage-redirect"],
+        &[
+            ("WHARF_S3_ENDPOINT", "http://from-env:9000"),
+            ("AWS_SECRET_ACCESS_KEY", "do-not-log-me"),
+        ],
+        Some(
+            "storage = \"s3://from-file/q\"\ns3_endpoint = \"http://from-file:9000\"\n\
+             s3_region = \"eu-west-3\"\ns3_path_style = false\ns3_allow_http = true\n",
+        ),
+    );
+    for want in [
+        "storage: Some(\"s3://from-flag/p\")",
+        "s3_endpoint: Some(\"http://from-env:9000\")",
+        "s3_region: Some(\"eu-west-3\")",
+        "s3_path_style: Some(false)",
+        "s3_allow_http: true",
+        "storage_redirect: true",
+    ] {
+        assert!(config.contains(want), "{want} not in {config}");
+    }
+    assert!(!config.contains("do-not-log-me"), "{config}");
 }

@@ -20,6 +20,21 @@ pub struct Config {
     /// PEM file of the CA(s) PostgreSQL's certificate must chain to (with
     /// `sslmode=verify-ca`/`verify-full`) [default: the web PKI roots].
     pub database_ca_file: Option<PathBuf>,
+    /// Where blobs are kept: `s3://BUCKET/PREFIX` (any S3-compatible object
+    /// store, credentials from the standard `AWS_*` variables); unset, the
+    /// filesystem under `data_dir`.
+    pub storage: Option<String>,
+    /// The S3 API's URL for S3-compatible servers [default: `AWS_ENDPOINT_URL`, else AWS].
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region [default: `AWS_REGION`, else us-east-1].
+    pub s3_region: Option<String>,
+    /// Path-style S3 requests (`ENDPOINT/BUCKET/KEY`) rather than virtual-hosted.
+    pub s3_path_style: Option<bool>,
+    /// Allow a plain-HTTP S3 endpoint.
+    pub s3_allow_http: bool,
+    /// Answer blob GETs with a 307 to a pre-signed URL of the object store
+    /// instead of streaming the bytes (S3 only).
+    pub storage_redirect: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Upload sessions open at once; beyond this, new ones get 429 TOOMANYREQUESTS.
@@ -255,6 +270,12 @@ impl Default for Config {
             database: None,
             database_max_connections: 16,
             database_ca_file: None,
+            storage: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_path_style: None,
+            s3_allow_http: false,
+            storage_redirect: false,
             tls_cert: None,
             tls_key: None,
             max_concurrent_uploads: 256,

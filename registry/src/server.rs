@@ -18,7 +18,7 @@ use crate::service::lifecycle::QueueOptions;
 use crate::service::{
     AuthState, DbSource, KeylessRoot, LifecycleOptions, Options, ScanConfig, Services, Stores,
 };
-use crate::storage::FsBlobStore;
+use crate::storage::{BlobStore, FsBlobStore, S3BlobStore, S3ConfigError, S3Options};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -36,6 +36,8 @@ pub enum ServeError {
     Bootstrap(String),
     #[error(transparent)]
     SecretKey(#[from] crate::service::replication::SecretKeyError),
+    #[error(transparent)]
+    Storage(#[from] S3ConfigError),
     #[error(
         "--database: unsupported URL {scheme:?}: PostgreSQL is postgres://user@host:port/db; leave it unset for SQLite in the data directory"
     )]
@@ -44,10 +46,10 @@ pub enum ServeError {
 
 /// The metadata backend `config.database` names (PostgreSQL), else SQLite in
 /// the data directory.
-async fn open_metadata(config: &Config, blobs: FsBlobStore) -> Result<Stores, ServeError> {
+async fn open_metadata(config: &Config, blobs: Arc<dyn BlobStore>) -> Result<Stores, ServeError> {
     let Some(url) = &config.database else {
         let meta = SqliteMetadata::open(&config.data_dir.join("wharf.db")).await?;
-        return Ok(Stores::from_backend(Arc::new(meta), Arc::new(blobs)));
+        return Ok(Stores::from_backend(Arc::new(meta), blobs));
     };
     let url = url.0.as_str();
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
@@ -63,7 +65,34 @@ async fn open_metadata(config: &Config, blobs: FsBlobStore) -> Result<Stores, Se
     };
     let meta = PgMetadata::connect(url, &options).await?;
     tracing::info!("metadata in PostgreSQL");
-    Ok(Stores::from_backend(Arc::new(meta), Arc::new(blobs)))
+    Ok(Stores::from_backend(Arc::new(meta), blobs))
+}
+
+/// How long a blob GET's pre-signed URL stays valid (`--storage-redirect`;
+/// Distribution's 20 minutes): enough to start a large download, short enough
+/// that a leaked URL soon stops working.
+const REDIRECT_TTL: Duration = Duration::from_secs(20 * 60);
+
+/// The blob store `config.storage` names (S3), else the filesystem in the data directory.
+async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
+    let Some(url) = &config.storage else {
+        if config.storage_redirect {
+            tracing::warn!("--storage-redirect applies to S3 storage only; blobs are streamed");
+        }
+        return Ok(Arc::new(
+            FsBlobStore::open(config.data_dir.clone(), true).await?,
+        ));
+    };
+    let store = S3BlobStore::open(&S3Options {
+        url: url.clone(),
+        endpoint: config.s3_endpoint.clone(),
+        region: config.s3_region.clone(),
+        path_style: config.s3_path_style,
+        allow_http: config.s3_allow_http,
+        redirect: config.storage_redirect.then_some(REDIRECT_TTL),
+    })?;
+    tracing::info!(storage = %url, redirect = config.storage_redirect, "blobs in S3-compatible storage");
+    Ok(Arc::new(store))
 }
 
 /// The registry's host as clients name it: `--external-url`'s host and port,
@@ -87,9 +116,10 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
         source,
     };
     tokio::fs::create_dir_all(dir).await.map_err(data_dir_err)?;
-    let blobs = FsBlobStore::open(dir.clone(), true)
-        .await
-        .map_err(data_dir_err)?;
+    let blobs = open_blobs(config).await.map_err(|e| match e {
+        ServeError::Io(source) => data_dir_err(source),
+        other => other,
+    })?;
     let stores = open_metadata(config, blobs).await?;
     let scanning = ScanConfig {
         db: config

@@ -45,6 +45,15 @@ async fn filesystem_blobs() {
     wharf_registry::storage::conformance::run(&store).await;
 }
 
+/// Two stores over one directory, as two processes on shared storage.
+#[tokio::test]
+async fn filesystem_blobs_shared_by_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = FsBlobStore::open(dir.path(), true).await.unwrap();
+    let second = FsBlobStore::open(dir.path(), false).await.unwrap();
+    wharf_registry::storage::conformance::run_shared(&first, &second).await;
+}
+
 #[tokio::test]
 async fn sqlite_cve_exports() {
     let (_dir, store) = sqlite().await;

@@ -73,6 +73,12 @@ Config file (TOML), every key optional:
   database = \"postgres://wharf:...@db.example.com/wharf?sslmode=verify-full\"
   database_max_connections = 16
   database_ca_file = \"/etc/wharf/db-ca.pem\"
+  storage = \"s3://wharf-blobs/registry\"   # credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+  s3_endpoint = \"https://minio.example.com:9000\"
+  s3_region = \"eu-west-1\"
+  s3_path_style = true
+  s3_allow_http = false
+  storage_redirect = false
   tls_cert = \"/etc/wharf/cert.pem\"
   tls_key = \"/etc/wharf/key.pem\"
   max_concurrent_uploads = 256
@@ -163,6 +169,37 @@ pub struct ServeArgs {
     /// sslmode=verify-ca/verify-full [default: the web PKI roots].
     #[arg(long, env = "WHARF_DATABASE_CA_FILE")]
     database_ca_file: Option<PathBuf>,
+
+    /// Keep blobs in an S3-compatible object store: s3://BUCKET/PREFIX. Credentials
+    /// come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (or the
+    /// instance's role) [default: the filesystem under --data-dir].
+    #[arg(long, env = "WHARF_STORAGE")]
+    storage: Option<String>,
+
+    /// URL of the S3 API, for S3-compatible servers (MinIO, Ceph, R2…)
+    /// [default: AWS_ENDPOINT_URL, else AWS for the region].
+    #[arg(long, env = "WHARF_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+
+    /// Region of the bucket [default: AWS_REGION, else us-east-1].
+    #[arg(long, env = "WHARF_S3_REGION")]
+    s3_region: Option<String>,
+
+    /// Path-style requests (ENDPOINT/BUCKET/KEY), as most S3-compatible servers want;
+    /// false: virtual-hosted style (BUCKET.ENDPOINT/KEY) [default: path style, unless
+    /// AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true].
+    #[arg(long, env = "WHARF_S3_PATH_STYLE", num_args = 0..=1, default_missing_value = "true")]
+    s3_path_style: Option<bool>,
+
+    /// Allow a plain-HTTP --s3-endpoint [default: false].
+    #[arg(long, env = "WHARF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    s3_allow_http: Option<bool>,
+
+    /// Answer blob downloads with a 307 redirect to a URL of the object store,
+    /// pre-signed for 20 minutes, instead of streaming them (S3 storage; clients
+    /// must reach the S3 endpoint) [default: false].
+    #[arg(long, env = "WHARF_STORAGE_REDIRECT", num_args = 0..=1, default_missing_value = "true")]
+    storage_redirect: Option<bool>,
 
     /// PEM certificate chain; with --tls-key, serve HTTPS.
     #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
@@ -483,6 +520,24 @@ impl ServeArgs {
         }
         if let Some(v) = self.database_ca_file {
             config.database_ca_file = Some(v);
+        }
+        if let Some(v) = self.storage {
+            config.storage = Some(v);
+        }
+        if let Some(v) = self.s3_endpoint {
+            config.s3_endpoint = Some(v);
+        }
+        if let Some(v) = self.s3_region {
+            config.s3_region = Some(v);
+        }
+        if let Some(v) = self.s3_path_style {
+            config.s3_path_style = Some(v);
+        }
+        if let Some(v) = self.s3_allow_http {
+            config.s3_allow_http = v;
+        }
+        if let Some(v) = self.storage_redirect {
+            config.storage_redirect = v;
         }
         if self.tls_cert.is_some() {
             config.tls_cert = self.tls_cert;

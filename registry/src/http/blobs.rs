@@ -41,6 +41,15 @@ pub async fn get(
     let (repo, digest) = (params::repo(&name)?, params::digest(&digest)?);
     let range = header_str(&headers, header::RANGE).and_then(ByteRange::parse);
     let digest_value = digest.to_string();
+    if let Some(url) = reg.distribution.blob_url(&repo, &digest).await? {
+        // As Distribution's `redirect`: the client downloads from the blob store itself.
+        return Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, url)
+            .header(DIGEST_HEADER, digest_value)
+            .body(Body::empty())
+            .map_err(|e| crate::error::RegistryError::Internal(e.to_string()));
+    }
     let resp = match reg.distribution.read_blob(&repo, &digest, range).await? {
         BlobBody::Whole { size, stream } => Response::builder()
             .status(StatusCode::OK)

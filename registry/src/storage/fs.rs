@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use tokio::fs::{self, File, OpenOptions};
 use tokio_util::io::ReaderStream;
 
 use super::{BlobStore, ByteStream, Result, StorageError, valid_upload_id};
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Algorithm, Digest, Hasher};
 
 const READ_CHUNK: usize = 256 * 1024;
 /// Blobs up to this size are read in one go rather than mapped.
@@ -318,13 +318,16 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    async fn read_upload(&self, id: &str) -> Result<ByteStream> {
+    async fn resume_hash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher> {
         let path = self.upload_path(id)?;
         let file = not_found_as_none(File::open(&path).await)?
             .ok_or_else(|| StorageError::UploadNotFound(id.to_string()))?;
-        Ok(Box::pin(
-            ReaderStream::with_capacity(file, READ_CHUNK).map_err(io::Error::other),
-        ))
+        let mut hasher = algorithm.hasher();
+        let mut data = ReaderStream::with_capacity(file, READ_CHUNK);
+        while let Some(chunk) = data.next().await {
+            hasher.update(&chunk?);
+        }
+        Ok(hasher)
     }
 
     async fn commit_upload(&self, id: &str, digest: &Digest) -> Result<()> {

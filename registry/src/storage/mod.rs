@@ -1,5 +1,6 @@
 //! Blob bytes. One trait, [`BlobStore`], that every backend implements
-//! (filesystem now; S3-compatible object storage later), and one conformance
+//! (the filesystem, [`FsBlobStore`]; S3-compatible object storage,
+//! [`S3BlobStore`]), and one conformance
 //! suite (`conformance`, public with the `conformance` feature) that every
 //! backend must pass, whichever crate it lives in.
 //!
@@ -9,6 +10,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod fs;
+mod s3;
 
 use std::io;
 use std::pin::Pin;
@@ -17,9 +19,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Algorithm, Digest, Hasher};
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3ConfigError, S3Options};
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
@@ -36,6 +39,16 @@ pub enum StorageError {
     /// The client's stream failed (disconnect, body limit); nothing was kept.
     #[error("reading request body: {0}")]
     Body(io::Error),
+    /// The store keeps the hash state of an upload's bytes in one algorithm
+    /// only (S3: it cannot read back parts of an unfinished multipart upload).
+    #[error(
+        "upload {id} was hashed as {kept}; its bytes cannot be verified as {wanted} (upload the blob in one request to use {wanted})"
+    )]
+    HashUnavailable {
+        id: String,
+        kept: &'static str,
+        wanted: &'static str,
+    },
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -69,8 +82,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// upload is cut back to its previous size and `hasher` is left untouched.
     async fn append_upload(&self, id: &str, data: ByteStream, hasher: &mut Hasher) -> Result<u64>;
 
-    /// Stream an upload's bytes so far (to rebuild hash state after a restart).
-    async fn read_upload(&self, id: &str) -> Result<ByteStream>;
+    /// The hash state of an upload's bytes so far, in `algorithm`: what another
+    /// process (after a restart, or another replica) continues the upload with.
+    /// The filesystem reads the bytes back; S3 keeps the state beside the upload.
+    async fn resume_hash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher>;
 
     /// Make the upload the blob `digest`, atomically: readers see the whole
     /// blob or none. The caller has verified the digest. If the blob already
@@ -82,6 +97,18 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Ids of all upload sessions the store holds (for purging abandoned ones).
     async fn list_uploads(&self) -> Result<Vec<String>>;
+
+    /// Whether blob GETs are answered with a redirect to [`BlobStore::blob_url`]
+    /// (`--storage-redirect`), so the service looks the URL up only then.
+    fn redirects(&self) -> bool {
+        false
+    }
+
+    /// A time-limited URL the client can fetch the committed blob from directly
+    /// (a pre-signed S3 GET), or `None` when the bytes go through the registry.
+    async fn blob_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Upload ids name files: only the canonical UUID form is accepted.

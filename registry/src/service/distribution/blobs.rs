@@ -124,6 +124,17 @@ impl Distribution {
         }
     }
 
+    /// Where the client may fetch a blob straight from the blob store (a
+    /// pre-signed URL, `--storage-redirect`), if the store hands such URLs out
+    /// and the repository holds the blob. `None`: serve it with [`Self::read_blob`]
+    /// (manifests fetched as blobs and proxy-cache content always are).
+    pub async fn blob_url(&self, repo: &RepoName, digest: &Digest) -> Result<Option<String>> {
+        if !self.blobs.redirects() || self.meta.repo_blob_size(repo, digest).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(self.blobs.blob_url(digest).await?)
+    }
+
     /// Stream a blob, or the requested range of it.
     pub async fn read_blob(
         &self,

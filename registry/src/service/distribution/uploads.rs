@@ -33,12 +33,20 @@ pub enum MountOutcome {
 /// per-client cap (sessions from before a restart count only towards the global one).
 #[derive(Default)]
 pub(super) struct Sessions {
-    hashers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Hasher>>>>>,
+    hashers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Resumable>>>>>,
     owners: Mutex<HashMap<String, IpAddr>>,
 }
 
+/// A session's hash state and how many bytes it covers: when the store holds
+/// more (another replica appended in between), the state is stale and is
+/// resumed from the store instead.
+struct Resumable {
+    size: u64,
+    hasher: Hasher,
+}
+
 impl Sessions {
-    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Hasher>>> {
+    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Resumable>>> {
         let mut map = self.hashers.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_string()).or_default().clone()
     }
@@ -255,18 +263,29 @@ impl Distribution {
         })
     }
 
-    /// Rebuild sha256 state from the stored bytes (after a restart).
-    async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher> {
-        let mut hasher = algorithm.hasher();
-        let mut data = self
-            .blobs
-            .read_upload(id)
-            .await
-            .map_err(|e| body_error(e, id))?;
-        while let Some(chunk) = data.next().await {
-            hasher.update(&chunk.map_err(StorageError::Io)?);
+    /// The hash state of the stored bytes: this process's own if it covers
+    /// `size` bytes in `algorithm`, else the store's (after a restart, or when
+    /// another replica took the previous chunk).
+    async fn resume_hash(
+        &self,
+        id: &str,
+        kept: Option<Resumable>,
+        size: u64,
+        algorithm: Algorithm,
+    ) -> Result<Hasher> {
+        match kept {
+            Some(r) if r.size == size && r.hasher.algorithm() == algorithm => Ok(r.hasher),
+            _ => self
+                .blobs
+                .resume_hash(id, algorithm)
+                .await
+                .map_err(|e| match e {
+                    StorageError::HashUnavailable { .. } => {
+                        RegistryError::new(ErrorCode::DigestInvalid, e.to_string())
+                    }
+                    other => body_error(other, id),
+                }),
         }
-        Ok(hasher)
     }
 
     /// `PATCH /blobs/uploads/<id>`: append a chunk. `range` is the
@@ -299,13 +318,13 @@ impl Distribution {
             (None, Some(len)) => exact_length(body, len),
             (None, None) => body,
         };
-        let mut hasher = match state.take() {
-            Some(h) => h,
-            None => self.rehash(id, Algorithm::Sha256).await?,
-        };
+        let mut hasher = self
+            .resume_hash(id, state.take(), size, Algorithm::Sha256)
+            .await?;
         let appended = self.blobs.append_upload(id, body, &mut hasher).await;
         // On failure the store kept nothing and left the hasher untouched.
-        *state = Some(hasher);
+        let now = *appended.as_ref().unwrap_or(&size);
+        *state = Some(Resumable { size: now, hasher });
         let size = appended.map_err(|e| body_error(e, id))?;
         self.meta.touch_upload(id).await?;
         Ok(UploadStatus {
@@ -326,17 +345,16 @@ impl Distribution {
         self.session(repo, id).await?;
         let lock = self.sessions.get(id);
         let mut state = lock.lock().await;
-        let hasher = match state.take() {
-            Some(h) if h.algorithm() == digest.algorithm() => h,
-            _ => self.rehash(id, digest.algorithm()).await?,
-        };
-        let mut hasher = hasher;
+        let size = self.stored_size(id).await?;
+        let mut hasher = self
+            .resume_hash(id, state.take(), size, digest.algorithm())
+            .await?;
         let body = match length {
             Some(n) => exact_length(body, n),
             None => body,
         };
         if let Err(e) = self.blobs.append_upload(id, body, &mut hasher).await {
-            *state = Some(hasher);
+            *state = Some(Resumable { size, hasher });
             return Err(body_error(e, id));
         }
         let result = self.commit(repo, id, digest, hasher.finish()).await;

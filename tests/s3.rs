@@ -1,0 +1,225 @@
+//! `wharf serve --storage s3://…`: the real binary with its blobs in a real S3
+//! implementation (moto's server, registry/tests/support/s3.rs), driven by
+//! skopeo: a real image (a 51 MB layer: several multipart parts) copied in and
+//! back out, every digest checked against the source; restarted with
+//! `--storage-redirect`, a blob GET answers 307 to a pre-signed URL whose bytes
+//! have the blob's digest, and skopeo pulls through the redirects.
+
+mod common;
+#[path = "../registry/tests/support/postgres.rs"]
+mod pg;
+#[path = "../registry/tests/support/s3.rs"]
+mod s3;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Wharf, curl, oci_ref, require, run, sha256};
+use serde_json::Value;
+
+fn start(dir: &Path, bucket: &str, extra: &[&str]) -> Wharf {
+    start_with_env(dir, bucket, extra, &[])
+}
+
+fn start_with_env(dir: &Path, bucket: &str, extra: &[&str], env: &[(&str, &str)]) -> Wharf {
+    let storage = format!("s3://{bucket}/registry");
+    let endpoint = s3::server().endpoint.clone();
+    let mut args = vec![
+        "--storage",
+        storage.as_str(),
+        "--s3-endpoint",
+        endpoint.as_str(),
+        "--s3-path-style",
+        "--s3-allow-http",
+    ];
+    args.extend_from_slice(extra);
+    let mut vars = vec![
+        ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("AWS_REGION", s3::REGION),
+    ];
+    vars.extend_from_slice(env);
+    Wharf::start_env(dir, &args, &vars)
+}
+
+/// The digests of a manifest's config and layers.
+fn blob_digests(manifest: &str) -> Vec<String> {
+    let m: Value = serde_json::from_str(manifest).unwrap();
+    let mut out = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+    for l in m["layers"].as_array().unwrap() {
+        out.push(l["digest"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+#[test]
+fn serve_on_s3_push_pull_and_redirect() {
+    require("skopeo");
+    require("curl");
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = s3::fresh_bucket();
+    let image = oci_ref("debian", "bookworm-minbase");
+    let source = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(&image));
+    let digests = blob_digests(&source);
+
+    let mut w = start(tmp.path(), &bucket, &[]);
+    let target = format!("docker://{}/library/debian:v1", w.host());
+    run(Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(&image)
+        .arg(&target));
+    let pushed = run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(&target));
+    assert_eq!(sha256(pushed.as_bytes()), sha256(source.as_bytes()));
+    // The blobs are in the bucket, under the filesystem store's layout; no upload is left.
+    let keys = s3::keys(&bucket, "registry/");
+    for d in &digests {
+        let hex = d.strip_prefix("sha256:").unwrap();
+        let key = format!("registry/blobs/sha256/{}/{hex}", &hex[..2]);
+        assert!(keys.contains(&key), "{key} not in {keys:?}");
+    }
+    assert!(
+        keys.iter().all(|k| !k.starts_with("registry/uploads/")),
+        "{keys:?}"
+    );
+    // Nothing in the data directory but the database and the key.
+    assert!(
+        !w.data_dir.join("blobs").exists()
+            || std::fs::read_dir(w.data_dir.join("blobs"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Pulled back whole: skopeo checks every blob against its digest.
+    let out = tmp.path().join("pulled");
+    run(Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(&target)
+        .arg(format!("oci:{}:v1", out.display())));
+    let pulled = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:v1", out.display())));
+    assert_eq!(blob_digests(&pulled), digests);
+
+    // With --storage-redirect: a 307 to the bucket, whose bytes are the blob.
+    w.terminate();
+    let w = start(tmp.path(), &bucket, &["--storage-redirect"]);
+    let layer = digests.last().unwrap();
+    let url = w.url(&format!("/v2/library/debian/blobs/{layer}"));
+    let head = run(Command::new("curl").args(["-sS", "-o", "/dev/null", "-D", "-", &url]));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    assert!(status.contains(" 307"), "{head}");
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(location.starts_with(&s3::server().endpoint), "{location}");
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+    let fetched = tmp.path().join("layer");
+    run(Command::new("curl")
+        .args(["-sS", "-f", "-L", "-o"])
+        .arg(&fetched)
+        .arg(&url));
+    let bytes = std::fs::read(&fetched).unwrap();
+    assert_eq!(sha256(&bytes), *layer);
+    // A client following redirects pulls the whole image.
+    let again = tmp.path().join("again");
+    run(Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/library/debian:v1", w.host()))
+        .arg(format!("oci:{}:v1", again.display())));
+    let pulled = run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:v1", again.display())));
+    assert_eq!(blob_digests(&pulled), digests);
+}
+
+/// A storage URL of another kind is refused at start with what was expected.
+#[test]
+fn unsupported_storage_url_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path())
+        .args(["--auth=false", "--storage", "gs://bucket/prefix"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("s3://BUCKET"), "{err}");
+}
+
+/// Deterministic bytes with no period a misplaced chunk could hide in.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 4);
+    let mut x: u32 = 0x2545_f491;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// One chunked upload taken by two processes on one PostgreSQL and one bucket:
+/// POST on the first, PATCHes alternating (so each process's own hash state is
+/// stale when its turn comes again), the closing PUT on the second, the blob
+/// read back from the first with the uploaded bytes' digest.
+#[test]
+fn one_upload_across_two_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = s3::fresh_bucket();
+    let url = pg::fresh_database();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let env = [("WHARF_DATABASE", url.as_str())];
+    let a = start_with_env(&dir_a, &bucket, &[], &env);
+    let b = start_with_env(&dir_b, &bucket, &[], &env);
+    const MIB: usize = 1024 * 1024;
+    let data = pattern(12 * MIB + 5);
+    let digest = sha256(&data);
+
+    let r = curl("POST", &a.url("/v2/library/split/blobs/uploads/")).send();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let mut location = r.header("location").unwrap().to_string();
+    let mut at = 0;
+    for (i, n) in [3 * MIB, 6 * MIB + 1, 2 * MIB, MIB].into_iter().enumerate() {
+        let w = if i % 2 == 0 { &b } else { &a };
+        let r = curl("PATCH", &w.url(&location))
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", &format!("{at}-{}", at + n - 1))
+            .body(data[at..at + n].to_vec())
+            .send();
+        assert_eq!(
+            r.status,
+            202,
+            "PATCH {i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        at += n;
+        assert_eq!(r.header("range"), Some(format!("0-{}", at - 1).as_str()));
+        location = r.header("location").unwrap().to_string();
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = curl("PUT", &b.url(&format!("{location}{sep}digest={digest}")))
+        .header("Content-Type", "application/octet-stream")
+        .body(data[at..].to_vec())
+        .send();
+    assert_eq!(r.status, 201, "PUT: {}", String::from_utf8_lossy(&r.body));
+    let r = curl("GET", &a.url(&format!("/v2/library/split/blobs/{digest}"))).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), data.len());
+    assert_eq!(sha256(&r.body), digest);
+}
