@@ -235,3 +235,102 @@ fn an_older_mix_lock_is_read() {
     // the file's one entry: `"telemetry": {:hex, :telemetry, "0.1.0", …}`
     assert_eq!(purls, ["pkg:hex/telemetry@0.1.0"]);
 }
+
+/// The same files in an image: one uncompressed layer (made by the system's `tar`) of an
+/// OCI layout gives the packages `dir:` gives, each attributed to that layer.
+#[test]
+fn the_new_lock_files_are_read_in_images() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = [
+        "bun-dev",
+        "conda",
+        "conda-base",
+        "conda-env",
+        "nuget-config",
+    ];
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    for d in dirs {
+        common::run(
+            Command::new("cp")
+                .arg("-a")
+                .arg(fixtures().join(d))
+                .arg(&tree),
+        );
+    }
+    let layer = tmp.path().join("layer.tar");
+    common::run(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(&tree)
+            .args(dirs),
+    );
+    let layout = tmp.path().join("oci");
+    let blob = |data: &[u8]| {
+        let hex = hex::encode(Sha256::digest(data));
+        std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+        std::fs::write(layout.join("blobs/sha256").join(&hex), data).unwrap();
+        (format!("sha256:{hex}"), data.len())
+    };
+    let (layer_digest, layer_size) = blob(&std::fs::read(&layer).unwrap());
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]}})
+    .to_string();
+    let (config_digest, config_size) = blob(config.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": layer_digest, "size": layer_size}]
+    })
+    .to_string();
+    let (manifest_digest, manifest_size) = blob(manifest.as_bytes());
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "v1"}}]})
+        .to_string(),
+    )
+    .unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["scan", "--list-packages", "--format", "json"])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&common::stdout_ok(&out)).unwrap();
+    let packages: Vec<&serde_json::Value> = report["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Packages"].as_array().unwrap())
+        .collect();
+    let got: BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["Identifier"]["PURL"].as_str().unwrap().to_string())
+        .collect();
+    let want = wharf_purls(&tree);
+    assert!(want.len() > 35, "{want:?}");
+    for prefix in ["pkg:npm/", "pkg:conda/", "pkg:nuget/"] {
+        assert!(
+            want.iter().any(|p| p.starts_with(prefix)),
+            "{prefix}: {want:?}"
+        );
+    }
+    assert_eq!(got, want, "image (left) vs dir: (right)");
+    for p in packages {
+        assert_eq!(p["Layer"]["Digest"], layer_digest.as_str(), "{p}");
+    }
+}
