@@ -27,18 +27,32 @@ pub enum MountOutcome {
     Started(UploadStatus),
 }
 
+/// Hash state of a session as this process last left it, and how many bytes of
+/// the upload it covers. Several replicas may serve one session (a PATCH can
+/// land on any of them), so the state is only used while the stored upload
+/// still has exactly that many bytes; otherwise another process appended since,
+/// and the state is rebuilt from the stored bytes.
+pub(super) struct HashState {
+    hasher: Hasher,
+    covers: u64,
+}
+
+type HashSlot = Arc<tokio::sync::Mutex<Option<HashState>>>;
+
 /// In-memory hash state of live sessions, so finishing a chunked upload never
-/// re-reads it. After a restart the state is rebuilt from the stored bytes.
+/// re-reads it. After a restart, or when another replica appended, the state is
+/// rebuilt from the stored bytes.
 /// Also which client address opened each session this process started, for the
-/// per-client cap (sessions from before a restart count only towards the global one).
+/// per-client cap (sessions from before a restart, or opened on another replica,
+/// count only towards the global one, which the database counts).
 #[derive(Default)]
 pub(super) struct Sessions {
-    hashers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Hasher>>>>>,
+    hashers: Mutex<HashMap<String, HashSlot>>,
     owners: Mutex<HashMap<String, IpAddr>>,
 }
 
 impl Sessions {
-    fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<Hasher>>> {
+    fn get(&self, id: &str) -> HashSlot {
         let mut map = self.hashers.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_string()).or_default().clone()
     }
@@ -255,7 +269,23 @@ impl Distribution {
         })
     }
 
-    /// Rebuild sha256 state from the stored bytes (after a restart).
+    /// The hash state `state` holds, if it is of `algorithm` and covers exactly the
+    /// `size` bytes stored; else rebuilt from the stored bytes (after a restart, or
+    /// when another replica appended to the session since this one last did).
+    async fn hasher_at(
+        &self,
+        id: &str,
+        state: Option<HashState>,
+        algorithm: Algorithm,
+        size: u64,
+    ) -> Result<Hasher> {
+        match state {
+            Some(s) if s.covers == size && s.hasher.algorithm() == algorithm => Ok(s.hasher),
+            _ => self.rehash(id, algorithm).await,
+        }
+    }
+
+    /// Rebuild the hash state from the stored bytes.
     async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher> {
         let mut hasher = algorithm.hasher();
         let mut data = self
@@ -299,13 +329,13 @@ impl Distribution {
             (None, Some(len)) => exact_length(body, len),
             (None, None) => body,
         };
-        let mut hasher = match state.take() {
-            Some(h) => h,
-            None => self.rehash(id, Algorithm::Sha256).await?,
-        };
+        let mut hasher = self
+            .hasher_at(id, state.take(), Algorithm::Sha256, size)
+            .await?;
         let appended = self.blobs.append_upload(id, body, &mut hasher).await;
         // On failure the store kept nothing and left the hasher untouched.
-        *state = Some(hasher);
+        let covers = *appended.as_ref().unwrap_or(&size);
+        *state = Some(HashState { hasher, covers });
         let size = appended.map_err(|e| body_error(e, id))?;
         self.meta.touch_upload(id).await?;
         Ok(UploadStatus {
@@ -326,17 +356,19 @@ impl Distribution {
         self.session(repo, id).await?;
         let lock = self.sessions.get(id);
         let mut state = lock.lock().await;
-        let hasher = match state.take() {
-            Some(h) if h.algorithm() == digest.algorithm() => h,
-            _ => self.rehash(id, digest.algorithm()).await?,
-        };
-        let mut hasher = hasher;
+        let size = self.stored_size(id).await?;
+        let mut hasher = self
+            .hasher_at(id, state.take(), digest.algorithm(), size)
+            .await?;
         let body = match length {
             Some(n) => exact_length(body, n),
             None => body,
         };
         if let Err(e) = self.blobs.append_upload(id, body, &mut hasher).await {
-            *state = Some(hasher);
+            *state = Some(HashState {
+                hasher,
+                covers: size,
+            });
             return Err(body_error(e, id));
         }
         let result = self.commit(repo, id, digest, hasher.finish()).await;
