@@ -808,3 +808,15 @@ mod tests {
         assert_eq!(n, 1);
     }
 }
+
+/// One process owns an SQLite database: there is nobody to tell.
+#[async_trait]
+impl super::ChangeFeed for SqliteMetadata {
+    async fn announce(&self, _change: super::Change) -> Result<()> {
+        Ok(())
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn super::changes::ChangeListener>>> {
+        Ok(None)
+    }
+}
