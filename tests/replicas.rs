@@ -266,6 +266,68 @@ fn three_replicas_behave_as_one_registry() {
     .send();
     assert_eq!(r.status, 401, "and still refuses a forged one");
 
+    // A password changed through one replica: the others stop accepting the old
+    // one although they had just checked it (their cached check, kept 30 s, is
+    // dropped when the change is announced).
+    let r = api(&ws[0], "POST", "/users")
+        .body(
+            json!({"username": "dev", "password": "Passw0rd!", "email": "dev@example.com"})
+                .to_string(),
+        )
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let user = path_of(r.header("location").unwrap())
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let base_as = |w: &Wharf, creds: &str| {
+        curl("GET", &w.url("/v2/"))
+            .arg("-u")
+            .arg(creds)
+            .send()
+            .status
+    };
+    for w in &ws[1..] {
+        assert_eq!(base_as(w, "dev:Passw0rd!"), 200);
+    }
+    let r = api(&ws[0], "PUT", &format!("/users/{user}/password"))
+        .body(json!({"new_password": "N3wPassw0rd"}).to_string())
+        .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    wait_for(
+        "the old password refused everywhere",
+        Duration::from_secs(20),
+        || {
+            ws[1..]
+                .iter()
+                .all(|w| base_as(w, "dev:Passw0rd!") == 401)
+                .then_some(Value::Null)
+        },
+    );
+    for w in &ws {
+        assert_eq!(base_as(w, "dev:N3wPassw0rd"), 200);
+    }
+
+    // A configuration item set through one replica is in force on the others
+    // (they read their settings once, at start, and again when told).
+    let r = api(&ws[2], "PUT", "/configurations")
+        .body(json!({"ldap_url": "ldaps://ldap.example.com"}).to_string())
+        .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    wait_for(
+        "the configuration on every replica",
+        Duration::from_secs(20),
+        || {
+            ws.iter()
+                .all(|w| {
+                    api(w, "GET", "/configurations").send().json()["ldap_url"]["value"]
+                        == "ldaps://ldap.example.com"
+                })
+                .then_some(Value::Null)
+        },
+    );
+
     let (images, digests) = source_images();
     // Pushes to replica 3 under way when it is killed; then it is restarted on
     // its address and the pushes are run again (through it). First, so that
