@@ -194,9 +194,9 @@ fn three_replicas_behave_as_one_registry() {
         .send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 
-    // One upload session, every request on another replica than the last:
-    // POST on 1, PATCH on 2, PATCH on 3, PATCH on 2 again (whose hash state from
-    // its first PATCH is stale by then), PUT (with the last bytes) on 1.
+    // One upload session spread over the replicas: POST and a first PATCH on 1,
+    // PATCH on 2, PATCH on 3, then PUT (with the last bytes) on 1 again, whose
+    // hash state from its PATCH is stale by then.
     let chunks: Vec<Vec<u8>> = (0u8..4)
         .map(|i| (0..700_000u32).map(|n| (n % 251) as u8 ^ i).collect())
         .collect();
@@ -207,9 +207,9 @@ fn three_replicas_behave_as_one_registry() {
     let mut location = r.header("location").unwrap().to_string();
     let mut offset = 0usize;
     for (w, chunk) in [
-        (&ws[1], &chunks[0]),
-        (&ws[2], &chunks[1]),
-        (&ws[1], &chunks[2]),
+        (&ws[0], &chunks[0]),
+        (&ws[1], &chunks[1]),
+        (&ws[2], &chunks[2]),
     ] {
         let r = v2(w, "PATCH", path_of(&location))
             .header("Content-Type", "application/octet-stream")
