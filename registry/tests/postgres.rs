@@ -119,3 +119,41 @@ async fn unreachable_database_is_an_error() {
         .expect("no server listens there");
     assert!(err.to_string().contains("database"), "{err}");
 }
+
+/// What one replica announces, every replica on the database hears (the
+/// announcer too), in order; a payload of a later version is skipped.
+#[tokio::test]
+async fn replicas_hear_each_others_changes() {
+    use wharf_registry::metadata::changes::{Change, ChangeFeed, Heard};
+    let url = pg::fresh_database();
+    let a = PgMetadata::connect(&url, &PgOptions::default())
+        .await
+        .unwrap();
+    let b = PgMetadata::connect(&url, &PgOptions::default())
+        .await
+        .unwrap();
+    let mut on_a = a
+        .listen()
+        .await
+        .unwrap()
+        .expect("PostgreSQL can be listened to");
+    let mut on_b = b.listen().await.unwrap().unwrap();
+    // Another version's change: not understood, not an error.
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("NOTIFY wharf_changes, 'something-new'")
+        .execute(&raw)
+        .await
+        .unwrap();
+    b.announce(Change::Credentials).await.unwrap();
+    a.announce(Change::Configurations).await.unwrap();
+    let within = std::time::Duration::from_secs(30);
+    for listener in [&mut on_a, &mut on_b] {
+        for want in [Change::Credentials, Change::Configurations] {
+            let got = tokio::time::timeout(within, listener.next())
+                .await
+                .expect("a notification within 30 s")
+                .unwrap();
+            assert_eq!(got, Heard::Change(want));
+        }
+    }
+}

@@ -1162,9 +1162,16 @@ pub async fn run_security(
     nm.blobs = vec![layer.clone()];
     nm.tag = Some("v1");
     meta.put_manifest(nm).await.unwrap();
-    assert_eq!(
-        store.scannable_artifacts().await.unwrap(),
-        vec![("sec/app".to_string(), m.clone())]
+    let page = store.scannable_artifacts(0, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!((page[0].1.as_str(), &page[0].2), ("sec/app", &m));
+    assert!(
+        store
+            .scannable_artifacts(page[0].0, 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the next page starts after the last id"
     );
     assert!(store.queue_scan(&m, "sec/app").await.unwrap());
     assert!(
@@ -1186,8 +1193,36 @@ pub async fn run_security(
             .is_empty(),
         "at most the limit"
     );
-    assert!(store.start_scan(&m).await.unwrap());
-    assert!(!store.start_scan(&m).await.unwrap(), "taken once");
+    // Leases: a scan another process holds is left alone until its lease runs out.
+    let far = super::now() + 3600;
+    assert!(store.start_scan(&m, far).await.unwrap());
+    assert!(!store.start_scan(&m, far).await.unwrap(), "taken once");
+    assert!(
+        store
+            .requeue_expired_scans(super::now(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held"
+    );
+    assert!(store.renew_scan(&m, 100).await.unwrap());
+    let (a, b) = futures_util::future::join(
+        store.requeue_expired_scans(101, 10),
+        store.requeue_expired_scans(101, 10),
+    )
+    .await;
+    let mut moved = a.unwrap();
+    moved.extend(b.unwrap());
+    assert_eq!(moved, vec![m.clone()], "requeued once, by one caller");
+    assert_eq!(
+        store.scan(&m).await.unwrap().unwrap().status,
+        ScanStatus::Pending
+    );
+    assert!(
+        !store.renew_scan(&m, far).await.unwrap(),
+        "no longer running"
+    );
+    assert!(store.start_scan(&m, far).await.unwrap());
     assert_eq!(
         store
             .unfinished_scans(ScanStatus::Running, 10)
@@ -1279,7 +1314,7 @@ pub async fn run_security(
         store.queue_scan(&m, "sec/app").await.unwrap(),
         "a finished scan can be rerun"
     );
-    assert!(store.start_scan(&m).await.unwrap());
+    assert!(store.start_scan(&m, super::now() + 60).await.unwrap());
     let failed = ScanOutcome {
         status: ScanStatus::Error,
         severity: None,
@@ -1600,6 +1635,17 @@ pub async fn run_jobs(store: &dyn super::JobStore) {
         "{started:?}"
     );
     assert_eq!(rest, ["one", "two", "three"]);
+    // Writers at once (the job's holder and a process that took over its lease,
+    // on two replicas): every line kept, none refused for a duplicate position.
+    let writers = (0..8).map(|i| {
+        let lines = [format!("w{i}a"), format!("w{i}b")];
+        async move { store.append_job_log(gc, &lines).await }
+    });
+    for r in futures_util::future::join_all(writers).await {
+        r.unwrap();
+    }
+    let lines = store.job_log(gc).await.unwrap();
+    assert_eq!(lines.len(), started.len() + 3 + 16);
 
     // Listing: newest first, filtered, with totals.
     let page = PageReq {
@@ -2340,6 +2386,20 @@ async fn run_replication_executions(store: &dyn super::ReplicationStore) {
         store.replication_schedule(7).await.unwrap(),
         Some(("0 0 * * * *".to_string(), None))
     );
+
+    // Two processes resuming one execution at once: one list is written, both
+    // see that one.
+    let e3 = store.create_execution(9, "manual", None).await.unwrap();
+    let lists = [vec![task("x"), task("y")], vec![task("z")]];
+    let (first, second) = futures_util::future::join(
+        store.add_tasks_once(e3, &lists[0]),
+        store.add_tasks_once(e3, &lists[1]),
+    )
+    .await;
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first, second);
+    assert_eq!(store.tasks(e3).await.unwrap(), first);
+    assert!(first.len() == 2 || first.len() == 1, "{first:?}");
 }
 
 /// [`super::ProxyStore`]: which projects cache which endpoint; the row goes with

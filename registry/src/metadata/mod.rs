@@ -5,12 +5,14 @@
 //! feature, so a backend in another crate runs it unchanged). Callers never
 //! see SQL.
 
+pub mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;
 pub mod lifecycle;
 pub mod oidc;
 mod postgres;
+mod postgres_changes;
 mod postgres_identity;
 mod postgres_lifecycle;
 mod postgres_oidc;
@@ -47,6 +49,7 @@ use bytes::Bytes;
 use crate::digest::Digest;
 use crate::names::RepoName;
 
+pub use changes::{Change, ChangeFeed};
 pub use identity::IdentityStore;
 pub use lifecycle::{JobStore, LifecycleStore};
 pub use oidc::OidcStore;
@@ -170,6 +173,7 @@ pub trait MetadataBackend:
     + ProxyStore
     + OidcStore
     + SessionStore
+    + ChangeFeed
 {
 }
 
@@ -185,6 +189,7 @@ impl<T> MetadataBackend for T where
         + ProxyStore
         + OidcStore
         + SessionStore
+        + ChangeFeed
 {
 }
 

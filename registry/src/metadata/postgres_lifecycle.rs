@@ -299,6 +299,13 @@ impl JobStore for PgMetadata {
         }
         let t = now();
         let mut tx = self.write.begin().await?;
+        // `max(seq) + 1` read by two writers at once (the job's holder and a
+        // replica claiming it after its lease ran out, or two tasks of one job)
+        // would give both the same number: the job's row lock queues them.
+        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         for line in lines {
             sqlx::query(
                 "INSERT INTO job_logs (job_id, seq, at, line)

@@ -332,6 +332,13 @@ impl ReplicationStore for PgMetadata {
         tasks: &[StoredTask],
     ) -> Result<Vec<StoredTask>> {
         let mut tx = self.write.begin().await?;
+        // Check-then-insert is only "once" while no other process does the same
+        // between the two: the execution's row lock makes a second caller (a
+        // replica resuming the same execution) wait, then see the tasks.
+        sqlx::query("SELECT id FROM replication_executions WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(execution_id)
+            .execute(&mut *tx)
+            .await?;
         let existing: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM replication_tasks WHERE execution_id = $1")
                 .bind(execution_id)

@@ -237,15 +237,21 @@ pub trait SecurityStore: Send + Sync + 'static {
 
     /// Queues a scan unless one is already pending or running; true when queued.
     async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;
-    /// Marks a pending scan running; false when it is not pending (already taken).
-    async fn start_scan(&self, digest: &Digest) -> Result<bool>;
+    /// Marks a pending scan running, held until `lease_until`; false when it is
+    /// not pending (already taken, by this process or another).
+    async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
+    /// Extends a running scan's lease; false when it is no longer running.
+    async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
+    /// Running scans whose lease ran out before `now` (their process died) back
+    /// to Pending, at most `limit`, each by one caller only: the digests moved.
+    async fn requeue_expired_scans(&self, now: i64, limit: i64) -> Result<Vec<Digest>>;
     async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
     /// The full report of a successful scan.
     async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;
     /// Latest scans of many artifacts in one query (artifact lists).
     async fn scans(&self, digests: &[Digest]) -> Result<HashMap<Digest, ScanRecord>>;
-    /// Scans in `status` (Pending: waiting; Running at start-up: left by a crash),
+    /// Scans in `status` (Pending: waiting for a worker of any process),
     /// oldest first, at most `limit`: `(digest, repository)`.
     async fn unfinished_scans(
         &self,
@@ -267,8 +273,14 @@ pub trait SecurityStore: Send + Sync + 'static {
     /// Counts over every artifact's latest successful scan; the dangerous lists
     /// only when asked for.
     async fn security_summary(&self, dangerous: bool) -> Result<SecuritySummary>;
-    /// Every image manifest that is not an accessory: `(repository, digest)`.
-    async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>>;
+    /// Image manifests that are not accessories, after manifest id `after`, at most
+    /// `limit`, by id: `(id, repository, digest)`. Paged so that scan-all never
+    /// holds a large registry's every artifact at once.
+    async fn scannable_artifacts(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, Digest)>>;
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<()>;

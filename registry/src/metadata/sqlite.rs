@@ -781,6 +781,18 @@ impl MetadataStore for SqliteMetadata {
     }
 }
 
+/// One process owns an SQLite database: there is nobody to tell.
+#[async_trait]
+impl super::ChangeFeed for SqliteMetadata {
+    async fn announce(&self, _change: super::Change) -> Result<()> {
+        Ok(())
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn super::changes::ChangeListener>>> {
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

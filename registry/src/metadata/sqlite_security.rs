@@ -252,13 +252,51 @@ impl SecurityStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn start_scan(&self, digest: &Digest) -> Result<bool> {
-        let done = sqlx::query("UPDATE scan_reports SET status = 'Running', started_at = ? WHERE digest = ? AND status = 'Pending'")
-            .bind(now())
-            .bind(digest.to_string())
-            .execute(&self.write)
-            .await?;
+    async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE scan_reports SET status = 'Running', started_at = ?, lease_until = ?
+             WHERE digest = ? AND status = 'Pending'",
+        )
+        .bind(now())
+        .bind(lease_until)
+        .bind(digest.to_string())
+        .execute(&self.write)
+        .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE scan_reports SET lease_until = ? WHERE digest = ? AND status = 'Running'",
+        )
+        .bind(lease_until)
+        .bind(digest.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn requeue_expired_scans(&self, now: i64, limit: i64) -> Result<Vec<Digest>> {
+        // One statement: the condition is checked again on each row as it is
+        // updated, so a scan two processes both see expired moves once.
+        let rows = sqlx::query(
+            "UPDATE scan_reports SET status = 'Pending', requested_at = ?, lease_until = NULL,
+                 message = 'interrupted: the process running the scan stopped'
+             WHERE digest IN (SELECT digest FROM scan_reports
+                              WHERE status = 'Running' AND coalesce(lease_until, 0) < ?
+                              ORDER BY requested_at LIMIT ?)
+               AND status = 'Running' AND coalesce(lease_until, 0) < ?
+             RETURNING digest",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(limit)
+        .bind(now)
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter()
+            .map(|r| parse_digest(r.try_get("digest")?))
+            .collect()
     }
 
     async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<()> {
@@ -584,18 +622,25 @@ impl SecurityStore for SqliteMetadata {
         Ok(summary)
     }
 
-    async fn scannable_artifacts(&self) -> Result<Vec<(String, Digest)>> {
+    async fn scannable_artifacts(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, Digest)>> {
         let rows = sqlx::query(
-            "SELECT r.name AS repository, m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
-             WHERE m.subject IS NULL AND m.media_type IN (?, ?) ORDER BY r.name, m.id",
+            "SELECT m.id, r.name AS repository, m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE m.id > ? AND m.subject IS NULL AND m.media_type IN (?, ?) ORDER BY m.id LIMIT ?",
         )
+        .bind(after)
         .bind(crate::manifest::OCI_MANIFEST)
         .bind(crate::manifest::DOCKER_MANIFEST)
+        .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {
                 Ok((
+                    r.try_get("id")?,
                     r.try_get("repository")?,
                     parse_digest(r.try_get("digest")?)?,
                 ))

@@ -23,6 +23,7 @@
 //! replication, …) get a service of their own here, subscribing to [`events`].
 
 pub mod access;
+mod changes;
 pub mod directory;
 pub mod distribution;
 pub mod events;
@@ -77,6 +78,8 @@ pub struct Services {
     pub replication: Arc<replication::Replication>,
     /// The portal's login sessions.
     pub sessions: Arc<sessions::Sessions>,
+    /// Other replicas' changes are heard here (see `changes`).
+    changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
 
 /// What the services are built from.
@@ -93,6 +96,8 @@ pub struct Stores {
     pub proxy: Arc<dyn ProxyStore>,
     pub oidc: Arc<dyn OidcStore>,
     pub sessions: Arc<dyn crate::metadata::SessionStore>,
+    /// How a change is announced to the other processes sharing the database.
+    pub changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
 
 impl Stores {
@@ -113,7 +118,8 @@ impl Stores {
             replication: meta.clone(),
             proxy: meta.clone(),
             oidc: meta.clone(),
-            sessions: meta,
+            sessions: meta.clone(),
+            changes: meta,
         }
     }
 }
@@ -229,6 +235,8 @@ impl Services {
             access.clone(),
             options.secret_key.clone(),
         ));
+        access.announce_changes_to(stores.changes.clone());
+        directory.announce_changes_to(stores.changes.clone());
         let external: Arc<dyn access::ExternalAuthenticator> = directory.clone();
         access.install_external(Arc::downgrade(&external));
         let registries = Arc::new(
@@ -295,6 +303,7 @@ impl Services {
             replication_policies,
             directory,
             replication,
+            changes: stores.changes,
         }
     }
 
@@ -306,6 +315,11 @@ impl Services {
         self.lifecycle.start();
         self.webhooks.start();
         self.replication.start_scheduler();
+        changes::watch(
+            self.changes.clone(),
+            Arc::downgrade(&self.access),
+            Arc::downgrade(&self.directory),
+        );
     }
 }
 

@@ -123,6 +123,8 @@ pub struct Access {
     /// `None`: authentication off, every request may do anything.
     auth: Option<AuthState>,
     external: OnceLock<Weak<dyn ExternalAuthenticator>>,
+    /// Where a credential change is announced to the other replicas.
+    changes: OnceLock<Arc<dyn crate::metadata::ChangeFeed>>,
 }
 
 impl Access {
@@ -131,6 +133,7 @@ impl Access {
             identity,
             auth,
             external: OnceLock::new(),
+            changes: OnceLock::new(),
         }
     }
 
@@ -171,8 +174,28 @@ impl Access {
             .ok_or_else(|| RegistryError::Internal("authentication is not enabled".into()))
     }
 
-    /// Forget cached credentials (after a password, robot or membership change).
+    /// Announce credential changes on `feed` too (once, when services are wired).
+    pub fn announce_changes_to(&self, feed: Arc<dyn crate::metadata::ChangeFeed>) {
+        let _ = self.changes.set(feed);
+    }
+
+    /// Forget cached credentials (after a password, robot or membership change),
+    /// here and, through the change feed, on every replica.
     pub fn forget_credentials(&self) {
+        self.forget_credentials_here();
+        if let Some(feed) = self.changes.get().cloned() {
+            tokio::spawn(async move {
+                if let Err(e) = feed.announce(crate::metadata::Change::Credentials).await {
+                    // The others' cached checks still expire after CREDENTIAL_CACHE.
+                    tracing::warn!(error = %e, "announcing a credential change to the other replicas");
+                }
+            });
+        }
+    }
+
+    /// Forget this process's cached credential checks only (another replica
+    /// announced a change).
+    pub fn forget_credentials_here(&self) {
         if let Some(auth) = &self.auth {
             auth.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }

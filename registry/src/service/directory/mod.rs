@@ -62,6 +62,10 @@ pub struct Directory {
     settings: RwLock<Arc<AuthSettings>>,
     /// Items the server's configuration sets: shown, not editable.
     fixed: RwLock<Vec<String>>,
+    /// The server's configuration as `load` got it, for [`Directory::reload`].
+    options: RwLock<DirectoryOptions>,
+    /// Where a change of the settings is announced to the other replicas.
+    changes: std::sync::OnceLock<Arc<dyn crate::metadata::ChangeFeed>>,
     oidc: oidc::OidcState,
 }
 
@@ -82,6 +86,8 @@ impl Directory {
             key,
             settings: RwLock::new(Arc::new(AuthSettings::default())),
             fixed: RwLock::new(Vec::new()),
+            options: RwLock::new(DirectoryOptions::default()),
+            changes: std::sync::OnceLock::new(),
             oidc: oidc::OidcState::new(oidc_store),
         }
     }
@@ -100,6 +106,52 @@ impl Directory {
 
     /// Read the stored items, then apply (and store) the server's configuration.
     pub async fn load(&self, options: DirectoryOptions) -> Result<()> {
+        let (s, fixed) = self.read_settings(&options).await?;
+        if !options.items.is_empty() {
+            let stored = self.to_store(&options.items)?;
+            self.store.set_configuration(&stored).await?;
+        }
+        tracing::info!(auth_mode = s.mode.name(), "authentication mode");
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
+        *self.fixed.write().unwrap_or_else(|p| p.into_inner()) = fixed;
+        *self.options.write().unwrap_or_else(|p| p.into_inner()) = options;
+        Ok(())
+    }
+
+    /// Read the settings again from the store (another replica changed them).
+    pub async fn reload(&self) -> Result<()> {
+        let options = self
+            .options
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (after, _) = self.read_settings(&options).await?;
+        let before = self.settings();
+        if after.oidc != before.oidc {
+            self.oidc.forget_provider().await;
+        }
+        if after.mode != before.mode {
+            tracing::info!(
+                from = before.mode.name(),
+                to = after.mode.name(),
+                "authentication mode changed on another replica"
+            );
+        }
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(after);
+        Ok(())
+    }
+
+    /// Announce changes of the settings on `feed` too (once, when services are wired).
+    pub fn announce_changes_to(&self, feed: Arc<dyn crate::metadata::ChangeFeed>) {
+        let _ = self.changes.set(feed);
+    }
+
+    /// The stored items with the server's configuration over them, and the
+    /// names the latter sets.
+    async fn read_settings(
+        &self,
+        options: &DirectoryOptions,
+    ) -> Result<(AuthSettings, Vec<String>)> {
         let mut s = AuthSettings::default();
         for (name, kind) in settings::ITEMS {
             let Some(text) = self.store.configuration(name).await? else {
@@ -122,15 +174,8 @@ impl Directory {
                 .map_err(|e| RegistryError::Internal(format!("server configuration: {e}")))?;
             fixed.push(name.clone());
         }
-        s.ldap.ca_file = options.ca_file;
-        if !options.items.is_empty() {
-            let stored = self.to_store(&options.items)?;
-            self.store.set_configuration(&stored).await?;
-        }
-        tracing::info!(auth_mode = s.mode.name(), "authentication mode");
-        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
-        *self.fixed.write().unwrap_or_else(|p| p.into_inner()) = fixed;
-        Ok(())
+        s.ldap.ca_file = options.ca_file.clone();
+        Ok((s, fixed))
     }
 
     fn open_secret(&self, name: &str, stored: &Value) -> Result<String> {
@@ -211,6 +256,11 @@ impl Directory {
         let stored = self.to_store(&list)?;
         self.store.set_configuration(&stored).await?;
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(after.clone());
+        if let Some(feed) = self.changes.get()
+            && let Err(e) = feed.announce(crate::metadata::Change::Configurations).await
+        {
+            tracing::warn!(error = %e, "announcing the configuration change to the other replicas");
+        }
         self.access.forget_credentials();
         if after.oidc != before.oidc {
             self.oidc.forget_provider().await;

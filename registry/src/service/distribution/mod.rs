@@ -186,4 +186,55 @@ mod tests {
         let err = reg.upload_status(&repo, &up.id).await.unwrap_err();
         assert_eq!(err.error_code(), Some(ErrorCode::BlobUploadUnknown));
     }
+
+    fn body(bytes: &'static [u8]) -> crate::storage::ByteStream {
+        Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from_static(bytes))
+        }))
+    }
+
+    /// Two `Distribution`s on one store behave as two replicas: a PATCH on the
+    /// other one moves the upload past the hash state the first one keeps, and
+    /// the first one's next PATCH and PUT must not hash on from that stale state.
+    #[tokio::test]
+    async fn a_session_served_by_two_replicas_hashes_every_byte_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let replica = || {
+            let access = Arc::new(Access::new(meta.clone(), None));
+            Distribution::new(meta.clone(), blobs.clone(), 10, access)
+        };
+        let (a, b) = (replica(), replica());
+        let repo = RepoName::parse("library/spread").unwrap();
+        let up = a.start_upload(&repo, None).await.unwrap();
+        let s = a
+            .upload_chunk(&repo, &up.id, Some((0, 3)), Some(4), body(b"abcd"))
+            .await
+            .unwrap();
+        assert_eq!(s.size, 4);
+        let s = b
+            .upload_chunk(&repo, &up.id, Some((4, 7)), Some(4), body(b"efgh"))
+            .await
+            .unwrap();
+        assert_eq!(s.size, 8);
+        let s = a
+            .upload_chunk(&repo, &up.id, Some((8, 9)), Some(2), body(b"ij"))
+            .await
+            .unwrap();
+        assert_eq!(s.size, 10);
+        // `printf abcdefghijkl | sha256sum`
+        let want: crate::digest::Digest =
+            "sha256:d682ed4ca4d989c134ec94f1551e1ec580dd6d5a6ecde9f3d35e6e4a717fbde4"
+                .parse()
+                .unwrap();
+        b.finish_upload(&repo, &up.id, &want, body(b"kl"), Some(2))
+            .await
+            .unwrap();
+        assert_eq!(a.blob_size(&repo, &want).await.unwrap(), 12);
+    }
 }

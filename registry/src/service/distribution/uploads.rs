@@ -28,9 +28,11 @@ pub enum MountOutcome {
 }
 
 /// In-memory hash state of live sessions, so finishing a chunked upload never
-/// re-reads it. After a restart the state is rebuilt from the stored bytes.
+/// re-reads it. After a restart, or when another replica appended, the state is
+/// resumed from the store.
 /// Also which client address opened each session this process started, for the
-/// per-client cap (sessions from before a restart count only towards the global one).
+/// per-client cap (sessions from before a restart, or opened on another replica,
+/// count only towards the global one, which the database counts).
 #[derive(Default)]
 pub(super) struct Sessions {
     hashers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Resumable>>>>>,

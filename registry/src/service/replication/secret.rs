@@ -81,28 +81,48 @@ impl SecretKey {
 
     /// Read the key at `path`, or create it there (hex, mode 0600) when the file
     /// does not exist: an embedded set-up needs no step before the first start.
+    ///
+    /// Replicas sharing a data directory may all start at once on a fresh one:
+    /// the key is written whole to a private file first and linked into place
+    /// (fails if the file exists), so one key wins and every other process reads
+    /// that one, never a half-written file.
     pub fn load_or_create(path: &Path) -> Result<Self, SecretKeyError> {
         let io = |source| SecretKeyError::Io {
             path: path.to_owned(),
             source,
         };
+        let read = |data: Vec<u8>| {
+            Self::parse(&data).ok_or_else(|| SecretKeyError::Malformed(path.into()))
+        };
         match std::fs::read(path) {
-            Ok(data) => Self::parse(&data).ok_or_else(|| SecretKeyError::Malformed(path.into())),
+            Ok(data) => read(data),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 SystemRandom::new()
                     .fill(&mut bytes)
                     .map_err(|_| SecretKeyError::Random)?;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".secret.key.");
                 #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(io)?;
-                file.write_all(format!("{}\n", hex::encode(bytes)).as_bytes())
-                    .and_then(|()| file.sync_all())
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+                let mut file = builder
+                    .tempfile_in(dir.unwrap_or(Path::new(".")))
                     .map_err(io)?;
-                tracing::info!(path = %path.display(), "generated the secret key that seals registry credentials; back it up with the data directory");
-                Ok(Self::from_bytes(&bytes))
+                file.write_all(format!("{}\n", hex::encode(bytes)).as_bytes())
+                    .and_then(|()| file.as_file().sync_all())
+                    .map_err(io)?;
+                // The temporary file is removed when `file` drops, linked or not.
+                match std::fs::hard_link(file.path(), path) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), "generated the secret key that seals registry credentials; back it up with the data directory");
+                        Ok(Self::from_bytes(&bytes))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        read(std::fs::read(path).map_err(io)?)
+                    }
+                    Err(e) => Err(io(e)),
+                }
             }
             Err(e) => Err(io(e)),
         }
@@ -204,6 +224,31 @@ mod tests {
         *altered.last_mut().unwrap() ^= 1;
         assert_eq!(key.open(&altered), None);
         assert_eq!(key.open(&sealed[..5]), None);
+    }
+
+    /// Replicas on one fresh data directory start at once: one key is made, and
+    /// every process ends up with that one (their tokens verify on each other).
+    #[test]
+    fn processes_starting_at_once_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        SecretKey::load_or_create(&path)
+                            .unwrap()
+                            .token_signing_key()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        let on_disk = SecretKey::load_or_create(&path).unwrap();
+        assert_eq!(on_disk.token_signing_key(), keys[0]);
+        // Nothing left behind but the key.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

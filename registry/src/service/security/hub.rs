@@ -201,7 +201,7 @@ mod tests {
         .unwrap();
         let (summary, highest) = report.summary();
         meta.queue_scan(&digest, "mine/app").await.unwrap();
-        meta.start_scan(&digest).await.unwrap();
+        meta.start_scan(&digest, i64::MAX).await.unwrap();
         meta.finish_scan(
             &digest,
             ScanOutcome {

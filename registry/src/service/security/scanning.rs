@@ -95,6 +95,23 @@ impl std::fmt::Debug for DbSource {
     }
 }
 
+/// How long a running scan is held without renewal before another process may
+/// take it over (renewed every third of it while the scan runs).
+const SCAN_LEASE: Duration = Duration::from_secs(60);
+
+/// How often every process looks for `Pending` scans no queue holds and for
+/// running scans whose process died.
+const SWEEP: Duration = Duration::from_secs(10);
+
+/// Stops a background task when the scan that started it ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Work for the scan workers.
 pub(crate) enum Job {
     /// A vulnerability scan; its row in `scan_reports` says where to read it.
@@ -234,20 +251,7 @@ impl Security {
             });
         }
         let reg = self.clone();
-        let page = scanning.tx.max_capacity() as i64;
-        tokio::spawn(async move {
-            // Running rows at start-up were left by a crash: back to Pending.
-            match reg.store.unfinished_scans(ScanStatus::Running, page).await {
-                Ok(left) => {
-                    for (digest, repo) in left {
-                        tracing::info!(%digest, %repo, "resuming scan left unfinished");
-                        reg.requeue(&digest).await;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "reading unfinished scans"),
-            }
-            reg.refill_scans().await;
-        });
+        tokio::spawn(async move { reg.refill_scans().await });
         if let Some(source) = scanning.config.source.clone() {
             let reg = self.clone();
             tokio::spawn(async move { reg.replicate_db(source).await });
@@ -303,39 +307,44 @@ impl Security {
         }
     }
 
-    /// A crashed `Running` scan goes back to `Pending` and into the queue.
-    async fn requeue(&self, digest: &Digest) {
-        if let Ok(Some(rec)) = self.store.scan(digest).await
-            && rec.status == ScanStatus::Running
-        {
-            let failed = ScanOutcome {
-                status: ScanStatus::Error,
-                severity: None,
-                summary: None,
-                report: None,
-                db_version: None,
-                message: Some("interrupted"),
-            };
-            let _ = self.store.finish_scan(digest, failed).await;
-            let _ = self.store.queue_scan(digest, &rec.repository).await;
-        }
-        if let Some(s) = &self.scanning {
-            s.offer_scan(digest);
-        }
-    }
-
-    /// Feed `Pending` scans that are not in the queue back into it, a queue's worth
-    /// at a time and only once it has emptied (so none is read twice while queued).
+    /// Feed `Pending` scans into the local queue, a queue's worth at a time and only
+    /// once it has emptied (so none is read twice while queued): at once when
+    /// this process knows of some it could not queue, and every [`SWEEP`] in any
+    /// case. Replicas share the `Pending` rows, so every process reads them: a
+    /// scan queued on a replica that died is run by another, and a scan that two
+    /// processes both queue runs once (`start_scan` lets one of them take it).
+    /// Each sweep first moves `Running` scans whose lease ran out (their process
+    /// died) back to `Pending`; a live process's scan keeps its lease renewed.
     async fn refill_scans(&self) {
         let Some(scanning) = &self.scanning else {
             return;
         };
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
-            if !scanning.backlog.load(std::sync::atomic::Ordering::Relaxed)
-                || scanning.tx.capacity() < scanning.tx.max_capacity()
-            {
+            let sweep = last_sweep.is_none_or(|t| t.elapsed() >= SWEEP);
+            if sweep {
+                last_sweep = Some(std::time::Instant::now());
+                let limit = scanning.tx.max_capacity() as i64;
+                match self
+                    .store
+                    .requeue_expired_scans(crate::metadata::now(), limit)
+                    .await
+                {
+                    Ok(moved) => {
+                        for digest in moved {
+                            tracing::info!(%digest, "resuming a scan whose process stopped");
+                            scanning
+                                .backlog
+                                .store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "reading unfinished scans"),
+                }
+            }
+            let wanted = sweep || scanning.backlog.load(std::sync::atomic::Ordering::Relaxed);
+            if !wanted || scanning.tx.capacity() < scanning.tx.max_capacity() {
                 continue;
             }
             scanning
@@ -381,11 +390,26 @@ impl Security {
         let Some(scanning) = &self.scanning else {
             return;
         };
-        match self.store.start_scan(digest).await {
+        let lease = || crate::metadata::now() + SCAN_LEASE.as_secs() as i64;
+        match self.store.start_scan(digest, lease()).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => return tracing::error!(%digest, error = %e, "starting scan"),
         }
+        // The lease is renewed while the scan runs; it runs out only when this
+        // process stops (then another replica, or this one restarted, resumes it).
+        let renewing = {
+            let (store, digest) = (self.store.clone(), digest.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SCAN_LEASE / 3).await;
+                    if let Err(e) = store.renew_scan(&digest, lease()).await {
+                        tracing::warn!(%digest, error = %e, "renewing the scan's lease");
+                    }
+                }
+            })
+        };
+        let _stop_renewing = AbortOnDrop(renewing);
         let repository = match self.store.scan(digest).await {
             Ok(Some(r)) => r.repository,
             _ => return,
@@ -468,10 +492,19 @@ impl Security {
     /// Queue every image artifact in the registry (scan-all).
     pub async fn scan_all(&self) -> Result<usize> {
         self.scanning()?;
+        const PAGE: u32 = 500;
         let mut n = 0;
-        for (repo, digest) in self.store.scannable_artifacts().await? {
-            if self.queue_scan(&repo, &digest).await? {
-                n += 1;
+        let mut after = 0;
+        loop {
+            let page = self.store.scannable_artifacts(after, PAGE).await?;
+            for (_, repo, digest) in &page {
+                if self.queue_scan(repo, digest).await? {
+                    n += 1;
+                }
+            }
+            match page.last() {
+                Some((id, _, _)) if page.len() == PAGE as usize => after = *id,
+                _ => break,
             }
         }
         tracing::info!(queued = n, "scan all");
