@@ -1310,6 +1310,45 @@ pub async fn run_security(
         .unwrap();
     assert_eq!(many.len(), 1);
     assert_eq!(store.scan_counts().await.unwrap().get("Error"), Some(&1));
+    // Stopping: only a pending or running scan stops; a result arriving after the
+    // stop is not written, and the last good report stays readable.
+    assert_eq!(store.stop_scan(&m).await.unwrap(), None, "nothing to stop");
+    assert!(store.queue_scan(&m, "sec/app").await.unwrap());
+    assert!(store.start_scan(&m).await.unwrap());
+    assert_eq!(
+        store.stop_scan(&m).await.unwrap().as_deref(),
+        Some("sec/app")
+    );
+    assert_eq!(store.stop_scan(&m).await.unwrap(), None, "stopped once");
+    let late = ScanOutcome {
+        status: ScanStatus::Success,
+        severity: Some(wharf_scanner::Severity::None),
+        summary: None,
+        report: None,
+        db_version: None,
+        message: None,
+    };
+    assert!(!store.finish_scan(&m, late).await.unwrap());
+    let rec = store.scan(&m).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.status, rec.severity),
+        (ScanStatus::Stopped, Some(highest))
+    );
+    assert!(store.scan_report(&m).await.unwrap().is_some());
+    assert!(
+        !store.start_scan(&m).await.unwrap(),
+        "a stopped scan is not taken"
+    );
+    assert!(
+        store.queue_scan(&m, "sec/app").await.unwrap(),
+        "requeued after a stop"
+    );
+    assert_eq!(
+        store.stop_scans().await.unwrap(),
+        vec![(m.clone(), "sec/app".to_string())]
+    );
+    assert!(store.stop_scans().await.unwrap().is_empty());
+    assert_eq!(store.scan_counts().await.unwrap().get("Stopped"), Some(&1));
 
     // Pull statistics add up per manifest and per repository.
     let pull = |n, at| super::Pull {

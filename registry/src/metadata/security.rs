@@ -38,6 +38,8 @@ pub enum ScanStatus {
     Running,
     Success,
     Error,
+    /// Stopped by a user before it ended (Harbor's `Stopped`); its previous report stays.
+    Stopped,
 }
 
 impl ScanStatus {
@@ -48,6 +50,7 @@ impl ScanStatus {
             ScanStatus::Running => "Running",
             ScanStatus::Success => "Success",
             ScanStatus::Error => "Error",
+            ScanStatus::Stopped => "Stopped",
         }
     }
 
@@ -57,6 +60,7 @@ impl ScanStatus {
             "Running" => ScanStatus::Running,
             "Success" => ScanStatus::Success,
             "Error" => ScanStatus::Error,
+            "Stopped" => ScanStatus::Stopped,
             _ => return None,
         })
     }
@@ -239,7 +243,14 @@ pub trait SecurityStore: Send + Sync + 'static {
     async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;
     /// Marks a pending scan running; false when it is not pending (already taken).
     async fn start_scan(&self, digest: &Digest) -> Result<bool>;
-    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
+    /// Records how a scan ended; false (and nothing written) when the scan was
+    /// stopped meanwhile: a scan finishing after its stop must not overwrite it.
+    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<bool>;
+    /// Stops the scan of `digest` if it is pending or running: its repository then;
+    /// `None` when there is none to stop.
+    async fn stop_scan(&self, digest: &Digest) -> Result<Option<String>>;
+    /// Stops every pending and running scan (scan-all stop): `(digest, repository)`.
+    async fn stop_scans(&self) -> Result<Vec<(Digest, String)>>;
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
     /// The full report of a successful scan.
     async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;

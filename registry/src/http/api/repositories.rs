@@ -254,6 +254,25 @@ pub async fn scan(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `POST …/artifacts/{reference}/scan/stop`: 202 when a pending or running scan
+/// was stopped; 404 when the artifact was never scanned, 400 when its scan ended.
+pub async fn stop_scan(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    reg.security
+        .stop_scan_artifact(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+            &reference,
+        )
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// `GET …/artifacts/{reference}/additions/vulnerabilities`: Harbor's report, keyed by its MIME type.
 pub async fn vulnerabilities(
     State(reg): State<AppState>,

@@ -47,7 +47,7 @@ pub fn components() -> Value {
     );
     let scan_overview = obj(
         &["scan_status"],
-        json!({"report_id": s(), "scan_status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error"]},
+        json!({"report_id": s(), "scan_status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error", "Stopped"]},
             "severity": nullable(s()), "duration": i(), "summary": nullable(json!({"type": "object"})),
             "start_time": nullable(t()), "end_time": nullable(t()), "complete_percent": i(),
             "scanner": r("Scanner"), "db_version": nullable(s()), "message": nullable(s())}),
