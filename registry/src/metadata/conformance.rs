@@ -2469,8 +2469,67 @@ pub async fn run_proxy(
         store.tag_checked_at("cache-a/app", "v2").await.unwrap(),
         Some(3_000)
     );
+    // A partial index: found by the tag it was fetched by or by its digest, replaced
+    // by a later fetch, forgotten by digest.
+    let index = |tag: &str, digest: &str, at| super::proxy::CachedIndex {
+        reference: tag.into(),
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        body: format!(r#"{{"schemaVersion":2,"manifests":[],"at":{at}}}"#),
+        fetched_at: at,
+    };
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        None
+    );
+    store
+        .put_cached_index(a, "cache-a/multi", &index("1", "sha256:aa", 10))
+        .await
+        .unwrap();
+    store
+        .put_cached_index(a, "cache-a/multi", &index("1", "sha256:bb", 20))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        Some(index("1", "sha256:bb", 20))
+    );
+    assert_eq!(
+        store
+            .cached_index("cache-a/multi", "sha256:bb")
+            .await
+            .unwrap(),
+        Some(index("1", "sha256:bb", 20))
+    );
+    assert_eq!(
+        store
+            .cached_index("cache-a/multi", "sha256:aa")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.cached_index("cache-a/other", "1").await.unwrap(),
+        None
+    );
+    store
+        .drop_cached_index("cache-a/multi", "sha256:bb")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        None
+    );
+    store
+        .put_cached_index(a, "cache-a/multi", &index("2", "sha256:cc", 30))
+        .await
+        .unwrap();
     // Deleting the project takes its rows with it.
     assert!(identity.delete_project(a).await.unwrap());
+    assert_eq!(
+        store.cached_index("cache-a/multi", "2").await.unwrap(),
+        None
+    );
     assert_eq!(store.proxy_projects().await.unwrap(), [(b, quay)]);
     assert!(store.projects_caching(hub).await.unwrap().is_empty());
     assert_eq!(
