@@ -224,6 +224,29 @@ pub async fn run(store: &dyn MetadataStore) {
     assert!(store.artifact(&other, &m2).await.unwrap().is_none());
     let sig_artifact = store.artifact(&app, &sig).await.unwrap().unwrap();
     assert!(sig_artifact.accessories.is_empty());
+    // cosign's tag layout: a manifest tagged `sha256-<hex>.sig` is an accessory of
+    // the artifact it names, not an artifact of its own.
+    let cosign_body = b"cosign signature manifest";
+    let cosign = Digest::sha256_of(cosign_body);
+    let cosign_tag = format!("sha256-{}.sig", m2.hex());
+    let mut c = manifest(&app, &cosign, cosign_body);
+    c.tag = Some(&cosign_tag);
+    store.put_manifest(c).await.unwrap();
+    let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
+    assert_eq!(
+        (n, arts.iter().map(|a| &a.digest).collect::<Vec<_>>()),
+        (1, vec![&m2]),
+        "a cosign tag's manifest is not listed"
+    );
+    assert_eq!(
+        arts[0]
+            .cosign_accessories
+            .iter()
+            .map(|(t, r)| (t.as_str(), &r.digest))
+            .collect::<Vec<_>>(),
+        [(cosign_tag.as_str(), &cosign)]
+    );
+    assert!(store.delete_manifest(&app, &cosign).await.unwrap());
 
     artifact_sizes(store).await;
 

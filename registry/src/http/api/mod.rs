@@ -94,8 +94,9 @@ api_routes! {
     get "/projects/{project_name_or_id}/robots" => robots::list_in_project, "robot", "The project's robot accounts", out "[Robot]";
     get "/projects/{project_name}/repositories" => repositories::list, "repository", "Repositories of a project", out "[Repository]";
     delete "/projects/{project_name}/repositories/{repository_name}" => repositories::delete, "repository", "Delete a repository";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags and accessories (?with_scan_overview, ?with_sbom_overview)", out "[Artifact]";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest (?with_scan_overview, ?with_sbom_overview, ?with_signature)", out "Artifact";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags (?with_accessory, ?with_scan_overview, ?with_sbom_overview); cosign's signature, attestation and SBOM tags are accessories, not artifacts", out "[Artifact]";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest (?with_accessory, ?with_scan_overview, ?with_sbom_overview, ?with_signature)", out "Artifact";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/accessories" => repositories::accessories, "artifact", "The artifact's accessories: referrers and cosign's .sig/.att/.sbom tags", out "[Accessory]";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::delete_artifact, "artifact", "Delete an artifact and its accessories";
     get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact", out "[Tag]";
     post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact", in "TagReq";
