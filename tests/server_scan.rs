@@ -743,7 +743,7 @@ fn sbom_generated_on_push_and_on_request() {
             api(
                 &w,
                 "GET",
-                "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true",
+                "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true&with_accessory=true",
                 ADMIN,
             )
             .send(),
@@ -863,7 +863,7 @@ fn sbom_generated_on_push_and_on_request() {
                 api(
                     &w,
                     "GET",
-                    "/projects/manual/repositories/small/artifacts/v1",
+                    "/projects/manual/repositories/small/artifacts/v1?with_accessory=true",
                     ADMIN,
                 )
                 .send(),
