@@ -1551,6 +1551,15 @@ fn a_queued_scan_is_stopped_and_told_of() {
     assert_eq!(got.len(), stopped, "one notice per stopped scan");
     let m = ok(api(&w, "GET", "/scans/all/metrics", ADMIN).send(), 200).json();
     assert_eq!(m["metrics"]["Stopped"], stopped, "{m}");
+    // And in Prometheus' text format, beside the other outcomes.
+    let prom = curl("GET", &w.url("/metrics")).send();
+    assert_eq!(prom.status, 200);
+    let text = String::from_utf8_lossy(&prom.body);
+    assert!(
+        text.lines()
+            .any(|l| l == format!("wharf_scans{{outcome=\"Stopped\"}} {stopped}")),
+        "{text}"
+    );
     // Nothing left to stop.
     let none = ok(api(&w, "POST", "/system/scanAll/stop", ADMIN).send(), 400);
     assert_eq!(none.json()["errors"][0]["code"], "BAD_REQUEST");
