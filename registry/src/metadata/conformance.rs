@@ -1953,6 +1953,65 @@ pub async fn run_tag_rules(
     assert_eq!(children, [m2].into_iter().collect());
 }
 
+/// GC and a proxy cache's partial index (`proxy_cached_indexes`): with
+/// `delete_untagged`, the untagged platforms it lists stay while it is kept, a
+/// platform it lists that was never cached is not needed, and other untagged
+/// manifests go; once it is dropped, its platforms go too.
+pub async fn run_gc_partial_index(
+    meta: &dyn MetadataStore,
+    store: &dyn super::LifecycleStore,
+    proxy: &dyn super::ProxyStore,
+    identity: &dyn super::IdentityStore,
+) {
+    let pid = identity
+        .create_project("gcp", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let multi = repo("gcp/multi");
+    let (kept, other) = (&b"platform arm64"[..], &b"something untagged"[..]);
+    let (kept_d, other_d) = (Digest::sha256_of(kept), Digest::sha256_of(other));
+    meta.put_manifest(manifest(&multi, &kept_d, kept))
+        .await
+        .unwrap();
+    meta.put_manifest(manifest(&multi, &other_d, other))
+        .await
+        .unwrap();
+    let missing = Digest::sha256_of(b"platform amd64, never pulled");
+    let body = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": kept_d.to_string(), "size": kept.len()},
+                      {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": missing.to_string(), "size": 1}]})
+    .to_string();
+    let index = super::proxy::CachedIndex {
+        reference: "1".into(),
+        digest: Digest::sha256_of(body.as_bytes()).to_string(),
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        body,
+        fetched_at: super::now(),
+    };
+    proxy
+        .put_cached_index(pid, multi.as_str(), &index)
+        .await
+        .unwrap();
+    let old = super::now() + 10;
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 1);
+    let multi_ref = &multi;
+    let present = |d: Digest| async move {
+        meta.manifest_by_digest(multi_ref, &d, false)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(present(kept_d.clone()).await, "the cached platform stays");
+    assert!(!present(other_d).await, "an untagged manifest goes");
+    proxy
+        .drop_cached_index(multi.as_str(), &index.digest)
+        .await
+        .unwrap();
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 1);
+    assert!(!present(kept_d).await, "kept by nothing now");
+}
+
 /// Garbage collection's view of content: which manifests nothing keeps alive,
 /// which blobs are collectable, the two-phase deletion and what pushes see
 /// meanwhile. `meta` and `store` are the same store seen through both traits.
