@@ -47,6 +47,41 @@ fn create_user(w: &Wharf, name: &str) -> i64 {
         .unwrap()
 }
 
+/// A manifest in cosign's tag layout (`sha256-<hex>.sig`) naming `repo:tag`:
+/// the digest of the artifact it names.
+fn push_cosign_tag(w: &Wharf, repo: &str, tag: &str) -> String {
+    let auth = format!("admin:{ADMIN_PW}");
+    let subject = curl("HEAD", &w.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .arg("-u")
+        .arg(&auth)
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+    let subject = subject.header("docker-content-digest").unwrap().to_string();
+    let empty = br#"{}"#.to_vec();
+    let ed = common::sha256(&empty);
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/{repo}/blobs/uploads/?digest={ed}")),
+    )
+    .arg("-u")
+    .arg(&auth)
+    .body(empty)
+    .send();
+    assert_eq!(r.status, 201);
+    let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": ed, "size": 2}, "layers": []})
+    .to_string();
+    let sig_tag = format!("sha256-{}.sig", subject.trim_start_matches("sha256:"));
+    let r = curl("PUT", &w.url(&format!("/v2/{repo}/manifests/{sig_tag}")))
+        .arg("-u")
+        .arg(&auth)
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(m)
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    subject
+}
+
 fn create_project(w: &Wharf, name: &str, public: bool) {
     let r = api(w, "POST", "/projects", admin())
         .body(json!({"project_name": name, "metadata": {"public": public.to_string()}}).to_string())
@@ -1170,7 +1205,7 @@ fn artifact_api_lists_tags_and_accessories_and_deletes_them_together() {
         let arts = api(
             &w,
             "GET",
-            &format!("/projects/arts/repositories/{encoded}/artifacts"),
+            &format!("/projects/arts/repositories/{encoded}/artifacts?with_accessory=true"),
             viewer,
         )
         .send();
@@ -1326,6 +1361,7 @@ fn openapi_document_is_served_and_valid() {
     // Every GET with a response schema, called for real, answers what the document says.
     create_project(&w, "team", false);
     assert_eq!(push_as(&w, ("admin", ADMIN_PW), "team/app", "v1"), 201);
+    push_cosign_tag(&w, "team/app", "v1");
     let uid = create_user(&w, "member1");
     add_member(&w, "team", "member1", 2);
     let mid = api(&w, "GET", "/projects/team/members", admin())
@@ -1535,7 +1571,9 @@ fn openapi_document_is_served_and_valid() {
                 },
             );
         let query = if path.ends_with("/artifacts/{reference}") {
-            "?with_scan_overview=true&with_sbom_overview=true&with_signature=true"
+            "?with_scan_overview=true&with_sbom_overview=true&with_signature=true&with_accessory=true"
+        } else if path.ends_with("/artifacts") {
+            "?with_accessory=true"
         } else {
             ""
         };
@@ -1992,4 +2030,144 @@ fn artifact_size_counts_config_layers_and_children() {
     for c in &children {
         assert_eq!(sizes[c], image_size("multi", c), "{c}");
     }
+}
+
+/// cosign's tag layout, made by the real `wharf sign` and `wharf attest`
+/// (`sha256-<hex>.sig` / `.att` tags): the artifact list shows the image alone, with
+/// the signature and the attestation as its accessories (`with_accessory`, and
+/// `…/accessories`); the repository's `artifact_count` agrees with the list.
+#[test]
+fn cosign_signatures_are_accessories_not_artifacts() {
+    require("skopeo");
+    let w = start();
+    create_project(&w, "signed", false);
+    let admin_auth = format!("admin:{ADMIN_PW}");
+    run(Command::new("skopeo")
+        .args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &admin_auth,
+        ])
+        .arg(oci_ref("small", "v1"))
+        .arg(format!("docker://{}/signed/app:v1", w.host())));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"buildType":"https://example.com/ci"}"#,
+    )
+    .unwrap();
+    let env = [
+        ("COSIGN_PASSWORD", "test-password"),
+        ("WHARF_USERNAME", "admin"),
+        ("WHARF_PASSWORD", ADMIN_PW),
+    ];
+    let wharf = |args: &[&str]| common::stdout_ok(&common::wharf_in(d, &env, args));
+    wharf(&["key", "generate"]);
+    let image = format!("{}/signed/app:v1", w.host());
+    wharf(&["sign", "--insecure", "--key", "cosign.key", &image]);
+    wharf(&[
+        "attest",
+        "--insecure",
+        "--key",
+        "cosign.key",
+        "--predicate",
+        "prov.json",
+        "--type",
+        "slsaprovenance",
+        &image,
+    ]);
+    // What /v2 says, independently of the management API: the image's digest and
+    // the manifests cosign's two tags point at.
+    let head = |reference: &str| {
+        let r = curl(
+            "HEAD",
+            &w.url(&format!("/v2/signed/app/manifests/{reference}")),
+        )
+        .arg("-u")
+        .arg(&admin_auth)
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+        assert_eq!(r.status, 200, "{reference}");
+        r.header("docker-content-digest").unwrap().to_string()
+    };
+    let subject = head("v1");
+    let hex = subject.trim_start_matches("sha256:");
+    let sig = head(&format!("sha256-{hex}.sig"));
+    let att = head(&format!("sha256-{hex}.att"));
+    let tags = curl("GET", &w.url("/v2/signed/app/tags/list"))
+        .arg("-u")
+        .arg(&admin_auth)
+        .send()
+        .json();
+    assert_eq!(
+        tags["tags"].as_array().unwrap().len(),
+        3,
+        "the tags stay: {tags}"
+    );
+
+    let list = api(
+        &w,
+        "GET",
+        "/projects/signed/repositories/app/artifacts?with_accessory=true",
+        admin(),
+    )
+    .send()
+    .json();
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [subject.as_str()], "{list}");
+    let accessories = |v: &Value| {
+        let mut got: Vec<(String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                assert_eq!(a["subject_artifact_digest"], subject.as_str(), "{a}");
+                assert_eq!(a["subject_artifact_repo"], "signed/app", "{a}");
+                (
+                    a["type"].as_str().unwrap().to_string(),
+                    a["digest"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let want = vec![
+        ("attestation".to_string(), att.clone()),
+        ("signature.cosign".to_string(), sig.clone()),
+    ];
+    assert_eq!(accessories(&list[0]["accessories"]), want);
+    // Without the flag, as Harbor: no accessories field.
+    let plain = api(
+        &w,
+        "GET",
+        "/projects/signed/repositories/app/artifacts",
+        admin(),
+    )
+    .send()
+    .json();
+    assert_eq!(plain.as_array().unwrap().len(), 1);
+    assert!(plain[0].get("accessories").is_none(), "{plain}");
+    let own = api(
+        &w,
+        "GET",
+        "/projects/signed/repositories/app/artifacts/v1/accessories",
+        admin(),
+    )
+    .send();
+    assert_eq!(own.status, 200);
+    assert_eq!(own.header("x-total-count"), Some("2"));
+    assert_eq!(accessories(&own.json()), want);
+    // The repository counts what the list shows.
+    let repos = api(&w, "GET", "/projects/signed/repositories", admin())
+        .send()
+        .json();
+    assert_eq!(repos[0]["artifact_count"], 1, "{repos}");
 }

@@ -695,3 +695,142 @@ fn tag_checks_survive_a_restart_so_the_upstream_is_not_asked_again_within_the_tt
     assert!(!log.contains("(stale)"), "{log}");
     assert!(!log.contains("serving the cached tag"), "{log}");
 }
+
+/// `skopeo copy` of one platform (`--override-arch`) from the cache into a `dir:`.
+fn skopeo_pull_arch(image: &str, arch: &str, into: &Path) -> std::process::Output {
+    common::require("skopeo");
+    let _ = std::fs::remove_dir_all(into);
+    Command::new("skopeo")
+        .args(["--override-os", "linux", "--override-arch", arch])
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .arg(format!("dir:{}", into.display()))
+        .output()
+        .unwrap()
+}
+
+/// A real two-platform index (the test images' `multi:v1`) at the upstream, one
+/// platform pulled through the cache: with the upstream stopped, the same pull by
+/// tag still works (the index kept aside, the platform's manifest and layers from
+/// the cache), also after a garbage collection that deletes untagged manifests; the
+/// platform never pulled is a 503 `UNAVAILABLE` naming the unreachable upstream.
+#[test]
+fn a_platform_pulled_through_an_index_is_served_with_the_upstream_down() {
+    common::require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut up = Upstream::start(&d.join("upstream"), "");
+    common::run(
+        Command::new("skopeo")
+            .args(["copy", "--all", "--dest-tls-verify=false"])
+            .arg(common::oci_ref("multi", "v1"))
+            .arg(format!("docker://{}/lib/multi:1", up.host())),
+    );
+    // What the upstream holds, read from it: the index and its two platforms.
+    let index_body = up
+        .curl("GET", "/v2/lib/multi/manifests/1")
+        .header("Accept", "application/vnd.oci.image.index.v1+json")
+        .send()
+        .body;
+    let index: serde_json::Value = serde_json::from_slice(&index_body).unwrap();
+    let platform = |arch: &str| {
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap_or_else(|| panic!("no {arch} in {index}"))["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (arm64, amd64) = (platform("arm64"), platform("amd64"));
+
+    let w = Wharf::start_with(&["--admin-password", ADMIN_PW, "--gc-grace-period", "1"]);
+    let registry_id = create_endpoint(&w, &up);
+    let created = api(
+        &w,
+        "POST",
+        "/api/v2.0/projects",
+        Some(
+            json!({"project_name": "mirror", "registry_id": registry_id, "metadata": {"public": "true"}}),
+        ),
+    );
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let image = format!("{}/mirror/lib/multi:1", w.host());
+    let first = d.join("first");
+    pulled_ok(&skopeo_pull_arch(&image, "arm64", &first));
+    assert_eq!(manifest_digest(&first), arm64);
+    // The platform is stored once its layers are (in the background).
+    wait_cached(&w, "mirror", "lib/multi", &arm64);
+
+    up.stop();
+    // GC with delete_untagged, past the grace period: the index kept aside keeps the
+    // cached platform (untagged: the index is no manifest row of its own).
+    std::thread::sleep(Duration::from_secs(2));
+    let gc = api(
+        &w,
+        "POST",
+        "/api/v2.0/system/gc/schedule",
+        Some(json!({"schedule": {"type": "Manual"}, "parameters": {"delete_untagged": true}})),
+    );
+    assert_eq!(gc.status, 201, "{}", String::from_utf8_lossy(&gc.body));
+    let job = gc
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = api(&w, "GET", &format!("/api/v2.0/jobs/{job}"), None).json();
+        if j["status"] == "Success" {
+            break;
+        }
+        assert!(Instant::now() < deadline && j["status"] != "Error", "{j}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let again = d.join("again");
+    pulled_ok(&skopeo_pull_arch(&image, "arm64", &again));
+    assert_eq!(manifest_digest(&again), arm64);
+    for f in std::fs::read_dir(&first).unwrap() {
+        let name = f.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(first.join(&name)).unwrap(),
+            std::fs::read(again.join(&name)).unwrap(),
+            "{name:?}"
+        );
+    }
+    // The index by tag is the upstream's, byte for byte.
+    let served = curl("GET", &w.url("/v2/mirror/lib/multi/manifests/1"))
+        .header("Accept", "application/vnd.oci.image.index.v1+json")
+        .arg("-u")
+        .arg(&format!("admin:{ADMIN_PW}"))
+        .send();
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, index_body);
+    // The other platform was never pulled: nothing to serve it from.
+    let never = skopeo_pull_arch(&image, "amd64", &d.join("never"));
+    assert!(!never.status.success());
+    let miss = curl(
+        "GET",
+        &w.url(&format!("/v2/mirror/lib/multi/manifests/{amd64}")),
+    )
+    .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+    .arg("-u")
+    .arg(&format!("admin:{ADMIN_PW}"))
+    .send();
+    assert_eq!(miss.status, 503, "{}", String::from_utf8_lossy(&miss.body));
+    assert_eq!(miss.error_code(), "UNAVAILABLE");
+    assert!(
+        w.log_text()
+            .contains("serving the index kept for its cached platforms")
+    );
+}

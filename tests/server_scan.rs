@@ -743,7 +743,7 @@ fn sbom_generated_on_push_and_on_request() {
             api(
                 &w,
                 "GET",
-                "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true",
+                "/projects/sbom/repositories/pyapp/artifacts/v1?with_sbom_overview=true&with_accessory=true",
                 ADMIN,
             )
             .send(),
@@ -863,7 +863,7 @@ fn sbom_generated_on_push_and_on_request() {
                 api(
                     &w,
                     "GET",
-                    "/projects/manual/repositories/small/artifacts/v1",
+                    "/projects/manual/repositories/small/artifacts/v1?with_accessory=true",
                     ADMIN,
                 )
                 .send(),
@@ -1408,4 +1408,167 @@ fn cve_export_writes_the_projects_findings_as_harbors_csv() {
         api(&w, "POST", "/export/cve", DEV).body("{}").send().status,
         400
     );
+}
+
+/// Copies of the artifact `repo:base` under `repo:c0…`, each its own digest (an
+/// annotation added to the manifest), sharing its blobs: many scans of a real image.
+fn manifest_copies(w: &Wharf, repo: &str, base: &str, n: usize) -> Vec<String> {
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    let creds = format!("admin:{ADMIN_PW}");
+    let got = curl("GET", &w.url(&format!("/v2/{repo}/manifests/{base}")))
+        .header("Accept", accept)
+        .arg("-u")
+        .arg(&creds)
+        .send();
+    let got = ok(got, 200);
+    assert_eq!(
+        got.header("content-type"),
+        Some(accept),
+        "an OCI image manifest"
+    );
+    let manifest: Value = serde_json::from_slice(&got.body).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut m = manifest.clone();
+            m["annotations"] = json!({"org.example.copy": i.to_string()});
+            let body = serde_json::to_vec(&m).unwrap();
+            let r = curl("PUT", &w.url(&format!("/v2/{repo}/manifests/c{i}")))
+                .header("Content-Type", accept)
+                .arg("-u")
+                .arg(&creds)
+                .body(body.clone())
+                .send();
+            ok(r, 201);
+            common::sha256(&body)
+        })
+        .collect()
+}
+
+#[test]
+fn a_queued_scan_is_stopped_and_told_of() {
+    use common::receiver::{Receiver, python_hmac};
+    require("skopeo");
+    // One worker and a queue of one: scans requested one after another wait their
+    // turn, so the last of them is still queued when it is stopped.
+    let (w, _tmp) = start_with(&["--scan-queue-size", "1", "--scan-workers", "1"]);
+    setup_project(&w, "halt", json!({}));
+    let hook = Receiver::start(200, Duration::ZERO);
+    ok(
+        api(&w, "POST", "/projects/halt/webhook/policies", ADMIN)
+            .body(
+                json!({"name": "scans", "event_types": ["SCANNING_STOPPED"], "secret": "st0p",
+                       "targets": [{"type": "http", "address": hook.url}]})
+                .to_string(),
+            )
+            .send(),
+        201,
+    );
+    skopeo_push(&w, &oci_ref("debian", "bookworm-minbase"), "halt/deb:base");
+    let copies = manifest_copies(&w, "halt/deb", "base", 8);
+    let art = |r: &str| format!("/projects/halt/repositories/deb/artifacts/{r}");
+    // Never scanned: nothing to stop (Harbor: the scan job is not found).
+    let r = ok(
+        api(&w, "POST", &format!("{}/scan/stop", art("base")), ADMIN).send(),
+        404,
+    );
+    assert_eq!(r.json()["errors"][0]["code"], "NOT_FOUND", "{:?}", r.json());
+    for i in 0..copies.len() {
+        ok(
+            api(
+                &w,
+                "POST",
+                &format!("{}/scan", art(&format!("c{i}"))),
+                ADMIN,
+            )
+            .send(),
+            202,
+        );
+    }
+    let last = format!("c{}", copies.len() - 1);
+    // Stopping takes the same right as scanning: a developer may do neither.
+    let denied = api(&w, "POST", &format!("{}/scan/stop", art(&last)), DEV).send();
+    assert_eq!(denied.status, 403);
+    ok(
+        api(&w, "POST", &format!("{}/scan/stop", art(&last)), ADMIN).send(),
+        202,
+    );
+    let overview = |r: &str| {
+        ok(
+            api(
+                &w,
+                "GET",
+                &format!("{}?with_scan_overview=true", art(r)),
+                ADMIN,
+            )
+            .send(),
+            200,
+        )
+        .json()["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"]
+            .clone()
+    };
+    assert_eq!(overview(&last)["scan_status"], "Stopped");
+    // Stopped once; a second stop has nothing left to stop.
+    let again = ok(
+        api(&w, "POST", &format!("{}/scan/stop", art(&last)), ADMIN).send(),
+        400,
+    );
+    assert_eq!(again.json()["errors"][0]["code"], "BAD_REQUEST");
+
+    // SCANNING_STOPPED, in Harbor's Default payload, signed.
+    let got = hook.wait_for(1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "one notice for one stop");
+    let d = &got[0];
+    assert_eq!(
+        d.header("x-wharf-signature").unwrap(),
+        python_hmac("st0p", &d.body)
+    );
+    let p: Value = serde_json::from_slice(&d.body).unwrap();
+    assert_eq!(p["type"], "SCANNING_STOPPED");
+    let res = &p["event_data"]["resources"][0];
+    assert_eq!(res["digest"], copies[copies.len() - 1].as_str());
+    assert_eq!(res["scan_overview"]["scan_status"], "Stopped");
+    assert_eq!(p["event_data"]["repository"]["repo_full_name"], "halt/deb");
+
+    // Scan-all stop: whatever is still queued or running stops; each is told of.
+    let r = api(&w, "POST", "/system/scanAll/stop", DEV).send();
+    assert_eq!(r.status, 403);
+    ok(api(&w, "POST", "/system/scanAll/stop", ADMIN).send(), 202);
+    let statuses: Vec<String> = (0..copies.len())
+        .map(|i| {
+            overview(&format!("c{i}"))["scan_status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        statuses.iter().all(|s| s == "Success" || s == "Stopped"),
+        "{statuses:?}"
+    );
+    let stopped = statuses.iter().filter(|s| *s == "Stopped").count();
+    assert!(stopped >= 2, "the last and at least one more: {statuses:?}");
+    let got = hook.wait_for(stopped, Duration::from_secs(20));
+    assert_eq!(got.len(), stopped, "one notice per stopped scan");
+    let m = ok(api(&w, "GET", "/scans/all/metrics", ADMIN).send(), 200).json();
+    assert_eq!(m["metrics"]["Stopped"], stopped, "{m}");
+    // And in Prometheus' text format, beside the other outcomes.
+    let prom = curl("GET", &w.url("/metrics")).send();
+    assert_eq!(prom.status, 200);
+    let text = String::from_utf8_lossy(&prom.body);
+    assert!(
+        text.lines()
+            .any(|l| l == format!("wharf_scans{{outcome=\"Stopped\"}} {stopped}")),
+        "{text}"
+    );
+    // Nothing left to stop.
+    let none = ok(api(&w, "POST", "/system/scanAll/stop", ADMIN).send(), 400);
+    assert_eq!(none.json()["errors"][0]["code"], "BAD_REQUEST");
+
+    // A stopped scan can be asked for again, and the worker is free to run it.
+    ok(
+        api(&w, "POST", &format!("{}/scan", art(&last)), ADMIN).send(),
+        202,
+    );
+    let o = wait_scanned(&w, "halt", "deb", &last, None);
+    assert_eq!(o["scan_status"], "Success", "{o}");
 }

@@ -85,6 +85,12 @@ async fn sqlite_proxy() {
 }
 
 #[tokio::test]
+async fn sqlite_gc_partial_index() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_gc_partial_index(&store, &store, &store, &store).await;
+}
+
+#[tokio::test]
 async fn sqlite_gc() {
     let (_dir, store) = sqlite().await;
     conformance::run_gc(&store, &store).await;

@@ -67,6 +67,12 @@ async fn postgres_proxy() {
 }
 
 #[tokio::test]
+async fn postgres_gc_partial_index() {
+    let store = postgres().await;
+    conformance::run_gc_partial_index(&store, &store, &store, &store).await;
+}
+
+#[tokio::test]
 async fn postgres_gc() {
     let store = postgres().await;
     conformance::run_gc(&store, &store).await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod identity;
+pub mod receiver;
 pub mod tag_rules;
 
 use std::net::TcpListener;

@@ -224,6 +224,29 @@ pub async fn run(store: &dyn MetadataStore) {
     assert!(store.artifact(&other, &m2).await.unwrap().is_none());
     let sig_artifact = store.artifact(&app, &sig).await.unwrap().unwrap();
     assert!(sig_artifact.accessories.is_empty());
+    // cosign's tag layout: a manifest tagged `sha256-<hex>.sig` is an accessory of
+    // the artifact it names, not an artifact of its own.
+    let cosign_body = b"cosign signature manifest";
+    let cosign = Digest::sha256_of(cosign_body);
+    let cosign_tag = format!("sha256-{}.sig", m2.hex());
+    let mut c = manifest(&app, &cosign, cosign_body);
+    c.tag = Some(&cosign_tag);
+    store.put_manifest(c).await.unwrap();
+    let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
+    assert_eq!(
+        (n, arts.iter().map(|a| &a.digest).collect::<Vec<_>>()),
+        (1, vec![&m2]),
+        "a cosign tag's manifest is not listed"
+    );
+    assert_eq!(
+        arts[0]
+            .cosign_accessories
+            .iter()
+            .map(|(t, r)| (t.as_str(), &r.digest))
+            .collect::<Vec<_>>(),
+        [(cosign_tag.as_str(), &cosign)]
+    );
+    assert!(store.delete_manifest(&app, &cosign).await.unwrap());
 
     artifact_sizes(store).await;
 
@@ -1345,6 +1368,57 @@ pub async fn run_security(
         .unwrap();
     assert_eq!(many.len(), 1);
     assert_eq!(store.scan_counts().await.unwrap().get("Error"), Some(&1));
+    // Stopping: only a pending or running scan stops; a result arriving after the
+    // stop is not written, and the last good report stays readable.
+    assert_eq!(store.stop_scan(&m).await.unwrap(), None, "nothing to stop");
+    assert!(store.queue_scan(&m, "sec/app").await.unwrap());
+    assert!(store.start_scan(&m, i64::MAX).await.unwrap());
+    assert_eq!(
+        store.stop_scan(&m).await.unwrap().as_deref(),
+        Some("sec/app")
+    );
+    assert_eq!(store.stop_scan(&m).await.unwrap(), None, "stopped once");
+    assert!(
+        !store.renew_scan(&m, i64::MAX).await.unwrap(),
+        "a stopped scan's lease is not renewed (its worker, on any replica, cancels)"
+    );
+    assert!(
+        store
+            .requeue_expired_scans(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a stopped scan is not requeued"
+    );
+    let late = ScanOutcome {
+        status: ScanStatus::Success,
+        severity: Some(wharf_scanner::Severity::None),
+        summary: None,
+        report: None,
+        db_version: None,
+        message: None,
+    };
+    assert!(!store.finish_scan(&m, late).await.unwrap());
+    let rec = store.scan(&m).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.status, rec.severity),
+        (ScanStatus::Stopped, Some(highest))
+    );
+    assert!(store.scan_report(&m).await.unwrap().is_some());
+    assert!(
+        !store.start_scan(&m, i64::MAX).await.unwrap(),
+        "a stopped scan is not taken"
+    );
+    assert!(
+        store.queue_scan(&m, "sec/app").await.unwrap(),
+        "requeued after a stop"
+    );
+    assert_eq!(
+        store.stop_scans().await.unwrap(),
+        vec![(m.clone(), "sec/app".to_string())]
+    );
+    assert!(store.stop_scans().await.unwrap().is_empty());
+    assert_eq!(store.scan_counts().await.unwrap().get("Stopped"), Some(&1));
 
     // Pull statistics add up per manifest and per repository.
     let pull = |n, at| super::Pull {
@@ -1937,6 +2011,65 @@ pub async fn run_tag_rules(
     assert_eq!(children, [m2].into_iter().collect());
 }
 
+/// GC and a proxy cache's partial index (`proxy_cached_indexes`): with
+/// `delete_untagged`, the untagged platforms it lists stay while it is kept, a
+/// platform it lists that was never cached is not needed, and other untagged
+/// manifests go; once it is dropped, its platforms go too.
+pub async fn run_gc_partial_index(
+    meta: &dyn MetadataStore,
+    store: &dyn super::LifecycleStore,
+    proxy: &dyn super::ProxyStore,
+    identity: &dyn super::IdentityStore,
+) {
+    let pid = identity
+        .create_project("gcp", true, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let multi = repo("gcp/multi");
+    let (kept, other) = (&b"platform arm64"[..], &b"something untagged"[..]);
+    let (kept_d, other_d) = (Digest::sha256_of(kept), Digest::sha256_of(other));
+    meta.put_manifest(manifest(&multi, &kept_d, kept))
+        .await
+        .unwrap();
+    meta.put_manifest(manifest(&multi, &other_d, other))
+        .await
+        .unwrap();
+    let missing = Digest::sha256_of(b"platform amd64, never pulled");
+    let body = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": kept_d.to_string(), "size": kept.len()},
+                      {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": missing.to_string(), "size": 1}]})
+    .to_string();
+    let index = super::proxy::CachedIndex {
+        reference: "1".into(),
+        digest: Digest::sha256_of(body.as_bytes()).to_string(),
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        body,
+        fetched_at: super::now(),
+    };
+    proxy
+        .put_cached_index(pid, multi.as_str(), &index)
+        .await
+        .unwrap();
+    let old = super::now() + 10;
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 1);
+    let multi_ref = &multi;
+    let present = |d: Digest| async move {
+        meta.manifest_by_digest(multi_ref, &d, false)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(present(kept_d.clone()).await, "the cached platform stays");
+    assert!(!present(other_d).await, "an untagged manifest goes");
+    proxy
+        .drop_cached_index(multi.as_str(), &index.digest)
+        .await
+        .unwrap();
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 1);
+    assert!(!present(kept_d).await, "kept by nothing now");
+}
+
 /// Garbage collection's view of content: which manifests nothing keeps alive,
 /// which blobs are collectable, the two-phase deletion and what pushes see
 /// meanwhile. `meta` and `store` are the same store seen through both traits.
@@ -2490,8 +2623,67 @@ pub async fn run_proxy(
         store.tag_checked_at("cache-a/app", "v2").await.unwrap(),
         Some(3_000)
     );
+    // A partial index: found by the tag it was fetched by or by its digest, replaced
+    // by a later fetch, forgotten by digest.
+    let index = |tag: &str, digest: &str, at| super::proxy::CachedIndex {
+        reference: tag.into(),
+        digest: digest.into(),
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        body: format!(r#"{{"schemaVersion":2,"manifests":[],"at":{at}}}"#),
+        fetched_at: at,
+    };
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        None
+    );
+    store
+        .put_cached_index(a, "cache-a/multi", &index("1", "sha256:aa", 10))
+        .await
+        .unwrap();
+    store
+        .put_cached_index(a, "cache-a/multi", &index("1", "sha256:bb", 20))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        Some(index("1", "sha256:bb", 20))
+    );
+    assert_eq!(
+        store
+            .cached_index("cache-a/multi", "sha256:bb")
+            .await
+            .unwrap(),
+        Some(index("1", "sha256:bb", 20))
+    );
+    assert_eq!(
+        store
+            .cached_index("cache-a/multi", "sha256:aa")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.cached_index("cache-a/other", "1").await.unwrap(),
+        None
+    );
+    store
+        .drop_cached_index("cache-a/multi", "sha256:bb")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cached_index("cache-a/multi", "1").await.unwrap(),
+        None
+    );
+    store
+        .put_cached_index(a, "cache-a/multi", &index("2", "sha256:cc", 30))
+        .await
+        .unwrap();
     // Deleting the project takes its rows with it.
     assert!(identity.delete_project(a).await.unwrap());
+    assert_eq!(
+        store.cached_index("cache-a/multi", "2").await.unwrap(),
+        None
+    );
     assert_eq!(store.proxy_projects().await.unwrap(), [(b, quay)]);
     assert!(store.projects_caching(hub).await.unwrap().is_empty());
     assert_eq!(

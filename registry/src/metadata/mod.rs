@@ -140,6 +140,9 @@ pub struct Artifact {
     pub tags: Vec<(String, i64)>,
     /// Manifests whose subject is this one: signatures, SBOMs, attestations.
     pub accessories: Vec<Referrer>,
+    /// cosign's tag layout: each `sha256-<hex>.sig|.att|.sbom` tag naming this
+    /// artifact, with the manifest it points at (not an artifact of its own).
+    pub cosign_accessories: Vec<(String, Referrer)>,
 }
 
 /// Pulls of one manifest since the last flush.

@@ -407,7 +407,9 @@ impl JobStore for PgMetadata {
 ///
 /// - roots: manifests with a tag that is not an accessory tag
 ///   (`sha256-<hex>`, `.sig`, `.att`, `.sbom`), young manifests, and (without
-///   `delete_untagged`) every manifest that is not an accessory;
+///   `delete_untagged`) every manifest that is not an accessory; the cached
+///   platforms an index kept by a proxy cache lists (`proxy_cached_indexes`: the
+///   index itself is no manifest row until all its platforms are cached);
 /// - a live index keeps its children in the same repository;
 /// - a live manifest keeps its referrers (`subject`) and its cosign accessory tags;
 /// - a live referrer keeps its subject.
@@ -421,6 +423,11 @@ WITH RECURSIVE live(id) AS (
                 AND (length(t.name) = 71 OR t.name LIKE '%.sig' OR t.name LIKE '%.att' OR t.name LIKE '%.sbom'))
     UNION
     SELECT m.id FROM manifests m WHERE m.last_used_at >= $1
+    UNION
+    SELECT m.id FROM proxy_cached_indexes ci
+      JOIN repositories r ON r.name = ci.repository
+      JOIN manifests m ON m.repository_id = r.id
+       AND m.digest IN (SELECT j ->> 'digest' FROM jsonb_array_elements(ci.body::jsonb -> 'manifests') j)
     UNION
     SELECT m.id FROM manifests m
      WHERE $2 = 0 AND m.subject IS NULL

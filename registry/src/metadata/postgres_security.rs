@@ -292,7 +292,7 @@ impl SecurityStore for PgMetadata {
             .collect()
     }
 
-    async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<()> {
+    async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<bool> {
         fn json<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>> {
             v.map(|v| {
                 serde_json::to_string(v)
@@ -302,11 +302,11 @@ impl SecurityStore for PgMetadata {
         }
         let mut tx = self.write.begin().await?;
         // A failed rescan keeps the previous report: the last good answer stays readable.
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE scan_reports SET status = $1, ended_at = $2, message = $3,
                  severity = coalesce($4, severity), summary = coalesce($5, summary),
                  report = coalesce($6, report), db_version = coalesce($7, db_version)
-             WHERE digest = $8",
+             WHERE digest = $8 AND status <> 'Stopped'",
         )
         .bind(o.status.as_str())
         .bind(now())
@@ -318,11 +318,43 @@ impl SecurityStore for PgMetadata {
         .bind(digest.to_string())
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         if let Some(report) = o.report {
             index_findings(&mut tx, digest, report).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    async fn stop_scan(&self, digest: &Digest) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE scan_reports SET status = 'Stopped', ended_at = $1, message = 'stopped'
+             WHERE digest = $2 AND status IN ('Pending', 'Running') RETURNING repository",
+        )
+        .bind(now())
+        .bind(digest.to_string())
+        .fetch_optional(&self.write)
+        .await?)
+    }
+
+    async fn stop_scans(&self) -> Result<Vec<(Digest, String)>> {
+        let rows = sqlx::query(
+            "UPDATE scan_reports SET status = 'Stopped', ended_at = $1, message = 'stopped'
+             WHERE status IN ('Pending', 'Running') RETURNING digest, repository",
+        )
+        .bind(now())
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_digest(r.try_get("digest")?)?,
+                    r.try_get("repository")?,
+                ))
+            })
+            .collect()
     }
 
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>> {

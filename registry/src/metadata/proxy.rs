@@ -26,4 +26,28 @@ pub trait ProxyStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// When the upstream last confirmed `repository:tag`, if ever.
     async fn tag_checked_at(&self, repository: &str, tag: &str) -> Result<Option<i64>>;
+    /// Keeps an index fetched for `repository` by `reference` (a tag or its digest)
+    /// while not all of its platforms are cached; a later fetch replaces it.
+    async fn put_cached_index(
+        &self,
+        project_id: i64,
+        repository: &str,
+        index: &CachedIndex,
+    ) -> Result<()>;
+    /// The index kept for `repository` under `reference`, asked by tag or by digest.
+    async fn cached_index(&self, repository: &str, reference: &str) -> Result<Option<CachedIndex>>;
+    /// Forgets the indexes kept for `repository` with this digest (it is now stored whole).
+    async fn drop_cached_index(&self, repository: &str, digest: &str) -> Result<()>;
+}
+
+/// An index a proxy cache fetched but could not store as a manifest yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedIndex {
+    /// The tag, or the digest, it was fetched by.
+    pub reference: String,
+    pub digest: String,
+    pub media_type: String,
+    /// The bytes the upstream served (an index is JSON: UTF-8).
+    pub body: String,
+    pub fetched_at: i64,
 }

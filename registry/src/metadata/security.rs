@@ -38,6 +38,8 @@ pub enum ScanStatus {
     Running,
     Success,
     Error,
+    /// Stopped by a user before it ended (Harbor's `Stopped`); its previous report stays.
+    Stopped,
 }
 
 impl ScanStatus {
@@ -48,6 +50,7 @@ impl ScanStatus {
             ScanStatus::Running => "Running",
             ScanStatus::Success => "Success",
             ScanStatus::Error => "Error",
+            ScanStatus::Stopped => "Stopped",
         }
     }
 
@@ -57,6 +60,7 @@ impl ScanStatus {
             "Running" => ScanStatus::Running,
             "Success" => ScanStatus::Success,
             "Error" => ScanStatus::Error,
+            "Stopped" => ScanStatus::Stopped,
             _ => return None,
         })
     }
@@ -238,14 +242,21 @@ pub trait SecurityStore: Send + Sync + 'static {
     /// Queues a scan unless one is already pending or running; true when queued.
     async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;
     /// Marks a pending scan running, held until `lease_until`; false when it is
-    /// not pending (already taken, by this process or another).
+    /// not pending (already taken, by this process or another, or stopped).
     async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
     /// Extends a running scan's lease; false when it is no longer running.
     async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
     /// Running scans whose lease ran out before `now` (their process died) back
     /// to Pending, at most `limit`, each by one caller only: the digests moved.
     async fn requeue_expired_scans(&self, now: i64, limit: i64) -> Result<Vec<Digest>>;
-    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<()>;
+    /// Records how a scan ended; false (and nothing written) when the scan was
+    /// stopped meanwhile: a scan finishing after its stop must not overwrite it.
+    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<bool>;
+    /// Stops the scan of `digest` if it is pending or running: its repository then;
+    /// `None` when there is none to stop.
+    async fn stop_scan(&self, digest: &Digest) -> Result<Option<String>>;
+    /// Stops every pending and running scan (scan-all stop): `(digest, repository)`.
+    async fn stop_scans(&self) -> Result<Vec<(Digest, String)>>;
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>>;
     /// The full report of a successful scan.
     async fn scan_report(&self, digest: &Digest) -> Result<Option<VulnerabilityReport>>;

@@ -155,6 +155,7 @@ fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
         pull_count: r.try_get("pull_count")?,
         tags: Vec::new(),
         accessories: Vec::new(),
+        cosign_accessories: Vec::new(),
     })
 }
 
@@ -238,6 +239,43 @@ impl SqliteMetadata {
             };
             if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
                 a.accessories.push(referrer);
+            }
+        }
+        // cosign's tag layout: the three tags that would name each artifact of the page.
+        let names: Vec<String> = digests
+            .iter()
+            .flat_map(|d| {
+                let base = format!("sha256-{}", d.hex());
+                [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
+            })
+            .collect();
+        let cosign = sqlx::query(
+            "SELECT t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM tags t
+             JOIN manifests m ON m.id = t.manifest_id
+             WHERE t.repository_id = (SELECT id FROM repositories WHERE name = ?)
+               AND t.name IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .bind(serde_json::Value::from(names).to_string())
+        .fetch_all(&self.read)
+        .await?;
+        for r in &cosign {
+            let tag: String = r.try_get("name")?;
+            let annotations: Option<String> = r.try_get("annotations")?;
+            let referrer = Referrer {
+                digest: parse_digest(r.try_get("digest")?)?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+                artifact_type: r.try_get("artifact_type")?,
+                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+            };
+            let hex = tag
+                .trim_start_matches("sha256-")
+                .split('.')
+                .next()
+                .unwrap_or_default();
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
+                a.cosign_accessories.push((tag, referrer));
             }
         }
         Ok(())
@@ -588,7 +626,8 @@ impl MetadataStore for SqliteMetadata {
     ) -> Result<(Vec<RepoSummary>, i64)> {
         let rows = sqlx::query(
             "SELECT r.name, r.created_at, r.pull_count,
-                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL) AS artifacts,
+                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))) AS artifacts,
                     coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
              FROM repositories r JOIN projects p ON p.id = r.project_id
              WHERE p.name = ?1 ORDER BY r.name LIMIT ?2 OFFSET ?3",
@@ -623,7 +662,7 @@ impl MetadataStore for SqliteMetadata {
         let rows = sqlx::query(
             "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
              JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.subject IS NULL ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?",
+             WHERE r.name = ? AND m.subject IS NULL AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom')) ORDER BY m.created_at DESC, m.digest LIMIT ? OFFSET ?",
         )
         .bind(repo.as_str())
         .bind(page.page_size as i64)
@@ -631,7 +670,7 @@ impl MetadataStore for SqliteMetadata {
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject IS NULL",
+            "SELECT count(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject IS NULL AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))",
         )
         .bind(repo.as_str())
         .fetch_one(&self.read)

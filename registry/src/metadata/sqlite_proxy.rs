@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::proxy::ProxyStore;
+use super::proxy::{CachedIndex, ProxyStore};
 use super::{Result, SqliteMetadata};
 
 #[async_trait]
@@ -66,6 +66,61 @@ impl ProxyStore for SqliteMetadata {
         .bind(tag)
         .fetch_optional(&self.read)
         .await?)
+    }
+
+    async fn put_cached_index(
+        &self,
+        project_id: i64,
+        repository: &str,
+        index: &CachedIndex,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO proxy_cached_indexes (project_id, repository, reference, digest, media_type, body, fetched_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT(repository, reference) DO UPDATE SET digest = excluded.digest, \
+             media_type = excluded.media_type, body = excluded.body, fetched_at = excluded.fetched_at",
+        )
+        .bind(project_id)
+        .bind(repository)
+        .bind(&index.reference)
+        .bind(&index.digest)
+        .bind(&index.media_type)
+        .bind(&index.body)
+        .bind(index.fetched_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn cached_index(&self, repository: &str, reference: &str) -> Result<Option<CachedIndex>> {
+        let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT reference, digest, media_type, body, fetched_at FROM proxy_cached_indexes \
+             WHERE repository = ? AND (reference = ? OR digest = ?) \
+             ORDER BY fetched_at DESC LIMIT 1",
+        )
+        .bind(repository)
+        .bind(reference)
+        .bind(reference)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(
+            |(reference, digest, media_type, body, fetched_at)| CachedIndex {
+                reference,
+                digest,
+                media_type,
+                body,
+                fetched_at,
+            },
+        ))
+    }
+
+    async fn drop_cached_index(&self, repository: &str, digest: &str) -> Result<()> {
+        sqlx::query("DELETE FROM proxy_cached_indexes WHERE repository = ? AND digest = ?")
+            .bind(repository)
+            .bind(digest)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     async fn projects_caching(&self, registry_id: i64) -> Result<Vec<String>> {

@@ -77,6 +77,11 @@ pub enum Event {
         digest: Digest,
         message: String,
     },
+    /// A pending or running scan of an artifact was stopped by a user.
+    ScanStopped {
+        repository: RepoName,
+        digest: Digest,
+    },
     /// A tag was deleted; the manifest it named stays.
     TagDeleted { repository: RepoName, tag: String },
     /// A replication task ended: an artifact of `repository` (this registry's side of

@@ -73,7 +73,7 @@ pub struct Metrics {
     /// stale (cached content served, the upstream failing), unavailable (a miss with
     /// the upstream failing), stored, not_stored (fetched content refused).
     pub proxy_cache: Family<OutcomeLabel, Counter>,
-    /// Scan records by status (Pending, Running, Success, Error), read at each scrape.
+    /// Scan records by status (Pending, Running, Success, Error, Stopped), read at each scrape.
     pub scans: Family<OutcomeLabel, Gauge>,
     /// Jobs of the durable queue by kind and status, read at each scrape.
     pub jobs: Family<JobLabels, Gauge>,

@@ -94,13 +94,15 @@ api_routes! {
     get "/projects/{project_name_or_id}/robots" => robots::list_in_project, "robot", "The project's robot accounts", out "[Robot]";
     get "/projects/{project_name}/repositories" => repositories::list, "repository", "Repositories of a project", out "[Repository]";
     delete "/projects/{project_name}/repositories/{repository_name}" => repositories::delete, "repository", "Delete a repository";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags and accessories (?with_scan_overview, ?with_sbom_overview)", out "[Artifact]";
-    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest (?with_scan_overview, ?with_sbom_overview, ?with_signature)", out "Artifact";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::artifacts, "artifact", "Artifacts with tags (?with_accessory, ?with_scan_overview, ?with_sbom_overview); cosign's signature, attestation and SBOM tags are accessories, not artifacts", out "[Artifact]";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::artifact, "artifact", "One artifact by tag or digest (?with_accessory, ?with_scan_overview, ?with_sbom_overview, ?with_signature)", out "Artifact";
+    get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/accessories" => repositories::accessories, "artifact", "The artifact's accessories: referrers and cosign's .sig/.att/.sbom tags", out "[Accessory]";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::delete_artifact, "artifact", "Delete an artifact and its accessories";
     get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::tags, "artifact", "Tags of an artifact", out "[Tag]";
     post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::add_tag, "artifact", "Add a tag to an artifact", in "TagReq";
     delete "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}" => repositories::delete_tag, "artifact", "Delete a tag";
     post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan" => repositories::scan, "scan", "Scan an artifact, or generate its SBOM (202; runs in the background)", in "ScanReq";
+    post "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop" => repositories::stop_scan, "scan", "Stop the artifact's pending or running scan (202; 404 never scanned, 400 already ended)";
     get "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities" => repositories::vulnerabilities, "scan", "The artifact's vulnerability report", out "VulnerabilityReport";
     get "/users" => users::list, "user", "Users (system administrators)", out "[User]";
     post "/users" => users::create, "user", "Create a user (system administrators)", in "UserReq";
@@ -121,6 +123,7 @@ api_routes! {
     get "/system/scanAll/schedule" => security::get_schedule, "scanAll", "The scan-all schedule", out "Schedule";
     post "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Set the scan-all schedule (type Manual: scan everything now)", in "Schedule";
     put "/system/scanAll/schedule" => security::set_schedule, "scanAll", "Change the scan-all schedule", in "Schedule";
+    post "/system/scanAll/stop" => security::stop_all, "scanAll", "Stop every pending and running scan (202; 400 when none is)";
     get "/scans/all/metrics" => security::metrics, "scanAll", "Scan counts by status", out "ScanMetrics";
     get "/scans/schedule/metrics" => security::metrics, "scanAll", "Scan counts by status (scheduled scans)", out "ScanMetrics";
     get "/security/summary" => security_hub::summary, "securityhub", "Vulnerabilities of every artifact at a glance (?with_dangerous_cve, ?with_dangerous_artifact)", out "SecuritySummary";

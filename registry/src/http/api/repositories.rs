@@ -32,7 +32,50 @@ fn accessory_type(artifact_type: Option<&str>) -> &'static str {
     }
 }
 
-fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
+/// Harbor's accessory type of a cosign tag (`sha256-<hex>.sig|.att|.sbom`).
+fn cosign_tag_type(tag: &str) -> &'static str {
+    if tag.ends_with(".sig") {
+        "signature.cosign"
+    } else if tag.ends_with(".att") {
+        "attestation"
+    } else {
+        "sbom"
+    }
+}
+
+/// Harbor's `Accessory` objects of an artifact: its referrers, then the manifests
+/// cosign's tags name it by.
+fn accessories_json(repo: &str, a: &Artifact) -> Vec<Value> {
+    let one = |r: &crate::metadata::Referrer, kind: &str| {
+        json!({
+            "digest": r.digest.to_string(),
+            "size": r.size,
+            "type": kind,
+            "artifact_type": r.artifact_type,
+            "subject_artifact_digest": a.digest.to_string(),
+            "subject_artifact_repo": repo,
+            "icon": "",
+        })
+    };
+    a.accessories
+        .iter()
+        .map(|r| one(r, accessory_type(r.artifact_type.as_deref())))
+        .chain(
+            a.cosign_accessories
+                .iter()
+                .map(|(tag, r)| one(r, cosign_tag_type(tag))),
+        )
+        .collect()
+}
+
+/// What an artifact's JSON carries besides its own fields (Harbor's `with_…` flags).
+#[derive(Clone, Copy)]
+struct Extras {
+    sbom_overview: bool,
+    accessories: bool,
+}
+
+fn artifact_json(repo: &str, a: &Artifact, extras: Extras) -> Value {
     let mut v = json!({
         "digest": a.digest.to_string(),
         "media_type": a.artifact_type.clone().unwrap_or_else(|| a.media_type.clone()),
@@ -44,15 +87,13 @@ fn artifact_json(repo: &str, a: &Artifact, with_sbom_overview: bool) -> Value {
         "pull_count": a.pull_count,
         "repository_name": repo,
         "tags": a.tags.iter().map(|(name, at)| json!({"name": name, "push_time": time(*at), "repository_name": repo})).collect::<Vec<_>>(),
-        "accessories": a.accessories.iter().map(|r| json!({
-            "digest": r.digest.to_string(),
-            "size": r.size,
-            "type": accessory_type(r.artifact_type.as_deref()),
-            "artifact_type": r.artifact_type,
-            "subject_artifact_digest": a.digest.to_string(),
-        })).collect::<Vec<_>>(),
     });
-    if with_sbom_overview && let Some(o) = sbom_overview(a) {
+    if extras.accessories {
+        v["accessories"] = accessories_json(repo, a).into();
+    }
+    if extras.sbom_overview
+        && let Some(o) = sbom_overview(a)
+    {
         v["sbom_overview"] = o;
     }
     v
@@ -108,10 +149,23 @@ pub struct ArtifactQuery {
     with_scan_overview: bool,
     #[serde(default)]
     with_sbom_overview: bool,
+    /// Harbor's `with_accessory`: each artifact's signatures, attestations and SBOMs
+    /// (referrers and cosign's `.sig`/`.att`/`.sbom` tags).
+    #[serde(default)]
+    with_accessory: bool,
     /// Single artifact only: each signature and attestation, verified against the
     /// project's trusted keys (reads every signature, so not offered on lists).
     #[serde(default)]
     with_signature: bool,
+}
+
+impl ArtifactQuery {
+    fn extras(&self) -> Extras {
+        Extras {
+            sbom_overview: self.with_sbom_overview,
+            accessories: self.with_accessory,
+        }
+    }
 }
 
 /// Harbor's `sbom_overview`: the SBOM accessory, if the artifact has one.
@@ -164,12 +218,7 @@ pub async fn artifacts(
     let full = format!("{project}/{repository}");
     let mut out: Vec<(Value, crate::digest::Digest)> = items
         .iter()
-        .map(|a| {
-            (
-                artifact_json(&full, a, q.with_sbom_overview),
-                a.digest.clone(),
-            )
-        })
+        .map(|a| (artifact_json(&full, a, q.extras()), a.digest.clone()))
         .collect();
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
@@ -195,7 +244,7 @@ pub async fn artifact(
         .artifact(&caller.who, &project, &repository, &reference)
         .await?;
     let mut out = vec![(
-        artifact_json(&format!("{project}/{repository}"), &a, q.with_sbom_overview),
+        artifact_json(&format!("{project}/{repository}"), &a, q.extras()),
         a.digest.clone(),
     )];
     if q.with_scan_overview {
@@ -212,6 +261,37 @@ pub async fn artifact(
             .collect();
     }
     Ok(Json(v).into_response())
+}
+
+/// `GET …/artifacts/{reference}/accessories`: Harbor's `Accessory` list of the
+/// artifact (referrers, then cosign's tags naming it), paged as Harbor pages it.
+pub async fn accessories(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+    Query(p): Query<Paging>,
+) -> Result<Response> {
+    let repository = decode(&repository);
+    let a = reg
+        .distribution
+        .artifact(&caller.who, &project, &repository, &reference)
+        .await?;
+    let page = p.req();
+    let all = accessories_json(&format!("{project}/{repository}"), &a);
+    let total = all.len() as i64;
+    let items = all
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.page_size as usize)
+        .collect();
+    Ok(paged(
+        &format!(
+            "/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{reference}/accessories"
+        ),
+        page,
+        total,
+        items,
+    ))
 }
 
 /// `POST …/artifacts/{reference}/scan`: 202, the work runs in the background. An
@@ -249,6 +329,25 @@ pub async fn scan(
             &decode(&repository),
             &reference,
             sbom,
+        )
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST …/artifacts/{reference}/scan/stop`: 202 when a pending or running scan
+/// was stopped; 404 when the artifact was never scanned, 400 when its scan ended.
+pub async fn stop_scan(
+    State(reg): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    reg.security
+        .stop_scan_artifact(
+            &caller.who,
+            caller.ip.as_deref(),
+            &project,
+            &decode(&repository),
+            &reference,
         )
         .await?;
     Ok(StatusCode::ACCEPTED)

@@ -47,7 +47,7 @@ pub fn components() -> Value {
     );
     let scan_overview = obj(
         &["scan_status"],
-        json!({"report_id": s(), "scan_status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error"]},
+        json!({"report_id": s(), "scan_status": {"type": "string", "enum": ["Pending", "Running", "Success", "Error", "Stopped"]},
             "severity": nullable(s()), "duration": i(), "summary": nullable(json!({"type": "object"})),
             "start_time": nullable(t()), "end_time": nullable(t()), "complete_percent": i(),
             "scanner": r("Scanner"), "db_version": nullable(s()), "message": nullable(s())}),
@@ -208,10 +208,17 @@ pub fn components() -> Value {
         ),
     );
     let accessory = obj(
-        &["digest", "type"],
+        &[
+            "digest",
+            "type",
+            "subject_artifact_digest",
+            "subject_artifact_repo",
+        ],
         json!({"digest": s(), "size": i(), "type": s(),
-        "artifact_type": nullable(s()), "subject_artifact_digest": s()}),
+        "artifact_type": nullable(s()), "subject_artifact_digest": s(),
+        "subject_artifact_repo": s(), "icon": s()}),
     );
+    m.insert("Accessory".into(), accessory.clone());
     let signature = obj(
         &["type", "verified"],
         json!({"type": s(), "source": s(),
@@ -223,11 +230,11 @@ pub fn components() -> Value {
         &[],
         json!({"sbom_digest": s(), "scan_status": s(), "report_id": s()}),
     );
-    m.insert("Artifact".into(), obj(&["digest", "manifest_media_type", "size", "tags", "accessories"], json!({
+    m.insert("Artifact".into(), obj(&["digest", "manifest_media_type", "size", "tags"], json!({
         "digest": s(), "media_type": s(), "manifest_media_type": s(), "artifact_type": nullable(s()), "size": i(),
         "push_time": t(), "pull_time": nullable(t()), "pull_count": i(), "repository_name": s(),
         "tags": {"type": "array", "items": r("Tag")},
-        "accessories": {"type": "array", "items": accessory},
+        "accessories": {"type": "array", "items": r("Accessory")},
         "scan_overview": {"type": "object", "additionalProperties": scan_overview},
         "sbom_overview": sbom_overview,
         "signatures": {"type": "array", "items": signature}})));

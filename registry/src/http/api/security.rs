@@ -44,6 +44,22 @@ pub async fn get_schedule(State(reg): State<AppState>, caller: Caller) -> Result
 
 /// `{"schedule":{"type":"Hourly|Daily|Weekly|Custom|Manual|None","cron":"0 0 * * * *"}}`;
 /// `Manual` scans everything now.
+/// `POST /system/scanAll/stop`: stop every pending and running scan (202); 400
+/// when none is, as Harbor answers when there is no scan-all to stop.
+pub async fn stop_all(State(reg): State<AppState>, caller: Caller) -> Result<StatusCode> {
+    reg.access
+        .require_system(&caller.who, SystemAction::ManageSecuritySettings)?;
+    let n = reg.security.stop_scan_all().await?;
+    reg.access.audit(
+        &caller.who,
+        "stop",
+        "scan_all",
+        &format!("{n} scans"),
+        caller.ip.as_deref(),
+    );
+    Ok(StatusCode::ACCEPTED)
+}
+
 pub async fn set_schedule(
     State(reg): State<AppState>,
     caller: Caller,

@@ -195,24 +195,23 @@ async fn repository(
         .artifacts(&viewer.who, &p.name, repo, page)
         .await?;
     // cosign's tag-schema accessories (`sha256-<hex>.sig`, `.att`, `.sbom`) are shown
-    // as badges of their subject, not as artifacts of their own (as Harbor does).
+    // as badges of their subject: the store lists them with it, not as artifacts of
+    // their own (as Harbor does).
     let mut tagged: HashMap<String, Badges> = HashMap::new();
-    let mut artifacts = Vec::with_capacity(listed.len());
-    for a in listed {
-        let kinds: Vec<(String, &str)> = a.tags.iter().filter_map(|(t, _)| cosign_tag(t)).collect();
-        if !a.tags.is_empty() && kinds.len() == a.tags.len() {
-            for (subject, kind) in kinds {
-                let b = tagged.entry(subject).or_default();
-                match kind {
-                    "sig" => b.signed = true,
-                    "att" => b.attested = true,
-                    _ => b.sbom = true,
-                }
+    for a in &listed {
+        for (tag, _) in &a.cosign_accessories {
+            let Some((_, kind)) = cosign_tag(tag) else {
+                continue;
+            };
+            let b = tagged.entry(a.digest.to_string()).or_default();
+            match kind {
+                "sig" => b.signed = true,
+                "att" => b.attested = true,
+                _ => b.sbom = true,
             }
-        } else {
-            artifacts.push(a);
         }
     }
+    let artifacts = listed;
     // An index lists its platforms under it (its children are not artifacts of their own).
     let repo_name = Distribution::repo_in(&p.name, repo)?;
     let mut platforms: HashMap<Digest, Vec<(String, String)>> = HashMap::new();

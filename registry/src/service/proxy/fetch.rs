@@ -6,7 +6,11 @@
 //!   pull is storing them already), then the manifest and its tag through
 //!   `Distribution::put_manifest`. An index is stored once every platform it
 //!   lists is cached; until then it is fetched again, and platforms are fetched
-//!   only when pulled.
+//!   only when pulled. Meanwhile its bytes are kept beside the content
+//!   (`ProxyStore::put_cached_index`, not a manifest row: a manifest row exists only
+//!   when what it references does), and served by tag or digest when the upstream
+//!   is down, so the platforms that were pulled stay pullable; one never pulled is
+//!   then a 503 `UNAVAILABLE`, as any other miss with the upstream down.
 //! - A cached tag is served as is for the TTL after the upstream last confirmed it;
 //!   after that a HEAD asks for its digest, and a moved tag is fetched anew. An
 //!   upstream that is down, slow or rate-limiting (429) gets the cached tag served
@@ -27,6 +31,7 @@ use super::{ProxyCache, fill};
 use crate::digest::Digest;
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::metadata::StoredManifest;
+use crate::metadata::proxy::CachedIndex;
 use crate::names::{Reference, RepoName};
 use crate::service::distribution::PullThrough;
 use crate::service::metrics::Metrics;
@@ -297,7 +302,9 @@ impl ProxyCache {
                 .existing_manifests(repo, &children)
                 .await?;
             if children.iter().any(|c| !present.contains(c)) {
-                tracing::debug!(repository = %repo, %reference, "proxy cache: index kept upstream until every platform it lists was pulled");
+                tracing::debug!(repository = %repo, %reference, "proxy cache: index kept aside until every platform it lists was pulled");
+                self.keep_partial_index(repo, reference, &body, media_type)
+                    .await;
                 return Ok(());
             }
         }
@@ -306,6 +313,7 @@ impl ProxyCache {
         for desc in &parsed.blobs {
             self.ensure_blob(repo, up, &desc.digest).await?;
         }
+        let digest = Digest::sha256_of(&body).to_string();
         fill(
             self.distribution
                 .put_manifest(repo, reference, Some(media_type), body),
@@ -314,8 +322,82 @@ impl ProxyCache {
         if let Reference::Tag(t) = reference {
             self.confirm(repo, t.as_str()).await;
         }
+        if !parsed.children.is_empty()
+            && let Err(e) = self.store.drop_cached_index(repo.as_str(), &digest).await
+        {
+            tracing::warn!(repository = %repo, %reference, error = %e, "proxy cache: forgetting the partial index");
+        }
         tracing::info!(repository = %repo, %reference, "proxy cache: stored from the upstream");
         Ok(())
+    }
+
+    /// Keeps an index not every platform of which is cached, for when the upstream
+    /// is down (see the module's comment). A failure only costs that fallback.
+    async fn keep_partial_index(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        body: &Bytes,
+        media_type: &str,
+    ) {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return;
+        };
+        let index = CachedIndex {
+            reference: match reference {
+                Reference::Tag(t) => t.as_str().to_string(),
+                Reference::Digest(d) => d.to_string(),
+            },
+            digest: Digest::sha256_of(body).to_string(),
+            media_type: media_type.to_string(),
+            body: text.to_string(),
+            fetched_at: crate::metadata::now(),
+        };
+        let kept = match self.access.project(super::project_of(repo)).await {
+            Ok(p) => {
+                self.store
+                    .put_cached_index(p.id, repo.as_str(), &index)
+                    .await
+            }
+            Err(e) => {
+                tracing::debug!(repository = %repo, error = %e, "proxy cache: no project to keep the index in");
+                return;
+            }
+        };
+        if let Err(e) = kept {
+            tracing::warn!(repository = %repo, %reference, error = %e, "proxy cache: keeping the partial index");
+        }
+    }
+
+    /// The partial index kept for `reference`, as a manifest to serve (stale).
+    async fn partial_index(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Option<StoredManifest> {
+        let key = match reference {
+            Reference::Tag(t) => t.as_str().to_string(),
+            Reference::Digest(d) => d.to_string(),
+        };
+        let kept = match self.store.cached_index(repo.as_str(), &key).await {
+            Ok(k) => k?,
+            Err(e) => {
+                tracing::warn!(repository = %repo, %reference, error = %e, "proxy cache: reading the partial index");
+                return None;
+            }
+        };
+        let digest: Digest = kept.digest.parse().ok()?;
+        let body = Bytes::from(kept.body.into_bytes());
+        // What the row says must be what it holds: a digest names its bytes.
+        if Digest::sha256_of(&body) != digest {
+            return None;
+        }
+        Some(StoredManifest {
+            digest,
+            media_type: kept.media_type,
+            size: body.len() as u64,
+            content: Some(body),
+        })
     }
 
     /// Makes `repo` hold `digest`: already there, stored by another pull (waited
@@ -394,6 +476,11 @@ impl PullThrough for ProxyCache {
                 }
                 Err(f) => {
                     if matches!(f, Fail::Down(_)) {
+                        if let Some(kept) = self.partial_index(repo, reference).await {
+                            tracing::warn!(repository = %repo, %reference, error = %f, "proxy cache: upstream unreachable, serving the index kept for its cached platforms (stale)");
+                            self.count("stale");
+                            return Ok(Some(kept));
+                        }
                         self.count("unavailable");
                     }
                     Err(f.into_error(&up, what, ErrorCode::ManifestUnknown))

@@ -38,6 +38,32 @@ impl Security {
         Ok(digest)
     }
 
+    /// `POST …/artifacts/{ref}/scan/stop`: stop its pending or running scan. The same
+    /// right as starting one. The scan record is the digest's, so a scan queued
+    /// through another repository holding the same content stops too.
+    pub async fn stop_scan_artifact(
+        &self,
+        who: &Principal,
+        ip: Option<&str>,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Digest> {
+        let (repo, digest) = self
+            .distribution
+            .locate(who, project, repository, reference, Action::Scan)
+            .await?;
+        self.stop_scan(&digest).await?;
+        self.access.audit(
+            who,
+            "stop_scan",
+            "artifact",
+            &format!("{repo}@{digest}"),
+            ip,
+        );
+        Ok(digest)
+    }
+
     /// `GET …/artifacts/{ref}/additions/vulnerabilities`: the full report.
     pub async fn vulnerability_report(
         &self,

@@ -4,12 +4,13 @@
 //! against the offline database, and store the findings (typed; `http::api::render`
 //! turns them into Harbor's report).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Security;
 use super::blob_source::{StoreBlobs, inventory_blocking};
@@ -45,7 +46,7 @@ impl Default for ScanSchedule {
     }
 }
 
-/// How many scans are in each state (`Pending`, `Running`, `Success`, `Error`).
+/// How many scans are in each state (`Pending`, `Running`, `Success`, `Error`, `Stopped`).
 #[derive(Debug, Clone, Default)]
 pub struct ScanMetrics {
     pub by_status: BTreeMap<String, i64>,
@@ -135,6 +136,9 @@ pub(crate) struct Scanning {
     backlog: std::sync::atomic::AtomicBool,
     /// The database pull loop's wake-up and last outcome.
     pub(crate) pull: super::vulndb::PullState,
+    /// The scans this process's workers are running, by digest: a stop cancels the
+    /// worker's wait, so it takes the next scan at once.
+    running: Mutex<HashMap<Digest, CancellationToken>>,
 }
 
 impl Scanning {
@@ -151,6 +155,19 @@ impl Scanning {
             rx: Mutex::new(Some(rx)),
             backlog: std::sync::atomic::AtomicBool::new(true),
             pull: Default::default(),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Cancels this process's worker on `digest`, if one runs it.
+    fn cancel(&self, digest: &Digest) {
+        if let Some(token) = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|m| m.get(digest).cloned())
+        {
+            token.cancel();
         }
     }
 
@@ -390,6 +407,22 @@ impl Security {
         let Some(scanning) = &self.scanning else {
             return;
         };
+        // Registered before the row turns Running, so a stop never finds it running
+        // without a token to cancel; removed however the scan ends.
+        // A digest already in the table is another worker's (queued twice): this one
+        // will not get its row, and leaves the entry alone.
+        let token = CancellationToken::new();
+        let owned = scanning
+            .running
+            .lock()
+            .is_ok_and(|mut m| match m.entry(digest.clone()) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(token.clone());
+                    true
+                }
+            });
+        let _running = owned.then(|| RunningGuard(scanning, digest));
         let lease = || crate::metadata::now() + SCAN_LEASE.as_secs() as i64;
         match self.store.start_scan(digest, lease()).await {
             Ok(true) => {}
@@ -398,13 +431,17 @@ impl Security {
         }
         // The lease is renewed while the scan runs; it runs out only when this
         // process stops (then another replica, or this one restarted, resumes it).
+        // A row no longer Running was stopped, possibly through another replica:
+        // the scan is cancelled as a local stop would.
         let renewing = {
-            let (store, digest) = (self.store.clone(), digest.clone());
+            let (store, digest, token) = (self.store.clone(), digest.clone(), token.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(SCAN_LEASE / 3).await;
-                    if let Err(e) = store.renew_scan(&digest, lease()).await {
-                        tracing::warn!(%digest, error = %e, "renewing the scan's lease");
+                    match store.renew_scan(&digest, lease()).await {
+                        Ok(true) => {}
+                        Ok(false) => return token.cancel(),
+                        Err(e) => tracing::warn!(%digest, error = %e, "renewing the scan's lease"),
                     }
                 }
             })
@@ -419,9 +456,16 @@ impl Security {
             Ok(repo) => {
                 let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo);
                 let (db, d) = (scanning.config.db.clone(), digest.clone());
-                tokio::task::spawn_blocking(move || scan_blocking(source, db, d))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("scan task failed: {e}")))
+                let scan = tokio::task::spawn_blocking(move || scan_blocking(source, db, d));
+                // A stop frees the worker now; the blocking read it leaves behind ends
+                // on its own and its result is dropped (the row says Stopped).
+                tokio::select! {
+                    r = scan => r.unwrap_or_else(|e| Err(format!("scan task failed: {e}"))),
+                    _ = token.cancelled() => {
+                        tracing::info!(%digest, %repository, "scan stopped");
+                        return;
+                    }
+                }
             }
             Err(e) => Err(format!("repository {repository:?}: {e}")),
         };
@@ -451,8 +495,11 @@ impl Security {
                 self.store.finish_scan(digest, failed).await
             }
         };
-        if let Err(e) = stored {
-            tracing::error!(%digest, error = %e, "storing scan result");
+        match stored {
+            Ok(true) => {}
+            // Stopped meanwhile (by another process): the stop told of it.
+            Ok(false) => return,
+            Err(e) => tracing::error!(%digest, error = %e, "storing scan result"),
         }
         let Ok(repository) = RepoName::parse(&repository) else {
             return;
@@ -469,6 +516,57 @@ impl Security {
                 digest: digest.clone(),
                 message,
             },
+        };
+        self.distribution.events().publish(&event).await;
+    }
+
+    /// Stops the scan of `digest` (Harbor's `…/scan/stop`): a queued one never
+    /// starts, a running one's worker moves on; the row becomes `Stopped` (its last
+    /// good report stays) and `SCANNING_STOPPED` is told. `NotFound` when the
+    /// artifact was never scanned, `BadRequest` when its scan already ended.
+    pub async fn stop_scan(&self, digest: &Digest) -> Result<()> {
+        let scanning = self.scanning()?;
+        match self.store.stop_scan(digest).await? {
+            Some(repository) => {
+                scanning.cancel(digest);
+                self.tell_stopped(digest, &repository).await;
+                Ok(())
+            }
+            None => match self.store.scan(digest).await? {
+                None => Err(RegistryError::not_found(format!(
+                    "no scan of artifact {digest} was found"
+                ))),
+                Some(r) => Err(RegistryError::bad_request(format!(
+                    "the scan of artifact {digest} is not pending or running (it is {})",
+                    r.status.as_str()
+                ))),
+            },
+        }
+    }
+
+    /// Stops every pending and running scan (Harbor's `/system/scanAll/stop`);
+    /// how many. `BadRequest` when none is (Harbor: no scan-all job to stop).
+    pub async fn stop_scan_all(&self) -> Result<usize> {
+        let scanning = self.scanning()?;
+        let stopped = self.store.stop_scans().await?;
+        if stopped.is_empty() {
+            return Err(RegistryError::bad_request("no scan is pending or running"));
+        }
+        for (digest, repository) in &stopped {
+            scanning.cancel(digest);
+            self.tell_stopped(digest, repository).await;
+        }
+        tracing::info!(stopped = stopped.len(), "scans stopped");
+        Ok(stopped.len())
+    }
+
+    async fn tell_stopped(&self, digest: &Digest, repository: &str) {
+        let Ok(repository) = RepoName::parse(repository) else {
+            return;
+        };
+        let event = Event::ScanStopped {
+            repository,
+            digest: digest.clone(),
         };
         self.distribution.events().publish(&event).await;
     }
@@ -540,6 +638,17 @@ impl Security {
         Ok(ScanMetrics {
             by_status: self.store.scan_counts().await?.into_iter().collect(),
         })
+    }
+}
+
+/// Takes a scan out of [`Scanning`]'s running table when its worker leaves it.
+struct RunningGuard<'a>(&'a Scanning, &'a Digest);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.0.running.lock() {
+            m.remove(self.1);
+        }
     }
 }
 

@@ -97,6 +97,11 @@ impl Notice {
                 r["scan_overview"] = json!({"scan_status": "Error", "message": message});
                 ("SCANNING_FAILED", repository, vec![r])
             }
+            Event::ScanStopped { repository, digest } => {
+                let mut r = resource(host, repository, digest, None);
+                r["scan_overview"] = json!({"scan_status": "Stopped"});
+                ("SCANNING_STOPPED", repository, vec![r])
+            }
             Event::ArtifactDeleted { repository, digest } => (
                 "DELETE_ARTIFACT",
                 repository,
