@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, curl, oci_ref, require, shared_dir};
+use common::{Wharf, curl, oci_ref, require};
 use serde_json::{Value, json};
 
 const ADMIN_PW: &str = "Harbor12345";
@@ -30,19 +30,6 @@ fn check(out: std::process::Output) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// The real PyPA advisories imported into a fresh database (as tests/server_scan.rs).
-fn import_db(path: &Path) {
-    check(
-        wharf_cmd()
-            .args(["db", "import", "osv"])
-            .arg(shared_dir().join("vulndata/pypa/vulns"))
-            .arg("--db")
-            .arg(path)
-            .output()
-            .unwrap(),
-    );
 }
 
 /// What `wharf scan` finds in the image: [{id, package, severity, fixed}].
@@ -94,7 +81,7 @@ fn portal_end_to_end_in_chromium() {
     require("npm");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let image = oci_ref("pyapp", "v1");
     let expected = expected_findings(&db, &image);
     assert!(
@@ -287,7 +274,7 @@ fn portal_project_pages_in_chromium() {
     const DEV_PW: &str = "Dev-Passw0rd";
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let image = oci_ref("pyapp", "v1");
     let expected = expected_findings(&db, &image);
     assert!(!expected.as_array().unwrap().is_empty());
@@ -372,7 +359,7 @@ fn portal_administration_in_chromium() {
     require("npm");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let info = check(
         wharf_cmd()
             .args(["db", "info", "--json", "--db"])

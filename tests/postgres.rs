@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Curl, Wharf, curl, oci_ref, require, run, shared_dir, skopeo_digest};
+use common::{Curl, Wharf, curl, oci_ref, require, run, skopeo_digest};
 use serde_json::{Value, json};
 
 const ADMIN_PW: &str = "Harbor12345";
@@ -26,22 +26,6 @@ fn api(w: &Wharf, method: &str, path: &str) -> Curl {
 
 fn wharf_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wharf"))
-}
-
-/// The real PyPA advisories imported into a fresh vulnerability database.
-fn import_db(path: &Path) {
-    let out = wharf_cmd()
-        .args(["db", "import", "osv"])
-        .arg(shared_dir().join("vulndata/pypa/vulns"))
-        .arg("--db")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// How many distinct (id, package, version) findings `wharf scan` reports for
@@ -108,7 +92,7 @@ fn serve_on_postgres_push_pull_scan_restart() {
     require("skopeo");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let image = oci_ref("pyapp", "v1");
     let expected = cli_total(&db, &image);
     assert!(

@@ -1,6 +1,8 @@
 //! Three `wharf serve` processes on one PostgreSQL (a private server:
-//! registry/tests/support/postgres.rs) and one data directory (the shared blob
-//! store, as NFS would give it) behave as one registry: an upload session
+//! registry/tests/support/postgres.rs) and one blob store — a shared data
+//! directory (as NFS would give it), or one S3 bucket (moto's server,
+//! registry/tests/support/s3.rs) with a data directory of its own per process
+//! and one `--secret-key-file` — behave as one registry: an upload session
 //! driven across all three, a token of one accepted by another, skopeo pushes
 //! spread over them while one is killed with SIGKILL and restarted, every image
 //! pulled back from every replica, and queued jobs (GC, scan-all and its scans)
@@ -10,12 +12,14 @@
 mod common;
 #[path = "../registry/tests/support/postgres.rs"]
 mod pg;
+#[path = "../registry/tests/support/s3.rs"]
+mod s3;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Curl, Wharf, curl, require, run, sha256, shared_dir, test_images};
+use common::{Curl, Wharf, curl, require, run, sha256, test_images};
 use serde_json::{Value, json};
 
 const ADMIN_PW: &str = "Harbor12345";
@@ -32,30 +36,63 @@ fn v2(w: &Wharf, method: &str, path: &str) -> Curl {
     curl(method, &w.url(path)).arg("-u").arg(CREDS)
 }
 
-/// The real PyPA advisories in a fresh vulnerability database (scans need one).
-fn import_db(path: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["db", "import", "osv"])
-        .arg(shared_dir().join("vulndata/pypa/vulns"))
-        .arg("--db")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// What the replicas share: one database, one vulnerability database, and the
+/// blob store — `tmp/data` for all, or a bucket (each replica then has its own
+/// data directory `tmp/rN/data` and they share `tmp/secret.key`).
+struct Cluster<'a> {
+    tmp: &'a Path,
+    vuln_db: PathBuf,
+    url: String,
+    bucket: Option<String>,
 }
 
-/// A replica: the same data directory (`tmp/data`), database and key for all.
-fn replica(tmp: &Path, port: u16, vuln_db: &Path, url: &str) -> Wharf {
-    Wharf::start_on(
-        tmp,
-        port,
-        &["--auth", "--vuln-db", vuln_db.to_str().unwrap()],
-        &[("WHARF_ADMIN_PASSWORD", ADMIN_PW), ("WHARF_DATABASE", url)],
-    )
+impl Cluster<'_> {
+    /// Replica `i` (0-based) listening on `port`.
+    fn replica(&self, i: usize, port: u16) -> Wharf {
+        let vuln_db = self.vuln_db.to_str().unwrap();
+        let mut args = vec!["--auth", "--vuln-db", vuln_db];
+        let mut env = vec![
+            ("WHARF_ADMIN_PASSWORD", ADMIN_PW),
+            ("WHARF_DATABASE", self.url.as_str()),
+        ];
+        let Some(bucket) = &self.bucket else {
+            return Wharf::start_on(self.tmp, port, &args, &env);
+        };
+        let storage = format!("s3://{bucket}/registry");
+        let key = self.tmp.join("secret.key");
+        let key = key.to_str().unwrap();
+        let endpoint = s3::server().endpoint.as_str();
+        args.extend([
+            "--storage",
+            &storage,
+            "--s3-endpoint",
+            endpoint,
+            "--s3-path-style",
+            "--s3-allow-http",
+            "--secret-key-file",
+            key,
+        ]);
+        env.extend([
+            ("AWS_ACCESS_KEY_ID", s3::ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+            ("AWS_REGION", s3::REGION),
+        ]);
+        let dir = self.tmp.join(format!("r{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Wharf::start_on(&dir, port, &args, &env)
+    }
+
+    /// True once some upload session holds bytes in the shared store.
+    fn upload_under_way(&self, w: &Wharf) -> bool {
+        match &self.bucket {
+            // a session's tail and state objects appear with its first PATCH
+            Some(bucket) => !s3::keys(bucket, "registry/uploads/").is_empty(),
+            None => std::fs::read_dir(w.data_dir.join("uploads")).is_ok_and(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .any(|m| m.len() > 0)
+            }),
+        }
+    }
 }
 
 /// Every `(image, tag, manifest digest)` of the test images, as their OCI
@@ -175,14 +212,28 @@ fn one_finished_job(ws: &[Wharf], kind: &str) -> (Value, String) {
 }
 
 #[test]
-fn three_replicas_behave_as_one_registry() {
+fn three_replicas_on_one_data_directory_behave_as_one_registry() {
+    three_replicas(None);
+}
+
+#[test]
+fn three_replicas_on_one_bucket_behave_as_one_registry() {
+    three_replicas(Some(s3::fresh_bucket()));
+}
+
+fn three_replicas(bucket: Option<String>) {
     require("skopeo");
     let tmp = tempfile::tempdir().unwrap();
     let vuln_db = tmp.path().join("vuln.db");
-    import_db(&vuln_db);
-    let url = pg::fresh_database();
+    common::import_pypa(&vuln_db);
+    let cluster = Cluster {
+        tmp: tmp.path(),
+        vuln_db,
+        url: pg::fresh_database(),
+        bucket,
+    };
     let mut ws: Vec<Wharf> = (0..3)
-        .map(|_| replica(tmp.path(), common::free_port(), &vuln_db, &url))
+        .map(|i| cluster.replica(i, common::free_port()))
         .collect();
     assert!(
         !ws[0].data_dir.join("wharf.db").exists(),
@@ -351,20 +402,15 @@ fn three_replicas_behave_as_one_registry() {
         .collect();
     // Killed once bytes are arriving in an upload session (the shared store's
     // `uploads/`): in the middle of a blob, not before or after the pushes.
-    let uploads = ws[2].data_dir.join("uploads");
     wait_for("an upload under way", Duration::from_secs(60), || {
-        std::fs::read_dir(&uploads)
-            .ok()?
-            .filter_map(|e| e.ok()?.metadata().ok())
-            .any(|m| m.len() > 0)
-            .then_some(Value::Null)
+        cluster.upload_under_way(&ws[2]).then_some(Value::Null)
     });
     ws[2].kill9();
     for p in pushing {
         let _ = p.join().unwrap(); // cut short, or finished just before the kill
     }
     let port = ws[2].port;
-    ws[2] = replica(tmp.path(), port, &vuln_db, &url);
+    ws[2] = cluster.replica(2, port);
     for (image, tag, _) in &big {
         let out = skopeo_push(image, tag, &format!("{host}/team/killed-{image}:{tag}"));
         assert!(
@@ -451,5 +497,17 @@ fn three_replicas_behave_as_one_registry() {
     assert!(first["summary"]["total"].as_u64().unwrap() > 0, "{first}");
     for w in &ws[1..] {
         assert_eq!(overview(w), first);
+    }
+
+    // On a bucket, no replica kept a blob on its own disk.
+    if let Some(bucket) = &cluster.bucket {
+        assert!(!s3::keys(bucket, "registry/blobs/").is_empty());
+        for w in &ws {
+            assert!(
+                !w.data_dir.join("blobs").exists(),
+                "{} has no local blobs",
+                w.data_dir.display()
+            );
+        }
     }
 }

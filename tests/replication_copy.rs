@@ -982,11 +982,7 @@ fn airgap_pulls_the_vulnerability_db_from_dev_and_scans_alike() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let db = d.join("vuln.db");
-    let pypa = common::shared_dir().join("vulndata/pypa/vulns");
-    stdout_ok(&common::wharf_db(
-        &["db", "import", "osv", pypa.to_str().unwrap()],
-        &db,
-    ));
+    common::import_pypa(&db);
     for side in ["dev", "airgap", "cli"] {
         std::fs::create_dir_all(d.join(side)).unwrap();
     }

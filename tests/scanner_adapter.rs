@@ -124,12 +124,7 @@ fn pyapp_layout() -> PathBuf {
 /// Wharf's DB from the PyPA advisories (the pyapp image's vulnerable packages are Python's).
 fn build_db(dir: &Path) -> PathBuf {
     let db = dir.join("vuln.db");
-    let pypa = common::shared_dir().join("vulndata/pypa/vulns");
-    assert!(pypa.is_dir(), "advisories missing at {}", pypa.display());
-    stdout_ok(&wharf_db(
-        &["db", "import", "osv", pypa.to_str().unwrap()],
-        &db,
-    ));
+    common::import_pypa(&db);
     db
 }
 

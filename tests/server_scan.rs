@@ -36,22 +36,6 @@ fn ok(r: common::Resp, want: u16) -> common::Resp {
     r
 }
 
-/// The real PyPA advisories imported into a fresh database.
-fn import_db(path: &Path) {
-    let out = wharf_cmd()
-        .args(["db", "import", "osv"])
-        .arg(shared_dir().join("vulndata/pypa/vulns"))
-        .arg("--db")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// (id, package, version) of every finding `wharf scan` reports for the image.
 fn cli_findings(db: &Path, image: &str) -> BTreeSet<(String, String, String)> {
     cli_rows(db, image)
@@ -120,7 +104,7 @@ fn start() -> (Wharf, tempfile::TempDir) {
 fn start_with(extra: &[&str]) -> (Wharf, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("vuln.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let mut args = vec!["--auth", "--vuln-db", db.to_str().unwrap()];
@@ -884,7 +868,7 @@ fn server_replicates_its_vulnerability_database_from_a_registry() {
     require("skopeo");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("source.db");
-    import_db(&db);
+    common::import_pypa(&db);
     let upstream = Wharf::start();
     let reference = format!("{}/library/vulndb:latest", upstream.host());
     let out = wharf_cmd()

@@ -514,6 +514,17 @@ pub fn skopeo_digest(reference: &str, creds: &str) -> String {
     sha256(raw.as_bytes())
 }
 
+/// The real PyPA advisories (`vulndata/pypa`) imported into a fresh vulnerability
+/// database at `db`: what the servers' scans in the tests match against.
+pub fn import_pypa(db: &Path) {
+    let pypa = shared_dir().join("vulndata/pypa/vulns");
+    assert!(pypa.is_dir(), "advisories missing at {}", pypa.display());
+    stdout_ok(&wharf_db(
+        &["db", "import", "osv", pypa.to_str().unwrap()],
+        db,
+    ));
+}
+
 /// `wharf ARGS --db DB`: a scanner verb (`scan`, `db …`) on its own vulnerability database.
 pub fn wharf_db(args: &[&str], db: &Path) -> Output {
     let args: Vec<&str> = args

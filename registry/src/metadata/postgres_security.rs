@@ -24,6 +24,14 @@ macro_rules! scan_columns {
     };
 }
 
+/// A `(digest, repository)` row: the scans a query moved or found.
+fn digest_and_repository(r: &PgRow) -> Result<(Digest, String)> {
+    Ok((
+        parse_digest(r.try_get("digest")?)?,
+        r.try_get("repository")?,
+    ))
+}
+
 fn scan_row(r: &PgRow) -> Result<ScanRecord> {
     let status: String = r.try_get("status")?;
     let summary: Option<String> = r.try_get("summary")?;
@@ -347,14 +355,7 @@ impl SecurityStore for PgMetadata {
         .bind(now())
         .fetch_all(&self.write)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    parse_digest(r.try_get("digest")?)?,
-                    r.try_get("repository")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(digest_and_repository).collect()
     }
 
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
@@ -413,14 +414,7 @@ impl SecurityStore for PgMetadata {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    parse_digest(r.try_get("digest")?)?,
-                    r.try_get("repository")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(digest_and_repository).collect()
     }
 
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>> {

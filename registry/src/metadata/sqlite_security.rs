@@ -23,6 +23,14 @@ macro_rules! scan_columns {
     };
 }
 
+/// A `(digest, repository)` row: the scans a query moved or found.
+fn digest_and_repository(r: &SqliteRow) -> Result<(Digest, String)> {
+    Ok((
+        parse_digest(r.try_get("digest")?)?,
+        r.try_get("repository")?,
+    ))
+}
+
 fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
     let status: String = r.try_get("status")?;
     let summary: Option<String> = r.try_get("summary")?;
@@ -354,14 +362,7 @@ impl SecurityStore for SqliteMetadata {
         .bind(now())
         .fetch_all(&self.write)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    parse_digest(r.try_get("digest")?)?,
-                    r.try_get("repository")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(digest_and_repository).collect()
     }
 
     async fn scan(&self, digest: &Digest) -> Result<Option<ScanRecord>> {
@@ -420,14 +421,7 @@ impl SecurityStore for SqliteMetadata {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    parse_digest(r.try_get("digest")?)?,
-                    r.try_get("repository")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(digest_and_repository).collect()
     }
 
     async fn scan_counts(&self) -> Result<BTreeMap<String, i64>> {

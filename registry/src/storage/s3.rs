@@ -254,6 +254,18 @@ impl S3BlobStore {
             .map_err(|e| StorageError::Io(io::Error::new(io::ErrorKind::InvalidData, e)))
     }
 
+    /// The bytes of an upload's tail (less than one part; at most one part in memory).
+    async fn read_tail(&self, id: &str, tail: &Tail) -> Result<bytes::Bytes> {
+        let key = self.upload_key(id, &tail.name)?;
+        self.s3
+            .get(&key)
+            .await
+            .map_err(storage_error)?
+            .bytes()
+            .await
+            .map_err(storage_error)
+    }
+
     async fn save_state(&self, id: &str, state: &UploadState) -> Result<()> {
         let key = self.upload_key(id, "state")?;
         let json = serde_json::to_vec(state).map_err(io::Error::other)?;
@@ -448,16 +460,7 @@ impl BlobStore for S3BlobStore {
         let mut new = old.clone();
         let mut buffer = PutPayloadMut::new();
         if let Some(tail) = &old.tail {
-            let key = self.upload_key(id, &tail.name)?;
-            let bytes = self
-                .s3
-                .get(&key)
-                .await
-                .map_err(storage_error)?
-                .bytes()
-                .await
-                .map_err(storage_error)?;
-            buffer.push(bytes);
+            buffer.push(self.read_tail(id, tail).await?);
         }
         let mut parts = PartWriter {
             store: self,
@@ -581,15 +584,7 @@ impl BlobStore for S3BlobStore {
                 let completed = async {
                     if let Some(tail) = &state.tail {
                         // The last part may be smaller than 5 MiB.
-                        let key = self.upload_key(id, &tail.name)?;
-                        let bytes = self
-                            .s3
-                            .get(&key)
-                            .await
-                            .map_err(storage_error)?
-                            .bytes()
-                            .await
-                            .map_err(storage_error)?;
+                        let bytes = self.read_tail(id, tail).await?;
                         let part = self
                             .s3
                             .put_part(&data, multipart, state.parts.len(), bytes.into())
