@@ -28,6 +28,7 @@ pub mod directory;
 pub mod distribution;
 pub mod events;
 pub mod identity;
+pub mod labels;
 pub mod lifecycle;
 pub mod metrics;
 pub mod proxy;
@@ -78,6 +79,7 @@ pub struct Services {
     pub replication: Arc<replication::Replication>,
     /// The portal's login sessions.
     pub sessions: Arc<sessions::Sessions>,
+    pub labels: Arc<labels::Labels>,
     /// Other replicas' changes are heard here (see `changes`).
     changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
@@ -96,6 +98,7 @@ pub struct Stores {
     pub proxy: Arc<dyn ProxyStore>,
     pub oidc: Arc<dyn OidcStore>,
     pub sessions: Arc<dyn crate::metadata::SessionStore>,
+    pub labels: Arc<dyn crate::metadata::LabelStore>,
     /// How a change is announced to the other processes sharing the database.
     pub changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
@@ -119,6 +122,7 @@ impl Stores {
             proxy: meta.clone(),
             oidc: meta.clone(),
             sessions: meta.clone(),
+            labels: meta.clone(),
             changes: meta,
         }
     }
@@ -162,6 +166,11 @@ impl Services {
             )
             .with_max_uploads_per_client(options.max_uploads_per_client),
         );
+        let labels = Arc::new(labels::Labels::new(
+            stores.labels,
+            access.clone(),
+            distribution.clone(),
+        ));
         let lifecycle = Arc::new(Lifecycle::new(
             stores.jobs,
             stores.lifecycle,
@@ -288,6 +297,7 @@ impl Services {
         ));
         Services {
             sessions,
+            labels,
             proxy,
             metrics,
             webhooks,
