@@ -191,6 +191,7 @@ impl Services {
         if let Some(root) = options.trusted_root {
             security = security.with_trusted_root(root);
         }
+        security = security.with_labels(labels.clone());
         let security = Arc::new(security);
         let scan_all: Arc<dyn lifecycle::JobHandler> =
             Arc::new(security::ScanAllJob(Arc::downgrade(&security)));
@@ -288,6 +289,7 @@ impl Services {
             lifecycle.jobs().clone(),
             metrics.clone(),
             options.replication,
+            labels.clone(),
         );
         let sessions = Arc::new(sessions::Sessions::new(
             stores.sessions,
