@@ -3108,7 +3108,7 @@ pub async fn run_labels(
     assert!(!store.delete_label(qa).await.unwrap());
     assert_eq!(
         store
-            .artifact_labels(&app, &[digest.clone()])
+            .artifact_labels(&app, std::slice::from_ref(&digest))
             .await
             .unwrap()[&digest]
             .iter()
@@ -3120,7 +3120,7 @@ pub async fn run_labels(
     push(meta, "lab/app").await;
     assert!(
         store
-            .artifact_labels(&app, &[digest.clone()])
+            .artifact_labels(&app, std::slice::from_ref(&digest))
             .await
             .unwrap()
             .is_empty()
