@@ -175,6 +175,32 @@ fn labels_are_managed_by_their_scope_and_put_on_artifacts() {
             assert!(label_ids(a).is_empty());
         }
     }
+    // The portal's repository page shows them with the tags.
+    let login = common::curl("POST", &w.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=admin&password={ADMIN_PW}"))
+        .send();
+    assert_eq!(
+        login.status,
+        303,
+        "{}",
+        String::from_utf8_lossy(&login.body)
+    );
+    let cookie = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = common::curl("GET", &w.url("/projects/lab/repos/app"))
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("label: prod"), "{html}");
+    assert!(html.contains("label: qa-passed"), "{html}");
+
     // Harbor's `q=labels=(…)`: artifacts carrying any of them.
     let filtered = api(
         &w,

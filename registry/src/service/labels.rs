@@ -297,13 +297,13 @@ impl Labels {
         let repo = Distribution::repo_in(&p.name, repository)?;
         let digests = self.store.labelled_artifacts(&repo, label_ids).await?;
         let mut artifacts = Vec::with_capacity(digests.len());
+        // One lookup per labelled artifact (the store's artifact listing has no
+        // label filter); the labels of the page are then read in one query.
         for d in &digests {
-            // A labelled accessory is not an artifact of the list.
             if let Ok(a) = self
                 .distribution
                 .artifact(who, &p.name, repository, &d.to_string())
                 .await
-                && a.digest == *d
             {
                 artifacts.push(a);
             }
