@@ -1516,6 +1516,27 @@ fn openapi_document_is_served_and_valid() {
         .next()
         .unwrap()
         .to_string();
+    // A global label, on the artifact (so artifact bodies carry a Label to check).
+    let r = api(&w, "POST", "/labels", admin())
+        .body(json!({"name": "approved", "color": "#48960C", "scope": "g"}).to_string())
+        .send();
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let label_id = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = api(
+        &w,
+        "POST",
+        "/projects/team/repositories/app/artifacts/v1/labels",
+        admin(),
+    )
+    .body(json!({ "id": label_id.parse::<i64>().unwrap() }).to_string())
+    .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let mut exercised = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
         // Directory searches need an LDAP server: tests/ldap.rs runs them against slapd.
@@ -1556,6 +1577,7 @@ fn openapi_document_is_served_and_valid() {
                 },
             )
             .replace("{group_id}", &group_id)
+            .replace("{label_id}", &label_id)
             .replace(
                 "{id}",
                 &if path.starts_with("/quotas/") {

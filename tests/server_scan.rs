@@ -1357,9 +1357,50 @@ fn cve_export_writes_the_projects_findings_as_harbors_csv() {
     let rows = export(json!({"projects": [team_id], "repositories": "pyap*", "tags": "v1"}));
     assert_eq!(keys(&rows[1..]), expected);
 
+    // Labels (ids): the artifacts carrying any of them, whatever project they are in.
+    let other_id = ok(api(&w, "GET", "/projects/other", ADMIN).send(), 200).json()["project_id"]
+        .as_i64()
+        .unwrap();
+    let label = |name: &str| -> i64 {
+        let r = ok(
+            api(&w, "POST", "/labels", ADMIN)
+                .body(json!({"name": name, "scope": "g"}).to_string())
+                .send(),
+            201,
+        );
+        r.header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (approved, unused) = (label("approved"), label("unused"));
+    ok(
+        api(
+            &w,
+            "POST",
+            "/projects/other/repositories/app/artifacts/v2/labels",
+            DEV,
+        )
+        .body(json!({"id": approved}).to_string())
+        .send(),
+        200,
+    );
+    let rows = export(json!({"projects": [team_id, other_id], "labels": [unused, approved]}));
+    assert!(rows[1..].iter().all(|r| r[0] == "other/app"), "{rows:?}");
+    assert_eq!(keys(&rows[1..]), expected);
+    let rows = export(json!({"projects": [team_id, other_id], "labels": [unused]}));
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the header: no artifact carries the label"
+    );
+
     // The executions are the caller's own.
     let mine = ok(api(&w, "GET", "/export/cve/executions", DEV).send(), 200).json();
-    assert_eq!(mine["items"].as_array().unwrap().len(), 4);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 6);
     let admins = ok(api(&w, "GET", "/export/cve/executions", ADMIN).send(), 200).json();
     assert!(admins["items"].as_array().unwrap().is_empty());
     let first = mine["items"][0]["id"].as_i64().unwrap();
@@ -1370,7 +1411,7 @@ fn cve_export_writes_the_projects_findings_as_harbors_csv() {
         404
     );
 
-    // A project the developer is not a member of, labels (Wharf has none), no project.
+    // A project the developer is not a member of, no project.
     ok(
         api(&w, "POST", "/projects", ADMIN)
             .body(json!({"project_name": "secret"}).to_string())
@@ -1384,10 +1425,6 @@ fn cve_export_writes_the_projects_findings_as_harbors_csv() {
         .body(json!({"projects": [secret_id]}).to_string())
         .send();
     assert!(matches!(r.status, 403 | 404), "{}", r.status);
-    let r = api(&w, "POST", "/export/cve", DEV)
-        .body(json!({"projects": [team_id], "labels": [1]}).to_string())
-        .send();
-    assert_eq!(r.status, 400);
     assert_eq!(
         api(&w, "POST", "/export/cve", DEV).body("{}").send().status,
         400

@@ -107,3 +107,9 @@ async fn sqlite_sessions() {
     let (_dir, store) = sqlite().await;
     conformance::run_sessions(&store, &store).await;
 }
+
+#[tokio::test]
+async fn sqlite_labels() {
+    let (_dir, store) = sqlite().await;
+    conformance::run_labels(&store, &store, &store).await;
+}

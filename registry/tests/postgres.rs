@@ -90,6 +90,12 @@ async fn postgres_sessions() {
     conformance::run_sessions(&store, &store).await;
 }
 
+#[tokio::test]
+async fn postgres_labels() {
+    let store = postgres().await;
+    conformance::run_labels(&store, &store, &store).await;
+}
+
 /// Replicas starting together on one empty database: the migrations run once
 /// (under PostgreSQL's advisory lock), and each replica sees the same schema.
 #[tokio::test]

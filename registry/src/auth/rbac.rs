@@ -137,6 +137,13 @@ pub enum Action {
     ManageWebhooks,
     /// Export the project's scan findings as CSV (Harbor's `export-cve`).
     ExportCve,
+    /// See the project's labels (Harbor's `label` read/list).
+    ReadLabels,
+    /// Create, change and remove the project's labels.
+    ManageLabels,
+    /// Put labels on the project's artifacts and take them off (Harbor's
+    /// `artifact-label` create/delete).
+    LabelArtifacts,
 }
 
 const N: bool = false;
@@ -169,6 +176,9 @@ pub const TABLE: &[(Action, [bool; 5])] = &[
     (Action::ReadWebhooks, [N, N, N, Y, Y]),
     (Action::ManageWebhooks, [N, N, N, Y, Y]),
     (Action::ExportCve, [N, N, Y, Y, Y]),
+    (Action::ReadLabels, [Y, Y, Y, Y, Y]),
+    (Action::ManageLabels, [N, N, N, Y, Y]),
+    (Action::LabelArtifacts, [N, N, Y, Y, Y]),
 ];
 
 pub fn role_allows(role: Role, action: Action) -> bool {
@@ -430,6 +440,8 @@ pub enum SystemAction {
     ManageUserGroups,
     /// Custom project roles (`/roles`): define, change and remove them.
     ManageRoles,
+    /// Global labels (`/labels` with scope `g`): create, change, remove.
+    ManageGlobalLabels,
 }
 
 /// Columns: Anonymous, Robot, User, SystemAdmin.
@@ -453,6 +465,7 @@ pub const SYSTEM_TABLE: &[(SystemAction, [bool; 4])] = &[
     (SystemAction::ManageConfigurations, [N, N, N, Y]),
     (SystemAction::ManageUserGroups, [N, N, N, Y]),
     (SystemAction::ManageRoles, [N, N, N, Y]),
+    (SystemAction::ManageGlobalLabels, [N, N, N, Y]),
 ];
 
 pub fn account_allows(account: Account, action: SystemAction) -> bool {

@@ -2905,3 +2905,228 @@ pub async fn run_sessions(store: &dyn super::SessionStore, identity: &dyn Identi
     assert!(identity.delete_user(bob).await.unwrap());
     assert_eq!(store.session(&[4; 32]).await.unwrap(), None);
 }
+
+/// [`super::LabelStore`]: names unique per scope (global, each project), listing
+/// filters and totals, links to artifacts (one query for a page), and links going
+/// with the artifact, the label and the project.
+pub async fn run_labels(
+    meta: &dyn MetadataStore,
+    identity: &dyn IdentityStore,
+    store: &dyn super::LabelStore,
+) {
+    use super::labels::{AddLabel, LabelFilter, LabelSpec};
+    let spec = |name: &str| LabelSpec {
+        name: name.into(),
+        description: format!("about {name}"),
+        color: "#0065AB".into(),
+    };
+    let all = PageReq {
+        page: 1,
+        page_size: 10,
+    };
+    let names = |(labels, n): (Vec<super::labels::Label>, i64)| {
+        (labels.into_iter().map(|l| l.name).collect::<Vec<_>>(), n)
+    };
+    let p = identity
+        .create_project("lab", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let other = identity
+        .create_project("lab-other", false, None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let prod = store
+        .create_label(None, &spec("prod"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.create_label(None, &spec("prod")).await.unwrap(), None);
+    // The same name in a project, and in another project: other scopes.
+    let p_prod = store
+        .create_label(Some(p), &spec("prod"))
+        .await
+        .unwrap()
+        .unwrap();
+    let o_prod = store
+        .create_label(Some(other), &spec("prod"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.create_label(Some(p), &spec("prod")).await.unwrap(),
+        None
+    );
+    let qa = store
+        .create_label(Some(p), &spec("qa"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let stored = store.label(p_prod).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.name.as_str(),
+            stored.description.as_str(),
+            stored.color.as_str()
+        ),
+        ("prod", "about prod", "#0065AB")
+    );
+    assert_eq!(stored.project_id, Some(p));
+    assert_eq!(store.label(prod).await.unwrap().unwrap().project_id, None);
+    assert_eq!(store.label(i64::MAX).await.unwrap(), None);
+
+    let global = LabelFilter::default();
+    assert_eq!(
+        names(store.list_labels(&global, all).await.unwrap()),
+        (vec!["prod".into()], 1)
+    );
+    let in_p = LabelFilter {
+        project_id: Some(p),
+        ..LabelFilter::default()
+    };
+    assert_eq!(
+        names(store.list_labels(&in_p, all).await.unwrap()),
+        (vec!["prod".into(), "qa".into()], 2)
+    );
+    let first = PageReq {
+        page: 2,
+        page_size: 1,
+    };
+    assert_eq!(
+        names(store.list_labels(&in_p, first).await.unwrap()),
+        (vec!["qa".into()], 2)
+    );
+    let exact = LabelFilter {
+        name: Some("qa".into()),
+        ..in_p.clone()
+    };
+    assert_eq!(
+        names(store.list_labels(&exact, all).await.unwrap()),
+        (vec!["qa".into()], 1)
+    );
+    let fuzzy = LabelFilter {
+        name_contains: Some("ro".into()),
+        ..in_p.clone()
+    };
+    assert_eq!(
+        names(store.list_labels(&fuzzy, all).await.unwrap()),
+        (vec!["prod".into()], 1)
+    );
+
+    // Renaming onto a taken name in the scope is refused; elsewhere it is not.
+    assert_eq!(store.update_label(qa, &spec("prod")).await.unwrap(), None);
+    assert_eq!(
+        store.update_label(qa, &spec("staging")).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(store.label(qa).await.unwrap().unwrap().name, "staging");
+    assert_eq!(
+        store.update_label(i64::MAX, &spec("x")).await.unwrap(),
+        Some(false)
+    );
+
+    // Links.
+    push(meta, "lab/app").await;
+    push(meta, "lab/other").await;
+    let app = repo("lab/app");
+    let body = r#"{"repository":"lab/app"}"#;
+    let digest = Digest::sha256_of(body.as_bytes());
+    let missing = Digest::sha256_of(b"missing");
+    assert_eq!(
+        store.add_artifact_label(&app, &digest, prod).await.unwrap(),
+        AddLabel::Added
+    );
+    assert_eq!(
+        store.add_artifact_label(&app, &digest, prod).await.unwrap(),
+        AddLabel::AlreadyAdded
+    );
+    assert_eq!(
+        store
+            .add_artifact_label(&app, &digest, p_prod)
+            .await
+            .unwrap(),
+        AddLabel::Added
+    );
+    assert_eq!(
+        store
+            .add_artifact_label(&app, &missing, prod)
+            .await
+            .unwrap(),
+        AddLabel::NotFound
+    );
+    assert_eq!(
+        store
+            .add_artifact_label(&app, &digest, i64::MAX)
+            .await
+            .unwrap(),
+        AddLabel::NotFound
+    );
+    // The same digest in another repository is another artifact.
+    assert_eq!(
+        store
+            .add_artifact_label(&repo("lab/other"), &digest, prod)
+            .await
+            .unwrap(),
+        AddLabel::NotFound
+    );
+    let on = store
+        .artifact_labels(&app, &[digest.clone(), missing.clone()])
+        .await
+        .unwrap();
+    assert_eq!(on.len(), 1);
+    assert_eq!(
+        on[&digest].iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![prod, p_prod]
+    );
+    assert_eq!(
+        store.labelled_artifacts(&app, &[p_prod]).await.unwrap(),
+        vec![digest.clone()]
+    );
+    assert_eq!(
+        store.labelled_artifacts(&app, &[qa, o_prod]).await.unwrap(),
+        Vec::<Digest>::new()
+    );
+    assert!(
+        store
+            .remove_artifact_label(&app, &digest, prod)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_artifact_label(&app, &digest, prod)
+            .await
+            .unwrap()
+    );
+
+    // A deleted label leaves no links; a deleted artifact neither.
+    store.add_artifact_label(&app, &digest, qa).await.unwrap();
+    assert!(store.delete_label(qa).await.unwrap());
+    assert!(!store.delete_label(qa).await.unwrap());
+    assert_eq!(
+        store
+            .artifact_labels(&app, std::slice::from_ref(&digest))
+            .await
+            .unwrap()[&digest]
+            .iter()
+            .map(|l| l.id)
+            .collect::<Vec<_>>(),
+        vec![p_prod]
+    );
+    assert!(meta.delete_manifest(&app, &digest).await.unwrap());
+    push(meta, "lab/app").await;
+    assert!(
+        store
+            .artifact_labels(&app, std::slice::from_ref(&digest))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A deleted project takes its labels along.
+    assert!(identity.delete_project(other).await.unwrap());
+    assert_eq!(store.label(o_prod).await.unwrap(), None);
+}

@@ -9,11 +9,13 @@ pub mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;
+pub mod labels;
 pub mod lifecycle;
 pub mod oidc;
 mod postgres;
 mod postgres_changes;
 mod postgres_identity;
+mod postgres_labels;
 mod postgres_lifecycle;
 mod postgres_oidc;
 mod postgres_proxy;
@@ -28,6 +30,7 @@ pub mod security;
 pub mod sessions;
 mod sqlite;
 mod sqlite_identity;
+mod sqlite_labels;
 mod sqlite_lifecycle;
 mod sqlite_oidc;
 mod sqlite_proxy;
@@ -51,6 +54,7 @@ use crate::names::RepoName;
 
 pub use changes::{Change, ChangeFeed};
 pub use identity::IdentityStore;
+pub use labels::LabelStore;
 pub use lifecycle::{JobStore, LifecycleStore};
 pub use oidc::OidcStore;
 pub use postgres::{PgMetadata, PgOptions};
@@ -176,6 +180,7 @@ pub trait MetadataBackend:
     + ProxyStore
     + OidcStore
     + SessionStore
+    + LabelStore
     + ChangeFeed
 {
 }
@@ -192,6 +197,7 @@ impl<T> MetadataBackend for T where
         + ProxyStore
         + OidcStore
         + SessionStore
+        + LabelStore
         + ChangeFeed
 {
 }

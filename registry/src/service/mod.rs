@@ -28,6 +28,7 @@ pub mod directory;
 pub mod distribution;
 pub mod events;
 pub mod identity;
+pub mod labels;
 pub mod lifecycle;
 pub mod metrics;
 pub mod proxy;
@@ -78,6 +79,7 @@ pub struct Services {
     pub replication: Arc<replication::Replication>,
     /// The portal's login sessions.
     pub sessions: Arc<sessions::Sessions>,
+    pub labels: Arc<labels::Labels>,
     /// Other replicas' changes are heard here (see `changes`).
     changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
@@ -96,6 +98,7 @@ pub struct Stores {
     pub proxy: Arc<dyn ProxyStore>,
     pub oidc: Arc<dyn OidcStore>,
     pub sessions: Arc<dyn crate::metadata::SessionStore>,
+    pub labels: Arc<dyn crate::metadata::LabelStore>,
     /// How a change is announced to the other processes sharing the database.
     pub changes: Arc<dyn crate::metadata::ChangeFeed>,
 }
@@ -119,6 +122,7 @@ impl Stores {
             proxy: meta.clone(),
             oidc: meta.clone(),
             sessions: meta.clone(),
+            labels: meta.clone(),
             changes: meta,
         }
     }
@@ -162,6 +166,11 @@ impl Services {
             )
             .with_max_uploads_per_client(options.max_uploads_per_client),
         );
+        let labels = Arc::new(labels::Labels::new(
+            stores.labels,
+            access.clone(),
+            distribution.clone(),
+        ));
         let lifecycle = Arc::new(Lifecycle::new(
             stores.jobs,
             stores.lifecycle,
@@ -182,6 +191,7 @@ impl Services {
         if let Some(root) = options.trusted_root {
             security = security.with_trusted_root(root);
         }
+        security = security.with_labels(labels.clone());
         let security = Arc::new(security);
         let scan_all: Arc<dyn lifecycle::JobHandler> =
             Arc::new(security::ScanAllJob(Arc::downgrade(&security)));
@@ -279,6 +289,7 @@ impl Services {
             lifecycle.jobs().clone(),
             metrics.clone(),
             options.replication,
+            labels.clone(),
         );
         let sessions = Arc::new(sessions::Sessions::new(
             stores.sessions,
@@ -288,6 +299,7 @@ impl Services {
         ));
         Services {
             sessions,
+            labels,
             proxy,
             metrics,
             webhooks,

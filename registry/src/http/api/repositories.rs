@@ -16,7 +16,7 @@ use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::Artifact;
 
-fn decode(repository: &str) -> String {
+pub(super) fn decode(repository: &str) -> String {
     percent_decode_str(repository)
         .decode_utf8_lossy()
         .into_owned()
@@ -157,6 +157,8 @@ pub struct ArtifactQuery {
     /// project's trusted keys (reads every signature, so not offered on lists).
     #[serde(default)]
     with_signature: bool,
+    /// Harbor's query; `labels=(1 2)` keeps artifacts carrying any of those labels.
+    q: Option<String>,
 }
 
 impl ArtifactQuery {
@@ -199,6 +201,26 @@ async fn with_overviews(
     Ok(())
 }
 
+/// Each artifact's `labels` (Harbor's Label objects), the page's in one query.
+async fn with_labels(
+    reg: &AppState,
+    project: &str,
+    repository: &str,
+    out: &mut [(Value, crate::digest::Digest)],
+) -> Result<()> {
+    let repo = crate::service::Distribution::repo_in(project, repository)?;
+    let digests: Vec<_> = out.iter().map(|(_, d)| d.clone()).collect();
+    let labels = reg.labels.of_artifacts(&repo, &digests).await?;
+    for (json, d) in out.iter_mut() {
+        json["labels"] = labels
+            .get(d)
+            .map(|ls| ls.iter().map(super::labels::label_json).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into();
+    }
+    Ok(())
+}
+
 pub async fn artifacts(
     State(reg): State<AppState>,
     caller: Caller,
@@ -211,15 +233,28 @@ pub async fn artifacts(
     }
     .req();
     let repository = decode(&repository);
-    let (items, total) = reg
-        .distribution
-        .artifacts(&caller.who, &project, &repository, page)
-        .await?;
+    let label_ids = match q.q.as_deref() {
+        Some(query) => super::labels::label_ids_in_q(query)?,
+        None => None,
+    };
+    let (items, total) = match label_ids {
+        Some(ids) => {
+            reg.labels
+                .labelled_artifacts(&caller.who, &project, &repository, &ids, page)
+                .await?
+        }
+        None => {
+            reg.distribution
+                .artifacts(&caller.who, &project, &repository, page)
+                .await?
+        }
+    };
     let full = format!("{project}/{repository}");
     let mut out: Vec<(Value, crate::digest::Digest)> = items
         .iter()
         .map(|a| (artifact_json(&full, a, q.extras()), a.digest.clone()))
         .collect();
+    with_labels(&reg, &project, &repository, &mut out).await?;
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }
@@ -247,6 +282,7 @@ pub async fn artifact(
         artifact_json(&format!("{project}/{repository}"), &a, q.extras()),
         a.digest.clone(),
     )];
+    with_labels(&reg, &project, &repository, &mut out).await?;
     if q.with_scan_overview {
         with_overviews(&reg, &caller, &project, &mut out).await?;
     }

@@ -234,6 +234,7 @@ pub fn components() -> Value {
         "digest": s(), "media_type": s(), "manifest_media_type": s(), "artifact_type": nullable(s()), "size": i(),
         "push_time": t(), "pull_time": nullable(t()), "pull_count": i(), "repository_name": s(),
         "tags": {"type": "array", "items": r("Tag")},
+        "labels": {"type": "array", "items": r("Label")},
         "accessories": {"type": "array", "items": r("Accessory")},
         "scan_overview": {"type": "object", "additionalProperties": scan_overview},
         "sbom_overview": sbom_overview,
@@ -246,6 +247,16 @@ pub fn components() -> Value {
         ),
     );
     m.insert("TagReq".into(), obj(&["name"], json!({"name": s()})));
+    m.insert(
+        "Label".into(),
+        obj(
+            &[],
+            json!({"id": i(), "name": s(), "description": s(), "color": s(),
+                "scope": {"type": "string", "enum": ["g", "p"]}, "project_id": i(),
+                "creation_time": t(), "update_time": t(), "deleted": {"type": "boolean"}}),
+        ),
+    );
+    m.insert("ArtifactLabelReq".into(), obj(&["id"], json!({"id": i()})));
     m.insert(
         "ScanReq".into(),
         obj(

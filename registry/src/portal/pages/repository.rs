@@ -242,6 +242,12 @@ async fn repository(
         .scan_overviews_for(&viewer.who, &p.name, &digests)
         .await
         .unwrap_or_default();
+    // Harbor's labels, shown with the tags (the page's in one query).
+    let labels = reg
+        .labels
+        .of_artifacts(&repo_name, &digests)
+        .await
+        .unwrap_or_default();
     let host = registry_host(headers);
     Ok(html! {
         (crumbs(p, rights, repo, None))
@@ -264,7 +270,10 @@ async fn repository(
                                     li { a href={"/projects/" (p.name) "/repos/" (link_path(repo)) "/-/" (d)} { (if platform.is_empty() { "unknown platform" } else { platform.as_str() }) } }
                                 } }
                             } }
-                        td { @for (t, _) in &a.tags { span.tag { (t) } " " } }
+                        td { @for (t, _) in &a.tags { span.tag { (t) } " " }
+                            @for l in labels.get(&a.digest).into_iter().flatten() {
+                                span.badge title=(l.description) { "label: " (l.name) } " "
+                            } }
                         td.num { (size(a.size)) }
                         td { (severity_bar(scans.get(&a.digest))) }
                         td { (badge_row(&badges(&a.accessories).with(tagged.get(&a.digest.to_string())))) }

@@ -38,6 +38,7 @@ use crate::metadata::{ReplicationStore, now};
 use crate::service::access::Access;
 use crate::service::distribution::Distribution;
 use crate::service::events::{Event, Subscriber};
+use crate::service::labels::Labels;
 use crate::service::lifecycle::jobs::{JobContext, JobHandler, JobQueue};
 use crate::service::lifecycle::selectors::{Compiled, Selector, compile};
 use crate::service::metrics::Metrics;
@@ -128,8 +129,9 @@ struct Filters {
     tags: Vec<Compiled>,
     /// `image`: only images (and indexes of them); `artifact` or none: everything.
     images_only: bool,
-    /// A label filter that must match: Wharf has no labels, so it selects nothing.
-    needs_label: bool,
+    /// Label filters: (names, excludes). Harbor's rule: an artifact matches one
+    /// when it carries every label named; `matches` keeps those, `excludes` the rest.
+    labels: Vec<(Vec<String>, bool)>,
 }
 
 impl Filters {
@@ -138,7 +140,7 @@ impl Filters {
             names: Vec::new(),
             tags: Vec::new(),
             images_only: false,
-            needs_label: false,
+            labels: Vec::new(),
         };
         for filter in &p.filters {
             let decoration = filter
@@ -161,7 +163,19 @@ impl Filters {
                     }
                 }
                 "resource" => f.images_only = filter.value.as_str() == Some("image"),
-                "label" => f.needs_label |= decoration != "excludes",
+                "label" => {
+                    let names = match &filter.value {
+                        Value::String(one) => vec![one.clone()],
+                        Value::Array(many) => many
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    if !names.is_empty() {
+                        f.labels.push((names, decoration == "excludes"));
+                    }
+                }
                 _ => {}
             }
         }
@@ -169,7 +183,15 @@ impl Filters {
     }
 
     fn repository(&self, name: &str) -> bool {
-        !self.needs_label && self.names.iter().all(|c| c.passes(name))
+        self.names.iter().all(|c| c.passes(name))
+    }
+
+    /// Whether an artifact carrying the labels named `carried` passes every label filter.
+    fn labels(&self, carried: &[String]) -> bool {
+        self.labels.iter().all(|(names, excludes)| {
+            let all = names.iter().all(|n| carried.contains(n));
+            all != *excludes
+        })
     }
 
     fn tag(&self, tag: &str) -> bool {
@@ -201,6 +223,8 @@ pub struct Replication {
     jobs: Arc<JobQueue>,
     metrics: Arc<Metrics>,
     options: ReplicationOptions,
+    /// The source artifacts' labels, for `label` filters.
+    labels: Arc<Labels>,
     /// This service, for work it spawns (event-based runs).
     me: Weak<Replication>,
 }
@@ -219,6 +243,7 @@ impl Replication {
         jobs: Arc<JobQueue>,
         metrics: Arc<Metrics>,
         options: ReplicationOptions,
+        labels: Arc<Labels>,
     ) -> Arc<Self> {
         let me = Arc::new_cyclic(|me| Replication {
             me: me.clone(),
@@ -231,6 +256,7 @@ impl Replication {
             jobs: jobs.clone(),
             metrics,
             options,
+            labels,
         });
         jobs.register(JOB_KIND, Arc::new(ReplicationJobs(Arc::downgrade(&me))));
         let subscriber: Arc<dyn Subscriber> = me.clone();
@@ -595,8 +621,16 @@ impl Replication {
                 }
             }
         }
+        // Labels live in this registry: a pull's remote artifacts carry none here.
+        let local_source = matches!(policy.remote(), Ok((_, true)));
         let mut tasks = Vec::new();
         for (repo, reference, operation) in work {
+            if operation == "copy"
+                && !filters.labels.is_empty()
+                && !filters.labels(&self.labels_of(local_source, src, &repo, &reference).await?)
+            {
+                continue;
+            }
             let resource_type = if operation == "copy" {
                 match src.manifest(&repo, &reference).await.map_err(listing)? {
                     Some(m) if is_image(&m.media_type, &m.body) => "image",
@@ -624,6 +658,42 @@ impl Replication {
             });
         }
         Ok(tasks)
+    }
+
+    /// The names of the labels the source artifact carries (none for a remote source).
+    async fn labels_of(
+        &self,
+        local_source: bool,
+        src: &dyn Side,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Vec<String>> {
+        if !local_source {
+            return Ok(Vec::new());
+        }
+        let listing = |e: CopyError| RegistryError::bad_request(format!("listing the source: {e}"));
+        let Some(digest) = src
+            .manifest_digest(repo, reference)
+            .await
+            .map_err(listing)?
+        else {
+            return Ok(Vec::new());
+        };
+        let (Ok(repo), Ok(digest)) = (
+            crate::names::RepoName::parse(repo),
+            digest.parse::<crate::digest::Digest>(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .labels
+            .of_artifacts(&repo, std::slice::from_ref(&digest))
+            .await?
+            .remove(&digest)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.name)
+            .collect())
     }
 
     /// Whether the destination has `digest` in the repository this policy maps
@@ -1010,6 +1080,18 @@ mod tests {
             "filters": [{"type": "label", "value": "prod"}]
         }))
         .unwrap();
-        assert!(!Filters::of(&labelled).unwrap().repository("production/app"));
+        let labelled = Filters::of(&labelled).unwrap();
+        assert!(labelled.repository("production/app"));
+        assert!(labelled.labels(&["prod".into(), "qa".into()]));
+        assert!(!labelled.labels(&["qa".into()]));
+        // Harbor's rule: every label named must be carried; `excludes` inverts it.
+        let both: ReplicationPolicy = serde_json::from_value(json!({
+            "name": "p", "dest_registry": {"id": 1},
+            "filters": [{"type": "label", "value": ["prod", "qa"], "decoration": "excludes"}]
+        }))
+        .unwrap();
+        let both = Filters::of(&both).unwrap();
+        assert!(both.labels(&["prod".into()]));
+        assert!(!both.labels(&["qa".into(), "prod".into()]));
     }
 }

@@ -5,7 +5,7 @@
 //! The job pages through the findings index (never one query holding every row) and
 //! stops at [`MAX_ROWS`], saying so in its log, so an export cannot grow without bound.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Weak;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -106,9 +106,9 @@ impl Security {
                 "projects: name at least one project id",
             ));
         }
-        if !request.labels.is_empty() {
+        if !request.labels.is_empty() && self.labels.is_none() {
             return Err(RegistryError::bad_request(
-                "labels: this registry has no artifact labels; leave the filter empty",
+                "labels: artifact labels are not available here; leave the filter empty",
             ));
         }
         globs(&set(&request.repositories))?;
@@ -196,6 +196,35 @@ impl Security {
         })
     }
 
+    /// Whether the artifact carries any of `label_ids` (true when none are asked for).
+    async fn carries_labels(
+        &self,
+        label_ids: &[i64],
+        cache: &mut HashMap<String, HashSet<String>>,
+        repository: &str,
+        digest: &str,
+    ) -> Result<bool> {
+        if label_ids.is_empty() {
+            return Ok(true);
+        }
+        let Some(labels) = &self.labels else {
+            return Ok(false);
+        };
+        if !cache.contains_key(repository) {
+            let digests = match crate::names::RepoName::parse(repository) {
+                Ok(repo) => labels
+                    .labelled(&repo, label_ids)
+                    .await?
+                    .into_iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+                Err(_) => HashSet::new(),
+            };
+            cache.insert(repository.to_string(), digests);
+        }
+        Ok(cache[repository].contains(digest))
+    }
+
     async fn write_cve_export(&self, job: &Job, ctx: &JobContext) -> Result<serde_json::Value> {
         let p: Parameters = serde_json::from_value(job.parameters.clone())
             .map_err(|e| RegistryError::Internal(format!("export parameters: {e}")))?;
@@ -210,6 +239,8 @@ impl Security {
         let repos = globs(&set(&p.request.repositories))?;
         let cves: BTreeSet<String> = set(&p.request.cve_ids).into_iter().collect();
         let tags: BTreeSet<String> = set(&p.request.tags).into_iter().collect();
+        // `labels`: artifacts carrying any of them, read once per repository met.
+        let mut labelled: HashMap<String, HashSet<String>> = HashMap::new();
         let mut out = csv::Writer::from_writer(Vec::new());
         let csv_err = |e: csv::Error| RegistryError::Internal(format!("writing CSV: {e}"));
         out.write_record([
@@ -254,6 +285,14 @@ impl Security {
                     if repos.as_ref().is_some_and(|g| !g.is_match(in_project))
                         || (!cves.is_empty() && !cves.contains(&v.vuln_id))
                         || (!tags.is_empty() && !v.tags.iter().any(|t| tags.contains(t)))
+                        || !self
+                            .carries_labels(
+                                &p.request.labels,
+                                &mut labelled,
+                                &v.repository,
+                                &v.digest,
+                            )
+                            .await?
                     {
                         continue;
                     }

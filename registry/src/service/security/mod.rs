@@ -59,6 +59,8 @@ pub struct Security {
     keyless_root: Option<KeylessRoot>,
     /// The durable queue scan-all runs on (its schedule is kept there too).
     jobs: Arc<JobQueue>,
+    /// Artifact labels, for the CVE export's `labels` filter; `None`: the filter is refused.
+    labels: Option<Arc<crate::service::labels::Labels>>,
 }
 
 impl Security {
@@ -81,6 +83,7 @@ impl Security {
             policy_cache: Default::default(),
             keyless_root: None,
             jobs,
+            labels: None,
         }
     }
 
@@ -91,6 +94,11 @@ impl Security {
     /// Trust keyless signatures through this Sigstore root (with each project's identities).
     pub fn with_trusted_root(mut self, root: KeylessRoot) -> Self {
         self.keyless_root = Some(root);
+        self
+    }
+
+    pub fn with_labels(mut self, labels: Arc<crate::service::labels::Labels>) -> Self {
+        self.labels = Some(labels);
         self
     }
 }
