@@ -201,16 +201,25 @@ fn labels_are_managed_by_their_scope_and_put_on_artifacts() {
     assert!(html.contains("label: prod"), "{html}");
     assert!(html.contains("label: qa-passed"), "{html}");
 
-    // Harbor's `q=labels=(…)`: artifacts carrying any of them.
+    // Harbor's `q=labels={…}`: artifacts carrying any of them; `labels=(…)`:
+    // every one of them (v1 carries prod, nothing carries p_prod).
     let filtered = api(
         &w,
         "GET",
-        &format!("/projects/lab/repositories/app/artifacts?q=labels%3D({prod}%20{p_prod})"),
+        &format!("/projects/lab/repositories/app/artifacts?q=labels%3D%7B{prod}%20{p_prod}%7D"),
     )
     .send();
     assert_eq!(filtered.status, 200);
     assert_eq!(filtered.header("x-total-count"), Some("1"));
     assert_eq!(filtered.json()[0]["digest"], small);
+    let both = api(
+        &w,
+        "GET",
+        &format!("/projects/lab/repositories/app/artifacts?q=labels%3D({prod}%20{p_prod})"),
+    )
+    .send();
+    assert_eq!(both.status, 200);
+    assert_eq!(both.header("x-total-count"), Some("0"));
     let none = api(
         &w,
         "GET",

@@ -200,7 +200,10 @@ pub async fn run(store: &dyn MetadataStore) {
     // The management view: artifacts with tags and accessories (repositories
     // of a project: `run_projects`).
     let page = PAGE;
-    let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
+    let (arts, n) = store
+        .list_artifacts(&app, page, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(n, 1, "referrers are not listed as artifacts");
     assert_eq!(arts[0].digest, m2);
     assert_eq!(arts[0].size, body2.len() as u64, "no blobs: its own bytes");
@@ -232,7 +235,10 @@ pub async fn run(store: &dyn MetadataStore) {
     let mut c = manifest(&app, &cosign, cosign_body);
     c.tag = Some(&cosign_tag);
     store.put_manifest(c).await.unwrap();
-    let (arts, n) = store.list_artifacts(&app, page).await.unwrap();
+    let (arts, n) = store
+        .list_artifacts(&app, page, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         (n, arts.iter().map(|a| &a.digest).collect::<Vec<_>>()),
         (1, vec![&m2]),
@@ -314,7 +320,10 @@ async fn artifact_sizes(store: &dyn MetadataStore) {
     let b_size = b_body.len() + config.len();
     let i_size = i_body.len() + a_size + b_size;
     let j_size = j_body.len() + i_size;
-    let (arts, n) = store.list_artifacts(&repo, PAGE).await.unwrap();
+    let (arts, n) = store
+        .list_artifacts(&repo, PAGE, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(n, 4);
     let size_of = |d: &Digest| arts.iter().find(|x| &x.digest == d).unwrap().size;
     assert_eq!(
@@ -3089,6 +3098,25 @@ pub async fn run_labels(
         store.labelled_artifacts(&app, &[qa, o_prod]).await.unwrap(),
         Vec::<Digest>::new()
     );
+    // The artifact list filtered by labels, paged and counted by the store:
+    // `digest` carries prod and p_prod, not qa.
+    let all_page = all;
+    let app_ref = &app;
+    let listed = |ids: Vec<i64>, all: bool| async move {
+        let m = super::labels::LabelMatch { ids, all };
+        let (arts, n) = meta.list_artifacts(app_ref, all_page, &m).await.unwrap();
+        (arts.into_iter().map(|a| a.digest).collect::<Vec<_>>(), n)
+    };
+    assert_eq!(
+        listed(vec![qa, p_prod], false).await,
+        (vec![digest.clone()], 1)
+    );
+    assert_eq!(
+        listed(vec![prod, p_prod], true).await,
+        (vec![digest.clone()], 1)
+    );
+    assert_eq!(listed(vec![qa, p_prod], true).await, (vec![], 0));
+    assert_eq!(listed(vec![qa], false).await, (vec![], 0));
     assert!(
         store
             .remove_artifact_label(&app, &digest, prod)

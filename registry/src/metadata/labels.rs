@@ -44,6 +44,27 @@ pub struct LabelFilter {
 }
 
 /// What putting a label on an artifact did.
+/// Which artifacts a listing keeps by their labels: Harbor's `q=labels=(1 2)`
+/// (every one of them) or `q=labels={1 2}` (any of them). No ids: no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelMatch {
+    /// Distinct label ids.
+    pub ids: Vec<i64>,
+    /// Every id (intersection) rather than any (union).
+    pub all: bool,
+}
+
+impl LabelMatch {
+    /// How many of `ids` an artifact must carry (0: no filter).
+    pub fn needed(&self) -> i64 {
+        match (self.ids.len(), self.all) {
+            (0, _) => 0,
+            (n, true) => n as i64,
+            (_, false) => 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddLabel {
     Added,

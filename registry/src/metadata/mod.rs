@@ -281,11 +281,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<(Vec<RepoSummary>, i64)>;
     /// Artifacts (manifests without a subject) of a repository, newest first,
     /// with sizes, tags and accessories (a fixed number of queries, whatever
-    /// the page size).
+    /// the page size); only those `labels` keeps, paged and counted in the
+    /// database.
     async fn list_artifacts(
         &self,
         repo: &RepoName,
         page: identity::PageReq,
+        labels: &labels::LabelMatch,
     ) -> Result<(Vec<Artifact>, i64)>;
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>>;
     /// Tag an existing manifest; false if the manifest is unknown.

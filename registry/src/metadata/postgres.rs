@@ -685,23 +685,40 @@ impl MetadataStore for PgMetadata {
         Ok((items, total))
     }
 
-    async fn list_artifacts(&self, repo: &RepoName, page: PageReq) -> Result<(Vec<Artifact>, i64)> {
-        let rows = sqlx::query(
-            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
-             JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = $1 AND m.subject IS NULL AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name LIKE '%.sig' OR t.name LIKE '%.att' OR t.name LIKE '%.sbom')) ORDER BY m.created_at DESC, m.digest LIMIT $2 OFFSET $3",
-        )
+    async fn list_artifacts(
+        &self,
+        repo: &RepoName,
+        page: PageReq,
+        labels: &super::labels::LabelMatch,
+    ) -> Result<(Vec<Artifact>, i64)> {
+        // a macro, so both queries stay `&'static str` for sqlx
+        macro_rules! listed {
+            () => {
+                "FROM manifests m JOIN repositories r ON r.id = m.repository_id
+             WHERE r.name = $1 AND m.subject IS NULL
+             AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name LIKE '%.sig' OR t.name LIKE '%.att' OR t.name LIKE '%.sbom'))
+             AND ($3::BIGINT = 0 OR (SELECT count(*) FROM artifact_labels al WHERE al.manifest_id = m.id AND al.label_id = ANY($2)) >= $3)"
+            };
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
+            listed!(),
+            "
+             ORDER BY m.created_at DESC, m.digest LIMIT $4 OFFSET $5"
+        ))
         .bind(repo.as_str())
+        .bind(&labels.ids)
+        .bind(labels.needed())
         .bind(page.page_size as i64)
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.subject IS NULL AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name LIKE '%.sig' OR t.name LIKE '%.att' OR t.name LIKE '%.sbom'))",
-        )
-        .bind(repo.as_str())
-        .fetch_one(&self.read)
-        .await?;
+        let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
+            .bind(repo.as_str())
+            .bind(&labels.ids)
+            .bind(labels.needed())
+            .fetch_one(&self.read)
+            .await?;
         let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
         self.complete_artifacts(repo, &mut artifacts).await?;
         Ok((artifacts, total))

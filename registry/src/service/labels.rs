@@ -11,7 +11,6 @@ use crate::auth::Principal;
 use crate::auth::rbac::{Action, SystemAction};
 use crate::digest::Digest;
 use crate::error::{RegistryError, Result};
-use crate::metadata::Artifact;
 use crate::metadata::identity::PageReq;
 use crate::metadata::labels::{AddLabel, Label, LabelFilter, LabelSpec, LabelStore};
 use crate::names::RepoName;
@@ -278,41 +277,6 @@ impl Labels {
         digests: &[Digest],
     ) -> Result<HashMap<Digest, Vec<Label>>> {
         Ok(self.store.artifact_labels(repo, digests).await?)
-    }
-
-    /// A page of the repository's artifacts carrying any of `label_ids` (Harbor's
-    /// `q=labels=(…)`), newest first among them, with the total.
-    pub async fn labelled_artifacts(
-        &self,
-        who: &Principal,
-        project: &str,
-        repository: &str,
-        label_ids: &[i64],
-        page: PageReq,
-    ) -> Result<(Vec<Artifact>, i64)> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadArtifacts)
-            .await?;
-        let repo = Distribution::repo_in(&p.name, repository)?;
-        let digests = self.store.labelled_artifacts(&repo, label_ids).await?;
-        let mut artifacts = Vec::with_capacity(digests.len());
-        // One lookup per labelled artifact (the store's artifact listing has no
-        // label filter); the labels of the page are then read in one query.
-        for d in &digests {
-            if let Ok(a) = self
-                .distribution
-                .artifact(who, &p.name, repository, &d.to_string())
-                .await
-            {
-                artifacts.push(a);
-            }
-        }
-        artifacts.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at).then(a.digest.cmp(&b.digest)));
-        let total = artifacts.len() as i64;
-        let start = (page.offset() as usize).min(artifacts.len());
-        let end = (start + page.page_size as usize).min(artifacts.len());
-        Ok((artifacts.drain(start..end).collect(), total))
     }
 
     /// The repository's artifacts carrying any of `label_ids`.

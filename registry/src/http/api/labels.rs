@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{ApiJson, Caller, Paging, created, paged, time};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
-use crate::metadata::labels::{Label, LabelSpec};
+use crate::metadata::labels::{Label, LabelMatch, LabelSpec};
 use crate::service::labels::Scope;
 
 /// Harbor's `Label` object.
@@ -195,26 +195,37 @@ pub async fn remove_from_artifact(
     Ok(StatusCode::OK)
 }
 
-/// The label ids of Harbor's artifact query `q=labels=(1 2)` (or `labels=1`), if
-/// the query names any; other terms are left to their own readers.
-pub fn label_ids_in_q(q: &str) -> Result<Option<Vec<i64>>> {
+/// The labels term of Harbor's artifact query: `q=labels=(1 2)` keeps artifacts
+/// carrying every one of the ids, `labels={1 2}` any of them, `labels=1` that one;
+/// no term, no filter. Other terms are left to their own readers.
+pub fn labels_in_q(q: &str) -> Result<LabelMatch> {
     let Some(value) = q.split(',').find_map(|term| term.strip_prefix("labels=")) else {
-        return Ok(None);
+        return Ok(LabelMatch::default());
     };
-    let inner = value
-        .strip_prefix('(')
-        .and_then(|v| v.strip_suffix(')'))
-        .unwrap_or(value);
-    inner
+    let (inner, all) = if let Some(v) = value.strip_prefix('(').and_then(|v| v.strip_suffix(')')) {
+        (v, true)
+    } else if let Some(v) = value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+        (v, false)
+    } else {
+        (value, true)
+    };
+    let mut ids = inner
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<i64>().map_err(|_| {
                 RegistryError::bad_request(format!(
-                    "invalid labels query {value:?}: expected label ids, as labels=(1 2)"
+                    "invalid labels query {value:?}: expected label ids, as labels=(1 2) (all) or labels={{1 2}} (any)"
                 ))
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Vec<_>>>()?;
+    if ids.is_empty() {
+        return Err(RegistryError::bad_request(format!(
+            "invalid labels query {value:?}: no label id"
+        )));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(LabelMatch { ids, all })
 }

@@ -233,22 +233,14 @@ pub async fn artifacts(
     }
     .req();
     let repository = decode(&repository);
-    let label_ids = match q.q.as_deref() {
-        Some(query) => super::labels::label_ids_in_q(query)?,
-        None => None,
+    let labels = match q.q.as_deref() {
+        Some(query) => super::labels::labels_in_q(query)?,
+        None => Default::default(),
     };
-    let (items, total) = match label_ids {
-        Some(ids) => {
-            reg.labels
-                .labelled_artifacts(&caller.who, &project, &repository, &ids, page)
-                .await?
-        }
-        None => {
-            reg.distribution
-                .artifacts(&caller.who, &project, &repository, page)
-                .await?
-        }
-    };
+    let (items, total) = reg
+        .distribution
+        .artifacts(&caller.who, &project, &repository, page, &labels)
+        .await?;
     let full = format!("{project}/{repository}");
     let mut out: Vec<(Value, crate::digest::Digest)> = items
         .iter()

@@ -192,7 +192,7 @@ async fn repository(
     };
     let (listed, total) = reg
         .distribution
-        .artifacts(&viewer.who, &p.name, repo, page)
+        .artifacts(&viewer.who, &p.name, repo, page, &Default::default())
         .await?;
     // cosign's tag-schema accessories (`sha256-<hex>.sig`, `.att`, `.sbom`) are shown
     // as badges of their subject: the store lists them with it, not as artifacts of

@@ -74,12 +74,14 @@ impl Distribution {
         }
     }
 
+    /// A page of the repository's artifacts, newest first, those `labels` keeps.
     pub async fn artifacts(
         &self,
         who: &Principal,
         project: &str,
         repository: &str,
         page: PageReq,
+        labels: &crate::metadata::labels::LabelMatch,
     ) -> Result<(Vec<Artifact>, i64)> {
         let p = self
             .access
@@ -87,7 +89,7 @@ impl Distribution {
             .await?;
         Ok(self
             .meta
-            .list_artifacts(&Self::repo_in(&p.name, repository)?, page)
+            .list_artifacts(&Self::repo_in(&p.name, repository)?, page, labels)
             .await?)
     }
 

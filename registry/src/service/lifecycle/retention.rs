@@ -722,6 +722,7 @@ impl Retention {
                         page,
                         page_size: 100,
                     },
+                    &Default::default(),
                 )
                 .await?;
             let done = items.is_empty() || (page as i64) * 100 >= total;
