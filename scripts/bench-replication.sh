@@ -77,7 +77,18 @@ replicate() {
     [ "$status" = InProgress ] || break
     sleep 0.05
   done
-  [ "$status" = Succeed ] || { echo "replication $id: $status" >&2; exit 1; }
+  if [ "$status" != Succeed ]; then
+    echo "replication $id: $status" >&2
+    # the first failed task's log says why
+    api "http://$DEV/api/v2.0/replication/executions/$id/tasks?page_size=100" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["status"] != "Succeed":
+        print(t["id"], t["status"], t.get("src_resource"), file=sys.stderr)
+        print(t["id"])
+        break' | while read -r task; do api "http://$DEV/api/v2.0/replication/executions/$id/tasks/$task/log" >&2; done
+    exit 1
+  fi
 }
 t0=$(now); replicate; t1=$(now); replicate; t2=$(now)
 

@@ -425,6 +425,12 @@ pub struct RemoteSide {
     /// Upload sessions of this run not yet closed, by (repository, digest): where a
     /// retried task resumes a blob that a failure cut short.
     uploads: Mutex<HashMap<(String, String), wharf_oci::UploadSession>>,
+    /// Set when the destination declined a mount. It then opened an upload session
+    /// that the client cannot see (the answer is 202, not 201) and so cannot use or
+    /// cancel; a registry whose tokens do not cover the source repository (ours are
+    /// scoped to the destination only) declines every mount, so after one the run
+    /// uploads instead of leaving a session behind per blob.
+    mounts_declined: std::sync::atomic::AtomicBool,
 }
 
 impl RemoteSide {
@@ -434,6 +440,7 @@ impl RemoteSide {
             endpoint,
             projects: Mutex::new(HashSet::new()),
             uploads: Mutex::new(HashMap::new()),
+            mounts_declined: Default::default(),
         }
     }
 
@@ -534,14 +541,22 @@ impl Side for RemoteSide {
     }
 
     async fn mount(&self, repo: &str, from: &str, d: &str) -> CopyResult<bool> {
-        Ok(self
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.mounts_declined.load(Relaxed) {
+            return Ok(false);
+        }
+        let mounted = self
             .client
             .mount_blob(
                 &self.reference(repo, "latest")?,
                 &self.reference(from, "latest")?,
                 d,
             )
-            .await)
+            .await;
+        if !mounted {
+            self.mounts_declined.store(true, Relaxed);
+        }
+        Ok(mounted)
     }
 
     async fn upload_offset(&self, repo: &str, d: &str) -> CopyResult<u64> {
