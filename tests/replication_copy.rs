@@ -1407,3 +1407,70 @@ fn pull_replication_creates_the_missing_local_project_private() {
         .send();
     assert_eq!(anon.status, 401);
 }
+
+/// Images sharing a layer replicated to a destination whose tokens do not cover
+/// the mount's source repository: the first declined mount leaves an upload
+/// session behind (the answer is 202), after which the run uploads instead. The
+/// destination allows each client 5 sessions: one leaked session per shared blob
+/// (the fault this guards against) would refuse a later image with 429.
+#[test]
+fn declined_mounts_do_not_leave_a_session_per_blob() {
+    let dev = start();
+    let dst = Wharf::start_with(&["--admin-password", PW, "--max-uploads-per-client", "5"]);
+    projects(&dev, &["prod"]);
+    projects(&dst, &["prod"]);
+    let shared = b"a base layer every image shares".to_vec();
+    let mut digests = Vec::new();
+    for i in 0..8 {
+        let repo = format!("prod/app{i}");
+        let config = format!(r#"{{"architecture":"amd64","os":"linux","n":{i}}}"#);
+        let cd = push_blob(&dev, &repo, config.as_bytes());
+        let ld = push_blob(&dev, &repo, &shared);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": shared.len()}]
+        })
+        .to_string()
+        .into_bytes();
+        put_manifest(
+            &dev,
+            &repo,
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        );
+        digests.push((repo, sha256(&manifest)));
+    }
+    let endpoint = add_endpoint(&dev, "dst", &dst.url(""), "harbor", Some(("admin", PW)));
+    let policy = add_policy(
+        &dev,
+        json!({"name": "shared", "dest_registry": {"id": endpoint},
+               "filters": [{"type": "name", "value": "prod/**"}]}),
+    );
+    let execution = run_policy(&dev, policy);
+    assert_eq!(
+        execution["status"],
+        "Succeed",
+        "{execution}\n{}",
+        task_logs(&dev, execution["id"].as_i64().unwrap())
+    );
+    for (repo, digest) in &digests {
+        assert_whole(&dst.url(""), Some(CREDS), repo, digest);
+    }
+    let metrics = curl("GET", &dst.url("/metrics")).send();
+    let open: f64 = String::from_utf8_lossy(&metrics.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("wharf_uploads_in_flight "))
+        .expect("the uploads gauge")
+        .trim()
+        .parse()
+        .unwrap();
+    // At most one per task running when the first mount was declined (four run
+    // at once); one per shared blob would be seven.
+    assert!(
+        open <= 4.0,
+        "{open} upload sessions left open at the destination"
+    );
+}
