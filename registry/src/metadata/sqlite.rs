@@ -674,28 +674,25 @@ impl MetadataStore for SqliteMetadata {
                 "FROM manifests m JOIN repositories r ON r.id = m.repository_id
              WHERE r.name = ?1 AND m.subject IS NULL
              AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))
-             AND (?5 = 0 OR (SELECT count(*) FROM artifact_labels al WHERE al.manifest_id = m.id AND al.label_id IN (SELECT value FROM json_each(?2))) >= ?5)"
+             AND (?3 = 0 OR (SELECT count(*) FROM artifact_labels al WHERE al.manifest_id = m.id AND al.label_id IN (SELECT value FROM json_each(?2))) >= ?3)"
             };
         }
         let rows = sqlx::query(concat!(
             "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
             listed!(),
             "
-             ORDER BY m.created_at DESC, m.digest LIMIT ?3 OFFSET ?4"
+             ORDER BY m.created_at DESC, m.digest LIMIT ?4 OFFSET ?5"
         ))
         .bind(repo.as_str())
         .bind(&labels)
+        .bind(needed)
         .bind(page.page_size as i64)
         .bind(page.offset())
-        .bind(needed)
         .fetch_all(&self.read)
         .await?;
-        // ?3 and ?4 unused here: bound so the numbering holds
         let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
             .bind(repo.as_str())
             .bind(&labels)
-            .bind(0i64)
-            .bind(0i64)
             .bind(needed)
             .fetch_one(&self.read)
             .await?;
