@@ -1474,3 +1474,264 @@ fn declined_mounts_do_not_leave_a_session_per_blob() {
         "{open} upload sessions left open at the destination"
     );
 }
+
+/// Pushes `n` images to `prod/app<i>` on `dev` that share two base layers (plus one
+/// layer of their own); the two shared digests and each repository's manifest digest.
+fn push_sharing_images(dev: &Wharf, n: usize) -> ([String; 2], Vec<(String, String)>) {
+    let bases = [
+        b"the first base layer, which every image shares".repeat(2000),
+        b"the second base layer, shared as well".repeat(3000),
+    ];
+    let mut images = Vec::new();
+    let mut shared = [String::new(), String::new()];
+    for i in 0..n {
+        let repo = format!("prod/app{i}");
+        let config = format!(r#"{{"architecture":"amd64","os":"linux","n":{i}}}"#);
+        let own = format!("the layer of image {i} alone");
+        let cd = push_blob(dev, &repo, config.as_bytes());
+        shared[0] = push_blob(dev, &repo, &bases[0]);
+        shared[1] = push_blob(dev, &repo, &bases[1]);
+        let od = push_blob(dev, &repo, own.as_bytes());
+        let layer = |d: &str, size: usize| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": size});
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [layer(&shared[0], bases[0].len()), layer(&shared[1], bases[1].len()), layer(&od, own.len())]
+        })
+        .to_string()
+        .into_bytes();
+        put_manifest(
+            dev,
+            &repo,
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        );
+        images.push((repo, sha256(&manifest)));
+    }
+    (shared, images)
+}
+
+/// Requests in a Wharf's log (its request spans) that finished with `status` and whose
+/// line holds every one of `parts`.
+fn logged_requests(w: &Wharf, status: u16, parts: &[&str]) -> usize {
+    w.log_text()
+        .lines()
+        .filter(|l| {
+            l.contains("finished processing request")
+                && l.contains(&format!("status={status}"))
+                && parts.iter().all(|p| l.contains(p))
+        })
+        .count()
+}
+
+/// Images sharing layers replicated to a Wharf with token authentication, as an
+/// account that is only a developer of the destination project: each shared layer
+/// crosses once, and the other repositories get it by a cross-repository mount. The
+/// mount's token names both repositories; with one scoped to the destination alone
+/// (as before) every mount was declined and every shared layer sent again. Counted at
+/// the destination, from its request log: one upload closed per shared layer, and a
+/// mount answered 201 for each other repository.
+#[test]
+fn push_replication_mounts_shared_layers_at_a_wharf_with_token_auth() {
+    const N: usize = 6;
+    let dev = start();
+    let dst = start();
+    projects(&dev, &["prod"]);
+    projects(&dst, &["prod"]);
+    let r = api(
+        &dst,
+        "POST",
+        "/users",
+        Some(
+            json!({"username": "replicator", "password": "Repl1cator!", "email": "r@example.com"}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = api(
+        &dst,
+        "POST",
+        "/projects/prod/members",
+        Some(json!({"role_id": 2, "member_user": {"username": "replicator"}})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (shared, images) = push_sharing_images(&dev, N);
+    let endpoint = add_endpoint(
+        &dev,
+        "dst",
+        &dst.url(""),
+        "docker-registry",
+        Some(("replicator", "Repl1cator!")),
+    );
+    let policy = add_policy(
+        &dev,
+        json!({"name": "mounts", "dest_registry": {"id": endpoint},
+               "filters": [{"type": "name", "value": "prod/**"}]}),
+    );
+    let execution = run_policy(&dev, policy);
+    let logs = task_logs(&dev, execution["id"].as_i64().unwrap());
+    assert_eq!(execution["status"], "Succeed", "{execution}\n{logs}");
+    for (repo, digest) in &images {
+        assert_whole(&dst.url(""), Some(CREDS), repo, digest);
+    }
+    for d in &shared {
+        let hex = d.trim_start_matches("sha256:");
+        assert_eq!(
+            logged_requests(&dst, 201, &["method=PUT", "/blobs/uploads/", hex]),
+            1,
+            "uploads of {d} closed at the destination\n{logs}"
+        );
+        assert_eq!(
+            logged_requests(&dst, 201, &["method=POST", "mount=sha256%3A", hex]),
+            N - 1,
+            "mounts of {d} at the destination\n{logs}"
+        );
+        assert_eq!(
+            logged_requests(&dst, 202, &["method=POST", "mount=sha256%3A", hex]),
+            0,
+            "declined mounts of {d}\n{logs}"
+        );
+    }
+    assert_eq!(
+        logs.matches("mounted from prod/app").count(),
+        2 * (N - 1),
+        "{logs}"
+    );
+    // Nothing left open at the destination.
+    let metrics = curl("GET", &dst.url("/metrics")).send();
+    let open = String::from_utf8_lossy(&metrics.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("wharf_uploads_in_flight "))
+        .map(|v| v.trim().to_string());
+    assert_eq!(open.as_deref(), Some("0"));
+}
+
+/// The same images to Distribution 2.8 (no authentication, no token): the mounts need
+/// no token and work there too.
+#[test]
+fn push_replication_mounts_shared_layers_at_distribution() {
+    const N: usize = 4;
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = common::Distribution::start(&tmp.path().join("ref"), "");
+    let dev = start();
+    projects(&dev, &["prod"]);
+    let (_, images) = push_sharing_images(&dev, N);
+    let endpoint = add_endpoint(
+        &dev,
+        "ref",
+        &format!("http://{}", reference.host()),
+        "docker-registry",
+        None,
+    );
+    let policy = add_policy(
+        &dev,
+        json!({"name": "to-ref", "dest_registry": {"id": endpoint}}),
+    );
+    let execution = run_policy(&dev, policy);
+    let logs = task_logs(&dev, execution["id"].as_i64().unwrap());
+    assert_eq!(execution["status"], "Succeed", "{execution}\n{logs}");
+    let base = format!("http://{}", reference.host());
+    for (repo, digest) in &images {
+        assert_whole(&base, None, repo, digest);
+    }
+    assert_eq!(
+        logs.matches("mounted from prod/app").count(),
+        2 * (N - 1),
+        "{logs}"
+    );
+}
+
+/// A mount reads the source repository, so Wharf lets it through only for a caller
+/// who may read there: its token endpoint grants the source's pull scope to a member
+/// of that project (the mount links the blob: 201) and leaves it out for anyone else,
+/// whose mount becomes a plain upload session (202) and links nothing: a blob does
+/// not cross projects because its digest is known.
+#[test]
+fn wharf_mounts_only_from_repositories_the_caller_may_read() {
+    let w = start();
+    projects(&w, &["secret", "team"]);
+    for user in ["dev1", "dev2"] {
+        let r = api(
+            &w,
+            "POST",
+            "/users",
+            Some(
+                json!({"username": user, "password": "Passw0rd!", "email": format!("{user}@example.com")}),
+            ),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let member = |project: &str, user: &str| {
+        let r = api(
+            &w,
+            "POST",
+            &format!("/projects/{project}/members"),
+            Some(json!({"role_id": 2, "member_user": {"username": user}})),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    };
+    member("team", "dev1");
+    member("team", "dev2");
+    member("secret", "dev2");
+    let secret = push_blob(&w, "secret/app", b"a layer only the secret project holds");
+    let token = |user: &str, scopes: &[String]| -> String {
+        let q: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
+        let r = curl(
+            "GET",
+            &w.url(&format!("/service/token?service=wharf&{}", q.join("&"))),
+        )
+        .arg("-u")
+        .arg(&format!("{user}:Passw0rd!"))
+        .send();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["token"].as_str().unwrap().to_string()
+    };
+    let scopes = |into: &str| {
+        vec![
+            format!("repository:{into}:pull,push"),
+            "repository:secret/app:pull".to_string(),
+        ]
+    };
+    let mount = |token: &str, into: &str| {
+        curl(
+            "POST",
+            &w.url(&format!(
+                "/v2/{into}/blobs/uploads/?mount={secret}&from=secret/app"
+            )),
+        )
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+    };
+    let has = |token: &str, repo: &str| {
+        curl("HEAD", &w.url(&format!("/v2/{repo}/blobs/{secret}")))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send()
+            .status
+    };
+
+    // dev1 may not read secret/app: the mount is an upload session, nothing linked.
+    let t1 = token("dev1", &scopes("team/app"));
+    let r = mount(&t1, "team/app");
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(has(&t1, "team/app"), 404);
+    let location = r
+        .header("location")
+        .expect("the session's Location")
+        .to_string();
+    let cancel = curl("DELETE", &w.url(&location))
+        .header("Authorization", &format!("Bearer {t1}"))
+        .send();
+    assert_eq!(cancel.status, 204);
+
+    // dev2 may: one token names both repositories, and the blob is linked.
+    let t2 = token("dev2", &scopes("team/other"));
+    let r = mount(&t2, "team/other");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(has(&t2, "team/other"), 200);
+    // A token naming only the destination (what a client scoped per repository
+    // sends) does not carry dev2's right to read the source: declined.
+    let narrow = token("dev2", &["repository:team/third:pull,push".to_string()]);
+    assert_eq!(mount(&narrow, "team/third").status, 202);
+    assert_eq!(has(&narrow, "team/third"), 404);
+}

@@ -85,10 +85,13 @@ impl RawAuth {
 /// A registry client bound to one set of credentials.
 pub struct Client {
     client: OciClient,
-    auth: RegistryAuth,
+    pub(crate) auth: RegistryAuth,
     options: RegistryOptions,
-    /// For the one request oci-client lacks (manifest DELETE).
+    /// For the requests oci-client lacks (manifest DELETE, resumable uploads, mounts,
+    /// paged listings).
     http: std::sync::OnceLock<reqwest::Client>,
+    /// Tokens of those requests, by their scopes.
+    pub(crate) tokens: crate::token::Tokens,
 }
 
 impl Client {
@@ -124,12 +127,14 @@ impl Client {
             auth,
             options,
             http: std::sync::OnceLock::new(),
+            tokens: Default::default(),
         }
     }
 
     /// Uses `credentials` from now on.
     pub fn with_credentials(mut self, credentials: &Credentials) -> Self {
         self.auth = credentials.to_auth();
+        self.tokens = Default::default();
         self
     }
 
@@ -281,15 +286,6 @@ impl Client {
             .map_err(|e| Error::from_client(&with_digest(repo, digest), "blob", e))
     }
 
-    /// Links a blob that `from` (another repository of the same registry) holds into
-    /// `repo` without sending it (a cross-repository mount). False when the registry
-    /// declined (it then opened an upload session instead, which it expires): the caller
-    /// uploads the blob.
-    pub async fn mount_blob(&self, repo: &Reference, from: &Reference, digest: &str) -> bool {
-        self.authorise(repo).await;
-        self.client.mount_blob(repo, from, digest).await.is_ok()
-    }
-
     /// Uploads a blob of known digest from a stream, in chunks (a PATCH per chunk of the
     /// client's chunk size), so memory stays bounded whatever its size. The registry checks
     /// the digest when the upload is closed.
@@ -390,26 +386,24 @@ impl Client {
     }
 
     /// How requests made here (not through oci-client) authenticate to `reference`'s
-    /// registry for `op`: the bearer token of oci-client's flow when the registry asks
+    /// registry for `op`: a bearer token for that repository when the registry asks
     /// for one (the given credentials exchanged for it), else Basic credentials when
-    /// there are some. Asked once per operation (it costs a round trip), then applied to
-    /// each of its requests with [`RawAuth::apply`].
+    /// there are some. Tokens are kept until shortly before they expire, so an
+    /// operation of many requests asks once.
     pub(crate) async fn raw_auth(
         &self,
         reference: &Reference,
         op: oci_client::RegistryOperation,
     ) -> Result<RawAuth> {
-        self.authorise(reference).await;
-        let token = self
-            .client
-            .auth(reference, &self.auth, op)
-            .await
-            .map_err(|e| Error::from_client(reference, "registry", e))?;
-        Ok(match (token, &self.auth) {
-            (Some(t), _) => RawAuth::Bearer(t),
-            (None, RegistryAuth::Basic(u, p)) => RawAuth::Basic(u.clone(), p.clone()),
-            _ => RawAuth::None,
-        })
+        let actions = match op {
+            oci_client::RegistryOperation::Pull => "pull",
+            oci_client::RegistryOperation::Push => "pull,push",
+        };
+        self.scoped_auth(
+            reference,
+            &[crate::token::repository_scope(reference, actions)],
+        )
+        .await
     }
 
     /// `url` as an absolute URL on `reference`'s registry (a `Location` or `Link` may be

@@ -29,6 +29,7 @@ pub mod media_types;
 mod paging;
 pub mod reference;
 pub mod referrers;
+mod token;
 pub mod upload;
 
 pub use blocking::{BlobReader, BlockingClient};
@@ -40,7 +41,7 @@ pub use manifest::{Descriptor, Index, Manifest, Platform};
 pub use oci_client::Reference;
 pub use reference::{parse_reference, parse_remote_reference};
 pub use referrers::Via;
-pub use upload::{UPLOAD_CHUNK, UploadSession};
+pub use upload::{Mount, UPLOAD_CHUNK, UploadSession};
 
 /// `sha256:<hex>` of `data`, as a string (what manifests and descriptors carry).
 pub fn sha256_digest(data: &[u8]) -> String {

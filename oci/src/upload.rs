@@ -5,6 +5,11 @@
 //! keeps the session's URL; asking it with a GET tells, in its `Range` header, how many
 //! bytes the registry holds, and the copy continues from there instead of byte 0.
 //!
+//! A cross-repository mount (`POST …/blobs/uploads/?mount=<digest>&from=<repo>`) is
+//! the same request with two more parameters: a registry that does not mount answers
+//! it by opening a session, which [`Mount::Declined`] hands to the caller to upload
+//! the blob into, so no session is left behind.
+//!
 //! oci-client's own chunked upload keeps its session to itself, so these requests
 //! are made here, with the same credentials ([`Client::raw_auth`]).
 
@@ -16,6 +21,7 @@ use oci_client::{Reference, RegistryOperation};
 use tokio::sync::Mutex;
 
 use crate::client::{BlobStream, Client, RawAuth};
+use crate::token::repository_scope;
 use crate::{Error, Result};
 
 /// Bytes per PATCH: the unit of a resumed upload (a cut PATCH is worth what the
@@ -29,6 +35,17 @@ pub struct UploadSession {
     pub location: String,
     /// Bytes the session holds.
     pub offset: u64,
+}
+
+/// How a cross-repository mount ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// The registry linked the blob into the repository (201).
+    Mounted,
+    /// The registry chose not to (the source does not hold the blob, or the caller
+    /// may not read it there) and opened an upload session instead (202): upload the
+    /// blob into it with [`Client::upload_from`], or [`Client::cancel_upload`] it.
+    Declined(UploadSession),
 }
 
 fn failed(what: String, status: u16, body: &str) -> Error {
@@ -68,6 +85,84 @@ impl Client {
             location: self.location(repo, &response, &what)?,
             offset: 0,
         })
+    }
+
+    /// Links the blob `digest` that `from` (another repository of the same registry)
+    /// holds into `repo` without sending it. The request carries one token for both
+    /// repositories (push and pull on `repo`, pull on `from`): a registry with token
+    /// authentication checks that the caller may read the source, and declines the
+    /// mount when the token does not say so.
+    pub async fn mount_blob(
+        &self,
+        repo: &Reference,
+        from: &Reference,
+        digest: &str,
+    ) -> Result<Mount> {
+        if from.resolve_registry() != repo.resolve_registry() {
+            return Err(Error::BadReference(
+                from.whole(),
+                format!("a mount source must be on {}", repo.resolve_registry()),
+            ));
+        }
+        let scopes = [
+            repository_scope(repo, "pull,push"),
+            repository_scope(from, "pull"),
+        ];
+        let auth = self.scoped_auth(repo, &scopes).await?;
+        let mut url = reqwest::Url::parse(
+            &self.same_registry_url(repo, &format!("/v2/{}/blobs/uploads/", repo.repository()))?,
+        )
+        .map_err(|e| Error::Io {
+            what: format!("the upload URL of {}", repo.whole()),
+            source: std::io::Error::other(e),
+        })?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from.repository());
+        let what = format!("POST {url}");
+        let response = auth
+            .apply(self.raw_http()?.post(url.as_str()))
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(|e| Error::Io {
+                what: what.clone(),
+                source: std::io::Error::other(e),
+            })?;
+        match response.status().as_u16() {
+            201 => Ok(Mount::Mounted),
+            202 => Ok(Mount::Declined(UploadSession {
+                location: self.location(repo, &response, &what)?,
+                offset: 0,
+            })),
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                Err(failed(what, status, &body))
+            }
+        }
+    }
+
+    /// Cancels an upload session (a DELETE of its URL): the registry drops what it
+    /// holds. A session the registry no longer knows is not an error.
+    pub async fn cancel_upload(&self, repo: &Reference, session: &UploadSession) -> Result<()> {
+        let url = self.same_registry_url(repo, &session.location)?;
+        let auth = self.raw_auth(repo, RegistryOperation::Push).await?;
+        let what = format!("DELETE {url}");
+        let response = auth
+            .apply(self.raw_http()?.delete(&url))
+            .send()
+            .await
+            .map_err(|e| Error::Io {
+                what: what.clone(),
+                source: std::io::Error::other(e),
+            })?;
+        match response.status().as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                Err(failed(what, status, &body))
+            }
+        }
     }
 
     /// How many bytes the session at `location` holds (a GET; its `Range: 0-<last>`),

@@ -425,12 +425,10 @@ pub struct RemoteSide {
     /// Upload sessions of this run not yet closed, by (repository, digest): where a
     /// retried task resumes a blob that a failure cut short.
     uploads: Mutex<HashMap<(String, String), wharf_oci::UploadSession>>,
-    /// Set when the destination declined a mount. It then opened an upload session
-    /// that the client cannot see (the answer is 202, not 201) and so cannot use or
-    /// cancel; a registry whose tokens do not cover the source repository (ours are
-    /// scoped to the destination only) declines every mount, so after one the run
-    /// uploads instead of leaving a session behind per blob.
-    mounts_declined: std::sync::atomic::AtomicBool,
+    /// Upload sessions that a declined mount opened, holding nothing yet, by
+    /// (repository, digest): the upload of that blob goes into it instead of opening
+    /// another, so a registry that chooses not to mount is left no stray session.
+    declined: Mutex<HashMap<(String, String), wharf_oci::UploadSession>>,
 }
 
 impl RemoteSide {
@@ -440,7 +438,7 @@ impl RemoteSide {
             endpoint,
             projects: Mutex::new(HashSet::new()),
             uploads: Mutex::new(HashMap::new()),
-            mounts_declined: Default::default(),
+            declined: Mutex::new(HashMap::new()),
         }
     }
 
@@ -541,11 +539,7 @@ impl Side for RemoteSide {
     }
 
     async fn mount(&self, repo: &str, from: &str, d: &str) -> CopyResult<bool> {
-        use std::sync::atomic::Ordering::Relaxed;
-        if self.mounts_declined.load(Relaxed) {
-            return Ok(false);
-        }
-        let mounted = self
+        let outcome = self
             .client
             .mount_blob(
                 &self.reference(repo, "latest")?,
@@ -553,10 +547,21 @@ impl Side for RemoteSide {
                 d,
             )
             .await;
-        if !mounted {
-            self.mounts_declined.store(true, Relaxed);
+        match outcome {
+            // The blob is uploaded instead; a fault that stops that too is reported there.
+            Err(e) => {
+                tracing::debug!(error = %e, "mount request failed; uploading instead");
+                Ok(false)
+            }
+            Ok(wharf_oci::Mount::Mounted) => Ok(true),
+            Ok(wharf_oci::Mount::Declined(session)) => {
+                self.declined
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert((repo.to_string(), d.to_string()), session);
+                Ok(false)
+            }
         }
-        Ok(mounted)
     }
 
     async fn upload_offset(&self, repo: &str, d: &str) -> CopyResult<u64> {
@@ -607,7 +612,15 @@ impl Side for RemoteSide {
                 }));
             }
             _ => {
-                let s = self.client.open_upload(&r).await.map_err(|e| self.err(e))?;
+                let declined = self
+                    .declined
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+                let s = match declined {
+                    Some(s) => s,
+                    None => self.client.open_upload(&r).await.map_err(|e| self.err(e))?,
+                };
                 self.uploads().insert(key.clone(), s.clone());
                 s
             }
@@ -742,8 +755,11 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// Where this run placed blobs at the destination, for mounts: digest → repository.
-pub type Placed = Mutex<HashMap<String, String>>;
+/// Where this run placed blobs at the destination, for mounts: digest → the
+/// repository that holds it, behind a lock per digest that a task holds while it
+/// uploads that blob. Tasks run side by side; one that needs a blob another is
+/// sending waits for that upload and mounts the blob instead of sending it again.
+pub type Placed = Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<String>>>>>;
 
 /// One task's copy: the two sides, the settings, and what it did.
 pub struct Copier<'a> {
@@ -954,28 +970,29 @@ impl<'a> Copier<'a> {
         if self.dst.has_blob(dst_repo, d).await? {
             return Ok(());
         }
-        let from = self
+        let slot = self
             .placed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(d)
-            .cloned();
-        if let Some(from) = from
-            && from != dst_repo
-            && self.dst.mount(dst_repo, &from, d).await?
-        {
-            self.note(format!("{d}: mounted from {from}"));
-            return Ok(());
+            .entry(d.to_string())
+            .or_default()
+            .clone();
+        let mut placed = slot.lock().await;
+        if let Some(from) = placed.as_deref() {
+            if from == dst_repo {
+                return Ok(());
+            }
+            if self.dst.mount(dst_repo, from, d).await? {
+                self.note(format!("{d}: mounted from {from}"));
+                return Ok(());
+            }
         }
         // A cut upload of this blob (an earlier attempt) continues where it stopped.
         let offset = self.dst.upload_offset(dst_repo, d).await?.min(size);
         let stream = self.src.blob_from(src_repo, d, offset).await?;
         let stream = metered(stream, self.rate, self.sent.clone());
         self.dst.put_blob(dst_repo, d, size, offset, stream).await?;
-        self.placed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(d.to_string(), dst_repo.to_string());
+        *placed = Some(dst_repo.to_string());
         if offset > 0 {
             self.note(format!(
                 "{d}: resumed at byte {offset} of {size}; sent {} bytes",
