@@ -625,3 +625,165 @@ fn index_children_stay_with_their_index() {
         assert_eq!(r.status, 200, "child {child} was deleted");
     }
 }
+
+/// Label selectors (Harbor's `label` kind): labels made and put on artifacts through
+/// the label API, then a policy whose first rule keeps the most recently pushed
+/// artifact carrying `prod` and whose second keeps every artifact carrying neither
+/// `prod` nor `qa`. What is kept is computed here from the table of images.
+#[test]
+fn label_selectors_choose_artifacts_by_their_labels() {
+    struct Labelled {
+        tag: &'static str,
+        labels: &'static [&'static str],
+        pushed_days: i64,
+    }
+    const SET: &[Labelled] = &[
+        Labelled {
+            tag: "v1",
+            labels: &["prod"],
+            pushed_days: 5,
+        },
+        Labelled {
+            tag: "v2",
+            labels: &["prod", "qa"],
+            pushed_days: 3,
+        },
+        Labelled {
+            tag: "v3",
+            labels: &["qa"],
+            pushed_days: 2,
+        },
+        Labelled {
+            tag: "v4",
+            labels: &[],
+            pushed_days: 1,
+        },
+    ];
+    let mut w = start_auth(&[]);
+    let dir = w.data_dir.parent().unwrap().to_path_buf();
+    let pid = create_project(&w, "lbl", json!({}));
+    let digests: Vec<String> = SET
+        .iter()
+        .map(|i| push(&w, "lbl/app", i.tag, &[i.tag]))
+        .collect();
+    w.terminate();
+    let t0 = now();
+    let db = w.data_dir.join("wharf.db");
+    for (img, d) in SET.iter().zip(&digests) {
+        sql(
+            &db,
+            &format!(
+                "UPDATE manifests SET created_at = {} WHERE digest = '{d}'",
+                t0 - img.pushed_days * DAY
+            ),
+        );
+    }
+    let w = Wharf::start_env(&dir, &["--auth"], &[("WHARF_ADMIN_PASSWORD", ADMIN_PW)]);
+    let mut ids = BTreeMap::new();
+    for name in ["prod", "qa"] {
+        let id = created_id(
+            &api(&w, "POST", "/labels")
+                .body(json!({"name": name, "scope": "g"}).to_string())
+                .send(),
+        );
+        ids.insert(name, id);
+    }
+    for img in SET {
+        for label in img.labels {
+            let r = api(
+                &w,
+                "POST",
+                &format!(
+                    "/projects/lbl/repositories/app/artifacts/{}/labels",
+                    img.tag
+                ),
+            )
+            .body(json!({ "id": ids[label] }).to_string())
+            .send();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
+    }
+    let meta = api(&w, "GET", "/retentions/metadatas").send().json();
+    assert!(
+        meta["tag_selectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["kind"] == "label"),
+        "{meta}"
+    );
+
+    let repos = json!({"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]});
+    let rules = vec![
+        json!({"action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
+               "tag_selectors": [
+                   {"kind": "doublestar", "decoration": "matches", "pattern": "**"},
+                   {"kind": "label", "decoration": "withLabels", "pattern": "prod"}],
+               "scope_selectors": repos}),
+        json!({"action": "retain", "template": "always", "params": {},
+               "tag_selectors": [{"kind": "label", "decoration": "withoutLabels", "pattern": "prod,qa"}],
+               "scope_selectors": repos}),
+    ];
+    // A label selector with a decoration Harbor does not have: 400, Harbor's body.
+    let mut bad = rules.clone();
+    bad[1]["tag_selectors"][0]["decoration"] = json!("withAnyLabel");
+    let r = api(&w, "POST", "/retentions")
+        .body(policy(pid, bad).to_string())
+        .send();
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withLabels"),
+        "{}",
+        r.json()
+    );
+    let id = created_id(
+        &api(&w, "POST", "/retentions")
+            .body(policy(pid, rules).to_string())
+            .send(),
+    );
+
+    // Rule 1: the newest pushed of those labelled prod; rule 2: those with neither.
+    let newest_prod = SET
+        .iter()
+        .zip(&digests)
+        .filter(|(i, _)| i.labels.contains(&"prod"))
+        .min_by_key(|(i, _)| i.pushed_days)
+        .map(|(_, d)| d.clone())
+        .unwrap();
+    let expected: BTreeMap<String, String> = SET
+        .iter()
+        .zip(&digests)
+        .map(|(i, d)| {
+            let keep = *d == newest_prod || !i.labels.iter().any(|l| ["prod", "qa"].contains(l));
+            (
+                d.clone(),
+                if keep { "RETAIN" } else { "DELETE" }.to_string(),
+            )
+        })
+        .collect();
+    let all_tags: BTreeSet<String> = SET.iter().map(|i| i.tag.to_string()).collect();
+
+    let (exec, tasks) = execute(&w, id, true);
+    assert_eq!(exec["dry_run"], true);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(decisions(&w, id, &tasks[0]), expected, "dry run");
+    assert_eq!(
+        tags_of(&w, "lbl/app"),
+        all_tags,
+        "a dry run deletes nothing"
+    );
+
+    let (_, tasks) = execute(&w, id, false);
+    assert_eq!(decisions(&w, id, &tasks[0]), expected);
+    let kept_tags: BTreeSet<String> = SET
+        .iter()
+        .zip(&digests)
+        .filter(|(_, d)| expected[*d] == "RETAIN")
+        .map(|(i, _)| i.tag.to_string())
+        .collect();
+    assert_eq!(tags_of(&w, "lbl/app"), kept_tags);
+    assert_eq!(kept_tags.len(), 2);
+}

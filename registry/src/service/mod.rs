@@ -228,6 +228,7 @@ impl Services {
             stores.tag_rules,
             access.clone(),
             distribution.clone(),
+            labels.clone(),
             lifecycle.jobs().clone(),
         );
         let metrics = Arc::new(metrics::Metrics::default());

@@ -56,6 +56,12 @@ pub fn components() -> Value {
         &["kind", "decoration", "pattern"],
         json!({"kind": {"type": "string", "enum": ["doublestar"]}, "decoration": s(), "pattern": s(), "extras": s()}),
     );
+    // Retention's tag selectors also take Harbor's label selector (withLabels /
+    // withoutLabels, a comma-separated list of label names).
+    let retention_selector = obj(
+        &["kind", "decoration", "pattern"],
+        json!({"kind": {"type": "string", "enum": ["doublestar", "label"]}, "decoration": s(), "pattern": s(), "extras": s()}),
+    );
     let scope_selectors = obj(
         &[],
         json!({"repository": {"type": "array", "items": selector.clone()}}),
@@ -82,7 +88,7 @@ pub fn components() -> Value {
     );
     m.insert("RetentionRule".into(), obj(&["template", "tag_selectors", "scope_selectors"], json!({"id": i(), "priority": i(), "disabled": b(),
             "action": s(), "template": {"type": "string", "enum": ["latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull", "always"]},
-            "params": {"type": "object"}, "tag_selectors": {"type": "array", "items": selector}, "scope_selectors": scope_selectors})));
+            "params": {"type": "object"}, "tag_selectors": {"type": "array", "items": retention_selector}, "scope_selectors": scope_selectors})));
     m.insert("RetentionPolicy".into(), obj(&["scope"], json!({"id": i(), "algorithm": s(),
             "rules": {"type": "array", "items": r("RetentionRule")},
             "trigger": obj(&[], json!({"kind": s(), "settings": obj(&[], json!({"cron": s()})), "references": {"type": "object"}})),

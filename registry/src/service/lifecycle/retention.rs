@@ -3,7 +3,9 @@
 //!
 //! Harbor's semantics, kept: each rule selects repositories (`repoMatches` /
 //! `repoExcludes`) and, in them, artifacts with a tag the tag selectors pass
-//! (untagged ones only with `{"untagged":true}`); its template keeps some of
+//! (untagged ones only with `{"untagged":true}`) and whose labels pass its label
+//! selectors (`withLabels`: every listed label; `withoutLabels`: none of them);
+//! its template keeps some of
 //! those (`latestPushedK`, `latestPulledN`, `nDaysSinceLastPush`,
 //! `nDaysSinceLastPull`, `always`). Rules OR-combine: an artifact is kept if any
 //! rule keeps it. In a repository that at least one rule selects, every
@@ -41,6 +43,7 @@ use crate::names::RepoName;
 use crate::service::access::Access;
 use crate::service::distribution::Distribution;
 use crate::service::events::Event;
+use crate::service::labels::Labels;
 use crate::service::lifecycle::jobs::{JobContext, JobHandler, JobQueue};
 
 /// The job kind of retention runs.
@@ -250,6 +253,8 @@ pub struct Candidate {
     pub tags: Vec<String>,
     pub pushed_at: i64,
     pub pulled_at: Option<i64>,
+    /// The names of the labels it carries.
+    pub labels: Vec<String>,
 }
 
 impl From<Artifact> for Candidate {
@@ -259,6 +264,7 @@ impl From<Artifact> for Candidate {
             tags: a.tags.into_iter().map(|(t, _)| t).collect(),
             pushed_at: a.pushed_at,
             pulled_at: a.pulled_at,
+            labels: Vec::new(),
         }
     }
 }
@@ -281,7 +287,7 @@ fn compile_rules(policy: &RetentionPolicy) -> Result<Vec<CompiledRule>> {
                 id: r.id,
                 template_name: r.template.clone(),
                 template: Template::parse(&r.template, &r.params)?,
-                scope: Scope::compile(&r.tag_selectors, &r.scope_selectors)?,
+                scope: Scope::compile_with_labels(&r.tag_selectors, &r.scope_selectors)?,
             })
         })
         .collect()
@@ -375,7 +381,10 @@ fn decide(
     let mut kept: HashMap<usize, String> = HashMap::new();
     for rule in applicable {
         let chosen: Vec<usize> = (0..candidates.len())
-            .filter(|&i| rule.scope.covers_artifact(&candidates[i].tags))
+            .filter(|&i| {
+                rule.scope
+                    .covers_artifact(&candidates[i].tags, &candidates[i].labels)
+            })
             .collect();
         for i in rule.template.keep(candidates, &chosen, now) {
             kept.entry(i)
@@ -399,6 +408,8 @@ pub struct Retention {
     store: Arc<dyn TagRulesStore>,
     access: Arc<Access>,
     distribution: Arc<Distribution>,
+    /// The labels artifacts carry, for label selectors.
+    labels: Arc<Labels>,
     jobs: Arc<JobQueue>,
 }
 
@@ -409,12 +420,14 @@ impl Retention {
         store: Arc<dyn TagRulesStore>,
         access: Arc<Access>,
         distribution: Arc<Distribution>,
+        labels: Arc<Labels>,
         jobs: Arc<JobQueue>,
     ) -> Arc<Self> {
         let me = Arc::new(Retention {
             store,
             access,
             distribution,
+            labels,
             jobs: jobs.clone(),
         });
         jobs.register(JOB_KIND, Arc::new(RetentionJobs(Arc::downgrade(&me))));
@@ -431,7 +444,10 @@ impl Retention {
                 "params": unit.map(|u| vec![json!({"type": "int", "unit": u, "required": true})]).unwrap_or_default(),
             })).collect::<Vec<_>>(),
             "scope_selectors": [{"display_text": "Repositories", "kind": "doublestar", "decorations": ["repoMatches", "repoExcludes"]}],
-            "tag_selectors": [{"display_text": "Tags", "kind": "doublestar", "decorations": ["matches", "excludes"]}],
+            "tag_selectors": [
+                {"display_text": "Tags", "kind": "doublestar", "decorations": ["matches", "excludes"]},
+                {"display_text": "Labels", "kind": "label", "decorations": ["withLabels", "withoutLabels"]},
+            ],
         })
     }
 
@@ -708,7 +724,8 @@ impl Retention {
         Ok((deleted_total, retained_total))
     }
 
-    /// The repository's artifacts (not accessories, not index children).
+    /// The repository's artifacts (not accessories, not index children), with the
+    /// names of their labels.
     async fn candidates(&self, repo: &RepoName) -> Result<Vec<Candidate>> {
         let children = self.store.index_children(repo.as_str()).await?;
         let mut out = Vec::new();
@@ -726,11 +743,24 @@ impl Retention {
                 )
                 .await?;
             let done = items.is_empty() || (page as i64) * 100 >= total;
+            let digests: Vec<Digest> = items.iter().map(|a| a.digest.clone()).collect();
+            let mut labels = self.labels.of_artifacts(repo, &digests).await?;
             out.extend(
                 items
                     .into_iter()
                     .filter(|a| !children.contains(&a.digest))
-                    .map(Candidate::from),
+                    .map(|a| {
+                        let names = labels
+                            .remove(&a.digest)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|l| l.name)
+                            .collect();
+                        Candidate {
+                            labels: names,
+                            ..Candidate::from(a)
+                        }
+                    }),
             );
             if done || out.len() >= MAX_ARTIFACTS {
                 break;
@@ -895,6 +925,7 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             pushed_at: pushed,
             pulled_at: pulled,
+            labels: Vec::new(),
         }
     }
 
