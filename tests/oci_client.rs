@@ -116,3 +116,110 @@ fn token_auth_with_a_credential_helper() {
     c.put_manifest(&r, body.clone(), OCI_MANIFEST).unwrap();
     assert_eq!(c.get_manifest(&r).unwrap().0, body);
 }
+
+/// Cross-repository mounts through the client, with one token naming both
+/// repositories: an account that may read the source gets the blob linked (201,
+/// `Mounted`); one that may not gets the upload session the registry opened instead
+/// (202, `Declined`), and the blob sent into it closes that session, so nothing is
+/// left open (the uploads gauge is back at 0).
+#[test]
+fn mounts_ask_for_both_repositories_and_a_declined_one_carries_the_upload() {
+    use wharf_oci::{Client, Mount};
+    let w = start();
+    let admin = |method: &str, path: &str, body: serde_json::Value| {
+        let r = curl(method, &w.url(path))
+            .header("Content-Type", "application/json")
+            .arg("-u")
+            .arg(&format!("admin:{ADMIN_PW}"))
+            .body(body.to_string())
+            .send();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    };
+    admin(
+        "POST",
+        "/api/v2.0/projects",
+        json!({"project_name": "secret", "metadata": {"public": "false"}}),
+    );
+    for user in ["reader", "outsider"] {
+        admin(
+            "POST",
+            "/api/v2.0/users",
+            json!({"username": user, "password": "Passw0rd!", "email": format!("{user}@example.com")}),
+        );
+        admin(
+            "POST",
+            "/api/v2.0/projects/team/members",
+            json!({"role_id": 2, "member_user": {"username": user}}),
+        );
+    }
+    admin(
+        "POST",
+        "/api/v2.0/projects/secret/members",
+        json!({"role_id": 3, "member_user": {"username": "reader"}}),
+    );
+    let data = b"a layer the secret project holds".to_vec();
+    let digest = common::sha256(&data);
+    let r = curl(
+        "POST",
+        &w.url(&format!("/v2/secret/app/blobs/uploads/?digest={digest}")),
+    )
+    .arg("-u")
+    .arg(&format!("admin:{ADMIN_PW}"))
+    .header("Content-Type", "application/octet-stream")
+    .body(data.clone())
+    .send();
+    assert_eq!(r.status, 201);
+
+    let client = |user: &str| {
+        Client::new(RegistryOptions {
+            username: Some(user.into()),
+            password: Some("Passw0rd!".into()),
+            ..insecure()
+        })
+    };
+    let reference = |r: &str| parse_reference(&format!("{}/{r}:latest", w.host())).unwrap();
+    let from = reference("secret/app");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A guest of the secret project may read it: the blob is linked.
+        let reader = client("reader");
+        let into = reference("team/linked");
+        let m = reader.mount_blob(&into, &from, &digest).await.unwrap();
+        assert_eq!(m, Mount::Mounted);
+        assert!(reader.has_blob(&into, &digest).await.unwrap());
+
+        // A developer of team only: declined, and the session takes the upload.
+        let outsider = client("outsider");
+        let into = reference("team/sent");
+        let Mount::Declined(mut session) =
+            outsider.mount_blob(&into, &from, &digest).await.unwrap()
+        else {
+            panic!("a mount from a project the caller cannot read was not declined");
+        };
+        assert!(!outsider.has_blob(&into, &digest).await.unwrap());
+        let body = bytes::Bytes::from(data.clone());
+        let stream: wharf_oci::BlobStream =
+            Box::pin(futures_util::stream::once(async move { Ok(body) }));
+        outsider
+            .upload_from(
+                &into,
+                &mut session,
+                stream,
+                data.len() as u64,
+                &digest,
+                &|_| {},
+            )
+            .await
+            .unwrap();
+        assert!(outsider.has_blob(&into, &digest).await.unwrap());
+    });
+    let metrics = curl("GET", &w.url("/metrics")).send();
+    let open = String::from_utf8_lossy(&metrics.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("wharf_uploads_in_flight "))
+        .map(|v| v.trim().to_string());
+    assert_eq!(open.as_deref(), Some("0"));
+}

@@ -490,6 +490,36 @@ fn the_cli_sets_shows_and_runs_a_policy() {
     let bad = wharf_cli(&w, &["retention", "set", "clir", "--rule", "latestPushedK"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("give the rule's number"));
+    // Label selectors from the CLI: Harbor's `label` kind next to the tag pattern.
+    wharf_ok(
+        &w,
+        &[
+            "retention",
+            "set",
+            "clir",
+            "--rule",
+            "latestPushedK=1",
+            "--with-labels",
+            "prod,signed",
+            "--without-labels",
+            "deprecated",
+        ],
+    );
+    let p: Value = serde_json::from_str(&wharf_ok(
+        &w,
+        &["retention", "show", "clir", "--output", "json"],
+    ))
+    .unwrap();
+    let selectors = &p["rules"][0]["tag_selectors"];
+    assert_eq!(selectors[0]["kind"], "doublestar", "{p}");
+    assert_eq!(
+        selectors[1],
+        json!({"kind": "label", "decoration": "withLabels", "pattern": "prod,signed"})
+    );
+    assert_eq!(
+        selectors[2],
+        json!({"kind": "label", "decoration": "withoutLabels", "pattern": "deprecated"})
+    );
 }
 
 #[test]

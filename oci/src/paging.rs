@@ -65,6 +65,9 @@ impl Client {
                 });
             }
             if !(200..300).contains(&status) {
+                if status == 401 {
+                    self.forget_tokens();
+                }
                 return Err(Error::Io {
                     what: format!("GET {url}"),
                     source: std::io::Error::other(format!("the registry answered {status}")),

@@ -200,6 +200,15 @@ impl Client {
         Ok(RawAuth::Bearer(token))
     }
 
+    /// Drops every kept token (a registry refused one: 401).
+    pub(crate) fn forget_tokens(&self) {
+        self.tokens
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Asks the registry (an anonymous `GET /v2/`) how it authenticates, and keeps
     /// the answer for its later requests.
     async fn probe_challenge(&self, reference: &Reference) -> Result<Challenge> {

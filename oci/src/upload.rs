@@ -48,6 +48,16 @@ pub enum Mount {
     Declined(UploadSession),
 }
 
+/// The error of a request the registry refused with `status`. A 401 also drops the
+/// tokens kept for the registry (revoked, or signed with a key the registry has since
+/// replaced), so the next attempt asks for fresh ones.
+fn failed_on(client: &Client, what: String, status: u16, body: &str) -> Error {
+    if status == 401 {
+        client.forget_tokens();
+    }
+    failed(what, status, body)
+}
+
 fn failed(what: String, status: u16, body: &str) -> Error {
     let body: String = body.chars().take(300).collect();
     Error::Io {
@@ -79,7 +89,7 @@ impl Client {
         let status = response.status().as_u16();
         if status != 202 {
             let body = response.text().await.unwrap_or_default();
-            return Err(failed(what, status, &body));
+            return Err(failed_on(self, what, status, &body));
         }
         Ok(UploadSession {
             location: self.location(repo, &response, &what)?,
@@ -137,7 +147,7 @@ impl Client {
             })),
             status => {
                 let body = response.text().await.unwrap_or_default();
-                Err(failed(what, status, &body))
+                Err(failed_on(self, what, status, &body))
             }
         }
     }
@@ -160,7 +170,7 @@ impl Client {
             200..=299 | 404 => Ok(()),
             status => {
                 let body = response.text().await.unwrap_or_default();
-                Err(failed(what, status, &body))
+                Err(failed_on(self, what, status, &body))
             }
         }
     }
@@ -190,7 +200,7 @@ impl Client {
         }
         if !(200..300).contains(&status) {
             let body = response.text().await.unwrap_or_default();
-            return Err(failed(what, status, &body));
+            return Err(failed_on(self, what, status, &body));
         }
         let offset = response
             .headers()
@@ -280,7 +290,7 @@ impl Client {
         let status = response.status().as_u16();
         if status != 202 {
             let body = response.text().await.unwrap_or_default();
-            return Err(failed(what, status, &body));
+            return Err(failed_on(self, what, status, &body));
         }
         session.location = self.location(repo, &response, &what)?;
         session.offset = start + len;
@@ -314,7 +324,7 @@ impl Client {
         let status = response.status().as_u16();
         if status != 201 {
             let body = response.text().await.unwrap_or_default();
-            return Err(failed(what, status, &body));
+            return Err(failed_on(self, what, status, &body));
         }
         Ok(())
     }

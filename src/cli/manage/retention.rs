@@ -21,7 +21,7 @@ pub enum RetentionCmd {
     },
     /// Set (create or replace) the project's policy: artifacts no rule keeps are deleted.
     #[command(
-        after_help = "Rules: latestPushedK=N, latestPulledN=N, nDaysSinceLastPush=N, nDaysSinceLastPull=N, always.\nEvery --rule uses the same --tags/--repos selectors; rules OR-combine.\n\nExamples:\n  wharf retention set team --rule latestPushedK=10\n  wharf retention set team --rule nDaysSinceLastPull=30 --rule latestPushedK=3 --tags 'v*' --untagged\n  wharf retention set team --rule latestPushedK=5 --cron '0 0 3 * * *'"
+        after_help = "Rules: latestPushedK=N, latestPulledN=N, nDaysSinceLastPush=N, nDaysSinceLastPull=N, always.\nEvery --rule uses the same --tags/--repos/--with-labels/--without-labels selectors; rules OR-combine.\n\nExamples:\n  wharf retention set team --rule latestPushedK=10\n  wharf retention set team --rule latestPushedK=3 --with-labels prod\n  wharf retention set team --rule nDaysSinceLastPull=30 --rule latestPushedK=3 --tags 'v*' --untagged\n  wharf retention set team --rule latestPushedK=5 --cron '0 0 3 * * *'"
     )]
     Set {
         project: String,
@@ -37,6 +37,12 @@ pub enum RetentionCmd {
         /// Untagged artifacts are candidates too.
         #[arg(long)]
         untagged: bool,
+        /// Only artifacts carrying every one of these labels (comma-separated names).
+        #[arg(long, value_name = "NAMES")]
+        with_labels: Option<String>,
+        /// Only artifacts carrying none of these labels (comma-separated names).
+        #[arg(long, value_name = "NAMES")]
+        without_labels: Option<String>,
         /// Run on this 6-field cron (sec min hour day month weekday); manual only without it.
         #[arg(long, default_value = "")]
         cron: String,
@@ -64,8 +70,17 @@ pub struct RetentionArgs {
     target: Target,
 }
 
+/// A rule's selectors, shared by every `--rule`.
+struct Selectors<'a> {
+    tags: &'a str,
+    repos: &'a str,
+    untagged: bool,
+    with_labels: Option<&'a str>,
+    without_labels: Option<&'a str>,
+}
+
 /// `latestPushedK=3` → Harbor's rule.
-fn rule(spec: &str, tags: &str, repos: &str, untagged: bool) -> anyhow::Result<Value> {
+fn rule(spec: &str, sel: &Selectors) -> anyhow::Result<Value> {
     let (template, n) = match spec.split_once('=') {
         Some((t, n)) => (
             t,
@@ -81,11 +96,23 @@ fn rule(spec: &str, tags: &str, repos: &str, untagged: bool) -> anyhow::Result<V
         None if template == "always" => json!({}),
         None => bail!("{spec:?}: give the rule's number, as {template}=N"),
     };
+    let mut tag_selectors = vec![
+        json!({"kind": "doublestar", "decoration": "matches", "pattern": sel.tags,
+                                        "extras": json!({"untagged": sel.untagged}).to_string()}),
+    ];
+    for (decoration, names) in [
+        ("withLabels", sel.with_labels),
+        ("withoutLabels", sel.without_labels),
+    ] {
+        if let Some(names) = names {
+            tag_selectors
+                .push(json!({"kind": "label", "decoration": decoration, "pattern": names}));
+        }
+    }
     Ok(json!({
         "disabled": false, "action": "retain", "template": template, "params": params,
-        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": tags,
-                           "extras": json!({"untagged": untagged}).to_string()}],
-        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": repos}]},
+        "tag_selectors": tag_selectors,
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": sel.repos}]},
     }))
 }
 
@@ -131,9 +158,16 @@ pub fn retention(args: RetentionArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            RetentionCmd::Set { project, rules, tags, repos, untagged, cron } => {
+            RetentionCmd::Set { project, rules, tags, repos, untagged, with_labels, without_labels, cron } => {
                 let (pid, existing) = project_policy(&c, &project).await?;
-                let rules = rules.iter().map(|r| rule(r, &tags, &repos, untagged)).collect::<anyhow::Result<Vec<_>>>()?;
+                let sel = Selectors {
+                    tags: &tags,
+                    repos: &repos,
+                    untagged,
+                    with_labels: with_labels.as_deref(),
+                    without_labels: without_labels.as_deref(),
+                };
+                let rules = rules.iter().map(|r| rule(r, &sel)).collect::<anyhow::Result<Vec<_>>>()?;
                 let body = json!({"algorithm": "or", "rules": rules,
                     "trigger": {"kind": "Schedule", "settings": {"cron": cron}},
                     "scope": {"level": "project", "ref": pid}});
