@@ -77,11 +77,14 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-/// Challenges by registry, tokens by registry and set of scopes.
+/// A registry and a sorted set of scopes: what one token is kept for.
+type TokenKey = (String, Vec<String>);
+
+/// Challenges by registry; tokens, with when they stop being used, by [`TokenKey`].
 #[derive(Default)]
 pub(crate) struct Tokens {
     challenges: Mutex<HashMap<String, Challenge>>,
-    tokens: Mutex<HashMap<(String, Vec<String>), (String, Instant)>>,
+    tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
 }
 
 impl Tokens {
@@ -93,7 +96,7 @@ impl Tokens {
             .cloned()
     }
 
-    fn token(&self, key: &(String, Vec<String>)) -> Option<String> {
+    fn token(&self, key: &TokenKey) -> Option<String> {
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         match tokens.get(key) {
             Some((t, until)) if Instant::now() < *until => Some(t.clone()),
