@@ -158,6 +158,7 @@ fn chart_renders_valid_kubernetes_documents_for_each_value_set() {
         &["webhook-cert-manager"][..],
         &["webhook-self-signed"][..],
         &["ingress-external-db"][..],
+        &["scale-out"][..],
     ] {
         let r = render(set, &[]).unwrap_or_else(|e| panic!("{set:?}: {e}"));
         kubernetes_validate(&r);
@@ -188,12 +189,14 @@ fn chart_renders_valid_kubernetes_documents_for_each_value_set() {
 
     // Ingress + external database + S3: several replicas, TLS on the ingress.
     let r = render(&["ingress-external-db"], &[]).unwrap();
-    assert_eq!(r.one("StatefulSet")["spec"]["replicas"], 3);
+    assert_eq!(r.one("Deployment")["spec"]["replicas"], 3);
     let ing = r.one("Ingress");
     assert_eq!(ing["spec"]["tls"][0]["secretName"], "registry-tls");
     assert_eq!(ing["spec"]["rules"][0]["host"], "registry.example.com");
     assert!(
-        r.all("Secret").is_empty(),
+        !r.all("Secret")
+            .iter()
+            .any(|s| s["metadata"]["name"] == "wharf-admin"),
         "the admin password comes from the existing Secret"
     );
     assert_eq!(
@@ -352,6 +355,51 @@ fn bad_values_are_refused() {
     assert!(!out.status.success(), "unknown keys are refused");
     assert!(String::from_utf8_lossy(&out.stdout).contains("mutatee"));
 
+    // Several replicas on the embedded SQLite and filesystem: the schema names the
+    // two settings they need, and the render fails with the reason.
+    let r = render(&[], &[]).unwrap();
+    let many = r.dir.path().join("many.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(r.values()).unwrap()).unwrap();
+    v["registry"]["replicas"] = 3.into();
+    std::fs::write(&many, v.to_string()).unwrap();
+    let out = schema_check(&many);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("$.externalDatabase.enabled"), "{text}");
+    assert!(text.contains("$.s3.enabled"), "{text}");
+    let e = render(&[], &["--set", "registry.replicas=3"]).err();
+    assert!(
+        e.as_deref()
+            .unwrap_or("")
+            .contains("requires externalDatabase.enabled and s3.enabled"),
+        "{e:?}"
+    );
+    // Scale-out without the Secret that holds the database URL, or without a bucket.
+    for (unset, field) in [
+        (
+            "externalDatabase.existingSecret=",
+            "$.externalDatabase.existingSecret",
+        ),
+        ("s3.bucket=", "$.s3.bucket"),
+    ] {
+        let r = render(&["scale-out"], &["--set", unset]);
+        // The template refuses too (`required`); the schema says which value.
+        assert!(r.is_err(), "{unset}");
+        let base = render(&["scale-out"], &[]).unwrap();
+        let file = base.dir.path().join("unset.json");
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(base.values()).unwrap()).unwrap();
+        let (section, key) = unset.trim_end_matches('=').split_once('.').unwrap();
+        v[section][key] = "".into();
+        std::fs::write(&file, v.to_string()).unwrap();
+        let out = schema_check(&file);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && text.contains(field),
+            "{unset}: {text}"
+        );
+    }
+
     // Several replicas without S3 fail the render with the reason.
     let e = render(&["ingress-external-db"], &["--set", "s3.enabled=false"]).err();
     assert!(
@@ -388,4 +436,176 @@ fn rendered_config_starts_wharf_serve_and_probes_answer() {
     }
     // auth = true from the file: anonymous /v2/ is challenged.
     assert_eq!(common::curl("GET", &w.url("/v2/")).send().status, 401);
+}
+
+/// Scale-out mode: three replicas as a Deployment without any volume to claim, the
+/// database URL and S3 keys from their Secrets, one secret key Secret mounted in
+/// every pod, and a `wharf.toml` whose paths are where those Secrets are mounted.
+#[test]
+fn scale_out_renders_stateless_replicas() {
+    let r = render(&["scale-out"], &[]).unwrap();
+    assert!(r.all("StatefulSet").is_empty());
+    assert!(r.all("PersistentVolumeClaim").is_empty());
+    let dep = r.one("Deployment");
+    assert_eq!(dep["spec"]["replicas"], 3);
+    assert_eq!(
+        dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
+    );
+    let pod = &dep["spec"]["template"]["spec"];
+    assert!(dep["spec"].get("volumeClaimTemplates").is_none());
+    let volumes = pod["volumes"].as_array().unwrap();
+    for v in volumes {
+        assert!(
+            v.get("emptyDir").is_some()
+                || v.get("configMap").is_some()
+                || v.get("secret").is_some(),
+            "a pod-local or Secret volume only: {v}"
+        );
+    }
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("volume {name}"))
+    };
+    let c = &pod["containers"][0];
+    let env = |name: &str| {
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("env {name}: {}", c["env"]))
+    };
+    let secret_ref = |name: &str| {
+        let r = &env(name)["valueFrom"]["secretKeyRef"];
+        (
+            r["name"].as_str().unwrap().to_string(),
+            r["key"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        secret_ref("WHARF_DATABASE"),
+        ("wharf-postgres".into(), "database-url".into())
+    );
+    assert_eq!(
+        secret_ref("AWS_ACCESS_KEY_ID"),
+        ("wharf-s3".into(), "accessKeyId".into())
+    );
+    assert_eq!(
+        secret_ref("AWS_SECRET_ACCESS_KEY"),
+        ("wharf-s3".into(), "secretAccessKey".into())
+    );
+    // wharf serve's variables only (`wharf serve --help`), no database URL in plain text.
+    for e in c["env"].as_array().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        assert!(
+            name.starts_with("AWS_")
+                || e.get("value")
+                    .is_none_or(|v| !v.as_str().unwrap_or("").contains("postgres")),
+            "{e}"
+        );
+    }
+
+    // The mounted file each TOML path names, read with Python's TOML parser.
+    let toml = r.one("ConfigMap")["data"]["wharf.toml"].as_str().unwrap();
+    let parsed: Value = serde_json::from_str(&common::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.argv[1])))")
+            .arg(toml),
+    ))
+    .unwrap();
+    assert_eq!(parsed["storage"], "s3://wharf-blobs/registry");
+    assert_eq!(parsed["s3_endpoint"], "https://minio.example.com:9000");
+    assert_eq!(parsed["s3_region"], "eu-west-1");
+    assert_eq!(parsed["s3_path_style"], true);
+    assert_eq!(parsed["database_max_connections"], 8);
+    assert!(
+        parsed.get("database").is_none(),
+        "the URL is in the Secret only"
+    );
+    let mounted = |volume_name: &str| -> String {
+        let m = c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == volume_name)
+            .unwrap_or_else(|| panic!("mount {volume_name}"));
+        let item = &volume(volume_name)["secret"]["items"][0];
+        format!(
+            "{}/{}",
+            m["mountPath"].as_str().unwrap(),
+            item["path"].as_str().unwrap()
+        )
+    };
+    assert_eq!(
+        parsed["secret_key_file"].as_str().unwrap(),
+        mounted("secret-key")
+    );
+    assert_eq!(
+        parsed["database_ca_file"].as_str().unwrap(),
+        mounted("database-ca")
+    );
+    assert_eq!(
+        volume("database-ca")["secret"]["secretName"],
+        "wharf-postgres-ca"
+    );
+    assert_eq!(volume("database-ca")["secret"]["items"][0]["key"], "ca.crt");
+
+    // The shared secret key: generated as 32 raw bytes, the form wharf serve reads.
+    let key_secret = r
+        .all("Secret")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == "wharf-secret-key")
+        .expect("the generated secret key");
+    assert_eq!(
+        volume("secret-key")["secret"]["secretName"],
+        "wharf-secret-key"
+    );
+    assert_eq!(
+        key_secret["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(key_secret["data"]["secret.key"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(key.len(), 32);
+    // With a Secret of one's own, none is generated and that one is mounted.
+    let own = render(
+        &["scale-out"],
+        &["--set", "secretKey.existingSecret=my-key"],
+    )
+    .unwrap();
+    assert!(
+        !own.all("Secret")
+            .iter()
+            .any(|s| s["metadata"]["name"] == "wharf-secret-key")
+    );
+    let own_pod = &own.one("Deployment")["spec"]["template"]["spec"];
+    assert!(
+        own_pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["secret"]["secretName"] == "my-key")
+    );
+
+    // The disruption budget covers the replicas' pods and leaves two of three up.
+    let pdb = r
+        .all("PodDisruptionBudget")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "wharf")
+        .unwrap();
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    let labels = &dep["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in pdb["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&labels[k], v, "the PDB selects the registry pods ({k})");
+    }
+    // No headless Service: it governs the StatefulSet of the embedded mode only.
+    assert_eq!(r.all("Service").len(), 1);
 }

@@ -164,3 +164,122 @@ fn unsupported_database_url_is_refused() {
     assert!(err.contains("\"mysql\""), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// A password in the database URLs below: the test server trusts every local
+/// connection, so it is never checked, but it must never be printed.
+const PG_PW: &str = "pg-Secret-7f3a";
+
+/// `url` (postgres://wharf@host:port/db) with the password and `query`.
+fn with_password(url: &str, query: &str) -> String {
+    let url = url.replacen("wharf@", &format!("wharf:{PG_PW}@"), 1);
+    format!("{url}?{query}")
+}
+
+/// `wharf serve` that must fail to start: its stderr.
+fn serve_fails(tmp: &Path, url: &str, extra: &[&str]) -> String {
+    let out = wharf_cmd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.join("refused"))
+        .args(["--auth=false", "--database", url])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains(PG_PW), "the password is printed: {err}");
+    err
+}
+
+/// TLS to the database: `sslmode=verify-full` with the test CA as
+/// `sslrootcert` (or `--database-ca-file`) serves pushes, and PostgreSQL's own
+/// view (`pg_stat_ssl`) says every connection of the registry is encrypted.
+/// Another CA, a host the certificate does not name, and a server without TLS
+/// are refused at start, saying why and without the password.
+#[test]
+fn database_over_tls() {
+    let tls = pg::tls_server();
+    let ca = tls.ca.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tls.server.create_database();
+    let base = tls.server.url(&db);
+    let url = with_password(&base, &format!("sslmode=verify-full&sslrootcert={ca}"));
+
+    let mut w = Wharf::start_env(tmp.path(), &[], &[("WHARF_DATABASE", &url)]);
+    let (digest, manifest) = common::push_image(&w, "tls/app", "v1", "over-tls");
+    let r = curl("GET", &w.url("/v2/tls/app/manifests/v1"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+    assert_eq!((r.status, &r.body), (200, &manifest));
+    assert_eq!(r.header("Docker-Content-Digest"), Some(digest.as_str()));
+    let (conns, encrypted) = {
+        let row = tls.server.query(&format!(
+            "SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a
+             JOIN pg_stat_ssl s USING (pid) WHERE a.datname = '{db}'"
+        ));
+        let (a, b) = row.split_once('|').unwrap();
+        (a.parse::<u32>().unwrap(), b.parse::<u32>().unwrap())
+    };
+    assert!(conns > 0, "the registry holds connections to {db}");
+    assert_eq!(encrypted, conns, "every connection is TLS");
+    assert!(!w.log_text().contains(PG_PW));
+    w.terminate();
+
+    // The CA given as a flag instead of in the URL; the manifest is still there.
+    let flagged = with_password(&base, "sslmode=verify-full");
+    let w = Wharf::start_env(
+        tmp.path(),
+        &["--database-ca-file", ca],
+        &[("WHARF_DATABASE", &flagged)],
+    );
+    let r = curl("HEAD", &w.url("/v2/tls/app/manifests/v1"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+    assert_eq!(r.status, 200);
+    drop(w);
+
+    // A CA that did not sign the server's certificate.
+    let other = pg::make_ca(tmp.path(), "other-ca");
+    let wrong = with_password(
+        &base,
+        &format!("sslmode=verify-full&sslrootcert={}", other.display()),
+    );
+    let err = serve_fails(tmp.path(), &wrong, &[]);
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(err.contains("sslrootcert or --database-ca-file"), "{err}");
+    // The same through the flag.
+    let err = serve_fails(
+        tmp.path(),
+        &flagged,
+        &["--database-ca-file", other.to_str().unwrap()],
+    );
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // The certificate names 127.0.0.1 only: verify-full refuses it for
+    // localhost, verify-ca (the CA alone) accepts it.
+    let localhost = base.replacen("127.0.0.1", "localhost", 1);
+    let err = serve_fails(
+        tmp.path(),
+        &with_password(&localhost, &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &[],
+    );
+    assert!(err.contains("not valid for name \"localhost\""), "{err}");
+    assert!(err.contains("sslmode=verify-full"), "{err}");
+    let w = Wharf::start_env(
+        tmp.path(),
+        &[],
+        &[(
+            "WHARF_DATABASE",
+            &with_password(&localhost, &format!("sslmode=verify-ca&sslrootcert={ca}")),
+        )],
+    );
+    let r = curl("HEAD", &w.url("/v2/tls/app/manifests/v1"))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send();
+    assert_eq!(r.status, 200);
+    drop(w);
+
+    // sslmode=require against a server without TLS.
+    let plain = pg::fresh_database();
+    let err = serve_fails(tmp.path(), &with_password(&plain, "sslmode=require"), &[]);
+    assert!(err.contains("server does not support TLS"), "{err}");
+}

@@ -59,3 +59,13 @@ app.kubernetes.io/component: admission
 {{- define "wharf.adminSecretName" -}}
 {{- default (printf "%s-admin" (include "wharf.fullname" .)) .Values.adminPassword.existingSecret -}}
 {{- end -}}
+
+{{/* "true" in scale-out mode: metadata in PostgreSQL and blobs in S3, so replicas hold no state. */}}
+{{- define "wharf.stateless" -}}
+{{- if and .Values.externalDatabase.enabled .Values.s3.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret with the key every replica seals credentials and signs tokens with. */}}
+{{- define "wharf.secretKeyName" -}}
+{{- default (printf "%s-secret-key" (include "wharf.fullname" .)) .Values.secretKey.existingSecret -}}
+{{- end -}}

@@ -1227,8 +1227,11 @@ pub async fn run_security(
     );
     // Leases: a scan another process holds is left alone until its lease runs out.
     let far = super::now() + 3600;
-    assert!(store.start_scan(&m, far).await.unwrap());
-    assert!(!store.start_scan(&m, far).await.unwrap(), "taken once");
+    assert!(store.start_scan(&m, "run-a", far).await.unwrap());
+    assert!(
+        !store.start_scan(&m, "run-b", far).await.unwrap(),
+        "taken once"
+    );
     assert!(
         store
             .requeue_expired_scans(super::now(), 10)
@@ -1237,7 +1240,11 @@ pub async fn run_security(
             .is_empty(),
         "held"
     );
-    assert!(store.renew_scan(&m, 100).await.unwrap());
+    assert!(
+        !store.renew_scan(&m, "run-b", far).await.unwrap(),
+        "renewed only by its owner"
+    );
+    assert!(store.renew_scan(&m, "run-a", 100).await.unwrap());
     let (a, b) = futures_util::future::join(
         store.requeue_expired_scans(101, 10),
         store.requeue_expired_scans(101, 10),
@@ -1251,10 +1258,37 @@ pub async fn run_security(
         ScanStatus::Pending
     );
     assert!(
-        !store.renew_scan(&m, far).await.unwrap(),
+        !store.renew_scan(&m, "run-a", far).await.unwrap(),
         "no longer running"
     );
-    assert!(store.start_scan(&m, far).await.unwrap());
+    assert!(store.start_scan(&m, "run-b", far).await.unwrap());
+    // run-a stalled past its lease and its scan was taken again by run-b: run-a
+    // can neither renew nor finish it, and run-b's row is untouched.
+    assert!(
+        !store.renew_scan(&m, "run-a", far).await.unwrap(),
+        "a lease taken over is not renewed by its former owner"
+    );
+    let stale = ScanOutcome {
+        status: ScanStatus::Error,
+        severity: None,
+        summary: None,
+        report: None,
+        db_version: None,
+        message: Some("late"),
+    };
+    assert!(
+        !store.finish_scan(&m, "run-a", stale).await.unwrap(),
+        "a late finisher's result is dropped"
+    );
+    let rec = store.scan(&m).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.status, rec.message.as_deref()),
+        (
+            ScanStatus::Running,
+            Some("interrupted: the process running the scan stopped")
+        ),
+        "the new run's row, not the late result"
+    );
     assert_eq!(
         store
             .unfinished_scans(ScanStatus::Running, 10)
@@ -1297,7 +1331,7 @@ pub async fn run_security(
         db_version: Some("v1"),
         message: None,
     };
-    store.finish_scan(&m, ok).await.unwrap();
+    assert!(store.finish_scan(&m, "run-b", ok).await.unwrap());
     // The Security Hub's index, kept to a set of projects: the project's finding is
     // found with its id in the set, not with only another project's, nor an empty set.
     let in_projects = |ids: Vec<i64>| super::security::VulnQuery {
@@ -1346,7 +1380,12 @@ pub async fn run_security(
         store.queue_scan(&m, "sec/app").await.unwrap(),
         "a finished scan can be rerun"
     );
-    assert!(store.start_scan(&m, super::now() + 60).await.unwrap());
+    assert!(
+        store
+            .start_scan(&m, "run-c", super::now() + 60)
+            .await
+            .unwrap()
+    );
     let failed = ScanOutcome {
         status: ScanStatus::Error,
         severity: None,
@@ -1355,7 +1394,7 @@ pub async fn run_security(
         db_version: None,
         message: Some("boom"),
     };
-    store.finish_scan(&m, failed).await.unwrap();
+    assert!(store.finish_scan(&m, "run-c", failed).await.unwrap());
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
         (rec.status, rec.message.as_deref(), rec.severity),
@@ -1381,14 +1420,14 @@ pub async fn run_security(
     // stop is not written, and the last good report stays readable.
     assert_eq!(store.stop_scan(&m).await.unwrap(), None, "nothing to stop");
     assert!(store.queue_scan(&m, "sec/app").await.unwrap());
-    assert!(store.start_scan(&m, i64::MAX).await.unwrap());
+    assert!(store.start_scan(&m, "run-d", i64::MAX).await.unwrap());
     assert_eq!(
         store.stop_scan(&m).await.unwrap().as_deref(),
         Some("sec/app")
     );
     assert_eq!(store.stop_scan(&m).await.unwrap(), None, "stopped once");
     assert!(
-        !store.renew_scan(&m, i64::MAX).await.unwrap(),
+        !store.renew_scan(&m, "run-d", i64::MAX).await.unwrap(),
         "a stopped scan's lease is not renewed (its worker, on any replica, cancels)"
     );
     assert!(
@@ -1407,7 +1446,7 @@ pub async fn run_security(
         db_version: None,
         message: None,
     };
-    assert!(!store.finish_scan(&m, late).await.unwrap());
+    assert!(!store.finish_scan(&m, "run-d", late).await.unwrap());
     let rec = store.scan(&m).await.unwrap().unwrap();
     assert_eq!(
         (rec.status, rec.severity),
@@ -1415,7 +1454,7 @@ pub async fn run_security(
     );
     assert!(store.scan_report(&m).await.unwrap().is_some());
     assert!(
-        !store.start_scan(&m, i64::MAX).await.unwrap(),
+        !store.start_scan(&m, "run-e", i64::MAX).await.unwrap(),
         "a stopped scan is not taken"
     );
     assert!(

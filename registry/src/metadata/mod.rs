@@ -70,6 +70,11 @@ pub use webhooks::WebhookStore;
 pub enum MetadataError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database could not be reached at start-up. Only where to (never the
+    /// URL: it may hold the password) and the innermost cause, once (sqlx's
+    /// errors repeat their source in their own text).
+    #[error("connecting to the database at {target}: {reason}")]
+    Connect { target: String, reason: String },
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored value is corrupt: {0}")]

@@ -60,16 +60,67 @@ impl PgMetadata {
         if let Some(ca) = &options.ca_file {
             connect = connect.ssl_root_cert(ca);
         }
+        let target = format!(
+            "{}:{}/{}",
+            connect.get_host(),
+            connect.get_port(),
+            connect.get_database().unwrap_or_default()
+        );
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect)
-            .await?;
+            .await
+            .map_err(|e| MetadataError::Connect {
+                target,
+                reason: connect_failure(&e),
+            })?;
         MIGRATOR.run(&pool).await?;
         Ok(PgMetadata {
             read: pool.clone(),
             write: pool,
         })
+    }
+}
+
+/// Why connecting failed, in the terms of the URL's parameters: the innermost
+/// cause, and for the TLS failures an operator meets (a CA that did not sign
+/// the server's certificate, a certificate for another host, a server without
+/// TLS) which setting to look at.
+fn connect_failure(e: &sqlx::Error) -> String {
+    use rustls::CertificateError as Cert;
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        // An I/O error's `source` skips the error it wraps: look inside it too.
+        let wrapped = next
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &dyn std::error::Error);
+        let tls = next
+            .downcast_ref::<rustls::Error>()
+            .or_else(|| wrapped.and_then(|w| w.downcast_ref::<rustls::Error>()));
+        if let Some(tls) = tls {
+            let hint = match tls {
+                rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => {
+                    " (the server's certificate is not signed by a CA in sslrootcert or --database-ca-file)"
+                }
+                rustls::Error::InvalidCertificate(
+                    Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+                ) => " (sslmode=verify-full: the certificate does not name the URL's host)",
+                _ => "",
+            };
+            return format!("TLS: {tls}{hint}");
+        }
+        cause = next;
+    }
+    match e {
+        sqlx::Error::Tls(_) => format!(
+            "TLS: {cause} (sslmode=require, verify-ca and verify-full need ssl=on on the server)"
+        ),
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            format!("{cause} (a file named by sslrootcert, sslcert, sslkey or --database-ca-file)")
+        }
+        _ => cause.to_string(),
     }
 }
 

@@ -242,7 +242,7 @@ impl SecurityStore for PgMetadata {
         let done = sqlx::query(
             "INSERT INTO scan_reports (digest, repository, status, requested_at) VALUES ($1, $2, 'Pending', $3)
              ON CONFLICT (digest) DO UPDATE SET repository = excluded.repository, status = 'Pending',
-                 requested_at = excluded.requested_at, message = NULL
+                 requested_at = excluded.requested_at, message = NULL, lease_owner = NULL
              WHERE scan_reports.status NOT IN ('Pending', 'Running')",
         )
         .bind(digest.to_string())
@@ -253,25 +253,29 @@ impl SecurityStore for PgMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+    async fn start_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE scan_reports SET status = 'Running', started_at = $1, lease_until = $2
-             WHERE digest = $3 AND status = 'Pending'",
+            "UPDATE scan_reports SET status = 'Running', started_at = $1, lease_until = $2,
+                 lease_owner = $3
+             WHERE digest = $4 AND status = 'Pending'",
         )
         .bind(now())
         .bind(lease_until)
+        .bind(owner)
         .bind(digest.to_string())
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+    async fn renew_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE scan_reports SET lease_until = $1 WHERE digest = $2 AND status = 'Running'",
+            "UPDATE scan_reports SET lease_until = $1
+             WHERE digest = $2 AND status = 'Running' AND lease_owner = $3",
         )
         .bind(lease_until)
         .bind(digest.to_string())
+        .bind(owner)
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -281,7 +285,7 @@ impl SecurityStore for PgMetadata {
         // One statement: the condition is checked again on each row as it is
         // updated, so a scan two processes both see expired moves once.
         let rows = sqlx::query(
-            "UPDATE scan_reports SET status = 'Pending', requested_at = $1, lease_until = NULL,
+            "UPDATE scan_reports SET status = 'Pending', requested_at = $1, lease_until = NULL, lease_owner = NULL,
                  message = 'interrupted: the process running the scan stopped'
              WHERE digest IN (SELECT digest FROM scan_reports
                               WHERE status = 'Running' AND coalesce(lease_until, 0) < $2
@@ -300,7 +304,7 @@ impl SecurityStore for PgMetadata {
             .collect()
     }
 
-    async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<bool> {
+    async fn finish_scan(&self, digest: &Digest, owner: &str, o: ScanOutcome<'_>) -> Result<bool> {
         fn json<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>> {
             v.map(|v| {
                 serde_json::to_string(v)
@@ -310,11 +314,13 @@ impl SecurityStore for PgMetadata {
         }
         let mut tx = self.write.begin().await?;
         // A failed rescan keeps the previous report: the last good answer stays readable.
+        // Only the lease's owner writes: a stopped scan, or one requeued and taken by
+        // another run while this one stalled, is left to that run.
         let done = sqlx::query(
             "UPDATE scan_reports SET status = $1, ended_at = $2, message = $3,
                  severity = coalesce($4, severity), summary = coalesce($5, summary),
                  report = coalesce($6, report), db_version = coalesce($7, db_version)
-             WHERE digest = $8 AND status <> 'Stopped'",
+             WHERE digest = $8 AND status = 'Running' AND lease_owner = $9",
         )
         .bind(o.status.as_str())
         .bind(now())
@@ -324,6 +330,7 @@ impl SecurityStore for PgMetadata {
         .bind(json(o.report)?)
         .bind(o.db_version)
         .bind(digest.to_string())
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

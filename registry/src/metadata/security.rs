@@ -241,17 +241,28 @@ pub trait SecurityStore: Send + Sync + 'static {
 
     /// Queues a scan unless one is already pending or running; true when queued.
     async fn queue_scan(&self, digest: &Digest, repository: &str) -> Result<bool>;
-    /// Marks a pending scan running, held until `lease_until`; false when it is
-    /// not pending (already taken, by this process or another, or stopped).
-    async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
-    /// Extends a running scan's lease; false when it is no longer running.
-    async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool>;
+    /// Marks a pending scan running, held by `owner` until `lease_until`; false
+    /// when it is not pending (already taken, by this process or another, or
+    /// stopped). `owner` is new for every claim (a random token), so that a
+    /// holder whose lease ran out and whose scan was taken again cannot touch
+    /// the new holder's run.
+    async fn start_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool>;
+    /// Extends the lease `owner` holds; false when the scan is no longer
+    /// running under that owner (stopped, or requeued and taken by another).
+    async fn renew_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool>;
     /// Running scans whose lease ran out before `now` (their process died) back
     /// to Pending, at most `limit`, each by one caller only: the digests moved.
     async fn requeue_expired_scans(&self, now: i64, limit: i64) -> Result<Vec<Digest>>;
-    /// Records how a scan ended; false (and nothing written) when the scan was
-    /// stopped meanwhile: a scan finishing after its stop must not overwrite it.
-    async fn finish_scan(&self, digest: &Digest, outcome: ScanOutcome<'_>) -> Result<bool>;
+    /// Records how the scan `owner` holds ended; false (and nothing written)
+    /// when it is no longer running under that owner: stopped meanwhile, or
+    /// requeued after the lease ran out (its process stalled) and taken by
+    /// another run, whose result must not be overwritten by this late one.
+    async fn finish_scan(
+        &self,
+        digest: &Digest,
+        owner: &str,
+        outcome: ScanOutcome<'_>,
+    ) -> Result<bool>;
     /// Stops the scan of `digest` if it is pending or running: its repository then;
     /// `None` when there is none to stop.
     async fn stop_scan(&self, digest: &Digest) -> Result<Option<String>>;

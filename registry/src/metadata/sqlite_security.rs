@@ -249,7 +249,7 @@ impl SecurityStore for SqliteMetadata {
         let done = sqlx::query(
             "INSERT INTO scan_reports (digest, repository, status, requested_at) VALUES (?, ?, 'Pending', ?)
              ON CONFLICT (digest) DO UPDATE SET repository = excluded.repository, status = 'Pending',
-                 requested_at = excluded.requested_at, message = NULL
+                 requested_at = excluded.requested_at, message = NULL, lease_owner = NULL
              WHERE scan_reports.status NOT IN ('Pending', 'Running')",
         )
         .bind(digest.to_string())
@@ -260,25 +260,29 @@ impl SecurityStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn start_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+    async fn start_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE scan_reports SET status = 'Running', started_at = ?, lease_until = ?
+            "UPDATE scan_reports SET status = 'Running', started_at = ?, lease_until = ?,
+                 lease_owner = ?
              WHERE digest = ? AND status = 'Pending'",
         )
         .bind(now())
         .bind(lease_until)
+        .bind(owner)
         .bind(digest.to_string())
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn renew_scan(&self, digest: &Digest, lease_until: i64) -> Result<bool> {
+    async fn renew_scan(&self, digest: &Digest, owner: &str, lease_until: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE scan_reports SET lease_until = ? WHERE digest = ? AND status = 'Running'",
+            "UPDATE scan_reports SET lease_until = ?
+             WHERE digest = ? AND status = 'Running' AND lease_owner = ?",
         )
         .bind(lease_until)
         .bind(digest.to_string())
+        .bind(owner)
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -288,7 +292,7 @@ impl SecurityStore for SqliteMetadata {
         // One statement: the condition is checked again on each row as it is
         // updated, so a scan two processes both see expired moves once.
         let rows = sqlx::query(
-            "UPDATE scan_reports SET status = 'Pending', requested_at = ?, lease_until = NULL,
+            "UPDATE scan_reports SET status = 'Pending', requested_at = ?, lease_until = NULL, lease_owner = NULL,
                  message = 'interrupted: the process running the scan stopped'
              WHERE digest IN (SELECT digest FROM scan_reports
                               WHERE status = 'Running' AND coalesce(lease_until, 0) < ?
@@ -307,7 +311,7 @@ impl SecurityStore for SqliteMetadata {
             .collect()
     }
 
-    async fn finish_scan(&self, digest: &Digest, o: ScanOutcome<'_>) -> Result<bool> {
+    async fn finish_scan(&self, digest: &Digest, owner: &str, o: ScanOutcome<'_>) -> Result<bool> {
         fn json<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>> {
             v.map(|v| {
                 serde_json::to_string(v)
@@ -317,11 +321,13 @@ impl SecurityStore for SqliteMetadata {
         }
         let mut tx = self.write.begin().await?;
         // A failed rescan keeps the previous report: the last good answer stays readable.
+        // Only the lease's owner writes: a stopped scan, or one requeued and taken by
+        // another run while this one stalled, is left to that run.
         let done = sqlx::query(
             "UPDATE scan_reports SET status = ?, ended_at = ?, message = ?,
                  severity = coalesce(?, severity), summary = coalesce(?, summary),
                  report = coalesce(?, report), db_version = coalesce(?, db_version)
-             WHERE digest = ? AND status <> 'Stopped'",
+             WHERE digest = ? AND status = 'Running' AND lease_owner = ?",
         )
         .bind(o.status.as_str())
         .bind(now())
@@ -331,6 +337,7 @@ impl SecurityStore for SqliteMetadata {
         .bind(json(o.report)?)
         .bind(o.db_version)
         .bind(digest.to_string())
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

@@ -35,6 +35,16 @@ pub struct PgServer {
 }
 
 static SERVER: OnceLock<PgServer> = OnceLock::new();
+static TLS_SERVER: OnceLock<TlsPgServer> = OnceLock::new();
+
+/// A private server with `ssl=on` (plain connections still allowed, so that a
+/// test can tell which kind a client made): its certificate names 127.0.0.1
+/// only and is signed by a test CA made with the openssl CLI.
+pub struct TlsPgServer {
+    pub server: PgServer,
+    /// The test CA's certificate (PEM), for `sslrootcert`.
+    pub ca: PathBuf,
+}
 static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
 /// The directory of the newest installed PostgreSQL's binaries.
@@ -79,6 +89,94 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `openssl …`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (the CLI) is needed for the TLS tests");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed P-256 CA, `NAME.pem` and `NAME.key` in `dir`; the PEM's path.
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let (pem, key) = (format!("{name}.pem"), format!("{name}.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+    dir.join(pem)
+}
+
+/// A server certificate for IP 127.0.0.1 (only: a client that checks the name
+/// refuses it for `localhost`) signed by the CA `ca` in `dir`: `server.pem`, `server.key`.
+fn make_server_cert(dir: &Path, ca: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
 fn start() -> PgServer {
     let bin = bin_dir();
     if let Ok(url) = std::env::var("WHARF_TEST_POSTGRES") {
@@ -88,6 +186,11 @@ fn start() -> PgServer {
             _guard: None,
         };
     }
+    launch(bin, false).0
+}
+
+/// A private server; with `tls`, `ssl=on` and the test CA (its PEM returned).
+fn launch(bin: PathBuf, tls: bool) -> (PgServer, Option<PathBuf>) {
     let root = is_root();
     // Kept: the guard removes it when the server stops.
     let dir = tempfile::Builder::new()
@@ -120,11 +223,39 @@ fn start() -> PgServer {
         "initdb: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The key must belong to the server's user and be private to it.
+    let (ssl, ca) = if tls {
+        let certs = dir.join("tls");
+        std::fs::create_dir(&certs).unwrap();
+        let ca = make_ca(&certs, "test-ca");
+        make_server_cert(&certs, "test-ca");
+        std::fs::set_permissions(
+            certs.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        if root {
+            let status = Command::new("chown")
+                .args(["-R", "nobody:"])
+                .arg(&certs)
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown {certs:?} to nobody");
+        }
+        let ssl = format!(
+            "-c ssl=on -c ssl_cert_file='{cert}' -c ssl_key_file='{key}' ",
+            cert = certs.join("server.pem").display(),
+            key = certs.join("server.key").display(),
+        );
+        (ssl, Some(ca))
+    } else {
+        (String::new(), None)
+    };
     let port = free_port();
     // The guard: the server in the background; when our end of its stdin
     // closes, a fast shutdown, then the directory goes.
     let script = format!(
-        "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
+        "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 {ssl}\
          -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
          >'{dir}/log' 2>&1 & pid=$!; read _; kill -INT $pid; \
          while kill -0 $pid 2>/dev/null; do sleep 0.1; done; rm -rf '{dir}'",
@@ -163,11 +294,23 @@ fn start() -> PgServer {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    server
+    (server, ca)
 }
 
 pub fn server() -> &'static PgServer {
     SERVER.get_or_init(start)
+}
+
+/// The TLS server every test of this binary shares (always a private one, even
+/// with `WHARF_TEST_POSTGRES`).
+pub fn tls_server() -> &'static TlsPgServer {
+    TLS_SERVER.get_or_init(|| {
+        let (server, ca) = launch(bin_dir(), true);
+        TlsPgServer {
+            server,
+            ca: ca.unwrap(),
+        }
+    })
 }
 
 impl PgServer {
@@ -194,6 +337,41 @@ impl PgServer {
         );
     }
 
+    /// Run a query on the maintenance database with `psql`: its rows, one per
+    /// line, columns separated by `|`.
+    pub fn query(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+                &self.admin_url,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A new, empty database on this server; its name.
+    pub fn create_database(&self) -> String {
+        let name = format!(
+            "wharf_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::Relaxed)
+        );
+        self.admin_sql(&format!("CREATE DATABASE {name}"));
+        name
+    }
+
     /// The URL of `db` on this server.
     pub fn url(&self, db: &str) -> String {
         let (path, query) = match self.admin_url.split_once('?') {
@@ -210,11 +388,5 @@ impl PgServer {
 /// A new, empty database on the shared server; its URL.
 pub fn fresh_database() -> String {
     let server = server();
-    let name = format!(
-        "wharf_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    );
-    server.admin_sql(&format!("CREATE DATABASE {name}"));
-    server.url(&name)
+    server.url(&server.create_database())
 }

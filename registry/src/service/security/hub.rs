@@ -201,9 +201,10 @@ mod tests {
         .unwrap();
         let (summary, highest) = report.summary();
         meta.queue_scan(&digest, "mine/app").await.unwrap();
-        meta.start_scan(&digest, i64::MAX).await.unwrap();
+        meta.start_scan(&digest, "test", i64::MAX).await.unwrap();
         meta.finish_scan(
             &digest,
+            "test",
             ScanOutcome {
                 status: ScanStatus::Success,
                 severity: Some(highest),

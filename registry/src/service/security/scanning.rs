@@ -424,7 +424,10 @@ impl Security {
             });
         let _running = owned.then(|| RunningGuard(scanning, digest));
         let lease = || crate::metadata::now() + SCAN_LEASE.as_secs() as i64;
-        match self.store.start_scan(digest, lease()).await {
+        // This run's lease token: renewals and the result are written only while
+        // the row is still held under it.
+        let owner = uuid::Uuid::new_v4().to_string();
+        match self.store.start_scan(digest, &owner, lease()).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => return tracing::error!(%digest, error = %e, "starting scan"),
@@ -435,10 +438,11 @@ impl Security {
         // the scan is cancelled as a local stop would.
         let renewing = {
             let (store, digest, token) = (self.store.clone(), digest.clone(), token.clone());
+            let owner = owner.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(SCAN_LEASE / 3).await;
-                    match store.renew_scan(&digest, lease()).await {
+                    match store.renew_scan(&digest, &owner, lease()).await {
                         Ok(true) => {}
                         Ok(false) => return token.cancel(),
                         Err(e) => tracing::warn!(%digest, error = %e, "renewing the scan's lease"),
@@ -480,7 +484,7 @@ impl Security {
                     db_version: Some(&p.db_version),
                     message: None,
                 };
-                self.store.finish_scan(digest, ok).await
+                self.store.finish_scan(digest, &owner, ok).await
             }
             Err(msg) => {
                 tracing::warn!(%digest, %repository, error = %msg, "scan failed");
@@ -492,13 +496,16 @@ impl Security {
                     db_version: None,
                     message: Some(msg),
                 };
-                self.store.finish_scan(digest, failed).await
+                self.store.finish_scan(digest, &owner, failed).await
             }
         };
         match stored {
             Ok(true) => {}
-            // Stopped meanwhile (by another process): the stop told of it.
-            Ok(false) => return,
+            // Stopped meanwhile (the stop told of it), or this run stalled past its
+            // lease and the scan was taken again: that run's result stands.
+            Ok(false) => {
+                return tracing::info!(%digest, %repository, "scan result dropped: the scan was stopped or taken over by another run");
+            }
             Err(e) => tracing::error!(%digest, error = %e, "storing scan result"),
         }
         let Ok(repository) = RepoName::parse(&repository) else {
