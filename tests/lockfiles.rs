@@ -110,6 +110,101 @@ fn wharf_purls(dir: &std::path::Path) -> BTreeSet<String> {
     got
 }
 
+/// Trivy reports each Node lock file as an application of its own, typed by its package
+/// manager (`yarn`, `pnpm`, `bun`; `npm` for package-lock.json) and named by the lock file's
+/// path, with that file's packages. Wharf's JSON report must group them the same way: the
+/// same (Target, Type) pairs, and the same packages under each (bun's nested packages
+/// aside: `bun_lock_gives_what_bun_installs`).
+#[test]
+fn node_lock_files_are_reported_as_trivy_types_them() {
+    common::require("trivy");
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let dirs = NODE_LOCKS
+        .map(|(d, _)| d)
+        .into_iter()
+        .chain(["bun", "bun-dev"]);
+    for d in dirs {
+        common::run(
+            Command::new("cp")
+                .arg("-a")
+                .arg(fixtures().join(d))
+                .arg(&tree),
+        );
+    }
+    // Trivy's JSON report needs a vulnerability DB: Wharf's, exported (one advisory).
+    let db = tmp.path().join("vuln.db");
+    let advisory = common::shared_dir().join("vulndata/rustsec/crates/RUSTSEC-2019-0001.json");
+    assert!(advisory.is_file(), "missing {}", advisory.display());
+    common::stdout_ok(&common::wharf_db(
+        &["db", "import", "osv", advisory.to_str().unwrap()],
+        &db,
+    ));
+    let cache = tmp.path().join("cache");
+    common::stdout_ok(&common::wharf_db(
+        &["db", "export", "trivy", cache.join("db").to_str().unwrap()],
+        &db,
+    ));
+    let out = Command::new("trivy")
+        .args(["fs", "--quiet", "--format", "json", "--list-all-pkgs"])
+        .args([
+            "--scanners",
+            "vuln",
+            "--skip-db-update",
+            "--cache-backend",
+            "memory",
+        ])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg(&tree)
+        .output()
+        .unwrap();
+    let trivy = node_groups(&serde_json::from_str(&common::stdout_ok(&out)).unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["scan", "--list-packages", "--format", "json"])
+        .arg(format!("dir:{}", tree.display()))
+        .output()
+        .unwrap();
+    let wharf = node_groups(&serde_json::from_str(&common::stdout_ok(&out)).unwrap());
+    assert_eq!(
+        wharf.keys().collect::<Vec<_>>(),
+        trivy.keys().collect::<Vec<_>>(),
+        "(Target, Type): Wharf (left) vs Trivy (right)"
+    );
+    assert_eq!(trivy.len(), 8, "{:?}", trivy.keys());
+    for (key, want) in &trivy {
+        if key.1 == "bun" {
+            continue;
+        }
+        assert_eq!(&wharf[key], want, "{key:?}: Wharf (left) vs Trivy (right)");
+    }
+}
+
+/// (Target, Type) → purls of a Trivy-shaped JSON report's Node results.
+fn node_groups(
+    report: &serde_json::Value,
+) -> std::collections::BTreeMap<(String, String), BTreeSet<String>> {
+    report["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            ["npm", "yarn", "pnpm", "bun", "node-pkg"].contains(&r["Type"].as_str().unwrap())
+        })
+        .map(|r| {
+            let purls = r["Packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["Identifier"]["PURL"].as_str().unwrap().to_string())
+                .collect();
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            ((s("Target"), s("Type")), purls)
+        })
+        .collect()
+}
+
 /// bun.lock files made by bun 1.4.4: `bun` from the same package.json as the yarn and pnpm
 /// fixtures, `bun-dev` with development, optional and peer dependencies. Each has a nested
 /// package (a key like `send/ms`: installed under send's own node_modules beside a

@@ -1,7 +1,9 @@
 //! Node packages: `node_modules/**/package.json` (what is installed) and the lock files:
 //! `package-lock.json` (lockfile v1 `dependencies`, v2/v3 `packages`), `yarn.lock` and
-//! `pnpm-lock.yaml` (`node_locks`), `bun.lock` (`bun_lock`). Lockfile entries already installed under node_modules
-//! are not repeated. Lockfile `integrity` hashes become package checksums.
+//! `pnpm-lock.yaml` (`node_locks`), `bun.lock` (`bun_lock`). Each lock file lists its own
+//! packages, as Trivy reports each lock file as an application of its own; entries already
+//! installed under node_modules are not repeated. Lockfile `integrity` hashes become
+//! package checksums.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,22 @@ pub fn wants(path: &str) -> bool {
         || node_locks::is_yarn_lock(path)
         || node_locks::is_pnpm_lock(path)
         || bun_lock::is_bun_lock(path)
+}
+
+/// Trivy's application type of a Node lock file (`npm`, `yarn`, `pnpm`, `bun`); `None` for
+/// an installed package's `package.json` (Trivy's `node-pkg`).
+pub fn lock_type(path: &str) -> Option<&'static str> {
+    if path == "package-lock.json" || path.ends_with("/package-lock.json") {
+        Some("npm")
+    } else if node_locks::is_yarn_lock(path) {
+        Some("yarn")
+    } else if node_locks::is_pnpm_lock(path) {
+        Some("pnpm")
+    } else if bun_lock::is_bun_lock(path) {
+        Some("bun")
+    } else {
+        None
+    }
 }
 
 fn make(
@@ -126,18 +144,14 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
         out.push(p);
     }
     for (path, data, layer) in fs.files() {
-        let entries = if path == "package-lock.json" || path.ends_with("/package-lock.json") {
-            serde_json::from_slice(data)
+        let entries = match lock_type(path) {
+            Some("npm") => serde_json::from_slice(data)
                 .map(|v| parse_lock(&v))
-                .map_err(|e| format!("invalid package-lock.json: {e}"))
-        } else if node_locks::is_yarn_lock(path) {
-            node_locks::parse_yarn(&String::from_utf8_lossy(data))
-        } else if node_locks::is_pnpm_lock(path) {
-            node_locks::parse_pnpm(&String::from_utf8_lossy(data))
-        } else if bun_lock::is_bun_lock(path) {
-            bun_lock::parse_bun(&String::from_utf8_lossy(data))
-        } else {
-            continue;
+                .map_err(|e| format!("invalid package-lock.json: {e}")),
+            Some("yarn") => node_locks::parse_yarn(&String::from_utf8_lossy(data)),
+            Some("pnpm") => node_locks::parse_pnpm(&String::from_utf8_lossy(data)),
+            Some(_) => bun_lock::parse_bun(&String::from_utf8_lossy(data)),
+            None => continue,
         };
         let entries = match entries {
             Ok(entries) => entries,
@@ -146,15 +160,19 @@ pub fn analyze(fs: &ImageFs, warnings: &mut Warnings) -> Vec<Package> {
                 continue;
             }
         };
+        // this file's own packages: another lock file pinning the same ones does not
+        // take them away from it
+        let mut listed: HashMap<(String, String), usize> = HashMap::new();
         for e in entries {
-            match seen.get(&(e.name.clone(), e.version.clone())) {
+            let key = (e.name.clone(), e.version.clone());
+            match seen.get(&key).or_else(|| listed.get(&key)) {
                 Some(&i) => {
                     if out[i].checksums.is_empty() {
                         out[i].checksums.extend(e.integrity);
                     }
                 }
                 None => {
-                    seen.insert((e.name.clone(), e.version.clone()), out.len());
+                    listed.insert(key, out.len());
                     let mut p = make(&e.name, &e.version, vec![], fs.layer_digest(layer), path);
                     p.checksums.extend(e.integrity);
                     out.push(p);

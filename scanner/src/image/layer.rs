@@ -2,11 +2,12 @@
 //! entries analyzers want. Damaged or hostile entries become warnings; the stream is never
 //! unpacked to disk.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use sha2::{Digest, Sha256};
 
 use super::fs::{ImageFs, Node, clean_path};
+use super::pipe::pipelined;
 use super::{Limits, LoadOptions};
 use crate::Warnings;
 use crate::analyzers::{self, Capture};
@@ -33,6 +34,26 @@ impl<R: Read> Read for Budget<R> {
     }
 }
 
+impl<R: Seek> Seek for Budget<R> {
+    /// Skipped bytes count as read: only forward skips are accepted.
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(n @ 0..) = pos else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only skips forward",
+            ));
+        };
+        self.used += n as u64;
+        if self.used > self.max {
+            return Err(io::Error::other(format!(
+                "layer exceeds {} bytes uncompressed; rest ignored",
+                self.max
+            )));
+        }
+        self.inner.seek(pos)
+    }
+}
+
 /// Hashes the compressed bytes as they stream past, to check the blob digest.
 pub(crate) struct Hashing<R> {
     pub inner: R,
@@ -48,37 +69,64 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// Applies one layer. `name` labels warnings.
+///
+/// Three stages run side by side (see `pipe`): this thread reads the blob (and whatever
+/// `reader` does as it reads: hashing, a registry's digest check), a second inflates it,
+/// a third walks the tar. An uncompressed layer skips the middle stage.
 pub fn apply_layer<R: Read>(
     fs: &mut ImageFs,
-    reader: R,
+    mut reader: R,
+    layer: usize,
+    name: &str,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) {
+    let max = opts.limits.max_layer_bytes;
+    pipelined("layer-decode", &mut reader, |raw| {
+        let magic = match raw.fill_buf() {
+            Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
+            Err(e) => {
+                warnings.push(format!("layer {name}: cannot read: {e}"));
+                return;
+            }
+        };
+        let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+        } else if magic.starts_with(&super::zstd::MAGIC) {
+            Box::new(super::zstd::MultiFrame::new(raw))
+        } else {
+            let mut plain = Budget {
+                inner: raw,
+                used: 0,
+                max,
+            };
+            return walk_tar(fs, &mut plain, layer, name, opts, warnings);
+        };
+        let mut budget = Budget {
+            inner: decoded,
+            used: 0,
+            max,
+        };
+        pipelined("layer-tar", &mut budget, |stream| {
+            walk_tar(fs, stream, layer, name, opts, warnings)
+        });
+    });
+}
+
+/// Applies the entries of one layer's tar stream to `fs`.
+fn walk_tar(
+    fs: &mut ImageFs,
+    stream: &mut (impl Read + Seek),
     layer: usize,
     name: &str,
     opts: &LoadOptions,
     warnings: &mut Warnings,
 ) {
     let limits = &opts.limits;
-    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
-    let magic = match buffered.fill_buf() {
-        Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
-        Err(e) => {
-            warnings.push(format!("layer {name}: cannot read: {e}"));
-            return;
-        }
-    };
-    let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-    } else if magic.starts_with(&super::zstd::MAGIC) {
-        Box::new(super::zstd::MultiFrame::new(buffered))
-    } else {
-        Box::new(buffered)
-    };
-    let budget = Budget {
-        inner: decoded,
-        used: 0,
-        max: limits.max_layer_bytes,
-    };
-    let mut archive = tar::Archive::new(budget);
-    let entries = match archive.entries() {
+    let mut archive = tar::Archive::new(stream);
+    // Seeking skips the bodies nobody wants without copying them (the stream only seeks
+    // forward, which is all the tar reader asks of it).
+    let entries = match archive.entries_with_seek() {
         Ok(e) => e,
         Err(e) => {
             warnings.push(format!("layer {name}: not a tar stream: {e}"));

@@ -5,6 +5,7 @@ mod docker_archive;
 pub mod fs;
 pub mod layer;
 mod oci_layout;
+mod pipe;
 mod registry;
 mod rootfs;
 pub mod zstd;

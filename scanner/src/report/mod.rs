@@ -63,8 +63,10 @@ pub(crate) fn target_of(p: &Package, artifact: &str, inv: &Inventory) -> Target 
     let is_rust_binary = p.ecosystem == Ecosystem::CratesIo && !p.path.ends_with("Cargo.lock");
     match p.ecosystem {
         Ecosystem::PyPI => lang("python-pkg", "Python"),
-        Ecosystem::Npm if p.path.ends_with("package-lock.json") => lang("npm", &p.path),
-        Ecosystem::Npm => lang("node-pkg", "Node.js"),
+        Ecosystem::Npm => match crate::analyzers::node::lock_type(&p.path) {
+            Some(kind) => lang(kind, &p.path),
+            None => lang("node-pkg", "Node.js"),
+        },
         Ecosystem::Go => lang("gobinary", &p.path),
         Ecosystem::CratesIo if is_rust_binary => lang("rustbinary", &p.path),
         Ecosystem::CratesIo => lang("cargo", &p.path),
