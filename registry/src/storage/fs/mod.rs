@@ -31,6 +31,9 @@ const SMALL_BLOB: u64 = 256 * 1024;
 /// ready ahead of the socket: a download holds at most about 4 × 2 MiB.
 const STREAM_CHUNK: u64 = 2 * 1024 * 1024;
 const STREAM_AHEAD: usize = 3;
+/// How far ahead of the map being populated the kernel is asked to read a blob
+/// into the page cache (in [`STREAM_CHUNK`] steps).
+const READ_AHEAD: u64 = 4 * STREAM_CHUNK;
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -92,8 +95,16 @@ fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStre
     tokio::task::spawn_blocking(move || {
         let mut at = start;
         let end = start + len;
+        read_ahead(&file, start, len.min(READ_AHEAD));
         while at < end {
             let n = (end - at).min(STREAM_CHUNK);
+            if at + READ_AHEAD < end {
+                read_ahead(
+                    &file,
+                    at + READ_AHEAD,
+                    (end - at - READ_AHEAD).min(STREAM_CHUNK),
+                );
+            }
             // SAFETY: see above — nothing ever writes to or truncates a committed blob.
             let chunk = unsafe {
                 memmap2::MmapOptions::new()
@@ -115,6 +126,28 @@ fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStre
         |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
     )))
 }
+
+/// Ask the kernel to read `[offset, offset+len)` of a file into the page cache in
+/// the background (`posix_fadvise(POSIX_FADV_WILLNEED)`); elsewhere a no-op. A
+/// blob that is not cached (uploads are written with `O_DIRECT`, see `append`)
+/// would otherwise be read by the page faults of populating each map, 128 KiB
+/// at a time and each waited for: about 100 MB/s where the disk reads 1.5 GB/s.
+#[cfg(target_os = "linux")]
+fn read_ahead(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on a file descriptor we own; no memory is passed.
+    unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            offset as libc::off_t,
+            len as libc::off_t,
+            libc::POSIX_FADV_WILLNEED,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_ahead(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
