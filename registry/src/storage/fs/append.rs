@@ -57,7 +57,7 @@ pub(super) const BLOCK: usize = 1024 * 1024;
 const BLOCKS: usize = 3;
 /// File offsets and lengths of direct writes are multiples of this (the page
 /// size, which covers every disk's logical block size).
-pub(super) const ALIGN: u64 = 4096;
+const ALIGN: u64 = 4096;
 /// When writing through the page cache, the kernel's writeback is started every
 /// this many bytes, so dirty pages never pile up.
 const WRITEBACK_STEP: u64 = 8 * 1024 * 1024;
@@ -277,10 +277,8 @@ struct Pool {
 
 impl Pool {
     fn take(&mut self) -> io::Result<MmapMut> {
-        if let Some(returned) = &self.returned {
-            if let Ok(block) = returned.try_recv() {
-                return Ok(block);
-            }
+        if let Some(Ok(block)) = self.returned.as_ref().map(|r| r.try_recv()) {
+            return Ok(block);
         }
         if self.allocated < BLOCKS {
             self.allocated += 1;
