@@ -2,16 +2,21 @@
 # Wharf vs the reference registry (CNCF Distribution 2.8, Debian's docker-registry),
 # side by side, in one run, on this machine:
 #   1. manifest GET by tag, 32 concurrent connections (wrk): requests/s and p99
-#   2. a 1 GiB blob, each measure on a fresh server process (MB/s and its peak RSS):
+#   2. a 1 GiB blob, each measure on a fresh server process (MB/s and its peak RSS),
+#      REPEAT times, Wharf and the reference taking turns (median, min-max):
 #      monolithic upload (POST, then PUT ?digest= with the body, curl -T),
 #      chunked upload (POST, PATCH chunks of CHUNK_MIB with Content-Range, PUT),
-#      download (GET); beside `openssl speed -evp sha256`, the machine's hashing
-#      limit that every upload is bound by
+#      download (GET); beside the machine's limits, measured first in the same run:
+#      `openssl speed -evp sha256` (the hashing limit the issue sets every upload
+#      against), the sha2 crate Wharf hashes with, receiving over loopback (curl -T
+#      to scripts/http-sink.py), and writing 1 GiB to the servers' disk with dd:
+#      buffered, buffered + fsync, O_DIRECT
 #   3. 100 small images pushed with skopeo, one repository each
 #   4. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
 # Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl openssl; builds --release)
 #   CHUNK_MIB=256  chunk size of the chunked upload; BLOB_ONLY=1 runs (2) only;
-#   WHARF_BIN=PATH measures that wharf binary instead of building one
+#   REPEAT=3 runs of each blob measure; WHARF_BIN=PATH measures that wharf binary
+#   instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -84,14 +89,35 @@ trap 'cleanup; rm -rf "$SRC"' EXIT
 head -c $((1024 << 20)) /dev/urandom >"$SRC/blob1g"
 D1G=sha256:$(sha256sum "$SRC/blob1g" | cut -d' ' -f1)
 mkdir "$SRC/chunks"; split -b "${CHUNK_MIB}M" -a 3 "$SRC/blob1g" "$SRC/chunks/part."
-# openssl reports thousands of bytes per second for 16 KiB blocks.
-SHA_LIMIT=$(openssl speed -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
-            awk '$1=="sha256" || $1=="SHA256" {v=$NF} END {sub("k","",v); printf "%.0f", v/1000}')
 mbps() { echo "1073.741824 / $1" | bc -l | xargs printf '%.0f'; }
 
+# The limits, on this machine, now: what an upload's pieces cost on their own.
+echo "measuring the limits (sha256, loopback, disk)..." >&2
+# openssl reports thousands of bytes per second for 16 KiB blocks, per second of CPU
+# time by default (what one core hashes, however busy the machine), per second of
+# wall-clock time with -elapsed (what one thread got just now, beside other work).
+openssl_sha() { openssl speed "$@" -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
+                awk '$1=="sha256" || $1=="SHA256" {v=$NF} END {sub("k","",v); printf "%.0f", v/1000}'; }
+SHA_LIMIT=$(openssl_sha)
+SHA_ELAPSED=$(openssl_sha -elapsed)
+cargo build --release --quiet -p wharf-oci --example sha256_speed
+# The sha2 crate Wharf hashes with, on 1 GiB: wall-clock MB/s, and per CPU second.
+SHA_CRATE=$( { TIMEFORMAT=%U; time "$ROOT/target/release/examples/sha256_speed" 1024 1024 2>/dev/null; } 2>&1 | tr '\n' ' ')
+SHA_CRATE_CPU=$(mbps "${SHA_CRATE#* }"); SHA_CRATE=${SHA_CRATE%% *}
+python3 "$ROOT/scripts/http-sink.py" >"$WORK/sink.port" & PIDS+=($!)
+for _ in $(seq 50); do [ -s "$WORK/sink.port" ] && break; sleep 0.1; done
+LOOPBACK=$(mbps "$(curl -s -o /dev/null -w '%{time_total}' -T "$SRC/blob1g" "http://127.0.0.1:$(cat "$WORK/sink.port")/")")
+dd_mbps() { # dd options... -> MB/s writing the 1 GiB blob into $WORK (the servers' disk)
+  local secs; secs=$(dd if="$SRC/blob1g" of="$WORK/dd.out" "$@" 2>&1 | awk '/copied/ {print $(NF-3)}')
+  rm -f "$WORK/dd.out"; mbps "$secs"
+}
+DD_BUFFERED=$(dd_mbps bs=1M)
+DD_FSYNC=$(dd_mbps bs=1M conv=fsync)
+DD_DIRECT=$(dd_mbps bs=1M oflag=direct conv=fsync)
+
 declare -A R
-for who in wharf reference; do
-  if [ -z "${BLOB_ONLY:-}" ]; then
+if [ -z "${BLOB_ONLY:-}" ]; then
+  for who in wharf reference; do
     port=$(free_port); dir=$WORK/$who; mkdir -p "$dir"
     if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
     pid=$LAST_PID
@@ -110,25 +136,40 @@ for who in wharf reference; do
     done
     R[$who.push100]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.1f')
     kill "$pid"; wait "$pid" 2>/dev/null || true
-  fi
-
-  dir=$WORK/$who-big; mkdir -p "$dir"
-  for kind in mono chunked get; do
-    echo "[$who] 1 GiB: $kind (fresh process)" >&2
-    port=$(free_port)
-    if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
-    case $kind in
-      mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G") ;;
-      chunked) t=$(chunked_upload "$port" library/big-chunked "$SRC/chunks" "$D1G") ;;
-      get) got=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/v2/library/big-mono/blobs/$D1G")
-           [ "${got% *}" = "200 $((1024 << 20))" ] || { echo "[$who] download failed: $got" >&2; exit 1; }
-           t=${got##* } ;;
-    esac
-    R[$who.$kind]=$(mbps "$t")
-    R[$who.$kind.rss]=$(peak_rss_mib "$LAST_PID")
-    kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
   done
-  rm -rf "$dir" # room on the disk for the next server's copy
+fi
+
+# The blob measures: REPEAT rounds, Wharf and the reference taking turns in each, so
+# that a busy moment of the machine does not fall on one side only.
+for round in $(seq "$REPEAT"); do
+  for who in wharf reference; do
+    dir=$WORK/$who-big; mkdir -p "$dir"
+    for kind in mono chunked get; do
+      echo "[$who] 1 GiB: $kind (fresh process, round $round of $REPEAT)" >&2
+      port=$(free_port)
+      if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
+      case $kind in
+        mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G") ;;
+        chunked) t=$(chunked_upload "$port" library/big-chunked "$SRC/chunks" "$D1G") ;;
+        get) got=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/v2/library/big-mono/blobs/$D1G")
+             [ "${got% *}" = "200 $((1024 << 20))" ] || { echo "[$who] download failed: $got" >&2; exit 1; }
+             t=${got##* } ;;
+      esac
+      R[$who.$kind]+=" $(mbps "$t")"
+      R[$who.$kind.rss]+=" $(peak_rss_mib "$LAST_PID")"
+      kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+    done
+    rm -rf "$dir" # room on the disk for the next server's copy
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+spread() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+largest() { tr ' ' '\n' | grep . | sort -n | tail -1; }
+for key in "${!R[@]}"; do
+  case $key in
+    *.rss) R[$key.max]=$(largest <<<"${R[$key]}") ;;
+    *.mono|*.chunked|*.get) R[$key.med]=$(median <<<"${R[$key]}"); R[$key.spread]=$(spread <<<"${R[$key]}") ;;
+  esac
 done
 
 if [ -z "${BLOB_ONLY:-}" ]; then
@@ -151,14 +192,31 @@ ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 printf '\n%-34s %14s %14s %8s\n' "measure" "wharf" "reference" "ratio"
 [ -n "${BLOB_ONLY:-}" ] || printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[wharf.rps]}" "${R[reference.rps]}" "$(ratio "${R[wharf.rps]}" "${R[reference.rps]}")"
 [ -n "${BLOB_ONLY:-}" ] || printf '%-34s %14s %14s\n' "manifest GET, p99 latency" "${R[wharf.p99]}" "${R[reference.p99]}"
-printf '%-34s %14s %14s %8s\n' "1 GiB monolithic PUT, MB/s" "${R[wharf.mono]}" "${R[reference.mono]}" "$(ratio "${R[wharf.mono]}" "${R[reference.mono]}")"
-printf '%-34s %14s %14s %8s\n' "1 GiB chunked PATCH (${CHUNK_MIB} MiB), MB/s" "${R[wharf.chunked]}" "${R[reference.chunked]}" "$(ratio "${R[wharf.chunked]}" "${R[reference.chunked]}")"
-printf '%-34s %14s %14s %8s\n' "1 GiB GET, MB/s" "${R[wharf.get]}" "${R[reference.get]}" "$(ratio "${R[wharf.get]}" "${R[reference.get]}")"
-printf '%-34s %14s %14s\n' "  peak RSS: PUT, MiB" "${R[wharf.mono.rss]}" "${R[reference.mono.rss]}"
-printf '%-34s %14s %14s\n' "  peak RSS: PATCH, MiB" "${R[wharf.chunked.rss]}" "${R[reference.chunked.rss]}"
-printf '%-34s %14s %14s\n' "  peak RSS: GET, MiB" "${R[wharf.get.rss]}" "${R[reference.get.rss]}"
-printf '%-34s %14s %14s\n' "sha256 limit (openssl), MB/s" "$SHA_LIMIT" "$SHA_LIMIT"
-printf '%-34s %14s %14s\n' "  PUT, PATCH as % of the limit" "$(( ${R[wharf.mono]} * 100 / SHA_LIMIT ))% $(( ${R[wharf.chunked]} * 100 / SHA_LIMIT ))%" "$(( ${R[reference.mono]} * 100 / SHA_LIMIT ))% $(( ${R[reference.chunked]} * 100 / SHA_LIMIT ))%"
+row() { # label key: the median of both, the ratio, and each side's min-max
+  printf '%-34s %14s %14s %8s   %s / %s\n' "$1" "${R[wharf.$2.med]}" "${R[reference.$2.med]}" \
+    "$(ratio "${R[wharf.$2.med]}" "${R[reference.$2.med]}")" "${R[wharf.$2.spread]}" "${R[reference.$2.spread]}"
+}
+pct() { echo "$(( $1 * 100 / ${2:-$SHA_LIMIT} ))%"; }
+printf '%-34s %14s %14s %8s   %s\n' "1 GiB blob, median of $REPEAT, MB/s" "" "" "" "wharf / reference min-max"
+row "1 GiB monolithic PUT, MB/s" mono
+row "1 GiB chunked PATCH (${CHUNK_MIB} MiB), MB/s" chunked
+row "1 GiB GET, MB/s" get
+printf '%-34s %14s %14s\n' "  peak RSS: PUT, MiB (largest)" "${R[wharf.mono.rss.max]}" "${R[reference.mono.rss.max]}"
+printf '%-34s %14s %14s\n' "  peak RSS: PATCH, MiB (largest)" "${R[wharf.chunked.rss.max]}" "${R[reference.chunked.rss.max]}"
+printf '%-34s %14s %14s\n' "  peak RSS: GET, MiB (largest)" "${R[wharf.get.rss.max]}" "${R[reference.get.rss.max]}"
+printf '%-34s %14s %14s\n' "  PUT, PATCH as % of openssl (CPU)" "$(pct "${R[wharf.mono.med]}") $(pct "${R[wharf.chunked.med]}")" \
+  "$(pct "${R[reference.mono.med]}") $(pct "${R[reference.chunked.med]}")"
+printf '%-34s %14s %14s\n' "  the same, of openssl -elapsed" "$(pct "${R[wharf.mono.med]}" "$SHA_ELAPSED") $(pct "${R[wharf.chunked.med]}" "$SHA_ELAPSED")" \
+  "$(pct "${R[reference.mono.med]}" "$SHA_ELAPSED") $(pct "${R[reference.chunked.med]}" "$SHA_ELAPSED")"
+printf '\n%-50s %8s\n' "limits on this machine, this run" "MB/s"
+printf '%-50s %8s\n' "sha256: openssl speed -evp sha256 (16 KiB), CPU time" "$SHA_LIMIT"
+printf '%-50s %8s\n' "sha256: the same, wall clock (-elapsed)" "$SHA_ELAPSED"
+printf '%-50s %8s\n' "sha256: sha2 crate Wharf hashes with, CPU time" "$SHA_CRATE_CPU"
+printf '%-50s %8s\n' "sha256: sha2 crate Wharf hashes with, wall clock" "$SHA_CRATE"
+printf '%-50s %8s\n' "loopback: curl -T 1 GiB to a sink, no hashing" "$LOOPBACK"
+printf '%-50s %8s\n' "disk: dd 1 GiB, buffered, no fsync" "$DD_BUFFERED"
+printf '%-50s %8s\n' "disk: dd 1 GiB, buffered + fsync" "$DD_FSYNC"
+printf '%-50s %8s\n' "disk: dd 1 GiB, O_DIRECT (1 MiB writes) + fsync" "$DD_DIRECT"
 [ -n "${BLOB_ONLY:-}" ] && exit 0
 printf '%-34s %14s %14s %8s\n' "100 images with skopeo, seconds" "${R[wharf.push100]}" "${R[reference.push100]}" "$(ratio "${R[reference.push100]}" "${R[wharf.push100]}")"
 printf '\n%-34s %14s %14s %8s\n' "wharf: token auth vs none" "with token" "no auth" "ratio"
