@@ -11,12 +11,12 @@
 //! upload's bytes are hashed and written: `append`.
 
 mod append;
+mod read;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::fs::{self, File, OpenOptions};
 use tokio_util::io::ReaderStream;
@@ -27,13 +27,6 @@ use crate::digest::{Algorithm, Digest, Hasher};
 const READ_CHUNK: usize = 256 * 1024;
 /// Blobs up to this size are read in one go rather than mapped.
 const SMALL_BLOB: u64 = 256 * 1024;
-/// Bytes per memory map when serving a large blob, and how many maps are
-/// ready ahead of the socket: a download holds at most about 4 × 2 MiB.
-const STREAM_CHUNK: u64 = 2 * 1024 * 1024;
-const STREAM_AHEAD: usize = 3;
-/// How far ahead of the map being populated the kernel is asked to read a blob
-/// into the page cache (in [`STREAM_CHUNK`] steps).
-const READ_AHEAD: u64 = 4 * STREAM_CHUNK;
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -77,77 +70,6 @@ fn not_found_as_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
         Err(e) => Err(e),
     }
 }
-
-/// Stream `len` bytes from `start` of a blob file, as a run of small read-only
-/// memory maps, one per chunk: the response writes straight from the page cache
-/// to the socket, with no copy through our own buffers (distribution gets the
-/// same from sendfile). Each map is populated on the blocking pool a few chunks
-/// ahead of the socket (a cold blob never makes an async worker wait on the
-/// disk) and unmapped once its chunk is sent, so a download holds a few MiB of
-/// mapped pages, not the whole blob. Safe because blob files are immutable once
-/// renamed into place and only ever unlinked (an unlinked file stays readable
-/// through its open handle and mapped until the last map is dropped).
-fn stream_file(file: std::fs::File, start: u64, len: u64) -> io::Result<ByteStream> {
-    if len == 0 {
-        return Ok(Box::pin(futures_util::stream::empty()));
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(STREAM_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let mut at = start;
-        let end = start + len;
-        read_ahead(&file, start, len.min(READ_AHEAD));
-        while at < end {
-            let n = (end - at).min(STREAM_CHUNK);
-            if at + READ_AHEAD < end {
-                read_ahead(
-                    &file,
-                    at + READ_AHEAD,
-                    (end - at - READ_AHEAD).min(STREAM_CHUNK),
-                );
-            }
-            // SAFETY: see above — nothing ever writes to or truncates a committed blob.
-            let chunk = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(at)
-                    .len(n as usize)
-                    .populate()
-                    .map(&file)
-            }
-            .map(Bytes::from_owner);
-            let failed = chunk.is_err();
-            if tx.blocking_send(chunk).is_err() || failed {
-                return; // the client went away, or the read failed (the stream ends with it)
-            }
-            at += n;
-        }
-    });
-    Ok(Box::pin(futures_util::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
-    )))
-}
-
-/// Ask the kernel to read `[offset, offset+len)` of a file into the page cache in
-/// the background (`posix_fadvise(POSIX_FADV_WILLNEED)`); elsewhere a no-op. A
-/// blob that is not cached (uploads are written with `O_DIRECT`, see `append`)
-/// would otherwise be read by the page faults of populating each map, 128 KiB
-/// at a time and each waited for: about 100 MB/s where the disk reads 1.5 GB/s.
-#[cfg(target_os = "linux")]
-fn read_ahead(file: &std::fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain syscall on a file descriptor we own; no memory is passed.
-    unsafe {
-        libc::posix_fadvise(
-            file.as_raw_fd(),
-            offset as libc::off_t,
-            len as libc::off_t,
-            libc::POSIX_FADV_WILLNEED,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn read_ahead(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
@@ -199,7 +121,7 @@ impl BlobStore for FsBlobStore {
             }
         };
         // The pages are read on the blocking pool, a few chunks ahead of the socket.
-        Ok(stream_file(file, start, len)?)
+        Ok(read::stream_file(file, start, len)?)
     }
 
     async fn delete(&self, digest: &Digest) -> Result<bool> {
