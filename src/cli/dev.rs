@@ -66,8 +66,9 @@ struct PopulateArgs {
     /// Distinct layers, shared by the configs.
     #[arg(long, default_value_t = 2_000)]
     layers: usize,
-    /// Pushes in flight at once.
-    #[arg(long, default_value_t = 16)]
+    /// Pushes in flight at once (they queue for SQLite's one writer: more only
+    /// waits longer for it).
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
 }
 

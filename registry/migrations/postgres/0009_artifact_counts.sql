@@ -29,8 +29,6 @@ END $$;
 
 CREATE FUNCTION wharf_artifact_count_manifest() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    c RECORD;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.subject IS NULL THEN
@@ -39,9 +37,11 @@ BEGIN
         RETURN NEW;
     END IF;
     -- BEFORE DELETE: its tags are still there to say whether it was listed.
+    -- (The DELETE holds the row already; locking it again here would make
+    -- PostgreSQL skip the delete as a row changed by its own command.)
     IF OLD.subject IS NULL THEN
-        c := wharf_cosign_tags_of(OLD.id);
-        IF c.tags = 0 THEN
+        IF NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = OLD.id
+                         AND wharf_is_cosign_tag(t.name)) THEN
             UPDATE repositories SET artifact_count = artifact_count - 1 WHERE id = OLD.repository_id;
         END IF;
     END IF;
