@@ -284,7 +284,31 @@ pub async fn run(store: &dyn MetadataStore) {
             .collect::<Vec<_>>(),
         [(cosign_tag.as_str(), &cosign)]
     );
+    // The count the list reports follows every change that decides it (the
+    // stores keep it rather than count per request): the cosign tag moved to
+    // the artifact itself, its manifest listed again, the tag removed, a
+    // manifest deleted while tagged.
+    let count = || async {
+        store
+            .list_artifacts(&app, page, &Default::default())
+            .await
+            .unwrap()
+            .1
+    };
+    assert!(store.put_tag(&app, &cosign_tag, &m2).await.unwrap());
+    assert_eq!(count().await, 1, "the signature listed, the artifact not");
+    assert!(store.delete_tag(&app, &cosign_tag).await.unwrap());
+    assert_eq!(count().await, 2, "both listed");
+    assert!(
+        store
+            .put_tags(&app, &[(cosign_tag.clone(), cosign.clone())])
+            .await
+            .unwrap()
+            == 1
+    );
+    assert_eq!(count().await, 1);
     assert!(store.delete_manifest(&app, &cosign).await.unwrap());
+    assert_eq!(count().await, 1, "a deleted accessory was not counted");
 
     artifact_sizes(store).await;
 
