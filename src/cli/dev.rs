@@ -66,8 +66,9 @@ struct PopulateArgs {
     /// Distinct layers, shared by the configs.
     #[arg(long, default_value_t = 2_000)]
     layers: usize,
-    /// Pushes in flight at once.
-    #[arg(long, default_value_t = 16)]
+    /// Pushes in flight at once (they queue for SQLite's one writer: more only
+    /// waits longer for it).
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
 }
 
@@ -273,14 +274,16 @@ async fn push_repo(
         }
     }
     let images = job.images.len();
+    // This image's tags: every images-th tag of the repository's, so tags and
+    // images interleave in name order as they do in real repositories. The
+    // first tag is a manifest PUT; the others are what re-pushing the same
+    // manifest under another tag leaves behind (a tag row for the digest),
+    // written TAG_BATCH at a time in one transaction each instead of a whole
+    // manifest acceptance (or a commit) per tag.
+    let mut more: Vec<(String, Digest)> = Vec::new();
     for (k, n) in job.images.clone().enumerate() {
         let config = job.configs[k % job.configs.len()];
         let body = plan.manifest(config, n);
-        // This image's tags: every images-th tag of the repository's, so tags
-        // and images interleave in name order as they do in real repositories.
-        // The first tag is a manifest PUT; the others are what re-pushing the same
-        // manifest under another tag leaves behind (a tag row for the digest), made
-        // with one statement each instead of a whole manifest acceptance.
         let digest = dist
             .put_manifest(
                 &job.repo,
@@ -292,16 +295,34 @@ async fn push_repo(
             .digest;
         let mut t = k + images;
         while t < job.tags {
-            if !dist
-                .meta()
-                .put_tag(&job.repo, &format!("t{t:07}"), &digest)
-                .await?
-            {
-                bail!("tagging {digest} in {} failed", job.repo);
-            }
+            more.push((format!("t{t:07}"), digest.clone()));
             t += images;
         }
+        if more.len() >= TAG_BATCH {
+            put_tags(dist, &job.repo, &mut more).await?;
+        }
     }
+    put_tags(dist, &job.repo, &mut more).await?;
+    Ok(())
+}
+
+/// Tags written per transaction.
+const TAG_BATCH: usize = 10_000;
+
+/// Write (and empty) `tags`: every one names a manifest just pushed.
+async fn put_tags(
+    dist: &Distribution,
+    repo: &RepoName,
+    tags: &mut Vec<(String, Digest)>,
+) -> anyhow::Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let set = dist.meta().put_tags(repo, tags).await?;
+    if set != tags.len() as u64 {
+        bail!("tagging in {repo}: {set} of {} tags set", tags.len());
+    }
+    tags.clear();
     Ok(())
 }
 

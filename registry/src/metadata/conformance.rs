@@ -224,6 +224,38 @@ pub async fn run(store: &dyn MetadataStore) {
     );
     let one = store.artifact(&app, &m2).await.unwrap().unwrap();
     assert_eq!(one.tags.len(), 2);
+    // Many tags at once: a name given twice keeps its last digest, a digest the
+    // repository does not hold tags nothing, and an existing tag moves.
+    let tagged = store
+        .put_tags(
+            &app,
+            &[
+                ("bulk-a".to_string(), m2.clone()),
+                ("bulk-b".to_string(), sig.clone()),
+                ("bulk-b".to_string(), m2.clone()),
+                ("bulk-x".to_string(), Digest::sha256_of(b"none")),
+                ("stable".to_string(), sig.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged, 3);
+    let listed = store.list_tags(&app, None, 100).await.unwrap();
+    assert_eq!(listed, ["bulk-a", "bulk-b", "stable", "v1"]);
+    for (tag, want) in [("bulk-a", &m2), ("bulk-b", &m2), ("stable", &sig)] {
+        let got = store
+            .manifest_by_tag(&app, tag, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got.digest, want, "{tag}");
+    }
+    assert_eq!(store.put_tags(&app, &[]).await.unwrap(), 0);
+    // Back as they were for what follows.
+    for tag in ["bulk-a", "bulk-b"] {
+        assert!(store.delete_tag(&app, tag).await.unwrap());
+    }
+    assert!(store.put_tag(&app, "stable", &m2).await.unwrap());
     assert!(store.artifact(&other, &m2).await.unwrap().is_none());
     let sig_artifact = store.artifact(&app, &sig).await.unwrap().unwrap();
     assert!(sig_artifact.accessories.is_empty());
@@ -252,7 +284,31 @@ pub async fn run(store: &dyn MetadataStore) {
             .collect::<Vec<_>>(),
         [(cosign_tag.as_str(), &cosign)]
     );
+    // The count the list reports follows every change that decides it (the
+    // stores keep it rather than count per request): the cosign tag moved to
+    // the artifact itself, its manifest listed again, the tag removed, a
+    // manifest deleted while tagged.
+    let count = || async {
+        store
+            .list_artifacts(&app, page, &Default::default())
+            .await
+            .unwrap()
+            .1
+    };
+    assert!(store.put_tag(&app, &cosign_tag, &m2).await.unwrap());
+    assert_eq!(count().await, 1, "the signature listed, the artifact not");
+    assert!(store.delete_tag(&app, &cosign_tag).await.unwrap());
+    assert_eq!(count().await, 2, "both listed");
+    assert!(
+        store
+            .put_tags(&app, &[(cosign_tag.clone(), cosign.clone())])
+            .await
+            .unwrap()
+            == 1
+    );
+    assert_eq!(count().await, 1);
     assert!(store.delete_manifest(&app, &cosign).await.unwrap());
+    assert_eq!(count().await, 1, "a deleted accessory was not counted");
 
     artifact_sizes(store).await;
 

@@ -297,6 +297,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>>;
     /// Tag an existing manifest; false if the manifest is unknown.
     async fn put_tag(&self, repo: &RepoName, tag: &str, digest: &Digest) -> Result<bool>;
+    /// Tag existing manifests of one repository, many in one transaction (bulk
+    /// imports: `wharf dev populate` writes a million tags). A tag named twice
+    /// gets its last digest; tags naming a manifest the repository does not hold
+    /// are skipped. Returns how many tags were set.
+    async fn put_tags(&self, repo: &RepoName, tags: &[(String, Digest)]) -> Result<u64>;
     /// Remove a repository: its manifests, tags and blob links.
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool>;
 
@@ -316,6 +321,18 @@ pub trait MetadataStore: Send + Sync + 'static {
 /// A single-segment name (`alpine`) belongs to no project.
 pub(crate) fn project_segment(repo: &RepoName) -> Option<&str> {
     repo.as_str().split_once('/').map(|(project, _)| project)
+}
+
+/// `tags` as two parallel lists of names and digests, a name given twice kept
+/// once with its last digest (one statement may not write a row twice).
+pub(super) fn tag_columns(tags: &[(String, Digest)]) -> (Vec<String>, Vec<String>) {
+    let mut last: HashMap<&str, &Digest> = HashMap::with_capacity(tags.len());
+    for (name, digest) in tags {
+        last.insert(name, digest);
+    }
+    last.into_iter()
+        .map(|(n, d)| (n.to_string(), d.to_string()))
+        .unzip()
 }
 
 pub(crate) fn now() -> i64 {

@@ -703,9 +703,7 @@ impl MetadataStore for PgMetadata {
         page: PageReq,
     ) -> Result<(Vec<RepoSummary>, i64)> {
         let rows = sqlx::query(
-            "SELECT r.name, r.created_at, r.pull_count,
-                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name LIKE '%.sig' OR t.name LIKE '%.att' OR t.name LIKE '%.sbom'))) AS artifacts,
+            "SELECT r.name, r.created_at, r.pull_count, r.artifact_count AS artifacts,
                     coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
              FROM repositories r JOIN projects p ON p.id = r.project_id
              WHERE p.name = $1 ORDER BY r.name LIMIT $2 OFFSET $3",
@@ -764,12 +762,22 @@ impl MetadataStore for PgMetadata {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
-            .bind(repo.as_str())
-            .bind(&labels.ids)
-            .bind(labels.needed())
-            .fetch_one(&self.read)
-            .await?;
+        // Unfiltered, the count is the one the triggers of migration 0009 keep
+        // (counting visited every manifest of the repository on every page).
+        let total: i64 = if labels.needed() == 0 {
+            sqlx::query_scalar("SELECT artifact_count FROM repositories WHERE name = $1")
+                .bind(repo.as_str())
+                .fetch_optional(&self.read)
+                .await?
+                .unwrap_or(0)
+        } else {
+            sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
+                .bind(repo.as_str())
+                .bind(&labels.ids)
+                .bind(labels.needed())
+                .fetch_one(&self.read)
+                .await?
+        };
         let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
         self.complete_artifacts(repo, &mut artifacts).await?;
         Ok((artifacts, total))
@@ -827,6 +835,25 @@ impl MetadataStore for PgMetadata {
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_tags(&self, repo: &RepoName, tags: &[(String, Digest)]) -> Result<u64> {
+        let (names, digests) = super::tag_columns(tags);
+        let done = sqlx::query(
+            "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+             SELECT m.repository_id, t.name, m.id, $1
+               FROM unnest($2::text[], $3::text[]) AS t(name, digest)
+               JOIN manifests m ON m.digest = t.digest
+                AND m.repository_id = (SELECT id FROM repositories WHERE name = $4)
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+        )
+        .bind(now())
+        .bind(&names)
+        .bind(&digests)
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {

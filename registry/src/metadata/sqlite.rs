@@ -219,9 +219,13 @@ impl SqliteMetadata {
             }
         }
         let acc = sqlx::query(
-            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
-             JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = ? AND m.subject IN (SELECT value FROM json_each(?)) ORDER BY m.created_at, m.digest",
+            // From the page's digests to their referrers (`manifests_by_subject`):
+            // SQLite, left to choose, walked every manifest of the repository in
+            // `created_at` order for the ORDER BY (18 ms on 20,000 manifests).
+            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations
+             FROM json_each(?2) s CROSS JOIN manifests m
+             WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?1) AND m.subject = s.value
+             ORDER BY m.created_at, m.digest",
         )
         .bind(repo.as_str())
         .bind(digest_list(&digests))
@@ -625,9 +629,7 @@ impl MetadataStore for SqliteMetadata {
         page: PageReq,
     ) -> Result<(Vec<RepoSummary>, i64)> {
         let rows = sqlx::query(
-            "SELECT r.name, r.created_at, r.pull_count,
-                    (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id AND m.subject IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id AND substr(t.name, 1, 7) = 'sha256-' AND (t.name GLOB '*.sig' OR t.name GLOB '*.att' OR t.name GLOB '*.sbom'))) AS artifacts,
+            "SELECT r.name, r.created_at, r.pull_count, r.artifact_count AS artifacts,
                     coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
              FROM repositories r JOIN projects p ON p.id = r.project_id
              WHERE p.name = ?1 ORDER BY r.name LIMIT ?2 OFFSET ?3",
@@ -690,12 +692,22 @@ impl MetadataStore for SqliteMetadata {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
-        let total: i64 = sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
-            .bind(repo.as_str())
-            .bind(&labels)
-            .bind(needed)
-            .fetch_one(&self.read)
-            .await?;
+        // Unfiltered, the count is the one the triggers of migration 0027 keep
+        // (counting visited every manifest of the repository on every page).
+        let total: i64 = if needed == 0 {
+            sqlx::query_scalar("SELECT artifact_count FROM repositories WHERE name = ?")
+                .bind(repo.as_str())
+                .fetch_optional(&self.read)
+                .await?
+                .unwrap_or(0)
+        } else {
+            sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
+                .bind(repo.as_str())
+                .bind(&labels)
+                .bind(needed)
+                .fetch_one(&self.read)
+                .await?
+        };
         let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
         self.complete_artifacts(repo, &mut artifacts).await?;
         Ok((artifacts, total))
@@ -753,6 +765,30 @@ impl MetadataStore for SqliteMetadata {
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_tags(&self, repo: &RepoName, tags: &[(String, Digest)]) -> Result<u64> {
+        let (names, digests) = super::tag_columns(tags);
+        let pairs: Vec<[&String; 2]> = names.iter().zip(&digests).map(|(n, d)| [n, d]).collect();
+        // One `[name, digest]` pair per row of json_each, each looked up by
+        // (repository, digest). CROSS JOIN keeps that order: left to choose,
+        // SQLite walked the repository's manifests and scanned the list for
+        // each (10,000 tags × 20,000 manifests).
+        let done = sqlx::query(
+            "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+             SELECT m.repository_id, p.value ->> 0, m.id, ?1
+               FROM json_each(?2) p
+               CROSS JOIN manifests m ON m.digest = p.value ->> 1
+                AND m.repository_id = (SELECT id FROM repositories WHERE name = ?3)
+              WHERE true
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+        )
+        .bind(now())
+        .bind(serde_json::to_string(&pairs).unwrap_or_default())
+        .bind(repo.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {
