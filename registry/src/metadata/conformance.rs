@@ -2155,7 +2155,7 @@ pub async fn run_gc_partial_index(
         .put_cached_index(pid, multi.as_str(), &index)
         .await
         .unwrap();
-    let old = super::now() + 10;
+    let old = super::now() + 3600;
     assert_eq!(store.collect_manifests(old, true).await.unwrap(), 1);
     let multi_ref = &multi;
     let present = |d: Digest| async move {
@@ -2183,7 +2183,9 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
 
     let now = super::now();
     // A cutoff in the future: everything counts as old; in the past: everything is young.
-    let (old, young) = (now + 10, now - 1000);
+    // An hour ahead, so a slow run (a loaded machine, a database in CI) never
+    // writes a row after the cutoff it is then compared with.
+    let (old, young) = (now + 3600, now - 1000);
     let app = repo("gc/app");
     let blob = |s: &str| Digest::sha256_of(s.as_bytes());
     let (cfg, layer, shared, loose) = (blob("cfg"), blob("layer"), blob("shared"), blob("loose"));
