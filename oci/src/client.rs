@@ -462,10 +462,10 @@ impl Client {
             (_, Some(t)) => request.bearer_auth(t),
             _ => request,
         };
-        let response = request.send().await.map_err(|e| Error::Io {
-            what: format!("DELETE {url}"),
-            source: std::io::Error::other(e),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::io(format!("DELETE {url}"), e))?;
         match response.status().as_u16() {
             200..=299 => Ok(()),
             404 => Err(Error::NotFound {
@@ -498,16 +498,13 @@ impl Client {
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(120));
         for pem in &self.options.ca_certs_pem {
-            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| Error::Io {
-                what: "a CA certificate".into(),
-                source: std::io::Error::other(e),
-            })?;
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| Error::io("a CA certificate", e))?;
             builder = builder.add_root_certificate(cert);
         }
-        let client = builder.build().map_err(|e| Error::Io {
-            what: "building an HTTP client".into(),
-            source: std::io::Error::other(e),
-        })?;
+        let client = builder
+            .build()
+            .map_err(|e| Error::io("building an HTTP client", e))?;
         Ok(self.http.get_or_init(|| client))
     }
 

@@ -48,6 +48,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A failure of `what` (a request we send ourselves, a URL, a certificate) that
+    /// is not the registry's answer: the connection, TLS, a body cut short.
+    pub(crate) fn io(
+        what: impl Into<String>,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Io {
+            what: what.into(),
+            source: std::io::Error::other(e),
+        }
+    }
+
     /// Wraps an oci-client failure on `reference`, telling "does not exist" apart.
     pub(crate) fn from_client(
         reference: &oci_client::Reference,

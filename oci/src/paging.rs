@@ -52,10 +52,7 @@ impl Client {
         let mut out: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
         for _ in 0..MAX_PAGES {
-            let io = |e: reqwest::Error| Error::Io {
-                what: format!("GET {url}"),
-                source: std::io::Error::other(e),
-            };
+            let io = |e: reqwest::Error| Error::io(format!("GET {url}"), e);
             let response = auth.apply(http.get(&url)).send().await.map_err(io)?;
             let status = response.status().as_u16();
             if status == 404 {
@@ -118,10 +115,7 @@ impl Client {
                 (Some(next), _) => self.same_registry_url(reference, &next)?,
                 (None, Some(last)) if full => {
                     let mut u = reqwest::Url::parse(&self.same_registry_url(reference, path)?)
-                        .map_err(|e| Error::Io {
-                            what: path.to_string(),
-                            source: std::io::Error::other(e),
-                        })?;
+                        .map_err(|e| Error::io(path.to_string(), e))?;
                     u.query_pairs_mut()
                         .append_pair("n", &page.to_string())
                         .append_pair("last", last);

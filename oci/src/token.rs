@@ -156,15 +156,15 @@ impl Client {
         if let Some((u, p)) = &basic {
             request = request.basic_auth(u, Some(p));
         }
-        let response = request.send().await.map_err(|e| Error::Io {
-            what: what.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::io(what.clone(), e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| Error::Io {
-            what: what.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::io(what.clone(), e))?;
         if status != 200 {
             // The body is the registry's error message, never the credentials sent.
             let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
@@ -221,10 +221,7 @@ impl Client {
             .get(&url)
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: format!("GET {url}"),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(format!("GET {url}"), e))?;
         let challenge = Challenge::parse(
             response
                 .headers()

@@ -82,10 +82,7 @@ impl Client {
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         let status = response.status().as_u16();
         if status != 202 {
             let body = response.text().await.unwrap_or_default();
@@ -122,10 +119,7 @@ impl Client {
         let mut url = reqwest::Url::parse(
             &self.same_registry_url(repo, &format!("/v2/{}/blobs/uploads/", repo.repository()))?,
         )
-        .map_err(|e| Error::Io {
-            what: format!("the upload URL of {}", repo.whole()),
-            source: std::io::Error::other(e),
-        })?;
+        .map_err(|e| Error::io(format!("the upload URL of {}", repo.whole()), e))?;
         url.query_pairs_mut()
             .append_pair("mount", digest)
             .append_pair("from", from.repository());
@@ -135,10 +129,7 @@ impl Client {
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         match response.status().as_u16() {
             201 => Ok(Mount::Mounted),
             202 => Ok(Mount::Declined(UploadSession {
@@ -162,10 +153,7 @@ impl Client {
             .apply(self.raw_http()?.delete(&url))
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         match response.status().as_u16() {
             200..=299 | 404 => Ok(()),
             status => {
@@ -190,10 +178,7 @@ impl Client {
             .apply(self.raw_http()?.get(&url))
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         let status = response.status().as_u16();
         if status == 404 {
             return Ok(None);
@@ -283,10 +268,7 @@ impl Client {
             .body(body)
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         let status = response.status().as_u16();
         if status != 202 {
             let body = response.text().await.unwrap_or_default();
@@ -305,10 +287,7 @@ impl Client {
         digest: &str,
     ) -> Result<()> {
         let mut url = reqwest::Url::parse(&self.same_registry_url(repo, &session.location)?)
-            .map_err(|e| Error::Io {
-                what: session.location.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(session.location.clone(), e))?;
         url.query_pairs_mut().append_pair("digest", digest);
         let what = format!("PUT {url}");
         let response = auth
@@ -317,10 +296,7 @@ impl Client {
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
-            .map_err(|e| Error::Io {
-                what: what.clone(),
-                source: std::io::Error::other(e),
-            })?;
+            .map_err(|e| Error::io(what.clone(), e))?;
         let status = response.status().as_u16();
         if status != 201 {
             let body = response.text().await.unwrap_or_default();
