@@ -89,7 +89,13 @@ impl Chunks {
         }?;
         if at % ALIGN == 0 && !resident(&probe) && self.direct() {
             match read_direct(&self.file, at, n) {
-                Ok(bytes) => return Ok(bytes),
+                Ok(bytes) => {
+                    // The next pull of this blob is served from memory: the kernel
+                    // reads the chunk into the cache in the background meanwhile
+                    // (what a read through the cache would have left there).
+                    advise_will_need(&self.file, at, n);
+                    return Ok(bytes);
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                     tracing::debug!(error = %e, "O_DIRECT read refused; reading through the page cache");
                     self.direct = Some(false);
