@@ -163,6 +163,9 @@ fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
 /// manifest's bytes plus the blobs it references (config, layers) plus, for an
 /// index, the same sum for every child, recursively. Digests are content
 /// hashes, so the manifest graph has no cycles and the recursion ends.
+/// `CROSS JOIN` keeps the page's tree as the outer loop: left to choose, the
+/// SQLite that sqlx bundles (3.50) scanned every manifest of the registry for
+/// `root` (10 ms with 118,000 manifests, against 0.04 ms).
 const ARTIFACT_SIZES: &str = "
 WITH RECURSIVE
   tree(root, id, repository_id) AS (
@@ -178,7 +181,7 @@ SELECT root.digest AS digest,
        sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
                               JOIN blobs b ON b.digest = br.digest
                               WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0)) AS total
-FROM tree t JOIN manifests m ON m.id = t.id JOIN manifests root ON root.id = t.root
+FROM tree t CROSS JOIN manifests m ON m.id = t.id CROSS JOIN manifests root ON root.id = t.root
 GROUP BY t.root";
 
 impl SqliteMetadata {
