@@ -53,32 +53,55 @@ fn start() -> S3Server {
             _guard: None,
         };
     }
-    let port = free_port();
-    let script = format!(
-        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid; \
-         while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
-    );
-    let mut child = Command::new("/bin/sh")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh");
-    let stdin = child.stdin.take().unwrap();
-    let server = S3Server {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _guard: Some(Mutex::new((child, stdin))),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start (pip install 'moto[server]'; scripts/test.sh does)"
+    // The port is free when chosen but not reserved: another server a parallel
+    // test starts can take it before moto binds it (moto then exits, and the
+    // port answers as that other server). So the server counts as up only when
+    // moto itself answers, and a port someone else answers on is given up for
+    // another.
+    for _ in 0..5 {
+        let port = free_port();
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid; \
+             while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh");
+        let stdin = child.stdin.take().unwrap();
+        let server = S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _guard: Some(Mutex::new((child, stdin))),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match answer(&server.endpoint) {
+                Some(body) if body.contains("ListAllMyBucketsResult") => return server,
+                Some(_) => break, // someone else's server: try another port
+                None => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start (pip install 'moto[server]'; scripts/test.sh does)"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
-    server
+    panic!("moto_server: every port tried was taken by another server");
+}
+
+/// The body of `GET /` at `endpoint`, or `None` when nothing listens there yet.
+fn answer(endpoint: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "5", &format!("{endpoint}/")])
+        .output()
+        .expect("curl");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn server() -> &'static S3Server {
