@@ -87,7 +87,7 @@ impl Chunks {
                 .len(n as usize)
                 .map(&self.file)
         }?;
-        if at % ALIGN == 0 && !resident(&probe) && self.direct() {
+        if at.is_multiple_of(ALIGN) && !resident(&probe) && self.direct() {
             match read_direct(&self.file, at, n) {
                 Ok(bytes) => {
                     // The next pull of this blob is served from memory: the kernel
