@@ -80,14 +80,12 @@ struct Chunks {
 
 impl Chunks {
     fn read(&mut self, at: u64, n: u64, end: u64) -> io::Result<Bytes> {
-        // SAFETY: see `stream_file` — nothing ever writes to or truncates a committed blob.
-        let probe = unsafe {
-            memmap2::MmapOptions::new()
-                .offset(at)
-                .len(n as usize)
-                .map(&self.file)
-        }?;
-        if at.is_multiple_of(ALIGN) && !resident(&probe) && self.direct() {
+        // Asking the cache costs a map of its own: only where a direct read could follow.
+        if at.is_multiple_of(ALIGN)
+            && self.direct != Some(false)
+            && !self.cached(at, n)?
+            && self.direct()
+        {
             match read_direct(&self.file, at, n) {
                 Ok(bytes) => {
                     // The next pull of this blob is served from memory: the kernel
@@ -103,7 +101,6 @@ impl Chunks {
                 Err(e) => return Err(e),
             }
         }
-        drop(probe);
         if self.direct == Some(false) {
             self.read_ahead(at, end);
         }
@@ -116,6 +113,19 @@ impl Chunks {
                 .map(&self.file)
         }?;
         Ok(Bytes::from_owner(map))
+    }
+
+    /// Whether all of `[at, at+n)` is in the page cache: a map not yet populated,
+    /// asked with `mincore`, so nothing is read.
+    fn cached(&self, at: u64, n: u64) -> io::Result<bool> {
+        // SAFETY: see `stream_file` — nothing ever writes to or truncates a committed blob.
+        let probe = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(n as usize)
+                .map(&self.file)
+        }?;
+        Ok(resident(&probe))
     }
 
     /// True when this file may be read with `O_DIRECT` (set on first use).
