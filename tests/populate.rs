@@ -145,3 +145,123 @@ fn a_populated_registry_is_what_pushes_would_have_made() {
     assert_eq!(scrub["result"]["blobs_checked"], blobs.len(), "{scrub}");
     assert_eq!(scrub["result"]["manifests_checked"], 10, "{scrub}");
 }
+
+/// The batched writes (the default) and one push at a time through the
+/// manifest PUT path (`--no-batch`) leave the same rows in every table: ids
+/// replaced by what they name, and times only checked to fall within the run.
+/// Small batches, so repositories, their links and tags span several.
+#[test]
+fn batched_writes_are_the_rows_pushes_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shape = [
+        "--projects",
+        "3",
+        "--repos",
+        "12",
+        "--manifests",
+        "60",
+        "--tags",
+        "300",
+        "--big-repo-tags",
+        "40",
+        "--configs",
+        "10",
+        "--layers",
+        "9",
+        "--batch",
+        "7",
+    ];
+    let fill = |name: &str, extra: &[&str]| {
+        let dir = tmp.path().join(name);
+        let mut args = vec!["dev", "populate", "--data-dir", dir.to_str().unwrap()];
+        args.extend_from_slice(&shape);
+        args.extend_from_slice(extra);
+        let from = unix_now();
+        let out = wharf_in(Path::new("."), &[], &args);
+        stdout_ok(&out);
+        let dump = dump(&dir.join("wharf.db"), from, unix_now());
+        (dump, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (batched, log) = fill("batched", &[]);
+    let (pushed, _) = fill("pushed", &["--no-batch"]);
+    assert!(!log.contains("webhook intake full"), "{log}");
+    assert_eq!(
+        batched.keys().collect::<Vec<_>>(),
+        pushed.keys().collect::<Vec<_>>()
+    );
+    for (table, rows) in &pushed {
+        let only_batched: Vec<_> = batched[table]
+            .iter()
+            .filter(|r| !rows.contains(r))
+            .collect();
+        let only_pushed: Vec<_> = rows
+            .iter()
+            .filter(|r| !batched[table].contains(r))
+            .collect();
+        assert!(
+            only_batched.is_empty() && only_pushed.is_empty() && batched[table].len() == rows.len(),
+            "table {table}: only batched {only_batched:?}, only pushed {only_pushed:?}"
+        );
+    }
+    // Not vacuous: the shape asked for is there.
+    assert_eq!(pushed["manifests"].len(), 60);
+    assert_eq!(pushed["tags"].len(), 300);
+    assert_eq!(pushed["repositories"].len(), 12);
+    assert!(pushed["repository_blobs"].len() > pushed["blobs"].len());
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Every table's rows, sorted, as text: ids replaced by the names they stand
+/// for (repository, project, `repository@digest` of a manifest), each `*_at`
+/// time by `"run"` when it falls within [from, to] (else its value).
+fn dump(db: &Path, from: i64, to: i64) -> std::collections::BTreeMap<String, Vec<String>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for table in tables {
+        let columns: Vec<(String, i64)> = conn
+            .prepare(&format!(
+                "SELECT name, pk FROM pragma_table_info('{table}')"
+            ))
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let picked: Vec<String> = columns
+            .iter()
+            .filter(|(c, pk)| !(c == "id" && *pk == 1))
+            .map(|(c, _)| match c.as_str() {
+                "repository_id" => "(SELECT name FROM repositories WHERE id = repository_id)".to_string(),
+                "project_id" => "(SELECT name FROM projects WHERE id = project_id)".to_string(),
+                "manifest_id" => "(SELECT r.name || '@' || m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE m.id = manifest_id)".to_string(),
+                c if c.ends_with("_at") => format!("CASE WHEN {c} BETWEEN {from} AND {to} THEN 'run' ELSE {c} END"),
+                c => c.to_string(),
+            })
+            .map(|e| format!("quote({e})"))
+            .collect();
+        let sql = format!("SELECT {} FROM \"{table}\"", picked.join(" || '|' || "));
+        let mut rows: Vec<String> = conn
+            .prepare(&sql)
+            .unwrap()
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .map(|r| r.unwrap().unwrap_or_default())
+            .collect();
+        rows.sort();
+        out.insert(table, rows);
+    }
+    out
+}

@@ -2,10 +2,17 @@
 //! repositories, tags and manifests, for measuring how the server behaves at
 //! scale (`scripts/bench-scale.sh`).
 //!
-//! Everything goes through the registry's own push path in-process
-//! (`Distribution`: monolithic blob uploads, cross-repository mounts, manifest
-//! PUTs by tag), so the result is exactly what clients pushing the same images
-//! would have created; only HTTP is skipped. The registry must not be running.
+//! The registry's own code writes everything, in-process (only HTTP is
+//! skipped), so the result is what clients pushing the same images would have
+//! created. Each blob is uploaded once through `Distribution` (monolithic
+//! upload: the file, its row, its first repository's link); the rest is
+//! written in batches of a few thousand manifests per transaction
+//! (`MetadataStore::put_batch`): blob links as mounts write them, manifests as
+//! `put_manifest` stores them (taken apart by `prepare_manifest`, as a PUT's
+//! are), tags as `put_tags` sets them. One push at a time through the manifest
+//! PUT path (`--no-batch`) writes the same rows, more than ten times slower;
+//! tests/populate.rs compares the two table by table. The registry must not be
+//! running.
 //!
 //! The shape: `--projects` projects of `--repos` repositories in total; each
 //! repository holds `manifests / repos` images built from a window of
@@ -28,9 +35,10 @@ use futures_util::StreamExt;
 use serde_json::json;
 use wharf_registry::config::Config;
 use wharf_registry::digest::Digest;
-use wharf_registry::metadata::{IdentityStore, SqliteMetadata};
+use wharf_registry::metadata::{BlobLink, IdentityStore, PushBatch, SqliteMetadata};
 use wharf_registry::names::{Reference, RepoName};
 use wharf_registry::service::Distribution;
+use wharf_registry::service::distribution::{PreparedManifest, prepare_manifest};
 
 #[derive(Args, Debug)]
 pub struct DevArgs {
@@ -66,10 +74,19 @@ struct PopulateArgs {
     /// Distinct layers, shared by the configs.
     #[arg(long, default_value_t = 2_000)]
     layers: usize,
-    /// Pushes in flight at once (they queue for SQLite's one writer: more only
-    /// waits longer for it).
+    /// Blob uploads (and, with `--no-batch`, pushes) in flight at once (they
+    /// queue for SQLite's one writer: more only waits longer for it).
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Push each image through the manifest PUT path, one at a time, and mount
+    /// blobs one by one, as a client would: the same rows as the default
+    /// batched writes, more than ten times slower (the reference they are
+    /// checked against).
+    #[arg(long)]
+    no_batch: bool,
+    /// Manifests written per transaction (with their blob links and tags).
+    #[arg(long, default_value_t = 2_000)]
+    batch: usize,
 }
 
 const CONFIGS_PER_REPO: usize = 4;
@@ -217,14 +234,8 @@ fn jobs(a: &PopulateArgs) -> anyhow::Result<Vec<RepoJob>> {
     Ok(out)
 }
 
-/// Push one repository: its blobs (uploaded where first used, mounted
-/// elsewhere), then its images, each under its tags.
-async fn push_repo(
-    dist: &Distribution,
-    plan: &Plan,
-    job: &RepoJob,
-    origin: &tokio::sync::Mutex<HashMap<Digest, RepoName>>,
-) -> anyhow::Result<()> {
+/// The blobs a repository's images use (their configs and layers), each once.
+fn repo_blobs<'p>(plan: &'p Plan, job: &RepoJob) -> Vec<(&'p Digest, &'p Bytes)> {
     let mut blobs: Vec<(&Digest, &Bytes)> = Vec::new();
     for &c in &job.configs {
         let (cd, cb, picks) = &plan.configs[c];
@@ -237,7 +248,21 @@ async fn push_repo(
     }
     blobs.sort_by(|a, b| a.0.cmp(b.0));
     blobs.dedup_by(|a, b| a.0 == b.0);
-    for (digest, bytes) in blobs {
+    blobs
+}
+
+/// The media type of every generated manifest.
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Push one repository (`--no-batch`): its blobs (uploaded where first used, mounted
+/// elsewhere), then its images, each under its tags.
+async fn push_repo(
+    dist: &Distribution,
+    plan: &Plan,
+    job: &RepoJob,
+    origin: &tokio::sync::Mutex<HashMap<Digest, RepoName>>,
+) -> anyhow::Result<()> {
+    for (digest, bytes) in repo_blobs(plan, job) {
         let from = {
             let mut seen = origin.lock().await;
             match seen.get(digest) {
@@ -288,7 +313,7 @@ async fn push_repo(
             .put_manifest(
                 &job.repo,
                 &Reference::Tag(format!("t{k:07}")),
-                Some("application/vnd.oci.image.manifest.v1+json"),
+                Some(MANIFEST_TYPE),
                 body,
             )
             .await?
@@ -342,13 +367,40 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
         auth: Some(false),
         ..Config::default()
     };
+    // Opened, not started: no background work (scans, webhooks, GC) runs while
+    // it fills.
     let services = wharf_registry::server::open_registry(&config).await?;
     let plan = Arc::new(Plan::new(a.configs, a.layers));
+    let dist = services.distribution.clone();
+    if a.no_batch {
+        push_one_by_one(&dist, &plan, jobs, a.concurrency, started).await?;
+    } else {
+        push_batched(&dist, &plan, jobs, a.concurrency, a.batch.max(1), started).await?;
+    }
+    eprintln!(
+        "populated {} in {:.0} s: {} repositories, {} manifests, {} tags",
+        a.data_dir.display(),
+        started.elapsed().as_secs_f64(),
+        a.repos,
+        a.manifests,
+        tags
+    );
+    Ok(())
+}
+
+/// `--no-batch`: every repository pushed as a client would, `concurrency` at once.
+async fn push_one_by_one(
+    dist: &Arc<Distribution>,
+    plan: &Arc<Plan>,
+    jobs: Vec<RepoJob>,
+    concurrency: usize,
+    started: Instant,
+) -> anyhow::Result<()> {
     let origin = Arc::new(tokio::sync::Mutex::new(HashMap::new()));
     let total = jobs.len();
     let mut done = 0usize;
     let mut pushes = futures_util::stream::iter(jobs.into_iter().map(|job| {
-        let dist = services.distribution.clone();
+        let dist = dist.clone();
         let plan = plan.clone();
         let origin = origin.clone();
         async move {
@@ -357,7 +409,7 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("pushing {}", job.repo))
         }
     }))
-    .buffer_unordered(a.concurrency.max(1));
+    .buffer_unordered(concurrency.max(1));
     while let Some(r) = pushes.next().await {
         r?;
         done += 1;
@@ -368,14 +420,167 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// One transaction's worth, owned (the generator builds it on its own thread
+/// while the previous one is written); repositories by their job's index.
+#[derive(Default)]
+struct Batch {
+    links: Vec<(usize, Digest, u64)>,
+    /// The manifest and the tag it is pushed by.
+    manifests: Vec<(usize, PreparedManifest, String)>,
+    /// Further tags of manifests in this batch.
+    tags: Vec<(usize, Vec<(String, Digest)>)>,
+    tag_count: usize,
+    /// Repositories whose last image is in this batch.
+    repos_done: usize,
+}
+
+/// Each blob uploaded once, to the first repository using it (the upload
+/// path: file, row, link); then everything else in batches: the other
+/// repositories' links to those blobs, the images pushed by their first tag,
+/// and their other tags.
+async fn push_batched(
+    dist: &Arc<Distribution>,
+    plan: &Arc<Plan>,
+    jobs: Vec<RepoJob>,
+    concurrency: usize,
+    batch: usize,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let mut first: HashMap<Digest, usize> = HashMap::new();
+    let mut uploads = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        for (digest, bytes) in repo_blobs(plan, job) {
+            first.entry(digest.clone()).or_insert_with(|| {
+                uploads.push((i, digest.clone(), bytes.clone()));
+                i
+            });
+        }
+    }
+    let repos: Arc<Vec<RepoName>> = Arc::new(jobs.iter().map(|j| j.repo.clone()).collect());
+    let blobs = uploads.len();
+    let mut uploaded = futures_util::stream::iter(uploads.into_iter().map(|(i, digest, bytes)| {
+        let dist = dist.clone();
+        let repo = &repos[i];
+        async move {
+            let len = bytes.len() as u64;
+            let body = futures_util::stream::once(async move { Ok(bytes) }).boxed();
+            dist.upload_monolithic(repo, &digest, body, Some(len), None)
+                .await
+                .with_context(|| format!("uploading {digest} to {repo}"))
+        }
+    }))
+    .buffer_unordered(concurrency.max(1));
+    while let Some(r) = uploaded.next().await {
+        r?;
+    }
+    drop(uploaded);
     eprintln!(
-        "populated {} in {:.0} s: {} repositories, {} manifests, {} tags",
-        a.data_dir.display(),
-        started.elapsed().as_secs_f64(),
-        a.repos,
-        a.manifests,
-        tags
+        "{blobs} blobs uploaded ({:.0} s)",
+        started.elapsed().as_secs_f64()
     );
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let generator = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || generate(&plan, &jobs, &first, batch, &tx))
+    };
+    let total = repos.len();
+    let (mut done, mut manifests, mut tags) = (0usize, 0usize, 0usize);
+    while let Some(b) = rx.recv().await {
+        let Batch {
+            links,
+            manifests: images,
+            tags: more,
+            tag_count,
+            repos_done,
+        } = b;
+        let batch = PushBatch {
+            links: links
+                .iter()
+                .map(|(i, digest, size)| BlobLink {
+                    repo: &repos[*i],
+                    digest,
+                    size: *size,
+                })
+                .collect(),
+            manifests: images
+                .iter()
+                .map(|(i, m, tag)| m.row(&repos[*i], Some(tag)))
+                .collect(),
+            tags: more.into_iter().map(|(i, t)| (&repos[i], t)).collect(),
+        };
+        let set = dist.meta().put_batch(&batch).await?;
+        if set != tag_count as u64 {
+            bail!("tagging: {set} of {tag_count} tags set");
+        }
+        let before = (done, manifests);
+        done += repos_done;
+        manifests += images.len();
+        tags += images.len() + tag_count;
+        if done / 500 != before.0 / 500 || manifests / 20_000 != before.1 / 20_000 || done == total
+        {
+            eprintln!(
+                "{done}/{total} repositories, {manifests} manifests, {tags} tags ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    generator.await.context("the generator stopped")?
+}
+
+/// Build the batches (on a thread of its own: JSON, digests) and hand them to
+/// the writer; stops early if the writer did.
+fn generate(
+    plan: &Plan,
+    jobs: &[RepoJob],
+    first: &HashMap<Digest, usize>,
+    size: usize,
+    out: &tokio::sync::mpsc::Sender<Batch>,
+) -> anyhow::Result<()> {
+    let mut batch = Batch::default();
+    for (i, job) in jobs.iter().enumerate() {
+        for (digest, bytes) in repo_blobs(plan, job) {
+            if first.get(digest) != Some(&i) {
+                batch.links.push((i, digest.clone(), bytes.len() as u64));
+            }
+        }
+        let images = job.images.len();
+        for (k, n) in job.images.clone().enumerate() {
+            let config = job.configs[k % job.configs.len()];
+            let tag = format!("t{k:07}");
+            let m = prepare_manifest(
+                &Reference::Tag(tag.clone()),
+                Some(MANIFEST_TYPE),
+                plan.manifest(config, n),
+            )?;
+            // Its other tags, interleaved with the other images' as in `push_repo`.
+            let more: Vec<(String, Digest)> = (k + images..job.tags)
+                .step_by(images)
+                .map(|t| (format!("t{t:07}"), m.digest.clone()))
+                .collect();
+            batch.tag_count += more.len();
+            match batch.tags.last_mut() {
+                Some((j, list)) if *j == i => list.extend(more),
+                _ => batch.tags.push((i, more)),
+            }
+            batch.manifests.push((i, m, tag));
+            let last = k + 1 == images;
+            if last {
+                batch.repos_done += 1;
+            }
+            if batch.manifests.len() >= size || batch.tag_count >= TAG_BATCH {
+                if out.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    return Ok(()); // the writer failed: it reports why
+                }
+            }
+        }
+    }
+    if !batch.manifests.is_empty() {
+        let _ = out.blocking_send(batch);
+    }
     Ok(())
 }
 

@@ -112,6 +112,29 @@ pub struct NewManifest<'a> {
     pub tag: Option<&'a str>,
 }
 
+/// A blob (already in the blob store) that a repository may serve from now
+/// on: what a cross-repository mount or an upload's completion records.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobLink<'a> {
+    pub repo: &'a RepoName,
+    pub digest: &'a Digest,
+    pub size: u64,
+}
+
+/// What many pushes write, for one transaction ([`MetadataStore::put_batch`]):
+/// bulk imports (`wharf dev populate` writes 200,000 manifests and a million
+/// tags) pay one commit per batch instead of one per blob, manifest and tag.
+#[derive(Debug, Clone, Default)]
+pub struct PushBatch<'a> {
+    /// Written first, each as [`MetadataStore::link_blob`] writes it.
+    pub links: Vec<BlobLink<'a>>,
+    /// Then each as [`MetadataStore::put_manifest`] stores it (with its tag,
+    /// if any), its references checked the same way: a blob linked above counts.
+    pub manifests: Vec<NewManifest<'a>>,
+    /// Then more tags, per repository, as [`MetadataStore::put_tags`] sets them.
+    pub tags: Vec<(&'a RepoName, Vec<(String, Digest)>)>,
+}
+
 /// One entry of a referrers response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Referrer {
@@ -302,6 +325,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// gets its last digest; tags naming a manifest the repository does not hold
     /// are skipped. Returns how many tags were set.
     async fn put_tags(&self, repo: &RepoName, tags: &[(String, Digest)]) -> Result<u64>;
+    /// Everything in `batch`, all or nothing, in one transaction: the same rows
+    /// (and the same trigger-kept counts) as the calls it stands for would write
+    /// one by one. [`MetadataError::MissingReference`] names the first blob that
+    /// could not be linked (garbage collection is deleting it) or reference a
+    /// manifest lacks. Returns how many of `batch.tags` were set.
+    async fn put_batch(&self, batch: &PushBatch<'_>) -> Result<u64>;
     /// Remove a repository: its manifests, tags and blob links.
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool>;
 

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 
 use super::identity::PageReq;
 use super::{
-    Artifact, MetadataError, MetadataStore, NewManifest, Pull, Referrer, RepoSummary, Result,
-    StoredManifest, Upload, now,
+    Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
+    Result, StoredManifest, Upload, now,
 };
 use crate::digest::Digest;
 use crate::names::RepoName;
@@ -129,6 +129,135 @@ async fn missing_reference(
     .fetch_optional(&mut *conn)
     .await?;
     missing.map(|d| parse_digest(&d)).transpose()
+}
+
+/// `ensure_repository`, asked once per repository within a batch.
+async fn cached_repository<'r>(
+    conn: &mut SqliteConnection,
+    ids: &mut HashMap<&'r str, i64>,
+    repo: &'r RepoName,
+    now: i64,
+) -> Result<i64> {
+    if let Some(&id) = ids.get(repo.as_str()) {
+        return Ok(id);
+    }
+    let id = ensure_repository(conn, repo, now).await?;
+    ids.insert(repo.as_str(), id);
+    Ok(id)
+}
+
+/// Let the repository serve a blob whose row `use_blob` just wrote.
+async fn insert_link(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    digest: &Digest,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(repo_id)
+    .bind(digest.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A manifest's rows (itself, its references, its tag), its references
+/// already checked by the caller.
+async fn store_manifest(
+    conn: &mut SqliteConnection,
+    repo_id: i64,
+    m: &NewManifest<'_>,
+    now: i64,
+) -> Result<()> {
+    // Same digest pushed again: the content is identical by definition, keep
+    // the row; it counts as used now (GC's grace period starts again).
+    sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at, last_used_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(repo_id)
+        .bind(m.digest.to_string())
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.to_string()))
+        .bind(m.annotations.as_deref())
+        .bind(m.content.len() as i64)
+        .bind(m.content)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let manifest_id: i64 =
+        sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?")
+            .bind(repo_id)
+            .bind(m.digest.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    for (kind, list) in [("blob", &m.blobs), ("manifest", &m.children)] {
+        if list.is_empty() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO manifest_references (manifest_id, kind, digest)
+                 SELECT ?, ?, value FROM json_each(?) WHERE true
+                 ON CONFLICT DO NOTHING",
+        )
+        .bind(manifest_id)
+        .bind(kind)
+        .bind(digest_list(list))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(tag) = m.tag {
+        sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag)
+            .bind(manifest_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Tags on manifests the repository holds (`put_tags`).
+async fn insert_tags<'c, E>(
+    exec: E,
+    repo: &RepoName,
+    tags: &[(String, Digest)],
+    now: i64,
+) -> Result<u64>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let (names, digests) = super::tag_columns(tags);
+    let pairs: Vec<[&String; 2]> = names.iter().zip(&digests).map(|(n, d)| [n, d]).collect();
+    // One `[name, digest]` pair per row of json_each, each looked up by
+    // (repository, digest). CROSS JOIN keeps that order: left to choose,
+    // SQLite walked the repository's manifests and scanned the list for
+    // each (10,000 tags × 20,000 manifests).
+    let done = sqlx::query(
+        "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
+         SELECT m.repository_id, p.value ->> 0, m.id, ?1
+           FROM json_each(?2) p
+           CROSS JOIN manifests m ON m.digest = p.value ->> 1
+            AND m.repository_id = (SELECT id FROM repositories WHERE name = ?3)
+          WHERE true
+         ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
+    )
+    .bind(now)
+    .bind(serde_json::to_string(&pairs).unwrap_or_default())
+    .bind(repo.as_str())
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
@@ -363,15 +492,7 @@ impl MetadataStore for SqliteMetadata {
             // Garbage collection is deleting it: no link (the caller waits or uploads).
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(repo_id)
-        .bind(digest.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_link(&mut tx, repo_id, digest, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -436,57 +557,7 @@ impl MetadataStore for SqliteMetadata {
         if let Some(missing) = missing_reference(&mut tx, repo_id, &m.blobs, &m.children).await? {
             return Err(MetadataError::MissingReference(missing));
         }
-        // Same digest pushed again: the content is identical by definition, keep
-        // the row; it counts as used now (GC's grace period starts again).
-        sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at, last_used_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-             ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at",
-        )
-        .bind(repo_id)
-        .bind(m.digest.to_string())
-        .bind(m.media_type)
-        .bind(m.artifact_type)
-        .bind(m.subject.map(|s| s.to_string()))
-        .bind(m.annotations.as_deref())
-        .bind(m.content.len() as i64)
-        .bind(m.content)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let manifest_id: i64 =
-            sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = ? AND digest = ?")
-                .bind(repo_id)
-                .bind(m.digest.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-        for (kind, list) in [("blob", &m.blobs), ("manifest", &m.children)] {
-            if list.is_empty() {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO manifest_references (manifest_id, kind, digest)
-                 SELECT ?, ?, value FROM json_each(?) WHERE true
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(manifest_id)
-            .bind(kind)
-            .bind(digest_list(list))
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(tag) = m.tag {
-            sqlx::query(
-                "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
-            )
-            .bind(repo_id)
-            .bind(tag)
-            .bind(manifest_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        store_manifest(&mut tx, repo_id, &m, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -771,27 +842,35 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn put_tags(&self, repo: &RepoName, tags: &[(String, Digest)]) -> Result<u64> {
-        let (names, digests) = super::tag_columns(tags);
-        let pairs: Vec<[&String; 2]> = names.iter().zip(&digests).map(|(n, d)| [n, d]).collect();
-        // One `[name, digest]` pair per row of json_each, each looked up by
-        // (repository, digest). CROSS JOIN keeps that order: left to choose,
-        // SQLite walked the repository's manifests and scanned the list for
-        // each (10,000 tags × 20,000 manifests).
-        let done = sqlx::query(
-            "INSERT INTO tags (repository_id, name, manifest_id, updated_at)
-             SELECT m.repository_id, p.value ->> 0, m.id, ?1
-               FROM json_each(?2) p
-               CROSS JOIN manifests m ON m.digest = p.value ->> 1
-                AND m.repository_id = (SELECT id FROM repositories WHERE name = ?3)
-              WHERE true
-             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at",
-        )
-        .bind(now())
-        .bind(serde_json::to_string(&pairs).unwrap_or_default())
-        .bind(repo.as_str())
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected())
+        insert_tags(&self.write, repo, tags, now()).await
+    }
+
+    async fn put_batch(&self, batch: &PushBatch<'_>) -> Result<u64> {
+        let now = now();
+        let mut tx = self.write.begin().await?;
+        let mut ids: HashMap<&str, i64> = HashMap::new();
+        for link in &batch.links {
+            let repo_id = cached_repository(&mut tx, &mut ids, link.repo, now).await?;
+            if !use_blob(&mut *tx, link.digest, link.size, now).await? {
+                return Err(MetadataError::MissingReference(link.digest.clone()));
+            }
+            insert_link(&mut tx, repo_id, link.digest, now).await?;
+        }
+        for m in &batch.manifests {
+            let repo_id = cached_repository(&mut tx, &mut ids, m.repo, now).await?;
+            if let Some(missing) =
+                missing_reference(&mut tx, repo_id, &m.blobs, &m.children).await?
+            {
+                return Err(MetadataError::MissingReference(missing));
+            }
+            store_manifest(&mut tx, repo_id, m, now).await?;
+        }
+        let mut set = 0;
+        for (repo, tags) in &batch.tags {
+            set += insert_tags(&mut *tx, repo, tags, now).await?;
+        }
+        tx.commit().await?;
+        Ok(set)
     }
 
     async fn delete_repository(&self, repo: &RepoName) -> Result<bool> {

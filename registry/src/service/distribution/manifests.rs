@@ -26,6 +26,87 @@ fn invalid(e: ManifestError) -> RegistryError {
     RegistryError::new(ErrorCode::ManifestInvalid, format!("manifest invalid: {e}"))
 }
 
+/// A manifest body checked (size, syntax, digest) and taken apart into what
+/// the store keeps of it. `put_manifest` goes through it, and so do bulk
+/// imports that write many manifests in one transaction
+/// (`MetadataStore::put_batch`), so both store the same rows.
+#[derive(Debug, Clone)]
+pub struct PreparedManifest {
+    pub digest: Digest,
+    pub parsed: manifest::Manifest,
+    pub body: Bytes,
+    subject: Option<Digest>,
+    /// The annotations as the store keeps them (JSON text).
+    annotations: Option<String>,
+}
+
+impl PreparedManifest {
+    /// The rows a push of it to `repo` (under `tag`, if any) writes.
+    pub fn row<'a>(&'a self, repo: &'a RepoName, tag: Option<&'a str>) -> NewManifest<'a> {
+        NewManifest {
+            repo,
+            digest: &self.digest,
+            media_type: &self.parsed.media_type,
+            artifact_type: self.parsed.artifact_type.as_deref(),
+            subject: self.subject.as_ref(),
+            annotations: self.annotations.clone(),
+            content: &self.body,
+            blobs: self.parsed.blobs.iter().map(|d| d.digest.clone()).collect(),
+            children: self
+                .parsed
+                .children
+                .iter()
+                .map(|d| d.digest.clone())
+                .collect(),
+            tag,
+        }
+    }
+}
+
+/// Check a manifest body as a PUT to `reference` sends it: within the size
+/// limit, a manifest of a supported type (matching `content_type`), and of the
+/// digest the reference names, if it names one.
+pub fn prepare_manifest(
+    reference: &Reference,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<PreparedManifest> {
+    if body.len() > manifest::MAX_MANIFEST_SIZE {
+        return Err(RegistryError::TooLarge {
+            code: ErrorCode::ManifestInvalid,
+            message: "manifest exceeds the 4 MiB limit".into(),
+        });
+    }
+    let parsed = manifest::parse(&body, content_type).map_err(invalid)?;
+    let algorithm = match reference {
+        Reference::Digest(d) => d.algorithm(),
+        Reference::Tag(_) => Algorithm::Sha256,
+    };
+    let mut hasher = algorithm.hasher();
+    hasher.update(&body);
+    let digest = hasher.finish();
+    if let Reference::Digest(want) = reference
+        && want != &digest
+    {
+        return Err(RegistryError::new(
+            ErrorCode::DigestInvalid,
+            format!("manifest body has digest {digest}, not {want}"),
+        ));
+    }
+    let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+    let annotations = parsed
+        .annotations
+        .as_ref()
+        .map(|a| serde_json::Value::Object(a.clone()).to_string());
+    Ok(PreparedManifest {
+        digest,
+        parsed,
+        body,
+        subject,
+        annotations,
+    })
+}
+
 impl Distribution {
     pub async fn put_manifest(
         &self,
@@ -34,29 +115,13 @@ impl Distribution {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PutManifest> {
-        if body.len() > manifest::MAX_MANIFEST_SIZE {
-            return Err(RegistryError::TooLarge {
-                code: ErrorCode::ManifestInvalid,
-                message: "manifest exceeds the 4 MiB limit".into(),
-            });
-        }
-        let parsed = manifest::parse(&body, content_type).map_err(invalid)?;
-        let algorithm = match reference {
-            Reference::Digest(d) => d.algorithm(),
-            Reference::Tag(_) => Algorithm::Sha256,
-        };
-        let mut hasher = algorithm.hasher();
-        hasher.update(&body);
-        let digest = hasher.finish();
-        if let Reference::Digest(want) = reference
-            && want != &digest
-        {
-            return Err(RegistryError::new(
-                ErrorCode::DigestInvalid,
-                format!("manifest body has digest {digest}, not {want}"),
-            ));
-        }
-
+        let prepared = prepare_manifest(reference, content_type, body)?;
+        let PreparedManifest {
+            digest,
+            parsed,
+            body,
+            ..
+        } = &prepared;
         let wanted: Vec<Digest> = parsed.blobs.iter().map(|d| d.digest.clone()).collect();
         let found = self.meta.repo_blob_sizes(repo, &wanted).await?;
         for desc in &parsed.blobs {
@@ -96,33 +161,15 @@ impl Distribution {
             }
         }
 
-        self.ask_before_manifest_put(repo, reference, &digest, body.len() as u64, &parsed, &found)
+        self.ask_before_manifest_put(repo, reference, digest, body.len() as u64, parsed, &found)
             .await?;
 
-        let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
-        let annotations = parsed
-            .annotations
-            .as_ref()
-            .map(|a| serde_json::Value::Object(a.clone()).to_string());
         self.note_write();
-        let stored = self
-            .meta
-            .put_manifest(NewManifest {
-                repo,
-                digest: &digest,
-                media_type: &parsed.media_type,
-                artifact_type: parsed.artifact_type.as_deref(),
-                subject: subject.as_ref(),
-                annotations,
-                content: &body,
-                blobs: wanted,
-                children,
-                tag: match reference {
-                    Reference::Tag(t) => Some(t.as_str()),
-                    Reference::Digest(_) => None,
-                },
-            })
-            .await;
+        let tag = match reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        let stored = self.meta.put_manifest(prepared.row(repo, tag)).await;
         match stored {
             Ok(()) => {}
             // Garbage collection took it after the check above: the client uploads it again.
@@ -141,14 +188,14 @@ impl Distribution {
                 digest: digest.clone(),
                 media_type: parsed.media_type.clone(),
                 artifact_type: parsed.artifact_type.clone(),
-                has_subject: subject.is_some(),
-                tag: match reference {
-                    Reference::Tag(t) => Some(t.as_str().to_string()),
-                    Reference::Digest(_) => None,
-                },
+                has_subject: prepared.subject.is_some(),
+                tag: tag.map(str::to_string),
             })
             .await;
-        Ok(PutManifest { digest, subject })
+        Ok(PutManifest {
+            digest: digest.clone(),
+            subject: prepared.subject.clone(),
+        })
     }
 
     /// The guards' say on a manifest PUT: the manifest itself, then the tag it

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub use blobs::{BlobBody, ByteRange};
 pub use guard::{Guards, ManifestWrite, Removal, WriteGuard};
 pub use listing::Page;
-pub use manifests::PutManifest;
+pub use manifests::{PreparedManifest, PutManifest, prepare_manifest};
 pub use pull_through::{PullThrough, PullThroughSlot};
 pub use uploads::{MountOutcome, UploadStatus};
 

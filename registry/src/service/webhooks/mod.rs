@@ -11,9 +11,9 @@ mod delivery;
 pub mod payload;
 pub mod policy;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 pub use delivery::DeliveryOptions;
 pub use policy::{EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, Target, WebhookPolicy};
@@ -45,8 +45,10 @@ pub struct Webhooks {
     store: Arc<dyn WebhookStore>,
     access: Arc<Access>,
     host: String,
-    intake: mpsc::Sender<Event>,
-    intake_rx: Mutex<Option<mpsc::Receiver<Event>>>,
+    /// Set by [`Webhooks::start`], with the task that drains it: a registry
+    /// opened but never started (`wharf dev populate` fills a data directory
+    /// offline) has nobody to deliver to, so its events are not queued at all.
+    intake: OnceLock<mpsc::Sender<Event>>,
     deliverer: Arc<Deliverer>,
     metrics: Arc<Metrics>,
 }
@@ -90,7 +92,6 @@ impl Webhooks {
         options: WebhookOptions,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (intake, rx) = mpsc::channel(INTAKE_CAPACITY);
         Webhooks {
             deliverer: Arc::new(Deliverer::new(
                 store.clone(),
@@ -100,18 +101,17 @@ impl Webhooks {
             store,
             access,
             host: options.registry_host,
-            intake,
-            intake_rx: Mutex::new(Some(rx)),
+            intake: OnceLock::new(),
             metrics,
         }
     }
 
     /// Start the intake task and the deliverer (once).
     pub fn start(self: &Arc<Self>) {
-        let Ok(mut rx) = self.intake_rx.try_lock() else {
-            return;
-        };
-        let Some(mut rx) = rx.take() else { return };
+        let (intake, mut rx) = mpsc::channel(INTAKE_CAPACITY);
+        if self.intake.set(intake).is_err() {
+            return; // started already
+        }
         tokio::spawn(self.deliverer.clone().run());
         let this = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -326,9 +326,59 @@ impl Webhooks {
 #[async_trait::async_trait]
 impl Subscriber for Webhooks {
     async fn on_event(&self, event: &Event) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.intake.try_send(event.clone()) {
+        let Some(intake) = self.intake.get() else {
+            return; // not started: see `intake`
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = intake.try_send(event.clone()) {
             Metrics::outcome(&self.metrics.webhook_deliveries, "dropped");
             tracing::warn!("webhook intake full: an event was not delivered");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::digest::Digest;
+    use crate::metadata::SqliteMetadata;
+    use crate::names::RepoName;
+    use crate::service::events::Event;
+    use crate::service::metrics::OutcomeLabel;
+    use crate::service::{Options, Services, Stores};
+    use crate::storage::FsBlobStore;
+
+    /// A registry opened but never started (as `wharf dev populate` opens one)
+    /// has no intake task: its pushes must not fill a queue nobody drains. They
+    /// did, and from the 1,025th push on each was dropped with a warning.
+    #[tokio::test]
+    async fn events_of_a_registry_never_started_are_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(
+            SqliteMetadata::open(&dir.path().join("wharf.db"))
+                .await
+                .unwrap(),
+        );
+        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let services = Services::new(Stores::from_backend(meta, blobs), Options::default());
+        let event = Event::ArtifactPushed {
+            repository: RepoName::parse("library/app").unwrap(),
+            digest: Digest::sha256_of(b"manifest"),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            artifact_type: None,
+            has_subject: false,
+            tag: Some("v1".into()),
+        };
+        for _ in 0..2 * super::INTAKE_CAPACITY {
+            services.distribution.events().publish(&event).await;
+        }
+        let dropped = services
+            .metrics
+            .webhook_deliveries
+            .get_or_create(&OutcomeLabel {
+                outcome: "dropped".into(),
+            })
+            .get();
+        assert_eq!(dropped, 0);
     }
 }
