@@ -15,7 +15,9 @@
 //! A failed case panics with the assertion that failed.
 
 use super::identity::PageReq;
-use super::{IdentityStore, MetadataStore, NewManifest, RepoSummary};
+use super::{
+    BlobLink, IdentityStore, MetadataError, MetadataStore, NewManifest, PushBatch, RepoSummary,
+};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
@@ -311,6 +313,7 @@ pub async fn run(store: &dyn MetadataStore) {
     assert_eq!(count().await, 1, "a deleted accessory was not counted");
 
     artifact_sizes(store).await;
+    push_batch(store).await;
 
     // Upload sessions.
     store.create_upload("u1", &app).await.unwrap();
@@ -337,6 +340,147 @@ pub async fn run(store: &dyn MetadataStore) {
             .is_none()
     );
     assert!(!store.delete_repository(&app).await.unwrap());
+}
+
+/// `put_batch` writes what the calls it stands for write one by one: the same
+/// image, index, referrer and tags pushed both ways read back the same (times
+/// aside), counts included; a batch with a missing reference writes nothing.
+async fn push_batch(store: &dyn MetadataStore) {
+    let layer = Digest::sha256_of(b"batch layer");
+    let config = Digest::sha256_of(b"batch config");
+    let image_body = br#"{"batch":"image"}"#;
+    let image = Digest::sha256_of(image_body);
+    let index_body = br#"{"batch":"index"}"#;
+    let index = Digest::sha256_of(index_body);
+    let sbom_body = br#"{"batch":"sbom"}"#;
+    let sbom = Digest::sha256_of(sbom_body);
+    let cosign_body = br#"{"batch":"cosign"}"#;
+    let cosign = Digest::sha256_of(cosign_body);
+    let cosign_tag = format!("sha256-{}.sig", image.hex());
+    let rows = |repo: &'static RepoName| {
+        let mut img = manifest(repo, &image, image_body);
+        img.blobs = vec![config.clone(), layer.clone()];
+        img.tag = Some("v1");
+        let mut idx = manifest(repo, &index, index_body);
+        idx.media_type = "application/vnd.oci.image.index.v1+json";
+        idx.children = vec![image.clone()];
+        idx.tag = Some("multi");
+        let mut referrer = manifest(repo, &sbom, sbom_body);
+        referrer.subject = Some(&image);
+        referrer.artifact_type = Some("application/spdx+json");
+        referrer.annotations = Some(r#"{"created":"now"}"#.into());
+        let mut sig = manifest(repo, &cosign, cosign_body);
+        sig.blobs = vec![config.clone()];
+        vec![img, idx, referrer, sig]
+    };
+    let more = || {
+        vec![
+            ("latest".to_string(), image.clone()),
+            (cosign_tag.clone(), cosign.clone()),
+        ]
+    };
+    static ONE: std::sync::LazyLock<RepoName> = std::sync::LazyLock::new(|| repo("batch/single"));
+    static MANY: std::sync::LazyLock<RepoName> = std::sync::LazyLock::new(|| repo("batch/many"));
+    let (one, many) = (&*ONE, &*MANY);
+
+    store.link_blob(one, &layer, 11).await.unwrap();
+    store.link_blob(one, &config, 12).await.unwrap();
+    for m in rows(one) {
+        store.put_manifest(m).await.unwrap();
+    }
+    assert_eq!(store.put_tags(one, &more()).await.unwrap(), 2);
+
+    let set = store
+        .put_batch(&PushBatch {
+            links: vec![
+                BlobLink {
+                    repo: many,
+                    digest: &layer,
+                    size: 11,
+                },
+                BlobLink {
+                    repo: many,
+                    digest: &config,
+                    size: 12,
+                },
+            ],
+            manifests: rows(many),
+            tags: vec![(many, more())],
+        })
+        .await
+        .unwrap();
+    assert_eq!(set, 2);
+
+    let (layer_ref, config_ref, image_ref) = (&layer, &config, &image);
+    let seen = |repo: &'static RepoName| async move {
+        let (mut arts, n) = store
+            .list_artifacts(repo, PAGE, &Default::default())
+            .await
+            .unwrap();
+        for a in &mut arts {
+            a.pushed_at = 0;
+            a.tags.iter_mut().for_each(|t| t.1 = 0);
+        }
+        arts.sort_by(|a, b| a.digest.cmp(&b.digest));
+        let tags = store.list_tags(repo, None, 100).await.unwrap();
+        let referrers = store.referrers(repo, image_ref, None).await.unwrap();
+        let sizes = store
+            .repo_blob_sizes(repo, &[layer_ref.clone(), config_ref.clone()])
+            .await
+            .unwrap();
+        let by_tag = store
+            .manifest_by_tag(repo, "multi", true)
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            arts,
+            n,
+            tags,
+            referrers,
+            sizes,
+            by_tag.digest,
+            by_tag.content,
+        )
+    };
+    let (single, batched) = (seen(one).await, seen(many).await);
+    assert_eq!(
+        single.1, 2,
+        "the image and the index: the SBOM and the cosign signature are accessories"
+    );
+    assert_eq!(single.2, ["latest", "multi", cosign_tag.as_str(), "v1"]);
+    assert_eq!(single.3.len(), 1);
+    assert_eq!(batched, single);
+
+    // A reference missing (here: a blob linked nowhere) undoes the whole batch.
+    let failed = repo("batch/failed");
+    let unknown = Digest::sha256_of(b"never uploaded");
+    let mut bad = manifest(&failed, &cosign, cosign_body);
+    bad.blobs = vec![unknown.clone()];
+    bad.tag = Some("v1");
+    let err = store
+        .put_batch(&PushBatch {
+            links: vec![BlobLink {
+                repo: &failed,
+                digest: &layer,
+                size: 11,
+            }],
+            manifests: vec![manifest(&failed, &image, image_body), bad],
+            tags: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MetadataError::MissingReference(d) if d == &unknown),
+        "{err}"
+    );
+    assert!(!store.repository_exists(&failed).await.unwrap());
+    assert_eq!(store.repo_blob_size(&failed, &layer).await.unwrap(), None);
+    assert_eq!(store.put_batch(&PushBatch::default()).await.unwrap(), 0);
+
+    for r in [one, many] {
+        assert!(store.delete_repository(r).await.unwrap());
+    }
 }
 
 /// Harbor's artifact size: manifest bytes + config + layers; an index adds
