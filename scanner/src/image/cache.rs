@@ -315,10 +315,7 @@ fn decode(bytes: &[u8], digest: &str) -> Result<Vec<Change>, String> {
     let declared = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
     let payload = &bytes[HEADER..];
     if declared != payload.len() as u64 {
-        return Err(format!(
-            "truncated: {} of {declared} bytes",
-            payload.len()
-        ));
+        return Err(format!("truncated: {} of {declared} bytes", payload.len()));
     }
     if Sha256::digest(payload)[..] != bytes[16..HEADER] {
         return Err("checksum mismatch".into());
@@ -363,7 +360,9 @@ mod tests {
         assert!(cache.get(A, &opts).is_none());
         cache.put(A, &opts, &changes(10));
         let got = cache.get(A, &opts).expect("hit");
-        assert!(matches!(&got[..], [Change::Put { kept: Some(Kept::File(d)), .. }] if d.len() == 10));
+        assert!(
+            matches!(&got[..], [Change::Put { kept: Some(Kept::File(d)), .. }] if d.len() == 10)
+        );
         let secrets = LoadOptions {
             secrets: true,
             ..Default::default()

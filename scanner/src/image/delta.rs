@@ -57,7 +57,10 @@ pub(crate) enum Change {
     Whiteout(String),
     /// An entry replacing whatever lower layers had at the path; `None` when nothing of it
     /// is kept (a skipped file, a device).
-    Put { path: String, kept: Option<Kept> },
+    Put {
+        path: String,
+        kept: Option<Kept>,
+    },
     /// A hard link: keeps a copy of its target's node as the view has it then.
     HardLink {
         path: String,
@@ -150,9 +153,7 @@ impl<'a> Applier<'a> {
                 let kept = match kept {
                     // The same test (and words) as the walk's `read_regular`, against the
                     // budget as this image has spent it so far.
-                    Some(Kept::File(data))
-                        if self.fs.captured_bytes + data.len() as u64 > max =>
-                    {
+                    Some(Kept::File(data)) if self.fs.captured_bytes + data.len() as u64 > max => {
                         self.warnings.push(format!(
                             "layer {}: {path}: skipped: total captured data over {max} bytes",
                             self.name
@@ -230,10 +231,10 @@ mod cached_findings {
         stored
             .into_iter()
             .map(|s| {
-                let (rule_id, category, title, severity) =
-                    crate::secret::rule_labels(&s.rule_id).ok_or_else(|| {
-                        D::Error::custom(format!("no secret rule {:?}", s.rule_id))
-                    })?;
+                let (rule_id, category, title, severity) = crate::secret::rule_labels(&s.rule_id)
+                    .ok_or_else(|| {
+                    D::Error::custom(format!("no secret rule {:?}", s.rule_id))
+                })?;
                 Ok(SecretFinding {
                     rule_id,
                     category,
