@@ -6,14 +6,17 @@
 //!
 //! **A hit trusts the digest.** The key is the layer's content address (the compressed
 //! blob digest for OCI layouts and registries, the diff ID for `docker save` archives)
-//! plus [`ANALYSIS_VERSION`], the crate version and the options that decide what is kept
+//! plus [`ANALYSIS_VERSION`], the crate version, a hash of the crate's sources and the
+//! options that decide what is kept
 //! ([`Limits`](super::Limits), secrets or not). On a hit the blob is not opened at all, so a
 //! blob of an `oci:` layout on disk is not re-hashed: a layout whose blob no longer matches
 //! its name gets the analysis of the blob that did. Trivy behaves the same. What guards the
 //! cache itself is that an entry is only ever written after the bytes just read hashed to
 //! the digest it is stored under, so a lying manifest or config cannot plant an analysis
 //! under another layer's digest. In the registry the digests are content addresses it
-//! verified at push.
+//! verified at push. (That is why blobs are keyed by their compressed digest rather than
+//! by the config's diff ID, as Trivy does: checking a diff ID on a miss would mean hashing
+//! every inflated byte, the bodies the walk skips included.)
 //!
 //! One file per entry (`<key>` = hex SHA-256 of the key material): a header (magic, payload
 //! length, SHA-256 of the payload) and the payload (postcard). Written to a temporary file
@@ -40,7 +43,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
 /// Bump whenever what is kept of a layer could change for the same bytes: the walk's
 /// filter (`analyzers::classify`, `read_regular`), binary inspection, the secret rules,
-/// the [`Change`] encoding. (The crate version is part of the key as well.)
+/// the [`Change`] encoding. The crate version and a hash of the crate's sources are part
+/// of the key as well, so a forgotten bump costs a cold cache, never a stale answer.
 pub const ANALYSIS_VERSION: u32 = 1;
 
 const MAGIC: &[u8; 8] = b"WHLAYER1";
@@ -173,6 +177,8 @@ impl LayerCache {
         h.update(b"wharf-scanner layer cache\0");
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update([0]);
+        // the crate's own sources (build.rs): any change to them starts a fresh cache
+        h.update(env!("WHARF_SCANNER_SOURCE_HASH").as_bytes());
         h.update(ANALYSIS_VERSION.to_le_bytes());
         let l = &opts.limits;
         for v in [
