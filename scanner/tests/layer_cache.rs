@@ -221,3 +221,30 @@ fn a_layer_too_large_for_the_bound_is_not_kept() {
     assert_eq!(report_json(&reference, Some(&roomy)), want);
     assert_eq!(size(roomy.dir()), entry);
 }
+
+/// `docker save` archives are keyed by diff ID, stored only when the layer read hashed to
+/// it (skopeo writes the uncompressed tars, as `docker save` does).
+#[test]
+fn docker_archive_layers_are_cached_by_diff_id() {
+    common::require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("debian.tar");
+    let out = std::process::Command::new("skopeo")
+        .args(["copy", "-q"])
+        .arg(common::image(DEBIAN.0, DEBIAN.1))
+        .arg(format!("docker-archive:{}:debian:x", archive.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = format!("docker-archive:{}", archive.display());
+    let want = report_json(&reference, None);
+    let cache = Arc::new(LayerCache::open(tmp.path().join("cache"), DEFAULT_MAX_BYTES).unwrap());
+    assert_eq!(report_json(&reference, Some(&cache)), want);
+    assert_eq!(cache.stats().stored, 1, "the verified layer stored");
+    assert_eq!(report_json(&reference, Some(&cache)), want);
+    assert_eq!(cache.stats().hits, 1);
+}
