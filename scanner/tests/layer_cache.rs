@@ -248,3 +248,53 @@ fn docker_archive_layers_are_cached_by_diff_id() {
     assert_eq!(report_json(&reference, Some(&cache)), want);
     assert_eq!(cache.stats().hits, 1);
 }
+
+/// A blob whose bytes do not match its digest is analysed (with a warning) but never
+/// stored under that digest: a tampered layout cannot plant an analysis that a later scan
+/// of the genuine layer would trust.
+#[test]
+fn a_tampered_blob_is_not_cached() {
+    let images = common::images().join("oci");
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("debian");
+    copy_layout(&images.join("debian"), &layout);
+    let blobs = layout.join("blobs/sha256");
+    let base = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    // pyapp's own (much smaller) layer under the Debian base layer's name
+    let pyapp_layer = std::fs::read_dir(images.join("pyapp/blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != base.file_name().unwrap())
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .path();
+    std::fs::copy(&pyapp_layer, &base).unwrap();
+    let cache = Arc::new(LayerCache::open(tmp.path().join("cache"), DEFAULT_MAX_BYTES).unwrap());
+    let tampered =
+        wharf_scanner::inventory(&format!("oci:{}", layout.display()), &opts(Some(&cache)))
+            .unwrap();
+    assert!(
+        tampered
+            .warnings
+            .messages
+            .iter()
+            .any(|w| w.contains("blob corrupt or tampered")),
+        "{:?}",
+        tampered.warnings
+    );
+    assert_eq!(
+        cache.stats().stored,
+        0,
+        "a tampered blob's analysis was stored"
+    );
+    let reference = common::image(DEBIAN.0, DEBIAN.1);
+    assert_eq!(
+        report_json(&reference, Some(&cache)),
+        report_json(&reference, None)
+    );
+    assert_eq!(cache.stats().hits, 0);
+}
