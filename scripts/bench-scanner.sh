@@ -4,14 +4,17 @@
 #   - `wharf db import osv` of the PyPA set, and of PyPA + Go + RustSec + Debian (the DB used
 #     below)
 #   - inventory: wharf scan --list-packages vs trivy image --format cyclonedx vs syft scan.
-#     Trivy runs twice: with no layer cache (`--cache-backend memory`, as Wharf, which has
-#     none) and with its layer cache warm (it then skips every layer it has analysed before;
+#     Wharf and Trivy each run twice: with no layer cache (`--cache-backend memory`) and
+#     with their layer cache warm (each then skips every layer it has analysed before;
 #     pyapp shares its base layer with the Debian image)
 #   - secrets alone: wharf scan --scanners secret vs trivy image --scanners secret
 #   - full scan with a warm DB (the Debian image against Debian's advisories, pyapp against
-#     PyPA's): wharf vs trivy reading the same advisories (`wharf db export trivy`)
+#     PyPA's): wharf vs trivy reading the same advisories (`wharf db export trivy`), without
+#     and with the layer cache warm
 # Each row is the median wall time of BENCH_REPEAT runs (default 5) and the largest peak RSS.
 # With WHARF_BASELINE=PATH, every wharf row is also measured with that binary (before/after).
+# Wharf's cache is chosen through WHARF_CACHE_BACKEND / WHARF_CACHE_DIR, which a baseline
+# without a layer cache ignores (its "warm" rows are then cold ones).
 # Prints a table and the Trivy/Wharf ratios; asserts nothing (timings are machine-dependent).
 # Usage: scripts/bench-scanner.sh [IMAGES_DIR] [WHARF_BIN]   (default: release build if present)
 set -euo pipefail
@@ -66,6 +69,9 @@ echo "syft:  $(syft version | awk '/^Version/ {print $2}')"
 echo "trivy: $(trivy --version | awk '/^Version/ {print $2}')"
 echo "load:  $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $REPEAT runs a row"
 TRIVY=(trivy image --quiet --skip-version-check --disable-telemetry)
+# Wharf rows run without a layer cache unless they say otherwise (as Trivy's do).
+export WHARF_CACHE_BACKEND=memory
+WHARF_WARM=(env WHARF_CACHE_BACKEND=fs WHARF_CACHE_DIR="$TMP/wharf-cache")
 echo
 wharf_rows import-pypa "db import osv (pypa, $(find "$VULNDATA/pypa/vulns" -type f | wc -l) files)" \
   db import osv --db "$TMP/pypa.db" "$VULNDATA/pypa/vulns"
@@ -84,6 +90,9 @@ for img in debian:bookworm-minbase pyapp:v1; do
   echo
   echo "== $img ($size)"
   wharf_rows "$name-inv" "inventory" scan --list-packages --format json "$ref"
+  "${WHARF_WARM[@]}" "$WHARF" scan --list-packages --format json "$ref" >/dev/null
+  WHARF_CACHE_BACKEND=fs WHARF_CACHE_DIR="$TMP/wharf-cache" \
+    wharf_rows "$name-inv-warm" "inventory, layer cache warm" scan --list-packages --format json "$ref"
   measure "$name-inv-trivy" "inventory: trivy (cyclonedx, no layer cache)" \
     "${TRIVY[@]}" --cache-backend memory --format cyclonedx --input "$IMAGES/oci/$name"
   "${TRIVY[@]}" --cache-dir "$TMP/trivy-cache" --format cyclonedx --input "$IMAGES/oci/$name" >/dev/null
@@ -98,6 +107,15 @@ for img in debian:bookworm-minbase pyapp:v1; do
   measure "$name-full-trivy" "full scan (warm DB, vuln): trivy (no layer cache)" \
     "${TRIVY[@]}" --cache-dir "$TMP/trivy-db" --cache-backend memory --skip-db-update \
     --scanners vuln --format json --input "$IMAGES/oci/$name"
+  "${WHARF_WARM[@]}" "$WHARF" scan --scanners vuln --db "$TMP/all.db" --format json "$ref" >/dev/null
+  WHARF_CACHE_BACKEND=fs WHARF_CACHE_DIR="$TMP/wharf-cache" \
+    wharf_rows "$name-full-warm" "full scan (warm DB, vuln), layer cache warm" \
+    scan --scanners vuln --db "$TMP/all.db" --format json "$ref"
+  "${TRIVY[@]}" --cache-dir "$TMP/trivy-db" --skip-db-update --scanners vuln --format json \
+    --input "$IMAGES/oci/$name" >/dev/null
+  measure "$name-full-trivy-warm" "full scan (warm DB, vuln): trivy (layer cache warm)" \
+    "${TRIVY[@]}" --cache-dir "$TMP/trivy-db" --skip-db-update \
+    --scanners vuln --format json --input "$IMAGES/oci/$name"
   wharf_rows "$name-full-secret" "full scan (warm DB, vuln+secret)" scan --db "$TMP/all.db" --format json "$ref"
   echo "  findings: wharf $("$WHARF" scan --scanners vuln --db "$TMP/all.db" --format json "$ref" |
     jq '[.Results[]?.Vulnerabilities // [] | length] | add // 0'), trivy $("${TRIVY[@]}" \
@@ -109,7 +127,9 @@ echo "Trivy / Wharf (median wall time):"
 for name in debian pyapp; do
   ratio "$name inventory (trivy without layer cache)" "$name-inv-trivy" "$name-inv"
   ratio "$name inventory (trivy layer cache warm)" "$name-inv-trivy-warm" "$name-inv"
+  ratio "$name inventory, both layer caches warm" "$name-inv-trivy-warm" "$name-inv-warm"
   ratio "$name full scan (trivy without layer cache)" "$name-full-trivy" "$name-full"
+  ratio "$name full scan, both layer caches warm" "$name-full-trivy-warm" "$name-full-warm"
   [[ -z "$BASELINE" ]] || ratio "$name inventory: baseline / wharf" "$name-inv-baseline" "$name-inv"
   [[ -z "$BASELINE" ]] || ratio "$name full scan: baseline / wharf" "$name-full-baseline" "$name-full"
 done

@@ -1593,3 +1593,60 @@ fn a_queued_scan_is_stopped_and_told_of() {
     let o = wait_scanned(&w, "halt", "deb", &last, None);
     assert_eq!(o["scan_status"], "Success", "{o}");
 }
+
+/// Registry scans share one layer cache under `<data dir>/cache/layers`: pyapp, pushed
+/// after the Debian image it is built on, has only its own layer read (the server's debug
+/// log tells every hit and miss), and its findings are still what `wharf scan` finds.
+#[test]
+fn registry_scans_read_a_shared_base_layer_once() {
+    require("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("vuln.db");
+    common::import_pypa(&db);
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let w = Wharf::start_env(
+        &data,
+        &["--auth", "--vuln-db", db.to_str().unwrap()],
+        &[
+            ("WHARF_ADMIN_PASSWORD", ADMIN_PW),
+            ("WHARF_LOG_LEVEL", "info,wharf_scanner::image::cache=debug"),
+        ],
+    );
+    ok(
+        api(&w, "POST", "/users", ADMIN)
+            .body(
+                json!({"username": "dev", "password": DEV_PW, "email": "dev@example.com"})
+                    .to_string(),
+            )
+            .send(),
+        201,
+    );
+    setup_project(&w, "base", json!({"auto_scan": "true"}));
+    let count = |what: &str| w.log_text().matches(what).count();
+    skopeo_push(&w, &oci_ref("debian", "bookworm-minbase"), "base/debian:v1");
+    let o = wait_scanned(&w, "base", "debian", "v1", None);
+    assert_eq!(o["scan_status"], "Success", "{o}");
+    assert_eq!(
+        (count("layer cache hit"), count("layer cache miss")),
+        (0, 1)
+    );
+    skopeo_push(&w, &oci_ref("pyapp", "v1"), "base/pyapp:v1");
+    let o = wait_scanned(&w, "base", "pyapp", "v1", None);
+    assert_eq!(o["scan_status"], "Success", "{o}");
+    assert_eq!(
+        (count("layer cache hit"), count("layer cache miss")),
+        (1, 2),
+        "pyapp's base layer from the cache, its own layer read"
+    );
+    let entries = std::fs::read_dir(w.data_dir.join("cache/layers"))
+        .unwrap()
+        .count();
+    assert_eq!(entries, 2, "one entry per distinct layer");
+    let expected = cli_findings(&db, &oci_ref("pyapp", "v1"));
+    assert!(!expected.is_empty());
+    assert_eq!(
+        o["summary"]["total"].as_u64().unwrap() as usize,
+        expected.len()
+    );
+}

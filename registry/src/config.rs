@@ -59,6 +59,10 @@ pub struct Config {
     /// Scans waiting in memory for a worker; beyond, they wait in the database and
     /// are read back as the queue empties (memory stays bounded for a scan-all).
     pub scan_queue_size: usize,
+    /// Bound in bytes on the scanner's layer cache under `<data_dir>/cache/layers` (each
+    /// layer's analysis, so the base layer thousands of images share is read once);
+    /// 0 turns the cache off.
+    pub scan_cache_max_size: u64,
     /// Take the vulnerability database from this OCI artifact (`wharf db push`), at
     /// start and then every `vuln_db_refresh_hours`: an air-gapped Wharf replicates
     /// its DB from another registry like any image.
@@ -287,6 +291,7 @@ impl Default for Config {
             vuln_db: None,
             scan_workers: 1,
             scan_queue_size: crate::service::security::DEFAULT_SCAN_QUEUE,
+            scan_cache_max_size: wharf_scanner::image::cache::DEFAULT_MAX_BYTES,
             vuln_db_ref: None,
             vuln_db_insecure: false,
             vuln_db_username: None,

@@ -97,6 +97,23 @@ async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
 
 /// The registry's host as clients name it: `--external-url`'s host and port,
 /// else the listen address.
+/// The scanner's layer cache under `<data_dir>/cache/layers`, bounded by
+/// `scan_cache_max_size` (0: none). A cache that cannot be opened is logged and skipped:
+/// scans then read every layer, as without one.
+fn layer_cache(config: &Config) -> Option<Arc<wharf_scanner::image::cache::LayerCache>> {
+    if config.scan_cache_max_size == 0 {
+        return None;
+    }
+    let dir = config.data_dir.join("cache").join("layers");
+    match wharf_scanner::image::cache::LayerCache::open(&dir, config.scan_cache_max_size) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "scanner layer cache unusable, scans read every layer: {e}");
+            None
+        }
+    }
+}
+
 fn registry_host(config: &Config) -> String {
     config
         .external_url
@@ -128,6 +145,7 @@ pub async fn open_registry(config: &Config) -> Result<Arc<Services>, ServeError>
             .unwrap_or_else(|| dir.join("vuln.db")),
         workers: config.scan_workers,
         queue: config.scan_queue_size,
+        layer_cache: layer_cache(config),
         source: config
             .vuln_db_ref
             .clone()

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use wharf_scanner::image::LoadOptions;
+use wharf_scanner::image::cache::LayerCache;
 use wharf_scanner::report::ScanReport;
 
 use crate::Config;
@@ -111,9 +112,10 @@ impl Jobs {
             return State::Failed("the adapter is shutting down".into());
         };
         let db = self.config.db.clone();
+        let cache = self.config.layer_cache.clone();
         let started = Instant::now();
         let reference = target.reference.clone();
-        let result = tokio::task::spawn_blocking(move || scan(&target, &db)).await;
+        let result = tokio::task::spawn_blocking(move || scan(&target, &db, cache)).await;
         let state = match result {
             Ok(Ok(done)) => State::Done(Arc::new(done)),
             Ok(Err(e)) => State::Failed(e),
@@ -133,9 +135,14 @@ impl Jobs {
 
 /// Pulls and scans on the blocking pool. Without the vulnerability capability the
 /// inventory alone is taken (an SBOM needs no DB).
-fn scan(target: &Target, db: &std::path::Path) -> Result<Done, String> {
+fn scan(
+    target: &Target,
+    db: &std::path::Path,
+    cache: Option<Arc<LayerCache>>,
+) -> Result<Done, String> {
     let opts = LoadOptions {
         registry: target.registry.clone(),
+        cache,
         ..Default::default()
     };
     let report = if target.vulnerability {

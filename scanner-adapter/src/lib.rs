@@ -43,6 +43,9 @@ pub struct Config {
     pub keep_results: Duration,
     /// Scan requests held at once (queued, running and kept); more are refused.
     pub max_requests: usize,
+    /// The scanner's layer cache: Harbor's images share a handful of base layers, each
+    /// pulled and analysed once (`None`: every layer of every scan is pulled).
+    pub layer_cache: Option<std::sync::Arc<wharf_scanner::image::cache::LayerCache>>,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             keep_results: Duration::from_secs(3600),
             max_requests: 1000,
+            layer_cache: None,
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Scan requests held at once (queued, running and kept); more get 503.
     #[arg(long, env = "WHARF_ADAPTER_MAX_REQUESTS", default_value_t = 1000)]
     max_requests: usize,
+
+    #[command(flatten)]
+    cache: super::scan_cache::CacheArgs,
 }
 
 pub fn run(args: AdapterArgs) -> anyhow::Result<ExitCode> {
@@ -111,6 +114,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.max_requests > 0, "--max-requests must be at least 1");
     config.keep_results = Duration::from_secs(args.keep_seconds);
     config.max_requests = args.max_requests;
+    config.layer_cache = args.cache.open();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wharf-adapter")

@@ -15,6 +15,7 @@ mod registry_args;
 mod replication;
 mod sbom;
 mod scan;
+mod scan_cache;
 mod serve;
 mod sign;
 
@@ -80,6 +81,8 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Manage the offline vulnerability database.
     Db(db::DbArgs),
+    /// Remove cached data: `--scan-cache`, the layer analyses of `scan` and `sbom`.
+    Clean(scan_cache::CleanArgs),
     /// Generate an SBOM (SPDX / CycloneDX) for an image; attach or fetch it as a referrer.
     Sbom(sbom::SbomArgs),
     /// Kubernetes admission webhook: check and pin the images of workloads.
@@ -159,6 +162,7 @@ pub fn run() -> ExitCode {
         Command::Retention(args) => manage::retention(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
+        Command::Clean(args) => scan_cache::clean(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Admission(args) => admission::run(args),
         Command::Adapter(args) => adapter::run(args),

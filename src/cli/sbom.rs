@@ -12,6 +12,7 @@ use wharf_scanner::image::LoadOptions;
 
 use super::registry_args::RegistryArgs;
 use super::scan::print_warnings;
+use super::scan_cache::CacheArgs;
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum SbomFormat {
@@ -68,6 +69,9 @@ pub struct SbomArgs {
 
     #[command(flatten)]
     registry: RegistryArgs,
+
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +155,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
             let opts = LoadOptions {
                 platform: Some(args.platform.clone()),
                 registry: args.registry.options()?,
+                cache: args.cache.open(),
                 ..Default::default()
             };
             let report = wharf_scanner::inventory(&image, &opts)

@@ -1,6 +1,7 @@
 //! `wharf scan IMAGE`: inventory an image and match it against the local vulnerability DB.
 
 use super::registry_args::RegistryArgs;
+use super::scan_cache::CacheArgs;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +92,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     registry: RegistryArgs,
+
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -115,6 +119,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         platform: Some(args.platform.clone()),
         registry: args.registry.options()?,
         secrets,
+        cache: if args.sbom.is_some() {
+            None
+        } else {
+            args.cache.open()
+        },
         ..Default::default()
     };
     let colour = args.output.is_none() && std::io::stdout().is_terminal();

@@ -90,6 +90,7 @@ Config file (TOML), every key optional:
   vuln_db = \"/var/lib/wharf/vuln.db\"
   scan_workers = 1
   scan_queue_size = 1024
+  scan_cache_max_size = 1073741824   # bytes; 0 = no layer cache
   vuln_db_ref = \"mirror.example.com/security/vulndb:latest\"
   vuln_db_insecure = false
   vuln_db_username = \"mirror-reader\"
@@ -250,6 +251,12 @@ pub struct ServeArgs {
     /// and are read back as the queue empties [default: 1024].
     #[arg(long, env = "WHARF_SCAN_QUEUE_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
     scan_queue_size: Option<u64>,
+
+    /// Bound in bytes on the layer cache under <data dir>/cache/layers: each layer's
+    /// analysis is kept, so layers shared by many images are read once; 0 turns it off
+    /// [default: 1073741824 (1 GiB)].
+    #[arg(long, env = "WHARF_SCAN_CACHE_MAX_SIZE")]
+    scan_cache_max_size: Option<u64>,
 
     /// Replicate the vulnerability database from this OCI artifact (made by
     /// `wharf db push`), at start and then every --vuln-db-refresh-hours.
@@ -569,6 +576,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.scan_queue_size {
             config.scan_queue_size = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = self.scan_cache_max_size {
+            config.scan_cache_max_size = v;
         }
         if let Some(v) = self.vuln_db_ref {
             config.vuln_db_ref = Some(v);

@@ -7,7 +7,7 @@ use std::io::Read;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::layer::{Hashing, apply_layer};
+use super::layer::{Hashing, apply_cached, apply_layer_recorded};
 use super::oci_layout::{Descriptor, ImageConfig, IndexOrManifest, pick_platform};
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
 use crate::{Error, Result, Warnings};
@@ -89,6 +89,9 @@ fn load_manifest(
             // SBOM), not a directory tree: nothing in it is installed.
             continue;
         }
+        if apply_cached(&mut fs, &l.digest, i, opts, warnings) {
+            continue;
+        }
         let reader = match src.open(&l.digest) {
             Ok(r) => r,
             Err(e) => {
@@ -100,7 +103,7 @@ fn load_manifest(
             inner: reader,
             hasher: Sha256::new(),
         };
-        apply_layer(&mut fs, &mut hashing, i, &l.digest, opts, warnings);
+        let changes = apply_layer_recorded(&mut fs, &mut hashing, i, &l.digest, opts, warnings);
         // Finish hashing whatever the tar reader left unread (padding, trailing blocks).
         if std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
             && l.digest.starts_with("sha256:")
@@ -111,6 +114,9 @@ fn load_manifest(
                     "layer {}: content digest is {got}; blob corrupt or tampered",
                     l.digest
                 ));
+            } else if let (Some(cache), Some(changes)) = (&opts.cache, changes) {
+                // only what was read from bytes with this digest is stored under it
+                cache.put(&l.digest, opts, &changes);
             }
         }
     }

@@ -9,7 +9,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::fs::clean_path;
-use super::layer::apply_layer;
+use sha2::{Digest as _, Sha256};
+
+use super::layer::{Hashing, apply_cached, apply_layer_recorded};
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
 use crate::{Error, Result, Warnings};
 
@@ -124,8 +126,25 @@ pub(crate) fn load(
             digest: digest.clone(),
             size: Some(size),
         });
+        if apply_cached(&mut fs, &digest, i, opts, warnings) {
+            continue;
+        }
         f.seek(SeekFrom::Start(off)).map_err(io)?;
-        apply_layer(&mut fs, (&mut f).take(size), i, &digest, opts, warnings);
+        let mut hashing = Hashing {
+            inner: (&mut f).take(size),
+            hasher: Sha256::new(),
+        };
+        let changes = apply_layer_recorded(&mut fs, &mut hashing, i, &digest, opts, warnings);
+        // The cache key is the diff ID, the digest of the uncompressed tar: an entry is
+        // stored only when the bytes read were that tar (`docker save` writes layers
+        // uncompressed), never on the config's word alone.
+        if let (Some(cache), Some(changes)) = (&opts.cache, changes)
+            && digest.starts_with("sha256:")
+            && std::io::copy(&mut hashing, &mut std::io::sink()).is_ok()
+            && format!("sha256:{}", hex::encode(hashing.hasher.finalize())) == digest
+        {
+            cache.put(&digest, opts, &changes);
+        }
     }
     let manifest_digest = None;
     Ok(LoadedImage {

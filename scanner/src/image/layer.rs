@@ -6,6 +6,7 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use sha2::{Digest, Sha256};
 
+use super::delta::{Applier, Change, Kept};
 use super::fs::{ImageFs, Node, clean_path};
 use super::pipe::pipelined;
 use super::{Limits, LoadOptions};
@@ -75,18 +76,56 @@ impl<R: Read> Read for Hashing<R> {
 /// a third walks the tar. An uncompressed layer skips the middle stage.
 pub fn apply_layer<R: Read>(
     fs: &mut ImageFs,
-    mut reader: R,
+    reader: R,
     layer: usize,
     name: &str,
     opts: &LoadOptions,
     warnings: &mut Warnings,
 ) {
+    let mut to = Applier::new(fs, layer, name, opts, warnings, false);
+    read_layer(&mut to, reader, name, opts);
+}
+
+/// [`apply_layer`], also returning the layer's changes when there is a layer cache
+/// (`None` without one, or when they depend on the layers below: see [`Applier`]). The
+/// caller stores them once the bytes read are known to match the layer's digest.
+pub(crate) fn apply_layer_recorded<R: Read>(
+    fs: &mut ImageFs,
+    reader: R,
+    layer: usize,
+    name: &str,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> Option<Vec<Change>> {
+    let mut to = Applier::new(fs, layer, name, opts, warnings, opts.cache.is_some());
+    read_layer(&mut to, reader, name, opts);
+    to.into_log()
+}
+
+/// Applies the layer with `digest` from the layer cache, if it holds it; the blob is then
+/// not read at all (the cache trusts the digest: see `cache`). `digest` also names the
+/// layer in warnings, as it did when the entry was made.
+pub(crate) fn apply_cached(
+    fs: &mut ImageFs,
+    digest: &str,
+    layer: usize,
+    opts: &LoadOptions,
+    warnings: &mut Warnings,
+) -> bool {
+    let Some(changes) = opts.cache.as_ref().and_then(|c| c.get(digest, opts)) else {
+        return false;
+    };
+    Applier::new(fs, layer, digest, opts, warnings, false).replay(changes);
+    true
+}
+
+fn read_layer<R: Read>(to: &mut Applier<'_>, mut reader: R, name: &str, opts: &LoadOptions) {
     let max = opts.limits.max_layer_bytes;
     pipelined("layer-decode", &mut reader, |raw| {
         let magic = match raw.fill_buf() {
             Ok(b) => b.get(..4).unwrap_or(b).to_vec(),
             Err(e) => {
-                warnings.push(format!("layer {name}: cannot read: {e}"));
+                to.warn(format!("layer {name}: cannot read: {e}"));
                 return;
             }
         };
@@ -100,7 +139,7 @@ pub fn apply_layer<R: Read>(
                 used: 0,
                 max,
             };
-            return walk_tar(fs, &mut plain, layer, name, opts, warnings);
+            return walk_tar(to, &mut plain, name, opts);
         };
         let mut budget = Budget {
             inner: decoded,
@@ -108,20 +147,13 @@ pub fn apply_layer<R: Read>(
             max,
         };
         pipelined("layer-tar", &mut budget, |stream| {
-            walk_tar(fs, stream, layer, name, opts, warnings)
+            walk_tar(to, stream, name, opts)
         });
     });
 }
 
-/// Applies the entries of one layer's tar stream to `fs`.
-fn walk_tar(
-    fs: &mut ImageFs,
-    stream: &mut (impl Read + Seek),
-    layer: usize,
-    name: &str,
-    opts: &LoadOptions,
-    warnings: &mut Warnings,
-) {
+/// Applies the entries of one layer's tar stream through `to`.
+fn walk_tar(to: &mut Applier<'_>, stream: &mut (impl Read + Seek), name: &str, opts: &LoadOptions) {
     let limits = &opts.limits;
     let mut archive = tar::Archive::new(stream);
     // Seeking skips the bodies nobody wants without copying them (the stream only seeks
@@ -129,7 +161,7 @@ fn walk_tar(
     let entries = match archive.entries_with_seek() {
         Ok(e) => e,
         Err(e) => {
-            warnings.push(format!("layer {name}: not a tar stream: {e}"));
+            to.warn(format!("layer {name}: not a tar stream: {e}"));
             return;
         }
     };
@@ -138,7 +170,7 @@ fn walk_tar(
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                warnings.push(format!(
+                to.warn(format!(
                     "layer {name}: truncated or corrupt tar after {count} entries: {e}"
                 ));
                 return;
@@ -146,7 +178,7 @@ fn walk_tar(
         };
         count += 1;
         if count > limits.max_entries {
-            warnings.push(format!(
+            to.warn(format!(
                 "layer {name}: more than {} entries; rest ignored",
                 limits.max_entries
             ));
@@ -155,7 +187,7 @@ fn walk_tar(
         let raw_path = match entry.path() {
             Ok(p) => p.to_string_lossy().into_owned(),
             Err(e) => {
-                warnings.push(format!(
+                to.warn(format!(
                     "layer {name}: entry with unreadable path skipped: {e}"
                 ));
                 continue;
@@ -163,7 +195,7 @@ fn walk_tar(
         };
         let Some(path) = clean_path(&raw_path) else {
             if raw_path.split('/').any(|c| c == "..") {
-                warnings.push(format!(
+                to.warn(format!(
                     "layer {name}: entry {raw_path:?} escapes the root; skipped"
                 ));
             }
@@ -175,10 +207,7 @@ fn walk_tar(
             None => (None, path.as_str()),
         };
         if base == ".wh..wh..opq" {
-            match dir {
-                Some(d) => fs.opaque(d, layer),
-                None => fs.opaque_root(layer),
-            }
+            to.change(Change::Opaque(dir.unwrap_or_default().to_string()));
             continue;
         }
         if let Some(hidden) = base.strip_prefix(".wh.") {
@@ -187,9 +216,9 @@ fn walk_tar(
                 None => hidden.to_string(),
             };
             if clean_path(&target).as_deref() == Some(target.as_str()) {
-                fs.whiteout(&target);
+                to.change(Change::Whiteout(target));
             } else {
-                warnings.push(format!("layer {name}: bad whiteout {raw_path:?}"));
+                to.warn(format!("layer {name}: bad whiteout {raw_path:?}"));
             }
             continue;
         }
@@ -198,7 +227,10 @@ fn walk_tar(
         let mode = header.mode().unwrap_or(0);
         let size = header.size().unwrap_or(0);
         match kind {
-            tar::EntryType::Directory => fs.replace(&path, Some(Node::Dir { layer })),
+            tar::EntryType::Directory => to.change(Change::Put {
+                path,
+                kept: Some(Kept::Dir),
+            }),
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name()
@@ -206,7 +238,10 @@ fn walk_tar(
                     .flatten()
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                fs.replace(&path, Some(Node::Symlink { target, layer }));
+                to.change(Change::Put {
+                    path,
+                    kept: Some(Kept::Symlink(target)),
+                });
             }
             tar::EntryType::Link => {
                 // A hard link names another entry of the archive; it must stay in the tree.
@@ -217,50 +252,64 @@ fn walk_tar(
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 match clean_path(&target) {
-                    Some(t) => {
-                        let copy = match (fs.node(&t), analyzers::classify(&path, mode, size)) {
-                            (Some(n @ (Node::File { .. } | Node::Binary { .. })), c)
-                                if c != Capture::Skip =>
-                            {
-                                let mut n = n.clone();
-                                set_layer(&mut n, layer);
-                                Some(n)
-                            }
-                            _ => None,
-                        };
-                        fs.replace(&path, copy);
-                    }
+                    Some(target) => to.change(Change::HardLink {
+                        path,
+                        target,
+                        mode,
+                        size,
+                    }),
                     None => {
-                        warnings.push(format!("layer {name}: hard link {raw_path:?} -> {target:?} points outside the image; skipped"));
-                        fs.replace(&path, None);
+                        to.warn(format!("layer {name}: hard link {raw_path:?} -> {target:?} points outside the image; skipped"));
+                        to.change(Change::Put { path, kept: None });
                     }
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let label = format!("layer {name}: {path}");
-                match read_regular(
+                let captured = to.fs.captured_bytes;
+                if captured + size > limits.max_total_capture
+                    && size <= limits.max_file_size
+                    && analyzers::classify(&path, mode, size) == Capture::Content
+                {
+                    // dropped for what the layers below took: not this layer's own answer
+                    to.incomplete();
+                }
+                let mut file_warnings = Warnings::default();
+                let read = read_regular(
                     &label,
                     &path,
                     mode,
                     size,
                     &mut entry,
-                    layer,
-                    fs.captured_bytes,
+                    0,
+                    captured,
                     opts,
-                    warnings,
-                ) {
+                    &mut file_warnings,
+                );
+                for w in file_warnings.messages {
+                    to.warn(w);
+                }
+                match read {
                     Ok((node, secrets)) => {
-                        fs.replace(&path, node);
-                        fs.set_secrets(&path, layer, secrets);
+                        to.change(Change::Put {
+                            path: path.clone(),
+                            kept: node.map(Kept::from_node),
+                        });
+                        if !secrets.is_empty() {
+                            to.change(Change::Secrets {
+                                path,
+                                findings: secrets,
+                            });
+                        }
                     }
                     Err(e) => {
-                        warnings.push(format!("{label}: {e}; layer truncated"));
+                        to.warn(format!("{label}: {e}; layer truncated"));
                         return;
                     }
                 }
             }
             // Devices, fifos, PAX/GNU metadata the tar crate did not fold in: no content.
-            _ => fs.replace(&path, None),
+            _ => to.change(Change::Put { path, kept: None }),
         }
     }
 }
@@ -366,14 +415,5 @@ fn capture_node(
             )
         }
         Capture::Content | Capture::Skip => Ok(None),
-    }
-}
-
-fn set_layer(n: &mut Node, l: usize) {
-    match n {
-        Node::File { layer, .. }
-        | Node::Binary { layer, .. }
-        | Node::Symlink { layer, .. }
-        | Node::Dir { layer } => *layer = l,
     }
 }

@@ -1,6 +1,8 @@
 //! Image input: where an image comes from and how its layers become one filtered view.
 
 pub mod blobs;
+pub mod cache;
+mod delta;
 mod docker_archive;
 pub mod fs;
 pub mod layer;
@@ -11,6 +13,7 @@ mod rootfs;
 pub mod zstd;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use fs::{ImageFs, LayerInfo, Node};
 
@@ -135,6 +138,9 @@ pub struct LoadOptions {
     /// Also read every text file for secrets (`--scanners secret`); otherwise only the
     /// files analyzers want are read.
     pub secrets: bool,
+    /// Layers analysed before are taken from here instead of being read (`None`: every
+    /// layer is read, nothing is kept; `--cache-backend memory`).
+    pub cache: Option<Arc<cache::LayerCache>>,
 }
 
 /// A loaded image: the filtered filesystem plus what we learned on the way.

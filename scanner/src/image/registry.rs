@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::layer::apply_layer;
+use super::layer::{apply_cached, apply_layer_recorded};
 use super::oci_layout::{Descriptor, ImageConfig, IndexOrManifest, pick_platform};
 use super::{ImageFs, LayerInfo, LoadOptions, LoadedImage};
 use crate::{Error, Result, Warnings};
@@ -64,6 +64,9 @@ fn load_manifest(
             digest: l.digest.clone(),
             size: l.size,
         });
+        if apply_cached(&mut fs, &l.digest, i, opts, warnings) {
+            continue;
+        }
         let mut reader = match client.blob_reader(r, &l.digest) {
             Ok(rd) => rd,
             Err(e) => {
@@ -71,13 +74,19 @@ fn load_manifest(
                 continue;
             }
         };
-        apply_layer(&mut fs, &mut reader, i, &l.digest, opts, warnings);
+        let changes = apply_layer_recorded(&mut fs, &mut reader, i, &l.digest, opts, warnings);
         // Drain the rest so the client's digest check runs on every byte.
-        if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
-            warnings.push(format!(
+        match std::io::copy(&mut reader, &mut std::io::sink()) {
+            Err(e) => warnings.push(format!(
                 "layer {}: {e}; blob corrupt, truncated or tampered",
                 l.digest
-            ));
+            )),
+            // the client checked every byte against the digest: safe to store under it
+            Ok(_) => {
+                if let (Some(cache), Some(changes)) = (&opts.cache, changes) {
+                    cache.put(&l.digest, opts, &changes);
+                }
+            }
         }
         let _ = reader.read(&mut [0u8; 0]);
     }

@@ -195,6 +195,18 @@ impl Scanner {
     }
 }
 
+/// The built-in rule with this id as `(id, category, title, severity)`: how a finding read
+/// back from the layer cache gets its labels (the cache stores only the rule id). Reads the
+/// rule table, compiling nothing.
+pub(crate) fn rule_labels(
+    id: &str,
+) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+    rules::builtin()
+        .into_iter()
+        .find(|r| r.id == id)
+        .map(|r| (r.id, r.category, r.title, r.severity))
+}
+
 /// Trivy's test for binary content (after file(1)'s): a control character other than
 /// BEL..CR and ESC in the first [`HEAD_SIZE`] bytes.
 pub fn is_binary(head: &[u8]) -> bool {

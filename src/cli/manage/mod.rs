@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use client::{Client, Target, host_of, save_login};
 pub(crate) use immutable::created_id;
 pub use immutable::{ImmutableArgs, immutable};
-pub use quota::{QuotaArgs, quota};
+pub use quota::{QuotaArgs, parse_size, quota};
 pub use retention::{RetentionArgs, retention};
 pub use role::{RoleArgs, role};
 pub use vuln::{VulnArgs, vuln};

@@ -9,6 +9,7 @@ use futures_util::TryStreamExt;
 use tokio::runtime::Handle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 use wharf_scanner::image::blobs::BlobSource;
+use wharf_scanner::image::cache::LayerCache;
 
 use crate::digest::Digest;
 use crate::metadata::MetadataStore;
@@ -23,6 +24,8 @@ pub(crate) struct StoreBlobs {
     store: Arc<dyn BlobStore>,
     pub(crate) repo: RepoName,
     handle: Handle,
+    /// The scanner's layer cache (`None`: every layer is read).
+    cache: Option<Arc<LayerCache>>,
 }
 
 impl BlobSource for StoreBlobs {
@@ -54,12 +57,14 @@ impl StoreBlobs {
         meta: Arc<dyn MetadataStore>,
         store: Arc<dyn BlobStore>,
         repo: RepoName,
+        cache: Option<Arc<LayerCache>>,
     ) -> Self {
         StoreBlobs {
             meta,
             store,
             repo,
             handle: Handle::current(),
+            cache,
         }
     }
 }
@@ -70,7 +75,10 @@ pub(crate) fn inventory_blocking(
     digest: &Digest,
 ) -> Result<wharf_scanner::report::ScanReport, String> {
     let mut warnings = wharf_scanner::Warnings::default();
-    let opts = wharf_scanner::image::LoadOptions::default();
+    let opts = wharf_scanner::image::LoadOptions {
+        cache: source.cache.clone(),
+        ..Default::default()
+    };
     let img = wharf_scanner::image::blobs::load(source, &digest.to_string(), &opts, &mut warnings)
         .map_err(|e| e.to_string())?;
     let inventory = wharf_scanner::analyzers::analyze(&img.fs, &mut warnings);

@@ -59,7 +59,11 @@ impl Security {
             .await
             .map_err(|e| e.to_string())?
             .map(|a| a.pushed_at);
-        let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo.clone());
+        let cache = self
+            .scanning
+            .as_ref()
+            .and_then(|s| s.config.layer_cache.clone());
+        let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo.clone(), cache);
         let d = digest.clone();
         let report = tokio::task::spawn_blocking(move || inventory_blocking(&source, &d))
             .await

@@ -24,6 +24,7 @@ use crate::names::RepoName;
 use crate::service::events::Event;
 use crate::service::lifecycle::{JobContext, JobHandler};
 use wharf_scanner::Severity;
+use wharf_scanner::image::cache::LayerCache;
 
 /// The job kind of scan-all on the durable queue.
 pub const SCAN_ALL: &str = "scan_all";
@@ -76,6 +77,10 @@ pub struct ScanConfig {
     pub queue: usize,
     /// Where to pull the database from, and how often.
     pub source: Option<DbSource>,
+    /// The scanner's layer cache, shared by every scan and SBOM of this process. The
+    /// registry's layer digests are content addresses verified at push, so a hit that
+    /// trusts the digest trusts what the registry checked.
+    pub layer_cache: Option<Arc<LayerCache>>,
 }
 
 /// A registry reference the database is replicated from (`wharf db push` made it).
@@ -458,7 +463,12 @@ impl Security {
         let started = std::time::Instant::now();
         let result = match RepoName::parse(&repository) {
             Ok(repo) => {
-                let source = StoreBlobs::new(self.meta.clone(), self.blobs.clone(), repo);
+                let source = StoreBlobs::new(
+                    self.meta.clone(),
+                    self.blobs.clone(),
+                    repo,
+                    scanning.config.layer_cache.clone(),
+                );
                 let (db, d) = (scanning.config.db.clone(), digest.clone());
                 let scan = tokio::task::spawn_blocking(move || scan_blocking(source, db, d));
                 // A stop frees the worker now; the blocking read it leaves behind ends
