@@ -460,37 +460,6 @@ live(id) AS (
 )
 ";
 
-/// A read connection for the mark's one pass, its temporary B-trees (the live
-/// set's UNION, the materialized tables) held in memory for that statement. In
-/// the default temp store they page through a 2 MiB cache into a temp file: 0.50
-/// s against 0.35 s for the dry run's query on 118,627 manifests. Only here: the
-/// memory is the live set's (ids, a few MiB per 100,000 manifests) and goes with
-/// the statement; the connection goes back to the pool with the default again.
-struct MarkConnection(sqlx::pool::PoolConnection<sqlx::Sqlite>);
-
-impl MarkConnection {
-    async fn acquire(pool: &sqlx::SqlitePool) -> Result<Self> {
-        let mut conn = pool.acquire().await?;
-        sqlx::query("PRAGMA temp_store = MEMORY")
-            .execute(&mut *conn)
-            .await?;
-        Ok(MarkConnection(conn))
-    }
-
-    /// The statement's result, once the connection has its default back (a
-    /// connection that cannot be reset is closed, not pooled).
-    async fn release<T>(mut self, result: Result<T>) -> Result<T> {
-        if sqlx::query("PRAGMA temp_store = DEFAULT")
-            .execute(&mut *self.0)
-            .await
-            .is_err()
-        {
-            self.0.close_on_drop();
-        }
-        result
-    }
-}
-
 /// Blobs no manifest references, unused since ?1 and not already being deleted.
 const COLLECTABLE_BLOBS: &str = "
 SELECT b.digest, b.size FROM blobs b
@@ -528,16 +497,13 @@ impl LifecycleStore for SqliteMetadata {
     async fn collect_manifests(&self, cutoff: i64, untagged: bool) -> Result<u64> {
         // Looked for first without the write lock: most runs find nothing, and
         // pushes need not wait for them. What a snapshot misses, the next run finds.
-        let mut conn = MarkConnection::acquire(&self.read).await?;
-        let dead: Result<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let dead: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "{DEAD_MANIFESTS} SELECT count(*) FROM manifests WHERE id NOT IN (SELECT id FROM live)"
         )))
         .bind(cutoff)
         .bind(untagged as i64)
-        .fetch_one(&mut *conn.0)
-        .await
-        .map_err(Into::into);
-        let dead = conn.release(dead).await?;
+        .fetch_one(&self.read)
+        .await?;
         if dead == 0 {
             return Ok(0);
         }
@@ -554,7 +520,6 @@ impl LifecycleStore for SqliteMetadata {
         // the dead manifests (and with them their references) were gone. Done
         // as a rolled-back delete, a dry run held the write lock, and every
         // push waited, for as long as the mark took (seconds on a large registry).
-        let mut conn = MarkConnection::acquire(&self.read).await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{DEAD_MANIFESTS}, dead(id) AS MATERIALIZED (
                  SELECT id FROM manifests WHERE id NOT IN (SELECT id FROM live))
@@ -568,10 +533,8 @@ impl LifecycleStore for SqliteMetadata {
         )))
         .bind(cutoff)
         .bind(untagged as i64)
-        .fetch_one(&mut *conn.0)
-        .await
-        .map_err(Into::into);
-        let row = conn.release(row).await?;
+        .fetch_one(&self.read)
+        .await?;
         Ok(Collected {
             manifests: row.try_get::<i64, _>("manifests")? as u64,
             blobs: row.try_get::<i64, _>("n")? as u64,
