@@ -1,39 +1,63 @@
 #!/usr/bin/env bash
-# One node at scale: the same requests against a nearly empty registry (one image)
-# and a full one (`wharf dev populate`: by default 10,000 repositories, 200,000
+# One node at scale: the same requests against a small registry (below) and a full
+# one (`wharf dev populate`: by default 10,000 repositories, 200,000
 # manifests, 1,000,000 tags, 100,000 of them in p0/big), in one run:
 #   startup time and idle RSS; manifest GET by tag and by digest (random tags and
 #   digests across the registry); a tag list page of p0/big (n=100&last=…);
 #   a catalog page; Harbor's artifact list with_scan_overview; the project list
 #   (each: wrk, 2 threads, 16 connections, requests/s and p99); a new small image
-#   pushed with skopeo; a GC dry run (seconds).
+#   pushed with skopeo; a GC dry run (seconds, through the API).
+#
+# The registry measured against the full one is a SMALL one, not an empty one: 250
+# repositories, 500 manifests, 250 tags in p0/big; just enough that every listing
+# (a catalog page of 100 after p0/big, a tag page of 100, an artifact page of 10)
+# returns a full page. Against a registry holding one image those pages come back
+# empty, and the ratio measured the page's size (O(page), as it should be), not the
+# registry's. An empty registry is still started, for its startup time and idle RSS.
+#
+# Both registries run side by side for the whole run and every measure is taken
+# INTERLEAVED: small, full, small, full, … ROUNDS times, medians reported. On a
+# shared machine the load changes from minute to minute; only ratios taken this way,
+# each full measure next to a small one, say anything about the registry.
+#
 # Load tool: wrk (Debian), with scripts/bench-scale.lua for the random paths.
 # Usage: scripts/bench-scale.sh
 #   FULL_DIR=DIR   keep (or reuse) the populated registry there: populating takes minutes
 #   POPULATE="--repos 1000 --manifests 20000 --tags 100000 --big-repo-tags 10000"
 #                  a smaller registry (arguments to `wharf dev populate`)
 #   DURATION=5     seconds per wrk measure
+#   ROUNDS=3       small/full pairs per measure (medians reported)
+#   ONLY="bytag catalog"  run only these measures (bytag bydigest tagpage catalog
+#                  artifacts projects push gc)
+#   NO_BUILD=1     use target/release/wharf as it is
+#   WHARF_BIN=PATH another binary (e.g. a build from before a change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${WHARF_SHARED:-$(cd .. && pwd)/shared}
 IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
 DURATION=${DURATION:-5}
-for t in wrk skopeo curl python3; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo curl)" >&2; exit 1; }; done
+ROUNDS=${ROUNDS:-3}
+ONLY=${ONLY:-bytag bydigest tagpage catalog artifacts projects push gc}
+for t in wrk skopeo curl python3 bc; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo curl bc)" >&2; exit 1; }; done
 [ -f "$IMAGES/oci/small/index.json" ] || SKIP_DEBIAN=1 bash "$SHARED/testing/make-test-images.sh" "$IMAGES" >&2
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bin wharf
-WHARF=$ROOT/target/release/wharf
+[ -n "${NO_BUILD:-}" ] || [ -n "${WHARF_BIN:-}" ] || cargo build --release --quiet --bin wharf
+WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
 WORK=$(mktemp -d)
 PW=Bench12345
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
+want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 EMPTY=$WORK/empty
 "$WHARF" dev populate --data-dir "$EMPTY" --projects 1 --repos 1 --manifests 1 --tags 1 \
   --big-repo-tags 1 --configs 1 --layers 3 2>/dev/null
+SMALL=$WORK/small
+"$WHARF" dev populate --data-dir "$SMALL" --projects 2 --repos 250 --manifests 500 --tags 1000 \
+  --big-repo-tags 250 --configs 20 --layers 10 2>/dev/null
 FULL=${FULL_DIR:-$WORK/full}
 if [ ! -f "$FULL/wharf.db" ]; then
   echo "populating $FULL (${POPULATE:-defaults})..." >&2
@@ -41,24 +65,11 @@ if [ ! -f "$FULL/wharf.db" ]; then
   "$WHARF" dev populate --data-dir "$FULL" ${POPULATE:-} >&2
 fi
 
-declare -A R
-wrk_measure() { # key url [paths-file]
-  local out
-  if [ -n "${3:-}" ]; then
-    out=$(PATHS_FILE=$3 wrk -t2 -c16 -d"${DURATION}s" --latency -s scripts/bench-scale.lua \
-          -H "Authorization: Bearer $TOKEN" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$2")
-  else
-    out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" \
-          -H "Accept: application/json" "$2")
-  fi
-  local bad; bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  [ -z "$bad" ] || { echo "[$1] $bad non-2xx answers from $2" >&2; echo "$out" >&2; exit 1; }
-  R[$1.rps]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
-  R[$1.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
-}
-
-for who in empty full; do
-  dir=$EMPTY; [ $who = full ] && dir=$FULL
+declare -A R BASE PID
+# Start all three, one after the other (startup time and idle RSS are taken alone);
+# the empty one is stopped once measured.
+for who in empty small full; do
+  case $who in empty) dir=$EMPTY ;; small) dir=$SMALL ;; full) dir=$FULL ;; esac
   port=$(free_port); base=http://127.0.0.1:$port
   t0=$(date +%s.%N)
   WHARF_ADMIN_PASSWORD=$PW WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" >"$WORK/$who.log" 2>&1 &
@@ -67,11 +78,22 @@ for who in empty full; do
   R[$who.startup]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f')
   sleep 3
   R[$who.idle]=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
-  # One token for every measure: pull on the repositories used, and the catalog.
-  scope="scope=registry:catalog:*&scope=repository:p0/big:pull"
-  TOKEN=$(curl -s -u "admin:$PW" "$base/service/token?service=wharf&$scope" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  BASE[$who]=$base; PID[$who]=$pid
+  if [ $who = empty ]; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
+done
 
-  # Paths: random tags of p0/big, and the digests of some of them.
+# A fresh token for each measure (tokens expire; the run takes minutes): pull on
+# p0/big, and the catalog.
+token() {
+  curl -s -u "admin:$PW" "${BASE[$1]}/service/token?service=wharf&scope=registry:catalog:*&scope=repository:p0/big:pull" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+# Paths: random tags of p0/big, and the digests of some of them; the middle tag
+# for the tag page.
+declare -A MIDDLE
+for who in small full; do
+  base=${BASE[$who]}; TOKEN=$(token $who)
   tags=$(BASE=$base TOKEN=$TOKEN python3 - <<'PY'
 import json, os, urllib.request
 base, url, out = os.environ["BASE"], "/v2/p0/big/tags/list?n=1000", []
@@ -89,51 +111,117 @@ PY
     curl -sI -H "Authorization: Bearer $TOKEN" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$base$p" |
       tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print "/v2/p0/big/manifests/" $2}'
   done | sort -u >"$WORK/$who.digests"
-  middle=$(sed -n "$(( $(wc -l <<<"$tags") / 2 + 1 ))p" <<<"$tags")
-
-  echo "[$who] manifest GET by tag / by digest" >&2
-  wrk_measure "$who.bytag" "$base" "$WORK/$who.tags"
-  wrk_measure "$who.bydigest" "$base" "$WORK/$who.digests"
-  echo "[$who] tag list page, catalog page" >&2
-  wrk_measure "$who.tagpage" "$base/v2/p0/big/tags/list?n=100&last=$middle"
-  wrk_measure "$who.catalog" "$base/v2/_catalog?n=100&last=p0/big"
-  echo "[$who] artifacts with scan overview, projects" >&2
-  basic=$(printf 'admin:%s' "$PW" | base64)
-  TOKEN_SAVED=$TOKEN
-  # The management API takes Basic credentials: wrk sends them in place of the token.
-  TOKEN=x; wrk_basic() {
-    local out; out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Basic $basic" "$2")
-    local bad; bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    [ -z "$bad" ] || { echo "[$1] $bad non-2xx answers from $2" >&2; echo "$out" >&2; exit 1; }
-    R[$1.rps]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
-    R[$1.p99]=$(awk '$1=="99%" {print $2}' <<<"$out")
-  }
-  wrk_basic "$who.artifacts" "$base/api/v2.0/projects/p0/repositories/big/artifacts?with_scan_overview=true&with_tag=true&page_size=10"
-  wrk_basic "$who.projects" "$base/api/v2.0/projects?page_size=10"
-  TOKEN=$TOKEN_SAVED
-
-  echo "[$who] push of a new small image, GC dry run" >&2
-  t0=$(date +%s.%N)
-  skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds "admin:$PW" \
-    "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/p0/pushed:v1"
-  R[$who.push]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f')
-  t0=$(date +%s.%N)
-  WHARF_PASSWORD=$PW "$WHARF" gc run --dry-run --registry "$base" --username admin >/dev/null
-  R[$who.gc]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f')
-  R[$who.rss]=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  MIDDLE[$who]=$(sed -n "$(( $(wc -l <<<"$tags") / 2 + 1 ))p" <<<"$tags")
 done
 
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
-printf '\n%-40s %16s %16s %8s\n' "measure" "empty" "full" "full/empty"
+# p99 as wrk prints it (us, ms or s) → milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$1"; }
+
+# One wrk run: measure who path-or-url [paths-file]; appends rps and p99 (ms) to lists.
+wrk_once() {
+  local key=$1 who=$2 url=$3 paths=${4:-} out auth
+  case $key in
+    artifacts|projects) auth="Basic $(printf 'admin:%s' "$PW" | base64)" ;; # the management API takes Basic credentials
+    *) auth="Bearer $(token "$who")" ;;
+  esac
+  if [ -n "$paths" ]; then
+    out=$(PATHS_FILE=$paths wrk -t2 -c16 -d"${DURATION}s" --latency -s scripts/bench-scale.lua \
+          -H "Authorization: $auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$url")
+  else
+    out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: $auth" -H "Accept: application/json" "$url")
+  fi
+  local bad; bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  [ -z "$bad" ] || { echo "[$key $who] $bad non-2xx answers from $url" >&2; echo "$out" >&2; exit 1; }
+  R[$who.$key.rps]+="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") "
+  R[$who.$key.p99]+="$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") "
+}
+
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+
+url_of() { # key who → url
+  local base=${BASE[$2]}
+  case $1 in
+    bytag|bydigest) echo "$base" ;;
+    tagpage) echo "$base/v2/p0/big/tags/list?n=100&last=${MIDDLE[$2]}" ;;
+    catalog) echo "$base/v2/_catalog?n=100&last=p0/big" ;;
+    artifacts) echo "$base/api/v2.0/projects/p0/repositories/big/artifacts?with_scan_overview=true&with_tag=true&page_size=10" ;;
+    projects) echo "$base/api/v2.0/projects?page_size=10" ;;
+  esac
+}
+
+for key in bytag bydigest tagpage catalog artifacts projects; do
+  want $key || continue
+  for round in $(seq "$ROUNDS"); do
+    for who in small full; do
+      echo "[$key] round $round: $who" >&2
+      paths=
+      [ $key = bytag ] && paths=$WORK/$who.tags
+      [ $key = bydigest ] && paths=$WORK/$who.digests
+      wrk_once $key $who "$(url_of $key $who)" "$paths"
+    done
+  done
+done
+
+# Timed once per round, interleaved too: a push of a new small image (a new
+# repository each round), a GC dry run.
+for round in $(seq "$ROUNDS"); do
+  for who in small full; do
+    base=${BASE[$who]}; port=${base##*:}
+    if want push; then
+      t0=$(date +%s.%N)
+      skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds "admin:$PW" \
+        "oci:$IMAGES/oci/small:v1" "docker://127.0.0.1:$port/p0/pushed-$round:v1"
+      R[$who.push]+="$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.3f') "
+    fi
+    if want gc; then
+      # Through the API, the job polled every 5 ms: `wharf gc run` polls at 0.2,
+      # 0.6, 1.4 s…, which rounds every run up to one of those.
+      R[$who.gc]+="$(python3 - "$base" "$PW" <<'PY'
+import base64, json, sys, time, urllib.request
+base, pw = sys.argv[1], sys.argv[2]
+auth = "Basic " + base64.b64encode(f"admin:{pw}".encode()).decode()
+def call(method, path, body=None):
+    req = urllib.request.Request(base + "/api/v2.0" + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": auth, "Content-Type": "application/json"})
+    return urllib.request.urlopen(req)
+t0 = time.monotonic()
+r = call("POST", "/system/gc/schedule", {"schedule": {"type": "Manual"},
+         "parameters": {"delete_untagged": False, "dry_run": True}})
+jid = r.headers["Location"].rsplit("/", 1)[1]
+while (job := json.load(call("GET", f"/jobs/{jid}")))["status"] not in ("Success", "Error", "Stopped"):
+    time.sleep(0.005)
+if job["status"] != "Success":
+    sys.exit(f"GC dry run ended {job['status']}")
+print("%.3f" % (time.monotonic() - t0))
+PY
+) "
+    fi
+  done
+done
+for who in small full; do
+  R[$who.rss]=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/${PID[$who]}/status")
+done
+
+ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo -; }
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $ROUNDS interleaved rounds of ${DURATION}s, medians"
+printf '%-34s %14s %14s %10s   %s\n' "measure" "small" "full" "full/small" "rounds (small | full)"
 for m in bytag:"manifest GET by tag" bydigest:"manifest GET by digest" tagpage:"tag list page (p0/big)" \
          catalog:"catalog page" artifacts:"artifacts, with_scan_overview" projects:"project list"; do
   k=${m%%:*}; name=${m#*:}
-  printf '%-40s %9s req/s %9s req/s %8s\n' "$name" "${R[empty.$k.rps]}" "${R[full.$k.rps]}" "$(ratio "${R[full.$k.rps]}" "${R[empty.$k.rps]}")"
-  printf '%-40s %16s %16s\n' "  p99" "${R[empty.$k.p99]}" "${R[full.$k.p99]}"
+  want "$k" || continue
+  e=$(median "${R[small.$k.rps]}"); f=$(median "${R[full.$k.rps]}")
+  printf '%-34s %8s req/s %8s req/s %10s   %s| %s\n' "$name" "$e" "$f" "$(ratio "$f" "$e")" "${R[small.$k.rps]}" "${R[full.$k.rps]}"
+  e=$(median "${R[small.$k.p99]}"); f=$(median "${R[full.$k.p99]}")
+  printf '%-34s %11s ms %11s ms %10s   %s| %s\n' "  p99" "$e" "$f" "$(ratio "$f" "$e")" "${R[small.$k.p99]}" "${R[full.$k.p99]}"
 done
-printf '%-40s %14s s %14s s\n' "push of a new small image (skopeo)" "${R[empty.push]}" "${R[full.push]}"
-printf '%-40s %14s s %14s s\n' "GC dry run" "${R[empty.gc]}" "${R[full.gc]}"
-printf '%-40s %14s s %14s s\n' "startup (until /v2/ answers)" "${R[empty.startup]}" "${R[full.startup]}"
-printf '%-40s %12s MiB %12s MiB\n' "idle RSS (3 s after start)" "${R[empty.idle]}" "${R[full.idle]}"
-printf '%-40s %12s MiB %12s MiB\n' "RSS after the measures" "${R[empty.rss]}" "${R[full.rss]}"
+for m in push:"push of a new small image" gc:"GC dry run"; do
+  k=${m%%:*}; name=${m#*:}
+  want "$k" || continue
+  e=$(median "${R[small.$k]}"); f=$(median "${R[full.$k]}")
+  printf '%-34s %12s s %12s s %10s   %s| %s\n' "$name" "$e" "$f" "$(ratio "$f" "$e")" "${R[small.$k]}" "${R[full.$k]}"
+done
+printf '%-34s %12s s %12s s   (empty registry: %s s)\n' "startup (until /v2/ answers)" "${R[small.startup]}" "${R[full.startup]}" "${R[empty.startup]}"
+printf '%-34s %10s MiB %10s MiB   (empty registry: %s MiB)\n' "idle RSS (3 s after start)" "${R[small.idle]}" "${R[full.idle]}" "${R[empty.idle]}"
+printf '%-34s %10s MiB %10s MiB\n' "RSS after the measures" "${R[small.rss]}" "${R[full.rss]}"

@@ -2406,6 +2406,26 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
         Some(cosign_tag),
     )
     .await;
+    // The referrers tag schema's index for the tagged image (`sha256-<hex>`), and
+    // a cosign `.sbom` of the untagged one: accessories by tag name alone.
+    let schema_tag = Box::leak(format!("sha256-{}", tagged.hex()).into_boxed_str());
+    let schema_index = put(
+        r#"{"m":"schema"}"#,
+        vec![cfg.clone()],
+        vec![],
+        None,
+        Some(schema_tag),
+    )
+    .await;
+    let sbom_tag = Box::leak(format!("sha256-{}.sbom", untagged.hex()).into_boxed_str());
+    let cosign_sbom = put(
+        r#"{"m":"sbom"}"#,
+        vec![cfg.clone()],
+        vec![],
+        None,
+        Some(sbom_tag),
+    )
+    .await;
     let exists = |d: Digest| async move {
         meta.manifest_by_digest(&app_ref(), &d, false)
             .await
@@ -2423,10 +2443,10 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
     );
     let p = store.preview(old, false).await.unwrap();
     assert_eq!((p.manifests, p.blobs, p.bytes), (0, 1, 5), "only `loose`");
-    // With delete_untagged: the untagged image, its referrer and cosign
-    // signature go; then `shared` (only the untagged image used it) too.
+    // With delete_untagged: the untagged image, its referrer, cosign signature
+    // and SBOM go; then `shared` (only the untagged image used it) too.
     let p = store.preview(old, true).await.unwrap();
-    assert_eq!((p.manifests, p.blobs, p.bytes), (3, 2, 11));
+    assert_eq!((p.manifests, p.blobs, p.bytes), (4, 2, 11));
     // A preview changes nothing.
     assert!(exists(untagged.clone()).await);
     assert_eq!(store.preview(old, true).await.unwrap(), p);
@@ -2435,15 +2455,17 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
     assert_eq!(store.collect_manifests(young, true).await.unwrap(), 0);
     // Without delete_untagged, untagged images stay (and keep their accessories).
     assert_eq!(store.collect_manifests(old, false).await.unwrap(), 0);
-    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 3);
+    assert_eq!(store.collect_manifests(old, true).await.unwrap(), 4);
     for (d, alive) in [
         (&tagged, true),
         (&index, true),
         (&child, true),
         (&sig_of_tagged, true),
+        (&schema_index, true),
         (&untagged, false),
         (&sig_of_untagged, false),
         (&cosign_sig, false),
+        (&cosign_sbom, false),
     ] {
         assert_eq!(exists(d.clone()).await, alive, "{d}");
     }
@@ -2459,9 +2481,10 @@ pub async fn run_gc(meta: &dyn MetadataStore, store: &dyn super::LifecycleStore)
     )
     .await;
     assert!(meta.delete_manifest(&app, &tagged).await.unwrap());
-    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 2);
+    assert_eq!(store.collect_manifests(old, false).await.unwrap(), 3);
     assert!(!exists(sig_of_sig.clone()).await);
     assert!(!exists(sig_of_tagged.clone()).await);
+    assert!(!exists(schema_index.clone()).await);
 
     // Blobs, two phases. Nothing was unused long enough for a grace period
     // reaching back before the test began.

@@ -513,19 +513,27 @@ impl LifecycleStore for PgMetadata {
     }
 
     async fn preview(&self, cutoff: i64, untagged: bool) -> Result<Collected> {
-        let mut tx = self.write.begin().await?;
-        gc_lock(&mut tx, true).await?;
-        let manifests = delete_dead_manifests(&mut tx, cutoff, untagged).await?;
+        // One read, no GC lock: what collection would delete, counted as if the
+        // dead manifests (and with them their references) were gone. Done as a
+        // rolled-back delete under the exclusive GC lock, a dry run made every
+        // push wait for as long as the mark took.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) AS n, coalesce(sum(size), 0)::BIGINT AS bytes FROM ({COLLECTABLE_BLOBS}) c"
+            "{DEAD_MANIFESTS}, dead AS MATERIALIZED (
+                 SELECT id FROM manifests WHERE id NOT IN (SELECT id FROM live))
+             SELECT (SELECT count(*) FROM dead) AS manifests,
+                    count(*) AS n, coalesce(sum(b.size), 0)::BIGINT AS bytes
+               FROM blobs b
+              WHERE b.deleting = 0 AND b.last_used_at < $1
+                AND NOT EXISTS (SELECT 1 FROM manifest_references mr
+                                 WHERE mr.digest = b.digest AND mr.kind = 'blob'
+                                   AND mr.manifest_id NOT IN (SELECT id FROM dead))"
         )))
         .bind(cutoff)
-        .fetch_one(&mut *tx)
+        .bind(untagged as i64)
+        .fetch_one(&self.read)
         .await?;
-        // Nothing of a dry run is kept.
-        tx.rollback().await?;
         Ok(Collected {
-            manifests,
+            manifests: row.try_get::<i64, _>("manifests")? as u64,
             blobs: row.try_get::<i64, _>("n")? as u64,
             bytes: row.try_get::<i64, _>("bytes")? as u64,
         })
