@@ -912,6 +912,59 @@ fn audit_log_records_who_did_what() {
 }
 
 #[test]
+fn a_burst_of_basic_auth_requests_checks_the_password_once() {
+    // Each password check (argon2) that succeeds writes one `login` entry; a
+    // request answered from the credential cache writes none. Sixteen requests
+    // sent at once with credentials not yet cached must make one check, not
+    // sixteen running side by side.
+    let w = start();
+    create_user(&w, "burst");
+    let go = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let go = go.clone();
+            let url = w.url("/api/v2.0/users/current");
+            std::thread::spawn(move || {
+                go.wait();
+                curl("GET", &url)
+                    .arg("-u")
+                    .arg("burst:Passw0rd!")
+                    .send()
+                    .status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    // The audit writer keeps order: once a later failure is logged, every
+    // login of the burst is in.
+    assert_eq!(token(&w, Some(("marker", "wrong")), &[]).0, 401);
+    let mut logs = Value::Null;
+    for _ in 0..50 {
+        logs = api(&w, "GET", "/audit-logs?page_size=100", admin())
+            .send()
+            .json();
+        if logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["operation"] == "login_failed" && e["resource"] == "marker")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logins = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["username"] == "burst" && e["operation"] == "login")
+        .count();
+    assert_eq!(logins, 1, "password checks for one burst: {logs:#}");
+}
+
+#[test]
 fn repeated_login_failures_are_slowed_down() {
     let w = start();
     for _ in 0..6 {

@@ -16,6 +16,9 @@ use crate::metadata::now;
 /// requests costs one argon2 check, not one each.
 const CREDENTIAL_CACHE: Duration = Duration::from_secs(30);
 
+/// At most this many verified credentials are remembered at once.
+const CREDENTIAL_CACHE_ENTRIES: usize = 10_000;
+
 impl Access {
     /// Check a user name and password (or robot name and secret).
     pub async fn authenticate(
@@ -31,14 +34,50 @@ impl Access {
             .chain_update(secret)
             .finalize()
             .into();
-        if let Some((p, at)) = auth
-            .cache
+        if let Some(p) = auth.cached(&cache_key) {
+            return Ok(p);
+        }
+        // One check per credential at a time: when the entry is missing or has
+        // just expired, a client's 16 parallel requests would otherwise run
+        // argon2 16 times at once (p99 of hundreds of milliseconds). The others
+        // wait for the first and take its result from the cache.
+        let slot = auth
+            .checking
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&cache_key)
-            && at.elapsed() < CREDENTIAL_CACHE
+            .entry(cache_key)
+            .or_default()
+            .clone();
+        let _turn = slot.lock().await;
+        let result = self
+            .authenticate_uncached(auth, cache_key, username, secret, client_ip)
+            .await;
         {
-            return Ok(p.clone());
+            let mut checking = auth.checking.lock().unwrap_or_else(|e| e.into_inner());
+            // The last one out removes the slot (the map holds one reference,
+            // this request another).
+            if checking
+                .get(&cache_key)
+                .is_some_and(|s| Arc::ptr_eq(s, &slot) && Arc::strong_count(s) == 2)
+            {
+                checking.remove(&cache_key);
+            }
+        }
+        result
+    }
+
+    /// The check itself, with this credential's turn held: the cache again (the
+    /// request before may just have filled it), then rate limit, throttle, argon2.
+    async fn authenticate_uncached(
+        &self,
+        auth: &super::AuthState,
+        cache_key: [u8; 32],
+        username: &str,
+        secret: &str,
+        client_ip: Option<&str>,
+    ) -> Result<Principal> {
+        if let Some(p) = auth.cached(&cache_key) {
+            return Ok(p);
         }
         // A guesser's every attempt misses the cache: each costs one unit of its
         // address's budget before argon2 runs.
@@ -74,10 +113,7 @@ impl Access {
         match found {
             Some(p) => {
                 auth.throttle.succeeded(&user_key);
-                auth.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(cache_key, (p.clone(), Instant::now()));
+                auth.remember(cache_key, &p);
                 self.audit_login(username, mode, true, client_ip);
                 Ok(p)
             }
@@ -150,5 +186,30 @@ impl Access {
             name: u.username,
             sysadmin: u.sysadmin,
         }))
+    }
+}
+
+impl super::AuthState {
+    /// The principal these credentials were verified as, if that was recent.
+    fn cached(&self, key: &[u8; 32]) -> Option<Principal> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < CREDENTIAL_CACHE)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// Remember a successful check. The map is bounded: past
+    /// `CREDENTIAL_CACHE_ENTRIES`, expired entries go, and if all are fresh,
+    /// everything (the next request of each client checks again).
+    fn remember(&self, key: [u8; 32], p: &Principal) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CREDENTIAL_CACHE_ENTRIES {
+            cache.retain(|_, (_, at)| at.elapsed() < CREDENTIAL_CACHE);
+            if cache.len() >= CREDENTIAL_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (p.clone(), Instant::now()));
     }
 }

@@ -73,6 +73,10 @@ pub struct AuthState {
     token_ttl: Duration,
     throttle: Throttle,
     cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+    /// Credential checks running now, one per credential: a burst of requests
+    /// with the same (not yet cached) credentials waits for the first check
+    /// instead of running argon2 once each.
+    checking: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     audit: mpsc::Sender<AuditEntry>,
     dropped: std::sync::atomic::AtomicU64,
     /// Tokens already verified (keyed by the whole token, so only an exact
@@ -99,6 +103,7 @@ impl AuthState {
             token_ttl,
             throttle: Throttle::default(),
             cache: Mutex::new(HashMap::new()),
+            checking: Mutex::new(HashMap::new()),
             audit: tx,
             dropped: Default::default(),
             verified: Mutex::new(HashMap::new()),
