@@ -201,6 +201,9 @@ impl BlobStore for FsBlobStore {
         if self.fsync {
             sync_dir(dir).await?;
         }
+        // Uploads are written past the page cache; the blob's next reader (often a
+        // pull right after the push) should find it there, as after a buffered write.
+        read::cache_in_background(dst);
         Ok(())
     }
 

@@ -150,6 +150,27 @@ impl Chunks {
     }
 }
 
+/// Ask the kernel to read a blob just committed into the page cache, on the
+/// blocking pool and off the request's path: uploads are written with `O_DIRECT`,
+/// so without this the first pull of a fresh blob reads it from the disk (twice:
+/// past the cache, then into it). The cost is one read of the blob from the disk
+/// in the background (docs/design.md, "Downloads from the page cache").
+pub(super) fn cache_in_background(path: std::path::PathBuf) {
+    tokio::task::spawn_blocking(move || {
+        if let Ok(file) = std::fs::File::open(&path)
+            && let Ok(meta) = file.metadata()
+        {
+            // One call reads at most the device's read-ahead window (8 MiB here),
+            // not the range asked for: a 1 GiB blob is asked for a chunk at a time.
+            let mut at = 0;
+            while at < meta.len() {
+                advise_will_need(&file, at, STREAM_CHUNK.min(meta.len() - at));
+                at += STREAM_CHUNK;
+            }
+        }
+    });
+}
+
 /// `n` bytes at `at` (a multiple of [`ALIGN`]) read past the page cache into a
 /// page-aligned anonymous map; the tail beyond `n` read to keep the length aligned
 /// is cut off.
