@@ -10,8 +10,9 @@
 //!   serves it.
 //! - **From the disk with `O_DIRECT`** otherwise, into a page-aligned buffer.
 //!   Uploads are written with `O_DIRECT` (see `append`), so a freshly pushed blob
-//!   is not in the cache; read through the cache (the faults of populating a map,
-//!   or `POSIX_FADV_WILLNEED` read-ahead) it came at 100–370 MB/s on the machines
+//!   is not in the cache until [`cache_in_background`] has read it back; read
+//!   through the cache (the faults of populating a map, or `POSIX_FADV_WILLNEED`
+//!   read-ahead) it came at 100–370 MB/s on the machines
 //!   we measured, where direct reads ran at 1.1–1.4 GB/s. Asking the cache with
 //!   `preadv2(RWF_NOWAIT)` instead of `mincore` started the kernel's read-ahead on
 //!   the chunk it asked about, so every cold chunk was read twice (99 MB/s).
