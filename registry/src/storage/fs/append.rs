@@ -29,7 +29,7 @@
 //! commit waits for the last stretch only.
 //!
 //! Memory per upload: the queued frames (each at most hyper's read buffer, a few
-//! hundred KiB) and [`BLOCKS`] blocks, about 2.5 MiB however fast the client sends.
+//! hundred KiB) and [`BLOCKS`] blocks, about 5 MiB however fast the client sends.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -47,12 +47,14 @@ use crate::digest::Hasher;
 
 /// Frames queued between the connection and the hashing thread (each at most
 /// hyper's read buffer, about 400 KiB); the hashing thread keeps up with the
-/// socket, so a short queue is enough and keeps an upload's memory low.
-const PIPELINE_FRAMES: usize = 2;
+/// socket, so a short queue is enough and keeps an upload's memory low. (Two
+/// frames and 512 KiB blocks saved 2.5 MiB of peak RSS but cost 20-40% of a 1 GiB
+/// upload's speed: docs/design.md, "Peak memory of a 1 GiB upload".)
+const PIPELINE_FRAMES: usize = 4;
 /// The unit of a direct write: large enough that the disk sees few, long
-/// requests (`dd oflag=direct` wrote 512 KiB blocks as fast as 1 MiB ones here,
-/// 1.1–1.5 GB/s), small enough that [`BLOCKS`] of them keep an upload's memory low.
-pub(super) const BLOCK: usize = 512 * 1024;
+/// requests (1 MiB runs as fast as 4 or 16 MiB here), small enough that
+/// [`BLOCKS`] of them keep an upload's memory low.
+pub(super) const BLOCK: usize = 1024 * 1024;
 /// Blocks per upload: one filling, one being written, one queued.
 const BLOCKS: usize = 3;
 /// File offsets and lengths of direct writes are multiples of this (the page

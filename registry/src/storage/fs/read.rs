@@ -151,22 +151,29 @@ impl Chunks {
     }
 }
 
-/// Ask the kernel to read a blob just committed into the page cache, on the
-/// blocking pool and off the request's path: uploads are written with `O_DIRECT`,
-/// so without this the first pull of a fresh blob reads it from the disk (twice:
-/// past the cache, then into it). The cost is one read of the blob from the disk
-/// in the background (docs/design.md, "Downloads from the page cache").
-pub(super) fn cache_in_background(path: std::path::PathBuf) {
+/// Read a blob just committed into the page cache, on the blocking pool and off
+/// the request's path: uploads are written with `O_DIRECT`, so without this the
+/// first pull of a fresh blob reads it from the disk (twice: past the cache, then
+/// into it). The blob is read through the cache a chunk at a time, so that the
+/// reading keeps the disk's pace and stops as soon as a body is being appended
+/// (`appending` > 0): the disk is then the upload's, and the chunks not read yet
+/// are cached by the first GET instead (docs/design.md, "Downloads from the page
+/// cache").
+pub(super) fn cache_in_background(
+    path: std::path::PathBuf,
+    appending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::os::unix::fs::FileExt;
     tokio::task::spawn_blocking(move || {
-        if let Ok(file) = std::fs::File::open(&path)
-            && let Ok(meta) = file.metadata()
-        {
-            // One call reads at most the device's read-ahead window (8 MiB here),
-            // not the range asked for: a 1 GiB blob is asked for a chunk at a time.
-            let mut at = 0;
-            while at < meta.len() {
-                advise_will_need(&file, at, STREAM_CHUNK.min(meta.len() - at));
-                at += STREAM_CHUNK;
+        let Ok(file) = std::fs::File::open(&path) else {
+            return;
+        };
+        let mut buf = vec![0u8; STREAM_CHUNK as usize];
+        let mut at = 0;
+        while appending.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            match file.read_at(&mut buf, at) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => at += n as u64,
             }
         }
     });
