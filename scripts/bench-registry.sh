@@ -6,7 +6,7 @@
 #      REPEAT times, Wharf and the reference taking turns (median, min-max):
 #      monolithic upload (POST, then PUT ?digest= with the body, curl -T),
 #      chunked upload (POST, PATCH chunks of CHUNK_MIB with Content-Range, PUT),
-#      download (GET); beside the machine's limits, measured first in the same run:
+#      download (GET), then the same GET twice more (page cache warm); beside the machine's limits, measured first in the same run:
 #      `openssl speed -evp sha256` (the hashing limit the issue sets every upload
 #      against), the sha2 crate Wharf hashes with, receiving over loopback (curl -T
 #      to scripts/http-sink.py), and writing 1 GiB to the servers' disk with dd:
@@ -16,7 +16,8 @@
 # Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl openssl; builds --release)
 #   CHUNK_MIB=256  chunk size of the chunked upload; BLOB_ONLY=1 runs (2) only;
 #   REPEAT=3 runs of each blob measure; WHARF_BIN=PATH measures that wharf binary
-#   instead of building one
+#   instead of building one; BASELINE_BIN=PATH also measures that wharf binary (e.g. an
+#   older build) in the blob rounds, taking turns with the others, as a third column
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,8 +39,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/v2/" >/dev/null && return 0; sleep 0.1; done; echo "port $1 did not come up" >&2; exit 1; }
 
-start_wharf() { # port dir
-  WHARF_LOG=warn "$WHARF" serve --auth=false --listen "127.0.0.1:$1" --data-dir "$2" >"$2.log" 2>&1 &
+start_wharf() { # port dir [binary]
+  WHARF_LOG=warn "${3:-$WHARF}" serve --auth=false --listen "127.0.0.1:$1" --data-dir "$2" >"$2.log" 2>&1 &
   PIDS+=($!); LAST_PID=$!; wait_up "$1"
 }
 start_reference() { # port dir
@@ -67,18 +68,31 @@ mono_upload() { # port repo file digest -> seconds
 }
 
 chunked_upload() { # port repo chunk-dir digest -> seconds
-  local loc t0 code at=0 size
+  local loc t0 code at=0 size sizes=()
   loc=$(curl -si -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | location "$1")
+  # Sizes first, and the next Location straight from curl (-w %header{}): the timed
+  # loop runs one process per chunk, so that what it measures is the servers, not
+  # the shell (a pipeline per chunk added 0.1-0.4 s to a 1 GiB upload here).
+  for part in "$3"/part.*; do sizes+=("$(stat -c %s "$part")"); done
+  local i=0
   t0=$(date +%s.%N)
   for part in "$3"/part.*; do
-    size=$(stat -c %s "$part")
-    loc=$(curl -si -X PATCH -H 'Content-Type: application/octet-stream' \
-          -H "Content-Range: $at-$((at + size - 1))" -T "$part" "$loc" | location "$1")
+    size=${sizes[$i]}; i=$((i + 1))
+    loc=$(curl -s -o /dev/null -w '%header{location}' -X PATCH -H 'Content-Type: application/octet-stream' \
+          -H "Content-Range: $at-$((at + size - 1))" -T "$part" "$loc")
+    case "$loc" in http*) ;; *) loc="http://127.0.0.1:$1$loc";; esac
     at=$((at + size))
   done
   code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$(with_digest "$loc" "$4")")
   [ "$code" = 201 ] || { echo "chunked upload to $1 failed: $code" >&2; exit 1; }
   elapsed "$t0"
+}
+
+download() { # port who -> seconds to GET the 1 GiB blob
+  local got
+  got=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$1/v2/library/big-mono/blobs/$D1G")
+  [ "${got% *}" = "200 $((1024 << 20))" ] || { echo "[$2] download failed: $got" >&2; exit 1; }
+  echo "${got##* }"
 }
 
 echo "preparing a 1 GiB blob..." >&2
@@ -141,20 +155,29 @@ fi
 
 # The blob measures: REPEAT rounds, Wharf and the reference taking turns in each, so
 # that a busy moment of the machine does not fall on one side only.
+SIDES="wharf reference"; [ -z "${BASELINE_BIN:-}" ] || SIDES="baseline $SIDES"
 for round in $(seq "$REPEAT"); do
-  for who in wharf reference; do
+  for who in $SIDES; do
     dir=$WORK/$who-big; mkdir -p "$dir"
     for kind in mono chunked get; do
       echo "[$who] 1 GiB: $kind (fresh process, round $round of $REPEAT)" >&2
       port=$(free_port)
-      if [ $who = wharf ]; then start_wharf "$port" "$dir/data"; else start_reference "$port" "$dir"; fi
+      case $who in
+        wharf) start_wharf "$port" "$dir/data" ;;
+        baseline) start_wharf "$port" "$dir/data" "$BASELINE_BIN" ;;
+        *) start_reference "$port" "$dir" ;;
+      esac
       case $kind in
         mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G") ;;
         chunked) t=$(chunked_upload "$port" library/big-chunked "$SRC/chunks" "$D1G") ;;
-        get) got=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/v2/library/big-mono/blobs/$D1G")
-             [ "${got% *}" = "200 $((1024 << 20))" ] || { echo "[$who] download failed: $got" >&2; exit 1; }
-             t=${got##* } ;;
+        get) t=$(download "$port" "$who") ;;
       esac
+      if [ $kind = get ]; then
+        # The same blob again, twice, from the same process: what a layer pulled
+        # again and again costs, served from the page cache (the median of the two).
+        a=$(download "$port" "$who"); b=$(download "$port" "$who")
+        R[$who.getwarm]+=" $(mbps "$a") $(mbps "$b")"
+      fi
       R[$who.$kind]+=" $(mbps "$t")"
       R[$who.$kind.rss]+=" $(peak_rss_mib "$LAST_PID")"
       kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
@@ -168,7 +191,7 @@ largest() { tr ' ' '\n' | grep . | sort -n | tail -1; }
 for key in "${!R[@]}"; do
   case $key in
     *.rss) R[$key.max]=$(largest <<<"${R[$key]}") ;;
-    *.mono|*.chunked|*.get) R[$key.med]=$(median <<<"${R[$key]}"); R[$key.spread]=$(spread <<<"${R[$key]}") ;;
+    *.mono|*.chunked|*.get|*.getwarm) R[$key.med]=$(median <<<"${R[$key]}"); R[$key.spread]=$(spread <<<"${R[$key]}") ;;
   esac
 done
 
@@ -201,6 +224,7 @@ printf '%-34s %14s %14s %8s   %s\n' "1 GiB blob, median of $REPEAT, MB/s" "" "" 
 row "1 GiB monolithic PUT, MB/s" mono
 row "1 GiB chunked PATCH (${CHUNK_MIB} MiB), MB/s" chunked
 row "1 GiB GET, MB/s" get
+row "1 GiB GET again (cache warm), MB/s" getwarm
 printf '%-34s %14s %14s\n' "  peak RSS: PUT, MiB (largest)" "${R[wharf.mono.rss.max]}" "${R[reference.mono.rss.max]}"
 printf '%-34s %14s %14s\n' "  peak RSS: PATCH, MiB (largest)" "${R[wharf.chunked.rss.max]}" "${R[reference.chunked.rss.max]}"
 printf '%-34s %14s %14s\n' "  peak RSS: GET, MiB (largest)" "${R[wharf.get.rss.max]}" "${R[reference.get.rss.max]}"
@@ -217,6 +241,16 @@ printf '%-50s %8s\n' "loopback: curl -T 1 GiB to a sink, no hashing" "$LOOPBACK"
 printf '%-50s %8s\n' "disk: dd 1 GiB, buffered, no fsync" "$DD_BUFFERED"
 printf '%-50s %8s\n' "disk: dd 1 GiB, buffered + fsync" "$DD_FSYNC"
 printf '%-50s %8s\n' "disk: dd 1 GiB, O_DIRECT (1 MiB writes) + fsync" "$DD_DIRECT"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  printf '\n%-34s %14s %14s %8s   %s\n' "this build against BASELINE_BIN" "wharf" "baseline" "ratio" "wharf / baseline min-max"
+  for k in mono:"1 GiB monolithic PUT, MB/s" chunked:"1 GiB chunked PATCH, MB/s" get:"1 GiB GET, MB/s" getwarm:"1 GiB GET again, MB/s"; do
+    printf '%-34s %14s %14s %8s   %s / %s\n' "${k#*:}" "${R[wharf.${k%%:*}.med]}" "${R[baseline.${k%%:*}.med]}" \
+      "$(ratio "${R[wharf.${k%%:*}.med]}" "${R[baseline.${k%%:*}.med]}")" "${R[wharf.${k%%:*}.spread]}" "${R[baseline.${k%%:*}.spread]}"
+  done
+  for k in mono:PUT chunked:PATCH get:GET; do
+    printf '%-34s %14s %14s\n' "  peak RSS: ${k#*:}, MiB (largest)" "${R[wharf.${k%%:*}.rss.max]}" "${R[baseline.${k%%:*}.rss.max]}"
+  done
+fi
 [ -n "${BLOB_ONLY:-}" ] && exit 0
 printf '%-34s %14s %14s %8s\n' "100 images with skopeo, seconds" "${R[wharf.push100]}" "${R[reference.push100]}" "$(ratio "${R[reference.push100]}" "${R[wharf.push100]}")"
 printf '\n%-34s %14s %14s %8s\n' "wharf: token auth vs none" "with token" "no auth" "ratio"

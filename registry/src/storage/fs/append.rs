@@ -46,8 +46,10 @@ use super::not_found_as_none;
 use crate::digest::Hasher;
 
 /// Frames queued between the connection and the hashing thread (each at most
-/// hyper's read buffer); the hashing thread keeps up with the socket, so a short
-/// queue is enough and keeps an upload's memory low.
+/// hyper's read buffer, about 400 KiB); the hashing thread keeps up with the
+/// socket, so a short queue is enough and keeps an upload's memory low. (Two
+/// frames and 512 KiB blocks saved 2.5 MiB of peak RSS but cost 20-40% of a 1 GiB
+/// upload's speed: docs/design.md, "Peak memory of a 1 GiB upload".)
 const PIPELINE_FRAMES: usize = 4;
 /// The unit of a direct write: large enough that the disk sees few, long
 /// requests (1 MiB runs as fast as 4 or 16 MiB here), small enough that

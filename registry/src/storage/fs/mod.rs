@@ -32,6 +32,25 @@ pub struct FsBlobStore {
     root: PathBuf,
     /// fsync files and directories before a blob becomes visible (power-loss safety).
     fsync: bool,
+    /// Bodies being appended now: reading a committed blob back into the page cache
+    /// gives way to them (`read::cache_in_background`).
+    appending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts one append in [`FsBlobStore::appending`] while it lives.
+struct Appending(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Appending {
+    fn new(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Appending(count.clone())
+    }
+}
+
+impl Drop for Appending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl FsBlobStore {
@@ -39,7 +58,11 @@ impl FsBlobStore {
         let root = root.into();
         fs::create_dir_all(root.join("blobs")).await?;
         fs::create_dir_all(root.join("uploads")).await?;
-        Ok(FsBlobStore { root, fsync })
+        Ok(FsBlobStore {
+            root,
+            fsync,
+            appending: Default::default(),
+        })
     }
 
     fn blob_path(&self, digest: &Digest) -> PathBuf {
@@ -161,6 +184,7 @@ impl BlobStore for FsBlobStore {
             fsync: self.fsync,
             direct: true,
         };
+        let _counted = Appending::new(&self.appending);
         append::append(path, id, data, hasher, options).await
     }
 
@@ -201,6 +225,9 @@ impl BlobStore for FsBlobStore {
         if self.fsync {
             sync_dir(dir).await?;
         }
+        // Uploads are written past the page cache; the blob's next reader (often a
+        // pull right after the push) should find it there, as after a buffered write.
+        read::cache_in_background(dst, self.appending.clone());
         Ok(())
     }
 

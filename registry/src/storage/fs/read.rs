@@ -10,8 +10,9 @@
 //!   serves it.
 //! - **From the disk with `O_DIRECT`** otherwise, into a page-aligned buffer.
 //!   Uploads are written with `O_DIRECT` (see `append`), so a freshly pushed blob
-//!   is not in the cache; read through the cache (the faults of populating a map,
-//!   or `POSIX_FADV_WILLNEED` read-ahead) it came at 100–370 MB/s on the machines
+//!   is not in the cache until [`cache_in_background`] has read it back; read
+//!   through the cache (the faults of populating a map, or `POSIX_FADV_WILLNEED`
+//!   read-ahead) it came at 100–370 MB/s on the machines
 //!   we measured, where direct reads ran at 1.1–1.4 GB/s. Asking the cache with
 //!   `preadv2(RWF_NOWAIT)` instead of `mincore` started the kernel's read-ahead on
 //!   the chunk it asked about, so every cold chunk was read twice (99 MB/s).
@@ -148,6 +149,34 @@ impl Chunks {
             self.read_ahead_to = to;
         }
     }
+}
+
+/// Read a blob just committed into the page cache, on the blocking pool and off
+/// the request's path: uploads are written with `O_DIRECT`, so without this the
+/// first pull of a fresh blob reads it from the disk (twice: past the cache, then
+/// into it). The blob is read through the cache a chunk at a time, so that the
+/// reading keeps the disk's pace and stops as soon as a body is being appended
+/// (`appending` > 0): the disk is then the upload's, and the chunks not read yet
+/// are cached by the first GET instead (docs/design.md, "Downloads from the page
+/// cache").
+pub(super) fn cache_in_background(
+    path: std::path::PathBuf,
+    appending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::os::unix::fs::FileExt;
+    tokio::task::spawn_blocking(move || {
+        let Ok(file) = std::fs::File::open(&path) else {
+            return;
+        };
+        let mut buf = vec![0u8; STREAM_CHUNK as usize];
+        let mut at = 0;
+        while appending.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            match file.read_at(&mut buf, at) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => at += n as u64,
+            }
+        }
+    });
 }
 
 /// `n` bytes at `at` (a multiple of [`ALIGN`]) read past the page cache into a
