@@ -90,6 +90,11 @@ where
     .await?)
 }
 
+/// A page of live blobs in digest order. `+deleting`: see `REPO_BLOB_SIZES` in
+/// `sqlite.rs` (with the collectable index, each page walked and sorted every blob).
+pub(super) const BLOBS_AFTER: &str =
+    "SELECT digest, size FROM blobs WHERE +deleting = 0 AND digest > ? ORDER BY digest LIMIT ?";
+
 #[async_trait]
 impl JobStore for SqliteMetadata {
     async fn enqueue_job(&self, job: NewJob) -> Result<i64> {
@@ -598,13 +603,11 @@ impl LifecycleStore for SqliteMetadata {
     }
 
     async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<DoomedBlob>> {
-        let rows = sqlx::query(
-            "SELECT digest, size FROM blobs WHERE deleting = 0 AND digest > ? ORDER BY digest LIMIT ?",
-        )
-        .bind(after.map(|d| d.to_string()).unwrap_or_default())
-        .bind(limit as i64)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(BLOBS_AFTER)
+            .bind(after.map(|d| d.to_string()).unwrap_or_default())
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
         doomed_rows(&rows)
     }
 
