@@ -61,7 +61,13 @@ wharf_rows() {
 
 ratio() { # ratio LABEL SLOW_KEY FAST_KEY
   [[ -n "${MEDIAN[$2]:-}" && -n "${MEDIAN[$3]:-}" ]] || return 0
-  printf '  %-48s %6.1fx\n' "$1" "$(echo "${MEDIAN[$2]} / ${MEDIAN[$3]}" | bc -l)"
+  # GNU time counts in 10 ms steps: a median of 0.00 s is under 10 ms, so the ratio
+  # is at least SLOW / 0.01.
+  if [[ "$(echo "${MEDIAN[$3]} == 0" | bc -l)" == 1 ]]; then
+    printf '  %-48s >%5.1fx (under 10 ms)\n' "$1" "$(echo "${MEDIAN[$2]} / 0.01" | bc -l)"
+  else
+    printf '  %-48s %6.1fx\n' "$1" "$(echo "${MEDIAN[$2]} / ${MEDIAN[$3]}" | bc -l)"
+  fi
 }
 
 echo "wharf: $WHARF${BASELINE:+ (baseline: $BASELINE)}"
