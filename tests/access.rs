@@ -35,6 +35,22 @@ fn admin() -> Option<(&'static str, &'static str)> {
     Some(("admin", ADMIN_PW))
 }
 
+/// The audit log (newest 100) once an entry matching `seen` is in it: the audit
+/// writer batches off the request path, and keeps order.
+fn audit_logs_once(w: &Wharf, seen: impl Fn(&Value) -> bool) -> Value {
+    let mut logs = Value::Null;
+    for _ in 0..50 {
+        logs = api(w, "GET", "/audit-logs?page_size=100", admin())
+            .send()
+            .json();
+        if logs.as_array().unwrap().iter().any(&seen) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    logs
+}
+
 fn create_user(w: &Wharf, name: &str) -> i64 {
     let r = api(w, "POST", "/users", admin()).body(json!({"username": name, "password": "Passw0rd!", "email": format!("{name}@example.com")}).to_string()).send();
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
@@ -863,21 +879,7 @@ fn audit_log_records_who_did_what() {
     );
     assert_eq!(token(&w, Some(("dev", "wrong")), &[]).0, 401);
     // The audit writer batches off the request path: wait until the last entry is in.
-    let mut logs = Value::Null;
-    for _ in 0..50 {
-        logs = api(&w, "GET", "/audit-logs?page_size=100", admin())
-            .send()
-            .json();
-        if logs
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["operation"] == "login_failed")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = audit_logs_once(&w, |e| e["operation"] == "login_failed");
     let has = |user: &str, op: &str, resource: &str| {
         logs.as_array().unwrap().iter().any(|e| {
             e["username"] == user
@@ -940,21 +942,9 @@ fn a_burst_of_basic_auth_requests_checks_the_password_once() {
     // The audit writer keeps order: once a later failure is logged, every
     // login of the burst is in.
     assert_eq!(token(&w, Some(("marker", "wrong")), &[]).0, 401);
-    let mut logs = Value::Null;
-    for _ in 0..50 {
-        logs = api(&w, "GET", "/audit-logs?page_size=100", admin())
-            .send()
-            .json();
-        if logs
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["operation"] == "login_failed" && e["resource"] == "marker")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = audit_logs_once(&w, |e| {
+        e["operation"] == "login_failed" && e["resource"] == "marker"
+    });
     let logins = logs
         .as_array()
         .unwrap()

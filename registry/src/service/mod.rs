@@ -347,6 +347,24 @@ fn not_found(code: ErrorCode, what: impl std::fmt::Display) -> RegistryError {
     RegistryError::new(code, format!("{what} not found"))
 }
 
+/// Fresh embedded stores (SQLite and a blob directory) in a temporary directory,
+/// for the services' unit tests; the directory goes when the returned guard does.
+#[cfg(test)]
+pub(crate) async fn test_stores() -> (
+    tempfile::TempDir,
+    Arc<crate::metadata::SqliteMetadata>,
+    Arc<crate::storage::FsBlobStore>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = crate::metadata::SqliteMetadata::open(&dir.path().join("wharf.db"))
+        .await
+        .unwrap();
+    let blobs = crate::storage::FsBlobStore::open(dir.path(), false)
+        .await
+        .unwrap();
+    (dir, Arc::new(meta), Arc::new(blobs))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

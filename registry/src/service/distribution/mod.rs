@@ -155,20 +155,13 @@ mod tests {
 
     use super::Distribution;
     use crate::error::ErrorCode;
-    use crate::metadata::SqliteMetadata;
     use crate::names::RepoName;
     use crate::service::access::Access;
-    use crate::storage::{BlobStore, FsBlobStore};
+    use crate::storage::BlobStore;
 
     #[tokio::test]
     async fn abandoned_uploads_are_purged_with_their_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let access = Arc::new(Access::new(meta.clone(), None));
         let reg = Distribution::new(meta, blobs.clone(), 10, access);
         let repo = RepoName::parse("library/purge").unwrap();
@@ -198,13 +191,7 @@ mod tests {
     /// the first one's next PATCH and PUT must not hash on from that stale state.
     #[tokio::test]
     async fn a_session_served_by_two_replicas_hashes_every_byte_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let replica = || {
             let access = Arc::new(Access::new(meta.clone(), None));
             Distribution::new(meta.clone(), blobs.clone(), 10, access)

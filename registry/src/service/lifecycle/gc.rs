@@ -253,7 +253,6 @@ mod tests {
     use serde_json::json;
 
     use crate::digest::Digest;
-    use crate::metadata::SqliteMetadata;
     use crate::metadata::lifecycle::{JobStatus, NewJob};
     use crate::names::{Reference, RepoName};
     use crate::service::Distribution;
@@ -261,19 +260,12 @@ mod tests {
     use crate::service::events::testing::{Heard, body};
     use crate::service::events::{Event, Subscriber};
     use crate::service::lifecycle::{GC, Lifecycle, LifecycleOptions, QueueOptions};
-    use crate::storage::FsBlobStore;
 
     /// Deletes publish ArtifactDeleted / TagDeleted; a GC run publishes
     /// GcFinished with what it deleted.
     #[tokio::test]
     async fn deletes_and_gc_runs_are_published() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("w.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let access = Arc::new(Access::new(meta.clone(), None));
         let dist = Arc::new(Distribution::new(meta.clone(), blobs, 10, access.clone()));
         let heard = Arc::new(Heard::default());

@@ -258,24 +258,17 @@ mod tests {
 
     use crate::digest::Digest;
     use crate::error::{ErrorCode, RegistryError};
-    use crate::metadata::{IdentityStore, SqliteMetadata, TagRulesStore};
+    use crate::metadata::{IdentityStore, TagRulesStore};
     use crate::names::RepoName;
     use crate::service::events::testing::{Heard, body};
     use crate::service::events::{Event, Subscriber};
     use crate::service::{Options, Services, Stores};
-    use crate::storage::FsBlobStore;
 
     /// A refused upload is `DENIED` with the figures, keeps nothing, and is told
     /// to subscribers as `QuotaExceeded`.
     #[tokio::test]
     async fn an_upload_over_the_limit_is_refused_and_published() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let services = Services::new(
             Stores::from_backend(meta.clone(), blobs),
             Options {

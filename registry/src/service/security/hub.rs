@@ -97,30 +97,21 @@ impl Security {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use crate::auth::Principal;
     use crate::auth::rbac::Role;
     use crate::digest::Digest;
     use crate::metadata::identity::{NewUser, PageReq};
     use crate::metadata::security::{ScanOutcome, ScanStatus, VulnerabilityReport};
-    use crate::metadata::{IdentityStore, SecurityStore, SqliteMetadata};
+    use crate::metadata::{IdentityStore, SecurityStore};
     use crate::names::{Reference, RepoName};
     use crate::service::events::testing::body;
     use crate::service::{Options, Services, Stores};
-    use crate::storage::FsBlobStore;
 
     /// The same image in a project the user is in and in a private one they are not:
     /// searching its CVE names only the first to them, both to an administrator.
     #[tokio::test]
     async fn cve_search_keeps_to_the_projects_the_caller_may_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let s = Services::new(
             Stores::from_backend(meta.clone(), blobs),
             Options {

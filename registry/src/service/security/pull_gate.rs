@@ -378,27 +378,19 @@ impl Security {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     use crate::auth::Principal;
     use crate::digest::Digest;
-    use crate::metadata::{IdentityStore, MetadataStore, SqliteMetadata};
+    use crate::metadata::{IdentityStore, MetadataStore};
     use crate::names::{Reference, RepoName};
     use crate::service::events::testing::body;
     use crate::service::{Options, Services, Stores};
-    use crate::storage::FsBlobStore;
 
     /// An image with one layer and a config whose history has an empty step: the
     /// pull gate explained rule by rule, and the history matched to the layer.
     #[tokio::test]
     async fn explain_pull_gives_each_rule_and_history_matches_layers() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let s = Services::new(
             Stores::from_backend(meta.clone(), blobs),
             Options {

@@ -338,28 +338,18 @@ impl Subscriber for Webhooks {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use crate::digest::Digest;
-    use crate::metadata::SqliteMetadata;
     use crate::names::RepoName;
     use crate::service::events::Event;
     use crate::service::metrics::OutcomeLabel;
     use crate::service::{Options, Services, Stores};
-    use crate::storage::FsBlobStore;
 
     /// A registry opened but never started (as `wharf dev populate` opens one)
     /// has no intake task: its pushes must not fill a queue nobody drains. They
     /// did, and from the 1,025th push on each was dropped with a warning.
     #[tokio::test]
     async fn events_of_a_registry_never_started_are_not_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(
-            SqliteMetadata::open(&dir.path().join("wharf.db"))
-                .await
-                .unwrap(),
-        );
-        let blobs = Arc::new(FsBlobStore::open(dir.path(), false).await.unwrap());
+        let (_dir, meta, blobs) = crate::service::test_stores().await;
         let services = Services::new(Stores::from_backend(meta, blobs), Options::default());
         let event = Event::ArtifactPushed {
             repository: RepoName::parse("library/app").unwrap(),
