@@ -12,7 +12,7 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 
 use super::{AppState, ClientAddr};
-use crate::auth::rbac::{SystemAction, scope_actions};
+use crate::auth::rbac::{Decision, SystemAction, scope_actions};
 use crate::auth::token::Claims;
 use crate::auth::{Principal, project_of};
 use crate::error::{ErrorCode, RegistryError};
@@ -159,7 +159,18 @@ async fn allowed(reg: &Access, grant: &Grant, need: &Need) -> Result<bool, Regis
         (Need::Repo { name, action }, Grant::Token(c)) => c.allows("repository", name, action),
         (Need::Repo { name, action }, Grant::Principal(p)) => {
             let needed = scope_actions(action).unwrap_or(&[]);
-            !needed.is_empty() && reg.may_all(p, project_of(name), needed).await?
+            // A missing project is answered from the same read that found it
+            // missing: asking again in `refuse` raced with its creation (a
+            // replication creating it meanwhile turned an administrator's 404
+            // into "admin may not do this").
+            for a in needed {
+                match reg.may(p, project_of(name), *a).await? {
+                    Decision::Allowed => {}
+                    Decision::NoProject => return Err(no_project(name)),
+                    Decision::Denied => return Ok(false),
+                }
+            }
+            !needed.is_empty()
         }
         (_, Grant::Anonymous) => false,
     })
@@ -277,18 +288,22 @@ pub async fn authorize(
     resp
 }
 
+/// The answer for a repository whose project does not exist.
+fn no_project(name: &str) -> RegistryError {
+    RegistryError::new(
+        ErrorCode::NameUnknown,
+        format!(
+            "project {} does not exist; create it before pushing to {name}",
+            project_of(name)
+        ),
+    )
+}
+
 async fn refuse(reg: &Services, grant: &Grant, need: &Need, headers: &HeaderMap) -> Response {
     if let Need::Repo { name, .. } = need {
         // Say so plainly when the project itself is missing.
         if let Ok(false) = reg.access.project_exists(project_of(name)).await {
-            return RegistryError::new(
-                ErrorCode::NameUnknown,
-                format!(
-                    "project {} does not exist; create it before pushing to {name}",
-                    project_of(name)
-                ),
-            )
-            .into_response();
+            return no_project(name).into_response();
         }
     }
     match grant {
