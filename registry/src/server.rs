@@ -95,8 +95,6 @@ async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
     Ok(Arc::new(store))
 }
 
-/// The registry's host as clients name it: `--external-url`'s host and port,
-/// else the listen address.
 /// The scanner's layer cache under `<data_dir>/cache/layers`, bounded by
 /// `scan_cache_max_size` (0: none). A cache that cannot be opened is logged and skipped:
 /// scans then read every layer, as without one.
@@ -114,6 +112,8 @@ fn layer_cache(config: &Config) -> Option<Arc<wharf_scanner::image::cache::Layer
     }
 }
 
+/// The registry's host as clients name it: `--external-url`'s host and port,
+/// else the listen address.
 fn registry_host(config: &Config) -> String {
     config
         .external_url
