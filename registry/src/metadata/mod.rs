@@ -344,6 +344,14 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn count_uploads(&self) -> Result<u64>;
     /// Upload sessions not touched since `before` (unix seconds).
     async fn stale_uploads(&self, before: i64) -> Result<Vec<String>>;
+
+    /// After a bulk load (`wharf dev populate`): give the query planner the
+    /// statistics of what was just written. PostgreSQL plans from them (until
+    /// autovacuum's next pass, a freshly filled table looks empty and a page of
+    /// tags may be planned as a scan of all of them); SQLite plans from the
+    /// schema alone here (no `sqlite_stat1`, as a registry that was never
+    /// loaded in bulk has none), so it does nothing.
+    async fn refresh_statistics(&self) -> Result<()>;
 }
 
 /// The project a repository belongs to: the segment before its first `/`.

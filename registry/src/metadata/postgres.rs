@@ -1021,4 +1021,10 @@ impl MetadataStore for PgMetadata {
             .await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
+
+    async fn refresh_statistics(&self) -> Result<()> {
+        // Every table of this database (only the registry's are in it).
+        sqlx::query("ANALYZE").execute(&self.write).await?;
+        Ok(())
+    }
 }
