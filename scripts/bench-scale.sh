@@ -69,8 +69,9 @@ PIDS=()
 PG_PID=
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  # A fast shutdown (a kept cluster starts again cleanly next time).
-  if [ -n "$PG_PID" ]; then kill -INT "$PG_PID" 2>/dev/null || true; while kill -0 "$PG_PID" 2>/dev/null; do sleep 0.1; done; fi
+  # A fast shutdown (a kept cluster starts again cleanly next time). The server
+  # itself, not the background shell that started it (which ignores SIGINT).
+  if [ -n "$PG_PID" ]; then as_pg "$PGBIN/pg_ctl" stop -D "$PG_DATA" -m fast -w >/dev/null || true; wait "$PG_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -98,7 +99,7 @@ if [ -n "$PG" ]; then
     -c shared_preload_libraries=pg_stat_statements >"$WORK/pg.log" 2>&1 &
   PG_PID=$!
   for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
-  psql_q() { "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U wharf "$@"; }
+  psql_q() { PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U wharf "$@"; }
   fresh_db() { # name: a new, empty database with pg_stat_statements
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
     psql_q -d "$1" -c "CREATE EXTENSION pg_stat_statements"
