@@ -24,7 +24,7 @@
 # --database`). A private server is started for the run (Debian's postgresql: initdb
 # as an unprivileged user, a free port, default settings, stopped at exit) with one
 # database per registry (empty, small, full), each filled by `wharf dev populate
-# --database`, which ends with ANALYZE. Each wrk measure also reports the SQL
+# --database`, which ends with VACUUM (ANALYZE). Each wrk measure also reports the SQL
 # statements per request (pg_stat_statements: every statement run in that registry's
 # database during the measure, background work included, over the requests wrk made).
 #

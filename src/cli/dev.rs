@@ -17,8 +17,8 @@
 //! The metadata goes where `wharf serve` would put it: SQLite in the data
 //! directory, or the PostgreSQL database `--database` names (blobs stay in
 //! the data directory either way); the projects are created through the opened
-//! registry's own store. On PostgreSQL the fill ends with `ANALYZE`, so that a
-//! server started right after plans from the tables' real sizes.
+//! registry's own store. On PostgreSQL the fill ends with `VACUUM (ANALYZE)`, so
+//! that a server started right after plans from the tables' real sizes.
 //!
 //! The shape: `--projects` projects of `--repos` repositories in total; each
 //! repository holds `manifests / repos` images built from a window of
@@ -385,7 +385,9 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
     // administrator sees them all. (Already there when filling again.)
     let identity = services.identity.store();
     for p in 0..a.projects.min(a.repos) {
-        identity.create_project(&format!("p{p}"), true, None).await?;
+        identity
+            .create_project(&format!("p{p}"), true, None)
+            .await?;
     }
     let plan = Arc::new(Plan::new(a.configs, a.layers));
     let dist = services.distribution.clone();
@@ -396,12 +398,12 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
     }
     // A server started right after would otherwise plan its first minutes on
     // PostgreSQL from an empty table's statistics (autovacuum catches up later).
-    let analyzed = Instant::now();
-    dist.meta().refresh_statistics().await?;
+    let vacuumed = Instant::now();
+    dist.meta().after_bulk_load().await?;
     if a.database.is_some() {
         eprintln!(
-            "statistics refreshed in {:.1} s",
-            analyzed.elapsed().as_secs_f64()
+            "vacuumed and analyzed in {:.1} s",
+            vacuumed.elapsed().as_secs_f64()
         );
     }
     eprintln!(

@@ -489,7 +489,9 @@ async fn delete_dead_manifests(
 /// manifests), far past `jit_above_cost`, and PostgreSQL then spent 0.45 s
 /// compiling a query that runs in 0.3 s.
 async fn without_jit(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SET LOCAL jit = off").execute(&mut *conn).await?;
+    sqlx::query("SET LOCAL jit = off")
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -969,7 +969,7 @@ impl MetadataStore for SqliteMetadata {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
-    async fn refresh_statistics(&self) -> Result<()> {
+    async fn after_bulk_load(&self) -> Result<()> {
         // Deliberately nothing: with `sqlite_stat1` SQLite would plan differently
         // from every registry filled by pushes, which the scale figures stand for.
         Ok(())
