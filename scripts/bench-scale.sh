@@ -20,9 +20,21 @@
 # shared machine the load changes from minute to minute; only ratios taken this way,
 # each full measure next to a small one, say anything about the registry.
 #
+# DATABASE=postgres: the same run with the metadata in PostgreSQL (`wharf serve
+# --database`). A private server is started for the run (Debian's postgresql: initdb
+# as an unprivileged user, a free port, default settings, stopped at exit) with one
+# database per registry (empty, small, full), each filled by `wharf dev populate
+# --database`, which ends with VACUUM (ANALYZE). Each wrk measure also reports the SQL
+# statements per request (pg_stat_statements: every statement run in that registry's
+# database during the measure, background work included, over the requests wrk made).
+#
 # Load tool: wrk (Debian), with scripts/bench-scale.lua for the random paths.
 # Usage: scripts/bench-scale.sh
-#   FULL_DIR=DIR   keep (or reuse) the populated registry there: populating takes minutes
+#   FULL_DIR=DIR   keep (or reuse) the populated registry there: populating takes minutes.
+#                  With DATABASE=postgres, DIR/registry is its data directory and DIR/pg
+#                  the PostgreSQL cluster holding its database (kept, and started again
+#                  by the next run; small and empty databases are made afresh in it)
+#   DATABASE=postgres  metadata in PostgreSQL (default: SQLite in each data directory)
 #   POPULATE="--repos 1000 --manifests 20000 --tags 100000 --big-repo-tags 10000"
 #                  a smaller registry (arguments to `wharf dev populate`)
 #   DURATION=5     seconds per wrk measure
@@ -40,39 +52,98 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 ONLY=${ONLY:-bytag bydigest tagpage catalog artifacts projects push gc}
 for t in wrk skopeo curl python3 bc; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo curl bc)" >&2; exit 1; }; done
+case ${DATABASE:-sqlite} in
+  sqlite) PG= ;;
+  postgres) PG=1
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$PGBIN/initdb" ] || { echo "missing PostgreSQL (apt-get install postgresql)" >&2; exit 1; } ;;
+  *) echo "DATABASE is sqlite or postgres" >&2; exit 1 ;;
+esac
 [ -f "$IMAGES/oci/small/index.json" ] || SKIP_DEBIAN=1 bash "$SHARED/testing/make-test-images.sh" "$IMAGES" >&2
 [ -n "${NO_BUILD:-}" ] || [ -n "${WHARF_BIN:-}" ] || cargo build --release --quiet --bin wharf
 WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
 WORK=$(mktemp -d)
+chmod 755 "$WORK"
 PW=Bench12345
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+PG_PID=
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # A fast shutdown (a kept cluster starts again cleanly next time). The server
+  # itself, not the background shell that started it (which ignores SIGINT).
+  if [ -n "$PG_PID" ]; then as_pg "$PGBIN/pg_ctl" stop -D "$PG_DATA" -m fast -w >/dev/null || true; wait "$PG_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The metadata each registry is served with: `--database URL` on PostgreSQL, none
+# on SQLite (wharf.db in its data directory).
+declare -A DB_URL
+db_args() { [ -z "${DB_URL[$1]:-}" ] || printf '%s\n' --database "${DB_URL[$1]}"; }
+
+FULL=${FULL_DIR:-$WORK/full}
+if [ -n "$PG" ]; then
+  # PostgreSQL refuses to run as root: the cluster belongs to nobody then.
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+  PG_DATA=$FULL/pg
+  FULL_DATA=$FULL/registry
+  mkdir -p "$FULL"
+  [ "$(id -u)" = 0 ] && chown nobody: "$FULL"
+  [ -f "$PG_DATA/PG_VERSION" ] || as_pg "$PGBIN/initdb" --auth=trust --encoding=UTF8 -U wharf -D "$PG_DATA" >/dev/null
+  PG_PORT=$(free_port)
+  mkdir "$WORK/pg-socket"; [ "$(id -u)" = 0 ] && chown nobody: "$WORK/pg-socket"
+  as_pg "$PGBIN/postgres" -D "$PG_DATA" -p "$PG_PORT" -k "$WORK/pg-socket" -c listen_addresses=127.0.0.1 \
+    -c shared_preload_libraries=pg_stat_statements >"$WORK/pg.log" 2>&1 &
+  PG_PID=$!
+  for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+  psql_q() { PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U wharf "$@"; }
+  fresh_db() { # name: a new, empty database with pg_stat_statements
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    psql_q -d "$1" -c "CREATE EXTENSION pg_stat_statements"
+  }
+  for who in empty small full; do DB_URL[$who]="postgres://wharf@127.0.0.1:$PG_PORT/bench_$who"; done
+  fresh_db bench_empty; fresh_db bench_small
+  # The full database is kept with the cluster once a fill has finished (the marker).
+  if [ ! -f "$FULL/populated" ]; then
+    fresh_db bench_full; rm -rf "$FULL_DATA"
+  fi
+else
+  FULL_DATA=$FULL
+fi
+statements() { # who: SQL statements run so far in its database (0 on SQLite)
+  if [ -n "$PG" ]; then
+    psql_q -d "bench_$1" -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench_$1'"
+  else echo 0; fi
+}
+
 EMPTY=$WORK/empty
-"$WHARF" dev populate --data-dir "$EMPTY" --projects 1 --repos 1 --manifests 1 --tags 1 \
+mapfile -t args < <(db_args empty)
+"$WHARF" dev populate --data-dir "$EMPTY" "${args[@]}" --projects 1 --repos 1 --manifests 1 --tags 1 \
   --big-repo-tags 1 --configs 1 --layers 3 2>/dev/null
 SMALL=$WORK/small
-"$WHARF" dev populate --data-dir "$SMALL" --projects 2 --repos 250 --manifests 500 --tags 1000 \
+mapfile -t args < <(db_args small)
+"$WHARF" dev populate --data-dir "$SMALL" "${args[@]}" --projects 2 --repos 250 --manifests 500 --tags 1000 \
   --big-repo-tags 250 --configs 20 --layers 10 2>/dev/null
-FULL=${FULL_DIR:-$WORK/full}
-if [ ! -f "$FULL/wharf.db" ]; then
-  echo "populating $FULL (${POPULATE:-defaults})..." >&2
+if { [ -n "$PG" ] && [ ! -f "$FULL/populated" ]; } || { [ -z "$PG" ] && [ ! -f "$FULL/wharf.db" ]; }; then
+  echo "populating $FULL_DATA ${DB_URL[full]:-} (${POPULATE:-defaults})..." >&2
+  mapfile -t args < <(db_args full)
   # shellcheck disable=SC2086
-  "$WHARF" dev populate --data-dir "$FULL" ${POPULATE:-} >&2
+  "$WHARF" dev populate --data-dir "$FULL_DATA" "${args[@]}" ${POPULATE:-} >&2
+  [ -z "$PG" ] || touch "$FULL/populated"
 fi
 
 declare -A R BASE PID
 # Start all three, one after the other (startup time and idle RSS are taken alone);
 # the empty one is stopped once measured.
 for who in empty small full; do
-  case $who in empty) dir=$EMPTY ;; small) dir=$SMALL ;; full) dir=$FULL ;; esac
+  case $who in empty) dir=$EMPTY ;; small) dir=$SMALL ;; full) dir=$FULL_DATA ;; esac
   port=$(free_port); base=http://127.0.0.1:$port
+  mapfile -t args < <(db_args $who)
   t0=$(date +%s.%N)
-  WHARF_ADMIN_PASSWORD=$PW WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" >"$WORK/$who.log" 2>&1 &
+  WHARF_ADMIN_PASSWORD=$PW WHARF_LOG=warn "$WHARF" serve --auth --listen "127.0.0.1:$port" --data-dir "$dir" "${args[@]}" >"$WORK/$who.log" 2>&1 &
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 600); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v2/")" = 401 ] && break; sleep 0.05; done
   R[$who.startup]=$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f')
@@ -124,6 +195,7 @@ wrk_once() {
     artifacts|projects) auth="Basic $(printf 'admin:%s' "$PW" | base64)" ;; # the management API takes Basic credentials
     *) auth="Bearer $(token "$who")" ;;
   esac
+  local before; before=$(statements "$who")
   if [ -n "$paths" ]; then
     out=$(PATHS_FILE=$paths wrk -t2 -c16 -d"${DURATION}s" --latency -s scripts/bench-scale.lua \
           -H "Authorization: $auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$url")
@@ -134,6 +206,7 @@ wrk_once() {
   [ -z "$bad" ] || { echo "[$key $who] $bad non-2xx answers from $url" >&2; echo "$out" >&2; exit 1; }
   R[$who.$key.rps]+="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") "
   R[$who.$key.p99]+="$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") "
+  [ -z "$PG" ] || R[$who.$key.sql]+="$(echo "($(statements "$who") - $before) / $(awk '/requests in/ {print $1}' <<<"$out")" | bc -l | xargs printf '%.2f') "
 }
 
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
@@ -205,7 +278,7 @@ done
 
 ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo -; }
 echo
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $ROUNDS interleaved rounds of ${DURATION}s, medians"
+echo "metadata: ${DATABASE:-sqlite}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $ROUNDS interleaved rounds of ${DURATION}s, medians"
 printf '%-34s %14s %14s %10s   %s\n' "measure" "small" "full" "full/small" "rounds (small | full)"
 for m in bytag:"manifest GET by tag" bydigest:"manifest GET by digest" tagpage:"tag list page (p0/big)" \
          catalog:"catalog page" artifacts:"artifacts, with_scan_overview" projects:"project list"; do
@@ -215,6 +288,8 @@ for m in bytag:"manifest GET by tag" bydigest:"manifest GET by digest" tagpage:"
   printf '%-34s %8s req/s %8s req/s %10s   %s| %s\n' "$name" "$e" "$f" "$(ratio "$f" "$e")" "${R[small.$k.rps]}" "${R[full.$k.rps]}"
   e=$(median "${R[small.$k.p99]}"); f=$(median "${R[full.$k.p99]}")
   printf '%-34s %11s ms %11s ms %10s   %s| %s\n' "  p99" "$e" "$f" "$(ratio "$f" "$e")" "${R[small.$k.p99]}" "${R[full.$k.p99]}"
+  [ -z "$PG" ] || printf '%-34s %14s %14s %10s   %s| %s\n' "  SQL statements per request" "$(median "${R[small.$k.sql]}")" \
+    "$(median "${R[full.$k.sql]}")" "" "${R[small.$k.sql]}" "${R[full.$k.sql]}"
 done
 for m in push:"push of a new small image" gc:"GC dry run"; do
   k=${m%%:*}; name=${m#*:}

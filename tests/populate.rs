@@ -5,6 +5,8 @@
 //! grace period) finds nothing to delete, and scrub finds every blob intact.
 
 mod common;
+#[path = "../registry/tests/support/postgres.rs"]
+mod pg;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -144,6 +146,99 @@ fn a_populated_registry_is_what_pushes_would_have_made() {
     assert_eq!(scrub["result"]["corrupt"], serde_json::json!([]), "{scrub}");
     assert_eq!(scrub["result"]["blobs_checked"], blobs.len(), "{scrub}");
     assert_eq!(scrub["result"]["manifests_checked"], 10, "{scrub}");
+}
+
+/// `--database` (here as `WHARF_DATABASE`, as `wharf serve` reads it): the
+/// metadata goes to PostgreSQL, blobs to the data directory, and `wharf serve`
+/// with the same database and directory serves every tag to skopeo. The fill
+/// leaves the planner statistics behind (`VACUUM (ANALYZE)`: PostgreSQL counts
+/// no rows for a table never analyzed).
+#[test]
+fn populate_fills_a_postgresql_registry() {
+    require("skopeo");
+    let server = pg::server();
+    let db = server.create_database();
+    let url = server.url(&db);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    stdout_ok(&wharf_in(
+        Path::new("."),
+        &[("WHARF_DATABASE", url.as_str())],
+        &[
+            "dev",
+            "populate",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--projects",
+            "2",
+            "--repos",
+            "3",
+            "--manifests",
+            "4",
+            "--tags",
+            "6",
+            "--big-repo-tags",
+            "2",
+            "--configs",
+            "2",
+            "--layers",
+            "3",
+        ],
+    ));
+    assert!(
+        !data.join("wharf.db").exists(),
+        "the metadata went to SQLite"
+    );
+    assert_eq!(server.query_in(&db, "SELECT count(*) FROM tags"), "6");
+    assert_eq!(
+        server.query_in(
+            &db,
+            "SELECT reltuples::BIGINT FROM pg_class WHERE relname = 'tags'"
+        ),
+        "6"
+    );
+
+    let w = Wharf::start_in(
+        tmp.path(),
+        &["--database", &url, "--admin-password", PASSWORD],
+    );
+    let creds = format!("admin:{PASSWORD}");
+    let get = |path: &str| -> Value {
+        let r = curl("GET", &w.url(path)).arg("-u").arg(&creds).send();
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()
+    };
+    // Repository r > 0 is p{r mod projects}/repo{r}; the first is p0/big.
+    let repos: Vec<String> =
+        serde_json::from_value(get("/v2/_catalog")["repositories"].clone()).unwrap();
+    assert_eq!(repos, ["p0/big", "p0/repo2", "p1/repo1"]);
+    let mut pulled = 0;
+    for repo in &repos {
+        let tags: Vec<String> =
+            serde_json::from_value(get(&format!("/v2/{repo}/tags/list"))["tags"].clone()).unwrap();
+        for tag in tags {
+            let dest = tmp.path().join("pulled");
+            let _ = std::fs::remove_dir_all(&dest);
+            // skopeo checks every blob's and the manifest's digest as it copies.
+            run(Command::new("skopeo").args([
+                "--insecure-policy",
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--src-creds",
+                &creds,
+                &format!("docker://{}/{repo}:{tag}", w.host()),
+                &format!("oci:{}:x", dest.display()),
+            ]));
+            pulled += 1;
+        }
+    }
+    assert_eq!(pulled, 6);
 }
 
 /// The batched writes (the default) and one push at a time through the

@@ -14,6 +14,12 @@
 //! the uploads; tests/populate.rs compares the two table by table. The registry must not be
 //! running.
 //!
+//! The metadata goes where `wharf serve` would put it: SQLite in the data
+//! directory, or the PostgreSQL database `--database` names (blobs stay in
+//! the data directory either way); the projects are created through the opened
+//! registry's own store. On PostgreSQL the fill ends with `VACUUM (ANALYZE)`, so
+//! that a server started right after plans from the tables' real sizes.
+//!
 //! The shape: `--projects` projects of `--repos` repositories in total; each
 //! repository holds `manifests / repos` images built from a window of
 //! `--configs` configs (each config names its own three layers, out of
@@ -33,9 +39,9 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 use serde_json::json;
-use wharf_registry::config::Config;
+use wharf_registry::config::{Config, Secret};
 use wharf_registry::digest::Digest;
-use wharf_registry::metadata::{BlobLink, IdentityStore, PushBatch, SqliteMetadata};
+use wharf_registry::metadata::{BlobLink, PushBatch};
 use wharf_registry::names::{Reference, RepoName};
 use wharf_registry::service::Distribution;
 use wharf_registry::service::distribution::{PreparedManifest, prepare_manifest};
@@ -54,9 +60,19 @@ enum DevCmd {
 
 #[derive(Args, Debug)]
 struct PopulateArgs {
-    /// The registry's data directory (as `wharf serve --data-dir`).
+    /// The registry's data directory (as `wharf serve --data-dir`): its blobs,
+    /// and its metadata unless `--database` is given.
     #[arg(long)]
     data_dir: PathBuf,
+    /// Metadata in this PostgreSQL database (postgres://user:password@host:port/db),
+    /// as `wharf serve --database`: the registry to fill is then served with the
+    /// same `--database` and `--data-dir`.
+    #[arg(long, env = "WHARF_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// PEM file of the CA(s) PostgreSQL's certificate must chain to (as `wharf
+    /// serve --database-ca-file`).
+    #[arg(long, env = "WHARF_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
     #[arg(long, default_value_t = 100)]
     projects: usize,
     #[arg(long, default_value_t = 10_000)]
@@ -355,27 +371,40 @@ async fn populate(a: PopulateArgs) -> anyhow::Result<()> {
     let jobs = jobs(&a)?;
     let tags: usize = jobs.iter().map(|j| j.tags).sum();
     let started = Instant::now();
-    tokio::fs::create_dir_all(&a.data_dir).await?;
-    {
-        let meta = SqliteMetadata::open(&a.data_dir.join("wharf.db")).await?;
-        for p in 0..a.projects.min(a.repos) {
-            meta.create_project(&format!("p{p}"), true, None).await?;
-        }
-    }
     let config = Config {
         data_dir: a.data_dir.clone(),
+        database: a.database.clone().map(Secret),
+        database_ca_file: a.database_ca_file.clone(),
         auth: Some(false),
         ..Config::default()
     };
     // Opened, not started: no background work (scans, webhooks, GC) runs while
     // it fills.
     let services = wharf_registry::server::open_registry(&config).await?;
+    // Ownerless, as a replication creates them: nobody is a member, the
+    // administrator sees them all. (Already there when filling again.)
+    let identity = services.identity.store();
+    for p in 0..a.projects.min(a.repos) {
+        identity
+            .create_project(&format!("p{p}"), true, None)
+            .await?;
+    }
     let plan = Arc::new(Plan::new(a.configs, a.layers));
     let dist = services.distribution.clone();
     if a.no_batch {
         push_one_by_one(&dist, &plan, jobs, a.concurrency, started).await?;
     } else {
         push_batched(&dist, &plan, jobs, a.concurrency, a.batch.max(1), started).await?;
+    }
+    // A server started right after would otherwise plan its first minutes on
+    // PostgreSQL from an empty table's statistics (autovacuum catches up later).
+    let vacuumed = Instant::now();
+    dist.meta().after_bulk_load().await?;
+    if a.database.is_some() {
+        eprintln!(
+            "vacuumed and analyzed in {:.1} s",
+            vacuumed.elapsed().as_secs_f64()
+        );
     }
     eprintln!(
         "populated {} in {:.0} s: {} repositories, {} manifests, {} tags",

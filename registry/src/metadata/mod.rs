@@ -344,6 +344,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn count_uploads(&self) -> Result<u64>;
     /// Upload sessions not touched since `before` (unix seconds).
     async fn stale_uploads(&self, before: i64) -> Result<Vec<String>>;
+
+    /// After a bulk load (`wharf dev populate`): leave the database as
+    /// autovacuum would have left it after the same writes arriving over time.
+    /// PostgreSQL: `VACUUM (ANALYZE)`, the planner's statistics (a freshly
+    /// filled table looks empty until autovacuum's next pass) and the
+    /// visibility map (without it every index-only scan reads the table too).
+    /// SQLite plans from the schema alone here (no `sqlite_stat1`, as a registry
+    /// that was never loaded in bulk has none), so it does nothing.
+    async fn after_bulk_load(&self) -> Result<()>;
 }
 
 /// The project a repository belongs to: the segment before its first `/`.

@@ -361,6 +361,21 @@ impl PgServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Like [`PgServer::query`], on database `db` of this server.
+    pub fn query_in(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .arg(self.url(db))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// A new, empty database on this server; its name.
     pub fn create_database(&self) -> String {
         let name = format!(

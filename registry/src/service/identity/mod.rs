@@ -84,6 +84,13 @@ impl Identity {
         Identity { store, access }
     }
 
+    /// The store itself, for bulk loads that bypass the checks and the audit
+    /// (`wharf dev populate` creating its projects in whichever database the
+    /// registry was opened on).
+    pub fn store(&self) -> &Arc<dyn IdentityStore> {
+        &self.store
+    }
+
     /// First start: create `admin` with the given password, or a generated one
     /// (returned so the caller can show it once).
     pub async fn bootstrap_admin(&self, password: Option<&str>) -> Result<Option<String>> {
