@@ -340,32 +340,17 @@ impl PgServer {
     /// Run a query on the maintenance database with `psql`: its rows, one per
     /// line, columns separated by `|`.
     pub fn query(&self, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-X",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-                &self.admin_url,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        self.psql_rows(&self.admin_url, sql)
     }
 
     /// Like [`PgServer::query`], on database `db` of this server.
     pub fn query_in(&self, db: &str, sql: &str) -> String {
+        self.psql_rows(&self.url(db), sql)
+    }
+
+    fn psql_rows(&self, url: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .arg(self.url(db))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, url])
             .output()
             .unwrap();
         assert!(
