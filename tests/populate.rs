@@ -9,7 +9,7 @@ mod common;
 mod pg;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -77,19 +77,7 @@ fn a_populated_registry_is_what_pushes_would_have_made() {
         }
         tags += listed.len();
         for tag in listed {
-            // skopeo checks every blob's and the manifest's digest as it copies.
-            let dest = tmp.path().join("pulled");
-            let _ = std::fs::remove_dir_all(&dest);
-            run(Command::new("skopeo").args([
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                "--src-creds",
-                &creds,
-                &format!("docker://{}/{repo}:{tag}", w.host()),
-                &format!("oci:{}:x", dest.display()),
-            ]));
+            let dest = pull(&w, &creds, repo, &tag, tmp.path());
             let index: Value =
                 serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
             let digest = index["manifests"][0]["digest"]
@@ -222,19 +210,7 @@ fn populate_fills_a_postgresql_registry() {
         let tags: Vec<String> =
             serde_json::from_value(get(&format!("/v2/{repo}/tags/list"))["tags"].clone()).unwrap();
         for tag in tags {
-            let dest = tmp.path().join("pulled");
-            let _ = std::fs::remove_dir_all(&dest);
-            // skopeo checks every blob's and the manifest's digest as it copies.
-            run(Command::new("skopeo").args([
-                "--insecure-policy",
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                "--src-creds",
-                &creds,
-                &format!("docker://{}/{repo}:{tag}", w.host()),
-                &format!("oci:{}:x", dest.display()),
-            ]));
+            pull(&w, &creds, repo, &tag, tmp.path());
             pulled += 1;
         }
     }
@@ -359,4 +335,22 @@ fn dump(db: &Path, from: i64, to: i64) -> std::collections::BTreeMap<String, Vec
         out.insert(table, rows);
     }
     out
+}
+
+/// `repo:tag` pulled with skopeo into a fresh OCI layout under `dir`, which it
+/// returns; skopeo checks every blob's and the manifest's digest as it copies.
+fn pull(w: &Wharf, creds: &str, repo: &str, tag: &str, dir: &Path) -> PathBuf {
+    let dest = dir.join("pulled");
+    let _ = std::fs::remove_dir_all(&dest);
+    run(Command::new("skopeo").args([
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--src-creds",
+        creds,
+        &format!("docker://{}/{repo}:{tag}", w.host()),
+        &format!("oci:{}:x", dest.display()),
+    ]));
+    dest
 }
