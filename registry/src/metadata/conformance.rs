@@ -796,6 +796,25 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .unwrap()
             .is_none()
     );
+    // The project and the caller's access in one read: the same as the two apart.
+    let project = store.project_by_name("team").await.unwrap().unwrap();
+    for user in [Some(bob), None] {
+        assert_eq!(
+            store.project_with_access("team", user).await.unwrap(),
+            Some((
+                project.clone(),
+                store.project_access("team", user).await.unwrap().unwrap()
+            )),
+            "{user:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .project_with_access("nothing", Some(bob))
+            .await
+            .unwrap(),
+        None
+    );
     // Roles for a page of projects at once: only where the user is a member.
     let roles = store
         .member_roles(bob, &[lib.id, team, 9999])
@@ -1684,17 +1703,18 @@ pub async fn run_security(
         (3, Some(100)),
         "the latest time wins"
     );
-    let (repos, _) = meta
-        .list_project_repositories(
-            "sec",
-            super::identity::PageReq {
-                page: 1,
-                page_size: 10,
-            },
-        )
-        .await
-        .unwrap();
+    let page = super::identity::PageReq {
+        page: 1,
+        page_size: 10,
+    };
+    let (repos, _) = meta.list_project_repositories("sec", page).await.unwrap();
     assert_eq!(repos[0].pull_count, 3);
+    // A later batch adds to both counts and keeps the latest time.
+    meta.record_pulls(&[pull(4, 70)]).await.unwrap();
+    let a = meta.artifact(&repo, &m).await.unwrap().unwrap();
+    assert_eq!((a.pull_count, a.pulled_at), (7, Some(100)));
+    let (repos, _) = meta.list_project_repositories("sec", page).await.unwrap();
+    assert_eq!(repos[0].pull_count, 7);
 
     assert_eq!(store.setting("k").await.unwrap(), None);
     store.set_setting("k", "a").await.unwrap();

@@ -220,6 +220,13 @@ pub trait IdentityStore: Send + Sync + 'static {
         project: &str,
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>>;
+    /// The project named `name` and what `user_id` holds in it (as `project_access`),
+    /// in one read: the check that starts every project-scoped request.
+    async fn project_with_access(
+        &self,
+        name: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<(Project, ProjectAccess)>>;
     /// The role to show for the user (the one granting most, of their own and their
     /// groups') in each of the given projects they are a member of.
     async fn member_roles(&self, user_id: i64, project_ids: &[i64])

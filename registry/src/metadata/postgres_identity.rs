@@ -10,7 +10,9 @@ use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
-use super::sqlite_identity::{MEMBER_SELECT, grant, role_name, stored_actions, unless_taken};
+use super::sqlite_identity::{
+    MEMBER_SELECT, access_of, grant, role_name, stored_actions, unless_taken,
+};
 use super::{MetadataError, PgMetadata, Result, now};
 
 /// A project row as [`Project`] reads it. The repository count is the one the
@@ -42,6 +44,24 @@ fn custom_role(r: &PgRow) -> Result<RoleDef> {
             .map_err(|e| MetadataError::Corrupt(format!("role actions: {e}")))?,
         builtin: false,
     })
+}
+
+/// The `roles` column of `project_access`: what the user's memberships (own, `$1`,
+/// and their groups') grant in project `p`, as JSON pairs of role and actions.
+fn roles_column() -> String {
+    format!(
+        "(SELECT coalesce(json_agg(json_build_array(g.role_id, g.actions)), '[]')::TEXT FROM ({}) g WHERE g.project_id = p.id) AS roles",
+        user_grants()
+    )
+}
+
+/// The project's access from a row with `id`, `public` and [`roles_column`].
+fn project_access(r: &PgRow) -> Result<ProjectAccess> {
+    access_of(
+        r.try_get("id")?,
+        r.try_get("public")?,
+        &r.try_get::<String, _>("roles")?,
+    )
 }
 
 fn project(r: &PgRow) -> Result<Project> {
@@ -329,27 +349,35 @@ impl IdentityStore for PgMetadata {
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>> {
         let sql = format!(
-            "SELECT p.id, p.public,
-             (SELECT coalesce(json_agg(json_build_array(g.role_id, g.actions)), '[]')::TEXT FROM ({}) g WHERE g.project_id = p.id) AS roles
+            "SELECT p.id, p.public, {}
              FROM projects p WHERE p.name = $2",
-            user_grants()
+            roles_column()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(project)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| {
-            let roles: String = r.try_get("roles")?;
-            let roles: Vec<(i64, Option<String>)> =
-                serde_json::from_str(&roles).map_err(|e| MetadataError::Corrupt(e.to_string()))?;
-            Ok(ProjectAccess {
-                project_id: r.try_get("id")?,
-                public: r.try_get::<i64, _>("public")? != 0,
-                grant: grant(&roles),
-            })
-        })
-        .transpose()
+        row.map(|r| project_access(&r)).transpose()
+    }
+
+    async fn project_with_access(
+        &self,
+        name: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<(Project, ProjectAccess)>> {
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS}, {}
+             FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.name = $2",
+            roles_column()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((project(&r)?, project_access(&r)?)))
+            .transpose()
     }
 
     async fn member_roles(

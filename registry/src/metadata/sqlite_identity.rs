@@ -84,6 +84,36 @@ pub(super) const PROJECT_COLUMNS: &str =
     "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at,
     (SELECT count(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count";
 
+/// The `roles` column of `project_access`: what the user's memberships (own, `?1`,
+/// and their groups') grant in project `p`, as JSON pairs of role and actions.
+fn roles_column() -> String {
+    format!(
+        "(SELECT json_group_array(json_array(role_id, actions)) FROM ({}) WHERE project_id = p.id) AS roles",
+        user_grants()
+    )
+}
+
+/// A project's visibility and what the user holds in it, from the `id`, `public`
+/// and `roles` columns that both stores' `project_access` read.
+pub(super) fn access_of(id: i64, public: i64, roles: &str) -> Result<ProjectAccess> {
+    let roles: Vec<(i64, Option<String>)> =
+        serde_json::from_str(roles).map_err(|e| MetadataError::Corrupt(e.to_string()))?;
+    Ok(ProjectAccess {
+        project_id: id,
+        public: public != 0,
+        grant: grant(&roles),
+    })
+}
+
+/// [`access_of`] a row with `id`, `public` and [`roles_column`].
+fn project_access(r: &SqliteRow) -> Result<ProjectAccess> {
+    access_of(
+        r.try_get("id")?,
+        r.try_get("public")?,
+        &r.try_get::<String, _>("roles")?,
+    )
+}
+
 fn project(r: &SqliteRow) -> Result<Project> {
     Ok(Project {
         id: r.try_get("id")?,
@@ -375,27 +405,35 @@ impl IdentityStore for SqliteMetadata {
         user_id: Option<i64>,
     ) -> Result<Option<ProjectAccess>> {
         let sql = format!(
-            "SELECT p.id, p.public,
-             (SELECT json_group_array(json_array(role_id, actions)) FROM ({}) WHERE project_id = p.id) AS roles
+            "SELECT p.id, p.public, {}
              FROM projects p WHERE p.name = ?2",
-            user_grants()
+            roles_column()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(project)
             .fetch_optional(&self.read)
             .await?;
-        row.map(|r| {
-            let roles: String = r.try_get("roles")?;
-            let roles: Vec<(i64, Option<String>)> =
-                serde_json::from_str(&roles).map_err(|e| MetadataError::Corrupt(e.to_string()))?;
-            Ok(ProjectAccess {
-                project_id: r.try_get("id")?,
-                public: r.try_get::<i64, _>("public")? != 0,
-                grant: grant(&roles),
-            })
-        })
-        .transpose()
+        row.map(|r| project_access(&r)).transpose()
+    }
+
+    async fn project_with_access(
+        &self,
+        name: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<(Project, ProjectAccess)>> {
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS}, {}
+             FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE p.name = ?2",
+            roles_column()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((project(&r)?, project_access(&r)?)))
+            .transpose()
     }
 
     async fn member_roles(

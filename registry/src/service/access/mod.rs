@@ -284,15 +284,21 @@ impl Access {
         reference: &str,
         action: Action,
     ) -> Result<Project> {
-        let project = self.project(reference).await?;
-        if self.may(who, &project.name, action).await?.allowed() {
+        // One read for the project and the caller's roles in it (by id, the name
+        // is read first).
+        let name = match is_id(reference) {
+            Some(_) => std::borrow::Cow::Owned(self.project(reference).await?.name),
+            None => std::borrow::Cow::Borrowed(reference),
+        };
+        let (project, access) = self
+            .identity
+            .project_with_access(&name, who.user_id())
+            .await?
+            .ok_or_else(|| RegistryError::not_found(format!("project {reference} not found")))?;
+        if allowed(who, &project.name, &access, action) {
             return Ok(project);
         }
-        if !self
-            .may(who, &project.name, Action::ReadProject)
-            .await?
-            .allowed()
-        {
+        if !allowed(who, &project.name, &access, Action::ReadProject) {
             return Err(if matches!(who, Principal::Anonymous) {
                 unauthorized("authentication required")
             } else {
