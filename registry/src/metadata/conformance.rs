@@ -450,6 +450,42 @@ async fn push_batch(store: &dyn MetadataStore) {
     );
     assert_eq!(single.2, ["latest", "multi", cosign_tag.as_str(), "v1"]);
     assert_eq!(single.3.len(), 1);
+    // What the page says of the image, field by field: its tags by name, the SBOM
+    // referrer with its annotations, the cosign tag naming it.
+    let img = single.0.iter().find(|a| a.digest == image).unwrap();
+    assert_eq!(
+        img.tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+        ["latest", "v1"]
+    );
+    assert_eq!(
+        img.accessories
+            .iter()
+            .map(|r| (
+                &r.digest,
+                r.media_type.as_str(),
+                r.size,
+                r.artifact_type.as_deref(),
+                r.annotations.as_ref().map(|a| a["created"].clone())
+            ))
+            .collect::<Vec<_>>(),
+        [(
+            &sbom,
+            "application/vnd.oci.image.manifest.v1+json",
+            sbom_body.len() as u64,
+            Some("application/spdx+json"),
+            Some(serde_json::json!("now"))
+        )]
+    );
+    assert_eq!(
+        img.cosign_accessories
+            .iter()
+            .map(|(t, r)| (t.as_str(), &r.digest, r.size))
+            .collect::<Vec<_>>(),
+        [(cosign_tag.as_str(), &cosign, cosign_body.len() as u64)]
+    );
+    let idx = single.0.iter().find(|a| a.digest == index).unwrap();
+    assert_eq!(idx.tags.len(), 1);
+    assert!(idx.accessories.is_empty() && idx.cosign_accessories.is_empty());
     assert_eq!(batched, single);
 
     // A reference missing (here: a blob linked nowhere) undoes the whole batch.

@@ -381,7 +381,9 @@ macro_rules! listed_manifests {
 /// index, the same sum for every child, recursively. Digests are content
 /// hashes, so the manifest graph has no cycles and the recursion ends. Each
 /// step probes `manifest_children` (migration 0010) from the manifests reached.
-const ARTIFACT_SIZES: &str = concat!(
+macro_rules! artifact_sizes {
+    () => {
+        concat!(
     "
 WITH RECURSIVE
   tree(root, id, repository_id) AS (
@@ -399,67 +401,80 @@ SELECT root.digest AS digest,
                               WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0))::BIGINT AS total
 FROM tree t JOIN manifests m ON m.id = t.id JOIN manifests root ON root.id = t.root
 GROUP BY t.root, root.digest"
+)
+    };
+}
+
+/// The rest of an artifact page in one statement: each part a subquery of its own,
+/// planned as it was when each was a statement (`$1` the repository, `$2` the
+/// page's digests, `$3` the cosign tags that would name them), and returned as
+/// JSON text. Four round trips were most of an artifact page's cost on
+/// PostgreSQL (docs/design.md, "One node at scale on PostgreSQL").
+const ARTIFACT_DETAILS: &str = concat!(
+    "SELECT
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(s.digest, s.total)), '[]') FROM (",
+    artifact_sizes!(),
+    ") s)::text AS sizes,
+  -- From the page's manifests to their tags (`tags_by_manifest`), never across
+  -- the repository's tags.
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(m.digest, t.name, t.updated_at) ORDER BY t.name), '[]')
+     FROM ",
+    listed_manifests!(),
+    " JOIN tags t ON t.manifest_id = m.id)::text AS tags,
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
+                             ORDER BY m.created_at, m.digest), '[]')
+     FROM manifests m JOIN repositories r ON r.id = m.repository_id
+     WHERE r.name = $1 AND m.subject IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)))::text AS accessories,
+  -- Name by name through the primary key, as `listed_manifests!` does for
+  -- digests: as `t.name IN (…)`, PostgreSQL hashed every tag of the
+  -- repository (132 ms in one of 100,000 tags).
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
+                             ORDER BY t.name), '[]')
+     FROM (SELECT DISTINCT value FROM jsonb_array_elements_text($3::jsonb)) AS w(name)
+     CROSS JOIN LATERAL (SELECT * FROM tags x
+         WHERE x.repository_id = (SELECT id FROM repositories WHERE name = $1)
+           AND x.name = w.name LIMIT 1) t
+     JOIN manifests m ON m.id = t.manifest_id)::text AS cosign,
+  (SELECT artifact_count FROM repositories WHERE name = $1) AS artifact_count"
 );
 
+/// A referrer as `ARTIFACT_DETAILS` lists it: what it refers to (a subject's
+/// digest or a cosign tag), then its digest, media type, size, artifact type and
+/// annotations (JSON text).
+type ReferrerRow = (String, String, String, i64, Option<String>, Option<String>);
+
+fn referrer_of(r: ReferrerRow) -> Result<(String, Referrer)> {
+    let (of, digest, media_type, size, artifact_type, annotations) = r;
+    Ok((
+        of,
+        Referrer {
+            digest: parse_digest(&digest)?,
+            media_type,
+            size: size as u64,
+            artifact_type,
+            annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+        },
+    ))
+}
+
+fn details_part<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| MetadataError::Corrupt(format!("artifact details ({column}): {e}")))
+}
+
 impl PgMetadata {
-    /// Three queries for the whole page: sizes, tags, then accessories.
-    async fn complete_artifacts(&self, repo: &RepoName, artifacts: &mut [Artifact]) -> Result<()> {
+    /// Sizes, tags, referrers and cosign tags for the whole page, in one statement;
+    /// also the repository's kept artifact count (`None` if it has no row).
+    async fn complete_artifacts(
+        &self,
+        repo: &RepoName,
+        artifacts: &mut [Artifact],
+    ) -> Result<Option<i64>> {
         if artifacts.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
-        let sizes = sqlx::query(ARTIFACT_SIZES)
-            .bind(repo.as_str())
-            .bind(digest_list(&digests))
-            .fetch_all(&self.read)
-            .await?;
-        for r in &sizes {
-            let d = parse_digest(r.try_get("digest")?)?;
-            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
-                a.size = r.try_get::<i64, _>("total")? as u64;
-            }
-        }
-        // From the page's manifests to their tags (`tags_by_manifest`), never across
-        // the repository's tags: SQLite, left to choose, scanned every tag of the
-        // repository (100,000 in a large one) for the page's ten artifacts.
-        let tags = sqlx::query(concat!(
-            "SELECT m.digest, t.name, t.updated_at FROM ",
-            listed_manifests!(),
-            " JOIN tags t ON t.manifest_id = m.id ORDER BY t.name"
-        ))
-        .bind(repo.as_str())
-        .bind(digest_list(&digests))
-        .fetch_all(&self.read)
-        .await?;
-        for t in &tags {
-            let d = parse_digest(t.try_get("digest")?)?;
-            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
-                a.tags.push((t.try_get("name")?, t.try_get("updated_at")?));
-            }
-        }
-        let acc = sqlx::query(
-            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
-             JOIN repositories r ON r.id = m.repository_id
-             WHERE r.name = $1 AND m.subject IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)) ORDER BY m.created_at, m.digest",
-        )
-        .bind(repo.as_str())
-        .bind(digest_list(&digests))
-        .fetch_all(&self.read)
-        .await?;
-        for r in &acc {
-            let subject = parse_digest(r.try_get("subject")?)?;
-            let annotations: Option<String> = r.try_get("annotations")?;
-            let referrer = Referrer {
-                digest: parse_digest(r.try_get("digest")?)?,
-                media_type: r.try_get("media_type")?,
-                size: r.try_get::<i64, _>("size")? as u64,
-                artifact_type: r.try_get("artifact_type")?,
-                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
-            };
-            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
-                a.accessories.push(referrer);
-            }
-        }
         // cosign's tag layout: the three tags that would name each artifact of the page.
         let names: Vec<String> = digests
             .iter()
@@ -468,31 +483,34 @@ impl PgMetadata {
                 [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
             })
             .collect();
-        // Name by name through the primary key, as `listed_manifests!` does for
-        // digests: as `t.name IN (…)`, PostgreSQL hashed every tag of the
-        // repository (132 ms in one of 100,000 tags).
-        let cosign = sqlx::query(
-            "SELECT t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations
-             FROM (SELECT DISTINCT value FROM jsonb_array_elements_text($2::jsonb)) AS w(name)
-             CROSS JOIN LATERAL (SELECT * FROM tags x
-                 WHERE x.repository_id = (SELECT id FROM repositories WHERE name = $1)
-                   AND x.name = w.name LIMIT 1) t
-             JOIN manifests m ON m.id = t.manifest_id ORDER BY t.name",
-        )
-        .bind(repo.as_str())
-        .bind(serde_json::Value::from(names).to_string())
-        .fetch_all(&self.read)
-        .await?;
-        for r in &cosign {
-            let tag: String = r.try_get("name")?;
-            let annotations: Option<String> = r.try_get("annotations")?;
-            let referrer = Referrer {
-                digest: parse_digest(r.try_get("digest")?)?,
-                media_type: r.try_get("media_type")?,
-                size: r.try_get::<i64, _>("size")? as u64,
-                artifact_type: r.try_get("artifact_type")?,
-                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
-            };
+        let row = sqlx::query(ARTIFACT_DETAILS)
+            .bind(repo.as_str())
+            .bind(digest_list(&digests))
+            .bind(serde_json::Value::from(names).to_string())
+            .fetch_one(&self.read)
+            .await?;
+        let find = |artifacts: &mut [Artifact], d: &str| -> Result<Option<usize>> {
+            let d = parse_digest(d)?;
+            Ok(artifacts.iter().position(|a| a.digest == d))
+        };
+        for (digest, total) in details_part::<Vec<(String, i64)>>(&row, "sizes")? {
+            if let Some(i) = find(artifacts, &digest)? {
+                artifacts[i].size = total as u64;
+            }
+        }
+        for (digest, tag, at) in details_part::<Vec<(String, String, i64)>>(&row, "tags")? {
+            if let Some(i) = find(artifacts, &digest)? {
+                artifacts[i].tags.push((tag, at));
+            }
+        }
+        for r in details_part::<Vec<ReferrerRow>>(&row, "accessories")? {
+            let (subject, referrer) = referrer_of(r)?;
+            if let Some(i) = find(artifacts, &subject)? {
+                artifacts[i].accessories.push(referrer);
+            }
+        }
+        for r in details_part::<Vec<ReferrerRow>>(&row, "cosign")? {
+            let (tag, referrer) = referrer_of(r)?;
             let hex = tag
                 .trim_start_matches("sha256-")
                 .split('.')
@@ -502,7 +520,7 @@ impl PgMetadata {
                 a.cosign_accessories.push((tag, referrer));
             }
         }
-        Ok(())
+        Ok(row.try_get("artifact_count")?)
     }
 }
 
@@ -866,14 +884,22 @@ impl MetadataStore for PgMetadata {
         .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
+        let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
+        let kept = self.complete_artifacts(repo, &mut artifacts).await?;
         // Unfiltered, the count is the one the triggers of migration 0009 keep
-        // (counting visited every manifest of the repository on every page).
+        // (counting visited every manifest of the repository on every page), read
+        // with the page's details; an empty page reads it alone.
         let total: i64 = if labels.needed() == 0 {
-            sqlx::query_scalar("SELECT artifact_count FROM repositories WHERE name = $1")
-                .bind(repo.as_str())
-                .fetch_optional(&self.read)
-                .await?
-                .unwrap_or(0)
+            match kept {
+                Some(n) => n,
+                None => {
+                    sqlx::query_scalar("SELECT artifact_count FROM repositories WHERE name = $1")
+                        .bind(repo.as_str())
+                        .fetch_optional(&self.read)
+                        .await?
+                        .unwrap_or(0)
+                }
+            }
         } else {
             sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
                 .bind(repo.as_str())
@@ -882,8 +908,6 @@ impl MetadataStore for PgMetadata {
                 .fetch_one(&self.read)
                 .await?
         };
-        let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
-        self.complete_artifacts(repo, &mut artifacts).await?;
         Ok((artifacts, total))
     }
 

@@ -39,7 +39,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-pub use access::{Access, AuthState, IssuedToken};
+pub use access::{Access, AuthState, IssuedToken, ProjectScope};
 pub use directory::{Directory, DirectoryOptions};
 pub use distribution::{
     BlobBody, ByteRange, Distribution, MountOutcome, Page, PutManifest, UploadStatus,

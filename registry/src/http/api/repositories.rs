@@ -15,6 +15,7 @@ use super::{Caller, Paging, created, paged, render, time};
 use crate::error::{RegistryError, Result};
 use crate::http::AppState;
 use crate::metadata::Artifact;
+use crate::service::ProjectScope;
 
 pub(super) fn decode(repository: &str) -> String {
     percent_decode_str(repository)
@@ -184,15 +185,11 @@ fn sbom_overview(a: &Artifact) -> Option<Value> {
 /// Adds Harbor's `scan_overview` to each artifact that has been scanned.
 async fn with_overviews(
     reg: &AppState,
-    caller: &Caller,
-    project: &str,
+    scope: &ProjectScope,
     items: &mut [(Value, crate::digest::Digest)],
 ) -> Result<()> {
     let digests: Vec<_> = items.iter().map(|(_, d)| d.clone()).collect();
-    let overviews = reg
-        .security
-        .scan_overviews_for(&caller.who, project, &digests)
-        .await?;
+    let overviews = reg.security.scan_overviews_for(scope, &digests).await?;
     for (json, d) in items.iter_mut() {
         if let Some(o) = overviews.get(d) {
             json["scan_overview"] = json!({ render::REPORT_MIME: super::render::scan_overview(o) });
@@ -237,9 +234,11 @@ pub async fn artifacts(
         Some(query) => super::labels::labels_in_q(query)?,
         None => Default::default(),
     };
+    // The project and the caller's roles in it, read once for both checks.
+    let scope = reg.access.scope(&caller.who, &project).await?;
     let (items, total) = reg
         .distribution
-        .artifacts(&caller.who, &project, &repository, page, &labels)
+        .artifacts(&scope, &repository, page, &labels)
         .await?;
     let full = format!("{project}/{repository}");
     let mut out: Vec<(Value, crate::digest::Digest)> = items
@@ -248,7 +247,7 @@ pub async fn artifacts(
         .collect();
     with_labels(&reg, &project, &repository, &mut out).await?;
     if q.with_scan_overview {
-        with_overviews(&reg, &caller, &project, &mut out).await?;
+        with_overviews(&reg, &scope, &mut out).await?;
     }
     let out = out.into_iter().map(|(v, _)| v).collect();
     Ok(paged(
@@ -276,7 +275,8 @@ pub async fn artifact(
     )];
     with_labels(&reg, &project, &repository, &mut out).await?;
     if q.with_scan_overview {
-        with_overviews(&reg, &caller, &project, &mut out).await?;
+        let scope = reg.access.scope(&caller.who, &project).await?;
+        with_overviews(&reg, &scope, &mut out).await?;
     }
     let (mut v, digest) = out.remove(0);
     if q.with_signature {

@@ -190,9 +190,10 @@ async fn repository(
         page: page.unwrap_or(1).max(1),
         page_size: 50,
     };
+    let scope = reg.access.scope(&viewer.who, &p.name).await?;
     let (listed, total) = reg
         .distribution
-        .artifacts(&viewer.who, &p.name, repo, page, &Default::default())
+        .artifacts(&scope, repo, page, &Default::default())
         .await?;
     // cosign's tag-schema accessories (`sha256-<hex>.sig`, `.att`, `.sbom`) are shown
     // as badges of their subject: the store lists them with it, not as artifacts of
@@ -239,7 +240,7 @@ async fn repository(
     let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
     let scans = reg
         .security
-        .scan_overviews_for(&viewer.who, &p.name, &digests)
+        .scan_overviews_for(&scope, &digests)
         .await
         .unwrap_or_default();
     // Harbor's labels, shown with the tags (the page's in one query).
@@ -370,9 +371,10 @@ async fn artifact(
         .get_manifest(&repo_name, &Reference::Digest(a.digest.clone()), true)
         .await?;
     let contents = contents(manifest.content.as_deref().unwrap_or_default());
+    let scope = reg.access.scope(&viewer.who, &p.name).await?;
     let record = reg
         .security
-        .scan_overviews_for(&viewer.who, &p.name, std::slice::from_ref(&a.digest))
+        .scan_overviews_for(&scope, std::slice::from_ref(&a.digest))
         .await?
         .remove(&a.digest);
     let report = match record.as_ref().map(|r| r.status) {

@@ -60,6 +60,48 @@ fn allowed(
         || who.robot_allows(project, action)
 }
 
+/// A project and what one caller holds in it, as [`Access::scope`] read it:
+/// the checks of one request, answered from one read (the caller's memberships
+/// are not read again for each service the request passes through).
+#[derive(Debug, Clone)]
+pub struct ProjectScope {
+    pub project: Project,
+    who: Principal,
+    access: crate::metadata::identity::ProjectAccess,
+    /// The project as the request named it (id or name): a "not found" repeats
+    /// it, and never tells a caller who named a private project by id its name.
+    asked: String,
+}
+
+impl ProjectScope {
+    /// The caller the scope was read for.
+    pub fn who(&self) -> &Principal {
+        &self.who
+    }
+
+    /// Ok if the caller may do `action` in the project; otherwise the error
+    /// [`Access::project_for`] gives: "not found" for a project the caller cannot
+    /// see (or "authentication required" when anonymous), "forbidden" otherwise.
+    pub fn require(&self, action: Action) -> Result<()> {
+        let (who, project) = (&self.who, &self.project);
+        if allowed(who, &project.name, &self.access, action) {
+            return Ok(());
+        }
+        if !allowed(who, &project.name, &self.access, Action::ReadProject) {
+            return Err(if matches!(who, Principal::Anonymous) {
+                unauthorized("authentication required")
+            } else {
+                RegistryError::not_found(format!("project {} not found", self.asked))
+            });
+        }
+        Err(RegistryError::forbidden(format!(
+            "{} may not {action:?} in project {}",
+            who.name(),
+            project.name
+        )))
+    }
+}
+
 /// How a project is named in a path: by numeric id or by name.
 pub fn is_id(s: &str) -> Option<i64> {
     s.parse().ok()
@@ -284,6 +326,16 @@ impl Access {
         reference: &str,
         action: Action,
     ) -> Result<Project> {
+        let scope = self.scope(who, reference).await?;
+        scope.require(action)?;
+        Ok(scope.project)
+    }
+
+    /// The project (by id or name) and what `who` holds in it, read once, for a
+    /// request that checks several actions in it: an artifact page checks reading
+    /// artifacts, then reading scans. Nothing is allowed yet: each use goes
+    /// through [`ProjectScope::require`].
+    pub async fn scope(&self, who: &Principal, reference: &str) -> Result<ProjectScope> {
         // One read for the project and the caller's roles in it (by id, the name
         // is read first).
         let name = match is_id(reference) {
@@ -295,21 +347,12 @@ impl Access {
             .project_with_access(&name, who.user_id())
             .await?
             .ok_or_else(|| RegistryError::not_found(format!("project {reference} not found")))?;
-        if allowed(who, &project.name, &access, action) {
-            return Ok(project);
-        }
-        if !allowed(who, &project.name, &access, Action::ReadProject) {
-            return Err(if matches!(who, Principal::Anonymous) {
-                unauthorized("authentication required")
-            } else {
-                RegistryError::not_found(format!("project {reference} not found"))
-            });
-        }
-        Err(RegistryError::forbidden(format!(
-            "{} may not {action:?} in project {}",
-            who.name(),
-            project.name
-        )))
+        Ok(ProjectScope {
+            project,
+            who: who.clone(),
+            access,
+            asked: reference.to_string(),
+        })
     }
 
     /// The principal behind a bearer token's subject (tokens name only their subject).

@@ -11,6 +11,7 @@ use crate::error::{RegistryError, Result};
 use crate::metadata::identity::PageReq;
 use crate::metadata::{Artifact, RepoSummary};
 use crate::names::{Reference, RepoName, valid_tag};
+use crate::service::ProjectScope;
 
 impl Distribution {
     pub fn repo_in(project: &str, repository: &str) -> Result<RepoName> {
@@ -74,22 +75,23 @@ impl Distribution {
         }
     }
 
-    /// A page of the repository's artifacts, newest first, those `labels` keeps.
+    /// A page of the repository's artifacts, newest first, those `labels` keeps,
+    /// if the scope's caller may read artifacts there.
     pub async fn artifacts(
         &self,
-        who: &Principal,
-        project: &str,
+        scope: &ProjectScope,
         repository: &str,
         page: PageReq,
         labels: &crate::metadata::labels::LabelMatch,
     ) -> Result<(Vec<Artifact>, i64)> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadArtifacts)
-            .await?;
+        scope.require(Action::ReadArtifacts)?;
         Ok(self
             .meta
-            .list_artifacts(&Self::repo_in(&p.name, repository)?, page, labels)
+            .list_artifacts(
+                &Self::repo_in(&scope.project.name, repository)?,
+                page,
+                labels,
+            )
             .await?)
     }
 

@@ -95,16 +95,14 @@ impl Security {
         self.signature_summaries(&repo, digest).await
     }
 
-    /// The scan records of a page of artifacts, for their `scan_overview` (one query).
+    /// The scan records of a page of artifacts, for their `scan_overview` (one
+    /// query), if the scope's caller may read scans there.
     pub async fn scan_overviews_for(
         &self,
-        who: &Principal,
-        project: &str,
+        scope: &crate::service::ProjectScope,
         digests: &[Digest],
     ) -> Result<std::collections::HashMap<Digest, crate::metadata::security::ScanRecord>> {
-        self.access
-            .project_for(who, project, Action::ReadScan)
-            .await?;
+        scope.require(Action::ReadScan)?;
         self.scan_overviews(digests).await
     }
 }
