@@ -142,6 +142,33 @@ fn serve_on_postgres_push_pull_scan_restart() {
     let again = scan_overview(&w);
     assert_eq!(again["scan_status"], "Success");
     assert_eq!(again["summary"]["total"].as_u64(), Some(expected));
+
+    // The artifact list (one statement for the page's details on PostgreSQL):
+    // the digest, tag, Harbor's size (the manifest's bytes, its config and
+    // layers, as the source manifest lists them) and the scan overview.
+    let r = api(
+        &w,
+        "GET",
+        "/projects/team/repositories/pyapp/artifacts?with_scan_overview=true",
+    )
+    .send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("X-Total-Count"), Some("1"));
+    let list = r.json();
+    let a = &list[0];
+    let m: Value = serde_json::from_str(&source).unwrap();
+    let blobs: u64 = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&m["config"]])
+        .map(|b| b["size"].as_u64().unwrap())
+        .sum();
+    assert_eq!(a["digest"], pushed.as_str());
+    assert_eq!(a["size"].as_u64(), Some(source.len() as u64 + blobs));
+    assert_eq!(a["tags"][0]["name"], "v1");
+    let o = &a["scan_overview"]["application/vnd.security.vulnerability.report; version=1.1"];
+    assert_eq!(o["summary"]["total"].as_u64(), Some(expected), "{a}");
 }
 
 /// A database URL of another kind is refused at start, naming only its scheme
