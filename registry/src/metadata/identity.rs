@@ -215,11 +215,17 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn delete_project(&self, id: i64) -> Result<bool>;
     /// Project visibility and what the user holds in it (`user_id` None: anonymous):
     /// the union of their own role and the roles of the groups they belong to.
+    /// (The same read as `project_with_access`: one statement per backend.)
     async fn project_access(
         &self,
         project: &str,
         user_id: Option<i64>,
-    ) -> Result<Option<ProjectAccess>>;
+    ) -> Result<Option<ProjectAccess>> {
+        Ok(self
+            .project_with_access(project, user_id)
+            .await?
+            .map(|(_, access)| access))
+    }
     /// The project named `name` and what `user_id` holds in it (as `project_access`),
     /// in one read: the check that starts every project-scoped request.
     async fn project_with_access(

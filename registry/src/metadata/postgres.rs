@@ -16,7 +16,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use super::identity::PageReq;
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{cosign_tag_names, digest_list, parse_digest};
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
     Result, StoredManifest, Upload, now,
@@ -475,18 +475,11 @@ impl PgMetadata {
             return Ok(None);
         }
         let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
-        // cosign's tag layout: the three tags that would name each artifact of the page.
-        let names: Vec<String> = digests
-            .iter()
-            .flat_map(|d| {
-                let base = format!("sha256-{}", d.hex());
-                [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
-            })
-            .collect();
+        let names = cosign_tag_names(&digests);
         let row = sqlx::query(ARTIFACT_DETAILS)
             .bind(repo.as_str())
             .bind(digest_list(&digests))
-            .bind(serde_json::Value::from(names).to_string())
+            .bind(names)
             .fetch_one(&self.read)
             .await?;
         let find = |artifacts: &mut [Artifact], d: &str| -> Result<Option<usize>> {

@@ -61,6 +61,19 @@ pub(super) fn digest_list(digests: &[Digest]) -> String {
         .unwrap_or_default()
 }
 
+/// cosign's tag layout, as a JSON list for the stores' queries: the three tags
+/// (`sha256-<hex>.sig`, `.att`, `.sbom`) that would name each of `digests`.
+pub(super) fn cosign_tag_names(digests: &[Digest]) -> String {
+    let names: Vec<String> = digests
+        .iter()
+        .flat_map(|d| {
+            let base = format!("sha256-{}", d.hex());
+            [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
+        })
+        .collect();
+    serde_json::to_string(&names).unwrap_or_default()
+}
+
 pub(super) fn parse_digest(s: &str) -> Result<Digest> {
     Digest::from_str(s).map_err(|e| MetadataError::Corrupt(format!("digest {s:?}: {e}")))
 }
@@ -405,14 +418,7 @@ impl SqliteMetadata {
                 a.accessories.push(referrer);
             }
         }
-        // cosign's tag layout: the three tags that would name each artifact of the page.
-        let names: Vec<String> = digests
-            .iter()
-            .flat_map(|d| {
-                let base = format!("sha256-{}", d.hex());
-                [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
-            })
-            .collect();
+        let names = cosign_tag_names(&digests);
         let cosign = sqlx::query(
             "SELECT t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM tags t
              JOIN manifests m ON m.id = t.manifest_id
@@ -420,7 +426,7 @@ impl SqliteMetadata {
                AND t.name IN (SELECT value FROM json_each(?)) ORDER BY t.name",
         )
         .bind(repo.as_str())
-        .bind(serde_json::Value::from(names).to_string())
+        .bind(names)
         .fetch_all(&self.read)
         .await?;
         for r in &cosign {

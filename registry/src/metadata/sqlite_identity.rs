@@ -399,24 +399,6 @@ impl IdentityStore for SqliteMetadata {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn project_access(
-        &self,
-        project: &str,
-        user_id: Option<i64>,
-    ) -> Result<Option<ProjectAccess>> {
-        let sql = format!(
-            "SELECT p.id, p.public, {}
-             FROM projects p WHERE p.name = ?2",
-            roles_column()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user_id)
-            .bind(project)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|r| project_access(&r)).transpose()
-    }
-
     async fn project_with_access(
         &self,
         name: &str,
