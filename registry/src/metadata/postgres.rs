@@ -376,61 +376,57 @@ macro_rules! listed_manifests {
     };
 }
 
-/// Harbor's artifact size for each of `digests` in one repository: the
+/// Harbor's artifact size for each manifest of the page (`$2`, ids): the
 /// manifest's bytes plus the blobs it references (config, layers) plus, for an
 /// index, the same sum for every child, recursively. Digests are content
 /// hashes, so the manifest graph has no cycles and the recursion ends. Each
 /// step probes `manifest_children` (migration 0010) from the manifests reached.
 macro_rules! artifact_sizes {
     () => {
-        concat!(
-    "
+        "
 WITH RECURSIVE
   tree(root, id, repository_id) AS (
-    SELECT m.id, m.id, m.repository_id FROM ",
-    listed_manifests!(),
-    "
+    SELECT m.id, m.id, m.repository_id FROM manifests m WHERE m.id = ANY($2::BIGINT[])
     UNION ALL
     SELECT t.root, c.id, c.repository_id FROM tree t
       JOIN manifest_references mr ON mr.manifest_id = t.id AND mr.kind = 'manifest'
       JOIN manifests c ON c.repository_id = t.repository_id AND c.digest = mr.digest
   )
-SELECT root.digest AS digest,
+SELECT t.root AS id,
        sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
                               JOIN blobs b ON b.digest = br.digest
                               WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0))::BIGINT AS total
-FROM tree t JOIN manifests m ON m.id = t.id JOIN manifests root ON root.id = t.root
-GROUP BY t.root, root.digest"
-)
+FROM tree t JOIN manifests m ON m.id = t.id
+GROUP BY t.root"
     };
 }
 
-/// The rest of an artifact page in one statement: each part a subquery of its own,
-/// planned as it was when each was a statement (`$1` the repository, `$2` the
-/// page's digests, `$3` the cosign tags that would name them), and returned as
-/// JSON text. Four round trips were most of an artifact page's cost on
+/// The rest of an artifact page in one statement: each part a subquery of its
+/// own, returned as JSON text. `$1` is the repository, `$2` the ids of the
+/// page's manifests (as the page's query read them: each part starts from the
+/// primary key, not from digests looked up again), `$3` their digests (for
+/// referrers, which name their subject by digest), `$4` the cosign tags that
+/// would name them. Four statements were most of an artifact page's cost on
 /// PostgreSQL (docs/design.md, "One node at scale on PostgreSQL").
 const ARTIFACT_DETAILS: &str = concat!(
     "SELECT
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(s.digest, s.total)), '[]') FROM (",
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(s.id, s.total)), '[]') FROM (",
     artifact_sizes!(),
     ") s)::text AS sizes,
   -- From the page's manifests to their tags (`tags_by_manifest`), never across
   -- the repository's tags.
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(m.digest, t.name, t.updated_at) ORDER BY t.name), '[]')
-     FROM ",
-    listed_manifests!(),
-    " JOIN tags t ON t.manifest_id = m.id)::text AS tags,
+  (SELECT coalesce(jsonb_agg(jsonb_build_array(t.manifest_id, t.name, t.updated_at) ORDER BY t.name), '[]')
+     FROM tags t WHERE t.manifest_id = ANY($2::BIGINT[]))::text AS tags,
   (SELECT coalesce(jsonb_agg(jsonb_build_array(m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
                              ORDER BY m.created_at, m.digest), '[]')
      FROM manifests m JOIN repositories r ON r.id = m.repository_id
-     WHERE r.name = $1 AND m.subject IN (SELECT value FROM jsonb_array_elements_text($2::jsonb)))::text AS accessories,
+     WHERE r.name = $1 AND m.subject IN (SELECT value FROM jsonb_array_elements_text($3::jsonb)))::text AS accessories,
   -- Name by name through the primary key, as `listed_manifests!` does for
   -- digests: as `t.name IN (…)`, PostgreSQL hashed every tag of the
   -- repository (132 ms in one of 100,000 tags).
   (SELECT coalesce(jsonb_agg(jsonb_build_array(t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
                              ORDER BY t.name), '[]')
-     FROM (SELECT DISTINCT value FROM jsonb_array_elements_text($3::jsonb)) AS w(name)
+     FROM (SELECT DISTINCT value FROM jsonb_array_elements_text($4::jsonb)) AS w(name)
      CROSS JOIN LATERAL (SELECT * FROM tags x
          WHERE x.repository_id = (SELECT id FROM repositories WHERE name = $1)
            AND x.name = w.name LIMIT 1) t
@@ -470,6 +466,7 @@ impl PgMetadata {
         &self,
         repo: &RepoName,
         artifacts: &mut [Artifact],
+        ids: &[i64],
     ) -> Result<Option<i64>> {
         if artifacts.is_empty() {
             return Ok(None);
@@ -478,6 +475,7 @@ impl PgMetadata {
         let names = cosign_tag_names(&digests);
         let row = sqlx::query(ARTIFACT_DETAILS)
             .bind(repo.as_str())
+            .bind(ids)
             .bind(digest_list(&digests))
             .bind(names)
             .fetch_one(&self.read)
@@ -486,13 +484,15 @@ impl PgMetadata {
             let d = parse_digest(d)?;
             Ok(artifacts.iter().position(|a| a.digest == d))
         };
-        for (digest, total) in details_part::<Vec<(String, i64)>>(&row, "sizes")? {
-            if let Some(i) = find(artifacts, &digest)? {
+        // `ids[i]` is the manifest of `artifacts[i]`.
+        let by_id = |id: i64| ids.iter().position(|&x| x == id);
+        for (id, total) in details_part::<Vec<(i64, i64)>>(&row, "sizes")? {
+            if let Some(i) = by_id(id) {
                 artifacts[i].size = total as u64;
             }
         }
-        for (digest, tag, at) in details_part::<Vec<(String, String, i64)>>(&row, "tags")? {
-            if let Some(i) = find(artifacts, &digest)? {
+        for (id, tag, at) in details_part::<Vec<(i64, String, i64)>>(&row, "tags")? {
+            if let Some(i) = by_id(id) {
                 artifacts[i].tags.push((tag, at));
             }
         }
@@ -865,7 +865,7 @@ impl MetadataStore for PgMetadata {
             };
         }
         let rows = sqlx::query(concat!(
-            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
             listed!(),
             "
              ORDER BY m.created_at DESC, m.digest LIMIT $4 OFFSET $5"
@@ -878,7 +878,11 @@ impl MetadataStore for PgMetadata {
         .fetch_all(&self.read)
         .await?;
         let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
-        let kept = self.complete_artifacts(repo, &mut artifacts).await?;
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        let kept = self.complete_artifacts(repo, &mut artifacts, &ids).await?;
         // Unfiltered, the count is the one the triggers of migration 0009 keep
         // (counting visited every manifest of the repository on every page), read
         // with the page's details; an empty page reads it alone.
@@ -906,7 +910,7 @@ impl MetadataStore for PgMetadata {
 
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>> {
         let row = sqlx::query(
-            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
              JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2",
         )
         .bind(repo.as_str())
@@ -915,7 +919,8 @@ impl MetadataStore for PgMetadata {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mut one = vec![artifact_row(&row)?];
-        self.complete_artifacts(repo, &mut one).await?;
+        self.complete_artifacts(repo, &mut one, &[row.try_get("id")?])
+            .await?;
         Ok(one.pop())
     }
 
