@@ -377,8 +377,9 @@ macro_rules! listed_manifests {
 }
 
 /// Harbor's artifact size for each manifest of the page (`$2`, ids): the
-/// manifest's bytes plus the blobs it references (config, layers) plus, for an
-/// index, the same sum for every child, recursively. Digests are content
+/// manifest's bytes plus the blobs it references (config, layers: the
+/// `blob_size` migration 0013 keeps) plus, for an index, the same sum for every
+/// child, recursively. Digests are content
 /// hashes, so the manifest graph has no cycles and the recursion ends. Each
 /// step probes `manifest_children` (migration 0010) from the manifests reached.
 macro_rules! artifact_sizes {
@@ -392,10 +393,7 @@ WITH RECURSIVE
       JOIN manifest_references mr ON mr.manifest_id = t.id AND mr.kind = 'manifest'
       JOIN manifests c ON c.repository_id = t.repository_id AND c.digest = mr.digest
   )
-SELECT t.root AS id,
-       sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
-                              JOIN blobs b ON b.digest = br.digest
-                              WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0))::BIGINT AS total
+SELECT t.root AS id, sum(m.size + m.blob_size)::BIGINT AS total
 FROM tree t JOIN manifests m ON m.id = t.id
 GROUP BY t.root"
     };
