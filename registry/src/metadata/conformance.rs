@@ -832,15 +832,31 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .unwrap()
             .is_none()
     );
-    // The project and the caller's access in one read: the same as the two apart.
+    // The project and the caller's access in one read: the project as
+    // `project_by_name` reads it, and the access asserted above (`project_access`
+    // is this read's second half, so it is checked against expectations, not
+    // against itself).
     let project = store.project_by_name("team").await.unwrap().unwrap();
-    for user in [Some(bob), None] {
+    for (user, role) in [(Some(bob), Some(Role::Developer)), (None, None)] {
+        let (got, access) = store
+            .project_with_access("team", user)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, project, "{user:?}");
         assert_eq!(
-            store.project_with_access("team", user).await.unwrap(),
-            Some((
-                project.clone(),
-                store.project_access("team", user).await.unwrap().unwrap()
-            )),
+            (
+                access.project_id,
+                access.public,
+                access.grant.role,
+                access.grant.actions
+            ),
+            (
+                project.id,
+                false,
+                role.map(Into::into),
+                role.map(ActionSet::of_role).unwrap_or_default()
+            ),
             "{user:?}"
         );
     }

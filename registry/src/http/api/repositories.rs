@@ -265,9 +265,11 @@ pub async fn artifact(
     Query(q): Query<ArtifactQuery>,
 ) -> Result<Response> {
     let repository = decode(&repository);
+    // The project and the caller's roles in it, read once for every check below.
+    let scope = reg.access.scope(&caller.who, &project).await?;
     let a = reg
         .distribution
-        .artifact(&caller.who, &project, &repository, &reference)
+        .artifact(&scope, &repository, &reference)
         .await?;
     let mut out = vec![(
         artifact_json(&format!("{project}/{repository}"), &a, q.extras()),
@@ -275,14 +277,13 @@ pub async fn artifact(
     )];
     with_labels(&reg, &project, &repository, &mut out).await?;
     if q.with_scan_overview {
-        let scope = reg.access.scope(&caller.who, &project).await?;
         with_overviews(&reg, &scope, &mut out).await?;
     }
     let (mut v, digest) = out.remove(0);
     if q.with_signature {
         v["signatures"] = reg
             .security
-            .signatures(&caller.who, &project, &repository, &digest)
+            .signatures(&scope, &repository, &digest)
             .await?
             .iter()
             .map(super::render::signature)
@@ -300,9 +301,10 @@ pub async fn accessories(
     Query(p): Query<Paging>,
 ) -> Result<Response> {
     let repository = decode(&repository);
+    let scope = reg.access.scope(&caller.who, &project).await?;
     let a = reg
         .distribution
-        .artifact(&caller.who, &project, &repository, &reference)
+        .artifact(&scope, &repository, &reference)
         .await?;
     let page = p.req();
     let all = accessories_json(&format!("{project}/{repository}"), &a);
@@ -421,9 +423,10 @@ pub async fn tags(
     Path((project, repository, reference)): Path<(String, String, String)>,
 ) -> Result<Response> {
     let repository = decode(&repository);
+    let scope = reg.access.scope(&caller.who, &project).await?;
     let a = reg
         .distribution
-        .artifact(&caller.who, &project, &repository, &reference)
+        .artifact(&scope, &repository, &reference)
         .await?;
     let full = format!("{project}/{repository}");
     let out: Vec<Value> = a

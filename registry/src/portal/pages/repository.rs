@@ -361,17 +361,15 @@ async fn artifact(
     headers: &HeaderMap,
     q: &ArtifactQuery,
 ) -> PageResult<Markup> {
-    let a: Artifact = reg
-        .distribution
-        .artifact(&viewer.who, &p.name, repo, digest)
-        .await?;
+    // The project and the viewer's roles in it, read once for every check below.
+    let scope = reg.access.scope(&viewer.who, &p.name).await?;
+    let a: Artifact = reg.distribution.artifact(&scope, repo, digest).await?;
     let repo_name = Distribution::repo_in(&p.name, repo)?;
     let manifest = reg
         .distribution
         .get_manifest(&repo_name, &Reference::Digest(a.digest.clone()), true)
         .await?;
     let contents = contents(manifest.content.as_deref().unwrap_or_default());
-    let scope = reg.access.scope(&viewer.who, &p.name).await?;
     let record = reg
         .security
         .scan_overviews_for(&scope, std::slice::from_ref(&a.digest))
@@ -385,10 +383,7 @@ async fn artifact(
         }
         _ => None,
     };
-    let signatures = reg
-        .security
-        .signatures(&viewer.who, &p.name, repo, &a.digest)
-        .await?;
+    let signatures = reg.security.signatures(&scope, repo, &a.digest).await?;
     let found = badges(&a.accessories).with(Some(&Badges {
         signed: signatures.iter().any(|s| s.kind != "attestation"),
         attested: signatures.iter().any(|s| s.kind == "attestation"),

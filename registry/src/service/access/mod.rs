@@ -74,11 +74,6 @@ pub struct ProjectScope {
 }
 
 impl ProjectScope {
-    /// The caller the scope was read for.
-    pub fn who(&self) -> &Principal {
-        &self.who
-    }
-
     /// Ok if the caller may do `action` in the project; otherwise the error
     /// [`Access::project_for`] gives: "not found" for a project the caller cannot
     /// see (or "authentication required" when anonymous), "forbidden" otherwise.

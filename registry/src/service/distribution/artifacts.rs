@@ -124,16 +124,16 @@ impl Distribution {
             .digest)
     }
 
+    /// One artifact by tag or digest, if the scope's caller may read artifacts there.
     pub async fn artifact(
         &self,
-        who: &Principal,
-        project: &str,
+        scope: &ProjectScope,
         repository: &str,
         reference: &str,
     ) -> Result<Artifact> {
-        let (repo, digest) = self
-            .locate(who, project, repository, reference, Action::ReadArtifacts)
-            .await?;
+        scope.require(Action::ReadArtifacts)?;
+        let repo = Self::repo_in(&scope.project.name, repository)?;
+        let digest = self.resolve(&repo, reference).await?;
         self.meta
             .artifact(&repo, &digest)
             .await?

@@ -82,16 +82,12 @@ impl Security {
     /// Each signature and attestation of an artifact, verified against the project's trusted keys.
     pub async fn signatures(
         &self,
-        who: &Principal,
-        project: &str,
+        scope: &crate::service::ProjectScope,
         repository: &str,
         digest: &Digest,
     ) -> Result<Vec<super::SignatureSummary>> {
-        let p = self
-            .access
-            .project_for(who, project, Action::ReadArtifacts)
-            .await?;
-        let repo = Distribution::repo_in(&p.name, repository)?;
+        scope.require(Action::ReadArtifacts)?;
+        let repo = Distribution::repo_in(&scope.project.name, repository)?;
         self.signature_summaries(&repo, digest).await
     }
 
