@@ -1829,6 +1829,10 @@ pub async fn run_jobs(store: &dyn super::JobStore) {
         .enqueue_job(NewJob::manual("replication", json!({})))
         .await
         .unwrap();
+    // A job is due from the second it was enqueued in: claims are made at a time
+    // read after the enqueues (t0 above may be the second before, and then
+    // nothing is due yet).
+    let t0 = super::now();
     let job = store.job(gc).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Pending);
     assert_eq!(job.parameters, json!({"dry_run": true}));
