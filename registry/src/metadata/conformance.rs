@@ -802,6 +802,28 @@ pub async fn run_identity(store: &dyn IdentityStore) {
             .1,
         1
     );
+    // Both filters at once, and a page after the first (the bounds a statement
+    // carries as text on PostgreSQL).
+    let names = |(found, n): (Vec<super::identity::Project>, i64)| {
+        (found.into_iter().map(|p| p.name).collect::<Vec<_>>(), n)
+    };
+    assert_eq!(
+        names(
+            store
+                .list_projects(Some(bob), Some("tea"), page)
+                .await
+                .unwrap()
+        ),
+        (vec!["team".to_string()], 1)
+    );
+    let second = PageReq {
+        page: 2,
+        page_size: 1,
+    };
+    assert_eq!(
+        names(store.list_projects(Some(bob), None, second).await.unwrap()),
+        (vec!["team".to_string()], 2)
+    );
     let access = store
         .project_access("team", Some(bob))
         .await

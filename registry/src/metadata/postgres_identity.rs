@@ -10,6 +10,7 @@ use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
+use super::postgres::{page_bounds, paged};
 use super::sqlite_identity::{
     MEMBER_SELECT, access_of, grant, role_name, stored_actions, unless_taken,
 };
@@ -187,12 +188,11 @@ impl IdentityStore for PgMetadata {
     }
 
     async fn list_users(&self, name: Option<&str>, page: PageReq) -> Result<(Vec<User>, i64)> {
-        let rows = sqlx::query(
-            "SELECT * FROM users WHERE $1::text IS NULL OR strpos(username, $1) > 0 ORDER BY id LIMIT $2 OFFSET $3",
-        )
+        let rows = sqlx::query(paged(
+            "SELECT * FROM users WHERE $1::text IS NULL OR strpos(username, $1) > 0 ORDER BY id",
+            page,
+        ))
         .bind(name)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(
@@ -301,25 +301,40 @@ impl IdentityStore for PgMetadata {
         name: Option<&str>,
         page: PageReq,
     ) -> Result<(Vec<Project>, i64)> {
-        let filter = "($1 IS NULL OR p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND (m.user_id = $1
-                        OR m.group_id IN (SELECT group_id FROM user_group_users WHERE user_id = $1))))
-                      AND ($2 IS NULL OR strpos(p.name, lower($2)) > 0)";
+        // Only the filters in use are in the text, and the page's bounds are
+        // constants: with `$1 IS NULL OR …` PostgreSQL planned the count anew for
+        // every request on a large registry (see `page_bounds`).
+        let mut parts = Vec::new();
+        if viewer.is_some() {
+            parts.push("(p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND (m.user_id = $1
+                        OR m.group_id IN (SELECT group_id FROM user_group_users WHERE user_id = $1))))".to_string());
+        }
+        if name.is_some() {
+            let n = parts.len() + 1;
+            parts.push(format!("strpos(p.name, lower(${n})) > 0"));
+        }
+        let filter = if parts.is_empty() {
+            "TRUE".to_string()
+        } else {
+            parts.join(" AND ")
+        };
         let sql = format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name LIMIT $3 OFFSET $4"
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name {}",
+            page_bounds(page)
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(viewer)
-            .bind(name)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.read)
-            .await?;
         let count_sql = format!("SELECT count(*) FROM projects p WHERE {filter}");
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
-            .bind(viewer)
-            .bind(name)
-            .fetch_one(&self.read)
-            .await?;
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut count = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql));
+        if let Some(viewer) = viewer {
+            rows = rows.bind(viewer);
+            count = count.bind(viewer);
+        }
+        if let Some(name) = name {
+            rows = rows.bind(name);
+            count = count.bind(name);
+        }
+        let rows = rows.fetch_all(&self.read).await?;
+        let total: i64 = count.fetch_one(&self.read).await?;
         Ok((rows.iter().map(project).collect::<Result<_>>()?, total))
     }
 
@@ -578,12 +593,12 @@ impl IdentityStore for PgMetadata {
         page: PageReq,
     ) -> Result<(Vec<UserGroup>, i64)> {
         let filter = "($1 IS NULL OR strpos(lower(group_name), lower($1)) > 0)";
-        let sql =
-            format!("SELECT * FROM user_groups WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3");
+        let sql = format!(
+            "SELECT * FROM user_groups WHERE {filter} ORDER BY id {}",
+            page_bounds(page)
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
         let count = format!("SELECT count(*) FROM user_groups WHERE {filter}");
@@ -803,19 +818,14 @@ impl IdentityStore for PgMetadata {
                 )
             };
         }
-        let rows = sqlx::query(filtered!(
-            "SELECT *",
-            " ORDER BY id DESC LIMIT $6 OFFSET $7"
-        ))
-        .bind(&filter.project)
-        .bind(&filter.username)
-        .bind(&filter.operation)
-        .bind(&filter.resource_type)
-        .bind(&filter.resource)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(paged(filtered!("SELECT *", " ORDER BY id DESC"), page))
+            .bind(&filter.project)
+            .bind(&filter.username)
+            .bind(&filter.operation)
+            .bind(&filter.resource_type)
+            .bind(&filter.resource)
+            .fetch_all(&self.read)
+            .await?;
         let total: i64 = sqlx::query_scalar(filtered!("SELECT count(*)", ""))
             .bind(&filter.project)
             .bind(&filter.username)

@@ -10,6 +10,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
+use super::postgres::paged;
 use sqlx::postgres::PgConnection;
 
 use super::lifecycle::{
@@ -270,16 +271,17 @@ impl JobStore for PgMetadata {
 
     async fn list_jobs(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)> {
         let status = filter.status.map(JobStatus::as_str);
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            job_columns!(),
-            " FROM jobs WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2)
-              ORDER BY id DESC LIMIT $3 OFFSET $4"
+        let rows = sqlx::query(paged(
+            concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2)
+              ORDER BY id DESC"
+            ),
+            page,
         ))
         .bind(filter.kind.as_deref())
         .bind(status)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
+use super::postgres::page_bounds;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
@@ -303,13 +304,12 @@ impl ReplicationStore for PgMetadata {
         .fetch_one(&self.read)
         .await?;
         let sql = format!(
-            "{EXECUTION_COLUMNS} WHERE $1 IS NULL OR policy_id = $2 ORDER BY id DESC LIMIT $3 OFFSET $4"
+            "{EXECUTION_COLUMNS} WHERE $1 IS NULL OR policy_id = $2 ORDER BY id DESC {}",
+            page_bounds(page)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(policy_id)
             .bind(policy_id)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
         Ok((

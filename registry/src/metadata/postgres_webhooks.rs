@@ -192,12 +192,11 @@ impl WebhookStore for PgMetadata {
     }
 
     async fn deliveries(&self, policy_id: i64, offset: u64, limit: u64) -> Result<Vec<Delivery>> {
-        let rows = sqlx::query(
-            "SELECT * FROM webhook_deliveries WHERE policy_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
-        )
+        // The bounds as constants, as `page_bounds` explains.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM webhook_deliveries WHERE policy_id = $1 ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+        )))
         .bind(policy_id)
-        .bind(limit as i64)
-        .bind(offset as i64)
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(delivery_row).collect()
