@@ -827,24 +827,37 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn record_pulls(&self, pulls: &[Pull]) -> Result<()> {
+        // Two statements for the whole batch (a second's pulls), not two per
+        // pulled manifest: the batch as one JSON array of [repo, digest, count, at].
+        let batch = serde_json::Value::Array(
+            pulls
+                .iter()
+                .map(|p| serde_json::json!([p.repo, p.digest.to_string(), p.count, p.at]))
+                .collect(),
+        )
+        .to_string();
         let mut tx = self.write.begin().await?;
-        for p in pulls {
-            sqlx::query(
-                "UPDATE manifests SET pull_count = pull_count + ?1, pulled_at = max(coalesce(pulled_at, 0), ?2)
-                 WHERE digest = ?3 AND repository_id = (SELECT id FROM repositories WHERE name = ?4)",
-            )
-            .bind(p.count)
-            .bind(p.at)
-            .bind(p.digest.to_string())
-            .bind(&p.repo)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE repositories SET pull_count = pull_count + ? WHERE name = ?")
-                .bind(p.count)
-                .bind(&p.repo)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(
+            "UPDATE manifests AS m SET pull_count = m.pull_count + p.count,
+                    pulled_at = max(coalesce(m.pulled_at, 0), p.at)
+             FROM (SELECT r.id AS repository_id, j.value ->> 1 AS digest,
+                          sum(j.value ->> 2) AS count, max(j.value ->> 3) AS at
+                   FROM json_each(?1) j JOIN repositories r ON r.name = j.value ->> 0
+                   GROUP BY 1, 2) AS p
+             WHERE m.repository_id = p.repository_id AND m.digest = p.digest",
+        )
+        .bind(&batch)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE repositories AS r SET pull_count = r.pull_count + p.count
+             FROM (SELECT j.value ->> 0 AS name, sum(j.value ->> 2) AS count
+                   FROM json_each(?1) j GROUP BY 1) AS p
+             WHERE r.name = p.name",
+        )
+        .bind(&batch)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
