@@ -10,7 +10,8 @@
 #      `openssl speed -evp sha256` (the hashing limit the issue sets every upload
 #      against), the sha2 crate Wharf hashes with, receiving over loopback (curl -T
 #      to scripts/http-sink.py), and writing 1 GiB to the servers' disk with dd:
-#      buffered, buffered + fsync, O_DIRECT
+#      buffered, buffered + fsync, O_DIRECT; and the CPU a monolithic PUT cost the
+#      server and curl, with the fastest an upload could go if it kept every core busy
 #   3. 100 small images pushed with skopeo, one repository each
 #   4. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
 # Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl openssl; builds --release)
@@ -57,14 +58,22 @@ location() { # port -> absolute upload URL from the Location header on stdin
 with_digest() { case "$1" in *\?*) echo "$1&digest=$2";; *) echo "$1?digest=$2";; esac; }
 elapsed() { echo "$(date +%s.%N) - $1" | bc -l; }
 
-mono_upload() { # port repo file digest -> seconds
-  local loc t0 code
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # a process's user + system time
+TICKS=$(getconf CLK_TCK)
+mono_upload() { # port repo file digest server-pid who -> seconds
+  # Also the CPU the upload cost: the server's, and curl's, in seconds, appended to
+  # $WORK/cpu.WHO. Both share this machine's cores, so together they bound how fast
+  # an upload can go here however the server spreads its work.
+  local loc t0 code s0 cu cs
   loc=$(curl -si -X POST "http://127.0.0.1:$1/v2/$2/blobs/uploads/" | location "$1")
+  s0=$(cpu_ticks "$5")
   t0=$(date +%s.%N)
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
-         -T "$3" "$(with_digest "$loc" "$4")")
+  code=$( { TIMEFORMAT='%U %S'; time curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+         -T "$3" "$(with_digest "$loc" "$4")"; } 2>"$WORK/curl.cpu")
   [ "$code" = 201 ] || { echo "monolithic upload to $1 failed: $code" >&2; exit 1; }
   elapsed "$t0"
+  read -r cu cs <"$WORK/curl.cpu"
+  echo "$(echo "($(cpu_ticks "$5") - $s0) / $TICKS" | bc -l) $(echo "$cu + $cs" | bc -l)" >>"$WORK/cpu.$6"
 }
 
 chunked_upload() { # port repo chunk-dir digest -> seconds
@@ -171,7 +180,7 @@ for round in $(seq "$REPEAT"); do
         *) start_reference "$port" "$dir/$sub" ;;
       esac
       case $kind in
-        mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G") ;;
+        mono) t=$(mono_upload "$port" library/big-mono "$SRC/blob1g" "$D1G" "$LAST_PID" "$who") ;;
         chunked) t=$(chunked_upload "$port" library/big-chunked "$SRC/chunks" "$D1G") ;;
         get) t=$(download "$port" "$who") ;;
       esac
@@ -236,6 +245,13 @@ printf '%-34s %14s %14s\n' "  PUT, PATCH as % of openssl (CPU)" "$(pct "${R[whar
   "$(pct "${R[reference.mono.med]}") $(pct "${R[reference.chunked.med]}")"
 printf '%-34s %14s %14s\n' "  the same, of openssl -elapsed" "$(pct "${R[wharf.mono.med]}" "$SHA_ELAPSED") $(pct "${R[wharf.chunked.med]}" "$SHA_ELAPSED")" \
   "$(pct "${R[reference.mono.med]}" "$SHA_ELAPSED") $(pct "${R[reference.chunked.med]}" "$SHA_ELAPSED")"
+# CPU per monolithic PUT (medians), and the fastest the PUT could then go with every
+# core of this machine busy with it: cores / (server's + curl's CPU seconds per GiB).
+cpu_med() { awk -v c="$2" '{print $c}' "$WORK/cpu.$1" | median | xargs printf '%.2f'; }
+cpu_bound() { echo "1073.741824 * $(nproc) / ($(cpu_med "$1" 1) + $(cpu_med "$1" 2))" | bc -l | xargs printf '%.0f'; }
+printf '%-34s %14s %14s\n' "  PUT's CPU: server + curl, s" "$(cpu_med wharf 1) + $(cpu_med wharf 2)" "$(cpu_med reference 1) + $(cpu_med reference 2)"
+printf '%-34s %14s %14s\n' "  fastest on $(nproc) cores at that CPU" "$(cpu_bound wharf) $(pct "$(cpu_bound wharf)")" \
+  "$(cpu_bound reference) $(pct "$(cpu_bound reference)")"
 printf '\n%-50s %8s\n' "limits on this machine, this run" "MB/s"
 printf '%-50s %8s\n' "sha256: openssl speed -evp sha256 (16 KiB), CPU time" "$SHA_LIMIT"
 printf '%-50s %8s\n' "sha256: the same, wall clock (-elapsed)" "$SHA_ELAPSED"
