@@ -113,3 +113,38 @@ async fn sqlite_labels() {
     let (_dir, store) = sqlite().await;
     conformance::run_labels(&store, &store, &store).await;
 }
+
+/// A database file a newer Wharf migrated is refused at open with an error
+/// that says so, and is left as it was.
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_version_is_refused() {
+    let (dir, store) = sqlite().await;
+    drop(store);
+    let path = dir.path().join("wharf.db");
+    let url = format!("sqlite://{}", path.display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let err = SqliteMetadata::open(&path).await.err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            wharf_registry::metadata::MetadataError::NewerSchema(99999)
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("newer version of Wharf"), "{err}");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version = 99999")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(applied, 1);
+}

@@ -116,6 +116,46 @@ async fn replicas_migrate_one_database_once() {
     assert_eq!(Some(seen.id), id);
 }
 
+/// A database a newer Wharf migrated (one more migration than this binary has)
+/// is refused at connect with an error that says so, and is left as it was.
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_version_is_refused() {
+    let url = pg::fresh_database();
+    drop(
+        PgMetadata::connect(&url, &PgOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let err = PgMetadata::connect(&url, &PgOptions::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(
+            err,
+            wharf_registry::metadata::MetadataError::NewerSchema(99999)
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("newer version of Wharf"), "{err}");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version = 99999")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(applied, 1);
+}
+
 /// A URL that names no reachable server is an error at connect, not a hang.
 #[tokio::test]
 async fn unreachable_database_is_an_error() {

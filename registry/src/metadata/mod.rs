@@ -75,14 +75,32 @@ pub enum MetadataError {
     /// errors repeat their source in their own text).
     #[error("connecting to the database at {target}: {reason}")]
     Connect { target: String, reason: String },
-    #[error("migrating the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database holds a migration this binary does not have: a newer Wharf
+    /// migrated it (a replica of the previous version restarting during a rolling
+    /// upgrade, or a rollback). Refused, not run on a schema this version was not
+    /// written for; restoring the database from before the upgrade is the way back.
+    #[error(
+        "the database was migrated by a newer version of Wharf (migration {0} is not one this version has): run that version or a newer one"
+    )]
+    NewerSchema(i64),
+    /// The cause is the source (printed after this, by `{:#}`), not repeated here.
+    #[error("migrating the database")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     /// A manifest names a blob the repository does not serve (any more: GC may
     /// have taken it since the service checked) or a child it does not hold.
     #[error("{0} is not in the repository")]
     MissingReference(Digest),
+}
+
+impl From<sqlx::migrate::MigrateError> for MetadataError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => MetadataError::NewerSchema(v),
+            e => MetadataError::Migrate(e),
+        }
+    }
 }
 
 pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
