@@ -45,6 +45,20 @@ fn manifest<'a>(repo: &'a RepoName, digest: &'a Digest, content: &'a [u8]) -> Ne
     }
 }
 
+/// What opening a database that a newer version migrated gives (its
+/// `_sqlx_migrations` names `version`, which this binary does not have): a
+/// refusal that says so, on every backend.
+pub fn assert_newer_schema<T>(opened: Result<T, super::MetadataError>, version: i64) {
+    let Err(err) = opened else {
+        panic!("a database migrated by a newer version was opened")
+    };
+    assert!(
+        matches!(err, super::MetadataError::NewerSchema(v) if v == version),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("newer version of Wharf"), "{err}");
+}
+
 /// Content: blobs, manifests, tags, referrers, artifacts, uploads.
 pub async fn run(store: &dyn MetadataStore) {
     let app = repo("project/team/app");
