@@ -9,11 +9,14 @@
 #   pushed with skopeo; a GC dry run (seconds, through the API).
 #
 # The registry measured against the full one is a SMALL one, not an empty one: 250
-# repositories, 500 manifests, 250 tags in p0/big; just enough that every listing
+# repositories, 500 manifests, 500 tags in p0/big; just enough that every listing
 # (a catalog page of 100 after p0/big, a tag page of 100, an artifact page of 10)
 # returns a full page. Against a registry holding one image those pages come back
 # empty, and the ratio measured the page's size (O(page), as it should be), not the
-# registry's. An empty registry is still started, for its startup time and idle RSS.
+# registry's. For the same reason its images have as many tags each as the full
+# one's (five): with two, an artifact page of the full registry listed 50 tags
+# against 20 and its ratio measured that. An empty registry is still started, for
+# its startup time and idle RSS.
 #
 # Both registries run side by side for the whole run and every measure is taken
 # INTERLEAVED: small, full, small, full, … ROUNDS times, medians reported. On a
@@ -125,8 +128,8 @@ mapfile -t args < <(db_args empty)
   --big-repo-tags 1 --configs 1 --layers 3 2>/dev/null
 SMALL=$WORK/small
 mapfile -t args < <(db_args small)
-"$WHARF" dev populate --data-dir "$SMALL" "${args[@]}" --projects 2 --repos 250 --manifests 500 --tags 1000 \
-  --big-repo-tags 250 --configs 20 --layers 10 2>/dev/null
+"$WHARF" dev populate --data-dir "$SMALL" "${args[@]}" --projects 2 --repos 250 --manifests 500 --tags 2500 \
+  --big-repo-tags 500 --configs 20 --layers 10 2>/dev/null
 if { [ -n "$PG" ] && [ ! -f "$FULL/populated" ]; } || { [ -z "$PG" ] && [ ! -f "$FULL/wharf.db" ]; }; then
   echo "populating $FULL_DATA ${DB_URL[full]:-} (${POPULATE:-defaults})..." >&2
   mapfile -t args < <(db_args full)
