@@ -9,9 +9,9 @@
 #   pushed with skopeo; a GC dry run (seconds, through the API).
 #
 # The registry measured against the full one is a SMALL one, not an empty one: 250
-# repositories, 500 manifests, 500 tags in p0/big; just enough that every listing
-# (a catalog page of 100 after p0/big, a tag page of 100, an artifact page of 10)
-# returns a full page. Against a registry holding one image those pages come back
+# repositories in 20 projects, 500 manifests, 500 tags in p0/big; just enough that
+# every listing (a catalog page of 100 after p0/big, a tag page of 100, an artifact
+# page of 10, a project page of 10) returns a full page. Against a registry holding one image those pages come back
 # empty, and the ratio measured the page's size (O(page), as it should be), not the
 # registry's. For the same reason its images have as many tags each as the full
 # one's (five): with two, an artifact page of the full registry listed 50 tags
@@ -41,6 +41,7 @@
 #   POPULATE="--repos 1000 --manifests 20000 --tags 100000 --big-repo-tags 10000"
 #                  a smaller registry (arguments to `wharf dev populate`)
 #   DURATION=5     seconds per wrk measure
+#   WARMUP=2       seconds of each request, per registry, before its measures (not counted)
 #   ROUNDS=3       small/full pairs per measure (medians reported)
 #   ONLY="bytag catalog"  run only these measures (bytag bydigest tagpage catalog
 #                  artifacts projects push gc)
@@ -52,6 +53,7 @@ ROOT=$PWD
 SHARED=${WHARF_SHARED:-$(cd .. && pwd)/shared}
 IMAGES=${WHARF_TEST_IMAGES:-$ROOT/target/test-images}
 DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-3}
 ONLY=${ONLY:-bytag bydigest tagpage catalog artifacts projects push gc}
 for t in wrk skopeo curl python3 bc; do command -v $t >/dev/null || { echo "missing $t (apt-get install wrk skopeo curl bc)" >&2; exit 1; }; done
@@ -128,7 +130,7 @@ mapfile -t args < <(db_args empty)
   --big-repo-tags 1 --configs 1 --layers 3 2>/dev/null
 SMALL=$WORK/small
 mapfile -t args < <(db_args small)
-"$WHARF" dev populate --data-dir "$SMALL" "${args[@]}" --projects 2 --repos 250 --manifests 500 --tags 2500 \
+"$WHARF" dev populate --data-dir "$SMALL" "${args[@]}" --projects 20 --repos 250 --manifests 500 --tags 2500 \
   --big-repo-tags 500 --configs 20 --layers 10 2>/dev/null
 if { [ -n "$PG" ] && [ ! -f "$FULL/populated" ]; } || { [ -z "$PG" ] && [ ! -f "$FULL/wharf.db" ]; }; then
   echo "populating $FULL_DATA ${DB_URL[full]:-} (${POPULATE:-defaults})..." >&2
@@ -191,20 +193,26 @@ done
 # p99 as wrk prints it (us, ms or s) → milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$1"; }
 
-# One wrk run: measure who path-or-url [paths-file]; appends rps and p99 (ms) to lists.
-wrk_once() {
-  local key=$1 who=$2 url=$3 paths=${4:-} out auth
+# wrk for SECONDS: key who url paths-file seconds → wrk's report.
+wrk_for() {
+  local key=$1 who=$2 url=$3 paths=$4 secs=$5 auth
   case $key in
     artifacts|projects) auth="Basic $(printf 'admin:%s' "$PW" | base64)" ;; # the management API takes Basic credentials
     *) auth="Bearer $(token "$who")" ;;
   esac
-  local before; before=$(statements "$who")
   if [ -n "$paths" ]; then
-    out=$(PATHS_FILE=$paths wrk -t2 -c16 -d"${DURATION}s" --latency -s scripts/bench-scale.lua \
-          -H "Authorization: $auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$url")
+    PATHS_FILE=$paths wrk -t2 -c16 -d"${secs}s" --latency -s scripts/bench-scale.lua \
+      -H "Authorization: $auth" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$url"
   else
-    out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: $auth" -H "Accept: application/json" "$url")
+    wrk -t2 -c16 -d"${secs}s" --latency -H "Authorization: $auth" -H "Accept: application/json" "$url"
   fi
+}
+
+# One wrk run: measure who path-or-url [paths-file]; appends rps and p99 (ms) to lists.
+wrk_once() {
+  local key=$1 who=$2 url=$3 paths=${4:-} out
+  local before; before=$(statements "$who")
+  out=$(wrk_for "$key" "$who" "$url" "$paths" "$DURATION")
   local bad; bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   [ -z "$bad" ] || { echo "[$key $who] $bad non-2xx answers from $url" >&2; echo "$out" >&2; exit 1; }
   R[$who.$key.rps]+="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") "
@@ -227,6 +235,17 @@ url_of() { # key who → url
 
 for key in bytag bydigest tagpage catalog artifacts projects; do
   want $key || continue
+  # A warm-up of each request first, not counted: the first requests of a kind open
+  # connections and prepare statements (on PostgreSQL, each pooled connection plans
+  # a statement afresh for its first five runs), and round 1 had p99s of 30-40 ms
+  # on both registries where the next rounds had 18.
+  for who in small full; do
+    echo "[$key] warm-up (${WARMUP}s): $who" >&2
+    paths=
+    [ $key = bytag ] && paths=$WORK/$who.tags
+    [ $key = bydigest ] && paths=$WORK/$who.digests
+    wrk_for $key $who "$(url_of $key $who)" "$paths" "$WARMUP" >/dev/null
+  done
   for round in $(seq "$ROUNDS"); do
     for who in small full; do
       echo "[$key] round $round: $who" >&2
