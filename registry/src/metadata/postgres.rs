@@ -330,21 +330,20 @@ where
     Ok(done.rows_affected())
 }
 
-/// A page's bounds written into a statement's text (`LIMIT 10 OFFSET 20`), not
-/// bound as parameters. As parameters PostgreSQL cannot cost them (it assumes a
-/// tenth of the rows), so it judged the generic plan dearer than one made for the
-/// values at hand and planned every execution anew: 0.3-0.4 ms of planning for
+/// `sql` followed by a page's bounds written into its text (`LIMIT 10 OFFSET
+/// 20`), for `sqlx::query`. As parameters PostgreSQL cannot cost the bounds (it
+/// assumes a tenth of the rows), so it judged the generic plan dearer than one
+/// made for the values at hand and planned every execution anew: 0.3-0.4 ms of planning for
 /// the artifact and repository pages, more than running them (docs/design.md,
 /// "One node at scale on PostgreSQL"). As constants, each page size and offset
 /// is a statement of its own in the connection's cache (clients ask for a few),
 /// whose generic plan is kept.
-pub(super) fn page_bounds(page: PageReq) -> String {
-    format!("LIMIT {} OFFSET {}", page.page_size, page.offset())
-}
-
-/// `sql` followed by the page's bounds (`page_bounds`), for `sqlx::query`.
 pub(super) fn paged(sql: &str, page: PageReq) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!("{sql} {}", page_bounds(page)))
+    sqlx::AssertSqlSafe(format!(
+        "{sql} LIMIT {} OFFSET {}",
+        page.page_size,
+        page.offset()
+    ))
 }
 
 fn stored_manifest(row: &PgRow, content: bool) -> Result<StoredManifest> {
@@ -870,7 +869,7 @@ impl MetadataStore for PgMetadata {
         // `manifests_by_push` in order and stops at the limit; joined, PostgreSQL
         // sorted all of a large repository's manifests for every page (as for
         // `list_tags`). The label filter is in the text only when there is one,
-        // and the bounds are constants (`page_bounds`): with `$3 = 0 OR …` and
+        // and the bounds are constants (`paged`): with `$3 = 0 OR …` and
         // `LIMIT $4 OFFSET $5` PostgreSQL planned every execution anew.
         let label_filter = if labels.needed() == 0 {
             ""
@@ -884,10 +883,9 @@ impl MetadataStore for PgMetadata {
         );
         let sql = format!(
             "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count {listed}
-             ORDER BY m.created_at DESC, m.digest {}",
-            page_bounds(page)
+             ORDER BY m.created_at DESC, m.digest"
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(repo.as_str());
+        let mut query = sqlx::query(paged(&sql, page)).bind(repo.as_str());
         if labels.needed() > 0 {
             query = query.bind(&labels.ids).bind(labels.needed());
         }

@@ -10,7 +10,7 @@ use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
-use super::postgres::{page_bounds, paged};
+use super::postgres::paged;
 use super::sqlite_identity::{
     MEMBER_SELECT, access_of, grant, role_name, stored_actions, unless_taken,
 };
@@ -303,7 +303,7 @@ impl IdentityStore for PgMetadata {
     ) -> Result<(Vec<Project>, i64)> {
         // Only the filters in use are in the text, and the page's bounds are
         // constants: with `$1 IS NULL OR …` PostgreSQL planned the count anew for
-        // every request on a large registry (see `page_bounds`).
+        // every request on a large registry (see `paged`).
         let mut parts = Vec::new();
         if viewer.is_some() {
             parts.push("(p.public = 1 OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND (m.user_id = $1
@@ -319,11 +319,10 @@ impl IdentityStore for PgMetadata {
             parts.join(" AND ")
         };
         let sql = format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name {}",
-            page_bounds(page)
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name"
         );
         let count_sql = format!("SELECT count(*) FROM projects p WHERE {filter}");
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut rows = sqlx::query(paged(&sql, page));
         let mut count = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql));
         if let Some(viewer) = viewer {
             rows = rows.bind(viewer);
@@ -593,11 +592,8 @@ impl IdentityStore for PgMetadata {
         page: PageReq,
     ) -> Result<(Vec<UserGroup>, i64)> {
         let filter = "($1 IS NULL OR strpos(lower(group_name), lower($1)) > 0)";
-        let sql = format!(
-            "SELECT * FROM user_groups WHERE {filter} ORDER BY id {}",
-            page_bounds(page)
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql = format!("SELECT * FROM user_groups WHERE {filter} ORDER BY id");
+        let rows = sqlx::query(paged(&sql, page))
             .bind(name)
             .fetch_all(&self.read)
             .await?;

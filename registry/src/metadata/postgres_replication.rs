@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
-use super::postgres::page_bounds;
+use super::postgres::paged;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
@@ -303,11 +303,9 @@ impl ReplicationStore for PgMetadata {
         .bind(policy_id)
         .fetch_one(&self.read)
         .await?;
-        let sql = format!(
-            "{EXECUTION_COLUMNS} WHERE $1 IS NULL OR policy_id = $2 ORDER BY id DESC {}",
-            page_bounds(page)
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql =
+            format!("{EXECUTION_COLUMNS} WHERE $1 IS NULL OR policy_id = $2 ORDER BY id DESC");
+        let rows = sqlx::query(paged(&sql, page))
             .bind(policy_id)
             .bind(policy_id)
             .fetch_all(&self.read)

@@ -192,7 +192,7 @@ impl WebhookStore for PgMetadata {
     }
 
     async fn deliveries(&self, policy_id: i64, offset: u64, limit: u64) -> Result<Vec<Delivery>> {
-        // The bounds as constants, as `page_bounds` explains.
+        // The bounds as constants, as `paged` explains.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM webhook_deliveries WHERE policy_id = $1 ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
         )))
