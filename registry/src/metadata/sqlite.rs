@@ -63,7 +63,7 @@ pub(super) fn digest_list(digests: &[Digest]) -> String {
 
 /// cosign's tag layout, as a JSON list for the stores' queries: the three tags
 /// (`sha256-<hex>.sig`, `.att`, `.sbom`) that would name each of `digests`.
-pub(super) fn cosign_tag_names(digests: &[Digest]) -> String {
+fn cosign_tag_names(digests: &[Digest]) -> String {
     let names: Vec<String> = digests
         .iter()
         .flat_map(|d| {
