@@ -5,7 +5,6 @@
 //! feature, so a backend in another crate runs it unchanged). Callers never
 //! see SQL.
 
-mod artifact_page;
 pub mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;

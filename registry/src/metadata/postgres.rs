@@ -15,7 +15,6 @@ use bytes::Bytes;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
-use super::artifact_page::artifacts_from;
 use super::identity::PageReq;
 use super::sqlite::{digest_list, parse_digest};
 use super::{
@@ -441,6 +440,92 @@ SELECT
     ))
 }
 
+/// A manifest of the page as `with_details` lists it: id, digest, media type,
+/// artifact type, pushed, last pulled, pulls. Its size comes with `sizes`.
+type PageRow = (i64, String, String, Option<String>, i64, Option<i64>, i64);
+
+/// A referrer as `with_details` lists it: what it refers to (a subject's
+/// digest or a cosign tag), then its digest, media type, size, artifact type and
+/// annotations (JSON text).
+type ReferrerRow = (String, String, String, i64, Option<String>, Option<String>);
+
+fn referrer_of(r: ReferrerRow) -> Result<(String, Referrer)> {
+    let (of, digest, media_type, size, artifact_type, annotations) = r;
+    Ok((
+        of,
+        Referrer {
+            digest: parse_digest(&digest)?,
+            media_type,
+            size: size as u64,
+            artifact_type,
+            annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+        },
+    ))
+}
+
+fn details_part<T: serde::de::DeserializeOwned>(row: &PgRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| MetadataError::Corrupt(format!("artifact details ({column}): {e}")))
+}
+
+/// The artifacts of a `with_details` row, in page order, and the repository's
+/// kept artifact count (`None` if it has no row).
+fn artifacts_of(row: &PgRow) -> Result<(Vec<Artifact>, Option<i64>)> {
+    let page = details_part::<Vec<PageRow>>(row, "page")?;
+    let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
+    let mut artifacts = page
+        .into_iter()
+        .map(
+            |(_, digest, media_type, artifact_type, pushed_at, pulled_at, pull_count)| {
+                Ok(Artifact {
+                    digest: parse_digest(&digest)?,
+                    media_type,
+                    artifact_type,
+                    size: 0,
+                    pushed_at,
+                    pulled_at,
+                    pull_count,
+                    tags: Vec::new(),
+                    accessories: Vec::new(),
+                    cosign_accessories: Vec::new(),
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    // `ids[i]` is the manifest of `artifacts[i]`.
+    let by_id = |id: i64| ids.iter().position(|&x| x == id);
+    for (id, total) in details_part::<Vec<(i64, i64)>>(row, "sizes")? {
+        if let Some(i) = by_id(id) {
+            artifacts[i].size = total as u64;
+        }
+    }
+    for (id, tag, at) in details_part::<Vec<(i64, String, i64)>>(row, "tags")? {
+        if let Some(i) = by_id(id) {
+            artifacts[i].tags.push((tag, at));
+        }
+    }
+    for r in details_part::<Vec<ReferrerRow>>(row, "accessories")? {
+        let (subject, referrer) = referrer_of(r)?;
+        let subject = parse_digest(&subject)?;
+        if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
+            a.accessories.push(referrer);
+        }
+    }
+    for r in details_part::<Vec<ReferrerRow>>(row, "cosign")? {
+        let (tag, referrer) = referrer_of(r)?;
+        let hex = tag
+            .trim_start_matches("sha256-")
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
+            a.cosign_accessories.push((tag, referrer));
+        }
+    }
+    Ok((artifacts, row.try_get("artifact_count")?))
+}
+
 #[async_trait]
 impl MetadataStore for PgMetadata {
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
@@ -798,12 +883,11 @@ impl MetadataStore for PgMetadata {
             query = query.bind(&labels.ids).bind(labels.needed());
         }
         let row = query.fetch_one(&self.read).await?;
-        let artifacts = artifacts_from(|c| Ok(row.try_get(c)?))?;
+        let (artifacts, kept) = artifacts_of(&row)?;
         // Unfiltered, the count is the one the triggers of migration 0009 keep
         // (counting visited every manifest of the repository on every page).
         let total: i64 = if labels.needed() == 0 {
-            row.try_get::<Option<i64>, _>("artifact_count")?
-                .unwrap_or(0)
+            kept.unwrap_or(0)
         } else {
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {listed}")))
                 .bind(repo.as_str())
@@ -825,7 +909,7 @@ impl MetadataStore for PgMetadata {
             .bind(digest.to_string())
             .fetch_one(&self.read)
             .await?;
-        Ok(artifacts_from(|c| Ok(row.try_get(c)?))?.pop())
+        Ok(artifacts_of(&row)?.0.pop())
     }
 
     async fn record_pulls(&self, pulls: &[Pull]) -> Result<()> {

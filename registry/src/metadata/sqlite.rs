@@ -15,7 +15,6 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 
-use super::artifact_page::artifacts_from;
 use super::identity::PageReq;
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
@@ -60,6 +59,19 @@ impl SqliteMetadata {
 pub(super) fn digest_list(digests: &[Digest]) -> String {
     serde_json::to_string(&digests.iter().map(|d| d.to_string()).collect::<Vec<_>>())
         .unwrap_or_default()
+}
+
+/// cosign's tag layout, as a JSON list for the stores' queries: the three tags
+/// (`sha256-<hex>.sig`, `.att`, `.sbom`) that would name each of `digests`.
+fn cosign_tag_names(digests: &[Digest]) -> String {
+    let names: Vec<String> = digests
+        .iter()
+        .flat_map(|d| {
+            let base = format!("sha256-{}", d.hex());
+            [".sig", ".att", ".sbom"].map(|s| format!("{base}{s}"))
+        })
+        .collect();
+    serde_json::to_string(&names).unwrap_or_default()
 }
 
 pub(super) fn parse_digest(s: &str) -> Result<Digest> {
@@ -302,58 +314,142 @@ fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
     })
 }
 
-/// A page of artifacts and everything shown with it, in one statement (the
-/// columns `artifact_page.rs` reads). `$page` selects the page's manifests (as
-/// `m`: `id, repository_id, digest, media_type, artifact_type, size,
-/// created_at, pulled_at, pull_count`); `?1` is the repository's name. Each
-/// part starts from the page's rows, never from a repository-wide scan:
-/// `CROSS JOIN` keeps the page as the outer loop (left to choose, SQLite
-/// scanned every tag of a repository, 100,000 in a large one, for a page's
-/// ten artifacts, and every manifest of the registry for a size's `root`).
-/// A size sums the manifest, the blobs it references (config, layers) and,
-/// for an index, the same for every child, recursively; digests are content
-/// hashes, so the graph has no cycles and the recursion ends. A macro, so the
-/// statements stay `&'static str` for sqlx.
-macro_rules! with_details {
-    ($page:expr) => {
-        concat!(
-            "WITH RECURSIVE
-  page AS MATERIALIZED (",
-            $page,
-            "),
+fn artifact_row(r: &SqliteRow) -> Result<Artifact> {
+    Ok(Artifact {
+        digest: parse_digest(r.try_get("digest")?)?,
+        media_type: r.try_get("media_type")?,
+        artifact_type: r.try_get("artifact_type")?,
+        size: r.try_get::<i64, _>("size")? as u64,
+        pushed_at: r.try_get("created_at")?,
+        pulled_at: r.try_get("pulled_at")?,
+        pull_count: r.try_get("pull_count")?,
+        tags: Vec::new(),
+        accessories: Vec::new(),
+        cosign_accessories: Vec::new(),
+    })
+}
+
+/// Harbor's artifact size for each of `digests` in one repository: the
+/// manifest's bytes plus the blobs it references (config, layers) plus, for an
+/// index, the same sum for every child, recursively. Digests are content
+/// hashes, so the manifest graph has no cycles and the recursion ends.
+/// `CROSS JOIN` keeps the page's tree as the outer loop: left to choose, the
+/// SQLite that sqlx bundles (3.50) scanned every manifest of the registry for
+/// `root` (10 ms with 118,000 manifests, against 0.04 ms).
+const ARTIFACT_SIZES: &str = "
+WITH RECURSIVE
   tree(root, id, repository_id) AS (
-    SELECT p.id, p.id, p.repository_id FROM page p
+    SELECT m.id, m.id, m.repository_id FROM manifests m
+     WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?1)
+       AND m.digest IN (SELECT value FROM json_each(?2))
     UNION ALL
     SELECT t.root, c.id, c.repository_id FROM tree t
       JOIN manifest_references mr ON mr.manifest_id = t.id AND mr.kind = 'manifest'
       JOIN manifests c ON c.repository_id = t.repository_id AND c.digest = mr.digest
   )
-SELECT
-  (SELECT json_group_array(json_array(p.id, p.digest, p.media_type, p.artifact_type,
-                                      p.created_at, p.pulled_at, p.pull_count)
-                           ORDER BY p.created_at DESC, p.digest) FROM page p) AS page,
-  (SELECT json_group_array(json_array(s.root, s.total)) FROM (
-     SELECT t.root AS root,
-            sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
-                                   JOIN blobs b ON b.digest = br.digest
-                                   WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0)) AS total
-     FROM tree t CROSS JOIN manifests m ON m.id = t.id GROUP BY t.root) s) AS sizes,
-  (SELECT json_group_array(json_array(t.manifest_id, t.name, t.updated_at) ORDER BY t.name)
-     FROM page p CROSS JOIN tags t WHERE t.manifest_id = p.id) AS tags,
-  (SELECT json_group_array(json_array(m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
-                           ORDER BY m.created_at, m.digest)
-     FROM page p CROSS JOIN manifests m
-     WHERE m.repository_id = p.repository_id AND m.subject = p.digest) AS accessories,
-  (SELECT json_group_array(json_array(t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations)
-                           ORDER BY t.name)
-     FROM (SELECT repository_id, 'sha256-' || substr(digest, instr(digest, ':') + 1) AS base FROM page) p
-     CROSS JOIN tags t CROSS JOIN manifests m
-     WHERE t.repository_id = p.repository_id
-       AND t.name IN (p.base || '.sig', p.base || '.att', p.base || '.sbom')
-       AND m.id = t.manifest_id) AS cosign,
-  (SELECT artifact_count FROM repositories WHERE name = ?1) AS artifact_count"
+SELECT root.digest AS digest,
+       sum(m.size + coalesce((SELECT sum(b.size) FROM manifest_references br
+                              JOIN blobs b ON b.digest = br.digest
+                              WHERE br.manifest_id = m.id AND br.kind = 'blob'), 0)) AS total
+FROM tree t CROSS JOIN manifests m ON m.id = t.id CROSS JOIN manifests root ON root.id = t.root
+GROUP BY t.root";
+
+impl SqliteMetadata {
+    /// Three queries for the whole page: sizes, tags, then accessories.
+    async fn complete_artifacts(&self, repo: &RepoName, artifacts: &mut [Artifact]) -> Result<()> {
+        if artifacts.is_empty() {
+            return Ok(());
+        }
+        let digests: Vec<Digest> = artifacts.iter().map(|a| a.digest.clone()).collect();
+        let sizes = sqlx::query(ARTIFACT_SIZES)
+            .bind(repo.as_str())
+            .bind(digest_list(&digests))
+            .fetch_all(&self.read)
+            .await?;
+        for r in &sizes {
+            let d = parse_digest(r.try_get("digest")?)?;
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
+                a.size = r.try_get::<i64, _>("total")? as u64;
+            }
+        }
+        // From the page's manifests to their tags (`tags_by_manifest`), never across
+        // the repository's tags: SQLite, left to choose, scanned every tag of the
+        // repository (100,000 in a large one) for the page's ten artifacts.
+        let tags = sqlx::query(
+            "SELECT m.digest, t.name, t.updated_at FROM manifests m CROSS JOIN tags t
+             WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?)
+               AND m.digest IN (SELECT value FROM json_each(?)) AND t.manifest_id = m.id
+             ORDER BY t.name",
         )
-    };
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for t in &tags {
+            let d = parse_digest(t.try_get("digest")?)?;
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == d) {
+                a.tags.push((t.try_get("name")?, t.try_get("updated_at")?));
+            }
+        }
+        let acc = sqlx::query(
+            // From the page's digests to their referrers (`manifests_by_subject`):
+            // SQLite, left to choose, walked every manifest of the repository in
+            // `created_at` order for the ORDER BY (18 ms on 20,000 manifests).
+            "SELECT m.subject, m.digest, m.media_type, m.size, m.artifact_type, m.annotations
+             FROM json_each(?2) s CROSS JOIN manifests m
+             WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?1) AND m.subject = s.value
+             ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(digest_list(&digests))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &acc {
+            let subject = parse_digest(r.try_get("subject")?)?;
+            let annotations: Option<String> = r.try_get("annotations")?;
+            let referrer = Referrer {
+                digest: parse_digest(r.try_get("digest")?)?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+                artifact_type: r.try_get("artifact_type")?,
+                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+            };
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest == subject) {
+                a.accessories.push(referrer);
+            }
+        }
+        let names = cosign_tag_names(&digests);
+        let cosign = sqlx::query(
+            "SELECT t.name, m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM tags t
+             JOIN manifests m ON m.id = t.manifest_id
+             WHERE t.repository_id = (SELECT id FROM repositories WHERE name = ?)
+               AND t.name IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+        )
+        .bind(repo.as_str())
+        .bind(names)
+        .fetch_all(&self.read)
+        .await?;
+        for r in &cosign {
+            let tag: String = r.try_get("name")?;
+            let annotations: Option<String> = r.try_get("annotations")?;
+            let referrer = Referrer {
+                digest: parse_digest(r.try_get("digest")?)?,
+                media_type: r.try_get("media_type")?,
+                size: r.try_get::<i64, _>("size")? as u64,
+                artifact_type: r.try_get("artifact_type")?,
+                annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
+            };
+            let hex = tag
+                .trim_start_matches("sha256-")
+                .split('.')
+                .next()
+                .unwrap_or_default();
+            if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
+                a.cosign_accessories.push((tag, referrer));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -681,24 +777,26 @@ impl MetadataStore for SqliteMetadata {
              AND (?3 = 0 OR (SELECT count(*) FROM artifact_labels al WHERE al.manifest_id = m.id AND al.label_id IN (SELECT value FROM json_each(?2))) >= ?3)"
             };
         }
-        let row = sqlx::query(with_details!(concat!(
-            "SELECT m.id, m.repository_id, m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
+        let rows = sqlx::query(concat!(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count ",
             listed!(),
             "
              ORDER BY m.created_at DESC, m.digest LIMIT ?4 OFFSET ?5"
-        )))
+        ))
         .bind(repo.as_str())
         .bind(&labels)
         .bind(needed)
         .bind(page.page_size as i64)
         .bind(page.offset())
-        .fetch_one(&self.read)
+        .fetch_all(&self.read)
         .await?;
-        let artifacts = artifacts_from(|c| Ok(row.try_get(c)?))?;
         // Unfiltered, the count is the one the triggers of migration 0027 keep
         // (counting visited every manifest of the repository on every page).
         let total: i64 = if needed == 0 {
-            row.try_get::<Option<i64>, _>("artifact_count")?
+            sqlx::query_scalar("SELECT artifact_count FROM repositories WHERE name = ?")
+                .bind(repo.as_str())
+                .fetch_optional(&self.read)
+                .await?
                 .unwrap_or(0)
         } else {
             sqlx::query_scalar(concat!("SELECT count(*) ", listed!()))
@@ -708,19 +806,24 @@ impl MetadataStore for SqliteMetadata {
                 .fetch_one(&self.read)
                 .await?
         };
+        let mut artifacts = rows.iter().map(artifact_row).collect::<Result<Vec<_>>>()?;
+        self.complete_artifacts(repo, &mut artifacts).await?;
         Ok((artifacts, total))
     }
 
     async fn artifact(&self, repo: &RepoName, digest: &Digest) -> Result<Option<Artifact>> {
-        let row = sqlx::query(with_details!(
-            "SELECT m.id, m.repository_id, m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count
-             FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ?1 AND m.digest = ?2"
-        ))
+        let row = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, m.created_at, m.pulled_at, m.pull_count FROM manifests m
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
+        )
         .bind(repo.as_str())
         .bind(digest.to_string())
-        .fetch_one(&self.read)
+        .fetch_optional(&self.read)
         .await?;
-        Ok(artifacts_from(|c| Ok(row.try_get(c)?))?.pop())
+        let Some(row) = row else { return Ok(None) };
+        let mut one = vec![artifact_row(&row)?];
+        self.complete_artifacts(repo, &mut one).await?;
+        Ok(one.pop())
     }
 
     async fn record_pulls(&self, pulls: &[Pull]) -> Result<()> {
