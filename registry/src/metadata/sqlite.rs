@@ -81,7 +81,8 @@ fn cosign_tag_names(digests: &[Digest]) -> String {
 /// its statement anew (`sqlite3Reprepare`, 7% of the SQLite threads' time on
 /// an artifact page). As text, each page size and offset is a statement of its
 /// own in the connection's cache, prepared once. PostgreSQL's twin is
-/// `postgres::paged` (there, the generic plan's cost was the reason).
+/// `postgres::paged` (there, the generic plan's cost was the reason). Background
+/// batches (GC, queues) keep `LIMIT ?`: one preparation per batch of many rows.
 pub(super) fn paged(sql: &str, page: PageReq) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
         "{sql} LIMIT {} OFFSET {}",
@@ -479,12 +480,13 @@ impl MetadataStore for SqliteMetadata {
     }
 
     async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
-                .bind(after.unwrap_or(""))
-                .bind(limit as i64)
-                .fetch_all(&self.read)
-                .await?;
+        // The limit in the text, not a parameter: see `paged`.
+        let sql =
+            format!("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT {limit}");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)) // `limit` is a number
+            .bind(after.unwrap_or(""))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
@@ -689,15 +691,16 @@ impl MetadataStore for SqliteMetadata {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        // The limit in the text, not a parameter: see `paged`.
+        let sql = format!(
             "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
-             WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
-        )
-        .bind(repo.as_str())
-        .bind(after.unwrap_or(""))
-        .bind(limit as i64)
-        .fetch_all(&self.read)
-        .await?;
+             WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT {limit}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)) // `limit` is a number
+            .bind(repo.as_str())
+            .bind(after.unwrap_or(""))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
@@ -742,15 +745,14 @@ impl MetadataStore for SqliteMetadata {
         project: &str,
         page: PageReq,
     ) -> Result<(Vec<RepoSummary>, i64)> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(paged(
             "SELECT r.name, r.created_at, r.pull_count, r.artifact_count AS artifacts,
                     coalesce((SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id), r.created_at) AS updated
              FROM repositories r JOIN projects p ON p.id = r.project_id
-             WHERE p.name = ?1 ORDER BY r.name LIMIT ?2 OFFSET ?3",
-        )
+             WHERE p.name = ?1 ORDER BY r.name",
+            page,
+        ))
         .bind(project)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(

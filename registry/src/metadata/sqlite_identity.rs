@@ -10,6 +10,7 @@ use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
+use super::sqlite::paged;
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::auth::rbac::{ActionSet, Grant, RoleDef, RoleId};
 
@@ -244,12 +245,11 @@ impl IdentityStore for SqliteMetadata {
     }
 
     async fn list_users(&self, name: Option<&str>, page: PageReq) -> Result<(Vec<User>, i64)> {
-        let rows = sqlx::query(
-            "SELECT * FROM users WHERE ?1 IS NULL OR instr(username, ?1) > 0 ORDER BY id LIMIT ?2 OFFSET ?3",
-        )
+        let rows = sqlx::query(paged(
+            "SELECT * FROM users WHERE ?1 IS NULL OR instr(username, ?1) > 0 ORDER BY id",
+            page,
+        ))
         .bind(name)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(
@@ -361,13 +361,11 @@ impl IdentityStore for SqliteMetadata {
                         OR m.group_id IN (SELECT group_id FROM user_group_users WHERE user_id = ?1))))
                       AND (?2 IS NULL OR instr(p.name, lower(?2)) > 0)";
         let sql = format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name LIMIT ?3 OFFSET ?4"
+            "SELECT {PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id WHERE {filter} ORDER BY p.name"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(paged(&sql, page))
             .bind(viewer)
             .bind(name)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
         let count_sql = format!("SELECT count(*) FROM projects p WHERE {filter}");
@@ -633,12 +631,9 @@ impl IdentityStore for SqliteMetadata {
         page: PageReq,
     ) -> Result<(Vec<UserGroup>, i64)> {
         let filter = "(?1 IS NULL OR instr(lower(group_name), lower(?1)) > 0)";
-        let sql =
-            format!("SELECT * FROM user_groups WHERE {filter} ORDER BY id LIMIT ?2 OFFSET ?3");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql = format!("SELECT * FROM user_groups WHERE {filter} ORDER BY id");
+        let rows = sqlx::query(paged(&sql, page))
             .bind(name)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
         let count = format!("SELECT count(*) FROM user_groups WHERE {filter}");
@@ -856,19 +851,14 @@ impl IdentityStore for SqliteMetadata {
                 )
             };
         }
-        let rows = sqlx::query(filtered!(
-            "SELECT *",
-            " ORDER BY id DESC LIMIT ?6 OFFSET ?7"
-        ))
-        .bind(&filter.project)
-        .bind(&filter.username)
-        .bind(&filter.operation)
-        .bind(&filter.resource_type)
-        .bind(&filter.resource)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(paged(filtered!("SELECT *", " ORDER BY id DESC"), page))
+            .bind(&filter.project)
+            .bind(&filter.username)
+            .bind(&filter.operation)
+            .bind(&filter.resource_type)
+            .bind(&filter.resource)
+            .fetch_all(&self.read)
+            .await?;
         let total: i64 = sqlx::query_scalar(filtered!("SELECT count(*)", ""))
             .bind(&filter.project)
             .bind(&filter.username)

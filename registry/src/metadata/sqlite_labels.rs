@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::identity::PageReq;
 use super::labels::{AddLabel, Label, LabelFilter, LabelSpec, LabelStore};
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{digest_list, paged, parse_digest};
 use super::sqlite_identity::unless_taken;
 use super::{Result, SqliteMetadata, now};
 use crate::digest::Digest;
@@ -62,16 +62,13 @@ impl LabelStore for SqliteMetadata {
     }
 
     async fn list_labels(&self, filter: &LabelFilter, page: PageReq) -> Result<(Vec<Label>, i64)> {
-        let rows = sqlx::query(concat!(
-            "SELECT * FROM labels WHERE ",
-            filter!(),
-            " ORDER BY id LIMIT ?4 OFFSET ?5"
+        let rows = sqlx::query(paged(
+            concat!("SELECT * FROM labels WHERE ", filter!(), " ORDER BY id"),
+            page,
         ))
         .bind(filter.project_id)
         .bind(filter.name.as_deref())
         .bind(filter.name_contains.as_deref())
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 =

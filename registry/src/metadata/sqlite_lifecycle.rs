@@ -16,7 +16,7 @@ use super::lifecycle::{
     Collected, DoomedBlob, Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore,
     LifecycleStore, MAX_LOG_LINES, ManifestBytes, NewJob, Trigger,
 };
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{digest_list, paged, parse_digest};
 use super::{MetadataError, Result, SqliteMetadata, now};
 use crate::digest::Digest;
 
@@ -274,16 +274,17 @@ impl JobStore for SqliteMetadata {
 
     async fn list_jobs(&self, filter: &JobFilter, page: PageReq) -> Result<(Vec<Job>, i64)> {
         let status = filter.status.map(JobStatus::as_str);
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            job_columns!(),
-            " FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
-              ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+        let rows = sqlx::query(paged(
+            concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+              ORDER BY id DESC"
+            ),
+            page,
         ))
         .bind(filter.kind.as_deref())
         .bind(status)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 = sqlx::query_scalar(

@@ -8,6 +8,7 @@ use super::identity::PageReq;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
+use super::sqlite::paged;
 use super::{Result, SqliteMetadata, now};
 
 const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \
@@ -305,14 +306,10 @@ impl ReplicationStore for SqliteMetadata {
         .bind(policy_id)
         .fetch_one(&self.read)
         .await?;
-        let sql = format!(
-            "{EXECUTION_COLUMNS} WHERE ? IS NULL OR policy_id = ? ORDER BY id DESC LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql = format!("{EXECUTION_COLUMNS} WHERE ? IS NULL OR policy_id = ? ORDER BY id DESC");
+        let rows = sqlx::query(paged(&sql, page))
             .bind(policy_id)
             .bind(policy_id)
-            .bind(page.page_size as i64)
-            .bind(page.offset())
             .fetch_all(&self.read)
             .await?;
         Ok((

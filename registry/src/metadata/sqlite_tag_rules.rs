@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::identity::PageReq;
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{digest_list, paged, parse_digest};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
 use super::{Result, SqliteMetadata, now};
 use crate::digest::Digest;
@@ -194,13 +194,14 @@ impl TagRulesStore for SqliteMetadata {
     }
 
     async fn quotas(&self, project_id: Option<i64>, page: PageReq) -> Result<(Vec<Quota>, i64)> {
-        let rows = sqlx::query(concat!(
-            quota_select!(),
-            " WHERE ?1 IS NULL OR p.id = ?1 ORDER BY p.id LIMIT ?2 OFFSET ?3"
+        let rows = sqlx::query(paged(
+            concat!(
+                quota_select!(),
+                " WHERE ?1 IS NULL OR p.id = ?1 ORDER BY p.id"
+            ),
+            page,
         ))
         .bind(project_id)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 =
@@ -408,12 +409,11 @@ impl TagRulesStore for SqliteMetadata {
     }
 
     async fn executions(&self, policy_id: i64, page: PageReq) -> Result<(Vec<Execution>, i64)> {
-        let rows = sqlx::query(
-            "SELECT * FROM retention_executions WHERE policy_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-        )
+        let rows = sqlx::query(paged(
+            "SELECT * FROM retention_executions WHERE policy_id = ? ORDER BY id DESC",
+            page,
+        ))
         .bind(policy_id)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 =
@@ -447,12 +447,11 @@ impl TagRulesStore for SqliteMetadata {
     }
 
     async fn tasks(&self, execution_id: i64, page: PageReq) -> Result<(Vec<Task>, i64)> {
-        let rows = sqlx::query(
-            "SELECT * FROM retention_tasks WHERE execution_id = ? ORDER BY id LIMIT ? OFFSET ?",
-        )
+        let rows = sqlx::query(paged(
+            "SELECT * FROM retention_tasks WHERE execution_id = ? ORDER BY id",
+            page,
+        ))
         .bind(execution_id)
-        .bind(page.page_size as i64)
-        .bind(page.offset())
         .fetch_all(&self.read)
         .await?;
         let total: i64 =

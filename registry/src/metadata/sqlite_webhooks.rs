@@ -193,14 +193,14 @@ impl WebhookStore for SqliteMetadata {
     }
 
     async fn deliveries(&self, policy_id: i64, offset: u64, limit: u64) -> Result<Vec<Delivery>> {
-        let rows = sqlx::query(
-            "SELECT * FROM webhook_deliveries WHERE policy_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-        )
-        .bind(policy_id)
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&self.read)
-        .await?;
+        // The bounds in the text, as `paged` writes them (these are by offset).
+        let sql = format!(
+            "SELECT * FROM webhook_deliveries WHERE policy_id = ? ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)) // numbers
+            .bind(policy_id)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(delivery_row).collect()
     }
 
