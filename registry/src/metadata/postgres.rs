@@ -16,7 +16,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use super::identity::PageReq;
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{add_cosign_accessory, digest_list, parse_digest};
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
     Result, StoredManifest, Upload, now,
@@ -514,14 +514,7 @@ fn artifacts_of(row: &PgRow) -> Result<(Vec<Artifact>, Option<i64>)> {
     }
     for r in details_part::<Vec<ReferrerRow>>(row, "cosign")? {
         let (tag, referrer) = referrer_of(r)?;
-        let hex = tag
-            .trim_start_matches("sha256-")
-            .split('.')
-            .next()
-            .unwrap_or_default();
-        if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
-            a.cosign_accessories.push((tag, referrer));
-        }
+        add_cosign_accessory(&mut artifacts, tag, referrer);
     }
     Ok((artifacts, row.try_get("artifact_count")?))
 }

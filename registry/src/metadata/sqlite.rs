@@ -91,6 +91,19 @@ pub(super) fn paged(sql: &str, page: PageReq) -> sqlx::AssertSqlSafe<String> {
     ))
 }
 
+/// Gives the manifest a cosign tag names (`sha256-<hex>.sig|.att|.sbom`) that
+/// tag's manifest as an accessory, if the manifest is among `artifacts`.
+pub(super) fn add_cosign_accessory(artifacts: &mut [Artifact], tag: String, referrer: Referrer) {
+    let hex = tag
+        .trim_start_matches("sha256-")
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
+        a.cosign_accessories.push((tag, referrer));
+    }
+}
+
 pub(super) fn parse_digest(s: &str) -> Result<Digest> {
     Digest::from_str(s).map_err(|e| MetadataError::Corrupt(format!("digest {s:?}: {e}")))
 }
@@ -456,14 +469,7 @@ impl SqliteMetadata {
                 artifact_type: r.try_get("artifact_type")?,
                 annotations: annotations.and_then(|a| serde_json::from_str(&a).ok()),
             };
-            let hex = tag
-                .trim_start_matches("sha256-")
-                .split('.')
-                .next()
-                .unwrap_or_default();
-            if let Some(a) = artifacts.iter_mut().find(|a| a.digest.hex() == hex) {
-                a.cosign_accessories.push((tag, referrer));
-            }
+            add_cosign_accessory(artifacts, tag, referrer);
         }
         Ok(())
     }
