@@ -16,7 +16,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use super::identity::PageReq;
-use super::sqlite::{add_cosign_accessory, digest_list, parse_digest};
+use super::sqlite::{add_cosign_accessory, digest_list, paged, parse_digest};
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
     Result, StoredManifest, Upload, now,
@@ -328,22 +328,6 @@ where
     .execute(exec)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// `sql` followed by a page's bounds written into its text (`LIMIT 10 OFFSET
-/// 20`), for `sqlx::query`. As parameters PostgreSQL cannot cost the bounds (it
-/// assumes a tenth of the rows), so it judged the generic plan dearer than one
-/// made for the values at hand and planned every execution anew: 0.3-0.4 ms of planning for
-/// the artifact and repository pages, more than running them (docs/design.md,
-/// "One node at scale on PostgreSQL"). As constants, each page size and offset
-/// is a statement of its own in the connection's cache (clients ask for a few),
-/// whose generic plan is kept.
-pub(super) fn paged(sql: &str, page: PageReq) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!(
-        "{sql} LIMIT {} OFFSET {}",
-        page.page_size,
-        page.offset()
-    ))
 }
 
 fn stored_manifest(row: &PgRow, content: bool) -> Result<StoredManifest> {

@@ -10,7 +10,7 @@ use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
-use super::postgres::paged;
+use super::sqlite::paged;
 use super::sqlite_identity::{
     MEMBER_SELECT, access_of, grant, role_name, stored_actions, unless_taken,
 };

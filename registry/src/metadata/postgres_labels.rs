@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
 use super::labels::{AddLabel, Label, LabelFilter, LabelSpec, LabelStore};
-use super::postgres::paged;
+use super::sqlite::paged;
 use super::sqlite::{digest_list, parse_digest};
 use super::sqlite_identity::unless_taken;
 use super::{PgMetadata, Result, now};

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
-use super::postgres::paged;
+use super::sqlite::paged;
 use sqlx::postgres::PgConnection;
 
 use super::lifecycle::{

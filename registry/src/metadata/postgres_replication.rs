@@ -5,10 +5,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
-use super::postgres::paged;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
+use super::sqlite::paged;
 use super::{PgMetadata, Result, now};
 
 const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \

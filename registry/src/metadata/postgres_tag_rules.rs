@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
-use super::postgres::paged;
+use super::sqlite::paged;
 use super::sqlite::{digest_list, parse_digest};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
 use super::{PgMetadata, Result, now};

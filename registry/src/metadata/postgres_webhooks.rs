@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use super::sqlite::bounded;
 use super::webhooks::{Delivery, NewDelivery, StoredWebhook, WebhookStore};
 use super::{PgMetadata, Result, now};
 
@@ -192,10 +193,11 @@ impl WebhookStore for PgMetadata {
     }
 
     async fn deliveries(&self, policy_id: i64, offset: u64, limit: u64) -> Result<Vec<Delivery>> {
-        // The bounds as constants, as `paged` explains.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM webhook_deliveries WHERE policy_id = $1 ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
-        )))
+        let rows = sqlx::query(bounded(
+            "SELECT * FROM webhook_deliveries WHERE policy_id = $1 ORDER BY id DESC",
+            limit,
+            offset,
+        ))
         .bind(policy_id)
         .fetch_all(&self.read)
         .await?;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::sqlite::bounded;
 use super::webhooks::{Delivery, NewDelivery, StoredWebhook, WebhookStore};
 use super::{Result, SqliteMetadata, now};
 
@@ -193,14 +194,14 @@ impl WebhookStore for SqliteMetadata {
     }
 
     async fn deliveries(&self, policy_id: i64, offset: u64, limit: u64) -> Result<Vec<Delivery>> {
-        // The bounds in the text, as `paged` writes them (these are by offset).
-        let sql = format!(
-            "SELECT * FROM webhook_deliveries WHERE policy_id = ? ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)) // numbers
-            .bind(policy_id)
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(bounded(
+            "SELECT * FROM webhook_deliveries WHERE policy_id = ? ORDER BY id DESC",
+            limit,
+            offset,
+        ))
+        .bind(policy_id)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(delivery_row).collect()
     }
 
