@@ -10,8 +10,11 @@
 #      `openssl speed -evp sha256` (the hashing limit the issue sets every upload
 #      against), the sha2 crate Wharf hashes with, receiving over loopback (curl -T
 #      to scripts/http-sink.py), and writing 1 GiB to the servers' disk with dd:
-#      buffered, buffered + fsync, O_DIRECT; and the CPU a monolithic PUT cost the
-#      server and curl, with the fastest an upload could go if it kept every core busy
+#      buffered, buffered + fsync, O_DIRECT; from the first two, the fastest any
+#      server that hashes what it receives could take an upload on this machine's
+#      cores (the transport's and the hash's CPU, nothing else); and the
+#      CPU a monolithic PUT cost the server and curl, with the fastest an upload
+#      could go at that CPU if it kept every core busy
 #   3. 100 small images pushed with skopeo, one repository each
 #   4. Wharf with --auth: manifest GET with a bearer token, against (1) without auth
 # Usage: scripts/bench-registry.sh   (needs: wrk skopeo docker-registry curl openssl; builds --release)
@@ -113,6 +116,9 @@ head -c $((1024 << 20)) /dev/urandom >"$SRC/blob1g"
 D1G=sha256:$(sha256sum "$SRC/blob1g" | cut -d' ' -f1)
 mkdir "$SRC/chunks"; split -b "${CHUNK_MIB}M" -a 3 "$SRC/blob1g" "$SRC/chunks/part."
 mbps() { echo "1073.741824 / $1" | bc -l | xargs printf '%.0f'; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+spread() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+largest() { tr ' ' '\n' | grep . | sort -n | tail -1; }
 
 # The limits, on this machine, now: what an upload's pieces cost on their own.
 echo "measuring the limits (sha256, loopback, disk)..." >&2
@@ -121,22 +127,36 @@ echo "measuring the limits (sha256, loopback, disk)..." >&2
 # wall-clock time with -elapsed (what one thread got just now, beside other work).
 openssl_sha() { openssl speed "$@" -evp sha256 -bytes 16384 -seconds 3 2>/dev/null |
                 awk '$1=="sha256" || $1=="SHA256" {v=$NF} END {sub("k","",v); printf "%.0f", v/1000}'; }
+LOOPBACKS=""; TRANSPORT_CPU=""
 SHA_LIMIT=$(openssl_sha)
 SHA_ELAPSED=$(openssl_sha -elapsed)
 cargo build --release --quiet -p wharf-oci --example sha256_speed
 # The sha2 crate Wharf hashes with, on 1 GiB: wall-clock MB/s, and per CPU second.
 SHA_CRATE=$( { TIMEFORMAT=%U; time "$ROOT/target/release/examples/sha256_speed" 1024 1024 2>/dev/null; } 2>&1 | tr '\n' ' ')
 SHA_CRATE_CPU=$(mbps "${SHA_CRATE#* }"); SHA_CRATE=${SHA_CRATE%% *}
-python3 "$ROOT/scripts/http-sink.py" >"$WORK/sink.port" & PIDS+=($!)
+python3 "$ROOT/scripts/http-sink.py" >"$WORK/sink.port" & PIDS+=($!); SINK_PID=$!
 for _ in $(seq 50); do [ -s "$WORK/sink.port" ] && break; sleep 0.1; done
-LOOPBACK=$(mbps "$(curl -s -o /dev/null -w '%{time_total}' -T "$SRC/blob1g" "http://127.0.0.1:$(cat "$WORK/sink.port")/")")
+# The same upload to the sink, REPEAT times: its speed, and the CPU the transport
+# alone costs per GiB, curl's (user + system) and the sink's system time (its
+# kernel's receive; the sink's user time is Python's and no server needs it). With
+# the hash's CPU (openssl's, per CPU second) that gives the fastest any server that
+# hashes what it receives could take this upload on this machine's cores.
+for _ in $(seq "$REPEAT"); do
+  s0=$(awk '{print $15}' "/proc/$SINK_PID/stat")
+  t=$( { TIMEFORMAT='%U %S'; time curl -s -o /dev/null -w '%{time_total}' -T "$SRC/blob1g" "http://127.0.0.1:$(cat "$WORK/sink.port")/"; } 2>"$WORK/curl.cpu")
+  read -r cu cs <"$WORK/curl.cpu"
+  LOOPBACKS+=" $(mbps "$t")"
+  TRANSPORT_CPU+=" $(echo "$cu + $cs + ($(awk '{print $15}' "/proc/$SINK_PID/stat") - $s0) / $(getconf CLK_TCK)" | bc -l)"
+done
 dd_mbps() { # dd options... -> MB/s writing the 1 GiB blob into $WORK (the servers' disk)
   local secs; secs=$(dd if="$SRC/blob1g" of="$WORK/dd.out" "$@" 2>&1 | awk '/copied/ {print $(NF-3)}')
   rm -f "$WORK/dd.out"; mbps "$secs"
 }
-DD_BUFFERED=$(dd_mbps bs=1M)
-DD_FSYNC=$(dd_mbps bs=1M conv=fsync)
-DD_DIRECT=$(dd_mbps bs=1M oflag=direct conv=fsync)
+# Each REPEAT times, the median: this disk's speed changes from minute to minute.
+dd_med() { local all=""; for _ in $(seq "$REPEAT"); do all+=" $(dd_mbps "$@")"; done; median <<<"$all"; }
+DD_BUFFERED=$(dd_med bs=1M)
+DD_FSYNC=$(dd_med bs=1M conv=fsync)
+DD_DIRECT=$(dd_med bs=1M oflag=direct conv=fsync)
 
 declare -A R
 if [ -z "${BLOB_ONLY:-}" ]; then
@@ -198,9 +218,6 @@ for round in $(seq "$REPEAT"); do
     rm -rf "$dir" # room on the disk for the next server's copy
   done
 done
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-spread() { tr ' ' '\n' | grep . | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
-largest() { tr ' ' '\n' | grep . | sort -n | tail -1; }
 for key in "${!R[@]}"; do
   case $key in
     *.rss) R[$key.max]=$(largest <<<"${R[$key]}") ;;
@@ -224,6 +241,14 @@ if [ -z "${BLOB_ONLY:-}" ]; then
   kill "$apid"; wait "$apid" 2>/dev/null || true
 fi
 
+LOOPBACK=$(median <<<"$LOOPBACKS")
+TRANSPORT=$(median <<<"$TRANSPORT_CPU" | xargs printf '%.2f')
+# Per GiB: the transport's CPU plus the hash's at openssl's rate, spread perfectly
+# over every core; the bound assumes a server that costs nothing else at all (no
+# copy, no write: the disk lines below say whether the disk would allow it; they are
+# not part of the bound, since the disk's speed changes more from one minute to
+# the next than the CPU's).
+CPU_BOUND=$(echo "1073.741824 * $(nproc) / ($TRANSPORT + 1073.741824 / $SHA_LIMIT)" | bc -l | xargs printf '%.0f')
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 printf '\n%-34s %14s %14s %8s\n' "measure" "wharf" "reference" "ratio"
 [ -n "${BLOB_ONLY:-}" ] || printf '%-34s %14s %14s %8s\n' "manifest GET, requests/s" "${R[wharf.rps]}" "${R[reference.rps]}" "$(ratio "${R[wharf.rps]}" "${R[reference.rps]}")"
@@ -258,6 +283,9 @@ printf '%-50s %8s\n' "sha256: the same, wall clock (-elapsed)" "$SHA_ELAPSED"
 printf '%-50s %8s\n' "sha256: sha2 crate Wharf hashes with, CPU time" "$SHA_CRATE_CPU"
 printf '%-50s %8s\n' "sha256: sha2 crate Wharf hashes with, wall clock" "$SHA_CRATE"
 printf '%-50s %8s\n' "loopback: curl -T 1 GiB to a sink, no hashing" "$LOOPBACK"
+printf '%-50s %8s\n' "  its CPU per GiB: curl + the sink's kernel, s" "$TRANSPORT"
+printf '%-50s %8s\n' "any server: loopback + sha256 on $(nproc) cores" "$CPU_BOUND $(pct "$CPU_BOUND")"
+printf '%-50s %8s\n' "  Wharf's PUT, PATCH as % of that" "$(pct "${R[wharf.mono.med]}" "$CPU_BOUND") $(pct "${R[wharf.chunked.med]}" "$CPU_BOUND")"
 printf '%-50s %8s\n' "disk: dd 1 GiB, buffered, no fsync" "$DD_BUFFERED"
 printf '%-50s %8s\n' "disk: dd 1 GiB, buffered + fsync" "$DD_FSYNC"
 printf '%-50s %8s\n' "disk: dd 1 GiB, O_DIRECT (1 MiB writes) + fsync" "$DD_DIRECT"
