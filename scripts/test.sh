@@ -75,6 +75,12 @@ if [ ! -d tests/fixtures/oidc/node_modules/oidc-provider ]; then
   log "npm ci in tests/fixtures/oidc"
   (cd tests/fixtures/oidc && npm ci --no-audit --no-fund --silent)
 fi
+# azure:// storage: Azurite (Microsoft's Azure Storage emulator) and the Azure SDK
+# the tests create containers with, as locked.
+if [ ! -d tests/fixtures/azurite/node_modules/azurite ] || [ ! -d tests/fixtures/azurite/node_modules/@azure/storage-blob ]; then
+  log "npm ci in tests/fixtures/azurite"
+  (cd tests/fixtures/azurite && npm ci --no-audit --no-fund --silent)
+fi
 # The portal's browser test: playwright-core and axe-core from npm, at the versions
 # tests/portal/package-lock.json pins (node_modules is never committed).
 if [ ! -d tests/portal/node_modules/playwright-core ] || [ ! -d tests/portal/node_modules/axe-core ]; then

@@ -18,7 +18,7 @@ use crate::service::lifecycle::QueueOptions;
 use crate::service::{
     AuthState, DbSource, KeylessRoot, LifecycleOptions, Options, ScanConfig, Services, Stores,
 };
-use crate::storage::{BlobStore, FsBlobStore, S3BlobStore, S3ConfigError, S3Options};
+use crate::storage::{BlobStore, BucketBlobStore, BucketConfigError, BucketOptions, FsBlobStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -37,7 +37,7 @@ pub enum ServeError {
     #[error(transparent)]
     SecretKey(#[from] crate::service::replication::SecretKeyError),
     #[error(transparent)]
-    Storage(#[from] S3ConfigError),
+    Storage(#[from] BucketConfigError),
     #[error(
         "--database: unsupported URL {scheme:?}: PostgreSQL is postgres://user@host:port/db; leave it unset for SQLite in the data directory"
     )]
@@ -73,17 +73,20 @@ async fn open_metadata(config: &Config, blobs: Arc<dyn BlobStore>) -> Result<Sto
 /// that a leaked URL soon stops working.
 const REDIRECT_TTL: Duration = Duration::from_secs(20 * 60);
 
-/// The blob store `config.storage` names (S3), else the filesystem in the data directory.
+/// The blob store `config.storage` names (an S3 bucket or an Azure container), else
+/// the filesystem in the data directory.
 async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
     let Some(url) = &config.storage else {
         if config.storage_redirect {
-            tracing::warn!("--storage-redirect applies to S3 storage only; blobs are streamed");
+            tracing::warn!(
+                "--storage-redirect applies to S3 and Azure storage only; blobs are streamed"
+            );
         }
         return Ok(Arc::new(
             FsBlobStore::open(config.data_dir.clone(), true).await?,
         ));
     };
-    let store = S3BlobStore::open(&S3Options {
+    let store = BucketBlobStore::open(&BucketOptions {
         url: url.clone(),
         endpoint: config.s3_endpoint.clone(),
         region: config.s3_region.clone(),
@@ -91,7 +94,7 @@ async fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
         allow_http: config.s3_allow_http,
         redirect: config.storage_redirect.then_some(REDIRECT_TTL),
     })?;
-    tracing::info!(storage = %url, redirect = config.storage_redirect, "blobs in S3-compatible storage");
+    tracing::info!(storage = %url, redirect = config.storage_redirect, "blobs in object storage");
     Ok(Arc::new(store))
 }
 

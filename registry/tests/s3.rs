@@ -7,11 +7,13 @@
 mod s3;
 
 use wharf_registry::digest::{Algorithm, Digest};
-use wharf_registry::storage::{BlobStore, S3BlobStore, S3Options, StorageError, conformance};
+use wharf_registry::storage::{
+    BlobStore, BucketBlobStore, BucketOptions, StorageError, conformance,
+};
 
-fn store(bucket: &str, prefix: &str) -> S3BlobStore {
+fn store(bucket: &str, prefix: &str) -> BucketBlobStore {
     s3::credentials_env();
-    S3BlobStore::open(&S3Options {
+    BucketBlobStore::open(&BucketOptions {
         url: format!("s3://{bucket}/{prefix}"),
         endpoint: Some(s3::server().endpoint.clone()),
         region: Some(s3::REGION.into()),
@@ -86,7 +88,7 @@ async fn s3_resumes_only_the_hash_it_kept() {
 async fn s3_presigned_urls_fetch_the_blob() {
     let bucket = s3::fresh_bucket();
     s3::credentials_env();
-    let store = S3BlobStore::open(&S3Options {
+    let store = BucketBlobStore::open(&BucketOptions {
         url: format!("s3://{bucket}/pre"),
         endpoint: Some(s3::server().endpoint.clone()),
         region: Some(s3::REGION.into()),

@@ -73,7 +73,8 @@ Config file (TOML), every key optional:
   database = \"postgres://wharf:...@db.example.com/wharf?sslmode=verify-full\"
   database_max_connections = 16
   database_ca_file = \"/etc/wharf/db-ca.pem\"
-  storage = \"s3://wharf-blobs/registry\"   # credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+  storage = \"s3://wharf-blobs/registry\"   # credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY;
+                                          # or azure://CONTAINER/PREFIX, with AZURE_STORAGE_*
   s3_endpoint = \"https://minio.example.com:9000\"
   s3_region = \"eu-west-1\"
   s3_path_style = true
@@ -171,9 +172,12 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_DATABASE_CA_FILE")]
     database_ca_file: Option<PathBuf>,
 
-    /// Keep blobs in an S3-compatible object store: s3://BUCKET/PREFIX. Credentials
-    /// come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (or the
-    /// instance's role) [default: the filesystem under --data-dir].
+    /// Keep blobs in an S3-compatible object store, s3://BUCKET/PREFIX (credentials
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the
+    /// instance's role), or in Azure Blob Storage, azure://CONTAINER/PREFIX (account,
+    /// credentials and endpoint from AZURE_STORAGE_ACCOUNT_NAME,
+    /// AZURE_STORAGE_ACCOUNT_KEY or another AZURE_* credential, AZURE_STORAGE_ENDPOINT)
+    /// [default: the filesystem under --data-dir].
     #[arg(long, env = "WHARF_STORAGE")]
     storage: Option<String>,
 
@@ -197,8 +201,9 @@ pub struct ServeArgs {
     s3_allow_http: Option<bool>,
 
     /// Answer blob downloads with a 307 redirect to a URL of the object store,
-    /// pre-signed for 20 minutes, instead of streaming them (S3 storage; clients
-    /// must reach the S3 endpoint) [default: false].
+    /// pre-signed for 20 minutes (on Azure a SAS URL, which needs the account key),
+    /// instead of streaming them (S3 or Azure storage; clients must reach the
+    /// object store) [default: false].
     #[arg(long, env = "WHARF_STORAGE_REDIRECT", num_args = 0..=1, default_missing_value = "true")]
     storage_redirect: Option<bool>,
 

@@ -1,16 +1,16 @@
 //! Blob bytes. One trait, [`BlobStore`], that every backend implements
-//! (the filesystem, [`FsBlobStore`]; S3-compatible object storage,
-//! [`S3BlobStore`]), and one conformance
+//! (the filesystem, [`FsBlobStore`]; a bucket of S3-compatible or Azure object storage,
+//! [`BucketBlobStore`]), and one conformance
 //! suite (`conformance`, public with the `conformance` feature) that every
 //! backend must pass, whichever crate it lives in.
 //!
 //! The store knows nothing of repositories: blobs are content-addressed and
 //! shared; which repository may see which blob is metadata.
 
+mod bucket;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod fs;
-mod s3;
 
 use std::io;
 use std::pin::Pin;
@@ -21,8 +21,8 @@ use futures_util::Stream;
 
 use crate::digest::{Algorithm, Digest, Hasher};
 
+pub use bucket::{BucketBlobStore, BucketConfigError, BucketOptions};
 pub use fs::FsBlobStore;
-pub use s3::{S3BlobStore, S3ConfigError, S3Options};
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 

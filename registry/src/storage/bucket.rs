@@ -1,11 +1,14 @@
-//! S3-compatible blob store (`--storage s3://BUCKET/PREFIX`), through the
-//! `object_store` crate. Layout under the prefix:
+//! Blobs in a bucket: S3-compatible object storage (`--storage
+//! s3://BUCKET/PREFIX`) or Azure Blob Storage (`--storage
+//! azure://CONTAINER/PREFIX`), both through the `object_store` crate's traits
+//! (objects, multipart uploads, pre-signed URLs), so one store serves both.
+//! Layout under the prefix:
 //!
 //! ```text
 //! blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable
 //! uploads/<uuid>/state                an upload's state (JSON, below): the commit point
 //! uploads/<uuid>/tail-<n>             its bytes after the last full part
-//! uploads/<uuid>/data                 the key of its S3 multipart upload
+//! uploads/<uuid>/data                 the key of its multipart upload
 //! quarantine/<alg>/<hex>.<time>       corrupt blobs scrub moved aside
 //! ```
 //!
@@ -14,12 +17,13 @@
 //! moves a registry's blobs from one to the other.
 //!
 //! An upload lives in the bucket, not in a process: any replica continues it.
-//! Its bytes go to one S3 multipart upload, in parts of at least
-//! [`PART_SIZE`] (S3 wants 5 MiB but for the last part). What a PATCH leaves
+//! Its bytes go to one multipart upload (on Azure, blocks staged on the
+//! `data` blob), in parts of at least [`PART_SIZE`] (S3 wants 5 MiB but for the
+//! last part). What a PATCH leaves
 //! over, less than a part, is kept as a small object (the tail) and read back
 //! by the next PATCH, which prepends it to its bytes: memory per upload stays
 //! within two parts however the client cuts its chunks. The state object lists
-//! the multipart upload's id, the parts (S3's ETag and size of each), the tail
+//! the multipart upload's id, the parts (S3's ETag, or Azure's block id, and size of each), the tail
 //! and the hash state of every byte so far ([`Hasher::state`]): S3 cannot read
 //! back the parts of an unfinished multipart upload, so a replica that did not
 //! see the earlier PATCHes resumes the hash from there (as Distribution keeps
@@ -29,16 +33,20 @@
 //! upload as it was.
 //!
 //! The commit completes the multipart upload at `uploads/<uuid>/data` and then
-//! copies that object, inside S3, to the blob's key (S3 names a multipart
-//! upload's key when it starts, before the digest is known); an upload smaller
+//! copies that object, inside the bucket, to the blob's key (a multipart
+//! upload's key is named when it starts, before the digest is known); an upload smaller
 //! than a part never started one and its tail is copied directly. S3's
 //! `CopyObject` stops at 5 GiB: larger blobs are streamed from the completed
 //! object into a new multipart upload at the blob's key (bounded memory, the
-//! bytes pass through this process once).
+//! bytes pass through this process once). On Azure every copy is streamed that
+//! way: Azure's `Copy Blob` may answer before the copy is done (`x-ms-copy-status:
+//! pending`), and `object_store` does not report that status, so a blob copied
+//! with it could be committed before its bytes are all there.
 //!
 //! Blob GETs can be answered with a redirect to a pre-signed URL
-//! (`--storage-redirect`, as Distribution's `redirect` option): the client then
-//! downloads from S3 itself.
+//! (`--storage-redirect`, as Distribution's `redirect` option; on Azure a SAS
+//! URL, which needs the account key): the client then downloads from the
+//! bucket itself.
 
 use std::fmt;
 use std::io;
@@ -47,7 +55,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::{Method, Signer};
@@ -75,48 +84,63 @@ fn part_size(index: usize) -> usize {
     PART_SIZE << (index / PARTS_PER_SIZE).min(9)
 }
 
-/// Where the blobs are and how to reach the S3 endpoint. Credentials are not
+/// Where the blobs are and how to reach the endpoint. Credentials are not
 /// here: they come from the standard `AWS_*` variables (or the instance's
-/// role), read by `object_store` and never logged.
+/// role) for S3 and the `AZURE_STORAGE_*` ones for Azure, read by
+/// `object_store` and never logged.
 #[derive(Debug, Clone, Default)]
-pub struct S3Options {
-    /// `s3://BUCKET/PREFIX` (the prefix may be empty).
+pub struct BucketOptions {
+    /// `s3://BUCKET/PREFIX` or `azure://CONTAINER/PREFIX` (`az://` too; the
+    /// prefix may be empty).
     pub url: String,
-    /// The S3 API's URL, for S3-compatible servers (MinIO, Ceph, R2…);
-    /// default: `AWS_ENDPOINT_URL`, else AWS for the region.
+    /// S3 only. The API's URL, for S3-compatible servers (MinIO, Ceph, R2…);
+    /// default: `AWS_ENDPOINT_URL`, else AWS for the region. (Azure's is
+    /// `AZURE_STORAGE_ENDPOINT`, else `https://ACCOUNT.blob.core.windows.net`.)
     pub endpoint: Option<String>,
-    /// Default: `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
+    /// S3 only. Default: `AWS_REGION`/`AWS_DEFAULT_REGION`, else `us-east-1`.
     pub region: Option<String>,
-    /// Path-style requests (`ENDPOINT/BUCKET/KEY`, what most S3-compatible
+    /// S3 only. Path-style requests (`ENDPOINT/BUCKET/KEY`, what most S3-compatible
     /// servers want) or virtual-hosted style (`BUCKET.ENDPOINT/KEY`); default
     /// `object_store`'s: path style unless `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`.
     pub path_style: Option<bool>,
-    /// Allow a plain `http://` endpoint.
+    /// S3 only. Allow a plain `http://` endpoint (Azure: `AZURE_ALLOW_HTTP`).
     pub allow_http: bool,
     /// Answer blob GETs with a redirect to a URL pre-signed for this long.
     pub redirect: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum S3ConfigError {
-    #[error("--storage {0:?}: expected s3://BUCKET or s3://BUCKET/PREFIX")]
+pub enum BucketConfigError {
+    #[error("--storage {0:?}: expected s3://BUCKET[/PREFIX] or azure://CONTAINER[/PREFIX]")]
     Url(String),
-    #[error("S3 storage: {0}")]
+    #[error("--storage {url:?}: {option} applies to s3:// storage only")]
+    S3Only { url: String, option: &'static str },
+    #[error("object storage: {0}")]
     Client(#[from] object_store::Error),
 }
 
-pub struct S3BlobStore {
-    s3: Arc<AmazonS3>,
+/// What the store needs of a bucket's client: objects, multipart uploads
+/// resumable by id (any replica continues an upload), and pre-signed URLs.
+/// `object_store`'s S3 and Azure clients both are one.
+trait Bucket: ObjectStore + MultipartStore + Signer {}
+impl<T: ObjectStore + MultipartStore + Signer> Bucket for T {}
+
+pub struct BucketBlobStore {
+    s3: Arc<dyn Bucket>,
     bucket: String,
     prefix: Path,
     redirect: Option<Duration>,
-    copy_limit: u64,
+    /// Objects up to this size are copied inside the bucket; larger ones, and
+    /// all of them when `None` (Azure), as a stream through this process.
+    copy_limit: Option<u64>,
+    /// Signing a redirect failed once already (logged then; blobs are streamed).
+    sign_failed: std::sync::atomic::AtomicBool,
 }
 
 /// Only where the blobs are: the client's configuration holds the credentials.
-impl fmt::Debug for S3BlobStore {
+impl fmt::Debug for BucketBlobStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3BlobStore")
+        f.debug_struct("BucketBlobStore")
             .field("bucket", &self.bucket)
             .field("prefix", &self.prefix.as_ref())
             .finish_non_exhaustive()
@@ -176,49 +200,83 @@ fn algorithm_name(a: Algorithm) -> &'static str {
     a.as_str()
 }
 
-impl S3BlobStore {
+fn s3_client(
+    bucket: &str,
+    options: &BucketOptions,
+) -> std::result::Result<object_store::aws::AmazonS3, BucketConfigError> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &options.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(path_style) = options.path_style {
+        builder = builder.with_virtual_hosted_style_request(!path_style);
+    }
+    if options.allow_http {
+        builder = builder.with_allow_http(true);
+    }
+    Ok(builder.build()?)
+}
+
+impl BucketBlobStore {
     /// A client for the bucket of `options.url`. Nothing is sent yet: a wrong
     /// endpoint or bucket shows at the first request (`/readyz` makes one).
-    pub fn open(options: &S3Options) -> std::result::Result<Self, S3ConfigError> {
-        let rest = options
-            .url
-            .strip_prefix("s3://")
-            .ok_or_else(|| S3ConfigError::Url(options.url.clone()))?;
+    pub fn open(options: &BucketOptions) -> std::result::Result<Self, BucketConfigError> {
+        let bad_url = || BucketConfigError::Url(options.url.clone());
+        let (scheme, rest) = options.url.split_once("://").ok_or_else(bad_url)?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(S3ConfigError::Url(options.url.clone()));
-        }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if let Some(endpoint) = &options.endpoint {
-            builder = builder.with_endpoint(endpoint);
-        }
-        if let Some(region) = &options.region {
-            builder = builder.with_region(region);
-        }
-        if let Some(path_style) = options.path_style {
-            builder = builder.with_virtual_hosted_style_request(!path_style);
-        }
-        if options.allow_http {
-            builder = builder.with_allow_http(true);
+            return Err(bad_url());
         }
         // The TLS provider of every rustls client in the process (reqwest is built without one).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let s3 = builder.build()?;
-        let prefix = Path::parse(prefix.trim_matches('/'))
-            .map_err(|_| S3ConfigError::Url(options.url.clone()))?;
-        Ok(S3BlobStore {
-            s3: Arc::new(s3),
+        let (client, copy_limit): (Arc<dyn Bucket>, Option<u64>) = match scheme {
+            "s3" => (Arc::new(s3_client(bucket, options)?), Some(COPY_LIMIT)),
+            "azure" | "az" => {
+                let s3_only = |option| BucketConfigError::S3Only {
+                    url: options.url.clone(),
+                    option,
+                };
+                // Azure's own settings are its standard variables (below): an
+                // S3 option given here would be silently ignored, so it is refused.
+                if options.endpoint.is_some() {
+                    return Err(s3_only("--s3-endpoint"));
+                }
+                if options.region.is_some() {
+                    return Err(s3_only("--s3-region"));
+                }
+                if options.path_style.is_some() {
+                    return Err(s3_only("--s3-path-style"));
+                }
+                if options.allow_http {
+                    return Err(s3_only("--s3-allow-http"));
+                }
+                // AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY (or a SAS,
+                // a service principal, a managed identity), AZURE_STORAGE_ENDPOINT,
+                // AZURE_ALLOW_HTTP…
+                let builder = MicrosoftAzureBuilder::from_env().with_container_name(bucket);
+                // Every copy streamed: see the module's documentation.
+                (Arc::new(builder.build()?), None)
+            }
+            _ => return Err(bad_url()),
+        };
+        let prefix = Path::parse(prefix.trim_matches('/')).map_err(|_| bad_url())?;
+        Ok(BucketBlobStore {
+            s3: client,
             bucket: bucket.to_string(),
             prefix,
             redirect: options.redirect,
-            copy_limit: COPY_LIMIT,
+            copy_limit,
+            sign_failed: Default::default(),
         })
     }
 
     /// Copy blobs larger than this as a stream rather than with `CopyObject`
     /// (S3's limit, 5 GiB, is the default; lower for servers with a lower one).
     pub fn with_copy_limit(mut self, bytes: u64) -> Self {
-        self.copy_limit = bytes;
+        self.copy_limit = Some(bytes);
         self
     }
 
@@ -286,7 +344,16 @@ impl S3BlobStore {
 
     /// Copy `from` (of `size` bytes) to `to` inside S3, or as a stream past the copy limit.
     async fn copy_object(&self, from: &Path, to: &Path, size: u64) -> Result<()> {
-        if size <= self.copy_limit {
+        if size == 0 {
+            // Nothing to copy (and no part to stream).
+            return self
+                .s3
+                .put(to, PutPayload::default())
+                .await
+                .map(|_| ())
+                .map_err(storage_error);
+        }
+        if self.copy_limit.is_some_and(|limit| size <= limit) {
             return self.s3.copy(from, to).await.map_err(storage_error);
         }
         let upload = self.s3.put_multipart(to).await.map_err(storage_error)?;
@@ -312,7 +379,7 @@ impl S3BlobStore {
 
 /// One PATCH's parts on their way: at most one is being sent while the next fills.
 struct PartWriter<'a> {
-    store: &'a S3BlobStore,
+    store: &'a BucketBlobStore,
     data_key: Path,
     multipart: Option<String>,
     /// Whether this PATCH started the multipart upload (aborted if it fails).
@@ -382,7 +449,7 @@ impl PartWriter<'_> {
 }
 
 #[async_trait]
-impl BlobStore for S3BlobStore {
+impl BlobStore for BucketBlobStore {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         self.exists(&self.blob_key(digest)).await
     }
@@ -669,12 +736,25 @@ impl BlobStore for S3BlobStore {
         let Some(ttl) = self.redirect else {
             return Ok(None);
         };
-        let url = self
+        match self
             .s3
             .signed_url(Method::GET, &self.blob_key(digest), ttl)
             .await
-            .map_err(storage_error)?;
-        Ok(Some(url.to_string()))
+        {
+            Ok(url) => Ok(Some(url.to_string())),
+            // A credential that cannot sign (an Azure SAS) or a failed fetch of a
+            // signing key: the client still gets its blob, streamed. Said once, not
+            // once per download.
+            Err(e) => {
+                if !self
+                    .sign_failed
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::warn!(error = %e, "--storage-redirect: cannot pre-sign blob URLs; streaming blobs instead");
+                }
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -684,17 +764,27 @@ mod tests {
 
     #[test]
     fn storage_urls_name_a_bucket() {
-        for bad in ["s3://", "s3:///prefix", "gs://bucket", "bucket/prefix"] {
-            let options = S3Options {
+        for bad in [
+            "s3://",
+            "s3:///prefix",
+            "gs://bucket",
+            "bucket/prefix",
+            "azure://",
+            "az:///p",
+        ] {
+            let options = BucketOptions {
                 url: bad.to_string(),
                 ..Default::default()
             };
             assert!(
-                matches!(S3BlobStore::open(&options), Err(S3ConfigError::Url(_))),
+                matches!(
+                    BucketBlobStore::open(&options),
+                    Err(BucketConfigError::Url(_))
+                ),
                 "{bad}"
             );
         }
-        let store = S3BlobStore::open(&S3Options {
+        let store = BucketBlobStore::open(&BucketOptions {
             url: "s3://bucket/some/prefix/".into(),
             region: Some("eu-west-1".into()),
             ..Default::default()
@@ -709,6 +799,67 @@ mod tests {
                 digest.hex()
             )
         );
+    }
+
+    #[test]
+    fn azure_urls_name_a_container_and_refuse_s3_options() {
+        let options = |url: &str| BucketOptions {
+            url: url.into(),
+            ..Default::default()
+        };
+        // SAFETY: this test binary's only reader of these variables.
+        unsafe {
+            std::env::set_var("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1");
+            std::env::set_var("AZURE_STORAGE_ACCOUNT_KEY", "a2V5");
+            std::env::set_var(
+                "AZURE_STORAGE_ENDPOINT",
+                "http://127.0.0.1:1/devstoreaccount1",
+            );
+            std::env::set_var("AZURE_ALLOW_HTTP", "true");
+        }
+        for url in ["azure://blobs/a/b/", "az://blobs/a/b"] {
+            let store = BucketBlobStore::open(&options(url)).unwrap();
+            assert_eq!(store.bucket, "blobs");
+            assert_eq!(store.copy_limit, None, "Azure copies are streamed");
+            let digest = Digest::sha256_of(b"x");
+            assert!(
+                store
+                    .blob_key(&digest)
+                    .as_ref()
+                    .starts_with("a/b/blobs/sha256/")
+            );
+        }
+        let region = BucketOptions {
+            region: Some("eu-west-1".into()),
+            ..options("azure://blobs")
+        };
+        let err = BucketBlobStore::open(&region).unwrap_err().to_string();
+        assert!(
+            err.contains("--s3-region applies to s3:// storage only"),
+            "{err}"
+        );
+        let style = BucketOptions {
+            path_style: Some(true),
+            ..options("azure://blobs")
+        };
+        assert!(matches!(
+            BucketBlobStore::open(&style),
+            Err(BucketConfigError::S3Only {
+                option: "--s3-path-style",
+                ..
+            })
+        ));
+        let endpoint = BucketOptions {
+            endpoint: Some("http://minio:9000".into()),
+            ..options("azure://blobs")
+        };
+        assert!(matches!(
+            BucketBlobStore::open(&endpoint),
+            Err(BucketConfigError::S3Only {
+                option: "--s3-endpoint",
+                ..
+            })
+        ));
     }
 
     #[test]
