@@ -159,6 +159,7 @@ fn chart_renders_valid_kubernetes_documents_for_each_value_set() {
         &["webhook-self-signed"][..],
         &["ingress-external-db"][..],
         &["scale-out"][..],
+        &["scale-out-azure"][..],
     ] {
         let r = render(set, &[]).unwrap_or_else(|e| panic!("{set:?}: {e}"));
         kubernetes_validate(&r);
@@ -371,7 +372,7 @@ fn bad_values_are_refused() {
     assert!(
         e.as_deref()
             .unwrap_or("")
-            .contains("requires externalDatabase.enabled and s3.enabled"),
+            .contains("requires externalDatabase.enabled and s3.enabled or azure.enabled"),
         "{e:?}"
     );
     // Scale-out without the Secret that holds the database URL, or without a bucket.
@@ -405,7 +406,7 @@ fn bad_values_are_refused() {
     assert!(
         e.as_deref()
             .unwrap_or("")
-            .contains("requires externalDatabase.enabled and s3.enabled"),
+            .contains("requires externalDatabase.enabled and s3.enabled or azure.enabled"),
         "{e:?}"
     );
 }
@@ -608,4 +609,107 @@ fn scale_out_renders_stateless_replicas() {
     }
     // No headless Service: it governs the StatefulSet of the embedded mode only.
     assert_eq!(r.all("Service").len(), 1);
+}
+
+/// Scale-out mode on Azure: a Deployment without volumes, the account from the
+/// values, its key from the Secret, and a `wharf.toml` naming the container.
+/// Both stores at once are refused by the schema and the render.
+#[test]
+fn scale_out_on_azure_renders_stateless_replicas() {
+    let r = render(&["scale-out-azure"], &[]).unwrap();
+    assert!(r.all("StatefulSet").is_empty());
+    let dep = r.one("Deployment");
+    assert_eq!(dep["spec"]["replicas"], 2);
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    let env = |name: &str| {
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+    };
+    assert_eq!(
+        env("AZURE_STORAGE_ACCOUNT_NAME").unwrap()["value"],
+        "wharfstorage"
+    );
+    let key = &env("AZURE_STORAGE_ACCOUNT_KEY").unwrap()["valueFrom"]["secretKeyRef"];
+    assert_eq!(
+        (key["name"].as_str(), key["key"].as_str()),
+        (Some("wharf-azure"), Some("accountKey"))
+    );
+    assert!(env("AZURE_STORAGE_ENDPOINT").is_none());
+    assert!(env("AWS_ACCESS_KEY_ID").is_none());
+    let toml = r.one("ConfigMap")["data"]["wharf.toml"].as_str().unwrap();
+    let parsed: Value = serde_json::from_str(&common::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.argv[1])))")
+            .arg(toml),
+    ))
+    .unwrap();
+    assert_eq!(parsed["storage"], "azure://wharf-blobs/registry");
+    assert_eq!(parsed["storage_redirect"], true);
+    assert!(parsed.get("s3_path_style").is_none(), "{parsed}");
+
+    // A plain-HTTP endpoint (Azurite, Azure Stack) also allows HTTP.
+    let r = render(
+        &["scale-out-azure"],
+        &[
+            "--set",
+            "azure.endpoint=http://azurite:10000/devstoreaccount1",
+        ],
+    )
+    .unwrap();
+    let c = &r.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    let names: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"AZURE_STORAGE_ENDPOINT") && names.contains(&"AZURE_ALLOW_HTTP"),
+        "{names:?}"
+    );
+
+    // S3 and Azure at once: refused by the render and by the schema.
+    let both = ["--set", "s3.enabled=true", "--set", "s3.bucket=b"];
+    let e = render(&["scale-out-azure"], &both).err();
+    assert!(
+        e.as_deref()
+            .unwrap_or("")
+            .contains("blobs live in one store"),
+        "{e:?}"
+    );
+    let base = render(&["scale-out-azure"], &[]).unwrap();
+    let file = base.dir.path().join("both.json");
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(base.values()).unwrap()).unwrap();
+    v["s3"]["enabled"] = true.into();
+    v["s3"]["bucket"] = "b".into();
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = schema_check(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    // Without the account or the container, the schema says which.
+    for (unset, field) in [
+        ("accountName", "$.azure.accountName"),
+        ("container", "$.azure.container"),
+    ] {
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(base.values()).unwrap()).unwrap();
+        v["azure"][unset] = "".into();
+        std::fs::write(&file, v.to_string()).unwrap();
+        let out = schema_check(&file);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && text.contains(field),
+            "{unset}: {text}"
+        );
+        assert!(
+            render(&["scale-out-azure"], &["--set", &format!("azure.{unset}=")]).is_err(),
+            "{unset}"
+        );
+    }
 }

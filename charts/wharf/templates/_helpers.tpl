@@ -62,7 +62,7 @@ app.kubernetes.io/component: admission
 
 {{/* "true" in scale-out mode: metadata in PostgreSQL and blobs in S3, so replicas hold no state. */}}
 {{- define "wharf.stateless" -}}
-{{- if and .Values.externalDatabase.enabled .Values.s3.enabled -}}true{{- end -}}
+{{- if and .Values.externalDatabase.enabled (or .Values.s3.enabled .Values.azure.enabled) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The Secret with the key every replica seals credentials and signs tokens with. */}}
