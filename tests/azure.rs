@@ -12,8 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, oci_ref, require, run, sha256};
-use serde_json::Value;
+use common::{Wharf, blob_digests, location_in, oci_ref, require, run, sha256};
 
 fn start(dir: &Path, container: &str, extra: &[&str]) -> Wharf {
     let storage = format!("azure://{container}/registry");
@@ -33,16 +32,6 @@ fn azure_env() -> Vec<(&'static str, &'static str)> {
         ),
         ("AZURE_ALLOW_HTTP", "true"),
     ]
-}
-
-/// The digests of a manifest's config and layers.
-fn blob_digests(manifest: &str) -> Vec<String> {
-    let m: Value = serde_json::from_str(manifest).unwrap();
-    let mut out = vec![m["config"]["digest"].as_str().unwrap().to_string()];
-    for l in m["layers"].as_array().unwrap() {
-        out.push(l["digest"].as_str().unwrap().to_string());
-    }
-    out
 }
 
 #[test]
@@ -96,15 +85,7 @@ fn serve_on_azure_push_pull_and_redirect() {
         head.lines().next().unwrap_or_default().contains(" 307"),
         "{head}"
     );
-    let location = head
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("location: ")
-                .or_else(|| l.strip_prefix("Location: "))
-        })
-        .unwrap()
-        .trim()
-        .to_string();
+    let location = location_in(&head);
     assert!(
         location.starts_with(&azurite::server().endpoint),
         "{location}"

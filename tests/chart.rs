@@ -91,6 +91,18 @@ fn render(values: &[&str], extra: &[&str]) -> Result<Rendered, String> {
     Ok(Rendered { dir, docs })
 }
 
+/// The ConfigMap's `wharf.toml`, read with Python's TOML parser.
+fn wharf_toml(r: &Rendered) -> Value {
+    let toml = r.one("ConfigMap")["data"]["wharf.toml"].as_str().unwrap();
+    serde_json::from_str(&common::run(
+        Command::new("python3")
+            .arg("-c")
+            .arg("import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.argv[1])))")
+            .arg(toml),
+    ))
+    .unwrap()
+}
+
 fn kubernetes_validate(r: &Rendered) {
     common::require("kubernetes-validate");
     let out = Command::new("kubernetes-validate")
@@ -510,14 +522,7 @@ fn scale_out_renders_stateless_replicas() {
     }
 
     // The mounted file each TOML path names, read with Python's TOML parser.
-    let toml = r.one("ConfigMap")["data"]["wharf.toml"].as_str().unwrap();
-    let parsed: Value = serde_json::from_str(&common::run(
-        Command::new("python3")
-            .arg("-c")
-            .arg("import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.argv[1])))")
-            .arg(toml),
-    ))
-    .unwrap();
+    let parsed = wharf_toml(&r);
     assert_eq!(parsed["storage"], "s3://wharf-blobs/registry");
     assert_eq!(parsed["s3_endpoint"], "https://minio.example.com:9000");
     assert_eq!(parsed["s3_region"], "eu-west-1");
@@ -640,14 +645,7 @@ fn scale_out_on_azure_renders_stateless_replicas() {
     );
     assert!(env("AZURE_STORAGE_ENDPOINT").is_none());
     assert!(env("AWS_ACCESS_KEY_ID").is_none());
-    let toml = r.one("ConfigMap")["data"]["wharf.toml"].as_str().unwrap();
-    let parsed: Value = serde_json::from_str(&common::run(
-        Command::new("python3")
-            .arg("-c")
-            .arg("import json, sys, tomllib; print(json.dumps(tomllib.loads(sys.argv[1])))")
-            .arg(toml),
-    ))
-    .unwrap();
+    let parsed = wharf_toml(&r);
     assert_eq!(parsed["storage"], "azure://wharf-blobs/registry");
     assert_eq!(parsed["storage_redirect"], true);
     assert!(parsed.get("s3_path_style").is_none(), "{parsed}");

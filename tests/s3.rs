@@ -14,8 +14,7 @@ mod s3;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, curl, oci_ref, require, run, sha256};
-use serde_json::Value;
+use common::{Wharf, blob_digests, curl, location_in, oci_ref, require, run, sha256};
 
 fn start(dir: &Path, bucket: &str, extra: &[&str]) -> Wharf {
     start_with_env(dir, bucket, extra, &[])
@@ -40,16 +39,6 @@ fn start_with_env(dir: &Path, bucket: &str, extra: &[&str], env: &[(&str, &str)]
     ];
     vars.extend_from_slice(env);
     Wharf::start_env(dir, &args, &vars)
-}
-
-/// The digests of a manifest's config and layers.
-fn blob_digests(manifest: &str) -> Vec<String> {
-    let m: Value = serde_json::from_str(manifest).unwrap();
-    let mut out = vec![m["config"]["digest"].as_str().unwrap().to_string()];
-    for l in m["layers"].as_array().unwrap() {
-        out.push(l["digest"].as_str().unwrap().to_string());
-    }
-    out
 }
 
 #[test]
@@ -113,15 +102,7 @@ fn serve_on_s3_push_pull_and_redirect() {
     let head = run(Command::new("curl").args(["-sS", "-o", "/dev/null", "-D", "-", &url]));
     let status = head.lines().next().unwrap_or_default().to_string();
     assert!(status.contains(" 307"), "{head}");
-    let location = head
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("location: ")
-                .or_else(|| l.strip_prefix("Location: "))
-        })
-        .unwrap()
-        .trim()
-        .to_string();
+    let location = location_in(&head);
     assert!(location.starts_with(&s3::server().endpoint), "{location}");
     assert!(location.contains("X-Amz-Signature="), "{location}");
     let fetched = tmp.path().join("layer");

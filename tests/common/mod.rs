@@ -772,3 +772,25 @@ pub fn portal_node_modules() -> PathBuf {
     }
     dir
 }
+
+/// The digests of an image manifest's config and layers, in order.
+pub fn blob_digests(manifest: &str) -> Vec<String> {
+    let m: serde_json::Value = serde_json::from_str(manifest).unwrap();
+    let mut out = vec![m["config"]["digest"].as_str().unwrap().to_string()];
+    for l in m["layers"].as_array().unwrap() {
+        out.push(l["digest"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+/// The `Location` of a response whose header block is `head` (curl's `-D -`).
+pub fn location_in(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or_else(|| panic!("no Location in {head}"))
+        .trim()
+        .to_string()
+}

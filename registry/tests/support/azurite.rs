@@ -7,18 +7,21 @@
 //! Azure's throttling, its asynchronous copies, or accounts other than its
 //! well-known `devstoreaccount1`.
 //!
-//! As with `s3.rs`, a shell guard stops the server when the pipe from this
-//! process closes. `WHARF_TEST_AZURE=http://host:port/devstoreaccount1` uses
+//! As with `s3.rs`, a shell guard stops the server when this process exits
+//! (`guarded.rs`). `WHARF_TEST_AZURE=http://host:port/devstoreaccount1` uses
 //! that endpoint instead.
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+#[path = "guarded.rs"]
+mod guarded;
+
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+
+use guarded::{Guard, Probe};
 
 pub const ACCOUNT: &str = "devstoreaccount1";
 /// Azurite's published development key (not a secret).
@@ -28,7 +31,7 @@ pub const KEY: &str =
 pub struct Azurite {
     /// `http://127.0.0.1:PORT/devstoreaccount1`: the account's endpoint.
     pub endpoint: String,
-    _guard: Option<Mutex<(Child, ChildStdin)>>,
+    _guard: Option<Guard>,
 }
 
 static SERVER: OnceLock<Azurite> = OnceLock::new();
@@ -45,14 +48,6 @@ fn fixture() -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start() -> Azurite {
     if let Ok(endpoint) = std::env::var("WHARF_TEST_AZURE") {
         return Azurite {
@@ -66,48 +61,37 @@ fn start() -> Azurite {
         "{} is missing: npm ci in tests/fixtures/azurite (scripts/test.sh does)",
         bin.display()
     );
-    // As in s3.rs: a port chosen free may be taken before Azurite binds it, so
-    // the server counts as up only when Azurite itself answers.
-    for _ in 0..5 {
-        let port = free_port();
-        let script = format!(
-            "'{}' --blobHost 127.0.0.1 --blobPort {port} --inMemoryPersistence --silent \
-             --skipApiVersionCheck >/dev/null 2>&1 & pid=$!; read _; kill $pid; \
-             while kill -0 $pid 2>/dev/null; do sleep 0.1; done",
-            bin.display()
-        );
-        let mut child = Command::new("/bin/sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
-        let stdin = child.stdin.take().unwrap();
-        let server = Azurite {
-            endpoint: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
-            _guard: Some(Mutex::new((child, stdin))),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+    let endpoint = |port: u16| format!("http://127.0.0.1:{port}/{ACCOUNT}");
+    let (port, guard) = guarded::start(
+        "Azurite",
+        |port| {
+            format!(
+                "'{}' --blobHost 127.0.0.1 --blobPort {port} --inMemoryPersistence --silent \
+                 --skipApiVersionCheck",
+                bin.display()
+            )
+        },
+        |port| {
             // An unsigned request: Azurite answers 403 with its own server header.
             let out = Command::new("curl")
                 .args(["-s", "-o", "/dev/null", "-D", "-", "--max-time", "5"])
-                .arg(format!("{}?comp=list", server.endpoint))
+                .arg(format!("{}?comp=list", endpoint(port)))
                 .output()
                 .expect("curl");
             let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
             if head.contains("server: azurite-blob") {
-                return server;
+                Probe::Up
+            } else if out.status.success() && !head.is_empty() {
+                Probe::Other
+            } else {
+                Probe::NotYet
             }
-            if out.status.success() && !head.is_empty() {
-                break; // someone else's server: try another port
-            }
-            assert!(Instant::now() < deadline, "Azurite did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        },
+    );
+    Azurite {
+        endpoint: endpoint(port),
+        _guard: Some(guard),
     }
-    panic!("Azurite: every port tried was taken by another server");
 }
 
 pub fn server() -> &'static Azurite {

@@ -6,8 +6,8 @@
 //! or throttling, a 5 GiB copy limit, or storage classes; it accepts any
 //! credentials.
 //!
-//! A small shell guard holds the server: when the pipe from this process closes
-//! (the test binary exits, however it exits), it stops the server.
+//! A shell guard holds the server and stops it when this process exits
+//! (`guarded.rs`).
 //!
 //! `WHARF_TEST_S3=http://host:port` uses that endpoint instead (any
 //! S3-compatible server accepting the `AWS_*` credentials of the environment,
@@ -18,16 +18,19 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::process::{Child, ChildStdin, Command, Stdio};
+#[path = "guarded.rs"]
+mod guarded;
+
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+
+use guarded::{Guard, Probe};
 
 pub struct S3Server {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
-    _guard: Option<Mutex<(Child, ChildStdin)>>,
+    _guard: Option<Guard>,
 }
 
 static SERVER: OnceLock<S3Server> = OnceLock::new();
@@ -38,14 +41,6 @@ pub const ACCESS_KEY: &str = "wharf-test";
 pub const SECRET_KEY: &str = "wharf-test-secret";
 pub const REGION: &str = "us-east-1";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start() -> S3Server {
     if let Ok(endpoint) = std::env::var("WHARF_TEST_S3") {
         return S3Server {
@@ -53,44 +48,19 @@ fn start() -> S3Server {
             _guard: None,
         };
     }
-    // The port is free when chosen but not reserved: another server a parallel
-    // test starts can take it before moto binds it (moto then exits, and the
-    // port answers as that other server). So the server counts as up only when
-    // moto itself answers, and a port someone else answers on is given up for
-    // another.
-    for _ in 0..5 {
-        let port = free_port();
-        let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid; \
-             while kill -0 $pid 2>/dev/null; do sleep 0.1; done"
-        );
-        let mut child = Command::new("/bin/sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
-        let stdin = child.stdin.take().unwrap();
-        let server = S3Server {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _guard: Some(Mutex::new((child, stdin))),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match answer(&server.endpoint) {
-                Some(body) if body.contains("ListAllMyBucketsResult") => return server,
-                Some(_) => break, // someone else's server: try another port
-                None => {}
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start (pip install 'moto[server]'; scripts/test.sh does)"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    let (port, guard) = guarded::start(
+        "moto_server (pip install 'moto[server]'; scripts/test.sh does)",
+        |port| format!("moto_server -H 127.0.0.1 -p {port}"),
+        |port| match answer(&format!("http://127.0.0.1:{port}")) {
+            Some(body) if body.contains("ListAllMyBucketsResult") => Probe::Up,
+            Some(_) => Probe::Other,
+            None => Probe::NotYet,
+        },
+    );
+    S3Server {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _guard: Some(guard),
     }
-    panic!("moto_server: every port tried was taken by another server");
 }
 
 /// The body of `GET /` at `endpoint`, or `None` when nothing listens there yet.
