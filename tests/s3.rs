@@ -1,9 +1,7 @@
 //! `wharf serve --storage s3://…`: the real binary with its blobs in a real S3
-//! implementation (moto's server, registry/tests/support/s3.rs), driven by
-//! skopeo: a real image (a 51 MB layer: several multipart parts) copied in and
-//! back out, every digest checked against the source; restarted with
-//! `--storage-redirect`, a blob GET answers 307 to a pre-signed URL whose bytes
-//! have the blob's digest, and skopeo pulls through the redirects.
+//! implementation (moto's server, registry/tests/support/s3.rs): the flow every
+//! bucket backend passes (`common/bucket.rs`: skopeo in and out, pre-signed
+//! redirects), one upload taken by two processes, and storage URLs refused.
 
 mod common;
 #[path = "../registry/tests/support/postgres.rs"]
@@ -14,7 +12,7 @@ mod s3;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Wharf, blob_digests, curl, location_in, oci_ref, require, run, sha256};
+use common::{Wharf, curl, sha256};
 
 fn start(dir: &Path, bucket: &str, extra: &[&str]) -> Wharf {
     start_with_env(dir, bucket, extra, &[])
@@ -43,85 +41,13 @@ fn start_with_env(dir: &Path, bucket: &str, extra: &[&str], env: &[(&str, &str)]
 
 #[test]
 fn serve_on_s3_push_pull_and_redirect() {
-    require("skopeo");
-    require("curl");
-    let tmp = tempfile::tempdir().unwrap();
     let bucket = s3::fresh_bucket();
-    let image = oci_ref("debian", "bookworm-minbase");
-    let source = run(Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(&image));
-    let digests = blob_digests(&source);
-
-    let mut w = start(tmp.path(), &bucket, &[]);
-    let target = format!("docker://{}/library/debian:v1", w.host());
-    run(Command::new("skopeo")
-        .args(["copy", "--dest-tls-verify=false"])
-        .arg(&image)
-        .arg(&target));
-    let pushed = run(Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(&target));
-    assert_eq!(sha256(pushed.as_bytes()), sha256(source.as_bytes()));
-    // The blobs are in the bucket, under the filesystem store's layout; no upload is left.
-    let keys = s3::keys(&bucket, "registry/");
-    for d in &digests {
-        let hex = d.strip_prefix("sha256:").unwrap();
-        let key = format!("registry/blobs/sha256/{}/{hex}", &hex[..2]);
-        assert!(keys.contains(&key), "{key} not in {keys:?}");
-    }
-    assert!(
-        keys.iter().all(|k| !k.starts_with("registry/uploads/")),
-        "{keys:?}"
-    );
-    // Nothing in the data directory but the database and the key.
-    assert!(
-        !w.data_dir.join("blobs").exists()
-            || std::fs::read_dir(w.data_dir.join("blobs"))
-                .unwrap()
-                .next()
-                .is_none()
-    );
-
-    // Pulled back whole: skopeo checks every blob against its digest.
-    let out = tmp.path().join("pulled");
-    run(Command::new("skopeo")
-        .args(["copy", "--src-tls-verify=false"])
-        .arg(&target)
-        .arg(format!("oci:{}:v1", out.display())));
-    let pulled = run(Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(format!("oci:{}:v1", out.display())));
-    assert_eq!(blob_digests(&pulled), digests);
-
-    // With --storage-redirect: a 307 to the bucket, whose bytes are the blob.
-    w.terminate();
-    let w = start(tmp.path(), &bucket, &["--storage-redirect"]);
-    let layer = digests.last().unwrap();
-    let url = w.url(&format!("/v2/library/debian/blobs/{layer}"));
-    let head = run(Command::new("curl").args(["-sS", "-o", "/dev/null", "-D", "-", &url]));
-    let status = head.lines().next().unwrap_or_default().to_string();
-    assert!(status.contains(" 307"), "{head}");
-    let location = location_in(&head);
-    assert!(location.starts_with(&s3::server().endpoint), "{location}");
-    assert!(location.contains("X-Amz-Signature="), "{location}");
-    let fetched = tmp.path().join("layer");
-    run(Command::new("curl")
-        .args(["-sS", "-f", "-L", "-o"])
-        .arg(&fetched)
-        .arg(&url));
-    let bytes = std::fs::read(&fetched).unwrap();
-    assert_eq!(sha256(&bytes), *layer);
-    // A client following redirects pulls the whole image.
-    let again = tmp.path().join("again");
-    run(Command::new("skopeo")
-        .args(["copy", "--src-tls-verify=false"])
-        .arg(format!("docker://{}/library/debian:v1", w.host()))
-        .arg(format!("oci:{}:v1", again.display())));
-    let pulled = run(Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(format!("oci:{}:v1", again.display())));
-    assert_eq!(blob_digests(&pulled), digests);
+    common::bucket::push_pull_and_redirect(&common::bucket::Backend {
+        start: &|dir, extra| start(dir, &bucket, extra),
+        keys: &|prefix| s3::keys(&bucket, prefix),
+        endpoint: &s3::server().endpoint,
+        signature: "X-Amz-Signature=",
+    });
 }
 
 /// A storage URL of another kind is refused at start with what was expected.

@@ -3,6 +3,7 @@
 //! images built by `../shared/testing/make-test-images.sh`.
 #![allow(dead_code)]
 
+pub mod bucket;
 pub mod identity;
 pub mod receiver;
 pub mod tag_rules;
