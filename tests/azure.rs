@@ -43,6 +43,14 @@ fn serve_on_azure_push_pull_and_redirect() {
     });
 }
 
+#[test]
+fn not_ready_without_the_container() {
+    let container = azurite::unused_name();
+    common::bucket::ready_only_once_the_bucket_exists(&|dir| start(dir, &container, &[]), &|| {
+        azurite::create_container(&container)
+    });
+}
+
 /// S3's options are refused with an azure:// URL, at start, naming the option.
 #[test]
 fn s3_options_with_azure_storage_are_refused() {

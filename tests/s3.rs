@@ -50,6 +50,14 @@ fn serve_on_s3_push_pull_and_redirect() {
     });
 }
 
+#[test]
+fn not_ready_without_the_bucket() {
+    let bucket = s3::unused_name();
+    common::bucket::ready_only_once_the_bucket_exists(&|dir| start(dir, &bucket, &[]), &|| {
+        s3::create_bucket(&bucket)
+    });
+}
+
 /// A storage URL of another kind is refused at start with what was expected.
 #[test]
 fn unsupported_storage_url_is_refused() {

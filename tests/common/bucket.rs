@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{Wharf, blob_digests, location_in, oci_ref, require, run, sha256};
+use super::{Wharf, blob_digests, curl, location_in, oci_ref, require, run, sha256};
 
 pub struct Backend<'a> {
     /// `wharf serve` in a data directory on this backend (prefix `registry/`),
@@ -95,4 +95,19 @@ pub fn push_pull_and_redirect(b: &Backend) {
     assert_eq!(sha256(&std::fs::read(&fetched).unwrap()), *layer);
     // A client following redirects pulls the whole image.
     pull(&format!("docker://{}/library/debian:v1", w.host()), "again");
+}
+
+/// `/readyz` answers 503 while the bucket (or container) `start` names does not
+/// exist, and 200 once `create` has made it: the check lists a key, since a HEAD
+/// of an absent key answers 404 whether or not the bucket is there.
+pub fn ready_only_once_the_bucket_exists(start: &dyn Fn(&Path) -> Wharf, create: &dyn Fn()) {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = start(tmp.path());
+    let r = curl("GET", &w.url("/readyz")).send();
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 503, "{body}");
+    assert!(body.starts_with("not ready: "), "{body}");
+    create();
+    let r = curl("GET", &w.url("/readyz")).send();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }

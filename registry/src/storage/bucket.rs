@@ -57,6 +57,7 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::signer::{Method, Signer};
@@ -122,8 +123,8 @@ pub enum BucketConfigError {
 /// What the store needs of a bucket's client: objects, multipart uploads
 /// resumable by id (any replica continues an upload), and pre-signed URLs.
 /// `object_store`'s S3 and Azure clients both are one.
-trait Bucket: ObjectStore + MultipartStore + Signer {}
-impl<T: ObjectStore + MultipartStore + Signer> Bucket for T {}
+trait Bucket: ObjectStore + MultipartStore + PaginatedListStore + Signer {}
+impl<T: ObjectStore + MultipartStore + PaginatedListStore + Signer> Bucket for T {}
 
 pub struct BucketBlobStore {
     s3: Arc<dyn Bucket>,
@@ -452,6 +453,25 @@ impl PartWriter<'_> {
 impl BlobStore for BucketBlobStore {
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         self.exists(&self.blob_key(digest)).await
+    }
+
+    /// One key listed under the prefix. Not a HEAD: in a bucket or container
+    /// that does not exist, a HEAD answers 404 as for any absent key, and the
+    /// registry would call itself ready; a listing fails.
+    async fn ready(&self) -> Result<()> {
+        let prefix = match self.prefix.as_ref() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        let options = PaginatedListOptions {
+            max_keys: Some(1),
+            ..Default::default()
+        };
+        self.s3
+            .list_paginated(Some(&prefix), options)
+            .await
+            .map(|_| ())
+            .map_err(storage_error)
     }
 
     async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream> {

@@ -98,6 +98,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Ids of all upload sessions the store holds (for purging abandoned ones).
     async fn list_uploads(&self) -> Result<Vec<String>>;
 
+    /// Whether the store answers (`/readyz`). By default a stat of a blob,
+    /// which reaches the storage whether or not the blob is there.
+    async fn ready(&self) -> Result<()> {
+        self.stat(&Digest::sha256_of(b"")).await.map(|_| ())
+    }
+
     /// Whether blob GETs are answered with a redirect to [`BlobStore::blob_url`]
     /// (`--storage-redirect`), so the service looks the URL up only then.
     fn redirects(&self) -> bool {

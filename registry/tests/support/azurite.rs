@@ -115,13 +115,22 @@ fn admin(args: &[&str]) -> String {
 
 /// A new, empty container; its name.
 pub fn fresh_container() -> String {
-    let name = format!(
+    let name = unused_name();
+    create_container(&name);
+    name
+}
+
+/// A container name no test has used in this process (the container is not created).
+pub fn unused_name() -> String {
+    format!(
         "wharf-test-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    admin(&["create", &name]);
-    name
+    )
+}
+
+pub fn create_container(name: &str) {
+    admin(&["create", name]);
 }
 
 /// The names of the blobs under `prefix` in `container`.

@@ -80,16 +80,25 @@ pub fn server() -> &'static S3Server {
 
 /// A new, empty bucket on the shared server; its name.
 pub fn fresh_bucket() -> String {
-    let server = server();
-    let name = format!(
+    let name = unused_name();
+    create_bucket(&name);
+    name
+}
+
+/// A bucket name no test has used in this process (the bucket is not created).
+pub fn unused_name() -> String {
+    format!(
         "wharf-test-{}-{}",
         std::process::id(),
         NEXT_BUCKET.fetch_add(1, Ordering::Relaxed)
-    );
+    )
+}
+
+pub fn create_bucket(name: &str) {
     // moto does not check signatures: a plain CreateBucket.
     let out = Command::new("curl")
         .args(["-sS", "-f", "-X", "PUT"])
-        .arg(format!("{}/{name}", server.endpoint))
+        .arg(format!("{}/{name}", server().endpoint))
         .output()
         .expect("curl");
     assert!(
@@ -97,7 +106,6 @@ pub fn fresh_bucket() -> String {
         "CreateBucket {name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    name
 }
 
 /// Set the `AWS_*` variables the store reads (once per process: every test uses the same).

@@ -25,8 +25,7 @@ pub use uploads::{MountOutcome, UploadStatus};
 
 use super::access::Access;
 use super::events::Events;
-use crate::digest::Digest;
-use crate::error::{RegistryError, Result};
+use crate::error::Result;
 use crate::metadata::MetadataStore;
 use crate::storage::BlobStore;
 
@@ -53,13 +52,11 @@ pub struct Distribution {
 }
 
 impl Distribution {
-    /// Whether the stores answer (`/readyz`): one metadata read and one storage stat.
+    /// Whether the stores answer (`/readyz`): one metadata read and the blob
+    /// store's own check.
     pub async fn ready(&self) -> Result<()> {
         self.meta.list_repositories(None, 1).await?;
-        let probe: Digest = format!("sha256:{}", "0".repeat(64))
-            .parse()
-            .map_err(|e| RegistryError::Internal(format!("{e}")))?;
-        self.blobs.stat(&probe).await?;
+        self.blobs.ready().await?;
         Ok(())
     }
 
