@@ -201,7 +201,8 @@ pub struct ServeArgs {
     s3_allow_http: Option<bool>,
 
     /// Answer blob downloads with a 307 redirect to a URL of the object store,
-    /// pre-signed for 20 minutes (on Azure a SAS URL, which needs the account key),
+    /// pre-signed for 20 minutes (on Azure a SAS URL, signed with the account key or a
+    /// user delegation key),
     /// instead of streaming them (S3 or Azure storage; clients must reach the
     /// object store) [default: false].
     #[arg(long, env = "WHARF_STORAGE_REDIRECT", num_args = 0..=1, default_missing_value = "true")]
