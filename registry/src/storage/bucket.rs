@@ -45,8 +45,8 @@
 //!
 //! Blob GETs can be answered with a redirect to a pre-signed URL
 //! (`--storage-redirect`, as Distribution's `redirect` option; on Azure a SAS
-//! URL, which needs the account key): the client then downloads from the
-//! bucket itself.
+//! URL, signed with the account key or a user delegation key): the client then
+//! downloads from the bucket itself.
 
 use std::fmt;
 use std::io;
@@ -127,7 +127,7 @@ trait Bucket: ObjectStore + MultipartStore + PaginatedListStore + Signer {}
 impl<T: ObjectStore + MultipartStore + PaginatedListStore + Signer> Bucket for T {}
 
 pub struct BucketBlobStore {
-    s3: Arc<dyn Bucket>,
+    client: Arc<dyn Bucket>,
     bucket: String,
     prefix: Path,
     redirect: Option<Duration>,
@@ -265,7 +265,7 @@ impl BucketBlobStore {
         };
         let prefix = Path::parse(prefix.trim_matches('/')).map_err(|_| bad_url())?;
         Ok(BucketBlobStore {
-            s3: client,
+            client,
             bucket: bucket.to_string(),
             prefix,
             redirect: options.redirect,
@@ -303,7 +303,7 @@ impl BucketBlobStore {
 
     async fn load_state(&self, id: &str) -> Result<Option<UploadState>> {
         let key = self.upload_key(id, "state")?;
-        let bytes = match self.s3.get(&key).await {
+        let bytes = match self.client.get(&key).await {
             Ok(r) => r.bytes().await.map_err(storage_error)?,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(storage_error(e)),
@@ -316,7 +316,7 @@ impl BucketBlobStore {
     /// The bytes of an upload's tail (less than one part; at most one part in memory).
     async fn read_tail(&self, id: &str, tail: &Tail) -> Result<bytes::Bytes> {
         let key = self.upload_key(id, &tail.name)?;
-        self.s3
+        self.client
             .get(&key)
             .await
             .map_err(storage_error)?
@@ -328,7 +328,7 @@ impl BucketBlobStore {
     async fn save_state(&self, id: &str, state: &UploadState) -> Result<()> {
         let key = self.upload_key(id, "state")?;
         let json = serde_json::to_vec(state).map_err(io::Error::other)?;
-        self.s3
+        self.client
             .put(&key, PutPayload::from(json))
             .await
             .map_err(storage_error)?;
@@ -336,31 +336,32 @@ impl BucketBlobStore {
     }
 
     async fn exists(&self, key: &Path) -> Result<Option<u64>> {
-        match self.s3.head(key).await {
+        match self.client.head(key).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(storage_error(e)),
         }
     }
 
-    /// Copy `from` (of `size` bytes) to `to` inside S3, or as a stream past the copy limit.
+    /// Copy `from` (of `size` bytes) to `to` inside the bucket, or as a stream past
+    /// the copy limit (always, on Azure).
     async fn copy_object(&self, from: &Path, to: &Path, size: u64) -> Result<()> {
         if size == 0 {
             // Nothing to copy (and no part to stream).
             return self
-                .s3
+                .client
                 .put(to, PutPayload::default())
                 .await
                 .map(|_| ())
                 .map_err(storage_error);
         }
         if self.copy_limit.is_some_and(|limit| size <= limit) {
-            return self.s3.copy(from, to).await.map_err(storage_error);
+            return self.client.copy(from, to).await.map_err(storage_error);
         }
-        let upload = self.s3.put_multipart(to).await.map_err(storage_error)?;
+        let upload = self.client.put_multipart(to).await.map_err(storage_error)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, STREAM_COPY_PART);
         let streamed = async {
-            let mut data = self.s3.get(from).await?.into_stream();
+            let mut data = self.client.get(from).await?.into_stream();
             while let Some(chunk) = data.next().await {
                 writer.wait_for_capacity(1).await?;
                 writer.put(chunk?);
@@ -418,7 +419,7 @@ impl PartWriter<'_> {
             None => {
                 let id = self
                     .store
-                    .s3
+                    .client
                     .create_multipart(&self.data_key)
                     .await
                     .map_err(storage_error)?;
@@ -427,11 +428,11 @@ impl PartWriter<'_> {
                 id
             }
         };
-        let s3 = self.store.s3.clone();
+        let client = self.store.client.clone();
         let key = self.data_key.clone();
         let size = payload.content_length() as u64;
         let handle =
-            tokio::spawn(async move { s3.put_part(&key, &multipart, index, payload).await });
+            tokio::spawn(async move { client.put_part(&key, &multipart, index, payload).await });
         self.in_flight = Some((size, handle));
         Ok(())
     }
@@ -444,7 +445,7 @@ impl PartWriter<'_> {
         if self.started
             && let Some(id) = &self.multipart
         {
-            let _ = self.store.s3.abort_multipart(&self.data_key, id).await;
+            let _ = self.store.client.abort_multipart(&self.data_key, id).await;
         }
     }
 }
@@ -467,7 +468,7 @@ impl BlobStore for BucketBlobStore {
             max_keys: Some(1),
             ..Default::default()
         };
-        self.s3
+        self.client
             .list_paginated(Some(&prefix), options)
             .await
             .map(|_| ())
@@ -487,7 +488,7 @@ impl BlobStore for BucketBlobStore {
             }
             options = options.with_range(Some(GetRange::Bounded(start..end + 1)));
         }
-        match self.s3.get_opts(&key, options).await {
+        match self.client.get_opts(&key, options).await {
             Ok(result) => Ok(Box::pin(result.into_stream().map_err(io::Error::other))),
             Err(e) if is_not_found(&e) => Err(StorageError::BlobNotFound(digest.clone())),
             Err(e) => Err(storage_error(e)),
@@ -499,7 +500,7 @@ impl BlobStore for BucketBlobStore {
         if self.exists(&key).await?.is_none() {
             return Ok(false);
         }
-        match self.s3.delete(&key).await {
+        match self.client.delete(&key).await {
             Ok(()) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(storage_error(e)),
@@ -518,7 +519,7 @@ impl BlobStore for BucketBlobStore {
             &format!("{}.{stamp}", digest.hex()),
         ]);
         self.copy_object(&key, &to, size).await?;
-        match self.s3.delete(&key).await {
+        match self.client.delete(&key).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(storage_error(e)),
@@ -577,7 +578,7 @@ impl BlobStore for BucketBlobStore {
                 let name = format!("tail-{}", uuid::Uuid::new_v4().simple());
                 let key = self.upload_key(id, &name)?;
                 new_tail = Some(key.clone());
-                self.s3
+                self.client
                     .put(&key, std::mem::take(&mut buffer).freeze())
                     .await
                     .map_err(storage_error)?;
@@ -594,7 +595,7 @@ impl BlobStore for BucketBlobStore {
         match outcome {
             Ok(()) => {
                 if let Some(tail) = &old.tail {
-                    let _ = self.s3.delete(&self.upload_key(id, &tail.name)?).await;
+                    let _ = self.client.delete(&self.upload_key(id, &tail.name)?).await;
                 }
                 *hasher = scratch;
                 Ok(new.size())
@@ -602,7 +603,7 @@ impl BlobStore for BucketBlobStore {
             Err(e) => {
                 parts.abandon().await;
                 if let Some(key) = new_tail {
-                    let _ = self.s3.delete(&key).await;
+                    let _ = self.client.delete(&key).await;
                 }
                 Err(e)
             }
@@ -653,7 +654,7 @@ impl BlobStore for BucketBlobStore {
                     self.copy_object(&from, &to, tail.size).await?;
                 }
                 None => {
-                    self.s3
+                    self.client
                         .put(&to, PutPayload::default())
                         .await
                         .map_err(storage_error)?;
@@ -673,13 +674,13 @@ impl BlobStore for BucketBlobStore {
                         // The last part may be smaller than 5 MiB.
                         let bytes = self.read_tail(id, tail).await?;
                         let part = self
-                            .s3
+                            .client
                             .put_part(&data, multipart, state.parts.len(), bytes.into())
                             .await
                             .map_err(storage_error)?;
                         ids.push(part);
                     }
-                    self.s3
+                    self.client
                         .complete_multipart(&data, multipart, ids)
                         .await
                         .map_err(storage_error)
@@ -704,13 +705,13 @@ impl BlobStore for BucketBlobStore {
         {
             // Already completed (a commit) or aborted: nothing left to drop.
             let _ = self
-                .s3
+                .client
                 .abort_multipart(&self.upload_key(id, "data")?, multipart)
                 .await;
         }
         let dir = self.key(&["uploads", id]);
         let keys: Vec<Path> = self
-            .s3
+            .client
             .list(Some(&dir))
             .map_ok(|meta| meta.location)
             .try_collect()
@@ -719,13 +720,13 @@ impl BlobStore for BucketBlobStore {
         // The state last: while it exists, the upload can still be found and deleted.
         let state = self.upload_key(id, "state")?;
         for key in keys.iter().filter(|k| **k != state) {
-            match self.s3.delete(key).await {
+            match self.client.delete(key).await {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(storage_error(e)),
             }
         }
-        match self.s3.delete(&state).await {
+        match self.client.delete(&state).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(storage_error(e)),
@@ -735,7 +736,7 @@ impl BlobStore for BucketBlobStore {
     async fn list_uploads(&self) -> Result<Vec<String>> {
         let dir = self.key(&["uploads"]);
         let listing = self
-            .s3
+            .client
             .list_with_delimiter(Some(&dir))
             .await
             .map_err(storage_error)?;
@@ -757,7 +758,7 @@ impl BlobStore for BucketBlobStore {
             return Ok(None);
         };
         match self
-            .s3
+            .client
             .signed_url(Method::GET, &self.blob_key(digest), ttl)
             .await
         {
