@@ -5,9 +5,10 @@
 
 #[path = "support/azurite.rs"]
 mod azurite;
+#[path = "support/presigned.rs"]
+mod presigned;
 
-use wharf_registry::digest::{Algorithm, Digest};
-use wharf_registry::storage::{BlobStore, BucketBlobStore, BucketOptions, conformance};
+use wharf_registry::storage::{BucketBlobStore, BucketOptions, conformance};
 
 fn store(container: &str, prefix: &str, redirect: Option<std::time::Duration>) -> BucketBlobStore {
     azurite::credentials_env();
@@ -49,33 +50,13 @@ async fn azure_blobs_shared_by_two_replicas() {
 async fn azure_presigned_urls_fetch_the_blob() {
     let container = azurite::fresh_container();
     let store = store(&container, "pre", Some(std::time::Duration::from_secs(60)));
-    assert!(store.redirects());
-    let id = uuid::Uuid::new_v4().to_string();
-    store.create_upload(&id).await.unwrap();
-    let mut h = Algorithm::Sha256.hasher();
-    let body: wharf_registry::storage::ByteStream = Box::pin(futures_util::stream::iter(vec![Ok(
-        bytes::Bytes::from_static(b"signed by SAS"),
-    )]));
-    store.append_upload(&id, body, &mut h).await.unwrap();
-    let digest = h.finish();
-    assert_eq!(digest, Digest::sha256_of(b"signed by SAS"));
-    store.commit_upload(&id, &digest).await.unwrap();
-    let url = store.blob_url(&digest).await.unwrap().unwrap();
-    assert!(
-        url.contains(&format!("/{container}/pre/blobs/sha256/")),
-        "{url}"
-    );
-    assert!(url.contains("sig="), "{url}");
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "-f", &url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout, b"signed by SAS");
+    let url = presigned::fetch(
+        &store,
+        b"signed by SAS",
+        &format!("/{container}/pre/blobs/sha256/"),
+        "sig=",
+    )
+    .await;
     // Without the signature the blob is not readable.
     let bare = url.split('?').next().unwrap();
     let code = std::process::Command::new("curl")

@@ -3,6 +3,8 @@
 //! implementation (moto's server, see `support/s3.rs`; `WHARF_TEST_S3` names
 //! another endpoint), each on a fresh bucket.
 
+#[path = "support/presigned.rs"]
+mod presigned;
 #[path = "support/s3.rs"]
 mod s3;
 
@@ -97,30 +99,11 @@ async fn s3_presigned_urls_fetch_the_blob() {
         redirect: Some(std::time::Duration::from_secs(60)),
     })
     .unwrap();
-    assert!(store.redirects());
-    let id = uuid::Uuid::new_v4().to_string();
-    store.create_upload(&id).await.unwrap();
-    let mut h = Algorithm::Sha256.hasher();
-    let body: wharf_registry::storage::ByteStream = Box::pin(futures_util::stream::iter(vec![Ok(
-        bytes::Bytes::from_static(b"pre-signed bytes"),
-    )]));
-    store.append_upload(&id, body, &mut h).await.unwrap();
-    let digest = h.finish();
-    store.commit_upload(&id, &digest).await.unwrap();
-    let url = store.blob_url(&digest).await.unwrap().unwrap();
-    assert!(
-        url.contains(&format!("/{bucket}/pre/blobs/sha256/")),
-        "{url}"
-    );
-    assert!(url.contains("X-Amz-Signature="), "{url}");
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "-f", &url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout, b"pre-signed bytes");
+    presigned::fetch(
+        &store,
+        b"pre-signed bytes",
+        &format!("/{bucket}/pre/blobs/sha256/"),
+        "X-Amz-Signature=",
+    )
+    .await;
 }
