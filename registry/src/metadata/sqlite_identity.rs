@@ -851,22 +851,18 @@ impl IdentityStore for SqliteMetadata {
                 )
             };
         }
-        let rows = sqlx::query(paged(filtered!("SELECT *", " ORDER BY id DESC"), page))
-            .bind(&filter.project)
-            .bind(&filter.username)
-            .bind(&filter.operation)
-            .bind(&filter.resource_type)
-            .bind(&filter.resource)
+        let rows = filter
+            .bind(sqlx::query(paged(
+                filtered!("SELECT *", " ORDER BY id DESC"),
+                page,
+            )))
             .fetch_all(&self.read)
             .await?;
-        let total: i64 = sqlx::query_scalar(filtered!("SELECT count(*)", ""))
-            .bind(&filter.project)
-            .bind(&filter.username)
-            .bind(&filter.operation)
-            .bind(&filter.resource_type)
-            .bind(&filter.resource)
+        let total: i64 = filter
+            .bind(sqlx::query(filtered!("SELECT count(*)", "")))
             .fetch_one(&self.read)
-            .await?;
+            .await?
+            .try_get(0)?;
         Ok((rows.iter().map(audit).collect::<Result<_>>()?, total))
     }
 }
