@@ -6,6 +6,7 @@
 //! see SQL.
 
 pub mod changes;
+mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod identity;

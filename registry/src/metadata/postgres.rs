@@ -11,11 +11,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use super::identity::PageReq;
+use super::sqlite::stored_manifest;
 use super::sqlite::{add_cosign_accessory, digest_list, paged, parse_digest};
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
@@ -328,19 +328,6 @@ where
     .execute(exec)
     .await?;
     Ok(done.rows_affected())
-}
-
-fn stored_manifest(row: &PgRow, content: bool) -> Result<StoredManifest> {
-    Ok(StoredManifest {
-        digest: parse_digest(row.try_get("digest")?)?,
-        media_type: row.try_get("media_type")?,
-        size: row.try_get::<i64, _>("size")? as u64,
-        content: if content {
-            Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?))
-        } else {
-            None
-        },
-    })
 }
 
 /// The manifests of repository `$1` whose digests the JSON array `$2` lists

@@ -4,17 +4,17 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::identity::{
-    AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
-    Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
+    AuditEntry, AuditFilter, IdentityStore, Member, NewRobot, NewUser, PageReq, Project,
+    ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
 use super::sqlite::paged;
+use super::sqlite_identity::{MEMBER_SELECT, grant, unless_taken};
 use super::sqlite_identity::{
-    MEMBER_SELECT, access_of, grant, role_name, stored_actions, unless_taken,
+    audit, custom_role, group, member, project, project_access, robot, user,
 };
-use super::{MetadataError, PgMetadata, Result, now};
+use super::{PgMetadata, Result, now};
 
 /// A project row as [`Project`] reads it. The repository count is the one the
 /// triggers of migration 0011 keep: counted per project, a page of ten projects
@@ -23,30 +23,6 @@ use super::{MetadataError, PgMetadata, Result, now};
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at, p.repo_count";
 use crate::auth::rbac::{ActionSet, RoleDef, RoleId};
 
-fn user(r: &PgRow) -> Result<User> {
-    Ok(User {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        email: r.try_get("email")?,
-        realname: r.try_get("realname")?,
-        sysadmin: r.try_get::<i64, _>("sysadmin")? != 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-fn custom_role(r: &PgRow) -> Result<RoleDef> {
-    let actions: String = r.try_get("actions")?;
-    Ok(RoleDef {
-        id: RoleId(r.try_get("id")?),
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        actions: stored_actions(&actions)
-            .map_err(|e| MetadataError::Corrupt(format!("role actions: {e}")))?,
-        builtin: false,
-    })
-}
-
 /// The `roles` column of `project_access`: what the user's memberships (own, `$1`,
 /// and their groups') grant in project `p`, as JSON pairs of role and actions.
 fn roles_column() -> String {
@@ -54,55 +30,6 @@ fn roles_column() -> String {
         "(SELECT coalesce(json_agg(json_build_array(g.role_id, g.actions)), '[]')::TEXT FROM ({}) g WHERE g.project_id = p.id) AS roles",
         user_grants()
     )
-}
-
-/// The project's access from a row with `id`, `public` and [`roles_column`].
-fn project_access(r: &PgRow) -> Result<ProjectAccess> {
-    access_of(
-        r.try_get("id")?,
-        r.try_get("public")?,
-        &r.try_get::<String, _>("roles")?,
-    )
-}
-
-fn project(r: &PgRow) -> Result<Project> {
-    Ok(Project {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        public: r.try_get::<i64, _>("public")? != 0,
-        owner_id: r.try_get("owner_id")?,
-        owner_name: r.try_get("owner_name")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        repo_count: r.try_get("repo_count")?,
-    })
-}
-
-fn member(r: &PgRow) -> Result<Member> {
-    let (entity_type, entity_id) = match r.try_get::<Option<i64>, _>("user_id")? {
-        Some(id) => (EntityType::User, id),
-        None => (EntityType::Group, r.try_get("group_id")?),
-    };
-    Ok(Member {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        entity_type,
-        entity_id,
-        entity_name: r.try_get("entity_name")?,
-        role: RoleId(r.try_get("role_id")?),
-        role_name: role_name(r.try_get("role_id")?, r.try_get("role_name")?),
-    })
-}
-
-fn group(r: &PgRow) -> Result<UserGroup> {
-    Ok(UserGroup {
-        id: r.try_get("id")?,
-        group_name: r.try_get("group_name")?,
-        group_type: r.try_get("group_type")?,
-        ldap_group_dn: r.try_get("ldap_group_dn")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 /// A user's memberships: their own rows and those of the groups they belong to.
@@ -117,36 +44,6 @@ const USER_GRANTS: &str =
 
 fn user_grants() -> String {
     USER_GRANTS.replace("{USER_MEMBERSHIPS}", USER_MEMBERSHIPS)
-}
-
-fn robot(r: &PgRow) -> Result<Robot> {
-    let permissions: String = r.try_get("permissions")?;
-    Ok(Robot {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        level: r.try_get("level")?,
-        project_id: r.try_get("project_id")?,
-        permissions: serde_json::from_str(&permissions)
-            .map_err(|e| MetadataError::Corrupt(e.to_string()))?,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        expires_at: r.try_get("expires_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-fn audit(r: &PgRow) -> Result<AuditEntry> {
-    Ok(AuditEntry {
-        id: r.try_get("id")?,
-        op_time: r.try_get("op_time")?,
-        username: r.try_get("username")?,
-        operation: r.try_get("operation")?,
-        resource_type: r.try_get("resource_type")?,
-        resource: r.try_get("resource")?,
-        project: r.try_get("project")?,
-        client_ip: r.try_get("client_ip")?,
-    })
 }
 
 #[async_trait]

@@ -4,28 +4,16 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row as _;
-use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
 use super::labels::{AddLabel, Label, LabelFilter, LabelSpec, LabelStore};
 use super::sqlite::paged;
 use super::sqlite::{digest_list, parse_digest};
 use super::sqlite_identity::unless_taken;
+use super::sqlite_labels::label;
 use super::{PgMetadata, Result, now};
 use crate::digest::Digest;
 use crate::names::RepoName;
-
-pub(super) fn label(r: &PgRow) -> Result<Label> {
-    Ok(Label {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        color: r.try_get("color")?,
-        project_id: r.try_get("project_id")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
 
 /// The listing's WHERE clause (a macro so that the queries stay literals).
 macro_rules! filter {

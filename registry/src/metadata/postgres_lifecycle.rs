@@ -11,15 +11,16 @@ use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
 use super::sqlite::paged;
+use super::sqlite_lifecycle::{job_row, schedule_row};
 use sqlx::postgres::PgConnection;
 
 use super::lifecycle::{
     Collected, DoomedBlob, Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore,
-    LifecycleStore, MAX_LOG_LINES, ManifestBytes, NewJob, Trigger,
+    LifecycleStore, MAX_LOG_LINES, ManifestBytes, NewJob,
 };
 use super::postgres::gc_lock;
 use super::sqlite::{digest_list, parse_digest};
-use super::{MetadataError, PgMetadata, Result, now};
+use super::{PgMetadata, Result, now};
 use crate::digest::Digest;
 
 macro_rules! job_columns {
@@ -27,52 +28,6 @@ macro_rules! job_columns {
         "id, kind, parameters, status, trigger, attempts, max_attempts, next_run_at, lease_owner, \
          lease_expires_at, stop_requested, result, message, created_at, started_at, ended_at, updated_at"
     };
-}
-
-fn json_column(r: &PgRow, name: &str) -> Result<Option<serde_json::Value>> {
-    let text: Option<String> = r.try_get(name)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| MetadataError::Corrupt(format!("job {name}: {e}")))
-    })
-    .transpose()
-}
-
-fn job_row(r: &PgRow) -> Result<Job> {
-    let status: String = r.try_get("status")?;
-    let trigger: String = r.try_get("trigger")?;
-    Ok(Job {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        parameters: json_column(r, "parameters")?.unwrap_or_default(),
-        status: JobStatus::parse(&status)
-            .ok_or_else(|| MetadataError::Corrupt(format!("job status {status:?}")))?,
-        trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| MetadataError::Corrupt(format!("job trigger {trigger:?}")))?,
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
-        max_attempts: r.try_get::<i64, _>("max_attempts")? as u32,
-        next_run_at: r.try_get("next_run_at")?,
-        lease_owner: r.try_get("lease_owner")?,
-        lease_expires_at: r.try_get("lease_expires_at")?,
-        stop_requested: r.try_get::<i64, _>("stop_requested")? != 0,
-        result: json_column(r, "result")?,
-        message: r.try_get("message")?,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-fn schedule_row(r: &PgRow) -> Result<JobSchedule> {
-    Ok(JobSchedule {
-        kind: r.try_get("kind")?,
-        schedule_type: r.try_get("type")?,
-        cron: r.try_get("cron")?,
-        parameters: json_column(r, "parameters")?.unwrap_or_default(),
-        next_run_at: r.try_get("next_run_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 async fn insert_job<'c, E>(exec: E, job: &NewJob, t: i64) -> Result<i64>

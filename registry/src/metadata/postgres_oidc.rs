@@ -2,24 +2,10 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::oidc::{OidcLogin, OidcStore, OidcUser};
+use super::sqlite_oidc::oidc_user;
 use super::{PgMetadata, Result, now};
-
-fn oidc_user(r: &PgRow) -> Result<OidcUser> {
-    Ok(OidcUser {
-        user_id: r.try_get("user_id")?,
-        issuer: r.try_get("issuer")?,
-        subject: r.try_get("subject")?,
-        secret: r.try_get("secret")?,
-        refresh_token: r.try_get("refresh_token")?,
-        token_checked_at: r.try_get("token_checked_at")?,
-        token_valid_until: r.try_get("token_valid_until")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
 
 #[async_trait]
 impl OidcStore for PgMetadata {

@@ -9,93 +9,11 @@ use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
 };
 use super::sqlite::paged;
+use super::sqlite_replication::{
+    EXECUTION_COLUMNS, POLICY_COLUMNS, REGISTRY_COLUMNS, TASK_COLUMNS, bind_registry,
+    execution_row, policy_row, registry_row, task_row,
+};
 use super::{PgMetadata, Result, now};
-
-const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \
-     secret, ca_file, insecure, created_at, updated_at FROM registries";
-
-fn registry_row(r: &PgRow) -> Result<StoredRegistry> {
-    Ok(StoredRegistry {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        url: r.try_get("url")?,
-        kind: r.try_get("type")?,
-        description: r.try_get("description")?,
-        auth_type: r.try_get("auth_type")?,
-        access_key: r.try_get("access_key")?,
-        sealed_secret: r.try_get("secret")?,
-        ca_file: r.try_get("ca_file")?,
-        insecure: r.try_get::<i64, _>("insecure")? != 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-const POLICY_COLUMNS: &str =
-    "SELECT id, name, body, created_at, updated_at FROM replication_policies";
-
-fn policy_row(r: &PgRow) -> Result<StoredPolicy> {
-    Ok(StoredPolicy {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        body: r.try_get("body")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-const EXECUTION_COLUMNS: &str = "SELECT id, policy_id, status, status_text, trigger, scope, \
-     job_id, start_time, end_time FROM replication_executions";
-
-fn execution_row(r: &PgRow) -> Result<StoredExecution> {
-    Ok(StoredExecution {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        status: r.try_get("status")?,
-        status_text: r.try_get("status_text")?,
-        trigger: r.try_get("trigger")?,
-        scope: r.try_get("scope")?,
-        job_id: r.try_get("job_id")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-    })
-}
-
-const TASK_COLUMNS: &str = "SELECT id, execution_id, resource_type, src_resource, dst_resource, \
-     operation, status, bytes, attempts, message, log, start_time, end_time FROM replication_tasks";
-
-fn task_row(r: &PgRow) -> Result<StoredTask> {
-    Ok(StoredTask {
-        id: r.try_get("id")?,
-        execution_id: r.try_get("execution_id")?,
-        resource_type: r.try_get("resource_type")?,
-        src_resource: r.try_get("src_resource")?,
-        dst_resource: r.try_get("dst_resource")?,
-        operation: r.try_get("operation")?,
-        status: r.try_get("status")?,
-        bytes: r.try_get("bytes")?,
-        attempts: r.try_get("attempts")?,
-        message: r.try_get("message")?,
-        log: r.try_get("log")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-    })
-}
-
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-/// The columns of an endpoint that creating and updating both write, in this order.
-fn bind_registry<'q>(q: PgQuery<'q>, r: &'q StoredRegistry) -> PgQuery<'q> {
-    q.bind(&r.name)
-        .bind(&r.url)
-        .bind(&r.kind)
-        .bind(&r.description)
-        .bind(&r.auth_type)
-        .bind(&r.access_key)
-        .bind(&r.sealed_secret)
-        .bind(&r.ca_file)
-        .bind(r.insecure as i64)
-}
 
 /// The unique columns rows are found by.
 enum Key<'a> {

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::identity::PageReq;
@@ -12,6 +11,7 @@ use super::security::{
 };
 use super::security::{DangerousArtifact, DangerousCve, SecuritySummary, VulnItem, VulnQuery};
 use super::sqlite::{digest_list, parse_digest};
+use super::sqlite_security::{allowlist_row, digest_and_repository, scan_row};
 use super::sqlite_security::{severity_of_rank, severity_rank};
 use super::{MetadataError, PgMetadata, Result, now};
 use crate::digest::Digest;
@@ -22,43 +22,6 @@ macro_rules! scan_columns {
     () => {
         "digest, repository, status, severity, summary, db_version, message, requested_at, started_at, ended_at"
     };
-}
-
-/// A `(digest, repository)` row: the scans a query moved or found.
-fn digest_and_repository(r: &PgRow) -> Result<(Digest, String)> {
-    Ok((
-        parse_digest(r.try_get("digest")?)?,
-        r.try_get("repository")?,
-    ))
-}
-
-fn scan_row(r: &PgRow) -> Result<ScanRecord> {
-    let status: String = r.try_get("status")?;
-    let summary: Option<String> = r.try_get("summary")?;
-    let severity: Option<String> = r.try_get("severity")?;
-    Ok(ScanRecord {
-        digest: parse_digest(r.try_get("digest")?)?,
-        repository: r.try_get("repository")?,
-        status: ScanStatus::parse(&status)
-            .ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
-        severity: severity
-            .map(|s| {
-                s.parse::<wharf_scanner::Severity>()
-                    .map_err(|e| MetadataError::Corrupt(format!("scan severity: {e}")))
-            })
-            .transpose()?,
-        summary: summary
-            .map(|s| {
-                serde_json::from_str(&s)
-                    .map_err(|e| MetadataError::Corrupt(format!("scan summary: {e}")))
-            })
-            .transpose()?,
-        db_version: r.try_get("db_version")?,
-        message: r.try_get("message")?,
-        requested_at: r.try_get("requested_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
-    })
 }
 
 /// Replaces the Security Hub's rows of `digest` with the findings of `report`:
@@ -127,17 +90,6 @@ async fn index_findings(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-fn allowlist_row(r: &PgRow) -> Result<Allowlist> {
-    let items: String = r.try_get("items")?;
-    Ok(Allowlist {
-        items: serde_json::from_str(&items)
-            .map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
-        expires_at: r.try_get("expires_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 #[async_trait]

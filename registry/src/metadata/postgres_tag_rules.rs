@@ -4,11 +4,11 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::identity::PageReq;
 use super::sqlite::paged;
 use super::sqlite::{digest_list, parse_digest};
+use super::sqlite_tag_rules::{execution_row, quota_row, rule_row, task_row};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
 use super::{PgMetadata, Result, now};
 use crate::digest::Digest;
@@ -53,53 +53,6 @@ impl PgMetadata {
             })
             .collect()
     }
-}
-
-fn rule_row(r: &PgRow) -> Result<StoredRule> {
-    Ok(StoredRule {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        body: r.try_get("body")?,
-    })
-}
-
-fn quota_row(r: &PgRow) -> Result<Quota> {
-    Ok(Quota {
-        project_id: r.try_get("id")?,
-        project_name: r.try_get("name")?,
-        owner_name: r.try_get("owner_name")?,
-        hard: r.try_get("hard")?,
-        used: 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-fn execution_row(r: &PgRow) -> Result<Execution> {
-    Ok(Execution {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        status: r.try_get("status")?,
-        trigger: r.try_get("trigger")?,
-        dry_run: r.try_get::<i64, _>("dry_run")? != 0,
-        job_id: r.try_get("job_id")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-    })
-}
-
-fn task_row(r: &PgRow) -> Result<Task> {
-    Ok(Task {
-        id: r.try_get("id")?,
-        execution_id: r.try_get("execution_id")?,
-        repository: r.try_get("repository")?,
-        status: r.try_get("status")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-        total: r.try_get("total")?,
-        retained: r.try_get("retained")?,
-        log: r.try_get("log")?,
-    })
 }
 
 /// A quota's columns (a macro so queries stay `&'static str` for sqlx).

@@ -1,40 +1,11 @@
 //! [`WebhookStore`] on PostgreSQL: `sqlite_webhooks.rs`'s twin, in the same order.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::sqlite::bounded;
+use super::sqlite_webhooks::{delivery_row, webhook_row};
 use super::webhooks::{Delivery, NewDelivery, StoredWebhook, WebhookStore};
 use super::{PgMetadata, Result, now};
-
-fn webhook_row(r: &PgRow) -> Result<StoredWebhook> {
-    Ok(StoredWebhook {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        name: r.try_get("name")?,
-        body: r.try_get("body")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-fn delivery_row(r: &PgRow) -> Result<Delivery> {
-    Ok(Delivery {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        event_type: r.try_get("event_type")?,
-        target: r.try_get("target")?,
-        payload: r.try_get("payload")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        next_attempt_at: r.try_get("next_attempt_at")?,
-        last_status_code: r.try_get("last_status_code")?,
-        log: r.try_get("log")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
 
 /// A UNIQUE violation: the name is taken.
 fn is_unique_violation(e: &sqlx::Error) -> bool {

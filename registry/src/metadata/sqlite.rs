@@ -15,6 +15,7 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
@@ -339,13 +340,13 @@ where
     Ok(done.rows_affected())
 }
 
-fn stored_manifest(row: &SqliteRow, content: bool) -> Result<StoredManifest> {
+pub(super) fn stored_manifest(row: &impl Columns, content: bool) -> Result<StoredManifest> {
     Ok(StoredManifest {
-        digest: parse_digest(row.try_get("digest")?)?,
-        media_type: row.try_get("media_type")?,
-        size: row.try_get::<i64, _>("size")? as u64,
+        digest: parse_digest(row.col("digest")?)?,
+        media_type: row.col("media_type")?,
+        size: row.col::<i64>("size")? as u64,
         content: if content {
-            Some(Bytes::from(row.try_get::<Vec<u8>, _>("content")?))
+            Some(Bytes::from(row.col::<Vec<u8>>("content")?))
         } else {
             None
         },

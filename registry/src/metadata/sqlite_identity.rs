@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::identity::{
     AuditEntry, AuditFilter, EntityType, IdentityStore, Member, NewRobot, NewUser, PageReq,
     Project, ProjectAccess, Robot, RoleDeletion, User, UserGroup,
@@ -23,15 +23,15 @@ pub(super) fn unless_taken<T>(r: std::result::Result<T, sqlx::Error>) -> Result<
     }
 }
 
-fn user(r: &SqliteRow) -> Result<User> {
+pub(super) fn user(r: &impl Columns) -> Result<User> {
     Ok(User {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        email: r.try_get("email")?,
-        realname: r.try_get("realname")?,
-        sysadmin: r.try_get::<i64, _>("sysadmin")? != 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        username: r.col("username")?,
+        email: r.col("email")?,
+        realname: r.col("realname")?,
+        sysadmin: r.col::<i64>("sysadmin")? != 0,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
@@ -60,12 +60,12 @@ pub(super) fn role_name(id: i64, custom: Option<String>) -> String {
     }
 }
 
-fn custom_role(r: &SqliteRow) -> Result<RoleDef> {
-    let actions: String = r.try_get("actions")?;
+pub(super) fn custom_role(r: &impl Columns) -> Result<RoleDef> {
+    let actions: String = r.col("actions")?;
     Ok(RoleDef {
-        id: RoleId(r.try_get("id")?),
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
+        id: RoleId(r.col("id")?),
+        name: r.col("name")?,
+        description: r.col("description")?,
         actions: stored_actions(&actions)
             .map_err(|e| MetadataError::Corrupt(format!("role actions: {e}")))?,
         builtin: false,
@@ -107,24 +107,20 @@ pub(super) fn access_of(id: i64, public: i64, roles: &str) -> Result<ProjectAcce
 }
 
 /// [`access_of`] a row with `id`, `public` and [`roles_column`].
-fn project_access(r: &SqliteRow) -> Result<ProjectAccess> {
-    access_of(
-        r.try_get("id")?,
-        r.try_get("public")?,
-        &r.try_get::<String, _>("roles")?,
-    )
+pub(super) fn project_access(r: &impl Columns) -> Result<ProjectAccess> {
+    access_of(r.col("id")?, r.col("public")?, &r.col::<String>("roles")?)
 }
 
-fn project(r: &SqliteRow) -> Result<Project> {
+pub(super) fn project(r: &impl Columns) -> Result<Project> {
     Ok(Project {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        public: r.try_get::<i64, _>("public")? != 0,
-        owner_id: r.try_get("owner_id")?,
-        owner_name: r.try_get("owner_name")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        repo_count: r.try_get("repo_count")?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        public: r.col::<i64>("public")? != 0,
+        owner_id: r.col("owner_id")?,
+        owner_name: r.col("owner_name")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
+        repo_count: r.col("repo_count")?,
     })
 }
 
@@ -135,30 +131,30 @@ pub(super) const MEMBER_SELECT: &str =
     LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id
     LEFT JOIN roles r ON r.id = m.role_id";
 
-fn member(r: &SqliteRow) -> Result<Member> {
-    let (entity_type, entity_id) = match r.try_get::<Option<i64>, _>("user_id")? {
+pub(super) fn member(r: &impl Columns) -> Result<Member> {
+    let (entity_type, entity_id) = match r.col::<Option<i64>>("user_id")? {
         Some(id) => (EntityType::User, id),
-        None => (EntityType::Group, r.try_get("group_id")?),
+        None => (EntityType::Group, r.col("group_id")?),
     };
     Ok(Member {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
+        id: r.col("id")?,
+        project_id: r.col("project_id")?,
         entity_type,
         entity_id,
-        entity_name: r.try_get("entity_name")?,
-        role: RoleId(r.try_get("role_id")?),
-        role_name: role_name(r.try_get("role_id")?, r.try_get("role_name")?),
+        entity_name: r.col("entity_name")?,
+        role: RoleId(r.col("role_id")?),
+        role_name: role_name(r.col("role_id")?, r.col("role_name")?),
     })
 }
 
-fn group(r: &SqliteRow) -> Result<UserGroup> {
+pub(super) fn group(r: &impl Columns) -> Result<UserGroup> {
     Ok(UserGroup {
-        id: r.try_get("id")?,
-        group_name: r.try_get("group_name")?,
-        group_type: r.try_get("group_type")?,
-        ldap_group_dn: r.try_get("ldap_group_dn")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        group_name: r.col("group_name")?,
+        group_type: r.col("group_type")?,
+        ldap_group_dn: r.col("ldap_group_dn")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
@@ -176,33 +172,33 @@ fn user_grants() -> String {
     USER_GRANTS.replace("{USER_MEMBERSHIPS}", USER_MEMBERSHIPS)
 }
 
-fn robot(r: &SqliteRow) -> Result<Robot> {
-    let permissions: String = r.try_get("permissions")?;
+pub(super) fn robot(r: &impl Columns) -> Result<Robot> {
+    let permissions: String = r.col("permissions")?;
     Ok(Robot {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        level: r.try_get("level")?,
-        project_id: r.try_get("project_id")?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        description: r.col("description")?,
+        level: r.col("level")?,
+        project_id: r.col("project_id")?,
         permissions: serde_json::from_str(&permissions)
             .map_err(|e| MetadataError::Corrupt(e.to_string()))?,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        expires_at: r.try_get("expires_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        disabled: r.col::<i64>("disabled")? != 0,
+        expires_at: r.col("expires_at")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-fn audit(r: &SqliteRow) -> Result<AuditEntry> {
+pub(super) fn audit(r: &impl Columns) -> Result<AuditEntry> {
     Ok(AuditEntry {
-        id: r.try_get("id")?,
-        op_time: r.try_get("op_time")?,
-        username: r.try_get("username")?,
-        operation: r.try_get("operation")?,
-        resource_type: r.try_get("resource_type")?,
-        resource: r.try_get("resource")?,
-        project: r.try_get("project")?,
-        client_ip: r.try_get("client_ip")?,
+        id: r.col("id")?,
+        op_time: r.col("op_time")?,
+        username: r.col("username")?,
+        operation: r.col("operation")?,
+        resource_type: r.col("resource_type")?,
+        resource: r.col("resource")?,
+        project: r.col("project")?,
+        client_ip: r.col("client_ip")?,
     })
 }
 

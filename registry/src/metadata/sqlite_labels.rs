@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::Row as _;
-use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use super::labels::{AddLabel, Label, LabelFilter, LabelSpec, LabelStore};
 use super::sqlite::{digest_list, paged, parse_digest};
@@ -14,15 +14,15 @@ use super::{Result, SqliteMetadata, now};
 use crate::digest::Digest;
 use crate::names::RepoName;
 
-pub(super) fn label(r: &SqliteRow) -> Result<Label> {
+pub(super) fn label(r: &impl Columns) -> Result<Label> {
     Ok(Label {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        color: r.try_get("color")?,
-        project_id: r.try_get("project_id")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        description: r.col("description")?,
+        color: r.col("color")?,
+        project_id: r.col("project_id")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 

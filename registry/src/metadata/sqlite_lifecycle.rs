@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use sqlx::sqlite::SqliteConnection;
 
@@ -27,49 +28,49 @@ macro_rules! job_columns {
     };
 }
 
-fn json_column(r: &SqliteRow, name: &str) -> Result<Option<serde_json::Value>> {
-    let text: Option<String> = r.try_get(name)?;
+pub(super) fn json_column(r: &impl Columns, name: &str) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = r.col(name)?;
     text.map(|t| {
         serde_json::from_str(&t).map_err(|e| MetadataError::Corrupt(format!("job {name}: {e}")))
     })
     .transpose()
 }
 
-fn job_row(r: &SqliteRow) -> Result<Job> {
-    let status: String = r.try_get("status")?;
-    let trigger: String = r.try_get("trigger")?;
+pub(super) fn job_row(r: &impl Columns) -> Result<Job> {
+    let status: String = r.col("status")?;
+    let trigger: String = r.col("trigger")?;
     Ok(Job {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
+        id: r.col("id")?,
+        kind: r.col("kind")?,
         parameters: json_column(r, "parameters")?.unwrap_or_default(),
         status: JobStatus::parse(&status)
             .ok_or_else(|| MetadataError::Corrupt(format!("job status {status:?}")))?,
         trigger: Trigger::parse(&trigger)
             .ok_or_else(|| MetadataError::Corrupt(format!("job trigger {trigger:?}")))?,
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
-        max_attempts: r.try_get::<i64, _>("max_attempts")? as u32,
-        next_run_at: r.try_get("next_run_at")?,
-        lease_owner: r.try_get("lease_owner")?,
-        lease_expires_at: r.try_get("lease_expires_at")?,
-        stop_requested: r.try_get::<i64, _>("stop_requested")? != 0,
+        attempts: r.col::<i64>("attempts")? as u32,
+        max_attempts: r.col::<i64>("max_attempts")? as u32,
+        next_run_at: r.col("next_run_at")?,
+        lease_owner: r.col("lease_owner")?,
+        lease_expires_at: r.col("lease_expires_at")?,
+        stop_requested: r.col::<i64>("stop_requested")? != 0,
         result: json_column(r, "result")?,
-        message: r.try_get("message")?,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
-        updated_at: r.try_get("updated_at")?,
+        message: r.col("message")?,
+        created_at: r.col("created_at")?,
+        started_at: r.col("started_at")?,
+        ended_at: r.col("ended_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-fn schedule_row(r: &SqliteRow) -> Result<JobSchedule> {
+pub(super) fn schedule_row(r: &impl Columns) -> Result<JobSchedule> {
     Ok(JobSchedule {
-        kind: r.try_get("kind")?,
-        schedule_type: r.try_get("type")?,
-        cron: r.try_get("cron")?,
+        kind: r.col("kind")?,
+        schedule_type: r.col("type")?,
+        cron: r.col("cron")?,
         parameters: json_column(r, "parameters")?.unwrap_or_default(),
-        next_run_at: r.try_get("next_run_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        next_run_at: r.col("next_run_at")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 

@@ -2,22 +2,22 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::oidc::{OidcLogin, OidcStore, OidcUser};
 use super::{Result, SqliteMetadata, now};
 
-fn oidc_user(r: &SqliteRow) -> Result<OidcUser> {
+pub(super) fn oidc_user(r: &impl Columns) -> Result<OidcUser> {
     Ok(OidcUser {
-        user_id: r.try_get("user_id")?,
-        issuer: r.try_get("issuer")?,
-        subject: r.try_get("subject")?,
-        secret: r.try_get("secret")?,
-        refresh_token: r.try_get("refresh_token")?,
-        token_checked_at: r.try_get("token_checked_at")?,
-        token_valid_until: r.try_get("token_valid_until")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        user_id: r.col("user_id")?,
+        issuer: r.col("issuer")?,
+        subject: r.col("subject")?,
+        secret: r.col("secret")?,
+        refresh_token: r.col("refresh_token")?,
+        token_checked_at: r.col("token_checked_at")?,
+        token_valid_until: r.col("token_valid_until")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 

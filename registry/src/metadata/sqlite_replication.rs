@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use super::replication::{
     ReplicationStore, StoredExecution, StoredPolicy, StoredRegistry, StoredTask,
@@ -11,81 +12,89 @@ use super::replication::{
 use super::sqlite::paged;
 use super::{Result, SqliteMetadata, now};
 
-const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \
+pub(super) const REGISTRY_COLUMNS: &str = "SELECT id, name, url, type, description, auth_type, access_key, \
      secret, ca_file, insecure, created_at, updated_at FROM registries";
 
-fn registry_row(r: &SqliteRow) -> Result<StoredRegistry> {
+pub(super) fn registry_row(r: &impl Columns) -> Result<StoredRegistry> {
     Ok(StoredRegistry {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        url: r.try_get("url")?,
-        kind: r.try_get("type")?,
-        description: r.try_get("description")?,
-        auth_type: r.try_get("auth_type")?,
-        access_key: r.try_get("access_key")?,
-        sealed_secret: r.try_get("secret")?,
-        ca_file: r.try_get("ca_file")?,
-        insecure: r.try_get::<i64, _>("insecure")? != 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        url: r.col("url")?,
+        kind: r.col("type")?,
+        description: r.col("description")?,
+        auth_type: r.col("auth_type")?,
+        access_key: r.col("access_key")?,
+        sealed_secret: r.col("secret")?,
+        ca_file: r.col("ca_file")?,
+        insecure: r.col::<i64>("insecure")? != 0,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-const POLICY_COLUMNS: &str =
+pub(super) const POLICY_COLUMNS: &str =
     "SELECT id, name, body, created_at, updated_at FROM replication_policies";
 
-fn policy_row(r: &SqliteRow) -> Result<StoredPolicy> {
+pub(super) fn policy_row(r: &impl Columns) -> Result<StoredPolicy> {
     Ok(StoredPolicy {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        body: r.try_get("body")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        name: r.col("name")?,
+        body: r.col("body")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-const EXECUTION_COLUMNS: &str = "SELECT id, policy_id, status, status_text, trigger, scope, \
+pub(super) const EXECUTION_COLUMNS: &str = "SELECT id, policy_id, status, status_text, trigger, scope, \
      job_id, start_time, end_time FROM replication_executions";
 
-fn execution_row(r: &SqliteRow) -> Result<StoredExecution> {
+pub(super) fn execution_row(r: &impl Columns) -> Result<StoredExecution> {
     Ok(StoredExecution {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        status: r.try_get("status")?,
-        status_text: r.try_get("status_text")?,
-        trigger: r.try_get("trigger")?,
-        scope: r.try_get("scope")?,
-        job_id: r.try_get("job_id")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
+        id: r.col("id")?,
+        policy_id: r.col("policy_id")?,
+        status: r.col("status")?,
+        status_text: r.col("status_text")?,
+        trigger: r.col("trigger")?,
+        scope: r.col("scope")?,
+        job_id: r.col("job_id")?,
+        start_time: r.col("start_time")?,
+        end_time: r.col("end_time")?,
     })
 }
 
-const TASK_COLUMNS: &str = "SELECT id, execution_id, resource_type, src_resource, dst_resource, \
+pub(super) const TASK_COLUMNS: &str = "SELECT id, execution_id, resource_type, src_resource, dst_resource, \
      operation, status, bytes, attempts, message, log, start_time, end_time FROM replication_tasks";
 
-fn task_row(r: &SqliteRow) -> Result<StoredTask> {
+pub(super) fn task_row(r: &impl Columns) -> Result<StoredTask> {
     Ok(StoredTask {
-        id: r.try_get("id")?,
-        execution_id: r.try_get("execution_id")?,
-        resource_type: r.try_get("resource_type")?,
-        src_resource: r.try_get("src_resource")?,
-        dst_resource: r.try_get("dst_resource")?,
-        operation: r.try_get("operation")?,
-        status: r.try_get("status")?,
-        bytes: r.try_get("bytes")?,
-        attempts: r.try_get("attempts")?,
-        message: r.try_get("message")?,
-        log: r.try_get("log")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
+        id: r.col("id")?,
+        execution_id: r.col("execution_id")?,
+        resource_type: r.col("resource_type")?,
+        src_resource: r.col("src_resource")?,
+        dst_resource: r.col("dst_resource")?,
+        operation: r.col("operation")?,
+        status: r.col("status")?,
+        bytes: r.col("bytes")?,
+        attempts: r.col("attempts")?,
+        message: r.col("message")?,
+        log: r.col("log")?,
+        start_time: r.col("start_time")?,
+        end_time: r.col("end_time")?,
     })
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
-
-/// The columns of an endpoint that creating and updating both write, in this order.
-fn bind_registry<'q>(q: SqliteQuery<'q>, r: &'q StoredRegistry) -> SqliteQuery<'q> {
+/// The columns of an endpoint that creating and updating both write, in this
+/// order; on either backend (`sqlx::query` of SQLite or of PostgreSQL).
+pub(super) fn bind_registry<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    r: &'q StoredRegistry,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     q.bind(&r.name)
         .bind(&r.url)
         .bind(&r.kind)

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use super::security::{
     Allowlist, ScanOutcome, ScanRecord, ScanStatus, SecurityStore, VulnerabilityReport,
@@ -24,20 +24,17 @@ macro_rules! scan_columns {
 }
 
 /// A `(digest, repository)` row: the scans a query moved or found.
-fn digest_and_repository(r: &SqliteRow) -> Result<(Digest, String)> {
-    Ok((
-        parse_digest(r.try_get("digest")?)?,
-        r.try_get("repository")?,
-    ))
+pub(super) fn digest_and_repository(r: &impl Columns) -> Result<(Digest, String)> {
+    Ok((parse_digest(r.col("digest")?)?, r.col("repository")?))
 }
 
-fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
-    let status: String = r.try_get("status")?;
-    let summary: Option<String> = r.try_get("summary")?;
-    let severity: Option<String> = r.try_get("severity")?;
+pub(super) fn scan_row(r: &impl Columns) -> Result<ScanRecord> {
+    let status: String = r.col("status")?;
+    let summary: Option<String> = r.col("summary")?;
+    let severity: Option<String> = r.col("severity")?;
     Ok(ScanRecord {
-        digest: parse_digest(r.try_get("digest")?)?,
-        repository: r.try_get("repository")?,
+        digest: parse_digest(r.col("digest")?)?,
+        repository: r.col("repository")?,
         status: ScanStatus::parse(&status)
             .ok_or_else(|| MetadataError::Corrupt(format!("scan status {status:?}")))?,
         severity: severity
@@ -52,11 +49,11 @@ fn scan_row(r: &SqliteRow) -> Result<ScanRecord> {
                     .map_err(|e| MetadataError::Corrupt(format!("scan summary: {e}")))
             })
             .transpose()?,
-        db_version: r.try_get("db_version")?,
-        message: r.try_get("message")?,
-        requested_at: r.try_get("requested_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
+        db_version: r.col("db_version")?,
+        message: r.col("message")?,
+        requested_at: r.col("requested_at")?,
+        started_at: r.col("started_at")?,
+        ended_at: r.col("ended_at")?,
     })
 }
 
@@ -136,14 +133,14 @@ async fn index_findings(
     Ok(())
 }
 
-fn allowlist_row(r: &SqliteRow) -> Result<Allowlist> {
-    let items: String = r.try_get("items")?;
+pub(super) fn allowlist_row(r: &impl Columns) -> Result<Allowlist> {
+    let items: String = r.col("items")?;
     Ok(Allowlist {
         items: serde_json::from_str(&items)
             .map_err(|e| MetadataError::Corrupt(format!("allow-list: {e}")))?,
-        expires_at: r.try_get("expires_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        expires_at: r.col("expires_at")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 

@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::identity::PageReq;
 use super::sqlite::{digest_list, paged, parse_digest};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
@@ -54,50 +54,50 @@ impl SqliteMetadata {
     }
 }
 
-fn rule_row(r: &SqliteRow) -> Result<StoredRule> {
+pub(super) fn rule_row(r: &impl Columns) -> Result<StoredRule> {
     Ok(StoredRule {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        body: r.try_get("body")?,
+        id: r.col("id")?,
+        project_id: r.col("project_id")?,
+        body: r.col("body")?,
     })
 }
 
-fn quota_row(r: &SqliteRow) -> Result<Quota> {
+pub(super) fn quota_row(r: &impl Columns) -> Result<Quota> {
     Ok(Quota {
-        project_id: r.try_get("id")?,
-        project_name: r.try_get("name")?,
-        owner_name: r.try_get("owner_name")?,
-        hard: r.try_get("hard")?,
+        project_id: r.col("id")?,
+        project_name: r.col("name")?,
+        owner_name: r.col("owner_name")?,
+        hard: r.col("hard")?,
         used: 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-fn execution_row(r: &SqliteRow) -> Result<Execution> {
+pub(super) fn execution_row(r: &impl Columns) -> Result<Execution> {
     Ok(Execution {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        status: r.try_get("status")?,
-        trigger: r.try_get("trigger")?,
-        dry_run: r.try_get::<i64, _>("dry_run")? != 0,
-        job_id: r.try_get("job_id")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
+        id: r.col("id")?,
+        policy_id: r.col("policy_id")?,
+        status: r.col("status")?,
+        trigger: r.col("trigger")?,
+        dry_run: r.col::<i64>("dry_run")? != 0,
+        job_id: r.col("job_id")?,
+        start_time: r.col("start_time")?,
+        end_time: r.col("end_time")?,
     })
 }
 
-fn task_row(r: &SqliteRow) -> Result<Task> {
+pub(super) fn task_row(r: &impl Columns) -> Result<Task> {
     Ok(Task {
-        id: r.try_get("id")?,
-        execution_id: r.try_get("execution_id")?,
-        repository: r.try_get("repository")?,
-        status: r.try_get("status")?,
-        start_time: r.try_get("start_time")?,
-        end_time: r.try_get("end_time")?,
-        total: r.try_get("total")?,
-        retained: r.try_get("retained")?,
-        log: r.try_get("log")?,
+        id: r.col("id")?,
+        execution_id: r.col("execution_id")?,
+        repository: r.col("repository")?,
+        status: r.col("status")?,
+        start_time: r.col("start_time")?,
+        end_time: r.col("end_time")?,
+        total: r.col("total")?,
+        retained: r.col("retained")?,
+        log: r.col("log")?,
     })
 }
 

@@ -1,38 +1,37 @@
 //! [`WebhookStore`] on SQLite.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use super::columns::Columns;
 use super::sqlite::bounded;
 use super::webhooks::{Delivery, NewDelivery, StoredWebhook, WebhookStore};
 use super::{Result, SqliteMetadata, now};
 
-fn webhook_row(r: &SqliteRow) -> Result<StoredWebhook> {
+pub(super) fn webhook_row(r: &impl Columns) -> Result<StoredWebhook> {
     Ok(StoredWebhook {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        name: r.try_get("name")?,
-        body: r.try_get("body")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        project_id: r.col("project_id")?,
+        name: r.col("name")?,
+        body: r.col("body")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
-fn delivery_row(r: &SqliteRow) -> Result<Delivery> {
+pub(super) fn delivery_row(r: &impl Columns) -> Result<Delivery> {
     Ok(Delivery {
-        id: r.try_get("id")?,
-        policy_id: r.try_get("policy_id")?,
-        event_type: r.try_get("event_type")?,
-        target: r.try_get("target")?,
-        payload: r.try_get("payload")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        next_attempt_at: r.try_get("next_attempt_at")?,
-        last_status_code: r.try_get("last_status_code")?,
-        log: r.try_get("log")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.col("id")?,
+        policy_id: r.col("policy_id")?,
+        event_type: r.col("event_type")?,
+        target: r.col("target")?,
+        payload: r.col("payload")?,
+        status: r.col("status")?,
+        attempts: r.col("attempts")?,
+        next_attempt_at: r.col("next_attempt_at")?,
+        last_status_code: r.col("last_status_code")?,
+        log: r.col("log")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
 }
 
