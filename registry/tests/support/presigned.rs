@@ -1,5 +1,5 @@
-//! A pre-signed URL, tried as a client would: `BUCKET/PREFIX` redirect cases of
-//! `tests/s3.rs` and `tests/azure.rs` share this, as their stores share one
+//! A pre-signed URL, tried as a client would. The redirect cases of
+//! `tests/s3.rs` and `tests/azure.rs` share this: their stores are one
 //! implementation and differ only in how the URL is signed.
 
 use wharf_registry::digest::{Algorithm, Digest};
