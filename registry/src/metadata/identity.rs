@@ -165,24 +165,6 @@ impl AuditFilter {
             ..Default::default()
         }
     }
-
-    /// Binds the five filters in the order both backends' listing queries
-    /// number them (project, username, operation, resource type, resource), so
-    /// the page query and its count query cannot bind them differently.
-    pub(super) fn bind<'q, DB: sqlx::Database>(
-        &'q self,
-        query: sqlx::query::Query<'q, DB, DB::Arguments>,
-    ) -> sqlx::query::Query<'q, DB, DB::Arguments>
-    where
-        &'q Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        query
-            .bind(&self.project)
-            .bind(&self.username)
-            .bind(&self.operation)
-            .bind(&self.resource_type)
-            .bind(&self.resource)
-    }
 }
 
 /// Paging for management listings: 1-based page, and the total count.

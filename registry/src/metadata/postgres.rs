@@ -15,8 +15,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
 use super::identity::PageReq;
-use super::sqlite::stored_manifest;
-use super::sqlite::{add_cosign_accessory, digest_list, paged, parse_digest};
+use super::sqlite::{add_cosign_accessory, digest_list, paged, parse_digest, stored_manifest};
 use super::{
     Artifact, MetadataError, MetadataStore, NewManifest, Pull, PushBatch, Referrer, RepoSummary,
     Result, StoredManifest, Upload, now,

@@ -10,18 +10,18 @@ use super::identity::{
     ProjectAccess, Robot, RoleDeletion, User, UserGroup,
 };
 use super::sqlite::paged;
-use super::sqlite_identity::{MEMBER_SELECT, grant, unless_taken};
 use super::sqlite_identity::{
-    audit, custom_role, group, member, project, project_access, robot, user,
+    MEMBER_SELECT, audit, bind_audit_filter, custom_role, grant, group, member, project,
+    project_access, robot, unless_taken, user,
 };
 use super::{PgMetadata, Result, now};
+use crate::auth::rbac::{ActionSet, RoleDef, RoleId};
 
 /// A project row as [`Project`] reads it. The repository count is the one the
 /// triggers of migration 0011 keep: counted per project, a page of ten projects
 /// of 100 repositories each read 1,000 index entries (and, for repositories
 /// updated since the last vacuum, their rows) on every project list.
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, u.username AS owner_name, p.created_at, p.updated_at, p.repo_count";
-use crate::auth::rbac::{ActionSet, RoleDef, RoleId};
 
 /// The `roles` column of `project_access`: what the user's memberships (own, `$1`,
 /// and their groups') grant in project `p`, as JSON pairs of role and actions.
@@ -711,15 +711,11 @@ impl IdentityStore for PgMetadata {
                 )
             };
         }
-        let rows = filter
-            .bind(sqlx::query(paged(
-                filtered!("SELECT *", " ORDER BY id DESC"),
-                page,
-            )))
+        let page_query = sqlx::query(paged(filtered!("SELECT *", " ORDER BY id DESC"), page));
+        let rows = bind_audit_filter(page_query, filter)
             .fetch_all(&self.read)
             .await?;
-        let total: i64 = filter
-            .bind(sqlx::query(filtered!("SELECT count(*)", "")))
+        let total: i64 = bind_audit_filter(sqlx::query(filtered!("SELECT count(*)", "")), filter)
             .fetch_one(&self.read)
             .await?
             .try_get(0)?;

@@ -7,19 +7,16 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use super::identity::PageReq;
-use super::sqlite::paged;
-use super::sqlite_lifecycle::{job_row, schedule_row};
-use sqlx::postgres::PgConnection;
-
 use super::lifecycle::{
     Collected, DoomedBlob, Job, JobFilter, JobOutcome, JobSchedule, JobStatus, JobStore,
     LifecycleStore, MAX_LOG_LINES, ManifestBytes, NewJob,
 };
 use super::postgres::gc_lock;
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{digest_list, paged, parse_digest};
+use super::sqlite_lifecycle::{job_row, schedule_row};
 use super::{PgMetadata, Result, now};
 use crate::digest::Digest;
 

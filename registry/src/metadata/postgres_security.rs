@@ -11,8 +11,9 @@ use super::security::{
 };
 use super::security::{DangerousArtifact, DangerousCve, SecuritySummary, VulnItem, VulnQuery};
 use super::sqlite::{digest_list, parse_digest};
-use super::sqlite_security::{allowlist_row, digest_and_repository, scan_row};
-use super::sqlite_security::{severity_of_rank, severity_rank};
+use super::sqlite_security::{
+    allowlist_row, digest_and_repository, scan_row, severity_of_rank, severity_rank,
+};
 use super::{MetadataError, PgMetadata, Result, now};
 use crate::digest::Digest;
 use wharf_scanner::Severity;

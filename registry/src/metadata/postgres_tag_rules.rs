@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::identity::PageReq;
-use super::sqlite::paged;
-use super::sqlite::{digest_list, parse_digest};
+use super::sqlite::{digest_list, paged, parse_digest};
 use super::sqlite_tag_rules::{execution_row, quota_row, rule_row, task_row};
 use super::tag_rules::{Execution, Quota, StoredRule, TagRulesStore, Task};
 use super::{PgMetadata, Result, now};

@@ -202,6 +202,25 @@ pub(super) fn audit(r: &impl Columns) -> Result<AuditEntry> {
     })
 }
 
+/// Binds an audit listing's five filters in the order both backends' queries
+/// number them (project, username, operation, resource type, resource), so the
+/// page query and its count query cannot bind them differently; on either
+/// backend (`sqlx::query` of SQLite or of PostgreSQL).
+pub(super) fn bind_audit_filter<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    filter: &'q AuditFilter,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    &'q Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(&filter.project)
+        .bind(&filter.username)
+        .bind(&filter.operation)
+        .bind(&filter.resource_type)
+        .bind(&filter.resource)
+}
+
 #[async_trait]
 impl IdentityStore for SqliteMetadata {
     async fn create_user(&self, u: NewUser<'_>) -> Result<Option<i64>> {
@@ -847,15 +866,11 @@ impl IdentityStore for SqliteMetadata {
                 )
             };
         }
-        let rows = filter
-            .bind(sqlx::query(paged(
-                filtered!("SELECT *", " ORDER BY id DESC"),
-                page,
-            )))
+        let page_query = sqlx::query(paged(filtered!("SELECT *", " ORDER BY id DESC"), page));
+        let rows = bind_audit_filter(page_query, filter)
             .fetch_all(&self.read)
             .await?;
-        let total: i64 = filter
-            .bind(sqlx::query(filtered!("SELECT count(*)", "")))
+        let total: i64 = bind_audit_filter(sqlx::query(filtered!("SELECT count(*)", "")), filter)
             .fetch_one(&self.read)
             .await?
             .try_get(0)?;
